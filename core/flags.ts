@@ -1,0 +1,255 @@
+/**
+ * Command-line flags for every eventstorm command: one declarative spec gives the
+ * parser, the `--help` text and one-line errors with exit code 2.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+
+/** A wrong flag, endpoint, file or config value: one line for the user, exit code 2.
+ *
+ * @example
+ * ```ts
+ * import { UsageError } from "@eventstorm/core";
+ * throw new UsageError("--interval must be a duration like 10s");
+ * ```
+ */
+export class UsageError extends Error {
+  /** Creates the error with the line the user sees. */
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+/** One flag of a command. */
+export interface FlagSpec {
+  /** `string` takes a value; `boolean` is a switch. */
+  type: "string" | "boolean";
+  /** Whether the flag may be given more than once (values collected in order). */
+  multiple?: boolean;
+  /** Default value shown in help and used when absent. */
+  default?: string | boolean | string[];
+  /** One-letter alias. */
+  short?: string;
+  /** Placeholder in help, like `PATH` or `ENDPOINT`. */
+  value?: string;
+  /** One line of help. */
+  help: string;
+}
+
+/** A command: its name, summary and flags. */
+export interface CommandSpec {
+  /** Full name as typed, like `eventstorm router`. */
+  name: string;
+  /** One-line summary shown first in help. */
+  summary: string;
+  /** Flags by long name (without `--`). */
+  flags: Record<string, FlagSpec>;
+  /** Extra help text after the flags (examples). */
+  epilog?: string;
+  /** Whether bare arguments are allowed (returned in `positionals`). */
+  positionals?: boolean;
+}
+
+/** Parsed flags: strings, booleans or string lists, by long name. */
+export type Flags = Record<string, string | boolean | string[] | undefined>;
+
+/** The result of {@linkcode parseFlags}. */
+export interface ParsedFlags {
+  /** Values by long flag name; defaults filled in. */
+  values: Flags;
+  /** Bare arguments, when the spec allows them. */
+  positionals: string[];
+  /** Whether `--help` was asked for. */
+  help: boolean;
+}
+
+/**
+ * Parses `args` against `spec`. Throws {@linkcode UsageError} with one clear line
+ * for an unknown flag, a missing value or a stray argument.
+ *
+ * @example
+ * ```ts
+ * import { parseFlags } from "@eventstorm/core";
+ * const { values } = parseFlags(["--topic", "http."], {
+ *   name: "eventstorm tap",
+ *   summary: "print events",
+ *   flags: { topic: { type: "string", multiple: true, help: "topic prefix" } },
+ * });
+ * console.log(values.topic); // ["http."]
+ * ```
+ */
+export function parseFlags(args: string[], spec: CommandSpec): ParsedFlags {
+  const options: Record<string, { type: "string" | "boolean"; multiple?: boolean; short?: string }> =
+    { help: { type: "boolean", short: "h" } };
+  for (const [name, flag] of Object.entries(spec.flags)) {
+    options[name] = { type: flag.type, multiple: flag.multiple, short: flag.short };
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new UsageError(`${spec.name}: ${describeParseError(error)}`);
+  }
+  if (parsed.values.help) return { values: {}, positionals: [], help: true };
+  if (!spec.positionals && parsed.positionals.length > 0) {
+    throw new UsageError(`${spec.name}: unexpected argument '${parsed.positionals[0]}'`);
+  }
+  const values: Flags = {};
+  for (const [name, flag] of Object.entries(spec.flags)) {
+    const given = parsed.values[name] as string | boolean | string[] | undefined;
+    values[name] = given ?? flag.default;
+    if (flag.multiple && values[name] === undefined) values[name] = [];
+  }
+  return { values, positionals: parsed.positionals, help: false };
+}
+
+function describeParseError(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  // node:util's messages span lines and suggest `--` tricks that do not apply here.
+  const unknown = message.match(/Unknown option '([^']+)'/);
+  if (unknown) return `unknown flag '${unknown[1]}' (see --help)`;
+  const missing = message.match(/Option '([^']+)' argument missing/);
+  if (missing) return `flag '${missing[1].split(",").pop()!.trim()}' needs a value`;
+  const wrongType = message.match(/Option '([^']+)' does not take an argument/);
+  if (wrongType) return `flag '${wrongType[1].split(",").pop()!.trim()}' takes no value`;
+  return message.split("\n")[0];
+}
+
+/**
+ * The `--help` text of a command.
+ *
+ * @example
+ * ```ts
+ * import { helpText } from "@eventstorm/core";
+ * console.log(helpText({ name: "eventstorm x", summary: "does x", flags: {} }));
+ * ```
+ */
+export function helpText(spec: CommandSpec): string {
+  const rows = Object.entries(spec.flags).map(([name, flag]) => {
+    const value = flag.type === "string" ? ` ${flag.value ?? "VALUE"}` : "";
+    const short = flag.short ? `-${flag.short}, ` : "";
+    const left = `  ${short}--${name}${value}${flag.multiple ? " (repeatable)" : ""}`;
+    const def = flag.default !== undefined && flag.default !== false &&
+        !(Array.isArray(flag.default) && flag.default.length === 0)
+      ? ` [default: ${Array.isArray(flag.default) ? flag.default.join(", ") : flag.default}]`
+      : "";
+    return [left, `${flag.help}${def}`] as const;
+  });
+  rows.push(["  -h, --help", "show this help"]);
+  const width = Math.max(...rows.map(([left]) => left.length)) + 2;
+  const lines = [
+    `${spec.name}: ${spec.summary}`,
+    "",
+    `Usage: ${spec.name}${spec.positionals ? " [ARGS]" : ""} [FLAGS]`,
+    "",
+    "Flags:",
+    ...rows.map(([left, right]) => left.padEnd(width) + right),
+  ];
+  if (spec.epilog) lines.push("", spec.epilog.trimEnd());
+  return lines.join("\n") + "\n";
+}
+
+/** Reads a string flag. @example
+ * ```ts
+ * import { stringFlag } from "@eventstorm/core";
+ * stringFlag({ to: "tcp://a:1" }, "to"); // "tcp://a:1"
+ * ```
+ */
+export function stringFlag(values: Flags, name: string): string | undefined {
+  const value = values[name];
+  if (Array.isArray(value)) return value[value.length - 1];
+  return typeof value === "string" ? value : undefined;
+}
+
+/** Reads a repeatable string flag as a list. @example
+ * ```ts
+ * import { listFlag } from "@eventstorm/core";
+ * listFlag({ topic: ["a", "b"] }, "topic"); // ["a", "b"]
+ * ```
+ */
+export function listFlag(values: Flags, name: string): string[] {
+  const value = values[name];
+  if (Array.isArray(value)) return value;
+  return typeof value === "string" ? [value] : [];
+}
+
+/**
+ * Reads a flag as a whole number within bounds, or throws a {@linkcode UsageError}.
+ *
+ * @example
+ * ```ts
+ * import { integerFlag } from "@eventstorm/core";
+ * integerFlag({ buffer: "100" }, "buffer", { min: 1 }); // 100
+ * ```
+ */
+export function integerFlag(
+  values: Flags,
+  name: string,
+  options: { min?: number; max?: number } = {},
+): number | undefined {
+  const raw = stringFlag(values, name);
+  if (raw === undefined) return undefined;
+  const value = Number(raw);
+  const { min = 0, max = Number.MAX_SAFE_INTEGER } = options;
+  if (!/^-?\d+$/.test(raw.trim()) || value < min || value > max) {
+    throw new UsageError(`--${name} must be a whole number from ${min} to ${max}, got '${raw}'`);
+  }
+  return value;
+}
+
+/**
+ * Runs a command's main function the same way everywhere: prints help, turns a
+ * {@linkcode UsageError} into one line on stderr with exit code 2, and any other
+ * failure into one line with exit code 1.
+ *
+ * @example
+ * ```ts ignore
+ * import { runCommand } from "@eventstorm/core";
+ * await runCommand(async () => { console.log("hi"); });
+ * ```
+ */
+export async function runCommand(main: () => Promise<void | number>): Promise<never> {
+  let code = 0;
+  try {
+    code = (await main()) ?? 0;
+  } catch (error) {
+    if (error instanceof UsageError) {
+      console.error(`error: ${error.message}`);
+      code = 2;
+    } else {
+      console.error(`error: ${error instanceof Error ? error.message : String(error)}`);
+      if (Deno.env.get("EVENTSTORM_DEBUG")) console.error(error);
+      code = 1;
+    }
+  }
+  Deno.exit(code);
+}
+
+/**
+ * An AbortSignal that fires on the first SIGINT or SIGTERM, so a run loop can stop,
+ * flush what it holds and return. A second signal exits at once.
+ *
+ * @example
+ * ```ts ignore
+ * import { shutdownSignal } from "@eventstorm/core";
+ * const signal = shutdownSignal();
+ * signal.addEventListener("abort", () => console.error("stopping"));
+ * ```
+ */
+export function shutdownSignal(): AbortSignal {
+  const controller = new AbortController();
+  const onSignal = () => {
+    if (controller.signal.aborted) Deno.exit(130);
+    controller.abort();
+  };
+  for (const name of ["SIGINT", "SIGTERM"] as const) {
+    try {
+      Deno.addSignalListener(name, onSignal);
+    } catch {
+      // Not every platform has every signal (SIGTERM on Windows).
+    }
+  }
+  return controller.signal;
+}
