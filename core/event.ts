@@ -139,7 +139,11 @@ export interface MakeEventOptions {
  * const e = makeEvent("ssh.login", { user: "root", result: "failed" }, { host: "bastion" });
  * ```
  */
-export function makeEvent(type: string, fields: EventFields, options: MakeEventOptions = {}): Event {
+export function makeEvent(
+  type: string,
+  fields: EventFields,
+  options: MakeEventOptions = {},
+): Event {
   const event = {
     ...fields,
     type,

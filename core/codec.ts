@@ -1,0 +1,274 @@
+/**
+ * BSON codec for batches of events: a body is documents back to back, each
+ * starting with its int32 length, which is also the mongodump `.bson` format.
+ *
+ * @module
+ */
+import { BSON, EJSON } from "bson";
+import { envelopeProblem, type Event } from "./event.ts";
+
+/** Smallest valid BSON document: int32 length + terminating NUL. */
+const MIN_DOCUMENT = 5;
+
+const SIZE_OPTIONS = { ignoreUndefined: true } as const;
+
+/** Why bytes are not a valid batch. */
+export class CodecError extends Error {
+  /** Short machine-readable reason, used as a drop counter name. */
+  readonly reason: string;
+  /** Creates the error with a reason counter name and a message. */
+  constructor(reason: string, message: string) {
+    super(message);
+    this.name = "CodecError";
+    this.reason = reason;
+  }
+}
+
+/**
+ * Appends BSON documents into one growing buffer, so a batch is encoded once,
+ * in place, with no per-event allocation of output bytes.
+ *
+ * @example
+ * ```ts
+ * import { BatchEncoder } from "@eventstorm/core";
+ * const encoder = new BatchEncoder();
+ * encoder.add({ type: "x", time: new Date(), host: "h" });
+ * const body = encoder.take(); // one document's bytes
+ * ```
+ */
+export class BatchEncoder {
+  #buffer: Uint8Array;
+  #length = 0;
+  #count = 0;
+
+  /** Creates an encoder with an initial capacity in bytes. */
+  constructor(initialBytes = 64 * 1024) {
+    this.#buffer = new Uint8Array(initialBytes);
+  }
+
+  /** Bytes encoded so far. */
+  get byteLength(): number {
+    return this.#length;
+  }
+
+  /** Documents encoded so far. */
+  get count(): number {
+    return this.#count;
+  }
+
+  /** Encodes one document at the end; returns its encoded size. */
+  add(document: Record<string, unknown>): number {
+    while (true) {
+      try {
+        const end = BSON.serializeWithBufferAndIndex(document, this.#buffer, {
+          index: this.#length,
+          ignoreUndefined: true,
+        });
+        const size = end + 1 - this.#length;
+        this.#length = end + 1;
+        this.#count++;
+        return size;
+      } catch (error) {
+        // bson throws RangeError when the document does not fit what is left of the buffer.
+        if (
+          !(error instanceof RangeError) && !/out of (range|bounds)|outside/i.test(String(error))
+        ) throw error;
+        if (
+          this.#buffer.length - this.#length >=
+            BSON.calculateObjectSize(document, SIZE_OPTIONS) + 16
+        ) throw error;
+        this.#grow(BSON.calculateObjectSize(document, SIZE_OPTIONS) + 16);
+      }
+    }
+  }
+
+  #grow(atLeast: number): void {
+    const next = new Uint8Array(Math.max(this.#buffer.length * 2, this.#length + atLeast));
+    next.set(this.#buffer.subarray(0, this.#length));
+    this.#buffer = next;
+  }
+
+  /** Removes the last document added, given the size `add` returned for it. */
+  undoLast(size: number): void {
+    this.#length -= size;
+    this.#count--;
+  }
+
+  /** Returns a copy of the encoded bytes and starts over. */
+  take(): Uint8Array {
+    const body = this.#buffer.slice(0, this.#length);
+    this.#length = 0;
+    this.#count = 0;
+    return body;
+  }
+}
+
+/**
+ * Encodes events into one body.
+ *
+ * @example
+ * ```ts
+ * import { decodeBatch, encodeBatch } from "@eventstorm/core";
+ * const body = encodeBatch([{ type: "x", time: new Date(), host: "h", n: 1 }]);
+ * decodeBatch(body).length; // 1
+ * ```
+ */
+export function encodeBatch(events: readonly Record<string, unknown>[]): Uint8Array {
+  const encoder = new BatchEncoder(Math.max(1024, events.length * 256));
+  for (const event of events) encoder.add(event);
+  return encoder.take();
+}
+
+/**
+ * Counts the documents in a body by walking their length prefixes, without
+ * decoding them. Throws {@linkcode CodecError} (`truncated`, `oversized`,
+ * `bson`) when the lengths do not tile the body exactly.
+ *
+ * @example
+ * ```ts
+ * import { countDocuments, encodeBatch } from "@eventstorm/core";
+ * const body = encodeBatch([{ type: "x", time: new Date(), host: "h" }]);
+ * countDocuments(body); // 1
+ * ```
+ */
+export function countDocuments(body: Uint8Array): number {
+  const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+  let offset = 0;
+  let count = 0;
+  while (offset < body.length) {
+    if (body.length - offset < MIN_DOCUMENT) {
+      throw new CodecError("truncated", `document ${count} is truncated`);
+    }
+    const size = view.getInt32(offset, true);
+    if (size < MIN_DOCUMENT) {
+      throw new CodecError("bson", `document ${count} declares ${size} bytes`);
+    }
+    if (size > body.length - offset) {
+      throw new CodecError(
+        "oversized",
+        `document ${count} declares ${size} bytes, ${body.length - offset} remain`,
+      );
+    }
+    if (body[offset + size - 1] !== 0) {
+      throw new CodecError("bson", `document ${count} lacks its terminator`);
+    }
+    offset += size;
+    count++;
+  }
+  return count;
+}
+
+/** Options of {@linkcode decodeBatch}. */
+export interface DecodeOptions {
+  /** Stop with `CodecError("count")` unless the body holds exactly this many. */
+  expectedCount?: number;
+}
+
+/**
+ * Decodes a body into documents. Throws {@linkcode CodecError} for malformed
+ * bytes; never returns partial garbage.
+ *
+ * @example
+ * ```ts
+ * import { decodeBatch, encodeBatch } from "@eventstorm/core";
+ * const [doc] = decodeBatch(encodeBatch([{ type: "x", time: new Date(0), host: "h" }]));
+ * doc.time instanceof Date; // true
+ * ```
+ */
+export function decodeBatch(
+  body: Uint8Array,
+  options: DecodeOptions = {},
+): Record<string, unknown>[] {
+  const count = countDocuments(body);
+  if (options.expectedCount !== undefined && count !== options.expectedCount) {
+    throw new CodecError(
+      "count",
+      `header says ${options.expectedCount} documents, body holds ${count}`,
+    );
+  }
+  const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+  const documents: Record<string, unknown>[] = new Array(count);
+  let offset = 0;
+  for (let i = 0; i < count; i++) {
+    const size = view.getInt32(offset, true);
+    try {
+      documents[i] = BSON.deserialize(body.subarray(offset, offset + size), DESERIALIZE_OPTIONS);
+    } catch (error) {
+      throw new CodecError(
+        "bson",
+        `document ${i}: ${error instanceof Error ? error.message : error}`,
+      );
+    }
+    offset += size;
+  }
+  return documents;
+}
+
+const DESERIALIZE_OPTIONS = {
+  validation: { utf8: true },
+  allowObjectSmallerThanBufferSize: false,
+} as const;
+
+/**
+ * Decodes a body and keeps only documents with a valid envelope whose type is
+ * `topic` (when given); returns the events and how many were rejected.
+ *
+ * @example
+ * ```ts
+ * import { decodeEvents, encodeBatch } from "@eventstorm/core";
+ * const body = encodeBatch([{ type: "x", time: new Date(), host: "h" }, { type: "x" }]);
+ * decodeEvents(body).rejected; // 1
+ * ```
+ */
+export function decodeEvents(
+  body: Uint8Array,
+  options: DecodeOptions & { topic?: string } = {},
+): { events: Event[]; rejected: number } {
+  const documents = decodeBatch(body, options);
+  const events: Event[] = [];
+  let rejected = 0;
+  for (const document of documents) {
+    if (
+      envelopeProblem(document) !== undefined ||
+      (options.topic !== undefined && document.type !== options.topic)
+    ) {
+      rejected++;
+    } else {
+      events.push(document as Event);
+    }
+  }
+  return { events, rejected };
+}
+
+/**
+ * One event as one line of Extended JSON (relaxed): dates as `{"$date": "…"}`,
+ * ObjectIds as `{"$oid": "…"}`, other numbers as plain JSON numbers.
+ *
+ * @example
+ * ```ts
+ * import { toJsonLine } from "@eventstorm/core";
+ * toJsonLine({ type: "x", time: new Date(0), host: "h" });
+ * // '{"type":"x","time":{"$date":"1970-01-01T00:00:00Z"},"host":"h"}'
+ * ```
+ */
+export function toJsonLine(document: Record<string, unknown>): string {
+  return EJSON.stringify(document, { relaxed: true });
+}
+
+/**
+ * Parses one line of (Extended) JSON into a document: `{"$date": …}` becomes a
+ * Date. Throws `SyntaxError` for bad JSON.
+ *
+ * @example
+ * ```ts
+ * import { fromJsonLine } from "@eventstorm/core";
+ * fromJsonLine('{"time":{"$date":"2026-01-01T00:00:00Z"}}').time instanceof Date; // true
+ * ```
+ */
+export function fromJsonLine(line: string): Record<string, unknown> {
+  const value = EJSON.parse(line, { relaxed: true });
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new SyntaxError("a JSON object is expected");
+  }
+  return value as Record<string, unknown>;
+}

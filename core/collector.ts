@@ -1,0 +1,236 @@
+/**
+ * The receiving side of the wire: subscribes, checks and decodes messages, and
+ * accounts every loss, replay and malformed message.
+ *
+ * @module
+ */
+import { CodecError, decodeEvents } from "./codec.ts";
+import type { Event } from "./event.ts";
+import { parseEndpoints } from "./endpoint.ts";
+import { DEFAULT_MAX_MESSAGE_SIZE, type DropReason, parseMessage } from "./protocol.ts";
+import { SequenceTracker, type StreamCounters } from "./sequence.ts";
+import { Poller, SocketType, ZmqContext, type ZmqSocket } from "./zmq/socket.ts";
+
+/** Options of {@linkcode Collector}. */
+export interface CollectorOptions {
+  /** Where to subscribe: `>tcp://host:5556` connects (default form), `@tcp://*:5556` binds. */
+  endpoints: string | string[];
+  /** Topic prefixes to subscribe to; everything by default. */
+  topics?: string[];
+  /** Messages queued in libzmq before the sender side starts dropping (and we count the gap). */
+  receiveHwm?: number;
+  /** Largest message accepted from a peer; a peer sending more is disconnected by libzmq. */
+  maxMessageSize?: number;
+  /** A context to share (tests run many sockets in one process). */
+  context?: ZmqContext;
+}
+
+/** Events of one message. */
+export interface EventBatch {
+  /** The topic they came on. */
+  topic: string;
+  /** The emitting stream, absent for minimal two-frame messages. */
+  source?: bigint;
+  /** Stream index of `events[0]`, absent for minimal two-frame messages. */
+  first?: number;
+  /** The decoded events, replays already removed. */
+  events: Event[];
+}
+
+/** Counters of a {@linkcode Collector}. */
+export interface CollectorStats {
+  /** Messages received, valid or not. */
+  messages: number;
+  /** Events delivered. */
+  events: number;
+  /** Body bytes of valid messages. */
+  bytes: number;
+  /** Events the stream indexes say never arrived. */
+  lost: number;
+  /** Replayed events skipped. */
+  duplicates: number;
+  /** Events delivered from minimal two-frame messages (not accounted). */
+  unaccounted: number;
+  /** Malformed messages dropped, by reason. */
+  malformed: Partial<Record<DropReason, number>>;
+  /** Events dropped from otherwise valid messages because their envelope was bad. */
+  rejectedEvents: number;
+  /** Per-stream counters. */
+  streams: (StreamCounters & { malformed: number })[];
+}
+
+/**
+ * Subscribes to one or more endpoints and yields events or whole batches. The
+ * receive loop waits in `zmq_poll` off the JS thread and pulls from libzmq only as
+ * fast as the consumer iterates, so a slow consumer makes the sender side drop at
+ * its high-water mark, and the gap is counted here exactly.
+ *
+ * @example
+ * ```ts ignore
+ * import { Collector } from "@eventstorm/core";
+ * const collector = await Collector.open({ endpoints: ">tcp://127.0.0.1:5556", topics: ["http."] });
+ * for await (const event of collector.events()) console.log(event.type);
+ * ```
+ */
+export class Collector {
+  readonly #context: ZmqContext;
+  readonly #ownsContext: boolean;
+  readonly #socket: ZmqSocket;
+  readonly #poller: Poller;
+  readonly #tracker = new SequenceTracker();
+  readonly #buffers: Uint8Array[];
+  readonly #sizes = new Int32Array(3);
+  readonly #frames: Uint8Array[] = [];
+  readonly #malformedByStream = new Map<string, number>();
+  #closed = false;
+  #reading = false;
+  #polling: Promise<unknown> | undefined;
+  readonly #stats = {
+    messages: 0,
+    events: 0,
+    bytes: 0,
+    unaccounted: 0,
+    rejectedEvents: 0,
+    malformed: {} as Partial<Record<DropReason, number>>,
+  };
+
+  /** Opens a collector; endpoint problems throw a one-line `UsageError`. */
+  static open(options: CollectorOptions): Promise<Collector> {
+    return Promise.resolve(new Collector(options));
+  }
+
+  /** Creates a collector (prefer {@linkcode Collector.open}). */
+  constructor(options: CollectorOptions) {
+    const endpoints = (Array.isArray(options.endpoints) ? options.endpoints : [options.endpoints])
+      .flatMap((text) => parseEndpoints(text));
+    const maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
+    this.#ownsContext = options.context === undefined;
+    this.#context = options.context ?? new ZmqContext();
+    this.#socket = this.#context.socket(SocketType.SUB);
+    try {
+      this.#socket.configure({
+        receiveHwm: options.receiveHwm ?? 1000,
+        maxMessageSize,
+        lingerMs: 0,
+      });
+      for (const topic of options.topics?.length ? options.topics : [""]) {
+        this.#socket.subscribe(new TextEncoder().encode(topic));
+      }
+      for (const endpoint of endpoints) this.#socket.attach(endpoint);
+    } catch (error) {
+      this.#socket.close();
+      if (this.#ownsContext) void this.#context.terminate();
+      throw error;
+    }
+    // Pages of these buffers are only touched as large messages arrive.
+    this.#buffers = [
+      new Uint8Array(1024),
+      new Uint8Array(maxMessageSize + 1),
+      new Uint8Array(maxMessageSize + 1),
+    ];
+    this.#poller = new Poller(this.#context, [this.#socket]);
+  }
+
+  /** The address last bound (with the real port when bound to `*`). */
+  boundEndpoint(): string {
+    return this.#socket.lastEndpoint();
+  }
+
+  /** Yields the events of every valid message, one batch per message. */
+  async *batches(): AsyncGenerator<EventBatch> {
+    if (this.#reading) throw new Error("a collector has one reader at a time");
+    this.#reading = true;
+    try {
+      while (!this.#closed) {
+        const frameCount = this.#socket.receive(this.#buffers, this.#sizes);
+        if (frameCount === 0) {
+          this.#polling = this.#poller.wait(-1);
+          await this.#polling;
+          this.#polling = undefined;
+          continue;
+        }
+        const batch = this.#accept(frameCount);
+        if (batch) yield batch;
+      }
+    } finally {
+      this.#reading = false;
+    }
+  }
+
+  /** Yields events one by one. */
+  async *events(): AsyncGenerator<Event> {
+    for await (const batch of this.batches()) yield* batch.events;
+  }
+
+  #accept(frameCount: number): EventBatch | undefined {
+    this.#stats.messages++;
+    this.#frames.length = 0;
+    for (let i = 0; i < Math.min(frameCount, 3); i++) {
+      if (this.#sizes[i] > this.#buffers[i].length) return this.#malformed("oversized");
+      this.#frames.push(this.#buffers[i].subarray(0, this.#sizes[i]));
+    }
+    if (frameCount > 3) return this.#malformed("frames");
+    const parsed = parseMessage(this.#frames);
+    if (!parsed.ok) return this.#malformed(parsed.reason);
+    const { topic, header, body, count } = parsed.message;
+    let skip = 0;
+    if (header) {
+      skip = this.#tracker.observe(header.source, topic, header.first, count).skip;
+      if (skip >= count) return undefined;
+    }
+    let decoded;
+    try {
+      decoded = decodeEvents(body, { topic });
+    } catch (error) {
+      return this.#malformed(
+        (error as CodecError).reason as DropReason ?? "bson",
+        header?.source,
+        topic,
+      );
+    }
+    this.#stats.bytes += body.length;
+    this.#stats.rejectedEvents += decoded.rejected;
+    const events = skip > 0 ? decoded.events.slice(skip) : decoded.events;
+    this.#stats.events += events.length;
+    if (!header) {
+      this.#stats.unaccounted += events.length;
+      return { topic, events };
+    }
+    return { topic, source: header.source, first: header.first + skip, events };
+  }
+
+  #malformed(reason: DropReason, source?: bigint, topic?: string): undefined {
+    this.#stats.malformed[reason] = (this.#stats.malformed[reason] ?? 0) + 1;
+    if (source !== undefined) {
+      const key = `${source}/${topic}`;
+      this.#malformedByStream.set(key, (this.#malformedByStream.get(key) ?? 0) + 1);
+    }
+    return undefined;
+  }
+
+  /** The counters. */
+  stats(): CollectorStats {
+    return {
+      ...this.#stats,
+      malformed: { ...this.#stats.malformed },
+      lost: this.#tracker.lost,
+      duplicates: this.#tracker.duplicates,
+      streams: this.#tracker.streams().map((stream) => ({
+        ...stream,
+        malformed: this.#malformedByStream.get(`${stream.source}/${stream.topic}`) ?? 0,
+      })),
+    };
+  }
+
+  /** Stops the receive loop and releases the socket. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#poller.wake();
+    // A wait in flight uses the socket on a worker thread: let it return first.
+    if (this.#polling) await this.#polling;
+    this.#poller.close();
+    this.#socket.close();
+    if (this.#ownsContext) await this.#context.terminate();
+  }
+}

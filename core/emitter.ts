@@ -1,0 +1,341 @@
+/**
+ * The sending side of the wire: batches events per topic and publishes them.
+ *
+ * @module
+ */
+import { BatchEncoder } from "./codec.ts";
+import { type Event, type EventFields, isValidType, localHostname } from "./event.ts";
+import { parseEndpoints } from "./endpoint.ts";
+import type { EventOutput } from "./output.ts";
+import { encodeHeader, HEADER_SIZE, randomSourceId } from "./protocol.ts";
+import { SocketType, ZmqContext, type ZmqSocket } from "./zmq/socket.ts";
+
+/** Options of {@linkcode Emitter}. */
+export interface EmitterOptions {
+  /** Where to publish: `>tcp://host:5555` connects (default form), `@tcp://*:5555` binds. */
+  endpoints: string | string[];
+  /** Stream id; give the one from a checkpoint to resume numbering. Random by default. */
+  sourceId?: bigint;
+  /** Next stream index per topic, from a checkpoint. */
+  positions?: Record<string, number>;
+  /** Host for events that lack one. */
+  host?: string;
+  /** Events per message at most. */
+  maxEvents?: number;
+  /** Body bytes per message at most (a batch is sent when it reaches this). */
+  maxBytes?: number;
+  /** How long a partial batch may wait before it is sent, in ms. */
+  lingerMs?: number;
+  /** Largest single event accepted, in encoded bytes; larger ones are dropped and counted. */
+  maxEventBytes?: number;
+  /** Messages queued inside libzmq per peer before it pushes back. */
+  sendHwm?: number;
+  /** Bytes held while no peer subscribes or peers push back; the oldest are dropped past it. */
+  maxPendingBytes?: number;
+  /** How long `close()` keeps trying to send what it holds, in ms. */
+  closeTimeoutMs?: number;
+}
+
+/** Counters of an {@linkcode Emitter}. */
+export interface EmitterStats {
+  /** Events accepted by `emit`/`send`. */
+  events: number;
+  /** Messages handed to libzmq. */
+  messages: number;
+  /** Events in those messages. */
+  eventsSent: number;
+  /** Body bytes handed to libzmq. */
+  bytes: number;
+  /** Events sent while no subscription matched their topic (nobody wanted them). */
+  unsubscribed: number;
+  /** Events dropped because the pending buffer was full or close timed out. */
+  dropped: number;
+  /** Events dropped because a single event exceeded `maxEventBytes`. */
+  oversized: number;
+  /** Events accepted and not yet handed to libzmq. */
+  pending: number;
+  /** Topic prefixes peers subscribe to now. */
+  subscriptions: number;
+}
+
+interface TopicBatch {
+  topic: string;
+  topicBytes: Uint8Array;
+  encoder: BatchEncoder;
+  first: number;
+}
+
+interface PendingMessage {
+  frames: [Uint8Array, Uint8Array, Uint8Array];
+  events: number;
+  topic: string;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * Publishes events on protocol v1. `emit` batches per topic; a batch leaves when
+ * it reaches `maxEvents` or `maxBytes`, or `lingerMs` after its first event. The
+ * socket is an XPUB with `ZMQ_XPUB_NODROP`, so the emitter sees subscriptions and
+ * pushback instead of libzmq dropping silently: while nobody subscribes or a peer
+ * is full, messages are held (up to `maxPendingBytes`, then the oldest are dropped
+ * and counted). Events are numbered per topic in the order they are given.
+ *
+ * @example
+ * ```ts ignore
+ * import { Emitter } from "@eventstorm/core";
+ * const emitter = await Emitter.open({ endpoints: ">tcp://127.0.0.1:5555" });
+ * emitter.emit("app.start", { version: "1.0" });
+ * await emitter.close();
+ * ```
+ */
+export class Emitter implements EventOutput {
+  readonly #context: ZmqContext;
+  readonly #ownsContext: boolean;
+  readonly #socket: ZmqSocket;
+  readonly #sourceId: bigint;
+  readonly #host: string;
+  readonly #maxEvents: number;
+  readonly #maxBytes: number;
+  readonly #lingerMs: number;
+  readonly #maxEventBytes: number;
+  readonly #maxPendingBytes: number;
+  readonly #closeTimeoutMs: number;
+  readonly #positions = new Map<string, number>();
+  readonly #batches = new Map<string, TopicBatch>();
+  readonly #pending: PendingMessage[] = [];
+  #pendingBytes = 0;
+  readonly #subscriptions = new Map<string, number>();
+  #lingerTimer: ReturnType<typeof setTimeout> | undefined;
+  #pumpTimer: ReturnType<typeof setTimeout> | undefined;
+  #drainWaiters: (() => void)[] = [];
+  #closed = false;
+  readonly #receiveBuffers = [new Uint8Array(512)];
+  readonly #receiveSizes = new Int32Array(1);
+  readonly #stats: EmitterStats = {
+    events: 0,
+    messages: 0,
+    eventsSent: 0,
+    bytes: 0,
+    unsubscribed: 0,
+    dropped: 0,
+    oversized: 0,
+    pending: 0,
+    subscriptions: 0,
+  };
+
+  /** Opens an emitter; endpoint problems throw a one-line `UsageError`. */
+  static open(options: EmitterOptions & { context?: ZmqContext }): Promise<Emitter> {
+    return Promise.resolve(new Emitter(options));
+  }
+
+  /** Creates an emitter (prefer {@linkcode Emitter.open}). */
+  constructor(options: EmitterOptions & { context?: ZmqContext }) {
+    const endpoints = (Array.isArray(options.endpoints) ? options.endpoints : [options.endpoints])
+      .flatMap((text) => parseEndpoints(text));
+    this.#ownsContext = options.context === undefined;
+    this.#context = options.context ?? new ZmqContext();
+    this.#sourceId = options.sourceId ?? randomSourceId();
+    this.#host = options.host ?? localHostname();
+    this.#maxEvents = options.maxEvents ?? 1000;
+    this.#maxBytes = options.maxBytes ?? 256 * 1024;
+    this.#lingerMs = options.lingerMs ?? 10;
+    this.#maxEventBytes = options.maxEventBytes ?? 1024 * 1024;
+    this.#maxPendingBytes = options.maxPendingBytes ?? 64 * 1024 * 1024;
+    this.#closeTimeoutMs = options.closeTimeoutMs ?? 5000;
+    for (const [topic, index] of Object.entries(options.positions ?? {})) {
+      this.#positions.set(topic, index);
+    }
+    this.#socket = this.#context.socket(SocketType.XPUB);
+    try {
+      this.#socket.configure({
+        sendHwm: options.sendHwm ?? 1000,
+        lingerMs: this.#closeTimeoutMs,
+        noDrop: true,
+      });
+      for (const endpoint of endpoints) this.#socket.attach(endpoint);
+    } catch (error) {
+      this.#socket.close();
+      if (this.#ownsContext) void this.#context.terminate();
+      throw error;
+    }
+  }
+
+  /** This stream's source id (protocol header `source`). */
+  get sourceId(): bigint {
+    return this.#sourceId;
+  }
+
+  /** Next stream index per topic, for checkpoints. */
+  positions(): Record<string, number> {
+    return Object.fromEntries(this.#positions);
+  }
+
+  /** The counters. */
+  stats(): EmitterStats {
+    this.#stats.subscriptions = this.#subscriptions.size;
+    this.#stats.pending = this.#pending.reduce((sum, message) => sum + message.events, 0) +
+      [...this.#batches.values()].reduce((sum, batch) => sum + batch.encoder.count, 0);
+    return { ...this.#stats };
+  }
+
+  /**
+   * Emits one event of `type`; `time` and `host` are filled in when `fields` lacks
+   * them. Throws `TypeError` for an invalid type.
+   */
+  emit(type: string, fields: EventFields = {}): void {
+    if (!isValidType(type)) throw new TypeError(`invalid event type '${type}'`);
+    const event = {
+      type,
+      time: fields.time instanceof Date ? fields.time : new Date(),
+      host: typeof fields.host === "string" ? fields.host : this.#host,
+      ...fields,
+    } as Event;
+    event.type = type;
+    this.send(event);
+  }
+
+  /** Queues a complete event (its envelope is trusted; see `isEvent`). */
+  send(event: Event): void {
+    if (this.#closed) throw new Error("emitter is closed");
+    const topic = event.type;
+    let batch = this.#batches.get(topic);
+    if (batch === undefined) {
+      batch = { topic, topicBytes: encoder.encode(topic), encoder: new BatchEncoder(), first: 0 };
+      this.#batches.set(topic, batch);
+    }
+    if (batch.encoder.count === 0) batch.first = this.#positions.get(topic) ?? 0;
+    const size = batch.encoder.add(event);
+    this.#positions.set(topic, (this.#positions.get(topic) ?? 0) + 1);
+    this.#stats.events++;
+    if (size > this.#maxEventBytes) {
+      // The event already has its index: the gap tells receivers, the counter tells us.
+      this.#dropLast(batch, size);
+      return;
+    }
+    if (batch.encoder.count >= this.#maxEvents || batch.encoder.byteLength >= this.#maxBytes) {
+      this.#seal(batch);
+      this.#pump();
+    } else if (this.#lingerTimer === undefined) {
+      this.#lingerTimer = setTimeout(() => {
+        this.#lingerTimer = undefined;
+        this.#sealAll();
+        this.#pump();
+      }, this.#lingerMs);
+    }
+  }
+
+  #dropLast(batch: TopicBatch, size: number): void {
+    this.#stats.oversized++;
+    batch.encoder.undoLast(size);
+    // Seal what came before, so the dropped event's index shows as a gap downstream.
+    this.#seal(batch);
+  }
+
+  #seal(batch: TopicBatch): void {
+    const count = batch.encoder.count;
+    if (count === 0) return;
+    this.#queue(batch, batch.encoder.take(), count);
+  }
+
+  #queue(batch: TopicBatch, body: Uint8Array, count: number): void {
+    const header = encodeHeader({ flags: 0, count, source: this.#sourceId, first: batch.first });
+    this.#pending.push({
+      frames: [batch.topicBytes, header, body],
+      events: count,
+      topic: batch.topic,
+    });
+    this.#pendingBytes += body.length + HEADER_SIZE;
+    batch.first += count;
+    while (this.#pendingBytes > this.#maxPendingBytes && this.#pending.length > 1) {
+      const dropped = this.#pending.shift()!;
+      this.#pendingBytes -= dropped.frames[2].length + HEADER_SIZE;
+      this.#stats.dropped += dropped.events;
+    }
+  }
+
+  #sealAll(): void {
+    for (const batch of this.#batches.values()) this.#seal(batch);
+  }
+
+  #readSubscriptions(): void {
+    while (this.#socket.receive(this.#receiveBuffers, this.#receiveSizes) > 0) {
+      const size = Math.min(this.#receiveSizes[0], this.#receiveBuffers[0].length);
+      if (size < 1) continue;
+      const frame = this.#receiveBuffers[0];
+      const prefix = new TextDecoder().decode(frame.subarray(1, size));
+      const count = this.#subscriptions.get(prefix) ?? 0;
+      if (frame[0] === 1) this.#subscriptions.set(prefix, count + 1);
+      else if (frame[0] === 0 && count <= 1) this.#subscriptions.delete(prefix);
+      else if (frame[0] === 0) this.#subscriptions.set(prefix, count - 1);
+    }
+  }
+
+  #wanted(topic: string): boolean {
+    for (const prefix of this.#subscriptions.keys()) if (topic.startsWith(prefix)) return true;
+    return false;
+  }
+
+  /** Hands pending messages to libzmq until it pushes back; schedules a retry if so. */
+  #pump(): void {
+    if (this.#socket.closed) return;
+    this.#readSubscriptions();
+    while (this.#pending.length > 0) {
+      if (this.#subscriptions.size === 0) break;
+      const message = this.#pending[0];
+      if (!this.#socket.send(message.frames)) break;
+      this.#pending.shift();
+      this.#pendingBytes -= message.frames[2].length + HEADER_SIZE;
+      this.#stats.messages++;
+      this.#stats.eventsSent += message.events;
+      this.#stats.bytes += message.frames[2].length;
+      if (!this.#wanted(message.topic)) this.#stats.unsubscribed += message.events;
+    }
+    if (this.#pending.length > 0) {
+      if (this.#pumpTimer === undefined) {
+        this.#pumpTimer = setTimeout(() => {
+          this.#pumpTimer = undefined;
+          this.#pump();
+        }, 2);
+      }
+    } else {
+      for (const resolve of this.#drainWaiters.splice(0)) resolve();
+    }
+  }
+
+  /**
+   * Sends every partial batch and resolves once everything is handed to libzmq.
+   * While no peer subscribes, or peers push back, it waits: that is backpressure.
+   */
+  flush(): Promise<void> {
+    if (this.#lingerTimer !== undefined) {
+      clearTimeout(this.#lingerTimer);
+      this.#lingerTimer = undefined;
+    }
+    this.#sealAll();
+    this.#pump();
+    if (this.#pending.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+  }
+
+  /**
+   * Sends what it holds (waiting up to `closeTimeoutMs` for a subscriber or
+   * pushback to clear; what is still held then is counted as dropped) and closes.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<void>((resolve) =>
+      timer = setTimeout(resolve, this.#closeTimeoutMs)
+    );
+    await Promise.race([this.flush(), timeout]);
+    clearTimeout(timer);
+    this.#closed = true;
+    for (const message of this.#pending) this.#stats.dropped += message.events;
+    this.#pending.length = 0;
+    for (const resolve of this.#drainWaiters.splice(0)) resolve();
+    if (this.#pumpTimer !== undefined) clearTimeout(this.#pumpTimer);
+    this.#socket.close();
+    if (this.#ownsContext) await this.#context.terminate();
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * Endpoint strings in the CZMQ convention: `@tcp://*:5555` binds,
+ * `>tcp://host:5555` connects, a bare address connects. A comma separates several.
+ *
+ * @module
+ */
+import { UsageError } from "./flags.ts";
+
+/** One parsed endpoint. */
+export interface Endpoint {
+  /** Whether the socket binds (`@`) rather than connects (`>` or bare). */
+  bind: boolean;
+  /** The libzmq address, like `tcp://127.0.0.1:5555`. */
+  address: string;
+}
+
+/**
+ * Parses one or more comma-separated endpoints; throws {@linkcode UsageError}
+ * with one clear line when one is malformed.
+ *
+ * @example
+ * ```ts
+ * import { parseEndpoints } from "@eventstorm/core";
+ * parseEndpoints("@tcp://*:5555"); // [{ bind: true, address: "tcp://*:5555" }]
+ * parseEndpoints("tcp://10.0.0.1:5555"); // [{ bind: false, address: "tcp://10.0.0.1:5555" }]
+ * ```
+ */
+export function parseEndpoints(text: string): Endpoint[] {
+  const parts = text.split(",").map((part) => part.trim()).filter((part) => part !== "");
+  if (parts.length === 0) throw new UsageError(`invalid endpoint '${text}': empty`);
+  return parts.map(parseOne);
+}
+
+function parseOne(text: string): Endpoint {
+  let bind = false;
+  let address = text;
+  if (text.startsWith("@")) {
+    bind = true;
+    address = text.slice(1);
+  } else if (text.startsWith(">")) {
+    address = text.slice(1);
+  }
+  const problem = addressProblem(address, bind);
+  if (problem) throw new UsageError(`invalid endpoint '${text}': ${problem}`);
+  return { bind, address };
+}
+
+function addressProblem(address: string, bind: boolean): string | undefined {
+  const match = address.match(/^([a-z]+):\/\/(.+)$/);
+  if (!match) return "expected @tcp://*:5555, >tcp://host:5555, ipc://PATH or inproc://NAME";
+  const [, transport, rest] = match;
+  if (transport === "ipc" || transport === "inproc") return undefined;
+  if (transport !== "tcp") return `unsupported transport '${transport}' (tcp, ipc, inproc)`;
+  const hostPort = rest.match(/^(\[[0-9a-fA-F:.]+\]|[^:[\]]+):(\d+|\*)$/);
+  if (!hostPort) return "tcp needs HOST:PORT";
+  const [, host, port] = hostPort;
+  if (port === "*") {
+    if (!bind) return "a connect needs a port number, not *";
+    return undefined;
+  }
+  const number = Number(port);
+  if (number < 1 || number > 65535) return `port ${port} is out of range 1-65535`;
+  if (host === "*" && !bind) return "a connect needs a host, not *";
+  return undefined;
+}
+
+/**
+ * Formats an endpoint back into its string form.
+ *
+ * @example
+ * ```ts
+ * import { formatEndpoint } from "@eventstorm/core";
+ * formatEndpoint({ bind: true, address: "tcp://*:5555" }); // "@tcp://*:5555"
+ * ```
+ */
+export function formatEndpoint(endpoint: Endpoint): string {
+  return `${endpoint.bind ? "@" : ">"}${endpoint.address}`;
+}

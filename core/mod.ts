@@ -1,0 +1,27 @@
+/**
+ * eventstorm core: the event model, the BSON codec, wire protocol v1, the ZeroMQ
+ * transport (Emitter, Collector) and the mechanics every component shares.
+ *
+ * @example
+ * ```ts ignore
+ * import { Collector, Emitter } from "@eventstorm/core";
+ * const collector = await Collector.open({ endpoints: "@tcp://127.0.0.1:5556" });
+ * const emitter = await Emitter.open({ endpoints: ">tcp://127.0.0.1:5556" });
+ * emitter.emit("app.start", { version: "1.0" });
+ * for await (const event of collector.events()) console.log(event);
+ * ```
+ *
+ * @module
+ */
+export * from "./event.ts";
+export * from "./codec.ts";
+export * from "./protocol.ts";
+export * from "./sequence.ts";
+export * from "./endpoint.ts";
+export * from "./flags.ts";
+export * from "./duration.ts";
+export * from "./output.ts";
+export * from "./line_parser.ts";
+export * from "./emitter.ts";
+export * from "./collector.ts";
+export { libzmqCandidates, loadLibzmq } from "./zmq/ffi.ts";

@@ -1,0 +1,142 @@
+/**
+ * libzmq through Deno FFI. npm `zeromq` misbehaves under Deno's Node-API layer (a
+ * receive pending before a peer connects never wakes, `receiveTimeout` and `Proxy`
+ * segfault), while the C API called directly is reliable and twice as fast, so the
+ * transport calls the C API. Every call that can block (`zmq_poll` with a timeout,
+ * `zmq_ctx_term`) runs `nonblocking` on Deno's worker pool; everything else is a
+ * cheap synchronous call made only with `ZMQ_DONTWAIT`.
+ *
+ * @module
+ */
+import { createRequire } from "node:module";
+
+const SYMBOLS = {
+  zmq_version: { parameters: ["buffer", "buffer", "buffer"], result: "void" },
+  zmq_ctx_new: { parameters: [], result: "pointer" },
+  zmq_ctx_set: { parameters: ["pointer", "i32", "i32"], result: "i32" },
+  zmq_ctx_shutdown: { parameters: ["pointer"], result: "i32" },
+  zmq_ctx_term: { parameters: ["pointer"], result: "i32", nonblocking: true },
+  zmq_socket: { parameters: ["pointer", "i32"], result: "pointer" },
+  zmq_close: { parameters: ["pointer"], result: "i32" },
+  zmq_setsockopt: { parameters: ["pointer", "i32", "buffer", "usize"], result: "i32" },
+  zmq_getsockopt: { parameters: ["pointer", "i32", "buffer", "buffer"], result: "i32" },
+  zmq_bind: { parameters: ["pointer", "buffer"], result: "i32" },
+  zmq_connect: { parameters: ["pointer", "buffer"], result: "i32" },
+  zmq_send: { parameters: ["pointer", "buffer", "usize", "i32"], result: "i32" },
+  zmq_recv: { parameters: ["pointer", "buffer", "usize", "i32"], result: "i32" },
+  zmq_poll: { parameters: ["buffer", "i32", "i64"], result: "i32", nonblocking: true },
+  zmq_poll_now: { name: "zmq_poll", parameters: ["buffer", "i32", "i64"], result: "i32" },
+  zmq_errno: { parameters: [], result: "i32" },
+  zmq_strerror: { parameters: ["i32"], result: "pointer" },
+} as const;
+
+/** The loaded libzmq: its symbols and where it came from. */
+export interface LibZmq {
+  /** The C functions. */
+  symbols: Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
+  /** Path of the shared object that was loaded. */
+  path: string;
+  /** libzmq version as `major.minor.patch`. */
+  version: string;
+}
+
+let loaded: LibZmq | undefined;
+
+/**
+ * Candidate paths for libzmq, in order: `EVENTSTORM_LIBZMQ`, the system library,
+ * then the copy of libzmq that npm `zeromq` links into its `addon.node` (its
+ * `zmq_*` symbols are exported, so no system package is needed).
+ *
+ * @example
+ * ```ts
+ * import { libzmqCandidates } from "@eventstorm/core";
+ * console.log(libzmqCandidates());
+ * ```
+ */
+export function libzmqCandidates(): string[] {
+  const candidates: string[] = [];
+  const fromEnv = Deno.env.get("EVENTSTORM_LIBZMQ");
+  if (fromEnv) return [fromEnv];
+  if (Deno.build.os === "darwin") {
+    candidates.push("/opt/homebrew/lib/libzmq.5.dylib", "/usr/local/lib/libzmq.5.dylib");
+  } else if (Deno.build.os === "windows") {
+    candidates.push("libzmq.dll");
+  } else {
+    candidates.push(
+      `/usr/lib/${Deno.build.arch}-linux-gnu/libzmq.so.5`,
+      "/usr/lib64/libzmq.so.5",
+      "/usr/lib/libzmq.so.5",
+      "/usr/local/lib/libzmq.so.5",
+    );
+  }
+  candidates.push(...npmAddonCandidates());
+  return candidates;
+}
+
+function npmAddonCandidates(): string[] {
+  let packageDir: string;
+  try {
+    const require = createRequire(import.meta.url);
+    packageDir = require.resolve("zeromq/package.json").replace(/package\.json$/, "");
+  } catch {
+    return [];
+  }
+  const os = Deno.build.os === "darwin"
+    ? "darwin"
+    : Deno.build.os === "windows"
+    ? "win32"
+    : "linux";
+  const arch = Deno.build.arch === "aarch64" ? "arm64" : "x64";
+  const dir = `${packageDir}build/${os}/${arch}/node`;
+  const found: string[] = [];
+  try {
+    for (const entry of Deno.readDirSync(dir)) {
+      if (entry.isDirectory && !entry.name.startsWith("musl")) {
+        found.push(`${dir}/${entry.name}/addon.node`);
+      }
+    }
+  } catch {
+    return [];
+  }
+  return found.sort().reverse();
+}
+
+/**
+ * Loads libzmq once (from the first candidate that opens, or from `path`).
+ * Throws with the list of places tried when none opens.
+ *
+ * @example
+ * ```ts
+ * import { loadLibzmq } from "@eventstorm/core";
+ * console.log(loadLibzmq().version);
+ * ```
+ */
+export function loadLibzmq(path?: string): LibZmq {
+  if (loaded && (path === undefined || loaded.path === path)) return loaded;
+  const tried: string[] = [];
+  for (const candidate of path ? [path] : libzmqCandidates()) {
+    try {
+      const lib = Deno.dlopen(candidate, SYMBOLS);
+      const parts = [new Int32Array(1), new Int32Array(1), new Int32Array(1)];
+      lib.symbols.zmq_version(parts[0], parts[1], parts[2]);
+      const result = {
+        symbols: lib.symbols,
+        path: candidate,
+        version: parts.map((p) => p[0]).join("."),
+      };
+      if (!path) loaded = result;
+      return result;
+    } catch (error) {
+      tried.push(`${candidate} (${error instanceof Error ? error.message.split("\n")[0] : error})`);
+    }
+  }
+  throw new Error(
+    `cannot load libzmq: install libzmq5 or set EVENTSTORM_LIBZMQ; tried ${tried.join("; ")}`,
+  );
+}
+
+/** The text of a libzmq error number. */
+export function zmqErrorText(lib: LibZmq, errno: number): string {
+  const pointer = lib.symbols.zmq_strerror(errno);
+  return pointer ? Deno.UnsafePointerView.getCString(pointer) : `errno ${errno}`;
+}

@@ -1,0 +1,357 @@
+/**
+ * ZeroMQ sockets over the FFI binding. Only the transport layer touches this
+ * module; components use Emitter, Collector and the router.
+ *
+ * Threading rule: libzmq sockets are not thread-safe and `Poller.wait` runs
+ * `zmq_poll` on a worker thread, so while a wait is in flight the polled sockets
+ * must not be used; every socket call here is made from the JS thread between
+ * waits. A `Poller` has its own PAIR socket pair so that `wake()` can end a wait
+ * from the JS thread without touching the polled sockets.
+ *
+ * @module
+ */
+import { type LibZmq, loadLibzmq, zmqErrorText } from "./ffi.ts";
+import { type Endpoint, formatEndpoint } from "../endpoint.ts";
+import { UsageError } from "../flags.ts";
+
+/** Socket types used by eventstorm (values from zmq.h). */
+export const SocketType = { PAIR: 0, PUB: 1, SUB: 2, XPUB: 9, XSUB: 10 } as const;
+/** Socket type numbers. */
+export type SocketType = typeof SocketType[keyof typeof SocketType];
+
+const ZMQ_SUBSCRIBE = 6;
+const ZMQ_UNSUBSCRIBE = 7;
+const ZMQ_RCVMORE = 13;
+const ZMQ_LINGER = 17;
+const ZMQ_MAXMSGSIZE = 22;
+const ZMQ_SNDHWM = 23;
+const ZMQ_RCVHWM = 24;
+const ZMQ_LAST_ENDPOINT = 32;
+const ZMQ_XPUB_NODROP = 69;
+const ZMQ_DONTWAIT = 1;
+const ZMQ_SNDMORE = 2;
+const ZMQ_POLLIN = 1;
+const EAGAIN = 11;
+const EINTR = 4;
+const POLLITEM_SIZE = Deno.build.os === "windows" ? 24 : 16;
+
+/** An error from libzmq, with its errno. */
+export class ZmqError extends Error {
+  /** libzmq's errno. */
+  readonly errno: number;
+  /** Creates the error. */
+  constructor(message: string, errno: number) {
+    super(message);
+    this.name = "ZmqError";
+    this.errno = errno;
+  }
+}
+
+/** A bind or connect that failed: the user's endpoint is wrong or taken. */
+export class EndpointError extends UsageError {
+  /** Creates the error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "EndpointError";
+  }
+}
+
+/** A libzmq context; every socket belongs to one. */
+export class ZmqContext {
+  readonly #lib: LibZmq;
+  #pointer: Deno.PointerValue;
+  readonly #sockets = new Set<ZmqSocket>();
+
+  /** Creates a context on the loaded libzmq. */
+  constructor(lib: LibZmq = loadLibzmq()) {
+    this.#lib = lib;
+    this.#pointer = lib.symbols.zmq_ctx_new();
+    if (!this.#pointer) throw new ZmqError("zmq_ctx_new failed", lib.symbols.zmq_errno());
+  }
+
+  /** The libzmq in use. */
+  get lib(): LibZmq {
+    return this.#lib;
+  }
+
+  /** Opens a socket of `type`. */
+  socket(type: SocketType): ZmqSocket {
+    const pointer = this.#lib.symbols.zmq_socket(this.#pointer, type);
+    if (!pointer) throw this.error("zmq_socket");
+    const socket = new ZmqSocket(this, pointer, () => this.#sockets.delete(socket));
+    this.#sockets.add(socket);
+    return socket;
+  }
+
+  /** Closes every socket and terminates the context, waiting off-thread for linger. */
+  async terminate(): Promise<void> {
+    for (const socket of [...this.#sockets]) socket.close();
+    if (!this.#pointer) return;
+    const pointer = this.#pointer;
+    this.#pointer = null;
+    await this.#lib.symbols.zmq_ctx_term(pointer);
+  }
+
+  /** @internal */
+  error(what: string): ZmqError {
+    const errno = this.#lib.symbols.zmq_errno();
+    return new ZmqError(`${what}: ${zmqErrorText(this.#lib, errno)}`, errno);
+  }
+}
+
+const encoder = new TextEncoder();
+const cString = (text: string) => encoder.encode(text + "\0");
+
+/** One libzmq socket. All calls are non-blocking. */
+export class ZmqSocket {
+  readonly #context: ZmqContext;
+  readonly #z: LibZmq["symbols"];
+  #pointer: Deno.PointerValue;
+  readonly #onClose: () => void;
+  readonly #int = new Int32Array(1);
+  readonly #intBytes = new Uint8Array(this.#int.buffer);
+  readonly #size = new BigUint64Array(1);
+
+  /** @internal Use `ZmqContext.socket`. */
+  constructor(context: ZmqContext, pointer: Deno.PointerValue, onClose: () => void) {
+    this.#context = context;
+    this.#z = context.lib.symbols;
+    this.#pointer = pointer;
+    this.#onClose = onClose;
+  }
+
+  /** The raw socket pointer, for polling. */
+  get pointer(): Deno.PointerValue {
+    return this.#pointer;
+  }
+
+  /** Whether `close()` was called. */
+  get closed(): boolean {
+    return this.#pointer === null;
+  }
+
+  /** Sets an int socket option. */
+  setInt(option: number, value: number): void {
+    this.#int[0] = value;
+    if (this.#z.zmq_setsockopt(this.#pointer, option, this.#intBytes, 4n) !== 0) {
+      throw this.#context.error(`zmq_setsockopt(${option})`);
+    }
+  }
+
+  /** Sets a 64-bit int socket option. */
+  setInt64(option: number, value: number): void {
+    const bytes = new Uint8Array(new BigInt64Array([BigInt(value)]).buffer);
+    if (this.#z.zmq_setsockopt(this.#pointer, option, bytes, 8n) !== 0) {
+      throw this.#context.error(`zmq_setsockopt(${option})`);
+    }
+  }
+
+  /** Sets a bytes socket option. */
+  setBytes(option: number, value: Uint8Array): void {
+    if (this.#z.zmq_setsockopt(this.#pointer, option, value, BigInt(value.length)) !== 0) {
+      throw this.#context.error(`zmq_setsockopt(${option})`);
+    }
+  }
+
+  /** Sets high-water marks, linger, and the largest inbound message accepted. */
+  configure(
+    options: {
+      sendHwm?: number;
+      receiveHwm?: number;
+      lingerMs?: number;
+      maxMessageSize?: number;
+      noDrop?: boolean;
+    },
+  ): void {
+    if (options.sendHwm !== undefined) this.setInt(ZMQ_SNDHWM, options.sendHwm);
+    if (options.receiveHwm !== undefined) this.setInt(ZMQ_RCVHWM, options.receiveHwm);
+    if (options.lingerMs !== undefined) this.setInt(ZMQ_LINGER, options.lingerMs);
+    if (options.maxMessageSize !== undefined) this.setInt64(ZMQ_MAXMSGSIZE, options.maxMessageSize);
+    if (options.noDrop) this.setInt(ZMQ_XPUB_NODROP, 1);
+  }
+
+  /** Subscribes a SUB socket to a topic prefix. */
+  subscribe(prefix: Uint8Array): void {
+    this.setBytes(ZMQ_SUBSCRIBE, prefix);
+  }
+
+  /** Removes one subscription of a SUB socket. */
+  unsubscribe(prefix: Uint8Array): void {
+    this.setBytes(ZMQ_UNSUBSCRIBE, prefix);
+  }
+
+  /** Binds or connects as the endpoint says; a failure is an {@linkcode EndpointError}. */
+  attach(endpoint: Endpoint): void {
+    const fn = endpoint.bind ? this.#z.zmq_bind : this.#z.zmq_connect;
+    if (fn(this.#pointer, cString(endpoint.address)) !== 0) {
+      const error = this.#context.error(endpoint.bind ? "bind" : "connect");
+      throw new EndpointError(
+        `cannot ${endpoint.bind ? "bind" : "connect"} ${formatEndpoint(endpoint)}: ${
+          error.message.replace(/^\w+: /, "")
+        }`,
+      );
+    }
+  }
+
+  /** The address the socket last bound, with the real port when bound to `*`. */
+  lastEndpoint(): string {
+    const buffer = new Uint8Array(512);
+    this.#size[0] = BigInt(buffer.length);
+    const sizeBytes = new Uint8Array(this.#size.buffer);
+    if (this.#z.zmq_getsockopt(this.#pointer, ZMQ_LAST_ENDPOINT, buffer, sizeBytes) !== 0) {
+      throw this.#context.error("zmq_getsockopt(LAST_ENDPOINT)");
+    }
+    const length = Number(this.#size[0]);
+    return new TextDecoder().decode(buffer.subarray(0, Math.max(0, length - 1)));
+  }
+
+  /**
+   * Sends a multipart message without blocking. Returns false when the socket
+   * cannot take it now (high-water mark with `ZMQ_XPUB_NODROP`, or no peer).
+   */
+  send(frames: readonly Uint8Array[]): boolean {
+    const last = frames.length - 1;
+    for (let i = 0; i <= last; i++) {
+      const frame = frames[i];
+      const flags = ZMQ_DONTWAIT | (i < last ? ZMQ_SNDMORE : 0);
+      if (this.#z.zmq_send(this.#pointer, frame, BigInt(frame.length), flags) < 0) {
+        const errno = this.#z.zmq_errno();
+        // libzmq sends multipart messages atomically: a refused first frame leaves nothing queued.
+        if (errno === EAGAIN && i === 0) return false;
+        if (errno === EINTR && i === 0) return false;
+        throw this.#context.error("zmq_send");
+      }
+    }
+    return true;
+  }
+
+  /**
+   * Receives one multipart message into `buffers` without blocking. Returns the
+   * number of frames (0 when nothing is waiting). `sizes[i]` is the true size of
+   * frame i, which may exceed its buffer (the copy is then truncated). Frames past
+   * the last buffer are drained and only counted.
+   */
+  receive(buffers: readonly Uint8Array[], sizes: Int32Array): number {
+    let frames = 0;
+    const scratch = buffers[buffers.length - 1];
+    while (true) {
+      const target = frames < buffers.length ? buffers[frames] : scratch;
+      const size = this.#z.zmq_recv(this.#pointer, target, BigInt(target.length), ZMQ_DONTWAIT);
+      if (size < 0) {
+        const errno = this.#z.zmq_errno();
+        if (frames === 0 && (errno === EAGAIN || errno === EINTR)) return 0;
+        if (errno === EINTR) continue;
+        throw this.#context.error("zmq_recv");
+      }
+      if (frames < sizes.length) sizes[frames] = size;
+      frames++;
+      if (!this.#more()) return frames;
+    }
+  }
+
+  #more(): boolean {
+    this.#size[0] = 4n;
+    this.#z.zmq_getsockopt(
+      this.#pointer,
+      ZMQ_RCVMORE,
+      this.#intBytes,
+      new Uint8Array(this.#size.buffer),
+    );
+    return this.#int[0] !== 0;
+  }
+
+  /** Whether a message is waiting, checked without blocking. */
+  readable(): boolean {
+    const item = new Uint8Array(POLLITEM_SIZE);
+    writePollItem(new DataView(item.buffer), 0, this.#pointer);
+    return this.#z.zmq_poll_now(item, 1, 0n) > 0;
+  }
+
+  /** Closes the socket (pending messages go out within the linger time). */
+  close(): void {
+    if (this.#pointer === null) return;
+    this.#z.zmq_close(this.#pointer);
+    this.#pointer = null;
+    this.#onClose();
+  }
+}
+
+function writePollItem(view: DataView, offset: number, socket: Deno.PointerValue): void {
+  view.setBigUint64(offset, BigInt(Deno.UnsafePointer.value(socket)), true);
+  view.setInt16(offset + (POLLITEM_SIZE === 24 ? 16 : 12), ZMQ_POLLIN, true);
+}
+
+let pollerId = 0;
+
+/**
+ * Waits off-thread until one of a fixed set of sockets is readable, or `wake()`
+ * is called, or the timeout passes.
+ */
+export class Poller {
+  readonly #z: LibZmq["symbols"];
+  readonly #items: Uint8Array;
+  readonly #view: DataView;
+  readonly #count: number;
+  readonly #wakeIn: ZmqSocket;
+  readonly #wakeOut: ZmqSocket;
+  readonly #drain = [new Uint8Array(8)];
+  readonly #drainSizes = new Int32Array(1);
+  #waiting = false;
+  #wakePending = false;
+
+  /** Creates a poller over `sockets` (all must outlive it). */
+  constructor(context: ZmqContext, sockets: readonly ZmqSocket[]) {
+    this.#z = context.lib.symbols;
+    const address = `inproc://eventstorm-wake-${++pollerId}-${crypto.randomUUID()}`;
+    this.#wakeIn = context.socket(SocketType.PAIR);
+    this.#wakeIn.attach({ bind: true, address });
+    this.#wakeOut = context.socket(SocketType.PAIR);
+    this.#wakeOut.attach({ bind: false, address });
+    this.#count = sockets.length + 1;
+    this.#items = new Uint8Array(POLLITEM_SIZE * this.#count);
+    this.#view = new DataView(this.#items.buffer);
+    [...sockets, this.#wakeIn].forEach((socket, i) =>
+      writePollItem(this.#view, i * POLLITEM_SIZE, socket.pointer)
+    );
+  }
+
+  /**
+   * Waits up to `timeoutMs` (-1: forever). Returns which sockets are readable, by
+   * index in the constructor's list; an empty list after a wake or a timeout.
+   */
+  async wait(timeoutMs: number): Promise<boolean[]> {
+    if (this.#waiting) throw new Error("Poller.wait is already in progress");
+    this.#waiting = true;
+    let result: number;
+    try {
+      result = this.#wakePending
+        ? 0
+        : await this.#z.zmq_poll(this.#items, this.#count, BigInt(timeoutMs));
+    } finally {
+      this.#waiting = false;
+    }
+    this.#wakePending = false;
+    while (this.#wakeIn.receive(this.#drain, this.#drainSizes) > 0) { /* empty the wake queue */ }
+    const ready: boolean[] = [];
+    for (let i = 0; i < this.#count - 1; i++) {
+      ready.push(
+        result > 0 &&
+          (this.#view.getInt16(i * POLLITEM_SIZE + (POLLITEM_SIZE === 24 ? 18 : 14), true) &
+              ZMQ_POLLIN) !== 0,
+      );
+    }
+    return ready;
+  }
+
+  /** Ends the current wait now, or the next one at once. Safe from any callback. */
+  wake(): void {
+    this.#wakePending = true;
+    if (this.#waiting && !this.#wakeOut.closed) this.#wakeOut.send([new Uint8Array(1)]);
+  }
+
+  /** Releases the wake sockets. */
+  close(): void {
+    this.#wakeIn.close();
+    this.#wakeOut.close();
+  }
+}
