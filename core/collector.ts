@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { CodecError, decodeEvents } from "./codec.ts";
+import { type CodecError, decodeEvents } from "./codec.ts";
 import type { Event } from "./event.ts";
 import { parseEndpoints } from "./endpoint.ts";
 import { DEFAULT_MAX_MESSAGE_SIZE, type DropReason, parseMessage } from "./protocol.ts";

@@ -29,7 +29,9 @@ export function parseDuration(text: string, flag?: string): number {
   const match = text.trim().match(/^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)$/);
   if (!match) {
     const where = flag ? `--${flag} ` : "";
-    throw new UsageError(`${where}must be a duration like 500ms, 10s, 5m, 1h or 30d, got '${text}'`);
+    throw new UsageError(
+      `${where}must be a duration like 500ms, 10s, 5m, 1h or 30d, got '${text}'`,
+    );
   }
   return Math.round(Number(match[1]) * UNITS[match[2]]);
 }

@@ -81,8 +81,10 @@ export interface ParsedFlags {
  * ```
  */
 export function parseFlags(args: string[], spec: CommandSpec): ParsedFlags {
-  const options: Record<string, { type: "string" | "boolean"; multiple?: boolean; short?: string }> =
-    { help: { type: "boolean", short: "h" } };
+  const options: Record<
+    string,
+    { type: "string" | "boolean"; multiple?: boolean; short?: string }
+  > = { help: { type: "boolean", short: "h" } };
   for (const [name, flag] of Object.entries(spec.flags)) {
     options[name] = { type: flag.type, multiple: flag.multiple, short: flag.short };
   }

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { CodecError, countDocuments } from "./codec.ts";
+import { type CodecError, countDocuments } from "./codec.ts";
 import { isValidType } from "./event.ts";
 
 /** First byte of every v1 header.
