@@ -72,6 +72,8 @@ interface PendingMessage {
 }
 
 const encoder = new TextEncoder();
+/** Messages an emitter may hold before `ready()` makes producers wait. */
+const READY_MESSAGES = 64;
 
 /**
  * Publishes events on protocol v1. `emit` batches per topic; a batch leaves when
@@ -109,6 +111,7 @@ export class Emitter implements EventOutput {
   #lingerTimer: ReturnType<typeof setTimeout> | undefined;
   #pumpTimer: ReturnType<typeof setTimeout> | undefined;
   #drainWaiters: (() => void)[] = [];
+  #readyWaiters: (() => void)[] = [];
   #closed = false;
   readonly #receiveBuffers = [new Uint8Array(512)];
   readonly #receiveSizes = new Int32Array(1);
@@ -301,6 +304,17 @@ export class Emitter implements EventOutput {
     } else {
       for (const resolve of this.#drainWaiters.splice(0)) resolve();
     }
+    if (this.#pending.length <= READY_MESSAGES) for (const resolve of this.#readyWaiters.splice(0)) resolve();
+  }
+
+  /**
+   * Resolves when the emitter holds few enough messages to take more. A producer
+   * that can wait (reading a file or stdin) awaits this so it is paced by the
+   * network instead of filling memory and dropping.
+   */
+  ready(): Promise<void> {
+    if (this.#pending.length <= READY_MESSAGES || this.#closed) return Promise.resolve();
+    return new Promise((resolve) => this.#readyWaiters.push(resolve));
   }
 
   /**
@@ -333,7 +347,7 @@ export class Emitter implements EventOutput {
     this.#closed = true;
     for (const message of this.#pending) this.#stats.dropped += message.events;
     this.#pending.length = 0;
-    for (const resolve of this.#drainWaiters.splice(0)) resolve();
+    for (const resolve of [...this.#drainWaiters.splice(0), ...this.#readyWaiters.splice(0)]) resolve();
     if (this.#pumpTimer !== undefined) clearTimeout(this.#pumpTimer);
     this.#socket.close();
     if (this.#ownsContext) await this.#context.terminate();

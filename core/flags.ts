@@ -86,7 +86,8 @@ export function parseFlags(args: string[], spec: CommandSpec): ParsedFlags {
     { type: "string" | "boolean"; multiple?: boolean; short?: string }
   > = { help: { type: "boolean", short: "h" } };
   for (const [name, flag] of Object.entries(spec.flags)) {
-    options[name] = { type: flag.type, multiple: flag.multiple, short: flag.short };
+    options[name] = { type: flag.type, multiple: flag.multiple ?? false };
+    if (flag.short) options[name].short = flag.short;
   }
   let parsed;
   try {

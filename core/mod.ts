@@ -25,3 +25,7 @@ export * from "./line_parser.ts";
 export * from "./emitter.ts";
 export * from "./collector.ts";
 export { libzmqCandidates, loadLibzmq } from "./zmq/ffi.ts";
+export * from "./stats.ts";
+export * from "./message.ts";
+export * from "./relay.ts";
+export * from "./lines.ts";

@@ -1,0 +1,103 @@
+/**
+ * `eventstorm emit`: JSON lines on stdin become events on the wire.
+ *
+ * @module
+ */
+import {
+  type CommandSpec,
+  Emitter,
+  type Event,
+  fromJsonLine,
+  helpText,
+  isValidType,
+  listFlag,
+  localHostname,
+  parseFlags,
+  readLines,
+  shutdownSignal,
+  stringFlag,
+  UsageError,
+} from "@eventstorm/core";
+
+/** The `eventstorm emit` command line. */
+export const EMIT_COMMAND: CommandSpec = {
+  name: "eventstorm emit",
+  summary: "send JSON lines from stdin as events",
+  flags: {
+    to: { type: "string", multiple: true, value: "ENDPOINT", default: [">tcp://127.0.0.1:5555"], help: "where to publish (a router's sources endpoint)" },
+    type: { type: "string", value: "TYPE", help: "event type for lines that have no \"type\"" },
+    host: { type: "string", value: "NAME", help: "host for lines that have no \"host\" [default: this machine]" },
+  },
+  epilog: `Each line is a JSON object. "time" may be an ISO string, epoch milliseconds or
+{"$date": ...}; it and "host" are filled in when absent. Bad lines are counted
+and reported, never sent.
+
+Examples:
+  echo '{"type":"app.deploy","version":"1.2"}' | eventstorm emit
+  tail -F app.jsonl | eventstorm emit --type app.log`,
+};
+
+/** Turns one parsed JSON object into an event, or says why it cannot be one. */
+export function eventFromJson(
+  document: Record<string, unknown>,
+  defaults: { type?: string; host: string; now: Date },
+): Event | string {
+  const type = document.type ?? defaults.type;
+  if (type === undefined) return "no \"type\" and no --type";
+  if (!isValidType(type)) return `invalid type ${JSON.stringify(type)}`;
+  let time = document.time ?? defaults.now;
+  if (typeof time === "string" || typeof time === "number") time = new Date(time);
+  if (!(time instanceof Date) || Number.isNaN(time.getTime())) return `invalid time ${JSON.stringify(document.time)}`;
+  const host = document.host ?? defaults.host;
+  if (typeof host !== "string") return "\"host\" must be a string";
+  return { ...document, type, time, host };
+}
+
+/** Runs `eventstorm emit`; resolves with the exit code. */
+export async function emitMain(args: string[], stdin: ReadableStream<Uint8Array> = Deno.stdin.readable): Promise<number> {
+  const parsed = parseFlags(args, EMIT_COMMAND);
+  if (parsed.help) {
+    console.log(helpText(EMIT_COMMAND));
+    return 0;
+  }
+  const defaultType = stringFlag(parsed.values, "type");
+  if (defaultType !== undefined && !isValidType(defaultType)) {
+    throw new UsageError(`--type '${defaultType}' is not a dotted lower-case event type`);
+  }
+  const host = stringFlag(parsed.values, "host") ?? localHostname();
+  const emitter = await Emitter.open({ endpoints: listFlag(parsed.values, "to"), host });
+  const signal = shutdownSignal();
+  let invalid = 0;
+  let lineNumber = 0;
+  const reader = readLines(stdin)[Symbol.asyncIterator]();
+  const aborted = new Promise<IteratorResult<string>>((resolve) =>
+    signal.addEventListener("abort", () => resolve({ done: true, value: undefined }), { once: true })
+  );
+  while (true) {
+    const next = await Promise.race([reader.next(), aborted]);
+    if (next.done) break;
+    lineNumber++;
+    const line = next.value.trim();
+    if (line === "") continue;
+    let event: Event | string;
+    try {
+      event = eventFromJson(fromJsonLine(line), { type: defaultType, host, now: new Date() });
+    } catch (error) {
+      event = error instanceof Error ? error.message : String(error);
+    }
+    if (typeof event === "string") {
+      invalid++;
+      if (invalid <= 10) console.error(`emit: line ${lineNumber} skipped: ${event}`);
+      continue;
+    }
+    emitter.send(event);
+    await emitter.ready();
+  }
+  await emitter.close();
+  const stats = emitter.stats();
+  console.error(
+    `emit: ${stats.eventsSent} events sent in ${stats.messages} messages, ${invalid} invalid lines, ` +
+      `${stats.dropped} dropped${stats.dropped ? " (nobody subscribed before the close timeout)" : ""}`,
+  );
+  return stats.dropped > 0 ? 1 : 0;
+}

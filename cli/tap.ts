@@ -1,0 +1,124 @@
+/**
+ * `eventstorm tap`: print the events a router carries, or their rates and losses.
+ *
+ * @module
+ */
+import {
+  Collector,
+  type CollectorStats,
+  type CommandSpec,
+  formatCount,
+  helpText,
+  listFlag,
+  parseDuration,
+  parseFlags,
+  rate,
+  shutdownSignal,
+  stringFlag,
+  toJsonLine,
+  UsageError,
+} from "@eventstorm/core";
+
+/** The `eventstorm tap` command line. */
+export const TAP_COMMAND: CommandSpec = {
+  name: "eventstorm tap",
+  summary: "print events from a router (one JSON object per line), or their rates",
+  flags: {
+    from: { type: "string", multiple: true, value: "ENDPOINT", default: [">tcp://127.0.0.1:5556"], help: "where to subscribe (a router's sinks endpoint)" },
+    topic: { type: "string", multiple: true, value: "PREFIX", help: "topic prefix to subscribe to [default: all]" },
+    stats: { type: "boolean", help: "print rate and loss lines instead of events" },
+    interval: { type: "string", value: "DURATION", default: "1s", help: "how often --stats prints" },
+    limit: { type: "string", value: "N", help: "exit after printing N events" },
+  },
+  epilog: `Examples:
+  eventstorm tap --topic http.
+  eventstorm tap --stats`,
+};
+
+/** One readable line of rates and losses between two collector snapshots. */
+export function formatTapLine(current: CollectorStats, previous: CollectorStats | undefined, elapsedMs: number): string {
+  const events = rate(current.events, previous?.events ?? 0, elapsedMs);
+  const bytes = rate(current.bytes, previous?.bytes ?? 0, elapsedMs);
+  const malformed = Object.values(current.malformed).reduce((sum, n) => sum + (n ?? 0), 0);
+  const sources = new Set(current.streams.map((stream) => stream.source)).size;
+  return `tap: ${formatCount(events)} ev/s ${formatCount(bytes / 1e6)}MB/s | total ${current.events} events, ` +
+    `lost ${current.lost}, duplicates ${current.duplicates}, malformed ${malformed}, ` +
+    `${sources} sources, ${current.streams.length} streams`;
+}
+
+/** Runs `eventstorm tap`; resolves with the exit code. */
+export async function tapMain(args: string[]): Promise<number> {
+  const parsed = parseFlags(args, TAP_COMMAND);
+  if (parsed.help) {
+    console.log(helpText(TAP_COMMAND));
+    return 0;
+  }
+  const intervalMs = parseDuration(stringFlag(parsed.values, "interval") ?? "1s", "interval");
+  const limitText = stringFlag(parsed.values, "limit");
+  const limit = limitText === undefined ? Infinity : Number(limitText);
+  if (!(limit > 0) || (!Number.isInteger(limit) && limit !== Infinity)) {
+    throw new UsageError(`--limit must be a positive whole number, got '${limitText}'`);
+  }
+  const collector = await Collector.open({ endpoints: listFlag(parsed.values, "from"), topics: listFlag(parsed.values, "topic") });
+  const signal = shutdownSignal();
+  signal.addEventListener("abort", () => void collector.close(), { once: true });
+  const showStats = parsed.values.stats === true;
+  let previous: CollectorStats | undefined;
+  let previousAt = performance.now();
+  const printStats = () => {
+    const now = performance.now();
+    const current = collector.stats();
+    console.log(formatTapLine(current, previous, now - previousAt));
+    previous = current;
+    previousAt = now;
+  };
+  const timer = showStats ? setInterval(printStats, intervalMs) : undefined;
+  const out = new StdoutLines();
+  let printed = 0;
+  try {
+    for await (const batch of collector.batches()) {
+      if (showStats) continue;
+      for (const event of batch.events) {
+        if (!(await out.write(toJsonLine(event)))) return 0;
+        if (++printed >= limit) return 0;
+      }
+      await out.flush();
+    }
+  } finally {
+    if (timer !== undefined) clearInterval(timer);
+    await out.flush();
+    await collector.close();
+    const stats = collector.stats();
+    console.error(formatTapLine(stats, undefined, 0).replace(/^tap: \S+ ev\/s \S+ \| /, "tap: "));
+  }
+  return 0;
+}
+
+/** Buffered stdout that notices a closed pipe (`| head`) and stops quietly. */
+class StdoutLines {
+  #chunks: string[] = [];
+  #size = 0;
+  #closed = false;
+  readonly #encoder = new TextEncoder();
+
+  async write(line: string): Promise<boolean> {
+    this.#chunks.push(line, "\n");
+    this.#size += line.length + 1;
+    if (this.#size >= 64 * 1024) await this.flush();
+    return !this.#closed;
+  }
+
+  async flush(): Promise<void> {
+    if (this.#chunks.length === 0 || this.#closed) return;
+    const bytes = this.#encoder.encode(this.#chunks.join(""));
+    this.#chunks = [];
+    this.#size = 0;
+    try {
+      let written = 0;
+      while (written < bytes.length) written += await Deno.stdout.write(bytes.subarray(written));
+    } catch (error) {
+      if (error instanceof Deno.errors.BrokenPipe) this.#closed = true;
+      else throw error;
+    }
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * The router's configuration and how flags become one.
+ *
+ * @module
+ */
+import {
+  type CommandSpec,
+  DEFAULT_MAX_MESSAGE_SIZE,
+  type Flags,
+  integerFlag,
+  isValidType,
+  listFlag,
+  parseDuration,
+  parseEndpoints,
+  stringFlag,
+  UsageError,
+} from "@eventstorm/core";
+
+/** Everything a router needs to run. */
+export interface RouterConfig {
+  /** Where sources publish to (XSUB). */
+  sources: string[];
+  /** Where sinks subscribe (XPUB). */
+  sinks: string[];
+  /** Topic prefixes allowed through; all when empty. */
+  allow: string[];
+  /** Topic prefixes never let through. */
+  deny: string[];
+  /** How often to print and publish stats, in ms (0: never). */
+  statsIntervalMs: number;
+  /** Largest message accepted from a source. */
+  maxMessageSize: number;
+  /** Messages queued per sink before libzmq drops for that sink. */
+  sendHwm: number;
+  /** Messages queued from sources before TCP pushes back. */
+  receiveHwm: number;
+  /** Host name in the router's own stats events. */
+  host?: string;
+}
+
+/** The `eventstorm router` command line.
+ *
+ * @example
+ * ```ts
+ * import { ROUTER_COMMAND } from "@eventstorm/router";
+ * console.log(ROUTER_COMMAND.name); // "eventstorm router"
+ * ```
+ */
+export const ROUTER_COMMAND: CommandSpec = {
+  name: "eventstorm router",
+  summary: "forward events from sources to sinks, filtered by topic",
+  flags: {
+    sources: { type: "string", multiple: true, value: "ENDPOINT", default: ["@tcp://*:5555"], help: "where sources publish (XSUB); >ENDPOINT chains to another router" },
+    sinks: { type: "string", multiple: true, value: "ENDPOINT", default: ["@tcp://*:5556"], help: "where sinks subscribe (XPUB)" },
+    allow: { type: "string", multiple: true, value: "PREFIX", help: "let only topics with this prefix through" },
+    deny: { type: "string", multiple: true, value: "PREFIX", help: "never let topics with this prefix through" },
+    "stats-interval": { type: "string", value: "DURATION", default: "10s", help: "print and publish stats (eventstorm.stats) this often; 0s disables" },
+    "max-message-size": { type: "string", value: "BYTES", default: String(DEFAULT_MAX_MESSAGE_SIZE), help: "largest message accepted from a source" },
+    "sink-hwm": { type: "string", value: "MESSAGES", default: "1000", help: "messages queued per sink before it loses (counted by the sink)" },
+    "source-hwm": { type: "string", value: "MESSAGES", default: "1000", help: "messages queued from sources before they are pushed back" },
+    host: { type: "string", value: "NAME", help: "host name in stats events [default: this machine]" },
+  },
+  epilog: `Examples:
+  eventstorm router
+  eventstorm router --allow http. --allow smtp. --deny http.debug
+  eventstorm router --sources '>tcp://upstream:5556' --sinks '@tcp://*:6556'   # chained`,
+};
+
+/**
+ * Turns parsed flags into a checked {@linkcode RouterConfig}; throws `UsageError`.
+ *
+ * @example
+ * ```ts
+ * import { parseFlags } from "@eventstorm/core";
+ * import { ROUTER_COMMAND, routerConfigFromFlags } from "@eventstorm/router";
+ * const config = routerConfigFromFlags(parseFlags(["--allow", "http."], ROUTER_COMMAND).values);
+ * config.allow; // ["http."]
+ * ```
+ */
+export function routerConfigFromFlags(values: Flags): RouterConfig {
+  const sources = listFlag(values, "sources");
+  const sinks = listFlag(values, "sinks");
+  for (const endpoint of [...sources, ...sinks]) parseEndpoints(endpoint);
+  for (const prefix of [...listFlag(values, "allow"), ...listFlag(values, "deny")]) {
+    if (prefix !== "" && !isValidType(prefix.replace(/\.$/, ""))) {
+      throw new UsageError(`'${prefix}' is not a topic prefix (dotted lower-case, like http. or smtp.reject)`);
+    }
+  }
+  const interval = stringFlag(values, "stats-interval") ?? "10s";
+  return {
+    sources,
+    sinks,
+    allow: listFlag(values, "allow"),
+    deny: listFlag(values, "deny"),
+    statsIntervalMs: /^0+(s|ms|m)?$/.test(interval) ? 0 : parseDuration(interval, "stats-interval"),
+    maxMessageSize: integerFlag(values, "max-message-size", { min: 1024, max: 1 << 30 })!,
+    sendHwm: integerFlag(values, "sink-hwm", { min: 1, max: 10_000_000 })!,
+    receiveHwm: integerFlag(values, "source-hwm", { min: 1, max: 10_000_000 })!,
+    host: stringFlag(values, "host"),
+  };
+}

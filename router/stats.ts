@@ -1,0 +1,95 @@
+/**
+ * What the router counts, per topic and in total, without decoding any BSON:
+ * the header carries the event count.
+ *
+ * @module
+ */
+import { type Counters, type DropReason, formatBytes, formatCount, rate, type StreamCounters } from "@eventstorm/core";
+
+/** Counters of one topic. */
+export interface TopicCounters {
+  /** Messages received on the topic. */
+  messages: number;
+  /** Events received on the topic. */
+  events: number;
+  /** Body bytes received on the topic. */
+  bytes: number;
+  /** Events refused by allow/deny. */
+  denied: number;
+}
+
+/** A snapshot of the router's counters. */
+export interface RouterStats {
+  /** Messages received from sources, valid or not. */
+  messagesIn: number;
+  /** Events in valid messages received. */
+  eventsIn: number;
+  /** Body bytes of valid messages received. */
+  bytesIn: number;
+  /** Messages forwarded to sinks. */
+  messagesOut: number;
+  /** Events forwarded to sinks. */
+  eventsOut: number;
+  /** Events refused by allow/deny. */
+  denied: number;
+  /** Events the stream indexes say never reached the router. */
+  lost: number;
+  /** Replayed events seen (forwarded: sinks skip them). */
+  duplicates: number;
+  /** Malformed messages dropped, by reason. */
+  malformed: Partial<Record<DropReason, number>>;
+  /** Upstream subscriptions in force. */
+  subscriptions: string[];
+  /** Per-topic counters. */
+  topics: Record<string, TopicCounters>;
+  /** Per-stream counters of what reached the router. */
+  streams: StreamCounters[];
+}
+
+/**
+ * The flat counters of a snapshot, as stats event fields.
+ *
+ * @example
+ * ```ts
+ * import { flatRouterCounters } from "@eventstorm/router";
+ * flatRouterCounters({ messagesIn: 1, eventsIn: 5, bytesIn: 9, messagesOut: 1, eventsOut: 5, denied: 0,
+ *   lost: 0, duplicates: 0, malformed: {}, subscriptions: [], topics: {}, streams: [] }).events_in; // 5
+ * ```
+ */
+export function flatRouterCounters(stats: RouterStats): Counters {
+  const malformed = Object.values(stats.malformed).reduce((sum, n) => sum + (n ?? 0), 0);
+  const counters: Counters = {
+    messages_in: stats.messagesIn,
+    events_in: stats.eventsIn,
+    bytes_in: stats.bytesIn,
+    messages_out: stats.messagesOut,
+    events_out: stats.eventsOut,
+    denied: stats.denied,
+    lost: stats.lost,
+    duplicates: stats.duplicates,
+    malformed,
+    topics: Object.keys(stats.topics).length,
+    streams: stats.streams.length,
+  };
+  for (const [reason, count] of Object.entries(stats.malformed)) counters[`malformed_${reason}`] = count ?? 0;
+  return counters;
+}
+
+/**
+ * One readable stats line from two snapshots of flat counters.
+ *
+ * @example
+ * ```ts
+ * import { formatRouterLine } from "@eventstorm/router";
+ * formatRouterLine({ events_in: 2000, events_out: 2000, bytes_in: 4096, lost: 0, denied: 0, malformed: 0 },
+ *   { events_in: 0, events_out: 0, bytes_in: 0 }, 1000);
+ * ```
+ */
+export function formatRouterLine(current: Counters, previous: Counters, elapsedMs: number): string {
+  const inRate = rate(current.events_in, previous.events_in ?? 0, elapsedMs);
+  const outRate = rate(current.events_out, previous.events_out ?? 0, elapsedMs);
+  const byteRate = rate(current.bytes_in, previous.bytes_in ?? 0, elapsedMs);
+  return `router: in ${formatCount(inRate)} ev/s (${formatBytes(byteRate)}/s), out ${formatCount(outRate)} ev/s; ` +
+    `total in ${formatCount(current.events_in)} out ${formatCount(current.events_out)}, ` +
+    `lost ${current.lost}, denied ${current.denied}, malformed ${current.malformed}`;
+}

@@ -1,0 +1,63 @@
+/**
+ * `eventstorm source demo`: realistic generated events at a steady rate.
+ *
+ * @module
+ */
+import {
+  type CommandSpec,
+  Emitter,
+  helpText,
+  integerFlag,
+  listFlag,
+  parseFlags,
+  runCommand,
+  shutdownSignal,
+  stringFlag,
+} from "@eventstorm/core";
+import { runDemoSource } from "./run.ts";
+
+/** The `eventstorm source demo` command line.
+ *
+ * @example
+ * ```ts
+ * import { DEMO_COMMAND } from "@eventstorm/source-demo";
+ * DEMO_COMMAND.name; // "eventstorm source demo"
+ * ```
+ */
+export const DEMO_COMMAND: CommandSpec = {
+  name: "eventstorm source demo",
+  summary: "generate realistic HTTP, SSH and host events at a steady rate",
+  flags: {
+    to: { type: "string", multiple: true, value: "ENDPOINT", default: [">tcp://127.0.0.1:5555"], help: "where to publish" },
+    rate: { type: "string", value: "N", default: "1000", help: "events per second" },
+    limit: { type: "string", value: "N", help: "stop after N events" },
+    host: { type: "string", value: "NAME", help: "host for the source's own events" },
+  },
+};
+
+/**
+ * Runs the demo source with `args`; resolves with the exit code.
+ *
+ * @example
+ * ```ts ignore
+ * import { demoMain } from "@eventstorm/source-demo";
+ * await demoMain(["--rate", "500", "--limit", "1000"]);
+ * ```
+ */
+export async function demoMain(args: string[]): Promise<number> {
+  const parsed = parseFlags(args, DEMO_COMMAND);
+  if (parsed.help) {
+    console.log(helpText(DEMO_COMMAND));
+    return 0;
+  }
+  const rate = integerFlag(parsed.values, "rate", { min: 1, max: 10_000_000 })!;
+  const limit = integerFlag(parsed.values, "limit", { min: 1 });
+  const output = await Emitter.open({ endpoints: listFlag(parsed.values, "to"), host: stringFlag(parsed.values, "host") });
+  const emitted = await runDemoSource({ rate, output, limit, signal: shutdownSignal() });
+  await output.close();
+  const stats = output.stats();
+  console.error(`demo: ${emitted} events emitted, ${stats.eventsSent} sent, ${stats.dropped} dropped`);
+  return 0;
+}
+
+if (import.meta.main) await runCommand(() => demoMain(Deno.args));
