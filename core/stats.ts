@@ -41,7 +41,7 @@ export function formatBytes(value: number): string {
     value /= 1024;
     unit++;
   }
-  return unit === 0 ? `${value}B` : `${value.toFixed(1)}${units[unit]}`;
+  return unit === 0 ? `${Math.round(value)}B` : `${value.toFixed(1)}${units[unit]}`;
 }
 
 /**
