@@ -1,0 +1,224 @@
+/**
+ * Extended JSON for stored events: plain JSON where JSON can say it, and
+ * `{"$date": …}`, `{"$numberLong": …}`, `{"$oid": …}`, `{"$binary": …}` wrappers
+ * where it cannot, so every BSON value an event carries comes back as it went in.
+ *
+ * Dates are written the relaxed way (`{"$date": "2026-01-01T00:00:00.000Z"}`) for
+ * people reading the file; 64-bit integers always as `{"$numberLong": "…"}` so
+ * that none loses precision. A nested object whose only key is one of these
+ * wrapper names is read back as the wrapped value: that is the one ambiguity of
+ * the format, and flat events never meet it.
+ *
+ * @module
+ */
+import { EJSON } from "bson";
+
+/** Envelope fields; the store keeps them in columns of their own. */
+const ENVELOPE = new Set(["type", "time", "host"]);
+
+/** Wrapper keys this format reads back into values. */
+const WRAPPERS = new Set([
+  "$date",
+  "$numberLong",
+  "$numberDouble",
+  "$numberInt",
+  "$numberDecimal",
+  "$oid",
+  "$binary",
+  "$timestamp",
+  "$regularExpression",
+  "$minKey",
+  "$maxKey",
+  "$code",
+  "$symbol",
+  "$uuid",
+]);
+
+/**
+ * Turns one value into its JSON-safe Extended JSON form.
+ *
+ * @example
+ * ```ts
+ * import { encodeValue } from "@eventstorm/sink-store";
+ * encodeValue(new Date(0)); // { $date: "1970-01-01T00:00:00.000Z" }
+ * encodeValue(12n); // { $numberLong: "12" }
+ * ```
+ */
+export function encodeValue(value: unknown): unknown {
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return value;
+    case "number":
+      return Number.isFinite(value) ? value : { $numberDouble: String(value) };
+    case "bigint":
+      return { $numberLong: value.toString() };
+    case "undefined":
+    case "function":
+    case "symbol":
+      return undefined;
+  }
+  if (value === null) return null;
+  if (value instanceof Date) {
+    const ms = value.getTime();
+    return { $date: Number.isNaN(ms) ? null : value.toISOString() };
+  }
+  if (Array.isArray(value)) return value.map((item) => encodeValue(item) ?? null);
+  if (value instanceof Uint8Array) {
+    return { $binary: { base64: toBase64(value), subType: "00" } };
+  }
+  const bsonType = (value as { _bsontype?: unknown })._bsontype;
+  if (bsonType === "Int32" || bsonType === "Double") {
+    return encodeValue((value as { value: number }).value);
+  }
+  if (bsonType === "Long") return { $numberLong: String(value) };
+  if (typeof bsonType === "string" || value instanceof RegExp) {
+    try {
+      return EJSON.serialize(value as Record<string, unknown>, { relaxed: false });
+    } catch {
+      // A value bson itself cannot express (a RegExp with the `g` flag) is kept readable.
+      return String(value);
+    }
+  }
+  const out: Record<string, unknown> = {};
+  for (const key in value as Record<string, unknown>) {
+    const encoded = encodeValue((value as Record<string, unknown>)[key]);
+    if (encoded !== undefined) setField(out, key, encoded);
+  }
+  return out;
+}
+
+function toBase64(bytes: Uint8Array): string {
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(binary);
+}
+
+/**
+ * The JSON text of an event's own fields, envelope (`type`, `time`, `host`) left
+ * out: this is what the store keeps in its `data` column. Throws `TypeError` for
+ * a value JSON cannot hold at all (a cycle).
+ *
+ * @example
+ * ```ts
+ * import { encodeFields } from "@eventstorm/sink-store";
+ * encodeFields({ type: "x", time: new Date(0), host: "h", n: 1, at: new Date(0) });
+ * // '{"n":1,"at":{"$date":"1970-01-01T00:00:00.000Z"}}'
+ * ```
+ */
+export function encodeFields(event: Record<string, unknown>): string {
+  const out: Record<string, unknown> = {};
+  for (const key in event) {
+    if (ENVELOPE.has(key)) continue;
+    const value = event[key];
+    // Most fields are strings and finite numbers; only the rest pay for a conversion.
+    const type = typeof value;
+    setField(
+      out,
+      key,
+      type === "string" || (type === "number" && Number.isFinite(value)) ||
+        type === "boolean" || value === null
+        ? value
+        : encodeValue(value),
+    );
+  }
+  return JSON.stringify(out);
+}
+
+/**
+ * Reads one Extended JSON value back: wrappers become Dates, bigints (for
+ * `$numberLong`), numbers and bson values (`ObjectId`, `Binary`, `Decimal128`, …).
+ * A wrapper that does not decode is returned as it is.
+ *
+ * @example
+ * ```ts
+ * import { decodeValue } from "@eventstorm/sink-store";
+ * decodeValue({ $date: "2026-01-01T00:00:00Z" }) instanceof Date; // true
+ * decodeValue({ $numberLong: "9007199254740993" }); // 9007199254740993n
+ * ```
+ */
+export function decodeValue(value: unknown): unknown {
+  if (value === null || typeof value !== "object") return value;
+  if (Array.isArray(value)) return value.map(decodeValue);
+  const record = value as Record<string, unknown>;
+  const keys = Object.keys(record);
+  if (keys.length > 0 && WRAPPERS.has(keys[0])) {
+    if (keys[0] === "$date" && keys.length === 1) {
+      const inner = record.$date;
+      if (inner === null) return new Date(NaN);
+      if (typeof inner === "string" || typeof inner === "number") return new Date(inner);
+    }
+    if (keys[0] === "$numberLong" && keys.length === 1 && typeof record.$numberLong === "string") {
+      try {
+        return BigInt(record.$numberLong);
+      } catch {
+        return record;
+      }
+    }
+    try {
+      return EJSON.deserialize(record, { relaxed: true, useBigInt64: true });
+    } catch {
+      return record;
+    }
+  }
+  const out: Record<string, unknown> = {};
+  for (const key of keys) setField(out, key, decodeValue(record[key]));
+  return out;
+}
+
+/**
+ * Parses the `data` column back into fields, decoding every wrapper.
+ *
+ * @example
+ * ```ts
+ * import { decodeFields } from "@eventstorm/sink-store";
+ * decodeFields('{"n":1,"at":{"$date":"1970-01-01T00:00:00.000Z"}}').at instanceof Date; // true
+ * ```
+ */
+export function decodeFields(json: string): Record<string, unknown> {
+  const parsed = JSON.parse(json) as Record<string, unknown>;
+  for (const key in parsed) {
+    const value = parsed[key];
+    if (value !== null && typeof value === "object") setField(parsed, key, decodeValue(value));
+  }
+  return parsed;
+}
+
+/**
+ * Sets an own enumerable property, even one named `__proto__`, which plain
+ * assignment would take as the prototype. Internal to this package.
+ */
+export function setField(target: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === "__proto__") {
+    Object.defineProperty(target, key, {
+      value,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  } else {
+    target[key] = value;
+  }
+}
+
+/**
+ * One whole event as one line of Extended JSON, in the same form the store
+ * keeps (dates as ISO strings inside `$date`, 64-bit integers lossless).
+ *
+ * @example
+ * ```ts
+ * import { eventToJson } from "@eventstorm/sink-store";
+ * eventToJson({ type: "x", time: new Date(0), host: "h", n: 1 });
+ * // '{"type":"x","time":{"$date":"1970-01-01T00:00:00.000Z"},"host":"h","n":1}'
+ * ```
+ */
+export function eventToJson(event: Record<string, unknown>): string {
+  const out: Record<string, unknown> = {};
+  for (const key in event) {
+    const encoded = encodeValue(event[key]);
+    if (encoded !== undefined) setField(out, key, encoded);
+  }
+  return JSON.stringify(out);
+}

@@ -1,0 +1,96 @@
+import assert from "node:assert/strict";
+import { Binary, Decimal128, Long, ObjectId, Timestamp } from "bson";
+import { decodeFields, decodeValue, encodeFields, encodeValue, eventToJson } from "./ejson.ts";
+
+Deno.test("encodeFields leaves the envelope out and wraps what JSON cannot hold", () => {
+  const json = encodeFields({
+    type: "app.x",
+    time: new Date(0),
+    host: "h",
+    n: 1.5,
+    s: "x",
+    at: new Date(Date.UTC(2026, 0, 2, 3, 4, 5, 6)),
+    big: 2n ** 63n - 1n,
+    nan: NaN,
+    skipped: undefined,
+  });
+  assert.deepEqual(JSON.parse(json), {
+    n: 1.5,
+    s: "x",
+    at: { $date: "2026-01-02T03:04:05.006Z" },
+    big: { $numberLong: "9223372036854775807" },
+    nan: { $numberDouble: "NaN" },
+  });
+});
+
+Deno.test("every BSON value survives encode and decode", () => {
+  const oid = new ObjectId("65a1b2c3d4e5f60718293a4b");
+  const fields: Record<string, unknown> = {
+    date: new Date(Date.UTC(1969, 11, 31, 23, 59, 59, 1)),
+    bigint: -(2n ** 62n) - 3n,
+    long: Long.fromString("9007199254740993"),
+    oid,
+    binary: new Binary(new Uint8Array([0, 1, 2, 250, 255]), 0x80),
+    bytes: new Uint8Array([9, 8, 7]),
+    decimal: Decimal128.fromString("1234.5678901234567890"),
+    timestamp: new Timestamp({ t: 1700000000, i: 7 }),
+    inf: -Infinity,
+    list: [1, new Date(5), "a", null],
+    nothing: null,
+    flag: false,
+  };
+  const back = decodeFields(encodeFields(fields));
+  assert.ok(back.date instanceof Date);
+  assert.equal((back.date as Date).getTime(), (fields.date as Date).getTime());
+  assert.equal(back.bigint, -(2n ** 62n) - 3n);
+  // A Long comes back as a native bigint, without losing the low digit a double would.
+  assert.equal(back.long, 9007199254740993n);
+  assert.ok(back.oid instanceof ObjectId);
+  assert.equal((back.oid as ObjectId).toHexString(), oid.toHexString());
+  assert.ok(back.binary instanceof Binary);
+  assert.equal((back.binary as Binary).sub_type, 0x80);
+  assert.deepEqual([...(back.binary as Binary).buffer], [0, 1, 2, 250, 255]);
+  assert.ok(back.bytes instanceof Binary);
+  assert.deepEqual([...(back.bytes as Binary).buffer], [9, 8, 7]);
+  assert.ok(back.decimal instanceof Decimal128);
+  assert.equal(String(back.decimal), "1234.5678901234567890");
+  assert.ok(back.timestamp instanceof Timestamp);
+  assert.equal((back.timestamp as Timestamp).t, 1700000000);
+  assert.equal((back.timestamp as Timestamp).i, 7);
+  assert.equal(back.inf, -Infinity);
+  assert.deepEqual(back.list, [1, new Date(5), "a", null]);
+  assert.equal(back.nothing, null);
+  assert.equal(back.flag, false);
+});
+
+Deno.test("an invalid date and a broken wrapper decode without throwing", () => {
+  const back = decodeFields(encodeFields({ bad: new Date(NaN) }));
+  assert.ok(back.bad instanceof Date && Number.isNaN(back.bad.getTime()));
+  const broken = { $numberLong: "12x" };
+  assert.deepEqual(decodeValue(broken), broken);
+  const badBinary = { $binary: { base64: "AQ==", subType: "04" } };
+  assert.deepEqual(decodeValue(badBinary), badBinary);
+});
+
+Deno.test("a field named __proto__ stays a field", () => {
+  const fields = JSON.parse('{"__proto__": {"$date": "2026-01-01T00:00:00Z"}, "a": 1}');
+  const back = decodeFields(encodeFields(fields));
+  assert.deepEqual(Object.keys(back), ["__proto__", "a"]);
+  assert.ok(Object.getOwnPropertyDescriptor(back, "__proto__")!.value instanceof Date);
+  assert.equal(Object.getPrototypeOf(back), Object.prototype);
+});
+
+Deno.test("eventToJson writes the whole event, envelope first as given", () => {
+  const line = eventToJson({ type: "x", time: new Date(0), host: "h", id: 5n, ok: true });
+  assert.equal(
+    line,
+    '{"type":"x","time":{"$date":"1970-01-01T00:00:00.000Z"},"host":"h","id":{"$numberLong":"5"},"ok":true}',
+  );
+});
+
+Deno.test("encodeValue reports a cycle as an error rather than looping", () => {
+  const cyclic: Record<string, unknown> = {};
+  cyclic.self = cyclic;
+  assert.throws(() => encodeFields({ nested: cyclic }));
+  assert.equal(encodeValue(() => 1), undefined);
+});

@@ -1,0 +1,182 @@
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { ObjectId } from "bson";
+import type { Event } from "@eventstorm/core";
+import { EventStore } from "./store.ts";
+import { queryEvents } from "./query.ts";
+import { SCHEMA_VERSION } from "./schema.ts";
+
+function tempStorePath(): { path: string; cleanup: () => void } {
+  const dir = Deno.makeTempDirSync({ prefix: "store_test_" });
+  return { path: `${dir}/events.db`, cleanup: () => Deno.removeSync(dir, { recursive: true }) };
+}
+
+const T0 = Date.UTC(2026, 2, 1, 12, 0, 0);
+
+Deno.test("events written to a file come back, also after reopening it", () => {
+  const { path, cleanup } = tempStorePath();
+  try {
+    const events: Event[] = Array.from({ length: 257 }, (_, i) => ({
+      type: i % 3 === 0 ? "mail.sent" : "http.hit",
+      time: new Date(T0 + i * 1000),
+      host: `web${i % 4}`,
+      status: 200 + (i % 5),
+      ratio: i / 7,
+      path: `/p/${i}`,
+      seenAt: new Date(T0 - i),
+      bytes: BigInt(i) * 1_000_000_000_000n,
+    }));
+    let store = EventStore.open(path);
+    // 257 is five full multi-row statements and seven single rows.
+    assert.deepEqual(store.insertBatch(events), { inserted: 257, duplicates: 0, rejected: 0 });
+    store.close();
+
+    store = EventStore.open(path);
+    assert.equal(store.count(), 257);
+    assert.deepEqual(store.types(), ["http.hit", "mail.sent"]);
+    const back = queryEvents(store);
+    store.close();
+    assert.equal(back.length, 257);
+    for (const [i, event] of back.entries()) {
+      assert.deepEqual(event, events[i]);
+      assert.ok(event.seenAt instanceof Date);
+    }
+  } finally {
+    cleanup();
+  }
+});
+
+Deno.test("a replayed _id is stored once, within and across batches and reopens", () => {
+  const { path, cleanup } = tempStorePath();
+  try {
+    const oid = new ObjectId();
+    const batch = (n: number): Event[] => [
+      { type: "a.b", time: new Date(T0), host: "h", _id: "k1", n },
+      { type: "a.b", time: new Date(T0), host: "h", _id: 7, n },
+      { type: "a.b", time: new Date(T0), host: "h", _id: "7", n },
+      { type: "a.b", time: new Date(T0), host: "h", _id: oid, n },
+      { type: "a.b", time: new Date(T0), host: "h", n },
+    ];
+    let store = EventStore.open(path);
+    assert.deepEqual(store.insertBatch([...batch(1), ...batch(2)]), {
+      inserted: 6,
+      duplicates: 4,
+      rejected: 0,
+    });
+    store.close();
+    store = EventStore.open(path);
+    assert.deepEqual(store.insertBatch(batch(3)), { inserted: 1, duplicates: 4, rejected: 0 });
+    const stored = queryEvents(store);
+    store.close();
+    assert.equal(stored.length, 7);
+    // The first copy of each identified event wins; the number 7 and the string "7" differ.
+    const withId = stored.filter((e) => e._id !== undefined);
+    assert.deepEqual(withId.map((e) => e.n), [1, 1, 1, 1]);
+    assert.ok(withId.some((e) => e._id === 7) && withId.some((e) => e._id === "7"));
+    assert.ok(withId.some((e) => e._id instanceof ObjectId && e._id.equals(oid)));
+  } finally {
+    cleanup();
+  }
+});
+
+Deno.test("bad events are counted and skipped, the rest of the batch is stored", () => {
+  const store = EventStore.open(":memory:");
+  const cyclic: Record<string, unknown> = {};
+  cyclic.self = cyclic;
+  const result = store.insertBatch([
+    { type: "ok.one", time: new Date(T0), host: "h" },
+    { type: "Not Valid", time: new Date(T0), host: "h" },
+    { type: "ok.two", time: new Date(NaN), host: "h" },
+    { type: "ok.two", time: new Date(T0), host: 5 } as unknown as Event,
+    null as unknown as Event,
+    { type: "ok.three", time: new Date(T0), host: "h", loop: cyclic },
+    { type: "ok.four", time: new Date(T0), host: "h" },
+  ]);
+  assert.equal(result.inserted, 2);
+  assert.equal(result.rejected, 5);
+  assert.match(result.problem ?? "", /cannot store event/);
+  assert.deepEqual(store.types(), ["ok.four", "ok.one"]);
+  assert.deepEqual(store.insertBatch([]), { inserted: 0, duplicates: 0, rejected: 0 });
+  store.close();
+});
+
+Deno.test("retention deletes events older than the age, of every type", () => {
+  const store = EventStore.open(":memory:", { retain: 30 * 86_400_000 });
+  const now = Date.UTC(2026, 5, 30);
+  const ages = [0, 1, 29, 30, 31, 400];
+  const events = ages.flatMap((days, i) =>
+    ["x.a", "y.b"].map((type) => ({
+      type,
+      time: new Date(now - days * 86_400_000 + (days === 30 ? 1 : 0)),
+      host: "h",
+      i,
+    }))
+  );
+  store.insertBatch(events);
+  // Just inside 30 days (by 1 ms) is kept; 31 and 400 days are deleted, for both types.
+  assert.equal(store.applyRetention(new Date(now)), 4);
+  assert.deepEqual(
+    queryEvents(store).map((e) => [e.type, e.i]).sort(),
+    [["x.a", 0], ["x.a", 1], ["x.a", 2], ["x.a", 3], ["y.b", 0], ["y.b", 1], ["y.b", 2], [
+      "y.b",
+      3,
+    ]],
+  );
+  assert.equal(store.applyRetention(now), 0);
+  assert.equal(store.applyRetention(now + 86_400_000), 2);
+  store.close();
+
+  const keepAll = EventStore.open(":memory:");
+  keepAll.insertBatch([{ type: "x.a", time: new Date(0), host: "h" }]);
+  assert.equal(keepAll.applyRetention(), 0);
+  assert.equal(keepAll.count(), 1);
+  keepAll.close();
+  assert.throws(() => EventStore.open(":memory:", { retain: 0 }), RangeError);
+});
+
+Deno.test("read-only opening needs an existing store and refuses writes", () => {
+  const { path, cleanup } = tempStorePath();
+  try {
+    assert.throws(() => EventStore.open(path, { readOnly: true }), /no such store file/);
+    const writer = EventStore.open(path);
+    writer.insertBatch([{ type: "x.a", time: new Date(T0), host: "h" }]);
+    // A reader alongside a live writer sees what is committed.
+    const reader = EventStore.open(path, { readOnly: true });
+    assert.equal(reader.count(), 1);
+    assert.throws(
+      () => reader.insertBatch([{ type: "x.a", time: new Date(T0), host: "h" }]),
+      /read-only/,
+    );
+    writer.insertBatch([{ type: "x.a", time: new Date(T0 + 1), host: "h" }]);
+    assert.equal(reader.count(), 2);
+    reader.close();
+    writer.close();
+    writer.close();
+  } finally {
+    cleanup();
+  }
+});
+
+Deno.test("a file that is not a store, or from a newer schema, is refused by name", () => {
+  const { path, cleanup } = tempStorePath();
+  try {
+    Deno.writeTextFileSync(path, "this is a text file, not a database\n".repeat(200));
+    assert.throws(() => EventStore.open(path), (error: Error) => error.message.startsWith(path));
+    assert.throws(() => EventStore.open(path, { readOnly: true }), /not a database/);
+    Deno.removeSync(path);
+
+    const db = new DatabaseSync(path);
+    db.exec("CREATE TABLE other (x)");
+    db.close();
+    assert.throws(() => EventStore.open(path, { readOnly: true }), /not an eventstorm store/);
+    Deno.removeSync(path);
+
+    EventStore.open(path).close();
+    const bump = new DatabaseSync(path);
+    bump.exec(`PRAGMA user_version = ${SCHEMA_VERSION + 1}`);
+    bump.close();
+    assert.throws(() => EventStore.open(path), /newer eventstorm/);
+  } finally {
+    cleanup();
+  }
+});
