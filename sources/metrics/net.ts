@@ -29,7 +29,7 @@ export interface InterfaceCounters {
 export interface InterfaceRates {
   /** Interface name, like `eth0`. */
   interface: string;
-  /** Seconds between the two samples. */
+  /** Seconds between the two samples, to the millisecond. */
   interval_s: number;
   /** Bytes received per second. */
   rx_bytes_per_s: number;
@@ -137,7 +137,7 @@ export function netRates(
     const delta = (counter: (typeof COUNTERS)[number]) => now[counter] - then[counter];
     rates.push({
       interface: name,
-      interval_s: round2(seconds),
+      interval_s: Math.round(seconds * 1000) / 1000,
       rx_bytes_per_s: round2(delta("rx_bytes") / seconds),
       tx_bytes_per_s: round2(delta("tx_bytes") / seconds),
       rx_packets_per_s: round2(delta("rx_packets") / seconds),
