@@ -351,7 +351,7 @@ export interface ReadDiskOptions {
  * ```
  */
 export async function readDiskUsage(
-  statvfs: Statvfs,
+  statvfs: Pick<Statvfs, "stat">,
   options: ReadDiskOptions = {},
 ): Promise<DiskUsage[]> {
   const { procRoot = "/proc", timeoutMs = 5000, onError } = options;

@@ -120,3 +120,55 @@ Deno.test("readDiskUsage on this machine includes the filesystem holding /", asy
   assert.ok(disks.some((d) => d.mount === "/"), JSON.stringify(disks.map((d) => d.mount)));
   for (const disk of disks) assert.ok(!["proc", "sysfs", "tmpfs", "cgroup2"].includes(disk.fs));
 });
+
+Deno.test("readDiskUsage skips a mount that does not answer, and does not ask it again meanwhile", async () => {
+  const proc = await Deno.makeTempDir();
+  try {
+    await Deno.mkdir(`${proc}/self`);
+    await Deno.writeTextFile(
+      `${proc}/self/mountinfo`,
+      "27 1 254:0 / / rw - ext4 /dev/vda rw\n70 27 0:90 / /mnt/hung rw - nfs4 nas:/x rw\n",
+    );
+    const stats = {
+      blockSize: 1024,
+      blocks: 10,
+      blocksFree: 5,
+      blocksAvailable: 5,
+      files: 0,
+      filesFree: 0,
+      readOnly: false,
+    };
+    let release = () => {};
+    const hung = new Promise<void>((resolve) => release = resolve);
+    const asked: string[] = [];
+    const fake = {
+      stat: async (path: string) => {
+        asked.push(path);
+        if (path === "/mnt/hung") await hung;
+        return stats;
+      },
+    };
+    const failed: string[] = [];
+    const options = {
+      procRoot: proc,
+      timeoutMs: 50,
+      onError: (mount: { mountPoint: string }, error: Error) =>
+        failed.push(`${mount.mountPoint}: ${error.message}`),
+    };
+    assert.deepEqual((await readDiskUsage(fake, options)).map((d) => d.mount), ["/"]);
+    assert.deepEqual((await readDiskUsage(fake, options)).map((d) => d.mount), ["/"]);
+    assert.deepEqual(asked, ["/", "/mnt/hung", "/"]);
+    assert.deepEqual(failed, [
+      "/mnt/hung: statvfs /mnt/hung: no answer in 50 ms",
+      "/mnt/hung: statvfs /mnt/hung: still not answering",
+    ]);
+    // Once the stuck call returns, the mount is measured again.
+    release();
+    await hung;
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    const disks = await readDiskUsage(fake, options);
+    assert.deepEqual(disks.map((d) => d.mount), ["/", "/mnt/hung"]);
+  } finally {
+    await Deno.remove(proc, { recursive: true });
+  }
+});
