@@ -1,0 +1,345 @@
+/**
+ * Aggregates in time buckets, like Square's Cube: counts, sums, averages,
+ * extremes and exact percentiles of a field per bucket, optionally broken down
+ * by the top values of another field.
+ *
+ * Buckets start at UTC epoch multiples of their width, so a 1h bucket runs from
+ * one full hour to the next and a 1d bucket from midnight UTC.
+ *
+ * Percentiles are exact, by the nearest-rank method: of the n numeric values of a
+ * bucket sorted ascending, pP is the value at 1-based rank ceil(P/100 × n), and
+ * p0 is the smallest. Every reported percentile is a value that occurred.
+ *
+ * @module
+ */
+import { UsageError } from "@eventstorm/core";
+import {
+  type EventFilter,
+  filterSql,
+  groupSql,
+  isValidField,
+  numericSql,
+  SqlBuilder,
+  toMillis,
+} from "./filter.ts";
+import type { EventStore } from "./store.ts";
+
+/** What to compute per bucket. `label` names the value in results (`p95:latency`). */
+export type Measure =
+  | { kind: "count"; label: string }
+  | { kind: "sum" | "avg" | "min" | "max"; field: string; label: string }
+  | { kind: "percentile"; field: string; percentile: number; label: string };
+
+/** A group key of a breakdown: the field's string, number, `"true"`/`"false"`, or null when absent. */
+export type GroupValue = string | number | null;
+
+/** Options of {@linkcode aggregate}. */
+export interface AggregateOptions extends EventFilter {
+  /** Bucket width in milliseconds. */
+  every: number;
+  /** Measures, as objects or as `--measure` text (`count`, `sum:bytes`, `p99.9:latency`). Default `count`. */
+  measures?: readonly (Measure | string)[];
+  /** Field to break each bucket down by. */
+  by?: string;
+  /** How many groups a breakdown keeps: those with the most events over the whole range. Default 10. */
+  top?: number;
+  /**
+   * Whether to report empty buckets between `since` and `until` (or `now`), with
+   * count and sums 0 and other measures null. Default: when `since` is given.
+   * Skipped when it would mean more than 100,000 rows.
+   */
+  fill?: boolean;
+  /** End of the range when `until` is not given, for filling. Default: now. */
+  now?: Date | number;
+}
+
+/** One bucket (of one group, in a breakdown). */
+export interface AggregateRow {
+  /** Start of the bucket. */
+  time: Date;
+  /** The group this row is about; absent without a breakdown. */
+  group?: GroupValue;
+  /** Value of each measure by label; null when the bucket has no numeric value for it. */
+  values: Record<string, number | null>;
+}
+
+/** What {@linkcode aggregate} returns. */
+export interface AggregateResult {
+  /** Bucket width in milliseconds. */
+  every: number;
+  /** Measure labels, in the order asked. */
+  measures: string[];
+  /** The breakdown field, when there is one. */
+  by?: string;
+  /** Groups kept by the breakdown, most events first. */
+  groups?: GroupValue[];
+  /** Rows by bucket time, then by group rank. */
+  rows: AggregateRow[];
+}
+
+const MAX_FILLED_ROWS = 100_000;
+
+/**
+ * Parses one `--measure`: `count`, `sum:FIELD`, `avg:FIELD`, `min:FIELD`,
+ * `max:FIELD` or a percentile `pNN:FIELD` / `pNN.N:FIELD` (0 to 100). Throws
+ * {@linkcode UsageError} otherwise.
+ *
+ * @example
+ * ```ts
+ * import { parseMeasure } from "@eventstorm/sink-store";
+ * parseMeasure("p99.9:latency"); // { kind: "percentile", field: "latency", percentile: 99.9, label: "p99.9:latency" }
+ * ```
+ */
+export function parseMeasure(text: string): Measure {
+  const trimmed = text.trim();
+  if (trimmed === "count") return { kind: "count", label: "count" };
+  const match = trimmed.match(/^([a-z]+|p\d+(?:\.\d+)?):(.*)$/);
+  const shape = "must be count, sum:FIELD, avg:FIELD, min:FIELD, max:FIELD or pNN:FIELD";
+  if (!match) throw new UsageError(`--measure '${text}' ${shape}`);
+  const [, name, field] = match;
+  if (!isValidField(field)) {
+    throw new UsageError(
+      `--measure '${text}': field name must be letters, digits, '_', '.' or '-'`,
+    );
+  }
+  if (field === "type" || field === "host") {
+    throw new UsageError(`--measure '${text}': ${field} is not a number`);
+  }
+  if (name === "sum" || name === "avg" || name === "min" || name === "max") {
+    return { kind: name, field, label: `${name}:${field}` };
+  }
+  if (/^p\d/.test(name)) {
+    const percentile = Number(name.slice(1));
+    if (!(percentile >= 0 && percentile <= 100)) {
+      throw new UsageError(`--measure '${text}': a percentile is from p0 to p100`);
+    }
+    return { kind: "percentile", field, percentile, label: `${name}:${field}` };
+  }
+  throw new UsageError(`--measure '${text}' ${shape}`);
+}
+
+/**
+ * The nearest-rank percentile of values sorted ascending: the value at 1-based
+ * rank ceil(p/100 × n), the smallest for p0; null for no values.
+ *
+ * @example
+ * ```ts
+ * import { nearestRank } from "@eventstorm/sink-store";
+ * nearestRank([15, 20, 35, 40, 50], 40); // 20
+ * ```
+ */
+export function nearestRank(sorted: readonly number[], percentile: number): number | null {
+  const n = sorted.length;
+  if (n === 0) return null;
+  // The small slack keeps float error in p × n from pushing an exact rank up by one.
+  const rank = Math.ceil((percentile * n) / 100 - 1e-9);
+  return sorted[Math.min(n, Math.max(1, rank)) - 1];
+}
+
+function toMeasure(measure: Measure | string): Measure {
+  if (typeof measure !== "string") return measure;
+  try {
+    return parseMeasure(measure);
+  } catch (error) {
+    throw new RangeError(error instanceof Error ? error.message : String(error));
+  }
+}
+
+/**
+ * Computes measures per time bucket (and per group with `by`) over the events of
+ * a filter; plain data, ready to chart. Throws `RangeError` for bad options.
+ *
+ * @example
+ * ```ts
+ * import { aggregate, EventStore } from "@eventstorm/sink-store";
+ * const store = EventStore.open(":memory:");
+ * store.insertBatch([{ type: "http.hit", time: new Date(), host: "web1", latency: 12 }]);
+ * const result = aggregate(store, {
+ *   type: "http.hit",
+ *   since: new Date(Date.now() - 3_600_000),
+ *   every: 60_000,
+ *   measures: ["count", "p95:latency"],
+ *   by: "host",
+ * });
+ * console.log(result.rows.length); // 60 or 61 minutes, each for web1
+ * ```
+ */
+export function aggregate(store: EventStore, options: AggregateOptions): AggregateResult {
+  const every = options.every;
+  if (!Number.isInteger(every) || every < 1) {
+    throw new RangeError(`bucket width must be a whole number of milliseconds, got ${every}`);
+  }
+  const measures = (options.measures?.length ? options.measures : ["count"]).map(toMeasure);
+  const labels = measures.map((measure) => measure.label);
+  if (new Set(labels).size !== labels.length) throw new RangeError("a measure is asked twice");
+  const top = options.top ?? 10;
+  if (!Number.isInteger(top) || top < 1) throw new RangeError(`top must be at least 1, got ${top}`);
+  const db = store.database;
+
+  // Groups are ranked first, so that every later query can keep only the top ones.
+  let groups: GroupValue[] | undefined;
+  if (options.by !== undefined) {
+    const sql = new SqlBuilder();
+    const group = groupSql(options.by, sql);
+    const where = filterSql(options, sql);
+    const rows = db.prepare(
+      `SELECT ${group} AS g, count(*) AS c FROM events WHERE ${where} ` +
+        `GROUP BY g ORDER BY c DESC, g LIMIT ${sql.bind(top)}`,
+    ).all(...sql.params) as { g: GroupValue }[];
+    groups = rows.map((row) => row.g);
+  }
+  const rank = new Map<GroupValue, number>((groups ?? []).map((g, i) => [g, i]));
+
+  // Rows are kept by bucket start and group rank; `-1` stands for "no breakdown".
+  const rows = new Map<string, AggregateRow & { rank: number }>();
+  const rowFor = (bucket: number, group: GroupValue | undefined) => {
+    const groupRank = group === undefined ? -1 : rank.get(group);
+    if (groupRank === undefined) return undefined;
+    const key = `${bucket}/${groupRank}`;
+    let row = rows.get(key);
+    if (row === undefined) {
+      const values: Record<string, number | null> = {};
+      for (const measure of measures) {
+        values[measure.label] = measure.kind === "count" || measure.kind === "sum" ? 0 : null;
+      }
+      row = group === undefined
+        ? { time: new Date(bucket), values, rank: groupRank }
+        : { time: new Date(bucket), group, values, rank: groupRank };
+      rows.set(key, row);
+    }
+    return row;
+  };
+
+  if (groups === undefined || groups.length > 0) {
+    // Counts, sums, averages and extremes in one grouped pass.
+    {
+      const sql = new SqlBuilder();
+      const select: string[] = ["count(*) AS c"];
+      const simple = measures.map((measure, i) => ({ measure, column: `m${i}` }))
+        .filter(({ measure }) => measure.kind !== "count" && measure.kind !== "percentile");
+      const bucket = `(time - ((time % ${sql.bind(every)}) + ${sql.bind(every)}) % ${
+        sql.bind(every)
+      })`;
+      const group = options.by === undefined ? undefined : groupSql(options.by, sql);
+      for (const { measure, column } of simple) {
+        const value = numericSql((measure as { field: string }).field, sql);
+        const fn = measure.kind === "sum" ? "total" : measure.kind;
+        select.push(`${fn}(${value}) AS ${column}`);
+      }
+      const where = filterSql(options, sql);
+      const groupFilter = group === undefined ? "" : ` AND ${inGroups(groups!, sql, options.by!)}`;
+      const text = `SELECT ${bucket} AS b${group === undefined ? "" : `, ${group} AS g`}, ${
+        select.join(", ")
+      } FROM events WHERE ${where}${groupFilter} GROUP BY b${group === undefined ? "" : ", g"}`;
+      for (
+        const record of db.prepare(text).iterate(...sql.params) as Iterable<
+          Record<string, number | null> & { b: number; g?: GroupValue }
+        >
+      ) {
+        const row = rowFor(record.b, group === undefined ? undefined : record.g as GroupValue);
+        if (row === undefined) continue;
+        for (const [i, measure] of measures.entries()) {
+          if (measure.kind === "count") row.values[measure.label] = record.c;
+          else if (measure.kind !== "percentile") row.values[measure.label] = record[`m${i}`];
+        }
+      }
+    }
+
+    // Percentiles need every value: one sorted pass per field, one group at a time.
+    const byField = new Map<string, Measure[]>();
+    for (const measure of measures) {
+      if (measure.kind !== "percentile") continue;
+      byField.set(measure.field, [...(byField.get(measure.field) ?? []), measure]);
+    }
+    for (const [field, fieldMeasures] of byField) {
+      const sql = new SqlBuilder();
+      const bucket = `(time - ((time % ${sql.bind(every)}) + ${sql.bind(every)}) % ${
+        sql.bind(every)
+      })`;
+      const group = options.by === undefined ? undefined : groupSql(options.by, sql);
+      const value = numericSql(field, sql);
+      const where = filterSql(options, sql);
+      const groupFilter = group === undefined ? "" : ` AND ${inGroups(groups!, sql, options.by!)}`;
+      const notNull = `${numericSql(field, sql)} IS NOT NULL`;
+      const text =
+        `SELECT ${bucket} AS b${
+          group === undefined ? "" : `, ${group} AS g`
+        }, ${value} AS v FROM events WHERE ${where}${groupFilter} AND ${notNull} ` +
+        `ORDER BY b${group === undefined ? "" : ", g"}, v`;
+      let current: { b: number; g?: GroupValue } | undefined;
+      let values: number[] = [];
+      const finish = () => {
+        if (current === undefined) return;
+        const row = rowFor(current.b, group === undefined ? undefined : current.g as GroupValue);
+        for (const measure of row === undefined ? [] : fieldMeasures) {
+          row!.values[measure.label] = nearestRank(
+            values,
+            (measure as { percentile: number }).percentile,
+          );
+        }
+        values = [];
+      };
+      for (
+        const record of db.prepare(text).iterate(...sql.params) as Iterable<
+          { b: number; g?: GroupValue; v: number }
+        >
+      ) {
+        if (current === undefined || record.b !== current.b || record.g !== current.g) {
+          finish();
+          current = { b: record.b, g: record.g };
+        }
+        values.push(record.v);
+      }
+      finish();
+    }
+  }
+
+  if (options.fill ?? options.since !== undefined) {
+    fillEmpty(options, every, groups, rowFor, rows.size);
+  }
+
+  const sorted = [...rows.values()].sort((a, b) =>
+    a.time.getTime() - b.time.getTime() || a.rank - b.rank
+  );
+  const result: AggregateResult = {
+    every,
+    measures: labels,
+    rows: sorted.map(({ rank: _rank, ...row }) => row),
+  };
+  if (options.by !== undefined) {
+    result.by = options.by;
+    result.groups = groups;
+  }
+  return result;
+}
+
+/** Condition keeping only the ranked groups; NULL (field absent) is a group too. */
+function inGroups(groups: readonly GroupValue[], sql: SqlBuilder, by: string): string {
+  const present = groups.filter((g) => g !== null);
+  const parts = [
+    `${groupSql(by, sql)} IN (SELECT value FROM json_each(${sql.bind(JSON.stringify(present))}))`,
+  ];
+  if (present.length !== groups.length) parts.push(`${groupSql(by, sql)} IS NULL`);
+  return `(${parts.join(" OR ")})`;
+}
+
+function fillEmpty(
+  options: AggregateOptions,
+  every: number,
+  groups: readonly GroupValue[] | undefined,
+  rowFor: (bucket: number, group: GroupValue | undefined) => unknown,
+  existing: number,
+): void {
+  if (options.since === undefined) return;
+  const since = toMillis(options.since);
+  const until = toMillis(options.until ?? options.now ?? Date.now());
+  if (until <= since) return;
+  const first = since - (((since % every) + every) % every);
+  const buckets = Math.ceil((until - first) / every);
+  const perBucket = groups === undefined ? 1 : groups.length;
+  if (buckets * perBucket + existing > MAX_FILLED_ROWS || perBucket === 0) return;
+  for (let bucket = first; bucket < until; bucket += every) {
+    if (groups === undefined) rowFor(bucket, undefined);
+    else for (const group of groups) rowFor(bucket, group);
+  }
+}
