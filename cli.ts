@@ -8,14 +8,29 @@ import { runCommand, UsageError } from "@eventstorm/core";
 type Main = (args: string[]) => Promise<number>;
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Main> }> = {
-  router: { summary: "forward events from sources to sinks, filtered by topic", load: async () => (await import("./router/main.ts")).routerMain },
-  emit: { summary: "send JSON lines from stdin as events", load: async () => (await import("./cli/emit.ts")).emitMain },
-  tap: { summary: "print events from a router, or their rates and losses", load: async () => (await import("./cli/tap.ts")).tapMain },
-  demo: { summary: "run a demo pipeline on the embedded defaults", load: async () => (await import("./cli/demo.ts")).demoPipelineMain },
+  router: {
+    summary: "forward events from sources to sinks, filtered by topic",
+    load: async () => (await import("./router/main.ts")).routerMain,
+  },
+  emit: {
+    summary: "send JSON lines from stdin as events",
+    load: async () => (await import("./cli/emit.ts")).emitMain,
+  },
+  tap: {
+    summary: "print events from a router, or their rates and losses",
+    load: async () => (await import("./cli/tap.ts")).tapMain,
+  },
+  demo: {
+    summary: "run a demo pipeline on the embedded defaults",
+    load: async () => (await import("./cli/demo.ts")).demoPipelineMain,
+  },
 };
 
 const SOURCES: Record<string, { summary: string; load: () => Promise<Main> }> = {
-  demo: { summary: "generated HTTP, SSH and host events", load: async () => (await import("./sources/demo/main.ts")).demoMain },
+  demo: {
+    summary: "generated HTTP, SSH and host events",
+    load: async () => (await import("./sources/demo/main.ts")).demoMain,
+  },
 };
 
 const SINKS: Record<string, { summary: string; load: () => Promise<Main> }> = {};
@@ -23,7 +38,9 @@ const SINKS: Record<string, { summary: string; load: () => Promise<Main> }> = {}
 function table(commands: Record<string, { summary: string }>, prefix: string): string {
   const names = Object.keys(commands);
   const width = Math.max(...names.map((name) => name.length), 8) + 2;
-  return names.map((name) => `  ${prefix}${name.padEnd(width)}${commands[name].summary}`).join("\n");
+  return names.map((name) => `  ${prefix}${name.padEnd(width)}${commands[name].summary}`).join(
+    "\n",
+  );
 }
 
 const HELP = `eventstorm: event aggregation and storage on ZeroMQ
@@ -52,7 +69,11 @@ async function main(args: string[]): Promise<number> {
       return name === undefined ? 2 : 0;
     }
     const entry = group[name];
-    if (!entry) throw new UsageError(`unknown ${command} '${name}' (one of: ${Object.keys(group).join(", ")})`);
+    if (!entry) {
+      throw new UsageError(
+        `unknown ${command} '${name}' (one of: ${Object.keys(group).join(", ")})`,
+      );
+    }
     return (await entry.load())(flags);
   }
   const entry = COMMANDS[command];

@@ -4,7 +4,15 @@
  *
  * @module
  */
-import { Collector, type CommandSpec, Emitter, helpText, integerFlag, parseFlags, shutdownSignal } from "@eventstorm/core";
+import {
+  Collector,
+  type CommandSpec,
+  Emitter,
+  helpText,
+  integerFlag,
+  parseFlags,
+  shutdownSignal,
+} from "@eventstorm/core";
 import { Router } from "../router/mod.ts";
 import { runDemoSource } from "../sources/demo/mod.ts";
 import { formatTapLine } from "./tap.ts";
@@ -15,7 +23,12 @@ export const DEMO_PIPELINE_COMMAND: CommandSpec = {
   summary: "run router + demo source + tap on the default endpoints and show live rates",
   flags: {
     rate: { type: "string", value: "N", default: "2000", help: "demo events per second" },
-    "sources-port": { type: "string", value: "PORT", default: "5555", help: "router port for sources" },
+    "sources-port": {
+      type: "string",
+      value: "PORT",
+      default: "5555",
+      help: "router port for sources",
+    },
     "sinks-port": { type: "string", value: "PORT", default: "5556", help: "router port for sinks" },
     seconds: { type: "string", value: "N", help: "stop after N seconds [default: until Ctrl-C]" },
   },
@@ -50,7 +63,9 @@ export async function demoPipelineMain(args: string[]): Promise<number> {
   const routing = router.run();
   const tap = await Collector.open({ endpoints: `>tcp://127.0.0.1:${sinksPort}` });
   const output = await Emitter.open({ endpoints: `>tcp://127.0.0.1:${sourcesPort}` });
-  console.log(`demo: router on tcp://127.0.0.1:${sourcesPort} (sources) and :${sinksPort} (sinks), ${rate} events/s; Ctrl-C stops`);
+  console.log(
+    `demo: router on tcp://127.0.0.1:${sourcesPort} (sources) and :${sinksPort} (sinks), ${rate} events/s; Ctrl-C stops`,
+  );
   console.log(`demo: in another terminal try: deno run -A cli.ts tap --topic ssh. | head`);
   const counting = (async () => {
     for await (const _ of tap.batches()) { /* counted by the collector */ }
@@ -61,8 +76,14 @@ export async function demoPipelineMain(args: string[]): Promise<number> {
     const now = performance.now();
     const current = tap.stats();
     const topics = new Map<string, number>();
-    for (const stream of current.streams) topics.set(stream.topic, (topics.get(stream.topic) ?? 0) + stream.received);
-    console.log(`${formatTapLine(current, previous, now - previousAt)} | ${[...topics].map(([t, n]) => `${t} ${n}`).join(", ")}`);
+    for (const stream of current.streams) {
+      topics.set(stream.topic, (topics.get(stream.topic) ?? 0) + stream.received);
+    }
+    console.log(
+      `${formatTapLine(current, previous, now - previousAt)} | ${
+        [...topics].map(([t, n]) => `${t} ${n}`).join(", ")
+      }`,
+    );
     previous = current;
     previousAt = now;
   }, 1000);
@@ -80,6 +101,8 @@ export async function demoPipelineMain(args: string[]): Promise<number> {
   await router.close();
   await routing;
   const final = tap.stats();
-  console.log(`demo: emitted ${emitted}, received ${final.events}, lost ${final.lost} (counted by stream index)`);
+  console.log(
+    `demo: emitted ${emitted}, received ${final.events}, lost ${final.lost} (counted by stream index)`,
+  );
   return 0;
 }

@@ -24,9 +24,19 @@ export const EMIT_COMMAND: CommandSpec = {
   name: "eventstorm emit",
   summary: "send JSON lines from stdin as events",
   flags: {
-    to: { type: "string", multiple: true, value: "ENDPOINT", default: [">tcp://127.0.0.1:5555"], help: "where to publish (a router's sources endpoint)" },
-    type: { type: "string", value: "TYPE", help: "event type for lines that have no \"type\"" },
-    host: { type: "string", value: "NAME", help: "host for lines that have no \"host\" [default: this machine]" },
+    to: {
+      type: "string",
+      multiple: true,
+      value: "ENDPOINT",
+      default: [">tcp://127.0.0.1:5555"],
+      help: "where to publish (a router's sources endpoint)",
+    },
+    type: { type: "string", value: "TYPE", help: 'event type for lines that have no "type"' },
+    host: {
+      type: "string",
+      value: "NAME",
+      help: 'host for lines that have no "host" [default: this machine]',
+    },
   },
   epilog: `Each line is a JSON object. "time" may be an ISO string, epoch milliseconds or
 {"$date": ...}; it and "host" are filled in when absent. Bad lines are counted
@@ -43,18 +53,23 @@ export function eventFromJson(
   defaults: { type?: string; host: string; now: Date },
 ): Event | string {
   const type = document.type ?? defaults.type;
-  if (type === undefined) return "no \"type\" and no --type";
+  if (type === undefined) return 'no "type" and no --type';
   if (!isValidType(type)) return `invalid type ${JSON.stringify(type)}`;
   let time = document.time ?? defaults.now;
   if (typeof time === "string" || typeof time === "number") time = new Date(time);
-  if (!(time instanceof Date) || Number.isNaN(time.getTime())) return `invalid time ${JSON.stringify(document.time)}`;
+  if (!(time instanceof Date) || Number.isNaN(time.getTime())) {
+    return `invalid time ${JSON.stringify(document.time)}`;
+  }
   const host = document.host ?? defaults.host;
-  if (typeof host !== "string") return "\"host\" must be a string";
+  if (typeof host !== "string") return '"host" must be a string';
   return { ...document, type, time, host };
 }
 
 /** Runs `eventstorm emit`; resolves with the exit code. */
-export async function emitMain(args: string[], stdin: ReadableStream<Uint8Array> = Deno.stdin.readable): Promise<number> {
+export async function emitMain(
+  args: string[],
+  stdin: ReadableStream<Uint8Array> = Deno.stdin.readable,
+): Promise<number> {
   const parsed = parseFlags(args, EMIT_COMMAND);
   if (parsed.help) {
     console.log(helpText(EMIT_COMMAND));
@@ -71,7 +86,9 @@ export async function emitMain(args: string[], stdin: ReadableStream<Uint8Array>
   let lineNumber = 0;
   const reader = readLines(stdin)[Symbol.asyncIterator]();
   const aborted = new Promise<IteratorResult<string>>((resolve) =>
-    signal.addEventListener("abort", () => resolve({ done: true, value: undefined }), { once: true })
+    signal.addEventListener("abort", () => resolve({ done: true, value: undefined }), {
+      once: true,
+    })
   );
   while (true) {
     const next = await Promise.race([reader.next(), aborted]);
@@ -97,7 +114,9 @@ export async function emitMain(args: string[], stdin: ReadableStream<Uint8Array>
   const stats = emitter.stats();
   console.error(
     `emit: ${stats.eventsSent} events sent in ${stats.messages} messages, ${invalid} invalid lines, ` +
-      `${stats.dropped} dropped${stats.dropped ? " (nobody subscribed before the close timeout)" : ""}`,
+      `${stats.dropped} dropped${
+        stats.dropped ? " (nobody subscribed before the close timeout)" : ""
+      }`,
   );
   return stats.dropped > 0 ? 1 : 0;
 }

@@ -24,10 +24,26 @@ export const TAP_COMMAND: CommandSpec = {
   name: "eventstorm tap",
   summary: "print events from a router (one JSON object per line), or their rates",
   flags: {
-    from: { type: "string", multiple: true, value: "ENDPOINT", default: [">tcp://127.0.0.1:5556"], help: "where to subscribe (a router's sinks endpoint)" },
-    topic: { type: "string", multiple: true, value: "PREFIX", help: "topic prefix to subscribe to [default: all]" },
+    from: {
+      type: "string",
+      multiple: true,
+      value: "ENDPOINT",
+      default: [">tcp://127.0.0.1:5556"],
+      help: "where to subscribe (a router's sinks endpoint)",
+    },
+    topic: {
+      type: "string",
+      multiple: true,
+      value: "PREFIX",
+      help: "topic prefix to subscribe to [default: all]",
+    },
     stats: { type: "boolean", help: "print rate and loss lines instead of events" },
-    interval: { type: "string", value: "DURATION", default: "1s", help: "how often --stats prints" },
+    interval: {
+      type: "string",
+      value: "DURATION",
+      default: "1s",
+      help: "how often --stats prints",
+    },
     limit: { type: "string", value: "N", help: "exit after printing N events" },
   },
   epilog: `Examples:
@@ -36,12 +52,18 @@ export const TAP_COMMAND: CommandSpec = {
 };
 
 /** One readable line of rates and losses between two collector snapshots. */
-export function formatTapLine(current: CollectorStats, previous: CollectorStats | undefined, elapsedMs: number): string {
+export function formatTapLine(
+  current: CollectorStats,
+  previous: CollectorStats | undefined,
+  elapsedMs: number,
+): string {
   const events = rate(current.events, previous?.events ?? 0, elapsedMs);
   const bytes = rate(current.bytes, previous?.bytes ?? 0, elapsedMs);
   const malformed = Object.values(current.malformed).reduce((sum, n) => sum + (n ?? 0), 0);
   const sources = new Set(current.streams.map((stream) => stream.source)).size;
-  return `tap: ${formatCount(events)} ev/s ${formatCount(bytes / 1e6)}MB/s | total ${current.events} events, ` +
+  return `tap: ${formatCount(events)} ev/s ${
+    formatCount(bytes / 1e6)
+  }MB/s | total ${current.events} events, ` +
     `lost ${current.lost}, duplicates ${current.duplicates}, malformed ${malformed}, ` +
     `${sources} sources, ${current.streams.length} streams`;
 }
@@ -59,7 +81,10 @@ export async function tapMain(args: string[]): Promise<number> {
   if (!(limit > 0) || (!Number.isInteger(limit) && limit !== Infinity)) {
     throw new UsageError(`--limit must be a positive whole number, got '${limitText}'`);
   }
-  const collector = await Collector.open({ endpoints: listFlag(parsed.values, "from"), topics: listFlag(parsed.values, "topic") });
+  const collector = await Collector.open({
+    endpoints: listFlag(parsed.values, "from"),
+    topics: listFlag(parsed.values, "topic"),
+  });
   const signal = shutdownSignal();
   signal.addEventListener("abort", () => void collector.close(), { once: true });
   const showStats = parsed.values.stats === true;

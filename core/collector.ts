@@ -176,6 +176,7 @@ export class Collector {
     let skip = 0;
     if (header) {
       skip = this.#tracker.observe(header.source, topic, header.first, count).skip;
+      // A position announcement (count 0) or a whole replay: accounted, nothing to deliver.
       if (skip >= count) return undefined;
     }
     let decoded;

@@ -34,6 +34,11 @@ export interface EmitterOptions {
   maxPendingBytes?: number;
   /** How long `close()` keeps trying to send what it holds, in ms. */
   closeTimeoutMs?: number;
+  /**
+   * How often, in ms, an idle topic announces its position (an empty message), so
+   * that receivers notice the loss of a stream's last messages. 0 disables.
+   */
+  announceMs?: number;
 }
 
 /** Counters of an {@linkcode Emitter}. */
@@ -109,6 +114,8 @@ export class Emitter implements EventOutput {
   #pendingBytes = 0;
   readonly #subscriptions = new Map<string, number>();
   #lingerTimer: ReturnType<typeof setTimeout> | undefined;
+  #announceTimer: ReturnType<typeof setInterval> | undefined;
+  readonly #announced = new Map<string, number>();
   #pumpTimer: ReturnType<typeof setTimeout> | undefined;
   #drainWaiters: (() => void)[] = [];
   #readyWaiters: (() => void)[] = [];
@@ -157,6 +164,11 @@ export class Emitter implements EventOutput {
         noDrop: true,
       });
       for (const endpoint of endpoints) this.#socket.attach(endpoint);
+      const announceMs = options.announceMs ?? 1000;
+      if (announceMs > 0) {
+        this.#announceTimer = setInterval(() => this.#announce(), announceMs);
+        Deno.unrefTimer(this.#announceTimer as unknown as number);
+      }
     } catch (error) {
       this.#socket.close();
       if (this.#ownsContext) void this.#context.terminate();
@@ -257,6 +269,28 @@ export class Emitter implements EventOutput {
     }
   }
 
+  /**
+   * Queues an empty message carrying the position of each topic that sent events
+   * since its last announcement and holds nothing now.
+   */
+  #announce(): void {
+    for (const [topic, position] of this.#positions) {
+      if (this.#announced.get(topic) === position) continue;
+      const batch = this.#batches.get(topic);
+      if (batch === undefined || batch.encoder.count > 0) continue;
+      if (this.#pending.some((message) => message.topic === topic)) continue;
+      this.#announced.set(topic, position);
+      const header = encodeHeader({ flags: 0, count: 0, source: this.#sourceId, first: position });
+      this.#pending.push({
+        frames: [batch.topicBytes, header, new Uint8Array(0)],
+        events: 0,
+        topic,
+      });
+      this.#pendingBytes += HEADER_SIZE;
+    }
+    this.#pump();
+  }
+
   #sealAll(): void {
     for (const batch of this.#batches.values()) this.#seal(batch);
   }
@@ -289,7 +323,7 @@ export class Emitter implements EventOutput {
       if (!this.#socket.send(message.frames)) break;
       this.#pending.shift();
       this.#pendingBytes -= message.frames[2].length + HEADER_SIZE;
-      this.#stats.messages++;
+      if (message.events > 0) this.#stats.messages++;
       this.#stats.eventsSent += message.events;
       this.#stats.bytes += message.frames[2].length;
       if (!this.#wanted(message.topic)) this.#stats.unsubscribed += message.events;
@@ -304,7 +338,11 @@ export class Emitter implements EventOutput {
     } else {
       for (const resolve of this.#drainWaiters.splice(0)) resolve();
     }
-    if (this.#pending.length <= READY_MESSAGES) for (const resolve of this.#readyWaiters.splice(0)) resolve();
+    if (this.#pending.length <= READY_MESSAGES) {
+      for (const resolve of this.#readyWaiters.splice(0)) {
+        resolve();
+      }
+    }
   }
 
   /**
@@ -343,11 +381,17 @@ export class Emitter implements EventOutput {
       timer = setTimeout(resolve, this.#closeTimeoutMs)
     );
     await Promise.race([this.flush(), timeout]);
+    if (this.#announceTimer !== undefined) clearInterval(this.#announceTimer);
+    // Tell receivers where each stream ended, so a lost last message is counted.
+    this.#announce();
+    await Promise.race([this.flush(), timeout]);
     clearTimeout(timer);
     this.#closed = true;
     for (const message of this.#pending) this.#stats.dropped += message.events;
     this.#pending.length = 0;
-    for (const resolve of [...this.#drainWaiters.splice(0), ...this.#readyWaiters.splice(0)]) resolve();
+    for (const resolve of [...this.#drainWaiters.splice(0), ...this.#readyWaiters.splice(0)]) {
+      resolve();
+    }
     if (this.#pumpTimer !== undefined) clearTimeout(this.#pumpTimer);
     this.#socket.close();
     if (this.#ownsContext) await this.#context.terminate();

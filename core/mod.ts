@@ -29,3 +29,5 @@ export * from "./stats.ts";
 export * from "./message.ts";
 export * from "./relay.ts";
 export * from "./lines.ts";
+export * from "./sink.ts";
+export * from "./sink_cli.ts";

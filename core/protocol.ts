@@ -178,7 +178,9 @@ export function parseMessage(frames: readonly Uint8Array[]): ParseResult {
       detail: `header says ${header.count}, body holds ${count}`,
     };
   }
-  if (count === 0) return { ok: false, reason: "count", detail: "empty body" };
+  // An empty body is a position announcement (see docs/protocol.md), which only
+  // means something with a header.
+  if (count === 0 && !header) return { ok: false, reason: "count", detail: "empty body" };
   return { ok: true, message: { topic, header, body, count } };
 }
 

@@ -50,15 +50,61 @@ export const ROUTER_COMMAND: CommandSpec = {
   name: "eventstorm router",
   summary: "forward events from sources to sinks, filtered by topic",
   flags: {
-    sources: { type: "string", multiple: true, value: "ENDPOINT", default: ["@tcp://*:5555"], help: "where sources publish (XSUB); >ENDPOINT chains to another router" },
-    sinks: { type: "string", multiple: true, value: "ENDPOINT", default: ["@tcp://*:5556"], help: "where sinks subscribe (XPUB)" },
-    allow: { type: "string", multiple: true, value: "PREFIX", help: "let only topics with this prefix through" },
-    deny: { type: "string", multiple: true, value: "PREFIX", help: "never let topics with this prefix through" },
-    "stats-interval": { type: "string", value: "DURATION", default: "10s", help: "print and publish stats (eventstorm.stats) this often; 0s disables" },
-    "max-message-size": { type: "string", value: "BYTES", default: String(DEFAULT_MAX_MESSAGE_SIZE), help: "largest message accepted from a source" },
-    "sink-hwm": { type: "string", value: "MESSAGES", default: "1000", help: "messages queued per sink before it loses (counted by the sink)" },
-    "source-hwm": { type: "string", value: "MESSAGES", default: "1000", help: "messages queued from sources before they are pushed back" },
-    host: { type: "string", value: "NAME", help: "host name in stats events [default: this machine]" },
+    sources: {
+      type: "string",
+      multiple: true,
+      value: "ENDPOINT",
+      default: ["@tcp://*:5555"],
+      help: "where sources publish (XSUB); >ENDPOINT chains to another router",
+    },
+    sinks: {
+      type: "string",
+      multiple: true,
+      value: "ENDPOINT",
+      default: ["@tcp://*:5556"],
+      help: "where sinks subscribe (XPUB)",
+    },
+    allow: {
+      type: "string",
+      multiple: true,
+      value: "PREFIX",
+      help: "let only topics with this prefix through",
+    },
+    deny: {
+      type: "string",
+      multiple: true,
+      value: "PREFIX",
+      help: "never let topics with this prefix through",
+    },
+    "stats-interval": {
+      type: "string",
+      value: "DURATION",
+      default: "10s",
+      help: "print and publish stats (eventstorm.stats) this often; 0s disables",
+    },
+    "max-message-size": {
+      type: "string",
+      value: "BYTES",
+      default: String(DEFAULT_MAX_MESSAGE_SIZE),
+      help: "largest message accepted from a source",
+    },
+    "sink-hwm": {
+      type: "string",
+      value: "MESSAGES",
+      default: "1000",
+      help: "messages queued per sink before it loses (counted by the sink)",
+    },
+    "source-hwm": {
+      type: "string",
+      value: "MESSAGES",
+      default: "1000",
+      help: "messages queued from sources before they are pushed back",
+    },
+    host: {
+      type: "string",
+      value: "NAME",
+      help: "host name in stats events [default: this machine]",
+    },
   },
   epilog: `Examples:
   eventstorm router
@@ -83,7 +129,9 @@ export function routerConfigFromFlags(values: Flags): RouterConfig {
   for (const endpoint of [...sources, ...sinks]) parseEndpoints(endpoint);
   for (const prefix of [...listFlag(values, "allow"), ...listFlag(values, "deny")]) {
     if (prefix !== "" && !isValidType(prefix.replace(/\.$/, ""))) {
-      throw new UsageError(`'${prefix}' is not a topic prefix (dotted lower-case, like http. or smtp.reject)`);
+      throw new UsageError(
+        `'${prefix}' is not a topic prefix (dotted lower-case, like http. or smtp.reject)`,
+      );
     }
   }
   const interval = stringFlag(values, "stats-interval") ?? "10s";

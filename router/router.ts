@@ -18,7 +18,12 @@ import {
 } from "@eventstorm/core";
 import type { RouterConfig } from "./config.ts";
 import { SubscriptionTable, TopicFilter } from "./filter.ts";
-import { flatRouterCounters, formatRouterLine, type RouterStats, type TopicCounters } from "./stats.ts";
+import {
+  flatRouterCounters,
+  formatRouterLine,
+  type RouterStats,
+  type TopicCounters,
+} from "./stats.ts";
 
 const MAX_TOPICS = 10_000;
 const STATS_TOPIC = "eventstorm.stats";
@@ -52,7 +57,14 @@ export class Router {
   readonly #reporter: StatsReporter;
   readonly #decoder = new TextDecoder();
   readonly #encoder = new TextEncoder();
-  readonly #totals = { messagesIn: 0, eventsIn: 0, bytesIn: 0, messagesOut: 0, eventsOut: 0, denied: 0 };
+  readonly #totals = {
+    messagesIn: 0,
+    eventsIn: 0,
+    bytesIn: 0,
+    messagesOut: 0,
+    eventsOut: 0,
+    denied: 0,
+  };
   readonly #malformed: Partial<Record<DropReason, number>> = {};
 
   /** Binds or connects the router's sockets; endpoint problems throw `UsageError`. */
@@ -96,7 +108,9 @@ export class Router {
   #onMessage(frames: readonly Uint8Array[], frameCount: number, sizes: Int32Array): boolean {
     this.#totals.messagesIn++;
     if (frameCount > 3) return this.#drop("frames");
-    for (let i = 0; i < frames.length; i++) if (sizes[i] > frames[i].length) return this.#drop("oversized");
+    for (let i = 0; i < frames.length; i++) {
+      if (sizes[i] > frames[i].length) return this.#drop("oversized");
+    }
     const parsed = parseMessage(frames);
     if (!parsed.ok) return this.#drop(parsed.reason);
     const { topic, header, count, body } = parsed.message;
@@ -152,7 +166,9 @@ export class Router {
       duplicates: this.#tracker.duplicates,
       malformed: { ...this.#malformed },
       subscriptions: this.#table.active(),
-      topics: Object.fromEntries([...this.#topics].map(([topic, counters]) => [topic, { ...counters }])),
+      topics: Object.fromEntries(
+        [...this.#topics].map(([topic, counters]) => [topic, { ...counters }]),
+      ),
       streams: this.#tracker.streams(),
     };
   }

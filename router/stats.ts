@@ -4,7 +4,14 @@
  *
  * @module
  */
-import { type Counters, type DropReason, formatBytes, formatCount, rate, type StreamCounters } from "@eventstorm/core";
+import {
+  type Counters,
+  type DropReason,
+  formatBytes,
+  formatCount,
+  rate,
+  type StreamCounters,
+} from "@eventstorm/core";
 
 /** Counters of one topic. */
 export interface TopicCounters {
@@ -71,7 +78,9 @@ export function flatRouterCounters(stats: RouterStats): Counters {
     topics: Object.keys(stats.topics).length,
     streams: stats.streams.length,
   };
-  for (const [reason, count] of Object.entries(stats.malformed)) counters[`malformed_${reason}`] = count ?? 0;
+  for (const [reason, count] of Object.entries(stats.malformed)) {
+    counters[`malformed_${reason}`] = count ?? 0;
+  }
   return counters;
 }
 
@@ -89,7 +98,9 @@ export function formatRouterLine(current: Counters, previous: Counters, elapsedM
   const inRate = rate(current.events_in, previous.events_in ?? 0, elapsedMs);
   const outRate = rate(current.events_out, previous.events_out ?? 0, elapsedMs);
   const byteRate = rate(current.bytes_in, previous.bytes_in ?? 0, elapsedMs);
-  return `router: in ${formatCount(inRate)} ev/s (${formatBytes(byteRate)}/s), out ${formatCount(outRate)} ev/s; ` +
+  return `router: in ${formatCount(inRate)} ev/s (${formatBytes(byteRate)}/s), out ${
+    formatCount(outRate)
+  } ev/s; ` +
     `total in ${formatCount(current.events_in)} out ${formatCount(current.events_out)}, ` +
     `lost ${current.lost}, denied ${current.denied}, malformed ${current.malformed}`;
 }

@@ -6,7 +6,18 @@
  */
 import type { Event } from "@eventstorm/core";
 
-const PATHS = ["/", "/index.html", "/api/orders", "/api/orders/42", "/login", "/static/app.js", "/static/site.css", "/favicon.ico", "/downloads/product_1", "/search"];
+const PATHS = [
+  "/",
+  "/index.html",
+  "/api/orders",
+  "/api/orders/42",
+  "/login",
+  "/static/app.js",
+  "/static/site.css",
+  "/favicon.ico",
+  "/downloads/product_1",
+  "/search",
+];
 const AGENTS = [
   "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
   "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36",
@@ -63,7 +74,9 @@ export class DemoEvents {
 
   #address(): string {
     const r = this.#random;
-    return `${1 + Math.floor(r() * 223)}.${Math.floor(r() * 256)}.${Math.floor(r() * 256)}.${1 + Math.floor(r() * 254)}`;
+    return `${1 + Math.floor(r() * 223)}.${Math.floor(r() * 256)}.${Math.floor(r() * 256)}.${
+      1 + Math.floor(r() * 254)
+    }`;
   }
 
   /** The next event, stamped `time`. */
@@ -71,16 +84,38 @@ export class DemoEvents {
     this.#count++;
     const host = this.#pick(this.#hosts);
     if (this.#count % 500 === 0) {
-      return { type: "host.cpu", time, host, busy_percent: Math.round(this.#random() * 1000) / 10, cores: 2 };
+      return {
+        type: "host.cpu",
+        time,
+        host,
+        busy_percent: Math.round(this.#random() * 1000) / 10,
+        cores: 2,
+      };
     }
     if (this.#count % 500 === 250) {
       const total = 24 * 1024 ** 3;
       const used = Math.round(total * (0.2 + this.#random() * 0.5));
-      return { type: "host.memory", time, host, total_bytes: total, used_bytes: used, used_percent: Math.round(used / total * 1000) / 10 };
+      return {
+        type: "host.memory",
+        time,
+        host,
+        total_bytes: total,
+        used_bytes: used,
+        used_percent: Math.round(used / total * 1000) / 10,
+      };
     }
     if (this.#random() < 0.05) {
       const result = this.#pick(["failed", "failed", "failed", "invalid_user", "accepted"]);
-      return { type: "ssh.login", time, host, result, user: this.#pick(USERS), address: this.#address(), port: 1024 + Math.floor(this.#random() * 60000), method: "password" };
+      return {
+        type: "ssh.login",
+        time,
+        host,
+        result,
+        user: this.#pick(USERS),
+        address: this.#address(),
+        port: 1024 + Math.floor(this.#random() * 60000),
+        method: "password",
+      };
     }
     const status = this.#pick(STATUSES);
     return {

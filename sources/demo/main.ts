@@ -28,7 +28,13 @@ export const DEMO_COMMAND: CommandSpec = {
   name: "eventstorm source demo",
   summary: "generate realistic HTTP, SSH and host events at a steady rate",
   flags: {
-    to: { type: "string", multiple: true, value: "ENDPOINT", default: [">tcp://127.0.0.1:5555"], help: "where to publish" },
+    to: {
+      type: "string",
+      multiple: true,
+      value: "ENDPOINT",
+      default: [">tcp://127.0.0.1:5555"],
+      help: "where to publish",
+    },
     rate: { type: "string", value: "N", default: "1000", help: "events per second" },
     limit: { type: "string", value: "N", help: "stop after N events" },
     host: { type: "string", value: "NAME", help: "host for the source's own events" },
@@ -52,11 +58,16 @@ export async function demoMain(args: string[]): Promise<number> {
   }
   const rate = integerFlag(parsed.values, "rate", { min: 1, max: 10_000_000 })!;
   const limit = integerFlag(parsed.values, "limit", { min: 1 });
-  const output = await Emitter.open({ endpoints: listFlag(parsed.values, "to"), host: stringFlag(parsed.values, "host") });
+  const output = await Emitter.open({
+    endpoints: listFlag(parsed.values, "to"),
+    host: stringFlag(parsed.values, "host"),
+  });
   const emitted = await runDemoSource({ rate, output, limit, signal: shutdownSignal() });
   await output.close();
   const stats = output.stats();
-  console.error(`demo: ${emitted} events emitted, ${stats.eventsSent} sent, ${stats.dropped} dropped`);
+  console.error(
+    `demo: ${emitted} events emitted, ${stats.eventsSent} sent, ${stats.dropped} dropped`,
+  );
   return 0;
 }
 

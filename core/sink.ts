@@ -1,0 +1,301 @@
+/**
+ * The run loop every sink shares: receive, buffer (bounded), write in batches
+ * with retries and backoff, and account for every event exactly:
+ * `received = stored + dropped (by reason) + buffered`, at every moment.
+ *
+ * @module
+ */
+import { Collector, type CollectorOptions, type EventBatch } from "./collector.ts";
+import type { Event } from "./event.ts";
+import type { Counters } from "./stats.ts";
+
+/** Where a sink stores events. */
+export interface SinkBackend {
+  /** Short name for stats (`store`, `mongodb`). */
+  readonly name: string;
+  /**
+   * Stores a batch. Throwing means "not stored, try again later": the runner keeps
+   * the batch and retries with backoff, so writes must be idempotent (events carry
+   * a stable `_id`, see {@linkcode eventId}). Return the number of events the
+   * backend refused for good (bad data), which are counted as dropped.
+   */
+  write(events: Event[]): Promise<number | void>;
+  /** Flushes and releases the backend. */
+  close(): Promise<void>;
+}
+
+/** What to do when the buffer is full. */
+export type WhenFull = "drop-newest" | "drop-oldest";
+
+/** Options of {@linkcode SinkRunner}. */
+export interface SinkRunnerOptions {
+  /** Where to receive from and which topics. */
+  collector: CollectorOptions;
+  /** Events held while the backend is slow or down. */
+  bufferEvents?: number;
+  /** Which events to give up when the buffer is full. */
+  whenFull?: WhenFull;
+  /** Events per backend write at most. */
+  batchSize?: number;
+  /** First retry delay in ms; doubles up to `maxRetryMs`. */
+  retryMs?: number;
+  /** Longest retry delay in ms. */
+  maxRetryMs?: number;
+  /** How long shutdown keeps trying to store the buffer, in ms. */
+  shutdownTimeoutMs?: number;
+  /** Give events without `_id` a stable one from their stream position. */
+  assignIds?: boolean;
+}
+
+/** Counters of a sink. */
+export interface SinkStats {
+  /** Events received from the wire. */
+  received: number;
+  /** Events the backend stored. */
+  stored: number;
+  /** Events held now. */
+  buffered: number;
+  /** Events dropped because the buffer was full. */
+  droppedFull: number;
+  /** Events the backend refused for good. */
+  droppedRejected: number;
+  /** Events still buffered when the shutdown timeout ran out. */
+  droppedShutdown: number;
+  /** Failed backend writes (each retried). */
+  writeErrors: number;
+  /** Last backend error message. */
+  lastError?: string;
+  /** Mean backend write latency, ms. */
+  latencyMsAvg: number;
+  /** Largest backend write latency, ms. */
+  latencyMsMax: number;
+  /** Events lost on the wire (stream index gaps). */
+  lostOnWire: number;
+  /** Replays skipped on the wire. */
+  duplicatesOnWire: number;
+  /** Malformed messages dropped on the wire. */
+  malformed: number;
+}
+
+/**
+ * A stable id for an event from its stream position, so that a retried write or a
+ * replay after a source restart stores it once: `<source hex>-<topic>-<index>`.
+ *
+ * @example
+ * ```ts
+ * import { eventId } from "@eventstorm/core";
+ * eventId(255n, "http.hit", 7); // "ff-http.hit-7"
+ * ```
+ */
+export function eventId(source: bigint, topic: string, index: number): string {
+  return `${source.toString(16)}-${topic}-${index}`;
+}
+
+/**
+ * Runs a sink: a {@linkcode Collector} feeds a bounded buffer; a writer drains it
+ * into the backend in batches and retries with exponential backoff while the
+ * backend is down. Receiving never waits for the backend, so an outage costs
+ * nothing that fits in the buffer and beyond that the drops are counted by reason.
+ *
+ * @example
+ * ```ts ignore
+ * import { SinkRunner } from "@eventstorm/core";
+ * const runner = new SinkRunner({ name: "null", write: async () => {}, close: async () => {} },
+ *   { collector: { endpoints: ">tcp://127.0.0.1:5556" } });
+ * await runner.run(AbortSignal.timeout(1000));
+ * ```
+ */
+export class SinkRunner {
+  readonly #backend: SinkBackend;
+  readonly #options: Required<Omit<SinkRunnerOptions, "collector">>;
+  readonly #collectorOptions: CollectorOptions;
+  #collector: Collector | undefined;
+  #buffer: Event[] = [];
+  #head = 0;
+  #inFlight = 0;
+  #wakeWriter: (() => void) | undefined;
+  #latencyTotal = 0;
+  #writes = 0;
+  readonly #stats: SinkStats = {
+    received: 0,
+    stored: 0,
+    buffered: 0,
+    droppedFull: 0,
+    droppedRejected: 0,
+    droppedShutdown: 0,
+    writeErrors: 0,
+    latencyMsAvg: 0,
+    latencyMsMax: 0,
+    lostOnWire: 0,
+    duplicatesOnWire: 0,
+    malformed: 0,
+  };
+
+  /** Creates a runner for `backend`. */
+  constructor(backend: SinkBackend, options: SinkRunnerOptions) {
+    this.#backend = backend;
+    this.#collectorOptions = options.collector;
+    this.#options = {
+      bufferEvents: options.bufferEvents ?? 100_000,
+      whenFull: options.whenFull ?? "drop-newest",
+      batchSize: options.batchSize ?? 1000,
+      retryMs: options.retryMs ?? 100,
+      maxRetryMs: options.maxRetryMs ?? 5000,
+      shutdownTimeoutMs: options.shutdownTimeoutMs ?? 10_000,
+      assignIds: options.assignIds ?? true,
+    };
+  }
+
+  /** Opens the collector now (so a caller can learn a bound port before `run`). */
+  async open(): Promise<Collector> {
+    this.#collector ??= await Collector.open(this.#collectorOptions);
+    return this.#collector;
+  }
+
+  /** Receives and stores until `signal` aborts, then drains the buffer and closes. */
+  async run(signal: AbortSignal): Promise<SinkStats> {
+    const collector = await this.open();
+    let receiving = true;
+    const onAbort = () => void collector.close();
+    signal.addEventListener("abort", onAbort, { once: true });
+    const writer = this.#writeLoop(() => receiving);
+    try {
+      for await (const batch of collector.batches()) this.#accept(batch);
+    } finally {
+      receiving = false;
+      signal.removeEventListener("abort", onAbort);
+      await collector.close();
+      this.#wakeWriter?.();
+      await writer;
+      await this.#backend.close();
+    }
+    return this.stats();
+  }
+
+  #accept(batch: EventBatch): void {
+    const events = batch.events;
+    if (this.#options.assignIds && batch.source !== undefined) {
+      for (let i = 0; i < events.length; i++) {
+        if (events[i]._id === undefined) {
+          events[i]._id = eventId(batch.source, batch.topic, batch.first! + i);
+        }
+      }
+    }
+    this.#stats.received += events.length;
+    const room = Math.max(0, this.#options.bufferEvents - this.#bufferedCount() - this.#inFlight);
+    if (events.length <= room) {
+      for (const event of events) this.#buffer.push(event);
+    } else if (this.#options.whenFull === "drop-newest") {
+      for (let i = 0; i < room; i++) this.#buffer.push(events[i]);
+      this.#stats.droppedFull += events.length - room;
+    } else {
+      const excess = events.length - room;
+      const fromBuffer = Math.min(excess, this.#bufferedCount());
+      this.#head += fromBuffer;
+      const skipIncoming = excess - fromBuffer;
+      for (let i = skipIncoming; i < events.length; i++) this.#buffer.push(events[i]);
+      this.#stats.droppedFull += excess;
+    }
+    this.#wakeWriter?.();
+  }
+
+  #bufferedCount(): number {
+    return this.#buffer.length - this.#head;
+  }
+
+  /** Moves the next batch out of the buffer, where drop-oldest cannot reach it. */
+  #take(): Event[] {
+    const end = Math.min(this.#buffer.length, this.#head + this.#options.batchSize);
+    const batch = this.#buffer.slice(this.#head, end);
+    this.#head = end;
+    // Compact once the consumed prefix dominates, so memory follows the live buffer.
+    if (this.#head > 65_536 && this.#head * 2 > this.#buffer.length) {
+      this.#buffer = this.#buffer.slice(this.#head);
+      this.#head = 0;
+    }
+    this.#inFlight = batch.length;
+    return batch;
+  }
+
+  /** Puts a failed batch back at the front, to be retried first. */
+  #putBack(batch: Event[]): void {
+    this.#buffer = batch.concat(this.#buffer.slice(this.#head));
+    this.#head = 0;
+    this.#inFlight = 0;
+  }
+
+  async #writeLoop(receiving: () => boolean): Promise<void> {
+    let delay = this.#options.retryMs;
+    let shutdownDeadline = Infinity;
+    while (true) {
+      if (!receiving() && shutdownDeadline === Infinity) {
+        shutdownDeadline = Date.now() + this.#options.shutdownTimeoutMs;
+      }
+      if (this.#bufferedCount() === 0) {
+        if (!receiving()) return;
+        await new Promise<void>((resolve) => this.#wakeWriter = resolve);
+        this.#wakeWriter = undefined;
+        continue;
+      }
+      if (Date.now() >= shutdownDeadline) {
+        this.#stats.droppedShutdown += this.#bufferedCount();
+        this.#buffer = [];
+        this.#head = 0;
+        return;
+      }
+      const batch = this.#take();
+      const started = performance.now();
+      try {
+        const rejected = (await this.#backend.write(batch)) ?? 0;
+        const latency = performance.now() - started;
+        this.#writes++;
+        this.#latencyTotal += latency;
+        this.#stats.latencyMsMax = Math.max(this.#stats.latencyMsMax, latency);
+        this.#inFlight = 0;
+        this.#stats.stored += batch.length - rejected;
+        this.#stats.droppedRejected += rejected;
+        delay = this.#options.retryMs;
+      } catch (error) {
+        this.#putBack(batch);
+        this.#stats.writeErrors++;
+        this.#stats.lastError = error instanceof Error ? error.message : String(error);
+        const wait = Math.min(delay, Math.max(0, shutdownDeadline - Date.now()));
+        await new Promise((resolve) => setTimeout(resolve, wait));
+        delay = Math.min(delay * 2, this.#options.maxRetryMs);
+      }
+    }
+  }
+
+  /** The counters. */
+  stats(): SinkStats {
+    const wire = this.#collector?.stats();
+    return {
+      ...this.#stats,
+      buffered: this.#bufferedCount() + this.#inFlight,
+      latencyMsAvg: this.#writes ? this.#latencyTotal / this.#writes : 0,
+      lostOnWire: wire?.lost ?? 0,
+      duplicatesOnWire: wire?.duplicates ?? 0,
+      malformed: wire ? Object.values(wire.malformed).reduce((sum, n) => sum + (n ?? 0), 0) : 0,
+    };
+  }
+
+  /** Flat counters for stats events. */
+  counters(): Counters {
+    const stats = this.stats();
+    return {
+      received: stats.received,
+      stored: stats.stored,
+      buffered: stats.buffered,
+      dropped: stats.droppedFull + stats.droppedRejected + stats.droppedShutdown,
+      dropped_full: stats.droppedFull,
+      dropped_rejected: stats.droppedRejected,
+      dropped_shutdown: stats.droppedShutdown,
+      write_errors: stats.writeErrors,
+      latency_ms_avg: Math.round(stats.latencyMsAvg * 100) / 100,
+      latency_ms_max: Math.round(stats.latencyMsMax * 100) / 100,
+      lost_on_wire: stats.lostOnWire,
+      duplicates_on_wire: stats.duplicatesOnWire,
+      malformed: stats.malformed,
+    };
+  }
+}

@@ -1,0 +1,181 @@
+/**
+ * The command line every sink shares: common flags, stats line and stats events,
+ * graceful shutdown. A sink supplies its own flags and a backend factory.
+ *
+ * @module
+ */
+import { Emitter } from "./emitter.ts";
+import {
+  type CommandSpec,
+  type Flags,
+  type FlagSpec,
+  helpText,
+  integerFlag,
+  listFlag,
+  parseFlags,
+  shutdownSignal,
+  stringFlag,
+  UsageError,
+} from "./flags.ts";
+import { parseDuration } from "./duration.ts";
+import { type SinkBackend, SinkRunner, type WhenFull } from "./sink.ts";
+import { type Counters, formatCount, rate, StatsReporter } from "./stats.ts";
+
+/** A sink command: its name, flags and how to build its backend. */
+export interface SinkCommand {
+  /** Sink name, as in `eventstorm sink NAME` and the stats `component` (`sink-NAME`). */
+  name: string;
+  /** One-line summary. */
+  summary: string;
+  /** The sink's own flags. */
+  flags: Record<string, FlagSpec>;
+  /** Examples and notes for `--help`. */
+  epilog?: string;
+  /** Builds the backend from the parsed flags (throw `UsageError` for bad values). */
+  makeBackend(values: Flags): Promise<SinkBackend>;
+}
+
+/** Flags every sink has.
+ *
+ * @example
+ * ```ts
+ * import { SINK_FLAGS } from "@eventstorm/core";
+ * Object.keys(SINK_FLAGS).includes("buffer"); // true
+ * ```
+ */
+export const SINK_FLAGS: Record<string, FlagSpec> = {
+  from: {
+    type: "string",
+    multiple: true,
+    value: "ENDPOINT",
+    default: [">tcp://127.0.0.1:5556"],
+    help: "where to subscribe (a router's sinks endpoint)",
+  },
+  topic: {
+    type: "string",
+    multiple: true,
+    value: "PREFIX",
+    help: "topic prefix to store [default: all]",
+  },
+  buffer: {
+    type: "string",
+    value: "N",
+    default: "100000",
+    help: "events held while the backend is slow or down",
+  },
+  "when-full": {
+    type: "string",
+    value: "POLICY",
+    default: "drop-newest",
+    help: "drop-newest or drop-oldest when the buffer is full (counted)",
+  },
+  "batch-size": { type: "string", value: "N", default: "1000", help: "events per backend write" },
+  "stats-interval": {
+    type: "string",
+    value: "DURATION",
+    default: "10s",
+    help: "print a stats line and publish eventstorm.stats this often",
+  },
+  "stats-to": {
+    type: "string",
+    value: "ENDPOINT",
+    default: ">tcp://127.0.0.1:5555",
+    help: "where to publish eventstorm.stats events; 'none' disables",
+  },
+  "shutdown-timeout": {
+    type: "string",
+    value: "DURATION",
+    default: "10s",
+    help: "how long shutdown keeps trying to store the buffer",
+  },
+};
+
+/**
+ * One readable stats line for a sink.
+ *
+ * @example
+ * ```ts
+ * import { formatSinkLine } from "@eventstorm/core";
+ * formatSinkLine("store", { received: 10, stored: 10, buffered: 0, dropped: 0, lost_on_wire: 0 }, {}, 1000);
+ * ```
+ */
+export function formatSinkLine(
+  name: string,
+  current: Counters,
+  previous: Counters,
+  elapsedMs: number,
+): string {
+  return `sink ${name}: ${
+    formatCount(rate(current.stored, previous.stored ?? 0, elapsedMs))
+  } ev/s stored; ` +
+    `received ${current.received}, stored ${current.stored}, buffered ${current.buffered}, ` +
+    `dropped ${current.dropped}, lost on wire ${current.lost_on_wire}` +
+    (current.write_errors ? `, write errors ${current.write_errors}` : "") +
+    (current.latency_ms_avg !== undefined ? `, write ${current.latency_ms_avg}ms avg` : "");
+}
+
+/**
+ * Runs a sink command with `args`; resolves with the exit code.
+ *
+ * @example
+ * ```ts ignore
+ * import { runSinkMain } from "@eventstorm/core";
+ * await runSinkMain(Deno.args, {
+ *   name: "null", summary: "discard events", flags: {},
+ *   makeBackend: () => Promise.resolve({ name: "null", write: async () => {}, close: async () => {} }),
+ * });
+ * ```
+ */
+export async function runSinkMain(args: string[], command: SinkCommand): Promise<number> {
+  const spec: CommandSpec = {
+    name: `eventstorm sink ${command.name}`,
+    summary: command.summary,
+    flags: { ...command.flags, ...SINK_FLAGS },
+    epilog: command.epilog,
+  };
+  const parsed = parseFlags(args, spec);
+  if (parsed.help) {
+    console.log(helpText(spec));
+    return 0;
+  }
+  const values = parsed.values;
+  const whenFull = stringFlag(values, "when-full");
+  if (whenFull !== "drop-newest" && whenFull !== "drop-oldest") {
+    throw new UsageError(`--when-full must be drop-newest or drop-oldest, got '${whenFull}'`);
+  }
+  const statsTo = stringFlag(values, "stats-to") ?? "none";
+  const intervalMs = parseDuration(stringFlag(values, "stats-interval")!, "stats-interval");
+  const runnerOptions = {
+    collector: { endpoints: listFlag(values, "from"), topics: listFlag(values, "topic") },
+    bufferEvents: integerFlag(values, "buffer", { min: 1 })!,
+    whenFull: whenFull as WhenFull,
+    batchSize: integerFlag(values, "batch-size", { min: 1, max: 1_000_000 })!,
+    shutdownTimeoutMs: parseDuration(stringFlag(values, "shutdown-timeout")!, "shutdown-timeout"),
+  };
+  const backend = await command.makeBackend(values);
+  const runner = new SinkRunner(backend, runnerOptions);
+  try {
+    await runner.open();
+  } catch (error) {
+    await backend.close();
+    throw error;
+  }
+  const stats = statsTo === "none"
+    ? undefined
+    : await Emitter.open({ endpoints: statsTo, maxPendingBytes: 1 << 20, closeTimeoutMs: 1000 });
+  const reporter = new StatsReporter({
+    component: `sink-${command.name}`,
+    intervalMs,
+    snapshot: () => runner.counters(),
+    format: (current, previous, elapsed) =>
+      formatSinkLine(command.name, current, previous, elapsed),
+    publish: stats ? (fields) => stats.emit("eventstorm.stats", fields) : undefined,
+  });
+  reporter.start();
+  console.error(`sink ${command.name}: receiving from ${listFlag(values, "from").join(", ")}`);
+  await runner.run(shutdownSignal());
+  reporter.stop();
+  reporter.report();
+  await stats?.close();
+  return 0;
+}

@@ -1,0 +1,85 @@
+/**
+ * Shared helpers of the cross-component tests.
+ *
+ * @module
+ */
+import { Collector, type CollectorOptions, Emitter, type EmitterOptions } from "@eventstorm/core";
+
+/** A TCP port that was free a moment ago. */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+/** Polls `condition` every 20 ms until it holds or `timeoutMs` passes; throws with `what` then. */
+export async function waitFor(
+  condition: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 20_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** Resolves after `ms`. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A collector whose events are gathered into an array in the background. */
+export async function gather(options: CollectorOptions): Promise<{
+  collector: Collector;
+  events: Record<string, unknown>[];
+  stop: () => Promise<void>;
+}> {
+  const collector = await Collector.open(options);
+  const events: Record<string, unknown>[] = [];
+  const loop = (async () => {
+    for await (const batch of collector.batches()) events.push(...batch.events);
+  })();
+  return {
+    collector,
+    events,
+    stop: async () => {
+      await collector.close();
+      await loop;
+    },
+  };
+}
+
+/** Opens an emitter. */
+export function emitter(options: EmitterOptions): Promise<Emitter> {
+  return Emitter.open(options);
+}
+
+/** Runs `deno run -A cli.ts ARGS` as a child process. */
+export function cli(
+  args: string[],
+  options: { stdin?: "piped" | "null"; env?: Record<string, string> } = {},
+): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("../cli.ts", import.meta.url).pathname, ...args],
+    stdin: options.stdin ?? "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: options.env,
+  }).spawn();
+}
+
+/** Reads a child's whole stdout and stderr as text after it exits. */
+export async function finish(
+  child: Deno.ChildProcess,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const output = await child.output();
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
+}
