@@ -1,0 +1,236 @@
+import assert from "node:assert/strict";
+import { cli, finish, freePort, sleep } from "./helpers.ts";
+
+const opts = { sanitizeOps: false, sanitizeResources: false };
+
+async function readLinesUntil(
+  child: Deno.ChildProcess,
+  count: number,
+  timeoutMs = 30_000,
+): Promise<string[]> {
+  const lines: string[] = [];
+  const decoder = new TextDecoder();
+  let rest = "";
+  const reader = child.stdout.getReader();
+  const deadline = setTimeout(() => reader.cancel(), timeoutMs);
+  try {
+    while (lines.length < count) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      const parts = (rest + decoder.decode(value, { stream: true })).split("\n");
+      rest = parts.pop()!;
+      lines.push(...parts);
+    }
+  } finally {
+    clearTimeout(deadline);
+    reader.releaseLock();
+  }
+  return lines;
+}
+
+Deno.test("emit → router → tap with allow/deny, as separate processes", opts, async () => {
+  const sourcesPort = freePort();
+  const sinksPort = freePort();
+  const router = cli([
+    "router",
+    "--sources",
+    `@tcp://127.0.0.1:${sourcesPort}`,
+    "--sinks",
+    `@tcp://127.0.0.1:${sinksPort}`,
+    "--allow",
+    "app.",
+    "--deny",
+    "app.debug",
+    "--stats-interval",
+    "1s",
+  ]);
+  const tap = cli([
+    "tap",
+    "--from",
+    `>tcp://127.0.0.1:${sinksPort}`,
+    "--topic",
+    "app.",
+    "--limit",
+    "50",
+  ]);
+  await sleep(1500);
+  const emit = cli(["emit", "--to", `>tcp://127.0.0.1:${sourcesPort}`, "--type", "app.log"], {
+    stdin: "piped",
+  });
+  const writer = emit.stdin.getWriter();
+  const lines: string[] = [];
+  for (let i = 0; i < 50; i++) {
+    lines.push(JSON.stringify({ n: i, msg: `hello ${i}` }));
+    lines.push(JSON.stringify({ type: "app.debug", n: i }));
+    lines.push(JSON.stringify({ type: "web.hit", n: i, time: "2026-11-23T10:00:00Z" }));
+  }
+  lines.push("this is not json", JSON.stringify({ type: "Bad Type" }));
+  await writer.write(new TextEncoder().encode(lines.join("\n") + "\n"));
+  await writer.close();
+  const emitted = await finish(emit);
+  assert.equal(emitted.code, 0, emitted.stderr);
+  assert.match(emitted.stderr, /2 invalid lines/);
+  assert.match(emitted.stderr, /line 151 skipped/);
+  const tapped = await finish(tap);
+  assert.equal(tapped.code, 0, tapped.stderr);
+  const events = tapped.stdout.trim().split("\n").map((line) => JSON.parse(line));
+  assert.equal(events.length, 50);
+  assert.deepEqual(events.map((event) => event.n), [...Array(50).keys()]);
+  for (const event of events) {
+    assert.equal(event.type, "app.log");
+    assert.ok(typeof event.time.$date === "string", "Extended JSON date");
+    assert.equal(typeof event.host, "string");
+  }
+  router.kill("SIGTERM");
+  const routed = await finish(router);
+  assert.equal(routed.code, 0, routed.stderr);
+  assert.match(routed.stderr, /denied 50/);
+});
+
+Deno.test("tap --stats prints rates and loss", opts, async () => {
+  const sourcesPort = freePort();
+  const sinksPort = freePort();
+  const router = cli([
+    "router",
+    "--sources",
+    `@tcp://127.0.0.1:${sourcesPort}`,
+    "--sinks",
+    `@tcp://127.0.0.1:${sinksPort}`,
+    "--stats-interval",
+    "0s",
+  ]);
+  const tap = cli([
+    "tap",
+    "--from",
+    `>tcp://127.0.0.1:${sinksPort}`,
+    "--stats",
+    "--interval",
+    "500ms",
+  ]);
+  await sleep(1500);
+  const demo = cli([
+    "source",
+    "demo",
+    "--to",
+    `>tcp://127.0.0.1:${sourcesPort}`,
+    "--rate",
+    "2000",
+    "--limit",
+    "3000",
+  ]);
+  const demoResult = await finish(demo);
+  assert.equal(demoResult.code, 0, demoResult.stderr);
+  assert.match(demoResult.stderr, /3000 events emitted, 3000 sent, 0 dropped/);
+  await sleep(1200);
+  tap.kill("SIGINT");
+  const tapped = await finish(tap);
+  assert.equal(tapped.code, 0, tapped.stderr);
+  assert.match(tapped.stdout, /ev\/s/);
+  assert.match(tapped.stderr, /total 3000 events, lost 0/);
+  router.kill("SIGTERM");
+  await finish(router);
+});
+
+Deno.test("bad flags and endpoints exit 2 with one line", opts, async () => {
+  const cases: [string[], RegExp][] = [
+    [["router", "--bogus"], /unknown flag '--bogus'/],
+    [["router", "--sinks", "tcp://nohost"], /invalid endpoint 'tcp:\/\/nohost'/],
+    [["router", "--allow", "Not A Topic"], /not a topic prefix/],
+    [["tap", "--from", "udp://x:1"], /unsupported transport/],
+    [["emit", "--type", "BAD"], /not a dotted lower-case event type/],
+    [["source", "nope"], /unknown source 'nope'/],
+    [["frobnicate"], /unknown command 'frobnicate'/],
+    [["tap", "--interval", "soon"], /--interval must be a duration/],
+  ];
+  for (const [args, pattern] of cases) {
+    const result = await finish(cli(args));
+    assert.equal(result.code, 2, `${args.join(" ")}: ${result.stderr}`);
+    const lines = result.stderr.trim().split("\n");
+    assert.equal(lines.length, 1, `one line for ${args.join(" ")}: ${result.stderr}`);
+    assert.match(lines[0], pattern);
+  }
+});
+
+Deno.test("--help works for every command", opts, async () => {
+  for (
+    const args of [["--help"], ["router", "--help"], ["emit", "--help"], ["tap", "--help"], [
+      "demo",
+      "--help",
+    ], ["source", "demo", "--help"]]
+  ) {
+    const result = await finish(cli(args));
+    assert.equal(result.code, 0, `${args.join(" ")}: ${result.stderr}`);
+    assert.match(result.stdout, /Usage: eventstorm/);
+  }
+});
+
+Deno.test("a bind to a taken port fails with one clear line", opts, async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  try {
+    const result = await finish(
+      cli(["router", "--sources", `@tcp://127.0.0.1:${port}`, "--sinks", "@tcp://127.0.0.1:*"]),
+    );
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(
+      result.stderr.trim(),
+      /^error: cannot bind @tcp:\/\/127\.0\.0\.1:\d+: Address already in use$/,
+    );
+  } finally {
+    listener.close();
+  }
+});
+
+Deno.test("the router's memory stays flat over a long run", opts, async () => {
+  const sourcesPort = freePort();
+  const sinksPort = freePort();
+  const router = cli([
+    "router",
+    "--sources",
+    `@tcp://127.0.0.1:${sourcesPort}`,
+    "--sinks",
+    `@tcp://127.0.0.1:${sinksPort}`,
+    "--stats-interval",
+    "0s",
+  ]);
+  const tap = cli([
+    "tap",
+    "--from",
+    `>tcp://127.0.0.1:${sinksPort}`,
+    "--stats",
+    "--interval",
+    "10s",
+  ]);
+  await sleep(1500);
+  const rss = async () => {
+    const status = await Deno.readTextFile(`/proc/${router.pid}/status`);
+    return Number(status.match(/VmRSS:\s+(\d+)/)![1]) * 1024;
+  };
+  // Many short-lived sources (new stream ids) and steady traffic: the state that
+  // could grow is per-stream and per-topic, and both are bounded.
+  const samples: number[] = [];
+  const rounds = 12;
+  for (let round = 0; round < rounds; round++) {
+    const demo = cli([
+      "source",
+      "demo",
+      "--to",
+      `>tcp://127.0.0.1:${sourcesPort}`,
+      "--rate",
+      "40000",
+      "--limit",
+      "40000",
+    ]);
+    await finish(demo);
+    samples.push(await rss());
+  }
+  const warm = Math.max(...samples.slice(2, 6));
+  const late = Math.max(...samples.slice(rounds - 4));
+  console.log(`router RSS MiB: ${samples.map((n) => (n / 2 ** 20).toFixed(1)).join(" ")}`);
+  assert.ok(late - warm < 24 * 2 ** 20, `router RSS grew from ${warm} to ${late} bytes`);
+  tap.kill("SIGINT");
+  await finish(tap);
+  router.kill("SIGTERM");
+  const routed = await finish(router);
+  assert.equal(routed.code, 0);
+});
