@@ -75,7 +75,11 @@ export class Relay {
     this.#upstream = this.#context.socket(SocketType.XSUB);
     this.#downstream = this.#context.socket(SocketType.XPUB);
     try {
-      this.#upstream.configure({ receiveHwm: options.receiveHwm ?? 1000, maxMessageSize, lingerMs: 0 });
+      this.#upstream.configure({
+        receiveHwm: options.receiveHwm ?? 1000,
+        maxMessageSize,
+        lingerMs: 0,
+      });
       this.#downstream.configure({ sendHwm: options.sendHwm ?? 1000, lingerMs: 1000 });
       for (const endpoint of upstream) this.#upstream.attach(endpoint);
       for (const endpoint of downstream) this.#downstream.attach(endpoint);
@@ -85,7 +89,11 @@ export class Relay {
       if (this.#ownsContext) void this.#context.terminate();
       throw error;
     }
-    this.#buffers = [new Uint8Array(1024), new Uint8Array(maxMessageSize + 1), new Uint8Array(maxMessageSize + 1)];
+    this.#buffers = [
+      new Uint8Array(1024),
+      new Uint8Array(maxMessageSize + 1),
+      new Uint8Array(maxMessageSize + 1),
+    ];
     this.#poller = new Poller(this.#context, [this.#upstream, this.#downstream]);
   }
 
@@ -128,7 +136,9 @@ export class Relay {
         handled++;
         this.#views.length = 0;
         for (let i = 0; i < Math.min(frameCount, 3); i++) {
-          this.#views.push(this.#buffers[i].subarray(0, Math.min(this.#sizes[i], this.#buffers[i].length)));
+          this.#views.push(
+            this.#buffers[i].subarray(0, Math.min(this.#sizes[i], this.#buffers[i].length)),
+          );
         }
         if (hooks.message(this.#views, frameCount, this.#sizes)) this.#downstream.send(this.#views);
       }
