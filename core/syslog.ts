@@ -65,6 +65,7 @@ export class SyslogParser {
   #yearFrom = 0;
   #yearTo = -1;
   #year = 0;
+  #bsdEnd = 0;
 
   /** Creates a parser; see {@linkcode SyslogParserOptions}. */
   constructor(options: SyslogParserOptions = {}) {
@@ -92,11 +93,17 @@ export class SyslogParser {
       }
       c = line.charCodeAt(i);
     }
-    const stamp = isDigit(c)
-      ? this.#numericStamp(line, i, end)
-      : this.#textStamp(line, i, end, readAt.getTime());
-    if (stamp === undefined) return undefined;
-    return this.#rest(line, stamp.next, end, stamp.time);
+    if (isDigit(c)) {
+      const stamp = this.#numericStamp(line, i, end);
+      return stamp === undefined ? undefined : this.#rest(line, stamp.next, end, stamp.time);
+    }
+    if (line.charCodeAt(i + 3) !== 32) return undefined;
+    if (isDigit(line.charCodeAt(i + 4)) && line.charCodeAt(i + 8) === 45 /* - */) {
+      const stamp = this.#shortFull(line, i + 4, end);
+      return stamp === undefined ? undefined : this.#rest(line, stamp.next, end, stamp.time);
+    }
+    const time = this.#bsdStamp(line, i, end, readAt.getTime());
+    return Number.isNaN(time) ? undefined : this.#rest(line, this.#bsdEnd, end, time);
   }
 
   /** Parses the host, tag and message that follow a timestamp. */
@@ -138,32 +145,31 @@ export class SyslogParser {
     return { time: new Date(time), host, program: "", message: line.slice(tagStart, end) };
   }
 
-  /** `Nov 23 18:24:33[.ffffff]` or `Mon 2026-11-23 18:24:33 CET`. */
-  #textStamp(
-    line: string,
-    i: number,
-    end: number,
-    readAtMs: number,
-  ): { time: number; next: number } | undefined {
-    if (line.charCodeAt(i + 3) !== 32) return undefined;
-    if (isDigit(line.charCodeAt(i + 4)) && line.charCodeAt(i + 8) === 45 /* - */) {
-      return this.#shortFull(line, i + 4, end);
-    }
+  /**
+   * Epoch ms of `Nov 23 18:24:33[.ffffff]` at `i`, or NaN; sets `#bsdEnd` to the
+   * index after it. The most common format, so it allocates nothing.
+   */
+  #bsdStamp(line: string, i: number, end: number, readAtMs: number): number {
     const month = monthIndex(line, i);
-    if (month < 0) return undefined;
+    if (month < 0) return NaN;
     let p = i + 4;
     if (line.charCodeAt(p) === 32) p++; // space-padded day
     let day = digit(line, p);
-    if (day < 0) return undefined;
+    if (day < 0) return NaN;
     p++;
     const d2 = digit(line, p);
     if (d2 >= 0) {
       day = day * 10 + d2;
       p++;
     }
-    if (day < 1 || day > 31 || line.charCodeAt(p) !== 32) return undefined;
-    const clock = parseClock(line, p + 1);
-    if (clock === undefined) return undefined;
+    if (day < 1 || day > 31 || line.charCodeAt(p) !== 32) return NaN;
+    const hour = twoDigits(line, p + 1);
+    const minute = twoDigits(line, p + 4);
+    const second = twoDigits(line, p + 7);
+    if (
+      hour < 0 || minute < 0 || second < 0 || hour > 23 || minute > 59 || second > 60 ||
+      line.charCodeAt(p + 3) !== 58 || line.charCodeAt(p + 6) !== 58
+    ) return NaN;
     let next = p + 9;
     let ms = 0;
     if (line.charCodeAt(next) === 46 /* . */) {
@@ -171,9 +177,10 @@ export class SyslogParser {
       ms = frac.ms;
       next = frac.next;
     }
-    if (next >= end || line.charCodeAt(next) !== 32) return undefined;
-    const offset = clock.minute * MINUTE + clock.second * 1000 + ms;
-    return { time: this.#bsdTime(month, day, clock.hour, offset, readAtMs), next };
+    if (next >= end || line.charCodeAt(next) !== 32) return NaN;
+    this.#bsdEnd = next;
+    const offset = minute * MINUTE + Math.min(second, 59) * 1000 + ms;
+    return this.#bsdTime(month, day, hour, offset, readAtMs);
   }
 
   /** `2026-11-23 18:24:33 CET` after the weekday of `journalctl -o short-full`. */
