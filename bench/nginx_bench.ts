@@ -1,0 +1,100 @@
+/**
+ * nginx parser throughput: generates a `combined` log (1,000,000 lines by default),
+ * then measures parse-only lines per second on one core, and goaccess on the same
+ * file for comparison.
+ *
+ *   deno run -A bench/nginx_bench.ts [--lines N] [--rounds N] [--keep]
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { join } from "node:path";
+import { nginxParser } from "@eventstorm/source-nginx";
+import { NginxLineGenerator } from "../tests/nginx_lines.ts";
+
+const args = parseArgs({
+  args: Deno.args,
+  options: {
+    lines: { type: "string", default: "1000000" },
+    rounds: { type: "string", default: "3" },
+    keep: { type: "boolean", default: false },
+  },
+});
+const count = Number(args.values.lines);
+const rounds = Math.max(1, Number(args.values.rounds));
+if (!Number.isInteger(count) || count < 1) {
+  console.error("--lines must be a positive whole number");
+  Deno.exit(2);
+}
+
+function rate(lines: number, millis: number): string {
+  return `${Math.round((lines / millis) * 1000).toLocaleString("en-US")} lines/s`;
+}
+
+const dir = await Deno.makeTempDir({ prefix: "nginx_bench_" });
+try {
+  const path = join(dir, "access.log");
+  let started = performance.now();
+  await new NginxLineGenerator({ seed: 42 }).writeFile(path, count);
+  const size = (await Deno.stat(path)).size;
+  console.log(
+    `generated ${count.toLocaleString("en-US")} combined lines, ${(size / 1e6).toFixed(1)} MB ` +
+      `in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+  );
+
+  started = performance.now();
+  const text = await Deno.readTextFile(path);
+  const lines = text.split("\n");
+  if (lines.at(-1) === "") lines.pop();
+  console.log(`read + split: ${rate(lines.length, performance.now() - started)}`);
+
+  // Parse-only: the lines are in memory, so this is the parser alone on one core.
+  const parser = nginxParser();
+  const context = { path, host: "bench", readAt: new Date() };
+  const parseAll = (): { parsed: number; millis: number } => {
+    const start = performance.now();
+    let parsed = 0;
+    for (let i = 0; i < lines.length; i++) {
+      if (parser.parse(lines[i], context) !== undefined) parsed++;
+    }
+    return { parsed, millis: performance.now() - start };
+  };
+  let best = Infinity;
+  for (let round = 0; round < rounds; round++) {
+    const { parsed, millis } = parseAll();
+    if (parsed !== lines.length) {
+      throw new Error(
+        `parsed ${parsed} of ${lines.length} lines: the parser rejects generated lines`,
+      );
+    }
+    best = Math.min(best, millis);
+    console.log(`parse-only round ${round + 1}: ${rate(parsed, millis)}`);
+  }
+  console.log(`parse-only best: ${rate(lines.length, best)} (${(best / 1000).toFixed(2)} s)`);
+
+  const goaccess = await new Deno.Command("bash", { args: ["-c", "command -v goaccess"] })
+    .output();
+  if (!goaccess.success) {
+    console.log("goaccess: not installed (scripts/nginx.sh install), skipped");
+  } else {
+    started = performance.now();
+    const out = await new Deno.Command("goaccess", {
+      args: [path, "--log-format=COMBINED", "--no-global-config", "-o", join(dir, "report.json")],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    const millis = performance.now() - started;
+    if (!out.success) {
+      console.log(`goaccess failed: ${new TextDecoder().decode(out.stderr).trim()}`);
+    } else {
+      console.log(
+        `goaccess (full report, wall time): ${(millis / 1000).toFixed(2)} s, ${
+          rate(count, millis)
+        }`,
+      );
+    }
+  }
+} finally {
+  if (args.values.keep) console.log(`kept ${dir}`);
+  else await Deno.remove(dir, { recursive: true });
+}
