@@ -2,7 +2,8 @@
 # A loopback-only Postfix for tests (Debian, run as root).
 #
 #   scripts/postfix.sh install        install postfix and pflogsumm if missing
-#   scripts/postfix.sh start LOGFILE  configure, log to LOGFILE, start or reload
+#   scripts/postfix.sh start LOGFILE  empty the queue, configure, log to LOGFILE,
+#                                     start or reload
 #   scripts/postfix.sh stop           stop postfix
 #
 # Mail never leaves the machine: every non-local domain is routed to Postfix's own
@@ -90,6 +91,8 @@ install)
 start)
   [ -n "${2:-}" ] || { echo "usage: $0 start LOGFILE" >&2; exit 2; }
   install
+  # Mail left over from an earlier run would add lines the caller did not cause.
+  postsuper -d ALL >/dev/null 2>&1 || true
   configure "$2"
   if running; then postfix reload >/dev/null 2>&1; else postfix start >/dev/null 2>&1; fi
   # Wait until smtpd accepts connections.
