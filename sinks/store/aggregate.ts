@@ -18,10 +18,10 @@ import {
   filterSql,
   groupSql,
   isValidField,
-  numericSql,
   SqlBuilder,
   toMillis,
 } from "./filter.ts";
+import type { StatementSync } from "node:sqlite";
 import type { EventStore } from "./store.ts";
 
 /** What to compute per bucket. `label` names the value in results (`p95:latency`). */
@@ -128,7 +128,7 @@ export function parseMeasure(text: string): Measure {
  * nearestRank([15, 20, 35, 40, 50], 40); // 20
  * ```
  */
-export function nearestRank(sorted: readonly number[], percentile: number): number | null {
+export function nearestRank(sorted: ArrayLike<number>, percentile: number): number | null {
   const n = sorted.length;
   if (n === 0) return null;
   // The small slack keeps float error in p × n from pushing an exact rank up by one.
@@ -211,86 +211,85 @@ export function aggregate(store: EventStore, options: AggregateOptions): Aggrega
   };
 
   if (groups === undefined || groups.length > 0) {
-    // Counts, sums, averages and extremes in one grouped pass.
-    {
-      const sql = new SqlBuilder();
-      const select: string[] = ["count(*) AS c"];
-      const simple = measures.map((measure, i) => ({ measure, column: `m${i}` }))
-        .filter(({ measure }) => measure.kind !== "count" && measure.kind !== "percentile");
-      const bucket = `(time - ((time % ${sql.bind(every)}) + ${sql.bind(every)}) % ${
-        sql.bind(every)
-      })`;
-      const group = options.by === undefined ? undefined : groupSql(options.by, sql);
-      for (const { measure, column } of simple) {
-        const value = numericSql((measure as { field: string }).field, sql);
+    const fields = [...new Set(measures.flatMap((m) => m.kind === "count" ? [] : [m.field]))];
+    const sql = new SqlBuilder();
+    const width = sql.bind(every);
+    const group = options.by === undefined ? undefined : groupSql(options.by, sql);
+    let where = filterSql(options, sql);
+    if (group !== undefined) where += ` AND ${inGroups(groups!, sql, options.by!)}`;
+    // Each field is read out of the JSON once per event: LIMIT on both levels keeps
+    // SQLite from flattening the subquery, which would repeat the extraction.
+    const inner = `SELECT (time - ((time % ${width}) + ${width}) % ${width}) AS b` +
+      (group === undefined ? "" : `, ${group} AS g`) +
+      fields.map((field, i) => `, ${rawSql(field, sql)} AS v${i}`).join("") +
+      ` FROM events WHERE ${where} LIMIT -1`;
+    const keys = group === undefined ? "b" : "b, g";
+    const keyCount = group === undefined ? 1 : 2;
+    const fieldIndex = (measure: Measure) => fields.indexOf((measure as { field: string }).field);
+
+    if (!measures.some((measure) => measure.kind === "percentile")) {
+      // Without percentiles SQLite does all the work, and a count alone never reads the JSON.
+      const select = measures.map((measure) => {
+        if (measure.kind === "count") return "count(*)";
         const fn = measure.kind === "sum" ? "total" : measure.kind;
-        select.push(`${fn}(${value}) AS ${column}`);
-      }
-      const where = filterSql(options, sql);
-      const groupFilter = group === undefined ? "" : ` AND ${inGroups(groups!, sql, options.by!)}`;
-      const text = `SELECT ${bucket} AS b${group === undefined ? "" : `, ${group} AS g`}, ${
-        select.join(", ")
-      } FROM events WHERE ${where}${groupFilter} GROUP BY b${group === undefined ? "" : ", g"}`;
-      for (
-        const record of db.prepare(text).iterate(...sql.params) as Iterable<
-          Record<string, number | null> & { b: number; g?: GroupValue }
-        >
-      ) {
-        const row = rowFor(record.b, group === undefined ? undefined : record.g as GroupValue);
+        return `${fn}(${numberSql(`v${fieldIndex(measure)}`)})`;
+      });
+      const statement = db.prepare(
+        `SELECT ${keys}, ${select.join(", ")} FROM (${inner}) GROUP BY ${keys} LIMIT -1`,
+      );
+      for (const record of iterateArrays(statement, sql.params)) {
+        const row = rowFor(
+          record[0] as number,
+          group === undefined ? undefined : record[1] as GroupValue,
+        );
         if (row === undefined) continue;
         for (const [i, measure] of measures.entries()) {
-          if (measure.kind === "count") row.values[measure.label] = record.c;
-          else if (measure.kind !== "percentile") row.values[measure.label] = record[`m${i}`];
+          row.values[measure.label] = record[keyCount + i] as number | null;
         }
       }
-    }
-
-    // Percentiles need every value: one sorted pass per field, one group at a time.
-    const byField = new Map<string, Measure[]>();
-    for (const measure of measures) {
-      if (measure.kind !== "percentile") continue;
-      byField.set(measure.field, [...(byField.get(measure.field) ?? []), measure]);
-    }
-    for (const [field, fieldMeasures] of byField) {
-      const sql = new SqlBuilder();
-      const bucket = `(time - ((time % ${sql.bind(every)}) + ${sql.bind(every)}) % ${
-        sql.bind(every)
-      })`;
-      const group = options.by === undefined ? undefined : groupSql(options.by, sql);
-      const value = numericSql(field, sql);
-      const where = filterSql(options, sql);
-      const groupFilter = group === undefined ? "" : ` AND ${inGroups(groups!, sql, options.by!)}`;
-      const notNull = `${numericSql(field, sql)} IS NOT NULL`;
-      const text =
-        `SELECT ${bucket} AS b${
-          group === undefined ? "" : `, ${group} AS g`
-        }, ${value} AS v FROM events WHERE ${where}${groupFilter} AND ${notNull} ` +
-        `ORDER BY b${group === undefined ? "" : ", g"}, v`;
-      let current: { b: number; g?: GroupValue } | undefined;
-      let values: number[] = [];
-      const finish = () => {
-        if (current === undefined) return;
-        const row = rowFor(current.b, group === undefined ? undefined : current.g as GroupValue);
-        for (const measure of row === undefined ? [] : fieldMeasures) {
-          row!.values[measure.label] = nearestRank(
-            values,
-            (measure as { percentile: number }).percentile,
-          );
+    } else {
+      // Percentiles need every value, so each bucket's values are gathered here.
+      const wanted = fields.map((_, i) =>
+        measures.some((measure) => measure.kind === "percentile" && fieldIndex(measure) === i)
+      );
+      const statement = db.prepare(
+        `SELECT ${keys}${
+          fields.map((_, i) => `, ${numberSql(`v${i}`)}`).join("")
+        } FROM (${inner}) LIMIT -1`,
+      );
+      type Bucket = { count: number; fields: FieldStats[] };
+      const stats = new Map<AggregateRow, Bucket>();
+      // Events come in time order per type, so the bucket of the last event is the likely one.
+      let lastTime: unknown, lastGroup: unknown, bucket: Bucket | undefined;
+      for (const record of iterateArrays(statement, sql.params)) {
+        const groupValue = group === undefined ? undefined : record[1] as GroupValue;
+        if (bucket === undefined || record[0] !== lastTime || groupValue !== lastGroup) {
+          const row = rowFor(record[0] as number, groupValue);
+          if (row === undefined) {
+            bucket = undefined;
+            continue;
+          }
+          lastTime = record[0];
+          lastGroup = groupValue;
+          bucket = stats.get(row);
+          if (bucket === undefined) {
+            bucket = { count: 0, fields: fields.map((_, i) => newStats(wanted[i])) };
+            stats.set(row, bucket);
+          }
         }
-        values = [];
-      };
-      for (
-        const record of db.prepare(text).iterate(...sql.params) as Iterable<
-          { b: number; g?: GroupValue; v: number }
-        >
-      ) {
-        if (current === undefined || record.b !== current.b || record.g !== current.g) {
-          finish();
-          current = { b: record.b, g: record.g };
+        bucket.count++;
+        for (let i = 0; i < fields.length; i++) {
+          const value = record[keyCount + i];
+          if (typeof value === "number") addValue(bucket.fields[i], value);
         }
-        values.push(record.v);
       }
-      finish();
+      for (const [row, bucket] of stats) {
+        for (const measure of measures) {
+          row.values[measure.label] = measure.kind === "count"
+            ? bucket.count
+            : finalValue(measure, bucket.fields[fieldIndex(measure)]);
+        }
+      }
     }
   }
 
@@ -311,6 +310,81 @@ export function aggregate(store: EventStore, options: AggregateOptions): Aggrega
     result.groups = groups;
   }
   return result;
+}
+
+/** Rows as arrays in column order: no object per row, and no clash between column names. */
+function iterateArrays(
+  statement: StatementSync,
+  params: readonly (string | number | null)[],
+): Iterable<unknown[]> {
+  const withArrays = statement as StatementSync & { setReturnArrays?: (on: boolean) => void };
+  if (typeof withArrays.setReturnArrays === "function") {
+    withArrays.setReturnArrays(true);
+    return statement.iterate(...params) as Iterable<unknown[]>;
+  }
+  return (function* () {
+    for (const row of statement.iterate(...params)) yield Object.values(row as object);
+  })();
+}
+
+/** A measure other than count, from the figures of its field in one bucket. */
+function finalValue(
+  measure: Exclude<Measure, { kind: "count" }>,
+  field: FieldStats,
+): number | null {
+  if (measure.kind === "sum") return field.sum;
+  if (field.n === 0) return null;
+  switch (measure.kind) {
+    case "avg":
+      return field.sum / field.n;
+    case "min":
+      return field.min;
+    case "max":
+      return field.max;
+    case "percentile":
+      field.values!.sort((a, b) => a - b);
+      return nearestRank(field.values!, measure.percentile);
+  }
+}
+
+/** Running figures of one field in one bucket. */
+interface FieldStats {
+  n: number;
+  sum: number;
+  min: number;
+  max: number;
+  /** Every value, kept only for fields with a percentile. */
+  values: number[] | undefined;
+}
+
+function newStats(keepValues: boolean): FieldStats {
+  return { n: 0, sum: 0, min: Infinity, max: -Infinity, values: keepValues ? [] : undefined };
+}
+
+function addValue(stats: FieldStats, value: number): void {
+  stats.n++;
+  stats.sum += value;
+  if (value < stats.min) stats.min = value;
+  if (value > stats.max) stats.max = value;
+  stats.values?.push(value);
+}
+
+/** SQL reading a field as stored: the JSON value (objects as JSON text) or the envelope column. */
+function rawSql(field: string, sql: SqlBuilder): string {
+  if (!isValidField(field)) throw new RangeError(`invalid field name '${field}'`);
+  if (field === "time") return "time";
+  if (field === "type" || field === "host") return "NULL";
+  return `json_extract(data, ${sql.bind(`$."${field}"`)})`;
+}
+
+/**
+ * SQL turning a value read by {@linkcode rawSql} into a REAL, or NULL when it is
+ * not a number; a 64-bit integer stored as `{"$numberLong": …}` is a number.
+ */
+function numberSql(column: string): string {
+  return `(CASE WHEN typeof(${column}) IN ('integer', 'real') THEN CAST(${column} AS REAL) ` +
+    `WHEN typeof(${column}) = 'text' AND substr(${column}, 1, 15) = '{"$numberLong":' ` +
+    `AND json_valid(${column}) THEN CAST(json_extract(${column}, '$."$numberLong"') AS REAL) END)`;
 }
 
 /** Condition keeping only the ranked groups; NULL (field absent) is a group too. */
