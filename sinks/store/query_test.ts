@@ -147,6 +147,19 @@ Deno.test("library where values: numbers, booleans and null match their JSON typ
   store.close();
 });
 
+Deno.test("field names with dots and dashes are one flat key", () => {
+  const store = EventStore.open(":memory:");
+  store.insertBatch([
+    { type: "t.a", time: new Date(T0), host: "h", "resp.ms": 5, "user-agent": "curl", k: 1 },
+    { type: "t.a", time: new Date(T0), host: "h", "resp.ms": 50, "user-agent": "wget", k: 2 },
+    { type: "t.a", time: new Date(T0), host: "h", resp: { ms: 500 }, k: 3 },
+  ]);
+  const keys = (text: string) => queryEvents(store, { where: [parseWhere(text)] }).map((e) => e.k);
+  assert.deepEqual(keys("resp.ms>1"), [1, 2]);
+  assert.deepEqual(keys("user-agent=wget"), [2]);
+  store.close();
+});
+
 Deno.test("limit and newest-first order", () => {
   withStore((store, events) => {
     assert.deepEqual(seqs(queryEvents(store, { limit: 5 })), [0, 1, 2, 3, 4]);
