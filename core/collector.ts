@@ -7,7 +7,13 @@
 import { type CodecError, decodeEvents } from "./codec.ts";
 import type { Event } from "./event.ts";
 import { parseEndpoints } from "./endpoint.ts";
-import { DEFAULT_MAX_MESSAGE_SIZE, type DropReason, parseMessage } from "./protocol.ts";
+import {
+  DEFAULT_MAX_MESSAGE_SIZE,
+  type DropReason,
+  type Header,
+  parseMessage,
+  type WireMessage,
+} from "./protocol.ts";
 import { SequenceTracker, type StreamCounters } from "./sequence.ts";
 import { Poller, SocketType, ZmqContext, type ZmqSocket } from "./zmq/socket.ts";
 
@@ -138,6 +144,10 @@ export class Collector {
 
   /** Yields the events of every valid message, one batch per message. */
   async *batches(): AsyncGenerator<EventBatch> {
+    for await (const batch of this.#loop(true)) yield batch as EventBatch;
+  }
+
+  async *#loop(decode: boolean): AsyncGenerator<EventBatch | WireMessage> {
     if (this.#reading) throw new Error("a collector has one reader at a time");
     this.#reading = true;
     try {
@@ -149,7 +159,7 @@ export class Collector {
           this.#polling = undefined;
           continue;
         }
-        const batch = this.#accept(frameCount);
+        const batch = this.#accept(frameCount, decode);
         if (batch) yield batch;
       }
     } finally {
@@ -157,12 +167,21 @@ export class Collector {
     }
   }
 
+  /**
+   * Yields checked but undecoded messages (bodies copied out of the receive
+   * buffer), with replays trimmed, for consumers that keep BSON as bytes: archive
+   * files, relays, benchmarks.
+   */
+  async *messages(): AsyncGenerator<WireMessage> {
+    for await (const message of this.#loop(false)) yield message as WireMessage;
+  }
+
   /** Yields events one by one. */
   async *events(): AsyncGenerator<Event> {
     for await (const batch of this.batches()) yield* batch.events;
   }
 
-  #accept(frameCount: number): EventBatch | undefined {
+  #accept(frameCount: number, decode: boolean): EventBatch | WireMessage | undefined {
     this.#stats.messages++;
     this.#frames.length = 0;
     for (let i = 0; i < Math.min(frameCount, 3); i++) {
@@ -179,6 +198,7 @@ export class Collector {
       // A position announcement (count 0) or a whole replay: accounted, nothing to deliver.
       if (skip >= count) return undefined;
     }
+    if (!decode) return this.#raw(topic, header, body, count, skip);
     let decoded;
     try {
       decoded = decodeEvents(body, { topic });
@@ -198,6 +218,31 @@ export class Collector {
       return { topic, events };
     }
     return { topic, source: header.source, first: header.first + skip, events };
+  }
+
+  #raw(
+    topic: string,
+    header: Header | undefined,
+    body: Uint8Array,
+    count: number,
+    skip: number,
+  ): WireMessage {
+    this.#stats.bytes += body.length;
+    if (!header) {
+      this.#stats.unaccounted += count;
+      this.#stats.events += count;
+      return { topic, body: body.slice(), count };
+    }
+    let offset = 0;
+    const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+    for (let i = 0; i < skip; i++) offset += view.getInt32(offset, true);
+    this.#stats.events += count - skip;
+    return {
+      topic,
+      header: { ...header, first: header.first + skip, count: count - skip },
+      body: body.slice(offset),
+      count: count - skip,
+    };
   }
 
   #malformed(reason: DropReason, source?: bigint, topic?: string): undefined {

@@ -7,6 +7,7 @@ import { BatchEncoder } from "./codec.ts";
 import { type Event, type EventFields, isValidType, localHostname } from "./event.ts";
 import { parseEndpoints } from "./endpoint.ts";
 import type { EventOutput } from "./output.ts";
+import { Queue } from "./queue.ts";
 import { encodeHeader, HEADER_SIZE, randomSourceId } from "./protocol.ts";
 import { SocketType, ZmqContext, type ZmqSocket } from "./zmq/socket.ts";
 
@@ -71,7 +72,10 @@ interface TopicBatch {
 }
 
 interface PendingMessage {
-  frames: [Uint8Array, Uint8Array, Uint8Array];
+  topicBytes: Uint8Array;
+  body: Uint8Array;
+  /** Stream index of the first event; the header is written only when sent. */
+  first: number;
   events: number;
   topic: string;
 }
@@ -110,7 +114,10 @@ export class Emitter implements EventOutput {
   readonly #closeTimeoutMs: number;
   readonly #positions = new Map<string, number>();
   readonly #batches = new Map<string, TopicBatch>();
-  readonly #pending: PendingMessage[] = [];
+  readonly #pending = new Queue<PendingMessage>();
+  readonly #frames: Uint8Array[] = [];
+  readonly #header = new Uint8Array(HEADER_SIZE);
+  #pumps = 0;
   #pendingBytes = 0;
   readonly #subscriptions = new Map<string, number>();
   #lingerTimer: ReturnType<typeof setTimeout> | undefined;
@@ -189,7 +196,7 @@ export class Emitter implements EventOutput {
   /** The counters. */
   stats(): EmitterStats {
     this.#stats.subscriptions = this.#subscriptions.size;
-    this.#stats.pending = this.#pending.reduce((sum, message) => sum + message.events, 0) +
+    this.#stats.pending = this.#pending.sum((message) => message.events) +
       [...this.#batches.values()].reduce((sum, batch) => sum + batch.encoder.count, 0);
     return { ...this.#stats };
   }
@@ -214,11 +221,7 @@ export class Emitter implements EventOutput {
   send(event: Event): void {
     if (this.#closed) throw new Error("emitter is closed");
     const topic = event.type;
-    let batch = this.#batches.get(topic);
-    if (batch === undefined) {
-      batch = { topic, topicBytes: encoder.encode(topic), encoder: new BatchEncoder(), first: 0 };
-      this.#batches.set(topic, batch);
-    }
+    const batch = this.#batch(topic);
     if (batch.encoder.count === 0) batch.first = this.#positions.get(topic) ?? 0;
     const size = batch.encoder.add(event);
     this.#positions.set(topic, (this.#positions.get(topic) ?? 0) + 1);
@@ -240,6 +243,32 @@ export class Emitter implements EventOutput {
     }
   }
 
+  /**
+   * Queues `count` events already encoded as a body (BSON documents back to back,
+   * all of type `topic`), numbered after what the topic sent before. For relays and
+   * replays of `.bson` archives, which have the bytes already.
+   */
+  sendEncoded(topic: string, body: Uint8Array, count: number): void {
+    if (this.#closed) throw new Error("emitter is closed");
+    if (!isValidType(topic)) throw new TypeError(`invalid event type '${topic}'`);
+    const batch = this.#batch(topic);
+    this.#seal(batch);
+    batch.first = this.#positions.get(topic) ?? 0;
+    this.#positions.set(topic, batch.first + count);
+    this.#stats.events += count;
+    this.#queue(batch, body, count);
+    this.#pump();
+  }
+
+  #batch(topic: string): TopicBatch {
+    let batch = this.#batches.get(topic);
+    if (batch === undefined) {
+      batch = { topic, topicBytes: encoder.encode(topic), encoder: new BatchEncoder(), first: 0 };
+      this.#batches.set(topic, batch);
+    }
+    return batch;
+  }
+
   #dropLast(batch: TopicBatch, size: number): void {
     this.#stats.oversized++;
     batch.encoder.undoLast(size);
@@ -254,9 +283,10 @@ export class Emitter implements EventOutput {
   }
 
   #queue(batch: TopicBatch, body: Uint8Array, count: number): void {
-    const header = encodeHeader({ flags: 0, count, source: this.#sourceId, first: batch.first });
     this.#pending.push({
-      frames: [batch.topicBytes, header, body],
+      topicBytes: batch.topicBytes,
+      body,
+      first: batch.first,
       events: count,
       topic: batch.topic,
     });
@@ -264,7 +294,7 @@ export class Emitter implements EventOutput {
     batch.first += count;
     while (this.#pendingBytes > this.#maxPendingBytes && this.#pending.length > 1) {
       const dropped = this.#pending.shift()!;
-      this.#pendingBytes -= dropped.frames[2].length + HEADER_SIZE;
+      this.#pendingBytes -= dropped.body.length + HEADER_SIZE;
       this.#stats.dropped += dropped.events;
     }
   }
@@ -280,9 +310,10 @@ export class Emitter implements EventOutput {
       if (batch === undefined || batch.encoder.count > 0) continue;
       if (this.#pending.some((message) => message.topic === topic)) continue;
       this.#announced.set(topic, position);
-      const header = encodeHeader({ flags: 0, count: 0, source: this.#sourceId, first: position });
       this.#pending.push({
-        frames: [batch.topicBytes, header, new Uint8Array(0)],
+        topicBytes: batch.topicBytes,
+        body: new Uint8Array(0),
+        first: position,
         events: 0,
         topic,
       });
@@ -316,16 +347,26 @@ export class Emitter implements EventOutput {
   /** Hands pending messages to libzmq until it pushes back; schedules a retry if so. */
   #pump(): void {
     if (this.#socket.closed) return;
-    this.#readSubscriptions();
+    // Subscriptions change rarely; reading them costs a syscall, so not on every pump.
+    if (this.#subscriptions.size === 0 || (++this.#pumps & 255) === 0) this.#readSubscriptions();
     while (this.#pending.length > 0) {
       if (this.#subscriptions.size === 0) break;
-      const message = this.#pending[0];
-      if (!this.#socket.send(message.frames)) break;
+      const message = this.#pending.peek();
+      this.#frames[0] = message.topicBytes;
+      this.#frames[1] = encodeHeader(
+        { flags: 0, count: message.events, source: this.#sourceId, first: message.first },
+        this.#header,
+      );
+      this.#frames[2] = message.body;
+      if (!this.#socket.send(this.#frames)) {
+        this.#readSubscriptions();
+        break;
+      }
       this.#pending.shift();
-      this.#pendingBytes -= message.frames[2].length + HEADER_SIZE;
+      this.#pendingBytes -= message.body.length + HEADER_SIZE;
       if (message.events > 0) this.#stats.messages++;
       this.#stats.eventsSent += message.events;
-      this.#stats.bytes += message.frames[2].length;
+      this.#stats.bytes += message.body.length;
       if (!this.#wanted(message.topic)) this.#stats.unsubscribed += message.events;
     }
     if (this.#pending.length > 0) {
@@ -387,8 +428,8 @@ export class Emitter implements EventOutput {
     await Promise.race([this.flush(), timeout]);
     clearTimeout(timer);
     this.#closed = true;
-    for (const message of this.#pending) this.#stats.dropped += message.events;
-    this.#pending.length = 0;
+    this.#stats.dropped += this.#pending.sum((message) => message.events);
+    this.#pending.clear();
     for (const resolve of [...this.#drainWaiters.splice(0), ...this.#readyWaiters.splice(0)]) {
       resolve();
     }

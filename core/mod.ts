@@ -31,3 +31,4 @@ export * from "./relay.ts";
 export * from "./lines.ts";
 export * from "./sink.ts";
 export * from "./sink_cli.ts";
+export * from "./queue.ts";

@@ -1,0 +1,162 @@
+/**
+ * Transport benchmark: 250-byte events over loopback, direct PUB→SUB and through
+ * the router, batched and one event per message. Each side is its own process.
+ *
+ * @module
+ */
+
+const worker = new URL("./transport_worker.ts", import.meta.url).pathname;
+
+function spawn(args: string[]): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", worker, ...args],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+}
+
+async function firstLine(
+  child: Deno.ChildProcess,
+): Promise<{ line: string; rest: ReadableStreamDefaultReader<Uint8Array> }> {
+  const reader = child.stdout.getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += new TextDecoder().decode(value);
+  }
+  return { line: text.split("\n")[0], rest: reader };
+}
+
+async function readAll(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<string> {
+  let text = "";
+  while (true) {
+    const { value, done } = await reader.read();
+    if (done) return text;
+    text += new TextDecoder().decode(value);
+  }
+}
+
+function port(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const value = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return value;
+}
+
+/** One measured run. */
+export interface TransportResult {
+  name: string;
+  eventsPerSecond: number;
+  megabytesPerSecond: number;
+  received: number;
+  lost: number;
+}
+
+async function run(
+  name: string,
+  options: {
+    viaRouter: boolean;
+    total: number;
+    per: number;
+    send: "raw" | "encode";
+    receive: "raw" | "decode";
+  },
+): Promise<TransportResult> {
+  const a = port();
+  const b = port();
+  let router: Deno.ChildProcess | undefined;
+  let receiveAt = `@tcp://127.0.0.1:${a}`;
+  let sendTo = `>tcp://127.0.0.1:${a}`;
+  if (options.viaRouter) {
+    router = spawn(["router", `@tcp://127.0.0.1:${a}`, `@tcp://127.0.0.1:${b}`]);
+    await firstLine(router);
+    receiveAt = `>tcp://127.0.0.1:${b}`;
+  }
+  const receiver = spawn(["receive", receiveAt, String(options.total), options.receive]);
+  const { rest } = await firstLine(receiver);
+  const sender = spawn(["send", sendTo, String(options.total), String(options.per), options.send]);
+  const senderOut = await sender.output();
+  const received = JSON.parse((await readAll(rest)).trim().split("\n").pop()!);
+  await receiver.status;
+  if (router) {
+    router.kill("SIGTERM");
+    await router.status;
+  }
+  void senderOut;
+  const result = {
+    name,
+    eventsPerSecond: received.received / received.seconds,
+    megabytesPerSecond: received.bytes / received.seconds / 1e6,
+    received: received.received,
+    lost: received.lost,
+  };
+  console.log(
+    `${name.padEnd(44)} ${
+      Math.round(result.eventsPerSecond).toLocaleString("en").padStart(11)
+    } ev/s ` +
+      `${
+        result.megabytesPerSecond.toFixed(1).padStart(7)
+      } MB/s  received ${result.received}, lost ${result.lost}`,
+  );
+  return result;
+}
+
+/** Runs the transport benchmark and prints figures and ratios. */
+export async function transportBench(): Promise<void> {
+  console.log(
+    "transport: 250-byte events on loopback, sender / router / receiver in separate processes",
+  );
+  const batched = 3_000_000;
+  const single = 400_000;
+  const directBatched = await run("direct PUB→SUB, 1000/msg", {
+    viaRouter: false,
+    total: batched,
+    per: 1000,
+    send: "raw",
+    receive: "raw",
+  });
+  const routerBatched = await run("through router, 1000/msg", {
+    viaRouter: true,
+    total: batched,
+    per: 1000,
+    send: "raw",
+    receive: "raw",
+  });
+  const directSingle = await run("direct PUB→SUB, 1/msg", {
+    viaRouter: false,
+    total: single,
+    per: 1,
+    send: "raw",
+    receive: "raw",
+  });
+  const routerSingle = await run("through router, 1/msg", {
+    viaRouter: true,
+    total: single,
+    per: 1,
+    send: "raw",
+    receive: "raw",
+  });
+  const endToEnd = await run("through router, encode+decode BSON, 1000/msg", {
+    viaRouter: true,
+    total: 1_000_000,
+    per: 1000,
+    send: "encode",
+    receive: "decode",
+  });
+  console.log(
+    `router/direct ratio: batched ${
+      (routerBatched.eventsPerSecond / directBatched.eventsPerSecond).toFixed(2)
+    }, ` +
+      `single ${(routerSingle.eventsPerSecond / directSingle.eventsPerSecond).toFixed(2)}`,
+  );
+  console.log(
+    `targets: ≥1,000,000 ev/s batched through the router with 0 lost: ${
+      routerBatched.eventsPerSecond >= 1e6 && routerBatched.lost === 0 ? "met" : "NOT met"
+    }; ` +
+      `≥100,000 ev/s one per message: ${routerSingle.eventsPerSecond >= 1e5 ? "met" : "NOT met"}`,
+  );
+  void endToEnd;
+}
+
+if (import.meta.main) await transportBench();
