@@ -20,6 +20,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Main> }> =
     summary: "print events from a router, or their rates and losses",
     load: async () => (await import("./cli/tap.ts")).tapMain,
   },
+  query: {
+    summary: "query the embedded store: events, or aggregates in time buckets",
+    load: async () => (await import("./sinks/store/query_main.ts")).queryMain,
+  },
   demo: {
     summary: "run a demo pipeline on the embedded defaults",
     load: async () => (await import("./cli/demo.ts")).demoPipelineMain,
@@ -27,13 +31,22 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Main> }> =
 };
 
 const SOURCES: Record<string, { summary: string; load: () => Promise<Main> }> = {
+  metrics: {
+    summary: "host metrics: cpu, memory, disk, load, net",
+    load: async () => (await import("./sources/metrics/main.ts")).metricsMain,
+  },
   demo: {
     summary: "generated HTTP, SSH and host events",
     load: async () => (await import("./sources/demo/main.ts")).demoMain,
   },
 };
 
-const SINKS: Record<string, { summary: string; load: () => Promise<Main> }> = {};
+const SINKS: Record<string, { summary: string; load: () => Promise<Main> }> = {
+  store: {
+    summary: "embedded SQLite store (the default)",
+    load: async () => (await import("./sinks/store/main.ts")).storeMain,
+  },
+};
 
 function table(commands: Record<string, { summary: string }>, prefix: string): string {
   const names = Object.keys(commands);

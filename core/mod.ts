@@ -32,3 +32,5 @@ export * from "./lines.ts";
 export * from "./sink.ts";
 export * from "./sink_cli.ts";
 export * from "./queue.ts";
+export * from "./print_output.ts";
+export * from "./syslog.ts";

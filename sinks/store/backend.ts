@@ -1,0 +1,73 @@
+/**
+ * The store as a sink backend: batches from the shared run loop go into one
+ * SQLite transaction each; retention runs on a timer.
+ *
+ * @module
+ */
+import type { Event, SinkBackend } from "@eventstorm/core";
+import { EventStore } from "./store.ts";
+
+/** Options of {@linkcode StoreBackend}. */
+export interface StoreBackendOptions {
+  /** Delete events older than this many ms. */
+  retainMs?: number;
+  /** How often retention runs, in ms. */
+  retentionIntervalMs?: number;
+  /** Where refused events are explained (first few only); stderr by default. */
+  warn?: (line: string) => void;
+}
+
+/**
+ * A {@linkcode SinkBackend} over an {@linkcode EventStore}. A database error
+ * rolls the batch back and throws, so the runner retries the batch as a unit;
+ * replayed events (same `_id`) are ignored by the store, so retries never
+ * duplicate.
+ *
+ * @example
+ * ```ts
+ * import { StoreBackend } from "@eventstorm/sink-store";
+ * const backend = new StoreBackend(":memory:");
+ * await backend.write([{ type: "app.start", time: new Date(), host: "h", _id: "1" }]);
+ * await backend.close();
+ * ```
+ */
+export class StoreBackend implements SinkBackend {
+  /** Backend name in stats. */
+  readonly name = "store";
+  readonly #store: EventStore;
+  readonly #timer: ReturnType<typeof setInterval> | undefined;
+  readonly #warn: (line: string) => void;
+  #warnings = 0;
+
+  /** Opens (or creates) the database file at `path`. */
+  constructor(path: string, options: StoreBackendOptions = {}) {
+    this.#store = EventStore.open(path, { retain: options.retainMs });
+    this.#warn = options.warn ?? ((line) => console.error(line));
+    if (options.retainMs) {
+      this.#store.applyRetention();
+      this.#timer = setInterval(() => this.#store.applyRetention(), options.retentionIntervalMs ?? 60_000);
+      Deno.unrefTimer(this.#timer as unknown as number);
+    }
+  }
+
+  /** The store, for queries in the same process. */
+  get store(): EventStore {
+    return this.#store;
+  }
+
+  /** Stores a batch; returns how many events were refused for good. */
+  write(events: Event[]): Promise<number> {
+    const result = this.#store.insertBatch(events);
+    if (result.rejected > 0 && this.#warnings++ < 5) {
+      this.#warn(`sink store: ${result.rejected} events refused: ${result.problem ?? "invalid"}`);
+    }
+    return Promise.resolve(result.rejected);
+  }
+
+  /** Closes the database. */
+  close(): Promise<void> {
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#store.close();
+    return Promise.resolve();
+  }
+}

@@ -1,0 +1,43 @@
+/**
+ * `eventstorm sink store`: the embedded store, the default sink.
+ *
+ * @module
+ */
+import { parseDuration, runCommand, runSinkMain, stringFlag, UsageError } from "@eventstorm/core";
+import { StoreBackend } from "./backend.ts";
+import { DEFAULT_DB_PATH } from "./store.ts";
+
+/**
+ * Runs the store sink with `args`; resolves with the exit code.
+ *
+ * @example
+ * ```ts ignore
+ * import { storeMain } from "@eventstorm/sink-store/main";
+ * await storeMain(["--db", "events.db", "--retain", "30d"]);
+ * ```
+ */
+export function storeMain(args: string[]): Promise<number> {
+  return runSinkMain(args, {
+    name: "store",
+    summary: "store events in an embedded SQLite file (query it with eventstorm query)",
+    flags: {
+      db: { type: "string", value: "PATH", default: DEFAULT_DB_PATH, help: "database file" },
+      retain: { type: "string", value: "DURATION", help: "delete events older than this (e.g. 30d)" },
+    },
+    epilog: `Examples:
+  eventstorm sink store --db /var/lib/eventstorm/events.db --retain 30d
+  eventstorm query --db /var/lib/eventstorm/events.db --type http. --since 1h --every 1m --measure count`,
+    makeBackend: (values) => {
+      const retain = stringFlag(values, "retain");
+      const path = stringFlag(values, "db")!;
+      try {
+        return Promise.resolve(new StoreBackend(path, { retainMs: retain ? parseDuration(retain, "retain") : undefined }));
+      } catch (error) {
+        if (error instanceof UsageError) throw error;
+        throw new UsageError(error instanceof Error ? error.message : String(error));
+      }
+    },
+  });
+}
+
+if (import.meta.main) await runCommand(() => storeMain(Deno.args));
