@@ -45,7 +45,10 @@ export class StoreBackend implements SinkBackend {
     this.#warn = options.warn ?? ((line) => console.error(line));
     if (options.retainMs) {
       this.#store.applyRetention();
-      this.#timer = setInterval(() => this.#store.applyRetention(), options.retentionIntervalMs ?? 60_000);
+      this.#timer = setInterval(
+        () => this.#store.applyRetention(),
+        options.retentionIntervalMs ?? 60_000,
+      );
       Deno.unrefTimer(this.#timer as unknown as number);
     }
   }

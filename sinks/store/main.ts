@@ -22,7 +22,11 @@ export function storeMain(args: string[]): Promise<number> {
     summary: "store events in an embedded SQLite file (query it with eventstorm query)",
     flags: {
       db: { type: "string", value: "PATH", default: DEFAULT_DB_PATH, help: "database file" },
-      retain: { type: "string", value: "DURATION", help: "delete events older than this (e.g. 30d)" },
+      retain: {
+        type: "string",
+        value: "DURATION",
+        help: "delete events older than this (e.g. 30d)",
+      },
     },
     epilog: `Examples:
   eventstorm sink store --db /var/lib/eventstorm/events.db --retain 30d
@@ -31,7 +35,11 @@ export function storeMain(args: string[]): Promise<number> {
       const retain = stringFlag(values, "retain");
       const path = stringFlag(values, "db")!;
       try {
-        return Promise.resolve(new StoreBackend(path, { retainMs: retain ? parseDuration(retain, "retain") : undefined }));
+        return Promise.resolve(
+          new StoreBackend(path, {
+            retainMs: retain ? parseDuration(retain, "retain") : undefined,
+          }),
+        );
       } catch (error) {
         if (error instanceof UsageError) throw error;
         throw new UsageError(error instanceof Error ? error.message : String(error));

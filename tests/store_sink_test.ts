@@ -1,0 +1,182 @@
+import assert from "node:assert/strict";
+import { Router } from "@eventstorm/router";
+import { EventStore, queryEvents } from "@eventstorm/sink-store";
+import { cli, emitter, finish, waitFor } from "./helpers.ts";
+
+const opts = { sanitizeOps: false, sanitizeResources: false };
+
+function startRouter() {
+  const router = new Router({
+    sources: ["@tcp://127.0.0.1:*"],
+    sinks: ["@tcp://127.0.0.1:*"],
+    allow: [],
+    deny: [],
+    statsIntervalMs: 0,
+    maxMessageSize: 16 << 20,
+    sendHwm: 1000,
+    receiveHwm: 1000,
+  }, { print: () => {} });
+  const running = router.run();
+  const { sources, sinks } = router.boundEndpoints();
+  return {
+    router,
+    sources: `>${sources}`,
+    sinks: `>${sinks}`,
+    stop: async () => (await router.close(), await running),
+  };
+}
+
+function statsNumbers(stderr: string): Record<string, number> {
+  const last = stderr.trim().split("\n").filter((line) => line.startsWith("sink store:")).pop() ??
+    "";
+  const numbers: Record<string, number> = {};
+  for (
+    const [, key, value] of last.matchAll(/(received|stored|buffered|dropped|lost on wire) (\d+)/g)
+  ) {
+    numbers[key] = Number(value);
+  }
+  return numbers;
+}
+
+Deno.test("source → router → store sink → eventstorm query", opts, async () => {
+  const dir = await Deno.makeTempDir();
+  const db = `${dir}/events.db`;
+  const r = startRouter();
+  const sink = cli([
+    "sink",
+    "store",
+    "--db",
+    db,
+    "--from",
+    r.sinks,
+    "--topic",
+    "http.",
+    "--stats-interval",
+    "1s",
+    "--stats-to",
+    "none",
+  ]);
+  const out = await emitter({ endpoints: r.sources });
+  await waitFor(() => out.stats().subscriptions > 0, "the sink's subscription at the source");
+  const base = Date.UTC(2026, 10, 23, 12, 0, 0);
+  for (let i = 0; i < 3000; i++) {
+    out.send({
+      type: "http.hit",
+      time: new Date(base + i * 100),
+      host: "web1",
+      status: i % 10 === 0 ? 500 : 200,
+      request_time: (i % 100) / 100,
+      path: `/p/${i % 7}`,
+    });
+    out.send({ type: "ssh.login", time: new Date(base), host: "web1", result: "failed" });
+  }
+  await out.close();
+  await waitFor(async () => {
+    try {
+      const store = EventStore.open(db, { readOnly: true });
+      const count = store.count();
+      store.close();
+      return count >= 3000;
+    } catch {
+      return false;
+    }
+  }, "3000 events in the store");
+  sink.kill("SIGTERM");
+  const result = await finish(sink);
+  assert.equal(result.code, 0, result.stderr);
+  const numbers = statsNumbers(result.stderr);
+  assert.equal(numbers.received, 3000, result.stderr);
+  assert.equal(numbers.stored, 3000);
+  assert.equal(numbers.dropped, 0);
+
+  const store = EventStore.open(db, { readOnly: true });
+  const errors = queryEvents(store, {
+    type: "http.",
+    where: [{ field: "status", op: ">=", value: 500 }],
+  });
+  assert.equal(errors.length, 300);
+  assert.ok(errors.every((event) => event.time instanceof Date && event.status === 500));
+  assert.equal(queryEvents(store, { type: "ssh." }).length, 0, "the sink subscribed to http. only");
+  store.close();
+
+  const query = await finish(
+    cli([
+      "query",
+      "--db",
+      db,
+      "--type",
+      "http.hit",
+      "--since",
+      new Date(base).toISOString(),
+      "--until",
+      new Date(base + 300_000).toISOString(),
+      "--every",
+      "1m",
+      "--measure",
+      "count",
+      "--measure",
+      "p95:request_time",
+    ]),
+  );
+  assert.equal(query.code, 0, query.stderr);
+  const rows = query.stdout.trim().split("\n").map((line) => JSON.parse(line));
+  assert.equal(
+    rows.reduce((sum, row) => sum + (row.count ?? row.values?.count ?? 0), 0),
+    3000,
+    query.stdout,
+  );
+  await r.stop();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("a replayed stream is stored once (stable ids from stream positions)", opts, async () => {
+  const dir = await Deno.makeTempDir();
+  const db = `${dir}/events.db`;
+  const r = startRouter();
+  const sink = cli([
+    "sink",
+    "store",
+    "--db",
+    db,
+    "--from",
+    r.sinks,
+    "--stats-interval",
+    "1s",
+    "--stats-to",
+    "none",
+  ]);
+  const first = await emitter({ endpoints: r.sources });
+  await waitFor(() => first.stats().subscriptions > 0, "subscription");
+  for (let i = 0; i < 500; i++) first.emit("app.line", { i });
+  await first.close();
+  // A restarted source resumes its stream: same source id, numbering from an older checkpoint.
+  const replay = await emitter({
+    endpoints: r.sources,
+    sourceId: first.sourceId,
+    positions: { "app.line": 300 },
+  });
+  await waitFor(() => replay.stats().subscriptions > 0, "subscription");
+  for (let i = 300; i < 700; i++) replay.emit("app.line", { i });
+  await replay.close();
+  await waitFor(async () => {
+    try {
+      const store = EventStore.open(db, { readOnly: true });
+      const count = store.count();
+      store.close();
+      return count >= 700;
+    } catch {
+      return false;
+    }
+  }, "700 events");
+  sink.kill("SIGTERM");
+  const result = await finish(sink);
+  assert.equal(result.code, 0, result.stderr);
+  const store = EventStore.open(db, { readOnly: true });
+  const values = queryEvents(store, { type: "app.line", limit: 10_000 }).map((event) =>
+    event.i as number
+  ).sort((a, b) => a - b);
+  store.close();
+  assert.deepEqual(values, [...Array(700).keys()]);
+  await r.stop();
+  await Deno.remove(dir, { recursive: true });
+});
