@@ -116,7 +116,7 @@ export function loadLibzmq(path?: string): LibZmq {
   const tried: string[] = [];
   for (const candidate of path ? [path] : libzmqCandidates()) {
     try {
-      const lib = Deno.dlopen(candidate, SYMBOLS);
+      const lib = openLibrary(candidate);
       const parts = [new Int32Array(1), new Int32Array(1), new Int32Array(1)];
       lib.symbols.zmq_version(parts[0], parts[1], parts[2]);
       const result = {
@@ -135,7 +135,36 @@ export function loadLibzmq(path?: string): LibZmq {
   );
 }
 
-/** The text of a libzmq error number. */
+/**
+ * Opens a shared object. Inside a `deno compile` binary an included file lives in
+ * a virtual file system that the dynamic loader cannot see, so on failure a
+ * readable file is copied to a temporary path and opened from there.
+ */
+function openLibrary(path: string): Deno.DynamicLibrary<typeof SYMBOLS> {
+  try {
+    return Deno.dlopen(path, SYMBOLS);
+  } catch (error) {
+    let bytes: Uint8Array;
+    try {
+      bytes = Deno.readFileSync(path);
+    } catch {
+      throw error;
+    }
+    const copy = Deno.makeTempFileSync({ prefix: "eventstorm-libzmq-", suffix: ".so" });
+    Deno.writeFileSync(copy, bytes);
+    return Deno.dlopen(copy, SYMBOLS);
+  }
+}
+
+/** The text of a libzmq error number.
+ *
+ * @example
+ * ```ts
+ * import { loadLibzmq } from "@eventstorm/core";
+ * import { zmqErrorText } from "./ffi.ts";
+ * zmqErrorText(loadLibzmq(), 11); // "Resource temporarily unavailable"
+ * ```
+ */
 export function zmqErrorText(lib: LibZmq, errno: number): string {
   const pointer = lib.symbols.zmq_strerror(errno);
   return pointer ? Deno.UnsafePointerView.getCString(pointer) : `errno ${errno}`;

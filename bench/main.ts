@@ -1,0 +1,40 @@
+/**
+ * `deno task bench [NAME…]`: runs the benchmarks one after another, each in its
+ * own process, and prints their figures. Not a test: nothing here fails on a
+ * number, since the machine is shared and noisy; ratios against a baseline
+ * measured in the same run are what to compare.
+ *
+ * @module
+ */
+const BENCHES: Record<string, string> = {
+  transport: "transport_bench.ts",
+  nginx: "nginx_bench.ts",
+  postfix: "postfix_bench.ts",
+  store: "../sinks/store/bench/store_bench.ts",
+  databases: "sinks_db_bench.ts",
+  dashboard: "dashboard_bench.ts",
+};
+
+const wanted = Deno.args.length > 0 ? Deno.args : Object.keys(BENCHES);
+let failed = 0;
+for (const name of wanted) {
+  const file = BENCHES[name];
+  if (!file) {
+    console.error(`error: unknown benchmark '${name}' (one of: ${Object.keys(BENCHES).join(", ")})`);
+    Deno.exit(2);
+  }
+  const path = new URL(file, import.meta.url).pathname;
+  try {
+    await Deno.stat(path);
+  } catch {
+    console.log(`\n== ${name}: not present (${file})`);
+    continue;
+  }
+  console.log(`\n== ${name}`);
+  const status = await new Deno.Command(Deno.execPath(), { args: ["run", "-A", path], stdout: "inherit", stderr: "inherit" }).spawn().status;
+  if (!status.success) {
+    console.log(`== ${name}: exited with ${status.code}`);
+    failed++;
+  }
+}
+Deno.exit(failed ? 1 : 0);
