@@ -194,6 +194,26 @@ export function parseMessage(frames: readonly Uint8Array[]): ParseResult {
  * ```
  */
 export function decodeTopic(frame: Uint8Array): string | undefined {
+  // Consecutive messages nearly always share a topic: compare bytes before decoding.
+  const last = lastTopic;
+  if (last.bytes.length === frame.length && last.text !== undefined) {
+    let same = true;
+    for (let i = 0; i < frame.length; i++) {
+      if (frame[i] !== last.bytes[i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return last.text;
+  }
+  const text = decodeTopicUncached(frame);
+  if (text !== undefined) lastTopic = { bytes: frame.slice(), text };
+  return text;
+}
+
+let lastTopic: { bytes: Uint8Array; text: string | undefined } = { bytes: new Uint8Array(0), text: undefined };
+
+function decodeTopicUncached(frame: Uint8Array): string | undefined {
   let topic: string;
   try {
     topic = strictUtf8.decode(frame);

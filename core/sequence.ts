@@ -52,7 +52,9 @@ export interface SequenceTrackerOptions {
  * ```
  */
 export class SequenceTracker {
-  readonly #streams = new Map<string, StreamCounters>();
+  readonly #streams = new Map<bigint, Map<string, StreamCounters & { seen: number }>>();
+  #size = 0;
+  #clock = 0;
   readonly #maxStreams: number;
   /** Total events lost over all streams, including forgotten ones. */
   lost = 0;
@@ -66,12 +68,14 @@ export class SequenceTracker {
 
   /** Accounts one message of `count` events starting at index `first`. */
   observe(source: bigint, topic: string, first: number, count: number): SequenceVerdict {
-    const key = `${source}/${topic}`;
-    let stream = this.#streams.get(key);
+    let topics = this.#streams.get(source);
+    if (topics === undefined) {
+      topics = new Map();
+      this.#streams.set(source, topics);
+    }
+    let stream = topics.get(topic);
     if (stream === undefined) {
-      if (this.#streams.size >= this.#maxStreams) {
-        this.#streams.delete(this.#streams.keys().next().value!);
-      }
+      if (this.#size >= this.#maxStreams) this.#evict();
       stream = {
         source: source.toString(),
         topic,
@@ -80,13 +84,12 @@ export class SequenceTracker {
         received: 0,
         lost: 0,
         duplicates: 0,
+        seen: 0,
       };
-      this.#streams.set(key, stream);
-    } else {
-      // Keep recently seen streams at the end, so eviction takes idle ones.
-      this.#streams.delete(key);
-      this.#streams.set(key, stream);
+      topics.set(topic, stream);
+      this.#size++;
     }
+    stream.seen = ++this.#clock;
     const verdict: SequenceVerdict = { skip: 0, lost: 0 };
     if (first > stream.expected) {
       verdict.lost = first - stream.expected;
@@ -102,13 +105,32 @@ export class SequenceTracker {
     return verdict;
   }
 
+  /** Forgets the least recently seen eighth of the streams (amortised O(1) per stream). */
+  #evict(): void {
+    const all: { source: bigint; topic: string; seen: number }[] = [];
+    for (const [source, topics] of this.#streams) {
+      for (const [topic, stream] of topics) all.push({ source, topic, seen: stream.seen });
+    }
+    all.sort((a, b) => a.seen - b.seen);
+    for (const { source, topic } of all.slice(0, Math.max(1, all.length >> 3))) {
+      const topics = this.#streams.get(source)!;
+      topics.delete(topic);
+      if (topics.size === 0) this.#streams.delete(source);
+      this.#size--;
+    }
+  }
+
   /** A snapshot of every remembered stream. */
   streams(): StreamCounters[] {
-    return [...this.#streams.values()].map((stream) => ({ ...stream }));
+    const result: StreamCounters[] = [];
+    for (const topics of this.#streams.values()) {
+      for (const { seen: _, ...stream } of topics.values()) result.push(stream);
+    }
+    return result;
   }
 
   /** Number of streams remembered now. */
   get size(): number {
-    return this.#streams.size;
+    return this.#size;
   }
 }

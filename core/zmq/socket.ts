@@ -111,6 +111,9 @@ export class ZmqSocket {
   readonly #int = new Int32Array(1);
   readonly #intBytes = new Uint8Array(this.#int.buffer);
   readonly #size = new BigUint64Array(1);
+  readonly #sizeBytes = new Uint8Array(this.#size.buffer);
+  /** Buffer lengths as bigints, cached: `usize` arguments must be bigints to stay on FFI's fast path. */
+  readonly #lengths = new WeakMap<Uint8Array, bigint>();
 
   /** @internal Use `ZmqContext.socket`. */
   constructor(context: ZmqContext, pointer: Deno.PointerValue, onClose: () => void) {
@@ -236,7 +239,7 @@ export class ZmqSocket {
     const scratch = buffers[buffers.length - 1];
     while (true) {
       const target = frames < buffers.length ? buffers[frames] : scratch;
-      const size = this.#z.zmq_recv(this.#pointer, target, BigInt(target.length), ZMQ_DONTWAIT);
+      const size = this.#z.zmq_recv(this.#pointer, target, this.#lengthOf(target), ZMQ_DONTWAIT);
       if (size < 0) {
         const errno = this.#z.zmq_errno();
         if (frames === 0 && (errno === EAGAIN || errno === EINTR)) return 0;
@@ -249,13 +252,22 @@ export class ZmqSocket {
     }
   }
 
+  #lengthOf(buffer: Uint8Array): bigint {
+    let length = this.#lengths.get(buffer);
+    if (length === undefined) {
+      length = BigInt(buffer.length);
+      this.#lengths.set(buffer, length);
+    }
+    return length;
+  }
+
   #more(): boolean {
     this.#size[0] = 4n;
     this.#z.zmq_getsockopt(
       this.#pointer,
       ZMQ_RCVMORE,
       this.#intBytes,
-      new Uint8Array(this.#size.buffer),
+      this.#sizeBytes,
     );
     return this.#int[0] !== 0;
   }
