@@ -133,7 +133,8 @@ export type ParseResult = { ok: true; message: WireMessage } | {
   detail: string;
 };
 
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+// ignoreBOM keeps a leading U+FEFF, which then fails the type check instead of vanishing.
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /**
  * Checks a received multipart message: frame count, topic, header and that the
@@ -211,7 +212,10 @@ export function decodeTopic(frame: Uint8Array): string | undefined {
   return text;
 }
 
-let lastTopic: { bytes: Uint8Array; text: string | undefined } = { bytes: new Uint8Array(0), text: undefined };
+let lastTopic: { bytes: Uint8Array; text: string | undefined } = {
+  bytes: new Uint8Array(0),
+  text: undefined,
+};
 
 function decodeTopicUncached(frame: Uint8Array): string | undefined {
   let topic: string;
