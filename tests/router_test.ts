@@ -243,3 +243,34 @@ Deno.test(
     await r.stop();
   },
 );
+
+Deno.test("the router publishes its counters as eventstorm.stats events", opts, async () => {
+  const lines: string[] = [];
+  const router = new Router(routerConfig({ statsIntervalMs: 300 }), {
+    print: (line) => lines.push(line),
+  });
+  const running = router.run();
+  const { sources, sinks } = router.boundEndpoints();
+  const sink = await gather({ endpoints: `>${sinks}`, topics: ["eventstorm.stats", "app."] });
+  const out = await emitter({ endpoints: `>${sources}` });
+  await waitFor(() => out.stats().subscriptions > 0, "subscription");
+  for (let i = 0; i < 42; i++) out.emit("app.tick", { i });
+  await out.close();
+  await waitFor(
+    () => sink.events.some((event) => event.type === "eventstorm.stats" && event.events_in === 42),
+    "a stats event counting the 42 events",
+  );
+  const stats = sink.events.find((event) =>
+    event.type === "eventstorm.stats" && event.events_in === 42
+  )!;
+  assert.equal(stats.component, "router");
+  assert.equal(stats.events_out, 42);
+  assert.equal(stats.lost, 0);
+  assert.ok(
+    lines.some((line) => /^router: in .* total in 42 out 42, lost 0/.test(line)),
+    lines.join("\n"),
+  );
+  await sink.stop();
+  await router.close();
+  await running;
+});
