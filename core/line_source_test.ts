@@ -11,6 +11,7 @@ import {
 } from "./line_source.ts";
 import type { EventOutput } from "./output.ts";
 import { PrintOutput } from "./print_output.ts";
+import { defaultCheckpointPath } from "./source_cli.ts";
 
 interface Sent {
   source: bigint;
@@ -324,4 +325,96 @@ Deno.test("PrintOutput writes one JSON line per event and numbers topics", async
   assert.deepEqual(events.map((e) => e.word), ["alpha", "beta"]);
   assert.ok(events[0].time instanceof Date);
   assert.deepEqual(output!.positions(), { "test.word": 2 });
+});
+
+const APP_SOURCE = new URL("./testdata/app_source.ts", import.meta.url).pathname;
+
+async function appSource(args: string[], env: Record<string, string> = {}) {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--no-check", APP_SOURCE, ...args],
+    env,
+  }).output();
+  return {
+    code,
+    stdout: new TextDecoder().decode(stdout),
+    stderr: new TextDecoder().decode(stderr),
+  };
+}
+
+Deno.test("CLI: --once --print prints events, --unparsed sends the rest, flags reach the parser", async () => {
+  const { dir } = await tempLog("");
+  await Deno.writeTextFile(`${dir}/a.log`, "hello\n123\n");
+  await Deno.writeFile(
+    `${dir}/b.log.gz`,
+    new Uint8Array(
+      await new Response(
+        ReadableStream.from([new TextEncoder().encode("zipped\n")]).pipeThrough(
+          new CompressionStream("gzip"),
+        ),
+      ).arrayBuffer(),
+    ),
+  );
+  const result = await appSource([
+    "--file",
+    `${dir}/*.log*`,
+    "--once",
+    "--print",
+    "--unparsed",
+    "--host",
+    "web9",
+    "--tag",
+    "t1",
+    "--stats-interval",
+    "0s",
+  ]);
+  assert.equal(result.code, 0, result.stderr);
+  const events = result.stdout.trimEnd().split("\n").map(fromJsonLine);
+  assert.deepEqual(
+    events.map((e) => [e.type, e.line, e.tag, e.host]).sort(),
+    [
+      ["app.line", "hello", "t1", "web9"],
+      ["app.line", "zipped", "t1", "web9"],
+      ["app.unparsed", "123", undefined, "web9"],
+    ],
+  );
+  assert.match(result.stderr, /source app: .*lines 3, events 3, unparsed 1/);
+});
+
+Deno.test("CLI: usage errors exit 2 with one line", async () => {
+  const missing = await appSource(["--print"]);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /--file is required/);
+  const nothing = await appSource(["--file", "/nonexistent/*.log", "--once", "--print"]);
+  assert.equal(nothing.code, 2);
+  assert.match(nothing.stderr, /no file matches/);
+  const badSize = await appSource(["--file", "x.log", "--max-line-bytes", "lots"]);
+  assert.equal(badSize.code, 2);
+  assert.match(badSize.stderr, /--max-line-bytes/);
+});
+
+Deno.test("CLI: default checkpoint under XDG_STATE_HOME, named by source and files; --once resumes", async () => {
+  const { dir } = await tempLog("");
+  const state = `${dir}/state`;
+  await Deno.writeTextFile(`${dir}/a.log`, "one\n");
+  Deno.env.set("XDG_STATE_HOME", state);
+  let path: string;
+  try {
+    path = defaultCheckpointPath("app", [`${dir}/a.log`]);
+    assert.ok(path.startsWith(`${state}/eventstorm/app-`), path);
+    assert.equal(defaultCheckpointPath("app", [`${dir}/x/../a.log`]), path);
+    assert.notEqual(defaultCheckpointPath("app", [`${dir}/b.log`]), path);
+    assert.notEqual(defaultCheckpointPath("other", [`${dir}/a.log`]), path);
+  } finally {
+    Deno.env.delete("XDG_STATE_HOME");
+  }
+  // --print keeps no checkpoint unless one is named.
+  const args = ["--file", `${dir}/a.log`, "--once", "--print", "--checkpoint", path];
+  const first = await appSource(args);
+  assert.equal(first.code, 0, first.stderr);
+  assert.deepEqual(first.stdout.trim().split("\n").map((l) => fromJsonLine(l).line), ["one"]);
+  await Deno.writeTextFile(`${dir}/a.log`, "two\n", { append: true });
+  const second = await appSource(args);
+  assert.deepEqual(second.stdout.trim().split("\n").map((l) => fromJsonLine(l).line), ["two"]);
+  const saved = JSON.parse(await Deno.readTextFile(path)) as LineSourceCheckpoint;
+  assert.deepEqual(saved.positions, { "app.line": 2 });
 });

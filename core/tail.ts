@@ -264,7 +264,7 @@ export class FileFollower {
   constructor(options: FollowerOptions) {
     this.#patterns = [...options.paths];
     this.#once = options.once ?? false;
-    this.#fromStart = options.fromStart ?? this.#once;
+    this.#fromStart = this.#once || (options.fromStart ?? false);
     this.#pollMs = options.pollIntervalMs ?? 250;
     this.#rescanMs = options.rescanIntervalMs ?? 1000;
     this.#rotateWaitMs = options.rotateWaitMs ?? 5000;

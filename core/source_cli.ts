@@ -1,0 +1,333 @@
+/**
+ * The command line every file source shares (nginx, postfix, sshd...): common
+ * flags, checkpoint location, stats line, graceful shutdown. A source supplies
+ * its own flags and a parser factory.
+ *
+ * @module
+ */
+import { resolve } from "node:path";
+import { parseDuration } from "./duration.ts";
+import { Emitter } from "./emitter.ts";
+import { localHostname } from "./event.ts";
+import {
+  type CommandSpec,
+  type Flags,
+  type FlagSpec,
+  helpText,
+  integerFlag,
+  listFlag,
+  parseFlags,
+  shutdownSignal,
+  stringFlag,
+  UsageError,
+} from "./flags.ts";
+import type { LineParser } from "./line_parser.ts";
+import { LineSource, type LineSourceStats } from "./line_source.ts";
+import { PrintOutput } from "./print_output.ts";
+import { type Counters, formatCount, rate, StatsReporter } from "./stats.ts";
+import { expandGlobs } from "./tail.ts";
+
+/** A file source command: its name, flags and how to build its parser. */
+export interface FileSourceCommand {
+  /** Source name, as in `eventstorm source NAME`; also names the checkpoint file. */
+  name: string;
+  /** One-line summary. */
+  summary: string;
+  /** The source's own flags (they must not reuse a common flag's name). */
+  flags?: Record<string, FlagSpec>;
+  /** Examples and notes for `--help`. */
+  epilog?: string;
+  /** Type of events for `--unparsed` lines (default `NAME.unparsed`). */
+  unparsedType?: string;
+  /** Builds the parser from the parsed flags (throw `UsageError` for bad values). */
+  makeParser(values: Flags): LineParser | Promise<LineParser>;
+}
+
+/** Flags every file source has.
+ *
+ * @example
+ * ```ts
+ * import { FILE_SOURCE_FLAGS } from "@eventstorm/core";
+ * Object.keys(FILE_SOURCE_FLAGS).includes("from-start"); // true
+ * ```
+ */
+export const FILE_SOURCE_FLAGS: Record<string, FlagSpec> = {
+  file: {
+    type: "string",
+    multiple: true,
+    value: "PATH",
+    help: "log file to follow; globs allowed (*, ?, **, [..], {a,b}; quote them)",
+  },
+  "from-start": {
+    type: "boolean",
+    help: "read what the files already hold first (default: start at their end)",
+  },
+  once: {
+    type: "boolean",
+    help: "read the files (also .gz) from the start to their end, then exit",
+  },
+  to: {
+    type: "string",
+    multiple: true,
+    value: "ENDPOINT",
+    default: [">tcp://127.0.0.1:5555"],
+    help: "where to publish",
+  },
+  print: { type: "boolean", help: "print events as JSON lines on stdout instead of publishing" },
+  host: {
+    type: "string",
+    value: "NAME",
+    help: "host of events that name none [default: hostname]",
+  },
+  checkpoint: {
+    type: "string",
+    value: "PATH",
+    help: "checkpoint file [default: under $XDG_STATE_HOME or ~/.local/state/eventstorm; " +
+      "none with --print]",
+  },
+  "no-checkpoint": { type: "boolean", help: "keep no checkpoint (a restart starts over)" },
+  unparsed: {
+    type: "boolean",
+    help: "send lines the parser does not understand as NAME.unparsed events (field line)",
+  },
+  "max-line-bytes": {
+    type: "string",
+    value: "N",
+    default: "65536",
+    help: "longer lines are cut there (and counted)",
+  },
+  "poll-interval": {
+    type: "string",
+    value: "DURATION",
+    default: "250ms",
+    help: "how often files are checked for new lines",
+  },
+  "stats-interval": {
+    type: "string",
+    value: "DURATION",
+    default: "10s",
+    help: "print a stats line on stderr this often (0s: only at the end)",
+  },
+};
+
+/**
+ * The full command line of a file source: its own flags and the common ones.
+ *
+ * @example
+ * ```ts
+ * import { fileSourceSpec } from "@eventstorm/core";
+ * const spec = fileSourceSpec({ name: "app", summary: "app logs", makeParser: () => ({ parse: () => [] }) });
+ * spec.name; // "eventstorm source app"
+ * ```
+ */
+export function fileSourceSpec(command: FileSourceCommand): CommandSpec {
+  for (const name of Object.keys(command.flags ?? {})) {
+    if (name in FILE_SOURCE_FLAGS) {
+      throw new Error(`source ${command.name}: flag --${name} is already a common flag`);
+    }
+  }
+  return {
+    name: `eventstorm source ${command.name}`,
+    summary: command.summary,
+    flags: { ...FILE_SOURCE_FLAGS, ...command.flags },
+    epilog: command.epilog,
+  };
+}
+
+/**
+ * Where a source keeps its checkpoint by default: one file per source name and
+ * set of `--file` arguments (so changing them starts a new checkpoint), under
+ * `$XDG_STATE_HOME/eventstorm` or `~/.local/state/eventstorm`.
+ *
+ * @example
+ * ```ts
+ * import { defaultCheckpointPath } from "@eventstorm/core";
+ * defaultCheckpointPath("nginx", ["/var/log/nginx/access.log"]);
+ * // e.g. "/home/me/.local/state/eventstorm/nginx-3f2a9c1d0b4e7a65.json"
+ * ```
+ */
+export function defaultCheckpointPath(name: string, files: readonly string[]): string {
+  const env = (key: string) => {
+    try {
+      return Deno.env.get(key);
+    } catch {
+      return undefined; // No --allow-env: fall back to the working directory.
+    }
+  };
+  const home = env("HOME") ?? env("USERPROFILE");
+  const base = env("XDG_STATE_HOME") ||
+    (home ? `${home}/.local/state` : resolve(".state"));
+  const key = files.map((file) => resolve(file)).sort().join("\n");
+  return `${base}/eventstorm/${name}-${hash64(key)}.json`;
+}
+
+/** FNV-1a, 64 bits, as hex: stable short names, not security. */
+function hash64(text: string): string {
+  let h = 0xcbf29ce484222325n;
+  for (const byte of new TextEncoder().encode(text)) {
+    h = ((h ^ BigInt(byte)) * 0x100000001b3n) & 0xffffffffffffffffn;
+  }
+  return h.toString(16).padStart(16, "0");
+}
+
+/**
+ * The counters of a line source as flat stats fields (snake case, like every
+ * component's `eventstorm.stats`).
+ *
+ * @example
+ * ```ts ignore
+ * import { sourceCounters } from "@eventstorm/core";
+ * const counters = sourceCounters(source.stats());
+ * ```
+ */
+export function sourceCounters(stats: LineSourceStats, dropped = 0): Counters {
+  return {
+    files: stats.filesWatched,
+    lines: stats.linesRead,
+    bytes: stats.bytesRead,
+    events: stats.events,
+    unparsed: stats.linesUnparsed,
+    parser_errors: stats.parserErrors,
+    rejected: stats.eventsRejected,
+    too_long: stats.linesTooLong,
+    rotations: stats.rotations,
+    truncations: stats.truncations,
+    deletions: stats.deletions,
+    read_errors: stats.readErrors,
+    checkpoints: stats.checkpoints,
+    checkpoint_errors: stats.checkpointErrors,
+    dropped,
+  };
+}
+
+/**
+ * One readable stats line for a file source.
+ *
+ * @example
+ * ```ts
+ * import { formatSourceLine } from "@eventstorm/core";
+ * formatSourceLine("nginx", { lines: 2000, events: 1990, unparsed: 10, files: 1 }, { lines: 0 }, 1000);
+ * // "source nginx: 2.00k lines/s; lines 2000, events 1990, unparsed 10, too long 0, ..."
+ * ```
+ */
+export function formatSourceLine(
+  name: string,
+  current: Counters,
+  previous: Counters,
+  elapsedMs: number,
+): string {
+  const n = (key: string) => current[key] ?? 0;
+  const extra = [
+    ["dropped", "dropped"],
+    ["parser_errors", "parser errors"],
+    ["rejected", "rejected events"],
+    ["read_errors", "read errors"],
+    ["checkpoint_errors", "checkpoint errors"],
+  ].filter(([key]) => n(key) > 0).map(([key, label]) => `, ${label} ${n(key)}`).join("");
+  return `source ${name}: ${formatCount(rate(n("lines"), previous.lines ?? 0, elapsedMs))} ` +
+    `lines/s; lines ${n("lines")}, events ${n("events")}, unparsed ${n("unparsed")}, ` +
+    `too long ${n("too_long")}, rotations ${n("rotations")}, truncations ${n("truncations")}, ` +
+    `files ${n("files")}${extra}`;
+}
+
+/**
+ * Runs a file source command with `args`; resolves with the exit code once
+ * stopped by SIGINT/SIGTERM (or at the end of the input with `--once`). Usage
+ * problems throw `UsageError` (exit code 2 under `runCommand`).
+ *
+ * @example
+ * ```ts ignore
+ * import { runCommand, runFileSourceMain } from "@eventstorm/core";
+ * await runCommand(() =>
+ *   runFileSourceMain(Deno.args, {
+ *     name: "app",
+ *     summary: "application log lines as app.line events",
+ *     makeParser: () => ({
+ *       parse: (line, ctx) => [{ type: "app.line", time: ctx.readAt, host: ctx.host, line }],
+ *     }),
+ *   })
+ * );
+ * ```
+ */
+export async function runFileSourceMain(
+  args: string[],
+  command: FileSourceCommand,
+): Promise<number> {
+  const spec = fileSourceSpec(command);
+  const parsed = parseFlags(args, spec);
+  if (parsed.help) {
+    console.log(helpText(spec));
+    return 0;
+  }
+  const values = parsed.values;
+  const files = listFlag(values, "file");
+  if (files.length === 0) {
+    throw new UsageError(`${spec.name}: --file is required (a path or a quoted glob)`);
+  }
+  const once = values.once === true;
+  const print = values.print === true;
+  const maxLineBytes = integerFlag(values, "max-line-bytes", { min: 256, max: 64 << 20 })!;
+  const pollIntervalMs = parseDuration(stringFlag(values, "poll-interval")!, "poll-interval");
+  if (pollIntervalMs < 10) throw new UsageError("--poll-interval must be at least 10ms");
+  const statsText = stringFlag(values, "stats-interval")!;
+  const statsIntervalMs = /^0+(ms|s|m|h)?$/.test(statsText.trim())
+    ? 0
+    : parseDuration(statsText, "stats-interval");
+  const explicitCheckpoint = stringFlag(values, "checkpoint");
+  if (explicitCheckpoint !== undefined && values["no-checkpoint"] === true) {
+    throw new UsageError("--checkpoint and --no-checkpoint exclude each other");
+  }
+  // --print is for looking, not for moving the real checkpoint on.
+  const checkpointPath = values["no-checkpoint"] === true
+    ? undefined
+    : explicitCheckpoint ?? (print ? undefined : defaultCheckpointPath(command.name, files));
+  const host = stringFlag(values, "host") ?? localHostname();
+  const to = listFlag(values, "to");
+  const matched = await expandGlobs(files);
+  if (matched.length === 0) {
+    if (once) throw new UsageError(`${spec.name}: no file matches ${files.join(", ")}`);
+    console.error(`source ${command.name}: no file matches ${files.join(", ")} yet; waiting`);
+  }
+  const parser = await command.makeParser(values);
+  const source = new LineSource({
+    paths: files,
+    fromStart: values["from-start"] === true || once,
+    once,
+    pollIntervalMs,
+    maxLineBytes,
+    parser,
+    host,
+    unparsedType: values.unparsed === true
+      ? command.unparsedType ?? `${command.name}.unparsed`
+      : undefined,
+    checkpointPath,
+    signal: shutdownSignal(),
+    output: print
+      ? (resume) => new PrintOutput(resume)
+      : (resume) => Emitter.open({ endpoints: to, host, ...resume }),
+  });
+  const dropped = () => {
+    const output = source.output;
+    return output instanceof Emitter ? output.stats().dropped : 0;
+  };
+  const reporter = new StatsReporter({
+    component: `source-${command.name}`,
+    intervalMs: statsIntervalMs,
+    snapshot: () => sourceCounters(source.stats(), dropped()),
+    format: (current, previous, elapsed) =>
+      formatSourceLine(command.name, current, previous, elapsed),
+  });
+  console.error(
+    `source ${command.name}: ${once ? "reading" : "following"} ${files.join(", ")} → ` +
+      `${print ? "stdout" : to.join(", ")}` +
+      (checkpointPath ? ` (checkpoint ${checkpointPath})` : ""),
+  );
+  reporter.start();
+  try {
+    await source.run();
+  } finally {
+    reporter.stop();
+  }
+  reporter.report();
+  return 0;
+}

@@ -1,0 +1,18 @@
+// A minimal file source on the shared CLI: lines starting with a letter become
+// app.line events, others are unparsed.
+import { runCommand } from "../flags.ts";
+import { runFileSourceMain } from "../source_cli.ts";
+
+await runCommand(() =>
+  runFileSourceMain(Deno.args, {
+    name: "app",
+    summary: "application log lines as app.line events",
+    flags: { tag: { type: "string", value: "TAG", default: "none", help: "tag field" } },
+    makeParser: (values) => ({
+      parse: (line, ctx) =>
+        /^[a-z]/i.test(line)
+          ? [{ type: "app.line", time: ctx.readAt, host: ctx.host, line, tag: values.tag }]
+          : undefined,
+    }),
+  })
+);
