@@ -7,13 +7,27 @@
  * @module
  */
 
-/** nginx's built-in `combined` format. */
-export const NGINX_COMBINED_FORMAT =
+/** nginx's built-in `combined` format.
+ *
+ * @example
+ * ```ts
+ * import { NGINX_COMBINED_FORMAT } from "@eventstorm/source-demo";
+ * console.log(NGINX_COMBINED_FORMAT.startsWith("$remote_addr")); // true
+ * ```
+ */
+export const NGINX_COMBINED_FORMAT: string =
   '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent ' +
   '"$http_referer" "$http_user_agent"';
 
-/** `combined` plus timings, the usual custom format for latency dashboards. */
-export const NGINX_TIMED_FORMAT = NGINX_COMBINED_FORMAT +
+/** `combined` plus timings, the usual custom format for latency dashboards.
+ *
+ * @example
+ * ```ts
+ * import { NGINX_TIMED_FORMAT } from "@eventstorm/source-demo";
+ * console.log(NGINX_TIMED_FORMAT.endsWith("$upstream_response_time")); // true
+ * ```
+ */
+export const NGINX_TIMED_FORMAT: string = NGINX_COMBINED_FORMAT +
   " $request_time $upstream_response_time";
 
 /** Options of {@linkcode LogGenerator}. */

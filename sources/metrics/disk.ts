@@ -75,7 +75,14 @@ export interface DiskUsage {
   read_only: boolean;
 }
 
-/** Filesystem types that are never reported (see the module doc for why). */
+/** Filesystem types that are never reported (see the module doc for why).
+ *
+ * @example
+ * ```ts
+ * import { SKIPPED_FS_TYPES } from "@eventstorm/source-metrics";
+ * console.log(SKIPPED_FS_TYPES.has("tmpfs")); // true
+ * ```
+ */
 export const SKIPPED_FS_TYPES: ReadonlySet<string> = new Set([
   "autofs",
   "binfmt_misc",

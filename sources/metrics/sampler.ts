@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { type Event, localHostname, makeEvent } from "@eventstorm/core";
+import { type Event, localHostname } from "@eventstorm/core";
 import { type CpuTimes, cpuUsage, readCpuTimes } from "./cpu.ts";
 import { type DiskUsage, readDiskUsage, Statvfs } from "./disk.ts";
 import { readLoad } from "./load.ts";
@@ -13,7 +13,14 @@ import { type InterfaceCounters, netRates, readNetCounters } from "./net.ts";
 /** The metric families; each becomes the event type `host.<kind>`. */
 export type MetricKind = "cpu" | "memory" | "disk" | "load" | "net";
 
-/** Every metric family, in the order events are produced. */
+/** Every metric family, in the order events are produced.
+ *
+ * @example
+ * ```ts
+ * import { METRIC_KINDS } from "@eventstorm/source-metrics";
+ * console.log(METRIC_KINDS.map((kind) => `host.${kind}`));
+ * ```
+ */
 export const METRIC_KINDS: readonly MetricKind[] = ["cpu", "memory", "disk", "load", "net"];
 
 /** Options of {@linkcode MetricsSampler}. */
@@ -89,8 +96,13 @@ export class MetricsSampler implements Disposable {
   /** Reads every family once and returns the events, all stamped with one time. */
   async sample(): Promise<Event[]> {
     const time = this.#now();
-    const make = (kind: MetricKind, fields: object) =>
-      makeEvent(`host.${kind}`, { ...fields }, { host: this.#host, time });
+    // Envelope first, so printed lines start with what they are.
+    const make = (kind: MetricKind, fields: object): Event => ({
+      type: `host.${kind}`,
+      time,
+      host: this.#host,
+      ...fields,
+    });
     const parts = await Promise.all(METRIC_KINDS.map(async (kind) => {
       if (!this.#kinds.has(kind)) return [];
       const events = await this.#guard(kind, async (): Promise<Event[]> => {

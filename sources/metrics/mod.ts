@@ -1,0 +1,26 @@
+/**
+ * Host metrics as eventstorm events: `host.cpu`, `host.memory`, `host.disk`,
+ * `host.load` and `host.net`, read from `/proc` and `statvfs(3)` on Linux.
+ *
+ * Each family has a pure parser for the kernel's text (`parseProcStat`,
+ * `parseMeminfo`, `parseMountinfo`, `parseLoadavg`, `parseNetDev`), a reader for
+ * the live files, and {@linkcode MetricsSampler} ties them together into events.
+ *
+ * @example
+ * ```ts ignore
+ * import { MetricsSampler } from "@eventstorm/source-metrics";
+ * using sampler = new MetricsSampler();
+ * await sampler.prime();
+ * await new Promise((r) => setTimeout(r, 1000));
+ * console.log(await sampler.sample());
+ * ```
+ *
+ * @module
+ */
+export * from "./cpu.ts";
+export * from "./memory.ts";
+export * from "./disk.ts";
+export * from "./load.ts";
+export * from "./net.ts";
+export * from "./sampler.ts";
+export * from "./main.ts";
