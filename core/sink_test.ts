@@ -1,0 +1,175 @@
+import assert from "node:assert/strict";
+import { Emitter } from "./emitter.ts";
+import type { Event } from "./event.ts";
+import { type SinkBackend, SinkRunner, type SinkRunnerOptions, type SinkStats } from "./sink.ts";
+
+const opts = { sanitizeOps: false, sanitizeResources: false };
+
+/** An in-memory backend that can be switched off, like a database going away. */
+class SwitchableBackend implements SinkBackend {
+  readonly name = "memory";
+  up = true;
+  readonly stored = new Map<unknown, Event>();
+  writes = 0;
+  delayMs = 0;
+  async write(events: Event[]): Promise<number> {
+    this.writes++;
+    if (this.delayMs) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
+    if (!this.up) throw new Error("connection refused");
+    let refused = 0;
+    for (const event of events) {
+      if (event.refuse) refused++;
+      else this.stored.set(event._id, event);
+    }
+    return refused;
+  }
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+async function pipeline(backend: SwitchableBackend, options: Partial<SinkRunnerOptions>) {
+  const runner = new SinkRunner(backend, {
+    collector: { endpoints: "@tcp://127.0.0.1:*", receiveHwm: 100_000 },
+    retryMs: 10,
+    maxRetryMs: 50,
+    ...options,
+  });
+  const collector = await runner.open();
+  const controller = new AbortController();
+  const running = runner.run(controller.signal);
+  const emitter = await Emitter.open({ endpoints: `>${collector.boundEndpoint()}` });
+  await until(() => emitter.stats().subscriptions > 0, "subscription");
+  return {
+    runner,
+    emitter,
+    stop: async (): Promise<SinkStats> => {
+      controller.abort();
+      return await running;
+    },
+  };
+}
+
+function assertAccounted(stats: SinkStats): void {
+  assert.equal(
+    stats.stored + stats.droppedFull + stats.droppedRejected + stats.droppedShutdown +
+      stats.buffered,
+    stats.received,
+    JSON.stringify(stats),
+  );
+}
+
+Deno.test("sink runner: an outage shorter than the buffer costs nothing", opts, async () => {
+  const backend = new SwitchableBackend();
+  const p = await pipeline(backend, { bufferEvents: 10_000 });
+  for (let i = 0; i < 1000; i++) p.emitter.emit("app.a", { i });
+  await p.emitter.flush();
+  await until(() => p.runner.stats().stored === 1000, "1000 stored");
+  backend.up = false;
+  for (let i = 1000; i < 5000; i++) p.emitter.emit("app.a", { i });
+  await p.emitter.flush();
+  await until(() => p.runner.stats().received === 5000, "5000 received during the outage");
+  assert.ok(p.runner.stats().writeErrors > 0);
+  assertAccounted(p.runner.stats());
+  backend.up = true;
+  await until(() => p.runner.stats().stored === 5000, "the buffer to drain");
+  await p.emitter.close();
+  const stats = await p.stop();
+  assert.equal(stats.droppedFull, 0);
+  assert.equal(backend.stored.size, 5000, "each event stored once, retries included");
+  assertAccounted(stats);
+});
+
+for (const whenFull of ["drop-newest", "drop-oldest"] as const) {
+  Deno.test(
+    `sink runner: a full buffer drops ${
+      whenFull === "drop-newest" ? "new" : "old"
+    } events and counts them`,
+    opts,
+    async () => {
+      const backend = new SwitchableBackend();
+      backend.up = false;
+      const p = await pipeline(backend, { bufferEvents: 500, whenFull, batchSize: 100 });
+      for (let i = 0; i < 2000; i++) p.emitter.emit("app.a", { i });
+      await p.emitter.flush();
+      await until(() => p.runner.stats().received === 2000, "2000 received");
+      const during = p.runner.stats();
+      assert.equal(during.droppedFull, 1500);
+      assertAccounted(during);
+      backend.up = true;
+      await until(() => p.runner.stats().buffered === 0, "the buffer to drain");
+      await p.emitter.close();
+      const stats = await p.stop();
+      assert.equal(stats.stored, 500);
+      assertAccounted(stats);
+      const kept = [...backend.stored.values()].map((event) => event.i as number).sort((a, b) =>
+        a - b
+      );
+      if (whenFull === "drop-newest") {
+        // The in-flight batch and the first events buffered survive.
+        assert.equal(kept[0], 0);
+        assert.ok(kept[kept.length - 1] < 600);
+      } else {
+        // The newest survive, plus the batch that was in flight when the buffer filled.
+        assert.equal(kept[kept.length - 1], 1999);
+        assert.ok(kept.filter((i) => i >= 1600).length === 400, `${kept.length} kept`);
+      }
+    },
+  );
+}
+
+Deno.test("sink runner: events refused for good are counted, not retried", opts, async () => {
+  const backend = new SwitchableBackend();
+  const p = await pipeline(backend, {});
+  for (let i = 0; i < 100; i++) p.emitter.emit("app.a", { i, refuse: i % 10 === 0 });
+  await p.emitter.close();
+  await until(
+    () => p.runner.stats().received === 100 && p.runner.stats().buffered === 0,
+    "100 handled",
+  );
+  const stats = await p.stop();
+  assert.equal(stats.stored, 90);
+  assert.equal(stats.droppedRejected, 10);
+  assertAccounted(stats);
+});
+
+Deno.test(
+  "sink runner: at shutdown a dead backend's buffer is counted as dropped",
+  opts,
+  async () => {
+    const backend = new SwitchableBackend();
+    backend.up = false;
+    const p = await pipeline(backend, { shutdownTimeoutMs: 200 });
+    for (let i = 0; i < 300; i++) p.emitter.emit("app.a", { i });
+    await p.emitter.close();
+    await until(() => p.runner.stats().received === 300, "300 received");
+    const stats = await p.stop();
+    assert.equal(stats.stored, 0);
+    assert.equal(stats.droppedShutdown, 300);
+    assert.equal(stats.buffered, 0);
+    assertAccounted(stats);
+  },
+);
+
+Deno.test("sink runner: events get stable ids from their stream position", opts, async () => {
+  const backend = new SwitchableBackend();
+  const p = await pipeline(backend, {});
+  for (let i = 0; i < 3; i++) p.emitter.emit("app.a", { i });
+  p.emitter.emit("app.b", { i: 0, _id: "mine" });
+  await p.emitter.close();
+  await until(() => p.runner.stats().stored === 4, "4 stored");
+  await p.stop();
+  const source = p.emitter.sourceId.toString(16);
+  assert.deepEqual(
+    [...backend.stored.keys()].sort(),
+    [`${source}-app.a-0`, `${source}-app.a-1`, `${source}-app.a-2`, "mine"].sort(),
+  );
+});
