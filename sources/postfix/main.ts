@@ -1,0 +1,72 @@
+/**
+ * `eventstorm source postfix`: follows Postfix's mail log and publishes
+ * `smtp.transaction`, `smtp.reject` and `smtp.deferred` events.
+ *
+ * @example
+ * ```sh
+ * deno run -A sources/postfix/main.ts --file /var/log/mail.log --to '>tcp://127.0.0.1:5555'
+ * deno run -A sources/postfix/main.ts --file mail.log --once --print
+ * ```
+ *
+ * @module
+ */
+import {
+  type FileSourceCommand,
+  type Flags,
+  parseDuration,
+  runCommand,
+  runFileSourceMain,
+  stringFlag,
+  UsageError,
+} from "@eventstorm/core";
+import { PostfixTracker } from "./tracker.ts";
+
+/**
+ * The postfix source command, for `runFileSourceMain` (also used by the
+ * `eventstorm` CLI).
+ *
+ * @example
+ * ```ts ignore
+ * import { runFileSourceMain } from "@eventstorm/core";
+ * import { postfixCommand } from "@eventstorm/source-postfix/main";
+ * await runFileSourceMain(["--file", "mail.log", "--once", "--print"], postfixCommand);
+ * ```
+ */
+export const postfixCommand: FileSourceCommand = {
+  name: "postfix",
+  summary: "Postfix mail log as smtp.transaction (one per message), smtp.reject and " +
+    "smtp.deferred events",
+  flags: {
+    timeout: {
+      type: "string",
+      value: "DURATION",
+      default: "1h",
+      help: "log time without a line about a message before it is sent as incomplete",
+    },
+    "deferred-timeout": {
+      type: "string",
+      value: "DURATION",
+      default: "5d",
+      help: "the same for queued messages waiting to retry deferred recipients",
+    },
+    utc: { type: "boolean", help: "BSD syslog timestamps are UTC (default: local time)" },
+  },
+  epilog: "Examples:\n" +
+    "  eventstorm source postfix --file /var/log/mail.log\n" +
+    "  eventstorm source postfix --file 'mail.log*' --once --print",
+  makeParser(values: Flags): PostfixTracker {
+    const timeout = parseDuration(stringFlag(values, "timeout")!, "timeout");
+    const deferredTimeout = parseDuration(
+      stringFlag(values, "deferred-timeout")!,
+      "deferred-timeout",
+    );
+    if (timeout <= 0 || deferredTimeout <= 0) {
+      throw new UsageError("--timeout and --deferred-timeout must be longer than 0");
+    }
+    return new PostfixTracker({ timeout, deferredTimeout, utc: values.utc === true });
+  },
+};
+
+if (import.meta.main) {
+  await runCommand(() => runFileSourceMain(Deno.args, postfixCommand));
+}

@@ -1,0 +1,230 @@
+/**
+ * The Postfix source against a real Postfix: scripts/postfix.sh starts a
+ * loopback-only Postfix that logs to a fresh file, the test sends mail with
+ * `smtp-source` and `sendmail` (deliveries, several recipients, rejects, bounces,
+ * a deferral that expires), runs `sources/postfix/main.ts --once --print` over the
+ * log, checks the transactions, and compares totals with `pflogsumm` on the same
+ * file. Without Postfix (not root, no apt) the test is skipped, or fails under
+ * CI=true.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const SCRIPT = fileURLToPath(new URL("../scripts/postfix.sh", import.meta.url));
+const MAIN = fileURLToPath(new URL("../sources/postfix/main.ts", import.meta.url));
+const CI = Deno.env.get("CI") === "true";
+const decoder = new TextDecoder();
+
+async function run(
+  command: string,
+  args: string[],
+  stdin?: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = new Deno.Command(command, {
+    args,
+    stdin: stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (stdin !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(stdin));
+    await writer.close();
+  }
+  const out = await child.output();
+  return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
+}
+
+async function startPostfix(log: string): Promise<string | undefined> {
+  if (Deno.build.os !== "linux") return "Postfix tests run on Linux only";
+  try {
+    const out = await run("bash", [SCRIPT, "start", log]);
+    return out.code === 0 ? undefined : `scripts/postfix.sh start failed: ${out.stderr.trim()}`;
+  } catch (error) {
+    return `cannot run scripts/postfix.sh: ${error instanceof Error ? error.message : error}`;
+  }
+}
+
+const dir = await Deno.makeTempDir({ prefix: "postfix_real_" });
+const LOG = join(dir, "mail.log");
+const unavailable = await startPostfix(LOG);
+if (unavailable && !CI) console.warn(`skipping real Postfix test: ${unavailable}`);
+
+async function poll(what: string, condition: () => Promise<boolean>, ms = 90_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+/** smtp-source: `-m` messages with `-r` recipients each, from root@localhost to `to`. */
+function smtpSource(to: string, options: { messages?: number; recipients?: number } = {}) {
+  return run("smtp-source", [
+    "-m",
+    String(options.messages ?? 1),
+    "-r",
+    String(options.recipients ?? 1),
+    "-f",
+    "root@localhost",
+    "-t",
+    to,
+    "127.0.0.1:25",
+  ]);
+}
+
+interface Recipient {
+  to: string;
+  orig_to?: string;
+  status: string;
+  attempts: number;
+}
+
+type Doc = Record<string, unknown>;
+
+/** Totals as pflogsumm prints them under "Grand Totals". */
+function pflogsummTotals(report: string): Record<string, number> {
+  const totals: Record<string, number> = {};
+  for (const name of ["received", "delivered", "deferred", "bounced", "rejected"]) {
+    const match = report.match(new RegExp(`^\\s*(\\d+)\\s+${name}\\b`, "m"));
+    if (match) totals[name] = Number(match[1]);
+  }
+  const deferrals = report.match(/\((\d+)\s+deferrals\)/);
+  totals.deferrals = deferrals ? Number(deferrals[1]) : 0;
+  return totals;
+}
+
+Deno.test({
+  name: "real Postfix: transactions, rejects, bounces and pflogsumm totals",
+  ignore: unavailable !== undefined && !CI,
+  async fn() {
+    if (unavailable) throw new Error(unavailable);
+    try {
+      // Three single-recipient messages, then one with three recipients
+      // (rcpt, 2rcpt, 3rcpt: all aliases of root).
+      assert.equal((await smtpSource("alice@localhost", { messages: 3 })).code, 0);
+      assert.equal((await smtpSource("rcpt@localhost", { recipients: 3 })).code, 0);
+      // Refused at RCPT time: smtp-source gives up, the session logs a NOQUEUE reject.
+      assert.notEqual((await smtpSource("x@reject.test")).code, 0);
+      assert.notEqual((await smtpSource("nosuch@localhost")).code, 0);
+      // Accepted, then bounced by local delivery; a notification goes back to root.
+      assert.equal((await smtpSource("user@bounce.test")).code, 0);
+      // Deferred (the relay refuses connections) until it expires after 5s.
+      assert.equal((await smtpSource("someone@defer.test")).code, 0);
+      // sendmail: three aliases and one unknown user.
+      const sendmail = await run(
+        "sendmail",
+        ["-f", "root", "alice", "bob", "nosuchuser", "carol"],
+        "Subject: eventstorm test\n\nhello\n",
+      );
+      assert.equal(sendmail.code, 0, sendmail.stderr);
+
+      await poll("the Postfix queue to empty", async () => {
+        const queue = await run("postqueue", ["-p"]);
+        return queue.stdout.includes("Mail queue is empty");
+      });
+      // The last `removed` can reach the file just after the queue looks empty.
+      let previous = -1;
+      await poll("the mail log to settle", async () => {
+        const size = (await Deno.stat(LOG)).size;
+        const settled = size === previous;
+        previous = size;
+        return settled;
+      });
+
+      const result = await run(Deno.execPath(), [
+        "run",
+        "-A",
+        MAIN,
+        "--file",
+        LOG,
+        "--once",
+        "--print",
+      ]);
+      assert.equal(result.code, 0, result.stderr);
+      const events: Doc[] = result.stdout.split("\n").filter((l) => l.trim()).map((l) =>
+        JSON.parse(l)
+      );
+      const txs = events.filter((e) => e.type === "smtp.transaction");
+      const rejects = events.filter((e) => e.type === "smtp.reject");
+      const deferred = events.filter((e) => e.type === "smtp.deferred");
+      const byId = new Map(txs.map((t) => [t.queue_id as string, t]));
+      const recipients = (t: Doc) => t.recipients as Recipient[];
+
+      // 3 + 1 + 1 + 1 + 1 messages sent, plus 3 notifications (bounce.test,
+      // defer.test, sendmail's unknown user); nothing left open or cut off.
+      assert.equal(txs.length, 10, JSON.stringify(txs.map((t) => t.queue_id)));
+      assert.ok(txs.every((t) => t.incomplete === undefined && t.partial === undefined));
+
+      const singles = txs.filter((t) =>
+        recipients(t).length === 1 && recipients(t)[0].orig_to === "alice@localhost"
+      );
+      assert.equal(singles.length, 3);
+      for (const t of singles) {
+        assert.equal(t.client, "localhost[127.0.0.1]");
+        assert.equal(t.from, "root@localhost");
+        assert.equal(typeof t.message_id, "string");
+        assert.equal(recipients(t)[0].to, "root@localhost");
+        assert.equal(recipients(t)[0].status, "sent");
+      }
+
+      const multi = txs.find((t) => t.nrcpt === 3);
+      assert.ok(multi, "the three-recipient message");
+      assert.deepEqual(
+        recipients(multi).map((r) => `${r.orig_to}:${r.status}`).sort(),
+        ["2rcpt@localhost:sent", "3rcpt@localhost:sent", "rcpt@localhost:sent"],
+      );
+
+      assert.deepEqual(
+        rejects.map((r) => [r.to, r.code, r.stage]).sort(),
+        [["nosuch@localhost", 550, "RCPT"], ["x@reject.test", 554, "RCPT"]],
+      );
+
+      const bounced = txs.find((t) => recipients(t)[0]?.orig_to === "user@bounce.test");
+      assert.ok(bounced, "the bounce.test message");
+      assert.equal(recipients(bounced)[0].status, "bounced");
+      const bounceNotice = byId.get(bounced.bounce_queue_id as string);
+      assert.ok(bounceNotice, "its non-delivery notification");
+      assert.equal(bounceNotice.parent_queue_id, bounced.queue_id);
+      assert.equal(bounceNotice.from, "");
+      assert.equal(recipients(bounceNotice)[0].status, "sent");
+
+      const expired = txs.find((t) => recipients(t)[0]?.to === "someone@defer.test");
+      assert.ok(expired, "the defer.test message");
+      assert.equal(expired.expired, true);
+      assert.equal(recipients(expired)[0].status, "expired");
+      const itsDeferrals = deferred.filter((d) => d.queue_id === expired.queue_id);
+      assert.ok(itsDeferrals.length >= 1);
+      assert.equal(recipients(expired)[0].attempts, itsDeferrals.length);
+      assert.equal(byId.get(expired.bounce_queue_id as string)?.parent_queue_id, expired.queue_id);
+
+      const local = txs.find((t) => t.uid === 0);
+      assert.ok(local, "the sendmail message");
+      assert.deepEqual(
+        recipients(local).map((r) => `${r.orig_to}:${r.status}`).sort(),
+        ["alice:sent", "bob:sent", "carol:sent", "nosuchuser:bounced"],
+      );
+      assert.equal(byId.get(local.bounce_queue_id as string)?.parent_queue_id, local.queue_id);
+
+      // The same log through pflogsumm.
+      const report = await run("pflogsumm", [LOG]);
+      assert.equal(report.code, 0, report.stderr);
+      const theirs = pflogsummTotals(report.stdout);
+      const all = txs.flatMap(recipients);
+      const ours = {
+        received: txs.filter((t) => t.client !== undefined || t.uid !== undefined).length,
+        delivered: all.filter((r) => r.status === "sent").length,
+        deferred: new Set(deferred.map((d) => d.queue_id)).size,
+        deferrals: deferred.length,
+        bounced: all.filter((r) => r.status === "bounced").length,
+        rejected: rejects.length,
+      };
+      assert.deepEqual(ours, theirs, report.stdout.slice(0, 800));
+      assert.equal(ours.received, 7);
+    } finally {
+      await run("bash", [SCRIPT, "stop"]);
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
+});
