@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { formatTopTable } from "./top.ts";
 import {
   Collector,
   type CollectorStats,
@@ -38,6 +39,7 @@ export const TAP_COMMAND: CommandSpec = {
       help: "topic prefix to subscribe to [default: all]",
     },
     stats: { type: "boolean", help: "print rate and loss lines instead of events" },
+    top: { type: "boolean", help: "show a refreshing table of topics, rates and losses" },
     interval: {
       type: "string",
       value: "DURATION",
@@ -48,7 +50,8 @@ export const TAP_COMMAND: CommandSpec = {
   },
   epilog: `Examples:
   eventstorm tap --topic http.
-  eventstorm tap --stats`,
+  eventstorm tap --stats
+  eventstorm tap --top`,
 };
 
 /** One readable line of rates and losses between two collector snapshots. */
@@ -87,13 +90,16 @@ export async function tapMain(args: string[]): Promise<number> {
   });
   const signal = shutdownSignal();
   signal.addEventListener("abort", () => void collector.close(), { once: true });
-  const showStats = parsed.values.stats === true;
+  const showTop = parsed.values.top === true;
+  const showStats = parsed.values.stats === true || showTop;
+  const clear = showTop && Deno.stdout.isTerminal() ? "\x1b[H\x1b[2J" : "";
   let previous: CollectorStats | undefined;
   let previousAt = performance.now();
   const printStats = () => {
     const now = performance.now();
     const current = collector.stats();
-    console.log(formatTapLine(current, previous, now - previousAt));
+    if (showTop) console.log(`${clear}${formatTopTable(current, previous, now - previousAt)}\n`);
+    else console.log(formatTapLine(current, previous, now - previousAt));
     previous = current;
     previousAt = now;
   };

@@ -87,7 +87,7 @@ Deno.test("emit → router → tap with allow/deny, as separate processes", opts
   assert.match(routed.stderr, /denied 50/);
 });
 
-Deno.test("tap --stats prints rates and loss", opts, async () => {
+Deno.test("tap --stats and --top print rates and loss", opts, async () => {
   const sourcesPort = freePort();
   const sinksPort = freePort();
   const router = cli([
@@ -99,14 +99,9 @@ Deno.test("tap --stats prints rates and loss", opts, async () => {
     "--stats-interval",
     "0s",
   ]);
-  const tap = cli([
-    "tap",
-    "--from",
-    `>tcp://127.0.0.1:${sinksPort}`,
-    "--stats",
-    "--interval",
-    "500ms",
-  ]);
+  const from = `>tcp://127.0.0.1:${sinksPort}`;
+  const tap = cli(["tap", "--from", from, "--stats", "--interval", "500ms"]);
+  const top = cli(["tap", "--from", from, "--top", "--topic", "http.", "--interval", "500ms"]);
   await sleep(1500);
   const demo = cli([
     "source",
@@ -123,10 +118,19 @@ Deno.test("tap --stats prints rates and loss", opts, async () => {
   assert.match(demoResult.stderr, /3000 events emitted, 3000 sent, 0 dropped/);
   await sleep(1200);
   tap.kill("SIGINT");
+  top.kill("SIGINT");
   const tapped = await finish(tap);
   assert.equal(tapped.code, 0, tapped.stderr);
   assert.match(tapped.stdout, /ev\/s/);
   assert.match(tapped.stderr, /total 3000 events, lost 0/);
+  const topped = await finish(top);
+  assert.equal(topped.code, 0, topped.stderr);
+  const lastTable = topped.stdout.trim().split("\n\n").slice(-2).join("\n");
+  assert.match(lastTable, /^TOPIC\s+EV\/S\s+RECEIVED\s+LOST\s+LOSS %\s+DUPLICATES\s+SOURCES$/m);
+  const row = lastTable.match(/^http\.hit\s+\S+\s+(\d+)\s+0\s+0\.00\s+0\s+1$/m);
+  assert.ok(row, lastTable);
+  assert.ok(Number(row[1]) > 2000, "most demo events are http.hit");
+  assert.doesNotMatch(lastTable, /ssh\.login/, "--topic http. is respected");
   router.kill("SIGTERM");
   await finish(router);
 });
