@@ -12,3 +12,4 @@
 export * from "./events.ts";
 export * from "./run.ts";
 export { DEMO_COMMAND, demoMain } from "./main.ts";
+export * from "./loggen.ts";
