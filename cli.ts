@@ -31,6 +31,26 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Main> }> =
 };
 
 const SOURCES: Record<string, { summary: string; load: () => Promise<Main> }> = {
+  postfix: {
+    summary: "Postfix mail log: one smtp.transaction per message, rejects, deferrals",
+    load: async () => {
+      const [{ runFileSourceMain }, { postfixCommand }] = await Promise.all([
+        import("@eventstorm/core"),
+        import("./sources/postfix/main.ts"),
+      ]);
+      return (args) => runFileSourceMain(args, postfixCommand);
+    },
+  },
+  sshd: {
+    summary: "sshd logins (accepted, failed, invalid user) from auth.log",
+    load: async () => {
+      const [{ runFileSourceMain }, { sshdCommand }] = await Promise.all([
+        import("@eventstorm/core"),
+        import("./sources/sshd/main.ts"),
+      ]);
+      return (args) => runFileSourceMain(args, sshdCommand);
+    },
+  },
   metrics: {
     summary: "host metrics: cpu, memory, disk, load, net",
     load: async () => (await import("./sources/metrics/main.ts")).metricsMain,

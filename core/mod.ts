@@ -34,3 +34,7 @@ export * from "./sink_cli.ts";
 export * from "./queue.ts";
 export * from "./print_output.ts";
 export * from "./syslog.ts";
+export * from "./tail.ts";
+export * from "./checkpoint.ts";
+export * from "./line_source.ts";
+export * from "./source_cli.ts";
