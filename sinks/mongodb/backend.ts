@@ -1,0 +1,483 @@
+/**
+ * The MongoDB backend of the sink: idempotent unordered inserts, indexes, TTL and
+ * time-series collections.
+ *
+ * @module
+ */
+import {
+  BSON,
+  type Collection,
+  type Db,
+  type Document,
+  MongoBulkWriteError,
+  MongoClient,
+  MongoError,
+  MongoInvalidArgumentError,
+  MongoNetworkError,
+  MongoServerError,
+  MongoServerSelectionError,
+  ObjectId,
+  type WriteConcernSettings,
+} from "mongodb";
+import { type Event, type SinkBackend, UsageError } from "@eventstorm/core";
+import type { MongoSinkConfig } from "./config.ts";
+import { collectionForType, safeDocument } from "./keys.ts";
+
+/** Options of {@linkcode MongoBackend.open}. */
+export interface MongoBackendOptions {
+  /** Where one-line notices go (TTL fallback, refusals); stderr by default. */
+  log?: (line: string) => void;
+}
+
+/** How old events are removed. */
+export type TtlMode = "none" | "index" | "timeseries" | "sweep";
+
+/** Server codes of failures that pass: the write is retried as a whole. */
+const TRANSIENT_CODES = new Set([
+  6, // HostUnreachable
+  7, // HostNotFound
+  24, // LockTimeout
+  50, // MaxTimeMSExpired
+  89, // NetworkTimeout
+  91, // ShutdownInProgress
+  112, // WriteConflict
+  189, // PrimarySteppedDown
+  202, // NetworkInterfaceExceededTimeLimit
+  262, // ExceededTimeLimit
+  9001, // SocketException
+  10107, // NotWritablePrimary
+  11600, // InterruptedAtShutdown
+  11602, // InterruptedDueToReplStateChange
+  13435, // NotPrimaryNoSecondaryOk
+  13436, // NotPrimaryOrSecondary
+  14031, // OutOfDiskSpace
+]);
+
+/** Server codes that a single document earns by its content: refused for good. */
+const DOCUMENT_CODES = new Set([
+  2, // BadValue
+  14, // TypeMismatch
+  22, // InvalidBSON
+  52, // DollarPrefixedFieldName
+  53, // InvalidIdField
+  56, // EmptyFieldName
+  57, // DottedFieldName
+  121, // DocumentValidationFailure
+  10334, // BSONObjectTooLarge
+  17280, // KeyTooLong
+]);
+
+/** Codes with which a server says it lacks a feature (FerretDB 1.24: 238 NotImplemented). */
+const UNSUPPORTED_CODES = new Set([
+  72, // InvalidOptions
+  115, // CommandNotSupported
+  197, // InvalidIndexSpecificationOption
+  238, // NotImplemented
+]);
+
+const DUPLICATE_KEY = 11000;
+const NAMESPACE_EXISTS = 48;
+const INDEX_OPTIONS_CONFLICT = 85;
+const INDEX_KEY_SPECS_CONFLICT = 86;
+
+function hasLabel(error: unknown, label: string): boolean {
+  return error instanceof MongoError && error.hasErrorLabel(label);
+}
+
+/** A connection closed under a request: an outage, or a server that drops a document it cannot take. */
+function isConnectionDrop(error: unknown): boolean {
+  return error instanceof MongoNetworkError || hasLabel(error, "ResetPool");
+}
+
+function isTransient(error: unknown): boolean {
+  if (isConnectionDrop(error) || error instanceof MongoServerSelectionError) return true;
+  if (hasLabel(error, "RetryableWriteError") || hasLabel(error, "TransientTransactionError")) {
+    return true;
+  }
+  return error instanceof MongoServerError && TRANSIENT_CODES.has(Number(error.code));
+}
+
+/** The driver could not encode the document (too large, bad value): nothing was sent. */
+function isClientDocumentError(error: unknown): boolean {
+  return error instanceof BSON.BSONError || error instanceof MongoInvalidArgumentError;
+}
+
+function errorCode(error: unknown): number | undefined {
+  const code = (error as { code?: unknown })?.code;
+  return typeof code === "number" ? code : undefined;
+}
+
+function message(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).split("\n")[0];
+}
+
+/**
+ * Stores events in MongoDB. Every document keeps the event's `_id`, so a retried
+ * batch or a replay meets duplicate-key errors (E11000), which count as stored.
+ * Connection failures throw, so the sink runner keeps the batch and retries.
+ *
+ * @example
+ * ```ts ignore
+ * import { MongoBackend } from "@eventstorm/sink-mongodb";
+ * const backend = await MongoBackend.open({
+ *   url: "mongodb://127.0.0.1:27017", db: "eventstorm", timeseries: false, timeoutMs: 5000,
+ * });
+ * await backend.write([{ type: "http.hit", time: new Date(), host: "web1", _id: "a-1" }]);
+ * await backend.close();
+ * ```
+ */
+export class MongoBackend implements SinkBackend {
+  /** Name for stats. */
+  readonly name = "mongodb";
+  readonly #config: MongoSinkConfig;
+  readonly #client: MongoClient;
+  readonly #db: Db;
+  readonly #log: (line: string) => void;
+  readonly #writeConcern: WriteConcernSettings | undefined;
+  readonly #collections = new Map<string, Promise<Collection>>();
+  #ready: Promise<void> | undefined;
+  #ttlMode: TtlMode;
+  #sweepTimer: ReturnType<typeof setInterval> | undefined;
+  #sweeping = false;
+  #swept = new Set<string>();
+  #lastWriteFailed = false;
+  readonly #refusalCodes = new Set<string>();
+  #closed = false;
+
+  /**
+   * Connects and prepares the database. A server that cannot do what was asked
+   * (`--timeseries` on FerretDB) throws a `UsageError`; an unreachable server does
+   * not: setup is then retried with every write.
+   */
+  static async open(
+    config: MongoSinkConfig,
+    options: MongoBackendOptions = {},
+  ): Promise<MongoBackend> {
+    const backend = new MongoBackend(config, options);
+    try {
+      await backend.#ensureReady();
+    } catch (error) {
+      if (error instanceof UsageError || !isTransient(error)) {
+        await backend.close();
+        if (error instanceof UsageError) throw error;
+        throw new Error(`mongodb: ${message(error)}`);
+      }
+      backend.#log(
+        `mongodb: ${config.url} not reachable yet (${message(error)}); retrying with each write`,
+      );
+    }
+    return backend;
+  }
+
+  private constructor(config: MongoSinkConfig, options: MongoBackendOptions) {
+    this.#config = config;
+    this.#log = options.log ?? ((line) => console.error(line));
+    this.#client = new MongoClient(config.url, {
+      serverSelectionTimeoutMS: config.timeoutMs,
+      connectTimeoutMS: config.timeoutMs,
+      appName: "eventstorm-sink-mongodb",
+    });
+    this.#db = this.#client.db(config.db);
+    this.#writeConcern = config.writeConcern === undefined
+      ? undefined
+      : { w: config.writeConcern.w, journal: config.writeConcern.journal };
+    this.#ttlMode = config.ttlMs === undefined
+      ? "none"
+      : config.timeseries
+      ? "timeseries"
+      : "index";
+  }
+
+  /** How old events are removed: a TTL index, time-series expiry, periodic deletes, or not. */
+  get ttlMode(): TtlMode {
+    return this.#ttlMode;
+  }
+
+  /** The driver's client, for queries beside the sink. */
+  get client(): MongoClient {
+    return this.#client;
+  }
+
+  #ensureReady(): Promise<void> {
+    this.#ready ??= this.#setup().catch((error) => {
+      this.#ready = undefined;
+      throw error;
+    });
+    return this.#ready;
+  }
+
+  async #setup(): Promise<void> {
+    // After a failed first contact the driver closes its topology; connect() makes a new one.
+    await this.#client.connect();
+    await this.#db.command({ ping: 1 });
+    if (this.#config.timeseries) await this.#checkTimeseries();
+    if (this.#config.collection !== undefined) await this.#collection(this.#config.collection);
+  }
+
+  /** Creates a time-series collection once, so an unsupporting server is known at startup. */
+  async #checkTimeseries(): Promise<void> {
+    const name = this.#config.collection ?? `eventstorm_timeseries_probe_${Deno.pid}`;
+    try {
+      await this.#createTimeseries(name);
+    } catch (error) {
+      if (error instanceof MongoServerError && UNSUPPORTED_CODES.has(Number(error.code))) {
+        const reason = error.codeName ? `${error.code} ${error.codeName}` : `${error.code}`;
+        throw new UsageError(
+          `--timeseries: the server does not support time-series collections (code ${reason})`,
+        );
+      }
+      throw error;
+    }
+    if (this.#config.collection === undefined) await this.#db.dropCollection(name);
+  }
+
+  async #createTimeseries(name: string): Promise<void> {
+    const expire = this.#config.ttlMs === undefined
+      ? {}
+      : { expireAfterSeconds: Math.ceil(this.#config.ttlMs / 1000) };
+    try {
+      await this.#db.createCollection(name, {
+        timeseries: { timeField: "time", metaField: "host" },
+        ...expire,
+      });
+    } catch (error) {
+      if (errorCode(error) !== NAMESPACE_EXISTS) throw error;
+      // An existing collection keeps its data; bring its expiry in line with --ttl.
+      if (this.#config.ttlMs !== undefined) {
+        await this.#db.command({ collMod: name, ...expire });
+      }
+    }
+  }
+
+  /** The collection `name`, created and indexed the first time it is used. */
+  #collection(name: string): Promise<Collection> {
+    let prepared = this.#collections.get(name);
+    if (!prepared) {
+      prepared = this.#prepare(name).catch((error) => {
+        this.#collections.delete(name);
+        throw error;
+      });
+      this.#collections.set(name, prepared);
+    }
+    return prepared;
+  }
+
+  async #prepare(name: string): Promise<Collection> {
+    if (this.#config.timeseries) await this.#createTimeseries(name);
+    const collection = this.#db.collection(name);
+    await collection.createIndex({ type: 1, time: 1 });
+    if (this.#config.ttlMs !== undefined && !this.#config.timeseries) {
+      await this.#prepareTtl(collection);
+    }
+    return collection;
+  }
+
+  async #prepareTtl(collection: Collection): Promise<void> {
+    const expireAfterSeconds = Math.ceil(this.#config.ttlMs! / 1000);
+    if (this.#ttlMode === "index") {
+      try {
+        await collection.createIndex({ time: 1 }, { expireAfterSeconds });
+        return;
+      } catch (error) {
+        const code = errorCode(error);
+        if (code === INDEX_OPTIONS_CONFLICT || code === INDEX_KEY_SPECS_CONFLICT) {
+          // A {time: 1} index from an earlier --ttl: change its expiry in place.
+          await this.#db.command({
+            collMod: collection.collectionName,
+            index: { keyPattern: { time: 1 }, expireAfterSeconds },
+          });
+          return;
+        }
+        if (!(error instanceof MongoServerError && UNSUPPORTED_CODES.has(Number(code)))) {
+          throw error;
+        }
+        this.#ttlMode = "sweep";
+        this.#log(
+          `mongodb: the server refuses TTL indexes (${message(error)}); ` +
+            `deleting events older than --ttl every ${Math.round(this.#sweepMs() / 1000)}s instead`,
+        );
+      }
+    }
+    // Periodic deletes by time want an index that starts with time.
+    await collection.createIndex({ time: 1 });
+    this.#swept.add(collection.collectionName);
+    this.#startSweeping();
+  }
+
+  #sweepMs(): number {
+    return Math.min(60_000, Math.max(1000, Math.round(this.#config.ttlMs! / 10)));
+  }
+
+  #startSweeping(): void {
+    if (this.#sweepTimer !== undefined || this.#closed) return;
+    void this.sweep();
+    this.#sweepTimer = setInterval(() => void this.sweep(), this.#sweepMs());
+    Deno.unrefTimer(this.#sweepTimer as unknown as number);
+  }
+
+  /**
+   * Deletes events older than the TTL from every collection this sink fills, where
+   * the server has no TTL indexes; a failure (server down) waits for the next round.
+   * Resolves with the number of events deleted.
+   */
+  async sweep(): Promise<number> {
+    if (this.#ttlMode !== "sweep" || this.#sweeping || this.#closed) return 0;
+    this.#sweeping = true;
+    let deleted = 0;
+    try {
+      const before = new Date(Date.now() - this.#config.ttlMs!);
+      for (const name of this.#swept) {
+        const result = await this.#db.collection(name).deleteMany({ time: { $lt: before } });
+        deleted += result.deletedCount;
+      }
+    } catch {
+      // The server is down or busy: the next round deletes what this one left.
+    } finally {
+      this.#sweeping = false;
+    }
+    return deleted;
+  }
+
+  /** Stores `events`; resolves with the number refused for good, throws to be retried. */
+  async write(events: Event[]): Promise<number> {
+    try {
+      const refused = await this.#write(events);
+      this.#lastWriteFailed = false;
+      return refused;
+    } catch (error) {
+      this.#lastWriteFailed = true;
+      throw error;
+    }
+  }
+
+  async #write(events: Event[]): Promise<number> {
+    await this.#ensureReady();
+    const groups = new Map<string, Document[]>();
+    const single = this.#config.collection;
+    for (const event of events) {
+      // The id is set on the event itself, so a retry of this batch reuses it.
+      if (event._id === undefined) event._id = new ObjectId();
+      const name = single ?? collectionForType(event.type);
+      let documents = groups.get(name);
+      if (!documents) groups.set(name, documents = []);
+      documents.push(safeDocument(event));
+    }
+    let refused = 0;
+    for (const [name, documents] of groups) {
+      const collection = await this.#collection(name);
+      const fresh = this.#config.timeseries && this.#lastWriteFailed
+        ? await this.#notStored(collection, documents)
+        : documents;
+      if (fresh.length > 0) refused += await this.#insert(collection, fresh);
+    }
+    return refused;
+  }
+
+  /**
+   * Time-series collections do not enforce unique `_id`s, so after a failed write
+   * the documents that did get stored are left out of the retry.
+   */
+  async #notStored(collection: Collection, documents: Document[]): Promise<Document[]> {
+    const stored = new Set<string>();
+    const ids = documents.map((document) => document._id);
+    const cursor = collection.find({ _id: { $in: ids } }, { projection: { _id: 1 } });
+    for await (const found of cursor) stored.add(BSON.EJSON.stringify(found._id));
+    if (stored.size === 0) return documents;
+    return documents.filter((document) => !stored.has(BSON.EJSON.stringify(document._id)));
+  }
+
+  async #insert(collection: Collection, documents: Document[], lastTry = false): Promise<number> {
+    try {
+      await collection.insertMany(documents, {
+        ordered: false,
+        writeConcern: this.#writeConcern,
+        // Re-inserting a retried batch must not have the driver mint new ids.
+        forceServerObjectId: false,
+      });
+      return 0;
+    } catch (error) {
+      return await this.#recover(collection, documents, error, lastTry);
+    }
+  }
+
+  /** Sorts out a failed insert: stored, refused for good, or thrown to be retried. */
+  async #recover(
+    collection: Collection,
+    documents: Document[],
+    error: unknown,
+    lastTry: boolean,
+  ): Promise<number> {
+    const writeErrors = error instanceof MongoBulkWriteError
+      ? (Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors])
+      : [];
+    if (error instanceof MongoBulkWriteError && writeErrors.length > 0) {
+      if (error.writeConcernError) throw error;
+      let refused = 0;
+      for (const writeError of writeErrors) {
+        if (writeError.code === DUPLICATE_KEY) continue;
+        if (TRANSIENT_CODES.has(writeError.code)) throw error;
+        refused++;
+        this.#noteRefusal(writeError.code, writeError.errmsg ?? "");
+      }
+      // Unordered inserts go on past document errors; a shortfall means a whole
+      // sub-batch failed, so the lot is retried (stored ones then meet E11000).
+      if (error.result.insertedCount + writeErrors.length < documents.length) throw error;
+      return refused;
+    }
+    let documentProblem = isClientDocumentError(error) ||
+      (error instanceof MongoServerError && !isConnectionDrop(error) &&
+        DOCUMENT_CODES.has(Number(error.code)));
+    if (!documentProblem && isConnectionDrop(error)) {
+      // An outage, or a server that hangs up on a document it cannot read (FerretDB
+      // does so for NaN and Decimal128): the server answering now tells them apart.
+      documentProblem = await this.#reachable();
+    }
+    if (!documentProblem) throw error;
+    const dropped = isConnectionDrop(error);
+    if (documents.length === 1) {
+      // A lone document that made the server hang up is given one more try, in case
+      // the server restarted just then.
+      if (dropped && !lastTry) return await this.#insert(collection, documents, true);
+      this.#noteRefusal(
+        errorCode(error) ?? (dropped ? "connection dropped" : "driver"),
+        message(error),
+      );
+      return 1;
+    }
+    let refused = 0;
+    if (dropped) {
+      // Each hang-up costs a reconnection, so find the culprits one by one.
+      for (const document of documents) refused += await this.#insert(collection, [document]);
+      return refused;
+    }
+    // Halve until the documents at fault stand alone.
+    const middle = documents.length >> 1;
+    refused += await this.#insert(collection, documents.slice(0, middle));
+    refused += await this.#insert(collection, documents.slice(middle));
+    return refused;
+  }
+
+  async #reachable(): Promise<boolean> {
+    try {
+      await this.#db.command({ ping: 1 });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  #noteRefusal(code: number | string, reason: string): void {
+    const key = String(code);
+    if (this.#refusalCodes.has(key)) return;
+    this.#refusalCodes.add(key);
+    this.#log(`mongodb: refused an event for good (${key}: ${reason.split("\n")[0]})`);
+  }
+
+  /** Stops the deletes and closes the connection. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#sweepTimer !== undefined) clearInterval(this.#sweepTimer);
+    await this.#client.close();
+  }
+}
