@@ -1,0 +1,99 @@
+/**
+ * Percentiles of a stream of durations in fixed memory.
+ *
+ * @module
+ */
+
+/** Options of {@linkcode LogHistogram}. */
+export interface LogHistogramOptions {
+  /** Smallest value told apart from zero. Default 1e-6 (a microsecond, in seconds). */
+  min?: number;
+  /** Largest value told apart; larger ones land in the last bucket. Default 1e5. */
+  max?: number;
+  /** Relative width of a bucket. Default 0.01: percentiles within 0.5% of a value seen. */
+  precision?: number;
+}
+
+/**
+ * A histogram with logarithmic buckets: adding costs one logarithm, memory is a
+ * few thousand counters whatever the rate, and a percentile is the midpoint of
+ * the bucket holding the nearest-rank value, so within `precision / 2` of it.
+ * Values of zero or less (a request served within the log's resolution) are
+ * counted as 0 exactly.
+ *
+ * @example
+ * ```ts
+ * import { LogHistogram } from "@eventstorm/sink-dashboard";
+ * const latency = new LogHistogram();
+ * for (const seconds of [0.010, 0.020, 0.030, 0.040, 1.5]) latency.add(seconds);
+ * latency.percentile(50); // ≈ 0.030
+ * latency.percentile(99); // ≈ 1.5
+ * ```
+ */
+export class LogHistogram {
+  readonly #min: number;
+  readonly #logBase: number;
+  readonly #base: number;
+  readonly #counts: Uint32Array;
+  #zeros = 0;
+  #count = 0;
+
+  /** Creates an empty histogram. */
+  constructor(options: LogHistogramOptions = {}) {
+    this.#min = options.min ?? 1e-6;
+    const max = options.max ?? 1e5;
+    const precision = options.precision ?? 0.01;
+    if (!(this.#min > 0 && max > this.#min && precision > 0)) {
+      throw new RangeError("LogHistogram needs 0 < min < max and a positive precision");
+    }
+    this.#base = 1 + precision;
+    this.#logBase = Math.log(this.#base);
+    this.#counts = new Uint32Array(Math.ceil(Math.log(max / this.#min) / this.#logBase) + 1);
+  }
+
+  /** Counts one value; not-a-number is ignored. */
+  add(value: number): void {
+    if (!(value > 0)) {
+      if (value <= 0) {
+        this.#zeros++;
+        this.#count++;
+      }
+      return;
+    }
+    const counts = this.#counts;
+    let index = value <= this.#min ? 0 : Math.floor(Math.log(value / this.#min) / this.#logBase);
+    if (index >= counts.length) index = counts.length - 1;
+    counts[index]++;
+    this.#count++;
+  }
+
+  /** Values counted. */
+  get count(): number {
+    return this.#count;
+  }
+
+  /**
+   * The nearest-rank `p`th percentile (0 to 100) of the values counted, or null
+   * when there are none.
+   */
+  percentile(p: number): number | null {
+    if (this.#count === 0) return null;
+    const rank = Math.max(1, Math.ceil((p * this.#count) / 100 - 1e-9));
+    if (rank <= this.#zeros) return 0;
+    let seen = this.#zeros;
+    const counts = this.#counts;
+    for (let i = 0; i < counts.length; i++) {
+      seen += counts[i];
+      if (seen >= rank) return this.#min * this.#base ** (i + 0.5);
+    }
+    return this.#min * this.#base ** (counts.length - 0.5);
+  }
+
+  /** Forgets every value. */
+  reset(): void {
+    if (this.#count === 0) return;
+    this.#counts.fill(0);
+    this.#zeros = 0;
+    this.#count = 0;
+  }
+}

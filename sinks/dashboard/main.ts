@@ -1,0 +1,202 @@
+/**
+ * `eventstorm sink dashboard`: live charts of the event stream in a browser.
+ *
+ * @example
+ * ```ts ignore
+ * import { dashboardMain } from "@eventstorm/sink-dashboard/main";
+ * Deno.exit(await dashboardMain(["--listen", "127.0.0.1:8080"]));
+ * ```
+ *
+ * @module
+ */
+import {
+  type CommandSpec,
+  formatCount,
+  helpText,
+  listFlag,
+  parseDuration,
+  parseFlags,
+  rate,
+  runCommand,
+  shutdownSignal,
+  StatsReporter,
+  stringFlag,
+  UsageError,
+} from "@eventstorm/core";
+import { Dashboard } from "./dashboard.ts";
+import { isLoopback } from "./server.ts";
+
+/** The `eventstorm sink dashboard` command line.
+ *
+ * @example
+ * ```ts
+ * import { DASHBOARD_COMMAND } from "@eventstorm/sink-dashboard/main";
+ * DASHBOARD_COMMAND.name; // "eventstorm sink dashboard"
+ * ```
+ */
+export const DASHBOARD_COMMAND: CommandSpec = {
+  name: "eventstorm sink dashboard",
+  summary: "live charts of the event stream in the browser (aggregated once a second)",
+  flags: {
+    from: {
+      type: "string",
+      multiple: true,
+      value: "ENDPOINT",
+      default: [">tcp://127.0.0.1:5556"],
+      help: "where to subscribe (a router's sinks endpoint)",
+    },
+    topic: {
+      type: "string",
+      multiple: true,
+      value: "PREFIX",
+      help: "topic prefix to receive [default: all]",
+    },
+    listen: {
+      type: "string",
+      value: "HOST:PORT",
+      default: "127.0.0.1:8080",
+      help: "where to serve the page (port 0 picks one); off loopback --token is required",
+    },
+    token: {
+      type: "string",
+      value: "SECRET",
+      help: "required as ?token= by the page and its WebSocket (16 characters or more)",
+    },
+    db: {
+      type: "string",
+      value: "PATH",
+      help: "an event store file (eventstorm sink store) to open the charts with its past",
+    },
+    history: {
+      type: "string",
+      value: "DURATION",
+      default: "1h",
+      help: "how far back the charts go",
+    },
+    window: {
+      type: "string",
+      value: "DURATION",
+      default: "1m",
+      help: "window of the top lists (paths, clients, offenders)",
+    },
+    "stats-interval": {
+      type: "string",
+      value: "DURATION",
+      default: "10s",
+      help: "print a stats line this often; 0s disables",
+    },
+  },
+  epilog: `Examples:
+  eventstorm sink dashboard
+  eventstorm sink dashboard --db eventstorm.db --topic http. --topic ssh.
+  eventstorm sink dashboard --listen 0.0.0.0:8080 --token "$(openssl rand -hex 16)"`,
+};
+
+/** What `--listen` says. */
+export interface ListenAddress {
+  /** Host name or address, without brackets. */
+  hostname: string;
+  /** Port, 0 for any. */
+  port: number;
+}
+
+/**
+ * Parses `HOST:PORT`, `[IPv6]:PORT` or `:PORT` (all interfaces). Throws
+ * {@linkcode UsageError} otherwise.
+ *
+ * @example
+ * ```ts
+ * import { parseListen } from "@eventstorm/sink-dashboard/main";
+ * parseListen("127.0.0.1:8080"); // { hostname: "127.0.0.1", port: 8080 }
+ * parseListen("[::1]:0"); // { hostname: "::1", port: 0 }
+ * ```
+ */
+export function parseListen(text: string): ListenAddress {
+  const match = text.trim().match(/^(?:\[([0-9a-fA-F:.]+)\]|([^:\s\[\]]*)):(\d{1,5})$/);
+  const port = match ? Number(match[3]) : NaN;
+  if (!match || port > 65535) {
+    throw new UsageError(`--listen must be HOST:PORT like 127.0.0.1:8080, got '${text}'`);
+  }
+  const hostname = match[1] ?? (match[2] === "" ? "0.0.0.0" : match[2]);
+  return { hostname, port };
+}
+
+/**
+ * Runs the dashboard with `args` until SIGINT or SIGTERM; resolves with the exit code.
+ *
+ * @example
+ * ```ts ignore
+ * import { dashboardMain } from "@eventstorm/sink-dashboard/main";
+ * await dashboardMain(["--listen", "127.0.0.1:0", "--from", ">tcp://127.0.0.1:5556"]);
+ * ```
+ */
+export async function dashboardMain(args: string[]): Promise<number> {
+  const parsed = parseFlags(args, DASHBOARD_COMMAND);
+  if (parsed.help) {
+    console.log(helpText(DASHBOARD_COMMAND));
+    return 0;
+  }
+  const values = parsed.values;
+  const { hostname, port } = parseListen(stringFlag(values, "listen")!);
+  const token = stringFlag(values, "token");
+  if (token !== undefined && (token.length < 16 || /\s/.test(token))) {
+    throw new UsageError("--token must be 16 characters or more, without spaces");
+  }
+  if (token === undefined && !isLoopback(hostname)) {
+    throw new UsageError(
+      `--listen ${hostname} is not a loopback address: give --token to guard the dashboard`,
+    );
+  }
+  const historyMs = parseDuration(stringFlag(values, "history")!, "history");
+  const windowMs = parseDuration(stringFlag(values, "window")!, "window");
+  const intervalMs = parseDuration(stringFlag(values, "stats-interval")!, "stats-interval");
+  if (historyMs < 60_000 || historyMs > 7 * 86_400_000) {
+    throw new UsageError("--history must be from 1m to 7d");
+  }
+  if (windowMs < 6_000 || windowMs > 86_400_000) {
+    throw new UsageError("--window must be from 6s to 1d");
+  }
+  const db = stringFlag(values, "db");
+  if (db !== undefined) {
+    try {
+      Deno.statSync(db);
+    } catch {
+      throw new UsageError(`--db ${db}: no such store file`);
+    }
+  }
+  const signal = shutdownSignal();
+  const dashboard = await Dashboard.start({
+    collector: { endpoints: listFlag(values, "from"), topics: listFlag(values, "topic") },
+    hostname,
+    port,
+    token,
+    db,
+    historyMs,
+    windowMs,
+  });
+  const reporter = new StatsReporter({
+    component: "sink-dashboard",
+    intervalMs,
+    snapshot: () => {
+      const stats = dashboard.stats();
+      return { events: stats.events, lost: stats.lost, clients: stats.clients };
+    },
+    format: (current, previous, elapsedMs) =>
+      `sink dashboard: ${
+        formatCount(rate(current.events, previous.events ?? 0, elapsedMs))
+      } ev/s; received ${current.events}, lost on wire ${current.lost}, pages ${current.clients}`,
+  });
+  reporter.start();
+  console.error(`sink dashboard: receiving from ${listFlag(values, "from").join(", ")}`);
+  // Stdout carries just the address, for scripts that start the dashboard.
+  console.log(`dashboard: ${dashboard.url}`);
+  if (!signal.aborted) {
+    await new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }));
+  }
+  reporter.stop();
+  await dashboard.close();
+  reporter.report();
+  return 0;
+}
+
+if (import.meta.main) await runCommand(() => dashboardMain(Deno.args));
