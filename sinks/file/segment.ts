@@ -255,16 +255,8 @@ export class Segment {
   }
 }
 
-/**
- * The directory part of a path.
- *
- * @example
- * ```ts
- * import { dirname } from "@eventstorm/sink-file";
- * dirname("/a/b/c.bson"); // "/a/b"
- * ```
- */
-export function dirname(path: string): string {
+/** The directory part of a path. */
+function dirname(path: string): string {
   const slash = path.lastIndexOf("/");
   return slash <= 0 ? (slash === 0 ? "/" : ".") : path.slice(0, slash);
 }
