@@ -32,6 +32,7 @@ export interface LogHistogramOptions {
  */
 export class LogHistogram {
   readonly #min: number;
+  readonly #max: number;
   readonly #logBase: number;
   readonly #base: number;
   readonly #counts: Uint32Array;
@@ -42,6 +43,7 @@ export class LogHistogram {
   constructor(options: LogHistogramOptions = {}) {
     this.#min = options.min ?? 1e-6;
     const max = options.max ?? 1e5;
+    this.#max = max;
     const precision = options.precision ?? 0.01;
     if (!(this.#min > 0 && max > this.#min && precision > 0)) {
       throw new RangeError("LogHistogram needs 0 < min < max and a positive precision");
@@ -84,9 +86,9 @@ export class LogHistogram {
     const counts = this.#counts;
     for (let i = 0; i < counts.length; i++) {
       seen += counts[i];
-      if (seen >= rank) return this.#min * this.#base ** (i + 0.5);
+      if (seen >= rank) return Math.min(this.#max, this.#min * this.#base ** (i + 0.5));
     }
-    return this.#min * this.#base ** (counts.length - 0.5);
+    return this.#max;
   }
 
   /** Forgets every value. */

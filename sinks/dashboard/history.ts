@@ -139,6 +139,7 @@ export function loadHistory(store: EventStore, options: LoadHistoryOptions): Fra
     const host = event.host.length > maxKeyLength
       ? event.host.slice(0, maxKeyLength - 1) + "…"
       : event.host;
+    if (frame.hosts[host] === undefined && Object.keys(frame.hosts).length >= MAX_HOSTS) continue;
     const slot: HostFrame = frame.hosts[host] ??= {};
     if (event.type === "host.cpu" && typeof event.busy_percent === "number") {
       slot.cpu = event.busy_percent;
@@ -155,6 +156,8 @@ export function loadHistory(store: EventStore, options: LoadHistoryOptions): Fra
   }
   return [...frames.values()];
 }
+
+const MAX_HOSTS = 64;
 
 function emptyFrame(t: number, dt: number): Frame {
   return {

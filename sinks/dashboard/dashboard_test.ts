@@ -1,0 +1,90 @@
+import assert from "node:assert/strict";
+import { Emitter } from "@eventstorm/core";
+import { EventStore } from "@eventstorm/sink-store";
+import { Dashboard } from "./dashboard.ts";
+import type { DashboardState, Frame } from "./aggregator.ts";
+
+const opts = { sanitizeOps: false, sanitizeResources: false };
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+async function until(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+Deno.test("dashboard opens with the store's last hour and continues live", opts, async () => {
+  const dir = await Deno.makeTempDir();
+  const db = `${dir}/events.db`;
+  const store = EventStore.open(db);
+  const tenMinutesAgo = Date.now() - 10 * 60_000;
+  store.insertBatch(
+    Array.from({ length: 30 }, (_, i) => ({
+      type: "http.hit",
+      time: new Date(tenMinutesAgo + i),
+      host: "web1",
+      status: 200,
+      request_time: 0.05,
+    })),
+  );
+  store.close();
+
+  const port = freePort();
+  const dashboard = await Dashboard.start({
+    collector: { endpoints: `@tcp://127.0.0.1:${port}` },
+    port: 0,
+    db,
+    log: () => {},
+  });
+  const out = await Emitter.open({ endpoints: `>tcp://127.0.0.1:${port}`, lingerMs: 1 });
+  const messages: { type: string; frames?: Frame[]; frame?: Frame; state: DashboardState }[] = [];
+  const socket = new WebSocket(`ws://127.0.0.1:${dashboard.port}/ws`);
+  socket.onmessage = (message) => messages.push(JSON.parse(String(message.data)));
+  try {
+    await until(() => messages.length > 0, "the hello message");
+    const hello = messages[0];
+    assert.equal(hello.type, "hello");
+    const history = hello.frames!.filter((frame) => frame.dt === 60);
+    assert.ok(history.length >= 59, `history frames: ${history.length}`);
+    assert.equal(history.reduce((sum, frame) => sum + frame.http.requests, 0), 30);
+
+    await until(() => out.stats().subscriptions > 0, "the dashboard's subscription");
+    for (let i = 0; i < 250; i++) {
+      out.emit("http.hit", { host: "web2", status: 503, request_time: 0.2, path: "/live" });
+    }
+    await out.flush();
+    const live = () =>
+      messages.filter((m) => m.type === "frame").reduce(
+        (sum, m) => sum + m.frame!.http.requests,
+        0,
+      );
+    await until(() => live() === 250, "250 live requests in pushed frames");
+    const last = messages.at(-1)!;
+    assert.deepEqual(last.state.top.paths, [["/live", 250]]);
+    assert.equal(last.state.totals.events, 250);
+    const pushed = messages.filter((m) => m.type === "frame").map((m) => m.frame!);
+    const withLatency = pushed.filter((frame) => frame.http.latencyMs !== null);
+    assert.ok(withLatency.every((frame) => Math.abs(frame.http.latencyMs![2] - 200) <= 1));
+    // Frames keep coming while idle, one per tick, never the raw events.
+    const count = pushed.length;
+    await until(
+      () => messages.filter((m) => m.type === "frame").length >= count + 2,
+      "idle frames",
+    );
+    assert.ok(messages.every((m) => !JSON.stringify(m).includes('"type":"http.hit"')));
+    assert.equal(dashboard.stats().clients, 1);
+  } finally {
+    socket.close();
+    await out.close();
+    await dashboard.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -1,0 +1,190 @@
+import assert from "node:assert/strict";
+import { DashboardServer, isLoopback } from "./server.ts";
+
+const opts = { sanitizeOps: false, sanitizeResources: false };
+const TOKEN = "0123456789abcdef0123";
+
+/** One raw HTTP/1.1 request, for headers fetch and WebSocket would not send; returns the status. */
+async function rawStatus(port: number, lines: string[]): Promise<number> {
+  const connection = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    await connection.write(new TextEncoder().encode([...lines, "", ""].join("\r\n")));
+    const buffer = new Uint8Array(4096);
+    const read = await connection.read(buffer);
+    const head = new TextDecoder().decode(buffer.subarray(0, read ?? 0));
+    return Number(head.match(/^HTTP\/1\.1 (\d{3})/)?.[1]);
+  } finally {
+    connection.close();
+  }
+}
+
+function upgradeLines(port: number, path: string, extra: string[] = []): string[] {
+  return [
+    `GET ${path} HTTP/1.1`,
+    `Host: 127.0.0.1:${port}`,
+    "Upgrade: websocket",
+    "Connection: Upgrade",
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+    "Sec-WebSocket-Version: 13",
+    ...extra,
+  ];
+}
+
+function firstMessage(url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(url);
+    socket.onmessage = (message) => {
+      resolve(String(message.data));
+      socket.close();
+    };
+    socket.onerror = () => reject(new Error(`WebSocket to ${url} failed`));
+  });
+}
+
+Deno.test("isLoopback", () => {
+  for (const name of ["127.0.0.1", "127.1.2.3", "localhost", "::1", "[::1]"]) {
+    assert.ok(isLoopback(name), name);
+  }
+  for (const name of ["0.0.0.0", "::", "192.168.1.10", "example.org", "128.0.0.1"]) {
+    assert.ok(!isLoopback(name), name);
+  }
+});
+
+Deno.test(
+  "server without token: page, assets, state, hello, and what it refuses",
+  opts,
+  async () => {
+    const server = DashboardServer.listen({ port: 0, hello: () => '{"type":"hello","n":1}' });
+    try {
+      const base = server.url;
+      const page = await fetch(base);
+      assert.equal(page.status, 200);
+      assert.match(page.headers.get("content-type")!, /^text\/html/);
+      assert.match(page.headers.get("content-security-policy")!, /script-src 'self'/);
+      assert.equal(page.headers.get("x-content-type-options"), "nosniff");
+      assert.match(await page.text(), /<script src="app.js"/);
+      const uplot = await fetch(new URL("vendor/uplot-1.6.32/uPlot.iife.min.js", base));
+      assert.equal(uplot.status, 200);
+      assert.match(await uplot.text(), /uPlot/);
+      const state = await fetch(new URL("api/state", base));
+      assert.deepEqual(await state.json(), { type: "hello", n: 1 });
+      const missing = await fetch(new URL("nope", base));
+      assert.equal(missing.status, 404);
+      await missing.body?.cancel();
+      const post = await fetch(base, { method: "POST", body: "x" });
+      assert.equal(post.status, 405);
+      await post.body?.cancel();
+
+      assert.equal(
+        await firstMessage(`ws://127.0.0.1:${server.port}/ws`),
+        '{"type":"hello","n":1}',
+      );
+      // Another site open in the same browser may not read the stream...
+      assert.equal(
+        await rawStatus(
+          server.port,
+          upgradeLines(server.port, "/ws", ["Origin: https://evil.example"]),
+        ),
+        403,
+      );
+      // ...nor a page reached through a rebound DNS name.
+      assert.equal(
+        await rawStatus(server.port, [
+          "GET /api/state HTTP/1.1",
+          `Host: evil.example:${server.port}`,
+        ]),
+        421,
+      );
+      assert.equal(
+        await rawStatus(
+          server.port,
+          upgradeLines(server.port, "/ws", [`Origin: http://127.0.0.1:${server.port}`]),
+        ),
+        101,
+      );
+      assert.equal(
+        await rawStatus(server.port, [
+          "GET /api/state HTTP/1.1",
+          `Host: localhost:${server.port}`,
+        ]),
+        200,
+      );
+    } finally {
+      await server.close();
+    }
+  },
+);
+
+Deno.test("server with token: page, state and WebSocket need it", opts, async () => {
+  const server = DashboardServer.listen({ port: 0, token: TOKEN, hello: () => '{"type":"hello"}' });
+  try {
+    const base = server.url;
+    const denied = await fetch(base);
+    assert.equal(denied.status, 401);
+    await denied.body?.cancel();
+    const wrong = await fetch(`${base}?token=${TOKEN.slice(0, -1)}x`);
+    assert.equal(wrong.status, 401);
+    await wrong.body?.cancel();
+    const page = await fetch(`${base}?token=${TOKEN}`);
+    assert.equal(page.status, 200);
+    await page.body?.cancel();
+    const bearer = await fetch(new URL("api/state", base), {
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    assert.equal(bearer.status, 200);
+    await bearer.body?.cancel();
+    const state = await fetch(new URL("api/state", base));
+    assert.equal(state.status, 401);
+    await state.body?.cancel();
+    // Static code is public: it holds no data.
+    const script = await fetch(new URL("app.js", base));
+    assert.equal(script.status, 200);
+    await script.body?.cancel();
+    assert.equal(await rawStatus(server.port, upgradeLines(server.port, "/ws")), 401);
+    assert.equal(
+      await rawStatus(server.port, upgradeLines(server.port, `/ws?token=${TOKEN}`)),
+      101,
+    );
+    assert.equal(
+      await firstMessage(`ws://127.0.0.1:${server.port}/ws?token=${TOKEN}`),
+      '{"type":"hello"}',
+    );
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("server refuses a non-loopback address without a token", () => {
+  assert.throws(
+    () => DashboardServer.listen({ hostname: "0.0.0.0", port: 0, hello: () => "" }),
+    /without a token/,
+  );
+});
+
+Deno.test("broadcast reaches every connected page", opts, async () => {
+  const server = DashboardServer.listen({ port: 0, hello: () => '{"type":"hello"}' });
+  const received: string[][] = [[], []];
+  const sockets = received.map((list) => {
+    const socket = new WebSocket(`ws://127.0.0.1:${server.port}/ws`);
+    socket.onmessage = (message) => list.push(String(message.data));
+    return socket;
+  });
+  try {
+    const deadline = Date.now() + 10_000;
+    while (received.some((list) => list.length === 0) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.equal(server.clients, 2);
+    server.broadcast('{"type":"frame"}');
+    while (received.some((list) => list.length < 2) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.deepEqual(received, [
+      ['{"type":"hello"}', '{"type":"frame"}'],
+      ['{"type":"hello"}', '{"type":"frame"}'],
+    ]);
+  } finally {
+    for (const socket of sockets) socket.close();
+    await server.close();
+  }
+});
