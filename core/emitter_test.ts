@@ -1,0 +1,350 @@
+import assert from "node:assert/strict";
+import { BSON } from "bson";
+import { Collector, type CollectorOptions, type EventBatch } from "./collector.ts";
+import { Emitter, type EmitterOptions } from "./emitter.ts";
+
+const time = new Date("2026-11-23T10:00:00Z");
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function waitFor(condition: () => boolean, what: string, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(2);
+  }
+}
+
+/** A collector bound on `endpoint` whose batches are gathered with their arrival time. */
+async function gather(options: Partial<CollectorOptions> = {}) {
+  const collector = await Collector.open({ endpoints: "@tcp://127.0.0.1:*", ...options });
+  const batches: (EventBatch & { at: number })[] = [];
+  const loop = (async () => {
+    for await (const batch of collector.batches()) {
+      batches.push({ ...batch, at: performance.now() });
+    }
+  })();
+  return {
+    collector,
+    batches,
+    endpoint: collector.boundEndpoint(),
+    ns: () => batches.flatMap((batch) => batch.events.map((e) => e.n)),
+    stop: async () => {
+      await collector.close();
+      await loop;
+    },
+  };
+}
+
+function open(endpoint: string, options: Partial<EmitterOptions> = {}): Promise<Emitter> {
+  return Emitter.open({ endpoints: `>${endpoint}`, host: "h", ...options });
+}
+
+/** A TCP port that was free a moment ago. */
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
+
+Deno.test("emitter: emit fills the envelope; a bad type is a TypeError", async () => {
+  const { batches, endpoint, stop } = await gather();
+  const emitter = await open(endpoint, { host: "web1" });
+  try {
+    const before = Date.now();
+    emitter.emit("app.start", { version: "1.0" });
+    emitter.emit("app.start", { host: "other", time, type: "ignored.type" });
+    assert.throws(() => emitter.emit("App Start"), TypeError);
+    assert.throws(() => emitter.emit(""), TypeError);
+    await emitter.flush();
+    await waitFor(() => batches.length === 1, "the batch");
+    const [first, second] = batches[0].events;
+    assert.equal(first.type, "app.start");
+    assert.equal(first.host, "web1");
+    assert.equal(first.version, "1.0");
+    assert.ok(first.time.getTime() >= before - 1000 && first.time.getTime() <= Date.now());
+    assert.equal(second.host, "other");
+    assert.deepEqual(second.time, time);
+    assert.equal(second.type, "app.start");
+    assert.equal(emitter.stats().events, 2);
+  } finally {
+    await emitter.close();
+    await stop();
+  }
+  assert.throws(() => emitter.emit("app.stop"), /closed/);
+});
+
+Deno.test({
+  // BUG (reported): Emitter.emit spreads `fields` after the envelope defaults, so a
+  // field `time: undefined` (or a non-Date time, a non-string host) replaces the
+  // default; the event goes out without a valid envelope and every collector
+  // rejects it (rejectedEvents), while the emitter counts it as sent.
+  name: "emitter: BUG emit with time: undefined still sends a valid event",
+  ignore: true,
+  async fn() {
+    const { collector, batches, endpoint, stop } = await gather();
+    const emitter = await open(endpoint);
+    try {
+      emitter.emit("app.start", { time: undefined, n: 1 });
+      emitter.emit("app.start", { n: 2 });
+      await emitter.flush();
+      await waitFor(() => collector.stats().messages === 1, "the message");
+      assert.equal(collector.stats().rejectedEvents, 0);
+      assert.deepEqual(batches[0].events.map((e) => e.n), [1, 2]);
+    } finally {
+      await emitter.close();
+      await stop();
+    }
+  },
+});
+
+Deno.test("emitter: a batch leaves when it reaches maxEvents", async () => {
+  const { batches, endpoint, stop } = await gather();
+  const emitter = await open(endpoint, { maxEvents: 10, lingerMs: 60_000 });
+  try {
+    for (let n = 0; n < 35; n++) emitter.emit("a.b", { n });
+    await waitFor(() => batches.length === 3, "three full batches");
+    await sleep(50);
+    assert.deepEqual(batches.map((b) => [b.first, b.events.length]), [[0, 10], [10, 10], [20, 10]]);
+    assert.equal(emitter.stats().pending, 5);
+    await emitter.flush();
+    await waitFor(() => batches.length === 4, "the partial batch");
+    assert.deepEqual([batches[3].first, batches[3].events.length], [30, 5]);
+    assert.deepEqual(batches.flatMap((b) => b.events.map((e) => e.n)), range(0, 35));
+    const stats = emitter.stats();
+    assert.equal(stats.messages, 4);
+    assert.equal(stats.eventsSent, 35);
+    assert.equal(stats.pending, 0);
+  } finally {
+    await emitter.close();
+    await stop();
+  }
+});
+
+Deno.test("emitter: a batch leaves when it reaches maxBytes", async () => {
+  const { batches, endpoint, stop } = await gather();
+  const maxBytes = 1000;
+  const emitter = await open(endpoint, { maxBytes, lingerMs: 60_000 });
+  const pad = "p".repeat(150);
+  try {
+    for (let n = 0; n < 20; n++) emitter.emit("a.b", { n, pad, time });
+    await emitter.flush();
+    await waitFor(() => batches.flatMap((b) => b.events).length === 20, "all events");
+    const size = (n: number) => BSON.calculateObjectSize({ type: "a.b", time, host: "h", n, pad });
+    for (const batch of batches.slice(0, -1)) {
+      const bytes = batch.events.reduce((total, e) => total + size(e.n as number), 0);
+      const lastSize = size(batch.events.at(-1)!.n as number);
+      assert.ok(bytes >= maxBytes, `a sealed batch holds ${bytes} bytes`);
+      assert.ok(bytes - lastSize < maxBytes, "it was sealed by its last event");
+    }
+    assert.ok(batches.length >= 3);
+    assert.equal(emitter.stats().bytes, range(0, 20).reduce((t, n) => t + size(n), 0));
+  } finally {
+    await emitter.close();
+    await stop();
+  }
+});
+
+Deno.test("emitter: topics are batched and numbered separately", async () => {
+  const { batches, endpoint, stop } = await gather();
+  const emitter = await open(endpoint, { lingerMs: 60_000 });
+  try {
+    for (let n = 0; n < 6; n++) emitter.emit(n % 2 ? "odd.n" : "even.n", { n });
+    emitter.emit("even.n", { n: 6 });
+    await emitter.flush();
+    await waitFor(() => batches.length === 2, "two batches");
+    const byTopic = Object.fromEntries(
+      batches.map((b) => [b.topic, [b.first, b.events.map((e) => e.n)]]),
+    );
+    assert.deepEqual(byTopic, { "even.n": [0, [0, 2, 4, 6]], "odd.n": [0, [1, 3, 5]] });
+    assert.deepEqual(emitter.positions(), { "even.n": 4, "odd.n": 3 });
+    assert.equal(batches[0].source, emitter.sourceId);
+  } finally {
+    await emitter.close();
+    await stop();
+  }
+});
+
+Deno.test("emitter: a lone event leaves after lingerMs (latency when idle)", async () => {
+  const { batches, endpoint, stop } = await gather();
+  const emitter = await open(endpoint);
+  try {
+    // Warm up the connection so the slow joiner does not count.
+    emitter.emit("a.b", { n: -1 });
+    await emitter.flush();
+    await waitFor(() => batches.length === 1, "the warm-up event");
+    const latencies: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      await sleep(30);
+      const count = batches.length;
+      const sent = performance.now();
+      emitter.emit("a.b", { n: i });
+      await waitFor(() => batches.length > count, "the event");
+      latencies.push(batches[count].at - sent);
+    }
+    const max = Math.max(...latencies);
+    console.log(
+      `single-event latency, linger 10 ms: max ${max.toFixed(1)} ms over ${latencies.length}` +
+        ` (${latencies.map((l) => l.toFixed(1)).join(", ")})`,
+    );
+    assert.ok(max < 250, `max latency ${max} ms`);
+    assert.deepEqual(batches.map((b) => b.events.length), [1, 1, 1, 1, 1, 1]);
+  } finally {
+    await emitter.close();
+    await stop();
+  }
+});
+
+Deno.test("emitter: a second emitter resumes a stream from sourceId and positions", async () => {
+  const { collector, endpoint, ns, stop } = await gather();
+  try {
+    const first = await open(endpoint, { maxEvents: 4 });
+    for (let n = 0; n < 10; n++) first.emit("a.b", { n });
+    await first.close();
+    await waitFor(() => ns().length === 10, "the first emitter's events");
+    const checkpoint = { sourceId: first.sourceId, positions: first.positions() };
+    assert.deepEqual(checkpoint.positions, { "a.b": 10 });
+
+    const second = await open(endpoint, { ...checkpoint, maxEvents: 4 });
+    assert.equal(second.sourceId, first.sourceId);
+    for (let n = 10; n < 15; n++) second.emit("a.b", { n });
+    await second.close();
+    await waitFor(() => ns().length === 15, "the second emitter's events");
+    assert.equal(collector.stats().lost, 0);
+    assert.equal(collector.stats().duplicates, 0);
+
+    // A restart from an older checkpoint replays 5..14: skipped, then 15, 16 are new.
+    const third = await open(endpoint, {
+      sourceId: first.sourceId,
+      positions: { "a.b": 5 },
+      maxEvents: 3,
+    });
+    for (let n = 5; n < 17; n++) third.emit("a.b", { n, replay: true });
+    await third.close();
+    await waitFor(() => ns().length === 17, "the third emitter's new events");
+    await sleep(50);
+    assert.deepEqual(ns(), range(0, 17));
+    const stats = collector.stats();
+    assert.equal(stats.lost, 0);
+    assert.equal(stats.duplicates, 10);
+    assert.equal(stats.events, 17);
+    assert.equal(stats.streams.length, 1);
+    assert.equal(stats.streams[0].expected, 17);
+  } finally {
+    await stop();
+  }
+});
+
+Deno.test("emitter: an oversized event is dropped, counted, and shows as a gap", async () => {
+  const { collector, endpoint, ns, stop } = await gather();
+  const emitter = await open(endpoint, { maxEventBytes: 1000, lingerMs: 60_000 });
+  try {
+    emitter.emit("a.b", { n: 0 });
+    emitter.emit("a.b", { n: 1, pad: "x".repeat(2000) });
+    emitter.emit("a.b", { n: 2 });
+    emitter.emit("a.b", { n: 3, pad: "x".repeat(2000) }); // the last event: only an announcement tells
+    assert.equal(emitter.stats().oversized, 2);
+    assert.equal(emitter.stats().events, 4);
+    assert.deepEqual(emitter.positions(), { "a.b": 4 });
+    await emitter.close();
+    await waitFor(() => collector.stats().lost === 2, "both gaps", 5000).catch(() => {});
+    assert.deepEqual(ns(), [0, 2]);
+    assert.equal(collector.stats().lost, 2);
+    assert.equal(collector.stats().streams[0].expected, 4);
+  } finally {
+    await emitter.close();
+    await stop();
+  }
+});
+
+Deno.test("emitter: close() sends everything it holds", async () => {
+  const { collector, endpoint, ns, stop } = await gather();
+  const emitter = await open(endpoint, { lingerMs: 60_000, maxEvents: 100 });
+  try {
+    // Let the subscription arrive first, so nothing is held for want of a subscriber.
+    emitter.emit("warm.up");
+    await emitter.flush();
+    for (let n = 0; n < 2000; n++) emitter.emit("a.b", { n, text: "some payload" });
+    await emitter.close();
+    await waitFor(() => ns().length === 2001, "every event");
+    const stats = emitter.stats();
+    assert.equal(stats.dropped, 0);
+    assert.equal(stats.eventsSent, 2001);
+    assert.equal(collector.stats().lost, 0);
+    assert.deepEqual(ns().slice(1), range(0, 2000));
+  } finally {
+    await emitter.close();
+    await stop();
+  }
+});
+
+Deno.test("emitter: events are held while nobody subscribes, then delivered", async () => {
+  const address = `tcp://127.0.0.1:${freePort()}`;
+  const emitter = await open(address, { lingerMs: 1 });
+  let receiver: Awaited<ReturnType<typeof gather>> | undefined;
+  try {
+    for (let n = 0; n < 20; n++) emitter.emit("a.b", { n });
+    await sleep(200);
+    let stats = emitter.stats();
+    assert.equal(stats.pending, 20);
+    assert.equal(stats.messages, 0);
+    assert.equal(stats.subscriptions, 0);
+    receiver = await gather({ endpoints: `@${address}` });
+    await emitter.flush();
+    await waitFor(() => receiver!.ns().length === 20, "the held events");
+    assert.deepEqual(receiver.ns(), range(0, 20));
+    stats = emitter.stats();
+    assert.equal(stats.pending, 0);
+    assert.equal(stats.dropped, 0);
+    assert.equal(stats.subscriptions, 1);
+    assert.equal(receiver.collector.stats().lost, 0);
+  } finally {
+    await emitter.close();
+    await receiver?.stop();
+  }
+});
+
+Deno.test("emitter: past maxPendingBytes the oldest messages are dropped and counted", async () => {
+  const address = `tcp://127.0.0.1:${freePort()}`;
+  const emitter = await open(address, { maxEvents: 1, maxPendingBytes: 2000, closeTimeoutMs: 50 });
+  const pad = "x".repeat(200);
+  for (let n = 0; n < 50; n++) emitter.emit("a.b", { n, pad });
+  const stats = emitter.stats();
+  assert.ok(stats.dropped > 30, `dropped ${stats.dropped}`);
+  assert.equal(stats.dropped + stats.pending, 50);
+  const started = performance.now();
+  await emitter.close();
+  assert.ok(performance.now() - started < 10_000);
+  // With nobody to take them, close() gives up after closeTimeoutMs and counts the rest.
+  assert.equal(emitter.stats().dropped, 50);
+  assert.equal(emitter.stats().pending, 0);
+});
+
+Deno.test("emitter: ready() resolves at once when little is held", async () => {
+  const address = `tcp://127.0.0.1:${freePort()}`;
+  const emitter = await open(address, { maxEvents: 1, closeTimeoutMs: 10 });
+  try {
+    emitter.emit("a.b");
+    await emitter.ready();
+    for (let n = 0; n < 200; n++) emitter.emit("a.b", { n });
+    let ready = false;
+    const waiting = emitter.ready().then(() => ready = true);
+    await sleep(30);
+    assert.equal(ready, false, "200 held messages make producers wait");
+    await emitter.close();
+    await waiting;
+    assert.equal(ready, true, "close() releases waiting producers");
+  } finally {
+    await emitter.close();
+  }
+});
+
+Deno.test("emitter: an endpoint problem is a UsageError", async () => {
+  await assert.rejects(async () => await Emitter.open({ endpoints: "tcp://*:1" }), /needs a host/);
+  await assert.rejects(async () => await Emitter.open({ endpoints: "" }), /empty/);
+});

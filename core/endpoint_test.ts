@@ -1,0 +1,64 @@
+import assert from "node:assert/strict";
+import { formatEndpoint, parseEndpoints } from "./endpoint.ts";
+import { UsageError } from "./flags.ts";
+
+Deno.test("endpoint: @ binds, > and bare connect", () => {
+  assert.deepEqual(parseEndpoints("@tcp://*:5555"), [{ bind: true, address: "tcp://*:5555" }]);
+  assert.deepEqual(parseEndpoints(">tcp://10.0.0.1:5555"), [
+    { bind: false, address: "tcp://10.0.0.1:5555" },
+  ]);
+  assert.deepEqual(parseEndpoints("tcp://localhost:1"), [
+    { bind: false, address: "tcp://localhost:1" },
+  ]);
+  assert.deepEqual(parseEndpoints("@tcp://127.0.0.1:*"), [
+    { bind: true, address: "tcp://127.0.0.1:*" },
+  ]);
+  assert.deepEqual(parseEndpoints("@tcp://[::1]:65535"), [
+    { bind: true, address: "tcp://[::1]:65535" },
+  ]);
+  assert.deepEqual(parseEndpoints("ipc:///tmp/es.sock"), [
+    { bind: false, address: "ipc:///tmp/es.sock" },
+  ]);
+  assert.deepEqual(parseEndpoints("@inproc://bus"), [{ bind: true, address: "inproc://bus" }]);
+});
+
+Deno.test("endpoint: commas separate several; blanks are ignored", () => {
+  assert.deepEqual(parseEndpoints(" @tcp://*:1 , >tcp://h:2,,tcp://g:3 "), [
+    { bind: true, address: "tcp://*:1" },
+    { bind: false, address: "tcp://h:2" },
+    { bind: false, address: "tcp://g:3" },
+  ]);
+});
+
+Deno.test("endpoint: a bad endpoint is one clear UsageError line naming it", () => {
+  const cases: [string, RegExp][] = [
+    ["", /empty/],
+    [" , ", /empty/],
+    ["localhost:5555", /expected @tcp/],
+    ["udp://h:1", /unsupported transport 'udp'/],
+    ["tcp://h", /HOST:PORT/],
+    ["tcp://h:port", /HOST:PORT/],
+    ["tcp://h:0", /out of range/],
+    ["tcp://h:65536", /out of range/],
+    ["tcp://h:*", /port number/],
+    ["tcp://*:5555", /needs a host/],
+    ["@tcp://*:5555,tcp://x", /HOST:PORT/],
+  ];
+  for (const [text, pattern] of cases) {
+    assert.throws(() => parseEndpoints(text), (error: unknown) => {
+      assert.ok(error instanceof UsageError, text);
+      assert.match(error.message, pattern, text);
+      assert.ok(!error.message.includes("\n"), text);
+      return true;
+    });
+  }
+  assert.throws(() => parseEndpoints("tcp://h:0"), /invalid endpoint 'tcp:\/\/h:0'/);
+});
+
+Deno.test("endpoint: formatEndpoint round-trips through parseEndpoints", () => {
+  for (const text of ["@tcp://*:5555", ">tcp://h:1", "@ipc:///x", ">inproc://y"]) {
+    const [endpoint] = parseEndpoints(text);
+    assert.equal(formatEndpoint(endpoint), text);
+    assert.deepEqual(parseEndpoints(formatEndpoint(endpoint)), [endpoint]);
+  }
+});

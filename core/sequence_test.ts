@@ -1,0 +1,119 @@
+import assert from "node:assert/strict";
+import { SequenceTracker } from "./sequence.ts";
+
+Deno.test("sequence: first sight of a stream is not loss, wherever it starts", () => {
+  const tracker = new SequenceTracker();
+  assert.deepEqual(tracker.observe(1n, "a", 500, 10), { skip: 0, lost: 0 });
+  assert.deepEqual(tracker.observe(2n, "a", 0, 1), { skip: 0, lost: 0 });
+  assert.deepEqual(tracker.streams().map((s) => [s.source, s.joinedAt, s.expected]), [
+    ["1", 500, 510],
+    ["2", 0, 1],
+  ]);
+  assert.equal(tracker.lost, 0);
+});
+
+Deno.test("sequence: contiguous messages lose nothing", () => {
+  const tracker = new SequenceTracker();
+  let first = 0;
+  for (const count of [1, 5, 100, 2]) {
+    assert.deepEqual(tracker.observe(9n, "t", first, count), { skip: 0, lost: 0 });
+    first += count;
+  }
+  const [stream] = tracker.streams();
+  assert.equal(stream.received, 108);
+  assert.equal(stream.expected, 108);
+  assert.equal(stream.lost, 0);
+});
+
+Deno.test("sequence: a gap is exactly the events lost", () => {
+  const tracker = new SequenceTracker();
+  tracker.observe(1n, "a", 0, 10);
+  assert.deepEqual(tracker.observe(1n, "a", 15, 5), { skip: 0, lost: 5 });
+  assert.deepEqual(tracker.observe(1n, "a", 21, 1), { skip: 0, lost: 1 });
+  assert.equal(tracker.lost, 6);
+  const [stream] = tracker.streams();
+  assert.equal(stream.lost, 6);
+  assert.equal(stream.received, 16);
+  assert.equal(stream.expected, 22);
+});
+
+Deno.test("sequence: a whole replay is skipped and counted as duplicates", () => {
+  const tracker = new SequenceTracker();
+  tracker.observe(1n, "a", 0, 10);
+  assert.deepEqual(tracker.observe(1n, "a", 0, 10), { skip: 10, lost: 0 });
+  assert.deepEqual(tracker.observe(1n, "a", 3, 2), { skip: 2, lost: 0 });
+  assert.equal(tracker.duplicates, 12);
+  const [stream] = tracker.streams();
+  assert.equal(stream.received, 10);
+  assert.equal(stream.expected, 10);
+  // A replay never moves the expected index backwards.
+  assert.deepEqual(tracker.observe(1n, "a", 10, 1), { skip: 0, lost: 0 });
+});
+
+Deno.test("sequence: a partial overlap skips only the replayed front", () => {
+  const tracker = new SequenceTracker();
+  tracker.observe(1n, "a", 0, 10);
+  assert.deepEqual(tracker.observe(1n, "a", 7, 6), { skip: 3, lost: 0 });
+  const [stream] = tracker.streams();
+  assert.equal(stream.received, 13);
+  assert.equal(stream.duplicates, 3);
+  assert.equal(stream.expected, 13);
+});
+
+Deno.test("sequence: a position announcement (count 0) reveals a lost tail", () => {
+  const tracker = new SequenceTracker();
+  tracker.observe(1n, "a", 0, 4);
+  assert.deepEqual(tracker.observe(1n, "a", 4, 0), { skip: 0, lost: 0 });
+  assert.deepEqual(tracker.observe(1n, "a", 9, 0), { skip: 0, lost: 5 });
+  assert.deepEqual(tracker.observe(1n, "a", 9, 0), { skip: 0, lost: 0 });
+  assert.equal(tracker.streams()[0].received, 4);
+});
+
+Deno.test("sequence: streams are per source and per topic", () => {
+  const tracker = new SequenceTracker();
+  tracker.observe(1n, "a", 0, 5);
+  tracker.observe(1n, "b", 0, 5);
+  tracker.observe(2n, "a", 0, 5);
+  // Each stream numbers on its own: index 5 is next in all three.
+  for (const [source, topic] of [[1n, "a"], [1n, "b"], [2n, "a"]] as const) {
+    assert.deepEqual(tracker.observe(source, topic, 5, 1), { skip: 0, lost: 0 });
+  }
+  // A topic that is a prefix of another, and sources near 2^64, stay separate.
+  tracker.observe(2n ** 64n - 1n, "a", 0, 1);
+  tracker.observe(2n ** 64n - 1n, "a.b", 100, 1);
+  assert.deepEqual(tracker.observe(2n ** 64n - 1n, "a", 1, 1), { skip: 0, lost: 0 });
+  assert.equal(tracker.size, 5);
+  assert.equal(tracker.lost, 0);
+  assert.ok(tracker.streams().some((s) => s.source === "18446744073709551615"));
+});
+
+Deno.test("sequence: memory is bounded, the least recently seen stream goes first", () => {
+  const tracker = new SequenceTracker({ maxStreams: 3 });
+  tracker.observe(1n, "a", 0, 1);
+  tracker.observe(2n, "a", 0, 1);
+  tracker.observe(3n, "a", 0, 1);
+  tracker.observe(1n, "a", 1, 1); // 1 is now the most recent; 2 is the oldest
+  tracker.observe(4n, "a", 0, 1);
+  assert.equal(tracker.size, 3);
+  assert.deepEqual(tracker.streams().map((s) => s.source).sort(), ["1", "3", "4"]);
+  // A forgotten stream starts over: its next message is a first sight, not loss.
+  tracker.observe(2n, "a", 50, 1);
+  assert.equal(tracker.lost, 0);
+  assert.equal(tracker.size, 3);
+  // Totals survive eviction.
+  tracker.observe(2n, "a", 60, 1);
+  assert.equal(tracker.lost, 9);
+  for (let i = 0; i < 1000; i++) tracker.observe(BigInt(100 + i), "x", 0, 1);
+  assert.equal(tracker.size, 3);
+  assert.equal(tracker.lost, 9);
+});
+
+Deno.test("sequence: streams() is a snapshot", () => {
+  const tracker = new SequenceTracker();
+  tracker.observe(1n, "a", 0, 1);
+  const snapshot = tracker.streams();
+  snapshot[0].expected = 1000;
+  tracker.observe(1n, "a", 1, 1);
+  assert.equal(tracker.streams()[0].expected, 2);
+  assert.equal(snapshot[0].received, 1);
+});

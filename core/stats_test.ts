@@ -1,0 +1,120 @@
+import assert from "node:assert/strict";
+import { type Counters, formatBytes, formatCount, rate, StatsReporter } from "./stats.ts";
+
+Deno.test("stats: formatCount", () => {
+  const cases: [number, string][] = [
+    [0, "0"],
+    [950, "950"],
+    [999, "999"],
+    [1000, "1.00k"],
+    [1234, "1.23k"],
+    [12_345, "12.3k"],
+    [999_000, "999.0k"],
+    [1_000_000, "1.00M"],
+    [4_560_000, "4.56M"],
+    [45_600_000, "45.6M"],
+    [2_500_000_000, "2.50G"],
+    [-1234, "-1.23k"],
+    [12.6, "13"],
+  ];
+  for (const [value, text] of cases) assert.equal(formatCount(value), text, String(value));
+});
+
+Deno.test({
+  // BUG (reported): stats.ts formatCount rounds after choosing the unit, so values
+  // just under a unit boundary print as "1000.0k" / "1000.0M" instead of "1.00M" / "1.00G".
+  name: "stats: BUG formatCount never prints 1000 of a unit",
+  ignore: true,
+  fn() {
+    assert.equal(formatCount(999_999), "1.00M");
+    assert.equal(formatCount(999_999_999), "1.00G");
+  },
+});
+
+Deno.test("stats: formatBytes", () => {
+  const cases: [number, string][] = [
+    [0, "0B"],
+    [512, "512B"],
+    [1023, "1023B"],
+    [1024, "1.0KiB"],
+    [1536, "1.5KiB"],
+    [3.2 * 1024 * 1024, "3.2MiB"],
+    [5 * 1024 ** 3, "5.0GiB"],
+    [2 * 1024 ** 4, "2.0TiB"],
+    [2048 * 1024 ** 4, "2048.0TiB"],
+  ];
+  for (const [value, text] of cases) assert.equal(formatBytes(value), text, String(value));
+});
+
+Deno.test("stats: rate", () => {
+  assert.equal(rate(1500, 500, 2000), 500);
+  assert.equal(rate(10, 10, 1000), 0);
+  assert.equal(rate(10, 0, 0), 0);
+  assert.equal(rate(5, 0, 500), 10);
+});
+
+Deno.test("stats: report prints the line and publishes the counters", () => {
+  let events = 10;
+  const lines: string[] = [];
+  const published: Record<string, number | string>[] = [];
+  const seen: [Counters, Counters][] = [];
+  const reporter = new StatsReporter({
+    component: "unit",
+    intervalMs: 60_000,
+    snapshot: () => ({ events }),
+    format: (current, previous) => {
+      seen.push([current, previous]);
+      return `${current.events - (previous.events ?? 0)} new`;
+    },
+    print: (line) => lines.push(line),
+    publish: (fields) => published.push(fields),
+  });
+  reporter.start();
+  events = 25;
+  reporter.report();
+  events = 26;
+  reporter.report();
+  reporter.stop();
+  assert.deepEqual(lines, ["15 new", "1 new"]);
+  assert.deepEqual(seen.map(([c, p]) => [c.events, p.events]), [[25, 10], [26, 25]]);
+  assert.equal(published.length, 2);
+  assert.equal(published[0].component, "unit");
+  assert.equal(published[0].events, 25);
+  assert.equal(typeof published[0].interval_ms, "number");
+  assert.ok((published[0].interval_ms as number) >= 0);
+});
+
+Deno.test("stats: the interval reports on its own and stops", async () => {
+  let calls = 0;
+  const reporter = new StatsReporter({
+    component: "unit",
+    intervalMs: 10,
+    snapshot: () => ({ calls }),
+    format: () => "line",
+    print: () => calls++,
+  });
+  reporter.start();
+  reporter.start(); // idempotent: one timer only
+  const deadline = Date.now() + 5000;
+  while (calls < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  reporter.stop();
+  assert.ok(calls >= 3, `${calls} reports`);
+  const after = calls;
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(calls, after);
+});
+
+Deno.test("stats: interval 0 disables reporting", async () => {
+  let calls = 0;
+  const reporter = new StatsReporter({
+    component: "unit",
+    intervalMs: 0,
+    snapshot: () => ({}),
+    format: () => "line",
+    print: () => calls++,
+  });
+  reporter.start();
+  await new Promise((r) => setTimeout(r, 30));
+  reporter.stop();
+  assert.equal(calls, 0);
+});

@@ -1,0 +1,263 @@
+import assert from "node:assert/strict";
+import {
+  EndpointError,
+  Poller,
+  SocketType,
+  ZmqContext,
+  ZmqError,
+  type ZmqSocket,
+} from "./socket.ts";
+import { UsageError } from "../flags.ts";
+
+const utf8 = new TextEncoder();
+const ANY_PORT = { bind: true, address: "tcp://127.0.0.1:*" };
+
+/** Receives one message, waiting in a poller up to `timeoutMs`; 0 frames on timeout. */
+async function receiveWithin(
+  poller: Poller,
+  socket: ZmqSocket,
+  buffers: Uint8Array[],
+  sizes: Int32Array,
+  timeoutMs = 5000,
+): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  while (true) {
+    const frames = socket.receive(buffers, sizes);
+    if (frames > 0 || Date.now() > deadline) return frames;
+    await poller.wait(50);
+  }
+}
+
+/** A connected PUB → SUB pair that is known to deliver (the slow joiner is past). */
+async function connectedPair(context: ZmqContext, topic = "") {
+  const pub = context.socket(SocketType.PUB);
+  pub.attach(ANY_PORT);
+  const sub = context.socket(SocketType.SUB);
+  sub.subscribe(utf8.encode(topic));
+  sub.attach({ bind: false, address: pub.lastEndpoint() });
+  const poller = new Poller(context, [sub]);
+  const probe = [utf8.encode(`${topic}probe`)];
+  const buffers = [new Uint8Array(64)];
+  const sizes = new Int32Array(1);
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    pub.send(probe);
+    await poller.wait(20);
+    if (sub.receive(buffers, sizes) > 0) {
+      while (sub.receive(buffers, sizes) > 0) { /* drain the other probes */ }
+      // Probes still in flight would be taken for test messages: let them land.
+      await poller.wait(50);
+      while (sub.receive(buffers, sizes) > 0) { /* drain */ }
+      return { pub, sub, poller };
+    }
+  }
+  throw new Error("PUB/SUB pair did not connect within 10 s");
+}
+
+Deno.test("socket: bind to port * reports the real endpoint", async () => {
+  const context = new ZmqContext();
+  try {
+    const socket = context.socket(SocketType.PUB);
+    socket.attach(ANY_PORT);
+    const endpoint = socket.lastEndpoint();
+    assert.match(endpoint, /^tcp:\/\/127\.0\.0\.1:\d+$/);
+    assert.notEqual(endpoint.split(":").pop(), "0");
+    assert.match(context.lib.version, /^4\.\d+\.\d+$/);
+  } finally {
+    await context.terminate();
+  }
+});
+
+Deno.test("socket: binding a taken port is an EndpointError (a UsageError)", async () => {
+  const context = new ZmqContext();
+  try {
+    const first = context.socket(SocketType.PUB);
+    first.attach(ANY_PORT);
+    const second = context.socket(SocketType.PUB);
+    assert.throws(
+      () => second.attach({ bind: true, address: first.lastEndpoint() }),
+      (error: unknown) => {
+        assert.ok(error instanceof EndpointError);
+        assert.ok(error instanceof UsageError);
+        assert.match(error.message, /^cannot bind @tcp:\/\/127\.0\.0\.1:\d+: .+/);
+        return true;
+      },
+    );
+    assert.throws(
+      () => second.attach({ bind: false, address: "tcp://no such host:1" }),
+      EndpointError,
+    );
+  } finally {
+    await context.terminate();
+  }
+});
+
+Deno.test("socket: bad options are ZmqErrors with errno", async () => {
+  const context = new ZmqContext();
+  try {
+    const socket = context.socket(SocketType.PUB);
+    assert.throws(() => socket.setInt(99999, 1), (error: unknown) => {
+      assert.ok(error instanceof ZmqError);
+      assert.ok(error.errno > 0);
+      return true;
+    });
+  } finally {
+    await context.terminate();
+  }
+});
+
+Deno.test("socket: multipart send and receive, exact bytes", async () => {
+  const context = new ZmqContext();
+  try {
+    const { pub, sub, poller } = await connectedPair(context);
+    const frames = [utf8.encode("a.b"), new Uint8Array(24).fill(7), new Uint8Array(0)];
+    assert.equal(pub.send(frames), true);
+    const buffers = [new Uint8Array(16), new Uint8Array(64), new Uint8Array(64)];
+    const sizes = new Int32Array(3);
+    assert.equal(await receiveWithin(poller, sub, buffers, sizes), 3);
+    assert.deepEqual([...sizes], [3, 24, 0]);
+    assert.deepEqual(buffers[0].subarray(0, 3), frames[0]);
+    assert.deepEqual(buffers[1].subarray(0, 24), frames[1]);
+    // Nothing more is waiting: receive returns 0 at once.
+    assert.equal(sub.receive(buffers, sizes), 0);
+    poller.close();
+  } finally {
+    await context.terminate();
+  }
+});
+
+Deno.test("socket: a frame larger than its buffer reports its true size", async () => {
+  const context = new ZmqContext();
+  try {
+    const { pub, sub, poller } = await connectedPair(context);
+    const big = new Uint8Array(1000).map((_, i) => i & 0xff);
+    pub.send([utf8.encode("t"), big]);
+    const buffers = [new Uint8Array(8), new Uint8Array(100)];
+    const sizes = new Int32Array(2);
+    assert.equal(await receiveWithin(poller, sub, buffers, sizes), 2);
+    assert.equal(sizes[1], 1000);
+    assert.deepEqual(buffers[1], big.subarray(0, 100));
+    poller.close();
+  } finally {
+    await context.terminate();
+  }
+});
+
+Deno.test("socket: frames past the last buffer are drained and counted", async () => {
+  const context = new ZmqContext();
+  try {
+    const { pub, sub, poller } = await connectedPair(context);
+    const parts = Array.from({ length: 6 }, (_, i) => utf8.encode(`part${i}`));
+    pub.send(parts);
+    pub.send([utf8.encode("next")]);
+    const buffers = [new Uint8Array(16), new Uint8Array(16)];
+    const sizes = new Int32Array(2);
+    assert.equal(await receiveWithin(poller, sub, buffers, sizes), 6);
+    assert.deepEqual(buffers[0].subarray(0, sizes[0]), parts[0]);
+    // The next message starts cleanly: nothing of the long one is left behind.
+    assert.equal(await receiveWithin(poller, sub, buffers, sizes), 1);
+    assert.equal(new TextDecoder().decode(buffers[0].subarray(0, sizes[0])), "next");
+    poller.close();
+  } finally {
+    await context.terminate();
+  }
+});
+
+Deno.test("socket: subscriptions filter by byte prefix; unsubscribe stops delivery", async () => {
+  const context = new ZmqContext();
+  try {
+    const { pub, sub, poller } = await connectedPair(context, "http.");
+    const buffers = [new Uint8Array(64)];
+    const sizes = new Int32Array(1);
+    const received: string[] = [];
+    for (const topic of ["ssh.login", "http.hit", "http", "http.x"]) pub.send([utf8.encode(topic)]);
+    pub.send([utf8.encode("http.end")]);
+    while (!received.includes("http.end")) {
+      assert.equal(await receiveWithin(poller, sub, buffers, sizes), 1, `got ${received}`);
+      received.push(new TextDecoder().decode(buffers[0].subarray(0, sizes[0])));
+    }
+    assert.deepEqual(received, ["http.hit", "http.x", "http.end"]);
+    sub.unsubscribe(utf8.encode("http."));
+    sub.subscribe(utf8.encode("zz"));
+    // Once "zz" arrives, the unsubscription (sent before it) is in effect.
+    const deadline = Date.now() + 10_000;
+    let last = "";
+    while (last !== "zz" && Date.now() < deadline) {
+      pub.send([utf8.encode("http.late")]);
+      pub.send([utf8.encode("zz")]);
+      await poller.wait(20);
+      while (sub.receive(buffers, sizes) > 0) {
+        last = new TextDecoder().decode(buffers[0].subarray(0, sizes[0]));
+      }
+    }
+    assert.equal(last, "zz");
+    pub.send([utf8.encode("http.after")]);
+    pub.send([utf8.encode("zz.end")]);
+    assert.equal(await receiveWithin(poller, sub, buffers, sizes), 1);
+    assert.equal(new TextDecoder().decode(buffers[0].subarray(0, sizes[0])), "zz.end");
+    poller.close();
+  } finally {
+    await context.terminate();
+  }
+});
+
+Deno.test("socket: readable() says whether a message waits", async () => {
+  const context = new ZmqContext();
+  try {
+    const { pub, sub, poller } = await connectedPair(context);
+    assert.equal(sub.readable(), false);
+    pub.send([utf8.encode("x")]);
+    const deadline = Date.now() + 5000;
+    while (!sub.readable() && Date.now() < deadline) await poller.wait(20);
+    assert.equal(sub.readable(), true);
+    sub.receive([new Uint8Array(8)], new Int32Array(1));
+    assert.equal(sub.readable(), false);
+    poller.close();
+  } finally {
+    await context.terminate();
+  }
+});
+
+Deno.test("poller: a wait times out empty, wakes early, and reports the ready socket", async () => {
+  const context = new ZmqContext();
+  try {
+    const { pub, poller } = await connectedPair(context);
+    let started = performance.now();
+    assert.deepEqual(await poller.wait(30), [false]);
+    assert.ok(performance.now() - started >= 15, "a timed wait does not return at once");
+    // wake() before a wait makes the next wait return at once.
+    poller.wake();
+    started = performance.now();
+    assert.deepEqual(await poller.wait(60_000), [false]);
+    assert.ok(performance.now() - started < 30_000);
+    // wake() during a wait ends it.
+    const waiting = poller.wait(-1);
+    setTimeout(() => poller.wake(), 20);
+    assert.deepEqual(await waiting, [false]);
+    // Two waits at once are refused.
+    const first = poller.wait(10);
+    await assert.rejects(() => poller.wait(10), /already in progress/);
+    await first;
+    pub.send([utf8.encode("ready")]);
+    let ready = [false];
+    const deadline = Date.now() + 5000;
+    while (!ready[0] && Date.now() < deadline) ready = await poller.wait(100);
+    assert.deepEqual(ready, [true]);
+    poller.close();
+  } finally {
+    await context.terminate();
+  }
+});
+
+Deno.test("socket: close is idempotent; terminate closes what is left", async () => {
+  const context = new ZmqContext();
+  const a = context.socket(SocketType.PUB);
+  const b = context.socket(SocketType.SUB);
+  a.close();
+  a.close();
+  assert.equal(a.closed, true);
+  assert.equal(b.closed, false);
+  await context.terminate();
+  assert.equal(b.closed, true);
+  await context.terminate();
+});
