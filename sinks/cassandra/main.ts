@@ -1,0 +1,42 @@
+/**
+ * `eventstorm sink cassandra`: stores events in Apache Cassandra.
+ *
+ * @example
+ * ```sh
+ * deno run -A sinks/cassandra/main.ts --from '>tcp://127.0.0.1:5556' --ttl 30d
+ * ```
+ *
+ * @module
+ */
+import { runCommand, runSinkMain } from "@eventstorm/core";
+import { CassandraBackend } from "./backend.ts";
+import { CASSANDRA_FLAGS, cassandraConfigFromFlags } from "./config.ts";
+
+const EPILOG = `Examples:
+  eventstorm sink cassandra --contact-points db1:9042,db2:9042 --ttl 30d
+  eventstorm sink cassandra --keyspace logs --bucket day --consistency quorum
+
+Rows are keyed by ((type, bucket), time, id), so a retried or replayed event overwrites
+its own row. Query a type's hour:
+  SELECT * FROM eventstorm.events WHERE type = 'http.hit' AND bucket = '2026-11-23T18';`;
+
+/**
+ * Runs the Cassandra sink with command-line `args`; resolves with the exit code.
+ *
+ * @example
+ * ```ts ignore
+ * import { cassandraMain } from "@eventstorm/sink-cassandra/main";
+ * await cassandraMain(["--contact-points", "127.0.0.1:9042", "--ttl", "7d"]);
+ * ```
+ */
+export function cassandraMain(args: string[]): Promise<number> {
+  return runSinkMain(args, {
+    name: "cassandra",
+    summary: "store events in Apache Cassandra",
+    flags: CASSANDRA_FLAGS,
+    epilog: EPILOG,
+    makeBackend: (values) => CassandraBackend.open(cassandraConfigFromFlags(values)),
+  });
+}
+
+if (import.meta.main) await runCommand(() => cassandraMain(Deno.args));

@@ -1,0 +1,472 @@
+// The Cassandra sink against a real node: Cassandra 5 started by scripts/cassandra.sh (one per
+// file), or the cluster at CASSANDRA_CONTACT_POINTS. Events go emitter → router → sink →
+// table and are read back with the driver. Without a server the tests are ignored, except
+// under CI=true.
+import assert from "node:assert/strict";
+import cassandra from "cassandra-driver";
+import { Router, type RouterConfig } from "@eventstorm/router";
+import {
+  Emitter,
+  type Event,
+  eventId,
+  fromJsonLine,
+  SinkRunner,
+  type SinkRunnerOptions,
+  type SinkStats,
+  UsageError,
+} from "@eventstorm/core";
+import {
+  CASSANDRA_DEFAULTS,
+  CassandraBackend,
+  type CassandraSinkConfig,
+} from "@eventstorm/sink-cassandra";
+import { type DbServer, inCI, startServer, unavailable } from "./db_server.ts";
+import { freePort, sleep, waitFor } from "./helpers.ts";
+
+const opts = { sanitizeOps: false, sanitizeResources: false };
+
+const external = Deno.env.get("CASSANDRA_CONTACT_POINTS");
+const missing = external ? undefined : await unavailable("cassandra.sh");
+if (missing && !inCI) console.warn(`cassandra_sink_test: ignoring, ${missing}`);
+const server: DbServer | undefined = external || missing
+  ? undefined
+  : await startServer("cassandra.sh");
+const contactPoints = external?.split(",") ?? [`127.0.0.1:${server?.port}`];
+const ignore = missing !== undefined && !inCI;
+
+let client: cassandra.Client | undefined;
+async function cql(): Promise<cassandra.Client> {
+  if (!client) {
+    client = new cassandra.Client({
+      contactPoints,
+      localDataCenter: "datacenter1",
+      socketOptions: { readTimeout: 60_000 },
+      policies: {
+        reconnection: new cassandra.policies.reconnection.ConstantReconnectionPolicy(500),
+      },
+    });
+    await client.connect();
+  }
+  return client;
+}
+
+/** Every row of a query, across pages. */
+async function rows(query: string, params: unknown[] = []): Promise<cassandra.types.Row[]> {
+  const db = await cql();
+  const all: cassandra.types.Row[] = [];
+  let pageState: string | undefined;
+  do {
+    const result = await db.execute(query, params, { prepare: true, fetchSize: 5000, pageState });
+    all.push(...result.rows);
+    pageState = result.pageState ?? undefined;
+  } while (pageState);
+  return all;
+}
+
+/** A test with a fresh keyspace, dropped afterwards. */
+function cqlTest(name: string, fn: (keyspace: string) => Promise<void>, needsControl = false) {
+  Deno.test({
+    name,
+    ...opts,
+    ignore: ignore || (needsControl && external !== undefined),
+    fn: async () => {
+      if (missing) throw new Error(missing);
+      const keyspace = `t${crypto.randomUUID().replaceAll("-", "").slice(0, 10)}`;
+      try {
+        await fn(keyspace);
+      } finally {
+        await (await cql()).execute(`DROP KEYSPACE IF EXISTS ${keyspace}`).catch(() => {});
+      }
+    },
+  });
+}
+
+function config(keyspace: string, overrides: Partial<CassandraSinkConfig> = {}) {
+  return {
+    ...CASSANDRA_DEFAULTS,
+    contactPoints,
+    keyspace,
+    consistency: "one",
+    timeoutMs: 5000,
+    ...overrides,
+  };
+}
+
+function routerConfig(): RouterConfig {
+  return {
+    sources: ["@tcp://127.0.0.1:*"],
+    sinks: ["@tcp://127.0.0.1:*"],
+    allow: [],
+    deny: [],
+    statsIntervalMs: 0,
+    maxMessageSize: 16 << 20,
+    sendHwm: 1000,
+    receiveHwm: 1000,
+  };
+}
+
+function startRouter() {
+  const router = new Router(routerConfig(), { print: () => {} });
+  const running = router.run();
+  const { sources, sinks } = router.boundEndpoints();
+  return {
+    sources: `>${sources}`,
+    sinks: `>${sinks}`,
+    stop: async () => {
+      await router.close();
+      await running;
+    },
+  };
+}
+
+async function startSink(
+  backend: CassandraBackend,
+  endpoints: string,
+  options: Partial<SinkRunnerOptions> = {},
+) {
+  const runner = new SinkRunner(backend, { collector: { endpoints }, ...options });
+  await runner.open();
+  const controller = new AbortController();
+  let failed: unknown;
+  const running = runner.run(controller.signal).catch((error) => {
+    failed = error;
+    throw error;
+  });
+  return {
+    runner,
+    failed: () => failed,
+    stop: (): Promise<SinkStats> => {
+      controller.abort();
+      return running;
+    },
+  };
+}
+
+async function openEmitter(endpoints: string, options: { sourceId?: bigint } = {}) {
+  const out = await Emitter.open({ endpoints, host: "test", ...options });
+  await waitFor(() => out.stats().subscriptions > 0, "the sink's subscription at the emitter");
+  return out;
+}
+
+const BASE = Date.UTC(2026, 0, 2, 3, 4, 5, 678);
+
+function hitFields(i: number): Record<string, unknown> {
+  return {
+    time: new Date(BASE + i * 1000),
+    host: `web${i % 3}`,
+    status: 200 + (i % 5),
+    bytes: 1000 * i,
+    big: 2 ** 40 + i,
+    latency: i + 0.25,
+    path: `/p/${i}?q=é`,
+    ok: i % 2 === 0,
+    referer: null,
+    at: new Date(BASE - i),
+    "$cost": i,
+    "cpu.user": i + 0.5,
+  };
+}
+
+cqlTest(
+  "cassandra sink command: emitter → router → sink stores rows with envelope columns and the event",
+  async (keyspace) => {
+    const r = startRouter();
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        new URL("../sinks/cassandra/main.ts", import.meta.url).pathname,
+        "--contact-points",
+        contactPoints.join(","),
+        "--keyspace",
+        keyspace,
+        "--consistency",
+        "one",
+        "--from",
+        r.sinks,
+        "--stats-interval",
+        "1s",
+        "--stats-to",
+        "none",
+      ],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    try {
+      const out = await openEmitter(r.sources);
+      for (let i = 0; i < 100; i++) out.emit("http.hit", hitFields(i));
+      for (let i = 0; i < 40; i++) {
+        out.emit("mail.sent", { time: new Date(BASE + i), host: "mx", size: i * 10 });
+      }
+      await out.close();
+      const bucket = "2026-01-02T03";
+      const select = `SELECT type, bucket, time, id, host, event FROM ${keyspace}.events ` +
+        `WHERE type = ? AND bucket = ?`;
+      await waitFor(
+        async () =>
+          await tableExists(keyspace) &&
+          (await rows(select, ["http.hit", bucket])).length === 100 &&
+          (await rows(select, ["mail.sent", bucket])).length === 40,
+        "140 rows",
+        60_000,
+      );
+      const hits = await rows(select, ["http.hit", bucket]);
+      // Clustered by time: a partition reads back in time order.
+      hits.forEach((row, i) => {
+        const fields = hitFields(i);
+        assert.equal(row.type, "http.hit");
+        assert.equal(row.bucket, bucket);
+        assert.deepEqual(row.time, fields.time);
+        assert.equal(row.id, eventId(out.sourceId, "http.hit", i));
+        assert.equal(row.host, fields.host);
+        assert.deepEqual(fromJsonLine(row.event), {
+          type: "http.hit",
+          ...fields,
+          _id: eventId(out.sourceId, "http.hit", i),
+        });
+      });
+      // A time range within a partition, as README.md shows.
+      const range = await rows(
+        `SELECT id FROM ${keyspace}.events WHERE type = ? AND bucket = ? AND time >= ? AND time < ?`,
+        ["http.hit", bucket, new Date(BASE + 10_000), new Date(BASE + 20_000)],
+      );
+      assert.equal(range.length, 10);
+    } finally {
+      child.kill("SIGTERM");
+      const output = await child.output();
+      await r.stop();
+      const stderr = new TextDecoder().decode(output.stderr);
+      const last = stderr.trim().split("\n").filter((line) => line.startsWith("sink cassandra:"))
+        .pop();
+      assert.equal(output.code, 0, stderr);
+      assert.match(
+        last ?? "",
+        /received 140, stored 140, buffered 0, dropped 0, lost on wire 0/,
+        stderr,
+      );
+    }
+  },
+);
+
+async function tableExists(keyspace: string, table = "events"): Promise<boolean> {
+  const found = await rows(
+    "SELECT table_name FROM system_schema.tables WHERE keyspace_name = ? AND table_name = ?",
+    [keyspace, table],
+  );
+  return found.length === 1;
+}
+
+cqlTest("cassandra sink: --bucket day and --ttl", async (keyspace) => {
+  const backend = await CassandraBackend.open(
+    config(keyspace, { bucket: "day", ttlSeconds: 3600 }),
+  );
+  try {
+    const events: Event[] = [...Array(30).keys()].map((i) => ({
+      type: "host.cpu",
+      time: new Date(Date.UTC(2026, 10, 23, 22, 59, 50) + i * 1000),
+      host: "h",
+      _id: `c-${i}`,
+      load: i / 10,
+    }));
+    assert.equal(await backend.write(events), 0);
+    // The events cross an hour but stay in one day's partition.
+    const found = await rows(
+      `SELECT id, bucket, TTL(event) AS ttl FROM ${keyspace}.events WHERE type = ? AND bucket = ?`,
+      ["host.cpu", "2026-11-23"],
+    );
+    assert.equal(found.length, 30);
+    for (const row of found) {
+      assert.ok(row.ttl > 3000 && row.ttl <= 3600, `TTL ${row.ttl}`);
+    }
+  } finally {
+    await backend.close();
+  }
+});
+
+cqlTest("cassandra sink: a replay of the same events stores nothing twice", async (keyspace) => {
+  const r = startRouter();
+  const sourceId = 0xbeefn;
+  for (let round = 0; round < 2; round++) {
+    const backend = await CassandraBackend.open(config(keyspace));
+    const sink = await startSink(backend, r.sinks);
+    const out = await openEmitter(r.sources, { sourceId });
+    for (let i = 0; i < 300; i++) {
+      out.emit("app.tick", { time: new Date(BASE + i), i, round });
+    }
+    await out.close();
+    await waitFor(() => sink.runner.stats().stored === 300, `round ${round}: 300 stored`);
+    await sink.stop();
+  }
+  await r.stop();
+  const all = await rows(`SELECT id, event FROM ${keyspace}.events`);
+  assert.equal(all.length, 300);
+  assert.equal(new Set(all.map((row) => row.id)).size, 300);
+  // Same key, so the replay overwrote each row with itself (here: the second round's copy).
+  assert.ok(all.every((row) => fromJsonLine(row.event).round === 1));
+
+  const backend = await CassandraBackend.open(config(keyspace));
+  try {
+    const anonymous: Event[] = [{ type: "app.tick", time: new Date(BASE), host: "h", i: -1 }];
+    assert.equal(await backend.write(anonymous), 0);
+    assert.equal(await backend.write(anonymous), 0, "a retried batch reuses the id it was given");
+    assert.equal((await rows(`SELECT id FROM ${keyspace}.events`)).length, 301);
+  } finally {
+    await backend.close();
+  }
+});
+
+cqlTest(
+  "cassandra sink: rows the server calls invalid are counted, the rest stored",
+  async (keyspace) => {
+    const logs: string[] = [];
+    const backend = await CassandraBackend.open(config(keyspace), {
+      log: (line) => logs.push(line),
+    });
+    try {
+      const events: Event[] = [...Array(10).keys()].map((i) => ({
+        type: "app.x",
+        time: new Date(BASE + i),
+        host: "h",
+        _id: `id-${i}`,
+      }));
+      // Clustering values are limited to 64 KiB.
+      events[4]._id = "x".repeat(70_000);
+      assert.equal(await backend.write(events), 1);
+      assert.equal((await rows(`SELECT id FROM ${keyspace}.events`)).length, 9);
+      assert.match(logs.join("\n"), /refused an event for good \(invalid: /);
+    } finally {
+      await backend.close();
+    }
+  },
+);
+
+cqlTest(
+  "cassandra sink: a failing consistency level throws, so the batch is retried",
+  async (keyspace) => {
+    const backend = await CassandraBackend.open(config(keyspace, { consistency: "three" }));
+    try {
+      const event: Event = { type: "a.b", time: new Date(), host: "h", _id: "x" };
+      // The driver may wrap the server's Unavailable answer in NoHostAvailableError.
+      await assert.rejects(backend.write([event]), /Not enough replicas available/);
+      assert.equal((await rows(`SELECT id FROM ${keyspace}.events`)).length, 0);
+    } finally {
+      await backend.close();
+    }
+  },
+);
+
+cqlTest(
+  "cassandra sink: setup errors are one line; an unreachable cluster is waited for",
+  async (keyspace) => {
+    await assert.rejects(
+      CassandraBackend.open(config(keyspace, { replication: "{'class': 'Bogus'}" })),
+      (error) => error instanceof UsageError && /replication strategy/.test(error.message),
+    );
+    const logs: string[] = [];
+    const backend = await CassandraBackend.open(
+      config(keyspace, { contactPoints: [`127.0.0.1:${freePort()}`], timeoutMs: 1000 }),
+      { log: (line) => logs.push(line) },
+    );
+    try {
+      assert.match(logs.join("\n"), /no node reachable yet/);
+      await assert.rejects(backend.write([{ type: "a.b", time: new Date(), host: "h" }]));
+    } finally {
+      await backend.close();
+    }
+  },
+);
+
+cqlTest(
+  "cassandra sink: an outage loses nothing within the buffer and counts drops beyond it",
+  async (keyspace) => {
+    const r = startRouter();
+    // Two sinks on one stream through one outage: a buffer larger than it, and a small one.
+    const large = await startSink(await CassandraBackend.open(config(keyspace)), r.sinks, {
+      bufferEvents: 100_000,
+      batchSize: 200,
+      maxRetryMs: 1000,
+    });
+    const small = await startSink(
+      await CassandraBackend.open(config(keyspace, { table: "small" })),
+      r.sinks,
+      { bufferEvents: 500, batchSize: 200, maxRetryMs: 1000 },
+    );
+    const out = await Emitter.open({ endpoints: r.sources, host: "test" });
+    await waitFor(() => out.stats().subscriptions > 0, "subscriptions");
+    const total = 6000;
+    const emit = async (from: number, to: number) => {
+      for (let i = from; i < to; i++) {
+        out.emit("load.test", { i, pad: "x".repeat(100) });
+        if (i % 200 === 199) {
+          await out.flush();
+          await sleep(5);
+        }
+      }
+      await out.flush();
+    };
+    await emit(0, 1000);
+    await waitFor(
+      () => large.runner.stats().stored > 0 && small.runner.stats().stored > 0,
+      "the first events stored",
+    );
+    await server!.stop();
+    await emit(1000, 5000);
+    const both = (check: (stats: SinkStats) => boolean) =>
+      check(large.runner.stats()) && check(small.runner.stats());
+    await waitFor(() => both((s) => s.received === 5000), "events during the outage");
+    await waitFor(() => both((s) => s.writeErrors > 0), "failed writes");
+    // A sink started during the outage sets itself up once the node is back.
+    const logs: string[] = [];
+    const late = await CassandraBackend.open(config(keyspace, { table: "late" }), {
+      log: (line) => logs.push(line),
+    });
+    assert.match(logs.join("\n"), /no node reachable yet/);
+    assert.equal(large.failed(), undefined, "the sink keeps running while the node is down");
+    await server!.start();
+    await emit(5000, total);
+    await out.close();
+    await waitFor(
+      () => both((s) => s.received === total && s.buffered === 0),
+      "everything received and written or dropped",
+      120_000,
+    );
+    const a = await large.stop();
+    const b = await small.stop();
+    await r.stop();
+
+    assert.equal(a.received, total);
+    assert.equal(a.lostOnWire, 0);
+    assert.equal(a.droppedFull + a.droppedRejected + a.droppedShutdown, 0);
+    assert.equal(a.stored, total);
+    const stored = await rows(`SELECT id, event FROM ${keyspace}.events`);
+    assert.equal(stored.length, total, "each event is in the table once");
+    const values = stored.map((row) => fromJsonLine(row.event).i as number).sort((x, y) => x - y);
+    assert.deepEqual(values, [...Array(total).keys()]);
+
+    assert.equal(b.received, total);
+    assert.ok(b.droppedFull > 0, "the small buffer overflowed");
+    assert.equal(b.droppedRejected + b.droppedShutdown, 0);
+    assert.equal(b.stored + b.droppedFull, b.received);
+    const smallRows = await rows(`SELECT id FROM ${keyspace}.small`);
+    assert.equal(smallRows.length, b.stored, "the table holds exactly what was counted stored");
+
+    try {
+      assert.equal(await late.write([{ type: "a.b", time: new Date(), host: "h", _id: "1" }]), 0);
+      assert.equal((await rows(`SELECT id FROM ${keyspace}.late`)).length, 1);
+    } finally {
+      await late.close();
+    }
+  },
+  true,
+);
+
+Deno.test({
+  name: "cassandra sink: stop the test server",
+  ...opts,
+  ignore: server === undefined,
+  fn: async () => {
+    await client?.shutdown();
+    await server?.destroy();
+  },
+});
