@@ -4,8 +4,9 @@
  *
  * @module
  */
-import type { CollectorStats, Event } from "@eventstorm/core";
+import { type CollectorStats, decodeEvents, type Event, type WireMessage } from "@eventstorm/core";
 import { LogHistogram } from "./histogram.ts";
+import { type HttpHitFields, scanHttpHits } from "./http_scan.ts";
 import { type TopRow, WindowedTopN } from "./top_n.ts";
 
 /** HTTP figures of one frame. */
@@ -241,6 +242,9 @@ export class DashboardAggregator {
   #history: { json: string; t: number }[] = [];
 
   #events = 0;
+  /** Documents the dashboard itself could not read or whose envelope was bad. */
+  #rejected = 0;
+  #rejectedBefore = 0;
   #wire: CollectorStats | undefined;
   #lostBefore = 0;
   #badBefore = 0;
@@ -273,6 +277,46 @@ export class DashboardAggregator {
   #key(text: string): string {
     return text.length > this.#maxKeyLength ? text.slice(0, this.#maxKeyLength - 1) + "…" : text;
   }
+
+  /**
+   * Accounts one undecoded message (from `Collector.messages()`): `http.hit`
+   * bodies are read field by field without building events, other topics are
+   * decoded. Documents that cannot be read or have a bad envelope are counted
+   * as rejected (shown with the wire's malformed count), never thrown.
+   */
+  addMessage(message: WireMessage): void {
+    if (message.topic !== "http.hit") {
+      let decoded;
+      try {
+        decoded = decodeEvents(message.body, { topic: message.topic });
+      } catch {
+        this.#rejected += message.count;
+        return;
+      }
+      this.#rejected += decoded.rejected;
+      this.addBatch({
+        topic: message.topic,
+        source: message.header?.source,
+        events: decoded.events,
+      });
+      return;
+    }
+    this.#firstHost = undefined;
+    const { events, rejected } = scanHttpHits(message.body, this.#onHit);
+    this.#rejected += rejected;
+    if (events === 0) return;
+    this.#events += events;
+    this.#countTopic(message.topic, events);
+    if (message.header !== undefined) {
+      this.#sawSource(message.header.source.toString(), this.#firstHost);
+    }
+  }
+
+  #firstHost: string | undefined;
+  readonly #onHit = (hit: HttpHitFields): void => {
+    this.#firstHost ??= hit.host;
+    this.#hit(hit.status, hit.bytes, hit.requestTime, hit.path, hit.address, hit.agent);
+  };
 
   /** Accounts the events of one received message. */
   addBatch(batch: { topic: string; source?: bigint; events: readonly Event[] }): void {
@@ -344,19 +388,31 @@ export class DashboardAggregator {
   }
 
   #http(event: Event): void {
+    this.#hit(
+      event.status,
+      event.body_bytes_sent,
+      event.request_time,
+      event.path,
+      event.remote_addr,
+      event.http_user_agent,
+    );
+  }
+
+  #hit(
+    status: unknown,
+    bytes: unknown,
+    time: unknown,
+    path: unknown,
+    address: unknown,
+    agent: unknown,
+  ): void {
     this.#httpRequests++;
-    const status = event.status;
     const statusClass = typeof status === "number" ? Math.floor(status / 100) : 0;
     this.#httpStatus[statusClass >= 1 && statusClass <= 5 ? statusClass - 1 : 5]++;
-    const bytes = event.body_bytes_sent;
-    if (typeof bytes === "number" && bytes > 0) this.#httpBytes += bytes;
-    const time = event.request_time;
+    if (typeof bytes === "number" && bytes > 0 && bytes < 1e15) this.#httpBytes += bytes;
     if (typeof time === "number") this.#latency.add(time);
-    const path = event.path;
     if (typeof path === "string") this.#paths.add(path);
-    const address = event.remote_addr;
     if (typeof address === "string") this.#clients.add(address);
-    const agent = event.http_user_agent;
     if (typeof agent === "string" && agent !== "") this.#agents.add(agent);
   }
 
@@ -541,6 +597,8 @@ export class DashboardAggregator {
         }
       }
     }
+    bad += this.#rejected - this.#rejectedBefore;
+    this.#rejectedBefore = this.#rejected;
     const hosts: Record<string, HostFrame> = {};
     for (const [host, frame] of this.#hostFrames) hosts[host] = frame;
     const frame: Frame = {
@@ -662,7 +720,7 @@ export class DashboardAggregator {
         lost: wire?.lost ?? 0,
         duplicates: wire?.duplicates ?? 0,
         malformed,
-        rejected: wire?.rejectedEvents ?? 0,
+        rejected: (wire?.rejectedEvents ?? 0) + this.#rejected,
       },
       top: {
         paths: this.#paths.top(this.#topN),

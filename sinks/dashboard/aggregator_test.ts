@@ -276,3 +276,38 @@ Deno.test("history frames come first and age out", () => {
     [T0 - 60_000, T0, T0 + 1000],
   );
 });
+
+Deno.test("undecoded messages aggregate exactly like decoded batches", async () => {
+  const { encodeBatch, decodeEvents } = await import("@eventstorm/core");
+  const { DemoEvents } = await import("@eventstorm/source-demo");
+  const demo = new DemoEvents({ seed: 11 });
+  const byTopic = new Map<string, Event[]>();
+  for (let i = 0; i < 3000; i++) {
+    const event = demo.next(new Date(T0));
+    byTopic.set(event.type, [...(byTopic.get(event.type) ?? []), event]);
+  }
+  const a = clock();
+  const b = clock();
+  const viaMessages = new DashboardAggregator({ now: a.now });
+  const viaBatches = new DashboardAggregator({ now: b.now });
+  for (const [topic, events] of byTopic) {
+    const body = encodeBatch(events);
+    const header = { flags: 0, count: events.length, source: 77n, first: 0 };
+    viaMessages.addMessage({ topic, header, body, count: events.length });
+    viaBatches.addBatch({ topic, source: 77n, events: decodeEvents(body, { topic }).events });
+  }
+  a.set(T0 + 1000);
+  b.set(T0 + 1000);
+  assert.deepEqual(viaMessages.tick(), viaBatches.tick());
+  assert.deepEqual(viaMessages.state(), viaBatches.state());
+  assert.ok(viaMessages.state().sources.length === 0, "no wire stats given");
+
+  // Bad bodies are counted, not thrown, on both paths.
+  const bad = encodeBatch([{ type: "http.hit", time: "now", host: "x" }]);
+  viaMessages.addMessage({ topic: "http.hit", body: bad, count: 1 });
+  viaMessages.addMessage({ topic: "ssh.login", body: bad, count: 1 });
+  viaMessages.addMessage({ topic: "ssh.login", body: new Uint8Array([9, 0, 0, 0, 1]), count: 1 });
+  a.set(T0 + 2000);
+  assert.equal(viaMessages.tick().bad, 3);
+  assert.equal(viaMessages.state().totals.rejected, 3);
+});

@@ -37,3 +37,4 @@ export { loadHistory, type LoadHistoryOptions } from "./history.ts";
 export { LogHistogram, type LogHistogramOptions } from "./histogram.ts";
 export { type TopRow, WindowedTopN, type WindowedTopNOptions } from "./top_n.ts";
 export { type Asset, ASSETS } from "./assets.ts";
+export { type HttpHitFields, scanHttpHits, type ScanResult } from "./http_scan.ts";

@@ -1,0 +1,242 @@
+/**
+ * Dashboard benchmark: how many `http.hit` events a second the aggregator takes
+ * while pushing one update a second, in-process and through the wire (a sender
+ * process at a target rate → the dashboard's collector → a WebSocket page), with
+ * the process's memory over the run. Prints figures; not a test.
+ *
+ *   deno run -A bench/dashboard_bench.ts [--duration 60s] [--interval 10s] [--rate 250000]
+ *     [--in-process 10s] [--skip-wire]
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { Emitter, encodeBatch, type Event, formatCount, parseDuration } from "@eventstorm/core";
+import { Dashboard, DashboardAggregator } from "@eventstorm/sink-dashboard";
+import { DemoEvents } from "@eventstorm/source-demo";
+
+const BATCH = 1000;
+const DISTINCT_BATCHES = 64;
+
+/** Demo `http.hit` events only: random client addresses, ten paths, five agents. */
+function httpHits(count: number, seed: number): Event[] {
+  const demo = new DemoEvents({ seed });
+  const hits: Event[] = [];
+  const time = new Date();
+  while (hits.length < count) {
+    const event = demo.next(time);
+    if (event.type === "http.hit") hits.push(event);
+  }
+  return hits;
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+function memoryLine(): string {
+  const memory = Deno.memoryUsage();
+  return `rss ${mib(memory.rss)}, heap ${mib(memory.heapUsed)}`;
+}
+
+/**
+ * The aggregator alone, a tick (and its JSON) each second: fed decoded batches,
+ * or undecoded message bodies as the dashboard is (`addMessage`).
+ */
+function inProcess(seconds: number, mode: "decoded" | "undecoded"): void {
+  const hits = Array.from({ length: DISTINCT_BATCHES }, (_, i) => httpHits(BATCH, i + 1));
+  const bodies = hits.map((events) => encodeBatch(events));
+  const header = { flags: 0, count: BATCH, source: 1n, first: 0 };
+  const aggregator = new DashboardAggregator();
+  const started = performance.now();
+  let nextTick = started + 1000;
+  let events = 0;
+  let ticks = 0;
+  let tickMs = 0;
+  let tickMaxMs = 0;
+  let i = 0;
+  while (performance.now() - started < seconds * 1000) {
+    if (mode === "decoded") {
+      aggregator.addBatch({ topic: "http.hit", events: hits[i++ % DISTINCT_BATCHES] });
+    } else {
+      const body = bodies[i++ % DISTINCT_BATCHES];
+      aggregator.addMessage({ topic: "http.hit", header, body, count: BATCH });
+    }
+    events += BATCH;
+    const now = performance.now();
+    if (now >= nextTick) {
+      // What the dashboard does once a second for its pages: frame and state as JSON.
+      const frame = aggregator.tick(Date.now());
+      const message = `{"type":"frame","frame":${JSON.stringify(frame)},"state":${
+        JSON.stringify(aggregator.state())
+      }}`;
+      const spent = performance.now() - now;
+      tickMs += spent;
+      tickMaxMs = Math.max(tickMaxMs, spent);
+      ticks++;
+      nextTick += 1000;
+      if (message.length === 0) throw new Error("unreachable");
+    }
+  }
+  const elapsed = (performance.now() - started) / 1000;
+  console.log(
+    `in-process, ${mode}: ${formatCount(events / elapsed)} http.hit/s aggregated over ${
+      elapsed.toFixed(1)
+    } s; ${ticks} updates, ${(tickMs / Math.max(1, ticks)).toFixed(2)} ms each (max ${
+      tickMaxMs.toFixed(2)
+    } ms); ${memoryLine()}`,
+  );
+}
+
+/** The sender process: pre-encoded batches at `rate` events a second until killed. */
+async function send(endpoint: string, rate: number): Promise<void> {
+  const bodies = Array.from(
+    { length: DISTINCT_BATCHES },
+    (_, i) => encodeBatch(httpHits(BATCH, 1000 + i)),
+  );
+  const emitter = await Emitter.open({ endpoints: endpoint, sendHwm: 1000, maxEvents: BATCH });
+  while (emitter.stats().subscriptions === 0) await new Promise((r) => setTimeout(r, 10));
+  const started = performance.now();
+  let sent = 0;
+  let i = 0;
+  const report = setInterval(() => {
+    const stats = emitter.stats();
+    console.log(JSON.stringify({ sent: stats.eventsSent, dropped: stats.dropped }));
+  }, 1000);
+  Deno.addSignalListener("SIGTERM", () => {
+    clearInterval(report);
+    Deno.exit(0);
+  });
+  while (true) {
+    const due = ((performance.now() - started) / 1000) * rate;
+    while (sent + BATCH <= due) {
+      emitter.sendEncoded("http.hit", bodies[i++ % DISTINCT_BATCHES], BATCH);
+      sent += BATCH;
+      await emitter.ready();
+    }
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** The whole dashboard, fed through the wire, with a page connected. */
+async function throughWire(durationMs: number, intervalMs: number, rate: number): Promise<void> {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  const dashboard = await Dashboard.start({
+    collector: { endpoints: `@tcp://127.0.0.1:${port}`, receiveHwm: 1000 },
+    port: 0,
+    log: () => {},
+  });
+  let updates = 0;
+  let updateBytes = 0;
+  const socket = new WebSocket(`ws://127.0.0.1:${dashboard.port}/ws`);
+  socket.onmessage = (message) => {
+    updates++;
+    updateBytes += String(message.data).length;
+  };
+  const sender = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL(import.meta.url).pathname,
+      "--send",
+      `>tcp://127.0.0.1:${port}`,
+      "--rate",
+      String(rate),
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  let senderStats = { sent: 0, dropped: 0 };
+  const senderLines = (async () => {
+    const reader = sender.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = "";
+    while (true) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      buffer += value;
+      const lines = buffer.split("\n");
+      buffer = lines.pop()!;
+      for (const line of lines) if (line.startsWith("{")) senderStats = JSON.parse(line);
+    }
+  })();
+
+  console.log(
+    `through the wire: sender at ${formatCount(rate)} http.hit/s → collector → aggregator → ` +
+      `WebSocket page, ${durationMs / 1000} s`,
+  );
+  const started = performance.now();
+  let previous = { at: started, events: 0, updates: 0 };
+  const rss: number[] = [];
+  let peakRate = 0;
+  let totalRateEvents = 0;
+  let totalRateSeconds = 0;
+  while (performance.now() - started < durationMs) {
+    await new Promise((r) => setTimeout(r, intervalMs));
+    const now = performance.now();
+    const stats = dashboard.stats();
+    const seconds = (now - previous.at) / 1000;
+    const eventsPerSecond = (stats.events - previous.events) / seconds;
+    if (stats.events > 0) {
+      peakRate = Math.max(peakRate, eventsPerSecond);
+      totalRateEvents += stats.events - previous.events;
+      totalRateSeconds += seconds;
+    }
+    rss.push(Deno.memoryUsage().rss);
+    console.log(
+      `  ${((now - started) / 1000).toFixed(0).padStart(4)} s: ${
+        formatCount(eventsPerSecond).padStart(6)
+      } ev/s aggregated, ${
+        ((updates - previous.updates) / seconds).toFixed(1)
+      } updates/s to the page, lost on wire ${stats.lost}, sender sent ${senderStats.sent} dropped ${senderStats.dropped}, frames kept ${stats.frames}; ${memoryLine()}`,
+    );
+    previous = { at: now, events: stats.events, updates };
+  }
+  sender.kill("SIGTERM");
+  await sender.status;
+  await senderLines;
+  socket.close();
+  const final = dashboard.stats();
+  await dashboard.close();
+  const firstHalf = rss.slice(0, Math.ceil(rss.length / 2));
+  const secondHalf = rss.slice(Math.ceil(rss.length / 2));
+  const max = (list: number[]) => Math.max(...list);
+  console.log(
+    `through the wire: ${formatCount(totalRateEvents / Math.max(1, totalRateSeconds))} ev/s ` +
+      `mean, ${formatCount(peakRate)} ev/s best interval; ${final.events} events, ` +
+      `${final.lost} lost on the wire, ${updates} page updates (${
+        (updateBytes / Math.max(1, updates) / 1024).toFixed(1)
+      } KiB each on average), ${final.skipped} held back; ` +
+      `rss max first half ${mib(max(firstHalf))}, second half ${
+        mib(secondHalf.length ? max(secondHalf) : 0)
+      }`,
+  );
+}
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    send: { type: "string" },
+    rate: { type: "string", default: "250000" },
+    duration: { type: "string", default: "60s" },
+    interval: { type: "string", default: "10s" },
+    "in-process": { type: "string", default: "10s" },
+    "skip-wire": { type: "boolean", default: false },
+  },
+});
+const rate = Number(values.rate);
+if (values.send !== undefined) {
+  await send(values.send, rate);
+} else {
+  const seconds = parseDuration(values["in-process"]!, "in-process") / 1000;
+  inProcess(seconds, "decoded");
+  inProcess(seconds, "undecoded");
+  if (!values["skip-wire"]) {
+    await throughWire(
+      parseDuration(values.duration!, "duration"),
+      parseDuration(values.interval!, "interval"),
+      rate,
+    );
+  }
+  Deno.exit(0);
+}
