@@ -185,6 +185,24 @@ Deno.test("codec: decodeEvents keeps valid envelopes of the right topic", () => 
   assert.throws(() => decodeEvents(body, { expectedCount: 2 }), codecError("count"));
 });
 
+Deno.test("codec: a __proto__ key cannot lend a document an envelope", () => {
+  // {"__proto__": {type, time, host}} built by hand: BSON allows any key.
+  const inner = BSON.serialize({ type: "a.b", time, host: "h" });
+  const key = new TextEncoder().encode("__proto__");
+  const size = 4 + 1 + key.length + 1 + inner.length + 1;
+  const doc = new Uint8Array(size);
+  new DataView(doc.buffer).setInt32(0, size, true);
+  doc[4] = 0x03;
+  doc.set(key, 5);
+  doc.set(inner, 6 + key.length);
+  const { events, rejected } = decodeEvents(doc, { topic: "a.b" });
+  assert.equal(events.length, 0);
+  assert.equal(rejected, 1);
+  const [decoded] = decodeBatch(doc);
+  assert.equal(Object.getPrototypeOf(decoded), Object.prototype);
+  assert.equal(({} as Record<string, unknown>).type, undefined);
+});
+
 Deno.test("codec: toJsonLine writes one line of relaxed Extended JSON", () => {
   const oid = new ObjectId("0123456789abcdef01234567");
   const line = toJsonLine({

@@ -268,6 +268,49 @@ Deno.test({
   },
 });
 
+Deno.test("collector: messages() yields checked bodies with replays trimmed", async () => {
+  const collector = await Collector.open({ endpoints: "@tcp://127.0.0.1:*" });
+  const messages: { topic: string; first?: number; count: number; body: Uint8Array }[] = [];
+  const reading = (async () => {
+    for await (const message of collector.messages()) {
+      messages.push({ ...message, first: message.header?.first });
+    }
+  })();
+  const context = new ZmqContext();
+  try {
+    const publisher = await rawPublisher(context, collector.boundEndpoint());
+    const topic = utf8.encode("a.b");
+    const docs = (ns: number[]) => ns.map((n) => event(n));
+    publisher.send([topic, header({ first: 0, count: 3 }), encodeBatch(docs([0, 1, 2]))]);
+    publisher.send([topic, header({ first: 1, count: 4 }), encodeBatch(docs([1, 2, 3, 4]))]);
+    publisher.send([topic, header({ first: 0, count: 2 }), encodeBatch(docs([0, 1]))]);
+    publisher.send([topic, encodeBatch(docs([9]))]);
+    // Undecodable content passes: messages() checks structure only.
+    const odd = encodeBatch([{ no: "envelope" }]);
+    publisher.send([topic, header({ first: 5, count: 1 }), odd]);
+    await waitFor(() => messages.length === 4, "four messages");
+    assert.deepEqual(messages.map((m) => [m.first, m.count]), [
+      [0, 3],
+      [3, 2],
+      [undefined, 1],
+      [5, 1],
+    ]);
+    // The trimmed body holds exactly the new documents, and is a copy that later
+    // receives do not overwrite.
+    assert.deepEqual(messages[1].body, encodeBatch(docs([3, 4])));
+    assert.deepEqual(messages[0].body, encodeBatch(docs([0, 1, 2])));
+    assert.deepEqual(messages[3].body, odd);
+    const stats = collector.stats();
+    assert.equal(stats.duplicates, 4);
+    assert.equal(stats.events, 7);
+    assert.equal(stats.unaccounted, 1);
+  } finally {
+    await context.terminate();
+    await collector.close();
+    await reading;
+  }
+});
+
 Deno.test("collector: topics option subscribes by prefix", async () => {
   const { collector, batches, endpoint, stop } = await gather({ topics: ["http.", "ssh.login"] });
   const emitter = await Emitter.open({ endpoints: `>${endpoint}`, host: "h" });
