@@ -313,6 +313,28 @@ Deno.test({
         20_000,
       );
 
+      // The topic filter hides the other sections and topics; the range is the page's.
+      await page.fill("#topic-filter", "ssh.");
+      await waitFor(
+        () => page.$eval("#sec-http", (e) => e.classList.contains("hidden")),
+        "the HTTP section to hide under the ssh. filter",
+      );
+      assert.equal(await page.$eval("#sec-ssh", (e) => e.classList.contains("hidden")), false);
+      await waitFor(async () => {
+        const labels = await page.$$eval(
+          "#chart-topics .u-legend .u-series:not(:first-child) .u-label",
+          (cells) => cells.map((cell) => cell.textContent ?? ""),
+        );
+        return labels.length > 0 && labels.every((label) => label.startsWith("ssh."));
+      }, "only ssh topics in the topic chart");
+      await page.selectOption("#range", "300");
+      await page.fill("#topic-filter", "");
+      await waitFor(
+        () => page.$eval("#sec-http", (e) => !e.classList.contains("hidden")),
+        "the HTTP section to come back",
+      );
+      await page.selectOption("#range", "0");
+
       await sleep(4000); // a few more seconds of history for the screenshot
       await Deno.mkdir(new URL("../artifacts/", import.meta.url), { recursive: true });
       await page.screenshot({ path: ARTIFACT, fullPage: true });
