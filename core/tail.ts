@@ -691,7 +691,7 @@ export class FileFollower {
       if (!old.owner && !this.#once) found.push(...await this.#searchSiblings(r.base, since));
       if (!old.owner) old.finished = true;
     }
-    this.#adopt(found);
+    await this.#adopt(found);
     // The new content comes after everything that was there before.
     r.order = this.#nextOrder++;
   }
@@ -821,16 +821,33 @@ export class FileFollower {
       // Gone while nobody was reading: nothing more can be read of these.
       for (const e of this.#entries.values()) if (!e.owner) e.finished = true;
     }
-    this.#adopt(fresh);
+    await this.#adopt(fresh);
     this.#nextScan = started + this.#rescanMs;
   }
 
-  /** Gives new files their place in the reading order: oldest content first. */
-  #adopt(readers: Reader[]): void {
+  /**
+   * Gives new files their place in the reading order: oldest content first. A
+   * file found next to a watched path holds older lines than the one the path
+   * names now, whatever the clocks say (a copytruncate during the scan makes the
+   * live file's stat look older than the copy's). Otherwise modification time
+   * decides, and on a tie (millisecond clock) the longer, suffixed name, then
+   * birth time.
+   */
+  async #adopt(readers: Reader[]): Promise<void> {
     const unordered = readers.filter((r) => r.order < 0 && !r.closed);
+    // Stats taken while scanning may predate a rotation that happened since.
+    for (const r of unordered) {
+      if (r.gz) continue;
+      try {
+        r.updateStat(await r.file.stat());
+      } catch {
+        // Keep the earlier stat.
+      }
+    }
+    const live = (r: Reader) => (r.path === r.base ? 1 : 0);
     unordered.sort((a, b) =>
-      a.mtimeMs - b.mtimeMs || a.birthMs - b.birthMs || a.ino - b.ino ||
-      (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)
+      live(a) - live(b) || a.mtimeMs - b.mtimeMs || b.path.length - a.path.length ||
+      a.birthMs - b.birthMs || a.ino - b.ino || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)
     );
     for (const r of unordered) {
       r.order = this.#nextOrder++;

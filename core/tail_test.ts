@@ -413,6 +413,33 @@ Deno.test("restart: resumes at the saved line, across rotations done while stopp
   }
 });
 
+Deno.test("restart order: a rotated copy is read before the live file, whatever its mtime", async () => {
+  const dir = await Deno.makeTempDir();
+  const log = `${dir}/app.log`;
+  append(log, text(numbered("A", 0, 3)));
+  const first = await start({ paths: [log], fromStart: true });
+  await first.until(() => first.got.length === 3, "first lines");
+  await first.stop();
+  // While stopped: rename rotation, then the new file is copytruncated and
+  // written again. Its stat may be taken before the truncation (a race seen in
+  // tail_kill_test): make it look older than the copy.
+  Deno.renameSync(log, `${log}.1`);
+  append(log, text(numbered("X", 0, 50)));
+  Deno.renameSync(`${log}.1`, `${log}.2`);
+  Deno.copyFileSync(log, `${log}.1`);
+  Deno.truncateSync(log, 0);
+  append(log, text(numbered("Y", 0, 3)));
+  const copied = Deno.statSync(`${log}.1`).mtime!;
+  Deno.utimeSync(log, copied.getTime() / 1000 - 5, copied.getTime() / 1000 - 5);
+  const second = await start({ paths: [log], restore: first.positions() });
+  try {
+    await second.until(() => second.got.length >= 53, "all lines");
+    assert.deepEqual(second.got, [...numbered("X", 0, 50), ...numbered("Y", 0, 3)]);
+  } finally {
+    await second.stop();
+  }
+});
+
 Deno.test("positions survive a JSON round trip and lines are never repeated across many restarts", async () => {
   const dir = await Deno.makeTempDir();
   const log = `${dir}/app.log`;
