@@ -16,7 +16,15 @@ import {
   type FollowerStats,
 } from "./tail.ts";
 
-/** What a restarted output needs to number events as before the restart. */
+/**
+ * What a restarted output needs to number events as before the restart.
+ *
+ * @example
+ * ```ts
+ * import type { OutputResume } from "@eventstorm/core";
+ * const resume: OutputResume = { sourceId: 42n, positions: { "http.hit": 1000 } };
+ * ```
+ */
 export interface OutputResume {
   /** Stream id from the checkpoint. */
   sourceId?: bigint;
@@ -24,7 +32,20 @@ export interface OutputResume {
   positions?: Record<string, number>;
 }
 
-/** Options of {@linkcode runLineSource} and {@linkcode LineSource}. */
+/**
+ * Options of {@linkcode runLineSource} and {@linkcode LineSource}.
+ *
+ * @example
+ * ```ts
+ * import { type LineSourceOptions, PrintOutput } from "@eventstorm/core";
+ * const options: LineSourceOptions = {
+ *   paths: ["/var/log/app.log"],
+ *   parser: { parse: () => undefined },
+ *   output: (resume) => new PrintOutput(resume),
+ *   checkpointPath: "/tmp/app.checkpoint.json",
+ * };
+ * ```
+ */
 export interface LineSourceOptions extends FollowerOptions {
   /** The log format. */
   parser: LineParser;
@@ -48,7 +69,15 @@ export interface LineSourceOptions extends FollowerOptions {
   signal?: AbortSignal;
 }
 
-/** Counters of a line source. */
+/**
+ * Counters of a line source.
+ *
+ * @example
+ * ```ts
+ * import type { LineSourceStats } from "@eventstorm/core";
+ * const unparsedShare = (s: LineSourceStats) => s.linesUnparsed / Math.max(1, s.linesRead);
+ * ```
+ */
 export interface LineSourceStats extends FollowerStats {
   /** Events handed to the output (unparsed-line events included). */
   events: number;
@@ -64,7 +93,21 @@ export interface LineSourceStats extends FollowerStats {
   checkpointErrors: number;
 }
 
-/** The checkpoint file of a line source: everything needed to resume exactly. */
+/**
+ * The checkpoint file of a line source: everything needed to resume exactly.
+ *
+ * @example
+ * ```ts
+ * import type { LineSourceCheckpoint } from "@eventstorm/core";
+ * const empty: LineSourceCheckpoint = {
+ *   version: 1,
+ *   savedAt: new Date().toISOString(),
+ *   sourceId: "42",
+ *   positions: {},
+ *   files: [],
+ * };
+ * ```
+ */
 export interface LineSourceCheckpoint {
   /** Format version (1). */
   version: 1;

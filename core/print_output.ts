@@ -8,13 +8,30 @@ import type { Event } from "./event.ts";
 import type { EventOutput } from "./output.ts";
 import { randomSourceId } from "./protocol.ts";
 
-/** Something bytes can be written to: a `Deno.Writer`-like object or a Web stream. */
+/**
+ * Something bytes can be written to: a `Deno.Writer`-like object or a Web stream.
+ *
+ * @example
+ * ```ts
+ * import type { ByteSink } from "@eventstorm/core";
+ * const sink: ByteSink = Deno.stderr;
+ * ```
+ */
 export type ByteSink =
   | { write(bytes: Uint8Array): Promise<number> }
   | WritableStream<Uint8Array>
   | WritableStreamDefaultWriter<Uint8Array>;
 
-/** Options of {@linkcode PrintOutput}. */
+/**
+ * Options of {@linkcode PrintOutput}.
+ *
+ * @example
+ * ```ts
+ * import { PrintOutput, type PrintOutputOptions } from "@eventstorm/core";
+ * const options: PrintOutputOptions = { writer: Deno.stderr };
+ * const out = new PrintOutput(options);
+ * ```
+ */
 export interface PrintOutputOptions {
   /** Where the lines go; stdout by default. */
   writer?: ByteSink;

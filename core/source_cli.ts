@@ -27,7 +27,19 @@ import { PrintOutput } from "./print_output.ts";
 import { type Counters, formatCount, rate, StatsReporter } from "./stats.ts";
 import { expandGlobs } from "./tail.ts";
 
-/** A file source command: its name, flags and how to build its parser. */
+/**
+ * A file source command: its name, flags and how to build its parser.
+ *
+ * @example
+ * ```ts
+ * import type { FileSourceCommand } from "@eventstorm/core";
+ * const app: FileSourceCommand = {
+ *   name: "app",
+ *   summary: "application log lines",
+ *   makeParser: () => ({ parse: (line, ctx) => [{ type: "app.line", time: ctx.readAt, host: ctx.host, line }] }),
+ * };
+ * ```
+ */
 export interface FileSourceCommand {
   /** Source name, as in `eventstorm source NAME`; also names the checkpoint file. */
   name: string;

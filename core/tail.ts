@@ -11,7 +11,15 @@
  */
 import { basename, dirname, join, parse, resolve, sep } from "node:path";
 
-/** Options of {@linkcode FileFollower}. */
+/**
+ * Options of {@linkcode FileFollower}.
+ *
+ * @example
+ * ```ts
+ * import type { FollowerOptions } from "@eventstorm/core";
+ * const options: FollowerOptions = { paths: ["/var/log/nginx/*.log"], fromStart: true };
+ * ```
+ */
 export interface FollowerOptions {
   /** Files to follow: paths or globs (`*`, `?`, `**`, `[a-z]`, `{a,b}`). */
   paths: string[];
@@ -33,7 +41,15 @@ export interface FollowerOptions {
   maxBatchLines?: number;
 }
 
-/** Consecutive lines of one file. */
+/**
+ * Consecutive lines of one file.
+ *
+ * @example
+ * ```ts
+ * import type { LineBatch } from "@eventstorm/core";
+ * const batch: LineBatch = { path: "/var/log/app.log", file: "/var/log/app.log.1", fingerprint: "ab12", lines: ["x"], offset: 2 };
+ * ```
+ */
 export interface LineBatch {
   /** The watched path the lines belong to (the name the file had when first seen). */
   path: string;
@@ -47,7 +63,15 @@ export interface LineBatch {
   offset: number;
 }
 
-/** Where reading stands in one file, as saved in a checkpoint. */
+/**
+ * Where reading stands in one file, as saved in a checkpoint.
+ *
+ * @example
+ * ```ts
+ * import type { FilePosition } from "@eventstorm/core";
+ * const p: FilePosition = { fingerprint: "ab12", path: "/var/log/app.log", offset: 4096, seenAt: Date.now() };
+ * ```
+ */
 export interface FilePosition {
   /** Hash of the file's first line (or first `fingerprintBytes` bytes). */
   fingerprint: string;
@@ -61,7 +85,15 @@ export interface FilePosition {
   finished?: boolean;
 }
 
-/** Counters of a {@linkcode FileFollower}. */
+/**
+ * Counters of a {@linkcode FileFollower}.
+ *
+ * @example
+ * ```ts
+ * import { FileFollower, type FollowerStats } from "@eventstorm/core";
+ * const stats: FollowerStats = new FileFollower({ paths: [] }).stats();
+ * ```
+ */
 export interface FollowerStats {
   /** Files open now. */
   filesWatched: number;
@@ -1053,7 +1085,15 @@ function expandBraces(pattern: string): string[] {
   return [pattern];
 }
 
-/** Options of {@linkcode expandGlobs}. */
+/**
+ * Options of {@linkcode expandGlobs}.
+ *
+ * @example
+ * ```ts
+ * import type { ExpandGlobsOptions } from "@eventstorm/core";
+ * const options: ExpandGlobsOptions = { cwd: "/var/log" };
+ * ```
+ */
 export interface ExpandGlobsOptions {
   /** Directory relative patterns start from; the current one by default. */
   cwd?: string;
