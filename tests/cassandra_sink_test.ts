@@ -232,6 +232,19 @@ cqlTest(
         ["http.hit", bucket, new Date(BASE + 10_000), new Date(BASE + 20_000)],
       );
       assert.equal(range.length, 10);
+      const latest = await rows(
+        `SELECT id FROM ${keyspace}.events WHERE type = ? AND bucket = ? ORDER BY time DESC LIMIT 3`,
+        ["http.hit", bucket],
+      );
+      assert.deepEqual(
+        latest.map((row) => row.id),
+        [99, 98, 97].map((i) => eventId(out.sourceId, "http.hit", i)),
+      );
+      const [count] = await rows(
+        `SELECT count(*) AS n FROM ${keyspace}.events WHERE type = ? AND bucket IN ?`,
+        ["mail.sent", ["2026-01-02T02", bucket]],
+      );
+      assert.equal(Number(count.n), 40);
     } finally {
       child.kill("SIGTERM");
       const output = await child.output();

@@ -14,7 +14,15 @@ import {
 } from "@eventstorm/core";
 import { type Bucket, IDENTIFIER } from "./schema.ts";
 
-/** Write consistency levels by flag name. */
+/**
+ * Write consistency levels by flag name.
+ *
+ * @example
+ * ```ts
+ * import { CONSISTENCIES } from "@eventstorm/sink-cassandra";
+ * CONSISTENCIES.includes("local_quorum"); // true
+ * ```
+ */
 export const CONSISTENCIES: readonly string[] = [
   "any",
   "one",
@@ -27,7 +35,15 @@ export const CONSISTENCIES: readonly string[] = [
   "local_one",
 ];
 
-/** Longest TTL Cassandra accepts: 20 years, in seconds. */
+/**
+ * Longest TTL Cassandra accepts: 20 years, in seconds.
+ *
+ * @example
+ * ```ts
+ * import { MAX_TTL_SECONDS } from "@eventstorm/sink-cassandra";
+ * MAX_TTL_SECONDS / 86400; // 7300
+ * ```
+ */
 export const MAX_TTL_SECONDS = 630_720_000;
 
 /** Configuration of {@linkcode CassandraBackend}. */

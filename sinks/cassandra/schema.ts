@@ -5,7 +5,15 @@
  */
 import { type Event, toJsonLine } from "@eventstorm/core";
 
-/** Partition width: one partition per type and hour, or per type and day. */
+/**
+ * Partition width: one partition per type and hour, or per type and day.
+ *
+ * @example
+ * ```ts
+ * import type { Bucket } from "@eventstorm/sink-cassandra";
+ * const bucket: Bucket = "day";
+ * ```
+ */
 export type Bucket = "hour" | "day";
 
 function pad(value: number, width: number): string {
@@ -59,7 +67,15 @@ export interface TableName {
   table: string;
 }
 
-/** Keyspace and table names we accept: CQL identifiers, quoted so case is kept. */
+/**
+ * Keyspace and table names we accept: CQL identifiers, quoted so case is kept.
+ *
+ * @example
+ * ```ts
+ * import { IDENTIFIER } from "@eventstorm/sink-cassandra";
+ * IDENTIFIER.test("events_2026"); // true
+ * ```
+ */
 export const IDENTIFIER: RegExp = /^[A-Za-z0-9_]{1,48}$/;
 
 function qualified({ keyspace, table }: TableName): string {
@@ -115,7 +131,15 @@ export function insertCql(name: TableName, ttlSeconds?: number): string {
     `VALUES (?, ?, ?, ?, ?, ?)${ttlSeconds === undefined ? "" : ` USING TTL ${ttlSeconds}`}`;
 }
 
-/** Values of one row, in the order of {@linkcode insertCql}. */
+/**
+ * Values of one row, in the order of {@linkcode insertCql}.
+ *
+ * @example
+ * ```ts
+ * import type { RowValues } from "@eventstorm/sink-cassandra";
+ * const row: RowValues = ["x", "1970-01-01T00", new Date(0), "id", "h", "{}"];
+ * ```
+ */
 export type RowValues = [string, string, Date, string, string, string];
 
 /**

@@ -29,7 +29,16 @@ export interface MongoBackendOptions {
   log?: (line: string) => void;
 }
 
-/** How old events are removed. */
+/**
+ * How old events are removed: `index` (TTL index), `timeseries` (collection expiry),
+ * `sweep` (periodic deletes where the server has no TTL indexes) or `none`.
+ *
+ * @example
+ * ```ts
+ * import type { TtlMode } from "@eventstorm/sink-mongodb";
+ * const mode: TtlMode = "sweep";
+ * ```
+ */
 export type TtlMode = "none" | "index" | "timeseries" | "sweep";
 
 /** Server codes of failures that pass: the write is retried as a whole. */

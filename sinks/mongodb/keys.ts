@@ -4,9 +4,25 @@
  * @module
  */
 
-/** What a leading `$` becomes: U+FF04 FULLWIDTH DOLLAR SIGN, which looks the same. */
+/**
+ * What a leading `$` becomes: U+FF04 FULLWIDTH DOLLAR SIGN, which looks the same.
+ *
+ * @example
+ * ```ts
+ * import { DOLLAR_REPLACEMENT } from "@eventstorm/sink-mongodb";
+ * DOLLAR_REPLACEMENT === "\uFF04"; // true
+ * ```
+ */
 export const DOLLAR_REPLACEMENT = "\uFF04";
-/** What each `.` in a field name becomes. */
+/**
+ * What each `.` in a field name becomes.
+ *
+ * @example
+ * ```ts
+ * import { DOT_REPLACEMENT } from "@eventstorm/sink-mongodb";
+ * "cpu.user".replaceAll(".", DOT_REPLACEMENT); // "cpu_user"
+ * ```
+ */
 export const DOT_REPLACEMENT = "_";
 
 /**

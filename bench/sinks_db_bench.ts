@@ -1,0 +1,258 @@
+/**
+ * Database sinks benchmark: events per second stored by the MongoDB and Cassandra
+ * sinks (250-byte events from an emitter in another process, through the sink's
+ * collector, runner and backend), beside the same documents written by a bare
+ * driver loop in the same run (`insertMany` of 1000; `executeConcurrent` of the
+ * prepared insert, 64 in flight). Prints figures and the sink's overhead; it is not
+ * a test.
+ *
+ *     deno run -A bench/sinks_db_bench.ts [--mongo-events N] [--cassandra-events N]
+ *       [--rounds N] [--only mongodb|cassandra]
+ *
+ * Servers: FerretDB and Cassandra from scripts/, or MONGODB_URL and
+ * CASSANDRA_CONTACT_POINTS.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { type Document, MongoClient } from "mongodb";
+import cassandra from "cassandra-driver";
+import { type Event, eventId, type SinkBackend, SinkRunner } from "@eventstorm/core";
+import { MongoBackend } from "@eventstorm/sink-mongodb";
+import {
+  CASSANDRA_DEFAULTS,
+  CassandraBackend,
+  createKeyspaceCql,
+  createTableCql,
+  insertCql,
+  rowOf,
+} from "@eventstorm/sink-cassandra";
+import { type DbServer, startServer } from "../tests/db_server.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    "mongo-events": { type: "string", default: "100000" },
+    "cassandra-events": { type: "string", default: "50000" },
+    rounds: { type: "string", default: "3" },
+    only: { type: "string" },
+  },
+});
+const rounds = Number(values.rounds);
+const SOURCE = 0x5eedn;
+const sender = new URL("./transport_worker.ts", import.meta.url).pathname;
+
+/** The event the transport benchmark's sender sends, so the sink sees the same bytes. */
+function sampleEvent(i: number): Event {
+  return {
+    type: "http.hit",
+    time: new Date(1_700_000_000_000 + (i % 1000)),
+    host: "web1",
+    remote_addr: "203.0.113.7",
+    method: "GET",
+    path: "/downloads/product_1",
+    status: 200,
+    body_bytes_sent: 4312,
+    http_user_agent: "Debian APT-HTTP/1.3 (0.9.7.9) " + "x".repeat(54),
+  };
+}
+
+/** The documents the sink stores: the sample events with the ids the runner gives them. */
+function documents(count: number): Event[] {
+  return Array.from({ length: count }, (_, i) => ({
+    ...sampleEvent(i),
+    _id: eventId(SOURCE, "http.hit", i),
+  }));
+}
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+/**
+ * Runs `backend` under a SinkRunner fed by a sender process with `count` events;
+ * resolves with events stored per second, from the first write to the last.
+ */
+async function sinkRun(backend: SinkBackend, count: number): Promise<number> {
+  let first = 0;
+  let last = 0;
+  const timed: SinkBackend = {
+    name: backend.name,
+    write: async (events) => {
+      if (first === 0) first = performance.now();
+      const refused = await backend.write(events);
+      last = performance.now();
+      return refused;
+    },
+    close: () => backend.close(),
+  };
+  const port = freePort();
+  const runner = new SinkRunner(timed, {
+    collector: { endpoints: `@tcp://127.0.0.1:${port}`, receiveHwm: 100_000 },
+    bufferEvents: count,
+  });
+  await runner.open();
+  const controller = new AbortController();
+  const running = runner.run(controller.signal);
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", sender, "send", `>tcp://127.0.0.1:${port}`, String(count), "1000", "raw"],
+    stdout: "null",
+    stderr: "inherit",
+  }).spawn();
+  while (true) {
+    const stats = runner.stats();
+    if (stats.stored + stats.droppedFull + stats.droppedRejected >= count) break;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  await child.status;
+  controller.abort();
+  const stats = await running;
+  if (stats.stored !== count) throw new Error(`sink stored ${stats.stored} of ${count}`);
+  return count / ((last - first) / 1000);
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+function report(name: string, bare: number[], sink: number[]): void {
+  const b = median(bare);
+  const s = median(sink);
+  const fmt = (n: number) => Math.round(n).toLocaleString("en-US").padStart(9);
+  console.log(
+    `${name.padEnd(10)} bare driver ${fmt(b)} ev/s   sink ${fmt(s)} ev/s   ` +
+      `sink/bare ${(s / b).toFixed(2)} (overhead ${((1 - s / b) * 100).toFixed(1)}%)   ` +
+      `[bare ${bare.map(Math.round).join(", ")}; sink ${sink.map(Math.round).join(", ")}]`,
+  );
+}
+
+async function benchMongo(count: number): Promise<void> {
+  let server: DbServer | undefined;
+  const url = Deno.env.get("MONGODB_URL") ??
+    `mongodb://127.0.0.1:${(server = await startServer("ferretdb.sh")).port}`;
+  const client = new MongoClient(url);
+  const info = await client.db("admin").command({ buildInfo: 1 });
+  console.log(
+    `mongodb: ${
+      info.ferretdbVersion ? `FerretDB ${info.ferretdbVersion}` : `MongoDB ${info.version}`
+    }` +
+      `, ${count} events per run, ${rounds} rounds`,
+  );
+  const docs = documents(count);
+  const bare: number[] = [];
+  const sink: number[] = [];
+  try {
+    const bareRun = async (dbName: string) => {
+      const bareDb = client.db(dbName);
+      await bareDb.dropDatabase();
+      const collection = bareDb.collection("http_hit");
+      await collection.createIndex({ type: 1, time: 1 });
+      // insertMany adds nothing to documents that have an _id, so copies are not needed.
+      const started = performance.now();
+      for (let i = 0; i < count; i += 1000) {
+        await collection.insertMany(docs.slice(i, i + 1000) as Document[], { ordered: false });
+      }
+      const rate = count / ((performance.now() - started) / 1000);
+      await bareDb.dropDatabase();
+      return rate;
+    };
+    const sinkRound = async (dbName: string) => {
+      await client.db(dbName).dropDatabase();
+      const backend = await MongoBackend.open({
+        url,
+        db: dbName,
+        timeseries: false,
+        timeoutMs: 5000,
+      });
+      const rate = await sinkRun(backend, count);
+      const stored = await client.db(dbName).collection("http_hit").countDocuments();
+      if (stored !== count) throw new Error(`database holds ${stored} of ${count}`);
+      await client.db(dbName).dropDatabase();
+      return rate;
+    };
+    await bareRun("bench_warmup");
+    for (let round = 0; round < rounds; round++) {
+      if (round % 2 === 0) {
+        bare.push(await bareRun(`bench_bare_${round}`));
+        sink.push(await sinkRound(`bench_sink_${round}`));
+      } else {
+        sink.push(await sinkRound(`bench_sink_${round}`));
+        bare.push(await bareRun(`bench_bare_${round}`));
+      }
+    }
+    report("mongodb", bare, sink);
+  } finally {
+    await client.close();
+    await server?.destroy();
+  }
+}
+
+async function benchCassandra(count: number): Promise<void> {
+  let server: DbServer | undefined;
+  const contactPoints = Deno.env.get("CASSANDRA_CONTACT_POINTS")?.split(",") ??
+    [`127.0.0.1:${(server = await startServer("cassandra.sh")).port}`];
+  const keyspace = "eventstorm_bench";
+  const client = new cassandra.Client({
+    contactPoints,
+    localDataCenter: "datacenter1",
+    socketOptions: { readTimeout: 60_000 },
+  });
+  await client.connect();
+  console.log(`cassandra: ${count} events per run, ${rounds} rounds, 64 in flight, LOCAL_ONE`);
+  const rows = documents(count).map((event) => rowOf(event, "hour"));
+  const bare: number[] = [];
+  const sink: number[] = [];
+  try {
+    await client.execute(createKeyspaceCql(keyspace, CASSANDRA_DEFAULTS.replication));
+    const bareRun = async (name: string) => {
+      const table = { keyspace, table: name };
+      await client.execute(createTableCql(table));
+      const started = performance.now();
+      await cassandra.concurrent.executeConcurrent(client, insertCql(table), rows, {
+        concurrencyLevel: 64,
+      });
+      const rate = count / ((performance.now() - started) / 1000);
+      await client.execute(`DROP TABLE ${keyspace}.${name}`);
+      return rate;
+    };
+    const sinkRound = async (name: string) => {
+      const backend = await CassandraBackend.open({
+        ...CASSANDRA_DEFAULTS,
+        contactPoints,
+        keyspace,
+        table: name,
+        consistency: "local_one",
+      });
+      const rate = await sinkRun(backend, count);
+      const stored = await client.execute(`SELECT count(*) FROM ${keyspace}.${name}`);
+      const n = Number(stored.first().get("count"));
+      if (n !== count) throw new Error(`table holds ${n} of ${count}`);
+      await client.execute(`DROP TABLE ${keyspace}.${name}`);
+      return rate;
+    };
+    // The JVM compiles its write path during the first tens of thousands of inserts.
+    await bareRun("warmup");
+    for (let round = 0; round < rounds; round++) {
+      // Alternate which goes first, so neither always meets a fresher server.
+      if (round % 2 === 0) {
+        bare.push(await bareRun(`bare_${round}`));
+        sink.push(await sinkRound(`sink_${round}`));
+      } else {
+        sink.push(await sinkRound(`sink_${round}`));
+        bare.push(await bareRun(`bare_${round}`));
+      }
+    }
+    report("cassandra", bare, sink);
+  } finally {
+    await client.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`).catch(() => {});
+    await client.shutdown();
+    await server?.destroy();
+  }
+}
+
+if (values.only !== "cassandra") await benchMongo(Number(values["mongo-events"]));
+if (values.only !== "mongodb") await benchCassandra(Number(values["cassandra-events"]));
