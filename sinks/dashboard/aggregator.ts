@@ -9,7 +9,15 @@ import { LogHistogram } from "./histogram.ts";
 import { type HttpHitFields, scanHttpHits } from "./http_scan.ts";
 import { type TopRow, WindowedTopN } from "./top_n.ts";
 
-/** HTTP figures of one frame. */
+/**
+ * HTTP figures of one frame.
+ *
+ * @example
+ * ```ts
+ * import type { HttpFrame } from "@eventstorm/sink-dashboard";
+ * const http: HttpFrame = { requests: 3, status: [0, 2, 0, 1, 0, 0], bytes: 900, latencyMs: [12, 40, 40] };
+ * ```
+ */
 export interface HttpFrame {
   /** Requests. */
   requests: number;
@@ -21,7 +29,15 @@ export interface HttpFrame {
   latencyMs: [number, number, number] | null;
 }
 
-/** Mail figures of one frame. */
+/**
+ * Mail figures of one frame.
+ *
+ * @example
+ * ```ts
+ * import type { MailFrame } from "@eventstorm/sink-dashboard";
+ * const mail: MailFrame = { delivered: 12, deferred: 1, bounced: 0, rejected: 4 };
+ * ```
+ */
 export interface MailFrame {
   /** Recipients delivered (`status: sent` in `smtp.transaction`). */
   delivered: number;
@@ -33,7 +49,15 @@ export interface MailFrame {
   rejected: number;
 }
 
-/** SSH figures of one frame (attempts, `repeated` lines counted as many). */
+/**
+ * SSH figures of one frame (attempts, `repeated` lines counted as many).
+ *
+ * @example
+ * ```ts
+ * import type { SshFrame } from "@eventstorm/sink-dashboard";
+ * const ssh: SshFrame = { failed: 30, invalid: 12, accepted: 1 };
+ * ```
+ */
 export interface SshFrame {
   /** `result: failed`. */
   failed: number;
@@ -43,7 +67,15 @@ export interface SshFrame {
   accepted: number;
 }
 
-/** Latest host metrics received in one frame; fields absent when not reported in it. */
+/**
+ * Latest host metrics received in one frame; fields absent when not reported in it.
+ *
+ * @example
+ * ```ts
+ * import type { HostFrame } from "@eventstorm/sink-dashboard";
+ * const web1: HostFrame = { cpu: 37.5, mem: 61.2 };
+ * ```
+ */
 export interface HostFrame {
   /** CPU busy %. */
   cpu?: number;
@@ -53,7 +85,16 @@ export interface HostFrame {
   disk?: number;
 }
 
-/** Aggregates of one interval: what the page plots. Counts, not rates: divide by `dt`. */
+/**
+ * Aggregates of one interval: what the page plots. Counts, not rates: divide by `dt`.
+ *
+ * @example
+ * ```ts
+ * import { DashboardAggregator, type Frame } from "@eventstorm/sink-dashboard";
+ * const frame: Frame = new DashboardAggregator().tick(Date.now());
+ * const eventsPerSecond = Object.values(frame.topics).reduce((a, b) => a + b, 0) / frame.dt;
+ * ```
+ */
 export interface Frame {
   /** Start of the interval, epoch milliseconds. */
   t: number;
@@ -77,7 +118,16 @@ export interface Frame {
   hosts: Record<string, HostFrame>;
 }
 
-/** One row of the hosts table. */
+/**
+ * One row of the hosts table.
+ *
+ * @example
+ * ```ts
+ * import { DashboardAggregator, type HostRow } from "@eventstorm/sink-dashboard";
+ * const rows: HostRow[] = new DashboardAggregator().state().hosts;
+ * const busy = rows.filter((row) => (row.cpu ?? 0) > 90);
+ * ```
+ */
 export interface HostRow {
   /** Host name. */
   host: string;
@@ -99,7 +149,16 @@ export interface HostRow {
   seen: number;
 }
 
-/** One row of the sources table: an emitting process and what the wire says of it. */
+/**
+ * One row of the sources table: an emitting process and what the wire says of it.
+ *
+ * @example
+ * ```ts
+ * import { DashboardAggregator, type SourceRow } from "@eventstorm/sink-dashboard";
+ * const rows: SourceRow[] = new DashboardAggregator().state().sources;
+ * const lossy = rows.filter((row) => row.lost > 0);
+ * ```
+ */
 export interface SourceRow {
   /** Readable label: the host of its events and the end of its id. */
   label: string;
@@ -117,7 +176,16 @@ export interface SourceRow {
   malformed: number;
 }
 
-/** What the page shows besides the charts, as of the last tick. */
+/**
+ * What the page shows besides the charts, as of the last tick.
+ *
+ * @example
+ * ```ts
+ * import { DashboardAggregator, type DashboardState } from "@eventstorm/sink-dashboard";
+ * const state: DashboardState = new DashboardAggregator().state();
+ * console.log(state.totals.events, state.top.paths);
+ * ```
+ */
 export interface DashboardState {
   /** Time of the last tick, epoch ms. */
   now: number;
@@ -146,7 +214,16 @@ export interface DashboardState {
   sources: SourceRow[];
 }
 
-/** Options of {@linkcode DashboardAggregator}. */
+/**
+ * Options of {@linkcode DashboardAggregator}.
+ *
+ * @example
+ * ```ts
+ * import { DashboardAggregator, type DashboardAggregatorOptions } from "@eventstorm/sink-dashboard";
+ * const options: DashboardAggregatorOptions = { windowMs: 300_000, historyMs: 900_000, topN: 20 };
+ * const aggregator = new DashboardAggregator(options);
+ * ```
+ */
 export interface DashboardAggregatorOptions {
   /** Window of the top lists, ms. Default 60 s. */
   windowMs?: number;

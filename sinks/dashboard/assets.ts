@@ -11,7 +11,16 @@ import indexHtml from "./page/index.html" with { type: "text" };
 import appJs from "./page/app.js" with { type: "text" };
 import appCss from "./page/app.css" with { type: "text" };
 
-/** One file the dashboard serves. */
+/**
+ * One file the dashboard serves.
+ *
+ * @example
+ * ```ts
+ * import { type Asset, ASSETS } from "@eventstorm/sink-dashboard";
+ * const page: Asset | undefined = ASSETS.get("/");
+ * console.log(page?.type);
+ * ```
+ */
 export interface Asset {
   /** The content. */
   body: string;

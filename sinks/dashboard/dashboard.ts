@@ -10,7 +10,19 @@ import { DashboardAggregator, type DashboardAggregatorOptions } from "./aggregat
 import { loadHistory } from "./history.ts";
 import { DashboardServer } from "./server.ts";
 
-/** Options of {@linkcode Dashboard.start}. */
+/**
+ * Options of {@linkcode Dashboard.start}.
+ *
+ * @example
+ * ```ts
+ * import type { DashboardOptions } from "@eventstorm/sink-dashboard";
+ * const options: DashboardOptions = {
+ *   collector: { endpoints: ">tcp://127.0.0.1:5556", topics: ["http.", "ssh."] },
+ *   port: 8080,
+ *   db: "eventstorm.db",
+ * };
+ * ```
+ */
 export interface DashboardOptions {
   /** Where to receive from and which topics. */
   collector: CollectorOptions;
@@ -34,7 +46,15 @@ export interface DashboardOptions {
   log?: (line: string) => void;
 }
 
-/** Counters of a running {@linkcode Dashboard}. */
+/**
+ * Counters of a running {@linkcode Dashboard}.
+ *
+ * @example
+ * ```ts
+ * import type { DashboardStats } from "@eventstorm/sink-dashboard";
+ * const line = (s: DashboardStats) => `${s.events} events, ${s.lost} lost, ${s.clients} pages`;
+ * ```
+ */
 export interface DashboardStats {
   /** Events aggregated. */
   events: number;

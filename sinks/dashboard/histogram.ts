@@ -4,7 +4,16 @@
  * @module
  */
 
-/** Options of {@linkcode LogHistogram}. */
+/**
+ * Options of {@linkcode LogHistogram}.
+ *
+ * @example
+ * ```ts
+ * import { LogHistogram, type LogHistogramOptions } from "@eventstorm/sink-dashboard";
+ * const options: LogHistogramOptions = { min: 1e-3, max: 60, precision: 0.02 };
+ * const histogram = new LogHistogram(options);
+ * ```
+ */
 export interface LogHistogramOptions {
   /** Smallest value told apart from zero. Default 1e-6 (a microsecond, in seconds). */
   min?: number;

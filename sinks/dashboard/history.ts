@@ -6,7 +6,16 @@
 import { aggregate, type EventStore, iterateEvents } from "@eventstorm/sink-store";
 import type { Frame, HostFrame } from "./aggregator.ts";
 
-/** Options of {@linkcode loadHistory}. */
+/**
+ * Options of {@linkcode loadHistory}.
+ *
+ * @example
+ * ```ts
+ * import type { LoadHistoryOptions } from "@eventstorm/sink-dashboard";
+ * const now = Date.now();
+ * const options: LoadHistoryOptions = { since: now - 3_600_000, until: now, every: 60_000 };
+ * ```
+ */
 export interface LoadHistoryOptions {
   /** Start of the range, epoch ms (inclusive). */
   since: number;

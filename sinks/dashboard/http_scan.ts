@@ -6,7 +6,15 @@
  * @module
  */
 
-/** The fields of one `http.hit` the dashboard uses; undefined when absent or of another type. */
+/**
+ * The fields of one `http.hit` the dashboard uses; undefined when absent or of another type.
+ *
+ * @example
+ * ```ts
+ * import type { HttpHitFields } from "@eventstorm/sink-dashboard";
+ * const isError = (hit: HttpHitFields) => (hit.status ?? 0) >= 500;
+ * ```
+ */
 export interface HttpHitFields {
   /** `host` (a string). */
   host: string | undefined;
@@ -24,7 +32,16 @@ export interface HttpHitFields {
   agent: string | undefined;
 }
 
-/** What {@linkcode scanHttpHits} saw. */
+/**
+ * What {@linkcode scanHttpHits} saw.
+ *
+ * @example
+ * ```ts
+ * import { scanHttpHits, type ScanResult } from "@eventstorm/sink-dashboard";
+ * const result: ScanResult = scanHttpHits(new Uint8Array(0), () => {});
+ * console.log(result.events, result.rejected); // 0 0
+ * ```
+ */
 export interface ScanResult {
   /** Documents handed to the callback. */
   events: number;

@@ -92,7 +92,15 @@ export const DASHBOARD_COMMAND: CommandSpec = {
   eventstorm sink dashboard --listen 0.0.0.0:8080 --token "$(openssl rand -hex 16)"`,
 };
 
-/** What `--listen` says. */
+/**
+ * What `--listen` says.
+ *
+ * @example
+ * ```ts
+ * import { type ListenAddress, parseListen } from "@eventstorm/sink-dashboard/main";
+ * const address: ListenAddress = parseListen("127.0.0.1:8080");
+ * ```
+ */
 export interface ListenAddress {
   /** Host name or address, without brackets. */
   hostname: string;

@@ -6,7 +6,20 @@
  */
 import { ASSETS } from "./assets.ts";
 
-/** Options of {@linkcode DashboardServer.listen}. */
+/**
+ * Options of {@linkcode DashboardServer.listen}.
+ *
+ * @example
+ * ```ts
+ * import type { DashboardServerOptions } from "@eventstorm/sink-dashboard";
+ * const options: DashboardServerOptions = {
+ *   hostname: "0.0.0.0",
+ *   port: 8080,
+ *   token: "0123456789abcdef0123",
+ *   hello: () => '{"type":"hello"}',
+ * };
+ * ```
+ */
 export interface DashboardServerOptions {
   /** Address to bind. Default `127.0.0.1`. */
   hostname?: string;

@@ -4,7 +4,16 @@
  * @module
  */
 
-/** Options of {@linkcode WindowedTopN}. */
+/**
+ * Options of {@linkcode WindowedTopN}.
+ *
+ * @example
+ * ```ts
+ * import { WindowedTopN, type WindowedTopNOptions } from "@eventstorm/sink-dashboard";
+ * const options: WindowedTopNOptions = { windowMs: 300_000, segments: 10, capacity: 1000 };
+ * const agents = new WindowedTopN(options);
+ * ```
+ */
 export interface WindowedTopNOptions {
   /** Length of the window in milliseconds. Default 60 s. */
   windowMs?: number;
@@ -16,7 +25,16 @@ export interface WindowedTopNOptions {
   maxKeyLength?: number;
 }
 
-/** One row of a top list: the key and its (approximate) count in the window. */
+/**
+ * One row of a top list: the key and its (approximate) count in the window.
+ *
+ * @example
+ * ```ts
+ * import { type TopRow, WindowedTopN } from "@eventstorm/sink-dashboard";
+ * const rows: TopRow[] = new WindowedTopN().top(10);
+ * for (const [key, count] of rows) console.log(key, count);
+ * ```
+ */
 export type TopRow = [key: string, count: number];
 
 /**
