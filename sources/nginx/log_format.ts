@@ -189,6 +189,13 @@ const KINDS: Record<string, VariableKind> = {
   upstream_status: upstreamList("last", false),
 };
 
+/**
+ * Work allowed to a pass whose free-text values backtrack: with k of them a line of
+ * n characters that does not match costs up to n^k steps, so such a pass only sees
+ * lines up to BACKTRACK_BUDGET^(1/k) characters (3,162 for two, 215 for three).
+ */
+const BACKTRACK_BUDGET = 1e7;
+
 const ENVELOPE_NAMES = new Set(["type", "time", "_id"]);
 
 function fieldName(variable: string): string {
@@ -294,11 +301,18 @@ const TIME_VARIABLES: Record<string, VariableKind> = {
   msec: timeKind(String.raw`\d+\.\d+`, parseMsec),
 };
 
+/**
+ * Expression for one value. `tight` stops a free-text value at the first character
+ * of the literal after it, so the match runs in linear time; `loose` lets it hold
+ * that character too (a user name with a space), at the price of backtracking.
+ */
 function valuePattern(
   variable: string,
   escape: LogEscape,
   before: string,
   after: string,
+  mode: "tight" | "loose",
+  blanksLoose: boolean,
 ): string {
   const known = TIME_VARIABLES[variable] ?? KINDS[variable];
   if (known) return known.pattern;
@@ -309,13 +323,18 @@ function valuePattern(
   const quoted = before.endsWith('"') && after.startsWith('"');
   if (quoted && escape === "default") return '[^"]*';
   if (quoted && escape === "json") return String.raw`(?:[^"\\]|\\.)*`;
-  return ".*?";
+  if (mode === "loose" || after.length === 0) return ".*?";
+  const stop = after[0];
+  if (blanksLoose && (stop === " " || stop === "\t")) return "[^ \\t]*";
+  return `[^${stop.replace(/[\\\]^-]/g, "\\$&")}]*`;
 }
 
 /** Literal text as an expression; `loose` lets any run of blanks match any other. */
 function literalPattern(literal: string, loose: boolean): string {
   if (!loose) return escapeRegExp(literal);
-  return literal.split(/[ \t]+/).map(escapeRegExp).join("[ \\t]+");
+  // `(?![ \t])` makes a blank run take all the blanks there are: runs split between
+  // neighbouring (possibly empty) values would backtrack exponentially on blank lines.
+  return literal.split(/[ \t]+/).map(escapeRegExp).join("[ \\t]+(?![ \\t])");
 }
 
 /**
@@ -346,14 +365,15 @@ export function compileLogFormat(format: string, options: CompileLogFormatOption
   const tokens = tokenizeLogFormat(format);
   const variables: string[] = [];
   const converters: Converter[] = [];
-  let exact = "^";
-  let loose = "^";
+  const sources = { tight: "^", loose: "^", tightLenient: "^", looseLenient: "^" };
   let hasTime = false;
   for (let t = 0; t < tokens.length; t++) {
     const token = tokens[t];
     if ("literal" in token) {
-      exact += literalPattern(token.literal, false);
-      loose += literalPattern(token.literal, true);
+      sources.tight += literalPattern(token.literal, false);
+      sources.loose += literalPattern(token.literal, false);
+      sources.tightLenient += literalPattern(token.literal, true);
+      sources.looseLenient += literalPattern(token.literal, true);
       continue;
     }
     const name = token.variable;
@@ -361,9 +381,12 @@ export function compileLogFormat(format: string, options: CompileLogFormatOption
     const next = tokens[t + 1];
     const before = previous && "literal" in previous ? previous.literal : "";
     const after = next && "literal" in next ? next.literal : "";
-    const value = `(${valuePattern(name, escape, before, after)})`;
-    exact += value;
-    loose += value;
+    const value = (mode: "tight" | "loose", lenient: boolean) =>
+      `(${valuePattern(name, escape, before, after, mode, lenient)})`;
+    sources.tight += value("tight", false);
+    sources.loose += value("loose", false);
+    sources.tightLenient += value("tight", true);
+    sources.looseLenient += value("loose", true);
     variables.push(name);
     const time = TIME_VARIABLES[name];
     if (time) {
@@ -377,20 +400,50 @@ export function compileLogFormat(format: string, options: CompileLogFormatOption
     }
   }
   // `s`: a value logged with escape=none may hold any character, line separators included.
-  const pattern = new RegExp(exact + "$", "s");
-  const lenientPattern = options.lenient === false
-    ? undefined
-    : new RegExp(loose + "(?:[ \\t]+(.*?))?[ \\t]*$", "s");
+  const compile = (source: string) => new RegExp(source, "s");
+  const trailer = "(?:[ \\t]+(?![ \\t])(.*?))?[ \\t]*$";
+  const pattern = compile(sources.tight + "$");
+  // Tried in order until one matches; the lenient ones capture trailing text last.
+  const fallbacks: { pattern: RegExp; lenient: boolean; maxLength: number }[] = [];
+  const maxLength = (source: string) => {
+    const free = source.match(/\(\.\*\?\)/g)?.length ?? 0;
+    return free < 2 ? Infinity : Math.floor(Math.pow(BACKTRACK_BUDGET, 1 / free));
+  };
+  if (sources.loose !== sources.tight) {
+    fallbacks.push({
+      pattern: compile(sources.loose + "$"),
+      lenient: false,
+      maxLength: maxLength(sources.loose),
+    });
+  }
+  if (options.lenient !== false) {
+    fallbacks.push({
+      pattern: compile(sources.tightLenient + trailer),
+      lenient: true,
+      maxLength: Infinity,
+    });
+    if (sources.looseLenient !== sources.tightLenient) {
+      fallbacks.push({
+        pattern: compile(sources.looseLenient + trailer),
+        lenient: true,
+        maxLength: maxLength(sources.looseLenient),
+      });
+    }
+  }
   const count = converters.length;
 
   const parseInto = (line: string, target: NginxFields): boolean => {
     let match = pattern.exec(line);
     let extra: string | undefined;
     if (match === null) {
-      if (lenientPattern === undefined) return false;
-      match = lenientPattern.exec(line);
+      for (const fallback of fallbacks) {
+        if (line.length > fallback.maxLength) continue;
+        match = fallback.pattern.exec(line);
+        if (match === null) continue;
+        if (fallback.lenient) extra = match[count + 1];
+        break;
+      }
       if (match === null) return false;
-      extra = match[count + 1];
     }
     for (let i = 0; i < count; i++) {
       if (!converters[i](match[i + 1], target)) return false;

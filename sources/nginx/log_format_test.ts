@@ -288,3 +288,39 @@ Deno.test("compileLogFormat rejects unknown escaping", () => {
     /unknown escaping/,
   );
 });
+
+Deno.test("free-text values may hold their delimiter (second, backtracking pass)", () => {
+  const combined = compileLogFormat(COMBINED_FORMAT, { lenient: false });
+  const fields = combined.parse(
+    '10.0.0.1 - john smith [02/Mar/2024:10:11:12 +0100] "GET / HTTP/1.1" 200 5 "-" "-"',
+  )!;
+  assert.equal(fields.remote_user, "john smith");
+  assert.equal(fields.status, 200);
+  const piped = compileLogFormat("$remote_user|$uri|$status", { lenient: false });
+  assert.deepEqual(piped.parse("a|b|/x|y|404"), { remote_user: "a", uri: "b|/x|y", status: 404 });
+});
+
+Deno.test("long lines that do not match are rejected without runaway backtracking", () => {
+  // Each of these took from seconds to hours with naive lazy groups; they must come
+  // back (as undefined) at once.
+  const formats = [
+    COMBINED_FORMAT,
+    UI_SHORT,
+    "$a $b $c $d|$status",
+    "$remote_user $http_x_real_ip $http_x_forwarded_for [$time_local] $status",
+  ];
+  const lines = [
+    " ".repeat(20_000),
+    " ".repeat(20_000) + "|x",
+    "a ".repeat(10_000) + "|x",
+    "1.2.3.4  " + " [".repeat(10_000),
+    "1.2.3.4 - - [" + "x ".repeat(10_000),
+    "1.2.3.4  " + "a ".repeat(5_000) + " [01/Jan/2020:00:00:00 +0000] x",
+  ];
+  for (const format of formats) {
+    for (const lenient of [true, false]) {
+      const compiled = compileLogFormat(format, { lenient });
+      for (const line of lines) assert.equal(compiled.parse(line), undefined, format);
+    }
+  }
+});
