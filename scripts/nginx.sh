@@ -92,7 +92,7 @@ http {
 
     upstream backend { server 127.0.0.1:$backend; }
     upstream multi {
-        # The dead server is tried first on every other request, so \$upstream_*
+        # The dead server is tried first (on most requests: it never gets marked down), so \$upstream_*
         # variables hold lists like "0.000, 0.001".
         server 127.0.0.1:$dead max_fails=0;
         server 127.0.0.1:$backend max_fails=0;
