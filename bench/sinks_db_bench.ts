@@ -119,15 +119,39 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)];
 }
 
-function report(name: string, bare: number[], sink: number[]): void {
-  const b = median(bare);
-  const s = median(sink);
-  const fmt = (n: number) => Math.round(n).toLocaleString("en-US").padStart(9);
-  console.log(
-    `${name.padEnd(10)} bare driver ${fmt(b)} ev/s   sink ${fmt(s)} ev/s   ` +
-      `sink/bare ${(s / b).toFixed(2)} (overhead ${((1 - s / b) * 100).toFixed(1)}%)   ` +
-      `[bare ${bare.map(Math.round).join(", ")}; sink ${sink.map(Math.round).join(", ")}]`,
-  );
+type Kind = "bare" | "backend" | "sink";
+const KINDS: Kind[] = ["bare", "backend", "sink"];
+
+/** Runs each kind `rounds` times, rotating the order, and prints medians and ratios. */
+async function compare(
+  name: string,
+  runs: Record<Kind, (tag: string) => Promise<number>>,
+): Promise<void> {
+  const results: Record<Kind, number[]> = { bare: [], backend: [], sink: [] };
+  for (let round = 0; round < rounds; round++) {
+    // Rotate the order so that no kind always meets a fresher server.
+    for (let k = 0; k < KINDS.length; k++) {
+      const kind = KINDS[(k + round) % KINDS.length];
+      results[kind].push(await runs[kind](`${kind}_${round}`));
+    }
+  }
+  const fmt = (n: number) => Math.round(n).toLocaleString("en-US").padStart(7);
+  const bare = median(results.bare);
+  const line = (kind: Kind, label: string) => {
+    const rate = median(results[kind]);
+    const ratio = kind === "bare"
+      ? ""
+      : `  ${(rate / bare).toFixed(2)} of bare (overhead ${((1 - rate / bare) * 100).toFixed(1)}%)`;
+    console.log(
+      `  ${label.padEnd(44)} ${fmt(rate)} ev/s${ratio}   [${
+        results[kind].map(Math.round).join(", ")
+      }]`,
+    );
+  };
+  console.log(`${name}: medians of ${rounds} rounds`);
+  line("bare", "bare driver loop");
+  line("backend", "sink backend, write() of 1000, no wire");
+  line("sink", "sink: emitter process → collector → runner");
 }
 
 async function benchMongo(count: number): Promise<void> {
@@ -137,19 +161,26 @@ async function benchMongo(count: number): Promise<void> {
   const client = new MongoClient(url);
   const info = await client.db("admin").command({ buildInfo: 1 });
   console.log(
-    `mongodb: ${
-      info.ferretdbVersion ? `FerretDB ${info.ferretdbVersion}` : `MongoDB ${info.version}`
-    }` +
-      `, ${count} events per run, ${rounds} rounds`,
+    `${info.ferretdbVersion ? `FerretDB ${info.ferretdbVersion}` : `MongoDB ${info.version}`}: ` +
+      `${count} events per run; bare loop: insertMany of 1000, unordered`,
   );
   const docs = documents(count);
-  const bare: number[] = [];
-  const sink: number[] = [];
-  try {
-    const bareRun = async (dbName: string) => {
-      const bareDb = client.db(dbName);
-      await bareDb.dropDatabase();
-      const collection = bareDb.collection("http_hit");
+  const fresh = async (dbName: string) => {
+    await client.db(dbName).dropDatabase();
+    return await MongoBackend.open({ url, db: dbName, timeseries: false, timeoutMs: 5000 });
+  };
+  const check = async (dbName: string) => {
+    const stored = await client.db(dbName).collection("http_hit").countDocuments();
+    if (stored !== count) throw new Error(`database holds ${stored} of ${count}`);
+    await client.db(dbName).dropDatabase();
+  };
+  const runs: Record<Kind, (tag: string) => Promise<number>> = {
+    bare: async (tag) => {
+      // A client of its own, like the backend's, so both start from fresh connections.
+      const own = new MongoClient(url);
+      const db = own.db(`bench_${tag}`);
+      await db.dropDatabase();
+      const collection = db.collection("http_hit");
       await collection.createIndex({ type: 1, time: 1 });
       // insertMany adds nothing to documents that have an _id, so copies are not needed.
       const started = performance.now();
@@ -157,34 +188,28 @@ async function benchMongo(count: number): Promise<void> {
         await collection.insertMany(docs.slice(i, i + 1000) as Document[], { ordered: false });
       }
       const rate = count / ((performance.now() - started) / 1000);
-      await bareDb.dropDatabase();
+      await own.close();
+      await check(`bench_${tag}`);
       return rate;
-    };
-    const sinkRound = async (dbName: string) => {
-      await client.db(dbName).dropDatabase();
-      const backend = await MongoBackend.open({
-        url,
-        db: dbName,
-        timeseries: false,
-        timeoutMs: 5000,
-      });
-      const rate = await sinkRun(backend, count);
-      const stored = await client.db(dbName).collection("http_hit").countDocuments();
-      if (stored !== count) throw new Error(`database holds ${stored} of ${count}`);
-      await client.db(dbName).dropDatabase();
+    },
+    backend: async (tag) => {
+      const backend = await fresh(`bench_${tag}`);
+      const started = performance.now();
+      for (let i = 0; i < count; i += 1000) await backend.write(docs.slice(i, i + 1000));
+      const rate = count / ((performance.now() - started) / 1000);
+      await backend.close();
+      await check(`bench_${tag}`);
       return rate;
-    };
-    await bareRun("bench_warmup");
-    for (let round = 0; round < rounds; round++) {
-      if (round % 2 === 0) {
-        bare.push(await bareRun(`bench_bare_${round}`));
-        sink.push(await sinkRound(`bench_sink_${round}`));
-      } else {
-        sink.push(await sinkRound(`bench_sink_${round}`));
-        bare.push(await bareRun(`bench_bare_${round}`));
-      }
-    }
-    report("mongodb", bare, sink);
+    },
+    sink: async (tag) => {
+      const rate = await sinkRun(await fresh(`bench_${tag}`), count);
+      await check(`bench_${tag}`);
+      return rate;
+    },
+  };
+  try {
+    await runs.bare("warmup");
+    await compare("mongodb", runs);
   } finally {
     await client.close();
     await server?.destroy();
@@ -202,51 +227,58 @@ async function benchCassandra(count: number): Promise<void> {
     socketOptions: { readTimeout: 60_000 },
   });
   await client.connect();
-  console.log(`cassandra: ${count} events per run, ${rounds} rounds, 64 in flight, LOCAL_ONE`);
-  const rows = documents(count).map((event) => rowOf(event, "hour"));
-  const bare: number[] = [];
-  const sink: number[] = [];
-  try {
-    await client.execute(createKeyspaceCql(keyspace, CASSANDRA_DEFAULTS.replication));
-    const bareRun = async (name: string) => {
-      const table = { keyspace, table: name };
+  console.log(
+    `Cassandra: ${count} events per run, LOCAL_ONE; bare loop: executeConcurrent ` +
+      `(64 in flight) of the prepared insert, rows (with their JSON) built beforehand`,
+  );
+  const events = documents(count);
+  const rows = events.map((event) => rowOf(event, "hour"));
+  const open = (table: string) =>
+    CassandraBackend.open({
+      ...CASSANDRA_DEFAULTS,
+      contactPoints,
+      keyspace,
+      table,
+      consistency: "local_one",
+    });
+  const check = async (table: string) => {
+    const stored = await client.execute(`SELECT count(*) FROM ${keyspace}.${table}`);
+    const n = Number(stored.first().get("count"));
+    if (n !== count) throw new Error(`table holds ${n} of ${count}`);
+    await client.execute(`DROP TABLE ${keyspace}.${table}`);
+  };
+  const runs: Record<Kind, (tag: string) => Promise<number>> = {
+    bare: async (tag) => {
+      const table = { keyspace, table: tag };
       await client.execute(createTableCql(table));
       const started = performance.now();
       await cassandra.concurrent.executeConcurrent(client, insertCql(table), rows, {
         concurrencyLevel: 64,
       });
       const rate = count / ((performance.now() - started) / 1000);
-      await client.execute(`DROP TABLE ${keyspace}.${name}`);
+      await check(tag);
       return rate;
-    };
-    const sinkRound = async (name: string) => {
-      const backend = await CassandraBackend.open({
-        ...CASSANDRA_DEFAULTS,
-        contactPoints,
-        keyspace,
-        table: name,
-        consistency: "local_one",
-      });
-      const rate = await sinkRun(backend, count);
-      const stored = await client.execute(`SELECT count(*) FROM ${keyspace}.${name}`);
-      const n = Number(stored.first().get("count"));
-      if (n !== count) throw new Error(`table holds ${n} of ${count}`);
-      await client.execute(`DROP TABLE ${keyspace}.${name}`);
+    },
+    backend: async (tag) => {
+      const backend = await open(tag);
+      const started = performance.now();
+      for (let i = 0; i < count; i += 1000) await backend.write(events.slice(i, i + 1000));
+      const rate = count / ((performance.now() - started) / 1000);
+      await backend.close();
+      await check(tag);
       return rate;
-    };
+    },
+    sink: async (tag) => {
+      const rate = await sinkRun(await open(tag), count);
+      await check(tag);
+      return rate;
+    },
+  };
+  try {
+    await client.execute(createKeyspaceCql(keyspace, CASSANDRA_DEFAULTS.replication));
     // The JVM compiles its write path during the first tens of thousands of inserts.
-    await bareRun("warmup");
-    for (let round = 0; round < rounds; round++) {
-      // Alternate which goes first, so neither always meets a fresher server.
-      if (round % 2 === 0) {
-        bare.push(await bareRun(`bare_${round}`));
-        sink.push(await sinkRound(`sink_${round}`));
-      } else {
-        sink.push(await sinkRound(`sink_${round}`));
-        bare.push(await bareRun(`bare_${round}`));
-      }
-    }
-    report("cassandra", bare, sink);
+    await runs.bare("warmup");
+    await compare("cassandra", runs);
   } finally {
     await client.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`).catch(() => {});
     await client.shutdown();

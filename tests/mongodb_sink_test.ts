@@ -409,6 +409,39 @@ dbTest(
   },
 );
 
+dbTest("mongodb sink: --write-concern majority,journal and 0", async (dbName) => {
+  const events = (prefix: string): Event[] =>
+    [...Array(50).keys()].map((i) => ({
+      type: "app.wc",
+      time: new Date(),
+      host: "h",
+      _id: `${prefix}-${i}`,
+    }));
+  const collection = (await db(dbName)).collection<{ _id: string }>("app_wc");
+  const acknowledged = await MongoBackend.open(
+    config(dbName, { writeConcern: { w: "majority", journal: true } }),
+  );
+  try {
+    assert.equal(await acknowledged.write(events("a")), 0);
+    assert.equal(await collection.countDocuments({ _id: { $regex: /^a-/ } }), 50);
+  } finally {
+    await acknowledged.close();
+  }
+  const unacknowledged = await MongoBackend.open(
+    config(dbName, { writeConcern: { w: 0, journal: false } }),
+  );
+  try {
+    assert.equal(await unacknowledged.write(events("u")), 0);
+    // Nothing waits for w: 0 writes; they land shortly after.
+    await waitFor(
+      async () => await collection.countDocuments({ _id: { $regex: /^u-/ } }) === 50,
+      "the unacknowledged writes to land",
+    );
+  } finally {
+    await unacknowledged.close();
+  }
+});
+
 dbTest(
   "mongodb sink: starts while the server is down and sets up once it is back",
   async (dbName) => {
