@@ -324,3 +324,13 @@ Deno.test("long lines that do not match are rejected without runaway backtrackin
     }
   }
 });
+
+Deno.test("any variable name nginx allows becomes a field, digits included", () => {
+  const format = compileLogFormat('$1 ${2x} "$http_user_agent" $status');
+  assert.deepEqual(format.parse('a b "x\\x22y" 200'), {
+    "1": "a",
+    "2x": "b",
+    http_user_agent: 'x"y',
+    status: 200,
+  });
+});
