@@ -397,12 +397,8 @@ export class MongoBackend implements SinkBackend {
 
   async #insert(collection: Collection, documents: Document[], lastTry = false): Promise<number> {
     try {
-      await collection.insertMany(documents, {
-        ordered: false,
-        writeConcern: this.#writeConcern,
-        // Re-inserting a retried batch must not have the driver mint new ids.
-        forceServerObjectId: false,
-      });
+      // Unordered: the server goes on past a bad or duplicate document.
+      await collection.insertMany(documents, { ordered: false, writeConcern: this.#writeConcern });
       return 0;
     } catch (error) {
       return await this.#recover(collection, documents, error, lastTry);
