@@ -37,7 +37,8 @@ export interface EmitterOptions {
   closeTimeoutMs?: number;
   /**
    * How often, in ms, an idle topic announces its position (an empty message), so
-   * that receivers notice the loss of a stream's last messages. 0 disables.
+   * that receivers notice the loss of a stream's last messages. Idle topics repeat
+   * it every interval, since an announcement can be lost too. 0 disables.
    */
   announceMs?: number;
 }
@@ -122,7 +123,8 @@ export class Emitter implements EventOutput {
   readonly #subscriptions = new Map<string, number>();
   #lingerTimer: ReturnType<typeof setTimeout> | undefined;
   #announceTimer: ReturnType<typeof setInterval> | undefined;
-  readonly #announced = new Map<string, number>();
+  /** Each topic's position at the previous tick: unchanged means idle a whole interval. */
+  readonly #positionsAtTick = new Map<string, number>();
   #pumpTimer: ReturnType<typeof setTimeout> | undefined;
   #drainWaiters: (() => void)[] = [];
   #readyWaiters: (() => void)[] = [];
@@ -173,7 +175,7 @@ export class Emitter implements EventOutput {
       for (const endpoint of endpoints) this.#socket.attach(endpoint);
       const announceMs = options.announceMs ?? 1000;
       if (announceMs > 0) {
-        this.#announceTimer = setInterval(() => this.#announce(), announceMs);
+        this.#announceTimer = setInterval(() => this.#announce(true), announceMs);
         Deno.unrefTimer(this.#announceTimer as unknown as number);
       }
     } catch (error) {
@@ -300,16 +302,17 @@ export class Emitter implements EventOutput {
   }
 
   /**
-   * Queues an empty message carrying the position of each topic that sent events
-   * since its last announcement and holds nothing now.
+   * Queues an empty message carrying the position of each topic that holds
+   * nothing now; on a tick, only of topics idle since the previous tick.
    */
-  #announce(): void {
+  #announce(onTick = false): void {
     for (const [topic, position] of this.#positions) {
-      if (this.#announced.get(topic) === position) continue;
+      const idle = this.#positionsAtTick.get(topic) === position;
+      if (onTick) this.#positionsAtTick.set(topic, position);
+      if (onTick && !idle) continue;
       const batch = this.#batches.get(topic);
       if (batch === undefined || batch.encoder.count > 0) continue;
       if (this.#pending.some((message) => message.topic === topic)) continue;
-      this.#announced.set(topic, position);
       this.#pending.push({
         topicBytes: batch.topicBytes,
         body: new Uint8Array(0),

@@ -101,23 +101,39 @@ Deno.test(
     const r = startRouter({ sendHwm: 4 });
     const { Collector } = await import("@eventstorm/core");
     const collector = await Collector.open({ endpoints: r.sinks, receiveHwm: 4 });
-    const out = await emitter({ endpoints: r.sources, maxEvents: 10 });
+    // Announcing every 100 ms while idle is what reveals a lost tail: no later
+    // message would.
+    const out = await emitter({ endpoints: r.sources, maxEvents: 10, announceMs: 100 });
     await waitFor(() => out.stats().subscriptions > 0, "subscription at the source");
     const total = 20_000;
     for (let i = 0; i < total; i++) {
       out.emit("load.test", { i, pad: "x".repeat(200) });
       if (i % 1000 === 0) await out.flush();
     }
-    await out.close();
+    await out.flush();
     let delivered = 0;
     const seen = new Set<number>();
+    const batches = collector.batches()[Symbol.asyncIterator]();
+    const deadline = Date.now() + 60_000;
+    let pending: ReturnType<typeof batches.next> | undefined;
     // Consume slowly: the router's queue for this sink overflows meanwhile.
-    for await (const batch of collector.batches()) {
-      for (const event of batch.events) seen.add(event.i as number);
-      delivered += batch.events.length;
+    while (delivered + collector.stats().lost < total) {
+      if (Date.now() > deadline) {
+        throw new Error(
+          `after 60 s: ${delivered} delivered + ${collector.stats().lost} lost of ${total}`,
+        );
+      }
+      // A pending next() must be kept, not asked again: its batch would be lost.
+      pending ??= batches.next();
+      const next = await Promise.race([pending, sleep(500).then(() => undefined)]);
+      if (next === undefined) continue;
+      pending = undefined;
+      if (next.done) break;
+      for (const event of next.value.events) seen.add(event.i as number);
+      delivered += next.value.events.length;
       await sleep(5);
-      if (delivered + collector.stats().lost >= total) break;
     }
+    await out.close();
     const stats = collector.stats();
     assert.ok(
       stats.lost > 0,
