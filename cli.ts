@@ -31,6 +31,16 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Main> }> =
 };
 
 const SOURCES: Record<string, { summary: string; load: () => Promise<Main> }> = {
+  nginx: {
+    summary: "nginx access log in any log_format: one http.hit per request",
+    load: async () => {
+      const [{ runFileSourceMain }, { nginxCommand }] = await Promise.all([
+        import("@eventstorm/core"),
+        import("./sources/nginx/main.ts"),
+      ]);
+      return (args) => runFileSourceMain(args, nginxCommand);
+    },
+  },
   postfix: {
     summary: "Postfix mail log: one smtp.transaction per message, rejects, deferrals",
     load: async () => {
@@ -65,6 +75,22 @@ const SINKS: Record<string, { summary: string; load: () => Promise<Main> }> = {
   store: {
     summary: "embedded SQLite store (the default)",
     load: async () => (await import("./sinks/store/main.ts")).storeMain,
+  },
+  mongodb: {
+    summary: "MongoDB (or FerretDB): one collection per event type, or one for all",
+    load: async () => (await import("./sinks/mongodb/main.ts")).mongodbMain,
+  },
+  cassandra: {
+    summary: "Apache Cassandra: time-bucketed partitions per event type",
+    load: async () => (await import("./sinks/cassandra/main.ts")).cassandraMain,
+  },
+  file: {
+    summary: "archive files: rolling .bson (mongodump) or .jsonl segments per type",
+    load: async () => (await import("./sinks/file/main.ts")).fileSinkMain,
+  },
+  dashboard: {
+    summary: "live graphs of rates and fields in a browser",
+    load: async () => (await import("./sinks/dashboard/main.ts")).dashboardMain,
   },
 };
 
