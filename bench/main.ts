@@ -20,7 +20,9 @@ let failed = 0;
 for (const name of wanted) {
   const file = BENCHES[name];
   if (!file) {
-    console.error(`error: unknown benchmark '${name}' (one of: ${Object.keys(BENCHES).join(", ")})`);
+    console.error(
+      `error: unknown benchmark '${name}' (one of: ${Object.keys(BENCHES).join(", ")})`,
+    );
     Deno.exit(2);
   }
   const path = new URL(file, import.meta.url).pathname;
@@ -31,7 +33,11 @@ for (const name of wanted) {
     continue;
   }
   console.log(`\n== ${name}`);
-  const status = await new Deno.Command(Deno.execPath(), { args: ["run", "-A", path], stdout: "inherit", stderr: "inherit" }).spawn().status;
+  const status = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", path],
+    stdout: "inherit",
+    stderr: "inherit",
+  }).spawn().status;
   if (!status.success) {
     console.log(`== ${name}: exited with ${status.code}`);
     failed++;

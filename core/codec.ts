@@ -12,6 +12,17 @@ const MIN_DOCUMENT = 5;
 
 const SIZE_OPTIONS = { ignoreUndefined: true } as const;
 
+/**
+ * BSON's own limit on one document (MongoDB's too).
+ *
+ * @example
+ * ```ts
+ * import { MAX_DOCUMENT_SIZE } from "@eventstorm/core";
+ * MAX_DOCUMENT_SIZE; // 16777216
+ * ```
+ */
+export const MAX_DOCUMENT_SIZE = 16 * 1024 * 1024;
+
 /** Why bytes are not a valid batch. */
 export class CodecError extends Error {
   /** Short machine-readable reason, used as a drop counter name. */
@@ -56,7 +67,11 @@ export class BatchEncoder {
     return this.#count;
   }
 
-  /** Encodes one document at the end; returns its encoded size. */
+  /**
+   * Encodes one document at the end; returns its encoded size. Throws
+   * {@linkcode CodecError} `oversized` for a document over 16 MiB, leaving the
+   * batch as it was.
+   */
   add(document: Record<string, unknown>): number {
     while (true) {
       try {
@@ -65,6 +80,14 @@ export class BatchEncoder {
           ignoreUndefined: true,
         });
         const size = end + 1 - this.#length;
+        // bson serializes through a fixed 17 MiB scratch buffer and silently
+        // truncates beyond it: refuse anything over the BSON limit instead.
+        if (size > MAX_DOCUMENT_SIZE) {
+          throw new CodecError(
+            "oversized",
+            `a document of ${size} bytes or more exceeds the BSON limit of ${MAX_DOCUMENT_SIZE}`,
+          );
+        }
         this.#length = end + 1;
         this.#count++;
         return size;
@@ -211,7 +234,8 @@ const DESERIALIZE_OPTIONS = {
 
 /**
  * Decodes a body and keeps only documents with a valid envelope whose type is
- * `topic` (when given); returns the events and how many were rejected.
+ * `topic` (when given); returns the events and how many were rejected. The first
+ * `skip` documents (replays) are left out before validation.
  *
  * @example
  * ```ts
@@ -222,12 +246,15 @@ const DESERIALIZE_OPTIONS = {
  */
 export function decodeEvents(
   body: Uint8Array,
-  options: DecodeOptions & { topic?: string } = {},
+  options: DecodeOptions & { topic?: string; skip?: number } = {},
 ): { events: Event[]; rejected: number } {
   const documents = decodeBatch(body, options);
   const events: Event[] = [];
   let rejected = 0;
-  for (const document of documents) {
+  // Skipping goes by position, before validation: a bad replayed document must
+  // not shift which new ones are delivered.
+  for (let i = options.skip ?? 0; i < documents.length; i++) {
+    const document = documents[i];
     if (
       envelopeProblem(document) !== undefined ||
       (options.topic !== undefined && document.type !== options.topic)

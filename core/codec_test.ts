@@ -8,6 +8,7 @@ import {
   decodeEvents,
   encodeBatch,
   fromJsonLine,
+  MAX_DOCUMENT_SIZE,
   toJsonLine,
 } from "./codec.ts";
 
@@ -303,21 +304,21 @@ Deno.test("codec: BatchEncoder leaves its state alone when a document cannot be 
 });
 
 Deno.test({
-  // BUG (reported): BatchEncoder.add uses BSON.serializeWithBufferAndIndex, which
-  // serializes into bson's fixed 17 MiB scratch buffer: a larger document whose big
-  // string is its last field comes out silently truncated (a valid document holding
-  // 17825781 of the 18 MiB characters) instead of failing.
-  name: "codec: BUG a document over 16 MiB is refused, never silently truncated",
-  ignore: true,
+  name: "codec: a document over 16 MiB is refused, never silently truncated",
   fn() {
-    const s = "x".repeat(18 * 1024 * 1024);
-    let body: Uint8Array;
-    try {
-      body = encodeBatch([{ s }]);
-    } catch {
-      return; // refusing is fine
+    const encoder = new BatchEncoder();
+    encoder.add({ n: 1 });
+    for (const size of [16 * 1024 * 1024, 18 * 1024 * 1024]) {
+      assert.throws(
+        () => encoder.add({ s: "x".repeat(size) }),
+        (error: unknown) => error instanceof CodecError && error.reason === "oversized",
+      );
     }
-    const [back] = decodeBatch(body);
-    assert.equal((back.s as string).length, s.length);
+    // Just under the limit still encodes whole, and the refused ones left no trace.
+    const fits = "y".repeat(MAX_DOCUMENT_SIZE - 64);
+    encoder.add({ s: fits });
+    const [first, second] = decodeBatch(encoder.take());
+    assert.deepEqual(first, { n: 1 });
+    assert.equal((second.s as string).length, fits.length);
   },
 });

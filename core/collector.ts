@@ -101,8 +101,9 @@ export class Collector {
   };
 
   /** Opens a collector; endpoint problems throw a one-line `UsageError`. */
-  static open(options: CollectorOptions): Promise<Collector> {
-    return Promise.resolve(new Collector(options));
+  // deno-lint-ignore require-await -- async so that a bad option rejects, never throws
+  static async open(options: CollectorOptions): Promise<Collector> {
+    return new Collector(options);
   }
 
   /** Creates a collector (prefer {@linkcode Collector.open}). */
@@ -201,8 +202,9 @@ export class Collector {
     if (!decode) return this.#raw(topic, header, body, count, skip);
     let decoded;
     try {
-      decoded = decodeEvents(body, { topic });
+      decoded = decodeEvents(body, { topic, skip });
     } catch (error) {
+      if (header) this.#tracker.undelivered(header.source, topic, count - skip);
       return this.#malformed(
         (error as CodecError).reason as DropReason ?? "bson",
         header?.source,
@@ -211,8 +213,11 @@ export class Collector {
     }
     this.#stats.bytes += body.length;
     this.#stats.rejectedEvents += decoded.rejected;
-    const events = skip > 0 ? decoded.events.slice(skip) : decoded.events;
+    const events = decoded.events;
     this.#stats.events += events.length;
+    if (header && decoded.rejected > 0) {
+      this.#tracker.undelivered(header.source, topic, decoded.rejected);
+    }
     if (!header) {
       this.#stats.unaccounted += events.length;
       return { topic, events };

@@ -213,11 +213,7 @@ Deno.test("collector: stream indexes give exact loss and skip replays", async ()
 });
 
 Deno.test({
-  // BUG (reported): Collector#accept decodes with envelope filtering first and then
-  // drops `skip` events from the *filtered* list, so when a replayed event has a bad
-  // envelope a new event is dropped in its place (silently: not lost, not duplicate).
-  name: "collector: BUG a rejected event inside a replayed prefix does not eat a new event",
-  ignore: true,
+  name: "collector: a rejected event inside a replayed prefix does not eat a new event",
   async fn() {
     const { batches, endpoint, stop } = await gather();
     const context = new ZmqContext();
@@ -242,11 +238,7 @@ Deno.test({
 });
 
 Deno.test({
-  // BUG (reported): the tracker counts a message's events as `received` before the
-  // collector decodes it, so a stream's `received` includes events of undecodable
-  // messages and rejected envelopes, though StreamCounters documents "Events delivered".
-  name: "collector: BUG per-stream received counts only delivered events",
-  ignore: true,
+  name: "collector: per-stream received counts only delivered events",
   async fn() {
     const { collector, batches, endpoint, stop } = await gather();
     const context = new ZmqContext();

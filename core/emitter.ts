@@ -144,14 +144,22 @@ export class Emitter implements EventOutput {
   };
 
   /** Opens an emitter; endpoint problems throw a one-line `UsageError`. */
-  static open(options: EmitterOptions & { context?: ZmqContext }): Promise<Emitter> {
-    return Promise.resolve(new Emitter(options));
+  // deno-lint-ignore require-await -- async so that a bad option rejects, never throws
+  static async open(options: EmitterOptions & { context?: ZmqContext }): Promise<Emitter> {
+    return new Emitter(options);
   }
 
   /** Creates an emitter (prefer {@linkcode Emitter.open}). */
   constructor(options: EmitterOptions & { context?: ZmqContext }) {
     const endpoints = (Array.isArray(options.endpoints) ? options.endpoints : [options.endpoints])
       .flatMap((text) => parseEndpoints(text));
+    for (const [topic, index] of Object.entries(options.positions ?? {})) {
+      // A bad index would throw later inside a timer, or wrap around on the wire.
+      if (!Number.isSafeInteger(index) || index < 0) {
+        throw new TypeError(`position of '${topic}' must be a whole number >= 0, not ${index}`);
+      }
+      this.#positions.set(topic, index);
+    }
     this.#ownsContext = options.context === undefined;
     this.#context = options.context ?? new ZmqContext();
     this.#sourceId = options.sourceId ?? randomSourceId();
@@ -162,9 +170,6 @@ export class Emitter implements EventOutput {
     this.#maxEventBytes = options.maxEventBytes ?? 1024 * 1024;
     this.#maxPendingBytes = options.maxPendingBytes ?? 64 * 1024 * 1024;
     this.#closeTimeoutMs = options.closeTimeoutMs ?? 5000;
-    for (const [topic, index] of Object.entries(options.positions ?? {})) {
-      this.#positions.set(topic, index);
-    }
     this.#socket = this.#context.socket(SocketType.XPUB);
     try {
       this.#socket.configure({
@@ -209,13 +214,18 @@ export class Emitter implements EventOutput {
    */
   emit(type: string, fields: EventFields = {}): void {
     if (!isValidType(type)) throw new TypeError(`invalid event type '${type}'`);
-    const event = {
-      type,
-      time: fields.time instanceof Date ? fields.time : new Date(),
-      host: typeof fields.host === "string" ? fields.host : this.#host,
-      ...fields,
-    } as Event;
+    const { time, host } = fields;
+    if (time !== undefined && !(time instanceof Date && !isNaN(time.getTime()))) {
+      throw new TypeError(`event time must be a valid Date, not ${String(time)}`);
+    }
+    if (host !== undefined && typeof host !== "string") {
+      throw new TypeError(`event host must be a string, not ${String(host)}`);
+    }
+    const event = { type, time, host, ...fields } as Event;
+    // Set after the spread, so a field given as undefined cannot blank the envelope.
     event.type = type;
+    event.time = time ?? new Date();
+    event.host = host ?? this.#host;
     this.send(event);
   }
 

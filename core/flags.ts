@@ -108,15 +108,20 @@ export function parseFlags(args: string[], spec: CommandSpec): ParsedFlags {
   return { values, positionals: parsed.positionals, help: false };
 }
 
+/** `--to` from node's `-t, --to <value>`. */
+function flagName(described: string): string {
+  return described.split(",").pop()!.trim().replace(/ <value>$/, "");
+}
+
 function describeParseError(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   // node:util's messages span lines and suggest `--` tricks that do not apply here.
   const unknown = message.match(/Unknown option '([^']+)'/);
   if (unknown) return `unknown flag '${unknown[1]}' (see --help)`;
   const missing = message.match(/Option '([^']+)' argument missing/);
-  if (missing) return `flag '${missing[1].split(",").pop()!.trim()}' needs a value`;
+  if (missing) return `flag '${flagName(missing[1])}' needs a value`;
   const wrongType = message.match(/Option '([^']+)' does not take an argument/);
-  if (wrongType) return `flag '${wrongType[1].split(",").pop()!.trim()}' takes no value`;
+  if (wrongType) return `flag '${flagName(wrongType[1])}' takes no value`;
   return message.split("\n")[0];
 }
 

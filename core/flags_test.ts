@@ -78,10 +78,7 @@ Deno.test("flags: unknown flags and misuse are one-line UsageErrors", () => {
 });
 
 Deno.test({
-  // BUG (reported): flags.ts describeParseError keeps node's placeholder, so the
-  // message reads "flag '--to <value>' needs a value".
-  name: "flags: BUG a missing value names the flag without node's <value> placeholder",
-  ignore: true,
+  name: "flags: a missing value names the flag without node's <value> placeholder",
   fn() {
     assert.throws(() => parseFlags(["--to"], spec), usageError(/flag '--to' needs a value$/));
   },

@@ -105,6 +105,16 @@ export class SequenceTracker {
     return verdict;
   }
 
+  /**
+   * Takes back `count` events that {@linkcode observe} counted as received but
+   * the receiver could not deliver (undecodable bodies, rejected envelopes):
+   * `received` counts delivered events only.
+   */
+  undelivered(source: bigint, topic: string, count: number): void {
+    const stream = this.#streams.get(source)?.get(topic);
+    if (stream !== undefined) stream.received = Math.max(0, stream.received - count);
+  }
+
   /** Forgets the least recently seen eighth of the streams (amortised O(1) per stream). */
   #evict(): void {
     const all: { source: bigint; topic: string; seen: number }[] = [];

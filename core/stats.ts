@@ -18,10 +18,13 @@ export type Counters = Record<string, number>;
  * ```
  */
 export function formatCount(value: number): string {
-  const abs = Math.abs(value);
-  if (abs < 1000) return `${Math.round(value)}`;
-  if (abs < 1e6) return `${(value / 1e3).toFixed(abs < 1e4 ? 2 : 1)}k`;
-  if (abs < 1e9) return `${(value / 1e6).toFixed(abs < 1e7 ? 2 : 1)}M`;
+  if (Math.abs(value) < 999.5) return `${Math.round(value)}`;
+  // Choose the unit after rounding, so 999_999 reads "1.00M", never "1000.0k".
+  for (const [scale, unit] of [[1e3, "k"], [1e6, "M"]] as const) {
+    const scaled = value / scale;
+    const digits = Math.abs(scaled) < 10 ? 2 : 1;
+    if (Math.abs(Number(scaled.toFixed(digits))) < 1000) return `${scaled.toFixed(digits)}${unit}`;
+  }
   return `${(value / 1e9).toFixed(2)}G`;
 }
 

@@ -21,10 +21,7 @@ Deno.test("stats: formatCount", () => {
 });
 
 Deno.test({
-  // BUG (reported): stats.ts formatCount rounds after choosing the unit, so values
-  // just under a unit boundary print as "1000.0k" / "1000.0M" instead of "1.00M" / "1.00G".
-  name: "stats: BUG formatCount never prints 1000 of a unit",
-  ignore: true,
+  name: "stats: formatCount never prints 1000 of a unit",
   fn() {
     assert.equal(formatCount(999_999), "1.00M");
     assert.equal(formatCount(999_999_999), "1.00G");

@@ -151,8 +151,17 @@ function openLibrary(path: string): Deno.DynamicLibrary<typeof SYMBOLS> {
       throw error;
     }
     const copy = Deno.makeTempFileSync({ prefix: "eventstorm-libzmq-", suffix: ".so" });
-    Deno.writeFileSync(copy, bytes);
-    return Deno.dlopen(copy, SYMBOLS);
+    try {
+      Deno.writeFileSync(copy, bytes);
+      return Deno.dlopen(copy, SYMBOLS);
+    } catch {
+      // The copy was only a way round a path dlopen cannot map; its failure is
+      // not the news, the original one is.
+      throw error;
+    } finally {
+      // Once mapped the file is no longer needed; either way it must not pile up.
+      Deno.removeSync(copy);
+    }
   }
 }
 

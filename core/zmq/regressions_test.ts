@@ -370,12 +370,7 @@ Deno.test("libzmq: the npm zeromq addon.node loads and works alongside the syste
 });
 
 Deno.test({
-  // BUG (reported): ffi.ts openLibrary copies any library that fails to dlopen to a
-  // temp file and retries; when the copy fails too (wrong libc, as for the musl and
-  // newer-glibc builds of addon.node) the ~2 MB copy is left in the temp dir, once
-  // per candidate per process start, and the error names the copy, not the reason.
-  name: "libzmq: BUG a library that cannot load leaves no temp copy behind",
-  ignore: true,
+  name: "libzmq: a library that cannot load leaves no temp copy behind",
   fn() {
     const musl = libzmqCandidates().find((path) => /\/(musl|108)[^/]*\/addon\.node$/.test(path));
     if (!musl) return;
