@@ -67,7 +67,7 @@ async function run(
   const b = port();
   let router: Deno.ChildProcess | undefined;
   let receiveAt = `@tcp://127.0.0.1:${a}`;
-  let sendTo = `>tcp://127.0.0.1:${a}`;
+  const sendTo = `>tcp://127.0.0.1:${a}`;
   if (options.viaRouter) {
     router = spawn(["router", `@tcp://127.0.0.1:${a}`, `@tcp://127.0.0.1:${b}`]);
     await firstLine(router);

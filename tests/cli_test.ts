@@ -3,31 +3,6 @@ import { cli, finish, freePort, sleep } from "./helpers.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
-async function readLinesUntil(
-  child: Deno.ChildProcess,
-  count: number,
-  timeoutMs = 30_000,
-): Promise<string[]> {
-  const lines: string[] = [];
-  const decoder = new TextDecoder();
-  let rest = "";
-  const reader = child.stdout.getReader();
-  const deadline = setTimeout(() => reader.cancel(), timeoutMs);
-  try {
-    while (lines.length < count) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      const parts = (rest + decoder.decode(value, { stream: true })).split("\n");
-      rest = parts.pop()!;
-      lines.push(...parts);
-    }
-  } finally {
-    clearTimeout(deadline);
-    reader.releaseLock();
-  }
-  return lines;
-}
-
 Deno.test("emit → router → tap with allow/deny, as separate processes", opts, async () => {
   const sourcesPort = freePort();
   const sinksPort = freePort();
@@ -161,9 +136,9 @@ Deno.test("--help works for every command", opts, async () => {
   // Every command the top-level help lists, sources and sinks included.
   const section = (name: string) =>
     top.stdout.split(`${name} NAME`)[1].split("  sink NAME")[0].split("\n").slice(1)
-      .filter((line) => /^    [a-z]/.test(line)).map((line) => line.trim().split(" ")[0]);
+      .filter((line) => /^ {4}[a-z]/.test(line)).map((line) => line.trim().split(" ")[0]);
   const commands = top.stdout.split("Commands:\n")[1].split("\n")
-    .filter((line) => /^  [a-z]/.test(line)).map((line) => line.trim().split(" ")[0])
+    .filter((line) => /^ {2}[a-z]/.test(line)).map((line) => line.trim().split(" ")[0])
     .filter((name) => name !== "source" && name !== "sink");
   const sources = section("source");
   const sinks = section("sink");

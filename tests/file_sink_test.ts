@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { BSON, EJSON } from "npm:bson@7.3.4";
+import { BSON, EJSON } from "bson";
 import { Router, type RouterConfig } from "@eventstorm/router";
 import { listSegments, readSegment } from "@eventstorm/sink-file";
 import { emitter, waitFor } from "./helpers.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Router, type RouterConfig } from "@eventstorm/router";
-import { emitter, freePort, gather, sleep, waitFor } from "./helpers.ts";
+import { emitter, gather, sleep, waitFor } from "./helpers.ts";
 
 // FFI waits and libzmq's own threads outlive a test's op bookkeeping; each test
 // closes everything it opens itself.

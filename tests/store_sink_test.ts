@@ -71,7 +71,7 @@ Deno.test("source → router → store sink → eventstorm query", opts, async (
     out.send({ type: "ssh.login", time: new Date(base), host: "web1", result: "failed" });
   }
   await out.close();
-  await waitFor(async () => {
+  await waitFor(() => {
     try {
       const store = EventStore.open(db, { readOnly: true });
       const count = store.count();
@@ -158,7 +158,7 @@ Deno.test("a replayed stream is stored once (stable ids from stream positions)",
   await waitFor(() => replay.stats().subscriptions > 0, "subscription");
   for (let i = 300; i < 700; i++) replay.emit("app.line", { i });
   await replay.close();
-  await waitFor(async () => {
+  await waitFor(() => {
     try {
       const store = EventStore.open(db, { readOnly: true });
       const count = store.count();
