@@ -209,8 +209,9 @@ export function integerFlag(
 
 /**
  * Runs a command's main function the same way everywhere: prints help, turns a
- * {@linkcode UsageError} into one line on stderr with exit code 2, and any other
- * failure into one line with exit code 1.
+ * {@linkcode UsageError} into one line on stderr with exit code 2, a closed
+ * stdout (`| head`) into a quiet exit 0, and any other failure into one line with
+ * exit code 1.
  *
  * @example
  * ```ts ignore
@@ -226,6 +227,9 @@ export async function runCommand(main: () => Promise<void | number>): Promise<ne
     if (error instanceof UsageError) {
       console.error(`error: ${error.message}`);
       code = 2;
+    } else if (error instanceof Deno.errors.BrokenPipe) {
+      // `eventstorm tap | head`: the reader has what it wanted; that is not a failure.
+      code = 0;
     } else {
       console.error(`error: ${error instanceof Error ? error.message : String(error)}`);
       if (Deno.env.get("EVENTSTORM_DEBUG")) console.error(error);

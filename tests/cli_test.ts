@@ -227,3 +227,25 @@ Deno.test("the router's memory stays flat over a long run", opts, async () => {
   const routed = await finish(router);
   assert.equal(routed.code, 0);
 });
+
+Deno.test("a reader that stops early (| head) ends the command quietly", opts, async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const line =
+      "Nov 23 10:00:01 web1 sshd[123]: Failed password for root from 10.0.0.1 port 22 ssh2\n";
+    await Deno.writeTextFile(`${dir}/auth.log`, line.repeat(200_000));
+    const child = cli(["source", "sshd", "--file", `${dir}/auth.log`, "--once", "--print"]);
+    const reader = child.stdout.getReader();
+    const first = await reader.read();
+    assert.match(new TextDecoder().decode(first.value), /"type":"ssh.login"/);
+    await reader.cancel();
+    const status = await child.status;
+    const stderr = new TextDecoder().decode(
+      (await new Response(child.stderr).arrayBuffer()) as ArrayBuffer,
+    );
+    assert.equal(status.code, 0, stderr);
+    assert.doesNotMatch(stderr, /error/i);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
