@@ -971,10 +971,30 @@ export interface WriteDemoLogsOptions {
 const FILES = ["access.log", "mail.log", "auth.log"] as const;
 
 /**
+ * Lines {@linkcode writeDemoLogs} wrote to each file, rotated generations included.
+ *
+ * @example
+ * ```ts
+ * import type { DemoLogCounts } from "@eventstorm/source-demo";
+ * const counts: DemoLogCounts = { access: 0, mail: 0, auth: 0, rotations: 0 };
+ * ```
+ */
+export interface DemoLogCounts {
+  /** nginx lines in `access.log`: one request each. */
+  access: number;
+  /** Postfix lines in `mail.log`. */
+  mail: number;
+  /** sshd lines in `auth.log`. */
+  auth: number;
+  /** Rotations of all three files. */
+  rotations: number;
+}
+
+/**
  * Appends generated lines to `dir/access.log`, `dir/mail.log` and `dir/auth.log`
  * at a steady rate and rotates them the way logrotate does without
  * `copytruncate`: rename to `.1` (shifting older ones up) and create a new file.
- * Resolves when `signal` aborts.
+ * Resolves with the counts of lines written when `signal` aborts.
  *
  * @example
  * ```ts ignore
@@ -984,7 +1004,7 @@ const FILES = ["access.log", "mail.log", "auth.log"] as const;
  * await writeDemoLogs({ dir: "/tmp/demo-logs", ratePerSecond: 50, signal: stop.signal });
  * ```
  */
-export async function writeDemoLogs(options: WriteDemoLogsOptions): Promise<void> {
+export async function writeDemoLogs(options: WriteDemoLogsOptions): Promise<DemoLogCounts> {
   const { dir, signal, rotateEveryMs = 60_000, keep = 2 } = options;
   if (!(options.ratePerSecond > 0)) throw new RangeError("ratePerSecond must be positive");
   if (!(rotateEveryMs > 0)) throw new RangeError("rotateEveryMs must be positive");
@@ -1000,6 +1020,7 @@ export async function writeDemoLogs(options: WriteDemoLogsOptions): Promise<void
   const started = performance.now();
   let lastRotation = started;
   let written = 0;
+  const counts: DemoLogCounts = { access: 0, mail: 0, auth: 0, rotations: 0 };
   try {
     while (!signal.aborted) {
       const now = performance.now();
@@ -1016,6 +1037,9 @@ export async function writeDemoLogs(options: WriteDemoLogsOptions): Promise<void
       await Promise.all(chunks.map(async (lines, i) => {
         if (lines.length > 0) await writeAll(files[i], encoder.encode(lines.join("\n") + "\n"));
       }));
+      counts.access += chunks[0].length;
+      counts.mail += chunks[1].length;
+      counts.auth += chunks[2].length;
       if (now - lastRotation >= rotateEveryMs) {
         lastRotation = now;
         for (let i = 0; i < FILES.length; i++) {
@@ -1023,12 +1047,14 @@ export async function writeDemoLogs(options: WriteDemoLogsOptions): Promise<void
           await rotate(`${dir}/${FILES[i]}`, keep);
           files[i] = await open(FILES[i]);
         }
+        counts.rotations++;
       }
       await sleep(Math.min(100, rotateEveryMs), signal);
     }
   } finally {
     for (const file of files) file.close();
   }
+  return counts;
 }
 
 async function rotate(path: string, keep: number): Promise<void> {
