@@ -1,28 +1,60 @@
 /**
- * `eventstorm demo` (`deno task demo`): a router, the demo source and a live
- * rate line, in one process, on the default endpoints.
+ * `eventstorm demo` (`deno task demo`): the whole pipeline on the embedded
+ * defaults. A generator writes nginx, Postfix and sshd logs (rotated every
+ * minute) under a directory; the real sources tail them and a host metrics source
+ * samples this machine; a router fans them in; the embedded store and the live
+ * dashboard take them out. It prints the dashboard's URL and a one-line rate.
  *
  * @module
  */
 import {
   Collector,
+  type CollectorStats,
   type CommandSpec,
-  Emitter,
+  formatCount,
   helpText,
   integerFlag,
+  parseDuration,
   parseFlags,
+  rate,
   shutdownSignal,
+  stringFlag,
+  UsageError,
 } from "@eventstorm/core";
 import { Router } from "../router/mod.ts";
-import { runDemoSource } from "../sources/demo/mod.ts";
-import { formatTapLine } from "./tap.ts";
+import { type DemoLogCounts, NGINX_TIMED_FORMAT, writeDemoLogs } from "../sources/demo/mod.ts";
+import { ChildComponent } from "./child.ts";
 
 /** The `eventstorm demo` command line. */
 export const DEMO_PIPELINE_COMMAND: CommandSpec = {
   name: "eventstorm demo",
-  summary: "run router + demo source + tap on the default endpoints and show live rates",
+  summary:
+    "generated nginx, Postfix and sshd logs → real sources → router → embedded store + live dashboard",
   flags: {
-    rate: { type: "string", value: "N", default: "2000", help: "demo events per second" },
+    rate: {
+      type: "string",
+      value: "N",
+      default: "500",
+      help: "log entries written per second (80% nginx, 12% sshd, 8% Postfix messages)",
+    },
+    dir: {
+      type: "string",
+      value: "PATH",
+      help:
+        "where logs, checkpoints, the store and component logs go [default: a temporary directory, removed at the end]",
+    },
+    listen: {
+      type: "string",
+      value: "HOST:PORT",
+      default: "127.0.0.1:8080",
+      help: "where the dashboard serves its page (port 0 picks one)",
+    },
+    rotate: {
+      type: "string",
+      value: "DURATION",
+      default: "1m",
+      help: "how often the generated logs are rotated",
+    },
     "sources-port": {
       type: "string",
       value: "PORT",
@@ -32,7 +64,13 @@ export const DEMO_PIPELINE_COMMAND: CommandSpec = {
     "sinks-port": { type: "string", value: "PORT", default: "5556", help: "router port for sinks" },
     seconds: { type: "string", value: "N", help: "stop after N seconds [default: until Ctrl-C]" },
   },
+  epilog: `Examples:
+  eventstorm demo
+  eventstorm demo --rate 5000 --dir ./demo --listen 127.0.0.1:0 --seconds 60`,
 };
+
+/** Topics whose every event comes from one generated line, so counts must match exactly. */
+const EXACT = { access: "http.hit" } as const;
 
 /** Runs the demo pipeline; resolves with the exit code. */
 export async function demoPipelineMain(args: string[]): Promise<number> {
@@ -41,14 +79,27 @@ export async function demoPipelineMain(args: string[]): Promise<number> {
     console.log(helpText(DEMO_PIPELINE_COMMAND));
     return 0;
   }
-  const rate = integerFlag(parsed.values, "rate", { min: 1, max: 10_000_000 })!;
-  const sourcesPort = integerFlag(parsed.values, "sources-port", { min: 1, max: 65535 })!;
-  const sinksPort = integerFlag(parsed.values, "sinks-port", { min: 1, max: 65535 })!;
-  const seconds = integerFlag(parsed.values, "seconds", { min: 1 });
+  const values = parsed.values;
+  const ratePerSecond = integerFlag(values, "rate", { min: 1, max: 1_000_000 })!;
+  const sourcesPort = integerFlag(values, "sources-port", { min: 1, max: 65535 })!;
+  const sinksPort = integerFlag(values, "sinks-port", { min: 1, max: 65535 })!;
+  const seconds = integerFlag(values, "seconds", { min: 1 });
+  const rotateEveryMs = parseDuration(stringFlag(values, "rotate")!, "rotate");
+  if (rotateEveryMs < 1000) throw new UsageError("--rotate must be 1s or more");
+  const listen = stringFlag(values, "listen")!;
+  const givenDir = stringFlag(values, "dir");
+  const dir = givenDir ?? await Deno.makeTempDir({ prefix: "eventstorm-demo-" });
+  await Deno.mkdir(`${dir}/logs`, { recursive: true });
+  await Deno.mkdir(`${dir}/state`, { recursive: true });
+  await Deno.mkdir(`${dir}/components`, { recursive: true });
+  const db = `${dir}/events.db`;
+  const toRouter = `>tcp://127.0.0.1:${sourcesPort}`;
+  const fromRouter = `>tcp://127.0.0.1:${sinksPort}`;
+
   const signal = shutdownSignal();
   const stop = new AbortController();
   signal.addEventListener("abort", () => stop.abort(), { once: true });
-  if (seconds) setTimeout(() => stop.abort(), seconds * 1000);
+  const stopTimer = seconds ? setTimeout(() => stop.abort(), seconds * 1000) : undefined;
 
   const router = new Router({
     sources: [`@tcp://127.0.0.1:${sourcesPort}`],
@@ -57,52 +108,229 @@ export async function demoPipelineMain(args: string[]): Promise<number> {
     deny: [],
     statsIntervalMs: 0,
     maxMessageSize: 16 << 20,
-    sendHwm: 1000,
-    receiveHwm: 1000,
+    sendHwm: 10_000,
+    receiveHwm: 10_000,
   });
   const routing = router.run();
-  const tap = await Collector.open({ endpoints: `>tcp://127.0.0.1:${sinksPort}` });
-  const output = await Emitter.open({ endpoints: `>tcp://127.0.0.1:${sourcesPort}` });
-  console.log(
-    `demo: router on tcp://127.0.0.1:${sourcesPort} (sources) and :${sinksPort} (sinks), ${rate} events/s; Ctrl-C stops`,
-  );
-  console.log(`demo: in another terminal try: deno run -A cli.ts tap --topic ssh. | head`);
-  const counting = (async () => {
-    for await (const _ of tap.batches()) { /* counted by the collector */ }
-  })();
-  let previous = tap.stats();
-  let previousAt = performance.now();
-  const timer = setInterval(() => {
-    const now = performance.now();
-    const current = tap.stats();
-    const topics = new Map<string, number>();
-    for (const stream of current.streams) {
-      topics.set(stream.topic, (topics.get(stream.topic) ?? 0) + stream.received);
-    }
-    console.log(
-      `${formatTapLine(current, previous, now - previousAt)} | ${
-        [...topics].map(([t, n]) => `${t} ${n}`).join(", ")
-      }`,
+  let tap: Collector | undefined;
+  let tapping: Promise<void> | undefined;
+
+  const components: ChildComponent[] = [];
+  const start = (name: string, commandArgs: string[]) => {
+    const child = ChildComponent.start(name, commandArgs, `${dir}/components/${name}.log`);
+    components.push(child);
+    return child;
+  };
+  let failed: ChildComponent | undefined;
+  const sinks: ChildComponent[] = [];
+  const sources: ChildComponent[] = [];
+  let counts: DemoLogCounts | undefined;
+  let url: string | undefined;
+  try {
+    sinks.push(
+      start("sink-store", [
+        "sink",
+        "store",
+        "--db",
+        db,
+        "--from",
+        fromRouter,
+        "--stats-to",
+        toRouter,
+      ]),
     );
-    previous = current;
-    previousAt = now;
-  }, 1000);
-  const emitted = await runDemoSource({ rate, output, signal: stop.signal });
-  clearInterval(timer);
-  await output.close();
-  // Let the last batches cross the router before the tap closes.
-  const sent = output.stats().eventsSent;
-  const deadline = Date.now() + 3000;
-  while (tap.stats().events + tap.stats().lost < sent && Date.now() < deadline) {
+    await waitForFile(db, sinks[0]);
+    const dashboard = start("sink-dashboard", [
+      "sink",
+      "dashboard",
+      "--db",
+      db,
+      "--listen",
+      listen,
+      "--from",
+      fromRouter,
+    ]);
+    sinks.push(dashboard);
+    url = (await dashboard.firstStdoutLine(15_000))?.match(/^dashboard: (\S+)/)?.[1];
+    if (url === undefined) throw new Error(await dashboard.failure("did not print its address"));
+    // The tap counts what the router carries; it and both sinks must be listening
+    // before the sources start, or their first events pass by unseen.
+    tap = await Collector.open({ endpoints: fromRouter });
+    const listening = tap;
+    tapping = (async () => {
+      for await (const _ of listening.batches()) { /* the collector counts them */ }
+    })();
+    await waitUntil(() => router.stats().subscriptions.includes(""), 10_000);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const tail = (name: string, file: string, extra: string[] = []) =>
+      start(`source-${name}`, [
+        "source",
+        name,
+        "--file",
+        `${dir}/logs/${file}`,
+        "--from-start",
+        "--checkpoint",
+        `${dir}/state/${name}.json`,
+        "--to",
+        toRouter,
+        ...extra,
+      ]);
+    sources.push(
+      tail("nginx", "access.log", ["--format", NGINX_TIMED_FORMAT]),
+      tail("postfix", "mail.log"),
+      tail("sshd", "auth.log"),
+      start("source-metrics", ["source", "metrics", "--interval", "5s", "--to", toRouter]),
+    );
+    const writing = writeDemoLogs({
+      dir: `${dir}/logs`,
+      ratePerSecond,
+      rotateEveryMs,
+      signal: stop.signal,
+      generator: { nginxFormat: "timed" },
+    });
+
+    console.log(`demo: dashboard at ${url}`);
+    console.log(
+      `demo: ${ratePerSecond} log entries/s into ${dir}/logs (rotated every ${
+        stringFlag(values, "rotate")
+      }), store ${db}`,
+    );
+    console.log(
+      `demo: router on tcp://127.0.0.1:${sourcesPort} (sources) and :${sinksPort} (sinks); ` +
+        `try: deno run -A cli.ts tap --top${
+          sinksPort === 5556 ? "" : ` --from '${fromRouter}'`
+        }; Ctrl-C stops`,
+    );
+
+    const rateLine = new RateLine(listening);
+    const ticker = setInterval(() => rateLine.tick(), 1000);
+    failed = await Promise.race([
+      ...components.map((child) => child.exited.then(() => child)),
+      new Promise<undefined>((resolve) =>
+        stop.signal.addEventListener("abort", () => resolve(undefined), { once: true })
+      ),
+    ]);
+    clearInterval(ticker);
+    rateLine.end();
+    stop.abort();
+    counts = await writing;
+    if (failed === undefined) {
+      // Stop only once the sources have read what was written: nothing is left behind.
+      await waitUntil(() => received(listening.stats(), EXACT.access) >= counts!.access, 15_000);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  } catch (error) {
+    failed ??= components.find((child) => child.done);
+    if (failed === undefined) throw error;
+  } finally {
+    if (stopTimer !== undefined) clearTimeout(stopTimer);
+    stop.abort();
+    // Sources first, so the sinks still take what they flush on the way out.
+    await Promise.all(sources.map((child) => child.stop()));
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await Promise.all(sinks.map((child) => child.stop()));
+    await tap?.close();
+    await tapping;
+    await router.close();
+    await routing;
+  }
+  if (failed !== undefined) {
+    console.error(`demo: ${await failed.failure("stopped early")}`);
+    console.error(`demo: everything the components printed is in ${dir}/components`);
+    return 1;
+  }
+  const stats = tap!.stats();
+  console.log(
+    `demo: wrote ${counts!.access} nginx, ${counts!.mail} Postfix and ${counts!.auth} sshd lines (${
+      counts!.rotations
+    } rotations); ` +
+      `the router carried ${stats.events} events (${
+        received(stats, EXACT.access)
+      } http.hit), lost ${stats.lost}`,
+  );
+  const unclean = components.filter((child) => child.code !== 0);
+  for (const child of unclean) {
+    console.error(`demo: ${await child.failure(`exited with code ${child.code}`)}`);
+  }
+  if (givenDir === undefined) {
+    await Deno.remove(dir, { recursive: true });
+    console.log("demo: the temporary directory is removed; pass --dir to keep logs and store");
+  } else {
+    console.log(
+      `demo: look back with: deno run -A cli.ts query --db ${db} --type http. --since 1h --every 1m --measure count`,
+    );
+  }
+  return unclean.length === 0 ? 0 : 1;
+}
+
+/** Events of `topic` this collector delivered. */
+function received(stats: CollectorStats, topic: string): number {
+  let total = 0;
+  for (const stream of stats.streams) if (stream.topic === topic) total += stream.received;
+  return total;
+}
+
+/** The one-line rate: rewritten in place on a terminal, a line every 10 s otherwise. */
+class RateLine {
+  readonly #tap: Collector;
+  readonly #terminal = Deno.stdout.isTerminal();
+  #previous: CollectorStats;
+  #previousAt = performance.now();
+  #ticks = 0;
+  #width = 0;
+
+  constructor(tap: Collector) {
+    this.#tap = tap;
+    this.#previous = tap.stats();
+  }
+
+  tick(): void {
+    this.#ticks++;
+    if (!this.#terminal && this.#ticks % 10 !== 0) return;
+    const now = performance.now();
+    const current = this.#tap.stats();
+    const perTopic = new Map<string, number>();
+    for (const stream of current.streams) {
+      const top = stream.topic.split(".")[0];
+      perTopic.set(top, (perTopic.get(top) ?? 0) + stream.received);
+    }
+    const line = `demo: ${
+      formatCount(rate(current.events, this.#previous.events, now - this.#previousAt))
+    } ev/s, ${current.events} events, lost ${current.lost} | ${
+      [...perTopic].sort().map(([topic, n]) => `${topic} ${n}`).join(", ")
+    }`;
+    this.#previous = current;
+    this.#previousAt = now;
+    if (this.#terminal) {
+      Deno.stdout.writeSync(
+        new TextEncoder().encode(`\r${line.padEnd(this.#width)}`),
+      );
+      this.#width = line.length;
+    } else {
+      console.log(line);
+    }
+  }
+
+  end(): void {
+    if (this.#terminal && this.#width > 0) console.log();
+  }
+}
+
+async function waitForFile(path: string, writer: ChildComponent): Promise<void> {
+  await waitUntil(async () => {
+    if (writer.done) throw new Error(await writer.failure("stopped before creating its file"));
+    try {
+      await Deno.stat(path);
+      return true;
+    } catch {
+      return false;
+    }
+  }, 15_000);
+}
+
+async function waitUntil(condition: () => boolean | Promise<boolean>, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await condition()) && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  await tap.close();
-  await counting;
-  await router.close();
-  await routing;
-  const final = tap.stats();
-  console.log(
-    `demo: emitted ${emitted}, received ${final.events}, lost ${final.lost} (counted by stream index)`,
-  );
-  return 0;
 }

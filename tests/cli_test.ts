@@ -169,6 +169,14 @@ Deno.test("a bind to a taken port fails with one clear line", opts, async () => 
       result.stderr.trim(),
       /^error: cannot bind @tcp:\/\/127\.0\.0\.1:\d+: Address already in use$/,
     );
+    const dashboard = await finish(
+      cli(["sink", "dashboard", "--listen", `127.0.0.1:${port}`, "--from", ">tcp://127.0.0.1:1"]),
+    );
+    assert.equal(dashboard.code, 2, dashboard.stderr);
+    assert.equal(
+      dashboard.stderr.trim(),
+      `error: --listen 127.0.0.1:${port}: the address is already in use`,
+    );
   } finally {
     listener.close();
   }

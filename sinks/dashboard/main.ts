@@ -173,15 +173,23 @@ export async function dashboardMain(args: string[]): Promise<number> {
     }
   }
   const signal = shutdownSignal();
-  const dashboard = await Dashboard.start({
-    collector: { endpoints: listFlag(values, "from"), topics: listFlag(values, "topic") },
-    hostname,
-    port,
-    token,
-    db,
-    historyMs,
-    windowMs,
-  });
+  let dashboard: Dashboard;
+  try {
+    dashboard = await Dashboard.start({
+      collector: { endpoints: listFlag(values, "from"), topics: listFlag(values, "topic") },
+      hostname,
+      port,
+      token,
+      db,
+      historyMs,
+      windowMs,
+    });
+  } catch (error) {
+    if (error instanceof Deno.errors.AddrInUse) {
+      throw new UsageError(`--listen ${hostname}:${port}: the address is already in use`);
+    }
+    throw error;
+  }
   const reporter = new StatsReporter({
     component: "sink-dashboard",
     intervalMs,
