@@ -16,6 +16,7 @@ import {
   readLines,
   shutdownSignal,
   stringFlag,
+  TO_FLAG,
   UsageError,
 } from "@eventstorm/core";
 
@@ -24,13 +25,7 @@ export const EMIT_COMMAND: CommandSpec = {
   name: "eventstorm emit",
   summary: "send JSON lines from stdin as events",
   flags: {
-    to: {
-      type: "string",
-      multiple: true,
-      value: "ENDPOINT",
-      default: [">tcp://127.0.0.1:5555"],
-      help: "where to publish (a router's sources endpoint)",
-    },
+    to: TO_FLAG,
     type: { type: "string", value: "TYPE", help: 'event type for lines that have no "type"' },
     host: {
       type: "string",

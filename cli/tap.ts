@@ -9,6 +9,7 @@ import {
   type CollectorStats,
   type CommandSpec,
   formatCount,
+  FROM_FLAG,
   helpText,
   listFlag,
   parseDuration,
@@ -17,6 +18,7 @@ import {
   shutdownSignal,
   stringFlag,
   toJsonLine,
+  topicFlag,
   UsageError,
 } from "@eventstorm/core";
 
@@ -25,19 +27,8 @@ export const TAP_COMMAND: CommandSpec = {
   name: "eventstorm tap",
   summary: "print events from a router (one JSON object per line), or their rates",
   flags: {
-    from: {
-      type: "string",
-      multiple: true,
-      value: "ENDPOINT",
-      default: [">tcp://127.0.0.1:5556"],
-      help: "where to subscribe (a router's sinks endpoint)",
-    },
-    topic: {
-      type: "string",
-      multiple: true,
-      value: "PREFIX",
-      help: "topic prefix to subscribe to [default: all]",
-    },
+    from: FROM_FLAG,
+    topic: topicFlag("topic prefix to subscribe to"),
     stats: { type: "boolean", help: "print rate and loss lines instead of events" },
     top: { type: "boolean", help: "show a refreshing table of topics, rates and losses" },
     interval: {

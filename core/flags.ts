@@ -52,6 +52,53 @@ export interface CommandSpec {
   positionals?: boolean;
 }
 
+/**
+ * `--to`: where a source publishes; every source and `emit` share it.
+ *
+ * @example
+ * ```ts
+ * import { TO_FLAG } from "@eventstorm/core";
+ * const flags = { to: TO_FLAG };
+ * ```
+ */
+export const TO_FLAG: FlagSpec = {
+  type: "string",
+  multiple: true,
+  value: "ENDPOINT",
+  default: [">tcp://127.0.0.1:5555"],
+  help: "where to publish (a router's sources endpoint)",
+};
+
+/**
+ * `--from`: where a sink or tap subscribes; every one shares it.
+ *
+ * @example
+ * ```ts
+ * import { FROM_FLAG } from "@eventstorm/core";
+ * const flags = { from: FROM_FLAG };
+ * ```
+ */
+export const FROM_FLAG: FlagSpec = {
+  type: "string",
+  multiple: true,
+  value: "ENDPOINT",
+  default: [">tcp://127.0.0.1:5556"],
+  help: "where to subscribe (a router's sinks endpoint)",
+};
+
+/**
+ * `--topic`: the topic prefixes a subscriber takes, all by default.
+ *
+ * @example
+ * ```ts
+ * import { topicFlag } from "@eventstorm/core";
+ * const flags = { topic: topicFlag("topic prefix to store") };
+ * ```
+ */
+export function topicFlag(help: string): FlagSpec {
+  return { type: "string", multiple: true, value: "PREFIX", help: `${help} [default: all]` };
+}
+
 /** Parsed flags: strings, booleans or string lists, by long name. */
 export type Flags = Record<string, string | boolean | string[] | undefined>;
 

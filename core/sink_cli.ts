@@ -9,12 +9,14 @@ import {
   type CommandSpec,
   type Flags,
   type FlagSpec,
+  FROM_FLAG,
   helpText,
   integerFlag,
   listFlag,
   parseFlags,
   shutdownSignal,
   stringFlag,
+  topicFlag,
   UsageError,
 } from "./flags.ts";
 import { parseDuration } from "./duration.ts";
@@ -44,19 +46,8 @@ export interface SinkCommand {
  * ```
  */
 export const SINK_FLAGS: Record<string, FlagSpec> = {
-  from: {
-    type: "string",
-    multiple: true,
-    value: "ENDPOINT",
-    default: [">tcp://127.0.0.1:5556"],
-    help: "where to subscribe (a router's sinks endpoint)",
-  },
-  topic: {
-    type: "string",
-    multiple: true,
-    value: "PREFIX",
-    help: "topic prefix to store [default: all]",
-  },
+  from: FROM_FLAG,
+  topic: topicFlag("topic prefix to store"),
   buffer: {
     type: "string",
     value: "N",

@@ -19,6 +19,7 @@ import {
   parseFlags,
   shutdownSignal,
   stringFlag,
+  TO_FLAG,
   UsageError,
 } from "./flags.ts";
 import type { LineParser } from "./line_parser.ts";
@@ -78,13 +79,7 @@ export const FILE_SOURCE_FLAGS: Record<string, FlagSpec> = {
     type: "boolean",
     help: "read the files (also .gz) from the start to their end, then exit",
   },
-  to: {
-    type: "string",
-    multiple: true,
-    value: "ENDPOINT",
-    default: [">tcp://127.0.0.1:5555"],
-    help: "where to publish",
-  },
+  to: TO_FLAG,
   print: { type: "boolean", help: "print events as JSON lines on stdout instead of publishing" },
   host: {
     type: "string",

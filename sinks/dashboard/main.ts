@@ -12,6 +12,7 @@
 import {
   type CommandSpec,
   formatCount,
+  FROM_FLAG,
   helpText,
   listFlag,
   parseDuration,
@@ -21,6 +22,7 @@ import {
   shutdownSignal,
   StatsReporter,
   stringFlag,
+  topicFlag,
   UsageError,
 } from "@eventstorm/core";
 import { Dashboard } from "./dashboard.ts";
@@ -38,19 +40,8 @@ export const DASHBOARD_COMMAND: CommandSpec = {
   name: "eventstorm sink dashboard",
   summary: "live charts of the event stream in the browser (aggregated once a second)",
   flags: {
-    from: {
-      type: "string",
-      multiple: true,
-      value: "ENDPOINT",
-      default: [">tcp://127.0.0.1:5556"],
-      help: "where to subscribe (a router's sinks endpoint)",
-    },
-    topic: {
-      type: "string",
-      multiple: true,
-      value: "PREFIX",
-      help: "topic prefix to receive [default: all]",
-    },
+    from: FROM_FLAG,
+    topic: topicFlag("topic prefix to receive"),
     listen: {
       type: "string",
       value: "HOST:PORT",

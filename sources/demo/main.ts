@@ -13,6 +13,7 @@ import {
   runCommand,
   shutdownSignal,
   stringFlag,
+  TO_FLAG,
 } from "@eventstorm/core";
 import { runDemoSource } from "./run.ts";
 
@@ -28,13 +29,7 @@ export const DEMO_COMMAND: CommandSpec = {
   name: "eventstorm source demo",
   summary: "generate realistic HTTP, SSH and host events at a steady rate",
   flags: {
-    to: {
-      type: "string",
-      multiple: true,
-      value: "ENDPOINT",
-      default: [">tcp://127.0.0.1:5555"],
-      help: "where to publish",
-    },
+    to: TO_FLAG,
     rate: { type: "string", value: "N", default: "1000", help: "events per second" },
     limit: { type: "string", value: "N", help: "stop after N events" },
     host: { type: "string", value: "NAME", help: "host for the source's own events" },

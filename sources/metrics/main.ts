@@ -17,6 +17,7 @@ import {
   runCommand,
   shutdownSignal,
   stringFlag,
+  TO_FLAG,
   UsageError,
 } from "@eventstorm/core";
 import { MetricsSampler } from "./sampler.ts";
@@ -34,13 +35,7 @@ export const METRICS_COMMAND: CommandSpec = {
   summary: "host.cpu, host.memory, host.disk, host.load and host.net events from /proc",
   flags: {
     interval: { type: "string", value: "DURATION", default: "10s", help: "time between samples" },
-    to: {
-      type: "string",
-      multiple: true,
-      value: "ENDPOINT",
-      default: [">tcp://127.0.0.1:5555"],
-      help: "where to publish",
-    },
+    to: TO_FLAG,
     print: { type: "boolean", help: "print events as JSON lines on stdout instead of publishing" },
     host: { type: "string", value: "NAME", help: "host field of the events [default: hostname]" },
     once: { type: "boolean", help: "take one sample (rates over one second) and exit" },
