@@ -1,7 +1,8 @@
 /**
  * nginx parser throughput: generates a `combined` log (1,000,000 lines by default),
- * then measures parse-only lines per second on one core, and goaccess on the same
- * file for comparison.
+ * then measures parse-only lines per second on one core, the whole source (`eventstorm
+ * source nginx --once`, a process of its own: file → parse → batched events on the
+ * wire, counted by a collector here), and goaccess on the same file for comparison.
  *
  *   deno run -A bench/nginx_bench.ts [--lines N] [--rounds N] [--keep]
  *
@@ -9,6 +10,7 @@
  */
 import { parseArgs } from "node:util";
 import { join } from "node:path";
+import { Collector } from "@eventstorm/core";
 import { nginxParser } from "@eventstorm/source-nginx";
 import { NginxLineGenerator } from "../tests/nginx_lines.ts";
 
@@ -71,6 +73,49 @@ try {
     console.log(`parse-only round ${round + 1}: ${rate(parsed, millis)}`);
   }
   console.log(`parse-only best: ${rate(lines.length, best)} (${(best / 1000).toFixed(2)} s)`);
+
+  // The whole source as a user runs it: its own process, the file read from disk,
+  // events batched onto the wire. Timed from spawn (startup included) until the
+  // collector here has counted every event; bodies stay undecoded on this side.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  const collector = await Collector.open({ endpoints: `@tcp://127.0.0.1:${port}` });
+  started = performance.now();
+  const source = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("../cli.ts", import.meta.url).pathname,
+      "source",
+      "nginx",
+      "--file",
+      path,
+      "--once",
+      "--no-checkpoint",
+      "--to",
+      `>tcp://127.0.0.1:${port}`,
+      "--stats-interval",
+      "0s",
+    ],
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  let received = 0;
+  for await (const message of collector.messages()) {
+    received += message.count;
+    if (received + collector.stats().lost >= count) break;
+  }
+  const sourceMillis = performance.now() - started;
+  const sourceOutput = await source.output();
+  await collector.close();
+  const lost = collector.stats().lost;
+  console.log(
+    `source file → wire (own process, startup included): ${rate(received, sourceMillis)}, ` +
+      `${received.toLocaleString("en-US")} events, lost ${lost}`,
+  );
+  const stats = new TextDecoder().decode(sourceOutput.stderr).trim().split("\n").pop();
+  console.log(`  the source's own line: ${stats}`);
 
   const goaccess = await new Deno.Command("bash", { args: ["-c", "command -v goaccess"] })
     .output();
