@@ -6,11 +6,15 @@
  */
 import { BSON, EJSON } from "bson";
 import { envelopeProblem, type Event } from "./event.ts";
+import { writeFlatDocument } from "./flat_bson.ts";
 
 /** Smallest valid BSON document: int32 length + terminating NUL. */
 const MIN_DOCUMENT = 5;
 
 const SIZE_OPTIONS = { ignoreUndefined: true } as const;
+
+/** Past this size an encoder gives its buffer back after a batch. */
+const LARGE_BUFFER = 8 * 1024 * 1024;
 
 /**
  * BSON's own limit on one document (MongoDB's too).
@@ -49,11 +53,13 @@ export class CodecError extends Error {
  */
 export class BatchEncoder {
   #buffer: Uint8Array;
+  readonly #initialBytes: number;
   #length = 0;
   #count = 0;
 
   /** Creates an encoder with an initial capacity in bytes. */
   constructor(initialBytes = 64 * 1024) {
+    this.#initialBytes = initialBytes;
     this.#buffer = new Uint8Array(initialBytes);
   }
 
@@ -73,6 +79,30 @@ export class BatchEncoder {
    * batch as it was.
    */
   add(document: Record<string, unknown>): number {
+    let end = writeFlatDocument(document, this.#buffer, this.#length);
+    while (end === -1) {
+      // Room for the worst case of a 16 MiB document was there: it is larger.
+      if (this.#buffer.length - this.#length > 3 * MAX_DOCUMENT_SIZE + 64) end = -3;
+      else {
+        this.#grow(this.#buffer.length);
+        end = writeFlatDocument(document, this.#buffer, this.#length);
+      }
+    }
+    if (end !== -2) {
+      const size = end - this.#length;
+      if (end === -3 || size > MAX_DOCUMENT_SIZE) {
+        throw new CodecError(
+          "oversized",
+          `a document of ${end === -3 ? "over " : ""}${
+            end === -3 ? MAX_DOCUMENT_SIZE : size
+          } bytes exceeds the BSON limit of ${MAX_DOCUMENT_SIZE}`,
+        );
+      }
+      this.#length = end;
+      this.#count++;
+      return size;
+    }
+    // Not a flat document of plain values: the bson package handles every case.
     while (true) {
       try {
         const end = BSON.serializeWithBufferAndIndex(document, this.#buffer, {
@@ -122,6 +152,8 @@ export class BatchEncoder {
     const body = this.#buffer.slice(0, this.#length);
     this.#length = 0;
     this.#count = 0;
+    // One huge document must not pin a huge buffer for the encoder's lifetime.
+    if (this.#buffer.length > LARGE_BUFFER) this.#buffer = new Uint8Array(this.#initialBytes);
     return body;
   }
 }

@@ -276,7 +276,9 @@ export class FileFollower {
   // Files not worth opening again while unchanged: finished or broken `.gz`.
   readonly #skip = new Map<string, string>();
   readonly #scratch = new Uint8Array(CHUNK_BYTES);
-  readonly #decoder = new TextDecoder();
+  // BOMs are kept by decoding and dropped by cleanLine, so that where a decode
+  // call happens to start cannot change a line.
+  readonly #decoder = new TextDecoder("utf-8", { ignoreBOM: true });
   #nextOrder = 0;
   #nextScan = 0;
   #opened = false;
@@ -445,6 +447,14 @@ export class FileFollower {
       }
       let pos = Math.max(0, r.skipUntil - start);
       while (pos < chunk.length && lines.length < this.#maxBatchLines) {
+        if (r.line.empty) {
+          const end = this.#decodeRun(chunk, pos, this.#maxBatchLines - lines.length, lines);
+          if (end > pos) {
+            pos = end;
+            r.committed = start + pos;
+            continue;
+          }
+        }
         const newline = chunk.indexOf(10, pos);
         if (newline < 0) {
           r.line.add(chunk.subarray(pos));
@@ -505,6 +515,29 @@ export class FileFollower {
     return [this.#scratch.subarray(0, n), start];
   }
 
+  /**
+   * Appends the run of complete lines from `pos` that need no cutting (at most
+   * `room`), decoded with one call rather than one per line, which is most of
+   * the cost of reading; returns where the run ends (`pos` when there is none).
+   */
+  #decodeRun(chunk: Uint8Array, pos: number, room: number, lines: string[]): number {
+    let end = pos;
+    let count = 0;
+    while (count < room) {
+      const newline = chunk.indexOf(10, end);
+      if (newline < 0 || newline - end > this.#maxLineBytes) break;
+      end = newline + 1;
+      count++;
+    }
+    if (count === 0) return pos;
+    // A newline byte always decodes to "\n", also right after invalid UTF-8, so
+    // the split gives exactly the lines the bytes hold.
+    for (const text of this.#decoder.decode(chunk.subarray(pos, end - 1)).split("\n")) {
+      lines.push(cleanLine(text));
+    }
+    return end;
+  }
+
   /** Finishes the line ending at a newline; `undefined` when it is to be dropped. */
   #completeLine(r: Reader, tail: Uint8Array): string | undefined {
     let bytes: Uint8Array;
@@ -521,8 +554,7 @@ export class FileFollower {
       bytes = r.line.take();
     }
     if (cut) this.#stats.linesTooLong++;
-    const text = this.#decoder.decode(bytes);
-    return text.endsWith("\r") ? text.slice(0, -1) : text;
+    return cleanLine(this.#decoder.decode(bytes));
   }
 
   #flushPartial(r: Reader): LineBatch | undefined {
@@ -538,7 +570,7 @@ export class FileFollower {
       path: r.base,
       file: r.path,
       fingerprint: r.fingerprint,
-      lines: [text.endsWith("\r") ? text.slice(0, -1) : text],
+      lines: [cleanLine(text)],
       offset: r.committed,
     };
   }
@@ -1183,4 +1215,11 @@ async function listDir(dir: string): Promise<Deno.DirEntry[]> {
     // Missing or unreadable directories match nothing.
   }
   return entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** A line without the BOM a decoder would drop at its start, nor a CRLF's CR. */
+function cleanLine(text: string): string {
+  const from = text.charCodeAt(0) === 0xfeff ? 1 : 0;
+  const to = text.endsWith("\r") ? text.length - 1 : text.length;
+  return from === 0 && to === text.length ? text : text.slice(from, to);
 }

@@ -493,3 +493,46 @@ Deno.test("expandGlobs: **, braces, relative paths, files only", async () => {
     `${dir}/top.log`,
   ]);
 });
+
+Deno.test("lines read in runs equal lines read one by one: BOM, CRLF, bad UTF-8, batch limits", async () => {
+  const dir = await Deno.makeTempDir();
+  const log = `${dir}/app.log`;
+  const encoder = new TextEncoder();
+  const parts: Uint8Array[] = [
+    encoder.encode("\uFEFFfirst\r\nsecond\n"),
+    new Uint8Array([0x62, 0xff, 0xc3, 0x0a]), // "b", an invalid byte, a cut sequence, newline
+    encoder.encode("\uFEFFmid-file BOM\n\r\n\nü€😀\n"),
+    encoder.encode("w".repeat(150) + "\n"),
+    encoder.encode(Array.from({ length: 2500 }, (_, i) => `line ${i}`).join("\n") + "\n"),
+  ];
+  const bytes = new Uint8Array(parts.reduce((n, part) => n + part.length, 0));
+  parts.reduce((at, part) => (bytes.set(part, at), at + part.length), 0);
+  await Deno.writeFile(log, bytes);
+  // One by one, as a reference: each line decoded on its own.
+  const decoder = new TextDecoder();
+  const expected = decoder.decode(bytes).split("\n").slice(0, -1).map((line) =>
+    line.replace(/^\uFEFF/, "").replace(/\r$/, "")
+  );
+  expected[4] = ""; // "\r" alone
+  expected[7] = "w".repeat(100); // cut at maxLineBytes
+  for (const maxBatchLines of [1, 3, 1000]) {
+    const follower = new FileFollower({
+      paths: [log],
+      once: true,
+      maxLineBytes: 100,
+      maxBatchLines,
+    });
+    const lines: string[] = [];
+    let offset = 0;
+    for await (const batch of follower.batches()) {
+      assert.ok(batch.lines.length <= maxBatchLines);
+      assert.ok(batch.offset > offset, "offsets advance");
+      offset = batch.offset;
+      lines.push(...batch.lines);
+    }
+    assert.equal(offset, bytes.length, "the last batch ends at the end of the file");
+    assert.deepEqual(lines.slice(0, 8), expected.slice(0, 8), `maxBatchLines ${maxBatchLines}`);
+    assert.deepEqual(lines, expected, `maxBatchLines ${maxBatchLines}`);
+    assert.equal(follower.stats().linesTooLong, 1);
+  }
+});
