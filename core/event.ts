@@ -64,8 +64,15 @@ export const MAX_TYPE_LENGTH = 255;
  * ```
  */
 export function isValidType(type: unknown): type is string {
-  return typeof type === "string" && type.length <= MAX_TYPE_LENGTH && TYPE_PATTERN.test(type);
+  if (typeof type !== "string") return false;
+  // Every event is checked and a stream has few types: remember the last answer.
+  if (type === lastValidType) return true;
+  if (type.length > MAX_TYPE_LENGTH || !TYPE_PATTERN.test(type)) return false;
+  lastValidType = type;
+  return true;
 }
+
+let lastValidType: string | undefined;
 
 /**
  * Why a document is not a valid event, or `undefined` when it is one.
