@@ -10,9 +10,9 @@
  */
 import { parseArgs } from "node:util";
 import { join } from "node:path";
-import { Collector } from "@eventstorm/core";
 import { nginxParser } from "@eventstorm/source-nginx";
 import { NginxLineGenerator } from "../tests/nginx_lines.ts";
+import { sourceToWire } from "./source_wire.ts";
 
 const args = parseArgs({
   args: Deno.args,
@@ -48,45 +48,13 @@ try {
   // whole source as a user runs it: its own process, the file read from disk,
   // events batched onto the wire. Timed from spawn (startup included) until the
   // collector here has counted every event; bodies stay undecoded on this side.
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  const collector = await Collector.open({ endpoints: `@tcp://127.0.0.1:${port}` });
-  started = performance.now();
-  const source = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      new URL("../cli.ts", import.meta.url).pathname,
-      "source",
-      "nginx",
-      "--file",
-      path,
-      "--once",
-      "--no-checkpoint",
-      "--to",
-      `>tcp://127.0.0.1:${port}`,
-      "--stats-interval",
-      "0s",
-    ],
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  let received = 0;
-  for await (const message of collector.messages()) {
-    received += message.count;
-    if (received + collector.stats().lost >= count) break;
-  }
-  const sourceMillis = performance.now() - started;
-  const sourceOutput = await source.output();
-  await collector.close();
-  const lost = collector.stats().lost;
+  const wire = await sourceToWire("nginx", path);
+  const sourceMillis = wire.millis;
   console.log(
-    `source file → wire (own process, startup included): ${rate(received, sourceMillis)}, ` +
-      `${received.toLocaleString("en-US")} events, lost ${lost}`,
+    `source file → wire (own process, startup included): ${rate(wire.received, sourceMillis)}, ` +
+      `${wire.received.toLocaleString("en-US")} events, lost ${wire.lost}`,
   );
-  const stats = new TextDecoder().decode(sourceOutput.stderr).trim().split("\n").pop();
-  console.log(`  the source's own line: ${stats}`);
+  console.log(`  the source's own line: ${wire.statsLine}`);
 
   started = performance.now();
   const text = await Deno.readTextFile(path);

@@ -2,7 +2,8 @@
  * Postfix tracker throughput: generates a realistic interleaved Postfix log
  * (500,000 lines by default: RBL rejects, inbound SMTP with one to three
  * recipients, deferrals retried later, bounces with their notifications, local
- * submissions, anvil/warning noise), then measures lines per second of
+ * submissions, anvil/warning noise), then measures lines per second of the whole
+ * source (file → batched events on the wire, its own process) and of
  * `PostfixTracker.parse` on one core (lines in memory), and of the syslog header
  * parser alone for comparison.
  *
@@ -13,6 +14,7 @@
 import { parseArgs } from "node:util";
 import { SyslogParser } from "@eventstorm/core";
 import { PostfixTracker } from "@eventstorm/source-postfix";
+import { sourceToWire } from "./source_wire.ts";
 
 const args = parseArgs({
   args: Deno.args,
@@ -245,3 +247,19 @@ const syslog = new SyslogParser({ utc: true });
 started = performance.now();
 for (let i = 0; i < lines.length; i++) syslog.parse(lines[i], context.readAt);
 console.log(`syslog header only: ${rate(lines.length, performance.now() - started)}`);
+
+// The whole source as a user runs it: file → tracker → batched events on the wire.
+const dir = await Deno.makeTempDir({ prefix: "postfix_bench_" });
+try {
+  const path = `${dir}/mail.log`;
+  await Deno.writeTextFile(path, lines.join("\n") + "\n");
+  const wire = await sourceToWire("postfix", path, ["--utc"]);
+  console.log(
+    `source file → wire (own process, startup included): ${rate(lines.length, wire.millis)}, ${
+      wire.received.toLocaleString("en-US")
+    } events, lost ${wire.lost} (target 200,000 lines/s)`,
+  );
+  console.log(`  the source's own line: ${wire.statsLine}`);
+} finally {
+  await Deno.remove(dir, { recursive: true });
+}

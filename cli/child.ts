@@ -49,6 +49,9 @@ export class ChildComponent {
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
+      // A process group of its own: Ctrl-C in the terminal reaches only the parent,
+      // which stops the pipeline in order (sources first), so nothing is lost.
+      detached: true,
     }).spawn();
     const logging = this.#process.stderr.pipeTo(log.writable).catch(() => {});
     const lines = this.#process.stdout.pipeThrough(new TextDecoderStream())
