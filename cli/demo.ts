@@ -297,7 +297,7 @@ class RateLine {
     const line = `demo: ${
       formatCount(rate(current.events, this.#previous.events, now - this.#previousAt))
     } ev/s, ${current.events} events, lost ${current.lost} | ${
-      [...perTopic].sort().map(([topic, n]) => `${topic} ${n}`).join(", ")
+      [...perTopic].filter(([, n]) => n > 0).sort().map(([topic, n]) => `${topic} ${n}`).join(", ")
     }`;
     this.#previous = current;
     this.#previousAt = now;

@@ -288,7 +288,8 @@ export async function runCommand(main: () => Promise<void | number>): Promise<ne
 
 /**
  * An AbortSignal that fires on the first SIGINT or SIGTERM, so a run loop can stop,
- * flush what it holds and return. A second signal exits at once.
+ * flush what it holds and return. A second signal a second or more later exits at
+ * once.
  *
  * @example
  * ```ts ignore
@@ -299,9 +300,16 @@ export async function runCommand(main: () => Promise<void | number>): Promise<ne
  */
 export function shutdownSignal(): AbortSignal {
   const controller = new AbortController();
+  let firstAt = 0;
   const onSignal = () => {
-    if (controller.signal.aborted) Deno.exit(130);
-    controller.abort();
+    if (!controller.signal.aborted) {
+      firstAt = Date.now();
+      controller.abort();
+      return;
+    }
+    // Ctrl-C under `deno task` arrives twice at once (from the terminal and
+    // forwarded by the task runner): only a later one is a person insisting.
+    if (Date.now() - firstAt > 1000) Deno.exit(130);
   };
   for (const name of ["SIGINT", "SIGTERM"] as const) {
     try {
