@@ -103,7 +103,7 @@ export async function emitMain(
       continue;
     }
     emitter.send(event);
-    await emitter.ready();
+    await emitter.ready(signal);
   }
   await emitter.close();
   const stats = emitter.stats();

@@ -402,11 +402,26 @@ export class Emitter implements EventOutput {
   /**
    * Resolves when the emitter holds few enough messages to take more. A producer
    * that can wait (reading a file or stdin) awaits this so it is paced by the
-   * network instead of filling memory and dropping.
+   * network instead of filling memory and dropping. It also resolves when
+   * `signal` aborts, so a producer waiting for a subscriber still sees Ctrl-C.
    */
-  ready(): Promise<void> {
-    if (this.#pending.length <= READY_MESSAGES || this.#closed) return Promise.resolve();
-    return new Promise((resolve) => this.#readyWaiters.push(resolve));
+  ready(signal?: AbortSignal): Promise<void> {
+    if (this.#pending.length <= READY_MESSAGES || this.#closed || signal?.aborted) {
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const onAbort = () => {
+        const index = this.#readyWaiters.indexOf(done);
+        if (index >= 0) this.#readyWaiters.splice(index, 1);
+        resolve();
+      };
+      const done = () => {
+        signal?.removeEventListener("abort", onAbort);
+        resolve();
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.#readyWaiters.push(done);
+    });
   }
 
   /**

@@ -343,6 +343,26 @@ Deno.test("emitter: ready() resolves at once when little is held", async () => {
   }
 });
 
+Deno.test("emitter: ready(signal) lets a waiting producer go when the signal aborts", async () => {
+  const address = `tcp://127.0.0.1:${freePort()}`;
+  const emitter = await open(address, { maxEvents: 1, closeTimeoutMs: 10 });
+  try {
+    for (let n = 0; n < 200; n++) emitter.emit("a.b", { n });
+    const controller = new AbortController();
+    let ready = false;
+    const waiting = emitter.ready(controller.signal).then(() => ready = true);
+    await sleep(30);
+    assert.equal(ready, false, "nobody subscribes: it waits");
+    controller.abort();
+    await waiting;
+    assert.equal(ready, true);
+    await emitter.ready(controller.signal); // already aborted: at once
+    assert.equal(emitter.stats().dropped, 0, "letting the producer go drops nothing yet");
+  } finally {
+    await emitter.close();
+  }
+});
+
 Deno.test("emitter: sendEncoded queues a ready body, numbered with emitted events", async () => {
   const { collector, batches, endpoint, ns, stop } = await gather();
   const emitter = await open(endpoint, { lingerMs: 60_000 });

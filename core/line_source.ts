@@ -8,7 +8,7 @@ import { CheckpointStore } from "./checkpoint.ts";
 import { type Event, isEvent, isValidType, localHostname, makeEvent } from "./event.ts";
 import { UsageError } from "./flags.ts";
 import type { LineContext, LineParser } from "./line_parser.ts";
-import type { EventOutput } from "./output.ts";
+import { type EventOutput, flushUnlessStopped } from "./output.ts";
 import {
   FileFollower,
   type FilePosition,
@@ -208,7 +208,6 @@ export class LineSource {
       let lastCheckpoint = Date.now();
       let lastTick = Date.now();
       let dirty = false;
-      const ready = (output as { ready?: () => Promise<void> }).ready?.bind(output);
       for await (const batch of this.#follower.batches(signal)) {
         const now = new Date();
         if (batch.lines.length > 0) {
@@ -225,7 +224,10 @@ export class LineSource {
           this.#sendAll(due, output);
         }
         if (dirty && (urgent || now.getTime() - lastCheckpoint >= checkpointMs)) {
-          if (!(await this.#flush(output, signal))) {
+          if (!(await flushUnlessStopped(output, signal))) {
+            // Stopped while the output waited for a receiver: nothing more is
+            // checkpointed, so what it held is sent again, with the same
+            // indexes, after a restart.
             flushedAll = false;
             break;
           }
@@ -233,7 +235,7 @@ export class LineSource {
           lastCheckpoint = Date.now();
           dirty = false;
         }
-        if (ready) await ready();
+        await output.ready?.(signal);
       }
       const complete = options.once && !signal?.aborted;
       // Open parser state survives in the checkpoint; without one, or at the real
@@ -241,7 +243,7 @@ export class LineSource {
       if (flushedAll && (complete || !this.#store) && parser.end) {
         this.#sendAll(this.#call(() => parser.end!()), output);
       }
-      if (flushedAll && (await this.#flush(output, signal))) {
+      if (flushedAll && (await flushUnlessStopped(output, signal))) {
         await this.#checkpoint(output);
       }
     } finally {
@@ -299,23 +301,6 @@ export class LineSource {
     }
   }
 
-  /**
-   * Flushes; `false` when the signal aborted first (the output may be waiting
-   * for a receiver): then nothing more is checkpointed, and whatever the output
-   * still held is sent again, with the same indexes, after a restart.
-   */
-  async #flush(output: EventOutput, signal?: AbortSignal): Promise<boolean> {
-    if (!signal) {
-      await output.flush();
-      return true;
-    }
-    if (signal.aborted) {
-      // Shutting down: give the output its chance, but do not hang on it.
-      return await raceAbort(output.flush(), undefined);
-    }
-    return await raceAbort(output.flush(), signal);
-  }
-
   async #checkpoint(output: EventOutput): Promise<void> {
     if (!this.#store) return;
     const checkpoint: LineSourceCheckpoint = {
@@ -362,26 +347,6 @@ export class LineSource {
       );
     }
     return c as LineSourceCheckpoint;
-  }
-}
-
-/** Waits for `promise`; `false` if `signal` aborts first (undefined: 2 s grace). */
-async function raceAbort(
-  promise: Promise<void>,
-  signal: AbortSignal | undefined,
-): Promise<boolean> {
-  let onAbort: () => void = () => {};
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const stopped = new Promise<boolean>((resolve) => {
-    onAbort = () => resolve(false);
-    if (signal) signal.addEventListener("abort", onAbort, { once: true });
-    else timer = setTimeout(onAbort, 2000);
-  });
-  try {
-    return await Promise.race([promise.then(() => true), stopped]);
-  } finally {
-    signal?.removeEventListener("abort", onAbort);
-    clearTimeout(timer);
   }
 }
 

@@ -24,10 +24,54 @@ export interface EventOutput {
   send(event: Event): void;
   /** Hands everything queued to the transport. */
   flush(): Promise<void>;
+  /**
+   * Resolves when the output can take more (or `signal` aborts): producers that
+   * can wait are paced by it. Outputs that never push back leave it out.
+   */
+  ready?(signal?: AbortSignal): Promise<void>;
   /** Flushes and releases the transport. */
   close(): Promise<void>;
   /** Random identity of this output's stream (protocol header `source`). */
   readonly sourceId: bigint;
   /** Next stream index per topic. */
   positions(): Record<string, number>;
+}
+
+/**
+ * Flushes `output` without letting a shutdown hang on it. An emitter's flush waits
+ * while nobody subscribes (that is its backpressure), so a run loop that flushed
+ * unconditionally would never see Ctrl-C. Resolves `true` once everything is handed
+ * on; `false` when `signal` aborts first, or, if it had already aborted, when
+ * `graceMs` (default 2000) pass first. Without a signal it simply flushes.
+ *
+ * @example
+ * ```ts
+ * import { flushUnlessStopped, PrintOutput } from "@eventstorm/core";
+ * const out = new PrintOutput({ writer: new WritableStream() });
+ * out.send({ type: "app.start", time: new Date(), host: "h" });
+ * await flushUnlessStopped(out, AbortSignal.timeout(1000)); // true
+ * ```
+ */
+export async function flushUnlessStopped(
+  output: EventOutput,
+  signal?: AbortSignal,
+  options: { graceMs?: number } = {},
+): Promise<boolean> {
+  if (!signal) {
+    await output.flush();
+    return true;
+  }
+  let onStop: () => void = () => {};
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const stopped = new Promise<boolean>((resolve) => {
+    onStop = () => resolve(false);
+    if (signal.aborted) timer = setTimeout(onStop, options.graceMs ?? 2000);
+    else signal.addEventListener("abort", onStop, { once: true });
+  });
+  try {
+    return await Promise.race([output.flush().then(() => true), stopped]);
+  } finally {
+    signal.removeEventListener("abort", onStop);
+    clearTimeout(timer);
+  }
 }

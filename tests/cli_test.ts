@@ -257,3 +257,83 @@ Deno.test("a reader that stops early (| head) ends the command quietly", opts, a
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("Ctrl-C under deno task (two SIGINTs at once) still stops cleanly", opts, async () => {
+  // Nobody listens at --to: on shutdown the source keeps trying to deliver what it
+  // holds for a few seconds, so it is still there when the second signal comes.
+  const source = cli([
+    "source",
+    "demo",
+    "--to",
+    `>tcp://127.0.0.1:${freePort()}`,
+    "--rate",
+    "100",
+  ]);
+  const reader = source.stderr.getReader();
+  await reader.read(); // its first line: it is up and listening for signals
+  reader.releaseLock();
+  await sleep(200);
+  source.kill("SIGINT");
+  // The task runner's forwarded copy comes a moment after the terminal's.
+  await sleep(30);
+  source.kill("SIGINT");
+  const watchdog = setTimeout(() => source.kill("SIGKILL"), 20_000);
+  const result = await finish(source);
+  clearTimeout(watchdog);
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stderr, /dropped/, "it ran its shutdown and reported");
+});
+
+Deno.test("source metrics with nobody listening stops on one SIGINT", opts, async () => {
+  // Its flush waits for a subscriber that never comes; the signal must still win.
+  const source = cli([
+    "source",
+    "metrics",
+    "--to",
+    `>tcp://127.0.0.1:${freePort()}`,
+    "--interval",
+    "1s",
+  ]);
+  const reader = source.stderr.getReader();
+  await reader.read(); // its first line: it is up
+  reader.releaseLock();
+  await sleep(2500); // past the first sample, so a flush is pending
+  const stoppedAt = performance.now();
+  source.kill("SIGINT");
+  // close() gives a subscriber up to 5 s; a hang fails here instead of stalling CI.
+  const watchdog = setTimeout(() => source.kill("SIGKILL"), 20_000);
+  const result = await finish(source);
+  clearTimeout(watchdog);
+  assert.equal(
+    result.code,
+    0,
+    `stopped after ${performance.now() - stoppedAt} ms\n${result.stderr}`,
+  );
+});
+
+Deno.test(
+  "emit waiting for a subscriber that never comes still stops on SIGINT",
+  opts,
+  async () => {
+    const emit = cli(["emit", "--type", "app.log", "--to", `>tcp://127.0.0.1:${freePort()}`], {
+      stdin: "piped",
+    });
+    const writer = emit.stdin.getWriter();
+    const line = new TextEncoder().encode(
+      `${JSON.stringify({ msg: "x".repeat(200) })}\n`.repeat(1000),
+    );
+    // Far more than it may hold: it stops reading stdin (backpressure) and waits.
+    const feeding = (async () => {
+      for (let i = 0; i < 2000; i++) await writer.write(line);
+    })().catch(() => {});
+    await sleep(3000);
+    emit.kill("SIGINT");
+    const watchdog = setTimeout(() => emit.kill("SIGKILL"), 20_000);
+    const result = await finish(emit);
+    clearTimeout(watchdog);
+    await feeding;
+    // Held events are counted as dropped, and the exit code says so.
+    assert.equal(result.code, 1, result.stderr);
+    assert.match(result.stderr, /[1-9]\d* dropped \(nobody subscribed/);
+  },
+);

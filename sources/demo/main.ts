@@ -53,11 +53,11 @@ export async function demoMain(args: string[]): Promise<number> {
   }
   const rate = integerFlag(parsed.values, "rate", { min: 1, max: 10_000_000 })!;
   const limit = integerFlag(parsed.values, "limit", { min: 1 });
-  const output = await Emitter.open({
-    endpoints: listFlag(parsed.values, "to"),
-    host: stringFlag(parsed.values, "host"),
-  });
-  const emitted = await runDemoSource({ rate, output, limit, signal: shutdownSignal() });
+  const to = listFlag(parsed.values, "to");
+  const output = await Emitter.open({ endpoints: to, host: stringFlag(parsed.values, "host") });
+  const signal = shutdownSignal();
+  console.error(`source demo: ${rate} events/s → ${to.join(", ")}`);
+  const emitted = await runDemoSource({ rate, output, limit, signal });
   await output.close();
   const stats = output.stats();
   console.error(

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { EventOutput } from "@eventstorm/core";
+import { type EventOutput, flushUnlessStopped } from "@eventstorm/core";
 import { DemoEvents } from "./events.ts";
 
 /** Options of {@linkcode runDemoSource}. */
@@ -47,6 +47,7 @@ export async function runDemoSource(options: DemoSourceOptions): Promise<number>
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  await options.output.flush();
+  // Once stopped, the caller's close() sends what is held, within its own timeout.
+  if (!options.signal?.aborted) await flushUnlessStopped(options.output, options.signal);
   return emitted;
 }

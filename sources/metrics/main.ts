@@ -8,6 +8,7 @@ import {
   type CommandSpec,
   Emitter,
   type EventOutput,
+  flushUnlessStopped,
   helpText,
   listFlag,
   localHostname,
@@ -75,6 +76,10 @@ export async function metricsMain(args: string[]): Promise<number> {
   const output: EventOutput = parsed.values.print === true
     ? new PrintOutput()
     : await Emitter.open({ endpoints: listFlag(parsed.values, "to"), host });
+  console.error(
+    `source metrics: ${once ? "one sample" : `every ${stringFlag(parsed.values, "interval")}`} → ` +
+      (parsed.values.print === true ? "stdout" : listFlag(parsed.values, "to").join(", ")),
+  );
   const reported = new Set<string>();
   using sampler = new MetricsSampler({
     host,
@@ -92,7 +97,7 @@ export async function metricsMain(args: string[]): Promise<number> {
     let next = start;
     while (await sleepUntil(next, signal)) {
       for (const event of await sampler.sample()) output.send(event);
-      await output.flush();
+      await flushUnlessStopped(output, signal);
       if (once) break;
       // Keep to the schedule; after a stall, skip missed ticks instead of bursting.
       next += interval;
