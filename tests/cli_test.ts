@@ -258,6 +258,23 @@ Deno.test("a reader that stops early (| head) ends the command quietly", opts, a
   }
 });
 
+/** Waits for a child's first line on stderr (reading just the first chunk). */
+async function firstStderrLine(child: Deno.ChildProcess): Promise<void> {
+  const reader = child.stderr.getReader();
+  await reader.read();
+  reader.releaseLock();
+}
+
+/** Like `finish`, but SIGKILLs a child still running after `ms`, so a hang fails fast. */
+async function finishWithin(child: Deno.ChildProcess, ms: number) {
+  const watchdog = setTimeout(() => child.kill("SIGKILL"), ms);
+  try {
+    return await finish(child);
+  } finally {
+    clearTimeout(watchdog);
+  }
+}
+
 Deno.test("Ctrl-C under deno task (two SIGINTs at once) still stops cleanly", opts, async () => {
   // Nobody listens at --to: on shutdown the source keeps trying to deliver what it
   // holds for a few seconds, so it is still there when the second signal comes.
@@ -269,17 +286,13 @@ Deno.test("Ctrl-C under deno task (two SIGINTs at once) still stops cleanly", op
     "--rate",
     "100",
   ]);
-  const reader = source.stderr.getReader();
-  await reader.read(); // its first line: it is up and listening for signals
-  reader.releaseLock();
+  await firstStderrLine(source); // it is up and listening for signals
   await sleep(200);
   source.kill("SIGINT");
   // The task runner's forwarded copy comes a moment after the terminal's.
   await sleep(30);
   source.kill("SIGINT");
-  const watchdog = setTimeout(() => source.kill("SIGKILL"), 20_000);
-  const result = await finish(source);
-  clearTimeout(watchdog);
+  const result = await finishWithin(source, 20_000);
   assert.equal(result.code, 0, result.stderr);
   assert.match(result.stderr, /dropped/, "it ran its shutdown and reported");
 });
@@ -294,16 +307,12 @@ Deno.test("source metrics with nobody listening stops on one SIGINT", opts, asyn
     "--interval",
     "1s",
   ]);
-  const reader = source.stderr.getReader();
-  await reader.read(); // its first line: it is up
-  reader.releaseLock();
+  await firstStderrLine(source);
   await sleep(2500); // past the first sample, so a flush is pending
   const stoppedAt = performance.now();
   source.kill("SIGINT");
   // close() gives a subscriber up to 5 s; a hang fails here instead of stalling CI.
-  const watchdog = setTimeout(() => source.kill("SIGKILL"), 20_000);
-  const result = await finish(source);
-  clearTimeout(watchdog);
+  const result = await finishWithin(source, 20_000);
   assert.equal(
     result.code,
     0,
@@ -328,9 +337,7 @@ Deno.test(
     })().catch(() => {});
     await sleep(3000);
     emit.kill("SIGINT");
-    const watchdog = setTimeout(() => emit.kill("SIGKILL"), 20_000);
-    const result = await finish(emit);
-    clearTimeout(watchdog);
+    const result = await finishWithin(emit, 20_000);
     await feeding;
     // Held events are counted as dropped, and the exit code says so.
     assert.equal(result.code, 1, result.stderr);
