@@ -37,6 +37,10 @@ export const EMIT_COMMAND: CommandSpec = {
 {"$date": ...}; it and "host" are filled in when absent. Bad lines are counted
 and reported, never sent.
 
+Exit code: 0; 1 when stdin ended but events could not be delivered before the
+close timeout (they are counted as dropped). Ctrl-C or SIGTERM exits 0 after
+reporting what was sent and dropped.
+
 Examples:
   echo '{"type":"app.deploy","version":"1.2"}' | eventstorm emit
   tail -F app.jsonl | eventstorm emit --type app.log`,
@@ -113,5 +117,7 @@ export async function emitMain(
         stats.dropped ? " (nobody subscribed before the close timeout)" : ""
       }`,
   );
-  return stats.dropped > 0 ? 1 : 0;
+  // A script piping a file in learns from the exit code that it did not all go;
+  // a person stopping it on purpose has just read the count.
+  return stats.dropped > 0 && !signal.aborted ? 1 : 0;
 }

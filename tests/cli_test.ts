@@ -339,8 +339,24 @@ Deno.test(
     emit.kill("SIGINT");
     const result = await finishWithin(emit, 20_000);
     await feeding;
-    // Held events are counted as dropped, and the exit code says so.
-    assert.equal(result.code, 1, result.stderr);
+    // Stopped on purpose: exit 0, with the held events counted as dropped.
+    assert.equal(result.code, 0, result.stderr);
     assert.match(result.stderr, /[1-9]\d* dropped \(nobody subscribed/);
+  },
+);
+
+Deno.test(
+  "emit whose stdin ends with nobody subscribed exits 1 and counts the drops",
+  opts,
+  async () => {
+    const emit = cli(["emit", "--type", "app.log", "--to", `>tcp://127.0.0.1:${freePort()}`], {
+      stdin: "piped",
+    });
+    const writer = emit.stdin.getWriter();
+    await writer.write(new TextEncoder().encode('{"n":1}\n{"n":2}\nnot json\n'));
+    await writer.close();
+    const result = await finishWithin(emit, 30_000);
+    assert.equal(result.code, 1, result.stderr);
+    assert.match(result.stderr, /0 events sent .* 1 invalid lines, 2 dropped \(nobody subscribed/);
   },
 );
