@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything the test suite talks to: libzmq (the tests load both the system
 # library and the copy inside npm zeromq), nginx + goaccess, Postfix + pflogsumm,
-# Chromium, FerretDB (built from the Go module proxy) and Cassandra (jars from Maven
-# Central). Idempotent and quick when everything is already there. Needs root for apt.
+# Chromium, a C compiler and Ruby for the protocol clients, FerretDB (built from the
+# Go module proxy) and Cassandra (jars from Maven Central). Idempotent and quick when
+# everything is already there. Needs root for apt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,6 +29,8 @@ log "postfix and pflogsumm"
 bash scripts/postfix.sh install
 log "chromium"
 bash scripts/chromium.sh install
+log "C and Ruby protocol clients"
+bash scripts/clients.sh
 
 status=0
 wait "$ferretdb_pid" || { log "FerretDB install failed:"; tail -n 20 /tmp/eventstorm-setup-ferretdb.log >&2; status=1; }

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# What the foreign-language protocol clients need: a C compiler with libzmq's header
+# (examples/c) and Ruby with the ffi-rzmq and bson gems from Debian (the Ruby
+# example of docs/protocol.md).
+#
+#   scripts/clients.sh            install them if missing
+#
+# Idempotent: returns at once when everything is there.
+set -euo pipefail
+
+have_all() {
+  command -v cc >/dev/null && [ -f /usr/include/zmq.h ] &&
+    ruby -e 'require "ffi-rzmq"; require "bson"' >/dev/null 2>&1
+}
+
+have_all && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+  echo "clients.sh: gcc, libzmq3-dev or ruby-ffi-rzmq/ruby-bson are missing and installing them needs root" >&2
+  exit 1
+fi
+
+packages=(gcc libc6-dev libzmq3-dev ruby ruby-ffi-rzmq ruby-bson)
+lock_wait=(-o DPkg::Lock::Timeout=300)
+export DEBIAN_FRONTEND=noninteractive
+# The package lists may be missing or stale on a fresh machine: update once, then retry.
+if ! apt-get install -y -q --no-install-recommends "${lock_wait[@]}" "${packages[@]}" \
+  >/dev/null 2>&1; then
+  apt-get update -q "${lock_wait[@]}" >/dev/null
+  apt-get install -y -q --no-install-recommends "${lock_wait[@]}" "${packages[@]}" >/dev/null
+fi
+have_all
