@@ -272,18 +272,23 @@ export async function runCommand(main: () => Promise<void | number>): Promise<ne
     code = (await main()) ?? 0;
   } catch (error) {
     if (error instanceof UsageError) {
-      console.error(`error: ${error.message}`);
+      console.error(`error: ${oneLine(error.message)}`);
       code = 2;
     } else if (error instanceof Deno.errors.BrokenPipe) {
       // `eventstorm tap | head`: the reader has what it wanted; that is not a failure.
       code = 0;
     } else {
-      console.error(`error: ${error instanceof Error ? error.message : String(error)}`);
+      console.error(`error: ${oneLine(error instanceof Error ? error.message : String(error))}`);
       if (Deno.env.get("EVENTSTORM_DEBUG")) console.error(error);
       code = 1;
     }
   }
   Deno.exit(code);
+}
+
+/** Error texts from elsewhere (JSON.parse, the OS) can span lines; errors here take one. */
+function oneLine(message: string): string {
+  return message.replace(/\s*\n\s*/g, " ").trim();
 }
 
 /**

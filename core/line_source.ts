@@ -63,10 +63,20 @@ export interface LineSourceOptions extends FollowerOptions {
   tickIntervalMs?: number;
   /** Host for `LineContext.host` (default: this machine's name). */
   host?: string;
+  /**
+   * Host for every event, even those whose line names one (syslog's host field):
+   * for logs copied from elsewhere, or a name the host does not know itself by.
+   */
+  hostOverride?: string;
   /** Emit lines the parser does not understand as events of this type (field `line`). */
   unparsedType?: string;
   /** Stops the source: it flushes, checkpoints and returns. */
   signal?: AbortSignal;
+  /**
+   * Called once the checkpoint is loaded, the output open and the files opened:
+   * the moment to say "running", since until then a bad flag can still fail it.
+   */
+  onStarted?: () => void;
 }
 
 /**
@@ -202,6 +212,7 @@ export class LineSource {
     let flushedAll = true;
     try {
       await this.#follower.open();
+      options.onStarted?.();
       // Saved before anything is sent, so a crash at any point after finds the
       // stream id and start positions that numbered what was sent.
       await this.#checkpoint(output);
@@ -281,11 +292,13 @@ export class LineSource {
   }
 
   #sendAll(events: Event[], output: EventOutput): void {
+    const hostOverride = this.#options.hostOverride;
     for (const event of events) {
       if (!isEvent(event)) {
         this.#counts.eventsRejected++;
         continue;
       }
+      if (hostOverride !== undefined) event.host = hostOverride;
       output.send(event);
       this.#counts.events++;
     }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { fromJsonLine } from "./codec.ts";
-import type { Event } from "./event.ts";
+import { type Event, localHostname } from "./event.ts";
 import { UsageError } from "./flags.ts";
 import type { LineParser } from "./line_parser.ts";
 import {
@@ -343,7 +343,7 @@ async function appSource(args: string[], env: Record<string, string> = {}) {
 
 Deno.test("CLI: --once --print prints events, --unparsed sends the rest, flags reach the parser", async () => {
   const { dir } = await tempLog("");
-  await Deno.writeTextFile(`${dir}/a.log`, "hello\n123\n");
+  await Deno.writeTextFile(`${dir}/a.log`, "hello\n123\n@web3 named\n");
   await Deno.writeFile(
     `${dir}/b.log.gz`,
     new Uint8Array(
@@ -372,12 +372,17 @@ Deno.test("CLI: --once --print prints events, --unparsed sends the rest, flags r
   assert.deepEqual(
     events.map((e) => [e.type, e.line, e.tag, e.host]).sort(),
     [
+      ["app.line", "@web3 named", "t1", "web9"], // --host overrides the line's own
       ["app.line", "hello", "t1", "web9"],
       ["app.line", "zipped", "t1", "web9"],
       ["app.unparsed", "123", undefined, "web9"],
     ],
   );
-  assert.match(result.stderr, /source app: .*lines 3, events 3, unparsed 1/);
+  assert.match(result.stderr, /source app: .*lines 4, events 4, unparsed 1/);
+  const own = await appSource(["--file", `${dir}/a.log`, "--once", "--print"]);
+  assert.equal(own.code, 0, own.stderr);
+  const hosts = own.stdout.trimEnd().split("\n").map((line) => fromJsonLine(line).host);
+  assert.deepEqual(hosts, [localHostname(), "web3"], "without --host, the line's host");
 });
 
 Deno.test("CLI: usage errors exit 2 with one line", async () => {
@@ -390,6 +395,31 @@ Deno.test("CLI: usage errors exit 2 with one line", async () => {
   const badSize = await appSource(["--file", "x.log", "--max-line-bytes", "lots"]);
   assert.equal(badSize.code, 2);
   assert.match(badSize.stderr, /--max-line-bytes/);
+  const { dir } = await tempLog("hello\n");
+  const badEndpoint = await appSource([
+    "--file",
+    `${dir}/*.log`,
+    "--once",
+    "--print",
+    "--to",
+    "bogus",
+  ]);
+  assert.equal(badEndpoint.code, 2);
+  assert.match(badEndpoint.stderr, /invalid endpoint 'bogus'/);
+  await Deno.writeTextFile(`${dir}/state.json`, "{not json");
+  const damaged = await appSource([
+    "--file",
+    `${dir}/*.log`,
+    "--once",
+    "--print",
+    "--checkpoint",
+    `${dir}/state.json`,
+  ]);
+  assert.equal(damaged.code, 2);
+  assert.match(damaged.stderr, /state\.json is unreadable/);
+  for (const result of [missing, nothing, badSize, badEndpoint, damaged]) {
+    assert.equal(result.stderr.trimEnd().split("\n").length, 1, result.stderr);
+  }
 });
 
 Deno.test("CLI: default checkpoint under XDG_STATE_HOME, named by source and files; --once resumes", async () => {

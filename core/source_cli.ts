@@ -9,6 +9,7 @@ import { resolve } from "node:path";
 import { parseDuration } from "./duration.ts";
 import { Emitter } from "./emitter.ts";
 import { localHostname } from "./event.ts";
+import { parseEndpoints } from "./endpoint.ts";
 import {
   type CommandSpec,
   type Flags,
@@ -84,7 +85,8 @@ export const FILE_SOURCE_FLAGS: Record<string, FlagSpec> = {
   host: {
     type: "string",
     value: "NAME",
-    help: "host of events that name none [default: hostname]",
+    help:
+      "host of every event, even where the log line names one [default: the line's host, else hostname]",
   },
   checkpoint: {
     type: "string",
@@ -288,8 +290,11 @@ export async function runFileSourceMain(
   const checkpointPath = values["no-checkpoint"] === true
     ? undefined
     : explicitCheckpoint ?? (print ? undefined : defaultCheckpointPath(command.name, files));
-  const host = stringFlag(values, "host") ?? localHostname();
+  const hostOverride = stringFlag(values, "host");
+  const host = hostOverride ?? localHostname();
   const to = listFlag(values, "to");
+  // Checked even with --print, so a typo shows before the flag is needed.
+  for (const endpoint of to) parseEndpoints(endpoint);
   const matched = await expandGlobs(files);
   if (matched.length === 0) {
     if (once) throw new UsageError(`${spec.name}: no file matches ${files.join(", ")}`);
@@ -304,11 +309,18 @@ export async function runFileSourceMain(
     maxLineBytes,
     parser,
     host,
+    hostOverride,
     unparsedType: values.unparsed === true
       ? command.unparsedType ?? `${command.name}.unparsed`
       : undefined,
     checkpointPath,
     signal: shutdownSignal(),
+    onStarted: () =>
+      console.error(
+        `source ${command.name}: ${once ? "reading" : "following"} ${files.join(", ")} → ` +
+          `${print ? "stdout" : to.join(", ")}` +
+          (checkpointPath ? ` (checkpoint ${checkpointPath})` : ""),
+      ),
     output: print
       ? (resume) => new PrintOutput(resume)
       : (resume) => Emitter.open({ endpoints: to, host, ...resume }),
@@ -324,11 +336,6 @@ export async function runFileSourceMain(
     format: (current, previous, elapsed) =>
       formatSourceLine(command.name, current, previous, elapsed),
   });
-  console.error(
-    `source ${command.name}: ${once ? "reading" : "following"} ${files.join(", ")} → ` +
-      `${print ? "stdout" : to.join(", ")}` +
-      (checkpointPath ? ` (checkpoint ${checkpointPath})` : ""),
-  );
   reporter.start();
   try {
     await source.run();
