@@ -19,6 +19,7 @@ import {
   stringFlag,
   toJsonLine,
   topicFlag,
+  topicPrefixesFlag,
   UsageError,
 } from "@eventstorm/core";
 
@@ -77,7 +78,7 @@ export async function tapMain(args: string[]): Promise<number> {
   }
   const collector = await Collector.open({
     endpoints: listFlag(parsed.values, "from"),
-    topics: listFlag(parsed.values, "topic"),
+    topics: topicPrefixesFlag(parsed.values, "topic"),
   });
   const signal = shutdownSignal();
   signal.addEventListener("abort", () => void collector.close(), { once: true });

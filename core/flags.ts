@@ -5,6 +5,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { isValidType } from "./event.ts";
 
 /** A wrong flag, endpoint, file or config value: one line for the user, exit code 2.
  *
@@ -169,6 +170,11 @@ function describeParseError(error: unknown): string {
   if (missing) return `flag '${flagName(missing[1])}' needs a value`;
   const wrongType = message.match(/Option '([^']+)' does not take an argument/);
   if (wrongType) return `flag '${flagName(wrongType[1])}' takes no value`;
+  const dashed = message.match(/Option '([^']+)' argument is ambiguous/);
+  if (dashed) {
+    const flag = flagName(dashed[1]);
+    return `flag '${flag}' needs a value; for one starting with '-', write ${flag}=VALUE`;
+  }
   return message.split("\n")[0];
 }
 
@@ -228,6 +234,29 @@ export function listFlag(values: Flags, name: string): string[] {
   const value = values[name];
   if (Array.isArray(value)) return value;
   return typeof value === "string" ? [value] : [];
+}
+
+/**
+ * A list flag of topic prefixes (`--topic`, `--allow`, `--deny`), each checked:
+ * a prefix that no type could start with (`HTTP.`, `a b`) is a typo that would
+ * otherwise match nothing, silently. `""` (everything) and a trailing dot pass.
+ *
+ * @example
+ * ```ts
+ * import { topicPrefixesFlag } from "@eventstorm/core";
+ * topicPrefixesFlag({ topic: ["http.", "ssh.login"] }, "topic"); // ["http.", "ssh.login"]
+ * ```
+ */
+export function topicPrefixesFlag(values: Flags, name: string): string[] {
+  const prefixes = listFlag(values, name);
+  for (const prefix of prefixes) {
+    if (prefix !== "" && !isValidType(prefix.replace(/\.$/, ""))) {
+      throw new UsageError(
+        `--${name} '${prefix}' is not a topic prefix (dotted lower-case, like http. or smtp.reject)`,
+      );
+    }
+  }
+  return prefixes;
 }
 
 /**

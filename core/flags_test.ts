@@ -6,6 +6,7 @@ import {
   listFlag,
   parseFlags,
   stringFlag,
+  topicPrefixesFlag,
   UsageError,
 } from "./flags.ts";
 
@@ -75,6 +76,27 @@ Deno.test("flags: unknown flags and misuse are one-line UsageErrors", () => {
     () => parseFlags(["--verbose=yes"], spec),
     usageError(/'--verbose' takes no value/),
   );
+  assert.throws(
+    () => parseFlags(["--to", "-5"], spec),
+    usageError(
+      /^eventstorm test: flag '--to' needs a value; for one starting with '-', write --to=VALUE$/,
+    ),
+  );
+  assert.equal(parseFlags(["--to=-5"], spec).values.to, "-5");
+});
+
+Deno.test("flags: topicPrefixesFlag takes dotted lower-case prefixes and everything", () => {
+  assert.deepEqual(
+    topicPrefixesFlag({ topic: ["", "http.", "ssh.login", "host"] }, "topic"),
+    ["", "http.", "ssh.login", "host"],
+  );
+  for (const bad of ["HTTP.", "a b", "http..", ".http", "ü"]) {
+    assert.throws(
+      () => topicPrefixesFlag({ topic: ["http.", bad] }, "topic"),
+      usageError(new RegExp(`^--topic '${bad.replace(".", "\\.")}' is not a topic prefix`)),
+      bad,
+    );
+  }
 });
 
 Deno.test({

@@ -17,6 +17,7 @@ import {
   shutdownSignal,
   stringFlag,
   topicFlag,
+  topicPrefixesFlag,
   UsageError,
 } from "./flags.ts";
 import { parseDuration } from "./duration.ts";
@@ -137,7 +138,7 @@ export async function runSinkMain(args: string[], command: SinkCommand): Promise
   const statsTo = stringFlag(values, "stats-to") ?? "none";
   const intervalMs = parseDuration(stringFlag(values, "stats-interval")!, "stats-interval");
   const runnerOptions = {
-    collector: { endpoints: listFlag(values, "from"), topics: listFlag(values, "topic") },
+    collector: { endpoints: listFlag(values, "from"), topics: topicPrefixesFlag(values, "topic") },
     bufferEvents: integerFlag(values, "buffer", { min: 1 })!,
     whenFull: whenFull as WhenFull,
     batchSize: integerFlag(values, "batch-size", { min: 1, max: 1_000_000 })!,

@@ -8,12 +8,11 @@ import {
   DEFAULT_MAX_MESSAGE_SIZE,
   type Flags,
   integerFlag,
-  isValidType,
   listFlag,
   parseDuration,
   parseEndpoints,
   stringFlag,
-  UsageError,
+  topicPrefixesFlag,
 } from "@eventstorm/core";
 
 /** Everything a router needs to run. */
@@ -127,19 +126,14 @@ export function routerConfigFromFlags(values: Flags): RouterConfig {
   const sources = listFlag(values, "sources");
   const sinks = listFlag(values, "sinks");
   for (const endpoint of [...sources, ...sinks]) parseEndpoints(endpoint);
-  for (const prefix of [...listFlag(values, "allow"), ...listFlag(values, "deny")]) {
-    if (prefix !== "" && !isValidType(prefix.replace(/\.$/, ""))) {
-      throw new UsageError(
-        `'${prefix}' is not a topic prefix (dotted lower-case, like http. or smtp.reject)`,
-      );
-    }
-  }
+  const allow = topicPrefixesFlag(values, "allow");
+  const deny = topicPrefixesFlag(values, "deny");
   const interval = stringFlag(values, "stats-interval") ?? "10s";
   return {
     sources,
     sinks,
-    allow: listFlag(values, "allow"),
-    deny: listFlag(values, "deny"),
+    allow,
+    deny,
     statsIntervalMs: /^0+(s|ms|m)?$/.test(interval) ? 0 : parseDuration(interval, "stats-interval"),
     maxMessageSize: integerFlag(values, "max-message-size", { min: 1024, max: 1 << 30 })!,
     sendHwm: integerFlag(values, "sink-hwm", { min: 1, max: 10_000_000 })!,

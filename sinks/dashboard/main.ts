@@ -23,6 +23,7 @@ import {
   StatsReporter,
   stringFlag,
   topicFlag,
+  topicPrefixesFlag,
   UsageError,
 } from "@eventstorm/core";
 import { Dashboard } from "./dashboard.ts";
@@ -167,7 +168,10 @@ export async function dashboardMain(args: string[]): Promise<number> {
   let dashboard: Dashboard;
   try {
     dashboard = await Dashboard.start({
-      collector: { endpoints: listFlag(values, "from"), topics: listFlag(values, "topic") },
+      collector: {
+        endpoints: listFlag(values, "from"),
+        topics: topicPrefixesFlag(values, "topic"),
+      },
       hostname,
       port,
       token,

@@ -408,6 +408,10 @@ export function compileLogFormat(format: string, options: CompileLogFormatOption
     throw new SyntaxError(`log_format: unknown escaping "${escape}"`);
   }
   const tokens = tokenizeLogFormat(format);
+  if (!tokens.some((token) => "variable" in token)) {
+    // Usually an unquoted or empty --format: it would count every line as unparsed.
+    throw new SyntaxError(`log_format: no $variable in ${JSON.stringify(format)}`);
+  }
   const variables: string[] = [];
   const converters: Converter[] = [];
   const sources = { tight: "^", loose: "^", tightLenient: "^", looseLenient: "^" };

@@ -24,6 +24,9 @@ Deno.test("tokenizeLogFormat follows nginx: $name, ${name}, case folded", () => 
   assert.throws(() => tokenizeLogFormat("x $ y"), SyntaxError);
   assert.throws(() => tokenizeLogFormat("${status"), /closing bracket/);
   assert.throws(() => tokenizeLogFormat("trailing $"), SyntaxError);
+  // A format with nothing to capture would silently count every line unparsed.
+  assert.throws(() => compileLogFormat(""), /no \$variable/);
+  assert.throws(() => compileLogFormat("combined"), /no \$variable in "combined"/);
 });
 
 Deno.test("combined: a real line gives typed fields and a time", () => {
