@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { Router, type RouterConfig } from "@eventstorm/router";
+import { MessageBuilder } from "@eventstorm/core";
+import { SocketType, ZmqContext } from "../core/zmq/socket.ts";
 import { emitter, gather, sleep, waitFor } from "./helpers.ts";
 
 // FFI waits and libzmq's own threads outlive a test's op bookkeeping; each test
@@ -290,3 +292,79 @@ Deno.test("the router publishes its counters as eventstorm.stats events", opts, 
   await router.close();
   await running;
 });
+
+Deno.test(
+  "the router drops malformed messages, counts each reason, forwards the rest",
+  opts,
+  async () => {
+    const r = startRouter();
+    const sink = await gather({ endpoints: r.sinks, topics: ["app."] });
+    const context = new ZmqContext();
+    try {
+      const publisher = context.socket(SocketType.XPUB);
+      publisher.configure({ lingerMs: 0 });
+      publisher.attach({ bind: false, address: r.sources.slice(1) });
+      // The sink's subscription reaches this socket through the router.
+      await waitFor(
+        () => publisher.receive([new Uint8Array(64)], new Int32Array(1)) > 0,
+        "the subscription through the router",
+      );
+      const builder = new MessageBuilder(7n);
+      const valid = (n: number) =>
+        builder.build("app.ok", [{ type: "app.ok", time: new Date(), host: "h", n }]);
+      const withHeader = (change: (view: DataView) => void) => {
+        const frames = valid(0);
+        const header = frames[1].slice();
+        change(new DataView(header.buffer));
+        return [frames[0], header, frames[2]];
+      };
+      const utf8 = new TextEncoder();
+      const bad: [string, Uint8Array[]][] = [
+        ["frames", [...valid(0), new Uint8Array(1)]],
+        ["frames", [utf8.encode("app.ok")]],
+        ["topic", [utf8.encode("app.Bad Topic"), ...valid(0).slice(1)]],
+        ["topic", [new Uint8Array([0x61, 0x70, 0x70, 0x2e, 0xff]), ...valid(0).slice(1)]],
+        ["header_size", [valid(0)[0], valid(0)[1].slice(0, 23), valid(0)[2]]],
+        ["magic", withHeader((view) => view.setUint8(0, 0xe4))],
+        ["version", withHeader((view) => view.setUint8(1, 2))],
+        ["flags", withHeader((view) => view.setUint16(2, 1, true))],
+        ["count", withHeader((view) => view.setUint32(4, 2, true))],
+        ["index", withHeader((view) => view.setBigUint64(16, 1n << 53n, true))],
+        ["oversized", [...valid(0).slice(0, 2), valid(0)[2].slice(0, -3)]],
+        [
+          "bson",
+          (() => {
+            const frames = valid(0);
+            const body = frames[2].slice();
+            body[body.length - 1] = 1; // no final NUL
+            return [frames[0], frames[1], body];
+          })(),
+        ],
+      ];
+      const expected: Record<string, number> = {};
+      for (const [reason, frames] of bad) {
+        expected[reason] = (expected[reason] ?? 0) + 1;
+        assert.ok(publisher.send(frames));
+        assert.ok(publisher.send(valid(1)), "a good message after each bad one");
+      }
+      await waitFor(() => sink.events.length === bad.length, `${bad.length} good events`);
+      await waitFor(
+        () =>
+          Object.values(r.router.stats().malformed).reduce((a, b) => a + (b ?? 0), 0) >= bad.length,
+        "the router to count every bad message",
+      );
+      assert.deepEqual(r.router.stats().malformed, expected);
+      assert.ok(sink.events.every((event) => event.n === 1));
+      const downstream = sink.collector.stats();
+      assert.deepEqual(downstream.malformed, {}, "nothing malformed got past the router");
+      // The bad messages were built (numbered) first, so the good ones are gapless.
+      assert.equal(downstream.lost, 0);
+      assert.equal(downstream.events, bad.length);
+      publisher.close();
+    } finally {
+      await context.terminate();
+      await sink.stop();
+      await r.stop();
+    }
+  },
+);
