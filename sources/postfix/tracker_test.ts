@@ -330,3 +330,46 @@ Deno.test("other programs are understood but ignored; lines without a header are
   assert.equal(tracker.parse("garbage", ctx), undefined);
   assert.equal(tracker.parse("", ctx), undefined);
 });
+
+Deno.test("lmtp, virtual and pipe deliveries are recipients like smtp and local ones", () => {
+  const tracker = new PostfixTracker({ utc: true });
+  const events = feed(tracker, [
+    "Nov 23 10:00:00 mx postfix/smtpd[100]: connect from client.example[192.0.2.10]",
+    "Nov 23 10:00:00 mx postfix/smtpd[100]: 3F1A2B4C5D: client=client.example[192.0.2.10]",
+    "Nov 23 10:00:00 mx postfix/cleanup[101]: 3F1A2B4C5D: message-id=<m1@client.example>",
+    "Nov 23 10:00:00 mx postfix/qmgr[102]: 3F1A2B4C5D: from=<sender@client.example>, size=1200, nrcpt=4 (queue active)",
+    "Nov 23 10:00:01 mx postfix/lmtp[103]: 3F1A2B4C5D: to=<bob@example.org>, relay=mx.example.org[private/dovecot-lmtp], delay=0.21, delays=0.1/0.01/0.02/0.08, dsn=2.0.0, status=sent (250 2.0.0 <bob@example.org> kL3bA2xv7WWlAQAA Saved)",
+    "Nov 23 10:00:01 mx postfix/virtual[104]: 3F1A2B4C5D: to=<alice@virtual.example>, relay=virtual, delay=0.05, delays=0.03/0.01/0/0.01, dsn=2.0.0, status=sent (delivered to maildir)",
+    "Nov 23 10:00:01 mx postfix/pipe[105]: 3F1A2B4C5D: to=<carol@example.org>, relay=dovecot, delay=0.3, delays=0.1/0/0/0.2, dsn=2.0.0, status=sent (delivered via dovecot service)",
+    'Nov 23 10:00:01 mx postfix/pipe[106]: 3F1A2B4C5D: to=<dave@example.org>, orig_to=<d@example.org>, relay=uucp, delay=0.4, delays=0.1/0/0/0.3, dsn=5.3.0, status=bounced (Command died with status 1: "uux". Command output: uux: unknown host )',
+    "Nov 23 10:00:02 mx postfix/qmgr[102]: 3F1A2B4C5D: removed",
+  ]);
+  assert.deepEqual(events.map((e) => e.type), ["smtp.transaction"]);
+  const recipients = events[0].recipients as Record<string, unknown>[];
+  assert.deepEqual(
+    recipients.map((r) => [r.to, r.orig_to, r.relay, r.dsn, r.status, r.reply]),
+    [
+      [
+        "bob@example.org",
+        undefined,
+        "mx.example.org[private/dovecot-lmtp]",
+        "2.0.0",
+        "sent",
+        "250 2.0.0 <bob@example.org> kL3bA2xv7WWlAQAA Saved",
+      ],
+      ["alice@virtual.example", undefined, "virtual", "2.0.0", "sent", "delivered to maildir"],
+      ["carol@example.org", undefined, "dovecot", "2.0.0", "sent", "delivered via dovecot service"],
+      [
+        "dave@example.org",
+        "d@example.org",
+        "uucp",
+        "5.3.0",
+        "bounced",
+        'Command died with status 1: "uux". Command output: uux: unknown host ',
+      ],
+    ],
+  );
+  assert.equal(recipients[0].delay, 0.21);
+  assert.equal(recipients[0].delays, "0.1/0.01/0.02/0.08");
+  assert.equal(events[0].nrcpt, 4);
+});
