@@ -378,7 +378,8 @@ Deno.test("CLI: --once --print prints events, --unparsed sends the rest, flags r
       ["app.unparsed", "123", undefined, "web9"],
     ],
   );
-  assert.match(result.stderr, /source app: .*lines 4, events 4, unparsed 1/);
+  // Bytes of text read: 22 in a.log, 7 unzipped from b.log.gz.
+  assert.match(result.stderr, /source app: .*lines 4 \(29B\), events 4, unparsed 1/);
   const own = await appSource(["--file", `${dir}/a.log`, "--once", "--print"]);
   assert.equal(own.code, 0, own.stderr);
   const hosts = own.stdout.trimEnd().split("\n").map((line) => fromJsonLine(line).host);

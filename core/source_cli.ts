@@ -26,7 +26,7 @@ import {
 import type { LineParser } from "./line_parser.ts";
 import { LineSource, type LineSourceStats } from "./line_source.ts";
 import { PrintOutput } from "./print_output.ts";
-import { type Counters, formatCount, rate, StatsReporter } from "./stats.ts";
+import { type Counters, formatBytes, formatCount, rate, StatsReporter } from "./stats.ts";
 import { expandGlobs } from "./tail.ts";
 
 /**
@@ -216,7 +216,7 @@ export function sourceCounters(stats: LineSourceStats, dropped = 0): Counters {
  * ```ts
  * import { formatSourceLine } from "@eventstorm/core";
  * formatSourceLine("nginx", { lines: 2000, events: 1990, unparsed: 10, files: 1 }, { lines: 0 }, 1000);
- * // "source nginx: 2.00k lines/s; lines 2000, events 1990, unparsed 10, too long 0, ..."
+ * // "source nginx: 2.00k lines/s; lines 2000 (0B), events 1990, unparsed 10, too long 0, ..."
  * ```
  */
 export function formatSourceLine(
@@ -228,13 +228,15 @@ export function formatSourceLine(
   const n = (key: string) => current[key] ?? 0;
   const extra = [
     ["dropped", "dropped"],
+    ["deletions", "deleted files"],
     ["parser_errors", "parser errors"],
     ["rejected", "rejected events"],
     ["read_errors", "read errors"],
     ["checkpoint_errors", "checkpoint errors"],
   ].filter(([key]) => n(key) > 0).map(([key, label]) => `, ${label} ${n(key)}`).join("");
   return `source ${name}: ${formatCount(rate(n("lines"), previous.lines ?? 0, elapsedMs))} ` +
-    `lines/s; lines ${n("lines")}, events ${n("events")}, unparsed ${n("unparsed")}, ` +
+    `lines/s; lines ${n("lines")} (${formatBytes(n("bytes"))}), events ${n("events")}, ` +
+    `unparsed ${n("unparsed")}, ` +
     `too long ${n("too_long")}, rotations ${n("rotations")}, truncations ${n("truncations")}, ` +
     `files ${n("files")}${extra}`;
 }
