@@ -178,7 +178,7 @@ Deno.test("emitter: a lone event leaves after lingerMs (latency when idle)", asy
     await emitter.flush();
     await waitFor(() => batches.length === 1, "the warm-up event");
     const latencies: number[] = [];
-    for (let i = 0; i < 5; i++) {
+    for (let i = 0; i < 9; i++) {
       await sleep(30);
       const count = batches.length;
       const sent = performance.now();
@@ -187,12 +187,16 @@ Deno.test("emitter: a lone event leaves after lingerMs (latency when idle)", asy
       latencies.push(batches[count].at - sent);
     }
     const max = Math.max(...latencies);
+    const median = latencies.toSorted((a, b) => a - b)[4];
     console.log(
-      `single-event latency, linger 10 ms: max ${max.toFixed(1)} ms over ${latencies.length}` +
-        ` (${latencies.map((l) => l.toFixed(1)).join(", ")})`,
+      `single-event latency, linger 10 ms: median ${median.toFixed(1)} ms, max ${max.toFixed(1)}` +
+        ` ms (${latencies.map((l) => l.toFixed(1)).join(", ")})`,
     );
+    // The promise is under 50 ms when idle; the median keeps one stall of this
+    // shared machine from failing it, the max catches a linger that never fires.
+    assert.ok(median < 50, `median latency ${median} ms`);
     assert.ok(max < 250, `max latency ${max} ms`);
-    assert.deepEqual(batches.map((b) => b.events.length), [1, 1, 1, 1, 1, 1]);
+    assert.deepEqual(batches.map((b) => b.events.length), Array(10).fill(1));
   } finally {
     await emitter.close();
     await stop();
