@@ -18,6 +18,7 @@ import {
   stringFlag,
   TO_FLAG,
   UsageError,
+  waitingNotice,
 } from "@eventstorm/core";
 
 /** The `eventstorm emit` command line. */
@@ -79,7 +80,8 @@ export async function emitMain(
     throw new UsageError(`--type '${defaultType}' is not a dotted lower-case event type`);
   }
   const host = stringFlag(parsed.values, "host") ?? localHostname();
-  const emitter = await Emitter.open({ endpoints: listFlag(parsed.values, "to"), host });
+  const to = listFlag(parsed.values, "to");
+  const emitter = await Emitter.open({ endpoints: to, host, onWaiting: waitingNotice("emit", to) });
   const signal = shutdownSignal();
   let invalid = 0;
   let lineNumber = 0;

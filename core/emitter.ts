@@ -41,7 +41,33 @@ export interface EmitterOptions {
    * it every interval, since an announcement can be lost too. 0 disables.
    */
   announceMs?: number;
+  /**
+   * Called once, with the number of events held, when events have waited three
+   * seconds without any subscriber: a person watching should learn why nothing
+   * leaves (usually: no router is running). See {@linkcode waitingNotice}.
+   */
+  onWaiting?: (heldEvents: number) => void;
 }
+
+/**
+ * The usual {@linkcode EmitterOptions.onWaiting}: one line on stderr naming the
+ * endpoints.
+ *
+ * @example
+ * ```ts
+ * import { waitingNotice } from "@eventstorm/core";
+ * const onWaiting = waitingNotice("source demo", [">tcp://127.0.0.1:5555"]);
+ * ```
+ */
+export function waitingNotice(label: string, endpoints: string[]): (heldEvents: number) => void {
+  return (held) =>
+    console.error(
+      `${label}: nobody subscribes at ${endpoints.join(", ")} yet (is the router running?); ` +
+        `holding ${held} events until someone does`,
+    );
+}
+
+const WAITING_NOTICE_MS = 3000;
 
 /** Counters of an {@linkcode Emitter}. */
 export interface EmitterStats {
@@ -123,6 +149,7 @@ export class Emitter implements EventOutput {
   readonly #subscriptions = new Map<string, number>();
   #lingerTimer: ReturnType<typeof setTimeout> | undefined;
   #announceTimer: ReturnType<typeof setInterval> | undefined;
+  #waitingTimer: ReturnType<typeof setInterval> | undefined;
   /** Each topic's position at the previous tick: unchanged means idle a whole interval. */
   readonly #positionsAtTick = new Map<string, number>();
   #pumpTimer: ReturnType<typeof setTimeout> | undefined;
@@ -182,6 +209,21 @@ export class Emitter implements EventOutput {
       if (announceMs > 0) {
         this.#announceTimer = setInterval(() => this.#announce(true), announceMs);
         Deno.unrefTimer(this.#announceTimer as unknown as number);
+      }
+      if (options.onWaiting) {
+        const onWaiting = options.onWaiting;
+        let since: number | undefined;
+        this.#waitingTimer = setInterval(() => {
+          if (this.#subscriptions.size > 0 || this.#pending.length === 0) {
+            since = undefined;
+            return;
+          }
+          since ??= Date.now();
+          if (Date.now() - since < WAITING_NOTICE_MS) return;
+          clearInterval(this.#waitingTimer);
+          onWaiting(this.stats().pending);
+        }, 250);
+        Deno.unrefTimer(this.#waitingTimer as unknown as number);
       }
     } catch (error) {
       this.#socket.close();
@@ -451,6 +493,7 @@ export class Emitter implements EventOutput {
     );
     await Promise.race([this.flush(), timeout]);
     if (this.#announceTimer !== undefined) clearInterval(this.#announceTimer);
+    clearInterval(this.#waitingTimer);
     // Tell receivers where each stream ended, so a lost last message is counted.
     this.#announce();
     await Promise.race([this.flush(), timeout]);

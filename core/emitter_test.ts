@@ -367,6 +367,25 @@ Deno.test("emitter: ready(signal) lets a waiting producer go when the signal abo
   }
 });
 
+Deno.test("emitter: onWaiting tells once that events wait for a first subscriber", async () => {
+  const calls: number[] = [];
+  const emitter = await Emitter.open({
+    endpoints: `>tcp://127.0.0.1:${freePort()}`,
+    closeTimeoutMs: 10,
+    onWaiting: (held) => calls.push(held),
+  });
+  try {
+    for (let n = 0; n < 3; n++) emitter.emit("a.b", { n });
+    await sleep(1000);
+    assert.deepEqual(calls, [], "not at once: a router may just be starting");
+    await waitFor(() => calls.length > 0, "the notice", 10_000);
+    await sleep(1000);
+    assert.deepEqual(calls, [3], "once, with the events held");
+  } finally {
+    await emitter.close();
+  }
+});
+
 Deno.test("emitter: sendEncoded queues a ready body, numbered with emitted events", async () => {
   const { collector, batches, endpoint, ns, stop } = await gather();
   const emitter = await open(endpoint, { lingerMs: 60_000 });

@@ -7,7 +7,7 @@
  */
 import { resolve } from "node:path";
 import { parseDuration } from "./duration.ts";
-import { Emitter } from "./emitter.ts";
+import { Emitter, waitingNotice } from "./emitter.ts";
 import { localHostname } from "./event.ts";
 import { parseEndpoints } from "./endpoint.ts";
 import {
@@ -78,7 +78,8 @@ export const FILE_SOURCE_FLAGS: Record<string, FlagSpec> = {
   },
   once: {
     type: "boolean",
-    help: "read the files (also .gz) from the start to their end, then exit",
+    help:
+      "read the files (also .gz) from the start to their end, then exit once a receiver (router or sink) has taken every event",
   },
   to: TO_FLAG,
   print: { type: "boolean", help: "print events as JSON lines on stdout instead of publishing" },
@@ -323,9 +324,13 @@ export async function runFileSourceMain(
           `${print ? "stdout" : to.join(", ")}` +
           (checkpointPath ? ` (checkpoint ${checkpointPath})` : ""),
       ),
-    output: print
-      ? (resume) => new PrintOutput(resume)
-      : (resume) => Emitter.open({ endpoints: to, host, ...resume }),
+    output: print ? (resume) => new PrintOutput(resume) : (resume) =>
+      Emitter.open({
+        endpoints: to,
+        host,
+        onWaiting: waitingNotice(`source ${command.name}`, to),
+        ...resume,
+      }),
   });
   const dropped = () => {
     const output = source.output;

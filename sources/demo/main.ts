@@ -14,6 +14,7 @@ import {
   shutdownSignal,
   stringFlag,
   TO_FLAG,
+  waitingNotice,
 } from "@eventstorm/core";
 import { runDemoSource } from "./run.ts";
 
@@ -54,7 +55,11 @@ export async function demoMain(args: string[]): Promise<number> {
   const rate = integerFlag(parsed.values, "rate", { min: 1, max: 10_000_000 })!;
   const limit = integerFlag(parsed.values, "limit", { min: 1 });
   const to = listFlag(parsed.values, "to");
-  const output = await Emitter.open({ endpoints: to, host: stringFlag(parsed.values, "host") });
+  const output = await Emitter.open({
+    endpoints: to,
+    host: stringFlag(parsed.values, "host"),
+    onWaiting: waitingNotice("source demo", to),
+  });
   const signal = shutdownSignal();
   console.error(`source demo: ${rate} events/s → ${to.join(", ")}`);
   const emitted = await runDemoSource({ rate, output, limit, signal });

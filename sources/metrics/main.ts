@@ -20,6 +20,7 @@ import {
   stringFlag,
   TO_FLAG,
   UsageError,
+  waitingNotice,
 } from "@eventstorm/core";
 import { MetricsSampler } from "./sampler.ts";
 
@@ -75,7 +76,11 @@ export async function metricsMain(args: string[]): Promise<number> {
   const signal = shutdownSignal();
   const output: EventOutput = parsed.values.print === true
     ? new PrintOutput()
-    : await Emitter.open({ endpoints: listFlag(parsed.values, "to"), host });
+    : await Emitter.open({
+      endpoints: listFlag(parsed.values, "to"),
+      host,
+      onWaiting: waitingNotice("source metrics", listFlag(parsed.values, "to")),
+    });
   console.error(
     `source metrics: ${once ? "one sample" : `every ${stringFlag(parsed.values, "interval")}`} → ` +
       (parsed.values.print === true ? "stdout" : listFlag(parsed.values, "to").join(", ")),
