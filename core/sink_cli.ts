@@ -5,6 +5,7 @@
  * @module
  */
 import { Emitter } from "./emitter.ts";
+import { parseEndpoints } from "./endpoint.ts";
 import {
   type CommandSpec,
   type Flags,
@@ -136,6 +137,10 @@ export async function runSinkMain(args: string[], command: SinkCommand): Promise
     throw new UsageError(`--when-full must be drop-newest or drop-oldest, got '${whenFull}'`);
   }
   const statsTo = stringFlag(values, "stats-to") ?? "none";
+  // Checked before the backend opens: a typo must not leave a database file
+  // behind or wait for a server first.
+  for (const endpoint of listFlag(values, "from")) parseEndpoints(endpoint);
+  if (statsTo !== "none") parseEndpoints(statsTo);
   const intervalMs = parseDuration(stringFlag(values, "stats-interval")!, "stats-interval");
   const runnerOptions = {
     collector: { endpoints: listFlag(values, "from"), topics: topicPrefixesFlag(values, "topic") },

@@ -110,8 +110,28 @@ Deno.test("tap --stats and --top print rates and loss", opts, async () => {
   await finish(router);
 });
 
-Deno.test("bad flags and endpoints exit 2 with one line", opts, async () => {
+Deno.test("bad flags and endpoints exit 2 with one line, leaving no files", opts, async () => {
+  const dir = await Deno.makeTempDir({ prefix: "cli_usage_" });
   const cases: [string[], RegExp][] = [
+    [["sink", "store", "--db", `${dir}/a.db`, "--from", "bogus"], /invalid endpoint 'bogus'/],
+    [["sink", "store", "--db", `${dir}/b.db`, "--stats-to", "bogus"], /invalid endpoint 'bogus'/],
+    [["sink", "file", "--dir", `${dir}/archive`, "--from", "bogus"], /invalid endpoint 'bogus'/],
+    [["sink", "mongodb", "--url", "mongodb://127.0.0.1:1", "--from", "bogus"], /invalid endpoint/],
+    [
+      ["sink", "cassandra", "--contact-points", "127.0.0.1:1", "--from", "bogus"],
+      /invalid endpoint/,
+    ],
+    [
+      ["sink", "dashboard", "--db", "/etc/hostname"],
+      /--db \/etc\/hostname: file is not a database/,
+    ],
+    [
+      ["sink", "store", "--db", `${dir}/c.db`, "--topic", "HTTP."],
+      /'HTTP\.' is not a topic prefix/,
+    ],
+    [["tap", "--topic", "a b"], /'a b' is not a topic prefix/],
+    [["source", "demo", "--rate", "-5"], /write --rate=VALUE/],
+    [["source", "nginx", "--file", "/etc/hostname", "--format", ""], /no \$variable/],
     [["router", "--bogus"], /unknown flag '--bogus'/],
     [["router", "--sinks", "tcp://nohost"], /invalid endpoint 'tcp:\/\/nohost'/],
     [["router", "--allow", "Not A Topic"], /not a topic prefix/],
@@ -128,6 +148,9 @@ Deno.test("bad flags and endpoints exit 2 with one line", opts, async () => {
     assert.equal(lines.length, 1, `one line for ${args.join(" ")}: ${result.stderr}`);
     assert.match(lines[0], pattern);
   }
+  const left = [...Deno.readDirSync(dir)].map((entry) => entry.name);
+  await Deno.remove(dir, { recursive: true });
+  assert.deepEqual(left, [], "a refused command creates nothing");
 });
 
 Deno.test("--help works for every command", opts, async () => {

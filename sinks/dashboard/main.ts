@@ -26,6 +26,7 @@ import {
   topicPrefixesFlag,
   UsageError,
 } from "@eventstorm/core";
+import { EventStore } from "@eventstorm/sink-store";
 import { Dashboard } from "./dashboard.ts";
 import { isLoopback } from "./server.ts";
 
@@ -158,10 +159,11 @@ export async function dashboardMain(args: string[]): Promise<number> {
   }
   const db = stringFlag(values, "db");
   if (db !== undefined) {
+    // Opened once here, so a wrong file is a usage error before anything starts.
     try {
-      Deno.statSync(db);
-    } catch {
-      throw new UsageError(`--db ${db}: no such store file`);
+      EventStore.open(db, { readOnly: true }).close();
+    } catch (error) {
+      throw new UsageError(`--db ${error instanceof Error ? error.message : String(error)}`);
     }
   }
   const signal = shutdownSignal();
