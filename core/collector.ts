@@ -90,6 +90,8 @@ export class Collector {
   readonly #malformedByStream = new Map<string, number>();
   #closed = false;
   #reading = false;
+  #topics: string[] = [];
+  #finishing: { idleMs: number; until: number } | undefined;
   #polling: Promise<unknown> | undefined;
   readonly #stats = {
     messages: 0,
@@ -113,16 +115,19 @@ export class Collector {
     const maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
     this.#ownsContext = options.context === undefined;
     this.#context = options.context ?? new ZmqContext();
-    this.#socket = this.#context.socket(SocketType.SUB);
+    // XSUB rather than SUB: a SUB socket filters its own queue by its current
+    // subscriptions, so after unsubscribing (finish) it would silently discard
+    // what is already on its way. Publishers filter for us either way.
+    this.#socket = this.#context.socket(SocketType.XSUB);
     try {
       this.#socket.configure({
         receiveHwm: options.receiveHwm ?? 1000,
         maxMessageSize,
         lingerMs: 0,
       });
-      for (const topic of options.topics?.length ? options.topics : [""]) {
-        this.#socket.subscribe(new TextEncoder().encode(topic));
-      }
+      this.#topics = options.topics?.length ? [...options.topics] : [""];
+      // Kept by the socket and sent to every peer it connects to, now or later.
+      for (const topic of this.#topics) this.#socket.send([subscription(1, topic)]);
       for (const endpoint of endpoints) this.#socket.attach(endpoint);
     } catch (error) {
       this.#socket.close();
@@ -155,9 +160,14 @@ export class Collector {
       while (!this.#closed) {
         const frameCount = this.#socket.receive(this.#buffers, this.#sizes);
         if (frameCount === 0) {
-          this.#polling = this.#poller.wait(-1);
-          await this.#polling;
+          const finishing = this.#finishing;
+          if (finishing && Date.now() >= finishing.until) break;
+          const polling = this.#poller.wait(finishing ? finishing.idleMs : -1);
+          this.#polling = polling;
+          const ready = await polling;
           this.#polling = undefined;
+          // Finishing, and quiet for idleMs: what was on its way has arrived.
+          if (this.#finishing && finishing && !ready[0]) break;
           continue;
         }
         const batch = this.#accept(frameCount, decode);
@@ -273,6 +283,31 @@ export class Collector {
     };
   }
 
+  /**
+   * Ends reading gracefully: unsubscribes, so that publishers and routers stop
+   * sending here, lets the reader take what is already queued on the way, and
+   * ends its loop once nothing has arrived for `idleMs` (default 200), or after
+   * `maxMs` (default 5000) at most. A sink stopping this way stores those events
+   * instead of discarding them, uncounted, with the socket.
+   *
+   * @example
+   * ```ts ignore
+   * const collector = await Collector.open({ endpoints: ">tcp://127.0.0.1:5556" });
+   * Deno.addSignalListener("SIGTERM", () => collector.finish());
+   * for await (const batch of collector.batches()) store(batch);
+   * await collector.close();
+   * ```
+   */
+  finish(options: { idleMs?: number; maxMs?: number } = {}): void {
+    if (this.#closed || this.#finishing) return;
+    for (const topic of this.#topics) this.#socket.send([subscription(0, topic)]);
+    this.#finishing = {
+      idleMs: options.idleMs ?? 200,
+      until: Date.now() + (options.maxMs ?? 5000),
+    };
+    this.#poller.wake();
+  }
+
   /** Stops the receive loop and releases the socket. */
   async close(): Promise<void> {
     if (this.#closed) return;
@@ -284,4 +319,13 @@ export class Collector {
     this.#socket.close();
     if (this.#ownsContext) await this.#context.terminate();
   }
+}
+
+/** An XSUB subscription message: 1 (subscribe) or 0 (unsubscribe), then the prefix. */
+function subscription(on: 0 | 1, topic: string): Uint8Array {
+  const prefix = new TextEncoder().encode(topic);
+  const message = new Uint8Array(prefix.length + 1);
+  message[0] = on;
+  message.set(prefix, 1);
+  return message;
 }

@@ -156,7 +156,9 @@ export class SinkRunner {
   async run(signal: AbortSignal): Promise<SinkStats> {
     const collector = await this.open();
     let receiving = true;
-    const onAbort = () => void collector.close();
+    // Take in what is already on its way before closing: those events are stored
+    // (or counted) rather than discarded with the socket.
+    const onAbort = () => collector.finish();
     signal.addEventListener("abort", onAbort, { once: true });
     const writer = this.#writeLoop(() => receiving);
     try {

@@ -180,3 +180,53 @@ Deno.test("a replayed stream is stored once (stable ids from stream positions)",
   await r.stop();
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test(
+  "SIGTERM while events wait in the sink's socket: they are stored, not discarded",
+  opts,
+  async () => {
+    const dir = await Deno.makeTempDir();
+    const r = startRouter();
+    // One event per transaction keeps the store behind the wire, so at the signal
+    // most events still sit in libzmq's queues on their way to the sink.
+    const sink = cli([
+      "sink",
+      "store",
+      "--db",
+      `${dir}/events.db`,
+      "--from",
+      r.sinks,
+      "--batch-size",
+      "1",
+      "--stats-interval",
+      "0s",
+      "--stats-to",
+      "none",
+    ]);
+    try {
+      const out = await emitter({ endpoints: r.sources, maxEvents: 1000 });
+      await waitFor(() => out.stats().subscriptions > 0, "the sink's subscription at the source");
+      // In steps, as a live source sends: each wakes the sink, which then spends
+      // its time writing while the rest queues up in libzmq.
+      for (let i = 0; i < 50_000; i++) {
+        out.emit("app.count", { i });
+        if (i % 1000 === 999) await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      await out.flush();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      sink.kill("SIGTERM");
+      const result = await finish(sink);
+      await out.close();
+      assert.equal(result.code, 0, result.stderr);
+      const numbers = statsNumbers(result.stderr);
+      assert.equal(numbers.received, 50_000, result.stderr);
+      assert.equal(numbers.stored, 50_000, result.stderr);
+      const store = EventStore.open(`${dir}/events.db`, { readOnly: true });
+      assert.equal(queryEvents(store, { type: "app.count" }).length, 50_000);
+      store.close();
+    } finally {
+      await r.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
