@@ -250,17 +250,20 @@ Deno.test({
 
       // Numbers move while events flow.
       const readTotal = () => page.$eval("#total-events", (e) => e.textContent ?? "");
-      const first = await readTotal();
-      const started = Date.now();
-      await waitFor(async () => (await readTotal()) !== first, "the event total to change", 15_000);
-      const changedAfter = Date.now() - started;
-      const second = await readTotal();
-      await waitFor(
-        async () => (await readTotal()) !== second,
-        "the event total to change again",
-        15_000,
-      );
-      console.log(`event total changed after ${changedAfter} ms`);
+      let shown = await readTotal();
+      await waitFor(async () => (await readTotal()) !== shown, "the event total to change", 15_000);
+      // From one change to the next, three times: the page promises a change
+      // within two seconds while events flow; the median spares one stall of
+      // this shared machine.
+      const gaps: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        shown = await readTotal();
+        const since = Date.now();
+        await waitFor(async () => (await readTotal()) !== shown, "the next change", 15_000);
+        gaps.push(Date.now() - since);
+      }
+      console.log(`event total changed every ${gaps.join(", ")} ms`);
+      assert.ok(gaps.toSorted((a, b) => a - b)[1] <= 2000, `changes ${gaps.join(", ")} ms apart`);
 
       // Hostile strings from events render as the characters they are.
       const cellTexts = (selector: string) =>
