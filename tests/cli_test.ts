@@ -130,6 +130,7 @@ Deno.test("bad flags and endpoints exit 2 with one line, leaving no files", opts
       /'HTTP\.' is not a topic prefix/,
     ],
     [["tap", "--topic", "a b"], /'a b' is not a topic prefix/],
+    [["sink", "store", "--db", `${dir}/d.db`, "--retain", "0s"], /--retain must be longer than 0/],
     [["source", "demo", "--rate", "-5"], /write --rate=VALUE/],
     [["source", "nginx", "--file", "/etc/hostname", "--format", ""], /no \$variable/],
     [["router", "--bogus"], /unknown flag '--bogus'/],

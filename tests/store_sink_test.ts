@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { Router } from "@eventstorm/router";
 import { EventStore, queryEvents } from "@eventstorm/sink-store";
-import { cli, emitter, finish, waitFor } from "./helpers.ts";
+import { cli, emitter, finish, gather, waitFor } from "./helpers.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
@@ -225,6 +225,77 @@ Deno.test(
       assert.equal(queryEvents(store, { type: "app.count" }).length, 50_000);
       store.close();
     } finally {
+      await r.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
+
+Deno.test(
+  "sink store from the command line: --retain at start, stats published as events",
+  opts,
+  async () => {
+    const dir = await Deno.makeTempDir();
+    const db = `${dir}/events.db`;
+    const now = Date.now();
+    const seed = EventStore.open(db);
+    seed.insertBatch([
+      ...[1, 2, 3].map((i) => ({
+        type: "old.x",
+        time: new Date(now - 2 * 3_600_000),
+        host: "h",
+        i,
+      })),
+      ...[1, 2].map((i) => ({ type: "old.x", time: new Date(now - 60_000), host: "h", i })),
+    ]);
+    seed.close();
+    const r = startRouter();
+    const stats = await gather({ endpoints: r.sinks, topics: ["eventstorm.stats"] });
+    const sink = cli([
+      "sink",
+      "store",
+      "--db",
+      db,
+      "--retain",
+      "1h",
+      "--from",
+      r.sinks,
+      "--topic",
+      "app.",
+      "--stats-to",
+      r.sources,
+      "--stats-interval",
+      "1s",
+    ]);
+    try {
+      const out = await emitter({ endpoints: r.sources });
+      await waitFor(() => out.stats().subscriptions > 1, "the sink's subscription at the source");
+      for (let i = 0; i < 100; i++) out.emit("app.x", { i });
+      await out.close();
+      await waitFor(
+        () => stats.events.some((event) => event.stored === 100),
+        "a stats event saying 100 stored",
+      );
+      const published = stats.events.find((event) => event.stored === 100)!;
+      assert.equal(published.component, "sink-store");
+      assert.equal(published.received, 100);
+      for (
+        const field of ["dropped_full", "dropped_rejected", "dropped_shutdown", "lost_on_wire"]
+      ) {
+        assert.equal(published[field], 0, field);
+      }
+      assert.equal(typeof published.latency_ms_avg, "number");
+      assert.ok((published.latency_ms_max as number) >= (published.latency_ms_avg as number));
+      sink.kill("SIGTERM");
+      const result = await finish(sink);
+      assert.equal(result.code, 0, result.stderr);
+      const store = EventStore.open(db, { readOnly: true });
+      assert.equal(queryEvents(store, { type: "app.x" }).length, 100);
+      // The two-hour-old events went at start; the minute-old ones stay.
+      assert.deepEqual(queryEvents(store, { type: "old.x" }).map((e) => e.i), [1, 2]);
+      store.close();
+    } finally {
+      await stats.stop();
       await r.stop();
       await Deno.remove(dir, { recursive: true });
     }

@@ -34,10 +34,14 @@ export function storeMain(args: string[]): Promise<number> {
     makeBackend: (values) => {
       const retain = stringFlag(values, "retain");
       const path = stringFlag(values, "db")!;
+      const retainMs = retain ? parseDuration(retain, "retain") : undefined;
+      if (retainMs !== undefined && retainMs <= 0) {
+        throw new UsageError(`--retain must be longer than 0, got '${retain}'`);
+      }
       try {
         return Promise.resolve(
           new StoreBackend(path, {
-            retainMs: retain ? parseDuration(retain, "retain") : undefined,
+            retainMs,
           }),
         );
       } catch (error) {

@@ -33,6 +33,14 @@ Deno.test("events written to a file come back, also after reopening it", () => {
 
     store = EventStore.open(path);
     assert.equal(store.count(), 257);
+    // A file store writes ahead (readers never block the sink) and finds a type's
+    // events by time through an index.
+    const pragma = store.database.prepare("PRAGMA journal_mode").get() as { journal_mode: string };
+    assert.equal(pragma.journal_mode, "wal");
+    const plan = store.database.prepare(
+      "EXPLAIN QUERY PLAN SELECT * FROM events WHERE type = 'http.hit' AND time >= 0 ORDER BY time",
+    ).all() as { detail: string }[];
+    assert.match(plan.map((row) => row.detail).join("; "), /USING INDEX events_type_time/);
     assert.deepEqual(store.types(), ["http.hit", "mail.sent"]);
     const back = queryEvents(store);
     store.close();
