@@ -4,7 +4,6 @@
 // under CI=true.
 import assert from "node:assert/strict";
 import cassandra from "cassandra-driver";
-import { Router, type RouterConfig } from "@eventstorm/router";
 import {
   Emitter,
   type Event,
@@ -21,7 +20,7 @@ import {
   type CassandraSinkConfig,
 } from "@eventstorm/sink-cassandra";
 import { type DbServer, inCI, startServer, unavailable } from "./db_server.ts";
-import { freePort, sleep, waitFor } from "./helpers.ts";
+import { freePort, sleep, startRouter, waitFor } from "./helpers.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
@@ -89,33 +88,6 @@ function config(keyspace: string, overrides: Partial<CassandraSinkConfig> = {}) 
     consistency: "one",
     timeoutMs: 5000,
     ...overrides,
-  };
-}
-
-function routerConfig(): RouterConfig {
-  return {
-    sources: ["@tcp://127.0.0.1:*"],
-    sinks: ["@tcp://127.0.0.1:*"],
-    allow: [],
-    deny: [],
-    statsIntervalMs: 0,
-    maxMessageSize: 16 << 20,
-    sendHwm: 1000,
-    receiveHwm: 1000,
-  };
-}
-
-function startRouter() {
-  const router = new Router(routerConfig(), { print: () => {} });
-  const running = router.run();
-  const { sources, sinks } = router.boundEndpoints();
-  return {
-    sources: `>${sources}`,
-    sinks: `>${sinks}`,
-    stop: async () => {
-      await router.close();
-      await running;
-    },
   };
 }
 

@@ -4,6 +4,7 @@
  * @module
  */
 import { Collector, type CollectorOptions, Emitter, type EmitterOptions } from "@eventstorm/core";
+import { Router, type RouterConfig } from "@eventstorm/router";
 
 /** A TCP port that was free a moment ago. */
 export function freePort(): number {
@@ -81,5 +82,39 @@ export async function finish(
     code: output.code,
     stdout: decoder.decode(output.stdout),
     stderr: decoder.decode(output.stderr),
+  };
+}
+
+/** A router config on loopback with free ports, no stats timer, and `overrides`. */
+export function routerConfig(overrides: Partial<RouterConfig> = {}): RouterConfig {
+  return {
+    sources: ["@tcp://127.0.0.1:*"],
+    sinks: ["@tcp://127.0.0.1:*"],
+    allow: [],
+    deny: [],
+    statsIntervalMs: 0,
+    maxMessageSize: 16 << 20,
+    sendHwm: 1000,
+    receiveHwm: 1000,
+    ...overrides,
+  };
+}
+
+/** Runs an in-process router; `sources` and `sinks` are connect endpoints to it. */
+export function startRouter(
+  overrides: Partial<RouterConfig> = {},
+  print: (line: string) => void = () => {},
+): { router: Router; sources: string; sinks: string; stop: () => Promise<void> } {
+  const router = new Router(routerConfig(overrides), { print });
+  const running = router.run();
+  const { sources, sinks } = router.boundEndpoints();
+  return {
+    router,
+    sources: `>${sources}`,
+    sinks: `>${sinks}`,
+    stop: async () => {
+      await router.close();
+      await running;
+    },
   };
 }

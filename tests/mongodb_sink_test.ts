@@ -3,7 +3,6 @@
 // are read back with the driver. Without a server the tests are ignored, except under CI=true.
 import assert from "node:assert/strict";
 import { type Document, MongoClient } from "mongodb";
-import { Router, type RouterConfig } from "@eventstorm/router";
 import {
   Emitter,
   type Event,
@@ -14,7 +13,7 @@ import {
 } from "@eventstorm/core";
 import { MongoBackend, type MongoSinkConfig } from "@eventstorm/sink-mongodb";
 import { type DbServer, inCI, startServer, unavailable } from "./db_server.ts";
-import { sleep, waitFor } from "./helpers.ts";
+import { sleep, startRouter, waitFor } from "./helpers.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
@@ -58,33 +57,6 @@ function dbTest(name: string, fn: (dbName: string) => Promise<void>, needsContro
 
 function config(dbName: string, overrides: Partial<MongoSinkConfig> = {}): MongoSinkConfig {
   return { url, db: dbName, timeseries: false, timeoutMs: 1500, ...overrides };
-}
-
-function routerConfig(): RouterConfig {
-  return {
-    sources: ["@tcp://127.0.0.1:*"],
-    sinks: ["@tcp://127.0.0.1:*"],
-    allow: [],
-    deny: [],
-    statsIntervalMs: 0,
-    maxMessageSize: 16 << 20,
-    sendHwm: 1000,
-    receiveHwm: 1000,
-  };
-}
-
-function startRouter() {
-  const router = new Router(routerConfig(), { print: () => {} });
-  const running = router.run();
-  const { sources, sinks } = router.boundEndpoints();
-  return {
-    sources: `>${sources}`,
-    sinks: `>${sinks}`,
-    stop: async () => {
-      await router.close();
-      await running;
-    },
-  };
 }
 
 /** Runs a sink in this process until `stop`. */

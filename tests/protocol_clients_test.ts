@@ -9,9 +9,8 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { Router } from "@eventstorm/router";
 import { Emitter } from "@eventstorm/core";
-import { freePort, gather, waitFor } from "./helpers.ts";
+import { freePort, gather, startRouter, waitFor } from "./helpers.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const CI = Deno.env.get("CI") === "true";
@@ -79,18 +78,8 @@ Deno.test({
     if (unavailable) throw new Error(`CI=true but ${unavailable}`);
     const dir = await Deno.makeTempDir({ prefix: "protocol_clients_" });
     const sourcesPort = freePort();
-    const router = new Router({
-      sources: [`@tcp://127.0.0.1:${sourcesPort}`],
-      sinks: ["@tcp://127.0.0.1:*"],
-      allow: [],
-      deny: [],
-      statsIntervalMs: 0,
-      maxMessageSize: 16 << 20,
-      sendHwm: 1000,
-      receiveHwm: 1000,
-    }, { print: () => {} });
-    const running = router.run();
-    const sinks = `>${router.boundEndpoints().sinks}`;
+    const r = startRouter({ sources: [`@tcp://127.0.0.1:${sourcesPort}`] });
+    const sinks = r.sinks;
     const sink = await gather({ endpoints: sinks, topics: ["app."] });
     try {
       const receiver = await startReceiver(await buildReceiver(dir), [sinks, "app.", "6"]);
@@ -135,8 +124,7 @@ Deno.test({
       assert.deepEqual(stats.malformed, {});
     } finally {
       await sink.stop();
-      await router.close();
-      await running;
+      await r.stop();
       await Deno.remove(dir, { recursive: true });
     }
   },

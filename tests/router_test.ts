@@ -1,41 +1,12 @@
 import assert from "node:assert/strict";
-import { Router, type RouterConfig } from "@eventstorm/router";
+import { Router } from "@eventstorm/router";
 import { MessageBuilder } from "@eventstorm/core";
 import { SocketType, ZmqContext } from "../core/zmq/socket.ts";
-import { emitter, gather, sleep, waitFor } from "./helpers.ts";
+import { emitter, gather, routerConfig, sleep, startRouter, waitFor } from "./helpers.ts";
 
 // FFI waits and libzmq's own threads outlive a test's op bookkeeping; each test
 // closes everything it opens itself.
 const opts = { sanitizeOps: false, sanitizeResources: false };
-
-function routerConfig(overrides: Partial<RouterConfig> = {}): RouterConfig {
-  return {
-    sources: ["@tcp://127.0.0.1:*"],
-    sinks: ["@tcp://127.0.0.1:*"],
-    allow: [],
-    deny: [],
-    statsIntervalMs: 0,
-    maxMessageSize: 16 << 20,
-    sendHwm: 1000,
-    receiveHwm: 1000,
-    ...overrides,
-  };
-}
-
-function startRouter(overrides: Partial<RouterConfig> = {}) {
-  const router = new Router(routerConfig(overrides), { print: () => {} });
-  const running = router.run();
-  const { sources, sinks } = router.boundEndpoints();
-  return {
-    router,
-    sources: `>${sources}`,
-    sinks: `>${sinks}`,
-    stop: async () => {
-      await router.close();
-      await running;
-    },
-  };
-}
 
 Deno.test("router forwards allowed topics and refuses denied ones", opts, async () => {
   const r = startRouter({ allow: ["app."], deny: ["app.secret"] });

@@ -1,30 +1,8 @@
 import assert from "node:assert/strict";
-import { Router } from "@eventstorm/router";
 import { EventStore, queryEvents } from "@eventstorm/sink-store";
-import { cli, emitter, finish, gather, waitFor } from "./helpers.ts";
+import { cli, emitter, finish, gather, startRouter, waitFor } from "./helpers.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
-
-function startRouter() {
-  const router = new Router({
-    sources: ["@tcp://127.0.0.1:*"],
-    sinks: ["@tcp://127.0.0.1:*"],
-    allow: [],
-    deny: [],
-    statsIntervalMs: 0,
-    maxMessageSize: 16 << 20,
-    sendHwm: 1000,
-    receiveHwm: 1000,
-  }, { print: () => {} });
-  const running = router.run();
-  const { sources, sinks } = router.boundEndpoints();
-  return {
-    router,
-    sources: `>${sources}`,
-    sinks: `>${sinks}`,
-    stop: async () => (await router.close(), await running),
-  };
-}
 
 function statsNumbers(stderr: string): Record<string, number> {
   const last = stderr.trim().split("\n").filter((line) => line.startsWith("sink store:")).pop() ??
