@@ -4,11 +4,10 @@
  * Needs chromium (scripts/chromium.sh installs it); skips without it unless CI=true.
  */
 import assert from "node:assert/strict";
-import { Router } from "@eventstorm/router";
 import { Dashboard } from "@eventstorm/sink-dashboard";
 import { DemoEvents } from "@eventstorm/source-demo";
 import type { Emitter } from "@eventstorm/core";
-import { emitter, sleep, waitFor } from "./helpers.ts";
+import { emitter, sleep, startRouter, waitFor } from "./helpers.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const CHROMIUM = "/usr/bin/chromium";
@@ -61,29 +60,6 @@ async function chromiumProblem(): Promise<string | undefined> {
 const problem = await chromiumProblem();
 const ci = Deno.env.get("CI") === "true";
 if (problem !== undefined && !ci) console.warn(`skipping the dashboard browser test: ${problem}`);
-
-function startRouter() {
-  const router = new Router({
-    sources: ["@tcp://127.0.0.1:*"],
-    sinks: ["@tcp://127.0.0.1:*"],
-    allow: [],
-    deny: [],
-    statsIntervalMs: 0,
-    maxMessageSize: 16 << 20,
-    sendHwm: 10_000,
-    receiveHwm: 10_000,
-  }, { print: () => {} });
-  const running = router.run();
-  const { sources, sinks } = router.boundEndpoints();
-  return {
-    sources: `>${sources}`,
-    sinks: `>${sinks}`,
-    stop: async () => {
-      await router.close();
-      await running;
-    },
-  };
-}
 
 /** Emits demo traffic plus the hostile strings and some mail until stopped. */
 function flow(out: Emitter): { stop: () => Promise<void> } {
@@ -146,7 +122,7 @@ Deno.test({
   fn: async () => {
     if (problem !== undefined) throw new Error(`CI=true but ${problem}`);
     const { chromium } = await import("playwright-core");
-    const r = startRouter();
+    const r = startRouter({ sendHwm: 10_000, receiveHwm: 10_000 });
     const dashboard = await Dashboard.start({
       collector: { endpoints: r.sinks },
       hostname: "127.0.0.1",

@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
 import { BSON, EJSON } from "bson";
-import { Router, type RouterConfig } from "@eventstorm/router";
 import { listSegments, readSegment } from "@eventstorm/sink-file";
-import { emitter, waitFor } from "./helpers.ts";
+import { emitter, startRouter, waitFor } from "./helpers.ts";
 
 // FFI waits and libzmq's own threads outlive a test's op bookkeeping; each test
 // closes everything it opens itself.
@@ -10,30 +9,6 @@ const opts = { sanitizeOps: false, sanitizeResources: false };
 
 const SINK_MAIN = new URL("../sinks/file/main.ts", import.meta.url).pathname;
 const TYPES = ["http.hit", "ssh.login", "host.cpu"];
-
-function startRouter() {
-  const config: RouterConfig = {
-    sources: ["@tcp://127.0.0.1:*"],
-    sinks: ["@tcp://127.0.0.1:*"],
-    allow: [],
-    deny: [],
-    statsIntervalMs: 0,
-    maxMessageSize: 16 << 20,
-    sendHwm: 100_000,
-    receiveHwm: 100_000,
-  };
-  const router = new Router(config, { print: () => {} });
-  const running = router.run();
-  const { sources, sinks } = router.boundEndpoints();
-  return {
-    sources: `>${sources}`,
-    sinks: `>${sinks}`,
-    stop: async () => {
-      await router.close();
-      await running;
-    },
-  };
-}
 
 /** The file sink as a child process, its stderr gathered as it comes. */
 function startSink(args: string[]) {
@@ -127,7 +102,7 @@ Deno.test(
   opts,
   async () => {
     const dir = await Deno.makeTempDir({ prefix: "file_sink_e2e_" });
-    const r = startRouter();
+    const r = startRouter({ sendHwm: 100_000, receiveHwm: 100_000 });
     const sink = startSink(["--dir", dir, "--from", r.sinks, "--max-bytes", "16KiB"]);
     try {
       const perType = 2000;
@@ -166,7 +141,7 @@ Deno.test(
   opts,
   async () => {
     const dir = await Deno.makeTempDir({ prefix: "file_sink_e2e_" });
-    const r = startRouter();
+    const r = startRouter({ sendHwm: 100_000, receiveHwm: 100_000 });
     const args = ["--dir", dir, "--from", r.sinks, "--format", "jsonl", "--gzip"];
     let sink = startSink(args);
     try {
