@@ -167,7 +167,7 @@ export class Collector {
           const ready = await polling;
           this.#polling = undefined;
           // Finishing, and quiet for idleMs: what was on its way has arrived.
-          if (this.#finishing && finishing && !ready[0]) break;
+          if (finishing && !ready[0]) break;
           continue;
         }
         const batch = this.#accept(frameCount, decode);

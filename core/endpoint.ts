@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { UsageError } from "./flags.ts";
+import { type Flags, listFlag, UsageError } from "./flags.ts";
 
 /** One parsed endpoint. */
 export interface Endpoint {
@@ -75,4 +75,21 @@ function addressProblem(address: string, bind: boolean): string | undefined {
  */
 export function formatEndpoint(endpoint: Endpoint): string {
   return `${endpoint.bind ? "@" : ">"}${endpoint.address}`;
+}
+
+/**
+ * A list flag of endpoints (`--to`, `--from`, `--sources`, …), each checked, so
+ * that a typo is a usage error before a command opens a file or waits for a
+ * server rather than after.
+ *
+ * @example
+ * ```ts
+ * import { endpointsFlag } from "@eventstorm/core";
+ * endpointsFlag({ to: [">tcp://127.0.0.1:5555"] }, "to"); // [">tcp://127.0.0.1:5555"]
+ * ```
+ */
+export function endpointsFlag(values: Flags, name: string): string[] {
+  const endpoints = listFlag(values, name);
+  for (const endpoint of endpoints) parseEndpoints(endpoint);
+  return endpoints;
 }

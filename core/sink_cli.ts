@@ -5,7 +5,7 @@
  * @module
  */
 import { Emitter } from "./emitter.ts";
-import { parseEndpoints } from "./endpoint.ts";
+import { endpointsFlag, parseEndpoints } from "./endpoint.ts";
 import {
   type CommandSpec,
   type Flags,
@@ -13,7 +13,6 @@ import {
   FROM_FLAG,
   helpText,
   integerFlag,
-  listFlag,
   parseFlags,
   shutdownSignal,
   stringFlag,
@@ -139,11 +138,11 @@ export async function runSinkMain(args: string[], command: SinkCommand): Promise
   const statsTo = stringFlag(values, "stats-to") ?? "none";
   // Checked before the backend opens: a typo must not leave a database file
   // behind or wait for a server first.
-  for (const endpoint of listFlag(values, "from")) parseEndpoints(endpoint);
+  const from = endpointsFlag(values, "from");
   if (statsTo !== "none") parseEndpoints(statsTo);
   const intervalMs = parseDuration(stringFlag(values, "stats-interval")!, "stats-interval");
   const runnerOptions = {
-    collector: { endpoints: listFlag(values, "from"), topics: topicPrefixesFlag(values, "topic") },
+    collector: { endpoints: from, topics: topicPrefixesFlag(values, "topic") },
     bufferEvents: integerFlag(values, "buffer", { min: 1 })!,
     whenFull: whenFull as WhenFull,
     batchSize: integerFlag(values, "batch-size", { min: 1, max: 1_000_000 })!,
@@ -169,7 +168,7 @@ export async function runSinkMain(args: string[], command: SinkCommand): Promise
     publish: stats ? (fields) => stats.emit("eventstorm.stats", fields) : undefined,
   });
   reporter.start();
-  console.error(`sink ${command.name}: receiving from ${listFlag(values, "from").join(", ")}`);
+  console.error(`sink ${command.name}: receiving from ${from.join(", ")}`);
   await runner.run(shutdownSignal());
   reporter.stop();
   reporter.report();

@@ -9,7 +9,7 @@ import { resolve } from "node:path";
 import { parseDuration } from "./duration.ts";
 import { Emitter, waitingNotice } from "./emitter.ts";
 import { localHostname } from "./event.ts";
-import { parseEndpoints } from "./endpoint.ts";
+import { endpointsFlag } from "./endpoint.ts";
 import {
   type CommandSpec,
   type Flags,
@@ -295,9 +295,8 @@ export async function runFileSourceMain(
     : explicitCheckpoint ?? (print ? undefined : defaultCheckpointPath(command.name, files));
   const hostOverride = stringFlag(values, "host");
   const host = hostOverride ?? localHostname();
-  const to = listFlag(values, "to");
   // Checked even with --print, so a typo shows before the flag is needed.
-  for (const endpoint of to) parseEndpoints(endpoint);
+  const to = endpointsFlag(values, "to");
   const matched = await expandGlobs(files);
   if (matched.length === 0) {
     if (once) throw new UsageError(`${spec.name}: no file matches ${files.join(", ")}`);

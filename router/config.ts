@@ -6,11 +6,10 @@
 import {
   type CommandSpec,
   DEFAULT_MAX_MESSAGE_SIZE,
+  endpointsFlag,
   type Flags,
   integerFlag,
-  listFlag,
   parseDuration,
-  parseEndpoints,
   stringFlag,
   topicPrefixesFlag,
 } from "@eventstorm/core";
@@ -123,9 +122,8 @@ export const ROUTER_COMMAND: CommandSpec = {
  * ```
  */
 export function routerConfigFromFlags(values: Flags): RouterConfig {
-  const sources = listFlag(values, "sources");
-  const sinks = listFlag(values, "sinks");
-  for (const endpoint of [...sources, ...sinks]) parseEndpoints(endpoint);
+  const sources = endpointsFlag(values, "sources");
+  const sinks = endpointsFlag(values, "sinks");
   const allow = topicPrefixesFlag(values, "allow");
   const deny = topicPrefixesFlag(values, "deny");
   const interval = stringFlag(values, "stats-interval") ?? "10s";

@@ -74,16 +74,13 @@ export async function metricsMain(args: string[]): Promise<number> {
   const host = stringFlag(parsed.values, "host") ?? localHostname();
   const once = parsed.values.once === true;
   const signal = shutdownSignal();
+  const to = listFlag(parsed.values, "to");
   const output: EventOutput = parsed.values.print === true
     ? new PrintOutput()
-    : await Emitter.open({
-      endpoints: listFlag(parsed.values, "to"),
-      host,
-      onWaiting: waitingNotice("source metrics", listFlag(parsed.values, "to")),
-    });
+    : await Emitter.open({ endpoints: to, host, onWaiting: waitingNotice("source metrics", to) });
   console.error(
     `source metrics: ${once ? "one sample" : `every ${stringFlag(parsed.values, "interval")}`} → ` +
-      (parsed.values.print === true ? "stdout" : listFlag(parsed.values, "to").join(", ")),
+      (parsed.values.print === true ? "stdout" : to.join(", ")),
   );
   const reported = new Set<string>();
   using sampler = new MetricsSampler({
