@@ -1,5 +1,5 @@
 /**
- * `deno task bench [NAME…]`: runs the benchmarks one after another, each in its
+ * `deno task bench [NAME…] [--FLAG…]`: runs the benchmarks one after another, each in its
  * own process, and prints their figures. Not a test: nothing here fails on a
  * number, since the machine is shared and noisy; ratios against a baseline
  * measured in the same run are what to compare.
@@ -15,7 +15,11 @@ const BENCHES: Record<string, string> = {
   dashboard: "dashboard_bench.ts",
 };
 
-const wanted = Deno.args.length > 0 ? Deno.args : Object.keys(BENCHES);
+// Flags (`--lines 100000`, `--keep`) go to every benchmark named; names pick them.
+const firstFlag = Deno.args.findIndex((arg) => arg.startsWith("-"));
+const names = firstFlag < 0 ? Deno.args : Deno.args.slice(0, firstFlag);
+const flags = firstFlag < 0 ? [] : Deno.args.slice(firstFlag);
+const wanted = names.length > 0 ? names : Object.keys(BENCHES);
 let failed = 0;
 for (const name of wanted) {
   const file = BENCHES[name];
@@ -34,7 +38,7 @@ for (const name of wanted) {
   }
   console.log(`\n== ${name}`);
   const status = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", path],
+    args: ["run", "-A", path, ...flags],
     stdout: "inherit",
     stderr: "inherit",
   }).spawn().status;

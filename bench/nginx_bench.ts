@@ -12,7 +12,7 @@ import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { nginxParser } from "@eventstorm/source-nginx";
 import { NginxLineGenerator } from "../tests/nginx_lines.ts";
-import { sourceToWire } from "./source_wire.ts";
+import { sourceToWire, type SourceWireResult } from "./source_wire.ts";
 
 const args = parseArgs({
   args: Deno.args,
@@ -48,13 +48,19 @@ try {
   // whole source as a user runs it: its own process, the file read from disk,
   // events batched onto the wire. Timed from spawn (startup included) until the
   // collector here has counted every event; bodies stay undecoded on this side.
-  const wire = await sourceToWire("nginx", path);
-  const sourceMillis = wire.millis;
-  console.log(
-    `source file → wire (own process, startup included): ${rate(wire.received, sourceMillis)}, ` +
-      `${wire.received.toLocaleString("en-US")} events, lost ${wire.lost}`,
-  );
-  console.log(`  the source's own line: ${wire.statsLine}`);
+  // Best of the rounds, like parse-only below: a noisy machine only ever slows a run.
+  let bestWire: SourceWireResult | undefined;
+  for (let round = 1; round <= rounds; round++) {
+    const wire = await sourceToWire("nginx", path);
+    console.log(
+      `source file → wire round ${round} (own process, startup included): ${
+        rate(wire.received, wire.millis)
+      }, ${wire.received.toLocaleString("en-US")} events, lost ${wire.lost}`,
+    );
+    if (bestWire === undefined || wire.millis < bestWire.millis) bestWire = wire;
+  }
+  const sourceMillis = bestWire!.millis;
+  console.log(`source best: ${rate(count, sourceMillis)}; its own line: ${bestWire!.statsLine}`);
 
   started = performance.now();
   const text = await Deno.readTextFile(path);
@@ -107,7 +113,9 @@ try {
         }`,
       );
       console.log(
-        `ratio: the whole source is ${(millis / sourceMillis).toFixed(1)}x goaccess's speed ` +
+        `ratio: the whole source (best round) is ${
+          (millis / sourceMillis).toFixed(1)
+        }x goaccess's speed ` +
           `on the same file (target: faster); parse-only target 1,000,000 lines/s, ` +
           `source target 300,000 lines/s`,
       );

@@ -14,13 +14,14 @@
 import { parseArgs } from "node:util";
 import { SyslogParser } from "@eventstorm/core";
 import { PostfixTracker } from "@eventstorm/source-postfix";
-import { sourceToWire } from "./source_wire.ts";
+import { sourceToWire, type SourceWireResult } from "./source_wire.ts";
 
 const args = parseArgs({
   args: Deno.args,
   options: {
     lines: { type: "string", default: "500000" },
     rounds: { type: "string", default: "3" },
+    keep: { type: "boolean", default: false },
   },
 });
 const target = Number(args.values.lines);
@@ -253,13 +254,22 @@ const dir = await Deno.makeTempDir({ prefix: "postfix_bench_" });
 try {
   const path = `${dir}/mail.log`;
   await Deno.writeTextFile(path, lines.join("\n") + "\n");
-  const wire = await sourceToWire("postfix", path, ["--utc"]);
+  // Best of the rounds, like the tracker above: a noisy machine only ever slows a run.
+  let bestWire: SourceWireResult | undefined;
+  for (let round = 1; round <= rounds; round++) {
+    const wire = await sourceToWire("postfix", path, ["--utc"]);
+    console.log(
+      `source file → wire round ${round} (own process, startup included): ${
+        rate(lines.length, wire.millis)
+      }, ${wire.received.toLocaleString("en-US")} events, lost ${wire.lost}`,
+    );
+    if (bestWire === undefined || wire.millis < bestWire.millis) bestWire = wire;
+  }
   console.log(
-    `source file → wire (own process, startup included): ${rate(lines.length, wire.millis)}, ${
-      wire.received.toLocaleString("en-US")
-    } events, lost ${wire.lost} (target 200,000 lines/s)`,
+    `source best: ${rate(lines.length, bestWire!.millis)} (target 200,000 lines/s); ` +
+      `its own line: ${bestWire!.statsLine}`,
   );
-  console.log(`  the source's own line: ${wire.statsLine}`);
 } finally {
-  await Deno.remove(dir, { recursive: true });
+  if (args.values.keep) console.log(`kept ${dir}`);
+  else await Deno.remove(dir, { recursive: true });
 }

@@ -62,13 +62,26 @@ export function writeFlatDocument(
   for (const key in document) {
     const value = document[key];
     if (value === undefined) continue;
-    const keyBytes = encodedKey(key);
-    if (keyBytes === null) return -2;
-    // Type byte, key, NUL, and the largest fixed-size value (8 bytes).
-    if (index + keyBytes.length + 10 > capacity) return -1;
-    const typeAt = index;
-    buffer.set(keyBytes, index + 1);
-    index += keyBytes.length + 1;
+    // Type byte, key (three bytes per UTF-16 unit at worst), NUL, and the
+    // largest fixed-size value (8 bytes).
+    if (index + key.length * 3 + 10 > capacity) return -1;
+    const typeAt = index++;
+    // Field names are short ASCII: a loop beats a cache lookup plus set().
+    const keyLength = key.length;
+    let written = 0;
+    for (; written < keyLength; written++) {
+      const code = key.charCodeAt(written);
+      if (code >= 0x80 || code === 0) break;
+      buffer[index + written] = code;
+    }
+    if (written < keyLength) {
+      const keyBytes = encodedKey(key);
+      if (keyBytes === null) return -2;
+      buffer.set(keyBytes, index);
+      index += keyBytes.length;
+    } else {
+      index += keyLength;
+    }
     buffer[index++] = 0;
     switch (typeof value) {
       case "string": {
@@ -144,14 +157,11 @@ function writeInt32(buffer: Uint8Array, at: number, value: number): void {
   buffer[at + 3] = (value >>> 24) & 0xff;
 }
 
+/** Writes a safe integer as a little-endian two's-complement int64. */
 function writeInt64(buffer: Uint8Array, at: number, value: number): void {
-  const low = value % 0x100000000;
-  let lowBits = low < 0 ? low + 0x100000000 : low;
-  let high = Math.floor(value / 0x100000000);
-  for (let i = 0; i < 4; i++) {
-    buffer[at + i] = lowBits & 0xff;
-    lowBits = Math.floor(lowBits / 256);
-  }
-  high = high < 0 ? high + 0x100000000 : high;
-  writeInt32(buffer, at + 4, high >>> 0);
+  const high = Math.floor(value / 0x100000000);
+  // 0 ≤ low < 2^32 also for negative values, and writeInt32's bit operations
+  // wrap both halves to two's complement.
+  writeInt32(buffer, at, value - high * 0x100000000);
+  writeInt32(buffer, at + 4, high);
 }

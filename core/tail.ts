@@ -113,7 +113,9 @@ export interface FollowerStats {
   readErrors: number;
 }
 
-const CHUNK_BYTES = 64 * 1024;
+// Each chunk costs a read, a check of the file's head and two seeks, all async
+// ops: at 64 KiB they were a third of the time a busy source spent reading.
+const CHUNK_BYTES = 256 * 1024;
 // Kernel file timestamps come from a coarse clock that may lag Date.now() a little.
 const CLOCK_SLACK_MS = 50;
 // Finished files are remembered so that a copy or a compressed copy is not read again.
