@@ -141,6 +141,7 @@ export class Emitter implements EventOutput {
   readonly #closeTimeoutMs: number;
   readonly #positions = new Map<string, number>();
   readonly #batches = new Map<string, TopicBatch>();
+  #lastBatch: TopicBatch | undefined;
   readonly #pending = new Queue<PendingMessage>();
   readonly #frames: Uint8Array[] = [];
   readonly #header = new Uint8Array(HEADER_SIZE);
@@ -275,10 +276,15 @@ export class Emitter implements EventOutput {
   send(event: Event): void {
     if (this.#closed) throw new Error("emitter is closed");
     const topic = event.type;
-    const batch = this.#batch(topic);
-    if (batch.encoder.count === 0) batch.first = this.#positions.get(topic) ?? 0;
+    // Sources send runs of one type: skip the map for the common case.
+    const last = this.#lastBatch;
+    const batch = last !== undefined && last.topic === topic
+      ? last
+      : (this.#lastBatch = this.#batch(topic));
+    const position = this.#positions.get(topic) ?? 0;
+    if (batch.encoder.count === 0) batch.first = position;
     const size = batch.encoder.add(event);
-    this.#positions.set(topic, (this.#positions.get(topic) ?? 0) + 1);
+    this.#positions.set(topic, position + 1);
     this.#stats.events++;
     if (size > this.#maxEventBytes) {
       // The event already has its index: the gap tells receivers, the counter tells us.
