@@ -6,7 +6,7 @@
  */
 import { BSON, EJSON } from "bson";
 import { envelopeProblem, type Event } from "./event.ts";
-import { writeFlatDocument } from "./flat_bson.ts";
+import { writePlainDocument } from "./plain_bson.ts";
 
 /** Smallest valid BSON document: int32 length + terminating NUL. */
 const MIN_DOCUMENT = 5;
@@ -79,13 +79,13 @@ export class BatchEncoder {
    * batch as it was.
    */
   add(document: Record<string, unknown>): number {
-    let end = writeFlatDocument(document, this.#buffer, this.#length);
+    let end = writePlainDocument(document, this.#buffer, this.#length);
     while (end === -1) {
       // Room for the worst case of a 16 MiB document was there: it is larger.
       if (this.#buffer.length - this.#length > 3 * MAX_DOCUMENT_SIZE + 64) end = -3;
       else {
         this.#grow(this.#buffer.length);
-        end = writeFlatDocument(document, this.#buffer, this.#length);
+        end = writePlainDocument(document, this.#buffer, this.#length);
       }
     }
     if (end !== -2) {
@@ -102,7 +102,7 @@ export class BatchEncoder {
       this.#count++;
       return size;
     }
-    // Not a flat document of plain values: the bson package handles every case.
+    // Something writePlainDocument leaves alone: the bson package handles every case.
     while (true) {
       try {
         const end = BSON.serializeWithBufferAndIndex(document, this.#buffer, {

@@ -524,10 +524,17 @@ export class PostfixTracker implements LineParser<PostfixTrackerState> {
   }
 
   #sweep(logNow: number, out: Event[]): void {
-    for (const message of [...this.#messages.values()]) {
+    // Runs every minute of log time over every open message, deferred ones
+    // included for days: the cheap test first. (A Map may lose the entry being
+    // visited, which #finish does, without disturbing the iteration.)
+    const shortest = Math.min(this.#timeout, this.#deferredTimeout);
+    for (const message of this.#messages.values()) {
+      const idle = logNow - message.last;
+      if (idle <= shortest) continue;
       const waiting = message.queued && message.recipients.some((r) => r.status === "deferred");
-      const limit = waiting ? this.#deferredTimeout : this.#timeout;
-      if (logNow - message.last > limit) out.push(this.#finish(message, true));
+      if (idle > (waiting ? this.#deferredTimeout : this.#timeout)) {
+        out.push(this.#finish(message, true));
+      }
     }
     while (this.#messages.size > this.#maxOpen) {
       const oldest = this.#messages.values().next().value!;

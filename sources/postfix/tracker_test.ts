@@ -255,6 +255,20 @@ Deno.test("idle messages time out by log time; queued deferred ones wait longer"
   assert.equal(expired[0].incomplete, true);
 });
 
+Deno.test("a deferred timeout shorter than the timeout expires deferred messages first", () => {
+  const tracker = new PostfixTracker({ utc: true, timeout: 3_600_000, deferredTimeout: 600_000 });
+  feed(tracker, [
+    "Nov 23 10:00:00 mx postfix/smtpd[1]: 1111111111: client=a.example[192.0.2.1]",
+    "Nov 23 10:00:00 mx postfix/qmgr[2]: 2222222222: from=<a@a.example>, size=1, nrcpt=1 (queue active)",
+    "Nov 23 10:00:01 mx postfix/smtp[3]: 2222222222: to=<u@b.example>, relay=none, delay=1, delays=1/0/0/0, dsn=4.4.1, status=deferred (connect refused)",
+  ]);
+  const later = feed(tracker, [
+    "Nov 23 10:20:05 mx postfix/anvil[9]: statistics: max cache size 1 at Nov 23 10:20:00",
+  ]);
+  assert.deepEqual(later.map((e) => [e.queue_id, e.incomplete]), [["2222222222", true]]);
+  assert.equal(tracker.openCount, 1);
+});
+
 Deno.test("snapshot and restore continue a transaction across a restart", () => {
   const whole = feed(new PostfixTracker({ utc: true }), PICKUP);
   const first = new PostfixTracker({ utc: true });
