@@ -168,11 +168,29 @@ function comparable(value: unknown): unknown {
   return value;
 }
 
+/**
+ * What survives a round trip: BSON's deprecated undefined (type 6) decodes as
+ * undefined, which encoding leaves out of a document and writes as null in an
+ * array, as the bson package does.
+ */
+function roundTripped(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map((v) => v === undefined ? null : roundTripped(v));
+  if (value !== null && typeof value === "object" && value.constructor === Object) {
+    return Object.fromEntries(
+      Object.entries(value).filter(([, v]) => v !== undefined).map((
+        [k, v],
+      ) => [k, roundTripped(v)]),
+    );
+  }
+  return value;
+}
+
 function assertStable(document: Record<string, unknown>): void {
   const [again] = decodeBatch(encodeBatch([document]));
+  const expected = roundTripped(document) as Record<string, unknown>;
   const invalid = JSON.stringify(comparable(document)).includes('"invalid date"');
-  if (!invalid) assert.deepEqual(again, document);
-  else assert.deepEqual(Object.keys(again), Object.keys(document));
+  if (!invalid) assert.deepEqual(again, expected);
+  else assert.deepEqual(Object.keys(again), Object.keys(expected));
 }
 
 /** Checks one parse result against the frames it came from; returns decoded events or undefined. */
