@@ -13,6 +13,7 @@
  */
 import { parseArgs } from "node:util";
 import { SyslogParser } from "@eventstorm/core";
+import { mulberry32 } from "@eventstorm/source-demo";
 import { PostfixTracker } from "@eventstorm/source-postfix";
 import { sourceToWire, type SourceWireResult } from "./source_wire.ts";
 
@@ -31,18 +32,6 @@ if (!Number.isInteger(target) || target < 1) {
   Deno.exit(2);
 }
 
-/** Deterministic PRNG (mulberry32) so every run measures the same log. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
 function stamp(ms: number): string {
@@ -56,7 +45,8 @@ function stamp(ms: number): string {
 
 /** Generates about `count` lines; returns them in time order. */
 function generate(count: number): string[] {
-  const rnd = random(42);
+  // Seeded, so every run measures the same log.
+  const rnd = mulberry32(42);
   const pick = <T>(list: T[]): T => list[Math.floor(rnd() * list.length)];
   const pid = (base: number) => base + Math.floor(rnd() * 400);
   const domains = ["example.com", "example.net", "example.org", "mail.test", "corp.test"];

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { BSON, ObjectId } from "bson";
 import { BatchEncoder, decodeBatch } from "./codec.ts";
 import { writePlainDocument } from "./plain_bson.ts";
+import { mulberry32 } from "./testdata/random.ts";
 
 /** What the bson package writes for the same document, our reference. */
 function reference(document: Record<string, unknown>): Uint8Array {
@@ -68,17 +69,6 @@ function randomValue(random: () => number): unknown {
     default:
       return String.fromCharCode(...Array.from({ length: 8 }, () => Math.floor(random() * 0xffff)));
   }
-}
-
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** A random plain document: the values above, and now and then nested ones. */

@@ -14,27 +14,16 @@ import { MessageBuilder } from "./message.ts";
 import { DROP_REASONS, encodeHeader, parseMessage, type ParseResult } from "./protocol.ts";
 import { SequenceTracker } from "./sequence.ts";
 import { SocketType, ZmqContext } from "./zmq/socket.ts";
+import { mulberry32 } from "./testdata/random.ts";
 
 const utf8 = new TextEncoder();
 const SEED = Number(Deno.env.get("FUZZ_SEED") ?? Date.now() % 2 ** 31);
 const ITERATIONS = Number(Deno.env.get("FUZZ_ITERATIONS") ?? 20_000);
 
-/** mulberry32: small, fast and good enough to drive mutations. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-
 class Fuzzer {
   readonly random: () => number;
   constructor(seed: number) {
-    this.random = prng(seed);
+    this.random = mulberry32(seed);
   }
   int(below: number): number {
     return Math.floor(this.random() * below);

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { mulberry32 } from "@eventstorm/source-demo";
 
 const METHODS = [
   "GET",
@@ -106,7 +107,7 @@ export function timeLocal(date: Date): string {
 
 /** Deterministic generator of `combined` lines. */
 export class NginxLineGenerator {
-  #state: number;
+  readonly #next: () => number;
   #time: number;
   #oddShare: number;
   #cachedSecond = -1;
@@ -114,18 +115,13 @@ export class NginxLineGenerator {
 
   /** Creates a generator; see {@linkcode NginxLineOptions}. */
   constructor(options: NginxLineOptions = {}) {
-    this.#state = (options.seed ?? 1) >>> 0;
+    this.#next = mulberry32(options.seed ?? 1);
     this.#time = (options.start ?? new Date("2024-03-02T10:00:00Z")).getTime();
     this.#oddShare = options.oddShare ?? 0.02;
   }
 
-  // mulberry32: small, fast and good enough for test data.
   #random(): number {
-    this.#state = (this.#state + 0x6D2B79F5) >>> 0;
-    let t = this.#state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return this.#next();
   }
 
   #pick<T>(list: readonly T[]): T {

@@ -5,6 +5,7 @@
  * @module
  */
 import type { Event } from "@eventstorm/core";
+import { mulberry32 } from "./loggen.ts";
 
 const PATHS = [
   "/",
@@ -27,16 +28,6 @@ const AGENTS = [
 ];
 const STATUSES = [200, 200, 200, 200, 200, 200, 304, 304, 404, 301, 500, 403];
 const USERS = ["root", "admin", "deploy", "alice", "bob", "oracle", "test"];
-
-/** A tiny seeded PRNG (mulberry32), so a seeded demo is reproducible. */
-function mulberry32(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Options of {@linkcode DemoEvents}. */
 export interface DemoEventsOptions {
