@@ -19,6 +19,7 @@ import {
   TO_FLAG,
   UsageError,
   waitingNotice,
+  warnUnresolvableHosts,
 } from "@eventstorm/core";
 
 /** The `eventstorm emit` command line. */
@@ -82,6 +83,7 @@ export async function emitMain(
   const host = stringFlag(parsed.values, "host") ?? localHostname();
   const to = listFlag(parsed.values, "to");
   const emitter = await Emitter.open({ endpoints: to, host, onWaiting: waitingNotice("emit", to) });
+  warnUnresolvableHosts("emit", to);
   const signal = shutdownSignal();
   let invalid = 0;
   let lineNumber = 0;

@@ -21,6 +21,7 @@ import {
   topicFlag,
   topicPrefixesFlag,
   UsageError,
+  warnUnresolvableHosts,
 } from "@eventstorm/core";
 
 /** The `eventstorm tap` command line. */
@@ -76,10 +77,12 @@ export async function tapMain(args: string[]): Promise<number> {
   if (!(limit > 0) || (!Number.isInteger(limit) && limit !== Infinity)) {
     throw new UsageError(`--limit must be a positive whole number, got '${limitText}'`);
   }
+  const from = listFlag(parsed.values, "from");
   const collector = await Collector.open({
-    endpoints: listFlag(parsed.values, "from"),
+    endpoints: from,
     topics: topicPrefixesFlag(parsed.values, "topic"),
   });
+  warnUnresolvableHosts("tap", from);
   const signal = shutdownSignal();
   signal.addEventListener("abort", () => void collector.close(), { once: true });
   const showTop = parsed.values.top === true;

@@ -4,6 +4,8 @@
  *
  * @module
  */
+import { lookup } from "node:dns/promises";
+import { isIP } from "node:net";
 import { type Flags, listFlag, UsageError } from "./flags.ts";
 
 /** One parsed endpoint. */
@@ -92,4 +94,58 @@ export function endpointsFlag(values: Flags, name: string): string[] {
   const endpoints = listFlag(values, name);
   for (const endpoint of endpoints) parseEndpoints(endpoint);
   return endpoints;
+}
+
+/**
+ * The host names of connecting tcp endpoints that do not resolve now, each with
+ * the resolver's reason. Binds, IP addresses, ipc and inproc are not looked up.
+ * libzmq accepts such an endpoint and retries forever in silence, so a command
+ * should say it (see {@linkcode warnUnresolvableHosts}).
+ *
+ * @example
+ * ```ts
+ * import { unresolvableHosts } from "@eventstorm/core";
+ * await unresolvableHosts([">tcp://no-such-host.invalid:5555"]);
+ * // [{ host: "no-such-host.invalid", reason: "ENOTFOUND" }]
+ * ```
+ */
+export async function unresolvableHosts(
+  endpoints: string[],
+): Promise<{ host: string; reason: string }[]> {
+  const hosts = new Set<string>();
+  for (const endpoint of endpoints.flatMap((text) => parseEndpoints(text))) {
+    const host = endpoint.address.match(/^tcp:\/\/(.+):\d+$/)?.[1];
+    if (endpoint.bind || host === undefined || host.startsWith("[") || isIP(host) !== 0) continue;
+    hosts.add(host);
+  }
+  const results = await Promise.all([...hosts].map(async (host) => {
+    try {
+      await lookup(host);
+      return undefined;
+    } catch (error) {
+      return { host, reason: (error as { code?: string }).code ?? String(error) };
+    }
+  }));
+  return results.filter((result) => result !== undefined);
+}
+
+/**
+ * Looks up the hosts of `endpoints` in the background and prints one warning
+ * line per host that does not resolve. The command goes on: the name may
+ * resolve later (DNS not up yet at boot), and libzmq keeps trying.
+ *
+ * @example
+ * ```ts
+ * import { warnUnresolvableHosts } from "@eventstorm/core";
+ * warnUnresolvableHosts("source nginx", [">tcp://router.example:5555"]);
+ * ```
+ */
+export function warnUnresolvableHosts(label: string, endpoints: string[]): void {
+  void unresolvableHosts(endpoints).then((problems) => {
+    for (const { host, reason } of problems) {
+      console.error(
+        `${label}: warning: cannot resolve host '${host}' (${reason}); connecting keeps being retried`,
+      );
+    }
+  }, () => {});
 }

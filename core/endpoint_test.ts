@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { formatEndpoint, parseEndpoints } from "./endpoint.ts";
+import { formatEndpoint, parseEndpoints, unresolvableHosts } from "./endpoint.ts";
 import { UsageError } from "./flags.ts";
 
 Deno.test("endpoint: @ binds, > and bare connect", () => {
@@ -61,4 +61,18 @@ Deno.test("endpoint: formatEndpoint round-trips through parseEndpoints", () => {
     assert.equal(formatEndpoint(endpoint), text);
     assert.deepEqual(parseEndpoints(formatEndpoint(endpoint)), [endpoint]);
   }
+});
+
+Deno.test("endpoint: only connecting host names are looked up; .invalid never resolves", async () => {
+  assert.deepEqual(
+    await unresolvableHosts([
+      ">tcp://no-such-host.invalid:5555,>tcp://no-such-host.invalid:5556",
+      ">tcp://localhost:5555",
+      ">tcp://127.0.0.1:5555",
+      ">tcp://[::1]:5555",
+      "@tcp://bind-only.invalid:5555",
+      "ipc:///tmp/es.sock",
+    ]),
+    [{ host: "no-such-host.invalid", reason: "ENOTFOUND" }],
+  );
 });

@@ -5,7 +5,7 @@
  * @module
  */
 import { Emitter } from "./emitter.ts";
-import { endpointsFlag, parseEndpoints } from "./endpoint.ts";
+import { endpointsFlag, parseEndpoints, warnUnresolvableHosts } from "./endpoint.ts";
 import {
   type CommandSpec,
   type Flags,
@@ -169,6 +169,7 @@ export async function runSinkMain(args: string[], command: SinkCommand): Promise
   });
   reporter.start();
   console.error(`sink ${command.name}: receiving from ${from.join(", ")}`);
+  warnUnresolvableHosts(`sink ${command.name}`, from);
   await runner.run(shutdownSignal());
   reporter.stop();
   reporter.report();

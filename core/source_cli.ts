@@ -9,7 +9,7 @@ import { resolve } from "node:path";
 import { parseDuration } from "./duration.ts";
 import { Emitter, waitingNotice } from "./emitter.ts";
 import { localHostname } from "./event.ts";
-import { endpointsFlag } from "./endpoint.ts";
+import { endpointsFlag, warnUnresolvableHosts } from "./endpoint.ts";
 import {
   type CommandSpec,
   type Flags,
@@ -317,12 +317,14 @@ export async function runFileSourceMain(
       : undefined,
     checkpointPath,
     signal: shutdownSignal(),
-    onStarted: () =>
+    onStarted: () => {
       console.error(
         `source ${command.name}: ${once ? "reading" : "following"} ${files.join(", ")} → ` +
           `${print ? "stdout" : to.join(", ")}` +
           (checkpointPath ? ` (checkpoint ${checkpointPath})` : ""),
-      ),
+      );
+      if (!print) warnUnresolvableHosts(`source ${command.name}`, to);
+    },
     output: print ? (resume) => new PrintOutput(resume) : (resume) =>
       Emitter.open({
         endpoints: to,

@@ -3,7 +3,13 @@
  *
  * @module
  */
-import { helpText, parseFlags, runCommand, shutdownSignal } from "@eventstorm/core";
+import {
+  helpText,
+  parseFlags,
+  runCommand,
+  shutdownSignal,
+  warnUnresolvableHosts,
+} from "@eventstorm/core";
 import { ROUTER_COMMAND, routerConfigFromFlags } from "./config.ts";
 import { Router } from "./router.ts";
 
@@ -26,6 +32,7 @@ export async function routerMain(args: string[]): Promise<number> {
   const router = new Router(config);
   const bound = router.boundEndpoints();
   console.error(`router: sources ${bound.sources}, sinks ${bound.sinks}`);
+  warnUnresolvableHosts("router", [...config.sources, ...config.sinks]);
   await router.run(shutdownSignal());
   return 0;
 }

@@ -384,3 +384,28 @@ Deno.test(
     assert.match(result.stderr, /0 events sent .* 1 invalid lines, 2 dropped \(nobody subscribed/);
   },
 );
+
+Deno.test("a host that does not resolve is warned about; the command goes on", opts, async () => {
+  // `.invalid` never resolves (RFC 2606); libzmq alone would retry in silence.
+  // localhost resolves from /etc/hosts, no DNS needed: no warning for it.
+  const runs = [
+    ["source", "demo", "--to", ">tcp://no-such-host.invalid:5555", "--rate", "10"],
+    ["tap", "--from", ">tcp://no-such-host.invalid:5556"],
+    ["source", "demo", "--to", `>tcp://localhost:${freePort()}`, "--rate", "10"],
+  ].map(async (args) => {
+    const child = cli(args);
+    await sleep(1500);
+    child.kill("SIGINT");
+    return { args, result: await finishWithin(child, 20_000) };
+  });
+  const [demo, tap, resolvable] = await Promise.all(runs);
+  for (const { args, result } of [demo, tap]) {
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(
+      result.stderr,
+      /: warning: cannot resolve host 'no-such-host\.invalid' \(ENOTFOUND\)/,
+      args.join(" "),
+    );
+  }
+  assert.doesNotMatch(resolvable.result.stderr, /cannot resolve/);
+});

@@ -15,6 +15,7 @@ import {
   stringFlag,
   TO_FLAG,
   waitingNotice,
+  warnUnresolvableHosts,
 } from "@eventstorm/core";
 import { runDemoSource } from "./run.ts";
 
@@ -62,6 +63,7 @@ export async function demoMain(args: string[]): Promise<number> {
   });
   const signal = shutdownSignal();
   console.error(`source demo: ${rate} events/s → ${to.join(", ")}`);
+  warnUnresolvableHosts("source demo", to);
   const emitted = await runDemoSource({ rate, output, limit, signal });
   await output.close();
   const stats = output.stats();

@@ -21,6 +21,7 @@ import {
   TO_FLAG,
   UsageError,
   waitingNotice,
+  warnUnresolvableHosts,
 } from "@eventstorm/core";
 import { MetricsSampler } from "./sampler.ts";
 
@@ -82,6 +83,7 @@ export async function metricsMain(args: string[]): Promise<number> {
     `source metrics: ${once ? "one sample" : `every ${stringFlag(parsed.values, "interval")}`} → ` +
       (parsed.values.print === true ? "stdout" : to.join(", ")),
   );
+  if (parsed.values.print !== true) warnUnresolvableHosts("source metrics", to);
   const reported = new Set<string>();
   using sampler = new MetricsSampler({
     host,
