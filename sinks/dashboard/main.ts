@@ -25,6 +25,7 @@ import {
   topicFlag,
   topicPrefixesFlag,
   UsageError,
+  warnUnresolvableHosts,
 } from "@eventstorm/core";
 import { EventStore } from "@eventstorm/sink-store";
 import { Dashboard } from "./dashboard.ts";
@@ -201,6 +202,7 @@ export async function dashboardMain(args: string[]): Promise<number> {
   });
   reporter.start();
   console.error(`sink dashboard: receiving from ${listFlag(values, "from").join(", ")}`);
+  warnUnresolvableHosts("sink dashboard", listFlag(values, "from"));
   // Stdout carries just the address, for scripts that start the dashboard.
   console.log(`dashboard: ${dashboard.url}`);
   if (!signal.aborted) {
