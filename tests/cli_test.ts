@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
+import { Collector } from "@eventstorm/core";
 import { cli, finish, freePort, sleep } from "./helpers.ts";
+import { NginxLineGenerator } from "./nginx_lines.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
@@ -408,4 +410,52 @@ Deno.test("a host that does not resolve is warned about; the command goes on", o
     );
   }
   assert.doesNotMatch(resolvable.result.stderr, /cannot resolve/);
+});
+
+Deno.test("Ctrl-C stops a source in the middle of a long backlog", opts, async () => {
+  // Reading from the page cache is synchronous: this checks that signals and
+  // stats timers still get their turn while a big file is read.
+  const dir = await Deno.makeTempDir();
+  const lines = 300_000;
+  const collector = await Collector.open({ endpoints: "@tcp://127.0.0.1:*" });
+  try {
+    const path = `${dir}/access.log`;
+    await new NginxLineGenerator({ seed: 7 }).writeFile(path, lines);
+    const draining = (async () => {
+      for await (const _ of collector.messages()) { /* only keeps the source going */ }
+    })();
+    const source = cli([
+      "source",
+      "nginx",
+      "--file",
+      path,
+      "--once",
+      "--no-checkpoint",
+      "--to",
+      `>${collector.boundEndpoint()}`,
+      "--stats-interval",
+      "200ms",
+    ]);
+    const watchdog = setTimeout(() => source.kill("SIGKILL"), 30_000);
+    let stderr = "";
+    let signalled = false;
+    for await (const text of source.stderr.pipeThrough(new TextDecoderStream())) {
+      stderr += text;
+      if (!signalled && / lines\/s; /.test(stderr)) {
+        source.kill("SIGINT");
+        signalled = true;
+      }
+    }
+    const status = await source.status;
+    clearTimeout(watchdog);
+    await source.stdout.cancel();
+    assert.equal(status.code, 0, stderr);
+    const read = Number(stderr.trim().split("\n").at(-1)!.match(/; lines (\d+) /)?.[1]);
+    assert.ok(read > 0 && read < lines, `stopped after ${read} of ${lines} lines\n${stderr}`);
+    await collector.close();
+    await draining;
+  } finally {
+    await collector.close();
+    await Deno.remove(dir, { recursive: true });
+  }
 });
