@@ -140,9 +140,11 @@ function writeArray(array: unknown[], buffer: Uint8Array, start: number, depth: 
     }
     buffer[index++] = 0;
     const value = array[i];
-    index = value === undefined
-      ? (buffer[typeAt] = TYPE_NULL, index)
-      : writeValue(value, buffer, typeAt, index, depth);
+    if (value === undefined) {
+      buffer[typeAt] = TYPE_NULL;
+      continue;
+    }
+    index = writeValue(value, buffer, typeAt, index, depth);
     if (index < 0) return index;
   }
   return endDocument(buffer, start, index);

@@ -11,10 +11,10 @@
  */
 import {
   type CommandSpec,
+  endpointsFlag,
   formatCount,
   FROM_FLAG,
   helpText,
-  listFlag,
   parseDuration,
   parseFlags,
   rate,
@@ -158,6 +158,8 @@ export async function dashboardMain(args: string[]): Promise<number> {
   if (windowMs < 6_000 || windowMs > 86_400_000) {
     throw new UsageError("--window must be from 6s to 1d");
   }
+  // Checked, like every sink's, before the store or the server opens.
+  const from = endpointsFlag(values, "from");
   const db = stringFlag(values, "db");
   if (db !== undefined) {
     // Opened once here, so a wrong file is a usage error before anything starts.
@@ -172,7 +174,7 @@ export async function dashboardMain(args: string[]): Promise<number> {
   try {
     dashboard = await Dashboard.start({
       collector: {
-        endpoints: listFlag(values, "from"),
+        endpoints: from,
         topics: topicPrefixesFlag(values, "topic"),
       },
       hostname,
@@ -201,8 +203,8 @@ export async function dashboardMain(args: string[]): Promise<number> {
       } ev/s; received ${current.events}, lost on wire ${current.lost}, pages ${current.clients}`,
   });
   reporter.start();
-  console.error(`sink dashboard: receiving from ${listFlag(values, "from").join(", ")}`);
-  warnUnresolvableHosts("sink dashboard", listFlag(values, "from"));
+  console.error(`sink dashboard: receiving from ${from.join(", ")}`);
+  warnUnresolvableHosts("sink dashboard", from);
   // Stdout carries just the address, for scripts that start the dashboard.
   console.log(`dashboard: ${dashboard.url}`);
   if (!signal.aborted) {
