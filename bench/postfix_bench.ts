@@ -12,8 +12,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { SyslogParser } from "@eventstorm/core";
-import { mulberry32 } from "@eventstorm/source-demo";
+import { mulberry32, SyslogParser } from "@eventstorm/core";
 import { PostfixTracker } from "@eventstorm/source-postfix";
 import { sourceToWire, type SourceWireResult } from "./source_wire.ts";
 

@@ -32,6 +32,7 @@ export * from "./lines.ts";
 export * from "./sink.ts";
 export * from "./sink_cli.ts";
 export * from "./queue.ts";
+export * from "./random.ts";
 export * from "./print_output.ts";
 export * from "./syslog.ts";
 export * from "./tail.ts";

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { BSON, ObjectId } from "bson";
 import { BatchEncoder, decodeBatch } from "./codec.ts";
 import { writePlainDocument } from "./plain_bson.ts";
-import { mulberry32 } from "./testdata/random.ts";
+import { mulberry32 } from "./random.ts";
 
 /** What the bson package writes for the same document, our reference. */
 function reference(document: Record<string, unknown>): Uint8Array {

@@ -14,7 +14,7 @@ import { MessageBuilder } from "./message.ts";
 import { DROP_REASONS, encodeHeader, parseMessage, type ParseResult } from "./protocol.ts";
 import { SequenceTracker } from "./sequence.ts";
 import { SocketType, ZmqContext } from "./zmq/socket.ts";
-import { mulberry32 } from "./testdata/random.ts";
+import { mulberry32 } from "./random.ts";
 
 const utf8 = new TextEncoder();
 const SEED = Number(Deno.env.get("FUZZ_SEED") ?? Date.now() % 2 ** 31);

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { mulberry32 } from "@eventstorm/source-demo";
+import { mulberry32 } from "@eventstorm/core";
 
 const METHODS = [
   "GET",

@@ -4,8 +4,7 @@
  *
  * @module
  */
-import type { Event } from "@eventstorm/core";
-import { mulberry32 } from "./loggen.ts";
+import { type Event, mulberry32 } from "@eventstorm/core";
 
 const PATHS = [
   "/",

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { mulberry32 } from "@eventstorm/core";
 
 /** nginx's built-in `combined` format.
  *
@@ -42,27 +43,6 @@ export interface LogGeneratorOptions {
   nginxFormat?: "combined" | "timed";
   /** Local time zone offset in minutes east of UTC for timestamps; the machine's by default. */
   utcOffsetMinutes?: number;
-}
-
-/**
- * A small fast PRNG (mulberry32): 32 bits of state, good enough for fake logs.
- *
- * @example
- * ```ts
- * import { mulberry32 } from "@eventstorm/source-demo";
- * const random = mulberry32(42);
- * console.log(random() < 1); // true
- * ```
- */
-export function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];

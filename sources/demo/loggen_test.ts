@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { LogGenerator, mulberry32, writeDemoLogs } from "./loggen.ts";
+import { mulberry32 } from "@eventstorm/core";
+import { LogGenerator, writeDemoLogs } from "./loggen.ts";
 
 const START = Date.parse("2025-03-01T12:00:00Z");
 const fixedClock = () => new Date(START);
