@@ -120,9 +120,14 @@ Deno.test({
       );
       assert.equal(sendmail.code, 0, sendmail.stderr);
 
+      let queue = "";
       await poll("the Postfix queue to empty", async () => {
-        const queue = await run("postqueue", ["-p"]);
-        return queue.stdout.includes("Mail queue is empty");
+        queue = (await run("postqueue", ["-p"])).stdout;
+        return queue.includes("Mail queue is empty");
+      }).catch(async (error) => {
+        throw new Error(
+          `${error.message}:\n${queue}\n--- ${LOG}:\n${await Deno.readTextFile(LOG)}`,
+        );
       });
       // The last `removed` can reach the file just after the queue looks empty.
       let previous = -1;
@@ -154,7 +159,15 @@ Deno.test({
 
       // 3 + 1 + 1 + 1 + 1 messages sent, plus 3 notifications (bounce.test,
       // defer.test, sendmail's unknown user); nothing left open or cut off.
-      assert.equal(txs.length, 10, JSON.stringify(txs.map((t) => t.queue_id)));
+      if (txs.length !== 10) {
+        // Keep what a failure needs for diagnosis: the transactions and the log.
+        const log = await Deno.readTextFile(LOG);
+        assert.fail(
+          `${txs.length} transactions, expected 10:\n${
+            txs.map((t) => JSON.stringify(t)).join("\n")
+          }\n--- ${LOG}:\n${log}`,
+        );
+      }
       assert.ok(txs.every((t) => t.incomplete === undefined && t.partial === undefined));
 
       const singles = txs.filter((t) =>

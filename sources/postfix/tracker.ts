@@ -57,6 +57,11 @@ export interface MessageState {
   partial?: boolean;
   /** Whether qmgr has the message (`from=..., nrcpt=... (queue active)`). */
   queued?: boolean;
+  /**
+   * Whether qmgr removed the message, which Postfix made itself, before the line
+   * naming the message it belongs to: it waits for that line (see NOTICE_WAIT).
+   */
+  removed?: boolean;
   /** Transaction fields gathered so far (`client`, `helo`, `from`, `size`, ...). */
   fields: Record<string, string | number | boolean>;
   /** Recipients by delivery attempt order. */
@@ -106,6 +111,15 @@ export interface PostfixTrackerOptions {
 const SWEEP_EVERY = 60_000;
 
 /**
+ * Log-time milliseconds a message Postfix made itself (a bounce or delay notice, a
+ * forwarded copy) waits after its `removed` for the line that names its parent.
+ * The bounce daemon logs `sender non-delivery notification: ID` only once the
+ * notice is queued, and qmgr may deliver and remove the notice before that line
+ * reaches the log; holding it briefly keeps it one transaction, with its link.
+ */
+const NOTICE_WAIT = 10_000;
+
+/**
  * A {@linkcode LineParser} for Postfix logs (mail.log, the journal, `maillog_file`).
  *
  * Events:
@@ -121,7 +135,9 @@ const SWEEP_EVERY = 60_000;
  *   the message that bounced), `notice_queue_id` (other notices),
  *   `previous_queue_id` (re-injected after a content filter), `end_time`, and the
  *   flags `partial` (its start is not in the log), `incomplete`, `expired`,
- *   `discarded`, `hold`.
+ *   `discarded`, `hold`. A message Postfix made itself (a notice, a forwarded
+ *   copy) may be removed before the line naming its parent is logged; it is
+ *   emitted when that line comes, or 10 s of log time after its removal.
  * - `smtp.reject`, one per refusal (`NOQUEUE: reject: ...`, or with `queue_id`):
  *   `action`, `stage`, `client`, `client_name`, `client_ip`, `code`, `dsn`,
  *   `reply`, `from`, `to`, `proto`, `helo`.
@@ -154,6 +170,8 @@ export class PostfixTracker implements LineParser<PostfixTrackerState> {
   #deferredTimeout: number;
   #maxOpen: number;
   #messages = new Map<string, MessageState>();
+  /** Removed messages waiting for their parent's line, oldest first. */
+  #held = new Map<string, MessageState>();
   #sessions = new Map<string, SessionState>();
   #recipientIndex = new WeakMap<MessageState, Map<string, RecipientState>>();
   #clockLog = 0;
@@ -185,6 +203,7 @@ export class PostfixTracker implements LineParser<PostfixTrackerState> {
     if (time > this.#clockLog) {
       this.#clockLog = time;
       this.#clockWall = context.readAt.getTime();
+      if (this.#held.size > 0) this.#release(time, out);
       if (time >= this.#nextSweep) {
         this.#sweep(time, out);
         this.#nextSweep = time + SWEEP_EVERY;
@@ -246,11 +265,16 @@ export class PostfixTracker implements LineParser<PostfixTrackerState> {
         break;
       case "removed": {
         const message = this.#get(record.queue_id, host, time);
-        out.push(this.#finish(message, false));
+        if (madeByPostfix(message)) {
+          message.removed = true;
+          this.#held.set(`${host} ${record.queue_id}`, message);
+        } else {
+          out.push(this.#finish(message, false));
+        }
         break;
       }
       case "notification":
-        this.#onNotification(record, host, time);
+        this.#onNotification(record, host, time, out);
         break;
       case "reject":
         this.#onReject(record, host, time, sessionKey, daemon, out);
@@ -283,11 +307,15 @@ export class PostfixTracker implements LineParser<PostfixTrackerState> {
     if (this.#clockLog === 0) return [];
     const logNow = this.#clockLog + Math.max(0, now.getTime() - this.#clockWall);
     const out: Event[] = [];
+    this.#release(logNow, out);
     this.#sweep(logNow, out);
     return out;
   }
 
-  /** Emits every open message with `incomplete: true` and forgets all state. */
+  /**
+   * Emits every open message with `incomplete: true` (those already removed and
+   * waiting for their parent's line, complete) and forgets all state.
+   */
   end(): Event[] {
     const out: Event[] = [];
     for (const message of [...this.#messages.values()]) out.push(this.#finish(message, true));
@@ -311,6 +339,7 @@ export class PostfixTracker implements LineParser<PostfixTrackerState> {
    */
   restore(state: PostfixTrackerState): void {
     this.#messages.clear();
+    this.#held.clear();
     this.#sessions.clear();
     if (state === null || typeof state !== "object" || state.version !== 1) return;
     if (Array.isArray(state.clock) && state.clock.every(Number.isFinite)) {
@@ -324,6 +353,10 @@ export class PostfixTracker implements LineParser<PostfixTrackerState> {
       ) {
         this.#messages.set(`${message.host} ${message.queue_id}`, structuredClone(message));
       }
+    }
+    const held = [...this.#messages].filter(([, message]) => message.removed === true);
+    for (const [key, message] of held.sort(([, a], [, b]) => a.last - b.last)) {
+      this.#held.set(key, message);
     }
     for (const session of Array.isArray(state.sessions) ? state.sessions : []) {
       if (session && typeof session.key === "string" && session.fields) {
@@ -367,6 +400,7 @@ export class PostfixTracker implements LineParser<PostfixTrackerState> {
       const next = this.#messages.get(`${host} ${record.queued_as}`);
       if (next !== undefined && next !== message) {
         next.fields.previous_queue_id = record.queue_id;
+        if (next.removed) out.push(this.#finish(next, false));
       }
     }
     if (record.status === "deferred") {
@@ -382,7 +416,7 @@ export class PostfixTracker implements LineParser<PostfixTrackerState> {
     }
   }
 
-  #onNotification(record: NotificationRecord, host: string, time: number): void {
+  #onNotification(record: NotificationRecord, host: string, time: number, out: Event[]): void {
     const parent = this.#get(record.queue_id, host, time);
     const childKey = `${host} ${record.child_queue_id}`;
     let child = this.#messages.get(childKey);
@@ -397,6 +431,7 @@ export class PostfixTracker implements LineParser<PostfixTrackerState> {
     } else {
       parent.fields.notice_queue_id = record.child_queue_id;
     }
+    if (child.removed) out.push(this.#finish(child, false));
   }
 
   #onReject(
@@ -501,9 +536,22 @@ export class PostfixTracker implements LineParser<PostfixTrackerState> {
     return recipient;
   }
 
-  /** Emits and forgets `message`. */
+  /** Emits removed messages whose wait for their parent's line is over at `logNow`. */
+  #release(logNow: number, out: Event[]): void {
+    for (const message of this.#held.values()) {
+      if (logNow - message.last <= NOTICE_WAIT) break;
+      out.push(this.#finish(message, false));
+    }
+  }
+
+  /** Emits and forgets `message`; one that was removed is never incomplete. */
   #finish(message: MessageState, incomplete: boolean): Event {
-    this.#messages.delete(`${message.host} ${message.queue_id}`);
+    const key = `${message.host} ${message.queue_id}`;
+    this.#messages.delete(key);
+    if (message.removed) {
+      this.#held.delete(key);
+      incomplete = false;
+    }
     const event: Event = {
       type: "smtp.transaction",
       time: new Date(message.first),
@@ -544,6 +592,17 @@ export class PostfixTracker implements LineParser<PostfixTrackerState> {
       if (logNow - session.last > this.#timeout) this.#sessions.delete(key);
     }
   }
+}
+
+/**
+ * Whether Postfix made `message` itself (a notice, a forwarded copy: no client, no
+ * pickup) and the line linking it to its parent has not been seen yet.
+ */
+function madeByPostfix(message: MessageState): boolean {
+  const fields = message.fields;
+  return message.started && !message.partial && fields.client === undefined &&
+    fields.uid === undefined && fields.parent_queue_id === undefined &&
+    fields.previous_queue_id === undefined;
 }
 
 const RECIPIENT_FIELDS = [

@@ -211,6 +211,77 @@ Deno.test("re-injection after a content filter links the two queue ids", () => {
   assert.equal(second.client, "localhost[127.0.0.1]");
 });
 
+// Real lines from a local Postfix 3.7 (maillog_file): a message to an unreachable
+// domain expires; its notice is queued, delivered and removed before the bounce
+// daemon's line naming it reaches the log.
+const LATE_NOTICE = [
+  "Dec 02 00:17:16 localhost postfix/qmgr[9749]: E3C65BC153: from=<root@localhost>, size=364, nrcpt=1 (queue active)",
+  "Dec 02 00:17:17 localhost postfix/smtp[9769]: E3C65BC153: to=<someone@defer.test>, relay=none, delay=4.9, delays=4.9/0/0/0, dsn=4.4.1, status=deferred (connect to 127.0.0.1[127.0.0.1]:1: Connection refused)",
+  "Dec 02 00:17:17 localhost postfix/qmgr[9749]: E3C65BC153: from=<root@localhost>, status=expired, returned to sender",
+  "Dec 02 00:17:17 localhost postfix/cleanup[9760]: C8997BC182: message-id=<20261202001717.C8997BC182@localhost>",
+  "Dec 02 00:17:17 localhost postfix/qmgr[9749]: C8997BC182: from=<>, size=2211, nrcpt=1 (queue active)",
+  "Dec 02 00:17:17 localhost postfix/local[9775]: C8997BC182: to=<root@localhost>, relay=local, delay=0, delays=0/0/0/0, dsn=2.0.0, status=sent (delivered to mailbox)",
+  "Dec 02 00:17:17 localhost postfix/qmgr[9749]: C8997BC182: removed",
+  "Dec 02 00:17:17 localhost postfix/bounce[9773]: E3C65BC153: sender non-delivery notification: C8997BC182",
+  "Dec 02 00:17:17 localhost postfix/qmgr[9749]: E3C65BC153: removed",
+];
+
+Deno.test("a notice removed before the line naming it is one transaction, linked", () => {
+  const events = feed(new PostfixTracker({ utc: true }), LATE_NOTICE);
+  const txs = only(events, "smtp.transaction");
+  assert.deepEqual(txs.map((t) => t.queue_id), ["C8997BC182", "E3C65BC153"]);
+  const [notice, expired] = txs;
+  assert.equal(notice.parent_queue_id, "E3C65BC153");
+  assert.equal(notice.notification, "sender non-delivery");
+  assert.equal(notice.from, "");
+  assert.equal(notice.incomplete, undefined);
+  assert.match((notice.end_time as Date).toISOString(), /-12-02T00:17:17\.000Z$/);
+  assert.deepEqual((notice.recipients as { status: string }[]).map((r) => r.status), ["sent"]);
+  assert.equal(expired.bounce_queue_id, "C8997BC182");
+  assert.equal(expired.expired, true);
+});
+
+Deno.test("a removed notice whose parent's line never comes is emitted after 10 s of log time", () => {
+  const lines = LATE_NOTICE.slice(3, 7);
+  // By the log's clock: the next line 11 s later releases it, complete.
+  const tracker = new PostfixTracker({ utc: true });
+  assert.deepEqual(only(feed(tracker, lines), "smtp.transaction"), []);
+  assert.deepEqual(
+    feed(tracker, ["Dec 02 00:17:26 localhost postfix/anvil[1]: statistics: max cache size 1"]),
+    [],
+  );
+  const released = feed(tracker, [
+    "Dec 02 00:17:28 localhost postfix/anvil[1]: statistics: max cache size 1",
+  ]);
+  assert.deepEqual(released.map((e) => [e.queue_id, e.incomplete, e.parent_queue_id]), [
+    ["C8997BC182", undefined, undefined],
+  ]);
+  assert.equal(tracker.openCount, 0);
+  // A quiet log: wall time since the last line does it.
+  const quiet = new PostfixTracker({ utc: true });
+  feed(quiet, lines);
+  assert.deepEqual(quiet.tick(new Date(readAt.getTime() + 5_000)), []);
+  assert.deepEqual(quiet.tick(new Date(readAt.getTime() + 11_000)).map((e) => e.queue_id), [
+    "C8997BC182",
+  ]);
+  // At the end of the input: emitted complete.
+  const ended = new PostfixTracker({ utc: true });
+  feed(ended, lines);
+  assert.deepEqual(ended.end().map((e) => [e.queue_id, e.incomplete]), [
+    ["C8997BC182", undefined],
+  ]);
+  // Across a restart, it still waits for its parent's line.
+  const first = new PostfixTracker({ utc: true });
+  feed(first, LATE_NOTICE.slice(0, 7));
+  const second = new PostfixTracker({ utc: true });
+  second.restore(JSON.parse(JSON.stringify(first.snapshot())));
+  const after = only(feed(second, LATE_NOTICE.slice(7)), "smtp.transaction");
+  assert.deepEqual(after.map((e) => [e.queue_id, e.parent_queue_id]), [
+    ["C8997BC182", "E3C65BC153"],
+    ["E3C65BC153", undefined],
+  ]);
+});
+
 Deno.test("a reused queue id starts a new transaction", () => {
   const tracker = new PostfixTracker({ utc: true });
   const events = feed(tracker, [
