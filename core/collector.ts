@@ -90,7 +90,7 @@ export class Collector {
   readonly #malformedByStream = new Map<string, number>();
   #closed = false;
   #reading = false;
-  #topics: string[] = [];
+  #prefixes: Uint8Array[] = [];
   #finishing: { idleMs: number; until: number } | undefined;
   #polling: Promise<unknown> | undefined;
   readonly #stats = {
@@ -125,9 +125,11 @@ export class Collector {
         maxMessageSize,
         lingerMs: 0,
       });
-      this.#topics = options.topics?.length ? [...options.topics] : [""];
+      const encoder = new TextEncoder();
+      const topics = options.topics?.length ? options.topics : [""];
+      this.#prefixes = topics.map((topic) => encoder.encode(topic));
       // Kept by the socket and sent to every peer it connects to, now or later.
-      for (const topic of this.#topics) this.#socket.send([subscription(1, topic)]);
+      for (const prefix of this.#prefixes) this.#socket.sendSubscription(true, prefix);
       for (const endpoint of endpoints) this.#socket.attach(endpoint);
     } catch (error) {
       this.#socket.close();
@@ -300,7 +302,7 @@ export class Collector {
    */
   finish(options: { idleMs?: number; maxMs?: number } = {}): void {
     if (this.#closed || this.#finishing) return;
-    for (const topic of this.#topics) this.#socket.send([subscription(0, topic)]);
+    for (const prefix of this.#prefixes) this.#socket.sendSubscription(false, prefix);
     this.#finishing = {
       idleMs: options.idleMs ?? 200,
       until: Date.now() + (options.maxMs ?? 5000),
@@ -319,13 +321,4 @@ export class Collector {
     this.#socket.close();
     if (this.#ownsContext) await this.#context.terminate();
   }
-}
-
-/** An XSUB subscription message: 1 (subscribe) or 0 (unsubscribe), then the prefix. */
-function subscription(on: 0 | 1, topic: string): Uint8Array {
-  const prefix = new TextEncoder().encode(topic);
-  const message = new Uint8Array(prefix.length + 1);
-  message[0] = on;
-  message.set(prefix, 1);
-  return message;
 }

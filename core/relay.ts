@@ -122,11 +122,9 @@ export class Relay {
         const size = Math.min(this.#subscriptionSize[0], this.#subscriptionBuffer[0].length);
         const frame = this.#subscriptionBuffer[0];
         if (size < 1 || (frame[0] !== 0 && frame[0] !== 1)) continue;
-        for (const prefix of hooks.subscription(frame[0] === 1, frame.slice(1, size))) {
-          const message = new Uint8Array(prefix.length + 1);
-          message[0] = frame[0];
-          message.set(prefix, 1);
-          this.#upstream.send([message]);
+        const on = frame[0] === 1;
+        for (const prefix of hooks.subscription(on, frame.slice(1, size))) {
+          this.#upstream.sendSubscription(on, prefix);
         }
       }
       let handled = 0;

@@ -183,6 +183,17 @@ export class ZmqSocket {
     this.setBytes(ZMQ_UNSUBSCRIBE, prefix);
   }
 
+  /**
+   * Subscribes (`on`) or unsubscribes an XSUB socket, which takes subscriptions
+   * as messages: byte 1 or 0, then the topic prefix.
+   */
+  sendSubscription(on: boolean, prefix: Uint8Array): boolean {
+    const message = new Uint8Array(prefix.length + 1);
+    message[0] = on ? 1 : 0;
+    message.set(prefix, 1);
+    return this.send([message]);
+  }
+
   /** Binds or connects as the endpoint says; a failure is an {@linkcode EndpointError}. */
   attach(endpoint: Endpoint): void {
     const fn = endpoint.bind ? this.#z.zmq_bind : this.#z.zmq_connect;
