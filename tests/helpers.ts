@@ -14,16 +14,20 @@ export function freePort(): number {
   return port;
 }
 
-/** Polls `condition` every 20 ms until it holds or `timeoutMs` passes; throws with `what` then. */
+/**
+ * Polls `condition` every `intervalMs` until it holds or `timeoutMs` passes;
+ * throws with `what` then.
+ */
 export async function waitFor(
   condition: () => boolean | Promise<boolean>,
   what: string,
   timeoutMs = 20_000,
+  intervalMs = 20,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }
 

@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Collector, type Event } from "@eventstorm/core";
+import { waitFor } from "./helpers.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const SCRIPT = join(ROOT, "scripts", "nginx.sh");
@@ -43,14 +44,6 @@ async function nginxScript(...args: string[]): Promise<void> {
   const out = await new Deno.Command("bash", { args: [SCRIPT, ...args], stderr: "piped" }).output();
   if (!out.success) {
     throw new Error(`scripts/nginx.sh ${args[0]}: ${new TextDecoder().decode(out.stderr).trim()}`);
-  }
-}
-
-async function poll(what: string, condition: () => boolean, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
 
@@ -185,9 +178,11 @@ Deno.test({
       };
       const arrived = () => new Set(received.map((event) => idOf(event))).size;
       const waitAll = (what: string) =>
-        poll(
-          `${what}: ${expected.size} requests, ${arrived()} arrived\n${source?.stderr ?? ""}`,
+        waitFor(
           () => arrived() >= expected.size,
+          `${what}: ${expected.size} requests, ${arrived()} arrived\n${source?.stderr ?? ""}`,
+          60_000,
+          50,
         );
 
       await traffic(200);

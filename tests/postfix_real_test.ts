@@ -10,6 +10,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { waitFor } from "./helpers.ts";
 
 const SCRIPT = fileURLToPath(new URL("../scripts/postfix.sh", import.meta.url));
 const MAIN = fileURLToPath(new URL("../sources/postfix/main.ts", import.meta.url));
@@ -50,14 +51,6 @@ const dir = await Deno.makeTempDir({ prefix: "postfix_real_" });
 const LOG = join(dir, "mail.log");
 const unavailable = await startPostfix(LOG);
 if (unavailable && !CI) console.warn(`skipping real Postfix test: ${unavailable}`);
-
-async function poll(what: string, condition: () => Promise<boolean>, ms = 90_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
 
 /** smtp-source: `-m` messages with `-r` recipients each, from root@localhost to `to`. */
 function smtpSource(to: string, options: { messages?: number; recipients?: number } = {}) {
@@ -125,26 +118,36 @@ Deno.test({
       // deferred message has expired and two listings in a row are empty.
       let queue = "";
       let emptyBefore = false;
-      await poll("the Postfix queue to empty", async () => {
-        queue = (await run("postqueue", ["-p"])).stdout;
-        const empty = queue.includes("Mail queue is empty") &&
-          (await Deno.readTextFile(LOG)).includes("status=expired, returned to sender");
-        const done = empty && emptyBefore;
-        emptyBefore = empty;
-        return done;
-      }).catch(async (error) => {
+      await waitFor(
+        async () => {
+          queue = (await run("postqueue", ["-p"])).stdout;
+          const empty = queue.includes("Mail queue is empty") &&
+            (await Deno.readTextFile(LOG)).includes("status=expired, returned to sender");
+          const done = empty && emptyBefore;
+          emptyBefore = empty;
+          return done;
+        },
+        "the Postfix queue to empty",
+        90_000,
+        250,
+      ).catch(async (error) => {
         throw new Error(
           `${error.message}:\n${queue}\n--- ${LOG}:\n${await Deno.readTextFile(LOG)}`,
         );
       });
       // The last `removed` can reach the file just after the queue looks empty.
       let previous = -1;
-      await poll("the mail log to settle", async () => {
-        const size = (await Deno.stat(LOG)).size;
-        const settled = size === previous;
-        previous = size;
-        return settled;
-      });
+      await waitFor(
+        async () => {
+          const size = (await Deno.stat(LOG)).size;
+          const settled = size === previous;
+          previous = size;
+          return settled;
+        },
+        "the mail log to settle",
+        90_000,
+        250,
+      );
 
       const result = await run(Deno.execPath(), [
         "run",
