@@ -92,6 +92,7 @@ export class Collector {
   #reading = false;
   #prefixes: Uint8Array[] = [];
   #finishing: { idleMs: number; until: number } | undefined;
+  #unsubscribed = false;
   #polling: Promise<unknown> | undefined;
   readonly #stats = {
     messages: 0,
@@ -168,6 +169,7 @@ export class Collector {
           this.#polling = polling;
           const ready = await polling;
           this.#polling = undefined;
+          if (this.#finishing && !this.#closed) this.#unsubscribe();
           // Finishing, and quiet for idleMs: what was on its way has arrived.
           if (finishing && !ready[0]) break;
           continue;
@@ -302,12 +304,19 @@ export class Collector {
    */
   finish(options: { idleMs?: number; maxMs?: number } = {}): void {
     if (this.#closed || this.#finishing) return;
-    for (const prefix of this.#prefixes) this.#socket.sendSubscription(false, prefix);
+    // A wait in flight holds the socket: the loop unsubscribes once it returns.
+    if (!this.#polling) this.#unsubscribe();
     this.#finishing = {
       idleMs: options.idleMs ?? 200,
       until: Date.now() + (options.maxMs ?? 5000),
     };
     this.#poller.wake();
+  }
+
+  #unsubscribe(): void {
+    if (this.#unsubscribed) return;
+    this.#unsubscribed = true;
+    for (const prefix of this.#prefixes) this.#socket.sendSubscription(false, prefix);
   }
 
   /** Stops the receive loop and releases the socket. */

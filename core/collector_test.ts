@@ -329,6 +329,38 @@ Deno.test("collector: topics option subscribes by prefix", async () => {
   }
 });
 
+Deno.test("collector: finish() during a wait unsubscribes once the wait returns, then ends the reader", async () => {
+  const collector = await Collector.open({ endpoints: "@tcp://127.0.0.1:*", topics: ["a.", "b."] });
+  const context = new ZmqContext();
+  const batches: EventBatch[] = [];
+  try {
+    const reading = (async () => {
+      for await (const batch of collector.batches()) batches.push(batch);
+    })();
+    const publisher = await rawPublisher(context, collector.boundEndpoint());
+    const buffers = [new Uint8Array(256)];
+    const sizes = new Int32Array(1);
+    await waitFor(() => publisher.receive(buffers, sizes) > 0, "the second subscription");
+    // Nothing to read: the reader is now parked in zmq_poll on the worker thread.
+    await sleep(50);
+    collector.finish({ idleMs: 100 });
+    const unsubscribed: string[] = [];
+    await waitFor(() => {
+      while (publisher.receive(buffers, sizes) > 0) {
+        const frame = buffers[0].subarray(0, sizes[0]);
+        unsubscribed.push(`${frame[0]}:${new TextDecoder().decode(frame.subarray(1))}`);
+      }
+      return unsubscribed.length >= 2;
+    }, "the unsubscriptions");
+    assert.deepEqual(unsubscribed.sort(), ["0:a.", "0:b."]);
+    await reading;
+    assert.deepEqual(batches, []);
+  } finally {
+    await context.terminate();
+    await collector.close();
+  }
+});
+
 Deno.test("collector: ZMQ_MAXMSGSIZE cuts off a peer sending a too large message", async () => {
   const { collector, batches, endpoint, stop } = await gather({ maxMessageSize: 4096 });
   const emitter = await Emitter.open({ endpoints: `>${endpoint}`, host: "h", lingerMs: 1 });

@@ -5,8 +5,12 @@
  * Threading rule: libzmq sockets are not thread-safe and `Poller.wait` runs
  * `zmq_poll` on a worker thread, so while a wait is in flight the polled sockets
  * must not be used; every socket call here is made from the JS thread between
- * waits. A `Poller` has its own PAIR socket pair so that `wake()` can end a wait
- * from the JS thread without touching the polled sockets.
+ * waits. Breaking the rule races libzmq's command processing on two threads and
+ * ends, rarely, in a libzmq assertion that aborts the process, so a socket refuses
+ * every call while a wait holds it (a {@linkcode SocketBusyError}), which makes
+ * the mistake fail at once and every time. A `Poller` has its own PAIR socket pair
+ * so that `wake()` can end a wait from the JS thread without touching the polled
+ * sockets.
  *
  * @module
  */
@@ -44,6 +48,20 @@ export class ZmqError extends Error {
     super(message);
     this.name = "ZmqError";
     this.errno = errno;
+  }
+}
+
+/**
+ * A socket call made while a {@linkcode Poller} waits on the socket on another
+ * thread: a bug in the caller, refused before it reaches libzmq.
+ */
+export class SocketBusyError extends Error {
+  /** Creates the error. */
+  constructor(what: string) {
+    super(
+      `${what} on a socket that a Poller is waiting on: wake the poller and let wait() return first`,
+    );
+    this.name = "SocketBusyError";
   }
 }
 
@@ -108,6 +126,9 @@ export class ZmqSocket {
   readonly #z: LibZmq["symbols"];
   #pointer: Deno.PointerValue;
   readonly #onClose: () => void;
+  #lastEndpoint = "";
+  /** Set by `Poller.wait` while `zmq_poll` may use this socket on a worker thread. */
+  #heldByPoller = false;
   readonly #int = new Int32Array(1);
   readonly #intBytes = new Uint8Array(this.#int.buffer);
   readonly #size = new BigUint64Array(1);
@@ -133,8 +154,18 @@ export class ZmqSocket {
     return this.#pointer === null;
   }
 
+  /** @internal Marks the socket as used by a wait in flight (see the threading rule). */
+  set heldByPoller(held: boolean) {
+    this.#heldByPoller = held;
+  }
+
+  #idle(what: string): void {
+    if (this.#heldByPoller) throw new SocketBusyError(what);
+  }
+
   /** Sets an int socket option. */
   setInt(option: number, value: number): void {
+    this.#idle("zmq_setsockopt");
     this.#int[0] = value;
     if (this.#z.zmq_setsockopt(this.#pointer, option, this.#intBytes, 4n) !== 0) {
       throw this.#context.error(`zmq_setsockopt(${option})`);
@@ -143,6 +174,7 @@ export class ZmqSocket {
 
   /** Sets a 64-bit int socket option. */
   setInt64(option: number, value: number): void {
+    this.#idle("zmq_setsockopt");
     const bytes = new Uint8Array(new BigInt64Array([BigInt(value)]).buffer);
     if (this.#z.zmq_setsockopt(this.#pointer, option, bytes, 8n) !== 0) {
       throw this.#context.error(`zmq_setsockopt(${option})`);
@@ -151,6 +183,7 @@ export class ZmqSocket {
 
   /** Sets a bytes socket option. */
   setBytes(option: number, value: Uint8Array): void {
+    this.#idle("zmq_setsockopt");
     if (this.#z.zmq_setsockopt(this.#pointer, option, value, BigInt(value.length)) !== 0) {
       throw this.#context.error(`zmq_setsockopt(${option})`);
     }
@@ -196,6 +229,7 @@ export class ZmqSocket {
 
   /** Binds or connects as the endpoint says; a failure is an {@linkcode EndpointError}. */
   attach(endpoint: Endpoint): void {
+    this.#idle("bind/connect");
     const fn = endpoint.bind ? this.#z.zmq_bind : this.#z.zmq_connect;
     if (fn(this.#pointer, cString(endpoint.address)) !== 0) {
       const error = this.#context.error(endpoint.bind ? "bind" : "connect");
@@ -205,14 +239,22 @@ export class ZmqSocket {
         }`,
       );
     }
+    this.#lastEndpoint = this.#readLastEndpoint();
   }
 
-  /** The address the socket last bound, with the real port when bound to `*`. */
+  /**
+   * The address the socket last bound, with the real port when bound to `*`.
+   * Read from libzmq at attach time, so that asking needs no libzmq call while a
+   * poller holds the socket.
+   */
   lastEndpoint(): string {
+    return this.#lastEndpoint;
+  }
+
+  #readLastEndpoint(): string {
     const buffer = new Uint8Array(512);
     this.#size[0] = BigInt(buffer.length);
-    const sizeBytes = new Uint8Array(this.#size.buffer);
-    if (this.#z.zmq_getsockopt(this.#pointer, ZMQ_LAST_ENDPOINT, buffer, sizeBytes) !== 0) {
+    if (this.#z.zmq_getsockopt(this.#pointer, ZMQ_LAST_ENDPOINT, buffer, this.#sizeBytes) !== 0) {
       throw this.#context.error("zmq_getsockopt(LAST_ENDPOINT)");
     }
     const length = Number(this.#size[0]);
@@ -224,6 +266,7 @@ export class ZmqSocket {
    * cannot take it now (high-water mark with `ZMQ_XPUB_NODROP`, or no peer).
    */
   send(frames: readonly Uint8Array[]): boolean {
+    this.#idle("zmq_send");
     const last = frames.length - 1;
     for (let i = 0; i <= last; i++) {
       const frame = frames[i];
@@ -246,6 +289,7 @@ export class ZmqSocket {
    * the last buffer are drained and only counted.
    */
   receive(buffers: readonly Uint8Array[], sizes: Int32Array): number {
+    this.#idle("zmq_recv");
     let frames = 0;
     const scratch = buffers[buffers.length - 1];
     while (true) {
@@ -285,6 +329,7 @@ export class ZmqSocket {
 
   /** Whether a message is waiting, checked without blocking. */
   readable(): boolean {
+    this.#idle("zmq_poll");
     const item = new Uint8Array(POLLITEM_SIZE);
     writePollItem(new DataView(item.buffer), 0, this.#pointer);
     return this.#z.zmq_poll_now(item, 1, 0n) > 0;
@@ -292,6 +337,7 @@ export class ZmqSocket {
 
   /** Closes the socket (pending messages go out within the linger time). */
   close(): void {
+    this.#idle("zmq_close");
     if (this.#pointer === null) return;
     this.#z.zmq_close(this.#pointer);
     this.#pointer = null;
@@ -315,6 +361,7 @@ export class Poller {
   readonly #items: Uint8Array;
   readonly #view: DataView;
   readonly #count: number;
+  readonly #sockets: readonly ZmqSocket[];
   readonly #wakeIn: ZmqSocket;
   readonly #wakeOut: ZmqSocket;
   readonly #drain = [new Uint8Array(8)];
@@ -330,10 +377,11 @@ export class Poller {
     this.#wakeIn.attach({ bind: true, address });
     this.#wakeOut = context.socket(SocketType.PAIR);
     this.#wakeOut.attach({ bind: false, address });
+    this.#sockets = [...sockets, this.#wakeIn];
     this.#count = sockets.length + 1;
     this.#items = new Uint8Array(POLLITEM_SIZE * this.#count);
     this.#view = new DataView(this.#items.buffer);
-    [...sockets, this.#wakeIn].forEach((socket, i) =>
+    this.#sockets.forEach((socket, i) =>
       writePollItem(this.#view, i * POLLITEM_SIZE, socket.pointer)
     );
   }
@@ -345,12 +393,14 @@ export class Poller {
   async wait(timeoutMs: number): Promise<boolean[]> {
     if (this.#waiting) throw new Error("Poller.wait is already in progress");
     this.#waiting = true;
-    let result: number;
+    let result = 0;
     try {
-      result = this.#wakePending
-        ? 0
-        : await this.#z.zmq_poll(this.#items, this.#count, BigInt(timeoutMs));
+      if (!this.#wakePending) {
+        for (const socket of this.#sockets) socket.heldByPoller = true;
+        result = await this.#z.zmq_poll(this.#items, this.#count, BigInt(timeoutMs));
+      }
     } finally {
+      for (const socket of this.#sockets) socket.heldByPoller = false;
       this.#waiting = false;
     }
     this.#wakePending = false;

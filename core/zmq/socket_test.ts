@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   EndpointError,
   Poller,
+  SocketBusyError,
   SocketType,
   ZmqContext,
   ZmqError,
@@ -243,6 +244,52 @@ Deno.test("poller: a wait times out empty, wakes early, and reports the ready so
     const deadline = Date.now() + 5000;
     while (!ready[0] && Date.now() < deadline) ready = await poller.wait(100);
     assert.deepEqual(ready, [true]);
+    poller.close();
+  } finally {
+    await context.terminate();
+  }
+});
+
+Deno.test("poller: a socket refuses every call while a wait holds it, and works after", async () => {
+  // libzmq sockets are not thread-safe: a call racing zmq_poll on the worker
+  // thread once aborted the whole process in a libzmq assertion (pipe.cpp:382).
+  const context = new ZmqContext();
+  try {
+    const { pub, sub, poller } = await connectedPair(context);
+    const waiting = poller.wait(-1);
+    const buffers = [new Uint8Array(8)];
+    const sizes = new Int32Array(1);
+    for (
+      const [what, call] of [
+        ["zmq_recv", () => sub.receive(buffers, sizes)],
+        ["zmq_setsockopt", () => sub.subscribe(utf8.encode("x"))],
+        ["zmq_poll", () => sub.readable()],
+        ["zmq_close", () => sub.close()],
+        ["bind/connect", () => sub.attach({ bind: false, address: pub.lastEndpoint() })],
+      ] as const
+    ) {
+      assert.throws(
+        call,
+        (error: Error) => error instanceof SocketBusyError && error.message.startsWith(what),
+        what,
+      );
+    }
+    assert.equal(sub.closed, false, "the refused close left the socket open");
+    // The bound address is known without asking libzmq, so it can be read any time.
+    assert.match(pub.lastEndpoint(), /^tcp:\/\/127\.0\.0\.1:\d+$/);
+    // The publisher is not polled: sending to the waiting subscriber ends the wait.
+    pub.send([utf8.encode("during")]);
+    assert.deepEqual(await waiting, [true]);
+    assert.equal(sub.receive(buffers, sizes), 1);
+    assert.equal(new TextDecoder().decode(buffers[0].subarray(0, sizes[0])), "during");
+    // A wait that wake() ended, or one that timed out, releases the socket too.
+    const woken = poller.wait(-1);
+    assert.throws(() => sub.receive(buffers, sizes), SocketBusyError);
+    poller.wake();
+    await woken;
+    assert.equal(sub.receive(buffers, sizes), 0);
+    await poller.wait(1);
+    sub.subscribe(utf8.encode("x"));
     poller.close();
   } finally {
     await context.terminate();
