@@ -5,21 +5,10 @@ import { Collector, type CollectorOptions, type EventBatch } from "./collector.t
 import { Emitter } from "./emitter.ts";
 import { DROP_REASONS, encodeHeader, type Header } from "./protocol.ts";
 import { SocketType, ZmqContext, type ZmqSocket } from "./zmq/socket.ts";
+import { sleep, waitFor } from "../tests/wait.ts";
 
 const utf8 = new TextEncoder();
 const time = new Date("2026-11-23T10:00:00Z");
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
 
 /** A collector bound on a free port whose batches are gathered in the background. */
 async function gather(options: Partial<CollectorOptions> = {}) {

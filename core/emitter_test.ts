@@ -3,20 +3,9 @@ import { BSON } from "bson";
 import { encodeBatch } from "./codec.ts";
 import { Collector, type CollectorOptions, type EventBatch } from "./collector.ts";
 import { Emitter, type EmitterOptions } from "./emitter.ts";
+import { sleep, waitFor } from "../tests/wait.ts";
 
 const time = new Date("2026-11-23T10:00:00Z");
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(2);
-  }
-}
 
 /** A collector bound on `endpoint` whose batches are gathered with their arrival time. */
 async function gather(options: Partial<CollectorOptions> = {}) {

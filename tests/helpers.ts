@@ -6,34 +6,14 @@
 import { Collector, type CollectorOptions, Emitter, type EmitterOptions } from "@eventstorm/core";
 import { Router, type RouterConfig } from "@eventstorm/router";
 
+export { sleep, waitFor } from "./wait.ts";
+
 /** A TCP port that was free a moment ago. */
 export function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();
   return port;
-}
-
-/**
- * Polls `condition` every `intervalMs` until it holds or `timeoutMs` passes;
- * throws with `what` then.
- */
-export async function waitFor(
-  condition: () => boolean | Promise<boolean>,
-  what: string,
-  timeoutMs = 20_000,
-  intervalMs = 20,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
-}
-
-/** Resolves after `ms`. */
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** A collector whose events are gathered into an array in the background. */

@@ -11,12 +11,9 @@ import { Emitter } from "../emitter.ts";
 import { Relay } from "../relay.ts";
 import { libzmqCandidates, loadLibzmq } from "./ffi.ts";
 import { Poller, SocketType, ZmqContext, type ZmqSocket } from "./socket.ts";
+import { sleep } from "../../tests/wait.ts";
 
 const utf8 = new TextEncoder();
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 /**
  * Waits until an XPUB has seen a subscription, so messages sent next are delivered.

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { mulberry32 } from "@eventstorm/core";
 import { LogGenerator, writeDemoLogs } from "./loggen.ts";
+import { waitFor } from "../../tests/wait.ts";
 
 const START = Date.parse("2025-03-01T12:00:00Z");
 const fixedClock = () => new Date(START);
@@ -226,14 +227,6 @@ Deno.test("equal seeds give equal lines, other seeds other lines", () => {
   assert.ok(values.every((v) => v >= 0 && v < 1));
   assert.ok(new Set(values).size === 100);
 });
-
-async function waitFor(condition: () => Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 const exists = (path: string) =>
   Deno.stat(path).then(() => true, (error) => {
