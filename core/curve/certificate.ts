@@ -10,7 +10,7 @@
  */
 import { UsageError } from "../flags.ts";
 import { loadLibzmq } from "../zmq/ffi.ts";
-import { z85Decode, z85Encode } from "./z85.ts";
+import { z85Decode } from "./z85.ts";
 
 /** A CURVE key pair, both keys as 40-character Z85 text. */
 export interface KeyPair {
@@ -242,7 +242,7 @@ function reason(error: unknown): string {
  * const publicText = certificateText({ publicKey: pair.publicKey, metadata: new Map([["name", "web1"]]) });
  * ```
  */
-export function certificateText(certificate: Certificate, now = new Date()): string {
+export function certificateText(certificate: Certificate, now: Date = new Date()): string {
   const secret = certificate.secretKey !== undefined;
   const stamp = now.toISOString().replace("T", " ").replace(/\.\d+Z$/, "");
   const lines = [

@@ -15,7 +15,7 @@ interface Setup {
   stop(): Promise<void>;
 }
 
-async function curveRelay(allowKeys?: string): Promise<Setup> {
+function curveRelay(allowKeys?: string): Setup {
   const server = generateKeyPair();
   const refusals: Refusal[] = [];
   const relay = new Relay({
@@ -83,7 +83,7 @@ async function deliver(
 Deno.test("curve: a known key delivers every event, encrypted, through the relay", async () => {
   const dir = Deno.makeTempDirSync();
   try {
-    const setup = await curveRelay(dir);
+    const setup = curveRelay(dir);
     const source = writeKeyPair(`${dir}/source`);
     const sink = writeKeyPair(`${dir}/sink`);
     const run = await deliver(
@@ -107,7 +107,7 @@ Deno.test("curve: a known key delivers every event, encrypted, through the relay
 Deno.test("curve: an unknown key delivers nothing, is counted, and the client is told", async () => {
   const dir = Deno.makeTempDirSync();
   try {
-    const setup = await curveRelay(dir);
+    const setup = curveRelay(dir);
     const sink = writeKeyPair(`${dir}/sink`);
     const lines: string[] = [];
     const stranger = generateKeyPair();
@@ -133,7 +133,7 @@ Deno.test("curve: an unknown key delivers nothing, is counted, and the client is
 });
 
 Deno.test("curve: a wrong server key and a plaintext client deliver nothing, each counted", async () => {
-  const setup = await curveRelay();
+  const setup = curveRelay();
   const sink = generateKeyPair();
   const wrongLines: string[] = [];
   const wrong = await deliver(
@@ -159,7 +159,7 @@ Deno.test("curve: a wrong server key and a plaintext client deliver nothing, eac
 Deno.test("curve: removing a key from the directory refuses the next connection", async () => {
   const dir = Deno.makeTempDirSync();
   try {
-    const setup = await curveRelay(dir);
+    const setup = curveRelay(dir);
     const sink = writeKeyPair(`${dir}/sink`);
     const source = writeKeyPair(`${dir}/source`);
     const first = await deliver(

@@ -19,7 +19,7 @@ import { type Endpoint, formatEndpoint } from "../endpoint.ts";
 import { UsageError } from "../flags.ts";
 
 /** Socket types used by eventstorm (values from zmq.h). */
-export const SocketType = { PAIR: 0, PUB: 1, SUB: 2, REP: 4, XPUB: 9, XSUB: 10 } as const;
+export const SocketType = { PAIR: 0, PUB: 1, SUB: 2, REQ: 3, REP: 4, XPUB: 9, XSUB: 10 } as const;
 /** Socket type numbers. */
 export type SocketType = typeof SocketType[keyof typeof SocketType];
 
