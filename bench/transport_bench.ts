@@ -7,9 +7,10 @@
 
 const worker = new URL("./transport_worker.ts", import.meta.url).pathname;
 
-function spawn(args: string[]): Deno.ChildProcess {
+function spawn(args: string[], env?: Record<string, string>): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", worker, ...args],
+    env,
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
@@ -53,7 +54,11 @@ export interface TransportResult {
   lost: number;
 }
 
-async function run(
+/**
+ * Measures one sender → (router →) receiver run; `env` goes to all three processes
+ * (EVENTSTORM_BENCH_CURVE, EVENTSTORM_LIBZMQ).
+ */
+export async function run(
   name: string,
   options: {
     viaRouter: boolean;
@@ -61,21 +66,26 @@ async function run(
     per: number;
     send: "raw" | "encode";
     receive: "raw" | "decode";
+    env?: Record<string, string>;
   },
 ): Promise<TransportResult> {
+  const env = options.env;
   const a = port();
   const b = port();
   let router: Deno.ChildProcess | undefined;
   let receiveAt = `@tcp://127.0.0.1:${a}`;
   const sendTo = `>tcp://127.0.0.1:${a}`;
   if (options.viaRouter) {
-    router = spawn(["router", `@tcp://127.0.0.1:${a}`, `@tcp://127.0.0.1:${b}`]);
+    router = spawn(["router", `@tcp://127.0.0.1:${a}`, `@tcp://127.0.0.1:${b}`], env);
     await firstLine(router);
     receiveAt = `>tcp://127.0.0.1:${b}`;
   }
-  const receiver = spawn(["receive", receiveAt, String(options.total), options.receive]);
+  const receiver = spawn(["receive", receiveAt, String(options.total), options.receive], env);
   const { rest } = await firstLine(receiver);
-  const sender = spawn(["send", sendTo, String(options.total), String(options.per), options.send]);
+  const sender = spawn(
+    ["send", sendTo, String(options.total), String(options.per), options.send],
+    env,
+  );
   const senderOut = await sender.output();
   const received = JSON.parse((await readAll(rest)).trim().split("\n").pop()!);
   await receiver.status;

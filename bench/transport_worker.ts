@@ -4,10 +4,35 @@
  *
  * @module
  */
-import { Collector, Emitter, encodeBatch, type Event } from "@eventstorm/core";
+import {
+  Collector,
+  type CurveOptions,
+  Emitter,
+  encodeBatch,
+  type Event,
+  readCertificate,
+} from "@eventstorm/core";
 import { Router } from "@eventstorm/router";
 
 const [role, ...args] = Deno.args;
+
+/**
+ * With EVENTSTORM_BENCH_CURVE=DIR (router_secret, client_secret and router in DIR),
+ * every link is CURVE: the router a server, the sender and receiver its clients.
+ */
+const curveDir = Deno.env.get("EVENTSTORM_BENCH_CURVE");
+
+function curve(role: "server" | "client"): CurveOptions | undefined {
+  if (!curveDir) return undefined;
+  const mine = readCertificate(`${curveDir}/${role === "server" ? "router" : "client"}_secret`, {
+    secret: true,
+  });
+  return {
+    serverKey: role === "client" ? readCertificate(`${curveDir}/router`).publicKey : undefined,
+    secretKey: mine.secretKey!,
+    publicKey: mine.publicKey,
+  };
+}
 
 /** A 250-byte event, like a small parsed access-log line. */
 function sampleEvent(i: number): Event {
@@ -34,6 +59,7 @@ if (role === "send") {
     maxEvents: per,
     lingerMs: 5,
     sendHwm: per === 1 ? 100_000 : 1000,
+    curve: curve(endpoint.startsWith(">") ? "client" : "server"),
   });
   const deadline = Date.now() + 10_000;
   while (emitter.stats().subscriptions === 0 && Date.now() < deadline) {
@@ -68,7 +94,11 @@ if (role === "send") {
   // receive ENDPOINT TOTAL MODE(raw|decode)
   const [endpoint, totalText, mode] = args;
   const total = Number(totalText);
-  const collector = await Collector.open({ endpoints: endpoint, receiveHwm: 100_000 });
+  const collector = await Collector.open({
+    endpoints: endpoint,
+    receiveHwm: 100_000,
+    curve: curve(endpoint.startsWith(">") ? "client" : "server"),
+  });
   console.log(JSON.stringify({ role, ready: true }));
   let received = 0;
   let bytes = 0;
@@ -107,6 +137,7 @@ if (role === "send") {
     maxMessageSize: 16 << 20,
     sendHwm: 100_000,
     receiveHwm: 100_000,
+    curve: curve("server"),
   }, { print: () => {} });
   const signal = new AbortController();
   Deno.addSignalListener("SIGTERM", () => signal.abort());
