@@ -14,6 +14,7 @@ import {
   isValidType,
   listFlag,
   localHostname,
+  parseEndpoints,
   parseFlags,
   readLines,
   shutdownSignal,
@@ -21,6 +22,7 @@ import {
   TO_FLAG,
   UsageError,
   waitingNotice,
+  warnPlaintextBinds,
   warnUnresolvableHosts,
 } from "@eventstorm/core";
 
@@ -85,13 +87,19 @@ export async function emitMain(
   }
   const host = stringFlag(parsed.values, "host") ?? localHostname();
   const to = listFlag(parsed.values, "to");
+  const curve = curveFromFlags(parsed.values);
   const emitter = await Emitter.open({
     endpoints: to,
     host,
-    curve: curveFromFlags(parsed.values),
+    curve,
     onWaiting: waitingNotice("emit", to),
   });
   warnUnresolvableHosts("emit", to);
+  warnPlaintextBinds(
+    "emit",
+    to.flatMap((text) => parseEndpoints(text)),
+    curve,
+  );
   const signal = shutdownSignal();
   let invalid = 0;
   let lineNumber = 0;

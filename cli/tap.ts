@@ -15,6 +15,7 @@ import {
   helpText,
   listFlag,
   parseDuration,
+  parseEndpoints,
   parseFlags,
   rate,
   shutdownSignal,
@@ -23,6 +24,7 @@ import {
   topicFlag,
   topicPrefixesFlag,
   UsageError,
+  warnPlaintextBinds,
   warnUnresolvableHosts,
 } from "@eventstorm/core";
 
@@ -81,12 +83,18 @@ export async function tapMain(args: string[]): Promise<number> {
     throw new UsageError(`--limit must be a positive whole number, got '${limitText}'`);
   }
   const from = listFlag(parsed.values, "from");
+  const curve = curveFromFlags(parsed.values);
   const collector = await Collector.open({
     endpoints: from,
     topics: topicPrefixesFlag(parsed.values, "topic"),
-    curve: curveFromFlags(parsed.values),
+    curve,
   });
   warnUnresolvableHosts("tap", from);
+  warnPlaintextBinds(
+    "tap",
+    from.flatMap((text) => parseEndpoints(text)),
+    curve,
+  );
   const signal = shutdownSignal();
   signal.addEventListener("abort", () => void collector.close(), { once: true });
   const showTop = parsed.values.top === true;

@@ -18,6 +18,7 @@ import {
   FROM_FLAG,
   helpText,
   parseDuration,
+  parseEndpoints,
   parseFlags,
   rate,
   runCommand,
@@ -27,6 +28,7 @@ import {
   topicFlag,
   topicPrefixesFlag,
   UsageError,
+  warnPlaintextBinds,
   warnUnresolvableHosts,
 } from "@eventstorm/core";
 import { EventStore } from "@eventstorm/sink-store";
@@ -210,6 +212,7 @@ export async function dashboardMain(args: string[]): Promise<number> {
   reporter.start();
   console.error(`sink dashboard: receiving from ${from.join(", ")}`);
   warnUnresolvableHosts("sink dashboard", from);
+  warnPlaintextBinds("sink dashboard", from.flatMap((text) => parseEndpoints(text)), curve);
   // Stdout carries just the address, for scripts that start the dashboard.
   console.log(`dashboard: ${dashboard.url}`);
   if (!signal.aborted) {

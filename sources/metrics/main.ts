@@ -15,6 +15,7 @@ import {
   listFlag,
   localHostname,
   parseDuration,
+  parseEndpoints,
   parseFlags,
   PrintOutput,
   runCommand,
@@ -23,6 +24,7 @@ import {
   TO_FLAG,
   UsageError,
   waitingNotice,
+  warnPlaintextBinds,
   warnUnresolvableHosts,
 } from "@eventstorm/core";
 import { MetricsSampler } from "./sampler.ts";
@@ -79,12 +81,13 @@ export async function metricsMain(args: string[]): Promise<number> {
   const once = parsed.values.once === true;
   const signal = shutdownSignal();
   const to = listFlag(parsed.values, "to");
+  const curve = curveFromFlags(parsed.values);
   const output: EventOutput = parsed.values.print === true
     ? new PrintOutput()
     : await Emitter.open({
       endpoints: to,
       host,
-      curve: curveFromFlags(parsed.values),
+      curve,
       onWaiting: waitingNotice("source metrics", to),
     });
   console.error(
@@ -92,6 +95,11 @@ export async function metricsMain(args: string[]): Promise<number> {
       (parsed.values.print === true ? "stdout" : to.join(", ")),
   );
   if (parsed.values.print !== true) warnUnresolvableHosts("source metrics", to);
+  warnPlaintextBinds(
+    "source metrics",
+    to.flatMap((text) => parseEndpoints(text)),
+    curve,
+  );
   const reported = new Set<string>();
   using sampler = new MetricsSampler({
     host,
