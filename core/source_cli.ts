@@ -229,6 +229,7 @@ export function formatSourceLine(
   const n = (key: string) => current[key] ?? 0;
   const extra = [
     ["dropped", "dropped"],
+    ["oversized", "of them too large or too deep"],
     ["deletions", "deleted files"],
     ["parser_errors", "parser errors"],
     ["rejected", "rejected events"],
@@ -333,14 +334,21 @@ export async function runFileSourceMain(
         ...resume,
       }),
   });
-  const dropped = () => {
+  const snapshot = () => {
     const output = source.output;
-    return output instanceof Emitter ? output.stats().dropped : 0;
+    if (!(output instanceof Emitter)) return sourceCounters(source.stats());
+    // Events too large or too deep to send are drops too, with their own count.
+    const sent = output.stats();
+    const unsendable = sent.oversized + sent.unencodable;
+    return {
+      ...sourceCounters(source.stats(), sent.dropped + unsendable),
+      oversized: unsendable,
+    };
   };
   const reporter = new StatsReporter({
     component: `source-${command.name}`,
     intervalMs: statsIntervalMs,
-    snapshot: () => sourceCounters(source.stats(), dropped()),
+    snapshot,
     format: (current, previous, elapsed) =>
       formatSourceLine(command.name, current, previous, elapsed),
   });

@@ -753,6 +753,11 @@ export class DashboardAggregator {
     return this.#events;
   }
 
+  /** Documents that could not be read or had a bad envelope (beyond the wire's own count). */
+  get rejected(): number {
+    return this.#rejected;
+  }
+
   /** The tables and totals as of the last tick. */
   state(): DashboardState {
     if (this.#lastState !== undefined) return this.#lastState;

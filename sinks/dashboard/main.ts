@@ -195,12 +195,19 @@ export async function dashboardMain(args: string[]): Promise<number> {
     intervalMs,
     snapshot: () => {
       const stats = dashboard.stats();
-      return { events: stats.events, lost: stats.lost, clients: stats.clients };
+      return {
+        events: stats.events,
+        lost: stats.lost,
+        malformed: stats.malformed,
+        rejected: stats.rejected,
+        clients: stats.clients,
+      };
     },
     format: (current, previous, elapsedMs) =>
       `sink dashboard: ${
         formatCount(rate(current.events, previous.events ?? 0, elapsedMs))
-      } ev/s; received ${current.events}, lost on wire ${current.lost}, pages ${current.clients}`,
+      } ev/s; received ${current.events}, lost on wire ${current.lost}, ` +
+      `malformed ${current.malformed}, rejected ${current.rejected}, pages ${current.clients}`,
   });
   reporter.start();
   console.error(`sink dashboard: receiving from ${from.join(", ")}`);
