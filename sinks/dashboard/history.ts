@@ -68,7 +68,7 @@ export function loadHistory(store: EventStore, options: LoadHistoryOptions): Fra
   for (const row of topics.rows) {
     const frame = frameAt(row.time.getTime());
     if (frame !== undefined && typeof row.group === "string") {
-      frame.topics[row.group] = row.values.count ?? 0;
+      setOwn(frame.topics, row.group, row.values.count ?? 0);
     }
   }
 
@@ -148,8 +148,13 @@ export function loadHistory(store: EventStore, options: LoadHistoryOptions): Fra
     const host = event.host.length > maxKeyLength
       ? event.host.slice(0, maxKeyLength - 1) + "…"
       : event.host;
-    if (frame.hosts[host] === undefined && Object.keys(frame.hosts).length >= MAX_HOSTS) continue;
-    const slot: HostFrame = frame.hosts[host] ??= {};
+    // Host names are data: own properties only, so `constructor` or `__proto__`
+    // never reaches a built-in.
+    let slot = Object.hasOwn(frame.hosts, host) ? frame.hosts[host] : undefined;
+    if (slot === undefined) {
+      if (Object.keys(frame.hosts).length >= MAX_HOSTS) continue;
+      slot = setOwn(frame.hosts, host, {});
+    }
     if (event.type === "host.cpu" && typeof event.busy_percent === "number") {
       slot.cpu = event.busy_percent;
     } else if (event.type === "host.memory") slot.mem = event.used_percent as number;
@@ -167,6 +172,17 @@ export function loadHistory(store: EventStore, options: LoadHistoryOptions): Fra
 }
 
 const MAX_HOSTS = 64;
+
+/** `record[key] = value` as an own property, even for `__proto__`; returns `value`. */
+function setOwn<T>(record: Record<string, T>, key: string, value: T): T {
+  Object.defineProperty(record, key, {
+    value,
+    enumerable: true,
+    writable: true,
+    configurable: true,
+  });
+  return value;
+}
 
 function emptyFrame(t: number, dt: number): Frame {
   return {
