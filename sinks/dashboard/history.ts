@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { setField } from "@eventstorm/core";
 import { aggregate, type EventStore, iterateEvents } from "@eventstorm/sink-store";
 import type { Frame, HostFrame } from "./aggregator.ts";
 
@@ -68,7 +69,7 @@ export function loadHistory(store: EventStore, options: LoadHistoryOptions): Fra
   for (const row of topics.rows) {
     const frame = frameAt(row.time.getTime());
     if (frame !== undefined && typeof row.group === "string") {
-      setOwn(frame.topics, row.group, row.values.count ?? 0);
+      setField(frame.topics, row.group, row.values.count ?? 0);
     }
   }
 
@@ -153,7 +154,8 @@ export function loadHistory(store: EventStore, options: LoadHistoryOptions): Fra
     let slot = Object.hasOwn(frame.hosts, host) ? frame.hosts[host] : undefined;
     if (slot === undefined) {
       if (Object.keys(frame.hosts).length >= MAX_HOSTS) continue;
-      slot = setOwn(frame.hosts, host, {});
+      slot = {};
+      setField(frame.hosts, host, slot);
     }
     if (event.type === "host.cpu" && typeof event.busy_percent === "number") {
       slot.cpu = event.busy_percent;
@@ -172,17 +174,6 @@ export function loadHistory(store: EventStore, options: LoadHistoryOptions): Fra
 }
 
 const MAX_HOSTS = 64;
-
-/** `record[key] = value` as an own property, even for `__proto__`; returns `value`. */
-function setOwn<T>(record: Record<string, T>, key: string, value: T): T {
-  Object.defineProperty(record, key, {
-    value,
-    enumerable: true,
-    writable: true,
-    configurable: true,
-  });
-  return value;
-}
 
 function emptyFrame(t: number, dt: number): Frame {
   return {
