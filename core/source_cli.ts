@@ -6,6 +6,7 @@
  * @module
  */
 import { resolve } from "node:path";
+import { probeWritable } from "./checkpoint.ts";
 import { parseDuration } from "./duration.ts";
 import { Emitter, waitingNotice } from "./emitter.ts";
 import { localHostname } from "./event.ts";
@@ -298,12 +299,24 @@ export async function runFileSourceMain(
   const host = hostOverride ?? localHostname();
   // Checked even with --print, so a typo shows before the flag is needed.
   const to = endpointsFlag(values, "to");
+  // The parser checks its own flags (--escape, --timeout): before any word on files.
+  const parser = await command.makeParser(values);
+  if (checkpointPath !== undefined) {
+    // A checkpoint that cannot be written would make every restart start over.
+    try {
+      await probeWritable(checkpointPath);
+    } catch (error) {
+      throw new UsageError(
+        `checkpoint ${checkpointPath} cannot be written (${(error as Error).message}); ` +
+          "give --checkpoint FILE in a writable place, or --no-checkpoint",
+      );
+    }
+  }
   const matched = await expandGlobs(files);
   if (matched.length === 0) {
     if (once) throw new UsageError(`${spec.name}: no file matches ${files.join(", ")}`);
     console.error(`source ${command.name}: no file matches ${files.join(", ")} yet; waiting`);
   }
-  const parser = await command.makeParser(values);
   const source = new LineSource({
     paths: files,
     fromStart: values["from-start"] === true || once,

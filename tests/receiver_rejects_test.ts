@@ -25,42 +25,50 @@ async function sendHostile(sources: string, ready: () => boolean): Promise<void>
   }
 }
 
-Deno.test("tap: deep and mismatched documents are counted as rejected, tap goes on", opts, async () => {
-  const r = startRouter();
-  try {
-    const tap = cli(["tap", "--from", r.sinks, "--limit", "1"]);
-    await sendHostile(r.sources, () => r.router.stats().subscriptions.length > 0);
-    const result = await finish(tap);
-    assert.equal(result.code, 0, result.stderr);
-    assert.match(result.stdout, /"good":true/);
-    assert.match(result.stderr, /rejected 3/);
-  } finally {
-    await r.stop();
-  }
-});
+Deno.test(
+  "tap: deep and mismatched documents are counted as rejected, tap goes on",
+  opts,
+  async () => {
+    const r = startRouter();
+    try {
+      const tap = cli(["tap", "--from", r.sinks, "--limit", "1"]);
+      await sendHostile(r.sources, () => r.router.stats().subscriptions.length > 0);
+      const result = await finish(tap);
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stdout, /"good":true/);
+      assert.match(result.stderr, /rejected 3/);
+    } finally {
+      await r.stop();
+    }
+  },
+);
 
-Deno.test("store sink: deep and mismatched documents show as rejected on its line", opts, async () => {
-  const dir = await Deno.makeTempDir();
-  const r = startRouter();
-  try {
-    const sink = cli(["sink", "store", "--db", `${dir}/e.db`, "--from", r.sinks]);
-    await sendHostile(r.sources, () => r.router.stats().subscriptions.length > 0);
-    await waitFor(() => {
-      try {
-        const store = EventStore.open(`${dir}/e.db`, { readOnly: true });
-        const count = store.count();
-        store.close();
-        return count === 1;
-      } catch {
-        return false;
-      }
-    }, "the good event stored");
-    sink.kill("SIGTERM");
-    const result = await finish(sink);
-    assert.equal(result.code, 0, result.stderr);
-    assert.match(result.stderr, /received 1, stored 1, .*malformed 0, rejected 3/);
-  } finally {
-    await r.stop();
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+Deno.test(
+  "store sink: deep and mismatched documents show as rejected on its line",
+  opts,
+  async () => {
+    const dir = await Deno.makeTempDir();
+    const r = startRouter();
+    try {
+      const sink = cli(["sink", "store", "--db", `${dir}/e.db`, "--from", r.sinks]);
+      await sendHostile(r.sources, () => r.router.stats().subscriptions.length > 0);
+      await waitFor(() => {
+        try {
+          const store = EventStore.open(`${dir}/e.db`, { readOnly: true });
+          const count = store.count();
+          store.close();
+          return count === 1;
+        } catch {
+          return false;
+        }
+      }, "the good event stored");
+      sink.kill("SIGTERM");
+      const result = await finish(sink);
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stderr, /received 1, stored 1, .*malformed 0, rejected 3/);
+    } finally {
+      await r.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);

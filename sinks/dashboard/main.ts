@@ -188,6 +188,13 @@ export async function dashboardMain(args: string[]): Promise<number> {
     if (error instanceof Deno.errors.AddrInUse) {
       throw new UsageError(`--listen ${hostname}:${port}: the address is already in use`);
     }
+    // An address that does not resolve or is not this machine's is the user's to fix.
+    if (
+      error instanceof Deno.errors.AddrNotAvailable ||
+      /failed to lookup address|Name or service not known/i.test(String(error))
+    ) {
+      throw new UsageError(`--listen ${hostname}:${port}: ${(error as Error).message}`);
+    }
     throw error;
   }
   const reporter = new StatsReporter({
