@@ -5,7 +5,7 @@
  */
 import { setField } from "@eventstorm/core";
 import { aggregate, type EventStore, iterateEvents } from "@eventstorm/sink-store";
-import type { Frame, HostFrame } from "./aggregator.ts";
+import type { Frame } from "./aggregator.ts";
 
 /**
  * Options of {@linkcode loadHistory}.
