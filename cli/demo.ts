@@ -89,9 +89,14 @@ export async function demoPipelineMain(args: string[]): Promise<number> {
   const listen = stringFlag(values, "listen")!;
   const givenDir = stringFlag(values, "dir");
   const dir = givenDir ?? await Deno.makeTempDir({ prefix: "eventstorm-demo-" });
-  await Deno.mkdir(`${dir}/logs`, { recursive: true });
-  await Deno.mkdir(`${dir}/state`, { recursive: true });
-  await Deno.mkdir(`${dir}/components`, { recursive: true });
+  try {
+    for (const sub of ["logs", "state", "components"]) {
+      await Deno.mkdir(`${dir}/${sub}`, { recursive: true });
+    }
+  } catch (error) {
+    // A --dir that cannot be made is a bad flag, not a failure of the demo.
+    throw new UsageError(`--dir ${dir}: ${(error as Error).message}`);
+  }
   const db = `${dir}/events.db`;
   const toRouter = `>tcp://127.0.0.1:${sourcesPort}`;
   const fromRouter = `>tcp://127.0.0.1:${sinksPort}`;

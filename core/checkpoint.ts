@@ -44,6 +44,30 @@ export async function writeJsonAtomic(path: string, value: unknown): Promise<voi
   await syncDirectory(dir);
 }
 
+/**
+ * Checks that a checkpoint can be written at `path` (its directory made, a file
+ * created and renamed there), without touching a checkpoint already there.
+ * Throws the system's error when it cannot.
+ *
+ * @example
+ * ```ts
+ * import { probeWritable } from "@eventstorm/core";
+ * await probeWritable(`${await Deno.makeTempDir()}/state/cp.json`);
+ * ```
+ */
+export async function probeWritable(path: string): Promise<void> {
+  const dir = dirname(path);
+  const temp = join(dir, `.${basename(path)}.${Deno.pid}.${++tempCounter}${TEMP_SUFFIX}`);
+  await Deno.mkdir(dir, { recursive: true });
+  await Deno.writeFile(temp, new Uint8Array(), { mode: 0o600 });
+  try {
+    await Deno.rename(temp, `${temp}.probe`);
+  } finally {
+    await Deno.remove(temp).catch(() => {});
+    await Deno.remove(`${temp}.probe`).catch(() => {});
+  }
+}
+
 async function syncDirectory(dir: string): Promise<void> {
   try {
     const handle = await Deno.open(dir, { read: true });

@@ -7,6 +7,7 @@
 import { BSON, EJSON } from "bson";
 import { envelopeProblem, type Event } from "./event.ts";
 import { writePlainDocument } from "./plain_bson.ts";
+import { MAX_NESTING, nestsDeeperThan, valueNestsDeeperThan } from "./bson_depth.ts";
 
 /** Smallest valid BSON document: int32 length + terminating NUL. */
 const MIN_DOCUMENT = 5;
@@ -102,7 +103,14 @@ export class BatchEncoder {
       this.#count++;
       return size;
     }
-    // Something writePlainDocument leaves alone: the bson package handles every case.
+    // Something writePlainDocument leaves alone: the bson package handles every case,
+    // but recursively, so a deep document would overflow the stack in it.
+    if (valueNestsDeeperThan(document)) {
+      throw new CodecError(
+        "depth",
+        `a document nested deeper than ${MAX_NESTING} levels (or cyclic) cannot be sent`,
+      );
+    }
     while (true) {
       try {
         const end = BSON.serializeWithBufferAndIndex(document, this.#buffer, {
@@ -221,7 +229,8 @@ export interface DecodeOptions {
 
 /**
  * Decodes a body into documents. Throws {@linkcode CodecError} for malformed
- * bytes; never returns partial garbage.
+ * bytes (`depth` for a document nested deeper than {@linkcode MAX_NESTING});
+ * never returns partial garbage.
  *
  * @example
  * ```ts
@@ -234,6 +243,19 @@ export function decodeBatch(
   body: Uint8Array,
   options: DecodeOptions = {},
 ): Record<string, unknown>[] {
+  const documents = decodeDocuments(body, options);
+  const deep = documents.indexOf(undefined);
+  if (deep !== -1) {
+    throw new CodecError("depth", `document ${deep} is nested deeper than ${MAX_NESTING} levels`);
+  }
+  return documents as Record<string, unknown>[];
+}
+
+/** Decodes every document; one nested deeper than {@linkcode MAX_NESTING} is `undefined`. */
+function decodeDocuments(
+  body: Uint8Array,
+  options: DecodeOptions,
+): (Record<string, unknown> | undefined)[] {
   const count = countDocuments(body);
   if (options.expectedCount !== undefined && count !== options.expectedCount) {
     throw new CodecError(
@@ -242,10 +264,15 @@ export function decodeBatch(
     );
   }
   const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
-  const documents: Record<string, unknown>[] = new Array(count);
+  const documents: (Record<string, unknown> | undefined)[] = new Array(count);
   let offset = 0;
   for (let i = 0; i < count; i++) {
     const size = view.getInt32(offset, true);
+    if (nestsDeeperThan(body, offset, offset + size)) {
+      documents[i] = undefined;
+      offset += size;
+      continue;
+    }
     try {
       documents[i] = BSON.deserialize(body.subarray(offset, offset + size), DESERIALIZE_OPTIONS);
     } catch (error) {
@@ -280,7 +307,7 @@ export function decodeEvents(
   body: Uint8Array,
   options: DecodeOptions & { topic?: string; skip?: number } = {},
 ): { events: Event[]; rejected: number } {
-  const documents = decodeBatch(body, options);
+  const documents = decodeDocuments(body, options);
   const events: Event[] = [];
   let rejected = 0;
   // Skipping goes by position, before validation: a bad replayed document must
@@ -288,7 +315,7 @@ export function decodeEvents(
   for (let i = options.skip ?? 0; i < documents.length; i++) {
     const document = documents[i];
     if (
-      envelopeProblem(document) !== undefined ||
+      document === undefined || envelopeProblem(document) !== undefined ||
       (options.topic !== undefined && document.type !== options.topic)
     ) {
       rejected++;

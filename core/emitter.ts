@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { BatchEncoder } from "./codec.ts";
+import { BatchEncoder, CodecError } from "./codec.ts";
 import { type Event, type EventFields, isValidType, localHostname } from "./event.ts";
 import { parseEndpoints } from "./endpoint.ts";
 import type { EventOutput } from "./output.ts";
@@ -95,8 +95,10 @@ export interface EmitterStats {
   unsubscribed: number;
   /** Events dropped because the pending buffer was full or close timed out. */
   dropped: number;
-  /** Events dropped because a single event exceeded `maxEventBytes`. */
+  /** Events dropped because a single event exceeded `maxEventBytes` or the BSON limit. */
   oversized: number;
+  /** Events dropped because BSON cannot hold them (nested deeper than `MAX_NESTING`, cyclic). */
+  unencodable: number;
   /** Events accepted and not yet handed to libzmq. */
   pending: number;
   /** Topic prefixes peers subscribe to now. */
@@ -180,6 +182,7 @@ export class Emitter implements EventOutput {
     unsubscribed: 0,
     dropped: 0,
     oversized: 0,
+    unencodable: 0,
     pending: 0,
     subscriptions: 0,
   };
@@ -312,7 +315,20 @@ export class Emitter implements EventOutput {
       : (this.#lastBatch = this.#batch(topic));
     const position = this.#positions.get(topic) ?? 0;
     if (batch.encoder.count === 0) batch.first = position;
-    const size = batch.encoder.add(event);
+    let size: number;
+    try {
+      size = batch.encoder.add(event);
+    } catch (error) {
+      // Over the BSON limit or nested too deep: a counted drop with its own index
+      // (a gap downstream), never an exception that would stop the producer.
+      if (!(error instanceof CodecError)) throw error;
+      this.#positions.set(topic, position + 1);
+      this.#stats.events++;
+      if (error.reason === "oversized") this.#stats.oversized++;
+      else this.#stats.unencodable++;
+      this.#seal(batch);
+      return;
+    }
     this.#positions.set(topic, position + 1);
     this.#stats.events++;
     if (size > this.#maxEventBytes) {

@@ -15,6 +15,8 @@
  */
 export * from "./event.ts";
 export * from "./codec.ts";
+export * from "./bson_depth.ts";
+export * from "./fields.ts";
 export * from "./protocol.ts";
 export * from "./sequence.ts";
 export * from "./endpoint.ts";

@@ -1,7 +1,7 @@
 /**
  * The run loop every sink shares: receive, buffer (bounded), write in batches
  * with retries and backoff, and account for every event exactly:
- * `received = stored + dropped (by reason) + buffered`, at every moment.
+ * `received = stored + duplicates + dropped (by reason) + buffered`, at every moment.
  *
  * @module
  */
@@ -17,11 +17,29 @@ export interface SinkBackend {
    * Stores a batch. Throwing means "not stored, try again later": the runner keeps
    * the batch and retries with backoff, so writes must be idempotent (events carry
    * a stable `_id`, see {@linkcode eventId}). Return the number of events the
-   * backend refused for good (bad data), which are counted as dropped.
+   * backend refused for good (bad data), which are counted as dropped, or a
+   * {@linkcode WriteResult} that also says how many it ignored as duplicates.
    */
-  write(events: Event[]): Promise<number | void>;
+  write(events: Event[]): Promise<number | WriteResult | void>;
   /** Flushes and releases the backend. */
   close(): Promise<void>;
+}
+
+/**
+ * What a backend did with a batch besides storing it. Events it ignored because
+ * their `_id` was already stored (a replay) count as duplicates, never as stored.
+ *
+ * @example
+ * ```ts
+ * import type { WriteResult } from "@eventstorm/core";
+ * const result: WriteResult = { rejected: 0, duplicates: 2 };
+ * ```
+ */
+export interface WriteResult {
+  /** Events refused for good (bad data), counted as dropped. */
+  rejected?: number;
+  /** Events not stored because an event with the same `_id` already was. */
+  duplicates?: number;
 }
 
 /** What to do when the buffer is full. */
@@ -43,7 +61,11 @@ export interface SinkRunnerOptions {
   maxRetryMs?: number;
   /** How long shutdown keeps trying to store the buffer, in ms. */
   shutdownTimeoutMs?: number;
-  /** Give events without `_id` a stable one from their stream position. */
+  /**
+   * Give every event a stable `_id` from its stream position, replacing any `_id`
+   * its sender put (an event without a position loses a sender's `_id`, and the
+   * backend gives it a fresh one). Default true.
+   */
   assignIds?: boolean;
 }
 
@@ -75,6 +97,10 @@ export interface SinkStats {
   duplicatesOnWire: number;
   /** Malformed messages dropped on the wire. */
   malformed: number;
+  /** Documents rejected on the wire one by one (bad envelope, type not the topic, too deep). */
+  rejectedOnWire: number;
+  /** Events the backend already held under the same `_id` (replays), not stored again. */
+  duplicates: number;
 }
 
 /**
@@ -129,6 +155,8 @@ export class SinkRunner {
     lostOnWire: 0,
     duplicatesOnWire: 0,
     malformed: 0,
+    rejectedOnWire: 0,
+    duplicates: 0,
   };
 
   /** Creates a runner for `backend`. */
@@ -176,11 +204,15 @@ export class SinkRunner {
 
   #accept(batch: EventBatch): void {
     const events = batch.events;
-    if (this.#options.assignIds && batch.source !== undefined) {
-      for (let i = 0; i < events.length; i++) {
-        if (events[i]._id === undefined) {
+    if (this.#options.assignIds) {
+      // `_id` belongs to the sink: a sender's own would let it squat the id derived
+      // for another source's event (which the database would then ignore).
+      if (batch.source !== undefined) {
+        for (let i = 0; i < events.length; i++) {
           events[i]._id = eventId(batch.source, batch.topic, batch.first! + i);
         }
+      } else {
+        for (const event of events) delete event._id;
       }
     }
     this.#stats.received += events.length;
@@ -248,14 +280,17 @@ export class SinkRunner {
       const batch = this.#take();
       const started = performance.now();
       try {
-        const rejected = (await this.#backend.write(batch)) ?? 0;
+        const result = (await this.#backend.write(batch)) ?? 0;
+        const rejected = typeof result === "number" ? result : result.rejected ?? 0;
+        const duplicates = typeof result === "number" ? 0 : result.duplicates ?? 0;
         const latency = performance.now() - started;
         this.#writes++;
         this.#latencyTotal += latency;
         this.#stats.latencyMsMax = Math.max(this.#stats.latencyMsMax, latency);
         this.#inFlight = 0;
-        this.#stats.stored += batch.length - rejected;
+        this.#stats.stored += batch.length - rejected - duplicates;
         this.#stats.droppedRejected += rejected;
+        this.#stats.duplicates += duplicates;
         delay = this.#options.retryMs;
       } catch (error) {
         this.#putBack(batch);
@@ -278,6 +313,7 @@ export class SinkRunner {
       lostOnWire: wire?.lost ?? 0,
       duplicatesOnWire: wire?.duplicates ?? 0,
       malformed: wire ? Object.values(wire.malformed).reduce((sum, n) => sum + (n ?? 0), 0) : 0,
+      rejectedOnWire: wire?.rejectedEvents ?? 0,
     };
   }
 
@@ -298,6 +334,8 @@ export class SinkRunner {
       lost_on_wire: stats.lostOnWire,
       duplicates_on_wire: stats.duplicatesOnWire,
       malformed: stats.malformed,
+      rejected_on_wire: stats.rejectedOnWire,
+      duplicates: stats.duplicates,
     };
   }
 }

@@ -104,6 +104,8 @@ export function formatSinkLine(
   } ev/s stored; ` +
     `received ${current.received}, stored ${current.stored}, buffered ${current.buffered}, ` +
     `dropped ${current.dropped}, lost on wire ${current.lost_on_wire}` +
+    (current.duplicates ? `, duplicates ${current.duplicates}` : "") +
+    `, malformed ${current.malformed ?? 0}, rejected ${current.rejected_on_wire ?? 0}` +
     (current.write_errors ? `, write errors ${current.write_errors}` : "") +
     (current.latency_ms_avg !== undefined ? `, write ${current.latency_ms_avg}ms avg` : "");
 }

@@ -6,6 +6,7 @@
  * @module
  */
 import { resolve } from "node:path";
+import { probeWritable } from "./checkpoint.ts";
 import { parseDuration } from "./duration.ts";
 import { Emitter, waitingNotice } from "./emitter.ts";
 import { localHostname } from "./event.ts";
@@ -231,6 +232,7 @@ export function formatSourceLine(
   const n = (key: string) => current[key] ?? 0;
   const extra = [
     ["dropped", "dropped"],
+    ["oversized", "of them too large or too deep"],
     ["deletions", "deleted files"],
     ["parser_errors", "parser errors"],
     ["rejected", "rejected events"],
@@ -300,12 +302,24 @@ export async function runFileSourceMain(
   // Checked even with --print, so a typo shows before the flag is needed.
   const to = endpointsFlag(values, "to");
   const curve = curveFromFlags(values);
+  // The parser checks its own flags (--escape, --timeout): before any word on files.
+  const parser = await command.makeParser(values);
+  if (checkpointPath !== undefined) {
+    // A checkpoint that cannot be written would make every restart start over.
+    try {
+      await probeWritable(checkpointPath);
+    } catch (error) {
+      throw new UsageError(
+        `checkpoint ${checkpointPath} cannot be written (${(error as Error).message}); ` +
+          "give --checkpoint FILE in a writable place, or --no-checkpoint",
+      );
+    }
+  }
   const matched = await expandGlobs(files);
   if (matched.length === 0) {
     if (once) throw new UsageError(`${spec.name}: no file matches ${files.join(", ")}`);
     console.error(`source ${command.name}: no file matches ${files.join(", ")} yet; waiting`);
   }
-  const parser = await command.makeParser(values);
   const source = new LineSource({
     paths: files,
     fromStart: values["from-start"] === true || once,
@@ -340,14 +354,21 @@ export async function runFileSourceMain(
         ...resume,
       }),
   });
-  const dropped = () => {
+  const snapshot = () => {
     const output = source.output;
-    return output instanceof Emitter ? output.stats().dropped : 0;
+    if (!(output instanceof Emitter)) return sourceCounters(source.stats());
+    // Events too large or too deep to send are drops too, with their own count.
+    const sent = output.stats();
+    const unsendable = sent.oversized + sent.unencodable;
+    return {
+      ...sourceCounters(source.stats(), sent.dropped + unsendable),
+      oversized: unsendable,
+    };
   };
   const reporter = new StatsReporter({
     component: `source-${command.name}`,
     intervalMs: statsIntervalMs,
-    snapshot: () => sourceCounters(source.stats(), dropped()),
+    snapshot,
     format: (current, previous, elapsed) =>
       formatSourceLine(command.name, current, previous, elapsed),
   });

@@ -14,6 +14,7 @@ import {
 import { MongoBackend, type MongoSinkConfig } from "@eventstorm/sink-mongodb";
 import { type DbServer, inCI, startServer, unavailable } from "./db_server.ts";
 import { sleep, startRouter, waitFor } from "./helpers.ts";
+import { squat } from "./squat.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
@@ -231,9 +232,15 @@ dbTest("mongodb sink: a replay of the same events stores nothing twice", async (
     const out = await openEmitter(r.sources, { sourceId });
     for (let i = 0; i < 300; i++) out.emit("app.tick", { i, round });
     await out.close();
-    await waitFor(() => sink.runner.stats().stored === 300, `round ${round}: 300 stored`);
+    await waitFor(() => {
+      const stats = sink.runner.stats();
+      return stats.stored + stats.duplicates === 300;
+    }, `round ${round}: 300 stored or duplicates`);
     const stats = await sink.stop();
     assert.equal(stats.droppedRejected, 0);
+    // The replay is counted as what it is: the server ignored it.
+    assert.equal(stats.stored, round === 0 ? 300 : 0);
+    assert.equal(stats.duplicates, round === 0 ? 0 : 300);
   }
   await r.stop();
   const ticks = (await db(dbName)).collection("app_tick");
@@ -249,12 +256,13 @@ dbTest("mongodb sink: a replay of the same events stores nothing twice", async (
     _id: eventId(sourceId, "app.tick", 295 + i),
     i: 295 + i,
   }));
-  assert.equal(await backend.write(batch), 0);
-  assert.equal(await backend.write(batch), 0);
+  // Five of them were stored in the rounds above: duplicates, not stored again.
+  assert.deepEqual(await backend.write(batch), { rejected: 0, duplicates: 5 });
+  assert.deepEqual(await backend.write(batch), { rejected: 0, duplicates: 10 });
   // Events without an _id get one on the event, so a retry of the same objects is idempotent.
   const anonymous: Event[] = [{ type: "app.tick", time: new Date(), host: "h", i: -1 }];
-  assert.equal(await backend.write(anonymous), 0);
-  assert.equal(await backend.write(anonymous), 0);
+  assert.deepEqual(await backend.write(anonymous), { rejected: 0, duplicates: 0 });
+  assert.deepEqual(await backend.write(anonymous), { rejected: 0, duplicates: 1 });
   await backend.close();
   assert.equal(await ticks.countDocuments(), 306);
 });
@@ -284,12 +292,15 @@ dbTest(
       expectedRefused++;
     }
     try {
-      assert.equal(await backend.write(events), expectedRefused);
+      assert.deepEqual(await backend.write(events), { rejected: expectedRefused, duplicates: 0 });
       const stored = await (await db(dbName)).collection("events").find().toArray();
       assert.equal(stored.length, 20 - expectedRefused);
       assert.ok(logs.some((line) => line.includes("refused an event for good")), logs.join("\n"));
       // The same batch again: stored ones are duplicates (fine), refused ones refused again.
-      assert.equal(await backend.write(events), expectedRefused);
+      assert.deepEqual(await backend.write(events), {
+        rejected: expectedRefused,
+        duplicates: 20 - expectedRefused,
+      });
     } finally {
       await backend.close();
     }
@@ -312,7 +323,7 @@ dbTest(
           events.push({ type, time: new Date(now), host: "h", _id: `${type}-n${i}` });
         }
       }
-      assert.equal(await backend.write(events), 0);
+      assert.deepEqual(await backend.write(events), { rejected: 0, duplicates: 0 });
       const database = await db(dbName);
       if (backend.ttlMode === "index") {
         for (const name of ["a_old", "b_old"]) {
@@ -352,7 +363,8 @@ dbTest(
       const backend = await MongoBackend.open(config(dbName, { timeseries: true }));
       try {
         assert.equal(
-          await backend.write([{ type: "cpu.load", time: new Date(), host: "h", _id: "x", v: 1 }]),
+          (await backend.write([{ type: "cpu.load", time: new Date(), host: "h", _id: "x", v: 1 }]))
+            .rejected,
           0,
         );
         const [info] = await (await db(dbName)).listCollections({ name: "cpu_load" }).toArray();
@@ -394,7 +406,7 @@ dbTest("mongodb sink: --write-concern majority,journal and 0", async (dbName) =>
     config(dbName, { writeConcern: { w: "majority", journal: true } }),
   );
   try {
-    assert.equal(await acknowledged.write(events("a")), 0);
+    assert.equal((await acknowledged.write(events("a"))).rejected, 0);
     assert.equal(await collection.countDocuments({ _id: { $regex: /^a-/ } }), 50);
   } finally {
     await acknowledged.close();
@@ -403,7 +415,7 @@ dbTest("mongodb sink: --write-concern majority,journal and 0", async (dbName) =>
     config(dbName, { writeConcern: { w: 0, journal: false } }),
   );
   try {
-    assert.equal(await unacknowledged.write(events("u")), 0);
+    assert.equal((await unacknowledged.write(events("u"))).rejected, 0);
     // Nothing waits for w: 0 writes; they land shortly after.
     await waitFor(
       async () => await collection.countDocuments({ _id: { $regex: /^u-/ } }) === 50,
@@ -428,7 +440,7 @@ dbTest(
       const event: Event = { type: "a.b", time: new Date(), host: "h", _id: "one" };
       await assert.rejects(backend.write([event]));
       await server!.start();
-      assert.equal(await backend.write([event]), 0);
+      assert.deepEqual(await backend.write([event]), { rejected: 0, duplicates: 0 });
       const events = (await db(dbName)).collection("events");
       assert.equal(await events.countDocuments(), 1);
       const keys = (await events.indexes()).map((index) => JSON.stringify(index.key));
@@ -553,6 +565,22 @@ dbTest(
   },
   true,
 );
+
+dbTest("mongodb sink: a sender's _id cannot squat another source's derived id", async (dbName) => {
+  const r = startRouter();
+  const sink = await startSink(await MongoBackend.open(config(dbName)), r.sinks);
+  try {
+    await squat(r.sources, () => sink.runner.stats());
+  } finally {
+    const stats = await sink.stop();
+    await r.stop();
+    assert.equal(stats.stored, 21);
+    assert.equal(stats.duplicates, 0);
+  }
+  const ticks = (await db(dbName)).collection("app_tick");
+  assert.equal(await ticks.countDocuments(), 21);
+  assert.equal(await ticks.countDocuments({ host: "victim" }), 20, "the real event 5 is there");
+});
 
 Deno.test({
   name: "mongodb sink: stop the test server",

@@ -642,7 +642,9 @@ export class DashboardAggregator {
    */
   tick(now: number = this.#clock(), wire?: CollectorStats): Frame {
     const dt = Math.max(0.001, (now - this.#frameStart) / 1000);
-    const lost: Record<string, number> = {};
+    // Keyed by data (source labels, host names): a Map, turned into own properties
+    // at the end, so that `constructor` or `__proto__` is a key like any other.
+    const lost = new Map<string, number>();
     let lostAll = 0;
     let bad = 0;
     if (wire !== undefined) {
@@ -670,19 +672,17 @@ export class DashboardAggregator {
         state.lostBefore = total;
         if (delta > 0) {
           const label = this.#sourceLabel(source, state);
-          lost[label] = (lost[label] ?? 0) + delta;
+          lost.set(label, (lost.get(label) ?? 0) + delta);
         }
       }
     }
     bad += this.#rejected - this.#rejectedBefore;
     this.#rejectedBefore = this.#rejected;
-    const hosts: Record<string, HostFrame> = {};
-    for (const [host, frame] of this.#hostFrames) hosts[host] = frame;
     const frame: Frame = {
       t: this.#frameStart,
       dt,
       topics: Object.fromEntries(this.#topics),
-      lost,
+      lost: Object.fromEntries(lost),
       lostAll,
       bad,
       http: {
@@ -697,7 +697,7 @@ export class DashboardAggregator {
       },
       mail: this.#mail,
       ssh: this.#ssh,
-      hosts,
+      hosts: Object.fromEntries(this.#hostFrames),
     };
     this.#keepFrame(frame);
     this.#frameStart = now;
@@ -751,6 +751,11 @@ export class DashboardAggregator {
   /** Events accounted since start. */
   get events(): number {
     return this.#events;
+  }
+
+  /** Documents that could not be read or had a bad envelope (beyond the wire's own count). */
+  get rejected(): number {
+    return this.#rejected;
   }
 
   /** The tables and totals as of the last tick. */

@@ -311,3 +311,25 @@ Deno.test("undecoded messages aggregate exactly like decoded batches", async () 
   assert.equal(viaMessages.tick().bad, 3);
   assert.equal(viaMessages.state().totals.rejected, 3);
 });
+
+Deno.test("host names like constructor, toString and __proto__ are plain keys", () => {
+  const c = clock();
+  const aggregator = new DashboardAggregator({ now: c.now });
+  const names = ["constructor", "toString", "__proto__"];
+  aggregator.addBatch({
+    topic: "host.cpu",
+    events: names.map((host, i) => ({
+      type: "host.cpu",
+      time: new Date(T0),
+      host,
+      busy_percent: 10 + i,
+    })),
+  });
+  c.set(T0 + 1000);
+  const frame = aggregator.tick(T0 + 1000, wire([{ source: "4660", topic: "x", lost: 3 }]));
+  assert.deepEqual(Object.keys(frame.hosts).sort(), [...names].sort());
+  names.forEach((host, i) => assert.equal(frame.hosts[host].cpu, 10 + i, host));
+  assert.ok(Object.values(frame.lost).includes(3));
+  assert.equal(JSON.parse(JSON.stringify(frame)).hosts.__proto__.cpu, 12);
+  assert.equal(aggregator.state().hosts.length, 3);
+});

@@ -60,6 +60,10 @@ export interface DashboardStats {
   events: number;
   /** Events lost on the wire. */
   lost: number;
+  /** Malformed messages dropped on the wire. */
+  malformed: number;
+  /** Documents rejected one by one (bad envelope, type not the topic, too deep). */
+  rejected: number;
   /** Frames pushed (ticks). */
   ticks: number;
   /** Pages connected now. */
@@ -186,9 +190,12 @@ export class Dashboard {
 
   /** The counters. */
   stats(): DashboardStats {
+    const wire = this.#collector.stats();
     return {
       events: this.aggregator.events,
-      lost: this.#collector.stats().lost,
+      lost: wire.lost,
+      malformed: Object.values(wire.malformed).reduce((sum: number, n) => sum + (n ?? 0), 0),
+      rejected: wire.rejectedEvents + this.aggregator.rejected,
       ticks: this.#ticks,
       clients: this.#server.clients,
       skipped: this.#server.skipped,

@@ -3,8 +3,9 @@
  *
  * @module
  */
+import { setField } from "@eventstorm/core";
 import { aggregate, type EventStore, iterateEvents } from "@eventstorm/sink-store";
-import type { Frame, HostFrame } from "./aggregator.ts";
+import type { Frame } from "./aggregator.ts";
 
 /**
  * Options of {@linkcode loadHistory}.
@@ -68,7 +69,7 @@ export function loadHistory(store: EventStore, options: LoadHistoryOptions): Fra
   for (const row of topics.rows) {
     const frame = frameAt(row.time.getTime());
     if (frame !== undefined && typeof row.group === "string") {
-      frame.topics[row.group] = row.values.count ?? 0;
+      setField(frame.topics, row.group, row.values.count ?? 0);
     }
   }
 
@@ -148,8 +149,14 @@ export function loadHistory(store: EventStore, options: LoadHistoryOptions): Fra
     const host = event.host.length > maxKeyLength
       ? event.host.slice(0, maxKeyLength - 1) + "…"
       : event.host;
-    if (frame.hosts[host] === undefined && Object.keys(frame.hosts).length >= MAX_HOSTS) continue;
-    const slot: HostFrame = frame.hosts[host] ??= {};
+    // Host names are data: own properties only, so `constructor` or `__proto__`
+    // never reaches a built-in.
+    let slot = Object.hasOwn(frame.hosts, host) ? frame.hosts[host] : undefined;
+    if (slot === undefined) {
+      if (Object.keys(frame.hosts).length >= MAX_HOSTS) continue;
+      slot = {};
+      setField(frame.hosts, host, slot);
+    }
     if (event.type === "host.cpu" && typeof event.busy_percent === "number") {
       slot.cpu = event.busy_percent;
     } else if (event.type === "host.memory") slot.mem = event.used_percent as number;

@@ -71,3 +71,25 @@ Deno.test("loadHistory: an empty store or range gives empty frames or none", () 
   assert.deepEqual(loadHistory(store, { since: NOW, until: NOW }), []);
   store.close();
 });
+
+Deno.test("loadHistory: host names like constructor, toString and __proto__ are plain keys", () => {
+  const store = EventStore.open(":memory:");
+  const minute = NOW - 10 * MINUTE - ((NOW - 10 * MINUTE) % MINUTE);
+  const names = ["constructor", "toString", "__proto__", "hasOwnProperty"];
+  store.insertBatch(
+    names.map((host, i) => at(minute + 1000, "host.cpu", { busy_percent: 40 + i }, host)),
+  );
+  const frames = loadHistory(store, { since: NOW - 3_600_000, until: NOW });
+  store.close();
+  const frame = frames.find((f) => f.t === minute)!;
+  assert.deepEqual(Object.keys(frame.hosts).sort(), [...names].sort());
+  names.forEach((host, i) => {
+    assert.ok(Object.hasOwn(frame.hosts, host), host);
+    assert.equal(frame.hosts[host].cpu, 40 + i, host);
+  });
+  assert.equal((Object as unknown as Record<string, unknown>).cpu, undefined);
+  assert.equal(typeof Object.prototype.toString, "function");
+  // What the page receives keeps them too.
+  const sent = JSON.parse(JSON.stringify(frame));
+  assert.equal(sent.hosts.__proto__.cpu, 42);
+});

@@ -195,6 +195,13 @@ export async function dashboardMain(args: string[]): Promise<number> {
     if (error instanceof Deno.errors.AddrInUse) {
       throw new UsageError(`--listen ${hostname}:${port}: the address is already in use`);
     }
+    // An address that does not resolve or is not this machine's is the user's to fix.
+    if (
+      error instanceof Deno.errors.AddrNotAvailable ||
+      /failed to lookup address|Name or service not known/i.test(String(error))
+    ) {
+      throw new UsageError(`--listen ${hostname}:${port}: ${(error as Error).message}`);
+    }
     throw error;
   }
   const reporter = new StatsReporter({
@@ -202,12 +209,19 @@ export async function dashboardMain(args: string[]): Promise<number> {
     intervalMs,
     snapshot: () => {
       const stats = dashboard.stats();
-      return { events: stats.events, lost: stats.lost, clients: stats.clients };
+      return {
+        events: stats.events,
+        lost: stats.lost,
+        malformed: stats.malformed,
+        rejected: stats.rejected,
+        clients: stats.clients,
+      };
     },
     format: (current, previous, elapsedMs) =>
       `sink dashboard: ${
         formatCount(rate(current.events, previous.events ?? 0, elapsedMs))
-      } ev/s; received ${current.events}, lost on wire ${current.lost}, pages ${current.clients}`,
+      } ev/s; received ${current.events}, lost on wire ${current.lost}, ` +
+      `malformed ${current.malformed}, rejected ${current.rejected}, pages ${current.clients}`,
   });
   reporter.start();
   console.error(`sink dashboard: receiving from ${from.join(", ")}`);

@@ -33,6 +33,7 @@ export {
 } from "./aggregator.ts";
 export { Dashboard, type DashboardOptions, type DashboardStats } from "./dashboard.ts";
 export { DashboardServer, type DashboardServerOptions, isLoopback } from "./server.ts";
+export { ConnectionGuard, type ConnectionGuardOptions } from "./guard.ts";
 export { loadHistory, type LoadHistoryOptions } from "./history.ts";
 export { LogHistogram, type LogHistogramOptions } from "./histogram.ts";
 export { type TopRow, WindowedTopN, type WindowedTopNOptions } from "./top_n.ts";

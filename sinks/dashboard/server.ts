@@ -5,6 +5,7 @@
  * @module
  */
 import { ASSETS } from "./assets.ts";
+import { ConnectionGuard } from "./guard.ts";
 
 /**
  * Options of {@linkcode DashboardServer.listen}.
@@ -36,6 +37,10 @@ export interface DashboardServerOptions {
   maxClients?: number;
   /** A client with more than this many bytes unsent gets no new updates until it catches up. Default 8 MiB. */
   maxBufferedBytes?: number;
+  /** Time for a request head to arrive before the connection is closed, ms. Default 10 s. */
+  headerTimeoutMs?: number;
+  /** Longest life of a connection that is not a WebSocket, ms. Default 30 s. */
+  requestTimeoutMs?: number;
 }
 
 /**
@@ -98,7 +103,9 @@ function sameSecret(given: string, expected: string): boolean {
  * ```
  */
 export class DashboardServer {
-  readonly #server: Deno.HttpServer<Deno.NetAddr>;
+  readonly #server: Deno.HttpServer<Deno.UnixAddr>;
+  readonly #guard: ConnectionGuard;
+  readonly #socketDir: string;
   readonly #token: string | undefined;
   readonly #hello: () => string;
   readonly #maxClients: number;
@@ -123,13 +130,28 @@ export class DashboardServer {
     this.#hello = options.hello;
     this.#maxClients = options.maxClients ?? 32;
     this.#maxBuffered = options.maxBufferedBytes ?? 8 << 20;
+    // Deno.serve never times a client out: it listens where only this process
+    // connects, behind a guard that does (slowloris, refused upgrades left open).
+    this.#socketDir = Deno.makeTempDirSync({ prefix: "eventstorm-dashboard-" });
+    const target = `${this.#socketDir}/http.sock`;
+    try {
+      this.#guard = ConnectionGuard.listen({
+        hostname,
+        port: options.port ?? 8080,
+        target,
+        headerTimeoutMs: options.headerTimeoutMs,
+        requestTimeoutMs: options.requestTimeoutMs,
+      });
+    } catch (error) {
+      Deno.removeSync(this.#socketDir, { recursive: true });
+      throw error;
+    }
     this.#server = Deno.serve({
-      hostname,
-      port: options.port ?? 8080,
+      path: target,
       signal: this.#abort.signal,
       onListen: () => {},
     }, (request) => this.#handle(request));
-    const port = this.#server.addr.port;
+    const port = this.#guard.addr.port;
     const names = [hostname, "127.0.0.1", "localhost", "[::1]", "::1"];
     this.#allowedHosts = new Set(
       names.flatMap((name) => {
@@ -141,14 +163,14 @@ export class DashboardServer {
 
   /** The page's address, without the token. */
   get url(): string {
-    const { hostname, port } = this.#server.addr;
+    const { hostname, port } = this.#guard.addr;
     const host = hostname.includes(":") ? `[${hostname}]` : hostname;
     return `http://${host}:${port}/`;
   }
 
   /** The bound port. */
   get port(): number {
-    return this.#server.addr.port;
+    return this.#guard.addr.port;
   }
 
   /** WebSocket clients connected now. */
@@ -261,7 +283,9 @@ export class DashboardServer {
       }
     }
     this.#clients.clear();
+    await this.#guard.close();
     this.#abort.abort();
     await this.#server.finished;
+    await Deno.remove(this.#socketDir, { recursive: true }).catch(() => {});
   }
 }

@@ -188,3 +188,66 @@ Deno.test("broadcast reaches every connected page", opts, async () => {
     await server.close();
   }
 });
+
+/** Resolves with how long until the server closed `connection` (reading what it sends). */
+async function closedAfter(connection: Deno.Conn, limitMs: number): Promise<number> {
+  const started = Date.now();
+  const buffer = new Uint8Array(4096);
+  const limit = setTimeout(() => connection.close(), limitMs);
+  try {
+    while ((await connection.read(buffer)) !== null) { /* the response, if any */ }
+  } catch {
+    // Closed by the limit above.
+  } finally {
+    clearTimeout(limit);
+  }
+  return Date.now() - started;
+}
+
+Deno.test("slow clients (slowloris) are closed after the header timeout", opts, async () => {
+  const server = DashboardServer.listen({ port: 0, hello: () => "{}", headerTimeoutMs: 1000 });
+  const encoder = new TextEncoder();
+  const connections: Deno.Conn[] = [];
+  const drips: ReturnType<typeof setInterval>[] = [];
+  try {
+    for (let i = 0; i < 50; i++) {
+      const connection = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+      await connection.write(
+        encoder.encode(`GET / HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\n`),
+      );
+      // A header line every 200 ms keeps the connection busy but never ends the head.
+      drips.push(
+        setInterval(() => connection.write(encoder.encode("X-a: b\r\n")).catch(() => {}), 200),
+      );
+      connections.push(connection);
+    }
+    // Meanwhile a normal client is served.
+    const page = await fetch(`http://127.0.0.1:${server.port}/`);
+    assert.equal(page.status, 200);
+    await page.body?.cancel();
+    const waits = await Promise.all(connections.map((c) => closedAfter(c, 10_000)));
+    assert.ok(waits.every((ms) => ms < 5000), `closed after ${Math.max(...waits)} ms`);
+  } finally {
+    drips.forEach(clearInterval);
+    await server.close();
+  }
+});
+
+Deno.test("a WebSocket upgrade refused with 503 is closed at once", opts, async () => {
+  const server = DashboardServer.listen({ port: 0, hello: () => "{}", maxClients: 1 });
+  const first = new WebSocket(`ws://127.0.0.1:${server.port}/ws`);
+  try {
+    await new Promise((resolve) => first.onmessage = resolve);
+    const connection = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+    await connection.write(
+      new TextEncoder().encode([...upgradeLines(server.port, "/ws"), "", ""].join("\r\n")),
+    );
+    const buffer = new Uint8Array(4096);
+    const read = await connection.read(buffer);
+    assert.match(new TextDecoder().decode(buffer.subarray(0, read ?? 0)), /^HTTP\/1\.1 503 /);
+    assert.ok((await closedAfter(connection, 10_000)) < 2000, "closed promptly");
+  } finally {
+    first.close();
+    await server.close();
+  }
+});

@@ -19,7 +19,7 @@ import {
   ObjectId,
   type WriteConcernSettings,
 } from "mongodb";
-import { type Event, type SinkBackend, UsageError } from "@eventstorm/core";
+import { type Event, type SinkBackend, UsageError, type WriteResult } from "@eventstorm/core";
 import type { MongoSinkConfig } from "./config.ts";
 import { collectionForType, safeDocument } from "./keys.ts";
 
@@ -122,7 +122,8 @@ function message(error: unknown): string {
 
 /**
  * Stores events in MongoDB. Every document keeps the event's `_id`, so a retried
- * batch or a replay meets duplicate-key errors (E11000), which count as stored.
+ * batch or a replay meets duplicate-key errors (E11000): duplicates, unless a
+ * failed attempt of this backend stored the document (then it counts as stored).
  * Connection failures throw, so the sink runner keeps the batch and retries.
  *
  * @example
@@ -150,6 +151,10 @@ export class MongoBackend implements SinkBackend {
   #sweeping = false;
   #swept = new Set<string>();
   #lastWriteFailed = false;
+  /** `_id`s (as Extended JSON) of writes that failed and will be retried. */
+  readonly #attempted = new Set<string>();
+  /** Documents of the current write that the server already held. */
+  #duplicates = 0;
   readonly #refusalCodes = new Set<string>();
   #closed = false;
 
@@ -347,16 +352,28 @@ export class MongoBackend implements SinkBackend {
     return deleted;
   }
 
-  /** Stores `events`; resolves with the number refused for good, throws to be retried. */
-  async write(events: Event[]): Promise<number> {
+  /**
+   * Stores `events`; resolves with how many were refused for good and how many
+   * the server already held (duplicates); throws to be retried.
+   */
+  async write(events: Event[]): Promise<WriteResult> {
+    this.#duplicates = 0;
     try {
       const refused = await this.#write(events);
       this.#lastWriteFailed = false;
-      return refused;
+      this.#attempted.clear();
+      return { rejected: refused, duplicates: this.#duplicates };
     } catch (error) {
       this.#lastWriteFailed = true;
+      // What this attempt stored meets E11000 in the retry: that is ours, not a duplicate.
+      for (const event of events) this.#attempted.add(idKey(event._id));
       throw error;
     }
+  }
+
+  /** Counts a document the server already held, unless a failed attempt of ours stored it. */
+  #sawStored(id: unknown): void {
+    if (!this.#attempted.has(idKey(id))) this.#duplicates++;
   }
 
   async #write(events: Event[]): Promise<number> {
@@ -392,6 +409,7 @@ export class MongoBackend implements SinkBackend {
     const cursor = collection.find({ _id: { $in: ids } }, { projection: { _id: 1 } });
     for await (const found of cursor) stored.add(BSON.EJSON.stringify(found._id));
     if (stored.size === 0) return documents;
+    for (const key of stored) if (!this.#attempted.has(key)) this.#duplicates++;
     return documents.filter((document) => !stored.has(BSON.EJSON.stringify(document._id)));
   }
 
@@ -419,7 +437,10 @@ export class MongoBackend implements SinkBackend {
       if (error.writeConcernError) throw error;
       let refused = 0;
       for (const writeError of writeErrors) {
-        if (writeError.code === DUPLICATE_KEY) continue;
+        if (writeError.code === DUPLICATE_KEY) {
+          this.#sawStored(documents[writeError.index]?._id);
+          continue;
+        }
         if (TRANSIENT_CODES.has(writeError.code)) throw error;
         refused++;
         this.#noteRefusal(writeError.code, writeError.errmsg ?? "");
@@ -485,4 +506,8 @@ export class MongoBackend implements SinkBackend {
     if (this.#sweepTimer !== undefined) clearInterval(this.#sweepTimer);
     await this.#client.close();
   }
+}
+
+function idKey(id: unknown): string {
+  return BSON.EJSON.stringify(id as BSON.Document);
 }

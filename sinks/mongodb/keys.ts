@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { setField } from "@eventstorm/core";
 
 /**
  * What a leading `$` becomes: U+FF04 FULLWIDTH DOLLAR SIGN, which looks the same.
@@ -84,7 +85,7 @@ function escapeObject(document: Record<string, unknown>): Record<string, unknown
       while (taken.has(name)) name += "_";
       taken.add(name);
     }
-    out[name] = escapeValue(document[key]);
+    setField(out, name, escapeValue(document[key]));
   }
   return out;
 }

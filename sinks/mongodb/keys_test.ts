@@ -46,3 +46,11 @@ Deno.test("collectionForType turns dots into underscores", () => {
   assert.equal(collectionForType("http.hit"), "http_hit");
   assert.equal(collectionForType("host.cpu-load.x"), "host_cpu-load_x");
 });
+
+Deno.test("safeDocument keeps fields named __proto__, constructor and toString", () => {
+  const document = JSON.parse('{"__proto__":{"a.b":1},"constructor":2,"toString":3,"$x":4}');
+  const safe = safeDocument(document);
+  assert.deepEqual(Object.keys(safe).sort(), ["__proto__", "constructor", "toString", "＄x"]);
+  assert.deepEqual(Object.keys(safe.__proto__ as object), ["a_b"]);
+  assert.equal(Object.getPrototypeOf(safe), Object.prototype);
+});

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Event, SinkBackend } from "@eventstorm/core";
+import type { Event, SinkBackend, WriteResult } from "@eventstorm/core";
 import { EventStore } from "./store.ts";
 
 /** Options of {@linkcode StoreBackend}. */
@@ -58,13 +58,14 @@ export class StoreBackend implements SinkBackend {
     return this.#store;
   }
 
-  /** Stores a batch; returns how many events were refused for good. */
-  write(events: Event[]): Promise<number> {
+  /** Stores a batch; returns how many events were refused for good or were duplicates. */
+  write(events: Event[]): Promise<WriteResult> {
     const result = this.#store.insertBatch(events);
     if (result.rejected > 0 && this.#warnings++ < 5) {
       this.#warn(`sink store: ${result.rejected} events refused: ${result.problem ?? "invalid"}`);
     }
-    return Promise.resolve(result.rejected);
+    // A transaction stores all or nothing, so an ignored row is a true duplicate.
+    return Promise.resolve({ rejected: result.rejected, duplicates: result.duplicates });
   }
 
   /** Closes the database. */

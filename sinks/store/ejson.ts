@@ -12,6 +12,7 @@
  * @module
  */
 import { EJSON } from "bson";
+import { setField } from "@eventstorm/core";
 
 /** Envelope fields; the store keeps them in columns of their own. */
 const ENVELOPE = new Set(["type", "time", "host"]);
@@ -184,23 +185,6 @@ export function decodeFields(json: string): Record<string, unknown> {
     if (value !== null && typeof value === "object") setField(parsed, key, decodeValue(value));
   }
   return parsed;
-}
-
-/**
- * Sets an own enumerable property, even one named `__proto__`, which plain
- * assignment would take as the prototype. Internal to this package.
- */
-export function setField(target: Record<string, unknown>, key: string, value: unknown): void {
-  if (key === "__proto__") {
-    Object.defineProperty(target, key, {
-      value,
-      enumerable: true,
-      writable: true,
-      configurable: true,
-    });
-  } else {
-    target[key] = value;
-  }
 }
 
 /**

@@ -84,6 +84,9 @@ export function parseWhere(text: string): WhereClause {
   if (ORDERING.has(op) && field !== "time" && !NUMBER_PATTERN.test(value.trim())) {
     throw new UsageError(`--where '${text}': ${op} compares numbers, got '${value}'`);
   }
+  if (ORDERING.has(op) && field !== "time" && !Number.isFinite(Number(value))) {
+    throw new UsageError(`--where '${text}': ${value.trim()} is beyond the range of numbers`);
+  }
   if (ORDERING.has(op) && (field === "type" || field === "host")) {
     throw new UsageError(`--where '${text}': ${field} is a string, use = or !=`);
   }

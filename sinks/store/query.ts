@@ -3,8 +3,8 @@
  *
  * @module
  */
-import type { Event } from "@eventstorm/core";
-import { decodeFields, setField } from "./ejson.ts";
+import { type Event, setField } from "@eventstorm/core";
+import { decodeFields } from "./ejson.ts";
 import { type EventFilter, filterSql, SqlBuilder } from "./filter.ts";
 import type { EventStore } from "./store.ts";
 

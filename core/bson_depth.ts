@@ -1,0 +1,157 @@
+/**
+ * Nesting depth of BSON documents, measured without recursion, so that a
+ * document nested 100,000 deep is refused by counting rather than by a stack
+ * overflow in whatever walks it next (the bson decoder, Extended JSON, a sink).
+ *
+ * @module
+ */
+
+/**
+ * Deepest nesting an event may have: the top-level document is depth 1, each
+ * embedded document or array one more. MongoDB's own limit, so that anything
+ * a receiver accepts a MongoDB sink can store. Deeper documents are dropped and
+ * counted (`rejected` at receivers, `unencodable` at emitters).
+ *
+ * @example
+ * ```ts
+ * import { MAX_NESTING } from "@eventstorm/core";
+ * MAX_NESTING; // 100
+ * ```
+ */
+export const MAX_NESTING = 100;
+
+/** Bytes one level of nesting costs at least: type, empty name, length, terminator. */
+const MIN_LEVEL_BYTES = 7;
+
+/**
+ * Whether the BSON document at `bytes[start, end)` nests deeper than `limit`.
+ * Only the structure is walked; malformed bytes answer `false` and are left to
+ * the decoder, which says what is wrong with them.
+ *
+ * @example
+ * ```ts
+ * import { BSON } from "bson";
+ * import { nestsDeeperThan } from "@eventstorm/core";
+ * const bytes = BSON.serialize({ a: { b: 1 } });
+ * nestsDeeperThan(bytes, 0, bytes.length, 1); // true
+ * nestsDeeperThan(bytes, 0, bytes.length, 2); // false
+ * ```
+ */
+export function nestsDeeperThan(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  limit: number = MAX_NESTING,
+): boolean {
+  // Too short to be that deep: the common case costs nothing.
+  if (end - start <= limit * MIN_LEVEL_BYTES) return false;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const ends: number[] = [];
+  let offset = start + 4;
+  ends.push(start + view.getInt32(start, true));
+  while (ends.length > 0) {
+    if (offset >= end) return false;
+    const type = bytes[offset++];
+    if (type === 0) {
+      offset = ends.pop()!;
+      continue;
+    }
+    offset = bytes.indexOf(0, offset) + 1;
+    if (offset === 0 || offset + 4 > end) return false;
+    switch (type) {
+      case 0x03: // document
+      case 0x04: // array
+        if (ends.length >= limit) return true;
+        ends.push(offset + view.getInt32(offset, true));
+        offset += 4;
+        break;
+      case 0x0f: { // code with scope: int32 total, string, then a document
+        const stringLength = view.getInt32(offset + 4, true);
+        const scope = offset + 8 + stringLength;
+        if (stringLength < 0 || scope + 4 > end) return false;
+        if (ends.length >= limit) return true;
+        // The scope ends where the whole value does.
+        ends.push(offset + view.getInt32(offset, true));
+        offset = scope + 4;
+        break;
+      }
+      case 0x01:
+      case 0x09:
+      case 0x11:
+      case 0x12:
+        offset += 8;
+        break;
+      case 0x02:
+      case 0x0d:
+      case 0x0e:
+        offset += 4 + view.getInt32(offset, true);
+        break;
+      case 0x05:
+        offset += 5 + view.getInt32(offset, true);
+        break;
+      case 0x07:
+        offset += 12;
+        break;
+      case 0x08:
+        offset += 1;
+        break;
+      case 0x10:
+        offset += 4;
+        break;
+      case 0x13:
+        offset += 16;
+        break;
+      case 0x0c:
+        offset += 4 + view.getInt32(offset, true) + 12;
+        break;
+      case 0x0b: // regex: two C strings
+        offset = bytes.indexOf(0, offset) + 1;
+        if (offset === 0) return false;
+        offset = bytes.indexOf(0, offset) + 1;
+        if (offset === 0) return false;
+        break;
+      case 0x06:
+      case 0x0a:
+      case 0x7f:
+      case 0xff:
+        break;
+      default:
+        return false;
+    }
+  }
+  return false;
+}
+
+/**
+ * Whether a JavaScript value nests deeper than `limit` (objects and arrays; a
+ * cycle counts as too deep). Walks without recursion and stops at the limit.
+ *
+ * @example
+ * ```ts
+ * import { valueNestsDeeperThan } from "@eventstorm/core";
+ * valueNestsDeeperThan({ a: [{}] }, 2); // true
+ * ```
+ */
+export function valueNestsDeeperThan(value: unknown, limit: number = MAX_NESTING): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [current, depth] = stack.pop()!;
+    if (depth > limit) return true;
+    if (Array.isArray(current)) {
+      for (const item of current) if (isContainer(item)) stack.push([item, depth + 1]);
+    } else {
+      for (const key in current as Record<string, unknown>) {
+        const item = (current as Record<string, unknown>)[key];
+        if (isContainer(item)) stack.push([item, depth + 1]);
+      }
+    }
+  }
+  return false;
+}
+
+function isContainer(value: unknown): boolean {
+  if (value === null || typeof value !== "object") return false;
+  if (Array.isArray(value)) return true;
+  const prototype = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
+}

@@ -1,0 +1,76 @@
+import assert from "node:assert/strict";
+import { BSON } from "bson";
+import { MAX_NESTING, nestsDeeperThan, valueNestsDeeperThan } from "./bson_depth.ts";
+import { BatchEncoder, CodecError, decodeBatch, decodeEvents, toJsonLine } from "./codec.ts";
+import { mulberry32 } from "./random.ts";
+import { deepEvent, nestedDocument } from "./testdata/deep_bson.ts";
+
+Deno.test("nestsDeeperThan measures the depth of hand-built documents", () => {
+  for (const depth of [0, 1, 50, 98, 99, 100, 101, 5000, 100_000]) {
+    for (const arrays of [false, true]) {
+      const bytes = nestedDocument(depth, arrays);
+      // The top-level document is level 1.
+      assert.equal(nestsDeeperThan(bytes, 0, bytes.length), depth + 1 > MAX_NESTING, `${depth}`);
+    }
+  }
+});
+
+Deno.test("an event 5,000 or 100,000 deep is rejected one by one, the rest delivered", () => {
+  for (const depth of [5000, 100_000]) {
+    const ok = BSON.serialize({ type: "app.x", time: new Date(0), host: "h", n: 1 });
+    const body = new Uint8Array(ok.length * 2 + deepEvent("app.x", depth).length);
+    const deep = deepEvent("app.x", depth);
+    body.set(ok, 0);
+    body.set(deep, ok.length);
+    body.set(ok, ok.length + deep.length);
+    const { events, rejected } = decodeEvents(body, { topic: "app.x" });
+    assert.equal(rejected, 1);
+    assert.equal(events.length, 2);
+    assert.throws(() => decodeBatch(body), (error) => (error as CodecError).reason === "depth");
+  }
+  // At the limit an event is delivered and can be printed.
+  const { events } = decodeEvents(deepEvent("app.x", MAX_NESTING));
+  assert.equal(events.length, 1);
+  assert.ok(toJsonLine(events[0]).length > MAX_NESTING);
+});
+
+Deno.test("the encoder refuses documents deeper than the limit (and cycles) with CodecError", () => {
+  let value: Record<string, unknown> = {};
+  for (let i = 0; i < 100_000; i++) value = { a: value };
+  const encoder = new BatchEncoder();
+  assert.throws(
+    () => encoder.add({ type: "x", time: new Date(), host: "h", deep: value }),
+    (error) => error instanceof CodecError && error.reason === "depth",
+  );
+  const cyclic: Record<string, unknown> = { type: "x", time: new Date(), host: "h" };
+  cyclic.self = cyclic;
+  assert.throws(() => encoder.add(cyclic), (error) => (error as CodecError).reason === "depth");
+  assert.equal(encoder.count, 0);
+  assert.equal(valueNestsDeeperThan({ a: [[{}]] }, 3), true);
+  assert.equal(valueNestsDeeperThan({ a: [[{}]] }, 4), false);
+});
+
+Deno.test("fuzz: random nesting of documents, arrays and scalars measures like the bson decoder", () => {
+  const random = mulberry32(11);
+  for (let round = 0; round < 2000; round++) {
+    const target = Math.floor(random() * 140);
+    // Built inside out, with scalars of every common type beside each level.
+    let value: unknown = random() < 0.5 ? {} : [];
+    for (let level = 1; level < target; level++) {
+      const scalars = [1, 2.5, "s", true, null, new Date(0), new BSON.ObjectId(), 10n];
+      const extra = scalars[Math.floor(random() * scalars.length)];
+      value = random() < 0.5 ? { x: extra, v: value, y: "z" } : [extra, value];
+    }
+    const bytes = BSON.serialize({ root: value, n: BSON.Long.fromNumber(round) });
+    const depth = Math.max(target, 1) + 1;
+    for (const limit of [depth - 1, depth, MAX_NESTING]) {
+      assert.equal(nestsDeeperThan(bytes, 0, bytes.length, limit), depth > limit, `${round}`);
+    }
+    // Truncated or corrupted bytes never throw from the depth walk.
+    const cut = bytes.slice(0, Math.floor(random() * bytes.length));
+    nestsDeeperThan(cut, 0, cut.length, 1);
+    const flipped = bytes.slice();
+    flipped[Math.floor(random() * bytes.length)] ^= 0xff;
+    nestsDeeperThan(flipped, 0, flipped.length, 1);
+  }
+});

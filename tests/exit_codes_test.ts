@@ -1,0 +1,58 @@
+// Issue 11 item 9: usage errors exit 2 with one line, before anything else is said.
+import assert from "node:assert/strict";
+import { EventStore } from "@eventstorm/sink-store";
+import { cli, finish } from "./helpers.ts";
+
+const opts = { sanitizeOps: false, sanitizeResources: false };
+
+Deno.test(
+  "bad addresses, directories, numbers, checkpoints and parser flags exit 2",
+  opts,
+  async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      const db = `${dir}/e.db`;
+      const store = EventStore.open(db);
+      store.insertBatch([{ type: "a.b", time: new Date(), host: "h", status: 1 }]);
+      store.close();
+      const log = `${dir}/a.log`;
+      Deno.writeTextFileSync(log, "x\n");
+      const cases: [string[], RegExp][] = [
+        [
+          ["sink", "dashboard", "--listen", "127.999.999.999:1", "--from", ">tcp://127.0.0.1:1"],
+          /--listen 127\.999\.999\.999:1/,
+        ],
+        [["demo", "--dir", "/proc/nope"], /--dir \/proc\/nope/],
+        [["query", "--db", db, "--where", "status>=1e309"], /beyond the range of numbers/],
+        [
+          ["source", "nginx", "--file", log, "--once", "--checkpoint", "/proc/nope/c"],
+          /checkpoint \/proc\/nope\/c cannot be written/,
+        ],
+        [
+          [
+            "source",
+            "nginx",
+            "--file",
+            `${dir}/none*.log`,
+            "--format",
+            "$remote_addr",
+            "--escape",
+            "x",
+          ],
+          /--escape must be/,
+        ],
+        [["source", "postfix", "--file", `${dir}/none*.log`, "--timeout", "soon"], /--timeout/],
+      ];
+      for (const [args, message] of cases) {
+        const result = await finish(cli(args));
+        const lines = result.stderr.trim().split("\n");
+        assert.equal(result.code, 2, `${args.join(" ")}: ${result.stderr}`);
+        assert.equal(lines.length, 1, `${args.join(" ")}: one line\n${result.stderr}`);
+        assert.match(lines[0], /^error: /);
+        assert.match(lines[0], message);
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);

@@ -1,0 +1,73 @@
+// Issue 11 item 6: an event too large to send is a counted, reported drop (emit's summary
+// and exit code, a source's stats line), and the input after it still goes out.
+import assert from "node:assert/strict";
+import { cli, finish, gather, waitFor } from "./helpers.ts";
+
+const opts = { sanitizeOps: false, sanitizeResources: false };
+const encoder = new TextEncoder();
+
+function bigLine(bytes: number): string {
+  return JSON.stringify({ type: "app.log", big: "x".repeat(bytes) });
+}
+
+Deno.test(
+  "emit: 8 MB, 15 MiB and 50 MB lines are counted drops; the rest goes out",
+  opts,
+  async () => {
+    const sink = await gather({ endpoints: "@tcp://127.0.0.1:*" });
+    try {
+      const emit = cli(["emit", "--to", `>${sink.collector.boundEndpoint()}`], { stdin: "piped" });
+      const writer = emit.stdin.getWriter();
+      await writer.write(encoder.encode('{"type":"app.log","n":1}\n'));
+      for (const size of [8_000_000, 15 * 1024 * 1024, 50_000_000]) {
+        await writer.write(encoder.encode(bigLine(size) + "\n"));
+      }
+      await writer.write(encoder.encode('{"type":"app.log","n":2}\n'));
+      await writer.close();
+      const result = await finish(emit);
+      assert.equal(result.code, 1, result.stderr);
+      assert.match(result.stderr, /2 events sent .* 3 dropped \(3 too large\)/);
+      await waitFor(() => sink.events.length === 2, "the two small events");
+      assert.deepEqual(sink.events.map((event) => event.n), [1, 2]);
+      // Each dropped event kept its index: the gap shows downstream as loss.
+      assert.equal(sink.collector.stats().lost, 3);
+    } finally {
+      await sink.stop();
+    }
+  },
+);
+
+Deno.test(
+  "source nginx --max-line-bytes 64 MiB: a 50 MB line is a counted drop",
+  opts,
+  async () => {
+    const dir = await Deno.makeTempDir();
+    const sink = await gather({ endpoints: "@tcp://127.0.0.1:*" });
+    try {
+      const line = (path: string) =>
+        `127.0.0.1 - - [03/Dec/2026:10:00:00 +0000] "GET ${path} HTTP/1.1" 200 5 "-" "curl"\n`;
+      const path = `${dir}/access.log`;
+      Deno.writeTextFileSync(path, line("/a") + line("/" + "b".repeat(50_000_000)) + line("/c"));
+      const source = cli([
+        "source",
+        "nginx",
+        "--file",
+        path,
+        "--once",
+        "--no-checkpoint",
+        "--max-line-bytes",
+        "67108864",
+        "--to",
+        `>${sink.collector.boundEndpoint()}`,
+      ]);
+      const result = await finish(source);
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stderr, /events 3,.* dropped 1, of them too large or too deep 1/);
+      await waitFor(() => sink.events.length === 2, "the two small events");
+      assert.deepEqual(sink.events.map((event) => event.path), ["/a", "/c"]);
+    } finally {
+      await sink.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);

@@ -1,0 +1,66 @@
+// Issue 11 item 2 against the store sink: a sender's `_id` never takes the id the sink
+// derives for another source's event, and a row the database ignores as a replay is
+// counted as a duplicate, never as stored.
+import assert from "node:assert/strict";
+import { Emitter, SinkRunner } from "@eventstorm/core";
+import { StoreBackend } from "@eventstorm/sink-store";
+import { startRouter, waitFor } from "./helpers.ts";
+import { squat } from "./squat.ts";
+
+const opts = { sanitizeOps: false, sanitizeResources: false };
+
+async function startStoreSink(path: string, endpoints: string) {
+  const backend = new StoreBackend(path);
+  const runner = new SinkRunner(backend, { collector: { endpoints } });
+  await runner.open();
+  const controller = new AbortController();
+  const running = runner.run(controller.signal);
+  return {
+    runner,
+    stop: () => {
+      controller.abort();
+      return running;
+    },
+  };
+}
+
+Deno.test("store sink: a sender's _id cannot squat another source's derived id", opts, async () => {
+  const dir = await Deno.makeTempDir();
+  const r = startRouter();
+  const sink = await startStoreSink(`${dir}/events.db`, r.sinks);
+  await squat(r.sources, () => sink.runner.stats());
+  const stats = await sink.stop();
+  await r.stop();
+  assert.equal(stats.stored, 21);
+  assert.equal(stats.duplicates, 0);
+  const check = new StoreBackend(`${dir}/events.db`);
+  assert.equal(check.store.count(), 21);
+  await check.close();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test(
+  "store sink: a replay after a restart counts as duplicates, not stored",
+  opts,
+  async () => {
+    const dir = await Deno.makeTempDir();
+    const r = startRouter();
+    for (let round = 0; round < 2; round++) {
+      // A new sink each round knows no stream positions: only the ids keep the replay out.
+      const sink = await startStoreSink(`${dir}/events.db`, r.sinks);
+      const out = await Emitter.open({ endpoints: r.sources, host: "h", sourceId: 0xfeedn });
+      await waitFor(() => out.stats().subscriptions > 0, "the sink's subscription");
+      for (let i = 0; i < 50; i++) out.emit("app.tick", { i });
+      await out.close();
+      await waitFor(() => {
+        const stats = sink.runner.stats();
+        return stats.received === 50 && stats.buffered === 0;
+      }, "50 events written");
+      const stats = await sink.stop();
+      assert.equal(stats.stored, round === 0 ? 50 : 0, `round ${round}`);
+      assert.equal(stats.duplicates, round === 0 ? 0 : 50, `round ${round}`);
+    }
+    await r.stop();
+    await Deno.remove(dir, { recursive: true });
+  },
+);
