@@ -7,10 +7,13 @@
 import { type CodecError, decodeEvents } from "./codec.ts";
 import type { Event } from "./event.ts";
 import { parseEndpoints } from "./endpoint.ts";
+import { type Member } from "./member.ts";
 import {
   DEFAULT_MAX_MESSAGE_SIZE,
   type DropReason,
   type Header,
+  HEADER_MAGIC,
+  HEADER_SIZE,
   parseMessage,
   type WireMessage,
 } from "./protocol.ts";
@@ -31,6 +34,12 @@ export interface CollectorOptions {
   maxMessageSize?: number;
   /** A context to share (tests run many sockets in one process). */
   context?: ZmqContext;
+  /**
+   * Be member `index` of a group of `count` receivers that share the messages:
+   * keep only streams whose source id falls in this member's share
+   * ({@linkcode memberOf}), decided from the header before anything is decoded.
+   */
+  member?: Member;
   /**
    * CURVE encryption: `{ serverKey, secretKey, publicKey }` to connect to a CURVE
    * server, `{ secretKey }` alone to bind as one. Plaintext when absent.
@@ -71,6 +80,10 @@ export interface CollectorStats {
   unaccounted: number;
   /** Malformed messages dropped, by reason. */
   malformed: Partial<Record<DropReason, number>>;
+  /** Messages left to the other members of a group (see `member`). */
+  otherMembers: number;
+  /** Events in those messages. */
+  otherMembersEvents: number;
   /** Events dropped from otherwise valid messages because their envelope was bad. */
   rejectedEvents: number;
   /** Per-stream counters. */
@@ -114,7 +127,10 @@ export class Collector {
     unaccounted: 0,
     rejectedEvents: 0,
     malformed: {} as Partial<Record<DropReason, number>>,
+    otherMembers: 0,
+    otherMembersEvents: 0,
   };
+  readonly #member: { index: bigint; count: bigint } | undefined;
 
   /** Opens a collector; endpoint problems throw a one-line `UsageError`. */
   // deno-lint-ignore require-await -- async so that a bad option rejects, never throws
@@ -127,6 +143,12 @@ export class Collector {
     const endpoints = (Array.isArray(options.endpoints) ? options.endpoints : [options.endpoints])
       .flatMap((text) => parseEndpoints(text));
     const maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
+    if (options.member) {
+      this.#member = {
+        index: BigInt(options.member.index - 1),
+        count: BigInt(options.member.count),
+      };
+    }
     this.#ownsContext = options.context === undefined;
     this.#context = options.context ?? new ZmqContext();
     // XSUB rather than SUB: a SUB socket filters its own queue by its current
@@ -222,6 +244,7 @@ export class Collector {
 
   #accept(frameCount: number, decode: boolean): EventBatch | WireMessage | undefined {
     this.#stats.messages++;
+    if (this.#member !== undefined && !this.#mine(frameCount)) return undefined;
     this.#frames.length = 0;
     for (let i = 0; i < Math.min(frameCount, 3); i++) {
       if (this.#sizes[i] > this.#buffers[i].length) return this.#malformed("oversized");
@@ -261,6 +284,30 @@ export class Collector {
       return { topic, events };
     }
     return { topic, source: header.source, first: header.first + skip, events };
+  }
+
+  /**
+   * Whether this member of a group owns the message: read from the header's source
+   * id alone, so a message for another member costs no parsing. Anything that is
+   * not a well-formed header goes on to validation in every member, which counts
+   * it once each, as every member received it.
+   */
+  #mine(frameCount: number): boolean {
+    const { index, count } = this.#member!;
+    if (frameCount === 2) {
+      if (index === 0n) return true;
+      this.#stats.otherMembers++;
+      return false;
+    }
+    const header = this.#buffers[1];
+    if (frameCount !== 3 || this.#sizes[1] !== HEADER_SIZE || header[0] !== HEADER_MAGIC) {
+      return true;
+    }
+    const view = new DataView(header.buffer, header.byteOffset, HEADER_SIZE);
+    if (view.getBigUint64(8, true) % count === index) return true;
+    this.#stats.otherMembers++;
+    this.#stats.otherMembersEvents += view.getUint32(4, true);
+    return false;
   }
 
   #raw(

@@ -64,3 +64,4 @@ export {
 } from "./curve/options.ts";
 export { KeyDirectory } from "./curve/zap.ts";
 export type { HandshakeFailure } from "./curve/monitor.ts";
+export { type Member, memberOf, parseMember } from "./member.ts";

@@ -336,6 +336,7 @@ export class SinkRunner {
       malformed: stats.malformed,
       rejected_on_wire: stats.rejectedOnWire,
       duplicates: stats.duplicates,
+      other_members: this.#collector?.stats().otherMembers ?? 0,
     };
   }
 }

@@ -22,6 +22,7 @@ import {
 } from "./flags.ts";
 import { parseDuration } from "./duration.ts";
 import { type SinkBackend, SinkRunner, type WhenFull } from "./sink.ts";
+import { parseMember } from "./member.ts";
 import { CURVE_CLIENT_FLAGS, curveFromFlags, warnPlaintextBinds } from "./curve/options.ts";
 import { type Counters, formatCount, rate, StatsReporter } from "./stats.ts";
 
@@ -51,6 +52,11 @@ export const SINK_FLAGS: Record<string, FlagSpec> = {
   from: FROM_FLAG,
   ...CURVE_CLIENT_FLAGS,
   topic: topicFlag("topic prefix to store"),
+  member: {
+    type: "string",
+    value: "I/N",
+    help: "be member I of a group of N sinks sharing the stream; each stores whole streams",
+  },
   buffer: {
     type: "string",
     value: "N",
@@ -107,6 +113,7 @@ export function formatSinkLine(
     (current.duplicates ? `, duplicates ${current.duplicates}` : "") +
     `, malformed ${current.malformed ?? 0}, rejected ${current.rejected_on_wire ?? 0}` +
     (current.write_errors ? `, write errors ${current.write_errors}` : "") +
+    (current.other_members ? `, left to other members ${current.other_members} msgs` : "") +
     (current.latency_ms_avg !== undefined ? `, write ${current.latency_ms_avg}ms avg` : "");
 }
 
@@ -143,11 +150,17 @@ export async function runSinkMain(args: string[], command: SinkCommand): Promise
   // Checked before the backend opens: a typo must not leave a database file
   // behind or wait for a server first.
   const from = endpointsFlag(values, "from");
+  const memberText = stringFlag(values, "member");
   const curve = curveFromFlags(values);
   if (statsTo !== "none") parseEndpoints(statsTo);
   const intervalMs = parseDuration(stringFlag(values, "stats-interval")!, "stats-interval");
   const runnerOptions = {
-    collector: { endpoints: from, topics: topicPrefixesFlag(values, "topic"), curve },
+    collector: {
+      endpoints: from,
+      topics: topicPrefixesFlag(values, "topic"),
+      curve,
+      member: memberText === undefined ? undefined : parseMember(memberText),
+    },
     bufferEvents: integerFlag(values, "buffer", { min: 1 })!,
     whenFull: whenFull as WhenFull,
     batchSize: integerFlag(values, "batch-size", { min: 1, max: 1_000_000 })!,

@@ -10,6 +10,7 @@
  * @module
  */
 import {
+  parseMember,
   type CommandSpec,
   CURVE_CLIENT_FLAGS,
   curveFromFlags,
@@ -50,6 +51,11 @@ export const DASHBOARD_COMMAND: CommandSpec = {
     from: FROM_FLAG,
     ...CURVE_CLIENT_FLAGS,
     topic: topicFlag("topic prefix to receive"),
+    member: {
+      type: "string",
+      value: "I/N",
+      help: "be member I of a group of N sinks sharing the stream (counts cover its share only)",
+    },
     listen: {
       type: "string",
       value: "HOST:PORT",
@@ -166,6 +172,7 @@ export async function dashboardMain(args: string[]): Promise<number> {
   // Checked, like every sink's, before the store or the server opens.
   const from = endpointsFlag(values, "from");
   const curve = curveFromFlags(values);
+  const memberText = stringFlag(values, "member");
   const db = stringFlag(values, "db");
   if (db !== undefined) {
     // Opened once here, so a wrong file is a usage error before anything starts.
@@ -183,6 +190,7 @@ export async function dashboardMain(args: string[]): Promise<number> {
         endpoints: from,
         topics: topicPrefixesFlag(values, "topic"),
         curve,
+        member: memberText === undefined ? undefined : parseMember(memberText),
       },
       hostname,
       port,
