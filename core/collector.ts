@@ -7,7 +7,7 @@
 import { type CodecError, decodeEvents } from "./codec.ts";
 import type { Event } from "./event.ts";
 import { parseEndpoints } from "./endpoint.ts";
-import { type Member } from "./member.ts";
+import type { Member } from "./member.ts";
 import {
   DEFAULT_MAX_MESSAGE_SIZE,
   type DropReason,

@@ -10,7 +10,6 @@
  * @module
  */
 import {
-  parseMember,
   type CommandSpec,
   CURVE_CLIENT_FLAGS,
   curveFromFlags,
@@ -21,6 +20,7 @@ import {
   parseDuration,
   parseEndpoints,
   parseFlags,
+  parseMember,
   rate,
   runCommand,
   shutdownSignal,
