@@ -26,6 +26,8 @@ function wire(
     unaccounted: 0,
     malformed: {},
     rejectedEvents: 0,
+    otherMembers: 0,
+    otherMembersEvents: 0,
     streams: streams.map((s) => ({
       ...s,
       expected: 0,
