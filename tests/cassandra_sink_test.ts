@@ -21,7 +21,7 @@ import {
 } from "@eventstorm/sink-cassandra";
 import { type DbServer, inCI, startServer, unavailable } from "./db_server.ts";
 import { freePort, sleep, startRouter, waitFor } from "./helpers.ts";
-import { squat, VICTIM } from "./squat.ts";
+import { squatSink, VICTIM } from "./squat.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
@@ -450,15 +450,8 @@ cqlTest(
 cqlTest(
   "cassandra sink: a sender's _id cannot squat another source's derived id",
   async (keyspace) => {
-    const r = startRouter();
-    const sink = await startSink(await CassandraBackend.open(config(keyspace)), r.sinks);
-    try {
-      await squat(r.sources, () => sink.runner.stats());
-    } finally {
-      const stats = await sink.stop();
-      await r.stop();
-      assert.equal(stats.stored, 21);
-    }
+    const stats = await squatSink(await CassandraBackend.open(config(keyspace)));
+    assert.equal(stats.stored, 21);
     const stored = await rows(`SELECT id, host FROM ${keyspace}.events`);
     assert.equal(stored.length, 21);
     assert.equal(new Set(stored.map((row) => row.id)).size, 21, "no two rows share an id");
