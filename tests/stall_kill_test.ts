@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { Collector } from "@eventstorm/core";
-import { cli, freePort, sleep, waitFor } from "./helpers.ts";
+import { routerProcess, sleep, waitFor } from "./helpers.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const SOURCE = new URL("../core/testdata/app_source.ts", import.meta.url).pathname;
@@ -39,18 +39,8 @@ Deno.test("kill -9 of a source while the router is stalled loses no line", opts,
   const dir = await Deno.makeTempDir();
   const log = `${dir}/app.log`;
   const checkpoint = `${dir}/cp.json`;
-  const sourcesPort = freePort();
-  const sinksPort = freePort();
-  const router = cli([
-    "router",
-    "--sources",
-    `@tcp://127.0.0.1:${sourcesPort}`,
-    "--sinks",
-    `@tcp://127.0.0.1:${sinksPort}`,
-    "--stats-interval",
-    "0s",
-  ]);
-  const collector = await Collector.open({ endpoints: `>tcp://127.0.0.1:${sinksPort}` });
+  const { child: router, sources: to, sinks } = routerProcess(["--stats-interval", "0s"]);
+  const collector = await Collector.open({ endpoints: sinks });
   // The collector drops replays by stream index itself (counted as duplicates).
   const received = new Set<number>();
   const receiving = (async () => {
@@ -67,7 +57,6 @@ Deno.test("kill -9 of a source while the router is stalled loses no line", opts,
     for (let i = 0; i < lines; i++) text += `L${written++} ${"x".repeat(40)}\n`;
     await file.write(encoder.encode(text));
   };
-  const to = `>tcp://127.0.0.1:${sourcesPort}`;
   try {
     for (let cycle = 0; cycle < CYCLES; cycle++) {
       await append(150_000);
