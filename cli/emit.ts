@@ -138,7 +138,8 @@ export async function emitMain(
     [stats.dropped, "nobody subscribed before the close timeout"],
     [stats.oversized, "too large"],
     [stats.unencodable, "nested too deep"],
-  ].filter(([count]) => (count as number) > 0).map(([count, why]) => `${count} ${why}`);
+  ].filter(([count]) => (count as number) > 0)
+    .map(([count, why], _, all) => all.length === 1 ? why : `${count} ${why}`);
   console.error(
     `emit: ${stats.eventsSent} events sent in ${stats.messages} messages, ${invalid} invalid lines, ` +
       `${dropped} dropped${reasons.length ? ` (${reasons.join(", ")})` : ""}`,

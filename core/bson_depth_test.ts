@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { BSON } from "bson";
 import { MAX_NESTING, nestsDeeperThan, valueNestsDeeperThan } from "./bson_depth.ts";
-import { BatchEncoder, CodecError, decodeBatch, decodeEvents, toJsonLine } from "./codec.ts";
+import {
+  BatchEncoder,
+  CodecError,
+  decodeBatch,
+  decodeEvents,
+  fromJsonLine,
+  toJsonLine,
+} from "./codec.ts";
 import { mulberry32 } from "./random.ts";
 import { deepEvent, nestedDocument } from "./testdata/deep_bson.ts";
 
@@ -72,5 +79,12 @@ Deno.test("fuzz: random nesting of documents, arrays and scalars measures like t
     const flipped = bytes.slice();
     flipped[Math.floor(random() * bytes.length)] ^= 0xff;
     nestsDeeperThan(flipped, 0, flipped.length, 1);
+  }
+});
+
+Deno.test("fromJsonLine: a line nested 5,000 or 100,000 deep is a SyntaxError, not a crash", () => {
+  for (const depth of [5000, 100_000]) {
+    const line = `{"type":"app.x","a":${'{"a":'.repeat(depth)}1${"}".repeat(depth)}}`;
+    assert.throws(() => fromJsonLine(line), SyntaxError);
   }
 });

@@ -352,7 +352,16 @@ export function toJsonLine(document: Record<string, unknown>): string {
  * ```
  */
 export function fromJsonLine(line: string): Record<string, unknown> {
-  const value = EJSON.parse(line, { relaxed: true });
+  let value;
+  try {
+    value = EJSON.parse(line, { relaxed: true });
+  } catch (error) {
+    // Extended JSON is decoded recursively: thousands of levels overflow the stack.
+    if (error instanceof RangeError) {
+      throw new SyntaxError(`nested far deeper than the ${MAX_NESTING} levels an event may have`);
+    }
+    throw error;
+  }
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
     throw new SyntaxError("a JSON object is expected");
   }

@@ -6,7 +6,7 @@
 import { BatchEncoder, CodecError } from "./codec.ts";
 import { type Event, type EventFields, isValidType, localHostname } from "./event.ts";
 import { parseEndpoints } from "./endpoint.ts";
-import type { EventOutput } from "./output.ts";
+import type { DeliveredMark, EventOutput } from "./output.ts";
 import { Queue } from "./queue.ts";
 import { encodeHeader, HEADER_SIZE, randomSourceId } from "./protocol.ts";
 import { SocketType, ZmqContext, type ZmqSocket } from "./zmq/socket.ts";
@@ -172,6 +172,11 @@ export class Emitter implements EventOutput {
   #readyWaiters: (() => void)[] = [];
   #closed = false;
   #watch: HandshakeWatch | undefined;
+  /** Messages handed to libzmq while a subscription wanted their topic. */
+  #wantedSent = 0;
+  readonly #sendHwm: number;
+  /** Whether close() saw libzmq deliver everything before its linger ran out. */
+  #drained = false;
   readonly #receiveBuffers = [new Uint8Array(512)];
   readonly #receiveSizes = new Int32Array(1);
   readonly #stats: EmitterStats = {
@@ -214,10 +219,11 @@ export class Emitter implements EventOutput {
     this.#maxEventBytes = options.maxEventBytes ?? 1024 * 1024;
     this.#maxPendingBytes = options.maxPendingBytes ?? 64 * 1024 * 1024;
     this.#closeTimeoutMs = options.closeTimeoutMs ?? 5000;
+    this.#sendHwm = options.sendHwm ?? 1000;
     this.#socket = this.#context.socket(SocketType.XPUB);
     try {
       this.#socket.configure({
-        sendHwm: options.sendHwm ?? 1000,
+        sendHwm: this.#sendHwm,
         lingerMs: this.#closeTimeoutMs,
         noDrop: true,
       });
@@ -273,6 +279,21 @@ export class Emitter implements EventOutput {
   /** Next stream index per topic, for checkpoints. */
   positions(): Record<string, number> {
     return Object.fromEntries(this.#positions);
+  }
+
+  /**
+   * Messages handed to libzmq for a subscriber, and how many of the first of them
+   * have certainly left this process. libzmq queues up to `sendHwm` messages per
+   * peer, plus the one its engine is writing, and says nothing of how many it
+   * holds: a message is known to be in the kernel (which delivers it even if this
+   * process is killed) once `sendHwm + 1` later ones were queued after it, or once
+   * `close()` drained everything. With several peers, each with its own queue,
+   * this assumes every peer takes every message: a source sends to one router.
+   */
+  deliveredMark(): DeliveredMark {
+    const sent = this.#wantedSent;
+    if (this.#drained) return { sent, safe: sent };
+    return { sent, safe: Math.max(0, sent - this.#sendHwm - 1) };
   }
 
   /** The counters. */
@@ -474,6 +495,7 @@ export class Emitter implements EventOutput {
       this.#stats.eventsSent += message.events;
       this.#stats.bytes += message.body.length;
       if (!this.#wanted(message.topic)) this.#stats.unsubscribed += message.events;
+      else this.#wantedSent++;
     }
     if (this.#pending.length > 0) {
       if (this.#pumpTimer === undefined) {
@@ -550,6 +572,7 @@ export class Emitter implements EventOutput {
     await Promise.race([this.flush(), timeout]);
     clearTimeout(timer);
     this.#closed = true;
+    const droppedBefore = this.#stats.dropped;
     this.#stats.dropped += this.#pending.sum((message) => message.events);
     this.#pending.clear();
     for (const resolve of [...this.#drainWaiters.splice(0), ...this.#readyWaiters.splice(0)]) {
@@ -557,7 +580,14 @@ export class Emitter implements EventOutput {
     }
     if (this.#pumpTimer !== undefined) clearTimeout(this.#pumpTimer);
     this.#watch?.close();
+    const everythingHanded = this.#stats.dropped === droppedBefore;
     this.#socket.close();
-    if (this.#ownsContext) await this.#context.terminate();
+    if (this.#ownsContext) {
+      const started = Date.now();
+      await this.#context.terminate();
+      // zmq_ctx_term waits for queued messages up to the linger: returning well
+      // before it means they all reached the kernel.
+      this.#drained = everythingHanded && Date.now() - started < this.#closeTimeoutMs - 100;
+    }
   }
 }

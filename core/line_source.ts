@@ -16,6 +16,9 @@ import {
   type FollowerStats,
 } from "./tail.ts";
 
+/** Held checkpoints at most; beyond, every other one is dropped (the oldest stays). */
+const MAX_HELD = 64;
+
 /**
  * What a restarted output needs to number events as before the restart.
  *
@@ -156,6 +159,8 @@ export class LineSource {
   readonly #options: LineSourceOptions;
   readonly #follower: FileFollower;
   readonly #store: CheckpointStore<LineSourceCheckpoint> | undefined;
+  /** Checkpoints taken but not saved yet: their messages may still be in this process. */
+  #held: { sent: number; checkpoint: LineSourceCheckpoint }[] = [];
   readonly #host: string;
   #output: EventOutput | undefined;
   #counts = {
@@ -261,6 +266,8 @@ export class LineSource {
       this.#follower.close();
       await output.close();
     }
+    // A clean close hands libzmq's queue to the kernel: the last checkpoint is safe now.
+    if (this.#store) await this.#saveDelivered(output);
     return this.stats();
   }
 
@@ -314,6 +321,13 @@ export class LineSource {
     }
   }
 
+  /**
+   * Takes a checkpoint of where reading is now (everything read is flushed) and
+   * saves the newest one whose events have certainly left the process: an output
+   * that may still hold sent messages (libzmq's queue) makes the checkpoint lag
+   * until they are out, so a `kill -9` loses no line. Re-read lines keep their
+   * stream indexes, so receivers drop them as replays.
+   */
   async #checkpoint(output: EventOutput): Promise<void> {
     if (!this.#store) return;
     const checkpoint: LineSourceCheckpoint = {
@@ -324,6 +338,28 @@ export class LineSource {
       parser: this.#options.parser.snapshot?.(),
       files: this.#follower.positions(),
     };
+    const mark = output.deliveredMark?.();
+    if (mark === undefined) return await this.#save(checkpoint);
+    this.#held.push({ sent: mark.sent, checkpoint });
+    if (this.#held.length > MAX_HELD) {
+      // Thin out, keeping the oldest, which is the next to become safe.
+      this.#held = this.#held.filter((_, i) => i === 0 || i % 2 === 1);
+    }
+    await this.#saveDelivered(output);
+  }
+
+  /** Saves the newest held checkpoint whose messages have left the process, if any. */
+  async #saveDelivered(output: EventOutput): Promise<void> {
+    const safe = output.deliveredMark?.().safe ?? Infinity;
+    let newest: LineSourceCheckpoint | undefined;
+    while (this.#held.length > 0 && this.#held[0].sent <= safe) {
+      newest = this.#held.shift()!.checkpoint;
+    }
+    if (newest !== undefined) await this.#save(newest);
+  }
+
+  async #save(checkpoint: LineSourceCheckpoint): Promise<void> {
+    if (!this.#store) return;
     try {
       await this.#store.save(checkpoint);
       this.#counts.checkpoints++;

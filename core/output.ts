@@ -35,6 +35,31 @@ export interface EventOutput {
   readonly sourceId: bigint;
   /** Next stream index per topic. */
   positions(): Record<string, number>;
+  /**
+   * For a transport that may still hold sent messages inside this process (lost
+   * if it is killed): `sent` counts messages handed to it so far, `safe` how many
+   * of the first of them have certainly left the process. A checkpoint taken when
+   * `sent` was N may be saved once `safe >= N`. Outputs that hold nothing after
+   * `flush()` leave it out.
+   */
+  deliveredMark?(): DeliveredMark;
+}
+
+/**
+ * What an output says about messages that have left the process: see
+ * {@linkcode EventOutput.deliveredMark}.
+ *
+ * @example
+ * ```ts
+ * import type { DeliveredMark } from "@eventstorm/core";
+ * const mark: DeliveredMark = { sent: 1200, safe: 199 };
+ * ```
+ */
+export interface DeliveredMark {
+  /** Messages handed to the transport so far. */
+  sent: number;
+  /** The first this many of them have left the process for sure. */
+  safe: number;
 }
 
 /**

@@ -21,6 +21,7 @@ import {
 } from "@eventstorm/sink-cassandra";
 import { type DbServer, inCI, startServer, unavailable } from "./db_server.ts";
 import { freePort, sleep, startRouter, waitFor } from "./helpers.ts";
+import { squatSink, VICTIM } from "./squat.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
@@ -444,6 +445,23 @@ cqlTest(
     }
   },
   true,
+);
+
+cqlTest(
+  "cassandra sink: a sender's _id cannot squat another source's derived id",
+  async (keyspace) => {
+    const stats = await squatSink(await CassandraBackend.open(config(keyspace)));
+    assert.equal(stats.stored, 21);
+    const stored = await rows(`SELECT id, host FROM ${keyspace}.events`);
+    assert.equal(stored.length, 21);
+    assert.equal(new Set(stored.map((row) => row.id)).size, 21, "no two rows share an id");
+    const victims = stored.filter((row) => row.host === "victim").map((row) => row.id).sort();
+    assert.deepEqual(
+      victims,
+      [...Array(20).keys()].map((i) => eventId(VICTIM, "app.tick", i)).sort(),
+      "every victim row has the id derived from its own stream",
+    );
+  },
 );
 
 Deno.test({

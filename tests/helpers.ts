@@ -102,3 +102,26 @@ export function startRouter(
     },
   };
 }
+
+/** Runs `eventstorm router` as a child process on free loopback ports (to stop it with signals). */
+export function routerProcess(args: string[] = []): {
+  child: Deno.ChildProcess;
+  sources: string;
+  sinks: string;
+} {
+  const sourcesPort = freePort();
+  const sinksPort = freePort();
+  const child = cli([
+    "router",
+    "--sources",
+    `@tcp://127.0.0.1:${sourcesPort}`,
+    "--sinks",
+    `@tcp://127.0.0.1:${sinksPort}`,
+    ...args,
+  ]);
+  return {
+    child,
+    sources: `>tcp://127.0.0.1:${sourcesPort}`,
+    sinks: `>tcp://127.0.0.1:${sinksPort}`,
+  };
+}

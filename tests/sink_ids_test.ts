@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { Emitter, SinkRunner } from "@eventstorm/core";
 import { StoreBackend } from "@eventstorm/sink-store";
 import { startRouter, waitFor } from "./helpers.ts";
-import { squat } from "./squat.ts";
+import { squatSink } from "./squat.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
@@ -26,11 +26,7 @@ async function startStoreSink(path: string, endpoints: string) {
 
 Deno.test("store sink: a sender's _id cannot squat another source's derived id", opts, async () => {
   const dir = await Deno.makeTempDir();
-  const r = startRouter();
-  const sink = await startStoreSink(`${dir}/events.db`, r.sinks);
-  await squat(r.sources, () => sink.runner.stats());
-  const stats = await sink.stop();
-  await r.stop();
+  const stats = await squatSink(new StoreBackend(`${dir}/events.db`));
   assert.equal(stats.stored, 21);
   assert.equal(stats.duplicates, 0);
   const check = new StoreBackend(`${dir}/events.db`);

@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { Emitter, eventId, type SinkStats } from "@eventstorm/core";
+import { Emitter, eventId, type SinkBackend, SinkRunner, type SinkStats } from "@eventstorm/core";
+import { startRouter } from "./helpers.ts";
 import { waitFor } from "./wait.ts";
 
 /** The victim's source id; its event 5 is what the attacker's `_id` names. */
@@ -35,4 +36,24 @@ export async function squat(sources: string, stats: () => SinkStats): Promise<vo
     const now = stats();
     return now.received === 21 && now.buffered === 0;
   }, "21 events received and written");
+}
+
+/**
+ * Runs the attack against `backend` behind a fresh router and sink runner;
+ * resolves with the sink's counters once it stopped.
+ */
+export async function squatSink(backend: SinkBackend): Promise<SinkStats> {
+  const r = startRouter();
+  const runner = new SinkRunner(backend, { collector: { endpoints: r.sinks } });
+  await runner.open();
+  const controller = new AbortController();
+  const running = runner.run(controller.signal);
+  try {
+    await squat(r.sources, () => runner.stats());
+  } finally {
+    controller.abort();
+    await running;
+    await r.stop();
+  }
+  return runner.stats();
 }

@@ -59,6 +59,10 @@ const EPILOG = `Files:
   one type sort in the order the events were written. A file without .part is
   complete and fsynced. After a crash, the next start finalizes .part files up to
   their last complete event. One sink per DIR (DIR/.lock).
+  Each event's _id is <source hex>-<topic>-<index>, set by the sink from its
+  stream position (an _id the sender put is replaced); files are appended to,
+  so a replay a restarted sink cannot recognize is written again under the
+  same _id (mongorestore then keeps one).
 
 Examples:
   eventstorm sink file --dir /var/lib/eventstorm/archive --gzip

@@ -28,7 +28,11 @@ export function storeMain(args: string[]): Promise<number> {
         help: "delete events older than this (e.g. 30d)",
       },
     },
-    epilog: `Examples:
+    epilog: `Each event's _id is <source hex>-<topic>-<index>, set by the sink from its
+stream position (an _id the sender put is replaced). An event whose _id is
+already stored (a replay) is not stored again and counts as a duplicate.
+
+Examples:
   eventstorm sink store --db /var/lib/eventstorm/events.db --retain 30d
   eventstorm query --db /var/lib/eventstorm/events.db --type http. --since 1h --every 1m --measure count`,
     makeBackend: (values) => {
