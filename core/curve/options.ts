@@ -7,7 +7,8 @@
 import type { Endpoint } from "../endpoint.ts";
 import { type Flags, type FlagSpec, stringFlag, UsageError } from "../flags.ts";
 import type { ZmqSocket } from "../zmq/socket.ts";
-import { isZ85Key, keyBytes, publicKeyOf, readCertificate } from "./certificate.ts";
+import { loadLibzmq } from "../zmq/ffi.ts";
+import { curveAvailable, isZ85Key, keyBytes, publicKeyOf, readCertificate } from "./certificate.ts";
 import { z85Encode } from "./z85.ts";
 
 /**
@@ -39,6 +40,12 @@ export function applyCurve(
   curve: CurveOptions,
   endpoints: readonly Endpoint[],
 ): void {
+  if (!curveAvailable()) {
+    throw new UsageError(
+      `the libzmq at ${loadLibzmq().path} was built without CURVE support: ` +
+        "install libzmq5 or point EVENTSTORM_LIBZMQ at one with CURVE",
+    );
+  }
   const secretKey = keyBytes(curve.secretKey, "CURVE secret key");
   const publicKey = curve.publicKey !== undefined
     ? keyBytes(curve.publicKey, "CURVE public key")
