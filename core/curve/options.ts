@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Endpoint } from "../endpoint.ts";
+import { type Endpoint, parseEndpoints } from "../endpoint.ts";
 import { type Flags, type FlagSpec, stringFlag, UsageError } from "../flags.ts";
 import type { ZmqSocket } from "../zmq/socket.ts";
 import { loadLibzmq } from "../zmq/ffi.ts";
@@ -116,6 +116,26 @@ export function curveFromFlags(values: Flags): CurveOptions | undefined {
     secretKey: mine.secretKey!,
     publicKey: mine.publicKey,
   };
+}
+
+/**
+ * {@linkcode curveFromFlags} for a command whose sockets use `endpoints`, warning
+ * (once per endpoint) when one binds plaintext TCP off loopback.
+ *
+ * @example
+ * ```ts
+ * import { commandCurve } from "@eventstorm/core";
+ * commandCurve("emit", {}, [">tcp://127.0.0.1:5555"]); // undefined: plaintext, no warning
+ * ```
+ */
+export function commandCurve(
+  label: string,
+  values: Flags,
+  endpoints: readonly string[],
+): CurveOptions | undefined {
+  const curve = curveFromFlags(values);
+  warnPlaintextBinds(label, endpoints.flatMap((text) => parseEndpoints(text)), curve);
+  return curve;
 }
 
 /**
