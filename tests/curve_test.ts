@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { Collector, Emitter, readCertificate } from "@eventstorm/core";
-import { cli, finish, freePort, sleep, startRouter, waitFor } from "./helpers.ts";
+import { cli, finish, freePort, startRouter, waitFor } from "./helpers.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const CI = Deno.env.get("CI") === "true";
