@@ -6,7 +6,8 @@
  */
 import { type Endpoint, parseEndpoints } from "../endpoint.ts";
 import { type Flags, type FlagSpec, stringFlag, UsageError } from "../flags.ts";
-import type { ZmqSocket } from "../zmq/socket.ts";
+import type { ZmqContext, ZmqSocket } from "../zmq/socket.ts";
+import { HandshakeWatch } from "./monitor.ts";
 import { loadLibzmq } from "../zmq/ffi.ts";
 import { curveAvailable, isZ85Key, keyBytes, publicKeyOf, readCertificate } from "./certificate.ts";
 import { z85Encode } from "./z85.ts";
@@ -68,6 +69,37 @@ export function applyCurve(
     );
   }
   socket.useCurve({ secretKey, publicKey, serverKey: keyBytes(curve.serverKey, "server key") });
+}
+
+/**
+ * What Emitter and Collector do to their socket before attaching it: CURVE when
+ * `curve` is given, and, when it connects anywhere, a watch that reports failed
+ * handshakes (a refused key, a wrong server key, a plaintext/CURVE mismatch) through
+ * `report` instead of letting libzmq retry in silence.
+ *
+ * @example
+ * ```ts ignore
+ * const watch = secureSocket(context, socket, endpoints, options.curve, undefined);
+ * // ... on close
+ * watch?.close();
+ * ```
+ */
+export function secureSocket(
+  context: ZmqContext,
+  socket: ZmqSocket,
+  endpoints: readonly Endpoint[],
+  curve: CurveOptions | undefined,
+  report: ((line: string) => void) | undefined,
+): HandshakeWatch | undefined {
+  if (curve) applyCurve(socket, curve, endpoints);
+  if (!endpoints.some((endpoint) => !endpoint.bind)) return undefined;
+  return new HandshakeWatch(
+    context,
+    socket,
+    endpoints,
+    report ?? ((line) => console.error(`eventstorm: ${line}`)),
+    curve !== undefined,
+  );
 }
 
 /**
