@@ -55,10 +55,18 @@ export interface TransportResult {
 }
 
 /**
- * Measures one sender → (router →) receiver run; `env` goes to all three processes
- * (EVENTSTORM_BENCH_CURVE, EVENTSTORM_LIBZMQ).
+ * Runs one sender, receiver and (optionally) router, each its own process with
+ * `env` added to its environment, and prints the receiver's figures.
+ *
+ * @example
+ * ```ts ignore
+ * import { runTransport } from "./transport_bench.ts";
+ * await runTransport("through router, 1000/msg", {
+ *   viaRouter: true, total: 1_000_000, per: 1000, send: "raw", receive: "raw",
+ * });
+ * ```
  */
-export async function run(
+export async function runTransport(
   name: string,
   options: {
     viaRouter: boolean;
@@ -69,22 +77,24 @@ export async function run(
     env?: Record<string, string>;
   },
 ): Promise<TransportResult> {
-  const env = options.env;
   const a = port();
   const b = port();
   let router: Deno.ChildProcess | undefined;
   let receiveAt = `@tcp://127.0.0.1:${a}`;
   const sendTo = `>tcp://127.0.0.1:${a}`;
   if (options.viaRouter) {
-    router = spawn(["router", `@tcp://127.0.0.1:${a}`, `@tcp://127.0.0.1:${b}`], env);
+    router = spawn(["router", `@tcp://127.0.0.1:${a}`, `@tcp://127.0.0.1:${b}`], options.env);
     await firstLine(router);
     receiveAt = `>tcp://127.0.0.1:${b}`;
   }
-  const receiver = spawn(["receive", receiveAt, String(options.total), options.receive], env);
+  const receiver = spawn(
+    ["receive", receiveAt, String(options.total), options.receive],
+    options.env,
+  );
   const { rest } = await firstLine(receiver);
   const sender = spawn(
     ["send", sendTo, String(options.total), String(options.per), options.send],
-    env,
+    options.env,
   );
   const senderOut = await sender.output();
   const received = JSON.parse((await readAll(rest)).trim().split("\n").pop()!);
@@ -119,35 +129,35 @@ export async function transportBench(): Promise<void> {
   );
   const batched = 3_000_000;
   const single = 400_000;
-  const directBatched = await run("direct PUB→SUB, 1000/msg", {
+  const directBatched = await runTransport("direct PUB→SUB, 1000/msg", {
     viaRouter: false,
     total: batched,
     per: 1000,
     send: "raw",
     receive: "raw",
   });
-  const routerBatched = await run("through router, 1000/msg", {
+  const routerBatched = await runTransport("through router, 1000/msg", {
     viaRouter: true,
     total: batched,
     per: 1000,
     send: "raw",
     receive: "raw",
   });
-  const directSingle = await run("direct PUB→SUB, 1/msg", {
+  const directSingle = await runTransport("direct PUB→SUB, 1/msg", {
     viaRouter: false,
     total: single,
     per: 1,
     send: "raw",
     receive: "raw",
   });
-  const routerSingle = await run("through router, 1/msg", {
+  const routerSingle = await runTransport("through router, 1/msg", {
     viaRouter: true,
     total: single,
     per: 1,
     send: "raw",
     receive: "raw",
   });
-  const endToEnd = await run("through router, encode+decode BSON, 1000/msg", {
+  const endToEnd = await runTransport("through router, encode+decode BSON, 1000/msg", {
     viaRouter: true,
     total: 1_000_000,
     per: 1000,

@@ -4,35 +4,25 @@
  *
  * @module
  */
-import {
-  Collector,
-  type CurveOptions,
-  Emitter,
-  encodeBatch,
-  type Event,
-  readCertificate,
-} from "@eventstorm/core";
+import { Collector, type CurveOptions, Emitter, encodeBatch, type Event } from "@eventstorm/core";
 import { Router } from "@eventstorm/router";
 
 const [role, ...args] = Deno.args;
 
 /**
- * With EVENTSTORM_BENCH_CURVE=DIR (router_secret, client_secret and router in DIR),
- * every link is CURVE: the router a server, the sender and receiver its clients.
+ * With `EVENTSTORM_BENCH_CURVE` (JSON of Z85 keys: `server`, `serverSecret`,
+ * `client`, `clientSecret`) every link is CURVE: the router is the server, the
+ * sender and receiver its clients; the plaintext runs leave it unset.
  */
-const curveDir = Deno.env.get("EVENTSTORM_BENCH_CURVE");
-
-function curve(role: "server" | "client"): CurveOptions | undefined {
-  if (!curveDir) return undefined;
-  const mine = readCertificate(`${curveDir}/${role === "server" ? "router" : "client"}_secret`, {
-    secret: true,
-  });
-  return {
-    serverKey: role === "client" ? readCertificate(`${curveDir}/router`).publicKey : undefined,
-    secretKey: mine.secretKey!,
-    publicKey: mine.publicKey,
-  };
-}
+const curveKeys = JSON.parse(Deno.env.get("EVENTSTORM_BENCH_CURVE") ?? "null") as
+  | { server: string; serverSecret: string; client: string; clientSecret: string }
+  | null;
+const clientCurve: CurveOptions | undefined = curveKeys
+  ? { serverKey: curveKeys.server, secretKey: curveKeys.clientSecret, publicKey: curveKeys.client }
+  : undefined;
+const serverCurve: CurveOptions | undefined = curveKeys
+  ? { secretKey: curveKeys.serverSecret, publicKey: curveKeys.server }
+  : undefined;
 
 /** A 250-byte event, like a small parsed access-log line. */
 function sampleEvent(i: number): Event {
@@ -59,7 +49,7 @@ if (role === "send") {
     maxEvents: per,
     lingerMs: 5,
     sendHwm: per === 1 ? 100_000 : 1000,
-    curve: curve(endpoint.startsWith(">") ? "client" : "server"),
+    curve: clientCurve,
   });
   const deadline = Date.now() + 10_000;
   while (emitter.stats().subscriptions === 0 && Date.now() < deadline) {
@@ -97,7 +87,7 @@ if (role === "send") {
   const collector = await Collector.open({
     endpoints: endpoint,
     receiveHwm: 100_000,
-    curve: curve(endpoint.startsWith(">") ? "client" : "server"),
+    curve: clientCurve,
   });
   console.log(JSON.stringify({ role, ready: true }));
   let received = 0;
@@ -137,7 +127,7 @@ if (role === "send") {
     maxMessageSize: 16 << 20,
     sendHwm: 100_000,
     receiveHwm: 100_000,
-    curve: curve("server"),
+    curve: serverCurve,
   }, { print: () => {} });
   const signal = new AbortController();
   Deno.addSignalListener("SIGTERM", () => signal.abort());

@@ -7,15 +7,14 @@ import { formatTopTable } from "./top.ts";
 import {
   Collector,
   type CollectorStats,
+  commandCurve,
   type CommandSpec,
   CURVE_CLIENT_FLAGS,
-  curveFromFlags,
   formatCount,
   FROM_FLAG,
   helpText,
   listFlag,
   parseDuration,
-  parseEndpoints,
   parseFlags,
   rate,
   shutdownSignal,
@@ -24,7 +23,6 @@ import {
   topicFlag,
   topicPrefixesFlag,
   UsageError,
-  warnPlaintextBinds,
   warnUnresolvableHosts,
 } from "@eventstorm/core";
 
@@ -66,7 +64,6 @@ export function formatTapLine(
     formatCount(bytes / 1e6)
   }MB/s | total ${current.events} events, ` +
     `lost ${current.lost}, duplicates ${current.duplicates}, malformed ${malformed}, ` +
-    `rejected ${current.rejectedEvents}, ` +
     `${sources} sources, ${current.streams.length} streams`;
 }
 
@@ -84,18 +81,12 @@ export async function tapMain(args: string[]): Promise<number> {
     throw new UsageError(`--limit must be a positive whole number, got '${limitText}'`);
   }
   const from = listFlag(parsed.values, "from");
-  const curve = curveFromFlags(parsed.values);
   const collector = await Collector.open({
     endpoints: from,
     topics: topicPrefixesFlag(parsed.values, "topic"),
-    curve,
+    curve: commandCurve("tap", parsed.values, from),
   });
   warnUnresolvableHosts("tap", from);
-  warnPlaintextBinds(
-    "tap",
-    from.flatMap((text) => parseEndpoints(text)),
-    curve,
-  );
   const signal = shutdownSignal();
   signal.addEventListener("abort", () => void collector.close(), { once: true });
   const showTop = parsed.values.top === true;

@@ -67,7 +67,14 @@ export class KeyDirectory {
     } catch {
       // A directory that vanished admits nobody, as an empty one does.
     }
-    if (mtime !== this.#mtime || Date.now() - this.#scannedAt >= RESCAN_MS) this.#scan();
+    // A change in the same clock tick as the last scan leaves the mtime equal: while
+    // the directory is that fresh, look again each time.
+    if (
+      mtime !== this.#mtime || mtime >= this.#scannedAt - 1000 ||
+      Date.now() - this.#scannedAt >= RESCAN_MS
+    ) {
+      this.#scan();
+    }
   }
 
   #scan(): void {

@@ -4,21 +4,19 @@
  * @module
  */
 import {
+  commandCurve,
   type CommandSpec,
   CURVE_CLIENT_FLAGS,
-  curveFromFlags,
   Emitter,
   helpText,
   integerFlag,
   listFlag,
-  parseEndpoints,
   parseFlags,
   runCommand,
   shutdownSignal,
   stringFlag,
   TO_FLAG,
   waitingNotice,
-  warnPlaintextBinds,
   warnUnresolvableHosts,
 } from "@eventstorm/core";
 import { runDemoSource } from "./run.ts";
@@ -61,21 +59,15 @@ export async function demoMain(args: string[]): Promise<number> {
   const rate = integerFlag(parsed.values, "rate", { min: 1, max: 10_000_000 })!;
   const limit = integerFlag(parsed.values, "limit", { min: 1 });
   const to = listFlag(parsed.values, "to");
-  const curve = curveFromFlags(parsed.values);
   const output = await Emitter.open({
     endpoints: to,
     host: stringFlag(parsed.values, "host"),
-    curve,
+    curve: commandCurve("source demo", parsed.values, to),
     onWaiting: waitingNotice("source demo", to),
   });
   const signal = shutdownSignal();
   console.error(`source demo: ${rate} events/s → ${to.join(", ")}`);
   warnUnresolvableHosts("source demo", to);
-  warnPlaintextBinds(
-    "source demo",
-    to.flatMap((text) => parseEndpoints(text)),
-    curve,
-  );
   const emitted = await runDemoSource({ rate, output, limit, signal });
   await output.close();
   const stats = output.stats();

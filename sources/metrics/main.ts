@@ -5,9 +5,9 @@
  * @module
  */
 import {
+  commandCurve,
   type CommandSpec,
   CURVE_CLIENT_FLAGS,
-  curveFromFlags,
   Emitter,
   type EventOutput,
   flushUnlessStopped,
@@ -15,7 +15,6 @@ import {
   listFlag,
   localHostname,
   parseDuration,
-  parseEndpoints,
   parseFlags,
   PrintOutput,
   runCommand,
@@ -24,7 +23,6 @@ import {
   TO_FLAG,
   UsageError,
   waitingNotice,
-  warnPlaintextBinds,
   warnUnresolvableHosts,
 } from "@eventstorm/core";
 import { MetricsSampler } from "./sampler.ts";
@@ -81,13 +79,12 @@ export async function metricsMain(args: string[]): Promise<number> {
   const once = parsed.values.once === true;
   const signal = shutdownSignal();
   const to = listFlag(parsed.values, "to");
-  const curve = curveFromFlags(parsed.values);
   const output: EventOutput = parsed.values.print === true
     ? new PrintOutput()
     : await Emitter.open({
       endpoints: to,
       host,
-      curve,
+      curve: commandCurve("source metrics", parsed.values, to),
       onWaiting: waitingNotice("source metrics", to),
     });
   console.error(
@@ -95,11 +92,6 @@ export async function metricsMain(args: string[]): Promise<number> {
       (parsed.values.print === true ? "stdout" : to.join(", ")),
   );
   if (parsed.values.print !== true) warnUnresolvableHosts("source metrics", to);
-  warnPlaintextBinds(
-    "source metrics",
-    to.flatMap((text) => parseEndpoints(text)),
-    curve,
-  );
   const reported = new Set<string>();
   using sampler = new MetricsSampler({
     host,
