@@ -121,8 +121,10 @@ export class Collector {
     // what is already on its way. Publishers filter for us either way.
     this.#socket = this.#context.socket(SocketType.XSUB);
     try {
+      // It sends only subscriptions, which libzmq drops silently at a full pipe.
       this.#socket.configure({
         receiveHwm: options.receiveHwm ?? 1000,
+        sendHwm: 0,
         maxMessageSize,
         lingerMs: 0,
       });

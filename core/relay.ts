@@ -9,6 +9,18 @@ import { parseEndpoints } from "./endpoint.ts";
 import { DEFAULT_MAX_MESSAGE_SIZE } from "./protocol.ts";
 import { Poller, SocketType, ZmqContext, type ZmqSocket } from "./zmq/socket.ts";
 
+/**
+ * Upstream subscription changes held while libzmq refuses them; beyond this
+ * the oldest are given up and counted.
+ *
+ * @example
+ * ```ts
+ * import { MAX_PENDING_SUBSCRIPTIONS } from "@eventstorm/core";
+ * MAX_PENDING_SUBSCRIPTIONS; // 1048576
+ * ```
+ */
+export const MAX_PENDING_SUBSCRIPTIONS = 1 << 20;
+
 /** Options of {@linkcode Relay}. */
 export interface RelayOptions {
   /** Where publishers reach the relay (XSUB); `@` binds, `>` connects (to chain relays). */
@@ -62,6 +74,9 @@ export class Relay {
   readonly #subscriptionBuffer = [new Uint8Array(1024)];
   readonly #subscriptionSize = new Int32Array(1);
   readonly #outbox: Uint8Array[][] = [];
+  /** Upstream subscription changes libzmq could not take yet, retried in order. */
+  readonly #pendingSubscriptions: { on: boolean; prefix: Uint8Array }[] = [];
+  #subscriptionsLost = 0;
   #closed = false;
   #running: Promise<void> | undefined;
 
@@ -75,8 +90,13 @@ export class Relay {
     this.#upstream = this.#context.socket(SocketType.XSUB);
     this.#downstream = this.#context.socket(SocketType.XPUB);
     try {
+      // The XSUB side sends nothing but subscriptions, and libzmq silently drops a
+      // subscription that meets a full pipe: no send limit there, so a burst of
+      // thousands waits in the queue instead of vanishing (their number is
+      // bounded by the distinct prefixes downstream asks for).
       this.#upstream.configure({
         receiveHwm: options.receiveHwm ?? 1000,
+        sendHwm: 0,
         maxMessageSize,
         lingerMs: 0,
       });
@@ -124,9 +144,10 @@ export class Relay {
         if (size < 1 || (frame[0] !== 0 && frame[0] !== 1)) continue;
         const on = frame[0] === 1;
         for (const prefix of hooks.subscription(on, frame.slice(1, size))) {
-          this.#upstream.sendSubscription(on, prefix);
+          this.#pendingSubscriptions.push({ on, prefix });
         }
       }
+      this.#sendSubscriptions();
       let handled = 0;
       while (handled < burst) {
         const frameCount = this.#upstream.receive(this.#buffers, this.#sizes);
@@ -142,7 +163,33 @@ export class Relay {
       }
       while (this.#outbox.length > 0) this.#downstream.send(this.#outbox.shift()!);
       // A full burst means more is waiting: only give timers a turn, do not sleep.
-      await this.#poller.wait(handled === burst ? 0 : -1);
+      // Subscriptions libzmq refused are retried shortly even if nothing else happens.
+      const idleMs = this.#pendingSubscriptions.length > 0 ? 10 : -1;
+      await this.#poller.wait(handled === burst ? 0 : idleMs);
+    }
+  }
+
+  /**
+   * Subscription changes upstream refused or lost for good: 0 unless more than
+   * {@linkcode MAX_PENDING_SUBSCRIPTIONS} waited at once.
+   */
+  get subscriptionsLost(): number {
+    return this.#subscriptionsLost;
+  }
+
+  #sendSubscriptions(): void {
+    const pending = this.#pendingSubscriptions;
+    let sent = 0;
+    while (sent < pending.length) {
+      const { on, prefix } = pending[sent];
+      if (!this.#upstream.sendSubscription(on, prefix)) break;
+      sent++;
+    }
+    pending.splice(0, sent);
+    if (pending.length > MAX_PENDING_SUBSCRIPTIONS) {
+      const excess = pending.length - MAX_PENDING_SUBSCRIPTIONS;
+      pending.splice(0, excess);
+      this.#subscriptionsLost += excess;
     }
   }
 

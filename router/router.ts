@@ -165,6 +165,7 @@ export class Router {
       lost: this.#tracker.lost,
       duplicates: this.#tracker.duplicates,
       malformed: { ...this.#malformed },
+      subscriptionsLost: this.#relay.subscriptionsLost,
       subscriptions: this.#table.active(),
       topics: Object.fromEntries(
         [...this.#topics].map(([topic, counters]) => [topic, { ...counters }]),

@@ -1,0 +1,114 @@
+/**
+ * The router under hostile or extreme input (issue 11): subscription bursts,
+ * forged stream indexes, end-of-stream loss, and input that never pauses.
+ */
+import assert from "node:assert/strict";
+import { MessageBuilder } from "@eventstorm/core";
+import { SocketType, ZmqContext, type ZmqSocket } from "../core/zmq/socket.ts";
+import { gather, sleep, startRouter, waitFor } from "./helpers.ts";
+
+const opts = { sanitizeOps: false, sanitizeResources: false };
+
+/** Reads every subscription message waiting on an XPUB socket into `active`. */
+function readSubscriptions(socket: ZmqSocket, active: Set<string>): number {
+  const buffers = [new Uint8Array(256)];
+  const sizes = new Int32Array(1);
+  const decoder = new TextDecoder();
+  let read = 0;
+  while (socket.receive(buffers, sizes) > 0) {
+    read++;
+    const prefix = decoder.decode(buffers[0].subarray(1, sizes[0]));
+    if (buffers[0][0] === 1) active.add(prefix);
+    else active.delete(prefix);
+  }
+  return read;
+}
+
+async function subscriptionBurst(total: number): Promise<void> {
+  const r = startRouter();
+  const context = new ZmqContext();
+  // A source seen from the router: an XPUB that hears the subscriptions.
+  const source = context.socket(SocketType.XPUB);
+  source.configure({ sendHwm: 0, lingerMs: 0 });
+  source.attach({ bind: false, address: r.sources.slice(1) });
+  const upstream = new Set<string>();
+  // The subscriber's own queue is unbounded, so whatever goes missing went missing in the router.
+  const subscriber = context.socket(SocketType.XSUB);
+  subscriber.configure({ sendHwm: 0, receiveHwm: 0, lingerMs: 0 });
+  subscriber.attach({ bind: false, address: r.sinks.slice(1) });
+  await sleep(200);
+  const encoder = new TextEncoder();
+  const prefixes = Array.from({ length: total }, (_, i) => `burst.p${i}.`);
+  for (const prefix of prefixes) {
+    assert.ok(subscriber.sendSubscription(true, encoder.encode(prefix)));
+  }
+  try {
+    await waitFor(
+      () => {
+        readSubscriptions(source, upstream);
+        return upstream.size === total;
+      },
+      `${total} subscriptions upstream`,
+      20_000,
+    ).catch((error) => {
+      throw new Error(`${error.message}: ${upstream.size} arrived`);
+    });
+    // Every prefix's events reach the subscriber.
+    const builder = new MessageBuilder(7n);
+    let sent = 0;
+    for (const prefix of prefixes) {
+      const topic = `${prefix}x`;
+      while (!source.send(builder.build(topic, [{ type: topic, time: new Date(), host: "h" }]))) {
+        await sleep(1);
+      }
+      if (++sent % 500 === 0) await sleep(1);
+    }
+    const buffers = [new Uint8Array(256), new Uint8Array(64), new Uint8Array(4096)];
+    const sizes = new Int32Array(3);
+    const topics = new Set<string>();
+    const decoder = new TextDecoder();
+    await waitFor(
+      () => {
+        while (subscriber.receive(buffers, sizes) > 0) {
+          topics.add(decoder.decode(buffers[0].subarray(0, sizes[0])));
+        }
+        return topics.size === total;
+      },
+      `events on all ${total} prefixes`,
+      20_000,
+    ).catch((error) => {
+      throw new Error(`${error.message}: ${topics.size} arrived`);
+    });
+    // After the subscriber leaves, nothing stays subscribed upstream.
+    subscriber.close();
+    await waitFor(
+      () => {
+        readSubscriptions(source, upstream);
+        return upstream.size === 0;
+      },
+      "every unsubscription upstream",
+      20_000,
+    ).catch((error) => {
+      throw new Error(`${error.message}: ${upstream.size} stale`);
+    });
+    assert.deepEqual(r.router.stats().subscriptions, []);
+    assert.equal(r.router.counters().subscriptions_lost ?? 0, 0);
+  } finally {
+    if (!subscriber.closed) subscriber.close();
+    source.close();
+    await context.terminate();
+    await r.stop();
+  }
+}
+
+Deno.test(
+  "a burst of 5,000 subscriptions reaches the sources and leaves none behind",
+  opts,
+  () => subscriptionBurst(5_000),
+);
+
+Deno.test(
+  "a burst of 50,000 subscriptions reaches the sources and leaves none behind",
+  opts,
+  () => subscriptionBurst(50_000),
+);
