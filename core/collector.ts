@@ -15,6 +15,7 @@ import {
   type WireMessage,
 } from "./protocol.ts";
 import { SequenceTracker, type StreamCounters } from "./sequence.ts";
+import { Turns } from "./turns.ts";
 import { Poller, SocketType, ZmqContext, type ZmqSocket } from "./zmq/socket.ts";
 
 /** Options of {@linkcode Collector}. */
@@ -93,6 +94,7 @@ export class Collector {
   #prefixes: Uint8Array[] = [];
   #finishing: { idleMs: number; until: number } | undefined;
   #unsubscribed = false;
+  readonly #turns = new Turns();
   #polling: Promise<unknown> | undefined;
   readonly #stats = {
     messages: 0,
@@ -170,6 +172,7 @@ export class Collector {
           const polling = this.#poller.wait(finishing ? finishing.idleMs : -1);
           this.#polling = polling;
           const ready = await polling;
+          this.#turns.waited();
           this.#polling = undefined;
           if (this.#finishing && !this.#closed) this.#unsubscribe();
           // Finishing, and quiet for idleMs: what was on its way has arrived.
@@ -178,6 +181,12 @@ export class Collector {
         }
         const batch = this.#accept(frameCount, decode);
         if (batch) yield batch;
+        // Without a wait in zmq_poll nothing here leaves the microtask queue, so
+        // timers (stats lines) and signal handlers would starve while input never
+        // pauses: hand the event loop a turn every few ms of busy reading.
+        if (this.#turns.due()) await this.#turns.give();
+        // Finishing under input that never pauses: maxMs holds all the same.
+        if (this.#finishing && Date.now() >= this.#finishing.until) break;
       }
     } finally {
       this.#reading = false;

@@ -17,6 +17,7 @@ export * from "./event.ts";
 export * from "./codec.ts";
 export * from "./protocol.ts";
 export * from "./sequence.ts";
+export * from "./turns.ts";
 export * from "./endpoint.ts";
 export * from "./flags.ts";
 export * from "./duration.ts";

@@ -8,6 +8,7 @@
 import { Collector, type CollectorOptions, type EventBatch } from "./collector.ts";
 import type { Event } from "./event.ts";
 import type { Counters } from "./stats.ts";
+import { Turns } from "./turns.ts";
 
 /** Where a sink stores events. */
 export interface SinkBackend {
@@ -115,6 +116,7 @@ export class SinkRunner {
   #inFlight = 0;
   #wakeWriter: (() => void) | undefined;
   #latencyTotal = 0;
+  readonly #turns = new Turns({ clockEvery: 1 });
   #writes = 0;
   readonly #stats: SinkStats = {
     received: 0,
@@ -257,6 +259,9 @@ export class SinkRunner {
         this.#stats.stored += batch.length - rejected;
         this.#stats.droppedRejected += rejected;
         delay = this.#options.retryMs;
+        // A synchronous backend resolves at once: without this, a buffer that
+        // never empties would keep timers and signals waiting.
+        if (this.#turns.due()) await this.#turns.give();
       } catch (error) {
         this.#putBack(batch);
         this.#stats.writeErrors++;
