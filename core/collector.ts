@@ -211,7 +211,10 @@ export class Collector {
     this.#stats.messages++;
     this.#frames.length = 0;
     for (let i = 0; i < Math.min(frameCount, 3); i++) {
-      if (this.#sizes[i] > this.#buffers[i].length) return this.#malformed("oversized");
+      if (this.#sizes[i] > this.#buffers[i].length) {
+        // A topic longer than its buffer is longer than any valid type.
+        return this.#malformed(i === 0 ? "topic" : "oversized");
+      }
       this.#frames.push(this.#buffers[i].subarray(0, this.#sizes[i]));
     }
     if (frameCount > 3) return this.#malformed("frames");

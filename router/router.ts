@@ -108,7 +108,9 @@ export class Router {
   #onMessage(frames: readonly Uint8Array[], frameCount: number, sizes: Int32Array): boolean {
     this.#totals.messagesIn++;
     if (frameCount > 3) return this.#drop("frames");
-    for (let i = 0; i < frames.length; i++) {
+    // A topic longer than its buffer is longer than any valid type: a bad topic, not a big message.
+    if (sizes[0] > frames[0].length) return this.#drop("topic");
+    for (let i = 1; i < frames.length; i++) {
       if (sizes[i] > frames[i].length) return this.#drop("oversized");
     }
     const parsed = parseMessage(frames);

@@ -112,3 +112,46 @@ Deno.test(
   opts,
   () => subscriptionBurst(50_000),
 );
+
+Deno.test(
+  "a 10 KB topic is counted as a bad topic, by the router and by a collector",
+  opts,
+  async () => {
+    const r = startRouter();
+    const sink = await gather({ endpoints: r.sinks });
+    const context = new ZmqContext();
+    const source = context.socket(SocketType.XPUB);
+    source.configure({ lingerMs: 0 });
+    source.attach({ bind: false, address: r.sources.slice(1) });
+    try {
+      await waitFor(() => r.router.stats().subscriptions.length > 0, "the router's subscription");
+      const [, header, body] = new MessageBuilder(9n).build("app.x", [
+        { type: "app.x", time: new Date(), host: "h" },
+      ]);
+      const long = new TextEncoder().encode("a".repeat(10_000));
+      // Straight to the collector too: a receiver a source binds to sees the same.
+      const direct = await gather({ endpoints: `@tcp://127.0.0.1:*` });
+      const peer = context.socket(SocketType.XPUB);
+      peer.configure({ lingerMs: 0 });
+      peer.attach({ bind: false, address: direct.collector.boundEndpoint() });
+      try {
+        await waitFor(() => {
+          source.send([long, header, body]);
+          peer.send([long, header, body]);
+          return (r.router.stats().malformed.topic ?? 0) > 0 &&
+            (direct.collector.stats().malformed.topic ?? 0) > 0;
+        }, "the long topic to be counted");
+        assert.equal(r.router.stats().malformed.oversized, undefined);
+        assert.equal(direct.collector.stats().malformed.oversized, undefined);
+      } finally {
+        peer.close();
+        await direct.stop();
+      }
+    } finally {
+      source.close();
+      await context.terminate();
+      await sink.stop();
+      await r.stop();
+    }
+  },
+);
