@@ -223,7 +223,9 @@ export class Collector {
     const { topic, header, body, count } = parsed.message;
     let skip = 0;
     if (header) {
-      skip = this.#tracker.observe(header.source, topic, header.first, count).skip;
+      const verdict = this.#tracker.observe(header.source, topic, header.first, count);
+      if (verdict.refused) return this.#malformed(verdict.refused, header.source, topic);
+      skip = verdict.skip;
       // A position announcement (count 0) or a whole replay: accounted, nothing to deliver.
       if (skip >= count) return undefined;
     }

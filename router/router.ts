@@ -116,13 +116,16 @@ export class Router {
     const parsed = parseMessage(frames);
     if (!parsed.ok) return this.#drop(parsed.reason);
     const { topic, header, count, body } = parsed.message;
+    if (header) {
+      const refused = this.#tracker.observe(header.source, topic, header.first, count).refused;
+      if (refused) return this.#drop(refused);
+    }
     this.#totals.eventsIn += count;
     this.#totals.bytesIn += body.length;
     const counters = this.#topicCounters(topic);
     counters.messages++;
     counters.events += count;
     counters.bytes += body.length;
-    if (header) this.#tracker.observe(header.source, topic, header.first, count);
     if (!this.#filter.passes(topic)) {
       counters.denied += count;
       this.#totals.denied += count;

@@ -3,9 +3,9 @@
  * forged stream indexes, end-of-stream loss, and input that never pauses.
  */
 import assert from "node:assert/strict";
-import { MessageBuilder } from "@eventstorm/core";
+import { encodeHeader, MessageBuilder } from "@eventstorm/core";
 import { SocketType, ZmqContext, type ZmqSocket } from "../core/zmq/socket.ts";
-import { gather, sleep, startRouter, waitFor } from "./helpers.ts";
+import { emitter, gather, sleep, startRouter, waitFor } from "./helpers.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
@@ -149,6 +149,68 @@ Deno.test(
       }
     } finally {
       source.close();
+      await context.terminate();
+      await sink.stop();
+      await r.stop();
+    }
+  },
+);
+
+/** Sends `frames` from a raw publisher at `address` (optionally from a given local address). */
+async function forge(
+  context: ZmqContext,
+  router: string,
+  frames: Uint8Array[],
+  from?: string,
+): Promise<void> {
+  const forger = context.socket(SocketType.XPUB);
+  forger.configure({ lingerMs: 1000 });
+  const target = router.slice(">tcp://".length);
+  forger.attach({ bind: false, address: from ? `tcp://${from}:0;${target}` : `tcp://${target}` });
+  // Wait for the router's subscription, so that the forged message is not filtered away.
+  await waitFor(() => forger.receive([new Uint8Array(64)], new Int32Array(1)) > 0, "subscription");
+  assert.ok(forger.send(frames));
+  await sleep(200);
+  forger.close();
+}
+
+Deno.test(
+  "a forged index jump is refused and cannot silence another source's stream",
+  opts,
+  async () => {
+    const r = startRouter();
+    const sink = await gather({ endpoints: r.sinks });
+    const context = new ZmqContext();
+    const victim = await emitter({ endpoints: r.sources });
+    try {
+      await waitFor(() => victim.stats().subscriptions > 0, "the router's subscription");
+      for (let i = 0; i < 10; i++) victim.emit("app.victim", { i });
+      await victim.flush();
+      await waitFor(() => sink.events.length === 10, "the first 10 events");
+      // A count-0 announcement of the victim's stream at 2^53 - 1.
+      const header = encodeHeader({
+        flags: 0,
+        count: 0,
+        source: victim.sourceId,
+        first: Number.MAX_SAFE_INTEGER,
+      });
+      await forge(context, r.sources, [
+        new TextEncoder().encode("app.victim"),
+        header,
+        new Uint8Array(0),
+      ]);
+      await waitFor(() => (r.router.stats().malformed.index ?? 0) === 1, "the forgery counted");
+      for (let i = 10; i < 20; i++) victim.emit("app.victim", { i });
+      await victim.flush();
+      await waitFor(() => sink.events.length === 20, "the next 10 events");
+      assert.deepEqual(sink.events.map((event) => event.i), [...Array(20).keys()]);
+      const stats = r.router.stats();
+      assert.equal(stats.lost, 0);
+      assert.equal(stats.duplicates, 0);
+      assert.equal(sink.collector.stats().lost, 0);
+      assert.equal(sink.collector.stats().duplicates, 0);
+    } finally {
+      await victim.close();
       await context.terminate();
       await sink.stop();
       await r.stop();
