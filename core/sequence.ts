@@ -227,6 +227,24 @@ export class SequenceTracker {
     }
   }
 
+  /**
+   * Calls `fn` for each stream whose last accepted message is at least `idleMs`
+   * and at most `withinMs` old, with the index it expects next.
+   */
+  forEachIdle(
+    idleMs: number,
+    withinMs: number,
+    fn: (source: bigint, topic: string, expected: number) => void,
+  ): void {
+    const now = this.#now();
+    for (const [source, { topics }] of this.#streams) {
+      for (const [topic, stream] of topics) {
+        const age = now - stream.at;
+        if (age >= idleMs && age <= withinMs) fn(source, topic, stream.expected);
+      }
+    }
+  }
+
   /** A snapshot of every remembered stream. */
   streams(): StreamCounters[] {
     const result: StreamCounters[] = [];

@@ -7,6 +7,7 @@
 import {
   type Counters,
   type DropReason,
+  encodeHeader,
   type Event,
   localHostname,
   MessageBuilder,
@@ -26,6 +27,7 @@ import {
 } from "./stats.ts";
 
 const MAX_TOPICS = 10_000;
+const EMPTY = new Uint8Array(0);
 const STATS_TOPIC = "eventstorm.stats";
 
 /** Options of {@linkcode Router} beyond its config. */
@@ -66,6 +68,7 @@ export class Router {
     denied: 0,
   };
   readonly #malformed: Partial<Record<DropReason, number>> = {};
+  #announceTimer: ReturnType<typeof setInterval> | undefined;
 
   /** Binds or connects the router's sockets; endpoint problems throw `UsageError`. */
   constructor(config: RouterConfig, options: RouterOptions = {}) {
@@ -99,6 +102,8 @@ export class Router {
   async run(signal?: AbortSignal): Promise<void> {
     signal?.addEventListener("abort", () => void this.close(), { once: true });
     this.#reporter.start();
+    const announceMs = this.#config.announceIntervalMs ?? 1000;
+    if (announceMs > 0) this.#announceTimer = setInterval(() => this.#announce(), announceMs);
     await this.#relay.run({
       message: (frames, frameCount, sizes) => this.#onMessage(frames, frameCount, sizes),
       subscription: (subscribe, prefix) => this.#onSubscription(subscribe, prefix),
@@ -134,6 +139,23 @@ export class Router {
     this.#totals.messagesOut++;
     this.#totals.eventsOut += count;
     return true;
+  }
+
+  /**
+   * Publishes the position of every stream quiet for an interval but heard from
+   * within `announceForMs`: a count-0 message under the stream's own source id,
+   * as its emitter would send if it were still alive. A sink that lost the
+   * stream's last messages (its queue was full when the source finished) counts
+   * them when this reaches it, even after the source is gone.
+   */
+  #announce(): void {
+    const intervalMs = this.#config.announceIntervalMs ?? 1000;
+    const forMs = this.#config.announceForMs ?? 60_000;
+    this.#tracker.forEachIdle(intervalMs, forMs, (source, topic, expected) => {
+      if (!this.#filter.passes(topic)) return;
+      const header = encodeHeader({ flags: 0, count: 0, source, first: expected });
+      this.#relay.publish([this.#encoder.encode(topic), header, EMPTY]);
+    });
   }
 
   #topicCounters(topic: string): TopicCounters {
@@ -187,6 +209,7 @@ export class Router {
   /** Stops: prints a final stats line, then releases the sockets. */
   async close(): Promise<void> {
     this.#reporter.stop();
+    clearInterval(this.#announceTimer);
     if (this.#config.statsIntervalMs > 0) this.#reporter.report();
     await this.#relay.close();
   }

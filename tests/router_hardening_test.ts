@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { encodeHeader, MessageBuilder } from "@eventstorm/core";
 import { SocketType, ZmqContext, type ZmqSocket } from "../core/zmq/socket.ts";
-import { emitter, gather, sleep, startRouter, waitFor } from "./helpers.ts";
+import { cli, emitter, finish, gather, sleep, startRouter, waitFor } from "./helpers.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
@@ -213,6 +213,46 @@ Deno.test(
       await victim.close();
       await context.terminate();
       await sink.stop();
+      await r.stop();
+    }
+  },
+);
+
+Deno.test(
+  "the lost tail of a stream whose sender is gone reaches the count of a stopped tap",
+  opts,
+  async () => {
+    // A small queue per sink, so that the stopped tap's share overflows quickly.
+    const r = startRouter({ sendHwm: 20 });
+    const tap = cli(["tap", "--from", r.sinks.slice(1), "--stats", "--interval", "1s"]);
+    const total = 300_000;
+    try {
+      await waitFor(() => r.router.stats().subscriptions.length > 0, "tap's subscription");
+      tap.kill("SIGSTOP");
+      const sender = await emitter({ endpoints: r.sources });
+      await waitFor(() => sender.stats().subscriptions > 0, "the router's subscription");
+      for (let i = 0; i < total; i++) sender.emit("app.tail", { i, pad: "x".repeat(100) });
+      // The sender finishes and leaves while tap still sleeps: its own last
+      // announcement dies in the full queue too.
+      await sender.close();
+      await waitFor(() => r.router.stats().eventsIn === total, "every event at the router");
+      await sleep(500);
+      tap.kill("SIGCONT");
+      // The router announces every second: give it two.
+      await sleep(2500);
+      tap.kill("SIGTERM");
+      const { stderr } = await finish(tap);
+      const line = stderr.split("\n").find((l) => /^tap: total/.test(l)) ?? stderr;
+      const match = line.match(/total (\d+) events, lost (\d+)/);
+      assert.ok(match, line);
+      const [received, lost] = [Number(match[1]), Number(match[2])];
+      assert.ok(lost > 0, `the stopped tap lost nothing, so the test proves nothing: ${line}`);
+      assert.equal(received + lost, total, line);
+    } finally {
+      try {
+        tap.kill("SIGKILL");
+      } catch { /* gone */ }
+      await tap.status;
       await r.stop();
     }
   },
