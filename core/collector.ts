@@ -165,7 +165,7 @@ export class Collector {
     this.#reading = true;
     try {
       while (!this.#closed) {
-        const frameCount = this.#socket.receive(this.#buffers, this.#sizes);
+        const frameCount = this.#socket.receiveFrom(this.#buffers, this.#sizes);
         if (frameCount === 0) {
           const finishing = this.#finishing;
           if (finishing && Date.now() >= finishing.until) break;
@@ -223,7 +223,13 @@ export class Collector {
     const { topic, header, body, count } = parsed.message;
     let skip = 0;
     if (header) {
-      const verdict = this.#tracker.observe(header.source, topic, header.first, count);
+      const verdict = this.#tracker.observe(
+        header.source,
+        topic,
+        header.first,
+        count,
+        this.#socket.peer,
+      );
       if (verdict.refused) return this.#malformed(verdict.refused, header.source, topic);
       skip = verdict.skip;
       // A position announcement (count 0) or a whole replay: accounted, nothing to deliver.

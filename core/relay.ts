@@ -43,9 +43,15 @@ export interface RelayHooks {
    * A message from upstream: return true to forward it unchanged. `frames` are
    * views into reused buffers, valid only during the call; `frameCount` is the true
    * number of frames and `sizes[i]` the true size of frame i (a size larger than its
-   * view means the frame was truncated).
+   * view means the frame was truncated). `peer` is who sent it (see
+   * `ZmqSocket.peer`): a CURVE key or an address.
    */
-  message(frames: readonly Uint8Array[], frameCount: number, sizes: Int32Array): boolean;
+  message(
+    frames: readonly Uint8Array[],
+    frameCount: number,
+    sizes: Int32Array,
+    peer: string | undefined,
+  ): boolean;
   /** A subscription change from downstream; returns the upstream changes to make. */
   subscription(subscribe: boolean, prefix: Uint8Array): Uint8Array[];
 }
@@ -150,7 +156,7 @@ export class Relay {
       this.#sendSubscriptions();
       let handled = 0;
       while (handled < burst) {
-        const frameCount = this.#upstream.receive(this.#buffers, this.#sizes);
+        const frameCount = this.#upstream.receiveFrom(this.#buffers, this.#sizes);
         if (frameCount === 0) break;
         handled++;
         this.#views.length = 0;
@@ -159,7 +165,9 @@ export class Relay {
             this.#buffers[i].subarray(0, Math.min(this.#sizes[i], this.#buffers[i].length)),
           );
         }
-        if (hooks.message(this.#views, frameCount, this.#sizes)) this.#downstream.send(this.#views);
+        if (hooks.message(this.#views, frameCount, this.#sizes, this.#upstream.peer)) {
+          this.#downstream.send(this.#views);
+        }
       }
       while (this.#outbox.length > 0) this.#downstream.send(this.#outbox.shift()!);
       // A full burst means more is waiting: only give timers a turn, do not sleep.

@@ -105,12 +105,18 @@ export class Router {
     const announceMs = this.#config.announceIntervalMs ?? 1000;
     if (announceMs > 0) this.#announceTimer = setInterval(() => this.#announce(), announceMs);
     await this.#relay.run({
-      message: (frames, frameCount, sizes) => this.#onMessage(frames, frameCount, sizes),
+      message: (frames, frameCount, sizes, peer) =>
+        this.#onMessage(frames, frameCount, sizes, peer),
       subscription: (subscribe, prefix) => this.#onSubscription(subscribe, prefix),
     });
   }
 
-  #onMessage(frames: readonly Uint8Array[], frameCount: number, sizes: Int32Array): boolean {
+  #onMessage(
+    frames: readonly Uint8Array[],
+    frameCount: number,
+    sizes: Int32Array,
+    peer: string | undefined,
+  ): boolean {
     this.#totals.messagesIn++;
     if (frameCount > 3) return this.#drop("frames");
     // A topic longer than its buffer is longer than any valid type: a bad topic, not a big message.
@@ -122,7 +128,8 @@ export class Router {
     if (!parsed.ok) return this.#drop(parsed.reason);
     const { topic, header, count, body } = parsed.message;
     if (header) {
-      const refused = this.#tracker.observe(header.source, topic, header.first, count).refused;
+      const refused = this.#tracker.observe(header.source, topic, header.first, count, peer)
+        .refused;
       if (refused) return this.#drop(refused);
     }
     this.#totals.eventsIn += count;

@@ -257,3 +257,56 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "a stream belongs to the peer that used it first; a restarted source keeps it",
+  opts,
+  async () => {
+    const r = startRouter();
+    const sink = await gather({ endpoints: r.sinks });
+    // A receiver a source connects to directly judges the same way.
+    const direct = await gather({ endpoints: "@tcp://127.0.0.1:*" });
+    const directAt = `>${direct.collector.boundEndpoint()}`;
+    const context = new ZmqContext();
+    let victim = await emitter({ endpoints: [r.sources, directAt] });
+    const source = victim.sourceId;
+    try {
+      await waitFor(() => victim.stats().subscriptions > 0, "the subscriptions");
+      await sleep(500); // the same prefix from both receivers counts once
+      for (let i = 0; i < 10; i++) victim.emit("app.owned", { i });
+      await victim.flush();
+      await waitFor(() => sink.events.length === 10 && direct.events.length === 10, "10 events");
+      // Another host claims the victim's stream with a jump small enough to be plausible.
+      const header = encodeHeader({ flags: 0, count: 0, source, first: 1000 });
+      const frames = [new TextEncoder().encode("app.owned"), header, new Uint8Array(0)];
+      await forge(context, r.sources, frames, "127.0.0.2");
+      await forge(context, directAt, frames, "127.0.0.2");
+      await waitFor(
+        () =>
+          r.router.stats().malformed.owner === 1 && direct.collector.stats().malformed.owner === 1,
+        "the claims refused",
+      );
+      // The victim restarts from its checkpoint: same id, same host, the stream goes on.
+      const positions = victim.positions();
+      await victim.close();
+      victim = await emitter({ endpoints: [r.sources, directAt], sourceId: source, positions });
+      await waitFor(() => victim.stats().subscriptions > 0, "the subscriptions again");
+      await sleep(500);
+      for (let i = 10; i < 20; i++) victim.emit("app.owned", { i });
+      await victim.flush();
+      await waitFor(() => sink.events.length === 20 && direct.events.length === 20, "20 events");
+      assert.deepEqual(sink.events.map((event) => event.i), [...Array(20).keys()]);
+      assert.deepEqual(direct.events.map((event) => event.i), [...Array(20).keys()]);
+      for (const stats of [r.router.stats(), sink.collector.stats(), direct.collector.stats()]) {
+        assert.equal(stats.lost, 0);
+        assert.equal(stats.duplicates, 0);
+      }
+    } finally {
+      await victim.close();
+      await context.terminate();
+      await direct.stop();
+      await sink.stop();
+      await r.stop();
+    }
+  },
+);

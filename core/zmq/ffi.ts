@@ -26,6 +26,13 @@ const SYMBOLS = {
   zmq_recv: { parameters: ["pointer", "buffer", "usize", "i32"], result: "i32" },
   zmq_poll: { parameters: ["buffer", "i32", "i64"], result: "i32", nonblocking: true },
   zmq_poll_now: { name: "zmq_poll", parameters: ["buffer", "i32", "i64"], result: "i32" },
+  zmq_msg_init: { parameters: ["buffer"], result: "i32" },
+  zmq_msg_recv: { parameters: ["buffer", "pointer", "i32"], result: "i32" },
+  zmq_msg_data: { parameters: ["buffer"], result: "pointer" },
+  zmq_msg_more: { parameters: ["buffer"], result: "i32" },
+  zmq_msg_gets: { parameters: ["buffer", "buffer"], result: "pointer" },
+  zmq_msg_copy: { parameters: ["buffer", "buffer"], result: "i32" },
+  zmq_msg_close: { parameters: ["buffer"], result: "i32" },
   zmq_errno: { parameters: [], result: "i32" },
   zmq_strerror: { parameters: ["i32"], result: "pointer" },
 } as const;
