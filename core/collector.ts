@@ -95,6 +95,12 @@ export class Collector {
   #finishing: { idleMs: number; until: number } | undefined;
   #unsubscribed = false;
   readonly #turns = new Turns();
+  /**
+   * Whether sources connect here (the collector binds): only then is a peer a
+   * stream's owner. Connected to routers, the peers are routers, which may carry
+   * the same stream twice (a replay, not a forgery).
+   */
+  readonly #judgeOwners: boolean;
   #polling: Promise<unknown> | undefined;
   readonly #stats = {
     messages: 0,
@@ -116,6 +122,7 @@ export class Collector {
     const endpoints = (Array.isArray(options.endpoints) ? options.endpoints : [options.endpoints])
       .flatMap((text) => parseEndpoints(text));
     const maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
+    this.#judgeOwners = endpoints.some((endpoint) => endpoint.bind);
     this.#ownsContext = options.context === undefined;
     this.#context = options.context ?? new ZmqContext();
     // XSUB rather than SUB: a SUB socket filters its own queue by its current
@@ -165,7 +172,9 @@ export class Collector {
     this.#reading = true;
     try {
       while (!this.#closed) {
-        const frameCount = this.#socket.receiveFrom(this.#buffers, this.#sizes);
+        const frameCount = this.#judgeOwners
+          ? this.#socket.receiveFrom(this.#buffers, this.#sizes)
+          : this.#socket.receive(this.#buffers, this.#sizes);
         if (frameCount === 0) {
           const finishing = this.#finishing;
           if (finishing && Date.now() >= finishing.until) break;
@@ -228,7 +237,7 @@ export class Collector {
         topic,
         header.first,
         count,
-        this.#socket.peer,
+        this.#judgeOwners ? this.#socket.peer : undefined,
       );
       if (verdict.refused) return this.#malformed(verdict.refused, header.source, topic);
       skip = verdict.skip;

@@ -11,6 +11,7 @@ import {
   type Event,
   localHostname,
   MessageBuilder,
+  parseEndpoints,
   parseMessage,
   randomSourceId,
   Relay,
@@ -69,11 +70,18 @@ export class Router {
   };
   readonly #malformed: Partial<Record<DropReason, number>> = {};
   #announceTimer: ReturnType<typeof setInterval> | undefined;
+  /**
+   * Whether sources connect here: only then is a peer a stream's owner. Peers of
+   * a router chained to upstream routers are those routers, which may carry the
+   * same stream twice (that is a replay, not a forgery).
+   */
+  readonly #judgeOwners: boolean;
 
   /** Binds or connects the router's sockets; endpoint problems throw `UsageError`. */
   constructor(config: RouterConfig, options: RouterOptions = {}) {
     this.#config = config;
     this.#filter = new TopicFilter({ allow: config.allow, deny: config.deny });
+    this.#judgeOwners = config.sources.flatMap((text) => parseEndpoints(text)).some((e) => e.bind);
     this.#relay = new Relay({
       upstream: config.sources,
       downstream: config.sinks,
@@ -128,7 +136,8 @@ export class Router {
     if (!parsed.ok) return this.#drop(parsed.reason);
     const { topic, header, count, body } = parsed.message;
     if (header) {
-      const refused = this.#tracker.observe(header.source, topic, header.first, count, peer)
+      const owner = this.#judgeOwners ? peer : undefined;
+      const refused = this.#tracker.observe(header.source, topic, header.first, count, owner)
         .refused;
       if (refused) return this.#drop(refused);
     }
