@@ -42,7 +42,10 @@ export interface SinkRunnerOptions {
   retryMs?: number;
   /** Longest retry delay in ms. */
   maxRetryMs?: number;
-  /** How long shutdown keeps trying to store the buffer, in ms. */
+  /**
+   * How long shutdown keeps trying to store the buffer, in ms; taking in what is
+   * already on its way before that lasts at most as long too (and 5 s at most).
+   */
   shutdownTimeoutMs?: number;
   /** Give events without `_id` a stable one from their stream position. */
   assignIds?: boolean;
@@ -160,7 +163,9 @@ export class SinkRunner {
     let receiving = true;
     // Take in what is already on its way before closing: those events are stored
     // (or counted) rather than discarded with the socket.
-    const onAbort = () => collector.finish();
+    // Both phases of a shutdown (taking in, then storing) honour the timeout.
+    const onAbort = () =>
+      collector.finish({ maxMs: Math.min(5000, this.#options.shutdownTimeoutMs) });
     signal.addEventListener("abort", onAbort, { once: true });
     const writer = this.#writeLoop(() => receiving);
     try {
