@@ -160,6 +160,10 @@ export class SequenceTracker {
     entry.ownerAt = now;
     let stream = entry.topics.get(topic);
     if (stream === undefined) {
+      // An announcement of a stream never seen tells nothing to account, and
+      // joining there would make this receiver skip, as replays, events it never
+      // had (a source replaying from its checkpoint to a sink that just started).
+      if (count === 0) return { skip: 0, lost: 0 };
       if (this.#size >= this.#maxStreams) {
         this.#evict();
         // Eviction may have forgotten this very source.

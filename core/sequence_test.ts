@@ -174,3 +174,14 @@ Deno.test("sequence: a source belongs to the peer that used it first", () => {
   assert.equal(tracker.observe(1n, "a", 21, 1, "10.0.0.1").refused, "owner");
   assert.equal(tracker.lost, 0);
 });
+
+Deno.test("sequence: an announcement of an unknown stream is not a place to join", () => {
+  const tracker = new SequenceTracker();
+  // A sink that starts after a source finished hears the router announce 300 ...
+  assert.deepEqual(tracker.observe(1n, "a", 300, 0), { skip: 0, lost: 0 });
+  assert.equal(tracker.size, 0);
+  // ... and then the source restarted from its checkpoint replays 0..299: all new to this sink.
+  assert.deepEqual(tracker.observe(1n, "a", 0, 300), { skip: 0, lost: 0 });
+  assert.equal(tracker.streams()[0].received, 300);
+  assert.deepEqual(tracker.observe(1n, "a", 310, 0), { skip: 0, lost: 10 });
+});
