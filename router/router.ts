@@ -19,6 +19,7 @@ import {
   StatsReporter,
 } from "@eventstorm/core";
 import type { RouterConfig } from "./config.ts";
+import { RefusalLog } from "./refusals.ts";
 import { SubscriptionTable, TopicFilter } from "./filter.ts";
 import {
   flatRouterCounters,
@@ -76,10 +77,12 @@ export class Router {
    * same stream twice (that is a replay, not a forgery).
    */
   readonly #judgeOwners: boolean;
+  readonly #refusalLog: RefusalLog;
 
   /** Binds or connects the router's sockets; endpoint problems throw `UsageError`. */
   constructor(config: RouterConfig, options: RouterOptions = {}) {
     this.#config = config;
+    this.#refusalLog = new RefusalLog(options.print ?? ((line) => console.error(line)));
     this.#filter = new TopicFilter({ allow: config.allow, deny: config.deny });
     this.#judgeOwners = config.sources.flatMap((text) => parseEndpoints(text)).some((e) => e.bind);
     this.#relay = new Relay({
@@ -88,6 +91,9 @@ export class Router {
       maxMessageSize: config.maxMessageSize,
       sendHwm: config.sendHwm,
       receiveHwm: config.receiveHwm,
+      curve: config.curve,
+      allowKeys: config.allowKeys,
+      onRefused: (refusal) => this.#refusalLog.note(refusal),
     });
     const host = config.host ?? localHostname();
     this.#reporter = new StatsReporter({
@@ -214,6 +220,7 @@ export class Router {
         [...this.#topics].map(([topic, counters]) => [topic, { ...counters }]),
       ),
       streams: this.#tracker.streams(),
+      refused: this.#relay.securityStats().refused,
     };
   }
 

@@ -3,7 +3,7 @@
  * forged stream indexes, end-of-stream loss, and input that never pauses.
  */
 import assert from "node:assert/strict";
-import { encodeHeader, MessageBuilder } from "@eventstorm/core";
+import { encodeHeader, MessageBuilder, readCertificate } from "@eventstorm/core";
 import { SocketType, ZmqContext, type ZmqSocket } from "../core/zmq/socket.ts";
 import { cli, emitter, finish, gather, sleep, startRouter, waitFor } from "./helpers.ts";
 
@@ -307,6 +307,73 @@ Deno.test(
       await direct.stop();
       await sink.stop();
       await r.stop();
+    }
+  },
+);
+
+Deno.test(
+  "with CURVE a stream belongs to a client key, even from the same address",
+  opts,
+  async () => {
+    const dir = await Deno.makeTempDir({ prefix: "owner_curve_" });
+    try {
+      await Deno.mkdir(`${dir}/clients`);
+      for (const name of ["router", "clients/web1", "clients/evil", "clients/tap"]) {
+        assert.equal((await finish(cli(["keygen", `${dir}/${name}`]))).code, 0);
+      }
+      const secret = readCertificate(`${dir}/router_secret`, { secret: true });
+      const serverKey = readCertificate(`${dir}/router`).publicKey;
+      const curveOf = (name: string) => {
+        const mine = readCertificate(`${dir}/clients/${name}_secret`, { secret: true });
+        return { serverKey, secretKey: mine.secretKey!, publicKey: mine.publicKey };
+      };
+      const r = startRouter({
+        curve: { secretKey: secret.secretKey!, publicKey: secret.publicKey },
+        allowKeys: `${dir}/clients`,
+      });
+      const sink = await gather({ endpoints: r.sinks, curve: curveOf("tap") });
+      let victim = await emitter({ endpoints: r.sources, curve: curveOf("web1") });
+      const source = victim.sourceId;
+      try {
+        await waitFor(() => victim.stats().subscriptions > 0, "the router's subscription");
+        for (let i = 0; i < 10; i++) victim.emit("app.keyed", { i });
+        await victim.flush();
+        await waitFor(() => sink.events.length === 10, "10 events");
+        // Another admitted client on the same host claims web1's source id.
+        const evil = await emitter({
+          endpoints: r.sources,
+          curve: curveOf("evil"),
+          sourceId: source,
+          positions: { "app.keyed": 20 },
+        });
+        await waitFor(() => evil.stats().subscriptions > 0, "evil's subscription");
+        evil.emit("app.keyed", { i: -1 });
+        await evil.close();
+        // Its event and its closing announcement, both refused.
+        await waitFor(() => r.router.stats().malformed.owner === 2, "the claims refused");
+        // web1 restarted: same key, same stream.
+        const positions = victim.positions();
+        await victim.close();
+        victim = await emitter({
+          endpoints: r.sources,
+          curve: curveOf("web1"),
+          sourceId: source,
+          positions,
+        });
+        await waitFor(() => victim.stats().subscriptions > 0, "the subscription again");
+        for (let i = 10; i < 20; i++) victim.emit("app.keyed", { i });
+        await victim.flush();
+        await waitFor(() => sink.events.length === 20, "20 events");
+        assert.deepEqual(sink.events.map((event) => event.i), [...Array(20).keys()]);
+        assert.equal(r.router.stats().lost, 0);
+        assert.equal(sink.collector.stats().lost, 0);
+      } finally {
+        await victim.close();
+        await sink.stop();
+        await r.stop();
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
     }
   },
 );
