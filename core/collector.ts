@@ -18,6 +18,7 @@ import {
   type WireMessage,
 } from "./protocol.ts";
 import { SequenceTracker, type StreamCounters } from "./sequence.ts";
+import { Turns } from "./turns.ts";
 import { Poller, SocketType, ZmqContext, type ZmqSocket } from "./zmq/socket.ts";
 import { type CurveOptions, secureSocket } from "./curve/options.ts";
 import type { HandshakeWatch } from "./curve/monitor.ts";
@@ -118,6 +119,13 @@ export class Collector {
   #prefixes: Uint8Array[] = [];
   #finishing: { idleMs: number; until: number } | undefined;
   #unsubscribed = false;
+  readonly #turns = new Turns();
+  /**
+   * Whether sources connect here (the collector binds): only then is a peer a
+   * stream's owner. Connected to routers, the peers are routers, which may carry
+   * the same stream twice (a replay, not a forgery).
+   */
+  readonly #judgeOwners: boolean;
   #polling: Promise<unknown> | undefined;
   #watch: HandshakeWatch | undefined;
   readonly #stats = {
@@ -149,6 +157,7 @@ export class Collector {
         count: BigInt(options.member.count),
       };
     }
+    this.#judgeOwners = endpoints.some((endpoint) => endpoint.bind);
     this.#ownsContext = options.context === undefined;
     this.#context = options.context ?? new ZmqContext();
     // XSUB rather than SUB: a SUB socket filters its own queue by its current
@@ -156,8 +165,10 @@ export class Collector {
     // what is already on its way. Publishers filter for us either way.
     this.#socket = this.#context.socket(SocketType.XSUB);
     try {
+      // It sends only subscriptions, which libzmq drops silently at a full pipe.
       this.#socket.configure({
         receiveHwm: options.receiveHwm ?? 1000,
+        sendHwm: 0,
         maxMessageSize,
         lingerMs: 0,
       });
@@ -204,13 +215,16 @@ export class Collector {
     this.#reading = true;
     try {
       while (!this.#closed) {
-        const frameCount = this.#socket.receive(this.#buffers, this.#sizes);
+        const frameCount = this.#judgeOwners
+          ? this.#socket.receiveFrom(this.#buffers, this.#sizes)
+          : this.#socket.receive(this.#buffers, this.#sizes);
         if (frameCount === 0) {
           const finishing = this.#finishing;
           if (finishing && Date.now() >= finishing.until) break;
           const polling = this.#poller.wait(finishing ? finishing.idleMs : -1);
           this.#polling = polling;
           const ready = await polling;
+          this.#turns.waited();
           this.#polling = undefined;
           if (this.#finishing && !this.#closed) this.#unsubscribe();
           // Finishing, and quiet for idleMs: what was on its way has arrived.
@@ -219,6 +233,12 @@ export class Collector {
         }
         const batch = this.#accept(frameCount, decode);
         if (batch) yield batch;
+        // Without a wait in zmq_poll nothing here leaves the microtask queue, so
+        // timers (stats lines) and signal handlers would starve while input never
+        // pauses: hand the event loop a turn every few ms of busy reading.
+        if (this.#turns.due()) await this.#turns.give();
+        // Finishing under input that never pauses: maxMs holds all the same.
+        if (this.#finishing && Date.now() >= this.#finishing.until) break;
       }
     } finally {
       this.#reading = false;
@@ -244,7 +264,10 @@ export class Collector {
     if (this.#member !== undefined && !this.#mine(frameCount)) return undefined;
     this.#frames.length = 0;
     for (let i = 0; i < Math.min(frameCount, 3); i++) {
-      if (this.#sizes[i] > this.#buffers[i].length) return this.#malformed("oversized");
+      if (this.#sizes[i] > this.#buffers[i].length) {
+        // A topic longer than its buffer is longer than any valid type.
+        return this.#malformed(i === 0 ? "topic" : "oversized");
+      }
       this.#frames.push(this.#buffers[i].subarray(0, this.#sizes[i]));
     }
     if (frameCount > 3) return this.#malformed("frames");
@@ -253,7 +276,15 @@ export class Collector {
     const { topic, header, body, count } = parsed.message;
     let skip = 0;
     if (header) {
-      skip = this.#tracker.observe(header.source, topic, header.first, count).skip;
+      const verdict = this.#tracker.observe(
+        header.source,
+        topic,
+        header.first,
+        count,
+        this.#judgeOwners ? this.#socket.peer : undefined,
+      );
+      if (verdict.refused) return this.#malformed(verdict.refused, header.source, topic);
+      skip = verdict.skip;
       // A position announcement (count 0) or a whole replay: accounted, nothing to deliver.
       if (skip >= count) return undefined;
     }

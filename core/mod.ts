@@ -19,6 +19,7 @@ export * from "./bson_depth.ts";
 export * from "./fields.ts";
 export * from "./protocol.ts";
 export * from "./sequence.ts";
+export * from "./turns.ts";
 export * from "./endpoint.ts";
 export * from "./flags.ts";
 export * from "./duration.ts";

@@ -110,6 +110,7 @@ export const DROP_REASONS = [
   "oversized",
   "bson",
   "envelope",
+  "owner",
 ] as const;
 /** One drop reason. */
 export type DropReason = typeof DROP_REASONS[number];

@@ -13,6 +13,18 @@ import { applyCurve, type CurveOptions } from "./curve/options.ts";
 import { type HandshakeFailure, HandshakeMonitor } from "./curve/monitor.ts";
 import { KeyDirectory, ZapHandler, type ZapRequest } from "./curve/zap.ts";
 
+/**
+ * Upstream subscription changes held while libzmq refuses them; beyond this
+ * the oldest are given up and counted.
+ *
+ * @example
+ * ```ts
+ * import { MAX_PENDING_SUBSCRIPTIONS } from "@eventstorm/core";
+ * MAX_PENDING_SUBSCRIPTIONS; // 1048576
+ * ```
+ */
+export const MAX_PENDING_SUBSCRIPTIONS = 1 << 20;
+
 /** Options of {@linkcode Relay}. */
 export interface RelayOptions {
   /** Where publishers reach the relay (XSUB); `@` binds, `>` connects (to chain relays). */
@@ -62,9 +74,15 @@ export interface RelayHooks {
    * A message from upstream: return true to forward it unchanged. `frames` are
    * views into reused buffers, valid only during the call; `frameCount` is the true
    * number of frames and `sizes[i]` the true size of frame i (a size larger than its
-   * view means the frame was truncated).
+   * view means the frame was truncated). `peer` is who sent it (see
+   * `ZmqSocket.peer`): a CURVE key or an address.
    */
-  message(frames: readonly Uint8Array[], frameCount: number, sizes: Int32Array): boolean;
+  message(
+    frames: readonly Uint8Array[],
+    frameCount: number,
+    sizes: Int32Array,
+    peer: string | undefined,
+  ): boolean;
   /** A subscription change from downstream; returns the upstream changes to make. */
   subscription(subscribe: boolean, prefix: Uint8Array): Uint8Array[];
 }
@@ -93,6 +111,9 @@ export class Relay {
   readonly #subscriptionBuffer = [new Uint8Array(1024)];
   readonly #subscriptionSize = new Int32Array(1);
   readonly #outbox: Uint8Array[][] = [];
+  /** Upstream subscription changes libzmq could not take yet, retried in order. */
+  readonly #pendingSubscriptions: { on: boolean; prefix: Uint8Array }[] = [];
+  #subscriptionsLost = 0;
   readonly #zap: ZapHandler | undefined;
   readonly #monitors: HandshakeMonitor[] = [];
   readonly #monitorTimer: ReturnType<typeof setInterval> | undefined;
@@ -132,8 +153,13 @@ export class Relay {
           }
         }
       }
+      // The XSUB side sends nothing but subscriptions, and libzmq silently drops a
+      // subscription that meets a full pipe: no send limit there, so a burst of
+      // thousands waits in the queue instead of vanishing (their number is
+      // bounded by the distinct prefixes downstream asks for).
       this.#upstream.configure({
         receiveHwm: options.receiveHwm ?? 1000,
+        sendHwm: 0,
         maxMessageSize,
         lingerMs: 0,
       });
@@ -227,12 +253,13 @@ export class Relay {
         if (size < 1 || (frame[0] !== 0 && frame[0] !== 1)) continue;
         const on = frame[0] === 1;
         for (const prefix of hooks.subscription(on, frame.slice(1, size))) {
-          this.#upstream.sendSubscription(on, prefix);
+          this.#pendingSubscriptions.push({ on, prefix });
         }
       }
+      this.#sendSubscriptions();
       let handled = 0;
       while (handled < burst) {
-        const frameCount = this.#upstream.receive(this.#buffers, this.#sizes);
+        const frameCount = this.#upstream.receiveFrom(this.#buffers, this.#sizes);
         if (frameCount === 0) break;
         handled++;
         this.#views.length = 0;
@@ -241,12 +268,40 @@ export class Relay {
             this.#buffers[i].subarray(0, Math.min(this.#sizes[i], this.#buffers[i].length)),
           );
         }
-        if (hooks.message(this.#views, frameCount, this.#sizes)) this.#downstream.send(this.#views);
+        if (hooks.message(this.#views, frameCount, this.#sizes, this.#upstream.peer)) {
+          this.#downstream.send(this.#views);
+        }
       }
       while (this.#outbox.length > 0) this.#downstream.send(this.#outbox.shift()!);
       this.#zap?.handle();
       // A full burst means more is waiting: only give timers a turn, do not sleep.
-      await this.#poller.wait(handled === burst ? 0 : -1);
+      // Subscriptions libzmq refused are retried shortly even if nothing else happens.
+      const idleMs = this.#pendingSubscriptions.length > 0 ? 10 : -1;
+      await this.#poller.wait(handled === burst ? 0 : idleMs);
+    }
+  }
+
+  /**
+   * Subscription changes upstream refused or lost for good: 0 unless more than
+   * {@linkcode MAX_PENDING_SUBSCRIPTIONS} waited at once.
+   */
+  get subscriptionsLost(): number {
+    return this.#subscriptionsLost;
+  }
+
+  #sendSubscriptions(): void {
+    const pending = this.#pendingSubscriptions;
+    let sent = 0;
+    while (sent < pending.length) {
+      const { on, prefix } = pending[sent];
+      if (!this.#upstream.sendSubscription(on, prefix)) break;
+      sent++;
+    }
+    pending.splice(0, sent);
+    if (pending.length > MAX_PENDING_SUBSCRIPTIONS) {
+      const excess = pending.length - MAX_PENDING_SUBSCRIPTIONS;
+      pending.splice(0, excess);
+      this.#subscriptionsLost += excess;
     }
   }
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { SequenceTracker } from "./sequence.ts";
+import { MAX_INDEX_JUMP, MAX_INDEX_RATE, OWNER_IDLE_MS, SequenceTracker } from "./sequence.ts";
 
 Deno.test("sequence: first sight of a stream is not loss, wherever it starts", () => {
   const tracker = new SequenceTracker();
@@ -116,4 +116,72 @@ Deno.test("sequence: streams() is a snapshot", () => {
   tracker.observe(1n, "a", 1, 1);
   assert.equal(tracker.streams()[0].expected, 2);
   assert.equal(snapshot[0].received, 1);
+});
+
+Deno.test("sequence: a jump no sender can make is refused and moves nothing", () => {
+  let now = 1_000_000;
+  const tracker = new SequenceTracker({ clock: () => now });
+  tracker.observe(1n, "a", 0, 10);
+  // A forged announcement at 2^53 - 1 would otherwise count 9 quadrillion lost
+  // and make every real event after it look like a replay.
+  assert.deepEqual(tracker.observe(1n, "a", Number.MAX_SAFE_INTEGER, 0), {
+    skip: 0,
+    lost: 0,
+    refused: "index",
+  });
+  assert.deepEqual(tracker.observe(1n, "a", 10 + MAX_INDEX_JUMP + 1, 1), {
+    skip: 0,
+    lost: 0,
+    refused: "index",
+  });
+  assert.equal(tracker.lost, 0);
+  assert.deepEqual(tracker.observe(1n, "a", 10, 5), { skip: 0, lost: 0 });
+  // The largest jump allowed at once, and more as time passes.
+  assert.deepEqual(tracker.observe(1n, "a", 15 + MAX_INDEX_JUMP, 1), {
+    skip: 0,
+    lost: MAX_INDEX_JUMP,
+  });
+  now += 2000;
+  const expected = 16 + MAX_INDEX_JUMP;
+  const allowed = MAX_INDEX_JUMP + 2 * MAX_INDEX_RATE;
+  assert.equal(tracker.observe(1n, "a", expected + allowed + 1, 1).refused, "index");
+  assert.deepEqual(tracker.observe(1n, "a", expected + allowed, 1), { skip: 0, lost: allowed });
+  assert.equal(tracker.lost, MAX_INDEX_JUMP + allowed);
+  const [stream] = tracker.streams();
+  assert.equal(stream.received, 17);
+});
+
+Deno.test("sequence: a source belongs to the peer that used it first", () => {
+  let now = 0;
+  const tracker = new SequenceTracker({ clock: () => now });
+  tracker.observe(1n, "a", 0, 10, "10.0.0.1");
+  // Another peer forging source 1: refused on every topic, the stream untouched.
+  assert.deepEqual(tracker.observe(1n, "a", 10, 0, "10.0.0.66"), {
+    skip: 0,
+    lost: 0,
+    refused: "owner",
+  });
+  assert.equal(tracker.observe(1n, "b", 0, 3, "10.0.0.66").refused, "owner");
+  assert.equal(tracker.size, 1);
+  // The owner, restarted (same address), goes on; a receiver that knows no owner is not judged.
+  assert.deepEqual(tracker.observe(1n, "a", 10, 5, "10.0.0.1"), { skip: 0, lost: 0 });
+  assert.deepEqual(tracker.observe(1n, "a", 15, 5), { skip: 0, lost: 0 });
+  // Other sources are anyone's.
+  assert.deepEqual(tracker.observe(2n, "a", 0, 1, "10.0.0.66"), { skip: 0, lost: 0 });
+  // An owner silent for OWNER_IDLE_MS gives the source up (a source moved hosts).
+  now += OWNER_IDLE_MS;
+  assert.deepEqual(tracker.observe(1n, "a", 20, 1, "10.0.0.2"), { skip: 0, lost: 0 });
+  assert.equal(tracker.observe(1n, "a", 21, 1, "10.0.0.1").refused, "owner");
+  assert.equal(tracker.lost, 0);
+});
+
+Deno.test("sequence: an announcement of an unknown stream is not a place to join", () => {
+  const tracker = new SequenceTracker();
+  // A sink that starts after a source finished hears the router announce 300 ...
+  assert.deepEqual(tracker.observe(1n, "a", 300, 0), { skip: 0, lost: 0 });
+  assert.equal(tracker.size, 0);
+  // ... and then the source restarted from its checkpoint replays 0..299: all new to this sink.
+  assert.deepEqual(tracker.observe(1n, "a", 0, 300), { skip: 0, lost: 0 });
+  assert.equal(tracker.streams()[0].received, 300);
+  assert.deepEqual(tracker.observe(1n, "a", 310, 0), { skip: 0, lost: 10 });
 });

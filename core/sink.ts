@@ -8,6 +8,7 @@
 import { Collector, type CollectorOptions, type EventBatch } from "./collector.ts";
 import type { Event } from "./event.ts";
 import type { Counters } from "./stats.ts";
+import { Turns } from "./turns.ts";
 
 /** Where a sink stores events. */
 export interface SinkBackend {
@@ -59,7 +60,10 @@ export interface SinkRunnerOptions {
   retryMs?: number;
   /** Longest retry delay in ms. */
   maxRetryMs?: number;
-  /** How long shutdown keeps trying to store the buffer, in ms. */
+  /**
+   * How long shutdown keeps trying to store the buffer, in ms; taking in what is
+   * already on its way before that lasts at most as long too (and 5 s at most).
+   */
   shutdownTimeoutMs?: number;
   /**
    * Give every event a stable `_id` from its stream position, replacing any `_id`
@@ -141,6 +145,7 @@ export class SinkRunner {
   #inFlight = 0;
   #wakeWriter: (() => void) | undefined;
   #latencyTotal = 0;
+  readonly #turns = new Turns({ clockEvery: 1 });
   #writes = 0;
   readonly #stats: SinkStats = {
     received: 0,
@@ -186,7 +191,9 @@ export class SinkRunner {
     let receiving = true;
     // Take in what is already on its way before closing: those events are stored
     // (or counted) rather than discarded with the socket.
-    const onAbort = () => collector.finish();
+    // Both phases of a shutdown (taking in, then storing) honour the timeout.
+    const onAbort = () =>
+      collector.finish({ maxMs: Math.min(5000, this.#options.shutdownTimeoutMs) });
     signal.addEventListener("abort", onAbort, { once: true });
     const writer = this.#writeLoop(() => receiving);
     try {
@@ -292,6 +299,9 @@ export class SinkRunner {
         this.#stats.droppedRejected += rejected;
         this.#stats.duplicates += duplicates;
         delay = this.#options.retryMs;
+        // A synchronous backend resolves at once: without this, a buffer that
+        // never empties would keep timers and signals waiting.
+        if (this.#turns.due()) await this.#turns.give();
       } catch (error) {
         this.#putBack(batch);
         this.#stats.writeErrors++;

@@ -37,6 +37,14 @@ export interface RouterConfig {
   receiveHwm: number;
   /** Host name in the router's own stats events. */
   host?: string;
+  /**
+   * How often the router announces the position of each stream gone quiet, in
+   * ms (default 1000; 0: never), so that a sink learns of a lost tail even after
+   * the source is gone (docs/security-notes.md).
+   */
+  announceIntervalMs?: number;
+  /** How long after a stream's last message the router keeps announcing it, in ms (default 60000). */
+  announceForMs?: number;
   /** CURVE: bound sides are servers with `secretKey`; connected sides clients of `serverKey`. */
   curve?: CurveOptions;
   /** Admit only the CURVE clients whose public certificates are in this directory. */

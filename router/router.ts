@@ -7,9 +7,11 @@
 import {
   type Counters,
   type DropReason,
+  encodeHeader,
   type Event,
   localHostname,
   MessageBuilder,
+  parseEndpoints,
   parseMessage,
   randomSourceId,
   Relay,
@@ -27,6 +29,7 @@ import {
 } from "./stats.ts";
 
 const MAX_TOPICS = 10_000;
+const EMPTY = new Uint8Array(0);
 const STATS_TOPIC = "eventstorm.stats";
 
 /** Options of {@linkcode Router} beyond its config. */
@@ -67,6 +70,13 @@ export class Router {
     denied: 0,
   };
   readonly #malformed: Partial<Record<DropReason, number>> = {};
+  #announceTimer: ReturnType<typeof setInterval> | undefined;
+  /**
+   * Whether sources connect here: only then is a peer a stream's owner. Peers of
+   * a router chained to upstream routers are those routers, which may carry the
+   * same stream twice (that is a replay, not a forgery).
+   */
+  readonly #judgeOwners: boolean;
   readonly #refusalLog: RefusalLog;
 
   /** Binds or connects the router's sockets; endpoint problems throw `UsageError`. */
@@ -74,6 +84,7 @@ export class Router {
     this.#config = config;
     this.#refusalLog = new RefusalLog(options.print ?? ((line) => console.error(line)));
     this.#filter = new TopicFilter({ allow: config.allow, deny: config.deny });
+    this.#judgeOwners = config.sources.flatMap((text) => parseEndpoints(text)).some((e) => e.bind);
     this.#relay = new Relay({
       upstream: config.sources,
       downstream: config.sinks,
@@ -105,28 +116,43 @@ export class Router {
   async run(signal?: AbortSignal): Promise<void> {
     signal?.addEventListener("abort", () => void this.close(), { once: true });
     this.#reporter.start();
+    const announceMs = this.#config.announceIntervalMs ?? 1000;
+    if (announceMs > 0) this.#announceTimer = setInterval(() => this.#announce(), announceMs);
     await this.#relay.run({
-      message: (frames, frameCount, sizes) => this.#onMessage(frames, frameCount, sizes),
+      message: (frames, frameCount, sizes, peer) =>
+        this.#onMessage(frames, frameCount, sizes, peer),
       subscription: (subscribe, prefix) => this.#onSubscription(subscribe, prefix),
     });
   }
 
-  #onMessage(frames: readonly Uint8Array[], frameCount: number, sizes: Int32Array): boolean {
+  #onMessage(
+    frames: readonly Uint8Array[],
+    frameCount: number,
+    sizes: Int32Array,
+    peer: string | undefined,
+  ): boolean {
     this.#totals.messagesIn++;
     if (frameCount > 3) return this.#drop("frames");
-    for (let i = 0; i < frames.length; i++) {
+    // A topic longer than its buffer is longer than any valid type: a bad topic, not a big message.
+    if (sizes[0] > frames[0].length) return this.#drop("topic");
+    for (let i = 1; i < frames.length; i++) {
       if (sizes[i] > frames[i].length) return this.#drop("oversized");
     }
     const parsed = parseMessage(frames);
     if (!parsed.ok) return this.#drop(parsed.reason);
     const { topic, header, count, body } = parsed.message;
+    if (header) {
+      const owner = this.#judgeOwners ? peer : undefined;
+      const refused = this.#tracker.observe(header.source, topic, header.first, count, owner)
+        .refused;
+      if (refused) return this.#drop(refused);
+    }
     this.#totals.eventsIn += count;
     this.#totals.bytesIn += body.length;
     const counters = this.#topicCounters(topic);
     counters.messages++;
     counters.events += count;
     counters.bytes += body.length;
-    if (header) this.#tracker.observe(header.source, topic, header.first, count);
     if (!this.#filter.passes(topic)) {
       counters.denied += count;
       this.#totals.denied += count;
@@ -135,6 +161,23 @@ export class Router {
     this.#totals.messagesOut++;
     this.#totals.eventsOut += count;
     return true;
+  }
+
+  /**
+   * Publishes the position of every stream quiet for an interval but heard from
+   * within `announceForMs`: a count-0 message under the stream's own source id,
+   * as its emitter would send if it were still alive. A sink that lost the
+   * stream's last messages (its queue was full when the source finished) counts
+   * them when this reaches it, even after the source is gone.
+   */
+  #announce(): void {
+    const intervalMs = this.#config.announceIntervalMs ?? 1000;
+    const forMs = this.#config.announceForMs ?? 60_000;
+    this.#tracker.forEachIdle(intervalMs, forMs, (source, topic, expected) => {
+      if (!this.#filter.passes(topic)) return;
+      const header = encodeHeader({ flags: 0, count: 0, source, first: expected });
+      this.#relay.publish([this.#encoder.encode(topic), header, EMPTY]);
+    });
   }
 
   #topicCounters(topic: string): TopicCounters {
@@ -171,6 +214,7 @@ export class Router {
       lost: this.#tracker.lost,
       duplicates: this.#tracker.duplicates,
       malformed: { ...this.#malformed },
+      subscriptionsLost: this.#relay.subscriptionsLost,
       subscriptions: this.#table.active(),
       topics: Object.fromEntries(
         [...this.#topics].map(([topic, counters]) => [topic, { ...counters }]),
@@ -188,6 +232,7 @@ export class Router {
   /** Stops: prints a final stats line, then releases the sockets. */
   async close(): Promise<void> {
     this.#reporter.stop();
+    clearInterval(this.#announceTimer);
     if (this.#config.statsIntervalMs > 0) this.#reporter.report();
     await this.#relay.close();
   }

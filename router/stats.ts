@@ -46,6 +46,8 @@ export interface RouterStats {
   duplicates: number;
   /** Malformed messages dropped, by reason. */
   malformed: Partial<Record<DropReason, number>>;
+  /** Upstream subscription changes given up (see `MAX_PENDING_SUBSCRIPTIONS`); 0 normally. */
+  subscriptionsLost: number;
   /** Upstream subscriptions in force. */
   subscriptions: string[];
   /** Per-topic counters. */
@@ -63,7 +65,7 @@ export interface RouterStats {
  * ```ts
  * import { flatRouterCounters } from "@eventstorm/router";
  * flatRouterCounters({ messagesIn: 1, eventsIn: 5, bytesIn: 9, messagesOut: 1, eventsOut: 5, denied: 0,
- *   lost: 0, duplicates: 0, malformed: {}, subscriptions: [], topics: {}, streams: [],
+ *   lost: 0, duplicates: 0, malformed: {}, subscriptionsLost: 0, subscriptions: [], topics: {}, streams: [],
  *   refused: { unknown_key: 0, bad_handshake: 0, plaintext_peer: 0 } }).events_in; // 5
  * ```
  */
@@ -79,6 +81,7 @@ export function flatRouterCounters(stats: RouterStats): Counters {
     lost: stats.lost,
     duplicates: stats.duplicates,
     malformed,
+    subscriptions_lost: stats.subscriptionsLost,
     topics: Object.keys(stats.topics).length,
     streams: stats.streams.length,
   };

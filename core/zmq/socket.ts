@@ -124,6 +124,8 @@ export class ZmqContext {
 
 const encoder = new TextEncoder();
 const cString = (text: string) => encoder.encode(text + "\0");
+const PEER_ADDRESS = cString("Peer-Address");
+const USER_ID = cString("User-Id");
 
 /** One libzmq socket. All calls are non-blocking. */
 export class ZmqSocket {
@@ -138,6 +140,14 @@ export class ZmqSocket {
   readonly #intBytes = new Uint8Array(this.#int.buffer);
   readonly #size = new BigUint64Array(1);
   readonly #sizeBytes = new Uint8Array(this.#size.buffer);
+  /** Two zmq_msg_t (64 bytes each), off V8's heap so that they never move: a message, a pin. */
+  readonly #messages = new Uint8Array(new ArrayBuffer(256));
+  readonly #message = this.#messages.subarray(0, 64);
+  readonly #pin = this.#messages.subarray(64, 128);
+  #pinned = false;
+  /** Where the pinned message's `Peer-Address` lives: the same pointer means the same connection. */
+  #peerAddress: number | bigint = 0;
+  #peer: string | undefined;
   /** Buffer lengths as bigints, cached: `usize` arguments must be bigints to stay on FFI's fast path. */
   readonly #lengths = new WeakMap<Uint8Array, bigint>();
 
@@ -329,7 +339,77 @@ export class ZmqSocket {
    */
   receive(buffers: readonly Uint8Array[], sizes: Int32Array): number {
     this.#idle("zmq_recv");
-    let frames = 0;
+    return this.#receiveFrames(buffers, sizes, 0);
+  }
+
+  /**
+   * Like {@linkcode ZmqSocket.receive}, and notes who sent the message, in
+   * {@linkcode ZmqSocket.peer}: the ZAP `User-Id` (a CURVE client's key) when
+   * there is one, else the peer's IP address.
+   */
+  receiveFrom(buffers: readonly Uint8Array[], sizes: Int32Array): number {
+    this.#idle("zmq_msg_recv");
+    const z = this.#z;
+    const message = this.#message;
+    z.zmq_msg_init(message);
+    const size = z.zmq_msg_recv(message, this.#pointer, ZMQ_DONTWAIT);
+    if (size < 0) {
+      const errno = z.zmq_errno();
+      z.zmq_msg_close(message);
+      if (errno === EAGAIN || errno === EINTR) return 0;
+      throw this.#context.error("zmq_msg_recv");
+    }
+    const length = Math.min(size, buffers[0].length);
+    const data = z.zmq_msg_data(message);
+    if (length > 0 && data !== null) {
+      Deno.UnsafePointerView.copyInto(data, buffers[0].subarray(0, length));
+    }
+    sizes[0] = size;
+    this.#notePeer();
+    const more = z.zmq_msg_more(message) !== 0;
+    z.zmq_msg_close(message);
+    return more ? this.#receiveFrames(buffers, sizes, 1) : 1;
+  }
+
+  /**
+   * Who sent the last message read by {@linkcode ZmqSocket.receiveFrom}:
+   * `key:` and a CURVE client's Z85 key (the ZAP `User-Id`), else the peer's
+   * address; undefined when libzmq knows neither (inproc).
+   */
+  get peer(): string | undefined {
+    return this.#peer;
+  }
+
+  /**
+   * Reads the peer of the message just received. Every message of a connection
+   * shares libzmq's metadata, so the string is read once per connection: a copy
+   * of one of its messages is kept (the pin) so that the metadata, and with it
+   * the address compared, cannot be freed and reused by another connection.
+   */
+  #notePeer(): void {
+    const z = this.#z;
+    const address = z.zmq_msg_gets(this.#message, PEER_ADDRESS);
+    const value = address === null ? 0 : Deno.UnsafePointer.value(address);
+    if (value !== 0 && value === this.#peerAddress) return;
+    if (this.#pinned) z.zmq_msg_close(this.#pin);
+    this.#pinned = false;
+    this.#peerAddress = 0;
+    const user = z.zmq_msg_gets(this.#message, USER_ID);
+    this.#peer = user !== null
+      ? `key:${Deno.UnsafePointerView.getCString(user)}`
+      : address !== null
+      ? Deno.UnsafePointerView.getCString(address)
+      : undefined;
+    if (address === null) return;
+    z.zmq_msg_init(this.#pin);
+    if (z.zmq_msg_copy(this.#pin, this.#message) === 0) {
+      this.#pinned = true;
+      this.#peerAddress = value;
+    }
+  }
+
+  #receiveFrames(buffers: readonly Uint8Array[], sizes: Int32Array, received: number): number {
+    let frames = received;
     const scratch = buffers[buffers.length - 1];
     while (true) {
       const target = frames < buffers.length ? buffers[frames] : scratch;
@@ -378,6 +458,8 @@ export class ZmqSocket {
   close(): void {
     this.#idle("zmq_close");
     if (this.#pointer === null) return;
+    if (this.#pinned) this.#z.zmq_msg_close(this.#pin);
+    this.#pinned = false;
     this.#z.zmq_close(this.#pointer);
     this.#pointer = null;
     this.#onClose();

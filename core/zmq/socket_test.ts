@@ -308,3 +308,49 @@ Deno.test("socket: close is idempotent; terminate closes what is left", async ()
   assert.equal(b.closed, true);
   await context.terminate();
 });
+
+Deno.test("receiveFrom names each message's peer by address, once per connection", async () => {
+  const context = new ZmqContext();
+  const receiver = context.socket(SocketType.XSUB);
+  receiver.configure({ lingerMs: 0 });
+  receiver.attach(ANY_PORT);
+  receiver.sendSubscription(true, new Uint8Array(0));
+  const port = receiver.lastEndpoint().split(":").pop();
+  const senders = ["127.0.0.2", "127.0.0.3"].map((from) => {
+    const sender = context.socket(SocketType.XPUB);
+    sender.configure({ lingerMs: 0 });
+    sender.attach({ bind: false, address: `tcp://${from}:0;127.0.0.1:${port}` });
+    return sender;
+  });
+  const buffers = [new Uint8Array(64), new Uint8Array(64)];
+  const sizes = new Int32Array(2);
+  try {
+    const peers: string[] = [];
+    const deadline = Date.now() + 10_000;
+    while (peers.length < 6 && Date.now() < deadline) {
+      senders.forEach((sender, i) => sender.send([utf8.encode(`from ${i}`), utf8.encode("x")]));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      while (receiver.receiveFrom(buffers, sizes) > 0) {
+        const text = new TextDecoder().decode(buffers[0].subarray(0, sizes[0]));
+        assert.equal(sizes[1], 1);
+        peers.push(`${text} ${receiver.peer}`);
+      }
+    }
+    assert.ok(peers.length >= 6, peers.join());
+    for (const line of peers) assert.match(line, /^from 0 127\.0\.0\.2$|^from 1 127\.0\.0\.3$/);
+    // Over inproc libzmq knows no address.
+    const inproc = context.socket(SocketType.PAIR);
+    inproc.attach({ bind: true, address: "inproc://peer-test" });
+    const other = context.socket(SocketType.PAIR);
+    other.attach({ bind: false, address: "inproc://peer-test" });
+    other.send([utf8.encode("hi")]);
+    assert.equal(inproc.receiveFrom(buffers, sizes), 1);
+    assert.equal(inproc.peer, undefined);
+    inproc.close();
+    other.close();
+  } finally {
+    for (const sender of senders) sender.close();
+    receiver.close();
+    await context.terminate();
+  }
+});
