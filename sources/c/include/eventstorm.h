@@ -235,6 +235,12 @@ typedef struct {
     uint64_t source;           /* 0 for a two-frame message (no header)      */
     uint64_t index;            /* stream index (0 without header)            */
     int accounted;             /* 1 when the message had a header            */
+    /* The message that carried the event, for per-message reports: */
+    int first_in_message;      /* 1 for the first event delivered from it    */
+    uint64_t first;            /* its header's first index                   */
+    uint32_t count;            /* its number of documents                    */
+    uint64_t lost;             /* events found lost just before it           */
+    uint64_t duplicates;       /* its events skipped as replays              */
 } es_event_t;
 
 /*  Counters of a collector (docs/protocol.md, "Accounting").               */
