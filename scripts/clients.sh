@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# What the foreign-language protocol clients need: a C compiler with libzmq's header
-# (examples/c) and Ruby with the ffi-rzmq and bson gems from Debian (the Ruby
-# example of docs/protocol.md).
+# What the foreign-language protocol clients need: a C compiler with libzmq's and libbson's
+# headers, CMake and pkg-config (libeventstorm, sources/c) and Ruby with the ffi-rzmq
+# and bson gems from Debian (the Ruby example of docs/protocol.md).
 #
 #   scripts/clients.sh            install them if missing
 #
@@ -10,17 +10,19 @@ set -euo pipefail
 
 have_all() {
   command -v cc >/dev/null && [ -f /usr/include/zmq.h ] &&
+    [ -f /usr/include/libbson-1.0/bson/bson.h ] && command -v cmake >/dev/null &&
+    command -v pkg-config >/dev/null &&
     ruby -e 'require "ffi-rzmq"; require "bson"' >/dev/null 2>&1
 }
 
 have_all && exit 0
 
 if [ "$(id -u)" != 0 ]; then
-  echo "clients.sh: gcc, libzmq3-dev or ruby-ffi-rzmq/ruby-bson are missing and installing them needs root" >&2
+  echo "clients.sh: gcc, libzmq3-dev, libbson-dev, cmake, pkg-config or ruby-ffi-rzmq/ruby-bson are missing and installing them needs root" >&2
   exit 1
 fi
 
-packages=(gcc libc6-dev libzmq3-dev ruby ruby-ffi-rzmq ruby-bson)
+packages=(gcc libc6-dev libzmq3-dev libbson-dev cmake pkg-config ruby ruby-ffi-rzmq ruby-bson)
 lock_wait=(-o DPkg::Lock::Timeout=300)
 export DEBIAN_FRONTEND=noninteractive
 # The package lists may be missing or stale on a fresh machine: update once, then retry.
