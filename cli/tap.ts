@@ -8,6 +8,8 @@ import {
   Collector,
   type CollectorStats,
   type CommandSpec,
+  CURVE_CLIENT_FLAGS,
+  curveFromFlags,
   formatCount,
   FROM_FLAG,
   helpText,
@@ -30,6 +32,7 @@ export const TAP_COMMAND: CommandSpec = {
   summary: "print events from a router (one JSON object per line), or their rates",
   flags: {
     from: FROM_FLAG,
+    ...CURVE_CLIENT_FLAGS,
     topic: topicFlag("topic prefix to subscribe to"),
     stats: { type: "boolean", help: "print rate and loss lines instead of events" },
     top: { type: "boolean", help: "show a refreshing table of topics, rates and losses" },
@@ -81,6 +84,7 @@ export async function tapMain(args: string[]): Promise<number> {
   const collector = await Collector.open({
     endpoints: from,
     topics: topicPrefixesFlag(parsed.values, "topic"),
+    curve: curveFromFlags(parsed.values),
   });
   warnUnresolvableHosts("tap", from);
   const signal = shutdownSignal();
