@@ -3,7 +3,7 @@
  * prints each message's accounting, as docs/protocol.md describes it.
  *
  * Build: cc -o receive receive.c $(pkg-config --cflags --libs eventstorm)
- * Usage: receive ENDPOINT [PREFIX] [EVENTS]
+ * Usage: receive [--curve-server FILE|KEY] [--curve-secret FILE] ENDPOINT [PREFIX] [EVENTS]
  *   ENDPOINT  `>tcp://host:5556` or a bare address connects, `@tcp://0.0.0.0:5556` binds
  *   PREFIX    topic prefix to subscribe to (default: everything)
  *   EVENTS    exit after this many delivered events (default: never)
@@ -15,16 +15,31 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 int main (int argc, char *argv[])
 {
-    if (argc < 2 || argc > 4) {
-        fprintf (stderr, "usage: receive ENDPOINT [PREFIX] [EVENTS]\n");
+    es_options_t options = {0};
+    int arg = 1;
+    for (; arg + 1 < argc && strncmp (argv[arg], "--", 2) == 0; arg += 2) {
+        if (strcmp (argv[arg], "--curve-server") == 0)
+            options.curve_server_key = argv[arg + 1];
+        else
+        if (strcmp (argv[arg], "--curve-secret") == 0)
+            options.curve_secret_file = argv[arg + 1];
+        else
+            break;
+    }
+    argc -= arg - 1;
+    argv += arg - 1;
+    if (argc < 2 || argc > 4 || strncmp (argv[1], "--", 2) == 0) {
+        fprintf (stderr, "usage: receive [--curve-server FILE|KEY] [--curve-secret FILE] "
+                         "ENDPOINT [PREFIX] [EVENTS]\n");
         return 2;
     }
     const char *prefix = argc > 2 ? argv[2] : "";
     long long wanted = argc > 3 ? atoll (argv[3]) : -1;
-    es_collector_t *collector = es_collector_new (argv[1], &prefix, 1, NULL);
+    es_collector_t *collector = es_collector_new (argv[1], &prefix, 1, &options);
     if (!collector) {
         fprintf (stderr, "receive: %s\n", es_last_error ());
         return 2;

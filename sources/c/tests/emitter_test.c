@@ -3,7 +3,9 @@
 #include "check.h"
 #include <eventstorm.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <stdlib.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -186,7 +188,27 @@ static void s_refuses_bad_events (void *context)
     CHECK (strstr (es_last_error (), "cannot bind nope://x"));
     es_options_t curve = {.zmq_context = context, .curve_server_key = "short"};
     CHECK (es_emitter_new (">inproc://curve", &curve) == NULL);
-    CHECK (strstr (es_last_error (), "short"));
+    CHECK (strstr (es_last_error (), "cannot read certificate short"));
+    /* A secret certificate readable by others is refused, the key unprinted. */
+    char path[] = "/tmp/es_secret_XXXXXX";
+    int fd = mkstemp (path);
+    CHECK (fd >= 0);
+    const char *secret_key = "JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6";
+    dprintf (fd, "curve\n    public-key = \"rq:rM>}U?@Lns47E1%%kR.o@n%%FcmmsL/@{H8]yf7\"\n"
+                 "    secret-key = \"%s\"\n", secret_key);
+    close (fd);
+    chmod (path, 0644);
+    es_options_t leaky = {.zmq_context = context, .curve_server_key = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7",
+                          .curve_secret_file = path};
+    CHECK (es_emitter_new (">inproc://curve", &leaky) == NULL);
+    CHECK (strstr (es_last_error (), "readable by group or others"));
+    CHECK (strstr (es_last_error (), path));
+    CHECK (!strstr (es_last_error (), secret_key));
+    chmod (path, 0600);
+    es_emitter_t *curved = es_emitter_new (">inproc://curve", &leaky);
+    CHECK (curved);
+    es_emitter_destroy (&curved);
+    unlink (path);
 }
 
 static void s_fork_is_refused (void *context)
