@@ -468,52 +468,150 @@ static int s_build (es_emitter_t *self, const char *type, size_t length, const b
     return ES_OK;
 }
 
-static int s_emit (es_emitter_t *self, const char *type, const bson_t *fields)
+/*  Room for SIZE more bytes in TOPIC's open batch. */
+static int s_reserve (es_emitter_t *self, topic_t *topic, size_t size)
 {
-    size_t length = type ? strlen (type) : 0;
-    if (!es_type_valid (type, length)) {
-        self->stats.invalid++;
-        es_format_error (self->error, "invalid event type \"%.200s\" (dotted lower case expected)",
-                         type ? type : "(null)");
-        return ES_EINVAL;
+    if (topic->body_size + size <= topic->body_capacity)
+        return ES_OK;
+    size_t capacity = topic->body_capacity ? topic->body_capacity : self->max_bytes + 1024;
+    while (capacity < topic->body_size + size)
+        capacity *= 2;
+    uint8_t *grown = realloc (topic->body, capacity);
+    if (!grown) {
+        es_format_error (self->error, "out of memory");
+        return ES_ENOMEM;
     }
-    int rc = s_build (self, type, length, fields);
+    topic->body = grown;
+    topic->body_capacity = capacity;
+    return ES_OK;
+}
+
+static int s_oversized (es_emitter_t *self, const char *type, size_t size)
+{
+    self->stats.oversized++;
+    es_format_error (self->error, "%s event of %zu bytes exceeds max_event_bytes (%zu)", type, size,
+                     self->max_event_bytes);
+    return ES_EOVERSIZED;
+}
+
+static uint8_t *s_put_string (uint8_t *at, const char *key, const char *value, size_t length)
+{
+    *at++ = 0x02;
+    memcpy (at, key, 5);        /* "type\0" or "host\0" */
+    at += 5;
+    uint32_t size = (uint32_t) length + 1;
+    for (int i = 0; i < 4; i++)
+        *at++ = (uint8_t) (size >> (8 * i));
+    memcpy (at, value, length);
+    at += length;
+    *at++ = 0;
+    return at;
+}
+
+/*  The common case, written straight into the batch: FIELDS without any
+    envelope field, so the document is the envelope followed by FIELDS's
+    elements as they are (one copy, no libbson building). */
+static int s_append_plain (es_emitter_t *self, topic_t *topic, const bson_t *fields)
+{
+    size_t fields_size = fields ? fields->len - 5 : 0;
+    size_t size = 4 + (11 + topic->length) + 14 + (11 + self->host_length) + fields_size + 1;
+    if (size > self->max_event_bytes)
+        return s_oversized (self, topic->name, size);
+    int rc = s_reserve (self, topic, size);
+    if (rc != ES_OK)
+        return rc;
+    uint8_t *at = topic->body + topic->body_size;
+    for (int i = 0; i < 4; i++)
+        *at++ = (uint8_t) (size >> (8 * i));
+    at = s_put_string (at, "type", topic->name, topic->length);
+    *at++ = 0x09;
+    memcpy (at, "time", 5);
+    at += 5;
+    uint64_t time_ms = (uint64_t) es_realtime_ms ();
+    for (int i = 0; i < 8; i++)
+        *at++ = (uint8_t) (time_ms >> (8 * i));
+    at = s_put_string (at, "host", self->host, self->host_length);
+    if (fields_size) {
+        memcpy (at, bson_get_data (fields) + 4, fields_size);
+        at += fields_size;
+    }
+    *at = 0;
+    topic->body_size += size;
+    return ES_OK;
+}
+
+/*  Any other case: built and checked with libbson, then copied. */
+static int s_append_built (es_emitter_t *self, topic_t *topic, const bson_t *fields)
+{
+    int rc = s_build (self, topic->name, topic->length, fields);
     if (rc != ES_OK) {
         self->stats.invalid++;
         return rc;
     }
-    const uint8_t *data = bson_get_data (&self->document);
     size_t size = self->document.len;
-    if (size > self->max_event_bytes) {
-        self->stats.oversized++;
-        es_format_error (self->error, "%s event of %zu bytes exceeds max_event_bytes (%zu)", type,
-                         size, self->max_event_bytes);
-        return ES_EOVERSIZED;
+    if (size > self->max_event_bytes)
+        return s_oversized (self, topic->name, size);
+    rc = s_reserve (self, topic, size);
+    if (rc != ES_OK)
+        return rc;
+    memcpy (topic->body + topic->body_size, bson_get_data (&self->document), size);
+    topic->body_size += size;
+    return ES_OK;
+}
+
+/*  1 when FIELDS holds none of the envelope fields (type, time, host). */
+static bool s_plain (const bson_t *fields)
+{
+    bson_iter_t iter;
+    if (!fields)
+        return true;
+    if (!bson_iter_init (&iter, fields))
+        return false;       /* s_build reports it */
+    while (bson_iter_next (&iter)) {
+        const char *key = bson_iter_key (&iter);
+        if ((key[0] == 't' && (!strcmp (key, "type") || !strcmp (key, "time"))) ||
+            (key[0] == 'h' && !strcmp (key, "host")))
+            return false;
     }
-    topic_t *topic = s_topic (self, type, length);
-    if (!topic) {
-        es_format_error (self->error, "out of memory");
-        return ES_ENOMEM;
-    }
-    int64_t now = es_monotonic_ms ();
-    if (topic->body_size + size > topic->body_capacity) {
-        size_t capacity = topic->body_capacity ? topic->body_capacity : self->max_bytes + 1024;
-        while (capacity < topic->body_size + size)
-            capacity *= 2;
-        uint8_t *grown = realloc (topic->body, capacity);
-        if (!grown) {
+    return true;
+}
+
+static int s_emit (es_emitter_t *self, const char *type, const bson_t *fields)
+{
+    topic_t *topic = self->last_topic;
+    if (!type || !topic || strcmp (topic->name, type) != 0) {
+        /* A new or other type: checked once here, known valid afterwards. */
+        size_t length = type ? strlen (type) : 0;
+        if (!es_type_valid (type, length)) {
+            self->stats.invalid++;
+            es_format_error (self->error,
+                             "invalid event type \"%.200s\" (dotted lower case expected)",
+                             type ? type : "(null)");
+            return ES_EINVAL;
+        }
+        if (s_plain (fields) == false) {
+            /* Check the envelope before the type gets a topic of its own. */
+            int rc = s_build (self, type, length, fields);
+            if (rc != ES_OK) {
+                self->stats.invalid++;
+                return rc;
+            }
+        }
+        topic = s_topic (self, type, length);
+        if (!topic) {
             es_format_error (self->error, "out of memory");
             return ES_ENOMEM;
         }
-        topic->body = grown;
-        topic->body_capacity = capacity;
     }
+    int rc = s_plain (fields) ? s_append_plain (self, topic, fields)
+                              : s_append_built (self, topic, fields);
+    if (rc != ES_OK)
+        return rc;
+    int64_t now = es_coarse_ms ();
     if (topic->count == 0) {
         topic->first = topic->next_index;
         topic->opened_ms = now;
     }
-    memcpy (topic->body + topic->body_size, data, size);
-    topic->body_size += size;
     topic->count++;
     topic->next_index++;
     topic->stats.next_index = topic->next_index;

@@ -22,6 +22,8 @@ unsigned es_fork_generation (void);
 /*  Milliseconds of the monotonic and the real-time clocks.                  */
 int64_t es_monotonic_ms (void);
 int64_t es_realtime_ms (void);
+/*  The monotonic clock at its tick's resolution (a few ms), cheaper. */
+int64_t es_coarse_ms (void);
 
 /*  Binds or connects SOCKET to each CZMQ-style endpoint of ENDPOINTS.
     Returns ES_OK or ES_EINVAL with ERROR filled.                            */

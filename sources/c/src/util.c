@@ -1,5 +1,5 @@
 /*  Errors, clocks and fork detection. */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE
 #include "internal.h"
 
 #include <pthread.h>
@@ -55,6 +55,13 @@ int64_t es_monotonic_ms (void)
 {
     struct timespec now;
     clock_gettime (CLOCK_MONOTONIC, &now);
+    return (int64_t) now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+int64_t es_coarse_ms (void)
+{
+    struct timespec now;
+    clock_gettime (CLOCK_MONOTONIC_COARSE, &now);
     return (int64_t) now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 

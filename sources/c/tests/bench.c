@@ -26,9 +26,10 @@ static bson_t *s_fields (size_t size)
     bson_t *fields = bson_new ();
     BSON_APPEND_UTF8 (fields, "path", "/index.html");
     BSON_APPEND_INT32 (fields, "status", 200);
-    /* envelope: type http.hit, time, host "bench" = 48 bytes with the doc frame */
-    size_t used = 48 + fields->len - 5 + 8;
-    size_t pad = size > used + 1 ? size - used - 1 : 1;
+    /* envelope (type http.hit, time, host bench) 54 bytes with the document's
+       length and end, the pad element 10 bytes plus its text */
+    size_t used = 54 + (fields->len - 5) + 10;
+    size_t pad = size > used ? size - used : 0;
     char *text = malloc (pad + 1);
     memset (text, 'x', pad);
     text[pad] = 0;
