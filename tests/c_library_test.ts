@@ -171,6 +171,20 @@ int main (void) {
     await run("sh", ["-c", `cc -o ${dir}/app ${app} ${flags}`], env);
     const output = await run(`${dir}/app`, [], { LD_LIBRARY_PATH: `${prefix}/lib` });
     assert.equal(output.trim(), "rc=0 events=1");
+
+    // The README's "From C" example compiles the same way, and returns on its own.
+    const readme = await Deno.readTextFile(`${root}README.md`);
+    const example = readme.slice(readme.indexOf("## From C")).match(/```c\n([\s\S]*?)```/);
+    assert.ok(example, "README.md has no C example under ## From C");
+    await Deno.writeTextFile(`${dir}/readme.c`, example[1]);
+    await run("sh", ["-c", `cc -Wall -Werror -o ${dir}/readme ${dir}/readme.c ${flags}`], env);
+    const started = Date.now();
+    const readmeOut = await new Deno.Command(`${dir}/readme`, {
+      env: { LD_LIBRARY_PATH: `${prefix}/lib` },
+      stderr: "piped",
+    }).output();
+    assert.equal(readmeOut.code, 0);
+    assert.ok(Date.now() - started < 10_000, "the example blocked");
   },
 });
 
