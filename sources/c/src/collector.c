@@ -22,9 +22,7 @@ typedef struct stream_t {
 
 struct es_collector_t {
     unsigned generation;
-    void *context;
-    bool own_context;
-    void *socket;
+    es_link_t link;
     char error[ES_ERROR_SIZE];
     stream_t **buckets;
     stream_t *newest, *oldest;
@@ -134,33 +132,19 @@ es_collector_t *es_collector_new (const char *endpoints, const char *const *pref
         return es_fail ("out of memory");
     self->generation = es_fork_generation ();
     self->buckets = calloc (BUCKETS, sizeof *self->buckets);
-    if (options->zmq_context)
-        self->context = options->zmq_context;
-    else {
-        self->context = zmq_ctx_new ();
-        self->own_context = true;
-    }
-    if (!self->buckets || !self->context) {
-        es_collector_destroy (&self);
-        return es_fail ("cannot create a collector: %s", zmq_strerror (errno));
-    }
-    self->socket = zmq_socket (self->context, ZMQ_SUB);
-    if (!self->socket) {
-        es_fail ("cannot create a SUB socket: %s", zmq_strerror (errno));
+    if (!self->buckets || es_link_open (&self->link, options, ZMQ_SUB, self->error) != ES_OK) {
+        es_fail ("cannot create a collector: %s", self->buckets ? self->error : "out of memory");
         es_collector_destroy (&self);
         return NULL;
     }
     int64_t max = options->max_message_bytes ? (int64_t) options->max_message_bytes
                                               : ES_DEFAULT_MAX_MESSAGE_BYTES;
-    int zero = 0;
-    zmq_setsockopt (self->socket, ZMQ_MAXMSGSIZE, &max, sizeof max);
-    zmq_setsockopt (self->socket, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt (self->link.socket, ZMQ_MAXMSGSIZE, &max, sizeof max);
     if (!prefixes || n_prefixes == 0)
-        zmq_setsockopt (self->socket, ZMQ_SUBSCRIBE, "", 0);
+        zmq_setsockopt (self->link.socket, ZMQ_SUBSCRIBE, "", 0);
     for (size_t i = 0; prefixes && i < n_prefixes; i++)
-        zmq_setsockopt (self->socket, ZMQ_SUBSCRIBE, prefixes[i], strlen (prefixes[i]));
-    if (es_curve_apply (self->socket, options, self->error) != ES_OK ||
-        es_attach (self->socket, endpoints, self->error) != ES_OK) {
+        zmq_setsockopt (self->link.socket, ZMQ_SUBSCRIBE, prefixes[i], strlen (prefixes[i]));
+    if (es_link_attach (&self->link, options, endpoints, self->error) != ES_OK) {
         es_fail ("%s", self->error);
         es_collector_destroy (&self);
         return NULL;
@@ -175,10 +159,7 @@ void es_collector_destroy (es_collector_t **self_p)
     es_collector_t *self = *self_p;
     if (self->generation == es_fork_generation ()) {
         s_release (self);
-        if (self->socket)
-            zmq_close (self->socket);
-        if (self->own_context && self->context)
-            zmq_ctx_term (self->context);
+        es_link_close (&self->link);
     }
     while (self->oldest)
         s_forget_oldest (self);
@@ -196,7 +177,7 @@ static int s_receive (es_collector_t *self)
     while (more) {
         zmq_msg_t part;
         zmq_msg_init (&part);
-        if (zmq_msg_recv (&part, self->socket, n == 0 ? ZMQ_DONTWAIT : 0) < 0) {
+        if (zmq_msg_recv (&part, self->link.socket, n == 0 ? ZMQ_DONTWAIT : 0) < 0) {
             zmq_msg_close (&part);
             if (n == 0 && errno == EAGAIN)
                 return 0;
@@ -331,7 +312,7 @@ int es_collector_recv (es_collector_t *self, es_event_t *event, int timeout_ms)
                 return 0;
             wait = (long) left;
         }
-        zmq_pollitem_t item = {self->socket, 0, ZMQ_POLLIN, 0};
+        zmq_pollitem_t item = {self->link.socket, 0, ZMQ_POLLIN, 0};
         if (zmq_poll (&item, 1, wait) < 0 && errno == ETERM) {
             es_format_error (self->error, "the ZeroMQ context was terminated");
             return ES_ECLOSED;

@@ -44,9 +44,7 @@ typedef struct {
 
 struct es_emitter_t {
     unsigned generation;
-    void *context;
-    bool own_context;
-    void *socket;
+    es_link_t link;
     char error[ES_ERROR_SIZE];
     char *host;
     size_t host_length;
@@ -124,33 +122,20 @@ es_emitter_t *es_emitter_new (const char *endpoints, const es_options_t *options
     hostname[sizeof hostname - 1] = 0;
     self->host = strdup (hostname);
     self->host_length = strlen (self->host);
-    if (options->zmq_context)
-        self->context = options->zmq_context;
-    else {
-        self->context = zmq_ctx_new ();
-        self->own_context = true;
-    }
-    if (!self->context || !self->host) {
-        es_emitter_destroy (&self);
-        return es_fail ("cannot create a ZeroMQ context: %s", zmq_strerror (errno));
-    }
-    self->socket = zmq_socket (self->context, ZMQ_XPUB);
-    if (!self->socket) {
-        es_fail ("cannot create an XPUB socket: %s", zmq_strerror (errno));
+    if (!self->host || es_link_open (&self->link, options, ZMQ_XPUB, self->error) != ES_OK) {
+        es_fail ("cannot create an emitter: %s", self->host ? self->error : "out of memory");
         es_emitter_destroy (&self);
         return NULL;
     }
-    int one = 1, zero = 0;
+    int one = 1;
     int hwm = options->send_hwm > 0 ? options->send_hwm : 1000;
     /* NODROP: libzmq pushes back (EAGAIN) instead of dropping silently, so
        this emitter holds, or drops and counts. VERBOSER: every (un)subscribe
        of every peer arrives, so reference counts stay exact. */
-    zmq_setsockopt (self->socket, ZMQ_XPUB_NODROP, &one, sizeof one);
-    zmq_setsockopt (self->socket, ZMQ_XPUB_VERBOSER, &one, sizeof one);
-    zmq_setsockopt (self->socket, ZMQ_SNDHWM, &hwm, sizeof hwm);
-    zmq_setsockopt (self->socket, ZMQ_LINGER, &zero, sizeof zero);
-    if (es_curve_apply (self->socket, options, self->error) != ES_OK ||
-        es_attach (self->socket, endpoints, self->error) != ES_OK) {
+    zmq_setsockopt (self->link.socket, ZMQ_XPUB_NODROP, &one, sizeof one);
+    zmq_setsockopt (self->link.socket, ZMQ_XPUB_VERBOSER, &one, sizeof one);
+    zmq_setsockopt (self->link.socket, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    if (es_link_attach (&self->link, options, endpoints, self->error) != ES_OK) {
         es_fail ("%s", self->error);
         es_emitter_destroy (&self);
         return NULL;
@@ -207,7 +192,7 @@ static void s_read_subscriptions (es_emitter_t *self)
     while (true) {
         zmq_msg_t message;
         zmq_msg_init (&message);
-        if (zmq_msg_recv (&message, self->socket, ZMQ_DONTWAIT) < 0) {
+        if (zmq_msg_recv (&message, self->link.socket, ZMQ_DONTWAIT) < 0) {
             zmq_msg_close (&message);
             return;
         }
@@ -305,18 +290,18 @@ static void s_drain (es_emitter_t *self)
             s_unqueue_head (self);
             continue;
         }
-        if (zmq_send (self->socket, topic->name, topic->length, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+        if (zmq_send (self->link.socket, topic->name, topic->length, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
             return;     /* EAGAIN: a subscriber is full; keep it for later */
         /* The first frame passed the HWM check: the others of the same
            message are always accepted. */
-        zmq_send (self->socket, message->header, ES_HEADER_SIZE, ZMQ_SNDMORE);
+        zmq_send (self->link.socket, message->header, ES_HEADER_SIZE, ZMQ_SNDMORE);
         zmq_msg_t body;
         if (message->size > 0 &&
             zmq_msg_init_data (&body, message->body, message->size, s_message_free, NULL) == 0)
             message->body = NULL;       /* libzmq owns it now */
         else
             zmq_msg_init_size (&body, 0);
-        zmq_msg_send (&body, self->socket, 0);
+        zmq_msg_send (&body, self->link.socket, 0);
         if (message->count) {
             topic->stats.sent += message->count;
             self->stats.sent += message->count;
@@ -697,7 +682,7 @@ int es_emitter_fd (es_emitter_t *self)
         return -1;
     int fd = -1;
     size_t size = sizeof fd;
-    if (zmq_getsockopt (self->socket, ZMQ_FD, &fd, &size) != 0)
+    if (zmq_getsockopt (self->link.socket, ZMQ_FD, &fd, &size) != 0)
         return -1;
     return fd;
 }
@@ -722,7 +707,7 @@ static int s_flush (es_emitter_t *self, int timeout_ms)
             return ES_ETIMEOUT;
         }
         /* Wake on a subscription; pushback has no event, so poll briefly. */
-        zmq_pollitem_t item = {self->socket, 0, ZMQ_POLLIN, 0};
+        zmq_pollitem_t item = {self->link.socket, 0, ZMQ_POLLIN, 0};
         long wait = timeout_ms < 0 ? 5 : (long) (deadline - now);
         zmq_poll (&item, 1, wait < 5 ? wait : 5);
     }
@@ -751,7 +736,7 @@ int es_emitter_close (es_emitter_t *self)
     while (self->head)
         s_drop_head (self);
     /* Give libzmq the same time to write what it queued to the network. */
-    zmq_setsockopt (self->socket, ZMQ_LINGER, &timeout, sizeof timeout);
+    zmq_setsockopt (self->link.socket, ZMQ_LINGER, &timeout, sizeof timeout);
     return ES_OK;
 }
 
@@ -795,12 +780,9 @@ void es_emitter_destroy (es_emitter_t **self_p)
     es_emitter_t *self = *self_p;
     bool forked = self->generation != es_fork_generation ();
     if (!forked) {
-        if (self->socket) {
+        if (self->link.socket)
             es_emitter_close (self);
-            zmq_close (self->socket);
-        }
-        if (self->own_context && self->context)
-            zmq_ctx_term (self->context);
+        es_link_close (&self->link);
     }
     /* In a forked child the sockets belong to the parent's libzmq threads,
        which do not exist here: only memory is freed. */

@@ -1,4 +1,5 @@
-/*  CZMQ-style endpoint lists: "@addr" binds, ">addr" or "addr" connects. */
+/*  Sockets: contexts, CZMQ-style endpoint lists ("@addr" binds, ">addr" or
+    "addr" connects). */
 #include "internal.h"
 
 #include <ctype.h>
@@ -6,7 +7,7 @@
 #include <string.h>
 #include <zmq.h>
 
-int es_attach (void *socket, const char *endpoints, char *error)
+static int s_attach (void *socket, const char *endpoints, char *error)
 {
     if (!endpoints || !*endpoints) {
         es_format_error (error, "no endpoint given");
@@ -49,4 +50,35 @@ int es_attach (void *socket, const char *endpoints, char *error)
         return ES_EINVAL;
     }
     return ES_OK;
+}
+
+int es_link_open (es_link_t *link, const es_options_t *options, int type, char *error)
+{
+    link->own_context = !options->zmq_context;
+    link->context = options->zmq_context ? options->zmq_context : zmq_ctx_new ();
+    link->socket = link->context ? zmq_socket (link->context, type) : NULL;
+    if (!link->socket) {
+        es_format_error (error, "cannot create a ZeroMQ socket: %s", zmq_strerror (errno));
+        return ES_EZMQ;
+    }
+    int zero = 0;
+    zmq_setsockopt (link->socket, ZMQ_LINGER, &zero, sizeof zero);
+    return ES_OK;
+}
+
+int es_link_attach (es_link_t *link, const es_options_t *options, const char *endpoints,
+                    char *error)
+{
+    if (es_curve_apply (link->socket, options, error) != ES_OK)
+        return ES_EINVAL;
+    return s_attach (link->socket, endpoints, error);
+}
+
+void es_link_close (es_link_t *link)
+{
+    if (link->socket)
+        zmq_close (link->socket);
+    if (link->own_context && link->context)
+        zmq_ctx_term (link->context);
+    link->socket = link->context = NULL;
 }

@@ -25,9 +25,24 @@ int64_t es_realtime_ms (void);
 /*  The monotonic clock at its tick's resolution (a few ms), cheaper. */
 int64_t es_coarse_ms (void);
 
-/*  Binds or connects SOCKET to each CZMQ-style endpoint of ENDPOINTS.
-    Returns ES_OK or ES_EINVAL with ERROR filled.                            */
-int es_attach (void *socket, const char *endpoints, char *error);
+/*  A socket and its ZeroMQ context (the options' one, or its own).        */
+typedef struct {
+    void *context;
+    bool own_context;
+    void *socket;
+} es_link_t;
+
+/*  Creates the context if needed and a socket of TYPE (linger 0). Returns
+    ES_OK, or ES_EZMQ with ERROR filled.                                     */
+int es_link_open (es_link_t *link, const es_options_t *options, int type, char *error);
+
+/*  Applies the CURVE options, then binds or connects to each CZMQ-style
+    endpoint of ENDPOINTS. Returns ES_OK or ES_EINVAL with ERROR filled.     */
+int es_link_attach (es_link_t *link, const es_options_t *options, const char *endpoints,
+                    char *error);
+
+/*  Closes the socket and the context it owns.                              */
+void es_link_close (es_link_t *link);
 
 /*  Applies the CURVE options to SOCKET before it binds or connects.
     Returns ES_OK or ES_EINVAL with ERROR filled (never naming a key).       */
