@@ -189,6 +189,12 @@ static void s_subscription_change (es_emitter_t *self, const uint8_t *data, size
 
 static void s_read_subscriptions (es_emitter_t *self)
 {
+    /* A non-blocking receive alone may skip libzmq's pending commands (it
+       throttles them), and a peer's departure, whose unsubscriptions come
+       from such a command, would go unseen: ZMQ_EVENTS processes them all. */
+    int events;
+    size_t size = sizeof events;
+    zmq_getsockopt (self->link.socket, ZMQ_EVENTS, &events, &size);
     while (true) {
         zmq_msg_t message;
         zmq_msg_init (&message);

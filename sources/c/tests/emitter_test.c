@@ -211,6 +211,42 @@ static void s_refuses_bad_events (void *context)
     unlink (path);
 }
 
+/*  When the last subscriber leaves, events are held again, not sent to nobody. */
+static void s_forgets_departed_subscribers (void *context)
+{
+    es_options_t options = {.zmq_context = context};
+    char endpoint[64];
+    snprintf (endpoint, sizeof endpoint, "ipc:///tmp/es_emitter_test_%d", (int) getpid ());
+    char bind[70];
+    snprintf (bind, sizeof bind, "@%s", endpoint);
+    es_emitter_t *emitter = es_emitter_new (bind, &options);
+    CHECK (emitter);
+    void *one = s_subscriber (context, endpoint, "app.");
+    void *two = s_subscriber (context, endpoint, "app.");
+    CHECK_EQ (es_emit (emitter, "app.x", NULL), ES_OK);
+    CHECK_EQ (es_emitter_flush (emitter, 5000), ES_OK);
+    es_emitter_stats_t stats;
+    zmq_close (one);
+    usleep (100 * 1000);
+    for (int i = 0; i < 3; i++)
+        es_emitter_tick (emitter);
+    es_emitter_stats (emitter, &stats);
+    CHECK_EQ (stats.subscriptions, 1);          /* two still wants app. */
+    zmq_close (two);
+    for (int i = 0; i < 50 && stats.subscriptions; i++) {
+        usleep (10 * 1000);
+        es_emitter_tick (emitter);
+        es_emitter_stats (emitter, &stats);
+    }
+    CHECK_EQ (stats.subscriptions, 0);
+    CHECK_EQ (es_emit (emitter, "app.x", NULL), ES_OK);
+    CHECK_EQ (es_emitter_flush (emitter, 0), ES_ETIMEOUT);
+    es_emitter_stats (emitter, &stats);
+    CHECK_EQ (stats.pending, 1);
+    CHECK_EQ (stats.sent, 1);
+    es_emitter_destroy (&emitter);
+}
+
 static void s_fork_is_refused (void *context)
 {
     es_options_t options = {.zmq_context = context};
@@ -242,6 +278,7 @@ int main (void)
     s_batches_by_size_and_time (context);
     s_refuses_bad_events (context);
     s_fork_is_refused (context);
+    s_forgets_departed_subscribers (context);
     zmq_ctx_term (context);
     printf ("emitter: ok\n");
     return 0;
