@@ -28,10 +28,12 @@
 
     TIME WITHOUT A THREAD. There is no timer thread: batches that waited
     linger_ms, subscription changes read from the XPUB socket, held messages
-    and idle-topic position announcements are all handled on every call to
-    es_emit*, es_emitter_tick and es_emitter_flush. A program that may stay
-    idle calls es_emitter_tick at least every es_emitter_timeout () ms (e.g.
-    from its event loop timer) or flushes when it goes idle.
+    and idle-topic position announcements are handled by es_emitter_tick and
+    es_emitter_flush, and by es_emit* when a batch fills or the clock moved
+    on by a millisecond since the last time (so a fast loop of emits costs
+    no system call per event). A program that may stay idle calls
+    es_emitter_tick at least every es_emitter_timeout () ms (e.g. from its
+    event loop timer) or flushes when it goes idle.
 
     FORK. An emitter or collector belongs to the process that created it. In
     a child after fork () every call returns ES_EFORKED without touching the
