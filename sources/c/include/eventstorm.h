@@ -35,7 +35,9 @@
     es_emitter_tick at least every es_emitter_timeout () ms (e.g. from its
     event loop timer) or flushes when it goes idle.
 
-    FORK. An emitter or collector belongs to the process that created it. In
+    FORK. An emitter or collector belongs to the process that created it
+    (detected by its pid, and by a pthread_atfork counter on the per-event
+    path, where getpid () would cost a system call). In
     a child after fork () every call returns ES_EFORKED without touching the
     ZeroMQ sockets (which must not be used across fork); es_*_destroy in the
     child frees the object's memory only. Create objects after forking (nginx:

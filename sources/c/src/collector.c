@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #define BUCKETS (ES_MAX_STREAMS * 2)
@@ -22,6 +23,7 @@ typedef struct stream_t {
 
 struct es_collector_t {
     unsigned generation;
+    pid_t pid;
     es_link_t link;
     char error[ES_ERROR_SIZE];
     stream_t **buckets;
@@ -131,6 +133,7 @@ es_collector_t *es_collector_new (const char *endpoints, const char *const *pref
     if (!self)
         return es_fail ("out of memory");
     self->generation = es_fork_generation ();
+    self->pid = getpid ();
     self->buckets = calloc (BUCKETS, sizeof *self->buckets);
     if (!self->buckets || es_link_open (&self->link, options, ZMQ_SUB, self->error) != ES_OK) {
         es_fail ("cannot create a collector: %s", self->buckets ? self->error : "out of memory");
@@ -157,7 +160,7 @@ void es_collector_destroy (es_collector_t **self_p)
     if (!self_p || !*self_p)
         return;
     es_collector_t *self = *self_p;
-    if (self->generation == es_fork_generation ()) {
+    if (self->generation == es_fork_generation () && getpid () == self->pid) {
         s_release (self);
         es_link_close (&self->link);
     }

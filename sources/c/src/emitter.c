@@ -44,6 +44,7 @@ typedef struct {
 
 struct es_emitter_t {
     unsigned generation;
+    pid_t pid;
     es_link_t link;
     char error[ES_ERROR_SIZE];
     char *host;
@@ -83,15 +84,23 @@ static uint64_t s_random_source (void)
     return value;
 }
 
-static int s_check (es_emitter_t *self)
+/*  The hot path (es_emit) checks the fork counter only; every other call
+    also compares the pid, which catches a child made without fork ()'s
+    handlers (a raw clone). */
+static int s_check_pid (es_emitter_t *self, bool compare_pid)
 {
     if (!self)
         return ES_EINVAL;
-    if (self->generation != es_fork_generation ()) {
+    if (self->generation != es_fork_generation () || (compare_pid && getpid () != self->pid)) {
         es_format_error (self->error, "emitter used in a child process after fork()");
         return ES_EFORKED;
     }
     return ES_OK;
+}
+
+static int s_check (es_emitter_t *self)
+{
+    return s_check_pid (self, true);
 }
 
 es_emitter_t *es_emitter_new (const char *endpoints, const es_options_t *options)
@@ -103,6 +112,7 @@ es_emitter_t *es_emitter_new (const char *endpoints, const es_options_t *options
     if (!self)
         return es_fail ("out of memory");
     self->generation = es_fork_generation ();
+    self->pid = getpid ();
     self->max_events = options->max_events ? options->max_events : 1000;
     self->max_bytes = options->max_bytes ? options->max_bytes : 256 * 1024;
     self->max_event_bytes = options->max_event_bytes ? options->max_event_bytes : 1 << 20;
@@ -622,7 +632,7 @@ static int s_emit (es_emitter_t *self, const char *type, const bson_t *fields)
 
 int es_emit (es_emitter_t *self, const char *type, const bson_t *fields)
 {
-    int rc = s_check (self);
+    int rc = s_check_pid (self, false);
     if (rc != ES_OK)
         return rc;
     if (self->closed) {
@@ -784,7 +794,7 @@ void es_emitter_destroy (es_emitter_t **self_p)
     if (!self_p || !*self_p)
         return;
     es_emitter_t *self = *self_p;
-    bool forked = self->generation != es_fork_generation ();
+    bool forked = self->generation != es_fork_generation () || getpid () != self->pid;
     if (!forked) {
         if (self->link.socket)
             es_emitter_close (self);
