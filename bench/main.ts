@@ -10,6 +10,7 @@ const BENCHES: Record<string, string> = {
   transport: "transport_bench.ts",
   c: "c_emitter_bench.ts",
   nginx: "nginx_bench.ts",
+  "nginx-module": "nginx_module_bench.ts",
   postfix: "postfix_bench.ts",
   store: "../sinks/store/bench/store_bench.ts",
   databases: "sinks_db_bench.ts",
