@@ -9,7 +9,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { cli, finish, freePort, waitFor } from "./helpers.ts";
+import { cli, finish, routerProcess, waitFor } from "./helpers.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const CI = Deno.env.get("CI") === "true";
@@ -64,34 +64,6 @@ function build(sanitize: boolean): Promise<string> {
     );
   }
   return builds.get(key)!;
-}
-
-/** Starts the project's router (cli.ts router) on free loopback ports. */
-async function router(extra: string[] = []) {
-  const sources = freePort(), sinks = freePort();
-  const child = cli([
-    "router",
-    ...["--sources", `@tcp://127.0.0.1:${sources}`, "--sinks", `@tcp://127.0.0.1:${sinks}`],
-    ...["--stats-interval", "0s", ...extra],
-  ]);
-  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  let seen = "";
-  while (!seen.includes("sinks tcp://")) {
-    const { value, done } = await reader.read();
-    assert.ok(!done, `router exited: ${seen}`);
-    seen += value;
-  }
-  reader.releaseLock();
-  return {
-    sources: `>tcp://127.0.0.1:${sources}`,
-    sinks: `>tcp://127.0.0.1:${sinks}`,
-    stop: async () => {
-      child.kill("SIGTERM");
-      await child.status;
-      await child.stderr.cancel().catch(() => {});
-      await child.stdout.cancel().catch(() => {});
-    },
-  };
 }
 
 /** A child process whose stdout is collected; `text()` is what it printed so far. */
@@ -211,7 +183,7 @@ Deno.test({
   async fn() {
     if (unavailable) throw new Error(`CI=true but ${unavailable}`);
     const dir = await build(false);
-    const r = await router();
+    const r = await routerProcess();
     try {
       const tap = spawn(Deno.execPath(), [
         ...["run", "-A", `${root}cli.ts`, "tap", "--from", r.sinks, "--topic", "app."],
@@ -266,7 +238,7 @@ Deno.test({
     }
     await Deno.mkdir(`${keys}/allowed`);
     await Deno.copyFile(`${keys}/client`, `${keys}/allowed/client`);
-    const r = await router([
+    const r = await routerProcess([
       "--curve-secret",
       `${keys}/router_secret`,
       "--allow-keys",
