@@ -20,6 +20,7 @@
 
 #define ES_STATS_TYPE "eventstorm.stats"
 #define ES_MAX_FIELD_NAME 200
+#define ES_LINGER_MS 100      /* how long a partial batch waits (es_options_t.linger_ms) */
 
 typedef struct {
     char name[ES_MAX_FIELD_NAME + 1];
@@ -451,11 +452,11 @@ ngx_http_eventstorm_handler (ngx_http_request_t *r)
         ngx_http_eventstorm_append (r, &doc, &fields[i]);
     rc = es_emit (w->emitter, (const char *) lcf->type.data, &doc);
     bson_destroy (&doc);
-    /* A new batch must leave after linger_ms, not at the next idle tick. */
-    int timeout = es_emitter_timeout (w->emitter);
-    if (timeout >= 0 && w->tick.timer_set
-    &&  (ngx_msec_int_t) (w->tick.timer.key - (ngx_current_msec + (ngx_msec_t) timeout)) > 0)
-        ngx_add_timer (&w->tick, (ngx_msec_t) (timeout < 5 ? 5 : timeout));
+    /* A new batch must leave after linger_ms, not at the next idle tick. No
+       library call here: each costs system calls, and this runs per request. */
+    if (w->tick.timer_set
+    &&  (ngx_msec_int_t) (w->tick.timer.key - (ngx_current_msec + ES_LINGER_MS)) > 0)
+        ngx_add_timer (&w->tick, ES_LINGER_MS);
     if (rc != ES_OK) {
         w->refused++;
         if (!w->warned) {
@@ -552,6 +553,7 @@ ngx_http_eventstorm_init_process (ngx_cycle_t *cycle)
 
     ngx_memzero (&options, sizeof options);
     options.max_pending_bytes = mcf->buffer;
+    options.linger_ms = ES_LINGER_MS;
     options.close_timeout_ms = (int) mcf->flush_timeout;
     options.curve_server_key = mcf->curve_server.len ? (const char *) mcf->curve_server.data : NULL;
     options.curve_secret_file = mcf->curve_secret.len ? (const char *) mcf->curve_secret.data : NULL;
