@@ -46,6 +46,11 @@ async function run(
 }
 
 const builds = new Map<string, Promise<string>>();
+const buildDirs: string[] = [];
+// The builds serve several tests; they go when the test file is done.
+globalThis.addEventListener("unload", () => {
+  for (const dir of buildDirs) Deno.removeSync(dir, { recursive: true });
+});
 
 /** Configures and builds sources/c once per flavour, into a temporary directory. */
 function build(sanitize: boolean): Promise<string> {
@@ -55,6 +60,7 @@ function build(sanitize: boolean): Promise<string> {
       key,
       (async () => {
         const dir = await Deno.makeTempDir({ prefix: `eventstorm_c_${key}_` });
+        buildDirs.push(dir);
         await run("cmake", [
           ...["-S", `${root}sources/c`, "-B", dir, `-DES_SANITIZE=${sanitize ? "ON" : "OFF"}`],
         ]);
