@@ -67,6 +67,22 @@ const variants = {
 };
 type Name = keyof typeof variants;
 const best = new Map<Name, number>();
+// Worker CPU per request: steadier than requests/s on a shared machine.
+const cpu = new Map<Name, number>();
+
+/** CPU seconds the workers of the nginx in DIR used so far (/proc, whole processes). */
+async function workerCpu(dir: string): Promise<number> {
+  const master = (await Deno.readTextFile(join(dir, "nginx.pid"))).trim();
+  const children = (await Deno.readTextFile(`/proc/${master}/task/${master}/children`)).trim();
+  let ticks = 0;
+  for (const pid of children.split(/\s+/).filter(Boolean)) {
+    // Fields after the command's closing parenthesis: utime is the 12th, stime the 13th.
+    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return ticks / 100; // USER_HZ
+}
 
 async function ab(port: number): Promise<number> {
   const out = await new Deno.Command("ab", {
@@ -98,11 +114,15 @@ try {
       try {
         nginx = await startNginx(variants[name], freePort(), freePort());
         await ab(nginx.port); // warm-up: connections, page cache, the router's subscription
+        const cpuBefore = await workerCpu(nginx.dir);
         const rate = await ab(nginx.port);
+        const cpuPerRequest = ((await workerCpu(nginx.dir)) - cpuBefore) / requests * 1e6;
         console.log(
-          `round ${round}: ${name}: ${Math.round(rate).toLocaleString("en-US")} requests/s`,
+          `round ${round}: ${name}: ${Math.round(rate).toLocaleString("en-US")} requests/s, ` +
+            `worker CPU ${cpuPerRequest.toFixed(1)} µs/request`,
         );
         best.set(name, Math.max(best.get(name) ?? 0, rate));
+        cpu.set(name, Math.min(cpu.get(name) ?? Infinity, cpuPerRequest));
       } finally {
         await nginx?.stop();
       }
@@ -129,6 +149,13 @@ try {
     `module without router and tap on the same cores vs access_log: ${
       (alone / file).toFixed(3)
     }× (overhead ${((file / alone - 1) * 100).toFixed(1)}%)`,
+  );
+  const c = (name: Name) => cpu.get(name)!;
+  console.log(
+    `worker CPU per request, best of ${rounds}: off ${c("logging off").toFixed(1)} µs, ` +
+      `access_log ${c("access_log to a file").toFixed(1)} µs, module ${
+        c("eventstorm module").toFixed(1)
+      } µs (${(c("eventstorm module") / c("access_log to a file")).toFixed(3)}× access_log's)`,
   );
 } finally {
   for (const child of [tap, router]) {
