@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# What the foreign-language protocol clients need: a C compiler with libzmq's header
-# (examples/c), Ruby with the ffi-rzmq and bson gems from Debian (the Ruby
-# example of docs/protocol.md), and pyzmq from PyPI (an independent CURVE peer:
-# its wheel carries its own libzmq).
+# What the foreign-language protocol clients need: a C compiler with libzmq's and libbson's
+# headers, CMake and pkg-config (libeventstorm, sources/c), Ruby with the ffi-rzmq and
+# bson gems from Debian (the Ruby example of docs/protocol.md), and pyzmq from PyPI (an
+# independent CURVE peer: its wheel carries its own libzmq).
 #
 #   scripts/clients.sh            install them if missing
 #
@@ -11,6 +11,8 @@ set -euo pipefail
 
 have_all() {
   command -v cc >/dev/null && [ -f /usr/include/zmq.h ] &&
+    [ -f /usr/include/libbson-1.0/bson/bson.h ] && command -v cmake >/dev/null &&
+    command -v pkg-config >/dev/null &&
     ruby -e 'require "ffi-rzmq"; require "bson"' >/dev/null 2>&1 &&
     python3 -c 'import zmq.auth' >/dev/null 2>&1
 }
@@ -23,11 +25,11 @@ install_pyzmq() {
 }
 
 if [ "$(id -u)" != 0 ]; then
-  echo "clients.sh: gcc, libzmq3-dev or ruby-ffi-rzmq/ruby-bson are missing and installing them needs root" >&2
+  echo "clients.sh: gcc, libzmq3-dev, libbson-dev, cmake, pkg-config or ruby-ffi-rzmq/ruby-bson are missing and installing them needs root" >&2
   exit 1
 fi
 
-packages=(gcc libc6-dev libzmq3-dev ruby ruby-ffi-rzmq ruby-bson)
+packages=(gcc libc6-dev libzmq3-dev libbson-dev cmake pkg-config ruby ruby-ffi-rzmq ruby-bson)
 lock_wait=(-o DPkg::Lock::Timeout=300)
 export DEBIAN_FRONTEND=noninteractive
 install_pyzmq

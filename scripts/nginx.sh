@@ -8,6 +8,7 @@
 #                                            and under /multi/ after a dead upstream so that
 #                                            $upstream_* hold lists)
 #   scripts/nginx.sh reopen DIR              reopen the log files (what logrotate's postrotate does)
+#   scripts/nginx.sh reload DIR              re-read the config (new workers, old ones finish)
 #   scripts/nginx.sh stop DIR                stop the instance started in DIR
 #
 # Everything is idempotent: `install` returns at once when both programs are there, `start`
@@ -15,6 +16,10 @@
 #
 # The access log is DIR/access.log in the `eventstorm` format below; the same format is
 # printed by `scripts/nginx.sh format`.
+#
+# Environment for `start`: NGINX_MAIN_CONF (directives before `events`, e.g. load_module),
+# NGINX_HTTP_CONF (directives at the top of `http`), NGINX_SERVER_CONF (directives of the
+# front server block), NGINX_WORKERS (default 1).
 set -euo pipefail
 
 LOG_FORMAT_NAME=eventstorm
@@ -74,7 +79,8 @@ write_conf() {
   cat >"$dir/nginx.conf" <<EOF
 # Written by scripts/nginx.sh for eventstorm tests.
 $user_line
-worker_processes 1;
+${NGINX_MAIN_CONF:-}
+worker_processes ${NGINX_WORKERS:-1};
 pid $dir/nginx.pid;
 error_log $dir/error.log warn;
 events { worker_connections 256; }
@@ -89,6 +95,7 @@ http {
     log_format $LOG_FORMAT_NAME $joined;
     access_log $dir/access.log $LOG_FORMAT_NAME;
     keepalive_timeout 30s;
+    ${NGINX_HTTP_CONF:-}
 
     upstream backend { server 127.0.0.1:$backend; }
     upstream multi {
@@ -101,6 +108,7 @@ http {
     server {
         listen 127.0.0.1:$port;
         server_name front;
+        ${NGINX_SERVER_CONF:-}
         location / { return 200 "front \$request_uri\n"; }
         location /missing/ { return 404; }
         location /api/ { proxy_pass http://backend; }
@@ -176,9 +184,10 @@ install) cmd_install ;;
 format) cmd_format ;;
 start) shift && cmd_install && cmd_start "$@" ;;
 reopen) cmd_signal "${2:?DIR}" reopen ;;
+reload) cmd_signal "${2:?DIR}" reload ;;
 stop) cmd_stop "${2:?DIR}" ;;
 *)
-  sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
   ;;
 esac

@@ -25,6 +25,8 @@ if ! dpkg -s libzmq5 >/dev/null 2>&1; then
 fi
 log "nginx and goaccess"
 bash scripts/nginx.sh install
+log "nginx module build tools and nginx's source entry"
+bash scripts/nginx_module.sh install
 log "postfix and pflogsumm"
 bash scripts/postfix.sh install
 log "chromium"

@@ -125,3 +125,38 @@ export function routerProcess(args: string[] = []): {
     sinks: `>tcp://127.0.0.1:${sinksPort}`,
   };
 }
+
+/**
+ * Starts the project's router as its own process (`cli.ts router`) on free loopback ports,
+ * with `extra` flags; `sources` and `sinks` are connect endpoints (`>tcp://…`) to it.
+ */
+export async function startRouterProcess(extra: string[] = []): Promise<{
+  sources: string;
+  sinks: string;
+  stop: () => Promise<void>;
+}> {
+  const sources = freePort(), sinks = freePort();
+  const child = cli([
+    "router",
+    ...["--sources", `@tcp://127.0.0.1:${sources}`, "--sinks", `@tcp://127.0.0.1:${sinks}`],
+    ...["--stats-interval", "0s", ...extra],
+  ]);
+  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  while (!seen.includes("sinks tcp://")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`router exited: ${seen}`);
+    seen += value;
+  }
+  reader.releaseLock();
+  return {
+    sources: `>tcp://127.0.0.1:${sources}`,
+    sinks: `>tcp://127.0.0.1:${sinks}`,
+    stop: async () => {
+      child.kill("SIGTERM");
+      await child.status;
+      await child.stderr.cancel().catch(() => {});
+      await child.stdout.cancel().catch(() => {});
+    },
+  };
+}

@@ -1,7 +1,7 @@
 /**
  * docs/protocol.md promises that a C or Ruby client can be written from it alone.
  * These tests hold it to that: the page's Ruby example (taken from the page itself)
- * sends through a real router, and examples/c/receive.c, compiled here, counts
+ * sends through a real router, and sources/c/examples/receive.c (libeventstorm), compiled here, counts
  * loss and replays of eventstorm's own emitters exactly as eventstorm does.
  * scripts/clients.sh installs gcc, libzmq's header and Ruby's gems; without them
  * the tests are skipped with the reason, or fail when CI=true.
@@ -31,12 +31,21 @@ const unavailable = await installClients();
 if (unavailable && !CI) console.warn(`protocol_clients_test: skipping, ${unavailable}`);
 const ignore = unavailable !== undefined && !CI;
 
-/** Compiles examples/c/receive.c into a temporary directory. */
+/** Compiles sources/c/examples/receive.c with libeventstorm's sources into a temporary directory. */
 async function buildReceiver(dir: string): Promise<string> {
   const binary = `${dir}/receive`;
-  const source = new URL("examples/c/receive.c", root).pathname;
+  const c = new URL("sources/c/", root).pathname;
+  const library = [...Deno.readDirSync(`${c}src`)].filter((f) => f.name.endsWith(".c"))
+    .map((f) => `${c}src/${f.name}`);
+  const bson = decoder.decode(
+    (await new Deno.Command("pkg-config", { args: ["--cflags", "--libs", "libbson-1.0"] })
+      .output()).stdout,
+  ).trim().split(/\s+/);
   const out = await new Deno.Command("cc", {
-    args: ["-O2", "-Wall", "-Wextra", "-Werror", "-o", binary, source, "-lzmq"],
+    args: [
+      ...["-O2", "-std=c11", "-Wall", "-Wextra", "-Werror", "-I", `${c}include`, "-o", binary],
+      ...[`${c}examples/receive.c`, ...library, "-lzmq", ...bson, "-lpthread"],
+    ],
     stderr: "piped",
   }).output();
   assert.ok(out.success, `cc failed:\n${decoder.decode(out.stderr)}`);
@@ -131,7 +140,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "examples/c/receive.c counts the loss and replays of eventstorm emitters exactly",
+  name: "sources/c/examples/receive.c counts the loss and replays of eventstorm emitters exactly",
   ignore,
   ...opts,
   async fn() {

@@ -1,0 +1,172 @@
+/**
+ * ngx_http_eventstorm_module's cost: Debian's nginx serving a small static file
+ * (ab, keep-alive) with logging off, with `access_log` to a file (`combined`), and with
+ * the module on (access_log off, events to the project's router with a tap counting
+ * them), in the same run, rounds interleaved; best round of each. Prints the module's
+ * overhead against access_log as a ratio (target: ≤ 5%).
+ *
+ *   deno run -A bench/nginx_module_bench.ts [--requests N] [--rounds N] [--concurrency N]
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { join } from "node:path";
+import { cli, freePort } from "../tests/helpers.ts";
+import { buildModule, type Nginx, startNginx } from "../tests/nginx_module.ts";
+
+const args = parseArgs({
+  args: Deno.args,
+  strict: false, // `deno task bench` hands every benchmark the flags of all
+  options: {
+    requests: { type: "string", default: "30000" },
+    rounds: { type: "string", default: "3" },
+    concurrency: { type: "string", default: "8" },
+  },
+});
+const requests = Number(args.values.requests);
+
+const rounds = Math.max(1, Number(args.values.rounds));
+const concurrency = Number(args.values.concurrency);
+if (!Number.isInteger(requests) || requests < 1 || !Number.isInteger(concurrency)) {
+  console.error("--requests and --concurrency must be positive whole numbers");
+  Deno.exit(2);
+}
+
+const built = await buildModule();
+if ("error" in built) {
+  console.error(`nginx module bench: ${built.error}`);
+  Deno.exit(1);
+}
+const decoder = new TextDecoder();
+const files = await Deno.makeTempDir({ prefix: "nginx_module_bench_" });
+await Deno.writeTextFile(join(files, "small.txt"), "a small static file\n".repeat(8));
+
+const sources = freePort(), sinks = freePort();
+const router = cli([
+  ...["router", "--sources", `@tcp://127.0.0.1:${sources}`, "--sinks", `@tcp://127.0.0.1:${sinks}`],
+  ...["--stats-interval", "0s"],
+]);
+const tap = cli(["tap", "--from", `tcp://127.0.0.1:${sinks}`, "--stats", "--interval", "5s"]);
+
+const STATIC = `location = /small.txt { root ${files}; }`;
+const variants = {
+  "logging off": { server: `access_log off; ${STATIC}` },
+  "access_log to a file": { server: `access_log ${files}/access.log combined; ${STATIC}` },
+  "eventstorm module": {
+    main: `load_module ${built.so};`,
+    http: `eventstorm_to tcp://127.0.0.1:${sources};`,
+    server: `access_log off; eventstorm on; ${STATIC}`,
+  },
+  // The module's own cost in nginx, without the router and tap sharing the CPUs: no
+  // subscriber, so events are encoded and held (then dropped and counted), never sent.
+  "eventstorm module, no router": {
+    main: `load_module ${built.so};`,
+    http: `eventstorm_to tcp://127.0.0.1:${freePort()};`,
+    server: `access_log off; eventstorm on; ${STATIC}`,
+  },
+};
+type Name = keyof typeof variants;
+const best = new Map<Name, number>();
+// Worker CPU per request: steadier than requests/s on a shared machine.
+const cpu = new Map<Name, number>();
+
+/** CPU seconds the workers of the nginx in DIR used so far (/proc, whole processes). */
+async function workerCpu(dir: string): Promise<number> {
+  const master = (await Deno.readTextFile(join(dir, "nginx.pid"))).trim();
+  const children = (await Deno.readTextFile(`/proc/${master}/task/${master}/children`)).trim();
+  let ticks = 0;
+  for (const pid of children.split(/\s+/).filter(Boolean)) {
+    // Fields after the command's closing parenthesis: utime is the 12th, stime the 13th.
+    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return ticks / 100; // USER_HZ
+}
+
+async function ab(port: number): Promise<number> {
+  const out = await new Deno.Command("ab", {
+    args: [
+      "-q",
+      "-k",
+      "-n",
+      String(requests),
+      "-c",
+      String(concurrency),
+      `http://127.0.0.1:${port}/small.txt`,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = decoder.decode(out.stdout);
+  const failed = Number(/Failed requests:\s+(\d+)/.exec(text)?.[1] ?? NaN);
+  const rate = Number(/Requests per second:\s+([\d.]+)/.exec(text)?.[1] ?? NaN);
+  if (!out.success || failed !== 0 || !(rate > 0)) {
+    throw new Error(`ab failed: ${text}${decoder.decode(out.stderr)}`);
+  }
+  return rate;
+}
+
+try {
+  for (let round = 1; round <= rounds; round++) {
+    for (const name of Object.keys(variants) as Name[]) {
+      let nginx: Nginx | undefined;
+      try {
+        nginx = await startNginx(variants[name], freePort(), freePort());
+        await ab(nginx.port); // warm-up: connections, page cache, the router's subscription
+        const cpuBefore = await workerCpu(nginx.dir);
+        const rate = await ab(nginx.port);
+        const cpuPerRequest = ((await workerCpu(nginx.dir)) - cpuBefore) / requests * 1e6;
+        console.log(
+          `round ${round}: ${name}: ${Math.round(rate).toLocaleString("en-US")} requests/s, ` +
+            `worker CPU ${cpuPerRequest.toFixed(1)} µs/request`,
+        );
+        best.set(name, Math.max(best.get(name) ?? 0, rate));
+        cpu.set(name, Math.min(cpu.get(name) ?? Infinity, cpuPerRequest));
+      } finally {
+        await nginx?.stop();
+      }
+    }
+  }
+  const off = best.get("logging off")!, file = best.get("access_log to a file")!;
+  const module = best.get("eventstorm module")!;
+  const alone = best.get("eventstorm module, no router")!;
+  const fmt = (rate: number) => Math.round(rate).toLocaleString("en-US");
+  console.log(
+    `nginx, small static file, best of ${rounds}: off ${fmt(off)} requests/s, access_log ${
+      fmt(file)
+    }, module ${fmt(module)}`,
+  );
+  const overhead = file / module - 1;
+  console.log(
+    `module vs access_log: ${(module / file).toFixed(3)}× the requests/s, overhead ${
+      (overhead * 100).toFixed(1)
+    }% (target ≤ 5%: ${overhead <= 0.05 ? "met" : "NOT met"}); vs logging off ${
+      (module / off).toFixed(3)
+    }×`,
+  );
+  console.log(
+    `module without router and tap on the same cores vs access_log: ${
+      (alone / file).toFixed(3)
+    }× (overhead ${((file / alone - 1) * 100).toFixed(1)}%)`,
+  );
+  const c = (name: Name) => cpu.get(name)!;
+  console.log(
+    `worker CPU per request, best of ${rounds}: off ${c("logging off").toFixed(1)} µs, ` +
+      `access_log ${c("access_log to a file").toFixed(1)} µs, module ${
+        c("eventstorm module").toFixed(1)
+      } µs (${(c("eventstorm module") / c("access_log to a file")).toFixed(3)}× access_log's)`,
+  );
+} finally {
+  for (const child of [tap, router]) {
+    try {
+      child.kill("SIGTERM");
+    } catch { /* exited */ }
+    const out = await child.output();
+    if (child === tap) {
+      const line = decoder.decode(out.stdout).trim().split("\n").filter((l) => l.includes("total"))
+        .at(-1);
+      if (line) console.log(`tap: ${line.trim()}`);
+    }
+  }
+}

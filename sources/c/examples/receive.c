@@ -1,0 +1,71 @@
+/*
+ * An eventstorm receiver in C with libeventstorm: subscribes by prefix and
+ * prints each message's accounting, as docs/protocol.md describes it.
+ *
+ * Build: cc -o receive receive.c $(pkg-config --cflags --libs eventstorm)
+ * Usage: receive [--curve-server FILE|KEY] [--curve-secret FILE] ENDPOINT [PREFIX] [EVENTS]
+ *   ENDPOINT  `>tcp://host:5556` or a bare address connects, `@tcp://0.0.0.0:5556` binds
+ *   PREFIX    topic prefix to subscribe to (default: everything)
+ *   EVENTS    exit after this many delivered events (default: never)
+ *
+ * Prints one line per message and, at the end, the totals:
+ *   total events=N lost=N duplicates=N malformed=N
+ */
+#include <eventstorm.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int main (int argc, char *argv[])
+{
+    es_options_t options = {0};
+    int arg = 1;
+    for (; arg + 1 < argc && strncmp (argv[arg], "--", 2) == 0; arg += 2) {
+        if (strcmp (argv[arg], "--curve-server") == 0)
+            options.curve_server_key = argv[arg + 1];
+        else
+        if (strcmp (argv[arg], "--curve-secret") == 0)
+            options.curve_secret_file = argv[arg + 1];
+        else
+            break;
+    }
+    argc -= arg - 1;
+    argv += arg - 1;
+    if (argc < 2 || argc > 4 || strncmp (argv[1], "--", 2) == 0) {
+        fprintf (stderr, "usage: receive [--curve-server FILE|KEY] [--curve-secret FILE] "
+                         "ENDPOINT [PREFIX] [EVENTS]\n");
+        return 2;
+    }
+    const char *prefix = argc > 2 ? argv[2] : "";
+    long long wanted = argc > 3 ? atoll (argv[3]) : -1;
+    es_collector_t *collector = es_collector_new (argv[1], &prefix, 1, &options);
+    if (!collector) {
+        fprintf (stderr, "receive: %s\n", es_last_error ());
+        return 2;
+    }
+    fprintf (stderr, "receive: listening on %s\n", argv[1]);
+    es_event_t event;
+    es_collector_stats_t stats = {0};
+    while (wanted < 0 || (long long) stats.events < wanted) {
+        int rc = es_collector_recv (collector, &event, -1);
+        if (rc < 0) {
+            fprintf (stderr, "receive: %s\n", es_collector_error (collector));
+            break;
+        }
+        if (event.first_in_message && event.accounted)
+            printf ("%s source=%016" PRIx64 " first=%" PRIu64 " count=%u lost=%" PRIu64
+                    " duplicates=%" PRIu64 "\n",
+                    event.topic, event.source, event.first, event.count, event.lost,
+                    event.duplicates);
+        else
+        if (event.first_in_message)
+            printf ("%s unaccounted count=%u\n", event.topic, event.count);
+        es_collector_stats (collector, &stats);
+    }
+    printf ("total events=%" PRIu64 " lost=%" PRIu64 " duplicates=%" PRIu64
+            " malformed=%" PRIu64 "\n",
+            stats.events, stats.lost, stats.duplicates, stats.malformed);
+    es_collector_destroy (&collector);
+    return 0;
+}

@@ -1,0 +1,321 @@
+/*  =========================================================================
+    eventstorm.h - libeventstorm, the C library of the eventstorm wire protocol v1
+
+    Emit events (BSON over ZeroMQ) to an eventstorm router or to subscribers,
+    and collect them with exact loss, duplicate and malformed accounting.
+    Written from docs/protocol.md. Depends on libzmq and libbson only.
+
+        #include <eventstorm.h>
+        es_emitter_t *emitter = es_emitter_new (">tcp://127.0.0.1:5555", NULL);
+        if (!emitter) { fprintf (stderr, "%s\n", es_last_error ()); return 1; }
+        es_emit_json (emitter, "app.deploy", "{\"version\": \"1.2\"}");
+        es_emitter_flush (emitter, 1000);
+        es_emitter_destroy (&emitter);
+
+    Build: cc app.c $(pkg-config --cflags --libs eventstorm)
+
+    RETURN CODES. No function aborts, exits, prints or blocks longer than the
+    timeout it is given. Functions returning int return ES_OK (0) or a negative
+    ES_E* code; the matching one-line message (never containing a secret key)
+    is in es_emitter_error () / es_collector_error (), or in es_last_error ()
+    for constructors that returned NULL.
+
+    THREADS. An emitter or collector is NOT thread-safe (like a libzmq socket):
+    use each object from one thread at a time (one per thread, or your own
+    lock). Distinct objects may be used from distinct threads. The library
+    starts no thread of its own; libzmq runs its I/O thread(s) inside the
+    ZeroMQ context each object creates (or the one given in es_options_t).
+
+    TIME WITHOUT A THREAD. There is no timer thread: batches that waited
+    linger_ms, subscription changes read from the XPUB socket, held messages
+    and idle-topic position announcements are handled by es_emitter_tick and
+    es_emitter_flush, and by es_emit* when a batch fills or the clock moved
+    on by a millisecond since the last time (so a fast loop of emits costs
+    no system call per event). A program that may stay idle calls
+    es_emitter_tick at least every es_emitter_timeout () ms (e.g. from its
+    event loop timer) or flushes when it goes idle.
+
+    FORK. An emitter or collector belongs to the process that created it
+    (detected by its pid, and by a pthread_atfork counter on the per-event
+    path, where getpid () would cost a system call). In
+    a child after fork () every call returns ES_EFORKED without touching the
+    ZeroMQ sockets (which must not be used across fork); es_*_destroy in the
+    child frees the object's memory only. Create objects after forking (nginx:
+    in init_process of each worker).
+    =========================================================================
+*/
+#ifndef EVENTSTORM_H_INCLUDED
+#define EVENTSTORM_H_INCLUDED
+
+#include <stddef.h>
+#include <stdint.h>
+#include <bson/bson.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ES_VERSION_MAJOR 1
+#define ES_VERSION_MINOR 0
+#define ES_VERSION_PATCH 0
+
+/*  Return codes                                                             */
+#define ES_OK 0
+#define ES_EINVAL -1     /* bad argument: endpoint, type, JSON, field, key   */
+#define ES_EFORKED -2    /* object used in a child process after fork ()     */
+#define ES_ETIMEOUT -3   /* flush: events still held when the timeout passed */
+#define ES_EOVERSIZED -4 /* the event is larger than max_event_bytes         */
+#define ES_EZMQ -5       /* libzmq failed (message says why)                 */
+#define ES_ENOMEM -6     /* out of memory                                    */
+#define ES_ECLOSED -7    /* collector: the context was terminated            */
+
+/*  Protocol constants (docs/protocol.md)                                    */
+#define ES_HEADER_SIZE 24
+#define ES_MAGIC 0xE5
+#define ES_PROTOCOL_VERSION 1
+#define ES_MAX_TYPE_BYTES 255
+#define ES_MAX_INDEX ((uint64_t) 1 << 53)          /* first must be below it */
+#define ES_DEFAULT_MAX_MESSAGE_BYTES (16 << 20)    /* receivers' ZMQ_MAXMSGSIZE */
+#define ES_MAX_STREAMS 65536                       /* streams a collector remembers */
+
+/*  Why a received message was dropped: the reasons of docs/protocol.md,
+    "Validation". es_drop_reason_name () gives the protocol's name.         */
+typedef enum {
+    ES_DROP_NONE = 0,
+    ES_DROP_FRAMES,
+    ES_DROP_TOPIC,
+    ES_DROP_HEADER_SIZE,
+    ES_DROP_MAGIC,
+    ES_DROP_VERSION,
+    ES_DROP_FLAGS,
+    ES_DROP_INDEX,
+    ES_DROP_BSON,
+    ES_DROP_OVERSIZED,
+    ES_DROP_TRUNCATED,
+    ES_DROP_COUNT,
+    ES_DROP_REASONS            /* number of values, not a reason */
+} es_drop_reason_t;
+
+/*  Options of an emitter or a collector. Zero-initialise (or pass NULL) for
+    the defaults; a 0 / NULL member means "default". Strings are copied.     */
+typedef struct {
+    const char *host;          /* envelope host of events that lack one;
+                                  default: gethostname ()                    */
+    size_t max_events;         /* events per message at most (default 1000)  */
+    size_t max_bytes;          /* body bytes per message: a batch leaves when
+                                  it reaches this (default 256 KiB)          */
+    int linger_ms;             /* how long a partial batch may wait (default
+                                  100 ms; -1: only size and flush send)      */
+    size_t max_event_bytes;    /* largest encoded event (default 1 MiB);
+                                  larger ones: ES_EOVERSIZED, counted        */
+    size_t max_pending_bytes;  /* bytes held while nobody subscribes or peers
+                                  push back; oldest dropped and counted past
+                                  it (default 64 MiB)                        */
+    int send_hwm;              /* ZMQ_SNDHWM, messages per peer (default 1000) */
+    int announce_ms;           /* idle-topic position announcements (default
+                                  1000 ms; -1 disables)                      */
+    int close_timeout_ms;      /* how long close/destroy keeps sending what it
+                                  holds (default 1000 ms; -1: do not wait)   */
+    uint64_t source_id;        /* stream id to resume; default random, != 0 */
+    /* CURVE (docs: CURVE profile). Keys are Z85 text (40 characters).
+       A connecting client gives the server's public key and its own pair;
+       curve_secret_file (a CZMQ zcert secret file, mode 0600 or stricter)
+       may replace curve_public_key + curve_secret_key, and curve_server_key
+       may also name the server's public certificate file. With
+       curve_server set (a binding emitter), the emitter is a CURVE server
+       using curve_secret_key / curve_secret_file.                           */
+    const char *curve_server_key;
+    const char *curve_public_key;
+    const char *curve_secret_key;
+    const char *curve_secret_file;
+    int curve_server;
+    size_t max_message_bytes;  /* collector: ZMQ_MAXMSGSIZE (default 16 MiB) */
+    void *zmq_context;         /* share a ZeroMQ context (default: own one)  */
+} es_options_t;
+
+/*  Last error of a constructor that returned NULL, for this thread.         */
+const char *es_last_error (void);
+
+/*  The protocol name of a drop reason ("frames", "magic", ...).             */
+const char *es_drop_reason_name (es_drop_reason_t reason);
+
+/*  1 when TYPE is a valid event type (dotted lower case, <= 255 bytes).     */
+int es_type_valid (const char *type, size_t length);
+
+/*  ----------------------------------------------------------------------
+    Emitter
+    ---------------------------------------------------------------------- */
+typedef struct es_emitter_t es_emitter_t;
+
+/*  Counters of one topic of an emitter.                                     */
+typedef struct {
+    const char *topic;         /* valid until the emitter is destroyed       */
+    uint64_t next_index;       /* next stream index on this topic            */
+    uint64_t events;           /* accepted by es_emit*                       */
+    uint64_t sent;             /* handed to libzmq                           */
+    uint64_t dropped;          /* dropped: pending full or flush/close timeout */
+    uint64_t unsubscribed;     /* not sent because no subscription wanted them */
+    uint64_t pending;          /* accepted, not yet handed to libzmq         */
+} es_topic_stats_t;
+
+/*  Counters of an emitter (sums over topics, plus the per-event ones).      */
+typedef struct {
+    uint64_t events, sent, dropped, unsubscribed, pending;
+    uint64_t messages;         /* messages handed to libzmq (with events)    */
+    uint64_t announcements;    /* count-0 position messages handed to libzmq */
+    uint64_t bytes;            /* body bytes handed to libzmq                */
+    uint64_t oversized;        /* events refused: larger than max_event_bytes */
+    uint64_t invalid;          /* events refused: bad type, JSON or envelope */
+    size_t topics;             /* number of topics, for es_emitter_topic_stats */
+    size_t subscriptions;      /* subscription prefixes currently held       */
+} es_emitter_stats_t;
+
+/*  Opens an emitter on ENDPOINTS, CZMQ style: "@tcp://0.0.0.0:5555" binds,
+    ">tcp://host:5555" or a bare address connects, several separated by
+    commas. Returns NULL with es_last_error () on a bad endpoint or option.
+    The socket is an XPUB: nothing is sent before a subscriber, and batches
+    of a topic no subscription matches are not sent (counted unsubscribed). */
+es_emitter_t *es_emitter_new (const char *endpoints, const es_options_t *options);
+
+/*  Sends what it holds (waiting up to close_timeout_ms for a subscriber or
+    pushback to clear), then each topic's final position announcement; what
+    is still held is counted as dropped. Frees everything and sets *self_p
+    to NULL. Safe on NULL. es_emitter_close does the same but keeps the
+    object so its final stats can be read.                                  */
+void es_emitter_destroy (es_emitter_t **self_p);
+int es_emitter_close (es_emitter_t *self);
+
+/*  Emits one event of TYPE. FIELDS (may be NULL) are the event's own flat
+    fields; `time` (a BSON date) and `host` (a string) are taken from FIELDS
+    when present, else now and options.host; a `type` in FIELDS must equal
+    TYPE. The document is type, time, host, then the other fields in order.
+    Never blocks. Returns ES_OK when accepted (even if it is later dropped:
+    see the stats), ES_EINVAL, ES_EOVERSIZED, ES_EFORKED, ES_ENOMEM.         */
+int es_emit (es_emitter_t *self, const char *type, const bson_t *fields);
+
+/*  Same, with FIELDS as a JSON object text (MongoDB Extended JSON accepted:
+    {"time": {"$date": "2026-12-03T10:00:00Z"}}). NULL or "" means {}.     */
+int es_emit_json (es_emitter_t *self, const char *type, const char *json_object);
+
+/*  Housekeeping without emitting: reads subscription changes, sends batches
+    older than linger_ms, retries held messages, sends idle announcements.
+    Never blocks. Returns ES_OK or an error code.                            */
+int es_emitter_tick (es_emitter_t *self);
+
+/*  Milliseconds until es_emitter_tick has work to do (-1: nothing timed).   */
+int es_emitter_timeout (es_emitter_t *self);
+
+/*  The XPUB socket's ZMQ_FD, for an event loop that wants to call tick when
+    subscriptions arrive (edge-triggered, like every ZMQ_FD). -1 on error.  */
+int es_emitter_fd (es_emitter_t *self);
+
+/*  Sends every partial batch and waits up to TIMEOUT_MS (0: do not wait,
+    -1: forever) until everything held has been handed to libzmq. Returns
+    ES_OK, or ES_ETIMEOUT when events are still held (e.g. no subscriber
+    yet): they stay held, nothing is dropped.                                */
+int es_emitter_flush (es_emitter_t *self, int timeout_ms);
+
+/*  This emitter's source id (protocol header `source`, never 0).           */
+uint64_t es_emitter_source_id (es_emitter_t *self);
+
+/*  Totals. Returns ES_OK or ES_EFORKED.                                     */
+int es_emitter_stats (es_emitter_t *self, es_emitter_stats_t *stats);
+
+/*  Counters of topic number I (0 <= I < stats.topics, in first-use order). */
+int es_emitter_topic_stats (es_emitter_t *self, size_t i, es_topic_stats_t *stats);
+
+/*  The message of the last error of this emitter ("" if none).             */
+const char *es_emitter_error (es_emitter_t *self);
+
+/*  ----------------------------------------------------------------------
+    Collector
+    ---------------------------------------------------------------------- */
+typedef struct es_collector_t es_collector_t;
+
+/*  One delivered event; valid until the next es_collector_recv / destroy.  */
+typedef struct {
+    const char *topic;
+    const bson_t *document;    /* the whole event, envelope included         */
+    uint64_t source;           /* 0 for a two-frame message (no header)      */
+    uint64_t index;            /* stream index (0 without header)            */
+    int accounted;             /* 1 when the message had a header            */
+    /* The message that carried the event, for per-message reports: */
+    int first_in_message;      /* 1 for the first event delivered from it    */
+    uint64_t first;            /* its header's first index                   */
+    uint32_t count;            /* its number of documents                    */
+    uint64_t lost;             /* events found lost just before it           */
+    uint64_t duplicates;       /* its events skipped as replays              */
+} es_event_t;
+
+/*  Counters of a collector (docs/protocol.md, "Accounting").               */
+typedef struct {
+    uint64_t messages;         /* messages received (valid or not)           */
+    uint64_t events;           /* events delivered                           */
+    uint64_t lost;             /* events lost upstream (gaps in an index)    */
+    uint64_t duplicates;       /* events skipped as replays                  */
+    uint64_t malformed;        /* messages dropped by validation             */
+    uint64_t rejected;         /* events dropped for an invalid envelope     */
+    uint64_t announcements;    /* count-0 messages                           */
+    uint64_t unaccounted;      /* events of two-frame messages               */
+    uint64_t streams;          /* streams currently remembered               */
+    uint64_t by_reason[ES_DROP_REASONS]; /* malformed, per es_drop_reason_t  */
+} es_collector_stats_t;
+
+/*  Opens a collector: a SUB socket on ENDPOINTS (CZMQ style, as above)
+    subscribed to each of the N_PREFIXES topic prefixes (NULL/0: everything).
+    CURVE client options as for the emitter.                                 */
+es_collector_t *es_collector_new (const char *endpoints, const char *const *prefixes,
+                                  size_t n_prefixes, const es_options_t *options);
+
+/*  Frees the collector; sets *self_p to NULL. Safe on NULL.                */
+void es_collector_destroy (es_collector_t **self_p);
+
+/*  Waits up to TIMEOUT_MS (-1: forever) for the next event. Returns 1 with
+    *EVENT filled, 0 on timeout, or a negative ES_E* code. Malformed
+    messages, losses and duplicates are counted, never returned.             */
+int es_collector_recv (es_collector_t *self, es_event_t *event, int timeout_ms);
+
+int es_collector_stats (es_collector_t *self, es_collector_stats_t *stats);
+const char *es_collector_error (es_collector_t *self);
+
+/*  ----------------------------------------------------------------------
+    Codec: the message format without sockets (used by the above; exposed
+    for relays, archives, tests and fuzzing).
+    ---------------------------------------------------------------------- */
+typedef struct {
+    const uint8_t *topic;
+    size_t topic_size;
+    int has_header;            /* 0 for a two-frame message                  */
+    uint16_t flags;
+    uint32_t count;
+    uint64_t source;
+    uint64_t first;
+    const uint8_t *body;
+    size_t body_size;
+} es_message_t;
+
+/*  Writes a 24-byte protocol header.                                        */
+void es_header_encode (uint8_t header[ES_HEADER_SIZE], uint32_t count, uint64_t source,
+                       uint64_t first);
+
+/*  Validates a message of N_FRAMES frames (steps 1-6 of "Validation", the
+    per-document BSON check included, the envelope check excluded) and fills
+    *MESSAGE with pointers into the frames. Returns ES_DROP_NONE or the
+    reason to drop it.                                                       */
+es_drop_reason_t es_message_decode (const uint8_t *const *frames, const size_t *sizes,
+                                    size_t n_frames, es_message_t *message);
+
+/*  Iterates the documents of a decoded body: set *OFFSET to 0, then each
+    call fills *DOCUMENT (static, pointing into the body) and returns 1, or
+    0 at the end.                                                            */
+int es_message_next (const es_message_t *message, size_t *offset, bson_t *document);
+
+/*  1 when DOCUMENT's envelope is valid for TOPIC: `type` equals it, `time`
+    is a BSON date, `host` a string.                                         */
+int es_envelope_valid (const bson_t *document, const uint8_t *topic, size_t topic_size);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,288 @@
+/*  The message format of docs/protocol.md: header, validation, documents. */
+#include "internal.h"
+
+#include <string.h>
+
+/*  Deeper documents are refused before libbson sees them: its validator
+    recurses, and a 16 MiB message of nested documents would exhaust the
+    stack of the host program.                                               */
+#define MAX_DEPTH 100
+
+static const char *s_reason_names[ES_DROP_REASONS] = {
+    "none", "frames", "topic", "header_size", "magic", "version", "flags",
+    "index", "bson", "oversized", "truncated", "count"};
+
+const char *es_drop_reason_name (es_drop_reason_t reason)
+{
+    if ((int) reason < 0 || reason >= ES_DROP_REASONS)
+        return "unknown";
+    return s_reason_names[reason];
+}
+
+int es_type_valid (const char *type, size_t length)
+{
+    if (!type || length == 0 || length > ES_MAX_TYPE_BYTES)
+        return 0;
+    bool segment_empty = true;
+    for (size_t i = 0; i < length; i++) {
+        char c = type[i];
+        if (c == '.') {
+            if (segment_empty)
+                return 0;
+            segment_empty = true;
+        }
+        else
+        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-')
+            segment_empty = false;
+        else
+            return 0;
+    }
+    return !segment_empty;
+}
+
+void es_header_encode (uint8_t header[ES_HEADER_SIZE], uint32_t count, uint64_t source,
+                       uint64_t first)
+{
+    header[0] = ES_MAGIC;
+    header[1] = ES_PROTOCOL_VERSION;
+    header[2] = header[3] = 0;
+    for (int i = 0; i < 4; i++)
+        header[4 + i] = (uint8_t) (count >> (8 * i));
+    for (int i = 0; i < 8; i++) {
+        header[8 + i] = (uint8_t) (source >> (8 * i));
+        header[16 + i] = (uint8_t) (first >> (8 * i));
+    }
+}
+
+/*  Size of an element's value starting at V with LEFT bytes, or -1. Nested
+    documents report their own length (walked by the caller).              */
+static int64_t s_value_size (uint8_t kind, const uint8_t *v, int64_t left)
+{
+    switch (kind) {
+        case 0x01: case 0x09: case 0x11: case 0x12: return 8;
+        case 0x10: return 4;
+        case 0x08: return 1;
+        case 0x07: return 12;
+        case 0x13: return 16;
+        case 0x06: case 0x0A: case 0x7F: case 0xFF: return 0;
+        case 0x02: case 0x0D: case 0x0E:
+            return left < 4 ? -1 : 4 + (int64_t) (int32_t) es_le32 (v);
+        case 0x03: case 0x04: case 0x0F:
+            return left < 4 ? -1 : (int64_t) (int32_t) es_le32 (v);
+        case 0x05: return left < 4 ? -1 : 5 + (int64_t) (int32_t) es_le32 (v);
+        case 0x0B: {
+            const uint8_t *end1 = memchr (v, 0, (size_t) left);
+            if (!end1)
+                return -1;
+            const uint8_t *end2 = memchr (end1 + 1, 0, (size_t) (left - (end1 + 1 - v)));
+            return end2 ? end2 + 1 - v : -1;
+        }
+        case 0x0C: return left < 4 ? -1 : 4 + (int64_t) (int32_t) es_le32 (v) + 12;
+        default: return -1;
+    }
+}
+
+/*  Strict UTF-8 (no overlong forms, surrogates or code points past
+    U+10FFFF). libbson's bson_validate does not check string values.        */
+static bool s_utf8_ok (const uint8_t *text, size_t size)
+{
+    for (size_t i = 0; i < size;) {
+        uint8_t c = text[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t n;
+        uint32_t code;
+        if (c >= 0xC2 && c <= 0xDF) {
+            n = 1;
+            code = c & 0x1F;
+        }
+        else
+        if (c >= 0xE0 && c <= 0xEF) {
+            n = 2;
+            code = c & 0x0F;
+        }
+        else
+        if (c >= 0xF0 && c <= 0xF4) {
+            n = 3;
+            code = c & 0x07;
+        }
+        else
+            return false;
+        if (size - i <= n)
+            return false;
+        for (size_t k = 1; k <= n; k++) {
+            if ((text[i + k] & 0xC0) != 0x80)
+                return false;
+            code = code << 6 | (text[i + k] & 0x3F);
+        }
+        if ((n == 2 && (code < 0x800 || (code >= 0xD800 && code <= 0xDFFF))) ||
+            (n == 3 && (code < 0x10000 || code > 0x10FFFF)))
+            return false;
+        i += n + 1;
+    }
+    return true;
+}
+
+/*  Structural walk of one document without recursion: element sizes fit,
+    nesting stays below MAX_DEPTH. libbson then checks the rest (UTF-8...). */
+static bool s_structure_ok (const uint8_t *doc, size_t size)
+{
+    size_t ends[MAX_DEPTH];     /* end offset of each open document */
+    int depth = 0;
+    ends[0] = size;
+    size_t at = 4;
+    while (true) {
+        size_t end = ends[depth];
+        if (at >= end)
+            return false;
+        uint8_t kind = doc[at++];
+        if (kind == 0) {
+            if (at != end)
+                return false;
+            if (depth == 0)
+                return true;
+            depth--;
+            continue;
+        }
+        const uint8_t *name_end = memchr (doc + at, 0, end - at);
+        if (!name_end || !s_utf8_ok (doc + at, (size_t) (name_end - (doc + at))))
+            return false;
+        at = (size_t) (name_end - doc) + 1;
+        int64_t left = (int64_t) (end - at);
+        int64_t value = s_value_size (kind, doc + at, left);
+        if (value < 0 || value > left)
+            return false;
+        if (kind == 0x03 || kind == 0x04) {
+            if (value < 5 || doc[at + (size_t) value - 1] != 0 || depth + 1 >= MAX_DEPTH)
+                return false;
+            ends[++depth] = at + (size_t) value;
+            at += 4;
+            continue;
+        }
+        if ((kind == 0x02 || kind == 0x0D || kind == 0x0E) &&
+            (value < 5 || doc[at + (size_t) value - 1] != 0 ||
+             !s_utf8_ok (doc + at + 4, (size_t) value - 5)))
+            return false;
+        at += (size_t) value;
+    }
+}
+
+static bool s_document_ok (const uint8_t *doc, size_t size)
+{
+    if (!s_structure_ok (doc, size))
+        return false;
+    bson_t bson;
+    if (!bson_init_static (&bson, doc, size))
+        return false;
+    return bson_validate (&bson, BSON_VALIDATE_UTF8 | BSON_VALIDATE_UTF8_ALLOW_NULL, NULL);
+}
+
+es_drop_reason_t es_message_decode (const uint8_t *const *frames, const size_t *sizes,
+                                    size_t n_frames, es_message_t *message)
+{
+    memset (message, 0, sizeof *message);
+    if (n_frames != 2 && n_frames != 3)
+        return ES_DROP_FRAMES;
+    if (!es_type_valid ((const char *) frames[0], sizes[0]))
+        return ES_DROP_TOPIC;
+    message->topic = frames[0];
+    message->topic_size = sizes[0];
+    if (n_frames == 3) {
+        const uint8_t *h = frames[1];
+        if (sizes[1] != ES_HEADER_SIZE)
+            return ES_DROP_HEADER_SIZE;
+        if (h[0] != ES_MAGIC)
+            return ES_DROP_MAGIC;
+        if (h[1] != ES_PROTOCOL_VERSION)
+            return ES_DROP_VERSION;
+        message->flags = (uint16_t) (h[2] | h[3] << 8);
+        if (message->flags != 0)
+            return ES_DROP_FLAGS;
+        message->count = es_le32 (h + 4);
+        message->source = es_le64 (h + 8);
+        message->first = es_le64 (h + 16);
+        if (message->first >= ES_MAX_INDEX)
+            return ES_DROP_INDEX;
+        message->has_header = 1;
+    }
+    const uint8_t *body = frames[n_frames - 1];
+    size_t size = sizes[n_frames - 1];
+    message->body = body;
+    message->body_size = size;
+    uint64_t documents = 0;
+    for (size_t at = 0; at < size;) {
+        size_t left = size - at;
+        if (left < 4)
+            return ES_DROP_TRUNCATED;
+        int32_t length = (int32_t) es_le32 (body + at);
+        if (length < 5)
+            return ES_DROP_BSON;
+        if ((size_t) length > left)
+            return ES_DROP_OVERSIZED;
+        if (body[at + (size_t) length - 1] != 0)
+            return ES_DROP_BSON;
+        at += (size_t) length;
+        documents++;
+    }
+    if (!message->has_header) {
+        if (documents == 0)
+            return ES_DROP_COUNT;
+        message->count = (uint32_t) documents;
+    }
+    else
+    if (documents != message->count)
+        return ES_DROP_COUNT;
+    for (size_t at = 0; at < size;) {
+        size_t length = es_le32 (body + at);
+        if (!s_document_ok (body + at, length))
+            return ES_DROP_BSON;
+        at += length;
+    }
+    return ES_DROP_NONE;
+}
+
+int es_message_next (const es_message_t *message, size_t *offset, bson_t *document)
+{
+    if (*offset + 4 > message->body_size)
+        return 0;
+    size_t length = es_le32 (message->body + *offset);
+    if (!bson_init_static (document, message->body + *offset, length))
+        return 0;
+    *offset += length;
+    return 1;
+}
+
+int es_envelope_valid (const bson_t *document, const uint8_t *topic, size_t topic_size)
+{
+    bson_iter_t iter;
+    if (!bson_iter_init (&iter, document))
+        return 0;
+    int seen = 0;
+    while (bson_iter_next (&iter)) {
+        const char *key = bson_iter_key (&iter);
+        if (strcmp (key, "type") == 0) {
+            uint32_t length;
+            if (!BSON_ITER_HOLDS_UTF8 (&iter))
+                return 0;
+            const char *type = bson_iter_utf8 (&iter, &length);
+            if (length != topic_size || memcmp (type, topic, topic_size) != 0)
+                return 0;
+            seen |= 1;
+        }
+        else
+        if (strcmp (key, "time") == 0) {
+            if (!BSON_ITER_HOLDS_DATE_TIME (&iter))
+                return 0;
+            seen |= 2;
+        }
+        else
+        if (strcmp (key, "host") == 0) {
+            if (!BSON_ITER_HOLDS_UTF8 (&iter))
+                return 0;
+            seen |= 4;
+        }
+    }
+    return seen == 7;
+}

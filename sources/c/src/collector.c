@@ -1,0 +1,340 @@
+/*  The collector: a SUB socket with the accounting of docs/protocol.md. */
+#define _DEFAULT_SOURCE
+#include "internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#define BUCKETS (ES_MAX_STREAMS * 2)
+
+/*  One (source, topic) stream: its next expected index, in a hash chain and
+    in a least-recently-seen list (the oldest is forgotten past the limit). */
+typedef struct stream_t {
+    struct stream_t *chain;
+    struct stream_t *newer, *older;
+    uint64_t source;
+    uint64_t expected;
+    size_t length;
+    char topic[];
+} stream_t;
+
+struct es_collector_t {
+    unsigned generation;
+    pid_t pid;
+    es_link_t link;
+    char error[ES_ERROR_SIZE];
+    stream_t **buckets;
+    stream_t *newest, *oldest;
+    size_t n_streams;
+    zmq_msg_t frames[3];
+    size_t n_frames;            /* frames of the message being delivered */
+    es_message_t message;
+    size_t offset;              /* next document in message.body */
+    uint64_t index;             /* its stream index */
+    uint64_t skip;              /* duplicates still to skip */
+    uint64_t lost, duplicates;  /* found at the current message */
+    bool delivered;             /* an event of it was delivered */
+    bson_t document;
+    char topic[ES_MAX_TYPE_BYTES + 1];
+    es_collector_stats_t stats;
+};
+
+static uint64_t s_hash (uint64_t source, const uint8_t *topic, size_t length)
+{
+    uint64_t hash = source ^ 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < length; i++)
+        hash = (hash ^ topic[i]) * 0x100000001b3ull;
+    return hash ^ hash >> 29;
+}
+
+static void s_unlink (es_collector_t *self, stream_t *stream)
+{
+    if (stream->newer)
+        stream->newer->older = stream->older;
+    else
+        self->newest = stream->older;
+    if (stream->older)
+        stream->older->newer = stream->newer;
+    else
+        self->oldest = stream->newer;
+}
+
+static void s_push_newest (es_collector_t *self, stream_t *stream)
+{
+    stream->newer = NULL;
+    stream->older = self->newest;
+    if (self->newest)
+        self->newest->newer = stream;
+    self->newest = stream;
+    if (!self->oldest)
+        self->oldest = stream;
+}
+
+static void s_forget_oldest (es_collector_t *self)
+{
+    stream_t *victim = self->oldest;
+    s_unlink (self, victim);
+    stream_t **link = &self->buckets[s_hash (victim->source, (const uint8_t *) victim->topic,
+                                             victim->length) % BUCKETS];
+    while (*link != victim)
+        link = &(*link)->chain;
+    *link = victim->chain;
+    free (victim);
+    self->n_streams--;
+}
+
+/*  The stream of MESSAGE, created at `first` on first sight (NULL: no memory). */
+static stream_t *s_stream (es_collector_t *self, const es_message_t *message, bool *created)
+{
+    uint64_t bucket = s_hash (message->source, message->topic, message->topic_size) % BUCKETS;
+    *created = false;
+    for (stream_t *stream = self->buckets[bucket]; stream; stream = stream->chain)
+        if (stream->source == message->source && stream->length == message->topic_size &&
+            memcmp (stream->topic, message->topic, stream->length) == 0) {
+            s_unlink (self, stream);
+            s_push_newest (self, stream);
+            return stream;
+        }
+    if (self->n_streams >= ES_MAX_STREAMS)
+        s_forget_oldest (self);
+    stream_t *stream = malloc (sizeof *stream + message->topic_size + 1);
+    if (!stream)
+        return NULL;
+    stream->source = message->source;
+    stream->expected = message->first;
+    stream->length = message->topic_size;
+    memcpy (stream->topic, message->topic, message->topic_size);
+    stream->topic[message->topic_size] = 0;
+    stream->chain = self->buckets[bucket];
+    self->buckets[bucket] = stream;
+    s_push_newest (self, stream);
+    self->n_streams++;
+    *created = true;
+    return stream;
+}
+
+static void s_release (es_collector_t *self)
+{
+    for (size_t i = 0; i < self->n_frames; i++)
+        zmq_msg_close (&self->frames[i]);
+    self->n_frames = 0;
+}
+
+es_collector_t *es_collector_new (const char *endpoints, const char *const *prefixes,
+                                  size_t n_prefixes, const es_options_t *options)
+{
+    es_options_t defaults = {0};
+    if (!options)
+        options = &defaults;
+    es_collector_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return es_fail ("out of memory");
+    self->generation = es_fork_generation ();
+    self->pid = getpid ();
+    self->buckets = calloc (BUCKETS, sizeof *self->buckets);
+    if (!self->buckets || es_link_open (&self->link, options, ZMQ_SUB, self->error) != ES_OK) {
+        es_fail ("cannot create a collector: %s", self->buckets ? self->error : "out of memory");
+        es_collector_destroy (&self);
+        return NULL;
+    }
+    int64_t max = options->max_message_bytes ? (int64_t) options->max_message_bytes
+                                              : ES_DEFAULT_MAX_MESSAGE_BYTES;
+    zmq_setsockopt (self->link.socket, ZMQ_MAXMSGSIZE, &max, sizeof max);
+    if (!prefixes || n_prefixes == 0)
+        zmq_setsockopt (self->link.socket, ZMQ_SUBSCRIBE, "", 0);
+    for (size_t i = 0; prefixes && i < n_prefixes; i++)
+        zmq_setsockopt (self->link.socket, ZMQ_SUBSCRIBE, prefixes[i], strlen (prefixes[i]));
+    if (es_link_attach (&self->link, options, endpoints, self->error) != ES_OK) {
+        es_fail ("%s", self->error);
+        es_collector_destroy (&self);
+        return NULL;
+    }
+    return self;
+}
+
+void es_collector_destroy (es_collector_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    es_collector_t *self = *self_p;
+    if (self->generation == es_fork_generation () && getpid () == self->pid) {
+        s_release (self);
+        es_link_close (&self->link);
+    }
+    while (self->oldest)
+        s_forget_oldest (self);
+    free (self->buckets);
+    free (self);
+    *self_p = NULL;
+}
+
+/*  Receives one whole message without waiting; returns its frame count
+    (0: nothing there, -1: error). Frames past the third are counted. */
+static int s_receive (es_collector_t *self)
+{
+    size_t n = 0;
+    int more = 1;
+    while (more) {
+        zmq_msg_t part;
+        zmq_msg_init (&part);
+        if (zmq_msg_recv (&part, self->link.socket, n == 0 ? ZMQ_DONTWAIT : 0) < 0) {
+            zmq_msg_close (&part);
+            if (n == 0 && errno == EAGAIN)
+                return 0;
+            return -1;
+        }
+        more = zmq_msg_more (&part);
+        if (n < 3)
+            self->frames[n] = part;
+        else
+            zmq_msg_close (&part);
+        n++;
+    }
+    self->n_frames = n < 3 ? n : 3;
+    return (int) n;
+}
+
+/*  Accounts a freshly received message; true when it has events to deliver. */
+static bool s_account (es_collector_t *self, int n_frames)
+{
+    self->stats.messages++;
+    const uint8_t *data[3];
+    size_t sizes[3];
+    for (size_t i = 0; i < self->n_frames; i++) {
+        data[i] = zmq_msg_data (&self->frames[i]);
+        sizes[i] = zmq_msg_size (&self->frames[i]);
+    }
+    es_drop_reason_t reason = es_message_decode (data, sizes, (size_t) n_frames, &self->message);
+    if (reason != ES_DROP_NONE) {
+        self->stats.malformed++;
+        self->stats.by_reason[reason]++;
+        return false;
+    }
+    es_message_t *message = &self->message;
+    memcpy (self->topic, message->topic, message->topic_size);
+    self->topic[message->topic_size] = 0;
+    self->offset = 0;
+    self->skip = 0;
+    self->lost = 0;
+    self->duplicates = 0;
+    self->delivered = false;
+    self->index = message->first;
+    if (!message->has_header) {
+        self->stats.unaccounted += message->count;
+        return true;
+    }
+    if (message->count == 0)
+        self->stats.announcements++;
+    bool created;
+    stream_t *stream = s_stream (self, message, &created);
+    if (stream) {
+        if (message->first > stream->expected)
+            self->lost = message->first - stream->expected;
+        else
+        if (message->first < stream->expected) {
+            uint64_t behind = stream->expected - message->first;
+            self->skip = behind < message->count ? behind : message->count;
+        }
+        self->stats.lost += self->lost;
+        self->stats.duplicates += self->skip;
+        self->duplicates = self->skip;
+        uint64_t end = message->first + message->count;
+        if (end > stream->expected)
+            stream->expected = end;
+    }
+    self->stats.streams = self->n_streams;
+    return message->count > self->skip;
+}
+
+/*  The next deliverable event of the current message, if any. */
+static bool s_next_event (es_collector_t *self, es_event_t *event)
+{
+    while (self->n_frames && es_message_next (&self->message, &self->offset, &self->document)) {
+        uint64_t index = self->index++;
+        if (self->skip) {
+            self->skip--;
+            continue;
+        }
+        if (!es_envelope_valid (&self->document, self->message.topic, self->message.topic_size)) {
+            self->stats.rejected++;
+            continue;
+        }
+        self->stats.events++;
+        event->topic = self->topic;
+        event->document = &self->document;
+        event->accounted = self->message.has_header;
+        event->source = self->message.has_header ? self->message.source : 0;
+        event->index = self->message.has_header ? index : 0;
+        event->first_in_message = !self->delivered;
+        event->first = self->message.has_header ? self->message.first : 0;
+        event->count = self->message.count;
+        event->lost = self->lost;
+        event->duplicates = self->duplicates;
+        self->delivered = true;
+        return true;
+    }
+    return false;
+}
+
+int es_collector_recv (es_collector_t *self, es_event_t *event, int timeout_ms)
+{
+    if (!self)
+        return ES_EINVAL;
+    if (self->generation != es_fork_generation ()) {
+        es_format_error (self->error, "collector used in a child process after fork()");
+        return ES_EFORKED;
+    }
+    int64_t deadline = es_monotonic_ms () + timeout_ms;
+    while (true) {
+        if (s_next_event (self, event))
+            return 1;
+        s_release (self);
+        int n = s_receive (self);
+        if (n < 0) {
+            if (errno == ETERM) {
+                es_format_error (self->error, "the ZeroMQ context was terminated");
+                return ES_ECLOSED;
+            }
+            if (errno == EINTR)
+                continue;
+            es_format_error (self->error, "receive failed: %s", zmq_strerror (errno));
+            return ES_EZMQ;
+        }
+        if (n > 0) {
+            if (!s_account (self, n))
+                s_release (self);
+            continue;
+        }
+        long wait = -1;
+        if (timeout_ms >= 0) {
+            int64_t left = deadline - es_monotonic_ms ();
+            if (left <= 0)
+                return 0;
+            wait = (long) left;
+        }
+        zmq_pollitem_t item = {self->link.socket, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll (&item, 1, wait) < 0 && errno == ETERM) {
+            es_format_error (self->error, "the ZeroMQ context was terminated");
+            return ES_ECLOSED;
+        }
+    }
+}
+
+int es_collector_stats (es_collector_t *self, es_collector_stats_t *stats)
+{
+    if (!self)
+        return ES_EINVAL;
+    if (self->generation != es_fork_generation ())
+        return ES_EFORKED;
+    *stats = self->stats;
+    stats->streams = self->n_streams;
+    return ES_OK;
+}
+
+const char *es_collector_error (es_collector_t *self)
+{
+    return self ? self->error : "no collector";
+}

@@ -1,0 +1,149 @@
+/*  CURVE options: Z85 keys given directly or read from CZMQ zcert files. */
+#include "internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <zmq.h>
+
+#define Z85_KEY 40
+
+static bool s_is_z85_key (const char *text)
+{
+    if (strlen (text) != Z85_KEY)
+        return false;
+    uint8_t binary[32];
+    return zmq_z85_decode (binary, text) != NULL;
+}
+
+/*  Reads `NAME = "value"` of a zcert file into VALUE (41 bytes).           */
+static int s_zcert_key (const char *path, const char *name, char *value, char *error)
+{
+    FILE *file = fopen (path, "r");
+    if (!file) {
+        es_format_error (error, "cannot read certificate %.200s: %s", path, strerror (errno));
+        return ES_EINVAL;
+    }
+    char line[512];
+    int found = 0;
+    while (!found && fgets (line, sizeof line, file)) {
+        char *at = line;
+        while (*at == ' ' || *at == '\t')
+            at++;
+        size_t length = strlen (name);
+        if (strncmp (at, name, length) != 0)
+            continue;
+        at += length;
+        while (*at == ' ' || *at == '\t' || *at == '=')
+            at++;
+        if (*at != '"')
+            continue;
+        char *end = strchr (at + 1, '"');
+        if (end && end - (at + 1) == Z85_KEY) {
+            memcpy (value, at + 1, Z85_KEY);
+            value[Z85_KEY] = 0;
+            found = s_is_z85_key (value);
+        }
+    }
+    fclose (file);
+    if (!found) {
+        es_format_error (error, "certificate %.200s has no valid %s", path, name);
+        return ES_EINVAL;
+    }
+    return ES_OK;
+}
+
+static int s_secret_file (const char *path, char *public_key, char *secret_key, char *error)
+{
+    struct stat info;
+    if (stat (path, &info) != 0) {
+        es_format_error (error, "cannot read certificate %.200s: %s", path, strerror (errno));
+        return ES_EINVAL;
+    }
+    if (info.st_mode & (S_IRWXG | S_IRWXO)) {
+        es_format_error (error,
+                         "secret certificate %.200s is readable by group or others (chmod 600 it)",
+                         path);
+        return ES_EINVAL;
+    }
+    if (s_zcert_key (path, "public-key", public_key, error) != ES_OK ||
+        s_zcert_key (path, "secret-key", secret_key, error) != ES_OK)
+        return ES_EINVAL;
+    return ES_OK;
+}
+
+static int s_set (void *socket, int option, const void *value, size_t size, char *error)
+{
+    if (zmq_setsockopt (socket, option, value, size) != 0) {
+        es_format_error (error, "CURVE is not available in this libzmq: %s", zmq_strerror (errno));
+        return ES_EINVAL;
+    }
+    return ES_OK;
+}
+
+int es_curve_apply (void *socket, const es_options_t *options, char *error)
+{
+    char public_key[Z85_KEY + 1] = "", secret_key[Z85_KEY + 1] = "", server_key[Z85_KEY + 1] = "";
+    bool wanted = options->curve_server || options->curve_server_key ||
+                  options->curve_secret_key || options->curve_secret_file;
+    if (!wanted)
+        return ES_OK;
+    if (options->curve_secret_file) {
+        if (s_secret_file (options->curve_secret_file, public_key, secret_key, error) != ES_OK)
+            return ES_EINVAL;
+    }
+    else {
+        if (options->curve_secret_key) {
+            if (!s_is_z85_key (options->curve_secret_key)) {
+                es_format_error (error, "the CURVE secret key is not 40 characters of Z85");
+                return ES_EINVAL;
+            }
+            strcpy (secret_key, options->curve_secret_key);
+            if (options->curve_public_key) {
+                if (!s_is_z85_key (options->curve_public_key)) {
+                    es_format_error (error, "the CURVE public key is not 40 characters of Z85");
+                    return ES_EINVAL;
+                }
+                strcpy (public_key, options->curve_public_key);
+            }
+            else
+            if (zmq_curve_public (public_key, secret_key) != 0) {
+                es_format_error (error, "cannot derive the CURVE public key");
+                return ES_EINVAL;
+            }
+        }
+    }
+    if (options->curve_server) {
+        if (!*secret_key) {
+            es_format_error (error, "a CURVE server needs curve_secret_key or curve_secret_file");
+            return ES_EINVAL;
+        }
+        int on = 1;
+        if (s_set (socket, ZMQ_CURVE_SERVER, &on, sizeof on, error) ||
+            s_set (socket, ZMQ_CURVE_SECRETKEY, secret_key, Z85_KEY, error) ||
+            s_set (socket, ZMQ_ZAP_DOMAIN, "eventstorm", 10, error))
+            return ES_EINVAL;
+        return ES_OK;
+    }
+    if (!options->curve_server_key) {
+        es_format_error (error, "CURVE keys given without curve_server_key");
+        return ES_EINVAL;
+    }
+    if (s_is_z85_key (options->curve_server_key))
+        strcpy (server_key, options->curve_server_key);
+    else
+    if (s_zcert_key (options->curve_server_key, "public-key", server_key, error) != ES_OK)
+        return ES_EINVAL;
+    if (!*secret_key && zmq_curve_keypair (public_key, secret_key) != 0) {
+        /* No own pair: an ephemeral one gives encryption (servers without
+           --allow-keys admit it). */
+        es_format_error (error, "CURVE is not available in this libzmq");
+        return ES_EINVAL;
+    }
+    if (s_set (socket, ZMQ_CURVE_SERVERKEY, server_key, Z85_KEY, error) ||
+        s_set (socket, ZMQ_CURVE_PUBLICKEY, public_key, Z85_KEY, error) ||
+        s_set (socket, ZMQ_CURVE_SECRETKEY, secret_key, Z85_KEY, error))
+        return ES_EINVAL;
+    return ES_OK;
+}

@@ -1,0 +1,84 @@
+/*  Sockets: contexts, CZMQ-style endpoint lists ("@addr" binds, ">addr" or
+    "addr" connects). */
+#include "internal.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <string.h>
+#include <zmq.h>
+
+static int s_attach (void *socket, const char *endpoints, char *error)
+{
+    if (!endpoints || !*endpoints) {
+        es_format_error (error, "no endpoint given");
+        return ES_EINVAL;
+    }
+    char item[1024];
+    int attached = 0;
+    for (const char *at = endpoints; *at;) {
+        const char *comma = strchr (at, ',');
+        size_t length = comma ? (size_t) (comma - at) : strlen (at);
+        while (length && isspace ((unsigned char) *at)) {
+            at++;
+            length--;
+        }
+        while (length && isspace ((unsigned char) at[length - 1]))
+            length--;
+        if (length == 0 || length >= sizeof item) {
+            es_format_error (error, "invalid endpoint list \"%.200s\"", endpoints);
+            return ES_EINVAL;
+        }
+        memcpy (item, at, length);
+        item[length] = 0;
+        bool bind = item[0] == '@';
+        const char *address = (item[0] == '@' || item[0] == '>') ? item + 1 : item;
+        int rc = bind ? zmq_bind (socket, address) : zmq_connect (socket, address);
+        if (rc != 0) {
+            es_format_error (error, "cannot %s %.200s: %s", bind ? "bind" : "connect", address,
+                             zmq_strerror (errno));
+            return ES_EINVAL;
+        }
+        attached++;
+        at += length;
+        while (*at && *at != ',')
+            at++;
+        if (*at == ',')
+            at++;
+    }
+    if (!attached) {
+        es_format_error (error, "no endpoint given");
+        return ES_EINVAL;
+    }
+    return ES_OK;
+}
+
+int es_link_open (es_link_t *link, const es_options_t *options, int type, char *error)
+{
+    link->own_context = !options->zmq_context;
+    link->context = options->zmq_context ? options->zmq_context : zmq_ctx_new ();
+    link->socket = link->context ? zmq_socket (link->context, type) : NULL;
+    if (!link->socket) {
+        es_format_error (error, "cannot create a ZeroMQ socket: %s", zmq_strerror (errno));
+        return ES_EZMQ;
+    }
+    int zero = 0;
+    zmq_setsockopt (link->socket, ZMQ_LINGER, &zero, sizeof zero);
+    return ES_OK;
+}
+
+int es_link_attach (es_link_t *link, const es_options_t *options, const char *endpoints,
+                    char *error)
+{
+    if (es_curve_apply (link->socket, options, error) != ES_OK)
+        return ES_EINVAL;
+    return s_attach (link->socket, endpoints, error);
+}
+
+void es_link_close (es_link_t *link)
+{
+    if (link->socket)
+        zmq_close (link->socket);
+    if (link->own_context && link->context)
+        zmq_ctx_term (link->context);
+    link->socket = link->context = NULL;
+}

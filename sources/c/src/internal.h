@@ -1,0 +1,62 @@
+/*  Private helpers shared by the library's source files. */
+#ifndef ES_INTERNAL_H_INCLUDED
+#define ES_INTERNAL_H_INCLUDED
+
+#include "eventstorm.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+
+#define ES_ERROR_SIZE 256
+
+/*  Formats a one-line message into BUFFER (ES_ERROR_SIZE bytes).            */
+void es_format_error (char *buffer, const char *format, ...)
+    __attribute__ ((format (printf, 2, 3)));
+
+/*  Sets the thread's es_last_error () and returns NULL, for constructors. */
+void *es_fail (const char *format, ...) __attribute__ ((format (printf, 1, 2)));
+
+/*  Fork detection: a counter bumped in every child by pthread_atfork.       */
+unsigned es_fork_generation (void);
+
+/*  Milliseconds of the monotonic and the real-time clocks.                  */
+int64_t es_monotonic_ms (void);
+int64_t es_realtime_ms (void);
+/*  The monotonic clock at its tick's resolution (a few ms), cheaper. */
+int64_t es_coarse_ms (void);
+
+/*  A socket and its ZeroMQ context (the options' one, or its own).        */
+typedef struct {
+    void *context;
+    bool own_context;
+    void *socket;
+} es_link_t;
+
+/*  Creates the context if needed and a socket of TYPE (linger 0). Returns
+    ES_OK, or ES_EZMQ with ERROR filled.                                     */
+int es_link_open (es_link_t *link, const es_options_t *options, int type, char *error);
+
+/*  Applies the CURVE options, then binds or connects to each CZMQ-style
+    endpoint of ENDPOINTS. Returns ES_OK or ES_EINVAL with ERROR filled.     */
+int es_link_attach (es_link_t *link, const es_options_t *options, const char *endpoints,
+                    char *error);
+
+/*  Closes the socket and the context it owns.                              */
+void es_link_close (es_link_t *link);
+
+/*  Applies the CURVE options to SOCKET before it binds or connects.
+    Returns ES_OK or ES_EINVAL with ERROR filled (never naming a key).       */
+int es_curve_apply (void *socket, const es_options_t *options, char *error);
+
+static inline uint32_t es_le32 (const uint8_t *p)
+{
+    return (uint32_t) p[0] | (uint32_t) p[1] << 8 | (uint32_t) p[2] << 16 |
+           (uint32_t) p[3] << 24;
+}
+
+static inline uint64_t es_le64 (const uint8_t *p)
+{
+    return (uint64_t) es_le32 (p) | (uint64_t) es_le32 (p + 4) << 32;
+}
+
+#endif

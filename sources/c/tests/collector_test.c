@@ -1,0 +1,263 @@
+/*  The collector's accounting, fed by the emitter and by hand-made messages. */
+#define _DEFAULT_SOURCE
+#include "check.h"
+#include <eventstorm.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+static void s_send (void *pub, const char *topic, const void *header, size_t header_size,
+                    const void *body, size_t body_size)
+{
+    zmq_send (pub, topic, strlen (topic), ZMQ_SNDMORE);
+    if (header)
+        zmq_send (pub, header, header_size, ZMQ_SNDMORE);
+    zmq_send (pub, body, body_size, 0);
+}
+
+/*  COUNT events of TOPIC as one message of stream SOURCE at FIRST. */
+static void s_send_events (void *pub, const char *topic, uint64_t source, uint64_t first,
+                           uint32_t count, bool valid_envelope)
+{
+    uint8_t body[8192];
+    size_t size = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        bson_t *doc = BCON_NEW ("type", valid_envelope ? topic : "wrong.type", "time",
+                                BCON_DATE_TIME (1000), "host", "h", "i",
+                                BCON_INT64 ((int64_t) (first + i)));
+        memcpy (body + size, bson_get_data (doc), doc->len);
+        size += doc->len;
+        bson_destroy (doc);
+    }
+    uint8_t header[ES_HEADER_SIZE];
+    es_header_encode (header, count, source, first);
+    s_send (pub, topic, header, sizeof header, body, size);
+}
+
+static uint64_t s_lowest_index = UINT64_MAX;    /* of the events s_drain saw */
+
+static int s_drain (es_collector_t *collector, int timeout_ms)
+{
+    es_event_t event;
+    int events = 0;
+    while (es_collector_recv (collector, &event, timeout_ms) == 1) {
+        if (event.index < s_lowest_index)
+            s_lowest_index = event.index;
+        events++;
+    }
+    return events;
+}
+
+static void s_accounting (void *context)
+{
+    es_options_t options = {.zmq_context = context};
+    const char *prefixes[] = {"http.", "mail."};
+    es_collector_t *collector = es_collector_new ("@inproc://accounting", prefixes, 2, &options);
+    CHECK (collector);
+    void *pub = zmq_socket (context, ZMQ_PUB);
+    CHECK (zmq_connect (pub, "inproc://accounting") == 0);
+    /* An inproc binder learns of a connection on its next call: this one
+       attaches the pipe and sends the subscriptions to the PUB. */
+    CHECK_EQ (s_drain (collector, 50), 0);
+    usleep (50 * 1000);
+
+    s_send_events (pub, "http.hit", 7, 100, 3, true);     /* first sight at 100 */
+    s_send_events (pub, "http.hit", 7, 105, 2, true);     /* 103, 104 lost */
+    s_send_events (pub, "http.hit", 7, 106, 3, true);     /* 106 replayed */
+    s_send_events (pub, "http.hit", 7, 109, 0, true);     /* announcement, no loss */
+    s_send_events (pub, "http.hit", 7, 111, 0, true);     /* 109, 110 lost (a tail) */
+    s_send_events (pub, "mail.sent", 7, 0, 2, true);      /* another topic, same source */
+    s_send_events (pub, "http.hit", 8, 5, 1, false);      /* rejected envelope */
+    s_send_events (pub, "ssh.login", 7, 0, 1, true);      /* not subscribed */
+    uint8_t header[ES_HEADER_SIZE];
+    es_header_encode (header, 1, 7, 0);
+    s_send (pub, "http.hit", header, 23, "", 0);           /* header_size */
+    header[0] = 0;
+    s_send (pub, "http.hit", header, 24, "", 0);           /* magic */
+    s_send (pub, "http.Hit", NULL, 0, "\x05\0\0\0\0", 5);   /* topic */
+    bson_t *doc = BCON_NEW ("type", "http.hit", "time", BCON_DATE_TIME (1), "host", "h");
+    s_send (pub, "http.hit", NULL, 0, bson_get_data (doc), doc->len);  /* unaccounted */
+    bson_destroy (doc);
+
+    es_event_t event;
+    CHECK_EQ (es_collector_recv (collector, &event, 2000), 1);
+    CHECK_EQ (strcmp (event.topic, "http.hit"), 0);
+    CHECK_EQ (event.source, 7);
+    CHECK_EQ (event.index, 100);
+    CHECK (event.first_in_message);
+    bson_iter_t iter;
+    CHECK (bson_iter_init_find (&iter, event.document, "i") && bson_iter_int64 (&iter) == 100);
+    CHECK_EQ (es_collector_recv (collector, &event, 2000), 1);
+    CHECK_EQ (event.index, 101);
+    CHECK (!event.first_in_message);
+    int events = 2 + s_drain (collector, 300);
+    es_collector_stats_t stats;
+    es_collector_stats (collector, &stats);
+    CHECK_EQ (events, 3 + 2 + 2 + 2 + 1);
+    CHECK_EQ (stats.events, 10);
+    CHECK_EQ (stats.lost, 4);
+    CHECK_EQ (stats.duplicates, 1);
+    CHECK_EQ (stats.rejected, 1);
+    CHECK_EQ (stats.announcements, 2);
+    CHECK_EQ (stats.unaccounted, 1);
+    CHECK_EQ (stats.malformed, 3);
+    CHECK_EQ (stats.by_reason[ES_DROP_HEADER_SIZE], 1);
+    CHECK_EQ (stats.by_reason[ES_DROP_MAGIC], 1);
+    CHECK_EQ (stats.by_reason[ES_DROP_TOPIC], 1);
+    CHECK_EQ (stats.streams, 3);
+    CHECK_EQ (stats.messages, 11);   /* ssh.login never arrived */
+
+    /* A whole message of replays delivers nothing and loses nothing. */
+    s_send_events (pub, "mail.sent", 7, 0, 2, true);
+    CHECK_EQ (s_drain (collector, 300), 0);
+    es_collector_stats (collector, &stats);
+    CHECK_EQ (stats.duplicates, 3);
+    CHECK_EQ (stats.lost, 4);
+    zmq_close (pub);
+    es_collector_destroy (&collector);
+    CHECK (collector == NULL);
+}
+
+/*  At most ES_MAX_STREAMS streams: the least recently seen is forgotten, so
+    its next message counts as a first sight (no loss), the others still do. */
+static void s_forgets_oldest_stream (void *context)
+{
+    es_options_t options = {.zmq_context = context};
+    es_collector_t *collector = es_collector_new ("@inproc://streams", NULL, 0, &options);
+    CHECK (collector);
+    void *pub = zmq_socket (context, ZMQ_PUB);
+    int hwm = 0;
+    zmq_setsockopt (pub, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    CHECK (zmq_connect (pub, "inproc://streams") == 0);
+    CHECK_EQ (s_drain (collector, 50), 0);
+    usleep (50 * 1000);
+    uint8_t header[ES_HEADER_SIZE];
+    for (uint64_t source = 1; source <= ES_MAX_STREAMS + 1; source++) {
+        es_header_encode (header, 0, source, 10);
+        s_send (pub, "app.x", header, sizeof header, "", 0);
+        if (source % 1024 == 0)
+            s_drain (collector, 0);
+    }
+    es_header_encode (header, 0, 2, 20);      /* remembered: 10 lost */
+    s_send (pub, "app.x", header, sizeof header, "", 0);
+    es_header_encode (header, 0, 1, 30);      /* forgotten: first sight */
+    s_send (pub, "app.x", header, sizeof header, "", 0);
+    s_drain (collector, 500);
+    es_collector_stats_t stats;
+    es_collector_stats (collector, &stats);
+    CHECK_EQ (stats.messages, ES_MAX_STREAMS + 3);
+    CHECK_EQ (stats.streams, ES_MAX_STREAMS);
+    CHECK_EQ (stats.lost, 10);
+    zmq_close (pub);
+    es_collector_destroy (&collector);
+}
+
+/*  Emitter to collector: every event arrives, in order, numbered per topic. */
+static void s_end_to_end (void *context)
+{
+    es_options_t options = {.zmq_context = context};
+    es_collector_t *collector = es_collector_new ("@inproc://e2e", NULL, 0, &options);
+    CHECK (collector);
+    es_options_t emitter_options = {.zmq_context = context, .max_events = 100};
+    es_emitter_t *emitter = es_emitter_new (">inproc://e2e", &emitter_options);
+    CHECK (emitter);
+    const int total = 20000;
+    uint64_t next[2] = {0, 0};
+    int received = 0;
+    es_event_t event;
+    for (int n = 0; n < total; n++) {
+        bson_t *fields = BCON_NEW ("n", BCON_INT32 (n));
+        CHECK_EQ (es_emit (emitter, n % 3 ? "app.one" : "app.two", fields), ES_OK);
+        bson_destroy (fields);
+        while (es_collector_recv (collector, &event, 0) == 1) {
+            int which = strcmp (event.topic, "app.one") == 0 ? 0 : 1;
+            CHECK_EQ (event.index, next[which]);
+            next[which]++;
+            received++;
+        }
+    }
+    CHECK_EQ (es_emitter_flush (emitter, 5000), ES_OK);
+    while (received < total && es_collector_recv (collector, &event, 2000) == 1) {
+        int which = strcmp (event.topic, "app.one") == 0 ? 0 : 1;
+        CHECK_EQ (event.index, next[which]);
+        next[which]++;
+        received++;
+    }
+    CHECK_EQ (received, total);
+    es_emitter_stats_t sent;
+    es_emitter_stats (emitter, &sent);
+    CHECK_EQ (sent.sent, total);
+    CHECK_EQ (sent.dropped, 0);
+    es_collector_stats_t stats;
+    es_collector_stats (collector, &stats);
+    CHECK_EQ (stats.lost, 0);
+    CHECK_EQ (stats.events, total);
+    es_emitter_destroy (&emitter);
+    es_collector_destroy (&collector);
+}
+
+/*  Held past max_pending_bytes: the oldest are dropped and counted per
+    topic. Before any subscriber nobody can notice; between messages that a
+    collector follows, it counts exactly as many lost. */
+static void s_drops_are_counted_and_seen_as_loss (void *context)
+{
+    es_options_t emitter_options = {.zmq_context = context, .max_events = 10,
+                                    .max_pending_bytes = 20000, .linger_ms = -1,
+                                    .send_hwm = 2};
+    es_emitter_t *emitter = es_emitter_new ("@inproc://drops", &emitter_options);
+    CHECK (emitter);
+    for (int n = 0; n < 2000; n++)
+        CHECK_EQ (es_emit_json (emitter, "app.drop", "{\"pad\": \"0123456789\"}"), ES_OK);
+    es_emitter_stats_t sent;
+    es_emitter_stats (emitter, &sent);
+    CHECK (sent.dropped > 0);
+    CHECK_EQ (sent.dropped + sent.pending, 2000);
+    es_topic_stats_t topic;
+    es_emitter_topic_stats (emitter, 0, &topic);
+    CHECK_EQ (topic.dropped, sent.dropped);
+    uint64_t early_drops = sent.dropped;
+
+    es_options_t options = {.zmq_context = context};
+    es_collector_t *collector = es_collector_new (">inproc://drops", NULL, 0, &options);
+    s_lowest_index = UINT64_MAX;
+    CHECK (collector);
+    /* The collector does not read while 30,000 more are emitted: libzmq
+       pushes back, the emitter holds, then drops the oldest it holds. */
+    for (int n = 0; n < 30000; n++)
+        CHECK_EQ (es_emit_json (emitter, "app.drop", "{\"pad\": \"0123456789\"}"), ES_OK);
+    int events = 0;
+    for (int round = 0; round < 100000; round++) {
+        es_emitter_stats (emitter, &sent);
+        if (sent.pending == 0)
+            break;
+        es_emitter_tick (emitter);
+        events += s_drain (collector, 0);
+    }
+    events += s_drain (collector, 300);
+    es_emitter_stats (emitter, &sent);
+    CHECK_EQ (sent.pending, 0);
+    CHECK (sent.dropped > early_drops);
+    es_collector_stats_t stats;
+    es_collector_stats (collector, &stats);
+    CHECK_EQ (stats.events, (uint64_t) events);
+    CHECK_EQ (stats.events, sent.sent);
+    CHECK_EQ (sent.sent + sent.dropped, 32000);
+    /* Events dropped before the first one it received are invisible to a
+       receiver (joining late is not loss); every later drop is counted. */
+    CHECK (s_lowest_index >= early_drops);
+    CHECK_EQ (stats.lost, sent.dropped - s_lowest_index);
+    es_emitter_destroy (&emitter);
+    es_collector_destroy (&collector);
+}
+
+int main (void)
+{
+    void *context = zmq_ctx_new ();
+    s_accounting (context);
+    s_end_to_end (context);
+    s_drops_are_counted_and_seen_as_loss (context);
+    s_forgets_oldest_stream (context);
+    zmq_ctx_term (context);
+    printf ("collector: ok\n");
+    return 0;
+}

@@ -1,0 +1,285 @@
+/*  The emitter against a plain libzmq SUB socket, checked on the wire. */
+#define _DEFAULT_SOURCE
+#include "check.h"
+#include <eventstorm.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <zmq.h>
+
+typedef struct {
+    char topic[256];
+    int frames;
+    es_message_t message;
+    uint8_t header[ES_HEADER_SIZE];
+    uint8_t body[1 << 20];
+} received_t;
+
+static received_t received;
+
+/*  Receives one message within TIMEOUT_MS: 1, or 0 when none came. */
+static int s_receive (void *sub, int timeout_ms)
+{
+    zmq_pollitem_t item = {sub, 0, ZMQ_POLLIN, 0};
+    if (zmq_poll (&item, 1, timeout_ms) <= 0)
+        return 0;
+    size_t sizes[3] = {0, 0, 0};
+    int more = 1, n = 0;
+    while (more) {
+        zmq_msg_t part;
+        zmq_msg_init (&part);
+        CHECK (zmq_msg_recv (&part, sub, 0) >= 0);
+        more = zmq_msg_more (&part);
+        void *target = n == 0 ? (void *) received.topic : n == 1 ? (void *) received.header
+                                                                 : (void *) received.body;
+        size_t room = n == 0 ? 255 : n == 1 ? ES_HEADER_SIZE : sizeof received.body;
+        CHECK (zmq_msg_size (&part) <= room);
+        if (n < 3) {
+            memcpy (target, zmq_msg_data (&part), zmq_msg_size (&part));
+            sizes[n] = zmq_msg_size (&part);
+        }
+        zmq_msg_close (&part);
+        n++;
+    }
+    received.topic[sizes[0]] = 0;
+    received.frames = n;
+    const uint8_t *frames[3] = {(uint8_t *) received.topic, received.header, received.body};
+    CHECK_EQ (es_message_decode (frames, sizes, (size_t) n, &received.message), ES_DROP_NONE);
+    return 1;
+}
+
+static void *s_subscriber (void *context, const char *endpoint, const char *prefix)
+{
+    void *sub = zmq_socket (context, ZMQ_SUB);
+    CHECK (zmq_setsockopt (sub, ZMQ_SUBSCRIBE, prefix, strlen (prefix)) == 0);
+    CHECK (zmq_connect (sub, endpoint) == 0);
+    return sub;
+}
+
+static void s_holds_until_subscribed_and_envelope (void *context)
+{
+    es_options_t options = {.zmq_context = context, .host = "web1", .linger_ms = -1};
+    es_emitter_t *emitter = es_emitter_new ("@inproc://held", &options);
+    CHECK (emitter);
+    CHECK (es_emitter_source_id (emitter) != 0);
+    for (int n = 0; n < 5; n++)
+        CHECK_EQ (es_emit_json (emitter, "app.deploy", "{\"version\": \"1.2\", \"n\": 7}"), ES_OK);
+    CHECK_EQ (es_emit_json (emitter, "other.thing", NULL), ES_OK);
+    CHECK_EQ (es_emitter_flush (emitter, 50), ES_ETIMEOUT);
+    CHECK (strstr (es_emitter_error (emitter), "no subscriber"));
+    es_emitter_stats_t stats;
+    es_emitter_stats (emitter, &stats);
+    CHECK_EQ (stats.pending, 6);
+    CHECK_EQ (stats.sent, 0);
+
+    void *sub = s_subscriber (context, "inproc://held", "app.");
+    CHECK_EQ (es_emitter_flush (emitter, 5000), ES_OK);
+    CHECK (s_receive (sub, 2000));
+    CHECK_EQ (received.frames, 3);
+    CHECK_EQ (strcmp (received.topic, "app.deploy"), 0);
+    CHECK_EQ (received.message.count, 5);
+    CHECK_EQ (received.message.first, 0);
+    CHECK (received.message.source == es_emitter_source_id (emitter));
+    size_t offset = 0;
+    bson_t doc;
+    CHECK (es_message_next (&received.message, &offset, &doc));
+    char *json = bson_as_relaxed_extended_json (&doc, NULL);
+    /* The envelope first, in protocol order, then the fields in theirs. */
+    CHECK (strncmp (json, "{ \"type\" : \"app.deploy\", \"time\" : { \"$date\" : ", 45) == 0);
+    CHECK (strstr (json, "\"host\" : \"web1\", \"version\" : \"1.2\", \"n\" : 7 }"));
+    bson_free (json);
+    CHECK (!s_receive (sub, 100));      /* other.thing: nobody wanted it */
+    es_emitter_stats (emitter, &stats);
+    CHECK_EQ (stats.sent, 5);
+    CHECK_EQ (stats.unsubscribed, 1);
+    CHECK_EQ (stats.pending, 0);
+    CHECK_EQ (stats.messages, 1);
+    CHECK_EQ (stats.topics, 2);
+    es_topic_stats_t topic;
+    CHECK_EQ (es_emitter_topic_stats (emitter, 1, &topic), ES_OK);
+    CHECK_EQ (strcmp (topic.topic, "other.thing"), 0);
+    CHECK_EQ (topic.unsubscribed, 1);
+    CHECK_EQ (topic.next_index, 1);
+    CHECK_EQ (es_emitter_topic_stats (emitter, 2, &topic), ES_EINVAL);
+
+    /* Closing announces each topic's next index. */
+    es_emitter_close (emitter);
+    CHECK (s_receive (sub, 2000));
+    CHECK_EQ (strcmp (received.topic, "app.deploy"), 0);
+    CHECK_EQ (received.message.count, 0);
+    CHECK_EQ (received.message.first, 5);
+    es_emitter_destroy (&emitter);
+    CHECK (emitter == NULL);
+    zmq_close (sub);
+}
+
+static void s_batches_by_size_and_time (void *context)
+{
+    es_options_t options = {.zmq_context = context, .max_events = 3, .linger_ms = 30,
+                            .announce_ms = 60};
+    es_emitter_t *emitter = es_emitter_new ("@inproc://batches", &options);
+    CHECK (emitter);
+    void *sub = s_subscriber (context, "inproc://batches", "");
+    CHECK_EQ (es_emit (emitter, "app.a", NULL), ES_OK);
+    CHECK_EQ (es_emitter_flush (emitter, 5000), ES_OK);   /* subscribed now */
+    CHECK (s_receive (sub, 2000));
+    CHECK_EQ (received.message.count, 1);
+    for (int n = 0; n < 7; n++)
+        CHECK_EQ (es_emit (emitter, "app.a", NULL), ES_OK);
+    CHECK (s_receive (sub, 2000));
+    CHECK_EQ (received.message.count, 3);
+    CHECK_EQ (received.message.first, 1);
+    CHECK (s_receive (sub, 2000));
+    CHECK_EQ (received.message.count, 3);
+    CHECK_EQ (received.message.first, 4);
+    CHECK (!s_receive (sub, 5));        /* the 7th waits for linger_ms */
+    CHECK (es_emitter_timeout (emitter) <= 30);
+    usleep (40 * 1000);
+    CHECK_EQ (es_emitter_tick (emitter), ES_OK);
+    CHECK (s_receive (sub, 2000));
+    CHECK_EQ (received.message.count, 1);
+    CHECK_EQ (received.message.first, 7);
+    /* Idle: a position announcement every announce_ms. */
+    for (int i = 0; i < 2; i++) {
+        usleep (70 * 1000);
+        CHECK_EQ (es_emitter_tick (emitter), ES_OK);
+        CHECK (s_receive (sub, 2000));
+        CHECK_EQ (received.message.count, 0);
+        CHECK_EQ (received.message.first, 8);
+        CHECK_EQ (received.frames, 3);
+    }
+    es_emitter_stats_t stats;
+    es_emitter_stats (emitter, &stats);
+    CHECK_EQ (stats.announcements, 2);
+    CHECK_EQ (stats.messages, 4);
+    es_emitter_destroy (&emitter);
+    zmq_close (sub);
+}
+
+static void s_refuses_bad_events (void *context)
+{
+    es_options_t options = {.zmq_context = context, .max_event_bytes = 200};
+    es_emitter_t *emitter = es_emitter_new ("@inproc://bad", &options);
+    CHECK (emitter);
+    CHECK_EQ (es_emit (emitter, "Bad Type", NULL), ES_EINVAL);
+    CHECK (strstr (es_emitter_error (emitter), "invalid event type"));
+    CHECK_EQ (es_emit (emitter, NULL, NULL), ES_EINVAL);
+    CHECK_EQ (es_emit_json (emitter, "app.x", "{not json"), ES_EINVAL);
+    CHECK_EQ (es_emit_json (emitter, "app.x", "{\"type\": \"app.y\"}"), ES_EINVAL);
+    CHECK_EQ (es_emit_json (emitter, "app.x", "{\"time\": 5}"), ES_EINVAL);
+    CHECK_EQ (es_emit_json (emitter, "app.x", "{\"host\": 5}"), ES_EINVAL);
+    CHECK_EQ (es_emit_json (emitter, "app.x", "{\"type\": \"app.x\", \"host\": \"h\", "
+                                              "\"time\": {\"$date\": 5}}"), ES_OK);
+    char big[400];
+    snprintf (big, sizeof big, "{\"text\": \"%0300d\"}", 1);
+    CHECK_EQ (es_emit_json (emitter, "app.x", big), ES_EOVERSIZED);
+    es_emitter_stats_t stats;
+    es_emitter_stats (emitter, &stats);
+    CHECK_EQ (stats.invalid, 6);
+    CHECK_EQ (stats.oversized, 1);
+    CHECK_EQ (stats.events, 1);
+    es_emitter_destroy (&emitter);
+
+    CHECK (es_emitter_new ("", NULL) == NULL);
+    CHECK (strstr (es_last_error (), "no endpoint"));
+    CHECK (es_emitter_new ("@nope://x", &options) == NULL);
+    CHECK (strstr (es_last_error (), "cannot bind nope://x"));
+    es_options_t curve = {.zmq_context = context, .curve_server_key = "short"};
+    CHECK (es_emitter_new (">inproc://curve", &curve) == NULL);
+    CHECK (strstr (es_last_error (), "cannot read certificate short"));
+    /* A secret certificate readable by others is refused, the key unprinted. */
+    char path[] = "/tmp/es_secret_XXXXXX";
+    int fd = mkstemp (path);
+    CHECK (fd >= 0);
+    const char *secret_key = "JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6";
+    dprintf (fd, "curve\n    public-key = \"rq:rM>}U?@Lns47E1%%kR.o@n%%FcmmsL/@{H8]yf7\"\n"
+                 "    secret-key = \"%s\"\n", secret_key);
+    close (fd);
+    chmod (path, 0644);
+    es_options_t leaky = {.zmq_context = context, .curve_server_key = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7",
+                          .curve_secret_file = path};
+    CHECK (es_emitter_new (">inproc://curve", &leaky) == NULL);
+    CHECK (strstr (es_last_error (), "readable by group or others"));
+    CHECK (strstr (es_last_error (), path));
+    CHECK (!strstr (es_last_error (), secret_key));
+    chmod (path, 0600);
+    es_emitter_t *curved = es_emitter_new (">inproc://curve", &leaky);
+    CHECK (curved);
+    es_emitter_destroy (&curved);
+    unlink (path);
+}
+
+/*  When the last subscriber leaves, events are held again, not sent to nobody. */
+static void s_forgets_departed_subscribers (void *context)
+{
+    es_options_t options = {.zmq_context = context};
+    char endpoint[64];
+    snprintf (endpoint, sizeof endpoint, "ipc:///tmp/es_emitter_test_%d", (int) getpid ());
+    char bind[70];
+    snprintf (bind, sizeof bind, "@%s", endpoint);
+    es_emitter_t *emitter = es_emitter_new (bind, &options);
+    CHECK (emitter);
+    void *one = s_subscriber (context, endpoint, "app.");
+    void *two = s_subscriber (context, endpoint, "app.");
+    CHECK_EQ (es_emit (emitter, "app.x", NULL), ES_OK);
+    CHECK_EQ (es_emitter_flush (emitter, 5000), ES_OK);
+    es_emitter_stats_t stats;
+    zmq_close (one);
+    usleep (100 * 1000);
+    for (int i = 0; i < 3; i++)
+        es_emitter_tick (emitter);
+    es_emitter_stats (emitter, &stats);
+    CHECK_EQ (stats.subscriptions, 1);          /* two still wants app. */
+    zmq_close (two);
+    for (int i = 0; i < 50 && stats.subscriptions; i++) {
+        usleep (10 * 1000);
+        es_emitter_tick (emitter);
+        es_emitter_stats (emitter, &stats);
+    }
+    CHECK_EQ (stats.subscriptions, 0);
+    CHECK_EQ (es_emit (emitter, "app.x", NULL), ES_OK);
+    CHECK_EQ (es_emitter_flush (emitter, 0), ES_ETIMEOUT);
+    es_emitter_stats (emitter, &stats);
+    CHECK_EQ (stats.pending, 1);
+    CHECK_EQ (stats.sent, 1);
+    es_emitter_destroy (&emitter);
+}
+
+static void s_fork_is_refused (void *context)
+{
+    es_options_t options = {.zmq_context = context};
+    es_emitter_t *emitter = es_emitter_new ("@inproc://fork", &options);
+    CHECK (emitter);
+    pid_t child = fork ();
+    CHECK (child >= 0);
+    if (child == 0) {
+        int code = es_emit (emitter, "app.x", NULL) == ES_EFORKED &&
+                           es_emitter_flush (emitter, 0) == ES_EFORKED &&
+                           strstr (es_emitter_error (emitter), "fork")
+                       ? 0
+                       : 3;
+        es_emitter_destroy (&emitter);
+        _exit (code);
+    }
+    int status;
+    CHECK (waitpid (child, &status, 0) == child);
+    CHECK (WIFEXITED (status));
+    CHECK_EQ (WEXITSTATUS (status), 0);
+    CHECK_EQ (es_emit (emitter, "app.x", NULL), ES_OK);   /* the parent's still works */
+    es_emitter_destroy (&emitter);
+}
+
+int main (void)
+{
+    void *context = zmq_ctx_new ();
+    s_holds_until_subscribed_and_envelope (context);
+    s_batches_by_size_and_time (context);
+    s_refuses_bad_events (context);
+    s_fork_is_refused (context);
+    s_forgets_departed_subscribers (context);
+    zmq_ctx_term (context);
+    printf ("emitter: ok\n");
+    return 0;
+}

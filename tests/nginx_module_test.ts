@@ -1,0 +1,432 @@
+/**
+ * ngx_http_eventstorm_module in Debian's own nginx (loaded with load_module, built by
+ * sources/nginx/module/build.sh): every request arrives once at a tap and in the store,
+ * with the same fields as the `nginx` log source reading nginx's own access log of the
+ * same requests; reloads under load lose nothing that is not counted; an endpoint that
+ * does not resolve or a router that is down neither fails nor stalls requests.
+ * Without nginx or the build tools the tests are skipped, or fail under CI=true.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { type Event } from "@eventstorm/core";
+import { EventStore, queryEvents } from "@eventstorm/sink-store";
+import { nginxParser } from "@eventstorm/source-nginx";
+import { cli, freePort, waitFor } from "./helpers.ts";
+import { buildModule, type Nginx, rawRequest, startNginx } from "./nginx_module.ts";
+
+const CI = Deno.env.get("CI") === "true";
+const built = await buildModule();
+const unavailable = "error" in built ? built.error : undefined;
+if (unavailable && !CI) console.warn(`skipping nginx module tests: ${unavailable}`);
+const so = "so" in built ? built.so : "";
+const opts = {
+  ignore: unavailable !== undefined && !CI,
+  sanitizeOps: false,
+  sanitizeResources: false,
+};
+const encoder = new TextEncoder();
+
+/** The format nginx's own access log is written in for the differential test. */
+const DIFF_FORMAT = '$remote_addr - $remote_user [$time_local] "$request" $status ' +
+  '$body_bytes_sent "$http_referer" "$http_user_agent" $request_time ' +
+  '"$upstream_response_time" $host $request_id';
+
+/** The project's router as a child process (cli.ts router). */
+async function router() {
+  const sources = freePort(), sinks = freePort();
+  const child = cli([
+    "router",
+    ...["--sources", `@tcp://127.0.0.1:${sources}`, "--sinks", `@tcp://127.0.0.1:${sinks}`],
+    ...["--stats-interval", "0s"],
+  ]);
+  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  while (!seen.includes("sinks tcp://")) {
+    const { value, done } = await reader.read();
+    assert.ok(!done, `router exited: ${seen}`);
+    seen += value;
+  }
+  reader.releaseLock();
+  return {
+    sources: `tcp://127.0.0.1:${sources}`,
+    sinks: `tcp://127.0.0.1:${sinks}`,
+    stop: async () => {
+      child.kill("SIGTERM");
+      await child.status;
+      await child.stderr.cancel().catch(() => {});
+      await child.stdout.cancel().catch(() => {});
+    },
+  };
+}
+
+/** `eventstorm tap` printing every event as a JSON line; `events()` parses what came. */
+function tap(from: string) {
+  const child = cli(["tap", "--from", from]);
+  let text = "";
+  const pump = (async () => {
+    for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) text += chunk;
+  })();
+  const errors = new Response(child.stderr).text();
+  return {
+    events: (): Record<string, unknown>[] =>
+      text.split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line)),
+    stop: async () => {
+      try {
+        child.kill("SIGINT");
+      } catch { /* exited */ }
+      await child.status;
+      await pump;
+      return await errors;
+    },
+  };
+}
+
+/** `eventstorm sink store` into DB, subscribed to http.hit. */
+function store(from: string, db: string) {
+  const child = cli([
+    ...["sink", "store", "--db", db, "--from", from, "--topic", "http.hit"],
+    ...["--stats-interval", "1s", "--stats-to", "none"],
+  ]);
+  let stderr = "";
+  const drain = (async () => {
+    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) stderr += chunk;
+  })();
+  return {
+    stderr: () => stderr,
+    events: (): Event[] => {
+      try {
+        const opened = EventStore.open(db, { readOnly: true });
+        try {
+          return queryEvents(opened, { type: "http.hit" });
+        } finally {
+          opened.close();
+        }
+      } catch {
+        return [];
+      }
+    },
+    stop: async () => {
+      try {
+        child.kill("SIGTERM");
+      } catch { /* stopped already */ }
+      await child.status;
+      await child.stdout.cancel().catch(() => {});
+      await drain;
+    },
+  };
+}
+
+function moduleConf(to: string, extra = "") {
+  return {
+    main: `load_module ${so};`,
+    http: `eventstorm_to ${to};\n    eventstorm_stats_interval 500ms;\n    ${extra}`,
+  };
+}
+
+/** Requests of every shape the default fields cover, each with a distinct id in its path. */
+function requestFor(i: number, run: string): { head: Uint8Array; body?: Uint8Array } {
+  const id = `${run}-${i}`;
+  const agents: (string | Uint8Array)[] = [
+    "curl/8.0",
+    'agent "quoted" \\ back',
+    "caf\u00e9 \u2713 agent",
+    new Uint8Array([0x62, 0x61, 0x64, 0xff, 0xfe, 0x01]),
+    "",
+  ];
+  const kind = i % 6;
+  const path = kind === 0
+    ? `/page/${id}?q=${i}&x=%20y`
+    : kind === 1
+    ? `/api/${id}`
+    : kind === 2
+    ? `/multi/${id}`
+    : kind === 3
+    ? `/missing/${id}`
+    : kind === 4
+    ? `/api/teapot?id=${id}`
+    : `/page/${id}`;
+  const method = kind === 5 ? "POST" : "GET";
+  const lines: (string | Uint8Array)[] = [`${method} ${path} HTTP/1.1\r\nHost: front\r\n`];
+  lines.push("User-Agent: ", agents[i % agents.length], "\r\n");
+  if (i % 3 === 0) lines.push(`Referer: http://example.com/from/${i}\r\n`);
+  if (i % 4 === 0) lines.push(`Authorization: Basic ${btoa(`user${i}:pw`)}\r\n`);
+  const body = kind === 5 ? encoder.encode(`body ${id}`) : undefined;
+  if (body) lines.push(`Content-Length: ${body.length}\r\n`);
+  lines.push("Connection: close\r\n\r\n");
+  const parts = lines.map((part) => typeof part === "string" ? encoder.encode(part) : part);
+  const head = new Uint8Array(parts.reduce((n, part) => n + part.length, 0));
+  let at = 0;
+  for (const part of parts) head.set(part, at), at += part.length;
+  return { head, body };
+}
+
+/** Events keyed by request_id, time to whole seconds (the log's $time_local). */
+function byRequestId(events: Record<string, unknown>[]): Map<string, Record<string, unknown>> {
+  const map = new Map<string, Record<string, unknown>>();
+  for (const event of events) {
+    const { time, host: _host, _id, ...fields } = event;
+    const millis = time instanceof Date ? time.getTime() : Date.parse(String(time));
+    map.set(String(event.request_id), { ...fields, second: Math.floor(millis / 1000) });
+  }
+  return map;
+}
+
+Deno.test({
+  name:
+    "nginx module: N requests give N http.hit at a tap and in the store, equal to the log source's",
+  ...opts,
+  async fn() {
+    if (unavailable) throw new Error(`CI=true but ${unavailable}`);
+    const r = await router();
+    const dir = await Deno.makeTempDir({ prefix: "nginx_module_store_" });
+    const t = tap(r.sinks);
+    const s = store(r.sinks, join(dir, "events.db"));
+    let nginx: Nginx | undefined;
+    try {
+      const diffLog = join(dir, "diff.log");
+      nginx = await startNginx(
+        {
+          ...moduleConf(
+            r.sources,
+            `log_format diff '${DIFF_FORMAT}';\n    access_log ${diffLog} diff;`,
+          ),
+          server: "eventstorm on;",
+          workers: 2,
+        },
+        freePort(),
+        freePort(),
+      );
+      const N = 240;
+      const run = crypto.randomUUID().slice(0, 8);
+      // Pub/sub delivers to the subscribers present: first make sure both are.
+      const received = () => Number([...s.stderr().matchAll(/received (\d+),/g)].at(-1)?.[1] ?? 0);
+      let warmups = 0;
+      await waitFor(
+        async () => {
+          const status = await rawRequest(
+            nginx!.port,
+            `GET /warmup/${warmups++} HTTP/1.1\r\nHost: front\r\nConnection: close\r\n\r\n`,
+          );
+          assert.equal(status, 200);
+          return received() > 0 && t.events().some((event) => event.type === "http.hit");
+        },
+        "the tap and the store sink subscribed",
+        20_000,
+      );
+      const statuses: number[] = [];
+      for (let i = 0; i < N; i++) {
+        const { head, body } = requestFor(i, run);
+        statuses.push(await rawRequest(nginx.port, head, body));
+      }
+      assert.ok(statuses.every((status) => status > 0), "every request got a response");
+      const hits = () =>
+        t.events().filter((event) =>
+          event.type === "http.hit" && String(event.request).includes(run)
+        );
+      // The store is read after the sink has stopped: it reports what it stored first.
+      const storedCount = () => Number([...s.stderr().matchAll(/stored (\d+),/g)].at(-1)?.[1] ?? 0);
+      await waitFor(() => hits().length >= N && storedCount() >= N, `${N} hits`, 20_000)
+        .catch((error) => {
+          throw new Error(`${error.message}: tap ${hits().length}, store ${storedCount()}`);
+        });
+      // Then until the store's count settles (early warm-ups may have missed it).
+      for (let last = -1; last !== storedCount();) {
+        last = storedCount();
+        await new Promise((resolve) => setTimeout(resolve, 1200));
+      }
+      assert.equal(hits().length, N, "exactly N http.hit at the tap");
+      await s.stop();
+      const stored = s.events().filter((event) => String(event.request).includes(run));
+      assert.equal(stored.length, N, "exactly N http.hit in the store");
+      const ids = new Set(stored.map((event) => String(event.request_id)));
+      assert.equal(ids.size, N, "N distinct requests");
+
+      // The same requests through nginx's own access_log and the `nginx` log source.
+      const parser = nginxParser({ format: DIFF_FORMAT });
+      const host = Deno.hostname();
+      const logged: Record<string, unknown>[] = [];
+      for (const line of (await Deno.readTextFile(diffLog)).split("\n")) {
+        if (line === "" || line.includes("/warmup/")) continue;
+        const events = parser.parse(line, { path: diffLog, host, readAt: new Date() });
+        assert.ok(events, `the log source parses ${line}`);
+        logged.push(...events);
+      }
+      assert.equal(logged.length, N);
+      const fromLog = byRequestId(logged);
+      const fromModule = byRequestId(stored as Record<string, unknown>[]);
+      for (const [id, expected] of fromLog) {
+        assert.deepEqual(fromModule.get(id), expected, `request ${id}`);
+      }
+      // The shapes the comparison covered, so it cannot pass on trivial events.
+      const some = (test: (event: Record<string, unknown>) => boolean) =>
+        [...fromModule.values()].some(test);
+      assert.ok(
+        some((event) => Array.isArray(event.upstream_response_time_list)),
+        "upstream lists",
+      );
+      assert.ok(some((event) => typeof event.upstream_response_time === "number"), "upstream time");
+      assert.ok(some((event) => String(event.http_user_agent).includes("\u2713")), "UTF-8 agent");
+      assert.ok(some((event) => String(event.http_user_agent).includes("\\xFF")), "bytes escaped");
+      assert.ok(some((event) => event.remote_user === "user0"), "remote_user");
+      assert.ok(some((event) => event.status === 418 && event.query !== undefined), "query");
+      assert.ok(some((event) => event.method === "POST"), "POST");
+      assert.ok(some((event) => event.http_referer !== undefined), "referer");
+      assert.ok(some((event) => event.vhost === "front"), "vhost");
+      const stats = t.events().filter((event) => event.type === "eventstorm.stats");
+      assert.ok(stats.length > 0, "workers publish eventstorm.stats");
+      assert.ok(stats.every((event) => event.component === "nginx" && event.dropped === 0));
+    } finally {
+      await nginx?.stop();
+      await s.stop();
+      await t.stop();
+      await r.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "nginx module: reloads under load lose no request that is not counted as dropped",
+  ...opts,
+  async fn() {
+    if (unavailable) throw new Error(`CI=true but ${unavailable}`);
+    const r = await router();
+    const t = tap(r.sinks);
+    let nginx: Nginx | undefined;
+    try {
+      nginx = await startNginx(
+        {
+          ...moduleConf(r.sources, "eventstorm_flush_timeout 2s;"),
+          server: "eventstorm on;",
+          workers: 2,
+        },
+        freePort(),
+        freePort(),
+      );
+      const port = nginx.port;
+      let completed = 0;
+      let failed = 0;
+      let loading = true;
+      const loaders = Array.from({ length: 4 }, async (_, worker) => {
+        for (let i = 0; loading; i++) {
+          const status = await rawRequest(
+            port,
+            `GET /page/${worker}-${i} HTTP/1.1\r\nHost: front\r\nConnection: close\r\n\r\n`,
+          ).catch(() => 0);
+          if (status === 200) completed++;
+          else failed++;
+        }
+      });
+      for (let reload = 0; reload < 3; reload++) {
+        await new Promise((resolve) => setTimeout(resolve, 700));
+        await nginx.signal("reload");
+      }
+      await new Promise((resolve) => setTimeout(resolve, 700));
+      loading = false;
+      await Promise.all(loaders);
+      assert.equal(failed, 0, "no request failed during the reloads");
+      assert.ok(completed > 50, `load ran (${completed} requests)`);
+
+      const account = () => {
+        const events = t.events();
+        const hits = events.filter((event) => event.type === "http.hit").length;
+        const latest = new Map<number, Record<string, unknown>>();
+        for (const event of events) {
+          if (event.type === "eventstorm.stats") latest.set(Number(event.pid), event);
+        }
+        let dropped = 0, finals = 0;
+        for (const stats of latest.values()) {
+          dropped += Number(stats.dropped);
+          if (stats.final) finals++;
+        }
+        return { hits, dropped, finals, workers: latest.size };
+      };
+      await waitFor(
+        () => {
+          const now = account();
+          return now.hits + now.dropped >= completed && now.finals >= 6;
+        },
+        "every request accounted for, and the final stats of the 6 replaced workers",
+        30_000,
+      );
+      const result = account();
+      assert.equal(result.hits + result.dropped, completed, JSON.stringify(result));
+      assert.ok(result.workers >= 8, `each worker its own stats (${result.workers})`);
+      const ids = t.events().filter((event) => event.type === "http.hit").map((e) => e.path);
+      assert.equal(new Set(ids).size, ids.length, "no request twice");
+    } finally {
+      await nginx?.stop();
+      await t.stop();
+      await r.stop();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "nginx module: an unresolvable endpoint or a router that is down neither fails nor stalls requests",
+  ...opts,
+  async fn() {
+    if (unavailable) throw new Error(`CI=true but ${unavailable}`);
+    for (const to of ["tcp://no-such-host.invalid:5555", `tcp://127.0.0.1:${freePort()}`]) {
+      const nginx = await startNginx(
+        {
+          ...moduleConf(to, "eventstorm_flush_timeout 500ms;"),
+          server: "eventstorm on;",
+          workers: 2,
+        },
+        freePort(),
+        freePort(),
+      );
+      let slowest = 0;
+      try {
+        for (let i = 0; i < 300; i++) {
+          const started = performance.now();
+          const status = await rawRequest(
+            nginx.port,
+            `GET /page/${i} HTTP/1.1\r\nHost: front\r\nConnection: close\r\n\r\n`,
+          );
+          slowest = Math.max(slowest, performance.now() - started);
+          assert.equal(status, 200, `request ${i} with ${to}`);
+        }
+        // A blocking send would hold a worker for seconds (libzmq's reconnect timers).
+        assert.ok(slowest < 1000, `slowest request ${slowest.toFixed(0)} ms with ${to}`);
+      } finally {
+        const stopping = performance.now();
+        await nginx.stop();
+        // Exit flushes for at most eventstorm_flush_timeout, twice (events, final stats).
+        const took = performance.now() - stopping;
+        assert.ok(took < 5000, `nginx stopped in ${took.toFixed(0)} ms with ${to}`);
+      }
+    }
+  },
+});
+
+Deno.test({
+  name: "nginx module: nginx -t rejects a bad endpoint, event type or field in one line",
+  ...opts,
+  async fn() {
+    if (unavailable) throw new Error(`CI=true but ${unavailable}`);
+    const cases: [string, string, RegExp][] = [
+      ["eventstorm_to nonsense;", "", /eventstorm_to: "nonsense" is not an endpoint/],
+      ["eventstorm_to tcp://127.0.0.1:1;", "eventstorm_type Http.Hit;", /not an event type/],
+      ["eventstorm_to tcp://127.0.0.1:1;", "eventstorm_field time $msec;", /envelope fields/],
+    ];
+    for (const [http, server, expected] of cases) {
+      const dir = await Deno.makeTempDir({ prefix: "nginx_module_bad_" });
+      const conf = join(dir, "nginx.conf");
+      await Deno.writeTextFile(
+        conf,
+        `load_module ${so};\npid ${dir}/nginx.pid;\nerror_log ${dir}/error.log;\n` +
+          `events {}\nhttp {\n  access_log off;\n  ${http}\n  server {\n    listen 127.0.0.1:${freePort()};\n` +
+          `    ${server}\n  }\n}\n`,
+      );
+      const out = await new Deno.Command("nginx", {
+        args: ["-t", "-q", "-p", dir, "-e", join(dir, "error.log"), "-c", conf],
+        stderr: "piped",
+      }).output();
+      const text = new TextDecoder().decode(out.stderr);
+      assert.equal(out.success, false, `nginx -t accepted ${http} ${server}`);
+      assert.match(text, expected);
+    }
+  },
+});
