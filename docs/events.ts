@@ -289,7 +289,7 @@ export const CATALOGUE: EventSpec[] = [
     emittedBy: "the router and every sink, every `--stats-interval`",
     summary: "A component's counters. Besides the fields listed, every counter of the " +
       "component's stats line is a field of its own (`integer`, since the component started); " +
-      "docs/specs/stats.md names them.",
+      "the stats line prints them under the same names.",
     open: true,
     fields: [
       f("component", "string", "which component: `router`, `sink store`, …", true),
