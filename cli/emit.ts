@@ -42,9 +42,11 @@ export const EMIT_COMMAND: CommandSpec = {
 {"$date": ...}; it and "host" are filled in when absent. Bad lines are counted
 and reported, never sent.
 
-Exit code: 0; 1 when stdin ended but events could not be delivered before the
-close timeout (they are counted as dropped). Ctrl-C or SIGTERM exits 0 after
-reporting what was sent and dropped.
+Exit code: 0; 1 when stdin ended but events were dropped: not delivered before
+the close timeout, or larger than one event may be (1 MiB encoded), or
+nested deeper than 100 levels; each is counted and the lines after
+it still go out. Ctrl-C or SIGTERM exits 0 after reporting what was sent and
+dropped.
 
 Examples:
   echo '{"type":"app.deploy","version":"1.2"}' | eventstorm emit
@@ -123,13 +125,18 @@ export async function emitMain(
   }
   await emitter.close();
   const stats = emitter.stats();
+  const dropped = stats.dropped + stats.oversized + stats.unencodable;
+  const reasons = [
+    [stats.dropped, "nobody subscribed before the close timeout"],
+    [stats.oversized, "too large"],
+    [stats.unencodable, "nested too deep"],
+  ].filter(([count]) => (count as number) > 0)
+    .map(([count, why], _, all) => all.length === 1 ? why : `${count} ${why}`);
   console.error(
     `emit: ${stats.eventsSent} events sent in ${stats.messages} messages, ${invalid} invalid lines, ` +
-      `${stats.dropped} dropped${
-        stats.dropped ? " (nobody subscribed before the close timeout)" : ""
-      }`,
+      `${dropped} dropped${reasons.length ? ` (${reasons.join(", ")})` : ""}`,
   );
   // A script piping a file in learns from the exit code that it did not all go;
   // a person stopping it on purpose has just read the count.
-  return stats.dropped > 0 && !signal.aborted ? 1 : 0;
+  return dropped > 0 && !signal.aborted ? 1 : 0;
 }

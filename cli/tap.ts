@@ -64,6 +64,7 @@ export function formatTapLine(
     formatCount(bytes / 1e6)
   }MB/s | total ${current.events} events, ` +
     `lost ${current.lost}, duplicates ${current.duplicates}, malformed ${malformed}, ` +
+    `rejected ${current.rejectedEvents}, ` +
     `${sources} sources, ${current.streams.length} streams`;
 }
 

@@ -1,14 +1,8 @@
 import assert from "node:assert/strict";
 import { BSON } from "bson";
 import { MAX_NESTING, nestsDeeperThan, valueNestsDeeperThan } from "./bson_depth.ts";
-import {
-  BatchEncoder,
-  CodecError,
-  decodeBatch,
-  decodeEvents,
-  fromJsonLine,
-  toJsonLine,
-} from "./codec.ts";
+import { BatchEncoder, CodecError, decodeBatch, decodeEvents } from "./codec.ts";
+import { fromJsonLine, toJsonLine } from "./json.ts";
 import { mulberry32 } from "./random.ts";
 import { deepEvent, nestedDocument } from "./testdata/deep_bson.ts";
 

@@ -17,6 +17,14 @@ export * from "./event.ts";
 export * from "./codec.ts";
 export * from "./bson_depth.ts";
 export * from "./fields.ts";
+export {
+  decodeFields,
+  decodeValue,
+  encodeFields,
+  encodeValue,
+  fromJsonLine,
+  toJsonLine,
+} from "./json.ts";
 export * from "./protocol.ts";
 export * from "./sequence.ts";
 export * from "./turns.ts";

@@ -4,7 +4,7 @@
  * @module
  */
 import { type Event, setField } from "@eventstorm/core";
-import { decodeFields } from "./ejson.ts";
+import { decodeFields } from "@eventstorm/core/json";
 import { type EventFilter, filterSql, SqlBuilder } from "./filter.ts";
 import type { EventStore } from "./store.ts";
 
