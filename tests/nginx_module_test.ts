@@ -12,7 +12,7 @@ import { type Event } from "@eventstorm/core";
 import { EventStore, queryEvents } from "@eventstorm/sink-store";
 import { nginxParser } from "@eventstorm/source-nginx";
 import { cli, freePort, waitFor } from "./helpers.ts";
-import { buildModule, type Nginx, rawRequest, startNginx } from "./nginx_module.ts";
+import { buildModule, type Nginx, rawRequest, ROOT, startNginx } from "./nginx_module.ts";
 
 const CI = Deno.env.get("CI") === "true";
 const built = await buildModule();
@@ -428,5 +428,39 @@ Deno.test({
       assert.equal(out.success, false, `nginx -t accepted ${http} ${server}`);
       assert.match(text, expected);
     }
+  },
+});
+
+Deno.test({
+  name:
+    "nginx module: 1,000,000 random and mutated values of every field kind give valid BSON under ASan",
+  ...opts,
+  async fn() {
+    if (unavailable) throw new Error(`CI=true but ${unavailable}`);
+    const dir = await Deno.makeTempDir({ prefix: "nginx_module_fuzz_" });
+    const module = join(ROOT, "sources/nginx/module");
+    const flags = await new Deno.Command("pkg-config", {
+      args: ["--cflags", "--libs", "libbson-1.0"],
+      stdout: "piped",
+    }).output();
+    const compile = await new Deno.Command("cc", {
+      args: [
+        ...["-std=c11", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all"],
+        join(module, "tests/fields_fuzz.c"),
+        join(module, "ngx_http_eventstorm_fields.c"),
+        ...new TextDecoder().decode(flags.stdout).trim().split(/\s+/),
+        ...["-lm", "-o", join(dir, "fields_fuzz")],
+      ],
+      stderr: "piped",
+    }).output();
+    assert.ok(compile.success, new TextDecoder().decode(compile.stderr));
+    const run = await new Deno.Command(join(dir, "fields_fuzz"), {
+      args: ["1000000"],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(run.stdout) + new TextDecoder().decode(run.stderr);
+    assert.ok(run.success, text);
+    assert.match(text, /1000000 values, every document valid/);
   },
 });
