@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { type Event } from "@eventstorm/core";
 import { EventStore, queryEvents } from "@eventstorm/sink-store";
 import { nginxParser } from "@eventstorm/source-nginx";
-import { cli, freePort, waitFor } from "./helpers.ts";
+import { cli, freePort, routerProcess, waitFor } from "./helpers.ts";
 import { buildModule, type Nginx, rawRequest, ROOT, startNginx } from "./nginx_module.ts";
 
 const CI = Deno.env.get("CI") === "true";
@@ -30,34 +30,6 @@ const encoder = new TextEncoder();
 const DIFF_FORMAT = '$remote_addr - $remote_user [$time_local] "$request" $status ' +
   '$body_bytes_sent "$http_referer" "$http_user_agent" $request_time ' +
   '"$upstream_response_time" $host $request_id';
-
-/** The project's router as a child process (cli.ts router). */
-async function router() {
-  const sources = freePort(), sinks = freePort();
-  const child = cli([
-    "router",
-    ...["--sources", `@tcp://127.0.0.1:${sources}`, "--sinks", `@tcp://127.0.0.1:${sinks}`],
-    ...["--stats-interval", "0s"],
-  ]);
-  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  let seen = "";
-  while (!seen.includes("sinks tcp://")) {
-    const { value, done } = await reader.read();
-    assert.ok(!done, `router exited: ${seen}`);
-    seen += value;
-  }
-  reader.releaseLock();
-  return {
-    sources: `tcp://127.0.0.1:${sources}`,
-    sinks: `tcp://127.0.0.1:${sinks}`,
-    stop: async () => {
-      child.kill("SIGTERM");
-      await child.status;
-      await child.stderr.cancel().catch(() => {});
-      await child.stdout.cancel().catch(() => {});
-    },
-  };
-}
 
 /** `eventstorm tap` printing every event as a JSON line; `events()` parses what came. */
 function tap(from: string) {
@@ -177,7 +149,7 @@ Deno.test({
   ...opts,
   async fn() {
     if (unavailable) throw new Error(`CI=true but ${unavailable}`);
-    const r = await router();
+    const r = await routerProcess();
     const dir = await Deno.makeTempDir({ prefix: "nginx_module_store_" });
     const t = tap(r.sinks);
     const s = store(r.sinks, join(dir, "events.db"));
@@ -289,7 +261,7 @@ Deno.test({
   ...opts,
   async fn() {
     if (unavailable) throw new Error(`CI=true but ${unavailable}`);
-    const r = await router();
+    const r = await routerProcess();
     const t = tap(r.sinks);
     let nginx: Nginx | undefined;
     try {
