@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { type Event } from "@eventstorm/core";
 import { EventStore, queryEvents } from "@eventstorm/sink-store";
 import { nginxParser } from "@eventstorm/source-nginx";
-import { cli, freePort, routerProcess, waitFor } from "./helpers.ts";
+import { cli, finish, freePort, routerProcess, waitFor } from "./helpers.ts";
 import { buildModule, type Nginx, rawRequest, ROOT, startNginx } from "./nginx_module.ts";
 
 const CI = Deno.env.get("CI") === "true";
@@ -434,5 +434,76 @@ Deno.test({
     const text = new TextDecoder().decode(run.stdout) + new TextDecoder().decode(run.stderr);
     assert.ok(run.success, text);
     assert.match(text, /1000000 values, every document valid/);
+  },
+});
+
+Deno.test({
+  name: "nginx module: CURVE keys from eventstorm keygen get events through an --allow-keys router",
+  ...opts,
+  async fn() {
+    if (unavailable) throw new Error(`CI=true but ${unavailable}`);
+    const keys = await Deno.makeTempDir({ prefix: "nginx_module_keys_" });
+    for (const name of ["router", "web", "tap"]) {
+      const out = await finish(cli(["keygen", `${keys}/${name}`]));
+      assert.equal(out.code, 0, out.stderr);
+    }
+    await Deno.mkdir(`${keys}/allowed`);
+    for (const name of ["web", "tap"]) {
+      await Deno.copyFile(`${keys}/${name}`, `${keys}/allowed/${name}`);
+    }
+    const r = await routerProcess([
+      ...["--curve-secret", `${keys}/router_secret`, "--allow-keys", `${keys}/allowed`],
+    ]);
+    const child = cli([
+      ...["tap", "--from", r.sinks, "--topic", "http.hit"],
+      ...["--curve-server", `${keys}/router`, "--curve-secret", `${keys}/tap_secret`],
+    ]);
+    let text = "";
+    const pump = (async () => {
+      for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) text += chunk;
+    })();
+    let nginx: Nginx | undefined;
+    try {
+      nginx = await startNginx(
+        {
+          ...moduleConf(
+            r.sources,
+            `eventstorm_curve_server ${keys}/router;\n    eventstorm_curve_secret ${keys}/web_secret;`,
+          ),
+          server: "eventstorm on;",
+        },
+        freePort(),
+        freePort(),
+      );
+      const port = nginx.port;
+      let sent = 0;
+      await waitFor(
+        async () => {
+          await rawRequest(
+            port,
+            `GET /curve/${sent++} HTTP/1.1\r\nHost: front\r\nConnection: close\r\n\r\n`,
+          );
+          return text.includes('"path":"/curve/');
+        },
+        "an event through CURVE",
+        20_000,
+      );
+      const event = JSON.parse(text.split("\n").find((line) => line.includes("/curve/"))!);
+      assert.equal(event.type, "http.hit");
+      assert.equal(event.status, 200);
+      const log = await Deno.readTextFile(join(nginx.dir, "error.log"));
+      const secret = (await Deno.readTextFile(`${keys}/web_secret`))
+        .match(/secret-key = "(.{40})"/)![1];
+      assert.ok(!log.includes(secret), "the secret key never reaches the error log");
+    } finally {
+      await nginx?.stop();
+      try {
+        child.kill("SIGINT");
+      } catch { /* exited */ }
+      await child.status;
+      await pump;
+      await child.stderr.cancel().catch(() => {});
+      await r.stop();
+    }
   },
 });
