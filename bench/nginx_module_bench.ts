@@ -11,7 +11,7 @@
  */
 import { parseArgs } from "node:util";
 import { join } from "node:path";
-import { cli, freePort } from "../tests/helpers.ts";
+import { cli, freePort, routerProcess } from "../tests/helpers.ts";
 import { buildModule, type Nginx, startNginx } from "../tests/nginx_module.ts";
 
 const args = parseArgs({
@@ -41,12 +41,8 @@ const decoder = new TextDecoder();
 const files = await Deno.makeTempDir({ prefix: "nginx_module_bench_" });
 await Deno.writeTextFile(join(files, "small.txt"), "a small static file\n".repeat(8));
 
-const sources = freePort(), sinks = freePort();
-const router = cli([
-  ...["router", "--sources", `@tcp://127.0.0.1:${sources}`, "--sinks", `@tcp://127.0.0.1:${sinks}`],
-  ...["--stats-interval", "0s"],
-]);
-const tap = cli(["tap", "--from", `tcp://127.0.0.1:${sinks}`, "--stats", "--interval", "5s"]);
+const router = await routerProcess();
+const tap = cli(["tap", "--from", router.sinks, "--stats", "--interval", "5s"]);
 
 const STATIC = `location = /small.txt { root ${files}; }`;
 const variants = {
@@ -54,7 +50,7 @@ const variants = {
   "access_log to a file": { server: `access_log ${files}/access.log combined; ${STATIC}` },
   "eventstorm module": {
     main: `load_module ${built.so};`,
-    http: `eventstorm_to tcp://127.0.0.1:${sources};`,
+    http: `eventstorm_to ${router.sources};`,
     server: `access_log off; eventstorm on; ${STATIC}`,
   },
   // The module's own cost in nginx, without the router and tap sharing the CPUs: no
@@ -158,15 +154,12 @@ try {
       } µs (${(c("eventstorm module") / c("access_log to a file")).toFixed(3)}× access_log's)`,
   );
 } finally {
-  for (const child of [tap, router]) {
-    try {
-      child.kill("SIGTERM");
-    } catch { /* exited */ }
-    const out = await child.output();
-    if (child === tap) {
-      const line = decoder.decode(out.stdout).trim().split("\n").filter((l) => l.includes("total"))
-        .at(-1);
-      if (line) console.log(`tap: ${line.trim()}`);
-    }
-  }
+  try {
+    tap.kill("SIGTERM");
+  } catch { /* exited */ }
+  const out = await tap.output();
+  const line = decoder.decode(out.stdout).trim().split("\n").filter((l) => l.includes("total"))
+    .at(-1);
+  if (line) console.log(`tap: ${line.trim()}`);
+  await router.stop();
 }

@@ -11,8 +11,8 @@ import { join } from "node:path";
 import { type Event } from "@eventstorm/core";
 import { EventStore, queryEvents } from "@eventstorm/sink-store";
 import { nginxParser } from "@eventstorm/source-nginx";
-import { cli, freePort, waitFor } from "./helpers.ts";
-import { buildModule, type Nginx, rawRequest, startNginx } from "./nginx_module.ts";
+import { cli, finish, freePort, routerProcess, waitFor } from "./helpers.ts";
+import { buildModule, type Nginx, rawRequest, ROOT, startNginx } from "./nginx_module.ts";
 
 const CI = Deno.env.get("CI") === "true";
 const built = await buildModule();
@@ -30,34 +30,6 @@ const encoder = new TextEncoder();
 const DIFF_FORMAT = '$remote_addr - $remote_user [$time_local] "$request" $status ' +
   '$body_bytes_sent "$http_referer" "$http_user_agent" $request_time ' +
   '"$upstream_response_time" $host $request_id';
-
-/** The project's router as a child process (cli.ts router). */
-async function router() {
-  const sources = freePort(), sinks = freePort();
-  const child = cli([
-    "router",
-    ...["--sources", `@tcp://127.0.0.1:${sources}`, "--sinks", `@tcp://127.0.0.1:${sinks}`],
-    ...["--stats-interval", "0s"],
-  ]);
-  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  let seen = "";
-  while (!seen.includes("sinks tcp://")) {
-    const { value, done } = await reader.read();
-    assert.ok(!done, `router exited: ${seen}`);
-    seen += value;
-  }
-  reader.releaseLock();
-  return {
-    sources: `tcp://127.0.0.1:${sources}`,
-    sinks: `tcp://127.0.0.1:${sinks}`,
-    stop: async () => {
-      child.kill("SIGTERM");
-      await child.status;
-      await child.stderr.cancel().catch(() => {});
-      await child.stdout.cancel().catch(() => {});
-    },
-  };
-}
 
 /** `eventstorm tap` printing every event as a JSON line; `events()` parses what came. */
 function tap(from: string) {
@@ -177,7 +149,7 @@ Deno.test({
   ...opts,
   async fn() {
     if (unavailable) throw new Error(`CI=true but ${unavailable}`);
-    const r = await router();
+    const r = await routerProcess();
     const dir = await Deno.makeTempDir({ prefix: "nginx_module_store_" });
     const t = tap(r.sinks);
     const s = store(r.sinks, join(dir, "events.db"));
@@ -289,7 +261,7 @@ Deno.test({
   ...opts,
   async fn() {
     if (unavailable) throw new Error(`CI=true but ${unavailable}`);
-    const r = await router();
+    const r = await routerProcess();
     const t = tap(r.sinks);
     let nginx: Nginx | undefined;
     try {
@@ -427,6 +399,111 @@ Deno.test({
       const text = new TextDecoder().decode(out.stderr);
       assert.equal(out.success, false, `nginx -t accepted ${http} ${server}`);
       assert.match(text, expected);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "nginx module: 1,000,000 random and mutated values of every field kind give valid BSON under ASan",
+  ...opts,
+  async fn() {
+    if (unavailable) throw new Error(`CI=true but ${unavailable}`);
+    const dir = await Deno.makeTempDir({ prefix: "nginx_module_fuzz_" });
+    const module = join(ROOT, "sources/nginx/module");
+    const flags = await new Deno.Command("pkg-config", {
+      args: ["--cflags", "--libs", "libbson-1.0"],
+      stdout: "piped",
+    }).output();
+    const compile = await new Deno.Command("cc", {
+      args: [
+        ...["-std=c11", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all"],
+        join(module, "tests/fields_fuzz.c"),
+        join(module, "ngx_http_eventstorm_fields.c"),
+        ...new TextDecoder().decode(flags.stdout).trim().split(/\s+/),
+        ...["-lm", "-o", join(dir, "fields_fuzz")],
+      ],
+      stderr: "piped",
+    }).output();
+    assert.ok(compile.success, new TextDecoder().decode(compile.stderr));
+    const run = await new Deno.Command(join(dir, "fields_fuzz"), {
+      args: ["1000000"],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(run.stdout) + new TextDecoder().decode(run.stderr);
+    assert.ok(run.success, text);
+    assert.match(text, /1000000 values, every document valid/);
+  },
+});
+
+Deno.test({
+  name: "nginx module: CURVE keys from eventstorm keygen get events through an --allow-keys router",
+  ...opts,
+  async fn() {
+    if (unavailable) throw new Error(`CI=true but ${unavailable}`);
+    const keys = await Deno.makeTempDir({ prefix: "nginx_module_keys_" });
+    for (const name of ["router", "web", "tap"]) {
+      const out = await finish(cli(["keygen", `${keys}/${name}`]));
+      assert.equal(out.code, 0, out.stderr);
+    }
+    await Deno.mkdir(`${keys}/allowed`);
+    for (const name of ["web", "tap"]) {
+      await Deno.copyFile(`${keys}/${name}`, `${keys}/allowed/${name}`);
+    }
+    const r = await routerProcess([
+      ...["--curve-secret", `${keys}/router_secret`, "--allow-keys", `${keys}/allowed`],
+    ]);
+    const child = cli([
+      ...["tap", "--from", r.sinks, "--topic", "http.hit"],
+      ...["--curve-server", `${keys}/router`, "--curve-secret", `${keys}/tap_secret`],
+    ]);
+    let text = "";
+    const pump = (async () => {
+      for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) text += chunk;
+    })();
+    let nginx: Nginx | undefined;
+    try {
+      nginx = await startNginx(
+        {
+          ...moduleConf(
+            r.sources,
+            `eventstorm_curve_server ${keys}/router;\n    eventstorm_curve_secret ${keys}/web_secret;`,
+          ),
+          server: "eventstorm on;",
+        },
+        freePort(),
+        freePort(),
+      );
+      const port = nginx.port;
+      let sent = 0;
+      await waitFor(
+        async () => {
+          await rawRequest(
+            port,
+            `GET /curve/${sent++} HTTP/1.1\r\nHost: front\r\nConnection: close\r\n\r\n`,
+          );
+          return text.includes('"path":"/curve/');
+        },
+        "an event through CURVE",
+        20_000,
+      );
+      const event = JSON.parse(text.split("\n").find((line) => line.includes("/curve/"))!);
+      assert.equal(event.type, "http.hit");
+      assert.equal(event.status, 200);
+      const log = await Deno.readTextFile(join(nginx.dir, "error.log"));
+      const secret = (await Deno.readTextFile(`${keys}/web_secret`))
+        .match(/secret-key = "(.{40})"/)![1];
+      assert.ok(!log.includes(secret), "the secret key never reaches the error log");
+    } finally {
+      await nginx?.stop();
+      try {
+        child.kill("SIGINT");
+      } catch { /* exited */ }
+      await child.status;
+      await pump;
+      await child.stderr.cancel().catch(() => {});
+      await r.stop();
     }
   },
 });

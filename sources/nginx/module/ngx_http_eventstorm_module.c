@@ -65,6 +65,7 @@ static void *ngx_http_eventstorm_create_loc_conf (ngx_conf_t *cf);
 static char *ngx_http_eventstorm_merge_loc_conf (ngx_conf_t *cf, void *parent, void *child);
 static char *ngx_http_eventstorm_to (ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_eventstorm_type (ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_http_eventstorm_curve_secret (ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_eventstorm_field (ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_eventstorm_init_process (ngx_cycle_t *cycle);
 static void ngx_http_eventstorm_exit_process (ngx_cycle_t *cycle);
@@ -86,7 +87,7 @@ static ngx_command_t ngx_http_eventstorm_commands[] = {
 
     { ngx_string ("eventstorm_curve_secret"),
       NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1,
-      ngx_conf_set_str_slot,
+      ngx_http_eventstorm_curve_secret,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof (ngx_http_eventstorm_main_conf_t, curve_secret),
       NULL },
@@ -373,6 +374,21 @@ ngx_http_eventstorm_to (ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
         start = p + 1;
     }
+    return NGX_CONF_OK;
+}
+
+/* A relative secret file is relative to nginx's configuration prefix, as for
+   ssl_certificate_key. */
+static char *
+ngx_http_eventstorm_curve_secret (ngx_conf_t *cf, ngx_command_t *cmd, void *data)
+{
+    ngx_http_eventstorm_main_conf_t *conf = data;
+    ngx_str_t *value = cf->args->elts;
+    if (conf->curve_secret.data != NULL)
+        return "is duplicate";
+    conf->curve_secret = value[1];
+    if (ngx_conf_full_name (cf->cycle, &conf->curve_secret, 1) != NGX_OK)
+        return NGX_CONF_ERROR;
     return NGX_CONF_OK;
 }
 
