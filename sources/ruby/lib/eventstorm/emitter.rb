@@ -134,12 +134,10 @@ module Eventstorm
       reopen_after_fork if Process.pid != @pid
       return true if @closed
 
+      deadline = monotonic + timeout
       flushed = flush(timeout: timeout)
-      @mutex.synchronize do
-        poll_subscriptions
-        @next.each { |topic, index| announce(topic, index) if wanted?(topic) }
-        @closed = true
-      end
+      announce_all(deadline)
+      @mutex.synchronize { @closed = true }
       @thread.join
       @socket.setsockopt(ZMQ::LINGER, (timeout * 1000).to_i)
       @socket.close
@@ -279,7 +277,24 @@ module Eventstorm
 
     def announce(topic, index)
       frames = [topic.b, Protocol.header(count: 0, source: @source, first: index), "".b]
-      @stats[:announcements] += 1 if send_frames(frames)
+      sent = send_frames(frames)
+      @stats[:announcements] += 1 if sent
+      sent
+    end
+
+    # The closing announcements reveal the loss of each topic's last messages, so they wait
+    # (until +deadline+) for room in a full queue rather than be dropped.
+    def announce_all(deadline)
+      topics = @mutex.synchronize { @next.keys }
+      until topics.empty?
+        @mutex.synchronize do
+          poll_subscriptions
+          topics.reject! { |topic| !wanted?(topic) || announce(topic, @next[topic]) }
+        end
+        break if topics.empty? || monotonic >= deadline
+
+        sleep TICK
+      end
     end
 
     def send_frames(frames)
