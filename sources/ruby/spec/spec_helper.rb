@@ -5,6 +5,8 @@ require "eventstorm"
 require "json"
 require "socket"
 require "timeout"
+require "fileutils"
+require "English"
 
 # Starts the project's own TypeScript components (router, tap, emit, keygen) for the
 # interoperability specs.
