@@ -23,11 +23,12 @@ install_pyzmq() {
 }
 
 if [ "$(id -u)" != 0 ]; then
-  echo "clients.sh: gcc, libzmq3-dev or ruby-ffi-rzmq/ruby-bson are missing and installing them needs root" >&2
+  echo "clients.sh: gcc, libzmq3-dev, Ruby or its gems (ffi-rzmq, bson, rspec, rack, webrick, puma) or ab are missing and installing them needs root" >&2
   exit 1
 fi
 
-packages=(gcc libc6-dev libzmq3-dev ruby ruby-ffi-rzmq ruby-bson)
+packages=(gcc libc6-dev libzmq3-dev ruby ruby-ffi-rzmq ruby-bson ruby-rspec ruby-rack ruby-webrick
+  puma apache2-utils)
 lock_wait=(-o DPkg::Lock::Timeout=300)
 export DEBIAN_FRONTEND=noninteractive
 install_pyzmq
