@@ -53,7 +53,16 @@ export interface TransportResult {
   lost: number;
 }
 
-async function run(
+/**
+ * Measures one transport run; `sender` replaces the TypeScript sender (another language's
+ * emitter, given where to publish).
+ *
+ * @example
+ * ```ts
+ * await run("through router", { viaRouter: true, total: 1e6, per: 1000, send: "encode", receive: "raw" });
+ * ```
+ */
+export async function run(
   name: string,
   options: {
     viaRouter: boolean;
@@ -61,6 +70,7 @@ async function run(
     per: number;
     send: "raw" | "encode";
     receive: "raw" | "decode";
+    sender?: (sendTo: string) => Deno.ChildProcess;
   },
 ): Promise<TransportResult> {
   const a = port();
@@ -75,7 +85,8 @@ async function run(
   }
   const receiver = spawn(["receive", receiveAt, String(options.total), options.receive]);
   const { rest } = await firstLine(receiver);
-  const sender = spawn(["send", sendTo, String(options.total), String(options.per), options.send]);
+  const sender = options.sender?.(sendTo) ??
+    spawn(["send", sendTo, String(options.total), String(options.per), options.send]);
   const senderOut = await sender.output();
   const received = JSON.parse((await readAll(rest)).trim().split("\n").pop()!);
   await receiver.status;

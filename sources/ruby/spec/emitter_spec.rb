@@ -159,6 +159,25 @@ RSpec.describe Eventstorm::Emitter do
     collector&.close
   end
 
+  it "keeps the envelope single: a host field overrides, string keys work, a type must match" do
+    collector = Eventstorm::Collector.new("@#{endpoint}")
+    emitter = described_class.new(">#{endpoint}", host: "spec")
+    received = collect(collector, 2)
+    wait_until { emitter.stats[:subscribed] }
+    emitter.emit("app.keys", host: "other", n: 1)
+    emitter.emit("app.keys", **{ "n" => 2, "type" => "app.keys" })
+    expect { emitter.emit("app.keys", type: "app.other") }.to raise_error(ArgumentError, /type/)
+    emitter.flush(timeout: 10)
+    first, second = received.value
+    expect(first.to_h).to include("host" => "other", "n" => 1)
+    expect(first.keys).to eq(%w[type time host n])
+    expect(second.keys).to eq(%w[type time host n])
+    expect(second).to include("host" => "spec", "n" => 2)
+  ensure
+    emitter&.close(timeout: 0)
+    collector&.close
+  end
+
   it "rejects an invalid type and an unknown endpoint clearly" do
     expect { described_class.new("udp://x:1") }.to raise_error(ArgumentError, /bad endpoint/)
     emitter = described_class.new(">#{endpoint}")

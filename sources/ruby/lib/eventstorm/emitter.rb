@@ -83,20 +83,26 @@ module Eventstorm
     #   emitter.emit("app.deploy", version: "1.2", took: 3.5)
     def emit(type, time: Time.now, **fields)
       reopen_after_fork if Process.pid != @pid
-      type = type.to_s
-      raise ArgumentError, "invalid event type #{type.inspect}" unless Protocol.valid_topic?(type)
-
+      type = @types[type] || known_type(type)
       document = { "type" => type, "time" => time, "host" => @host }
-      fields.each { |key, value| document[key.to_s] = value }
+      # Symbol keys go to BSON as they are; only names that would repeat the envelope's need
+      # the slow path.
+      if fields.key?(:host) || fields.key?(:type) || fields.any? { |key, _| key.is_a?(String) }
+        fields.each { |key, value| document[key.to_s] = value }
+        raise ArgumentError, "field type #{document['type'].inspect} is not the event's type" unless
+          document["type"] == type
+      else
+        document.merge!(fields)
+      end
       bytes = encode(document)
       @mutex.synchronize do
         raise Error, "emitter is closed" if @closed
 
         @stats[:emitted] += 1
-        batch = (@batches[type] ||= { events: [], bytes: 0, since: monotonic })
-        batch[:events] << bytes
-        batch[:bytes] += bytes.bytesize
-        close_batch(type) if batch[:events].size >= @batch_size || batch[:bytes] >= @batch_bytes
+        batch = (@batches[type] ||= [[], 0, monotonic])
+        batch[0] << bytes
+        batch[1] += bytes.bytesize
+        close_batch(type) if batch[0].size >= @batch_size || batch[1] >= @batch_bytes
       end
       nil
     end
@@ -162,7 +168,7 @@ module Eventstorm
     #   emitter.stats[:dropped] #=> 0
     def stats
       @mutex.synchronize do
-        waiting = @batches.each_value.sum { |b| b[:events].size } +
+        waiting = @batches.each_value.sum { |b| b[0].size } +
                   @held.sum { |message| message[1].size }
         @stats.merge(waiting: waiting, source: @source, pid: @pid,
                      subscribed: !@subscriptions.empty?)
@@ -177,7 +183,8 @@ module Eventstorm
       @source = SecureRandom.random_number(2**64 - 1) + 1
       @next = Hash.new(0)
       @last_sent = {}
-      @batches = {}
+      @batches = {} # topic => [encoded events, their bytes, monotonic time of the first]
+      @types = {}
       @held = []
       @subscriptions = []
       @stats = Hash.new(0).merge(emitted: 0, sent: 0, messages: 0, announcements: 0, dropped: 0,
@@ -204,13 +211,22 @@ module Eventstorm
 
           poll_subscriptions
           now = monotonic
-          @batches.select { |_, b| now - b[:since] >= @linger }.each_key { |t| close_batch(t) }
+          @batches.select { |_, b| now - b[2] >= @linger }.each_key { |t| close_batch(t) }
           send_held
           announce_idle(now)
         end
       end
     rescue StandardError => e
       warn "eventstorm: emitter thread stopped: #{e.class}: #{e.message}"
+    end
+
+    # Validates a type once; the frozen copy is the batch's key from then on.
+    def known_type(type)
+      name = type.to_s
+      raise ArgumentError, "invalid event type #{name.inspect}" unless Protocol.valid_topic?(name)
+
+      @types.clear if @types.size >= 1024
+      @types[type] = name.dup.freeze
     end
 
     def encode(document)
@@ -222,7 +238,7 @@ module Eventstorm
     # Takes +topic+'s batch out, numbers it, and sends it, holds it or drops it.
     def close_batch(topic)
       batch = @batches.delete(topic) or return
-      events = batch[:events]
+      events = batch[0]
       poll_subscriptions
       if @subscriptions.empty?
         if @held.sum { |m| m[1].size } + events.size <= @hold_limit
