@@ -98,7 +98,7 @@ async function rackBench(): Promise<void> {
       "eventstorm",
       "-e",
       `c = Eventstorm::Collector.new("@tcp://127.0.0.1:${sinkPort}"); ` +
-      `trap("TERM") { puts c.stats[:events]; exit!(0) }; loop { c.receive(timeout: 1) }`,
+      `trap("TERM") { $stdout.puts c.stats[:events]; $stdout.flush; exit!(0) }; loop { c.receive(timeout: 1) }`,
     ],
     stdout: "piped",
     stderr: "inherit",

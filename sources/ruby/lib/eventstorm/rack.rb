@@ -12,8 +12,9 @@ module Eventstorm
   # It never raises into the app: a failure to emit is counted in {#errors}. An app exception
   # still produces its event (status 500) and is re-raised unchanged to the server.
   #
-  # Response bodies are counted as they are streamed; the event is emitted when the server
-  # closes the body (Rack's contract), so +request_time+ covers streaming too.
+  # An Array body is counted at once and passed through untouched; any other body is counted
+  # as it is streamed and the event is emitted when the server closes it (Rack's contract), so
+  # +request_time+ covers streaming too.
   #
   # @example config.ru
   #   require "eventstorm/rack"
@@ -48,6 +49,12 @@ module Eventstorm
       rescue Exception # rubocop:disable Lint/RescueException -- re-raised unchanged below
         record(env, time, started, 500, 0)
         raise
+      end
+      if body.is_a?(Array)
+        # Already complete: counted now, and returned as it is so the server keeps its fast
+        # path for arrays.
+        record(env, time, started, status, body.sum(&:bytesize))
+        return [status, headers, body]
       end
       [status, headers, Body.new(body) { |bytes| record(env, time, started, status, bytes) }]
     end
