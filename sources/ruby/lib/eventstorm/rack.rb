@@ -119,21 +119,30 @@ module Eventstorm
       @errors += 1
     end
 
+    # Optional request headers, as nginx names them; absent or empty ones are left out.
+    HEADERS = { http_referer: "HTTP_REFERER", http_user_agent: "HTTP_USER_AGENT",
+                http_host: "HTTP_HOST" }.freeze
+    private_constant :HEADERS
+
     def fields(env, status, bytes, elapsed)
-      method = env["REQUEST_METHOD"].to_s
-      path = "#{env['SCRIPT_NAME']}#{env['PATH_INFO']}"
+      method = env["REQUEST_METHOD"] || ""
+      script = env["SCRIPT_NAME"]
+      path = script.nil? || script.empty? ? env["PATH_INFO"] || "" : "#{script}#{env['PATH_INFO']}"
       path = "/" if path.empty?
-      query = env["QUERY_STRING"].to_s
-      protocol = (env["SERVER_PROTOCOL"] || env["HTTP_VERSION"]).to_s
-      target = query.empty? ? path : "#{path}?#{query}"
-      fields = { remote_addr: env["REMOTE_ADDR"].to_s, request: "#{method} #{target} #{protocol}",
+      query = env["QUERY_STRING"]
+      query = nil if query&.empty?
+      protocol = env["SERVER_PROTOCOL"] || env["HTTP_VERSION"] || ""
+      fields = { remote_addr: env["REMOTE_ADDR"] || "",
+                 request: query ? "#{method} #{path}?#{query} #{protocol}" : "#{method} #{path} #{protocol}",
                  method: method, path: path }
-      fields[:query] = query unless query.empty?
-      fields.merge!(protocol: protocol, status: status, body_bytes_sent: bytes,
-                    request_time: elapsed.round(3).to_f)
-      { http_referer: "HTTP_REFERER", http_user_agent: "HTTP_USER_AGENT",
-        http_host: "HTTP_HOST" }.each do |name, key|
-        fields[name] = env[key] if env[key] && !env[key].empty?
+      fields[:query] = query if query
+      fields[:protocol] = protocol
+      fields[:status] = status
+      fields[:body_bytes_sent] = bytes
+      fields[:request_time] = elapsed.round(3)
+      HEADERS.each do |name, key|
+        value = env[key]
+        fields[name] = value if value && !value.empty?
       end
       fields
     end
