@@ -12,6 +12,15 @@
 module Eventstorm
   # A usage or configuration error (bad endpoint, bad key, closed emitter).
   class Error < StandardError; end
+
+  # Seconds on the monotonic clock, for deadlines and durations.
+  #
+  # @return [Float]
+  # @example
+  #   deadline = Eventstorm.monotonic + 5
+  def self.monotonic
+    Process.clock_gettime(Process::CLOCK_MONOTONIC)
+  end
 end
 
 require_relative "eventstorm/version"

@@ -5,12 +5,27 @@ require_relative "spec_helper"
 RSpec.describe Eventstorm::Emitter do
   let(:endpoint) { "tcp://127.0.0.1:#{free_port}" }
 
+  # Emitters and collectors of an example, closed after it.
+  def open_emitter(*args, **options)
+    (@opened ||= []) << described_class.new(*args, **options)
+    @opened.last
+  end
+
+  def open_collector(*args, **options)
+    (@opened ||= []) << Eventstorm::Collector.new(*args, **options)
+    @opened.last
+  end
+
+  after do
+    (@opened || []).each { |it| it.is_a?(described_class) ? it.close(timeout: 0) : it.close }
+  end
+
   # A SUB socket only sends its subscriptions while it is used: receive in a thread.
   def collect(collector, count, timeout: 30)
     Thread.new do
       events = []
-      deadline = Process.clock_gettime(Process::CLOCK_MONOTONIC) + timeout
-      while events.size < count && Process.clock_gettime(Process::CLOCK_MONOTONIC) < deadline
+      deadline = Eventstorm.monotonic + timeout
+      while events.size < count && Eventstorm.monotonic < deadline
         event = collector.receive(timeout: 0.2)
         events << event if event
       end
@@ -19,12 +34,12 @@ RSpec.describe Eventstorm::Emitter do
   end
 
   it "sends nothing before a subscriber and everything once one is there" do
-    emitter = described_class.new(">#{endpoint}", host: "spec")
+    emitter = open_emitter(">#{endpoint}", host: "spec")
     10.times { |i| emitter.emit("app.deploy", n: i) }
     expect(emitter.flush(timeout: 0.3)).to be(false)
     expect(emitter.stats).to include(sent: 0, waiting: 10, subscribed: false)
 
-    collector = Eventstorm::Collector.new("@#{endpoint}")
+    collector = open_collector("@#{endpoint}")
     received = collect(collector, 10)
     expect(emitter.flush(timeout: 10)).to be(true)
     events = received.value
@@ -32,14 +47,11 @@ RSpec.describe Eventstorm::Emitter do
     expect(events.first).to include("type" => "app.deploy", "host" => "spec")
     expect(events.first["time"]).to be_a(Time)
     expect(collector.stats).to include(lost: 0, events: 10)
-  ensure
-    emitter&.close(timeout: 0)
-    collector&.close
   end
 
   it "does not send topics no subscriber wants, and numbers each topic from 0" do
-    collector = Eventstorm::Collector.new("@#{endpoint}", prefixes: ["http."])
-    emitter = described_class.new(">#{endpoint}", host: "spec", batch_size: 3)
+    collector = open_collector("@#{endpoint}", prefixes: ["http."])
+    emitter = open_emitter(">#{endpoint}", host: "spec", batch_size: 3)
     received = collect(collector, 7)
     wait_until { emitter.stats[:subscribed] }
     7.times { |i| emitter.emit("http.hit", n: i) }
@@ -48,14 +60,11 @@ RSpec.describe Eventstorm::Emitter do
     expect(received.value.size).to eq(7)
     expect(emitter.stats).to include(sent: 7, unwanted: 5, messages: 3)
     expect(collector.stats).to include(lost: 0, events: 7, messages: 3)
-  ensure
-    emitter&.close(timeout: 0)
-    collector&.close
   end
 
   it "announces an idle topic's next index, so the loss of its last message is counted" do
-    collector = Eventstorm::Collector.new("@#{endpoint}")
-    emitter = described_class.new(">#{endpoint}", host: "spec")
+    collector = open_collector("@#{endpoint}")
+    emitter = open_emitter(">#{endpoint}", host: "spec")
     received = collect(collector, 1_000_000, timeout: 2.5)
     wait_until { emitter.stats[:subscribed] }
     3.times { |i| emitter.emit("app.tick", n: i) }
@@ -72,20 +81,17 @@ RSpec.describe Eventstorm::Emitter do
                                                          first: 3), ""])
     expect(late.stats[:lost]).to eq(3)
     late.close
-  ensure
-    emitter&.close(timeout: 0)
-    collector&.close
   end
 
   it "never blocks: what the full queue refuses is counted, and receivers count it lost" do
-    collector = Eventstorm::Collector.new("@#{endpoint}")
-    emitter = described_class.new(">#{endpoint}", host: "spec", batch_size: 1,
+    collector = open_collector("@#{endpoint}")
+    emitter = open_emitter(">#{endpoint}", host: "spec", batch_size: 1,
                                                    high_water_mark: 10)
     collector.receive(timeout: 0.2) # sends the subscription, then reads nothing for a while
     wait_until { emitter.stats[:subscribed] }
-    started = Process.clock_gettime(Process::CLOCK_MONOTONIC)
+    started = Eventstorm.monotonic
     20_000.times { |i| emitter.emit("app.flood", n: i, pad: "x" * 1000) }
-    expect(Process.clock_gettime(Process::CLOCK_MONOTONIC) - started).to be < 30
+    expect(Eventstorm.monotonic - started).to be < 30
     stats = emitter.stats
     expect(stats[:dropped]).to be > 0
     expect(stats[:sent] + stats[:dropped]).to eq(20_000)
@@ -94,14 +100,11 @@ RSpec.describe Eventstorm::Emitter do
     drained.join
     expect(collector.stats[:events]).to eq(stats[:sent])
     expect(collector.stats[:lost] + collector.stats[:events]).to eq(20_000)
-  ensure
-    emitter&.close(timeout: 0)
-    collector&.close
   end
 
   it "is thread-safe: many threads share one emitter and one stream, nothing lost" do
-    collector = Eventstorm::Collector.new("@#{endpoint}")
-    emitter = described_class.new(">#{endpoint}", host: "spec", batch_size: 50)
+    collector = open_collector("@#{endpoint}")
+    emitter = open_emitter(">#{endpoint}", host: "spec", batch_size: 50)
     threads, per_thread = 8, 2_000
     received = collect(collector, threads * per_thread, timeout: 60)
     wait_until { emitter.stats[:subscribed] }
@@ -115,15 +118,12 @@ RSpec.describe Eventstorm::Emitter do
       expect(events.select { |e| e["t"] == t }.map { |e| e["n"] }).to eq((0...per_thread).to_a)
     end
     expect(collector.stats).to include(lost: 0, duplicates: 0, streams: 1)
-  ensure
-    emitter&.close(timeout: 0)
-    collector&.close
   end
 
   it "reopens in a forked child with a new source id; every worker is its own stream" do
-    emitter = described_class.new(">#{endpoint}", host: "spec")
+    emitter = open_emitter(">#{endpoint}", host: "spec")
     parent_source = emitter.source
-    collector = Eventstorm::Collector.new("@#{endpoint}")
+    collector = open_collector("@#{endpoint}")
     workers, per_worker = 3, 500
     received = collect(collector, workers * per_worker, timeout: 60)
     reader, writer = IO.pipe
@@ -154,14 +154,11 @@ RSpec.describe Eventstorm::Emitter do
       expect(events.select { |e| e["w"] == w }.map { |e| e["n"] }).to eq((0...per_worker).to_a)
     end
     expect(emitter.source).to eq(parent_source)
-  ensure
-    emitter&.close(timeout: 0)
-    collector&.close
   end
 
   it "keeps the envelope single: a host field overrides, string keys work, a type must match" do
-    collector = Eventstorm::Collector.new("@#{endpoint}")
-    emitter = described_class.new(">#{endpoint}", host: "spec")
+    collector = open_collector("@#{endpoint}")
+    emitter = open_emitter(">#{endpoint}", host: "spec")
     received = collect(collector, 2)
     wait_until { emitter.stats[:subscribed] }
     emitter.emit("app.keys", host: "other", n: 1)
@@ -173,14 +170,11 @@ RSpec.describe Eventstorm::Emitter do
     expect(first.keys).to eq(%w[type time host n])
     expect(second.keys).to eq(%w[type time host n])
     expect(second).to include("host" => "spec", "n" => 2)
-  ensure
-    emitter&.close(timeout: 0)
-    collector&.close
   end
 
   it "rejects an invalid type and an unknown endpoint clearly" do
     expect { described_class.new("udp://x:1") }.to raise_error(ArgumentError, /bad endpoint/)
-    emitter = described_class.new(">#{endpoint}")
+    emitter = open_emitter(">#{endpoint}")
     expect { emitter.emit("Bad Type") }.to raise_error(ArgumentError, /invalid event type/)
     emitter.close(timeout: 0)
     expect { emitter.emit("app.x") }.to raise_error(Eventstorm::Error, /closed/)

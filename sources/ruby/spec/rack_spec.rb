@@ -21,8 +21,8 @@ RSpec.describe Eventstorm::Rack do
   # Decodes with BSON types kept, to compare them with the nginx source's.
   def typed_events(count)
     raws = []
-    deadline = Process.clock_gettime(Process::CLOCK_MONOTONIC) + 30
-    while raws.size < count && Process.clock_gettime(Process::CLOCK_MONOTONIC) < deadline
+    deadline = Eventstorm.monotonic + 30
+    while raws.size < count && Eventstorm.monotonic < deadline
       frames = []
       socket = collector.instance_variable_get(:@socket)
       socket.setsockopt(ZMQ::RCVTIMEO, 200)

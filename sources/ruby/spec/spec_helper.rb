@@ -44,10 +44,10 @@ module ProjectProcesses
   end
 
   def wait_until(timeout: 60, step: 0.05)
-    deadline = Process.clock_gettime(Process::CLOCK_MONOTONIC) + timeout
+    deadline = Eventstorm.monotonic + timeout
     until (value = yield)
       raise "condition not met within #{timeout}s" if
-        Process.clock_gettime(Process::CLOCK_MONOTONIC) > deadline
+        Eventstorm.monotonic > deadline
 
       sleep step
     end

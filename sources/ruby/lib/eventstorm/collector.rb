@@ -60,9 +60,9 @@ module Eventstorm
     # @example
     #   collector.receive(timeout: 0.5)
     def receive(timeout: nil)
-      deadline = timeout && monotonic + timeout
+      deadline = timeout && Eventstorm.monotonic + timeout
       while @pending.empty?
-        wait = deadline ? deadline - monotonic : 1.0
+        wait = deadline ? deadline - Eventstorm.monotonic : 1.0
         return nil if wait <= 0
 
         frames = read((wait * 1000).ceil.clamp(1, 1000)) or next
@@ -138,10 +138,6 @@ module Eventstorm
           @stats[:rejected] += 1
         end
       end
-    end
-
-    def monotonic
-      Process.clock_gettime(Process::CLOCK_MONOTONIC)
     end
   end
 end

@@ -99,7 +99,7 @@ module Eventstorm
         raise Error, "emitter is closed" if @closed
 
         @stats[:emitted] += 1
-        batch = (@batches[type] ||= [[], 0, monotonic])
+        batch = (@batches[type] ||= [[], 0, Eventstorm.monotonic])
         batch[0] << bytes
         batch[1] += bytes.bytesize
         close_batch(type) if batch[0].size >= @batch_size || batch[1] >= @batch_bytes
@@ -115,7 +115,7 @@ module Eventstorm
     #   emitter.flush(timeout: 2) #=> true
     def flush(timeout: 5.0)
       reopen_after_fork if Process.pid != @pid
-      deadline = monotonic + timeout
+      deadline = Eventstorm.monotonic + timeout
       loop do
         done = @mutex.synchronize do
           @batches.each_key.to_a.each { |topic| close_batch(topic) }
@@ -123,7 +123,7 @@ module Eventstorm
           @held.empty?
         end
         return true if done
-        return false if monotonic >= deadline
+        return false if Eventstorm.monotonic >= deadline
 
         sleep TICK
       end
@@ -140,7 +140,7 @@ module Eventstorm
       reopen_after_fork if Process.pid != @pid
       return true if @closed
 
-      deadline = monotonic + timeout
+      deadline = Eventstorm.monotonic + timeout
       flushed = flush(timeout: timeout)
       announce_all(deadline)
       @mutex.synchronize { @closed = true }
@@ -183,7 +183,7 @@ module Eventstorm
       @source = SecureRandom.random_number(2**64 - 1) + 1
       @next = Hash.new(0)
       @last_sent = {}
-      @batches = {} # topic => [encoded events, their bytes, monotonic time of the first]
+      @batches = {} # topic => [encoded events, their bytes, Eventstorm.monotonic time of the first]
       @types = {}
       @held = []
       @subscriptions = []
@@ -210,7 +210,7 @@ module Eventstorm
           break if @closed
 
           poll_subscriptions
-          now = monotonic
+          now = Eventstorm.monotonic
           @batches.select { |_, b| now - b[2] >= @linger }.each_key { |t| close_batch(t) }
           send_held
           announce_idle(now)
@@ -270,7 +270,7 @@ module Eventstorm
       end
       first = @next[topic]
       @next[topic] = first + events.size
-      @last_sent[topic] = monotonic
+      @last_sent[topic] = Eventstorm.monotonic
       frames = [topic.b, Protocol.header(count: events.size, source: @source, first: first),
                 events.join]
       if send_frames(frames)
@@ -307,7 +307,7 @@ module Eventstorm
           poll_subscriptions
           topics.reject! { |topic| !wanted?(topic) || announce(topic, @next[topic]) }
         end
-        break if topics.empty? || monotonic >= deadline
+        break if topics.empty? || Eventstorm.monotonic >= deadline
 
         sleep TICK
       end
@@ -333,10 +333,6 @@ module Eventstorm
     def wanted?(topic)
       binary = topic.b
       @subscriptions.any? { |prefix| binary.start_with?(prefix) }
-    end
-
-    def monotonic
-      Process.clock_gettime(Process::CLOCK_MONOTONIC)
     end
   end
 end

@@ -42,7 +42,7 @@ module Eventstorm
     # @example
     #   middleware.call(env)
     def call(env)
-      started = Process.clock_gettime(Process::CLOCK_MONOTONIC)
+      started = Eventstorm.monotonic
       time = Time.now
       begin
         status, headers, body = @app.call(env)
@@ -113,7 +113,7 @@ module Eventstorm
     private
 
     def record(env, time, started, status, bytes)
-      elapsed = Process.clock_gettime(Process::CLOCK_MONOTONIC) - started
+      elapsed = Eventstorm.monotonic - started
       @emitter.emit(@type, time: time, **fields(env, status.to_i, bytes, elapsed))
     rescue StandardError
       @errors += 1
