@@ -17,10 +17,9 @@ deadline = Process.clock_gettime(Process::CLOCK_MONOTONIC) + 30
 sleep 0.01 until emitter.stats[:subscribed] || Process.clock_gettime(Process::CLOCK_MONOTONIC) > deadline
 sleep 0.2
 agent = "Debian APT-HTTP/1.3 (0.9.7.9) #{'x' * 54}"
-base = Time.at(1_700_000_000)
 started = Process.clock_gettime(Process::CLOCK_MONOTONIC)
 total.times do |i|
-  emitter.emit("http.hit", time: base + i / 1000.0, remote_addr: "203.0.113.7", method: "GET",
+  emitter.emit("http.hit", remote_addr: "203.0.113.7", method: "GET",
                            path: "/downloads/product_1", status: 200, body_bytes_sent: 4312,
                            http_user_agent: agent)
 end

@@ -158,7 +158,11 @@ module Eventstorm
       raise Invalid, "bson" unless utf8?(document)
 
       document
-    rescue BSON::Error, ArgumentError, EncodingError, RangeError, NoMethodError, TypeError
+    rescue Invalid
+      raise
+    rescue StandardError
+      # bson-ruby raises many classes for bad input (Registry::UnsupportedType is no
+      # BSON::Error); all of it is a document that does not decode.
       raise Invalid, "bson"
     end
 
