@@ -130,7 +130,10 @@ RSpec.describe Eventstorm::Emitter do
     pids = Array.new(workers) do |w|
       fork do
         reader.close
-        per_worker.times { |i| emitter.emit("app.worker", w: w, n: i) }
+        # The child's first events come from three threads at once: one reopen, one stream.
+        Array.new(3) do |t|
+          Thread.new { (t...per_worker).step(3) { |i| emitter.emit("app.worker", w: w, n: i) } }
+        end.each(&:join)
         ok = emitter.close(timeout: 20)
         stats = emitter.stats
         writer.puts(JSON.generate(source: emitter.source.to_s, ok: ok, sent: stats[:sent],
@@ -151,7 +154,7 @@ RSpec.describe Eventstorm::Emitter do
     expect(collector.stats[:streams]).to eq(workers)
     expect(collector.stats[:lost]).to eq(reports.sum { |r| r["dropped"] })
     workers.times do |w|
-      expect(events.select { |e| e["w"] == w }.map { |e| e["n"] }).to eq((0...per_worker).to_a)
+      expect(events.select { |e| e["w"] == w }.map { |e| e["n"] }.sort).to eq((0...per_worker).to_a)
     end
     expect(emitter.source).to eq(parent_source)
   end

@@ -37,6 +37,9 @@ module Eventstorm
     TICK = 0.02
     # An idle topic is announced this often (seconds).
     ANNOUNCE_EVERY = 1.0
+    # Serializes reopening after fork (a child's first calls may come from several threads).
+    REOPEN = Mutex.new
+    private_constant :REOPEN
 
     # @return [Integer] this stream's id (changes in a forked child)
     attr_reader :source
@@ -177,13 +180,13 @@ module Eventstorm
 
     private
 
+    # Sets @pid last: a thread that sees the current pid finds everything else ready.
     def open
-      @pid = Process.pid
       @mutex = Mutex.new
       @source = SecureRandom.random_number(2**64 - 1) + 1
       @next = Hash.new(0)
       @last_sent = {}
-      @batches = {} # topic => [encoded events, their bytes, Eventstorm.monotonic time of the first]
+      @batches = {} # topic => [encoded events, their bytes, monotonic time of the first]
       @types = {}
       @held = []
       @subscriptions = []
@@ -194,13 +197,19 @@ module Eventstorm
       @socket = Sockets.open(@context, ZMQ::XPUB, @endpoints, curve: @curve, options: options)
       @thread = Thread.new { background }
       @thread.name = "eventstorm-emitter" if @thread.respond_to?(:name=)
+      @pid = Process.pid
     end
 
     # The parent's context, socket and thread do not exist for us: libzmq contexts must not
     # be used across fork, so the child keeps its hands off them (ffi-rzmq's finalizers only
     # close them in the process that created them) and opens its own.
+    # Several threads of a new worker may notice the fork at once: one reopens.
     def reopen_after_fork
-      @closed ? (@pid = Process.pid) : open
+      REOPEN.synchronize do
+        next if Process.pid == @pid
+
+        @closed ? (@pid = Process.pid) : open
+      end
     end
 
     def background
