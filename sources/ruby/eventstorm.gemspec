@@ -5,7 +5,8 @@ require_relative "lib/eventstorm/version"
 Gem::Specification.new do |spec|
   spec.name = "eventstorm"
   spec.version = Eventstorm::VERSION
-  spec.summary = "Emit and collect eventstorm events (BSON over ZeroMQ) from Ruby, with a Rack middleware"
+  spec.summary = "Emit and collect eventstorm events (BSON over ZeroMQ) from Ruby, " \
+                 "with a Rack middleware"
   spec.description = <<~TEXT
     A Ruby client of eventstorm's wire protocol v1: an Emitter that batches events per topic,
     numbers each stream and counts every drop; a Collector with exact loss, duplicate and

@@ -67,7 +67,8 @@ RSpec.describe Eventstorm::Rack do
     emitter.flush(timeout: 10)
     events = typed_events(requests)
     expect(events.size).to eq(requests)
-    expect(events.map { |e| e["http_user_agent"] }).to match_array(Array.new(requests) { |i| "rspec/#{i}" })
+    agents = Array.new(requests) { |i| "rspec/#{i}" }
+    expect(events.map { |e| e["http_user_agent"] }).to match_array(agents)
 
     big = events.find { |e| e["http_user_agent"] == "rspec/0" }
     expect(big.keys).to eq(%w[type time host remote_addr request method path protocol status

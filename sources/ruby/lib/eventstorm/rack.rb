@@ -132,8 +132,8 @@ module Eventstorm
       query = env["QUERY_STRING"]
       query = nil if query&.empty?
       protocol = env["SERVER_PROTOCOL"] || env["HTTP_VERSION"] || ""
-      fields = { remote_addr: env["REMOTE_ADDR"] || "",
-                 request: query ? "#{method} #{path}?#{query} #{protocol}" : "#{method} #{path} #{protocol}",
+      target = query ? "#{path}?#{query}" : path
+      fields = { remote_addr: env["REMOTE_ADDR"] || "", request: "#{method} #{target} #{protocol}",
                  method: method, path: path }
       fields[:query] = query if query
       fields[:protocol] = protocol

@@ -27,7 +27,9 @@ module Eventstorm
       begin
         options.each { |option, value| check(set(socket, option, value), "setsockopt #{option}") }
         Curve.apply(socket, **curve) if curve
-        pairs.each { |mode, address| check(socket.public_send(mode, address), "#{mode} #{address}") }
+        pairs.each do |mode, address|
+          check(socket.public_send(mode, address), "#{mode} #{address}")
+        end
       rescue StandardError
         socket.setsockopt(ZMQ::LINGER, 0)
         socket.close
