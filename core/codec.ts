@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { BSON, EJSON } from "bson";
+import { BSON } from "bson";
 import { envelopeProblem, type Event } from "./event.ts";
 import { writePlainDocument } from "./plain_bson.ts";
 
@@ -297,37 +297,4 @@ export function decodeEvents(
     }
   }
   return { events, rejected };
-}
-
-/**
- * One event as one line of Extended JSON (relaxed): dates as `{"$date": "…"}`,
- * ObjectIds as `{"$oid": "…"}`, other numbers as plain JSON numbers.
- *
- * @example
- * ```ts
- * import { toJsonLine } from "@eventstorm/core";
- * toJsonLine({ type: "x", time: new Date(0), host: "h" });
- * // '{"type":"x","time":{"$date":"1970-01-01T00:00:00Z"},"host":"h"}'
- * ```
- */
-export function toJsonLine(document: Record<string, unknown>): string {
-  return EJSON.stringify(document, { relaxed: true });
-}
-
-/**
- * Parses one line of (Extended) JSON into a document: `{"$date": …}` becomes a
- * Date. Throws `SyntaxError` for bad JSON.
- *
- * @example
- * ```ts
- * import { fromJsonLine } from "@eventstorm/core";
- * fromJsonLine('{"time":{"$date":"2026-01-01T00:00:00Z"}}').time instanceof Date; // true
- * ```
- */
-export function fromJsonLine(line: string): Record<string, unknown> {
-  const value = EJSON.parse(line, { relaxed: true });
-  if (value === null || typeof value !== "object" || Array.isArray(value)) {
-    throw new SyntaxError("a JSON object is expected");
-  }
-  return value as Record<string, unknown>;
 }

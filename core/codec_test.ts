@@ -7,9 +7,7 @@ import {
   decodeBatch,
   decodeEvents,
   encodeBatch,
-  fromJsonLine,
   MAX_DOCUMENT_SIZE,
-  toJsonLine,
 } from "./codec.ts";
 
 const time = new Date("2026-11-23T10:00:00.123Z");
@@ -202,54 +200,6 @@ Deno.test("codec: a __proto__ key cannot lend a document an envelope", () => {
   const [decoded] = decodeBatch(doc);
   assert.equal(Object.getPrototypeOf(decoded), Object.prototype);
   assert.equal(({} as Record<string, unknown>).type, undefined);
-});
-
-Deno.test("codec: toJsonLine writes one line of relaxed Extended JSON", () => {
-  const oid = new ObjectId("0123456789abcdef01234567");
-  const line = toJsonLine({
-    type: "x",
-    time: new Date(0),
-    host: "h",
-    _id: oid,
-    n: Long.fromNumber(42),
-    msg: "two\nlines",
-  });
-  assert.equal(line.includes("\n"), false);
-  assert.deepEqual(JSON.parse(line), {
-    type: "x",
-    time: { $date: "1970-01-01T00:00:00Z" },
-    host: "h",
-    _id: { $oid: "0123456789abcdef01234567" },
-    n: 42,
-    msg: "two\nlines",
-  });
-});
-
-Deno.test("codec: fromJsonLine inverts toJsonLine", () => {
-  const event = {
-    type: "x",
-    time,
-    host: "h",
-    _id: new ObjectId(),
-    n: 3,
-    f: 1.5,
-    tags: ["a"],
-    nothing: null,
-  };
-  const back = fromJsonLine(toJsonLine(event));
-  assert.ok(back.time instanceof Date);
-  assert.equal((back.time as Date).getTime(), time.getTime());
-  assert.ok(back._id instanceof ObjectId);
-  assert.equal((back._id as ObjectId).toHexString(), event._id.toHexString());
-  assert.deepEqual({ ...back, time: 0, _id: 0 }, { ...event, time: 0, _id: 0 });
-  // Plain JSON is accepted as well.
-  assert.deepEqual(fromJsonLine('{"a": 1, "b": [true]}'), { a: 1, b: [true] });
-});
-
-Deno.test("codec: fromJsonLine rejects what is not one JSON object", () => {
-  for (const line of ["", "not json", "[1,2]", "null", "42", '"text"', "{"]) {
-    assert.throws(() => fromJsonLine(line), SyntaxError, line);
-  }
 });
 
 Deno.test("codec: BatchEncoder grows for large documents and keeps earlier ones", () => {

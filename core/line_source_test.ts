@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { fromJsonLine } from "./codec.ts";
+import { fromJsonLine } from "./json.ts";
 import { type Event, localHostname } from "./event.ts";
 import { UsageError } from "./flags.ts";
 import type { LineParser } from "./line_parser.ts";

@@ -15,6 +15,14 @@
  */
 export * from "./event.ts";
 export * from "./codec.ts";
+export {
+  decodeFields,
+  decodeValue,
+  encodeFields,
+  encodeValue,
+  fromJsonLine,
+  toJsonLine,
+} from "./json.ts";
 export * from "./protocol.ts";
 export * from "./sequence.ts";
 export * from "./endpoint.ts";

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { toJsonLine } from "./codec.ts";
+import { toJsonLine } from "./json.ts";
 import type { Event } from "./event.ts";
 import type { EventOutput } from "./output.ts";
 import { randomSourceId } from "./protocol.ts";
@@ -55,7 +55,7 @@ const encoder = new TextEncoder();
  * import { PrintOutput } from "@eventstorm/core";
  * const out = new PrintOutput();
  * out.send({ type: "app.start", time: new Date(0), host: "h" });
- * await out.close(); // prints {"type":"app.start","time":{"$date":"1970-01-01T00:00:00Z"},"host":"h"}
+ * await out.close(); // prints {"type":"app.start","time":{"$date":"1970-01-01T00:00:00.000Z"},"host":"h"}
  * ```
  */
 export class PrintOutput implements EventOutput {

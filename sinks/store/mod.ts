@@ -43,7 +43,6 @@ export {
   type WhereClause,
   type WhereOperator,
 } from "./filter.ts";
-export { decodeFields, decodeValue, encodeFields, encodeValue, eventToJson } from "./ejson.ts";
 export { checkSchema, ensureSchema, SCHEMA_VERSION } from "./schema.ts";
 export { formatCell, formatTable } from "./table.ts";
 export { StoreBackend, type StoreBackendOptions } from "./backend.ts";

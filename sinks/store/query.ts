@@ -4,7 +4,7 @@
  * @module
  */
 import type { Event } from "@eventstorm/core";
-import { decodeFields, setField } from "./ejson.ts";
+import { decodeFields, setField } from "@eventstorm/core/json";
 import { type EventFilter, filterSql, SqlBuilder } from "./filter.ts";
 import type { EventStore } from "./store.ts";
 

@@ -21,7 +21,7 @@ import {
   UsageError,
 } from "@eventstorm/core";
 import { aggregate, type AggregateResult, parseMeasure } from "./aggregate.ts";
-import { encodeValue, eventToJson } from "./ejson.ts";
+import { encodeValue, toJsonLine } from "@eventstorm/core";
 import { isValidField, parseTimeBound, parseWhere } from "./filter.ts";
 import { iterateEvents } from "./query.ts";
 import { DEFAULT_DB_PATH, EventStore } from "./store.ts";
@@ -176,7 +176,7 @@ async function runQuery(args: string[], out: Output, now: Date): Promise<void> {
           formatTable(fields, rows.map((event) => fields.map((field) => event[field]))),
         );
       } else {
-        for (const event of events) await out.write(eventToJson(event) + "\n");
+        for (const event of events) await out.write(toJsonLine(event) + "\n");
       }
     } finally {
       store.close();

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { encodeValue } from "./ejson.ts";
+import { encodeValue } from "@eventstorm/core";
 
 /**
  * How one value reads in a table cell: dates as ISO, strings bare, numbers with

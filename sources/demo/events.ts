@@ -79,7 +79,7 @@ export class DemoEvents {
         time,
         host,
         busy_percent: Math.round(this.#random() * 1000) / 10,
-        cores: 2,
+        cpus: 2,
       };
     }
     if (this.#count % 500 === 250) {

@@ -50,7 +50,7 @@ Deno.test("main reads a format from nginx.conf by the access_log that writes the
     const [first, unparsed, v6] = events;
     assert.equal(first.type, "http.hit");
     assert.equal(first.host, "web1");
-    assert.deepEqual(first.time, { $date: "2015-05-17T08:05:32Z" });
+    assert.deepEqual(first.time, { $date: "2015-05-17T08:05:32.000Z" });
     assert.equal(first.request_time, 0.012);
     assert.equal(first.upstream_response_time, 0.012);
     assert.deepEqual(first.upstream_response_time_list, [0.01, 0.002]);

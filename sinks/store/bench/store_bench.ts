@@ -10,7 +10,7 @@
 import { parseArgs } from "node:util";
 import type { Event } from "@eventstorm/core";
 import { EventStore } from "../store.ts";
-import { eventToJson } from "../ejson.ts";
+import { toJsonLine } from "@eventstorm/core";
 import { aggregate } from "../aggregate.ts";
 
 /** Figures measured by {@linkcode benchStore}. */
@@ -58,7 +58,7 @@ export function benchStore(options: { events?: number; batch?: number } = {}): S
   const now = Date.now();
   const events = makeEvents(count, now);
   const sample = events.slice(0, 1000);
-  const eventBytes = sample.reduce((sum, e) => sum + eventToJson(e).length, 0) / sample.length;
+  const eventBytes = sample.reduce((sum, e) => sum + toJsonLine(e).length, 0) / sample.length;
   const dir = Deno.makeTempDirSync({ prefix: "store_bench_" });
   try {
     const store = EventStore.open(`${dir}/bench.db`);

@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
-import { Binary, Decimal128, Long, ObjectId, Timestamp } from "bson";
-import { decodeFields, decodeValue, encodeFields, encodeValue, eventToJson } from "./ejson.ts";
+import { Binary, BSON, Decimal128, Long, ObjectId, Timestamp } from "bson";
+import { decodeBatch } from "./codec.ts";
+import {
+  decodeFields,
+  decodeValue,
+  encodeFields,
+  encodeValue,
+  fromJsonLine,
+  toJsonLine,
+} from "./json.ts";
 
 Deno.test("encodeFields leaves the envelope out and wraps what JSON cannot hold", () => {
   const json = encodeFields({
@@ -80,8 +88,8 @@ Deno.test("a field named __proto__ stays a field", () => {
   assert.equal(Object.getPrototypeOf(back), Object.prototype);
 });
 
-Deno.test("eventToJson writes the whole event, envelope first as given", () => {
-  const line = eventToJson({ type: "x", time: new Date(0), host: "h", id: 5n, ok: true });
+Deno.test("toJsonLine writes the whole event, envelope first as given", () => {
+  const line = toJsonLine({ type: "x", time: new Date(0), host: "h", id: 5n, ok: true });
   assert.equal(
     line,
     '{"type":"x","time":{"$date":"1970-01-01T00:00:00.000Z"},"host":"h","id":{"$numberLong":"5"},"ok":true}',
@@ -93,4 +101,82 @@ Deno.test("encodeValue reports a cycle as an error rather than looping", () => {
   cyclic.self = cyclic;
   assert.throws(() => encodeFields({ nested: cyclic }));
   assert.equal(encodeValue(() => 1), undefined);
+});
+
+Deno.test("toJsonLine writes one line; ObjectId, Long and Date in Extended JSON", () => {
+  const line = toJsonLine({
+    type: "x",
+    time: new Date(0),
+    host: "h",
+    _id: new ObjectId("0123456789abcdef01234567"),
+    n: Long.fromNumber(42),
+    msg: "two\nlines",
+  });
+  assert.equal(line.includes("\n"), false);
+  assert.deepEqual(JSON.parse(line), {
+    type: "x",
+    time: { $date: "1970-01-01T00:00:00.000Z" },
+    host: "h",
+    _id: { $oid: "0123456789abcdef01234567" },
+    n: { $numberLong: "42" },
+    msg: "two\nlines",
+  });
+});
+
+Deno.test("fromJsonLine inverts toJsonLine and reads plain JSON and canonical Extended JSON", () => {
+  const event = {
+    type: "x",
+    time: new Date(-1),
+    host: "h",
+    _id: new ObjectId(),
+    n: 3,
+    f: 1.5,
+    big: 2n ** 53n + 1n,
+    tags: ["a"],
+    nothing: null,
+  };
+  const back = fromJsonLine(toJsonLine(event));
+  assert.deepEqual(back, event);
+  assert.deepEqual(fromJsonLine('{"a": 1, "b": [true]}'), { a: 1, b: [true] });
+  const canonical = fromJsonLine(
+    '{"t":{"$date":{"$numberLong":"-86400000"}},"i":{"$numberInt":"7"}}',
+  );
+  assert.equal((canonical.t as Date).getTime(), -86400000);
+  assert.equal(canonical.i, 7);
+});
+
+Deno.test("fromJsonLine rejects what is not one JSON object", () => {
+  for (
+    const line of ["", "not json", "[1,2]", "null", "42", '"text"', "{", '{"$date":"2026-01-01"}']
+  ) {
+    assert.throws(() => fromJsonLine(line), SyntaxError, line);
+  }
+});
+
+Deno.test("the JSON dialect round-trips every valid vector of docs/vectors exactly", () => {
+  const dir = new URL("../docs/vectors/", import.meta.url);
+  const hex = (text: string) => Uint8Array.from(text.match(/../g) ?? [], (h) => parseInt(h, 16));
+  let checked = 0;
+  const seen = { above: false, before1970: false, after2038: false };
+  for (const entry of Deno.readDirSync(dir)) {
+    if (!entry.name.startsWith("valid-") || !entry.name.endsWith(".json")) continue;
+    const vector = JSON.parse(Deno.readTextFileSync(new URL(entry.name, dir)));
+    const body = hex(vector.frames[vector.frames.length - 1]);
+    for (const document of decodeBatch(body)) {
+      const line = toJsonLine(document);
+      const back = fromJsonLine(line);
+      // Byte for byte: the JSON keeps every value and BSON type the decoder gave
+      // (an int64 past 2^53 comes back as a bigint, which is int64 again).
+      assert.deepEqual(BSON.serialize(back), BSON.serialize(document), `${entry.name}: ${line}`);
+      if (line.includes('{"$numberLong":"9007199254740993"}')) seen.above = true;
+      for (const value of Object.values(back)) {
+        if (!(value instanceof Date)) continue;
+        if (value.getTime() < 0) seen.before1970 = true;
+        if (value.getTime() > 2 ** 31 * 1000) seen.after2038 = true;
+      }
+      checked++;
+    }
+  }
+  assert.ok(checked >= 10, `${checked} documents`);
+  assert.deepEqual(seen, { above: true, before1970: true, after2038: true });
 });

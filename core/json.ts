@@ -1,5 +1,7 @@
 /**
- * Extended JSON for stored events: plain JSON where JSON can say it, and
+ * The one JSON dialect of eventstorm events (the file sink's `.jsonl`, the
+ * store's and Cassandra's `data` columns, `tap`, `--print`, `emit`'s input):
+ * MongoDB Extended JSON v2, plain JSON where JSON can say it, and
  * `{"$date": …}`, `{"$numberLong": …}`, `{"$oid": …}`, `{"$binary": …}` wrappers
  * where it cannot, so every BSON value an event carries comes back as it went in.
  *
@@ -39,7 +41,7 @@ const WRAPPERS = new Set([
  *
  * @example
  * ```ts
- * import { encodeValue } from "@eventstorm/sink-store";
+ * import { encodeValue } from "@eventstorm/core";
  * encodeValue(new Date(0)); // { $date: "1970-01-01T00:00:00.000Z" }
  * encodeValue(12n); // { $numberLong: "12" }
  * ```
@@ -103,7 +105,7 @@ function toBase64(bytes: Uint8Array): string {
  *
  * @example
  * ```ts
- * import { encodeFields } from "@eventstorm/sink-store";
+ * import { encodeFields } from "@eventstorm/core";
  * encodeFields({ type: "x", time: new Date(0), host: "h", n: 1, at: new Date(0) });
  * // '{"n":1,"at":{"$date":"1970-01-01T00:00:00.000Z"}}'
  * ```
@@ -134,7 +136,7 @@ export function encodeFields(event: Record<string, unknown>): string {
  *
  * @example
  * ```ts
- * import { decodeValue } from "@eventstorm/sink-store";
+ * import { decodeValue } from "@eventstorm/core";
  * decodeValue({ $date: "2026-01-01T00:00:00Z" }) instanceof Date; // true
  * decodeValue({ $numberLong: "9007199254740993" }); // 9007199254740993n
  * ```
@@ -173,7 +175,7 @@ export function decodeValue(value: unknown): unknown {
  *
  * @example
  * ```ts
- * import { decodeFields } from "@eventstorm/sink-store";
+ * import { decodeFields } from "@eventstorm/core";
  * decodeFields('{"n":1,"at":{"$date":"1970-01-01T00:00:00.000Z"}}').at instanceof Date; // true
  * ```
  */
@@ -188,7 +190,15 @@ export function decodeFields(json: string): Record<string, unknown> {
 
 /**
  * Sets an own enumerable property, even one named `__proto__`, which plain
- * assignment would take as the prototype. Internal to this package.
+ * assignment would take as the prototype.
+ *
+ * @example
+ * ```ts
+ * import { setField } from "@eventstorm/core/json";
+ * const out: Record<string, unknown> = {};
+ * setField(out, "__proto__", 1);
+ * Object.keys(out); // ["__proto__"]
+ * ```
  */
 export function setField(target: Record<string, unknown>, key: string, value: unknown): void {
   if (key === "__proto__") {
@@ -204,21 +214,48 @@ export function setField(target: Record<string, unknown>, key: string, value: un
 }
 
 /**
- * One whole event as one line of Extended JSON, in the same form the store
- * keeps (dates as ISO strings inside `$date`, 64-bit integers lossless).
+ * One event as one line of this dialect (no newline): every field in order,
+ * 64-bit integers as `{"$numberLong": "…"}` so none is rounded, dates as
+ * `{"$date": "<ISO 8601>"}` (years before 1970 and after 9999 included),
+ * ObjectId, Binary and Decimal128 in canonical Extended JSON.
  *
  * @example
  * ```ts
- * import { eventToJson } from "@eventstorm/sink-store";
- * eventToJson({ type: "x", time: new Date(0), host: "h", n: 1 });
- * // '{"type":"x","time":{"$date":"1970-01-01T00:00:00.000Z"},"host":"h","n":1}'
+ * import { toJsonLine } from "@eventstorm/core";
+ * toJsonLine({ type: "x", time: new Date(0), host: "h", n: 2n ** 53n + 1n });
+ * // '{"type":"x","time":{"$date":"1970-01-01T00:00:00.000Z"},"host":"h","n":{"$numberLong":"9007199254740993"}}'
  * ```
  */
-export function eventToJson(event: Record<string, unknown>): string {
+export function toJsonLine(event: Record<string, unknown>): string {
   const out: Record<string, unknown> = {};
   for (const key in event) {
     const encoded = encodeValue(event[key]);
     if (encoded !== undefined) setField(out, key, encoded);
   }
   return JSON.stringify(out);
+}
+
+/**
+ * Parses one line of this dialect (or of any MongoDB Extended JSON, relaxed
+ * or canonical) back into a document: `$date` becomes a Date, `$numberLong` a
+ * bigint, `$oid`/`$binary`/`$numberDecimal` the bson values. Throws
+ * `SyntaxError` for bad JSON or a line that is not one object.
+ *
+ * @example
+ * ```ts
+ * import { fromJsonLine } from "@eventstorm/core";
+ * fromJsonLine('{"time":{"$date":"2026-01-01T00:00:00Z"}}').time instanceof Date; // true
+ * fromJsonLine('{"n":{"$numberLong":"9007199254740993"}}').n; // 9007199254740993n
+ * ```
+ */
+export function fromJsonLine(line: string): Record<string, unknown> {
+  const value = JSON.parse(line);
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new SyntaxError("a JSON object is expected");
+  }
+  const decoded = decodeValue(value);
+  if (Object.getPrototypeOf(decoded) !== Object.prototype) {
+    throw new SyntaxError("a JSON object is expected, not one Extended JSON value");
+  }
+  return decoded as Record<string, unknown>;
 }
