@@ -9,7 +9,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { run } from "./transport_bench.ts";
+import { runTransport } from "./transport_bench.ts";
 
 const args = parseArgs({
   args: Deno.args,
@@ -135,14 +135,14 @@ async function rackBench(): Promise<void> {
 console.log(
   "ruby: 250-byte events batched through the router, sender and receiver in separate processes",
 );
-const ts = await run("TypeScript emitter → router, 1000/msg", {
+const ts = await runTransport("TypeScript emitter → router, 1000/msg", {
   viaRouter: true,
   total: events,
   per: 1000,
   send: "encode",
   receive: "raw",
 });
-const ruby = await run("Ruby emitter → router, 1000/msg", {
+const ruby = await runTransport("Ruby emitter → router, 1000/msg", {
   viaRouter: true,
   total: events,
   per: 1000,

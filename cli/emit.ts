@@ -4,9 +4,9 @@
  * @module
  */
 import {
+  commandCurve,
   type CommandSpec,
   CURVE_CLIENT_FLAGS,
-  curveFromFlags,
   Emitter,
   type Event,
   fromJsonLine,
@@ -88,7 +88,7 @@ export async function emitMain(
   const emitter = await Emitter.open({
     endpoints: to,
     host,
-    curve: curveFromFlags(parsed.values),
+    curve: commandCurve("emit", parsed.values, to),
     onWaiting: waitingNotice("emit", to),
   });
   warnUnresolvableHosts("emit", to);

@@ -7,9 +7,9 @@ import { formatTopTable } from "./top.ts";
 import {
   Collector,
   type CollectorStats,
+  commandCurve,
   type CommandSpec,
   CURVE_CLIENT_FLAGS,
-  curveFromFlags,
   formatCount,
   FROM_FLAG,
   helpText,
@@ -84,7 +84,7 @@ export async function tapMain(args: string[]): Promise<number> {
   const collector = await Collector.open({
     endpoints: from,
     topics: topicPrefixesFlag(parsed.values, "topic"),
-    curve: curveFromFlags(parsed.values),
+    curve: commandCurve("tap", parsed.values, from),
   });
   warnUnresolvableHosts("tap", from);
   const signal = shutdownSignal();

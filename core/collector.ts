@@ -16,8 +16,8 @@ import {
 } from "./protocol.ts";
 import { SequenceTracker, type StreamCounters } from "./sequence.ts";
 import { Poller, SocketType, ZmqContext, type ZmqSocket } from "./zmq/socket.ts";
-import { applyCurve, type CurveOptions } from "./curve/options.ts";
-import { HandshakeWatch } from "./curve/monitor.ts";
+import { type CurveOptions, secureSocket } from "./curve/options.ts";
+import type { HandshakeWatch } from "./curve/monitor.ts";
 
 /** Options of {@linkcode Collector}. */
 export interface CollectorOptions {
@@ -144,16 +144,13 @@ export class Collector {
       this.#prefixes = topics.map((topic) => encoder.encode(topic));
       // Kept by the socket and sent to every peer it connects to, now or later.
       for (const prefix of this.#prefixes) this.#socket.sendSubscription(true, prefix);
-      if (options.curve) applyCurve(this.#socket, options.curve, endpoints);
-      if (endpoints.some((endpoint) => !endpoint.bind)) {
-        this.#watch = new HandshakeWatch(
-          this.#context,
-          this.#socket,
-          endpoints,
-          options.onHandshakeFailure ?? ((line) => console.error(`eventstorm: ${line}`)),
-          options.curve !== undefined,
-        );
-      }
+      this.#watch = secureSocket(
+        this.#context,
+        this.#socket,
+        endpoints,
+        options.curve,
+        options.onHandshakeFailure,
+      );
       for (const endpoint of endpoints) this.#socket.attach(endpoint);
     } catch (error) {
       this.#watch?.close();

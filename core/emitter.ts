@@ -10,8 +10,8 @@ import type { EventOutput } from "./output.ts";
 import { Queue } from "./queue.ts";
 import { encodeHeader, HEADER_SIZE, randomSourceId } from "./protocol.ts";
 import { SocketType, ZmqContext, type ZmqSocket } from "./zmq/socket.ts";
-import { applyCurve, type CurveOptions } from "./curve/options.ts";
-import { HandshakeWatch } from "./curve/monitor.ts";
+import { type CurveOptions, secureSocket } from "./curve/options.ts";
+import type { HandshakeWatch } from "./curve/monitor.ts";
 
 /** Options of {@linkcode Emitter}. */
 export interface EmitterOptions {
@@ -218,16 +218,13 @@ export class Emitter implements EventOutput {
         lingerMs: this.#closeTimeoutMs,
         noDrop: true,
       });
-      if (options.curve) applyCurve(this.#socket, options.curve, endpoints);
-      if (endpoints.some((endpoint) => !endpoint.bind)) {
-        this.#watch = new HandshakeWatch(
-          this.#context,
-          this.#socket,
-          endpoints,
-          options.onHandshakeFailure ?? ((line) => console.error(`eventstorm: ${line}`)),
-          options.curve !== undefined,
-        );
-      }
+      this.#watch = secureSocket(
+        this.#context,
+        this.#socket,
+        endpoints,
+        options.curve,
+        options.onHandshakeFailure,
+      );
       for (const endpoint of endpoints) this.#socket.attach(endpoint);
       const announceMs = options.announceMs ?? 1000;
       if (announceMs > 0) {

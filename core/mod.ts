@@ -62,6 +62,7 @@ export {
 export type { Certificate } from "./curve/certificate.ts";
 export {
   applyCurve,
+  commandCurve,
   CURVE_CLIENT_FLAGS,
   curveFromFlags,
   type CurveOptions,

@@ -183,8 +183,13 @@ export class Relay {
       for (const event of monitor.drain()) {
         // Unknown keys are counted by the ZAP handler, which knows the peer and key.
         if (event.outcome === "ok" || event.outcome === "unknown_key") continue;
-        this.#refused[event.outcome]++;
-        this.#onRefused({ reason: event.outcome, peer: event.endpoint });
+        // A CURVE client never hangs up mid-handshake on its own (a wrong server key
+        // is the server's protocol error), but a plaintext peer does whenever it sees
+        // the mechanism mismatch first: it resets the connection before the server
+        // reads its greeting, so the server sees only the hang-up.
+        const reason = event.hungUp ? "plaintext_peer" : event.outcome;
+        this.#refused[reason]++;
+        this.#onRefused({ reason, peer: event.endpoint });
       }
     }
   }

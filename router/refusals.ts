@@ -28,18 +28,20 @@ const WHY: Record<Refusal["reason"], string> = {
  */
 export class RefusalLog {
   readonly #print: (line: string) => void;
+  readonly #now: () => number;
   #windowStart = 0;
   #lines = 0;
   #suppressed = 0;
 
-  /** Creates the log. */
-  constructor(print: (line: string) => void) {
+  /** Creates the log; `now` is the clock (milliseconds), for tests. */
+  constructor(print: (line: string) => void, now: () => number = Date.now) {
     this.#print = print;
+    this.#now = now;
   }
 
   /** Logs one refusal, unless the window's lines are spent. */
   note(refusal: Refusal): void {
-    const now = Date.now();
+    const now = this.#now();
     if (now - this.#windowStart >= WINDOW_MS) {
       if (this.#suppressed > 0) {
         this.#print(`router: ${this.#suppressed} more refused handshakes not logged`);

@@ -212,6 +212,33 @@ Deno.test("curve cli: a plaintext TCP bind on a non-loopback address warns once 
   assert.doesNotMatch(text, /127\.0\.0\.1.*plaintext/);
 });
 
+Deno.test("curve cli: tap binding plaintext TCP off loopback warns, with --curve-secret it does not", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "curve_warn_" });
+  try {
+    await keygen(`${dir}/tap`);
+    // With --stats the tap prints a line a second on stdout once it runs; by then
+    // any warning has been printed.
+    const stderrOf = async (args: string[]) => {
+      const child = cli(["tap", "--stats", "--from", "@tcp://0.0.0.0:*", ...args]);
+      const stdout = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      let out = "";
+      while (!out.includes("tap:")) {
+        const next = await stdout.read();
+        if (next.done) break;
+        out += next.value;
+      }
+      child.kill("SIGTERM");
+      const [err] = await Promise.all([new Response(child.stderr).text(), stdout.cancel()]);
+      await child.status;
+      return err;
+    };
+    assert.match(await stderrOf([]), /tap: warning: tcp:\/\/0\.0\.0\.0:\* is plaintext TCP/);
+    assert.doesNotMatch(await stderrOf(["--curve-secret", `${dir}/tap_secret`]), /warning/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 /** Runs a python script with pyzmq; returns stdout. */
 async function python(script: string, args: string[]): Promise<string> {
   const out = await new Deno.Command("python3", {

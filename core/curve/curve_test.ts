@@ -146,12 +146,15 @@ Deno.test("curve: a wrong server key and a plaintext client deliver nothing, eac
   await waitFor(() => setup.relay.securityStats().refused.bad_handshake > 0, "a bad handshake");
   await waitFor(() => wrongLines.some((line) => line.includes("wrong --curve-server")), "notice");
   await wrong.close();
+  await sleep(300);
+  const badHandshakes = setup.relay.securityStats().refused.bad_handshake;
   const plainLines: string[] = [];
   const plain = await deliver(setup, undefined, client(setup.server, sink), 50, plainLines);
   await waitFor(() => setup.relay.securityStats().refused.plaintext_peer > 0, "a plaintext peer");
   await waitFor(() => plainLines.some((line) => line.includes("requires CURVE")), "notice");
   await sleep(300);
   assert.equal(wrong.received() + plain.received(), 0);
+  assert.equal(setup.relay.securityStats().refused.bad_handshake, badHandshakes);
   await plain.close();
   await setup.stop();
 });

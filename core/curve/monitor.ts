@@ -30,6 +30,11 @@ export interface HandshakeEvent {
   endpoint: string;
   /** The ZAP status code for `unknown_key` (e.g. 400), the protocol error code otherwise. */
   code: number;
+  /**
+   * The peer closed the connection before the handshake ended, giving no reason
+   * (libzmq's HANDSHAKE_FAILED_NO_DETAIL; `code` is then an errno).
+   */
+  hungUp: boolean;
 }
 
 let monitorId = 0;
@@ -76,7 +81,12 @@ export class HandshakeMonitor {
         : kind === EVENT_HANDSHAKE_FAILED_PROTOCOL && value === PROTOCOL_ERROR_MECHANISM_MISMATCH
         ? "plaintext_peer"
         : "bad_handshake";
-      events.push({ outcome, endpoint, code: value });
+      events.push({
+        outcome,
+        endpoint,
+        code: value,
+        hungUp: kind === EVENT_HANDSHAKE_FAILED_NO_DETAIL,
+      });
     }
     return events;
   }

@@ -4,10 +4,12 @@
  *
  * @module
  */
-import type { Endpoint } from "../endpoint.ts";
+import { type Endpoint, parseEndpoints } from "../endpoint.ts";
 import { type Flags, type FlagSpec, stringFlag, UsageError } from "../flags.ts";
-import type { ZmqSocket } from "../zmq/socket.ts";
-import { isZ85Key, keyBytes, publicKeyOf, readCertificate } from "./certificate.ts";
+import type { ZmqContext, ZmqSocket } from "../zmq/socket.ts";
+import { HandshakeWatch } from "./monitor.ts";
+import { loadLibzmq } from "../zmq/ffi.ts";
+import { curveAvailable, isZ85Key, keyBytes, publicKeyOf, readCertificate } from "./certificate.ts";
 import { z85Encode } from "./z85.ts";
 
 /**
@@ -39,6 +41,12 @@ export function applyCurve(
   curve: CurveOptions,
   endpoints: readonly Endpoint[],
 ): void {
+  if (!curveAvailable()) {
+    throw new UsageError(
+      `the libzmq at ${loadLibzmq().path} was built without CURVE support: ` +
+        "install libzmq5 or point EVENTSTORM_LIBZMQ at one with CURVE",
+    );
+  }
   const secretKey = keyBytes(curve.secretKey, "CURVE secret key");
   const publicKey = curve.publicKey !== undefined
     ? keyBytes(curve.publicKey, "CURVE public key")
@@ -61,6 +69,37 @@ export function applyCurve(
     );
   }
   socket.useCurve({ secretKey, publicKey, serverKey: keyBytes(curve.serverKey, "server key") });
+}
+
+/**
+ * What Emitter and Collector do to their socket before attaching it: CURVE when
+ * `curve` is given, and, when it connects anywhere, a watch that reports failed
+ * handshakes (a refused key, a wrong server key, a plaintext/CURVE mismatch) through
+ * `report` instead of letting libzmq retry in silence.
+ *
+ * @example
+ * ```ts ignore
+ * const watch = secureSocket(context, socket, endpoints, options.curve, undefined);
+ * // ... on close
+ * watch?.close();
+ * ```
+ */
+export function secureSocket(
+  context: ZmqContext,
+  socket: ZmqSocket,
+  endpoints: readonly Endpoint[],
+  curve: CurveOptions | undefined,
+  report: ((line: string) => void) | undefined,
+): HandshakeWatch | undefined {
+  if (curve) applyCurve(socket, curve, endpoints);
+  if (!endpoints.some((endpoint) => !endpoint.bind)) return undefined;
+  return new HandshakeWatch(
+    context,
+    socket,
+    endpoints,
+    report ?? ((line) => console.error(`eventstorm: ${line}`)),
+    curve !== undefined,
+  );
 }
 
 /**
@@ -109,6 +148,26 @@ export function curveFromFlags(values: Flags): CurveOptions | undefined {
     secretKey: mine.secretKey!,
     publicKey: mine.publicKey,
   };
+}
+
+/**
+ * {@linkcode curveFromFlags} for a command whose sockets use `endpoints`, warning
+ * (once per endpoint) when one binds plaintext TCP off loopback.
+ *
+ * @example
+ * ```ts
+ * import { commandCurve } from "@eventstorm/core";
+ * commandCurve("emit", {}, [">tcp://127.0.0.1:5555"]); // undefined: plaintext, no warning
+ * ```
+ */
+export function commandCurve(
+  label: string,
+  values: Flags,
+  endpoints: readonly string[],
+): CurveOptions | undefined {
+  const curve = curveFromFlags(values);
+  warnPlaintextBinds(label, endpoints.flatMap((text) => parseEndpoints(text)), curve);
+  return curve;
 }
 
 /**

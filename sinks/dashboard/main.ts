@@ -10,9 +10,9 @@
  * @module
  */
 import {
+  commandCurve,
   type CommandSpec,
   CURVE_CLIENT_FLAGS,
-  curveFromFlags,
   endpointsFlag,
   formatCount,
   FROM_FLAG,
@@ -163,7 +163,7 @@ export async function dashboardMain(args: string[]): Promise<number> {
   }
   // Checked, like every sink's, before the store or the server opens.
   const from = endpointsFlag(values, "from");
-  const curve = curveFromFlags(values);
+  const curve = commandCurve("sink dashboard", values, from);
   const db = stringFlag(values, "db");
   if (db !== undefined) {
     // Opened once here, so a wrong file is a usage error before anything starts.

@@ -4,9 +4,9 @@
  * @module
  */
 import {
+  commandCurve,
   type CommandSpec,
   CURVE_CLIENT_FLAGS,
-  curveFromFlags,
   Emitter,
   helpText,
   integerFlag,
@@ -62,7 +62,7 @@ export async function demoMain(args: string[]): Promise<number> {
   const output = await Emitter.open({
     endpoints: to,
     host: stringFlag(parsed.values, "host"),
-    curve: curveFromFlags(parsed.values),
+    curve: commandCurve("source demo", parsed.values, to),
     onWaiting: waitingNotice("source demo", to),
   });
   const signal = shutdownSignal();

@@ -5,9 +5,9 @@
  * @module
  */
 import {
+  commandCurve,
   type CommandSpec,
   CURVE_CLIENT_FLAGS,
-  curveFromFlags,
   Emitter,
   type EventOutput,
   flushUnlessStopped,
@@ -84,7 +84,7 @@ export async function metricsMain(args: string[]): Promise<number> {
     : await Emitter.open({
       endpoints: to,
       host,
-      curve: curveFromFlags(parsed.values),
+      curve: commandCurve("source metrics", parsed.values, to),
       onWaiting: waitingNotice("source metrics", to),
     });
   console.error(
