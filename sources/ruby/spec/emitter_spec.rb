@@ -179,6 +179,9 @@ RSpec.describe Eventstorm::Emitter do
     expect { described_class.new("udp://x:1") }.to raise_error(ArgumentError, /bad endpoint/)
     emitter = open_emitter(">#{endpoint}")
     expect { emitter.emit("Bad Type") }.to raise_error(ArgumentError, /invalid event type/)
+    expect { emitter.emit("eventstorm.stats") }.to raise_error(ArgumentError, /reserved/)
+    emitter.emit("app.big", blob: "x" * (2 << 20))
+    expect(emitter.stats).to include(emitted: 1, oversized: 1, waiting: 0)
     emitter.close(timeout: 0)
     expect { emitter.emit("app.x") }.to raise_error(Eventstorm::Error, /closed/)
   end

@@ -37,6 +37,9 @@ module Eventstorm
     TICK = 0.02
     # An idle topic is announced this often (seconds).
     ANNOUNCE_EVERY = 1.0
+    # Larger single events are dropped and counted (+oversized+), as eventstorm's own
+    # emitters do, keeping every message far below the protocol's 16 MiB limit.
+    MAX_EVENT = 1 << 20
     # Serializes reopening after fork (a child's first calls may come from several threads).
     REOPEN = Mutex.new
     private_constant :REOPEN
@@ -102,6 +105,8 @@ module Eventstorm
         raise Error, "emitter is closed" if @closed
 
         @stats[:emitted] += 1
+        next @stats[:oversized] += 1 if bytes.bytesize > MAX_EVENT
+
         batch = (@batches[type] ||= [[], 0, Eventstorm.monotonic])
         batch[0] << bytes
         batch[1] += bytes.bytesize
@@ -165,7 +170,8 @@ module Eventstorm
     #
     # @return [Hash{Symbol=>Integer}] +emitted+ (events given to {#emit}), +sent+ (events
     #   handed to libzmq), +messages+, +announcements+, +dropped+ (events refused by a full
-    #   queue), +overflow+ (events dropped while no subscriber was there), +unwanted+ (events
+    #   queue), +overflow+ (events dropped while no subscriber was there), +oversized+ (events
+    #   over {MAX_EVENT} bytes, dropped), +unwanted+ (events
     #   of topics no subscriber wants), +waiting+ (events batched or held), +source+, +pid+
     # @example
     #   emitter.stats[:dropped] #=> 0
@@ -191,7 +197,7 @@ module Eventstorm
       @held = []
       @subscriptions = []
       @stats = Hash.new(0).merge(emitted: 0, sent: 0, messages: 0, announcements: 0, dropped: 0,
-                                 overflow: 0, unwanted: 0)
+                                 overflow: 0, unwanted: 0, oversized: 0)
       @context = ZMQ::Context.new or raise Error, "zmq_ctx_new failed"
       options = { ZMQ::SNDHWM => @high_water_mark, ZMQ::LINGER => 0, Sockets::XPUB_NODROP => 1 }
       @socket = Sockets.open(@context, ZMQ::XPUB, @endpoints, curve: @curve, options: options)
@@ -233,6 +239,9 @@ module Eventstorm
     def known_type(type)
       name = type.to_s
       raise ArgumentError, "invalid event type #{name.inspect}" unless Protocol.valid_topic?(name)
+      if name.start_with?("eventstorm.")
+        raise ArgumentError, "event type #{name.inspect}: eventstorm. is reserved for eventstorm"
+      end
 
       @types.clear if @types.size >= 1024
       @types[type] = name.dup.freeze
