@@ -6,7 +6,9 @@ $LOAD_PATH.unshift(File.expand_path("../lib", __dir__))
 require "eventstorm/rack"
 
 if ENV["EVENTSTORM_TO"]
-  use Eventstorm::Rack, emitter: Eventstorm::Emitter.new(ENV["EVENTSTORM_TO"], host: "bench")
+  emitter = Eventstorm::Emitter.new(ENV["EVENTSTORM_TO"], host: "bench")
+  at_exit { emitter.close(timeout: 10) } # Puma exits on TERM: the last batch goes out
+  use Eventstorm::Rack, emitter: emitter
 end
 body = "{\"ok\":true,\"items\":[1,2,3]}"
 run ->(_env) { [200, { "content-type" => "application/json" }, [body]] }
