@@ -17,6 +17,7 @@ const BENCHES: Record<string, string> = {
   store: "../sinks/store/bench/store_bench.ts",
   databases: "sinks_db_bench.ts",
   dashboard: "dashboard_bench.ts",
+  ruby: "ruby_bench.ts",
 };
 
 // Flags (`--lines 100000`, `--keep`) go to every benchmark named; names pick them.

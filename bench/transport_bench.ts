@@ -75,6 +75,8 @@ export async function runTransport(
     send: "raw" | "encode";
     receive: "raw" | "decode";
     env?: Record<string, string>;
+    /** Replaces the TypeScript sender (another language's emitter, given where to publish). */
+    sender?: (sendTo: string) => Deno.ChildProcess;
   },
 ): Promise<TransportResult> {
   const a = port();
@@ -92,7 +94,7 @@ export async function runTransport(
     options.env,
   );
   const { rest } = await firstLine(receiver);
-  const sender = spawn(
+  const sender = options.sender?.(sendTo) ?? spawn(
     ["send", sendTo, String(options.total), String(options.per), options.send],
     options.env,
   );

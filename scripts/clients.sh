@@ -13,7 +13,8 @@ have_all() {
   command -v cc >/dev/null && [ -f /usr/include/zmq.h ] &&
     [ -f /usr/include/libbson-1.0/bson/bson.h ] && command -v cmake >/dev/null &&
     command -v pkg-config >/dev/null &&
-    ruby -e 'require "ffi-rzmq"; require "bson"' >/dev/null 2>&1 &&
+    ruby -e 'require "ffi-rzmq"; require "bson"; require "rack"; require "puma"; require "webrick"' \
+      >/dev/null 2>&1 && command -v rspec >/dev/null && command -v ab >/dev/null &&
     python3 -c 'import zmq.auth' >/dev/null 2>&1
 }
 
@@ -25,11 +26,12 @@ install_pyzmq() {
 }
 
 if [ "$(id -u)" != 0 ]; then
-  echo "clients.sh: gcc, libzmq3-dev, libbson-dev, cmake, pkg-config or ruby-ffi-rzmq/ruby-bson are missing and installing them needs root" >&2
+  echo "clients.sh: the C toolchain (gcc, libzmq3-dev, libbson-dev, cmake, pkg-config), Ruby and its gems (ffi-rzmq, bson, rspec, rack, webrick, puma) or ab are missing and installing them needs root" >&2
   exit 1
 fi
 
-packages=(gcc libc6-dev libzmq3-dev libbson-dev cmake pkg-config ruby ruby-ffi-rzmq ruby-bson)
+packages=(gcc libc6-dev libzmq3-dev libbson-dev cmake pkg-config ruby ruby-ffi-rzmq ruby-bson
+  ruby-rspec ruby-rack ruby-webrick puma apache2-utils)
 lock_wait=(-o DPkg::Lock::Timeout=300)
 export DEBIAN_FRONTEND=noninteractive
 install_pyzmq

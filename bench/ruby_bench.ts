@@ -1,0 +1,162 @@
+/**
+ * Ruby gem benchmark (sources/ruby): the Ruby emitter batched through the router against
+ * the TypeScript emitter in the same run (250-byte events, separate processes), and a Rack
+ * app's requests per second under Puma with and without Eventstorm::Rack (ab on loopback,
+ * alternating rounds; the best round of each counts).
+ *
+ *   deno run -A bench/ruby_bench.ts [--events N] [--requests N]
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { runTransport } from "./transport_bench.ts";
+
+const args = parseArgs({
+  args: Deno.args,
+  options: {
+    events: { type: "string", default: "1000000" },
+    requests: { type: "string", default: "20000" },
+    rounds: { type: "string", default: "3" },
+  },
+  strict: false,
+});
+const events = Number(args.values.events);
+const requests = Number(args.values.requests);
+const rounds = Math.max(1, Number(args.values.rounds));
+const gem = new URL("../sources/ruby/", import.meta.url).pathname;
+
+function rubySender(total: number) {
+  return (sendTo: string) =>
+    new Deno.Command("ruby", {
+      args: [`${gem}bench/emit.rb`, sendTo, String(total)],
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+}
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+async function waitForPort(port: number): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  throw new Error(`nothing listens on port ${port}`);
+}
+
+/** Requests per second of one ab round against a fresh Puma. */
+async function rackRound(withMiddleware: boolean, sink: number): Promise<number> {
+  const port = freePort();
+  const env: Record<string, string> = {};
+  if (withMiddleware) env.EVENTSTORM_TO = `>tcp://127.0.0.1:${sink}`;
+  const puma = new Deno.Command("puma", {
+    args: ["-t", "4:4", "-e", "production", "-b", `tcp://127.0.0.1:${port}`, `${gem}bench/app.ru`],
+    env,
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  try {
+    await waitForPort(port);
+    const url = `http://127.0.0.1:${port}/items?page=1`;
+    // Warm-up, then the measured round.
+    await new Deno.Command("ab", { args: ["-q", "-k", "-n", "1000", "-c", "4", url] }).output();
+    const out = await new Deno.Command("ab", {
+      args: ["-q", "-k", "-n", String(requests), "-c", "4", url],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(out.stdout);
+    const failed = Number(text.match(/Failed requests:\s+(\d+)/)?.[1] ?? NaN);
+    const rate = Number(text.match(/Requests per second:\s+([\d.]+)/)?.[1] ?? NaN);
+    if (!out.success || failed !== 0 || !Number.isFinite(rate)) {
+      throw new Error(`ab failed: ${text}${new TextDecoder().decode(out.stderr)}`);
+    }
+    return rate;
+  } finally {
+    puma.kill("SIGTERM");
+    await puma.status;
+  }
+}
+
+async function rackBench(): Promise<void> {
+  // The middleware's events go to a SUB socket that takes them all, as a router would.
+  const sinkPort = freePort();
+  const sink = new Deno.Command("ruby", {
+    args: [
+      "-I",
+      `${gem}lib`,
+      "-r",
+      "eventstorm",
+      "-e",
+      `c = Eventstorm::Collector.new("@tcp://127.0.0.1:${sinkPort}"); ` +
+      `trap("TERM") { $stdout.puts c.stats[:events]; $stdout.flush; exit!(0) }; loop { c.receive(timeout: 1) }`,
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const without: number[] = [];
+  const withIt: number[] = [];
+  try {
+    for (let round = 0; round < rounds; round++) {
+      without.push(await rackRound(false, sinkPort));
+      withIt.push(await rackRound(true, sinkPort));
+    }
+  } finally {
+    sink.kill("SIGTERM");
+  }
+  const received = new TextDecoder().decode((await sink.output()).stdout).trim();
+  const best = (list: number[]) => Math.max(...list);
+  const ratio = best(withIt) / best(without);
+  console.log(
+    `Rack app under Puma (4 threads), ab -k -c 4, ${requests} requests, best of ${rounds}:`,
+  );
+  console.log(
+    `  without Eventstorm::Rack ${Math.round(best(without)).toLocaleString("en")} req/s; ` +
+      `with ${Math.round(best(withIt)).toLocaleString("en")} req/s; ` +
+      `http.hit received by the sink: ${received} of ${rounds * (requests + 1000)}`,
+  );
+  console.log(
+    `  with/without ratio ${ratio.toFixed(3)} (overhead ${((1 - ratio) * 100).toFixed(1)}%); ` +
+      `target overhead ≤ 5%: ${ratio >= 0.95 ? "met" : "NOT met"}`,
+  );
+  // Ruby's GVL runs one Puma thread at a time: the difference of the periods is CPU time.
+  const cost = (1 / best(withIt) - 1 / best(without)) * 1e6;
+  console.log(`  cost of the middleware per request: ${cost.toFixed(0)} µs of CPU`);
+}
+
+console.log(
+  "ruby: 250-byte events batched through the router, sender and receiver in separate processes",
+);
+const ts = await runTransport("TypeScript emitter → router, 1000/msg", {
+  viaRouter: true,
+  total: events,
+  per: 1000,
+  send: "encode",
+  receive: "raw",
+});
+const ruby = await runTransport("Ruby emitter → router, 1000/msg", {
+  viaRouter: true,
+  total: events,
+  per: 1000,
+  send: "encode",
+  receive: "raw",
+  sender: rubySender(events),
+});
+console.log(
+  `Ruby/TypeScript emitter ratio ${(ruby.eventsPerSecond / ts.eventsPerSecond).toFixed(2)}; ` +
+    `target ≥200,000 ev/s with 0 lost: ${
+      ruby.eventsPerSecond >= 200_000 && ruby.lost === 0 && ruby.received === events
+        ? "met"
+        : "NOT met"
+    }`,
+);
+await rackBench();

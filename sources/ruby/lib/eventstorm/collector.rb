@@ -1,0 +1,143 @@
+# frozen_string_literal: true
+
+require "ffi-rzmq"
+
+module Eventstorm
+  # Receives events on a SUB socket, validates every message as docs/protocol.md says and
+  # accounts each stream exactly: +lost+ events, skipped +duplicates+, +rejected+ documents
+  # and +malformed+ messages by drop reason. An Enumerable of the delivered events.
+  #
+  # Not thread-safe: use one collector per thread.
+  #
+  # @example
+  #   collector = Eventstorm::Collector.new(">tcp://127.0.0.1:5556", prefixes: ["http."])
+  #   collector.each(timeout: 5) { |event| puts event["path"] }
+  #   collector.stats[:lost] #=> 0
+  #   collector.close
+  class Collector
+    include Enumerable
+
+    # @param endpoints [String, Array<String>] where to subscribe, e.g. ">tcp://router:5556"
+    # @param prefixes [Array<String>] topic prefixes to subscribe to ("" is everything)
+    # @param curve [Hash, nil] CURVE client keys, as for {Emitter#initialize}
+    # @param max_message_size [Integer] ZMQ_MAXMSGSIZE: larger senders are disconnected
+    # @raise [Eventstorm::Error] for a bad endpoint or CURVE key
+    # @example
+    #   Eventstorm::Collector.new("@tcp://*:5556", prefixes: [""])
+    def initialize(endpoints = ">tcp://127.0.0.1:5556", prefixes: [""], curve: nil,
+                   max_message_size: Protocol::MAX_MESSAGE)
+      @context = ZMQ::Context.new or raise Error, "zmq_ctx_new failed"
+      options = { ZMQ::MAXMSGSIZE => max_message_size, ZMQ::LINGER => 0 }
+      @socket = Sockets.open(@context, ZMQ::SUB, endpoints, curve: curve, options: options)
+      prefixes.each { |prefix| @socket.setsockopt(ZMQ::SUBSCRIBE, prefix.to_s) }
+      @streams = Streams.new
+      @pending = []
+      @stats = { messages: 0, events: 0, announcements: 0, lost: 0, duplicates: 0, rejected: 0,
+                 unaccounted: 0, malformed: Hash.new(0) }
+    end
+
+    # Yields each delivered event (a BSON::Document with string keys).
+    #
+    # @param timeout [Float, nil] stop after this many seconds without an event; nil waits
+    #   forever
+    # @yieldparam event [BSON::Document]
+    # @return [Enumerator, self]
+    # @example
+    #   collector.each(timeout: 1).first(10)
+    def each(timeout: nil)
+      return enum_for(:each, timeout: timeout) unless block_given?
+
+      while (event = receive(timeout: timeout))
+        yield event
+      end
+      self
+    end
+
+    # The next delivered event.
+    #
+    # @param timeout [Float, nil] seconds to wait; nil waits forever
+    # @return [BSON::Document, nil] nil when +timeout+ passed
+    # @example
+    #   collector.receive(timeout: 0.5)
+    def receive(timeout: nil)
+      deadline = timeout && Eventstorm.monotonic + timeout
+      while @pending.empty?
+        wait = deadline ? deadline - Eventstorm.monotonic : 1.0
+        return nil if wait <= 0
+
+        frames = read((wait * 1000).ceil.clamp(1, 1000)) or next
+        handle(frames)
+      end
+      @pending.shift
+    end
+
+    # Accounts one message given as frames and returns the events it delivers; what
+    # {#receive} does with each message it reads.
+    #
+    # @param frames [Array<String>]
+    # @return [Array<BSON::Document>]
+    # @example
+    #   collector.handle(["app.x", header, body]).size
+    def handle(frames)
+      before = @pending.size
+      deliver(Protocol.parse(frames))
+      @pending.drop(before)
+    rescue Protocol::Invalid => e
+      @stats[:malformed][e.reason] += 1
+      []
+    end
+
+    # @return [Hash] +messages+, +events+ (delivered), +announcements+, +lost+, +duplicates+,
+    #   +rejected+ (documents with an invalid envelope), +unaccounted+ (events of two-frame
+    #   messages), +malformed+ ({reason => messages}), +streams+
+    # @example
+    #   collector.stats[:lost] #=> 0
+    def stats
+      @stats.merge(malformed: @stats[:malformed].dup, streams: @streams.size)
+    end
+
+    # Closes the socket and the context.
+    #
+    # @return [void]
+    # @example
+    #   collector.close
+    def close
+      return if @socket.nil?
+
+      @socket.close
+      @context.terminate
+      @socket = nil
+    end
+
+    private
+
+    def read(milliseconds)
+      @socket.setsockopt(ZMQ::RCVTIMEO, milliseconds)
+      frames = []
+      @socket.recv_strings(frames).negative? ? nil : frames
+    end
+
+    def deliver(message)
+      documents = message.documents.map { |bytes| Protocol.decode(bytes) }
+      @stats[:messages] += 1
+      skip = 0
+      if message.source
+        lost, skip = @streams.account(source: message.source, topic: message.topic,
+                                      first: message.first, count: message.count)
+        @stats[:lost] += lost
+        @stats[:duplicates] += skip
+        @stats[:announcements] += 1 if message.count.zero?
+      else
+        @stats[:unaccounted] += documents.size
+      end
+      documents.drop(skip).each do |document|
+        if Protocol.envelope?(document, message.topic)
+          @stats[:events] += 1
+          @pending << document
+        else
+          @stats[:rejected] += 1
+        end
+      end
+    end
+  end
+end

@@ -1,0 +1,356 @@
+# frozen_string_literal: true
+
+require "securerandom"
+require "socket"
+require "bson"
+require "ffi-rzmq"
+
+module Eventstorm
+  # Sends events as protocol v1 messages on an XPUB socket.
+  #
+  # - **Batching**: events are grouped per topic into one message of up to +batch_size+
+  #   events or +batch_bytes+ bytes, sent at the latest +linger+ seconds after its first event.
+  # - **Stream index**: each topic is numbered from 0 under a random +source+ id, so receivers
+  #   count every loss exactly.
+  # - **Subscribers first**: the XPUB socket sees the subscriptions of the router or sinks.
+  #   Until one arrives nothing is sent: up to +hold+ events wait (beyond that they are dropped
+  #   and counted); then only topics some subscriber wants are sent (others are counted as
+  #   +unwanted+, they are no loss).
+  # - **Never blocks**: a message the socket cannot queue (high-water mark reached) is dropped
+  #   and counted in +dropped+; its indexes are used, so receivers count the loss too.
+  # - **Position announcements**: each topic idle for a second is announced every second, and
+  #   once more on {#close}.
+  # - **Threads**: every method may be called from any thread (Puma's threads share one
+  #   emitter); one mutex guards the batches and the socket, and a background thread sends
+  #   aged batches and announcements.
+  # - **Fork**: an emitter used in a forked child (Puma or Unicorn workers) notices the new
+  #   process id on its next call and reopens itself: new ZeroMQ context and socket, new
+  #   +source+ id, indexes from 0. Events still batched in the parent at fork time are the
+  #   parent's to send; the child discards its copy of them.
+  #
+  # @example
+  #   emitter = Eventstorm::Emitter.new(">tcp://127.0.0.1:5555", host: "web1")
+  #   emitter.emit("app.deploy", version: "1.2")
+  #   emitter.close
+  class Emitter
+    # How often the background thread looks at aged batches and idle topics.
+    TICK = 0.02
+    # An idle topic is announced this often (seconds).
+    ANNOUNCE_EVERY = 1.0
+    # Larger single events are dropped and counted (+oversized+), as eventstorm's own
+    # emitters do, keeping every message far below the protocol's 16 MiB limit.
+    MAX_EVENT = 1 << 20
+    # Serializes reopening after fork (a child's first calls may come from several threads).
+    REOPEN = Mutex.new
+    private_constant :REOPEN
+
+    # @return [Integer] this stream's id (changes in a forked child)
+    attr_reader :source
+    # @return [String] the +host+ of every event
+    attr_reader :host
+
+    # @param endpoints [String, Array<String>] where to publish, e.g. ">tcp://router:5555"
+    #   (see {Endpoint.parse})
+    # @param host [String] the +host+ field of every event
+    # @param curve [Hash, nil] CURVE client keys: +server_key:+ and either +secret_key:+ with
+    #   +public_key:+ or +certificate:+ (see {Curve.apply})
+    # @param batch_size [Integer] events per message at most
+    # @param batch_bytes [Integer] body bytes per message at most
+    # @param linger [Float] seconds an incomplete batch waits before it is sent
+    # @param hold [Integer] events kept while no subscriber is connected
+    # @param high_water_mark [Integer] ZMQ_SNDHWM, messages queued in libzmq per peer
+    # @raise [Eventstorm::Error] for a bad endpoint or CURVE key
+    # @example
+    #   Eventstorm::Emitter.new(">tcp://127.0.0.1:5555", host: "web1", batch_size: 100)
+    def initialize(endpoints = ">tcp://127.0.0.1:5555", host: Socket.gethostname, curve: nil,
+                   batch_size: 512, batch_bytes: 256 * 1024, linger: 0.05, hold: 100_000,
+                   high_water_mark: 10_000)
+      @endpoints = endpoints
+      @host = host.to_s.dup.freeze
+      @curve = curve
+      @batch_size = batch_size
+      @batch_bytes = batch_bytes
+      @linger = linger
+      @hold_limit = hold
+      @high_water_mark = high_water_mark
+      @closed = false
+      open
+    end
+
+    # Queues one event; never blocks on the network.
+    #
+    # @param type [String] the topic, dotted lower case (e.g. "app.deploy")
+    # @param time [Time] when it happened (default now)
+    # @param fields [Hash] the event's own fields, flat; keys become strings
+    # @return [void]
+    # @raise [ArgumentError] for an invalid type or a field BSON cannot hold
+    # @raise [Eventstorm::Error] after {#close}
+    # @example
+    #   emitter.emit("app.deploy", version: "1.2", took: 3.5)
+    def emit(type, time: Time.now, **fields)
+      reopen_after_fork if Process.pid != @pid
+      type = @types[type] || known_type(type)
+      document = { "type" => type, "time" => time, "host" => @host }
+      # Symbol keys go to BSON as they are; only names that would repeat the envelope's need
+      # the slow path.
+      if fields.key?(:host) || fields.key?(:type) || fields.any? { |key, _| key.is_a?(String) }
+        fields.each { |key, value| document[key.to_s] = value }
+        raise ArgumentError, "field type #{document['type'].inspect} is not the event's type" unless
+          document["type"] == type
+      else
+        document.merge!(fields)
+      end
+      bytes = encode(document)
+      @mutex.synchronize do
+        raise Error, "emitter is closed" if @closed
+
+        @stats[:emitted] += 1
+        next @stats[:oversized] += 1 if bytes.bytesize > MAX_EVENT
+
+        batch = (@batches[type] ||= [[], 0, Eventstorm.monotonic])
+        batch[0] << bytes
+        batch[1] += bytes.bytesize
+        close_batch(type) if batch[0].size >= @batch_size || batch[1] >= @batch_bytes
+      end
+      nil
+    end
+
+    # Sends every batched event and waits until libzmq has them or +timeout+ passes.
+    #
+    # @param timeout [Float] seconds to wait for a subscriber at most
+    # @return [Boolean] true when nothing is left waiting in the emitter
+    # @example
+    #   emitter.flush(timeout: 2) #=> true
+    def flush(timeout: 5.0)
+      reopen_after_fork if Process.pid != @pid
+      deadline = Eventstorm.monotonic + timeout
+      loop do
+        done = @mutex.synchronize do
+          @batches.each_key.to_a.each { |topic| close_batch(topic) }
+          send_held
+          @held.empty?
+        end
+        return true if done
+        return false if Eventstorm.monotonic >= deadline
+
+        sleep TICK
+      end
+    end
+
+    # Flushes, announces every topic's next index and closes the socket, letting libzmq send
+    # what it queued for up to +timeout+ seconds. Calling it again does nothing.
+    #
+    # @param timeout [Float] seconds
+    # @return [Boolean] true when everything was handed to libzmq
+    # @example
+    #   emitter.close(timeout: 2)
+    def close(timeout: 5.0)
+      reopen_after_fork if Process.pid != @pid
+      return true if @closed
+
+      deadline = Eventstorm.monotonic + timeout
+      flushed = flush(timeout: timeout)
+      announce_all(deadline)
+      @mutex.synchronize { @closed = true }
+      @thread.join
+      @socket.setsockopt(ZMQ::LINGER, (timeout * 1000).to_i)
+      @socket.close
+      @context.terminate
+      flushed
+    end
+
+    # @return [Boolean] whether {#close} was called (in this process)
+    # @example
+    #   emitter.closed? #=> false
+    def closed?
+      @closed
+    end
+
+    # Counters since the emitter was opened (or reopened after fork).
+    #
+    # @return [Hash{Symbol=>Integer}] +emitted+ (events given to {#emit}), +sent+ (events
+    #   handed to libzmq), +messages+, +announcements+, +dropped+ (events refused by a full
+    #   queue), +overflow+ (events dropped while no subscriber was there), +oversized+ (events
+    #   over {MAX_EVENT} bytes, dropped), +unwanted+ (events
+    #   of topics no subscriber wants), +waiting+ (events batched or held), +source+, +pid+
+    # @example
+    #   emitter.stats[:dropped] #=> 0
+    def stats
+      @mutex.synchronize do
+        waiting = @batches.each_value.sum { |b| b[0].size } +
+                  @held.sum { |message| message[1].size }
+        @stats.merge(waiting: waiting, source: @source, pid: @pid,
+                     subscribed: !@subscriptions.empty?)
+      end
+    end
+
+    private
+
+    # Sets @pid last: a thread that sees the current pid finds everything else ready.
+    def open
+      @mutex = Mutex.new
+      @source = SecureRandom.random_number(2**64 - 1) + 1
+      @next = Hash.new(0)
+      @last_sent = {}
+      @batches = {} # topic => [encoded events, their bytes, monotonic time of the first]
+      @types = {}
+      @held = []
+      @subscriptions = []
+      @stats = Hash.new(0).merge(emitted: 0, sent: 0, messages: 0, announcements: 0, dropped: 0,
+                                 overflow: 0, unwanted: 0, oversized: 0)
+      @context = ZMQ::Context.new or raise Error, "zmq_ctx_new failed"
+      options = { ZMQ::SNDHWM => @high_water_mark, ZMQ::LINGER => 0, Sockets::XPUB_NODROP => 1 }
+      @socket = Sockets.open(@context, ZMQ::XPUB, @endpoints, curve: @curve, options: options)
+      @thread = Thread.new { background }
+      @thread.name = "eventstorm-emitter" if @thread.respond_to?(:name=)
+      @pid = Process.pid
+    end
+
+    # The parent's context, socket and thread do not exist for us: libzmq contexts must not
+    # be used across fork, so the child keeps its hands off them (ffi-rzmq's finalizers only
+    # close them in the process that created them) and opens its own.
+    # Several threads of a new worker may notice the fork at once: one reopens.
+    def reopen_after_fork
+      REOPEN.synchronize do
+        next if Process.pid == @pid
+
+        @closed ? (@pid = Process.pid) : open
+      end
+    end
+
+    def background
+      until @closed
+        sleep TICK
+        @mutex.synchronize do
+          break if @closed
+
+          poll_subscriptions
+          now = Eventstorm.monotonic
+          @batches.select { |_, b| now - b[2] >= @linger }.each_key { |t| close_batch(t) }
+          send_held
+          announce_idle(now)
+        end
+      end
+    rescue StandardError => e
+      warn "eventstorm: emitter thread stopped: #{e.class}: #{e.message}"
+    end
+
+    # Validates a type once; the frozen copy is the batch's key from then on.
+    def known_type(type)
+      name = type.to_s
+      raise ArgumentError, "invalid event type #{name.inspect}" unless Protocol.valid_topic?(name)
+      if name.start_with?("eventstorm.")
+        raise ArgumentError, "event type #{name.inspect}: eventstorm. is reserved for eventstorm"
+      end
+
+      @types.clear if @types.size >= 1024
+      @types[type] = name.dup.freeze
+    end
+
+    def encode(document)
+      document.to_bson.to_s
+    rescue BSON::Error, NoMethodError, ArgumentError, RangeError => e
+      raise ArgumentError, "event cannot be encoded as BSON: #{e.message}"
+    end
+
+    # Takes +topic+'s batch out, numbers it, and sends it, holds it or drops it.
+    def close_batch(topic)
+      batch = @batches.delete(topic) or return
+      events = batch[0]
+      poll_subscriptions
+      if @subscriptions.empty?
+        if @held.sum { |m| m[1].size } + events.size <= @hold_limit
+          @held << [topic, events]
+        else
+          @next[topic] += events.size
+          @stats[:overflow] += events.size
+        end
+        return
+      end
+      send_held
+      publish(topic, events)
+    end
+
+    def send_held
+      return if @held.empty?
+
+      poll_subscriptions
+      return if @subscriptions.empty?
+
+      @held.each { |topic, events| publish(topic, events) }
+      @held.clear
+    end
+
+    def publish(topic, events)
+      unless wanted?(topic)
+        @stats[:unwanted] += events.size
+        return
+      end
+      first = @next[topic]
+      @next[topic] = first + events.size
+      @last_sent[topic] = Eventstorm.monotonic
+      frames = [topic.b, Protocol.header(count: events.size, source: @source, first: first),
+                events.join]
+      if send_frames(frames)
+        @stats[:sent] += events.size
+        @stats[:messages] += 1
+      else
+        @stats[:dropped] += events.size
+      end
+    end
+
+    def announce_idle(now)
+      @next.each do |topic, index|
+        next if @batches.key?(topic) || now - @last_sent.fetch(topic, now) < ANNOUNCE_EVERY
+        next unless wanted?(topic)
+
+        @last_sent[topic] = now
+        announce(topic, index)
+      end
+    end
+
+    def announce(topic, index)
+      frames = [topic.b, Protocol.header(count: 0, source: @source, first: index), "".b]
+      sent = send_frames(frames)
+      @stats[:announcements] += 1 if sent
+      sent
+    end
+
+    # The closing announcements reveal the loss of each topic's last messages, so they wait
+    # (until +deadline+) for room in a full queue rather than be dropped.
+    def announce_all(deadline)
+      topics = @mutex.synchronize { @next.keys }
+      until topics.empty?
+        @mutex.synchronize do
+          poll_subscriptions
+          topics.reject! { |topic| !wanted?(topic) || announce(topic, @next[topic]) }
+        end
+        break if topics.empty? || Eventstorm.monotonic >= deadline
+
+        sleep TICK
+      end
+    end
+
+    def send_frames(frames)
+      @socket.send_strings(frames, ZMQ::DONTWAIT) >= 0
+    end
+
+    # XPUB delivers "\x01prefix" for a new subscription and "\x00prefix" for its end.
+    def poll_subscriptions
+      message = []
+      while @socket.recv_strings(message, ZMQ::DONTWAIT) >= 0
+        frame = message.first.to_s.b
+        case frame.getbyte(0)
+        when 1 then @subscriptions |= [frame.byteslice(1..)]
+        when 0 then @subscriptions -= [frame.byteslice(1..)]
+        end
+        message = []
+      end
+    end
+
+    def wanted?(topic)
+      binary = topic.b
+      @subscriptions.any? { |prefix| binary.start_with?(prefix) }
+    end
+  end
+end

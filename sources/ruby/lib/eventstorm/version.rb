@@ -1,0 +1,6 @@
+# frozen_string_literal: true
+
+module Eventstorm
+  # The gem's version; the wire protocol it speaks is {Protocol::VERSION}.
+  VERSION = "0.1.0"
+end

@@ -1,0 +1,188 @@
+# frozen_string_literal: true
+
+require_relative "spec_helper"
+
+RSpec.describe Eventstorm::Emitter do
+  let(:endpoint) { "tcp://127.0.0.1:#{free_port}" }
+
+  # Emitters and collectors of an example, closed after it.
+  def open_emitter(*args, **options)
+    (@opened ||= []) << described_class.new(*args, **options)
+    @opened.last
+  end
+
+  def open_collector(*args, **options)
+    (@opened ||= []) << Eventstorm::Collector.new(*args, **options)
+    @opened.last
+  end
+
+  after do
+    (@opened || []).each { |it| it.is_a?(described_class) ? it.close(timeout: 0) : it.close }
+  end
+
+  # A SUB socket only sends its subscriptions while it is used: receive in a thread.
+  def collect(collector, count, timeout: 30)
+    Thread.new do
+      events = []
+      deadline = Eventstorm.monotonic + timeout
+      while events.size < count && Eventstorm.monotonic < deadline
+        event = collector.receive(timeout: 0.2)
+        events << event if event
+      end
+      events
+    end
+  end
+
+  it "sends nothing before a subscriber and everything once one is there" do
+    emitter = open_emitter(">#{endpoint}", host: "spec")
+    10.times { |i| emitter.emit("app.deploy", n: i) }
+    expect(emitter.flush(timeout: 0.3)).to be(false)
+    expect(emitter.stats).to include(sent: 0, waiting: 10, subscribed: false)
+
+    collector = open_collector("@#{endpoint}")
+    received = collect(collector, 10)
+    expect(emitter.flush(timeout: 10)).to be(true)
+    events = received.value
+    expect(events.map { |e| e["n"] }).to eq((0...10).to_a)
+    expect(events.first).to include("type" => "app.deploy", "host" => "spec")
+    expect(events.first["time"]).to be_a(Time)
+    expect(collector.stats).to include(lost: 0, events: 10)
+  end
+
+  it "does not send topics no subscriber wants, and numbers each topic from 0" do
+    collector = open_collector("@#{endpoint}", prefixes: ["http."])
+    emitter = open_emitter(">#{endpoint}", host: "spec", batch_size: 3)
+    received = collect(collector, 7)
+    wait_until { emitter.stats[:subscribed] }
+    7.times { |i| emitter.emit("http.hit", n: i) }
+    5.times { |i| emitter.emit("ssh.login", n: i) }
+    expect(emitter.flush(timeout: 10)).to be(true)
+    expect(received.value.size).to eq(7)
+    expect(emitter.stats).to include(sent: 7, unwanted: 5, messages: 3)
+    expect(collector.stats).to include(lost: 0, events: 7, messages: 3)
+  end
+
+  it "announces an idle topic's next index, so the loss of its last message is counted" do
+    collector = open_collector("@#{endpoint}")
+    emitter = open_emitter(">#{endpoint}", host: "spec")
+    received = collect(collector, 1_000_000, timeout: 2.5)
+    wait_until { emitter.stats[:subscribed] }
+    3.times { |i| emitter.emit("app.tick", n: i) }
+    emitter.flush
+    received.join
+    expect(collector.stats[:announcements]).to be >= 1
+    expect(emitter.stats[:announcements]).to be >= 1
+
+    # A receiver that missed the events (but sees the announcement) counts them lost.
+    late = Eventstorm::Collector.new("@inproc://late")
+    head = Eventstorm::Protocol.header(count: 0, source: emitter.source, first: 0)
+    late.handle(["app.tick", head, ""])
+    late.handle(["app.tick", Eventstorm::Protocol.header(count: 0, source: emitter.source,
+                                                         first: 3), ""])
+    expect(late.stats[:lost]).to eq(3)
+    late.close
+  end
+
+  it "never blocks: what the full queue refuses is counted, and receivers count it lost" do
+    collector = open_collector("@#{endpoint}")
+    emitter = open_emitter(">#{endpoint}", host: "spec", batch_size: 1,
+                                                   high_water_mark: 10)
+    collector.receive(timeout: 0.2) # sends the subscription, then reads nothing for a while
+    wait_until { emitter.stats[:subscribed] }
+    started = Eventstorm.monotonic
+    20_000.times { |i| emitter.emit("app.flood", n: i, pad: "x" * 1000) }
+    expect(Eventstorm.monotonic - started).to be < 30
+    stats = emitter.stats
+    expect(stats[:dropped]).to be > 0
+    expect(stats[:sent] + stats[:dropped]).to eq(20_000)
+    drained = Thread.new { nil while collector.receive(timeout: 3) }
+    emitter.close(timeout: 20)
+    drained.join
+    expect(collector.stats[:events]).to eq(stats[:sent])
+    expect(collector.stats[:lost] + collector.stats[:events]).to eq(20_000)
+  end
+
+  it "is thread-safe: many threads share one emitter and one stream, nothing lost" do
+    collector = open_collector("@#{endpoint}")
+    emitter = open_emitter(">#{endpoint}", host: "spec", batch_size: 50)
+    threads, per_thread = 8, 2_000
+    received = collect(collector, threads * per_thread, timeout: 60)
+    wait_until { emitter.stats[:subscribed] }
+    Array.new(threads) do |t|
+      Thread.new { per_thread.times { |i| emitter.emit("app.thread", t: t, n: i) } }
+    end.each(&:join)
+    expect(emitter.flush(timeout: 30)).to be(true)
+    events = received.value
+    expect(events.size).to eq(threads * per_thread)
+    threads.times do |t|
+      expect(events.select { |e| e["t"] == t }.map { |e| e["n"] }).to eq((0...per_thread).to_a)
+    end
+    expect(collector.stats).to include(lost: 0, duplicates: 0, streams: 1)
+  end
+
+  it "reopens in a forked child with a new source id; every worker is its own stream" do
+    emitter = open_emitter(">#{endpoint}", host: "spec")
+    parent_source = emitter.source
+    collector = open_collector("@#{endpoint}")
+    workers, per_worker = 3, 500
+    received = collect(collector, workers * per_worker, timeout: 60)
+    reader, writer = IO.pipe
+    pids = Array.new(workers) do |w|
+      fork do
+        reader.close
+        # The child's first events come from three threads at once: one reopen, one stream.
+        Array.new(3) do |t|
+          Thread.new { (t...per_worker).step(3) { |i| emitter.emit("app.worker", w: w, n: i) } }
+        end.each(&:join)
+        ok = emitter.close(timeout: 20)
+        stats = emitter.stats
+        writer.puts(JSON.generate(source: emitter.source.to_s, ok: ok, sent: stats[:sent],
+                                  dropped: stats[:dropped] + stats[:overflow]))
+        exit!(0)
+      end
+    end
+    writer.close
+    pids.each { |pid| Process.wait(pid) }
+    reports = reader.read.lines.map { |line| JSON.parse(line) }
+    events = received.value
+    expect(reports.size).to eq(workers)
+    expect(reports.map { |r| r["source"] }.uniq.size).to eq(workers)
+    expect(reports.map { |r| r["source"] }).not_to include(parent_source.to_s)
+    expect(reports.sum { |r| r["sent"] } + reports.sum { |r| r["dropped"] })
+      .to eq(workers * per_worker)
+    expect(events.size).to eq(reports.sum { |r| r["sent"] })
+    expect(collector.stats[:streams]).to eq(workers)
+    expect(collector.stats[:lost]).to eq(reports.sum { |r| r["dropped"] })
+    workers.times do |w|
+      expect(events.select { |e| e["w"] == w }.map { |e| e["n"] }.sort).to eq((0...per_worker).to_a)
+    end
+    expect(emitter.source).to eq(parent_source)
+  end
+
+  it "keeps the envelope single: a host field overrides, string keys work, a type must match" do
+    collector = open_collector("@#{endpoint}")
+    emitter = open_emitter(">#{endpoint}", host: "spec")
+    received = collect(collector, 2)
+    wait_until { emitter.stats[:subscribed] }
+    emitter.emit("app.keys", host: "other", n: 1)
+    emitter.emit("app.keys", **{ "n" => 2, "type" => "app.keys" })
+    expect { emitter.emit("app.keys", type: "app.other") }.to raise_error(ArgumentError, /type/)
+    emitter.flush(timeout: 10)
+    first, second = received.value
+    expect(first.to_h).to include("host" => "other", "n" => 1)
+    expect(first.keys).to eq(%w[type time host n])
+    expect(second.keys).to eq(%w[type time host n])
+    expect(second).to include("host" => "spec", "n" => 2)
+  end
+
+  it "rejects an invalid type and an unknown endpoint clearly" do
+    expect { described_class.new("udp://x:1") }.to raise_error(ArgumentError, /bad endpoint/)
+    emitter = open_emitter(">#{endpoint}")
+    expect { emitter.emit("Bad Type") }.to raise_error(ArgumentError, /invalid event type/)
+    expect { emitter.emit("eventstorm.stats") }.to raise_error(ArgumentError, /reserved/)
+    emitter.emit("app.big", blob: "x" * (2 << 20))
+    expect(emitter.stats).to include(emitted: 1, oversized: 1, waiting: 0)
+    emitter.close(timeout: 0)
+    expect { emitter.emit("app.x") }.to raise_error(Eventstorm::Error, /closed/)
+  end
+end

@@ -1,0 +1,131 @@
+# frozen_string_literal: true
+
+require_relative "spec_helper"
+require "tmpdir"
+
+# Ruby and TypeScript through the project's real router, with and without CURVE.
+RSpec.describe "interoperability through the router" do
+  let(:sources) { free_port }
+  let(:sinks) { free_port }
+
+  def tap_totals(log)
+    line = File.read(log).scan(/total (\d+) events, lost (\d+), duplicates (\d+), malformed (\d+)/)
+                .last or return nil
+    %i[events lost duplicates malformed].zip(line.map(&:to_i)).to_h
+  end
+
+  def ruby_to_tap(count, emitter_curve: nil, router_args: [], tap_args: [])
+    router(sources, sinks, *router_args)
+    _, log = eventstorm("tap", "--from", "tcp://127.0.0.1:#{sinks}", "--stats",
+                        "--interval", "200ms", *tap_args)
+    emitter = Eventstorm::Emitter.new(">tcp://127.0.0.1:#{sources}", host: "rspec",
+                                                                    curve: emitter_curve)
+    wait_until(timeout: 90) { emitter.stats[:subscribed] } # the tap's subscription arrived
+    count.times { |i| emitter.emit("app.ruby", n: i, text: "x" * 100) }
+    expect(emitter.close(timeout: 30)).to be(true)
+    stats = emitter.stats
+    expect(stats).to include(sent: count, dropped: 0, overflow: 0)
+    wait_until(timeout: 60) { (tap_totals(log) || {})[:events] == count }
+    sleep 0.5
+    expect(tap_totals(log)).to eq(events: count, lost: 0, duplicates: 0, malformed: 0)
+  end
+
+  it "Ruby emitter → router → TypeScript tap --stats counts every event exactly" do
+    ruby_to_tap(20_000)
+  end
+
+  it "TypeScript emit → router → Ruby collector counts every event exactly" do
+    router(sources, sinks)
+    collector = Eventstorm::Collector.new(">tcp://127.0.0.1:#{sinks}", prefixes: ["app."])
+    count = 2_000
+    input = File.join(Dir.tmpdir, "eventstorm-rspec-emit-#{Process.pid}.jsonl")
+    File.write(input, Array.new(count) { |i| JSON.generate(type: "app.ts", n: i) }.join("\n"))
+    # Subscribe before the emitter starts: the TypeScript emitter also waits for a subscriber.
+    collector.receive(timeout: 1)
+    emit_pid, emit_log = eventstorm("emit", "--to", "tcp://127.0.0.1:#{sources}",
+                                    "--host", "ts", stdin: input)
+    events = collector.each(timeout: 20).first(count)
+    Process.wait(emit_pid)
+    expect($CHILD_STATUS.exitstatus).to eq(0), File.read(emit_log)
+    expect(events.size).to eq(count)
+    expect(events.map { |e| e["n"] }).to eq((0...count).to_a)
+    expect(events.first).to include("type" => "app.ts", "host" => "ts")
+    expect(collector.stats).to include(lost: 0, duplicates: 0, rejected: 0, streams: 1)
+    expect(collector.stats[:malformed]).to be_empty
+  ensure
+    collector&.close
+    File.delete(input) if input && File.exist?(input)
+  end
+
+  context "with CURVE keys from eventstorm keygen" do
+    let(:keys) { Dir.mktmpdir("eventstorm-rspec-keys") }
+
+    after { FileUtils.remove_entry(keys) }
+
+    def keygen(name)
+      pid, log = eventstorm("keygen", File.join(keys, name))
+      Process.wait(pid)
+      raise "keygen failed: #{File.read(log)}" unless $CHILD_STATUS.success?
+    end
+
+    it "a Ruby emitter and a Ruby collector talk to a CURVE router admitting only known keys" do
+      %w[router web1 tap].each { |name| keygen(name) }
+      allowed = File.join(keys, "allowed")
+      FileUtils.mkdir_p(allowed)
+      FileUtils.cp(File.join(keys, "web1"), allowed)
+      FileUtils.cp(File.join(keys, "tap"), allowed)
+      router_pub = File.join(keys, "router")
+      ruby_to_tap(1_000,
+                  emitter_curve: { server_key: router_pub,
+                                   certificate: File.join(keys, "web1_secret") },
+                  router_args: ["--curve-secret", File.join(keys, "router_secret"),
+                                "--allow-keys", allowed],
+                  tap_args: ["--curve-server", router_pub,
+                             "--curve-secret", File.join(keys, "tap_secret")])
+
+      # The collector, with keys given as Z85 text.
+      pair = Eventstorm::Curve.read_certificate(File.join(keys, "tap_secret"), secret: true)
+      collector = Eventstorm::Collector.new(
+        ">tcp://127.0.0.1:#{sinks}", prefixes: ["app."],
+        curve: { server_key: Eventstorm::Curve.read_certificate(router_pub)["public-key"],
+                 public_key: pair["public-key"], secret_key: pair["secret-key"] }
+      )
+      emitter = Eventstorm::Emitter.new(
+        ">tcp://127.0.0.1:#{sources}",
+        curve: { server_key: router_pub, certificate: File.join(keys, "web1_secret") }
+      )
+      collector.receive(timeout: 0.5)
+      wait_until(timeout: 60) { emitter.stats[:subscribed] }
+      100.times { |i| emitter.emit("app.curve", n: i) }
+      emitter.close(timeout: 10)
+      expect(collector.each(timeout: 10).first(100).map { |e| e["n"] }).to eq((0...100).to_a)
+      expect(collector.stats).to include(lost: 0)
+      collector.close
+
+      # A key the router does not know gets nothing through.
+      keygen("stranger")
+      stranger = Eventstorm::Emitter.new(
+        ">tcp://127.0.0.1:#{sources}",
+        curve: { server_key: router_pub, certificate: File.join(keys, "stranger_secret") }
+      )
+      sleep 2
+      expect(stranger.stats[:subscribed]).to be(false)
+      stranger.close(timeout: 0)
+    end
+
+    it "refuses a secret certificate readable by others, without printing the key" do
+      keygen("loose")
+      secret = File.join(keys, "loose_secret")
+      File.chmod(0o644, secret)
+      key = File.read(secret)[/secret-key = "(.{40})"/, 1]
+      expect do
+        Eventstorm::Emitter.new(">tcp://127.0.0.1:#{sources}",
+                                curve: { server_key: File.join(keys, "loose"),
+                                         certificate: secret })
+      end.to raise_error(Eventstorm::Error) { |e|
+        expect(e.message).to include(secret)
+        expect(e.message).not_to include(key)
+      }
+    end
+  end
+end

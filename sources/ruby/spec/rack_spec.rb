@@ -1,0 +1,177 @@
+# frozen_string_literal: true
+
+require_relative "spec_helper"
+require "eventstorm/rack"
+require "net/http"
+require "puma"
+require "puma/server"
+
+RSpec.describe Eventstorm::Rack do
+  let(:endpoint) { "tcp://127.0.0.1:#{free_port}" }
+  let(:collector) { Eventstorm::Collector.new("@#{endpoint}", prefixes: ["http."]) }
+  let(:emitter) { Eventstorm::Emitter.new(">#{endpoint}", host: "web1") }
+  let(:port) { free_port }
+
+  # A SUB socket sends its subscription only while it is used.
+  def subscribe
+    collector.receive(timeout: 0.2)
+    wait_until { emitter.stats[:subscribed] }
+  end
+
+  # Decodes with BSON types kept, to compare them with the nginx source's.
+  def typed_events(count)
+    raws = []
+    deadline = Eventstorm.monotonic + 30
+    while raws.size < count && Eventstorm.monotonic < deadline
+      frames = []
+      socket = collector.instance_variable_get(:@socket)
+      socket.setsockopt(ZMQ::RCVTIMEO, 200)
+      next if socket.recv_strings(frames).negative?
+
+      message = Eventstorm::Protocol.parse(frames)
+      raws.concat(message.documents.map { |d| Eventstorm::Protocol.decode(d, mode: :bson) })
+    end
+    raws
+  end
+
+  def start_puma(app, errors = [])
+    handler = lambda do |error, _env, _status|
+      errors << error
+      [500, {}, ["server saw #{error.class}"]]
+    end
+    server = Puma::Server.new(app, Puma::Events.strings, lowlevel_error_handler: handler,
+                                                         min_threads: 4, max_threads: 8)
+    server.add_tcp_listener("127.0.0.1", port)
+    server.run
+    server
+  end
+
+  it "emits one http.hit per request inside Puma, with the nginx source's names and types" do
+    app = lambda do |env|
+      # /big streams (counted as the server writes it); the others are arrays.
+      body = env["PATH_INFO"] == "/big" ? ["a" * 5000, "b" * 5000].each : ["ok"]
+      status = env["PATH_INFO"] == "/missing" ? 404 : 200
+      [status, { "content-type" => "text/plain" }, body]
+    end
+    server = start_puma(described_class.new(app, emitter: emitter))
+    subscribe
+    requests = 200
+    http = Net::HTTP.start("127.0.0.1", port)
+    requests.times do |i|
+      path = ["/big", "/missing", "/a/b?x=#{i}&y=2", "/"][i % 4]
+      request = Net::HTTP::Get.new(path, "User-Agent" => "rspec/#{i}",
+                                         "Referer" => "http://example.test/#{i}")
+      http.request(request)
+    end
+    http.finish
+    emitter.flush(timeout: 10)
+    events = typed_events(requests)
+    expect(events.size).to eq(requests)
+    agents = Array.new(requests) { |i| "rspec/#{i}" }
+    expect(events.map { |e| e["http_user_agent"] }).to match_array(agents)
+
+    big = events.find { |e| e["http_user_agent"] == "rspec/0" }
+    expect(big.keys).to eq(%w[type time host remote_addr request method path protocol status
+                              body_bytes_sent request_time http_referer http_user_agent http_host])
+    expect(big).to include("type" => "http.hit", "host" => "web1", "method" => "GET",
+                           "path" => "/big", "remote_addr" => "127.0.0.1",
+                           "request" => "GET /big HTTP/1.1", "protocol" => "HTTP/1.1",
+                           "http_referer" => "http://example.test/0",
+                           "http_host" => "127.0.0.1:#{port}")
+    # Canonical Extended JSON names each value's BSON type exactly.
+    types = big.as_extended_json
+    expect(types["status"]).to eq("$numberInt" => "200")
+    expect(types["body_bytes_sent"]).to eq("$numberInt" => "10000")
+    expect(types["request_time"].keys).to eq(["$numberDouble"])
+    expect(big["request_time"]).to be >= 0
+    expect(types["time"].keys).to eq(["$date"])
+
+    missing = events.find { |e| e["http_user_agent"] == "rspec/1" }
+    expect(missing).to include("status" => 404, "path" => "/missing")
+    expect(missing).not_to have_key("query")
+    query = events.find { |e| e["http_user_agent"] == "rspec/2" }
+    expect(query).to include("path" => "/a/b", "query" => "x=2&y=2",
+                             "request" => "GET /a/b?x=2&y=2 HTTP/1.1")
+  ensure
+    server&.stop(true)
+    emitter.close(timeout: 0)
+    collector.close
+  end
+
+  it "an app exception gives an event with status 500 and reaches the server unchanged" do
+    failure = Class.new(StandardError)
+    raised = []
+    app = lambda do |_env|
+      raised << failure.new("the app failed")
+      raise raised.last
+    end
+    seen_by_server = []
+    server = start_puma(described_class.new(app, emitter: emitter), seen_by_server)
+    subscribe
+    response = Net::HTTP.get_response(URI("http://127.0.0.1:#{port}/boom?q=1"))
+    expect(response.code).to eq("500")
+    expect(seen_by_server.size).to eq(1)
+    expect(seen_by_server.first).to equal(raised.first)
+    emitter.flush(timeout: 10)
+    event = typed_events(1).first.as_extended_json
+    expect(event).to include("status" => { "$numberInt" => "500" }, "path" => "/boom",
+                             "query" => "q=1", "body_bytes_sent" => { "$numberInt" => "0" })
+  ensure
+    server&.stop(true)
+    emitter.close(timeout: 0)
+    collector.close
+  end
+
+  it "never raises into the app when emitting fails" do
+    emitter.close(timeout: 0)
+    middleware = described_class.new(lambda { |env|
+      [200, {}, env["PATH_INFO"] == "/stream" ? %w[o k].each : ["ok"]]
+    }, emitter: emitter)
+    status, _headers, body = middleware.call("REQUEST_METHOD" => "GET", "PATH_INFO" => "/")
+    expect([status, body]).to eq([200, ["ok"]])
+    expect(middleware.errors).to eq(1)
+    status, _headers, body = middleware.call("REQUEST_METHOD" => "GET", "PATH_INFO" => "/stream")
+    expect(status).to eq(200)
+    expect(body.to_enum(:each).to_a).to eq(%w[o k])
+    expect { body.close }.not_to raise_error
+    expect(middleware.errors).to eq(2)
+  ensure
+    collector.close
+  end
+
+  it "Puma's forked workers are each their own stream, nothing lost" do
+    # Received in a thread: each worker's new connection needs the subscription sent to it.
+    received = Thread.new { collector.each(timeout: 60).take_while { |e| e["path"] != "/last" } }
+    fixtures = File.expand_path("fixtures", __dir__)
+    pid = Process.spawn({ "EVENTSTORM_TO" => ">#{endpoint}" },
+                        "puma", "-C", File.join(fixtures, "puma.rb"), "-b",
+                        "tcp://127.0.0.1:#{port}", File.join(fixtures, "config.ru"),
+                        out: File::NULL, err: File::NULL, pgroup: true)
+    wait_until(timeout: 60) do
+      Net::HTTP.get_response(URI("http://127.0.0.1:#{port}/ready")).code == "200"
+    rescue SystemCallError
+      false
+    end
+    requests = 300
+    pids = Array.new(requests) do |i|
+      Net::HTTP.get_response(URI("http://127.0.0.1:#{port}/r#{i}")).body[/pid (\d+)/, 1]
+    end
+    Process.kill("TERM", pid) # workers close their emitters (on_worker_shutdown), flushing
+    Process.wait(pid)
+    Eventstorm::Emitter.new(">#{endpoint}").tap { |e| e.emit("http.hit", path: "/last") }.close
+    events = received.value.reject { |e| e["path"] == "/ready" }
+    expect(events.size).to eq(requests)
+    expect(events.map { |e| e["path"] }).to match_array(Array.new(requests) { |i| "/r#{i}" })
+    expect(collector.stats).to include(lost: 0, duplicates: 0)
+    # One stream per worker that served a request, plus the "/last" emitter.
+    expect(collector.stats[:streams]).to eq(pids.uniq.size + 1)
+    expect(pids.uniq.size).to eq(2)
+  ensure
+    begin
+      Process.kill("KILL", -pid) if pid
+    rescue Errno::ESRCH
+      nil
+    end
+    collector.close
+  end
+end

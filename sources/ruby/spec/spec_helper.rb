@@ -1,0 +1,63 @@
+# frozen_string_literal: true
+
+$LOAD_PATH.unshift(File.expand_path("../lib", __dir__))
+require "eventstorm"
+require "json"
+require "socket"
+require "timeout"
+require "fileutils"
+require "English"
+
+# Starts the project's own TypeScript components (router, tap, emit, keygen) for the
+# interoperability specs.
+module ProjectProcesses
+  ROOT = File.expand_path("../../..", __dir__)
+  DENO = %w[npx -y deno@2.9.6 run -A cli.ts].freeze
+
+  def free_port
+    server = TCPServer.new("127.0.0.1", 0)
+    server.addr[1]
+  ensure
+    server&.close
+  end
+
+  # Spawns `eventstorm ARGS` with its output in a file; killed after the example.
+  def eventstorm(*args, stdin: nil, output: nil)
+    output ||= File.join(Dir.tmpdir, "eventstorm-rspec-#{Process.pid}-#{rand(1 << 30)}.log")
+    options = { chdir: ROOT, out: output, err: [:child, :out], pgroup: true }
+    options[:in] = stdin if stdin
+    pid = Process.spawn(*DENO, *args, **options)
+    (@spawned ||= []) << pid
+    [pid, output]
+  end
+
+  def stop(pid, signal = "TERM")
+    Process.kill(signal, -pid)
+    Timeout.timeout(30) { Process.wait(pid) }
+  rescue Errno::ESRCH, Errno::ECHILD
+    nil
+  end
+
+  def router(sources, sinks, *extra)
+    eventstorm("router", "--sources", "@tcp://127.0.0.1:#{sources}",
+               "--sinks", "@tcp://127.0.0.1:#{sinks}", "--stats-interval", "0s", *extra)
+  end
+
+  def wait_until(timeout: 60, step: 0.05)
+    deadline = Eventstorm.monotonic + timeout
+    until (value = yield)
+      raise "condition not met within #{timeout}s" if
+        Eventstorm.monotonic > deadline
+
+      sleep step
+    end
+    value
+  end
+end
+
+RSpec.configure do |config|
+  config.include ProjectProcesses
+  config.after do
+    (@spawned || []).each { |pid| stop(pid, "KILL") }
+  end
+end
