@@ -11,7 +11,7 @@
  */
 import { parseArgs } from "node:util";
 import { join } from "node:path";
-import { cli, freePort, routerProcess } from "../tests/helpers.ts";
+import { cli, freePort, startRouterProcess } from "../tests/helpers.ts";
 import { buildModule, type Nginx, startNginx } from "../tests/nginx_module.ts";
 
 const args = parseArgs({
@@ -41,7 +41,7 @@ const decoder = new TextDecoder();
 const files = await Deno.makeTempDir({ prefix: "nginx_module_bench_" });
 await Deno.writeTextFile(join(files, "small.txt"), "a small static file\n".repeat(8));
 
-const router = await routerProcess();
+const router = await startRouterProcess();
 const tap = cli(["tap", "--from", router.sinks, "--stats", "--interval", "5s"]);
 
 const STATIC = `location = /small.txt { root ${files}; }`;

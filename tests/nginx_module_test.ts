@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { type Event } from "@eventstorm/core";
 import { EventStore, queryEvents } from "@eventstorm/sink-store";
 import { nginxParser } from "@eventstorm/source-nginx";
-import { cli, finish, freePort, routerProcess, waitFor } from "./helpers.ts";
+import { cli, finish, freePort, startRouterProcess, waitFor } from "./helpers.ts";
 import { buildModule, type Nginx, rawRequest, ROOT, startNginx } from "./nginx_module.ts";
 
 const CI = Deno.env.get("CI") === "true";
@@ -149,7 +149,7 @@ Deno.test({
   ...opts,
   async fn() {
     if (unavailable) throw new Error(`CI=true but ${unavailable}`);
-    const r = await routerProcess();
+    const r = await startRouterProcess();
     const dir = await Deno.makeTempDir({ prefix: "nginx_module_store_" });
     const t = tap(r.sinks);
     const s = store(r.sinks, join(dir, "events.db"));
@@ -261,7 +261,7 @@ Deno.test({
   ...opts,
   async fn() {
     if (unavailable) throw new Error(`CI=true but ${unavailable}`);
-    const r = await routerProcess();
+    const r = await startRouterProcess();
     const t = tap(r.sinks);
     let nginx: Nginx | undefined;
     try {
@@ -451,7 +451,7 @@ Deno.test({
     for (const name of ["web", "tap"]) {
       await Deno.copyFile(`${keys}/${name}`, `${keys}/allowed/${name}`);
     }
-    const r = await routerProcess([
+    const r = await startRouterProcess([
       ...["--curve-secret", `${keys}/router_secret`, "--allow-keys", `${keys}/allowed`],
     ]);
     const child = cli([
