@@ -65,6 +65,10 @@ const SOURCES: Record<string, { summary: string; load: () => Promise<Main> }> = 
     summary: "host metrics: cpu, memory, disk, load, net",
     load: async () => (await import("./sources/metrics/main.ts")).metricsMain,
   },
+  syslog: {
+    summary: "syslog over UDP/TCP/Unix routed to the nginx, Postfix and sshd parsers",
+    load: async () => (await import("./sources/syslog/main.ts")).syslogMain,
+  },
   demo: {
     summary: "generated HTTP, SSH and host events",
     load: async () => (await import("./sources/demo/main.ts")).demoMain,
