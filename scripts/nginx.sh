@@ -10,6 +10,9 @@
 #   scripts/nginx.sh reopen DIR              reopen the log files (what logrotate's postrotate does)
 #   scripts/nginx.sh stop DIR                stop the instance started in DIR
 #
+# With NGINX_SYSLOG=HOST:PORT in the environment, `start` also sends the access log in the
+# same format to syslog (UDP) at HOST:PORT, tag nginx.
+#
 # Everything is idempotent: `install` returns at once when both programs are there, `start`
 # on a running instance does nothing, `stop` on a stopped one does nothing.
 #
@@ -88,6 +91,7 @@ http {
     default_type text/plain;
     log_format $LOG_FORMAT_NAME $joined;
     access_log $dir/access.log $LOG_FORMAT_NAME;
+    ${NGINX_SYSLOG:+access_log syslog:server=$NGINX_SYSLOG,tag=nginx $LOG_FORMAT_NAME;}
     keepalive_timeout 30s;
 
     upstream backend { server 127.0.0.1:$backend; }
@@ -178,7 +182,7 @@ start) shift && cmd_install && cmd_start "$@" ;;
 reopen) cmd_signal "${2:?DIR}" reopen ;;
 stop) cmd_stop "${2:?DIR}" ;;
 *)
-  sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
   ;;
 esac

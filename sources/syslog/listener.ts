@@ -4,9 +4,9 @@
  *
  * @module
  */
-import dgram from "node:dgram";
 import { UsageError } from "@eventstorm/core";
 import { SyslogFramer, trim } from "./framing.ts";
+import { UdpReceiver } from "./udp.ts";
 
 /** Where to listen: `udp://HOST:PORT`, `tcp://HOST:PORT` or `unix:///PATH`. */
 export interface ListenAddress {
@@ -35,7 +35,7 @@ export function parseListenAddress(text: string): ListenAddress {
   const m = /^(udp|tcp):\/\/(\[[0-9a-fA-F:.]+\]|[^:/\s]+):(\d{1,5})$/.exec(text);
   if (m) {
     const port = Number(m[3]);
-    if (port < 1 || port > 65535) throw new UsageError(`--listen ${text}: port out of range`);
+    if (port > 65535) throw new UsageError(`--listen ${text}: port out of range`);
     const hostname = m[2].startsWith("[") ? m[2].slice(1, -1) : m[2];
     return { transport: m[1] as "udp" | "tcp", hostname, port, path: "", text };
   }
@@ -83,7 +83,7 @@ export class SyslogListeners {
     badFrames: 0,
     connectionErrors: 0,
   };
-  readonly #udp: dgram.Socket[] = [];
+  readonly #udp: UdpReceiver[] = [];
   readonly #stream: Deno.Listener[] = [];
   readonly #conns = new Set<Deno.Conn>();
   readonly #loops: Promise<void>[] = [];
@@ -118,27 +118,16 @@ export class SyslogListeners {
 
   async #open(address: ListenAddress): Promise<void> {
     if (address.transport === "udp") {
-      const socket = dgram.createSocket({
-        type: address.hostname.includes(":") ? "udp6" : "udp4",
-        recvBufferSize: 4 << 20,
-      });
-      socket.on("message", (message: Uint8Array) => {
+      const udp = UdpReceiver.bind(address.hostname, address.port, (message) => {
         this.stats.datagrams++;
         this.stats.bytes += message.length;
         const body = message.length > this.#maxBytes
           ? (this.stats.tooLong++, message.subarray(0, this.#maxBytes))
           : message;
-        this.#onMessage(trim(new Uint8Array(body)), address.text);
-      });
-      await new Promise<void>((resolve, reject) => {
-        socket.once("error", reject);
-        socket.bind(address.port, address.hostname, () => {
-          socket.off("error", reject);
-          resolve();
-        });
-      });
-      this.boundPorts.set(address.text, socket.address().port);
-      this.#udp.push(socket);
+        this.#onMessage(trim(body), address.text);
+      }, { maxBytes: this.#maxBytes });
+      this.boundPorts.set(address.text, udp.port);
+      this.#udp.push(udp);
       return;
     }
     if (address.transport === "unix") {
@@ -194,9 +183,7 @@ export class SyslogListeners {
 
   /** Stops listening and closes every connection (what they sent so far was delivered). */
   async close(): Promise<void> {
-    for (const socket of this.#udp.splice(0)) {
-      await new Promise<void>((resolve) => socket.close(() => resolve()));
-    }
+    await Promise.all(this.#udp.splice(0).map((udp) => udp.close()));
     for (const listener of this.#stream.splice(0)) {
       try {
         listener.close();

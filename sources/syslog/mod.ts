@@ -16,3 +16,4 @@ export * from "./framing.ts";
 export * from "./router.ts";
 export * from "./listener.ts";
 export * from "./source.ts";
+export * from "./udp.ts";
