@@ -24,6 +24,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Main> }> =
     summary: "query the embedded store: events, or aggregates in time buckets",
     load: async () => (await import("./sinks/store/query_main.ts")).queryMain,
   },
+  agent: {
+    summary: "run every input of a TOML config in one process (one agent per host)",
+    load: async () => (await import("./agent/main.ts")).agentMain,
+  },
   demo: {
     summary: "run a demo pipeline on the embedded defaults",
     load: async () => (await import("./cli/demo.ts")).demoPipelineMain,
