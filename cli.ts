@@ -73,6 +73,10 @@ const SOURCES: Record<string, { summary: string; load: () => Promise<Main> }> = 
     summary: "syslog over UDP/TCP/Unix routed to the nginx, Postfix and sshd parsers",
     load: async () => (await import("./sources/syslog/main.ts")).syslogMain,
   },
+  journald: {
+    summary: "the systemd journal: sshd and Postfix entries, with a cursor checkpoint",
+    load: async () => (await import("./sources/journald/main.ts")).journaldMain,
+  },
   demo: {
     summary: "generated HTTP, SSH and host events",
     load: async () => (await import("./sources/demo/main.ts")).demoMain,

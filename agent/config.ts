@@ -218,7 +218,11 @@ export function parseConfig(
     }
     for (const [key, value] of Object.entries(entries)) {
       if (key === "type") continue;
-      const flag = key.replaceAll("_", "-");
+      let flag = key.replaceAll("_", "-");
+      // A repeatable flag may be named in the plural too (`units = [...]` for `--unit`).
+      if (!spec.flags[flag] && flag.endsWith("s") && spec.flags[flag.slice(0, -1)]?.multiple) {
+        flag = flag.slice(0, -1);
+      }
       const flagSpec = spec.flags[flag];
       if (flagSpec === undefined || MANAGED.has(flag)) {
         const known = Object.keys(spec.flags).filter((f) => !MANAGED.has(f))

@@ -31,6 +31,10 @@ interval = "10s"
 [inputs.gen]
 type = "demo"
 rate = 10
+[inputs.auth2]
+type = "journald"
+units = ["ssh.service"]
+identifier = "postfix/smtpd"
 `,
     "agent.toml",
     env,
@@ -43,6 +47,7 @@ rate = 10
     "net:syslog",
     "host:metrics",
     "gen:demo",
+    "auth2:journald",
   ]);
   assert.deepEqual(config.inputs[0].values.file, ["/var/log/nginx/access.log"]);
   assert.equal(config.inputs[0].values["format-name"], "main");
@@ -50,6 +55,8 @@ rate = 10
   assert.equal(config.inputs[1].values["deferred-timeout"], "5d"); // the flag's default
   assert.equal(config.inputs[2].values["from-start"], true);
   assert.equal(config.inputs[5].values.rate, "10");
+  assert.deepEqual(config.inputs[6].values.unit, ["ssh.service"]);
+  assert.deepEqual(config.inputs[6].values.identifier, ["postfix/smtpd"]);
 });
 
 Deno.test("every mistake is one line naming the file and the key", () => {
@@ -63,8 +70,8 @@ Deno.test("every mistake is one line naming the file and the key", () => {
     ],
     ['[inputs.x]\ntype = "apache"', /^a\.toml: inputs\.x\.type: unknown type 'apache'/],
     [
-      '[inputs.x]\ntype = "sshd"\nfiles = ["/a"]',
-      /^a\.toml: inputs\.x\.files: unknown key for type sshd \(known: type, file,/,
+      '[inputs.x]\ntype = "sshd"\nfilez = ["/a"]',
+      /^a\.toml: inputs\.x\.filez: unknown key for type sshd \(known: type, file,/,
     ],
     ['[inputs.x]\ntype = "sshd"\nto = "tcp://a:1"', /^a\.toml: inputs\.x\.to: unknown key/],
     [

@@ -30,6 +30,13 @@ import { DEMO_COMMAND, runDemoSource } from "@eventstorm/source-demo";
 import { METRICS_COMMAND, MetricsSampler } from "@eventstorm/source-metrics";
 import { parseListenAddress, SyslogSource } from "@eventstorm/source-syslog";
 import {
+  formatJournaldLine,
+  JOURNALD_COMMAND,
+  journaldCounters,
+  journaldSource,
+} from "@eventstorm/source-journald/main";
+import type { JournaldSource, JournalRouter } from "@eventstorm/source-journald";
+import {
   formatSyslogLine,
   SYSLOG_COMMAND,
   syslogCounters,
@@ -180,6 +187,42 @@ export const INPUT_TYPES = {
         },
         format: (current, previous, elapsed) =>
           formatSyslogLine(`${context.name} (syslog)`, current, previous, elapsed),
+      };
+    },
+  },
+  journald: {
+    spec: JOURNALD_COMMAND,
+    async prepare(values: Flags, context: InputContext): Promise<PreparedInput> {
+      // Built once here to check the values; again per run, so a restarted input starts clean.
+      await journaldSource(values, { host: context.host, output: emitterFor(context) });
+      let built: { source: JournaldSource; router: JournalRouter } | undefined;
+      const key = [
+        ...listFlag(values, "unit"),
+        ...listFlag(values, "identifier"),
+        stringFlag(values, "directory") ?? "",
+        ...listFlag(values, "file"),
+      ];
+      return {
+        async run(signal) {
+          built = await journaldSource(values, {
+            host: context.host,
+            output: emitterFor(context),
+            checkpointPath: checkpointPath(context, key),
+            signal,
+          });
+          await built.source.run();
+        },
+        counters() {
+          if (!built) return {};
+          const output = built.source.output;
+          return journaldCounters(
+            built.source.stats(),
+            built.router.stats.ignored,
+            output instanceof Emitter ? output.stats().dropped : 0,
+          );
+        },
+        format: (current, previous, elapsed) =>
+          formatJournaldLine(`${context.name} (journald)`, current, previous, elapsed),
       };
     },
   },

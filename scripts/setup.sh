@@ -27,6 +27,8 @@ log "nginx and goaccess"
 bash scripts/nginx.sh install
 log "postfix and pflogsumm"
 bash scripts/postfix.sh install
+log "systemd-journal-remote (journald source tests)"
+bash scripts/journald.sh install
 log "chromium"
 bash scripts/chromium.sh install
 log "C and Ruby protocol clients"
