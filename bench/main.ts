@@ -13,6 +13,7 @@ const BENCHES: Record<string, string> = {
   store: "../sinks/store/bench/store_bench.ts",
   databases: "sinks_db_bench.ts",
   dashboard: "dashboard_bench.ts",
+  agent: "agent_bench.ts",
 };
 
 // Flags (`--lines 100000`, `--keep`) go to every benchmark named; names pick them.
