@@ -43,6 +43,16 @@ import {
   syslogRouter,
 } from "@eventstorm/source-syslog/main";
 
+/** The name of an input type (`type = "..."` in the config). */
+export type InputType =
+  | "nginx"
+  | "postfix"
+  | "sshd"
+  | "syslog"
+  | "journald"
+  | "metrics"
+  | "demo";
+
 /** What every input gets from the agent. */
 export interface InputContext {
   /** The input's name (its table under `[inputs]`). */
@@ -66,7 +76,7 @@ export interface PreparedInput {
 }
 
 /** An input type: its flags (the config keys) and how to prepare it. */
-export interface InputType_ {
+export interface InputKind {
   /** The flags of the source (config keys are them with `_` for `-`). */
   spec: CommandSpec;
   /** Checks the values and builds the input; throws `UsageError` for bad values. */
@@ -84,7 +94,7 @@ function checkpointPath(context: InputContext, keys: string[]): string {
     : defaultCheckpointPath(`agent-${context.name}`, keys);
 }
 
-function fileInput(command: FileSourceCommand): InputType_ {
+function fileInput(command: FileSourceCommand): InputKind {
   return {
     spec: fileSourceSpec(command),
     async prepare(values, context) {
@@ -147,7 +157,7 @@ function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
 }
 
 /** Every input type by its `type` value. */
-export const INPUT_TYPES = {
+export const INPUT_TYPES: Record<InputType, InputKind> = {
   nginx: fileInput(nginxCommand),
   postfix: fileInput(postfixCommand),
   sshd: fileInput(sshdCommand),
@@ -289,7 +299,4 @@ export const INPUT_TYPES = {
       };
     },
   },
-} satisfies Record<string, InputType_>;
-
-/** The name of an input type. */
-export type InputType = keyof typeof INPUT_TYPES;
+};

@@ -117,7 +117,13 @@ async function runCase(
   const elapsed = (performance.now() - started) / 1000;
   await new Promise((resolve) => setTimeout(resolve, 3000));
   samples.push(children.reduce((sum, child) => sum + rssMb(child.pid), 0));
-  for (const child of children) child.kill("SIGTERM");
+  for (const child of children) {
+    try {
+      child.kill("SIGTERM");
+    } catch {
+      console.log(`${label}: a process had exited early (code ${(await child.status).code})`);
+    }
+  }
   for (const child of children) await child.status;
   await collector.close();
   await receiving;
@@ -164,7 +170,15 @@ try {
       ["metrics", "--interval", "10s"],
     ].map((source) =>
       new Deno.Command(deno, {
-        args: ["run", "-A", cli, "source", ...source, ...common],
+        // metrics prints no stats line, so it has no --stats-interval.
+        args: [
+          "run",
+          "-A",
+          cli,
+          "source",
+          ...source,
+          ...(source[0] === "metrics" ? ["--to", to] : common),
+        ],
         stdout: "null",
         stderr: "null",
       }).spawn()

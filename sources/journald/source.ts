@@ -230,6 +230,7 @@ export class JournaldSource {
     let lastSave = Date.now();
     let lastTick = Date.now();
     let ok = true;
+    let failure: string | undefined;
     try {
       for await (const chunk of child.stdout) {
         for (const entry of parser.push(chunk)) {
@@ -259,10 +260,11 @@ export class JournaldSource {
       this.#counts.badFields += parser.stats.badFields;
       if (!signal?.aborted && !status.success && status.signal === null) {
         const reason = stderr.trim().split("\n")[0];
-        if (o.once) throw new UsageError(`journalctl ${args.join(" ")}: ${reason}`);
-        console.error(`warning: journalctl exited with ${status.code}: ${reason}; restarting`);
+        if (o.once) failure = `journalctl ${args.join(" ")}: ${reason}`;
+        else console.error(`warning: journalctl exited with ${status.code}: ${reason}; restarting`);
       }
     }
+    if (failure !== undefined) throw new UsageError(failure);
     return ok;
   }
 

@@ -90,7 +90,7 @@ export class SyslogListeners {
   readonly #maxBytes: number;
   readonly #onMessage: (message: Uint8Array, via: string) => void;
   /** The UDP ports actually bound (port 0 picks one), by address text. */
-  readonly boundPorts = new Map<string, number>();
+  readonly boundPorts: Map<string, number> = new Map();
 
   private constructor(maxBytes: number, onMessage: (message: Uint8Array, via: string) => void) {
     this.#maxBytes = maxBytes;
