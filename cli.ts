@@ -32,6 +32,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Main> }> =
     summary: "run a demo pipeline on the embedded defaults",
     load: async () => (await import("./cli/demo.ts")).demoPipelineMain,
   },
+  keygen: {
+    summary: "make a CURVE key pair: NAME (public) and NAME_secret (mode 0600)",
+    load: async () => (await import("./cli/keygen.ts")).keygenMain,
+  },
 };
 
 const SOURCES: Record<string, { summary: string; load: () => Promise<Main> }> = {

@@ -8,6 +8,7 @@
  */
 const BENCHES: Record<string, string> = {
   transport: "transport_bench.ts",
+  curve: "curve_bench.ts",
   nginx: "nginx_bench.ts",
   postfix: "postfix_bench.ts",
   store: "../sinks/store/bench/store_bench.ts",

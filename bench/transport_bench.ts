@@ -7,9 +7,10 @@
 
 const worker = new URL("./transport_worker.ts", import.meta.url).pathname;
 
-function spawn(args: string[]): Deno.ChildProcess {
+function spawn(args: string[], env?: Record<string, string>): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", worker, ...args],
+    env,
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
@@ -53,7 +54,19 @@ export interface TransportResult {
   lost: number;
 }
 
-async function run(
+/**
+ * Runs one sender, receiver and (optionally) router, each its own process with
+ * `env` added to its environment, and prints the receiver's figures.
+ *
+ * @example
+ * ```ts ignore
+ * import { runTransport } from "./transport_bench.ts";
+ * await runTransport("through router, 1000/msg", {
+ *   viaRouter: true, total: 1_000_000, per: 1000, send: "raw", receive: "raw",
+ * });
+ * ```
+ */
+export async function runTransport(
   name: string,
   options: {
     viaRouter: boolean;
@@ -61,6 +74,7 @@ async function run(
     per: number;
     send: "raw" | "encode";
     receive: "raw" | "decode";
+    env?: Record<string, string>;
   },
 ): Promise<TransportResult> {
   const a = port();
@@ -69,13 +83,19 @@ async function run(
   let receiveAt = `@tcp://127.0.0.1:${a}`;
   const sendTo = `>tcp://127.0.0.1:${a}`;
   if (options.viaRouter) {
-    router = spawn(["router", `@tcp://127.0.0.1:${a}`, `@tcp://127.0.0.1:${b}`]);
+    router = spawn(["router", `@tcp://127.0.0.1:${a}`, `@tcp://127.0.0.1:${b}`], options.env);
     await firstLine(router);
     receiveAt = `>tcp://127.0.0.1:${b}`;
   }
-  const receiver = spawn(["receive", receiveAt, String(options.total), options.receive]);
+  const receiver = spawn(
+    ["receive", receiveAt, String(options.total), options.receive],
+    options.env,
+  );
   const { rest } = await firstLine(receiver);
-  const sender = spawn(["send", sendTo, String(options.total), String(options.per), options.send]);
+  const sender = spawn(
+    ["send", sendTo, String(options.total), String(options.per), options.send],
+    options.env,
+  );
   const senderOut = await sender.output();
   const received = JSON.parse((await readAll(rest)).trim().split("\n").pop()!);
   await receiver.status;
@@ -109,35 +129,35 @@ export async function transportBench(): Promise<void> {
   );
   const batched = 3_000_000;
   const single = 400_000;
-  const directBatched = await run("direct PUB→SUB, 1000/msg", {
+  const directBatched = await runTransport("direct PUB→SUB, 1000/msg", {
     viaRouter: false,
     total: batched,
     per: 1000,
     send: "raw",
     receive: "raw",
   });
-  const routerBatched = await run("through router, 1000/msg", {
+  const routerBatched = await runTransport("through router, 1000/msg", {
     viaRouter: true,
     total: batched,
     per: 1000,
     send: "raw",
     receive: "raw",
   });
-  const directSingle = await run("direct PUB→SUB, 1/msg", {
+  const directSingle = await runTransport("direct PUB→SUB, 1/msg", {
     viaRouter: false,
     total: single,
     per: 1,
     send: "raw",
     receive: "raw",
   });
-  const routerSingle = await run("through router, 1/msg", {
+  const routerSingle = await runTransport("through router, 1/msg", {
     viaRouter: true,
     total: single,
     per: 1,
     send: "raw",
     receive: "raw",
   });
-  const endToEnd = await run("through router, encode+decode BSON, 1000/msg", {
+  const endToEnd = await runTransport("through router, encode+decode BSON, 1000/msg", {
     viaRouter: true,
     total: 1_000_000,
     per: 1000,

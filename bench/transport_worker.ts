@@ -4,10 +4,25 @@
  *
  * @module
  */
-import { Collector, Emitter, encodeBatch, type Event } from "@eventstorm/core";
+import { Collector, type CurveOptions, Emitter, encodeBatch, type Event } from "@eventstorm/core";
 import { Router } from "@eventstorm/router";
 
 const [role, ...args] = Deno.args;
+
+/**
+ * With `EVENTSTORM_BENCH_CURVE` (JSON of Z85 keys: `server`, `serverSecret`,
+ * `client`, `clientSecret`) every link is CURVE: the router is the server, the
+ * sender and receiver its clients; the plaintext runs leave it unset.
+ */
+const curveKeys = JSON.parse(Deno.env.get("EVENTSTORM_BENCH_CURVE") ?? "null") as
+  | { server: string; serverSecret: string; client: string; clientSecret: string }
+  | null;
+const clientCurve: CurveOptions | undefined = curveKeys
+  ? { serverKey: curveKeys.server, secretKey: curveKeys.clientSecret, publicKey: curveKeys.client }
+  : undefined;
+const serverCurve: CurveOptions | undefined = curveKeys
+  ? { secretKey: curveKeys.serverSecret, publicKey: curveKeys.server }
+  : undefined;
 
 /** A 250-byte event, like a small parsed access-log line. */
 function sampleEvent(i: number): Event {
@@ -34,6 +49,7 @@ if (role === "send") {
     maxEvents: per,
     lingerMs: 5,
     sendHwm: per === 1 ? 100_000 : 1000,
+    curve: clientCurve,
   });
   const deadline = Date.now() + 10_000;
   while (emitter.stats().subscriptions === 0 && Date.now() < deadline) {
@@ -68,7 +84,11 @@ if (role === "send") {
   // receive ENDPOINT TOTAL MODE(raw|decode)
   const [endpoint, totalText, mode] = args;
   const total = Number(totalText);
-  const collector = await Collector.open({ endpoints: endpoint, receiveHwm: 100_000 });
+  const collector = await Collector.open({
+    endpoints: endpoint,
+    receiveHwm: 100_000,
+    curve: clientCurve,
+  });
   console.log(JSON.stringify({ role, ready: true }));
   let received = 0;
   let bytes = 0;
@@ -107,6 +127,7 @@ if (role === "send") {
     maxMessageSize: 16 << 20,
     sendHwm: 100_000,
     receiveHwm: 100_000,
+    curve: serverCurve,
   }, { print: () => {} });
   const signal = new AbortController();
   Deno.addSignalListener("SIGTERM", () => signal.abort());

@@ -4,7 +4,9 @@
  * @module
  */
 import {
+  commandCurve,
   type CommandSpec,
+  CURVE_CLIENT_FLAGS,
   Emitter,
   type Event,
   fromJsonLine,
@@ -28,6 +30,7 @@ export const EMIT_COMMAND: CommandSpec = {
   summary: "send JSON lines from stdin as events",
   flags: {
     to: TO_FLAG,
+    ...CURVE_CLIENT_FLAGS,
     type: { type: "string", value: "TYPE", help: 'event type for lines that have no "type"' },
     host: {
       type: "string",
@@ -82,7 +85,12 @@ export async function emitMain(
   }
   const host = stringFlag(parsed.values, "host") ?? localHostname();
   const to = listFlag(parsed.values, "to");
-  const emitter = await Emitter.open({ endpoints: to, host, onWaiting: waitingNotice("emit", to) });
+  const emitter = await Emitter.open({
+    endpoints: to,
+    host,
+    curve: commandCurve("emit", parsed.values, to),
+    onWaiting: waitingNotice("emit", to),
+  });
   warnUnresolvableHosts("emit", to);
   const signal = shutdownSignal();
   let invalid = 0;

@@ -7,7 +7,9 @@ import { formatTopTable } from "./top.ts";
 import {
   Collector,
   type CollectorStats,
+  commandCurve,
   type CommandSpec,
+  CURVE_CLIENT_FLAGS,
   formatCount,
   FROM_FLAG,
   helpText,
@@ -30,6 +32,7 @@ export const TAP_COMMAND: CommandSpec = {
   summary: "print events from a router (one JSON object per line), or their rates",
   flags: {
     from: FROM_FLAG,
+    ...CURVE_CLIENT_FLAGS,
     topic: topicFlag("topic prefix to subscribe to"),
     stats: { type: "boolean", help: "print rate and loss lines instead of events" },
     top: { type: "boolean", help: "show a refreshing table of topics, rates and losses" },
@@ -81,6 +84,7 @@ export async function tapMain(args: string[]): Promise<number> {
   const collector = await Collector.open({
     endpoints: from,
     topics: topicPrefixesFlag(parsed.values, "topic"),
+    curve: commandCurve("tap", parsed.values, from),
   });
   warnUnresolvableHosts("tap", from);
   const signal = shutdownSignal();

@@ -16,6 +16,8 @@ import {
 } from "./protocol.ts";
 import { SequenceTracker, type StreamCounters } from "./sequence.ts";
 import { Poller, SocketType, ZmqContext, type ZmqSocket } from "./zmq/socket.ts";
+import { type CurveOptions, secureSocket } from "./curve/options.ts";
+import type { HandshakeWatch } from "./curve/monitor.ts";
 
 /** Options of {@linkcode Collector}. */
 export interface CollectorOptions {
@@ -29,6 +31,16 @@ export interface CollectorOptions {
   maxMessageSize?: number;
   /** A context to share (tests run many sockets in one process). */
   context?: ZmqContext;
+  /**
+   * CURVE encryption: `{ serverKey, secretKey, publicKey }` to connect to a CURVE
+   * server, `{ secretKey }` alone to bind as one. Plaintext when absent.
+   */
+  curve?: CurveOptions;
+  /**
+   * Told, within a second, when a peer refuses or fails this side's handshake
+   * (an unknown key, a wrong server key, CURVE on one side only). Stderr by default.
+   */
+  onHandshakeFailure?: (line: string) => void;
 }
 
 /** Events of one message. */
@@ -94,6 +106,7 @@ export class Collector {
   #finishing: { idleMs: number; until: number } | undefined;
   #unsubscribed = false;
   #polling: Promise<unknown> | undefined;
+  #watch: HandshakeWatch | undefined;
   readonly #stats = {
     messages: 0,
     events: 0,
@@ -131,8 +144,16 @@ export class Collector {
       this.#prefixes = topics.map((topic) => encoder.encode(topic));
       // Kept by the socket and sent to every peer it connects to, now or later.
       for (const prefix of this.#prefixes) this.#socket.sendSubscription(true, prefix);
+      this.#watch = secureSocket(
+        this.#context,
+        this.#socket,
+        endpoints,
+        options.curve,
+        options.onHandshakeFailure,
+      );
       for (const endpoint of endpoints) this.#socket.attach(endpoint);
     } catch (error) {
+      this.#watch?.close();
       this.#socket.close();
       if (this.#ownsContext) void this.#context.terminate();
       throw error;
@@ -326,6 +347,7 @@ export class Collector {
     this.#poller.wake();
     // A wait in flight uses the socket on a worker thread: let it return first.
     if (this.#polling) await this.#polling;
+    this.#watch?.close();
     this.#poller.close();
     this.#socket.close();
     if (this.#ownsContext) await this.#context.terminate();

@@ -10,6 +10,8 @@ import type { EventOutput } from "./output.ts";
 import { Queue } from "./queue.ts";
 import { encodeHeader, HEADER_SIZE, randomSourceId } from "./protocol.ts";
 import { SocketType, ZmqContext, type ZmqSocket } from "./zmq/socket.ts";
+import { type CurveOptions, secureSocket } from "./curve/options.ts";
+import type { HandshakeWatch } from "./curve/monitor.ts";
 
 /** Options of {@linkcode Emitter}. */
 export interface EmitterOptions {
@@ -47,6 +49,16 @@ export interface EmitterOptions {
    * leaves (usually: no router is running). See {@linkcode waitingNotice}.
    */
   onWaiting?: (heldEvents: number) => void;
+  /**
+   * CURVE encryption: `{ serverKey, secretKey, publicKey }` to connect to a CURVE
+   * server, `{ secretKey }` alone to bind as one. Plaintext when absent.
+   */
+  curve?: CurveOptions;
+  /**
+   * Told, within a second, when a peer refuses or fails this side's handshake
+   * (an unknown key, a wrong server key, CURVE on one side only). Stderr by default.
+   */
+  onHandshakeFailure?: (line: string) => void;
 }
 
 /**
@@ -157,6 +169,7 @@ export class Emitter implements EventOutput {
   #drainWaiters: (() => void)[] = [];
   #readyWaiters: (() => void)[] = [];
   #closed = false;
+  #watch: HandshakeWatch | undefined;
   readonly #receiveBuffers = [new Uint8Array(512)];
   readonly #receiveSizes = new Int32Array(1);
   readonly #stats: EmitterStats = {
@@ -205,6 +218,13 @@ export class Emitter implements EventOutput {
         lingerMs: this.#closeTimeoutMs,
         noDrop: true,
       });
+      this.#watch = secureSocket(
+        this.#context,
+        this.#socket,
+        endpoints,
+        options.curve,
+        options.onHandshakeFailure,
+      );
       for (const endpoint of endpoints) this.#socket.attach(endpoint);
       const announceMs = options.announceMs ?? 1000;
       if (announceMs > 0) {
@@ -227,10 +247,16 @@ export class Emitter implements EventOutput {
         Deno.unrefTimer(this.#waitingTimer as unknown as number);
       }
     } catch (error) {
+      this.#watch?.close();
       this.#socket.close();
       if (this.#ownsContext) void this.#context.terminate();
       throw error;
     }
+  }
+
+  /** The address last bound (with the real port when bound to `*`); empty when it only connects. */
+  boundEndpoint(): string {
+    return this.#socket.lastEndpoint();
   }
 
   /** This stream's source id (protocol header `source`). */
@@ -511,6 +537,7 @@ export class Emitter implements EventOutput {
       resolve();
     }
     if (this.#pumpTimer !== undefined) clearTimeout(this.#pumpTimer);
+    this.#watch?.close();
     this.#socket.close();
     if (this.#ownsContext) await this.#context.terminate();
   }

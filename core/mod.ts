@@ -39,3 +39,27 @@ export * from "./tail.ts";
 export * from "./checkpoint.ts";
 export * from "./line_source.ts";
 export * from "./source_cli.ts";
+export {
+  certificateText,
+  curveAvailable,
+  generateKeyPair,
+  isZ85Key,
+  keyBytes,
+  type KeyPair,
+  parseCertificate,
+  publicKeyOf,
+  readCertificate,
+  writeKeyPair,
+} from "./curve/certificate.ts";
+export type { Certificate } from "./curve/certificate.ts";
+export {
+  applyCurve,
+  commandCurve,
+  CURVE_CLIENT_FLAGS,
+  curveFromFlags,
+  type CurveOptions,
+  serverKeyFrom,
+  warnPlaintextBinds,
+} from "./curve/options.ts";
+export { KeyDirectory } from "./curve/zap.ts";
+export type { HandshakeFailure } from "./curve/monitor.ts";

@@ -6,8 +6,12 @@
  * @module
  */
 import { parseEndpoints } from "./endpoint.ts";
+import { UsageError } from "./flags.ts";
 import { DEFAULT_MAX_MESSAGE_SIZE } from "./protocol.ts";
 import { Poller, SocketType, ZmqContext, type ZmqSocket } from "./zmq/socket.ts";
+import { applyCurve, type CurveOptions } from "./curve/options.ts";
+import { type HandshakeFailure, HandshakeMonitor } from "./curve/monitor.ts";
+import { KeyDirectory, ZapHandler, type ZapRequest } from "./curve/zap.ts";
 
 /** Options of {@linkcode Relay}. */
 export interface RelayOptions {
@@ -23,6 +27,33 @@ export interface RelayOptions {
   receiveHwm?: number;
   /** A context to share. */
   context?: ZmqContext;
+  /**
+   * CURVE on both sides: binding sides become servers, connecting sides (a chained
+   * relay) clients of `curve.serverKey`. Plaintext when absent.
+   */
+  curve?: CurveOptions;
+  /** Admit only clients whose public certificate is in this directory (needs `curve`). */
+  allowKeys?: string;
+  /** Told of every refused handshake, as it is counted. */
+  onRefused?: (refusal: Refusal) => void;
+}
+
+/** A refused CURVE handshake. */
+export interface Refusal {
+  /** Why. */
+  reason: HandshakeFailure;
+  /** The peer's address when known (ZAP tells it), else the relay endpoint it came to. */
+  peer: string;
+  /** The client's public key (Z85), for `unknown_key`. */
+  key?: string;
+}
+
+/** Handshakes a relay refused, by reason, and those it admitted. */
+export interface RelaySecurityStats {
+  /** Clients admitted by the ZAP handler. */
+  admitted: number;
+  /** Refused handshakes by reason. */
+  refused: Record<HandshakeFailure, number>;
 }
 
 /** Policy hooks called by {@linkcode Relay.run}, all on the JS thread. */
@@ -62,6 +93,15 @@ export class Relay {
   readonly #subscriptionBuffer = [new Uint8Array(1024)];
   readonly #subscriptionSize = new Int32Array(1);
   readonly #outbox: Uint8Array[][] = [];
+  readonly #zap: ZapHandler | undefined;
+  readonly #monitors: HandshakeMonitor[] = [];
+  readonly #monitorTimer: ReturnType<typeof setInterval> | undefined;
+  readonly #refused: Record<HandshakeFailure, number> = {
+    unknown_key: 0,
+    bad_handshake: 0,
+    plaintext_peer: 0,
+  };
+  readonly #onRefused: (refusal: Refusal) => void;
   #closed = false;
   #running: Promise<void> | undefined;
 
@@ -74,7 +114,24 @@ export class Relay {
     this.#context = options.context ?? new ZmqContext();
     this.#upstream = this.#context.socket(SocketType.XSUB);
     this.#downstream = this.#context.socket(SocketType.XPUB);
+    this.#onRefused = options.onRefused ?? (() => {});
     try {
+      if (options.allowKeys !== undefined && !options.curve) {
+        throw new UsageError("--allow-keys needs --curve-secret (admission is by CURVE key)");
+      }
+      if (options.curve) {
+        applyCurve(this.#upstream, options.curve, upstream);
+        applyCurve(this.#downstream, options.curve, downstream);
+        if ([...upstream, ...downstream].some((endpoint) => endpoint.bind)) {
+          const keys = options.allowKeys === undefined
+            ? undefined
+            : new KeyDirectory(options.allowKeys);
+          this.#zap = new ZapHandler(this.#context, (request) => this.#admit(request, keys));
+          for (const socket of [this.#upstream, this.#downstream]) {
+            this.#monitors.push(new HandshakeMonitor(this.#context, socket));
+          }
+        }
+      }
       this.#upstream.configure({
         receiveHwm: options.receiveHwm ?? 1000,
         maxMessageSize,
@@ -84,6 +141,8 @@ export class Relay {
       for (const endpoint of upstream) this.#upstream.attach(endpoint);
       for (const endpoint of downstream) this.#downstream.attach(endpoint);
     } catch (error) {
+      this.#zap?.close();
+      for (const monitor of this.#monitors) monitor.close();
       this.#upstream.close();
       this.#downstream.close();
       if (this.#ownsContext) void this.#context.terminate();
@@ -94,7 +153,51 @@ export class Relay {
       new Uint8Array(maxMessageSize + 1),
       new Uint8Array(maxMessageSize + 1),
     ];
-    this.#poller = new Poller(this.#context, [this.#upstream, this.#downstream]);
+    this.#poller = new Poller(
+      this.#context,
+      this.#zap ? [this.#upstream, this.#downstream, this.#zap.socket] : [
+        this.#upstream,
+        this.#downstream,
+      ],
+    );
+    if (this.#monitors.length > 0) {
+      this.#monitorTimer = setInterval(() => this.#readMonitors(), 250);
+      Deno.unrefTimer(this.#monitorTimer as unknown as number);
+    }
+  }
+
+  #admit(request: ZapRequest, keys: KeyDirectory | undefined) {
+    if (request.mechanism !== "CURVE" || request.key === undefined) {
+      return { admit: false as const, reason: "CURVE required" };
+    }
+    if (keys === undefined || keys.nameOf(request.key) !== undefined) {
+      return { admit: true as const, userId: request.key };
+    }
+    this.#refused.unknown_key++;
+    this.#onRefused({ reason: "unknown_key", peer: request.address, key: request.key });
+    return { admit: false as const, reason: "unknown key" };
+  }
+
+  #readMonitors(): void {
+    for (const monitor of this.#monitors) {
+      for (const event of monitor.drain()) {
+        // Unknown keys are counted by the ZAP handler, which knows the peer and key.
+        if (event.outcome === "ok" || event.outcome === "unknown_key") continue;
+        // A CURVE client never hangs up mid-handshake on its own (a wrong server key
+        // is the server's protocol error), but a plaintext peer does whenever it sees
+        // the mechanism mismatch first: it resets the connection before the server
+        // reads its greeting, so the server sees only the hang-up.
+        const reason = event.hungUp ? "plaintext_peer" : event.outcome;
+        this.#refused[reason]++;
+        this.#onRefused({ reason, peer: event.endpoint });
+      }
+    }
+  }
+
+  /** Handshakes admitted and refused (all zero without CURVE). */
+  securityStats(): RelaySecurityStats {
+    this.#readMonitors();
+    return { admitted: this.#zap?.stats().admitted ?? 0, refused: { ...this.#refused } };
   }
 
   /** The addresses bound, upstream then downstream (real ports for `*`). */
@@ -141,6 +244,7 @@ export class Relay {
         if (hooks.message(this.#views, frameCount, this.#sizes)) this.#downstream.send(this.#views);
       }
       while (this.#outbox.length > 0) this.#downstream.send(this.#outbox.shift()!);
+      this.#zap?.handle();
       // A full burst means more is waiting: only give timers a turn, do not sleep.
       await this.#poller.wait(handled === burst ? 0 : -1);
     }
@@ -153,6 +257,10 @@ export class Relay {
     this.#poller.wake();
     if (this.#running) await this.#running;
     while (this.#outbox.length > 0) this.#downstream.send(this.#outbox.shift()!);
+    clearInterval(this.#monitorTimer);
+    if (this.#monitors.length > 0) this.#readMonitors();
+    for (const monitor of this.#monitors) monitor.close();
+    this.#zap?.close();
     this.#poller.close();
     this.#upstream.close();
     this.#downstream.close();

@@ -22,6 +22,7 @@ import {
 } from "./flags.ts";
 import { parseDuration } from "./duration.ts";
 import { type SinkBackend, SinkRunner, type WhenFull } from "./sink.ts";
+import { CURVE_CLIENT_FLAGS, curveFromFlags, warnPlaintextBinds } from "./curve/options.ts";
 import { type Counters, formatCount, rate, StatsReporter } from "./stats.ts";
 
 /** A sink command: its name, flags and how to build its backend. */
@@ -48,6 +49,7 @@ export interface SinkCommand {
  */
 export const SINK_FLAGS: Record<string, FlagSpec> = {
   from: FROM_FLAG,
+  ...CURVE_CLIENT_FLAGS,
   topic: topicFlag("topic prefix to store"),
   buffer: {
     type: "string",
@@ -139,10 +141,11 @@ export async function runSinkMain(args: string[], command: SinkCommand): Promise
   // Checked before the backend opens: a typo must not leave a database file
   // behind or wait for a server first.
   const from = endpointsFlag(values, "from");
+  const curve = curveFromFlags(values);
   if (statsTo !== "none") parseEndpoints(statsTo);
   const intervalMs = parseDuration(stringFlag(values, "stats-interval")!, "stats-interval");
   const runnerOptions = {
-    collector: { endpoints: from, topics: topicPrefixesFlag(values, "topic") },
+    collector: { endpoints: from, topics: topicPrefixesFlag(values, "topic"), curve },
     bufferEvents: integerFlag(values, "buffer", { min: 1 })!,
     whenFull: whenFull as WhenFull,
     batchSize: integerFlag(values, "batch-size", { min: 1, max: 1_000_000 })!,
@@ -156,9 +159,13 @@ export async function runSinkMain(args: string[], command: SinkCommand): Promise
     await backend.close();
     throw error;
   }
-  const stats = statsTo === "none"
-    ? undefined
-    : await Emitter.open({ endpoints: statsTo, maxPendingBytes: 1 << 20, closeTimeoutMs: 1000 });
+  const stats = statsTo === "none" ? undefined : await Emitter.open({
+    endpoints: statsTo,
+    maxPendingBytes: 1 << 20,
+    closeTimeoutMs: 1000,
+    // A sink that is a CURVE client of the router publishes its stats the same way.
+    curve: curve?.serverKey === undefined ? undefined : curve,
+  });
   const reporter = new StatsReporter({
     component: `sink-${command.name}`,
     intervalMs,
@@ -170,6 +177,7 @@ export async function runSinkMain(args: string[], command: SinkCommand): Promise
   reporter.start();
   console.error(`sink ${command.name}: receiving from ${from.join(", ")}`);
   warnUnresolvableHosts(`sink ${command.name}`, from);
+  warnPlaintextBinds(`sink ${command.name}`, from.flatMap(parseEndpoints), curve);
   await runner.run(shutdownSignal());
   reporter.stop();
   reporter.report();

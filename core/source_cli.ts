@@ -9,7 +9,8 @@ import { resolve } from "node:path";
 import { parseDuration } from "./duration.ts";
 import { Emitter, waitingNotice } from "./emitter.ts";
 import { localHostname } from "./event.ts";
-import { endpointsFlag, warnUnresolvableHosts } from "./endpoint.ts";
+import { endpointsFlag, parseEndpoints, warnUnresolvableHosts } from "./endpoint.ts";
+import { CURVE_CLIENT_FLAGS, curveFromFlags, warnPlaintextBinds } from "./curve/options.ts";
 import {
   type CommandSpec,
   type Flags,
@@ -82,6 +83,7 @@ export const FILE_SOURCE_FLAGS: Record<string, FlagSpec> = {
       "read the files (also .gz) from the start to their end, then exit once a receiver (router or sink) has taken every event",
   },
   to: TO_FLAG,
+  ...CURVE_CLIENT_FLAGS,
   print: { type: "boolean", help: "print events as JSON lines on stdout instead of publishing" },
   host: {
     type: "string",
@@ -308,6 +310,7 @@ export async function runFileSourceMain(
   const host = hostOverride ?? localHostname();
   // Checked even with --print, so a typo shows before the flag is needed.
   const to = endpointsFlag(values, "to");
+  const curve = curveFromFlags(values);
   const matched = await expandGlobs(files);
   if (matched.length === 0) {
     if (once) throw new UsageError(`${spec.name}: no file matches ${files.join(", ")}`);
@@ -334,12 +337,16 @@ export async function runFileSourceMain(
           `${print ? "stdout" : to.join(", ")}` +
           (checkpointPath ? ` (checkpoint ${checkpointPath})` : ""),
       );
-      if (!print) warnUnresolvableHosts(`source ${command.name}`, to);
+      if (!print) {
+        warnUnresolvableHosts(`source ${command.name}`, to);
+        warnPlaintextBinds(`source ${command.name}`, to.flatMap(parseEndpoints), curve);
+      }
     },
     output: print ? (resume) => new PrintOutput(resume) : (resume) =>
       Emitter.open({
         endpoints: to,
         host,
+        curve,
         onWaiting: waitingNotice(`source ${command.name}`, to),
         ...resume,
       }),

@@ -5,6 +5,9 @@
  */
 import {
   type CommandSpec,
+  CURVE_CLIENT_FLAGS,
+  curveFromFlags,
+  type CurveOptions,
   DEFAULT_MAX_MESSAGE_SIZE,
   endpointsFlag,
   type Flags,
@@ -34,6 +37,10 @@ export interface RouterConfig {
   receiveHwm: number;
   /** Host name in the router's own stats events. */
   host?: string;
+  /** CURVE: bound sides are servers with `secretKey`; connected sides clients of `serverKey`. */
+  curve?: CurveOptions;
+  /** Admit only the CURVE clients whose public certificates are in this directory. */
+  allowKeys?: string;
 }
 
 /** The `eventstorm router` command line.
@@ -103,11 +110,26 @@ export const ROUTER_COMMAND: CommandSpec = {
       value: "NAME",
       help: "host name in stats events [default: this machine]",
     },
+    "curve-secret": {
+      type: "string",
+      value: "FILE",
+      help: "encrypt both sides with CURVE, as the server whose secret certificate this is",
+    },
+    "allow-keys": {
+      type: "string",
+      value: "DIR",
+      help: "admit only clients whose public certificate is in DIR (re-read when it changes)",
+    },
+    "curve-server": {
+      ...CURVE_CLIENT_FLAGS["curve-server"],
+      help: "with --sources '>…' chained to a CURVE router: that router's public key",
+    },
   },
   epilog: `Examples:
   eventstorm router
   eventstorm router --allow http. --allow smtp. --deny http.debug
-  eventstorm router --sources '>tcp://upstream:5556' --sinks '@tcp://*:6556'   # chained`,
+  eventstorm router --sources '>tcp://upstream:5556' --sinks '@tcp://*:6556'   # chained
+  eventstorm keygen router && eventstorm router --curve-secret router_secret --allow-keys clients/`,
 };
 
 /**
@@ -137,5 +159,7 @@ export function routerConfigFromFlags(values: Flags): RouterConfig {
     sendHwm: integerFlag(values, "sink-hwm", { min: 1, max: 10_000_000 })!,
     receiveHwm: integerFlag(values, "source-hwm", { min: 1, max: 10_000_000 })!,
     host: stringFlag(values, "host"),
+    curve: curveFromFlags(values),
+    allowKeys: stringFlag(values, "allow-keys"),
   };
 }

@@ -5,9 +5,11 @@
  */
 import {
   helpText,
+  parseEndpoints,
   parseFlags,
   runCommand,
   shutdownSignal,
+  warnPlaintextBinds,
   warnUnresolvableHosts,
 } from "@eventstorm/core";
 import { ROUTER_COMMAND, routerConfigFromFlags } from "./config.ts";
@@ -32,6 +34,15 @@ export async function routerMain(args: string[]): Promise<number> {
   const router = new Router(config);
   const bound = router.boundEndpoints();
   console.error(`router: sources ${bound.sources}, sinks ${bound.sinks}`);
+  const endpoints = [...config.sources, ...config.sinks].flatMap((text) => parseEndpoints(text));
+  if (config.curve) {
+    console.error(
+      config.allowKeys === undefined
+        ? "router: CURVE on; no --allow-keys, so any client that knows the server key is admitted"
+        : `router: CURVE on; admitting the keys in ${config.allowKeys}`,
+    );
+  }
+  warnPlaintextBinds("router", endpoints, config.curve);
   warnUnresolvableHosts("router", [...config.sources, ...config.sinks]);
   await router.run(shutdownSignal());
   return 0;

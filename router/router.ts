@@ -17,6 +17,7 @@ import {
   StatsReporter,
 } from "@eventstorm/core";
 import type { RouterConfig } from "./config.ts";
+import { RefusalLog } from "./refusals.ts";
 import { SubscriptionTable, TopicFilter } from "./filter.ts";
 import {
   flatRouterCounters,
@@ -66,10 +67,12 @@ export class Router {
     denied: 0,
   };
   readonly #malformed: Partial<Record<DropReason, number>> = {};
+  readonly #refusalLog: RefusalLog;
 
   /** Binds or connects the router's sockets; endpoint problems throw `UsageError`. */
   constructor(config: RouterConfig, options: RouterOptions = {}) {
     this.#config = config;
+    this.#refusalLog = new RefusalLog(options.print ?? ((line) => console.error(line)));
     this.#filter = new TopicFilter({ allow: config.allow, deny: config.deny });
     this.#relay = new Relay({
       upstream: config.sources,
@@ -77,6 +80,9 @@ export class Router {
       maxMessageSize: config.maxMessageSize,
       sendHwm: config.sendHwm,
       receiveHwm: config.receiveHwm,
+      curve: config.curve,
+      allowKeys: config.allowKeys,
+      onRefused: (refusal) => this.#refusalLog.note(refusal),
     });
     const host = config.host ?? localHostname();
     this.#reporter = new StatsReporter({
@@ -170,6 +176,7 @@ export class Router {
         [...this.#topics].map(([topic, counters]) => [topic, { ...counters }]),
       ),
       streams: this.#tracker.streams(),
+      refused: this.#relay.securityStats().refused,
     };
   }
 

@@ -9,6 +9,7 @@ import {
   type DropReason,
   formatBytes,
   formatCount,
+  type HandshakeFailure,
   rate,
   type StreamCounters,
 } from "@eventstorm/core";
@@ -51,6 +52,8 @@ export interface RouterStats {
   topics: Record<string, TopicCounters>;
   /** Per-stream counters of what reached the router. */
   streams: StreamCounters[];
+  /** CURVE handshakes refused, by reason (all 0 without CURVE). */
+  refused: Record<HandshakeFailure, number>;
 }
 
 /**
@@ -60,7 +63,8 @@ export interface RouterStats {
  * ```ts
  * import { flatRouterCounters } from "@eventstorm/router";
  * flatRouterCounters({ messagesIn: 1, eventsIn: 5, bytesIn: 9, messagesOut: 1, eventsOut: 5, denied: 0,
- *   lost: 0, duplicates: 0, malformed: {}, subscriptions: [], topics: {}, streams: [] }).events_in; // 5
+ *   lost: 0, duplicates: 0, malformed: {}, subscriptions: [], topics: {}, streams: [],
+ *   refused: { unknown_key: 0, bad_handshake: 0, plaintext_peer: 0 } }).events_in; // 5
  * ```
  */
 export function flatRouterCounters(stats: RouterStats): Counters {
@@ -81,6 +85,12 @@ export function flatRouterCounters(stats: RouterStats): Counters {
   for (const [reason, count] of Object.entries(stats.malformed)) {
     counters[`malformed_${reason}`] = count ?? 0;
   }
+  let refused = 0;
+  for (const [reason, count] of Object.entries(stats.refused ?? {})) {
+    counters[`refused_${reason}`] = count;
+    refused += count;
+  }
+  counters.refused = refused;
   return counters;
 }
 
@@ -102,5 +112,14 @@ export function formatRouterLine(current: Counters, previous: Counters, elapsedM
     formatCount(outRate)
   } ev/s; ` +
     `total in ${formatCount(current.events_in)} out ${formatCount(current.events_out)}, ` +
-    `lost ${current.lost}, denied ${current.denied}, malformed ${current.malformed}`;
+    `lost ${current.lost}, denied ${current.denied}, malformed ${current.malformed}` +
+    refusedPart(current);
+}
+
+function refusedPart(current: Counters): string {
+  if (!current.refused) return "";
+  const parts = ["unknown_key", "bad_handshake", "plaintext_peer"]
+    .filter((reason) => Number(current[`refused_${reason}`] ?? 0) > 0)
+    .map((reason) => `${reason} ${current[`refused_${reason}`]}`);
+  return `, refused ${current.refused} (${parts.join(", ")})`;
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What the foreign-language protocol clients need: a C compiler with libzmq's header
-# (examples/c) and Ruby with the ffi-rzmq and bson gems from Debian (the Ruby
-# example of docs/protocol.md).
+# (examples/c), Ruby with the ffi-rzmq and bson gems from Debian (the Ruby
+# example of docs/protocol.md), and pyzmq from PyPI (an independent CURVE peer:
+# its wheel carries its own libzmq).
 #
 #   scripts/clients.sh            install them if missing
 #
@@ -10,10 +11,16 @@ set -euo pipefail
 
 have_all() {
   command -v cc >/dev/null && [ -f /usr/include/zmq.h ] &&
-    ruby -e 'require "ffi-rzmq"; require "bson"' >/dev/null 2>&1
+    ruby -e 'require "ffi-rzmq"; require "bson"' >/dev/null 2>&1 &&
+    python3 -c 'import zmq.auth' >/dev/null 2>&1
 }
 
 have_all && exit 0
+
+install_pyzmq() {
+  python3 -c 'import zmq.auth' >/dev/null 2>&1 ||
+    python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore pyzmq >/dev/null
+}
 
 if [ "$(id -u)" != 0 ]; then
   echo "clients.sh: gcc, libzmq3-dev or ruby-ffi-rzmq/ruby-bson are missing and installing them needs root" >&2
@@ -23,6 +30,7 @@ fi
 packages=(gcc libc6-dev libzmq3-dev ruby ruby-ffi-rzmq ruby-bson)
 lock_wait=(-o DPkg::Lock::Timeout=300)
 export DEBIAN_FRONTEND=noninteractive
+install_pyzmq
 # The package lists may be missing or stale on a fresh machine: update once, then retry.
 if ! apt-get install -y -q --no-install-recommends "${lock_wait[@]}" "${packages[@]}" \
   >/dev/null 2>&1; then

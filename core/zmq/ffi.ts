@@ -28,6 +28,12 @@ const SYMBOLS = {
   zmq_poll_now: { name: "zmq_poll", parameters: ["buffer", "i32", "i64"], result: "i32" },
   zmq_errno: { parameters: [], result: "i32" },
   zmq_strerror: { parameters: ["i32"], result: "pointer" },
+  // Optional: a libzmq built without CURVE, or an addon that does not export them,
+  // still loads, and the security features say what is missing instead.
+  zmq_has: { parameters: ["buffer"], result: "i32", optional: true },
+  zmq_curve_keypair: { parameters: ["buffer", "buffer"], result: "i32", optional: true },
+  zmq_curve_public: { parameters: ["buffer", "buffer"], result: "i32", optional: true },
+  zmq_socket_monitor: { parameters: ["pointer", "buffer", "i32"], result: "i32", optional: true },
 } as const;
 
 /** The loaded libzmq: its symbols and where it came from. */

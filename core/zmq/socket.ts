@@ -19,7 +19,7 @@ import { type Endpoint, formatEndpoint } from "../endpoint.ts";
 import { UsageError } from "../flags.ts";
 
 /** Socket types used by eventstorm (values from zmq.h). */
-export const SocketType = { PAIR: 0, PUB: 1, SUB: 2, XPUB: 9, XSUB: 10 } as const;
+export const SocketType = { PAIR: 0, PUB: 1, SUB: 2, REQ: 3, REP: 4, XPUB: 9, XSUB: 10 } as const;
 /** Socket type numbers. */
 export type SocketType = typeof SocketType[keyof typeof SocketType];
 
@@ -32,6 +32,11 @@ const ZMQ_SNDHWM = 23;
 const ZMQ_RCVHWM = 24;
 const ZMQ_LAST_ENDPOINT = 32;
 const ZMQ_XPUB_NODROP = 69;
+const ZMQ_CURVE_SERVER = 47;
+const ZMQ_CURVE_PUBLICKEY = 48;
+const ZMQ_CURVE_SECRETKEY = 49;
+const ZMQ_CURVE_SERVERKEY = 50;
+const ZMQ_ZAP_DOMAIN = 55;
 const ZMQ_DONTWAIT = 1;
 const ZMQ_SNDMORE = 2;
 const ZMQ_POLLIN = 1;
@@ -204,6 +209,40 @@ export class ZmqSocket {
     if (options.lingerMs !== undefined) this.setInt(ZMQ_LINGER, options.lingerMs);
     if (options.maxMessageSize !== undefined) this.setInt64(ZMQ_MAXMSGSIZE, options.maxMessageSize);
     if (options.noDrop) this.setInt(ZMQ_XPUB_NODROP, 1);
+  }
+
+  /**
+   * Makes the socket a CURVE server (`serverKey` absent: it holds the server's
+   * secret key and authenticates through ZAP in `zapDomain`) or a CURVE client of
+   * the server whose public key is `serverKey`. Keys are 32 bytes. Set before
+   * bind or connect: libzmq applies it to connections made afterwards.
+   */
+  useCurve(
+    keys: { secretKey: Uint8Array; publicKey: Uint8Array; serverKey?: Uint8Array },
+    zapDomain = "eventstorm",
+  ): void {
+    if (keys.serverKey) {
+      this.setBytes(ZMQ_CURVE_SERVERKEY, keys.serverKey);
+      this.setBytes(ZMQ_CURVE_PUBLICKEY, keys.publicKey);
+      this.setBytes(ZMQ_CURVE_SECRETKEY, keys.secretKey);
+    } else {
+      this.setInt(ZMQ_CURVE_SERVER, 1);
+      this.setBytes(ZMQ_CURVE_SECRETKEY, keys.secretKey);
+      this.setBytes(ZMQ_ZAP_DOMAIN, encoder.encode(zapDomain));
+    }
+  }
+
+  /**
+   * Starts libzmq's socket monitor: `events` (a ZMQ_EVENT_* mask) are published on
+   * a PAIR socket bound at `address` (inproc), read with {@linkcode ZmqSocket.receive}.
+   */
+  monitor(address: string, events: number): void {
+    this.#idle("zmq_socket_monitor");
+    const start = this.#z.zmq_socket_monitor;
+    if (!start) throw new ZmqError("this libzmq has no zmq_socket_monitor", 0);
+    if (start(this.#pointer, cString(address), events) !== 0) {
+      throw this.#context.error("zmq_socket_monitor");
+    }
   }
 
   /** Subscribes a SUB socket to a topic prefix. */

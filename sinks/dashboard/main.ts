@@ -10,7 +10,9 @@
  * @module
  */
 import {
+  commandCurve,
   type CommandSpec,
+  CURVE_CLIENT_FLAGS,
   endpointsFlag,
   formatCount,
   FROM_FLAG,
@@ -44,6 +46,7 @@ export const DASHBOARD_COMMAND: CommandSpec = {
   summary: "live charts of the event stream in the browser (aggregated once a second)",
   flags: {
     from: FROM_FLAG,
+    ...CURVE_CLIENT_FLAGS,
     topic: topicFlag("topic prefix to receive"),
     listen: {
       type: "string",
@@ -160,6 +163,7 @@ export async function dashboardMain(args: string[]): Promise<number> {
   }
   // Checked, like every sink's, before the store or the server opens.
   const from = endpointsFlag(values, "from");
+  const curve = commandCurve("sink dashboard", values, from);
   const db = stringFlag(values, "db");
   if (db !== undefined) {
     // Opened once here, so a wrong file is a usage error before anything starts.
@@ -176,6 +180,7 @@ export async function dashboardMain(args: string[]): Promise<number> {
       collector: {
         endpoints: from,
         topics: topicPrefixesFlag(values, "topic"),
+        curve,
       },
       hostname,
       port,

@@ -4,7 +4,9 @@
  * @module
  */
 import {
+  commandCurve,
   type CommandSpec,
+  CURVE_CLIENT_FLAGS,
   Emitter,
   helpText,
   integerFlag,
@@ -32,6 +34,7 @@ export const DEMO_COMMAND: CommandSpec = {
   summary: "generate realistic HTTP, SSH and host events at a steady rate",
   flags: {
     to: TO_FLAG,
+    ...CURVE_CLIENT_FLAGS,
     rate: { type: "string", value: "N", default: "1000", help: "events per second" },
     limit: { type: "string", value: "N", help: "stop after N events" },
     host: { type: "string", value: "NAME", help: "host for the source's own events" },
@@ -59,6 +62,7 @@ export async function demoMain(args: string[]): Promise<number> {
   const output = await Emitter.open({
     endpoints: to,
     host: stringFlag(parsed.values, "host"),
+    curve: commandCurve("source demo", parsed.values, to),
     onWaiting: waitingNotice("source demo", to),
   });
   const signal = shutdownSignal();

@@ -5,7 +5,9 @@
  * @module
  */
 import {
+  commandCurve,
   type CommandSpec,
+  CURVE_CLIENT_FLAGS,
   Emitter,
   type EventOutput,
   flushUnlessStopped,
@@ -39,6 +41,7 @@ export const METRICS_COMMAND: CommandSpec = {
   flags: {
     interval: { type: "string", value: "DURATION", default: "10s", help: "time between samples" },
     to: TO_FLAG,
+    ...CURVE_CLIENT_FLAGS,
     print: { type: "boolean", help: "print events as JSON lines on stdout instead of publishing" },
     host: { type: "string", value: "NAME", help: "host field of the events [default: hostname]" },
     once: { type: "boolean", help: "take one sample (rates over one second) and exit" },
@@ -78,7 +81,12 @@ export async function metricsMain(args: string[]): Promise<number> {
   const to = listFlag(parsed.values, "to");
   const output: EventOutput = parsed.values.print === true
     ? new PrintOutput()
-    : await Emitter.open({ endpoints: to, host, onWaiting: waitingNotice("source metrics", to) });
+    : await Emitter.open({
+      endpoints: to,
+      host,
+      curve: commandCurve("source metrics", parsed.values, to),
+      onWaiting: waitingNotice("source metrics", to),
+    });
   console.error(
     `source metrics: ${once ? "one sample" : `every ${stringFlag(parsed.values, "interval")}`} → ` +
       (parsed.values.print === true ? "stdout" : to.join(", ")),

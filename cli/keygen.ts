@@ -1,0 +1,65 @@
+/**
+ * `eventstorm keygen NAME`: a CURVE key pair as two certificate files in the CZMQ
+ * format, `NAME` (public, to hand out) and `NAME_secret` (mode 0600, to keep).
+ *
+ * @module
+ */
+import {
+  type CommandSpec,
+  helpText,
+  parseFlags,
+  stringFlag,
+  UsageError,
+  writeKeyPair,
+} from "@eventstorm/core";
+
+/** The `eventstorm keygen` command line. */
+export const KEYGEN_COMMAND: CommandSpec = {
+  name: "eventstorm keygen",
+  summary: "make a CURVE key pair: NAME (public) and NAME_secret (mode 0600)",
+  positionals: true,
+  flags: {
+    name: {
+      type: "string",
+      value: "TEXT",
+      help: "the certificate's metadata name [default: the file name]",
+    },
+    force: { type: "boolean", help: "overwrite existing files" },
+  },
+  epilog: `The files are CZMQ certificates (zcert), so keys made here work with CZMQ, rsyslog
+omczmq and pyzmq's zmq.auth, and theirs work here. Give NAME to --curve-server
+or put it in a router's --allow-keys directory; keep NAME_secret to yourself.
+
+Examples:
+  eventstorm keygen router             # router, router_secret
+  eventstorm keygen /etc/eventstorm/web1 --name web1.example.com`,
+};
+
+/**
+ * Runs `eventstorm keygen`; resolves with the exit code.
+ *
+ * @example
+ * ```ts ignore
+ * import { keygenMain } from "./keygen.ts";
+ * await keygenMain(["router"]);
+ * ```
+ */
+// deno-lint-ignore require-await -- every command's main has the same async shape
+export async function keygenMain(args: string[]): Promise<number> {
+  const parsed = parseFlags(args, KEYGEN_COMMAND);
+  if (parsed.help) {
+    console.log(helpText(KEYGEN_COMMAND));
+    return 0;
+  }
+  if (parsed.positionals.length !== 1) {
+    throw new UsageError("keygen takes one NAME (the public file; the secret one is NAME_secret)");
+  }
+  const [base] = parsed.positionals;
+  const pair = writeKeyPair(base, {
+    name: stringFlag(parsed.values, "name"),
+    overwrite: parsed.values.force === true,
+  });
+  console.error(`keygen: wrote ${base} (public) and ${base}_secret (secret, mode 0600)`);
+  console.log(pair.publicKey);
+  return 0;
+}

@@ -1,0 +1,300 @@
+/**
+ * CURVE key pairs and their files, in the CZMQ certificate format (`zcert`), so
+ * that keys made by CZMQ tools, rsyslog omczmq setups or pyzmq's
+ * `zmq.auth.create_certificates` work here unchanged, and ours work there.
+ *
+ * A pair is two files: `NAME` holds the public key, `NAME_secret` both keys (mode
+ * 0600). Error messages name files, never key material.
+ *
+ * @module
+ */
+import { UsageError } from "../flags.ts";
+import { loadLibzmq } from "../zmq/ffi.ts";
+import { z85Decode } from "./z85.ts";
+
+/** A CURVE key pair, both keys as 40-character Z85 text. */
+export interface KeyPair {
+  /** The public key, safe to share. */
+  publicKey: string;
+  /** The secret key. */
+  secretKey: string;
+}
+
+/** What a certificate file holds. */
+export interface Certificate {
+  /** The public key (Z85). */
+  publicKey: string;
+  /** The secret key (Z85), present in `_secret` files only. */
+  secretKey?: string;
+  /** The `metadata` section, e.g. `name`. */
+  metadata: Map<string, string>;
+}
+
+/** Certificate files are a few hundred bytes; anything far larger is not one. */
+const MAX_CERTIFICATE_BYTES = 64 * 1024;
+
+/**
+ * Whether `text` is a CURVE key in Z85 (40 characters that decode to 32 bytes).
+ *
+ * @example
+ * ```ts
+ * import { isZ85Key } from "@eventstorm/core";
+ * isZ85Key("rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"); // true
+ * ```
+ */
+export function isZ85Key(text: string): boolean {
+  return text.length === 40 && z85Decode(text)?.length === 32;
+}
+
+/**
+ * A key as 32 bytes, from Z85 text or bytes; throws `UsageError` naming `what`.
+ *
+ * @example
+ * ```ts
+ * import { keyBytes } from "@eventstorm/core";
+ * keyBytes("rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7", "server key").length; // 32
+ * ```
+ */
+export function keyBytes(key: string | Uint8Array, what: string): Uint8Array {
+  if (key instanceof Uint8Array) {
+    if (key.length !== 32) throw new UsageError(`${what} must be 32 bytes, not ${key.length}`);
+    return key;
+  }
+  const bytes = key.length === 40 ? z85Decode(key) : undefined;
+  if (!bytes) throw new UsageError(`${what} is not a 40-character Z85 CURVE key`);
+  return bytes;
+}
+
+/**
+ * Makes a new key pair with libzmq (which uses libsodium or its own TweetNaCl).
+ *
+ * @example
+ * ```ts
+ * import { generateKeyPair } from "@eventstorm/core";
+ * const { publicKey, secretKey } = generateKeyPair();
+ * ```
+ */
+export function generateKeyPair(): KeyPair {
+  const lib = loadLibzmq();
+  const keypair = lib.symbols.zmq_curve_keypair;
+  if (!keypair || !curveAvailable()) {
+    throw new UsageError(`the libzmq at ${lib.path} was built without CURVE support`);
+  }
+  const publicKey = new Uint8Array(41);
+  const secretKey = new Uint8Array(41);
+  if (keypair(publicKey, secretKey) !== 0) throw new Error("zmq_curve_keypair failed");
+  const decoder = new TextDecoder();
+  return {
+    publicKey: decoder.decode(publicKey.subarray(0, 40)),
+    secretKey: decoder.decode(secretKey.subarray(0, 40)),
+  };
+}
+
+/**
+ * The public key that belongs to a secret key (Z85 in, Z85 out).
+ *
+ * @example
+ * ```ts
+ * import { generateKeyPair, publicKeyOf } from "@eventstorm/core";
+ * const pair = generateKeyPair();
+ * publicKeyOf(pair.secretKey) === pair.publicKey; // true
+ * ```
+ */
+export function publicKeyOf(secretKey: string): string {
+  const lib = loadLibzmq();
+  const derive = lib.symbols.zmq_curve_public;
+  if (!derive) throw new UsageError(`the libzmq at ${lib.path} was built without CURVE support`);
+  keyBytes(secretKey, "secret key");
+  const out = new Uint8Array(41);
+  if (derive(out, new TextEncoder().encode(secretKey + "\0")) !== 0) {
+    throw new Error("zmq_curve_public failed");
+  }
+  return new TextDecoder().decode(out.subarray(0, 40));
+}
+
+/**
+ * Whether the loaded libzmq can do CURVE.
+ *
+ * @example
+ * ```ts
+ * import { curveAvailable } from "@eventstorm/core";
+ * if (!curveAvailable()) console.error("no CURVE in this libzmq");
+ * ```
+ */
+export function curveAvailable(): boolean {
+  const has = loadLibzmq().symbols.zmq_has;
+  return has ? has(new TextEncoder().encode("curve\0")) === 1 : false;
+}
+
+/**
+ * Parses a certificate's text. `path` only names the file in errors, which are
+ * one line and never quote key material.
+ *
+ * @example
+ * ```ts
+ * import { parseCertificate } from "@eventstorm/core";
+ * const cert = parseCertificate(
+ *   'metadata\ncurve\n    public-key = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"\n',
+ *   "web1",
+ * );
+ * cert.publicKey; // "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"
+ * ```
+ */
+export function parseCertificate(text: string, path: string): Certificate {
+  const sections = new Map<string, Map<string, string>>();
+  let section: Map<string, string> | undefined;
+  const lines = text.split(/\r?\n/);
+  for (let n = 0; n < lines.length; n++) {
+    const line = lines[n];
+    if (line.trim() === "" || line.trimStart().startsWith("#")) continue;
+    if (!/^\s/.test(line)) {
+      const name = line.trim();
+      if (!/^[A-Za-z0-9_/.:-]+$/.test(name)) {
+        throw new UsageError(`${path}: line ${n + 1} is not a certificate section name`);
+      }
+      section = new Map();
+      sections.set(name, section);
+      continue;
+    }
+    const match = /^\s+([A-Za-z0-9_.:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|(\S*))\s*(?:#.*)?$/.exec(
+      line,
+    );
+    if (!match) {
+      // Deliberately no quote of the line: it may hold a secret key.
+      throw new UsageError(`${path}: line ${n + 1} is not a 'name = "value"' setting`);
+    }
+    if (!section) throw new UsageError(`${path}: line ${n + 1} is outside any section`);
+    section.set(match[1], match[2] ?? match[3] ?? match[4] ?? "");
+  }
+  const curve = sections.get("curve");
+  const publicKey = curve?.get("public-key");
+  if (publicKey === undefined) {
+    throw new UsageError(`${path}: not a CURVE certificate (no curve/public-key)`);
+  }
+  if (!isZ85Key(publicKey)) {
+    throw new UsageError(`${path}: curve/public-key is not a 40-character Z85 key`);
+  }
+  const secretKey = curve?.get("secret-key");
+  if (secretKey !== undefined && !isZ85Key(secretKey)) {
+    throw new UsageError(`${path}: curve/secret-key is not a 40-character Z85 key`);
+  }
+  return { publicKey, secretKey, metadata: sections.get("metadata") ?? new Map() };
+}
+
+/**
+ * Reads a certificate file. With `secret`, the file must hold a secret key and be
+ * readable by its owner only, as ssh insists for private keys.
+ *
+ * @example
+ * ```ts ignore
+ * import { readCertificate } from "@eventstorm/core";
+ * const mine = readCertificate("/etc/eventstorm/web1_secret", { secret: true });
+ * ```
+ */
+export function readCertificate(path: string, options: { secret?: boolean } = {}): Certificate {
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.statSync(path);
+  } catch (error) {
+    throw new UsageError(`cannot read certificate ${path}: ${reason(error)}`);
+  }
+  if (!info.isFile) throw new UsageError(`certificate ${path} is not a file`);
+  if (info.size > MAX_CERTIFICATE_BYTES) {
+    throw new UsageError(`${path}: ${info.size} bytes is too large for a certificate`);
+  }
+  if (options.secret && info.mode !== null && (info.mode & 0o077) !== 0) {
+    throw new UsageError(
+      `secret key file ${path} is readable by group or others (mode ${
+        (info.mode & 0o777).toString(8)
+      }): chmod 600 ${path}`,
+    );
+  }
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(Deno.readFileSync(path));
+  } catch (error) {
+    throw new UsageError(`cannot read certificate ${path}: ${reason(error)}`);
+  }
+  const certificate = parseCertificate(text, path);
+  if (options.secret && certificate.secretKey === undefined) {
+    throw new UsageError(
+      `${path} holds no secret key (give the _secret file of the pair, not the public one)`,
+    );
+  }
+  return certificate;
+}
+
+function reason(error: unknown): string {
+  if (error instanceof Deno.errors.NotFound) return "no such file";
+  if (error instanceof Deno.errors.PermissionDenied) return "permission denied";
+  if (error instanceof TypeError) return "not UTF-8 text";
+  return error instanceof Error ? error.message.split("\n")[0] : String(error);
+}
+
+/**
+ * The text of a certificate in the CZMQ format; with a secret key it is the
+ * `_secret` file's text.
+ *
+ * @example
+ * ```ts
+ * import { certificateText, generateKeyPair } from "@eventstorm/core";
+ * const pair = generateKeyPair();
+ * const publicText = certificateText({ publicKey: pair.publicKey, metadata: new Map([["name", "web1"]]) });
+ * ```
+ */
+export function certificateText(certificate: Certificate, now: Date = new Date()): string {
+  const secret = certificate.secretKey !== undefined;
+  const stamp = now.toISOString().replace("T", " ").replace(/\.\d+Z$/, "");
+  const lines = [
+    `#   ****  Generated on ${stamp} by eventstorm  ****`,
+    `#   ZeroMQ CURVE ${secret ? "**Secret**" : "Public"} Certificate`,
+    ...(secret ? ["#   DO NOT PROVIDE THIS FILE TO OTHER USERS nor change its permissions."] : [
+      "#   Exchange securely, or use a secure mechanism to verify the contents",
+      "#   of this file after exchange.",
+    ]),
+    "",
+    "metadata",
+  ];
+  for (const [key, value] of certificate.metadata) {
+    lines.push(`    ${key} = "${value.replaceAll('"', "'")}"`);
+  }
+  lines.push("curve", `    public-key = "${certificate.publicKey}"`);
+  if (secret) lines.push(`    secret-key = "${certificate.secretKey}"`);
+  return lines.join("\n") + "\n";
+}
+
+/**
+ * Writes a new key pair as `base` (public, mode 0644) and `base_secret` (mode
+ * 0600). Refuses to overwrite either file unless `overwrite` is set.
+ *
+ * @example
+ * ```ts ignore
+ * import { writeKeyPair } from "@eventstorm/core";
+ * const pair = writeKeyPair("/etc/eventstorm/router");
+ * console.log(pair.publicKey); // share this one
+ * ```
+ */
+export function writeKeyPair(
+  base: string,
+  options: { name?: string; overwrite?: boolean } = {},
+): KeyPair {
+  const pair = generateKeyPair();
+  const metadata = new Map([["name", options.name ?? base.replace(/^.*\//, "")]]);
+  const secretPath = `${base}_secret`;
+  const write = (path: string, text: string, mode: number) => {
+    try {
+      Deno.writeTextFileSync(path, text, { mode, createNew: !options.overwrite });
+      // An existing file keeps its old mode when overwritten: set it explicitly.
+      Deno.chmodSync(path, mode);
+    } catch (error) {
+      if (error instanceof Deno.errors.AlreadyExists) {
+        throw new UsageError(`${path} exists already (remove it, or pass --force)`);
+      }
+      throw new UsageError(`cannot write ${path}: ${reason(error)}`);
+    }
+  };
+  // The secret first: a public file without its secret would be a useless half.
+  write(secretPath, certificateText({ ...pair, metadata }), 0o600);
+  write(base, certificateText({ publicKey: pair.publicKey, metadata }), 0o644);
+  return pair;
+}

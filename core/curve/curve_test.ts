@@ -1,0 +1,213 @@
+import assert from "node:assert/strict";
+import { Collector } from "../collector.ts";
+import { Emitter } from "../emitter.ts";
+import { type Refusal, Relay } from "../relay.ts";
+import { generateKeyPair, type KeyPair, writeKeyPair } from "./certificate.ts";
+import type { CurveOptions } from "./options.ts";
+import { sleep, waitFor } from "../../tests/wait.ts";
+
+interface Setup {
+  relay: Relay;
+  upstream: string;
+  downstream: string;
+  server: KeyPair;
+  refusals: Refusal[];
+  stop(): Promise<void>;
+}
+
+function curveRelay(allowKeys?: string): Setup {
+  const server = generateKeyPair();
+  const refusals: Refusal[] = [];
+  const relay = new Relay({
+    upstream: "@tcp://127.0.0.1:*",
+    downstream: "@tcp://127.0.0.1:*",
+    curve: { secretKey: server.secretKey },
+    allowKeys,
+    onRefused: (refusal) => refusals.push(refusal),
+  });
+  const running = relay.run({ message: () => true, subscription: (_on, prefix) => [prefix] });
+  const { upstream, downstream } = relay.boundEndpoints();
+  return {
+    relay,
+    upstream: `>${upstream}`,
+    downstream: `>${downstream}`,
+    server,
+    refusals,
+    stop: async () => {
+      await relay.close();
+      await running;
+    },
+  };
+}
+
+function client(server: KeyPair, mine = generateKeyPair()): CurveOptions {
+  return { serverKey: server.publicKey, secretKey: mine.secretKey, publicKey: mine.publicKey };
+}
+
+/** Sends `count` events through emitter → relay → collector; returns what arrived. */
+async function deliver(
+  setup: Setup,
+  emitterCurve: CurveOptions | undefined,
+  collectorCurve: CurveOptions | undefined,
+  count: number,
+  lines: string[] = [],
+) {
+  const collector = await Collector.open({
+    endpoints: setup.downstream,
+    curve: collectorCurve,
+    onHandshakeFailure: (line) => lines.push(line),
+  });
+  let received = 0;
+  const reading = (async () => {
+    for await (const batch of collector.batches()) received += batch.events.length;
+  })();
+  const emitter = await Emitter.open({
+    endpoints: setup.upstream,
+    curve: emitterCurve,
+    closeTimeoutMs: 1500,
+    onHandshakeFailure: (line) => lines.push(line),
+  });
+  for (let n = 0; n < count; n++) emitter.emit("app.curve", { n });
+  return {
+    received: () => received,
+    collector,
+    emitter,
+    close: async () => {
+      await emitter.close();
+      await collector.close();
+      await reading;
+    },
+  };
+}
+
+Deno.test("curve: a known key delivers every event, encrypted, through the relay", async () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const setup = curveRelay(dir);
+    const source = writeKeyPair(`${dir}/source`);
+    const sink = writeKeyPair(`${dir}/sink`);
+    const run = await deliver(
+      setup,
+      client(setup.server, source),
+      client(setup.server, sink),
+      5000,
+    );
+    await waitFor(() => run.received() === 5000, "5000 events");
+    assert.equal(run.collector.stats().lost, 0);
+    await run.close();
+    const security = setup.relay.securityStats();
+    assert.equal(security.admitted, 2);
+    assert.deepEqual(security.refused, { unknown_key: 0, bad_handshake: 0, plaintext_peer: 0 });
+    await setup.stop();
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("curve: an unknown key delivers nothing, is counted, and the client is told", async () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const setup = curveRelay(dir);
+    const sink = writeKeyPair(`${dir}/sink`);
+    const lines: string[] = [];
+    const stranger = generateKeyPair();
+    const run = await deliver(
+      setup,
+      client(setup.server, stranger),
+      client(setup.server, sink),
+      100,
+      lines,
+    );
+    await waitFor(() => setup.relay.securityStats().refused.unknown_key > 0, "a refusal");
+    await waitFor(() => lines.some((line) => line.includes("refused this key")), "the notice");
+    await sleep(300);
+    assert.equal(run.received(), 0);
+    const refusal = setup.refusals.find((r) => r.reason === "unknown_key")!;
+    assert.equal(refusal.key, stranger.publicKey);
+    assert.equal(refusal.peer, "127.0.0.1");
+    await run.close();
+    await setup.stop();
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("curve: a wrong server key and a plaintext client deliver nothing, each counted", async () => {
+  const setup = curveRelay();
+  const sink = generateKeyPair();
+  const wrongLines: string[] = [];
+  const wrong = await deliver(
+    setup,
+    client(generateKeyPair()),
+    client(setup.server, sink),
+    50,
+    wrongLines,
+  );
+  await waitFor(() => setup.relay.securityStats().refused.bad_handshake > 0, "a bad handshake");
+  await waitFor(() => wrongLines.some((line) => line.includes("wrong --curve-server")), "notice");
+  await wrong.close();
+  await sleep(300);
+  const badHandshakes = setup.relay.securityStats().refused.bad_handshake;
+  const plainLines: string[] = [];
+  const plain = await deliver(setup, undefined, client(setup.server, sink), 50, plainLines);
+  await waitFor(() => setup.relay.securityStats().refused.plaintext_peer > 0, "a plaintext peer");
+  await waitFor(() => plainLines.some((line) => line.includes("requires CURVE")), "notice");
+  await sleep(300);
+  assert.equal(wrong.received() + plain.received(), 0);
+  assert.equal(setup.relay.securityStats().refused.bad_handshake, badHandshakes);
+  await plain.close();
+  await setup.stop();
+});
+
+Deno.test("curve: removing a key from the directory refuses the next connection", async () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const setup = curveRelay(dir);
+    const sink = writeKeyPair(`${dir}/sink`);
+    const source = writeKeyPair(`${dir}/source`);
+    const first = await deliver(
+      setup,
+      client(setup.server, source),
+      client(setup.server, sink),
+      10,
+    );
+    await waitFor(() => first.received() === 10, "10 events");
+    await first.close();
+    Deno.removeSync(`${dir}/source`);
+    const second = await deliver(
+      setup,
+      client(setup.server, source),
+      client(setup.server, sink),
+      10,
+    );
+    await waitFor(() => setup.relay.securityStats().refused.unknown_key > 0, "a refusal");
+    await sleep(300);
+    assert.equal(second.received(), 0);
+    await second.close();
+    await setup.stop();
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("curve: a source may bind as a CURVE server and a sink connect straight to it", async () => {
+  const server = generateKeyPair();
+  const source = await Emitter.open({
+    endpoints: "@tcp://127.0.0.1:*",
+    curve: { secretKey: server.secretKey },
+  });
+  const collector = await Collector.open({
+    endpoints: `>${source.boundEndpoint()}`,
+    curve: client(server),
+  });
+  await source.ready();
+  for (let n = 0; n < 100; n++) source.emit("app.direct", { n });
+  let received = 0;
+  for await (const batch of collector.batches()) {
+    received += batch.events.length;
+    if (received === 100) break;
+  }
+  assert.equal(received, 100);
+  await source.close();
+  await collector.close();
+});

@@ -1,0 +1,220 @@
+/**
+ * CURVE options as the library and the command lines take them, and how a
+ * socket gets them.
+ *
+ * @module
+ */
+import { type Endpoint, parseEndpoints } from "../endpoint.ts";
+import { type Flags, type FlagSpec, stringFlag, UsageError } from "../flags.ts";
+import type { ZmqContext, ZmqSocket } from "../zmq/socket.ts";
+import { HandshakeWatch } from "./monitor.ts";
+import { loadLibzmq } from "../zmq/ffi.ts";
+import { curveAvailable, isZ85Key, keyBytes, publicKeyOf, readCertificate } from "./certificate.ts";
+import { z85Encode } from "./z85.ts";
+
+/**
+ * CURVE keys for one socket. With `serverKey` the socket is a client of that
+ * server; without it, a server. Keys are Z85 text or 32 bytes; `publicKey` is
+ * derived from `secretKey` when absent.
+ */
+export interface CurveOptions {
+  /** The server's public key (client role). */
+  serverKey?: string | Uint8Array;
+  /** This side's secret key. */
+  secretKey: string | Uint8Array;
+  /** This side's public key. */
+  publicKey?: string | Uint8Array;
+}
+
+/**
+ * Sets CURVE on `socket` for `endpoints`: a server when every endpoint binds and
+ * no server key is given, a client when every endpoint connects; a socket cannot
+ * be both, so a mix is a `UsageError`.
+ *
+ * @example
+ * ```ts ignore
+ * applyCurve(socket, { secretKey }, parseEndpoints("@tcp://*:5555")); // a server
+ * ```
+ */
+export function applyCurve(
+  socket: ZmqSocket,
+  curve: CurveOptions,
+  endpoints: readonly Endpoint[],
+): void {
+  if (!curveAvailable()) {
+    throw new UsageError(
+      `the libzmq at ${loadLibzmq().path} was built without CURVE support: ` +
+        "install libzmq5 or point EVENTSTORM_LIBZMQ at one with CURVE",
+    );
+  }
+  const secretKey = keyBytes(curve.secretKey, "CURVE secret key");
+  const publicKey = curve.publicKey !== undefined
+    ? keyBytes(curve.publicKey, "CURVE public key")
+    : keyBytes(publicKeyOf(z85Encode(secretKey)), "CURVE public key");
+  const connecting = endpoints.find((endpoint) => !endpoint.bind);
+  const binding = endpoints.find((endpoint) => endpoint.bind);
+  if (curve.serverKey === undefined) {
+    if (connecting) {
+      throw new UsageError(
+        `${connecting.address} connects, so it needs the server's public key (--curve-server)`,
+      );
+    }
+    socket.useCurve({ secretKey, publicKey });
+    return;
+  }
+  if (binding) {
+    throw new UsageError(
+      `${binding.address} binds, which makes this side a CURVE server: ` +
+        "drop --curve-server there, or connect instead",
+    );
+  }
+  socket.useCurve({ secretKey, publicKey, serverKey: keyBytes(curve.serverKey, "server key") });
+}
+
+/**
+ * What Emitter and Collector do to their socket before attaching it: CURVE when
+ * `curve` is given, and, when it connects anywhere, a watch that reports failed
+ * handshakes (a refused key, a wrong server key, a plaintext/CURVE mismatch) through
+ * `report` instead of letting libzmq retry in silence.
+ *
+ * @example
+ * ```ts ignore
+ * const watch = secureSocket(context, socket, endpoints, options.curve, undefined);
+ * // ... on close
+ * watch?.close();
+ * ```
+ */
+export function secureSocket(
+  context: ZmqContext,
+  socket: ZmqSocket,
+  endpoints: readonly Endpoint[],
+  curve: CurveOptions | undefined,
+  report: ((line: string) => void) | undefined,
+): HandshakeWatch | undefined {
+  if (curve) applyCurve(socket, curve, endpoints);
+  if (!endpoints.some((endpoint) => !endpoint.bind)) return undefined;
+  return new HandshakeWatch(
+    context,
+    socket,
+    endpoints,
+    report ?? ((line) => console.error(`eventstorm: ${line}`)),
+    curve !== undefined,
+  );
+}
+
+/**
+ * The `--curve-server` and `--curve-secret` flags every client command shares.
+ *
+ * @example
+ * ```ts
+ * import { CURVE_CLIENT_FLAGS } from "@eventstorm/core";
+ * Object.keys(CURVE_CLIENT_FLAGS); // ["curve-server", "curve-secret"]
+ * ```
+ */
+export const CURVE_CLIENT_FLAGS: Record<string, FlagSpec> = {
+  "curve-server": {
+    type: "string",
+    value: "FILE|KEY",
+    help: "encrypt with CURVE: the server's public certificate file or Z85 key",
+  },
+  "curve-secret": {
+    type: "string",
+    value: "FILE",
+    help: "this side's secret certificate (eventstorm keygen; mode 0600); alone: be a CURVE server",
+  },
+};
+
+/**
+ * Reads `--curve-server`/`--curve-secret` into {@linkcode CurveOptions}, or
+ * undefined when neither is given; files are read and checked now, so that a bad
+ * key is a one-line usage error at start.
+ *
+ * @example
+ * ```ts
+ * import { curveFromFlags } from "@eventstorm/core";
+ * curveFromFlags({}); // undefined: plaintext
+ * ```
+ */
+export function curveFromFlags(values: Flags): CurveOptions | undefined {
+  const server = stringFlag(values, "curve-server");
+  const secret = stringFlag(values, "curve-secret");
+  if (server === undefined && secret === undefined) return undefined;
+  if (secret === undefined) {
+    throw new UsageError("--curve-server needs --curve-secret (this side's own key pair)");
+  }
+  const mine = readCertificate(secret, { secret: true });
+  return {
+    serverKey: server === undefined ? undefined : serverKeyFrom(server),
+    secretKey: mine.secretKey!,
+    publicKey: mine.publicKey,
+  };
+}
+
+/**
+ * {@linkcode curveFromFlags} for a command whose sockets use `endpoints`, warning
+ * (once per endpoint) when one binds plaintext TCP off loopback.
+ *
+ * @example
+ * ```ts
+ * import { commandCurve } from "@eventstorm/core";
+ * commandCurve("emit", {}, [">tcp://127.0.0.1:5555"]); // undefined: plaintext, no warning
+ * ```
+ */
+export function commandCurve(
+  label: string,
+  values: Flags,
+  endpoints: readonly string[],
+): CurveOptions | undefined {
+  const curve = curveFromFlags(values);
+  warnPlaintextBinds(label, endpoints.flatMap((text) => parseEndpoints(text)), curve);
+  return curve;
+}
+
+/**
+ * A server key from a Z85 key or a certificate file (public or secret: only the
+ * public key is taken).
+ *
+ * @example
+ * ```ts
+ * import { serverKeyFrom } from "@eventstorm/core";
+ * serverKeyFrom("rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7");
+ * ```
+ */
+export function serverKeyFrom(value: string): string {
+  if (isZ85Key(value)) {
+    try {
+      Deno.statSync(value);
+    } catch {
+      return value;
+    }
+  }
+  return readCertificate(value).publicKey;
+}
+
+/**
+ * Warns, once per endpoint, when a socket binds plaintext TCP on an address other
+ * than loopback: events would cross the network readable and open to anyone.
+ *
+ * @example
+ * ```ts
+ * import { warnPlaintextBinds } from "@eventstorm/core";
+ * warnPlaintextBinds("router", [{ bind: true, address: "tcp://127.0.0.1:5555" }], undefined); // quiet
+ * ```
+ */
+export function warnPlaintextBinds(
+  label: string,
+  endpoints: readonly Endpoint[],
+  curve: CurveOptions | undefined,
+  print: (line: string) => void = console.error,
+): void {
+  if (curve) return;
+  for (const endpoint of endpoints) {
+    if (!endpoint.bind || !endpoint.address.startsWith("tcp://")) continue;
+    const host = endpoint.address.slice(6).replace(/:[^:]*$/, "").replace(/^\[|\]$/g, "");
+    if (host === "localhost" || host === "::1" || /^127\./.test(host)) continue;
+    print(
+      `${label}: warning: ${endpoint.address} is plaintext TCP on a non-loopback address: ` +
+        "anyone who reaches it can read and send events (see docs/security.md: --curve-secret)",
+    );
+  }
+}
