@@ -23,6 +23,7 @@ function contextOf(config: AgentConfig, input: InputConfig): InputContext {
   return {
     name: input.name,
     to: config.to,
+    curve: config.curve,
     host: config.host ?? localHostname(),
     stateDir: config.stateDir,
   };
@@ -30,7 +31,8 @@ function contextOf(config: AgentConfig, input: InputConfig): InputContext {
 
 /** What makes an input the same across reloads: its table and the shared settings. */
 function keyOf(config: AgentConfig, input: InputConfig): string {
-  return JSON.stringify([input.fingerprint, config.to, config.host, config.stateDir]);
+  const curve = config.curve && [config.curve.serverKey, config.curve.publicKey];
+  return JSON.stringify([input.fingerprint, config.to, curve, config.host, config.stateDir]);
 }
 
 /**

@@ -6,7 +6,14 @@
  * @module
  */
 import { parse as parseToml, TomlError } from "smol-toml";
-import { type CommandSpec, type Flags, type FlagSpec, parseEndpoints } from "@eventstorm/core";
+import {
+  type CommandSpec,
+  curveFromFlags,
+  type CurveOptions,
+  type Flags,
+  type FlagSpec,
+  parseEndpoints,
+} from "@eventstorm/core";
 import { INPUT_TYPES, type InputType } from "./inputs.ts";
 
 /** A config problem: `FILE: KEY: what is wrong` (exit code 2). */
@@ -36,6 +43,8 @@ export interface AgentConfig {
   path: string;
   /** Where every input publishes (one connection to the router). */
   to: string[];
+  /** CURVE keys for the link to the router (`curve_server`, `curve_secret`). */
+  curve?: CurveOptions;
   /** Host of events that name none. */
   host?: string;
   /** Where checkpoints go (one file per input). */
@@ -47,13 +56,30 @@ export interface AgentConfig {
 }
 
 /**
- * Top-level keys. `curve_server` and `curve_secret` (issue 10) join `to` here, with
- * the meaning of `--curve-server`/`--curve-secret`, once the client CLIs have them.
+ * Top-level keys. `curve_server` and `curve_secret` mean what `--curve-server` and
+ * `--curve-secret` mean to every client: they secure the one link to the router.
  */
-const TOP_KEYS = ["to", "host", "state_dir", "stats_interval", "inputs"];
+const TOP_KEYS = [
+  "to",
+  "curve_server",
+  "curve_secret",
+  "host",
+  "state_dir",
+  "stats_interval",
+  "inputs",
+];
 
 /** Flags the agent sets for every input; an input may not. */
-const MANAGED = new Set(["to", "print", "once", "checkpoint", "no-checkpoint", "stats-interval"]);
+const MANAGED = new Set([
+  "to",
+  "curve-server",
+  "curve-secret",
+  "print",
+  "once",
+  "checkpoint",
+  "no-checkpoint",
+  "stats-interval",
+]);
 
 /**
  * Replaces `${VAR}` with the environment variable (`$${` keeps a literal `${`).
@@ -185,10 +211,21 @@ export function parseConfig(
       fail("to", (error as Error).message);
     }
   }
-  for (const key of ["host", "state_dir", "stats_interval"]) {
+  for (const key of ["host", "state_dir", "stats_interval", "curve_server", "curve_secret"]) {
     if (doc[key] !== undefined && typeof doc[key] !== "string") {
       fail(key, `expected a string, got ${describe(doc[key])}`);
     }
+  }
+  let curve: CurveOptions | undefined;
+  try {
+    curve = curveFromFlags({
+      "curve-server": doc.curve_server as string | undefined,
+      "curve-secret": doc.curve_secret as string | undefined,
+    });
+  } catch (error) {
+    // curveFromFlags names files, never key material.
+    const message = (error as Error).message.replace(/--curve-(server|secret)/g, "curve_$1");
+    fail(doc.curve_secret === undefined ? "curve_server" : "curve_secret", message);
   }
   const inputsTable = doc.inputs ?? {};
   if (typeof inputsTable !== "object" || Array.isArray(inputsTable) || inputsTable === null) {
@@ -240,6 +277,7 @@ export function parseConfig(
   return {
     path,
     to: toList as string[],
+    curve,
     host: doc.host as string | undefined,
     stateDir: doc.state_dir as string | undefined,
     statsInterval: (doc.stats_interval as string | undefined) ?? "60s",

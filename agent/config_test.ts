@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { ConfigError, interpolate, parseConfig } from "./config.ts";
 import { checkConfig } from "./agent.ts";
+import { writeKeyPair } from "@eventstorm/core";
 
 const env = (name: string) =>
   ({ LOGS: "/var/log", ROUTER: "router.example" } as Record<string, string>)[name];
@@ -61,7 +62,7 @@ identifier = "postfix/smtpd"
 
 Deno.test("every mistake is one line naming the file and the key", () => {
   const cases: [string, RegExp][] = [
-    ["bogus = 1", /^a\.toml: bogus: unknown key \(known: to, host/],
+    ["bogus = 1", /^a\.toml: bogus: unknown key \(known: to, curve_server, curve_secret, host/],
     ["to = 5", /^a\.toml: to: expected an endpoint/],
     ['to = "tcp://"', /^a\.toml: to: /],
     [
@@ -122,4 +123,38 @@ Deno.test("values are checked by the source's own rules, named as config keys", 
 Deno.test("interpolation: $${ stays literal, bad names are errors", () => {
   assert.equal(interpolate("a $${X} ${LOGS}", env), "a ${X} /var/log");
   assert.throws(() => interpolate("${1X}", env), /not a variable name/);
+});
+
+Deno.test("curve_server and curve_secret at the top level secure the link; mistakes name the key, never a secret", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const router = writeKeyPair(`${dir}/router`);
+    const mine = writeKeyPair(`${dir}/web1`);
+    const config = parseConfig(
+      `to = ">tcp://127.0.0.1:5555"\ncurve_server = "${dir}/router"\ncurve_secret = "${dir}/web1_secret"\n`,
+      "a.toml",
+      env,
+    );
+    assert.equal(config.curve?.serverKey, router.publicKey);
+    assert.equal(config.curve?.publicKey, mine.publicKey);
+    assert.throws(
+      () => parseConfig(`curve_server = "${dir}/router"\n`, "a.toml", env),
+      /^ConfigError: a\.toml: curve_server: curve_server needs curve_secret/,
+    );
+    await Deno.chmod(`${dir}/web1_secret`, 0o644);
+    assert.throws(
+      () => parseConfig(`curve_secret = "${dir}/web1_secret"\n`, "a.toml", env),
+      (error: Error) => {
+        assert.match(error.message, /^a\.toml: curve_secret: .*web1_secret/);
+        assert.ok(!error.message.includes(mine.secretKey), "no key in the message");
+        return true;
+      },
+    );
+    assert.throws(
+      () => parseConfig('[inputs.x]\ntype = "sshd"\ncurve_secret = "/k"', "a.toml", env),
+      /inputs\.x\.curve_secret: unknown key/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

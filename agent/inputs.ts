@@ -7,6 +7,7 @@
 import {
   type CommandSpec,
   type Counters,
+  type CurveOptions,
   defaultCheckpointPath,
   Emitter,
   type EventOutput,
@@ -59,6 +60,8 @@ export interface InputContext {
   name: string;
   /** Where to publish. */
   to: string[];
+  /** CURVE keys for the link to the router. */
+  curve?: CurveOptions;
   /** Host of events that name none. */
   host: string;
   /** Where checkpoints go; the default state directory when absent. */
@@ -85,7 +88,7 @@ export interface InputKind {
 
 function emitterFor(context: InputContext) {
   return (resume: { sourceId?: bigint; positions?: Record<string, number> }) =>
-    Emitter.open({ endpoints: context.to, host: context.host, ...resume });
+    Emitter.open({ endpoints: context.to, host: context.host, curve: context.curve, ...resume });
 }
 
 function checkpointPath(context: InputContext, keys: string[]): string {
@@ -281,6 +284,7 @@ export const INPUT_TYPES: Record<InputType, InputKind> = {
         async run(signal) {
           output = await Emitter.open({
             endpoints: context.to,
+            curve: context.curve,
             host: stringFlag(values, "host") ?? context.host,
           });
           try {

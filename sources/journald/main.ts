@@ -12,7 +12,9 @@
  * @module
  */
 import {
+  commandCurve,
   type CommandSpec,
+  CURVE_CLIENT_FLAGS,
   defaultCheckpointPath,
   Emitter,
   endpointsFlag,
@@ -60,6 +62,7 @@ export const JOURNALD_FLAGS: Record<string, FlagSpec> = {
   generic: { type: "boolean", help: "send entries of other programs as journald.message events" },
   journalctl: { type: "string", value: "PATH", default: "journalctl", help: "journalctl to run" },
   to: TO_FLAG,
+  ...CURVE_CLIENT_FLAGS,
   print: { type: "boolean", help: "print events as JSON lines on stdout instead of publishing" },
   host: { type: "string", value: "NAME", help: "host of every event [default: the entry's]" },
   checkpoint: {
@@ -211,6 +214,7 @@ export async function journaldMain(args: string[]): Promise<number> {
   const values = parsed.values;
   const print = values.print === true;
   const to = endpointsFlag(values, "to");
+  const curve = print ? undefined : commandCurve("source journald", values, to);
   const host = stringFlag(values, "host") ?? localHostname();
   const explicit = stringFlag(values, "checkpoint");
   if (explicit !== undefined && values["no-checkpoint"] === true) {
@@ -233,6 +237,7 @@ export async function journaldMain(args: string[]): Promise<number> {
       Emitter.open({
         endpoints: to,
         host,
+        curve,
         onWaiting: waitingNotice("source journald", to),
         ...resume,
       }),

@@ -11,7 +11,9 @@
  * @module
  */
 import {
+  commandCurve,
   type CommandSpec,
+  CURVE_CLIENT_FLAGS,
   defaultCheckpointPath,
   Emitter,
   endpointsFlag,
@@ -53,6 +55,7 @@ export const SYSLOG_FLAGS: Record<string, FlagSpec> = {
     help: "udp://HOST:PORT, tcp://HOST:PORT or unix:///PATH (repeatable)",
   },
   to: TO_FLAG,
+  ...CURVE_CLIENT_FLAGS,
   print: { type: "boolean", help: "print events as JSON lines on stdout instead of publishing" },
   host: { type: "string", value: "NAME", help: "host of every event [default: the message's]" },
   routes: {
@@ -232,6 +235,7 @@ export async function syslogMain(args: string[]): Promise<number> {
   }
   const print = values.print === true;
   const to = endpointsFlag(values, "to");
+  const curve = print ? undefined : commandCurve("source syslog", values, to);
   const hostOverride = stringFlag(values, "host");
   const host = hostOverride ?? localHostname();
   const explicit = stringFlag(values, "checkpoint");
@@ -267,6 +271,7 @@ export async function syslogMain(args: string[]): Promise<number> {
         Emitter.open({
           endpoints: to,
           host,
+          curve,
           onWaiting: waitingNotice("source syslog", to),
           ...resume,
         }),
