@@ -63,3 +63,4 @@ export {
 } from "./curve/options.ts";
 export { KeyDirectory } from "./curve/zap.ts";
 export type { HandshakeFailure } from "./curve/monitor.ts";
+export * from "./stream_source.ts";

@@ -4,12 +4,12 @@
  * @module
  */
 import {
-  CheckpointStore,
   type Event,
   type EventOutput,
+  EventSender,
   flushUnlessStopped,
-  isEvent,
   type OutputResume,
+  StreamCheckpointFile,
   UsageError,
 } from "@eventstorm/core";
 import { ExportParser } from "./export_format.ts";
@@ -67,14 +67,6 @@ export interface JournaldSourceStats {
   checkpoints: number;
 }
 
-interface JournaldCheckpoint {
-  version: 1;
-  sourceId: string;
-  positions: Record<string, number>;
-  cursor?: string;
-  parser?: unknown;
-}
-
 /**
  * The journald source's run loop. Events are sent in journal order; the cursor
  * of the last entry handled is checkpointed with the stream positions after a
@@ -107,16 +99,21 @@ export class JournaldSource {
     checkpoints: 0,
   };
   #cursor: string | undefined;
+  readonly #sender: EventSender;
   /** The output, once open. */
   output: EventOutput | undefined;
 
   /** Creates the source; nothing runs before {@linkcode JournaldSource.run}. */
   constructor(options: JournaldSourceOptions) {
     this.#options = options;
+    this.#sender = new EventSender(options.hostOverride);
   }
 
   /** Counters so far. */
   stats(): JournaldSourceStats {
+    this.#counts.events = this.#sender.events;
+    this.#counts.rejected = this.#sender.rejected;
+    this.#counts.parserErrors = this.#sender.parserErrors;
     return { ...this.#counts };
   }
 
@@ -139,38 +136,16 @@ export class JournaldSource {
   async run(): Promise<JournaldSourceStats> {
     const o = this.#options;
     const store = o.checkpointPath
-      ? new CheckpointStore<JournaldCheckpoint>(o.checkpointPath)
+      ? new StreamCheckpointFile(o.checkpointPath, "journald")
       : undefined;
-    let saved: JournaldCheckpoint | undefined;
-    if (store) {
-      try {
-        saved = await store.load();
-      } catch (error) {
-        throw new UsageError(
-          `checkpoint ${store.path} is unreadable (${
-            (error as Error).message
-          }); remove it to start over`,
-        );
-      }
-      if (saved !== undefined && (saved.version !== 1 || !/^\d+$/.test(String(saved.sourceId)))) {
-        throw new UsageError(`checkpoint ${store.path} is not a journald checkpoint; remove it`);
-      }
-      if (saved?.parser !== undefined) o.router.restore(saved.parser);
-      this.#cursor = saved?.cursor;
-    }
-    const output = await o.output(
-      saved ? { sourceId: BigInt(saved.sourceId), positions: saved.positions } : {},
-    );
+    const saved = await store?.load();
+    if (saved?.parser !== undefined) o.router.restore(saved.parser);
+    this.#cursor = saved?.cursor;
+    const output = await o.output(StreamCheckpointFile.resume(saved));
     this.output = output;
     const save = async () => {
       if (!store) return;
-      await store.save({
-        version: 1,
-        sourceId: output.sourceId.toString(),
-        positions: output.positions(),
-        cursor: this.#cursor,
-        parser: o.router.snapshot(),
-      });
+      await store.save(output, o.router.snapshot(), this.#cursor);
       this.#counts.checkpoints++;
     };
     const signal = o.signal;
@@ -189,7 +164,9 @@ export class JournaldSource {
         this.#counts.restarts++;
         await new Promise((resolve) => setTimeout(resolve, 500));
       }
-      if (flushed && o.once && !signal?.aborted) this.#sendAll(o.router.end(), output);
+      if (flushed && o.once && !signal?.aborted) {
+        this.#sender.send(this.#sender.call(() => o.router.end()), output);
+      }
       if (flushed && (await flushUnlessStopped(output, signal))) await save();
     } finally {
       await output.close();
@@ -240,7 +217,7 @@ export class JournaldSource {
         const now = Date.now();
         if (now - lastTick >= 1000) {
           lastTick = now;
-          this.#sendAll(this.#call(() => o.router.tick(new Date())), output);
+          this.#sender.send(this.#sender.call(() => o.router.tick(new Date())), output);
         }
         if (now - lastSave >= 1000) {
           if (!(await flushUnlessStopped(output, signal))) {
@@ -274,33 +251,12 @@ export class JournaldSource {
     try {
       events = this.#options.router.route(entry, this.#options.host);
     } catch {
-      this.#counts.parserErrors++;
+      this.#sender.parserErrors++;
     }
     if (events === undefined) {
       this.#counts.unparsed++;
       return;
     }
-    this.#sendAll(events, output);
-  }
-
-  #call(hook: () => Event[]): Event[] {
-    try {
-      return hook();
-    } catch {
-      this.#counts.parserErrors++;
-      return [];
-    }
-  }
-
-  #sendAll(events: Event[], output: EventOutput): void {
-    for (const event of events) {
-      if (!isEvent(event)) {
-        this.#counts.rejected++;
-        continue;
-      }
-      if (this.#options.hostOverride !== undefined) event.host = this.#options.hostOverride;
-      output.send(event);
-      this.#counts.events++;
-    }
+    this.#sender.send(events, output);
   }
 }

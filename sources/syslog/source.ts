@@ -4,15 +4,14 @@
  * @module
  */
 import {
-  CheckpointStore,
   type Event,
   type EventOutput,
+  EventSender,
   flushUnlessStopped,
-  isEvent,
   type LineParser,
   makeEvent,
   type OutputResume,
-  UsageError,
+  StreamCheckpointFile,
 } from "@eventstorm/core";
 import { kernelUdpDrops, type ListenAddress, SyslogListeners } from "./listener.ts";
 
@@ -68,13 +67,6 @@ export interface SyslogSourceStats {
   checkpoints: number;
 }
 
-interface SyslogCheckpoint {
-  version: 1;
-  sourceId: string;
-  positions: Record<string, number>;
-  parser?: unknown;
-}
-
 /**
  * Receives syslog messages until `signal` aborts, routing them to events. With
  * a checkpoint, a restart keeps the stream id and positions, and open Postfix
@@ -111,6 +103,7 @@ export class SyslogSource {
     checkpoints: 0,
   };
   readonly #decoder = new TextDecoder("utf-8", { fatal: true });
+  readonly #sender: EventSender;
   #listeners: SyslogListeners | undefined;
   #dropsAtStart: number | undefined;
   /** The output, once open. */
@@ -119,6 +112,7 @@ export class SyslogSource {
   /** Creates the source; nothing is bound before {@linkcode SyslogSource.run}. */
   constructor(options: SyslogSourceOptions) {
     this.#options = options;
+    this.#sender = new EventSender(options.hostOverride);
   }
 
   /** Counters so far. */
@@ -133,6 +127,9 @@ export class SyslogSource {
     if (this.#dropsAtStart !== undefined) {
       this.#counts.kernelDrops = (kernelUdpDrops() ?? this.#dropsAtStart) - this.#dropsAtStart;
     }
+    this.#counts.events = this.#sender.events;
+    this.#counts.rejected = this.#sender.rejected;
+    this.#counts.parserErrors = this.#sender.parserErrors;
     return { ...this.#counts };
   }
 
@@ -140,36 +137,15 @@ export class SyslogSource {
   async run(): Promise<SyslogSourceStats> {
     const o = this.#options;
     const store = o.checkpointPath
-      ? new CheckpointStore<SyslogCheckpoint>(o.checkpointPath)
+      ? new StreamCheckpointFile(o.checkpointPath, "syslog")
       : undefined;
-    let saved: SyslogCheckpoint | undefined;
-    if (store) {
-      try {
-        saved = await store.load();
-      } catch (error) {
-        throw new UsageError(
-          `checkpoint ${store.path} is unreadable (${
-            (error as Error).message
-          }); remove it to start over`,
-        );
-      }
-      if (saved !== undefined && (saved.version !== 1 || !/^\d+$/.test(String(saved.sourceId)))) {
-        throw new UsageError(`checkpoint ${store.path} is not a syslog checkpoint; remove it`);
-      }
-      if (saved?.parser !== undefined) o.parser.restore?.(saved.parser);
-    }
-    const output = await o.output(
-      saved ? { sourceId: BigInt(saved.sourceId), positions: saved.positions } : {},
-    );
+    const saved = await store?.load();
+    if (saved?.parser !== undefined) o.parser.restore?.(saved.parser);
+    const output = await o.output(StreamCheckpointFile.resume(saved));
     this.output = output;
     const save = async () => {
       if (!store) return;
-      await store.save({
-        version: 1,
-        sourceId: output.sourceId.toString(),
-        positions: output.positions(),
-        parser: o.parser.snapshot?.(),
-      });
+      await store.save(output, o.parser.snapshot?.());
       this.#counts.checkpoints++;
     };
     const hasUdp = o.listen.some((a) => a.transport === "udp");
@@ -196,7 +172,7 @@ export class SyslogSource {
           }
           signal?.addEventListener("abort", done, { once: true });
         });
-        this.#sendAll(this.#call(() => o.parser.tick?.(new Date()) ?? []), output);
+        this.#sender.send(this.#sender.call(() => o.parser.tick?.(new Date())), output);
         if (Date.now() - lastSave >= 1000) {
           await save().catch(() => {});
           lastSave = Date.now();
@@ -204,7 +180,7 @@ export class SyslogSource {
       }
     } finally {
       await listeners?.close();
-      if (!store) this.#sendAll(this.#call(() => o.parser.end?.() ?? []), output);
+      if (!store) this.#sender.send(this.#sender.call(() => o.parser.end?.()), output);
       if (await flushUnlessStopped(output)) await save().catch(() => {});
       await output.close();
     }
@@ -226,36 +202,15 @@ export class SyslogSource {
     try {
       events = o.parser.parse(line, { path: via, host: o.host, readAt: new Date() });
     } catch {
-      this.#counts.parserErrors++;
+      this.#sender.parserErrors++;
     }
     if (events) {
-      this.#sendAll(events, output);
+      this.#sender.send(events, output);
       return;
     }
     this.#counts.unparsed++;
     if (o.unparsedType) {
-      this.#sendAll([makeEvent(o.unparsedType, { line, path: via }, { host: o.host })], output);
-    }
-  }
-
-  #call(hook: () => Event[]): Event[] {
-    try {
-      return hook();
-    } catch {
-      this.#counts.parserErrors++;
-      return [];
-    }
-  }
-
-  #sendAll(events: Event[], output: EventOutput): void {
-    for (const event of events) {
-      if (!isEvent(event)) {
-        this.#counts.rejected++;
-        continue;
-      }
-      if (this.#options.hostOverride !== undefined) event.host = this.#options.hostOverride;
-      output.send(event);
-      this.#counts.events++;
+      this.#sender.send([makeEvent(o.unparsedType, { line, path: via }, { host: o.host })], output);
     }
   }
 }
