@@ -14,7 +14,6 @@ import {
   type FileSourceCommand,
   fileSourceSpec,
   type Flags,
-  flushUnlessStopped,
   formatSourceLine,
   integerFlag,
   LineSource,
@@ -28,7 +27,7 @@ import { nginxCommand } from "@eventstorm/source-nginx/main";
 import { postfixCommand } from "@eventstorm/source-postfix/main";
 import { sshdCommand } from "@eventstorm/source-sshd/main";
 import { DEMO_COMMAND, runDemoSource } from "@eventstorm/source-demo";
-import { METRICS_COMMAND, MetricsSampler } from "@eventstorm/source-metrics";
+import { METRICS_COMMAND, MetricsSampler, sampleMetrics } from "@eventstorm/source-metrics";
 import { parseListenAddress, SyslogSource } from "@eventstorm/source-syslog";
 import {
   formatJournaldLine,
@@ -144,21 +143,6 @@ function fileInput(command: FileSourceCommand): InputKind {
   };
 }
 
-/** Sleeps `ms`; false when `signal` aborted first. */
-function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve(false);
-    const done = (ok: boolean) => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", onAbort);
-      resolve(ok);
-    };
-    const onAbort = () => done(false);
-    const timer = setTimeout(() => done(true), ms);
-    signal.addEventListener("abort", onAbort);
-  });
-}
-
 /** Every input type by its `type` value. */
 export const INPUT_TYPES: Record<InputType, InputKind> = {
   nginx: fileInput(nginxCommand),
@@ -253,12 +237,13 @@ export const INPUT_TYPES: Record<InputType, InputKind> = {
           output = await emitterFor(context)({});
           using sampler = new MetricsSampler({ host });
           try {
-            await sampler.prime();
-            while (await sleep(interval, signal)) {
-              for (const event of await sampler.sample()) output.send(event);
-              samples++;
-              await flushUnlessStopped(output, signal);
-            }
+            await sampleMetrics({
+              sampler,
+              output,
+              intervalMs: interval,
+              signal,
+              onSample: () => samples++,
+            });
           } finally {
             await output.close();
           }

@@ -362,12 +362,6 @@ export async function runFileSourceMain(
     format: (current, previous, elapsed) =>
       formatSourceLine(command.name, current, previous, elapsed),
   });
-  reporter.start();
-  try {
-    await source.run();
-  } finally {
-    reporter.stop();
-  }
-  reporter.report();
+  await reporter.during(() => source.run());
   return 0;
 }

@@ -260,13 +260,7 @@ export async function journaldMain(args: string[]): Promise<number> {
     format: (current, previous, elapsed) =>
       formatJournaldLine("journald", current, previous, elapsed),
   });
-  reporter.start();
-  try {
-    await source.run();
-  } finally {
-    reporter.stop();
-  }
-  reporter.report();
+  await reporter.during(() => source.run());
   return 0;
 }
 

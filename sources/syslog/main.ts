@@ -287,13 +287,7 @@ export async function syslogMain(args: string[]): Promise<number> {
       ),
     format: (current, previous, elapsed) => formatSyslogLine("syslog", current, previous, elapsed),
   });
-  reporter.start();
-  try {
-    await source.run();
-  } finally {
-    reporter.stop();
-  }
-  reporter.report();
+  await reporter.during(() => source.run());
   return 0;
 }
 
