@@ -10,6 +10,7 @@ import { type Event, isEvent } from "./event.ts";
 import { UsageError } from "./flags.ts";
 import type { OutputResume } from "./line_source.ts";
 import type { EventOutput } from "./output.ts";
+import type { LineParser } from "./line_parser.ts";
 
 /** The checkpoint of a stream source: its stream id and positions, parser state, a cursor. */
 export interface StreamCheckpoint {
@@ -133,5 +134,66 @@ export class EventSender {
       output.send(event);
       this.events++;
     }
+  }
+}
+
+/** What a {@linkcode RoutingParser} did with what it was given. */
+export interface RouterStats {
+  /** Messages per route (`nginx`, `postfix`, `sshd`, `generic`). */
+  routed: Record<string, number>;
+  /** Messages of programs no route takes. */
+  ignored: number;
+}
+
+/**
+ * The base of routers that hand messages to several parsers of which one keeps
+ * state across messages (Postfix's transaction tracker): its timeouts, end of
+ * input and checkpoint state are the router's.
+ *
+ * @example
+ * ```ts
+ * import { RoutingParser } from "@eventstorm/core";
+ * class Router extends RoutingParser {
+ *   route(line: string) {
+ *     this.count("all");
+ *     return [];
+ *   }
+ * }
+ * new Router().stats.routed; // {}
+ * ```
+ */
+export class RoutingParser {
+  readonly #stateful: LineParser | undefined;
+  /** Messages per route, and those ignored. */
+  readonly stats: RouterStats = { routed: {}, ignored: 0 };
+
+  /** `stateful`: the one parser whose state is kept (and checkpointed). */
+  constructor(stateful?: LineParser) {
+    this.#stateful = stateful;
+  }
+
+  /** Events due by time alone. */
+  tick(now: Date): Event[] {
+    return this.#stateful?.tick?.(now) ?? [];
+  }
+
+  /** Events still open. */
+  end(): Event[] {
+    return this.#stateful?.end?.() ?? [];
+  }
+
+  /** State for a checkpoint. */
+  snapshot(): unknown {
+    return this.#stateful?.snapshot?.();
+  }
+
+  /** Restores what {@linkcode RoutingParser.snapshot} saved. */
+  restore(state: unknown): void {
+    if (state !== undefined) this.#stateful?.restore?.(state);
+  }
+
+  /** Counts one message routed to `route`. */
+  protected count(route: string): void {
+    this.stats.routed[route] = (this.stats.routed[route] ?? 0) + 1;
   }
 }

@@ -4,7 +4,13 @@
  *
  * @module
  */
-import { type Event, type LineParser, makeEvent } from "@eventstorm/core";
+import {
+  type Event,
+  type LineParser,
+  makeEvent,
+  type RouterStats,
+  RoutingParser,
+} from "@eventstorm/core";
 import type { JournalEntry } from "./export_format.ts";
 
 /** Event type of an entry no parser takes, with `generic` on. */
@@ -45,13 +51,8 @@ export function syslogLineOf(entry: JournalEntry): string | undefined {
   return `${iso}.${fraction}Z ${host} ${ident}${pid ? `[${pid}]` : ""}: ${entry.MESSAGE}`;
 }
 
-/** What a {@linkcode JournalRouter} did. */
-export interface JournalRouterStats {
-  /** Entries per route (`postfix`, `sshd`, `generic`). */
-  routed: Record<string, number>;
-  /** Entries of other programs (without `generic`). */
-  ignored: number;
-}
+/** What a {@linkcode JournalRouter} did with the messages it was given. */
+export type JournalRouterStats = RouterStats;
 
 /**
  * Routes journal entries by `SYSLOG_IDENTIFIER` (or `_COMM`). Returns `undefined`
@@ -67,12 +68,12 @@ export interface JournalRouterStats {
  * console.log(event.type, event.identifier); // journald.message cron
  * ```
  */
-export class JournalRouter {
+export class JournalRouter extends RoutingParser {
   readonly #options: JournalRouterOptions;
-  readonly stats: JournalRouterStats = { routed: {}, ignored: 0 };
 
   /** Creates a router; see {@linkcode JournalRouterOptions}. */
   constructor(options: JournalRouterOptions) {
+    super(options.postfix);
     this.#options = options;
   }
 
@@ -88,7 +89,7 @@ export class JournalRouter {
     if (parser) {
       const line = syslogLineOf(entry);
       if (line === undefined) return undefined;
-      this.#count(parser[0]);
+      this.count(parser[0]);
       return parser[1].parse(line, { path: "journal", host, readAt: new Date() });
     }
     if (!o.generic) {
@@ -97,7 +98,7 @@ export class JournalRouter {
     }
     const us = entry.__REALTIME_TIMESTAMP;
     if (us === undefined || !/^\d{1,19}$/.test(us)) return undefined;
-    this.#count("generic");
+    this.count("generic");
     const fields: Record<string, unknown> = { identifier: ident, message: entry.MESSAGE ?? "" };
     if (entry._SYSTEMD_UNIT) fields.unit = entry._SYSTEMD_UNIT;
     if (entry._PID && /^\d+$/.test(entry._PID)) fields.pid = Number(entry._PID);
@@ -108,29 +109,5 @@ export class JournalRouter {
         time: new Date(Number(BigInt(us) / 1000n)),
       }),
     ];
-  }
-
-  /** Postfix transactions due by time alone. */
-  tick(now: Date): Event[] {
-    return this.#options.postfix?.tick?.(now) ?? [];
-  }
-
-  /** Postfix transactions still open. */
-  end(): Event[] {
-    return this.#options.postfix?.end?.() ?? [];
-  }
-
-  /** Postfix state for the checkpoint. */
-  snapshot(): unknown {
-    return this.#options.postfix?.snapshot?.();
-  }
-
-  /** Restores {@linkcode JournalRouter.snapshot}'s state. */
-  restore(state: unknown): void {
-    if (state !== undefined) this.#options.postfix?.restore?.(state);
-  }
-
-  #count(route: string): void {
-    this.stats.routed[route] = (this.stats.routed[route] ?? 0) + 1;
   }
 }

@@ -10,6 +10,8 @@ import {
   type LineContext,
   type LineParser,
   makeEvent,
+  type RouterStats,
+  RoutingParser,
   SyslogParser,
 } from "@eventstorm/core";
 
@@ -33,12 +35,7 @@ export interface SyslogRouterOptions {
 }
 
 /** What a {@linkcode SyslogRouter} did with the messages it was given. */
-export interface SyslogRouterStats {
-  /** Messages per route (`nginx`, `postfix`, `sshd`, `generic`). */
-  routed: Record<string, number>;
-  /** Messages of programs no route takes (without `generic`). */
-  ignored: number;
-}
+export type SyslogRouterStats = RouterStats;
 
 /**
  * A {@linkcode LineParser} over whole syslog messages (`<PRI>` and all, as they
@@ -57,14 +54,14 @@ export interface SyslogRouterStats {
  * console.log(event.type, event.program, event.host); // syslog.message cron web1
  * ```
  */
-export class SyslogRouter implements LineParser {
+export class SyslogRouter extends RoutingParser implements LineParser {
   readonly #options: SyslogRouterOptions;
   readonly #header: SyslogParser;
   readonly #nginxTags: Set<string>;
-  readonly stats: SyslogRouterStats = { routed: {}, ignored: 0 };
 
   /** Creates a router; see {@linkcode SyslogRouterOptions}. */
   constructor(options: SyslogRouterOptions) {
+    super(options.postfix);
     this.#options = options;
     this.#header = new SyslogParser({ utc: options.utc });
     this.#nginxTags = new Set(options.nginxTags ?? ["nginx"]);
@@ -77,22 +74,22 @@ export class SyslogRouter implements LineParser {
     const program = header.program;
     const o = this.#options;
     if (o.nginx && this.#nginxTags.has(program)) {
-      this.#count("nginx");
+      this.count("nginx");
       return o.nginx.parse(header.message, { ...context, host: header.host || context.host });
     }
     if (o.postfix && (program.startsWith("postfix/") || program.startsWith("postfix-"))) {
-      this.#count("postfix");
+      this.count("postfix");
       return o.postfix.parse(line, context);
     }
     if (o.sshd && (program === "sshd" || program === "sshd-session")) {
-      this.#count("sshd");
+      this.count("sshd");
       return o.sshd.parse(line, context);
     }
     if (!o.generic) {
       this.stats.ignored++;
       return [];
     }
-    this.#count("generic");
+    this.count("generic");
     const fields: Record<string, unknown> = { program, message: header.message };
     if (header.pid !== undefined) fields.pid = header.pid;
     const pri = priority(line);
@@ -103,30 +100,6 @@ export class SyslogRouter implements LineParser {
     return [
       makeEvent(MESSAGE_TYPE, fields, { host: header.host || context.host, time: header.time }),
     ];
-  }
-
-  /** Postfix transactions due by time alone. */
-  tick(now: Date): Event[] {
-    return this.#options.postfix?.tick?.(now) ?? [];
-  }
-
-  /** Postfix transactions still open. */
-  end(): Event[] {
-    return this.#options.postfix?.end?.() ?? [];
-  }
-
-  /** Postfix state for a checkpoint. */
-  snapshot(): unknown {
-    return this.#options.postfix?.snapshot?.();
-  }
-
-  /** Restores what {@linkcode SyslogRouter.snapshot} saved. */
-  restore(state: unknown): void {
-    if (state !== undefined) this.#options.postfix?.restore?.(state);
-  }
-
-  #count(route: string): void {
-    this.stats.routed[route] = (this.stats.routed[route] ?? 0) + 1;
   }
 }
 
