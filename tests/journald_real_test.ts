@@ -8,19 +8,13 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import {
-  Collector,
-  type Event,
-  type EventOutput,
-  LineSource,
-  randomSourceId,
-  SyslogParser,
-} from "@eventstorm/core";
+import { Collector, type Event, SyslogParser } from "@eventstorm/core";
 import { LogGenerator } from "@eventstorm/source-demo";
 import { PostfixTracker } from "@eventstorm/source-postfix";
 import { SshdParser } from "@eventstorm/source-sshd";
 import { JournaldSource, JournalRouter } from "@eventstorm/source-journald";
 import { freePort, waitFor } from "./helpers.ts";
+import { fileSourceEvents, GatherOutput } from "./file_events.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const SCRIPT = join(ROOT, "scripts", "journald.sh");
@@ -64,23 +58,6 @@ async function appendJournal(journal: string, lines: string[]): Promise<void> {
   assert.ok(result.ok, result.out);
 }
 
-class Gather implements EventOutput {
-  readonly events: Event[] = [];
-  readonly sourceId = randomSourceId();
-  send(event: Event): void {
-    this.events.push(event);
-  }
-  flush(): Promise<void> {
-    return Promise.resolve();
-  }
-  close(): Promise<void> {
-    return Promise.resolve();
-  }
-  positions(): Record<string, number> {
-    return {};
-  }
-}
-
 function canonical(events: Event[], type: string): string[] {
   return events.filter((e) => e.type === type).map((e) => JSON.stringify(e)).sort();
 }
@@ -105,7 +82,7 @@ Deno.test({
       const journal = join(dir, "remote.journal");
       await appendJournal(journal, [...mail, ...auth]);
 
-      const fromJournal = new Gather();
+      const fromJournal = new GatherOutput();
       await new JournaldSource({
         router: new JournalRouter({
           postfix: new PostfixTracker({
@@ -121,27 +98,7 @@ Deno.test({
         once: true,
       }).run();
 
-      const fromFiles = new Gather();
-      for (
-        const [name, lines, parser] of [
-          [
-            "mail.log",
-            mail,
-            new PostfixTracker({ timeout: 3_600_000, deferredTimeout: 432_000_000, utc: true }),
-          ],
-          ["auth.log", auth, new SshdParser({ utc: true })],
-        ] as const
-      ) {
-        await Deno.writeTextFile(join(dir, name), lines.join("\n") + "\n");
-        await new LineSource({
-          paths: [join(dir, name)],
-          once: true,
-          fromStart: true,
-          parser,
-          host: "here",
-          output: () => fromFiles,
-        }).run();
-      }
+      const fromFiles = { events: await fileSourceEvents(dir, mail, auth) };
       for (const type of ["smtp.transaction", "smtp.reject", "ssh.login"]) {
         const a = canonical(fromJournal.events, type);
         const b = canonical(fromFiles.events, type);

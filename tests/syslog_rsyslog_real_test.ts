@@ -7,17 +7,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import {
-  Collector,
-  type Event,
-  type EventOutput,
-  LineSource,
-  randomSourceId,
-} from "@eventstorm/core";
+import { Collector, type Event } from "@eventstorm/core";
 import { LogGenerator } from "@eventstorm/source-demo";
-import { PostfixTracker } from "@eventstorm/source-postfix";
-import { SshdParser } from "@eventstorm/source-sshd";
 import { freePort, waitFor } from "./helpers.ts";
+import { fileSourceEvents } from "./file_events.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const SCRIPT = join(ROOT, "scripts", "rsyslog.sh");
@@ -35,17 +28,6 @@ async function script(args: string[]): Promise<string | undefined> {
 
 const unavailable = await script(["install"]);
 if (unavailable && !CI) console.warn(`skipping rsyslog test: ${unavailable}`);
-
-class Gather implements EventOutput {
-  readonly events: Event[] = [];
-  readonly sourceId = randomSourceId();
-  send(event: Event): void {
-    this.events.push(event);
-  }
-  flush = () => Promise.resolve();
-  close = () => Promise.resolve();
-  positions = () => ({});
-}
 
 function canonical(events: Event[], type: string): string[] {
   return events.filter((e) => e.type === type).map((e) => {
@@ -131,27 +113,7 @@ for line in open(sys.argv[2]): s.send(line.rstrip('\\n').encode())`,
         }).output();
         assert.ok(sent.success, new TextDecoder().decode(sent.stderr));
 
-        const files = new Gather();
-        for (
-          const [name, lines, parser] of [
-            [
-              "mail.log",
-              mail,
-              new PostfixTracker({ timeout: 3_600_000, deferredTimeout: 432_000_000, utc: true }),
-            ],
-            ["auth.log", auth, new SshdParser({ utc: true })],
-          ] as const
-        ) {
-          await Deno.writeTextFile(join(dir, name), lines.join("\n") + "\n");
-          await new LineSource({
-            paths: [join(dir, name)],
-            once: true,
-            fromStart: true,
-            parser,
-            host: "here",
-            output: () => files,
-          }).run();
-        }
+        const files = { events: await fileSourceEvents(dir, mail, auth) };
         // The logins were sent after the mail: once they are in, so is every mail line.
         // Transactions still waiting (deferred mail) are sent when the source stops, as
         // the file source sends them at the end of its input.
