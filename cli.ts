@@ -24,6 +24,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Main> }> =
     summary: "query the embedded store: events, or aggregates in time buckets",
     load: async () => (await import("./sinks/store/query_main.ts")).queryMain,
   },
+  agent: {
+    summary: "run every input of a TOML config in one process (one agent per host)",
+    load: async () => (await import("./agent/main.ts")).agentMain,
+  },
   demo: {
     summary: "run a demo pipeline on the embedded defaults",
     load: async () => (await import("./cli/demo.ts")).demoPipelineMain,
@@ -68,6 +72,14 @@ const SOURCES: Record<string, { summary: string; load: () => Promise<Main> }> = 
   metrics: {
     summary: "host metrics: cpu, memory, disk, load, net",
     load: async () => (await import("./sources/metrics/main.ts")).metricsMain,
+  },
+  syslog: {
+    summary: "syslog over UDP/TCP/Unix routed to the nginx, Postfix and sshd parsers",
+    load: async () => (await import("./sources/syslog/main.ts")).syslogMain,
+  },
+  journald: {
+    summary: "the systemd journal: sshd and Postfix entries, with a cursor checkpoint",
+    load: async () => (await import("./sources/journald/main.ts")).journaldMain,
   },
   demo: {
     summary: "generated HTTP, SSH and host events",

@@ -18,6 +18,7 @@ const BENCHES: Record<string, string> = {
   databases: "sinks_db_bench.ts",
   dashboard: "dashboard_bench.ts",
   ruby: "ruby_bench.ts",
+  agent: "agent_bench.ts",
 };
 
 // Flags (`--lines 100000`, `--keep`) go to every benchmark named; names pick them.

@@ -23,6 +23,8 @@ import {
 } from "@eventstorm/core";
 import { Router } from "../router/mod.ts";
 import { type DemoLogCounts, NGINX_TIMED_FORMAT, writeDemoLogs } from "../sources/demo/mod.ts";
+import { PostfixTracker } from "../sources/postfix/mod.ts";
+import { SshdParser } from "../sources/sshd/mod.ts";
 import { ChildComponent } from "./child.ts";
 
 /** The `eventstorm demo` command line. */
@@ -71,6 +73,33 @@ export const DEMO_PIPELINE_COMMAND: CommandSpec = {
 
 /** Topics whose every event comes from one generated line, so counts must match exactly. */
 const EXACT = { access: "http.hit" } as const;
+
+/**
+ * What the Postfix and sshd lines written make, parsed here as the sources parse
+ * them: transactions completed and login decisions.
+ */
+class Expected {
+  transactions = 0;
+  logins = 0;
+  readonly #postfix = new PostfixTracker({ timeout: 3_600_000, deferredTimeout: 432_000_000 });
+  readonly #sshd = new SshdParser();
+
+  onLines(file: string, lines: string[]): void {
+    const parser = file === "mail.log"
+      ? this.#postfix
+      : file === "auth.log"
+      ? this.#sshd
+      : undefined;
+    if (!parser) return;
+    const context = { path: file, host: "demo", readAt: new Date() };
+    for (const line of lines) {
+      for (const event of parser.parse(line, context) ?? []) {
+        if (event.type === "smtp.transaction") this.transactions++;
+        if (event.type === "ssh.login") this.logins++;
+      }
+    }
+  }
+}
 
 /** Runs the demo pipeline; resolves with the exit code. */
 export async function demoPipelineMain(args: string[]): Promise<number> {
@@ -130,6 +159,7 @@ export async function demoPipelineMain(args: string[]): Promise<number> {
   const sinks: ChildComponent[] = [];
   const sources: ChildComponent[] = [];
   let counts: DemoLogCounts | undefined;
+  const expected = new Expected();
   let url: string | undefined;
   try {
     sinks.push(
@@ -192,6 +222,7 @@ export async function demoPipelineMain(args: string[]): Promise<number> {
       rotateEveryMs,
       signal: stop.signal,
       generator: { nginxFormat: "timed" },
+      onLines: (file, lines) => expected.onLines(file, lines),
     });
 
     console.log(`demo: dashboard at ${url}`);
@@ -221,7 +252,12 @@ export async function demoPipelineMain(args: string[]): Promise<number> {
     counts = await writing;
     if (failed === undefined) {
       // Stop only once the sources have read what was written: nothing is left behind.
-      await waitUntil(() => received(listening.stats(), EXACT.access) >= counts!.access, 15_000);
+      await waitUntil(() => {
+        const stats = listening.stats();
+        return received(stats, EXACT.access) >= counts!.access &&
+          received(stats, "smtp.transaction") >= expected.transactions &&
+          received(stats, "ssh.login") >= expected.logins;
+      }, 15_000);
       await new Promise((resolve) => setTimeout(resolve, 1000));
     }
   } catch (error) {
@@ -248,10 +284,16 @@ export async function demoPipelineMain(args: string[]): Promise<number> {
   console.log(
     `demo: wrote ${counts!.access} nginx, ${counts!.mail} Postfix and ${counts!.auth} sshd lines (${
       counts!.rotations
-    } rotations); ` +
-      `the router carried ${stats.events} events (${
-        received(stats, EXACT.access)
-      } http.hit), lost ${stats.lost}`,
+    } rotations); the router carried ${stats.events} events, lost ${stats.lost}`,
+  );
+  const check = (what: string, want: number, topic: string) => {
+    const got = received(stats, topic);
+    return `${what} ${want} → ${got} ${topic}${got === want ? " ✓" : " ✗"}`;
+  };
+  console.log(
+    `demo: ${check("nginx requests", counts!.access, "http.hit")}; ` +
+      `${check("Postfix transactions", expected.transactions, "smtp.transaction")}; ` +
+      `${check("sshd logins", expected.logins, "ssh.login")}`,
   );
   const unclean = components.filter((child) => child.code !== 0);
   for (const child of unclean) {

@@ -75,3 +75,4 @@ export {
 export { KeyDirectory } from "./curve/zap.ts";
 export type { HandshakeFailure } from "./curve/monitor.ts";
 export { type Member, memberOf, parseMember } from "./member.ts";
+export * from "./stream_source.ts";

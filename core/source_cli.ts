@@ -247,6 +247,20 @@ export function formatSourceLine(
 }
 
 /**
+ * The `--stats-interval` flag in ms: `0s` (or any zero) means only a line at the end.
+ *
+ * @example
+ * ```ts
+ * import { statsIntervalFlag } from "@eventstorm/core";
+ * statsIntervalFlag({ "stats-interval": "10s" }); // 10000
+ * ```
+ */
+export function statsIntervalFlag(values: Flags): number {
+  const text = stringFlag(values, "stats-interval") ?? "10s";
+  return /^0+(ms|s|m|h)?$/.test(text.trim()) ? 0 : parseDuration(text, "stats-interval");
+}
+
+/**
  * Runs a file source command with `args`; resolves with the exit code once
  * stopped by SIGINT/SIGTERM (or at the end of the input with `--once`). Usage
  * problems throw `UsageError` (exit code 2 under `runCommand`).
@@ -285,10 +299,7 @@ export async function runFileSourceMain(
   const maxLineBytes = integerFlag(values, "max-line-bytes", { min: 256, max: 64 << 20 })!;
   const pollIntervalMs = parseDuration(stringFlag(values, "poll-interval")!, "poll-interval");
   if (pollIntervalMs < 10) throw new UsageError("--poll-interval must be at least 10ms");
-  const statsText = stringFlag(values, "stats-interval")!;
-  const statsIntervalMs = /^0+(ms|s|m|h)?$/.test(statsText.trim())
-    ? 0
-    : parseDuration(statsText, "stats-interval");
+  const statsIntervalMs = statsIntervalFlag(values);
   const explicitCheckpoint = stringFlag(values, "checkpoint");
   if (explicitCheckpoint !== undefined && values["no-checkpoint"] === true) {
     throw new UsageError("--checkpoint and --no-checkpoint exclude each other");
@@ -372,12 +383,6 @@ export async function runFileSourceMain(
     format: (current, previous, elapsed) =>
       formatSourceLine(command.name, current, previous, elapsed),
   });
-  reporter.start();
-  try {
-    await source.run();
-  } finally {
-    reporter.stop();
-  }
-  reporter.report();
+  await reporter.during(() => source.run());
   return 0;
 }

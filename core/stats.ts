@@ -114,6 +114,22 @@ export class StatsReporter {
     Deno.unrefTimer(this.#timer as unknown as number);
   }
 
+  /**
+   * Reports every interval while `run` runs, then a final line once it has
+   * finished (not when it failed: its error is the last word then).
+   */
+  async during<T>(run: () => Promise<T>): Promise<T> {
+    this.start();
+    let result: T;
+    try {
+      result = await run();
+    } finally {
+      this.stop();
+    }
+    this.report();
+    return result;
+  }
+
   /** Reports now (also called at shutdown for a final line). */
   report(): void {
     const now = performance.now();

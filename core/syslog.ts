@@ -3,7 +3,8 @@
  * (`Nov 23 18:24:33 host program[pid]: message`, also with fractional seconds as
  * `journalctl -o short-precise` writes), RFC 3339 / ISO (`rsyslog`'s high-precision
  * format and `journalctl -o short-iso[-precise]`), `journalctl -o short-full` and
- * `-o short-unix`, each optionally after a `<PRI>`, and RFC 5424.
+ * `-o short-unix`, BSD after a year (`2013 Jun 10 06:27:30.123`, as some rsyslog
+ * templates write), each optionally after a `<PRI>`, and RFC 5424.
  *
  * Parsing walks the line by character codes instead of running a regular
  * expression, because log sources call it for every line.
@@ -93,6 +94,13 @@ export class SyslogParser {
       }
       c = line.charCodeAt(i);
     }
+    if (isDigit(c) && line.charCodeAt(i + 4) === 32 && !isDigit(line.charCodeAt(i + 5))) {
+      // `2013 Jun 10 06:27:30.123 host ...`: rsyslog templates that put the year first.
+      const year = parseDigits(line, i, i + 4);
+      if (year < 1970) return undefined;
+      const time = this.#bsdStamp(line, i + 5, end, readAt.getTime(), year);
+      return Number.isNaN(time) ? undefined : this.#rest(line, this.#bsdEnd, end, time);
+    }
     if (isDigit(c)) {
       const stamp = this.#numericStamp(line, i, end);
       return stamp === undefined ? undefined : this.#rest(line, stamp.next, end, stamp.time);
@@ -149,7 +157,7 @@ export class SyslogParser {
    * Epoch ms of `Nov 23 18:24:33[.ffffff]` at `i`, or NaN; sets `#bsdEnd` to the
    * index after it. The most common format, so it allocates nothing.
    */
-  #bsdStamp(line: string, i: number, end: number, readAtMs: number): number {
+  #bsdStamp(line: string, i: number, end: number, readAtMs: number, year?: number): number {
     const month = monthIndex(line, i);
     if (month < 0) return NaN;
     let p = i + 4;
@@ -180,7 +188,9 @@ export class SyslogParser {
     if (next >= end || line.charCodeAt(next) !== 32) return NaN;
     this.#bsdEnd = next;
     const offset = minute * MINUTE + Math.min(second, 59) * 1000 + ms;
-    return this.#bsdTime(month, day, hour, offset, readAtMs);
+    return year === undefined
+      ? this.#bsdTime(month, day, hour, offset, readAtMs)
+      : this.#hourStart(year, month, day, hour) + offset;
   }
 
   /** `2026-11-23 18:24:33 CET` after the weekday of `journalctl -o short-full`. */

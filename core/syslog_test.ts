@@ -158,3 +158,18 @@ Deno.test("lines without a readable header are undefined", () => {
     assert.equal(parseSyslogLine(bad, { readAt }), undefined, bad);
   }
 });
+
+Deno.test("BSD header after a leading year, with fractional seconds and a PRI", () => {
+  const syslog = new SyslogParser({ utc: true });
+  for (const prefix of ["", "<22>"]) {
+    const line = syslog.parse(
+      `${prefix}2013 Jun 10 06:27:30.123 mx postfix/smtpd[5530]: connect from x[192.0.2.1]`,
+      readAt,
+    );
+    assert.equal(line?.time.toISOString(), "2013-06-10T06:27:30.123Z");
+    assert.equal(line?.host, "mx");
+    assert.equal(line?.program, "postfix/smtpd");
+    assert.equal(line?.pid, 5530);
+  }
+  assert.equal(syslog.parse("0013 Jun 10 06:27:30 mx postfix/smtpd[1]: x", readAt), undefined);
+});

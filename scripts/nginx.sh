@@ -11,6 +11,9 @@
 #   scripts/nginx.sh reload DIR              re-read the config (new workers, old ones finish)
 #   scripts/nginx.sh stop DIR                stop the instance started in DIR
 #
+# With NGINX_SYSLOG=HOST:PORT in the environment, `start` also sends the access log in the
+# same format to syslog (UDP) at HOST:PORT, tag nginx.
+#
 # Everything is idempotent: `install` returns at once when both programs are there, `start`
 # on a running instance does nothing, `stop` on a stopped one does nothing.
 #
@@ -94,6 +97,7 @@ http {
     default_type text/plain;
     log_format $LOG_FORMAT_NAME $joined;
     access_log $dir/access.log $LOG_FORMAT_NAME;
+    ${NGINX_SYSLOG:+access_log syslog:server=$NGINX_SYSLOG,tag=nginx $LOG_FORMAT_NAME;}
     keepalive_timeout 30s;
     ${NGINX_HTTP_CONF:-}
 
@@ -187,7 +191,7 @@ reopen) cmd_signal "${2:?DIR}" reopen ;;
 reload) cmd_signal "${2:?DIR}" reload ;;
 stop) cmd_stop "${2:?DIR}" ;;
 *)
-  sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
   ;;
 esac

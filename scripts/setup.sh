@@ -29,6 +29,10 @@ log "nginx module build tools and nginx's source entry"
 bash scripts/nginx_module.sh install
 log "postfix and pflogsumm"
 bash scripts/postfix.sh install
+log "systemd-journal-remote (journald source tests)"
+bash scripts/journald.sh install
+log "rsyslog (syslog source tests)"
+bash scripts/rsyslog.sh install
 log "chromium"
 bash scripts/chromium.sh install
 log "C and Ruby protocol clients"

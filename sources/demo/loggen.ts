@@ -946,6 +946,8 @@ export interface WriteDemoLogsOptions {
   signal: AbortSignal;
   /** Generator options (seed, clock, host name, nginx format). */
   generator?: LogGeneratorOptions;
+  /** Called with the lines of each write, before they are written (to count what they make). */
+  onLines?: (file: "access.log" | "mail.log" | "auth.log", lines: string[]) => void;
 }
 
 const FILES = ["access.log", "mail.log", "auth.log"] as const;
@@ -1014,6 +1016,7 @@ export async function writeDemoLogs(options: WriteDemoLogsOptions): Promise<Demo
         else if (r < 0.88) chunks[1].push(...generator.postfixTransaction());
         else chunks[2].push(generator.sshdLine());
       }
+      chunks.forEach((lines, i) => lines.length > 0 && options.onLines?.(FILES[i], lines));
       await Promise.all(chunks.map(async (lines, i) => {
         if (lines.length > 0) await writeAll(files[i], encoder.encode(lines.join("\n") + "\n"));
       }));

@@ -103,23 +103,47 @@ export async function metricsMain(args: string[]): Promise<number> {
     },
   });
   try {
-    await sampler.prime();
-    const start = performance.now() +
-      (once ? FIRST_SAMPLE_MS : Math.min(FIRST_SAMPLE_MS, interval));
-    let next = start;
-    while (await sleepUntil(next, signal)) {
-      for (const event of await sampler.sample()) output.send(event);
-      await flushUnlessStopped(output, signal);
-      if (once) break;
-      // Keep to the schedule; after a stall, skip missed ticks instead of bursting.
-      next += interval;
-      const now = performance.now();
-      if (next <= now) next += Math.ceil((now - next) / interval) * interval;
-    }
+    await sampleMetrics({ sampler, output, intervalMs: interval, once, signal });
   } finally {
     await output.close();
   }
   return 0;
+}
+
+/**
+ * Samples every `intervalMs` on schedule (after a stall, missed ticks are skipped
+ * rather than sent in a burst), sending to `output`, until `signal` aborts (or
+ * after one sample with `once`); resolves with the number of samples.
+ *
+ * @example
+ * ```ts ignore
+ * import { PrintOutput } from "@eventstorm/core";
+ * import { MetricsSampler, sampleMetrics } from "@eventstorm/source-metrics";
+ * using sampler = new MetricsSampler({ host: "me" });
+ * await sampleMetrics({ sampler, output: new PrintOutput(), intervalMs: 10_000, signal: AbortSignal.timeout(30_000) });
+ * ```
+ */
+export async function sampleMetrics(options: {
+  sampler: MetricsSampler;
+  output: EventOutput;
+  intervalMs: number;
+  signal: AbortSignal;
+  once?: boolean;
+  onSample?: () => void;
+}): Promise<void> {
+  const { sampler, output, intervalMs: interval, signal, once } = options;
+  await sampler.prime();
+  let next = performance.now() + (once ? FIRST_SAMPLE_MS : Math.min(FIRST_SAMPLE_MS, interval));
+  while (await sleepUntil(next, signal)) {
+    for (const event of await sampler.sample()) output.send(event);
+    options.onSample?.();
+    await flushUnlessStopped(output, signal);
+    if (once) break;
+    // Keep to the schedule; after a stall, skip missed ticks instead of bursting.
+    next += interval;
+    const now = performance.now();
+    if (next <= now) next += Math.ceil((now - next) / interval) * interval;
+  }
 }
 
 /** Waits until `performance.now()` reaches `at`; false when stopped first. */

@@ -1,0 +1,291 @@
+/**
+ * The input types of the agent: every source, built from flag values and run
+ * under a signal of its own, so that a reload can stop one and leave the others.
+ *
+ * @module
+ */
+import {
+  type CommandSpec,
+  type Counters,
+  type CurveOptions,
+  defaultCheckpointPath,
+  Emitter,
+  type EventOutput,
+  type FileSourceCommand,
+  fileSourceSpec,
+  type Flags,
+  formatSourceLine,
+  integerFlag,
+  LineSource,
+  listFlag,
+  parseDuration,
+  sourceCounters,
+  stringFlag,
+  UsageError,
+} from "@eventstorm/core";
+import { nginxCommand } from "@eventstorm/source-nginx/main";
+import { postfixCommand } from "@eventstorm/source-postfix/main";
+import { sshdCommand } from "@eventstorm/source-sshd/main";
+import { DEMO_COMMAND, runDemoSource } from "@eventstorm/source-demo";
+import { METRICS_COMMAND, MetricsSampler, sampleMetrics } from "@eventstorm/source-metrics";
+import { parseListenAddress, SyslogSource } from "@eventstorm/source-syslog";
+import {
+  formatJournaldLine,
+  JOURNALD_COMMAND,
+  journaldCounters,
+  journaldSource,
+} from "@eventstorm/source-journald/main";
+import type { JournaldSource, JournalRouter } from "@eventstorm/source-journald";
+import {
+  formatSyslogLine,
+  SYSLOG_COMMAND,
+  syslogCounters,
+  syslogRouter,
+} from "@eventstorm/source-syslog/main";
+
+/** The name of an input type (`type = "..."` in the config). */
+export type InputType =
+  | "nginx"
+  | "postfix"
+  | "sshd"
+  | "syslog"
+  | "journald"
+  | "metrics"
+  | "demo";
+
+/** What every input gets from the agent. */
+export interface InputContext {
+  /** The input's name (its table under `[inputs]`). */
+  name: string;
+  /** Where to publish. */
+  to: string[];
+  /** CURVE keys for the link to the router. */
+  curve?: CurveOptions;
+  /** Host of events that name none. */
+  host: string;
+  /** Where checkpoints go; the default state directory when absent. */
+  stateDir?: string;
+}
+
+/** An input ready to run: everything checked, nothing opened yet. */
+export interface PreparedInput {
+  /** Runs until `signal` aborts; flushes and closes its stream first. */
+  run(signal: AbortSignal): Promise<void>;
+  /** Its counters now. */
+  counters(): Counters;
+  /** One readable stats line. */
+  format(current: Counters, previous: Counters, elapsedMs: number): string;
+}
+
+/** An input type: its flags (the config keys) and how to prepare it. */
+export interface InputKind {
+  /** The flags of the source (config keys are them with `_` for `-`). */
+  spec: CommandSpec;
+  /** Checks the values and builds the input; throws `UsageError` for bad values. */
+  prepare(values: Flags, context: InputContext): Promise<PreparedInput>;
+}
+
+function emitterFor(context: InputContext) {
+  return (resume: { sourceId?: bigint; positions?: Record<string, number> }) =>
+    Emitter.open({ endpoints: context.to, host: context.host, curve: context.curve, ...resume });
+}
+
+function checkpointPath(context: InputContext, keys: string[]): string {
+  return context.stateDir
+    ? `${context.stateDir}/${context.name}.json`
+    : defaultCheckpointPath(`agent-${context.name}`, keys);
+}
+
+function fileInput(command: FileSourceCommand): InputKind {
+  return {
+    spec: fileSourceSpec(command),
+    async prepare(values, context) {
+      const files = listFlag(values, "file");
+      if (files.length === 0) throw new UsageError("file: required (a path or a glob)");
+      const maxLineBytes = integerFlag(values, "max-line-bytes", { min: 256, max: 64 << 20 })!;
+      const pollIntervalMs = parseDuration(stringFlag(values, "poll-interval")!, "poll_interval");
+      const parser = await command.makeParser(values);
+      const hostOverride = stringFlag(values, "host");
+      let source: LineSource | undefined;
+      let last: Counters = {};
+      return {
+        async run(signal) {
+          source = new LineSource({
+            paths: files,
+            fromStart: values["from-start"] === true,
+            pollIntervalMs,
+            maxLineBytes,
+            parser,
+            host: hostOverride ?? context.host,
+            hostOverride,
+            unparsedType: values.unparsed === true
+              ? command.unparsedType ?? `${command.name}.unparsed`
+              : undefined,
+            checkpointPath: checkpointPath(context, files),
+            signal,
+            output: emitterFor(context),
+          });
+          await source.run();
+        },
+        counters() {
+          if (!source) return last;
+          const output = source.output;
+          last = sourceCounters(
+            source.stats(),
+            output instanceof Emitter ? output.stats().dropped : 0,
+          );
+          return last;
+        },
+        format: (current, previous, elapsed) =>
+          formatSourceLine(`${context.name} (${command.name})`, current, previous, elapsed),
+      };
+    },
+  };
+}
+
+/** Every input type by its `type` value. */
+export const INPUT_TYPES: Record<InputType, InputKind> = {
+  nginx: fileInput(nginxCommand),
+  postfix: fileInput(postfixCommand),
+  sshd: fileInput(sshdCommand),
+  syslog: {
+    spec: SYSLOG_COMMAND,
+    async prepare(values: Flags, context: InputContext): Promise<PreparedInput> {
+      const listen = listFlag(values, "listen").map(parseListenAddress);
+      if (listen.length === 0) throw new UsageError("listen: required (e.g. udp://127.0.0.1:5514)");
+      const router = await syslogRouter(values);
+      const hostOverride = stringFlag(values, "host");
+      const maxMessageBytes = integerFlag(values, "max-message-bytes", { min: 256, max: 64 << 20 });
+      let source: SyslogSource | undefined;
+      return {
+        async run(signal) {
+          source = new SyslogSource({
+            listen,
+            parser: router,
+            host: hostOverride ?? context.host,
+            hostOverride,
+            unparsedType: values.unparsed === true ? "syslog.unparsed" : undefined,
+            maxMessageBytes,
+            checkpointPath: checkpointPath(context, listen.map((a) => a.text)),
+            signal,
+            output: emitterFor(context),
+          });
+          await source.run();
+        },
+        counters() {
+          const output = source?.output;
+          return source
+            ? syslogCounters(
+              source.stats(),
+              router.stats.ignored,
+              output instanceof Emitter ? output.stats().dropped : 0,
+            )
+            : {};
+        },
+        format: (current, previous, elapsed) =>
+          formatSyslogLine(`${context.name} (syslog)`, current, previous, elapsed),
+      };
+    },
+  },
+  journald: {
+    spec: JOURNALD_COMMAND,
+    async prepare(values: Flags, context: InputContext): Promise<PreparedInput> {
+      // Built once here to check the values; again per run, so a restarted input starts clean.
+      await journaldSource(values, { host: context.host, output: emitterFor(context) });
+      let built: { source: JournaldSource; router: JournalRouter } | undefined;
+      const key = [
+        ...listFlag(values, "unit"),
+        ...listFlag(values, "identifier"),
+        stringFlag(values, "directory") ?? "",
+        ...listFlag(values, "file"),
+      ];
+      return {
+        async run(signal) {
+          built = await journaldSource(values, {
+            host: context.host,
+            output: emitterFor(context),
+            checkpointPath: checkpointPath(context, key),
+            signal,
+          });
+          await built.source.run();
+        },
+        counters() {
+          if (!built) return {};
+          const output = built.source.output;
+          return journaldCounters(
+            built.source.stats(),
+            built.router.stats.ignored,
+            output instanceof Emitter ? output.stats().dropped : 0,
+          );
+        },
+        format: (current, previous, elapsed) =>
+          formatJournaldLine(`${context.name} (journald)`, current, previous, elapsed),
+      };
+    },
+  },
+  metrics: {
+    spec: METRICS_COMMAND,
+    // deno-lint-ignore require-await -- one signature for every input type
+    async prepare(values: Flags, context: InputContext): Promise<PreparedInput> {
+      const interval = parseDuration(stringFlag(values, "interval")!, "interval");
+      if (interval < 100) throw new UsageError("interval: must be at least 100ms");
+      const host = stringFlag(values, "host") ?? context.host;
+      let samples = 0;
+      let output: EventOutput | undefined;
+      return {
+        async run(signal) {
+          output = await emitterFor(context)({});
+          using sampler = new MetricsSampler({ host });
+          try {
+            await sampleMetrics({
+              sampler,
+              output,
+              intervalMs: interval,
+              signal,
+              onSample: () => samples++,
+            });
+          } finally {
+            await output.close();
+          }
+        },
+        counters: () => ({
+          samples,
+          dropped: output instanceof Emitter ? output.stats().dropped : 0,
+        }),
+        format: (current) =>
+          `source ${context.name} (metrics): samples ${current.samples ?? 0}` +
+          ((current.dropped ?? 0) > 0 ? `, dropped ${current.dropped}` : ""),
+      };
+    },
+  },
+  demo: {
+    spec: DEMO_COMMAND,
+    // deno-lint-ignore require-await -- one signature for every input type
+    async prepare(values: Flags, context: InputContext): Promise<PreparedInput> {
+      const rate = integerFlag(values, "rate", { min: 1, max: 10_000_000 })!;
+      const limit = integerFlag(values, "limit", { min: 1 });
+      let output: Emitter | undefined;
+      return {
+        async run(signal) {
+          output = await Emitter.open({
+            endpoints: context.to,
+            curve: context.curve,
+            host: stringFlag(values, "host") ?? context.host,
+          });
+          try {
+            await runDemoSource({ rate, output, limit, signal });
+          } finally {
+            await output.close();
+          }
+        },
+        counters: () => {
+          const s = output?.stats();
+          return { events: s?.events ?? 0, dropped: s?.dropped ?? 0 };
+        },
+        format: (current) =>
+          `source ${context.name} (demo): events ${current.events ?? 0}` +
+          ((current.dropped ?? 0) > 0 ? `, dropped ${current.dropped}` : ""),
+      };
+    },
+  },
+};

@@ -1,0 +1,110 @@
+/**
+ * `eventstorm agent --config FILE`: one process per host running every input of
+ * a TOML config; SIGHUP reloads it.
+ *
+ * @example
+ * ```sh
+ * deno run -A agent/main.ts --config /etc/eventstorm/agent.toml
+ * deno run -A agent/main.ts --config agent.toml --check
+ * ```
+ *
+ * @module
+ */
+import {
+  type CommandSpec,
+  helpText,
+  parseDuration,
+  parseFlags,
+  runCommand,
+  shutdownSignal,
+  stringFlag,
+  UsageError,
+} from "@eventstorm/core";
+import { Agent, checkConfig } from "./agent.ts";
+import { ConfigError, loadConfig } from "./config.ts";
+
+/** The agent's command line. */
+export const AGENT_COMMAND: CommandSpec = {
+  name: "eventstorm agent",
+  summary: "run every input of a TOML config in one process (SIGHUP reloads it)",
+  flags: {
+    config: { type: "string", short: "c", value: "FILE", help: "the config file (TOML)" },
+    check: { type: "boolean", help: "check the config (and what it names) and exit" },
+  },
+  epilog: "Example config:\n" +
+    '  to = ">tcp://router.example:5555"\n' +
+    "  [inputs.web]\n" +
+    '  type = "nginx"\n' +
+    '  file = ["/var/log/nginx/access.log"]\n' +
+    '  nginx_conf = "/etc/nginx/nginx.conf"\n' +
+    "  [inputs.syslog]\n" +
+    '  type = "syslog"\n' +
+    '  listen = ["udp://127.0.0.1:5514"]\n' +
+    "Input keys are the flags of `eventstorm source TYPE --help` with _ for -;\n" +
+    "${VAR} is replaced by the environment variable VAR.",
+};
+
+/**
+ * Runs `eventstorm agent ARGS` until SIGINT/SIGTERM.
+ *
+ * @example
+ * ```ts ignore
+ * import { agentMain } from "@eventstorm/agent/main";
+ * await agentMain(["--config", "agent.toml", "--check"]);
+ * ```
+ */
+export async function agentMain(args: string[]): Promise<number> {
+  const parsed = parseFlags(args, AGENT_COMMAND);
+  if (parsed.help) {
+    console.log(helpText(AGENT_COMMAND));
+    return 0;
+  }
+  const path = stringFlag(parsed.values, "config");
+  if (path === undefined) throw new UsageError("eventstorm agent: --config FILE is required");
+  const asUsage = (error: unknown) => {
+    throw error instanceof ConfigError ? new UsageError(error.message) : error;
+  };
+  const config = await loadConfig(path).catch(asUsage);
+  if (parsed.values.check === true) {
+    await checkConfig(config).catch(asUsage);
+    console.log(
+      `${path}: ok, ${config.inputs.length} input(s): ` +
+        config.inputs.map((i) => `${i.name} (${i.type})`).join(", "),
+    );
+    return 0;
+  }
+  const text = config.statsInterval;
+  const statsIntervalMs = /^0+(ms|s|m|h)?$/.test(text.trim())
+    ? 0
+    : parseDuration(text, "stats_interval");
+  const agent = new Agent({ statsIntervalMs });
+  await agent.apply(config).catch(asUsage);
+  if (config.inputs.length === 0) console.error(`agent: ${path} has no inputs; waiting for SIGHUP`);
+  const reload = async () => {
+    try {
+      const next = await loadConfig(path);
+      const { started, stopped, kept } = await agent.apply(next);
+      console.error(
+        `agent: reloaded ${path}: started [${started.join(", ")}], stopped [${
+          stopped.join(", ")
+        }], ` +
+          `unchanged [${kept.join(", ")}]`,
+      );
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      console.error(`agent: reload failed, the running config stays: ${reason}`);
+    }
+  };
+  const onHup = () => void reload();
+  Deno.addSignalListener("SIGHUP", onHup);
+  const signal = shutdownSignal();
+  await new Promise<void>((resolve) => {
+    if (signal.aborted) resolve();
+    signal.addEventListener("abort", () => resolve(), { once: true });
+  });
+  Deno.removeSignalListener("SIGHUP", onHup);
+  await agent.stop();
+  return 0;
+}
+
+if (import.meta.main) await runCommand(() => agentMain(Deno.args));

@@ -1,0 +1,194 @@
+/**
+ * Memory of the edge agent against separate processes: the agent with nginx,
+ * postfix, sshd and metrics inputs while 50,000 lines/s in total are appended to
+ * the three logs (30k nginx, 15k postfix, 5k sshd), beside the same four inputs as
+ * four `eventstorm source` processes under the same load. Prints RSS over time
+ * (flat or not), its peak, the sum of the four processes' and their ratio, and
+ * whether the events kept up with the lines. Issue 15 asks ≤ 80 MB for the agent.
+ *
+ *   deno run -A bench/agent_bench.ts [--duration SECONDS] [--rate LINES_PER_S]
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Collector } from "@eventstorm/core";
+import { LogGenerator } from "@eventstorm/source-demo";
+
+const args = parseArgs({
+  args: Deno.args,
+  options: {
+    duration: { type: "string", default: "60" },
+    rate: { type: "string", default: "50000" },
+    keep: { type: "boolean", default: false },
+  },
+});
+const durationS = Number(args.values.duration);
+const rate = Number(args.values.rate);
+if (!(durationS >= 5) || !(rate >= 100)) {
+  console.error("--duration must be at least 5 (seconds) and --rate at least 100");
+  Deno.exit(2);
+}
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const SHARES = { nginx: 0.6, postfix: 0.3, sshd: 0.1 } as const;
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+function rssMb(pid: number): number {
+  try {
+    const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+    const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+    return kb / 1024;
+  } catch {
+    return 0;
+  }
+}
+
+/** A few thousand lines of each log, cycled by the writer. */
+function pools(): Record<keyof typeof SHARES, string[]> {
+  let clock = Date.now();
+  const gen = new LogGenerator({ seed: 1, hostname: "web1", now: () => new Date(clock += 3) });
+  const postfix: string[] = [];
+  while (postfix.length < 20_000) postfix.push(...gen.postfixTransaction());
+  return {
+    nginx: Array.from({ length: 20_000 }, () => gen.nginxLine()),
+    postfix,
+    sshd: Array.from({ length: 5_000 }, () => gen.sshdLine()),
+  };
+}
+
+interface CaseResult {
+  samples: number[];
+  peak: number;
+  lines: number;
+  events: number;
+}
+
+async function runCase(
+  label: string,
+  dir: string,
+  start: (port: number) => Deno.ChildProcess[],
+): Promise<CaseResult> {
+  const lines = pools();
+  const files = Object.fromEntries(
+    Object.keys(SHARES).map((name) => [name, join(dir, `${name}.log`)]),
+  ) as Record<keyof typeof SHARES, string>;
+  for (const file of Object.values(files)) await Deno.writeTextFile(file, "");
+  const port = freePort();
+  const collector = await Collector.open({ endpoints: `@tcp://127.0.0.1:${port}` });
+  let events = 0;
+  const receiving = (async () => {
+    for await (const batch of collector.batches()) events += batch.events.length;
+  })();
+  const children = start(port);
+  await new Promise((resolve) => setTimeout(resolve, 5000)); // start-up and first stat
+  const cursors = { nginx: 0, postfix: 0, sshd: 0 };
+  let written = 0;
+  const samples: number[] = [];
+  const started = performance.now();
+  let nextSample = started;
+  const encoder = new TextEncoder();
+  while (performance.now() - started < durationS * 1000) {
+    const tickStart = performance.now();
+    for (const name of Object.keys(SHARES) as (keyof typeof SHARES)[]) {
+      const count = Math.round(rate * SHARES[name] / 10);
+      const pool = lines[name];
+      const chunk: string[] = [];
+      for (let i = 0; i < count; i++) chunk.push(pool[(cursors[name]++) % pool.length]);
+      const file = await Deno.open(files[name], { append: true });
+      await file.write(encoder.encode(chunk.join("\n") + "\n"));
+      file.close();
+      written += count;
+    }
+    if (performance.now() >= nextSample) {
+      samples.push(children.reduce((sum, child) => sum + rssMb(child.pid), 0));
+      nextSample += 5000;
+    }
+    await new Promise((resolve) =>
+      setTimeout(resolve, Math.max(0, 100 - (performance.now() - tickStart)))
+    );
+  }
+  const elapsed = (performance.now() - started) / 1000;
+  await new Promise((resolve) => setTimeout(resolve, 3000));
+  samples.push(children.reduce((sum, child) => sum + rssMb(child.pid), 0));
+  for (const child of children) {
+    try {
+      child.kill("SIGTERM");
+    } catch {
+      console.log(`${label}: a process had exited early (code ${(await child.status).code})`);
+    }
+  }
+  for (const child of children) await child.status;
+  await collector.close();
+  await receiving;
+  const peak = Math.max(...samples);
+  console.log(
+    `${label}: ${(written / elapsed / 1000).toFixed(1)}k lines/s written for ${
+      elapsed.toFixed(0)
+    }s, ` +
+      `${events} events received (${written} lines); RSS MB every 5s: ` +
+      samples.map((s) => s.toFixed(0)).join(" "),
+  );
+  return { samples, peak, lines: written, events };
+}
+
+const dir = await Deno.makeTempDir({ prefix: "agent_bench_" });
+try {
+  const deno = Deno.execPath();
+  const cli = join(ROOT, "cli.ts");
+  const agent = await runCase("agent (one process, 4 inputs)", dir, (port) => {
+    const config = join(dir, "agent.toml");
+    Deno.writeTextFileSync(
+      config,
+      `to = ">tcp://127.0.0.1:${port}"\nstate_dir = "${dir}/state-agent"\nstats_interval = "0s"\n` +
+        `[inputs.web]\ntype = "nginx"\nfile = ["${dir}/nginx.log"]\n` +
+        `[inputs.mail]\ntype = "postfix"\nfile = ["${dir}/postfix.log"]\n` +
+        `[inputs.auth]\ntype = "sshd"\nfile = ["${dir}/sshd.log"]\n` +
+        `[inputs.host]\ntype = "metrics"\ninterval = "10s"\n`,
+    );
+    return [
+      new Deno.Command(deno, {
+        args: ["run", "-A", cli, "agent", "--config", config],
+        stdout: "null",
+        stderr: "null",
+      }).spawn(),
+    ];
+  });
+  const separate = await runCase("four processes (eventstorm source ...)", dir, (port) => {
+    const to = `tcp://127.0.0.1:${port}`;
+    const common = ["--to", to, "--stats-interval", "0s"];
+    return [
+      ["nginx", "--file", `${dir}/nginx.log`, "--checkpoint", `${dir}/cp-nginx.json`],
+      ["postfix", "--file", `${dir}/postfix.log`, "--checkpoint", `${dir}/cp-postfix.json`],
+      ["sshd", "--file", `${dir}/sshd.log`, "--checkpoint", `${dir}/cp-sshd.json`],
+      ["metrics", "--interval", "10s"],
+    ].map((source) =>
+      new Deno.Command(deno, {
+        // metrics prints no stats line, so it has no --stats-interval.
+        args: [
+          "run",
+          "-A",
+          cli,
+          "source",
+          ...source,
+          ...(source[0] === "metrics" ? ["--to", to] : common),
+        ],
+        stdout: "null",
+        stderr: "null",
+      }).spawn()
+    );
+  });
+  console.log(
+    `peak RSS: agent ${agent.peak.toFixed(0)} MB (issue 15's budget: 80 MB), ` +
+      `four processes ${separate.peak.toFixed(0)} MB in total; ` +
+      `agent / four processes = ${(agent.peak / separate.peak).toFixed(2)}`,
+  );
+} finally {
+  if (!args.values.keep) await Deno.remove(dir, { recursive: true }).catch(() => {});
+}

@@ -1,0 +1,262 @@
+/**
+ * Follows the journal through `journalctl -o export`, with a cursor checkpoint.
+ *
+ * @module
+ */
+import {
+  type Event,
+  type EventOutput,
+  EventSender,
+  flushUnlessStopped,
+  type OutputResume,
+  StreamCheckpointFile,
+  UsageError,
+} from "@eventstorm/core";
+import { ExportParser } from "./export_format.ts";
+import type { JournalRouter } from "./router.ts";
+
+/** Options of {@linkcode JournaldSource}. */
+export interface JournaldSourceOptions {
+  /** Routes entries to parsers. */
+  router: JournalRouter;
+  /** Builds the output from the checkpoint's stream id and positions. */
+  output: (resume: OutputResume) => EventOutput | Promise<EventOutput>;
+  /** Host for entries without `_HOSTNAME`. */
+  host: string;
+  /** Host of every event. */
+  hostOverride?: string;
+  /** Only these units (`journalctl -u`). */
+  units?: readonly string[];
+  /** Only these syslog identifiers (`journalctl -t`). */
+  identifiers?: readonly string[];
+  /** Read this journal directory instead of the system journal. */
+  directory?: string;
+  /** Read these journal files instead of the system journal. */
+  files?: readonly string[];
+  /** Without a checkpoint: the whole journal first (default: only new entries). */
+  fromStart?: boolean;
+  /** Read to the end and stop (no `--follow`). */
+  once?: boolean;
+  /** The journalctl program. */
+  journalctl?: string;
+  /** Checkpoint file (cursor, stream numbering, open Postfix state). */
+  checkpointPath?: string;
+  /** Stops the source; it flushes and checkpoints first. */
+  signal?: AbortSignal;
+  /** Called with each journalctl command line started. */
+  onJournalctl?: (args: string[], pid: number) => void;
+}
+
+/** Counters of a {@linkcode JournaldSource}. */
+export interface JournaldSourceStats {
+  /** Entries read. */
+  entries: number;
+  /** Events sent. */
+  events: number;
+  /** Entries a parser did not understand. */
+  unparsed: number;
+  /** Parser exceptions. */
+  parserErrors: number;
+  /** Invalid events, dropped. */
+  rejected: number;
+  /** Malformed export fields, skipped. */
+  badFields: number;
+  /** journalctl restarts after it ended on its own. */
+  restarts: number;
+  /** Checkpoints written. */
+  checkpoints: number;
+}
+
+/**
+ * The journald source's run loop. Events are sent in journal order; the cursor
+ * of the last entry handled is checkpointed with the stream positions after a
+ * flush, so a restart (of the source or of journalctl) resumes after it: what
+ * is read again is numbered as before and dropped by receivers.
+ *
+ * @example
+ * ```ts ignore
+ * import { PrintOutput } from "@eventstorm/core";
+ * import { JournaldSource, JournalRouter } from "@eventstorm/source-journald";
+ * await new JournaldSource({
+ *   router: new JournalRouter({ generic: true }),
+ *   output: (resume) => new PrintOutput(resume),
+ *   host: "me",
+ *   once: true,
+ *   fromStart: true,
+ * }).run();
+ * ```
+ */
+export class JournaldSource {
+  readonly #options: JournaldSourceOptions;
+  readonly #counts: JournaldSourceStats = {
+    entries: 0,
+    events: 0,
+    unparsed: 0,
+    parserErrors: 0,
+    rejected: 0,
+    badFields: 0,
+    restarts: 0,
+    checkpoints: 0,
+  };
+  #cursor: string | undefined;
+  readonly #sender: EventSender;
+  /** The output, once open. */
+  output: EventOutput | undefined;
+
+  /** Creates the source; nothing runs before {@linkcode JournaldSource.run}. */
+  constructor(options: JournaldSourceOptions) {
+    this.#options = options;
+    this.#sender = new EventSender(options.hostOverride);
+  }
+
+  /** Counters so far. */
+  stats(): JournaldSourceStats {
+    this.#counts.events = this.#sender.events;
+    this.#counts.rejected = this.#sender.rejected;
+    this.#counts.parserErrors = this.#sender.parserErrors;
+    return { ...this.#counts };
+  }
+
+  /** The journalctl arguments for a run that starts after `cursor`. */
+  args(cursor: string | undefined): string[] {
+    const o = this.#options;
+    const args = ["-o", "export", "--no-pager", "-q"];
+    if (!o.once) args.push("--follow");
+    if (cursor !== undefined) args.push("--after-cursor", cursor, "--no-tail");
+    else if (o.fromStart || o.once) args.push("--no-tail");
+    else args.push("--lines=0");
+    if (o.directory !== undefined) args.push("--directory", o.directory);
+    for (const file of o.files ?? []) args.push("--file", file);
+    for (const unit of o.units ?? []) args.push("--unit", unit);
+    for (const id of o.identifiers ?? []) args.push("--identifier", id);
+    return args;
+  }
+
+  /** Runs until the signal aborts (or, with `once`, the end of the journal). */
+  async run(): Promise<JournaldSourceStats> {
+    const o = this.#options;
+    const store = o.checkpointPath
+      ? new StreamCheckpointFile(o.checkpointPath, "journald")
+      : undefined;
+    const saved = await store?.load();
+    if (saved?.parser !== undefined) o.router.restore(saved.parser);
+    this.#cursor = saved?.cursor;
+    const output = await o.output(StreamCheckpointFile.resume(saved));
+    this.output = output;
+    const save = async () => {
+      if (!store) return;
+      await store.save(output, o.router.snapshot(), this.#cursor);
+      this.#counts.checkpoints++;
+    };
+    const signal = o.signal;
+    let flushed = true;
+    try {
+      await save();
+      while (!signal?.aborted) {
+        const ended = await this.#follow(output, save);
+        if (!ended) {
+          flushed = false;
+          break;
+        }
+        if (o.once || signal?.aborted) break;
+        // journalctl ended on its own (killed, journal rotated away, crashed): start
+        // it again after the last entry handled.
+        this.#counts.restarts++;
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+      if (flushed && o.once && !signal?.aborted) {
+        this.#sender.send(this.#sender.call(() => o.router.end()), output);
+      }
+      if (flushed && (await flushUnlessStopped(output, signal))) await save();
+    } finally {
+      await output.close();
+    }
+    return this.stats();
+  }
+
+  /** One journalctl run; false when stopped while the output could not flush. */
+  async #follow(output: EventOutput, save: () => Promise<void>): Promise<boolean> {
+    const o = this.#options;
+    const signal = o.signal;
+    const args = this.args(this.#cursor);
+    let child: Deno.ChildProcess;
+    try {
+      child = new Deno.Command(o.journalctl ?? "journalctl", {
+        args,
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+    } catch (error) {
+      throw new UsageError(`cannot run journalctl: ${(error as Error).message}`);
+    }
+    o.onJournalctl?.(args, child.pid);
+    const stop = () => {
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // Already gone.
+      }
+    };
+    signal?.addEventListener("abort", stop, { once: true });
+    let stderr = "";
+    const errors = (async () => {
+      for await (const chunk of child.stderr) stderr += new TextDecoder().decode(chunk);
+    })();
+    const parser = new ExportParser();
+    let lastSave = Date.now();
+    let lastTick = Date.now();
+    let ok = true;
+    let failure: string | undefined;
+    try {
+      for await (const chunk of child.stdout) {
+        for (const entry of parser.push(chunk)) {
+          this.#handle(entry, output);
+          if (entry.__CURSOR !== undefined) this.#cursor = entry.__CURSOR;
+        }
+        const now = Date.now();
+        if (now - lastTick >= 1000) {
+          lastTick = now;
+          this.#sender.send(this.#sender.call(() => o.router.tick(new Date())), output);
+        }
+        if (now - lastSave >= 1000) {
+          if (!(await flushUnlessStopped(output, signal))) {
+            ok = false;
+            break;
+          }
+          await save();
+          lastSave = Date.now();
+        }
+        await output.ready?.(signal);
+      }
+    } finally {
+      signal?.removeEventListener("abort", stop);
+      stop();
+      const status = await child.status;
+      await errors;
+      this.#counts.badFields += parser.stats.badFields;
+      if (!signal?.aborted && !status.success && status.signal === null) {
+        const reason = stderr.trim().split("\n")[0];
+        if (o.once) failure = `journalctl ${args.join(" ")}: ${reason}`;
+        else console.error(`warning: journalctl exited with ${status.code}: ${reason}; restarting`);
+      }
+    }
+    if (failure !== undefined) throw new UsageError(failure);
+    return ok;
+  }
+
+  #handle(entry: Record<string, string>, output: EventOutput): void {
+    this.#counts.entries++;
+    let events: Event[] | undefined;
+    try {
+      events = this.#options.router.route(entry, this.#options.host);
+    } catch {
+      this.#sender.parserErrors++;
+    }
+    if (events === undefined) {
+      this.#counts.unparsed++;
+      return;
+    }
+    this.#sender.send(events, output);
+  }
+}

@@ -1,0 +1,246 @@
+/**
+ * Syslog listeners: UDP (one message per datagram), TCP and Unix stream sockets
+ * (RFC 6587 framing).
+ *
+ * @module
+ */
+import { UsageError } from "@eventstorm/core";
+import { SyslogFramer, trim } from "./framing.ts";
+import { UdpReceiver } from "./udp.ts";
+
+/** Where to listen: `udp://HOST:PORT`, `tcp://HOST:PORT` or `unix:///PATH`. */
+export interface ListenAddress {
+  /** Transport. */
+  transport: "udp" | "tcp" | "unix";
+  /** Host for udp/tcp. */
+  hostname: string;
+  /** Port for udp/tcp. */
+  port: number;
+  /** Socket path for unix. */
+  path: string;
+  /** The address as given. */
+  text: string;
+}
+
+/**
+ * Parses a `--listen` value; a bad one throws a one-line `UsageError`.
+ *
+ * @example
+ * ```ts
+ * import { parseListenAddress } from "@eventstorm/source-syslog";
+ * parseListenAddress("udp://127.0.0.1:5514").port; // 5514
+ * ```
+ */
+export function parseListenAddress(text: string): ListenAddress {
+  const m = /^(udp|tcp):\/\/(\[[0-9a-fA-F:.]+\]|[^:/\s]+):(\d{1,5})$/.exec(text);
+  if (m) {
+    const port = Number(m[3]);
+    if (port > 65535) throw new UsageError(`--listen ${text}: port out of range`);
+    const hostname = m[2].startsWith("[") ? m[2].slice(1, -1) : m[2];
+    return { transport: m[1] as "udp" | "tcp", hostname, port, path: "", text };
+  }
+  const u = /^unix:\/\/(\/.+)$/.exec(text);
+  if (u) return { transport: "unix", hostname: "", port: 0, path: u[1], text };
+  throw new UsageError(
+    `--listen ${text}: expected udp://HOST:PORT, tcp://HOST:PORT or unix:///PATH`,
+  );
+}
+
+/** Counters of {@linkcode SyslogListeners}. */
+export interface ListenerStats {
+  /** UDP datagrams received. */
+  datagrams: number;
+  /** Stream connections accepted. */
+  connections: number;
+  /** Bytes received. */
+  bytes: number;
+  /** Stream messages cut to the limit. */
+  tooLong: number;
+  /** Stream octet counts that made no sense (the line skipped). */
+  badFrames: number;
+  /** Connections that ended with an error. */
+  connectionErrors: number;
+}
+
+/**
+ * Opens every address and hands each message (as bytes, without trailing
+ * newline) to `onMessage` with the address it came in on.
+ *
+ * @example
+ * ```ts ignore
+ * import { SyslogListeners, parseListenAddress } from "@eventstorm/source-syslog";
+ * const listeners = await SyslogListeners.open([parseListenAddress("udp://127.0.0.1:5514")],
+ *   (message) => console.log(new TextDecoder().decode(message)));
+ * listeners.close();
+ * ```
+ */
+export class SyslogListeners {
+  readonly stats: ListenerStats = {
+    datagrams: 0,
+    connections: 0,
+    bytes: 0,
+    tooLong: 0,
+    badFrames: 0,
+    connectionErrors: 0,
+  };
+  readonly #udp: UdpReceiver[] = [];
+  readonly #stream: Deno.Listener[] = [];
+  readonly #conns = new Set<Deno.Conn>();
+  readonly #loops: Promise<void>[] = [];
+  readonly #maxBytes: number;
+  readonly #onMessage: (message: Uint8Array, via: string) => void;
+  /** The UDP ports actually bound (port 0 picks one), by address text. */
+  readonly boundPorts: Map<string, number> = new Map();
+
+  private constructor(maxBytes: number, onMessage: (message: Uint8Array, via: string) => void) {
+    this.#maxBytes = maxBytes;
+    this.#onMessage = onMessage;
+  }
+
+  /** Binds every address; a failure closes what was opened and throws a `UsageError`. */
+  static async open(
+    addresses: readonly ListenAddress[],
+    onMessage: (message: Uint8Array, via: string) => void,
+    maxBytes = 65536,
+  ): Promise<SyslogListeners> {
+    const listeners = new SyslogListeners(maxBytes, onMessage);
+    try {
+      for (const address of addresses) await listeners.#open(address);
+    } catch (error) {
+      await listeners.close();
+      const message = error instanceof Error ? error.message : String(error);
+      throw new UsageError(
+        `cannot listen on ${addresses.map((a) => a.text).join(", ")}: ${message}`,
+      );
+    }
+    return listeners;
+  }
+
+  async #open(address: ListenAddress): Promise<void> {
+    if (address.transport === "udp") {
+      const udp = UdpReceiver.bind(address.hostname, address.port, (message) => {
+        this.stats.datagrams++;
+        this.stats.bytes += message.length;
+        const body = message.length > this.#maxBytes
+          ? (this.stats.tooLong++, message.subarray(0, this.#maxBytes))
+          : message;
+        this.#onMessage(trim(body), address.text);
+      }, { maxBytes: this.#maxBytes });
+      this.boundPorts.set(address.text, udp.port);
+      this.#udp.push(udp);
+      return;
+    }
+    if (address.transport === "unix") {
+      await Deno.remove(address.path).catch(() => {});
+    }
+    const listener = address.transport === "unix"
+      ? Deno.listen({ transport: "unix", path: address.path })
+      : Deno.listen({ hostname: address.hostname, port: address.port });
+    if (address.transport === "tcp") {
+      this.boundPorts.set(address.text, (listener.addr as Deno.NetAddr).port);
+    }
+    this.#stream.push(listener);
+    this.#loops.push(this.#accept(listener, address.text));
+  }
+
+  async #accept(listener: Deno.Listener, via: string): Promise<void> {
+    try {
+      for await (const conn of listener) {
+        this.stats.connections++;
+        this.#conns.add(conn);
+        this.#loops.push(this.#read(conn, via));
+      }
+    } catch {
+      // Closed.
+    }
+  }
+
+  async #read(conn: Deno.Conn, via: string): Promise<void> {
+    const framer = new SyslogFramer(this.#maxBytes);
+    const buffer = new Uint8Array(64 * 1024);
+    try {
+      while (true) {
+        const n = await conn.read(buffer);
+        if (n === null) break;
+        this.stats.bytes += n;
+        for (const message of framer.push(buffer.subarray(0, n))) this.#onMessage(message, via);
+      }
+      for (const message of framer.end()) this.#onMessage(message, via);
+    } catch {
+      if (this.#conns.has(conn)) this.stats.connectionErrors++;
+    } finally {
+      this.stats.tooLong += framer.stats.tooLong;
+      this.stats.badFrames += framer.stats.badFrames;
+      if (this.#conns.delete(conn)) {
+        try {
+          conn.close();
+        } catch {
+          // Already closed by the peer.
+        }
+      }
+    }
+  }
+
+  /** Stops listening and closes every connection (what they sent so far was delivered). */
+  async close(): Promise<void> {
+    await Promise.all(this.#udp.splice(0).map((udp) => udp.close()));
+    for (const listener of this.#stream.splice(0)) {
+      try {
+        listener.close();
+      } catch {
+        // Already closed.
+      }
+    }
+    for (const conn of [...this.#conns]) {
+      this.#conns.delete(conn);
+      try {
+        conn.close();
+      } catch {
+        // Already closed.
+      }
+    }
+    await Promise.allSettled(this.#loops);
+  }
+}
+
+/**
+ * UDP datagrams the kernel dropped on this host since boot (`RcvbufErrors` of
+ * `Udp:` and `Udp6:` in /proc/net/snmp*), or undefined where they cannot be read.
+ * Host-wide: the source reports the growth while it runs.
+ *
+ * @example
+ * ```ts
+ * import { kernelUdpDrops } from "@eventstorm/source-syslog";
+ * const drops = kernelUdpDrops(); // e.g. 0
+ * ```
+ */
+export function kernelUdpDrops(): number | undefined {
+  let total = 0;
+  let found = false;
+  for (const [file, prefix] of [["/proc/net/snmp", "Udp:"], ["/proc/net/snmp6", "Udp6"]]) {
+    let text: string;
+    try {
+      text = Deno.readTextFileSync(file);
+    } catch {
+      continue;
+    }
+    if (prefix === "Udp:") {
+      const rows = text.split("\n").filter((line) => line.startsWith("Udp:"));
+      if (rows.length < 2) continue;
+      const names = rows[0].split(/\s+/);
+      const values = rows[1].split(/\s+/);
+      const at = names.indexOf("RcvbufErrors");
+      if (at > 0) {
+        total += Number(values[at]) || 0;
+        found = true;
+      }
+    } else {
+      const m = /^Udp6RcvbufErrors\s+(\d+)/m.exec(text);
+      if (m) {
+        total += Number(m[1]);
+        found = true;
+      }
+    }
+  }
+  return found ? total : undefined;
+}

@@ -1,0 +1,63 @@
+import assert from "node:assert/strict";
+import { parseListenAddress, SyslogListeners } from "./listener.ts";
+import { waitFor } from "../../tests/wait.ts";
+
+Deno.test("listen addresses: udp, tcp, IPv6 and unix; anything else is a one-line error", () => {
+  assert.deepEqual(parseListenAddress("udp://127.0.0.1:5514").port, 5514);
+  assert.equal(parseListenAddress("tcp://[::1]:601").hostname, "::1");
+  assert.equal(
+    parseListenAddress("unix:///run/eventstorm/syslog.sock").path,
+    "/run/eventstorm/syslog.sock",
+  );
+  assert.throws(() => parseListenAddress("http://x:1"), /expected udp/);
+  assert.throws(() => parseListenAddress("udp://x:70000"), /port out of range/);
+});
+
+Deno.test("a burst of 5000 UDP datagrams is received whole (large kernel buffer)", async () => {
+  const got: string[] = [];
+  const listeners = await SyslogListeners.open(
+    [parseListenAddress("udp://127.0.0.1:0")],
+    (m) => got.push(new TextDecoder().decode(m)),
+  );
+  try {
+    const port = listeners.boundPorts.get("udp://127.0.0.1:0")!;
+    const sender = new Deno.Command("python3", {
+      args: [
+        "-c",
+        `import socket
+s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)
+for i in range(5000): s.sendto(b'<13>Dec  3 06:00:00 h app: %d\\n' % i, ('127.0.0.1', ${port}))`,
+      ],
+    });
+    assert.ok((await sender.output()).success);
+    await waitFor(() => got.length >= 5000, `5000 datagrams, got ${got.length}`, 10_000);
+    assert.equal(got[4999], "<13>Dec  3 06:00:00 h app: 4999");
+  } finally {
+    await listeners.close();
+  }
+});
+
+Deno.test("TCP and Unix stream listeners frame what they receive", async () => {
+  const dir = await Deno.makeTempDir();
+  const got: string[] = [];
+  const listeners = await SyslogListeners.open(
+    [parseListenAddress("tcp://127.0.0.1:0"), parseListenAddress(`unix://${dir}/s.sock`)],
+    (m, via) => got.push(`${via.split(":")[0]} ${new TextDecoder().decode(m)}`),
+  );
+  try {
+    const tcp = await Deno.connect({
+      hostname: "127.0.0.1",
+      port: listeners.boundPorts.get("tcp://127.0.0.1:0")!,
+    });
+    await tcp.write(new TextEncoder().encode("5 <13>a<13>b\n"));
+    tcp.close();
+    const unix = await Deno.connect({ transport: "unix", path: `${dir}/s.sock` });
+    await unix.write(new TextEncoder().encode("<13>c\n"));
+    unix.close();
+    await waitFor(() => got.length >= 3, `3 messages, got ${got}`, 5000);
+    assert.deepEqual(got.sort(), ["tcp <13>a", "tcp <13>b", "unix <13>c"]);
+  } finally {
+    await listeners.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

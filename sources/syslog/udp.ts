@@ -1,0 +1,169 @@
+/**
+ * A UDP receiver through libc (Deno FFI). Deno's own UDP sockets (`node:dgram`,
+ * `Deno.listenDatagram`) cannot enlarge the kernel's receive buffer, and the default
+ * (~200 KB, about a hundred small datagrams) overflows on the first burst a syslog
+ * sender makes. This one asks for a large buffer (SO_RCVBUFFORCE when allowed, else
+ * SO_RCVBUF up to net.core.rmem_max), waits with poll(2) on a worker thread, and
+ * drains every queued datagram at once.
+ *
+ * @module
+ */
+
+const AF_INET = 2;
+const AF_INET6 = 10;
+const SOCK_DGRAM = 2;
+const SOCK_CLOEXEC = 0o2000000;
+const SOL_SOCKET = 1;
+const SO_RCVBUF = 8;
+const SO_RCVBUFFORCE = 33;
+const MSG_DONTWAIT = 0x40;
+const POLLIN = 1;
+
+const SYMBOLS = {
+  socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
+  getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
+  bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+  recv: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
+  poll: { parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
+  close: { parameters: ["i32"], result: "i32" },
+} as const;
+
+let libc: Deno.DynamicLibrary<typeof SYMBOLS> | undefined;
+
+function lib(): Deno.DynamicLibrary<typeof SYMBOLS> {
+  return libc ??= Deno.dlopen("libc.so.6", SYMBOLS);
+}
+
+/** `sockaddr_in` or `sockaddr_in6` of an IP literal and port. */
+function sockaddr(hostname: string, port: number): Uint8Array {
+  const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(hostname);
+  if (v4) {
+    const addr = new Uint8Array(16);
+    const view = new DataView(addr.buffer);
+    view.setUint16(0, AF_INET, true);
+    view.setUint16(2, port, false);
+    for (let i = 0; i < 4; i++) {
+      const octet = Number(v4[i + 1]);
+      if (octet > 255) throw new Error(`${hostname} is not an IPv4 address`);
+      addr[4 + i] = octet;
+    }
+    return addr;
+  }
+  if (hostname.includes(":")) {
+    const addr = new Uint8Array(28);
+    const view = new DataView(addr.buffer);
+    view.setUint16(0, AF_INET6, true);
+    view.setUint16(2, port, false);
+    const [head, tail = ""] = hostname.split("::");
+    const parts = (s: string) => (s === "" ? [] : s.split(":"));
+    const h = parts(head);
+    const t = parts(tail);
+    const groups = hostname.includes("::")
+      ? [...h, ...Array(8 - h.length - t.length).fill("0"), ...t]
+      : h;
+    if (groups.length !== 8 || groups.some((g) => !/^[0-9a-fA-F]{1,4}$/.test(g))) {
+      throw new Error(`${hostname} is not an IPv6 address`);
+    }
+    groups.forEach((g, i) => view.setUint16(8 + i * 2, parseInt(g, 16), false));
+    return addr;
+  }
+  if (hostname === "localhost") return sockaddr("127.0.0.1", port);
+  throw new Error(`give an IP address to listen on, not '${hostname}'`);
+}
+
+/**
+ * A bound UDP socket that hands each datagram to `onMessage` until closed.
+ *
+ * @example
+ * ```ts ignore
+ * import { UdpReceiver } from "@eventstorm/source-syslog";
+ * const udp = UdpReceiver.bind("127.0.0.1", 5514, (datagram) => console.log(datagram.length));
+ * console.log(udp.port, udp.receiveBufferBytes);
+ * await udp.close();
+ * ```
+ */
+export class UdpReceiver {
+  readonly #fd: number;
+  readonly #onMessage: (datagram: Uint8Array) => void;
+  readonly #buffer: Uint8Array;
+  readonly #pollfd = new Uint8Array(8);
+  #closed = false;
+  readonly #loop: Promise<void>;
+  /** The port bound (the one chosen by the kernel for port 0). */
+  readonly port: number;
+  /** The kernel's receive buffer size, as it reports it. */
+  readonly receiveBufferBytes: number;
+
+  private constructor(fd: number, onMessage: (d: Uint8Array) => void, maxBytes: number) {
+    this.#fd = fd;
+    this.#onMessage = onMessage;
+    this.#buffer = new Uint8Array(Math.max(maxBytes, 65536));
+    const l = lib().symbols;
+    const name = new Uint8Array(28);
+    const length = new Uint32Array([28]);
+    l.getsockname(fd, name, new Uint8Array(length.buffer));
+    this.port = new DataView(name.buffer).getUint16(2, false);
+    const size = new Int32Array(1);
+    const sizeLength = new Uint32Array([4]);
+    l.getsockopt(
+      fd,
+      SOL_SOCKET,
+      SO_RCVBUF,
+      new Uint8Array(size.buffer),
+      new Uint8Array(sizeLength.buffer),
+    );
+    this.receiveBufferBytes = size[0];
+    const view = new DataView(this.#pollfd.buffer);
+    view.setInt32(0, fd, true);
+    view.setInt16(4, POLLIN, true);
+    this.#loop = this.#run();
+  }
+
+  /** Binds `hostname:port` (an IP literal) with a receive buffer of `bufferBytes`. */
+  static bind(
+    hostname: string,
+    port: number,
+    onMessage: (datagram: Uint8Array) => void,
+    options: { bufferBytes?: number; maxBytes?: number } = {},
+  ): UdpReceiver {
+    const addr = sockaddr(hostname, port);
+    const l = lib().symbols;
+    const family = new DataView(addr.buffer).getUint16(0, true);
+    const fd = l.socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) throw new Error("socket() failed");
+    const size = new Int32Array([options.bufferBytes ?? 16 << 20]);
+    if (l.setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, new Uint8Array(size.buffer), 4) !== 0) {
+      l.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, new Uint8Array(size.buffer), 4);
+    }
+    if (l.bind(fd, addr, addr.length) !== 0) {
+      l.close(fd);
+      throw new Error(`cannot bind udp ${hostname}:${port} (in use or not a local address)`);
+    }
+    return new UdpReceiver(fd, onMessage, options.maxBytes ?? 65536);
+  }
+
+  async #run(): Promise<void> {
+    const l = lib().symbols;
+    while (!this.#closed) {
+      const ready = await l.poll(this.#pollfd, 1n, 100);
+      if (this.#closed) break;
+      if (ready <= 0) continue;
+      // Drain what is queued, but give the event loop a turn now and then.
+      for (let i = 0; i < 4096; i++) {
+        const n = Number(l.recv(this.#fd, this.#buffer, BigInt(this.#buffer.length), MSG_DONTWAIT));
+        if (n < 0) break;
+        this.#onMessage(this.#buffer.slice(0, n));
+      }
+    }
+  }
+
+  /** Stops receiving (after the poll in flight returns, within 100 ms) and closes the socket. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#loop;
+    lib().symbols.close(this.#fd);
+  }
+}

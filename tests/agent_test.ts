@@ -1,0 +1,130 @@
+/**
+ * `eventstorm agent` as a process: inputs publish through their own streams; SIGHUP
+ * keeps an unchanged input running untouched, stops a removed one, starts a new one;
+ * a bad new config keeps the old one running and says why; SIGTERM ends with 0.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Collector, type Event } from "@eventstorm/core";
+import { freePort, waitFor } from "./helpers.ts";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+
+function sshLine(i: number): string {
+  return `2026-12-03T06:00:${String(i % 60).padStart(2, "0")}.000000+00:00 bastion sshd[${
+    100 + i
+  }]: Accepted publickey for user${i} from 192.0.2.7 port ${40000 + i} ssh2\n`;
+}
+
+async function sendUdp(port: number, lines: string[]): Promise<void> {
+  const script = `import socket,sys\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n` +
+    `for l in sys.argv[2:]: s.sendto(l.encode(), ('127.0.0.1', int(sys.argv[1])))`;
+  const out = await new Deno.Command("python3", { args: ["-c", script, String(port), ...lines] })
+    .output();
+  assert.ok(out.success);
+}
+
+Deno.test({
+  name: "agent runs its inputs, reloads on SIGHUP keeping unchanged inputs, refuses a bad config",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "agent_" });
+    const port = freePort();
+    const udp = freePort();
+    const collector = await Collector.open({
+      endpoints: `@tcp://127.0.0.1:${port}`,
+      topics: ["ssh.", "syslog."],
+    });
+    const received: Event[] = [];
+    const receiving = (async () => {
+      for await (const event of collector.events()) received.push(event);
+    })();
+    const config = join(dir, "agent.toml");
+    const base = `to = ">tcp://127.0.0.1:${port}"\nstate_dir = "${dir}/state"\n` +
+      `stats_interval = "0s"\n` +
+      `[inputs.auth]\ntype = "sshd"\nfile = ["${dir}/auth.log"]\nfrom_start = true\n`;
+    await Deno.writeTextFile(join(dir, "auth.log"), sshLine(0) + sshLine(1) + sshLine(2));
+    await Deno.writeTextFile(
+      config,
+      base + `[inputs.net]\ntype = "syslog"\nlisten = ["udp://127.0.0.1:${udp}"]\ngeneric = true\n`,
+    );
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", join(ROOT, "cli.ts"), "agent", "--config", config],
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    let stderr = "";
+    const drained = (async () => {
+      for await (const chunk of child.stderr) stderr += new TextDecoder().decode(chunk);
+    })();
+    const logins = () => received.filter((e) => e.type === "ssh.login").map((e) => e.user).sort();
+    const messages = () => received.filter((e) => e.type === "syslog.message");
+    const wait = (what: string, ok: () => boolean) =>
+      waitFor(ok, what, 30_000).catch((error) => {
+        throw new Error(`${error.message}\n${stderr}`);
+      });
+    try {
+      await wait("the first logins", () => logins().length === 3);
+      await wait("syslog input started", () => stderr.includes("input net (syslog) started"));
+      await waitFor(
+        async () => {
+          await sendUdp(udp, ["<13>Dec  3 06:00:00 h1 cron[1]: tick"]);
+          return messages().length > 0;
+        },
+        "a syslog message",
+        30_000,
+        500,
+      );
+      const sources = new Set(received.map((e) => e.type));
+      assert.ok(sources.has("ssh.login") && sources.has("syslog.message"));
+
+      // Reload: net removed, auth2 added, auth unchanged.
+      await Deno.writeTextFile(join(dir, "auth2.log"), sshLine(10));
+      await Deno.writeTextFile(
+        config,
+        base + `[inputs.auth2]\ntype = "sshd"\nfile = ["${dir}/auth2.log"]\nfrom_start = true\n`,
+      );
+      child.kill("SIGHUP");
+      await wait(
+        "the reload",
+        () => stderr.includes("started [auth2], stopped [net], unchanged [auth]"),
+      );
+      await wait("auth2's login", () => logins().includes("user10"));
+      await Deno.writeTextFile(join(dir, "auth.log"), sshLine(3), { append: true });
+      await wait("auth's new login", () => logins().includes("user3"));
+      assert.ok(!stderr.includes("input auth stopped"), stderr);
+      const sent = messages().length;
+      await sendUdp(udp, ["<13>Dec  3 06:00:01 h1 cron[1]: after"]);
+
+      // A bad config: nothing changes, the reason is printed.
+      await Deno.writeTextFile(config, base + `[inputs.auth3]\ntype = "sshd"\nfilez = "x"\n`);
+      child.kill("SIGHUP");
+      await wait("the refused reload", () => stderr.includes("reload failed"));
+      assert.match(
+        stderr,
+        /agent: reload failed, the running config stays: .*agent\.toml: inputs\.auth3\.filez: unknown key/,
+      );
+      await Deno.writeTextFile(join(dir, "auth2.log"), sshLine(11), { append: true });
+      await wait("auth2 still running", () => logins().includes("user11"));
+      assert.equal(messages().length, sent, "the removed syslog input no longer listens");
+
+      child.kill("SIGTERM");
+      const status = await child.status;
+      await drained;
+      assert.equal(status.code, 0, stderr);
+      // Every login once: auth was never restarted, nothing repeated.
+      assert.deepEqual(logins(), ["user0", "user1", "user10", "user11", "user2", "user3"]);
+    } finally {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // Already gone.
+      }
+      await collector.close();
+      await receiving;
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
+});

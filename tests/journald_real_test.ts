@@ -1,0 +1,214 @@
+/**
+ * The journald source on real journal files written by Debian's
+ * systemd-journal-remote (scripts/journald.sh) from export streams, read with
+ * journalctl --file: the same Postfix and sshd lines give the same events as the
+ * file sources; following survives a killed journalctl and a restarted source with
+ * nothing lost or repeated.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Collector, type Event, SyslogParser } from "@eventstorm/core";
+import { LogGenerator } from "@eventstorm/source-demo";
+import { PostfixTracker } from "@eventstorm/source-postfix";
+import { SshdParser } from "@eventstorm/source-sshd";
+import { JournaldSource, JournalRouter } from "@eventstorm/source-journald";
+import { freePort, waitFor } from "./helpers.ts";
+import { fileSourceEvents, GatherOutput } from "./file_events.ts";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const SCRIPT = join(ROOT, "scripts", "journald.sh");
+const CI = Deno.env.get("CI") === "true";
+
+async function run(cmd: string, args: string[]): Promise<{ ok: boolean; out: string }> {
+  try {
+    const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
+    const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+    return { ok: out.success, out: text.trim() };
+  } catch (error) {
+    return { ok: false, out: String(error) };
+  }
+}
+
+const install = await run("bash", [SCRIPT, "install"]);
+const remote = install.ok ? (await run("bash", [SCRIPT, "remote-bin"])).out : "";
+const unavailable = install.ok && remote ? undefined : `scripts/journald.sh: ${install.out}`;
+if (unavailable && !CI) console.warn(`skipping journald tests: ${unavailable}`);
+
+const MONO = { n: 1000 };
+
+/** Journal export entries of syslog lines (as journald would have stored them). */
+function exportOf(lines: string[]): Uint8Array {
+  const syslog = new SyslogParser({ utc: true });
+  const text = lines.map((line) => {
+    const h = syslog.parse(line, new Date("2026-12-03T12:00:00Z"))!;
+    assert.ok(h, line);
+    const us = BigInt(h.time.getTime()) * 1000n;
+    return `__REALTIME_TIMESTAMP=${us}\n__MONOTONIC_TIMESTAMP=${MONO.n++}\n` +
+      `_BOOT_ID=0123456789abcdef0123456789abcdef\n_HOSTNAME=${h.host}\n` +
+      `SYSLOG_IDENTIFIER=${h.program}\n_PID=${h.pid}\nPRIORITY=6\nMESSAGE=${h.message}\n\n`;
+  }).join("");
+  return new TextEncoder().encode(text);
+}
+
+async function appendJournal(journal: string, lines: string[]): Promise<void> {
+  const input = journal.replace(/\.journal$/, `-${MONO.n}.export`);
+  await Deno.writeFile(input, exportOf(lines));
+  const result = await run(remote, [`--output=${journal}`, input]);
+  assert.ok(result.ok, result.out);
+}
+
+function canonical(events: Event[], type: string): string[] {
+  return events.filter((e) => e.type === type).map((e) => JSON.stringify(e)).sort();
+}
+
+Deno.test({
+  name: "journald source on a real journal file gives the file sources' Postfix and sshd events",
+  ignore: unavailable !== undefined && !CI,
+  async fn() {
+    if (unavailable) throw new Error(`journald tooling is required under CI: ${unavailable}`);
+    const dir = await Deno.makeTempDir({ prefix: "journald_" });
+    try {
+      let clock = Date.parse("2026-12-03T06:00:00Z");
+      const gen = new LogGenerator({
+        seed: 42,
+        hostname: "mx1",
+        utcOffsetMinutes: 0,
+        now: () => new Date(clock += 700),
+      });
+      const mail: string[] = [];
+      for (let i = 0; i < 150; i++) mail.push(...gen.postfixTransaction());
+      const auth = Array.from({ length: 200 }, () => gen.sshdLine());
+      const journal = join(dir, "remote.journal");
+      await appendJournal(journal, [...mail, ...auth]);
+
+      const fromJournal = new GatherOutput();
+      await new JournaldSource({
+        router: new JournalRouter({
+          postfix: new PostfixTracker({
+            timeout: 3_600_000,
+            deferredTimeout: 432_000_000,
+            utc: true,
+          }),
+          sshd: new SshdParser({ utc: true }),
+        }),
+        output: () => fromJournal,
+        host: "here",
+        files: [journal],
+        once: true,
+      }).run();
+
+      const fromFiles = { events: await fileSourceEvents(dir, mail, auth) };
+      for (const type of ["smtp.transaction", "smtp.reject", "ssh.login"]) {
+        const a = canonical(fromJournal.events, type);
+        const b = canonical(fromFiles.events, type);
+        assert.deepEqual(a, b, type);
+      }
+      assert.ok(canonical(fromFiles.events, "smtp.transaction").length >= 100);
+      assert.ok(canonical(fromFiles.events, "ssh.login").length >= 100);
+      assert.ok(fromJournal.events.every((e) => e.host === "mx1"), "the journal's hostname");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "journald source follows; a killed journalctl and a restarted source lose and repeat nothing",
+  ignore: unavailable !== undefined && !CI,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    if (unavailable) throw new Error(`journald tooling is required under CI: ${unavailable}`);
+    const dir = await Deno.makeTempDir({ prefix: "journald_follow_" });
+    const port = freePort();
+    const collector = await Collector.open({
+      endpoints: `@tcp://127.0.0.1:${port}`,
+      topics: ["ssh."],
+    });
+    const received: Event[] = [];
+    const receiving = (async () => {
+      for await (const event of collector.events()) received.push(event);
+    })();
+    const journal = join(dir, "remote.journal");
+    let n = 0;
+    const logins = (count: number) =>
+      Array.from({ length: count }, () => {
+        const i = n++;
+        return `Dec  3 06:${String(Math.floor(i / 60) % 60).padStart(2, "0")}:${
+          String(i % 60).padStart(2, "0")
+        } bastion sshd[${1000 + i}]: Accepted publickey for user${i} from 192.0.2.7 port ${
+          30000 + i
+        } ssh2`;
+      });
+    let child: Deno.ChildProcess | undefined;
+    let stderr = "";
+    const start = () => {
+      child = new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          join(ROOT, "cli.ts"),
+          "source",
+          "journald",
+          "--file",
+          journal,
+          "--from-start",
+          "--checkpoint",
+          join(dir, "cp.json"),
+          "--to",
+          `tcp://127.0.0.1:${port}`,
+          "--stats-interval",
+          "0s",
+        ],
+        stdout: "null",
+        stderr: "piped",
+      }).spawn();
+      const c = child;
+      return (async () => {
+        for await (const chunk of c.stderr) stderr += new TextDecoder().decode(chunk);
+      })();
+    };
+    const users = () => received.map((e) => String(e.user));
+    const waitCount = (count: number, what: string) =>
+      waitFor(() => new Set(users()).size >= count, what, 30_000).catch((error) => {
+        throw new Error(`${error.message}: ${new Set(users()).size}/${count}\n${stderr}`);
+      });
+    try {
+      await appendJournal(journal, logins(50));
+      let drained = start();
+      await waitCount(50, "the first 50");
+      // Kill the journalctl the source runs: it starts another after the last cursor.
+      const pids = await run("pgrep", ["-P", String(child!.pid), "journalctl"]);
+      assert.ok(pids.ok, `journalctl child of ${child!.pid}: ${pids.out}`);
+      for (const pid of pids.out.split("\n")) Deno.kill(Number(pid), "SIGKILL");
+      await appendJournal(journal, logins(50));
+      await waitCount(100, "after journalctl was killed");
+      // Restart the source itself: it resumes from its checkpointed cursor.
+      child!.kill("SIGTERM");
+      assert.equal((await child!.status).code, 0, stderr);
+      await drained;
+      assert.match(stderr, /journalctl restarts 1/);
+      await appendJournal(journal, logins(50));
+      drained = start();
+      await waitCount(150, "after the source restarted");
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      child!.kill("SIGTERM");
+      await child!.status;
+      await drained;
+      child = undefined;
+      assert.equal(received.length, 150, "each login once");
+      assert.equal(new Set(users()).size, 150);
+    } finally {
+      try {
+        child?.kill("SIGKILL");
+      } catch {
+        // Gone.
+      }
+      await collector.close();
+      await receiving;
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
+});

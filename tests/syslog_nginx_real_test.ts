@@ -1,0 +1,140 @@
+/**
+ * The real nginx sends its access log over syslog (`access_log syslog:server=...`)
+ * to `eventstorm source syslog`: N requests give N `http.hit` events with the
+ * request's fields, parsed with the log_format read from nginx.conf. nginx comes
+ * from scripts/nginx.sh; without it the test is skipped, or fails under CI=true.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Collector, type Event } from "@eventstorm/core";
+import { freePort, waitFor } from "./helpers.ts";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const SCRIPT = join(ROOT, "scripts", "nginx.sh");
+const CI = Deno.env.get("CI") === "true";
+
+async function script(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<string | undefined> {
+  try {
+    const out = await new Deno.Command("bash", { args: [SCRIPT, ...args], env, stderr: "piped" })
+      .output();
+    return out.success ? undefined : new TextDecoder().decode(out.stderr).trim();
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+}
+
+const unavailable = await script(["install"]);
+if (unavailable && !CI) console.warn(`skipping real nginx syslog test: ${unavailable}`);
+
+Deno.test({
+  name: "real nginx access_log syslog: N requests give N http.hit through source syslog",
+  ignore: unavailable !== undefined && !CI,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    if (unavailable) throw new Error(`nginx is required under CI: ${unavailable}`);
+    const dir = await Deno.makeTempDir({ prefix: "syslog_nginx_" });
+    const [port, backend, dead, collectorPort] = [freePort(), freePort(), freePort(), freePort()];
+    const syslogPort = freePort(); // the UDP port of the same number is as good as free
+    const received: Event[] = [];
+    const collector = await Collector.open({
+      endpoints: `@tcp://127.0.0.1:${collectorPort}`,
+      topics: ["http."],
+    });
+    const receiving = (async () => {
+      for await (const event of collector.events()) received.push(event);
+    })();
+    let child: Deno.ChildProcess | undefined;
+    let stderr = "";
+    try {
+      const started = await script(["start", dir, String(port), String(backend), String(dead)], {
+        NGINX_SYSLOG: `127.0.0.1:${syslogPort}`,
+      });
+      assert.equal(started, undefined, started);
+      child = new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          join(ROOT, "cli.ts"),
+          "source",
+          "syslog",
+          "--listen",
+          `udp://127.0.0.1:${syslogPort}`,
+          "--nginx-conf",
+          join(dir, "nginx.conf"),
+          "--format-name",
+          "eventstorm",
+          "--to",
+          `tcp://127.0.0.1:${collectorPort}`,
+          "--no-checkpoint",
+          "--stats-interval",
+          "2s",
+        ],
+        stdout: "null",
+        stderr: "piped",
+      }).spawn();
+      const drained = (async () => {
+        for await (const chunk of child!.stderr) stderr += new TextDecoder().decode(chunk);
+      })();
+      await waitFor(
+        () => stderr.includes("listening on"),
+        `syslog source start\n${stderr}`,
+        60_000,
+      );
+      // One request first, until it arrives: the source is listening and connected.
+      await waitFor(
+        async () => {
+          await (await fetch(`http://127.0.0.1:${port}/warmup`)).arrayBuffer();
+          return received.some((e) => e.path === "/warmup");
+        },
+        `a first hit\n${stderr}`,
+        30_000,
+        500,
+      );
+      const run = crypto.randomUUID().slice(0, 8);
+      const n = 300;
+      const statuses = new Map<string, number>();
+      for (let i = 0; i < n; i += 10) {
+        await Promise.all(Array.from({ length: 10 }, async (_, k) => {
+          const id = `${run}-${i + k}`;
+          const path = (i + k) % 3 === 0 ? `/missing/${id}` : `/page/${id}`;
+          const response = await fetch(`http://127.0.0.1:${port}${path}`);
+          await response.arrayBuffer();
+          statuses.set(path, response.status);
+        }));
+      }
+      const mine = () => received.filter((e) => String(e.path).includes(run));
+      await waitFor(() => mine().length >= n, "every request's event", 30_000).catch((error) => {
+        throw new Error(`${error.message}: ${mine().length} of ${n} arrived\n${stderr}`);
+      });
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const hits = mine();
+      assert.equal(hits.length, n);
+      assert.equal(new Set(hits.map((e) => e.path)).size, n);
+      for (const hit of hits) {
+        assert.equal(hit.type, "http.hit");
+        assert.equal(hit.status, statuses.get(String(hit.path)));
+        assert.equal(hit.method, "GET");
+      }
+      child.kill("SIGTERM");
+      await child.status;
+      await drained;
+      child = undefined;
+      assert.match(stderr, /unparsed 0, ignored 0, too long 0, bad frames 0, kernel drops 0\n$/);
+    } finally {
+      try {
+        child?.kill("SIGKILL");
+      } catch {
+        // Gone.
+      }
+      await script(["stop", dir]);
+      await collector.close();
+      await receiving;
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
+});
