@@ -119,7 +119,8 @@ export class Collector {
   #prefixes: Uint8Array[] = [];
   #finishing: { idleMs: number; until: number } | undefined;
   #unsubscribed = false;
-  readonly #turns = new Turns();
+  // A message can hold a thousand events to decode: read the clock after each one.
+  readonly #turns = new Turns({ clockEvery: 1 });
   /**
    * Whether sources connect here (the collector binds): only then is a peer a
    * stream's owner. Connected to routers, the peers are routers, which may carry
