@@ -3,38 +3,16 @@
  * behind one router, fed by 12 sources, in the same run: events/s stored with 0
  * lost. On 2 cores the group shares the cores with the router and the senders,
  * so the figure shows the overhead of splitting, not the gain of more machines.
- * Then what a member spends on a message it leaves to another member, against one
- * it keeps (undecoded in both cases).
  *
  * @module
  */
-import { Collector, Emitter, type Event } from "@eventstorm/core";
+import { Collector, Emitter } from "@eventstorm/core";
+import { freeLoopbackPort, sampleEvent } from "./sample.ts";
 import { EventStore } from "@eventstorm/sink-store";
 
 const cli = new URL("../cli.ts", import.meta.url).pathname;
 const TOTAL = 600_000;
 const SOURCES = 12;
-
-function port(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const value = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return value;
-}
-
-function event(i: number): Event {
-  return {
-    type: "http.hit",
-    time: new Date(1_700_000_000_000 + i),
-    host: "web1",
-    remote_addr: "203.0.113.7",
-    method: "GET",
-    path: "/downloads/product_1",
-    status: 200,
-    body_bytes_sent: 4312,
-    http_user_agent: "Debian APT-HTTP/1.3 (0.9.7.9) " + "x".repeat(54),
-  };
-}
 
 function stored(db: string): number {
   try {
@@ -51,7 +29,7 @@ function stored(db: string): number {
 
 async function group(size: number): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "group_bench_" });
-  const [sources, sinks] = [port(), port()];
+  const [sources, sinks] = [freeLoopbackPort(), freeLoopbackPort()];
   const spawn = (args: string[]) =>
     new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", cli, ...args],
@@ -99,7 +77,7 @@ async function group(size: number): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, 1000));
   const started = performance.now();
   for (let i = 0; i < TOTAL; i++) {
-    emitters[i % SOURCES].send(event(i));
+    emitters[i % SOURCES].send(sampleEvent(i));
     if (i % 10_000 === 0) await Promise.all(emitters.map((e) => e.ready()));
   }
   await Promise.all(emitters.map((e) => e.close()));
@@ -132,54 +110,9 @@ async function group(size: number): Promise<void> {
   await Deno.remove(dir, { recursive: true });
 }
 
-/** Messages/s a collector takes when it keeps them (raw) or leaves them to another member. */
-async function skipCost(keep: boolean): Promise<number> {
-  const messages = 20_000;
-  // Source 2 belongs to member 1 of 2, source 1 to member 2: pick this member to match.
-  const collector = await Collector.open({
-    endpoints: "@tcp://127.0.0.1:*",
-    receiveHwm: 1_000_000,
-    member: { index: keep ? 1 : 2, count: 2 },
-  });
-  const emitter = await Emitter.open({
-    endpoints: `>${collector.boundEndpoint()}`,
-    sourceId: 2n,
-    maxEvents: 10,
-    sendHwm: 1_000_000,
-    maxPendingBytes: 1 << 30,
-  });
-  while (emitter.stats().subscriptions === 0) await new Promise((r) => setTimeout(r, 10));
-  let taken = 0;
-  const reading = (async () => {
-    for await (const _ of collector.messages()) if (++taken >= messages) break;
-  })();
-  const started = performance.now();
-  for (let i = 0; i < messages * 10; i++) emitter.send(event(i));
-  if (keep) {
-    await reading;
-  } else {
-    while (collector.stats().otherMembers < messages) {
-      await new Promise((resolve) => setTimeout(resolve, 1));
-    }
-  }
-  const seconds = (performance.now() - started) / 1000;
-  await emitter.close();
-  await collector.close();
-  await reading;
-  return messages / seconds;
-}
-
 if (import.meta.main) {
   console.log(
     `groups: ${TOTAL} 250-byte events from ${SOURCES} sources, router and members in their own processes`,
   );
   for (const size of [1, 2, 3]) await group(size);
-  const kept = await skipCost(true);
-  const skipped = await skipCost(false);
-  console.log(
-    `member skip cost: kept (raw) ${Math.round(kept).toLocaleString("en")} msgs/s, ` +
-      `left to another member ${Math.round(skipped).toLocaleString("en")} msgs/s, ratio ${
-        (skipped / kept).toFixed(2)
-      } (10 events each, sender in the same process)`,
-  );
 }

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { freeLoopbackPort } from "./sample.ts";
+
 const worker = new URL("./transport_worker.ts", import.meta.url).pathname;
 
 function spawn(args: string[], env?: Record<string, string>): Deno.ChildProcess {
@@ -36,13 +38,6 @@ async function readAll(reader: ReadableStreamDefaultReader<Uint8Array>): Promise
     if (done) return text;
     text += new TextDecoder().decode(value);
   }
-}
-
-function port(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const value = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return value;
 }
 
 /** One measured run. */
@@ -79,8 +74,8 @@ export async function runTransport(
     sender?: (sendTo: string) => Deno.ChildProcess;
   },
 ): Promise<TransportResult> {
-  const a = port();
-  const b = port();
+  const a = freeLoopbackPort();
+  const b = freeLoopbackPort();
   let router: Deno.ChildProcess | undefined;
   let receiveAt = `@tcp://127.0.0.1:${a}`;
   const sendTo = `>tcp://127.0.0.1:${a}`;

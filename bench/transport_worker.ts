@@ -4,8 +4,10 @@
  *
  * @module
  */
-import { Collector, type CurveOptions, Emitter, encodeBatch, type Event } from "@eventstorm/core";
+import { Collector, type CurveOptions, Emitter, encodeBatch } from "@eventstorm/core";
 import { Router } from "@eventstorm/router";
+
+import { sampleEvent } from "./sample.ts";
 
 const [role, ...args] = Deno.args;
 
@@ -23,21 +25,6 @@ const clientCurve: CurveOptions | undefined = curveKeys
 const serverCurve: CurveOptions | undefined = curveKeys
   ? { secretKey: curveKeys.serverSecret, publicKey: curveKeys.server }
   : undefined;
-
-/** A 250-byte event, like a small parsed access-log line. */
-function sampleEvent(i: number): Event {
-  return {
-    type: "http.hit",
-    time: new Date(1_700_000_000_000 + i),
-    host: "web1",
-    remote_addr: "203.0.113.7",
-    method: "GET",
-    path: "/downloads/product_1",
-    status: 200,
-    body_bytes_sent: 4312,
-    http_user_agent: "Debian APT-HTTP/1.3 (0.9.7.9) " + "x".repeat(54),
-  };
-}
 
 if (role === "send") {
   // send ENDPOINT TOTAL PER_MESSAGE MODE(raw|encode)
