@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { Collector, Emitter } from "@eventstorm/core";
+import { Emitter } from "@eventstorm/core";
 import { freeLoopbackPort, sampleEvent } from "./sample.ts";
 import { EventStore } from "@eventstorm/sink-store";
 
