@@ -7,6 +7,7 @@ import { Buffer } from "node:buffer";
 import cassandra from "cassandra-driver";
 import { Emitter, type Event } from "@eventstorm/core";
 import { CASSANDRA_DEFAULTS, CassandraBackend } from "@eventstorm/sink-cassandra";
+import { cqlReader } from "./cql_reader.ts";
 import { inCI, runScript, unavailable } from "./db_server.ts";
 import { cli, sleep, startRouter, waitFor } from "./helpers.ts";
 
@@ -35,35 +36,8 @@ async function nodePid(node: number): Promise<number> {
   return Number(result.output.trim());
 }
 
-let client: cassandra.Client | undefined;
-/** The test's own client: it reads at consistency ALL, so every replica must agree. */
-async function cql(): Promise<cassandra.Client> {
-  if (!client) {
-    client = new cassandra.Client({
-      contactPoints,
-      localDataCenter: "datacenter1",
-      socketOptions: { readTimeout: 60_000 },
-      queryOptions: { consistency: cassandra.types.consistencies.all },
-      policies: {
-        reconnection: new cassandra.policies.reconnection.ConstantReconnectionPolicy(500),
-      },
-    });
-    await client.connect();
-  }
-  return client;
-}
-
-async function allRows(query: string): Promise<cassandra.types.Row[]> {
-  const db = await cql();
-  const all: cassandra.types.Row[] = [];
-  let pageState: string | undefined;
-  do {
-    const result = await db.execute(query, [], { prepare: true, fetchSize: 5000, pageState });
-    all.push(...result.rows);
-    pageState = result.pageState ?? undefined;
-  } while (pageState);
-  return all;
-}
+// The test's own reader, at consistency ALL: every replica must answer and agree.
+const reader = cqlReader(contactPoints, cassandra.types.consistencies.all);
 
 function clusterTest(name: string, fn: (keyspace: string) => Promise<void>) {
   Deno.test({
@@ -77,7 +51,9 @@ function clusterTest(name: string, fn: (keyspace: string) => Promise<void>) {
       try {
         await fn(keyspace);
       } finally {
-        await (await cql()).execute(`DROP KEYSPACE IF EXISTS ${keyspace}`).catch(() => {});
+        await (await reader.client()).execute(`DROP KEYSPACE IF EXISTS ${keyspace}`).catch(
+          () => {},
+        );
       }
     },
   });
@@ -222,6 +198,21 @@ function sinkProcess(keyspace: string, table: string, consistency: string, route
   };
 }
 
+/** Waits until `sink` stored 1000 more events than before `stream` ran, while `state` holds. */
+async function storesWhile(
+  sink: { stats(): SinkLine },
+  stream: () => Promise<void>,
+  state: string,
+): Promise<void> {
+  const before = sink.stats().stored;
+  await stream();
+  await waitFor(
+    () => sink.stats().stored >= before + 1000,
+    `the sink storing with ${state} (from ${before})`,
+    60_000,
+  );
+}
+
 clusterTest(
   "cassandra cluster: RF 2, a node stopped then another killed mid-stream: every event stored once or counted",
   async (keyspace) => {
@@ -261,13 +252,7 @@ clusterTest(
       Deno.kill(node1, "SIGSTOP");
       stopped.push(node1);
       const stoppedAt = Date.now();
-      const before = one.stats().stored;
-      await emit(2000);
-      await waitFor(
-        () => one.stats().stored >= before + 1000,
-        `consistency one storing with node 1 stopped (from ${before})`,
-        60_000,
-      );
+      await storesWhile(one, () => emit(2000), "node 1 stopped");
       await sleep(Math.max(0, 10_000 - (Date.now() - stoppedAt)));
       Deno.kill(node1, "SIGCONT");
       stopped.pop();
@@ -280,13 +265,7 @@ clusterTest(
 
       // kill -9 node 2, then the script starts it again while the stream goes on.
       Deno.kill(await nodePid(2), "SIGKILL");
-      const beforeKill = one.stats().stored;
-      await emit(2000);
-      await waitFor(
-        () => one.stats().stored >= beforeKill + 1000,
-        `consistency one storing with node 2 killed (from ${beforeKill})`,
-        60_000,
-      );
+      await storesWhile(one, () => emit(2000), "node 2 killed");
       const restarting = clusterStart();
       await emit(2000);
       await restarting;
@@ -308,7 +287,7 @@ clusterTest(
         assert.equal(last.buffered, 0);
         assert.equal(last.stored + last.dropped, total, `${table}: stored or counted`);
         // Read at consistency ALL: both replicas answer and agree.
-        const rows = await allRows(`SELECT id, event FROM ${keyspace}.${table}`);
+        const rows = await reader.rows(`SELECT id, event FROM ${keyspace}.${table}`);
         const seen = rows.map((row) => JSON.parse(row.event).i as number);
         assert.equal(new Set(seen).size, rows.length, `${table}: no event twice`);
         assert.ok(seen.every((i) => Number.isInteger(i) && i >= 0 && i < total));
@@ -336,7 +315,7 @@ Deno.test({
   ...opts,
   ignore,
   fn: async () => {
-    await client?.shutdown();
+    await reader.close();
     if (inCI) {
       const result = await runScript("cassandra.sh", ["cluster", "stop", DIR]);
       assert.ok(result.ok, result.output);
