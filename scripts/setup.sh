@@ -23,6 +23,12 @@ if ! dpkg -s libzmq5 >/dev/null 2>&1; then
   apt-get -o DPkg::Lock::Timeout=300 update -qq || true
   apt-get -o DPkg::Lock::Timeout=300 install -y -qq libzmq5 >/dev/null
 fi
+# `ip`, for the Cassandra cluster's loopback addresses where 127.0.0.0/8 is not all local.
+if ! command -v ip >/dev/null; then
+  log "iproute2"
+  apt-get -o DPkg::Lock::Timeout=300 install -y -qq iproute2 >/dev/null ||
+    { apt-get -o DPkg::Lock::Timeout=300 update -qq && apt-get -o DPkg::Lock::Timeout=300 install -y -qq iproute2 >/dev/null; }
+fi
 log "nginx and goaccess"
 bash scripts/nginx.sh install
 log "nginx module build tools and nginx's source entry"

@@ -3,7 +3,6 @@
 // table and are read back with the driver. Without a server the tests are ignored, except
 // under CI=true.
 import assert from "node:assert/strict";
-import cassandra from "cassandra-driver";
 import {
   Emitter,
   type Event,
@@ -19,6 +18,7 @@ import {
   CassandraBackend,
   type CassandraSinkConfig,
 } from "@eventstorm/sink-cassandra";
+import { cqlReader } from "./cql_reader.ts";
 import { type DbServer, inCI, startServer, unavailable } from "./db_server.ts";
 import { freePort, sleep, startRouter, waitFor } from "./helpers.ts";
 import { squatSink, VICTIM } from "./squat.ts";
@@ -34,34 +34,9 @@ const server: DbServer | undefined = external || missing
 const contactPoints = external?.split(",") ?? [`127.0.0.1:${server?.port}`];
 const ignore = missing !== undefined && !inCI;
 
-let client: cassandra.Client | undefined;
-async function cql(): Promise<cassandra.Client> {
-  if (!client) {
-    client = new cassandra.Client({
-      contactPoints,
-      localDataCenter: "datacenter1",
-      socketOptions: { readTimeout: 60_000 },
-      policies: {
-        reconnection: new cassandra.policies.reconnection.ConstantReconnectionPolicy(500),
-      },
-    });
-    await client.connect();
-  }
-  return client;
-}
-
-/** Every row of a query, across pages. */
-async function rows(query: string, params: unknown[] = []): Promise<cassandra.types.Row[]> {
-  const db = await cql();
-  const all: cassandra.types.Row[] = [];
-  let pageState: string | undefined;
-  do {
-    const result = await db.execute(query, params, { prepare: true, fetchSize: 5000, pageState });
-    all.push(...result.rows);
-    pageState = result.pageState ?? undefined;
-  } while (pageState);
-  return all;
-}
+const reader = cqlReader(contactPoints);
+const cql = reader.client;
+const rows = reader.rows;
 
 /** A test with a fresh keyspace, dropped afterwards. */
 function cqlTest(name: string, fn: (keyspace: string) => Promise<void>, needsControl = false) {
@@ -469,7 +444,7 @@ Deno.test({
   ...opts,
   ignore: server === undefined,
   fn: async () => {
-    await client?.shutdown();
+    await reader.close();
     await server?.destroy();
   },
 });

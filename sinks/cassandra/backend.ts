@@ -20,6 +20,8 @@ import {
 export interface CassandraBackendOptions {
   /** Where one-line notices go (deferred setup, refusals); stderr by default. */
   log?: (line: string) => void;
+  /** The driver's request tracker, told of every request and the node that coordinated it. */
+  requestTracker?: cassandra.tracker.RequestTracker;
 }
 
 const codes = cassandra.types.responseErrorCodes;
@@ -48,11 +50,22 @@ function consistencyOf(name: string): number {
   return level;
 }
 
+/** The port every contact point names (9042 when none does), or 9042 when they differ. */
+function sharedPort(contactPoints: string[]): number {
+  const ports = new Set(contactPoints.map((point) => {
+    const match = /:(\d+)$/.exec(point);
+    return match ? Number(match[1]) : 9042;
+  }));
+  return ports.size === 1 ? [...ports][0] : 9042;
+}
+
 /**
  * Stores events in one Cassandra table, one row per event keyed by
  * `((type, bucket), time, id)`, so a retried or replayed event overwrites its own
- * row. Inserts are prepared and run with at most `concurrency` in flight; node
- * failures and timeouts throw, so the sink runner keeps the batch and retries.
+ * row. Inserts are prepared, token-aware (sent to a replica of their partition
+ * first) and run with at most `concurrency` in flight at the chosen consistency;
+ * node failures, timeouts and too few replicas throw, so the sink runner keeps
+ * the batch and retries.
  *
  * @example
  * ```ts ignore
@@ -114,8 +127,22 @@ export class CassandraBackend implements SinkBackend {
     this.#client = new cassandra.Client({
       contactPoints: config.contactPoints,
       localDataCenter: config.datacenter,
-      socketOptions: { connectTimeout: config.timeoutMs, readTimeout: config.timeoutMs },
+      socketOptions: {
+        connectTimeout: config.timeoutMs,
+        readTimeout: config.timeoutMs,
+        // A node that answers nothing (stopped, or its host gone) keeps its connections
+        // open: after this many unanswered timeouts on one, the driver drops it and takes
+        // the node as down until a reconnection succeeds, instead of sending every other
+        // insert into a timeout. The driver's 64 is never reached at our concurrency.
+        defunctReadTimeoutThreshold: 8,
+      },
       policies: {
+        // Each insert goes first to a node that holds its partition (the prepared
+        // statement tells the driver which columns make the partition key), saving a
+        // hop; the other replicas follow, so a stopped node costs one timeout and a retry.
+        loadBalancing: new cassandra.policies.loadBalancing.TokenAwarePolicy(
+          new cassandra.policies.loadBalancing.DCAwareRoundRobinPolicy(config.datacenter),
+        ),
         // The driver's default waits up to 10 minutes between reconnections; an
         // outage of a few seconds should cost about that much.
         reconnection: new cassandra.policies.reconnection.ExponentialReconnectionPolicy(
@@ -125,6 +152,10 @@ export class CassandraBackend implements SinkBackend {
         ),
       },
       pooling: { warmup: true },
+      // The driver takes nodes it discovers at this port (it reads no port from the
+      // cluster's peer tables), so a cluster on another port than 9042 works.
+      protocolOptions: { port: sharedPort(config.contactPoints) },
+      ...(options.requestTracker ? { requestTracker: options.requestTracker } : {}),
     });
   }
 

@@ -104,7 +104,7 @@ export const CASSANDRA_FLAGS: Record<string, FlagSpec> = {
     multiple: true,
     value: "HOST:PORT,...",
     default: CASSANDRA_DEFAULTS.contactPoints,
-    help: "nodes to contact first (comma-separated or repeated)",
+    help: "nodes to contact first (comma-separated or repeated); the others are discovered",
   },
   datacenter: {
     type: "string",

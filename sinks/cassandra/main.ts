@@ -15,6 +15,12 @@ import { CASSANDRA_FLAGS, cassandraConfigFromFlags } from "./config.ts";
 const EPILOG = `Examples:
   eventstorm sink cassandra --contact-points db1:9042,db2:9042 --ttl 30d
   eventstorm sink cassandra --keyspace logs --bucket day --consistency quorum
+  eventstorm sink cassandra --contact-points 10.0.0.1,10.0.0.2 --consistency one \\
+    --replication "{'class': 'SimpleStrategy', 'replication_factor': 2}"
+
+--consistency is how many replicas must acknowledge an insert before it counts as
+stored: one keeps storing while any replica is up; quorum needs a majority of them
+(docs/stored.md has the table).
 
 Rows are keyed by ((type, bucket), time, id), so a retried or replayed event overwrites
 its own row. Query a type's hour:
