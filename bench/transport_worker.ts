@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { Collector, type CurveOptions, Emitter, encodeBatch, type Event } from "@eventstorm/core";
+import { Collector, type CurveOptions, Emitter, type Event } from "@eventstorm/core";
+import { encodeBatch } from "@eventstorm/core/protocol";
 import { Router } from "@eventstorm/router";
 
 const [role, ...args] = Deno.args;

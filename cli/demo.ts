@@ -7,9 +7,8 @@
  *
  * @module
  */
+import { Collector, type CollectorStats } from "@eventstorm/core";
 import {
-  Collector,
-  type CollectorStats,
   type CommandSpec,
   formatCount,
   helpText,
@@ -20,9 +19,9 @@ import {
   shutdownSignal,
   stringFlag,
   UsageError,
-} from "@eventstorm/core";
-import { Router } from "../router/mod.ts";
-import { type DemoLogCounts, NGINX_TIMED_FORMAT, writeDemoLogs } from "../sources/demo/mod.ts";
+} from "@eventstorm/core/cli";
+import { Router } from "@eventstorm/router";
+import { type DemoLogCounts, NGINX_TIMED_FORMAT, writeDemoLogs } from "@eventstorm/source-demo";
 import { ChildComponent } from "./child.ts";
 
 /** The `eventstorm demo` command line. */

@@ -12,7 +12,7 @@
  * @module
  */
 import { EJSON } from "bson";
-import { setField } from "@eventstorm/core";
+import { setField } from "@eventstorm/core/internal";
 
 /** Envelope fields; the store keeps them in columns of their own. */
 const ENVELOPE = new Set(["type", "time", "host"]);

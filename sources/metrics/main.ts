@@ -4,19 +4,15 @@
  *
  * @module
  */
+import { Emitter, type EventOutput, localHostname } from "@eventstorm/core";
 import {
   commandCurve,
   type CommandSpec,
   CURVE_CLIENT_FLAGS,
-  Emitter,
-  type EventOutput,
-  flushUnlessStopped,
   helpText,
   listFlag,
-  localHostname,
   parseDuration,
   parseFlags,
-  PrintOutput,
   runCommand,
   shutdownSignal,
   stringFlag,
@@ -24,7 +20,8 @@ import {
   UsageError,
   waitingNotice,
   warnUnresolvableHosts,
-} from "@eventstorm/core";
+} from "@eventstorm/core/cli";
+import { flushUnlessStopped, PrintOutput } from "@eventstorm/core/source";
 import { MetricsSampler } from "./sampler.ts";
 
 /** The `eventstorm source metrics` command line.
