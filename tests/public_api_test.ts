@@ -83,19 +83,20 @@ Deno.test("the root package is @eventstorm/eventstorm and exports core's event A
   assert.equal(root.Emitter, core.Emitter);
 });
 
-Deno.test("the root module, run, is the eventstorm command", async () => {
-  const help = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL("../mod.ts", import.meta.url).pathname, "--help"],
+function runRoot(...args: string[]): Promise<Deno.CommandOutput> {
+  const mod = new URL("../mod.ts", import.meta.url).pathname;
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", mod, ...args],
     stdout: "piped",
     stderr: "piped",
   }).output();
+}
+
+Deno.test("the root module, run, is the eventstorm command", async () => {
+  const help = await runRoot("--help");
   assert.equal(help.code, 0);
   assert.match(new TextDecoder().decode(help.stdout), /^eventstorm: event aggregation/);
-  const bad = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL("../mod.ts", import.meta.url).pathname, "nope"],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
+  const bad = await runRoot("nope");
   assert.equal(bad.code, 2);
   assert.match(new TextDecoder().decode(bad.stderr), /unknown command 'nope'/);
 });
