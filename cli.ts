@@ -3,14 +3,14 @@
  *
  * @module
  */
-import { runCommand, UsageError } from "@eventstorm/core";
+import { runCommand, UsageError } from "@eventstorm/core/cli";
 
 type Main = (args: string[]) => Promise<number>;
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Main> }> = {
   router: {
     summary: "forward events from sources to sinks, filtered by topic",
-    load: async () => (await import("./router/main.ts")).routerMain,
+    load: async () => (await import("@eventstorm/router/main")).routerMain,
   },
   emit: {
     summary: "send JSON lines from stdin as events",
@@ -22,11 +22,11 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Main> }> =
   },
   query: {
     summary: "query the embedded store: events, or aggregates in time buckets",
-    load: async () => (await import("./sinks/store/query_main.ts")).queryMain,
+    load: async () => (await import("@eventstorm/sink-store/query")).queryMain,
   },
   agent: {
     summary: "run every input of a TOML config in one process (one agent per host)",
-    load: async () => (await import("./agent/main.ts")).agentMain,
+    load: async () => (await import("@eventstorm/agent/main")).agentMain,
   },
   demo: {
     summary: "run a demo pipeline on the embedded defaults",
@@ -43,8 +43,8 @@ const SOURCES: Record<string, { summary: string; load: () => Promise<Main> }> = 
     summary: "nginx access log in any log_format: one http.hit per request",
     load: async () => {
       const [{ runFileSourceMain }, { nginxCommand }] = await Promise.all([
-        import("@eventstorm/core"),
-        import("./sources/nginx/main.ts"),
+        import("@eventstorm/core/source"),
+        import("@eventstorm/source-nginx/main"),
       ]);
       return (args) => runFileSourceMain(args, nginxCommand);
     },
@@ -53,8 +53,8 @@ const SOURCES: Record<string, { summary: string; load: () => Promise<Main> }> = 
     summary: "Postfix mail log: one smtp.transaction per message, rejects, deferrals",
     load: async () => {
       const [{ runFileSourceMain }, { postfixCommand }] = await Promise.all([
-        import("@eventstorm/core"),
-        import("./sources/postfix/main.ts"),
+        import("@eventstorm/core/source"),
+        import("@eventstorm/source-postfix/main"),
       ]);
       return (args) => runFileSourceMain(args, postfixCommand);
     },
@@ -63,50 +63,50 @@ const SOURCES: Record<string, { summary: string; load: () => Promise<Main> }> = 
     summary: "sshd logins (accepted, failed, invalid user) from auth.log",
     load: async () => {
       const [{ runFileSourceMain }, { sshdCommand }] = await Promise.all([
-        import("@eventstorm/core"),
-        import("./sources/sshd/main.ts"),
+        import("@eventstorm/core/source"),
+        import("@eventstorm/source-sshd/main"),
       ]);
       return (args) => runFileSourceMain(args, sshdCommand);
     },
   },
   metrics: {
     summary: "host metrics: cpu, memory, disk, load, net",
-    load: async () => (await import("./sources/metrics/main.ts")).metricsMain,
+    load: async () => (await import("@eventstorm/source-metrics/main")).metricsMain,
   },
   syslog: {
     summary: "syslog over UDP/TCP/Unix routed to the nginx, Postfix and sshd parsers",
-    load: async () => (await import("./sources/syslog/main.ts")).syslogMain,
+    load: async () => (await import("@eventstorm/source-syslog/main")).syslogMain,
   },
   journald: {
     summary: "the systemd journal: sshd and Postfix entries, with a cursor checkpoint",
-    load: async () => (await import("./sources/journald/main.ts")).journaldMain,
+    load: async () => (await import("@eventstorm/source-journald/main")).journaldMain,
   },
   demo: {
     summary: "generated HTTP, SSH and host events",
-    load: async () => (await import("./sources/demo/main.ts")).demoMain,
+    load: async () => (await import("@eventstorm/source-demo/main")).demoMain,
   },
 };
 
 const SINKS: Record<string, { summary: string; load: () => Promise<Main> }> = {
   store: {
     summary: "embedded SQLite store (the default)",
-    load: async () => (await import("./sinks/store/main.ts")).storeMain,
+    load: async () => (await import("@eventstorm/sink-store/main")).storeMain,
   },
   mongodb: {
     summary: "MongoDB (or FerretDB): one collection per event type, or one for all",
-    load: async () => (await import("./sinks/mongodb/main.ts")).mongodbMain,
+    load: async () => (await import("@eventstorm/sink-mongodb/main")).mongodbMain,
   },
   cassandra: {
     summary: "Apache Cassandra: time-bucketed partitions per event type",
-    load: async () => (await import("./sinks/cassandra/main.ts")).cassandraMain,
+    load: async () => (await import("@eventstorm/sink-cassandra/main")).cassandraMain,
   },
   file: {
     summary: "archive files: rolling .bson (mongodump) or .jsonl segments per type",
-    load: async () => (await import("./sinks/file/main.ts")).fileSinkMain,
+    load: async () => (await import("@eventstorm/sink-file/main")).fileSinkMain,
   },
   dashboard: {
     summary: "live graphs of rates and fields in a browser",
-    load: async () => (await import("./sinks/dashboard/main.ts")).dashboardMain,
+    load: async () => (await import("@eventstorm/sink-dashboard/main")).dashboardMain,
   },
 };
 
@@ -130,7 +130,18 @@ ${table(SOURCES, "  ")}
 ${table(SINKS, "  ")}
 `;
 
-async function main(args: string[]): Promise<number> {
+/**
+ * Runs the `eventstorm` command line with `args` (without the program name) and
+ * resolves to the exit code; bad commands throw {@linkcode UsageError}.
+ *
+ * @example
+ * ```ts
+ * import { main } from "./cli.ts";
+ * const code = await main(["--help"]); // prints the command list
+ * console.log(code); // 0
+ * ```
+ */
+export async function main(args: string[]): Promise<number> {
   const [command, ...rest] = args;
   if (command === undefined || command === "--help" || command === "-h" || command === "help") {
     console.log(HELP);

@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { type Counters, localHostname, StatsReporter, UsageError } from "@eventstorm/core";
+import { localHostname } from "@eventstorm/core";
+import { type Counters, StatsReporter, UsageError } from "@eventstorm/core/cli";
 import { type AgentConfig, ConfigError, type InputConfig } from "./config.ts";
 import { INPUT_TYPES, type InputContext, type PreparedInput } from "./inputs.ts";
 

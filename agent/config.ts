@@ -6,14 +6,14 @@
  * @module
  */
 import { parse as parseToml, TomlError } from "smol-toml";
+import type { CurveOptions } from "@eventstorm/core";
 import {
   type CommandSpec,
   curveFromFlags,
-  type CurveOptions,
   type Flags,
   type FlagSpec,
   parseEndpoints,
-} from "@eventstorm/core";
+} from "@eventstorm/core/cli";
 import { INPUT_TYPES, type InputType } from "./inputs.ts";
 
 /** A config problem: `FILE: KEY: what is wrong` (exit code 2). */

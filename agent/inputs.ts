@@ -4,25 +4,25 @@
  *
  * @module
  */
+import { type CurveOptions, Emitter, type EventOutput } from "@eventstorm/core";
+import {
+  defaultCheckpointPath,
+  type FileSourceCommand,
+  fileSourceSpec,
+  formatSourceLine,
+  LineSource,
+  sourceCounters,
+} from "@eventstorm/core/source";
 import {
   type CommandSpec,
   type Counters,
-  type CurveOptions,
-  defaultCheckpointPath,
-  Emitter,
-  type EventOutput,
-  type FileSourceCommand,
-  fileSourceSpec,
   type Flags,
-  formatSourceLine,
   integerFlag,
-  LineSource,
   listFlag,
   parseDuration,
-  sourceCounters,
   stringFlag,
   UsageError,
-} from "@eventstorm/core";
+} from "@eventstorm/core/cli";
 import { nginxCommand } from "@eventstorm/source-nginx/main";
 import { postfixCommand } from "@eventstorm/source-postfix/main";
 import { sshdCommand } from "@eventstorm/source-sshd/main";

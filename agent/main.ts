@@ -19,7 +19,7 @@ import {
   shutdownSignal,
   stringFlag,
   UsageError,
-} from "@eventstorm/core";
+} from "@eventstorm/core/cli";
 import { Agent, checkConfig } from "./agent.ts";
 import { ConfigError, loadConfig } from "./config.ts";
 

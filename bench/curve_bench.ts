@@ -7,7 +7,8 @@
  *
  * @module
  */
-import { generateKeyPair, libzmqCandidates, loadLibzmq } from "@eventstorm/core";
+import { generateKeyPair } from "@eventstorm/core";
+import { libzmqCandidates, loadLibzmq } from "../core/zmq/ffi.ts";
 import { runTransport, type TransportResult } from "./transport_bench.ts";
 
 const TOTAL = 3_000_000;

@@ -10,7 +10,9 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { Emitter, encodeBatch, type Event, formatCount, parseDuration } from "@eventstorm/core";
+import { Emitter, type Event } from "@eventstorm/core";
+import { formatCount, parseDuration } from "@eventstorm/core/cli";
+import { encodeBatch } from "@eventstorm/core/protocol";
 import { Dashboard, DashboardAggregator } from "@eventstorm/sink-dashboard";
 import { DemoEvents } from "@eventstorm/source-demo";
 

@@ -12,7 +12,8 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { mulberry32, SyslogParser } from "@eventstorm/core";
+import { mulberry32 } from "@eventstorm/core/internal";
+import { SyslogParser } from "@eventstorm/core/source";
 import { PostfixTracker } from "@eventstorm/source-postfix";
 import { sourceToWire, type SourceWireResult } from "./source_wire.ts";
 

@@ -17,7 +17,8 @@
 import { parseArgs } from "node:util";
 import { type Document, MongoClient } from "mongodb";
 import cassandra from "cassandra-driver";
-import { type Event, eventId, type SinkBackend, SinkRunner } from "@eventstorm/core";
+import type { Event } from "@eventstorm/core";
+import { eventId, type SinkBackend, SinkRunner } from "@eventstorm/core/sink";
 import { MongoBackend } from "@eventstorm/sink-mongodb";
 import {
   CASSANDRA_DEFAULTS,

@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { Collector, type CurveOptions, Emitter, encodeBatch } from "@eventstorm/core";
+import { Collector, type CurveOptions, Emitter } from "@eventstorm/core";
+import { encodeBatch } from "@eventstorm/core/protocol";
 import { Router } from "@eventstorm/router";
 
 import { sampleEvent } from "./sample.ts";

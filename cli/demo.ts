@@ -7,9 +7,8 @@
  *
  * @module
  */
+import { Collector, type CollectorStats } from "@eventstorm/core";
 import {
-  Collector,
-  type CollectorStats,
   type CommandSpec,
   formatCount,
   helpText,
@@ -20,11 +19,11 @@ import {
   shutdownSignal,
   stringFlag,
   UsageError,
-} from "@eventstorm/core";
-import { Router } from "../router/mod.ts";
-import { type DemoLogCounts, NGINX_TIMED_FORMAT, writeDemoLogs } from "../sources/demo/mod.ts";
-import { PostfixTracker } from "../sources/postfix/mod.ts";
-import { SshdParser } from "../sources/sshd/mod.ts";
+} from "@eventstorm/core/cli";
+import { Router } from "@eventstorm/router";
+import { type DemoLogCounts, NGINX_TIMED_FORMAT, writeDemoLogs } from "@eventstorm/source-demo";
+import { PostfixTracker } from "@eventstorm/source-postfix";
+import { SshdParser } from "@eventstorm/source-sshd";
 import { ChildComponent } from "./child.ts";
 
 /** The `eventstorm demo` command line. */

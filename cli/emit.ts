@@ -3,26 +3,23 @@
  *
  * @module
  */
+import { Emitter, type Event, isValidType, localHostname } from "@eventstorm/core";
 import {
   commandCurve,
   type CommandSpec,
   CURVE_CLIENT_FLAGS,
-  Emitter,
-  type Event,
-  fromJsonLine,
   helpText,
-  isValidType,
   listFlag,
-  localHostname,
   parseFlags,
-  readLines,
   shutdownSignal,
   stringFlag,
   TO_FLAG,
   UsageError,
   waitingNotice,
   warnUnresolvableHosts,
-} from "@eventstorm/core";
+} from "@eventstorm/core/cli";
+import { readLines } from "@eventstorm/core/internal";
+import { fromJsonLine } from "@eventstorm/core/protocol";
 
 /** The `eventstorm emit` command line. */
 export const EMIT_COMMAND: CommandSpec = {

@@ -4,14 +4,14 @@
  *
  * @module
  */
+import { writeKeyPair } from "@eventstorm/core";
 import {
   type CommandSpec,
   helpText,
   parseFlags,
   stringFlag,
   UsageError,
-  writeKeyPair,
-} from "@eventstorm/core";
+} from "@eventstorm/core/cli";
 
 /** The `eventstorm keygen` command line. */
 export const KEYGEN_COMMAND: CommandSpec = {

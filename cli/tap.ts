@@ -4,9 +4,8 @@
  * @module
  */
 import { formatTopTable } from "./top.ts";
+import { Collector, type CollectorStats } from "@eventstorm/core";
 import {
-  Collector,
-  type CollectorStats,
   commandCurve,
   type CommandSpec,
   CURVE_CLIENT_FLAGS,
@@ -19,12 +18,12 @@ import {
   rate,
   shutdownSignal,
   stringFlag,
-  toJsonLine,
   topicFlag,
   topicPrefixesFlag,
   UsageError,
   warnUnresolvableHosts,
-} from "@eventstorm/core";
+} from "@eventstorm/core/cli";
+import { toJsonLine } from "@eventstorm/core/protocol";
 
 /** The `eventstorm tap` command line. */
 export const TAP_COMMAND: CommandSpec = {

@@ -3,7 +3,8 @@
  *
  * @module
  */
-import { type CollectorStats, formatCount } from "@eventstorm/core";
+import type { CollectorStats } from "@eventstorm/core";
+import { formatCount } from "@eventstorm/core/cli";
 
 interface TopicRow {
   topic: string;

@@ -14,7 +14,7 @@
  *
  * @example
  * ```ts
- * import { MAX_NESTING } from "@eventstorm/core";
+ * import { MAX_NESTING } from "@eventstorm/core/protocol";
  * MAX_NESTING; // 100
  * ```
  */
@@ -31,7 +31,7 @@ const MIN_LEVEL_BYTES = 7;
  * @example
  * ```ts
  * import { BSON } from "bson";
- * import { nestsDeeperThan } from "@eventstorm/core";
+ * import { nestsDeeperThan } from "./bson_depth.ts";
  * const bytes = BSON.serialize({ a: { b: 1 } });
  * nestsDeeperThan(bytes, 0, bytes.length, 1); // true
  * nestsDeeperThan(bytes, 0, bytes.length, 2); // false
@@ -128,7 +128,7 @@ export function nestsDeeperThan(
  *
  * @example
  * ```ts
- * import { valueNestsDeeperThan } from "@eventstorm/core";
+ * import { valueNestsDeeperThan } from "./bson_depth.ts";
  * valueNestsDeeperThan({ a: [{}] }, 2); // true
  * ```
  */

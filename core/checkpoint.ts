@@ -17,7 +17,7 @@ let tempCounter = 0;
  *
  * @example
  * ```ts
- * import { readJsonFile, writeJsonAtomic } from "@eventstorm/core";
+ * import { readJsonFile, writeJsonAtomic } from "./checkpoint.ts";
  * const path = await Deno.makeTempFile();
  * await writeJsonAtomic(path, { offset: 42 });
  * console.log(await readJsonFile<{ offset: number }>(path)); // { offset: 42 }
@@ -51,7 +51,7 @@ export async function writeJsonAtomic(path: string, value: unknown): Promise<voi
  *
  * @example
  * ```ts
- * import { probeWritable } from "@eventstorm/core";
+ * import { probeWritable } from "./checkpoint.ts";
  * await probeWritable(`${await Deno.makeTempDir()}/state/cp.json`);
  * ```
  */
@@ -87,7 +87,7 @@ async function syncDirectory(dir: string): Promise<void> {
  *
  * @example
  * ```ts
- * import { readJsonFile } from "@eventstorm/core";
+ * import { readJsonFile } from "./checkpoint.ts";
  * console.log(await readJsonFile("/nonexistent/checkpoint.json")); // undefined
  * ```
  */
@@ -113,7 +113,7 @@ export async function readJsonFile<T>(path: string): Promise<T | undefined> {
  *
  * @example
  * ```ts
- * import { CheckpointStore } from "@eventstorm/core";
+ * import { CheckpointStore } from "@eventstorm/core/source";
  * const store = new CheckpointStore<{ offset: number }>(await Deno.makeTempFile());
  * await store.save({ offset: 42 });
  * console.log((await store.load())?.offset); // 42

@@ -22,7 +22,7 @@ const LARGE_BUFFER = 8 * 1024 * 1024;
  *
  * @example
  * ```ts
- * import { MAX_DOCUMENT_SIZE } from "@eventstorm/core";
+ * import { MAX_DOCUMENT_SIZE } from "@eventstorm/core/protocol";
  * MAX_DOCUMENT_SIZE; // 16777216
  * ```
  */
@@ -46,7 +46,7 @@ export class CodecError extends Error {
  *
  * @example
  * ```ts
- * import { BatchEncoder } from "@eventstorm/core";
+ * import { BatchEncoder } from "@eventstorm/core/protocol";
  * const encoder = new BatchEncoder();
  * encoder.add({ type: "x", time: new Date(), host: "h" });
  * const body = encoder.take(); // one document's bytes
@@ -171,7 +171,7 @@ export class BatchEncoder {
  *
  * @example
  * ```ts
- * import { decodeBatch, encodeBatch } from "@eventstorm/core";
+ * import { decodeBatch, encodeBatch } from "@eventstorm/core/protocol";
  * const body = encodeBatch([{ type: "x", time: new Date(), host: "h", n: 1 }]);
  * decodeBatch(body).length; // 1
  * ```
@@ -189,7 +189,7 @@ export function encodeBatch(events: readonly Record<string, unknown>[]): Uint8Ar
  *
  * @example
  * ```ts
- * import { countDocuments, encodeBatch } from "@eventstorm/core";
+ * import { countDocuments, encodeBatch } from "@eventstorm/core/protocol";
  * const body = encodeBatch([{ type: "x", time: new Date(), host: "h" }]);
  * countDocuments(body); // 1
  * ```
@@ -234,7 +234,7 @@ export interface DecodeOptions {
  *
  * @example
  * ```ts
- * import { decodeBatch, encodeBatch } from "@eventstorm/core";
+ * import { decodeBatch, encodeBatch } from "@eventstorm/core/protocol";
  * const [doc] = decodeBatch(encodeBatch([{ type: "x", time: new Date(0), host: "h" }]));
  * doc.time instanceof Date; // true
  * ```
@@ -298,7 +298,7 @@ const DESERIALIZE_OPTIONS = {
  *
  * @example
  * ```ts
- * import { decodeEvents, encodeBatch } from "@eventstorm/core";
+ * import { decodeEvents, encodeBatch } from "@eventstorm/core/protocol";
  * const body = encodeBatch([{ type: "x", time: new Date(), host: "h" }, { type: "x" }]);
  * decodeEvents(body).rejected; // 1
  * ```

@@ -20,7 +20,7 @@ const UNITS: Record<string, number> = {
  *
  * @example
  * ```ts
- * import { parseDuration } from "@eventstorm/core";
+ * import { parseDuration } from "@eventstorm/core/cli";
  * parseDuration("10s"); // 10000
  * parseDuration("1.5h"); // 5400000
  * ```
@@ -41,7 +41,7 @@ export function parseDuration(text: string, flag?: string): number {
  *
  * @example
  * ```ts
- * import { formatDuration } from "@eventstorm/core";
+ * import { formatDuration } from "@eventstorm/core/cli";
  * formatDuration(90_000); // "1.5m"
  * ```
  */

@@ -67,7 +67,7 @@ export interface EmitterOptions {
  *
  * @example
  * ```ts
- * import { waitingNotice } from "@eventstorm/core";
+ * import { waitingNotice } from "@eventstorm/core/cli";
  * const onWaiting = waitingNotice("source demo", [">tcp://127.0.0.1:5555"]);
  * ```
  */

@@ -22,7 +22,7 @@ export interface Endpoint {
  *
  * @example
  * ```ts
- * import { parseEndpoints } from "@eventstorm/core";
+ * import { parseEndpoints } from "@eventstorm/core/cli";
  * parseEndpoints("@tcp://*:5555"); // [{ bind: true, address: "tcp://*:5555" }]
  * parseEndpoints("tcp://10.0.0.1:5555"); // [{ bind: false, address: "tcp://10.0.0.1:5555" }]
  * ```
@@ -71,7 +71,7 @@ function addressProblem(address: string, bind: boolean): string | undefined {
  *
  * @example
  * ```ts
- * import { formatEndpoint } from "@eventstorm/core";
+ * import { formatEndpoint } from "@eventstorm/core/cli";
  * formatEndpoint({ bind: true, address: "tcp://*:5555" }); // "@tcp://*:5555"
  * ```
  */
@@ -86,7 +86,7 @@ export function formatEndpoint(endpoint: Endpoint): string {
  *
  * @example
  * ```ts
- * import { endpointsFlag } from "@eventstorm/core";
+ * import { endpointsFlag } from "@eventstorm/core/cli";
  * endpointsFlag({ to: [">tcp://127.0.0.1:5555"] }, "to"); // [">tcp://127.0.0.1:5555"]
  * ```
  */
@@ -104,7 +104,7 @@ export function endpointsFlag(values: Flags, name: string): string[] {
  *
  * @example
  * ```ts
- * import { unresolvableHosts } from "@eventstorm/core";
+ * import { unresolvableHosts } from "@eventstorm/core/cli";
  * await unresolvableHosts([">tcp://no-such-host.invalid:5555"]);
  * // [{ host: "no-such-host.invalid", reason: "ENOTFOUND" }]
  * ```
@@ -136,7 +136,7 @@ export async function unresolvableHosts(
  *
  * @example
  * ```ts
- * import { warnUnresolvableHosts } from "@eventstorm/core";
+ * import { warnUnresolvableHosts } from "@eventstorm/core/cli";
  * warnUnresolvableHosts("source nginx", [">tcp://router.example:5555"]);
  * ```
  */

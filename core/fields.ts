@@ -10,7 +10,7 @@
  *
  * @example
  * ```ts
- * import { setField } from "@eventstorm/core";
+ * import { setField } from "@eventstorm/core/internal";
  * const hosts: Record<string, unknown> = {};
  * setField(hosts, "__proto__", 1);
  * Object.keys(hosts); // ["__proto__"]

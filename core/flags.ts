@@ -11,7 +11,7 @@ import { isValidType } from "./event.ts";
  *
  * @example
  * ```ts
- * import { UsageError } from "@eventstorm/core";
+ * import { UsageError } from "@eventstorm/core/cli";
  * throw new UsageError("--interval must be a duration like 10s");
  * ```
  */
@@ -58,7 +58,7 @@ export interface CommandSpec {
  *
  * @example
  * ```ts
- * import { TO_FLAG } from "@eventstorm/core";
+ * import { TO_FLAG } from "@eventstorm/core/cli";
  * const flags = { to: TO_FLAG };
  * ```
  */
@@ -75,7 +75,7 @@ export const TO_FLAG: FlagSpec = {
  *
  * @example
  * ```ts
- * import { FROM_FLAG } from "@eventstorm/core";
+ * import { FROM_FLAG } from "@eventstorm/core/cli";
  * const flags = { from: FROM_FLAG };
  * ```
  */
@@ -92,7 +92,7 @@ export const FROM_FLAG: FlagSpec = {
  *
  * @example
  * ```ts
- * import { topicFlag } from "@eventstorm/core";
+ * import { topicFlag } from "@eventstorm/core/cli";
  * const flags = { topic: topicFlag("topic prefix to store") };
  * ```
  */
@@ -119,7 +119,7 @@ export interface ParsedFlags {
  *
  * @example
  * ```ts
- * import { parseFlags } from "@eventstorm/core";
+ * import { parseFlags } from "@eventstorm/core/cli";
  * const { values } = parseFlags(["--topic", "http."], {
  *   name: "eventstorm tap",
  *   summary: "print events",
@@ -183,7 +183,7 @@ function describeParseError(error: unknown): string {
  *
  * @example
  * ```ts
- * import { helpText } from "@eventstorm/core";
+ * import { helpText } from "@eventstorm/core/cli";
  * console.log(helpText({ name: "eventstorm x", summary: "does x", flags: {} }));
  * ```
  */
@@ -214,7 +214,7 @@ export function helpText(spec: CommandSpec): string {
 
 /** Reads a string flag. @example
  * ```ts
- * import { stringFlag } from "@eventstorm/core";
+ * import { stringFlag } from "@eventstorm/core/cli";
  * stringFlag({ to: "tcp://a:1" }, "to"); // "tcp://a:1"
  * ```
  */
@@ -226,7 +226,7 @@ export function stringFlag(values: Flags, name: string): string | undefined {
 
 /** Reads a repeatable string flag as a list. @example
  * ```ts
- * import { listFlag } from "@eventstorm/core";
+ * import { listFlag } from "@eventstorm/core/cli";
  * listFlag({ topic: ["a", "b"] }, "topic"); // ["a", "b"]
  * ```
  */
@@ -243,7 +243,7 @@ export function listFlag(values: Flags, name: string): string[] {
  *
  * @example
  * ```ts
- * import { topicPrefixesFlag } from "@eventstorm/core";
+ * import { topicPrefixesFlag } from "@eventstorm/core/cli";
  * topicPrefixesFlag({ topic: ["http.", "ssh.login"] }, "topic"); // ["http.", "ssh.login"]
  * ```
  */
@@ -264,7 +264,7 @@ export function topicPrefixesFlag(values: Flags, name: string): string[] {
  *
  * @example
  * ```ts
- * import { integerFlag } from "@eventstorm/core";
+ * import { integerFlag } from "@eventstorm/core/cli";
  * integerFlag({ buffer: "100" }, "buffer", { min: 1 }); // 100
  * ```
  */
@@ -291,7 +291,7 @@ export function integerFlag(
  *
  * @example
  * ```ts ignore
- * import { runCommand } from "@eventstorm/core";
+ * import { runCommand } from "@eventstorm/core/cli";
  * await runCommand(async () => { console.log("hi"); });
  * ```
  */
@@ -327,7 +327,7 @@ function oneLine(message: string): string {
  *
  * @example
  * ```ts ignore
- * import { shutdownSignal } from "@eventstorm/core";
+ * import { shutdownSignal } from "@eventstorm/core/cli";
  * const signal = shutdownSignal();
  * signal.addEventListener("abort", () => console.error("stopping"));
  * ```

@@ -43,7 +43,7 @@ const WRAPPERS = new Set([
  *
  * @example
  * ```ts
- * import { encodeValue } from "@eventstorm/core";
+ * import { encodeValue } from "@eventstorm/core/protocol";
  * encodeValue(new Date(0)); // { $date: "1970-01-01T00:00:00.000Z" }
  * encodeValue(12n); // { $numberLong: "12" }
  * ```
@@ -107,7 +107,7 @@ function toBase64(bytes: Uint8Array): string {
  *
  * @example
  * ```ts
- * import { encodeFields } from "@eventstorm/core";
+ * import { encodeFields } from "@eventstorm/core/protocol";
  * encodeFields({ type: "x", time: new Date(0), host: "h", n: 1, at: new Date(0) });
  * // '{"n":1,"at":{"$date":"1970-01-01T00:00:00.000Z"}}'
  * ```
@@ -138,7 +138,7 @@ export function encodeFields(event: Record<string, unknown>): string {
  *
  * @example
  * ```ts
- * import { decodeValue } from "@eventstorm/core";
+ * import { decodeValue } from "@eventstorm/core/protocol";
  * decodeValue({ $date: "2026-01-01T00:00:00Z" }) instanceof Date; // true
  * decodeValue({ $numberLong: "9007199254740993" }); // 9007199254740993n
  * ```
@@ -177,7 +177,7 @@ export function decodeValue(value: unknown): unknown {
  *
  * @example
  * ```ts
- * import { decodeFields } from "@eventstorm/core";
+ * import { decodeFields } from "@eventstorm/core/protocol";
  * decodeFields('{"n":1,"at":{"$date":"1970-01-01T00:00:00.000Z"}}').at instanceof Date; // true
  * ```
  */
@@ -198,7 +198,7 @@ export function decodeFields(json: string): Record<string, unknown> {
  *
  * @example
  * ```ts
- * import { toJsonLine } from "@eventstorm/core";
+ * import { toJsonLine } from "@eventstorm/core/protocol";
  * toJsonLine({ type: "x", time: new Date(0), host: "h", n: 2n ** 53n + 1n });
  * // '{"type":"x","time":{"$date":"1970-01-01T00:00:00.000Z"},"host":"h","n":{"$numberLong":"9007199254740993"}}'
  * ```
@@ -220,7 +220,7 @@ export function toJsonLine(event: Record<string, unknown>): string {
  *
  * @example
  * ```ts
- * import { fromJsonLine } from "@eventstorm/core";
+ * import { fromJsonLine } from "@eventstorm/core/protocol";
  * fromJsonLine('{"time":{"$date":"2026-01-01T00:00:00Z"}}').time instanceof Date; // true
  * fromJsonLine('{"n":{"$numberLong":"9007199254740993"}}').n; // 9007199254740993n
  * ```

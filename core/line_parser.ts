@@ -22,7 +22,7 @@ export interface LineContext {
  *
  * @example
  * ```ts
- * import type { LineParser } from "@eventstorm/core";
+ * import type { LineParser } from "@eventstorm/core/source";
  * const words: LineParser = {
  *   parse: (line, ctx) => [{ type: "app.line", time: ctx.readAt, host: ctx.host, words: line.split(" ").length }],
  * };

@@ -24,7 +24,7 @@ const MAX_HELD = 64;
  *
  * @example
  * ```ts
- * import type { OutputResume } from "@eventstorm/core";
+ * import type { OutputResume } from "@eventstorm/core/source";
  * const resume: OutputResume = { sourceId: 42n, positions: { "http.hit": 1000 } };
  * ```
  */
@@ -40,7 +40,7 @@ export interface OutputResume {
  *
  * @example
  * ```ts
- * import { type LineSourceOptions, PrintOutput } from "@eventstorm/core";
+ * import { type LineSourceOptions, PrintOutput } from "@eventstorm/core/source";
  * const options: LineSourceOptions = {
  *   paths: ["/var/log/app.log"],
  *   parser: { parse: () => undefined },
@@ -87,7 +87,7 @@ export interface LineSourceOptions extends FollowerOptions {
  *
  * @example
  * ```ts
- * import type { LineSourceStats } from "@eventstorm/core";
+ * import type { LineSourceStats } from "@eventstorm/core/source";
  * const unparsedShare = (s: LineSourceStats) => s.linesUnparsed / Math.max(1, s.linesRead);
  * ```
  */
@@ -111,7 +111,7 @@ export interface LineSourceStats extends FollowerStats {
  *
  * @example
  * ```ts
- * import type { LineSourceCheckpoint } from "@eventstorm/core";
+ * import type { LineSourceCheckpoint } from "@eventstorm/core/source";
  * const empty: LineSourceCheckpoint = {
  *   version: 1,
  *   savedAt: new Date().toISOString(),
@@ -142,7 +142,7 @@ export interface LineSourceCheckpoint {
  *
  * @example
  * ```ts
- * import { LineSource, PrintOutput } from "@eventstorm/core";
+ * import { LineSource, PrintOutput } from "@eventstorm/core/source";
  * const dir = await Deno.makeTempDir();
  * await Deno.writeTextFile(`${dir}/app.log`, "hello\n");
  * const source = new LineSource({
@@ -410,7 +410,7 @@ export class LineSource {
  *
  * @example
  * ```ts
- * import { PrintOutput, runLineSource } from "@eventstorm/core";
+ * import { PrintOutput, runLineSource } from "@eventstorm/core/source";
  * const dir = await Deno.makeTempDir();
  * await Deno.writeTextFile(`${dir}/app.log`, "hello\nworld\n");
  * const stats = await runLineSource({

@@ -11,7 +11,7 @@
  *
  * @example
  * ```ts
- * import { readLines } from "@eventstorm/core";
+ * import { readLines } from "@eventstorm/core/internal";
  * const stream = ReadableStream.from([new TextEncoder().encode("a\nb\n")]);
  * for await (const line of readLines(stream)) console.log(line);
  * ```

@@ -25,7 +25,7 @@ export class MessageBuilder {
    *
    * @example
    * ```ts
-   * import { MessageBuilder } from "@eventstorm/core";
+   * import { MessageBuilder } from "@eventstorm/core/internal";
    * const frames = new MessageBuilder(1n).build("eventstorm.stats", [
    *   { type: "eventstorm.stats", time: new Date(), host: "h", events: 5 },
    * ]);

@@ -1,8 +1,15 @@
 /**
- * eventstorm core: the event model, the BSON codec, wire protocol v1, the ZeroMQ
- * transport (Emitter, Collector) and the mechanics every component shares.
+ * eventstorm core: what a Deno program needs to emit or collect events — the
+ * event model, {@linkcode Emitter}, {@linkcode Collector}, their options and
+ * stats, and the CURVE options and key helpers that secure them.
  *
- * @example
+ * Building blocks live in subpath exports, like denoland/std packages:
+ * `@eventstorm/core/protocol` (the wire codec), `@eventstorm/core/source`
+ * (line parsers, the file follower, checkpoints), `@eventstorm/core/sink` (the
+ * sink runner and backend contract) and `@eventstorm/core/cli` (flags, stats
+ * lines and the other command-line mechanics components share).
+ *
+ * @example Emit and collect
  * ```ts ignore
  * import { Collector, Emitter } from "@eventstorm/core";
  * const collector = await Collector.open({ endpoints: "@tcp://127.0.0.1:5556" });
@@ -13,44 +20,32 @@
  *
  * @module
  */
-export * from "./event.ts";
-export * from "./codec.ts";
-export * from "./bson_depth.ts";
-export * from "./fields.ts";
 export {
-  decodeFields,
-  decodeValue,
-  encodeFields,
-  encodeValue,
-  fromJsonLine,
-  toJsonLine,
-} from "./json.ts";
-export * from "./protocol.ts";
-export * from "./sequence.ts";
-export * from "./turns.ts";
-export * from "./endpoint.ts";
-export * from "./flags.ts";
-export * from "./duration.ts";
-export * from "./output.ts";
-export * from "./line_parser.ts";
-export * from "./emitter.ts";
-export * from "./collector.ts";
-export { libzmqCandidates, loadLibzmq } from "./zmq/ffi.ts";
-export * from "./stats.ts";
-export * from "./message.ts";
-export * from "./relay.ts";
-export * from "./lines.ts";
-export * from "./sink.ts";
-export * from "./sink_cli.ts";
-export * from "./queue.ts";
-export * from "./random.ts";
-export * from "./print_output.ts";
-export * from "./syslog.ts";
-export * from "./tail.ts";
-export * from "./checkpoint.ts";
-export * from "./line_source.ts";
-export * from "./source_cli.ts";
+  envelopeProblem,
+  type Event,
+  type EventFields,
+  isEvent,
+  isValidType,
+  localHostname,
+  makeEvent,
+  type MakeEventOptions,
+  MAX_TYPE_LENGTH,
+} from "./event.ts";
+export { Emitter, type EmitterOptions, type EmitterStats } from "./emitter.ts";
 export {
+  Collector,
+  type CollectorOptions,
+  type CollectorStats,
+  type EventBatch,
+} from "./collector.ts";
+export type { DeliveredMark, EventOutput } from "./output.ts";
+export type { DropReason, WireMessage } from "./protocol.ts";
+export type { StreamCounters } from "./sequence.ts";
+export { ZmqContext } from "./zmq/socket.ts";
+export { type Member, memberOf, parseMember } from "./member.ts";
+export type { CurveOptions } from "./curve/options.ts";
+export {
+  type Certificate,
   certificateText,
   curveAvailable,
   generateKeyPair,
@@ -62,17 +57,5 @@ export {
   readCertificate,
   writeKeyPair,
 } from "./curve/certificate.ts";
-export type { Certificate } from "./curve/certificate.ts";
-export {
-  applyCurve,
-  commandCurve,
-  CURVE_CLIENT_FLAGS,
-  curveFromFlags,
-  type CurveOptions,
-  serverKeyFrom,
-  warnPlaintextBinds,
-} from "./curve/options.ts";
 export { KeyDirectory } from "./curve/zap.ts";
 export type { HandshakeFailure } from "./curve/monitor.ts";
-export { type Member, memberOf, parseMember } from "./member.ts";
-export * from "./stream_source.ts";

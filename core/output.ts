@@ -71,7 +71,7 @@ export interface DeliveredMark {
  *
  * @example
  * ```ts
- * import { flushUnlessStopped, PrintOutput } from "@eventstorm/core";
+ * import { flushUnlessStopped, PrintOutput } from "@eventstorm/core/source";
  * const out = new PrintOutput({ writer: new WritableStream() });
  * out.send({ type: "app.start", time: new Date(), host: "h" });
  * await flushUnlessStopped(out, AbortSignal.timeout(1000)); // true

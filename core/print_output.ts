@@ -13,7 +13,7 @@ import { randomSourceId } from "./protocol.ts";
  *
  * @example
  * ```ts
- * import type { ByteSink } from "@eventstorm/core";
+ * import type { ByteSink } from "@eventstorm/core/source";
  * const sink: ByteSink = Deno.stderr;
  * ```
  */
@@ -27,7 +27,7 @@ export type ByteSink =
  *
  * @example
  * ```ts
- * import { PrintOutput, type PrintOutputOptions } from "@eventstorm/core";
+ * import { PrintOutput, type PrintOutputOptions } from "@eventstorm/core/source";
  * const options: PrintOutputOptions = { writer: Deno.stderr };
  * const out = new PrintOutput(options);
  * ```
@@ -52,7 +52,7 @@ const encoder = new TextEncoder();
  *
  * @example
  * ```ts
- * import { PrintOutput } from "@eventstorm/core";
+ * import { PrintOutput } from "@eventstorm/core/source";
  * const out = new PrintOutput();
  * out.send({ type: "app.start", time: new Date(0), host: "h" });
  * await out.close(); // prints {"type":"app.start","time":{"$date":"1970-01-01T00:00:00.000Z"},"host":"h"}

@@ -11,7 +11,7 @@ import { isValidType } from "./event.ts";
  *
  * @example
  * ```ts
- * import { HEADER_MAGIC } from "@eventstorm/core";
+ * import { HEADER_MAGIC } from "@eventstorm/core/protocol";
  * HEADER_MAGIC; // 0xe5
  * ```
  */
@@ -20,7 +20,7 @@ export const HEADER_MAGIC = 0xe5;
  *
  * @example
  * ```ts
- * import { PROTOCOL_VERSION } from "@eventstorm/core";
+ * import { PROTOCOL_VERSION } from "@eventstorm/core/protocol";
  * PROTOCOL_VERSION; // 1
  * ```
  */
@@ -29,7 +29,7 @@ export const PROTOCOL_VERSION = 1;
  *
  * @example
  * ```ts
- * import { HEADER_SIZE } from "@eventstorm/core";
+ * import { HEADER_SIZE } from "@eventstorm/core/protocol";
  * HEADER_SIZE; // 24
  * ```
  */
@@ -38,7 +38,7 @@ export const HEADER_SIZE = 24;
  *
  * @example
  * ```ts
- * import { KNOWN_FLAGS } from "@eventstorm/core";
+ * import { KNOWN_FLAGS } from "./protocol.ts";
  * KNOWN_FLAGS; // 0
  * ```
  */
@@ -47,7 +47,7 @@ export const KNOWN_FLAGS = 0;
  *
  * @example
  * ```ts
- * import { DEFAULT_MAX_MESSAGE_SIZE } from "@eventstorm/core";
+ * import { DEFAULT_MAX_MESSAGE_SIZE } from "@eventstorm/core/protocol";
  * DEFAULT_MAX_MESSAGE_SIZE; // 16777216
  * ```
  */
@@ -70,7 +70,7 @@ export interface Header {
  *
  * @example
  * ```ts
- * import { encodeHeader } from "@eventstorm/core";
+ * import { encodeHeader } from "@eventstorm/core/protocol";
  * const header = encodeHeader({ flags: 0, count: 10, source: 42n, first: 0 });
  * header.length; // 24
  * ```
@@ -93,7 +93,7 @@ export function encodeHeader(
  *
  * @example
  * ```ts
- * import { DROP_REASONS } from "@eventstorm/core";
+ * import { DROP_REASONS } from "@eventstorm/core/protocol";
  * DROP_REASONS.includes("magic"); // true
  * ```
  */
@@ -144,7 +144,7 @@ const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
  *
  * @example
  * ```ts
- * import { encodeBatch, encodeHeader, parseMessage } from "@eventstorm/core";
+ * import { encodeBatch, encodeHeader, parseMessage } from "@eventstorm/core/protocol";
  * const body = encodeBatch([{ type: "a.b", time: new Date(), host: "h" }]);
  * const topic = new TextEncoder().encode("a.b");
  * const result = parseMessage([topic, encodeHeader({ flags: 0, count: 1, source: 1n, first: 0 }), body]);
@@ -191,7 +191,7 @@ export function parseMessage(frames: readonly Uint8Array[]): ParseResult {
  *
  * @example
  * ```ts
- * import { decodeTopic } from "@eventstorm/core";
+ * import { decodeTopic } from "@eventstorm/core/protocol";
  * decodeTopic(new TextEncoder().encode("http.hit")); // "http.hit"
  * ```
  */
@@ -233,7 +233,7 @@ function decodeTopicUncached(frame: Uint8Array): string | undefined {
  *
  * @example
  * ```ts
- * import { encodeHeader, parseHeader } from "@eventstorm/core";
+ * import { encodeHeader, parseHeader } from "@eventstorm/core/protocol";
  * parseHeader(encodeHeader({ flags: 0, count: 3, source: 7n, first: 9 }));
  * // { flags: 0, count: 3, source: 7n, first: 9 }
  * ```
@@ -271,7 +271,7 @@ export function parseHeader(frame: Uint8Array): Header | { reason: DropReason; d
  *
  * @example
  * ```ts
- * import { randomSourceId } from "@eventstorm/core";
+ * import { randomSourceId } from "@eventstorm/core/protocol";
  * randomSourceId() > 0n; // true
  * ```
  */

@@ -11,7 +11,7 @@
  *
  * @example
  * ```ts
- * import { Queue } from "@eventstorm/core";
+ * import { Queue } from "./queue.ts";
  * const queue = new Queue<number>();
  * queue.push(1);
  * queue.push(2);

@@ -11,7 +11,7 @@
  *
  * @example
  * ```ts
- * import { mulberry32 } from "@eventstorm/core";
+ * import { mulberry32 } from "@eventstorm/core/internal";
  * const random = mulberry32(42);
  * console.log(random() < 1); // true
  * ```

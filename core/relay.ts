@@ -19,7 +19,7 @@ import { KeyDirectory, ZapHandler, type ZapRequest } from "./curve/zap.ts";
  *
  * @example
  * ```ts
- * import { MAX_PENDING_SUBSCRIPTIONS } from "@eventstorm/core";
+ * import { MAX_PENDING_SUBSCRIPTIONS } from "@eventstorm/core/internal";
  * MAX_PENDING_SUBSCRIPTIONS; // 1048576
  * ```
  */
@@ -94,7 +94,7 @@ export interface RelayHooks {
  *
  * @example
  * ```ts ignore
- * import { Relay } from "@eventstorm/core";
+ * import { Relay } from "@eventstorm/core/internal";
  * const relay = new Relay({ upstream: "@tcp://*:5555", downstream: "@tcp://*:5556" });
  * await relay.run({ message: () => true, subscription: (_on, prefix) => [prefix] });
  * ```

@@ -44,7 +44,7 @@ export interface SequenceVerdict {
  *
  * @example
  * ```ts
- * import { MAX_INDEX_JUMP } from "@eventstorm/core";
+ * import { MAX_INDEX_JUMP } from "@eventstorm/core/protocol";
  * MAX_INDEX_JUMP; // 16777216
  * ```
  */
@@ -56,7 +56,7 @@ export const MAX_INDEX_JUMP = 2 ** 24;
  *
  * @example
  * ```ts
- * import { MAX_INDEX_RATE } from "@eventstorm/core";
+ * import { MAX_INDEX_RATE } from "@eventstorm/core/protocol";
  * MAX_INDEX_RATE; // 16777216
  * ```
  */
@@ -67,7 +67,7 @@ export const MAX_INDEX_RATE = 2 ** 24;
  *
  * @example
  * ```ts
- * import { OWNER_IDLE_MS } from "@eventstorm/core";
+ * import { OWNER_IDLE_MS } from "@eventstorm/core/protocol";
  * OWNER_IDLE_MS; // 600000
  * ```
  */
@@ -111,7 +111,7 @@ interface SourceEntry {
  *
  * @example
  * ```ts
- * import { SequenceTracker } from "@eventstorm/core";
+ * import { SequenceTracker } from "@eventstorm/core/protocol";
  * const tracker = new SequenceTracker();
  * tracker.observe(1n, "a", 0, 10); // { skip: 0, lost: 0 }
  * tracker.observe(1n, "a", 15, 5); // { skip: 0, lost: 5 }

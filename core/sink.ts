@@ -32,7 +32,7 @@ export interface SinkBackend {
  *
  * @example
  * ```ts
- * import type { WriteResult } from "@eventstorm/core";
+ * import type { WriteResult } from "@eventstorm/core/sink";
  * const result: WriteResult = { rejected: 0, duplicates: 2 };
  * ```
  */
@@ -113,7 +113,7 @@ export interface SinkStats {
  *
  * @example
  * ```ts
- * import { eventId } from "@eventstorm/core";
+ * import { eventId } from "@eventstorm/core/sink";
  * eventId(255n, "http.hit", 7); // "ff-http.hit-7"
  * ```
  */
@@ -129,7 +129,7 @@ export function eventId(source: bigint, topic: string, index: number): string {
  *
  * @example
  * ```ts ignore
- * import { SinkRunner } from "@eventstorm/core";
+ * import { SinkRunner } from "@eventstorm/core/sink";
  * const runner = new SinkRunner({ name: "null", write: async () => {}, close: async () => {} },
  *   { collector: { endpoints: ">tcp://127.0.0.1:5556" } });
  * await runner.run(AbortSignal.timeout(1000));

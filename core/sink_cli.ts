@@ -44,7 +44,7 @@ export interface SinkCommand {
  *
  * @example
  * ```ts
- * import { SINK_FLAGS } from "@eventstorm/core";
+ * import { SINK_FLAGS } from "@eventstorm/core/sink";
  * Object.keys(SINK_FLAGS).includes("buffer"); // true
  * ```
  */
@@ -95,7 +95,7 @@ export const SINK_FLAGS: Record<string, FlagSpec> = {
  *
  * @example
  * ```ts
- * import { formatSinkLine } from "@eventstorm/core";
+ * import { formatSinkLine } from "@eventstorm/core/sink";
  * formatSinkLine("store", { received: 10, stored: 10, buffered: 0, dropped: 0, lost_on_wire: 0 }, {}, 1000);
  * ```
  */
@@ -122,7 +122,7 @@ export function formatSinkLine(
  *
  * @example
  * ```ts ignore
- * import { runSinkMain } from "@eventstorm/core";
+ * import { runSinkMain } from "@eventstorm/core/sink";
  * await runSinkMain(Deno.args, {
  *   name: "null", summary: "discard events", flags: {},
  *   makeBackend: () => Promise.resolve({ name: "null", write: async () => {}, close: async () => {} }),

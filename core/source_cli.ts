@@ -36,7 +36,7 @@ import { expandGlobs } from "./tail.ts";
  *
  * @example
  * ```ts
- * import type { FileSourceCommand } from "@eventstorm/core";
+ * import type { FileSourceCommand } from "@eventstorm/core/source";
  * const app: FileSourceCommand = {
  *   name: "app",
  *   summary: "application log lines",
@@ -63,7 +63,7 @@ export interface FileSourceCommand {
  *
  * @example
  * ```ts
- * import { FILE_SOURCE_FLAGS } from "@eventstorm/core";
+ * import { FILE_SOURCE_FLAGS } from "@eventstorm/core/source";
  * Object.keys(FILE_SOURCE_FLAGS).includes("from-start"); // true
  * ```
  */
@@ -128,7 +128,7 @@ export const FILE_SOURCE_FLAGS: Record<string, FlagSpec> = {
  *
  * @example
  * ```ts
- * import { fileSourceSpec } from "@eventstorm/core";
+ * import { fileSourceSpec } from "@eventstorm/core/source";
  * const spec = fileSourceSpec({ name: "app", summary: "app logs", makeParser: () => ({ parse: () => [] }) });
  * spec.name; // "eventstorm source app"
  * ```
@@ -154,7 +154,7 @@ export function fileSourceSpec(command: FileSourceCommand): CommandSpec {
  *
  * @example
  * ```ts
- * import { defaultCheckpointPath } from "@eventstorm/core";
+ * import { defaultCheckpointPath } from "@eventstorm/core/source";
  * defaultCheckpointPath("nginx", ["/var/log/nginx/access.log"]);
  * // e.g. "/home/me/.local/state/eventstorm/nginx-3f2a9c1d0b4e7a65.json"
  * ```
@@ -189,7 +189,7 @@ function hash64(text: string): string {
  *
  * @example
  * ```ts ignore
- * import { sourceCounters } from "@eventstorm/core";
+ * import { sourceCounters } from "@eventstorm/core/source";
  * const counters = sourceCounters(source.stats());
  * ```
  */
@@ -218,7 +218,7 @@ export function sourceCounters(stats: LineSourceStats, dropped = 0): Counters {
  *
  * @example
  * ```ts
- * import { formatSourceLine } from "@eventstorm/core";
+ * import { formatSourceLine } from "@eventstorm/core/source";
  * formatSourceLine("nginx", { lines: 2000, events: 1990, unparsed: 10, files: 1 }, { lines: 0 }, 1000);
  * // "source nginx: 2.00k lines/s; lines 2000 (0B), events 1990, unparsed 10, too long 0, ..."
  * ```
@@ -251,7 +251,7 @@ export function formatSourceLine(
  *
  * @example
  * ```ts
- * import { statsIntervalFlag } from "@eventstorm/core";
+ * import { statsIntervalFlag } from "@eventstorm/core/source";
  * statsIntervalFlag({ "stats-interval": "10s" }); // 10000
  * ```
  */
@@ -267,7 +267,8 @@ export function statsIntervalFlag(values: Flags): number {
  *
  * @example
  * ```ts ignore
- * import { runCommand, runFileSourceMain } from "@eventstorm/core";
+ * import { runCommand } from "@eventstorm/core/cli";
+ * import { runFileSourceMain } from "@eventstorm/core/source";
  * await runCommand(() =>
  *   runFileSourceMain(Deno.args, {
  *     name: "app",

@@ -13,7 +13,7 @@ export type Counters = Record<string, number>;
  *
  * @example
  * ```ts
- * import { formatCount } from "@eventstorm/core";
+ * import { formatCount } from "@eventstorm/core/cli";
  * formatCount(12_345); // "12.3k"
  * ```
  */
@@ -33,7 +33,7 @@ export function formatCount(value: number): string {
  *
  * @example
  * ```ts
- * import { formatBytes } from "@eventstorm/core";
+ * import { formatBytes } from "@eventstorm/core/cli";
  * formatBytes(1536); // "1.5KiB"
  * ```
  */
@@ -52,7 +52,7 @@ export function formatBytes(value: number): string {
  *
  * @example
  * ```ts
- * import { rate } from "@eventstorm/core";
+ * import { rate } from "@eventstorm/core/cli";
  * rate(1500, 500, 2000); // 500
  * ```
  */
@@ -82,7 +82,7 @@ export interface StatsReporterOptions {
  *
  * @example
  * ```ts
- * import { StatsReporter } from "@eventstorm/core";
+ * import { StatsReporter } from "@eventstorm/core/cli";
  * let events = 0;
  * const reporter = new StatsReporter({
  *   component: "demo",

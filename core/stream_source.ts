@@ -31,7 +31,7 @@ export interface StreamCheckpoint {
  *
  * @example
  * ```ts
- * import { PrintOutput, StreamCheckpointFile } from "@eventstorm/core";
+ * import { PrintOutput, StreamCheckpointFile } from "@eventstorm/core/source";
  * const file = new StreamCheckpointFile(`${await Deno.makeTempDir()}/cp.json`, "syslog");
  * const saved = await file.load(); // undefined: none yet
  * const output = new PrintOutput(StreamCheckpointFile.resume(saved));
@@ -92,7 +92,7 @@ export class StreamCheckpointFile {
  *
  * @example
  * ```ts
- * import { EventSender, PrintOutput } from "@eventstorm/core";
+ * import { EventSender, PrintOutput } from "@eventstorm/core/source";
  * const sender = new EventSender();
  * const output = new PrintOutput({ writer: new WritableStream() });
  * sender.send(sender.call(() => [{ type: "app.start", time: new Date(), host: "h" }]), output);
@@ -152,7 +152,7 @@ export interface RouterStats {
  *
  * @example
  * ```ts
- * import { RoutingParser } from "@eventstorm/core";
+ * import { RoutingParser } from "@eventstorm/core/source";
  * class Router extends RoutingParser {
  *   route(line: string) {
  *     this.count("all");

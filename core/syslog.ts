@@ -50,7 +50,7 @@ const DAY = 86_400_000;
  *
  * @example
  * ```ts
- * import { SyslogParser } from "@eventstorm/core";
+ * import { SyslogParser } from "@eventstorm/core/source";
  * const syslog = new SyslogParser({ utc: true });
  * const line = syslog.parse(
  *   "Nov 23 18:24:33 mx postfix/smtpd[1234]: connect from unknown[192.0.2.1]",
@@ -362,7 +362,7 @@ export interface ParseSyslogLineOptions extends SyslogParserOptions {
  *
  * @example
  * ```ts
- * import { parseSyslogLine } from "@eventstorm/core";
+ * import { parseSyslogLine } from "@eventstorm/core/source";
  * const line = parseSyslogLine(
  *   "2026-11-23T18:24:33.123456+01:00 bastion sshd[812]: Accepted publickey for ann from 192.0.2.7 port 50122 ssh2",
  * );

@@ -16,7 +16,7 @@ import { basename, dirname, join, parse, resolve, sep } from "node:path";
  *
  * @example
  * ```ts
- * import type { FollowerOptions } from "@eventstorm/core";
+ * import type { FollowerOptions } from "@eventstorm/core/source";
  * const options: FollowerOptions = { paths: ["/var/log/nginx/*.log"], fromStart: true };
  * ```
  */
@@ -46,7 +46,7 @@ export interface FollowerOptions {
  *
  * @example
  * ```ts
- * import type { LineBatch } from "@eventstorm/core";
+ * import type { LineBatch } from "@eventstorm/core/source";
  * const batch: LineBatch = { path: "/var/log/app.log", file: "/var/log/app.log.1", fingerprint: "ab12", lines: ["x"], offset: 2 };
  * ```
  */
@@ -68,7 +68,7 @@ export interface LineBatch {
  *
  * @example
  * ```ts
- * import type { FilePosition } from "@eventstorm/core";
+ * import type { FilePosition } from "@eventstorm/core/source";
  * const p: FilePosition = { fingerprint: "ab12", path: "/var/log/app.log", offset: 4096, seenAt: Date.now() };
  * ```
  */
@@ -90,7 +90,7 @@ export interface FilePosition {
  *
  * @example
  * ```ts
- * import { FileFollower, type FollowerStats } from "@eventstorm/core";
+ * import { FileFollower, type FollowerStats } from "@eventstorm/core/source";
  * const stats: FollowerStats = new FileFollower({ paths: [] }).stats();
  * ```
  */
@@ -257,7 +257,7 @@ class Reader {
  *
  * @example
  * ```ts
- * import { FileFollower } from "@eventstorm/core";
+ * import { FileFollower } from "@eventstorm/core/source";
  * const dir = await Deno.makeTempDir();
  * await Deno.writeTextFile(`${dir}/app.log`, "one\ntwo\n");
  * const follower = new FileFollower({ paths: [`${dir}/*.log`], once: true });
@@ -1064,7 +1064,7 @@ const MAX_GLOB_DEPTH = 32;
  *
  * @example
  * ```ts
- * import { globToRegExp } from "@eventstorm/core";
+ * import { globToRegExp } from "./tail.ts";
  * globToRegExp("access*.log").test("access-2.log"); // true
  * globToRegExp("*.log").test(".hidden.log"); // false
  * ```
@@ -1138,7 +1138,7 @@ function expandBraces(pattern: string): string[] {
  *
  * @example
  * ```ts
- * import type { ExpandGlobsOptions } from "@eventstorm/core";
+ * import type { ExpandGlobsOptions } from "./tail.ts";
  * const options: ExpandGlobsOptions = { cwd: "/var/log" };
  * ```
  */
@@ -1155,7 +1155,7 @@ export interface ExpandGlobsOptions {
  *
  * @example
  * ```ts
- * import { expandGlobs } from "@eventstorm/core";
+ * import { expandGlobs } from "./tail.ts";
  * const files = await expandGlobs(["/var/log/nginx/*.log", "/var/log/syslog"]);
  * ```
  */

@@ -14,7 +14,7 @@
  *
  * @example
  * ```ts
- * import { Turns } from "@eventstorm/core";
+ * import { Turns } from "./turns.ts";
  * const turns = new Turns();
  * for (let i = 0; i < 1_000_000; i++) {
  *   if (turns.due()) await turns.give();

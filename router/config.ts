@@ -3,19 +3,19 @@
  *
  * @module
  */
+import type { CurveOptions } from "@eventstorm/core";
 import {
   type CommandSpec,
   CURVE_CLIENT_FLAGS,
   curveFromFlags,
-  type CurveOptions,
-  DEFAULT_MAX_MESSAGE_SIZE,
   endpointsFlag,
   type Flags,
   integerFlag,
   parseDuration,
   stringFlag,
   topicPrefixesFlag,
-} from "@eventstorm/core";
+} from "@eventstorm/core/cli";
+import { DEFAULT_MAX_MESSAGE_SIZE } from "@eventstorm/core/protocol";
 
 /** Everything a router needs to run. */
 export interface RouterConfig {
@@ -145,7 +145,7 @@ export const ROUTER_COMMAND: CommandSpec = {
  *
  * @example
  * ```ts
- * import { parseFlags } from "@eventstorm/core";
+ * import { parseFlags } from "@eventstorm/core/cli";
  * import { ROUTER_COMMAND, routerConfigFromFlags } from "@eventstorm/router";
  * const config = routerConfigFromFlags(parseFlags(["--allow", "http."], ROUTER_COMMAND).values);
  * config.allow; // ["http."]

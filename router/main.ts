@@ -11,7 +11,7 @@ import {
   shutdownSignal,
   warnPlaintextBinds,
   warnUnresolvableHosts,
-} from "@eventstorm/core";
+} from "@eventstorm/core/cli";
 import { ROUTER_COMMAND, routerConfigFromFlags } from "./config.ts";
 import { Router } from "./router.ts";
 

@@ -5,7 +5,7 @@
  * @example
  * ```ts ignore
  * import { Router, ROUTER_COMMAND, routerConfigFromFlags } from "@eventstorm/router";
- * import { parseFlags } from "@eventstorm/core";
+ * import { parseFlags } from "@eventstorm/core/cli";
  * const router = new Router(routerConfigFromFlags(parseFlags([], ROUTER_COMMAND).values));
  * await router.run();
  * ```

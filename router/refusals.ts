@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Refusal } from "@eventstorm/core";
+import type { Refusal } from "@eventstorm/core/internal";
 
 /** At most this many lines per window; the rest are summed into one line after it. */
 const LINES_PER_WINDOW = 10;

@@ -4,20 +4,16 @@
  *
  * @module
  */
+import { type Event, localHostname } from "@eventstorm/core";
+import { type Counters, parseEndpoints, StatsReporter } from "@eventstorm/core/cli";
+import { MessageBuilder, Relay } from "@eventstorm/core/internal";
+import type { DropReason } from "@eventstorm/core";
 import {
-  type Counters,
-  type DropReason,
   encodeHeader,
-  type Event,
-  localHostname,
-  MessageBuilder,
-  parseEndpoints,
   parseMessage,
   randomSourceId,
-  Relay,
   SequenceTracker,
-  StatsReporter,
-} from "@eventstorm/core";
+} from "@eventstorm/core/protocol";
 import type { RouterConfig } from "./config.ts";
 import { RefusalLog } from "./refusals.ts";
 import { SubscriptionTable, TopicFilter } from "./filter.ts";

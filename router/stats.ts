@@ -4,15 +4,9 @@
  *
  * @module
  */
-import {
-  type Counters,
-  type DropReason,
-  formatBytes,
-  formatCount,
-  type HandshakeFailure,
-  rate,
-  type StreamCounters,
-} from "@eventstorm/core";
+import { type Counters, formatBytes, formatCount, rate } from "@eventstorm/core/cli";
+import type { HandshakeFailure } from "@eventstorm/core";
+import type { DropReason, StreamCounters } from "@eventstorm/core";
 
 /** Counters of one topic. */
 export interface TopicCounters {

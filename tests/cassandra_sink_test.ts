@@ -3,16 +3,10 @@
 // table and are read back with the driver. Without a server the tests are ignored, except
 // under CI=true.
 import assert from "node:assert/strict";
-import {
-  Emitter,
-  type Event,
-  eventId,
-  fromJsonLine,
-  SinkRunner,
-  type SinkRunnerOptions,
-  type SinkStats,
-  UsageError,
-} from "@eventstorm/core";
+import { Emitter, type Event } from "@eventstorm/core";
+import { UsageError } from "@eventstorm/core/cli";
+import { fromJsonLine } from "@eventstorm/core/protocol";
+import { eventId, SinkRunner, type SinkRunnerOptions, type SinkStats } from "@eventstorm/core/sink";
 import {
   CASSANDRA_DEFAULTS,
   CassandraBackend,

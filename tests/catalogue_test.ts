@@ -7,7 +7,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { fromJsonLine } from "@eventstorm/core";
+import { fromJsonLine } from "@eventstorm/core/protocol";
 import { DemoEvents, LogGenerator, NGINX_TIMED_FORMAT } from "@eventstorm/source-demo";
 import { catalogueMarkdown, catalogueProblems } from "../docs/events.ts";
 import { cli, finish, gather, startRouter, waitFor } from "./helpers.ts";

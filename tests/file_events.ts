@@ -5,7 +5,9 @@
  * @module
  */
 import { join } from "node:path";
-import { type Event, type EventOutput, LineSource, randomSourceId } from "@eventstorm/core";
+import type { Event, EventOutput } from "@eventstorm/core";
+import { randomSourceId } from "@eventstorm/core/protocol";
+import { LineSource } from "@eventstorm/core/source";
 import { PostfixTracker } from "@eventstorm/source-postfix";
 import { SshdParser } from "@eventstorm/source-sshd";
 

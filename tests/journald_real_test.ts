@@ -8,7 +8,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Collector, type Event, SyslogParser } from "@eventstorm/core";
+import { Collector, type Event } from "@eventstorm/core";
+import { SyslogParser } from "@eventstorm/core/source";
 import { LogGenerator } from "@eventstorm/source-demo";
 import { PostfixTracker } from "@eventstorm/source-postfix";
 import { SshdParser } from "@eventstorm/source-sshd";

@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { Binary, BSON, Decimal128, ObjectId } from "bson";
-import { fromJsonLine } from "@eventstorm/core";
+import { fromJsonLine } from "@eventstorm/core/protocol";
 import { cli, emitter, finish, startRouter, waitFor } from "./helpers.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };

@@ -3,14 +3,8 @@
 // are read back with the driver. Without a server the tests are ignored, except under CI=true.
 import assert from "node:assert/strict";
 import { type Document, MongoClient } from "mongodb";
-import {
-  Emitter,
-  type Event,
-  eventId,
-  SinkRunner,
-  type SinkRunnerOptions,
-  type SinkStats,
-} from "@eventstorm/core";
+import { Emitter, type Event } from "@eventstorm/core";
+import { eventId, SinkRunner, type SinkRunnerOptions, type SinkStats } from "@eventstorm/core/sink";
 import { MongoBackend, type MongoSinkConfig } from "@eventstorm/sink-mongodb";
 import { type DbServer, inCI, startServer, unavailable } from "./db_server.ts";
 import { sleep, startRouter, waitFor } from "./helpers.ts";

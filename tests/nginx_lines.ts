@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { mulberry32 } from "@eventstorm/core";
+import { mulberry32 } from "@eventstorm/core/internal";
 
 const METHODS = [
   "GET",

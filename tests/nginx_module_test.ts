@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { type Event } from "@eventstorm/core";
+import type { Event } from "@eventstorm/core";
 import { EventStore, queryEvents } from "@eventstorm/sink-store";
 import { nginxParser } from "@eventstorm/source-nginx";
 import { cli, finish, freePort, startRouterProcess, waitFor } from "./helpers.ts";

@@ -3,7 +3,9 @@
  * forged stream indexes, end-of-stream loss, and input that never pauses.
  */
 import assert from "node:assert/strict";
-import { encodeHeader, MessageBuilder, readCertificate } from "@eventstorm/core";
+import { readCertificate } from "@eventstorm/core";
+import { MessageBuilder } from "@eventstorm/core/internal";
+import { encodeHeader } from "@eventstorm/core/protocol";
 import { SocketType, ZmqContext, type ZmqSocket } from "../core/zmq/socket.ts";
 import { cli, emitter, finish, gather, sleep, startRouter, waitFor } from "./helpers.ts";
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Router } from "@eventstorm/router";
-import { MessageBuilder } from "@eventstorm/core";
+import { MessageBuilder } from "@eventstorm/core/internal";
 import { SocketType, ZmqContext } from "../core/zmq/socket.ts";
 import { emitter, gather, routerConfig, sleep, startRouter, waitFor } from "./helpers.ts";
 

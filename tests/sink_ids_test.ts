@@ -2,7 +2,8 @@
 // derives for another source's event, and a row the database ignores as a replay is
 // counted as a duplicate, never as stored.
 import assert from "node:assert/strict";
-import { Emitter, SinkRunner } from "@eventstorm/core";
+import { Emitter } from "@eventstorm/core";
+import { SinkRunner } from "@eventstorm/core/sink";
 import { StoreBackend } from "@eventstorm/sink-store";
 import { startRouter, waitFor } from "./helpers.ts";
 import { squatSink } from "./squat.ts";

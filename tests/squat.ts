@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { Emitter, eventId, type SinkBackend, SinkRunner, type SinkStats } from "@eventstorm/core";
+import { Emitter } from "@eventstorm/core";
+import { eventId, type SinkBackend, SinkRunner, type SinkStats } from "@eventstorm/core/sink";
 import { startRouter } from "./helpers.ts";
 import { waitFor } from "./wait.ts";
 

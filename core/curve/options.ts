@@ -107,7 +107,7 @@ export function secureSocket(
  *
  * @example
  * ```ts
- * import { CURVE_CLIENT_FLAGS } from "@eventstorm/core";
+ * import { CURVE_CLIENT_FLAGS } from "@eventstorm/core/cli";
  * Object.keys(CURVE_CLIENT_FLAGS); // ["curve-server", "curve-secret"]
  * ```
  */
@@ -131,7 +131,7 @@ export const CURVE_CLIENT_FLAGS: Record<string, FlagSpec> = {
  *
  * @example
  * ```ts
- * import { curveFromFlags } from "@eventstorm/core";
+ * import { curveFromFlags } from "@eventstorm/core/cli";
  * curveFromFlags({}); // undefined: plaintext
  * ```
  */
@@ -156,7 +156,7 @@ export function curveFromFlags(values: Flags): CurveOptions | undefined {
  *
  * @example
  * ```ts
- * import { commandCurve } from "@eventstorm/core";
+ * import { commandCurve } from "@eventstorm/core/cli";
  * commandCurve("emit", {}, [">tcp://127.0.0.1:5555"]); // undefined: plaintext, no warning
  * ```
  */
@@ -176,7 +176,7 @@ export function commandCurve(
  *
  * @example
  * ```ts
- * import { serverKeyFrom } from "@eventstorm/core";
+ * import { serverKeyFrom } from "@eventstorm/core/cli";
  * serverKeyFrom("rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7");
  * ```
  */
@@ -197,7 +197,7 @@ export function serverKeyFrom(value: string): string {
  *
  * @example
  * ```ts
- * import { warnPlaintextBinds } from "@eventstorm/core";
+ * import { warnPlaintextBinds } from "@eventstorm/core/cli";
  * warnPlaintextBinds("router", [{ bind: true, address: "tcp://127.0.0.1:5555" }], undefined); // quiet
  * ```
  */

@@ -62,7 +62,7 @@ let loaded: LibZmq | undefined;
  *
  * @example
  * ```ts
- * import { libzmqCandidates } from "@eventstorm/core";
+ * import { libzmqCandidates } from "./ffi.ts";
  * console.log(libzmqCandidates());
  * ```
  */
@@ -120,7 +120,7 @@ function npmAddonCandidates(): string[] {
  *
  * @example
  * ```ts
- * import { loadLibzmq } from "@eventstorm/core";
+ * import { loadLibzmq } from "./ffi.ts";
  * console.log(loadLibzmq().version);
  * ```
  */
@@ -182,7 +182,7 @@ function openLibrary(path: string): Deno.DynamicLibrary<typeof SYMBOLS> {
  *
  * @example
  * ```ts
- * import { loadLibzmq } from "@eventstorm/core";
+ * import { loadLibzmq } from "./ffi.ts";
  * import { zmqErrorText } from "./ffi.ts";
  * zmqErrorText(loadLibzmq(), 11); // "Resource temporarily unavailable"
  * ```

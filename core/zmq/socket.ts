@@ -79,7 +79,22 @@ export class EndpointError extends UsageError {
   }
 }
 
-/** A libzmq context; every socket belongs to one. */
+/**
+ * A libzmq context; every socket belongs to one. Programs share one between
+ * several {@linkcode Emitter}s and {@linkcode Collector}s through their
+ * `context` option, and terminate it when done.
+ *
+ * @example
+ * ```ts
+ * import { Collector, Emitter, ZmqContext } from "@eventstorm/core";
+ * const context = new ZmqContext();
+ * const collector = await Collector.open({ endpoints: "@tcp://127.0.0.1:5556", context });
+ * const emitter = await Emitter.open({ endpoints: ">tcp://127.0.0.1:5556", context });
+ * await emitter.close();
+ * await collector.close();
+ * await context.terminate();
+ * ```
+ */
 export class ZmqContext {
   readonly #lib: LibZmq;
   #pointer: Deno.PointerValue;
@@ -92,12 +107,20 @@ export class ZmqContext {
     if (!this.#pointer) throw new ZmqError("zmq_ctx_new failed", lib.symbols.zmq_errno());
   }
 
-  /** The libzmq in use. */
+  /**
+   * The libzmq in use.
+   *
+   * @internal
+   */
   get lib(): LibZmq {
     return this.#lib;
   }
 
-  /** Opens a socket of `type`. */
+  /**
+   * Opens a socket of `type` (for eventstorm's own transport).
+   *
+   * @internal
+   */
   socket(type: SocketType): ZmqSocket {
     const pointer = this.#lib.symbols.zmq_socket(this.#pointer, type);
     if (!pointer) throw this.error("zmq_socket");

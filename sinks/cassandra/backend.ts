@@ -5,7 +5,9 @@
  * @module
  */
 import cassandra from "cassandra-driver";
-import { type Event, type SinkBackend, UsageError } from "@eventstorm/core";
+import type { Event } from "@eventstorm/core";
+import { UsageError } from "@eventstorm/core/cli";
+import type { SinkBackend } from "@eventstorm/core/sink";
 import type { CassandraSinkConfig } from "./config.ts";
 import {
   createKeyspaceCql,

@@ -11,7 +11,7 @@ import {
   parseDuration,
   stringFlag,
   UsageError,
-} from "@eventstorm/core";
+} from "@eventstorm/core/cli";
 import { type Bucket, IDENTIFIER } from "./schema.ts";
 
 /**
@@ -164,7 +164,7 @@ export const CASSANDRA_FLAGS: Record<string, FlagSpec> = {
  * @example
  * ```ts
  * import { CASSANDRA_FLAGS, cassandraConfigFromFlags } from "@eventstorm/sink-cassandra";
- * import { parseFlags } from "@eventstorm/core";
+ * import { parseFlags } from "@eventstorm/core/cli";
  * const { values } = parseFlags(["--bucket", "day"], {
  *   name: "x", summary: "", flags: CASSANDRA_FLAGS,
  * });

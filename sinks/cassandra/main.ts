@@ -8,7 +8,8 @@
  *
  * @module
  */
-import { runCommand, runSinkMain } from "@eventstorm/core";
+import { runCommand } from "@eventstorm/core/cli";
+import { runSinkMain } from "@eventstorm/core/sink";
 import { CassandraBackend } from "./backend.ts";
 import { CASSANDRA_FLAGS, cassandraConfigFromFlags } from "./config.ts";
 

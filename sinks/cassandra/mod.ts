@@ -7,7 +7,7 @@
  * @example
  * ```ts ignore
  * import { CASSANDRA_DEFAULTS, CassandraBackend } from "@eventstorm/sink-cassandra";
- * import { SinkRunner } from "@eventstorm/core";
+ * import { SinkRunner } from "@eventstorm/core/sink";
  * const backend = await CassandraBackend.open({ ...CASSANDRA_DEFAULTS });
  * const runner = new SinkRunner(backend, { collector: { endpoints: ">tcp://127.0.0.1:5556" } });
  * await runner.run(AbortSignal.timeout(60_000));

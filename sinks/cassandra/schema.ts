@@ -3,7 +3,8 @@
  *
  * @module
  */
-import { type Event, toJsonLine } from "@eventstorm/core";
+import type { Event } from "@eventstorm/core";
+import { toJsonLine } from "@eventstorm/core/protocol";
 
 /**
  * Partition width: one partition per type and hour, or per type and day.

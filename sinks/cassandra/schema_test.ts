@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { fromJsonLine } from "@eventstorm/core";
+import { fromJsonLine } from "@eventstorm/core/protocol";
 import { ObjectId } from "bson";
 import { bucketOf, createTableCql, idText, insertCql, rowOf } from "./schema.ts";
 

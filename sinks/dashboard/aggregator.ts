@@ -4,7 +4,9 @@
  *
  * @module
  */
-import { type CollectorStats, decodeEvents, type Event, type WireMessage } from "@eventstorm/core";
+import type { CollectorStats, Event } from "@eventstorm/core";
+import type { WireMessage } from "@eventstorm/core";
+import { decodeEvents } from "@eventstorm/core/protocol";
 import { LogHistogram } from "./histogram.ts";
 import { type HttpHitFields, scanHttpHits } from "./http_scan.ts";
 import { type TopRow, WindowedTopN } from "./top_n.ts";
@@ -291,6 +293,7 @@ export class DashboardAggregator {
   readonly #maxHosts: number;
   readonly #maxKeyLength: number;
   readonly #clock: () => number;
+  /** When the aggregator was created, in ms on its clock. */
   readonly startedAt: number;
 
   // The frame being filled.

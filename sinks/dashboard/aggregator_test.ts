@@ -280,7 +280,7 @@ Deno.test("history frames come first and age out", () => {
 });
 
 Deno.test("undecoded messages aggregate exactly like decoded batches", async () => {
-  const { encodeBatch, decodeEvents } = await import("@eventstorm/core");
+  const { encodeBatch, decodeEvents } = await import("@eventstorm/core/protocol");
   const { DemoEvents } = await import("@eventstorm/source-demo");
   const demo = new DemoEvents({ seed: 11 });
   const byTopic = new Map<string, Event[]>();

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { setField } from "@eventstorm/core";
+import { setField } from "@eventstorm/core/internal";
 import { aggregate, type EventStore, iterateEvents } from "@eventstorm/sink-store";
 import type { Frame } from "./aggregator.ts";
 

@@ -121,7 +121,7 @@ class Malformed extends Error {}
  *
  * @example
  * ```ts
- * import { encodeBatch } from "@eventstorm/core";
+ * import { encodeBatch } from "@eventstorm/core/protocol";
  * import { scanHttpHits } from "@eventstorm/sink-dashboard";
  * const body = encodeBatch([
  *   { type: "http.hit", time: new Date(), host: "web1", status: 200, path: "/" },

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { decodeEvents, encodeBatch, type Event } from "@eventstorm/core";
+import type { Event } from "@eventstorm/core";
+import { decodeEvents, encodeBatch } from "@eventstorm/core/protocol";
 import { DemoEvents } from "@eventstorm/source-demo";
 import { Long, ObjectId } from "bson";
 import { type HttpHitFields, scanHttpHits } from "./http_scan.ts";

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { parseMember } from "@eventstorm/core";
 import {
   commandCurve,
   type CommandSpec,
@@ -20,7 +21,6 @@ import {
   parseDuration,
   parseEndpoints,
   parseFlags,
-  parseMember,
   rate,
   runCommand,
   shutdownSignal,
@@ -31,7 +31,7 @@ import {
   UsageError,
   warnPlaintextBinds,
   warnUnresolvableHosts,
-} from "@eventstorm/core";
+} from "@eventstorm/core/cli";
 import { EventStore } from "@eventstorm/sink-store";
 import { Dashboard } from "./dashboard.ts";
 import { isLoopback } from "./server.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { UsageError } from "@eventstorm/core";
+import { UsageError } from "@eventstorm/core/cli";
 import { dashboardMain, parseListen } from "./main.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };

@@ -4,14 +4,10 @@
  *
  * @module
  */
-import {
-  BatchEncoder,
-  type Event,
-  isValidType,
-  type SinkBackend,
-  toJsonLine,
-  UsageError,
-} from "@eventstorm/core";
+import { type Event, isValidType } from "@eventstorm/core";
+import { UsageError } from "@eventstorm/core/cli";
+import { BatchEncoder, toJsonLine } from "@eventstorm/core/protocol";
+import type { SinkBackend } from "@eventstorm/core/sink";
 import {
   formatStamp,
   parseSegmentName,

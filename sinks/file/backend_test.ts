@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { decodeBatch, encodeBatch, type Event, fromJsonLine, UsageError } from "@eventstorm/core";
+import type { Event } from "@eventstorm/core";
+import { UsageError } from "@eventstorm/core/cli";
+import { decodeBatch, encodeBatch, fromJsonLine } from "@eventstorm/core/protocol";
 import { FileBackend, type FileBackendOptions } from "./backend.ts";
 import { listSegments, readSegment } from "./read.ts";
 import { filesUnder, gunzipWeb, makeEvents, TinyDisk } from "./test_util.ts";

@@ -9,10 +9,10 @@ import {
   formatBytes,
   parseDuration,
   runCommand,
-  runSinkMain,
   stringFlag,
   UsageError,
-} from "@eventstorm/core";
+} from "@eventstorm/core/cli";
+import { runSinkMain } from "@eventstorm/core/sink";
 import { FileBackend, type FileBackendOptions } from "./backend.ts";
 import type { SegmentFormat } from "./naming.ts";
 import { parseByteSize } from "./size.ts";

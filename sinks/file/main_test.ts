@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { UsageError } from "@eventstorm/core";
+import { UsageError } from "@eventstorm/core/cli";
 import { fileBackendOptions } from "./main.ts";
 
 const MAIN = new URL("./main.ts", import.meta.url).pathname;

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { decodeBatch, fromJsonLine } from "@eventstorm/core";
+import { decodeBatch, fromJsonLine } from "@eventstorm/core/protocol";
 import { parseSegmentName, type SegmentName } from "./naming.ts";
 
 /** A segment file found by {@linkcode listSegments}. */

@@ -5,7 +5,7 @@
  * @module
  */
 import { BSON } from "bson";
-import { fromJsonLine } from "@eventstorm/core";
+import { fromJsonLine } from "@eventstorm/core/protocol";
 import { crc32, deflateChunk, gunzipPrefix, gzipHeader, gzipTrailer } from "./gzip.ts";
 import { parseSegmentName, PART_SUFFIX, type SegmentFormat } from "./naming.ts";
 import { syncDirectory } from "./segment.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { encodeBatch, toJsonLine } from "@eventstorm/core";
+import { encodeBatch, toJsonLine } from "@eventstorm/core/protocol";
 import { FileBackend } from "./backend.ts";
 import { deflateChunk, gzipHeader } from "./gzip.ts";
 import { listSegments, readSegment } from "./read.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { encodeBatch } from "@eventstorm/core";
+import { encodeBatch } from "@eventstorm/core/protocol";
 import { readSegment } from "./read.ts";
 import { Segment, type SegmentFile } from "./segment.ts";
 import { makeEvents } from "./test_util.ts";

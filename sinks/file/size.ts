@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { UsageError } from "@eventstorm/core";
+import { UsageError } from "@eventstorm/core/cli";
 
 const UNITS: Record<string, number> = {
   "": 1,

@@ -19,7 +19,9 @@ import {
   ObjectId,
   type WriteConcernSettings,
 } from "mongodb";
-import { type Event, type SinkBackend, UsageError, type WriteResult } from "@eventstorm/core";
+import type { Event } from "@eventstorm/core";
+import { UsageError } from "@eventstorm/core/cli";
+import type { SinkBackend, WriteResult } from "@eventstorm/core/sink";
 import type { MongoSinkConfig } from "./config.ts";
 import { collectionForType, safeDocument } from "./keys.ts";
 
@@ -207,7 +209,11 @@ export class MongoBackend implements SinkBackend {
     return this.#ttlMode;
   }
 
-  /** The driver's client, for queries beside the sink. */
+  /**
+   * The driver's client, for queries beside the sink.
+   *
+   * @internal (its type is the npm driver's, which `deno doc` cannot document here)
+   */
   get client(): MongoClient {
     return this.#client;
   }

@@ -3,7 +3,13 @@
  *
  * @module
  */
-import { type Flags, type FlagSpec, parseDuration, stringFlag, UsageError } from "@eventstorm/core";
+import {
+  type Flags,
+  type FlagSpec,
+  parseDuration,
+  stringFlag,
+  UsageError,
+} from "@eventstorm/core/cli";
 
 /** Write concern of the inserts. */
 export interface WriteConcernOption {
@@ -130,7 +136,7 @@ const COLLECTION_NAME = /^(?!system\.)[^$]{1,200}$/;
  * @example
  * ```ts
  * import { MONGODB_FLAGS, mongoConfigFromFlags } from "@eventstorm/sink-mongodb";
- * import { parseFlags } from "@eventstorm/core";
+ * import { parseFlags } from "@eventstorm/core/cli";
  * const { values } = parseFlags(["--ttl", "30d"], { name: "x", summary: "", flags: MONGODB_FLAGS });
  * mongoConfigFromFlags(values).ttlMs; // 2592000000
  * ```

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parseFlags, UsageError } from "@eventstorm/core";
+import { parseFlags, UsageError } from "@eventstorm/core/cli";
 import { mongoConfigFromFlags, MONGODB_FLAGS, parseWriteConcern } from "./config.ts";
 
 function configOf(args: string[]) {

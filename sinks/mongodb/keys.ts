@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { setField } from "@eventstorm/core";
+import { setField } from "@eventstorm/core/internal";
 
 /**
  * What a leading `$` becomes: U+FF04 FULLWIDTH DOLLAR SIGN, which looks the same.

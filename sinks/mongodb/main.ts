@@ -8,7 +8,8 @@
  *
  * @module
  */
-import { runCommand, runSinkMain } from "@eventstorm/core";
+import { runCommand } from "@eventstorm/core/cli";
+import { runSinkMain } from "@eventstorm/core/sink";
 import { MongoBackend } from "./backend.ts";
 import { mongoConfigFromFlags, MONGODB_FLAGS } from "./config.ts";
 

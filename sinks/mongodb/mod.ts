@@ -7,7 +7,7 @@
  * @example
  * ```ts ignore
  * import { MongoBackend } from "@eventstorm/sink-mongodb";
- * import { SinkRunner } from "@eventstorm/core";
+ * import { SinkRunner } from "@eventstorm/core/sink";
  * const backend = await MongoBackend.open({
  *   url: "mongodb://127.0.0.1:27017", db: "eventstorm", timeseries: false, timeoutMs: 5000,
  * });

@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { UsageError } from "@eventstorm/core";
+import { UsageError } from "@eventstorm/core/cli";
 import {
   type EventFilter,
   filterSql,

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { type Event, UsageError } from "@eventstorm/core";
+import type { Event } from "@eventstorm/core";
+import { UsageError } from "@eventstorm/core/cli";
 import { EventStore } from "./store.ts";
 import { aggregate, nearestRank, parseMeasure } from "./aggregate.ts";
 import { parseWhere } from "./filter.ts";

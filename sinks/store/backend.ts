@@ -4,7 +4,8 @@
  *
  * @module
  */
-import type { Event, SinkBackend, WriteResult } from "@eventstorm/core";
+import type { Event } from "@eventstorm/core";
+import type { SinkBackend, WriteResult } from "@eventstorm/core/sink";
 import { EventStore } from "./store.ts";
 
 /** Options of {@linkcode StoreBackend}. */

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { parseDuration, UsageError } from "@eventstorm/core";
+import { parseDuration, UsageError } from "@eventstorm/core/cli";
 
 /** Comparison of a `where` condition. */
 export type WhereOperator = "=" | "!=" | ">" | "<" | ">=" | "<=";

@@ -3,7 +3,8 @@
  *
  * @module
  */
-import { parseDuration, runCommand, runSinkMain, stringFlag, UsageError } from "@eventstorm/core";
+import { parseDuration, runCommand, stringFlag, UsageError } from "@eventstorm/core/cli";
+import { runSinkMain } from "@eventstorm/core/sink";
 import { StoreBackend } from "./backend.ts";
 import { DEFAULT_DB_PATH } from "./store.ts";
 

@@ -3,7 +3,8 @@
  *
  * @module
  */
-import { type Event, setField } from "@eventstorm/core";
+import type { Event } from "@eventstorm/core";
+import { setField } from "@eventstorm/core/internal";
 import { decodeFields } from "@eventstorm/core/json";
 import { type EventFilter, filterSql, SqlBuilder } from "./filter.ts";
 import type { EventStore } from "./store.ts";

@@ -19,9 +19,9 @@ import {
   parseFlags,
   stringFlag,
   UsageError,
-} from "@eventstorm/core";
+} from "@eventstorm/core/cli";
 import { aggregate, type AggregateResult, parseMeasure } from "./aggregate.ts";
-import { encodeValue, toJsonLine } from "@eventstorm/core";
+import { encodeValue, toJsonLine } from "@eventstorm/core/protocol";
 import { isValidField, parseTimeBound, parseWhere } from "./filter.ts";
 import { iterateEvents } from "./query.ts";
 import { DEFAULT_DB_PATH, EventStore } from "./store.ts";
@@ -31,7 +31,7 @@ import { formatTable } from "./table.ts";
  *
  * @example
  * ```ts
- * import { helpText } from "@eventstorm/core";
+ * import { helpText } from "@eventstorm/core/cli";
  * import { QUERY_COMMAND } from "@eventstorm/sink-store/query";
  * console.log(helpText(QUERY_COMMAND));
  * ```

@@ -5,7 +5,7 @@
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { envelopeProblem, type Event } from "@eventstorm/core";
-import { encodeFields, encodeValue } from "@eventstorm/core";
+import { encodeFields, encodeValue } from "@eventstorm/core/protocol";
 import { checkSchema, ensureSchema } from "./schema.ts";
 
 /** Store file used when `--db` is not given.

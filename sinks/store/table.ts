@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { encodeValue } from "@eventstorm/core";
+import { encodeValue } from "@eventstorm/core/protocol";
 
 /**
  * How one value reads in a table cell: dates as ISO, strings bare, numbers with

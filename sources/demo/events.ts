@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { type Event, mulberry32 } from "@eventstorm/core";
+import type { Event } from "@eventstorm/core";
+import { mulberry32 } from "@eventstorm/core/internal";
 
 const PATHS = [
   "/",

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { mulberry32 } from "@eventstorm/core";
+import { mulberry32 } from "@eventstorm/core/internal";
 
 /** nginx's built-in `combined` format.
  *

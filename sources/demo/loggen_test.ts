@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mulberry32 } from "@eventstorm/core";
+import { mulberry32 } from "@eventstorm/core/internal";
 import { LogGenerator, writeDemoLogs } from "./loggen.ts";
 import { waitFor } from "../../tests/wait.ts";
 

@@ -3,11 +3,11 @@
  *
  * @module
  */
+import { Emitter } from "@eventstorm/core";
 import {
   commandCurve,
   type CommandSpec,
   CURVE_CLIENT_FLAGS,
-  Emitter,
   helpText,
   integerFlag,
   listFlag,
@@ -18,7 +18,7 @@ import {
   TO_FLAG,
   waitingNotice,
   warnUnresolvableHosts,
-} from "@eventstorm/core";
+} from "@eventstorm/core/cli";
 import { runDemoSource } from "./run.ts";
 
 /** The `eventstorm source demo` command line.

@@ -3,7 +3,8 @@
  *
  * @module
  */
-import { type EventOutput, flushUnlessStopped } from "@eventstorm/core";
+import type { EventOutput } from "@eventstorm/core";
+import { flushUnlessStopped } from "@eventstorm/core/source";
 import { DemoEvents } from "./events.ts";
 
 /** Options of {@linkcode runDemoSource}. */

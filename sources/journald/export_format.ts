@@ -36,6 +36,7 @@ export class ExportParser {
   #fields = 0;
   readonly #decoder = new TextDecoder();
   readonly #maxFieldBytes: number;
+  /** Entries parsed and fields refused. */
   readonly stats: ExportParserStats = { entries: 0, badFields: 0 };
 
   /** `maxFieldBytes`: binary fields longer than this are a framing error (default 64 MiB). */

@@ -11,33 +11,34 @@
  *
  * @module
  */
+import { Emitter, localHostname } from "@eventstorm/core";
+import {
+  defaultCheckpointPath,
+  type OutputResume,
+  PrintOutput,
+  statsIntervalFlag,
+} from "@eventstorm/core/source";
 import {
   commandCurve,
   type CommandSpec,
   CURVE_CLIENT_FLAGS,
-  defaultCheckpointPath,
-  Emitter,
   endpointsFlag,
   type Flags,
   type FlagSpec,
   formatCount,
   helpText,
   listFlag,
-  localHostname,
-  type OutputResume,
   parseFlags,
-  PrintOutput,
   rate,
   runCommand,
   shutdownSignal,
-  statsIntervalFlag,
   StatsReporter,
   stringFlag,
   TO_FLAG,
   UsageError,
   waitingNotice,
   warnUnresolvableHosts,
-} from "@eventstorm/core";
+} from "@eventstorm/core/cli";
 import { postfixCommand } from "@eventstorm/source-postfix/main";
 import { sshdCommand } from "@eventstorm/source-sshd/main";
 import { JournalRouter } from "./router.ts";

@@ -4,13 +4,8 @@
  *
  * @module
  */
-import {
-  type Event,
-  type LineParser,
-  makeEvent,
-  type RouterStats,
-  RoutingParser,
-} from "@eventstorm/core";
+import { type Event, makeEvent } from "@eventstorm/core";
+import { type LineParser, type RouterStats, RoutingParser } from "@eventstorm/core/source";
 import type { JournalEntry } from "./export_format.ts";
 
 /** Event type of an entry no parser takes, with `generic` on. */

@@ -3,15 +3,14 @@
  *
  * @module
  */
+import type { Event, EventOutput } from "@eventstorm/core";
 import {
-  type Event,
-  type EventOutput,
   EventSender,
   flushUnlessStopped,
   type OutputResume,
   StreamCheckpointFile,
-  UsageError,
-} from "@eventstorm/core";
+} from "@eventstorm/core/source";
+import { UsageError } from "@eventstorm/core/cli";
 import { ExportParser } from "./export_format.ts";
 import type { JournalRouter } from "./router.ts";
 
@@ -75,7 +74,7 @@ export interface JournaldSourceStats {
  *
  * @example
  * ```ts ignore
- * import { PrintOutput } from "@eventstorm/core";
+ * import { PrintOutput } from "@eventstorm/core/source";
  * import { JournaldSource, JournalRouter } from "@eventstorm/source-journald";
  * await new JournaldSource({
  *   router: new JournalRouter({ generic: true }),

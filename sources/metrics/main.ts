@@ -4,19 +4,15 @@
  *
  * @module
  */
+import { Emitter, type EventOutput, localHostname } from "@eventstorm/core";
 import {
   commandCurve,
   type CommandSpec,
   CURVE_CLIENT_FLAGS,
-  Emitter,
-  type EventOutput,
-  flushUnlessStopped,
   helpText,
   listFlag,
-  localHostname,
   parseDuration,
   parseFlags,
-  PrintOutput,
   runCommand,
   shutdownSignal,
   stringFlag,
@@ -24,7 +20,8 @@ import {
   UsageError,
   waitingNotice,
   warnUnresolvableHosts,
-} from "@eventstorm/core";
+} from "@eventstorm/core/cli";
+import { flushUnlessStopped, PrintOutput } from "@eventstorm/core/source";
 import { MetricsSampler } from "./sampler.ts";
 
 /** The `eventstorm source metrics` command line.
@@ -117,7 +114,7 @@ export async function metricsMain(args: string[]): Promise<number> {
  *
  * @example
  * ```ts ignore
- * import { PrintOutput } from "@eventstorm/core";
+ * import { PrintOutput } from "@eventstorm/core/source";
  * import { MetricsSampler, sampleMetrics } from "@eventstorm/source-metrics";
  * using sampler = new MetricsSampler({ host: "me" });
  * await sampleMetrics({ sampler, output: new PrintOutput(), intervalMs: 10_000, signal: AbortSignal.timeout(30_000) });

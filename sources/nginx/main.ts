@@ -11,21 +11,14 @@
  *
  * @module
  */
-import {
-  type FileSourceCommand,
-  type Flags,
-  listFlag,
-  runCommand,
-  runFileSourceMain,
-  stringFlag,
-  UsageError,
-} from "@eventstorm/core";
+import { type Flags, listFlag, runCommand, stringFlag, UsageError } from "@eventstorm/core/cli";
+import { type FileSourceCommand, runFileSourceMain } from "@eventstorm/core/source";
 import { resolve } from "node:path";
 import type { LogEscape } from "./escape.ts";
 import { COMBINED_FORMAT } from "./log_format.ts";
 import { loadLogFormatSync, NginxConfError } from "./nginx_conf.ts";
 import { nginxParser } from "./parser.ts";
-import type { LineParser } from "@eventstorm/core";
+import type { LineParser } from "@eventstorm/core/source";
 
 const ESCAPES: readonly LogEscape[] = ["default", "json", "none"];
 
@@ -72,7 +65,7 @@ function chooseFormat(values: Flags): { format: string; escape: LogEscape } {
  *
  * @example
  * ```ts ignore
- * import { runFileSourceMain } from "@eventstorm/core";
+ * import { runFileSourceMain } from "@eventstorm/core/source";
  * import { nginxCommand } from "@eventstorm/source-nginx/main";
  * await runFileSourceMain(["--file", "access.log", "--once", "--print"], nginxCommand);
  * ```

@@ -3,7 +3,8 @@
  *
  * @module
  */
-import type { Event, LineContext, LineParser } from "@eventstorm/core";
+import type { Event } from "@eventstorm/core";
+import type { LineContext, LineParser } from "@eventstorm/core/source";
 import { COMBINED_FORMAT, compileLogFormat, type LogEscape, type LogFormat } from "./log_format.ts";
 
 /** Event type of one logged request. */

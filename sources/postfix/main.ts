@@ -11,14 +11,13 @@
  * @module
  */
 import {
-  type FileSourceCommand,
   type Flags,
   parseDuration,
   runCommand,
-  runFileSourceMain,
   stringFlag,
   UsageError,
-} from "@eventstorm/core";
+} from "@eventstorm/core/cli";
+import { type FileSourceCommand, runFileSourceMain } from "@eventstorm/core/source";
 import { PostfixTracker } from "./tracker.ts";
 
 /**
@@ -27,7 +26,7 @@ import { PostfixTracker } from "./tracker.ts";
  *
  * @example
  * ```ts ignore
- * import { runFileSourceMain } from "@eventstorm/core";
+ * import { runFileSourceMain } from "@eventstorm/core/source";
  * import { postfixCommand } from "@eventstorm/source-postfix/main";
  * await runFileSourceMain(["--file", "mail.log", "--once", "--print"], postfixCommand);
  * ```

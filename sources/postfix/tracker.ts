@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { type Event, type LineContext, type LineParser, SyslogParser } from "@eventstorm/core";
+import type { Event } from "@eventstorm/core";
+import { type LineContext, type LineParser, SyslogParser } from "@eventstorm/core/source";
 import {
   type ClientRecord,
   type DeliveryRecord,

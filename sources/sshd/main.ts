@@ -10,12 +10,8 @@
  *
  * @module
  */
-import {
-  type FileSourceCommand,
-  type Flags,
-  runCommand,
-  runFileSourceMain,
-} from "@eventstorm/core";
+import { type Flags, runCommand } from "@eventstorm/core/cli";
+import { type FileSourceCommand, runFileSourceMain } from "@eventstorm/core/source";
 import { SshdParser } from "./sshd_parser.ts";
 
 /**
@@ -24,7 +20,7 @@ import { SshdParser } from "./sshd_parser.ts";
  *
  * @example
  * ```ts ignore
- * import { runFileSourceMain } from "@eventstorm/core";
+ * import { runFileSourceMain } from "@eventstorm/core/source";
  * import { sshdCommand } from "@eventstorm/source-sshd/main";
  * await runFileSourceMain(["--file", "auth.log", "--once", "--print"], sshdCommand);
  * ```

@@ -3,7 +3,8 @@
  *
  * @module
  */
-import { type Event, type LineContext, type LineParser, SyslogParser } from "@eventstorm/core";
+import type { Event } from "@eventstorm/core";
+import { type LineContext, type LineParser, SyslogParser } from "@eventstorm/core/source";
 
 /** What one sshd message says about a login. */
 export interface SshdLogin {

@@ -39,6 +39,7 @@ export class SyslogFramer {
   #skip = 0;
   /** Skipping to the next LF (an over-long LF-framed message or a bad count). */
   #skipLine = false;
+  /** What the framer has seen. */
   readonly stats: FramerStats = { messages: 0, tooLong: 0, badFrames: 0 };
 
   /** `maxBytes`: the longest message kept whole (default 64 KiB). */

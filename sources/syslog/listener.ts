@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { UsageError } from "@eventstorm/core";
+import { UsageError } from "@eventstorm/core/cli";
 import { SyslogFramer, trim } from "./framing.ts";
 import { UdpReceiver } from "./udp.ts";
 
@@ -75,6 +75,7 @@ export interface ListenerStats {
  * ```
  */
 export class SyslogListeners {
+  /** What the listener has received and dropped. */
   readonly stats: ListenerStats = {
     datagrams: 0,
     connections: 0,

@@ -10,39 +10,40 @@
  *
  * @module
  */
+import { Emitter, localHostname } from "@eventstorm/core";
+import {
+  defaultCheckpointPath,
+  type OutputResume,
+  PrintOutput,
+  statsIntervalFlag,
+} from "@eventstorm/core/source";
 import {
   commandCurve,
   type CommandSpec,
   CURVE_CLIENT_FLAGS,
-  defaultCheckpointPath,
-  Emitter,
   endpointsFlag,
   type Flags,
   type FlagSpec,
   helpText,
   integerFlag,
   listFlag,
-  localHostname,
-  type OutputResume,
   parseFlags,
-  PrintOutput,
   runCommand,
   shutdownSignal,
-  statsIntervalFlag,
   StatsReporter,
   stringFlag,
   TO_FLAG,
   UsageError,
   waitingNotice,
   warnUnresolvableHosts,
-} from "@eventstorm/core";
+} from "@eventstorm/core/cli";
 import { nginxCommand } from "@eventstorm/source-nginx/main";
 import { postfixCommand } from "@eventstorm/source-postfix/main";
 import { sshdCommand } from "@eventstorm/source-sshd/main";
 import { parseListenAddress } from "./listener.ts";
 import { SyslogRouter } from "./router.ts";
 import { SyslogSource, type SyslogSourceStats } from "./source.ts";
-import { formatCount, rate } from "@eventstorm/core";
+import { formatCount, rate } from "@eventstorm/core/cli";
 
 const ROUTES = ["nginx", "postfix", "sshd"] as const;
 

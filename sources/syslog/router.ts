@@ -5,15 +5,14 @@
  *
  * @module
  */
+import { type Event, makeEvent } from "@eventstorm/core";
 import {
-  type Event,
   type LineContext,
   type LineParser,
-  makeEvent,
   type RouterStats,
   RoutingParser,
   SyslogParser,
-} from "@eventstorm/core";
+} from "@eventstorm/core/source";
 
 /** Event type of a message no parser takes, with `generic` on. */
 export const MESSAGE_TYPE = "syslog.message";

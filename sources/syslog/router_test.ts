@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { PostfixTracker } from "@eventstorm/source-postfix";
 import { SshdParser } from "@eventstorm/source-sshd";
 import { nginxParser } from "@eventstorm/source-nginx";
-import { SyslogParser } from "@eventstorm/core";
+import { SyslogParser } from "@eventstorm/core/source";
 import { SyslogRouter } from "./router.ts";
 
 const readAt = new Date("2026-12-03T07:00:00Z");

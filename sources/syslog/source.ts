@@ -3,16 +3,14 @@
  *
  * @module
  */
+import { type Event, type EventOutput, makeEvent } from "@eventstorm/core";
 import {
-  type Event,
-  type EventOutput,
   EventSender,
   flushUnlessStopped,
   type LineParser,
-  makeEvent,
   type OutputResume,
   StreamCheckpointFile,
-} from "@eventstorm/core";
+} from "@eventstorm/core/source";
 import { kernelUdpDrops, type ListenAddress, SyslogListeners } from "./listener.ts";
 
 /** Options of {@linkcode SyslogSource}. */
@@ -74,7 +72,7 @@ export interface SyslogSourceStats {
  *
  * @example
  * ```ts ignore
- * import { PrintOutput } from "@eventstorm/core";
+ * import { PrintOutput } from "@eventstorm/core/source";
  * import { parseListenAddress, SyslogRouter, SyslogSource } from "@eventstorm/source-syslog";
  * const source = new SyslogSource({
  *   listen: [parseListenAddress("udp://127.0.0.1:5514")],

@@ -10,7 +10,7 @@
 import { parseArgs } from "node:util";
 import type { Event } from "@eventstorm/core";
 import { EventStore } from "../store.ts";
-import { toJsonLine } from "@eventstorm/core";
+import { toJsonLine } from "@eventstorm/core/protocol";
 import { aggregate } from "../aggregate.ts";
 
 /** Figures measured by {@linkcode benchStore}. */

@@ -1,0 +1,34 @@
+/**
+ * Building blocks for a sink: the {@linkcode SinkBackend} contract a store
+ * implements, the {@linkcode SinkRunner} that batches, retries and accounts for
+ * every event between a {@linkcode Collector} and the backend, and
+ * {@linkcode runSinkMain}, the command-line helper every sink's `main.ts` is built on.
+ *
+ * @example A sink that prints the size of each batch
+ * ```ts
+ * import { type SinkBackend, SinkRunner } from "@eventstorm/core/sink";
+ *
+ * const backend: SinkBackend = {
+ *   name: "count",
+ *   write(events) {
+ *     console.log(events.length);
+ *     return Promise.resolve();
+ *   },
+ *   close: () => Promise.resolve(),
+ * };
+ * const runner = new SinkRunner(backend, { collector: { endpoints: ">tcp://127.0.0.1:5556" } });
+ * console.log(runner.stats().received);
+ * ```
+ *
+ * @module
+ */
+export {
+  eventId,
+  type SinkBackend,
+  SinkRunner,
+  type SinkRunnerOptions,
+  type SinkStats,
+  type WhenFull,
+  type WriteResult,
+} from "../sink.ts";
+export { formatSinkLine, runSinkMain, SINK_FLAGS, type SinkCommand } from "../sink_cli.ts";
