@@ -12,54 +12,11 @@ import assert from "node:assert/strict";
 import { Emitter } from "@eventstorm/core";
 import { EventStore, queryEvents } from "@eventstorm/sink-store";
 import { cli, finish, freePort, sleep, waitFor } from "./helpers.ts";
+import { RouterProcess, streamWithKills } from "./redundant.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const MIN_EVENTS = 20_000;
 const KILLS = 4;
-
-/** A router process on fixed ports, so that a restart takes the same addresses. */
-class RouterProcess {
-  child: Deno.ChildProcess | undefined;
-  readonly sourcesPort = freePort();
-  readonly sinksPort = freePort();
-
-  get sources(): string {
-    return `>tcp://127.0.0.1:${this.sourcesPort}`;
-  }
-  get sinks(): string {
-    return `>tcp://127.0.0.1:${this.sinksPort}`;
-  }
-
-  async start(): Promise<void> {
-    const child = cli([
-      "router",
-      ...["--sources", `@tcp://127.0.0.1:${this.sourcesPort}`],
-      ...["--sinks", `@tcp://127.0.0.1:${this.sinksPort}`],
-      ...["--stats-interval", "0s"],
-    ]);
-    const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-    let seen = "";
-    while (!seen.includes("sinks tcp://")) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`router exited: ${seen}`);
-      seen += value;
-    }
-    // Keep draining its stderr so that it never blocks on a full pipe.
-    void (async () => {
-      while (!(await reader.read().catch(() => ({ done: true }))).done) { /* drain */ }
-    })();
-    this.child = child;
-  }
-
-  async kill(signal: Deno.Signal = "SIGKILL"): Promise<void> {
-    const child = this.child;
-    if (child === undefined) return;
-    this.child = undefined;
-    child.kill(signal);
-    await child.status;
-    await child.stdout.cancel().catch(() => {});
-  }
-}
 
 function storedEvents(db: string): number {
   try {
@@ -164,41 +121,7 @@ Deno.test(
         "subscriptions",
       );
       await sleep(1500);
-      // Kill cycles run beside the stream: one router down at a time, at random moments.
-      let streaming = true;
-      let kills = 0;
-      const killer = (async () => {
-        while (streaming) {
-          await sleep(200 + Math.random() * 600);
-          if (!streaming) break;
-          const router = routers[kills % 2], other = routers[(kills + 1) % 2];
-          // The other router lags behind (stopped, its queues filling) while this
-          // one dies and comes back: the restarted path runs ahead of the one that
-          // has the events it lost.
-          other.child?.kill("SIGSTOP");
-          await router.kill();
-          kills++;
-          await sleep(100 + Math.random() * 500);
-          await router.start();
-          await sleep(500 + Math.random() * 500);
-          other.child?.kill("SIGCONT");
-          // The restarted router needs its sinks and its source back before the
-          // other may die (only then is there a path carrying everything).
-          await sleep(1500);
-        }
-      })();
-      // Several kill cycles, whatever the machine's speed: stream until they are done.
-      let sent = 0;
-      for (let i = 0; i < MIN_EVENTS || kills < KILLS; i++, sent++) {
-        source.emit("app.redundant", { i });
-        if (i % 100 === 99) {
-          await source.ready();
-          await sleep(10);
-        }
-      }
-      streaming = false;
-      await killer;
-      await source.close();
+      const { sent, kills } = await streamWithKills(routers, source, MIN_EVENTS, KILLS);
       const EVENTS = sent;
 
       await waitFor(() => storedEvents(`${dir}/events.db`) >= EVENTS, "store", 60_000);
