@@ -9,7 +9,7 @@
  * @module
  */
 import { Collector, Emitter, type Event } from "@eventstorm/core";
-import { EventStore } from "@eventstorm/sink-store";
+import { storedCount } from "../tests/helpers.ts";
 
 const cli = new URL("../cli.ts", import.meta.url).pathname;
 const TOTAL = 600_000;
@@ -34,19 +34,6 @@ function event(i: number): Event {
     body_bytes_sent: 4312,
     http_user_agent: "Debian APT-HTTP/1.3 (0.9.7.9) " + "x".repeat(54),
   };
-}
-
-function stored(db: string): number {
-  try {
-    const store = EventStore.open(db, { readOnly: true });
-    try {
-      return store.count();
-    } finally {
-      store.close();
-    }
-  } catch {
-    return 0;
-  }
 }
 
 async function group(size: number): Promise<void> {
@@ -106,7 +93,9 @@ async function group(size: number): Promise<void> {
   const dbs = members.map((_, i) => `${dir}/m${i + 1}.db`);
   let total = 0;
   const until = Date.now() + 120_000;
-  while ((total = dbs.reduce((sum, db) => sum + stored(db), 0)) < TOTAL && Date.now() < until) {
+  while (
+    (total = dbs.reduce((sum, db) => sum + storedCount(db), 0)) < TOTAL && Date.now() < until
+  ) {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   const seconds = (performance.now() - started) / 1000;
@@ -122,7 +111,7 @@ async function group(size: number): Promise<void> {
     (sum, line) => sum + Number(/lost on wire (\d+)/.exec(line)?.[1] ?? 0),
     0,
   );
-  const perMember = dbs.map(stored);
+  const perMember = dbs.map(storedCount);
   console.log(
     `group of ${size}: ${
       Math.round(total / seconds).toLocaleString("en").padStart(9)

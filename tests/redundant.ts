@@ -5,7 +5,7 @@
  * @module
  */
 import type { Emitter } from "@eventstorm/core";
-import { cli, freePort, sleep } from "./helpers.ts";
+import { cli, freePort, routerListening, sleep } from "./helpers.ts";
 
 /** A router process on fixed ports, so that a restart takes the same addresses. */
 export class RouterProcess {
@@ -27,13 +27,7 @@ export class RouterProcess {
       ...["--sinks", `@tcp://127.0.0.1:${this.sinksPort}`],
       ...["--stats-interval", "0s"],
     ]);
-    const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-    let seen = "";
-    while (!seen.includes("sinks tcp://")) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`router exited: ${seen}`);
-      seen += value;
-    }
+    const reader = await routerListening(child);
     // Keep draining its stderr so that it never blocks on a full pipe.
     void (async () => {
       while (!(await reader.read().catch(() => ({ done: true }))).done) { /* drain */ }

@@ -11,25 +11,12 @@
 import assert from "node:assert/strict";
 import { Emitter } from "@eventstorm/core";
 import { EventStore, queryEvents } from "@eventstorm/sink-store";
-import { cli, finish, freePort, sleep, waitFor } from "./helpers.ts";
+import { cli, finish, freePort, sleep, storedCount, waitFor } from "./helpers.ts";
 import { RouterProcess, streamWithKills } from "./redundant.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const MIN_EVENTS = 20_000;
 const KILLS = 4;
-
-function storedEvents(db: string): number {
-  try {
-    const store = EventStore.open(db, { readOnly: true });
-    try {
-      return store.count();
-    } finally {
-      store.close();
-    }
-  } catch {
-    return 0;
-  }
-}
 
 async function fileLines(dir: string): Promise<string[]> {
   const lines: string[] = [];
@@ -124,7 +111,7 @@ Deno.test(
       const { sent, kills } = await streamWithKills(routers, source, MIN_EVENTS, KILLS);
       const EVENTS = sent;
 
-      await waitFor(() => storedEvents(`${dir}/events.db`) >= EVENTS, "store", 60_000);
+      await waitFor(() => storedCount(`${dir}/events.db`) >= EVENTS, "store", 60_000);
       await waitFor(async () => (await fileLines(`${dir}/files`)).length >= EVENTS, "file", 60_000);
       await waitFor(
         async () => ((await dashboardTotals(dashboardPort))?.events ?? 0) >= EVENTS,
