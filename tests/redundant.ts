@@ -52,12 +52,14 @@ export class RouterProcess {
  * other lags (SIGSTOP until the restarted one is back, then SIGCONT), so that
  * the restarted path runs ahead of the one holding the events it lost. Closes
  * `source`; returns how many events were sent and how many kills happened.
+ * `fields` adds to each event's fields (a fixed time, say).
  */
 export async function streamWithKills(
   routers: RouterProcess[],
   source: Emitter,
   minEvents: number,
   cycles: number,
+  fields: (i: number) => Record<string, unknown> = () => ({}),
 ): Promise<{ sent: number; kills: number }> {
   // Kill cycles run beside the stream: one router down at a time, at random moments.
   let streaming = true;
@@ -85,7 +87,7 @@ export async function streamWithKills(
   // Several kill cycles, whatever the machine's speed: stream until they are done.
   let sent = 0;
   for (let i = 0; i < minEvents || kills < cycles; i++, sent++) {
-    source.emit("app.redundant", { i });
+    source.emit("app.redundant", { i, ...fields(i) });
     if (i % 100 === 99) {
       await source.ready();
       await sleep(10);
