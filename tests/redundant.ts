@@ -5,7 +5,8 @@
  * @module
  */
 import type { Emitter } from "@eventstorm/core";
-import { cli, freePort, routerListening, sleep } from "./helpers.ts";
+import assert from "node:assert/strict";
+import { cli, finish, freePort, routerListening, sleep } from "./helpers.ts";
 
 /** A router process on fixed ports, so that a restart takes the same addresses. */
 export class RouterProcess {
@@ -97,4 +98,34 @@ export async function streamWithKills(
   await killer;
   await source.close();
   return { sent, kills };
+}
+
+/**
+ * Stops a sink child gracefully (SIGTERM, so it flushes) and returns its last
+ * stats line, which must say it lost nothing and dropped the other path's copies.
+ */
+export async function stopSinkCleanly(sink: Deno.ChildProcess): Promise<string> {
+  sink.kill("SIGTERM");
+  const result = await finish(sink);
+  assert.equal(result.code, 0, result.stderr);
+  const line = result.stderr.trim().split("\n").filter((l) => /lost on wire/.test(l)).pop() ?? "";
+  assert.match(line, /lost on wire 0\b/);
+  assert.match(line, /duplicates on wire [1-9]/);
+  return line;
+}
+
+/** Cleanup after a failed or finished run: kills what is still running. */
+export async function stopAll(
+  source: Emitter | undefined,
+  sink: Deno.ChildProcess | undefined,
+  routers: RouterProcess[],
+): Promise<void> {
+  await source?.close();
+  if (sink) {
+    try {
+      sink.kill("SIGKILL");
+    } catch { /* already gone */ }
+    await finish(sink).catch(() => {});
+  }
+  await Promise.all(routers.map((router) => router.kill()));
 }
