@@ -8,24 +8,11 @@
  */
 import { Emitter } from "@eventstorm/core";
 import { freeLoopbackPort, sampleEvent } from "./sample.ts";
-import { EventStore } from "@eventstorm/sink-store";
+import { storedCount } from "../tests/helpers.ts";
 
 const cli = new URL("../cli.ts", import.meta.url).pathname;
 const TOTAL = 600_000;
 const SOURCES = 12;
-
-function stored(db: string): number {
-  try {
-    const store = EventStore.open(db, { readOnly: true });
-    try {
-      return store.count();
-    } finally {
-      store.close();
-    }
-  } catch {
-    return 0;
-  }
-}
 
 async function group(size: number): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "group_bench_" });
@@ -84,7 +71,9 @@ async function group(size: number): Promise<void> {
   const dbs = members.map((_, i) => `${dir}/m${i + 1}.db`);
   let total = 0;
   const until = Date.now() + 120_000;
-  while ((total = dbs.reduce((sum, db) => sum + stored(db), 0)) < TOTAL && Date.now() < until) {
+  while (
+    (total = dbs.reduce((sum, db) => sum + storedCount(db), 0)) < TOTAL && Date.now() < until
+  ) {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   const seconds = (performance.now() - started) / 1000;
@@ -100,7 +89,7 @@ async function group(size: number): Promise<void> {
     (sum, line) => sum + Number(/lost on wire (\d+)/.exec(line)?.[1] ?? 0),
     0,
   );
-  const perMember = dbs.map(stored);
+  const perMember = dbs.map(storedCount);
   console.log(
     `group of ${size}: ${
       Math.round(total / seconds).toLocaleString("en").padStart(9)

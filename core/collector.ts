@@ -17,7 +17,7 @@ import {
   parseMessage,
   type WireMessage,
 } from "./protocol.ts";
-import { SequenceTracker, type StreamCounters } from "./sequence.ts";
+import { GAP_HOLD_MS, SequenceTracker, type StreamCounters } from "./sequence.ts";
 import { Turns } from "./turns.ts";
 import { Poller, SocketType, ZmqContext, type ZmqSocket } from "./zmq/socket.ts";
 import { type CurveOptions, secureSocket } from "./curve/options.ts";
@@ -51,6 +51,12 @@ export interface CollectorOptions {
    * (an unknown key, a wrong server key, CURVE on one side only). Stderr by default.
    */
   onHandshakeFailure?: (line: string) => void;
+  /**
+   * Milliseconds a gap in a stream waits to be filled by another path before it
+   * counts as lost ({@linkcode GAP_HOLD_MS} when subscribed to several endpoints,
+   * else 0: lost at once). See docs/protocol.md, section 5.
+   */
+  gapHoldMs?: number;
 }
 
 /** Events of one message. */
@@ -109,7 +115,7 @@ export class Collector {
   readonly #ownsContext: boolean;
   readonly #socket: ZmqSocket;
   readonly #poller: Poller;
-  readonly #tracker = new SequenceTracker();
+  readonly #tracker: SequenceTracker;
   readonly #buffers: Uint8Array[];
   readonly #sizes = new Int32Array(3);
   readonly #frames: Uint8Array[] = [];
@@ -159,6 +165,11 @@ export class Collector {
       };
     }
     this.#judgeOwners = endpoints.some((endpoint) => endpoint.bind);
+    // Several routers carry the same streams (redundant paths): a gap one path
+    // leaves may be filled by the other, late, so it waits before it is lost.
+    this.#tracker = new SequenceTracker({
+      gapHoldMs: options.gapHoldMs ?? (endpoints.length > 1 ? GAP_HOLD_MS : 0),
+    });
     this.#ownsContext = options.context === undefined;
     this.#context = options.context ?? new ZmqContext();
     // XSUB rather than SUB: a SUB socket filters its own queue by its current
@@ -233,7 +244,8 @@ export class Collector {
           continue;
         }
         const batch = this.#accept(frameCount, decode);
-        if (batch) yield batch;
+        if (Array.isArray(batch)) yield* batch;
+        else if (batch) yield batch;
         // Without a wait in zmq_poll nothing here leaves the microtask queue, so
         // timers (stats lines) and signal handlers would starve while input never
         // pauses: hand the event loop a turn every few ms of busy reading.
@@ -260,7 +272,10 @@ export class Collector {
     for await (const batch of this.batches()) yield* batch.events;
   }
 
-  #accept(frameCount: number, decode: boolean): EventBatch | WireMessage | undefined {
+  #accept(
+    frameCount: number,
+    decode: boolean,
+  ): EventBatch | WireMessage | (EventBatch | WireMessage)[] | undefined {
     this.#stats.messages++;
     if (this.#member !== undefined && !this.#mine(frameCount)) return undefined;
     this.#frames.length = 0;
@@ -288,7 +303,19 @@ export class Collector {
       skip = verdict.skip;
       // A position announcement (count 0) or a whole replay: accounted, nothing to deliver.
       if (skip >= count) return undefined;
+      if (verdict.keep) return this.#pieces(topic, header, body, verdict.keep, decode);
     }
+    return this.#deliver(topic, header, body, count, skip, decode);
+  }
+
+  #deliver(
+    topic: string,
+    header: Header | undefined,
+    body: Uint8Array,
+    count: number,
+    skip: number,
+    decode: boolean,
+  ): EventBatch | WireMessage | undefined {
     if (!decode) return this.#raw(topic, header, body, count, skip);
     let decoded;
     try {
@@ -313,6 +340,40 @@ export class Collector {
       return { topic, events };
     }
     return { topic, source: header.source, first: header.first + skip, events };
+  }
+
+  /**
+   * Delivers the `[from, to)` pieces of a message that fill gaps another path
+   * left, one batch each (rare: only redundant paths produce them).
+   */
+  #pieces(
+    topic: string,
+    header: Header,
+    body: Uint8Array,
+    keep: number[],
+    decode: boolean,
+  ): (EventBatch | WireMessage)[] {
+    const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+    const offsets = [0];
+    for (let i = 0, offset = 0; i < keep[keep.length - 1]; i++) {
+      offset += view.getInt32(offset, true);
+      offsets.push(offset);
+    }
+    const result: (EventBatch | WireMessage)[] = [];
+    for (let i = 0; i < keep.length; i += 2) {
+      const from = keep[i], to = keep[i + 1];
+      const piece = { ...header, first: header.first + from, count: to - from };
+      const batch = this.#deliver(
+        topic,
+        piece,
+        body.subarray(offsets[from], offsets[to]),
+        to - from,
+        0,
+        decode,
+      );
+      if (batch) result.push(batch);
+    }
+    return result;
   }
 
   /**

@@ -445,3 +445,57 @@ Deno.test("collector: events() flattens batches and stats add up", async () => {
     await collector.close();
   }
 });
+
+Deno.test("collector: with gaps held, late events that fill gaps are delivered in pieces", async () => {
+  const { collector, batches, endpoint, stop } = await gather({ gapHoldMs: 60_000 });
+  const raw = await Collector.open({ endpoints: "@tcp://127.0.0.1:*", gapHoldMs: 60_000 });
+  const messages: { first?: number; count: number; body: Uint8Array }[] = [];
+  const reading = (async () => {
+    for await (const message of raw.messages()) {
+      messages.push({ ...message, first: message.header?.first });
+    }
+  })();
+  const context = new ZmqContext();
+  try {
+    const publishers = [
+      await rawPublisher(context, endpoint),
+      await rawPublisher(context, raw.boundEndpoint()),
+    ];
+    const topic = utf8.encode("a.b");
+    const ns = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
+    const send = (first: number, count: number) => {
+      for (const publisher of publishers) {
+        publisher.send([
+          topic,
+          header({ first, count }),
+          encodeBatch(ns(first, first + count).map((n) => event(n))),
+        ]);
+      }
+    };
+    send(0, 2);
+    send(4, 2); // 2..4 is a gap, held
+    send(8, 2); // 6..8 too
+    send(0, 12); // the other path: fills both gaps and brings 10, 11
+    await waitFor(() => batches.length === 6 && messages.length === 6, "six batches each");
+    assert.deepEqual(batches.map((b) => [b.first, b.events.map((e) => e.n)]), [
+      [0, [0, 1]],
+      [4, [4, 5]],
+      [8, [8, 9]],
+      [2, [2, 3]],
+      [6, [6, 7]],
+      [10, [10, 11]],
+    ]);
+    assert.deepEqual(messages.slice(3).map((m) => [m.first, m.count]), [[2, 2], [6, 2], [10, 2]]);
+    assert.deepEqual(messages[4].body, encodeBatch([event(6), event(7)]));
+    for (const stats of [collector.stats(), raw.stats()]) {
+      assert.equal(stats.events, 12);
+      assert.equal(stats.lost, 0);
+      assert.equal(stats.duplicates, 6);
+    }
+  } finally {
+    await context.terminate();
+    await raw.close();
+    await reading;
+    await stop();
+  }
+});

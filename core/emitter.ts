@@ -175,6 +175,8 @@ export class Emitter implements EventOutput {
   /** Messages handed to libzmq while a subscription wanted their topic. */
   #wantedSent = 0;
   readonly #sendHwm: number;
+  /** Whether more than one peer may take messages (see `deliveredMark`). */
+  readonly #severalPeers: boolean;
   /** Whether close() saw libzmq deliver everything before its linger ran out. */
   #drained = false;
   readonly #receiveBuffers = [new Uint8Array(512)];
@@ -220,6 +222,7 @@ export class Emitter implements EventOutput {
     this.#maxPendingBytes = options.maxPendingBytes ?? 64 * 1024 * 1024;
     this.#closeTimeoutMs = options.closeTimeoutMs ?? 5000;
     this.#sendHwm = options.sendHwm ?? 1000;
+    this.#severalPeers = endpoints.length > 1 || endpoints.some((endpoint) => endpoint.bind);
     this.#socket = this.#context.socket(SocketType.XPUB);
     try {
       this.#socket.configure({
@@ -284,12 +287,16 @@ export class Emitter implements EventOutput {
    * peer, plus the one its engine is writing, and says nothing of how many it
    * holds: a message is known to be in the kernel (which delivers it even if this
    * process is killed) once `sendHwm + 1` later ones were queued after it, or once
-   * `close()` drained everything. With several peers, each with its own queue,
-   * this assumes every peer takes every message: a source sends to one router.
+   * `close()` drained everything. That count holds for one peer only: with
+   * several (two `>` endpoints, redundant routers, or a bound endpoint), each
+   * peer has its own queue and may take only some topics, so a message can sit in
+   * one queue however many others follow it. Then nothing is known safe before
+   * `close()` drained: conservative, a crash replays rather than loses.
    */
   deliveredMark(): DeliveredMark {
     const sent = this.#wantedSent;
     if (this.#drained) return { sent, safe: sent };
+    if (this.#severalPeers) return { sent, safe: 0 };
     return { sent, safe: Math.max(0, sent - this.#sendHwm - 1) };
   }
 

@@ -420,3 +420,35 @@ Deno.test("emitter: an endpoint problem is a UsageError", async () => {
   await assert.rejects(async () => await Emitter.open({ endpoints: "tcp://*:1" }), /needs a host/);
   await assert.rejects(async () => await Emitter.open({ endpoints: "" }), /empty/);
 });
+
+Deno.test("emitter: the delivered mark counts for one peer only, never for two", async () => {
+  const receivers = await Promise.all(
+    [0, 1].map(() => Collector.open({ endpoints: "@tcp://127.0.0.1:*" })),
+  );
+  const addresses = receivers.map((receiver) => `>${receiver.boundEndpoint()}`);
+  const reading = receivers.map(async (receiver) => {
+    for await (const _ of receiver.batches()) { /* taken */ }
+  });
+  const one = await Emitter.open({ endpoints: addresses[0], sendHwm: 4, maxEvents: 1 });
+  const two = await Emitter.open({ endpoints: addresses.join(","), sendHwm: 4, maxEvents: 1 });
+  try {
+    await waitFor(() => one.stats().subscriptions > 0, "a subscriber");
+    await waitFor(() => two.stats().subscriptions > 0, "two subscribers");
+    await sleep(200);
+    for (let i = 0; i < 20; i++) {
+      one.emit("app.mark", { i });
+      two.emit("app.mark", { i });
+    }
+    await one.flush();
+    await two.flush();
+    assert.deepEqual(one.deliveredMark(), { sent: 20, safe: 15 });
+    // Two peers may take different topics: a message can wait in one queue however
+    // many follow it, so nothing is known delivered until a drained close.
+    assert.deepEqual(two.deliveredMark(), { sent: 20, safe: 0 });
+  } finally {
+    await one.close();
+    await two.close();
+    await Promise.all(receivers.map((receiver) => receiver.close()));
+    await Promise.all(reading);
+  }
+});

@@ -24,9 +24,19 @@ export interface StreamCounters {
 
 /** What to do with one message. */
 export interface SequenceVerdict {
-  /** How many events at the front of the message are replays to skip. */
+  /** How many events of the message are replays to skip (at its front unless `keep` is set). */
   skip: number;
-  /** How many events went missing just before this message. */
+  /**
+   * Set only when the events to deliver are not simply those after `skip`: the
+   * `[from, to)` offsets within the message to deliver, as flat pairs, in order.
+   * This happens when a message fills gaps left by another path (see
+   * `gapHoldMs`).
+   */
+  keep?: number[];
+  /**
+   * How many events went missing just before this message (always 0 when gaps
+   * are held: their loss is counted when they expire, in `lost`).
+   */
   lost: number;
   /**
    * Set when the message must be dropped whole, as malformed, without touching
@@ -72,6 +82,28 @@ export const MAX_INDEX_RATE = 2 ** 24;
  * ```
  */
 export const OWNER_IDLE_MS = 10 * 60_000;
+/**
+ * How long a receiver of redundant paths (one source through two routers) waits
+ * for a gap in a stream to be filled by the other path before counting it lost.
+ *
+ * @example
+ * ```ts
+ * import { GAP_HOLD_MS } from "@eventstorm/core";
+ * GAP_HOLD_MS; // 10000
+ * ```
+ */
+export const GAP_HOLD_MS = 10_000;
+/**
+ * Gaps a stream keeps waiting to be filled at most; past it the oldest is
+ * counted lost at once, so that memory stays bounded whatever the peers send.
+ *
+ * @example
+ * ```ts
+ * import { MAX_GAPS } from "@eventstorm/core";
+ * MAX_GAPS; // 256
+ * ```
+ */
+export const MAX_GAPS = 256;
 
 /** Options of {@linkcode SequenceTracker}. */
 export interface SequenceTrackerOptions {
@@ -79,12 +111,25 @@ export interface SequenceTrackerOptions {
   maxStreams?: number;
   /** Milliseconds now; `Date.now` by default (tests move time by hand). */
   clock?: () => number;
+  /**
+   * Milliseconds a gap waits to be filled by a later message before it counts as
+   * lost: set it (e.g. to {@linkcode GAP_HOLD_MS}) when the same streams arrive
+   * by several paths, so that events one path is late with are delivered rather
+   * than skipped as replays. 0 (the default) counts a gap lost at once and skips
+   * anything below the expected index as a replay.
+   */
+  gapHoldMs?: number;
 }
 
 interface Stream extends StreamCounters {
   seen: number;
   /** Clock time of the stream's last accepted message. */
   at: number;
+  /**
+   * Gaps below `expected` still waiting to be filled, as flat `[from, to, at]`
+   * triples (`at`: when it opened), in index order; undefined when none.
+   */
+  gaps: number[] | undefined;
 }
 
 interface SourceEntry {
@@ -109,6 +154,12 @@ interface SourceEntry {
  * from any other peer are refused as `owner` (the owner itself, restarted, keeps
  * its claim; an owner silent for {@linkcode OWNER_IDLE_MS} loses it).
  *
+ * With `gapHoldMs`, a gap waits that long (and among at most {@linkcode MAX_GAPS}
+ * per stream) for a message that fills it, whose events in the gap are then
+ * delivered, late and out of index order; a gap still open then counts as lost,
+ * once. Reading {@linkcode SequenceTracker.lost} or {@linkcode SequenceTracker.streams}
+ * counts the gaps that expired.
+ *
  * @example
  * ```ts
  * import { SequenceTracker } from "@eventstorm/core/protocol";
@@ -124,8 +175,10 @@ export class SequenceTracker {
   #clock = 0;
   readonly #maxStreams: number;
   readonly #now: () => number;
-  /** Total events lost over all streams, including forgotten ones. */
-  lost = 0;
+  readonly #gapHoldMs: number;
+  /** Streams with open gaps. */
+  readonly #gapped = new Set<Stream>();
+  #lost = 0;
   /** Total replayed events skipped over all streams. */
   duplicates = 0;
 
@@ -133,6 +186,13 @@ export class SequenceTracker {
   constructor(options: SequenceTrackerOptions = {}) {
     this.#maxStreams = options.maxStreams ?? 65_536;
     this.#now = options.clock ?? Date.now;
+    this.#gapHoldMs = options.gapHoldMs ?? 0;
+  }
+
+  /** Total events lost over all streams, including forgotten ones and expired gaps. */
+  get lost(): number {
+    if (this.#gapped.size > 0) this.#expireAll(this.#now());
+    return this.#lost;
   }
 
   /**
@@ -179,6 +239,7 @@ export class SequenceTracker {
         duplicates: 0,
         seen: 0,
         at: now,
+        gaps: undefined,
       };
       entry.topics.set(topic, stream);
       this.#size++;
@@ -191,19 +252,88 @@ export class SequenceTracker {
       ) {
         return { skip: 0, lost: 0, refused: "index" };
       }
-      verdict.lost = jump;
+      if (this.#gapHoldMs > 0) this.#openGap(stream, stream.expected, first, now);
+      else verdict.lost = jump;
     } else if (first < stream.expected) {
-      verdict.skip = Math.min(count, stream.expected - first);
+      if (stream.gaps === undefined) verdict.skip = Math.min(count, stream.expected - first);
+      else this.#fill(stream, first, count, verdict);
     }
+    if (stream.gaps !== undefined) this.#expire(stream, now);
     stream.seen = ++this.#clock;
     stream.at = now;
     stream.lost += verdict.lost;
     stream.duplicates += verdict.skip;
     stream.received += count - verdict.skip;
     stream.expected = Math.max(stream.expected, first + count);
-    this.lost += verdict.lost;
+    this.#lost += verdict.lost;
     this.duplicates += verdict.skip;
     return verdict;
+  }
+
+  #openGap(stream: Stream, from: number, to: number, now: number): void {
+    const gaps = stream.gaps ??= [];
+    gaps.push(from, to, now);
+    this.#gapped.add(stream);
+    if (gaps.length > MAX_GAPS * 3) this.#countLost(stream, gaps.splice(0, 3));
+  }
+
+  /**
+   * Accounts a message starting below `expected` on a stream with open gaps: its
+   * events inside a gap (or from `expected` on) are delivered and close that part
+   * of the gap, the others are replays.
+   */
+  #fill(stream: Stream, first: number, count: number, verdict: SequenceVerdict): void {
+    const end = first + count;
+    const gaps = stream.gaps!;
+    const keep: number[] = [];
+    const left: number[] = [];
+    for (let i = 0; i < gaps.length; i += 3) {
+      const from = gaps[i], to = gaps[i + 1];
+      const a = Math.max(from, first), b = Math.min(to, end);
+      if (a >= b) {
+        left.push(from, to, gaps[i + 2]);
+        continue;
+      }
+      keep.push(a - first, b - first);
+      if (from < a) left.push(from, a, gaps[i + 2]);
+      if (b < to) left.push(b, to, gaps[i + 2]);
+    }
+    if (end > stream.expected) keep.push(stream.expected - first, count);
+    let kept = 0;
+    for (let i = 0; i < keep.length; i += 2) kept += keep[i + 1] - keep[i];
+    verdict.skip = count - kept;
+    if (kept > 0 && !(keep.length === 2 && keep[1] === count)) verdict.keep = keep;
+    this.#setGaps(stream, left);
+  }
+
+  #setGaps(stream: Stream, gaps: number[]): void {
+    if (gaps.length > 0) {
+      stream.gaps = gaps;
+    } else {
+      stream.gaps = undefined;
+      this.#gapped.delete(stream);
+    }
+  }
+
+  /** Counts as lost the gaps of `stream` older than the hold. */
+  #expire(stream: Stream, now: number): void {
+    const gaps = stream.gaps!;
+    let i = 0;
+    while (i < gaps.length && now - gaps[i + 2] >= this.#gapHoldMs) i += 3;
+    if (i === 0) return;
+    this.#countLost(stream, gaps.slice(0, i));
+    this.#setGaps(stream, gaps.slice(i));
+  }
+
+  #expireAll(now: number): void {
+    for (const stream of this.#gapped) this.#expire(stream, now);
+  }
+
+  #countLost(stream: Stream, gaps: number[]): void {
+    let lost = 0;
+    for (let i = 0; i < gaps.length; i += 3) lost += gaps[i + 1] - gaps[i];
+    stream.lost += lost;
+    this.#lost += lost;
   }
 
   /**
@@ -225,6 +355,12 @@ export class SequenceTracker {
     all.sort((a, b) => a.seen - b.seen);
     for (const { source, topic } of all.slice(0, Math.max(1, all.length >> 3))) {
       const { topics } = this.#streams.get(source)!;
+      const stream = topics.get(topic)!;
+      if (stream.gaps !== undefined) {
+        // Forgotten, a gap can no longer be filled: it is lost now, once.
+        this.#countLost(stream, stream.gaps);
+        this.#setGaps(stream, []);
+      }
       topics.delete(topic);
       if (topics.size === 0) this.#streams.delete(source);
       this.#size--;
@@ -251,9 +387,12 @@ export class SequenceTracker {
 
   /** A snapshot of every remembered stream. */
   streams(): StreamCounters[] {
+    if (this.#gapped.size > 0) this.#expireAll(this.#now());
     const result: StreamCounters[] = [];
     for (const { topics } of this.#streams.values()) {
-      for (const { seen: _, at: _at, ...stream } of topics.values()) result.push(stream);
+      for (const { seen: _, at: _at, gaps: _gaps, ...stream } of topics.values()) {
+        result.push(stream);
+      }
     }
     return result;
   }

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { MAX_INDEX_JUMP, MAX_INDEX_RATE, OWNER_IDLE_MS, SequenceTracker } from "./sequence.ts";
+import {
+  MAX_GAPS,
+  MAX_INDEX_JUMP,
+  MAX_INDEX_RATE,
+  OWNER_IDLE_MS,
+  SequenceTracker,
+} from "./sequence.ts";
 
 Deno.test("sequence: first sight of a stream is not loss, wherever it starts", () => {
   const tracker = new SequenceTracker();
@@ -184,4 +190,80 @@ Deno.test("sequence: an announcement of an unknown stream is not a place to join
   assert.deepEqual(tracker.observe(1n, "a", 0, 300), { skip: 0, lost: 0 });
   assert.equal(tracker.streams()[0].received, 300);
   assert.deepEqual(tracker.observe(1n, "a", 310, 0), { skip: 0, lost: 10 });
+});
+
+Deno.test("sequence: with gaps held, a slow path's copies fill the fast path's gap", () => {
+  let now = 0;
+  const tracker = new SequenceTracker({ gapHoldMs: 1000, clock: () => now });
+  // Fast path: 0..10, then 20..30 (it missed 10..20, say its router restarted).
+  assert.deepEqual(tracker.observe(1n, "a", 0, 10), { skip: 0, lost: 0 });
+  assert.deepEqual(tracker.observe(1n, "a", 20, 10), { skip: 0, lost: 0 });
+  // Slow path: its copies. 0..10 are replays, 10..20 fill the gap, 20..30 replays.
+  assert.deepEqual(tracker.observe(1n, "a", 0, 10), { skip: 10, lost: 0 });
+  assert.deepEqual(tracker.observe(1n, "a", 8, 6), { skip: 2, lost: 0 });
+  assert.deepEqual(tracker.observe(1n, "a", 14, 10), { skip: 4, lost: 0, keep: [0, 6] });
+  assert.deepEqual(tracker.observe(1n, "a", 24, 6), { skip: 6, lost: 0 });
+  now = 5000;
+  assert.equal(tracker.lost, 0);
+  const [stream] = tracker.streams();
+  assert.equal(stream.received, 30);
+  assert.equal(stream.duplicates, 22);
+  assert.equal(tracker.duplicates, 22);
+});
+
+Deno.test("sequence: one message can fill several gaps and run past the expected index", () => {
+  const tracker = new SequenceTracker({ gapHoldMs: 1000, clock: () => 0 });
+  tracker.observe(1n, "a", 0, 2);
+  tracker.observe(1n, "a", 4, 2); // gap 2..4
+  tracker.observe(1n, "a", 8, 2); // gap 6..8
+  // 0..12 delivers 2..4, 6..8 and 10..12 only.
+  assert.deepEqual(tracker.observe(1n, "a", 0, 12), {
+    skip: 6,
+    lost: 0,
+    keep: [2, 4, 6, 8, 10, 12],
+  });
+  tracker.observe(1n, "a", 14, 1); // gap 12..14
+  assert.deepEqual(tracker.observe(1n, "a", 13, 3), { skip: 1, lost: 0, keep: [0, 1, 2, 3] });
+  assert.equal(tracker.streams()[0].received, 15); // 12 is still missing
+});
+
+Deno.test("sequence: a gap not filled within the hold is lost, counted once", () => {
+  let now = 0;
+  const tracker = new SequenceTracker({ gapHoldMs: 1000, clock: () => now });
+  tracker.observe(1n, "a", 0, 10);
+  tracker.observe(1n, "a", 15, 5);
+  now = 999;
+  assert.equal(tracker.lost, 0);
+  now = 1000;
+  assert.equal(tracker.lost, 5);
+  assert.equal(tracker.lost, 5);
+  assert.equal(tracker.streams()[0].lost, 5);
+  // Too late: now it is a replay.
+  assert.deepEqual(tracker.observe(1n, "a", 10, 5), { skip: 5, lost: 0 });
+  assert.equal(tracker.lost, 5);
+});
+
+Deno.test("sequence: gaps held per stream are bounded, the oldest lost first", () => {
+  const tracker = new SequenceTracker({ gapHoldMs: 60_000, clock: () => 0 });
+  tracker.observe(1n, "a", 0, 1);
+  for (let i = 0; i <= MAX_GAPS; i++) tracker.observe(1n, "a", 2 * i + 2, 1);
+  assert.equal(tracker.lost, 1);
+  // The oldest gap (index 1) is gone; the next (index 3) can still be filled.
+  assert.deepEqual(tracker.observe(1n, "a", 1, 1), { skip: 1, lost: 0 });
+  assert.deepEqual(tracker.observe(1n, "a", 3, 1), { skip: 0, lost: 0 });
+});
+
+Deno.test("sequence: without a hold a gap is lost at once and its late copies are replays", () => {
+  const tracker = new SequenceTracker();
+  tracker.observe(1n, "a", 0, 10);
+  assert.deepEqual(tracker.observe(1n, "a", 20, 10), { skip: 0, lost: 10 });
+  assert.deepEqual(tracker.observe(1n, "a", 10, 10), { skip: 10, lost: 0 });
+});
+
+Deno.test("sequence: a forgotten stream's open gaps are lost, once", () => {
+  const tracker = new SequenceTracker({ maxStreams: 8, gapHoldMs: 60_000, clock: () => 0 });
+  tracker.observe(1n, "a", 0, 1);
+  tracker.observe(1n, "a", 5, 1);
+  for (let i = 2n; i < 20n; i++) tracker.observe(i, "a", 0, 1);
+  assert.equal(tracker.lost, 4);
 });

@@ -110,6 +110,8 @@ export function formatSinkLine(
   } ev/s stored; ` +
     `received ${current.received}, stored ${current.stored}, buffered ${current.buffered}, ` +
     `dropped ${current.dropped}, lost on wire ${current.lost_on_wire}` +
+    // Copies through a second router (or replays) skipped on arrival, never stored.
+    (current.duplicates_on_wire ? `, duplicates on wire ${current.duplicates_on_wire}` : "") +
     (current.duplicates ? `, duplicates ${current.duplicates}` : "") +
     `, malformed ${current.malformed ?? 0}, rejected ${current.rejected_on_wire ?? 0}` +
     (current.write_errors ? `, write errors ${current.write_errors}` : "") +

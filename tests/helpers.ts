@@ -5,6 +5,7 @@
  */
 import { Collector, type CollectorOptions, Emitter, type EmitterOptions } from "@eventstorm/core";
 import { Router, type RouterConfig } from "@eventstorm/router";
+import { EventStore } from "@eventstorm/sink-store";
 
 export { sleep, waitFor } from "./wait.ts";
 
@@ -141,14 +142,7 @@ export async function startRouterProcess(extra: string[] = []): Promise<{
     ...["--sources", `@tcp://127.0.0.1:${sources}`, "--sinks", `@tcp://127.0.0.1:${sinks}`],
     ...["--stats-interval", "0s", ...extra],
   ]);
-  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  let seen = "";
-  while (!seen.includes("sinks tcp://")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`router exited: ${seen}`);
-    seen += value;
-  }
-  reader.releaseLock();
+  (await routerListening(child)).releaseLock();
   return {
     sources: `>tcp://127.0.0.1:${sources}`,
     sinks: `>tcp://127.0.0.1:${sinks}`,
@@ -159,4 +153,35 @@ export async function startRouterProcess(extra: string[] = []): Promise<{
       await child.stdout.cancel().catch(() => {});
     },
   };
+}
+
+/**
+ * Waits until a router child process says it listens (its `sinks tcp://…` line);
+ * returns the reader of its stderr, to release or to keep draining.
+ */
+export async function routerListening(
+  child: Deno.ChildProcess,
+): Promise<ReadableStreamDefaultReader<string>> {
+  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  while (!seen.includes("sinks tcp://")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`router exited: ${seen}`);
+    seen += value;
+  }
+  return reader;
+}
+
+/** Events in the store database at `db` now, 0 while it does not exist yet. */
+export function storedCount(db: string): number {
+  try {
+    const store = EventStore.open(db, { readOnly: true });
+    try {
+      return store.count();
+    } finally {
+      store.close();
+    }
+  } catch {
+    return 0;
+  }
 }

@@ -8,24 +8,11 @@
 import assert from "node:assert/strict";
 import { Collector, Emitter, memberOf } from "@eventstorm/core";
 import { EventStore, queryEvents } from "@eventstorm/sink-store";
-import { cli, finish, startRouter, waitFor } from "./helpers.ts";
+import { cli, finish, startRouter, storedCount, waitFor } from "./helpers.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const SOURCES = 9;
 const EVENTS = 2000;
-
-function count(db: string): number {
-  try {
-    const store = EventStore.open(db, { readOnly: true });
-    try {
-      return store.count();
-    } finally {
-      store.close();
-    }
-  } catch {
-    return 0;
-  }
-}
 
 Deno.test(
   "sink group: 3 store sinks with --member keep every source whole, once, nothing lost",
@@ -68,7 +55,7 @@ Deno.test(
       await Promise.all(emitters.map((emitter) => emitter.close()));
       const dbs = [1, 2, 3].map((index) => `${dir}/member${index}.db`);
       await waitFor(
-        () => dbs.reduce((sum, db) => sum + count(db), 0) >= SOURCES * EVENTS,
+        () => dbs.reduce((sum, db) => sum + storedCount(db), 0) >= SOURCES * EVENTS,
         "every event stored by some member",
       );
       const lines: string[] = [];
