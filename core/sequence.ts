@@ -88,7 +88,7 @@ export const OWNER_IDLE_MS = 10 * 60_000;
  *
  * @example
  * ```ts
- * import { GAP_HOLD_MS } from "@eventstorm/core";
+ * import { GAP_HOLD_MS } from "@eventstorm/core/protocol";
  * GAP_HOLD_MS; // 10000
  * ```
  */
@@ -99,7 +99,7 @@ export const GAP_HOLD_MS = 10_000;
  *
  * @example
  * ```ts
- * import { MAX_GAPS } from "@eventstorm/core";
+ * import { MAX_GAPS } from "@eventstorm/core/protocol";
  * MAX_GAPS; // 256
  * ```
  */

@@ -51,6 +51,8 @@ export {
   type WireMessage,
 } from "../protocol.ts";
 export {
+  GAP_HOLD_MS,
+  MAX_GAPS,
   MAX_INDEX_JUMP,
   MAX_INDEX_RATE,
   OWNER_IDLE_MS,
