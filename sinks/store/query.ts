@@ -5,7 +5,7 @@
  */
 import type { Event } from "@eventstorm/core";
 import { setField } from "@eventstorm/core/internal";
-import { decodeFields } from "@eventstorm/core/json";
+import { decodeFields } from "@eventstorm/core/protocol";
 import { type EventFilter, filterSql, SqlBuilder } from "./filter.ts";
 import type { EventStore } from "./store.ts";
 
