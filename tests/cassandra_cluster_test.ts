@@ -226,7 +226,9 @@ clusterTest(
     const stopped: number[] = [];
     try {
       // A sink prints stats once its collector is open; the router passes on one subscription.
-      await waitFor(() => sinks.every((s) => s.started()), "both sinks running", 60_000);
+      // Each sink creates its keyspace and table first: schema agreement on a two-node
+      // cluster takes long when the rest of the suite loads the machine.
+      await waitFor(() => sinks.every((s) => s.started()), "both sinks running", 180_000);
       await waitFor(() => out.stats().subscriptions >= 1, "the sinks' subscription", 30_000);
       await sleep(1000);
       let next = 0;
