@@ -14,7 +14,7 @@
  * @module
  */
 import { setField } from "./fields.ts";
-import { MAX_NESTING } from "./bson_depth.ts";
+import { MAX_NESTING, valueNestsDeeperThan } from "./bson_depth.ts";
 import { EJSON } from "bson";
 
 /** Envelope fields; the store keeps them in columns of their own. */
@@ -229,6 +229,11 @@ export function fromJsonLine(line: string): Record<string, unknown> {
   const value = JSON.parse(line);
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
     throw new SyntaxError("a JSON object is expected");
+  }
+  // An event may nest MAX_NESTING levels; past that (or deep enough to overflow the
+  // recursive decoding) the line is not an event.
+  if (valueNestsDeeperThan(value)) {
+    throw new SyntaxError(`nested deeper than the ${MAX_NESTING} levels an event may have`);
   }
   let decoded;
   try {

@@ -40,8 +40,11 @@ function tap(from: string) {
   })();
   const errors = new Response(child.stderr).text();
   return {
+    // Only whole lines: the last one may still be arriving.
     events: (): Record<string, unknown>[] =>
-      text.split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line)),
+      text.split("\n").slice(0, -1).filter((line) => line.startsWith("{")).map((line) =>
+        JSON.parse(line)
+      ),
     stop: async () => {
       try {
         child.kill("SIGINT");
