@@ -185,6 +185,8 @@ function sinkProcess(keyspace: string, table: string, consistency: string, route
   let stopping: Promise<{ code: number; stderr: string; last: SinkLine }> | undefined;
   return {
     started: () => last !== undefined,
+    /** What the sink printed so far, for a failure message. */
+    output: () => stderr,
     stats: (): SinkLine =>
       last ?? { received: 0, stored: 0, buffered: 0, dropped: 0, lostOnWire: 0, writeErrors: 0 },
     stop: () =>
@@ -228,7 +230,12 @@ clusterTest(
       // A sink prints stats once its collector is open; the router passes on one subscription.
       // Each sink creates its keyspace and table first: schema agreement on a two-node
       // cluster takes long when the rest of the suite loads the machine.
-      await waitFor(() => sinks.every((s) => s.started()), "both sinks running", 180_000);
+      await waitFor(() => sinks.every((s) => s.started()), "both sinks running", 180_000)
+        .catch((error) => {
+          throw new Error(
+            `${error.message}; the sinks said:\n${sinks.map((s) => s.output()).join("\n")}`,
+          );
+        });
       await waitFor(() => out.stats().subscriptions >= 1, "the sinks' subscription", 30_000);
       await sleep(1000);
       let next = 0;
