@@ -136,16 +136,11 @@ export async function startRouterProcess(extra: string[] = []): Promise<{
   sinks: string;
   stop: () => Promise<void>;
 }> {
-  const sources = freePort(), sinks = freePort();
-  const child = cli([
-    "router",
-    ...["--sources", `@tcp://127.0.0.1:${sources}`, "--sinks", `@tcp://127.0.0.1:${sinks}`],
-    ...["--stats-interval", "0s", ...extra],
-  ]);
+  const { child, sources, sinks } = routerProcess(["--stats-interval", "0s", ...extra]);
   (await routerListening(child)).releaseLock();
   return {
-    sources: `>tcp://127.0.0.1:${sources}`,
-    sinks: `>tcp://127.0.0.1:${sinks}`,
+    sources,
+    sinks,
     stop: async () => {
       child.kill("SIGTERM");
       await child.status;
