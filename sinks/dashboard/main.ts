@@ -19,7 +19,6 @@ import {
   FROM_FLAG,
   helpText,
   parseDuration,
-  parseEndpoints,
   parseFlags,
   rate,
   runCommand,
@@ -29,7 +28,6 @@ import {
   topicFlag,
   topicPrefixesFlag,
   UsageError,
-  warnPlaintextBinds,
   warnUnresolvableHosts,
 } from "@eventstorm/core/cli";
 import { EventStore } from "@eventstorm/sink-store";
@@ -234,7 +232,6 @@ export async function dashboardMain(args: string[]): Promise<number> {
   reporter.start();
   console.error(`sink dashboard: receiving from ${from.join(", ")}`);
   warnUnresolvableHosts("sink dashboard", from);
-  warnPlaintextBinds("sink dashboard", from.flatMap((text) => parseEndpoints(text)), curve);
   // Stdout carries just the address, for scripts that start the dashboard.
   console.log(`dashboard: ${dashboard.url}`);
   if (!signal.aborted) {
