@@ -175,6 +175,21 @@ RSpec.describe Eventstorm::Emitter do
     expect(second).to include("host" => "spec", "n" => 2)
   end
 
+  it "encodes every event byte for byte as bson-ruby encodes the whole document" do
+    emitter = open_emitter(">#{endpoint}", host: "wéb1")
+    times = [Time.at(0), Time.at(-1, 500_000, :usec), Time.at(2**33, 999_999, :usec),
+             Time.now, Time.at(1_700_000_000, 123_456_789, :nsec)]
+    fields = [{}, { n: 1 }, { big: 2**40, neg: -7, ratio: 0.25, none: nil, yes: true },
+              { "text" => "ünïcode ✓", "nested" => { "a" => [1, "b"] } },
+              { at: Time.at(5), id: BSON::ObjectId.new, bin: BSON::Binary.new("\x00\xff".b) }]
+    times.product(fields).each do |time, own|
+      type, type_element = emitter.send(:known_type, "app.bytes")
+      expected = { "type" => type, "time" => time, "host" => "wéb1" }
+      own.each { |key, value| expected[key.to_s] = value }
+      expect(emitter.send(:splice, type_element, time, own)).to eq(expected.to_bson.to_s)
+    end
+  end
+
   it "rejects an invalid type and an unknown endpoint clearly" do
     expect { described_class.new("udp://x:1") }.to raise_error(ArgumentError, /bad endpoint/)
     emitter = open_emitter(">#{endpoint}")
