@@ -19,6 +19,7 @@ const BENCHES: Record<string, string> = {
   dashboard: "dashboard_bench.ts",
   ruby: "ruby_bench.ts",
   agent: "agent_bench.ts",
+  e2e: "e2e_bench.ts",
 };
 
 // Flags (`--lines 100000`, `--keep`) go to every benchmark named; names pick them.

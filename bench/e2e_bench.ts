@@ -1,0 +1,174 @@
+/**
+ * End to end: an nginx `combined` log file → `source nginx` → router → `sink store`,
+ * each its own process as a user runs them, timed from the source's start until the
+ * store holds every event, with 0 lost. Beside the rate it prints each component's
+ * peak RSS (sampled from /proc every 250 ms) against the memory targets.
+ *
+ *   deno run -A bench/e2e_bench.ts [--lines N] [--keep]
+ *
+ * On the 2-core machine the source, the router and the sink share two cores (and
+ * the store sink writes to disk), so the figure is what one small host sustains.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { join } from "node:path";
+import { NginxLineGenerator } from "../tests/nginx_lines.ts";
+import { storedCount } from "../tests/helpers.ts";
+
+const args = parseArgs({
+  args: Deno.args,
+  options: {
+    lines: { type: "string", default: "500000" },
+    keep: { type: "boolean", default: false },
+  },
+});
+const count = Number(args.values.lines);
+if (!Number.isInteger(count) || count < 1) {
+  console.error("--lines must be a positive whole number");
+  Deno.exit(2);
+}
+
+const TARGET_EVENTS_PER_SECOND = 250_000;
+const SOURCE_RSS_MB = 80;
+const SINK_RSS_MB = 150;
+const cli = new URL("../cli.ts", import.meta.url).pathname;
+
+function port(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const value = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return value;
+}
+
+function spawn(argv: string[]): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", cli, ...argv],
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+}
+
+/** Resident set size of a process in MB, or 0 once it is gone. */
+function rssMb(pid: number): number {
+  try {
+    const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+    return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
+  } catch {
+    return 0;
+  }
+}
+
+function lastLine(bytes: Uint8Array): string {
+  return new TextDecoder().decode(bytes).trim().split("\n").pop() ?? "";
+}
+
+const verdict = (ok: boolean) => ok ? "met" : "short";
+const dir = await Deno.makeTempDir({ prefix: "e2e_bench_" });
+try {
+  const log = join(dir, "access.log");
+  const db = join(dir, "events.db");
+  await new NginxLineGenerator({ seed: 7 }).writeFile(log, count);
+  const size = (await Deno.stat(log)).size;
+  console.log(
+    `e2e: ${count.toLocaleString("en")} combined lines (${(size / 1e6).toFixed(1)} MB): ` +
+      `source nginx → router → sink store, each its own process`,
+  );
+  const [sources, sinks] = [port(), port()];
+  const router = spawn([
+    "router",
+    "--sources",
+    `@tcp://127.0.0.1:${sources}`,
+    "--sinks",
+    `@tcp://127.0.0.1:${sinks}`,
+    "--stats-interval",
+    "1h",
+  ]);
+  const sink = spawn([
+    "sink",
+    "store",
+    "--db",
+    db,
+    "--from",
+    `>tcp://127.0.0.1:${sinks}`,
+    "--stats-interval",
+    "1h",
+    "--stats-to",
+    "none",
+  ]);
+  // The sink creates its database once it runs; the source starts after that, so
+  // the clock measures the pipeline, not the sink's start-up.
+  const ready = Date.now() + 60_000;
+  while (Date.now() < ready) {
+    try {
+      await Deno.stat(db);
+      break;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const started = performance.now();
+  const source = spawn([
+    "source",
+    "nginx",
+    "--file",
+    log,
+    "--once",
+    "--no-checkpoint",
+    "--to",
+    `>tcp://127.0.0.1:${sources}`,
+    "--stats-interval",
+    "0s",
+  ]);
+  const peak = { source: 0, router: 0, sink: 0 };
+  const sample = () => {
+    peak.source = Math.max(peak.source, rssMb(source.pid));
+    peak.router = Math.max(peak.router, rssMb(router.pid));
+    peak.sink = Math.max(peak.sink, rssMb(sink.pid));
+  };
+  const sampler = setInterval(sample, 250);
+  const sourceOutput = source.output();
+  let stored = 0;
+  let lastChange = performance.now();
+  let finishedAt = started;
+  // Until every event is stored, or nothing new was stored for 10 s.
+  while (stored < count && performance.now() - lastChange < 10_000) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const now = storedCount(db);
+    if (now !== stored) {
+      stored = now;
+      lastChange = finishedAt = performance.now();
+    }
+  }
+  clearInterval(sampler);
+  const sourceLine = lastLine((await sourceOutput).stderr);
+  sink.kill("SIGTERM");
+  const sinkLine = lastLine((await sink.output()).stderr);
+  router.kill("SIGTERM");
+  const routerLine = lastLine((await router.output()).stderr);
+  const seconds = (finishedAt - started) / 1000;
+  const rate = Math.round(stored / seconds);
+  const lost = Number(/lost(?: on wire)? (\d+)/.exec(sinkLine)?.[1] ?? NaN);
+  console.log(`source: ${sourceLine}`);
+  console.log(`router: ${routerLine}`);
+  console.log(`sink:   ${sinkLine}`);
+  console.log(
+    `e2e nginx → store: ${rate.toLocaleString("en")} ev/s stored (${
+      stored.toLocaleString("en")
+    } of ${count.toLocaleString("en")} in ${seconds.toFixed(1)} s, startup included), ` +
+      `lost ${lost}; target ≥ ${TARGET_EVENTS_PER_SECOND.toLocaleString("en")} ev/s with 0 lost: ${
+        verdict(rate >= TARGET_EVENTS_PER_SECOND && stored === count && lost === 0)
+      }`,
+  );
+  console.log(
+    `e2e peak RSS: source ${peak.source.toFixed(0)} MB (target ≤ ${SOURCE_RSS_MB}: ${
+      verdict(peak.source <= SOURCE_RSS_MB)
+    }), router ${peak.router.toFixed(0)} MB, sink ${
+      peak.sink.toFixed(0)
+    } MB (target ≤ ${SINK_RSS_MB}: ${verdict(peak.sink <= SINK_RSS_MB)})`,
+  );
+} finally {
+  if (args.values.keep) console.log(`kept ${dir}`);
+  else await Deno.remove(dir, { recursive: true });
+}
