@@ -108,7 +108,7 @@ clusterTest(
         host: "h",
         _id: `id-${i}`,
       }));
-      assert.equal(await backend.write(events), 0);
+      assert.deepEqual(await backend.write(events), { rejected: 0, duplicates: 0 });
       assert.equal(coordinators.size, 16);
       const used = new Set<string>();
       for (const [type, hosts] of coordinators) {
