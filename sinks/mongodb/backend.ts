@@ -5,6 +5,7 @@
  * @module
  */
 import {
+  type AnyBulkWriteOperation,
   BSON,
   type Collection,
   type Db,
@@ -21,9 +22,52 @@ import {
 } from "mongodb";
 import type { Event } from "@eventstorm/core";
 import { UsageError } from "@eventstorm/core/cli";
-import type { SinkBackend, WriteResult } from "@eventstorm/core/sink";
+import {
+  parseEventId,
+  type SinkBackend,
+  type StreamPosition,
+  type WriteResult,
+} from "@eventstorm/core/sink";
 import type { MongoSinkConfig } from "./config.ts";
 import { collectionForType, safeDocument } from "./keys.ts";
+
+/**
+ * The collection of the sinks' stream positions (docs/stored.md), one document
+ * per destination and stream. No event type maps to it: type collections have
+ * no dots.
+ *
+ * @example
+ * ```ts
+ * import { STREAMS_COLLECTION } from "@eventstorm/sink-mongodb";
+ * STREAMS_COLLECTION; // "eventstorm.streams"
+ * ```
+ */
+export const STREAMS_COLLECTION = "eventstorm.streams";
+
+/**
+ * How far beyond a batch a stream's `upto` is claimed (time-series collections
+ * only, which do not refuse a second `_id`): after a crash, replayed events up to
+ * there are looked up before they are stored.
+ */
+const UPTO_SLACK = 10_000;
+
+/** A stream's saved position: all below `next` stored, nothing at or above `upto`. */
+interface Saved {
+  next: number;
+  upto: number;
+}
+
+/** A document of {@linkcode STREAMS_COLLECTION}. */
+interface StreamDocument {
+  /** `<destination>/<source hex>-<topic>`. */
+  _id: string;
+  dest: string;
+  source: string;
+  topic: string;
+  next?: number;
+  upto?: number;
+  at: Date;
+}
 
 /** Options of {@linkcode MongoBackend.open}. */
 export interface MongoBackendOptions {
@@ -158,6 +202,10 @@ export class MongoBackend implements SinkBackend {
   /** Documents of the current write that the server already held. */
   #duplicates = 0;
   readonly #refusalCodes = new Set<string>();
+  /** Saved positions by `<source hex>-<topic>`. */
+  readonly #saved = new Map<string, Saved>();
+  /** Where a crash left doubt (time-series): `[next, upto)` read at start. */
+  readonly #unsure = new Map<string, Saved>();
   #closed = false;
 
   /**
@@ -358,14 +406,93 @@ export class MongoBackend implements SinkBackend {
     return deleted;
   }
 
+  /** What the positions of this sink are saved under: its collection, or `*` for one per type. */
+  get #destination(): string {
+    return this.#config.collection ?? "*";
+  }
+
+  /**
+   * The stream positions saved for this sink's destination. A replayed event at
+   * or above one is refused by the server (E11000) if it is stored; time-series
+   * collections, which refuse nothing, look up the events a crash left in doubt.
+   */
+  async positions(): Promise<StreamPosition[]> {
+    await this.#ensureReady();
+    const positions: StreamPosition[] = [];
+    const cursor = this.#db.collection<StreamDocument>(STREAMS_COLLECTION).find({
+      dest: this.#destination,
+    });
+    for await (const document of cursor) {
+      const { source, topic } = document;
+      const next = Number(document.next ?? 0), upto = Number(document.upto ?? next);
+      if (typeof source !== "string" || !/^[0-9a-f]{1,16}$/.test(source)) continue;
+      if (typeof topic !== "string" || !Number.isSafeInteger(next)) continue;
+      const key = `${source}-${topic}`;
+      this.#saved.set(key, { next, upto });
+      if (upto > next) this.#unsure.set(key, { next, upto });
+      const at = document.at instanceof Date ? document.at.getTime() : Date.now();
+      positions.push({ source: BigInt(`0x${source}`), topic, next, at });
+    }
+    return positions;
+  }
+
+  /** Saves each stream's `upto` (time-series) or `next`, never moving it back. */
+  async #savePositions(positions: StreamPosition[], field: "next" | "upto"): Promise<void> {
+    const operations: AnyBulkWriteOperation<StreamDocument>[] = [];
+    const done: (() => void)[] = [];
+    for (const { source, topic, next, at } of positions) {
+      const hex = source.toString(16);
+      const key = `${hex}-${topic}`;
+      const saved = this.#saved.get(key) ?? { next: 0, upto: 0 };
+      const value = field === "next" ? next : next + UPTO_SLACK;
+      if (field === "next" ? next <= saved.next : next <= saved.upto) continue;
+      operations.push({
+        updateOne: {
+          filter: { _id: `${this.#destination}/${key}` },
+          update: {
+            $max: { [field]: value },
+            $set: { dest: this.#destination, source: hex, topic, at: new Date(at) },
+          },
+          upsert: true,
+        },
+      });
+      done.push(() => {
+        saved[field] = Math.max(saved[field], value);
+        this.#saved.set(key, saved);
+      });
+    }
+    if (operations.length === 0) return;
+    await this.#db.collection<StreamDocument>(STREAMS_COLLECTION).bulkWrite(operations, {
+      ordered: false,
+      writeConcern: this.#writeConcern,
+    });
+    for (const fn of done) fn();
+  }
+
+  /** Whether some of `documents` fall where a crash left doubt (time-series only). */
+  #inDoubt(documents: Document[]): boolean {
+    if (this.#unsure.size === 0) return false;
+    return documents.some((document) => {
+      const parsed = parseEventId(document._id);
+      const window = parsed && this.#unsure.get(`${parsed.source.toString(16)}-${parsed.topic}`);
+      return window !== undefined && parsed!.index >= window.next && parsed!.index < window.upto;
+    });
+  }
+
   /**
    * Stores `events`; resolves with how many were refused for good and how many
-   * the server already held (duplicates); throws to be retried.
+   * the server already held (duplicates); throws to be retried. With
+   * `positions`, each stream's position is saved once the events are.
    */
-  async write(events: Event[]): Promise<WriteResult> {
+  async write(events: Event[], positions: StreamPosition[] = []): Promise<WriteResult> {
     this.#duplicates = 0;
     try {
+      if (this.#config.timeseries && positions.length > 0) {
+        await this.#ensureReady();
+        await this.#savePositions(positions, "upto");
+      }
       const refused = await this.#write(events);
+      await this.#savePositions(positions, "next");
       this.#lastWriteFailed = false;
       this.#attempted.clear();
       return { rejected: refused, duplicates: this.#duplicates };
@@ -397,7 +524,7 @@ export class MongoBackend implements SinkBackend {
     let refused = 0;
     for (const [name, documents] of groups) {
       const collection = await this.#collection(name);
-      const fresh = this.#config.timeseries && this.#lastWriteFailed
+      const fresh = this.#config.timeseries && (this.#lastWriteFailed || this.#inDoubt(documents))
         ? await this.#notStored(collection, documents)
         : documents;
       if (fresh.length > 0) refused += await this.#insert(collection, fresh);
@@ -510,6 +637,23 @@ export class MongoBackend implements SinkBackend {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#sweepTimer !== undefined) clearInterval(this.#sweepTimer);
+    // A clean stop leaves no doubt: `upto` back to `next` (best effort).
+    const operations: AnyBulkWriteOperation<StreamDocument>[] = [...this.#saved].filter((
+      [, saved],
+    ) => saved.upto > saved.next).map((
+      [key, saved],
+    ) => ({
+      updateOne: {
+        filter: { _id: `${this.#destination}/${key}` },
+        update: { $set: { upto: saved.next } },
+      },
+    }));
+    if (operations.length > 0) {
+      await this.#db.collection<StreamDocument>(STREAMS_COLLECTION).bulkWrite(operations, {
+        ordered: false,
+      })
+        .catch(() => {});
+    }
     await this.#client.close();
   }
 }
