@@ -1,6 +1,10 @@
 // Issue 11 item 2 across a sink restart, for the sinks that need no server (store, file): see
-// tests/restart.ts. The Cassandra and MongoDB cases are in their own test files.
+// tests/restart.ts; and the file sink killed between its documents and its positions. The Cassandra and MongoDB cases are in their own test files.
+import assert from "node:assert/strict";
+import { Emitter } from "@eventstorm/core";
+import { FileBackend, listSegments, POSITIONS_FILE, readSegment } from "@eventstorm/sink-file";
 import { StoreBackend } from "@eventstorm/sink-store";
+import { startRouter, waitFor } from "./helpers.ts";
 import { lostWhileDown, replayAfterRestart, type RestartTarget } from "./restart.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
@@ -31,3 +35,105 @@ Deno.test("store sink: events sent while it was down count as lost", opts, async
   await lostWhileDown(target, 0x5702n);
   await Deno.remove(target.dir, { recursive: true });
 });
+
+async function fileTarget(): Promise<RestartTarget & { dir: string }> {
+  const dir = await Deno.makeTempDir();
+  return {
+    dir,
+    open: () => FileBackend.open({ dir, format: "jsonl" }),
+    rows: async () => {
+      let n = 0;
+      for (const segment of await listSegments(dir, { type: "app.tick" })) {
+        n += (await readSegment(segment.path)).length;
+      }
+      return n;
+    },
+  };
+}
+
+Deno.test("file sink: a replay after a restart counts as duplicates", opts, async () => {
+  const target = await fileTarget();
+  await replayAfterRestart(target, 0xf11en);
+  await Deno.remove(target.dir, { recursive: true });
+});
+
+Deno.test("file sink: events sent while it was down count as lost", opts, async () => {
+  const target = await fileTarget();
+  await lostWhileDown(target, 0xf12en);
+  await Deno.remove(target.dir, { recursive: true });
+});
+
+Deno.test(
+  "file sink: killed before it saved its positions, it finds them in the .part segments",
+  opts,
+  async () => {
+    const dir = await Deno.makeTempDir();
+    const r = startRouter();
+    const args = ["--dir", dir, "--from", r.sinks, "--format", "jsonl", "--gzip"];
+    let sink = sinkProcess(args);
+    try {
+      await waitFor(() => /receiving from/.test(sink.stderr()), "the sink to start", 60_000);
+      const out = await Emitter.open({ endpoints: r.sources, host: "h", sourceId: 0xf13en });
+      await waitFor(() => out.stats().subscriptions > 0, "the sink's subscription");
+      for (let i = 0; i < 50; i++) out.emit("app.tick", { i });
+      await out.close();
+      await waitFor(() => /stored 50,/.test(sink.stderr()), "50 stored", 60_000);
+      await sink.stop("SIGKILL");
+      // The worst moment of the crash: not one position saved.
+      await Deno.remove(`${dir}/${POSITIONS_FILE}`);
+      sink = sinkProcess(args);
+      await waitFor(() => /receiving from/.test(sink.stderr()), "the sink to restart", 60_000);
+      const replay = await Emitter.open({ endpoints: r.sources, host: "h", sourceId: 0xf13en });
+      await waitFor(() => replay.stats().subscriptions > 0, "the restarted sink's subscription");
+      for (let i = 0; i < 60; i++) replay.emit("app.tick", { i });
+      await replay.close();
+      await waitFor(() => /stored 10,/.test(sink.stderr()), "10 stored", 60_000);
+      assert.equal((await sink.stop("SIGTERM")).code, 0, sink.stderr());
+      const last = sink.stderr().trim().split("\n").at(-1)!;
+      assert.match(last, /received 10, stored 10,.*lost on wire 0, duplicates on wire 50/);
+      const indexes: number[] = [];
+      for (const segment of await listSegments(dir, { type: "app.tick" })) {
+        for (const event of await readSegment(segment.path)) indexes.push(event.i as number);
+      }
+      assert.deepEqual(indexes.sort((a, b) => a - b), [...Array(60).keys()]);
+    } finally {
+      if ((await Promise.race([sink.child.status, null])) === null) await sink.stop("SIGKILL");
+      await r.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
+
+/** The file sink as a child process, its stderr gathered as it comes. */
+function sinkProcess(args: string[]) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("../sinks/file/main.ts", import.meta.url).pathname,
+      "--stats-to",
+      "none",
+      "--stats-interval",
+      "200ms",
+      ...args,
+    ],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  let stderr = "";
+  const reading = (async () => {
+    const decoder = new TextDecoder();
+    for await (const chunk of child.stderr) stderr += decoder.decode(chunk, { stream: true });
+  })();
+  return {
+    child,
+    stderr: () => stderr,
+    stop: async (signal: Deno.Signal) => {
+      child.kill(signal);
+      const status = await child.status;
+      await reading;
+      return status;
+    },
+  };
+}
