@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  GAP_HOLD_MS,
   MAX_GAPS,
   MAX_INDEX_JUMP,
   MAX_INDEX_RATE,
@@ -303,4 +304,20 @@ Deno.test("sequence: resume ignores impossible positions", () => {
   tracker.resume(1n, "b", 2 ** 53);
   tracker.resume(1n, "c", Number.NaN);
   assert.equal(tracker.size, 0);
+});
+
+Deno.test("sequence: a resumed stream on redundant paths holds its gap like any other", () => {
+  let now = 1_000_000;
+  const tracker = new SequenceTracker({ clock: () => now, gapHoldMs: GAP_HOLD_MS });
+  tracker.resume(1n, "a", 10, now);
+  tracker.resume(2n, "a", 10, now);
+  // The fast path is ahead: 10..14 missing, not lost yet.
+  assert.deepEqual(tracker.observe(1n, "a", 15, 5), { skip: 0, lost: 0 });
+  assert.deepEqual(tracker.observe(2n, "a", 15, 5), { skip: 0, lost: 0 });
+  // The slow path fills stream 1's gap and replays what was stored before the restart.
+  assert.deepEqual(tracker.observe(1n, "a", 5, 10), { skip: 5, lost: 0 });
+  now += GAP_HOLD_MS;
+  // Stream 2's gap was never filled: lost once the hold is over.
+  assert.equal(tracker.lost, 5);
+  assert.equal(tracker.duplicates, 5);
 });

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { Emitter } from "@eventstorm/core";
 import { FileBackend, listSegments, POSITIONS_FILE, readSegment } from "@eventstorm/sink-file";
 import { StoreBackend } from "@eventstorm/sink-store";
-import { startRouter, waitFor } from "./helpers.ts";
+import { cli, startRouter, waitFor } from "./helpers.ts";
 import { lostWhileDown, replayAfterRestart, type RestartTarget } from "./restart.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
@@ -137,3 +137,68 @@ function sinkProcess(args: string[]) {
     },
   };
 }
+
+Deno.test(
+  "store sink command: SIGTERM, restart, replay: duplicates on wire, then lost for what it missed",
+  opts,
+  async () => {
+    const dir = await Deno.makeTempDir();
+    const r = startRouter();
+    const args = ["sink", "store", "--db", `${dir}/events.db`, "--from", r.sinks];
+    const start = () => {
+      const child = cli([...args, "--stats-interval", "200ms", "--stats-to", "none"]);
+      let stderr = "";
+      const reading = (async () => {
+        const decoder = new TextDecoder();
+        for await (const chunk of child.stderr) stderr += decoder.decode(chunk, { stream: true });
+      })();
+      return {
+        stderr: () => stderr,
+        stop: async () => {
+          child.kill("SIGTERM");
+          const { code } = await child.status;
+          await child.stdout.cancel();
+          await reading;
+          return { code, last: stderr.trim().split("\n").at(-1)! };
+        },
+      };
+    };
+    let sink = start();
+    try {
+      const out = await Emitter.open({ endpoints: r.sources, host: "h", sourceId: 0x5703n });
+      await waitFor(() => out.stats().subscriptions > 0, "the sink's subscription", 60_000);
+      for (let i = 0; i < 30; i++) out.emit("app.tick", { i });
+      await out.close();
+      await waitFor(() => /stored 30,/.test(sink.stderr()), "30 stored", 60_000);
+      assert.equal((await sink.stop()).code, 0);
+      sink = start();
+      // Replays 20..29 and goes on to 39, after 40..49 were lost on the way.
+      const replay = await Emitter.open({
+        endpoints: r.sources,
+        host: "h",
+        sourceId: 0x5703n,
+        positions: { "app.tick": 20 },
+      });
+      await waitFor(() => replay.stats().subscriptions > 0, "the restarted sink's subscription");
+      for (let i = 20; i < 40; i++) replay.emit("app.tick", { i });
+      await replay.close();
+      const after = await Emitter.open({
+        endpoints: r.sources,
+        host: "h",
+        sourceId: 0x5703n,
+        positions: { "app.tick": 50 },
+      });
+      await waitFor(() => after.stats().subscriptions > 0, "the subscription, again");
+      for (let i = 50; i < 55; i++) after.emit("app.tick", { i });
+      await after.close();
+      await waitFor(() => /stored 15,/.test(sink.stderr()), "15 stored", 60_000);
+      const { code, last } = await sink.stop();
+      assert.equal(code, 0);
+      assert.match(last, /received 15, stored 15,.*lost on wire 10, duplicates on wire 10/);
+    } finally {
+      await sink.stop().catch(() => {});
+      await r.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
