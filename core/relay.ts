@@ -29,15 +29,17 @@ export const MAX_PENDING_SUBSCRIPTIONS = 1 << 20;
  * How many times the message size limit libzmq lets a frame from upstream be
  * (`ZMQ_MAXMSGSIZE`): a frame up to there is read and dropped as `oversized`,
  * counted; libzmq cuts the connection of a peer sending a larger one, which only
- * shows as a disconnect (docs/protocol.md, section 6).
+ * shows as a disconnect (docs/protocol.md, section 6). A little above 1: every
+ * frame of a multipart message can be this large while libzmq holds it
+ * (docs/security-notes.md).
  *
  * @example
  * ```ts
  * import { LIBZMQ_CAP_FACTOR } from "@eventstorm/core/internal";
- * LIBZMQ_CAP_FACTOR; // 2
+ * LIBZMQ_CAP_FACTOR; // 1.25
  * ```
  */
-export const LIBZMQ_CAP_FACTOR = 2;
+export const LIBZMQ_CAP_FACTOR = 1.25;
 
 /** Options of {@linkcode Relay}. */
 export interface RelayOptions {
@@ -180,7 +182,7 @@ export class Relay {
       this.#upstream.configure({
         receiveHwm: options.receiveHwm ?? 1000,
         sendHwm: 0,
-        maxMessageSize: maxMessageSize * LIBZMQ_CAP_FACTOR,
+        maxMessageSize: Math.floor(maxMessageSize * LIBZMQ_CAP_FACTOR),
         lingerMs: 0,
       });
       this.#downstream.configure({ sendHwm: options.sendHwm ?? 1000, lingerMs: 1000 });

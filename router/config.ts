@@ -100,7 +100,7 @@ export const ROUTER_COMMAND: CommandSpec = {
       value: "BYTES",
       default: String(DEFAULT_MAX_MESSAGE_SIZE),
       help: "largest message accepted from a source (larger: counted oversized; a frame over " +
-        "twice this: the source is disconnected, counted in disconnects)",
+        "1.25 times this: the source is disconnected, counted in disconnects)",
     },
     "sink-hwm": {
       type: "string",

@@ -52,7 +52,7 @@ export interface RouterStats {
   refused: Record<HandshakeFailure, number>;
   /**
    * Source connections that ended: sources that went away, and peers libzmq cut
-   * off for a frame over twice the message size limit (it tells no reason).
+   * off for a frame over 1.25 times the message size limit (it tells no reason).
    */
   disconnects: number;
 }
