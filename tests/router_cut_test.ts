@@ -25,24 +25,27 @@ async function rawPublisher(endpoint: string) {
     out.set(v, 5 + n.length);
     return out;
   };
-  const ready = concat([
-    new Uint8Array([5]),
-    new TextEncoder().encode("READY"),
-    property("Socket-Type", "PUB"),
-  ]);
-  await writeAll(connection, concat([greeting, new Uint8Array([0x04, ready.length]), ready]));
+  const socketType = property("Socket-Type", "PUB");
+  // The stream is bytes: each part goes out as it is, with no need to join them first.
+  for (
+    const part of [
+      greeting,
+      new Uint8Array([0x04, 1 + 5 + socketType.length, 5]),
+      new TextEncoder().encode("READY"),
+      socketType,
+    ]
+  ) await writeAll(connection, part);
   return {
     /** Sends one message, each frame with a long (8-byte) size. */
-    send: (frames: Uint8Array[]) =>
-      writeAll(
-        connection,
-        concat(frames.flatMap((frame, i) => {
-          const head = new Uint8Array(9);
-          head[0] = 0x02 | (i < frames.length - 1 ? 0x01 : 0);
-          new DataView(head.buffer).setBigUint64(1, BigInt(frame.length));
-          return [head, frame];
-        })),
-      ),
+    send: async (frames: Uint8Array[]) => {
+      for (const [i, frame] of frames.entries()) {
+        const head = new Uint8Array(9);
+        head[0] = 0x02 | (i < frames.length - 1 ? 0x01 : 0);
+        new DataView(head.buffer).setBigUint64(1, BigInt(frame.length));
+        await writeAll(connection, head);
+        await writeAll(connection, frame);
+      }
+    },
     close: () => {
       try {
         connection.close();
@@ -51,16 +54,6 @@ async function rawPublisher(endpoint: string) {
       }
     },
   };
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
 }
 
 async function writeAll(connection: Deno.Conn, bytes: Uint8Array): Promise<void> {

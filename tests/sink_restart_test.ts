@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { Emitter } from "@eventstorm/core";
 import { FileBackend, listSegments, POSITIONS_FILE, readSegment } from "@eventstorm/sink-file";
 import { StoreBackend } from "@eventstorm/sink-store";
-import { cli, startRouter, waitFor } from "./helpers.ts";
+import { startRouter, stderrChild, waitFor } from "./helpers.ts";
 import { lostWhileDown, replayAfterRestart, type RestartTarget } from "./restart.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
@@ -70,7 +70,7 @@ Deno.test(
     const dir = await Deno.makeTempDir();
     const r = startRouter();
     const args = ["--dir", dir, "--from", r.sinks, "--format", "jsonl", "--gzip"];
-    let sink = sinkProcess(args);
+    let sink = fileSink(args);
     try {
       await waitFor(() => /receiving from/.test(sink.stderr()), "the sink to start", 60_000);
       const out = await Emitter.open({ endpoints: r.sources, host: "h", sourceId: 0xf13en });
@@ -81,7 +81,7 @@ Deno.test(
       await sink.stop("SIGKILL");
       // The worst moment of the crash: not one position saved.
       await Deno.remove(`${dir}/${POSITIONS_FILE}`);
-      sink = sinkProcess(args);
+      sink = fileSink(args);
       await waitFor(() => /receiving from/.test(sink.stderr()), "the sink to restart", 60_000);
       const replay = await Emitter.open({ endpoints: r.sources, host: "h", sourceId: 0xf13en });
       await waitFor(() => replay.stats().subscriptions > 0, "the restarted sink's subscription");
@@ -104,40 +104,6 @@ Deno.test(
   },
 );
 
-/** The file sink as a child process, its stderr gathered as it comes. */
-function sinkProcess(args: string[]) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      new URL("../sinks/file/main.ts", import.meta.url).pathname,
-      "--stats-to",
-      "none",
-      "--stats-interval",
-      "200ms",
-      ...args,
-    ],
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  let stderr = "";
-  const reading = (async () => {
-    const decoder = new TextDecoder();
-    for await (const chunk of child.stderr) stderr += decoder.decode(chunk, { stream: true });
-  })();
-  return {
-    child,
-    stderr: () => stderr,
-    stop: async (signal: Deno.Signal) => {
-      child.kill(signal);
-      const status = await child.status;
-      await reading;
-      return status;
-    },
-  };
-}
-
 Deno.test(
   "store sink command: SIGTERM, restart, replay: duplicates on wire, then lost for what it missed",
   opts,
@@ -146,20 +112,18 @@ Deno.test(
     const r = startRouter();
     const args = ["sink", "store", "--db", `${dir}/events.db`, "--from", r.sinks];
     const start = () => {
-      const child = cli([...args, "--stats-interval", "200ms", "--stats-to", "none"]);
-      let stderr = "";
-      const reading = (async () => {
-        const decoder = new TextDecoder();
-        for await (const chunk of child.stderr) stderr += decoder.decode(chunk, { stream: true });
-      })();
+      const sink = stderrChild(new URL("../cli.ts", import.meta.url).pathname, [
+        ...args,
+        "--stats-interval",
+        "200ms",
+        "--stats-to",
+        "none",
+      ]);
       return {
-        stderr: () => stderr,
+        stderr: sink.stderr,
         stop: async () => {
-          child.kill("SIGTERM");
-          const { code } = await child.status;
-          await child.stdout.cancel();
-          await reading;
-          return { code, last: stderr.trim().split("\n").at(-1)! };
+          const { code } = await sink.stop();
+          return { code, last: sink.stderr().trim().split("\n").at(-1)! };
         },
       };
     };
@@ -202,3 +166,14 @@ Deno.test(
     }
   },
 );
+
+/** The file sink as a child process. */
+function fileSink(args: string[]) {
+  return stderrChild(new URL("../sinks/file/main.ts", import.meta.url).pathname, [
+    "--stats-to",
+    "none",
+    "--stats-interval",
+    "200ms",
+    ...args,
+  ]);
+}

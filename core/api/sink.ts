@@ -34,4 +34,5 @@ export {
   type WriteResult,
 } from "../sink.ts";
 export type { StreamPosition } from "../sequence.ts";
+export { SavedPositions, type SavedStream } from "../positions.ts";
 export { formatSinkLine, runSinkMain, SINK_FLAGS, type SinkCommand } from "../sink_cli.ts";

@@ -8,7 +8,8 @@ import cassandra from "cassandra-driver";
 import type { Event } from "@eventstorm/core";
 import { UsageError } from "@eventstorm/core/cli";
 import {
-  parseEventId,
+  SavedPositions,
+  type SavedStream,
   type SinkBackend,
   type StreamPosition,
   type WriteResult,
@@ -30,12 +31,6 @@ import {
  * this many replayed events per stream cost a read each.
  */
 const UPTO_SLACK = 10_000;
-
-/** A stream's saved position: all below `next` stored, nothing at or above `upto`. */
-interface Saved {
-  next: number;
-  upto: number;
-}
 
 /** Options of {@linkcode CassandraBackend.open}. */
 export interface CassandraBackendOptions {
@@ -107,14 +102,8 @@ export class CassandraBackend implements SinkBackend {
   readonly #table: TableName;
   readonly #refusals = new Set<string>();
   readonly #streams: ReturnType<typeof streamsCql>;
-  /** Saved positions by `<source hex>-<topic>`. */
-  readonly #saved = new Map<string, Saved>();
-  /**
-   * Per stream, `[next, upto)` read at start where they differ: a crash left
-   * rows there that may or may not have been written, so each event replayed
-   * into it is looked up first.
-   */
-  readonly #unsure = new Map<string, Saved>();
+  /** Saved positions, and where a crash left rows that may or may not be written. */
+  readonly #saved = new SavedPositions(UPTO_SLACK);
   /** What the look-ups found, by `_id`, kept until the batch is stored (a retry reuses it). */
   readonly #found = new Map<string, boolean>();
   #ready: Promise<void> | undefined;
@@ -242,15 +231,9 @@ export class CassandraBackend implements SinkBackend {
     });
     const positions: StreamPosition[] = [];
     for await (const row of result) {
-      const source = String(row.source), topic = String(row.topic);
-      // bigint columns come back as driver Longs.
-      const next = Number(String(row.next ?? 0)), upto = Number(String(row.upto ?? next));
-      if (!/^[0-9a-f]{1,16}$/.test(source)) continue;
-      const key = `${source}-${topic}`;
-      this.#saved.set(key, { next, upto });
-      if (upto > next) this.#unsure.set(key, { next, upto });
-      const at = row.at instanceof Date ? row.at.getTime() : Date.now();
-      positions.push({ source: BigInt(`0x${source}`), topic, next, at });
+      const { source, topic, next, upto, at } = row;
+      const position = this.#saved.load({ source, topic, next, upto, at });
+      if (position !== undefined) positions.push(position);
     }
     return positions;
   }
@@ -283,56 +266,30 @@ export class CassandraBackend implements SinkBackend {
 
   /** Saves `upto` past each stream of the batch, before its rows are written. */
   async #claim(positions: StreamPosition[]): Promise<void> {
-    const claims: Promise<unknown>[] = [];
-    for (const { source, topic, next } of positions) {
-      const key = `${source.toString(16)}-${topic}`;
-      const saved = this.#saved.get(key) ?? { next: 0, upto: 0 };
-      if (next <= saved.upto) continue;
-      const upto = next + UPTO_SLACK;
-      claims.push(
-        this.#client.execute(
-          this.#streams.saveUpto,
-          [upto, this.#config.table, source.toString(16), topic],
-          this.#options,
-        ).then(() => {
-          saved.upto = Math.max(saved.upto, upto);
-          this.#saved.set(key, saved);
-        }),
-      );
-    }
-    await Promise.all(claims);
+    await this.#save(this.#streams.saveUpto, this.#saved.claims(positions), false);
   }
 
   /** Saves `next` for each stream of a batch whose rows are all written. */
   async #advance(positions: StreamPosition[]): Promise<void> {
-    const saves: Promise<unknown>[] = [];
-    for (const { source, topic, next, at } of positions) {
-      const key = `${source.toString(16)}-${topic}`;
-      const saved = this.#saved.get(key);
-      // A batch that fills an older gap (redundant paths) never moves a position back.
-      if (saved === undefined || next <= saved.next) continue;
-      saves.push(
-        this.#client.execute(
-          this.#streams.saveNext,
-          [next, new Date(at), this.#config.table, source.toString(16), topic],
-          this.#options,
-        ).then(() => {
-          saved.next = Math.max(saved.next, next);
-        }),
-      );
-    }
-    await Promise.all(saves);
+    await this.#save(this.#streams.saveNext, this.#saved.advances(positions), true);
+  }
+
+  async #save(cql: string, streams: SavedStream[], next: boolean): Promise<void> {
+    await Promise.all(streams.map(async (stream) => {
+      const where = [this.#config.table, stream.source, stream.topic];
+      const values = next
+        ? [stream.value, new Date(stream.at), ...where]
+        : [stream.value, ...where];
+      await this.#client.execute(cql, values, this.#options);
+      if (next) this.#saved.advanced(stream);
+      else this.#saved.claimed(stream);
+    }));
   }
 
   /** Whether a replayed event's row is already there (it falls where a crash left doubt). */
   async #stored(row: RowValues): Promise<boolean> {
     const id = row[3];
-    const parsed = parseEventId(id);
-    if (parsed === undefined || this.#unsure.size === 0) return false;
-    const window = this.#unsure.get(`${parsed.source.toString(16)}-${parsed.topic}`);
-    if (window === undefined || parsed.index < window.next || parsed.index >= window.upto) {
-      return false;
-    }
+    if (!this.#saved.inDoubt(id)) return false;
     let found = this.#found.get(id);
     if (found === undefined) {
       const result = await this.#client.execute(this.#streams.exists, row.slice(0, 4), {
@@ -391,19 +348,7 @@ export class CassandraBackend implements SinkBackend {
     this.#closed = true;
     // A clean stop leaves no doubt: `upto` back to `next`, so the next start
     // looks nothing up. Best effort: with the cluster gone, that start checks.
-    const closing: Promise<unknown>[] = [];
-    for (const [key, saved] of this.#saved) {
-      if (saved.upto <= saved.next) continue;
-      const dash = key.indexOf("-");
-      closing.push(
-        this.#client.execute(
-          this.#streams.saveUpto,
-          [saved.next, this.#config.table, key.slice(0, dash), key.slice(dash + 1)],
-          this.#options,
-        ).catch(() => {}),
-      );
-    }
-    await Promise.all(closing);
+    await this.#save(this.#streams.saveUpto, this.#saved.ahead(), false).catch(() => {});
     await this.#client.shutdown();
   }
 }

@@ -23,7 +23,8 @@ import {
 import type { Event } from "@eventstorm/core";
 import { UsageError } from "@eventstorm/core/cli";
 import {
-  parseEventId,
+  SavedPositions,
+  type SavedStream,
   type SinkBackend,
   type StreamPosition,
   type WriteResult,
@@ -50,12 +51,6 @@ export const STREAMS_COLLECTION = "eventstorm.streams";
  * there are looked up before they are stored.
  */
 const UPTO_SLACK = 10_000;
-
-/** A stream's saved position: all below `next` stored, nothing at or above `upto`. */
-interface Saved {
-  next: number;
-  upto: number;
-}
 
 /** A document of {@linkcode STREAMS_COLLECTION}. */
 interface StreamDocument {
@@ -202,10 +197,8 @@ export class MongoBackend implements SinkBackend {
   /** Documents of the current write that the server already held. */
   #duplicates = 0;
   readonly #refusalCodes = new Set<string>();
-  /** Saved positions by `<source hex>-<topic>`. */
-  readonly #saved = new Map<string, Saved>();
-  /** Where a crash left doubt (time-series): `[next, upto)` read at start. */
-  readonly #unsure = new Map<string, Saved>();
+  /** Saved positions, and where a crash left doubt (time-series collections only). */
+  readonly #saved = new SavedPositions(UPTO_SLACK);
   #closed = false;
 
   /**
@@ -423,60 +416,43 @@ export class MongoBackend implements SinkBackend {
       dest: this.#destination,
     });
     for await (const document of cursor) {
-      const { source, topic } = document;
-      const next = Number(document.next ?? 0), upto = Number(document.upto ?? next);
-      if (typeof source !== "string" || !/^[0-9a-f]{1,16}$/.test(source)) continue;
-      if (typeof topic !== "string" || !Number.isSafeInteger(next)) continue;
-      const key = `${source}-${topic}`;
-      this.#saved.set(key, { next, upto });
-      if (upto > next) this.#unsure.set(key, { next, upto });
-      const at = document.at instanceof Date ? document.at.getTime() : Date.now();
-      positions.push({ source: BigInt(`0x${source}`), topic, next, at });
+      const position = this.#saved.load(document);
+      if (position !== undefined) positions.push(position);
     }
     return positions;
   }
 
-  /** Saves each stream's `upto` (time-series) or `next`, never moving it back. */
-  async #savePositions(positions: StreamPosition[], field: "next" | "upto"): Promise<void> {
-    const operations: AnyBulkWriteOperation<StreamDocument>[] = [];
-    const done: (() => void)[] = [];
-    for (const { source, topic, next, at } of positions) {
-      const hex = source.toString(16);
-      const key = `${hex}-${topic}`;
-      const saved = this.#saved.get(key) ?? { next: 0, upto: 0 };
-      const value = field === "next" ? next : next + UPTO_SLACK;
-      if (field === "next" ? next <= saved.next : next <= saved.upto) continue;
-      operations.push({
-        updateOne: {
-          filter: { _id: `${this.#destination}/${key}` },
-          update: {
-            $max: { [field]: value },
-            $set: { dest: this.#destination, source: hex, topic, at: new Date(at) },
+  /** Saves each stream's `upto` (claims, time-series) or `next`, never moving it back. */
+  async #save(streams: SavedStream[], field: "next" | "upto"): Promise<void> {
+    if (streams.length === 0) return;
+    const operations: AnyBulkWriteOperation<StreamDocument>[] = streams.map((stream) => ({
+      updateOne: {
+        filter: { _id: `${this.#destination}/${stream.key}` },
+        update: {
+          $max: { [field]: stream.value },
+          $set: {
+            dest: this.#destination,
+            source: stream.source,
+            topic: stream.topic,
+            at: new Date(stream.at),
           },
-          upsert: true,
         },
-      });
-      done.push(() => {
-        saved[field] = Math.max(saved[field], value);
-        this.#saved.set(key, saved);
-      });
-    }
-    if (operations.length === 0) return;
+        upsert: true,
+      },
+    }));
     await this.#db.collection<StreamDocument>(STREAMS_COLLECTION).bulkWrite(operations, {
       ordered: false,
       writeConcern: this.#writeConcern,
     });
-    for (const fn of done) fn();
+    for (const stream of streams) {
+      if (field === "next") this.#saved.advanced(stream);
+      else this.#saved.claimed(stream);
+    }
   }
 
-  /** Whether some of `documents` fall where a crash left doubt (time-series only). */
+  /** Whether some of `documents` fall where a crash left doubt. */
   #inDoubt(documents: Document[]): boolean {
-    if (this.#unsure.size === 0) return false;
-    return documents.some((document) => {
-      const parsed = parseEventId(document._id);
-      const window = parsed && this.#unsure.get(`${parsed.source.toString(16)}-${parsed.topic}`);
-      return window !== undefined && parsed!.index >= window.next && parsed!.index < window.upto;
-    });
+    return documents.some((document) => this.#saved.inDoubt(document._id));
   }
 
   /**
@@ -489,10 +465,10 @@ export class MongoBackend implements SinkBackend {
     try {
       if (this.#config.timeseries && positions.length > 0) {
         await this.#ensureReady();
-        await this.#savePositions(positions, "upto");
+        await this.#save(this.#saved.claims(positions), "upto");
       }
       const refused = await this.#write(events);
-      await this.#savePositions(positions, "next");
+      await this.#save(this.#saved.advances(positions), "next");
       this.#lastWriteFailed = false;
       this.#attempted.clear();
       return { rejected: refused, duplicates: this.#duplicates };
@@ -638,21 +614,16 @@ export class MongoBackend implements SinkBackend {
     this.#closed = true;
     if (this.#sweepTimer !== undefined) clearInterval(this.#sweepTimer);
     // A clean stop leaves no doubt: `upto` back to `next` (best effort).
-    const operations: AnyBulkWriteOperation<StreamDocument>[] = [...this.#saved].filter((
-      [, saved],
-    ) => saved.upto > saved.next).map((
-      [key, saved],
-    ) => ({
+    const ahead = this.#saved.ahead().map((stream) => ({
       updateOne: {
-        filter: { _id: `${this.#destination}/${key}` },
-        update: { $set: { upto: saved.next } },
+        filter: { _id: `${this.#destination}/${stream.key}` },
+        update: { $set: { upto: stream.value } },
       },
     }));
-    if (operations.length > 0) {
-      await this.#db.collection<StreamDocument>(STREAMS_COLLECTION).bulkWrite(operations, {
+    if (ahead.length > 0) {
+      await this.#db.collection<StreamDocument>(STREAMS_COLLECTION).bulkWrite(ahead, {
         ordered: false,
-      })
-        .catch(() => {});
+      }).catch(() => {});
     }
     await this.#client.close();
   }
