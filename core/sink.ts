@@ -260,7 +260,8 @@ export class SinkRunner {
   /** Receives and stores until `signal` aborts, then drains the buffer and closes. */
   async run(signal: AbortSignal): Promise<SinkStats> {
     const collector = await this.open();
-    if (this.#backend.positions !== undefined) {
+    // Positions are read from the ids the runner assigns: without them, none are kept.
+    if (this.#backend.positions !== undefined && this.#options.assignIds) {
       const positions = await this.#loadPositions(signal);
       if (positions !== undefined) collector.resume(positions);
     }
