@@ -17,7 +17,12 @@ import {
   parseMessage,
   type WireMessage,
 } from "./protocol.ts";
-import { GAP_HOLD_MS, SequenceTracker, type StreamCounters } from "./sequence.ts";
+import {
+  GAP_HOLD_MS,
+  SequenceTracker,
+  type StreamCounters,
+  type StreamPosition,
+} from "./sequence.ts";
 import { Turns } from "./turns.ts";
 import { Poller, SocketType, ZmqContext, type ZmqSocket } from "./zmq/socket.ts";
 import { type CurveOptions, secureSocket } from "./curve/options.ts";
@@ -265,6 +270,21 @@ export class Collector {
    */
   async *messages(): AsyncGenerator<WireMessage> {
     for await (const message of this.#loop(false)) yield message as WireMessage;
+  }
+
+  /**
+   * Resumes the streams a durable receiver saved (newest first when there are
+   * more than it remembers), keeping only this member's share of a group: later
+   * messages below a position are duplicates and a jump above it is lost, as if
+   * the receiver had never stopped. Call it before reading.
+   */
+  resume(positions: Iterable<StreamPosition>): number {
+    const mine = [...positions].filter(({ source }) =>
+      this.#member === undefined || source % this.#member.count === this.#member.index
+    );
+    mine.sort((a, b) => b.at - a.at);
+    for (const { source, topic, next, at } of mine) this.#tracker.resume(source, topic, next, at);
+    return mine.length;
   }
 
   /** Yields events one by one. */

@@ -25,6 +25,22 @@ import { KeyDirectory, ZapHandler, type ZapRequest } from "./curve/zap.ts";
  */
 export const MAX_PENDING_SUBSCRIPTIONS = 1 << 20;
 
+/**
+ * How many times the message size limit libzmq lets a frame from upstream be
+ * (`ZMQ_MAXMSGSIZE`): a frame up to there is read and dropped as `oversized`,
+ * counted; libzmq cuts the connection of a peer sending a larger one, which only
+ * shows as a disconnect (docs/protocol.md, section 6). A little above 1: every
+ * frame of a multipart message can be this large while libzmq holds it
+ * (docs/security-notes.md).
+ *
+ * @example
+ * ```ts
+ * import { LIBZMQ_CAP_FACTOR } from "@eventstorm/core/internal";
+ * LIBZMQ_CAP_FACTOR; // 1.25
+ * ```
+ */
+export const LIBZMQ_CAP_FACTOR = 1.25;
+
 /** Options of {@linkcode Relay}. */
 export interface RelayOptions {
   /** Where publishers reach the relay (XSUB); `@` binds, `>` connects (to chain relays). */
@@ -116,6 +132,7 @@ export class Relay {
   #subscriptionsLost = 0;
   readonly #zap: ZapHandler | undefined;
   readonly #monitors: HandshakeMonitor[] = [];
+  #upstreamMonitor: HandshakeMonitor | undefined;
   readonly #monitorTimer: ReturnType<typeof setInterval> | undefined;
   readonly #refused: Record<HandshakeFailure, number> = {
     unknown_key: 0,
@@ -148,11 +165,16 @@ export class Relay {
             ? undefined
             : new KeyDirectory(options.allowKeys);
           this.#zap = new ZapHandler(this.#context, (request) => this.#admit(request, keys));
-          for (const socket of [this.#upstream, this.#downstream]) {
-            this.#monitors.push(new HandshakeMonitor(this.#context, socket));
-          }
+          this.#monitors.push(new HandshakeMonitor(this.#context, this.#downstream));
         }
       }
+      // Watched always: libzmq cuts a peer whose frame is over ZMQ_MAXMSGSIZE and
+      // says so nowhere else.
+      this.#upstreamMonitor = new HandshakeMonitor(this.#context, this.#upstream, {
+        handshakes: this.#zap !== undefined,
+        disconnects: true,
+      });
+      this.#monitors.push(this.#upstreamMonitor);
       // The XSUB side sends nothing but subscriptions, and libzmq silently drops a
       // subscription that meets a full pipe: no send limit there, so a burst of
       // thousands waits in the queue instead of vanishing (their number is
@@ -160,7 +182,7 @@ export class Relay {
       this.#upstream.configure({
         receiveHwm: options.receiveHwm ?? 1000,
         sendHwm: 0,
-        maxMessageSize,
+        maxMessageSize: Math.floor(maxMessageSize * LIBZMQ_CAP_FACTOR),
         lingerMs: 0,
       });
       this.#downstream.configure({ sendHwm: options.sendHwm ?? 1000, lingerMs: 1000 });
@@ -218,6 +240,15 @@ export class Relay {
         this.#onRefused({ reason, peer: event.endpoint });
       }
     }
+  }
+
+  /**
+   * Upstream connections that ended: sources that went away, and peers libzmq
+   * cut off for a frame over {@linkcode LIBZMQ_CAP_FACTOR} times the limit.
+   */
+  get disconnects(): number {
+    this.#readMonitors();
+    return this.#upstreamMonitor?.disconnects ?? 0;
   }
 
   /** Handshakes admitted and refused (all zero without CURVE). */

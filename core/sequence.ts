@@ -22,6 +22,29 @@ export interface StreamCounters {
   duplicates: number;
 }
 
+/**
+ * Where a durable receiver stands in one stream: every event below `next` is
+ * stored (or was counted as dropped or lost), none at or above it is known
+ * there. Sinks save it with what they store and resume from it (see
+ * {@linkcode SequenceTracker.resume}).
+ *
+ * @example
+ * ```ts
+ * import type { StreamPosition } from "@eventstorm/core/sink";
+ * const position: StreamPosition = { source: 0xfeedn, topic: "http.hit", next: 42, at: Date.now() };
+ * ```
+ */
+export interface StreamPosition {
+  /** The stream's source id. */
+  source: bigint;
+  /** The stream's topic. */
+  topic: string;
+  /** Index of the next event not yet stored. */
+  next: number;
+  /** When the position was saved, ms since the epoch. */
+  at: number;
+}
+
 /** What to do with one message. */
 export interface SequenceVerdict {
   /** How many events of the message are replays to skip (at its front unless `keep` is set). */
@@ -268,6 +291,41 @@ export class SequenceTracker {
     this.#lost += verdict.lost;
     this.duplicates += verdict.skip;
     return verdict;
+  }
+
+  /**
+   * Resumes a stream at `expected`, the position a durable receiver saved before
+   * it stopped (docs/protocol.md, 5.3): later messages are accounted as if it had
+   * never stopped (below it duplicates, a jump above it lost). `at` is when the
+   * position was saved: the bound on index jumps counts from then. A stream
+   * already remembered only moves forward.
+   */
+  resume(source: bigint, topic: string, expected: number, at: number = this.#now()): void {
+    if (!(expected >= 0 && expected < 2 ** 53)) return;
+    let entry = this.#streams.get(source);
+    const stream = entry?.topics.get(topic);
+    if (stream !== undefined) {
+      stream.expected = Math.max(stream.expected, expected);
+      return;
+    }
+    if (this.#size >= this.#maxStreams) return;
+    if (entry === undefined) {
+      entry = { topics: new Map(), owner: undefined, ownerAt: at };
+      this.#streams.set(source, entry);
+    }
+    entry.topics.set(topic, {
+      source: source.toString(),
+      topic,
+      expected,
+      joinedAt: expected,
+      received: 0,
+      lost: 0,
+      duplicates: 0,
+      seen: ++this.#clock,
+      at: Math.min(at, this.#now()),
+      gaps: undefined,
+    });
+    this.#size++;
   }
 
   #openGap(stream: Stream, from: number, to: number, now: number): void {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  GAP_HOLD_MS,
   MAX_GAPS,
   MAX_INDEX_JUMP,
   MAX_INDEX_RATE,
@@ -266,4 +267,57 @@ Deno.test("sequence: a forgotten stream's open gaps are lost, once", () => {
   tracker.observe(1n, "a", 5, 1);
   for (let i = 2n; i < 20n; i++) tracker.observe(i, "a", 0, 1);
   assert.equal(tracker.lost, 4);
+});
+
+Deno.test("sequence: a resumed stream counts replays as duplicates and a jump as lost", () => {
+  const now = 1_000_000;
+  const tracker = new SequenceTracker({ clock: () => now });
+  tracker.resume(1n, "a", 100, now - 5000);
+  tracker.resume(2n, "a", 7);
+  // Below the saved position: a replay, however far back.
+  assert.deepEqual(tracker.observe(1n, "a", 90, 20), { skip: 10, lost: 0 });
+  assert.deepEqual(tracker.observe(2n, "a", 12, 3), { skip: 0, lost: 5 });
+  // An announcement of a resumed stream is accounted (it is not a first sight).
+  assert.deepEqual(tracker.observe(2n, "a", 20, 0), { skip: 0, lost: 5 });
+  // Resuming again never moves a stream back.
+  tracker.resume(1n, "a", 50);
+  assert.deepEqual(tracker.observe(1n, "a", 110, 1), { skip: 0, lost: 0 });
+  assert.equal(tracker.lost, 10);
+  assert.equal(tracker.duplicates, 10);
+});
+
+Deno.test("sequence: the jump bound of a resumed stream counts from when it was saved", () => {
+  const now = 10_000_000;
+  const tracker = new SequenceTracker({ clock: () => now });
+  tracker.resume(1n, "a", 0, now - 10_000);
+  tracker.resume(2n, "a", 0, now);
+  const jump = MAX_INDEX_JUMP + MAX_INDEX_RATE * 5;
+  // Ten seconds down: a jump the rate allows is loss, counted.
+  assert.deepEqual(tracker.observe(1n, "a", jump, 1), { skip: 0, lost: jump });
+  // Saved just now: the same jump is impossible.
+  assert.equal(tracker.observe(2n, "a", jump, 1).refused, "index");
+});
+
+Deno.test("sequence: resume ignores impossible positions", () => {
+  const tracker = new SequenceTracker();
+  tracker.resume(1n, "a", -1);
+  tracker.resume(1n, "b", 2 ** 53);
+  tracker.resume(1n, "c", Number.NaN);
+  assert.equal(tracker.size, 0);
+});
+
+Deno.test("sequence: a resumed stream on redundant paths holds its gap like any other", () => {
+  let now = 1_000_000;
+  const tracker = new SequenceTracker({ clock: () => now, gapHoldMs: GAP_HOLD_MS });
+  tracker.resume(1n, "a", 10, now);
+  tracker.resume(2n, "a", 10, now);
+  // The fast path is ahead: 10..14 missing, not lost yet.
+  assert.deepEqual(tracker.observe(1n, "a", 15, 5), { skip: 0, lost: 0 });
+  assert.deepEqual(tracker.observe(2n, "a", 15, 5), { skip: 0, lost: 0 });
+  // The slow path fills stream 1's gap and replays what was stored before the restart.
+  assert.deepEqual(tracker.observe(1n, "a", 5, 10), { skip: 5, lost: 0 });
+  now += GAP_HOLD_MS;
+  // Stream 2's gap was never filled: lost once the hold is over.
+  assert.equal(tracker.lost, 5);
+  assert.equal(tracker.duplicates, 5);
 });

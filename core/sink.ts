@@ -7,6 +7,7 @@
  */
 import { Collector, type CollectorOptions, type EventBatch } from "./collector.ts";
 import type { Event } from "./event.ts";
+import type { StreamPosition } from "./sequence.ts";
 import type { Counters } from "./stats.ts";
 import { Turns } from "./turns.ts";
 
@@ -21,7 +22,15 @@ export interface SinkBackend {
    * backend refused for good (bad data), which are counted as dropped, or a
    * {@linkcode WriteResult} that also says how many it ignored as duplicates.
    */
-  write(events: Event[]): Promise<number | WriteResult | void>;
+  write(events: Event[], positions?: StreamPosition[]): Promise<number | WriteResult | void>;
+  /**
+   * A durable backend implements it to resume its streams after a restart: the
+   * positions it holds, saved by `write` from its `positions` argument (each
+   * stream's index after the batch's last event) together with the batch or
+   * right after it, never before (docs/stored.md, "Stream positions"). The
+   * runner reads them once before it takes in anything, retrying while it throws.
+   */
+  positions?(): Promise<StreamPosition[]>;
   /** Flushes and releases the backend. */
   close(): Promise<void>;
 }
@@ -122,6 +131,69 @@ export function eventId(source: bigint, topic: string, index: number): string {
 }
 
 /**
+ * The stream position an `_id` from {@linkcode eventId} names, or undefined for
+ * any other id.
+ *
+ * @example
+ * ```ts
+ * import { parseEventId } from "@eventstorm/core/sink";
+ * parseEventId("ff-http.hit-7"); // { source: 255n, topic: "http.hit", index: 7 }
+ * ```
+ */
+export function parseEventId(
+  id: unknown,
+): { source: bigint; topic: string; index: number } | undefined {
+  if (typeof id !== "string") return undefined;
+  const dash = id.indexOf("-");
+  const last = id.lastIndexOf("-");
+  if (dash < 1 || dash > 16 || last <= dash + 1 || last === id.length - 1) return undefined;
+  const hex = id.slice(0, dash), digits = id.slice(last + 1);
+  if (!/^[0-9a-f]+$/.test(hex) || !/^[0-9]{1,16}$/.test(digits)) return undefined;
+  const index = Number(digits);
+  if (index >= 2 ** 53) return undefined;
+  return { source: BigInt(`0x${hex}`), topic: id.slice(dash + 1, last), index };
+}
+
+/**
+ * Each stream's position after `events` (the index after its last event there),
+ * read from their derived `_id`s; events without one are not in any stream.
+ *
+ * @example
+ * ```ts
+ * import { positionsOf } from "@eventstorm/core/sink";
+ * positionsOf([{ _id: "ff-a-3" }, { _id: "ff-a-4" }], 0); // [{ source: 255n, topic: "a", next: 5, at: 0 }]
+ * ```
+ */
+export function positionsOf(
+  events: readonly { _id?: unknown }[],
+  at: number = Date.now(),
+): StreamPosition[] {
+  const byStream = new Map<string, StreamPosition>();
+  let prefix = "";
+  let current: StreamPosition | undefined;
+  for (const event of events) {
+    const id = event._id;
+    // Consecutive events usually share a stream: compare the id's prefix first.
+    if (current !== undefined && typeof id === "string" && id.startsWith(prefix)) {
+      const index = Number(id.slice(prefix.length));
+      if (Number.isSafeInteger(index) && index >= 0) {
+        current.next = Math.max(current.next, index + 1);
+        continue;
+      }
+    }
+    const parsed = parseEventId(id);
+    if (parsed === undefined) continue;
+    prefix = `${parsed.source.toString(16)}-${parsed.topic}-`;
+    current = byStream.get(prefix);
+    if (current === undefined) {
+      current = { source: parsed.source, topic: parsed.topic, next: parsed.index + 1, at };
+      byStream.set(prefix, current);
+    } else current.next = Math.max(current.next, parsed.index + 1);
+  }
+  return [...byStream.values()];
+}
+
+/**
  * Runs a sink: a {@linkcode Collector} feeds a bounded buffer; a writer drains it
  * into the backend in batches and retries with exponential backoff while the
  * backend is down. Receiving never waits for the backend, so an outage costs
@@ -188,6 +260,11 @@ export class SinkRunner {
   /** Receives and stores until `signal` aborts, then drains the buffer and closes. */
   async run(signal: AbortSignal): Promise<SinkStats> {
     const collector = await this.open();
+    // Positions are read from the ids the runner assigns: without them, none are kept.
+    if (this.#backend.positions !== undefined && this.#options.assignIds) {
+      const positions = await this.#loadPositions(signal);
+      if (positions !== undefined) collector.resume(positions);
+    }
     let receiving = true;
     // Take in what is already on its way before closing: those events are stored
     // (or counted) rather than discarded with the socket.
@@ -195,6 +272,7 @@ export class SinkRunner {
     const onAbort = () =>
       collector.finish({ maxMs: Math.min(5000, this.#options.shutdownTimeoutMs) });
     signal.addEventListener("abort", onAbort, { once: true });
+    if (signal.aborted) onAbort();
     const writer = this.#writeLoop(() => receiving);
     try {
       for await (const batch of collector.batches()) this.#accept(batch);
@@ -207,6 +285,34 @@ export class SinkRunner {
       await this.#backend.close();
     }
     return this.stats();
+  }
+
+  /**
+   * Reads the backend's saved positions, retrying with backoff while it fails;
+   * undefined when the sink is stopped first. Meanwhile libzmq queues what
+   * arrives (up to its high-water mark; beyond, the gap is counted as lost).
+   */
+  async #loadPositions(signal: AbortSignal): Promise<StreamPosition[] | undefined> {
+    let delay = this.#options.retryMs;
+    while (!signal.aborted) {
+      try {
+        return await this.#backend.positions!();
+      } catch (error) {
+        this.#stats.writeErrors++;
+        this.#stats.lastError = error instanceof Error ? error.message : String(error);
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(done, delay);
+          function done() {
+            clearTimeout(timer);
+            signal.removeEventListener("abort", done);
+            resolve();
+          }
+          signal.addEventListener("abort", done, { once: true });
+        });
+        delay = Math.min(delay * 2, this.#options.maxRetryMs);
+      }
+    }
+    return undefined;
   }
 
   #accept(batch: EventBatch): void {
@@ -287,7 +393,10 @@ export class SinkRunner {
       const batch = this.#take();
       const started = performance.now();
       try {
-        const result = (await this.#backend.write(batch)) ?? 0;
+        const positions = this.#backend.positions && this.#options.assignIds
+          ? positionsOf(batch)
+          : undefined;
+        const result = (await this.#backend.write(batch, positions)) ?? 0;
         const rejected = typeof result === "number" ? result : result.rejected ?? 0;
         const duplicates = typeof result === "number" ? 0 : result.duplicates ?? 0;
         const latency = performance.now() - started;

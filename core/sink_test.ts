@@ -1,7 +1,15 @@
 import assert from "node:assert/strict";
 import { Emitter } from "./emitter.ts";
 import type { Event } from "./event.ts";
-import { type SinkBackend, SinkRunner, type SinkRunnerOptions, type SinkStats } from "./sink.ts";
+import {
+  eventId,
+  parseEventId,
+  positionsOf,
+  type SinkBackend,
+  SinkRunner,
+  type SinkRunnerOptions,
+  type SinkStats,
+} from "./sink.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
@@ -175,3 +183,75 @@ Deno.test("sink runner: events get stable ids from their stream position", opts,
     [`${source}-app.a-0`, `${source}-app.a-1`, `${source}-app.a-2`, `${source}-app.b-0`].sort(),
   );
 });
+
+Deno.test("sink: positionsOf reads each stream's position after a batch from the ids", () => {
+  const events = [
+    { _id: eventId(0xffn, "a-b", 7) },
+    { _id: eventId(0xffn, "a-b", 8) },
+    { _id: eventId(0x1n, "a-b", 3) },
+    { _id: eventId(0xffn, "a-b", 5) },
+    { _id: "ff-a-b-x" },
+    { _id: 42 },
+    {},
+  ];
+  assert.deepEqual(positionsOf(events, 9), [
+    { source: 0xffn, topic: "a-b", next: 9, at: 9 },
+    { source: 1n, topic: "a-b", next: 4, at: 9 },
+  ]);
+  assert.deepEqual(parseEventId(eventId(2n ** 64n - 1n, "x", 2 ** 53 - 1)), {
+    source: 2n ** 64n - 1n,
+    topic: "x",
+    index: 2 ** 53 - 1,
+  });
+  for (
+    const bad of ["", "ff", "ff-x", "-x-1", "fg-x-1", "ff-x-", "ff--1", "11111111111111111-x-1"]
+  ) {
+    assert.equal(parseEventId(bad), undefined, bad);
+  }
+});
+
+Deno.test(
+  "sink: the runner resumes the positions its backend saved, member's share only",
+  opts,
+  async () => {
+    const saved = new Map<string, number>();
+    const backend: SinkBackend = {
+      name: "positions",
+      write(_events, positions = []) {
+        for (const { source, topic, next } of positions) saved.set(`${source}/${topic}`, next);
+        return Promise.resolve();
+      },
+      positions: () =>
+        Promise.resolve([
+          { source: 2n, topic: "app.tick", next: 10, at: Date.now() },
+          { source: 3n, topic: "app.tick", next: 10, at: Date.now() },
+        ]),
+      close: () => Promise.resolve(),
+    };
+    const runner = new SinkRunner(backend, {
+      collector: { endpoints: "@tcp://127.0.0.1:*", member: { index: 1, count: 2 } },
+    });
+    const collector = await runner.open();
+    const controller = new AbortController();
+    const running = runner.run(controller.signal);
+    const endpoint = collector.boundEndpoint();
+    for (const sourceId of [2n, 3n]) {
+      const out = await Emitter.open({
+        endpoints: `>${endpoint}`,
+        host: "h",
+        sourceId,
+        positions: { "app.tick": 5 },
+      });
+      await until(() => out.stats().subscriptions > 0, "the sink's subscription");
+      for (let i = 0; i < 10; i++) out.emit("app.tick", { i });
+      await out.close();
+    }
+    // Source 2 is this member's: 5..9 are replays, 10..14 new. Source 3 is not its own.
+    await until(() => runner.stats().received === 5 && runner.stats().buffered === 0, "5 stored");
+    controller.abort();
+    const stats = await running;
+    assert.equal(stats.duplicatesOnWire, 5);
+    assert.equal(stats.stored, 5);
+    assert.deepEqual([...saved], [["2/app.tick", 15]]);
+  },
+);

@@ -99,7 +99,8 @@ export const ROUTER_COMMAND: CommandSpec = {
       type: "string",
       value: "BYTES",
       default: String(DEFAULT_MAX_MESSAGE_SIZE),
-      help: "largest message accepted from a source",
+      help: "largest message accepted from a source (larger: counted oversized; a frame over " +
+        "1.25 times this: the source is disconnected, counted in disconnects)",
     },
     "sink-hwm": {
       type: "string",

@@ -217,6 +217,7 @@ export class Router {
       ),
       streams: this.#tracker.streams(),
       refused: this.#relay.securityStats().refused,
+      disconnects: this.#relay.disconnects,
     };
   }
 

@@ -50,6 +50,11 @@ export interface RouterStats {
   streams: StreamCounters[];
   /** CURVE handshakes refused, by reason (all 0 without CURVE). */
   refused: Record<HandshakeFailure, number>;
+  /**
+   * Source connections that ended: sources that went away, and peers libzmq cut
+   * off for a frame over 1.25 times the message size limit (it tells no reason).
+   */
+  disconnects: number;
 }
 
 /**
@@ -60,7 +65,7 @@ export interface RouterStats {
  * import { flatRouterCounters } from "@eventstorm/router";
  * flatRouterCounters({ messagesIn: 1, eventsIn: 5, bytesIn: 9, messagesOut: 1, eventsOut: 5, denied: 0,
  *   lost: 0, duplicates: 0, malformed: {}, subscriptionsLost: 0, subscriptions: [], topics: {}, streams: [],
- *   refused: { unknown_key: 0, bad_handshake: 0, plaintext_peer: 0 } }).events_in; // 5
+ *   refused: { unknown_key: 0, bad_handshake: 0, plaintext_peer: 0 }, disconnects: 0 }).events_in; // 5
  * ```
  */
 export function flatRouterCounters(stats: RouterStats): Counters {
@@ -76,6 +81,7 @@ export function flatRouterCounters(stats: RouterStats): Counters {
     duplicates: stats.duplicates,
     malformed,
     subscriptions_lost: stats.subscriptionsLost,
+    disconnects: stats.disconnects,
     topics: Object.keys(stats.topics).length,
     streams: stats.streams.length,
   };
@@ -110,7 +116,13 @@ export function formatRouterLine(current: Counters, previous: Counters, elapsedM
   } ev/s; ` +
     `total in ${formatCount(current.events_in)} out ${formatCount(current.events_out)}, ` +
     `lost ${current.lost}, denied ${current.denied}, malformed ${current.malformed}` +
-    refusedPart(current);
+    oversizedPart(current) + refusedPart(current) +
+    (current.disconnects ? `, disconnects ${current.disconnects}` : "");
+}
+
+/** Oversized messages are named: they are what a sender's size bug looks like. */
+function oversizedPart(current: Counters): string {
+  return current.malformed_oversized ? ` (oversized ${current.malformed_oversized})` : "";
 }
 
 function refusedPart(current: Counters): string {

@@ -9,6 +9,7 @@ import { Emitter, type Event } from "@eventstorm/core";
 import { CASSANDRA_DEFAULTS, CassandraBackend } from "@eventstorm/sink-cassandra";
 import { cqlReader } from "./cql_reader.ts";
 import { inCI, runScript, unavailable } from "./db_server.ts";
+import { lockCluster } from "./cluster_lock.ts";
 import { cli, sleep, startRouter, waitFor } from "./helpers.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
@@ -22,6 +23,8 @@ const RF2 = "{'class': 'SimpleStrategy', 'replication_factor': 2}";
 const missing = await unavailable("cassandra.sh");
 if (missing && !inCI) console.warn(`cassandra_cluster_test: ignoring, ${missing}`);
 const ignore = missing !== undefined && !inCI;
+// Held until the last test: this file stops and kills nodes, which the fleet test must not see.
+const lock = ignore ? undefined : await lockCluster(DIR);
 
 /** Starts the cluster, or the nodes of it that are not running; reuses what runs. */
 async function clusterStart(): Promise<void> {
@@ -108,7 +111,7 @@ clusterTest(
         host: "h",
         _id: `id-${i}`,
       }));
-      assert.equal(await backend.write(events), 0);
+      assert.deepEqual(await backend.write(events), { rejected: 0, duplicates: 0 });
       assert.equal(coordinators.size, 16);
       const used = new Set<string>();
       for (const [type, hosts] of coordinators) {
@@ -325,6 +328,7 @@ Deno.test({
   ignore,
   fn: async () => {
     await reader.close();
+    lock?.release();
     if (inCI) {
       const result = await runScript("cassandra.sh", ["cluster", "stop", DIR]);
       assert.ok(result.ok, result.output);

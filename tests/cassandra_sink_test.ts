@@ -15,6 +15,7 @@ import {
 import { cqlReader } from "./cql_reader.ts";
 import { type DbServer, inCI, startServer, unavailable } from "./db_server.ts";
 import { freePort, sleep, startRouter, waitFor } from "./helpers.ts";
+import { lostWhileDown, replayAfterRestart } from "./restart.ts";
 import { squatSink, VICTIM } from "./squat.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
@@ -224,7 +225,7 @@ cqlTest("cassandra sink: --bucket day and --ttl", async (keyspace) => {
       _id: `c-${i}`,
       load: i / 10,
     }));
-    assert.equal(await backend.write(events), 0);
+    assert.deepEqual(await backend.write(events), { rejected: 0, duplicates: 0 });
     // The events cross an hour but stay in one day's partition.
     const found = await rows(
       `SELECT id, bucket, TTL(event) AS ttl FROM ${keyspace}.events WHERE type = ? AND bucket = ?`,
@@ -250,26 +251,85 @@ cqlTest("cassandra sink: a replay of the same events stores nothing twice", asyn
       out.emit("app.tick", { time: new Date(BASE + i), i, round });
     }
     await out.close();
-    await waitFor(() => sink.runner.stats().stored === 300, `round ${round}: 300 stored`);
-    await sink.stop();
+    await waitFor(() => {
+      const stats = sink.runner.stats();
+      return stats.stored + stats.duplicatesOnWire === 300 && stats.buffered === 0;
+    }, `round ${round}: 300 accounted`);
+    const stats = await sink.stop();
+    // The restarted sink resumes the stream where it saved it: the replay is duplicates.
+    assert.equal(stats.stored, round === 0 ? 300 : 0, `round ${round}`);
+    assert.equal(stats.duplicatesOnWire, round === 0 ? 0 : 300, `round ${round}`);
   }
   await r.stop();
   const all = await rows(`SELECT id, event FROM ${keyspace}.events`);
   assert.equal(all.length, 300);
   assert.equal(new Set(all.map((row) => row.id)).size, 300);
-  // Same key, so the replay overwrote each row with itself (here: the second round's copy).
-  assert.ok(all.every((row) => fromJsonLine(row.event).round === 1));
+  // The replay never reached the table: each row is still the first round's.
+  assert.ok(all.every((row) => fromJsonLine(row.event).round === 0));
 
   const backend = await CassandraBackend.open(config(keyspace));
   try {
     const anonymous: Event[] = [{ type: "app.tick", time: new Date(BASE), host: "h", i: -1 }];
-    assert.equal(await backend.write(anonymous), 0);
-    assert.equal(await backend.write(anonymous), 0, "a retried batch reuses the id it was given");
+    assert.deepEqual(await backend.write(anonymous), { rejected: 0, duplicates: 0 });
+    assert.deepEqual(
+      await backend.write(anonymous),
+      { rejected: 0, duplicates: 0 },
+      "a retried batch reuses the id it was given",
+    );
     assert.equal((await rows(`SELECT id FROM ${keyspace}.events`)).length, 301);
   } finally {
     await backend.close();
   }
 });
+
+function restartTarget(keyspace: string) {
+  return {
+    open: () => CassandraBackend.open(config(keyspace)),
+    rows: async () => (await rows(`SELECT id FROM ${keyspace}.events`)).length,
+    timeoutMs: 60_000,
+  };
+}
+
+cqlTest("cassandra sink: a replay after a restart counts as duplicates", async (keyspace) => {
+  await replayAfterRestart(restartTarget(keyspace), 0xca51n);
+});
+
+cqlTest("cassandra sink: events sent while it was down count as lost", async (keyspace) => {
+  await lostWhileDown(restartTarget(keyspace), 0xca52n);
+});
+
+cqlTest(
+  "cassandra sink: a crash between rows and position: replayed rows that exist are duplicates",
+  async (keyspace) => {
+    // The crash: rows 0..9 written with their upto claimed, `next` never saved.
+    const crashed = await CassandraBackend.open(config(keyspace));
+    await crashed.positions();
+    const events: Event[] = Array.from({ length: 10 }, (_, i) => ({
+      type: "app.tick",
+      time: new Date(BASE + i),
+      host: "h",
+      _id: eventId(0xc4a5n, "app.tick", i),
+    }));
+    const claim = [{ source: 0xc4a5n, topic: "app.tick", next: 10, at: Date.now() }];
+    await crashed.write(events.slice(0, 5), claim);
+    const table = `${keyspace}.stream_positions`;
+    await (await cql()).execute(
+      `UPDATE ${table} SET next = 0 WHERE events_table = 'events' AND ` +
+        `source = 'c4a5' AND topic = 'app.tick'`,
+    );
+    await crashed.client.shutdown();
+    // The restart: the replay of 0..9 finds 0..4 stored (duplicates) and stores 5..9.
+    const backend = await CassandraBackend.open(config(keyspace));
+    try {
+      const positions = await backend.positions();
+      assert.deepEqual(positions.map(({ next }) => next), [0]);
+      assert.deepEqual(await backend.write(events, claim), { rejected: 0, duplicates: 5 });
+      assert.equal((await rows(`SELECT id FROM ${keyspace}.events`)).length, 10);
+    } finally {
+      await backend.close();
+    }
+  },
+);
 
 cqlTest(
   "cassandra sink: rows the server calls invalid are counted, the rest stored",
@@ -287,7 +347,7 @@ cqlTest(
       }));
       // Clustering values are limited to 64 KiB.
       events[4]._id = "x".repeat(70_000);
-      assert.equal(await backend.write(events), 1);
+      assert.equal((await backend.write(events)).rejected, 1);
       assert.equal((await rows(`SELECT id FROM ${keyspace}.events`)).length, 9);
       assert.match(logs.join("\n"), /refused an event for good \(invalid: /);
     } finally {
@@ -407,7 +467,10 @@ cqlTest(
     assert.equal(smallRows.length, b.stored, "the table holds exactly what was counted stored");
 
     try {
-      assert.equal(await late.write([{ type: "a.b", time: new Date(), host: "h", _id: "1" }]), 0);
+      assert.deepEqual(
+        await late.write([{ type: "a.b", time: new Date(), host: "h", _id: "1" }]),
+        { rejected: 0, duplicates: 0 },
+      );
       assert.equal((await rows(`SELECT id FROM ${keyspace}.late`)).length, 1);
     } finally {
       await late.close();

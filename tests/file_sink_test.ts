@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { BSON, EJSON } from "bson";
 import { listSegments, readSegment } from "@eventstorm/sink-file";
-import { emitter, startRouter, waitFor } from "./helpers.ts";
+import { emitter, startRouter, stderrChild, waitFor } from "./helpers.ts";
 
 // FFI waits and libzmq's own threads outlive a test's op bookkeeping; each test
 // closes everything it opens itself.
@@ -12,31 +12,13 @@ const TYPES = ["http.hit", "ssh.login", "host.cpu"];
 
 /** The file sink as a child process, its stderr gathered as it comes. */
 function startSink(args: string[]) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", SINK_MAIN, "--stats-to", "none", "--stats-interval", "200ms", ...args],
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  let stderr = "";
-  const reading = (async () => {
-    const decoder = new TextDecoder();
-    for await (const chunk of child.stderr) stderr += decoder.decode(chunk, { stream: true });
-  })();
+  const sink = stderrChild(SINK_MAIN, ["--stats-to", "none", "--stats-interval", "200ms", ...args]);
   return {
-    child,
-    stderr: () => stderr,
+    ...sink,
     /** The last `stored N` the stats line printed. */
     stored: () => {
-      const all = [...stderr.matchAll(/received \d+, stored (\d+)/g)];
+      const all = [...sink.stderr().matchAll(/received \d+, stored (\d+)/g)];
       return all.length ? Number(all[all.length - 1][1]) : 0;
-    },
-    /** SIGTERM, then the exit code once stderr is drained. */
-    stop: async (signal: Deno.Signal = "SIGTERM") => {
-      child.kill(signal);
-      const status = await child.status;
-      await reading;
-      return status;
     },
   };
 }

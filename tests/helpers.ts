@@ -57,6 +57,43 @@ export function cli(
   }).spawn();
 }
 
+/**
+ * Runs `deno run -A MAIN ARGS` as a child process, its stderr gathered as it comes
+ * (stdout discarded); `stop` signals it and resolves with its status once stderr
+ * is drained.
+ */
+export function stderrChild(main: string, args: string[]): {
+  child: Deno.ChildProcess;
+  stderr: () => string;
+  stop: (signal?: Deno.Signal) => Promise<Deno.CommandStatus>;
+} {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", main, ...args],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  let stderr = "";
+  const reading = (async () => {
+    const decoder = new TextDecoder();
+    for await (const chunk of child.stderr) stderr += decoder.decode(chunk, { stream: true });
+  })();
+  return {
+    child,
+    stderr: () => stderr,
+    stop: async (signal: Deno.Signal = "SIGTERM") => {
+      try {
+        child.kill(signal);
+      } catch {
+        // It has exited already.
+      }
+      const status = await child.status;
+      await reading;
+      return status;
+    },
+  };
+}
+
 /** Reads a child's whole stdout and stderr as text after it exits. */
 export async function finish(
   child: Deno.ChildProcess,

@@ -5,9 +5,10 @@ import assert from "node:assert/strict";
 import { type Document, MongoClient } from "mongodb";
 import { Emitter, type Event } from "@eventstorm/core";
 import { eventId, SinkRunner, type SinkRunnerOptions, type SinkStats } from "@eventstorm/core/sink";
-import { MongoBackend, type MongoSinkConfig } from "@eventstorm/sink-mongodb";
+import { MongoBackend, type MongoSinkConfig, STREAMS_COLLECTION } from "@eventstorm/sink-mongodb";
 import { type DbServer, inCI, startServer, unavailable } from "./db_server.ts";
 import { sleep, startRouter, waitFor } from "./helpers.ts";
+import { lostWhileDown, replayAfterRestart } from "./restart.ts";
 import { squatSink } from "./squat.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
@@ -208,7 +209,8 @@ dbTest("mongodb sink: one collection for every type", async (dbName) => {
   assert.equal(stats.received, 60);
   const database = await db(dbName);
   const names = (await database.listCollections().toArray()).map((c) => c.name).sort();
-  assert.deepEqual(names, ["events"]);
+  // Beside the events, the sink keeps its stream positions.
+  assert.deepEqual(names, [STREAMS_COLLECTION, "events"].sort());
   const events = database.collection("events");
   assert.equal(await events.countDocuments({ type: "ssh.login" }), 20);
   assert.equal(await events.countDocuments({ type: "http.hit" }), 40);
@@ -220,7 +222,8 @@ dbTest("mongodb sink: a replay of the same events stores nothing twice", async (
   const r = startRouter();
   const sourceId = 0xfeedn;
   for (let round = 0; round < 2; round++) {
-    // A new sink each round: its wire tracker knows nothing, so only _id keeps replays out.
+    // A new sink each round: it resumes the stream where it saved it, so the replay is
+    // duplicates on the wire (the _ids would keep it out anyway).
     const backend = await MongoBackend.open(config(dbName));
     const sink = await startSink(backend, r.sinks);
     const out = await openEmitter(r.sources, { sourceId });
@@ -228,13 +231,12 @@ dbTest("mongodb sink: a replay of the same events stores nothing twice", async (
     await out.close();
     await waitFor(() => {
       const stats = sink.runner.stats();
-      return stats.stored + stats.duplicates === 300;
+      return stats.stored + stats.duplicates + stats.duplicatesOnWire === 300;
     }, `round ${round}: 300 stored or duplicates`);
     const stats = await sink.stop();
     assert.equal(stats.droppedRejected, 0);
-    // The replay is counted as what it is: the server ignored it.
     assert.equal(stats.stored, round === 0 ? 300 : 0);
-    assert.equal(stats.duplicates, round === 0 ? 0 : 300);
+    assert.equal(stats.duplicatesOnWire, round === 0 ? 0 : 300);
   }
   await r.stop();
   const ticks = (await db(dbName)).collection("app_tick");
@@ -558,6 +560,55 @@ dbTest(
     assert.equal(new Set(values).size, values.length);
   },
   true,
+);
+
+function restartTarget(dbName: string, overrides: Partial<MongoSinkConfig> = {}) {
+  return {
+    open: () => MongoBackend.open(config(dbName, overrides)),
+    rows: async () => {
+      const name = overrides.collection ?? "app_tick";
+      return await (await db(dbName)).collection(name).countDocuments();
+    },
+    timeoutMs: 60_000,
+  };
+}
+
+dbTest("mongodb sink: a replay after a restart counts as duplicates", async (dbName) => {
+  await replayAfterRestart(restartTarget(dbName), 0x3051n);
+});
+
+dbTest("mongodb sink: events sent while it was down count as lost", async (dbName) => {
+  await lostWhileDown(restartTarget(dbName), 0x3052n);
+});
+
+dbTest(
+  "mongodb sink: positions are kept per destination, and a crash's replay stores only what is missing",
+  async (dbName) => {
+    const source = 0x3053n;
+    const events: Event[] = Array.from({ length: 10 }, (_, i) => ({
+      type: "app.tick",
+      time: new Date(),
+      host: "h",
+      _id: eventId(source, "app.tick", i),
+    }));
+    const position = [{ source, topic: "app.tick", next: 10, at: Date.now() }];
+    const first = await MongoBackend.open(config(dbName));
+    await first.positions();
+    // The crash: half the batch stored, its position never saved.
+    await first.write(events.slice(0, 5));
+    await first.close();
+    const second = await MongoBackend.open(config(dbName));
+    assert.deepEqual(await second.positions(), []);
+    assert.deepEqual(await second.write(events, position), { rejected: 0, duplicates: 5 });
+    await second.close();
+    const third = await MongoBackend.open(config(dbName));
+    assert.deepEqual((await third.positions()).map(({ next }) => next), [10]);
+    await third.close();
+    // Another destination in the same database keeps its own positions.
+    const other = await MongoBackend.open(config(dbName, { collection: "all" }));
+    assert.deepEqual(await other.positions(), []);
+    await other.close();
+  },
 );
 
 dbTest("mongodb sink: a sender's _id cannot squat another source's derived id", async (dbName) => {

@@ -18,6 +18,7 @@
  * @module
  */
 export {
+  LIBZMQ_CAP_FACTOR,
   MAX_PENDING_SUBSCRIPTIONS,
   type Refusal,
   Relay,

@@ -24,6 +24,8 @@
  */
 export {
   eventId,
+  parseEventId,
+  positionsOf,
   type SinkBackend,
   SinkRunner,
   type SinkRunnerOptions,
@@ -31,4 +33,6 @@ export {
   type WhenFull,
   type WriteResult,
 } from "../sink.ts";
+export type { StreamPosition } from "../sequence.ts";
+export { SavedPositions, type SavedStream } from "../positions.ts";
 export { formatSinkLine, runSinkMain, SINK_FLAGS, type SinkCommand } from "../sink_cli.ts";

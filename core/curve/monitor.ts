@@ -11,8 +11,9 @@ const EVENT_HANDSHAKE_FAILED_NO_DETAIL = 0x0800;
 const EVENT_HANDSHAKE_SUCCEEDED = 0x1000;
 const EVENT_HANDSHAKE_FAILED_PROTOCOL = 0x2000;
 const EVENT_HANDSHAKE_FAILED_AUTH = 0x4000;
+const EVENT_DISCONNECTED = 0x0200;
 const PROTOCOL_ERROR_MECHANISM_MISMATCH = 0x11000002;
-const WATCHED = EVENT_HANDSHAKE_FAILED_NO_DETAIL | EVENT_HANDSHAKE_SUCCEEDED |
+const HANDSHAKES = EVENT_HANDSHAKE_FAILED_NO_DETAIL | EVENT_HANDSHAKE_SUCCEEDED |
   EVENT_HANDSHAKE_FAILED_PROTOCOL | EVENT_HANDSHAKE_FAILED_AUTH;
 
 /**
@@ -54,10 +55,23 @@ export class HandshakeMonitor {
   readonly #sizes = new Int32Array(2);
   readonly #decoder = new TextDecoder();
 
-  /** Starts monitoring `socket` (call before it binds or connects). */
-  constructor(context: ZmqContext, socket: ZmqSocket) {
+  #disconnects = 0;
+
+  /**
+   * Starts monitoring `socket` (call before it binds or connects): its handshakes
+   * unless `handshakes` is false, the connections that end when `disconnects`.
+   */
+  constructor(
+    context: ZmqContext,
+    socket: ZmqSocket,
+    options: { handshakes?: boolean; disconnects?: boolean } = {},
+  ) {
     const address = `inproc://eventstorm-monitor-${++monitorId}-${crypto.randomUUID()}`;
-    socket.monitor(address, WATCHED);
+    socket.monitor(
+      address,
+      (options.handshakes === false ? 0 : HANDSHAKES) |
+        (options.disconnects ? EVENT_DISCONNECTED : 0),
+    );
     this.#reader = context.socket(SocketType.PAIR);
     this.#reader.attach({ bind: false, address });
   }
@@ -71,6 +85,10 @@ export class HandshakeMonitor {
       const view = new DataView(this.#buffers[0].buffer);
       const kind = view.getUint16(0, true);
       const value = view.getUint32(2, true);
+      if (kind === EVENT_DISCONNECTED) {
+        this.#disconnects++;
+        continue;
+      }
       const endpoint = this.#decoder.decode(
         this.#buffers[1].subarray(0, Math.min(this.#sizes[1], this.#buffers[1].length)),
       );
@@ -89,6 +107,15 @@ export class HandshakeMonitor {
       });
     }
     return events;
+  }
+
+  /**
+   * Connections of the socket that ended, as of the last {@linkcode drain}
+   * (watched with `disconnects`): a peer that went away, or one libzmq cut off
+   * (a frame over `ZMQ_MAXMSGSIZE`, a protocol error); libzmq tells no reason.
+   */
+  get disconnects(): number {
+    return this.#disconnects;
   }
 
   /** Stops reading (the monitored socket's close ends the monitor itself). */

@@ -7,7 +7,13 @@
 import cassandra from "cassandra-driver";
 import type { Event } from "@eventstorm/core";
 import { UsageError } from "@eventstorm/core/cli";
-import type { SinkBackend } from "@eventstorm/core/sink";
+import {
+  SavedPositions,
+  type SavedStream,
+  type SinkBackend,
+  type StreamPosition,
+  type WriteResult,
+} from "@eventstorm/core/sink";
 import type { CassandraSinkConfig } from "./config.ts";
 import {
   createKeyspaceCql,
@@ -15,8 +21,16 @@ import {
   insertCql,
   rowOf,
   type RowValues,
+  streamsCql,
   type TableName,
 } from "./schema.ts";
+
+/**
+ * How far beyond a batch a stream's `upto` is claimed, so that it is saved once
+ * every so many events rather than before every batch. After a crash, at most
+ * this many replayed events per stream cost a read each.
+ */
+const UPTO_SLACK = 10_000;
 
 /** Options of {@linkcode CassandraBackend.open}. */
 export interface CassandraBackendOptions {
@@ -87,6 +101,11 @@ export class CassandraBackend implements SinkBackend {
   readonly #options: cassandra.QueryOptions;
   readonly #table: TableName;
   readonly #refusals = new Set<string>();
+  readonly #streams: ReturnType<typeof streamsCql>;
+  /** Saved positions, and where a crash left rows that may or may not be written. */
+  readonly #saved = new SavedPositions(UPTO_SLACK);
+  /** What the look-ups found, by `_id`, kept until the batch is stored (a retry reuses it). */
+  readonly #found = new Map<string, boolean>();
   #ready: Promise<void> | undefined;
   #closed = false;
 
@@ -121,6 +140,7 @@ export class CassandraBackend implements SinkBackend {
     this.#log = options.log ?? ((line) => console.error(line));
     this.#table = { keyspace: config.keyspace, table: config.table };
     this.#insert = insertCql(this.#table, config.ttlSeconds);
+    this.#streams = streamsCql(this.#table);
     this.#options = {
       prepare: true,
       isIdempotent: true,
@@ -182,6 +202,7 @@ export class CassandraBackend implements SinkBackend {
         await this.#client.execute(createKeyspaceCql(keyspace, this.#config.replication));
       }
       await this.#client.execute(createTableCql(this.#table));
+      await this.#client.execute(this.#streams.create);
       // Preparing a read of every column checks that an existing table fits.
       await this.#client.execute(
         `SELECT type, bucket, time, id, host, event FROM "${keyspace}"."${this.#config.table}" LIMIT 1`,
@@ -197,9 +218,34 @@ export class CassandraBackend implements SinkBackend {
     }
   }
 
-  /** Stores `events`; resolves with the number refused for good, throws to be retried. */
-  async write(events: Event[]): Promise<number> {
+  /**
+   * The stream positions saved for this table. Streams whose `upto` is past
+   * their `next` (a crash between storing and saving) are remembered, and an
+   * event replayed into that range is stored only if its row is missing.
+   */
+  async positions(): Promise<StreamPosition[]> {
     await this.#ensureReady();
+    const result = await this.#client.execute(this.#streams.select, [this.#config.table], {
+      prepare: true,
+      consistency: this.#options.consistency,
+    });
+    const positions: StreamPosition[] = [];
+    for await (const row of result) {
+      const { source, topic, next, upto, at } = row;
+      const position = this.#saved.load({ source, topic, next, upto, at });
+      if (position !== undefined) positions.push(position);
+    }
+    return positions;
+  }
+
+  /**
+   * Stores `events`; resolves with the number refused for good and ignored as
+   * already stored; throws to be retried. With `positions`, each stream's
+   * `upto` is saved before the rows, its `next` after them.
+   */
+  async write(events: Event[], positions: StreamPosition[] = []): Promise<WriteResult> {
+    await this.#ensureReady();
+    await this.#claim(positions);
     const rows: RowValues[] = [];
     let refused = 0;
     for (const event of events) {
@@ -212,18 +258,66 @@ export class CassandraBackend implements SinkBackend {
         this.#noteRefusal("encoding", message(error));
       }
     }
-    return refused + await this.#insertAll(rows);
+    const { rejected, duplicates } = await this.#insertAll(rows);
+    this.#found.clear();
+    await this.#advance(positions);
+    return { rejected: refused + rejected, duplicates };
   }
 
-  /** Runs the inserts with at most `concurrency` in flight; the first failure that passes is thrown. */
-  async #insertAll(rows: RowValues[]): Promise<number> {
+  /** Saves `upto` past each stream of the batch, before its rows are written. */
+  async #claim(positions: StreamPosition[]): Promise<void> {
+    await this.#save(this.#streams.saveUpto, this.#saved.claims(positions), false);
+  }
+
+  /** Saves `next` for each stream of a batch whose rows are all written. */
+  async #advance(positions: StreamPosition[]): Promise<void> {
+    await this.#save(this.#streams.saveNext, this.#saved.advances(positions), true);
+  }
+
+  async #save(cql: string, streams: SavedStream[], next: boolean): Promise<void> {
+    await Promise.all(streams.map(async (stream) => {
+      const where = [this.#config.table, stream.source, stream.topic];
+      const values = next
+        ? [stream.value, new Date(stream.at), ...where]
+        : [stream.value, ...where];
+      await this.#client.execute(cql, values, this.#options);
+      if (next) this.#saved.advanced(stream);
+      else this.#saved.claimed(stream);
+    }));
+  }
+
+  /** Whether a replayed event's row is already there (it falls where a crash left doubt). */
+  async #stored(row: RowValues): Promise<boolean> {
+    const id = row[3];
+    if (!this.#saved.inDoubt(id)) return false;
+    let found = this.#found.get(id);
+    if (found === undefined) {
+      const result = await this.#client.execute(this.#streams.exists, row.slice(0, 4), {
+        ...this.#options,
+      });
+      found = result.rowLength > 0;
+      this.#found.set(id, found);
+    }
+    return found;
+  }
+
+  /**
+   * Runs the inserts with at most `concurrency` in flight; the first failure that
+   * passes is thrown.
+   */
+  async #insertAll(rows: RowValues[]): Promise<{ rejected: number; duplicates: number }> {
     let next = 0;
     let refused = 0;
+    let duplicates = 0;
     let failure: { error: unknown } | undefined;
     const worker = async () => {
       while (failure === undefined && next < rows.length) {
         const row = rows[next++];
         try {
+          if (await this.#stored(row)) {
+            duplicates++;
+            continue;
+          }
           await this.#client.execute(this.#insert, row, this.#options);
         } catch (error) {
           // The server called this row invalid (too large, say): retrying cannot help.
@@ -239,7 +333,7 @@ export class CassandraBackend implements SinkBackend {
     const workers = Math.min(this.#config.concurrency, rows.length);
     await Promise.all(Array.from({ length: workers }, worker));
     if (failure) throw failure.error;
-    return refused;
+    return { rejected: refused, duplicates };
   }
 
   #noteRefusal(kind: string, reason: string): void {
@@ -252,6 +346,9 @@ export class CassandraBackend implements SinkBackend {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    // A clean stop leaves no doubt: `upto` back to `next`, so the next start
+    // looks nothing up. Best effort: with the cluster gone, that start checks.
+    await this.#save(this.#streams.saveUpto, this.#saved.ahead(), false).catch(() => {});
     await this.#client.shutdown();
   }
 }

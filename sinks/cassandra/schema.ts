@@ -163,3 +163,55 @@ export function rowOf(event: Event, bucket: Bucket): RowValues {
     toJsonLine(event),
   ];
 }
+
+/**
+ * Table of the sinks' stream positions in `keyspace` (docs/stored.md), shared by
+ * every events table there: one partition per events table, one row per stream.
+ * `next`: every event below it is stored; `upto`: none at or above it is (events
+ * in between may be, after a crash: the sink checks their rows).
+ *
+ * @example
+ * ```ts
+ * import { STREAMS_TABLE } from "@eventstorm/sink-cassandra";
+ * STREAMS_TABLE; // "stream_positions"
+ * ```
+ */
+export const STREAMS_TABLE = "stream_positions";
+
+/**
+ * CQL of the stream positions: create, read one events table's, save `upto`,
+ * save `next`, and check that an event's row exists.
+ *
+ * @example
+ * ```ts
+ * import { streamsCql } from "@eventstorm/sink-cassandra";
+ * streamsCql({ keyspace: "eventstorm", table: "events" }).select;
+ * ```
+ */
+export function streamsCql(name: TableName): {
+  create: string;
+  select: string;
+  saveUpto: string;
+  saveNext: string;
+  exists: string;
+} {
+  const streams = qualified({ keyspace: name.keyspace, table: STREAMS_TABLE });
+  return {
+    create: `CREATE TABLE IF NOT EXISTS ${streams} (
+  events_table text,
+  source text,
+  topic text,
+  next bigint,
+  upto bigint,
+  at timestamp,
+  PRIMARY KEY ((events_table), source, topic)
+)`,
+    select: `SELECT source, topic, next, upto, at FROM ${streams} WHERE events_table = ?`,
+    saveUpto: `UPDATE ${streams} SET upto = ? WHERE events_table = ? AND source = ? AND topic = ?`,
+    saveNext:
+      `UPDATE ${streams} SET next = ?, at = ? WHERE events_table = ? AND source = ? AND topic = ?`,
+    exists: `SELECT id FROM ${
+      qualified(name)
+    } WHERE type = ? AND bucket = ? AND time = ? AND id = ?`,
+  };
+}

@@ -7,7 +7,7 @@
 import { type Event, isValidType } from "@eventstorm/core";
 import { UsageError } from "@eventstorm/core/cli";
 import { BatchEncoder, toJsonLine } from "@eventstorm/core/protocol";
-import type { SinkBackend } from "@eventstorm/core/sink";
+import type { SinkBackend, StreamPosition } from "@eventstorm/core/sink";
 import {
   formatStamp,
   parseSegmentName,
@@ -15,6 +15,7 @@ import {
   segmentExtension,
   type SegmentFormat,
 } from "./naming.ts";
+import { PositionLog } from "./positions.ts";
 import { recoverDirectory, type Recovery } from "./recover.ts";
 import { type OpenSegmentFile, Segment, type SegmentMark, syncDirectory } from "./segment.ts";
 
@@ -134,6 +135,7 @@ export class FileBackend implements SinkBackend {
   readonly #onClose: (segment: ClosedSegment) => void;
   readonly #openFile: OpenSegmentFile | undefined;
   readonly #lock: Deno.FsFile;
+  readonly #positions: PositionLog;
   #open = new Map<string, Segment>();
   #closing: { type: string; segment: Segment }[] = [];
   /** Last base name used per type, so new names sort after every existing one. */
@@ -154,8 +156,10 @@ export class FileBackend implements SinkBackend {
     options: FileBackendOptions,
     lock: Deno.FsFile,
     recovered: Recovery[],
+    positions: PositionLog,
   ) {
     this.dir = options.dir;
+    this.#positions = positions;
     this.recovered = recovered;
     this.#format = options.format ?? "bson";
     this.#gzip = options.gzip ?? false;
@@ -212,20 +216,33 @@ export class FileBackend implements SinkBackend {
       } catch (error) {
         throw new UsageError(`--dir ${dir} is not writable: ${describe(error)}`);
       }
-      const recovered = await recoverDirectory(dir);
-      return new FileBackend(options, lock, recovered);
+      // Documents a crash left past the saved positions are all in the `.part`
+      // segments (positions are saved before a batch finishes any segment).
+      const positions = await PositionLog.open(dir);
+      const now = Date.now();
+      const recovered = await recoverDirectory(dir, (id) => positions.noteStored(id, now));
+      await positions.compact();
+      return new FileBackend(options, lock, recovered, positions);
     } catch (error) {
       lock.close();
       throw error;
     }
   }
 
-  /** Appends `events` to the segments of their types; resolves with how many were refused. */
-  write(events: Event[]): Promise<number> {
-    return this.#exclusive(() => this.#write(events));
+  /**
+   * Appends `events` to the segments of their types, then saves `positions`;
+   * resolves with how many were refused.
+   */
+  write(events: Event[], positions: StreamPosition[] = []): Promise<number> {
+    return this.#exclusive(() => this.#write(events, positions));
   }
 
-  async #write(events: Event[]): Promise<number> {
+  /** The stream positions saved with the documents (and found in recovered segments). */
+  positions(): Promise<StreamPosition[]> {
+    return Promise.resolve(this.#positions.positions());
+  }
+
+  async #write(events: Event[], positions: StreamPosition[]): Promise<number> {
     if (this.#closed) throw new Error("the file sink is closed");
     const now = this.#now();
     const groups = new Map<string, Event[]>();
@@ -296,6 +313,13 @@ export class FileBackend implements SinkBackend {
     }
     this.#stats.documents += documents;
     this.#stats.contentBytes += contentBytes;
+    try {
+      // Before any segment is finished, so what the positions miss stays in `.part` files.
+      await this.#positions.save(positions);
+    } catch (error) {
+      // The batch is stored: throwing would append it again. A later save rewrites the file.
+      this.#onError(asError(error));
+    }
     // The batch is stored: finishing the segments it rolled past cannot take it back.
     for (const { type, segment, bySize } of retired) {
       if (bySize) this.#stats.rolledBySize++;
@@ -489,6 +513,13 @@ export class FileBackend implements SinkBackend {
         }
       }
       this.#closing = [];
+      try {
+        // One line per stream for the next start (and whatever a failed save missed).
+        await this.#positions.compact();
+      } catch (error) {
+        this.#onError(asError(error));
+      }
+      this.#positions.close();
       this.#lock.close();
       if (failures.length > 0) {
         throw new Error(

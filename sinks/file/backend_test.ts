@@ -82,12 +82,14 @@ Deno.test("file backend: segments roll by age on the clock, aligned, even withou
     await backend.maintain();
     assert.deepEqual(await filesUnder(dir), [
       ".lock",
+      ".positions",
       "ssh.login/2026-11-23T18-20-00Z-000001.bson.part",
     ]);
     now = Date.UTC(2026, 10, 23, 19, 0, 0);
     await backend.maintain();
     assert.deepEqual(await filesUnder(dir), [
       ".lock",
+      ".positions",
       "ssh.login/2026-11-23T18-20-00Z-000001.bson",
     ]);
     assert.deepEqual(await readType(dir, "ssh.login"), events.slice(0, 2));
@@ -101,6 +103,7 @@ Deno.test("file backend: segments roll by age on the clock, aligned, even withou
     await backend.close();
     assert.deepEqual(await filesUnder(dir), [
       ".lock",
+      ".positions",
       "ssh.login/2026-11-23T18-20-00Z-000001.bson",
       "ssh.login/2026-11-23T19-00-05Z-000001.bson",
       "ssh.login/2026-11-23T20-00-01Z-000001.bson",
@@ -172,6 +175,7 @@ Deno.test("file backend: one directory per type, .bson decodes to the same event
     await backend.close();
     assert.deepEqual(await filesUnder(dir), [
       ".lock",
+      ".positions",
       ...(await listSegments(dir)).map((segment) =>
         `${segment.type}/${segment.path.split("/").pop()}`
       ),
@@ -336,6 +340,7 @@ Deno.test("file backend: refuses events with a bad type, writes the rest", async
     assert.deepEqual(await readType(dir, "app.log"), good);
     assert.deepEqual((await filesUnder(dir)).filter((name) => !name.startsWith("app.log/")), [
       ".lock",
+      ".positions",
     ]);
   });
 });

@@ -60,9 +60,10 @@ const EPILOG = `Files:
   complete and fsynced. After a crash, the next start finalizes .part files up to
   their last complete event. One sink per DIR (DIR/.lock).
   Each event's _id is <source hex>-<topic>-<index>, set by the sink from its
-  stream position (an _id the sender put is replaced); files are appended to,
-  so a replay a restarted sink cannot recognize is written again under the
-  same _id (mongorestore then keeps one).
+  stream position (an _id the sender put is replaced). DIR/.positions keeps
+  each stream's position: after a restart, a replay counts as duplicates on
+  wire and is not written again, and events sent while the sink was stopped
+  count as lost on wire.
 
 Examples:
   eventstorm sink file --dir /var/lib/eventstorm/archive --gzip

@@ -46,6 +46,7 @@ export {
   type SegmentFormat,
   type SegmentName,
 } from "./naming.ts";
+export { PositionLog, POSITIONS_FILE } from "./positions.ts";
 export { completePrefix, recoverDirectory, recoverPart, type Recovery } from "./recover.ts";
 export { listSegments, type ListSegmentsOptions, readSegment, type SegmentEntry } from "./read.ts";
 export { crc32, deflateChunk, gunzipPrefix, gzipHeader, gzipTrailer } from "./gzip.ts";

@@ -29,7 +29,8 @@ export interface Recovery {
 
 /**
  * Length of the longest prefix of `content` made of complete, decodable
- * documents of `format`, and how many documents that is.
+ * documents of `format`, and how many documents that is; `onId` is told the
+ * `_id` of each document in it.
  *
  * @example
  * ```ts
@@ -40,6 +41,7 @@ export interface Recovery {
 export function completePrefix(
   content: Uint8Array,
   format: SegmentFormat,
+  onId?: (id: unknown) => void,
 ): { bytes: number; documents: number } {
   let bytes = 0;
   let documents = 0;
@@ -49,10 +51,11 @@ export function completePrefix(
       const size = view.getInt32(bytes, true);
       if (size < 5 || size > content.length - bytes || content[bytes + size - 1] !== 0) break;
       try {
-        BSON.deserialize(content.subarray(bytes, bytes + size), {
+        const document = BSON.deserialize(content.subarray(bytes, bytes + size), {
           validation: { utf8: true },
           allowObjectSmallerThanBufferSize: false,
         });
+        onId?.(document._id);
       } catch {
         // A length that fits but garbage inside: a torn or zero-filled tail.
         break;
@@ -67,7 +70,8 @@ export function completePrefix(
     const end = content.indexOf(0x0a, bytes);
     if (end < 0) break;
     try {
-      fromJsonLine(decoder.decode(content.subarray(bytes, end)));
+      const document = fromJsonLine(decoder.decode(content.subarray(bytes, end)));
+      onId?.(document._id);
     } catch {
       break;
     }
@@ -79,7 +83,7 @@ export function completePrefix(
 
 /**
  * Recovers one `.part` segment: finalizes it under its name without `.part`,
- * holding its complete documents; removes it when none is complete; leaves it
+ * holding its complete documents (`onId` is told the `_id` of each); removes it when none is complete; leaves it
  * in place and says why when it cannot be read at all.
  *
  * @example
@@ -89,7 +93,10 @@ export function completePrefix(
  * console.log(result.path, result.documents, result.droppedBytes);
  * ```
  */
-export async function recoverPart(part: string): Promise<Recovery> {
+export async function recoverPart(
+  part: string,
+  onId?: (id: unknown) => void,
+): Promise<Recovery> {
   const slash = part.lastIndexOf("/");
   const name = parseSegmentName(part.slice(slash + 1));
   if (!name?.part) return { part, documents: 0, droppedBytes: 0, error: "not a segment name" };
@@ -116,7 +123,7 @@ export async function recoverPart(part: string): Promise<Recovery> {
   } else {
     content = bytes;
   }
-  const prefix = completePrefix(content, name.format);
+  const prefix = completePrefix(content, name.format, onId);
   const droppedBytes = content.length - prefix.bytes;
   if (prefix.documents === 0) {
     await Deno.remove(part);
@@ -165,8 +172,8 @@ export async function recoverPart(part: string): Promise<Recovery> {
 }
 
 /**
- * Recovers every `.part` segment under `dir` (one level of type directories)
- * and removes files a recovery cut off by a crash left half written.
+ * Recovers every `.part` segment under `dir` (one level of type directories),
+ * telling `onId` the `_id` of each document kept, and removes files a recovery cut off by a crash left half written.
  *
  * @example
  * ```ts ignore
@@ -174,7 +181,10 @@ export async function recoverPart(part: string): Promise<Recovery> {
  * for (const r of await recoverDirectory("/archive")) console.error(r.part, r.documents);
  * ```
  */
-export async function recoverDirectory(dir: string): Promise<Recovery[]> {
+export async function recoverDirectory(
+  dir: string,
+  onId?: (id: unknown) => void,
+): Promise<Recovery[]> {
   const results: Recovery[] = [];
   for await (const entry of Deno.readDir(dir)) {
     if (!entry.isDirectory) continue;
@@ -190,7 +200,7 @@ export async function recoverDirectory(dir: string): Promise<Recovery[]> {
     }
     for (const part of parts.sort()) {
       try {
-        results.push(await recoverPart(part));
+        results.push(await recoverPart(part, onId));
       } catch (error) {
         results.push({ part, documents: 0, droppedBytes: 0, error: String(error) });
       }

@@ -65,6 +65,7 @@ Deno.test("recovery: .part files are cut to their complete events and renamed", 
     assert.ok(gzKept >= 5 && gzKept < 10, `${gzKept} kept`);
     assert.deepEqual(await filesUnder(dir), [
       ".lock",
+      ".positions",
       "http.hit/2026-11-23T18-00-00Z-000001.bson",
       "http.hit/2026-11-23T18-00-00Z-000002.bson",
       "http.hit/2026-11-23T18-00-00Z-000003.jsonl",

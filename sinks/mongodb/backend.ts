@@ -5,6 +5,7 @@
  * @module
  */
 import {
+  type AnyBulkWriteOperation,
   BSON,
   type Collection,
   type Db,
@@ -21,9 +22,47 @@ import {
 } from "mongodb";
 import type { Event } from "@eventstorm/core";
 import { UsageError } from "@eventstorm/core/cli";
-import type { SinkBackend, WriteResult } from "@eventstorm/core/sink";
+import {
+  SavedPositions,
+  type SavedStream,
+  type SinkBackend,
+  type StreamPosition,
+  type WriteResult,
+} from "@eventstorm/core/sink";
 import type { MongoSinkConfig } from "./config.ts";
 import { collectionForType, safeDocument } from "./keys.ts";
+
+/**
+ * The collection of the sinks' stream positions (docs/stored.md), one document
+ * per destination and stream. No event type maps to it: type collections have
+ * no dots.
+ *
+ * @example
+ * ```ts
+ * import { STREAMS_COLLECTION } from "@eventstorm/sink-mongodb";
+ * STREAMS_COLLECTION; // "eventstorm.streams"
+ * ```
+ */
+export const STREAMS_COLLECTION = "eventstorm.streams";
+
+/**
+ * How far beyond a batch a stream's `upto` is claimed (time-series collections
+ * only, which do not refuse a second `_id`): after a crash, replayed events up to
+ * there are looked up before they are stored.
+ */
+const UPTO_SLACK = 10_000;
+
+/** A document of {@linkcode STREAMS_COLLECTION}. */
+interface StreamDocument {
+  /** `<destination>/<source hex>-<topic>`. */
+  _id: string;
+  dest: string;
+  source: string;
+  topic: string;
+  next?: number;
+  upto?: number;
+  at: Date;
+}
 
 /** Options of {@linkcode MongoBackend.open}. */
 export interface MongoBackendOptions {
@@ -158,6 +197,8 @@ export class MongoBackend implements SinkBackend {
   /** Documents of the current write that the server already held. */
   #duplicates = 0;
   readonly #refusalCodes = new Set<string>();
+  /** Saved positions, and where a crash left doubt (time-series collections only). */
+  readonly #saved = new SavedPositions(UPTO_SLACK);
   #closed = false;
 
   /**
@@ -358,14 +399,76 @@ export class MongoBackend implements SinkBackend {
     return deleted;
   }
 
+  /** What the positions of this sink are saved under: its collection, or `*` for one per type. */
+  get #destination(): string {
+    return this.#config.collection ?? "*";
+  }
+
+  /**
+   * The stream positions saved for this sink's destination. A replayed event at
+   * or above one is refused by the server (E11000) if it is stored; time-series
+   * collections, which refuse nothing, look up the events a crash left in doubt.
+   */
+  async positions(): Promise<StreamPosition[]> {
+    await this.#ensureReady();
+    const positions: StreamPosition[] = [];
+    const cursor = this.#db.collection<StreamDocument>(STREAMS_COLLECTION).find({
+      dest: this.#destination,
+    });
+    for await (const document of cursor) {
+      const position = this.#saved.load(document);
+      if (position !== undefined) positions.push(position);
+    }
+    return positions;
+  }
+
+  /** Saves each stream's `upto` (claims, time-series) or `next`, never moving it back. */
+  async #save(streams: SavedStream[], field: "next" | "upto"): Promise<void> {
+    if (streams.length === 0) return;
+    const operations: AnyBulkWriteOperation<StreamDocument>[] = streams.map((stream) => ({
+      updateOne: {
+        filter: { _id: `${this.#destination}/${stream.key}` },
+        update: {
+          $max: { [field]: stream.value },
+          $set: {
+            dest: this.#destination,
+            source: stream.source,
+            topic: stream.topic,
+            at: new Date(stream.at),
+          },
+        },
+        upsert: true,
+      },
+    }));
+    await this.#db.collection<StreamDocument>(STREAMS_COLLECTION).bulkWrite(operations, {
+      ordered: false,
+      writeConcern: this.#writeConcern,
+    });
+    for (const stream of streams) {
+      if (field === "next") this.#saved.advanced(stream);
+      else this.#saved.claimed(stream);
+    }
+  }
+
+  /** Whether some of `documents` fall where a crash left doubt. */
+  #inDoubt(documents: Document[]): boolean {
+    return documents.some((document) => this.#saved.inDoubt(document._id));
+  }
+
   /**
    * Stores `events`; resolves with how many were refused for good and how many
-   * the server already held (duplicates); throws to be retried.
+   * the server already held (duplicates); throws to be retried. With
+   * `positions`, each stream's position is saved once the events are.
    */
-  async write(events: Event[]): Promise<WriteResult> {
+  async write(events: Event[], positions: StreamPosition[] = []): Promise<WriteResult> {
     this.#duplicates = 0;
     try {
+      if (this.#config.timeseries && positions.length > 0) {
+        await this.#ensureReady();
+        await this.#save(this.#saved.claims(positions), "upto");
+      }
       const refused = await this.#write(events);
+      await this.#save(this.#saved.advances(positions), "next");
       this.#lastWriteFailed = false;
       this.#attempted.clear();
       return { rejected: refused, duplicates: this.#duplicates };
@@ -397,7 +500,7 @@ export class MongoBackend implements SinkBackend {
     let refused = 0;
     for (const [name, documents] of groups) {
       const collection = await this.#collection(name);
-      const fresh = this.#config.timeseries && this.#lastWriteFailed
+      const fresh = this.#config.timeseries && (this.#lastWriteFailed || this.#inDoubt(documents))
         ? await this.#notStored(collection, documents)
         : documents;
       if (fresh.length > 0) refused += await this.#insert(collection, fresh);
@@ -510,6 +613,18 @@ export class MongoBackend implements SinkBackend {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#sweepTimer !== undefined) clearInterval(this.#sweepTimer);
+    // A clean stop leaves no doubt: `upto` back to `next` (best effort).
+    const ahead = this.#saved.ahead().map((stream) => ({
+      updateOne: {
+        filter: { _id: `${this.#destination}/${stream.key}` },
+        update: { $set: { upto: stream.value } },
+      },
+    }));
+    if (ahead.length > 0) {
+      await this.#db.collection<StreamDocument>(STREAMS_COLLECTION).bulkWrite(ahead, {
+        ordered: false,
+      }).catch(() => {});
+    }
     await this.#client.close();
   }
 }

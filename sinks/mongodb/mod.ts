@@ -17,7 +17,12 @@
  *
  * @module
  */
-export { MongoBackend, type MongoBackendOptions, type TtlMode } from "./backend.ts";
+export {
+  MongoBackend,
+  type MongoBackendOptions,
+  STREAMS_COLLECTION,
+  type TtlMode,
+} from "./backend.ts";
 export {
   mongoConfigFromFlags,
   MONGODB_DEFAULTS,

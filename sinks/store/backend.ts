@@ -5,7 +5,7 @@
  * @module
  */
 import type { Event } from "@eventstorm/core";
-import type { SinkBackend, WriteResult } from "@eventstorm/core/sink";
+import type { SinkBackend, StreamPosition, WriteResult } from "@eventstorm/core/sink";
 import { EventStore } from "./store.ts";
 
 /** Options of {@linkcode StoreBackend}. */
@@ -22,7 +22,8 @@ export interface StoreBackendOptions {
  * A {@linkcode SinkBackend} over an {@linkcode EventStore}. A database error
  * rolls the batch back and throws, so the runner retries the batch as a unit;
  * replayed events (same `_id`) are ignored by the store, so retries never
- * duplicate.
+ * duplicate. Each batch's stream positions are saved in its transaction, so a
+ * restarted sink counts replays as duplicates and what it missed as lost.
  *
  * @example
  * ```ts
@@ -60,13 +61,18 @@ export class StoreBackend implements SinkBackend {
   }
 
   /** Stores a batch; returns how many events were refused for good or were duplicates. */
-  write(events: Event[]): Promise<WriteResult> {
-    const result = this.#store.insertBatch(events);
+  write(events: Event[], positions?: StreamPosition[]): Promise<WriteResult> {
+    const result = this.#store.insertBatch(events, positions);
     if (result.rejected > 0 && this.#warnings++ < 5) {
       this.#warn(`sink store: ${result.rejected} events refused: ${result.problem ?? "invalid"}`);
     }
     // A transaction stores all or nothing, so an ignored row is a true duplicate.
     return Promise.resolve({ rejected: result.rejected, duplicates: result.duplicates });
+  }
+
+  /** The stream positions stored with the events (same transaction: never ahead of them). */
+  positions(): Promise<StreamPosition[]> {
+    return Promise.resolve(this.#store.positions());
   }
 
   /** Closes the database. */

@@ -31,7 +31,10 @@ export function storeMain(args: string[]): Promise<number> {
     },
     epilog: `Each event's _id is <source hex>-<topic>-<index>, set by the sink from its
 stream position (an _id the sender put is replaced). An event whose _id is
-already stored (a replay) is not stored again and counts as a duplicate.
+already stored (a replay) is not stored again and counts as a duplicate. The
+file also keeps each stream's position (table streams): after a restart, a
+replay counts as duplicates on wire, and events sent while the sink was
+stopped count as lost on wire.
 
 Examples:
   eventstorm sink store --db /var/lib/eventstorm/events.db --retain 30d

@@ -37,6 +37,20 @@ CREATE TABLE IF NOT EXISTS types (type TEXT PRIMARY KEY) WITHOUT ROWID;
 `;
 
 /**
+ * Stream positions (docs/stored.md): per `(source, topic)`, the index after the
+ * last event stored, written in the transaction that stores the events.
+ */
+const STREAMS_TABLE = `
+CREATE TABLE IF NOT EXISTS streams (
+  source TEXT NOT NULL,
+  topic TEXT NOT NULL,
+  next INTEGER NOT NULL,
+  at INTEGER NOT NULL,
+  PRIMARY KEY (source, topic)
+) WITHOUT ROWID;
+`;
+
+/**
  * Creates the tables and indexes of an empty file, or checks that an existing
  * file has a layout this code understands. Throws an `Error` naming the version
  * when the file was written by a newer eventstorm.
@@ -56,6 +70,8 @@ export function ensureSchema(db: DatabaseSync): void {
       `the store was written by a newer eventstorm (schema ${version}, this one knows ${SCHEMA_VERSION})`,
     );
   }
+  // Added to version 1 files as they are opened for writing: readers ignore it.
+  db.exec(STREAMS_TABLE);
   if (version === SCHEMA_VERSION) return;
   db.exec("BEGIN IMMEDIATE");
   try {

@@ -6,6 +6,7 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { envelopeProblem, type Event } from "@eventstorm/core";
 import { encodeFields, encodeValue } from "@eventstorm/core/protocol";
+import type { StreamPosition } from "@eventstorm/core/sink";
 import { checkSchema, ensureSchema } from "./schema.ts";
 
 /** Store file used when `--db` is not given.
@@ -71,6 +72,7 @@ export class EventStore {
   #insertMany: StatementSync | undefined;
   #insertOne: StatementSync | undefined;
   #addType: StatementSync | undefined;
+  #savePosition: StatementSync | undefined;
   #knownTypes = new Set<string>();
   #args: (string | number | null)[] = new Array(ROWS_PER_STATEMENT * COLUMNS);
   #closed = false;
@@ -90,6 +92,10 @@ export class EventStore {
         `INSERT OR IGNORE INTO events (type, time, host, id, data) VALUES ${ROW_SQL}`,
       );
       this.#addType = db.prepare("INSERT OR IGNORE INTO types (type) VALUES (?)");
+      this.#savePosition = db.prepare(
+        "INSERT INTO streams (source, topic, next, at) VALUES (?, ?, ?, ?) " +
+          "ON CONFLICT (source, topic) DO UPDATE SET next = max(next, excluded.next), at = excluded.at",
+      );
       for (const type of this.types()) this.#knownTypes.add(type);
     }
   }
@@ -171,7 +177,7 @@ export class EventStore {
    * store.insertBatch([e]); // { inserted: 0, duplicates: 1, rejected: 0 }
    * ```
    */
-  insertBatch(events: readonly Event[]): InsertResult {
+  insertBatch(events: readonly Event[], positions: readonly StreamPosition[] = []): InsertResult {
     if (this.readOnly) throw new Error(`${this.path}: store is open read-only`);
     const db = this.database;
     const rows: (string | number | null)[] = [];
@@ -206,10 +212,14 @@ export class EventStore {
     }
     const total = rows.length / COLUMNS;
     let inserted = 0;
-    if (total > 0) {
+    if (total > 0 || positions.length > 0) {
       db.exec("BEGIN IMMEDIATE");
       try {
         for (const type of newTypes) this.#addType!.run(type);
+        // In the same transaction: a position is never ahead of the rows.
+        for (const { source, topic, next, at } of positions) {
+          this.#savePosition!.run(source.toString(16), topic, next, at);
+        }
         const args = this.#args;
         const bulk = ROWS_PER_STATEMENT * COLUMNS;
         let offset = 0;
@@ -238,6 +248,32 @@ export class EventStore {
     const result: InsertResult = { inserted, duplicates: total - inserted, rejected };
     if (problem !== undefined) result.problem = problem;
     return result;
+  }
+
+  /**
+   * The stream positions saved with the stored batches (see {@linkcode insertBatch}).
+   *
+   * @example
+   * ```ts
+   * import { EventStore } from "@eventstorm/sink-store";
+   * const store = EventStore.open(":memory:");
+   * store.insertBatch([], [{ source: 255n, topic: "a", next: 3, at: 0 }]);
+   * store.positions(); // [{ source: 255n, topic: "a", next: 3, at: 0 }]
+   * ```
+   */
+  positions(): StreamPosition[] {
+    const rows = this.database.prepare("SELECT source, topic, next, at FROM streams").all() as {
+      source: string;
+      topic: string;
+      next: number;
+      at: number;
+    }[];
+    return rows.map(({ source, topic, next, at }) => ({
+      source: BigInt(`0x${source}`),
+      topic,
+      next,
+      at,
+    }));
   }
 
   /**

@@ -1,0 +1,138 @@
+/**
+ * The bookkeeping of a sink backend that saves stream positions beside a
+ * database that overwrites or accepts rows silently (docs/stored.md, "Stream
+ * positions"): `next` saved after a batch's rows, `upto` claimed before them, and
+ * the range a crash left in doubt.
+ *
+ * @module
+ */
+import type { StreamPosition } from "./sequence.ts";
+import { parseEventId } from "./sink.ts";
+
+/** A saved stream position, as a backend writes it: `source` in lower-case hex. */
+export interface SavedStream {
+  /** `<source hex>-<topic>`. */
+  key: string;
+  /** The source id, lower-case hexadecimal. */
+  source: string;
+  /** The topic. */
+  topic: string;
+  /** Index after the last event stored (or, for a claim, the new `upto`). */
+  value: number;
+  /** When the position was taken, ms since the epoch. */
+  at: number;
+}
+
+/**
+ * Per stream: `next` (every event below it is stored) and `upto` (none at or
+ * above it is), as saved. Between them, after a crash, an event may or may not
+ * be stored: {@linkcode SavedPositions.inDoubt} says which replayed events to look
+ * up before storing them.
+ *
+ * @example
+ * ```ts
+ * import { SavedPositions } from "@eventstorm/core/sink";
+ * const saved = new SavedPositions(100);
+ * saved.load({ source: "ff", topic: "a", next: 5, upto: 105, at: 0 });
+ * saved.inDoubt("ff-a-7"); // true
+ * saved.claims([{ source: 255n, topic: "a", next: 200, at: 0 }])[0].value; // 300
+ * ```
+ */
+export class SavedPositions {
+  readonly #slack: number;
+  readonly #saved = new Map<string, { next: number; upto: number }>();
+  readonly #unsure = new Map<string, { next: number; upto: number }>();
+
+  /** `slack`: how far past a batch `upto` is claimed, so that it is saved only now and then. */
+  constructor(slack: number) {
+    this.#slack = slack;
+  }
+
+  /**
+   * Takes one saved row (`upto` absent: none claimed); returns its position, or
+   * undefined for a row that is not one.
+   */
+  load(
+    row: { source?: unknown; topic?: unknown; next?: unknown; upto?: unknown; at?: unknown },
+  ): StreamPosition | undefined {
+    // Database integers may come as driver objects (Cassandra's Long): read their text.
+    const next = Number(String(row.next ?? 0));
+    const upto = row.upto === undefined || row.upto === null ? next : Number(String(row.upto));
+    const { source, topic } = row;
+    if (typeof source !== "string" || !/^[0-9a-f]{1,16}$/.test(source)) return undefined;
+    if (typeof topic !== "string" || !Number.isSafeInteger(next) || next < 0) return undefined;
+    if (!Number.isSafeInteger(upto)) return undefined;
+    const key = `${source}-${topic}`;
+    this.#saved.set(key, { next, upto });
+    if (upto > next) this.#unsure.set(key, { next, upto });
+    const at = row.at instanceof Date ? row.at.getTime() : Date.now();
+    return { source: BigInt(`0x${source}`), topic, next, at };
+  }
+
+  /** The `upto` values to save before a batch's rows: streams it takes past their claim. */
+  claims(positions: readonly StreamPosition[]): SavedStream[] {
+    const result: SavedStream[] = [];
+    for (const { source, topic, next, at } of positions) {
+      const hex = source.toString(16);
+      const key = `${hex}-${topic}`;
+      if (next <= (this.#saved.get(key)?.upto ?? 0)) continue;
+      result.push({ key, source: hex, topic, value: next + this.#slack, at });
+    }
+    return result;
+  }
+
+  /** Notes a claim saved. */
+  claimed({ key, value }: SavedStream): void {
+    const saved = this.#saved.get(key);
+    if (saved === undefined) this.#saved.set(key, { next: 0, upto: value });
+    else saved.upto = Math.max(saved.upto, value);
+  }
+
+  /**
+   * The `next` values to save after a batch's rows: streams it moves forward (a
+   * batch that fills an older gap never moves one back).
+   */
+  advances(positions: readonly StreamPosition[]): SavedStream[] {
+    const result: SavedStream[] = [];
+    for (const { source, topic, next, at } of positions) {
+      const hex = source.toString(16);
+      const key = `${hex}-${topic}`;
+      if (next <= (this.#saved.get(key)?.next ?? 0)) continue;
+      result.push({ key, source: hex, topic, value: next, at });
+    }
+    return result;
+  }
+
+  /** Notes a position saved. */
+  advanced({ key, value }: SavedStream): void {
+    const saved = this.#saved.get(key);
+    if (saved === undefined) this.#saved.set(key, { next: value, upto: value });
+    else saved.next = Math.max(saved.next, value);
+  }
+
+  /** Whether the event with this `_id` falls where a crash left doubt (read at start). */
+  inDoubt(id: unknown): boolean {
+    if (this.#unsure.size === 0) return false;
+    const parsed = parseEventId(id);
+    if (parsed === undefined) return false;
+    const window = this.#unsure.get(`${parsed.source.toString(16)}-${parsed.topic}`);
+    return window !== undefined && parsed.index >= window.next && parsed.index < window.upto;
+  }
+
+  /** Streams whose claim is ahead of their position: a clean stop sets `upto` back to `next`. */
+  ahead(): SavedStream[] {
+    const result: SavedStream[] = [];
+    for (const [key, { next, upto }] of this.#saved) {
+      if (upto <= next) continue;
+      const dash = key.indexOf("-");
+      result.push({
+        key,
+        source: key.slice(0, dash),
+        topic: key.slice(dash + 1),
+        value: next,
+        at: Date.now(),
+      });
+    }
+    return result;
+  }
+}

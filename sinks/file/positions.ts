@@ -1,0 +1,147 @@
+/**
+ * The file sink's stream positions (docs/stored.md): `DIR/.positions`, one JSON
+ * line per stream that a batch moved, appended right after the batch's documents
+ * and before any segment it rolled past is finished, so that documents a crash
+ * left beyond the file are all in `.part` segments, which recovery reads.
+ *
+ * @module
+ */
+import { parseEventId, type StreamPosition } from "@eventstorm/core/sink";
+
+/**
+ * Name of the positions file in the archive directory.
+ *
+ * @example
+ * ```ts
+ * import { POSITIONS_FILE } from "@eventstorm/sink-file";
+ * POSITIONS_FILE; // ".positions"
+ * ```
+ */
+export const POSITIONS_FILE = ".positions";
+
+/**
+ * Stream positions kept in an append-only file, rewritten whole (to a temporary
+ * file, then renamed) when it opens and whenever it holds four times more lines
+ * than streams. A torn last line (a crash) is ignored: that position is then
+ * behind what is stored, never ahead.
+ *
+ * @example
+ * ```ts
+ * import { PositionLog } from "@eventstorm/sink-file";
+ * const dir = await Deno.makeTempDir();
+ * const log = await PositionLog.open(dir);
+ * await log.compact();
+ * await log.save([{ source: 255n, topic: "a", next: 3, at: 0 }]);
+ * log.close();
+ * (await PositionLog.open(dir)).positions(); // [{ source: 255n, topic: "a", next: 3, at: 0 }]
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export class PositionLog {
+  readonly #path: string;
+  /** By `<source hex>-<topic>`. */
+  readonly #streams = new Map<string, StreamPosition>();
+  #file: Deno.FsFile | undefined;
+  #lines = 0;
+
+  private constructor(path: string) {
+    this.#path = path;
+  }
+
+  /** Reads the positions file of `dir` (none yet is no position). */
+  static async open(dir: string): Promise<PositionLog> {
+    const log = new PositionLog(`${dir}/${POSITIONS_FILE}`);
+    let text = "";
+    try {
+      text = await Deno.readTextFile(log.#path);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+    for (const line of text.split("\n")) {
+      if (line === "") continue;
+      try {
+        const { s, t, n, a } = JSON.parse(line);
+        if (typeof s !== "string" || !/^[0-9a-f]{1,16}$/.test(s) || typeof t !== "string") continue;
+        if (!Number.isSafeInteger(n) || n < 0 || typeof a !== "number") continue;
+        log.#advance({ source: BigInt(`0x${s}`), topic: t, next: n, at: a });
+      } catch {
+        // A line torn by a crash: the position it held is behind the documents, which
+        // recovery then reads from the `.part` segments.
+      }
+    }
+    return log;
+  }
+
+  #advance(position: StreamPosition): boolean {
+    const key = `${position.source.toString(16)}-${position.topic}`;
+    const known = this.#streams.get(key);
+    if (known !== undefined && known.next >= position.next) return false;
+    this.#streams.set(key, { ...position });
+    return true;
+  }
+
+  /** Moves a stream past a document found in a recovered segment (its derived `_id`). */
+  noteStored(id: unknown, at: number): void {
+    const parsed = parseEventId(id);
+    if (parsed !== undefined) {
+      this.#advance({ source: parsed.source, topic: parsed.topic, next: parsed.index + 1, at });
+    }
+  }
+
+  /** The positions known now. */
+  positions(): StreamPosition[] {
+    return [...this.#streams.values()].map((position) => ({ ...position }));
+  }
+
+  /** Rewrites the file with one line per stream, atomically, and opens it for appending. */
+  async compact(): Promise<void> {
+    this.#file?.close();
+    this.#file = undefined;
+    const temporary = `${this.#path}.tmp`;
+    const lines = [...this.#streams.values()].map(lineOf).join("");
+    await Deno.writeTextFile(temporary, lines);
+    const file = await Deno.open(temporary, { write: true });
+    try {
+      await file.sync();
+    } finally {
+      file.close();
+    }
+    await Deno.rename(temporary, this.#path);
+    this.#file = await Deno.open(this.#path, { append: true });
+    this.#lines = this.#streams.size;
+  }
+
+  /** Appends the positions that move a stream forward (a gap filled late never moves one back). */
+  async save(positions: readonly StreamPosition[]): Promise<void> {
+    let text = "";
+    for (const position of positions) {
+      if (this.#advance(position)) text += lineOf(position);
+    }
+    if (text === "") return;
+    if (this.#file === undefined || this.#lines > Math.max(4096, 4 * this.#streams.size)) {
+      await this.compact();
+      return;
+    }
+    const bytes = new TextEncoder().encode(text);
+    try {
+      let offset = 0;
+      while (offset < bytes.length) offset += await this.#file.write(bytes.subarray(offset));
+    } catch (error) {
+      // Perhaps half a line: the next save rewrites the whole file instead.
+      this.#file.close();
+      this.#file = undefined;
+      throw error;
+    }
+    this.#lines += positions.length;
+  }
+
+  /** Closes the file. */
+  close(): void {
+    this.#file?.close();
+    this.#file = undefined;
+  }
+}
+
+function lineOf({ source, topic, next, at }: StreamPosition): string {
+  return JSON.stringify({ s: source.toString(16), t: topic, n: next, a: at }) + "\n";
+}

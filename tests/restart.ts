@@ -1,0 +1,158 @@
+/**
+ * Issue 11 item 2 across a sink restart, for every durable sink: the stream
+ * positions the backend saved make a replay after the restart count as
+ * duplicates (never stored), and events sent while the sink was down count as
+ * lost, exactly as if it had never stopped.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { Emitter } from "@eventstorm/core";
+import { type SinkBackend, SinkRunner, type SinkStats } from "@eventstorm/core/sink";
+import { gather, startRouter } from "./helpers.ts";
+import { waitFor } from "./wait.ts";
+
+/** How a scenario opens the sink's backend (the same store each time) and counts its rows. */
+export interface RestartTarget {
+  /** A fresh backend over the same durable store. */
+  open: () => Promise<SinkBackend>;
+  /** Rows (events) the store holds now. */
+  rows: () => Promise<number>;
+  /** How long to wait for events to be written, ms (slow servers under a loaded machine). */
+  timeoutMs?: number;
+}
+
+async function startSink(backend: SinkBackend, endpoints: string, topics?: string[]) {
+  const runner = new SinkRunner(backend, { collector: { endpoints, topics } });
+  await runner.open();
+  const controller = new AbortController();
+  const running = runner.run(controller.signal);
+  return {
+    runner,
+    stop: (): Promise<SinkStats> => {
+      controller.abort();
+      return running;
+    },
+  };
+}
+
+/**
+ * (a) 30 events stored, the sink stopped, the source replays from index 10 (a
+ * re-read from an older checkpoint, same source id): after the restart the 20
+ * already stored are duplicates, the 10 new ones stored, 40 rows.
+ */
+export async function replayAfterRestart(target: RestartTarget, source: bigint): Promise<void> {
+  const timeout = target.timeoutMs ?? 20_000;
+  const r = startRouter();
+  try {
+    const first = await startSink(await target.open(), r.sinks);
+    const out = await Emitter.open({ endpoints: r.sources, host: "h", sourceId: source });
+    await waitFor(() => out.stats().subscriptions > 0, "the sink's subscription");
+    for (let i = 0; i < 30; i++) out.emit("app.tick", { i });
+    await out.close();
+    await waitFor(
+      () => {
+        const stats = first.runner.stats();
+        return stats.received === 30 && stats.buffered === 0;
+      },
+      "30 events written",
+      timeout,
+    );
+    assert.equal((await first.stop()).stored, 30);
+
+    const second = await startSink(await target.open(), r.sinks);
+    const replay = await Emitter.open({
+      endpoints: r.sources,
+      host: "h",
+      sourceId: source,
+      positions: { "app.tick": 10 },
+    });
+    await waitFor(() => replay.stats().subscriptions > 0, "the restarted sink's subscription");
+    for (let i = 10; i < 40; i++) replay.emit("app.tick", { i });
+    await replay.close();
+    await waitFor(
+      () => {
+        const stats = second.runner.stats();
+        return stats.received + stats.duplicatesOnWire >= 30 && stats.buffered === 0;
+      },
+      "the replay accounted",
+      timeout,
+    );
+    const stats = await second.stop();
+    assert.deepEqual(
+      {
+        stored: stats.stored,
+        duplicatesOnWire: stats.duplicatesOnWire,
+        duplicates: stats.duplicates,
+        lostOnWire: stats.lostOnWire,
+      },
+      { stored: 10, duplicatesOnWire: 20, duplicates: 0, lostOnWire: 0 },
+    );
+    assert.equal(await target.rows(), 40);
+  } finally {
+    await r.stop();
+  }
+}
+
+/**
+ * (b) 10 events stored, the sink stopped, 25 events sent meanwhile (another
+ * subscriber keeps them flowing through the router), the sink restarted, 5 more:
+ * the restarted sink counts exactly 25 lost and stores 5.
+ */
+export async function lostWhileDown(target: RestartTarget, source: bigint): Promise<void> {
+  const timeout = target.timeoutMs ?? 20_000;
+  const r = startRouter();
+  // A wider prefix than the sink's, so the emitter sees the sink's own come and go.
+  const other = await gather({ endpoints: r.sinks, topics: ["app."] });
+  const out = await Emitter.open({ endpoints: r.sources, host: "h", sourceId: source });
+  try {
+    const first = await startSink(await target.open(), r.sinks, ["app.tick"]);
+    await waitFor(() => out.stats().subscriptions === 2, "both subscriptions");
+    for (let i = 0; i < 10; i++) out.emit("app.tick", { i });
+    await waitFor(
+      () => {
+        const stats = first.runner.stats();
+        return stats.received === 10 && stats.buffered === 0;
+      },
+      "10 events written",
+      timeout,
+    );
+    assert.equal((await first.stop()).stored, 10);
+    await waitFor(
+      () => !r.router.stats().subscriptions.includes("app.tick"),
+      "the sink's unsubscription",
+    );
+    for (let i = 10; i < 35; i++) out.emit("app.tick", { i });
+    await waitFor(() => other.events.length === 35, "the other subscriber's 35 events");
+
+    const second = await startSink(await target.open(), r.sinks, ["app.tick"]);
+    await waitFor(
+      () => r.router.stats().subscriptions.includes("app.tick"),
+      "the sink's new subscription",
+    );
+    for (let i = 35; i < 40; i++) out.emit("app.tick", { i });
+    await out.close();
+    await waitFor(
+      () => {
+        const stats = second.runner.stats();
+        return stats.received === 5 && stats.buffered === 0;
+      },
+      "5 events written",
+      timeout,
+    );
+    const stats = await second.stop();
+    assert.deepEqual(
+      {
+        stored: stats.stored,
+        lostOnWire: stats.lostOnWire,
+        duplicatesOnWire: stats.duplicatesOnWire,
+      },
+      { stored: 5, lostOnWire: 25, duplicatesOnWire: 0 },
+    );
+    assert.equal(await target.rows(), 15);
+  } finally {
+    await out.close();
+    await other.stop();
+    await r.stop();
+  }
+}

@@ -1,0 +1,99 @@
+// Issue 11 item 9 (the last part): a message libzmq cuts off for size shows in the router's
+// counters. A raw ZMTP 3.0 peer (no library between the test and the wire) sends a frame a
+// little over the limit, which the router reads and counts as `oversized`, then one far over
+// it, which libzmq cuts (connection closed, no reason given), counted as a `disconnect`.
+import assert from "node:assert/strict";
+import { gather, startRouter, waitFor } from "./helpers.ts";
+
+const opts = { sanitizeOps: false, sanitizeResources: false };
+
+const LIMIT = 64 * 1024;
+
+/** A ZMTP 3.0 NULL-mechanism PUB peer, written byte by byte. */
+async function rawPublisher(endpoint: string) {
+  const [host, port] = endpoint.replace(/^>?tcp:\/\//, "").split(":");
+  const connection = await Deno.connect({ hostname: host, port: Number(port) });
+  const greeting = new Uint8Array(64);
+  greeting.set([0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0x7f, 3, 0]);
+  greeting.set(new TextEncoder().encode("NULL"), 12);
+  const property = (name: string, value: string) => {
+    const n = new TextEncoder().encode(name), v = new TextEncoder().encode(value);
+    const out = new Uint8Array(1 + n.length + 4 + v.length);
+    out[0] = n.length;
+    out.set(n, 1);
+    new DataView(out.buffer).setUint32(1 + n.length, v.length);
+    out.set(v, 5 + n.length);
+    return out;
+  };
+  const socketType = property("Socket-Type", "PUB");
+  // The stream is bytes: each part goes out as it is, with no need to join them first.
+  for (
+    const part of [
+      greeting,
+      new Uint8Array([0x04, 1 + 5 + socketType.length, 5]),
+      new TextEncoder().encode("READY"),
+      socketType,
+    ]
+  ) await writeAll(connection, part);
+  return {
+    /** Sends one message, each frame with a long (8-byte) size. */
+    send: async (frames: Uint8Array[]) => {
+      for (const [i, frame] of frames.entries()) {
+        const head = new Uint8Array(9);
+        head[0] = 0x02 | (i < frames.length - 1 ? 0x01 : 0);
+        new DataView(head.buffer).setBigUint64(1, BigInt(frame.length));
+        await writeAll(connection, head);
+        await writeAll(connection, frame);
+      }
+    },
+    close: () => {
+      try {
+        connection.close();
+      } catch {
+        // Already closed by the router.
+      }
+    },
+  };
+}
+
+async function writeAll(connection: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < bytes.length) offset += await connection.write(bytes.subarray(offset));
+}
+
+Deno.test(
+  "router: a frame over the limit is counted oversized; one libzmq cuts off is counted as a disconnect",
+  opts,
+  async () => {
+    const lines: string[] = [];
+    const r = startRouter(
+      { maxMessageSize: LIMIT, statsIntervalMs: 100 },
+      (line) => lines.push(line),
+    );
+    const stats = await gather({ endpoints: r.sinks, topics: ["eventstorm.stats"] });
+    const peer = await rawPublisher(r.sources);
+    try {
+      const topic = new TextEncoder().encode("app.tick");
+      const header = new Uint8Array(24);
+      // A little over the limit: read by the router, dropped and counted, connection kept.
+      await peer.send([topic, header, new Uint8Array(LIMIT + 100)]);
+      await waitFor(() => r.router.stats().malformed.oversized === 1, "the oversized message");
+      assert.equal(r.router.stats().disconnects, 0);
+      // Far over the cap (1.25 times the limit): libzmq cuts the connection before the router
+      // sees anything.
+      await peer.send([topic, header, new Uint8Array(LIMIT * 4)]).catch(() => {});
+      await waitFor(() => r.router.stats().disconnects === 1, "the cut connection");
+      const last = () => stats.events.findLast((event) => event.type === "eventstorm.stats");
+      await waitFor(() => last()?.disconnects === 1, "a stats event with the disconnect");
+      assert.equal(last()!.malformed_oversized, 1);
+      await waitFor(
+        () => /malformed 1 \(oversized 1\), disconnects 1$/.test(lines.at(-1) ?? ""),
+        "a stats line with both",
+      );
+    } finally {
+      peer.close();
+      await stats.stop();
+      await r.stop();
+    }
+  },
+);
