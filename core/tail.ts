@@ -10,6 +10,7 @@
  * @module
  */
 import { basename, dirname, join, parse, resolve, sep } from "node:path";
+import { sleep } from "./sleep.ts";
 
 /**
  * Options of {@linkcode FileFollower}.
@@ -1037,19 +1038,6 @@ function concat(parts: Uint8Array[], length: number): Uint8Array {
     at += part.length;
   }
   return out;
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener("abort", done, { once: true });
-  });
 }
 
 // --- globs ------------------------------------------------------------------------------------

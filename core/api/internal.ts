@@ -30,3 +30,4 @@ export { mulberry32 } from "../random.ts";
 export { setField } from "../fields.ts";
 export { readLines } from "../lines.ts";
 export { Turns } from "../turns.ts";
+export { sleep } from "../sleep.ts";
