@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { Event } from "@eventstorm/core";
 import { EventStore, queryEvents } from "@eventstorm/sink-store";
-import { nginxParser } from "@eventstorm/source-nginx";
+import { COMBINED_FORMAT, nginxParser } from "@eventstorm/source-nginx";
 import { cli, finish, freePort, startRouterProcess, waitFor } from "./helpers.ts";
 import { buildModule, type Nginx, rawRequest, ROOT, startNginx } from "./nginx_module.ts";
 
@@ -27,9 +27,7 @@ const opts = {
 const encoder = new TextEncoder();
 
 /** The format nginx's own access log is written in for the differential test. */
-const DIFF_FORMAT = '$remote_addr - $remote_user [$time_local] "$request" $status ' +
-  '$body_bytes_sent "$http_referer" "$http_user_agent" $request_time ' +
-  '"$upstream_response_time" $host $request_id';
+const DIFF_FORMAT = `${COMBINED_FORMAT} $request_time "$upstream_response_time" $host $request_id`;
 
 /** `eventstorm tap` printing every event as a JSON line; `events()` parses what came. */
 function tap(from: string) {
