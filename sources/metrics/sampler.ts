@@ -5,7 +5,7 @@
  */
 import { type Event, localHostname } from "@eventstorm/core";
 import { type CpuTimes, cpuUsage, readCpuTimes } from "./cpu.ts";
-import { type DiskUsage, readDiskUsage, Statvfs } from "./disk.ts";
+import { type DiskUsage, readDiskUsage } from "./disk.ts";
 import { readLoad } from "./load.ts";
 import { readMemory } from "./memory.ts";
 import { type InterfaceCounters, netRates, readNetCounters } from "./net.ts";
@@ -63,7 +63,6 @@ export class MetricsSampler implements Disposable {
   #onError: (kind: MetricKind, error: Error) => void;
   #cpu?: CpuTimes;
   #net?: { counters: Map<string, InterfaceCounters>; at: number };
-  #statvfs?: Statvfs;
   #diskDisabled = false;
   #errors = 0;
 
@@ -137,16 +136,12 @@ export class MetricsSampler implements Disposable {
 
   async #disks(): Promise<DiskUsage[]> {
     if (this.#diskDisabled) return [];
-    if (!this.#statvfs) {
-      try {
-        this.#statvfs = Statvfs.open();
-      } catch (error) {
-        // Without FFI there is no way to measure space; say so once, not every sample.
-        this.#diskDisabled = true;
-        throw error;
-      }
+    if (Deno.permissions.querySync({ name: "sys", kind: "statfs" }).state !== "granted") {
+      // Without the permission there is no way to measure space; say so once, not every sample.
+      this.#diskDisabled = true;
+      throw new Error("disk metrics need --allow-sys=statfs");
     }
-    return await readDiskUsage(this.#statvfs, {
+    return await readDiskUsage({
       procRoot: this.#procRoot,
       onError: (_mount, error) => this.#report("disk", error),
     });
@@ -166,11 +161,8 @@ export class MetricsSampler implements Disposable {
     this.#onError(kind, error instanceof Error ? error : new Error(String(error)));
   }
 
-  /** Releases libc, if disk metrics loaded it. */
-  close(): void {
-    this.#statvfs?.close();
-    this.#statvfs = undefined;
-  }
+  /** Releases what sampling holds (today nothing: kept so callers can `using` it). */
+  close(): void {}
 
   /** Same as `close()`, for `using`. */
   [Symbol.dispose](): void {
