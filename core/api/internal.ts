@@ -31,4 +31,4 @@ export { setField } from "../fields.ts";
 export { readLines } from "../lines.ts";
 export { Turns } from "../turns.ts";
 export { sleep } from "../sleep.ts";
-export { globToRegExp } from "../tail.ts";
+export { globToRegExp } from "../tail/mod.ts";
