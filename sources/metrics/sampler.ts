@@ -33,6 +33,8 @@ export interface MetricsSamplerOptions {
   procRoot?: string;
   /** Clock for event times. */
   now?: () => Date;
+  /** Monotonic clock in ms that rates are measured with; `performance.now` unless testing. */
+  monotonic?: () => number;
   /**
    * Told when a family could not be read. A failed family is skipped for that
    * sample; the others still report.
@@ -60,6 +62,7 @@ export class MetricsSampler implements Disposable {
   #kinds: ReadonlySet<MetricKind>;
   #procRoot: string;
   #now: () => Date;
+  #monotonic: () => number;
   #onError: (kind: MetricKind, error: Error) => void;
   #cpu?: CpuTimes;
   #net?: { counters: Map<string, InterfaceCounters>; at: number };
@@ -72,6 +75,7 @@ export class MetricsSampler implements Disposable {
     this.#kinds = new Set(options.kinds ?? METRIC_KINDS);
     this.#procRoot = options.procRoot ?? "/proc";
     this.#now = options.now ?? (() => new Date());
+    this.#monotonic = options.monotonic ?? (() => performance.now());
     this.#onError = options.onError ?? (() => {});
   }
 
@@ -87,7 +91,7 @@ export class MetricsSampler implements Disposable {
         this.#cpu = await readCpuTimes(this.#procRoot);
       }),
       this.#kinds.has("net") && this.#guard("net", async () => {
-        this.#net = { counters: await readNetCounters(this.#procRoot), at: performance.now() };
+        this.#net = { counters: await readNetCounters(this.#procRoot), at: this.#monotonic() };
       }),
     ]);
   }
@@ -120,7 +124,7 @@ export class MetricsSampler implements Disposable {
             return (await this.#disks()).map((usage) => make(kind, usage));
           case "net": {
             const counters = await readNetCounters(this.#procRoot);
-            const at = performance.now();
+            const at = this.#monotonic();
             const before = this.#net;
             this.#net = { counters, at };
             if (!before) return [];
