@@ -8,6 +8,7 @@ import { Router, type RouterConfig } from "@eventstorm/router";
 import { EventStore } from "@eventstorm/sink-store";
 
 export { sleep, waitFor } from "./wait.ts";
+export { type TempDir, tempDir } from "./temp.ts";
 
 /** A TCP port that was free a moment ago. */
 export function freePort(): number {
