@@ -40,6 +40,17 @@ function router(args: string[]) {
   })();
   return {
     lines,
+    /** The ports it bound, from the endpoint line it prints once listening. */
+    ports: async () => {
+      let bound: RegExpMatchArray | null | undefined;
+      await waitFor(
+        () =>
+          !!(bound = lines.map((l) => l.match(/sources tcp:\S+:(\d+), sinks tcp:\S+:(\d+)/))
+            .find((m) => m)),
+        "the router's endpoints",
+      );
+      return [Number(bound![1]), Number(bound![2])];
+    },
     stop: async () => {
       child.kill("SIGTERM");
       await child.status;
@@ -79,17 +90,17 @@ Deno.test({
       for (const name of ["source", "tap"]) {
         await Deno.rename(`${dir}/clients/${name}_secret`, `${dir}/${name}_secret`);
       }
-      const [sources, sinks] = [freePort(), freePort()];
       const running = router([
         "--sources",
-        `@tcp://127.0.0.1:${sources}`,
+        "@tcp://127.0.0.1:*",
         "--sinks",
-        `@tcp://127.0.0.1:${sinks}`,
+        "@tcp://127.0.0.1:*",
         "--curve-secret",
         `${dir}/router_secret`,
         "--allow-keys",
         `${dir}/clients`,
       ]);
+      const [sources, sinks] = await running.ports();
       const tap = cli([
         "tap",
         "--stats",
