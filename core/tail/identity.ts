@@ -8,6 +8,7 @@ import { concat } from "./line_buffer.ts";
 import { type Entry, fingerprint, headOf, keyOf, Reader, stamp } from "./reader.ts";
 import { CHUNK_BYTES, close, type FollowerState, WHOLE_FILE } from "./state.ts";
 
+/** Opens `path` (followed as `base`) and establishes which file it is; `undefined` when it is gone, not a regular file, or already open. */
 export async function openReader(
   st: FollowerState,
   path: string,
@@ -176,6 +177,7 @@ export async function endOffset(st: FollowerState, r: Reader): Promise<[number, 
   return from === 0 ? [0, false] : [size, true];
 }
 
+/** Whether the file still starts with the head it was fingerprinted by (it does not after copytruncate). */
 export function headMatches(r: Reader): boolean {
   if (!r.established) return true;
   const head = r.head;

@@ -52,6 +52,7 @@ function cutPoint(bytes: Uint8Array, max: number): number {
   return n;
 }
 
+/** `parts` joined into one array of `length` bytes. */
 export function concat(parts: Uint8Array[], length: number): Uint8Array {
   const out = new Uint8Array(length);
   let at = 0;

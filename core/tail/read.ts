@@ -58,6 +58,7 @@ export async function read(st: FollowerState, r: Reader): Promise<LineBatch | un
   return { path: r.base, file: r.path, fingerprint: r.fingerprint, lines, offset: r.committed };
 }
 
+/** The next chunk of bytes and the offset it starts at; `undefined` at the end of the data or when the file was truncated under us. */
 export async function nextChunk(
   st: FollowerState,
   r: Reader,
@@ -158,6 +159,7 @@ export function completeLine(st: FollowerState, r: Reader, tail: Uint8Array): st
   return cleanLine(st.decoder.decode(bytes));
 }
 
+/** The last line of a file that will not grow, though it has no newline. */
 export function flushPartial(st: FollowerState, r: Reader): LineBatch | undefined {
   if (r.line.empty || r.line.discard) return undefined;
   const cut = r.line.cut;

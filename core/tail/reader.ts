@@ -80,14 +80,17 @@ export class Reader {
   }
 }
 
+/** Device and inode: which open file this is, whatever its name. */
 export function keyOf(stat: Deno.FileInfo): string {
   return `${stat.dev}:${stat.ino}`;
 }
 
+/** Size and modification time, to notice a skipped file that changed. */
 export function stampOf(stat: Deno.FileInfo): string {
   return `${stat.size}:${stat.mtime?.getTime()}`;
 }
 
+/** The {@linkcode stampOf} of what a reader last saw. */
 export function stamp(r: Reader): string {
   return `${r.size}:${r.mtimeMs}`;
 }
@@ -99,6 +102,7 @@ export function headOf(bytes: Uint8Array, max: number): Uint8Array {
   return bytes.subarray(0, newline >= 0 ? newline + 1 : limit);
 }
 
+/** Hex of the first 16 bytes of the SHA-256 of a file's head. */
 export async function fingerprint(head: Uint8Array): Promise<string> {
   const digest = new Uint8Array(
     await crypto.subtle.digest("SHA-256", head as Uint8Array<ArrayBuffer>),

@@ -10,6 +10,7 @@ import { claim, openReader, tryClaim } from "./identity.ts";
 import { keyOf, type Reader } from "./reader.ts";
 import { adopt, CLOCK_SLACK_MS, close, type FollowerState, ROTATED_SUFFIX } from "./state.ts";
 
+/** Starts a truncated file over from its start, after finding where the old content went (a copy). */
 export async function afterTruncation(st: FollowerState, r: Reader): Promise<void> {
   st.stats.truncations++;
   const old = r.entry;

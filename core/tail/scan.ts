@@ -11,6 +11,7 @@ import { keyOf, type Reader, stampOf } from "./reader.ts";
 import { searchSiblings } from "./rotation.ts";
 import { adopt, CLOCK_SLACK_MS, type FollowerState } from "./state.ts";
 
+/** Expands the globs again: opens new files and notices rotations and deletions of the watched paths. */
 export async function scan(st: FollowerState, initial: boolean): Promise<void> {
   const started = Date.now();
   const paths = await expandGlobs(st.patterns);

@@ -103,6 +103,7 @@ export async function adopt(st: FollowerState, readers: Reader[]): Promise<void>
   }
 }
 
+/** Closes a reader; `finished` marks its position as read to the end for good. */
 export function close(st: FollowerState, r: Reader, finished: boolean): void {
   if (r.closed) return;
   r.closed = true;
