@@ -46,6 +46,16 @@ async function unboundAddress(): Promise<{ address: string } & AsyncDisposable> 
   };
 }
 
+/**
+ * Makes the emitter try to send what it holds now (a flush seals and pumps at
+ * once) and lets whatever that settles run: a producer still waiting after this
+ * waits because nothing could be sent, not because the emitter had no turn yet.
+ */
+async function triedToSend(emitter: Emitter): Promise<void> {
+  void emitter.flush();
+  await new Promise((resolve) => setTimeout(resolve, 0));
+}
+
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
 
 Deno.test("emitter: emit fills the envelope; a bad type is a TypeError", async () => {
@@ -293,13 +303,15 @@ Deno.test("emitter: events are held while nobody subscribes, then delivered", as
   let receiver: Awaited<ReturnType<typeof gather>> | undefined;
   try {
     for (let n = 0; n < 20; n++) emitter.emit("a.b", { n });
-    await sleep(200);
+    // flush() seals the batch and tries to send at once, instead of waiting for
+    // the linger timer: with nobody subscribed, everything stays held.
+    const flushed = emitter.flush();
     let stats = emitter.stats();
     assert.equal(stats.pending, 20);
     assert.equal(stats.messages, 0);
     assert.equal(stats.subscriptions, 0);
     receiver = await gather({ endpoints: `@${address}` });
-    await emitter.flush();
+    await flushed;
     await waitFor(() => receiver!.ns().length === 20, "the held events");
     assert.deepEqual(receiver.ns(), range(0, 20));
     stats = emitter.stats();
@@ -340,7 +352,7 @@ Deno.test("emitter: ready() resolves at once when little is held", async () => {
     for (let n = 0; n < 200; n++) emitter.emit("a.b", { n });
     let ready = false;
     const waiting = emitter.ready().then(() => ready = true);
-    await sleep(30);
+    await triedToSend(emitter);
     assert.equal(ready, false, "200 held messages make producers wait");
     await emitter.close();
     await waiting;
@@ -359,7 +371,7 @@ Deno.test("emitter: ready(signal) lets a waiting producer go when the signal abo
     const controller = new AbortController();
     let ready = false;
     const waiting = emitter.ready(controller.signal).then(() => ready = true);
-    await sleep(30);
+    await triedToSend(emitter);
     assert.equal(ready, false, "nobody subscribes: it waits");
     controller.abort();
     await waiting;
