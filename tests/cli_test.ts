@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Collector, Emitter } from "@eventstorm/core";
-import { cli, finish, routerProcess, sleep, tempDir, waitFor } from "./helpers.ts";
+import { cli, finish, routerProcess, sleep, tempDir, waitFor, watch } from "./helpers.ts";
 import { NginxLineGenerator } from "./nginx_lines.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
@@ -17,28 +17,6 @@ async function subscribed(sources: string, count: number): Promise<void> {
   } finally {
     await probe.close();
   }
-}
-
-/** A child whose output is read as it comes, so a test can wait on what it printed. */
-function watch(child: Deno.ChildProcess) {
-  let stdout = "";
-  let stderr = "";
-  const pump = async (stream: ReadableStream<Uint8Array>, add: (text: string) => void) => {
-    for await (const text of stream.pipeThrough(new TextDecoderStream())) add(text);
-  };
-  const done = Promise.all([
-    pump(child.stdout, (text) => stdout += text),
-    pump(child.stderr, (text) => stderr += text),
-  ]).then(async () => ({ code: (await child.status).code, stdout, stderr }));
-  return {
-    child,
-    stdout: () => stdout,
-    stderr: () => stderr,
-    /** Waits until stderr matches `pattern`. */
-    said: (pattern: RegExp, what = String(pattern)) =>
-      waitFor(() => pattern.test(stderr), `${what}; stderr so far: ${stderr}`),
-    finish: () => done,
-  };
 }
 
 /**

@@ -7,6 +7,7 @@ import { Collector, type CollectorOptions, Emitter, type EmitterOptions } from "
 import { Router, type RouterConfig } from "@eventstorm/router";
 import { EventStore } from "@eventstorm/sink-store";
 
+import { waitFor } from "./wait.ts";
 export { sleep, waitFor } from "./wait.ts";
 export { type TempDir, tempDir } from "./temp.ts";
 
@@ -68,6 +69,36 @@ export async function finish(
     code: output.code,
     stdout: decoder.decode(output.stdout),
     stderr: decoder.decode(output.stderr),
+  };
+}
+
+/**
+ * A child whose stdout and stderr are read as they come, so a test can wait on
+ * what it printed (`said`) and still get all of it when it exits (`finish`).
+ */
+export function watch(child: Deno.ChildProcess): {
+  child: Deno.ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  said: (pattern: RegExp, what?: string) => Promise<void>;
+  finish: () => Promise<{ code: number; stdout: string; stderr: string }>;
+} {
+  let stdout = "";
+  let stderr = "";
+  const pump = async (stream: ReadableStream<Uint8Array>, add: (text: string) => void) => {
+    for await (const text of stream.pipeThrough(new TextDecoderStream())) add(text);
+  };
+  const done = Promise.all([
+    pump(child.stdout, (text) => stdout += text),
+    pump(child.stderr, (text) => stderr += text),
+  ]).then(async () => ({ code: (await child.status).code, stdout, stderr }));
+  return {
+    child,
+    stdout: () => stdout,
+    stderr: () => stderr,
+    said: (pattern, what = String(pattern)) =>
+      waitFor(() => pattern.test(stderr), `${what}; stderr so far: ${stderr}`),
+    finish: () => done,
   };
 }
 
