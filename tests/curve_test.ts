@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { Collector, Emitter, readCertificate } from "@eventstorm/core";
-import { cli, finish, freePort, startRouter, waitFor } from "./helpers.ts";
+import { cli, finish, startRouter, waitFor, watch } from "./helpers.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const CI = Deno.env.get("CI") === "true";
@@ -321,12 +321,15 @@ Deno.test({
       for (const file of ["server.key_secret", "client.key_secret"]) {
         await Deno.chmod(`${dir}/${file}`, 0o600);
       }
-      const port = freePort();
-      const receiver = new Deno.Command("python3", {
-        args: ["-c", PY_RECEIVER, String(port), `${dir}/server.key_secret`],
-        stdout: "piped",
-        stderr: "piped",
-      }).spawn();
+      const receiver = watch(
+        new Deno.Command("python3", {
+          args: ["-c", PY_RECEIVER, `${dir}/server.key_secret`],
+          stdout: "piped",
+          stderr: "piped",
+        }).spawn(),
+      );
+      await waitFor(() => /^\d+\n/.test(receiver.stdout()), "the receiver's port");
+      const port = Number(receiver.stdout().split("\n")[0]);
       const client = readCertificate(`${dir}/client.key_secret`, { secret: true });
       const emitter = await Emitter.open({
         endpoints: `>tcp://127.0.0.1:${port}`,
@@ -338,8 +341,8 @@ Deno.test({
       });
       for (let n = 0; n < 100; n++) emitter.emit("app.py", { n });
       await emitter.close();
-      const out = await receiver.output();
-      assert.equal(decoder.decode(out.stdout).trim(), "received 100", decoder.decode(out.stderr));
+      const out = await receiver.finish();
+      assert.equal(out.stdout.trim().split("\n").at(-1), "received 100", out.stderr);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
@@ -395,13 +398,14 @@ print("sent 300")
 /** A CURVE server in Python (a bound SUB) that counts events until 100 arrived or 20 s. */
 const PY_RECEIVER = `
 import sys, struct, zmq, zmq.auth
-port, secret_file = sys.argv[1], sys.argv[2]
+secret_file = sys.argv[1]
 public, secret = zmq.auth.load_certificate(secret_file)
 ctx = zmq.Context()
 sub = ctx.socket(zmq.SUB)
 sub.curve_server, sub.curve_secretkey, sub.curve_publickey = True, secret, public
 sub.setsockopt(zmq.SUBSCRIBE, b"")
-sub.bind("tcp://127.0.0.1:" + port)
+# A port the system picks, told on the first line: no free-port guess to race for.
+print(sub.bind_to_random_port("tcp://127.0.0.1"), flush=True)
 sub.rcvtimeo = 20000
 received = 0
 try:
