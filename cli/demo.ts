@@ -60,9 +60,14 @@ export const DEMO_PIPELINE_COMMAND: CommandSpec = {
       type: "string",
       value: "PORT",
       default: "5555",
-      help: "router port for sources",
+      help: "router port for sources (0: one the system picks, printed)",
     },
-    "sinks-port": { type: "string", value: "PORT", default: "5556", help: "router port for sinks" },
+    "sinks-port": {
+      type: "string",
+      value: "PORT",
+      default: "5556",
+      help: "router port for sinks (0: one the system picks, printed)",
+    },
     seconds: { type: "string", value: "N", help: "stop after N seconds [default: until Ctrl-C]" },
   },
   epilog: `Examples:
@@ -109,8 +114,8 @@ export async function demoPipelineMain(args: string[]): Promise<number> {
   }
   const values = parsed.values;
   const ratePerSecond = integerFlag(values, "rate", { min: 1, max: 1_000_000 })!;
-  const sourcesPort = integerFlag(values, "sources-port", { min: 1, max: 65535 })!;
-  const sinksPort = integerFlag(values, "sinks-port", { min: 1, max: 65535 })!;
+  const sourcesPort = integerFlag(values, "sources-port", { min: 0, max: 65535 })!;
+  const sinksPort = integerFlag(values, "sinks-port", { min: 0, max: 65535 })!;
   const seconds = integerFlag(values, "seconds", { min: 1 });
   const rotateEveryMs = parseDuration(stringFlag(values, "rotate")!, "rotate");
   if (rotateEveryMs < 1000) throw new UsageError("--rotate must be 1s or more");
@@ -126,8 +131,6 @@ export async function demoPipelineMain(args: string[]): Promise<number> {
     throw new UsageError(`--dir ${dir}: ${(error as Error).message}`);
   }
   const db = `${dir}/events.db`;
-  const toRouter = `>tcp://127.0.0.1:${sourcesPort}`;
-  const fromRouter = `>tcp://127.0.0.1:${sinksPort}`;
 
   const signal = shutdownSignal();
   const stop = new AbortController();
@@ -135,8 +138,8 @@ export async function demoPipelineMain(args: string[]): Promise<number> {
   const stopTimer = seconds ? setTimeout(() => stop.abort(), seconds * 1000) : undefined;
 
   const router = new Router({
-    sources: [`@tcp://127.0.0.1:${sourcesPort}`],
-    sinks: [`@tcp://127.0.0.1:${sinksPort}`],
+    sources: [`@tcp://127.0.0.1:${sourcesPort || "*"}`],
+    sinks: [`@tcp://127.0.0.1:${sinksPort || "*"}`],
     allow: [],
     deny: [],
     statsIntervalMs: 0,
@@ -145,6 +148,10 @@ export async function demoPipelineMain(args: string[]): Promise<number> {
     receiveHwm: 10_000,
   });
   const routing = router.run();
+  // Port 0 lets the system pick: the components connect to what was bound.
+  const bound = router.boundEndpoints();
+  const toRouter = `>${bound.sources}`;
+  const fromRouter = `>${bound.sinks}`;
   let tap: Collector | undefined;
   let tapping: Promise<void> | undefined;
 
@@ -231,9 +238,9 @@ export async function demoPipelineMain(args: string[]): Promise<number> {
       }), store ${db}`,
     );
     console.log(
-      `demo: router on tcp://127.0.0.1:${sourcesPort} (sources) and :${sinksPort} (sinks); ` +
+      `demo: router on ${bound.sources} (sources) and ${bound.sinks} (sinks); ` +
         `try: deno run -A cli.ts tap --top${
-          sinksPort === 5556 ? "" : ` --from '${fromRouter}'`
+          bound.sinks.endsWith(":5556") ? "" : ` --from '${fromRouter}'`
         }; Ctrl-C stops`,
     );
 

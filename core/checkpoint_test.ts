@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
+import { tempDir } from "../tests/temp.ts";
 import { CheckpointStore, readJsonFile, writeJsonAtomic } from "./checkpoint.ts";
 
 Deno.test("writeJsonAtomic then readJsonFile round-trips, creating directories", async () => {
-  const dir = await Deno.makeTempDir();
+  await using temp = await tempDir();
+  const dir = temp.path;
   const path = `${dir}/state/deep/cp.json`;
   await writeJsonAtomic(path, { a: 1, b: ["x"] });
   assert.deepEqual(await readJsonFile(path), { a: 1, b: ["x"] });
@@ -14,7 +16,8 @@ Deno.test("writeJsonAtomic then readJsonFile round-trips, creating directories",
 });
 
 Deno.test("readJsonFile: missing is undefined, bad JSON is an error naming the file", async () => {
-  const dir = await Deno.makeTempDir();
+  await using temp = await tempDir();
+  const dir = temp.path;
   assert.equal(await readJsonFile(`${dir}/none.json`), undefined);
   await Deno.writeTextFile(`${dir}/bad.json`, '{"a":');
   await assert.rejects(
@@ -24,7 +27,8 @@ Deno.test("readJsonFile: missing is undefined, bad JSON is an error naming the f
 });
 
 Deno.test("CheckpointStore serialises saves and the last one wins", async () => {
-  const dir = await Deno.makeTempDir();
+  await using temp = await tempDir();
+  const dir = temp.path;
   const store = new CheckpointStore<{ n: number }>(`${dir}/cp.json`);
   assert.equal(await store.load(), undefined);
   await Promise.all(Array.from({ length: 20 }, (_, n) => store.save({ n })));
@@ -32,7 +36,8 @@ Deno.test("CheckpointStore serialises saves and the last one wins", async () => 
 });
 
 Deno.test("a writer killed at random moments always leaves a whole checkpoint", async () => {
-  const dir = await Deno.makeTempDir();
+  await using temp = await tempDir();
+  const dir = temp.path;
   const path = `${dir}/cp.json`;
   const script = new URL("./testdata/checkpoint_writer.ts", import.meta.url).pathname;
   let last = 0;

@@ -3,6 +3,7 @@ import { BSON } from "bson";
 import { encodeBatch } from "./codec.ts";
 import { Collector, type CollectorOptions, type EventBatch } from "./collector.ts";
 import { Emitter, type EmitterOptions } from "./emitter.ts";
+import { tempDir } from "../tests/temp.ts";
 import { sleep, waitFor } from "../tests/wait.ts";
 
 const time = new Date("2026-11-23T10:00:00Z");
@@ -32,12 +33,27 @@ function open(endpoint: string, options: Partial<EmitterOptions> = {}): Promise<
   return Emitter.open({ endpoints: `>${endpoint}`, host: "h", ...options });
 }
 
-/** A TCP port that was free a moment ago. */
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
+/**
+ * An address nobody listens on yet, in a directory removed with the scope: an ipc
+ * path cannot be taken by another process between choosing and binding it, as a
+ * "free" TCP port can.
+ */
+async function unboundAddress(): Promise<{ address: string } & AsyncDisposable> {
+  const temp = await tempDir();
+  return {
+    address: `ipc://${temp.path}/emitter.sock`,
+    [Symbol.asyncDispose]: () => temp[Symbol.asyncDispose](),
+  };
+}
+
+/**
+ * Makes the emitter try to send what it holds now (a flush seals and pumps at
+ * once) and lets whatever that settles run: a producer still waiting after this
+ * waits because nothing could be sent, not because the emitter had no turn yet.
+ */
+async function triedToSend(emitter: Emitter): Promise<void> {
+  void emitter.flush();
+  await new Promise((resolve) => setTimeout(resolve, 0));
 }
 
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
@@ -97,7 +113,8 @@ Deno.test("emitter: a batch leaves when it reaches maxEvents", async () => {
   try {
     for (let n = 0; n < 35; n++) emitter.emit("a.b", { n });
     await waitFor(() => batches.length === 3, "three full batches");
-    await sleep(50);
+    // The emitter's own count says no fourth message left early.
+    assert.equal(emitter.stats().messages, 3);
     assert.deepEqual(batches.map((b) => [b.first, b.events.length]), [[0, 10], [10, 10], [20, 10]]);
     assert.equal(emitter.stats().pending, 5);
     await emitter.flush();
@@ -168,7 +185,8 @@ Deno.test("emitter: a lone event leaves after lingerMs (latency when idle)", asy
     await waitFor(() => batches.length === 1, "the warm-up event");
     const latencies: number[] = [];
     for (let i = 0; i < 9; i++) {
-      await sleep(30);
+      // Idle: nothing held, so the next event starts a batch of its own.
+      await waitFor(() => emitter.stats().pending === 0, "nothing held");
       const count = batches.length;
       const sent = performance.now();
       emitter.emit("a.b", { n: i });
@@ -218,8 +236,11 @@ Deno.test("emitter: a second emitter resumes a stream from sourceId and position
     });
     for (let n = 5; n < 17; n++) third.emit("a.b", { n, replay: true });
     await third.close();
-    await waitFor(() => ns().length === 17, "the third emitter's new events");
-    await sleep(50);
+    // Every event sent (10 + 5 + 12) is accounted for: delivered or skipped as a replay.
+    await waitFor(
+      () => collector.stats().events + collector.stats().duplicates === 27,
+      "the third emitter's events",
+    );
     assert.deepEqual(ns(), range(0, 17));
     const stats = collector.stats();
     assert.equal(stats.lost, 0);
@@ -276,18 +297,21 @@ Deno.test("emitter: close() sends everything it holds", async () => {
 });
 
 Deno.test("emitter: events are held while nobody subscribes, then delivered", async () => {
-  const address = `tcp://127.0.0.1:${freePort()}`;
+  await using unbound = await unboundAddress();
+  const address = unbound.address;
   const emitter = await open(address, { lingerMs: 1 });
   let receiver: Awaited<ReturnType<typeof gather>> | undefined;
   try {
     for (let n = 0; n < 20; n++) emitter.emit("a.b", { n });
-    await sleep(200);
+    // flush() seals the batch and tries to send at once, instead of waiting for
+    // the linger timer: with nobody subscribed, everything stays held.
+    const flushed = emitter.flush();
     let stats = emitter.stats();
     assert.equal(stats.pending, 20);
     assert.equal(stats.messages, 0);
     assert.equal(stats.subscriptions, 0);
     receiver = await gather({ endpoints: `@${address}` });
-    await emitter.flush();
+    await flushed;
     await waitFor(() => receiver!.ns().length === 20, "the held events");
     assert.deepEqual(receiver.ns(), range(0, 20));
     stats = emitter.stats();
@@ -302,7 +326,8 @@ Deno.test("emitter: events are held while nobody subscribes, then delivered", as
 });
 
 Deno.test("emitter: past maxPendingBytes the oldest messages are dropped and counted", async () => {
-  const address = `tcp://127.0.0.1:${freePort()}`;
+  await using unbound = await unboundAddress();
+  const address = unbound.address;
   const emitter = await open(address, { maxEvents: 1, maxPendingBytes: 2000, closeTimeoutMs: 50 });
   const pad = "x".repeat(200);
   for (let n = 0; n < 50; n++) emitter.emit("a.b", { n, pad });
@@ -318,7 +343,8 @@ Deno.test("emitter: past maxPendingBytes the oldest messages are dropped and cou
 });
 
 Deno.test("emitter: ready() resolves at once when little is held", async () => {
-  const address = `tcp://127.0.0.1:${freePort()}`;
+  await using unbound = await unboundAddress();
+  const address = unbound.address;
   const emitter = await open(address, { maxEvents: 1, closeTimeoutMs: 10 });
   try {
     emitter.emit("a.b");
@@ -326,7 +352,7 @@ Deno.test("emitter: ready() resolves at once when little is held", async () => {
     for (let n = 0; n < 200; n++) emitter.emit("a.b", { n });
     let ready = false;
     const waiting = emitter.ready().then(() => ready = true);
-    await sleep(30);
+    await triedToSend(emitter);
     assert.equal(ready, false, "200 held messages make producers wait");
     await emitter.close();
     await waiting;
@@ -337,14 +363,15 @@ Deno.test("emitter: ready() resolves at once when little is held", async () => {
 });
 
 Deno.test("emitter: ready(signal) lets a waiting producer go when the signal aborts", async () => {
-  const address = `tcp://127.0.0.1:${freePort()}`;
+  await using unbound = await unboundAddress();
+  const address = unbound.address;
   const emitter = await open(address, { maxEvents: 1, closeTimeoutMs: 10 });
   try {
     for (let n = 0; n < 200; n++) emitter.emit("a.b", { n });
     const controller = new AbortController();
     let ready = false;
     const waiting = emitter.ready(controller.signal).then(() => ready = true);
-    await sleep(30);
+    await triedToSend(emitter);
     assert.equal(ready, false, "nobody subscribes: it waits");
     controller.abort();
     await waiting;
@@ -358,8 +385,9 @@ Deno.test("emitter: ready(signal) lets a waiting producer go when the signal abo
 
 Deno.test("emitter: onWaiting tells once that events wait for a first subscriber", async () => {
   const calls: number[] = [];
+  await using unbound = await unboundAddress();
   const emitter = await Emitter.open({
-    endpoints: `>tcp://127.0.0.1:${freePort()}`,
+    endpoints: `>${unbound.address}`,
     closeTimeoutMs: 10,
     onWaiting: (held) => calls.push(held),
   });

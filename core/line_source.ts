@@ -14,7 +14,7 @@ import {
   type FilePosition,
   type FollowerOptions,
   type FollowerStats,
-} from "./tail.ts";
+} from "./tail/mod.ts";
 
 /** Held checkpoints at most; beyond, every other one is dropped (the oldest stays). */
 const MAX_HELD = 64;

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { tempDir } from "../tests/temp.ts";
 import { fromJsonLine } from "./json.ts";
 import { type Event, localHostname } from "./event.ts";
 import { UsageError } from "./flags.ts";
@@ -112,15 +113,19 @@ function countingParser(): LineParser<{ count: number }> {
   };
 }
 
-async function tempLog(content: string): Promise<{ dir: string; log: string }> {
-  const dir = await Deno.makeTempDir();
-  const log = `${dir}/app.log`;
+/** A temporary directory holding `app.log`; `await using` removes it. */
+async function tempLog(
+  content: string,
+): Promise<{ dir: string; log: string } & AsyncDisposable> {
+  const temp = await tempDir();
+  const log = `${temp.path}/app.log`;
   await Deno.writeTextFile(log, content);
-  return { dir, log };
+  return { dir: temp.path, log, [Symbol.asyncDispose]: () => temp[Symbol.asyncDispose]() };
 }
 
 Deno.test("lines become events; unparsed and throwing lines are counted and sent as unparsed", async () => {
-  const { log } = await tempLog("alpha\n# comment\n  indented\nboom\nbeta\n");
+  await using temp = await tempLog("alpha\n# comment\n  indented\nboom\nbeta\n");
+  const { log } = temp;
   const output = new MemoryOutput();
   const stats = await runLineSource({
     paths: [log],
@@ -151,7 +156,8 @@ Deno.test("lines become events; unparsed and throwing lines are counted and sent
 });
 
 Deno.test("without unparsedType unparsed lines are counted, not sent; bad events are rejected", async () => {
-  const { log } = await tempLog("ok\n?\nbad\n");
+  await using temp = await tempLog("ok\n?\nbad\n");
+  const { log } = temp;
   const output = new MemoryOutput();
   const stats = await runLineSource({
     paths: [log],
@@ -170,7 +176,8 @@ Deno.test("without unparsedType unparsed lines are counted, not sent; bad events
 });
 
 Deno.test("once: parser.end() events are sent; the checkpoint holds files, positions and parser state", async () => {
-  const { dir, log } = await tempLog("a\nb\nflush\nc\n");
+  await using temp = await tempLog("a\nb\nflush\nc\n");
+  const { dir, log } = temp;
   const output = new MemoryOutput();
   const checkpointPath = `${dir}/cp.json`;
   await runLineSource({
@@ -199,7 +206,8 @@ Deno.test("once: parser.end() events are sent; the checkpoint holds files, posit
 });
 
 Deno.test("restart from a checkpoint older than what was sent: receivers end with every line once", async () => {
-  const { dir, log } = await tempLog("");
+  await using temp = await tempLog("");
+  const { dir, log } = temp;
   const checkpointPath = `${dir}/cp.json`;
   const crashCopy = `${dir}/crash.json`;
   const lines = Array.from({ length: 3000 }, (_, i) => (i % 100 === 99 ? "flush" : `line${i}`));
@@ -259,7 +267,8 @@ Deno.test("restart from a checkpoint older than what was sent: receivers end wit
 });
 
 Deno.test("stops on abort, flushing and checkpointing; tick() events are sent", async () => {
-  const { dir, log } = await tempLog("");
+  await using temp = await tempLog("");
+  const { dir, log } = temp;
   let ticks = 0;
   const output = new MemoryOutput();
   const controller = new AbortController();
@@ -292,7 +301,8 @@ Deno.test("stops on abort, flushing and checkpointing; tick() events are sent", 
 });
 
 Deno.test("a damaged checkpoint is a UsageError naming it", async () => {
-  const { dir, log } = await tempLog("a\n");
+  await using temp = await tempLog("a\n");
+  const { dir, log } = temp;
   const options: LineSourceOptions = {
     paths: [log],
     once: true,
@@ -310,7 +320,8 @@ Deno.test("a damaged checkpoint is a UsageError naming it", async () => {
 });
 
 Deno.test("PrintOutput writes one JSON line per event and numbers topics", async () => {
-  const { log } = await tempLog("alpha\nbeta\n");
+  await using temp = await tempLog("alpha\nbeta\n");
+  const { log } = temp;
   const chunks: Uint8Array[] = [];
   const writer = new WritableStream<Uint8Array>({ write: (chunk) => void chunks.push(chunk) });
   let output: PrintOutput | undefined;
@@ -342,7 +353,8 @@ async function appSource(args: string[], env: Record<string, string> = {}) {
 }
 
 Deno.test("CLI: --once --print prints events, --unparsed sends the rest, flags reach the parser", async () => {
-  const { dir } = await tempLog("");
+  await using temp = await tempLog("");
+  const { dir } = temp;
   await Deno.writeTextFile(`${dir}/a.log`, "hello\n123\n@web3 named\n");
   await Deno.writeFile(
     `${dir}/b.log.gz`,
@@ -396,7 +408,8 @@ Deno.test("CLI: usage errors exit 2 with one line", async () => {
   const badSize = await appSource(["--file", "x.log", "--max-line-bytes", "lots"]);
   assert.equal(badSize.code, 2);
   assert.match(badSize.stderr, /--max-line-bytes/);
-  const { dir } = await tempLog("hello\n");
+  await using temp = await tempLog("hello\n");
+  const { dir } = temp;
   const badEndpoint = await appSource([
     "--file",
     `${dir}/*.log`,
@@ -424,7 +437,8 @@ Deno.test("CLI: usage errors exit 2 with one line", async () => {
 });
 
 Deno.test("CLI: default checkpoint under XDG_STATE_HOME, named by source and files; --once resumes", async () => {
-  const { dir } = await tempLog("");
+  await using temp = await tempLog("");
+  const { dir } = temp;
   const state = `${dir}/state`;
   await Deno.writeTextFile(`${dir}/a.log`, "one\n");
   Deno.env.set("XDG_STATE_HOME", state);

@@ -17,6 +17,8 @@
  * queue.push(2);
  * queue.shift(); // 1
  * queue.length; // 1
+ * queue.unshiftMany([0, 1]);
+ * queue.shiftMany(2); // [0, 1]
  * ```
  */
 export class Queue<T> {
@@ -45,11 +47,35 @@ export class Queue<T> {
     const item = this.#items[this.#head];
     this.#items[this.#head] = undefined as T;
     this.#head++;
-    if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
-      this.#items = this.#items.slice(this.#head);
+    this.#compact();
+    return item;
+  }
+
+  /** Removes up to `count` items from the front and returns them, oldest first. */
+  shiftMany(count: number): T[] {
+    const end = Math.min(this.#items.length, this.#head + Math.max(0, count));
+    const items = this.#items.slice(this.#head, end);
+    this.#discardTo(end);
+    return items;
+  }
+
+  /** Discards up to `count` items from the front; returns how many went. */
+  drop(count: number): number {
+    const end = Math.min(this.#items.length, this.#head + Math.max(0, count));
+    const dropped = end - this.#head;
+    this.#discardTo(end);
+    return dropped;
+  }
+
+  /** Puts `items` back at the front, in their order (e.g. a batch to retry first). */
+  unshiftMany(items: readonly T[]): void {
+    if (items.length <= this.#head) {
+      this.#head -= items.length;
+      for (let i = 0; i < items.length; i++) this.#items[this.#head + i] = items[i];
+    } else {
+      this.#items = items.concat(this.#items.slice(this.#head));
       this.#head = 0;
     }
-    return item;
   }
 
   /** Whether any item satisfies `predicate`. */
@@ -71,5 +97,20 @@ export class Queue<T> {
   clear(): void {
     this.#items = [];
     this.#head = 0;
+  }
+
+  #discardTo(end: number): void {
+    // Release the references now, so dropped items do not wait for a compaction.
+    this.#items.fill(undefined as T, this.#head, end);
+    this.#head = end;
+    this.#compact();
+  }
+
+  /** Compacts once the consumed part dominates, so memory follows what is held. */
+  #compact(): void {
+    if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
   }
 }

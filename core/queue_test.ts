@@ -32,3 +32,24 @@ Deno.test("queue: order survives compaction over many pushes and shifts", () => 
   while (queue.length > 0) assert.equal(queue.shift(), expected++);
   assert.equal(expected, next);
 });
+
+Deno.test("queue: shiftMany, drop and unshiftMany keep order, also across compaction", () => {
+  const queue = new Queue<number>();
+  for (let i = 0; i < 5000; i++) queue.push(i);
+  assert.deepEqual(queue.shiftMany(3), [0, 1, 2]);
+  assert.equal(queue.drop(2), 2, "3 and 4 dropped");
+  assert.equal(queue.peek(), 5);
+  // A batch put back goes in front, in its order (the sink retries it first).
+  queue.unshiftMany([3, 4]);
+  assert.deepEqual(queue.shiftMany(4), [3, 4, 5, 6]);
+  // Past the compaction point the head restarts at 0: putting back must still work.
+  const batch = queue.shiftMany(3000);
+  assert.equal(batch[0], 7);
+  assert.equal(batch.length, 3000);
+  queue.unshiftMany(batch);
+  assert.equal(queue.length, 5000 - 7);
+  assert.equal(queue.peek(), 7);
+  assert.equal(queue.drop(10_000), 5000 - 7, "drop stops at the end");
+  assert.deepEqual(queue.shiftMany(5), []);
+  assert.equal(queue.length, 0);
+});

@@ -9,6 +9,7 @@ import { Collector, type CollectorOptions, type EventBatch } from "./collector.t
 import type { Event } from "./event.ts";
 import type { StreamPosition } from "./sequence.ts";
 import type { Counters } from "./stats.ts";
+import { Queue } from "./queue.ts";
 import { Turns } from "./turns.ts";
 
 /** Where a sink stores events. */
@@ -212,8 +213,7 @@ export class SinkRunner {
   readonly #options: Required<Omit<SinkRunnerOptions, "collector">>;
   readonly #collectorOptions: CollectorOptions;
   #collector: Collector | undefined;
-  #buffer: Event[] = [];
-  #head = 0;
+  #buffer = new Queue<Event>();
   #inFlight = 0;
   #wakeWriter: (() => void) | undefined;
   #latencyTotal = 0;
@@ -337,8 +337,7 @@ export class SinkRunner {
       this.#stats.droppedFull += events.length - room;
     } else {
       const excess = events.length - room;
-      const fromBuffer = Math.min(excess, this.#bufferedCount());
-      this.#head += fromBuffer;
+      const fromBuffer = this.#buffer.drop(excess);
       const skipIncoming = excess - fromBuffer;
       for (let i = skipIncoming; i < events.length; i++) this.#buffer.push(events[i]);
       this.#stats.droppedFull += excess;
@@ -347,27 +346,19 @@ export class SinkRunner {
   }
 
   #bufferedCount(): number {
-    return this.#buffer.length - this.#head;
+    return this.#buffer.length;
   }
 
   /** Moves the next batch out of the buffer, where drop-oldest cannot reach it. */
   #take(): Event[] {
-    const end = Math.min(this.#buffer.length, this.#head + this.#options.batchSize);
-    const batch = this.#buffer.slice(this.#head, end);
-    this.#head = end;
-    // Compact once the consumed prefix dominates, so memory follows the live buffer.
-    if (this.#head > 65_536 && this.#head * 2 > this.#buffer.length) {
-      this.#buffer = this.#buffer.slice(this.#head);
-      this.#head = 0;
-    }
+    const batch = this.#buffer.shiftMany(this.#options.batchSize);
     this.#inFlight = batch.length;
     return batch;
   }
 
   /** Puts a failed batch back at the front, to be retried first. */
   #putBack(batch: Event[]): void {
-    this.#buffer = batch.concat(this.#buffer.slice(this.#head));
-    this.#head = 0;
+    this.#buffer.unshiftMany(batch);
     this.#inFlight = 0;
   }
 
@@ -386,8 +377,7 @@ export class SinkRunner {
       }
       if (Date.now() >= shutdownDeadline) {
         this.#stats.droppedShutdown += this.#bufferedCount();
-        this.#buffer = [];
-        this.#head = 0;
+        this.#buffer.clear();
         return;
       }
       const batch = this.#take();

@@ -29,7 +29,7 @@ import type { LineParser } from "./line_parser.ts";
 import { LineSource, type LineSourceStats } from "./line_source.ts";
 import { PrintOutput } from "./print_output.ts";
 import { type Counters, formatBytes, formatCount, rate, StatsReporter } from "./stats.ts";
-import { expandGlobs } from "./tail.ts";
+import { expandGlobs } from "./tail/mod.ts";
 
 /**
  * A file source command: its name, flags and how to build its parser.

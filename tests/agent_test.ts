@@ -31,12 +31,12 @@ Deno.test({
   sanitizeOps: false,
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "agent_" });
-    const port = freePort();
     const udp = freePort();
     const collector = await Collector.open({
-      endpoints: `@tcp://127.0.0.1:${port}`,
+      endpoints: "@tcp://127.0.0.1:*",
       topics: ["ssh.", "syslog."],
     });
+    const port = collector.boundEndpoint().slice(collector.boundEndpoint().lastIndexOf(":") + 1);
     const received: Event[] = [];
     const receiving = (async () => {
       for await (const event of collector.events()) received.push(event);

@@ -4,7 +4,7 @@
  * SIGTERM at once while a source floods them.
  */
 import assert from "node:assert/strict";
-import { cli, freePort, sleep, waitFor } from "./helpers.ts";
+import { cli, sleep, waitFor } from "./helpers.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
@@ -39,18 +39,25 @@ Deno.test(
   opts,
   async () => {
     const dir = await Deno.makeTempDir();
-    const sourcesPort = freePort();
-    const sinksPort = freePort();
     const router = watch([
       "router",
       "--sources",
-      `@tcp://127.0.0.1:${sourcesPort}`,
+      "@tcp://127.0.0.1:*",
       "--sinks",
-      `@tcp://127.0.0.1:${sinksPort}`,
+      "@tcp://127.0.0.1:*",
       "--stats-interval",
       "1s",
     ]);
-    const from = `tcp://127.0.0.1:${sinksPort}`;
+    // Bound by the kernel: the router's first line says where.
+    let bound: RegExpMatchArray | null | undefined;
+    await waitFor(
+      () =>
+        !!(bound = router.lines.map((l) => l.text.match(/^router: sources (\S+), sinks (\S+)$/))
+          .find((m) => m)),
+      "the router's endpoints",
+    );
+    const [sources, sinks] = [bound![1], bound![2]];
+    const from = sinks;
     const store = watch([
       "sink",
       "store",
@@ -72,7 +79,7 @@ Deno.test(
       "--rate",
       "300000",
       "--to",
-      `tcp://127.0.0.1:${sourcesPort}`,
+      sources,
     ]);
     try {
       await waitFor(

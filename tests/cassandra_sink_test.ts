@@ -13,7 +13,7 @@ import {
   type CassandraSinkConfig,
 } from "@eventstorm/sink-cassandra";
 import { cqlReader } from "./cql_reader.ts";
-import { type DbServer, inCI, startServer, unavailable } from "./db_server.ts";
+import { type DbServer, inCI, serverSuite, startServer, unavailable } from "./db_server.ts";
 import { freePort, sleep, startRouter, waitFor } from "./helpers.ts";
 import { lostWhileDown, replayAfterRestart } from "./restart.ts";
 import { squatSink, VICTIM } from "./squat.ts";
@@ -33,9 +33,18 @@ const reader = cqlReader(contactPoints);
 const cql = reader.client;
 const rows = reader.rows;
 
+/** Every test of this file, as steps of one: the server stops in its teardown. */
+const suite = serverSuite("cassandra sink", {
+  ignore,
+  teardown: async () => {
+    await reader.close();
+    await server?.destroy();
+  },
+});
+
 /** A test with a fresh keyspace, dropped afterwards. */
 function cqlTest(name: string, fn: (keyspace: string) => Promise<void>, needsControl = false) {
-  Deno.test({
+  suite.add({
     name,
     ...opts,
     ignore: ignore || (needsControl && external !== undefined),
@@ -495,13 +504,3 @@ cqlTest(
     );
   },
 );
-
-Deno.test({
-  name: "cassandra sink: stop the test server",
-  ...opts,
-  ignore: server === undefined,
-  fn: async () => {
-    await reader.close();
-    await server?.destroy();
-  },
-});

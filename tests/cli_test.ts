@@ -1,19 +1,38 @@
 import assert from "node:assert/strict";
-import { Collector } from "@eventstorm/core";
-import { cli, finish, freePort, sleep } from "./helpers.ts";
+import { Collector, Emitter } from "@eventstorm/core";
+import { cli, finish, routerProcess, sleep, tempDir, waitFor, watch } from "./helpers.ts";
 import { NginxLineGenerator } from "./nginx_lines.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
+/**
+ * Waits until `count` topic prefixes are subscribed through the router at
+ * `sources`: an emitter there sees what the router's subscribers asked for, so
+ * this is the moment they can receive.
+ */
+async function subscribed(sources: string, count: number): Promise<void> {
+  const probe = await Emitter.open({ endpoints: sources, closeTimeoutMs: 0 });
+  try {
+    await waitFor(() => probe.stats().subscriptions >= count, `${count} subscriptions`);
+  } finally {
+    await probe.close();
+  }
+}
+
+/**
+ * An endpoint where nobody subscribes: an ipc path in a directory that `await using`
+ * removes (no TCP port that another process could take meanwhile).
+ */
+async function nobody(): Promise<{ endpoint: string } & AsyncDisposable> {
+  const temp = await tempDir();
+  return {
+    endpoint: `>ipc://${temp.path}/nobody.sock`,
+    [Symbol.asyncDispose]: () => temp[Symbol.asyncDispose](),
+  };
+}
+
 Deno.test("emit → router → tap with allow/deny, as separate processes", opts, async () => {
-  const sourcesPort = freePort();
-  const sinksPort = freePort();
-  const router = cli([
-    "router",
-    "--sources",
-    `@tcp://127.0.0.1:${sourcesPort}`,
-    "--sinks",
-    `@tcp://127.0.0.1:${sinksPort}`,
+  const router = await routerProcess([
     "--allow",
     "app.",
     "--deny",
@@ -21,17 +40,9 @@ Deno.test("emit → router → tap with allow/deny, as separate processes", opts
     "--stats-interval",
     "1s",
   ]);
-  const tap = cli([
-    "tap",
-    "--from",
-    `>tcp://127.0.0.1:${sinksPort}`,
-    "--topic",
-    "app.",
-    "--limit",
-    "50",
-  ]);
-  await sleep(1500);
-  const emit = cli(["emit", "--to", `>tcp://127.0.0.1:${sourcesPort}`, "--type", "app.log"], {
+  const tap = cli(["tap", "--from", router.sinks, "--topic", "app.", "--limit", "50"]);
+  await subscribed(router.sources, 1);
+  const emit = cli(["emit", "--to", router.sources, "--type", "app.log"], {
     stdin: "piped",
   });
   const writer = emit.stdin.getWriter();
@@ -58,33 +69,26 @@ Deno.test("emit → router → tap with allow/deny, as separate processes", opts
     assert.ok(typeof event.time.$date === "string", "Extended JSON date");
     assert.equal(typeof event.host, "string");
   }
-  router.kill("SIGTERM");
-  const routed = await finish(router);
+  router.child.kill("SIGTERM");
+  const routed = await router.finish();
   assert.equal(routed.code, 0, routed.stderr);
   assert.match(routed.stderr, /denied 50/);
 });
 
 Deno.test("tap --stats and --top print rates and loss", opts, async () => {
-  const sourcesPort = freePort();
-  const sinksPort = freePort();
-  const router = cli([
-    "router",
-    "--sources",
-    `@tcp://127.0.0.1:${sourcesPort}`,
-    "--sinks",
-    `@tcp://127.0.0.1:${sinksPort}`,
-    "--stats-interval",
-    "0s",
-  ]);
-  const from = `>tcp://127.0.0.1:${sinksPort}`;
-  const tap = cli(["tap", "--from", from, "--stats", "--interval", "500ms"]);
-  const top = cli(["tap", "--from", from, "--top", "--topic", "http.", "--interval", "500ms"]);
-  await sleep(1500);
+  const router = await routerProcess(["--stats-interval", "0s"]);
+  const from = router.sinks;
+  const tap = watch(cli(["tap", "--from", from, "--stats", "--interval", "500ms"]));
+  const top = watch(
+    cli(["tap", "--from", from, "--top", "--topic", "http.", "--interval", "500ms"]),
+  );
+  // Both prefixes ("" for tap, "http." for top) have reached the router.
+  await subscribed(router.sources, 2);
   const demo = cli([
     "source",
     "demo",
     "--to",
-    `>tcp://127.0.0.1:${sourcesPort}`,
+    router.sources,
     "--rate",
     "2000",
     "--limit",
@@ -93,14 +97,15 @@ Deno.test("tap --stats and --top print rates and loss", opts, async () => {
   const demoResult = await finish(demo);
   assert.equal(demoResult.code, 0, demoResult.stderr);
   assert.match(demoResult.stderr, /3000 events emitted, 3000 sent, 0 dropped/);
-  await sleep(1200);
-  tap.kill("SIGINT");
-  top.kill("SIGINT");
-  const tapped = await finish(tap);
+  // Everything has arrived once tap's periodic line counts all of it.
+  await waitFor(() => /total 3000 events/.test(tap.stdout()), "tap to count 3000 events");
+  tap.child.kill("SIGINT");
+  top.child.kill("SIGINT");
+  const tapped = await tap.finish();
   assert.equal(tapped.code, 0, tapped.stderr);
   assert.match(tapped.stdout, /ev\/s/);
   assert.match(tapped.stderr, /total 3000 events, lost 0/);
-  const topped = await finish(top);
+  const topped = await top.finish();
   assert.equal(topped.code, 0, topped.stderr);
   const lastTable = topped.stdout.trim().split("\n\n").slice(-2).join("\n");
   assert.match(lastTable, /^TOPIC\s+EV\/S\s+RECEIVED\s+LOST\s+LOSS %\s+DUPLICATES\s+SOURCES$/m);
@@ -108,8 +113,8 @@ Deno.test("tap --stats and --top print rates and loss", opts, async () => {
   assert.ok(row, lastTable);
   assert.ok(Number(row[1]) > 2000, "most demo events are http.hit");
   assert.doesNotMatch(lastTable, /ssh\.login/, "--topic http. is respected");
-  router.kill("SIGTERM");
-  await finish(router);
+  router.child.kill("SIGTERM");
+  await router.finish();
 });
 
 Deno.test("bad flags and endpoints exit 2 with one line, leaving no files", opts, async () => {
@@ -209,28 +214,11 @@ Deno.test("a bind to a taken port fails with one clear line", opts, async () => 
 });
 
 Deno.test("the router's memory stays flat over a long run", opts, async () => {
-  const sourcesPort = freePort();
-  const sinksPort = freePort();
-  const router = cli([
-    "router",
-    "--sources",
-    `@tcp://127.0.0.1:${sourcesPort}`,
-    "--sinks",
-    `@tcp://127.0.0.1:${sinksPort}`,
-    "--stats-interval",
-    "0s",
-  ]);
-  const tap = cli([
-    "tap",
-    "--from",
-    `>tcp://127.0.0.1:${sinksPort}`,
-    "--stats",
-    "--interval",
-    "10s",
-  ]);
-  await sleep(1500);
+  const router = await routerProcess(["--stats-interval", "0s"]);
+  const tap = cli(["tap", "--from", router.sinks, "--stats", "--interval", "10s"]);
+  await subscribed(router.sources, 1);
   const rss = async () => {
-    const status = await Deno.readTextFile(`/proc/${router.pid}/status`);
+    const status = await Deno.readTextFile(`/proc/${router.child.pid}/status`);
     return Number(status.match(/VmRSS:\s+(\d+)/)![1]) * 1024;
   };
   // Many short-lived sources (new stream ids) and steady traffic: the state that
@@ -242,7 +230,7 @@ Deno.test("the router's memory stays flat over a long run", opts, async () => {
       "source",
       "demo",
       "--to",
-      `>tcp://127.0.0.1:${sourcesPort}`,
+      router.sources,
       "--rate",
       "40000",
       "--limit",
@@ -257,8 +245,8 @@ Deno.test("the router's memory stays flat over a long run", opts, async () => {
   assert.ok(late - warm < 24 * 2 ** 20, `router RSS grew from ${warm} to ${late} bytes`);
   tap.kill("SIGINT");
   await finish(tap);
-  router.kill("SIGTERM");
-  const routed = await finish(router);
+  router.child.kill("SIGTERM");
+  const routed = await router.finish();
   assert.equal(routed.code, 0);
 });
 
@@ -291,11 +279,18 @@ async function firstStderrLine(child: Deno.ChildProcess): Promise<void> {
   reader.releaseLock();
 }
 
-/** Like `finish`, but SIGKILLs a child still running after `ms`, so a hang fails fast. */
-async function finishWithin(child: Deno.ChildProcess, ms: number) {
+/**
+ * Like `finish` (or `finisher`, for a watched child), but SIGKILLs a child still
+ * running after `ms`, so a hang fails fast.
+ */
+async function finishWithin(
+  child: Deno.ChildProcess,
+  ms: number,
+  finisher: () => Promise<{ code: number; stdout: string; stderr: string }> = () => finish(child),
+) {
   const watchdog = setTimeout(() => child.kill("SIGKILL"), ms);
   try {
-    return await finish(child);
+    return await finisher();
   } finally {
     clearTimeout(watchdog);
   }
@@ -304,16 +299,9 @@ async function finishWithin(child: Deno.ChildProcess, ms: number) {
 Deno.test("Ctrl-C under deno task (two SIGINTs at once) still stops cleanly", opts, async () => {
   // Nobody listens at --to: on shutdown the source keeps trying to deliver what it
   // holds for a few seconds, so it is still there when the second signal comes.
-  const source = cli([
-    "source",
-    "demo",
-    "--to",
-    `>tcp://127.0.0.1:${freePort()}`,
-    "--rate",
-    "100",
-  ]);
+  await using to = await nobody();
+  const source = cli(["source", "demo", "--to", to.endpoint, "--rate", "100"]);
   await firstStderrLine(source); // it is up and listening for signals
-  await sleep(200);
   source.kill("SIGINT");
   // The task runner's forwarded copy comes a moment after the terminal's.
   await sleep(30);
@@ -325,20 +313,14 @@ Deno.test("Ctrl-C under deno task (two SIGINTs at once) still stops cleanly", op
 
 Deno.test("source metrics with nobody listening stops on one SIGINT", opts, async () => {
   // Its flush waits for a subscriber that never comes; the signal must still win.
-  const source = cli([
-    "source",
-    "metrics",
-    "--to",
-    `>tcp://127.0.0.1:${freePort()}`,
-    "--interval",
-    "1s",
-  ]);
-  await firstStderrLine(source);
-  await sleep(2500); // past the first sample, so a flush is pending
+  await using to = await nobody();
+  const source = watch(cli(["source", "metrics", "--to", to.endpoint, "--interval", "1s"]));
+  // The notice comes once a sample waits for a subscriber: a flush is pending.
+  await source.said(/nobody subscribes/, "the waiting notice");
   const stoppedAt = performance.now();
-  source.kill("SIGINT");
+  source.child.kill("SIGINT");
   // close() gives a subscriber up to 5 s; a hang fails here instead of stalling CI.
-  const result = await finishWithin(source, 20_000);
+  const result = await finishWithin(source.child, 20_000, source.finish);
   assert.equal(
     result.code,
     0,
@@ -350,10 +332,9 @@ Deno.test(
   "emit waiting for a subscriber that never comes still stops on SIGINT",
   opts,
   async () => {
-    const emit = cli(["emit", "--type", "app.log", "--to", `>tcp://127.0.0.1:${freePort()}`], {
-      stdin: "piped",
-    });
-    const writer = emit.stdin.getWriter();
+    await using to = await nobody();
+    const emit = watch(cli(["emit", "--type", "app.log", "--to", to.endpoint], { stdin: "piped" }));
+    const writer = emit.child.stdin.getWriter();
     const line = new TextEncoder().encode(
       `${JSON.stringify({ msg: "x".repeat(200) })}\n`.repeat(1000),
     );
@@ -361,9 +342,10 @@ Deno.test(
     const feeding = (async () => {
       for (let i = 0; i < 2000; i++) await writer.write(line);
     })().catch(() => {});
-    await sleep(3000);
-    emit.kill("SIGINT");
-    const result = await finishWithin(emit, 20_000);
+    // It says so once what it holds has waited a while for a subscriber.
+    await emit.said(/nobody subscribes/, "the waiting notice");
+    emit.child.kill("SIGINT");
+    const result = await finishWithin(emit.child, 20_000, emit.finish);
     await feeding;
     // Stopped on purpose: exit 0, with the held events counted as dropped.
     assert.equal(result.code, 0, result.stderr);
@@ -375,9 +357,8 @@ Deno.test(
   "emit whose stdin ends with nobody subscribed exits 1 and counts the drops",
   opts,
   async () => {
-    const emit = cli(["emit", "--type", "app.log", "--to", `>tcp://127.0.0.1:${freePort()}`], {
-      stdin: "piped",
-    });
+    await using to = await nobody();
+    const emit = cli(["emit", "--type", "app.log", "--to", to.endpoint], { stdin: "piped" });
     const writer = emit.stdin.getWriter();
     await writer.write(new TextEncoder().encode('{"n":1}\n{"n":2}\nnot json\n'));
     await writer.close();
@@ -390,15 +371,25 @@ Deno.test(
 Deno.test("a host that does not resolve is warned about; the command goes on", opts, async () => {
   // `.invalid` never resolves (RFC 2606); libzmq alone would retry in silence.
   // localhost resolves from /etc/hosts, no DNS needed: no warning for it.
+  // A port held by a plain TCP listener: localhost resolves and nobody subscribes.
+  const held = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (held.addr as Deno.NetAddr).port;
   const runs = [
-    ["source", "demo", "--to", ">tcp://no-such-host.invalid:5555", "--rate", "10"],
-    ["tap", "--from", ">tcp://no-such-host.invalid:5556"],
-    ["source", "demo", "--to", `>tcp://localhost:${freePort()}`, "--rate", "10"],
-  ].map(async (args) => {
-    const child = cli(args);
-    await sleep(1500);
-    child.kill("SIGINT");
-    return { args, result: await finishWithin(child, 20_000) };
+    [
+      ["source", "demo", "--to", ">tcp://no-such-host.invalid:5555", "--rate", "10"],
+      /cannot resolve/,
+    ],
+    [["tap", "--from", ">tcp://no-such-host.invalid:5556"], /cannot resolve/],
+    // Resolving comes before sending: once it waits for a subscriber, it is past that.
+    [["source", "demo", "--to", `>tcp://localhost:${port}`, "--rate", "10"], /nobody subscribes/],
+  ].map(async ([args, until]) => {
+    const child = watch(cli(args as string[]));
+    await child.said(until as RegExp);
+    child.child.kill("SIGINT");
+    return {
+      args: args as string[],
+      result: await finishWithin(child.child, 20_000, child.finish),
+    };
   });
   const [demo, tap, resolvable] = await Promise.all(runs);
   for (const { args, result } of [demo, tap]) {
@@ -410,6 +401,7 @@ Deno.test("a host that does not resolve is warned about; the command goes on", o
     );
   }
   assert.doesNotMatch(resolvable.result.stderr, /cannot resolve/);
+  held.close();
 });
 
 Deno.test("Ctrl-C stops a source in the middle of a long backlog", opts, async () => {

@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { Collector, Emitter, readCertificate } from "@eventstorm/core";
-import { cli, finish, freePort, startRouter, waitFor } from "./helpers.ts";
+import { cli, finish, startRouter, waitFor, watch } from "./helpers.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const CI = Deno.env.get("CI") === "true";
@@ -40,6 +40,17 @@ function router(args: string[]) {
   })();
   return {
     lines,
+    /** The ports it bound, from the endpoint line it prints once listening. */
+    ports: async () => {
+      let bound: RegExpMatchArray | null | undefined;
+      await waitFor(
+        () =>
+          !!(bound = lines.map((l) => l.match(/sources tcp:\S+:(\d+), sinks tcp:\S+:(\d+)/))
+            .find((m) => m)),
+        "the router's endpoints",
+      );
+      return [Number(bound![1]), Number(bound![2])];
+    },
     stop: async () => {
       child.kill("SIGTERM");
       await child.status;
@@ -79,17 +90,17 @@ Deno.test({
       for (const name of ["source", "tap"]) {
         await Deno.rename(`${dir}/clients/${name}_secret`, `${dir}/${name}_secret`);
       }
-      const [sources, sinks] = [freePort(), freePort()];
       const running = router([
         "--sources",
-        `@tcp://127.0.0.1:${sources}`,
+        "@tcp://127.0.0.1:*",
         "--sinks",
-        `@tcp://127.0.0.1:${sinks}`,
+        "@tcp://127.0.0.1:*",
         "--curve-secret",
         `${dir}/router_secret`,
         "--allow-keys",
         `${dir}/clients`,
       ]);
+      const [sources, sinks] = await running.ports();
       const tap = cli([
         "tap",
         "--stats",
@@ -310,12 +321,15 @@ Deno.test({
       for (const file of ["server.key_secret", "client.key_secret"]) {
         await Deno.chmod(`${dir}/${file}`, 0o600);
       }
-      const port = freePort();
-      const receiver = new Deno.Command("python3", {
-        args: ["-c", PY_RECEIVER, String(port), `${dir}/server.key_secret`],
-        stdout: "piped",
-        stderr: "piped",
-      }).spawn();
+      const receiver = watch(
+        new Deno.Command("python3", {
+          args: ["-c", PY_RECEIVER, `${dir}/server.key_secret`],
+          stdout: "piped",
+          stderr: "piped",
+        }).spawn(),
+      );
+      await waitFor(() => /^\d+\n/.test(receiver.stdout()), "the receiver's port");
+      const port = Number(receiver.stdout().split("\n")[0]);
       const client = readCertificate(`${dir}/client.key_secret`, { secret: true });
       const emitter = await Emitter.open({
         endpoints: `>tcp://127.0.0.1:${port}`,
@@ -327,8 +341,8 @@ Deno.test({
       });
       for (let n = 0; n < 100; n++) emitter.emit("app.py", { n });
       await emitter.close();
-      const out = await receiver.output();
-      assert.equal(decoder.decode(out.stdout).trim(), "received 100", decoder.decode(out.stderr));
+      const out = await receiver.finish();
+      assert.equal(out.stdout.trim().split("\n").at(-1), "received 100", out.stderr);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
@@ -384,13 +398,14 @@ print("sent 300")
 /** A CURVE server in Python (a bound SUB) that counts events until 100 arrived or 20 s. */
 const PY_RECEIVER = `
 import sys, struct, zmq, zmq.auth
-port, secret_file = sys.argv[1], sys.argv[2]
+secret_file = sys.argv[1]
 public, secret = zmq.auth.load_certificate(secret_file)
 ctx = zmq.Context()
 sub = ctx.socket(zmq.SUB)
 sub.curve_server, sub.curve_secretkey, sub.curve_publickey = True, secret, public
 sub.setsockopt(zmq.SUBSCRIBE, b"")
-sub.bind("tcp://127.0.0.1:" + port)
+# A port the system picks, told on the first line: no free-port guess to race for.
+print(sub.bind_to_random_port("tcp://127.0.0.1"), flush=True)
 sub.rcvtimeo = 20000
 received = 0
 try:

@@ -80,3 +80,35 @@ export async function startServer(script: string): Promise<DbServer> {
     },
   };
 }
+
+/**
+ * Tests that share one server, run as the steps of one test: stopping the server
+ * is then teardown (in `finally`, also when a step fails), not a test of its own.
+ * Steps are added while the module loads and run in the order they were added.
+ *
+ * @example
+ * ```ts ignore
+ * const suite = serverSuite("mongodb sink", { ignore, teardown: () => server.destroy() });
+ * suite.add({ name: "stores events", fn: async () => {} });
+ * ```
+ */
+export function serverSuite(
+  name: string,
+  options: { ignore: boolean; teardown: () => Promise<void> },
+): { add(step: Deno.TestStepDefinition): void } {
+  const steps: Deno.TestStepDefinition[] = [];
+  Deno.test({
+    name,
+    sanitizeOps: false,
+    sanitizeResources: false,
+    ignore: options.ignore,
+    fn: async (t) => {
+      try {
+        for (const step of steps) await t.step(step);
+      } finally {
+        await options.teardown();
+      }
+    },
+  });
+  return { add: (step) => void steps.push(step) };
+}

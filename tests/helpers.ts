@@ -7,7 +7,9 @@ import { Collector, type CollectorOptions, Emitter, type EmitterOptions } from "
 import { Router, type RouterConfig } from "@eventstorm/router";
 import { EventStore } from "@eventstorm/sink-store";
 
+import { waitFor } from "./wait.ts";
 export { sleep, waitFor } from "./wait.ts";
+export { type TempDir, tempDir } from "./temp.ts";
 
 /** A TCP port that was free a moment ago. */
 export function freePort(): number {
@@ -107,6 +109,36 @@ export async function finish(
   };
 }
 
+/**
+ * A child whose stdout and stderr are read as they come, so a test can wait on
+ * what it printed (`said`) and still get all of it when it exits (`finish`).
+ */
+export function watch(child: Deno.ChildProcess): {
+  child: Deno.ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  said: (pattern: RegExp, what?: string) => Promise<void>;
+  finish: () => Promise<{ code: number; stdout: string; stderr: string }>;
+} {
+  let stdout = "";
+  let stderr = "";
+  const pump = async (stream: ReadableStream<Uint8Array>, add: (text: string) => void) => {
+    for await (const text of stream.pipeThrough(new TextDecoderStream())) add(text);
+  };
+  const done = Promise.all([
+    pump(child.stdout, (text) => stdout += text),
+    pump(child.stderr, (text) => stderr += text),
+  ]).then(async () => ({ code: (await child.status).code, stdout, stderr }));
+  return {
+    child,
+    stdout: () => stdout,
+    stderr: () => stderr,
+    said: (pattern, what = String(pattern)) =>
+      waitFor(() => pattern.test(stderr), `${what}; stderr so far: ${stderr}`),
+    finish: () => done,
+  };
+}
+
 /** A router config on loopback with free ports, no stats timer, and `overrides`. */
 export function routerConfig(overrides: Partial<RouterConfig> = {}): RouterConfig {
   return {
@@ -141,67 +173,98 @@ export function startRouter(
   };
 }
 
-/** Runs `eventstorm router` as a child process on free loopback ports (to stop it with signals). */
-export function routerProcess(args: string[] = []): {
+/** A router child process and the endpoints it reported binding. */
+export interface RouterChild {
+  /** The process (its stderr is drained by the helper; read it through `finish`). */
   child: Deno.ChildProcess;
+  /** Connect endpoint of its sources side (`>tcp://127.0.0.1:PORT`). */
   sources: string;
+  /** Connect endpoint of its sinks side. */
   sinks: string;
-} {
-  const sourcesPort = freePort();
-  const sinksPort = freePort();
-  const child = cli([
-    "router",
-    "--sources",
-    `@tcp://127.0.0.1:${sourcesPort}`,
-    "--sinks",
-    `@tcp://127.0.0.1:${sinksPort}`,
-    ...args,
-  ]);
-  return {
-    child,
-    sources: `>tcp://127.0.0.1:${sourcesPort}`,
-    sinks: `>tcp://127.0.0.1:${sinksPort}`,
-  };
+  /** The ports it bound, to bind the same ones again after a restart. */
+  ports: { sources: number; sinks: number };
+  /** Waits for it to exit; everything it printed, the endpoint line included. */
+  finish(): Promise<{ code: number; stdout: string; stderr: string }>;
 }
 
 /**
- * Starts the project's router as its own process (`cli.ts router`) on free loopback ports,
- * with `extra` flags; `sources` and `sinks` are connect endpoints (`>tcp://…`) to it.
+ * Runs `eventstorm router` as a child process (to stop it with signals) on loopback,
+ * by default on ports the kernel picks (`:*`), and resolves once it says where it
+ * listens: no free-port guess that another process can take first.
+ */
+export async function routerProcess(
+  args: string[] = [],
+  ports: { sources: number | "*"; sinks: number | "*" } = { sources: "*", sinks: "*" },
+): Promise<RouterChild> {
+  const child = cli([
+    "router",
+    ...["--sources", `@tcp://127.0.0.1:${ports.sources}`],
+    ...["--sinks", `@tcp://127.0.0.1:${ports.sinks}`],
+    ...args,
+  ]);
+  const { sources, sinks, stderr } = await routerListening(child);
+  const stdout = new Response(child.stdout).text();
+  return {
+    child,
+    sources: `>${sources}`,
+    sinks: `>${sinks}`,
+    ports: { sources: portOf(sources), sinks: portOf(sinks) },
+    finish: async () => {
+      const status = await child.status;
+      return { code: status.code, stdout: await stdout, stderr: await stderr() };
+    },
+  };
+}
+
+function portOf(endpoint: string): number {
+  return Number(endpoint.slice(endpoint.lastIndexOf(":") + 1));
+}
+
+/**
+ * Starts the project's router as its own process (`cli.ts router`) on loopback ports it
+ * picks, with `extra` flags; `sources` and `sinks` are connect endpoints (`>tcp://…`) to it.
  */
 export async function startRouterProcess(extra: string[] = []): Promise<{
   sources: string;
   sinks: string;
   stop: () => Promise<void>;
 }> {
-  const { child, sources, sinks } = routerProcess(["--stats-interval", "0s", ...extra]);
-  (await routerListening(child)).releaseLock();
+  const router = await routerProcess(["--stats-interval", "0s", ...extra]);
   return {
-    sources,
-    sinks,
+    sources: router.sources,
+    sinks: router.sinks,
     stop: async () => {
-      child.kill("SIGTERM");
-      await child.status;
-      await child.stderr.cancel().catch(() => {});
-      await child.stdout.cancel().catch(() => {});
+      router.child.kill("SIGTERM");
+      await router.finish();
     },
   };
 }
 
 /**
- * Waits until a router child process says it listens (its `sinks tcp://…` line);
- * returns the reader of its stderr, to release or to keep draining.
+ * Waits until a router child process says where it listens (its
+ * `router: sources tcp://…, sinks tcp://…` line) and keeps draining its stderr, so
+ * it never blocks on a full pipe; `stderr()` resolves to all of it once it exits.
  */
-export async function routerListening(
-  child: Deno.ChildProcess,
-): Promise<ReadableStreamDefaultReader<string>> {
+export async function routerListening(child: Deno.ChildProcess): Promise<{
+  sources: string;
+  sinks: string;
+  stderr: () => Promise<string>;
+}> {
   const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
   let seen = "";
-  while (!seen.includes("sinks tcp://")) {
+  let bound: RegExpMatchArray | null = null;
+  while (!(bound = seen.match(/router: sources (\S+), sinks (\S+)\n/))) {
     const { value, done } = await reader.read();
     if (done) throw new Error(`router exited: ${seen}`);
     seen += value;
   }
-  return reader;
+  const drained = (async () => {
+    for (let r; !(r = await reader.read().catch(() => ({ done: true as const }))).done;) {
+      seen += r.value;
+    }
+    return seen;
+  })();
+  return { sources: bound[1], sinks: bound[2], stderr: () => drained };
 }
 
 /** Events in the store database at `db` now, 0 while it does not exist yet. */

@@ -6,7 +6,7 @@ import { type Document, MongoClient } from "mongodb";
 import { Emitter, type Event } from "@eventstorm/core";
 import { eventId, SinkRunner, type SinkRunnerOptions, type SinkStats } from "@eventstorm/core/sink";
 import { MongoBackend, type MongoSinkConfig, STREAMS_COLLECTION } from "@eventstorm/sink-mongodb";
-import { type DbServer, inCI, startServer, unavailable } from "./db_server.ts";
+import { type DbServer, inCI, serverSuite, startServer, unavailable } from "./db_server.ts";
 import { sleep, startRouter, waitFor } from "./helpers.ts";
 import { lostWhileDown, replayAfterRestart } from "./restart.ts";
 import { squatSink } from "./squat.ts";
@@ -33,9 +33,18 @@ async function db(name: string) {
   return client.db(name);
 }
 
+/** Every test of this file, as steps of one: the server stops in its teardown. */
+const suite = serverSuite("mongodb sink", {
+  ignore,
+  teardown: async () => {
+    await client?.close();
+    await server?.destroy();
+  },
+});
+
 /** A test against the server, with a fresh database dropped afterwards. */
 function dbTest(name: string, fn: (dbName: string) => Promise<void>, needsControl = false) {
-  Deno.test({
+  suite.add({
     name,
     ...opts,
     ignore: ignore || (needsControl && externalUrl !== undefined),
@@ -618,14 +627,4 @@ dbTest("mongodb sink: a sender's _id cannot squat another source's derived id", 
   const ticks = (await db(dbName)).collection("app_tick");
   assert.equal(await ticks.countDocuments(), 21);
   assert.equal(await ticks.countDocuments({ host: "victim" }), 20, "the real event 5 is there");
-});
-
-Deno.test({
-  name: "mongodb sink: stop the test server",
-  ...opts,
-  ignore: server === undefined,
-  fn: async () => {
-    await client?.close();
-    await server?.destroy();
-  },
 });

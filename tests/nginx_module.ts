@@ -35,7 +35,15 @@ export async function buildModule(): Promise<{ so: string } | { error: string }>
   try {
     const install = await run("bash", [NGINX_SCRIPT, "install"]);
     if (!install.ok) return { error: `scripts/nginx.sh install: ${install.text}` };
-    const out = await Deno.makeTempDir({ prefix: "nginx_module_so_" });
+    // Beside build.sh's own cache, not in a new temp dir each run: the module is
+    // loaded again by every nginx (re)start of the test, so it lives as long as the file.
+    const cache = Deno.env.get("ESTORM_NGINX_CACHE") ??
+      join(
+        Deno.env.get("XDG_CACHE_HOME") ?? join(Deno.env.get("HOME") ?? "/root", ".cache"),
+        "eventstorm-nginx-module",
+      );
+    const out = join(cache, "lib");
+    await Deno.mkdir(out, { recursive: true });
     const build = await run("bash", [join(ROOT, "sources/nginx/module/build.sh"), out]);
     if (!build.ok) return { error: `sources/nginx/module/build.sh: ${build.text}` };
     return { so: join(out, "ngx_http_eventstorm_module.so") };
@@ -105,7 +113,10 @@ export async function startNginx(
     dir,
     port,
     signal: (command) => script(command, dir),
-    stop: () => script("stop", dir),
+    stop: async () => {
+      await script("stop", dir);
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
   };
 }
 

@@ -10,8 +10,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { Event } from "@eventstorm/core";
 import { EventStore, queryEvents } from "@eventstorm/sink-store";
-import { nginxParser } from "@eventstorm/source-nginx";
-import { cli, finish, freePort, startRouterProcess, waitFor } from "./helpers.ts";
+import { COMBINED_FORMAT, nginxParser } from "@eventstorm/source-nginx";
+import { cli, finish, freePort, startRouterProcess, tempDir, waitFor } from "./helpers.ts";
 import { buildModule, type Nginx, rawRequest, ROOT, startNginx } from "./nginx_module.ts";
 
 const CI = Deno.env.get("CI") === "true";
@@ -27,9 +27,7 @@ const opts = {
 const encoder = new TextEncoder();
 
 /** The format nginx's own access log is written in for the differential test. */
-const DIFF_FORMAT = '$remote_addr - $remote_user [$time_local] "$request" $status ' +
-  '$body_bytes_sent "$http_referer" "$http_user_agent" $request_time ' +
-  '"$upstream_response_time" $host $request_id';
+const DIFF_FORMAT = `${COMBINED_FORMAT} $request_time "$upstream_response_time" $host $request_id`;
 
 /** `eventstorm tap` printing every event as a JSON line; `events()` parses what came. */
 function tap(from: string) {
@@ -153,7 +151,8 @@ Deno.test({
   async fn() {
     if (unavailable) throw new Error(`CI=true but ${unavailable}`);
     const r = await startRouterProcess();
-    const dir = await Deno.makeTempDir({ prefix: "nginx_module_store_" });
+    await using temp = await tempDir({ prefix: "nginx_module_store_" });
+    const dir = temp.path;
     const t = tap(r.sinks);
     const s = store(r.sinks, join(dir, "events.db"));
     let nginx: Nginx | undefined;
@@ -387,7 +386,8 @@ Deno.test({
       ["eventstorm_to tcp://127.0.0.1:1;", "eventstorm_field time $msec;", /envelope fields/],
     ];
     for (const [http, server, expected] of cases) {
-      const dir = await Deno.makeTempDir({ prefix: "nginx_module_bad_" });
+      await using temp = await tempDir({ prefix: "nginx_module_bad_" });
+      const dir = temp.path;
       const conf = join(dir, "nginx.conf");
       await Deno.writeTextFile(
         conf,
@@ -412,7 +412,8 @@ Deno.test({
   ...opts,
   async fn() {
     if (unavailable) throw new Error(`CI=true but ${unavailable}`);
-    const dir = await Deno.makeTempDir({ prefix: "nginx_module_fuzz_" });
+    await using temp = await tempDir({ prefix: "nginx_module_fuzz_" });
+    const dir = temp.path;
     const module = join(ROOT, "sources/nginx/module");
     const flags = await new Deno.Command("pkg-config", {
       args: ["--cflags", "--libs", "libbson-1.0"],
@@ -445,7 +446,8 @@ Deno.test({
   ...opts,
   async fn() {
     if (unavailable) throw new Error(`CI=true but ${unavailable}`);
-    const keys = await Deno.makeTempDir({ prefix: "nginx_module_keys_" });
+    await using temp = await tempDir({ prefix: "nginx_module_keys_" });
+    const keys = temp.path;
     for (const name of ["router", "web", "tap"]) {
       const out = await finish(cli(["keygen", `${keys}/${name}`]));
       assert.equal(out.code, 0, out.stderr);

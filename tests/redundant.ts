@@ -6,34 +6,39 @@
  */
 import type { Emitter } from "@eventstorm/core";
 import assert from "node:assert/strict";
-import { cli, finish, freePort, routerListening, sleep } from "./helpers.ts";
+import { finish, routerProcess, sleep } from "./helpers.ts";
 
-/** A router process on fixed ports, so that a restart takes the same addresses. */
+/**
+ * A router process that keeps its ports across restarts: the first start binds
+ * ports the kernel picks and reads them back, later starts take the same ones.
+ */
 export class RouterProcess {
   child: Deno.ChildProcess | undefined;
-  readonly sourcesPort = freePort();
-  readonly sinksPort = freePort();
+  #ports: { sources: number; sinks: number } | undefined;
 
+  /** Connect endpoint of the sources side; known once started. */
   get sources(): string {
-    return `>tcp://127.0.0.1:${this.sourcesPort}`;
+    return `>tcp://127.0.0.1:${this.#started().sources}`;
   }
+  /** Connect endpoint of the sinks side; known once started. */
   get sinks(): string {
-    return `>tcp://127.0.0.1:${this.sinksPort}`;
+    return `>tcp://127.0.0.1:${this.#started().sinks}`;
+  }
+
+  #started(): { sources: number; sinks: number } {
+    if (!this.#ports) {
+      throw new Error("RouterProcess: start() it first: its ports come from the router");
+    }
+    return this.#ports;
   }
 
   async start(): Promise<void> {
-    const child = cli([
-      "router",
-      ...["--sources", `@tcp://127.0.0.1:${this.sourcesPort}`],
-      ...["--sinks", `@tcp://127.0.0.1:${this.sinksPort}`],
-      ...["--stats-interval", "0s"],
-    ]);
-    const reader = await routerListening(child);
-    // Keep draining its stderr so that it never blocks on a full pipe.
-    void (async () => {
-      while (!(await reader.read().catch(() => ({ done: true }))).done) { /* drain */ }
-    })();
-    this.child = child;
+    const router = await routerProcess(
+      ["--stats-interval", "0s"],
+      this.#ports ?? { sources: "*", sinks: "*" },
+    );
+    this.#ports = router.ports;
+    this.child = router.child;
   }
 
   async kill(signal: Deno.Signal = "SIGKILL"): Promise<void> {

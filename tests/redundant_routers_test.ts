@@ -11,7 +11,7 @@
 import assert from "node:assert/strict";
 import { Emitter } from "@eventstorm/core";
 import { EventStore, queryEvents } from "@eventstorm/sink-store";
-import { cli, finish, freePort, sleep, storedCount, waitFor } from "./helpers.ts";
+import { cli, sleep, storedCount, waitFor, watch } from "./helpers.ts";
 import { RouterProcess, streamWithKills } from "./redundant.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
@@ -50,13 +50,12 @@ Deno.test(
   async () => {
     const dir = await Deno.makeTempDir({ prefix: "redundant_" });
     const routers = [new RouterProcess(), new RouterProcess()];
-    const sinkProcesses: Deno.ChildProcess[] = [];
+    const sinkProcesses: ReturnType<typeof watch>[] = [];
     let emitter: Emitter | undefined;
     try {
       await Promise.all(routers.map((router) => router.start()));
       const from = routers.map((router) => router.sinks).join(",");
       const quiet = ["--stats-interval", "1h", "--stats-to", "none"];
-      const dashboardPort = freePort();
       const [store, file, tap, dashboard] = [
         cli([
           "sink",
@@ -91,11 +90,16 @@ Deno.test(
           "--topic",
           "app.",
           "--listen",
-          `127.0.0.1:${dashboardPort}`,
+          "127.0.0.1:0",
           ...["--stats-interval", "1h"],
         ]),
-      ];
+      ].map(watch);
       sinkProcesses.push(store, file, tap, dashboard);
+      // It binds a port the system picks and prints its address.
+      await waitFor(() => /dashboard: http:/.test(dashboard.stdout()), "the dashboard's address");
+      const dashboardPort = Number(
+        new URL(dashboard.stdout().match(/dashboard: (http:\S+)/)![1]).port,
+      );
       emitter = await Emitter.open({
         endpoints: routers.map((router) => router.sources).join(","),
       });
@@ -122,9 +126,9 @@ Deno.test(
       await sleep(500);
 
       const lines: string[] = [];
-      for (const child of sinkProcesses) {
+      for (const { child, finish } of sinkProcesses) {
         child.kill("SIGTERM");
-        const result = await finish(child);
+        const result = await finish();
         assert.equal(result.code, 0, result.stderr);
         lines.push(result.stderr.trim());
       }
@@ -153,11 +157,11 @@ Deno.test(
       }
     } finally {
       await emitter?.close();
-      for (const child of sinkProcesses) {
+      for (const { child, finish } of sinkProcesses) {
         try {
           child.kill("SIGKILL");
         } catch { /* already gone */ }
-        const { stderr } = await finish(child);
+        const { stderr } = await finish();
         if (stderr.trim() !== "") console.error(stderr.trim().split("\n").slice(-5).join("\n"));
       }
       await Promise.all(routers.map((router) => router.kill()));

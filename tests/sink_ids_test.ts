@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { Emitter } from "@eventstorm/core";
 import { SinkRunner } from "@eventstorm/core/sink";
 import { StoreBackend } from "@eventstorm/sink-store";
-import { startRouter, waitFor } from "./helpers.ts";
+import { startRouter, tempDir, waitFor } from "./helpers.ts";
 import { squatSink } from "./squat.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
@@ -26,21 +26,22 @@ async function startStoreSink(path: string, endpoints: string) {
 }
 
 Deno.test("store sink: a sender's _id cannot squat another source's derived id", opts, async () => {
-  const dir = await Deno.makeTempDir();
+  await using temp = await tempDir();
+  const dir = temp.path;
   const stats = await squatSink(new StoreBackend(`${dir}/events.db`));
   assert.equal(stats.stored, 21);
   assert.equal(stats.duplicates, 0);
   const check = new StoreBackend(`${dir}/events.db`);
   assert.equal(check.store.count(), 21);
   await check.close();
-  await Deno.remove(dir, { recursive: true });
 });
 
 Deno.test(
   "store sink: a replay after a restart counts as duplicates, not stored",
   opts,
   async () => {
-    const dir = await Deno.makeTempDir();
+    await using temp = await tempDir();
+    const dir = temp.path;
     const r = startRouter();
     for (let round = 0; round < 2; round++) {
       // A new sink each round: the positions the store saved make the replay duplicates on
@@ -63,6 +64,5 @@ Deno.test(
       );
     }
     await r.stop();
-    await Deno.remove(dir, { recursive: true });
   },
 );

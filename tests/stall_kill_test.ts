@@ -39,7 +39,7 @@ Deno.test("kill -9 of a source while the router is stalled loses no line", opts,
   const dir = await Deno.makeTempDir();
   const log = `${dir}/app.log`;
   const checkpoint = `${dir}/cp.json`;
-  const { child: router, sources: to, sinks } = routerProcess(["--stats-interval", "0s"]);
+  const { child: router, sources: to, sinks } = await routerProcess(["--stats-interval", "0s"]);
   const collector = await Collector.open({ endpoints: sinks });
   // The collector drops replays by stream index itself (counted as duplicates).
   const received = new Set<number>();

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { EventStore, queryEvents } from "@eventstorm/sink-store";
-import { cli, emitter, finish, gather, startRouter, waitFor } from "./helpers.ts";
+import { cli, emitter, finish, gather, startRouter, tempDir, waitFor } from "./helpers.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
@@ -17,7 +17,8 @@ function statsNumbers(stderr: string): Record<string, number> {
 }
 
 Deno.test("source → router → store sink → eventstorm query", opts, async () => {
-  const dir = await Deno.makeTempDir();
+  await using temp = await tempDir();
+  const dir = temp.path;
   const db = `${dir}/events.db`;
   const r = startRouter();
   const sink = cli([
@@ -104,11 +105,11 @@ Deno.test("source → router → store sink → eventstorm query", opts, async (
     query.stdout,
   );
   await r.stop();
-  await Deno.remove(dir, { recursive: true });
 });
 
 Deno.test("a replayed stream is stored once (stable ids from stream positions)", opts, async () => {
-  const dir = await Deno.makeTempDir();
+  await using temp = await tempDir();
+  const dir = temp.path;
   const db = `${dir}/events.db`;
   const r = startRouter();
   const sink = cli([
@@ -156,7 +157,6 @@ Deno.test("a replayed stream is stored once (stable ids from stream positions)",
   store.close();
   assert.deepEqual(values, [...Array(700).keys()]);
   await r.stop();
-  await Deno.remove(dir, { recursive: true });
 });
 
 Deno.test(

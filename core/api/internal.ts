@@ -31,3 +31,5 @@ export { mulberry32 } from "../random.ts";
 export { setField } from "../fields.ts";
 export { readLines } from "../lines.ts";
 export { Turns } from "../turns.ts";
+export { sleep } from "../sleep.ts";
+export { globToRegExp } from "../tail/mod.ts";

@@ -39,7 +39,7 @@ export {
   type FollowerOptions,
   type FollowerStats,
   type LineBatch,
-} from "../tail.ts";
+} from "../tail/mod.ts";
 export { CheckpointStore } from "../checkpoint.ts";
 export {
   LineSource,

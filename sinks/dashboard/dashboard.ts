@@ -188,6 +188,14 @@ export class Dashboard {
     return this.#server.port;
   }
 
+  /**
+   * Where the collector listens when it binds (`tcp://127.0.0.1:41234` for
+   * `@tcp://127.0.0.1:*`), so senders can connect to a port the kernel picked.
+   */
+  boundEndpoint(): string {
+    return this.#collector.boundEndpoint();
+  }
+
   /** The counters. */
   stats(): DashboardStats {
     const wire = this.#collector.stats();

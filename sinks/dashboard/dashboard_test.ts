@@ -6,13 +6,6 @@ import type { DashboardState, Frame } from "./aggregator.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
-
 async function until(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
@@ -37,14 +30,13 @@ Deno.test("dashboard opens with the store's last hour and continues live", opts,
   );
   store.close();
 
-  const port = freePort();
   const dashboard = await Dashboard.start({
-    collector: { endpoints: `@tcp://127.0.0.1:${port}` },
+    collector: { endpoints: "@tcp://127.0.0.1:*" },
     port: 0,
     db,
     log: () => {},
   });
-  const out = await Emitter.open({ endpoints: `>tcp://127.0.0.1:${port}`, lingerMs: 1 });
+  const out = await Emitter.open({ endpoints: `>${dashboard.boundEndpoint()}`, lingerMs: 1 });
   const messages: { type: string; frames?: Frame[]; frame?: Frame; state: DashboardState }[] = [];
   const socket = new WebSocket(`ws://127.0.0.1:${dashboard.port}/ws`);
   socket.onmessage = (message) => messages.push(JSON.parse(String(message.data)));

@@ -1,6 +1,6 @@
 /**
  * Filesystem space per mount: mounts from `/proc/self/mountinfo`, sizes from
- * `statvfs(3)` in libc through Deno FFI (Deno has no statfs of its own).
+ * `node:fs` `statfs` (needs `--allow-sys=statfs`).
  *
  * Which mounts count: every filesystem that stores data somewhere other than RAM.
  * Kernel pseudo filesystems (proc, sysfs, cgroup, devpts, ...) have no space to
@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { statfs } from "node:fs/promises";
 import { round2 } from "./_round.ts";
 
 /** One line of `/proc/self/mountinfo`, the parts that matter here. */
@@ -27,9 +28,11 @@ export interface MountEntry {
   fsType: string;
   /** What was mounted, like `/dev/sda1`. */
   source: string;
+  /** Mounted read-only: this mount (`ro` bind) or the whole filesystem. */
+  readOnly: boolean;
 }
 
-/** Space and inodes of one filesystem, as `statvfs(3)` reports them. */
+/** Space and inodes of one filesystem, as `statfs(2)` reports them. */
 export interface FsStats {
   /** Fundamental block size in bytes (`f_frsize`). */
   blockSize: number;
@@ -43,8 +46,6 @@ export interface FsStats {
   files: number;
   /** Free inodes. */
   filesFree: number;
-  /** Whether the filesystem is mounted read-only (`ST_RDONLY`). */
-  readOnly: boolean;
 }
 
 /** The fields of a `host.disk` event. */
@@ -139,6 +140,9 @@ export function parseMountinfo(text: string): MountEntry[] {
       mountPoint: unescapeOctal(fields[4]),
       fsType: fields[dash + 1],
       source: unescapeOctal(fields[dash + 2]),
+      // Per-mount options, then the filesystem's own: either one can say `ro`.
+      readOnly: fields[5].split(",").includes("ro") ||
+        (fields[dash + 3] ?? "").split(",").includes("ro"),
     });
   }
   return mounts;
@@ -178,15 +182,15 @@ function preferred(a: MountEntry, b: MountEntry): boolean {
 }
 
 /**
- * Fields of a `host.disk` event from a mount and its `statvfs` figures, or
+ * Fields of a `host.disk` event from a mount and its `statfs` figures, or
  * `undefined` for a filesystem with no size (nothing to report).
  *
  * @example
  * ```ts
  * import { diskUsage } from "@eventstorm/source-metrics";
  * const usage = diskUsage(
- *   { device: "8:1", root: "/", mountPoint: "/", fsType: "ext4", source: "/dev/sda1" },
- *   { blockSize: 4096, blocks: 100, blocksFree: 30, blocksAvailable: 20, files: 10, filesFree: 5, readOnly: false },
+ *   { device: "8:1", root: "/", mountPoint: "/", fsType: "ext4", source: "/dev/sda1", readOnly: false },
+ *   { blockSize: 4096, blocks: 100, blocksFree: 30, blocksAvailable: 20, files: 10, filesFree: 5 },
  * );
  * console.log(usage?.used_percent); // 77.78
  * ```
@@ -209,136 +213,55 @@ export function diskUsage(mount: MountEntry, stats: FsStats): DiskUsage | undefi
     inodes_total: stats.files,
     inodes_free: stats.filesFree,
     inodes_used_percent: stats.files > 0 ? round2((inodesUsed / stats.files) * 100) : 0,
-    read_only: stats.readOnly,
+    read_only: mount.readOnly,
   };
 }
 
-const SIGNATURES = {
-  // nonblocking runs the call on a worker thread, so a hung network mount cannot
-  // freeze the process; the blocking twin is only used to learn errno on failure.
-  statvfs: { name: "statvfs", parameters: ["buffer", "buffer"], result: "i32", nonblocking: true },
-  statvfsSync: { name: "statvfs", parameters: ["buffer", "buffer"], result: "i32" },
-  errno: { name: "__errno_location", parameters: [], result: "pointer" },
-} as const;
-
-// struct statvfs on 64-bit Linux (glibc and musl, x86_64 and aarch64): eleven
-// 8-byte fields then spare ints, 112 bytes in all.
-const STATVFS_SIZE = 112;
-const OFFSET = {
-  frsize: 8,
-  blocks: 16,
-  bfree: 24,
-  bavail: 32,
-  files: 40,
-  ffree: 48,
-  flag: 72,
-} as const;
-const ST_RDONLY = 1n;
-
-// Mount points whose statvfs call timed out and has not returned yet.
+// Mount points whose statfs call timed out and has not returned yet.
 const hanging = new Set<string>();
 
-const ERRNO_NAMES: Record<number, string> = {
-  1: "EPERM",
-  2: "ENOENT",
-  5: "EIO",
-  13: "EACCES",
-  20: "ENOTDIR",
-  38: "ENOSYS",
-  75: "EOVERFLOW",
-  107: "ENOTCONN",
-  116: "ESTALE",
-};
-
 /**
- * `statvfs(3)` through libc. Needs `--allow-ffi`; open once and `close()` when done.
+ * Space and inodes of the filesystem holding `path`, through `node:fs` `statfs`
+ * (Deno runs it off the main thread, so a hung network mount cannot freeze the
+ * process). Throws naming the path and the errno code (`ENOENT`), or the missing
+ * permission.
  *
  * @example
  * ```ts ignore
- * import { Statvfs } from "@eventstorm/source-metrics";
- * using statvfs = Statvfs.open();
- * console.log(await statvfs.stat("/"));
+ * import { statFs } from "@eventstorm/source-metrics";
+ * console.log(await statFs("/"));
  * ```
  */
-export class Statvfs implements Disposable {
-  #lib: Deno.DynamicLibrary<typeof SIGNATURES>;
-
-  private constructor(lib: Deno.DynamicLibrary<typeof SIGNATURES>) {
-    this.#lib = lib;
-  }
-
-  /**
-   * Loads libc. Throws when this is not 64-bit Linux, FFI is not allowed, or libc
-   * cannot be found.
-   */
-  static open(): Statvfs {
-    if (Deno.build.os !== "linux") throw new Error("disk metrics need Linux");
-    if (Deno.build.arch !== "x86_64" && Deno.build.arch !== "aarch64") {
-      throw new Error(`disk metrics: no statvfs layout for ${Deno.build.arch}`);
+export async function statFs(path: string): Promise<FsStats> {
+  if (path.includes("\0")) throw new Error(`statfs ${JSON.stringify(path)}: NUL in path`);
+  let stats;
+  try {
+    stats = await statfs(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied) {
+      throw new Error("disk metrics need --allow-sys=statfs");
     }
-    let firstError: unknown;
-    for (const name of ["libc.so.6", "libc.so"]) {
-      try {
-        return new Statvfs(Deno.dlopen(name, SIGNATURES));
-      } catch (error) {
-        if (
-          error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied
-        ) {
-          throw new Error("disk metrics need --allow-ffi");
-        }
-        firstError ??= error;
-      }
-    }
-    throw new Error(`disk metrics: cannot load libc: ${(firstError as Error).message}`);
+    const code = (error as { code?: unknown }).code;
+    throw new Error(`statfs ${path}: ${typeof code === "string" ? code : String(error)}`);
   }
-
-  /** Space and inodes of the filesystem holding `path`. Throws naming errno on failure. */
-  async stat(path: string): Promise<FsStats> {
-    if (path.includes("\0")) throw new Error(`statvfs ${JSON.stringify(path)}: NUL in path`);
-    const cPath = new TextEncoder().encode(path + "\0");
-    const buffer = new Uint8Array(STATVFS_SIZE);
-    if ((await this.#lib.symbols.statvfs(cPath, buffer)) !== 0) {
-      throw new Error(`statvfs ${path}: ${this.#errnoOf(cPath)}`);
-    }
-    const view = new DataView(buffer.buffer);
-    const u64 = (offset: number) => Number(view.getBigUint64(offset, true));
-    return {
-      blockSize: u64(OFFSET.frsize),
-      blocks: u64(OFFSET.blocks),
-      blocksFree: u64(OFFSET.bfree),
-      blocksAvailable: u64(OFFSET.bavail),
-      files: u64(OFFSET.files),
-      filesFree: u64(OFFSET.ffree),
-      readOnly: (view.getBigUint64(OFFSET.flag, true) & ST_RDONLY) !== 0n,
-    };
-  }
-
-  #errnoOf(cPath: Uint8Array<ArrayBuffer>): string {
-    // errno is per thread: repeat the call here to read it where it was set.
-    if (this.#lib.symbols.statvfsSync(cPath, new Uint8Array(STATVFS_SIZE)) === 0) {
-      return "failed once, then succeeded";
-    }
-    const pointer = this.#lib.symbols.errno();
-    if (!pointer) return "failed";
-    const errno = new Deno.UnsafePointerView(pointer).getInt32();
-    return ERRNO_NAMES[errno] ?? `errno ${errno}`;
-  }
-
-  /** Unloads libc. */
-  close(): void {
-    this.#lib.close();
-  }
-
-  /** Same as `close()`, for `using`. */
-  [Symbol.dispose](): void {
-    this.close();
-  }
+  return {
+    // The fragment size is the unit of the block counts (statvfs's f_frsize); Deno
+    // reports it beside Node's fields, which name only bsize (equal on most filesystems).
+    blockSize: (stats as { frsize?: number }).frsize || stats.bsize,
+    blocks: stats.blocks,
+    blocksFree: stats.bfree,
+    blocksAvailable: stats.bavail,
+    files: stats.files,
+    filesFree: stats.ffree,
+  };
 }
 
 /** Options of {@linkcode readDiskUsage}. */
 export interface ReadDiskOptions {
   /** Where `self/mountinfo` is read from; `/proc` unless testing. */
   procRoot?: string;
+  /** How one mount is measured; {@linkcode statFs} unless testing. */
+  stat?: (path: string) => Promise<FsStats>;
   /** How long one mount may take before it is skipped this time (hung NFS). */
   timeoutMs?: number;
   /** Told about each mount that could not be measured. */
@@ -352,23 +275,19 @@ export interface ReadDiskOptions {
  *
  * @example
  * ```ts ignore
- * import { readDiskUsage, Statvfs } from "@eventstorm/source-metrics";
- * using statvfs = Statvfs.open();
- * for (const disk of await readDiskUsage(statvfs)) console.log(disk.mount, disk.used_percent);
+ * import { readDiskUsage } from "@eventstorm/source-metrics";
+ * for (const disk of await readDiskUsage()) console.log(disk.mount, disk.used_percent);
  * ```
  */
-export async function readDiskUsage(
-  statvfs: Pick<Statvfs, "stat">,
-  options: ReadDiskOptions = {},
-): Promise<DiskUsage[]> {
-  const { procRoot = "/proc", timeoutMs = 5000, onError } = options;
+export async function readDiskUsage(options: ReadDiskOptions = {}): Promise<DiskUsage[]> {
+  const { procRoot = "/proc", stat = statFs, timeoutMs = 5000, onError } = options;
   const mounts = realMounts(parseMountinfo(await Deno.readTextFile(`${procRoot}/self/mountinfo`)));
   const results = await Promise.all(mounts.map(async (mount) => {
     if (hanging.has(mount.mountPoint)) {
-      onError?.(mount, new Error(`statvfs ${mount.mountPoint}: still not answering`));
+      onError?.(mount, new Error(`statfs ${mount.mountPoint}: still not answering`));
       return undefined;
     }
-    const call = statvfs.stat(mount.mountPoint);
+    const call = stat(mount.mountPoint);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<"timeout">((resolve) => {
       timer = setTimeout(() => resolve("timeout"), timeoutMs);
@@ -378,7 +297,7 @@ export async function readDiskUsage(
       if (stats === "timeout") {
         hanging.add(mount.mountPoint);
         call.catch(() => {}).finally(() => hanging.delete(mount.mountPoint));
-        throw new Error(`statvfs ${mount.mountPoint}: no answer in ${timeoutMs} ms`);
+        throw new Error(`statfs ${mount.mountPoint}: no answer in ${timeoutMs} ms`);
       }
       return diskUsage(mount, stats);
     } catch (error) {

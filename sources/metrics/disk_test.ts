@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { diskUsage, parseMountinfo, readDiskUsage, realMounts, Statvfs } from "./disk.ts";
+import { diskUsage, parseMountinfo, readDiskUsage, realMounts, statFs } from "./disk.ts";
 
 const MOUNTINFO = `22 27 0:21 / /proc rw,relatime - proc proc rw
 23 27 0:22 / /sys rw,relatime - sysfs sysfs rw
@@ -13,19 +13,32 @@ const MOUNTINFO = `22 27 0:21 / /proc rw,relatime - proc proc rw
 53 27 7:3 / /snap/core/1 ro,nodev,relatime - squashfs /dev/loop3 ro
 54 27 0:55 / /var/lib/docker/overlay2/abc/merged rw - overlay overlay rw,lowerdir=x
 55 27 0:60 / /home/me/net rw - nfs4 server:/export rw,vers=4.2
+56 27 254:0 /srv /mnt/ro-bind ro,relatime - ext4 /dev/vda rw
 garbage line
 `;
 
 Deno.test("parseMountinfo reads mounts and undoes octal escapes", () => {
   const mounts = parseMountinfo(MOUNTINFO);
-  assert.equal(mounts.length, 12);
+  assert.equal(mounts.length, 13);
   assert.deepEqual(mounts[6], {
     device: "8:17",
     root: "/",
     mountPoint: "/mnt/my disk",
     fsType: "xfs",
     source: "/dev/sdb1",
+    readOnly: false,
   });
+});
+
+Deno.test("parseMountinfo: read-only from the mount's options or the filesystem's", () => {
+  const byPoint = new Map(parseMountinfo(MOUNTINFO).map((m) => [m.mountPoint, m.readOnly]));
+  assert.equal(byPoint.get("/"), false);
+  assert.equal(byPoint.get("/snap/core/1"), true, "ro mount of a ro filesystem");
+  assert.equal(byPoint.get("/mnt/ro-bind"), true, "ro bind of a rw filesystem");
+  const superRo = parseMountinfo(
+    "60 27 8:2 / /mnt/x rw,relatime - ext4 /dev/sdc1 ro,errors=remount-ro\n",
+  );
+  assert.equal(superRo[0].readOnly, true, "filesystem remounted ro after errors");
 });
 
 Deno.test("realMounts keeps disks and network filesystems, one mount per device", () => {
@@ -41,7 +54,14 @@ Deno.test("realMounts keeps overlay only as a container's root", () => {
 });
 
 Deno.test("diskUsage computes sizes and df's Use%", () => {
-  const mount = { device: "8:1", root: "/", mountPoint: "/", fsType: "ext4", source: "/dev/sda1" };
+  const mount = {
+    device: "8:1",
+    root: "/",
+    mountPoint: "/",
+    fsType: "ext4",
+    source: "/dev/sda1",
+    readOnly: true,
+  };
   const usage = diskUsage(mount, {
     blockSize: 4096,
     blocks: 1000,
@@ -49,7 +69,6 @@ Deno.test("diskUsage computes sizes and df's Use%", () => {
     blocksAvailable: 250,
     files: 100,
     filesFree: 75,
-    readOnly: true,
   })!;
   assert.deepEqual(usage, {
     mount: "/",
@@ -66,27 +85,40 @@ Deno.test("diskUsage computes sizes and df's Use%", () => {
     read_only: true,
   });
   const empty = { blockSize: 4096, blocks: 0, blocksFree: 0, blocksAvailable: 0, files: 0 };
-  assert.equal(diskUsage(mount, { ...empty, filesFree: 0, readOnly: false }), undefined);
+  assert.equal(diskUsage(mount, { ...empty, filesFree: 0 }), undefined);
 });
 
-async function dfSize(path: string): Promise<number> {
-  const out = await new Deno.Command("df", { args: ["-B1", "--output=size", path] }).output();
+/** `df`'s figures for `path`: size in bytes and inodes in total (both fixed while we look). */
+async function df(path: string): Promise<{ size: number; inodes: number }> {
+  const out = await new Deno.Command("df", { args: ["-B1", "--output=size,itotal", path] })
+    .output();
   assert.ok(out.success, new TextDecoder().decode(out.stderr));
-  return Number(new TextDecoder().decode(out.stdout).trim().split("\n")[1]);
+  const [size, inodes] = new TextDecoder().decode(out.stdout).trim().split("\n")[1].trim()
+    .split(/\s+/).map(Number);
+  return { size, inodes };
 }
 
-Deno.test("Statvfs measures / as df does", async () => {
-  using statvfs = Statvfs.open();
-  const stats = await statvfs.stat("/");
-  assert.ok(stats.blockSize > 0 && stats.blocks > 0);
-  assert.ok(stats.blocksAvailable <= stats.blocksFree && stats.blocksFree <= stats.blocks);
-  assert.equal(stats.blocks * stats.blockSize, await dfSize("/"));
+async function dfSize(path: string): Promise<number> {
+  return (await df(path)).size;
+}
+
+Deno.test("statFs measures / and the test's own directory as df does", async () => {
+  for (const path of ["/", import.meta.dirname!]) {
+    const stats = await statFs(path);
+    assert.ok(stats.blockSize > 0 && stats.blocks > 0);
+    assert.ok(stats.blocksAvailable <= stats.blocksFree && stats.blocksFree <= stats.blocks);
+    const expected = await df(path);
+    assert.equal(stats.blocks * stats.blockSize, expected.size, path);
+    assert.equal(stats.files, expected.inodes, path);
+  }
 });
 
-Deno.test("Statvfs names errno when the path does not exist", async () => {
-  using statvfs = Statvfs.open();
-  await assert.rejects(statvfs.stat("/no/such/dir/here"), /statvfs \/no\/such\/dir\/here: ENOENT/);
-  await assert.rejects(statvfs.stat("/a\0b"), /NUL in path/);
+Deno.test("statFs names the errno code when the path does not exist", async () => {
+  await assert.rejects(
+    statFs("/no/such/dir/here"),
+    /^Error: statfs \/no\/such\/dir\/here: ENOENT$/,
+  );
+  await assert.rejects(statFs("/a\0b"), /NUL in path/);
 });
 
 Deno.test("readDiskUsage reports real mounts and hands failures to onError", async () => {
@@ -99,24 +131,22 @@ Deno.test("readDiskUsage reports real mounts and hands failures to onError", asy
         "25 24 0:23 / /dev/shm rw - tmpfs tmpfs rw\n" +
         "60 27 9:9 / /gone rw - ext4 /dev/vdz rw\n",
     );
-    using statvfs = Statvfs.open();
     const failed: string[] = [];
-    const disks = await readDiskUsage(statvfs, {
+    const disks = await readDiskUsage({
       procRoot: proc,
       onError: (mount, error) => failed.push(`${mount.mountPoint}: ${error.message}`),
     });
     assert.deepEqual(disks.map((d) => d.mount), ["/"]);
     assert.equal(disks[0].total_bytes, await dfSize("/"));
     assert.ok(disks[0].used_percent > 0 && disks[0].used_percent <= 100);
-    assert.deepEqual(failed, ["/gone: statvfs /gone: ENOENT"]);
+    assert.deepEqual(failed, ["/gone: statfs /gone: ENOENT"]);
   } finally {
     await Deno.remove(proc, { recursive: true });
   }
 });
 
 Deno.test("readDiskUsage on this machine includes the filesystem holding /", async () => {
-  using statvfs = Statvfs.open();
-  const disks = await readDiskUsage(statvfs);
+  const disks = await readDiskUsage();
   assert.ok(disks.some((d) => d.mount === "/"), JSON.stringify(disks.map((d) => d.mount)));
   for (const disk of disks) assert.ok(!["proc", "sysfs", "tmpfs", "cgroup2"].includes(disk.fs));
 });
@@ -136,7 +166,6 @@ Deno.test("readDiskUsage skips a mount that does not answer, and does not ask it
       blocksAvailable: 5,
       files: 0,
       filesFree: 0,
-      readOnly: false,
     };
     let release = () => {};
     const hung = new Promise<void>((resolve) => release = resolve);
@@ -151,22 +180,23 @@ Deno.test("readDiskUsage skips a mount that does not answer, and does not ask it
     const failed: string[] = [];
     const options = {
       procRoot: proc,
+      stat: fake.stat,
       timeoutMs: 50,
       onError: (mount: { mountPoint: string }, error: Error) =>
         failed.push(`${mount.mountPoint}: ${error.message}`),
     };
-    assert.deepEqual((await readDiskUsage(fake, options)).map((d) => d.mount), ["/"]);
-    assert.deepEqual((await readDiskUsage(fake, options)).map((d) => d.mount), ["/"]);
+    assert.deepEqual((await readDiskUsage(options)).map((d) => d.mount), ["/"]);
+    assert.deepEqual((await readDiskUsage(options)).map((d) => d.mount), ["/"]);
     assert.deepEqual(asked, ["/", "/mnt/hung", "/"]);
     assert.deepEqual(failed, [
-      "/mnt/hung: statvfs /mnt/hung: no answer in 50 ms",
-      "/mnt/hung: statvfs /mnt/hung: still not answering",
+      "/mnt/hung: statfs /mnt/hung: no answer in 50 ms",
+      "/mnt/hung: statfs /mnt/hung: still not answering",
     ]);
     // Once the stuck call returns, the mount is measured again.
     release();
     await hung;
     await new Promise((resolve) => setTimeout(resolve, 0));
-    const disks = await readDiskUsage(fake, options);
+    const disks = await readDiskUsage(options);
     assert.deepEqual(disks.map((d) => d.mount), ["/", "/mnt/hung"]);
   } finally {
     await Deno.remove(proc, { recursive: true });

@@ -22,6 +22,7 @@ import {
   warnUnresolvableHosts,
 } from "@eventstorm/core/cli";
 import { flushUnlessStopped, PrintOutput } from "@eventstorm/core/source";
+import { sleep } from "@eventstorm/core/internal";
 import { MetricsSampler } from "./sampler.ts";
 
 /** The `eventstorm source metrics` command line.
@@ -131,7 +132,7 @@ export async function sampleMetrics(options: {
   const { sampler, output, intervalMs: interval, signal, once } = options;
   await sampler.prime();
   let next = performance.now() + (once ? FIRST_SAMPLE_MS : Math.min(FIRST_SAMPLE_MS, interval));
-  while (await sleepUntil(next, signal)) {
+  while (await sleep(next - performance.now(), signal)) {
     for (const event of await sampler.sample()) output.send(event);
     options.onSample?.();
     await flushUnlessStopped(output, signal);
@@ -141,21 +142,6 @@ export async function sampleMetrics(options: {
     const now = performance.now();
     if (next <= now) next += Math.ceil((now - next) / interval) * interval;
   }
-}
-
-/** Waits until `performance.now()` reaches `at`; false when stopped first. */
-function sleepUntil(at: number, signal: AbortSignal): Promise<boolean> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve(false);
-    const done = (ok: boolean) => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", onAbort);
-      resolve(ok);
-    };
-    const onAbort = () => done(false);
-    const timer = setTimeout(() => done(true), Math.max(0, at - performance.now()));
-    signal.addEventListener("abort", onAbort);
-  });
 }
 
 if (import.meta.main) await runCommand(() => metricsMain(Deno.args));

@@ -1,6 +1,6 @@
 /**
  * Host metrics as eventstorm events: `host.cpu`, `host.memory`, `host.disk`,
- * `host.load` and `host.net`, read from `/proc` and `statvfs(3)` on Linux.
+ * `host.load` and `host.net`, read from `/proc` and `statfs(2)` on Linux.
  *
  * Each family has a pure parser for the kernel's text (`parseProcStat`,
  * `parseMeminfo`, `parseMountinfo`, `parseLoadavg`, `parseNetDev`), a reader for

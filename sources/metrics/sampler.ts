@@ -5,7 +5,7 @@
  */
 import { type Event, localHostname } from "@eventstorm/core";
 import { type CpuTimes, cpuUsage, readCpuTimes } from "./cpu.ts";
-import { type DiskUsage, readDiskUsage, Statvfs } from "./disk.ts";
+import { type DiskUsage, readDiskUsage } from "./disk.ts";
 import { readLoad } from "./load.ts";
 import { readMemory } from "./memory.ts";
 import { type InterfaceCounters, netRates, readNetCounters } from "./net.ts";
@@ -33,6 +33,8 @@ export interface MetricsSamplerOptions {
   procRoot?: string;
   /** Clock for event times. */
   now?: () => Date;
+  /** Monotonic clock in ms that rates are measured with; `performance.now` unless testing. */
+  monotonic?: () => number;
   /**
    * Told when a family could not be read. A failed family is skipped for that
    * sample; the others still report.
@@ -60,10 +62,10 @@ export class MetricsSampler implements Disposable {
   #kinds: ReadonlySet<MetricKind>;
   #procRoot: string;
   #now: () => Date;
+  #monotonic: () => number;
   #onError: (kind: MetricKind, error: Error) => void;
   #cpu?: CpuTimes;
   #net?: { counters: Map<string, InterfaceCounters>; at: number };
-  #statvfs?: Statvfs;
   #diskDisabled = false;
   #errors = 0;
 
@@ -73,6 +75,7 @@ export class MetricsSampler implements Disposable {
     this.#kinds = new Set(options.kinds ?? METRIC_KINDS);
     this.#procRoot = options.procRoot ?? "/proc";
     this.#now = options.now ?? (() => new Date());
+    this.#monotonic = options.monotonic ?? (() => performance.now());
     this.#onError = options.onError ?? (() => {});
   }
 
@@ -88,7 +91,7 @@ export class MetricsSampler implements Disposable {
         this.#cpu = await readCpuTimes(this.#procRoot);
       }),
       this.#kinds.has("net") && this.#guard("net", async () => {
-        this.#net = { counters: await readNetCounters(this.#procRoot), at: performance.now() };
+        this.#net = { counters: await readNetCounters(this.#procRoot), at: this.#monotonic() };
       }),
     ]);
   }
@@ -121,7 +124,7 @@ export class MetricsSampler implements Disposable {
             return (await this.#disks()).map((usage) => make(kind, usage));
           case "net": {
             const counters = await readNetCounters(this.#procRoot);
-            const at = performance.now();
+            const at = this.#monotonic();
             const before = this.#net;
             this.#net = { counters, at };
             if (!before) return [];
@@ -137,16 +140,12 @@ export class MetricsSampler implements Disposable {
 
   async #disks(): Promise<DiskUsage[]> {
     if (this.#diskDisabled) return [];
-    if (!this.#statvfs) {
-      try {
-        this.#statvfs = Statvfs.open();
-      } catch (error) {
-        // Without FFI there is no way to measure space; say so once, not every sample.
-        this.#diskDisabled = true;
-        throw error;
-      }
+    if (Deno.permissions.querySync({ name: "sys", kind: "statfs" }).state !== "granted") {
+      // Without the permission there is no way to measure space; say so once, not every sample.
+      this.#diskDisabled = true;
+      throw new Error("disk metrics need --allow-sys=statfs");
     }
-    return await readDiskUsage(this.#statvfs, {
+    return await readDiskUsage({
       procRoot: this.#procRoot,
       onError: (_mount, error) => this.#report("disk", error),
     });
@@ -166,11 +165,8 @@ export class MetricsSampler implements Disposable {
     this.#onError(kind, error instanceof Error ? error : new Error(String(error)));
   }
 
-  /** Releases libc, if disk metrics loaded it. */
-  close(): void {
-    this.#statvfs?.close();
-    this.#statvfs = undefined;
-  }
+  /** Releases what sampling holds (today nothing: kept so callers can `using` it). */
+  close(): void {}
 
   /** Same as `close()`, for `using`. */
   [Symbol.dispose](): void {

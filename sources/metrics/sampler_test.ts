@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { isEvent } from "@eventstorm/core";
+import { waitFor } from "../../tests/wait.ts";
+import { readCpuTimes } from "./cpu.ts";
 import { MetricsSampler } from "./sampler.ts";
 
 const NET_HEADER = "Inter-|   Receive  |  Transmit\n face |bytes packets|bytes packets\n";
@@ -28,7 +30,13 @@ async function fakeProc(): Promise<string> {
 Deno.test("MetricsSampler turns /proc readings into host.* events", async () => {
   const proc = await fakeProc();
   const time = new Date("2025-01-02T03:04:05Z");
-  using sampler = new MetricsSampler({ host: "box", procRoot: proc, now: () => time });
+  let clock = 5000;
+  using sampler = new MetricsSampler({
+    host: "box",
+    procRoot: proc,
+    now: () => time,
+    monotonic: () => clock,
+  });
   try {
     // Without a previous reading there is no rate to report yet.
     const first = await sampler.sample();
@@ -51,7 +59,7 @@ Deno.test("MetricsSampler turns /proc readings into host.* events", async () => 
     assert.ok((disk.total_bytes as number) > 0);
 
     await Deno.writeTextFile(`${proc}/stat`, "cpu  130 0 110 850 10 0 0 0 0 0\ncpu0 1\ncpu1 1\n");
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    clock += 2000;
     await Deno.writeTextFile(
       `${proc}/net/dev`,
       NET_HEADER + "  eth0: 11000 20 0 1 0 0 0 0 2000 20 0 0 0 0 0 0\n",
@@ -73,10 +81,9 @@ Deno.test("MetricsSampler turns /proc readings into host.* events", async () => 
     assert.equal(net.rx_bytes_total, 11000);
     assert.equal(net.rx_drops, 1);
     assert.equal(net.tx_bytes_per_s, 0);
-    const seconds = net.interval_s as number;
-    assert.ok(seconds >= 0.15, `interval ${seconds}`);
-    const rate = net.rx_bytes_per_s as number;
-    assert.ok(Math.abs(rate * seconds - 10_000) < 200, `${rate}/s over ${seconds}s`);
+    assert.equal(net.interval_s, 2);
+    assert.equal(net.rx_bytes_per_s, 5000, "10,000 bytes over the 2 s the clock moved");
+    assert.equal(net.rx_packets_per_s, 5);
     assert.equal(sampler.errors, 0);
   } finally {
     await Deno.remove(proc, { recursive: true });
@@ -108,12 +115,18 @@ Deno.test("MetricsSampler reports a family it cannot read and still sends the ot
 
 Deno.test("MetricsSampler reads all five families on this machine", async () => {
   const problems: string[] = [];
+  let clock = 0;
   using sampler = new MetricsSampler({
     host: "here",
+    monotonic: () => clock,
     onError: (kind, error) => problems.push(`${kind}: ${error.message}`),
   });
   await sampler.prime();
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  // A CPU rate needs the kernel's tick counters to have moved since prime();
+  // the network rate needs only time, which the injected clock provides.
+  const primed = JSON.stringify(await readCpuTimes("/proc"));
+  await waitFor(async () => JSON.stringify(await readCpuTimes("/proc")) !== primed, "a CPU tick");
+  clock += 1000;
   const events = await sampler.sample();
   assert.deepEqual(problems, []);
   const types = new Set(events.map((e) => e.type));

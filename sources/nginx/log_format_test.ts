@@ -3,8 +3,7 @@ import { COMBINED_FORMAT, compileLogFormat, tokenizeLogFormat } from "./log_form
 
 // Lines below were written by real nginx 1.22 (scripts/nginx.sh) or come from public
 // production logs; the formats are the ones that wrote them.
-const EVENTSTORM_FORMAT = '$remote_addr - $remote_user [$time_local] "$request" ' +
-  '$status $body_bytes_sent "$http_referer" "$http_user_agent" ' +
+const EVENTSTORM_FORMAT = `${COMBINED_FORMAT} ` +
   'rt=$request_time uct="$upstream_connect_time" urt="$upstream_response_time" ' +
   'us="$upstream_status" $request_length $bytes_sent $connection $connection_requests $msec';
 

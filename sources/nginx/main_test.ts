@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { COMBINED_FORMAT } from "./log_format.ts";
 
 const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
 
@@ -20,8 +21,7 @@ const LINES = [
   "not an access log line",
   '::1 - - [23/Nov/2026:19:28:06 +0000] "GET /v6?x=1 HTTP/2.0" 200 3 "-" "curl/7.88.1" rt=0.000 "-"',
 ];
-const FORMAT = '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent ' +
-  '"$http_referer" "$http_user_agent" rt=$request_time "$upstream_response_time"';
+const FORMAT = `${COMBINED_FORMAT} rt=$request_time "$upstream_response_time"`;
 
 Deno.test("main reads a format from nginx.conf by the access_log that writes the file", async () => {
   const dir = await Deno.makeTempDir();

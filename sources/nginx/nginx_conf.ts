@@ -5,6 +5,7 @@
  * @module
  */
 import { dirname, isAbsolute, join } from "node:path";
+import { globToRegExp } from "@eventstorm/core/internal";
 import type { LogEscape } from "./escape.ts";
 import { COMBINED_FORMAT } from "./log_format.ts";
 
@@ -194,24 +195,17 @@ export function parseNginxConf(text: string, options: { file?: string } = {}): C
   return parseBlock(false);
 }
 
-function globToRegExp(pattern: string): RegExp {
-  let source = "^";
-  for (const ch of pattern) {
-    if (ch === "*") source += "[^/]*";
-    else if (ch === "?") source += "[^/]";
-    else source += ch.replace(/[.+^${}()|[\]\\]/g, "\\$&");
-  }
-  return new RegExp(source + "$");
-}
+/** nginx's `include` globs with glob(3): `*`, `?` and `[...]`, no braces. */
+const GLOB_MAGIC = /[*?[]/;
 
 /** Files an `include` names, in nginx's (sorted) order; a glob may match none. */
 function expandInclude(pattern: string): string[] {
-  if (!/[*?]/.test(pattern)) return [pattern];
+  if (!GLOB_MAGIC.test(pattern)) return [pattern];
   let paths = [pattern.startsWith("/") ? "/" : ""];
   for (const part of pattern.split("/").filter((p) => p.length > 0)) {
     const next: string[] = [];
     for (const base of paths) {
-      if (!/[*?]/.test(part)) {
+      if (!GLOB_MAGIC.test(part)) {
         next.push(join(base, part));
         continue;
       }
@@ -223,7 +217,8 @@ function expandInclude(pattern: string): string[] {
         // An unreadable or missing directory matches nothing, as for nginx's glob().
       }
       for (const name of entries.sort()) {
-        if (!name.startsWith(".") && matcher.test(name)) next.push(join(base, name));
+        // Like glob(3), a wildcard never matches a leading dot (the matcher's rule).
+        if (matcher.test(name)) next.push(join(base, name));
       }
     }
     paths = next;

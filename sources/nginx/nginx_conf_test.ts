@@ -147,6 +147,26 @@ Deno.test("readNginxConfSync follows includes, globs in sorted order", () => {
   }
 });
 
+Deno.test("readNginxConfSync globs includes as glob(3) does: classes, no dot files", () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    Deno.mkdirSync(join(dir, "conf.d"));
+    Deno.writeTextFileSync(join(dir, "nginx.conf"), "http { include conf.d/[ac]*.conf; }\n");
+    for (const name of ["a1", "b1", "c1"]) {
+      Deno.writeTextFileSync(
+        join(dir, "conf.d", `${name}.conf`),
+        `log_format ${name} '$status';\n`,
+      );
+    }
+    // A leading dot is never matched by a wildcard or class, so this is not read.
+    Deno.writeTextFileSync(join(dir, "conf.d", ".a-backup.conf"), "not nginx syntax {");
+    const names = listLogFormats(readNginxConfSync(join(dir, "nginx.conf"))).map((f) => f.name);
+    assert.deepEqual(names, ["combined", "a1", "c1"]);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
 Deno.test("readNginxConfSync stops include loops", () => {
   const dir = Deno.makeTempDirSync();
   try {

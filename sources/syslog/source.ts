@@ -11,6 +11,7 @@ import {
   type OutputResume,
   StreamCheckpointFile,
 } from "@eventstorm/core/source";
+import { sleep } from "@eventstorm/core/internal";
 import { kernelUdpDrops, type ListenAddress, SyslogListeners } from "./listener.ts";
 
 /** Options of {@linkcode SyslogSource}. */
@@ -161,15 +162,7 @@ export class SyslogSource {
       const signal = o.signal;
       let lastSave = Date.now();
       while (!signal?.aborted) {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(done, 250);
-          function done() {
-            clearTimeout(timer);
-            signal?.removeEventListener("abort", done);
-            resolve();
-          }
-          signal?.addEventListener("abort", done, { once: true });
-        });
+        await sleep(250, signal);
         this.#sender.send(this.#sender.call(() => o.parser.tick?.(new Date())), output);
         if (Date.now() - lastSave >= 1000) {
           await save().catch(() => {});

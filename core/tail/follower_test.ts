@@ -1,11 +1,6 @@
 import assert from "node:assert/strict";
-import {
-  expandGlobs,
-  FileFollower,
-  type FilePosition,
-  type FollowerOptions,
-  globToRegExp,
-} from "./tail.ts";
+import { tempDir } from "../../tests/temp.ts";
+import { FileFollower, type FilePosition, type FollowerOptions } from "./mod.ts";
 
 const encoder = new TextEncoder();
 
@@ -16,6 +11,11 @@ interface Running {
   /** Positions taken right after the last batch was received. */
   positions(): FilePosition[];
   until(predicate: () => boolean, what: string): Promise<void>;
+  /**
+   * Waits until the follower has come up empty on `polls` more polls in a row and
+   * rescanned the paths since: everything there was to read has been read.
+   */
+  settled(polls?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -33,25 +33,38 @@ async function start(
   await follower.open();
   const got: string[] = [];
   let snapshot = follower.positions();
+  // Consecutive polls that found nothing (the follower yields an idle batch after each).
+  let idle = 0;
   const controller = new AbortController();
   const done = (async () => {
     for await (const batch of follower.batches(controller.signal)) {
+      idle = batch.lines.length === 0 ? idle + 1 : 0;
       got.push(...batch.lines);
       snapshot = follower.positions();
     }
   })();
+  const rescanMs = options.rescanIntervalMs ?? 30;
+  const pollMs = options.pollIntervalMs ?? 10;
+  const until = async (predicate: () => boolean, what: string) => {
+    const deadline = Date.now() + 15_000;
+    while (!predicate()) {
+      if (Date.now() > deadline) {
+        throw new Error(`timed out waiting for ${what}; got ${JSON.stringify(got)}`);
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  };
   return {
     follower,
     got,
     positions: () => snapshot,
-    async until(predicate, what) {
-      const deadline = Date.now() + 15_000;
-      while (!predicate()) {
-        if (Date.now() > deadline) {
-          throw new Error(`timed out waiting for ${what}; got ${JSON.stringify(got)}`);
-        }
-        await new Promise((r) => setTimeout(r, 10));
-      }
+    until,
+    async settled(polls = 2) {
+      // Enough quiet polls to span two rescans, so a copy or rotated file that a
+      // scan would find has had its chance to be (wrongly) read again.
+      const quiet = Math.max(polls, Math.ceil((2 * rescanMs) / pollMs) + 1);
+      idle = 0;
+      await until(() => idle >= quiet, `${quiet} quiet polls`);
     },
     async stop() {
       controller.abort();
@@ -73,9 +86,13 @@ function append(path: string, text: string | Uint8Array): void {
   Deno.writeFileSync(path, bytes, { append: true, create: true });
 }
 
-/** Blocks the thread, so the follower cannot run in between. */
-function pause(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+/**
+ * Dates `path` `seconds` after now: files written within one tick of the
+ * filesystem clock would tie on modification time, which orders rotated files.
+ */
+function touchAhead(path: string, seconds: number): void {
+  const at = Date.now() / 1000 + seconds;
+  Deno.utimeSync(path, at, at);
 }
 
 function numbered(prefix: string, from: number, to: number): string[] {
@@ -93,7 +110,8 @@ async function gzip(content: string): Promise<Uint8Array> {
 }
 
 Deno.test("once reads every line and the last one without its newline", async () => {
-  const dir = await Deno.makeTempDir();
+  await using temp = await tempDir();
+  const dir = temp.path;
   append(`${dir}/a.log`, "one\ntwo\r\nthree");
   assert.deepEqual(await collectOnce({ paths: [`${dir}/a.log`], once: true }), [
     "one",
@@ -103,7 +121,8 @@ Deno.test("once reads every line and the last one without its newline", async ()
 });
 
 Deno.test("default start is at the end; a partial line waits for its newline", async () => {
-  const dir = await Deno.makeTempDir();
+  await using temp = await tempDir();
+  const dir = temp.path;
   const log = `${dir}/app.log`;
   append(log, "old1\nold2\n");
   const run = await start({ paths: [log] });
@@ -111,7 +130,7 @@ Deno.test("default start is at the end; a partial line waits for its newline", a
     append(log, "new1\nnew");
     await run.until(() => run.got.length === 1, "new1");
     // Several polls pass with the partial line in the file: it must not come out.
-    await new Promise((r) => setTimeout(r, 100));
+    await run.settled();
     assert.deepEqual(run.got, ["new1"]);
     append(log, "2\n");
     await run.until(() => run.got.length === 2, "new2");
@@ -122,7 +141,8 @@ Deno.test("default start is at the end; a partial line waits for its newline", a
 });
 
 Deno.test("fromStart reads what is already there, then follows", async () => {
-  const dir = await Deno.makeTempDir();
+  await using temp = await tempDir();
+  const dir = temp.path;
   const log = `${dir}/app.log`;
   append(log, "a\nb\n");
   const run = await start({ paths: [log], fromStart: true });
@@ -137,7 +157,8 @@ Deno.test("fromStart reads what is already there, then follows", async () => {
 });
 
 Deno.test("rename-and-create rotation: old file drained first, nothing lost or repeated", async () => {
-  const dir = await Deno.makeTempDir();
+  await using temp = await tempDir();
+  const dir = temp.path;
   const log = `${dir}/app.log`;
   append(log, text(numbered("L", 0, 5)));
   const run = await start({ paths: [log], fromStart: true });
@@ -158,7 +179,8 @@ Deno.test("rename-and-create rotation: old file drained first, nothing lost or r
 });
 
 Deno.test("copytruncate: lines written before the copy come from the copy, then the new content", async () => {
-  const dir = await Deno.makeTempDir();
+  await using temp = await tempDir();
+  const dir = temp.path;
   const log = `${dir}/app.log`;
   append(log, text(numbered("L", 0, 5)));
   const run = await start({ paths: [log], fromStart: true });
@@ -172,7 +194,7 @@ Deno.test("copytruncate: lines written before the copy come from the copy, then 
     Deno.truncateSync(log, 0);
     append(log, text(numbered("L", 9, 30)));
     await run.until(() => run.got.length >= 30, "all lines");
-    await new Promise((r) => setTimeout(r, 100));
+    await run.settled();
     assert.deepEqual(run.got, numbered("L", 0, 30));
     assert.equal(run.follower.stats().truncations, 1);
   } finally {
@@ -181,7 +203,8 @@ Deno.test("copytruncate: lines written before the copy come from the copy, then 
 });
 
 Deno.test("plain truncation starts over at the beginning", async () => {
-  const dir = await Deno.makeTempDir();
+  await using temp = await tempDir();
+  const dir = temp.path;
   const log = `${dir}/app.log`;
   append(log, "first content line one\nfirst content line two\n");
   const run = await start({ paths: [log], fromStart: true });
@@ -198,7 +221,8 @@ Deno.test("plain truncation starts over at the beginning", async () => {
 });
 
 Deno.test("deleted while open: read to the end of the open file, partial last line included", async () => {
-  const dir = await Deno.makeTempDir();
+  await using temp = await tempDir();
+  const dir = temp.path;
   const log = `${dir}/app.log`;
   append(log, "a\n");
   const run = await start({ paths: [log], fromStart: true });
@@ -218,7 +242,8 @@ Deno.test("deleted while open: read to the end of the open file, partial last li
 });
 
 Deno.test("restart after the inode was reused: the new file is read from its start", async () => {
-  const dir = await Deno.makeTempDir();
+  await using temp = await tempDir();
+  const dir = temp.path;
   const log = `${dir}/app.log`;
   append(log, text(numbered("old", 0, 20)));
   const first = await start({ paths: [log], fromStart: true });
@@ -240,7 +265,8 @@ Deno.test("restart after the inode was reused: the new file is read from its sta
 });
 
 Deno.test("long lines are cut at the limit without splitting a character, and counted", async () => {
-  const dir = await Deno.makeTempDir();
+  await using temp = await tempDir();
+  const dir = temp.path;
   const log = `${dir}/app.log`;
   const long = "x".repeat(99) + "é" + "y".repeat(200);
   append(log, `short\n${long}\nafter\n`);
@@ -253,7 +279,8 @@ Deno.test("long lines are cut at the limit without splitting a character, and co
 });
 
 Deno.test("a long line spread over many reads is cut once", async () => {
-  const dir = await Deno.makeTempDir();
+  await using temp = await tempDir();
+  const dir = temp.path;
   const log = `${dir}/app.log`;
   append(log, "z".repeat(200_000) + "\nnext\n");
   const follower = new FileFollower({ paths: [log], once: true, maxLineBytes: 1000 });
@@ -264,7 +291,8 @@ Deno.test("a long line spread over many reads is cut once", async () => {
 });
 
 Deno.test("invalid UTF-8 becomes U+FFFD and does not disturb other lines", async () => {
-  const dir = await Deno.makeTempDir();
+  await using temp = await tempDir();
+  const dir = temp.path;
   const log = `${dir}/app.log`;
   append(log, new Uint8Array([0x61, 0xff, 0xfe, 0x62, 0x0a, 0xc3, 0x0a, 0x6f, 0x6b, 0x0a]));
   assert.deepEqual(await collectOnce({ paths: [log], once: true }), [
@@ -275,7 +303,8 @@ Deno.test("invalid UTF-8 becomes U+FFFD and does not disturb other lines", async
 });
 
 Deno.test("a glob picks up files created while running, from their start", async () => {
-  const dir = await Deno.makeTempDir();
+  await using temp = await tempDir();
+  const dir = temp.path;
   append(`${dir}/a.log`, "a1\n");
   append(`${dir}/ignored.txt`, "no\n");
   const run = await start({ paths: [`${dir}/*.log`] });
@@ -291,7 +320,8 @@ Deno.test("a glob picks up files created while running, from their start", async
 });
 
 Deno.test("once reads .gz files, including a last line without newline", async () => {
-  const dir = await Deno.makeTempDir();
+  await using temp = await tempDir();
+  const dir = temp.path;
   await Deno.writeFile(`${dir}/app.log.2.gz`, await gzip(text(numbered("g", 0, 5000)) + "tail"));
   append(`${dir}/app.log`, "plain\n");
   const lines = await collectOnce({ paths: [`${dir}/app.log*`], once: true });
@@ -301,7 +331,8 @@ Deno.test("once reads .gz files, including a last line without newline", async (
 });
 
 Deno.test("a corrupt .gz is counted as a read error, other files still read", async () => {
-  const dir = await Deno.makeTempDir();
+  await using temp = await tempDir();
+  const dir = temp.path;
   await Deno.writeFile(`${dir}/bad.log.gz`, new Uint8Array([0x1f, 0x8b, 1, 2, 3, 4, 5]));
   append(`${dir}/good.log`, "ok\n");
   const follower = new FileFollower({ paths: [`${dir}/*.log*`], once: true });
@@ -312,7 +343,8 @@ Deno.test("a corrupt .gz is counted as a read error, other files still read", as
 });
 
 Deno.test("a copy matched by the glob is not read twice (same fingerprint)", async () => {
-  const dir = await Deno.makeTempDir();
+  await using temp = await tempDir();
+  const dir = temp.path;
   const log = `${dir}/app.log`;
   append(log, text(numbered("L", 0, 5)));
   const run = await start({ paths: [`${dir}/app.log*`], fromStart: true });
@@ -323,7 +355,7 @@ Deno.test("a copy matched by the glob is not read twice (same fingerprint)", asy
     Deno.truncateSync(log, 0);
     append(log, text(numbered("L", 7, 10)));
     await run.until(() => run.got.length >= 10, "all lines");
-    await new Promise((r) => setTimeout(r, 200));
+    await run.settled();
     assert.deepEqual(run.got, numbered("L", 0, 10));
   } finally {
     await run.stop();
@@ -331,7 +363,8 @@ Deno.test("a copy matched by the glob is not read twice (same fingerprint)", asy
 });
 
 Deno.test("two rotations between scans: the file in between is found and read", async () => {
-  const dir = await Deno.makeTempDir();
+  await using temp = await tempDir();
+  const dir = temp.path;
   const log = `${dir}/app.log`;
   append(log, text(numbered("L", 0, 3)));
   const run = await start({ paths: [log], fromStart: true });
@@ -342,12 +375,12 @@ Deno.test("two rotations between scans: the file in between is found and read", 
     append(log, text(numbered("L", 3, 5)));
     Deno.renameSync(log, `${log}.1`);
     append(log, text(numbered("L", 5, 8)));
-    pause(15);
+    touchAhead(log, 1);
     Deno.renameSync(`${log}.1`, `${log}.2`);
     Deno.renameSync(log, `${log}.1`);
     append(log, text(numbered("L", 8, 10)));
     await run.until(() => run.got.length >= 10, "all lines");
-    await new Promise((r) => setTimeout(r, 100));
+    await run.settled();
     assert.deepEqual(run.got, numbered("L", 0, 10));
   } finally {
     await run.stop();
@@ -369,8 +402,8 @@ Deno.test("restart: resumes at the saved line, across rotations done while stopp
     "two rotations": (log) => {
       Deno.renameSync(log, `${log}.1`);
       append(log, text(numbered("M", 0, 4)));
-      // Files live longer than the clock tick that orders them by modification time.
-      pause(15);
+      // The newer rotated file must be newer than the older one by its mtime too.
+      touchAhead(log, 1);
       Deno.renameSync(`${log}.1`, `${log}.2`);
       Deno.renameSync(log, `${log}.1`);
       append(log, text(numbered("L", 100, 103)));
@@ -383,7 +416,8 @@ Deno.test("restart: resumes at the saved line, across rotations done while stopp
   };
   for (const [name, rotate] of Object.entries(cases)) {
     await t.step(name, async () => {
-      const dir = await Deno.makeTempDir();
+      await using temp = await tempDir();
+      const dir = temp.path;
       const log = `${dir}/app.log`;
       // Older rotated files that were never read must stay unread.
       append(`${log}.9`, "ancient\n");
@@ -404,7 +438,7 @@ Deno.test("restart: resumes at the saved line, across rotations done while stopp
           ...(name === "no rotation" ? [] : numbered("L", 100, 103)),
         ];
         await second.until(() => second.got.length >= expected.length, "lines after restart");
-        await new Promise((r) => setTimeout(r, 100));
+        await second.settled();
         assert.deepEqual(second.got, expected);
       } finally {
         await second.stop();
@@ -414,7 +448,8 @@ Deno.test("restart: resumes at the saved line, across rotations done while stopp
 });
 
 Deno.test("restart order: a rotated copy is read before the live file, whatever its mtime", async () => {
-  const dir = await Deno.makeTempDir();
+  await using temp = await tempDir();
+  const dir = temp.path;
   const log = `${dir}/app.log`;
   append(log, text(numbered("A", 0, 3)));
   const first = await start({ paths: [log], fromStart: true });
@@ -441,7 +476,8 @@ Deno.test("restart order: a rotated copy is read before the live file, whatever 
 });
 
 Deno.test("positions survive a JSON round trip and lines are never repeated across many restarts", async () => {
-  const dir = await Deno.makeTempDir();
+  await using temp = await tempDir();
+  const dir = temp.path;
   const log = `${dir}/app.log`;
   let saved: FilePosition[] | undefined;
   const all: string[] = [];
@@ -459,43 +495,9 @@ Deno.test("positions survive a JSON round trip and lines are never repeated acro
   assert.deepEqual(all, numbered("L", 0, written));
 });
 
-Deno.test("globToRegExp", () => {
-  assert.ok(globToRegExp("*.log").test("access.log"));
-  assert.ok(!globToRegExp("*.log").test("access.log.1"));
-  assert.ok(!globToRegExp("*.log").test(".hidden.log"));
-  assert.ok(globToRegExp(".*.log").test(".hidden.log"));
-  assert.ok(globToRegExp("app-?.log").test("app-1.log"));
-  assert.ok(!globToRegExp("app-?.log").test("app-12.log"));
-  assert.ok(globToRegExp("app-[0-9].log").test("app-7.log"));
-  assert.ok(!globToRegExp("app-[!0-9].log").test("app-7.log"));
-  assert.ok(globToRegExp("a+b(c).log").test("a+b(c).log"));
-  assert.ok(globToRegExp("x\\*y").test("x*y"));
-  assert.ok(!globToRegExp("x\\*y").test("xzy"));
-});
-
-Deno.test("expandGlobs: **, braces, relative paths, files only", async () => {
-  const dir = await Deno.makeTempDir();
-  await Deno.mkdir(`${dir}/a/b/c`, { recursive: true });
-  await Deno.mkdir(`${dir}/x.log`);
-  for (const f of ["top.log", "a/one.log", "a/b/c/deep.log", "a/b/skip.txt", "a/b/two.err"]) {
-    append(`${dir}/${f}`, "x\n");
-  }
-  assert.deepEqual(await expandGlobs([`${dir}/**/*.log`]), [
-    `${dir}/a/b/c/deep.log`,
-    `${dir}/a/one.log`,
-    `${dir}/top.log`,
-  ]);
-  assert.deepEqual(await expandGlobs(["a/b/*.{txt,err}"], { cwd: dir }), [
-    `${dir}/a/b/skip.txt`,
-    `${dir}/a/b/two.err`,
-  ]);
-  assert.deepEqual(await expandGlobs([`${dir}/top.log`, `${dir}/missing.log`, `${dir}/top.log`]), [
-    `${dir}/top.log`,
-  ]);
-});
-
 Deno.test("lines read in runs equal lines read one by one: BOM, CRLF, bad UTF-8, batch limits", async () => {
-  const dir = await Deno.makeTempDir();
+  await using temp = await tempDir();
+  const dir = temp.path;
   const log = `${dir}/app.log`;
   const encoder = new TextEncoder();
   const parts: Uint8Array[] = [

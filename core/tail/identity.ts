@@ -1,0 +1,196 @@
+/**
+ * Which file a reader holds: opening it, fingerprinting its first line, and
+ * claiming (or waiting for) the position saved for that fingerprint.
+ *
+ * @module
+ */
+import { concat } from "./line_buffer.ts";
+import { type Entry, fingerprint, headOf, keyOf, Reader, stamp } from "./reader.ts";
+import { CHUNK_BYTES, close, type FollowerState, WHOLE_FILE } from "./state.ts";
+
+/** Opens `path` (followed as `base`) and establishes which file it is; `undefined` when it is gone, not a regular file, or already open. */
+export async function openReader(
+  st: FollowerState,
+  path: string,
+  base: string,
+  options: { matched: boolean; startAtEnd?: boolean; probe?: boolean },
+): Promise<Reader | undefined> {
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path, { read: true });
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) st.stats.readErrors++;
+    return undefined;
+  }
+  const stat = await file.stat();
+  const key = keyOf(stat);
+  if (st.byKey.has(key) || !stat.isFile) {
+    file.close();
+    return undefined;
+  }
+  const gz = path.endsWith(".gz");
+  const r = new Reader(key, path, base, gz, options.matched, file, stat, st.maxLineBytes);
+  if (gz) r.stream = file.readable.pipeThrough(new DecompressionStream("gzip")).getReader();
+  st.readers.add(r);
+  st.byKey.set(key, r);
+  r.startAtEnd = options.startAtEnd ?? false;
+  await establish(st, r, st.once, options.probe);
+  // A first line still being written when we started is read when it completes.
+  r.startAtEnd = false;
+  return r.closed ? undefined : r;
+}
+
+/**
+ * Reads the file's first line (up to `fingerprintBytes`) and, unless `probe`,
+ * claims the position known for it. A first line still being written waits,
+ * unless `final`.
+ */
+export async function establish(
+  st: FollowerState,
+  r: Reader,
+  final: boolean,
+  probe = false,
+): Promise<void> {
+  const max = st.fingerprintBytes;
+  let head: Uint8Array;
+  if (r.gz) {
+    if (!r.stream) return;
+    const parts: Uint8Array[] = [];
+    let length = 0;
+    try {
+      while (length < max && !parts.some((p) => p.includes(10))) {
+        const { value, done } = await r.stream.read();
+        if (done) {
+          r.eof = true;
+          break;
+        }
+        parts.push(value);
+        length += value.length;
+      }
+    } catch {
+      st.stats.readErrors++;
+      st.skip.set(r.key, stamp(r));
+      return close(st, r, false);
+    }
+    const all = concat(parts, length);
+    st.stats.bytesRead += length;
+    r.leftover = all;
+    r.leftoverStart = 0;
+    r.readOffset = length;
+    head = headOf(all, max);
+    final = true; // A compressed file does not grow.
+  } else {
+    const buffer = new Uint8Array(max);
+    let length = 0;
+    await r.file.seek(0, Deno.SeekMode.Start);
+    while (length < max) {
+      const n = await r.file.read(buffer.subarray(length));
+      if (n === null || n === 0) break;
+      length += n;
+    }
+    head = headOf(buffer.subarray(0, length), max);
+  }
+  const complete = head.length === max || head.at(-1) === 10;
+  if (!complete && !(final && head.length > 0)) return;
+  r.head = head.slice();
+  r.established = true;
+  r.fingerprint = await fingerprint(r.head);
+  if (!probe) await claim(st, r);
+}
+
+/**
+ * Takes the position of the reader's fingerprint: resumes a known file, starts a
+ * new one, or waits as a duplicate while another open file (a copy with the same
+ * start) owns it.
+ */
+export async function claim(st: FollowerState, r: Reader): Promise<void> {
+  const known = st.entries.get(r.fingerprint);
+  if (known?.owner && known.owner !== r && !known.owner.closed) {
+    r.dupe = true;
+    return;
+  }
+  let entry: Entry;
+  let offset: number;
+  let midLine = false;
+  if (known && !r.fresh) {
+    entry = known;
+    offset = known.offset;
+    entry.finished = false;
+    if (entry.order >= 0) r.order = entry.order;
+  } else {
+    offset = 0;
+    if (r.startAtEnd) {
+      if (r.gz) offset = WHOLE_FILE;
+      else [offset, midLine] = await endOffset(st, r);
+    }
+    entry = {
+      fingerprint: r.fingerprint,
+      path: r.base,
+      offset,
+      seenAt: r.seenAt,
+      finished: false,
+      order: r.order,
+    };
+    st.entries.set(r.fingerprint, entry);
+  }
+  entry.owner = r;
+  r.entry = entry;
+  r.dupe = false;
+  r.fresh = false;
+  r.startAtEnd = false;
+  if (r.gz) {
+    // The stream cannot seek: bytes before the offset are dropped as they come.
+    r.skipUntil = r.committed = offset;
+    if (offset === WHOLE_FILE) {
+      r.eof = true;
+      r.leftover = undefined;
+    }
+  } else {
+    r.reposition(offset);
+    r.line.discard = midLine;
+  }
+}
+
+/** A duplicate takes over once the file owning its fingerprint is gone. */
+export async function tryClaim(st: FollowerState, r: Reader): Promise<void> {
+  const owner = st.entries.get(r.fingerprint)?.owner;
+  if (owner && owner !== r && !owner.closed) return;
+  await claim(st, r);
+}
+
+/**
+ * Offset after the last complete line, where "start at the end" begins, and
+ * whether that is inside a line (no newline in the last chunk of a big file).
+ */
+export async function endOffset(st: FollowerState, r: Reader): Promise<[number, boolean]> {
+  const size = (await r.file.stat()).size;
+  const from = Math.max(0, size - CHUNK_BYTES);
+  await r.file.seek(from, Deno.SeekMode.Start);
+  let length = 0;
+  while (length < size - from) {
+    const n = await r.file.read(st.scratch.subarray(length, size - from));
+    if (n === null || n === 0) break;
+    length += n;
+  }
+  const newline = st.scratch.subarray(0, length).lastIndexOf(10);
+  if (newline >= 0) return [from + newline + 1, false];
+  return from === 0 ? [0, false] : [size, true];
+}
+
+/** Whether the file still starts with the head it was fingerprinted by (it does not after copytruncate). */
+export function headMatches(r: Reader): boolean {
+  if (!r.established) return true;
+  const head = r.head;
+  const buffer = new Uint8Array(head.length);
+  r.file.seekSync(0, Deno.SeekMode.Start);
+  let length = 0;
+  while (length < head.length) {
+    const n = r.file.readSync(buffer.subarray(length));
+    if (n === null || n === 0) break;
+    length += n;
+  }
+  r.validatedAt = Date.now();
+  if (length !== head.length) return false;
+  for (let i = 0; i < length; i++) if (buffer[i] !== head[i]) return false;
+  return true;
+}
