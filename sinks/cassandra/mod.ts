@@ -34,5 +34,7 @@ export {
   insertCql,
   rowOf,
   type RowValues,
+  STREAMS_TABLE,
+  streamsCql,
   type TableName,
 } from "./schema.ts";
