@@ -49,8 +49,12 @@ SOURCE=$(bash "$ROOT/scripts/nginx_module.sh" source "$CACHE/source")
 VERSION=$(basename "$SOURCE")
 
 # 2. libeventstorm as a position-independent static archive.
-LIB_BUILD="$CACHE/libeventstorm"
-if [ ! -f "$LIB_BUILD/CMakeCache.txt" ]; then
+# One build directory per checkout: a CMake cache is bound to its source directory, and
+# worktrees, clones and copies of the cache must not meet a cache made for another one.
+LIB_BUILD="$CACHE/libeventstorm-$(printf '%s' "$ROOT" | sha256sum | cut -c1-12)"
+if [ ! -f "$LIB_BUILD/CMakeCache.txt" ] ||
+  ! grep -qxF "CMAKE_HOME_DIRECTORY:INTERNAL=$ROOT/sources/c" "$LIB_BUILD/CMakeCache.txt"; then
+  rm -rf "$LIB_BUILD"
   log "configuring libeventstorm"
   cmake -S "$ROOT/sources/c" -B "$LIB_BUILD" -DES_TESTS=OFF -DCMAKE_BUILD_TYPE=Release \
     >"$CACHE/libeventstorm.log" 2>&1 || { cat "$CACHE/libeventstorm.log" >&2; die "cmake failed"; }
