@@ -283,7 +283,9 @@ export class Collector {
       this.#member === undefined || source % this.#member.count === this.#member.index
     );
     mine.sort((a, b) => b.at - a.at);
-    for (const { source, topic, next, at } of mine) this.#tracker.resume(source, topic, next, at);
+    for (const { source, topic, next, at, present } of mine) {
+      this.#tracker.resume(source, topic, next, at, present);
+    }
     return mine.length;
   }
 

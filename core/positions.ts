@@ -119,6 +119,18 @@ export class SavedPositions {
     return window !== undefined && parsed.index >= window.next && parsed.index < window.upto;
   }
 
+  /**
+   * The ranges a crash left in doubt, read at start: per stream, `[next, upto)`,
+   * where a backend looks up which events are stored after all (their indexes go
+   * into the position's `present`, so that a later jump does not count them lost).
+   */
+  doubts(): { key: string; source: string; topic: string; next: number; upto: number }[] {
+    return [...this.#unsure].map(([key, { next, upto }]) => {
+      const dash = key.indexOf("-");
+      return { key, source: key.slice(0, dash), topic: key.slice(dash + 1), next, upto };
+    });
+  }
+
   /** Streams whose claim is ahead of their position: a clean stop sets `upto` back to `next`. */
   ahead(): SavedStream[] {
     const result: SavedStream[] = [];

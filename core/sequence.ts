@@ -43,6 +43,12 @@ export interface StreamPosition {
   next: number;
   /** When the position was saved, ms since the epoch. */
   at: number;
+  /**
+   * Indexes at or above `next` whose events are stored all the same: a crash
+   * between storing a batch and saving its position leaves them, and the backend
+   * found them when it looked. A later jump over them does not count them lost.
+   */
+  present?: readonly number[];
 }
 
 /** What to do with one message. */
@@ -153,6 +159,8 @@ interface Stream extends StreamCounters {
    * triples (`at`: when it opened), in index order; undefined when none.
    */
   gaps: number[] | undefined;
+  /** Indexes at or above `expected` already stored (a resumed stream's), ascending. */
+  present: number[] | undefined;
 }
 
 interface SourceEntry {
@@ -263,6 +271,7 @@ export class SequenceTracker {
         seen: 0,
         at: now,
         gaps: undefined,
+        present: undefined,
       };
       entry.topics.set(topic, stream);
       this.#size++;
@@ -275,8 +284,10 @@ export class SequenceTracker {
       ) {
         return { skip: 0, lost: 0, refused: "index" };
       }
-      if (this.#gapHoldMs > 0) this.#openGap(stream, stream.expected, first, now);
-      else verdict.lost = jump;
+      for (const [from, to] of this.#missing(stream, first)) {
+        if (this.#gapHoldMs > 0) this.#openGap(stream, from, to, now);
+        else verdict.lost += to - from;
+      }
     } else if (first < stream.expected) {
       if (stream.gaps === undefined) verdict.skip = Math.min(count, stream.expected - first);
       else this.#fill(stream, first, count, verdict);
@@ -288,6 +299,7 @@ export class SequenceTracker {
     stream.duplicates += verdict.skip;
     stream.received += count - verdict.skip;
     stream.expected = Math.max(stream.expected, first + count);
+    if (stream.present !== undefined) this.#forgetPresent(stream);
     this.#lost += verdict.lost;
     this.duplicates += verdict.skip;
     return verdict;
@@ -300,8 +312,16 @@ export class SequenceTracker {
    * position was saved: the bound on index jumps counts from then. A stream
    * already remembered only moves forward.
    */
-  resume(source: bigint, topic: string, expected: number, at: number = this.#now()): void {
+  resume(
+    source: bigint,
+    topic: string,
+    expected: number,
+    at: number = this.#now(),
+    present: readonly number[] = [],
+  ): void {
     if (!(expected >= 0 && expected < 2 ** 53)) return;
+    const above = [...new Set(present.filter((n) => Number.isSafeInteger(n) && n >= expected))]
+      .sort((a, b) => a - b);
     let entry = this.#streams.get(source);
     const stream = entry?.topics.get(topic);
     if (stream !== undefined) {
@@ -324,8 +344,36 @@ export class SequenceTracker {
       seen: ++this.#clock,
       at: Math.min(at, this.#now()),
       gaps: undefined,
+      present: above.length > 0 ? above : undefined,
     });
     this.#size++;
+  }
+
+  /**
+   * The ranges of `[expected, first)` a jump to `first` leaves missing: all of it
+   * but the indexes known present, which it then forgets.
+   */
+  #missing(stream: Stream, first: number): [number, number][] {
+    const present = stream.present;
+    if (present === undefined) return [[stream.expected, first]];
+    const ranges: [number, number][] = [];
+    let from = stream.expected;
+    let i = 0;
+    for (; i < present.length && present[i] < first; i++) {
+      if (present[i] > from) ranges.push([from, present[i]]);
+      from = Math.max(from, present[i] + 1);
+    }
+    if (from < first) ranges.push([from, first]);
+    stream.present = i < present.length ? present.slice(i) : undefined;
+    return ranges;
+  }
+
+  /** Drops the present indexes the stream has moved past. */
+  #forgetPresent(stream: Stream): void {
+    const present = stream.present!;
+    let i = 0;
+    while (i < present.length && present[i] < stream.expected) i++;
+    if (i > 0) stream.present = i < present.length ? present.slice(i) : undefined;
   }
 
   #openGap(stream: Stream, from: number, to: number, now: number): void {

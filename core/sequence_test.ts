@@ -286,6 +286,29 @@ Deno.test("sequence: a resumed stream counts replays as duplicates and a jump as
   assert.equal(tracker.duplicates, 10);
 });
 
+Deno.test("sequence: events a crash left stored above a resumed position are not lost", () => {
+  let now = 1_000_000;
+  const tracker = new SequenceTracker({ clock: () => now });
+  // Saved at 10; of the batch then in flight, 10..12 and 15 were written.
+  tracker.resume(1n, "a", 10, now, [15, 11, 10, 12, 3, 11]);
+  // The stream goes on at 20: only 13, 14 and 16..19 are lost.
+  assert.deepEqual(tracker.observe(1n, "a", 20, 5), { skip: 0, lost: 6 });
+  // Nothing remembered past the jump: a later one counts whole.
+  assert.deepEqual(tracker.observe(1n, "a", 30, 1), { skip: 0, lost: 5 });
+
+  // A replay first moves the stream over the present ones: they are forgotten there.
+  tracker.resume(2n, "a", 0, now, [1, 2, 8]);
+  assert.deepEqual(tracker.observe(2n, "a", 0, 5), { skip: 0, lost: 0 });
+  assert.deepEqual(tracker.observe(2n, "a", 10, 1), { skip: 0, lost: 4 });
+
+  // On redundant paths the parts that are missing wait as gaps, the present ones do not.
+  const held = new SequenceTracker({ clock: () => now, gapHoldMs: 1000 });
+  held.resume(3n, "a", 0, now, [2, 3]);
+  held.observe(3n, "a", 6, 1);
+  now += 1000;
+  assert.equal(held.lost, 4);
+});
+
 Deno.test("sequence: the jump bound of a resumed stream counts from when it was saved", () => {
   const now = 10_000_000;
   const tracker = new SequenceTracker({ clock: () => now });

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { Emitter, type Event } from "@eventstorm/core";
 import { UsageError } from "@eventstorm/core/cli";
-import { fromJsonLine } from "@eventstorm/core/protocol";
+import { fromJsonLine, SequenceTracker } from "@eventstorm/core/protocol";
 import { eventId, SinkRunner, type SinkRunnerOptions, type SinkStats } from "@eventstorm/core/sink";
 import {
   CASSANDRA_DEFAULTS,
@@ -332,6 +332,13 @@ cqlTest(
     try {
       const positions = await backend.positions();
       assert.deepEqual(positions.map(({ next }) => next), [0]);
+      // Read back from the partition the claim named: the rows that made it.
+      assert.deepEqual(positions[0].present, [0, 1, 2, 3, 4]);
+      // Resumed there, a stream that goes on at 20 lost 5..19, not 0..19.
+      const tracker = new SequenceTracker();
+      const { source, topic, next, at, present } = positions[0];
+      tracker.resume(source, topic, next, at, present);
+      assert.equal(tracker.observe(source, topic, 20, 1).lost, 15);
       assert.deepEqual(await backend.write(events, claim), { rejected: 0, duplicates: 5 });
       assert.equal((await rows(`SELECT id FROM ${keyspace}.events`)).length, 10);
     } finally {

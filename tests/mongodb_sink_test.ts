@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { type Document, MongoClient } from "mongodb";
 import { Emitter, type Event } from "@eventstorm/core";
+import { SequenceTracker } from "@eventstorm/core/protocol";
 import { eventId, SinkRunner, type SinkRunnerOptions, type SinkStats } from "@eventstorm/core/sink";
 import { MongoBackend, type MongoSinkConfig, STREAMS_COLLECTION } from "@eventstorm/sink-mongodb";
 import { type DbServer, inCI, serverSuite, startServer, unavailable } from "./db_server.ts";
@@ -617,6 +618,41 @@ dbTest(
     const other = await MongoBackend.open(config(dbName, { collection: "all" }));
     assert.deepEqual(await other.positions(), []);
     await other.close();
+  },
+);
+
+dbTest(
+  "mongodb sink: after a crash between inserts and position, the stored part of the batch is not lost",
+  async (dbName) => {
+    const source = 0x3054n;
+    const events: Event[] = Array.from({ length: 10 }, (_, i) => ({
+      type: "app.tick",
+      time: new Date(),
+      host: "h",
+      _id: eventId(source, "app.tick", i),
+    }));
+    const crashed = await MongoBackend.open(config(dbName));
+    await crashed.positions();
+    // The batch 0..9 claimed, 0..4 inserted, then the crash: `next` never saved.
+    await crashed.write(events.slice(0, 5), [{ source, topic: "app.tick", next: 10, at: 0 }]);
+    await crashed.close();
+    // What the crash leaves: the claim of 0..9 saved, no position after it.
+    await (await db(dbName)).collection(STREAMS_COLLECTION).updateOne(
+      { source: "3054", topic: "app.tick" },
+      { $set: { next: 0, upto: 10 } },
+    );
+    const restarted = await MongoBackend.open(config(dbName));
+    try {
+      const [position] = await restarted.positions();
+      assert.equal(position.next, 0);
+      assert.deepEqual(position.present, [0, 1, 2, 3, 4]);
+      // Resumed there, a stream that goes on at 20 lost 5..19, not 0..19.
+      const tracker = new SequenceTracker();
+      tracker.resume(source, "app.tick", position.next, position.at, position.present);
+      assert.equal(tracker.observe(source, "app.tick", 20, 1).lost, 15);
+    } finally {
+      await restarted.close();
+    }
   },
 );
 

@@ -8,6 +8,7 @@ import cassandra from "cassandra-driver";
 import type { Event } from "@eventstorm/core";
 import { UsageError } from "@eventstorm/core/cli";
 import {
+  parseEventId,
   SavedPositions,
   type SavedStream,
   type SinkBackend,
@@ -21,16 +22,53 @@ import {
   insertCql,
   rowOf,
   type RowValues,
+  STREAMS_TABLE,
   streamsCql,
   type TableName,
 } from "./schema.ts";
 
+/** Partition and time range of a stream's rows: `[type, bucket, first ms, last ms]`. */
+type PendingRows = [string, string, number, number];
+
+/** Per stream key (`<source hex>-<topic>`), the JSON of where its rows in `rows` go. */
+function partitionsOf(rows: RowValues[]): Map<string, string> {
+  const byStream = new Map<string, Map<string, PendingRows>>();
+  for (const [type, bucket, time, id] of rows) {
+    const parsed = parseEventId(id);
+    if (parsed === undefined) continue;
+    const key = `${parsed.source.toString(16)}-${parsed.topic}`;
+    let partitions = byStream.get(key);
+    if (partitions === undefined) byStream.set(key, partitions = new Map());
+    const ms = time.getTime();
+    const range = partitions.get(`${type}\n${bucket}`);
+    if (range === undefined) partitions.set(`${type}\n${bucket}`, [type, bucket, ms, ms]);
+    else [range[2], range[3]] = [Math.min(range[2], ms), Math.max(range[3], ms)];
+  }
+  return new Map([...byStream].map(([key, parts]) => [key, JSON.stringify([...parts.values()])]));
+}
+
+/** `pending` as saved, or undefined when it is not what {@linkcode partitionsOf} writes. */
+function pendingPartitions(text: unknown): PendingRows[] | undefined {
+  if (typeof text !== "string") return undefined;
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (!Array.isArray(parsed)) return undefined;
+    const valid = parsed.every((p) =>
+      Array.isArray(p) && p.length === 4 && typeof p[0] === "string" &&
+      typeof p[1] === "string" && Number.isFinite(p[2]) && Number.isFinite(p[3])
+    );
+    return valid ? parsed as PendingRows[] : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
- * How far beyond a batch a stream's `upto` is claimed, so that it is saved once
- * every so many events rather than before every batch. After a crash, at most
- * this many replayed events per stream cost a read each.
+ * How far beyond a batch a stream's `upto` is claimed: nowhere. Each batch claims
+ * exactly its own range, with where its rows go (`pending`), so that after a crash
+ * the sink reads back which of them were written and counts none of those lost.
  */
-const UPTO_SLACK = 10_000;
+const UPTO_SLACK = 0;
 
 /** Options of {@linkcode CassandraBackend.open}. */
 export interface CassandraBackendOptions {
@@ -203,6 +241,7 @@ export class CassandraBackend implements SinkBackend {
       }
       await this.#client.execute(createTableCql(this.#table));
       await this.#client.execute(this.#streams.create);
+      await this.#addPendingColumn();
       // Preparing a read of every column checks that an existing table fits.
       await this.#client.execute(
         `SELECT type, bucket, time, id, host, event FROM "${keyspace}"."${this.#config.table}" LIMIT 1`,
@@ -218,10 +257,22 @@ export class CassandraBackend implements SinkBackend {
     }
   }
 
+  /** A positions table from before `pending` gets the column (once; a second time fails harmlessly). */
+  async #addPendingColumn(): Promise<void> {
+    const table = this.#client.metadata.keyspaces[this.#config.keyspace] === undefined
+      ? undefined
+      : await this.#client.metadata.getTable(this.#config.keyspace, STREAMS_TABLE);
+    if (table?.columnsByName?.pending !== undefined) return;
+    await this.#client.execute(this.#streams.addPending).catch((error) => {
+      if (!/conflicts with an existing column|already exist/i.test(message(error))) throw error;
+    });
+  }
+
   /**
-   * The stream positions saved for this table. Streams whose `upto` is past
-   * their `next` (a crash between storing and saving) are remembered, and an
-   * event replayed into that range is stored only if its row is missing.
+   * The stream positions saved for this table. Where `upto` is past `next` (a
+   * crash between storing a batch and saving its position), the rows the batch
+   * was writing are read back: those found are `present`, and a replayed event in
+   * that range is stored only if its row is missing.
    */
   async positions(): Promise<StreamPosition[]> {
     await this.#ensureReady();
@@ -229,13 +280,38 @@ export class CassandraBackend implements SinkBackend {
       prepare: true,
       consistency: this.#options.consistency,
     });
-    const positions: StreamPosition[] = [];
+    const positions = new Map<string, StreamPosition>();
+    const pending = new Map<string, unknown>();
     for await (const row of result) {
       const { source, topic, next, upto, at } = row;
       const position = this.#saved.load({ source, topic, next, upto, at });
-      if (position !== undefined) positions.push(position);
+      if (position === undefined) continue;
+      const key = `${source}-${topic}`;
+      positions.set(key, position);
+      if (typeof row.pending === "string") pending.set(key, row.pending);
     }
-    return positions;
+    for (const doubt of this.#saved.doubts()) {
+      const position = positions.get(doubt.key);
+      const where = pendingPartitions(pending.get(doubt.key));
+      if (position === undefined || where === undefined) continue;
+      const present: number[] = [];
+      for (const [type, bucket, from, to] of where) {
+        const ids = await this.#client.execute(
+          this.#streams.idsBetween,
+          [type, bucket, new Date(from), new Date(to)],
+          { ...this.#options, fetchSize: 5000 },
+        );
+        for await (const { id } of ids) {
+          const parsed = parseEventId(id);
+          if (
+            parsed !== undefined && parsed.source.toString(16) === doubt.source &&
+            parsed.topic === doubt.topic && parsed.index >= doubt.next && parsed.index < doubt.upto
+          ) present.push(parsed.index);
+        }
+      }
+      position.present = present;
+    }
+    return [...positions.values()];
   }
 
   /**
@@ -245,7 +321,6 @@ export class CassandraBackend implements SinkBackend {
    */
   async write(events: Event[], positions: StreamPosition[] = []): Promise<WriteResult> {
     await this.#ensureReady();
-    await this.#claim(positions);
     const rows: RowValues[] = [];
     let refused = 0;
     for (const event of events) {
@@ -258,15 +333,21 @@ export class CassandraBackend implements SinkBackend {
         this.#noteRefusal("encoding", message(error));
       }
     }
+    await this.#claim(positions, rows);
     const { rejected, duplicates } = await this.#insertAll(rows);
     this.#found.clear();
     await this.#advance(positions);
     return { rejected: refused + rejected, duplicates };
   }
 
-  /** Saves `upto` past each stream of the batch, before its rows are written. */
-  async #claim(positions: StreamPosition[]): Promise<void> {
-    await this.#save(this.#streams.saveUpto, this.#saved.claims(positions), false);
+  /**
+   * Saves `upto` at the end of each stream of the batch, and where its rows go,
+   * before they are written.
+   */
+  async #claim(positions: StreamPosition[], rows: RowValues[]): Promise<void> {
+    const claims = this.#saved.claims(positions);
+    if (claims.length === 0) return;
+    await this.#save(this.#streams.saveUpto, claims, false, partitionsOf(rows));
   }
 
   /** Saves `next` for each stream of a batch whose rows are all written. */
@@ -274,12 +355,17 @@ export class CassandraBackend implements SinkBackend {
     await this.#save(this.#streams.saveNext, this.#saved.advances(positions), true);
   }
 
-  async #save(cql: string, streams: SavedStream[], next: boolean): Promise<void> {
+  async #save(
+    cql: string,
+    streams: SavedStream[],
+    next: boolean,
+    pending = new Map<string, string>(),
+  ): Promise<void> {
     await Promise.all(streams.map(async (stream) => {
       const where = [this.#config.table, stream.source, stream.topic];
       const values = next
         ? [stream.value, new Date(stream.at), ...where]
-        : [stream.value, ...where];
+        : [stream.value, pending.get(stream.key) ?? null, ...where];
       await this.#client.execute(cql, values, this.#options);
       if (next) this.#saved.advanced(stream);
       else this.#saved.claimed(stream);

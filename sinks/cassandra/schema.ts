@@ -168,7 +168,8 @@ export function rowOf(event: Event, bucket: Bucket): RowValues {
  * Table of the sinks' stream positions in `keyspace` (docs/stored.md), shared by
  * every events table there: one partition per events table, one row per stream.
  * `next`: every event below it is stored; `upto`: none at or above it is (events
- * in between may be, after a crash: the sink checks their rows).
+ * in between may be, after a crash: the sink checks their rows); `pending`: where
+ * the rows between them go, as JSON `[[type, bucket, first ms, last ms], ...]`.
  *
  * @example
  * ```ts
@@ -179,8 +180,9 @@ export function rowOf(event: Event, bucket: Bucket): RowValues {
 export const STREAMS_TABLE = "stream_positions";
 
 /**
- * CQL of the stream positions: create, read one events table's, save `upto`,
- * save `next`, and check that an event's row exists.
+ * CQL of the stream positions: create (and add `pending` to a table made before
+ * it), read one events table's, save `upto` with `pending`, save `next`, check
+ * that an event's row exists, and list the ids of a partition's time range.
  *
  * @example
  * ```ts
@@ -190,10 +192,12 @@ export const STREAMS_TABLE = "stream_positions";
  */
 export function streamsCql(name: TableName): {
   create: string;
+  addPending: string;
   select: string;
   saveUpto: string;
   saveNext: string;
   exists: string;
+  idsBetween: string;
 } {
   const streams = qualified({ keyspace: name.keyspace, table: STREAMS_TABLE });
   return {
@@ -203,15 +207,21 @@ export function streamsCql(name: TableName): {
   topic text,
   next bigint,
   upto bigint,
+  pending text,
   at timestamp,
   PRIMARY KEY ((events_table), source, topic)
 )`,
-    select: `SELECT source, topic, next, upto, at FROM ${streams} WHERE events_table = ?`,
-    saveUpto: `UPDATE ${streams} SET upto = ? WHERE events_table = ? AND source = ? AND topic = ?`,
+    addPending: `ALTER TABLE ${streams} ADD pending text`,
+    select: `SELECT source, topic, next, upto, pending, at FROM ${streams} WHERE events_table = ?`,
+    saveUpto:
+      `UPDATE ${streams} SET upto = ?, pending = ? WHERE events_table = ? AND source = ? AND topic = ?`,
     saveNext:
       `UPDATE ${streams} SET next = ?, at = ? WHERE events_table = ? AND source = ? AND topic = ?`,
     exists: `SELECT id FROM ${
       qualified(name)
     } WHERE type = ? AND bucket = ? AND time = ? AND id = ?`,
+    idsBetween: `SELECT id FROM ${
+      qualified(name)
+    } WHERE type = ? AND bucket = ? AND time >= ? AND time <= ?`,
   };
 }

@@ -23,6 +23,7 @@ import {
 import type { Event } from "@eventstorm/core";
 import { UsageError } from "@eventstorm/core/cli";
 import {
+  eventId,
   SavedPositions,
   type SavedStream,
   type SinkBackend,
@@ -46,11 +47,15 @@ import { collectionForType, safeDocument } from "./keys.ts";
 export const STREAMS_COLLECTION = "eventstorm.streams";
 
 /**
- * How far beyond a batch a stream's `upto` is claimed (time-series collections
- * only, which do not refuse a second `_id`): after a crash, replayed events up to
- * there are looked up before they are stored.
+ * How far beyond a batch a stream's `upto` is claimed: nowhere. Each batch claims
+ * exactly its own range before its inserts, so that after a crash the sink looks
+ * up which of them were stored (none of those is lost) and, in time-series
+ * collections (which do not refuse a second `_id`), which replayed events to skip.
  */
-const UPTO_SLACK = 10_000;
+const UPTO_SLACK = 0;
+
+/** Ids looked up in one query when a crash left a stream's range in doubt. */
+const DOUBT_CHUNK = 10_000;
 
 /** A document of {@linkcode STREAMS_COLLECTION}. */
 interface StreamDocument {
@@ -415,11 +420,40 @@ export class MongoBackend implements SinkBackend {
     const cursor = this.#db.collection<StreamDocument>(STREAMS_COLLECTION).find({
       dest: this.#destination,
     });
+    const byKey = new Map<string, StreamPosition>();
     for await (const document of cursor) {
       const position = this.#saved.load(document);
-      if (position !== undefined) positions.push(position);
+      if (position === undefined) continue;
+      positions.push(position);
+      byKey.set(`${document.source}-${document.topic}`, position);
+    }
+    for (const doubt of this.#saved.doubts()) {
+      const position = byKey.get(doubt.key);
+      if (position !== undefined) position.present = await this.#present(doubt);
     }
     return positions;
+  }
+
+  /** Indexes of a stream's range in doubt whose documents are stored. */
+  async #present(
+    doubt: { source: string; topic: string; next: number; upto: number },
+  ): Promise<number[]> {
+    const collection = await this.#collection(
+      this.#config.collection ?? collectionForType(doubt.topic),
+    );
+    const source = BigInt(`0x${doubt.source}`);
+    const present: number[] = [];
+    for (let from = doubt.next; from < doubt.upto; from += DOUBT_CHUNK) {
+      const ids: Document["_id"][] = [];
+      for (let i = from; i < Math.min(doubt.upto, from + DOUBT_CHUNK); i++) {
+        ids.push(eventId(source, doubt.topic, i));
+      }
+      const cursor = collection.find({ _id: { $in: ids } }, { projection: { _id: 1 } });
+      for await (const { _id } of cursor) {
+        present.push(Number(String(_id).slice(String(_id).lastIndexOf("-") + 1)));
+      }
+    }
+    return present;
   }
 
   /** Saves each stream's `upto` (claims, time-series) or `next`, never moving it back. */
@@ -463,7 +497,7 @@ export class MongoBackend implements SinkBackend {
   async write(events: Event[], positions: StreamPosition[] = []): Promise<WriteResult> {
     this.#duplicates = 0;
     try {
-      if (this.#config.timeseries && positions.length > 0) {
+      if (positions.length > 0) {
         await this.#ensureReady();
         await this.#save(this.#saved.claims(positions), "upto");
       }
