@@ -4,6 +4,8 @@
 #   scripts/postfix.sh install        install postfix and pflogsumm if missing
 #   scripts/postfix.sh start LOGFILE  empty the queue, configure, log to LOGFILE,
 #                                     start or reload
+#   scripts/postfix.sh start syslog   the same, logging through syslog(3) to /dev/log,
+#                                     as Postfix does by default
 #   scripts/postfix.sh stop           stop postfix
 #
 # Mail never leaves the machine: every non-local domain is routed to Postfix's own
@@ -39,12 +41,15 @@ SEL
 
 configure() {
   local logfile=$1
-  local logdir
-  logdir=$(dirname "$logfile")
-  mkdir -p "$logdir"
+  if [ "$logfile" = syslog ]; then
+    postconf -e "maillog_file="
+  else
+    local logdir
+    logdir=$(dirname "$logfile")
+    mkdir -p "$logdir"
+    postconf -e "maillog_file=$logfile" "maillog_file_prefixes=/var, /dev/stdout, $logdir"
+  fi
   postconf -e \
-    "maillog_file=$logfile" \
-    "maillog_file_prefixes=/var, /dev/stdout, $logdir" \
     "inet_interfaces=loopback-only" \
     "inet_protocols=ipv4" \
     "myhostname=localhost" \
@@ -89,12 +94,14 @@ install)
   install
   ;;
 start)
-  [ -n "${2:-}" ] || { echo "usage: $0 start LOGFILE" >&2; exit 2; }
+  [ -n "${2:-}" ] || { echo "usage: $0 start LOGFILE|syslog" >&2; exit 2; }
   install
   # Mail left over from an earlier run would add lines the caller did not cause.
   postsuper -d ALL >/dev/null 2>&1 || true
   configure "$2"
-  if running; then postfix reload >/dev/null 2>&1; else postfix start >/dev/null 2>&1; fi
+  # postlogd or syslog(3) is chosen when the daemons start: a switch needs a restart.
+  if running; then postfix stop >/dev/null 2>&1 || true; fi
+  postfix start >/dev/null 2>&1
   # Wait until smtpd accepts connections.
   for _ in $(seq 1 100); do
     if (exec 3<>/dev/tcp/127.0.0.1/25) 2>/dev/null; then exit 0; fi
@@ -107,7 +114,7 @@ stop)
   if command -v postfix >/dev/null && running; then postfix stop >/dev/null 2>&1; fi
   ;;
 *)
-  echo "usage: $0 install | start LOGFILE | stop" >&2
+  echo "usage: $0 install | start LOGFILE|syslog | stop" >&2
   exit 2
   ;;
 esac

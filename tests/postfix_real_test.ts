@@ -4,15 +4,24 @@
  * `smtp-source` and `sendmail` (deliveries, several recipients, rejects, bounces,
  * a deferral that expires), runs `sources/postfix/main.ts --once --print` over the
  * log, checks the transactions, and compares totals with `pflogsumm` on the same
- * file. Without Postfix (not root, no apt) the test is skipped, or fails under
- * CI=true.
+ * file. Then the same Postfix logs through syslog(3), as it does by default:
+ * Debian's rsyslog (scripts/rsyslog.sh) reads /dev/log, writes its own mail log
+ * and forwards to `eventstorm source syslog` over TCP, whose transactions must
+ * equal the file source's on rsyslog's file. Without Postfix (not root, no apt)
+ * the tests are skipped, or fail under CI=true.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { waitFor } from "./helpers.ts";
+import { Collector, type Event } from "@eventstorm/core";
+import { LineSource } from "@eventstorm/core/source";
+import { PostfixTracker } from "@eventstorm/source-postfix";
+import { GatherOutput } from "./file_events.ts";
+import { freePort, waitFor } from "./helpers.ts";
 
 const SCRIPT = fileURLToPath(new URL("../scripts/postfix.sh", import.meta.url));
+const RSYSLOG = fileURLToPath(new URL("../scripts/rsyslog.sh", import.meta.url));
+const CLI = fileURLToPath(new URL("../cli.ts", import.meta.url));
 const MAIN = fileURLToPath(new URL("../sources/postfix/main.ts", import.meta.url));
 const CI = Deno.env.get("CI") === "true";
 const decoder = new TextDecoder();
@@ -249,6 +258,171 @@ Deno.test({
     } finally {
       await run("bash", [SCRIPT, "stop"]);
       await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
+});
+
+/** Resolves once `postqueue -p` is empty twice in a row and `log` stops growing. */
+async function queueDrained(log: string): Promise<void> {
+  let emptyBefore = false;
+  await waitFor(
+    async () => {
+      const empty = (await run("postqueue", ["-p"])).stdout.includes("Mail queue is empty");
+      const done = empty && emptyBefore;
+      emptyBefore = empty;
+      return done;
+    },
+    "the Postfix queue to empty",
+    90_000,
+    250,
+  );
+  let previous = -1;
+  await waitFor(
+    async () => {
+      const size = (await Deno.stat(log).catch(() => ({ size: -2 }))).size;
+      const settled = size === previous && size > 0;
+      previous = size;
+      return settled;
+    },
+    `${log} to settle`,
+    90_000,
+    500,
+  );
+}
+
+/** The events as the tests compare them: JSON with ISO times, sorted. */
+function canonical(events: Event[], type: string): string[] {
+  return events.filter((e) => e.type === type).map((e) => {
+    const { time, ...rest } = e;
+    return JSON.stringify({ ...rest, time: new Date(time as Date).toISOString() });
+  }).sort();
+}
+
+Deno.test({
+  name:
+    "real Postfix through syslog: rsyslog on /dev/log forwards to `source syslog`, same transactions as its file",
+  ignore: unavailable !== undefined && !CI,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    if (unavailable) throw new Error(unavailable);
+    const work = await Deno.makeTempDir({ prefix: "postfix_syslog_" });
+    const port = freePort();
+    const listen = freePort();
+    const collector = await Collector.open({
+      endpoints: `@tcp://127.0.0.1:${port}`,
+      topics: ["smtp."],
+    });
+    const received: Event[] = [];
+    const receiving = (async () => {
+      for await (const event of collector.events()) received.push(event);
+    })();
+    const source = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        CLI,
+        "source",
+        "syslog",
+        "--listen",
+        `tcp://127.0.0.1:${listen}`,
+        "--utc",
+        "--to",
+        `tcp://127.0.0.1:${port}`,
+        "--no-checkpoint",
+        "--stats-interval",
+        "0s",
+      ],
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    let stderr = "";
+    const drained = (async () => {
+      for await (const chunk of source.stderr) stderr += decoder.decode(chunk);
+    })();
+    let stopped = false;
+    try {
+      await waitFor(() => stderr.includes("listening on"), `the source\n${stderr}`, 60_000);
+      const rsyslog = await run("bash", [
+        RSYSLOG,
+        "start",
+        work,
+        String(listen),
+        "octet-counted",
+        "/dev/log",
+      ]);
+      assert.equal(rsyslog.code, 0, rsyslog.stderr);
+      const started = await run("bash", [SCRIPT, "start", "syslog"]);
+      assert.equal(started.code, 0, started.stderr);
+
+      assert.equal((await smtpSource("alice@localhost", { messages: 3 })).code, 0);
+      assert.equal((await smtpSource("rcpt@localhost", { recipients: 3 })).code, 0);
+      assert.notEqual((await smtpSource("x@reject.test")).code, 0);
+      assert.equal((await smtpSource("user@bounce.test")).code, 0);
+      const sendmail = await run(
+        "sendmail",
+        ["-f", "root", "alice", "bob", "nosuchuser", "carol"],
+        "Subject: eventstorm syslog test\n\nhello\n",
+      );
+      assert.equal(sendmail.code, 0, sendmail.stderr);
+      const file = join(work, "messages.log");
+      await queueDrained(file);
+
+      // rsyslog's own file through the Postfix file source.
+      const out = new GatherOutput();
+      await new LineSource({
+        paths: [file],
+        once: true,
+        fromStart: true,
+        parser: new PostfixTracker({ utc: true }),
+        host: "here",
+        output: () => out,
+      }).run();
+      const want = canonical(out.events, "smtp.transaction");
+      // 3 + 1 + 1 messages over SMTP, the one sendmail sent, and two non-delivery notices.
+      assert.equal(want.length, 8, (await Deno.readTextFile(file)).slice(-3000));
+
+      // Transactions still open (none here) go out when the source stops, as the file
+      // source sends them at the end of its input.
+      await waitFor(
+        () => canonical(received, "smtp.transaction").length >= want.length,
+        "the transactions over syslog",
+        30_000,
+      ).catch((error) => {
+        throw new Error(`${error.message}: ${received.length} events\n${stderr}`);
+      });
+      source.kill("SIGTERM");
+      await source.status;
+      stopped = true;
+      await drained;
+      for (const type of ["smtp.transaction", "smtp.reject"]) {
+        assert.deepEqual(canonical(received, type), canonical(out.events, type), type);
+      }
+      // Every line rsyslog wrote came over TCP too; only rsyslogd's own are not Postfix's.
+      const lines = (await Deno.readTextFile(file)).split("\n").filter((l) => l !== "");
+      const others = lines.filter((l) => !/ postfix\/[a-z-]+\[\d+\]: /.test(l));
+      assert.match(
+        stderr,
+        new RegExp(
+          `messages ${lines.length}, events \\d+, unparsed 0, ignored ${others.length}, too long 0, ` +
+            `bad frames 0, kernel drops 0\n`,
+        ),
+      );
+    } finally {
+      if (!stopped) {
+        try {
+          source.kill("SIGKILL");
+        } catch {
+          // Gone.
+        }
+        await source.status;
+        await drained;
+      }
+      await run("bash", [SCRIPT, "stop"]);
+      await run("bash", [RSYSLOG, "stop", work]);
+      await collector.close();
+      await receiving;
+      await Deno.remove(work, { recursive: true }).catch(() => {});
     }
   },
 });
