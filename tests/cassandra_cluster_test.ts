@@ -328,10 +328,15 @@ Deno.test({
   ignore,
   fn: async () => {
     await reader.close();
-    lock?.release();
-    if (inCI) {
-      const result = await runScript("cassandra.sh", ["cluster", "stop", DIR]);
-      assert.ok(result.ok, result.output);
+    try {
+      if (inCI) {
+        const result = await runScript("cassandra.sh", ["cluster", "stop", DIR]);
+        assert.ok(result.ok, result.output);
+      }
+    } finally {
+      // Only now: the fleet test, waiting for the lock, must find the cluster either
+      // running or stopped, never stopping under it.
+      lock?.release();
     }
   },
 });

@@ -348,6 +348,41 @@ cqlTest(
 );
 
 cqlTest(
+  "cassandra sink: a positions table from before `pending` gets the column",
+  async (keyspace) => {
+    const client = await cql();
+    await client.execute(
+      `CREATE KEYSPACE ${keyspace} WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`,
+    );
+    await client.execute(
+      `CREATE TABLE ${keyspace}.stream_positions (events_table text, source text, topic text, ` +
+        `next bigint, upto bigint, at timestamp, PRIMARY KEY ((events_table), source, topic))`,
+    );
+    const columns = async () =>
+      (await rows(
+        "SELECT column_name FROM system_schema.columns WHERE keyspace_name = ? AND table_name = ?",
+        [keyspace, "stream_positions"],
+      )).map((row) => row.column_name as string);
+    assert.ok(!(await columns()).includes("pending"));
+    const backend = await CassandraBackend.open(config(keyspace));
+    try {
+      assert.ok((await columns()).includes("pending"));
+      const event: Event = {
+        type: "app.tick",
+        time: new Date(BASE),
+        host: "h",
+        _id: eventId(0xc4a6n, "app.tick", 0),
+      };
+      const at = Date.now();
+      await backend.write([event], [{ source: 0xc4a6n, topic: "app.tick", next: 1, at }]);
+      assert.deepEqual((await backend.positions()).map(({ next }) => next), [1]);
+    } finally {
+      await backend.close();
+    }
+  },
+);
+
+cqlTest(
   "cassandra sink: rows the server calls invalid are counted, the rest stored",
   async (keyspace) => {
     const logs: string[] = [];

@@ -257,13 +257,18 @@ export class CassandraBackend implements SinkBackend {
     }
   }
 
-  /** A positions table from before `pending` gets the column (once; a second time fails harmlessly). */
+  /**
+   * A positions table made before `pending` existed gets the column. Only a table
+   * the driver knows and that lacks it is altered: one it does not know yet was
+   * just made, by this sink or a peer starting beside it, with the column.
+   */
   async #addPendingColumn(): Promise<void> {
-    const table = this.#client.metadata.keyspaces[this.#config.keyspace] === undefined
-      ? undefined
-      : await this.#client.metadata.getTable(this.#config.keyspace, STREAMS_TABLE);
-    if (table?.columnsByName?.pending !== undefined) return;
+    const { keyspace } = this.#config;
+    if (this.#client.metadata.keyspaces[keyspace] === undefined) return;
+    const table = await this.#client.metadata.getTable(keyspace, STREAMS_TABLE);
+    if (!table || table.columnsByName?.pending !== undefined) return;
     await this.#client.execute(this.#streams.addPending).catch((error) => {
+      // A peer added it first.
       if (!/conflicts with an existing column|already exist/i.test(message(error))) throw error;
     });
   }
