@@ -6,7 +6,8 @@
  * @module
  */
 import { localHostname } from "@eventstorm/core";
-import { type Counters, StatsReporter, UsageError } from "@eventstorm/core/cli";
+import { type Counters, StatsReporter, UsageError, waitingNotice } from "@eventstorm/core/cli";
+import { EmitterLink } from "@eventstorm/core/source";
 import { type AgentConfig, ConfigError, type InputConfig } from "./config.ts";
 import { INPUT_TYPES, type InputContext, type PreparedInput } from "./inputs.ts";
 
@@ -20,20 +21,30 @@ interface Running {
   reporter: StatsReporter;
 }
 
-function contextOf(config: AgentConfig, input: InputConfig): InputContext {
+function contextOf(
+  config: AgentConfig,
+  input: InputConfig,
+  link?: () => EmitterLink | undefined,
+): InputContext {
   return {
     name: input.name,
     to: config.to,
     curve: config.curve,
+    link,
     host: config.host ?? localHostname(),
     stateDir: config.stateDir,
   };
 }
 
+/** What makes the agent's connection the same across reloads. */
+function linkKeyOf(config: AgentConfig): string {
+  const curve = config.curve && [config.curve.serverKey, config.curve.publicKey];
+  return JSON.stringify([config.to, curve]);
+}
+
 /** What makes an input the same across reloads: its table and the shared settings. */
 function keyOf(config: AgentConfig, input: InputConfig): string {
-  const curve = config.curve && [config.curve.serverKey, config.curve.publicKey];
-  return JSON.stringify([input.fingerprint, config.to, curve, config.host, config.stateDir]);
+  return JSON.stringify([input.fingerprint, linkKeyOf(config), config.host, config.stateDir]);
 }
 
 /**
@@ -46,13 +57,16 @@ function keyOf(config: AgentConfig, input: InputConfig): string {
  * await checkConfig(await loadConfig("agent.toml"));
  * ```
  */
-export async function checkConfig(config: AgentConfig): Promise<Map<string, PreparedInput>> {
+export async function checkConfig(
+  config: AgentConfig,
+  link?: () => EmitterLink | undefined,
+): Promise<Map<string, PreparedInput>> {
   const prepared = new Map<string, PreparedInput>();
   for (const input of config.inputs) {
     try {
       prepared.set(
         input.name,
-        await INPUT_TYPES[input.type].prepare(input.values, contextOf(config, input)),
+        await INPUT_TYPES[input.type].prepare(input.values, contextOf(config, input, link)),
       );
     } catch (error) {
       if (!(error instanceof UsageError || error instanceof SyntaxError)) throw error;
@@ -90,6 +104,8 @@ export class Agent {
   readonly #running = new Map<string, Running>();
   readonly #options: AgentOptions;
   #applying: Promise<unknown> = Promise.resolve();
+  /** The one connection every input publishes on (each its own stream). */
+  #link: { key: string; link: EmitterLink } | undefined;
 
   /** Creates an agent with nothing running. */
   constructor(options: AgentOptions) {
@@ -122,12 +138,24 @@ export class Agent {
       this.#running.get(input.name)?.key !== keyOf(config, input)
     );
     // Only what starts is prepared: an unchanged input's config was checked already.
-    const prepared = await checkConfig({ ...config, inputs: toStart });
+    const prepared = await checkConfig({ ...config, inputs: toStart }, () => this.#link?.link);
     const stopped: string[] = [];
     for (const [name, running] of this.#running) {
       if (wanted.has(name) && running.key === keyOf(config, wanted.get(name)!)) continue;
       await this.#stopOne(running);
       stopped.push(name);
+    }
+    // A new router or new keys: every input was restarted, so nothing uses the old link.
+    if (this.#link !== undefined && this.#link.key !== linkKeyOf(config)) await this.#closeLink();
+    if (toStart.length > 0 && this.#link === undefined) {
+      this.#link = {
+        key: linkKeyOf(config),
+        link: await EmitterLink.open({
+          endpoints: config.to,
+          curve: config.curve,
+          onWaiting: waitingNotice("agent", config.to),
+        }),
+      };
     }
     for (const input of toStart) this.#startOne(config, input, prepared.get(input.name)!);
     const started = toStart.map((input) => input.name);
@@ -175,9 +203,16 @@ export class Agent {
     this.#log(`agent: input ${running.config.name} stopped`);
   }
 
-  /** Stops every input (each flushes first). */
+  async #closeLink(): Promise<void> {
+    const link = this.#link?.link;
+    this.#link = undefined;
+    await link?.close();
+  }
+
+  /** Stops every input (each flushes first), then closes the connection. */
   async stop(): Promise<void> {
     await this.#applying.catch(() => {});
     await Promise.all([...this.#running.values()].map((running) => this.#stopOne(running)));
+    await this.#closeLink();
   }
 }

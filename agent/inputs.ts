@@ -5,6 +5,7 @@
  * @module
  */
 import { type CurveOptions, Emitter, type EventOutput } from "@eventstorm/core";
+import type { EmitterLink } from "@eventstorm/core/source";
 import {
   defaultCheckpointPath,
   type FileSourceCommand,
@@ -61,6 +62,11 @@ export interface InputContext {
   to: string[];
   /** CURVE keys for the link to the router. */
   curve?: CurveOptions;
+  /**
+   * The agent's one connection, shared by its inputs, as it is when an input
+   * starts; without it (or when it gives none) each input opens its own.
+   */
+  link?: () => EmitterLink | undefined;
   /** Host of events that name none. */
   host: string;
   /** Where checkpoints go; the default state directory when absent. */
@@ -85,9 +91,15 @@ export interface InputKind {
   prepare(values: Flags, context: InputContext): Promise<PreparedInput>;
 }
 
-function emitterFor(context: InputContext) {
-  return (resume: { sourceId?: bigint; positions?: Record<string, number> }) =>
-    Emitter.open({ endpoints: context.to, host: context.host, curve: context.curve, ...resume });
+function emitterFor(context: InputContext, host = context.host) {
+  return (resume: { sourceId?: bigint; positions?: Record<string, number> }) => {
+    const link = context.link?.();
+    return Emitter.open(
+      link
+        ? { link, host, ...resume }
+        : { endpoints: context.to, host, curve: context.curve, ...resume },
+    );
+  };
 }
 
 function checkpointPath(context: InputContext, keys: string[]): string {
@@ -267,11 +279,7 @@ export const INPUT_TYPES: Record<InputType, InputKind> = {
       let output: Emitter | undefined;
       return {
         async run(signal) {
-          output = await Emitter.open({
-            endpoints: context.to,
-            curve: context.curve,
-            host: stringFlag(values, "host") ?? context.host,
-          });
+          output = await emitterFor(context, stringFlag(values, "host") ?? context.host)({});
           try {
             await runDemoSource({ rate, output, limit, signal });
           } finally {

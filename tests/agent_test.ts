@@ -17,6 +17,16 @@ function sshLine(i: number): string {
   }]: Accepted publickey for user${i} from 192.0.2.7 port ${40000 + i} ssh2\n`;
 }
 
+/** TCP connections `pid` has established to `port` (from `ss`). */
+async function connectionsTo(pid: number, port: string): Promise<number> {
+  const out = await new Deno.Command("ss", {
+    args: ["-Htnp", "state", "established", "dport", "=", `:${port}`],
+  }).output();
+  assert.ok(out.success, new TextDecoder().decode(out.stderr));
+  return new TextDecoder().decode(out.stdout).split("\n")
+    .filter((line) => line.includes(`pid=${pid},`)).length;
+}
+
 async function sendUdp(port: number, lines: string[]): Promise<void> {
   const script = `import socket,sys\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n` +
     `for l in sys.argv[2:]: s.sendto(l.encode(), ('127.0.0.1', int(sys.argv[1])))`;
@@ -79,6 +89,10 @@ Deno.test({
       );
       const sources = new Set(received.map((e) => e.type));
       assert.ok(sources.has("ssh.login") && sources.has("syslog.message"));
+      // Two inputs, two streams, one connection.
+      assert.equal(await connectionsTo(child.pid, port), 1);
+      const streams = collector.stats().streams;
+      assert.equal(new Set(streams.map((s) => s.source)).size, 2, JSON.stringify(streams));
 
       // Reload: net removed, auth2 added, auth unchanged.
       await Deno.writeTextFile(join(dir, "auth2.log"), sshLine(10));
@@ -95,6 +109,7 @@ Deno.test({
       await Deno.writeTextFile(join(dir, "auth.log"), sshLine(3), { append: true });
       await wait("auth's new login", () => logins().includes("user3"));
       assert.ok(!stderr.includes("input auth stopped"), stderr);
+      assert.equal(await connectionsTo(child.pid, port), 1, "the reload kept the connection");
       const sent = messages().length;
       await sendUdp(udp, ["<13>Dec  3 06:00:01 h1 cron[1]: after"]);
 

@@ -63,7 +63,13 @@ Deno.test("each entry point exports what its users need", () => {
       "parseMessage",
       "SequenceTracker",
     ],
-    "./source": ["FileFollower", "CheckpointStore", "SyslogParser", "runFileSourceMain"],
+    "./source": [
+      "FileFollower",
+      "CheckpointStore",
+      "SyslogParser",
+      "runFileSourceMain",
+      "EmitterLink",
+    ],
     "./sink": ["SinkRunner", "runSinkMain", "eventId"],
     "./cli": ["parseFlags", "helpText", "runCommand", "UsageError", "StatsReporter"],
   };

@@ -41,6 +41,7 @@ export {
   type LineBatch,
 } from "../tail/mod.ts";
 export { CheckpointStore } from "../checkpoint.ts";
+export { EmitterLink, type EmitterLinkOptions } from "../link.ts";
 export {
   LineSource,
   type LineSourceCheckpoint,
