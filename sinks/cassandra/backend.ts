@@ -80,6 +80,11 @@ export interface CassandraBackendOptions {
 
 const codes = cassandra.types.responseErrorCodes;
 
+/** What a node answers for a keyspace or table that other nodes have and it has not yet. */
+const UNSETTLED_SCHEMA = /keyspace .* does(n't| not) exist|unconfigured table/i;
+/** Setup tries this many times (half a second apart) while the schema settles. */
+const SCHEMA_ATTEMPTS = 20;
+
 /** Server answers that a statement itself is wrong: the setup cannot go on. */
 const CONFIG_CODES = new Set<number>([
   codes.syntaxError,
@@ -234,6 +239,19 @@ export class CassandraBackend implements SinkBackend {
 
   async #setup(): Promise<void> {
     await this.#client.connect();
+    for (let attempt = 1;; attempt++) {
+      try {
+        return await this.#setupSchema();
+      } catch (error) {
+        // Sinks starting together: another made the keyspace, the driver heard of it, and
+        // this statement went to a node the schema has not reached yet. Not a config error.
+        if (attempt >= SCHEMA_ATTEMPTS || !UNSETTLED_SCHEMA.test(message(error))) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    }
+  }
+
+  async #setupSchema(): Promise<void> {
     const { keyspace } = this.#config;
     try {
       if (!this.#client.metadata.keyspaces[keyspace]) {
