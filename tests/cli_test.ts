@@ -99,6 +99,13 @@ Deno.test("tap --stats and --top print rates and loss", opts, async () => {
   assert.match(demoResult.stderr, /3000 events emitted, 3000 sent, 0 dropped/);
   // Everything has arrived once tap's periodic line counts all of it.
   await waitFor(() => /total 3000 events/.test(tap.stdout()), "tap to count 3000 events");
+  // top reads on its own socket and prints on its own clock: wait for its table to catch up too.
+  const httpHits = () =>
+    Math.max(
+      0,
+      ...[...top.stdout().matchAll(/^http\.hit\s+\S+\s+(\d+)\s/gm)].map((m) => Number(m[1])),
+    );
+  await waitFor(() => httpHits() > 2000, "top to count most demo events as http.hit");
   tap.child.kill("SIGINT");
   top.child.kill("SIGINT");
   const tapped = await tap.finish();
