@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { mulberry32 } from "@eventstorm/core/internal";
+import { mulberry32, sleep } from "@eventstorm/core/internal";
 
 /** nginx's built-in `combined` format.
  *
@@ -1054,17 +1054,4 @@ async function rotate(path: string, keep: number): Promise<void> {
 async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
   let offset = 0;
   while (offset < bytes.length) offset += await file.write(bytes.subarray(offset));
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done);
-  });
 }
