@@ -7,6 +7,7 @@
  * @module
  */
 import { mulberry32, sleep } from "@eventstorm/core/internal";
+import { COMBINED_FORMAT } from "@eventstorm/source-nginx";
 
 /** nginx's built-in `combined` format.
  *
@@ -16,9 +17,7 @@ import { mulberry32, sleep } from "@eventstorm/core/internal";
  * console.log(NGINX_COMBINED_FORMAT.startsWith("$remote_addr")); // true
  * ```
  */
-export const NGINX_COMBINED_FORMAT: string =
-  '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent ' +
-  '"$http_referer" "$http_user_agent"';
+export const NGINX_COMBINED_FORMAT: string = COMBINED_FORMAT;
 
 /** `combined` plus timings, the usual custom format for latency dashboards.
  *
