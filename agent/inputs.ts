@@ -8,8 +8,8 @@ import { type CurveOptions, Emitter, type EventOutput } from "@eventstorm/core";
 import type { EmitterLink } from "@eventstorm/core/source";
 import {
   defaultCheckpointPath,
-  type FileSourceCommand,
-  fileSourceSpec,
+  fileSourceCommand,
+  type FileSourceSpec,
   formatSourceLine,
   LineSource,
   sourceCounters,
@@ -24,22 +24,24 @@ import {
   stringFlag,
   UsageError,
 } from "@eventstorm/core/cli";
-import { nginxCommand } from "@eventstorm/source-nginx/main";
-import { postfixCommand } from "@eventstorm/source-postfix/main";
-import { sshdCommand } from "@eventstorm/source-sshd/main";
-import { DEMO_COMMAND, runDemoSource } from "@eventstorm/source-demo";
-import { METRICS_COMMAND, MetricsSampler, sampleMetrics } from "@eventstorm/source-metrics";
+import { nginxSource } from "@eventstorm/source-nginx/main";
+import { postfixSource } from "@eventstorm/source-postfix/main";
+import { sshdSource } from "@eventstorm/source-sshd/main";
+import { runDemoSource } from "@eventstorm/source-demo";
+import { command as demoCommand } from "@eventstorm/source-demo/main";
+import { MetricsSampler, sampleMetrics } from "@eventstorm/source-metrics";
+import { command as metricsCommand } from "@eventstorm/source-metrics/main";
 import { parseListenAddress, SyslogSource } from "@eventstorm/source-syslog";
 import {
+  command as journaldCommand,
   formatJournaldLine,
-  JOURNALD_COMMAND,
   journaldCounters,
   journaldSource,
 } from "@eventstorm/source-journald/main";
 import type { JournaldSource, JournalRouter } from "@eventstorm/source-journald";
 import {
+  command as syslogCommand,
   formatSyslogLine,
-  SYSLOG_COMMAND,
   syslogCounters,
   syslogRouter,
 } from "@eventstorm/source-syslog/main";
@@ -108,15 +110,15 @@ function checkpointPath(context: InputContext, keys: string[]): string {
     : defaultCheckpointPath(`agent-${context.name}`, keys);
 }
 
-function fileInput(command: FileSourceCommand): InputKind {
+function fileInput(fileSource: FileSourceSpec): InputKind {
   return {
-    spec: fileSourceSpec(command),
+    spec: fileSourceCommand(fileSource),
     async prepare(values, context) {
       const files = listFlag(values, "file");
       if (files.length === 0) throw new UsageError("file: required (a path or a glob)");
       const maxLineBytes = integerFlag(values, "max-line-bytes", { min: 256, max: 64 << 20 })!;
       const pollIntervalMs = parseDuration(stringFlag(values, "poll-interval")!, "poll_interval");
-      const parser = await command.makeParser(values);
+      const parser = await fileSource.makeParser(values);
       const hostOverride = stringFlag(values, "host");
       let source: LineSource | undefined;
       let last: Counters = {};
@@ -131,7 +133,7 @@ function fileInput(command: FileSourceCommand): InputKind {
             host: hostOverride ?? context.host,
             hostOverride,
             unparsedType: values.unparsed === true
-              ? command.unparsedType ?? `${command.name}.unparsed`
+              ? fileSource.unparsedType ?? `${fileSource.name}.unparsed`
               : undefined,
             checkpointPath: checkpointPath(context, files),
             signal,
@@ -149,7 +151,7 @@ function fileInput(command: FileSourceCommand): InputKind {
           return last;
         },
         format: (current, previous, elapsed) =>
-          formatSourceLine(`${context.name} (${command.name})`, current, previous, elapsed),
+          formatSourceLine(`${context.name} (${fileSource.name})`, current, previous, elapsed),
       };
     },
   };
@@ -157,11 +159,11 @@ function fileInput(command: FileSourceCommand): InputKind {
 
 /** Every input type by its `type` value. */
 export const INPUT_TYPES: Record<InputType, InputKind> = {
-  nginx: fileInput(nginxCommand),
-  postfix: fileInput(postfixCommand),
-  sshd: fileInput(sshdCommand),
+  nginx: fileInput(nginxSource),
+  postfix: fileInput(postfixSource),
+  sshd: fileInput(sshdSource),
   syslog: {
-    spec: SYSLOG_COMMAND,
+    spec: syslogCommand,
     async prepare(values: Flags, context: InputContext): Promise<PreparedInput> {
       const listen = listFlag(values, "listen").map(parseListenAddress);
       if (listen.length === 0) throw new UsageError("listen: required (e.g. udp://127.0.0.1:5514)");
@@ -200,7 +202,7 @@ export const INPUT_TYPES: Record<InputType, InputKind> = {
     },
   },
   journald: {
-    spec: JOURNALD_COMMAND,
+    spec: journaldCommand,
     async prepare(values: Flags, context: InputContext): Promise<PreparedInput> {
       // Built once here to check the values; again per run, so a restarted input starts clean.
       await journaldSource(values, { host: context.host, output: emitterFor(context) });
@@ -236,7 +238,7 @@ export const INPUT_TYPES: Record<InputType, InputKind> = {
     },
   },
   metrics: {
-    spec: METRICS_COMMAND,
+    spec: metricsCommand,
     // deno-lint-ignore require-await -- one signature for every input type
     async prepare(values: Flags, context: InputContext): Promise<PreparedInput> {
       const interval = parseDuration(stringFlag(values, "interval")!, "interval");
@@ -271,7 +273,7 @@ export const INPUT_TYPES: Record<InputType, InputKind> = {
     },
   },
   demo: {
-    spec: DEMO_COMMAND,
+    spec: demoCommand,
     // deno-lint-ignore require-await -- one signature for every input type
     async prepare(values: Flags, context: InputContext): Promise<PreparedInput> {
       const rate = integerFlag(values, "rate", { min: 1, max: 10_000_000 })!;

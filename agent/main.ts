@@ -11,7 +11,7 @@
  * @module
  */
 import {
-  type CommandSpec,
+  type Command,
   helpText,
   parseDuration,
   parseFlags,
@@ -24,7 +24,7 @@ import { Agent, checkConfig } from "./agent.ts";
 import { ConfigError, loadConfig } from "./config.ts";
 
 /** The agent's command line. */
-export const AGENT_COMMAND: CommandSpec = {
+export const command: Command = {
   name: "eventstorm agent",
   summary: "run every input of a TOML config in one process (SIGHUP reloads it)",
   flags: {
@@ -42,6 +42,7 @@ export const AGENT_COMMAND: CommandSpec = {
     '  listen = ["udp://127.0.0.1:5514"]\n' +
     "Input keys are the flags of `eventstorm source TYPE --help` with _ for -;\n" +
     "${VAR} is replaced by the environment variable VAR.",
+  main: agentMain,
 };
 
 /**
@@ -49,14 +50,14 @@ export const AGENT_COMMAND: CommandSpec = {
  *
  * @example
  * ```ts ignore
- * import { agentMain } from "@eventstorm/agent/main";
- * await agentMain(["--config", "agent.toml", "--check"]);
+ * import { command } from "@eventstorm/agent/main";
+ * await command.main(["--config", "agent.toml", "--check"]);
  * ```
  */
-export async function agentMain(args: string[]): Promise<number> {
-  const parsed = parseFlags(args, AGENT_COMMAND);
+async function agentMain(args: string[]): Promise<number> {
+  const parsed = parseFlags(args, command);
   if (parsed.help) {
-    console.log(helpText(AGENT_COMMAND));
+    console.log(helpText(command));
     return 0;
   }
   const path = stringFlag(parsed.values, "config");
@@ -107,4 +108,4 @@ export async function agentMain(args: string[]): Promise<number> {
   return 0;
 }
 
-if (import.meta.main) await runCommand(() => agentMain(Deno.args));
+if (import.meta.main) await runCommand(() => command.main(Deno.args));

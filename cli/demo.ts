@@ -9,7 +9,7 @@
  */
 import { Collector, type CollectorStats } from "@eventstorm/core";
 import {
-  type CommandSpec,
+  type Command,
   formatCount,
   helpText,
   integerFlag,
@@ -27,10 +27,9 @@ import { SshdParser } from "@eventstorm/source-sshd";
 import { ChildComponent } from "./child.ts";
 
 /** The `eventstorm demo` command line. */
-export const DEMO_PIPELINE_COMMAND: CommandSpec = {
+export const command: Command = {
   name: "eventstorm demo",
-  summary:
-    "generated nginx, Postfix and sshd logs → real sources → router → embedded store + live dashboard",
+  summary: "a demo pipeline: generated logs → real sources → router → store + live dashboard",
   flags: {
     rate: {
       type: "string",
@@ -73,6 +72,7 @@ export const DEMO_PIPELINE_COMMAND: CommandSpec = {
   epilog: `Examples:
   eventstorm demo
   eventstorm demo --rate 5000 --dir ./demo --listen 127.0.0.1:0 --seconds 60`,
+  main: demoPipelineMain,
 };
 
 /** Topics whose every event comes from one generated line, so counts must match exactly. */
@@ -106,10 +106,10 @@ class Expected {
 }
 
 /** Runs the demo pipeline; resolves with the exit code. */
-export async function demoPipelineMain(args: string[]): Promise<number> {
-  const parsed = parseFlags(args, DEMO_PIPELINE_COMMAND);
+async function demoPipelineMain(args: string[]): Promise<number> {
+  const parsed = parseFlags(args, command);
   if (parsed.help) {
-    console.log(helpText(DEMO_PIPELINE_COMMAND));
+    console.log(helpText(command));
     return 0;
   }
   const values = parsed.values;

@@ -5,8 +5,8 @@
  */
 import { Emitter, type Event, isValidType, localHostname } from "@eventstorm/core";
 import {
+  type Command,
   commandCurve,
-  type CommandSpec,
   CURVE_CLIENT_FLAGS,
   helpText,
   listFlag,
@@ -22,7 +22,7 @@ import { readLines } from "@eventstorm/core/internal";
 import { fromJsonLine } from "@eventstorm/core/protocol";
 
 /** The `eventstorm emit` command line. */
-export const EMIT_COMMAND: CommandSpec = {
+export const command: Command = {
   name: "eventstorm emit",
   summary: "send JSON lines from stdin as events",
   flags: {
@@ -48,6 +48,7 @@ dropped.
 Examples:
   echo '{"type":"app.deploy","version":"1.2"}' | eventstorm emit
   tail -F app.jsonl | eventstorm emit --type app.log`,
+  main: emitMain,
 };
 
 /** Turns one parsed JSON object into an event, or says why it cannot be one. */
@@ -69,13 +70,13 @@ export function eventFromJson(
 }
 
 /** Runs `eventstorm emit`; resolves with the exit code. */
-export async function emitMain(
+async function emitMain(
   args: string[],
   stdin: ReadableStream<Uint8Array> = Deno.stdin.readable,
 ): Promise<number> {
-  const parsed = parseFlags(args, EMIT_COMMAND);
+  const parsed = parseFlags(args, command);
   if (parsed.help) {
-    console.log(helpText(EMIT_COMMAND));
+    console.log(helpText(command));
     return 0;
   }
   const defaultType = stringFlag(parsed.values, "type");

@@ -5,16 +5,10 @@
  * @module
  */
 import { writeKeyPair } from "@eventstorm/core";
-import {
-  type CommandSpec,
-  helpText,
-  parseFlags,
-  stringFlag,
-  UsageError,
-} from "@eventstorm/core/cli";
+import { type Command, helpText, parseFlags, stringFlag, UsageError } from "@eventstorm/core/cli";
 
 /** The `eventstorm keygen` command line. */
-export const KEYGEN_COMMAND: CommandSpec = {
+export const command: Command = {
   name: "eventstorm keygen",
   summary: "make a CURVE key pair: NAME (public) and NAME_secret (mode 0600)",
   positionals: true,
@@ -33,6 +27,7 @@ or put it in a router's --allow-keys directory; keep NAME_secret to yourself.
 Examples:
   eventstorm keygen router             # router, router_secret
   eventstorm keygen /etc/eventstorm/web1 --name web1.example.com`,
+  main: keygenMain,
 };
 
 /**
@@ -40,15 +35,15 @@ Examples:
  *
  * @example
  * ```ts ignore
- * import { keygenMain } from "./keygen.ts";
- * await keygenMain(["router"]);
+ * import { command } from "./keygen.ts";
+ * await command.main(["router"]);
  * ```
  */
 // deno-lint-ignore require-await -- every command's main has the same async shape
-export async function keygenMain(args: string[]): Promise<number> {
-  const parsed = parseFlags(args, KEYGEN_COMMAND);
+async function keygenMain(args: string[]): Promise<number> {
+  const parsed = parseFlags(args, command);
   if (parsed.help) {
-    console.log(helpText(KEYGEN_COMMAND));
+    console.log(helpText(command));
     return 0;
   }
   if (parsed.positionals.length !== 1) {

@@ -6,8 +6,8 @@
 import { formatTopTable } from "./top.ts";
 import { Collector, type CollectorStats } from "@eventstorm/core";
 import {
+  type Command,
   commandCurve,
-  type CommandSpec,
   CURVE_CLIENT_FLAGS,
   formatCount,
   FROM_FLAG,
@@ -26,9 +26,9 @@ import {
 import { toJsonLine } from "@eventstorm/core/protocol";
 
 /** The `eventstorm tap` command line. */
-export const TAP_COMMAND: CommandSpec = {
+export const command: Command = {
   name: "eventstorm tap",
-  summary: "print events from a router (one JSON object per line), or their rates",
+  summary: "print events from a router as JSON lines, or their rates and losses",
   flags: {
     from: FROM_FLAG,
     ...CURVE_CLIENT_FLAGS,
@@ -47,6 +47,7 @@ export const TAP_COMMAND: CommandSpec = {
   eventstorm tap --topic http.
   eventstorm tap --stats
   eventstorm tap --top`,
+  main: tapMain,
 };
 
 /** One readable line of rates and losses between two collector snapshots. */
@@ -68,10 +69,10 @@ export function formatTapLine(
 }
 
 /** Runs `eventstorm tap`; resolves with the exit code. */
-export async function tapMain(args: string[]): Promise<number> {
-  const parsed = parseFlags(args, TAP_COMMAND);
+async function tapMain(args: string[]): Promise<number> {
+  const parsed = parseFlags(args, command);
   if (parsed.help) {
-    console.log(helpText(TAP_COMMAND));
+    console.log(helpText(command));
     return 0;
   }
   const intervalMs = parseDuration(stringFlag(parsed.values, "interval") ?? "1s", "interval");

@@ -54,6 +54,29 @@ export interface CommandSpec {
 }
 
 /**
+ * One runnable command: what every component's `main.ts` exports as `command`,
+ * and all the `eventstorm` command line needs to list, explain and run it.
+ *
+ * @example
+ * ```ts
+ * import type { Command } from "@eventstorm/core/cli";
+ * export const command: Command = {
+ *   name: "eventstorm hello",
+ *   summary: "say hello",
+ *   flags: {},
+ *   main: () => {
+ *     console.log("hello");
+ *     return Promise.resolve(0);
+ *   },
+ * };
+ * ```
+ */
+export interface Command extends CommandSpec {
+  /** Runs the command with `args` (without its name); resolves with the exit code. */
+  main(args: string[]): Promise<number>;
+}
+
+/**
  * `--to`: where a source publishes; every source and `emit` share it.
  *
  * @example

@@ -7,7 +7,7 @@
 import { Emitter } from "./emitter.ts";
 import { endpointsFlag, parseEndpoints, warnUnresolvableHosts } from "./endpoint.ts";
 import {
-  type CommandSpec,
+  type Command,
   type Flags,
   type FlagSpec,
   FROM_FLAG,
@@ -26,8 +26,8 @@ import { parseMember } from "./member.ts";
 import { CURVE_CLIENT_FLAGS, curveFromFlags, warnPlaintextBinds } from "./curve/options.ts";
 import { type Counters, formatCount, rate, StatsReporter } from "./stats.ts";
 
-/** A sink command: its name, flags and how to build its backend. */
-export interface SinkCommand {
+/** What a sink supplies: its name, flags and how to build its backend. */
+export interface SinkSpec {
   /** Sink name, as in `eventstorm sink NAME` and the stats `component` (`sink-NAME`). */
   name: string;
   /** One-line summary. */
@@ -120,6 +120,33 @@ export function formatSinkLine(
 }
 
 /**
+ * The command of a sink: its own flags and the common ones, run by
+ * {@linkcode runSinkMain}. A sink's `main.ts` exports it as `command`.
+ *
+ * @example
+ * ```ts
+ * import { sinkCommand } from "@eventstorm/core/sink";
+ * const command = sinkCommand({
+ *   name: "null",
+ *   summary: "discard events",
+ *   flags: {},
+ *   makeBackend: () =>
+ *     Promise.resolve({ name: "null", write: () => Promise.resolve(), close: () => Promise.resolve() }),
+ * });
+ * command.name; // "eventstorm sink null"
+ * ```
+ */
+export function sinkCommand(sink: SinkSpec): Command {
+  return {
+    name: `eventstorm sink ${sink.name}`,
+    summary: sink.summary,
+    flags: { ...sink.flags, ...SINK_FLAGS },
+    epilog: sink.epilog,
+    main: (args) => runSinkMain(args, sink),
+  };
+}
+
+/**
  * Runs a sink command with `args`; resolves with the exit code.
  *
  * @example
@@ -131,13 +158,8 @@ export function formatSinkLine(
  * });
  * ```
  */
-export async function runSinkMain(args: string[], command: SinkCommand): Promise<number> {
-  const spec: CommandSpec = {
-    name: `eventstorm sink ${command.name}`,
-    summary: command.summary,
-    flags: { ...command.flags, ...SINK_FLAGS },
-    epilog: command.epilog,
-  };
+export async function runSinkMain(args: string[], sink: SinkSpec): Promise<number> {
+  const spec = sinkCommand(sink);
   const parsed = parseFlags(args, spec);
   if (parsed.help) {
     console.log(helpText(spec));
@@ -168,7 +190,7 @@ export async function runSinkMain(args: string[], command: SinkCommand): Promise
     batchSize: integerFlag(values, "batch-size", { min: 1, max: 1_000_000 })!,
     shutdownTimeoutMs: parseDuration(stringFlag(values, "shutdown-timeout")!, "shutdown-timeout"),
   };
-  const backend = await command.makeBackend(values);
+  const backend = await sink.makeBackend(values);
   const runner = new SinkRunner(backend, runnerOptions);
   try {
     await runner.open();
@@ -184,17 +206,16 @@ export async function runSinkMain(args: string[], command: SinkCommand): Promise
     curve: curve?.serverKey === undefined ? undefined : curve,
   });
   const reporter = new StatsReporter({
-    component: `sink-${command.name}`,
+    component: `sink-${sink.name}`,
     intervalMs,
     snapshot: () => runner.counters(),
-    format: (current, previous, elapsed) =>
-      formatSinkLine(command.name, current, previous, elapsed),
+    format: (current, previous, elapsed) => formatSinkLine(sink.name, current, previous, elapsed),
     publish: stats ? (fields) => stats.emit("eventstorm.stats", fields) : undefined,
   });
   reporter.start();
-  console.error(`sink ${command.name}: receiving from ${from.join(", ")}`);
-  warnUnresolvableHosts(`sink ${command.name}`, from);
-  warnPlaintextBinds(`sink ${command.name}`, from.flatMap(parseEndpoints), curve);
+  console.error(`sink ${sink.name}: receiving from ${from.join(", ")}`);
+  warnUnresolvableHosts(`sink ${sink.name}`, from);
+  warnPlaintextBinds(`sink ${sink.name}`, from.flatMap(parseEndpoints), curve);
   await runner.run(shutdownSignal());
   reporter.stop();
   reporter.report();

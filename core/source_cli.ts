@@ -13,7 +13,7 @@ import { localHostname } from "./event.ts";
 import { endpointsFlag, parseEndpoints, warnUnresolvableHosts } from "./endpoint.ts";
 import { CURVE_CLIENT_FLAGS, curveFromFlags, warnPlaintextBinds } from "./curve/options.ts";
 import {
-  type CommandSpec,
+  type Command,
   type Flags,
   type FlagSpec,
   helpText,
@@ -32,19 +32,19 @@ import { type Counters, formatBytes, formatCount, rate, StatsReporter } from "./
 import { expandGlobs } from "./tail/mod.ts";
 
 /**
- * A file source command: its name, flags and how to build its parser.
+ * What a file source supplies: its name, flags and how to build its parser.
  *
  * @example
  * ```ts
- * import type { FileSourceCommand } from "@eventstorm/core/source";
- * const app: FileSourceCommand = {
+ * import type { FileSourceSpec } from "@eventstorm/core/source";
+ * const app: FileSourceSpec = {
  *   name: "app",
  *   summary: "application log lines",
  *   makeParser: () => ({ parse: (line, ctx) => [{ type: "app.line", time: ctx.readAt, host: ctx.host, line }] }),
  * };
  * ```
  */
-export interface FileSourceCommand {
+export interface FileSourceSpec {
   /** Source name, as in `eventstorm source NAME`; also names the checkpoint file. */
   name: string;
   /** One-line summary. */
@@ -124,26 +124,32 @@ export const FILE_SOURCE_FLAGS: Record<string, FlagSpec> = {
 };
 
 /**
- * The full command line of a file source: its own flags and the common ones.
+ * The command of a file source: its own flags and the common ones, run by
+ * {@linkcode runFileSourceMain}. A file source's `main.ts` exports it as `command`.
  *
  * @example
  * ```ts
- * import { fileSourceSpec } from "@eventstorm/core/source";
- * const spec = fileSourceSpec({ name: "app", summary: "app logs", makeParser: () => ({ parse: () => [] }) });
- * spec.name; // "eventstorm source app"
+ * import { fileSourceCommand } from "@eventstorm/core/source";
+ * const command = fileSourceCommand({
+ *   name: "app",
+ *   summary: "app logs",
+ *   makeParser: () => ({ parse: () => [] }),
+ * });
+ * command.name; // "eventstorm source app"
  * ```
  */
-export function fileSourceSpec(command: FileSourceCommand): CommandSpec {
-  for (const name of Object.keys(command.flags ?? {})) {
+export function fileSourceCommand(source: FileSourceSpec): Command {
+  for (const name of Object.keys(source.flags ?? {})) {
     if (name in FILE_SOURCE_FLAGS) {
-      throw new Error(`source ${command.name}: flag --${name} is already a common flag`);
+      throw new Error(`source ${source.name}: flag --${name} is already a common flag`);
     }
   }
   return {
-    name: `eventstorm source ${command.name}`,
-    summary: command.summary,
-    flags: { ...FILE_SOURCE_FLAGS, ...command.flags },
-    epilog: command.epilog,
+    name: `eventstorm source ${source.name}`,
+    summary: source.summary,
+    flags: { ...FILE_SOURCE_FLAGS, ...source.flags },
+    epilog: source.epilog,
+    main: (args) => runFileSourceMain(args, source),
   };
 }
 
@@ -282,9 +288,9 @@ export function statsIntervalFlag(values: Flags): number {
  */
 export async function runFileSourceMain(
   args: string[],
-  command: FileSourceCommand,
+  fileSource: FileSourceSpec,
 ): Promise<number> {
-  const spec = fileSourceSpec(command);
+  const spec = fileSourceCommand(fileSource);
   const parsed = parseFlags(args, spec);
   if (parsed.help) {
     console.log(helpText(spec));
@@ -308,14 +314,14 @@ export async function runFileSourceMain(
   // --print is for looking, not for moving the real checkpoint on.
   const checkpointPath = values["no-checkpoint"] === true
     ? undefined
-    : explicitCheckpoint ?? (print ? undefined : defaultCheckpointPath(command.name, files));
+    : explicitCheckpoint ?? (print ? undefined : defaultCheckpointPath(fileSource.name, files));
   const hostOverride = stringFlag(values, "host");
   const host = hostOverride ?? localHostname();
   // Checked even with --print, so a typo shows before the flag is needed.
   const to = endpointsFlag(values, "to");
   const curve = curveFromFlags(values);
   // The parser checks its own flags (--escape, --timeout): before any word on files.
-  const parser = await command.makeParser(values);
+  const parser = await fileSource.makeParser(values);
   if (checkpointPath !== undefined) {
     // A checkpoint that cannot be written would make every restart start over.
     try {
@@ -330,7 +336,7 @@ export async function runFileSourceMain(
   const matched = await expandGlobs(files);
   if (matched.length === 0) {
     if (once) throw new UsageError(`${spec.name}: no file matches ${files.join(", ")}`);
-    console.error(`source ${command.name}: no file matches ${files.join(", ")} yet; waiting`);
+    console.error(`source ${fileSource.name}: no file matches ${files.join(", ")} yet; waiting`);
   }
   const source = new LineSource({
     paths: files,
@@ -342,19 +348,19 @@ export async function runFileSourceMain(
     host,
     hostOverride,
     unparsedType: values.unparsed === true
-      ? command.unparsedType ?? `${command.name}.unparsed`
+      ? fileSource.unparsedType ?? `${fileSource.name}.unparsed`
       : undefined,
     checkpointPath,
     signal: shutdownSignal(),
     onStarted: () => {
       console.error(
-        `source ${command.name}: ${once ? "reading" : "following"} ${files.join(", ")} → ` +
+        `source ${fileSource.name}: ${once ? "reading" : "following"} ${files.join(", ")} → ` +
           `${print ? "stdout" : to.join(", ")}` +
           (checkpointPath ? ` (checkpoint ${checkpointPath})` : ""),
       );
       if (!print) {
-        warnUnresolvableHosts(`source ${command.name}`, to);
-        warnPlaintextBinds(`source ${command.name}`, to.flatMap(parseEndpoints), curve);
+        warnUnresolvableHosts(`source ${fileSource.name}`, to);
+        warnPlaintextBinds(`source ${fileSource.name}`, to.flatMap(parseEndpoints), curve);
       }
     },
     output: print ? (resume) => new PrintOutput(resume) : (resume) =>
@@ -362,7 +368,7 @@ export async function runFileSourceMain(
         endpoints: to,
         host,
         curve,
-        onWaiting: waitingNotice(`source ${command.name}`, to),
+        onWaiting: waitingNotice(`source ${fileSource.name}`, to),
         ...resume,
       }),
   });
@@ -378,11 +384,11 @@ export async function runFileSourceMain(
     };
   };
   const reporter = new StatsReporter({
-    component: `source-${command.name}`,
+    component: `source-${fileSource.name}`,
     intervalMs: statsIntervalMs,
     snapshot,
     format: (current, previous, elapsed) =>
-      formatSourceLine(command.name, current, previous, elapsed),
+      formatSourceLine(fileSource.name, current, previous, elapsed),
   });
   await reporter.during(() => source.run());
   return 0;

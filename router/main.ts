@@ -4,6 +4,7 @@
  * @module
  */
 import {
+  type Command,
   helpText,
   parseEndpoints,
   parseFlags,
@@ -16,15 +17,17 @@ import { ROUTER_COMMAND, routerConfigFromFlags } from "./config.ts";
 import { Router } from "./router.ts";
 
 /**
- * Runs the router command with `args`; resolves with the exit code.
+ * The router's command: its flags, its help and how it runs.
  *
  * @example
  * ```ts ignore
- * import { routerMain } from "@eventstorm/router";
- * Deno.exit(await routerMain(["--allow", "http."]));
+ * import { command } from "@eventstorm/router/main";
+ * Deno.exit(await command.main(["--allow", "http."]));
  * ```
  */
-export async function routerMain(args: string[]): Promise<number> {
+export const command: Command = { ...ROUTER_COMMAND, main: routerMain };
+
+async function routerMain(args: string[]): Promise<number> {
   const parsed = parseFlags(args, ROUTER_COMMAND);
   if (parsed.help) {
     console.log(helpText(ROUTER_COMMAND));
@@ -48,4 +51,4 @@ export async function routerMain(args: string[]): Promise<number> {
   return 0;
 }
 
-if (import.meta.main) await runCommand(() => routerMain(Deno.args));
+if (import.meta.main) await runCommand(() => command.main(Deno.args));

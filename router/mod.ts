@@ -16,4 +16,3 @@ export * from "./config.ts";
 export * from "./filter.ts";
 export * from "./stats.ts";
 export * from "./router.ts";
-export { routerMain } from "./main.ts";

@@ -192,6 +192,13 @@ Deno.test("--help works for every command", opts, async () => {
   results.forEach((result, i) => {
     assert.equal(result.code, 0, `${all[i].join(" ")}: ${result.stderr}`);
     assert.match(result.stdout, new RegExp(`Usage: eventstorm ${all[i].join(" ")} `));
+    // The list and the command's own help show the one summary the command exports.
+    const summary = result.stdout.split("\n")[0].split(`eventstorm ${all[i].join(" ")}: `)[1];
+    assert.ok(summary, `${all[i].join(" ")}: ${result.stdout.split("\n")[0]}`);
+    const listed = top.stdout.split("\n").find((line) =>
+      line.trim().startsWith(`${all[i].at(-1)} `) && line.endsWith(summary)
+    );
+    assert.ok(listed, `eventstorm --help lists '${summary}' for ${all[i].join(" ")}`);
   });
 });
 

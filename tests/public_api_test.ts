@@ -106,3 +106,35 @@ Deno.test("the root module, run, is the eventstorm command", async () => {
   assert.equal(bad.code, 2);
   assert.match(new TextDecoder().decode(bad.stderr), /unknown command 'nope'/);
 });
+
+Deno.test("every component's ./main and every cli/ command export one Command", async () => {
+  const members = rootConfig.workspace.filter((dir) => dir !== "./core");
+  const modules = [
+    ...await Promise.all(members.map(async (dir) => {
+      const config = JSON.parse(
+        await Deno.readTextFile(new URL(`../${dir}/deno.json`, import.meta.url)),
+      );
+      assert.equal(config.exports["./main"], "./main.ts", `${dir} exports ./main`);
+      return [dir, await import(`../${dir}/main.ts`)] as const;
+    })),
+    ...await Promise.all(
+      ["emit", "tap", "demo", "keygen"].map(async (name) =>
+        [`cli/${name}`, await import(`../cli/${name}.ts`)] as const
+      ),
+    ),
+    ["sinks/store query", await import("@eventstorm/sink-store/query")] as const,
+  ];
+  assert.ok(modules.length >= 19, `${modules.length} commands`);
+  for (const [where, module] of modules) {
+    const command = module.command;
+    assert.ok(command, `${where} exports command`);
+    assert.match(command.name, /^eventstorm [a-z]+( [a-z]+)?$/, where);
+    assert.ok(command.summary.length > 0 && command.summary.length <= 90, where);
+    assert.ok(!command.summary.includes("\n"), where);
+    assert.equal(typeof command.flags, "object", where);
+    assert.equal(typeof command.main, "function", where);
+    // The parts a component is made of are its command; its run function is not a second API.
+    const exported = Object.keys(module).filter((name) => /Main$/.test(name));
+    assert.deepEqual(exported, where.endsWith("query") ? ["queryMain"] : [], where);
+  }
+});

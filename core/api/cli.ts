@@ -26,6 +26,7 @@
  * @module
  */
 export {
+  type Command,
   type CommandSpec,
   type Flags,
   type FlagSpec,

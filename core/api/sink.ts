@@ -35,4 +35,10 @@ export {
 } from "../sink.ts";
 export type { StreamPosition } from "../sequence.ts";
 export { SavedPositions, type SavedStream } from "../positions.ts";
-export { formatSinkLine, runSinkMain, SINK_FLAGS, type SinkCommand } from "../sink_cli.ts";
+export {
+  formatSinkLine,
+  runSinkMain,
+  SINK_FLAGS,
+  sinkCommand,
+  type SinkSpec,
+} from "../sink_cli.ts";

@@ -55,8 +55,8 @@ export { type ByteSink, PrintOutput, type PrintOutputOptions } from "../print_ou
 export {
   defaultCheckpointPath,
   FILE_SOURCE_FLAGS,
-  type FileSourceCommand,
-  fileSourceSpec,
+  fileSourceCommand,
+  type FileSourceSpec,
   formatSourceLine,
   runFileSourceMain,
   sourceCounters,

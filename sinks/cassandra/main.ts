@@ -8,8 +8,8 @@
  *
  * @module
  */
-import { runCommand } from "@eventstorm/core/cli";
-import { runSinkMain } from "@eventstorm/core/sink";
+import { type Command, runCommand } from "@eventstorm/core/cli";
+import { sinkCommand } from "@eventstorm/core/sink";
 import { CassandraBackend } from "./backend.ts";
 import { CASSANDRA_FLAGS, cassandraConfigFromFlags } from "./config.ts";
 
@@ -28,22 +28,20 @@ its own row. Query a type's hour:
   SELECT * FROM eventstorm.events WHERE type = 'http.hit' AND bucket = '2026-11-23T18';`;
 
 /**
- * Runs the Cassandra sink with command-line `args`; resolves with the exit code.
+ * The cassandra sink's command: its flags, its help and how it runs.
  *
  * @example
  * ```ts ignore
- * import { cassandraMain } from "@eventstorm/sink-cassandra/main";
- * await cassandraMain(["--contact-points", "127.0.0.1:9042", "--ttl", "7d"]);
+ * import { command } from "@eventstorm/sink-cassandra/main";
+ * await command.main(["--contact-points", "127.0.0.1:9042", "--ttl", "7d"]);
  * ```
  */
-export function cassandraMain(args: string[]): Promise<number> {
-  return runSinkMain(args, {
-    name: "cassandra",
-    summary: "store events in Apache Cassandra",
-    flags: CASSANDRA_FLAGS,
-    epilog: EPILOG,
-    makeBackend: (values) => CassandraBackend.open(cassandraConfigFromFlags(values)),
-  });
-}
+export const command: Command = sinkCommand({
+  name: "cassandra",
+  summary: "store events in Apache Cassandra, in time-bucketed partitions per event type",
+  flags: CASSANDRA_FLAGS,
+  epilog: EPILOG,
+  makeBackend: (values) => CassandraBackend.open(cassandraConfigFromFlags(values)),
+});
 
-if (import.meta.main) await runCommand(() => cassandraMain(Deno.args));
+if (import.meta.main) await runCommand(() => command.main(Deno.args));

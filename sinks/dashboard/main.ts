@@ -3,16 +3,16 @@
  *
  * @example
  * ```ts ignore
- * import { dashboardMain } from "@eventstorm/sink-dashboard/main";
- * Deno.exit(await dashboardMain(["--listen", "127.0.0.1:8080"]));
+ * import { command } from "@eventstorm/sink-dashboard/main";
+ * Deno.exit(await command.main(["--listen", "127.0.0.1:8080"]));
  * ```
  *
  * @module
  */
 import { parseMember } from "@eventstorm/core";
 import {
+  type Command,
   commandCurve,
-  type CommandSpec,
   CURVE_CLIENT_FLAGS,
   endpointsFlag,
   formatCount,
@@ -38,11 +38,11 @@ import { isLoopback } from "./server.ts";
  *
  * @example
  * ```ts
- * import { DASHBOARD_COMMAND } from "@eventstorm/sink-dashboard/main";
- * DASHBOARD_COMMAND.name; // "eventstorm sink dashboard"
+ * import { command } from "@eventstorm/sink-dashboard/main";
+ * command.name; // "eventstorm sink dashboard"
  * ```
  */
-export const DASHBOARD_COMMAND: CommandSpec = {
+export const command: Command = {
   name: "eventstorm sink dashboard",
   summary: "live charts of the event stream in the browser (aggregated once a second)",
   flags: {
@@ -93,6 +93,7 @@ export const DASHBOARD_COMMAND: CommandSpec = {
   eventstorm sink dashboard
   eventstorm sink dashboard --db eventstorm.db --topic http. --topic ssh.
   eventstorm sink dashboard --listen 0.0.0.0:8080 --token "$(openssl rand -hex 16)"`,
+  main: dashboardMain,
 };
 
 /**
@@ -137,14 +138,14 @@ export function parseListen(text: string): ListenAddress {
  *
  * @example
  * ```ts ignore
- * import { dashboardMain } from "@eventstorm/sink-dashboard/main";
- * await dashboardMain(["--listen", "127.0.0.1:0", "--from", ">tcp://127.0.0.1:5556"]);
+ * import { command } from "@eventstorm/sink-dashboard/main";
+ * await command.main(["--listen", "127.0.0.1:0", "--from", ">tcp://127.0.0.1:5556"]);
  * ```
  */
-export async function dashboardMain(args: string[]): Promise<number> {
-  const parsed = parseFlags(args, DASHBOARD_COMMAND);
+async function dashboardMain(args: string[]): Promise<number> {
+  const parsed = parseFlags(args, command);
   if (parsed.help) {
-    console.log(helpText(DASHBOARD_COMMAND));
+    console.log(helpText(command));
     return 0;
   }
   const values = parsed.values;
@@ -243,4 +244,4 @@ export async function dashboardMain(args: string[]): Promise<number> {
   return 0;
 }
 
-if (import.meta.main) await runCommand(() => dashboardMain(Deno.args));
+if (import.meta.main) await runCommand(() => command.main(Deno.args));

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { UsageError } from "@eventstorm/core/cli";
-import { dashboardMain, parseListen } from "./main.ts";
+import { command, parseListen } from "./main.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const MAIN = new URL("./main.ts", import.meta.url).pathname;
@@ -15,7 +15,7 @@ Deno.test("parseListen", () => {
   }
 });
 
-Deno.test("dashboardMain refuses bad flags with a usage error", async () => {
+Deno.test("the dashboard command refuses bad flags with a usage error", async () => {
   const cases: [string[], RegExp][] = [
     [["--bogus"], /unknown flag '--bogus'/],
     [["--listen", "0.0.0.0:0"], /not a loopback address: give --token/],
@@ -27,7 +27,7 @@ Deno.test("dashboardMain refuses bad flags with a usage error", async () => {
     [["--db", "/nonexistent/eventstorm.db"], /no such store file/],
   ];
   for (const [args, message] of cases) {
-    await assert.rejects(() => dashboardMain(args), (error: Error) => {
+    await assert.rejects(() => command.main(args), (error: Error) => {
       assert.ok(error instanceof UsageError, `${args.join(" ")}: ${error}`);
       assert.match(error.message, message);
       return true;

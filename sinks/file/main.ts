@@ -4,6 +4,7 @@
  * @module
  */
 import {
+  type Command,
   type Flags,
   type FlagSpec,
   formatBytes,
@@ -12,7 +13,7 @@ import {
   stringFlag,
   UsageError,
 } from "@eventstorm/core/cli";
-import { runSinkMain } from "@eventstorm/core/sink";
+import { sinkCommand } from "@eventstorm/core/sink";
 import { FileBackend, type FileBackendOptions } from "./backend.ts";
 import type { SegmentFormat } from "./naming.ts";
 import { parseByteSize } from "./size.ts";
@@ -101,54 +102,52 @@ export function fileBackendOptions(values: Flags): FileBackendOptions {
 }
 
 /**
- * Runs the file sink with `args`; resolves with the exit code.
+ * The file sink's command: its flags, its help and how it runs.
  *
  * @example
  * ```ts ignore
- * import { fileSinkMain } from "@eventstorm/sink-file/main";
- * await fileSinkMain(["--dir", "/var/lib/eventstorm/archive", "--gzip"]);
+ * import { command } from "@eventstorm/sink-file/main";
+ * await command.main(["--dir", "/var/lib/eventstorm/archive", "--gzip"]);
  * ```
  */
-export function fileSinkMain(args: string[]): Promise<number> {
-  return runSinkMain(args, {
-    name: "file",
-    summary: "archive events into rolling .bson or .jsonl segment files, one directory per type",
-    flags: FILE_SINK_FLAGS,
-    epilog: EPILOG,
-    makeBackend: async (values) => {
-      const options = fileBackendOptions(values);
-      let lastError = "";
-      const backend = await FileBackend.open({
-        ...options,
-        onError: (error) => {
-          // A failing disk fails every tick: say it once until it changes.
-          if (error.message === lastError) return;
-          lastError = error.message;
-          console.error(`sink file: ${error.message}`);
-        },
-        onClose: (segment) => {
-          lastError = "";
-          console.error(
-            `sink file: closed ${segment.path} (${segment.documents} events, ${
-              formatBytes(segment.fileBytes)
-            })`,
-          );
-        },
-      });
-      for (const recovery of backend.recovered) {
+export const command: Command = sinkCommand({
+  name: "file",
+  summary: "archive events into rolling .bson (mongodump) or .jsonl segment files per type",
+  flags: FILE_SINK_FLAGS,
+  epilog: EPILOG,
+  makeBackend: async (values) => {
+    const options = fileBackendOptions(values);
+    let lastError = "";
+    const backend = await FileBackend.open({
+      ...options,
+      onError: (error) => {
+        // A failing disk fails every tick: say it once until it changes.
+        if (error.message === lastError) return;
+        lastError = error.message;
+        console.error(`sink file: ${error.message}`);
+      },
+      onClose: (segment) => {
+        lastError = "";
         console.error(
-          recovery.error
-            ? `sink file: left ${recovery.part} as it is: ${recovery.error}`
-            : recovery.path && recovery.documents > 0
-            ? `sink file: recovered ${recovery.path} from a crash: ${recovery.documents} events kept, ${recovery.droppedBytes} torn bytes dropped`
-            : recovery.path
-            ? `sink file: removed ${recovery.part}, already recovered as ${recovery.path}`
-            : `sink file: removed ${recovery.part}: no complete event in it`,
+          `sink file: closed ${segment.path} (${segment.documents} events, ${
+            formatBytes(segment.fileBytes)
+          })`,
         );
-      }
-      return backend;
-    },
-  });
-}
+      },
+    });
+    for (const recovery of backend.recovered) {
+      console.error(
+        recovery.error
+          ? `sink file: left ${recovery.part} as it is: ${recovery.error}`
+          : recovery.path && recovery.documents > 0
+          ? `sink file: recovered ${recovery.path} from a crash: ${recovery.documents} events kept, ${recovery.droppedBytes} torn bytes dropped`
+          : recovery.path
+          ? `sink file: removed ${recovery.part}, already recovered as ${recovery.path}`
+          : `sink file: removed ${recovery.part}: no complete event in it`,
+      );
+    }
+    return backend;
+  },
+});
 
-if (import.meta.main) await runCommand(() => fileSinkMain(Deno.args));
+if (import.meta.main) await runCommand(() => command.main(Deno.args));

@@ -8,8 +8,8 @@
  *
  * @module
  */
-import { runCommand } from "@eventstorm/core/cli";
-import { runSinkMain } from "@eventstorm/core/sink";
+import { type Command, runCommand } from "@eventstorm/core/cli";
+import { sinkCommand } from "@eventstorm/core/sink";
 import { MongoBackend } from "./backend.ts";
 import { mongoConfigFromFlags, MONGODB_FLAGS } from "./config.ts";
 
@@ -21,22 +21,20 @@ Each event keeps its _id, so a retried batch or a replay is stored once. Field n
 starting with '$' get '＄' (U+FF04) instead, and '.' in names becomes '_'.`;
 
 /**
- * Runs the MongoDB sink with command-line `args`; resolves with the exit code.
+ * The mongodb sink's command: its flags, its help and how it runs.
  *
  * @example
  * ```ts ignore
- * import { mongodbMain } from "@eventstorm/sink-mongodb/main";
- * await mongodbMain(["--url", "mongodb://127.0.0.1:27017", "--db", "events"]);
+ * import { command } from "@eventstorm/sink-mongodb/main";
+ * await command.main(["--url", "mongodb://127.0.0.1:27017", "--db", "events"]);
  * ```
  */
-export function mongodbMain(args: string[]): Promise<number> {
-  return runSinkMain(args, {
-    name: "mongodb",
-    summary: "store events in MongoDB",
-    flags: MONGODB_FLAGS,
-    epilog: EPILOG,
-    makeBackend: (values) => MongoBackend.open(mongoConfigFromFlags(values)),
-  });
-}
+export const command: Command = sinkCommand({
+  name: "mongodb",
+  summary: "store events in MongoDB (or FerretDB): one collection per event type, or one for all",
+  flags: MONGODB_FLAGS,
+  epilog: EPILOG,
+  makeBackend: (values) => MongoBackend.open(mongoConfigFromFlags(values)),
+});
 
-if (import.meta.main) await runCommand(() => mongodbMain(Deno.args));
+if (import.meta.main) await runCommand(() => command.main(Deno.args));

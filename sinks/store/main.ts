@@ -3,33 +3,38 @@
  *
  * @module
  */
-import { parseDuration, runCommand, stringFlag, UsageError } from "@eventstorm/core/cli";
-import { runSinkMain } from "@eventstorm/core/sink";
+import {
+  type Command,
+  parseDuration,
+  runCommand,
+  stringFlag,
+  UsageError,
+} from "@eventstorm/core/cli";
+import { sinkCommand } from "@eventstorm/core/sink";
 import { StoreBackend } from "./backend.ts";
 import { DEFAULT_DB_PATH } from "./store.ts";
 
 /**
- * Runs the store sink with `args`; resolves with the exit code.
+ * The store sink's command: its flags, its help and how it runs.
  *
  * @example
  * ```ts ignore
- * import { storeMain } from "@eventstorm/sink-store/main";
- * await storeMain(["--db", "events.db", "--retain", "30d"]);
+ * import { command } from "@eventstorm/sink-store/main";
+ * await command.main(["--db", "events.db", "--retain", "30d"]);
  * ```
  */
-export function storeMain(args: string[]): Promise<number> {
-  return runSinkMain(args, {
-    name: "store",
-    summary: "store events in an embedded SQLite file (query it with eventstorm query)",
-    flags: {
-      db: { type: "string", value: "PATH", default: DEFAULT_DB_PATH, help: "database file" },
-      retain: {
-        type: "string",
-        value: "DURATION",
-        help: "delete events older than this (e.g. 30d)",
-      },
+export const command: Command = sinkCommand({
+  name: "store",
+  summary: "store events in an embedded SQLite file, the default (query it with eventstorm query)",
+  flags: {
+    db: { type: "string", value: "PATH", default: DEFAULT_DB_PATH, help: "database file" },
+    retain: {
+      type: "string",
+      value: "DURATION",
+      help: "delete events older than this (e.g. 30d)",
     },
-    epilog: `Each event's _id is <source hex>-<topic>-<index>, set by the sink from its
+  },
+  epilog: `Each event's _id is <source hex>-<topic>-<index>, set by the sink from its
 stream position (an _id the sender put is replaced). An event whose _id is
 already stored (a replay) is not stored again and counts as a duplicate. The
 file also keeps each stream's position (table streams): after a restart, a
@@ -37,27 +42,26 @@ replay counts as duplicates on wire, and events sent while the sink was
 stopped count as lost on wire.
 
 Examples:
-  eventstorm sink store --db /var/lib/eventstorm/events.db --retain 30d
-  eventstorm query --db /var/lib/eventstorm/events.db --type http. --since 1h --every 1m --measure count`,
-    makeBackend: (values) => {
-      const retain = stringFlag(values, "retain");
-      const path = stringFlag(values, "db")!;
-      const retainMs = retain ? parseDuration(retain, "retain") : undefined;
-      if (retainMs !== undefined && retainMs <= 0) {
-        throw new UsageError(`--retain must be longer than 0, got '${retain}'`);
-      }
-      try {
-        return Promise.resolve(
-          new StoreBackend(path, {
-            retainMs,
-          }),
-        );
-      } catch (error) {
-        if (error instanceof UsageError) throw error;
-        throw new UsageError(error instanceof Error ? error.message : String(error));
-      }
-    },
-  });
-}
+eventstorm sink store --db /var/lib/eventstorm/events.db --retain 30d
+eventstorm query --db /var/lib/eventstorm/events.db --type http. --since 1h --every 1m --measure count`,
+  makeBackend: (values) => {
+    const retain = stringFlag(values, "retain");
+    const path = stringFlag(values, "db")!;
+    const retainMs = retain ? parseDuration(retain, "retain") : undefined;
+    if (retainMs !== undefined && retainMs <= 0) {
+      throw new UsageError(`--retain must be longer than 0, got '${retain}'`);
+    }
+    try {
+      return Promise.resolve(
+        new StoreBackend(path, {
+          retainMs,
+        }),
+      );
+    } catch (error) {
+      if (error instanceof UsageError) throw error;
+      throw new UsageError(error instanceof Error ? error.message : String(error));
+    }
+  },
+});
 
-if (import.meta.main) await runCommand(() => storeMain(Deno.args));
+if (import.meta.main) await runCommand(() => command.main(Deno.args));

@@ -4,14 +4,14 @@
  *
  * @example
  * ```ts ignore
- * import { queryMain } from "@eventstorm/sink-store/query";
- * Deno.exit(await queryMain(["--db", "events.db", "--type", "http.", "--since", "1h", "--every", "5m"]));
+ * import { command } from "@eventstorm/sink-store/query";
+ * Deno.exit(await command.main(["--db", "events.db", "--type", "http.", "--since", "1h", "--every", "5m"]));
  * ```
  *
  * @module
  */
 import {
-  type CommandSpec,
+  type Command,
   helpText,
   integerFlag,
   listFlag,
@@ -32,11 +32,11 @@ import { formatTable } from "./table.ts";
  * @example
  * ```ts
  * import { helpText } from "@eventstorm/core/cli";
- * import { QUERY_COMMAND } from "@eventstorm/sink-store/query";
- * console.log(helpText(QUERY_COMMAND));
+ * import { command } from "@eventstorm/sink-store/query";
+ * console.log(helpText(command));
  * ```
  */
-export const QUERY_COMMAND: CommandSpec = {
+export const command: Command = {
   name: "eventstorm query",
   summary: "print stored events, or aggregates of them in time buckets",
   flags: {
@@ -81,6 +81,7 @@ export const QUERY_COMMAND: CommandSpec = {
   eventstorm query --db events.db --type http.hit --since 1d --every 1h --by host --top 5 --table
 
 Times are UTC; buckets start at UTC multiples of their width.`,
+  main: queryMain,
 };
 
 /** Options of {@linkcode queryMain}. */
@@ -92,13 +93,13 @@ export interface QueryMainOptions {
 }
 
 /**
- * Runs `eventstorm query` with `args`; returns the exit code: 0, 2 for a bad
+ * Runs `eventstorm query` with `args` (`command.main` with a clock and an output of your own); returns the exit code: 0, 2 for a bad
  * flag or store file (one line on stderr), 1 for any other failure.
  *
  * @example
  * ```ts ignore
  * import { queryMain } from "@eventstorm/sink-store/query";
- * Deno.exit(await queryMain(Deno.args));
+ * Deno.exit(await queryMain(Deno.args, { now: new Date("2026-12-04T00:00:00Z") }));
  * ```
  */
 export async function queryMain(args: string[], options: QueryMainOptions = {}): Promise<number> {
@@ -119,9 +120,9 @@ export async function queryMain(args: string[], options: QueryMainOptions = {}):
 }
 
 async function runQuery(args: string[], out: Output, now: Date): Promise<void> {
-  const { values, help } = parseFlags(args, QUERY_COMMAND);
+  const { values, help } = parseFlags(args, command);
   if (help) {
-    await out.write(helpText(QUERY_COMMAND));
+    await out.write(helpText(command));
     return;
   }
   const type = stringFlag(values, "type");
@@ -284,4 +285,4 @@ class Output {
   }
 }
 
-if (import.meta.main) Deno.exit(await queryMain(Deno.args));
+if (import.meta.main) Deno.exit(await command.main(Deno.args));

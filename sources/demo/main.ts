@@ -5,8 +5,8 @@
  */
 import { Emitter } from "@eventstorm/core";
 import {
+  type Command,
   commandCurve,
-  type CommandSpec,
   CURVE_CLIENT_FLAGS,
   helpText,
   integerFlag,
@@ -25,11 +25,11 @@ import { runDemoSource } from "./run.ts";
  *
  * @example
  * ```ts
- * import { DEMO_COMMAND } from "@eventstorm/source-demo";
- * DEMO_COMMAND.name; // "eventstorm source demo"
+ * import { command } from "@eventstorm/source-demo/main";
+ * command.name; // "eventstorm source demo"
  * ```
  */
-export const DEMO_COMMAND: CommandSpec = {
+export const command: Command = {
   name: "eventstorm source demo",
   summary: "generate realistic HTTP, SSH and host events at a steady rate",
   flags: {
@@ -39,6 +39,7 @@ export const DEMO_COMMAND: CommandSpec = {
     limit: { type: "string", value: "N", help: "stop after N events" },
     host: { type: "string", value: "NAME", help: "host for the source's own events" },
   },
+  main: demoMain,
 };
 
 /**
@@ -46,14 +47,14 @@ export const DEMO_COMMAND: CommandSpec = {
  *
  * @example
  * ```ts ignore
- * import { demoMain } from "@eventstorm/source-demo";
- * await demoMain(["--rate", "500", "--limit", "1000"]);
+ * import { command } from "@eventstorm/source-demo/main";
+ * await command.main(["--rate", "500", "--limit", "1000"]);
  * ```
  */
-export async function demoMain(args: string[]): Promise<number> {
-  const parsed = parseFlags(args, DEMO_COMMAND);
+async function demoMain(args: string[]): Promise<number> {
+  const parsed = parseFlags(args, command);
   if (parsed.help) {
-    console.log(helpText(DEMO_COMMAND));
+    console.log(helpText(command));
     return 0;
   }
   const rate = integerFlag(parsed.values, "rate", { min: 1, max: 10_000_000 })!;
@@ -77,4 +78,4 @@ export async function demoMain(args: string[]): Promise<number> {
   return 0;
 }
 
-if (import.meta.main) await runCommand(() => demoMain(Deno.args));
+if (import.meta.main) await runCommand(() => command.main(Deno.args));

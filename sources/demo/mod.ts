@@ -11,5 +11,4 @@
  */
 export * from "./events.ts";
 export * from "./run.ts";
-export { DEMO_COMMAND, demoMain } from "./main.ts";
 export * from "./loggen.ts";

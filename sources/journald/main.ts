@@ -19,8 +19,8 @@ import {
   statsIntervalFlag,
 } from "@eventstorm/core/source";
 import {
+  type Command,
   commandCurve,
-  type CommandSpec,
   CURVE_CLIENT_FLAGS,
   endpointsFlag,
   type Flags,
@@ -39,8 +39,8 @@ import {
   waitingNotice,
   warnUnresolvableHosts,
 } from "@eventstorm/core/cli";
-import { postfixCommand } from "@eventstorm/source-postfix/main";
-import { sshdCommand } from "@eventstorm/source-sshd/main";
+import { postfixSource } from "@eventstorm/source-postfix/main";
+import { sshdSource } from "@eventstorm/source-sshd/main";
 import { JournalRouter } from "./router.ts";
 import { JournaldSource, type JournaldSourceStats } from "./source.ts";
 
@@ -79,19 +79,19 @@ export const JOURNALD_FLAGS: Record<string, FlagSpec> = {
     default: "10s",
     help: "print a stats line on stderr this often (0s: only at the end)",
   },
-  timeout: postfixCommand.flags!.timeout,
-  "deferred-timeout": postfixCommand.flags!["deferred-timeout"],
+  timeout: postfixSource.flags!.timeout,
+  "deferred-timeout": postfixSource.flags!["deferred-timeout"],
 };
 
 /** The command line of `eventstorm source journald`. */
-export const JOURNALD_COMMAND: CommandSpec = {
+export const command: Command = {
   name: "eventstorm source journald",
-  summary: "the systemd journal: sshd and Postfix entries to their parsers, with a cursor " +
-    "checkpoint",
+  summary: "the systemd journal: sshd and Postfix entries, with a cursor checkpoint",
   flags: JOURNALD_FLAGS,
   epilog: "Examples:\n" +
     "  eventstorm source journald --unit ssh.service --unit postfix@-.service\n" +
     "  eventstorm source journald --directory /var/log/journal/remote --once --print",
+  main: journaldMain,
 };
 
 /**
@@ -118,13 +118,13 @@ export async function journaldSource(
     throw new UsageError("--directory and --file exclude each other");
   }
   const router = new JournalRouter({
-    postfix: await postfixCommand.makeParser({
+    postfix: await postfixSource.makeParser({
       timeout: "1h",
       "deferred-timeout": "5d",
       ...values,
       utc: true,
     }),
-    sshd: await sshdCommand.makeParser({ utc: true }),
+    sshd: await sshdSource.makeParser({ utc: true }),
     generic: values.generic === true,
   });
   const hostOverride = stringFlag(values, "host");
@@ -202,14 +202,14 @@ export function formatJournaldLine(
  *
  * @example
  * ```ts ignore
- * import { journaldMain } from "@eventstorm/source-journald/main";
- * await journaldMain(["--unit", "ssh.service", "--print"]);
+ * import { command } from "@eventstorm/source-journald/main";
+ * await command.main(["--unit", "ssh.service", "--print"]);
  * ```
  */
-export async function journaldMain(args: string[]): Promise<number> {
-  const parsed = parseFlags(args, JOURNALD_COMMAND);
+async function journaldMain(args: string[]): Promise<number> {
+  const parsed = parseFlags(args, command);
   if (parsed.help) {
-    console.log(helpText(JOURNALD_COMMAND));
+    console.log(helpText(command));
     return 0;
   }
   const values = parsed.values;
@@ -265,4 +265,4 @@ export async function journaldMain(args: string[]): Promise<number> {
   return 0;
 }
 
-if (import.meta.main) await runCommand(() => journaldMain(Deno.args));
+if (import.meta.main) await runCommand(() => command.main(Deno.args));

@@ -6,8 +6,8 @@
  */
 import { Emitter, type EventOutput, localHostname } from "@eventstorm/core";
 import {
+  type Command,
   commandCurve,
-  type CommandSpec,
   CURVE_CLIENT_FLAGS,
   helpText,
   listFlag,
@@ -29,11 +29,11 @@ import { MetricsSampler } from "./sampler.ts";
  *
  * @example
  * ```ts
- * import { METRICS_COMMAND } from "@eventstorm/source-metrics";
- * METRICS_COMMAND.name; // "eventstorm source metrics"
+ * import { command } from "@eventstorm/source-metrics/main";
+ * command.name; // "eventstorm source metrics"
  * ```
  */
-export const METRICS_COMMAND: CommandSpec = {
+export const command: Command = {
   name: "eventstorm source metrics",
   summary: "host.cpu, host.memory, host.disk, host.load and host.net events from /proc",
   flags: {
@@ -47,6 +47,7 @@ export const METRICS_COMMAND: CommandSpec = {
   epilog: `Examples:
   eventstorm source metrics --interval 5s --to '>tcp://router:5555'
   eventstorm source metrics --once --print`,
+  main: metricsMain,
 };
 
 // Rates need two readings; the first report comes this soon, not a whole interval later.
@@ -59,14 +60,14 @@ const MIN_INTERVAL_MS = 100;
  *
  * @example
  * ```ts ignore
- * import { metricsMain } from "@eventstorm/source-metrics";
- * Deno.exit(await metricsMain(["--once", "--print"]));
+ * import { command } from "@eventstorm/source-metrics/main";
+ * Deno.exit(await command.main(["--once", "--print"]));
  * ```
  */
-export async function metricsMain(args: string[]): Promise<number> {
-  const parsed = parseFlags(args, METRICS_COMMAND);
+async function metricsMain(args: string[]): Promise<number> {
+  const parsed = parseFlags(args, command);
   if (parsed.help) {
-    console.log(helpText(METRICS_COMMAND));
+    console.log(helpText(command));
     return 0;
   }
   const interval = parseDuration(stringFlag(parsed.values, "interval")!, "interval");
@@ -144,4 +145,4 @@ export async function sampleMetrics(options: {
   }
 }
 
-if (import.meta.main) await runCommand(() => metricsMain(Deno.args));
+if (import.meta.main) await runCommand(() => command.main(Deno.args));

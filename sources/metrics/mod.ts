@@ -23,4 +23,4 @@ export * from "./disk.ts";
 export * from "./load.ts";
 export * from "./net.ts";
 export * from "./sampler.ts";
-export * from "./main.ts";
+export { sampleMetrics } from "./main.ts";

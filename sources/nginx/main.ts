@@ -11,8 +11,15 @@
  *
  * @module
  */
-import { type Flags, listFlag, runCommand, stringFlag, UsageError } from "@eventstorm/core/cli";
-import { type FileSourceCommand, runFileSourceMain } from "@eventstorm/core/source";
+import {
+  type Command,
+  type Flags,
+  listFlag,
+  runCommand,
+  stringFlag,
+  UsageError,
+} from "@eventstorm/core/cli";
+import { fileSourceCommand, type FileSourceSpec } from "@eventstorm/core/source";
 import { resolve } from "node:path";
 import type { LogEscape } from "./escape.ts";
 import { COMBINED_FORMAT } from "./log_format.ts";
@@ -60,19 +67,18 @@ function chooseFormat(values: Flags): { format: string; escape: LogEscape } {
 }
 
 /**
- * The nginx source command, for `runFileSourceMain` (also used by the `eventstorm`
- * CLI).
+ * How the nginx source reads lines: its own flags and its parser (also used by the
+ * agent and the syslog source).
  *
  * @example
  * ```ts ignore
- * import { runFileSourceMain } from "@eventstorm/core/source";
- * import { nginxCommand } from "@eventstorm/source-nginx/main";
- * await runFileSourceMain(["--file", "access.log", "--once", "--print"], nginxCommand);
+ * import { nginxSource } from "@eventstorm/source-nginx/main";
+ * console.log(nginxSource.summary);
  * ```
  */
-export const nginxCommand: FileSourceCommand = {
+export const nginxSource: FileSourceSpec = {
   name: "nginx",
-  summary: "nginx access logs as http.hit events, parsed with the log_format that wrote them",
+  summary: "nginx access logs in any log_format: one http.hit event per request",
   flags: {
     format: {
       type: "string",
@@ -121,6 +127,15 @@ export const nginxCommand: FileSourceCommand = {
   },
 };
 
-if (import.meta.main) {
-  await runCommand(() => runFileSourceMain(Deno.args, nginxCommand));
-}
+/**
+ * The nginx source's command: its flags, its help and how it runs.
+ *
+ * @example
+ * ```ts ignore
+ * import { command } from "@eventstorm/source-nginx/main";
+ * await command.main(["--file", "access.log", "--once", "--print"]);
+ * ```
+ */
+export const command: Command = fileSourceCommand(nginxSource);
+
+if (import.meta.main) await runCommand(() => command.main(Deno.args));

@@ -11,30 +11,29 @@
  * @module
  */
 import {
+  type Command,
   type Flags,
   parseDuration,
   runCommand,
   stringFlag,
   UsageError,
 } from "@eventstorm/core/cli";
-import { type FileSourceCommand, runFileSourceMain } from "@eventstorm/core/source";
+import { fileSourceCommand, type FileSourceSpec } from "@eventstorm/core/source";
 import { PostfixTracker } from "./tracker.ts";
 
 /**
- * The postfix source command, for `runFileSourceMain` (also used by the
- * `eventstorm` CLI).
+ * How the postfix source reads lines: its own flags and its parser (also used by the
+ * agent and the syslog source).
  *
  * @example
  * ```ts ignore
- * import { runFileSourceMain } from "@eventstorm/core/source";
- * import { postfixCommand } from "@eventstorm/source-postfix/main";
- * await runFileSourceMain(["--file", "mail.log", "--once", "--print"], postfixCommand);
+ * import { postfixSource } from "@eventstorm/source-postfix/main";
+ * console.log(postfixSource.summary);
  * ```
  */
-export const postfixCommand: FileSourceCommand = {
+export const postfixSource: FileSourceSpec = {
   name: "postfix",
-  summary: "Postfix mail log as smtp.transaction (one per message), smtp.reject and " +
-    "smtp.deferred events",
+  summary: "Postfix mail log: one smtp.transaction per message, smtp.reject, smtp.deferred",
   flags: {
     timeout: {
       type: "string",
@@ -66,6 +65,15 @@ export const postfixCommand: FileSourceCommand = {
   },
 };
 
-if (import.meta.main) {
-  await runCommand(() => runFileSourceMain(Deno.args, postfixCommand));
-}
+/**
+ * The postfix source's command: its flags, its help and how it runs.
+ *
+ * @example
+ * ```ts ignore
+ * import { command } from "@eventstorm/source-postfix/main";
+ * await command.main(["--file", "mail.log", "--once", "--print"]);
+ * ```
+ */
+export const command: Command = fileSourceCommand(postfixSource);
+
+if (import.meta.main) await runCommand(() => command.main(Deno.args));

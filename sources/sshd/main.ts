@@ -10,24 +10,23 @@
  *
  * @module
  */
-import { type Flags, runCommand } from "@eventstorm/core/cli";
-import { type FileSourceCommand, runFileSourceMain } from "@eventstorm/core/source";
+import { type Command, type Flags, runCommand } from "@eventstorm/core/cli";
+import { fileSourceCommand, type FileSourceSpec } from "@eventstorm/core/source";
 import { SshdParser } from "./sshd_parser.ts";
 
 /**
- * The sshd source command, for `runFileSourceMain` (also used by the `eventstorm`
- * CLI).
+ * How the sshd source reads lines: its own flags and its parser (also used by the
+ * agent and the syslog source).
  *
  * @example
  * ```ts ignore
- * import { runFileSourceMain } from "@eventstorm/core/source";
- * import { sshdCommand } from "@eventstorm/source-sshd/main";
- * await runFileSourceMain(["--file", "auth.log", "--once", "--print"], sshdCommand);
+ * import { sshdSource } from "@eventstorm/source-sshd/main";
+ * console.log(sshdSource.summary);
  * ```
  */
-export const sshdCommand: FileSourceCommand = {
+export const sshdSource: FileSourceSpec = {
   name: "sshd",
-  summary: "sshd logins (accepted, failed, invalid user) as ssh.login events",
+  summary: "sshd logins (accepted, failed, invalid user) from auth.log as ssh.login events",
   flags: {
     utc: { type: "boolean", help: "BSD syslog timestamps are UTC (default: local time)" },
   },
@@ -39,6 +38,15 @@ export const sshdCommand: FileSourceCommand = {
   },
 };
 
-if (import.meta.main) {
-  await runCommand(() => runFileSourceMain(Deno.args, sshdCommand));
-}
+/**
+ * The sshd source's command: its flags, its help and how it runs.
+ *
+ * @example
+ * ```ts ignore
+ * import { command } from "@eventstorm/source-sshd/main";
+ * await command.main(["--file", "auth.log", "--once", "--print"]);
+ * ```
+ */
+export const command: Command = fileSourceCommand(sshdSource);
+
+if (import.meta.main) await runCommand(() => command.main(Deno.args));

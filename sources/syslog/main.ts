@@ -18,8 +18,8 @@ import {
   statsIntervalFlag,
 } from "@eventstorm/core/source";
 import {
+  type Command,
   commandCurve,
-  type CommandSpec,
   CURVE_CLIENT_FLAGS,
   endpointsFlag,
   type Flags,
@@ -37,9 +37,9 @@ import {
   waitingNotice,
   warnUnresolvableHosts,
 } from "@eventstorm/core/cli";
-import { nginxCommand } from "@eventstorm/source-nginx/main";
-import { postfixCommand } from "@eventstorm/source-postfix/main";
-import { sshdCommand } from "@eventstorm/source-sshd/main";
+import { nginxSource } from "@eventstorm/source-nginx/main";
+import { postfixSource } from "@eventstorm/source-postfix/main";
+import { sshdSource } from "@eventstorm/source-sshd/main";
 import { parseListenAddress } from "./listener.ts";
 import { SyslogRouter } from "./router.ts";
 import { SyslogSource, type SyslogSourceStats } from "./source.ts";
@@ -99,27 +99,27 @@ export const SYSLOG_FLAGS: Record<string, FlagSpec> = {
     help: "print a stats line on stderr this often (0s: only at the end)",
   },
   ...Object.fromEntries(
-    Object.entries({ ...nginxCommand.flags, ...postfixCommand.flags, ...sshdCommand.flags })
+    Object.entries({ ...nginxSource.flags, ...postfixSource.flags, ...sshdSource.flags })
       .map(([name, spec]) => [name, { ...spec, help: `(${parserOf(name)}) ${spec.help}` }]),
   ),
 };
 
 function parserOf(flag: string): string {
   if (flag === "utc") return "postfix, sshd";
-  return flag in (nginxCommand.flags ?? {}) ? "nginx" : "postfix";
+  return flag in (nginxSource.flags ?? {}) ? "nginx" : "postfix";
 }
 
 /** The command line of `eventstorm source syslog`. */
-export const SYSLOG_COMMAND: CommandSpec = {
+export const command: Command = {
   name: "eventstorm source syslog",
-  summary: "syslog over UDP/TCP/Unix (RFC 3164, 5424, 6587) routed to the nginx, Postfix and " +
-    "sshd parsers",
+  summary: "syslog over UDP/TCP/Unix (RFC 3164, 5424, 6587) to the nginx, Postfix, sshd parsers",
   flags: SYSLOG_FLAGS,
   epilog: "Examples:\n" +
     "  eventstorm source syslog --listen udp://127.0.0.1:5514 --listen tcp://127.0.0.1:5514\n" +
     "  nginx: access_log syslog:server=127.0.0.1:5514,tag=nginx eventstorm;\n" +
     '  rsyslog: *.* action(type="omfwd" target="127.0.0.1" port="5514" protocol="tcp"\n' +
     '           TCP_Framing="octet-counted")',
+  main: syslogMain,
 };
 
 /**
@@ -143,13 +143,11 @@ export async function syslogRouter(values: Flags): Promise<SyslogRouter> {
   const postfixValues = { timeout: "1h", "deferred-timeout": "5d", ...values };
   return new SyslogRouter({
     nginx: routes.includes("nginx")
-      ? await nginxCommand.makeParser({ ...values, file: [] })
+      ? await nginxSource.makeParser({ ...values, file: [] })
       : undefined,
     nginxTags: listFlag(values, "nginx-tag").length > 0 ? listFlag(values, "nginx-tag") : undefined,
-    postfix: routes.includes("postfix")
-      ? await postfixCommand.makeParser(postfixValues)
-      : undefined,
-    sshd: routes.includes("sshd") ? await sshdCommand.makeParser(values) : undefined,
+    postfix: routes.includes("postfix") ? await postfixSource.makeParser(postfixValues) : undefined,
+    sshd: routes.includes("sshd") ? await sshdSource.makeParser(values) : undefined,
     generic: values.generic === true,
     utc: values.utc === true,
   });
@@ -217,21 +215,21 @@ export function formatSyslogLine(
  *
  * @example
  * ```ts ignore
- * import { syslogMain } from "@eventstorm/source-syslog/main";
- * await syslogMain(["--listen", "udp://127.0.0.1:5514", "--print"]);
+ * import { command } from "@eventstorm/source-syslog/main";
+ * await command.main(["--listen", "udp://127.0.0.1:5514", "--print"]);
  * ```
  */
-export async function syslogMain(args: string[]): Promise<number> {
-  const parsed = parseFlags(args, SYSLOG_COMMAND);
+async function syslogMain(args: string[]): Promise<number> {
+  const parsed = parseFlags(args, command);
   if (parsed.help) {
-    console.log(helpText(SYSLOG_COMMAND));
+    console.log(helpText(command));
     return 0;
   }
   const values = parsed.values;
   const listen = listFlag(values, "listen").map(parseListenAddress);
   if (listen.length === 0) {
     throw new UsageError(
-      `${SYSLOG_COMMAND.name}: --listen is required (e.g. udp://127.0.0.1:5514)`,
+      `${command.name}: --listen is required (e.g. udp://127.0.0.1:5514)`,
     );
   }
   const print = values.print === true;
@@ -293,5 +291,5 @@ export async function syslogMain(args: string[]): Promise<number> {
 }
 
 if (import.meta.main) {
-  await runCommand(() => syslogMain(Deno.args));
+  await runCommand(() => command.main(Deno.args));
 }
