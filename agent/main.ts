@@ -13,8 +13,8 @@
 import {
   type Command,
   helpText,
-  parseDuration,
   parseFlags,
+  parseStatsInterval,
   runCommand,
   shutdownSignal,
   stringFlag,
@@ -74,10 +74,7 @@ async function agentMain(args: string[]): Promise<number> {
     );
     return 0;
   }
-  const text = config.statsInterval;
-  const statsIntervalMs = /^0+(ms|s|m|h)?$/.test(text.trim())
-    ? 0
-    : parseDuration(text, "stats_interval");
+  const statsIntervalMs = parseStatsInterval(config.statsInterval, "stats_interval");
   const agent = new Agent({ statsIntervalMs });
   await agent.apply(config).catch(asUsage);
   if (config.inputs.length === 0) console.error(`agent: ${path} has no inputs; waiting for SIGHUP`);

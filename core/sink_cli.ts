@@ -24,7 +24,14 @@ import { parseDuration } from "./duration.ts";
 import { type SinkBackend, SinkRunner, type WhenFull } from "./sink.ts";
 import { parseMember } from "./member.ts";
 import { CURVE_CLIENT_FLAGS, curveFromFlags, warnPlaintextBinds } from "./curve/options.ts";
-import { type Counters, formatCount, rate, StatsReporter } from "./stats.ts";
+import {
+  type Counters,
+  formatCount,
+  rate,
+  STATS_INTERVAL_FLAG,
+  statsIntervalFlag,
+  StatsReporter,
+} from "./stats.ts";
 
 /** What a sink supplies: its name, flags and how to build its backend. */
 export interface SinkSpec {
@@ -70,12 +77,7 @@ export const SINK_FLAGS: Record<string, FlagSpec> = {
     help: "drop-newest or drop-oldest when the buffer is full (counted)",
   },
   "batch-size": { type: "string", value: "N", default: "1000", help: "events per backend write" },
-  "stats-interval": {
-    type: "string",
-    value: "DURATION",
-    default: "10s",
-    help: "print a stats line and publish eventstorm.stats this often",
-  },
+  "stats-interval": STATS_INTERVAL_FLAG,
   "stats-to": {
     type: "string",
     value: "ENDPOINT",
@@ -177,7 +179,7 @@ export async function runSinkMain(args: string[], sink: SinkSpec): Promise<numbe
   const memberText = stringFlag(values, "member");
   const curve = curveFromFlags(values);
   if (statsTo !== "none") parseEndpoints(statsTo);
-  const intervalMs = parseDuration(stringFlag(values, "stats-interval")!, "stats-interval");
+  const intervalMs = statsIntervalFlag(values);
   const runnerOptions = {
     collector: {
       endpoints: from,

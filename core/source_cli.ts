@@ -28,7 +28,15 @@ import {
 import type { LineParser } from "./line_parser.ts";
 import { LineSource, type LineSourceStats } from "./line_source.ts";
 import { PrintOutput } from "./print_output.ts";
-import { type Counters, formatBytes, formatCount, rate, StatsReporter } from "./stats.ts";
+import {
+  type Counters,
+  formatBytes,
+  formatCount,
+  rate,
+  STATS_INTERVAL_FLAG,
+  statsIntervalFlag,
+  StatsReporter,
+} from "./stats.ts";
 import { expandGlobs } from "./tail/mod.ts";
 
 /**
@@ -115,12 +123,7 @@ export const FILE_SOURCE_FLAGS: Record<string, FlagSpec> = {
     default: "250ms",
     help: "how often files are checked for new lines",
   },
-  "stats-interval": {
-    type: "string",
-    value: "DURATION",
-    default: "10s",
-    help: "print a stats line on stderr this often (0s: only at the end)",
-  },
+  "stats-interval": STATS_INTERVAL_FLAG,
 };
 
 /**
@@ -250,20 +253,6 @@ export function formatSourceLine(
     `unparsed ${n("unparsed")}, ` +
     `too long ${n("too_long")}, rotations ${n("rotations")}, truncations ${n("truncations")}, ` +
     `files ${n("files")}${extra}`;
-}
-
-/**
- * The `--stats-interval` flag in ms: `0s` (or any zero) means only a line at the end.
- *
- * @example
- * ```ts
- * import { statsIntervalFlag } from "@eventstorm/core/source";
- * statsIntervalFlag({ "stats-interval": "10s" }); // 10000
- * ```
- */
-export function statsIntervalFlag(values: Flags): number {
-  const text = stringFlag(values, "stats-interval") ?? "10s";
-  return /^0+(ms|s|m|h)?$/.test(text.trim()) ? 0 : parseDuration(text, "stats-interval");
 }
 
 /**

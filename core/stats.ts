@@ -5,6 +5,9 @@
  * @module
  */
 
+import { parseDuration } from "./duration.ts";
+import { type Flags, type FlagSpec, stringFlag, UsageError } from "./flags.ts";
+
 /** Flat numeric counters, as carried in an `eventstorm.stats` event. */
 export type Counters = Record<string, number>;
 
@@ -150,4 +153,61 @@ export class StatsReporter {
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#timer = undefined;
   }
+}
+
+/**
+ * `--stats-interval`, the same in every component: a stats line on stderr (and an
+ * `eventstorm.stats` event where the component publishes them) this often; `0`
+ * prints no periodic line, only the final one at shutdown. docs/specs/stats.md.
+ *
+ * @example
+ * ```ts
+ * import { STATS_INTERVAL_FLAG } from "@eventstorm/core/cli";
+ * const flags = { "stats-interval": STATS_INTERVAL_FLAG };
+ * ```
+ */
+export const STATS_INTERVAL_FLAG: FlagSpec = {
+  type: "string",
+  value: "DURATION",
+  default: "10s",
+  help: "print a stats line (and publish eventstorm.stats) this often; 0: only at the end",
+};
+
+/** Below this a stats line would be noise, and its timer a load of its own. */
+const MIN_STATS_INTERVAL_MS = 100;
+
+/**
+ * Reads a stats interval in ms by the one rule of {@linkcode STATS_INTERVAL_FLAG}:
+ * any zero (`0`, `0s`) is 0, a line at the end only; otherwise a duration of at
+ * least 100ms. `name` is the flag or config key named in errors.
+ *
+ * @example
+ * ```ts
+ * import { parseStatsInterval } from "@eventstorm/core/cli";
+ * parseStatsInterval("10s"); // 10000
+ * parseStatsInterval("0"); // 0
+ * ```
+ */
+export function parseStatsInterval(text: string, name = "stats-interval"): number {
+  if (/^0+(\.0+)?\s*(ms|s|m|h|d|w)?$/.test(text.trim())) return 0;
+  const ms = parseDuration(text, name);
+  if (ms < MIN_STATS_INTERVAL_MS) {
+    throw new UsageError(
+      `--${name} must be 0 (a line at the end only) or ${MIN_STATS_INTERVAL_MS}ms or more, got '${text}'`,
+    );
+  }
+  return ms;
+}
+
+/**
+ * `--stats-interval` from parsed flags, in ms (see {@linkcode parseStatsInterval}).
+ *
+ * @example
+ * ```ts
+ * import { statsIntervalFlag } from "@eventstorm/core/cli";
+ * statsIntervalFlag({ "stats-interval": "10s" }); // 10000
+ * ```
+ */
+export function statsIntervalFlag(values: Flags): number {
+  return parseStatsInterval(stringFlag(values, "stats-interval") ?? "10s");
 }

@@ -1,5 +1,14 @@
 import assert from "node:assert/strict";
-import { type Counters, formatBytes, formatCount, rate, StatsReporter } from "./stats.ts";
+import {
+  type Counters,
+  formatBytes,
+  formatCount,
+  parseStatsInterval,
+  rate,
+  statsIntervalFlag,
+  StatsReporter,
+} from "./stats.ts";
+import { UsageError } from "./flags.ts";
 
 Deno.test("stats: formatCount", () => {
   const cases: [number, string][] = [
@@ -114,4 +123,15 @@ Deno.test("stats: interval 0 disables reporting", async () => {
   await new Promise((r) => setTimeout(r, 30));
   reporter.stop();
   assert.equal(calls, 0);
+});
+
+Deno.test("stats: one rule for --stats-interval: any zero is 0, else 100ms or more", () => {
+  for (const zero of ["0", "0s", "00ms", "0.0m", " 0h "]) assert.equal(parseStatsInterval(zero), 0);
+  assert.equal(parseStatsInterval("10s"), 10_000);
+  assert.equal(parseStatsInterval("100ms"), 100);
+  assert.equal(statsIntervalFlag({}), 10_000);
+  assert.equal(statsIntervalFlag({ "stats-interval": "1m" }), 60_000);
+  assert.throws(() => parseStatsInterval("50ms"), /--stats-interval must be 0 .* or 100ms or more/);
+  assert.throws(() => parseStatsInterval("soon"), UsageError);
+  assert.throws(() => parseStatsInterval("1ms", "stats_interval"), /--stats_interval/);
 });

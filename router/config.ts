@@ -11,7 +11,8 @@ import {
   endpointsFlag,
   type Flags,
   integerFlag,
-  parseDuration,
+  STATS_INTERVAL_FLAG,
+  statsIntervalFlag,
   stringFlag,
   topicPrefixesFlag,
 } from "@eventstorm/core/cli";
@@ -27,7 +28,7 @@ export interface RouterConfig {
   allow: string[];
   /** Topic prefixes never let through. */
   deny: string[];
-  /** How often to print and publish stats, in ms (0: never). */
+  /** How often to print and publish stats, in ms (0: only a final line at shutdown). */
   statsIntervalMs: number;
   /** Largest message accepted from a source. */
   maxMessageSize: number;
@@ -89,12 +90,7 @@ export const ROUTER_COMMAND: CommandSpec = {
       value: "PREFIX",
       help: "never let topics with this prefix through",
     },
-    "stats-interval": {
-      type: "string",
-      value: "DURATION",
-      default: "10s",
-      help: "print and publish stats (eventstorm.stats) this often; 0s disables",
-    },
+    "stats-interval": STATS_INTERVAL_FLAG,
     "max-message-size": {
       type: "string",
       value: "BYTES",
@@ -157,13 +153,12 @@ export function routerConfigFromFlags(values: Flags): RouterConfig {
   const sinks = endpointsFlag(values, "sinks");
   const allow = topicPrefixesFlag(values, "allow");
   const deny = topicPrefixesFlag(values, "deny");
-  const interval = stringFlag(values, "stats-interval") ?? "10s";
   return {
     sources,
     sinks,
     allow,
     deny,
-    statsIntervalMs: /^0+(s|ms|m)?$/.test(interval) ? 0 : parseDuration(interval, "stats-interval"),
+    statsIntervalMs: statsIntervalFlag(values),
     maxMessageSize: integerFlag(values, "max-message-size", { min: 1024, max: 1 << 30 })!,
     sendHwm: integerFlag(values, "sink-hwm", { min: 1, max: 10_000_000 })!,
     receiveHwm: integerFlag(values, "source-hwm", { min: 1, max: 10_000_000 })!,

@@ -230,7 +230,7 @@ export class Router {
   async close(): Promise<void> {
     this.#reporter.stop();
     clearInterval(this.#announceTimer);
-    if (this.#config.statsIntervalMs > 0) this.#reporter.report();
+    this.#reporter.report();
     await this.#relay.close();
   }
 }

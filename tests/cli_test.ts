@@ -155,6 +155,20 @@ Deno.test("bad flags and endpoints exit 2 with one line, leaving no files", opts
     [["source", "nope"], /unknown source 'nope'/],
     [["frobnicate"], /unknown command 'frobnicate'/],
     [["tap", "--interval", "soon"], /--interval must be a duration/],
+    // One --stats-interval rule everywhere (docs/specs/stats.md).
+    [["router", "--stats-interval", "5ms"], /--stats-interval must be 0 .* or 100ms or more/],
+    [
+      ["sink", "store", "--db", `${dir}/e.db`, "--stats-interval", "5ms"],
+      /--stats-interval must be 0 .* or 100ms or more/,
+    ],
+    [
+      ["sink", "dashboard", "--listen", "127.0.0.1:0", "--stats-interval", "5ms"],
+      /--stats-interval must be 0 .* or 100ms or more/,
+    ],
+    [
+      ["source", "nginx", "--file", `${dir}/x.log`, "--stats-interval", "5ms"],
+      /--stats-interval must be 0 .* or 100ms or more/,
+    ],
   ];
   for (const [args, pattern] of cases) {
     const result = await finish(cli(args));
@@ -189,6 +203,17 @@ Deno.test("--help works for every command", opts, async () => {
   ];
   assert.ok(all.length >= 15, `every command: ${all.join(" ")}`);
   const results = await Promise.all(all.map((args) => finish(cli([...args, "--help"]))));
+  // Every long-running component explains --stats-interval in the same words.
+  const statsLines = results.flatMap((result, i) =>
+    result.stdout.split("\n").filter((line) => line.includes("--stats-interval")).map((line) =>
+      [all[i].join(" "), line.trim().replace(/\s+/g, " ")] as const
+    )
+  );
+  const withStats = statsLines.map(([name]) => name);
+  for (const name of ["router", "source nginx", "source syslog", "sink store", "sink dashboard"]) {
+    assert.ok(withStats.includes(name), `${name} has --stats-interval`);
+  }
+  assert.equal(new Set(statsLines.map(([, line]) => line)).size, 1, JSON.stringify(statsLines));
   results.forEach((result, i) => {
     assert.equal(result.code, 0, `${all[i].join(" ")}: ${result.stderr}`);
     assert.match(result.stdout, new RegExp(`Usage: eventstorm ${all[i].join(" ")} `));

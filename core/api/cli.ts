@@ -57,7 +57,10 @@ export {
   type Counters,
   formatBytes,
   formatCount,
+  parseStatsInterval,
   rate,
+  STATS_INTERVAL_FLAG,
+  statsIntervalFlag,
   StatsReporter,
   type StatsReporterOptions,
 } from "../stats.ts";

@@ -60,7 +60,6 @@ export {
   formatSourceLine,
   runFileSourceMain,
   sourceCounters,
-  statsIntervalFlag,
 } from "../source_cli.ts";
 export {
   EventSender,

@@ -23,6 +23,8 @@ import {
   rate,
   runCommand,
   shutdownSignal,
+  STATS_INTERVAL_FLAG,
+  statsIntervalFlag,
   StatsReporter,
   stringFlag,
   topicFlag,
@@ -82,12 +84,7 @@ export const command: Command = {
       default: "1m",
       help: "window of the top lists (paths, clients, offenders)",
     },
-    "stats-interval": {
-      type: "string",
-      value: "DURATION",
-      default: "10s",
-      help: "print a stats line this often; 0s disables",
-    },
+    "stats-interval": STATS_INTERVAL_FLAG,
   },
   epilog: `Examples:
   eventstorm sink dashboard
@@ -161,7 +158,7 @@ async function dashboardMain(args: string[]): Promise<number> {
   }
   const historyMs = parseDuration(stringFlag(values, "history")!, "history");
   const windowMs = parseDuration(stringFlag(values, "window")!, "window");
-  const intervalMs = parseDuration(stringFlag(values, "stats-interval")!, "stats-interval");
+  const intervalMs = statsIntervalFlag(values);
   if (historyMs < 60_000 || historyMs > 7 * 86_400_000) {
     throw new UsageError("--history must be from 1m to 7d");
   }

@@ -12,12 +12,7 @@
  * @module
  */
 import { Emitter, localHostname } from "@eventstorm/core";
-import {
-  defaultCheckpointPath,
-  type OutputResume,
-  PrintOutput,
-  statsIntervalFlag,
-} from "@eventstorm/core/source";
+import { defaultCheckpointPath, type OutputResume, PrintOutput } from "@eventstorm/core/source";
 import {
   type Command,
   commandCurve,
@@ -32,6 +27,8 @@ import {
   rate,
   runCommand,
   shutdownSignal,
+  STATS_INTERVAL_FLAG,
+  statsIntervalFlag,
   StatsReporter,
   stringFlag,
   TO_FLAG,
@@ -73,12 +70,7 @@ export const JOURNALD_FLAGS: Record<string, FlagSpec> = {
       "checkpoint file (journal cursor) [default: under ~/.local/state/eventstorm; none with --print]",
   },
   "no-checkpoint": { type: "boolean", help: "keep no checkpoint" },
-  "stats-interval": {
-    type: "string",
-    value: "DURATION",
-    default: "10s",
-    help: "print a stats line on stderr this often (0s: only at the end)",
-  },
+  "stats-interval": STATS_INTERVAL_FLAG,
   timeout: postfixSource.flags!.timeout,
   "deferred-timeout": postfixSource.flags!["deferred-timeout"],
 };

@@ -11,12 +11,7 @@
  * @module
  */
 import { Emitter, localHostname } from "@eventstorm/core";
-import {
-  defaultCheckpointPath,
-  type OutputResume,
-  PrintOutput,
-  statsIntervalFlag,
-} from "@eventstorm/core/source";
+import { defaultCheckpointPath, type OutputResume, PrintOutput } from "@eventstorm/core/source";
 import {
   type Command,
   commandCurve,
@@ -30,6 +25,8 @@ import {
   parseFlags,
   runCommand,
   shutdownSignal,
+  STATS_INTERVAL_FLAG,
+  statsIntervalFlag,
   StatsReporter,
   stringFlag,
   TO_FLAG,
@@ -92,12 +89,7 @@ export const SYSLOG_FLAGS: Record<string, FlagSpec> = {
       "[default: under ~/.local/state/eventstorm; none with --print]",
   },
   "no-checkpoint": { type: "boolean", help: "keep no checkpoint" },
-  "stats-interval": {
-    type: "string",
-    value: "DURATION",
-    default: "10s",
-    help: "print a stats line on stderr this often (0s: only at the end)",
-  },
+  "stats-interval": STATS_INTERVAL_FLAG,
   ...Object.fromEntries(
     Object.entries({ ...nginxSource.flags, ...postfixSource.flags, ...sshdSource.flags })
       .map(([name, spec]) => [name, { ...spec, help: `(${parserOf(name)}) ${spec.help}` }]),
