@@ -87,6 +87,8 @@ export interface AgentOptions {
   statsIntervalMs: number;
   /** Where messages go (stderr by default). */
   log?: (line: string) => void;
+  /** Publishes each input's counters as `eventstorm.stats` (component `agent-NAME`). */
+  publish?: (fields: Record<string, number | string>) => void;
 }
 
 /**
@@ -171,6 +173,7 @@ export class Agent {
       snapshot: () => prepared.counters() as Counters,
       format: (current, previous, elapsed) => prepared.format(current, previous, elapsed),
       print: (line) => this.#log(line),
+      publish: this.#options.publish,
     });
     const running: Running = {
       config: input,

@@ -13,6 +13,8 @@ import {
   type Flags,
   type FlagSpec,
   parseEndpoints,
+  parseStatsInterval,
+  statsToFlag,
 } from "@eventstorm/core/cli";
 import { INPUT_TYPES, type InputType } from "./inputs.ts";
 
@@ -49,8 +51,10 @@ export interface AgentConfig {
   host?: string;
   /** Where checkpoints go (one file per input). */
   stateDir?: string;
-  /** Stats line interval, as a duration text. */
-  statsInterval: string;
+  /** Stats line interval in ms (0: only at the end), by core's one `--stats-interval` rule. */
+  statsIntervalMs: number;
+  /** Where `eventstorm.stats` events go (`stats_to`); none when absent. */
+  statsTo?: string;
   /** The inputs, in file order. */
   inputs: InputConfig[];
 }
@@ -66,6 +70,7 @@ const TOP_KEYS = [
   "host",
   "state_dir",
   "stats_interval",
+  "stats_to",
   "inputs",
 ];
 
@@ -79,6 +84,7 @@ const MANAGED = new Set([
   "checkpoint",
   "no-checkpoint",
   "stats-interval",
+  "stats-to",
 ]);
 
 /**
@@ -211,10 +217,30 @@ export function parseConfig(
       fail("to", (error as Error).message);
     }
   }
-  for (const key of ["host", "state_dir", "stats_interval", "curve_server", "curve_secret"]) {
+  const strings = [
+    "host",
+    "state_dir",
+    "stats_interval",
+    "stats_to",
+    "curve_server",
+    "curve_secret",
+  ];
+  for (const key of strings) {
     if (doc[key] !== undefined && typeof doc[key] !== "string") {
       fail(key, `expected a string, got ${describe(doc[key])}`);
     }
+  }
+  let statsIntervalMs = 0;
+  let statsTo: string | undefined;
+  try {
+    statsIntervalMs = parseStatsInterval((doc.stats_interval as string | undefined) ?? "60s");
+  } catch (error) {
+    fail("stats_interval", (error as Error).message.replace(/^--stats-interval /, ""));
+  }
+  try {
+    statsTo = statsToFlag({ "stats-to": doc.stats_to as string | undefined });
+  } catch (error) {
+    fail("stats_to", (error as Error).message);
   }
   let curve: CurveOptions | undefined;
   try {
@@ -280,7 +306,8 @@ export function parseConfig(
     curve,
     host: doc.host as string | undefined,
     stateDir: doc.state_dir as string | undefined,
-    statsInterval: (doc.stats_interval as string | undefined) ?? "60s",
+    statsIntervalMs,
+    statsTo,
     inputs,
   };
 }

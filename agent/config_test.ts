@@ -88,6 +88,11 @@ Deno.test("every mistake is one line naming the file and the key", () => {
       /^a\.toml: inputs\.x\.file: environment variable NOPE is not set/,
     ],
     ["x = [", /^a\.toml: not valid TOML: line 1/],
+    // The one --stats-interval and --stats-to rules of every component.
+    ['stats_interval = "5ms"', /^a\.toml: stats_interval: must be 0 .* or 100ms or more/],
+    ['stats_interval = "soon"', /^a\.toml: stats_interval: must be a duration/],
+    ['stats_to = "bogus"', /^a\.toml: stats_to: invalid endpoint 'bogus'/],
+    ['[inputs.x]\ntype = "sshd"\nstats_to = "none"', /^a\.toml: inputs\.x\.stats_to: /],
   ];
   for (const [text, expected] of cases) {
     assert.throws(() => parseConfig(text, "a.toml", env), (error: Error) => {
@@ -157,4 +162,14 @@ Deno.test("curve_server and curve_secret at the top level secure the link; mista
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("stats_interval and stats_to: any zero is a final line only, none publishes nowhere", () => {
+  const read = (text: string) => parseConfig(text, "a.toml", env);
+  assert.equal(read("").statsIntervalMs, 60_000);
+  assert.equal(read('stats_interval = "0"').statsIntervalMs, 0);
+  assert.equal(read('stats_interval = "15s"').statsIntervalMs, 15_000);
+  assert.equal(read("").statsTo, undefined);
+  assert.equal(read('stats_to = "none"').statsTo, undefined);
+  assert.equal(read('stats_to = ">tcp://127.0.0.1:5555"').statsTo, ">tcp://127.0.0.1:5555");
 });

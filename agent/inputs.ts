@@ -10,8 +10,10 @@ import {
   defaultCheckpointPath,
   fileSourceCommand,
   type FileSourceSpec,
+  formatEventsLine,
   formatSourceLine,
   LineSource,
+  outputCounters,
   sourceCounters,
 } from "@eventstorm/core/source";
 import {
@@ -146,7 +148,7 @@ function fileInput(fileSource: FileSourceSpec): InputKind {
           const output = source.output;
           last = sourceCounters(
             source.stats(),
-            output instanceof Emitter ? output.stats().dropped : 0,
+            output,
           );
           return last;
         },
@@ -192,7 +194,7 @@ export const INPUT_TYPES: Record<InputType, InputKind> = {
             ? syslogCounters(
               source.stats(),
               router.stats.ignored,
-              output instanceof Emitter ? output.stats().dropped : 0,
+              output,
             )
             : {};
         },
@@ -229,7 +231,7 @@ export const INPUT_TYPES: Record<InputType, InputKind> = {
           return journaldCounters(
             built.source.stats(),
             built.router.stats.ignored,
-            output instanceof Emitter ? output.stats().dropped : 0,
+            output,
           );
         },
         format: (current, previous, elapsed) =>
@@ -245,6 +247,7 @@ export const INPUT_TYPES: Record<InputType, InputKind> = {
       if (interval < 100) throw new UsageError("interval: must be at least 100ms");
       const host = stringFlag(values, "host") ?? context.host;
       let samples = 0;
+      let events = 0;
       let output: EventOutput | undefined;
       return {
         async run(signal) {
@@ -256,19 +259,18 @@ export const INPUT_TYPES: Record<InputType, InputKind> = {
               output,
               intervalMs: interval,
               signal,
-              onSample: () => samples++,
+              onSample: (count) => {
+                samples++;
+                events += count;
+              },
             });
           } finally {
             await output.close();
           }
         },
-        counters: () => ({
-          samples,
-          dropped: output instanceof Emitter ? output.stats().dropped : 0,
-        }),
-        format: (current) =>
-          `source ${context.name} (metrics): samples ${current.samples ?? 0}` +
-          ((current.dropped ?? 0) > 0 ? `, dropped ${current.dropped}` : ""),
+        counters: () => ({ events, ...outputCounters(output), samples }),
+        format: (current, previous, elapsed) =>
+          formatEventsLine(`${context.name} (metrics)`, current, previous, elapsed),
       };
     },
   },
@@ -288,13 +290,9 @@ export const INPUT_TYPES: Record<InputType, InputKind> = {
             await output.close();
           }
         },
-        counters: () => {
-          const s = output?.stats();
-          return { events: s?.events ?? 0, dropped: s?.dropped ?? 0 };
-        },
-        format: (current) =>
-          `source ${context.name} (demo): events ${current.events ?? 0}` +
-          ((current.dropped ?? 0) > 0 ? `, dropped ${current.dropped}` : ""),
+        counters: () => ({ events: output?.stats().events ?? 0, ...outputCounters(output) }),
+        format: (current, previous, elapsed) =>
+          formatEventsLine(`${context.name} (demo)`, current, previous, elapsed),
       };
     },
   },

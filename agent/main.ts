@@ -13,8 +13,8 @@
 import {
   type Command,
   helpText,
+  openStatsPublisher,
   parseFlags,
-  parseStatsInterval,
   runCommand,
   shutdownSignal,
   stringFlag,
@@ -74,8 +74,8 @@ async function agentMain(args: string[]): Promise<number> {
     );
     return 0;
   }
-  const statsIntervalMs = parseStatsInterval(config.statsInterval, "stats_interval");
-  const agent = new Agent({ statsIntervalMs });
+  const stats = await openStatsPublisher(config.statsTo, config.curve);
+  const agent = new Agent({ statsIntervalMs: config.statsIntervalMs, publish: stats?.publish });
   await agent.apply(config).catch(asUsage);
   if (config.inputs.length === 0) console.error(`agent: ${path} has no inputs; waiting for SIGHUP`);
   const reload = async () => {
@@ -102,6 +102,7 @@ async function agentMain(args: string[]): Promise<number> {
   });
   Deno.removeSignalListener("SIGHUP", onHup);
   await agent.stop();
+  await stats?.close();
   return 0;
 }
 

@@ -4,7 +4,6 @@
  *
  * @module
  */
-import { Emitter } from "./emitter.ts";
 import { endpointsFlag, parseEndpoints, warnUnresolvableHosts } from "./endpoint.ts";
 import {
   type Command,
@@ -21,6 +20,7 @@ import {
   UsageError,
 } from "./flags.ts";
 import { parseDuration } from "./duration.ts";
+import { openStatsPublisher, statsToFlag, statsToFlagSpec } from "./stats_to.ts";
 import { type SinkBackend, SinkRunner, type WhenFull } from "./sink.ts";
 import { parseMember } from "./member.ts";
 import { CURVE_CLIENT_FLAGS, curveFromFlags, warnPlaintextBinds } from "./curve/options.ts";
@@ -78,12 +78,7 @@ export const SINK_FLAGS: Record<string, FlagSpec> = {
   },
   "batch-size": { type: "string", value: "N", default: "1000", help: "events per backend write" },
   "stats-interval": STATS_INTERVAL_FLAG,
-  "stats-to": {
-    type: "string",
-    value: "ENDPOINT",
-    default: ">tcp://127.0.0.1:5555",
-    help: "where to publish eventstorm.stats events; 'none' disables",
-  },
+  "stats-to": statsToFlagSpec(">tcp://127.0.0.1:5555"),
   "shutdown-timeout": {
     type: "string",
     value: "DURATION",
@@ -98,7 +93,7 @@ export const SINK_FLAGS: Record<string, FlagSpec> = {
  * @example
  * ```ts
  * import { formatSinkLine } from "@eventstorm/core/sink";
- * formatSinkLine("store", { received: 10, stored: 10, buffered: 0, dropped: 0, lost_on_wire: 0 }, {}, 1000);
+ * formatSinkLine("store", { received: 10, stored: 10, buffered: 0, dropped: 0, lost: 0 }, {}, 1000);
  * ```
  */
 export function formatSinkLine(
@@ -111,12 +106,12 @@ export function formatSinkLine(
     formatCount(rate(current.stored, previous.stored ?? 0, elapsedMs))
   } ev/s stored; ` +
     `received ${current.received}, stored ${current.stored}, buffered ${current.buffered}, ` +
-    `dropped ${current.dropped}, lost on wire ${current.lost_on_wire}` +
+    `dropped ${current.dropped}, lost on wire ${current.lost}` +
     // Copies through a second router (or replays) skipped on arrival, never stored.
-    (current.duplicates_on_wire ? `, duplicates on wire ${current.duplicates_on_wire}` : "") +
-    (current.duplicates ? `, duplicates ${current.duplicates}` : "") +
-    `, malformed ${current.malformed ?? 0}, rejected ${current.rejected_on_wire ?? 0}` +
-    (current.write_errors ? `, write errors ${current.write_errors}` : "") +
+    (current.duplicates ? `, duplicates on wire ${current.duplicates}` : "") +
+    (current.duplicates_stored ? `, duplicates ${current.duplicates_stored}` : "") +
+    `, malformed ${current.malformed ?? 0}, rejected ${current.rejected ?? 0}` +
+    (current.retried ? `, write errors ${current.retried}` : "") +
     (current.other_members ? `, left to other members ${current.other_members} msgs` : "") +
     (current.latency_ms_avg !== undefined ? `, write ${current.latency_ms_avg}ms avg` : "");
 }
@@ -172,13 +167,12 @@ export async function runSinkMain(args: string[], sink: SinkSpec): Promise<numbe
   if (whenFull !== "drop-newest" && whenFull !== "drop-oldest") {
     throw new UsageError(`--when-full must be drop-newest or drop-oldest, got '${whenFull}'`);
   }
-  const statsTo = stringFlag(values, "stats-to") ?? "none";
   // Checked before the backend opens: a typo must not leave a database file
   // behind or wait for a server first.
   const from = endpointsFlag(values, "from");
   const memberText = stringFlag(values, "member");
   const curve = curveFromFlags(values);
-  if (statsTo !== "none") parseEndpoints(statsTo);
+  const statsTo = statsToFlag(values);
   const intervalMs = statsIntervalFlag(values);
   const runnerOptions = {
     collector: {
@@ -200,19 +194,13 @@ export async function runSinkMain(args: string[], sink: SinkSpec): Promise<numbe
     await backend.close();
     throw error;
   }
-  const stats = statsTo === "none" ? undefined : await Emitter.open({
-    endpoints: statsTo,
-    maxPendingBytes: 1 << 20,
-    closeTimeoutMs: 1000,
-    // A sink that is a CURVE client of the router publishes its stats the same way.
-    curve: curve?.serverKey === undefined ? undefined : curve,
-  });
+  const stats = await openStatsPublisher(statsTo, curve);
   const reporter = new StatsReporter({
     component: `sink-${sink.name}`,
     intervalMs,
     snapshot: () => runner.counters(),
     format: (current, previous, elapsed) => formatSinkLine(sink.name, current, previous, elapsed),
-    publish: stats ? (fields) => stats.emit("eventstorm.stats", fields) : undefined,
+    publish: stats?.publish,
   });
   reporter.start();
   console.error(`sink ${sink.name}: receiving from ${from.join(", ")}`);

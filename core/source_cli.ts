@@ -27,6 +27,7 @@ import {
 } from "./flags.ts";
 import type { LineParser } from "./line_parser.ts";
 import { LineSource, type LineSourceStats } from "./line_source.ts";
+import type { EventOutput } from "./output.ts";
 import { PrintOutput } from "./print_output.ts";
 import {
   type Counters,
@@ -38,6 +39,7 @@ import {
   StatsReporter,
 } from "./stats.ts";
 import { expandGlobs } from "./tail/mod.ts";
+import { openStatsPublisher, statsToFlag, statsToFlagSpec } from "./stats_to.ts";
 
 /**
  * What a file source supplies: its name, flags and how to build its parser.
@@ -124,6 +126,7 @@ export const FILE_SOURCE_FLAGS: Record<string, FlagSpec> = {
     help: "how often files are checked for new lines",
   },
   "stats-interval": STATS_INTERVAL_FLAG,
+  "stats-to": statsToFlagSpec("none"),
 };
 
 /**
@@ -199,10 +202,10 @@ function hash64(text: string): string {
  * @example
  * ```ts ignore
  * import { sourceCounters } from "@eventstorm/core/source";
- * const counters = sourceCounters(source.stats());
+ * const counters = sourceCounters(source.stats(), source.output);
  * ```
  */
-export function sourceCounters(stats: LineSourceStats, dropped = 0): Counters {
+export function sourceCounters(stats: LineSourceStats, output?: EventOutput): Counters {
   return {
     files: stats.filesWatched,
     lines: stats.linesRead,
@@ -218,7 +221,57 @@ export function sourceCounters(stats: LineSourceStats, dropped = 0): Counters {
     read_errors: stats.readErrors,
     checkpoints: stats.checkpoints,
     checkpoint_errors: stats.checkpointErrors,
-    dropped,
+    ...outputCounters(output),
+  };
+}
+
+/**
+ * One readable stats line for a source that makes events itself (demo, metrics):
+ * its rate, then `events`, `sent`, `dropped` and any other counter by name.
+ *
+ * @example
+ * ```ts
+ * import { formatEventsLine } from "@eventstorm/core/source";
+ * formatEventsLine("demo", { events: 2000, sent: 2000, dropped: 0 }, { events: 0 }, 1000);
+ * // "source demo: 2.00k ev/s; events 2000, sent 2000, dropped 0"
+ * ```
+ */
+export function formatEventsLine(
+  name: string,
+  current: Counters,
+  previous: Counters,
+  elapsedMs: number,
+): string {
+  const rest = Object.entries(current)
+    .filter(([key]) => !["events", "sent", "dropped", "dropped_oversized"].includes(key))
+    .map(([key, value]) => `, ${key.replaceAll("_", " ")} ${value}`).join("");
+  const oversized = current.dropped_oversized
+    ? ` (${current.dropped_oversized} too large or too deep)`
+    : "";
+  return `source ${name}: ${formatCount(rate(current.events, previous.events ?? 0, elapsedMs))} ` +
+    `ev/s; events ${current.events}, sent ${current.sent}, dropped ${current.dropped}${oversized}` +
+    rest;
+}
+
+/**
+ * What a source's output did with its events, the same fields in every source:
+ * `sent` (handed to libzmq), `dropped` (given up on) and, of those,
+ * `dropped_oversized` (too large or too deep to encode). Printing sends nothing.
+ *
+ * @example
+ * ```ts ignore
+ * import { outputCounters } from "@eventstorm/core/source";
+ * const { sent, dropped } = outputCounters(emitter);
+ * ```
+ */
+export function outputCounters(output?: EventOutput): Counters {
+  if (!(output instanceof Emitter)) return { sent: 0, dropped: 0, dropped_oversized: 0 };
+  const stats = output.stats();
+  const oversized = stats.oversized + stats.unencodable;
+  return {
+    sent: stats.eventsSent,
+    dropped: stats.dropped + oversized,
+    dropped_oversized: oversized,
   };
 }
 
@@ -241,7 +294,7 @@ export function formatSourceLine(
   const n = (key: string) => current[key] ?? 0;
   const extra = [
     ["dropped", "dropped"],
-    ["oversized", "of them too large or too deep"],
+    ["dropped_oversized", "of them too large or too deep"],
     ["deletions", "deleted files"],
     ["parser_errors", "parser errors"],
     ["rejected", "rejected events"],
@@ -296,6 +349,7 @@ export async function runFileSourceMain(
   const pollIntervalMs = parseDuration(stringFlag(values, "poll-interval")!, "poll-interval");
   if (pollIntervalMs < 10) throw new UsageError("--poll-interval must be at least 10ms");
   const statsIntervalMs = statsIntervalFlag(values);
+  const statsTo = statsToFlag(values);
   const explicitCheckpoint = stringFlag(values, "checkpoint");
   if (explicitCheckpoint !== undefined && values["no-checkpoint"] === true) {
     throw new UsageError("--checkpoint and --no-checkpoint exclude each other");
@@ -361,24 +415,20 @@ export async function runFileSourceMain(
         ...resume,
       }),
   });
-  const snapshot = () => {
-    const output = source.output;
-    if (!(output instanceof Emitter)) return sourceCounters(source.stats());
-    // Events too large or too deep to send are drops too, with their own count.
-    const sent = output.stats();
-    const unsendable = sent.oversized + sent.unencodable;
-    return {
-      ...sourceCounters(source.stats(), sent.dropped + unsendable),
-      oversized: unsendable,
-    };
-  };
+  const snapshot = () => sourceCounters(source.stats(), source.output);
+  const stats = await openStatsPublisher(statsTo, curve);
   const reporter = new StatsReporter({
     component: `source-${fileSource.name}`,
     intervalMs: statsIntervalMs,
     snapshot,
     format: (current, previous, elapsed) =>
       formatSourceLine(fileSource.name, current, previous, elapsed),
+    publish: stats?.publish,
   });
-  await reporter.during(() => source.run());
+  try {
+    await reporter.during(() => source.run());
+  } finally {
+    await stats?.close();
+  }
   return 0;
 }

@@ -286,13 +286,20 @@ export const CATALOGUE: EventSpec[] = [
   },
   {
     type: "eventstorm.stats",
-    emittedBy: "the router and every sink, every `--stats-interval`",
+    emittedBy:
+      "the router, every source and sink and the agent's inputs, every `--stats-interval`, " +
+      "where `--stats-to` says (the router: on its own sinks side); docs/specs/stats.md",
     summary: "A component's counters. Besides the fields listed, every counter of the " +
       "component's stats line is a field of its own (`integer`, since the component started); " +
       "the stats line prints them under the same names.",
     open: true,
     fields: [
-      f("component", "string", "which component: `router`, `sink store`, …", true),
+      f(
+        "component",
+        "string",
+        "which: `router`, `sink-store`, `source-nginx`, `agent-web`, …",
+        true,
+      ),
       f("interval_ms", "integer", "milliseconds since the previous stats event", true),
     ],
   },

@@ -65,17 +65,17 @@ export interface RouterStats {
  * import { flatRouterCounters } from "@eventstorm/router";
  * flatRouterCounters({ messagesIn: 1, eventsIn: 5, bytesIn: 9, messagesOut: 1, eventsOut: 5, denied: 0,
  *   lost: 0, duplicates: 0, malformed: {}, subscriptionsLost: 0, subscriptions: [], topics: {}, streams: [],
- *   refused: { unknown_key: 0, bad_handshake: 0, plaintext_peer: 0 }, disconnects: 0 }).events_in; // 5
+ *   refused: { unknown_key: 0, bad_handshake: 0, plaintext_peer: 0 }, disconnects: 0 }).received; // 5
  * ```
  */
 export function flatRouterCounters(stats: RouterStats): Counters {
   const malformed = Object.values(stats.malformed).reduce((sum, n) => sum + (n ?? 0), 0);
   const counters: Counters = {
     messages_in: stats.messagesIn,
-    events_in: stats.eventsIn,
-    bytes_in: stats.bytesIn,
+    received: stats.eventsIn,
+    bytes: stats.bytesIn,
     messages_out: stats.messagesOut,
-    events_out: stats.eventsOut,
+    sent: stats.eventsOut,
     denied: stats.denied,
     lost: stats.lost,
     duplicates: stats.duplicates,
@@ -103,18 +103,18 @@ export function flatRouterCounters(stats: RouterStats): Counters {
  * @example
  * ```ts
  * import { formatRouterLine } from "@eventstorm/router";
- * formatRouterLine({ events_in: 2000, events_out: 2000, bytes_in: 4096, lost: 0, denied: 0, malformed: 0 },
- *   { events_in: 0, events_out: 0, bytes_in: 0 }, 1000);
+ * formatRouterLine({ received: 2000, sent: 2000, bytes: 4096, lost: 0, denied: 0, malformed: 0 },
+ *   { received: 0, sent: 0, bytes: 0 }, 1000);
  * ```
  */
 export function formatRouterLine(current: Counters, previous: Counters, elapsedMs: number): string {
-  const inRate = rate(current.events_in, previous.events_in ?? 0, elapsedMs);
-  const outRate = rate(current.events_out, previous.events_out ?? 0, elapsedMs);
-  const byteRate = rate(current.bytes_in, previous.bytes_in ?? 0, elapsedMs);
+  const inRate = rate(current.received, previous.received ?? 0, elapsedMs);
+  const outRate = rate(current.sent, previous.sent ?? 0, elapsedMs);
+  const byteRate = rate(current.bytes, previous.bytes ?? 0, elapsedMs);
   return `router: in ${formatCount(inRate)} ev/s (${formatBytes(byteRate)}/s), out ${
     formatCount(outRate)
   } ev/s; ` +
-    `total in ${formatCount(current.events_in)} out ${formatCount(current.events_out)}, ` +
+    `total in ${formatCount(current.received)} out ${formatCount(current.sent)}, ` +
     `lost ${current.lost}, denied ${current.denied}, malformed ${current.malformed}` +
     oversizedPart(current) + refusedPart(current) +
     (current.disconnects ? `, disconnects ${current.disconnects}` : "");

@@ -246,14 +246,14 @@ Deno.test("the router publishes its counters as eventstorm.stats events", opts, 
   for (let i = 0; i < 42; i++) out.emit("app.tick", { i });
   await out.close();
   await waitFor(
-    () => sink.events.some((event) => event.type === "eventstorm.stats" && event.events_in === 42),
+    () => sink.events.some((event) => event.type === "eventstorm.stats" && event.received === 42),
     "a stats event counting the 42 events",
   );
   const stats = sink.events.find((event) =>
-    event.type === "eventstorm.stats" && event.events_in === 42
+    event.type === "eventstorm.stats" && event.received === 42
   )!;
   assert.equal(stats.component, "router");
-  assert.equal(stats.events_out, 42);
+  assert.equal(stats.sent, 42);
   assert.equal(stats.lost, 0);
   assert.ok(
     lines.some((line) => /^router: in .* total in 42 out 42, lost 0/.test(line)),

@@ -258,7 +258,13 @@ Deno.test(
       assert.equal(published.component, "sink-store");
       assert.equal(published.received, 100);
       for (
-        const field of ["dropped_full", "dropped_rejected", "dropped_shutdown", "lost_on_wire"]
+        const field of [
+          "dropped_full",
+          "dropped_rejected",
+          "dropped_shutdown",
+          "lost",
+          "duplicates",
+        ]
       ) {
         assert.equal(published[field], 0, field);
       }

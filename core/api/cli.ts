@@ -66,6 +66,12 @@ export {
 } from "../stats.ts";
 export { waitingNotice } from "../emitter.ts";
 export {
+  openStatsPublisher,
+  type StatsPublisher,
+  statsToFlag,
+  statsToFlagSpec,
+} from "../stats_to.ts";
+export {
   commandCurve,
   CURVE_CLIENT_FLAGS,
   curveFromFlags,

@@ -57,7 +57,9 @@ export {
   FILE_SOURCE_FLAGS,
   fileSourceCommand,
   type FileSourceSpec,
+  formatEventsLine,
   formatSourceLine,
+  outputCounters,
   runFileSourceMain,
   sourceCounters,
 } from "../source_cli.ts";

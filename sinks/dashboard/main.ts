@@ -18,6 +18,7 @@ import {
   formatCount,
   FROM_FLAG,
   helpText,
+  openStatsPublisher,
   parseDuration,
   parseFlags,
   rate,
@@ -26,6 +27,8 @@ import {
   STATS_INTERVAL_FLAG,
   statsIntervalFlag,
   StatsReporter,
+  statsToFlag,
+  statsToFlagSpec,
   stringFlag,
   topicFlag,
   topicPrefixesFlag,
@@ -85,6 +88,7 @@ export const command: Command = {
       help: "window of the top lists (paths, clients, offenders)",
     },
     "stats-interval": STATS_INTERVAL_FLAG,
+    "stats-to": statsToFlagSpec(">tcp://127.0.0.1:5555"),
   },
   epilog: `Examples:
   eventstorm sink dashboard
@@ -159,6 +163,7 @@ async function dashboardMain(args: string[]): Promise<number> {
   const historyMs = parseDuration(stringFlag(values, "history")!, "history");
   const windowMs = parseDuration(stringFlag(values, "window")!, "window");
   const intervalMs = statsIntervalFlag(values);
+  const statsTo = statsToFlag(values);
   if (historyMs < 60_000 || historyMs > 7 * 86_400_000) {
     throw new UsageError("--history must be from 1m to 7d");
   }
@@ -208,13 +213,15 @@ async function dashboardMain(args: string[]): Promise<number> {
     }
     throw error;
   }
+  const stats = await openStatsPublisher(statsTo, curve);
   const reporter = new StatsReporter({
     component: "sink-dashboard",
+    publish: stats?.publish,
     intervalMs,
     snapshot: () => {
       const stats = dashboard.stats();
       return {
-        events: stats.events,
+        received: stats.events,
         lost: stats.lost,
         malformed: stats.malformed,
         rejected: stats.rejected,
@@ -223,8 +230,8 @@ async function dashboardMain(args: string[]): Promise<number> {
     },
     format: (current, previous, elapsedMs) =>
       `sink dashboard: ${
-        formatCount(rate(current.events, previous.events ?? 0, elapsedMs))
-      } ev/s; received ${current.events}, lost on wire ${current.lost}, ` +
+        formatCount(rate(current.received, previous.received ?? 0, elapsedMs))
+      } ev/s; received ${current.received}, lost on wire ${current.lost}, ` +
       `malformed ${current.malformed}, rejected ${current.rejected}, pages ${current.clients}`,
   });
   reporter.start();
@@ -238,6 +245,7 @@ async function dashboardMain(args: string[]): Promise<number> {
   reporter.stop();
   await dashboard.close();
   reporter.report();
+  await stats?.close();
   return 0;
 }
 

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { formatEventsLine, outputCounters } from "@eventstorm/core/source";
 import { Emitter } from "@eventstorm/core";
 import {
   type Command,
@@ -11,9 +12,15 @@ import {
   helpText,
   integerFlag,
   listFlag,
+  openStatsPublisher,
   parseFlags,
   runCommand,
   shutdownSignal,
+  STATS_INTERVAL_FLAG,
+  statsIntervalFlag,
+  StatsReporter,
+  statsToFlag,
+  statsToFlagSpec,
   stringFlag,
   TO_FLAG,
   waitingNotice,
@@ -38,6 +45,8 @@ export const command: Command = {
     rate: { type: "string", value: "N", default: "1000", help: "events per second" },
     limit: { type: "string", value: "N", help: "stop after N events" },
     host: { type: "string", value: "NAME", help: "host for the source's own events" },
+    "stats-interval": STATS_INTERVAL_FLAG,
+    "stats-to": statsToFlagSpec("none"),
   },
   main: demoMain,
 };
@@ -60,21 +69,35 @@ async function demoMain(args: string[]): Promise<number> {
   const rate = integerFlag(parsed.values, "rate", { min: 1, max: 10_000_000 })!;
   const limit = integerFlag(parsed.values, "limit", { min: 1 });
   const to = listFlag(parsed.values, "to");
+  const statsIntervalMs = statsIntervalFlag(parsed.values);
+  const statsTo = statsToFlag(parsed.values);
+  const curve = commandCurve("source demo", parsed.values, to);
   const output = await Emitter.open({
     endpoints: to,
     host: stringFlag(parsed.values, "host"),
-    curve: commandCurve("source demo", parsed.values, to),
+    curve,
     onWaiting: waitingNotice("source demo", to),
+  });
+  const stats = await openStatsPublisher(statsTo, curve);
+  const reporter = new StatsReporter({
+    component: "source-demo",
+    intervalMs: statsIntervalMs,
+    snapshot: () => ({ events: output.stats().events, ...outputCounters(output) }),
+    format: (current, previous, elapsed) => formatEventsLine("demo", current, previous, elapsed),
+    publish: stats?.publish,
   });
   const signal = shutdownSignal();
   console.error(`source demo: ${rate} events/s → ${to.join(", ")}`);
   warnUnresolvableHosts("source demo", to);
-  const emitted = await runDemoSource({ rate, output, limit, signal });
-  await output.close();
-  const stats = output.stats();
-  console.error(
-    `demo: ${emitted} events emitted, ${stats.eventsSent} sent, ${stats.dropped} dropped`,
-  );
+  try {
+    // The final line comes after the close, so that it counts what the close sent.
+    await reporter.during(async () => {
+      await runDemoSource({ rate, output, limit, signal });
+      await output.close();
+    });
+  } finally {
+    await stats?.close();
+  }
   return 0;
 }
 

@@ -12,7 +12,13 @@
  * @module
  */
 import { Emitter, localHostname } from "@eventstorm/core";
-import { defaultCheckpointPath, type OutputResume, PrintOutput } from "@eventstorm/core/source";
+import {
+  defaultCheckpointPath,
+  type EventOutput,
+  outputCounters,
+  type OutputResume,
+  PrintOutput,
+} from "@eventstorm/core/source";
 import {
   type Command,
   commandCurve,
@@ -23,6 +29,7 @@ import {
   formatCount,
   helpText,
   listFlag,
+  openStatsPublisher,
   parseFlags,
   rate,
   runCommand,
@@ -30,6 +37,8 @@ import {
   STATS_INTERVAL_FLAG,
   statsIntervalFlag,
   StatsReporter,
+  statsToFlag,
+  statsToFlagSpec,
   stringFlag,
   TO_FLAG,
   UsageError,
@@ -71,6 +80,7 @@ export const JOURNALD_FLAGS: Record<string, FlagSpec> = {
   },
   "no-checkpoint": { type: "boolean", help: "keep no checkpoint" },
   "stats-interval": STATS_INTERVAL_FLAG,
+  "stats-to": statsToFlagSpec("none"),
   timeout: postfixSource.flags!.timeout,
   "deferred-timeout": postfixSource.flags!["deferred-timeout"],
 };
@@ -143,13 +153,13 @@ export async function journaldSource(
  *
  * @example
  * ```ts ignore
- * journaldCounters(source.stats(), router.stats.ignored, 0);
+ * journaldCounters(source.stats(), router.stats.ignored, source.output);
  * ```
  */
 export function journaldCounters(
   s: JournaldSourceStats,
   ignored: number,
-  dropped: number,
+  output?: EventOutput,
 ): Record<string, number> {
   return {
     entries: s.entries,
@@ -161,7 +171,7 @@ export function journaldCounters(
     bad_fields: s.badFields,
     restarts: s.restarts,
     checkpoints: s.checkpoints,
-    dropped,
+    ...outputCounters(output),
   };
 }
 
@@ -208,6 +218,8 @@ async function journaldMain(args: string[]): Promise<number> {
   const print = values.print === true;
   const to = endpointsFlag(values, "to");
   const curve = print ? undefined : commandCurve("source journald", values, to);
+  const statsTo = statsToFlag(values);
+  const statsIntervalMs = statsIntervalFlag(values);
   const host = stringFlag(values, "host") ?? localHostname();
   const explicit = stringFlag(values, "checkpoint");
   if (explicit !== undefined && values["no-checkpoint"] === true) {
@@ -241,19 +253,25 @@ async function journaldMain(args: string[]): Promise<number> {
       (checkpointPath ? ` (checkpoint ${checkpointPath})` : ""),
   );
   if (!print) warnUnresolvableHosts("source journald", to);
+  const stats = await openStatsPublisher(statsTo, curve);
   const reporter = new StatsReporter({
     component: "source-journald",
-    intervalMs: statsIntervalFlag(values),
+    intervalMs: statsIntervalMs,
+    publish: stats?.publish,
     snapshot: () =>
       journaldCounters(
         source.stats(),
         router.stats.ignored,
-        source.output instanceof Emitter ? source.output.stats().dropped : 0,
+        source.output,
       ),
     format: (current, previous, elapsed) =>
       formatJournaldLine("journald", current, previous, elapsed),
   });
-  await reporter.during(() => source.run());
+  try {
+    await reporter.during(() => source.run());
+  } finally {
+    await stats?.close();
+  }
   return 0;
 }
 

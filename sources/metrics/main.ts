@@ -11,17 +11,28 @@ import {
   CURVE_CLIENT_FLAGS,
   helpText,
   listFlag,
+  openStatsPublisher,
   parseDuration,
   parseFlags,
   runCommand,
   shutdownSignal,
+  STATS_INTERVAL_FLAG,
+  statsIntervalFlag,
+  StatsReporter,
+  statsToFlag,
+  statsToFlagSpec,
   stringFlag,
   TO_FLAG,
   UsageError,
   waitingNotice,
   warnUnresolvableHosts,
 } from "@eventstorm/core/cli";
-import { flushUnlessStopped, PrintOutput } from "@eventstorm/core/source";
+import {
+  flushUnlessStopped,
+  formatEventsLine,
+  outputCounters,
+  PrintOutput,
+} from "@eventstorm/core/source";
 import { sleep } from "@eventstorm/core/internal";
 import { MetricsSampler } from "./sampler.ts";
 
@@ -43,6 +54,8 @@ export const command: Command = {
     print: { type: "boolean", help: "print events as JSON lines on stdout instead of publishing" },
     host: { type: "string", value: "NAME", help: "host field of the events [default: hostname]" },
     once: { type: "boolean", help: "take one sample (rates over one second) and exit" },
+    "stats-interval": STATS_INTERVAL_FLAG,
+    "stats-to": statsToFlagSpec("none"),
   },
   epilog: `Examples:
   eventstorm source metrics --interval 5s --to '>tcp://router:5555'
@@ -78,12 +91,17 @@ async function metricsMain(args: string[]): Promise<number> {
   const once = parsed.values.once === true;
   const signal = shutdownSignal();
   const to = listFlag(parsed.values, "to");
+  const statsIntervalMs = statsIntervalFlag(parsed.values);
+  const statsTo = statsToFlag(parsed.values);
+  const curve = parsed.values.print === true
+    ? undefined
+    : commandCurve("source metrics", parsed.values, to);
   const output: EventOutput = parsed.values.print === true
     ? new PrintOutput()
     : await Emitter.open({
       endpoints: to,
       host,
-      curve: commandCurve("source metrics", parsed.values, to),
+      curve,
       onWaiting: waitingNotice("source metrics", to),
     });
   console.error(
@@ -101,10 +119,36 @@ async function metricsMain(args: string[]): Promise<number> {
       reported.add(line);
     },
   });
+  let samples = 0;
+  let events = 0;
+  const stats = await openStatsPublisher(statsTo, curve);
+  const reporter = new StatsReporter({
+    component: "source-metrics",
+    intervalMs: statsIntervalMs,
+    snapshot: () => ({ events, ...outputCounters(output), samples }),
+    format: (current, previous, elapsed) => formatEventsLine("metrics", current, previous, elapsed),
+    publish: stats?.publish,
+  });
   try {
-    await sampleMetrics({ sampler, output, intervalMs: interval, once, signal });
+    await reporter.during(async () => {
+      try {
+        await sampleMetrics({
+          sampler,
+          output,
+          intervalMs: interval,
+          once,
+          signal,
+          onSample: (count) => {
+            samples++;
+            events += count;
+          },
+        });
+      } finally {
+        await output.close();
+      }
+    });
   } finally {
-    await output.close();
+    await stats?.close();
   }
   return 0;
 }
@@ -128,14 +172,16 @@ export async function sampleMetrics(options: {
   intervalMs: number;
   signal: AbortSignal;
   once?: boolean;
-  onSample?: () => void;
+  /** Called after each sample with the number of events it made. */
+  onSample?: (events: number) => void;
 }): Promise<void> {
   const { sampler, output, intervalMs: interval, signal, once } = options;
   await sampler.prime();
   let next = performance.now() + (once ? FIRST_SAMPLE_MS : Math.min(FIRST_SAMPLE_MS, interval));
   while (await sleep(next - performance.now(), signal)) {
-    for (const event of await sampler.sample()) output.send(event);
-    options.onSample?.();
+    const events = await sampler.sample();
+    for (const event of events) output.send(event);
+    options.onSample?.(events.length);
     await flushUnlessStopped(output, signal);
     if (once) break;
     // Keep to the schedule; after a stall, skip missed ticks instead of bursting.

@@ -11,7 +11,13 @@
  * @module
  */
 import { Emitter, localHostname } from "@eventstorm/core";
-import { defaultCheckpointPath, type OutputResume, PrintOutput } from "@eventstorm/core/source";
+import {
+  defaultCheckpointPath,
+  type EventOutput,
+  outputCounters,
+  type OutputResume,
+  PrintOutput,
+} from "@eventstorm/core/source";
 import {
   type Command,
   commandCurve,
@@ -22,12 +28,15 @@ import {
   helpText,
   integerFlag,
   listFlag,
+  openStatsPublisher,
   parseFlags,
   runCommand,
   shutdownSignal,
   STATS_INTERVAL_FLAG,
   statsIntervalFlag,
   StatsReporter,
+  statsToFlag,
+  statsToFlagSpec,
   stringFlag,
   TO_FLAG,
   UsageError,
@@ -90,6 +99,7 @@ export const SYSLOG_FLAGS: Record<string, FlagSpec> = {
   },
   "no-checkpoint": { type: "boolean", help: "keep no checkpoint" },
   "stats-interval": STATS_INTERVAL_FLAG,
+  "stats-to": statsToFlagSpec("none"),
   ...Object.fromEntries(
     Object.entries({ ...nginxSource.flags, ...postfixSource.flags, ...sshdSource.flags })
       .map(([name, spec]) => [name, { ...spec, help: `(${parserOf(name)}) ${spec.help}` }]),
@@ -151,13 +161,13 @@ export async function syslogRouter(values: Flags): Promise<SyslogRouter> {
  * @example
  * ```ts ignore
  * import { syslogCounters } from "@eventstorm/source-syslog/main";
- * syslogCounters(source.stats(), router.stats.ignored, 0);
+ * syslogCounters(source.stats(), router.stats.ignored, source.output);
  * ```
  */
 export function syslogCounters(
   s: SyslogSourceStats,
   ignored: number,
-  dropped: number,
+  output?: EventOutput,
 ): Record<string, number> {
   return {
     messages: s.messages,
@@ -173,7 +183,7 @@ export function syslogCounters(
     kernel_drops: s.kernelDrops,
     connections: s.connections,
     checkpoints: s.checkpoints,
-    dropped,
+    ...outputCounters(output),
   };
 }
 
@@ -227,6 +237,8 @@ async function syslogMain(args: string[]): Promise<number> {
   const print = values.print === true;
   const to = endpointsFlag(values, "to");
   const curve = print ? undefined : commandCurve("source syslog", values, to);
+  const statsTo = statsToFlag(values);
+  const statsIntervalMs = statsIntervalFlag(values);
   const hostOverride = stringFlag(values, "host");
   const host = hostOverride ?? localHostname();
   const explicit = stringFlag(values, "checkpoint");
@@ -267,18 +279,24 @@ async function syslogMain(args: string[]): Promise<number> {
           ...resume,
         }),
   });
+  const stats = await openStatsPublisher(statsTo, curve);
   const reporter = new StatsReporter({
     component: "source-syslog",
-    intervalMs: statsIntervalFlag(values),
+    intervalMs: statsIntervalMs,
+    publish: stats?.publish,
     snapshot: () =>
       syslogCounters(
         source.stats(),
         router.stats.ignored,
-        source.output instanceof Emitter ? source.output.stats().dropped : 0,
+        source.output,
       ),
     format: (current, previous, elapsed) => formatSyslogLine("syslog", current, previous, elapsed),
   });
-  await reporter.during(() => source.run());
+  try {
+    await reporter.during(() => source.run());
+  } finally {
+    await stats?.close();
+  }
   return 0;
 }
 

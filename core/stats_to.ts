@@ -1,0 +1,86 @@
+/**
+ * `--stats-to`: where a component publishes its `eventstorm.stats` events, the
+ * same flag in every source, sink and the dashboard (docs/specs/stats.md).
+ *
+ * @module
+ */
+import type { CurveOptions } from "./curve/options.ts";
+import { Emitter } from "./emitter.ts";
+import { parseEndpoints } from "./endpoint.ts";
+import { type Flags, type FlagSpec, stringFlag } from "./flags.ts";
+
+/**
+ * The `--stats-to` flag with the default of a kind of component: sinks publish to
+ * the local router's sources endpoint (they have no other way to it), sources to
+ * nowhere unless asked (their `--to` may be another host's router).
+ *
+ * @example
+ * ```ts
+ * import { statsToFlagSpec } from "@eventstorm/core/cli";
+ * const flags = { "stats-to": statsToFlagSpec("none") };
+ * ```
+ */
+export function statsToFlagSpec(defaultEndpoint: string): FlagSpec {
+  return {
+    type: "string",
+    value: "ENDPOINT",
+    default: defaultEndpoint,
+    help: "where to publish eventstorm.stats events (a router's sources endpoint); none: nowhere",
+  };
+}
+
+/**
+ * Reads `--stats-to`: the endpoint, checked, or `undefined` for `none`. Call it
+ * before opening anything, so a typo leaves nothing behind.
+ *
+ * @example
+ * ```ts
+ * import { statsToFlag } from "@eventstorm/core/cli";
+ * statsToFlag({ "stats-to": "none" }); // undefined
+ * statsToFlag({ "stats-to": ">tcp://127.0.0.1:5555" }); // ">tcp://127.0.0.1:5555"
+ * ```
+ */
+export function statsToFlag(values: Flags): string | undefined {
+  const statsTo = stringFlag(values, "stats-to") ?? "none";
+  if (statsTo === "none") return undefined;
+  parseEndpoints(statsTo);
+  return statsTo;
+}
+
+/** Publishes `eventstorm.stats` events for a {@linkcode StatsReporter}'s `publish`. */
+export interface StatsPublisher {
+  /** Sends one stats event with these fields. */
+  publish(fields: Record<string, number | string>): void;
+  /** Sends what it holds (for a second at most) and closes. */
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the stats link of a component: an emitter of its own, so stats never
+ * wait behind (or count among) the component's events. A CURVE client of the
+ * router publishes its stats the same way.
+ *
+ * @example
+ * ```ts ignore
+ * import { openStatsPublisher } from "@eventstorm/core/cli";
+ * const stats = await openStatsPublisher(">tcp://127.0.0.1:5555");
+ * stats?.publish({ component: "source-app", lines: 10 });
+ * await stats?.close();
+ * ```
+ */
+export async function openStatsPublisher(
+  endpoint: string | undefined,
+  curve?: CurveOptions,
+): Promise<StatsPublisher | undefined> {
+  if (endpoint === undefined) return undefined;
+  const emitter = await Emitter.open({
+    endpoints: endpoint,
+    maxPendingBytes: 1 << 20,
+    closeTimeoutMs: 1000,
+    curve: curve?.serverKey === undefined ? undefined : curve,
+  });
+  return {
+    publish: (fields) => emitter.emit("eventstorm.stats", fields),
+    close: () => emitter.close(),
+  };
+}
