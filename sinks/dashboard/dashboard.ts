@@ -5,7 +5,7 @@
  * @module
  */
 import { Collector, type CollectorOptions } from "@eventstorm/core";
-import { EventStore } from "@eventstorm/sink-store";
+import { StoreReader } from "@eventstorm/sink-store/reader";
 import { DashboardAggregator, type DashboardAggregatorOptions } from "./aggregator.ts";
 import { loadHistory } from "./history.ts";
 import { DashboardServer } from "./server.ts";
@@ -118,8 +118,8 @@ export class Dashboard {
     });
     if (options.db !== undefined) {
       const started = performance.now();
-      const store = EventStore.open(options.db, { readOnly: true });
-      try {
+      using store = StoreReader.open(options.db);
+      {
         const frames = loadHistory(store, {
           since: aggregator.startedAt - historyMs,
           until: aggregator.startedAt,
@@ -131,8 +131,6 @@ export class Dashboard {
             Math.round(performance.now() - started)
           } ms`,
         );
-      } finally {
-        store.close();
       }
     }
     // A viewer gains nothing from a deep queue, and each queued message may be large.

@@ -4,7 +4,7 @@
  * @module
  */
 import { setField } from "@eventstorm/core/internal";
-import { aggregate, type EventStore, iterateEvents } from "@eventstorm/sink-store";
+import type { StoreReader } from "@eventstorm/sink-store/reader";
 import type { Frame } from "./aggregator.ts";
 
 /**
@@ -42,15 +42,16 @@ export interface LoadHistoryOptions {
  * @example
  * ```ts
  * import { EventStore } from "@eventstorm/sink-store";
+ * import { StoreReader } from "@eventstorm/sink-store/reader";
  * import { loadHistory } from "@eventstorm/sink-dashboard";
  * const store = EventStore.open(":memory:");
  * const now = Date.now();
  * store.insertBatch([{ type: "http.hit", time: new Date(now - 90_000), host: "web1", status: 200 }]);
- * const frames = loadHistory(store, { since: now - 3_600_000, until: now });
+ * const frames = loadHistory(StoreReader.of(store), { since: now - 3_600_000, until: now });
  * frames.reduce((sum, frame) => sum + frame.http.requests, 0); // 1
  * ```
  */
-export function loadHistory(store: EventStore, options: LoadHistoryOptions): Frame[] {
+export function loadHistory(store: StoreReader, options: LoadHistoryOptions): Frame[] {
   const every = options.every ?? 60_000;
   const { since, until } = options;
   const maxEvents = options.maxEvents ?? 1_000_000;
@@ -65,7 +66,7 @@ export function loadHistory(store: EventStore, options: LoadHistoryOptions): Fra
   const frameAt = (time: number) => frames.get(time - (((time % every) + every) % every));
   const range = { since, until, every, fill: false };
 
-  const topics = aggregate(store, { ...range, by: "type", top: options.maxTopics ?? 64 });
+  const topics = store.aggregate({ ...range, by: "type", top: options.maxTopics ?? 64 });
   for (const row of topics.rows) {
     const frame = frameAt(row.time.getTime());
     if (frame !== undefined && typeof row.group === "string") {
@@ -73,7 +74,7 @@ export function loadHistory(store: EventStore, options: LoadHistoryOptions): Fra
     }
   }
 
-  const http = aggregate(store, {
+  const http = store.aggregate({
     ...range,
     type: "http.hit",
     measures: [
@@ -98,7 +99,7 @@ export function loadHistory(store: EventStore, options: LoadHistoryOptions): Fra
     }
   }
   // Every distinct status is a group: there are few of them.
-  const statuses = aggregate(store, { ...range, type: "http.hit", by: "status", top: 1000 });
+  const statuses = store.aggregate({ ...range, type: "http.hit", by: "status", top: 1000 });
   for (const row of statuses.rows) {
     const frame = frameAt(row.time.getTime());
     if (frame === undefined) continue;
@@ -109,7 +110,7 @@ export function loadHistory(store: EventStore, options: LoadHistoryOptions): Fra
   }
 
   let read = 0;
-  for (const event of iterateEvents(store, { type: "smtp.", since, until })) {
+  for (const event of store.events({ type: "smtp.", since, until })) {
     if (++read > maxEvents) break;
     const frame = frameAt(event.time.getTime());
     if (frame === undefined) continue;
@@ -125,7 +126,7 @@ export function loadHistory(store: EventStore, options: LoadHistoryOptions): Fra
   }
 
   read = 0;
-  for (const event of iterateEvents(store, { type: "ssh.login", since, until })) {
+  for (const event of store.events({ type: "ssh.login", since, until })) {
     if (++read > maxEvents) break;
     const frame = frameAt(event.time.getTime());
     if (frame === undefined) continue;
@@ -138,7 +139,7 @@ export function loadHistory(store: EventStore, options: LoadHistoryOptions): Fra
 
   read = 0;
   const disks = new Map<string, Map<string, number>>();
-  for (const event of iterateEvents(store, { type: "host.", since, until })) {
+  for (const event of store.events({ type: "host.", since, until })) {
     if (++read > maxEvents) break;
     const frame = frameAt(event.time.getTime());
     if (

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { Event } from "@eventstorm/core";
 import { EventStore } from "@eventstorm/sink-store";
+import { StoreReader } from "@eventstorm/sink-store/reader";
 import { loadHistory } from "./history.ts";
 
 const NOW = Date.UTC(2026, 0, 1, 12, 30, 20);
@@ -39,7 +40,7 @@ Deno.test("loadHistory: per-minute frames of the last hour from a store", () => 
     at(NOW + 1000, "http.hit", { status: 200 }),
   );
   store.insertBatch(events);
-  const frames = loadHistory(store, { since: NOW - 3_600_000, until: NOW });
+  const frames = loadHistory(StoreReader.of(store), { since: NOW - 3_600_000, until: NOW });
   store.close();
 
   // 60 whole minutes plus the partial ones at both ends.
@@ -65,10 +66,10 @@ Deno.test("loadHistory: per-minute frames of the last hour from a store", () => 
 
 Deno.test("loadHistory: an empty store or range gives empty frames or none", () => {
   const store = EventStore.open(":memory:");
-  const frames = loadHistory(store, { since: NOW - 5 * MINUTE, until: NOW });
+  const frames = loadHistory(StoreReader.of(store), { since: NOW - 5 * MINUTE, until: NOW });
   assert.ok(frames.length >= 5 && frames.length <= 6);
   assert.ok(frames.every((f) => Object.keys(f.topics).length === 0 && f.http.requests === 0));
-  assert.deepEqual(loadHistory(store, { since: NOW, until: NOW }), []);
+  assert.deepEqual(loadHistory(StoreReader.of(store), { since: NOW, until: NOW }), []);
   store.close();
 });
 
@@ -79,7 +80,7 @@ Deno.test("loadHistory: host names like constructor, toString and __proto__ are 
   store.insertBatch(
     names.map((host, i) => at(minute + 1000, "host.cpu", { busy_percent: 40 + i }, host)),
   );
-  const frames = loadHistory(store, { since: NOW - 3_600_000, until: NOW });
+  const frames = loadHistory(StoreReader.of(store), { since: NOW - 3_600_000, until: NOW });
   store.close();
   const frame = frames.find((f) => f.t === minute)!;
   assert.deepEqual(Object.keys(frame.hosts).sort(), [...names].sort());

@@ -35,7 +35,7 @@ import {
   UsageError,
   warnUnresolvableHosts,
 } from "@eventstorm/core/cli";
-import { EventStore } from "@eventstorm/sink-store";
+import { StoreReader } from "@eventstorm/sink-store/reader";
 import { Dashboard } from "./dashboard.ts";
 import { isLoopback } from "./server.ts";
 
@@ -178,7 +178,7 @@ async function dashboardMain(args: string[]): Promise<number> {
   if (db !== undefined) {
     // Opened once here, so a wrong file is a usage error before anything starts.
     try {
-      EventStore.open(db, { readOnly: true }).close();
+      StoreReader.open(db).close();
     } catch (error) {
       throw new UsageError(`--db ${error instanceof Error ? error.message : String(error)}`);
     }

@@ -46,3 +46,4 @@ export {
 export { checkSchema, ensureSchema, SCHEMA_VERSION } from "./schema.ts";
 export { formatCell, formatTable } from "./table.ts";
 export { StoreBackend, type StoreBackendOptions } from "./backend.ts";
+export { StoreReader } from "./reader.ts";

@@ -4,7 +4,7 @@
  *
  * @example
  * ```ts ignore
- * import { command } from "@eventstorm/sink-store/query";
+ * import { command } from "./cli/query.ts";
  * Deno.exit(await command.main(["--db", "events.db", "--type", "http.", "--since", "1h", "--every", "5m"]));
  * ```
  *
@@ -20,19 +20,24 @@ import {
   stringFlag,
   UsageError,
 } from "@eventstorm/core/cli";
-import { aggregate, type AggregateResult, parseMeasure } from "./aggregate.ts";
 import { encodeValue, toJsonLine } from "@eventstorm/core/protocol";
-import { isValidField, parseTimeBound, parseWhere } from "./filter.ts";
-import { iterateEvents } from "./query.ts";
-import { DEFAULT_DB_PATH, EventStore } from "./store.ts";
-import { formatTable } from "./table.ts";
+import {
+  type AggregateResult,
+  DEFAULT_DB_PATH,
+  formatTable,
+  isValidField,
+  parseMeasure,
+  parseTimeBound,
+  parseWhere,
+} from "@eventstorm/sink-store";
+import { StoreReader } from "@eventstorm/sink-store/reader";
 
 /** The `eventstorm query` command line.
  *
  * @example
  * ```ts
  * import { helpText } from "@eventstorm/core/cli";
- * import { command } from "@eventstorm/sink-store/query";
+ * import { command } from "./cli/query.ts";
  * console.log(helpText(command));
  * ```
  */
@@ -98,7 +103,7 @@ export interface QueryMainOptions {
  *
  * @example
  * ```ts ignore
- * import { queryMain } from "@eventstorm/sink-store/query";
+ * import { queryMain } from "./cli/query.ts";
  * Deno.exit(await queryMain(Deno.args, { now: new Date("2026-12-04T00:00:00Z") }));
  * ```
  */
@@ -156,7 +161,7 @@ async function runQuery(args: string[], out: Output, now: Date): Promise<void> {
     }
     const store = openStore(stringFlag(values, "db")!);
     try {
-      const events = iterateEvents(store, {
+      const events = store.events({
         ...filter,
         limit,
         order: values.newest ? "desc" : "asc",
@@ -204,7 +209,7 @@ async function runQuery(args: string[], out: Output, now: Date): Promise<void> {
   const store = openStore(stringFlag(values, "db")!);
   let result: AggregateResult;
   try {
-    result = aggregate(store, { ...filter, every, measures, by, top, now });
+    result = store.aggregate({ ...filter, every, measures, by, top, now });
   } finally {
     store.close();
   }
@@ -236,9 +241,9 @@ async function writeAggregate(result: AggregateResult, table: boolean, out: Outp
   }
 }
 
-function openStore(path: string): EventStore {
+function openStore(path: string): StoreReader {
   try {
-    return EventStore.open(path, { readOnly: true });
+    return StoreReader.open(path);
   } catch (error) {
     throw new UsageError(`--db ${error instanceof Error ? error.message : String(error)}`);
   }

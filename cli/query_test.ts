@@ -1,14 +1,13 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { EventStore } from "./store.ts";
-import { queryMain } from "./query_main.ts";
-import { formatTable } from "./table.ts";
+import { EventStore, formatTable } from "@eventstorm/sink-store";
+import { queryMain } from "./query.ts";
 
-const QUERY_MAIN = fileURLToPath(new URL("./query_main.ts", import.meta.url));
+const QUERY_MAIN = fileURLToPath(new URL("./query.ts", import.meta.url));
 const NOW = new Date(Date.UTC(2026, 6, 1, 12, 0, 0));
 
 function makeStore(): { path: string; cleanup: () => void } {
-  const dir = Deno.makeTempDirSync({ prefix: "query_main_test_" });
+  const dir = Deno.makeTempDirSync({ prefix: "query_test_" });
   const path = `${dir}/events.db`;
   const store = EventStore.open(path);
   store.insertBatch(Array.from({ length: 120 }, (_, i) => ({
