@@ -15,7 +15,7 @@ const COMMANDS: Record<string, Loader> = {
   tap: () => import("./cli/tap.ts"),
   query: () => import("./cli/query.ts"),
   agent: () => import("@eventstorm/agent/main"),
-  demo: () => import("./cli/demo.ts"),
+  demo: () => import("./cli/demo/main.ts"),
   keygen: () => import("./cli/keygen.ts"),
 };
 

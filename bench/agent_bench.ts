@@ -15,7 +15,7 @@ import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Collector } from "@eventstorm/core";
-import { LogGenerator } from "@eventstorm/source-demo";
+import { LogGenerator } from "../cli/demo/loggen.ts";
 
 const args = parseArgs({
   args: Deno.args,

@@ -13,7 +13,7 @@
  */
 import { parseArgs } from "node:util";
 import { join } from "node:path";
-import { NginxLineGenerator } from "../tests/nginx_lines.ts";
+import { nginxLog } from "../cli/demo/nginx_lines.ts";
 import { storedCount } from "../tests/helpers.ts";
 
 const args = parseArgs({
@@ -68,7 +68,7 @@ const dir = await Deno.makeTempDir({ prefix: "e2e_bench_" });
 try {
   const log = join(dir, "access.log");
   const db = join(dir, "events.db");
-  await new NginxLineGenerator({ seed: 7 }).writeFile(log, count);
+  await nginxLog({ seed: 7 }).writeFile(log, count);
   const size = (await Deno.stat(log)).size;
   console.log(
     `e2e: ${count.toLocaleString("en")} combined lines (${(size / 1e6).toFixed(1)} MB): ` +

@@ -11,7 +11,7 @@
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { nginxParser } from "@eventstorm/source-nginx";
-import { NginxLineGenerator } from "../tests/nginx_lines.ts";
+import { nginxLog } from "../cli/demo/nginx_lines.ts";
 import { sourceToWire, type SourceWireResult } from "./source_wire.ts";
 
 const args = parseArgs({
@@ -37,7 +37,7 @@ const dir = await Deno.makeTempDir({ prefix: "nginx_bench_" });
 try {
   const path = join(dir, "access.log");
   let started = performance.now();
-  await new NginxLineGenerator({ seed: 42 }).writeFile(path, count);
+  await nginxLog({ seed: 42 }).writeFile(path, count);
   const size = (await Deno.stat(path)).size;
   console.log(
     `generated ${count.toLocaleString("en-US")} combined lines, ${(size / 1e6).toFixed(1)} MB ` +

@@ -4,7 +4,7 @@
  *
  * @example
  * ```ts ignore
- * import { command } from "./cli/query.ts";
+ * import { command } from "./query.ts";
  * Deno.exit(await command.main(["--db", "events.db", "--type", "http.", "--since", "1h", "--every", "5m"]));
  * ```
  *
@@ -37,7 +37,7 @@ import { StoreReader } from "@eventstorm/sink-store/reader";
  * @example
  * ```ts
  * import { helpText } from "@eventstorm/core/cli";
- * import { command } from "./cli/query.ts";
+ * import { command } from "./query.ts";
  * console.log(helpText(command));
  * ```
  */
@@ -103,7 +103,7 @@ export interface QueryMainOptions {
  *
  * @example
  * ```ts ignore
- * import { queryMain } from "./cli/query.ts";
+ * import { queryMain } from "./query.ts";
  * Deno.exit(await queryMain(Deno.args, { now: new Date("2026-12-04T00:00:00Z") }));
  * ```
  */

@@ -8,7 +8,8 @@
  */
 import assert from "node:assert/strict";
 import { fromJsonLine } from "@eventstorm/core/protocol";
-import { DemoEvents, LogGenerator, NGINX_TIMED_FORMAT } from "@eventstorm/source-demo";
+import { DemoEvents } from "@eventstorm/source-demo";
+import { LogGenerator, NGINX_TIMED_FORMAT } from "../cli/demo/loggen.ts";
 import { catalogueMarkdown, catalogueProblems } from "../docs/events.ts";
 import { cli, finish, gather, startRouter, waitFor } from "./helpers.ts";
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { Collector, Emitter } from "@eventstorm/core";
 import { cli, finish, routerProcess, sleep, tempDir, waitFor, watch } from "./helpers.ts";
-import { NginxLineGenerator } from "./nginx_lines.ts";
+import { nginxLog } from "../cli/demo/nginx_lines.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
@@ -451,7 +451,7 @@ Deno.test("Ctrl-C stops a source in the middle of a long backlog", opts, async (
   const collector = await Collector.open({ endpoints: "@tcp://127.0.0.1:*" });
   try {
     const path = `${dir}/access.log`;
-    await new NginxLineGenerator({ seed: 7 }).writeFile(path, lines);
+    await nginxLog({ seed: 7 }).writeFile(path, lines);
     const draining = (async () => {
       for await (const _ of collector.messages()) { /* only keeps the source going */ }
     })();

@@ -24,7 +24,7 @@ import { inCI, runScript, unavailable } from "./db_server.ts";
 import { cqlReader } from "./cql_reader.ts";
 import { lockCluster } from "./cluster_lock.ts";
 import { sleep, waitFor } from "./helpers.ts";
-import { timeLocal } from "./nginx_lines.ts";
+import { LogTime } from "../cli/demo/log_time.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
@@ -37,6 +37,8 @@ const HOSTS = 8;
 const RATE = Number(Deno.env.get("FLEET_RATE") ?? "150");
 /** Seconds of writing; the faults happen at fixed shares of it. */
 const SECONDS = Number(Deno.env.get("FLEET_SECONDS") ?? "150");
+/** nginx's `$time_local` in UTC, as the hosts write it. */
+const UTC = new LogTime(() => new Date(), 0);
 const PARTITION_MS = 30_000;
 
 async function whyNot(): Promise<string | undefined> {
@@ -247,7 +249,7 @@ Deno.test({
           const due = Math.floor(((Date.now() - begin) / 1000) * RATE);
           let text = "";
           for (let n = written.get(host)!; n < due; n++) {
-            text += `10.0.${h}.${n % 250} - - [${timeLocal(new Date())}] ` +
+            text += `10.0.${h}.${n % 250} - - [${UTC.nginx(new Date())}] ` +
               `"GET /fleet/${host}/${n} HTTP/1.1" 200 ${100 + (n % 900)} "-" "fleet"\n`;
           }
           if (text) await file.write(encoder.encode(text));

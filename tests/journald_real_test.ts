@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Collector, type Event } from "@eventstorm/core";
 import { SyslogParser } from "@eventstorm/core/source";
-import { LogGenerator } from "@eventstorm/source-demo";
+import { LogGenerator } from "../cli/demo/loggen.ts";
 import { PostfixTracker } from "@eventstorm/source-postfix";
 import { SshdParser } from "@eventstorm/source-sshd";
 import { JournaldSource, JournalRouter } from "@eventstorm/source-journald";

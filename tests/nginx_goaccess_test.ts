@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { nginxParser } from "@eventstorm/source-nginx";
-import { NginxLineGenerator } from "./nginx_lines.ts";
+import { nginxLog } from "../cli/demo/nginx_lines.ts";
 
 const SCRIPT = fileURLToPath(new URL("../scripts/nginx.sh", import.meta.url));
 const CI = Deno.env.get("CI") === "true";
@@ -100,7 +100,7 @@ Deno.test({
     if (unavailable) throw new Error(`goaccess is required under CI: ${unavailable}`);
     const dir = await Deno.makeTempDir({ prefix: "nginx_goaccess_" });
     try {
-      const lines = new NginxLineGenerator({ seed: 20240302, oddShare: 0.03 }).lines(20_000);
+      const lines = nginxLog({ seed: 20240302 }).lines(20_000);
       // Lines neither reader should accept: goaccess counts them as failed.
       lines.splice(
         5_000,

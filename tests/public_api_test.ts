@@ -118,7 +118,7 @@ Deno.test("every component's ./main and every cli/ command export one Command", 
       return [dir, await import(`../${dir}/main.ts`)] as const;
     })),
     ...await Promise.all(
-      ["emit", "tap", "query", "demo", "keygen"].map(async (name) =>
+      ["emit", "tap", "query", "demo/main", "keygen"].map(async (name) =>
         [`cli/${name}`, await import(`../cli/${name}.ts`)] as const
       ),
     ),

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Collector, type Event } from "@eventstorm/core";
-import { LogGenerator } from "@eventstorm/source-demo";
+import { LogGenerator } from "../cli/demo/loggen.ts";
 import { freePort, waitFor } from "./helpers.ts";
 import { fileSourceEvents } from "./file_events.ts";
 

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { mulberry32 } from "@eventstorm/core/internal";
-import { LogGenerator, writeDemoLogs } from "./loggen.ts";
+import { LogGenerator } from "./loggen.ts";
+import { writeDemoLogs } from "./write_logs.ts";
 import { waitFor } from "../../tests/wait.ts";
 
 const START = Date.parse("2025-03-01T12:00:00Z");

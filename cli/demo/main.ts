@@ -21,7 +21,8 @@ import {
   UsageError,
 } from "@eventstorm/core/cli";
 import { Router } from "@eventstorm/router";
-import { type DemoLogCounts, NGINX_TIMED_FORMAT, writeDemoLogs } from "@eventstorm/source-demo";
+import { NGINX_TIMED_FORMAT } from "./loggen.ts";
+import { type DemoLogCounts, writeDemoLogs } from "./write_logs.ts";
 import { PostfixTracker } from "@eventstorm/source-postfix";
 import { SshdParser } from "@eventstorm/source-sshd";
 import { ChildComponent } from "./child.ts";

@@ -11,4 +11,3 @@
  */
 export * from "./events.ts";
 export * from "./run.ts";
-export * from "./loggen.ts";
