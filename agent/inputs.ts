@@ -26,27 +26,29 @@ import {
   stringFlag,
   UsageError,
 } from "@eventstorm/core/cli";
-import { nginxSource } from "@eventstorm/source-nginx/main";
-import { postfixSource } from "@eventstorm/source-postfix/main";
-import { sshdSource } from "@eventstorm/source-sshd/main";
-import { runDemoSource } from "@eventstorm/source-demo";
+import { nginxSource } from "@eventstorm/source-nginx";
+import { postfixSource } from "@eventstorm/source-postfix";
+import { sshdSource } from "@eventstorm/source-sshd";
+import { demoConfigFromFlags, runDemoSource } from "@eventstorm/source-demo";
 import { command as demoCommand } from "@eventstorm/source-demo/main";
-import { MetricsSampler, sampleMetrics } from "@eventstorm/source-metrics";
+import { metricsIntervalFlag, MetricsSampler, sampleMetrics } from "@eventstorm/source-metrics";
 import { command as metricsCommand } from "@eventstorm/source-metrics/main";
-import { parseListenAddress, SyslogSource } from "@eventstorm/source-syslog";
 import {
-  command as journaldCommand,
-  formatJournaldLine,
-  journaldCounters,
-  journaldSource,
-} from "@eventstorm/source-journald/main";
-import type { JournaldSource, JournalRouter } from "@eventstorm/source-journald";
-import {
-  command as syslogCommand,
   formatSyslogLine,
+  parseListenAddress,
   syslogCounters,
   syslogRouter,
-} from "@eventstorm/source-syslog/main";
+  SyslogSource,
+} from "@eventstorm/source-syslog";
+import { command as journaldCommand } from "@eventstorm/source-journald/main";
+import {
+  formatJournaldLine,
+  journaldCounters,
+  type JournaldSource,
+  journaldSource,
+  type JournalRouter,
+} from "@eventstorm/source-journald";
+import { command as syslogCommand } from "@eventstorm/source-syslog/main";
 
 /** The name of an input type (`type = "..."` in the config). */
 export type InputType =
@@ -243,8 +245,7 @@ export const INPUT_TYPES: Record<InputType, InputKind> = {
     spec: metricsCommand,
     // deno-lint-ignore require-await -- one signature for every input type
     async prepare(values: Flags, context: InputContext): Promise<PreparedInput> {
-      const interval = parseDuration(stringFlag(values, "interval")!, "interval");
-      if (interval < 100) throw new UsageError("interval: must be at least 100ms");
+      const interval = metricsIntervalFlag(values);
       const host = stringFlag(values, "host") ?? context.host;
       let samples = 0;
       let events = 0;
@@ -278,8 +279,7 @@ export const INPUT_TYPES: Record<InputType, InputKind> = {
     spec: demoCommand,
     // deno-lint-ignore require-await -- one signature for every input type
     async prepare(values: Flags, context: InputContext): Promise<PreparedInput> {
-      const rate = integerFlag(values, "rate", { min: 1, max: 10_000_000 })!;
-      const limit = integerFlag(values, "limit", { min: 1 });
+      const { rate, limit } = demoConfigFromFlags(values);
       let output: Emitter | undefined;
       return {
         async run(signal) {

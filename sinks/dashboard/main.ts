@@ -13,24 +13,17 @@ import { parseMember } from "@eventstorm/core";
 import {
   type Command,
   commandCurve,
-  CURVE_CLIENT_FLAGS,
   endpointsFlag,
-  formatCount,
-  FROM_FLAG,
   helpText,
   openStatsPublisher,
   parseDuration,
   parseFlags,
-  rate,
   runCommand,
   shutdownSignal,
-  STATS_INTERVAL_FLAG,
   statsIntervalFlag,
   StatsReporter,
   statsToFlag,
-  statsToFlagSpec,
   stringFlag,
-  topicFlag,
   topicPrefixesFlag,
   UsageError,
   warnUnresolvableHosts,
@@ -38,6 +31,8 @@ import {
 import { StoreReader } from "@eventstorm/sink-store/reader";
 import { Dashboard } from "./dashboard.ts";
 import { isLoopback } from "./server.ts";
+import { DASHBOARD_FLAGS, parseListen } from "./config.ts";
+import { dashboardCounters, formatDashboardLine } from "./stats.ts";
 
 /** The `eventstorm sink dashboard` command line.
  *
@@ -50,89 +45,13 @@ import { isLoopback } from "./server.ts";
 export const command: Command = {
   name: "eventstorm sink dashboard",
   summary: "live charts of the event stream in the browser (aggregated once a second)",
-  flags: {
-    from: FROM_FLAG,
-    ...CURVE_CLIENT_FLAGS,
-    topic: topicFlag("topic prefix to receive"),
-    member: {
-      type: "string",
-      value: "I/N",
-      help: "be member I of a group of N sinks sharing the stream (counts cover its share only)",
-    },
-    listen: {
-      type: "string",
-      value: "HOST:PORT",
-      default: "127.0.0.1:8080",
-      help: "where to serve the page (port 0 picks one); off loopback --token is required",
-    },
-    token: {
-      type: "string",
-      value: "SECRET",
-      help: "required as ?token= by the page and its WebSocket (16 characters or more)",
-    },
-    db: {
-      type: "string",
-      value: "PATH",
-      help: "an event store file (eventstorm sink store) to open the charts with its past",
-    },
-    history: {
-      type: "string",
-      value: "DURATION",
-      default: "1h",
-      help: "how far back the charts go",
-    },
-    window: {
-      type: "string",
-      value: "DURATION",
-      default: "1m",
-      help: "window of the top lists (paths, clients, offenders)",
-    },
-    "stats-interval": STATS_INTERVAL_FLAG,
-    "stats-to": statsToFlagSpec(">tcp://127.0.0.1:5555"),
-  },
+  flags: DASHBOARD_FLAGS,
   epilog: `Examples:
   eventstorm sink dashboard
   eventstorm sink dashboard --db eventstorm.db --topic http. --topic ssh.
   eventstorm sink dashboard --listen 0.0.0.0:8080 --token "$(openssl rand -hex 16)"`,
   main: dashboardMain,
 };
-
-/**
- * What `--listen` says.
- *
- * @example
- * ```ts
- * import { type ListenAddress, parseListen } from "@eventstorm/sink-dashboard/main";
- * const address: ListenAddress = parseListen("127.0.0.1:8080");
- * ```
- */
-export interface ListenAddress {
-  /** Host name or address, without brackets. */
-  hostname: string;
-  /** Port, 0 for any. */
-  port: number;
-}
-
-/**
- * Parses `HOST:PORT`, `[IPv6]:PORT` or `:PORT` (all interfaces). Throws
- * {@linkcode UsageError} otherwise.
- *
- * @example
- * ```ts
- * import { parseListen } from "@eventstorm/sink-dashboard/main";
- * parseListen("127.0.0.1:8080"); // { hostname: "127.0.0.1", port: 8080 }
- * parseListen("[::1]:0"); // { hostname: "::1", port: 0 }
- * ```
- */
-export function parseListen(text: string): ListenAddress {
-  const match = text.trim().match(/^(?:\[([0-9a-fA-F:.]+)\]|([^:\s\[\]]*)):(\d{1,5})$/);
-  const port = match ? Number(match[3]) : NaN;
-  if (!match || port > 65535) {
-    throw new UsageError(`--listen must be HOST:PORT like 127.0.0.1:8080, got '${text}'`);
-  }
-  const hostname = match[1] ?? (match[2] === "" ? "0.0.0.0" : match[2]);
-  return { hostname, port };
-}
 
 /**
  * Runs the dashboard with `args` until SIGINT or SIGTERM; resolves with the exit code.
@@ -218,21 +137,8 @@ async function dashboardMain(args: string[]): Promise<number> {
     component: "sink-dashboard",
     publish: stats?.publish,
     intervalMs,
-    snapshot: () => {
-      const stats = dashboard.stats();
-      return {
-        received: stats.events,
-        lost: stats.lost,
-        malformed: stats.malformed,
-        rejected: stats.rejected,
-        clients: stats.clients,
-      };
-    },
-    format: (current, previous, elapsedMs) =>
-      `sink dashboard: ${
-        formatCount(rate(current.received, previous.received ?? 0, elapsedMs))
-      } ev/s; received ${current.received}, lost on wire ${current.lost}, ` +
-      `malformed ${current.malformed}, rejected ${current.rejected}, pages ${current.clients}`,
+    snapshot: () => dashboardCounters(dashboard.stats()),
+    format: formatDashboardLine,
   });
   reporter.start();
   console.error(`sink dashboard: receiving from ${from.join(", ")}`);

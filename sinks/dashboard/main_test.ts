@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { UsageError } from "@eventstorm/core/cli";
-import { command, parseListen } from "./main.ts";
+import { command } from "./main.ts";
+import { parseListen } from "./config.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const MAIN = new URL("./main.ts", import.meta.url).pathname;

@@ -39,3 +39,5 @@ export { LogHistogram, type LogHistogramOptions } from "./histogram.ts";
 export { type TopRow, WindowedTopN, type WindowedTopNOptions } from "./top_n.ts";
 export { type Asset, ASSETS } from "./assets.ts";
 export { type HttpHitFields, scanHttpHits, type ScanResult } from "./http_scan.ts";
+export { DASHBOARD_FLAGS, type ListenAddress, parseListen } from "./config.ts";
+export { dashboardCounters, formatDashboardLine } from "./stats.ts";

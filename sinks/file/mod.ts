@@ -51,3 +51,4 @@ export { completePrefix, recoverDirectory, recoverPart, type Recovery } from "./
 export { listSegments, type ListSegmentsOptions, readSegment, type SegmentEntry } from "./read.ts";
 export { crc32, deflateChunk, gunzipPrefix, gzipHeader, gzipTrailer } from "./gzip.ts";
 export { parseByteSize } from "./size.ts";
+export { FILE_SINK_FLAGS, fileBackendOptions } from "./config.ts";

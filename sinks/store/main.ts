@@ -3,16 +3,10 @@
  *
  * @module
  */
-import {
-  type Command,
-  parseDuration,
-  runCommand,
-  stringFlag,
-  UsageError,
-} from "@eventstorm/core/cli";
+import { type Command, runCommand, UsageError } from "@eventstorm/core/cli";
 import { sinkCommand } from "@eventstorm/core/sink";
 import { StoreBackend } from "./backend.ts";
-import { DEFAULT_DB_PATH } from "./store.ts";
+import { STORE_FLAGS, storeConfigFromFlags } from "./config.ts";
 
 /**
  * The store sink's command: its flags, its help and how it runs.
@@ -26,14 +20,7 @@ import { DEFAULT_DB_PATH } from "./store.ts";
 export const command: Command = sinkCommand({
   name: "store",
   summary: "store events in an embedded SQLite file, the default (query it with eventstorm query)",
-  flags: {
-    db: { type: "string", value: "PATH", default: DEFAULT_DB_PATH, help: "database file" },
-    retain: {
-      type: "string",
-      value: "DURATION",
-      help: "delete events older than this (e.g. 30d)",
-    },
-  },
+  flags: STORE_FLAGS,
   epilog: `Each event's _id is <source hex>-<topic>-<index>, set by the sink from its
 stream position (an _id the sender put is replaced). An event whose _id is
 already stored (a replay) is not stored again and counts as a duplicate. The
@@ -42,21 +29,12 @@ replay counts as duplicates on wire, and events sent while the sink was
 stopped count as lost on wire.
 
 Examples:
-eventstorm sink store --db /var/lib/eventstorm/events.db --retain 30d
-eventstorm query --db /var/lib/eventstorm/events.db --type http. --since 1h --every 1m --measure count`,
+  eventstorm sink store --db /var/lib/eventstorm/events.db --retain 30d
+  eventstorm query --db /var/lib/eventstorm/events.db --type http. --since 1h --every 1m --measure count`,
   makeBackend: (values) => {
-    const retain = stringFlag(values, "retain");
-    const path = stringFlag(values, "db")!;
-    const retainMs = retain ? parseDuration(retain, "retain") : undefined;
-    if (retainMs !== undefined && retainMs <= 0) {
-      throw new UsageError(`--retain must be longer than 0, got '${retain}'`);
-    }
+    const { path, retainMs } = storeConfigFromFlags(values);
     try {
-      return Promise.resolve(
-        new StoreBackend(path, {
-          retainMs,
-        }),
-      );
+      return Promise.resolve(new StoreBackend(path, { retainMs }));
     } catch (error) {
       if (error instanceof UsageError) throw error;
       throw new UsageError(error instanceof Error ? error.message : String(error));

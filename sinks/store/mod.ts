@@ -47,3 +47,4 @@ export { checkSchema, ensureSchema, SCHEMA_VERSION } from "./schema.ts";
 export { formatCell, formatTable } from "./table.ts";
 export { StoreBackend, type StoreBackendOptions } from "./backend.ts";
 export { StoreReader } from "./reader.ts";
+export { STORE_FLAGS, type StoreConfig, storeConfigFromFlags } from "./config.ts";

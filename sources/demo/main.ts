@@ -8,24 +8,20 @@ import { Emitter } from "@eventstorm/core";
 import {
   type Command,
   commandCurve,
-  CURVE_CLIENT_FLAGS,
   helpText,
-  integerFlag,
   listFlag,
   openStatsPublisher,
   parseFlags,
   runCommand,
   shutdownSignal,
-  STATS_INTERVAL_FLAG,
   statsIntervalFlag,
   StatsReporter,
   statsToFlag,
-  statsToFlagSpec,
   stringFlag,
-  TO_FLAG,
   waitingNotice,
   warnUnresolvableHosts,
 } from "@eventstorm/core/cli";
+import { DEMO_FLAGS, demoConfigFromFlags } from "./config.ts";
 import { runDemoSource } from "./run.ts";
 
 /** The `eventstorm source demo` command line.
@@ -39,15 +35,7 @@ import { runDemoSource } from "./run.ts";
 export const command: Command = {
   name: "eventstorm source demo",
   summary: "generate realistic HTTP, SSH and host events at a steady rate",
-  flags: {
-    to: TO_FLAG,
-    ...CURVE_CLIENT_FLAGS,
-    rate: { type: "string", value: "N", default: "1000", help: "events per second" },
-    limit: { type: "string", value: "N", help: "stop after N events" },
-    host: { type: "string", value: "NAME", help: "host for the source's own events" },
-    "stats-interval": STATS_INTERVAL_FLAG,
-    "stats-to": statsToFlagSpec("none"),
-  },
+  flags: DEMO_FLAGS,
   main: demoMain,
 };
 
@@ -66,8 +54,7 @@ async function demoMain(args: string[]): Promise<number> {
     console.log(helpText(command));
     return 0;
   }
-  const rate = integerFlag(parsed.values, "rate", { min: 1, max: 10_000_000 })!;
-  const limit = integerFlag(parsed.values, "limit", { min: 1 });
+  const { rate, limit } = demoConfigFromFlags(parsed.values);
   const to = listFlag(parsed.values, "to");
   const statsIntervalMs = statsIntervalFlag(parsed.values);
   const statsTo = statsToFlag(parsed.values);

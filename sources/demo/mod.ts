@@ -11,3 +11,4 @@
  */
 export * from "./events.ts";
 export * from "./run.ts";
+export { DEMO_FLAGS, demoConfigFromFlags } from "./config.ts";

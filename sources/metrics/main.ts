@@ -8,33 +8,23 @@ import { Emitter, type EventOutput, localHostname } from "@eventstorm/core";
 import {
   type Command,
   commandCurve,
-  CURVE_CLIENT_FLAGS,
   helpText,
   listFlag,
   openStatsPublisher,
-  parseDuration,
   parseFlags,
   runCommand,
   shutdownSignal,
-  STATS_INTERVAL_FLAG,
   statsIntervalFlag,
   StatsReporter,
   statsToFlag,
-  statsToFlagSpec,
   stringFlag,
-  TO_FLAG,
-  UsageError,
   waitingNotice,
   warnUnresolvableHosts,
 } from "@eventstorm/core/cli";
-import {
-  flushUnlessStopped,
-  formatEventsLine,
-  outputCounters,
-  PrintOutput,
-} from "@eventstorm/core/source";
-import { sleep } from "@eventstorm/core/internal";
+import { formatEventsLine, outputCounters, PrintOutput } from "@eventstorm/core/source";
 import { MetricsSampler } from "./sampler.ts";
+import { METRICS_FLAGS, metricsIntervalFlag } from "./config.ts";
+import { sampleMetrics } from "./run.ts";
 
 /** The `eventstorm source metrics` command line.
  *
@@ -47,25 +37,12 @@ import { MetricsSampler } from "./sampler.ts";
 export const command: Command = {
   name: "eventstorm source metrics",
   summary: "host.cpu, host.memory, host.disk, host.load and host.net events from /proc",
-  flags: {
-    interval: { type: "string", value: "DURATION", default: "10s", help: "time between samples" },
-    to: TO_FLAG,
-    ...CURVE_CLIENT_FLAGS,
-    print: { type: "boolean", help: "print events as JSON lines on stdout instead of publishing" },
-    host: { type: "string", value: "NAME", help: "host field of the events [default: hostname]" },
-    once: { type: "boolean", help: "take one sample (rates over one second) and exit" },
-    "stats-interval": STATS_INTERVAL_FLAG,
-    "stats-to": statsToFlagSpec("none"),
-  },
+  flags: METRICS_FLAGS,
   epilog: `Examples:
   eventstorm source metrics --interval 5s --to '>tcp://router:5555'
   eventstorm source metrics --once --print`,
   main: metricsMain,
 };
-
-// Rates need two readings; the first report comes this soon, not a whole interval later.
-const FIRST_SAMPLE_MS = 1000;
-const MIN_INTERVAL_MS = 100;
 
 /**
  * Runs the metrics source with `args`; resolves with the exit code once stopped by
@@ -83,10 +60,7 @@ async function metricsMain(args: string[]): Promise<number> {
     console.log(helpText(command));
     return 0;
   }
-  const interval = parseDuration(stringFlag(parsed.values, "interval")!, "interval");
-  if (interval < MIN_INTERVAL_MS) {
-    throw new UsageError(`--interval must be at least ${MIN_INTERVAL_MS}ms`);
-  }
+  const interval = metricsIntervalFlag(parsed.values);
   const host = stringFlag(parsed.values, "host") ?? localHostname();
   const once = parsed.values.once === true;
   const signal = shutdownSignal();
@@ -151,44 +125,6 @@ async function metricsMain(args: string[]): Promise<number> {
     await stats?.close();
   }
   return 0;
-}
-
-/**
- * Samples every `intervalMs` on schedule (after a stall, missed ticks are skipped
- * rather than sent in a burst), sending to `output`, until `signal` aborts (or
- * after one sample with `once`); resolves with the number of samples.
- *
- * @example
- * ```ts ignore
- * import { PrintOutput } from "@eventstorm/core/source";
- * import { MetricsSampler, sampleMetrics } from "@eventstorm/source-metrics";
- * using sampler = new MetricsSampler({ host: "me" });
- * await sampleMetrics({ sampler, output: new PrintOutput(), intervalMs: 10_000, signal: AbortSignal.timeout(30_000) });
- * ```
- */
-export async function sampleMetrics(options: {
-  sampler: MetricsSampler;
-  output: EventOutput;
-  intervalMs: number;
-  signal: AbortSignal;
-  once?: boolean;
-  /** Called after each sample with the number of events it made. */
-  onSample?: (events: number) => void;
-}): Promise<void> {
-  const { sampler, output, intervalMs: interval, signal, once } = options;
-  await sampler.prime();
-  let next = performance.now() + (once ? FIRST_SAMPLE_MS : Math.min(FIRST_SAMPLE_MS, interval));
-  while (await sleep(next - performance.now(), signal)) {
-    const events = await sampler.sample();
-    for (const event of events) output.send(event);
-    options.onSample?.(events.length);
-    await flushUnlessStopped(output, signal);
-    if (once) break;
-    // Keep to the schedule; after a stall, skip missed ticks instead of bursting.
-    next += interval;
-    const now = performance.now();
-    if (next <= now) next += Math.ceil((now - next) / interval) * interval;
-  }
 }
 
 if (import.meta.main) await runCommand(() => command.main(Deno.args));

@@ -22,3 +22,4 @@ export * from "./nginx_conf.ts";
 export * from "./request.ts";
 export * from "./time.ts";
 export { decodeDefaultEscapes, decodeJsonEscapes } from "./escape.ts";
+export { nginxSource } from "./config.ts";

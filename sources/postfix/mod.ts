@@ -18,3 +18,4 @@
  */
 export * from "./postfix_parser.ts";
 export * from "./tracker.ts";
+export { postfixSource } from "./config.ts";

@@ -10,33 +10,9 @@
  *
  * @module
  */
-import { type Command, type Flags, runCommand } from "@eventstorm/core/cli";
-import { fileSourceCommand, type FileSourceSpec } from "@eventstorm/core/source";
-import { SshdParser } from "./sshd_parser.ts";
-
-/**
- * How the sshd source reads lines: its own flags and its parser (also used by the
- * agent and the syslog source).
- *
- * @example
- * ```ts ignore
- * import { sshdSource } from "@eventstorm/source-sshd/main";
- * console.log(sshdSource.summary);
- * ```
- */
-export const sshdSource: FileSourceSpec = {
-  name: "sshd",
-  summary: "sshd logins (accepted, failed, invalid user) from auth.log as ssh.login events",
-  flags: {
-    utc: { type: "boolean", help: "BSD syslog timestamps are UTC (default: local time)" },
-  },
-  epilog: "Examples:\n" +
-    "  eventstorm source sshd --file /var/log/auth.log\n" +
-    "  eventstorm source sshd --file 'auth.log*' --once --print",
-  makeParser(values: Flags): SshdParser {
-    return new SshdParser({ utc: values.utc === true });
-  },
-};
+import { type Command, runCommand } from "@eventstorm/core/cli";
+import { fileSourceCommand } from "@eventstorm/core/source";
+import { sshdSource } from "./config.ts";
 
 /**
  * The sshd source's command: its flags, its help and how it runs.

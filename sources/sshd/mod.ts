@@ -16,3 +16,4 @@
  * @module
  */
 export * from "./sshd_parser.ts";
+export { sshdSource } from "./config.ts";

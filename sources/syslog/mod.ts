@@ -17,3 +17,5 @@ export * from "./router.ts";
 export * from "./listener.ts";
 export * from "./source.ts";
 export * from "./udp.ts";
+export { SYSLOG_FLAGS, syslogRouter } from "./config.ts";
+export { formatSyslogLine, syslogCounters } from "./stats.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { UsageError } from "@eventstorm/core/cli";
-import { fileBackendOptions } from "./main.ts";
+import { fileBackendOptions } from "./config.ts";
 
 const MAIN = new URL("./main.ts", import.meta.url).pathname;
 

@@ -1,0 +1,80 @@
+/**
+ * The file sink's flags and the backend options they give.
+ *
+ * @module
+ */
+import {
+  type Flags,
+  type FlagSpec,
+  parseDuration,
+  stringFlag,
+  UsageError,
+} from "@eventstorm/core/cli";
+import type { FileBackendOptions } from "./backend.ts";
+import type { SegmentFormat } from "./naming.ts";
+import { parseByteSize } from "./size.ts";
+
+/** The file sink's own flags.
+ *
+ * @example
+ * ```ts
+ * import { FILE_SINK_FLAGS } from "@eventstorm/sink-file";
+ * Object.keys(FILE_SINK_FLAGS); // ["dir", "format", "gzip", "max-bytes", "max-age"]
+ * ```
+ */
+export const FILE_SINK_FLAGS: Record<string, FlagSpec> = {
+  dir: {
+    type: "string",
+    value: "DIR",
+    help: "archive directory, one subdirectory per event type (required)",
+  },
+  format: {
+    type: "string",
+    value: "FORMAT",
+    default: "bson",
+    help: "bson (documents back to back, for bsondump/mongorestore) or jsonl (Extended JSON)",
+  },
+  gzip: { type: "boolean", help: "compress segments (.gz)" },
+  "max-bytes": {
+    type: "string",
+    value: "SIZE",
+    default: "64MiB",
+    help: "roll a segment before its content (uncompressed) would pass this",
+  },
+  "max-age": {
+    type: "string",
+    value: "DURATION",
+    default: "1h",
+    help: "roll segments at multiples of this (UTC), so 1h segments end on the hour",
+  },
+};
+
+/**
+ * Reads the file sink's flags into backend options; throws {@linkcode UsageError}
+ * for a bad value.
+ *
+ * @example
+ * ```ts
+ * import { fileBackendOptions } from "@eventstorm/sink-file";
+ * fileBackendOptions({ dir: "/tmp/a", format: "jsonl", gzip: true, "max-bytes": "1MiB", "max-age": "10m" });
+ * ```
+ */
+export function fileBackendOptions(values: Flags): FileBackendOptions {
+  const dir = stringFlag(values, "dir");
+  if (dir === undefined || dir.trim() === "") throw new UsageError("--dir is required");
+  const format = stringFlag(values, "format") ?? "bson";
+  if (format !== "bson" && format !== "jsonl") {
+    throw new UsageError(`--format must be bson or jsonl, got '${format}'`);
+  }
+  const maxBytes = parseByteSize(stringFlag(values, "max-bytes") ?? "64MiB", "max-bytes");
+  if (maxBytes < 1) throw new UsageError("--max-bytes must be at least 1 byte");
+  const maxAgeMs = parseDuration(stringFlag(values, "max-age") ?? "1h", "max-age");
+  if (maxAgeMs < 1000) throw new UsageError("--max-age must be at least 1s");
+  return {
+    dir: dir.replace(/(.)\/+$/, "$1"),
+    format: format as SegmentFormat,
+    gzip: values.gzip === true,
+    maxBytes,
+    maxAgeMs,
+  };
+}

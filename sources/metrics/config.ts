@@ -1,0 +1,56 @@
+/**
+ * The metrics source's flags.
+ *
+ * @module
+ */
+import {
+  CURVE_CLIENT_FLAGS,
+  type Flags,
+  type FlagSpec,
+  parseDuration,
+  STATS_INTERVAL_FLAG,
+  statsToFlagSpec,
+  stringFlag,
+  TO_FLAG,
+  UsageError,
+} from "@eventstorm/core/cli";
+
+/** Below this, sampling /proc would be a load of its own. */
+const MIN_INTERVAL_MS = 100;
+
+/**
+ * The flags of `eventstorm source metrics` (and of an agent's metrics input).
+ *
+ * @example
+ * ```ts
+ * import { METRICS_FLAGS } from "@eventstorm/source-metrics";
+ * Object.keys(METRICS_FLAGS).includes("interval"); // true
+ * ```
+ */
+export const METRICS_FLAGS: Record<string, FlagSpec> = {
+  interval: { type: "string", value: "DURATION", default: "10s", help: "time between samples" },
+  to: TO_FLAG,
+  ...CURVE_CLIENT_FLAGS,
+  print: { type: "boolean", help: "print events as JSON lines on stdout instead of publishing" },
+  host: { type: "string", value: "NAME", help: "host field of the events [default: hostname]" },
+  once: { type: "boolean", help: "take one sample (rates over one second) and exit" },
+  "stats-interval": STATS_INTERVAL_FLAG,
+  "stats-to": statsToFlagSpec("none"),
+};
+
+/**
+ * `--interval` in ms: a duration of 100 ms or more.
+ *
+ * @example
+ * ```ts
+ * import { metricsIntervalFlag } from "@eventstorm/source-metrics";
+ * metricsIntervalFlag({ interval: "5s" }); // 5000
+ * ```
+ */
+export function metricsIntervalFlag(values: Flags): number {
+  const interval = parseDuration(stringFlag(values, "interval") ?? "10s", "interval");
+  if (interval < MIN_INTERVAL_MS) {
+    throw new UsageError(`--interval must be at least ${MIN_INTERVAL_MS}ms`);
+  }
+  return interval;
+}

@@ -1,0 +1,52 @@
+/**
+ * `eventstorm source postfix`: the Postfix source's flags and its tracker.
+ *
+ * @module
+ */
+import { type Flags, parseDuration, stringFlag, UsageError } from "@eventstorm/core/cli";
+import type { FileSourceSpec } from "@eventstorm/core/source";
+import { PostfixTracker } from "./tracker.ts";
+
+/**
+ * How the postfix source reads lines: its own flags and its parser (also used by the
+ * agent and the syslog source).
+ *
+ * @example
+ * ```ts ignore
+ * import { postfixSource } from "@eventstorm/source-postfix";
+ * console.log(postfixSource.summary);
+ * ```
+ */
+export const postfixSource: FileSourceSpec = {
+  name: "postfix",
+  summary: "Postfix mail log: one smtp.transaction per message, smtp.reject, smtp.deferred",
+  flags: {
+    timeout: {
+      type: "string",
+      value: "DURATION",
+      default: "1h",
+      help: "log time without a line about a message before it is sent as incomplete",
+    },
+    "deferred-timeout": {
+      type: "string",
+      value: "DURATION",
+      default: "5d",
+      help: "the same for queued messages waiting to retry deferred recipients",
+    },
+    utc: { type: "boolean", help: "BSD syslog timestamps are UTC (default: local time)" },
+  },
+  epilog: "Examples:\n" +
+    "  eventstorm source postfix --file /var/log/mail.log\n" +
+    "  eventstorm source postfix --file 'mail.log*' --once --print",
+  makeParser(values: Flags): PostfixTracker {
+    const timeout = parseDuration(stringFlag(values, "timeout")!, "timeout");
+    const deferredTimeout = parseDuration(
+      stringFlag(values, "deferred-timeout")!,
+      "deferred-timeout",
+    );
+    if (timeout <= 0 || deferredTimeout <= 0) {
+      throw new UsageError("--timeout and --deferred-timeout must be longer than 0");
+    }
+    return new PostfixTracker({ timeout, deferredTimeout, utc: values.utc === true });
+  },
+};

@@ -1,0 +1,111 @@
+/**
+ * The syslog source's flags, and the parser router they build.
+ *
+ * @module
+ */
+import {
+  CURVE_CLIENT_FLAGS,
+  type Flags,
+  type FlagSpec,
+  listFlag,
+  STATS_INTERVAL_FLAG,
+  statsToFlagSpec,
+  stringFlag,
+  TO_FLAG,
+  UsageError,
+} from "@eventstorm/core/cli";
+import { nginxSource } from "@eventstorm/source-nginx";
+import { postfixSource } from "@eventstorm/source-postfix";
+import { sshdSource } from "@eventstorm/source-sshd";
+import { SyslogRouter } from "./router.ts";
+
+const ROUTES = ["nginx", "postfix", "sshd"] as const;
+
+/** The syslog source's own flags (the parsers' flags keep the names of their sources). */
+export const SYSLOG_FLAGS: Record<string, FlagSpec> = {
+  listen: {
+    type: "string",
+    multiple: true,
+    value: "ADDR",
+    help: "udp://HOST:PORT, tcp://HOST:PORT or unix:///PATH (repeatable)",
+  },
+  to: TO_FLAG,
+  ...CURVE_CLIENT_FLAGS,
+  print: { type: "boolean", help: "print events as JSON lines on stdout instead of publishing" },
+  host: { type: "string", value: "NAME", help: "host of every event [default: the message's]" },
+  routes: {
+    type: "string",
+    value: "LIST",
+    default: "nginx,postfix,sshd",
+    help: "parsers to route to, by program tag (nginx: --nginx-tag; postfix/*; sshd)",
+  },
+  "nginx-tag": {
+    type: "string",
+    multiple: true,
+    value: "TAG",
+    help: "program tag of nginx access lines (access_log syslog:...,tag=) [default: nginx]",
+  },
+  generic: {
+    type: "boolean",
+    help: "send messages of other programs as syslog.message events",
+  },
+  unparsed: {
+    type: "boolean",
+    help: "send messages no parser understands as syslog.unparsed events (field line)",
+  },
+  "max-message-bytes": {
+    type: "string",
+    value: "N",
+    default: "65536",
+    help: "longer messages are cut there (and counted)",
+  },
+  checkpoint: {
+    type: "string",
+    value: "PATH",
+    help: "checkpoint file (stream numbering, open Postfix transactions) " +
+      "[default: under ~/.local/state/eventstorm; none with --print]",
+  },
+  "no-checkpoint": { type: "boolean", help: "keep no checkpoint" },
+  "stats-interval": STATS_INTERVAL_FLAG,
+  "stats-to": statsToFlagSpec("none"),
+  ...Object.fromEntries(
+    Object.entries({ ...nginxSource.flags, ...postfixSource.flags, ...sshdSource.flags })
+      .map(([name, spec]) => [name, { ...spec, help: `(${parserOf(name)}) ${spec.help}` }]),
+  ),
+};
+
+function parserOf(flag: string): string {
+  if (flag === "utc") return "postfix, sshd";
+  return flag in (nginxSource.flags ?? {}) ? "nginx" : "postfix";
+}
+
+/**
+ * Builds the router the flags ask for (the same flag names as the nginx, postfix
+ * and sshd sources).
+ *
+ * @example
+ * ```ts
+ * import { syslogRouter } from "@eventstorm/source-syslog";
+ * const router = await syslogRouter({ routes: "sshd", generic: true });
+ * ```
+ */
+export async function syslogRouter(values: Flags): Promise<SyslogRouter> {
+  const routes = (stringFlag(values, "routes") ?? ROUTES.join(",")).split(",").map((r) => r.trim())
+    .filter((r) => r !== "");
+  for (const route of routes) {
+    if (!(ROUTES as readonly string[]).includes(route)) {
+      throw new UsageError(`--routes: unknown parser '${route}' (known: ${ROUTES.join(", ")})`);
+    }
+  }
+  const postfixValues = { timeout: "1h", "deferred-timeout": "5d", ...values };
+  return new SyslogRouter({
+    nginx: routes.includes("nginx")
+      ? await nginxSource.makeParser({ ...values, file: [] })
+      : undefined,
+    nginxTags: listFlag(values, "nginx-tag").length > 0 ? listFlag(values, "nginx-tag") : undefined,
+    postfix: routes.includes("postfix") ? await postfixSource.makeParser(postfixValues) : undefined,
+    sshd: routes.includes("sshd") ? await sshdSource.makeParser(values) : undefined,
+    generic: values.generic === true,
+    utc: values.utc === true,
+  });
+}
