@@ -12,10 +12,12 @@ import type { DashboardStats } from "./dashboard.ts";
  * @example
  * ```ts
  * import { dashboardCounters } from "@eventstorm/sink-dashboard";
- * dashboardCounters({ events: 5, lost: 0, malformed: 0, rejected: 0, ticks: 1, clients: 1 }).received; // 5
+ * dashboardCounters({ events: 5, lost: 0, malformed: 0, rejected: 0, clients: 1 }).received; // 5
  * ```
  */
-export function dashboardCounters(stats: DashboardStats): Counters {
+export function dashboardCounters(
+  stats: Pick<DashboardStats, "events" | "lost" | "malformed" | "rejected" | "clients">,
+): Counters {
   return {
     received: stats.events,
     lost: stats.lost,
