@@ -164,7 +164,7 @@ export function parseFlags(args: string[], spec: CommandSpec): ParsedFlags {
   try {
     parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
   } catch (error) {
-    throw new UsageError(`${spec.name}: ${describeParseError(error)}`);
+    throw new UsageError(`${spec.name}: ${describeParseError(error, args, spec)}`);
   }
   if (parsed.values.help) return { values: {}, positionals: [], help: true };
   if (!spec.positionals && parsed.positionals.length > 0) {
@@ -179,26 +179,47 @@ export function parseFlags(args: string[], spec: CommandSpec): ParsedFlags {
   return { values, positionals: parsed.positionals, help: false };
 }
 
-/** `--to` from node's `-t, --to <value>`. */
-function flagName(described: string): string {
-  return described.split(",").pop()!.trim().replace(/ <value>$/, "");
-}
-
-function describeParseError(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  // node:util's messages span lines and suggest `--` tricks that do not apply here.
-  const unknown = message.match(/Unknown option '([^']+)'/);
-  if (unknown) return `unknown flag '${unknown[1]}' (see --help)`;
-  const missing = message.match(/Option '([^']+)' argument missing/);
-  if (missing) return `flag '${flagName(missing[1])}' needs a value`;
-  const wrongType = message.match(/Option '([^']+)' does not take an argument/);
-  if (wrongType) return `flag '${flagName(wrongType[1])}' takes no value`;
-  const dashed = message.match(/Option '([^']+)' argument is ambiguous/);
-  if (dashed) {
-    const flag = flagName(dashed[1]);
-    return `flag '${flag}' needs a value; for one starting with '-', write ${flag}=VALUE`;
+/**
+ * One line for what node:util's parseArgs refused, chosen by its error code; the
+ * flag is found in `args` against the spec, not read back from node's message
+ * (which spans lines and suggests `--` tricks that do not apply here).
+ */
+function describeParseError(error: unknown, args: string[], spec: CommandSpec): string {
+  const code = (error as { code?: string } | undefined)?.code;
+  const long = (token: string): string | undefined => {
+    const name = token.startsWith("--") ? token.slice(2).split("=")[0] : undefined;
+    if (name !== undefined) return name;
+    if (/^-[^-]/.test(token)) {
+      return Object.entries(spec.flags).find(([, flag]) => flag.short === token[1])?.[0] ??
+        (token[1] === "h" ? "help" : token);
+    }
+  };
+  const flags = args.map((token, index) => ({ token, index, name: long(token) }));
+  if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
+    const unknown = flags.find(({ name }) =>
+      name !== undefined && name !== "help" && !(name in spec.flags)
+    );
+    if (unknown) return `unknown flag '${unknown.token.split("=")[0]}' (see --help)`;
   }
-  return message.split("\n")[0];
+  if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
+    for (const { token, index, name } of flags) {
+      const flag = name === undefined ? undefined : spec.flags[name];
+      if (!flag) continue;
+      if (flag.type === "boolean" && token.includes("=")) return `flag '--${name}' takes no value`;
+      if (flag.type === "string" && !token.includes("=")) {
+        const next = args[index + 1];
+        if (next === undefined) return `flag '--${name}' needs a value`;
+        if (next.startsWith("-")) {
+          return `flag '--${name}' needs a value; for one starting with '-', write --${name}=VALUE`;
+        }
+      }
+    }
+  }
+  if (code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL") {
+    const stray = args.find((token) => !token.startsWith("-"));
+    if (stray !== undefined) return `unexpected argument '${stray}'`;
+  }
+  return (error instanceof Error ? error.message : String(error)).split("\n")[0];
 }
 
 /**
