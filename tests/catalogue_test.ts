@@ -10,7 +10,11 @@ import assert from "node:assert/strict";
 import { fromJsonLine } from "@eventstorm/core/protocol";
 import { DemoEvents } from "@eventstorm/source-demo";
 import { LogGenerator, NGINX_TIMED_FORMAT } from "../cli/demo/loggen.ts";
-import { catalogueMarkdown, catalogueProblems } from "../docs/events.ts";
+import { catalogueMarkdown, catalogueProblems, specOf } from "../docs/events.ts";
+import { HTTP_READS } from "../sinks/dashboard/panels/http.ts";
+import { MAIL_READS } from "../sinks/dashboard/panels/mail.ts";
+import { SSH_READS } from "../sinks/dashboard/panels/ssh.ts";
+import { HOST_READS } from "../sinks/dashboard/panels/hosts.ts";
 import { cli, finish, gather, startRouter, waitFor } from "./helpers.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
@@ -136,4 +140,20 @@ Deno.test("the catalogue check names unknown types, fields and wrong BSON types"
   assert.deepEqual(catalogueProblems({ ...envelope, type: "ssh.login", user: "u", address: "a" }), [
     "ssh.login: no result",
   ]);
+});
+
+Deno.test("the dashboard's panels read only fields the catalogue lists for their types", () => {
+  const reads = [HTTP_READS, MAIL_READS, SSH_READS, HOST_READS];
+  let fields = 0;
+  for (const read of reads) {
+    for (const [type, names] of Object.entries(read)) {
+      const spec = specOf(type);
+      assert.ok(spec, `${type} is in the catalogue`);
+      for (const name of names as readonly string[]) {
+        assert.ok(spec.fields.some((field) => field.name === name), `${type}.${name}`);
+        fields++;
+      }
+    }
+  }
+  assert.ok(fields >= 15, `${fields} fields checked`);
 });
