@@ -5,7 +5,7 @@
  * @module
  */
 
-const CLI = new URL("../cli.ts", import.meta.url);
+const CLI = new URL("../../cli.ts", import.meta.url);
 
 /**
  * How to run `eventstorm ARGS` again from this process: the compiled binary is
