@@ -9,6 +9,12 @@ import uplotJs from "uplot/dist/uPlot.iife.min.js" with { type: "text" };
 import uplotCss from "uplot/dist/uPlot.min.css" with { type: "text" };
 import indexHtml from "./page/index.html" with { type: "text" };
 import appJs from "./page/app.js" with { type: "text" };
+import chartJs from "./page/chart.js" with { type: "text" };
+import chartsJs from "./page/charts.js" with { type: "text" };
+import domJs from "./page/dom.js" with { type: "text" };
+import formatJs from "./page/format.js" with { type: "text" };
+import seriesJs from "./page/series.js" with { type: "text" };
+import tablesJs from "./page/tables.js" with { type: "text" };
 import appCss from "./page/app.css" with { type: "text" };
 
 /**
@@ -45,7 +51,19 @@ const VERSIONED = "public, max-age=86400, immutable";
  */
 export const ASSETS: ReadonlyMap<string, Asset> = new Map([
   ["/", { body: indexHtml, type: "text/html; charset=utf-8", cache: NO_CACHE }],
-  ["/app.js", { body: appJs, type: "text/javascript; charset=utf-8", cache: NO_CACHE }],
+  // The page's ES modules: app.js imports the others.
+  ...Object.entries({
+    "app.js": appJs,
+    "chart.js": chartJs,
+    "charts.js": chartsJs,
+    "dom.js": domJs,
+    "format.js": formatJs,
+    "series.js": seriesJs,
+    "tables.js": tablesJs,
+  }).map(([name, body]): [string, Asset] => [
+    `/${name}`,
+    { body, type: "text/javascript; charset=utf-8", cache: NO_CACHE },
+  ]),
   ["/app.css", { body: appCss, type: "text/css; charset=utf-8", cache: NO_CACHE }],
   ["/vendor/uplot-1.6.32/uPlot.iife.min.js", {
     body: uplotJs,

@@ -62,7 +62,7 @@ Deno.test(
       assert.match(page.headers.get("content-type")!, /^text\/html/);
       assert.match(page.headers.get("content-security-policy")!, /script-src 'self'/);
       assert.equal(page.headers.get("x-content-type-options"), "nosniff");
-      assert.match(await page.text(), /<script src="app.js"/);
+      assert.match(await page.text(), /<script type="module" src="app.js"/);
       const uplot = await fetch(new URL("vendor/uplot-1.6.32/uPlot.iife.min.js", base));
       assert.equal(uplot.status, 200);
       assert.match(await uplot.text(), /uPlot/);
