@@ -12,7 +12,7 @@ const opts = { sanitizeOps: false, sanitizeResources: false };
 function watch(args: string[]) {
   const child = cli(args);
   const lines: { at: number; text: string }[] = [];
-  const read = async (stream: ReadableStream<Uint8Array>) => {
+  const read = async (stream: ReadableStream<BufferSource>) => {
     let rest = "";
     for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
       const parts = (rest + chunk).split("\n");

@@ -122,7 +122,7 @@ export function watch(child: Deno.ChildProcess): {
 } {
   let stdout = "";
   let stderr = "";
-  const pump = async (stream: ReadableStream<Uint8Array>, add: (text: string) => void) => {
+  const pump = async (stream: ReadableStream<BufferSource>, add: (text: string) => void) => {
     for await (const text of stream.pipeThrough(new TextDecoderStream())) add(text);
   };
   const done = Promise.all([

@@ -47,8 +47,14 @@ Deno.test("--once --print prints one sample of all five families as JSON lines",
   assert.equal(out.code, 0, decode(out.stderr));
   const events = decode(out.stdout).trim().split("\n").map((line) => JSON.parse(line));
   assertSaneSample(events, "probe-1");
-  // Only the line saying what it does: no warnings from any family.
-  assert.equal(decode(out.stderr), "source metrics: one sample → stdout\n");
+  // The line saying what it does and the final stats line: no warnings from any family.
+  const [start, stats, ...rest] = decode(out.stderr).split("\n");
+  assert.equal(start, "source metrics: one sample → stdout");
+  assert.match(
+    stats,
+    new RegExp(`^source metrics: .* ev/s; events ${events.length}, sent 0, dropped 0, samples 1$`),
+  );
+  assert.deepEqual(rest, [""]);
 });
 
 Deno.test("--once publishes the sample to --to", async () => {

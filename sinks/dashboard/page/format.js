@@ -1,4 +1,5 @@
 // @ts-check
+/// <reference lib="dom" />
 // How the page writes numbers: counts, bytes, durations, percentages.
 
 /**

@@ -1,4 +1,5 @@
 // @ts-check
+/// <reference lib="dom" />
 // Series out of frames: what a range shows, which names get a line, per-minute sums.
 
 /** @typedef {import("../frame.ts").Frame} Frame */
