@@ -23,7 +23,13 @@ import { parseDuration } from "./duration.ts";
 import { openStatsPublisher, statsToFlag, statsToFlagSpec } from "./stats_to.ts";
 import { type SinkBackend, SinkRunner, type WhenFull } from "./sink.ts";
 import { parseMember } from "./member.ts";
-import { CURVE_CLIENT_FLAGS, curveFromFlags, warnPlaintextBinds } from "./curve/options.ts";
+import {
+  CURVE_CLIENT_FLAGS,
+  curveFromFlags,
+  type CurveOptions,
+  warnPlaintextBinds,
+} from "./curve/options.ts";
+import type { CollectorOptions } from "./collector.ts";
 import {
   type Counters,
   formatCount,
@@ -47,6 +53,45 @@ export interface SinkSpec {
   makeBackend(values: Flags): Promise<SinkBackend>;
 }
 
+/** Flags every receiver of a router's stream has: every sink and the dashboard.
+ *
+ * @example
+ * ```ts
+ * import { RECEIVER_FLAGS } from "@eventstorm/core/sink";
+ * Object.keys(RECEIVER_FLAGS).includes("member"); // true
+ * ```
+ */
+export const RECEIVER_FLAGS: Record<string, FlagSpec> = {
+  from: FROM_FLAG,
+  ...CURVE_CLIENT_FLAGS,
+  topic: topicFlag("topic prefix to receive"),
+  member: {
+    type: "string",
+    value: "I/N",
+    help: "be member I of a group of N receivers sharing the stream; each takes whole streams",
+  },
+};
+
+/**
+ * The collector the receiver flags ask for, every value checked, so that a
+ * typo fails before a database file or a server is touched.
+ *
+ * @example
+ * ```ts
+ * import { collectorFromFlags } from "@eventstorm/core/sink";
+ * collectorFromFlags({ from: [">tcp://127.0.0.1:5556"], topic: ["http."] }).topics; // ["http."]
+ * ```
+ */
+export function collectorFromFlags(values: Flags, curve?: CurveOptions): CollectorOptions {
+  const member = stringFlag(values, "member");
+  return {
+    endpoints: endpointsFlag(values, "from"),
+    topics: topicPrefixesFlag(values, "topic"),
+    curve,
+    member: member === undefined ? undefined : parseMember(member),
+  };
+}
+
 /** Flags every sink has.
  *
  * @example
@@ -56,14 +101,7 @@ export interface SinkSpec {
  * ```
  */
 export const SINK_FLAGS: Record<string, FlagSpec> = {
-  from: FROM_FLAG,
-  ...CURVE_CLIENT_FLAGS,
-  topic: topicFlag("topic prefix to store"),
-  member: {
-    type: "string",
-    value: "I/N",
-    help: "be member I of a group of N sinks sharing the stream; each stores whole streams",
-  },
+  ...RECEIVER_FLAGS,
   buffer: {
     type: "string",
     value: "N",
@@ -169,18 +207,13 @@ export async function runSinkMain(args: string[], sink: SinkSpec): Promise<numbe
   }
   // Checked before the backend opens: a typo must not leave a database file
   // behind or wait for a server first.
-  const from = endpointsFlag(values, "from");
-  const memberText = stringFlag(values, "member");
   const curve = curveFromFlags(values);
+  const collector = collectorFromFlags(values, curve);
+  const from = collector.endpoints as string[];
   const statsTo = statsToFlag(values);
   const intervalMs = statsIntervalFlag(values);
   const runnerOptions = {
-    collector: {
-      endpoints: from,
-      topics: topicPrefixesFlag(values, "topic"),
-      curve,
-      member: memberText === undefined ? undefined : parseMember(memberText),
-    },
+    collector,
     bufferEvents: integerFlag(values, "buffer", { min: 1 })!,
     whenFull: whenFull as WhenFull,
     batchSize: integerFlag(values, "batch-size", { min: 1, max: 1_000_000 })!,

@@ -36,7 +36,9 @@ export {
 export type { StreamPosition } from "../sequence.ts";
 export { SavedPositions, type SavedStream } from "../positions.ts";
 export {
+  collectorFromFlags,
   formatSinkLine,
+  RECEIVER_FLAGS,
   runSinkMain,
   SINK_FLAGS,
   sinkCommand,

@@ -3,13 +3,11 @@
  *
  * @module
  */
+import { RECEIVER_FLAGS } from "@eventstorm/core/sink";
 import {
-  CURVE_CLIENT_FLAGS,
   type FlagSpec,
-  FROM_FLAG,
   STATS_INTERVAL_FLAG,
   statsToFlagSpec,
-  topicFlag,
   UsageError,
 } from "@eventstorm/core/cli";
 
@@ -23,14 +21,7 @@ import {
  * ```
  */
 export const DASHBOARD_FLAGS: Record<string, FlagSpec> = {
-  from: FROM_FLAG,
-  ...CURVE_CLIENT_FLAGS,
-  topic: topicFlag("topic prefix to receive"),
-  member: {
-    type: "string",
-    value: "I/N",
-    help: "be member I of a group of N sinks sharing the stream (counts cover its share only)",
-  },
+  ...RECEIVER_FLAGS,
   listen: {
     type: "string",
     value: "HOST:PORT",

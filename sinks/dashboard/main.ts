@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { parseMember } from "@eventstorm/core";
+import { collectorFromFlags } from "@eventstorm/core/sink";
 import {
   type Command,
   commandCurve,
@@ -24,7 +24,6 @@ import {
   StatsReporter,
   statsToFlag,
   stringFlag,
-  topicPrefixesFlag,
   UsageError,
   warnUnresolvableHosts,
 } from "@eventstorm/core/cli";
@@ -92,7 +91,7 @@ async function dashboardMain(args: string[]): Promise<number> {
   // Checked, like every sink's, before the store or the server opens.
   const from = endpointsFlag(values, "from");
   const curve = commandCurve("sink dashboard", values, from);
-  const memberText = stringFlag(values, "member");
+  const collector = collectorFromFlags(values, curve);
   const db = stringFlag(values, "db");
   if (db !== undefined) {
     // Opened once here, so a wrong file is a usage error before anything starts.
@@ -106,12 +105,7 @@ async function dashboardMain(args: string[]): Promise<number> {
   let dashboard: Dashboard;
   try {
     dashboard = await Dashboard.start({
-      collector: {
-        endpoints: from,
-        topics: topicPrefixesFlag(values, "topic"),
-        curve,
-        member: memberText === undefined ? undefined : parseMember(memberText),
-      },
+      collector,
       hostname,
       port,
       token,
