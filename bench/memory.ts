@@ -1,0 +1,40 @@
+/**
+ * A process's memory as the benches report it: RSS (what the targets are
+ * written in) and private memory. A Deno process's RSS includes the pages of
+ * the `deno` executable it has touched (40–50 MB under load): file-backed,
+ * clean and shared by every Deno process on the host. Private memory (the
+ * kernel's Private_Clean + Private_Dirty) is what the process itself costs.
+ *
+ * @module
+ */
+
+/** Memory of one process, in MB. */
+export interface Memory {
+  /** Resident set size. */
+  rss: number;
+  /** Resident pages no other process shares. */
+  private: number;
+}
+
+/** The memory of process `pid`, or zeros once it is gone. */
+export function memoryOf(pid: number): Memory {
+  try {
+    const rollup = Deno.readTextFileSync(`/proc/${pid}/smaps_rollup`);
+    const kb = (field: string) =>
+      Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(rollup)?.[1] ?? 0);
+    return {
+      rss: kb("Rss") / 1024,
+      private: (kb("Private_Clean") + kb("Private_Dirty")) / 1024,
+    };
+  } catch {
+    return { rss: 0, private: 0 };
+  }
+}
+
+/** The memory of several processes, summed. */
+export function memoryOfAll(pids: number[]): Memory {
+  return pids.map(memoryOf).reduce(
+    (sum, one) => ({ rss: sum.rss + one.rss, private: sum.private + one.private }),
+    { rss: 0, private: 0 },
+  );
+}
