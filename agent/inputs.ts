@@ -247,8 +247,7 @@ export const INPUT_TYPES: Record<InputType, InputKind> = {
     async prepare(values: Flags, context: InputContext): Promise<PreparedInput> {
       const interval = metricsIntervalFlag(values);
       const host = stringFlag(values, "host") ?? context.host;
-      let samples = 0;
-      let events = 0;
+      const counts = { samples: 0, events: 0 };
       let output: EventOutput | undefined;
       return {
         async run(signal) {
@@ -260,16 +259,17 @@ export const INPUT_TYPES: Record<InputType, InputKind> = {
               output,
               intervalMs: interval,
               signal,
-              onSample: (count) => {
-                samples++;
-                events += count;
-              },
+              counts,
             });
           } finally {
             await output.close();
           }
         },
-        counters: () => ({ events, ...outputCounters(output), samples }),
+        counters: () => ({
+          events: counts.events,
+          ...outputCounters(output),
+          samples: counts.samples,
+        }),
         format: (current, previous, elapsed) =>
           formatEventsLine(`${context.name} (metrics)`, current, previous, elapsed),
       };

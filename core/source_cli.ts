@@ -32,10 +32,10 @@ import { PrintOutput } from "./print_output.ts";
 import {
   type Counters,
   formatBytes,
-  formatCount,
-  rate,
+  formatStatsLine,
   STATS_INTERVAL_FLAG,
   statsIntervalFlag,
+  type StatsLineSpec,
   StatsReporter,
 } from "./stats.ts";
 import { expandGlobs } from "./tail/mod.ts";
@@ -233,7 +233,7 @@ export function sourceCounters(stats: LineSourceStats, output?: EventOutput): Co
  * ```ts
  * import { formatEventsLine } from "@eventstorm/core/source";
  * formatEventsLine("demo", { events: 2000, sent: 2000, dropped: 0 }, { events: 0 }, 1000);
- * // "source demo: 2.00k ev/s; events 2000, sent 2000, dropped 0"
+ * // "source demo: 2.00k events/s; events 2000, sent 2000, dropped 0"
  * ```
  */
 export function formatEventsLine(
@@ -242,15 +242,7 @@ export function formatEventsLine(
   previous: Counters,
   elapsedMs: number,
 ): string {
-  const rest = Object.entries(current)
-    .filter(([key]) => !["events", "sent", "dropped", "dropped_oversized"].includes(key))
-    .map(([key, value]) => `, ${key.replaceAll("_", " ")} ${value}`).join("");
-  const oversized = current.dropped_oversized
-    ? ` (${current.dropped_oversized} too large or too deep)`
-    : "";
-  return `source ${name}: ${formatCount(rate(current.events, previous.events ?? 0, elapsedMs))} ` +
-    `ev/s; events ${current.events}, sent ${current.sent}, dropped ${current.dropped}${oversized}` +
-    rest;
+  return formatStatsLine(`source ${name}`, EVENTS_LINE, current, previous, elapsedMs);
 }
 
 /**
@@ -275,6 +267,34 @@ export function outputCounters(output?: EventOutput): Counters {
   };
 }
 
+const FILE_SOURCE_LINE: StatsLineSpec = {
+  rate: "lines",
+  always: [
+    ["lines", (c) => `lines ${c.lines ?? 0} (${formatBytes(c.bytes ?? 0)})`],
+    ["events", "events"],
+    ["unparsed", "unparsed"],
+    ["too_long", "too long"],
+    ["rotations", "rotations"],
+    ["truncations", "truncations"],
+    ["files", "files"],
+  ],
+  ifAny: [
+    ["dropped", "dropped"],
+    ["dropped_oversized", "of them too large or too deep"],
+    ["deletions", "deleted files"],
+    ["parser_errors", "parser errors"],
+    ["rejected", "rejected events"],
+    ["read_errors", "read errors"],
+    ["checkpoint_errors", "checkpoint errors"],
+  ],
+};
+
+const EVENTS_LINE: StatsLineSpec = {
+  rate: "events",
+  always: [["events", "events"], ["sent", "sent"], ["dropped", "dropped"]],
+  ifAny: [["dropped_oversized", "of them too large or too deep"], ["samples", "samples"]],
+};
+
 /**
  * One readable stats line for a file source.
  *
@@ -291,21 +311,7 @@ export function formatSourceLine(
   previous: Counters,
   elapsedMs: number,
 ): string {
-  const n = (key: string) => current[key] ?? 0;
-  const extra = [
-    ["dropped", "dropped"],
-    ["dropped_oversized", "of them too large or too deep"],
-    ["deletions", "deleted files"],
-    ["parser_errors", "parser errors"],
-    ["rejected", "rejected events"],
-    ["read_errors", "read errors"],
-    ["checkpoint_errors", "checkpoint errors"],
-  ].filter(([key]) => n(key) > 0).map(([key, label]) => `, ${label} ${n(key)}`).join("");
-  return `source ${name}: ${formatCount(rate(n("lines"), previous.lines ?? 0, elapsedMs))} ` +
-    `lines/s; lines ${n("lines")} (${formatBytes(n("bytes"))}), events ${n("events")}, ` +
-    `unparsed ${n("unparsed")}, ` +
-    `too long ${n("too_long")}, rotations ${n("rotations")}, truncations ${n("truncations")}, ` +
-    `files ${n("files")}${extra}`;
+  return formatStatsLine(`source ${name}`, FILE_SOURCE_LINE, current, previous, elapsedMs);
 }
 
 /**

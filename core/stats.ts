@@ -211,3 +211,43 @@ export function parseStatsInterval(text: string, name = "stats-interval"): numbe
 export function statsIntervalFlag(values: Flags): number {
   return parseStatsInterval(stringFlag(values, "stats-interval") ?? "10s");
 }
+
+/** What one component's stats line shows (docs/specs/stats.md). */
+export interface StatsLineSpec {
+  /** The counter whose rate leads the line, and its unit: `lines` → `2.00k lines/s`. */
+  rate: string;
+  /** Counters always shown, as `[counter, label]`; a label may be a function of the counters. */
+  always: readonly (readonly [string, string | ((current: Counters) => string)])[];
+  /** Counters shown only when they are not 0, as `[counter, label]`. */
+  ifAny?: readonly (readonly [string, string])[];
+}
+
+/**
+ * One readable stats line: `PREFIX: RATE UNIT/s; label N, label N, …`, the
+ * counters named as the spec says, the ones that only matter when they happen
+ * shown only then.
+ *
+ * @example
+ * ```ts
+ * import { formatStatsLine } from "@eventstorm/core/cli";
+ * formatStatsLine("source demo", { rate: "events", always: [["events", "events"]] },
+ *   { events: 2000 }, { events: 0 }, 1000);
+ * // "source demo: 2.00k events/s; events 2000"
+ * ```
+ */
+export function formatStatsLine(
+  prefix: string,
+  spec: StatsLineSpec,
+  current: Counters,
+  previous: Counters,
+  elapsedMs: number,
+): string {
+  const n = (key: string) => current[key] ?? 0;
+  const always = spec.always.map(([key, label]) =>
+    typeof label === "string" ? `${label} ${n(key)}` : label(current)
+  );
+  const ifAny = (spec.ifAny ?? []).filter(([key]) => n(key) > 0)
+    .map(([key, label]) => `${label} ${n(key)}`);
+  return `${prefix}: ${formatCount(rate(n(spec.rate), previous[spec.rate] ?? 0, elapsedMs))} ` +
+    `${spec.rate}/s; ${[...always, ...ifAny].join(", ")}`;
+}

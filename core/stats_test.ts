@@ -3,6 +3,7 @@ import {
   type Counters,
   formatBytes,
   formatCount,
+  formatStatsLine,
   parseStatsInterval,
   rate,
   statsIntervalFlag,
@@ -134,4 +135,20 @@ Deno.test("stats: one rule for --stats-interval: any zero is 0, else 100ms or mo
   assert.throws(() => parseStatsInterval("50ms"), /--stats-interval must be 0 .* or 100ms or more/);
   assert.throws(() => parseStatsInterval("soon"), UsageError);
   assert.throws(() => parseStatsInterval("1ms", "stats_interval"), /--stats_interval/);
+});
+
+Deno.test("stats: formatStatsLine shows the rate, every always counter, the others when not 0", () => {
+  const spec = {
+    rate: "lines",
+    always: [["lines", "lines"], ["bytes", (c: Counters) => `bytes ${c.bytes ?? 0}B`]],
+    ifAny: [["dropped", "dropped"], ["parser_errors", "parser errors"]],
+  } as const;
+  assert.equal(
+    formatStatsLine("source x", spec, { lines: 3000, bytes: 9, dropped: 0 }, { lines: 1000 }, 2000),
+    "source x: 1.00k lines/s; lines 3000, bytes 9B",
+  );
+  assert.equal(
+    formatStatsLine("source x", spec, { lines: 5, parser_errors: 2 }, {}, 1000),
+    "source x: 5 lines/s; lines 5, bytes 0B, parser errors 2",
+  );
 });

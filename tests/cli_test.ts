@@ -96,7 +96,10 @@ Deno.test("tap --stats and --top print rates and loss", opts, async () => {
   ]);
   const demoResult = await finish(demo);
   assert.equal(demoResult.code, 0, demoResult.stderr);
-  assert.match(demoResult.stderr, /source demo: .* ev\/s; events 3000, sent 3000, dropped 0\n$/);
+  assert.match(
+    demoResult.stderr,
+    /source demo: .* events\/s; events 3000, sent 3000, dropped 0\n$/,
+  );
   // Everything has arrived once tap's periodic line counts all of it.
   await waitFor(() => /total 3000 events/.test(tap.stdout()), "tap to count 3000 events");
   // top reads on its own socket and prints on its own clock: wait for its table to catch up too.

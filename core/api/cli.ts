@@ -57,10 +57,12 @@ export {
   type Counters,
   formatBytes,
   formatCount,
+  formatStatsLine,
   parseStatsInterval,
   rate,
   STATS_INTERVAL_FLAG,
   statsIntervalFlag,
+  type StatsLineSpec,
   StatsReporter,
   type StatsReporterOptions,
 } from "../stats.ts";

@@ -4,7 +4,7 @@
  * @module
  */
 import { type EventOutput, outputCounters } from "@eventstorm/core/source";
-import { formatCount, rate } from "@eventstorm/core/cli";
+import { formatStatsLine, type StatsLineSpec } from "@eventstorm/core/cli";
 import type { JournaldSourceStats } from "./source.ts";
 
 /**
@@ -49,11 +49,17 @@ export function formatJournaldLine(
   previous: Record<string, number>,
   elapsedMs: number,
 ): string {
-  const n = (key: string) => current[key] ?? 0;
-  return `source ${name}: ${formatCount(rate(n("entries"), previous.entries ?? 0, elapsedMs))} ` +
-    `entries/s; entries ${n("entries")}, events ${n("events")}, unparsed ${n("unparsed")}, ` +
-    `ignored ${n("ignored")}, journalctl restarts ${n("restarts")}` +
-    (n("dropped") > 0 ? `, dropped ${n("dropped")}` : "") +
-    (n("bad_fields") > 0 ? `, bad fields ${n("bad_fields")}` : "") +
-    (n("parser_errors") > 0 ? `, parser errors ${n("parser_errors")}` : "");
+  return formatStatsLine(`source ${name}`, JOURNALD_LINE, current, previous, elapsedMs);
 }
+
+const JOURNALD_LINE: StatsLineSpec = {
+  rate: "entries",
+  always: [
+    ["entries", "entries"],
+    ["events", "events"],
+    ["unparsed", "unparsed"],
+    ["ignored", "ignored"],
+    ["restarts", "journalctl restarts"],
+  ],
+  ifAny: [["dropped", "dropped"], ["bad_fields", "bad fields"], ["parser_errors", "parser errors"]],
+};

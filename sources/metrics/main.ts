@@ -93,13 +93,16 @@ async function metricsMain(args: string[]): Promise<number> {
       reported.add(line);
     },
   });
-  let samples = 0;
-  let events = 0;
+  const counts = { samples: 0, events: 0 };
   const stats = await openStatsPublisher(statsTo, curve);
   const reporter = new StatsReporter({
     component: "source-metrics",
     intervalMs: statsIntervalMs,
-    snapshot: () => ({ events, ...outputCounters(output), samples }),
+    snapshot: () => ({
+      events: counts.events,
+      ...outputCounters(output),
+      samples: counts.samples,
+    }),
     format: (current, previous, elapsed) => formatEventsLine("metrics", current, previous, elapsed),
     publish: stats?.publish,
   });
@@ -112,10 +115,7 @@ async function metricsMain(args: string[]): Promise<number> {
           intervalMs: interval,
           once,
           signal,
-          onSample: (count) => {
-            samples++;
-            events += count;
-          },
+          counts,
         });
       } finally {
         await output.close();

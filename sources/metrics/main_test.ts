@@ -52,7 +52,9 @@ Deno.test("--once --print prints one sample of all five families as JSON lines",
   assert.equal(start, "source metrics: one sample → stdout");
   assert.match(
     stats,
-    new RegExp(`^source metrics: .* ev/s; events ${events.length}, sent 0, dropped 0, samples 1$`),
+    new RegExp(
+      `^source metrics: .* events/s; events ${events.length}, sent 0, dropped 0, samples 1$`,
+    ),
   );
   assert.deepEqual(rest, [""]);
 });

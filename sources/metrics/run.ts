@@ -12,6 +12,22 @@ import type { MetricsSampler } from "./sampler.ts";
 const FIRST_SAMPLE_MS = 1000;
 
 /**
+ * What {@linkcode sampleMetrics} has done so far.
+ *
+ * @example
+ * ```ts
+ * import type { SampleCounts } from "@eventstorm/source-metrics";
+ * const counts: SampleCounts = { samples: 0, events: 0 };
+ * ```
+ */
+export interface SampleCounts {
+  /** Samples taken. */
+  samples: number;
+  /** Events they made. */
+  events: number;
+}
+
+/**
  * Samples every `intervalMs` on schedule (after a stall, missed ticks are skipped
  * rather than sent in a burst), sending to `output`, until `signal` aborts (or
  * after one sample with `once`); resolves with the number of samples.
@@ -30,8 +46,8 @@ export async function sampleMetrics(options: {
   intervalMs: number;
   signal: AbortSignal;
   once?: boolean;
-  /** Called after each sample with the number of events it made. */
-  onSample?: (events: number) => void;
+  /** Counts the samples taken and the events they made, for the stats line. */
+  counts?: SampleCounts;
 }): Promise<void> {
   const { sampler, output, intervalMs: interval, signal, once } = options;
   await sampler.prime();
@@ -39,7 +55,10 @@ export async function sampleMetrics(options: {
   while (await sleep(next - performance.now(), signal)) {
     const events = await sampler.sample();
     for (const event of events) output.send(event);
-    options.onSample?.(events.length);
+    if (options.counts) {
+      options.counts.samples++;
+      options.counts.events += events.length;
+    }
     await flushUnlessStopped(output, signal);
     if (once) break;
     // Keep to the schedule; after a stall, skip missed ticks instead of bursting.

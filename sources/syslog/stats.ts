@@ -5,7 +5,7 @@
  */
 import { type EventOutput, outputCounters } from "@eventstorm/core/source";
 import type { SyslogSourceStats } from "./source.ts";
-import { formatCount, rate } from "@eventstorm/core/cli";
+import { formatStatsLine, type StatsLineSpec } from "@eventstorm/core/cli";
 
 /**
  * The stats fields of a syslog source (snake case, like every component's).
@@ -54,12 +54,19 @@ export function formatSyslogLine(
   previous: Record<string, number>,
   elapsedMs: number,
 ): string {
-  const n = (key: string) => current[key] ?? 0;
-  return `source ${name}: ${
-    formatCount(rate(n("messages"), previous.messages ?? 0, elapsedMs))
-  } messages/s; messages ${n("messages")}, events ${n("events")}, unparsed ${n("unparsed")}, ` +
-    `ignored ${n("ignored")}, too long ${n("too_long")}, bad frames ${n("bad_frames")}, ` +
-    `kernel drops ${n("kernel_drops")}` +
-    (n("dropped") > 0 ? `, dropped ${n("dropped")}` : "") +
-    (n("parser_errors") > 0 ? `, parser errors ${n("parser_errors")}` : "");
+  return formatStatsLine(`source ${name}`, SYSLOG_LINE, current, previous, elapsedMs);
 }
+
+const SYSLOG_LINE: StatsLineSpec = {
+  rate: "messages",
+  always: [
+    ["messages", "messages"],
+    ["events", "events"],
+    ["unparsed", "unparsed"],
+    ["ignored", "ignored"],
+    ["too_long", "too long"],
+    ["bad_frames", "bad frames"],
+    ["kernel_drops", "kernel drops"],
+  ],
+  ifAny: [["dropped", "dropped"], ["parser_errors", "parser errors"]],
+};
