@@ -20,6 +20,7 @@ const BENCHES: Record<string, string> = {
   ruby: "ruby_bench.ts",
   agent: "agent_bench.ts",
   e2e: "e2e_bench.ts",
+  steady: "steady_bench.ts",
 };
 
 // Flags (`--lines 100000`, `--keep`) go to every benchmark named; names pick them.
