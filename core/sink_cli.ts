@@ -20,7 +20,7 @@ import {
   UsageError,
 } from "./flags.ts";
 import { parseDuration } from "./duration.ts";
-import { openStatsPublisher, statsToFlag, statsToFlagSpec } from "./stats_to.ts";
+import { reportStatsDuring, statsToFlag, statsToFlagSpec } from "./stats_to.ts";
 import { type SinkBackend, SinkRunner, type WhenFull } from "./sink.ts";
 import { parseMember } from "./member.ts";
 import {
@@ -36,7 +36,6 @@ import {
   rate,
   STATS_INTERVAL_FLAG,
   statsIntervalFlag,
-  StatsReporter,
 } from "./stats.ts";
 
 /** What a sink supplies: its name, flags and how to build its backend. */
@@ -227,21 +226,16 @@ export async function runSinkMain(args: string[], sink: SinkSpec): Promise<numbe
     await backend.close();
     throw error;
   }
-  const stats = await openStatsPublisher(statsTo, curve);
-  const reporter = new StatsReporter({
+  console.error(`sink ${sink.name}: receiving from ${from.join(", ")}`);
+  warnUnresolvableHosts(`sink ${sink.name}`, from);
+  warnPlaintextBinds(`sink ${sink.name}`, from.flatMap(parseEndpoints), curve);
+  await reportStatsDuring({
     component: `sink-${sink.name}`,
     intervalMs,
     snapshot: () => runner.counters(),
     format: (current, previous, elapsed) => formatSinkLine(sink.name, current, previous, elapsed),
-    publish: stats?.publish,
-  });
-  reporter.start();
-  console.error(`sink ${sink.name}: receiving from ${from.join(", ")}`);
-  warnUnresolvableHosts(`sink ${sink.name}`, from);
-  warnPlaintextBinds(`sink ${sink.name}`, from.flatMap(parseEndpoints), curve);
-  await runner.run(shutdownSignal());
-  reporter.stop();
-  reporter.report();
-  await stats?.close();
+    statsTo,
+    curve,
+  }, () => runner.run(shutdownSignal()));
   return 0;
 }

@@ -36,10 +36,9 @@ import {
   STATS_INTERVAL_FLAG,
   statsIntervalFlag,
   type StatsLineSpec,
-  StatsReporter,
 } from "./stats.ts";
 import { expandGlobs } from "./tail/mod.ts";
-import { openStatsPublisher, statsToFlag, statsToFlagSpec } from "./stats_to.ts";
+import { reportStatsDuring, statsToFlag, statsToFlagSpec } from "./stats_to.ts";
 
 /**
  * What a file source supplies: its name, flags and how to build its parser.
@@ -421,20 +420,14 @@ export async function runFileSourceMain(
         ...resume,
       }),
   });
-  const snapshot = () => sourceCounters(source.stats(), source.output);
-  const stats = await openStatsPublisher(statsTo, curve);
-  const reporter = new StatsReporter({
+  await reportStatsDuring({
     component: `source-${fileSource.name}`,
     intervalMs: statsIntervalMs,
-    snapshot,
+    snapshot: () => sourceCounters(source.stats(), source.output),
     format: (current, previous, elapsed) =>
       formatSourceLine(fileSource.name, current, previous, elapsed),
-    publish: stats?.publish,
-  });
-  try {
-    await reporter.during(() => source.run());
-  } finally {
-    await stats?.close();
-  }
+    statsTo,
+    curve,
+  }, () => source.run());
   return 0;
 }

@@ -8,6 +8,7 @@ import type { CurveOptions } from "./curve/options.ts";
 import { Emitter } from "./emitter.ts";
 import { parseEndpoints } from "./endpoint.ts";
 import { type Flags, type FlagSpec, stringFlag } from "./flags.ts";
+import { StatsReporter, type StatsReporterOptions } from "./stats.ts";
 
 /**
  * The `--stats-to` flag with the default of a kind of component: sinks publish to
@@ -83,4 +84,43 @@ export async function openStatsPublisher(
     publish: (fields) => emitter.emit("eventstorm.stats", fields),
     close: () => emitter.close(),
   };
+}
+
+/** Options of {@linkcode reportStatsDuring}: a reporter's, and where its events go. */
+export interface StatsDuringOptions extends Omit<StatsReporterOptions, "publish"> {
+  /** `--stats-to` as read by {@linkcode statsToFlag}; undefined publishes nothing. */
+  statsTo?: string;
+  /** The component's CURVE keys, for its stats link too. */
+  curve?: CurveOptions;
+}
+
+/**
+ * Runs `run` the way every component reports: a stats line every interval, the
+ * same counters as `eventstorm.stats` to `statsTo`, a final line and event once
+ * `run` has finished (not when it failed), and the stats link closed after.
+ *
+ * @example
+ * ```ts ignore
+ * import { reportStatsDuring } from "@eventstorm/core/cli";
+ * let lines = 0;
+ * await reportStatsDuring({
+ *   component: "source-app",
+ *   intervalMs: 10_000,
+ *   snapshot: () => ({ lines }),
+ *   format: (now) => `source app: ${now.lines} lines`,
+ * }, async () => { lines++; });
+ * ```
+ */
+export async function reportStatsDuring<T>(
+  options: StatsDuringOptions,
+  run: () => Promise<T>,
+): Promise<T> {
+  const { statsTo, curve, ...reporterOptions } = options;
+  const stats = await openStatsPublisher(statsTo, curve);
+  const reporter = new StatsReporter({ ...reporterOptions, publish: stats?.publish });
+  try {
+    return await reporter.during(run);
+  } finally {
+    await stats?.close();
+  }
 }

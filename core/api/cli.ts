@@ -69,6 +69,8 @@ export {
 export { waitingNotice } from "../emitter.ts";
 export {
   openStatsPublisher,
+  reportStatsDuring,
+  type StatsDuringOptions,
   type StatsPublisher,
   statsToFlag,
   statsToFlagSpec,

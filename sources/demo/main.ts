@@ -10,12 +10,12 @@ import {
   commandCurve,
   helpText,
   listFlag,
-  openStatsPublisher,
   parseFlags,
+  reportStatsDuring,
   runCommand,
   shutdownSignal,
+  type StatsDuringOptions,
   statsIntervalFlag,
-  StatsReporter,
   statsToFlag,
   stringFlag,
   waitingNotice,
@@ -65,26 +65,22 @@ async function demoMain(args: string[]): Promise<number> {
     curve,
     onWaiting: waitingNotice("source demo", to),
   });
-  const stats = await openStatsPublisher(statsTo, curve);
-  const reporter = new StatsReporter({
+  const reportOptions: StatsDuringOptions = {
     component: "source-demo",
     intervalMs: statsIntervalMs,
     snapshot: () => ({ events: output.stats().events, ...outputCounters(output) }),
     format: (current, previous, elapsed) => formatEventsLine("demo", current, previous, elapsed),
-    publish: stats?.publish,
-  });
+    statsTo,
+    curve,
+  };
   const signal = shutdownSignal();
   console.error(`source demo: ${rate} events/s → ${to.join(", ")}`);
   warnUnresolvableHosts("source demo", to);
-  try {
-    // The final line comes after the close, so that it counts what the close sent.
-    await reporter.during(async () => {
-      await runDemoSource({ rate, output, limit, signal });
-      await output.close();
-    });
-  } finally {
-    await stats?.close();
-  }
+  // The final line comes after the close, so that it counts what the close sent.
+  await reportStatsDuring(reportOptions, async () => {
+    await runDemoSource({ rate, output, limit, signal });
+    await output.close();
+  });
   return 0;
 }
 

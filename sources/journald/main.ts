@@ -19,12 +19,12 @@ import {
   endpointsFlag,
   helpText,
   listFlag,
-  openStatsPublisher,
   parseFlags,
+  reportStatsDuring,
   runCommand,
   shutdownSignal,
+  type StatsDuringOptions,
   statsIntervalFlag,
-  StatsReporter,
   statsToFlag,
   stringFlag,
   UsageError,
@@ -99,11 +99,9 @@ async function journaldMain(args: string[]): Promise<number> {
       (checkpointPath ? ` (checkpoint ${checkpointPath})` : ""),
   );
   if (!print) warnUnresolvableHosts("source journald", to);
-  const stats = await openStatsPublisher(statsTo, curve);
-  const reporter = new StatsReporter({
+  const reportOptions: StatsDuringOptions = {
     component: "source-journald",
     intervalMs: statsIntervalMs,
-    publish: stats?.publish,
     snapshot: () =>
       journaldCounters(
         source.stats(),
@@ -112,12 +110,10 @@ async function journaldMain(args: string[]): Promise<number> {
       ),
     format: (current, previous, elapsed) =>
       formatJournaldLine("journald", current, previous, elapsed),
-  });
-  try {
-    await reporter.during(() => source.run());
-  } finally {
-    await stats?.close();
-  }
+    statsTo,
+    curve,
+  };
+  await reportStatsDuring(reportOptions, () => source.run());
   return 0;
 }
 

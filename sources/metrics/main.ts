@@ -10,12 +10,12 @@ import {
   commandCurve,
   helpText,
   listFlag,
-  openStatsPublisher,
   parseFlags,
+  reportStatsDuring,
   runCommand,
   shutdownSignal,
+  type StatsDuringOptions,
   statsIntervalFlag,
-  StatsReporter,
   statsToFlag,
   stringFlag,
   waitingNotice,
@@ -94,8 +94,7 @@ async function metricsMain(args: string[]): Promise<number> {
     },
   });
   const counts = { samples: 0, events: 0 };
-  const stats = await openStatsPublisher(statsTo, curve);
-  const reporter = new StatsReporter({
+  const reportOptions: StatsDuringOptions = {
     component: "source-metrics",
     intervalMs: statsIntervalMs,
     snapshot: () => ({
@@ -104,26 +103,23 @@ async function metricsMain(args: string[]): Promise<number> {
       samples: counts.samples,
     }),
     format: (current, previous, elapsed) => formatEventsLine("metrics", current, previous, elapsed),
-    publish: stats?.publish,
+    statsTo,
+    curve,
+  };
+  await reportStatsDuring(reportOptions, async () => {
+    try {
+      await sampleMetrics({
+        sampler,
+        output,
+        intervalMs: interval,
+        once,
+        signal,
+        counts,
+      });
+    } finally {
+      await output.close();
+    }
   });
-  try {
-    await reporter.during(async () => {
-      try {
-        await sampleMetrics({
-          sampler,
-          output,
-          intervalMs: interval,
-          once,
-          signal,
-          counts,
-        });
-      } finally {
-        await output.close();
-      }
-    });
-  } finally {
-    await stats?.close();
-  }
   return 0;
 }
 

@@ -19,12 +19,12 @@ import {
   helpText,
   integerFlag,
   listFlag,
-  openStatsPublisher,
   parseFlags,
+  reportStatsDuring,
   runCommand,
   shutdownSignal,
+  type StatsDuringOptions,
   statsIntervalFlag,
-  StatsReporter,
   statsToFlag,
   stringFlag,
   UsageError,
@@ -116,11 +116,9 @@ async function syslogMain(args: string[]): Promise<number> {
           ...resume,
         }),
   });
-  const stats = await openStatsPublisher(statsTo, curve);
-  const reporter = new StatsReporter({
+  const reportOptions: StatsDuringOptions = {
     component: "source-syslog",
     intervalMs: statsIntervalMs,
-    publish: stats?.publish,
     snapshot: () =>
       syslogCounters(
         source.stats(),
@@ -128,12 +126,10 @@ async function syslogMain(args: string[]): Promise<number> {
         source.output,
       ),
     format: (current, previous, elapsed) => formatSyslogLine("syslog", current, previous, elapsed),
-  });
-  try {
-    await reporter.during(() => source.run());
-  } finally {
-    await stats?.close();
-  }
+    statsTo,
+    curve,
+  };
+  await reportStatsDuring(reportOptions, () => source.run());
   return 0;
 }
 
