@@ -14,12 +14,19 @@ const opts = { sanitizeOps: false, sanitizeResources: false };
 
 type Stats = Record<string, unknown>;
 
+/**
+ * Runs `eventstorm ARGS` (ROUTER in them is a router's sources endpoint) until it
+ * has published an `eventstorm.stats` event of `component` that is `ready`;
+ * `before` prepares what the command reads (a config naming the router).
+ */
 async function statsOf(
   args: string[],
   component: string,
   ready: (event: Stats) => boolean,
+  before?: (router: string) => Promise<void>,
 ): Promise<Stats[]> {
   const router = startRouter();
+  await before?.(router.sources);
   const stats = await gather({ endpoints: router.sinks, topics: ["eventstorm.stats"] });
   const child = cli([...args.map((arg) => arg.replace("ROUTER", router.sources))]);
   try {
@@ -93,21 +100,10 @@ Deno.test("the agent publishes each input's counters with stats_to", opts, async
         `state_dir = "${dir.path}"\n[inputs.auth]\ntype = "sshd"\nfile = ["${log}"]\n` +
         "from_start = true\n",
     );
-  const router = startRouter();
-  await write(router.sources);
-  const stats = await gather({ endpoints: router.sinks, topics: ["eventstorm.stats"] });
-  const child = cli(["agent", "--config", config]);
-  try {
-    await waitFor(
-      () => stats.events.some((event) => event.component === "agent-auth" && event.events === 3),
-      "the agent's input publishes its counters",
-      30_000,
-    );
-  } finally {
-    child.kill("SIGTERM");
-    const result = await finish(child);
-    await stats.stop();
-    await router.stop();
-    assert.equal(result.code, 0, result.stderr);
-  }
+  await statsOf(
+    ["agent", "--config", config],
+    "agent-auth",
+    (event) => event.events === 3,
+    write,
+  );
 });
