@@ -17,6 +17,7 @@ import { fileURLToPath } from "node:url";
 import { Collector } from "@eventstorm/core";
 import { LogGenerator } from "../cli/demo/loggen.ts";
 import { type Memory, memoryOfAll } from "./memory.ts";
+import { freeLoopbackPort } from "./sample.ts";
 
 const args = parseArgs({
   args: Deno.args,
@@ -34,13 +35,6 @@ if (!(durationS >= 5) || !(rate >= 100)) {
 }
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const SHARES = { nginx: 0.6, postfix: 0.3, sshd: 0.1 } as const;
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
 
 /** A few thousand lines of each log, cycled by the writer. */
 function pools(): Record<keyof typeof SHARES, string[]> {
@@ -81,7 +75,7 @@ async function runCase(
     Object.keys(SHARES).map((name) => [name, join(dir, `${name}.log`)]),
   ) as Record<keyof typeof SHARES, string>;
   for (const file of Object.values(files)) await Deno.writeTextFile(file, "");
-  const port = freePort();
+  const port = freeLoopbackPort();
   const collector = await Collector.open({ endpoints: `@tcp://127.0.0.1:${port}` });
   let events = 0;
   const receiving = (async () => {

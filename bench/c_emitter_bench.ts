@@ -6,17 +6,11 @@
  *
  * @module
  */
+import { freeLoopbackPort } from "./sample.ts";
 
 const worker = new URL("./transport_worker.ts", import.meta.url).pathname;
 const sources = new URL("../sources/c", import.meta.url).pathname;
 const decoder = new TextDecoder();
-
-function port(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const value = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return value;
-}
 
 /** Starts a process; `line()` resolves with its next stdout line. */
 function start(command: string, args: string[]) {
@@ -74,7 +68,7 @@ function report(name: string, figure: Figure, extra = ""): Figure {
 
 /** A sender into the router, measured at eventstorm's collector behind it. */
 async function throughRouter(total: number, sender: (endpoint: string) => string[]) {
-  const a = port(), b = port();
+  const a = freeLoopbackPort(), b = freeLoopbackPort();
   const router = start(Deno.execPath(), [
     "run",
     "-A",
@@ -114,7 +108,7 @@ async function throughRouter(total: number, sender: (endpoint: string) => string
 
 /** libzmq alone: PUB → SUB, one message per event, both in C. */
 async function direct(bench: string, total: number): Promise<Figure> {
-  const endpoint = `tcp://127.0.0.1:${port()}`;
+  const endpoint = `tcp://127.0.0.1:${freeLoopbackPort()}`;
   const sub = new Deno.Command(bench, {
     args: ["sub", `@${endpoint}`, String(total)],
     stdout: "piped",

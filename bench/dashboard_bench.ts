@@ -15,6 +15,7 @@ import { formatCount, parseDuration } from "@eventstorm/core/cli";
 import { encodeBatch } from "@eventstorm/core/protocol";
 import { Dashboard, DashboardAggregator } from "@eventstorm/sink-dashboard";
 import { DemoEvents } from "@eventstorm/source-demo";
+import { freeLoopbackPort } from "./sample.ts";
 
 const BATCH = 1000;
 const DISTINCT_BATCHES = 64;
@@ -121,9 +122,7 @@ async function send(endpoint: string, rate: number): Promise<void> {
 
 /** The whole dashboard, fed through the wire, with a page connected. */
 async function throughWire(durationMs: number, intervalMs: number, rate: number): Promise<void> {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
+  const port = freeLoopbackPort();
   const dashboard = await Dashboard.start({
     collector: { endpoints: `@tcp://127.0.0.1:${port}`, receiveHwm: 1000 },
     port: 0,

@@ -16,6 +16,7 @@ import { join } from "node:path";
 import { nginxLog } from "../cli/demo/nginx_lines.ts";
 import { memoryOf } from "./memory.ts";
 import { storedCount } from "../tests/helpers.ts";
+import { freeLoopbackPort } from "./sample.ts";
 
 const args = parseArgs({
   args: Deno.args,
@@ -34,13 +35,6 @@ const TARGET_EVENTS_PER_SECOND = 250_000;
 const SOURCE_RSS_MB = 80;
 const SINK_RSS_MB = 150;
 const cli = new URL("../cli.ts", import.meta.url).pathname;
-
-function port(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const value = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return value;
-}
 
 function spawn(argv: string[]): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {
@@ -65,7 +59,7 @@ try {
     `e2e: ${count.toLocaleString("en")} combined lines (${(size / 1e6).toFixed(1)} MB): ` +
       `source nginx → router → sink store, each its own process`,
   );
-  const [sources, sinks] = [port(), port()];
+  const [sources, sinks] = [freeLoopbackPort(), freeLoopbackPort()];
   const router = spawn([
     "router",
     "--sources",

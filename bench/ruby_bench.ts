@@ -10,6 +10,7 @@
  */
 import { parseArgs } from "node:util";
 import { runTransport } from "./transport_bench.ts";
+import { freeLoopbackPort } from "./sample.ts";
 
 const args = parseArgs({
   args: Deno.args,
@@ -34,13 +35,6 @@ function rubySender(total: number) {
     }).spawn();
 }
 
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
-
 async function waitForPort(port: number): Promise<void> {
   for (let i = 0; i < 600; i++) {
     try {
@@ -55,7 +49,7 @@ async function waitForPort(port: number): Promise<void> {
 
 /** Requests per second of one ab round against a fresh Puma. */
 async function rackRound(withMiddleware: boolean, sink: number): Promise<number> {
-  const port = freePort();
+  const port = freeLoopbackPort();
   const env: Record<string, string> = {};
   if (withMiddleware) env.EVENTSTORM_TO = `>tcp://127.0.0.1:${sink}`;
   const puma = new Deno.Command("puma", {
@@ -89,7 +83,7 @@ async function rackRound(withMiddleware: boolean, sink: number): Promise<number>
 
 async function rackBench(): Promise<void> {
   // The middleware's events go to a SUB socket that takes them all, as a router would.
-  const sinkPort = freePort();
+  const sinkPort = freeLoopbackPort();
   const sink = new Deno.Command("ruby", {
     args: [
       "-I",

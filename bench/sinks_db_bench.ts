@@ -29,6 +29,7 @@ import {
   rowOf,
 } from "@eventstorm/sink-cassandra";
 import { type DbServer, startServer } from "../tests/db_server.ts";
+import { freeLoopbackPort } from "./sample.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -66,13 +67,6 @@ function documents(count: number): Event[] {
   }));
 }
 
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
-
 /**
  * Runs `backend` under a SinkRunner fed by a sender process with `count` events;
  * resolves with events stored per second, from the first write to the last.
@@ -92,7 +86,7 @@ async function sinkRun(backend: SinkBackend, count: number): Promise<number> {
     ...(backend.positions ? { positions: () => backend.positions!() } : {}),
     close: () => backend.close(),
   };
-  const port = freePort();
+  const port = freeLoopbackPort();
   const runner = new SinkRunner(timed, {
     collector: { endpoints: `@tcp://127.0.0.1:${port}`, receiveHwm: 100_000 },
     bufferEvents: count,

@@ -7,6 +7,7 @@
  * @module
  */
 import { Collector } from "@eventstorm/core";
+import { freeLoopbackPort } from "./sample.ts";
 
 /** What one run of a source measured. */
 export interface SourceWireResult {
@@ -26,9 +27,7 @@ export async function sourceToWire(
   path: string,
   extraArgs: string[] = [],
 ): Promise<SourceWireResult> {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
+  const port = freeLoopbackPort();
   const collector = await Collector.open({ endpoints: `@tcp://127.0.0.1:${port}` });
   const started = performance.now();
   const source = new Deno.Command(Deno.execPath(), {

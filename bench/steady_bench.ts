@@ -16,6 +16,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { nginxLog } from "../cli/demo/nginx_lines.ts";
 import { memoryOf } from "./memory.ts";
+import { freeLoopbackPort } from "./sample.ts";
 
 const args = parseArgs({
   args: Deno.args,
@@ -34,13 +35,6 @@ const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const SOURCE_MB = 80;
 const SINK_MB = 150;
 
-function port(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const value = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return value;
-}
-
 const NAMES = ["source", "router", "sink"] as const;
 type Name = typeof NAMES[number];
 
@@ -49,7 +43,7 @@ async function runCase(label: string, v8: Record<Name, string | undefined>): Pro
   try {
     const log = join(dir, "access.log");
     await Deno.writeTextFile(log, "");
-    const [sources, sinks] = [port(), port()];
+    const [sources, sinks] = [freeLoopbackPort(), freeLoopbackPort()];
     const spawn = (name: Name, commandArgs: string[]) =>
       new Deno.Command(Deno.execPath(), {
         args: ["run", "-A", join(ROOT, "cli.ts"), ...commandArgs],
