@@ -119,19 +119,17 @@ export class Dashboard {
     if (options.db !== undefined) {
       const started = performance.now();
       using store = StoreReader.open(options.db);
-      {
-        const frames = loadHistory(store, {
-          since: aggregator.startedAt - historyMs,
-          until: aggregator.startedAt,
-          every: historyMs > 6 * 3_600_000 ? 600_000 : 60_000,
-        });
-        aggregator.addHistory(frames);
-        log(
-          `dashboard: ${frames.length} history frames from ${options.db} in ${
-            Math.round(performance.now() - started)
-          } ms`,
-        );
-      }
+      const frames = loadHistory(store, {
+        since: aggregator.startedAt - historyMs,
+        until: aggregator.startedAt,
+        every: historyMs > 6 * 3_600_000 ? 600_000 : 60_000,
+      });
+      aggregator.addHistory(frames);
+      log(
+        `dashboard: ${frames.length} history frames from ${options.db} in ${
+          Math.round(performance.now() - started)
+        } ms`,
+      );
     }
     // A viewer gains nothing from a deep queue, and each queued message may be large.
     const collector = await Collector.open({ receiveHwm: 100, ...options.collector });
