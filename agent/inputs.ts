@@ -13,7 +13,6 @@ import {
   formatEventsLine,
   formatSourceLine,
   LineSource,
-  outputCounters,
   sourceCounters,
 } from "@eventstorm/core/source";
 import {
@@ -29,9 +28,14 @@ import {
 import { nginxSource } from "@eventstorm/source-nginx";
 import { postfixSource } from "@eventstorm/source-postfix";
 import { sshdSource } from "@eventstorm/source-sshd";
-import { demoConfigFromFlags, runDemoSource } from "@eventstorm/source-demo";
+import { demoConfigFromFlags, demoCounters, runDemoSource } from "@eventstorm/source-demo";
 import { command as demoCommand } from "@eventstorm/source-demo/main";
-import { metricsIntervalFlag, MetricsSampler, sampleMetrics } from "@eventstorm/source-metrics";
+import {
+  metricsCounters,
+  metricsIntervalFlag,
+  MetricsSampler,
+  sampleMetrics,
+} from "@eventstorm/source-metrics";
 import { command as metricsCommand } from "@eventstorm/source-metrics/main";
 import {
   formatSyslogLine,
@@ -265,11 +269,7 @@ export const INPUT_TYPES: Record<InputType, InputKind> = {
             await output.close();
           }
         },
-        counters: () => ({
-          events: counts.events,
-          ...outputCounters(output),
-          samples: counts.samples,
-        }),
+        counters: () => metricsCounters(counts, output),
         format: (current, previous, elapsed) =>
           formatEventsLine(`${context.name} (metrics)`, current, previous, elapsed),
       };
@@ -290,7 +290,7 @@ export const INPUT_TYPES: Record<InputType, InputKind> = {
             await output.close();
           }
         },
-        counters: () => ({ events: output?.stats().events ?? 0, ...outputCounters(output) }),
+        counters: () => demoCounters(output),
         format: (current, previous, elapsed) =>
           formatEventsLine(`${context.name} (demo)`, current, previous, elapsed),
       };

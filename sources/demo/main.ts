@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { formatEventsLine, outputCounters } from "@eventstorm/core/source";
+import { formatEventsLine } from "@eventstorm/core/source";
 import { Emitter } from "@eventstorm/core";
 import {
   type Command,
@@ -22,7 +22,7 @@ import {
   warnUnresolvableHosts,
 } from "@eventstorm/core/cli";
 import { DEMO_FLAGS, demoConfigFromFlags } from "./config.ts";
-import { runDemoSource } from "./run.ts";
+import { demoCounters, runDemoSource } from "./run.ts";
 
 /** The `eventstorm source demo` command line.
  *
@@ -68,7 +68,7 @@ async function demoMain(args: string[]): Promise<number> {
   const reportOptions: StatsDuringOptions = {
     component: "source-demo",
     intervalMs: statsIntervalMs,
-    snapshot: () => ({ events: output.stats().events, ...outputCounters(output) }),
+    snapshot: () => demoCounters(output),
     format: (current, previous, elapsed) => formatEventsLine("demo", current, previous, elapsed),
     statsTo,
     curve,

@@ -21,10 +21,10 @@ import {
   waitingNotice,
   warnUnresolvableHosts,
 } from "@eventstorm/core/cli";
-import { formatEventsLine, outputCounters, PrintOutput } from "@eventstorm/core/source";
+import { formatEventsLine, PrintOutput } from "@eventstorm/core/source";
 import { MetricsSampler } from "./sampler.ts";
 import { METRICS_FLAGS, metricsIntervalFlag } from "./config.ts";
-import { sampleMetrics } from "./run.ts";
+import { metricsCounters, sampleMetrics } from "./run.ts";
 
 /** The `eventstorm source metrics` command line.
  *
@@ -97,11 +97,7 @@ async function metricsMain(args: string[]): Promise<number> {
   const reportOptions: StatsDuringOptions = {
     component: "source-metrics",
     intervalMs: statsIntervalMs,
-    snapshot: () => ({
-      events: counts.events,
-      ...outputCounters(output),
-      samples: counts.samples,
-    }),
+    snapshot: () => metricsCounters(counts, output),
     format: (current, previous, elapsed) => formatEventsLine("metrics", current, previous, elapsed),
     statsTo,
     curve,

@@ -23,5 +23,5 @@ export * from "./disk.ts";
 export * from "./load.ts";
 export * from "./net.ts";
 export * from "./sampler.ts";
-export { type SampleCounts, sampleMetrics } from "./run.ts";
+export { metricsCounters, type SampleCounts, sampleMetrics } from "./run.ts";
 export { METRICS_FLAGS, metricsIntervalFlag } from "./config.ts";

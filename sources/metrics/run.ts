@@ -4,7 +4,8 @@
  * @module
  */
 import type { EventOutput } from "@eventstorm/core";
-import { flushUnlessStopped } from "@eventstorm/core/source";
+import type { Counters } from "@eventstorm/core/cli";
+import { flushUnlessStopped, outputCounters } from "@eventstorm/core/source";
 import { sleep } from "@eventstorm/core/internal";
 import type { MetricsSampler } from "./sampler.ts";
 
@@ -25,6 +26,19 @@ export interface SampleCounts {
   samples: number;
   /** Events they made. */
   events: number;
+}
+
+/**
+ * The metrics source's stats fields (docs/specs/stats.md), for the CLI and the agent.
+ *
+ * @example
+ * ```ts
+ * import { metricsCounters } from "@eventstorm/source-metrics";
+ * metricsCounters({ samples: 1, events: 8 }).events; // 8
+ * ```
+ */
+export function metricsCounters(counts: SampleCounts, output?: EventOutput): Counters {
+  return { events: counts.events, ...outputCounters(output), samples: counts.samples };
 }
 
 /**
