@@ -81,7 +81,10 @@ export const RECEIVER_FLAGS: Record<string, FlagSpec> = {
  * collectorFromFlags({ from: [">tcp://127.0.0.1:5556"], topic: ["http."] }).topics; // ["http."]
  * ```
  */
-export function collectorFromFlags(values: Flags, curve?: CurveOptions): CollectorOptions {
+export function collectorFromFlags(
+  values: Flags,
+  curve?: CurveOptions,
+): CollectorOptions & { endpoints: string[] } {
   const member = stringFlag(values, "member");
   return {
     endpoints: endpointsFlag(values, "from"),
@@ -208,7 +211,7 @@ export async function runSinkMain(args: string[], sink: SinkSpec): Promise<numbe
   // behind or wait for a server first.
   const curve = curveFromFlags(values);
   const collector = collectorFromFlags(values, curve);
-  const from = collector.endpoints as string[];
+  const from = collector.endpoints;
   const statsTo = statsToFlag(values);
   const intervalMs = statsIntervalFlag(values);
   const runnerOptions = {
