@@ -235,7 +235,7 @@ export function parseConfig(
   try {
     statsIntervalMs = parseStatsInterval((doc.stats_interval as string | undefined) ?? "60s");
   } catch (error) {
-    fail("stats_interval", (error as Error).message.replace(/^--stats-interval /, ""));
+    fail("stats_interval", (error as Error).message);
   }
   try {
     statsTo = statsToFlag({ "stats-to": doc.stats_to as string | undefined });

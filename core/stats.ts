@@ -179,7 +179,7 @@ const MIN_STATS_INTERVAL_MS = 100;
 /**
  * Reads a stats interval in ms by the one rule of {@linkcode STATS_INTERVAL_FLAG}:
  * any zero (`0`, `0s`) is 0, a line at the end only; otherwise a duration of at
- * least 100ms. `name` is the flag or config key named in errors.
+ * least 100ms. Errors name `--flag` when given (a config file names its key itself).
  *
  * @example
  * ```ts
@@ -188,12 +188,13 @@ const MIN_STATS_INTERVAL_MS = 100;
  * parseStatsInterval("0"); // 0
  * ```
  */
-export function parseStatsInterval(text: string, name = "stats-interval"): number {
+export function parseStatsInterval(text: string, flag?: string): number {
   if (/^0+(\.0+)?\s*(ms|s|m|h|d|w)?$/.test(text.trim())) return 0;
-  const ms = parseDuration(text, name);
+  const ms = parseDuration(text, flag);
   if (ms < MIN_STATS_INTERVAL_MS) {
+    const where = flag ? `--${flag} ` : "";
     throw new UsageError(
-      `--${name} must be 0 (a line at the end only) or ${MIN_STATS_INTERVAL_MS}ms or more, got '${text}'`,
+      `${where}must be 0 (a line at the end only) or ${MIN_STATS_INTERVAL_MS}ms or more, got '${text}'`,
     );
   }
   return ms;
@@ -209,7 +210,7 @@ export function parseStatsInterval(text: string, name = "stats-interval"): numbe
  * ```
  */
 export function statsIntervalFlag(values: Flags): number {
-  return parseStatsInterval(stringFlag(values, "stats-interval") ?? "10s");
+  return parseStatsInterval(stringFlag(values, "stats-interval") ?? "10s", "stats-interval");
 }
 
 /** What one component's stats line shows (docs/specs/stats.md). */

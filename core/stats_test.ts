@@ -132,7 +132,15 @@ Deno.test("stats: one rule for --stats-interval: any zero is 0, else 100ms or mo
   assert.equal(parseStatsInterval("100ms"), 100);
   assert.equal(statsIntervalFlag({}), 10_000);
   assert.equal(statsIntervalFlag({ "stats-interval": "1m" }), 60_000);
-  assert.throws(() => parseStatsInterval("50ms"), /--stats-interval must be 0 .* or 100ms or more/);
+  assert.throws(
+    () => parseStatsInterval("50ms", "stats-interval"),
+    /--stats-interval must be 0 .* or 100ms or more/,
+  );
+  // Without a flag, the message names none: a config file puts its key in front.
+  assert.throws(
+    () => parseStatsInterval("50ms"),
+    (error: Error) => /^must be 0 .* or 100ms or more/.test(error.message),
+  );
   assert.throws(() => parseStatsInterval("soon"), UsageError);
   assert.throws(() => parseStatsInterval("1ms", "stats_interval"), /--stats_interval/);
 });
