@@ -9,7 +9,7 @@ import { localHostname } from "@eventstorm/core";
 import { type Counters, StatsReporter, UsageError, waitingNotice } from "@eventstorm/core/cli";
 import { EmitterLink } from "@eventstorm/core/source";
 import { type AgentConfig, ConfigError, type InputConfig } from "./config.ts";
-import { INPUT_TYPES, type InputContext, type PreparedInput } from "./inputs.ts";
+import { INPUT_TYPES, type InputContext, type InputKind, type PreparedInput } from "./inputs.ts";
 
 /** A running input. */
 interface Running {
@@ -63,11 +63,10 @@ export async function checkConfig(
 ): Promise<Map<string, PreparedInput>> {
   const prepared = new Map<string, PreparedInput>();
   for (const input of config.inputs) {
+    // Its values were built against this kind's spec (parseConfig).
+    const kind: InputKind = INPUT_TYPES[input.type];
     try {
-      prepared.set(
-        input.name,
-        await INPUT_TYPES[input.type].prepare(input.values, contextOf(config, input, link)),
-      );
+      prepared.set(input.name, await kind.prepare(input.values, contextOf(config, input, link)));
     } catch (error) {
       if (!(error instanceof UsageError || error instanceof SyntaxError)) throw error;
       // Flag-style messages name `--flag`; the config says `flag`.

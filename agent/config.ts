@@ -10,8 +10,8 @@ import type { CurveOptions } from "@eventstorm/core";
 import {
   type CommandSpec,
   curveFromFlags,
-  type Flags,
   type FlagSpec,
+  type FlagValues,
   parseEndpoints,
   parseStatsInterval,
   statsToFlag,
@@ -33,8 +33,8 @@ export interface InputConfig {
   name: string;
   /** Source type. */
   type: InputType;
-  /** Flag values by flag name, defaults filled in. */
-  values: Flags;
+  /** Flag values by flag name, defaults filled in, of the kinds of the type's flags. */
+  values: FlagValues<Record<string, FlagSpec>>;
   /** The input's table as given (after interpolation), to tell a changed input on reload. */
   fingerprint: string;
 }
@@ -143,7 +143,7 @@ function interpolateAll(
 }
 
 /** A config value as a flag value, or a problem. */
-function flagValue(spec: FlagSpec, value: unknown): string | boolean | string[] | string {
+function flagValue(spec: FlagSpec, value: unknown): string | boolean | string[] {
   const scalar = (v: unknown): string | undefined =>
     typeof v === "string" ? v : typeof v === "number" && Number.isFinite(v) ? String(v) : undefined;
   if (spec.type === "boolean") {
@@ -165,6 +165,53 @@ function flagValue(spec: FlagSpec, value: unknown): string | boolean | string[] 
   const text = scalar(value);
   if (text === undefined) throw new Error(`expected a string, got ${describe(value)}`);
   return text;
+}
+
+/**
+ * The values of `spec`'s flags from an input's table, as `parseFlags` would give
+ * them from a command line: each key checked against its flag (name, and kind by
+ * {@linkcode flagValue}), the flags not named at their defaults. Problems go to
+ * `fail` with the key as written.
+ */
+function inputValues<F extends Record<string, FlagSpec>>(
+  spec: CommandSpec<F>,
+  entries: Record<string, unknown>,
+  at: string,
+  fail: (key: string, message: string) => never,
+): FlagValues<F> {
+  const flags: Record<string, FlagSpec> = spec.flags;
+  const values: Record<string, string | boolean | string[] | undefined> = {};
+  for (const [flag, flagSpec] of Object.entries(flags)) {
+    values[flag] = flagSpec.type === "boolean"
+      ? flagSpec.default ?? false
+      : flagSpec.multiple
+      ? [...flagSpec.default ?? []]
+      : flagSpec.default;
+  }
+  for (const [key, value] of Object.entries(entries)) {
+    if (key === "type") continue;
+    let flag = key.replaceAll("_", "-");
+    // A repeatable flag may be named in the plural too (`units = [...]` for `--unit`).
+    if (!flags[flag] && flag.endsWith("s") && flags[flag.slice(0, -1)]?.multiple) {
+      flag = flag.slice(0, -1);
+    }
+    const flagSpec = flags[flag];
+    if (flagSpec === undefined || MANAGED.has(flag)) {
+      const known = Object.keys(flags).filter((f) => !MANAGED.has(f))
+        .map((f) => f.replaceAll("-", "_"));
+      fail(
+        `${at}.${key}`,
+        `unknown key for type ${entries.type} (known: type, ${known.join(", ")})`,
+      );
+    }
+    try {
+      values[flag] = flagValue(flagSpec, value);
+    } catch (error) {
+      fail(`${at}.${key}`, (error as Error).message);
+    }
+  }
+  // Every flag has a value of its kind: its default's, or one flagValue checked.
+  return values as FlagValues<F>;
 }
 
 /**
@@ -238,7 +285,7 @@ export function parseConfig(
     fail("stats_interval", (error as Error).message);
   }
   try {
-    statsTo = statsToFlag({ "stats-to": doc.stats_to as string | undefined });
+    statsTo = statsToFlag({ "stats-to": (doc.stats_to as string | undefined) ?? "none" });
   } catch (error) {
     fail("stats_to", (error as Error).message);
   }
@@ -274,30 +321,7 @@ export function parseConfig(
         })`,
       );
     }
-    const spec: CommandSpec = INPUT_TYPES[type as InputType].spec;
-    const values: Flags = {};
-    for (const [flag, flagSpec] of Object.entries(spec.flags)) {
-      values[flag] = flagSpec.default ?? (flagSpec.multiple ? [] : undefined);
-    }
-    for (const [key, value] of Object.entries(entries)) {
-      if (key === "type") continue;
-      let flag = key.replaceAll("_", "-");
-      // A repeatable flag may be named in the plural too (`units = [...]` for `--unit`).
-      if (!spec.flags[flag] && flag.endsWith("s") && spec.flags[flag.slice(0, -1)]?.multiple) {
-        flag = flag.slice(0, -1);
-      }
-      const flagSpec = spec.flags[flag];
-      if (flagSpec === undefined || MANAGED.has(flag)) {
-        const known = Object.keys(spec.flags).filter((f) => !MANAGED.has(f))
-          .map((f) => f.replaceAll("-", "_"));
-        fail(`${at}.${key}`, `unknown key for type ${type} (known: type, ${known.join(", ")})`);
-      }
-      try {
-        values[flag] = flagValue(flagSpec, value);
-      } catch (error) {
-        fail(`${at}.${key}`, (error as Error).message);
-      }
-    }
+    const values = inputValues(INPUT_TYPES[type as InputType].spec, entries, at, fail);
     inputs.push({ name, type: type as InputType, values, fingerprint: JSON.stringify(entries) });
   }
   return {

@@ -8,6 +8,7 @@ import { type CurveOptions, Emitter, type EventOutput } from "@eventstorm/core";
 import type { EmitterLink } from "@eventstorm/core/source";
 import {
   defaultCheckpointPath,
+  type FILE_SOURCE_FLAGS,
   fileSourceCommand,
   type FileSourceSpec,
   formatEventsLine,
@@ -18,19 +19,24 @@ import {
 import {
   type CommandSpec,
   type Counters,
-  type Flags,
+  type FlagSpec,
+  type FlagValues,
   integerFlag,
-  listFlag,
   parseDuration,
-  stringFlag,
   UsageError,
 } from "@eventstorm/core/cli";
 import { nginxSource } from "@eventstorm/source-nginx";
 import { postfixSource } from "@eventstorm/source-postfix";
 import { sshdSource } from "@eventstorm/source-sshd";
-import { demoConfigFromFlags, demoCounters, runDemoSource } from "@eventstorm/source-demo";
+import {
+  type DEMO_FLAGS,
+  demoConfigFromFlags,
+  demoCounters,
+  runDemoSource,
+} from "@eventstorm/source-demo";
 import { command as demoCommand } from "@eventstorm/source-demo/main";
 import {
+  type METRICS_FLAGS,
   metricsCounters,
   metricsIntervalFlag,
   MetricsSampler,
@@ -40,6 +46,7 @@ import { command as metricsCommand } from "@eventstorm/source-metrics/main";
 import {
   formatSyslogLine,
   parseListenAddress,
+  type SYSLOG_FLAGS,
   syslogCounters,
   syslogRouter,
   SyslogSource,
@@ -47,6 +54,7 @@ import {
 import { command as journaldCommand } from "@eventstorm/source-journald/main";
 import {
   formatJournaldLine,
+  type JOURNALD_FLAGS,
   journaldCounters,
   type JournaldSource,
   journaldSource,
@@ -93,12 +101,33 @@ export interface PreparedInput {
   format(current: Counters, previous: Counters, elapsedMs: number): string;
 }
 
-/** An input type: its flags (the config keys) and how to prepare it. */
-export interface InputKind {
+/**
+ * An input type: its flags (the config keys) and how to prepare it from their
+ * values, typed by those flags.
+ *
+ * @example
+ * ```ts
+ * import type { InputKind } from "@eventstorm/agent";
+ * import { command } from "@eventstorm/source-metrics/main";
+ * const kind: InputKind<typeof command.flags> = {
+ *   spec: command,
+ *   prepare: (values, context) => {
+ *     const host: string = values.host ?? context.host;
+ *     const once: boolean = values.once;
+ *     return Promise.resolve({
+ *       run: () => Promise.resolve(),
+ *       counters: () => ({}),
+ *       format: () => `${host}${once ? " (once)" : ""}`,
+ *     });
+ *   },
+ * };
+ * ```
+ */
+export interface InputKind<F extends Record<string, FlagSpec> = Record<string, FlagSpec>> {
   /** The flags of the source (config keys are them with `_` for `-`). */
-  spec: CommandSpec;
+  spec: CommandSpec<F>;
   /** Checks the values and builds the input; throws `UsageError` for bad values. */
-  prepare(values: Flags, context: InputContext): Promise<PreparedInput>;
+  prepare(values: FlagValues<F>, context: InputContext): Promise<PreparedInput>;
 }
 
 function emitterFor(context: InputContext, host = context.host) {
@@ -118,29 +147,32 @@ function checkpointPath(context: InputContext, keys: string[]): string {
     : defaultCheckpointPath(`agent-${context.name}`, keys);
 }
 
-function fileInput(fileSource: FileSourceSpec): InputKind {
+function fileInput<F extends Record<string, FlagSpec>>(fileSource: FileSourceSpec<F>): InputKind {
   return {
     spec: fileSourceCommand(fileSource),
-    async prepare(values, context) {
-      const files = listFlag(values, "file");
+    async prepare(all, context) {
+      // The common flags and the source's own, each side typed by its own specs,
+      // as runFileSourceMain reads them.
+      const values = all as FlagValues<typeof FILE_SOURCE_FLAGS>;
+      const files = values.file;
       if (files.length === 0) throw new UsageError("file: required (a path or a glob)");
-      const maxLineBytes = integerFlag(values, "max-line-bytes", { min: 256, max: 64 << 20 })!;
-      const pollIntervalMs = parseDuration(stringFlag(values, "poll-interval")!, "poll_interval");
-      const parser = await fileSource.makeParser(values);
-      const hostOverride = stringFlag(values, "host");
+      const maxLineBytes = integerFlag(values, "max-line-bytes", { min: 256, max: 64 << 20 });
+      const pollIntervalMs = parseDuration(values["poll-interval"], "poll_interval");
+      const parser = await fileSource.makeParser({ ...all as FlagValues<F>, file: files });
+      const hostOverride = values.host;
       let source: LineSource | undefined;
       let last: Counters = {};
       return {
         async run(signal) {
           source = new LineSource({
             paths: files,
-            fromStart: values["from-start"] === true,
+            fromStart: values["from-start"],
             pollIntervalMs,
             maxLineBytes,
             parser,
             host: hostOverride ?? context.host,
             hostOverride,
-            unparsedType: values.unparsed === true
+            unparsedType: values.unparsed
               ? fileSource.unparsedType ?? `${fileSource.name}.unparsed`
               : undefined,
             checkpointPath: checkpointPath(context, files),
@@ -165,18 +197,26 @@ function fileInput(fileSource: FileSourceSpec): InputKind {
   };
 }
 
-/** Every input type by its `type` value. */
-export const INPUT_TYPES: Record<InputType, InputKind> = {
+/** Every input type by its `type` value, each typed by its source's flags. */
+export const INPUT_TYPES: {
+  nginx: InputKind;
+  postfix: InputKind;
+  sshd: InputKind;
+  syslog: InputKind<typeof SYSLOG_FLAGS>;
+  journald: InputKind<typeof JOURNALD_FLAGS>;
+  metrics: InputKind<typeof METRICS_FLAGS>;
+  demo: InputKind<typeof DEMO_FLAGS>;
+} = {
   nginx: fileInput(nginxSource),
   postfix: fileInput(postfixSource),
   sshd: fileInput(sshdSource),
   syslog: {
     spec: syslogCommand,
-    async prepare(values: Flags, context: InputContext): Promise<PreparedInput> {
-      const listen = listFlag(values, "listen").map(parseListenAddress);
+    async prepare(values, context) {
+      const listen = values.listen.map(parseListenAddress);
       if (listen.length === 0) throw new UsageError("listen: required (e.g. udp://127.0.0.1:5514)");
       const router = await syslogRouter(values);
-      const hostOverride = stringFlag(values, "host");
+      const hostOverride = values.host;
       const maxMessageBytes = integerFlag(values, "max-message-bytes", { min: 256, max: 64 << 20 });
       let source: SyslogSource | undefined;
       return {
@@ -186,7 +226,7 @@ export const INPUT_TYPES: Record<InputType, InputKind> = {
             parser: router,
             host: hostOverride ?? context.host,
             hostOverride,
-            unparsedType: values.unparsed === true ? "syslog.unparsed" : undefined,
+            unparsedType: values.unparsed ? "syslog.unparsed" : undefined,
             maxMessageBytes,
             checkpointPath: checkpointPath(context, listen.map((a) => a.text)),
             signal,
@@ -211,15 +251,15 @@ export const INPUT_TYPES: Record<InputType, InputKind> = {
   },
   journald: {
     spec: journaldCommand,
-    async prepare(values: Flags, context: InputContext): Promise<PreparedInput> {
+    async prepare(values, context) {
       // Built once here to check the values; again per run, so a restarted input starts clean.
       await journaldSource(values, { host: context.host, output: emitterFor(context) });
       let built: { source: JournaldSource; router: JournalRouter } | undefined;
       const key = [
-        ...listFlag(values, "unit"),
-        ...listFlag(values, "identifier"),
-        stringFlag(values, "directory") ?? "",
-        ...listFlag(values, "file"),
+        ...values.unit,
+        ...values.identifier,
+        values.directory ?? "",
+        ...values.file,
       ];
       return {
         async run(signal) {
@@ -248,9 +288,9 @@ export const INPUT_TYPES: Record<InputType, InputKind> = {
   metrics: {
     spec: metricsCommand,
     // deno-lint-ignore require-await -- one signature for every input type
-    async prepare(values: Flags, context: InputContext): Promise<PreparedInput> {
+    async prepare(values, context) {
       const interval = metricsIntervalFlag(values);
-      const host = stringFlag(values, "host") ?? context.host;
+      const host = values.host ?? context.host;
       const counts = { samples: 0, events: 0 };
       let output: EventOutput | undefined;
       return {
@@ -278,12 +318,12 @@ export const INPUT_TYPES: Record<InputType, InputKind> = {
   demo: {
     spec: demoCommand,
     // deno-lint-ignore require-await -- one signature for every input type
-    async prepare(values: Flags, context: InputContext): Promise<PreparedInput> {
+    async prepare(values, context) {
       const { rate, limit } = demoConfigFromFlags(values);
       let output: Emitter | undefined;
       return {
         async run(signal) {
-          output = await emitterFor(context, stringFlag(values, "host") ?? context.host)({});
+          output = await emitterFor(context, values.host ?? context.host)({});
           try {
             await runDemoSource({ rate, output, limit, signal });
           } finally {

@@ -11,20 +11,21 @@
  * @module
  */
 import {
+  type BooleanFlagSpec,
   type Command,
   helpText,
   openStatsPublisher,
   parseFlags,
   runCommand,
   shutdownSignal,
-  stringFlag,
+  type StringFlagSpec,
   UsageError,
 } from "@eventstorm/core/cli";
 import { Agent, checkConfig } from "./agent.ts";
 import { ConfigError, loadConfig } from "./config.ts";
 
 /** The agent's command line. */
-export const command: Command = {
+export const command: Command<{ config: StringFlagSpec; check: BooleanFlagSpec }> = {
   name: "eventstorm agent",
   summary: "run every input of a TOML config in one process (SIGHUP reloads it)",
   flags: {
@@ -60,13 +61,13 @@ async function agentMain(args: string[]): Promise<number> {
     console.log(helpText(command));
     return 0;
   }
-  const path = stringFlag(parsed.values, "config");
+  const path = parsed.values.config;
   if (path === undefined) throw new UsageError("eventstorm agent: --config FILE is required");
   const asUsage = (error: unknown) => {
     throw error instanceof ConfigError ? new UsageError(error.message) : error;
   };
   const config = await loadConfig(path).catch(asUsage);
-  if (parsed.values.check === true) {
+  if (parsed.values.check) {
     await checkConfig(config).catch(asUsage);
     console.log(
       `${path}: ok, ${config.inputs.length} input(s): ` +

@@ -8,11 +8,10 @@ import {
   type Command,
   commandCurve,
   CURVE_CLIENT_FLAGS,
+  type FlagSpec,
   helpText,
-  listFlag,
   parseFlags,
   shutdownSignal,
-  stringFlag,
   TO_FLAG,
   UsageError,
   waitingNotice,
@@ -21,20 +20,22 @@ import {
 import { readLines } from "@eventstorm/core/internal";
 import { fromJsonLine } from "@eventstorm/core/protocol";
 
+const EMIT_FLAGS = {
+  to: TO_FLAG,
+  ...CURVE_CLIENT_FLAGS,
+  type: { type: "string", value: "TYPE", help: 'event type for lines that have no "type"' },
+  host: {
+    type: "string",
+    value: "NAME",
+    help: 'host for lines that have no "host" [default: this machine]',
+  },
+} as const satisfies Record<string, FlagSpec>;
+
 /** The `eventstorm emit` command line. */
-export const command: Command = {
+export const command: Command<typeof EMIT_FLAGS> = {
   name: "eventstorm emit",
   summary: "send JSON lines from stdin as events",
-  flags: {
-    to: TO_FLAG,
-    ...CURVE_CLIENT_FLAGS,
-    type: { type: "string", value: "TYPE", help: 'event type for lines that have no "type"' },
-    host: {
-      type: "string",
-      value: "NAME",
-      help: 'host for lines that have no "host" [default: this machine]',
-    },
-  },
+  flags: EMIT_FLAGS,
   epilog: `Each line is a JSON object. "time" may be an ISO string, epoch milliseconds or
 {"$date": ...}; it and "host" are filled in when absent. Bad lines are counted
 and reported, never sent.
@@ -79,12 +80,12 @@ async function emitMain(
     console.log(helpText(command));
     return 0;
   }
-  const defaultType = stringFlag(parsed.values, "type");
+  const defaultType = parsed.values.type;
   if (defaultType !== undefined && !isValidType(defaultType)) {
     throw new UsageError(`--type '${defaultType}' is not a dotted lower-case event type`);
   }
-  const host = stringFlag(parsed.values, "host") ?? localHostname();
-  const to = listFlag(parsed.values, "to");
+  const host = parsed.values.host ?? localHostname();
+  const to = parsed.values.to;
   const emitter = await Emitter.open({
     endpoints: to,
     host,

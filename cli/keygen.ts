@@ -5,21 +5,29 @@
  * @module
  */
 import { writeKeyPair } from "@eventstorm/core";
-import { type Command, helpText, parseFlags, stringFlag, UsageError } from "@eventstorm/core/cli";
+import {
+  type Command,
+  type FlagSpec,
+  helpText,
+  parseFlags,
+  UsageError,
+} from "@eventstorm/core/cli";
+
+const KEYGEN_FLAGS = {
+  name: {
+    type: "string",
+    value: "TEXT",
+    help: "the certificate's metadata name [default: the file name]",
+  },
+  force: { type: "boolean", help: "overwrite existing files" },
+} as const satisfies Record<string, FlagSpec>;
 
 /** The `eventstorm keygen` command line. */
-export const command: Command = {
+export const command: Command<typeof KEYGEN_FLAGS> = {
   name: "eventstorm keygen",
   summary: "make a CURVE key pair: NAME (public) and NAME_secret (mode 0600)",
   positionals: true,
-  flags: {
-    name: {
-      type: "string",
-      value: "TEXT",
-      help: "the certificate's metadata name [default: the file name]",
-    },
-    force: { type: "boolean", help: "overwrite existing files" },
-  },
+  flags: KEYGEN_FLAGS,
   epilog: `The files are CZMQ certificates (zcert), so keys made here work with CZMQ, rsyslog
 omczmq and pyzmq's zmq.auth, and theirs work here. Give NAME to --curve-server
 or put it in a router's --allow-keys directory; keep NAME_secret to yourself.
@@ -51,8 +59,8 @@ async function keygenMain(args: string[]): Promise<number> {
   }
   const [base] = parsed.positionals;
   const pair = writeKeyPair(base, {
-    name: stringFlag(parsed.values, "name"),
-    overwrite: parsed.values.force === true,
+    name: parsed.values.name,
+    overwrite: parsed.values.force,
   });
   console.error(`keygen: wrote ${base} (public) and ${base}_secret (secret, mode 0600)`);
   console.log(pair.publicKey);

@@ -12,12 +12,11 @@
  */
 import {
   type Command,
+  type FlagSpec,
   helpText,
   integerFlag,
-  listFlag,
   parseDuration,
   parseFlags,
-  stringFlag,
   UsageError,
 } from "@eventstorm/core/cli";
 import { encodeValue, toJsonLine } from "@eventstorm/core/protocol";
@@ -32,6 +31,43 @@ import {
 } from "@eventstorm/sink-store";
 import { StoreReader } from "@eventstorm/sink-store/reader";
 
+const QUERY_FLAGS = {
+  db: { type: "string", value: "PATH", default: DEFAULT_DB_PATH, help: "store file to read" },
+  type: { type: "string", value: "PREFIX", help: "only types starting with PREFIX (http.)" },
+  since: {
+    type: "string",
+    value: "WHEN",
+    help: "from this time on: 1h (ago), now or an ISO date",
+  },
+  until: {
+    type: "string",
+    value: "WHEN",
+    help: "before this time: 10m (ago), now or an ISO date",
+  },
+  where: {
+    type: "string",
+    multiple: true,
+    value: "COND",
+    help: "FIELD=VALUE, FIELD!=VALUE, or FIELD>N, <, >=, <= on numbers",
+  },
+  limit: { type: "string", value: "N", help: "at most N events" },
+  newest: { type: "boolean", help: "newest events first" },
+  every: {
+    type: "string",
+    value: "WIDTH",
+    help: "aggregate in buckets of WIDTH (10s, 1m, 5m, 1h, 1d)",
+  },
+  measure: {
+    type: "string",
+    multiple: true,
+    value: "M",
+    help: "count, sum:F, avg:F, min:F, max:F or pNN:F (exact nearest-rank) [default: count]",
+  },
+  by: { type: "string", value: "FIELD", help: "break each bucket down by FIELD's top values" },
+  top: { type: "string", value: "N", default: "10", help: "groups kept by --by" },
+  table: { type: "boolean", help: "aligned columns instead of JSON lines" },
+} as const satisfies Record<string, FlagSpec>;
+
 /** The `eventstorm query` command line.
  *
  * @example
@@ -41,45 +77,10 @@ import { StoreReader } from "@eventstorm/sink-store/reader";
  * console.log(helpText(command));
  * ```
  */
-export const command: Command = {
+export const command: Command<typeof QUERY_FLAGS> = {
   name: "eventstorm query",
   summary: "print stored events, or aggregates of them in time buckets",
-  flags: {
-    db: { type: "string", value: "PATH", default: DEFAULT_DB_PATH, help: "store file to read" },
-    type: { type: "string", value: "PREFIX", help: "only types starting with PREFIX (http.)" },
-    since: {
-      type: "string",
-      value: "WHEN",
-      help: "from this time on: 1h (ago), now or an ISO date",
-    },
-    until: {
-      type: "string",
-      value: "WHEN",
-      help: "before this time: 10m (ago), now or an ISO date",
-    },
-    where: {
-      type: "string",
-      multiple: true,
-      value: "COND",
-      help: "FIELD=VALUE, FIELD!=VALUE, or FIELD>N, <, >=, <= on numbers",
-    },
-    limit: { type: "string", value: "N", help: "at most N events" },
-    newest: { type: "boolean", help: "newest events first" },
-    every: {
-      type: "string",
-      value: "WIDTH",
-      help: "aggregate in buckets of WIDTH (10s, 1m, 5m, 1h, 1d)",
-    },
-    measure: {
-      type: "string",
-      multiple: true,
-      value: "M",
-      help: "count, sum:F, avg:F, min:F, max:F or pNN:F (exact nearest-rank) [default: count]",
-    },
-    by: { type: "string", value: "FIELD", help: "break each bucket down by FIELD's top values" },
-    top: { type: "string", value: "N", default: "10", help: "groups kept by --by" },
-    table: { type: "boolean", help: "aligned columns instead of JSON lines" },
-  },
+  flags: QUERY_FLAGS,
   epilog: `Examples:
   eventstorm query --db events.db --type http. --since 15m --where status>=500 --table
   eventstorm query --db events.db --type http.hit --since 1h --every 5m --measure count --measure p95:latency
@@ -130,24 +131,24 @@ async function runQuery(args: string[], out: Output, now: Date): Promise<void> {
     await out.write(helpText(command));
     return;
   }
-  const type = stringFlag(values, "type");
+  const type = values.type;
   if (type !== undefined && !/^[a-z0-9_.-]*$/.test(type)) {
     throw new UsageError(`--type must be a dotted lower-case prefix like http., got '${type}'`);
   }
-  const sinceText = stringFlag(values, "since");
-  const untilText = stringFlag(values, "until");
+  const sinceText = values.since;
+  const untilText = values.until;
   const since = sinceText === undefined
     ? undefined
     : parseTimeBound(sinceText, { now, flag: "since" });
   const until = untilText === undefined
     ? undefined
     : parseTimeBound(untilText, { now, flag: "until" });
-  const where = listFlag(values, "where").map(parseWhere);
+  const where = values.where.map(parseWhere);
   const limit = integerFlag(values, "limit", { min: 1 });
-  const everyText = stringFlag(values, "every");
-  const measureTexts = listFlag(values, "measure");
-  const by = stringFlag(values, "by");
-  const table = values.table === true;
+  const everyText = values.every;
+  const measureTexts = values.measure;
+  const by = values.by;
+  const table = values.table;
   const filter = { type, since, until, where };
 
   if (everyText === undefined) {
@@ -159,7 +160,7 @@ async function runQuery(args: string[], out: Output, now: Date): Promise<void> {
     ) {
       if (given) throw new UsageError(`--${flag} needs --every (the bucket width)`);
     }
-    const store = openStore(stringFlag(values, "db")!);
+    const store = openStore(values.db);
     try {
       const events = store.events({
         ...filter,
@@ -206,7 +207,7 @@ async function runQuery(args: string[], out: Output, now: Date): Promise<void> {
     throw new UsageError(`--by must be a field name other than time, got '${by}'`);
   }
   const top = integerFlag(values, "top", { min: 1, max: 10_000 });
-  const store = openStore(stringFlag(values, "db")!);
+  const store = openStore(values.db);
   let result: AggregateResult;
   try {
     result = store.aggregate({ ...filter, every, measures, by, top, now });

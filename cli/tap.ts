@@ -9,15 +9,14 @@ import {
   type Command,
   commandCurve,
   CURVE_CLIENT_FLAGS,
+  type FlagSpec,
   formatCount,
   FROM_FLAG,
   helpText,
-  listFlag,
   parseDuration,
   parseFlags,
   rate,
   shutdownSignal,
-  stringFlag,
   topicFlag,
   topicPrefixesFlag,
   UsageError,
@@ -25,24 +24,26 @@ import {
 } from "@eventstorm/core/cli";
 import { toJsonLine } from "@eventstorm/core/protocol";
 
+const TAP_FLAGS = {
+  from: FROM_FLAG,
+  ...CURVE_CLIENT_FLAGS,
+  topic: topicFlag("topic prefix to subscribe to"),
+  stats: { type: "boolean", help: "print rate and loss lines instead of events" },
+  top: { type: "boolean", help: "show a refreshing table of topics, rates and losses" },
+  interval: {
+    type: "string",
+    value: "DURATION",
+    default: "1s",
+    help: "how often --stats prints",
+  },
+  limit: { type: "string", value: "N", help: "exit after printing N events" },
+} as const satisfies Record<string, FlagSpec>;
+
 /** The `eventstorm tap` command line. */
-export const command: Command = {
+export const command: Command<typeof TAP_FLAGS> = {
   name: "eventstorm tap",
   summary: "print events from a router as JSON lines, or their rates and losses",
-  flags: {
-    from: FROM_FLAG,
-    ...CURVE_CLIENT_FLAGS,
-    topic: topicFlag("topic prefix to subscribe to"),
-    stats: { type: "boolean", help: "print rate and loss lines instead of events" },
-    top: { type: "boolean", help: "show a refreshing table of topics, rates and losses" },
-    interval: {
-      type: "string",
-      value: "DURATION",
-      default: "1s",
-      help: "how often --stats prints",
-    },
-    limit: { type: "string", value: "N", help: "exit after printing N events" },
-  },
+  flags: TAP_FLAGS,
   epilog: `Examples:
   eventstorm tap --topic http.
   eventstorm tap --stats
@@ -75,13 +76,13 @@ async function tapMain(args: string[]): Promise<number> {
     console.log(helpText(command));
     return 0;
   }
-  const intervalMs = parseDuration(stringFlag(parsed.values, "interval") ?? "1s", "interval");
-  const limitText = stringFlag(parsed.values, "limit");
+  const intervalMs = parseDuration(parsed.values.interval, "interval");
+  const limitText = parsed.values.limit;
   const limit = limitText === undefined ? Infinity : Number(limitText);
   if (!(limit > 0) || (!Number.isInteger(limit) && limit !== Infinity)) {
     throw new UsageError(`--limit must be a positive whole number, got '${limitText}'`);
   }
-  const from = listFlag(parsed.values, "from");
+  const from = parsed.values.from;
   const collector = await Collector.open({
     endpoints: from,
     topics: topicPrefixesFlag(parsed.values, "topic"),
@@ -90,8 +91,8 @@ async function tapMain(args: string[]): Promise<number> {
   warnUnresolvableHosts("tap", from);
   const signal = shutdownSignal();
   signal.addEventListener("abort", () => void collector.close(), { once: true });
-  const showTop = parsed.values.top === true;
-  const showStats = parsed.values.stats === true || showTop;
+  const showTop = parsed.values.top;
+  const showStats = parsed.values.stats || showTop;
   const clear = showTop && Deno.stdout.isTerminal() ? "\x1b[H\x1b[2J" : "";
   let previous: CollectorStats | undefined;
   let previousAt = performance.now();

@@ -6,7 +6,7 @@
  */
 import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
-import { type Flags, listFlag, UsageError } from "./flags.ts";
+import { UsageError } from "./flags.ts";
 
 /** One parsed endpoint. */
 export interface Endpoint {
@@ -90,8 +90,11 @@ export function formatEndpoint(endpoint: Endpoint): string {
  * endpointsFlag({ to: [">tcp://127.0.0.1:5555"] }, "to"); // [">tcp://127.0.0.1:5555"]
  * ```
  */
-export function endpointsFlag(values: Flags, name: string): string[] {
-  const endpoints = listFlag(values, name);
+export function endpointsFlag<K extends string>(
+  values: { readonly [P in NoInfer<K>]: readonly string[] },
+  name: K,
+): string[] {
+  const endpoints = [...values[name]];
   for (const endpoint of endpoints) parseEndpoints(endpoint);
   return endpoints;
 }

@@ -23,14 +23,23 @@ export class UsageError extends Error {
   }
 }
 
-/** One flag of a command. */
-export interface FlagSpec {
-  /** `string` takes a value; `boolean` is a switch. */
-  type: "string" | "boolean";
-  /** Whether the flag may be given more than once (values collected in order). */
-  multiple?: boolean;
+/**
+ * A flag that takes one value (given twice, the last wins). Its parsed value is a
+ * `string` when it has a `default`, else `string | undefined`.
+ *
+ * @example
+ * ```ts
+ * import type { StringFlagSpec } from "@eventstorm/core/cli";
+ * const listen: StringFlagSpec = { type: "string", value: "ADDR", default: ":8080", help: "where to listen" };
+ * ```
+ */
+export interface StringFlagSpec {
+  /** Takes a value. */
+  type: "string";
+  /** Not repeatable. */
+  multiple?: false;
   /** Default value shown in help and used when absent. */
-  default?: string | boolean | string[];
+  default?: string;
   /** One-letter alias. */
   short?: string;
   /** Placeholder in help, like `PATH` or `ENDPOINT`. */
@@ -39,14 +48,109 @@ export interface FlagSpec {
   help: string;
 }
 
+/**
+ * A flag that may be given more than once, its values collected in order; its
+ * parsed value is a `string[]` (the default, or empty, when absent).
+ *
+ * @example
+ * ```ts
+ * import type { ListFlagSpec } from "@eventstorm/core/cli";
+ * const file: ListFlagSpec = { type: "string", multiple: true, value: "PATH", help: "file to read" };
+ * ```
+ */
+export interface ListFlagSpec {
+  /** Takes a value. */
+  type: "string";
+  /** Repeatable. */
+  multiple: true;
+  /** Default values shown in help and used when absent. */
+  default?: readonly string[];
+  /** One-letter alias. */
+  short?: string;
+  /** Placeholder in help, like `PATH` or `ENDPOINT`. */
+  value?: string;
+  /** One line of help. */
+  help: string;
+}
+
+/**
+ * A switch; its parsed value is a `boolean`, `false` when absent.
+ *
+ * @example
+ * ```ts
+ * import type { BooleanFlagSpec } from "@eventstorm/core/cli";
+ * const print: BooleanFlagSpec = { type: "boolean", help: "print instead of publishing" };
+ * ```
+ */
+export interface BooleanFlagSpec {
+  /** A switch. */
+  type: "boolean";
+  /** Not repeatable. */
+  multiple?: false;
+  /** Value when absent (`false` unless given). */
+  default?: boolean;
+  /** One-letter alias. */
+  short?: string;
+  /** Placeholder in help, like `PATH` or `ENDPOINT`. */
+  value?: string;
+  /** One line of help. */
+  help: string;
+}
+
+/**
+ * One flag of a command: a string, a repeatable string or a switch.
+ *
+ * @example
+ * ```ts
+ * import type { FlagSpec } from "@eventstorm/core/cli";
+ * const flags = {
+ *   db: { type: "string", default: "events.db", help: "database file" },
+ *   topic: { type: "string", multiple: true, help: "topic prefix" },
+ *   table: { type: "boolean", help: "print a table" },
+ * } as const satisfies Record<string, FlagSpec>;
+ * ```
+ */
+export type FlagSpec = StringFlagSpec | ListFlagSpec | BooleanFlagSpec;
+
+/**
+ * The parsed values of the flags `F`, each typed by its spec: a switch is a
+ * `boolean`, a repeatable flag a `string[]`, a string flag with a default a
+ * `string`, one without a `string | undefined`. Over the loose
+ * `Record<string, FlagSpec>` it is the union of all of these.
+ *
+ * @example
+ * ```ts
+ * import { type FlagSpec, type FlagValues, parseFlags } from "@eventstorm/core/cli";
+ * const flags = {
+ *   db: { type: "string", default: "events.db", help: "database file" },
+ *   since: { type: "string", help: "oldest time" },
+ *   topic: { type: "string", multiple: true, help: "topic prefix" },
+ *   table: { type: "boolean", help: "print a table" },
+ * } as const satisfies Record<string, FlagSpec>;
+ * const values: FlagValues<typeof flags> = parseFlags([], { name: "q", summary: "q", flags }).values;
+ * const db: string = values.db;
+ * const since: string | undefined = values.since;
+ * const topics: string[] = values.topic;
+ * const table: boolean = values.table;
+ * ```
+ */
+export type FlagValues<F extends Record<string, FlagSpec>> = {
+  [K in keyof F]: F[K] extends infer S // distributes over a union of specs
+    ? S extends { type: "boolean" } ? boolean
+    : S extends { multiple: true } ? string[]
+    : S extends { default: string } ? string
+    : string | undefined
+    : never;
+};
+
 /** A command: its name, summary and flags. */
-export interface CommandSpec {
+export interface CommandSpec<F extends Record<string, FlagSpec> = Record<string, FlagSpec>> {
   /** Full name as typed, like `eventstorm router`. */
   name: string;
   /** One-line summary shown first in help. */
   summary: string;
   /** Flags by long name (without `--`). */
-  flags: Record<string, FlagSpec>;
+  flags: F;
   /** Extra help text after the flags (examples). */
   epilog?: string;
   /** Whether bare arguments are allowed (returned in `positionals`). */
@@ -71,7 +175,8 @@ export interface CommandSpec {
  * };
  * ```
  */
-export interface Command extends CommandSpec {
+export interface Command<F extends Record<string, FlagSpec> = Record<string, FlagSpec>>
+  extends CommandSpec<F> {
   /** Runs the command with `args` (without its name); resolves with the exit code. */
   main(args: string[]): Promise<number>;
 }
@@ -85,7 +190,7 @@ export interface Command extends CommandSpec {
  * const flags = { to: TO_FLAG };
  * ```
  */
-export const TO_FLAG: FlagSpec = {
+export const TO_FLAG: ListFlagSpec = {
   type: "string",
   multiple: true,
   value: "ENDPOINT",
@@ -102,7 +207,7 @@ export const TO_FLAG: FlagSpec = {
  * const flags = { from: FROM_FLAG };
  * ```
  */
-export const FROM_FLAG: FlagSpec = {
+export const FROM_FLAG: ListFlagSpec = {
   type: "string",
   multiple: true,
   value: "ENDPOINT",
@@ -119,17 +224,14 @@ export const FROM_FLAG: FlagSpec = {
  * const flags = { topic: topicFlag("topic prefix to store") };
  * ```
  */
-export function topicFlag(help: string): FlagSpec {
+export function topicFlag(help: string): ListFlagSpec {
   return { type: "string", multiple: true, value: "PREFIX", help: `${help} [default: all]` };
 }
 
-/** Parsed flags: strings, booleans or string lists, by long name. */
-export type Flags = Record<string, string | boolean | string[] | undefined>;
-
 /** The result of {@linkcode parseFlags}. */
-export interface ParsedFlags {
-  /** Values by long flag name; defaults filled in. */
-  values: Flags;
+export interface ParsedFlags<F extends Record<string, FlagSpec> = Record<string, FlagSpec>> {
+  /** Values by long flag name, typed by their specs; defaults filled in. */
+  values: FlagValues<F>;
   /** Bare arguments, when the spec allows them. */
   positionals: string[];
   /** Whether `--help` was asked for. */
@@ -138,7 +240,10 @@ export interface ParsedFlags {
 
 /**
  * Parses `args` against `spec`. Throws {@linkcode UsageError} with one clear line
- * for an unknown flag, a missing value or a stray argument.
+ * for an unknown flag, a missing value or a stray argument. The values are typed
+ * by the spec's flags (see {@linkcode FlagValues}): declare a table of them
+ * `as const satisfies Record<string, FlagSpec>`, not annotated as
+ * `Record<string, FlagSpec>`, which would forget which flag is which kind.
  *
  * @example
  * ```ts
@@ -148,10 +253,14 @@ export interface ParsedFlags {
  *   summary: "print events",
  *   flags: { topic: { type: "string", multiple: true, help: "topic prefix" } },
  * });
- * console.log(values.topic); // ["http."]
+ * const topics: string[] = values.topic;
+ * console.log(topics); // ["http."]
  * ```
  */
-export function parseFlags(args: string[], spec: CommandSpec): ParsedFlags {
+export function parseFlags<F extends Record<string, FlagSpec>>(
+  args: string[],
+  spec: CommandSpec<F>,
+): ParsedFlags<F> {
   const options: Record<
     string,
     { type: "string" | "boolean"; multiple?: boolean; short?: string }
@@ -166,17 +275,28 @@ export function parseFlags(args: string[], spec: CommandSpec): ParsedFlags {
   } catch (error) {
     throw new UsageError(`${spec.name}: ${describeParseError(error, args, spec)}`);
   }
-  if (parsed.values.help) return { values: {}, positionals: [], help: true };
+  // Asked for help, nothing else is read: the values stay empty.
+  if (parsed.values.help) return { values: {} as FlagValues<F>, positionals: [], help: true };
   if (!spec.positionals && parsed.positionals.length > 0) {
     throw new UsageError(`${spec.name}: unexpected argument '${parsed.positionals[0]}'`);
   }
-  const values: Flags = {};
+  const values: Record<string, string | boolean | string[] | undefined> = {};
   for (const [name, flag] of Object.entries(spec.flags)) {
-    const given = parsed.values[name] as string | boolean | string[] | undefined;
-    values[name] = given ?? flag.default;
-    if (flag.multiple && values[name] === undefined) values[name] = [];
+    values[name] = parsed.values[name] as string | boolean | string[] | undefined ??
+      absentValue(flag);
   }
-  return { values, positionals: parsed.positionals, help: false };
+  // Each value is of its spec's kind: parseArgs was given the same types.
+  return { values: values as FlagValues<F>, positionals: parsed.positionals, help: false };
+}
+
+/**
+ * The value of a flag not given: its default (a list copied, so that no caller
+ * changes the spec's), else `[]` for a repeatable flag, `false` for a switch.
+ */
+function absentValue(flag: FlagSpec): string | boolean | string[] | undefined {
+  if (flag.type === "boolean") return flag.default ?? false;
+  if (flag.multiple) return [...flag.default ?? []];
+  return flag.default;
 }
 
 /**
@@ -256,30 +376,6 @@ export function helpText(spec: CommandSpec): string {
   return lines.join("\n") + "\n";
 }
 
-/** Reads a string flag. @example
- * ```ts
- * import { stringFlag } from "@eventstorm/core/cli";
- * stringFlag({ to: "tcp://a:1" }, "to"); // "tcp://a:1"
- * ```
- */
-export function stringFlag(values: Flags, name: string): string | undefined {
-  const value = values[name];
-  if (Array.isArray(value)) return value[value.length - 1];
-  return typeof value === "string" ? value : undefined;
-}
-
-/** Reads a repeatable string flag as a list. @example
- * ```ts
- * import { listFlag } from "@eventstorm/core/cli";
- * listFlag({ topic: ["a", "b"] }, "topic"); // ["a", "b"]
- * ```
- */
-export function listFlag(values: Flags, name: string): string[] {
-  const value = values[name];
-  if (Array.isArray(value)) return value;
-  return typeof value === "string" ? [value] : [];
-}
-
 /**
  * A list flag of topic prefixes (`--topic`, `--allow`, `--deny`), each checked:
  * a prefix that no type could start with (`HTTP.`, `a b`) is a typo that would
@@ -291,8 +387,11 @@ export function listFlag(values: Flags, name: string): string[] {
  * topicPrefixesFlag({ topic: ["http.", "ssh.login"] }, "topic"); // ["http.", "ssh.login"]
  * ```
  */
-export function topicPrefixesFlag(values: Flags, name: string): string[] {
-  const prefixes = listFlag(values, name);
+export function topicPrefixesFlag<K extends string>(
+  values: { readonly [P in NoInfer<K>]: readonly string[] },
+  name: K,
+): string[] {
+  const prefixes = [...values[name]];
   for (const prefix of prefixes) {
     if (prefix !== "" && !isValidType(prefix.replace(/\.$/, ""))) {
       throw new UsageError(
@@ -304,27 +403,34 @@ export function topicPrefixesFlag(values: Flags, name: string): string[] {
 }
 
 /**
- * Reads a flag as a whole number within bounds, or throws a {@linkcode UsageError}.
+ * Reads a string flag as a whole number within bounds, or throws a
+ * {@linkcode UsageError}: a number when the flag's value is a `string` (it has a
+ * default), `number | undefined` when it may be absent.
  *
  * @example
  * ```ts
  * import { integerFlag } from "@eventstorm/core/cli";
- * integerFlag({ buffer: "100" }, "buffer", { min: 1 }); // 100
+ * const buffer: number = integerFlag({ buffer: "100" }, "buffer", { min: 1 }); // 100
+ * integerFlag({ limit: undefined }, "limit"); // undefined
  * ```
  */
-export function integerFlag(
-  values: Flags,
-  name: string,
+export function integerFlag<
+  T extends { readonly [P in K]: string | undefined },
+  K extends string,
+>(
+  values: T,
+  name: K,
   options: { min?: number; max?: number } = {},
-): number | undefined {
-  const raw = stringFlag(values, name);
-  if (raw === undefined) return undefined;
+): T[K] extends string ? number : number | undefined {
+  type Result = T[K] extends string ? number : number | undefined;
+  const raw: string | undefined = values[name];
+  if (raw === undefined) return undefined as Result;
   const value = Number(raw);
   const { min = 0, max = Number.MAX_SAFE_INTEGER } = options;
   if (!/^-?\d+$/.test(raw.trim()) || value < min || value > max) {
     throw new UsageError(`--${name} must be a whole number from ${min} to ${max}, got '${raw}'`);
   }
-  return value;
+  return value as Result;
 }
 
 /**

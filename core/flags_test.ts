@@ -1,16 +1,15 @@
 import assert from "node:assert/strict";
 import {
-  type CommandSpec,
+  type FlagSpec,
+  type FlagValues,
   helpText,
   integerFlag,
-  listFlag,
   parseFlags,
-  stringFlag,
   topicPrefixesFlag,
   UsageError,
 } from "./flags.ts";
 
-const spec: CommandSpec = {
+const spec = {
   name: "eventstorm test",
   summary: "exercise the flag parser",
   flags: {
@@ -24,7 +23,7 @@ const spec: CommandSpec = {
     },
     verbose: { type: "boolean", short: "v", help: "say more" },
     count: { type: "string", help: "how many" },
-  },
+  } as const satisfies Record<string, FlagSpec>,
   epilog: "Example:\n  eventstorm test --topic http.\n",
 };
 
@@ -106,22 +105,60 @@ Deno.test({
   },
 });
 
-Deno.test("flags: stringFlag, listFlag", () => {
-  assert.equal(stringFlag({ a: "x" }, "a"), "x");
-  assert.equal(stringFlag({ a: ["x", "y"] }, "a"), "y");
-  assert.equal(stringFlag({ a: true }, "a"), undefined);
-  assert.equal(stringFlag({}, "a"), undefined);
-  assert.deepEqual(listFlag({ a: ["x", "y"] }, "a"), ["x", "y"]);
-  assert.deepEqual(listFlag({ a: "x" }, "a"), ["x"]);
-  assert.deepEqual(listFlag({ a: false }, "a"), []);
-  assert.deepEqual(listFlag({}, "a"), []);
+Deno.test("flags: values are typed by their specs, each kind with its absent value", () => {
+  const flags = {
+    name: { type: "string", help: "optional" },
+    db: { type: "string", default: "events.db", help: "with a default" },
+    file: { type: "string", multiple: true, help: "repeatable" },
+    to: { type: "string", multiple: true, default: [">tcp://a:1"], help: "repeatable, default" },
+    print: { type: "boolean", help: "switch" },
+    on: { type: "boolean", default: true, help: "switch, on by default" },
+  } as const satisfies Record<string, FlagSpec>;
+  const { values } = parseFlags([], { name: "eventstorm typed", summary: "typed", flags });
+  // Each line would not compile with the loose `string | boolean | string[] | undefined`.
+  const name: string | undefined = values.name;
+  const db: string = values.db;
+  const file: string[] = values.file;
+  const to: string[] = values.to;
+  const print: boolean = values.print;
+  const on: boolean = values.on;
+  assert.deepEqual({ name, db, file, to, print, on }, {
+    name: undefined,
+    db: "events.db",
+    file: [],
+    to: [">tcp://a:1"],
+    print: false,
+    on: true,
+  });
+  // A default list is copied: changing the values leaves the spec alone.
+  to.push(">tcp://b:2");
+  assert.deepEqual(flags.to.default, [">tcp://a:1"]);
+  // @ts-expect-error a string flag without a default may be absent
+  const required: string = values.name;
+  // @ts-expect-error a switch is no string
+  const text: string = values.print;
+  assert.equal(required, undefined);
+  assert.equal(text, false);
+  // A function takes the values of the flags it reads, whatever else there is.
+  const dbOf = (values: FlagValues<Pick<typeof flags, "db">>): string => values.db;
+  assert.equal(dbOf(values), "events.db");
+  const given = parseFlags(["--name", "x", "--file", "a", "--file", "b", "--print"], {
+    name: "eventstorm typed",
+    summary: "typed",
+    flags,
+  }).values;
+  assert.deepEqual([given.name, given.file, given.print], ["x", ["a", "b"], true]);
 });
 
 Deno.test("flags: integerFlag checks digits and bounds", () => {
   assert.equal(integerFlag({ n: "100" }, "n", { min: 1 }), 100);
   assert.equal(integerFlag({ n: " 7 " }, "n"), 7);
   assert.equal(integerFlag({ n: "-5" }, "n", { min: -10 }), -5);
-  assert.equal(integerFlag({}, "n"), undefined);
+  assert.equal(integerFlag({ n: undefined }, "n"), undefined);
+  // A flag with a default gives a number, one without may give undefined.
+  const n: number = integerFlag({ n: "3" as string }, "n");
+  const maybe: number | undefined = integerFlag({ n: undefined as string | undefined }, "n");
+  assert.deepEqual([n, maybe], [3, undefined]);
   for (const raw of ["", "1.5", "1e3", "0x10", "ten", "-1", "99999999999999999999"]) {
     assert.throws(
       () => integerFlag({ n: raw }, "n"),

@@ -7,14 +7,15 @@
 import { endpointsFlag, parseEndpoints, warnUnresolvableHosts } from "./endpoint.ts";
 import {
   type Command,
-  type Flags,
   type FlagSpec,
+  type FlagValues,
   FROM_FLAG,
   helpText,
   integerFlag,
+  type ListFlagSpec,
   parseFlags,
   shutdownSignal,
-  stringFlag,
+  type StringFlagSpec,
   topicFlag,
   topicPrefixesFlag,
   UsageError,
@@ -38,18 +39,40 @@ import {
   statsIntervalFlag,
 } from "./stats.ts";
 
-/** What a sink supplies: its name, flags and how to build its backend. */
-export interface SinkSpec {
+/**
+ * What a sink supplies: its name, flags and how to build its backend from
+ * their values, typed by those flags (give them `as const`).
+ *
+ * @example
+ * ```ts
+ * import type { SinkSpec } from "@eventstorm/core/sink";
+ * const flags = { verbose: { type: "boolean", help: "say more" } } as const;
+ * const sink: SinkSpec<typeof flags> = {
+ *   name: "null",
+ *   summary: "discard events",
+ *   flags,
+ *   makeBackend: (values) => {
+ *     const verbose: boolean = values.verbose;
+ *     return Promise.resolve({
+ *       name: "null",
+ *       write: (events) => Promise.resolve(verbose ? console.log(events.length) : undefined),
+ *       close: () => Promise.resolve(),
+ *     });
+ *   },
+ * };
+ * ```
+ */
+export interface SinkSpec<F extends Record<string, FlagSpec> = Record<string, FlagSpec>> {
   /** Sink name, as in `eventstorm sink NAME` and the stats `component` (`sink-NAME`). */
   name: string;
   /** One-line summary. */
   summary: string;
   /** The sink's own flags. */
-  flags: Record<string, FlagSpec>;
+  flags: F;
   /** Examples and notes for `--help`. */
   epilog?: string;
   /** Builds the backend from the parsed flags (throw `UsageError` for bad values). */
-  makeBackend(values: Flags): Promise<SinkBackend>;
+  makeBackend(values: FlagValues<F>): Promise<SinkBackend>;
 }
 
 /** Flags every receiver of a router's stream has: every sink and the dashboard.
@@ -60,16 +83,16 @@ export interface SinkSpec {
  * Object.keys(RECEIVER_FLAGS).includes("member"); // true
  * ```
  */
-export const RECEIVER_FLAGS: Record<string, FlagSpec> = {
+export const RECEIVER_FLAGS = {
   from: FROM_FLAG,
   ...CURVE_CLIENT_FLAGS,
-  topic: topicFlag("topic prefix to receive"),
+  topic: topicFlag("topic prefix to receive") as ListFlagSpec,
   member: {
     type: "string",
     value: "I/N",
     help: "be member I of a group of N receivers sharing the stream; each takes whole streams",
   },
-};
+} as const satisfies Record<string, FlagSpec>;
 
 /**
  * The collector the receiver flags ask for, every value checked, so that a
@@ -78,14 +101,15 @@ export const RECEIVER_FLAGS: Record<string, FlagSpec> = {
  * @example
  * ```ts
  * import { collectorFromFlags } from "@eventstorm/core/sink";
- * collectorFromFlags({ from: [">tcp://127.0.0.1:5556"], topic: ["http."] }).topics; // ["http."]
+ * collectorFromFlags({ from: [">tcp://127.0.0.1:5556"], topic: ["http."], member: undefined })
+ *   .topics; // ["http."]
  * ```
  */
 export function collectorFromFlags(
-  values: Flags,
+  values: FlagValues<Pick<typeof RECEIVER_FLAGS, "from" | "topic" | "member">>,
   curve?: CurveOptions,
 ): CollectorOptions & { endpoints: string[] } {
-  const member = stringFlag(values, "member");
+  const { member } = values;
   return {
     endpoints: endpointsFlag(values, "from"),
     topics: topicPrefixesFlag(values, "topic"),
@@ -102,7 +126,7 @@ export function collectorFromFlags(
  * Object.keys(SINK_FLAGS).includes("buffer"); // true
  * ```
  */
-export const SINK_FLAGS: Record<string, FlagSpec> = {
+export const SINK_FLAGS = {
   ...RECEIVER_FLAGS,
   buffer: {
     type: "string",
@@ -118,14 +142,14 @@ export const SINK_FLAGS: Record<string, FlagSpec> = {
   },
   "batch-size": { type: "string", value: "N", default: "1000", help: "events per backend write" },
   "stats-interval": STATS_INTERVAL_FLAG,
-  "stats-to": statsToFlagSpec(">tcp://127.0.0.1:5555"),
+  "stats-to": statsToFlagSpec(">tcp://127.0.0.1:5555") as StringFlagSpec & { default: string },
   "shutdown-timeout": {
     type: "string",
     value: "DURATION",
     default: "10s",
     help: "how long shutdown keeps trying to store the buffer",
   },
-};
+} as const satisfies Record<string, FlagSpec>;
 
 /**
  * One readable stats line for a sink.
@@ -173,7 +197,7 @@ export function formatSinkLine(
  * command.name; // "eventstorm sink null"
  * ```
  */
-export function sinkCommand(sink: SinkSpec): Command {
+export function sinkCommand<F extends Record<string, FlagSpec>>(sink: SinkSpec<F>): Command {
   return {
     name: `eventstorm sink ${sink.name}`,
     summary: sink.summary,
@@ -195,15 +219,20 @@ export function sinkCommand(sink: SinkSpec): Command {
  * });
  * ```
  */
-export async function runSinkMain(args: string[], sink: SinkSpec): Promise<number> {
+export async function runSinkMain<F extends Record<string, FlagSpec>>(
+  args: string[],
+  sink: SinkSpec<F>,
+): Promise<number> {
   const spec = sinkCommand(sink);
   const parsed = parseFlags(args, spec);
   if (parsed.help) {
     console.log(helpText(spec));
     return 0;
   }
-  const values = parsed.values;
-  const whenFull = stringFlag(values, "when-full");
+  // One parse of the sink's flags and the common ones: each side reads its own,
+  // typed by its own specs (the common ones win a clash, in sinkCommand too).
+  const values = parsed.values as FlagValues<typeof SINK_FLAGS>;
+  const whenFull = values["when-full"];
   if (whenFull !== "drop-newest" && whenFull !== "drop-oldest") {
     throw new UsageError(`--when-full must be drop-newest or drop-oldest, got '${whenFull}'`);
   }
@@ -216,12 +245,12 @@ export async function runSinkMain(args: string[], sink: SinkSpec): Promise<numbe
   const intervalMs = statsIntervalFlag(values);
   const runnerOptions = {
     collector,
-    bufferEvents: integerFlag(values, "buffer", { min: 1 })!,
+    bufferEvents: integerFlag(values, "buffer", { min: 1 }),
     whenFull: whenFull as WhenFull,
-    batchSize: integerFlag(values, "batch-size", { min: 1, max: 1_000_000 })!,
-    shutdownTimeoutMs: parseDuration(stringFlag(values, "shutdown-timeout")!, "shutdown-timeout"),
+    batchSize: integerFlag(values, "batch-size", { min: 1, max: 1_000_000 }),
+    shutdownTimeoutMs: parseDuration(values["shutdown-timeout"], "shutdown-timeout"),
   };
-  const backend = await sink.makeBackend(values);
+  const backend = await sink.makeBackend(parsed.values as FlagValues<F>);
   const runner = new SinkRunner(backend, runnerOptions);
   try {
     await runner.open();

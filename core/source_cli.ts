@@ -14,14 +14,13 @@ import { endpointsFlag, parseEndpoints, warnUnresolvableHosts } from "./endpoint
 import { CURVE_CLIENT_FLAGS, curveFromFlags, warnPlaintextBinds } from "./curve/options.ts";
 import {
   type Command,
-  type Flags,
   type FlagSpec,
+  type FlagValues,
   helpText,
   integerFlag,
-  listFlag,
   parseFlags,
   shutdownSignal,
-  stringFlag,
+  type StringFlagSpec,
   TO_FLAG,
   UsageError,
 } from "./flags.ts";
@@ -41,7 +40,8 @@ import { expandGlobs } from "./tail/mod.ts";
 import { reportStatsDuring, statsToFlag, statsToFlagSpec } from "./stats_to.ts";
 
 /**
- * What a file source supplies: its name, flags and how to build its parser.
+ * What a file source supplies: its name, flags and how to build its parser from
+ * their values, typed by those flags (give them `as const`).
  *
  * @example
  * ```ts
@@ -51,21 +51,34 @@ import { reportStatsDuring, statsToFlag, statsToFlagSpec } from "./stats_to.ts";
  *   summary: "application log lines",
  *   makeParser: () => ({ parse: (line, ctx) => [{ type: "app.line", time: ctx.readAt, host: ctx.host, line }] }),
  * };
+ * const flags = { utc: { type: "boolean", help: "times are UTC" } } as const;
+ * const utcApp: FileSourceSpec<typeof flags> = {
+ *   name: "utc-app",
+ *   summary: "application log lines in UTC",
+ *   flags,
+ *   makeParser: (values) => {
+ *     const utc: boolean = values.utc;
+ *     return { parse: (line, ctx) => [{ type: "app.line", time: ctx.readAt, host: ctx.host, line, utc }] };
+ *   },
+ * };
  * ```
  */
-export interface FileSourceSpec {
+export interface FileSourceSpec<F extends Record<string, FlagSpec> = Record<string, FlagSpec>> {
   /** Source name, as in `eventstorm source NAME`; also names the checkpoint file. */
   name: string;
   /** One-line summary. */
   summary: string;
   /** The source's own flags (they must not reuse a common flag's name). */
-  flags?: Record<string, FlagSpec>;
+  flags?: F;
   /** Examples and notes for `--help`. */
   epilog?: string;
   /** Type of events for `--unparsed` lines (default `NAME.unparsed`). */
   unparsedType?: string;
-  /** Builds the parser from the parsed flags (throw `UsageError` for bad values). */
-  makeParser(values: Flags): LineParser | Promise<LineParser>;
+  /**
+   * Builds the parser from the values of its own flags and the `--file`
+   * arguments (throw `UsageError` for bad values).
+   */
+  makeParser(values: FlagValues<F> & { file: string[] }): LineParser | Promise<LineParser>;
 }
 
 /** Flags every file source has.
@@ -76,7 +89,7 @@ export interface FileSourceSpec {
  * Object.keys(FILE_SOURCE_FLAGS).includes("from-start"); // true
  * ```
  */
-export const FILE_SOURCE_FLAGS: Record<string, FlagSpec> = {
+export const FILE_SOURCE_FLAGS = {
   file: {
     type: "string",
     multiple: true,
@@ -125,8 +138,8 @@ export const FILE_SOURCE_FLAGS: Record<string, FlagSpec> = {
     help: "how often files are checked for new lines",
   },
   "stats-interval": STATS_INTERVAL_FLAG,
-  "stats-to": statsToFlagSpec("none"),
-};
+  "stats-to": statsToFlagSpec("none") as StringFlagSpec & { default: string },
+} as const satisfies Record<string, FlagSpec>;
 
 /**
  * The command of a file source: its own flags and the common ones, run by
@@ -143,7 +156,9 @@ export const FILE_SOURCE_FLAGS: Record<string, FlagSpec> = {
  * command.name; // "eventstorm source app"
  * ```
  */
-export function fileSourceCommand(source: FileSourceSpec): Command {
+export function fileSourceCommand<F extends Record<string, FlagSpec>>(
+  source: FileSourceSpec<F>,
+): Command {
   for (const name of Object.keys(source.flags ?? {})) {
     if (name in FILE_SOURCE_FLAGS) {
       throw new Error(`source ${source.name}: flag --${name} is already a common flag`);
@@ -333,9 +348,9 @@ export function formatSourceLine(
  * );
  * ```
  */
-export async function runFileSourceMain(
+export async function runFileSourceMain<F extends Record<string, FlagSpec>>(
   args: string[],
-  fileSource: FileSourceSpec,
+  fileSource: FileSourceSpec<F>,
 ): Promise<number> {
   const spec = fileSourceCommand(fileSource);
   const parsed = parseFlags(args, spec);
@@ -343,33 +358,35 @@ export async function runFileSourceMain(
     console.log(helpText(spec));
     return 0;
   }
-  const values = parsed.values;
-  const files = listFlag(values, "file");
+  // One parse of the common flags and the source's own (no name in both, as
+  // fileSourceCommand checks): each side reads its own, typed by its specs.
+  const values = parsed.values as FlagValues<typeof FILE_SOURCE_FLAGS>;
+  const files = values.file;
   if (files.length === 0) {
     throw new UsageError(`${spec.name}: --file is required (a path or a quoted glob)`);
   }
-  const once = values.once === true;
-  const print = values.print === true;
-  const maxLineBytes = integerFlag(values, "max-line-bytes", { min: 256, max: 64 << 20 })!;
-  const pollIntervalMs = parseDuration(stringFlag(values, "poll-interval")!, "poll-interval");
+  const once = values.once;
+  const print = values.print;
+  const maxLineBytes = integerFlag(values, "max-line-bytes", { min: 256, max: 64 << 20 });
+  const pollIntervalMs = parseDuration(values["poll-interval"], "poll-interval");
   if (pollIntervalMs < 10) throw new UsageError("--poll-interval must be at least 10ms");
   const statsIntervalMs = statsIntervalFlag(values);
   const statsTo = statsToFlag(values);
-  const explicitCheckpoint = stringFlag(values, "checkpoint");
-  if (explicitCheckpoint !== undefined && values["no-checkpoint"] === true) {
+  const explicitCheckpoint = values.checkpoint;
+  if (explicitCheckpoint !== undefined && values["no-checkpoint"]) {
     throw new UsageError("--checkpoint and --no-checkpoint exclude each other");
   }
   // --print is for looking, not for moving the real checkpoint on.
-  const checkpointPath = values["no-checkpoint"] === true
+  const checkpointPath = values["no-checkpoint"]
     ? undefined
     : explicitCheckpoint ?? (print ? undefined : defaultCheckpointPath(fileSource.name, files));
-  const hostOverride = stringFlag(values, "host");
+  const hostOverride = values.host;
   const host = hostOverride ?? localHostname();
   // Checked even with --print, so a typo shows before the flag is needed.
   const to = endpointsFlag(values, "to");
   const curve = curveFromFlags(values);
   // The parser checks its own flags (--escape, --timeout): before any word on files.
-  const parser = await fileSource.makeParser(values);
+  const parser = await fileSource.makeParser({ ...parsed.values as FlagValues<F>, file: files });
   if (checkpointPath !== undefined) {
     // A checkpoint that cannot be written would make every restart start over.
     try {
@@ -388,14 +405,14 @@ export async function runFileSourceMain(
   }
   const source = new LineSource({
     paths: files,
-    fromStart: values["from-start"] === true || once,
+    fromStart: values["from-start"] || once,
     once,
     pollIntervalMs,
     maxLineBytes,
     parser,
     host,
     hostOverride,
-    unparsedType: values.unparsed === true
+    unparsedType: values.unparsed
       ? fileSource.unparsedType ?? `${fileSource.name}.unparsed`
       : undefined,
     checkpointPath,

@@ -6,7 +6,7 @@
  */
 
 import { parseDuration } from "./duration.ts";
-import { type Flags, type FlagSpec, stringFlag, UsageError } from "./flags.ts";
+import { type FlagValues, type StringFlagSpec, UsageError } from "./flags.ts";
 
 /** Flat numeric counters, as carried in an `eventstorm.stats` event. */
 export type Counters = Record<string, number>;
@@ -166,7 +166,7 @@ export class StatsReporter {
  * const flags = { "stats-interval": STATS_INTERVAL_FLAG };
  * ```
  */
-export const STATS_INTERVAL_FLAG: FlagSpec = {
+export const STATS_INTERVAL_FLAG: StringFlagSpec & { default: string } = {
   type: "string",
   value: "DURATION",
   default: "10s",
@@ -209,8 +209,10 @@ export function parseStatsInterval(text: string, flag?: string): number {
  * statsIntervalFlag({ "stats-interval": "10s" }); // 10000
  * ```
  */
-export function statsIntervalFlag(values: Flags): number {
-  return parseStatsInterval(stringFlag(values, "stats-interval") ?? "10s", "stats-interval");
+export function statsIntervalFlag(
+  values: FlagValues<{ "stats-interval": typeof STATS_INTERVAL_FLAG }>,
+): number {
+  return parseStatsInterval(values["stats-interval"], "stats-interval");
 }
 
 /** What one component's stats line shows (docs/specs/stats.md). */

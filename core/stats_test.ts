@@ -6,10 +6,11 @@ import {
   formatStatsLine,
   parseStatsInterval,
   rate,
+  STATS_INTERVAL_FLAG,
   statsIntervalFlag,
   StatsReporter,
 } from "./stats.ts";
-import { UsageError } from "./flags.ts";
+import { parseFlags, UsageError } from "./flags.ts";
 
 Deno.test("stats: formatCount", () => {
   const cases: [number, string][] = [
@@ -130,7 +131,11 @@ Deno.test("stats: one rule for --stats-interval: any zero is 0, else 100ms or mo
   for (const zero of ["0", "0s", "00ms", "0.0m", " 0h "]) assert.equal(parseStatsInterval(zero), 0);
   assert.equal(parseStatsInterval("10s"), 10_000);
   assert.equal(parseStatsInterval("100ms"), 100);
-  assert.equal(statsIntervalFlag({}), 10_000);
+  const flags = { "stats-interval": STATS_INTERVAL_FLAG };
+  assert.equal(
+    statsIntervalFlag(parseFlags([], { name: "x", summary: "x", flags }).values),
+    10_000,
+  );
   assert.equal(statsIntervalFlag({ "stats-interval": "1m" }), 60_000);
   assert.throws(
     () => parseStatsInterval("50ms", "stats-interval"),

@@ -7,7 +7,7 @@
 import type { CurveOptions } from "./curve/options.ts";
 import { Emitter } from "./emitter.ts";
 import { parseEndpoints } from "./endpoint.ts";
-import { type Flags, type FlagSpec, stringFlag } from "./flags.ts";
+import type { FlagValues, StringFlagSpec } from "./flags.ts";
 import { StatsReporter, type StatsReporterOptions } from "./stats.ts";
 
 /**
@@ -21,7 +21,7 @@ import { StatsReporter, type StatsReporterOptions } from "./stats.ts";
  * const flags = { "stats-to": statsToFlagSpec("none") };
  * ```
  */
-export function statsToFlagSpec(defaultEndpoint: string): FlagSpec {
+export function statsToFlagSpec(defaultEndpoint: string): StringFlagSpec & { default: string } {
   return {
     type: "string",
     value: "ENDPOINT",
@@ -41,8 +41,10 @@ export function statsToFlagSpec(defaultEndpoint: string): FlagSpec {
  * statsToFlag({ "stats-to": ">tcp://127.0.0.1:5555" }); // ">tcp://127.0.0.1:5555"
  * ```
  */
-export function statsToFlag(values: Flags): string | undefined {
-  const statsTo = stringFlag(values, "stats-to") ?? "none";
+export function statsToFlag(
+  values: FlagValues<{ "stats-to": ReturnType<typeof statsToFlagSpec> }>,
+): string | undefined {
+  const statsTo = values["stats-to"];
   if (statsTo === "none") return undefined;
   parseEndpoints(statsTo);
   return statsTo;

@@ -9,11 +9,10 @@ import {
   CURVE_CLIENT_FLAGS,
   curveFromFlags,
   endpointsFlag,
-  type Flags,
+  type FlagValues,
   integerFlag,
   STATS_INTERVAL_FLAG,
   statsIntervalFlag,
-  stringFlag,
   topicPrefixesFlag,
 } from "@eventstorm/core/cli";
 import { DEFAULT_MAX_MESSAGE_SIZE } from "@eventstorm/core/protocol";
@@ -60,7 +59,7 @@ export interface RouterConfig {
  * console.log(ROUTER_COMMAND.name); // "eventstorm router"
  * ```
  */
-export const ROUTER_COMMAND: CommandSpec = {
+export const ROUTER_COMMAND = {
   name: "eventstorm router",
   summary: "forward events from sources to sinks, filtered by topic",
   flags: {
@@ -94,7 +93,7 @@ export const ROUTER_COMMAND: CommandSpec = {
     "max-message-size": {
       type: "string",
       value: "BYTES",
-      default: String(DEFAULT_MAX_MESSAGE_SIZE),
+      default: String(DEFAULT_MAX_MESSAGE_SIZE) as string,
       help: "largest message accepted from a source (larger: counted oversized; a frame over " +
         "1.25 times this: the source is disconnected, counted in disconnects)",
     },
@@ -135,7 +134,7 @@ export const ROUTER_COMMAND: CommandSpec = {
   eventstorm router --allow http. --allow smtp. --deny http.debug
   eventstorm router --sources '>tcp://upstream:5556' --sinks '@tcp://*:6556'   # chained
   eventstorm keygen router && eventstorm router --curve-secret router_secret --allow-keys clients/`,
-};
+} as const satisfies CommandSpec;
 
 /**
  * Turns parsed flags into a checked {@linkcode RouterConfig}; throws `UsageError`.
@@ -148,7 +147,9 @@ export const ROUTER_COMMAND: CommandSpec = {
  * config.allow; // ["http."]
  * ```
  */
-export function routerConfigFromFlags(values: Flags): RouterConfig {
+export function routerConfigFromFlags(
+  values: FlagValues<typeof ROUTER_COMMAND.flags>,
+): RouterConfig {
   const sources = endpointsFlag(values, "sources");
   const sinks = endpointsFlag(values, "sinks");
   const allow = topicPrefixesFlag(values, "allow");
@@ -159,11 +160,11 @@ export function routerConfigFromFlags(values: Flags): RouterConfig {
     allow,
     deny,
     statsIntervalMs: statsIntervalFlag(values),
-    maxMessageSize: integerFlag(values, "max-message-size", { min: 1024, max: 1 << 30 })!,
-    sendHwm: integerFlag(values, "sink-hwm", { min: 1, max: 10_000_000 })!,
-    receiveHwm: integerFlag(values, "source-hwm", { min: 1, max: 10_000_000 })!,
-    host: stringFlag(values, "host"),
+    maxMessageSize: integerFlag(values, "max-message-size", { min: 1024, max: 1 << 30 }),
+    sendHwm: integerFlag(values, "sink-hwm", { min: 1, max: 10_000_000 }),
+    receiveHwm: integerFlag(values, "source-hwm", { min: 1, max: 10_000_000 }),
+    host: values.host,
     curve: curveFromFlags(values),
-    allowKeys: stringFlag(values, "allow-keys"),
+    allowKeys: values["allow-keys"],
   };
 }

@@ -10,6 +10,7 @@
 import { Collector, type CollectorStats } from "@eventstorm/core";
 import {
   type Command,
+  type FlagSpec,
   formatCount,
   helpText,
   integerFlag,
@@ -17,7 +18,6 @@ import {
   parseFlags,
   rate,
   shutdownSignal,
-  stringFlag,
   UsageError,
 } from "@eventstorm/core/cli";
 import { Router } from "@eventstorm/router";
@@ -27,49 +27,51 @@ import { PostfixTracker } from "@eventstorm/source-postfix";
 import { SshdParser } from "@eventstorm/source-sshd";
 import { ChildComponent } from "./child.ts";
 
+const DEMO_FLAGS = {
+  rate: {
+    type: "string",
+    value: "N",
+    default: "500",
+    help: "log entries written per second (80% nginx, 12% sshd, 8% Postfix messages)",
+  },
+  dir: {
+    type: "string",
+    value: "PATH",
+    help:
+      "where logs, checkpoints, the store and component logs go [default: a temporary directory, removed at the end]",
+  },
+  listen: {
+    type: "string",
+    value: "HOST:PORT",
+    default: "127.0.0.1:8080",
+    help: "where the dashboard serves its page (port 0 picks one)",
+  },
+  rotate: {
+    type: "string",
+    value: "DURATION",
+    default: "1m",
+    help: "how often the generated logs are rotated",
+  },
+  "sources-port": {
+    type: "string",
+    value: "PORT",
+    default: "5555",
+    help: "router port for sources (0: one the system picks, printed)",
+  },
+  "sinks-port": {
+    type: "string",
+    value: "PORT",
+    default: "5556",
+    help: "router port for sinks (0: one the system picks, printed)",
+  },
+  seconds: { type: "string", value: "N", help: "stop after N seconds [default: until Ctrl-C]" },
+} as const satisfies Record<string, FlagSpec>;
+
 /** The `eventstorm demo` command line. */
-export const command: Command = {
+export const command: Command<typeof DEMO_FLAGS> = {
   name: "eventstorm demo",
   summary: "a demo pipeline: generated logs → real sources → router → store + live dashboard",
-  flags: {
-    rate: {
-      type: "string",
-      value: "N",
-      default: "500",
-      help: "log entries written per second (80% nginx, 12% sshd, 8% Postfix messages)",
-    },
-    dir: {
-      type: "string",
-      value: "PATH",
-      help:
-        "where logs, checkpoints, the store and component logs go [default: a temporary directory, removed at the end]",
-    },
-    listen: {
-      type: "string",
-      value: "HOST:PORT",
-      default: "127.0.0.1:8080",
-      help: "where the dashboard serves its page (port 0 picks one)",
-    },
-    rotate: {
-      type: "string",
-      value: "DURATION",
-      default: "1m",
-      help: "how often the generated logs are rotated",
-    },
-    "sources-port": {
-      type: "string",
-      value: "PORT",
-      default: "5555",
-      help: "router port for sources (0: one the system picks, printed)",
-    },
-    "sinks-port": {
-      type: "string",
-      value: "PORT",
-      default: "5556",
-      help: "router port for sinks (0: one the system picks, printed)",
-    },
-    seconds: { type: "string", value: "N", help: "stop after N seconds [default: until Ctrl-C]" },
-  },
+  flags: DEMO_FLAGS,
   epilog: `Examples:
   eventstorm demo
   eventstorm demo --rate 5000 --dir ./demo --listen 127.0.0.1:0 --seconds 60`,
@@ -114,14 +116,14 @@ async function demoPipelineMain(args: string[]): Promise<number> {
     return 0;
   }
   const values = parsed.values;
-  const ratePerSecond = integerFlag(values, "rate", { min: 1, max: 1_000_000 })!;
-  const sourcesPort = integerFlag(values, "sources-port", { min: 0, max: 65535 })!;
-  const sinksPort = integerFlag(values, "sinks-port", { min: 0, max: 65535 })!;
+  const ratePerSecond = integerFlag(values, "rate", { min: 1, max: 1_000_000 });
+  const sourcesPort = integerFlag(values, "sources-port", { min: 0, max: 65535 });
+  const sinksPort = integerFlag(values, "sinks-port", { min: 0, max: 65535 });
   const seconds = integerFlag(values, "seconds", { min: 1 });
-  const rotateEveryMs = parseDuration(stringFlag(values, "rotate")!, "rotate");
+  const rotateEveryMs = parseDuration(values.rotate, "rotate");
   if (rotateEveryMs < 1000) throw new UsageError("--rotate must be 1s or more");
-  const listen = stringFlag(values, "listen")!;
-  const givenDir = stringFlag(values, "dir");
+  const listen = values.listen;
+  const givenDir = values.dir;
   const dir = givenDir ?? await Deno.makeTempDir({ prefix: "eventstorm-demo-" });
   try {
     for (const sub of ["logs", "state", "components"]) {
@@ -234,9 +236,7 @@ async function demoPipelineMain(args: string[]): Promise<number> {
 
     console.log(`demo: dashboard at ${url}`);
     console.log(
-      `demo: ${ratePerSecond} log entries/s into ${dir}/logs (rotated every ${
-        stringFlag(values, "rotate")
-      }), store ${db}`,
+      `demo: ${ratePerSecond} log entries/s into ${dir}/logs (rotated every ${values.rotate}), store ${db}`,
     );
     console.log(
       `demo: router on ${bound.sources} (sources) and ${bound.sinks} (sinks); ` +

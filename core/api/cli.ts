@@ -1,23 +1,25 @@
 /**
  * Command-line mechanics every eventstorm component shares: flag parsing and
- * `--help` text, typed flag readers, exit codes ({@linkcode runCommand}: 2 for a
+ * `--help` text, flag values typed by their specs, exit codes ({@linkcode runCommand}: 2 for a
  * {@linkcode UsageError}), graceful shutdown, endpoint and duration flags, the
  * CURVE client flags, and the periodic stats line.
  *
  * @example A command with one flag
  * ```ts
- * import { type CommandSpec, helpText, parseFlags, runCommand, stringFlag } from "@eventstorm/core/cli";
+ * import { type FlagSpec, helpText, parseFlags, runCommand } from "@eventstorm/core/cli";
  *
- * const spec: CommandSpec = {
+ * const spec = {
  *   name: "hello",
  *   summary: "Greets someone.",
- *   flags: { name: { type: "string", help: "whom to greet", value: "NAME" } },
+ *   flags: {
+ *     name: { type: "string", help: "whom to greet", value: "NAME", default: "world" },
+ *   } as const satisfies Record<string, FlagSpec>,
  * };
  * if (import.meta.main) {
  *   await runCommand(() => {
  *     const parsed = parseFlags(Deno.args, spec);
  *     if (parsed.help) console.log(helpText(spec));
- *     else console.log(`hello ${stringFlag(parsed.values, "name") ?? "world"}`);
+ *     else console.log(`hello ${parsed.values.name}`); // a string: the flag has a default
  *     return Promise.resolve(0);
  *   });
  * }
@@ -26,19 +28,20 @@
  * @module
  */
 export {
+  type BooleanFlagSpec,
   type Command,
   type CommandSpec,
-  type Flags,
   type FlagSpec,
+  type FlagValues,
   FROM_FLAG,
   helpText,
   integerFlag,
-  listFlag,
+  type ListFlagSpec,
   type ParsedFlags,
   parseFlags,
   runCommand,
   shutdownSignal,
-  stringFlag,
+  type StringFlagSpec,
   TO_FLAG,
   topicFlag,
   topicPrefixesFlag,

@@ -5,7 +5,7 @@
  * @module
  */
 import { type Endpoint, parseEndpoints } from "../endpoint.ts";
-import { type Flags, type FlagSpec, stringFlag, UsageError } from "../flags.ts";
+import { type FlagValues, type StringFlagSpec, UsageError } from "../flags.ts";
 import type { ZmqContext, ZmqSocket } from "../zmq/socket.ts";
 import { HandshakeWatch } from "./monitor.ts";
 import { loadLibzmq } from "../zmq/ffi.ts";
@@ -111,7 +111,10 @@ export function secureSocket(
  * Object.keys(CURVE_CLIENT_FLAGS); // ["curve-server", "curve-secret"]
  * ```
  */
-export const CURVE_CLIENT_FLAGS: Record<string, FlagSpec> = {
+export const CURVE_CLIENT_FLAGS: {
+  "curve-server": StringFlagSpec;
+  "curve-secret": StringFlagSpec;
+} = {
   "curve-server": {
     type: "string",
     value: "FILE|KEY",
@@ -132,12 +135,13 @@ export const CURVE_CLIENT_FLAGS: Record<string, FlagSpec> = {
  * @example
  * ```ts
  * import { curveFromFlags } from "@eventstorm/core/cli";
- * curveFromFlags({}); // undefined: plaintext
+ * curveFromFlags({ "curve-server": undefined, "curve-secret": undefined }); // undefined: plaintext
  * ```
  */
-export function curveFromFlags(values: Flags): CurveOptions | undefined {
-  const server = stringFlag(values, "curve-server");
-  const secret = stringFlag(values, "curve-secret");
+export function curveFromFlags(
+  values: FlagValues<typeof CURVE_CLIENT_FLAGS>,
+): CurveOptions | undefined {
+  const { "curve-server": server, "curve-secret": secret } = values;
   if (server === undefined && secret === undefined) return undefined;
   if (secret === undefined) {
     throw new UsageError("--curve-server needs --curve-secret (this side's own key pair)");
@@ -157,12 +161,13 @@ export function curveFromFlags(values: Flags): CurveOptions | undefined {
  * @example
  * ```ts
  * import { commandCurve } from "@eventstorm/core/cli";
- * commandCurve("emit", {}, [">tcp://127.0.0.1:5555"]); // undefined: plaintext, no warning
+ * const plaintext = { "curve-server": undefined, "curve-secret": undefined };
+ * commandCurve("emit", plaintext, [">tcp://127.0.0.1:5555"]); // undefined: plaintext, no warning
  * ```
  */
 export function commandCurve(
   label: string,
-  values: Flags,
+  values: FlagValues<typeof CURVE_CLIENT_FLAGS>,
   endpoints: readonly string[],
 ): CurveOptions | undefined {
   const curve = curveFromFlags(values);

@@ -4,12 +4,10 @@
  * @module
  */
 import {
-  type Flags,
   type FlagSpec,
+  type FlagValues,
   integerFlag,
-  listFlag,
   parseDuration,
-  stringFlag,
   UsageError,
 } from "@eventstorm/core/cli";
 import { type Bucket, IDENTIFIER } from "./schema.ts";
@@ -98,7 +96,7 @@ export const CASSANDRA_DEFAULTS: Omit<CassandraSinkConfig, "ttlSeconds"> = {
  * Object.keys(CASSANDRA_FLAGS).includes("keyspace"); // true
  * ```
  */
-export const CASSANDRA_FLAGS: Record<string, FlagSpec> = {
+export const CASSANDRA_FLAGS = {
   "contact-points": {
     type: "string",
     multiple: true,
@@ -141,12 +139,12 @@ export const CASSANDRA_FLAGS: Record<string, FlagSpec> = {
     type: "string",
     value: "LEVEL",
     default: CASSANDRA_DEFAULTS.consistency,
-    help: `write consistency: ${CONSISTENCIES.join(", ")}`,
+    help: `write consistency: ${CONSISTENCIES.join(", ")}` as string,
   },
   concurrency: {
     type: "string",
     value: "N",
-    default: String(CASSANDRA_DEFAULTS.concurrency),
+    default: String(CASSANDRA_DEFAULTS.concurrency) as string,
     help: "inserts in flight at most",
   },
   timeout: {
@@ -155,7 +153,7 @@ export const CASSANDRA_FLAGS: Record<string, FlagSpec> = {
     default: "12s",
     help: "how long to wait for a node before a write is retried",
   },
-};
+} as const satisfies Record<string, FlagSpec>;
 
 /**
  * Reads the sink's flags into a {@linkcode CassandraSinkConfig}; bad values throw
@@ -171,8 +169,10 @@ export const CASSANDRA_FLAGS: Record<string, FlagSpec> = {
  * cassandraConfigFromFlags(values).bucket; // "day"
  * ```
  */
-export function cassandraConfigFromFlags(values: Flags): CassandraSinkConfig {
-  const contactPoints = listFlag(values, "contact-points")
+export function cassandraConfigFromFlags(
+  values: FlagValues<typeof CASSANDRA_FLAGS>,
+): CassandraSinkConfig {
+  const contactPoints = values["contact-points"]
     .flatMap((text) => text.split(","))
     .map((text) => text.trim())
     .filter((text) => text !== "");
@@ -186,23 +186,23 @@ export function cassandraConfigFromFlags(values: Flags): CassandraSinkConfig {
     }
   }
   const name = (flag: "keyspace" | "table") => {
-    const value = stringFlag(values, flag) ?? CASSANDRA_DEFAULTS[flag];
+    const value = values[flag];
     if (!IDENTIFIER.test(value)) {
       throw new UsageError(`--${flag} must be letters, digits and _ (at most 48), got '${value}'`);
     }
     return value;
   };
-  const replication = (stringFlag(values, "replication") ?? CASSANDRA_DEFAULTS.replication).trim();
+  const replication = values.replication.trim();
   if (!/^\{[^;]*\}$/.test(replication)) {
     throw new UsageError(
       `--replication must be a CQL map like {'class': 'SimpleStrategy', 'replication_factor': 1}`,
     );
   }
-  const bucket = stringFlag(values, "bucket") ?? "hour";
+  const bucket = values.bucket;
   if (bucket !== "hour" && bucket !== "day") {
     throw new UsageError(`--bucket must be hour or day, got '${bucket}'`);
   }
-  const ttl = stringFlag(values, "ttl");
+  const ttl = values.ttl;
   let ttlSeconds: number | undefined;
   if (ttl !== undefined) {
     ttlSeconds = Math.round(parseDuration(ttl, "ttl") / 1000);
@@ -210,25 +210,24 @@ export function cassandraConfigFromFlags(values: Flags): CassandraSinkConfig {
       throw new UsageError(`--ttl must be from 1s to 20 years (7300d), got '${ttl}'`);
     }
   }
-  const consistency = (stringFlag(values, "consistency") ?? "local_quorum").toLowerCase();
+  const consistency = values.consistency.toLowerCase();
   if (!CONSISTENCIES.includes(consistency)) {
     throw new UsageError(
       `--consistency must be one of ${CONSISTENCIES.join(", ")}, got '${consistency}'`,
     );
   }
-  const timeoutMs = parseDuration(stringFlag(values, "timeout") ?? "12s", "timeout");
+  const timeoutMs = parseDuration(values.timeout, "timeout");
   if (timeoutMs < 100) throw new UsageError("--timeout must be at least 100ms");
   return {
     contactPoints,
-    datacenter: stringFlag(values, "datacenter") ?? CASSANDRA_DEFAULTS.datacenter,
+    datacenter: values.datacenter,
     keyspace: name("keyspace"),
     table: name("table"),
     replication,
     bucket,
     ttlSeconds,
     consistency,
-    concurrency: integerFlag(values, "concurrency", { min: 1, max: 4096 }) ??
-      CASSANDRA_DEFAULTS.concurrency,
+    concurrency: integerFlag(values, "concurrency", { min: 1, max: 4096 }),
     timeoutMs,
   };
 }

@@ -8,6 +8,7 @@ import {
   type FlagSpec,
   STATS_INTERVAL_FLAG,
   statsToFlagSpec,
+  type StringFlagSpec,
   UsageError,
 } from "@eventstorm/core/cli";
 
@@ -20,7 +21,7 @@ import {
  * Object.keys(DASHBOARD_FLAGS).includes("listen"); // true
  * ```
  */
-export const DASHBOARD_FLAGS: Record<string, FlagSpec> = {
+export const DASHBOARD_FLAGS = {
   ...RECEIVER_FLAGS,
   listen: {
     type: "string",
@@ -51,8 +52,8 @@ export const DASHBOARD_FLAGS: Record<string, FlagSpec> = {
     help: "window of the top lists (paths, clients, offenders)",
   },
   "stats-interval": STATS_INTERVAL_FLAG,
-  "stats-to": statsToFlagSpec(">tcp://127.0.0.1:5555"),
-};
+  "stats-to": statsToFlagSpec(">tcp://127.0.0.1:5555") as StringFlagSpec & { default: string },
+} as const satisfies Record<string, FlagSpec>;
 
 /**
  * What `--listen` says.

@@ -23,7 +23,6 @@ import {
   statsIntervalFlag,
   StatsReporter,
   statsToFlag,
-  stringFlag,
   UsageError,
   warnUnresolvableHosts,
 } from "@eventstorm/core/cli";
@@ -41,7 +40,7 @@ import { dashboardCounters, formatDashboardLine } from "./stats.ts";
  * command.name; // "eventstorm sink dashboard"
  * ```
  */
-export const command: Command = {
+export const command: Command<typeof DASHBOARD_FLAGS> = {
   name: "eventstorm sink dashboard",
   summary: "live charts of the event stream in the browser (aggregated once a second)",
   flags: DASHBOARD_FLAGS,
@@ -68,8 +67,8 @@ async function dashboardMain(args: string[]): Promise<number> {
     return 0;
   }
   const values = parsed.values;
-  const { hostname, port } = parseListen(stringFlag(values, "listen")!);
-  const token = stringFlag(values, "token");
+  const { hostname, port } = parseListen(values.listen);
+  const token = values.token;
   if (token !== undefined && (token.length < 16 || /\s/.test(token))) {
     throw new UsageError("--token must be 16 characters or more, without spaces");
   }
@@ -78,8 +77,8 @@ async function dashboardMain(args: string[]): Promise<number> {
       `--listen ${hostname} is not a loopback address: give --token to guard the dashboard`,
     );
   }
-  const historyMs = parseDuration(stringFlag(values, "history")!, "history");
-  const windowMs = parseDuration(stringFlag(values, "window")!, "window");
+  const historyMs = parseDuration(values.history, "history");
+  const windowMs = parseDuration(values.window, "window");
   const intervalMs = statsIntervalFlag(values);
   const statsTo = statsToFlag(values);
   if (historyMs < 60_000 || historyMs > 7 * 86_400_000) {
@@ -92,7 +91,7 @@ async function dashboardMain(args: string[]): Promise<number> {
   const from = endpointsFlag(values, "from");
   const curve = commandCurve("sink dashboard", values, from);
   const collector = collectorFromFlags(values, curve);
-  const db = stringFlag(values, "db");
+  const db = values.db;
   if (db !== undefined) {
     // Opened once here, so a wrong file is a usage error before anything starts.
     try {

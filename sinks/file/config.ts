@@ -3,13 +3,7 @@
  *
  * @module
  */
-import {
-  type Flags,
-  type FlagSpec,
-  parseDuration,
-  stringFlag,
-  UsageError,
-} from "@eventstorm/core/cli";
+import { type FlagSpec, type FlagValues, parseDuration, UsageError } from "@eventstorm/core/cli";
 import type { FileBackendOptions } from "./backend.ts";
 import type { SegmentFormat } from "./naming.ts";
 import { parseByteSize } from "./size.ts";
@@ -22,7 +16,7 @@ import { parseByteSize } from "./size.ts";
  * Object.keys(FILE_SINK_FLAGS); // ["dir", "format", "gzip", "max-bytes", "max-age"]
  * ```
  */
-export const FILE_SINK_FLAGS: Record<string, FlagSpec> = {
+export const FILE_SINK_FLAGS = {
   dir: {
     type: "string",
     value: "DIR",
@@ -47,7 +41,7 @@ export const FILE_SINK_FLAGS: Record<string, FlagSpec> = {
     default: "1h",
     help: "roll segments at multiples of this (UTC), so 1h segments end on the hour",
   },
-};
+} as const satisfies Record<string, FlagSpec>;
 
 /**
  * Reads the file sink's flags into backend options; throws {@linkcode UsageError}
@@ -59,21 +53,21 @@ export const FILE_SINK_FLAGS: Record<string, FlagSpec> = {
  * fileBackendOptions({ dir: "/tmp/a", format: "jsonl", gzip: true, "max-bytes": "1MiB", "max-age": "10m" });
  * ```
  */
-export function fileBackendOptions(values: Flags): FileBackendOptions {
-  const dir = stringFlag(values, "dir");
+export function fileBackendOptions(values: FlagValues<typeof FILE_SINK_FLAGS>): FileBackendOptions {
+  const dir = values.dir;
   if (dir === undefined || dir.trim() === "") throw new UsageError("--dir is required");
-  const format = stringFlag(values, "format") ?? "bson";
+  const format = values.format;
   if (format !== "bson" && format !== "jsonl") {
     throw new UsageError(`--format must be bson or jsonl, got '${format}'`);
   }
-  const maxBytes = parseByteSize(stringFlag(values, "max-bytes") ?? "64MiB", "max-bytes");
+  const maxBytes = parseByteSize(values["max-bytes"], "max-bytes");
   if (maxBytes < 1) throw new UsageError("--max-bytes must be at least 1 byte");
-  const maxAgeMs = parseDuration(stringFlag(values, "max-age") ?? "1h", "max-age");
+  const maxAgeMs = parseDuration(values["max-age"], "max-age");
   if (maxAgeMs < 1000) throw new UsageError("--max-age must be at least 1s");
   return {
     dir: dir.replace(/(.)\/+$/, "$1"),
     format: format as SegmentFormat,
-    gzip: values.gzip === true,
+    gzip: values.gzip,
     maxBytes,
     maxAgeMs,
   };

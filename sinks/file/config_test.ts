@@ -30,7 +30,13 @@ Deno.test("fileBackendOptions: reads the flags, refuses bad values with one line
     }),
     { dir: "/srv/archive", format: "jsonl", gzip: true, maxBytes: 1 << 20, maxAgeMs: 600_000 },
   );
-  const defaults = { format: "bson", "max-bytes": "64MiB", "max-age": "1h" };
+  const defaults = {
+    dir: undefined,
+    format: "bson",
+    gzip: false,
+    "max-bytes": "64MiB",
+    "max-age": "1h",
+  };
   for (
     const [values, message] of [
       [{ ...defaults }, /--dir is required/],

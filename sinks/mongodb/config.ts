@@ -3,13 +3,7 @@
  *
  * @module
  */
-import {
-  type Flags,
-  type FlagSpec,
-  parseDuration,
-  stringFlag,
-  UsageError,
-} from "@eventstorm/core/cli";
+import { type FlagSpec, type FlagValues, parseDuration, UsageError } from "@eventstorm/core/cli";
 
 /** Write concern of the inserts. */
 export interface WriteConcernOption {
@@ -59,7 +53,7 @@ export const MONGODB_DEFAULTS: {
  * Object.keys(MONGODB_FLAGS).includes("url"); // true
  * ```
  */
-export const MONGODB_FLAGS: Record<string, FlagSpec> = {
+export const MONGODB_FLAGS = {
   url: {
     type: "string",
     value: "URL",
@@ -92,7 +86,7 @@ export const MONGODB_FLAGS: Record<string, FlagSpec> = {
     default: "5s",
     help: "how long a write waits for the server before it is retried",
   },
-};
+} as const satisfies Record<string, FlagSpec>;
 
 /**
  * Parses `--write-concern` text: `0`, `1`, `N` or `majority`, optionally followed by
@@ -141,32 +135,32 @@ const COLLECTION_NAME = /^(?!system\.)[^$]{1,200}$/;
  * mongoConfigFromFlags(values).ttlMs; // 2592000000
  * ```
  */
-export function mongoConfigFromFlags(values: Flags): MongoSinkConfig {
-  const url = stringFlag(values, "url") ?? MONGODB_DEFAULTS.url;
+export function mongoConfigFromFlags(values: FlagValues<typeof MONGODB_FLAGS>): MongoSinkConfig {
+  const url = values.url;
   if (!/^mongodb(\+srv)?:\/\/./.test(url)) {
     throw new UsageError(`--url must start with mongodb:// or mongodb+srv://, got '${url}'`);
   }
-  const db = stringFlag(values, "db") ?? MONGODB_DEFAULTS.db;
+  const db = values.db;
   if (!DB_NAME.test(db)) throw new UsageError(`--db: '${db}' is not a valid database name`);
-  const collection = stringFlag(values, "collection");
+  const collection = values.collection;
   if (collection !== undefined && !COLLECTION_NAME.test(collection)) {
     throw new UsageError(`--collection: '${collection}' is not a valid collection name`);
   }
-  const ttl = stringFlag(values, "ttl");
+  const ttl = values.ttl;
   let ttlMs: number | undefined;
   if (ttl !== undefined) {
     ttlMs = parseDuration(ttl, "ttl");
     if (ttlMs < 1000) throw new UsageError(`--ttl must be at least 1s, got '${ttl}'`);
   }
-  const writeConcern = stringFlag(values, "write-concern");
-  const timeoutMs = parseDuration(stringFlag(values, "timeout") ?? "5s", "timeout");
+  const writeConcern = values["write-concern"];
+  const timeoutMs = parseDuration(values.timeout, "timeout");
   if (timeoutMs < 100) throw new UsageError("--timeout must be at least 100ms");
   return {
     url,
     db,
     collection,
     ttlMs,
-    timeseries: values.timeseries === true,
+    timeseries: values.timeseries,
     writeConcern: writeConcern === undefined ? undefined : parseWriteConcern(writeConcern),
     timeoutMs,
   };

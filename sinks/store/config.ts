@@ -3,13 +3,7 @@
  *
  * @module
  */
-import {
-  type Flags,
-  type FlagSpec,
-  parseDuration,
-  stringFlag,
-  UsageError,
-} from "@eventstorm/core/cli";
+import { type FlagSpec, type FlagValues, parseDuration, UsageError } from "@eventstorm/core/cli";
 import { DEFAULT_DB_PATH } from "./store.ts";
 
 /**
@@ -21,14 +15,14 @@ import { DEFAULT_DB_PATH } from "./store.ts";
  * Object.keys(STORE_FLAGS); // ["db", "retain"]
  * ```
  */
-export const STORE_FLAGS: Record<string, FlagSpec> = {
+export const STORE_FLAGS = {
   db: { type: "string", value: "PATH", default: DEFAULT_DB_PATH, help: "database file" },
   retain: {
     type: "string",
     value: "DURATION",
     help: "delete events older than this (e.g. 30d)",
   },
-};
+} as const satisfies Record<string, FlagSpec>;
 
 /** What the store sink's flags ask for. */
 export interface StoreConfig {
@@ -47,11 +41,11 @@ export interface StoreConfig {
  * storeConfigFromFlags({ db: "events.db", retain: "30d" }); // { path: "events.db", retainMs: 2592000000 }
  * ```
  */
-export function storeConfigFromFlags(values: Flags): StoreConfig {
-  const retain = stringFlag(values, "retain");
+export function storeConfigFromFlags(values: FlagValues<typeof STORE_FLAGS>): StoreConfig {
+  const retain = values.retain;
   const retainMs = retain ? parseDuration(retain, "retain") : undefined;
   if (retainMs !== undefined && retainMs <= 0) {
     throw new UsageError(`--retain must be longer than 0, got '${retain}'`);
   }
-  return { path: stringFlag(values, "db") ?? DEFAULT_DB_PATH, retainMs };
+  return { path: values.db, retainMs };
 }

@@ -5,11 +5,12 @@
  */
 import {
   CURVE_CLIENT_FLAGS,
-  type Flags,
   type FlagSpec,
+  type FlagValues,
   integerFlag,
   STATS_INTERVAL_FLAG,
   statsToFlagSpec,
+  type StringFlagSpec,
   TO_FLAG,
 } from "@eventstorm/core/cli";
 
@@ -22,15 +23,15 @@ import {
  * Object.keys(DEMO_FLAGS).includes("rate"); // true
  * ```
  */
-export const DEMO_FLAGS: Record<string, FlagSpec> = {
+export const DEMO_FLAGS = {
   to: TO_FLAG,
   ...CURVE_CLIENT_FLAGS,
   rate: { type: "string", value: "N", default: "1000", help: "events per second" },
   limit: { type: "string", value: "N", help: "stop after N events" },
   host: { type: "string", value: "NAME", help: "host for the source's own events" },
   "stats-interval": STATS_INTERVAL_FLAG,
-  "stats-to": statsToFlagSpec("none"),
-};
+  "stats-to": statsToFlagSpec("none") as StringFlagSpec & { default: string },
+} as const satisfies Record<string, FlagSpec>;
 
 /**
  * The rate and limit the flags ask for.
@@ -38,12 +39,14 @@ export const DEMO_FLAGS: Record<string, FlagSpec> = {
  * @example
  * ```ts
  * import { demoConfigFromFlags } from "@eventstorm/source-demo";
- * demoConfigFromFlags({ rate: "500" }); // { rate: 500, limit: undefined }
+ * demoConfigFromFlags({ rate: "500", limit: undefined }); // { rate: 500, limit: undefined }
  * ```
  */
-export function demoConfigFromFlags(values: Flags): { rate: number; limit?: number } {
+export function demoConfigFromFlags(
+  values: FlagValues<Pick<typeof DEMO_FLAGS, "rate" | "limit">>,
+): { rate: number; limit?: number } {
   return {
-    rate: integerFlag(values, "rate", { min: 1, max: 10_000_000 }) ?? 1000,
+    rate: integerFlag(values, "rate", { min: 1, max: 10_000_000 }),
     limit: integerFlag(values, "limit", { min: 1 }),
   };
 }

@@ -9,7 +9,6 @@ import {
   type Command,
   commandCurve,
   helpText,
-  listFlag,
   parseFlags,
   reportStatsDuring,
   runCommand,
@@ -17,7 +16,6 @@ import {
   type StatsDuringOptions,
   statsIntervalFlag,
   statsToFlag,
-  stringFlag,
   waitingNotice,
   warnUnresolvableHosts,
 } from "@eventstorm/core/cli";
@@ -32,7 +30,7 @@ import { demoCounters, runDemoSource } from "./run.ts";
  * command.name; // "eventstorm source demo"
  * ```
  */
-export const command: Command = {
+export const command: Command<typeof DEMO_FLAGS> = {
   name: "eventstorm source demo",
   summary: "generate realistic HTTP, SSH and host events at a steady rate",
   flags: DEMO_FLAGS,
@@ -55,13 +53,13 @@ async function demoMain(args: string[]): Promise<number> {
     return 0;
   }
   const { rate, limit } = demoConfigFromFlags(parsed.values);
-  const to = listFlag(parsed.values, "to");
+  const to = parsed.values.to;
   const statsIntervalMs = statsIntervalFlag(parsed.values);
   const statsTo = statsToFlag(parsed.values);
   const curve = commandCurve("source demo", parsed.values, to);
   const output = await Emitter.open({
     endpoints: to,
-    host: stringFlag(parsed.values, "host"),
+    host: parsed.values.host,
     curve,
     onWaiting: waitingNotice("source demo", to),
   });

@@ -6,12 +6,11 @@
 import type { OutputResume } from "@eventstorm/core/source";
 import {
   CURVE_CLIENT_FLAGS,
-  type Flags,
   type FlagSpec,
-  listFlag,
+  type FlagValues,
   STATS_INTERVAL_FLAG,
   statsToFlagSpec,
-  stringFlag,
+  type StringFlagSpec,
   TO_FLAG,
   UsageError,
 } from "@eventstorm/core/cli";
@@ -21,7 +20,7 @@ import { JournalRouter } from "./router.ts";
 import { JournaldSource } from "./source.ts";
 
 /** The journald source's flags. */
-export const JOURNALD_FLAGS: Record<string, FlagSpec> = {
+export const JOURNALD_FLAGS = {
   unit: { type: "string", multiple: true, value: "UNIT", help: "only this unit (repeatable)" },
   identifier: {
     type: "string",
@@ -50,10 +49,10 @@ export const JOURNALD_FLAGS: Record<string, FlagSpec> = {
   },
   "no-checkpoint": { type: "boolean", help: "keep no checkpoint" },
   "stats-interval": STATS_INTERVAL_FLAG,
-  "stats-to": statsToFlagSpec("none"),
+  "stats-to": statsToFlagSpec("none") as StringFlagSpec & { default: string },
   timeout: postfixSource.flags!.timeout,
   "deferred-timeout": postfixSource.flags!["deferred-timeout"],
-};
+} as const satisfies Record<string, FlagSpec>;
 
 /**
  * The source the flags ask for.
@@ -65,7 +64,7 @@ export const JOURNALD_FLAGS: Record<string, FlagSpec> = {
  * ```
  */
 export async function journaldSource(
-  values: Flags,
+  values: FlagValues<typeof JOURNALD_FLAGS>,
   options: {
     host: string;
     output: (
@@ -75,32 +74,28 @@ export async function journaldSource(
     signal?: AbortSignal;
   },
 ): Promise<{ source: JournaldSource; router: JournalRouter }> {
-  if (stringFlag(values, "directory") !== undefined && listFlag(values, "file").length > 0) {
+  if (values.directory !== undefined && values.file.length > 0) {
     throw new UsageError("--directory and --file exclude each other");
   }
   const router = new JournalRouter({
-    postfix: await postfixSource.makeParser({
-      timeout: "1h",
-      "deferred-timeout": "5d",
-      ...values,
-      utc: true,
-    }),
-    sshd: await sshdSource.makeParser({ utc: true }),
-    generic: values.generic === true,
+    // The journal's times are UTC; its files are no log files to find a format by.
+    postfix: await postfixSource.makeParser({ ...values, utc: true, file: [] }),
+    sshd: await sshdSource.makeParser({ utc: true, file: [] }),
+    generic: values.generic,
   });
-  const hostOverride = stringFlag(values, "host");
+  const hostOverride = values.host;
   const source = new JournaldSource({
     router,
     output: options.output,
     host: hostOverride ?? options.host,
     hostOverride,
-    units: listFlag(values, "unit"),
-    identifiers: listFlag(values, "identifier"),
-    directory: stringFlag(values, "directory"),
-    files: listFlag(values, "file"),
-    fromStart: values["from-start"] === true,
-    once: values.once === true,
-    journalctl: stringFlag(values, "journalctl"),
+    units: values.unit,
+    identifiers: values.identifier,
+    directory: values.directory,
+    files: values.file,
+    fromStart: values["from-start"],
+    once: values.once,
+    journalctl: values.journalctl,
     checkpointPath: options.checkpointPath,
     signal: options.signal,
   });

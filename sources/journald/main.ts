@@ -18,7 +18,6 @@ import {
   commandCurve,
   endpointsFlag,
   helpText,
-  listFlag,
   parseFlags,
   reportStatsDuring,
   runCommand,
@@ -26,7 +25,6 @@ import {
   type StatsDuringOptions,
   statsIntervalFlag,
   statsToFlag,
-  stringFlag,
   UsageError,
   waitingNotice,
   warnUnresolvableHosts,
@@ -35,7 +33,7 @@ import { JOURNALD_FLAGS, journaldSource } from "./config.ts";
 import { formatJournaldLine, journaldCounters } from "./stats.ts";
 
 /** The command line of `eventstorm source journald`. */
-export const command: Command = {
+export const command: Command<typeof JOURNALD_FLAGS> = {
   name: "eventstorm source journald",
   summary: "the systemd journal: sshd and Postfix entries, with a cursor checkpoint",
   flags: JOURNALD_FLAGS,
@@ -61,23 +59,23 @@ async function journaldMain(args: string[]): Promise<number> {
     return 0;
   }
   const values = parsed.values;
-  const print = values.print === true;
+  const print = values.print;
   const to = endpointsFlag(values, "to");
   const curve = print ? undefined : commandCurve("source journald", values, to);
   const statsTo = statsToFlag(values);
   const statsIntervalMs = statsIntervalFlag(values);
-  const host = stringFlag(values, "host") ?? localHostname();
-  const explicit = stringFlag(values, "checkpoint");
-  if (explicit !== undefined && values["no-checkpoint"] === true) {
+  const host = values.host ?? localHostname();
+  const explicit = values.checkpoint;
+  if (explicit !== undefined && values["no-checkpoint"]) {
     throw new UsageError("--checkpoint and --no-checkpoint exclude each other");
   }
   const key = [
-    ...listFlag(values, "unit").map((u) => `unit:${u}`),
-    ...listFlag(values, "identifier").map((i) => `id:${i}`),
-    `dir:${stringFlag(values, "directory") ?? ""}`,
-    ...listFlag(values, "file"),
+    ...values.unit.map((u) => `unit:${u}`),
+    ...values.identifier.map((i) => `id:${i}`),
+    `dir:${values.directory ?? ""}`,
+    ...values.file,
   ];
-  const checkpointPath = values["no-checkpoint"] === true
+  const checkpointPath = values["no-checkpoint"]
     ? undefined
     : explicit ?? (print ? undefined : defaultCheckpointPath("journald", key));
   const { source, router } = await journaldSource(values, {
@@ -94,7 +92,7 @@ async function journaldMain(args: string[]): Promise<number> {
       }),
   });
   console.error(
-    `source journald: ${values.once === true ? "reading" : "following"} the journal → ` +
+    `source journald: ${values.once ? "reading" : "following"} the journal → ` +
       `${print ? "stdout" : to.join(", ")}` +
       (checkpointPath ? ` (checkpoint ${checkpointPath})` : ""),
   );

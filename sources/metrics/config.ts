@@ -5,12 +5,12 @@
  */
 import {
   CURVE_CLIENT_FLAGS,
-  type Flags,
   type FlagSpec,
+  type FlagValues,
   parseDuration,
   STATS_INTERVAL_FLAG,
   statsToFlagSpec,
-  stringFlag,
+  type StringFlagSpec,
   TO_FLAG,
   UsageError,
 } from "@eventstorm/core/cli";
@@ -27,7 +27,7 @@ const MIN_INTERVAL_MS = 100;
  * Object.keys(METRICS_FLAGS).includes("interval"); // true
  * ```
  */
-export const METRICS_FLAGS: Record<string, FlagSpec> = {
+export const METRICS_FLAGS = {
   interval: { type: "string", value: "DURATION", default: "10s", help: "time between samples" },
   to: TO_FLAG,
   ...CURVE_CLIENT_FLAGS,
@@ -35,8 +35,8 @@ export const METRICS_FLAGS: Record<string, FlagSpec> = {
   host: { type: "string", value: "NAME", help: "host field of the events [default: hostname]" },
   once: { type: "boolean", help: "take one sample (rates over one second) and exit" },
   "stats-interval": STATS_INTERVAL_FLAG,
-  "stats-to": statsToFlagSpec("none"),
-};
+  "stats-to": statsToFlagSpec("none") as StringFlagSpec & { default: string },
+} as const satisfies Record<string, FlagSpec>;
 
 /**
  * `--interval` in ms: a duration of 100 ms or more.
@@ -47,8 +47,10 @@ export const METRICS_FLAGS: Record<string, FlagSpec> = {
  * metricsIntervalFlag({ interval: "5s" }); // 5000
  * ```
  */
-export function metricsIntervalFlag(values: Flags): number {
-  const interval = parseDuration(stringFlag(values, "interval") ?? "10s", "interval");
+export function metricsIntervalFlag(
+  values: FlagValues<Pick<typeof METRICS_FLAGS, "interval">>,
+): number {
+  const interval = parseDuration(values.interval, "interval");
   if (interval < MIN_INTERVAL_MS) {
     throw new UsageError(`--interval must be at least ${MIN_INTERVAL_MS}ms`);
   }

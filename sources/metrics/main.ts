@@ -9,7 +9,6 @@ import {
   type Command,
   commandCurve,
   helpText,
-  listFlag,
   parseFlags,
   reportStatsDuring,
   runCommand,
@@ -17,7 +16,6 @@ import {
   type StatsDuringOptions,
   statsIntervalFlag,
   statsToFlag,
-  stringFlag,
   waitingNotice,
   warnUnresolvableHosts,
 } from "@eventstorm/core/cli";
@@ -34,7 +32,7 @@ import { metricsCounters, sampleMetrics } from "./run.ts";
  * command.name; // "eventstorm source metrics"
  * ```
  */
-export const command: Command = {
+export const command: Command<typeof METRICS_FLAGS> = {
   name: "eventstorm source metrics",
   summary: "host.cpu, host.memory, host.disk, host.load and host.net events from /proc",
   flags: METRICS_FLAGS,
@@ -61,28 +59,25 @@ async function metricsMain(args: string[]): Promise<number> {
     return 0;
   }
   const interval = metricsIntervalFlag(parsed.values);
-  const host = stringFlag(parsed.values, "host") ?? localHostname();
-  const once = parsed.values.once === true;
+  const host = parsed.values.host ?? localHostname();
+  const once = parsed.values.once;
+  const print = parsed.values.print;
   const signal = shutdownSignal();
-  const to = listFlag(parsed.values, "to");
+  const to = parsed.values.to;
   const statsIntervalMs = statsIntervalFlag(parsed.values);
   const statsTo = statsToFlag(parsed.values);
-  const curve = parsed.values.print === true
-    ? undefined
-    : commandCurve("source metrics", parsed.values, to);
-  const output: EventOutput = parsed.values.print === true
-    ? new PrintOutput()
-    : await Emitter.open({
-      endpoints: to,
-      host,
-      curve,
-      onWaiting: waitingNotice("source metrics", to),
-    });
+  const curve = print ? undefined : commandCurve("source metrics", parsed.values, to);
+  const output: EventOutput = print ? new PrintOutput() : await Emitter.open({
+    endpoints: to,
+    host,
+    curve,
+    onWaiting: waitingNotice("source metrics", to),
+  });
   console.error(
-    `source metrics: ${once ? "one sample" : `every ${stringFlag(parsed.values, "interval")}`} → ` +
-      (parsed.values.print === true ? "stdout" : to.join(", ")),
+    `source metrics: ${once ? "one sample" : `every ${parsed.values.interval}`} → ` +
+      (print ? "stdout" : to.join(", ")),
   );
-  if (parsed.values.print !== true) warnUnresolvableHosts("source metrics", to);
+  if (!print) warnUnresolvableHosts("source metrics", to);
   const reported = new Set<string>();
   using sampler = new MetricsSampler({
     host,

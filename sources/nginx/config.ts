@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { type Flags, listFlag, stringFlag, UsageError } from "@eventstorm/core/cli";
+import { type BooleanFlagSpec, type StringFlagSpec, UsageError } from "@eventstorm/core/cli";
 import type { FileSourceSpec } from "@eventstorm/core/source";
 import { resolve } from "node:path";
 import type { LogEscape } from "./escape.ts";
@@ -15,11 +15,15 @@ import type { LineParser } from "@eventstorm/core/source";
 const ESCAPES: readonly LogEscape[] = ["default", "json", "none"];
 
 /** The format and escaping the flags ask for. */
-function chooseFormat(values: Flags): { format: string; escape: LogEscape } {
-  const literal = stringFlag(values, "format");
-  const conf = stringFlag(values, "nginx-conf");
-  const name = stringFlag(values, "format-name");
-  const escapeFlag = stringFlag(values, "escape");
+function chooseFormat(
+  values: Parameters<typeof nginxSource.makeParser>[0],
+): { format: string; escape: LogEscape } {
+  const {
+    format: literal,
+    "nginx-conf": conf,
+    "format-name": name,
+    escape: escapeFlag,
+  } = values;
   if (escapeFlag !== undefined && !ESCAPES.includes(escapeFlag as LogEscape)) {
     throw new UsageError(`--escape must be default, json or none, got '${escapeFlag}'`);
   }
@@ -38,7 +42,7 @@ function chooseFormat(values: Flags): { format: string; escape: LogEscape } {
   if (escapeFlag !== undefined) {
     throw new UsageError("--escape goes with --format; a log_format in --nginx-conf names its own");
   }
-  const files = listFlag(values, "file");
+  const files = values.file;
   try {
     const found = loadLogFormatSync(conf, {
       name,
@@ -61,7 +65,13 @@ function chooseFormat(values: Flags): { format: string; escape: LogEscape } {
  * console.log(nginxSource.summary);
  * ```
  */
-export const nginxSource: FileSourceSpec = {
+export const nginxSource: FileSourceSpec<{
+  format: StringFlagSpec;
+  "nginx-conf": StringFlagSpec;
+  "format-name": StringFlagSpec;
+  escape: StringFlagSpec;
+  strict: BooleanFlagSpec;
+}> = {
   name: "nginx",
   summary: "nginx access logs in any log_format: one http.hit event per request",
   flags: {
@@ -101,10 +111,10 @@ export const nginxSource: FileSourceSpec = {
     "also gives method, path, query and protocol; $time_local, $time_iso8601 or $msec give\n" +
     "the event time. Lines the format does not match are counted (--unparsed sends them\n" +
     "as nginx.unparsed events).",
-  makeParser(values: Flags): LineParser {
+  makeParser(values): LineParser {
     const { format, escape } = chooseFormat(values);
     try {
-      return nginxParser({ format, escape, lenient: values.strict !== true });
+      return nginxParser({ format, escape, lenient: !values.strict });
     } catch (error) {
       if (error instanceof SyntaxError) throw new UsageError(error.message);
       throw error;

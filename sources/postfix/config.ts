@@ -3,7 +3,12 @@
  *
  * @module
  */
-import { type Flags, parseDuration, stringFlag, UsageError } from "@eventstorm/core/cli";
+import {
+  type BooleanFlagSpec,
+  parseDuration,
+  type StringFlagSpec,
+  UsageError,
+} from "@eventstorm/core/cli";
 import type { FileSourceSpec } from "@eventstorm/core/source";
 import { PostfixTracker } from "./tracker.ts";
 
@@ -17,7 +22,11 @@ import { PostfixTracker } from "./tracker.ts";
  * console.log(postfixSource.summary);
  * ```
  */
-export const postfixSource: FileSourceSpec = {
+export const postfixSource: FileSourceSpec<{
+  timeout: StringFlagSpec & { default: string };
+  "deferred-timeout": StringFlagSpec & { default: string };
+  utc: BooleanFlagSpec;
+}> = {
   name: "postfix",
   summary: "Postfix mail log: one smtp.transaction per message, smtp.reject, smtp.deferred",
   flags: {
@@ -38,15 +47,12 @@ export const postfixSource: FileSourceSpec = {
   epilog: "Examples:\n" +
     "  eventstorm source postfix --file /var/log/mail.log\n" +
     "  eventstorm source postfix --file 'mail.log*' --once --print",
-  makeParser(values: Flags): PostfixTracker {
-    const timeout = parseDuration(stringFlag(values, "timeout")!, "timeout");
-    const deferredTimeout = parseDuration(
-      stringFlag(values, "deferred-timeout")!,
-      "deferred-timeout",
-    );
+  makeParser(values): PostfixTracker {
+    const timeout = parseDuration(values.timeout, "timeout");
+    const deferredTimeout = parseDuration(values["deferred-timeout"], "deferred-timeout");
     if (timeout <= 0 || deferredTimeout <= 0) {
       throw new UsageError("--timeout and --deferred-timeout must be longer than 0");
     }
-    return new PostfixTracker({ timeout, deferredTimeout, utc: values.utc === true });
+    return new PostfixTracker({ timeout, deferredTimeout, utc: values.utc });
   },
 };

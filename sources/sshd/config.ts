@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { Flags } from "@eventstorm/core/cli";
+import type { BooleanFlagSpec } from "@eventstorm/core/cli";
 import type { FileSourceSpec } from "@eventstorm/core/source";
 import { SshdParser } from "./sshd_parser.ts";
 
@@ -17,7 +17,7 @@ import { SshdParser } from "./sshd_parser.ts";
  * console.log(sshdSource.summary);
  * ```
  */
-export const sshdSource: FileSourceSpec = {
+export const sshdSource: FileSourceSpec<{ utc: BooleanFlagSpec }> = {
   name: "sshd",
   summary: "sshd logins (accepted, failed, invalid user) from auth.log as ssh.login events",
   flags: {
@@ -26,7 +26,7 @@ export const sshdSource: FileSourceSpec = {
   epilog: "Examples:\n" +
     "  eventstorm source sshd --file /var/log/auth.log\n" +
     "  eventstorm source sshd --file 'auth.log*' --once --print",
-  makeParser(values: Flags): SshdParser {
-    return new SshdParser({ utc: values.utc === true });
+  makeParser(values): SshdParser {
+    return new SshdParser({ utc: values.utc });
   },
 };

@@ -5,12 +5,11 @@
  */
 import {
   CURVE_CLIENT_FLAGS,
-  type Flags,
   type FlagSpec,
-  listFlag,
+  type FlagValues,
   STATS_INTERVAL_FLAG,
   statsToFlagSpec,
-  stringFlag,
+  type StringFlagSpec,
   TO_FLAG,
   UsageError,
 } from "@eventstorm/core/cli";
@@ -22,7 +21,7 @@ import { SyslogRouter } from "./router.ts";
 const ROUTES = ["nginx", "postfix", "sshd"] as const;
 
 /** The syslog source's own flags (the parsers' flags keep the names of their sources). */
-export const SYSLOG_FLAGS: Record<string, FlagSpec> = {
+export const SYSLOG_FLAGS = {
   listen: {
     type: "string",
     multiple: true,
@@ -67,12 +66,20 @@ export const SYSLOG_FLAGS: Record<string, FlagSpec> = {
   },
   "no-checkpoint": { type: "boolean", help: "keep no checkpoint" },
   "stats-interval": STATS_INTERVAL_FLAG,
-  "stats-to": statsToFlagSpec("none"),
-  ...Object.fromEntries(
+  "stats-to": statsToFlagSpec("none") as StringFlagSpec & { default: string },
+  ...parserFlags() as
+    & NonNullable<typeof nginxSource.flags>
+    & NonNullable<typeof postfixSource.flags>
+    & NonNullable<typeof sshdSource.flags>,
+} as const satisfies Record<string, FlagSpec>;
+
+/** The flags of the parsers, each the same but for the parser named in front of its help. */
+function parserFlags(): Record<string, FlagSpec> {
+  return Object.fromEntries(
     Object.entries({ ...nginxSource.flags, ...postfixSource.flags, ...sshdSource.flags })
       .map(([name, spec]) => [name, { ...spec, help: `(${parserOf(name)}) ${spec.help}` }]),
-  ),
-};
+  );
+}
 
 function parserOf(flag: string): string {
   if (flag === "utc") return "postfix, sshd";
@@ -85,27 +92,31 @@ function parserOf(flag: string): string {
  *
  * @example
  * ```ts
- * import { syslogRouter } from "@eventstorm/source-syslog";
- * const router = await syslogRouter({ routes: "sshd", generic: true });
+ * import { parseFlags } from "@eventstorm/core/cli";
+ * import { SYSLOG_FLAGS, syslogRouter } from "@eventstorm/source-syslog";
+ * const flags = SYSLOG_FLAGS;
+ * const { values } = parseFlags(["--routes", "sshd", "--generic"], { name: "x", summary: "x", flags });
+ * const router = await syslogRouter(values);
  * ```
  */
-export async function syslogRouter(values: Flags): Promise<SyslogRouter> {
-  const routes = (stringFlag(values, "routes") ?? ROUTES.join(",")).split(",").map((r) => r.trim())
-    .filter((r) => r !== "");
+export async function syslogRouter(
+  values: FlagValues<typeof SYSLOG_FLAGS>,
+): Promise<SyslogRouter> {
+  const routes = values.routes.split(",").map((r) => r.trim()).filter((r) => r !== "");
   for (const route of routes) {
     if (!(ROUTES as readonly string[]).includes(route)) {
       throw new UsageError(`--routes: unknown parser '${route}' (known: ${ROUTES.join(", ")})`);
     }
   }
-  const postfixValues = { timeout: "1h", "deferred-timeout": "5d", ...values };
+  // The parsers take their own flags' values; there are no files.
+  const parserValues = { ...values, file: [] };
+  const nginxTags = values["nginx-tag"];
   return new SyslogRouter({
-    nginx: routes.includes("nginx")
-      ? await nginxSource.makeParser({ ...values, file: [] })
-      : undefined,
-    nginxTags: listFlag(values, "nginx-tag").length > 0 ? listFlag(values, "nginx-tag") : undefined,
-    postfix: routes.includes("postfix") ? await postfixSource.makeParser(postfixValues) : undefined,
-    sshd: routes.includes("sshd") ? await sshdSource.makeParser(values) : undefined,
-    generic: values.generic === true,
-    utc: values.utc === true,
+    nginx: routes.includes("nginx") ? await nginxSource.makeParser(parserValues) : undefined,
+    nginxTags: nginxTags.length > 0 ? nginxTags : undefined,
+    postfix: routes.includes("postfix") ? await postfixSource.makeParser(parserValues) : undefined,
+    sshd: routes.includes("sshd") ? await sshdSource.makeParser(parserValues) : undefined,
+    generic: values.generic,
+    utc: values.utc,
   });
 }

@@ -18,7 +18,6 @@ import {
   endpointsFlag,
   helpText,
   integerFlag,
-  listFlag,
   parseFlags,
   reportStatsDuring,
   runCommand,
@@ -26,7 +25,6 @@ import {
   type StatsDuringOptions,
   statsIntervalFlag,
   statsToFlag,
-  stringFlag,
   UsageError,
   waitingNotice,
   warnUnresolvableHosts,
@@ -37,7 +35,7 @@ import { SYSLOG_FLAGS, syslogRouter } from "./config.ts";
 import { formatSyslogLine, syslogCounters } from "./stats.ts";
 
 /** The command line of `eventstorm source syslog`. */
-export const command: Command = {
+export const command: Command<typeof SYSLOG_FLAGS> = {
   name: "eventstorm source syslog",
   summary: "syslog over UDP/TCP/Unix (RFC 3164, 5424, 6587) to the nginx, Postfix, sshd parsers",
   flags: SYSLOG_FLAGS,
@@ -65,24 +63,24 @@ async function syslogMain(args: string[]): Promise<number> {
     return 0;
   }
   const values = parsed.values;
-  const listen = listFlag(values, "listen").map(parseListenAddress);
+  const listen = values.listen.map(parseListenAddress);
   if (listen.length === 0) {
     throw new UsageError(
       `${command.name}: --listen is required (e.g. udp://127.0.0.1:5514)`,
     );
   }
-  const print = values.print === true;
+  const print = values.print;
   const to = endpointsFlag(values, "to");
   const curve = print ? undefined : commandCurve("source syslog", values, to);
   const statsTo = statsToFlag(values);
   const statsIntervalMs = statsIntervalFlag(values);
-  const hostOverride = stringFlag(values, "host");
+  const hostOverride = values.host;
   const host = hostOverride ?? localHostname();
-  const explicit = stringFlag(values, "checkpoint");
-  if (explicit !== undefined && values["no-checkpoint"] === true) {
+  const explicit = values.checkpoint;
+  if (explicit !== undefined && values["no-checkpoint"]) {
     throw new UsageError("--checkpoint and --no-checkpoint exclude each other");
   }
-  const checkpointPath = values["no-checkpoint"] === true ? undefined : explicit ??
+  const checkpointPath = values["no-checkpoint"] ? undefined : explicit ??
     (print ? undefined : defaultCheckpointPath("syslog", listen.map((a) => a.text)));
   const router = await syslogRouter(values);
   const source = new SyslogSource({
@@ -90,7 +88,7 @@ async function syslogMain(args: string[]): Promise<number> {
     parser: router,
     host,
     hostOverride,
-    unparsedType: values.unparsed === true ? "syslog.unparsed" : undefined,
+    unparsedType: values.unparsed ? "syslog.unparsed" : undefined,
     maxMessageBytes: integerFlag(values, "max-message-bytes", { min: 256, max: 64 << 20 }),
     checkpointPath,
     signal: shutdownSignal(),
