@@ -26,10 +26,10 @@ const requests = Number(args.values.requests);
 const rounds = Math.max(1, Number(args.values.rounds));
 const gem = new URL("../sources/ruby/", import.meta.url).pathname;
 
-function rubySender(total: number) {
+function rubySender(total: number, rubyFlags: string[] = []) {
   return (sendTo: string) =>
     new Deno.Command("ruby", {
-      args: [`${gem}bench/emit.rb`, sendTo, String(total)],
+      args: [...rubyFlags, `${gem}bench/emit.rb`, sendTo, String(total)],
       stdout: "piped",
       stderr: "inherit",
     }).spawn();
@@ -137,6 +137,10 @@ const ts = await runTransport("TypeScript emitter → router, 1000/msg", {
   send: "encode",
   receive: "raw",
 });
+const verdict = (figure: { eventsPerSecond: number; lost: number; received: number }) =>
+  figure.eventsPerSecond >= 200_000 && figure.lost === 0 && figure.received === events
+    ? "met"
+    : "NOT met";
 const ruby = await runTransport("Ruby emitter → router, 1000/msg", {
   viaRouter: true,
   total: events,
@@ -147,10 +151,29 @@ const ruby = await runTransport("Ruby emitter → router, 1000/msg", {
 });
 console.log(
   `Ruby/TypeScript emitter ratio ${(ruby.eventsPerSecond / ts.eventsPerSecond).toFixed(2)}; ` +
-    `target ≥200,000 ev/s with 0 lost: ${
-      ruby.eventsPerSecond >= 200_000 && ruby.lost === 0 && ruby.received === events
-        ? "met"
-        : "NOT met"
-    }`,
+    `target ≥200,000 ev/s with 0 lost: ${verdict(ruby)}`,
 );
+// YJIT, Ruby's own JIT (on by default in Rails 7.2 apps on Ruby 3.3+), where this Ruby has it.
+const yjit = (await new Deno.Command("ruby", {
+  args: ["--yjit", "-e", "exit RubyVM::YJIT.enabled? ? 0 : 1"],
+  stdout: "null",
+  stderr: "null",
+}).output()).success;
+if (yjit) {
+  const jitted = await runTransport("Ruby emitter with --yjit → router, 1000/msg", {
+    viaRouter: true,
+    total: events,
+    per: 1000,
+    send: "encode",
+    receive: "raw",
+    sender: rubySender(events, ["--yjit"]),
+  });
+  console.log(
+    `Ruby (YJIT)/TypeScript emitter ratio ${
+      (jitted.eventsPerSecond / ts.eventsPerSecond).toFixed(2)
+    }; target ≥200,000 ev/s with 0 lost: ${verdict(jitted)}`,
+  );
+} else {
+  console.log("Ruby emitter with --yjit: this ruby has no YJIT");
+}
 await rackBench();

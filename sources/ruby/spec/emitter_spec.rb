@@ -186,8 +186,15 @@ RSpec.describe Eventstorm::Emitter do
       type, type_element = emitter.send(:known_type, "app.bytes")
       expected = { "type" => type, "time" => time, "host" => "wéb1" }
       own.each { |key, value| expected[key.to_s] = value }
-      expect(emitter.send(:splice, type_element, time, own)).to eq(expected.to_bson.to_s)
+      expect(emitter.send(:event_bytes, type, type_element, time, own))
+        .to eq(expected.to_bson.to_s)
     end
+    # The fast path is the one taken for an ordinary time, and it writes a date.
+    type, type_element = emitter.send(:known_type, "app.bytes")
+    bytes = emitter.send(:fast_encode, type, type_element, Time.now, { n: 1 })
+    expect(bytes).not_to be_nil
+    expect(BSON::Document.from_bson(BSON::ByteBuffer.new(bytes))["time"]).to be_a(Time)
+    expect(emitter.send(:fast_encode, type, type_element, Time.at(0), { n: 1 })).to be_nil
   end
 
   it "rejects an invalid type and an unknown endpoint clearly" do
