@@ -164,7 +164,8 @@ Deno.test({
             r.sources,
             `log_format diff '${DIFF_FORMAT}';\n    access_log ${diffLog} diff;`,
           ),
-          server: "eventstorm on;",
+          // request_id is no default field; it pairs each event with its log line.
+          server: "eventstorm on; eventstorm_field request_id $request_id;",
           workers: 2,
         },
         freePort(),
