@@ -75,10 +75,11 @@ export interface SinkSpec<
   /** Examples and notes for `--help`. */
   epilog?: string;
   /**
-   * Builds the backend from the parsed flags (throw `UsageError` for bad values).
-   * It runs after the common flags are checked and before the collector opens.
+   * Builds the backend from the parsed flags, its own and the common ones (throw
+   * `UsageError` for bad values). It runs after the common flags are checked and
+   * before the collector opens.
    */
-  makeBackend(values: FlagValues<F>): Promise<B>;
+  makeBackend(values: FlagValues<F> & FlagValues<typeof SINK_FLAGS>): Promise<B>;
   /**
    * A line for stdout once the sink receives, for scripts that start it (the
    * dashboard's address); stdout carries nothing else.
@@ -268,7 +269,9 @@ export async function runSinkMain<F extends Record<string, FlagSpec>, B extends 
     batchSize: integerFlag(values, "batch-size", { min: 1, max: 1_000_000 }),
     shutdownTimeoutMs: parseDuration(values["shutdown-timeout"], "shutdown-timeout"),
   };
-  const backend = await sink.makeBackend(parsed.values as FlagValues<F>);
+  const backend = await sink.makeBackend(
+    parsed.values as FlagValues<F> & FlagValues<typeof SINK_FLAGS>,
+  );
   const runner = new SinkRunner(backend, runnerOptions);
   try {
     await runner.open();
