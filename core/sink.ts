@@ -359,6 +359,8 @@ export class SinkRunner {
   // Whole messages for a backend that takes them undecoded, else events.
   readonly #buffer: Held<Event[], Event> | Held<WireMessage, WireMessage>;
   #inFlight = 0;
+  /** The writer is giving timers a turn (see `#stepOut`). */
+  #writerStepsOut = false;
   #wakeWriter: (() => void) | undefined;
   #latencyTotal = 0;
   readonly #turns = new Turns({ clockEvery: 1 });
@@ -424,9 +426,15 @@ export class SinkRunner {
     const writer = this.#writeLoop(() => receiving);
     try {
       if (messages) {
-        for await (const message of collector.messages()) this.#acceptMessage(message);
+        for await (const message of collector.messages()) {
+          this.#acceptMessage(message);
+          if (this.#writerStepsOut) await this.#stepOut();
+        }
       } else {
-        for await (const batch of collector.batches()) this.#accept(batch);
+        for await (const batch of collector.batches()) {
+          this.#accept(batch);
+          if (this.#writerStepsOut) await this.#stepOut();
+        }
       }
     } finally {
       receiving = false;
@@ -548,7 +556,9 @@ export class SinkRunner {
         // A synchronous backend resolves at once: without this, a buffer that
         // never empties would keep timers and signals waiting.
         if (this.#turns.due()) {
+          this.#writerStepsOut = true;
           await this.#turns.give();
+          this.#writerStepsOut = false;
         }
       } catch (error) {
         // Back at the front, to be retried first.
@@ -561,6 +571,16 @@ export class SinkRunner {
         delay = Math.min(delay * 2, this.#options.maxRetryMs);
       }
     }
+  }
+
+  /**
+   * Steps out of the microtask queue while the writer does: a reader that never
+   * waits (a busy socket) would otherwise keep the writer's timer from firing
+   * and fill the buffer meanwhile, so a backend that writes synchronously (all
+   * CPU) would drop at a full buffer what it could have left in the socket's queue.
+   */
+  #stepOut(): Promise<void> {
+    return new Promise((resolve) => setTimeout(resolve, 0));
   }
 
   #write(batch: Event[]): Promise<number | WriteResult | void> {
