@@ -80,6 +80,8 @@ export interface SinkSpec<
    * before the collector opens.
    */
   makeBackend(values: FlagValues<F> & FlagValues<typeof SINK_FLAGS>): Promise<B>;
+  /** Messages libzmq queues for the sink before the sender side drops (default 1000). */
+  receiveHwm?: number;
   /**
    * A line for stdout once the sink receives, for scripts that start it (the
    * dashboard's address); stdout carries nothing else.
@@ -258,7 +260,7 @@ export async function runSinkMain<F extends Record<string, FlagSpec>, B extends 
   // Checked before the backend opens: a typo must not leave a database file
   // behind or wait for a server first.
   const curve = curveFromFlags(values);
-  const collector = collectorFromFlags(values, curve);
+  const collector = { ...collectorFromFlags(values, curve), receiveHwm: sink.receiveHwm };
   const from = collector.endpoints;
   const statsTo = statsToFlag(values);
   const intervalMs = statsIntervalFlag(values);

@@ -84,6 +84,8 @@ export const command: Command = sinkCommand({
       throw error;
     }
   },
+  // A viewer gains nothing from a deep queue, and each queued message may be large.
+  receiveHwm: 100,
   // Stdout carries just the address, for scripts that start the dashboard.
   announce: (backend) => `dashboard: ${backend.url}`,
 });
