@@ -189,7 +189,7 @@ async function throughWire(durationMs: number, intervalMs: number, rate: number)
         formatCount(eventsPerSecond).padStart(6)
       } ev/s aggregated, ${
         ((updates - previous.updates) / seconds).toFixed(1)
-      } updates/s to the page, lost on wire ${stats.lost}, sender sent ${senderStats.sent} dropped ${senderStats.dropped}, frames kept ${stats.frames}; ${memoryLine()}`,
+      } updates/s to the page, lost on wire ${stats.lost}, dropped ${stats.dropped}, sender sent ${senderStats.sent} dropped ${senderStats.dropped}, frames kept ${stats.frames}; ${memoryLine()}`,
     );
     previous = { at: now, events: stats.events, updates };
   }
@@ -205,7 +205,7 @@ async function throughWire(durationMs: number, intervalMs: number, rate: number)
   console.log(
     `through the wire: ${formatCount(totalRateEvents / Math.max(1, totalRateSeconds))} ev/s ` +
       `mean, ${formatCount(peakRate)} ev/s best interval; ${final.events} events, ` +
-      `${final.lost} lost on the wire, ${updates} page updates (${
+      `${final.lost} lost on the wire, ${final.dropped} dropped, ${updates} page updates (${
         (updateBytes / Math.max(1, updates) / 1024).toFixed(1)
       } KiB each on average), ${final.skipped} held back; ` +
       `rss max first half ${mib(max(firstHalf))}, second half ${

@@ -5,8 +5,14 @@
  *
  * @module
  */
-import { Collector, type CollectorOptions, type EventBatch } from "./collector.ts";
+import {
+  Collector,
+  type CollectorOptions,
+  type CollectorStats,
+  type EventBatch,
+} from "./collector.ts";
 import type { Event } from "./event.ts";
+import type { WireMessage } from "./protocol.ts";
 import type { StreamPosition } from "./sequence.ts";
 import type { Counters } from "./stats.ts";
 import { Queue } from "./queue.ts";
@@ -32,6 +38,28 @@ export interface SinkBackend {
    * runner reads them once before it takes in anything, retrying while it throws.
    */
   positions?(): Promise<StreamPosition[]>;
+  /**
+   * A backend that reads BSON bodies itself implements it to take checked but
+   * undecoded messages (`Collector.messages()`) instead of `write`'s events:
+   * the runner then never decodes. Buffering, batches, retries and accounting
+   * are the same, in events (a message is split where the buffer or a batch
+   * ends); no `_id` is assigned, and `positions` come from the messages' headers.
+   */
+  writeMessages?(
+    messages: WireMessage[],
+    positions?: StreamPosition[],
+  ): Promise<number | WriteResult | void>;
+  /**
+   * Called once, when the collector is open and before the first write, with a
+   * reader of the collector's counters (per-stream received, lost, duplicates,
+   * malformed), for a backend that shows them.
+   */
+  start?(wire: () => CollectorStats): void;
+  /**
+   * The backend's own counters, added to the runner's in its stats line and
+   * `eventstorm.stats` events, under names the runner does not use (`clients`).
+   */
+  counters?(): Counters;
   /** Flushes and releases the backend. */
   close(): Promise<void>;
 }
@@ -195,6 +223,121 @@ export function positionsOf(
 }
 
 /**
+ * What the runner holds between the collector and the backend: events, or whole
+ * messages counted by their events. Every count here is in events.
+ */
+interface Held<Unit, Item> {
+  /** Events held. */
+  readonly length: number;
+  /** Holds events `[from, to)` of `unit`. */
+  hold(unit: Unit, from: number, to: number): void;
+  /** Discards up to `count` events from the front; returns how many went. */
+  drop(count: number): number;
+  /** Removes up to `count` events from the front, oldest first. */
+  take(count: number): { items: Item[]; count: number };
+  /** Puts a taken batch back at the front. */
+  putBack(items: Item[], count: number): void;
+  clear(): void;
+}
+
+class HeldEvents implements Held<Event[], Event> {
+  readonly #queue = new Queue<Event>();
+  get length(): number {
+    return this.#queue.length;
+  }
+  hold(events: Event[], from: number, to: number): void {
+    for (let i = from; i < to; i++) this.#queue.push(events[i]);
+  }
+  drop(count: number): number {
+    return this.#queue.drop(count);
+  }
+  take(count: number): { items: Event[]; count: number } {
+    const items = this.#queue.shiftMany(count);
+    return { items, count: items.length };
+  }
+  putBack(items: Event[]): void {
+    this.#queue.unshiftMany(items);
+  }
+  clear(): void {
+    this.#queue.clear();
+  }
+}
+
+/** Documents `[from, to)` of a checked message, its header moved along. */
+function sliceMessage(message: WireMessage, from: number, to: number): WireMessage {
+  if (from === 0 && to === message.count) return message;
+  const body = message.body;
+  const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+  let offset = 0, start = 0;
+  for (let i = 0; i < to; i++) {
+    if (i === from) start = offset;
+    offset += view.getInt32(offset, true);
+  }
+  const header = message.header;
+  return {
+    topic: message.topic,
+    header: header && { ...header, first: header.first + from, count: to - from },
+    body: body.subarray(start, offset),
+    count: to - from,
+  };
+}
+
+class HeldMessages implements Held<WireMessage, WireMessage> {
+  readonly #queue = new Queue<WireMessage>();
+  #events = 0;
+  get length(): number {
+    return this.#events;
+  }
+  hold(message: WireMessage, from: number, to: number): void {
+    this.#queue.push(sliceMessage(message, from, to));
+    this.#events += to - from;
+  }
+  drop(count: number): number {
+    return this.take(count).count;
+  }
+  take(count: number): { items: WireMessage[]; count: number } {
+    const items: WireMessage[] = [];
+    let taken = 0;
+    while (taken < count && this.#queue.length > 0) {
+      const head = this.#queue.shift()!;
+      const room = count - taken;
+      if (head.count > room) {
+        items.push(sliceMessage(head, 0, room));
+        this.#queue.unshiftMany([sliceMessage(head, room, head.count)]);
+        taken += room;
+      } else {
+        items.push(head);
+        taken += head.count;
+      }
+    }
+    this.#events -= taken;
+    return { items, count: taken };
+  }
+  putBack(items: WireMessage[], count: number): void {
+    this.#queue.unshiftMany(items);
+    this.#events += count;
+  }
+  clear(): void {
+    this.#queue.clear();
+    this.#events = 0;
+  }
+}
+
+/** Each stream's position after `messages`, from their headers. */
+function positionsOfMessages(messages: readonly WireMessage[], at = Date.now()): StreamPosition[] {
+  const byStream = new Map<string, StreamPosition>();
+  for (const { topic, header } of messages) {
+    if (header === undefined) continue;
+    const key = `${header.source}/${topic}`;
+    const next = header.first + header.count;
+    const known = byStream.get(key);
+    if (known === undefined) byStream.set(key, { source: header.source, topic, next, at });
+    else known.next = Math.max(known.next, next);
+  }
+  return [...byStream.values()];
+}
+
+/**
  * Runs a sink: a {@linkcode Collector} feeds a bounded buffer; a writer drains it
  * into the backend in batches and retries with exponential backoff while the
  * backend is down. Receiving never waits for the backend, so an outage costs
@@ -213,8 +356,11 @@ export class SinkRunner {
   readonly #options: Required<Omit<SinkRunnerOptions, "collector">>;
   readonly #collectorOptions: CollectorOptions;
   #collector: Collector | undefined;
-  #buffer = new Queue<Event>();
+  // Whole messages for a backend that takes them undecoded, else events.
+  readonly #buffer: Held<Event[], Event> | Held<WireMessage, WireMessage>;
   #inFlight = 0;
+  /** The writer is giving timers a turn (see `#stepOut`). */
+  #writerStepsOut = false;
   #wakeWriter: (() => void) | undefined;
   #latencyTotal = 0;
   readonly #turns = new Turns({ clockEvery: 1 });
@@ -240,6 +386,7 @@ export class SinkRunner {
   constructor(backend: SinkBackend, options: SinkRunnerOptions) {
     this.#backend = backend;
     this.#collectorOptions = options.collector;
+    this.#buffer = backend.writeMessages ? new HeldMessages() : new HeldEvents();
     this.#options = {
       bufferEvents: options.bufferEvents ?? 100_000,
       whenFull: options.whenFull ?? "drop-newest",
@@ -260,11 +407,14 @@ export class SinkRunner {
   /** Receives and stores until `signal` aborts, then drains the buffer and closes. */
   async run(signal: AbortSignal): Promise<SinkStats> {
     const collector = await this.open();
-    // Positions are read from the ids the runner assigns: without them, none are kept.
-    if (this.#backend.positions !== undefined && this.#options.assignIds) {
+    const messages = this.#backend.writeMessages !== undefined;
+    // Positions are read from the ids the runner assigns (or the headers of
+    // undecoded messages): without them, none are kept.
+    if (this.#backend.positions !== undefined && (this.#options.assignIds || messages)) {
       const positions = await this.#loadPositions(signal);
       if (positions !== undefined) collector.resume(positions);
     }
+    this.#backend.start?.(() => collector.stats());
     let receiving = true;
     // Take in what is already on its way before closing: those events are stored
     // (or counted) rather than discarded with the socket.
@@ -275,7 +425,17 @@ export class SinkRunner {
     if (signal.aborted) onAbort();
     const writer = this.#writeLoop(() => receiving);
     try {
-      for await (const batch of collector.batches()) this.#accept(batch);
+      if (messages) {
+        for await (const message of collector.messages()) {
+          this.#acceptMessage(message);
+          if (this.#writerStepsOut) await this.#stepOut();
+        }
+      } else {
+        for await (const batch of collector.batches()) {
+          this.#accept(batch);
+          if (this.#writerStepsOut) await this.#stepOut();
+        }
+      }
     } finally {
       receiving = false;
       signal.removeEventListener("abort", onAbort);
@@ -328,65 +488,60 @@ export class SinkRunner {
         for (const event of events) delete event._id;
       }
     }
-    this.#stats.received += events.length;
-    const room = Math.max(0, this.#options.bufferEvents - this.#bufferedCount() - this.#inFlight);
-    if (events.length <= room) {
-      for (const event of events) this.#buffer.push(event);
+    this.#admit(this.#buffer as Held<Event[], Event>, events, events.length);
+  }
+
+  #acceptMessage(message: WireMessage): void {
+    this.#admit(this.#buffer as Held<WireMessage, WireMessage>, message, message.count);
+  }
+
+  /** Holds the `count` events of `unit`, or as many as the buffer's policy keeps. */
+  #admit<Unit>(buffer: Held<Unit, unknown>, unit: Unit, count: number): void {
+    this.#stats.received += count;
+    const room = Math.max(0, this.#options.bufferEvents - buffer.length - this.#inFlight);
+    if (count <= room) {
+      buffer.hold(unit, 0, count);
     } else if (this.#options.whenFull === "drop-newest") {
-      for (let i = 0; i < room; i++) this.#buffer.push(events[i]);
-      this.#stats.droppedFull += events.length - room;
+      if (room > 0) buffer.hold(unit, 0, room);
+      this.#stats.droppedFull += count - room;
     } else {
-      const excess = events.length - room;
-      const fromBuffer = this.#buffer.drop(excess);
+      const excess = count - room;
+      const fromBuffer = buffer.drop(excess);
       const skipIncoming = excess - fromBuffer;
-      for (let i = skipIncoming; i < events.length; i++) this.#buffer.push(events[i]);
+      if (skipIncoming < count) buffer.hold(unit, skipIncoming, count);
       this.#stats.droppedFull += excess;
     }
     this.#wakeWriter?.();
   }
 
-  #bufferedCount(): number {
-    return this.#buffer.length;
-  }
-
-  /** Moves the next batch out of the buffer, where drop-oldest cannot reach it. */
-  #take(): Event[] {
-    const batch = this.#buffer.shiftMany(this.#options.batchSize);
-    this.#inFlight = batch.length;
-    return batch;
-  }
-
-  /** Puts a failed batch back at the front, to be retried first. */
-  #putBack(batch: Event[]): void {
-    this.#buffer.unshiftMany(batch);
-    this.#inFlight = 0;
-  }
-
   async #writeLoop(receiving: () => boolean): Promise<void> {
     let delay = this.#options.retryMs;
     let shutdownDeadline = Infinity;
+    const buffer = this.#buffer as Held<unknown, Event | WireMessage>;
+    const messages = this.#backend.writeMessages !== undefined;
     while (true) {
       if (!receiving() && shutdownDeadline === Infinity) {
         shutdownDeadline = Date.now() + this.#options.shutdownTimeoutMs;
       }
-      if (this.#bufferedCount() === 0) {
+      if (buffer.length === 0) {
         if (!receiving()) return;
         await new Promise<void>((resolve) => this.#wakeWriter = resolve);
         this.#wakeWriter = undefined;
         continue;
       }
       if (Date.now() >= shutdownDeadline) {
-        this.#stats.droppedShutdown += this.#bufferedCount();
-        this.#buffer.clear();
+        this.#stats.droppedShutdown += buffer.length;
+        buffer.clear();
         return;
       }
-      const batch = this.#take();
+      // Taken out of the buffer, where drop-oldest cannot reach it.
+      const batch = buffer.take(this.#options.batchSize);
+      this.#inFlight = batch.count;
       const started = performance.now();
       try {
-        const positions = this.#backend.positions && this.#options.assignIds
-          ? positionsOf(batch)
-          : undefined;
-        const result = (await this.#backend.write(batch, positions)) ?? 0;
+        const result = (messages
+          ? await this.#writeMessages(batch.items as WireMessage[])
+          : await this.#write(batch.items as Event[])) ?? 0;
         const rejected = typeof result === "number" ? result : result.rejected ?? 0;
         const duplicates = typeof result === "number" ? 0 : result.duplicates ?? 0;
         const latency = performance.now() - started;
@@ -394,15 +549,21 @@ export class SinkRunner {
         this.#latencyTotal += latency;
         this.#stats.latencyMsMax = Math.max(this.#stats.latencyMsMax, latency);
         this.#inFlight = 0;
-        this.#stats.stored += batch.length - rejected - duplicates;
+        this.#stats.stored += batch.count - rejected - duplicates;
         this.#stats.droppedRejected += rejected;
         this.#stats.duplicates += duplicates;
         delay = this.#options.retryMs;
         // A synchronous backend resolves at once: without this, a buffer that
         // never empties would keep timers and signals waiting.
-        if (this.#turns.due()) await this.#turns.give();
+        if (this.#turns.due()) {
+          this.#writerStepsOut = true;
+          await this.#turns.give();
+          this.#writerStepsOut = false;
+        }
       } catch (error) {
-        this.#putBack(batch);
+        // Back at the front, to be retried first.
+        buffer.putBack(batch.items, batch.count);
+        this.#inFlight = 0;
         this.#stats.writeErrors++;
         this.#stats.lastError = error instanceof Error ? error.message : String(error);
         const wait = Math.min(delay, Math.max(0, shutdownDeadline - Date.now()));
@@ -412,12 +573,34 @@ export class SinkRunner {
     }
   }
 
+  /**
+   * Steps out of the microtask queue while the writer does: a reader that never
+   * waits (a busy socket) would otherwise keep the writer's timer from firing
+   * and fill the buffer meanwhile, so a backend that writes synchronously (all
+   * CPU) would drop at a full buffer what it could have left in the socket's queue.
+   */
+  #stepOut(): Promise<void> {
+    return new Promise((resolve) => setTimeout(resolve, 0));
+  }
+
+  #write(batch: Event[]): Promise<number | WriteResult | void> {
+    const positions = this.#backend.positions && this.#options.assignIds
+      ? positionsOf(batch)
+      : undefined;
+    return this.#backend.write(batch, positions);
+  }
+
+  #writeMessages(batch: WireMessage[]): Promise<number | WriteResult | void> {
+    const positions = this.#backend.positions ? positionsOfMessages(batch) : undefined;
+    return this.#backend.writeMessages!(batch, positions);
+  }
+
   /** The counters. */
   stats(): SinkStats {
     const wire = this.#collector?.stats();
     return {
       ...this.#stats,
-      buffered: this.#bufferedCount() + this.#inFlight,
+      buffered: this.#buffer.length + this.#inFlight,
       latencyMsAvg: this.#writes ? this.#latencyTotal / this.#writes : 0,
       lostOnWire: wire?.lost ?? 0,
       duplicatesOnWire: wire?.duplicates ?? 0,
@@ -430,6 +613,8 @@ export class SinkRunner {
   counters(): Counters {
     const stats = this.stats();
     return {
+      // The backend's own first: a shared name keeps the runner's meaning.
+      ...this.#backend.counters?.(),
       received: stats.received,
       stored: stats.stored,
       buffered: stats.buffered,

@@ -62,7 +62,10 @@ import {
  * };
  * ```
  */
-export interface SinkSpec<F extends Record<string, FlagSpec> = Record<string, FlagSpec>> {
+export interface SinkSpec<
+  F extends Record<string, FlagSpec> = Record<string, FlagSpec>,
+  B extends SinkBackend = SinkBackend,
+> {
   /** Sink name, as in `eventstorm sink NAME` and the stats `component` (`sink-NAME`). */
   name: string;
   /** One-line summary. */
@@ -71,8 +74,19 @@ export interface SinkSpec<F extends Record<string, FlagSpec> = Record<string, Fl
   flags: F;
   /** Examples and notes for `--help`. */
   epilog?: string;
-  /** Builds the backend from the parsed flags (throw `UsageError` for bad values). */
-  makeBackend(values: FlagValues<F>): Promise<SinkBackend>;
+  /**
+   * Builds the backend from the parsed flags, its own and the common ones (throw
+   * `UsageError` for bad values). It runs after the common flags are checked and
+   * before the collector opens.
+   */
+  makeBackend(values: FlagValues<F> & FlagValues<typeof SINK_FLAGS>): Promise<B>;
+  /** Messages libzmq queues for the sink before the sender side drops (default 1000). */
+  receiveHwm?: number;
+  /**
+   * A line for stdout once the sink receives, for scripts that start it (the
+   * dashboard's address); stdout carries nothing else.
+   */
+  announce?(backend: B): string;
 }
 
 /** Flags every receiver of a router's stream has: every sink and the dashboard.
@@ -152,12 +166,15 @@ export const SINK_FLAGS = {
 } as const satisfies Record<string, FlagSpec>;
 
 /**
- * One readable stats line for a sink.
+ * One readable stats line for a sink; `own` names the backend's own counters
+ * ({@linkcode SinkBackend.counters}), printed last (`_` as a space).
  *
  * @example
  * ```ts
  * import { formatSinkLine } from "@eventstorm/core/sink";
  * formatSinkLine("store", { received: 10, stored: 10, buffered: 0, dropped: 0, lost: 0 }, {}, 1000);
+ * formatSinkLine("dashboard", { received: 10, stored: 10, clients: 1 }, {}, 1000, ["clients"]);
+ * // "sink dashboard: 10 ev/s stored; received 10, …, clients 1"
  * ```
  */
 export function formatSinkLine(
@@ -165,6 +182,7 @@ export function formatSinkLine(
   current: Counters,
   previous: Counters,
   elapsedMs: number,
+  own: readonly string[] = [],
 ): string {
   return `sink ${name}: ${
     formatCount(rate(current.stored, previous.stored ?? 0, elapsedMs))
@@ -177,7 +195,8 @@ export function formatSinkLine(
     `, malformed ${current.malformed ?? 0}, rejected ${current.rejected ?? 0}` +
     (current.retried ? `, write errors ${current.retried}` : "") +
     (current.other_members ? `, left to other members ${current.other_members} msgs` : "") +
-    (current.latency_ms_avg !== undefined ? `, write ${current.latency_ms_avg}ms avg` : "");
+    (current.latency_ms_avg !== undefined ? `, write ${current.latency_ms_avg}ms avg` : "") +
+    own.map((key) => `, ${key.replaceAll("_", " ")} ${current[key] ?? 0}`).join("");
 }
 
 /**
@@ -197,7 +216,9 @@ export function formatSinkLine(
  * command.name; // "eventstorm sink null"
  * ```
  */
-export function sinkCommand<F extends Record<string, FlagSpec>>(sink: SinkSpec<F>): Command {
+export function sinkCommand<F extends Record<string, FlagSpec>, B extends SinkBackend>(
+  sink: SinkSpec<F, B>,
+): Command {
   return {
     name: `eventstorm sink ${sink.name}`,
     summary: sink.summary,
@@ -219,9 +240,9 @@ export function sinkCommand<F extends Record<string, FlagSpec>>(sink: SinkSpec<F
  * });
  * ```
  */
-export async function runSinkMain<F extends Record<string, FlagSpec>>(
+export async function runSinkMain<F extends Record<string, FlagSpec>, B extends SinkBackend>(
   args: string[],
-  sink: SinkSpec<F>,
+  sink: SinkSpec<F, B>,
 ): Promise<number> {
   const spec = sinkCommand(sink);
   const parsed = parseFlags(args, spec);
@@ -239,7 +260,7 @@ export async function runSinkMain<F extends Record<string, FlagSpec>>(
   // Checked before the backend opens: a typo must not leave a database file
   // behind or wait for a server first.
   const curve = curveFromFlags(values);
-  const collector = collectorFromFlags(values, curve);
+  const collector = { ...collectorFromFlags(values, curve), receiveHwm: sink.receiveHwm };
   const from = collector.endpoints;
   const statsTo = statsToFlag(values);
   const intervalMs = statsIntervalFlag(values);
@@ -250,7 +271,9 @@ export async function runSinkMain<F extends Record<string, FlagSpec>>(
     batchSize: integerFlag(values, "batch-size", { min: 1, max: 1_000_000 }),
     shutdownTimeoutMs: parseDuration(values["shutdown-timeout"], "shutdown-timeout"),
   };
-  const backend = await sink.makeBackend(parsed.values as FlagValues<F>);
+  const backend = await sink.makeBackend(
+    parsed.values as FlagValues<F> & FlagValues<typeof SINK_FLAGS>,
+  );
   const runner = new SinkRunner(backend, runnerOptions);
   try {
     await runner.open();
@@ -261,11 +284,15 @@ export async function runSinkMain<F extends Record<string, FlagSpec>>(
   console.error(`sink ${sink.name}: receiving from ${from.join(", ")}`);
   warnUnresolvableHosts(`sink ${sink.name}`, from);
   warnPlaintextBinds(`sink ${sink.name}`, from.flatMap(parseEndpoints), curve);
+  const announcement = sink.announce?.(backend);
+  if (announcement !== undefined) console.log(announcement);
+  const own = Object.keys(backend.counters?.() ?? {});
   await reportStatsDuring({
     component: `sink-${sink.name}`,
     intervalMs,
     snapshot: () => runner.counters(),
-    format: (current, previous, elapsed) => formatSinkLine(sink.name, current, previous, elapsed),
+    format: (current, previous, elapsed) =>
+      formatSinkLine(sink.name, current, previous, elapsed, own),
     statsTo,
     curve,
   }, () => runner.run(shutdownSignal()));

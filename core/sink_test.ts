@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
+import { decodeEvents } from "./codec.ts";
 import { Emitter } from "./emitter.ts";
 import type { Event } from "./event.ts";
+import type { WireMessage } from "./protocol.ts";
 import {
   eventId,
   parseEventId,
@@ -33,6 +35,25 @@ class SwitchableBackend implements SinkBackend {
   }
   close(): Promise<void> {
     return Promise.resolve();
+  }
+}
+
+/**
+ * The same, taking undecoded messages: it decodes them itself, and notes the
+ * largest write, which the batch size bounds in events.
+ */
+class SwitchableMessageBackend extends SwitchableBackend {
+  largestWrite = 0;
+  async writeMessages(messages: WireMessage[]): Promise<number> {
+    const events = messages.flatMap((message) =>
+      decodeEvents(message.body, { topic: message.topic }).events.map((event, i) => ({
+        ...event,
+        _id: `${message.header!.source}-${message.topic}-${message.header!.first + i}`,
+      }))
+    );
+    assert.equal(events.length, messages.reduce((sum, message) => sum + message.count, 0));
+    this.largestWrite = Math.max(this.largestWrite, events.length);
+    return await this.write(events);
   }
 }
 
@@ -97,14 +118,24 @@ Deno.test("sink runner: an outage shorter than the buffer costs nothing", opts, 
   assertAccounted(stats);
 });
 
-for (const whenFull of ["drop-newest", "drop-oldest"] as const) {
+for (
+  const [whenFull, taking] of [
+    ["drop-newest", "events"],
+    ["drop-oldest", "events"],
+    ["drop-newest", "messages"],
+    ["drop-oldest", "messages"],
+  ] as const
+) {
   Deno.test(
     `sink runner: a full buffer drops ${
       whenFull === "drop-newest" ? "new" : "old"
-    } events and counts them`,
+    } events and counts them (backend taking ${taking})`,
     opts,
     async () => {
-      const backend = new SwitchableBackend();
+      // Undecoded messages are split where the buffer and the batches end.
+      const backend = taking === "events"
+        ? new SwitchableBackend()
+        : new SwitchableMessageBackend();
       backend.up = false;
       const p = await pipeline(backend, { bufferEvents: 500, whenFull, batchSize: 100 });
       for (let i = 0; i < 2000; i++) p.emitter.emit("app.a", { i });
@@ -119,6 +150,8 @@ for (const whenFull of ["drop-newest", "drop-oldest"] as const) {
       const stats = await p.stop();
       assert.equal(stats.stored, 500);
       assertAccounted(stats);
+      assert.equal(backend.stored.size, 500);
+      if (backend instanceof SwitchableMessageBackend) assert.equal(backend.largestWrite, 100);
       const kept = [...backend.stored.values()].map((event) => event.i as number).sort((a, b) =>
         a - b
       );
@@ -253,5 +286,52 @@ Deno.test(
     assert.equal(stats.duplicatesOnWire, 5);
     assert.equal(stats.stored, 5);
     assert.deepEqual([...saved], [["2/app.tick", 15]]);
+  },
+);
+
+Deno.test(
+  "sink runner: a backend taking messages gets them undecoded, with the wire's counters and its own",
+  opts,
+  async () => {
+    const backend = new SwitchableMessageBackend();
+    let wire: (() => { lost: number }) | undefined;
+    let saved: unknown[] = [];
+    const runner = new SinkRunner(
+      Object.assign(backend, {
+        start: (read: () => { lost: number }) => wire = read,
+        counters: () => ({ pages: 2, received: -1 }),
+        positions: () => Promise.resolve([]),
+        writeMessages: (messages: WireMessage[], positions?: unknown[]) => {
+          saved = positions ?? [];
+          return SwitchableMessageBackend.prototype.writeMessages.call(backend, messages);
+        },
+      }),
+      { collector: { endpoints: "@tcp://127.0.0.1:*" } },
+    );
+    const collector = await runner.open();
+    const controller = new AbortController();
+    const running = runner.run(controller.signal);
+    const out = await Emitter.open({
+      endpoints: `>${collector.boundEndpoint()}`,
+      sourceId: 7n,
+      positions: { "app.a": 10 },
+    });
+    await until(() => out.stats().subscriptions > 0, "subscription");
+    for (let i = 0; i < 25; i++) out.emit("app.a", { i });
+    await out.close();
+    await until(() => runner.stats().stored === 25, "25 stored");
+    assert.ok(wire !== undefined, "start was given the wire's counters");
+    assert.equal(wire().lost, 0);
+    assert.deepEqual(
+      saved.map((p) => ({ ...(p as object), at: 0 })),
+      [{ source: 7n, topic: "app.a", next: 35, at: 0 }],
+    );
+    const counters = runner.counters();
+    assert.equal(counters.pages, 2, "the backend's own counter");
+    assert.equal(counters.received, 25, "a shared name keeps the runner's meaning");
+    controller.abort();
+    const stats = await running;
+    assertAccounted(stats);
+    assert.deepEqual([...backend.stored.keys()].slice(0, 2), ["7-app.a-10", "7-app.a-11"]);
   },
 );

@@ -80,7 +80,11 @@ Deno.test("the dashboard publishes its counters with --stats-to", opts, async ()
       ...["--stats-to", "ROUTER", "--stats-interval", "200ms"],
     ],
     "sink-dashboard",
-    (event) => typeof event.received === "number" && typeof event.clients === "number",
+    // The sink runner's counters, as every sink's, and the dashboard's own.
+    (event) =>
+      ["received", "stored", "buffered", "dropped_full", "lost", "clients", "frames"].every((
+        name,
+      ) => typeof event[name] === "number"),
   );
 });
 

@@ -3,17 +3,11 @@
  *
  * @module
  */
-import { RECEIVER_FLAGS } from "@eventstorm/core/sink";
-import {
-  type FlagSpec,
-  STATS_INTERVAL_FLAG,
-  statsToFlagSpec,
-  type StringFlagSpec,
-  UsageError,
-} from "@eventstorm/core/cli";
+import { type FlagSpec, UsageError } from "@eventstorm/core/cli";
 
 /**
- * The flags of `eventstorm sink dashboard`.
+ * The dashboard's own flags; `eventstorm sink dashboard` has every sink's too
+ * (`SINK_FLAGS`: `--from`, `--topic`, `--buffer`, `--stats-interval`, …).
  *
  * @example
  * ```ts
@@ -22,7 +16,6 @@ import {
  * ```
  */
 export const DASHBOARD_FLAGS = {
-  ...RECEIVER_FLAGS,
   listen: {
     type: "string",
     value: "HOST:PORT",
@@ -51,8 +44,6 @@ export const DASHBOARD_FLAGS = {
     default: "1m",
     help: "window of the top lists (paths, clients, offenders)",
   },
-  "stats-interval": STATS_INTERVAL_FLAG,
-  "stats-to": statsToFlagSpec(">tcp://127.0.0.1:5555") as StringFlagSpec & { default: string },
 } as const satisfies Record<string, FlagSpec>;
 
 /**

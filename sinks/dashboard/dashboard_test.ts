@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { Emitter } from "@eventstorm/core";
 import { EventStore } from "@eventstorm/sink-store";
+import { eventId } from "@eventstorm/core/sink";
+import { DashboardBackend } from "./backend.ts";
 import { Dashboard } from "./dashboard.ts";
 import type { DashboardState, Frame } from "./aggregator.ts";
 
@@ -78,5 +80,24 @@ Deno.test("dashboard opens with the store's last hour and continues live", opts,
     await out.close();
     await dashboard.close();
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the dashboard backend aggregates decoded events too, by stream", async () => {
+  const backend = await DashboardBackend.open({ port: 0, log: () => {} });
+  try {
+    const time = new Date();
+    const result = await backend.write([
+      { _id: eventId(0xabn, "http.hit", 0), type: "http.hit", time, host: "web1", status: 200 },
+      { _id: eventId(0xabn, "http.hit", 1), type: "http.hit", time, host: "web1", status: 500 },
+      { _id: eventId(0xcdn, "ssh.login", 0), type: "ssh.login", time, host: "bastion" },
+    ]);
+    assert.deepEqual(result, {});
+    assert.equal(backend.aggregator.events, 3);
+    const frame = backend.aggregator.tick(Date.now());
+    assert.deepEqual(frame.topics, { "http.hit": 2, "ssh.login": 1 });
+    assert.deepEqual(backend.counters(), { clients: 0, frames: 1 });
+  } finally {
+    await backend.close();
   }
 });

@@ -32,6 +32,7 @@ export {
   type SshFrame,
 } from "./aggregator.ts";
 export { Dashboard, type DashboardOptions, type DashboardStats } from "./dashboard.ts";
+export { DashboardBackend, type DashboardBackendOptions } from "./backend.ts";
 export { DashboardServer, type DashboardServerOptions, isLoopback } from "./server.ts";
 export { ConnectionGuard, type ConnectionGuardOptions } from "./guard.ts";
 export { loadHistory, type LoadHistoryOptions } from "./history.ts";
@@ -40,4 +41,3 @@ export { type TopRow, WindowedTopN, type WindowedTopNOptions } from "./top_n.ts"
 export { type Asset, ASSETS } from "./assets.ts";
 export { type HttpHitFields, scanHttpHits, type ScanResult } from "./http_scan.ts";
 export { DASHBOARD_FLAGS, type ListenAddress, parseListen } from "./config.ts";
-export { dashboardCounters, formatDashboardLine } from "./stats.ts";
