@@ -8,7 +8,7 @@
 import { parseEndpoints } from "./endpoint.ts";
 import { UsageError } from "./flags.ts";
 import { DEFAULT_MAX_MESSAGE_SIZE } from "./protocol.ts";
-import { Poller, SocketType, ZmqContext, type ZmqSocket } from "./zmq/socket.ts";
+import { HeldFrames, Poller, SocketType, ZmqContext, type ZmqSocket } from "./zmq/socket.ts";
 import { applyCurve, type CurveOptions } from "./curve/options.ts";
 import { type HandshakeFailure, HandshakeMonitor } from "./curve/monitor.ts";
 import { KeyDirectory, ZapHandler, type ZapRequest } from "./curve/zap.ts";
@@ -121,7 +121,10 @@ export class Relay {
   readonly #upstream: ZmqSocket;
   readonly #downstream: ZmqSocket;
   readonly #poller: Poller;
-  readonly #buffers: Uint8Array[];
+  /** The frames of the message in hand, in libzmq's memory: read in place, forwarded uncopied. */
+  readonly #held: HeldFrames;
+  /** How much of each frame the hooks see: a longer topic or body is cut here, so they can tell. */
+  readonly #limits: number[];
   readonly #sizes = new Int32Array(3);
   readonly #views: Uint8Array[] = [];
   readonly #subscriptionBuffer = [new Uint8Array(1024)];
@@ -196,11 +199,8 @@ export class Relay {
       if (this.#ownsContext) void this.#context.terminate();
       throw error;
     }
-    this.#buffers = [
-      new Uint8Array(1024),
-      new Uint8Array(maxMessageSize + 1),
-      new Uint8Array(maxMessageSize + 1),
-    ];
+    this.#held = new HeldFrames(this.#context, 3);
+    this.#limits = [1024, maxMessageSize + 1, maxMessageSize + 1];
     this.#poller = new Poller(
       this.#context,
       this.#zap ? [this.#upstream, this.#downstream, this.#zap.socket] : [
@@ -290,18 +290,18 @@ export class Relay {
       this.#sendSubscriptions();
       let handled = 0;
       while (handled < burst) {
-        const frameCount = this.#upstream.receiveFrom(this.#buffers, this.#sizes);
+        const held = this.#held;
+        const frameCount = this.#upstream.receiveHeld(held, this.#sizes);
         if (frameCount === 0) break;
         handled++;
         this.#views.length = 0;
-        for (let i = 0; i < Math.min(frameCount, 3); i++) {
-          this.#views.push(
-            this.#buffers[i].subarray(0, Math.min(this.#sizes[i], this.#buffers[i].length)),
-          );
-        }
+        for (let i = 0; i < held.count; i++) this.#views.push(held.view(i, this.#limits[i]));
+        // A message the downstream queue cannot take is dropped there, as a
+        // copying send would drop it; receivers count the gap.
         if (hooks.message(this.#views, frameCount, this.#sizes, this.#upstream.peer)) {
-          this.#downstream.send(this.#views);
+          this.#downstream.sendHeld(held);
         }
+        held.release();
       }
       while (this.#outbox.length > 0) this.#downstream.send(this.#outbox.shift()!);
       this.#zap?.handle();
@@ -348,6 +348,7 @@ export class Relay {
     for (const monitor of this.#monitors) monitor.close();
     this.#zap?.close();
     this.#poller.close();
+    this.#held.release();
     this.#upstream.close();
     this.#downstream.close();
     if (this.#ownsContext) await this.#context.terminate();

@@ -28,6 +28,7 @@ const SYMBOLS = {
   zmq_poll_now: { name: "zmq_poll", parameters: ["buffer", "i32", "i64"], result: "i32" },
   zmq_msg_init: { parameters: ["buffer"], result: "i32" },
   zmq_msg_recv: { parameters: ["buffer", "pointer", "i32"], result: "i32" },
+  zmq_msg_send: { parameters: ["buffer", "pointer", "i32"], result: "i32" },
   zmq_msg_data: { parameters: ["buffer"], result: "pointer" },
   zmq_msg_more: { parameters: ["buffer"], result: "i32" },
   zmq_msg_gets: { parameters: ["buffer", "buffer"], result: "pointer" },

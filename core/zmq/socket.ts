@@ -388,10 +388,67 @@ export class ZmqSocket {
       Deno.UnsafePointerView.copyInto(data, buffers[0].subarray(0, length));
     }
     sizes[0] = size;
-    this.#notePeer();
+    this.#notePeer(message);
     const more = z.zmq_msg_more(message) !== 0;
     z.zmq_msg_close(message);
     return more ? this.#receiveFrames(buffers, sizes, 1) : 1;
+  }
+
+  /**
+   * Receives one multipart message into `held` without copying it: its first
+   * frames stay in libzmq's memory (see {@linkcode HeldFrames}), later ones are
+   * drained and only counted. Notes the sender, as
+   * {@linkcode ZmqSocket.receiveFrom} does. Returns the number of frames (0 when
+   * nothing is waiting); `sizes[i]` is the size of frame i.
+   */
+  receiveHeld(held: HeldFrames, sizes: Int32Array): number {
+    this.#idle("zmq_msg_recv");
+    held.release();
+    const z = this.#z;
+    let frames = 0;
+    while (true) {
+      const message = frames < held.capacity ? held.message(frames) : held.scratch;
+      z.zmq_msg_init(message);
+      const size = z.zmq_msg_recv(message, this.#pointer, ZMQ_DONTWAIT);
+      if (size < 0) {
+        const errno = z.zmq_errno();
+        z.zmq_msg_close(message);
+        if (frames === 0 && (errno === EAGAIN || errno === EINTR)) return 0;
+        // The rest of a multipart message is there once its first frame is.
+        if (errno === EINTR) continue;
+        throw this.#context.error("zmq_msg_recv");
+      }
+      if (frames === 0) this.#notePeer(message);
+      if (frames < sizes.length) sizes[frames] = size;
+      const more = z.zmq_msg_more(message) !== 0;
+      if (frames < held.capacity) held.hold(frames, z.zmq_msg_data(message), size);
+      else z.zmq_msg_close(message);
+      frames++;
+      if (!more) return frames;
+    }
+  }
+
+  /**
+   * Sends the frames in `held` on this socket without copying them (libzmq takes
+   * them over) and without blocking. Returns false when the socket cannot take
+   * the message now, as {@linkcode ZmqSocket.send} does; `held` is then unchanged
+   * for the caller to release.
+   */
+  sendHeld(held: HeldFrames): boolean {
+    this.#idle("zmq_msg_send");
+    const last = held.count - 1;
+    for (let i = 0; i <= last; i++) {
+      const flags = ZMQ_DONTWAIT | (i < last ? ZMQ_SNDMORE : 0);
+      if (this.#z.zmq_msg_send(held.message(i), this.#pointer, flags) < 0) {
+        const errno = this.#z.zmq_errno();
+        // libzmq sends multipart messages atomically: a refused first frame leaves nothing queued.
+        if ((errno === EAGAIN || errno === EINTR) && i === 0) return false;
+        throw this.#context.error("zmq_msg_send");
+      }
+    }
+    // Sent messages are empty again: releasing them is a no-op for libzmq.
+    held.release();
+    return true;
   }
 
   /**
@@ -409,15 +466,15 @@ export class ZmqSocket {
    * of one of its messages is kept (the pin) so that the metadata, and with it
    * the address compared, cannot be freed and reused by another connection.
    */
-  #notePeer(): void {
+  #notePeer(message: Uint8Array): void {
     const z = this.#z;
-    const address = z.zmq_msg_gets(this.#message, PEER_ADDRESS);
+    const address = z.zmq_msg_gets(message, PEER_ADDRESS);
     const value = address === null ? 0 : Deno.UnsafePointer.value(address);
     if (value !== 0 && value === this.#peerAddress) return;
     if (this.#pinned) z.zmq_msg_close(this.#pin);
     this.#pinned = false;
     this.#peerAddress = 0;
-    const user = z.zmq_msg_gets(this.#message, USER_ID);
+    const user = z.zmq_msg_gets(message, USER_ID);
     this.#peer = user !== null
       ? `key:${Deno.UnsafePointerView.getCString(user)}`
       : address !== null
@@ -425,7 +482,7 @@ export class ZmqSocket {
       : undefined;
     if (address === null) return;
     z.zmq_msg_init(this.#pin);
-    if (z.zmq_msg_copy(this.#pin, this.#message) === 0) {
+    if (z.zmq_msg_copy(this.#pin, message) === 0) {
       this.#pinned = true;
       this.#peerAddress = value;
     }
@@ -486,6 +543,70 @@ export class ZmqSocket {
     this.#z.zmq_close(this.#pointer);
     this.#pointer = null;
     this.#onClose();
+  }
+}
+
+/**
+ * Up to `capacity` frames of one received message, held in libzmq's own memory
+ * (`zmq_msg_t`) so that a relay can look at them and forward them with no copy.
+ * A view is valid until the frames are sent or released.
+ */
+export class HeldFrames {
+  /** Frames a message may keep; later ones are drained. */
+  readonly capacity: number;
+  /** The zmq_msg_t structs, off V8's heap so that they never move; one spare to drain into. */
+  readonly #storage: Uint8Array;
+  readonly #messages: Uint8Array[];
+  readonly #data: (Deno.PointerValue)[] = [];
+  readonly #sizes: number[] = [];
+  readonly #close: (message: Uint8Array) => void;
+  /** Frames held now. */
+  count = 0;
+
+  /** Holds frames of messages received through `context`'s sockets. */
+  constructor(context: ZmqContext, capacity: number) {
+    this.capacity = capacity;
+    this.#storage = new Uint8Array(new ArrayBuffer(64 * (capacity + 1)));
+    this.#messages = Array.from(
+      { length: capacity + 1 },
+      (_, i) => this.#storage.subarray(64 * i, 64 * (i + 1)),
+    );
+    const close = context.lib.symbols.zmq_msg_close;
+    this.#close = (message) => void close(message);
+  }
+
+  /** @internal The struct of frame `i`. */
+  message(i: number): Uint8Array {
+    return this.#messages[i];
+  }
+
+  /** @internal Where frames past `capacity` are drained. */
+  get scratch(): Uint8Array {
+    return this.#messages[this.capacity];
+  }
+
+  /** @internal Records frame `i`, just received. */
+  hold(i: number, data: Deno.PointerValue, size: number): void {
+    this.#data[i] = data;
+    this.#sizes[i] = size;
+    this.count = i + 1;
+  }
+
+  /**
+   * The first `limit` bytes of frame `i`, read in place: valid only until the
+   * frames are sent or released.
+   */
+  view(i: number, limit: number): Uint8Array {
+    const length = Math.min(this.#sizes[i], limit);
+    const data = this.#data[i];
+    if (length === 0 || data === null) return new Uint8Array(0);
+    return new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(data, length));
+  }
+
+  /** Gives the frames back to libzmq. */
+  release(): void {
+    for (let i = 0; i < this.count; i++) this.#close(this.#messages[i]);
+    this.count = 0;
   }
 }
 
