@@ -164,8 +164,7 @@ Deno.test({
             r.sources,
             `log_format diff '${DIFF_FORMAT}';\n    access_log ${diffLog} diff;`,
           ),
-          // request_id is no default field; it pairs each event with its log line.
-          server: "eventstorm on; eventstorm_field request_id $request_id;",
+          server: "eventstorm on;",
           workers: 2,
         },
         freePort(),
