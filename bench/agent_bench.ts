@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Collector } from "@eventstorm/core";
 import { LogGenerator } from "../cli/demo/loggen.ts";
-import { type Memory, memoryOfAll } from "./memory.ts";
+import { type Memory, memoryOfAll, unitV8Flags } from "./memory.ts";
 import { freeLoopbackPort } from "./sample.ts";
 
 const args = parseArgs({
@@ -51,8 +51,7 @@ function pools(): Record<keyof typeof SHARES, string[]> {
 
 /** The V8 flags `deploy/systemd/eventstorm-agent.service` sets, so the bench measures what runs. */
 function deployedV8Flags(): string {
-  const unit = Deno.readTextFileSync(join(ROOT, "deploy/systemd/eventstorm-agent.service"));
-  const flags = /^Environment=DENO_V8_FLAGS=(\S+)$/m.exec(unit)?.[1];
+  const flags = unitV8Flags("eventstorm-agent.service");
   if (flags === undefined) throw new Error("eventstorm-agent.service sets no DENO_V8_FLAGS");
   return flags;
 }

@@ -38,3 +38,13 @@ export function memoryOfAll(pids: number[]): Memory {
     { rss: 0, private: 0 },
   );
 }
+
+/**
+ * The `DENO_V8_FLAGS` a unit in deploy/systemd sets (undefined when it sets
+ * none), so that a bench measures a component the way its unit runs it.
+ */
+export function unitV8Flags(unit: string): string | undefined {
+  const path = new URL(`../deploy/systemd/${unit}`, import.meta.url);
+  const text = Deno.readTextFileSync(path);
+  return /^Environment=DENO_V8_FLAGS=(\S+)$/m.exec(text)?.[1];
+}

@@ -1,8 +1,9 @@
 /**
  * Memory at a steady rate, issue 12's scenario: an nginx log written at a steady
  * rate (70,000 lines/s) → `source nginx` → router → `sink store`, each its own
- * process, for a while (120 s), once with V8's defaults and once with
- * `DENO_V8_FLAGS=--optimize-for-size`. Prints each component's peak RSS and
+ * process, for a while (120 s), once with the V8 flags of each component's
+ * systemd unit (deploy/systemd; the source as the agent runs it) and once with
+ * V8's defaults. Prints each component's peak RSS and
  * private memory (bench/memory.ts) against the targets (a source ≤ 80 MB, a sink
  * ≤ 150 MB), the RSS at the start and end of the second half (flat or not), and
  * whether every line was stored.
@@ -15,7 +16,7 @@ import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { nginxLog } from "../cli/demo/nginx_lines.ts";
-import { memoryOf } from "./memory.ts";
+import { memoryOf, unitV8Flags } from "./memory.ts";
 import { freeLoopbackPort } from "./sample.ts";
 
 const args = parseArgs({
@@ -125,16 +126,17 @@ async function runCase(label: string, v8: Record<Name, string | undefined>): Pro
   }
 }
 
-// The units: the agent (the deployed source) sets --optimize-for-size, the router and
-// the sink keep V8's defaults. The second case shows why the sink does.
-const SMALL = "--optimize-for-size";
-await runCase("V8 defaults (the router's and the sink's units)", {
-  source: undefined,
-  router: undefined,
-  sink: undefined,
-});
-await runCase(`DENO_V8_FLAGS=${SMALL} everywhere (the agent's unit)`, {
-  source: SMALL,
-  router: SMALL,
-  sink: SMALL,
-});
+// As deployed: each component with its unit's V8 flags (the source as the agent's input runs),
+// then V8's defaults everywhere as the baseline, in the same run.
+const deployed = {
+  source: unitV8Flags("eventstorm-agent.service"),
+  router: unitV8Flags("eventstorm-router.service"),
+  sink: unitV8Flags("eventstorm-sink-store.service"),
+};
+await runCase(
+  `as the units run them (DENO_V8_FLAGS: ${
+    NAMES.map((name) => `${name} ${deployed[name] ?? "none"}`).join("; ")
+  })`,
+  deployed,
+);
+await runCase("V8 defaults everywhere", { source: undefined, router: undefined, sink: undefined });
