@@ -193,6 +193,12 @@ int es_emitter_close (es_emitter_t *self);
     see the stats), ES_EINVAL, ES_EOVERSIZED, ES_EFORKED, ES_ENOMEM.         */
 int es_emit (es_emitter_t *self, const char *type, const bson_t *fields);
 
+/*  Same, at TIME_MS (milliseconds since 1970 UTC, negative before) unless
+    FIELDS has its own `time`: for a program that already holds the time
+    (nginx's cached clock), without putting it into FIELDS, which would cost
+    the event a rebuild.                                                     */
+int es_emit_at (es_emitter_t *self, const char *type, int64_t time_ms, const bson_t *fields);
+
 /*  Same, with FIELDS as a JSON object text (MongoDB Extended JSON accepted:
     {"time": {"$date": "2026-12-03T10:00:00Z"}}). NULL or "" means {}.     */
 int es_emit_json (es_emitter_t *self, const char *type, const char *json_object);

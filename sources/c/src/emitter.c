@@ -407,7 +407,8 @@ static topic_t *s_topic (es_emitter_t *self, const char *type, size_t length)
 }
 
 /*  Builds the event document in self->document; returns an ES_ code. */
-static int s_build (es_emitter_t *self, const char *type, size_t length, const bson_t *fields)
+static int s_build (es_emitter_t *self, const char *type, size_t length, const int64_t *at_ms,
+                    const bson_t *fields)
 {
     bson_t *doc = &self->document;
     bson_reinit (doc);
@@ -454,7 +455,7 @@ static int s_build (es_emitter_t *self, const char *type, size_t length, const b
         }
     }
     if (!have_time)
-        time_ms = es_realtime_ms ();
+        time_ms = at_ms ? *at_ms : es_realtime_ms ();
     bson_append_utf8 (doc, "type", 4, type, (int) length);
     bson_append_date_time (doc, "time", 4, time_ms);
     bson_append_utf8 (doc, "host", 4, host, (int) host_length);
@@ -512,7 +513,8 @@ static uint8_t *s_put_string (uint8_t *at, const char *key, const char *value, s
 /*  The common case, written straight into the batch: FIELDS without any
     envelope field, so the document is the envelope followed by FIELDS's
     elements as they are (one copy, no libbson building). */
-static int s_append_plain (es_emitter_t *self, topic_t *topic, const bson_t *fields)
+static int s_append_plain (es_emitter_t *self, topic_t *topic, const int64_t *at_ms,
+                           const bson_t *fields)
 {
     size_t fields_size = fields ? fields->len - 5 : 0;
     size_t size = 4 + (11 + topic->length) + 14 + (11 + self->host_length) + fields_size + 1;
@@ -528,7 +530,7 @@ static int s_append_plain (es_emitter_t *self, topic_t *topic, const bson_t *fie
     *at++ = 0x09;
     memcpy (at, "time", 5);
     at += 5;
-    uint64_t time_ms = (uint64_t) es_realtime_ms ();
+    uint64_t time_ms = (uint64_t) (at_ms ? *at_ms : es_realtime_ms ());
     for (int i = 0; i < 8; i++)
         *at++ = (uint8_t) (time_ms >> (8 * i));
     at = s_put_string (at, "host", self->host, self->host_length);
@@ -542,9 +544,10 @@ static int s_append_plain (es_emitter_t *self, topic_t *topic, const bson_t *fie
 }
 
 /*  Any other case: built and checked with libbson, then copied. */
-static int s_append_built (es_emitter_t *self, topic_t *topic, const bson_t *fields)
+static int s_append_built (es_emitter_t *self, topic_t *topic, const int64_t *at_ms,
+                           const bson_t *fields)
 {
-    int rc = s_build (self, topic->name, topic->length, fields);
+    int rc = s_build (self, topic->name, topic->length, at_ms, fields);
     if (rc != ES_OK) {
         self->stats.invalid++;
         return rc;
@@ -577,7 +580,9 @@ static bool s_plain (const bson_t *fields)
     return true;
 }
 
-static int s_emit (es_emitter_t *self, const char *type, const bson_t *fields)
+/*  AT_MS: the event's time unless FIELDS has one; NULL for now.             */
+static int s_emit (es_emitter_t *self, const char *type, const int64_t *at_ms,
+                   const bson_t *fields)
 {
     topic_t *topic = self->last_topic;
     if (!type || !topic || strcmp (topic->name, type) != 0) {
@@ -592,7 +597,7 @@ static int s_emit (es_emitter_t *self, const char *type, const bson_t *fields)
         }
         if (s_plain (fields) == false) {
             /* Check the envelope before the type gets a topic of its own. */
-            int rc = s_build (self, type, length, fields);
+            int rc = s_build (self, type, length, at_ms, fields);
             if (rc != ES_OK) {
                 self->stats.invalid++;
                 return rc;
@@ -604,8 +609,8 @@ static int s_emit (es_emitter_t *self, const char *type, const bson_t *fields)
             return ES_ENOMEM;
         }
     }
-    int rc = s_plain (fields) ? s_append_plain (self, topic, fields)
-                              : s_append_built (self, topic, fields);
+    int rc = s_plain (fields) ? s_append_plain (self, topic, at_ms, fields)
+                              : s_append_built (self, topic, at_ms, fields);
     if (rc != ES_OK)
         return rc;
     int64_t now = es_coarse_ms ();
@@ -630,7 +635,9 @@ static int s_emit (es_emitter_t *self, const char *type, const bson_t *fields)
     return ES_OK;
 }
 
-int es_emit (es_emitter_t *self, const char *type, const bson_t *fields)
+/*  Both entry points: AT_MS NULL means now.                                 */
+static int s_emit_checked (es_emitter_t *self, const char *type, const int64_t *at_ms,
+                           const bson_t *fields)
 {
     int rc = s_check_pid (self, false);
     if (rc != ES_OK)
@@ -639,7 +646,17 @@ int es_emit (es_emitter_t *self, const char *type, const bson_t *fields)
         es_format_error (self->error, "emitter is closed");
         return ES_EINVAL;
     }
-    return s_emit (self, type, fields);
+    return s_emit (self, type, at_ms, fields);
+}
+
+int es_emit (es_emitter_t *self, const char *type, const bson_t *fields)
+{
+    return s_emit_checked (self, type, NULL, fields);
+}
+
+int es_emit_at (es_emitter_t *self, const char *type, int64_t time_ms, const bson_t *fields)
+{
+    return s_emit_checked (self, type, &time_ms, fields);
 }
 
 int es_emit_json (es_emitter_t *self, const char *type, const char *json_object)

@@ -115,6 +115,41 @@ static void s_holds_until_subscribed_and_envelope (void *context)
     zmq_close (sub);
 }
 
+/*  es_emit_at: the given time, before 1970 too, on the plain path and the
+    built one; a time in the fields wins.                                    */
+static void s_emits_at_a_given_time (void *context)
+{
+    es_options_t options = {.zmq_context = context, .host = "web1", .linger_ms = -1};
+    es_emitter_t *emitter = es_emitter_new ("@inproc://at", &options);
+    CHECK (emitter);
+    void *sub = s_subscriber (context, "inproc://at", "app.");
+    bson_t *fields = BCON_NEW ("n", BCON_INT32 (1));
+    bson_t *timed = BCON_NEW ("time", BCON_DATE_TIME (42), "n", BCON_INT32 (2));
+    bson_t *hosted = BCON_NEW ("host", BCON_UTF8 ("other"), "n", BCON_INT32 (3));
+    CHECK_EQ (es_emit_at (emitter, "app.at", 1700000000123, fields), ES_OK);
+    CHECK_EQ (es_emit_at (emitter, "app.at", -86400000, fields), ES_OK);
+    CHECK_EQ (es_emit_at (emitter, "app.at", 7, timed), ES_OK);
+    CHECK_EQ (es_emit_at (emitter, "app.at", 99, hosted), ES_OK);
+    CHECK_EQ (es_emit_at (emitter, "app.at", 5, NULL), ES_OK);
+    CHECK_EQ (es_emitter_flush (emitter, 5000), ES_OK);
+    CHECK (s_receive (sub, 2000));
+    CHECK_EQ (received.message.count, 5);
+    int64_t expected[] = {1700000000123, -86400000, 42, 99, 5};
+    size_t offset = 0;
+    for (int i = 0; i < 5; i++) {
+        bson_t doc;
+        bson_iter_t iter;
+        CHECK (es_message_next (&received.message, &offset, &doc));
+        CHECK (bson_iter_init_find (&iter, &doc, "time") && BSON_ITER_HOLDS_DATE_TIME (&iter));
+        CHECK_EQ (bson_iter_date_time (&iter), expected[i]);
+    }
+    bson_destroy (fields);
+    bson_destroy (timed);
+    bson_destroy (hosted);
+    es_emitter_destroy (&emitter);
+    zmq_close (sub);
+}
+
 static void s_batches_by_size_and_time (void *context)
 {
     es_options_t options = {.zmq_context = context, .max_events = 3, .linger_ms = 30,
@@ -276,6 +311,7 @@ int main (void)
     void *context = zmq_ctx_new ();
     s_holds_until_subscribed_and_envelope (context);
     s_batches_by_size_and_time (context);
+    s_emits_at_a_given_time (context);
     s_refuses_bad_events (context);
     s_fork_is_refused (context);
     s_forgets_departed_subscribers (context);

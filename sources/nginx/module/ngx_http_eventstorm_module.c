@@ -49,6 +49,7 @@ typedef struct {
 /* Per worker. */
 typedef struct {
     es_emitter_t *emitter;
+    bson_t *fields;                   /* reused per request: no allocation once grown */
     ngx_event_t tick;
     ngx_msec_t next_stats;
     ngx_msec_t last_stats;
@@ -450,7 +451,7 @@ ngx_http_eventstorm_handler (ngx_http_request_t *r)
     ngx_http_eventstorm_loc_conf_t *lcf;
     ngx_http_eventstorm_field_t *fields;
     ngx_time_t *tp;
-    bson_t doc;
+    bson_t *doc;
     ngx_uint_t i;
     int rc;
 
@@ -461,13 +462,14 @@ ngx_http_eventstorm_handler (ngx_http_request_t *r)
         return NGX_OK;
 
     tp = ngx_timeofday ();
-    bson_init (&doc);
-    bson_append_date_time (&doc, "time", 4, (int64_t) tp->sec * 1000 + (int64_t) tp->msec);
+    doc = w->fields;
+    bson_reinit (doc);
     fields = lcf->merged->elts;
     for (i = 0; i < lcf->merged->nelts; i++)
-        ngx_http_eventstorm_append (r, &doc, &fields[i]);
-    rc = es_emit (w->emitter, (const char *) lcf->type.data, &doc);
-    bson_destroy (&doc);
+        ngx_http_eventstorm_append (r, doc, &fields[i]);
+    /* The time apart from the fields: the emitter then copies them as they are. */
+    rc = es_emit_at (w->emitter, (const char *) lcf->type.data,
+                     (int64_t) tp->sec * 1000 + (int64_t) tp->msec, doc);
     /* A new batch must leave after linger_ms, not at the next idle tick. No
        library call here: each costs system calls, and this runs per request. */
     if (w->tick.timer_set
@@ -581,6 +583,7 @@ ngx_http_eventstorm_init_process (ngx_cycle_t *cycle)
                        es_last_error ());
         return NGX_OK;
     }
+    w->fields = bson_sized_new (1024);
     ngx_log_error (NGX_LOG_INFO, cycle->log, 0, "eventstorm: worker emits to %V as source %uL",
                    &mcf->to, (uint64_t) es_emitter_source_id (w->emitter));
     w->tick.handler = ngx_http_eventstorm_tick;
@@ -608,6 +611,8 @@ ngx_http_eventstorm_exit_process (ngx_cycle_t *cycle)
     ngx_time_update ();
     ngx_http_eventstorm_publish_stats (w, 1);
     es_emitter_destroy (&w->emitter);
+    bson_destroy (w->fields);
+    w->fields = NULL;
 }
 
 static ngx_int_t
