@@ -4,6 +4,23 @@ import { UsageError } from "@eventstorm/core/cli";
 import { command } from "./main.ts";
 import { parseListen } from "./config.ts";
 
+/**
+ * What a child wrote on stdout up to its first newline (its address line), and
+ * how to stop reading the rest.
+ */
+async function firstLine(
+  stdout: ReadableStream<Uint8Array>,
+): Promise<{ text: string; stop: () => Promise<void> }> {
+  const reader = stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += value;
+  }
+  return { text, stop: () => reader.cancel().catch(() => {}) };
+}
+
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const MAIN = new URL("./main.ts", import.meta.url).pathname;
 
@@ -78,13 +95,7 @@ Deno.test(
       stdout: "piped",
       stderr: "piped",
     }).spawn();
-    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    let text = "";
-    while (!text.includes("\n")) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      text += value;
-    }
+    const { text, stop } = await firstLine(child.stdout);
     const url = text.match(/^dashboard: (http:\/\/127\.0\.0\.1:\d+\/\?token=0123456789abcdef)$/m)
       ?.[1];
     assert.ok(url, `address line in ${JSON.stringify(text)}`);
@@ -93,8 +104,7 @@ Deno.test(
     await page.body?.cancel();
     child.kill("SIGTERM");
     const status = await child.status;
-    reader.releaseLock();
-    await child.stdout.cancel().catch(() => {});
+    await stop();
     const stderr = new TextDecoder().decode(
       await new Response(child.stderr).arrayBuffer(),
     );
@@ -123,13 +133,7 @@ Deno.test(
       stdout: "piped",
       stderr: "piped",
     }).spawn();
-    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    let text = "";
-    while (!text.includes("\n")) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      text += value;
-    }
+    const { text, stop } = await firstLine(child.stdout);
     const url = text.match(/^dashboard: (http:\S+)$/m)?.[1];
     assert.ok(url, `address line in ${JSON.stringify(text)}`);
     const endpoint = `>tcp://127.0.0.1:${port}`;
@@ -181,8 +185,7 @@ Deno.test(
     child.kill("SIGTERM");
     await out.close();
     const status = await child.status;
-    reader.releaseLock();
-    await child.stdout.cancel().catch(() => {});
+    await stop();
     const stderr = new TextDecoder().decode(await new Response(child.stderr).arrayBuffer());
     assert.equal(status.code, 0, stderr);
     assert.match(
