@@ -9,7 +9,7 @@ import { parseListen } from "./config.ts";
  * how to stop reading the rest.
  */
 async function firstLine(
-  stdout: ReadableStream<Uint8Array>,
+  stdout: Deno.ChildProcess["stdout"],
 ): Promise<{ text: string; stop: () => Promise<void> }> {
   const reader = stdout.pipeThrough(new TextDecoderStream()).getReader();
   let text = "";
