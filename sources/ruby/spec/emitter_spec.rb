@@ -191,10 +191,17 @@ RSpec.describe Eventstorm::Emitter do
     end
     # The fast path is the one taken for an ordinary time, and it writes a date.
     type, type_element = emitter.send(:known_type, "app.bytes")
-    bytes = emitter.send(:fast_encode, type, type_element, Time.now, { n: 1 })
+    bytes = emitter.send(:fast_encode, type, type_element, 1_700_000_000_123, { n: 1 })
     expect(bytes).not_to be_nil
-    expect(BSON::Document.from_bson(BSON::ByteBuffer.new(bytes))["time"]).to be_a(Time)
-    expect(emitter.send(:fast_encode, type, type_element, Time.at(0), { n: 1 })).to be_nil
+    expect(BSON::Document.from_bson(BSON::ByteBuffer.new(bytes))["time"])
+      .to eq(Time.at(1_700_000_000, 123, :millisecond))
+    expect(emitter.send(:fast_encode, type, type_element, 0, { n: 1 })).to be_nil
+    # Without a time, the clock's: within the moments around the call.
+    before = Process.clock_gettime(Process::CLOCK_REALTIME, :millisecond)
+    now = emitter.send(:event_bytes, type, type_element, nil, { n: 1 })
+    after = Process.clock_gettime(Process::CLOCK_REALTIME, :millisecond)
+    stamped = BSON::Document.from_bson(BSON::ByteBuffer.new(now))["time"]
+    expect((stamped.to_i * 1000) + (stamped.usec / 1000)).to be_between(before, after)
   end
 
   it "rejects an invalid type and an unknown endpoint clearly" do
