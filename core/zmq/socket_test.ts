@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   EndpointError,
+  HeldFrames,
   Poller,
   SocketBusyError,
   SocketType,
@@ -351,6 +352,69 @@ Deno.test("receiveFrom names each message's peer by address, once per connection
   } finally {
     for (const sender of senders) sender.close();
     receiver.close();
+    await context.terminate();
+  }
+});
+
+Deno.test("held frames: read in place and forwarded byte for byte; frames past capacity drained", async () => {
+  const context = new ZmqContext();
+  try {
+    const { pub, sub, poller } = await connectedPair(context);
+    // A relay's second leg: what `sub` holds goes out on `out` to `last`.
+    const out = context.socket(SocketType.PUB);
+    out.attach(ANY_PORT);
+    const last = context.socket(SocketType.SUB);
+    last.subscribe(new Uint8Array(0));
+    last.attach({ bind: false, address: out.lastEndpoint() });
+    const lastPoller = new Poller(context, [last]);
+    const held = new HeldFrames(context, 3);
+    const sizes = new Int32Array(3);
+    const receiveHeld = async () => {
+      const deadline = Date.now() + 5000;
+      while (Date.now() < deadline) {
+        const frames = sub.receiveHeld(held, sizes);
+        if (frames > 0) return frames;
+        await poller.wait(50);
+      }
+      return 0;
+    };
+    const body = new Uint8Array(100_000).map((_, i) => i % 251);
+    const message = [utf8.encode("http.hit"), utf8.encode("header"), body];
+    // Until `last` is connected, a PUB drops: resend until a copy arrives.
+    const buffers = [new Uint8Array(64), new Uint8Array(64), new Uint8Array(200_000)];
+    const got = new Int32Array(3);
+    let delivered = 0;
+    for (let attempt = 0; attempt < 200 && delivered === 0; attempt++) {
+      pub.send(message);
+      assert.equal(await receiveHeld(), 3);
+      assert.equal(held.count, 3);
+      assert.deepEqual(held.view(0, 1024), message[0]);
+      assert.deepEqual(held.view(2, 1 << 20), body);
+      // A limit below the size shows the frame cut, as a relay's hooks expect.
+      assert.equal(held.view(2, 10).length, 10);
+      assert.equal(sizes[2], body.length);
+      assert.ok(out.sendHeld(held));
+      assert.equal(held.count, 0);
+      await lastPoller.wait(20);
+      delivered = last.receive(buffers, got);
+    }
+    assert.equal(delivered, 3);
+    assert.deepEqual(buffers[2].subarray(0, got[2]), body);
+    assert.deepEqual(buffers[1].subarray(0, got[1]), message[1]);
+
+    // Five frames: three held, two drained and counted; the next message is whole.
+    pub.send(Array.from({ length: 5 }, (_, i) => utf8.encode(`part${i}`)));
+    pub.send([utf8.encode("next")]);
+    assert.equal(await receiveHeld(), 5);
+    assert.equal(held.count, 3);
+    assert.equal(new TextDecoder().decode(held.view(2, 64)), "part2");
+    held.release();
+    assert.equal(await receiveHeld(), 1);
+    assert.equal(new TextDecoder().decode(held.view(0, 64)), "next");
+    held.release();
+    lastPoller.close();
+    poller.close();
+  } finally {
     await context.terminate();
   }
 });
