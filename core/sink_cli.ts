@@ -15,13 +15,12 @@ import {
   type ListFlagSpec,
   parseFlags,
   shutdownSignal,
-  type StringFlagSpec,
   topicFlag,
   topicPrefixesFlag,
   UsageError,
 } from "./flags.ts";
 import { parseDuration } from "./duration.ts";
-import { reportStatsDuring, statsToFlag, statsToFlagSpec } from "./stats_to.ts";
+import { reportStatsDuring, SINK_STATS_FLAGS, statsToFlag } from "./stats_to.ts";
 import { type SinkBackend, SinkRunner, type WhenFull } from "./sink.ts";
 import { parseMember } from "./member.ts";
 import {
@@ -31,13 +30,7 @@ import {
   warnPlaintextBinds,
 } from "./curve/options.ts";
 import type { CollectorOptions } from "./collector.ts";
-import {
-  type Counters,
-  formatCount,
-  rate,
-  STATS_INTERVAL_FLAG,
-  statsIntervalFlag,
-} from "./stats.ts";
+import { type Counters, formatCount, rate, statsIntervalFlag } from "./stats.ts";
 
 /**
  * What a sink supplies: its name, flags and how to build its backend from
@@ -155,8 +148,7 @@ export const SINK_FLAGS = {
     help: "drop-newest or drop-oldest when the buffer is full (counted)",
   },
   "batch-size": { type: "string", value: "N", default: "1000", help: "events per backend write" },
-  "stats-interval": STATS_INTERVAL_FLAG,
-  "stats-to": statsToFlagSpec(">tcp://127.0.0.1:5555") as StringFlagSpec & { default: string },
+  ...SINK_STATS_FLAGS,
   "shutdown-timeout": {
     type: "string",
     value: "DURATION",

@@ -20,7 +20,6 @@ import {
   integerFlag,
   parseFlags,
   shutdownSignal,
-  type StringFlagSpec,
   TO_FLAG,
   UsageError,
 } from "./flags.ts";
@@ -32,12 +31,11 @@ import {
   type Counters,
   formatBytes,
   formatStatsLine,
-  STATS_INTERVAL_FLAG,
   statsIntervalFlag,
   type StatsLineSpec,
 } from "./stats.ts";
 import { expandGlobs } from "./tail/mod.ts";
-import { reportStatsDuring, statsToFlag, statsToFlagSpec } from "./stats_to.ts";
+import { reportStatsDuring, SOURCE_STATS_FLAGS, statsToFlag } from "./stats_to.ts";
 
 /**
  * What a file source supplies: its name, flags and how to build its parser from
@@ -137,8 +135,7 @@ export const FILE_SOURCE_FLAGS = {
     default: "250ms",
     help: "how often files are checked for new lines",
   },
-  "stats-interval": STATS_INTERVAL_FLAG,
-  "stats-to": statsToFlagSpec("none") as StringFlagSpec & { default: string },
+  ...SOURCE_STATS_FLAGS,
 } as const satisfies Record<string, FlagSpec>;
 
 /**

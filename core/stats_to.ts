@@ -8,20 +8,10 @@ import type { CurveOptions } from "./curve/options.ts";
 import { Emitter } from "./emitter.ts";
 import { parseEndpoints } from "./endpoint.ts";
 import type { FlagValues, StringFlagSpec } from "./flags.ts";
-import { StatsReporter, type StatsReporterOptions } from "./stats.ts";
+import { STATS_INTERVAL_FLAG, StatsReporter, type StatsReporterOptions } from "./stats.ts";
 
-/**
- * The `--stats-to` flag with the default of a kind of component: sinks publish to
- * the local router's sources endpoint (they have no other way to it), sources to
- * nowhere unless asked (their `--to` may be another host's router).
- *
- * @example
- * ```ts
- * import { statsToFlagSpec } from "@eventstorm/core/cli";
- * const flags = { "stats-to": statsToFlagSpec("none") };
- * ```
- */
-export function statsToFlagSpec(defaultEndpoint: string): StringFlagSpec & { default: string } {
+/** The `--stats-to` flag with the default of a kind of component. */
+function statsToFlagSpec(defaultEndpoint: string): StringFlagSpec & { default: string } {
   return {
     type: "string",
     value: "ENDPOINT",
@@ -29,6 +19,45 @@ export function statsToFlagSpec(defaultEndpoint: string): StringFlagSpec & { def
     help: "where to publish eventstorm.stats events (a router's sources endpoint); none: nowhere",
   };
 }
+
+/** `--stats-interval` and `--stats-to`, in that order: the stats flags of a component. */
+export interface StatsFlags {
+  /** How often a stats line is printed and a stats event published. */
+  "stats-interval": StringFlagSpec & { default: string };
+  /** Where stats events go; `none`: nowhere. */
+  "stats-to": StringFlagSpec & { default: string };
+}
+
+/**
+ * The stats flags of a source: its `--stats-to` publishes nowhere unless asked
+ * (its `--to` may be another host's router).
+ *
+ * @example
+ * ```ts
+ * import { SOURCE_STATS_FLAGS } from "@eventstorm/core/cli";
+ * const flags = { ...SOURCE_STATS_FLAGS };
+ * flags["stats-to"].default; // "none"
+ * ```
+ */
+export const SOURCE_STATS_FLAGS: StatsFlags = {
+  "stats-interval": STATS_INTERVAL_FLAG,
+  "stats-to": statsToFlagSpec("none"),
+};
+
+/**
+ * The stats flags of a sink (and the dashboard): its `--stats-to` publishes to the
+ * local router's sources endpoint, its only way to a router.
+ *
+ * @example
+ * ```ts
+ * import { SINK_STATS_FLAGS } from "@eventstorm/core/cli";
+ * SINK_STATS_FLAGS["stats-to"].default; // ">tcp://127.0.0.1:5555"
+ * ```
+ */
+export const SINK_STATS_FLAGS: StatsFlags = {
+  "stats-interval": STATS_INTERVAL_FLAG,
+  "stats-to": statsToFlagSpec(">tcp://127.0.0.1:5555"),
+};
 
 /**
  * Reads `--stats-to`: the endpoint, checked, or `undefined` for `none`. Call it
@@ -42,7 +71,7 @@ export function statsToFlagSpec(defaultEndpoint: string): StringFlagSpec & { def
  * ```
  */
 export function statsToFlag(
-  values: FlagValues<{ "stats-to": ReturnType<typeof statsToFlagSpec> }>,
+  values: FlagValues<Pick<StatsFlags, "stats-to">>,
 ): string | undefined {
   const statsTo = values["stats-to"];
   if (statsTo === "none") return undefined;

@@ -73,10 +73,12 @@ export { waitingNotice } from "../emitter.ts";
 export {
   openStatsPublisher,
   reportStatsDuring,
+  SINK_STATS_FLAGS,
+  SOURCE_STATS_FLAGS,
   type StatsDuringOptions,
+  type StatsFlags,
   type StatsPublisher,
   statsToFlag,
-  statsToFlagSpec,
 } from "../stats_to.ts";
 export {
   commandCurve,

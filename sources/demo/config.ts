@@ -8,9 +8,7 @@ import {
   type FlagSpec,
   type FlagValues,
   integerFlag,
-  STATS_INTERVAL_FLAG,
-  statsToFlagSpec,
-  type StringFlagSpec,
+  SOURCE_STATS_FLAGS,
   TO_FLAG,
 } from "@eventstorm/core/cli";
 
@@ -29,8 +27,7 @@ export const DEMO_FLAGS = {
   rate: { type: "string", value: "N", default: "1000", help: "events per second" },
   limit: { type: "string", value: "N", help: "stop after N events" },
   host: { type: "string", value: "NAME", help: "host for the source's own events" },
-  "stats-interval": STATS_INTERVAL_FLAG,
-  "stats-to": statsToFlagSpec("none") as StringFlagSpec & { default: string },
+  ...SOURCE_STATS_FLAGS,
 } as const satisfies Record<string, FlagSpec>;
 
 /**

@@ -8,9 +8,7 @@ import {
   CURVE_CLIENT_FLAGS,
   type FlagSpec,
   type FlagValues,
-  STATS_INTERVAL_FLAG,
-  statsToFlagSpec,
-  type StringFlagSpec,
+  SOURCE_STATS_FLAGS,
   TO_FLAG,
   UsageError,
 } from "@eventstorm/core/cli";
@@ -48,8 +46,7 @@ export const JOURNALD_FLAGS = {
       "checkpoint file (journal cursor) [default: under ~/.local/state/eventstorm; none with --print]",
   },
   "no-checkpoint": { type: "boolean", help: "keep no checkpoint" },
-  "stats-interval": STATS_INTERVAL_FLAG,
-  "stats-to": statsToFlagSpec("none") as StringFlagSpec & { default: string },
+  ...SOURCE_STATS_FLAGS,
   timeout: postfixSource.flags!.timeout,
   "deferred-timeout": postfixSource.flags!["deferred-timeout"],
 } as const satisfies Record<string, FlagSpec>;

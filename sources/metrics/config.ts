@@ -8,9 +8,7 @@ import {
   type FlagSpec,
   type FlagValues,
   parseDuration,
-  STATS_INTERVAL_FLAG,
-  statsToFlagSpec,
-  type StringFlagSpec,
+  SOURCE_STATS_FLAGS,
   TO_FLAG,
   UsageError,
 } from "@eventstorm/core/cli";
@@ -34,8 +32,7 @@ export const METRICS_FLAGS = {
   print: { type: "boolean", help: "print events as JSON lines on stdout instead of publishing" },
   host: { type: "string", value: "NAME", help: "host field of the events [default: hostname]" },
   once: { type: "boolean", help: "take one sample (rates over one second) and exit" },
-  "stats-interval": STATS_INTERVAL_FLAG,
-  "stats-to": statsToFlagSpec("none") as StringFlagSpec & { default: string },
+  ...SOURCE_STATS_FLAGS,
 } as const satisfies Record<string, FlagSpec>;
 
 /**

@@ -7,9 +7,7 @@ import {
   CURVE_CLIENT_FLAGS,
   type FlagSpec,
   type FlagValues,
-  STATS_INTERVAL_FLAG,
-  statsToFlagSpec,
-  type StringFlagSpec,
+  SOURCE_STATS_FLAGS,
   TO_FLAG,
   UsageError,
 } from "@eventstorm/core/cli";
@@ -65,8 +63,7 @@ export const SYSLOG_FLAGS = {
       "[default: under ~/.local/state/eventstorm; none with --print]",
   },
   "no-checkpoint": { type: "boolean", help: "keep no checkpoint" },
-  "stats-interval": STATS_INTERVAL_FLAG,
-  "stats-to": statsToFlagSpec("none") as StringFlagSpec & { default: string },
+  ...SOURCE_STATS_FLAGS,
   ...parserFlags() as
     & NonNullable<typeof nginxSource.flags>
     & NonNullable<typeof postfixSource.flags>
