@@ -16,6 +16,7 @@ import type { WireMessage } from "./protocol.ts";
 import type { StreamPosition } from "./sequence.ts";
 import type { Counters } from "./stats.ts";
 import { Queue } from "./queue.ts";
+import { sleep } from "./sleep.ts";
 import { Turns } from "./turns.ts";
 
 /** Where a sink stores events. */
@@ -460,15 +461,7 @@ export class SinkRunner {
       } catch (error) {
         this.#stats.writeErrors++;
         this.#stats.lastError = error instanceof Error ? error.message : String(error);
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(done, delay);
-          function done() {
-            clearTimeout(timer);
-            signal.removeEventListener("abort", done);
-            resolve();
-          }
-          signal.addEventListener("abort", done, { once: true });
-        });
+        await sleep(delay, signal);
         delay = Math.min(delay * 2, this.#options.maxRetryMs);
       }
     }
