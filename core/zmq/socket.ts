@@ -15,6 +15,7 @@
  * @module
  */
 import { type LibZmq, loadLibzmq, zmqErrorText } from "./ffi.ts";
+import { allocateNative, type NativeBytes } from "../native_memory.ts";
 import { type Endpoint, formatEndpoint } from "../endpoint.ts";
 import { UsageError } from "../flags.ts";
 
@@ -623,6 +624,8 @@ let pollerId = 0;
  */
 export class Poller {
   readonly #z: LibZmq["symbols"];
+  /** Outside V8's heap: the wait on a worker thread may outlive this isolate. */
+  readonly #memory: NativeBytes;
   readonly #items: Uint8Array;
   readonly #view: DataView;
   readonly #count: number;
@@ -644,8 +647,9 @@ export class Poller {
     this.#wakeOut.attach({ bind: false, address });
     this.#sockets = [...sockets, this.#wakeIn];
     this.#count = sockets.length + 1;
-    this.#items = new Uint8Array(POLLITEM_SIZE * this.#count);
-    this.#view = new DataView(this.#items.buffer);
+    this.#memory = allocateNative(POLLITEM_SIZE * this.#count);
+    this.#items = this.#memory.bytes;
+    this.#view = new DataView(this.#items.buffer, this.#items.byteOffset, this.#items.byteLength);
     this.#sockets.forEach((socket, i) =>
       writePollItem(this.#view, i * POLLITEM_SIZE, socket.pointer)
     );
@@ -687,9 +691,10 @@ export class Poller {
     if (this.#waiting && !this.#wakeOut.closed) this.#wakeOut.send([new Uint8Array(1)]);
   }
 
-  /** Releases the wake sockets. */
+  /** Releases the wake sockets, and the poll items unless a wait still uses them. */
   close(): void {
     this.#wakeIn.close();
     this.#wakeOut.close();
+    if (!this.#waiting) this.#memory.free();
   }
 }

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { allocateNative } from "@eventstorm/core/internal";
 
 const AF_INET = 2;
 const AF_INET6 = 10;
@@ -88,7 +89,9 @@ export class UdpReceiver {
   readonly #fd: number;
   readonly #onMessage: (datagram: Uint8Array) => void;
   readonly #buffer: Uint8Array;
-  readonly #pollfd = new Uint8Array(8);
+  /** Outside V8's heap: the poll on a worker thread may outlive this isolate. */
+  readonly #pollMemory = allocateNative(8);
+  readonly #pollfd = this.#pollMemory.bytes;
   #closed = false;
   readonly #loop: Promise<void>;
   /** The port bound (the one chosen by the kernel for port 0). */
@@ -115,7 +118,7 @@ export class UdpReceiver {
       new Uint8Array(sizeLength.buffer),
     );
     this.receiveBufferBytes = size[0];
-    const view = new DataView(this.#pollfd.buffer);
+    const view = new DataView(this.#pollfd.buffer, this.#pollfd.byteOffset, 8);
     view.setInt32(0, fd, true);
     view.setInt16(4, POLLIN, true);
     this.#loop = this.#run();
@@ -165,5 +168,6 @@ export class UdpReceiver {
     this.#closed = true;
     await this.#loop;
     lib().symbols.close(this.#fd);
+    this.#pollMemory.free();
   }
 }
