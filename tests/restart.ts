@@ -18,22 +18,36 @@ export interface RestartTarget {
   open: () => Promise<SinkBackend>;
   /** Rows (events) the store holds now. */
   rows: () => Promise<number>;
-  /** How long to wait for events to be written, ms (slow servers under a loaded machine). */
+  /** How long each wait may take, ms (slow servers under a loaded machine). */
   timeoutMs?: number;
 }
 
-async function startSink(backend: SinkBackend, endpoints: string, topics?: string[]) {
+/** Sinks a scenario started: stopped in its `finally`, so a failed check leaves none running. */
+type Started = Array<{ stop: () => Promise<SinkStats> }>;
+
+async function startSink(
+  started: Started,
+  backend: SinkBackend,
+  endpoints: string,
+  topics?: string[],
+) {
   const runner = new SinkRunner(backend, { collector: { endpoints, topics } });
   await runner.open();
   const controller = new AbortController();
   const running = runner.run(controller.signal);
-  return {
+  const sink = {
     runner,
     stop: (): Promise<SinkStats> => {
       controller.abort();
       return running;
     },
   };
+  started.push(sink);
+  return sink;
+}
+
+async function stopAll(started: Started): Promise<void> {
+  await Promise.allSettled(started.map((sink) => sink.stop()));
 }
 
 /**
@@ -44,10 +58,11 @@ async function startSink(backend: SinkBackend, endpoints: string, topics?: strin
 export async function replayAfterRestart(target: RestartTarget, source: bigint): Promise<void> {
   const timeout = target.timeoutMs ?? 20_000;
   const r = startRouter();
+  const started: Started = [];
   try {
-    const first = await startSink(await target.open(), r.sinks);
+    const first = await startSink(started, await target.open(), r.sinks);
     const out = await Emitter.open({ endpoints: r.sources, host: "h", sourceId: source });
-    await waitFor(() => out.stats().subscriptions > 0, "the sink's subscription");
+    await waitFor(() => out.stats().subscriptions > 0, "the sink's subscription", timeout);
     for (let i = 0; i < 30; i++) out.emit("app.tick", { i });
     await out.close();
     await waitFor(
@@ -60,14 +75,18 @@ export async function replayAfterRestart(target: RestartTarget, source: bigint):
     );
     assert.equal((await first.stop()).stored, 30);
 
-    const second = await startSink(await target.open(), r.sinks);
+    const second = await startSink(started, await target.open(), r.sinks);
     const replay = await Emitter.open({
       endpoints: r.sources,
       host: "h",
       sourceId: source,
       positions: { "app.tick": 10 },
     });
-    await waitFor(() => replay.stats().subscriptions > 0, "the restarted sink's subscription");
+    await waitFor(
+      () => replay.stats().subscriptions > 0,
+      "the restarted sink's subscription",
+      timeout,
+    );
     for (let i = 10; i < 40; i++) replay.emit("app.tick", { i });
     await replay.close();
     await waitFor(
@@ -90,6 +109,7 @@ export async function replayAfterRestart(target: RestartTarget, source: bigint):
     );
     assert.equal(await target.rows(), 40);
   } finally {
+    await stopAll(started);
     await r.stop();
   }
 }
@@ -102,12 +122,13 @@ export async function replayAfterRestart(target: RestartTarget, source: bigint):
 export async function lostWhileDown(target: RestartTarget, source: bigint): Promise<void> {
   const timeout = target.timeoutMs ?? 20_000;
   const r = startRouter();
+  const started: Started = [];
   // A wider prefix than the sink's, so the emitter sees the sink's own come and go.
   const other = await gather({ endpoints: r.sinks, topics: ["app."] });
   const out = await Emitter.open({ endpoints: r.sources, host: "h", sourceId: source });
   try {
-    const first = await startSink(await target.open(), r.sinks, ["app.tick"]);
-    await waitFor(() => out.stats().subscriptions === 2, "both subscriptions");
+    const first = await startSink(started, await target.open(), r.sinks, ["app.tick"]);
+    await waitFor(() => out.stats().subscriptions === 2, "both subscriptions", timeout);
     for (let i = 0; i < 10; i++) out.emit("app.tick", { i });
     await waitFor(
       () => {
@@ -121,14 +142,16 @@ export async function lostWhileDown(target: RestartTarget, source: bigint): Prom
     await waitFor(
       () => !r.router.stats().subscriptions.includes("app.tick"),
       "the sink's unsubscription",
+      timeout,
     );
     for (let i = 10; i < 35; i++) out.emit("app.tick", { i });
-    await waitFor(() => other.events.length === 35, "the other subscriber's 35 events");
+    await waitFor(() => other.events.length === 35, "the other subscriber's 35 events", timeout);
 
-    const second = await startSink(await target.open(), r.sinks, ["app.tick"]);
+    const second = await startSink(started, await target.open(), r.sinks, ["app.tick"]);
     await waitFor(
       () => r.router.stats().subscriptions.includes("app.tick"),
       "the sink's new subscription",
+      timeout,
     );
     for (let i = 35; i < 40; i++) out.emit("app.tick", { i });
     await out.close();
@@ -151,6 +174,7 @@ export async function lostWhileDown(target: RestartTarget, source: bigint): Prom
     );
     assert.equal(await target.rows(), 15);
   } finally {
+    await stopAll(started);
     await out.close();
     await other.stop();
     await r.stop();
