@@ -32,5 +32,5 @@ export { setField } from "../fields.ts";
 export { readLines } from "../lines.ts";
 export { Turns } from "../turns.ts";
 export { sleep } from "../sleep.ts";
-export { allocateNative, type NativeBytes } from "../native_memory.ts";
+export { allocateNative, type NativeBytes } from "../native.ts";
 export { globToRegExp } from "../tail/mod.ts";

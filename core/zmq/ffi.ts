@@ -9,6 +9,7 @@
  * @module
  */
 import { createRequire } from "node:module";
+import { pinLibrary } from "../native.ts";
 
 const SYMBOLS = {
   zmq_version: { parameters: ["buffer", "buffer", "buffer"], result: "void" },
@@ -156,7 +157,7 @@ export function loadLibzmq(path?: string): LibZmq {
  */
 function openLibrary(path: string): Deno.DynamicLibrary<typeof SYMBOLS> {
   try {
-    return Deno.dlopen(path, SYMBOLS);
+    return pinned(Deno.dlopen(path, SYMBOLS), path);
   } catch (error) {
     let bytes: Uint8Array;
     try {
@@ -167,7 +168,7 @@ function openLibrary(path: string): Deno.DynamicLibrary<typeof SYMBOLS> {
     const copy = Deno.makeTempFileSync({ prefix: "eventstorm-libzmq-", suffix: ".so" });
     try {
       Deno.writeFileSync(copy, bytes);
-      return Deno.dlopen(copy, SYMBOLS);
+      return pinned(Deno.dlopen(copy, SYMBOLS), copy);
     } catch {
       // The copy was only a way round a path dlopen cannot map; its failure is
       // not the news, the original one is.
@@ -177,6 +178,19 @@ function openLibrary(path: string): Deno.DynamicLibrary<typeof SYMBOLS> {
       Deno.removeSync(copy);
     }
   }
+}
+
+/**
+ * libzmq stays loaded once opened: its I/O threads outlive any isolate that
+ * leaves a context running (see `native.ts`), and unloading it under them
+ * crashes the process.
+ */
+function pinned(
+  library: Deno.DynamicLibrary<typeof SYMBOLS>,
+  path: string,
+): Deno.DynamicLibrary<typeof SYMBOLS> {
+  pinLibrary(path);
+  return library;
 }
 
 /** The text of a libzmq error number.

@@ -15,7 +15,7 @@
  * @module
  */
 import { type LibZmq, loadLibzmq, zmqErrorText } from "./ffi.ts";
-import { allocateNative, type NativeBytes } from "../native_memory.ts";
+import { allocateNative, type NativeBytes } from "../native.ts";
 import { type Endpoint, formatEndpoint } from "../endpoint.ts";
 import { UsageError } from "../flags.ts";
 

@@ -1,11 +1,14 @@
 /**
- * Memory for the arguments of `nonblocking` FFI calls. Such a call runs on one of
- * Deno's worker threads and can outlive the isolate that made it: a worker, or a
- * test module that failed before it stopped what it started, is torn down while a
- * `zmq_poll` or `poll(2)` still waits. A buffer V8 owns is freed with the
- * isolate, and the call then reads and writes freed memory: the process crashes
- * later, somewhere unrelated. Memory from `calloc` is freed only when its owner
- * says so, so a forgotten wait leaks a few bytes instead.
+ * What native code must keep after the isolate that started it is gone. A
+ * worker, or a test module that failed before it stopped what it started, is
+ * torn down while libzmq's I/O threads still run and a `nonblocking` FFI call
+ * (`zmq_poll`, `poll(2)`) still waits on one of Deno's threads. Two things go
+ * with the isolate and crash the process later, somewhere unrelated:
+ *
+ * - buffers V8 owns, which the waiting call still reads and writes: memory
+ *   from `calloc` is freed only when its owner says so;
+ * - the libraries the isolate opened, which Deno closes: libzmq's threads then
+ *   run unmapped code. A library opened again with `RTLD_NODELETE` stays.
  *
  * @module
  */
@@ -13,7 +16,11 @@
 const SYMBOLS = {
   calloc: { parameters: ["usize", "usize"], result: "pointer" },
   free: { parameters: ["pointer"], result: "void" },
+  dlopen: { parameters: ["buffer", "i32"], result: "pointer" },
 } as const;
+
+const RTLD_LAZY = 0x1;
+const RTLD_NODELETE = 0x1000;
 
 let libc: Deno.DynamicLibrary<typeof SYMBOLS> | null | undefined;
 
@@ -41,13 +48,30 @@ export interface NativeBytes {
 }
 
 /**
+ * Keeps the shared object at `path` (opened already by `Deno.dlopen`) loaded for
+ * the life of the process, whatever Deno closes. Returns whether it could.
+ *
+ * @example
+ * ```ts ignore
+ * const lib = Deno.dlopen(path, symbols);
+ * pinLibrary(path);
+ * ```
+ */
+export function pinLibrary(path: string): boolean {
+  const c = open();
+  if (c === null || Deno.build.os !== "linux") return false;
+  const name = new TextEncoder().encode(`${path}\0`);
+  return c.symbols.dlopen(name, RTLD_LAZY | RTLD_NODELETE) !== null;
+}
+
+/**
  * Allocates `size` zeroed bytes that outlive the isolate (see the module
- * comment). Where no C library can be opened, the bytes are V8's and the
+ * comment): for the arguments of `nonblocking` FFI calls. Where no C library can be opened, the bytes are V8's and the
  * protection is lost, but not the function.
  *
  * @example
  * ```ts
- * import { allocateNative } from "./native_memory.ts";
+ * import { allocateNative } from "./native.ts";
  * const memory = allocateNative(16);
  * memory.bytes[0] = 1;
  * memory.free();

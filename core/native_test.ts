@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { allocateNative } from "./native_memory.ts";
+import { allocateNative } from "./native.ts";
 
 /** Fills 64 bytes in a worker, terminates it, churns the heap, and reads them back. */
 async function bytesAfterTermination(kind: "native" | "v8"): Promise<Uint8Array> {
-  const worker = new Worker(new URL("./testdata/native_memory_worker.ts", import.meta.url), {
+  const worker = new Worker(new URL("./testdata/native_worker.ts", import.meta.url), {
     type: "module",
   });
   const address = await new Promise<bigint | number>((resolve) => {
@@ -34,4 +34,18 @@ Deno.test("native memory outlives the isolate that allocated it; V8's does not",
   assert.ok((await bytesAfterTermination("native")).every((byte) => byte === 0xab));
   // The control: without it this test could not tell the two apart.
   assert.ok(!(await bytesAfterTermination("v8")).every((byte) => byte === 0xab));
+});
+
+Deno.test("a worker that leaves a libzmq context and a poll running does not crash the process", async () => {
+  // Without the pin, Deno unloads libzmq with the worker and the context's I/O
+  // thread runs unmapped code: the process dies of SIGSEGV (exit 139).
+  const script = new URL("./testdata/abandoned_context.ts", import.meta.url);
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", script.pathname, "1500"],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder();
+  assert.equal(code, 0, text.decode(stderr));
+  assert.equal(text.decode(stdout).trim(), "survived");
 });

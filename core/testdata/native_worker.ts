@@ -1,10 +1,10 @@
 /**
- * For native_memory_test.ts: fills 64 bytes of the asked kind with 0xab and
+ * For native_test.ts: fills 64 bytes of the asked kind with 0xab and
  * posts their address, then waits to be terminated.
  *
  * @module
  */
-import { allocateNative } from "../native_memory.ts";
+import { allocateNative } from "../native.ts";
 
 self.onmessage = (event: MessageEvent<"native" | "v8">) => {
   const bytes = event.data === "native"
