@@ -35,6 +35,15 @@ async function rawPublisher(endpoint: string) {
       socketType,
     ]
   ) await writeAll(connection, part);
+  // As a real ZMTP peer does, wait for the router's greeting and READY before any
+  // message: libzmq cuts a peer whose message arrives with its handshake in one read.
+  const seen = new Uint8Array(4096);
+  let received = 0;
+  while (received < 64 + 2 || received < 64 + 2 + seen[64 + 1]) {
+    const n = await connection.read(seen.subarray(received));
+    if (n === null) throw new Error("the router closed the connection during the handshake");
+    received += n;
+  }
   return {
     /** Sends one message, each frame with a long (8-byte) size. */
     send: async (frames: Uint8Array[]) => {
