@@ -1,0 +1,422 @@
+/**
+ * Events from their BSON bytes straight to the JSON dialect's text (see
+ * `json.ts`), with no JavaScript objects in between. A sink that stores JSON
+ * (the store's `data` column) would otherwise decode every document into an
+ * object and turn it back into text: two passes, and at 100,000 events/s enough
+ * short-lived garbage to keep V8's heap at several times what is live.
+ *
+ * Only the common shapes take this path: envelope present and well typed,
+ * fields of type double (finite), string, document, array, boolean, date, null,
+ * int32 and int64. Anything else (another BSON type, a key that JavaScript
+ * would reorder or read as special, a repeated key, bad UTF-8, a broken length)
+ * returns `undefined`, and the caller decodes the document the ordinary way,
+ * which gives the same text or the same refusal.
+ *
+ * @module
+ */
+import { isValidType } from "./event.ts";
+
+/** An event as a row: its envelope, and the rest as JSON text. */
+export interface EventRow {
+  /** The envelope's `type` (equal to the topic). */
+  type: string;
+  /** The envelope's `time`, ms since the epoch. */
+  time: number;
+  /** The envelope's `host`. */
+  host: string;
+  /** The other fields, as `encodeFields` writes them. */
+  data: string;
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COMMA = 0x2c;
+const COLON = 0x3a;
+const MAX_DEPTH = 90;
+const MAX_DATE_MS = 8.64e15;
+const TWO_21 = 2 ** 21;
+const HEX = "0123456789abcdef";
+const SHORT_ESCAPES: Record<number, number> = { 8: 0x62, 9: 0x74, 10: 0x6e, 12: 0x66, 13: 0x72 };
+
+const KEY_TYPE = [0x74, 0x79, 0x70, 0x65];
+const KEY_TIME = [0x74, 0x69, 0x6d, 0x65];
+const KEY_HOST = [0x68, 0x6f, 0x73, 0x74];
+const KEY_ID = [0x5f, 0x69, 0x64];
+const KEY_PROTO = [0x5f, 0x5f, 0x70, 0x72, 0x6f, 0x74, 0x6f, 0x5f, 0x5f];
+
+/** Thrown inside the walk when the fast path must give up; never escapes. */
+const GIVE_UP = Symbol("give up");
+
+/**
+ * Turns event documents into {@linkcode EventRow}s. One instance reuses its
+ * buffers: not for use from two callers at once.
+ *
+ * @example
+ * ```ts
+ * import { BSON } from "bson";
+ * import { EventTranscoder } from "./bson_json.ts";
+ * const doc = BSON.serialize({ type: "a.b", time: new Date(0), host: "h", n: 1 });
+ * new EventTranscoder().row(doc, 0, doc.length, "a.b", null)?.data; // '{"n":1}'
+ * ```
+ */
+export class EventTranscoder {
+  #out = new Uint8Array(4096);
+  #length = 0;
+  #body: Uint8Array = new Uint8Array(0);
+  #view = new DataView(this.#body.buffer);
+  readonly #decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+  readonly #encoder = new TextEncoder();
+  #topic = "";
+  #topicValid = false;
+  #topicBytes: Uint8Array = new Uint8Array(0);
+  #hostBytes: Uint8Array = new Uint8Array(0);
+  #host = "";
+
+  /**
+   * The row of the document at `body[offset, offset + size)` sent on `topic`,
+   * its `_id` field set to `id` (where the document had one, else last) or
+   * removed when `id` is null; undefined when the fast path cannot tell.
+   */
+  row(
+    body: Uint8Array,
+    offset: number,
+    size: number,
+    topic: string,
+    id: string | null,
+  ): EventRow | undefined {
+    if (body !== this.#body) {
+      this.#body = body;
+      this.#view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+    }
+    if (topic !== this.#topic) {
+      this.#topic = topic;
+      this.#topicBytes = this.#encoder.encode(topic);
+      this.#topicValid = isValidType(topic);
+    }
+    if (!this.#topicValid) return undefined;
+    this.#length = 0;
+    try {
+      return this.#document(offset, size, id);
+    } catch (error) {
+      if (error === GIVE_UP || error instanceof RangeError) return undefined;
+      throw error;
+    }
+  }
+
+  #document(offset: number, size: number, id: string | null): EventRow | undefined {
+    const body = this.#body;
+    const end = offset + size;
+    if (size < 5 || end > body.length || this.#view.getInt32(offset, true) !== size) return;
+    if (body[end - 1] !== 0) return;
+    let type = false, host: string | undefined, time: number | undefined;
+    let idWritten = false;
+    const keys: number[] = [];
+    this.#byte(0x7b);
+    let at = offset + 4;
+    while (at < end - 1) {
+      const kind = body[at];
+      const keyStart = at + 1;
+      const keyEnd = this.#cstringEnd(keyStart, end);
+      const valueAt = keyEnd + 1;
+      if (this.#keyIs(keyStart, keyEnd, KEY_TYPE)) {
+        if (type || kind !== 0x02 || !this.#stringIs(valueAt, this.#topicBytes)) return;
+        type = true;
+        at = this.#skipString(valueAt, end);
+        continue;
+      }
+      if (this.#keyIs(keyStart, keyEnd, KEY_TIME)) {
+        if (time !== undefined || kind !== 0x09 || valueAt + 8 > end) return;
+        time = this.#int64Number(valueAt);
+        if (!(Math.abs(time) <= MAX_DATE_MS)) return;
+        at = valueAt + 8;
+        continue;
+      }
+      if (this.#keyIs(keyStart, keyEnd, KEY_HOST)) {
+        if (host !== undefined || kind !== 0x02) return;
+        host = this.#hostAt(valueAt, end);
+        at = this.#skipString(valueAt, end);
+        continue;
+      }
+      this.#checkKey(keys, keyStart, keyEnd);
+      const mark = this.#length;
+      if (this.#length > 1) this.#byte(COMMA);
+      this.#key(keyStart, keyEnd);
+      at = this.#value(kind, valueAt, end, 1);
+      if (this.#keyIs(keyStart, keyEnd, KEY_ID)) {
+        // `_id` is the sink's: the derived one where the sender put its own, or none.
+        // What is dropped must still be readable, as bson reads it before it is replaced.
+        try {
+          this.#decoder.decode(this.#out.subarray(mark, this.#length));
+        } catch {
+          return;
+        }
+        this.#length = mark;
+        if (id !== null) {
+          if (this.#length > 1) this.#byte(COMMA);
+          this.#idField(id);
+          idWritten = true;
+        }
+      }
+    }
+    if (at !== end - 1 || !type || host === undefined || time === undefined) return;
+    if (id !== null && !idWritten) {
+      if (this.#length > 1) this.#byte(COMMA);
+      this.#idField(id);
+    }
+    this.#byte(0x7d);
+    let data: string;
+    try {
+      data = this.#decoder.decode(this.#out.subarray(0, this.#length));
+    } catch {
+      return;
+    }
+    return { type: this.#topic, time, host, data };
+  }
+
+  /** Writes the value of BSON type `kind` at `at`; returns where the next element starts. */
+  #value(kind: number, at: number, end: number, depth: number): number {
+    const view = this.#view;
+    switch (kind) {
+      case 0x01: {
+        if (at + 8 > end) throw GIVE_UP;
+        const value = view.getFloat64(at, true);
+        if (!Number.isFinite(value)) throw GIVE_UP;
+        this.#ascii(String(value));
+        return at + 8;
+      }
+      case 0x02: {
+        const next = this.#skipString(at, end);
+        this.#string(at + 4, next - 1);
+        return next;
+      }
+      case 0x03:
+      case 0x04: {
+        if (depth >= MAX_DEPTH || at + 5 > end) throw GIVE_UP;
+        const size = view.getInt32(at, true);
+        if (size < 5 || at + size > end) throw GIVE_UP;
+        this.#container(kind === 0x04, at, at + size, depth + 1);
+        return at + size;
+      }
+      case 0x08: {
+        if (at + 1 > end) throw GIVE_UP;
+        const value = this.#body[at];
+        if (value > 1) throw GIVE_UP;
+        this.#ascii(value === 1 ? "true" : "false");
+        return at + 1;
+      }
+      case 0x09: {
+        if (at + 8 > end) throw GIVE_UP;
+        const ms = this.#int64Number(at);
+        this.#ascii('{"$date":');
+        if (Math.abs(ms) <= MAX_DATE_MS) {
+          this.#byte(QUOTE);
+          this.#ascii(new Date(ms).toISOString());
+          this.#byte(QUOTE);
+        } else this.#ascii("null");
+        this.#byte(0x7d);
+        return at + 8;
+      }
+      case 0x0a:
+        this.#ascii("null");
+        return at;
+      case 0x10:
+        if (at + 4 > end) throw GIVE_UP;
+        this.#ascii(String(view.getInt32(at, true)));
+        return at + 4;
+      case 0x12: {
+        if (at + 8 > end) throw GIVE_UP;
+        // bson gives a number within ±2^53 and a Long beyond, which the dialect wraps.
+        // The high word decides: the sum as a double is rounded past 2^53.
+        const high = view.getInt32(at + 4, true);
+        const low = view.getUint32(at, true);
+        if (
+          (high > -TWO_21 && high < TWO_21) || high === -TWO_21 || (high === TWO_21 && low === 0)
+        ) {
+          this.#ascii(String(high * 4294967296 + low));
+        } else {
+          this.#ascii('{"$numberLong":"');
+          this.#ascii(view.getBigInt64(at, true).toString());
+          this.#ascii('"}');
+        }
+        return at + 8;
+      }
+      default:
+        throw GIVE_UP;
+    }
+  }
+
+  #container(array: boolean, start: number, end: number, depth: number): void {
+    const body = this.#body;
+    if (body[end - 1] !== 0) throw GIVE_UP;
+    const keys: number[] = [];
+    this.#byte(array ? 0x5b : 0x7b);
+    let first = true;
+    let at = start + 4;
+    while (at < end - 1) {
+      const kind = body[at];
+      const keyStart = at + 1;
+      const keyEnd = this.#cstringEnd(keyStart, end);
+      if (!first) this.#byte(COMMA);
+      first = false;
+      if (!array) {
+        this.#checkKey(keys, keyStart, keyEnd);
+        this.#key(keyStart, keyEnd);
+      }
+      at = this.#value(kind, keyEnd + 1, end, depth);
+    }
+    if (at !== end - 1) throw GIVE_UP;
+    this.#byte(array ? 0x5d : 0x7d);
+  }
+
+  /**
+   * Gives up on keys whose place or meaning JavaScript would change: an index
+   * (ordered first), `$…` (bson's DBRef), `__proto__`, a repeat (the last wins).
+   */
+  #checkKey(keys: number[], start: number, end: number): void {
+    const body = this.#body;
+    const first = body[start];
+    if ((first >= 0x30 && first <= 0x39) || first === 0x24 || end === start) throw GIVE_UP;
+    if (this.#keyIs(start, end, KEY_PROTO)) throw GIVE_UP;
+    const length = end - start;
+    for (let i = 0; i < keys.length; i += 2) {
+      if (keys[i + 1] - keys[i] !== length) continue;
+      let same = true;
+      for (let j = 0; j < length && same; j++) same = body[keys[i] + j] === body[start + j];
+      if (same) throw GIVE_UP;
+    }
+    keys.push(start, end);
+  }
+
+  /** Where the key starting at `start` ends (its NUL). */
+  #cstringEnd(start: number, end: number): number {
+    const body = this.#body;
+    let at = start;
+    while (at < end && body[at] !== 0) at++;
+    if (at >= end) throw GIVE_UP;
+    return at;
+  }
+
+  #keyIs(start: number, end: number, name: readonly number[]): boolean {
+    if (end - start !== name.length) return false;
+    const body = this.#body;
+    for (let i = 0; i < name.length; i++) if (body[start + i] !== name[i]) return false;
+    return true;
+  }
+
+  /** The index after the BSON string at `at` (length, bytes, NUL). */
+  #skipString(at: number, end: number): number {
+    if (at + 4 > end) throw GIVE_UP;
+    const length = this.#view.getInt32(at, true);
+    if (length < 1 || at + 4 + length > end || this.#body[at + 4 + length - 1] !== 0) {
+      throw GIVE_UP;
+    }
+    return at + 4 + length;
+  }
+
+  #stringIs(at: number, expected: Uint8Array): boolean {
+    const length = this.#view.getInt32(at, true);
+    if (length !== expected.length + 1) return false;
+    const body = this.#body;
+    for (let i = 0; i < expected.length; i++) if (body[at + 4 + i] !== expected[i]) return false;
+    return true;
+  }
+
+  /** The host string at `at`, decoded once per distinct host in a row. */
+  #hostAt(at: number, end: number): string {
+    const next = this.#skipString(at, end);
+    const body = this.#body, known = this.#hostBytes;
+    const start = at + 4, length = next - 1 - start;
+    if (length === known.length) {
+      let i = 0;
+      while (i < length && body[start + i] === known[i]) i++;
+      if (i === length) return this.#host;
+    }
+    const bytes = body.subarray(start, start + length);
+    let host: string;
+    try {
+      host = this.#decoder.decode(bytes);
+    } catch {
+      throw GIVE_UP;
+    }
+    this.#hostBytes = bytes.slice();
+    this.#host = host;
+    return host;
+  }
+
+  #int64Number(at: number): number {
+    const view = this.#view;
+    return view.getInt32(at + 4, true) * 4294967296 + view.getUint32(at, true);
+  }
+
+  #idField(id: string): void {
+    this.#ascii('"_id":"');
+    this.#ascii(id);
+    this.#byte(QUOTE);
+  }
+
+  #key(start: number, end: number): void {
+    this.#string(start, end);
+    this.#byte(COLON);
+  }
+
+  /** Writes body[start, end) as a JSON string, escaped as `JSON.stringify` does. */
+  #string(start: number, end: number): void {
+    this.#reserve(2 + (end - start) * 6);
+    const out = this.#out, body = this.#body;
+    let n = this.#length;
+    out[n++] = QUOTE;
+    // Most strings need no escape: find the first byte that does, copy up to it at once.
+    let plain = start;
+    while (plain < end) {
+      const byte = body[plain];
+      if (byte < 0x20 || byte === QUOTE || byte === BACKSLASH) break;
+      plain++;
+    }
+    if (plain - start > 16) {
+      out.set(body.subarray(start, plain), n);
+      n += plain - start;
+    } else {
+      for (let i = start; i < plain; i++) out[n++] = body[i];
+    }
+    for (let i = plain; i < end; i++) {
+      const byte = body[i];
+      if (byte >= 0x20 && byte !== QUOTE && byte !== BACKSLASH) {
+        out[n++] = byte;
+        continue;
+      }
+      out[n++] = BACKSLASH;
+      if (byte === QUOTE || byte === BACKSLASH) out[n++] = byte;
+      else if (SHORT_ESCAPES[byte] !== undefined) out[n++] = SHORT_ESCAPES[byte];
+      else {
+        out[n++] = 0x75;
+        out[n++] = 0x30;
+        out[n++] = 0x30;
+        out[n++] = HEX.charCodeAt(byte >> 4);
+        out[n++] = HEX.charCodeAt(byte & 15);
+      }
+    }
+    out[n++] = QUOTE;
+    this.#length = n;
+  }
+
+  /** Writes a string known to be ASCII. */
+  #ascii(text: string): void {
+    this.#reserve(text.length);
+    const out = this.#out;
+    let n = this.#length;
+    for (let i = 0; i < text.length; i++) out[n++] = text.charCodeAt(i);
+    this.#length = n;
+  }
+
+  #byte(byte: number): void {
+    this.#reserve(1);
+    this.#out[this.#length++] = byte;
+  }
+
+  #reserve(more: number): void {
+    if (this.#length + more <= this.#out.length) return;
+    const grown = new Uint8Array(Math.max(this.#out.length * 2, this.#length + more));
+    grown.set(this.#out.subarray(0, this.#length));
+    this.#out = grown;
+  }
+}

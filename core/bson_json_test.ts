@@ -1,0 +1,183 @@
+import assert from "node:assert/strict";
+import { BSON, Decimal128, Long, ObjectId } from "bson";
+import { EventTranscoder } from "./bson_json.ts";
+import { decodeBatch } from "./codec.ts";
+import { envelopeProblem } from "./event.ts";
+import { encodeFields } from "./json.ts";
+import { mulberry32 } from "./random.ts";
+
+/**
+ * What the ordinary path makes of a document: decoded, checked, `_id` set or
+ * removed, fields to JSON; undefined when it refuses the document.
+ */
+function ordinary(bytes: Uint8Array, topic: string, id: string | null) {
+  let document: Record<string, unknown>;
+  try {
+    [document] = decodeBatch(bytes);
+  } catch {
+    return undefined;
+  }
+  if (envelopeProblem(document) !== undefined || document.type !== topic) return undefined;
+  if (id === null) delete document._id;
+  else document._id = id;
+  const time = (document.time as Date).getTime();
+  return { type: topic, time, host: document.host as string, data: encodeFields(document) };
+}
+
+const STRINGS = [
+  "",
+  "plain",
+  'quote " and \\ backslash',
+  "tab\there\nnewline\r\u0000nul\u0001\u001f\u007f",
+  "ünïcødé ✓ 𝄞 \u2028\u2029",
+  "/static/app.js?v=12345",
+];
+const NUMBERS = [0, -0, 1, -1, 0.1, 1e21, 1e-7, 2 ** 31 - 1, -(2 ** 31), 2 ** 53, NaN, Infinity];
+const KEYS = ["a", "status", "path", "_id", "1", "0a", "$ref", "__proto__", "ü", 'k"q', "x\ty"];
+
+function randomValue(random: () => number, depth: number): unknown {
+  const pick = <T>(list: readonly T[]) => list[Math.floor(random() * list.length)];
+  switch (Math.floor(random() * 16)) {
+    case 0:
+      return pick(STRINGS);
+    case 1:
+      return pick(NUMBERS);
+    case 2:
+      return Math.floor(random() * 2 ** 31) - 2 ** 30;
+    case 3:
+      return new BSON.Int32(Math.floor(random() * 1000) - 500);
+    case 4:
+      return Long.fromBigInt(
+        pick([0n, 1n, -1n, 2n ** 53n, -(2n ** 53n), 2n ** 53n + 1n, -(2n ** 63n)]),
+      );
+    case 5:
+      return random() < 0.5;
+    case 6:
+      return null;
+    case 7:
+      return new Date(pick([0, -1, 1733300000123, -62167219200000, 253402300800000, 8.64e15]));
+    case 8:
+      return depth < 3 ? randomDocument(random, depth + 1) : "leaf";
+    case 9:
+      return depth < 3 ? Array.from({ length: 3 }, () => randomValue(random, depth + 1)) : [];
+    case 10:
+      return new ObjectId();
+    case 11:
+      return new BSON.Binary(new Uint8Array([1, 2, 3]));
+    case 12:
+      return Decimal128.fromString("1.5");
+    case 13:
+      return new BSON.Double(pick(NUMBERS));
+    case 14:
+      return /ab+c/i;
+    default:
+      return `s${Math.floor(random() * 100)}`;
+  }
+}
+
+function randomDocument(random: () => number, depth: number): Record<string, unknown> {
+  const document: Record<string, unknown> = {};
+  const fields = Math.floor(random() * 6);
+  for (let i = 0; i < fields; i++) {
+    const key = random() < 0.3 ? KEYS[Math.floor(random() * KEYS.length)] : `f${i}`;
+    Object.defineProperty(document, key, {
+      value: randomValue(random, depth),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
+  return document;
+}
+
+/** An event with random fields; sometimes a broken envelope. */
+function randomEvent(random: () => number): Record<string, unknown> {
+  const event: Record<string, unknown> = {
+    type: random() < 0.95 ? "http.hit" : "other.type",
+    time: random() < 0.95 ? new Date(1733300000000 + Math.floor(random() * 1e6)) : "soon",
+    host: random() < 0.95 ? (random() < 0.5 ? "web-1" : "wéb-2") : 7,
+  };
+  if (random() < 0.05) delete event.host;
+  return { ...event, ...randomDocument(random, 0) };
+}
+
+/** Flips, drops or overwrites a few bytes. */
+function mutate(bytes: Uint8Array, random: () => number): Uint8Array {
+  const copy = bytes.slice();
+  const changes = 1 + Math.floor(random() * 3);
+  for (let i = 0; i < changes; i++) {
+    copy[Math.floor(random() * copy.length)] = Math.floor(random() * 256);
+  }
+  return copy;
+}
+
+Deno.test("transcoder: every row it gives is the ordinary path's row, over 20,000 random events", () => {
+  const random = mulberry32(1234);
+  const transcoder = new EventTranscoder();
+  let fast = 0, agreedRefusals = 0;
+  for (let i = 0; i < 20_000; i++) {
+    let bytes = BSON.serialize(randomEvent(random));
+    if (i % 4 === 3) bytes = mutate(bytes, random);
+    const id = random() < 0.8 ? `ff-http.hit-${i}` : null;
+    const row = transcoder.row(bytes, 0, bytes.length, "http.hit", id);
+    const expected = ordinary(bytes, "http.hit", id);
+    if (row === undefined) {
+      if (expected === undefined) agreedRefusals++;
+      continue;
+    }
+    fast++;
+    assert.deepEqual(
+      row,
+      expected,
+      `event ${i}: ${
+        BSON.EJSON.stringify(BSON.deserialize(bytes, { validation: { utf8: false } }))
+      }`,
+    );
+  }
+  // Both sides are exercised: a transcoder that always gave up would not pass.
+  assert.ok(fast > 3000, `only ${fast} rows took the fast path`);
+  assert.ok(agreedRefusals > 1000, `only ${agreedRefusals} refusals`);
+});
+
+Deno.test("transcoder: an nginx event takes the fast path, _id replaced in place or appended", () => {
+  const transcoder = new EventTranscoder();
+  const event = {
+    type: "http.hit",
+    time: new Date(1733300000123),
+    host: "web-1",
+    _id: "sender's",
+    status: 200,
+    path: '/a?b="c"',
+    request_time: 0.012,
+    bytes: Long.fromBigInt(2n ** 60n),
+  };
+  const bytes = BSON.serialize(event);
+  assert.deepEqual(transcoder.row(bytes, 0, bytes.length, "http.hit", "ff-http.hit-3"), {
+    type: "http.hit",
+    time: 1733300000123,
+    host: "web-1",
+    data:
+      '{"_id":"ff-http.hit-3","status":200,"path":"/a?b=\\"c\\"","request_time":0.012,"bytes":{"$numberLong":"1152921504606846976"}}',
+  });
+  const { _id: _, ...withoutId } = event;
+  const plain = BSON.serialize(withoutId);
+  assert.equal(
+    transcoder.row(plain, 0, plain.length, "http.hit", "ff-http.hit-4")?.data,
+    '{"status":200,"path":"/a?b=\\"c\\"","request_time":0.012,"bytes":{"$numberLong":"1152921504606846976"},"_id":"ff-http.hit-4"}',
+  );
+  assert.equal(
+    transcoder.row(bytes, 0, bytes.length, "http.hit", null)?.data,
+    '{"status":200,"path":"/a?b=\\"c\\"","request_time":0.012,"bytes":{"$numberLong":"1152921504606846976"}}',
+  );
+});
+
+Deno.test("transcoder: a document inside a larger body, and one sent on another topic", () => {
+  const transcoder = new EventTranscoder();
+  const one = BSON.serialize({ type: "a.b", time: new Date(0), host: "h", n: 1 });
+  const two = BSON.serialize({ type: "a.b", time: new Date(1), host: "h", n: 2 });
+  const body = new Uint8Array([...one, ...two]);
+  assert.equal(transcoder.row(body, one.length, two.length, "a.b", null)?.data, '{"n":2}');
+  assert.equal(transcoder.row(body, 0, one.length, "a.c", null), undefined);
+  // A size that runs past the body is never read past.
+  assert.equal(transcoder.row(body, one.length, two.length + 1, "a.b", null), undefined);
+});
