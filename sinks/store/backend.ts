@@ -5,8 +5,9 @@
  * @module
  */
 import type { Event } from "@eventstorm/core";
+import type { WireMessage } from "@eventstorm/core/protocol";
 import type { SinkBackend, StreamPosition, WriteResult } from "@eventstorm/core/sink";
-import { EventStore } from "./store.ts";
+import { EventStore, type InsertResult } from "./store.ts";
 
 /** Options of {@linkcode StoreBackend}. */
 export interface StoreBackendOptions {
@@ -62,12 +63,24 @@ export class StoreBackend implements SinkBackend {
 
   /** Stores a batch; returns how many events were refused for good or were duplicates. */
   write(events: Event[], positions?: StreamPosition[]): Promise<WriteResult> {
-    const result = this.#store.insertBatch(events, positions);
+    return Promise.resolve(this.#report(this.#store.insertBatch(events, positions)));
+  }
+
+  #report(result: InsertResult): WriteResult {
     if (result.rejected > 0 && this.#warnings++ < 5) {
       this.#warn(`sink store: ${result.rejected} events refused: ${result.problem ?? "invalid"}`);
     }
     // A transaction stores all or nothing, so an ignored row is a true duplicate.
-    return Promise.resolve({ rejected: result.rejected, duplicates: result.duplicates });
+    return { rejected: result.rejected, duplicates: result.duplicates };
+  }
+
+  /**
+   * Stores checked, undecoded messages: each document's JSON is read straight
+   * from its BSON, so no event object is ever made for it (the runner uses this
+   * instead of {@linkcode StoreBackend.write}).
+   */
+  writeMessages(messages: WireMessage[], positions?: StreamPosition[]): Promise<WriteResult> {
+    return Promise.resolve(this.#report(this.#store.insertMessages(messages, positions)));
   }
 
   /** The stream positions stored with the events (same transaction: never ahead of them). */

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { ObjectId } from "bson";
+import { BSON, ObjectId } from "bson";
 import type { Event } from "@eventstorm/core";
+import { decodeBatch, encodeBatch } from "@eventstorm/core/protocol";
+import { deepEvent } from "../../core/testdata/deep_bson.ts";
 import { EventStore } from "./store.ts";
 import { queryEvents } from "./query.ts";
 import { SCHEMA_VERSION } from "./schema.ts";
@@ -187,4 +189,88 @@ Deno.test("a file that is not a store, or from a newer schema, is refused by nam
   } finally {
     cleanup();
   }
+});
+
+/** The rows of a store, as SQLite holds them. */
+function rowsOf(store: EventStore): unknown[] {
+  return store.database.prepare("SELECT type, time, host, id, data FROM events ORDER BY seq").all()
+    .map((row) => ({ ...row }));
+}
+
+Deno.test("messages are stored as the same events decoded would be, ids from the header", () => {
+  const events: Event[] = Array.from({ length: 120 }, (_, i) => ({
+    type: "http.hit",
+    time: new Date(T0 + i),
+    host: i % 2 ? "web1" : "wéb2",
+    ...(i % 10 === 0 ? { _id: `sender's ${i}` } : {}),
+    status: 200 + (i % 5),
+    path: `/p/${i}?q="x"\n`,
+    ratio: i / 7,
+    big: 2n ** 60n + BigInt(i),
+    at: new Date(T0 - i),
+    nested: { list: [i, "two", null, true], deep: { n: i } },
+    // Shapes the transcoder leaves to the ordinary path, in the same batch.
+    ...(i % 7 === 0 ? { oid: new ObjectId("65a1b2c3d4e5f60718293a4b"), "1": "index key" } : {}),
+  }));
+  const header = { flags: 0, count: 60, source: 0xabn, first: 100 };
+  const messages = [
+    { topic: "http.hit", header, body: encodeBatch(events.slice(0, 60)), count: 60 },
+    // No header (a minimal client): no derived id, and a sender's own is dropped.
+    { topic: "http.hit", body: encodeBatch(events.slice(60)), count: 60 },
+  ];
+  const viaMessages = EventStore.open(":memory:");
+  assert.deepEqual(viaMessages.insertMessages(messages), {
+    inserted: 120,
+    duplicates: 0,
+    rejected: 0,
+  });
+  // The ordinary path: decode, set or drop _id as the sink runner does, insertBatch.
+  const decoded = messages.flatMap(({ body, header }) =>
+    (decodeBatch(body) as Event[]).map((event, i) => {
+      if (header) event._id = `ab-http.hit-${header.first + i}`;
+      else delete event._id;
+      return event;
+    })
+  );
+  const viaEvents = EventStore.open(":memory:");
+  viaEvents.insertBatch(decoded);
+  assert.deepEqual(rowsOf(viaMessages), rowsOf(viaEvents));
+  assert.equal((rowsOf(viaMessages)[0] as { id: string }).id, '"ab-http.hit-100"');
+  // A replay of the first message is all duplicates.
+  assert.deepEqual(viaMessages.insertMessages(messages.slice(0, 1)), {
+    inserted: 0,
+    duplicates: 60,
+    rejected: 0,
+  });
+  viaMessages.close();
+  viaEvents.close();
+});
+
+Deno.test("documents that are not events of their topic are refused one by one, with a reason", () => {
+  const store = EventStore.open(":memory:");
+  const good = { type: "a.b", time: new Date(T0), host: "h", n: 1 };
+  const documents = [
+    BSON.serialize(good),
+    BSON.serialize({ ...good, type: "a.c" }),
+    BSON.serialize({ ...good, time: "noon" }),
+    BSON.serialize({ type: "a.b", time: new Date(T0) }),
+    deepEvent("a.b", 150),
+    BSON.serialize({ ...good, n: 2 }),
+  ];
+  const broken = BSON.serialize({ ...good, s: "abc" });
+  broken[broken.length - 4] = 0xff; // invalid UTF-8 inside the string
+  documents.push(broken);
+  const body = new Uint8Array(documents.reduce((sum, d) => sum + d.length, 0));
+  documents.reduce((offset, d) => (body.set(d, offset), offset + d.length), 0);
+  const header = { flags: 0, count: documents.length, source: 1n, first: 0 };
+  const result = store.insertMessages([{ topic: "a.b", header, body, count: documents.length }]);
+  assert.deepEqual({ ...result, problem: undefined }, {
+    inserted: 2,
+    duplicates: 0,
+    rejected: 5,
+    problem: undefined,
+  });
+  assert.match(result.problem ?? "", /cannot read event/);
+  assert.deepEqual(queryEvents(store).map((e) => [e.n, e._id]), [[1, "1-a.b-0"], [2, "1-a.b-5"]]);
+  store.close();
 });
