@@ -259,6 +259,73 @@ Deno.test({
 });
 
 Deno.test({
+  name: "nginx module: request_id is the request's $request_id, read before the module or after",
+  ...opts,
+  async fn() {
+    if (unavailable) throw new Error(`CI=true but ${unavailable}`);
+    const r = await startRouterProcess();
+    await using temp = await tempDir({ prefix: "nginx_module_id_" });
+    const idLog = join(temp.path, "ids.log");
+    const t = tap(r.sinks);
+    let nginx: Nginx | undefined;
+    try {
+      nginx = await startNginx(
+        {
+          ...moduleConf(
+            r.sources,
+            // The access log reads $request_id after the module has.
+            `log_format ids '$request_uri $request_id';\n    access_log ${idLog} ids;`,
+          ),
+          // /early/ reads it before the module, for a response header: nginx's own id.
+          server: "eventstorm on;\n        location /early/ " +
+            '{ add_header X-Request-ID $request_id always; return 200 "early\\n"; }',
+        },
+        freePort(),
+        freePort(),
+      );
+      const port = nginx.port;
+      const run = crypto.randomUUID().slice(0, 8);
+      await waitFor(async () => {
+        await (await fetch(`http://127.0.0.1:${port}/warmup`)).body?.cancel();
+        return t.events().some((event) => event.type === "http.hit");
+      }, "the tap subscribed");
+      const paths = Array.from(
+        { length: 20 },
+        (_, i) => `/${i % 2 ? "early" : "page"}/${run}-${i}`,
+      );
+      const headers = new Map<string, string | null>();
+      for (const path of paths) {
+        const response = await fetch(`http://127.0.0.1:${port}${path}`);
+        await response.body?.cancel();
+        assert.equal(response.status, 200, path);
+        headers.set(path, response.headers.get("x-request-id"));
+      }
+      const hits = () => t.events().filter((event) => String(event.path).includes(run));
+      await waitFor(() => hits().length === paths.length, "20 hits");
+      const logged = new Map<string, string>();
+      await waitFor(async () => {
+        for (const line of (await Deno.readTextFile(idLog)).split("\n")) {
+          const [uri, id] = line.split(" ");
+          if (uri?.includes(run)) logged.set(uri, id);
+        }
+        return logged.size === paths.length;
+      }, "the ids logged");
+      for (const event of hits()) {
+        const path = String(event.path);
+        assert.match(String(event.request_id), /^[0-9a-f]{32}$/);
+        assert.equal(event.request_id, logged.get(path), path);
+        if (path.startsWith("/early/")) assert.equal(event.request_id, headers.get(path), path);
+      }
+      assert.equal(new Set(hits().map((event) => event.request_id)).size, paths.length);
+    } finally {
+      await nginx?.stop();
+      await t.stop();
+      await r.stop();
+    }
+  },
+});
+
+Deno.test({
   name: "nginx module: reloads under load lose no request that is not counted as dropped",
   ...opts,
   async fn() {

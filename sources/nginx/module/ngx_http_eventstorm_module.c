@@ -14,6 +14,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include <sys/random.h>
 #include <eventstorm.h>
 
 #include "ngx_http_eventstorm_fields.h"
@@ -27,6 +28,7 @@ typedef struct {
     es_field_kind_t kind;
     ngx_int_t index;                  /* variable index, or NGX_ERROR for value */
     ngx_http_complex_value_t *value;  /* a value that is not one plain variable */
+    ngx_flag_t request_id;            /* the variable is $request_id */
 } ngx_http_eventstorm_field_t;
 
 typedef struct {
@@ -55,6 +57,8 @@ typedef struct {
     ngx_msec_t last_stats;
     uint64_t refused;                 /* es_emit returned an error: never queued */
     ngx_uint_t warned;
+    uint64_t id_seed[2];              /* random per worker: see ngx_http_eventstorm_request_id */
+    uint64_t id_count;
 } ngx_http_eventstorm_worker_t;
 
 static ngx_http_eventstorm_worker_t ngx_http_eventstorm_worker;
@@ -196,6 +200,7 @@ ngx_http_eventstorm_compile_field (ngx_conf_t *cf, ngx_http_eventstorm_field_t *
     field->name[name->len] = '\0';
     field->index = NGX_ERROR;
     field->value = NULL;
+    field->request_id = 0;
     field->kind = ES_KIND_STRING;
 
     var.data = NULL;
@@ -225,6 +230,7 @@ ngx_http_eventstorm_compile_field (ngx_conf_t *cf, ngx_http_eventstorm_field_t *
         field->index = ngx_http_get_variable_index (cf, &var);
         if (field->index == NGX_ERROR)
             return NGX_CONF_ERROR;
+        field->request_id = var.len == 10 && ngx_strncmp (var.data, "request_id", 10) == 0;
         field->kind = es_field_kind_of ((const char *) var.data, var.len);
         return NGX_CONF_OK;
     }
@@ -427,6 +433,51 @@ ngx_http_eventstorm_field (ngx_conf_t *cf, ngx_command_t *cmd, void *data)
     return ngx_http_eventstorm_compile_field (cf, field, &value[1], &value[2]);
 }
 
+/* splitmix64's finaliser: a bijection, so distinct inputs give distinct ids. */
+static uint64_t
+ngx_http_eventstorm_mix (uint64_t x)
+{
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+/* $request_id costs nginx a call to OpenSSL's RAND_bytes per request, about a
+   microsecond: the largest single cost of an event. When nothing in the request
+   has read it yet, the module makes it, 32 hex digits like nginx's, from the
+   worker's random seed and a counter (unique, not unpredictable), and stores it
+   as the variable's value, so that whatever reads $request_id later in the
+   request (an access_log format) gets the same id. Once read, nginx's is used. */
+static ngx_http_variable_value_t *
+ngx_http_eventstorm_request_id (ngx_http_request_t *r, ngx_int_t index)
+{
+    ngx_http_eventstorm_worker_t *w = &ngx_http_eventstorm_worker;
+    ngx_http_variable_value_t *v = &r->variables[index];
+    static const u_char hex[] = "0123456789abcdef";
+    uint64_t halves[2];
+    u_char *id;
+    int i, j;
+
+    if (v->valid || v->not_found)
+        return v;
+    id = ngx_pnalloc (r->pool, 32);
+    if (id == NULL)
+        return ngx_http_get_indexed_variable (r, index);
+    w->id_count++;
+    halves[0] = ngx_http_eventstorm_mix (w->id_seed[0] + w->id_count);
+    halves[1] = ngx_http_eventstorm_mix (w->id_seed[1] ^ w->id_count);
+    for (i = 0; i < 2; i++)
+        for (j = 0; j < 16; j++)
+            id[i * 16 + j] = hex[(halves[i] >> (60 - 4 * j)) & 0xf];
+    v->data = id;
+    v->len = 32;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+    v->escape = 0;
+    return v;
+}
+
 static void
 ngx_http_eventstorm_append (ngx_http_request_t *r, bson_t *doc,
                             ngx_http_eventstorm_field_t *field)
@@ -438,7 +489,9 @@ ngx_http_eventstorm_append (ngx_http_request_t *r, bson_t *doc,
         es_field_append (doc, field->name, field->kind, text.data, text.len);
         return;
     }
-    ngx_http_variable_value_t *v = ngx_http_get_indexed_variable (r, field->index);
+    ngx_http_variable_value_t *v = field->request_id
+        ? ngx_http_eventstorm_request_id (r, field->index)
+        : ngx_http_get_indexed_variable (r, field->index);
     if (v == NULL || v->not_found)
         return;   /* the log writes "-": the log source leaves the field out */
     es_field_append (doc, field->name, field->kind, v->data, v->len);
@@ -584,6 +637,11 @@ ngx_http_eventstorm_init_process (ngx_cycle_t *cycle)
         return NGX_OK;
     }
     w->fields = bson_sized_new (1024);
+    if (getrandom (w->id_seed, sizeof w->id_seed, 0) != (ssize_t) sizeof w->id_seed) {
+        /* No entropy source: still unique per worker, by pid and start time. */
+        w->id_seed[0] = ((uint64_t) ngx_pid << 32) ^ (uint64_t) ngx_time ();
+        w->id_seed[1] = ngx_http_eventstorm_mix (w->id_seed[0] ^ (uint64_t) ngx_current_msec);
+    }
     ngx_log_error (NGX_LOG_INFO, cycle->log, 0, "eventstorm: worker emits to %V as source %uL",
                    &mcf->to, (uint64_t) es_emitter_source_id (w->emitter));
     w->tick.handler = ngx_http_eventstorm_tick;
