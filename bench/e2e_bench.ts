@@ -1,8 +1,10 @@
 /**
  * End to end: an nginx `combined` log file → `source nginx` → router → `sink store`,
- * each its own process as a user runs them, timed from the source's start until the
- * store holds every event, with 0 lost. Beside the rate it prints each component's
- * peak RSS (sampled from /proc every 250 ms) against the memory targets.
+ * each its own process, timed from the source's start until the store holds every
+ * event, with 0 lost: once with the V8 flags of each component's systemd unit
+ * (deploy/systemd; the source as the agent runs it), once with V8's defaults, and
+ * their ratio. Beside the rate it prints each component's peak RSS (sampled from
+ * /proc every 250 ms) against the memory targets.
  *
  *   deno run -A bench/e2e_bench.ts [--lines N] [--keep]
  *
@@ -14,7 +16,7 @@
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { nginxLog } from "../cli/demo/nginx_lines.ts";
-import { memoryOf } from "./memory.ts";
+import { memoryOf, unitV8Flags } from "./memory.ts";
 import { storedCount } from "../tests/helpers.ts";
 import { freeLoopbackPort } from "./sample.ts";
 
@@ -36,12 +38,20 @@ const SOURCE_RSS_MB = 80;
 const SINK_RSS_MB = 150;
 const cli = new URL("../cli.ts", import.meta.url).pathname;
 
-function spawn(argv: string[]): Deno.ChildProcess {
+function spawn(argv: string[], v8Flags: string | undefined): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", cli, ...argv],
+    env: v8Flags === undefined ? undefined : { DENO_V8_FLAGS: v8Flags },
     stdout: "null",
     stderr: "piped",
   }).spawn();
+}
+
+/** DENO_V8_FLAGS per component, undefined for V8's defaults. */
+interface V8Flags {
+  source: string | undefined;
+  router: string | undefined;
+  sink: string | undefined;
 }
 
 function lastLine(bytes: Uint8Array): string {
@@ -49,123 +59,153 @@ function lastLine(bytes: Uint8Array): string {
 }
 
 const verdict = (ok: boolean) => ok ? "met" : "short";
-const dir = await Deno.makeTempDir({ prefix: "e2e_bench_" });
-try {
-  const log = join(dir, "access.log");
-  const db = join(dir, "events.db");
-  await nginxLog({ seed: 7 }).writeFile(log, count);
-  const size = (await Deno.stat(log)).size;
-  console.log(
-    `e2e: ${count.toLocaleString("en")} combined lines (${(size / 1e6).toFixed(1)} MB): ` +
-      `source nginx → router → sink store, each its own process`,
-  );
-  const [sources, sinks] = [freeLoopbackPort(), freeLoopbackPort()];
-  const router = spawn([
-    "router",
-    "--sources",
-    `@tcp://127.0.0.1:${sources}`,
-    "--sinks",
-    `@tcp://127.0.0.1:${sinks}`,
-    "--stats-interval",
-    "1h",
-  ]);
-  const sink = spawn([
-    "sink",
-    "store",
-    "--db",
-    db,
-    "--from",
-    `>tcp://127.0.0.1:${sinks}`,
-    "--stats-interval",
-    "1h",
-    "--stats-to",
-    "none",
-  ]);
-  // The sink creates its database once it runs; the source starts after that, so
-  // the clock measures the pipeline, not the sink's start-up.
-  const ready = Date.now() + 60_000;
-  while (Date.now() < ready) {
-    try {
-      await Deno.stat(db);
-      break;
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 50));
+/** One run of the pipeline with `v8` flags; returns the events/s stored. */
+async function runCase(label: string, v8: V8Flags): Promise<number> {
+  const dir = await Deno.makeTempDir({ prefix: "e2e_bench_" });
+  console.log(`-- ${label}`);
+  let rate = 0;
+  try {
+    const log = join(dir, "access.log");
+    const db = join(dir, "events.db");
+    await nginxLog({ seed: 7 }).writeFile(log, count);
+    const size = (await Deno.stat(log)).size;
+    console.log(
+      `e2e: ${count.toLocaleString("en")} combined lines (${(size / 1e6).toFixed(1)} MB): ` +
+        `source nginx → router → sink store, each its own process`,
+    );
+    const [sources, sinks] = [freeLoopbackPort(), freeLoopbackPort()];
+    const router = spawn([
+      "router",
+      "--sources",
+      `@tcp://127.0.0.1:${sources}`,
+      "--sinks",
+      `@tcp://127.0.0.1:${sinks}`,
+      "--stats-interval",
+      "1h",
+    ], v8.router);
+    const sink = spawn([
+      "sink",
+      "store",
+      "--db",
+      db,
+      "--from",
+      `>tcp://127.0.0.1:${sinks}`,
+      "--stats-interval",
+      "1h",
+      "--stats-to",
+      "none",
+    ], v8.sink);
+    // The sink creates its database once it runs; the source starts after that, so
+    // the clock measures the pipeline, not the sink's start-up.
+    const ready = Date.now() + 60_000;
+    while (Date.now() < ready) {
+      try {
+        await Deno.stat(db);
+        break;
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
     }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const started = performance.now();
+    const source = spawn([
+      "source",
+      "nginx",
+      "--file",
+      log,
+      "--once",
+      "--no-checkpoint",
+      "--to",
+      `>tcp://127.0.0.1:${sources}`,
+      "--stats-interval",
+      "0s",
+    ], v8.source);
+    const peak = { source: 0, router: 0, sink: 0 };
+    const own = { source: 0, router: 0, sink: 0 };
+    const sample = () => {
+      for (
+        const [name, child] of [["source", source], ["router", router], ["sink", sink]] as const
+      ) {
+        const memory = memoryOf(child.pid);
+        peak[name] = Math.max(peak[name], memory.rss);
+        own[name] = Math.max(own[name], memory.private);
+      }
+    };
+    const sampler = setInterval(sample, 250);
+    const sourceOutput = source.output();
+    let stored = 0;
+    let lastChange = performance.now();
+    let finishedAt = started;
+    // Until every event is stored, or nothing new was stored for 10 s.
+    while (stored < count && performance.now() - lastChange < 10_000) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const now = storedCount(db);
+      if (now !== stored) {
+        stored = now;
+        lastChange = finishedAt = performance.now();
+      }
+    }
+    clearInterval(sampler);
+    const sourceLine = lastLine((await sourceOutput).stderr);
+    sink.kill("SIGTERM");
+    const sinkLine = lastLine((await sink.output()).stderr);
+    router.kill("SIGTERM");
+    const routerLine = lastLine((await router.output()).stderr);
+    const seconds = (finishedAt - started) / 1000;
+    rate = Math.round(stored / seconds);
+    const lost = Number(/lost(?: on wire)? (\d+)/.exec(sinkLine)?.[1] ?? NaN);
+    // Events the sink gave up on (its buffer full) are counted there, not as lost.
+    const dropped = Number(/dropped (\d+)/.exec(sinkLine)?.[1] ?? NaN);
+    console.log(`source: ${sourceLine}`);
+    console.log(`router: ${routerLine}`);
+    console.log(`sink:   ${sinkLine}`);
+    console.log(
+      `e2e nginx → store: ${rate.toLocaleString("en")} ev/s stored (${
+        stored.toLocaleString("en")
+      } of ${count.toLocaleString("en")} in ${seconds.toFixed(1)} s, startup included), ` +
+        `lost ${lost}, dropped by the sink ${dropped}; target ≥ ${
+          TARGET_EVENTS_PER_SECOND.toLocaleString("en")
+        } ev/s with 0 lost: ${
+          verdict(
+            rate >= TARGET_EVENTS_PER_SECOND && stored === count && lost === 0 && dropped === 0,
+          )
+        }`,
+    );
+    console.log(
+      `e2e peak RSS: source ${peak.source.toFixed(0)} MB (target ≤ ${SOURCE_RSS_MB}: ${
+        verdict(peak.source <= SOURCE_RSS_MB)
+      }), router ${peak.router.toFixed(0)} MB, sink ${
+        peak.sink.toFixed(0)
+      } MB (target ≤ ${SINK_RSS_MB}: ${verdict(peak.sink <= SINK_RSS_MB)})`,
+    );
+    // RSS counts the deno executable's touched pages, shared by every Deno process.
+    console.log(
+      `e2e peak private memory (RSS without shared pages): source ${own.source.toFixed(0)} MB, ` +
+        `router ${own.router.toFixed(0)} MB, sink ${own.sink.toFixed(0)} MB`,
+    );
+  } finally {
+    if (args.values.keep) console.log(`kept ${dir}`);
+    else await Deno.remove(dir, { recursive: true });
   }
-  await new Promise((resolve) => setTimeout(resolve, 500));
-  const started = performance.now();
-  const source = spawn([
-    "source",
-    "nginx",
-    "--file",
-    log,
-    "--once",
-    "--no-checkpoint",
-    "--to",
-    `>tcp://127.0.0.1:${sources}`,
-    "--stats-interval",
-    "0s",
-  ]);
-  const peak = { source: 0, router: 0, sink: 0 };
-  const own = { source: 0, router: 0, sink: 0 };
-  const sample = () => {
-    for (const [name, child] of [["source", source], ["router", router], ["sink", sink]] as const) {
-      const memory = memoryOf(child.pid);
-      peak[name] = Math.max(peak[name], memory.rss);
-      own[name] = Math.max(own[name], memory.private);
-    }
-  };
-  const sampler = setInterval(sample, 250);
-  const sourceOutput = source.output();
-  let stored = 0;
-  let lastChange = performance.now();
-  let finishedAt = started;
-  // Until every event is stored, or nothing new was stored for 10 s.
-  while (stored < count && performance.now() - lastChange < 10_000) {
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    const now = storedCount(db);
-    if (now !== stored) {
-      stored = now;
-      lastChange = finishedAt = performance.now();
-    }
-  }
-  clearInterval(sampler);
-  const sourceLine = lastLine((await sourceOutput).stderr);
-  sink.kill("SIGTERM");
-  const sinkLine = lastLine((await sink.output()).stderr);
-  router.kill("SIGTERM");
-  const routerLine = lastLine((await router.output()).stderr);
-  const seconds = (finishedAt - started) / 1000;
-  const rate = Math.round(stored / seconds);
-  const lost = Number(/lost(?: on wire)? (\d+)/.exec(sinkLine)?.[1] ?? NaN);
-  // Events the sink gave up on (its buffer full) are counted there, not as lost.
-  const dropped = Number(/dropped (\d+)/.exec(sinkLine)?.[1] ?? NaN);
-  console.log(`source: ${sourceLine}`);
-  console.log(`router: ${routerLine}`);
-  console.log(`sink:   ${sinkLine}`);
-  console.log(
-    `e2e nginx → store: ${rate.toLocaleString("en")} ev/s stored (${
-      stored.toLocaleString("en")
-    } of ${count.toLocaleString("en")} in ${seconds.toFixed(1)} s, startup included), ` +
-      `lost ${lost}, dropped by the sink ${dropped}; target ≥ ${
-        TARGET_EVENTS_PER_SECOND.toLocaleString("en")
-      } ev/s with 0 lost: ${
-        verdict(rate >= TARGET_EVENTS_PER_SECOND && stored === count && lost === 0 && dropped === 0)
-      }`,
-  );
-  console.log(
-    `e2e peak RSS: source ${peak.source.toFixed(0)} MB (target ≤ ${SOURCE_RSS_MB}: ${
-      verdict(peak.source <= SOURCE_RSS_MB)
-    }), router ${peak.router.toFixed(0)} MB, sink ${
-      peak.sink.toFixed(0)
-    } MB (target ≤ ${SINK_RSS_MB}: ${verdict(peak.sink <= SINK_RSS_MB)})`,
-  );
-  // RSS counts the deno executable's touched pages, shared by every Deno process.
-  console.log(
-    `e2e peak private memory (RSS without shared pages): source ${own.source.toFixed(0)} MB, ` +
-      `router ${own.router.toFixed(0)} MB, sink ${own.sink.toFixed(0)} MB`,
-  );
-} finally {
-  if (args.values.keep) console.log(`kept ${dir}`);
-  else await Deno.remove(dir, { recursive: true });
+  return rate;
 }
+
+// As deployed: each component with its unit's V8 flags (the source as the agent's input runs),
+// then V8's defaults everywhere as the baseline, in the same run.
+const deployed: V8Flags = {
+  source: unitV8Flags("eventstorm-agent.service"),
+  router: unitV8Flags("eventstorm-router.service"),
+  sink: unitV8Flags("eventstorm-sink-store.service"),
+};
+const asDeployed = await runCase(
+  `as the units run them (DENO_V8_FLAGS: source ${deployed.source ?? "none"}; router ${
+    deployed.router ?? "none"
+  }; sink ${deployed.sink ?? "none"})`,
+  deployed,
+);
+const defaults = await runCase("V8 defaults everywhere", {
+  source: undefined,
+  router: undefined,
+  sink: undefined,
+});
+console.log(`e2e as the units run them / with V8 defaults: ${(asDeployed / defaults).toFixed(2)}`);
