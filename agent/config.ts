@@ -321,7 +321,10 @@ export function parseConfig(
         })`,
       );
     }
-    const values = inputValues(INPUT_TYPES[type as InputType].spec, entries, at, fail);
+    // Stated, not inferred: from a union of specs TypeScript's pick of the type
+    // parameter depends on the order it meets them (`deno publish` saw another).
+    const spec: CommandSpec<Record<string, FlagSpec>> = INPUT_TYPES[type as InputType].spec;
+    const values = inputValues<Record<string, FlagSpec>>(spec, entries, at, fail);
     inputs.push({ name, type: type as InputType, values, fingerprint: JSON.stringify(entries) });
   }
   return {
