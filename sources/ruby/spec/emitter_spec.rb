@@ -191,11 +191,15 @@ RSpec.describe Eventstorm::Emitter do
     end
     # The fast path is the one taken for an ordinary time, and it writes a date.
     type, type_element = emitter.send(:known_type, "app.bytes")
-    bytes = emitter.send(:fast_encode, type, type_element, 1_700_000_000_123, { n: 1 })
+    bytes = emitter.send(:fast_encode, type_element, 1_700_000_000_123, { n: 1 })
     expect(bytes).not_to be_nil
     expect(BSON::Document.from_bson(BSON::ByteBuffer.new(bytes))["time"])
       .to eq(Time.at(1_700_000_000, 123, :millisecond))
-    expect(emitter.send(:fast_encode, type, type_element, 0, { n: 1 })).to be_nil
+    # Milliseconds that fit an int32 are still a date's 8 bytes.
+    expect(emitter.send(:fast_encode, type_element, 0, { n: 1 }))
+      .to eq({ "type" => type, "time" => Time.at(0), "host" => "wéb1", "n" => 1 }.to_bson.to_s)
+    # A field that would repeat the envelope leaves it to the whole document's encoding.
+    expect(emitter.send(:fast_encode, type_element, 0, { host: "x" })).to be_nil
     # Without a time, the clock's: within the moments around the call.
     before = Process.clock_gettime(Process::CLOCK_REALTIME, :millisecond)
     now = emitter.send(:event_bytes, type, type_element, nil, { n: 1 })

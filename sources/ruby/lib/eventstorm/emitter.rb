@@ -267,30 +267,29 @@ module Eventstorm
                elsif time.instance_of?(Time)
                  (time.to_i * 1000) + (time.usec / 1000)
                end
-      (millis && fast_encode(type, type_element, millis, fields)) ||
+      (millis && fast_encode(type_element, millis, fields)) ||
         encode(envelope(type, time || Time.at(millis / 1000, millis % 1000, :millisecond), fields))
     end
 
-    # Times whose milliseconds bson-ruby writes as an int64 (outside int32's range), so that
-    # the element's type byte is the only one that differs from a BSON date's.
-    INT32 = (-(2**31))..(2**31 - 1)
-    private_constant :INT32
+    TIME_HEAD = "\x09time\x00".b.freeze
+    private_constant :TIME_HEAD
 
     # The same bytes as #encode of the whole document, at about half the cost: bson-ruby
     # encodes a hash of plain values natively, but a Time among them sends the whole hash
-    # down its slower Ruby path. So the time goes in as integer milliseconds (an int64
-    # element) and its type byte becomes a date's afterwards. Returns nil when a field
-    # would repeat the envelope, or the milliseconds fit an int32, for #encode to handle.
-    def fast_encode(type, type_element, millis, fields)
+    # down its slower Ruby path. So only the fields go through bson-ruby; the envelope's
+    # elements (type and host made once, the time packed here) go in front of them.
+    # Returns nil when a field would repeat the envelope, for #encode to handle.
+    def fast_encode(type_element, millis, fields)
       return if fields.key?(:type) || fields.key?(:time) || fields.key?(:host) ||
                 fields.key?("type") || fields.key?("time") || fields.key?("host")
-      return if INT32.cover?(millis)
 
-      document = { type: type, time: millis, host: @host }
-      bytes = encode(document.merge!(fields))
-      # length, then the type element, then the time element's type byte
-      bytes.setbyte(4 + type_element.bytesize, 0x09)
-      bytes
+      body = encode(fields)
+      # The fields' elements: without their document's length and final NUL.
+      size = 4 + type_element.bytesize + TIME_HEAD.bytesize + 8 + @host_element.bytesize +
+             body.bytesize - 4
+      bytes = String.new(capacity: size, encoding: Encoding::BINARY)
+      bytes << [size].pack("l<") << type_element << TIME_HEAD << [millis].pack("q<")
+      bytes << @host_element << body.byteslice(4, body.bytesize - 4)
     end
 
     # Takes +topic+'s batch out, numbers it, and sends it, holds it or drops it.
