@@ -183,26 +183,26 @@ RSpec.describe Eventstorm::Emitter do
               { "text" => "ünïcode ✓", "nested" => { "a" => [1, "b"] } },
               { at: Time.at(5), id: BSON::ObjectId.new, bin: BSON::Binary.new("\x00\xff".b) }]
     times.product(fields).each do |time, own|
-      type, type_element = emitter.send(:known_type, "app.bytes")
+      type, envelope = emitter.send(:known_type, "app.bytes")
       expected = { "type" => type, "time" => time, "host" => "wéb1" }
       own.each { |key, value| expected[key.to_s] = value }
-      expect(emitter.send(:event_bytes, type, type_element, time, own))
+      expect(emitter.send(:event_bytes, type, envelope, time, own))
         .to eq(expected.to_bson.to_s)
     end
     # The fast path is the one taken for an ordinary time, and it writes a date.
-    type, type_element = emitter.send(:known_type, "app.bytes")
-    bytes = emitter.send(:fast_encode, type_element, 1_700_000_000_123, { n: 1 })
+    type, envelope = emitter.send(:known_type, "app.bytes")
+    bytes = emitter.send(:fast_encode, envelope, 1_700_000_000_123, { n: 1 })
     expect(bytes).not_to be_nil
     expect(BSON::Document.from_bson(BSON::ByteBuffer.new(bytes))["time"])
       .to eq(Time.at(1_700_000_000, 123, :millisecond))
     # Milliseconds that fit an int32 are still a date's 8 bytes.
-    expect(emitter.send(:fast_encode, type_element, 0, { n: 1 }))
+    expect(emitter.send(:fast_encode, envelope, 0, { n: 1 }))
       .to eq({ "type" => type, "time" => Time.at(0), "host" => "wéb1", "n" => 1 }.to_bson.to_s)
     # A field that would repeat the envelope leaves it to the whole document's encoding.
-    expect(emitter.send(:fast_encode, type_element, 0, { host: "x" })).to be_nil
+    expect(emitter.send(:fast_encode, envelope, 0, { host: "x" })).to be_nil
     # Without a time, the clock's: within the moments around the call.
     before = Process.clock_gettime(Process::CLOCK_REALTIME, :millisecond)
-    now = emitter.send(:event_bytes, type, type_element, nil, { n: 1 })
+    now = emitter.send(:event_bytes, type, envelope, nil, { n: 1 })
     after = Process.clock_gettime(Process::CLOCK_REALTIME, :millisecond)
     stamped = BSON::Document.from_bson(BSON::ByteBuffer.new(now))["time"]
     expect((stamped.to_i * 1000) + (stamped.usec / 1000)).to be_between(before, after)
