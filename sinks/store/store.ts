@@ -12,7 +12,7 @@ import {
   type WireMessage,
 } from "@eventstorm/core/protocol";
 import { EventTranscoder } from "@eventstorm/core/internal";
-import type { StreamPosition } from "@eventstorm/core/sink";
+import { eventId, type StreamPosition } from "@eventstorm/core/sink";
 import { checkSchema, ensureSchema } from "./schema.ts";
 
 /** Store file used when `--db` is not given.
@@ -218,7 +218,6 @@ export class EventStore {
     const batch = newBatch();
     const transcoder = this.#transcoder;
     for (const { topic, header, body, count } of messages) {
-      const prefix = header ? `${header.source.toString(16)}-${topic}-` : "";
       const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
       let offset = 0;
       for (let i = 0; i < count; i++) {
@@ -229,7 +228,7 @@ export class EventStore {
           batch.problem = "a message whose documents do not fill its body";
           break;
         }
-        const id = header ? prefix + (header.first + i) : null;
+        const id = header ? eventId(header.source, topic, header.first + i) : null;
         const row = transcoder.row(body, offset, size, topic, id);
         if (row === undefined) {
           this.#addDocument(batch, body.subarray(offset, offset + size), topic, id);
