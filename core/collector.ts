@@ -15,6 +15,7 @@ import {
   HEADER_MAGIC,
   HEADER_SIZE,
   parseMessage,
+  sliceMessage,
   type WireMessage,
 } from "./protocol.ts";
 import {
@@ -430,21 +431,13 @@ export class Collector {
     skip: number,
   ): WireMessage {
     this.#stats.bytes += body.length;
-    if (!header) {
-      this.#stats.unaccounted += count;
-      this.#stats.events += count;
-      return { topic, body: body.slice(), count };
-    }
-    let offset = 0;
-    const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
-    for (let i = 0; i < skip; i++) offset += view.getInt32(offset, true);
+    // Without a header nothing is skipped: replays are told by their stream index.
+    if (!header) this.#stats.unaccounted += count;
     this.#stats.events += count - skip;
-    return {
-      topic,
-      header: { ...header, first: header.first + skip, count: count - skip },
-      body: body.slice(offset),
-      count: count - skip,
-    };
+    const message: WireMessage = header ? { topic, header, body, count } : { topic, body, count };
+    const kept = sliceMessage(message, skip, count);
+    // Out of the receive buffer, which the next message overwrites.
+    return { ...kept, body: kept.body.slice() };
   }
 
   #malformed(reason: DropReason, source?: bigint, topic?: string): undefined {

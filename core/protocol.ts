@@ -127,6 +127,34 @@ export interface WireMessage {
   count: number;
 }
 
+/**
+ * Documents `[from, to)` of a checked message, its header moved along (`first`
+ * and `count`); the body is a view of the message's, not a copy. The whole
+ * range gives the message itself.
+ *
+ * @example
+ * ```ts ignore
+ * const tail = sliceMessage(message, 2, message.count); // header.first + 2 onwards
+ * ```
+ */
+export function sliceMessage(message: WireMessage, from: number, to: number): WireMessage {
+  if (from === 0 && to === message.count) return message;
+  const body = message.body;
+  const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+  let offset = 0, start = 0;
+  for (let i = 0; i < to; i++) {
+    if (i === from) start = offset;
+    offset += view.getInt32(offset, true);
+  }
+  const header = message.header;
+  return {
+    topic: message.topic,
+    header: header && { ...header, first: header.first + from, count: to - from },
+    body: body.subarray(start, offset),
+    count: to - from,
+  };
+}
+
 /** The outcome of {@linkcode parseMessage}. */
 export type ParseResult = { ok: true; message: WireMessage } | {
   ok: false;

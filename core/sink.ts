@@ -12,7 +12,7 @@ import {
   type EventBatch,
 } from "./collector.ts";
 import type { Event } from "./event.ts";
-import type { WireMessage } from "./protocol.ts";
+import { sliceMessage, type WireMessage } from "./protocol.ts";
 import type { StreamPosition } from "./sequence.ts";
 import type { Counters } from "./stats.ts";
 import { Queue } from "./queue.ts";
@@ -262,25 +262,6 @@ class HeldEvents implements Held<Event[], Event> {
   clear(): void {
     this.#queue.clear();
   }
-}
-
-/** Documents `[from, to)` of a checked message, its header moved along. */
-function sliceMessage(message: WireMessage, from: number, to: number): WireMessage {
-  if (from === 0 && to === message.count) return message;
-  const body = message.body;
-  const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
-  let offset = 0, start = 0;
-  for (let i = 0; i < to; i++) {
-    if (i === from) start = offset;
-    offset += view.getInt32(offset, true);
-  }
-  const header = message.header;
-  return {
-    topic: message.topic,
-    header: header && { ...header, first: header.first + from, count: to - from },
-    body: body.subarray(start, offset),
-    count: to - from,
-  };
 }
 
 class HeldMessages implements Held<WireMessage, WireMessage> {
