@@ -16,7 +16,7 @@
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { nginxLog } from "../cli/demo/nginx_lines.ts";
-import { memoryOf, unitV8Flags } from "./memory.ts";
+import { deployedPipeline, memoryOf, type PipelineV8Flags, V8_DEFAULTS } from "./memory.ts";
 import { storedCount } from "../tests/helpers.ts";
 import { freeLoopbackPort } from "./sample.ts";
 
@@ -47,20 +47,13 @@ function spawn(argv: string[], v8Flags: string | undefined): Deno.ChildProcess {
   }).spawn();
 }
 
-/** DENO_V8_FLAGS per component, undefined for V8's defaults. */
-interface V8Flags {
-  source: string | undefined;
-  router: string | undefined;
-  sink: string | undefined;
-}
-
 function lastLine(bytes: Uint8Array): string {
   return new TextDecoder().decode(bytes).trim().split("\n").pop() ?? "";
 }
 
 const verdict = (ok: boolean) => ok ? "met" : "short";
 /** One run of the pipeline with `v8` flags; returns the events/s stored. */
-async function runCase(label: string, v8: V8Flags): Promise<number> {
+async function runCase(label: string, v8: PipelineV8Flags): Promise<number> {
   const dir = await Deno.makeTempDir({ prefix: "e2e_bench_" });
   console.log(`-- ${label}`);
   let rate = 0;
@@ -190,22 +183,8 @@ async function runCase(label: string, v8: V8Flags): Promise<number> {
   return rate;
 }
 
-// As deployed: each component with its unit's V8 flags (the source as the agent's input runs),
-// then V8's defaults everywhere as the baseline, in the same run.
-const deployed: V8Flags = {
-  source: unitV8Flags("eventstorm-agent.service"),
-  router: unitV8Flags("eventstorm-router.service"),
-  sink: unitV8Flags("eventstorm-sink-store.service"),
-};
-const asDeployed = await runCase(
-  `as the units run them (DENO_V8_FLAGS: source ${deployed.source ?? "none"}; router ${
-    deployed.router ?? "none"
-  }; sink ${deployed.sink ?? "none"})`,
-  deployed,
-);
-const defaults = await runCase("V8 defaults everywhere", {
-  source: undefined,
-  router: undefined,
-  sink: undefined,
-});
+// As deployed, then V8's defaults everywhere as the baseline, in the same run.
+const deployed = deployedPipeline();
+const asDeployed = await runCase(deployed.label, deployed.flags);
+const defaults = await runCase("V8 defaults everywhere", V8_DEFAULTS);
 console.log(`e2e as the units run them / with V8 defaults: ${(asDeployed / defaults).toFixed(2)}`);

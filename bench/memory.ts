@@ -48,3 +48,32 @@ export function unitV8Flags(unit: string): string | undefined {
   const text = Deno.readTextFileSync(path);
   return /^Environment=DENO_V8_FLAGS=(\S+)$/m.exec(text)?.[1];
 }
+
+/** `DENO_V8_FLAGS` per component of the nginx → store pipeline; undefined: V8's defaults. */
+export interface PipelineV8Flags {
+  source: string | undefined;
+  router: string | undefined;
+  sink: string | undefined;
+}
+
+/** V8's defaults for every component: the baseline a bench compares the units' flags with. */
+export const V8_DEFAULTS: PipelineV8Flags = {
+  source: undefined,
+  router: undefined,
+  sink: undefined,
+};
+
+/**
+ * The pipeline as deployed: each component with its unit's V8 flags (the source
+ * as the agent's input runs), and the label a bench prints for that case.
+ */
+export function deployedPipeline(): { flags: PipelineV8Flags; label: string } {
+  const flags: PipelineV8Flags = {
+    source: unitV8Flags("eventstorm-agent.service"),
+    router: unitV8Flags("eventstorm-router.service"),
+    sink: unitV8Flags("eventstorm-sink-store.service"),
+  };
+  const each = (Object.keys(flags) as (keyof PipelineV8Flags)[])
+    .map((name) => `${name} ${flags[name] ?? "none"}`).join("; ");
+  return { flags, label: `as the units run them (DENO_V8_FLAGS: ${each})` };
+}

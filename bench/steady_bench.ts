@@ -16,7 +16,7 @@ import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { nginxLog } from "../cli/demo/nginx_lines.ts";
-import { memoryOf, unitV8Flags } from "./memory.ts";
+import { deployedPipeline, memoryOf, V8_DEFAULTS } from "./memory.ts";
 import { freeLoopbackPort } from "./sample.ts";
 
 const args = parseArgs({
@@ -126,17 +126,7 @@ async function runCase(label: string, v8: Record<Name, string | undefined>): Pro
   }
 }
 
-// As deployed: each component with its unit's V8 flags (the source as the agent's input runs),
-// then V8's defaults everywhere as the baseline, in the same run.
-const deployed = {
-  source: unitV8Flags("eventstorm-agent.service"),
-  router: unitV8Flags("eventstorm-router.service"),
-  sink: unitV8Flags("eventstorm-sink-store.service"),
-};
-await runCase(
-  `as the units run them (DENO_V8_FLAGS: ${
-    NAMES.map((name) => `${name} ${deployed[name] ?? "none"}`).join("; ")
-  })`,
-  deployed,
-);
-await runCase("V8 defaults everywhere", { source: undefined, router: undefined, sink: undefined });
+// As deployed, then V8's defaults everywhere as the baseline, in the same run.
+const deployed = deployedPipeline();
+await runCase(deployed.label, deployed.flags);
+await runCase("V8 defaults everywhere", V8_DEFAULTS);
