@@ -127,9 +127,17 @@ Deno.test({
       // deferred message has expired and two listings in a row are empty.
       let queue = "";
       let emptyBefore = false;
+      let flushedAt = Date.now();
       await waitFor(
         async () => {
           queue = (await run("postqueue", ["-p"])).stdout;
+          // qmgr can leave a message it logged as "skipped, still being delivered" in
+          // the deferred queue past its retry time (once in a full run: no attempt for
+          // 90 s); a flush asks for the attempt the schedule should have made.
+          if (!queue.includes("Mail queue is empty") && Date.now() - flushedAt > 5000) {
+            await run("postqueue", ["-f"]);
+            flushedAt = Date.now();
+          }
           const empty = queue.includes("Mail queue is empty") &&
             (await Deno.readTextFile(LOG)).includes("status=expired, returned to sender");
           const done = empty && emptyBefore;
