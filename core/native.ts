@@ -22,20 +22,40 @@ const SYMBOLS = {
 const RTLD_LAZY = 0x1;
 const RTLD_NODELETE = 0x1000;
 
+/** The C library's file name on this system, or undefined where there is none to open. */
+const LIBC_PATH = Deno.build.os === "linux"
+  ? "libc.so.6"
+  : Deno.build.os === "darwin"
+  ? "libSystem.B.dylib"
+  : undefined;
+
+/**
+ * The C library with `symbols`, or null where it cannot be opened: the one
+ * place that knows its name on each system. Open it once per symbol table and
+ * keep the handle; the loader shares the library itself.
+ *
+ * @example
+ * ```ts
+ * import { openLibc } from "./native.ts";
+ * const libc = openLibc({ getpid: { parameters: [], result: "i32" } });
+ * console.log(libc?.symbols.getpid() === Deno.pid); // true
+ * ```
+ */
+export function openLibc<S extends Deno.ForeignLibraryInterface>(
+  symbols: S,
+): Deno.DynamicLibrary<S> | null {
+  if (LIBC_PATH === undefined) return null;
+  try {
+    return Deno.dlopen(LIBC_PATH, symbols);
+  } catch {
+    return null;
+  }
+}
+
 let libc: Deno.DynamicLibrary<typeof SYMBOLS> | null | undefined;
 
 function open(): Deno.DynamicLibrary<typeof SYMBOLS> | null {
-  if (libc !== undefined) return libc;
-  const path = Deno.build.os === "linux"
-    ? "libc.so.6"
-    : Deno.build.os === "darwin"
-    ? "libSystem.B.dylib"
-    : undefined;
-  try {
-    libc = path === undefined ? null : Deno.dlopen(path, SYMBOLS);
-  } catch {
-    libc = null;
-  }
+  if (libc === undefined) libc = openLibc(SYMBOLS);
   return libc;
 }
 

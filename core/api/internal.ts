@@ -33,5 +33,5 @@ export { readLines } from "../lines.ts";
 export { Turns } from "../turns.ts";
 export { sleep } from "../sleep.ts";
 export { type EventRow, EventTranscoder } from "../bson_json.ts";
-export { allocateNative, type NativeBytes } from "../native.ts";
+export { allocateNative, type NativeBytes, openLibc } from "../native.ts";
 export { globToRegExp } from "../tail/mod.ts";

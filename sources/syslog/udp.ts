@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { allocateNative } from "@eventstorm/core/internal";
+import { allocateNative, openLibc } from "@eventstorm/core/internal";
 
 const AF_INET = 2;
 const AF_INET6 = 10;
@@ -34,7 +34,9 @@ const SYMBOLS = {
 let libc: Deno.DynamicLibrary<typeof SYMBOLS> | undefined;
 
 function lib(): Deno.DynamicLibrary<typeof SYMBOLS> {
-  return libc ??= Deno.dlopen("libc.so.6", SYMBOLS);
+  libc ??= openLibc(SYMBOLS) ?? undefined;
+  if (libc === undefined) throw new Error("UDP listening needs the C library, which did not open");
+  return libc;
 }
 
 /** `sockaddr_in` or `sockaddr_in6` of an IP literal and port. */
