@@ -98,10 +98,10 @@ module Eventstorm
         @stats[:emitted] += 1
         next @stats[:oversized] += 1 if bytes.bytesize > MAX_EVENT
 
-        batch = (@batches[type] ||= [[], 0, Eventstorm.monotonic])
+        batch = (@batches[type] ||= new_batch)
         batch[0] << bytes
-        batch[1] += bytes.bytesize
-        close_batch(type) if batch[0].size >= @batch_size || batch[1] >= @batch_bytes
+        batch[1] += 1
+        close_batch(type) if batch[1] >= @batch_size || batch[0].bytesize >= @batch_bytes
       end
       nil
     end
@@ -168,8 +168,7 @@ module Eventstorm
     #   emitter.stats[:dropped] #=> 0
     def stats
       @mutex.synchronize do
-        waiting = @batches.each_value.sum { |b| b[0].size } +
-                  @held.sum { |message| message[1].size }
+        waiting = @batches.each_value.sum { |b| b[1] } + @held_events
         @stats.merge(waiting: waiting, source: @source, pid: @pid,
                      subscribed: !@subscriptions.empty?)
       end
@@ -183,9 +182,10 @@ module Eventstorm
       @source = SecureRandom.random_number(2**64 - 1) + 1
       @next = Hash.new(0)
       @last_sent = {}
-      @batches = {} # topic => [encoded events, their bytes, monotonic time of the first]
+      @batches = {} # topic => [encoded events end to end, their count, monotonic time of the first]
       @types = {}
-      @held = []
+      @held = [] # [topic, encoded events, count] while no subscriber is there
+      @held_events = 0
       @subscriptions = []
       @stats = Hash.new(0).merge(emitted: 0, sent: 0, messages: 0, announcements: 0, dropped: 0,
                                  overflow: 0, unwanted: 0, oversized: 0)
@@ -295,22 +295,34 @@ module Eventstorm
       bytes
     end
 
+    # One buffer per batch rather than a string per event: the events are copied in and
+    # die young. Strings kept in a batch lived through several minor GCs, were promoted,
+    # and then made Ruby run a major GC every few thousand events, which in a Puma worker
+    # cost more than the encoding.
+    def new_batch
+      [String.new(capacity: BATCH_CAPACITY, encoding: Encoding::BINARY), 0, Eventstorm.monotonic]
+    end
+
+    BATCH_CAPACITY = 16 * 1024
+    private_constant :BATCH_CAPACITY
+
     # Takes +topic+'s batch out, numbers it, and sends it, holds it or drops it.
     def close_batch(topic)
       batch = @batches.delete(topic) or return
-      events = batch[0]
+      body, count, = batch
       poll_subscriptions
       if @subscriptions.empty?
-        if @held.sum { |m| m[1].size } + events.size <= @hold_limit
-          @held << [topic, events]
+        if @held_events + count <= @hold_limit
+          @held << [topic, body, count]
+          @held_events += count
         else
-          @next[topic] += events.size
-          @stats[:overflow] += events.size
+          @next[topic] += count
+          @stats[:overflow] += count
         end
         return
       end
       send_held
-      publish(topic, events)
+      publish(topic, body, count)
     end
 
     def send_held
@@ -319,25 +331,25 @@ module Eventstorm
       poll_subscriptions
       return if @subscriptions.empty?
 
-      @held.each { |topic, events| publish(topic, events) }
+      @held.each { |topic, body, count| publish(topic, body, count) }
       @held.clear
+      @held_events = 0
     end
 
-    def publish(topic, events)
+    def publish(topic, body, count)
       unless wanted?(topic)
-        @stats[:unwanted] += events.size
+        @stats[:unwanted] += count
         return
       end
       first = @next[topic]
-      @next[topic] = first + events.size
+      @next[topic] = first + count
       @last_sent[topic] = Eventstorm.monotonic
-      frames = [topic.b, Protocol.header(count: events.size, source: @source, first: first),
-                events.join]
+      frames = [topic.b, Protocol.header(count: count, source: @source, first: first), body]
       if send_frames(frames)
-        @stats[:sent] += events.size
+        @stats[:sent] += count
         @stats[:messages] += 1
       else
-        @stats[:dropped] += events.size
+        @stats[:dropped] += count
       end
     end
 
