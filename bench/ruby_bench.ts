@@ -11,8 +11,7 @@
 import { parseArgs } from "node:util";
 import { runTransport } from "./transport_bench.ts";
 import { freeLoopbackPort } from "./sample.ts";
-import { Collector } from "@eventstorm/core";
-import { startRouterProcess } from "../tests/helpers.ts";
+import { startCountingRouter } from "./counting_router.ts";
 
 const args = parseArgs({
   args: Deno.args,
@@ -96,15 +95,10 @@ async function rackRound(
 }
 
 async function rackBench(): Promise<void> {
-  // The middleware's events go to the project's router, and from it to a collector that
-  // counts them from the message headers without decoding, as a sink on another host
-  // would take them: what runs here beside Puma and ab is what a web host itself runs.
-  const router = await startRouterProcess();
-  const collector = await Collector.open({ endpoints: router.sinks, receiveHwm: 100_000 });
-  let received = 0;
-  const counting = (async () => {
-    for await (const message of collector.messages()) received += message.count;
-  })();
+  // The middleware's events go through the project's router to a collector that counts
+  // them from the message headers without decoding: the receiving side costs this machine
+  // little, as a sink on another host would.
+  const router = await startCountingRouter();
   const expected = rounds * (requests + 1000);
   const without: number[] = [];
   const withIt: number[] = [];
@@ -120,15 +114,12 @@ async function rackBench(): Promise<void> {
       cpuWith.push(wrapped.cpu);
     }
     // Puma's at_exit flushed the last batch; give it the time to cross the router.
-    for (let waited = 0; received < expected && waited < 10_000; waited += 100) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await router.waitFor(expected, 10_000);
   } finally {
-    await collector.close();
-    await counting;
     await router.stop();
   }
-  const lost = collector.stats().lost;
+  const received = router.received();
+  const lost = router.lost();
   const best = (list: number[]) => Math.max(...list);
   const ratio = best(withIt) / best(without);
   console.log(
