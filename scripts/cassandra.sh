@@ -125,7 +125,7 @@ start() {
 launch() {
   local dir="$1" address="$2" port="$3" storage_port="$4" seeds="$5" token="$6" heap="$7"
   local pidfile="$dir/cassandra.pid" log="$dir/cassandra.log"
-  mkdir -p "$dir"/{data,commitlog,hints,saved_caches,cdc_raw,triggers}
+  mkdir -p "$dir"/{data,commitlog,hints,saved_caches,cdc_raw,triggers,tmp}
   sed -e "s|@DIR@|$dir|g" -e "s|@NATIVE_PORT@|$port|g" -e "s|@STORAGE_PORT@|$storage_port|g" \
     -e "s|@ADDRESS@|$address|g" -e "s|@SEEDS@|$seeds|g" -e "s|@TOKEN@|$token|g" \
     "$CONF/cassandra.yaml.in" >"$dir/cassandra.yaml"
@@ -145,6 +145,7 @@ launch() {
 
   # No JMX port is configured, so Cassandra starts no JMX server and parallel nodes cannot clash.
   # Run from DIR so crash files (hs_err_pid*.log) land there, not in the caller's directory.
+  # java.io.tmpdir: the compression libraries it unpacks (lz4, snappy) stay in DIR too.
   (
     cd "$dir"
     exec nohup java "${jvm[@]}" \
@@ -153,6 +154,7 @@ launch() {
       -Dcassandra.storagedir="$dir" \
       -Dcassandra.logdir="$dir" \
       -Dcassandra.triggers_dir="$dir/triggers" \
+      -Djava.io.tmpdir="$dir/tmp" \
       -Dlogback.configurationFile="$CONF/logback.xml" \
       -Dcassandra-foreground=yes \
       -Dcassandra.skip_wait_for_gossip_to_settle=0 \
