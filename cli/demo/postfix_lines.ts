@@ -130,6 +130,7 @@ export class PostfixLines {
     const sender = this.#dice.pick(SSH_USERS.slice(0, 3));
     const lines: [number, string, string][] = [];
     const at = elapsed();
+    let submission: { smtpd: number; client: string } | undefined;
     if (this.#dice.random() < 0.5) {
       lines.push([
         at(0),
@@ -139,6 +140,7 @@ export class PostfixLines {
     } else {
       const smtpd = this.#pids.next();
       const client = `unknown[${this.#dice.pick(this.#offices.slice(0, 2))}]`;
+      submission = { smtpd, client };
       lines.push([at(0), `postfix/smtpd[${smtpd}]`, `connect from ${client}`]);
       lines.push([
         at(0.4),
@@ -160,6 +162,13 @@ export class PostfixLines {
       `postfix/qmgr[${this.#qmgrPid}]`,
       `${queueId}: from=<${from}>, size=${size}, nrcpt=1 (queue active)`,
     ]);
+    if (submission) {
+      lines.push([
+        at(0.05),
+        `postfix/smtpd[${submission.smtpd}]`,
+        `disconnect from ${submission.client} ehlo=1 auth=1 mail=1 rcpt=1 data=1 quit=1 commands=6`,
+      ]);
+    }
     const mx = `mx${this.#dice.int(1, 3)}.${domain}`;
     const relay = `${mx}[${this.#dice.ipv4()}]:25`;
     const outcome = this.#dice.weighted([["sent", 85], ["deferred", 10], ["bounced", 5]]);

@@ -105,6 +105,13 @@ export interface PostfixTrackerOptions {
   deferredTimeout?: number;
   /** Most messages kept open; the oldest beyond it is emitted incomplete. Default 100,000. */
   maxOpen?: number;
+  /**
+   * Most smtpd sessions kept (a `connect from` whose `disconnect from` is not in the
+   * log yet); the oldest beyond it is forgotten. A host runs at most
+   * `default_process_limit` (100) smtpd processes, so only lost lines get near the
+   * default, 10,000: without a bound they would be kept for `timeout`.
+   */
+  maxSessions?: number;
   /** Whether BSD timestamps are UTC rather than local time. */
   utc?: boolean;
 }
@@ -170,6 +177,7 @@ export class PostfixTracker implements LineParser<PostfixTrackerState> {
   #timeout: number;
   #deferredTimeout: number;
   #maxOpen: number;
+  #maxSessions: number;
   #messages = new Map<string, MessageState>();
   /** Removed messages waiting for their parent's line, oldest first. */
   #held = new Map<string, MessageState>();
@@ -185,6 +193,7 @@ export class PostfixTracker implements LineParser<PostfixTrackerState> {
     this.#timeout = options.timeout ?? 3_600_000;
     this.#deferredTimeout = options.deferredTimeout ?? 5 * 86_400_000;
     this.#maxOpen = options.maxOpen ?? 100_000;
+    this.#maxSessions = options.maxSessions ?? 10_000;
   }
 
   /** Number of messages currently open. */
@@ -216,7 +225,12 @@ export class PostfixTracker implements LineParser<PostfixTrackerState> {
     switch (record.kind) {
       case "connect": {
         const { kind: _, ...fields } = record;
+        // Deleted first so that a reused pid's session is the newest in the map's order.
+        this.#sessions.delete(sessionKey);
         this.#sessions.set(sessionKey, { key: sessionKey, fields, last: time });
+        if (this.#sessions.size > this.#maxSessions) {
+          this.#sessions.delete(this.#sessions.keys().next().value!);
+        }
         break;
       }
       case "disconnect":

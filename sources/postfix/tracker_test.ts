@@ -458,3 +458,15 @@ Deno.test("lmtp, virtual and pipe deliveries are recipients like smtp and local 
   assert.equal(recipients[0].delays, "0.1/0.01/0.02/0.08");
   assert.equal(events[0].nrcpt, 4);
 });
+
+Deno.test("smtpd sessions whose disconnect never comes are bounded; the oldest go first", () => {
+  const tracker = new PostfixTracker({ utc: true, maxSessions: 3 });
+  const connect = (pid: number) =>
+    `Nov 23 10:00:0${pid} mx postfix/smtpd[${pid}]: connect from c${pid}.example[192.0.2.${pid}]`;
+  feed(tracker, [1, 2, 3, 4, 5].map(connect));
+  const pids = () => tracker.snapshot().sessions.map((session) => session.key);
+  assert.deepEqual(pids(), ["mx 3", "mx 4", "mx 5"]);
+  // A reused pid is a new session, the newest: pid 4 is then the oldest.
+  feed(tracker, [connect(3), connect(6)]);
+  assert.deepEqual(pids(), ["mx 5", "mx 3", "mx 6"]);
+});
