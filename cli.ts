@@ -89,7 +89,8 @@ export async function main(args: string[]): Promise<number> {
       console.log(`Usage: eventstorm ${command} NAME [FLAGS]\n\n${await table(group, "")}`);
       return name === undefined ? 2 : 0;
     }
-    const entry = group[name];
+    // Own names only: `eventstorm source constructor` must not find Object's.
+    const entry = Object.hasOwn(group, name) ? group[name] : undefined;
     if (!entry) {
       throw new UsageError(
         `unknown ${command} '${name}' (one of: ${Object.keys(group).join(", ")})`,
@@ -97,7 +98,7 @@ export async function main(args: string[]): Promise<number> {
     }
     return (await entry()).command.main(flags);
   }
-  const entry = COMMANDS[command];
+  const entry = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
   if (!entry) throw new UsageError(`unknown command '${command}' (see eventstorm --help)`);
   return (await entry()).command.main(rest);
 }

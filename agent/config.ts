@@ -192,10 +192,12 @@ function inputValues<F extends Record<string, FlagSpec>>(
     if (key === "type") continue;
     let flag = key.replaceAll("_", "-");
     // A repeatable flag may be named in the plural too (`units = [...]` for `--unit`).
-    if (!flags[flag] && flag.endsWith("s") && flags[flag.slice(0, -1)]?.multiple) {
+    // Own keys only: `constructor = 1` is an unknown key, not Object's.
+    const specOf = (name: string) => Object.hasOwn(flags, name) ? flags[name] : undefined;
+    if (!specOf(flag) && flag.endsWith("s") && specOf(flag.slice(0, -1))?.multiple) {
       flag = flag.slice(0, -1);
     }
-    const flagSpec = flags[flag];
+    const flagSpec = specOf(flag);
     if (flagSpec === undefined || MANAGED.has(flag)) {
       const known = Object.keys(flags).filter((f) => !MANAGED.has(f))
         .map((f) => f.replaceAll("-", "_"));
@@ -313,7 +315,7 @@ export function parseConfig(
     }
     const entries = table as Record<string, unknown>;
     const type = entries.type;
-    if (typeof type !== "string" || !(type in INPUT_TYPES)) {
+    if (typeof type !== "string" || !Object.hasOwn(INPUT_TYPES, type)) {
       return fail(
         `${at}.type`,
         `${type === undefined ? "missing" : `unknown type '${String(type)}'`} (one of: ${

@@ -70,6 +70,11 @@ Deno.test("every mistake is one line naming the file and the key", () => {
       /^a\.toml: inputs\.x\.type: missing \(one of: nginx, postfix, sshd, syslog/,
     ],
     ['[inputs.x]\ntype = "apache"', /^a\.toml: inputs\.x\.type: unknown type 'apache'/],
+    ['[inputs.x]\ntype = "constructor"', /^a\.toml: inputs\.x\.type: unknown type 'constructor'/],
+    [
+      '[inputs.x]\ntype = "sshd"\ntoString = "x"',
+      /^a\.toml: inputs\.x\.toString: unknown key for type sshd/,
+    ],
     [
       '[inputs.x]\ntype = "sshd"\nfilez = ["/a"]',
       /^a\.toml: inputs\.x\.filez: unknown key for type sshd \(known: type, file,/,

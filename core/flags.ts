@@ -317,13 +317,15 @@ function describeParseError(error: unknown, args: string[], spec: CommandSpec): 
   const flags = args.map((token, index) => ({ token, index, name: long(token) }));
   if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
     const unknown = flags.find(({ name }) =>
-      name !== undefined && name !== "help" && !(name in spec.flags)
+      name !== undefined && name !== "help" && !Object.hasOwn(spec.flags, name)
     );
     if (unknown) return `unknown flag '${unknown.token.split("=")[0]}' (see --help)`;
   }
   if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
     for (const { token, index, name } of flags) {
-      const flag = name === undefined ? undefined : spec.flags[name];
+      const flag = name === undefined || !Object.hasOwn(spec.flags, name)
+        ? undefined
+        : spec.flags[name];
       if (!flag) continue;
       if (flag.type === "boolean" && token.includes("=")) return `flag '--${name}' takes no value`;
       if (flag.type === "string" && !token.includes("=")) {

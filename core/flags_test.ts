@@ -69,6 +69,10 @@ Deno.test("flags: unknown flags and misuse are one-line UsageErrors", () => {
     usageError(/^eventstorm test: unknown flag '--nope'/),
   );
   assert.throws(() => parseFlags(["-x"], spec), usageError(/unknown flag '-x'/));
+  assert.throws(
+    () => parseFlags(["--constructor"], spec),
+    usageError(/^eventstorm test: unknown flag '--constructor'/),
+  );
   assert.throws(() => parseFlags(["--to"], spec), usageError(/'--to.*' needs a value/));
   assert.throws(() => parseFlags(["-t"], spec), usageError(/'--to.*' needs a value/));
   assert.throws(

@@ -157,6 +157,10 @@ Deno.test("bad flags and endpoints exit 2 with one line, leaving no files", opts
     [["emit", "--type", "BAD"], /not a dotted lower-case event type/],
     [["source", "nope"], /unknown source 'nope'/],
     [["frobnicate"], /unknown command 'frobnicate'/],
+    // Names a user types are looked up as own keys, never Object's.
+    [["constructor"], /unknown command 'constructor'/],
+    [["sink", "toString"], /unknown sink 'toString'/],
+    [["router", "--constructor"], /unknown flag '--constructor'/],
     [["tap", "--interval", "soon"], /--interval must be a duration/],
     // One --stats-interval rule everywhere (docs/specs/stats.md).
     [["router", "--stats-interval", "5ms"], /--stats-interval must be 0 .* or 100ms or more/],
