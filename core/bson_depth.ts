@@ -31,7 +31,7 @@ const MIN_LEVEL_BYTES = 7;
  * @example
  * ```ts
  * import { BSON } from "bson";
- * import { nestsDeeperThan } from "./bson_depth.ts";
+ * import { nestsDeeperThan } from "@eventstorm/core/protocol";
  * const bytes = BSON.serialize({ a: { b: 1 } });
  * nestsDeeperThan(bytes, 0, bytes.length, 1); // true
  * nestsDeeperThan(bytes, 0, bytes.length, 2); // false

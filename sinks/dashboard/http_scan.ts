@@ -6,6 +6,8 @@
  * @module
  */
 
+import { MAX_NESTING, nestsDeeperThan } from "@eventstorm/core/protocol";
+
 /**
  * The fields of one `http.hit` the dashboard uses; undefined when absent or of another type.
  *
@@ -215,6 +217,8 @@ export function scanHttpHits(
             if (at + 4 > end) throw new Malformed();
             const length = view.getInt32(at, true);
             if (length < 5 || at + length > end) throw new Malformed();
+            // Skipped unread, but not past the protocol's depth limit (the top level is 1).
+            if (nestsDeeperThan(body, at, at + length, MAX_NESTING - 1)) throw new Malformed();
             at += length;
             break;
           }

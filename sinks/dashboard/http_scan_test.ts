@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { Event } from "@eventstorm/core";
-import { decodeEvents, encodeBatch } from "@eventstorm/core/protocol";
+import { decodeEvents, encodeBatch, MAX_NESTING } from "@eventstorm/core/protocol";
 import { DemoEvents } from "@eventstorm/source-demo";
 import { Long, ObjectId } from "bson";
 import { type HttpHitFields, scanHttpHits } from "./http_scan.ts";
@@ -64,6 +64,64 @@ Deno.test("scanHttpHits reads what a full decode reads", () => {
   assert.deepEqual(hits, want);
   assert.equal(hits.at(-1)!.status, 503);
   assert.equal(hits.at(-1)!.bytes, 2 ** 40);
+});
+
+/** An http.hit whose field `deep` makes the whole document `depth` levels deep. */
+function nestedHit(depth: number): Uint8Array {
+  const utf8 = new TextEncoder();
+  const document = (elements: number[]) => {
+    const bytes = new Uint8Array(4 + elements.length + 1);
+    new DataView(bytes.buffer).setInt32(0, bytes.length, true);
+    bytes.set(elements, 4);
+    return [...bytes];
+  };
+  const int32 = (n: number) => [n & 0xff, (n >> 8) & 0xff, (n >> 16) & 0xff, (n >>> 24) & 0xff];
+  const string = (key: string, value: string) => [
+    0x02,
+    ...utf8.encode(key),
+    0,
+    ...int32(utf8.encode(value).length + 1),
+    ...utf8.encode(value),
+    0,
+  ];
+  // `depth - 1` documents {a: {a: …}} inside each other, 8 bytes a level, written in place.
+  const levels = depth - 1;
+  const innerBytes = new Uint8Array(5 + 8 * (levels - 1));
+  const view = new DataView(innerBytes.buffer);
+  for (let level = 0; level < levels; level++) {
+    const at = 7 * level;
+    const size = innerBytes.length - 8 * level;
+    view.setInt32(at, size, true);
+    if (level < levels - 1) innerBytes.set([0x03, 0x61, 0], at + 4);
+  }
+  const inner = [...innerBytes];
+  return new Uint8Array(document([
+    ...string("type", "http.hit"),
+    0x09,
+    ...utf8.encode("time"),
+    0,
+    ...new Array(8).fill(0),
+    ...string("host", "web1"),
+    0x03,
+    ...utf8.encode("deep"),
+    0,
+    ...inner,
+  ]));
+}
+
+Deno.test("scanHttpHits drops documents deeper than the protocol allows, as a full decode does", () => {
+  const allowed = nestedHit(MAX_NESTING);
+  const deeper = nestedHit(MAX_NESTING + 1);
+  assert.deepEqual(
+    [decodeEvents(allowed).events.length, decodeEvents(deeper).rejected],
+    [1, 1],
+  );
+  const kept = scanAll(allowed);
+  assert.deepEqual([kept.events, kept.rejected, kept.hits[0].host], [1, 0, "web1"]);
+  assert.equal(scanAll(deeper).events, 0);
+  assert.equal(scanAll(deeper).rejected, 1);
+  // 100,000 deep: counted, no stack involved.
+  assert.equal(scanAll(nestedHit(100_000)).rejected, 1);
 });
 
 Deno.test("scanHttpHits rejects bad envelopes and bad BSON without throwing", () => {
