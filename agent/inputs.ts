@@ -231,6 +231,11 @@ export const INPUT_TYPES: {
             checkpointPath: checkpointPath(context, listen.map((a) => a.text)),
             signal,
             output: emitterFor(context),
+            onStarted: (listeners) => {
+              for (const warning of listeners.warnings) {
+                console.error(`agent: ${context.name} (syslog): warning: ${warning}`);
+              }
+            },
           });
           await source.run();
         },

@@ -11,8 +11,8 @@
 #   scripts/nginx.sh reload DIR              re-read the config (new workers, old ones finish)
 #   scripts/nginx.sh stop DIR                stop the instance started in DIR
 #
-# With NGINX_SYSLOG=HOST:PORT in the environment, `start` also sends the access log in the
-# same format to syslog (UDP) at HOST:PORT, tag nginx.
+# With NGINX_SYSLOG=HOST:PORT (UDP) or NGINX_SYSLOG=unix:PATH (a Unix datagram socket) in the
+# environment, `start` also sends the access log in the same format to syslog there, tag nginx.
 #
 # Everything is idempotent: `install` returns at once when both programs are there, `start`
 # on a running instance does nothing, `stop` on a stopped one does nothing.

@@ -24,7 +24,8 @@ export const SYSLOG_FLAGS = {
     type: "string",
     multiple: true,
     value: "ADDR",
-    help: "udp://HOST:PORT, tcp://HOST:PORT or unix:///PATH (repeatable)",
+    help:
+      "udp://HOST:PORT, tcp://HOST:PORT, unix:///PATH (datagrams, as /dev/log) or unix-stream:///PATH (repeatable)",
   },
   to: TO_FLAG,
   ...CURVE_CLIENT_FLAGS,

@@ -1,22 +1,26 @@
 /**
- * Syslog listeners: UDP (one message per datagram), TCP and Unix stream sockets
- * (RFC 6587 framing).
+ * Syslog listeners: UDP and Unix datagram sockets (one message per datagram, as
+ * nginx's `syslog:server=unix:` and the C library's syslog(3) send), TCP and Unix
+ * stream sockets (RFC 6587 framing).
  *
  * @module
  */
 import { UsageError } from "@eventstorm/core/cli";
 import { SyslogFramer, trim } from "./framing.ts";
-import { UdpReceiver } from "./udp.ts";
+import { DatagramReceiver } from "./datagram.ts";
 
-/** Where to listen: `udp://HOST:PORT`, `tcp://HOST:PORT` or `unix:///PATH`. */
+/**
+ * Where to listen: `udp://HOST:PORT`, `tcp://HOST:PORT`, `unix:///PATH` (a datagram
+ * socket, as /dev/log is) or `unix-stream:///PATH`.
+ */
 export interface ListenAddress {
-  /** Transport. */
-  transport: "udp" | "tcp" | "unix";
+  /** Transport; `unix` is a datagram socket. */
+  transport: "udp" | "tcp" | "unix" | "unix-stream";
   /** Host for udp/tcp. */
   hostname: string;
   /** Port for udp/tcp. */
   port: number;
-  /** Socket path for unix. */
+  /** Socket path for unix and unix-stream. */
   path: string;
   /** The address as given. */
   text: string;
@@ -39,16 +43,19 @@ export function parseListenAddress(text: string): ListenAddress {
     const hostname = m[2].startsWith("[") ? m[2].slice(1, -1) : m[2];
     return { transport: m[1] as "udp" | "tcp", hostname, port, path: "", text };
   }
-  const u = /^unix:\/\/(\/.+)$/.exec(text);
-  if (u) return { transport: "unix", hostname: "", port: 0, path: u[1], text };
+  const u = /^(unix|unix-stream):\/\/(\/.+)$/.exec(text);
+  if (u) {
+    return { transport: u[1] as "unix" | "unix-stream", hostname: "", port: 0, path: u[2], text };
+  }
   throw new UsageError(
-    `--listen ${text}: expected udp://HOST:PORT, tcp://HOST:PORT or unix:///PATH`,
+    `--listen ${text}: expected udp://HOST:PORT, tcp://HOST:PORT, unix:///PATH ` +
+      `or unix-stream:///PATH`,
   );
 }
 
 /** Counters of {@linkcode SyslogListeners}. */
 export interface ListenerStats {
-  /** UDP datagrams received. */
+  /** Datagrams received (UDP and Unix). */
   datagrams: number;
   /** Stream connections accepted. */
   connections: number;
@@ -84,12 +91,16 @@ export class SyslogListeners {
     badFrames: 0,
     connectionErrors: 0,
   };
-  readonly #udp: UdpReceiver[] = [];
+  readonly #datagram: DatagramReceiver[] = [];
+  /** Unix socket files this made, removed on close. */
+  readonly #paths: string[] = [];
   readonly #stream: Deno.Listener[] = [];
   readonly #conns = new Set<Deno.Conn>();
   readonly #loops: Promise<void>[] = [];
   readonly #maxBytes: number;
   readonly #onMessage: (message: Uint8Array, via: string) => void;
+  /** What the operator should know about the sockets opened (one line each). */
+  readonly warnings: string[] = [];
   /** The UDP ports actually bound (port 0 picks one), by address text. */
   readonly boundPorts: Map<string, number> = new Map();
 
@@ -118,27 +129,47 @@ export class SyslogListeners {
   }
 
   async #open(address: ListenAddress): Promise<void> {
-    if (address.transport === "udp") {
-      const udp = UdpReceiver.bind(address.hostname, address.port, (message) => {
+    if (address.transport === "udp" || address.transport === "unix") {
+      const onDatagram = (message: Uint8Array) => {
         this.stats.datagrams++;
         this.stats.bytes += message.length;
         const body = message.length > this.#maxBytes
           ? (this.stats.tooLong++, message.subarray(0, this.#maxBytes))
           : message;
         this.#onMessage(trim(body), address.text);
-      }, { maxBytes: this.#maxBytes });
-      this.boundPorts.set(address.text, udp.port);
-      this.#udp.push(udp);
+      };
+      const options = { maxBytes: this.#maxBytes };
+      const receiver = address.transport === "udp"
+        ? DatagramReceiver.bindUdp(address.hostname, address.port, onDatagram, options)
+        : DatagramReceiver.bindUnix(address.path, onDatagram, options);
+      if (address.transport === "udp") this.boundPorts.set(address.text, receiver.port);
+      else {
+        this.#paths.push(address.path);
+        const queue = unixDatagramQueue();
+        if (queue !== undefined && queue < 512) {
+          this.warnings.push(
+            `${address.text}: the kernel queues at most ${queue} datagrams on a Unix socket ` +
+              `(net.unix.max_dgram_qlen); a sender that does not wait, as nginx, drops what ` +
+              `does not fit and says so only in its own error log: raise it to 512 as systemd ` +
+              `does (sysctl -w net.unix.max_dgram_qlen=512) or listen on udp:// or tcp://`,
+          );
+        }
+      }
+      this.#datagram.push(receiver);
       return;
     }
-    if (address.transport === "unix") {
+    if (address.transport === "unix-stream") {
       await Deno.remove(address.path).catch(() => {});
     }
-    const listener = address.transport === "unix"
+    const listener = address.transport === "unix-stream"
       ? Deno.listen({ transport: "unix", path: address.path })
       : Deno.listen({ hostname: address.hostname, port: address.port });
     if (address.transport === "tcp") {
       this.boundPorts.set(address.text, (listener.addr as Deno.NetAddr).port);
+    } else {
+      // Writable by every user, as /dev/log is: daemons send as themselves.
+      Deno.chmodSync(address.path, 0o666);
+      this.#paths.push(address.path);
     }
     this.#stream.push(listener);
     this.#loops.push(this.#accept(listener, address.text));
@@ -184,7 +215,7 @@ export class SyslogListeners {
 
   /** Stops listening and closes every connection (what they sent so far was delivered). */
   async close(): Promise<void> {
-    await Promise.all(this.#udp.splice(0).map((udp) => udp.close()));
+    await Promise.all(this.#datagram.splice(0).map((receiver) => receiver.close()));
     for (const listener of this.#stream.splice(0)) {
       try {
         listener.close();
@@ -201,6 +232,17 @@ export class SyslogListeners {
       }
     }
     await Promise.allSettled(this.#loops);
+    for (const path of this.#paths.splice(0)) await Deno.remove(path).catch(() => {});
+  }
+}
+
+/** `net.unix.max_dgram_qlen`: datagrams a Unix socket queues; undefined where unreadable. */
+function unixDatagramQueue(): number | undefined {
+  try {
+    const value = Number(Deno.readTextFileSync("/proc/sys/net/unix/max_dgram_qlen").trim());
+    return Number.isFinite(value) ? value : undefined;
+  } catch {
+    return undefined;
   }
 }
 

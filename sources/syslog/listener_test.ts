@@ -41,7 +41,7 @@ Deno.test("TCP and Unix stream listeners frame what they receive", async () => {
   const dir = await Deno.makeTempDir();
   const got: string[] = [];
   const listeners = await SyslogListeners.open(
-    [parseListenAddress("tcp://127.0.0.1:0"), parseListenAddress(`unix://${dir}/s.sock`)],
+    [parseListenAddress("tcp://127.0.0.1:0"), parseListenAddress(`unix-stream://${dir}/s.sock`)],
     (m, via) => got.push(`${via.split(":")[0]} ${new TextDecoder().decode(m)}`),
   );
   try {
@@ -55,9 +55,43 @@ Deno.test("TCP and Unix stream listeners frame what they receive", async () => {
     await unix.write(new TextEncoder().encode("<13>c\n"));
     unix.close();
     await waitFor(() => got.length >= 3, `3 messages, got ${got}`, 5000);
-    assert.deepEqual(got.sort(), ["tcp <13>a", "tcp <13>b", "unix <13>c"]);
+    assert.deepEqual(got.sort(), ["tcp <13>a", "tcp <13>b", "unix-stream <13>c"]);
   } finally {
     await listeners.close();
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("a Unix datagram listener takes what syslog(3) clients send, as /dev/log does", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/log.sock`;
+  const got: string[] = [];
+  const listeners = await SyslogListeners.open(
+    [parseListenAddress(`unix://${path}`)],
+    (m, via) => got.push(`${via.split(":")[0]} ${new TextDecoder().decode(m)}`),
+  );
+  try {
+    // Other users' daemons (nginx workers) must be able to send.
+    assert.equal(Deno.statSync(path).mode! & 0o777, 0o666);
+    // util-linux logger, datagrams only: what nginx's syslog:server=unix: sends too.
+    for (const text of ["one", "two"]) {
+      const logger = new Deno.Command("logger", {
+        args: ["--udp", "--socket", path, "--rfc3164", "--tag", "app", text],
+      });
+      assert.ok((await logger.output()).success, "logger could not send");
+    }
+    await waitFor(() => got.length >= 2, `2 datagrams, got ${got}`, 5000);
+    assert.match(got[0], /^unix <\d+>\w{3} [ \d]\d \d\d:\d\d:\d\d \S+ app(\[\d+\])?: one$/);
+    assert.match(got[1], / app(\[\d+\])?: two$/);
+    assert.equal(listeners.stats.datagrams, 2);
+    // The kernel's queue for such a socket decides whether bursts fit: the operator is told.
+    const queue = Number(Deno.readTextFileSync("/proc/sys/net/unix/max_dgram_qlen"));
+    assert.equal(listeners.warnings.length, queue < 512 ? 1 : 0);
+    if (queue < 512) assert.match(listeners.warnings[0], /net\.unix\.max_dgram_qlen/);
+  } finally {
+    await listeners.close();
+  }
+  // The socket file goes with the listener.
+  assert.throws(() => Deno.statSync(path), Deno.errors.NotFound);
+  await Deno.remove(dir, { recursive: true });
 });

@@ -101,6 +101,7 @@ async function syslogMain(args: string[]): Promise<number> {
         `source syslog: listening on ${bound.join(", ")} → ${print ? "stdout" : to.join(", ")}` +
           (checkpointPath ? ` (checkpoint ${checkpointPath})` : ""),
       );
+      for (const warning of listeners.warnings) console.error(`source syslog: warning: ${warning}`);
       if (!print) warnUnresolvableHosts("source syslog", to);
     },
     output: print

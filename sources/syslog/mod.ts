@@ -16,6 +16,6 @@ export * from "./framing.ts";
 export * from "./router.ts";
 export * from "./listener.ts";
 export * from "./source.ts";
-export * from "./udp.ts";
+export * from "./datagram.ts";
 export { SYSLOG_FLAGS, syslogRouter } from "./config.ts";
 export { formatSyslogLine, syslogCounters } from "./stats.ts";

@@ -1,15 +1,17 @@
 /**
- * A UDP receiver through libc (Deno FFI). Deno's own UDP sockets (`node:dgram`,
- * `Deno.listenDatagram`) cannot enlarge the kernel's receive buffer, and the default
- * (~200 KB, about a hundred small datagrams) overflows on the first burst a syslog
- * sender makes. This one asks for a large buffer (SO_RCVBUFFORCE when allowed, else
- * SO_RCVBUF up to net.core.rmem_max), waits with poll(2) on a worker thread, and
- * drains every queued datagram at once.
+ * A datagram receiver (UDP, or a Unix datagram socket like /dev/log) through libc
+ * (Deno FFI). Deno's own UDP sockets (`node:dgram`, `Deno.listenDatagram`) cannot
+ * enlarge the kernel's receive buffer, and the default (~200 KB, about a hundred
+ * small datagrams) overflows on the first burst a syslog sender makes; its Unix
+ * datagram sockets need `--unstable-net`. This one asks for a large buffer
+ * (SO_RCVBUFFORCE when allowed, else SO_RCVBUF up to net.core.rmem_max), waits with
+ * poll(2) on a worker thread, and drains every queued datagram at once.
  *
  * @module
  */
 import { allocateNative, openLibc } from "@eventstorm/core/internal";
 
+const AF_UNIX = 1;
 const AF_INET = 2;
 const AF_INET6 = 10;
 const SOCK_DGRAM = 2;
@@ -76,18 +78,28 @@ function sockaddr(hostname: string, port: number): Uint8Array {
   throw new Error(`give an IP address to listen on, not '${hostname}'`);
 }
 
+/** `sockaddr_un` of a socket path (at most 107 bytes, as Linux allows). */
+function sockaddrUnix(path: string): Uint8Array {
+  const bytes = new TextEncoder().encode(path);
+  if (bytes.length > 107) throw new Error(`socket path longer than 107 bytes: ${path}`);
+  const addr = new Uint8Array(2 + bytes.length + 1);
+  new DataView(addr.buffer).setUint16(0, AF_UNIX, true);
+  addr.set(bytes, 2);
+  return addr;
+}
+
 /**
- * A bound UDP socket that hands each datagram to `onMessage` until closed.
+ * A bound datagram socket that hands each datagram to `onMessage` until closed.
  *
  * @example
  * ```ts ignore
- * import { UdpReceiver } from "@eventstorm/source-syslog";
- * const udp = UdpReceiver.bind("127.0.0.1", 5514, (datagram) => console.log(datagram.length));
+ * import { DatagramReceiver } from "@eventstorm/source-syslog";
+ * const udp = DatagramReceiver.bindUdp("127.0.0.1", 5514, (datagram) => console.log(datagram.length));
  * console.log(udp.port, udp.receiveBufferBytes);
  * await udp.close();
  * ```
  */
-export class UdpReceiver {
+export class DatagramReceiver {
   readonly #fd: number;
   readonly #onMessage: (datagram: Uint8Array) => void;
   readonly #buffer: Uint8Array;
@@ -96,7 +108,7 @@ export class UdpReceiver {
   readonly #pollfd = this.#pollMemory.bytes;
   #closed = false;
   readonly #loop: Promise<void>;
-  /** The port bound (the one chosen by the kernel for port 0). */
+  /** The UDP port bound (the one chosen by the kernel for port 0); 0 for a Unix socket. */
   readonly port: number;
   /** The kernel's receive buffer size, as it reports it. */
   readonly receiveBufferBytes: number;
@@ -106,10 +118,11 @@ export class UdpReceiver {
     this.#onMessage = onMessage;
     this.#buffer = new Uint8Array(Math.max(maxBytes, 65536));
     const l = lib().symbols;
-    const name = new Uint8Array(28);
-    const length = new Uint32Array([28]);
+    const name = new Uint8Array(110);
+    const length = new Uint32Array([name.length]);
     l.getsockname(fd, name, new Uint8Array(length.buffer));
-    this.port = new DataView(name.buffer).getUint16(2, false);
+    const family = new DataView(name.buffer).getUint16(0, true);
+    this.port = family === AF_UNIX ? 0 : new DataView(name.buffer).getUint16(2, false);
     const size = new Int32Array(1);
     const sizeLength = new Uint32Array([4]);
     l.getsockopt(
@@ -126,14 +139,47 @@ export class UdpReceiver {
     this.#loop = this.#run();
   }
 
-  /** Binds `hostname:port` (an IP literal) with a receive buffer of `bufferBytes`. */
-  static bind(
+  /** Binds UDP `hostname:port` (an IP literal) with a receive buffer of `bufferBytes`. */
+  static bindUdp(
     hostname: string,
     port: number,
     onMessage: (datagram: Uint8Array) => void,
     options: { bufferBytes?: number; maxBytes?: number } = {},
-  ): UdpReceiver {
-    const addr = sockaddr(hostname, port);
+  ): DatagramReceiver {
+    return DatagramReceiver.#bind(
+      sockaddr(hostname, port),
+      `udp ${hostname}:${port}`,
+      onMessage,
+      options,
+    );
+  }
+
+  /**
+   * Binds a Unix datagram socket at `path` (replacing a stale one), writable by
+   * every user as /dev/log is: nginx workers and other daemons send as themselves.
+   */
+  static bindUnix(
+    path: string,
+    onMessage: (datagram: Uint8Array) => void,
+    options: { bufferBytes?: number; maxBytes?: number } = {},
+  ): DatagramReceiver {
+    const addr = sockaddrUnix(path);
+    try {
+      if (Deno.lstatSync(path).isSocket) Deno.removeSync(path);
+    } catch {
+      // Not there.
+    }
+    const receiver = DatagramReceiver.#bind(addr, `unix ${path}`, onMessage, options);
+    Deno.chmodSync(path, 0o666);
+    return receiver;
+  }
+
+  static #bind(
+    addr: Uint8Array,
+    what: string,
+    onMessage: (datagram: Uint8Array) => void,
+    options: { bufferBytes?: number; maxBytes?: number },
+  ): DatagramReceiver {
     const l = lib().symbols;
     const family = new DataView(addr.buffer).getUint16(0, true);
     const fd = l.socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -144,9 +190,9 @@ export class UdpReceiver {
     }
     if (l.bind(fd, addr, addr.length) !== 0) {
       l.close(fd);
-      throw new Error(`cannot bind udp ${hostname}:${port} (in use or not a local address)`);
+      throw new Error(`cannot bind ${what} (in use, not a local address or not allowed)`);
     }
-    return new UdpReceiver(fd, onMessage, options.maxBytes ?? 65536);
+    return new DatagramReceiver(fd, onMessage, options.maxBytes ?? 65536);
   }
 
   async #run(): Promise<void> {
