@@ -112,6 +112,8 @@ export class DatagramReceiver {
   readonly port: number;
   /** The kernel's receive buffer size, as it reports it. */
   readonly receiveBufferBytes: number;
+  /** The socket's inode: its row in /proc/net/udp, where the kernel counts its drops. */
+  readonly #inode: number | undefined;
 
   private constructor(fd: number, onMessage: (d: Uint8Array) => void, maxBytes: number) {
     this.#fd = fd;
@@ -133,6 +135,11 @@ export class DatagramReceiver {
       new Uint8Array(sizeLength.buffer),
     );
     this.receiveBufferBytes = size[0];
+    try {
+      this.#inode = Deno.statSync(`/proc/self/fd/${fd}`).ino ?? undefined;
+    } catch {
+      this.#inode = undefined;
+    }
     const view = new DataView(this.#pollfd.buffer, this.#pollfd.byteOffset, 8);
     view.setInt32(0, fd, true);
     view.setInt16(4, POLLIN, true);
@@ -193,6 +200,30 @@ export class DatagramReceiver {
       throw new Error(`cannot bind ${what} (in use, not a local address or not allowed)`);
     }
     return new DatagramReceiver(fd, onMessage, options.maxBytes ?? 65536);
+  }
+
+  /**
+   * Datagrams the kernel dropped on this socket because its buffer was full (the
+   * `drops` column of its row in /proc/net/udp or udp6); 0 for a Unix socket, whose
+   * senders wait or fail instead, and where /proc cannot be read.
+   */
+  kernelDrops(): number {
+    if (this.#inode === undefined || this.port === 0) return 0;
+    const inode = String(this.#inode);
+    for (const file of ["/proc/net/udp", "/proc/net/udp6"]) {
+      let text: string;
+      try {
+        text = Deno.readTextFileSync(file);
+      } catch {
+        continue;
+      }
+      for (const row of text.split("\n")) {
+        const columns = row.trim().split(/\s+/);
+        // sl local rem st tx:rx tr:when retrnsmt uid timeout inode ref pointer drops
+        if (columns[9] === inode) return Number(columns.at(-1)) || 0;
+      }
+    }
+    return 0;
   }
 
   async #run(): Promise<void> {

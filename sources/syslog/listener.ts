@@ -92,6 +92,7 @@ export class SyslogListeners {
     connectionErrors: 0,
   };
   readonly #datagram: DatagramReceiver[] = [];
+  #closedDrops = 0;
   /** Unix socket files this made, removed on close. */
   readonly #paths: string[] = [];
   readonly #stream: Deno.Listener[] = [];
@@ -213,8 +214,20 @@ export class SyslogListeners {
     }
   }
 
+  /**
+   * Datagrams the kernel dropped on this listener's UDP sockets because their
+   * buffer was full (each socket's own count, /proc/net/udp), closed ones included.
+   */
+  kernelDrops(): number {
+    return this.#datagram.reduce(
+      (sum, receiver) => sum + receiver.kernelDrops(),
+      this.#closedDrops,
+    );
+  }
+
   /** Stops listening and closes every connection (what they sent so far was delivered). */
   async close(): Promise<void> {
+    this.#closedDrops = this.kernelDrops();
     await Promise.all(this.#datagram.splice(0).map((receiver) => receiver.close()));
     for (const listener of this.#stream.splice(0)) {
       try {
@@ -244,46 +257,4 @@ function unixDatagramQueue(): number | undefined {
   } catch {
     return undefined;
   }
-}
-
-/**
- * UDP datagrams the kernel dropped on this host since boot (`RcvbufErrors` of
- * `Udp:` and `Udp6:` in /proc/net/snmp*), or undefined where they cannot be read.
- * Host-wide: the source reports the growth while it runs.
- *
- * @example
- * ```ts
- * import { kernelUdpDrops } from "@eventstorm/source-syslog";
- * const drops = kernelUdpDrops(); // e.g. 0
- * ```
- */
-export function kernelUdpDrops(): number | undefined {
-  let total = 0;
-  let found = false;
-  for (const [file, prefix] of [["/proc/net/snmp", "Udp:"], ["/proc/net/snmp6", "Udp6"]]) {
-    let text: string;
-    try {
-      text = Deno.readTextFileSync(file);
-    } catch {
-      continue;
-    }
-    if (prefix === "Udp:") {
-      const rows = text.split("\n").filter((line) => line.startsWith("Udp:"));
-      if (rows.length < 2) continue;
-      const names = rows[0].split(/\s+/);
-      const values = rows[1].split(/\s+/);
-      const at = names.indexOf("RcvbufErrors");
-      if (at > 0) {
-        total += Number(values[at]) || 0;
-        found = true;
-      }
-    } else {
-      const m = /^Udp6RcvbufErrors\s+(\d+)/m.exec(text);
-      if (m) {
-        total += Number(m[1]);
-        found = true;
-      }
-    }
-  }
-  return found ? total : undefined;
 }

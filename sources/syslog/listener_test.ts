@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { parseListenAddress, SyslogListeners } from "./listener.ts";
+import { DatagramReceiver } from "./datagram.ts";
 import { waitFor } from "../../tests/wait.ts";
 
 Deno.test("listen addresses: udp, tcp, IPv6 and unix; anything else is a one-line error", () => {
@@ -94,4 +95,32 @@ Deno.test("a Unix datagram listener takes what syslog(3) clients send, as /dev/l
   // The socket file goes with the listener.
   assert.throws(() => Deno.statSync(path), Deno.errors.NotFound);
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("what a full UDP buffer drops is counted for that socket: received + dropped = sent", async () => {
+  let received = 0;
+  // A small buffer, and this thread kept busy while the burst arrives: most of it is dropped.
+  const udp = DatagramReceiver.bindUdp("127.0.0.1", 0, () => received++, { bufferBytes: 4096 });
+  try {
+    const sent = 2000;
+    const sender = new Deno.Command("python3", {
+      args: [
+        "-c",
+        `import socket
+s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)
+for i in range(${sent}): s.sendto(b'<13>Dec  3 06:00:00 h app: %d' % i, ('127.0.0.1', ${udp.port}))`,
+      ],
+    }).spawn();
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1500);
+    assert.ok((await sender.status).success);
+    await waitFor(
+      () => received + udp.kernelDrops() >= sent,
+      `received ${received} + dropped ${udp.kernelDrops()} of ${sent}`,
+      10_000,
+    );
+    assert.ok(udp.kernelDrops() > 0, "nothing was dropped: the test did not fill the buffer");
+    assert.equal(received + udp.kernelDrops(), sent);
+  } finally {
+    await udp.close();
+  }
 });

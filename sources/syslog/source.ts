@@ -12,7 +12,7 @@ import {
   StreamCheckpointFile,
 } from "@eventstorm/core/source";
 import { sleep } from "@eventstorm/core/internal";
-import { kernelUdpDrops, type ListenAddress, SyslogListeners } from "./listener.ts";
+import { type ListenAddress, SyslogListeners } from "./listener.ts";
 
 /** Options of {@linkcode SyslogSource}. */
 export interface SyslogSourceOptions {
@@ -58,7 +58,7 @@ export interface SyslogSourceStats {
   tooLong: number;
   /** Stream octet counts that made no sense. */
   badFrames: number;
-  /** UDP datagrams the kernel dropped on this host while the source ran. */
+  /** Datagrams the kernel dropped because this source's UDP sockets were full. */
   kernelDrops: number;
   /** Stream connections accepted. */
   connections: number;
@@ -104,7 +104,6 @@ export class SyslogSource {
   readonly #decoder = new TextDecoder("utf-8", { fatal: true });
   readonly #sender: EventSender;
   #listeners: SyslogListeners | undefined;
-  #dropsAtStart: number | undefined;
   /** The output, once open. */
   output: EventOutput | undefined;
 
@@ -123,9 +122,7 @@ export class SyslogSource {
       this.#counts.connections = l.connections;
       this.#counts.bytes = l.bytes;
     }
-    if (this.#dropsAtStart !== undefined) {
-      this.#counts.kernelDrops = (kernelUdpDrops() ?? this.#dropsAtStart) - this.#dropsAtStart;
-    }
+    if (this.#listeners) this.#counts.kernelDrops = this.#listeners.kernelDrops();
     this.#counts.events = this.#sender.events;
     this.#counts.rejected = this.#sender.rejected;
     this.#counts.parserErrors = this.#sender.parserErrors;
@@ -147,8 +144,6 @@ export class SyslogSource {
       await store.save(output, o.parser.snapshot?.());
       this.#counts.checkpoints++;
     };
-    const hasUdp = o.listen.some((a) => a.transport === "udp");
-    if (hasUdp) this.#dropsAtStart = kernelUdpDrops();
     let listeners: SyslogListeners | undefined;
     try {
       listeners = await SyslogListeners.open(
