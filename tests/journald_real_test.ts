@@ -45,9 +45,12 @@ function exportOf(lines: string[]): Uint8Array {
     const h = syslog.parse(line, new Date("2026-12-03T12:00:00Z"))!;
     assert.ok(h, line);
     const us = BigInt(h.time.getTime()) * 1000n;
+    // The units Debian runs them in, as journald records them.
+    const unit = h.program === "sshd" ? "ssh.service" : "postfix@-.service";
     return `__REALTIME_TIMESTAMP=${us}\n__MONOTONIC_TIMESTAMP=${MONO.n++}\n` +
       `_BOOT_ID=0123456789abcdef0123456789abcdef\n_HOSTNAME=${h.host}\n` +
-      `SYSLOG_IDENTIFIER=${h.program}\n_PID=${h.pid}\nPRIORITY=6\nMESSAGE=${h.message}\n\n`;
+      `_SYSTEMD_UNIT=${unit}\nSYSLOG_IDENTIFIER=${h.program}\n_PID=${h.pid}\nPRIORITY=6\n` +
+      `MESSAGE=${h.message}\n\n`;
   }).join("");
   return new TextEncoder().encode(text);
 }
@@ -108,6 +111,63 @@ Deno.test({
       assert.ok(canonical(fromFiles.events, "smtp.transaction").length >= 100);
       assert.ok(canonical(fromFiles.events, "ssh.login").length >= 100);
       assert.ok(fromJournal.events.every((e) => e.host === "mx1"), "the journal's hostname");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "journald source filtered by unit or identifier reads only those entries",
+  ignore: unavailable !== undefined && !CI,
+  async fn() {
+    if (unavailable) throw new Error(`journald tooling is required under CI: ${unavailable}`);
+    const dir = await Deno.makeTempDir({ prefix: "journald_filter_" });
+    try {
+      let clock = Date.parse("2026-12-03T06:00:00Z");
+      const gen = new LogGenerator({
+        seed: 7,
+        hostname: "mx1",
+        utcOffsetMinutes: 0,
+        now: () => new Date(clock += 700),
+      });
+      const mail: string[] = [];
+      for (let i = 0; i < 60; i++) mail.push(...gen.postfixTransaction());
+      const auth = Array.from({ length: 80 }, () => gen.sshdLine());
+      const journal = join(dir, "remote.journal");
+      await appendJournal(journal, [...mail, ...auth]);
+      const fromFiles = await fileSourceEvents(dir, mail, auth);
+      const read = async (filter: { units?: string[]; identifiers?: string[] }) => {
+        const out = new GatherOutput();
+        await new JournaldSource({
+          router: new JournalRouter({
+            postfix: new PostfixTracker({ utc: true }),
+            sshd: new SshdParser({ utc: true }),
+          }),
+          output: () => out,
+          host: "here",
+          files: [journal],
+          once: true,
+          ...filter,
+        }).run();
+        return out.events;
+      };
+      for (const filter of [{ units: ["ssh.service"] }, { identifiers: ["sshd"] }]) {
+        const events = await read(filter);
+        assert.deepEqual(
+          canonical(events, "ssh.login"),
+          canonical(fromFiles, "ssh.login"),
+          JSON.stringify(filter),
+        );
+        assert.ok(canonical(events, "ssh.login").length > 0);
+        assert.equal(events.filter((e) => e.type.startsWith("smtp.")).length, 0);
+      }
+      const mailOnly = await read({ units: ["postfix@-.service"] });
+      assert.deepEqual(
+        canonical(mailOnly, "smtp.transaction"),
+        canonical(fromFiles, "smtp.transaction"),
+      );
+      assert.equal(mailOnly.filter((e) => e.type.startsWith("ssh.")).length, 0);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
