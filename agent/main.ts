@@ -79,15 +79,19 @@ async function agentMain(args: string[]): Promise<number> {
   const agent = new Agent({ statsIntervalMs: config.statsIntervalMs, publish: stats?.publish });
   await agent.apply(config).catch(asUsage);
   if (config.inputs.length === 0) console.error(`agent: ${path} has no inputs; waiting for SIGHUP`);
+  // The stats publisher and its timer are made once: a reload says so rather than ignore a change.
+  const statsSettings = JSON.stringify([config.statsIntervalMs, config.statsTo]);
   const reload = async () => {
     try {
       const next = await loadConfig(path);
       const { started, stopped, kept } = await agent.apply(next);
+      const statsChanged = JSON.stringify([next.statsIntervalMs, next.statsTo]) !== statsSettings;
       console.error(
         `agent: reloaded ${path}: started [${started.join(", ")}], stopped [${
           stopped.join(", ")
         }], ` +
-          `unchanged [${kept.join(", ")}]`,
+          `unchanged [${kept.join(", ")}]` +
+          (statsChanged ? "; stats_interval and stats_to apply at the next start" : ""),
       );
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);

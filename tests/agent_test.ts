@@ -125,6 +125,18 @@ Deno.test({
       await wait("auth2 still running", () => logins().includes("user11"));
       assert.equal(messages().length, sent, "the removed syslog input no longer listens");
 
+      // Stats settings are read at start: a reload that changes them says so.
+      await Deno.writeTextFile(
+        config,
+        base.replace(`stats_interval = "0s"`, `stats_interval = "5s"`) +
+          `[inputs.auth2]\ntype = "sshd"\nfile = ["${dir}/auth2.log"]\nfrom_start = true\n`,
+      );
+      child.kill("SIGHUP");
+      await wait(
+        "the stats notice",
+        () => stderr.includes("unchanged [auth, auth2]; stats_interval and stats_to apply at the"),
+      );
+
       child.kill("SIGTERM");
       const status = await child.status;
       await drained;
