@@ -157,6 +157,14 @@ export const SINK_FLAGS = {
   },
 } as const satisfies Record<string, FlagSpec>;
 
+/** Why events were dropped, when any were: ` (rejected 3)`, ` (full 10, shutdown 2)`. */
+function droppedReasons(current: Counters): string {
+  const reasons = ["full", "rejected", "shutdown"]
+    .filter((reason) => (current[`dropped_${reason}`] ?? 0) > 0)
+    .map((reason) => `${reason} ${current[`dropped_${reason}`]}`);
+  return reasons.length > 0 ? ` (${reasons.join(", ")})` : "";
+}
+
 /**
  * One readable stats line for a sink; `own` names the backend's own counters
  * ({@linkcode SinkBackend.counters}), printed last (`_` as a space).
@@ -180,7 +188,7 @@ export function formatSinkLine(
     formatCount(rate(current.stored, previous.stored ?? 0, elapsedMs))
   } ev/s stored; ` +
     `received ${current.received}, stored ${current.stored}, buffered ${current.buffered}, ` +
-    `dropped ${current.dropped}, lost on wire ${current.lost}` +
+    `dropped ${current.dropped}${droppedReasons(current)}, lost on wire ${current.lost}` +
     // Copies through a second router (or replays) skipped on arrival, never stored.
     (current.duplicates ? `, duplicates on wire ${current.duplicates}` : "") +
     (current.duplicates_stored ? `, duplicates ${current.duplicates_stored}` : "") +
