@@ -169,9 +169,9 @@ export async function transportBench(): Promise<void> {
   );
   console.log(
     `targets: ≥1,000,000 ev/s batched through the router with 0 lost: ${
-      routerBatched.eventsPerSecond >= 1e6 && routerBatched.lost === 0 ? "met" : "NOT met"
+      routerBatched.eventsPerSecond >= 1e6 && routerBatched.lost === 0 ? "met" : "short"
     }; ` +
-      `≥100,000 ev/s one per message: ${routerSingle.eventsPerSecond >= 1e5 ? "met" : "NOT met"}`,
+      `≥100,000 ev/s one per message: ${routerSingle.eventsPerSecond >= 1e5 ? "met" : "short"}`,
   );
   void endToEnd;
 }
