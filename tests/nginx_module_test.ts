@@ -326,6 +326,63 @@ Deno.test({
 });
 
 Deno.test({
+  name: "nginx module: eventstorm off, eventstorm_type and eventstorm_field per location",
+  ...opts,
+  async fn() {
+    if (unavailable) throw new Error(`CI=true but ${unavailable}`);
+    const r = await startRouterProcess();
+    const t = tap(r.sinks);
+    let nginx: Nginx | undefined;
+    try {
+      nginx = await startNginx(
+        {
+          ...moduleConf(r.sources),
+          server: "eventstorm on;\n" +
+            '        location /quiet/ { eventstorm off; return 200 "quiet\\n"; }\n' +
+            "        location /app/ { eventstorm_type app.page; " +
+            "eventstorm_field page_id $arg_id; eventstorm_field scheme $scheme; " +
+            'return 200 "app\\n"; }',
+        },
+        freePort(),
+        freePort(),
+      );
+      const port = nginx.port;
+      const run = crypto.randomUUID().slice(0, 8);
+      await waitFor(async () => {
+        await (await fetch(`http://127.0.0.1:${port}/warmup`)).body?.cancel();
+        return t.events().some((event) => event.type === "http.hit");
+      }, "the tap subscribed");
+      for (let i = 0; i < 5; i++) {
+        for (const path of [`/page/${run}-${i}`, `/quiet/${run}-${i}`, `/app/${run}?id=${i}`]) {
+          const response = await fetch(`http://127.0.0.1:${port}${path}`);
+          await response.body?.cancel();
+          if (!path.startsWith("/page/")) assert.equal(response.status, 200, path);
+        }
+      }
+      const mine = () => t.events().filter((event) => String(event.path).includes(run));
+      await waitFor(() => mine().length >= 10, "the page and app events");
+      // A request after the others: once its event is in, every earlier one is too.
+      await (await fetch(`http://127.0.0.1:${port}/page/${run}-last`)).body?.cancel();
+      await waitFor(() => mine().some((event) => String(event.path).endsWith("-last")), "last");
+      const events = mine().filter((event) => !String(event.path).endsWith("-last"));
+      const pages = events.filter((event) => String(event.path).startsWith("/page/"));
+      const apps = events.filter((event) => String(event.path).startsWith("/app/"));
+      assert.equal(pages.length, 5);
+      assert.ok(pages.every((event) => event.type === "http.hit"));
+      assert.equal(events.filter((event) => String(event.path).startsWith("/quiet/")).length, 0);
+      assert.equal(apps.length, 5);
+      assert.ok(apps.every((event) => event.type === "app.page" && event.scheme === "http"));
+      assert.deepEqual(apps.map((event) => event.page_id).sort(), ["0", "1", "2", "3", "4"]);
+      assert.ok(pages.every((event) => !("page_id" in event)), "fields stay in their location");
+    } finally {
+      await nginx?.stop();
+      await t.stop();
+      await r.stop();
+    }
+  },
+});
+
+Deno.test({
   name: "nginx module: reloads under load lose no request that is not counted as dropped",
   ...opts,
   async fn() {
