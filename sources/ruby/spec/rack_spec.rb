@@ -82,7 +82,9 @@ RSpec.describe Eventstorm::Rack do
     types = big.as_extended_json
     expect(types["status"]).to eq("$numberInt" => "200")
     expect(types["body_bytes_sent"]).to eq("$numberInt" => "10000")
-    expect(types["request_time"].keys).to eq(["$numberDouble"])
+    # Whole seconds are int32, as the nginx source writes them; anything else a double.
+    expect(types["request_time"].keys)
+      .to eq([big["request_time"] == big["request_time"].to_i ? "$numberInt" : "$numberDouble"])
     expect(big["request_time"]).to be >= 0
     expect(types["time"].keys).to eq(["$date"])
 
@@ -119,6 +121,26 @@ RSpec.describe Eventstorm::Rack do
   ensure
     server&.stop(true)
     emitter.close(timeout: 0)
+    collector.close
+  end
+
+  it "writes numbers as the nginx source does: int32 when whole, a double above 2 GiB" do
+    emitted = []
+    recorder = Object.new
+    recorder.define_singleton_method(:emit) { |type, time:, **fields| emitted << [type, fields] }
+    # A streamed 3 GiB body (chunks that only say their size) that took exactly 2 seconds.
+    chunk = Struct.new(:bytesize).new(3 * (2**30))
+    allow(Eventstorm).to receive(:monotonic).and_return(100.0, 102.0)
+    middleware = described_class.new(->(_env) { [200, {}, [chunk].each] }, emitter: recorder)
+    _status, _headers, body = middleware.call("REQUEST_METHOD" => "GET", "PATH_INFO" => "/big")
+    body.each { |_| nil }
+    body.close
+    fields = emitted.first.last
+    types = BSON::Document.new(fields.transform_keys(&:to_s)).as_extended_json
+    expect(types["body_bytes_sent"]).to eq("$numberDouble" => "3221225472.0")
+    expect(types["request_time"]).to eq("$numberInt" => "2")
+    expect(types["status"]).to eq("$numberInt" => "200")
+  ensure
     collector.close
   end
 

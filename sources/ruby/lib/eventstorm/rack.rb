@@ -5,9 +5,10 @@ require_relative "../eventstorm"
 module Eventstorm
   # Rack middleware emitting one +http.hit+ per request, with the field names and BSON types
   # of the nginx source so the dashboard and sinks need no change: +method+, +path+, +query+
-  # (when there is one), +protocol+, +request+, +status+ (int32), +body_bytes_sent+ (int32,
-  # int64 above 2 GiB), +request_time+ (double, seconds), +remote_addr+, +http_user_agent+,
-  # +http_referer+ and +http_host+ (when sent); the event's +host+ is the emitter's.
+  # (when there is one), +protocol+, +request+, +status+ (int32), +body_bytes_sent+ and
+  # +request_time+ (seconds; both as the nginx source writes numbers: int32 when whole and in
+  # range, else double), +remote_addr+, +http_user_agent+, +http_referer+ and +http_host+
+  # (when sent); the event's +host+ is the emitter's.
   #
   # It never raises into the app: a failure to emit is counted in {#errors}. An app exception
   # still produces its event (status 500) and is re-raised unchanged to the server.
@@ -138,13 +139,20 @@ module Eventstorm
       fields[:query] = query if query
       fields[:protocol] = protocol
       fields[:status] = status
-      fields[:body_bytes_sent] = bytes
-      fields[:request_time] = elapsed.round(3)
+      fields[:body_bytes_sent] = nginx_number(bytes)
+      fields[:request_time] = nginx_number(elapsed.round(3))
       HEADERS.each do |name, key|
         value = env[key]
         fields[name] = value if value && !value.empty?
       end
       fields
+    end
+
+    # The nginx source's numbers (JavaScript's, written by its BSON encoder): int32 when whole
+    # and in range, else a double, so the same request gives the same BSON types from both.
+    def nginx_number(value)
+      whole = value.to_i
+      value == whole && whole.between?(-2**31, 2**31 - 1) ? whole : value.to_f
     end
   end
 end
