@@ -208,4 +208,6 @@ Deno.test("SIGKILLed source under rotation: every line exactly once, in order", 
         `(${got.length} got, ${expected.length} written)`,
     );
   }
+  // Kept when an assertion fails, for a look at the rotated files and the records.
+  await Deno.remove(dir, { recursive: true });
 });

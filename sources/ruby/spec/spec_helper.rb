@@ -23,7 +23,10 @@ module ProjectProcesses
 
   # Spawns `eventstorm ARGS` with its output in a file; killed after the example.
   def eventstorm(*args, stdin: nil, output: nil)
-    output ||= File.join(Dir.tmpdir, "eventstorm-rspec-#{Process.pid}-#{rand(1 << 30)}.log")
+    unless output
+      output = File.join(Dir.tmpdir, "eventstorm-rspec-#{Process.pid}-#{rand(1 << 30)}.log")
+      (@outputs ||= []) << output
+    end
     options = { chdir: ROOT, out: output, err: [:child, :out], pgroup: true }
     options[:in] = stdin if stdin
     pid = Process.spawn(*DENO, *args, **options)
@@ -57,7 +60,9 @@ end
 
 RSpec.configure do |config|
   config.include ProjectProcesses
-  config.after do
+  config.after do |example|
     (@spawned || []).each { |pid| stop(pid, "KILL") }
+    # The processes' output stays for a failed example, to read why.
+    (@outputs || []).each { |path| FileUtils.rm_f(path) } unless example.exception
   end
 end
