@@ -1,5 +1,5 @@
 /**
- * A process's memory as the benches report it: RSS (what the targets are
+ * A process's memory (and CPU time) as the benches report it: RSS (what the targets are
  * written in) and private memory. A Deno process's RSS includes the pages of
  * the `deno` executable it has touched (40–50 MB under load): file-backed,
  * clean and shared by every Deno process on the host. Private memory (the
@@ -7,6 +7,17 @@
  *
  * @module
  */
+
+/**
+ * CPU seconds process `pid` has used so far, all its threads (/proc/PID/stat:
+ * utime + stime, in clock ticks of 1/100 s).
+ */
+export async function cpuSecondsOf(pid: number | string): Promise<number> {
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  // Fields after the command's closing parenthesis: utime is the 12th, stime the 13th.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
 
 /** Memory of one process, in MB. */
 export interface Memory {

@@ -13,6 +13,7 @@ import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { freePort } from "../tests/helpers.ts";
 import { startCountingRouter } from "./counting_router.ts";
+import { cpuSecondsOf } from "./memory.ts";
 import { buildModule, type Nginx, startNginx } from "../tests/nginx_module.ts";
 
 const args = parseArgs({
@@ -55,7 +56,7 @@ const variants = {
     http: `eventstorm_to ${router.sources};`,
     server: `access_log off; eventstorm on; ${STATIC}`,
   },
-  // The module's own cost in nginx, without the router and tap sharing the CPUs: no
+  // The module's own cost in nginx, without the router and collector sharing the CPUs: no
   // subscriber, so events are encoded and held (then dropped and counted), never sent.
   "eventstorm module, no router": {
     main: `load_module ${built.so};`,
@@ -72,14 +73,9 @@ const cpu = new Map<Name, number>();
 async function workerCpu(dir: string): Promise<number> {
   const master = (await Deno.readTextFile(join(dir, "nginx.pid"))).trim();
   const children = (await Deno.readTextFile(`/proc/${master}/task/${master}/children`)).trim();
-  let ticks = 0;
-  for (const pid of children.split(/\s+/).filter(Boolean)) {
-    // Fields after the command's closing parenthesis: utime is the 12th, stime the 13th.
-    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    ticks += Number(fields[11]) + Number(fields[12]);
-  }
-  return ticks / 100; // USER_HZ
+  let seconds = 0;
+  for (const pid of children.split(/\s+/).filter(Boolean)) seconds += await cpuSecondsOf(pid);
+  return seconds;
 }
 
 async function ab(port: number): Promise<number> {
@@ -144,7 +140,7 @@ try {
     }×`,
   );
   console.log(
-    `module without router and tap on the same cores vs access_log: ${
+    `module without router and collector on the same cores vs access_log: ${
       (alone / file).toFixed(3)
     }× (overhead ${((file / alone - 1) * 100).toFixed(1)}%; target ≤ 5%: ${
       file / alone - 1 <= 0.05 ? "met" : "short"

@@ -12,6 +12,7 @@ import { parseArgs } from "node:util";
 import { runTransport } from "./transport_bench.ts";
 import { freeLoopbackPort } from "./sample.ts";
 import { startCountingRouter } from "./counting_router.ts";
+import { cpuSecondsOf } from "./memory.ts";
 
 const args = parseArgs({
   args: Deno.args,
@@ -48,13 +49,6 @@ async function waitForPort(port: number): Promise<void> {
   throw new Error(`nothing listens on port ${port}`);
 }
 
-/** CPU seconds process `pid` used so far, all its threads (/proc: utime + stime). */
-async function processCpu(pid: number): Promise<number> {
-  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ
-}
-
 /** One ab round against a fresh Puma: requests/s and Puma's CPU per request in µs. */
 async function rackRound(
   withMiddleware: boolean,
@@ -74,7 +68,7 @@ async function rackRound(
     const url = `http://127.0.0.1:${port}/items?page=1`;
     // Warm-up, then the measured round.
     await new Deno.Command("ab", { args: ["-q", "-k", "-n", "1000", "-c", "4", url] }).output();
-    const cpuBefore = await processCpu(puma.pid);
+    const cpuBefore = await cpuSecondsOf(puma.pid);
     const out = await new Deno.Command("ab", {
       args: ["-q", "-k", "-n", String(requests), "-c", "4", url],
       stdout: "piped",
@@ -86,7 +80,7 @@ async function rackRound(
     if (!out.success || failed !== 0 || !Number.isFinite(rate)) {
       throw new Error(`ab failed: ${text}${new TextDecoder().decode(out.stderr)}`);
     }
-    const cpu = ((await processCpu(puma.pid)) - cpuBefore) / requests * 1e6;
+    const cpu = ((await cpuSecondsOf(puma.pid)) - cpuBefore) / requests * 1e6;
     return { rate, cpu };
   } finally {
     puma.kill("SIGTERM");
