@@ -54,6 +54,17 @@ function tap(from: string) {
   };
 }
 
+/**
+ * Requests /warmup until the tap has an http.hit: pub/sub delivers only to the
+ * subscribers present, so a test's own requests come after this.
+ */
+async function untilTapSubscribed(t: ReturnType<typeof tap>, port: number): Promise<void> {
+  await waitFor(async () => {
+    await (await fetch(`http://127.0.0.1:${port}/warmup`)).body?.cancel();
+    return t.events().some((event) => event.type === "http.hit");
+  }, "the tap subscribed");
+}
+
 /** `eventstorm sink store` into DB, subscribed to http.hit. */
 function store(from: string, db: string) {
   const child = cli([
@@ -285,10 +296,7 @@ Deno.test({
       );
       const port = nginx.port;
       const run = crypto.randomUUID().slice(0, 8);
-      await waitFor(async () => {
-        await (await fetch(`http://127.0.0.1:${port}/warmup`)).body?.cancel();
-        return t.events().some((event) => event.type === "http.hit");
-      }, "the tap subscribed");
+      await untilTapSubscribed(t, port);
       const paths = Array.from(
         { length: 20 },
         (_, i) => `/${i % 2 ? "early" : "page"}/${run}-${i}`,
@@ -348,10 +356,7 @@ Deno.test({
       );
       const port = nginx.port;
       const run = crypto.randomUUID().slice(0, 8);
-      await waitFor(async () => {
-        await (await fetch(`http://127.0.0.1:${port}/warmup`)).body?.cancel();
-        return t.events().some((event) => event.type === "http.hit");
-      }, "the tap subscribed");
+      await untilTapSubscribed(t, port);
       for (let i = 0; i < 5; i++) {
         for (const path of [`/page/${run}-${i}`, `/quiet/${run}-${i}`, `/app/${run}?id=${i}`]) {
           const response = await fetch(`http://127.0.0.1:${port}${path}`);
