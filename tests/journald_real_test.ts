@@ -62,6 +62,41 @@ async function appendJournal(journal: string, lines: string[]): Promise<void> {
   assert.ok(result.ok, result.out);
 }
 
+/** Mail and sshd lines from the demo generator, on host mx1 in UTC. */
+function mailAndAuth(seed: number, transactions: number, logins: number) {
+  let clock = Date.parse("2026-12-03T06:00:00Z");
+  const gen = new LogGenerator({
+    seed,
+    hostname: "mx1",
+    utcOffsetMinutes: 0,
+    now: () => new Date(clock += 700),
+  });
+  const mail: string[] = [];
+  for (let i = 0; i < transactions; i++) mail.push(...gen.postfixTransaction());
+  const auth = Array.from({ length: logins }, () => gen.sshdLine());
+  return { mail, auth };
+}
+
+/** The events of one pass of the journald source over `journal`, with `filter`. */
+async function readJournal(
+  journal: string,
+  filter: { units?: string[]; identifiers?: string[] } = {},
+): Promise<Event[]> {
+  const out = new GatherOutput();
+  await new JournaldSource({
+    router: new JournalRouter({
+      postfix: new PostfixTracker({ utc: true }),
+      sshd: new SshdParser({ utc: true }),
+    }),
+    output: () => out,
+    host: "here",
+    files: [journal],
+    once: true,
+    ...filter,
+  }).run();
+  return out.events;
+}
+
 function canonical(events: Event[], type: string): string[] {
   return events.filter((e) => e.type === type).map((e) => JSON.stringify(e)).sort();
 }
@@ -73,34 +108,11 @@ Deno.test({
     if (unavailable) throw new Error(`journald tooling is required under CI: ${unavailable}`);
     const dir = await Deno.makeTempDir({ prefix: "journald_" });
     try {
-      let clock = Date.parse("2026-12-03T06:00:00Z");
-      const gen = new LogGenerator({
-        seed: 42,
-        hostname: "mx1",
-        utcOffsetMinutes: 0,
-        now: () => new Date(clock += 700),
-      });
-      const mail: string[] = [];
-      for (let i = 0; i < 150; i++) mail.push(...gen.postfixTransaction());
-      const auth = Array.from({ length: 200 }, () => gen.sshdLine());
+      const { mail, auth } = mailAndAuth(42, 150, 200);
       const journal = join(dir, "remote.journal");
       await appendJournal(journal, [...mail, ...auth]);
 
-      const fromJournal = new GatherOutput();
-      await new JournaldSource({
-        router: new JournalRouter({
-          postfix: new PostfixTracker({
-            timeout: 3_600_000,
-            deferredTimeout: 432_000_000,
-            utc: true,
-          }),
-          sshd: new SshdParser({ utc: true }),
-        }),
-        output: () => fromJournal,
-        host: "here",
-        files: [journal],
-        once: true,
-      }).run();
+      const fromJournal = { events: await readJournal(journal) };
 
       const fromFiles = { events: await fileSourceEvents(dir, mail, auth) };
       for (const type of ["smtp.transaction", "smtp.reject", "ssh.login"]) {
@@ -124,36 +136,12 @@ Deno.test({
     if (unavailable) throw new Error(`journald tooling is required under CI: ${unavailable}`);
     const dir = await Deno.makeTempDir({ prefix: "journald_filter_" });
     try {
-      let clock = Date.parse("2026-12-03T06:00:00Z");
-      const gen = new LogGenerator({
-        seed: 7,
-        hostname: "mx1",
-        utcOffsetMinutes: 0,
-        now: () => new Date(clock += 700),
-      });
-      const mail: string[] = [];
-      for (let i = 0; i < 60; i++) mail.push(...gen.postfixTransaction());
-      const auth = Array.from({ length: 80 }, () => gen.sshdLine());
+      const { mail, auth } = mailAndAuth(7, 60, 80);
       const journal = join(dir, "remote.journal");
       await appendJournal(journal, [...mail, ...auth]);
       const fromFiles = await fileSourceEvents(dir, mail, auth);
-      const read = async (filter: { units?: string[]; identifiers?: string[] }) => {
-        const out = new GatherOutput();
-        await new JournaldSource({
-          router: new JournalRouter({
-            postfix: new PostfixTracker({ utc: true }),
-            sshd: new SshdParser({ utc: true }),
-          }),
-          output: () => out,
-          host: "here",
-          files: [journal],
-          once: true,
-          ...filter,
-        }).run();
-        return out.events;
-      };
       for (const filter of [{ units: ["ssh.service"] }, { identifiers: ["sshd"] }]) {
-        const events = await read(filter);
+        const events = await readJournal(journal, filter);
         assert.deepEqual(
           canonical(events, "ssh.login"),
           canonical(fromFiles, "ssh.login"),
@@ -162,7 +150,7 @@ Deno.test({
         assert.ok(canonical(events, "ssh.login").length > 0);
         assert.equal(events.filter((e) => e.type.startsWith("smtp.")).length, 0);
       }
-      const mailOnly = await read({ units: ["postfix@-.service"] });
+      const mailOnly = await readJournal(journal, { units: ["postfix@-.service"] });
       assert.deepEqual(
         canonical(mailOnly, "smtp.transaction"),
         canonical(fromFiles, "smtp.transaction"),
