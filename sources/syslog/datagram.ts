@@ -161,24 +161,13 @@ export class DatagramReceiver {
     );
   }
 
-  /**
-   * Binds a Unix datagram socket at `path` (replacing a stale one), writable by
-   * every user as /dev/log is: nginx workers and other daemons send as themselves.
-   */
+  /** Binds a Unix datagram socket at `path`, where nothing may be yet. */
   static bindUnix(
     path: string,
     onMessage: (datagram: Uint8Array) => void,
     options: { bufferBytes?: number; maxBytes?: number } = {},
   ): DatagramReceiver {
-    const addr = sockaddrUnix(path);
-    try {
-      if (Deno.lstatSync(path).isSocket) Deno.removeSync(path);
-    } catch {
-      // Not there.
-    }
-    const receiver = DatagramReceiver.#bind(addr, `unix ${path}`, onMessage, options);
-    Deno.chmodSync(path, 0o666);
-    return receiver;
+    return DatagramReceiver.#bind(sockaddrUnix(path), `unix ${path}`, onMessage, options);
   }
 
   static #bind(

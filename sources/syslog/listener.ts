@@ -118,7 +118,7 @@ export class SyslogListeners {
   ): Promise<SyslogListeners> {
     const listeners = new SyslogListeners(maxBytes, onMessage);
     try {
-      for (const address of addresses) await listeners.#open(address);
+      for (const address of addresses) listeners.#open(address);
     } catch (error) {
       await listeners.close();
       const message = error instanceof Error ? error.message : String(error);
@@ -129,48 +129,54 @@ export class SyslogListeners {
     return listeners;
   }
 
-  async #open(address: ListenAddress): Promise<void> {
-    if (address.transport === "udp" || address.transport === "unix") {
-      const onDatagram = (message: Uint8Array) => {
-        this.stats.datagrams++;
-        this.stats.bytes += message.length;
-        const body = message.length > this.#maxBytes
-          ? (this.stats.tooLong++, message.subarray(0, this.#maxBytes))
-          : message;
-        this.#onMessage(trim(body), address.text);
-      };
-      const options = { maxBytes: this.#maxBytes };
-      const receiver = address.transport === "udp"
-        ? DatagramReceiver.bindUdp(address.hostname, address.port, onDatagram, options)
-        : DatagramReceiver.bindUnix(address.path, onDatagram, options);
-      if (address.transport === "udp") this.boundPorts.set(address.text, receiver.port);
-      else {
-        this.#paths.push(address.path);
-        const queue = unixDatagramQueue();
-        if (queue !== undefined && queue < 512) {
-          this.warnings.push(
-            `${address.text}: the kernel queues at most ${queue} datagrams on a Unix socket ` +
-              `(net.unix.max_dgram_qlen); a sender that does not wait, as nginx, drops what ` +
-              `does not fit and says so only in its own error log: raise it to 512 as systemd ` +
-              `does (sysctl -w net.unix.max_dgram_qlen=512) or listen on udp:// or tcp://`,
-          );
-        }
+  #open(address: ListenAddress): void {
+    const unixPath = address.transport === "unix" || address.transport === "unix-stream"
+      ? address.path
+      : undefined;
+    if (unixPath !== undefined) removeStaleSocket(unixPath);
+    if (address.transport === "udp" || address.transport === "unix") this.#openDatagram(address);
+    else this.#openStream(address);
+    if (unixPath !== undefined) {
+      this.#paths.push(unixPath);
+      // Writable by every user, as /dev/log is: daemons send as themselves.
+      Deno.chmodSync(unixPath, 0o666);
+    }
+  }
+
+  #openDatagram(address: ListenAddress): void {
+    const onDatagram = (message: Uint8Array) => {
+      this.stats.datagrams++;
+      this.stats.bytes += message.length;
+      const body = message.length > this.#maxBytes
+        ? (this.stats.tooLong++, message.subarray(0, this.#maxBytes))
+        : message;
+      this.#onMessage(trim(body), address.text);
+    };
+    const options = { maxBytes: this.#maxBytes };
+    const receiver = address.transport === "udp"
+      ? DatagramReceiver.bindUdp(address.hostname, address.port, onDatagram, options)
+      : DatagramReceiver.bindUnix(address.path, onDatagram, options);
+    if (address.transport === "udp") this.boundPorts.set(address.text, receiver.port);
+    else {
+      const queue = unixDatagramQueue();
+      if (queue !== undefined && queue < 512) {
+        this.warnings.push(
+          `${address.text}: the kernel queues at most ${queue} datagrams on a Unix socket ` +
+            `(net.unix.max_dgram_qlen); a sender that does not wait, as nginx, drops what ` +
+            `does not fit and says so only in its own error log: raise it to 512 as systemd ` +
+            `does (sysctl -w net.unix.max_dgram_qlen=512) or listen on udp:// or tcp://`,
+        );
       }
-      this.#datagram.push(receiver);
-      return;
     }
-    if (address.transport === "unix-stream") {
-      await Deno.remove(address.path).catch(() => {});
-    }
+    this.#datagram.push(receiver);
+  }
+
+  #openStream(address: ListenAddress): void {
     const listener = address.transport === "unix-stream"
       ? Deno.listen({ transport: "unix", path: address.path })
       : Deno.listen({ hostname: address.hostname, port: address.port });
     if (address.transport === "tcp") {
       this.boundPorts.set(address.text, (listener.addr as Deno.NetAddr).port);
-    } else {
-      // Writable by every user, as /dev/log is: daemons send as themselves.
-      Deno.chmodSync(address.path, 0o666);
-      this.#paths.push(address.path);
     }
     this.#stream.push(listener);
     this.#loops.push(this.#accept(listener, address.text));
@@ -246,6 +252,18 @@ export class SyslogListeners {
     }
     await Promise.allSettled(this.#loops);
     for (const path of this.#paths.splice(0)) await Deno.remove(path).catch(() => {});
+  }
+}
+
+/**
+ * Removes the socket an earlier run left at `path`. Anything else there stays,
+ * and binding then fails with a message naming the path.
+ */
+function removeStaleSocket(path: string): void {
+  try {
+    if (Deno.lstatSync(path).isSocket) Deno.removeSync(path);
+  } catch {
+    // Not there.
   }
 }
 

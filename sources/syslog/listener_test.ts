@@ -124,3 +124,19 @@ for i in range(${sent}): s.sendto(b'<13>Dec  3 06:00:00 h app: %d' % i, ('127.0.
     await udp.close();
   }
 });
+
+Deno.test("a Unix listen path that holds anything but a socket is refused, never removed", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/notes.txt`, "keep");
+    for (const scheme of ["unix", "unix-stream"]) {
+      await assert.rejects(
+        SyslogListeners.open([parseListenAddress(`${scheme}://${dir}/notes.txt`)], () => {}),
+        /cannot listen on/,
+      );
+      assert.equal(await Deno.readTextFile(`${dir}/notes.txt`), "keep", scheme);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
