@@ -470,3 +470,36 @@ Deno.test("smtpd sessions whose disconnect never comes are bounded; the oldest g
   feed(tracker, [connect(3), connect(6)]);
   assert.deepEqual(pids(), ["mx 5", "mx 3", "mx 6"]);
 });
+
+Deno.test("an open message holds its own lines in memory, not the chunks they were cut from", async () => {
+  // The reader cuts lines out of chunks of up to 256 KiB, and V8 keeps a chunk alive
+  // behind any substring of it; 100 messages left open, each cut from its own 1 MiB
+  // chunk, held 105 MB. The heap is measured after a full GC, in a process of its own.
+  const probe = `
+    import { PostfixTracker } from ${JSON.stringify(import.meta.resolve("./tracker.ts"))};
+    const tracker = new PostfixTracker({ utc: true });
+    const context = { path: "mail.log", host: "h", readAt: new Date("2026-11-24T00:00:00Z") };
+    const padding = "x".repeat(1 << 20);
+    gc();
+    const before = Deno.memoryUsage().heapUsed;
+    for (let i = 0; i < 100; i++) {
+      const id = (0xA00000 + i).toString(16).toUpperCase();
+      const line = "Nov 23 19:25:08 mx postfix/smtpd[" + (100 + i) + "]: " + id +
+        ": client=unknown[198.51.100." + i + "]";
+      const chunk = (padding + "\\n" + line + "\\n").slice(0);
+      tracker.parse(chunk.slice(padding.length + 1, chunk.length - 1), context);
+    }
+    gc();
+    console.log(JSON.stringify({ open: tracker.openCount, grown: Deno.memoryUsage().heapUsed - before }));
+  `;
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--v8-flags=--expose-gc", probe],
+    cwd: new URL(".", import.meta.url),
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+  const { open, grown } = JSON.parse(new TextDecoder().decode(output.stdout));
+  assert.equal(open, 100);
+  assert.ok(grown < 10_000_000, `100 open messages hold ${(grown / 1e6).toFixed(1)} MB`);
+});
