@@ -20,7 +20,8 @@ import {
   warnUnresolvableHosts,
 } from "@eventstorm/core/cli";
 import { DEMO_FLAGS, demoConfigFromFlags } from "./config.ts";
-import { demoCounters, runDemoSource } from "./run.ts";
+import { runDemoSource } from "./source.ts";
+import { demoCounters } from "./stats.ts";
 
 /** The `eventstorm source demo` command line.
  *

@@ -10,5 +10,6 @@
  * @module
  */
 export * from "./events.ts";
-export * from "./run.ts";
+export * from "./source.ts";
+export * from "./stats.ts";
 export { DEMO_FLAGS, demoConfigFromFlags } from "./config.ts";

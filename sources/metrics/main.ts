@@ -22,7 +22,8 @@ import {
 import { formatEventsLine, PrintOutput } from "@eventstorm/core/source";
 import { MetricsSampler } from "./sampler.ts";
 import { METRICS_FLAGS, metricsIntervalFlag } from "./config.ts";
-import { metricsCounters, sampleMetrics } from "./run.ts";
+import { sampleMetrics } from "./source.ts";
+import { metricsCounters } from "./stats.ts";
 
 /** The `eventstorm source metrics` command line.
  *

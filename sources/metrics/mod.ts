@@ -23,5 +23,6 @@ export * from "./disk.ts";
 export * from "./load.ts";
 export * from "./net.ts";
 export * from "./sampler.ts";
-export { metricsCounters, type SampleCounts, sampleMetrics } from "./run.ts";
+export { sampleMetrics } from "./source.ts";
+export { metricsCounters, type SampleCounts } from "./stats.ts";
 export { METRICS_FLAGS, metricsIntervalFlag } from "./config.ts";

@@ -4,42 +4,13 @@
  * @module
  */
 import type { EventOutput } from "@eventstorm/core";
-import type { Counters } from "@eventstorm/core/cli";
-import { flushUnlessStopped, outputCounters } from "@eventstorm/core/source";
+import { flushUnlessStopped } from "@eventstorm/core/source";
+import type { SampleCounts } from "./stats.ts";
 import { sleep } from "@eventstorm/core/internal";
 import type { MetricsSampler } from "./sampler.ts";
 
 // Rates need two readings; the first report comes this soon, not a whole interval later.
 const FIRST_SAMPLE_MS = 1000;
-
-/**
- * What {@linkcode sampleMetrics} has done so far.
- *
- * @example
- * ```ts
- * import type { SampleCounts } from "@eventstorm/source-metrics";
- * const counts: SampleCounts = { samples: 0, events: 0 };
- * ```
- */
-export interface SampleCounts {
-  /** Samples taken. */
-  samples: number;
-  /** Events they made. */
-  events: number;
-}
-
-/**
- * The metrics source's stats fields (docs/specs/stats.md), for the CLI and the agent.
- *
- * @example
- * ```ts
- * import { metricsCounters } from "@eventstorm/source-metrics";
- * metricsCounters({ samples: 1, events: 8 }).events; // 8
- * ```
- */
-export function metricsCounters(counts: SampleCounts, output?: EventOutput): Counters {
-  return { events: counts.events, ...outputCounters(output), samples: counts.samples };
-}
 
 /**
  * Samples every `intervalMs` on schedule (after a stall, missed ticks are skipped

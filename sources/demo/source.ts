@@ -3,9 +3,8 @@
  *
  * @module
  */
-import type { Emitter, EventOutput } from "@eventstorm/core";
-import type { Counters } from "@eventstorm/core/cli";
-import { flushUnlessStopped, outputCounters } from "@eventstorm/core/source";
+import type { EventOutput } from "@eventstorm/core";
+import { flushUnlessStopped } from "@eventstorm/core/source";
 import { DemoEvents } from "./events.ts";
 
 /** Options of {@linkcode runDemoSource}. */
@@ -52,17 +51,4 @@ export async function runDemoSource(options: DemoSourceOptions): Promise<number>
   // Once stopped, the caller's close() sends what is held, within its own timeout.
   if (!options.signal?.aborted) await flushUnlessStopped(options.output, options.signal);
   return emitted;
-}
-
-/**
- * The demo source's stats fields (docs/specs/stats.md), for the CLI and the agent.
- *
- * @example
- * ```ts ignore
- * import { demoCounters } from "@eventstorm/source-demo";
- * demoCounters(emitter).sent;
- * ```
- */
-export function demoCounters(output?: Emitter): Counters {
-  return { events: output?.stats().events ?? 0, ...outputCounters(output) };
 }
