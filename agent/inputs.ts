@@ -232,6 +232,9 @@ export const INPUT_TYPES: {
             signal,
             output: emitterFor(context),
             onStarted: (listeners) => {
+              console.error(
+                `agent: ${context.name} (syslog): listening on ${listeners.bound.join(", ")}`,
+              );
               for (const warning of listeners.warnings) {
                 console.error(`agent: ${context.name} (syslog): warning: ${warning}`);
               }

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Collector, type Event } from "@eventstorm/core";
-import { freePort, waitFor } from "./helpers.ts";
+import { portOf, waitFor } from "./helpers.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
@@ -18,7 +18,7 @@ function sshLine(i: number): string {
 }
 
 /** TCP connections `pid` has established to `port` (from `ss`). */
-async function connectionsTo(pid: number, port: string): Promise<number> {
+async function connectionsTo(pid: number, port: number): Promise<number> {
   const out = await new Deno.Command("ss", {
     args: ["-Htnp", "state", "established", "dport", "=", `:${port}`],
   }).output();
@@ -41,12 +41,11 @@ Deno.test({
   sanitizeOps: false,
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "agent_" });
-    const udp = freePort();
     const collector = await Collector.open({
       endpoints: "@tcp://127.0.0.1:*",
       topics: ["ssh.", "syslog."],
     });
-    const port = collector.boundEndpoint().slice(collector.boundEndpoint().lastIndexOf(":") + 1);
+    const port = portOf(collector.boundEndpoint());
     const received: Event[] = [];
     const receiving = (async () => {
       for await (const event of collector.events()) received.push(event);
@@ -58,7 +57,7 @@ Deno.test({
     await Deno.writeTextFile(join(dir, "auth.log"), sshLine(0) + sshLine(1) + sshLine(2));
     await Deno.writeTextFile(
       config,
-      base + `[inputs.net]\ntype = "syslog"\nlisten = ["udp://127.0.0.1:${udp}"]\ngeneric = true\n`,
+      base + `[inputs.net]\ntype = "syslog"\nlisten = ["udp://127.0.0.1:0"]\ngeneric = true\n`,
     );
     const child = new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", join(ROOT, "cli.ts"), "agent", "--config", config],
@@ -78,6 +77,10 @@ Deno.test({
     try {
       await wait("the first logins", () => logins().length === 3);
       await wait("syslog input started", () => stderr.includes("input net (syslog) started"));
+      await wait("the port it bound", () => /net \(syslog\): listening on udp:/.test(stderr));
+      const udp = Number(
+        /net \(syslog\): listening on udp:\/\/127\.0\.0\.1:(\d+)/.exec(stderr)![1],
+      );
       await waitFor(
         async () => {
           await sendUdp(udp, ["<13>Dec  3 06:00:00 h1 cron[1]: tick"]);

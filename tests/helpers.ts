@@ -216,7 +216,8 @@ export async function routerProcess(
   };
 }
 
-function portOf(endpoint: string): number {
+/** The port of a bound endpoint (`tcp://127.0.0.1:40123`), as `boundEndpoint()` reports it. */
+export function portOf(endpoint: string): number {
   return Number(endpoint.slice(endpoint.lastIndexOf(":") + 1));
 }
 

@@ -14,7 +14,7 @@ import { LogGenerator } from "../cli/demo/loggen.ts";
 import { PostfixTracker } from "@eventstorm/source-postfix";
 import { SshdParser } from "@eventstorm/source-sshd";
 import { JournaldSource, JournalRouter } from "@eventstorm/source-journald";
-import { freePort, waitFor } from "./helpers.ts";
+import { waitFor } from "./helpers.ts";
 import { fileSourceEvents, GatherOutput } from "./file_events.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -171,9 +171,8 @@ Deno.test({
   async fn() {
     if (unavailable) throw new Error(`journald tooling is required under CI: ${unavailable}`);
     const dir = await Deno.makeTempDir({ prefix: "journald_follow_" });
-    const port = freePort();
     const collector = await Collector.open({
-      endpoints: `@tcp://127.0.0.1:${port}`,
+      endpoints: "@tcp://127.0.0.1:*",
       topics: ["ssh."],
     });
     const received: Event[] = [];
@@ -207,7 +206,7 @@ Deno.test({
           "--checkpoint",
           join(dir, "cp.json"),
           "--to",
-          `tcp://127.0.0.1:${port}`,
+          collector.boundEndpoint(),
           "--stats-interval",
           "0s",
         ],

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Collector, type Event } from "@eventstorm/core";
-import { waitFor } from "./helpers.ts";
+import { freePort, waitFor } from "./helpers.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const SCRIPT = join(ROOT, "scripts", "nginx.sh");
@@ -32,13 +32,6 @@ async function installNginx(): Promise<string | undefined> {
 
 const unavailable = await installNginx();
 if (unavailable && !CI) console.warn(`skipping real nginx test: ${unavailable}`);
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
 
 async function nginxScript(...args: string[]): Promise<void> {
   const out = await new Deno.Command("bash", { args: [SCRIPT, ...args], stderr: "piped" }).output();
@@ -103,7 +96,6 @@ Deno.test({
     const port = freePort();
     const backend = freePort();
     const dead = freePort();
-    const collectorPort = freePort();
     const log = join(dir, "access.log");
     const run = crypto.randomUUID().slice(0, 8);
     const expected = new Map<string, Expected>();
@@ -114,7 +106,7 @@ Deno.test({
     try {
       await nginxScript("start", dir, String(port), String(backend), String(dead));
       collector = await Collector.open({
-        endpoints: `@tcp://127.0.0.1:${collectorPort}`,
+        endpoints: "@tcp://127.0.0.1:*",
         topics: ["http."],
       });
       const events = collector.events();
@@ -131,7 +123,7 @@ Deno.test({
         "--format-name",
         "eventstorm",
         "--to",
-        `tcp://127.0.0.1:${collectorPort}`,
+        collector.boundEndpoint(),
         "--checkpoint",
         join(dir, "checkpoint.json"),
         "--host",

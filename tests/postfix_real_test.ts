@@ -17,7 +17,7 @@ import { Collector, type Event } from "@eventstorm/core";
 import { LineSource } from "@eventstorm/core/source";
 import { PostfixTracker } from "@eventstorm/source-postfix";
 import { GatherOutput } from "./file_events.ts";
-import { freePort, waitFor } from "./helpers.ts";
+import { waitFor } from "./helpers.ts";
 
 const SCRIPT = fileURLToPath(new URL("../scripts/postfix.sh", import.meta.url));
 const RSYSLOG = fileURLToPath(new URL("../scripts/rsyslog.sh", import.meta.url));
@@ -315,10 +315,8 @@ Deno.test({
   async fn() {
     if (unavailable) throw new Error(unavailable);
     const work = await Deno.makeTempDir({ prefix: "postfix_syslog_" });
-    const port = freePort();
-    const listen = freePort();
     const collector = await Collector.open({
-      endpoints: `@tcp://127.0.0.1:${port}`,
+      endpoints: "@tcp://127.0.0.1:*",
       topics: ["smtp."],
     });
     const received: Event[] = [];
@@ -333,10 +331,10 @@ Deno.test({
         "source",
         "syslog",
         "--listen",
-        `tcp://127.0.0.1:${listen}`,
+        "tcp://127.0.0.1:0",
         "--utc",
         "--to",
-        `tcp://127.0.0.1:${port}`,
+        collector.boundEndpoint(),
         "--no-checkpoint",
         "--stats-interval",
         "0s",
@@ -351,11 +349,13 @@ Deno.test({
     let stopped = false;
     try {
       await waitFor(() => stderr.includes("listening on"), `the source\n${stderr}`, 60_000);
+      // The port the source bound, as its first line reports it.
+      const listen = /listening on tcp:\/\/127\.0\.0\.1:(\d+)/.exec(stderr)![1];
       const rsyslog = await run("bash", [
         RSYSLOG,
         "start",
         work,
-        String(listen),
+        listen,
         "octet-counted",
         "/dev/log",
       ]);

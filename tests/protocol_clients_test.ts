@@ -10,7 +10,7 @@
  */
 import assert from "node:assert/strict";
 import { Emitter } from "@eventstorm/core";
-import { freePort, gather, startRouter, waitFor } from "./helpers.ts";
+import { freePort, gather, portOf, startRouter, waitFor } from "./helpers.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const CI = Deno.env.get("CI") === "true";
@@ -87,7 +87,7 @@ Deno.test({
     if (unavailable) throw new Error(`CI=true but ${unavailable}`);
     const dir = await Deno.makeTempDir({ prefix: "protocol_clients_" });
     const r = startRouter();
-    const sourcesPort = Number(r.sources.slice(r.sources.lastIndexOf(":") + 1));
+    const sourcesPort = portOf(r.sources);
     const sinks = r.sinks;
     const sink = await gather({ endpoints: sinks, topics: ["app."] });
     try {

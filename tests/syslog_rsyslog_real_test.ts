@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Collector, type Event } from "@eventstorm/core";
 import { LogGenerator } from "../cli/demo/loggen.ts";
-import { freePort, waitFor } from "./helpers.ts";
+import { waitFor } from "./helpers.ts";
 import { fileSourceEvents } from "./file_events.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -46,10 +46,8 @@ for (const framing of ["octet-counted", "traditional"]) {
     async fn() {
       if (unavailable) throw new Error(`rsyslog is required under CI: ${unavailable}`);
       const dir = await Deno.makeTempDir({ prefix: "rsyslog_" });
-      const port = freePort();
-      const listen = freePort();
       const collector = await Collector.open({
-        endpoints: `@tcp://127.0.0.1:${port}`,
+        endpoints: "@tcp://127.0.0.1:*",
         topics: ["smtp.", "ssh."],
       });
       const received: Event[] = [];
@@ -78,10 +76,10 @@ for (const framing of ["octet-counted", "traditional"]) {
             "source",
             "syslog",
             "--listen",
-            `tcp://127.0.0.1:${listen}`,
+            "tcp://127.0.0.1:0",
             "--utc",
             "--to",
-            `tcp://127.0.0.1:${port}`,
+            collector.boundEndpoint(),
             "--no-checkpoint",
             "--stats-interval",
             "0s",
@@ -94,7 +92,9 @@ for (const framing of ["octet-counted", "traditional"]) {
           for await (const chunk of c.stderr) stderr += new TextDecoder().decode(chunk);
         })();
         await waitFor(() => stderr.includes("listening on"), `the source\n${stderr}`, 60_000);
-        const started = await script(["start", dir, String(listen), framing]);
+        // The port the source bound, as its first line reports it.
+        const listen = /listening on tcp:\/\/127\.0\.0\.1:(\d+)/.exec(stderr)![1];
+        const started = await script(["start", dir, listen, framing]);
         assert.equal(started, undefined, started);
 
         // What glibc's syslog(3) sends to /dev/log: `<PRI>Mmm dd hh:mm:ss tag[pid]: message`.

@@ -102,8 +102,10 @@ export class SyslogListeners {
   readonly #onMessage: (message: Uint8Array, via: string) => void;
   /** What the operator should know about the sockets opened (one line each). */
   readonly warnings: string[] = [];
-  /** The UDP ports actually bound (port 0 picks one), by address text. */
+  /** The UDP and TCP ports actually bound (port 0 picks one), by address text. */
   readonly boundPorts: Map<string, number> = new Map();
+  /** Every address as bound, in the order given: a port 0 replaced by the one picked. */
+  readonly bound: string[] = [];
 
   private constructor(maxBytes: number, onMessage: (message: Uint8Array, via: string) => void) {
     this.#maxBytes = maxBytes;
@@ -118,7 +120,15 @@ export class SyslogListeners {
   ): Promise<SyslogListeners> {
     const listeners = new SyslogListeners(maxBytes, onMessage);
     try {
-      for (const address of addresses) listeners.#open(address);
+      for (const address of addresses) {
+        listeners.#open(address);
+        const port = listeners.boundPorts.get(address.text);
+        listeners.bound.push(
+          port !== undefined && address.port === 0
+            ? address.text.replace(/:0$/, `:${port}`)
+            : address.text,
+        );
+      }
     } catch (error) {
       await listeners.close();
       const message = error instanceof Error ? error.message : String(error);

@@ -22,6 +22,8 @@ Deno.test("a burst of 5000 UDP datagrams is received whole (large kernel buffer)
   );
   try {
     const port = listeners.boundPorts.get("udp://127.0.0.1:0")!;
+    assert.ok(port > 0);
+    assert.deepEqual(listeners.bound, [`udp://127.0.0.1:${port}`], "what the source prints");
     const sender = new Deno.Command("python3", {
       args: [
         "-c",

@@ -93,12 +93,10 @@ async function syslogMain(args: string[]): Promise<number> {
     checkpointPath,
     signal: shutdownSignal(),
     onStarted: (listeners) => {
-      const bound = listen.map((a) => {
-        const port = listeners.boundPorts.get(a.text);
-        return port !== undefined && a.port === 0 ? a.text.replace(/:0$/, `:${port}`) : a.text;
-      });
       console.error(
-        `source syslog: listening on ${bound.join(", ")} → ${print ? "stdout" : to.join(", ")}` +
+        `source syslog: listening on ${listeners.bound.join(", ")} → ${
+          print ? "stdout" : to.join(", ")
+        }` +
           (checkpointPath ? ` (checkpoint ${checkpointPath})` : ""),
       );
       for (const warning of listeners.warnings) console.error(`source syslog: warning: ${warning}`);
