@@ -111,6 +111,10 @@ export class BatchEncoder {
         `a document nested deeper than ${MAX_NESTING} levels (or cyclic) cannot be sent`,
       );
     }
+    if (holdsInvalidDate(document)) {
+      // bson would write it as 1970-01-01, a wrong time no receiver could tell.
+      throw new CodecError("unencodable", "a date that is no valid time (Invalid Date)");
+    }
     while (true) {
       try {
         const end = BSON.serializeWithBufferAndIndex(document, this.#buffer, {
@@ -324,4 +328,14 @@ export function decodeEvents(
     }
   }
   return { events, rejected };
+}
+
+/** Whether `value` holds, in plain objects and arrays, a `Date` that is no valid time. */
+function holdsInvalidDate(value: unknown): boolean {
+  if (value instanceof Date) return Number.isNaN(value.getTime());
+  if (value === null || typeof value !== "object") return false;
+  const prototype = Object.getPrototypeOf(value);
+  if (!Array.isArray(value) && prototype !== Object.prototype && prototype !== null) return false;
+  for (const item of Object.values(value)) if (holdsInvalidDate(item)) return true;
+  return false;
 }

@@ -272,3 +272,19 @@ Deno.test({
     assert.equal((second.s as string).length, fits.length);
   },
 });
+
+Deno.test("an Invalid Date is refused as unencodable, not written as 1970", () => {
+  for (
+    const event of [
+      { type: "a.b", time: new Date(NaN), host: "h" },
+      { type: "a.b", time, host: "h", at: new Date("not a date") },
+      { type: "a.b", time, host: "h", id: new ObjectId(), seen: [{ at: new Date(NaN) }] },
+    ]
+  ) {
+    assert.throws(() => encodeBatch([event]), codecError("unencodable"));
+  }
+  const [decoded] = decodeBatch(
+    encodeBatch([{ type: "a.b", time, host: "h", id: new ObjectId() }]),
+  );
+  assert.deepEqual(decoded.time, time, "valid dates beside class instances still go");
+});

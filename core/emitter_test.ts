@@ -277,6 +277,25 @@ Deno.test("emitter: an oversized event is dropped, counted, and shows as a gap",
   }
 });
 
+Deno.test("emitter: an event holding an Invalid Date is a counted gap, not a 1970 time", async () => {
+  const { collector, endpoint, ns, stop } = await gather();
+  const emitter = await open(endpoint, { lingerMs: 60_000 });
+  try {
+    emitter.emit("a.b", { n: 0 });
+    emitter.send({ type: "a.b", time: new Date(NaN), host: "h", n: 1 });
+    emitter.emit("a.b", { n: 2, seen: new Date("never") });
+    emitter.emit("a.b", { n: 3 });
+    assert.equal(emitter.stats().unencodable, 2);
+    assert.deepEqual(emitter.positions(), { "a.b": 4 });
+    await emitter.close();
+    await waitFor(() => ns().length === 2 && collector.stats().lost === 2, "the gaps", 5000);
+    assert.deepEqual(ns(), [0, 3]);
+  } finally {
+    await emitter.close();
+    await stop();
+  }
+});
+
 Deno.test("emitter: close() sends everything it holds", async () => {
   const { collector, endpoint, ns, stop } = await gather();
   const emitter = await open(endpoint, { lingerMs: 60_000, maxEvents: 100 });
