@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
 import { ExportParser } from "./export_format.ts";
+import { SshdParser } from "@eventstorm/source-sshd";
+import { PostfixTracker } from "@eventstorm/source-postfix";
+import { assertSendable } from "../../tests/fuzz.ts";
 import { JournalRouter, syslogLineOf } from "./router.ts";
 
 const enc = new TextEncoder();
@@ -58,14 +61,37 @@ Deno.test("fuzz: random and mutated export streams never throw", () => {
     ...binaryField("MESSAGE", "Accepted password for a from 192.0.2.1 port 1 ssh2"),
     10,
   ]);
-  const router = new JournalRouter({ generic: true });
+  const router = new JournalRouter({
+    sshd: new SshdParser({ utc: true }),
+    postfix: new PostfixTracker({ utc: true }),
+    generic: true,
+  });
   for (let round = 0; round < 3000; round++) {
     const parser = new ExportParser(4096);
     const bytes = round % 2
       ? Uint8Array.from({ length: Math.floor(rand() * 300) }, () => Math.floor(rand() * 256))
       : valid.map((b) => (rand() < 0.05 ? Math.floor(rand() * 256) : b));
     for (let i = 0; i < bytes.length; i += 17) {
-      for (const entry of parser.push(bytes.subarray(i, i + 17))) router.route(entry, "h");
+      for (const entry of parser.push(bytes.subarray(i, i + 17))) {
+        assertSendable(router.route(entry, "h") ?? [], JSON.stringify(entry));
+      }
     }
+  }
+});
+
+Deno.test("a timestamp later than a Date holds is an entry not understood, not a crash", () => {
+  const sshd = new SshdParser({ utc: true });
+  const router = new JournalRouter({ sshd, generic: true });
+  for (const ident of ["sshd", "cron"]) {
+    const entry = {
+      __REALTIME_TIMESTAMP: "9999999999999999999",
+      _HOSTNAME: "h",
+      SYSLOG_IDENTIFIER: ident,
+      MESSAGE: "Accepted password for a from 192.0.2.1 port 1 ssh2",
+    };
+    assert.equal(router.route(entry, "me"), undefined, ident);
+    assert.equal(syslogLineOf(entry), undefined);
+    const [event] = router.route({ ...entry, __REALTIME_TIMESTAMP: "1764741600000000" }, "me")!;
+    assert.equal(event.time.getTime(), 1764741600000, ident);
   }
 });

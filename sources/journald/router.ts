@@ -21,6 +21,20 @@ export interface JournalRouterOptions {
   generic?: boolean;
 }
 
+/** The latest time a `Date` holds, in ms after the epoch. */
+const MAX_DATE_MS = 8.64e15;
+
+/**
+ * The entry's `__REALTIME_TIMESTAMP` in milliseconds, or undefined when it is missing,
+ * not a number, or later than a `Date` can hold (a corrupt journal, or a forged entry).
+ */
+function realtimeMillis(entry: JournalEntry): number | undefined {
+  const us = entry.__REALTIME_TIMESTAMP;
+  if (us === undefined || !/^\d{1,19}$/.test(us)) return undefined;
+  const millis = Number(BigInt(us) / 1000n);
+  return millis <= MAX_DATE_MS ? millis : undefined;
+}
+
 /**
  * The syslog line the file sources would have read for `entry`:
  * `2026-12-03T06:00:00.123456Z host ident[pid]: message` (RFC 3339 in UTC, so
@@ -35,10 +49,10 @@ export interface JournalRouterOptions {
  * ```
  */
 export function syslogLineOf(entry: JournalEntry): string | undefined {
-  const us = entry.__REALTIME_TIMESTAMP;
-  if (us === undefined || !/^\d{1,19}$/.test(us) || entry.MESSAGE === undefined) return undefined;
-  const micros = BigInt(us);
-  const iso = new Date(Number(micros / 1000n)).toISOString().slice(0, 19);
+  const millis = realtimeMillis(entry);
+  if (millis === undefined || entry.MESSAGE === undefined) return undefined;
+  const micros = BigInt(entry.__REALTIME_TIMESTAMP!);
+  const iso = new Date(millis).toISOString().slice(0, 19);
   const fraction = String(micros % 1_000_000n).padStart(6, "0");
   const ident = entry.SYSLOG_IDENTIFIER ?? entry._COMM ?? "";
   const pid = entry.SYSLOG_PID ?? entry._PID;
@@ -91,8 +105,8 @@ export class JournalRouter extends RoutingParser {
       this.stats.ignored++;
       return [];
     }
-    const us = entry.__REALTIME_TIMESTAMP;
-    if (us === undefined || !/^\d{1,19}$/.test(us)) return undefined;
+    const millis = realtimeMillis(entry);
+    if (millis === undefined) return undefined;
     this.count("generic");
     const fields: Record<string, unknown> = { identifier: ident, message: entry.MESSAGE ?? "" };
     if (entry._SYSTEMD_UNIT) fields.unit = entry._SYSTEMD_UNIT;
@@ -101,7 +115,7 @@ export class JournalRouter extends RoutingParser {
     return [
       makeEvent(JOURNAL_MESSAGE_TYPE, fields, {
         host: entry._HOSTNAME || host,
-        time: new Date(Number(BigInt(us) / 1000n)),
+        time: new Date(millis),
       }),
     ];
   }

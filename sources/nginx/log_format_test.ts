@@ -336,3 +336,9 @@ Deno.test("any variable name nginx allows becomes a field, digits included", () 
     status: 200,
   });
 });
+
+Deno.test("a time beyond what a Date holds does not match (the line is unparsed, not an event)", () => {
+  const format = compileLogFormat('$msec "$request" $status');
+  assert.equal(format.parse('1763926086.123 "GET / HTTP/1.1" 200')?.status, 200);
+  assert.equal(format.parse(`${"9".repeat(400)}.000 "GET / HTTP/1.1" 200`), undefined);
+});

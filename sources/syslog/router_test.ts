@@ -4,6 +4,7 @@ import { SshdParser } from "@eventstorm/source-sshd";
 import { nginxParser } from "@eventstorm/source-nginx";
 import { SyslogParser } from "@eventstorm/core/source";
 import { SyslogRouter } from "./router.ts";
+import { assertSendable } from "../../tests/fuzz.ts";
 
 const readAt = new Date("2026-12-03T07:00:00Z");
 const ctx = { path: "udp://127.0.0.1:5514", host: "me", readAt };
@@ -91,7 +92,8 @@ Deno.test("fuzz: random and mutated messages never throw from the router", () =>
       : [...base].map((c) => (rand() < 0.05 ? chars[Math.floor(rand() * chars.length)] : c)).join(
         "",
       );
-    r.parse(line, ctx);
-    header.parse(line, readAt);
+    assertSendable(r.parse(line, ctx) ?? [], line);
+    const parsed = header.parse(line, readAt);
+    if (parsed) assert.ok(!Number.isNaN(parsed.time.getTime()), `a header time from ${line}`);
   }
 });
