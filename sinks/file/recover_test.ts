@@ -5,6 +5,7 @@ import { deflateChunk, gzipHeader } from "./gzip.ts";
 import { listSegments, readSegment } from "./read.ts";
 import { completePrefix, recoverDirectory } from "./recover.ts";
 import { filesUnder, makeEvents } from "./test_util.ts";
+import { FUZZ_SEED, LineFuzzer, withSeed } from "../../tests/fuzz.ts";
 
 function concat(...parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
@@ -152,4 +153,31 @@ Deno.test("completePrefix: stops at the first document that does not decode", ()
   assert.deepEqual(completePrefix(corrupt, "bson"), { bytes: second, documents: 1 });
   const lines = encoder.encode('{"a":1}\n{"a":2}\nnot json\n{"a":3}\n');
   assert.deepEqual(completePrefix(lines, "jsonl"), { bytes: 16, documents: 2 });
+});
+
+Deno.test("fuzz: completePrefix of a mutated segment never throws and keeps only what decodes", () => {
+  const fuzzer = new LineFuzzer(FUZZ_SEED);
+  const events = makeEvents("app.log", 20);
+  const contents = {
+    bson: encodeBatch(events),
+    jsonl: encoder.encode(events.map((event) => toJsonLine(event) + "\n").join("")),
+  };
+  withSeed(() => {
+    for (let round = 0; round < 2000; round++) {
+      for (const format of ["bson", "jsonl"] as const) {
+        const content = contents[format].slice();
+        // A torn tail, zero-filled pages and flipped bytes, as a crash or a bad disk leaves.
+        const cut = fuzzer.int(content.length + 1);
+        for (let n = fuzzer.int(4); n > 0; n--) {
+          content[fuzzer.int(content.length)] = fuzzer.int(256);
+        }
+        if (fuzzer.int(3) === 0) content.fill(0, fuzzer.int(content.length));
+        const torn = content.subarray(0, cut);
+        const ids: unknown[] = [];
+        const prefix = completePrefix(torn, format, (id) => ids.push(id));
+        assert.ok(prefix.bytes <= torn.length && prefix.documents === ids.length);
+        assert.deepEqual(completePrefix(torn.subarray(0, prefix.bytes), format), prefix);
+      }
+    }
+  });
 });
