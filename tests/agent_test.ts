@@ -5,11 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { Collector, type Event } from "@eventstorm/core";
-import { portOf, waitFor } from "./helpers.ts";
-
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
+import { CLI, portOf, stderrChild, waitFor } from "./helpers.ts";
 
 function sshLine(i: number): string {
   return `2026-12-03T06:00:${String(i % 60).padStart(2, "0")}.000000+00:00 bastion sshd[${
@@ -59,27 +56,20 @@ Deno.test({
       config,
       base + `[inputs.net]\ntype = "syslog"\nlisten = ["udp://127.0.0.1:0"]\ngeneric = true\n`,
     );
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", join(ROOT, "cli.ts"), "agent", "--config", config],
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
-    let stderr = "";
-    const drained = (async () => {
-      for await (const chunk of child.stderr) stderr += new TextDecoder().decode(chunk);
-    })();
+    const agent = stderrChild(CLI, ["agent", "--config", config]);
+    const { child, stderr } = agent;
     const logins = () => received.filter((e) => e.type === "ssh.login").map((e) => e.user).sort();
     const messages = () => received.filter((e) => e.type === "syslog.message");
     const wait = (what: string, ok: () => boolean) =>
       waitFor(ok, what, 30_000).catch((error) => {
-        throw new Error(`${error.message}\n${stderr}`);
+        throw new Error(`${error.message}\n${stderr()}`);
       });
     try {
       await wait("the first logins", () => logins().length === 3);
-      await wait("syslog input started", () => stderr.includes("input net (syslog) started"));
-      await wait("the port it bound", () => /net \(syslog\): listening on udp:/.test(stderr));
+      await wait("syslog input started", () => stderr().includes("input net (syslog) started"));
+      await wait("the port it bound", () => /net \(syslog\): listening on udp:/.test(stderr()));
       const udp = Number(
-        /net \(syslog\): listening on udp:\/\/127\.0\.0\.1:(\d+)/.exec(stderr)![1],
+        /net \(syslog\): listening on udp:\/\/127\.0\.0\.1:(\d+)/.exec(stderr())![1],
       );
       await waitFor(
         async () => {
@@ -106,12 +96,12 @@ Deno.test({
       child.kill("SIGHUP");
       await wait(
         "the reload",
-        () => stderr.includes("started [auth2], stopped [net], unchanged [auth]"),
+        () => stderr().includes("started [auth2], stopped [net], unchanged [auth]"),
       );
       await wait("auth2's login", () => logins().includes("user10"));
       await Deno.writeTextFile(join(dir, "auth.log"), sshLine(3), { append: true });
       await wait("auth's new login", () => logins().includes("user3"));
-      assert.ok(!stderr.includes("input auth stopped"), stderr);
+      assert.ok(!stderr().includes("input auth stopped"), stderr());
       assert.equal(await connectionsTo(child.pid, port), 1, "the reload kept the connection");
       const sent = messages().length;
       await sendUdp(udp, ["<13>Dec  3 06:00:01 h1 cron[1]: after"]);
@@ -119,9 +109,9 @@ Deno.test({
       // A bad config: nothing changes, the reason is printed.
       await Deno.writeTextFile(config, base + `[inputs.auth3]\ntype = "sshd"\nfilez = "x"\n`);
       child.kill("SIGHUP");
-      await wait("the refused reload", () => stderr.includes("reload failed"));
+      await wait("the refused reload", () => stderr().includes("reload failed"));
       assert.match(
-        stderr,
+        stderr(),
         /agent: reload failed, the running config stays: .*agent\.toml: inputs\.auth3\.filez: unknown key/,
       );
       await Deno.writeTextFile(join(dir, "auth2.log"), sshLine(11), { append: true });
@@ -137,21 +127,16 @@ Deno.test({
       child.kill("SIGHUP");
       await wait(
         "the stats notice",
-        () => stderr.includes("unchanged [auth, auth2]; stats_interval and stats_to apply at the"),
+        () =>
+          stderr().includes("unchanged [auth, auth2]; stats_interval and stats_to apply at the"),
       );
 
-      child.kill("SIGTERM");
-      const status = await child.status;
-      await drained;
-      assert.equal(status.code, 0, stderr);
+      const status = await agent.stop();
+      assert.equal(status.code, 0, stderr());
       // Every login once: auth was never restarted, nothing repeated.
       assert.deepEqual(logins(), ["user0", "user1", "user10", "user11", "user2", "user3"]);
     } finally {
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // Already gone.
-      }
+      await agent.stop("SIGKILL");
       await collector.close();
       await receiving;
       await Deno.remove(dir, { recursive: true }).catch(() => {});

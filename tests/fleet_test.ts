@@ -23,11 +23,10 @@ import { join } from "node:path";
 import { inCI, runScript, unavailable } from "./db_server.ts";
 import { cqlReader } from "./cql_reader.ts";
 import { lockCluster } from "./cluster_lock.ts";
-import { sleep, waitFor } from "./helpers.ts";
+import { CLI, sleep, waitFor } from "./helpers.ts";
 import { LogTime } from "../cli/demo/log_time.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
-const CLI = new URL("../cli.ts", import.meta.url).pathname;
 const PORT = Number(Deno.env.get("EVENTSTORM_CASSANDRA_CLUSTER_PORT") ?? "29042");
 const DIR = Deno.env.get("EVENTSTORM_CASSANDRA_CLUSTER_DIR") ??
   `${Deno.env.get("TMPDIR") ?? "/tmp"}/eventstorm-cassandra-cluster`;

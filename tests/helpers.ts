@@ -45,13 +45,16 @@ export function emitter(options: EmitterOptions): Promise<Emitter> {
   return Emitter.open(options);
 }
 
+/** Path of the `eventstorm` command's entry point, for `deno run -A CLI …`. */
+export const CLI: string = new URL("../cli.ts", import.meta.url).pathname;
+
 /** Runs `deno run -A cli.ts ARGS` as a child process. */
 export function cli(
   args: string[],
   options: { stdin?: "piped" | "null"; env?: Record<string, string> } = {},
 ): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL("../cli.ts", import.meta.url).pathname, ...args],
+    args: ["run", "-A", CLI, ...args],
     stdin: options.stdin ?? "null",
     stdout: "piped",
     stderr: "piped",

@@ -14,7 +14,7 @@ import { LogGenerator } from "../cli/demo/loggen.ts";
 import { PostfixTracker } from "@eventstorm/source-postfix";
 import { SshdParser } from "@eventstorm/source-sshd";
 import { JournaldSource, JournalRouter } from "@eventstorm/source-journald";
-import { waitFor } from "./helpers.ts";
+import { CLI, stderrChild, waitFor } from "./helpers.ts";
 import { fileSourceEvents, GatherOutput } from "./file_events.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -190,70 +190,48 @@ Deno.test({
           30000 + i
         } ssh2`;
       });
-    let child: Deno.ChildProcess | undefined;
-    let stderr = "";
-    const start = () => {
-      child = new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "-A",
-          join(ROOT, "cli.ts"),
-          "source",
-          "journald",
-          "--file",
-          journal,
-          "--from-start",
-          "--checkpoint",
-          join(dir, "cp.json"),
-          "--to",
-          collector.boundEndpoint(),
-          "--stats-interval",
-          "0s",
-        ],
-        stdout: "null",
-        stderr: "piped",
-      }).spawn();
-      const c = child;
-      return (async () => {
-        for await (const chunk of c.stderr) stderr += new TextDecoder().decode(chunk);
-      })();
-    };
+    let source: ReturnType<typeof stderrChild> | undefined;
+    const start = () =>
+      source = stderrChild(CLI, [
+        "source",
+        "journald",
+        "--file",
+        journal,
+        "--from-start",
+        "--checkpoint",
+        join(dir, "cp.json"),
+        "--to",
+        collector.boundEndpoint(),
+        "--stats-interval",
+        "0s",
+      ]);
     const users = () => received.map((e) => String(e.user));
     const waitCount = (count: number, what: string) =>
       waitFor(() => new Set(users()).size >= count, what, 30_000).catch((error) => {
-        throw new Error(`${error.message}: ${new Set(users()).size}/${count}\n${stderr}`);
+        throw new Error(`${error.message}: ${new Set(users()).size}/${count}\n${source?.stderr()}`);
       });
     try {
       await appendJournal(journal, logins(50));
-      let drained = start();
+      const first = start();
       await waitCount(50, "the first 50");
       // Kill the journalctl the source runs: it starts another after the last cursor.
-      const pids = await run("pgrep", ["-P", String(child!.pid), "journalctl"]);
-      assert.ok(pids.ok, `journalctl child of ${child!.pid}: ${pids.out}`);
+      const pids = await run("pgrep", ["-P", String(first.child.pid), "journalctl"]);
+      assert.ok(pids.ok, `journalctl child of ${first.child.pid}: ${pids.out}`);
       for (const pid of pids.out.split("\n")) Deno.kill(Number(pid), "SIGKILL");
       await appendJournal(journal, logins(50));
       await waitCount(100, "after journalctl was killed");
       // Restart the source itself: it resumes from its checkpointed cursor.
-      child!.kill("SIGTERM");
-      assert.equal((await child!.status).code, 0, stderr);
-      await drained;
-      assert.match(stderr, /journalctl restarts 1/);
+      assert.equal((await first.stop()).code, 0, first.stderr());
+      assert.match(first.stderr(), /journalctl restarts 1/);
       await appendJournal(journal, logins(50));
-      drained = start();
+      const second = start();
       await waitCount(150, "after the source restarted");
       await new Promise((resolve) => setTimeout(resolve, 1500));
-      child!.kill("SIGTERM");
-      await child!.status;
-      await drained;
-      child = undefined;
+      await second.stop();
       assert.equal(received.length, 150, "each login once");
       assert.equal(new Set(users()).size, 150);
     } finally {
-      try {
-        child?.kill("SIGKILL");
-      } catch {
-        // Gone.
-      }
+      await source?.stop("SIGKILL");
       await collector.close();
       await receiving;
       await Deno.remove(dir, { recursive: true }).catch(() => {});

@@ -17,11 +17,10 @@ import { Collector, type Event } from "@eventstorm/core";
 import { LineSource } from "@eventstorm/core/source";
 import { PostfixTracker } from "@eventstorm/source-postfix";
 import { GatherOutput } from "./file_events.ts";
-import { waitFor } from "./helpers.ts";
+import { CLI, stderrChild, waitFor } from "./helpers.ts";
 
 const SCRIPT = fileURLToPath(new URL("../scripts/postfix.sh", import.meta.url));
 const RSYSLOG = fileURLToPath(new URL("../scripts/rsyslog.sh", import.meta.url));
-const CLI = fileURLToPath(new URL("../cli.ts", import.meta.url));
 const MAIN = fileURLToPath(new URL("../sources/postfix/main.ts", import.meta.url));
 const CI = Deno.env.get("CI") === "true";
 const decoder = new TextDecoder();
@@ -323,34 +322,23 @@ Deno.test({
     const receiving = (async () => {
       for await (const event of collector.events()) received.push(event);
     })();
-    const source = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        CLI,
-        "source",
-        "syslog",
-        "--listen",
-        "tcp://127.0.0.1:0",
-        "--utc",
-        "--to",
-        collector.boundEndpoint(),
-        "--no-checkpoint",
-        "--stats-interval",
-        "0s",
-      ],
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
-    let stderr = "";
-    const drained = (async () => {
-      for await (const chunk of source.stderr) stderr += decoder.decode(chunk);
-    })();
-    let stopped = false;
+    const source = stderrChild(CLI, [
+      "source",
+      "syslog",
+      "--listen",
+      "tcp://127.0.0.1:0",
+      "--utc",
+      "--to",
+      collector.boundEndpoint(),
+      "--no-checkpoint",
+      "--stats-interval",
+      "0s",
+    ]);
+    const stderr = source.stderr;
     try {
-      await waitFor(() => stderr.includes("listening on"), `the source\n${stderr}`, 60_000);
+      await waitFor(() => stderr().includes("listening on"), `the source\n${stderr()}`, 60_000);
       // The port the source bound, as its first line reports it.
-      const listen = /listening on tcp:\/\/127\.0\.0\.1:(\d+)/.exec(stderr)![1];
+      const listen = /listening on tcp:\/\/127\.0\.0\.1:(\d+)/.exec(stderr())![1];
       const rsyslog = await run("bash", [
         RSYSLOG,
         "start",
@@ -397,12 +385,9 @@ Deno.test({
         "the transactions over syslog",
         30_000,
       ).catch((error) => {
-        throw new Error(`${error.message}: ${received.length} events\n${stderr}`);
+        throw new Error(`${error.message}: ${received.length} events\n${stderr()}`);
       });
-      source.kill("SIGTERM");
-      await source.status;
-      stopped = true;
-      await drained;
+      await source.stop();
       for (const type of ["smtp.transaction", "smtp.reject"]) {
         assert.deepEqual(canonical(received, type), canonical(out.events, type), type);
       }
@@ -410,22 +395,14 @@ Deno.test({
       const lines = (await Deno.readTextFile(file)).split("\n").filter((l) => l !== "");
       const others = lines.filter((l) => !/ postfix\/[a-z-]+\[\d+\]: /.test(l));
       assert.match(
-        stderr,
+        stderr(),
         new RegExp(
           `messages ${lines.length}, events \\d+, unparsed 0, ignored ${others.length}, too long 0, ` +
             `bad frames 0, kernel drops 0\n`,
         ),
       );
     } finally {
-      if (!stopped) {
-        try {
-          source.kill("SIGKILL");
-        } catch {
-          // Gone.
-        }
-        await source.status;
-        await drained;
-      }
+      await source.stop("SIGKILL");
       await run("bash", [SCRIPT, "stop"]);
       await run("bash", [RSYSLOG, "stop", work]);
       await collector.close();

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Collector, type Event } from "@eventstorm/core";
-import { freePort, waitFor } from "./helpers.ts";
+import { CLI, freePort, stderrChild, waitFor } from "./helpers.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const SCRIPT = join(ROOT, "scripts", "nginx.sh");
@@ -63,41 +63,31 @@ for (const transport of ["udp", "unix"] as const) {
       const receiving = (async () => {
         for await (const event of collector.events()) received.push(event);
       })();
-      let child: Deno.ChildProcess | undefined;
-      let stderr = "";
+      let source: ReturnType<typeof stderrChild> | undefined;
       try {
         const started = await script(["start", dir, String(port), String(backend), String(dead)], {
           NGINX_SYSLOG: nginxSyslog,
         });
         assert.equal(started, undefined, started);
-        child = new Deno.Command(Deno.execPath(), {
-          args: [
-            "run",
-            "-A",
-            join(ROOT, "cli.ts"),
-            "source",
-            "syslog",
-            "--listen",
-            listen,
-            "--nginx-conf",
-            join(dir, "nginx.conf"),
-            "--format-name",
-            "eventstorm",
-            "--to",
-            collector.boundEndpoint(),
-            "--no-checkpoint",
-            "--stats-interval",
-            "2s",
-          ],
-          stdout: "null",
-          stderr: "piped",
-        }).spawn();
-        const drained = (async () => {
-          for await (const chunk of child!.stderr) stderr += new TextDecoder().decode(chunk);
-        })();
+        source = stderrChild(CLI, [
+          "source",
+          "syslog",
+          "--listen",
+          listen,
+          "--nginx-conf",
+          join(dir, "nginx.conf"),
+          "--format-name",
+          "eventstorm",
+          "--to",
+          collector.boundEndpoint(),
+          "--no-checkpoint",
+          "--stats-interval",
+          "2s",
+        ]);
+        const stderr = source.stderr;
         await waitFor(
-          () => stderr.includes("listening on"),
-          `syslog source start\n${stderr}`,
+          () => stderr().includes("listening on"),
+          `syslog source start\n${stderr()}`,
           60_000,
         );
         // One request first, until it arrives: the source is listening and connected.
@@ -106,7 +96,7 @@ for (const transport of ["udp", "unix"] as const) {
             await (await fetch(`http://127.0.0.1:${port}/warmup`)).arrayBuffer();
             return received.some((e) => e.path === "/warmup");
           },
-          `a first hit\n${stderr}`,
+          `a first hit\n${stderr()}`,
           30_000,
           500,
         );
@@ -124,7 +114,7 @@ for (const transport of ["udp", "unix"] as const) {
         }
         const mine = () => received.filter((e) => String(e.path).includes(run));
         await waitFor(() => mine().length >= n, "every request's event", 30_000).catch((error) => {
-          throw new Error(`${error.message}: ${mine().length} of ${n} arrived\n${stderr}`);
+          throw new Error(`${error.message}: ${mine().length} of ${n} arrived\n${stderr()}`);
         });
         await new Promise((resolve) => setTimeout(resolve, 500));
         const hits = mine();
@@ -135,17 +125,13 @@ for (const transport of ["udp", "unix"] as const) {
           assert.equal(hit.status, statuses.get(String(hit.path)));
           assert.equal(hit.method, "GET");
         }
-        child.kill("SIGTERM");
-        await child.status;
-        await drained;
-        child = undefined;
-        assert.match(stderr, /unparsed 0, ignored 0, too long 0, bad frames 0, kernel drops 0\n$/);
+        await source.stop();
+        assert.match(
+          stderr(),
+          /unparsed 0, ignored 0, too long 0, bad frames 0, kernel drops 0\n$/,
+        );
       } finally {
-        try {
-          child?.kill("SIGKILL");
-        } catch {
-          // Gone.
-        }
+        await source?.stop("SIGKILL");
         await script(["stop", dir]);
         if (queueBefore !== undefined) await Deno.writeTextFile(QUEUE, queueBefore);
         await collector.close();

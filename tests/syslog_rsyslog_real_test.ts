@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Collector, type Event } from "@eventstorm/core";
 import { LogGenerator } from "../cli/demo/loggen.ts";
-import { waitFor } from "./helpers.ts";
+import { CLI, stderrChild, waitFor } from "./helpers.ts";
 import { fileSourceEvents } from "./file_events.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -54,8 +54,7 @@ for (const framing of ["octet-counted", "traditional"]) {
       const receiving = (async () => {
         for await (const event of collector.events()) received.push(event);
       })();
-      let child: Deno.ChildProcess | undefined;
-      let stderr = "";
+      let source: ReturnType<typeof stderrChild> | undefined;
       try {
         let clock = Date.parse("2026-12-03T05:00:00Z");
         const gen = new LogGenerator({
@@ -68,32 +67,22 @@ for (const framing of ["octet-counted", "traditional"]) {
         for (let i = 0; i < 100; i++) mail.push(...gen.postfixTransaction());
         const auth = Array.from({ length: 100 }, () => gen.sshdLine());
 
-        child = new Deno.Command(Deno.execPath(), {
-          args: [
-            "run",
-            "-A",
-            join(ROOT, "cli.ts"),
-            "source",
-            "syslog",
-            "--listen",
-            "tcp://127.0.0.1:0",
-            "--utc",
-            "--to",
-            collector.boundEndpoint(),
-            "--no-checkpoint",
-            "--stats-interval",
-            "0s",
-          ],
-          stdout: "null",
-          stderr: "piped",
-        }).spawn();
-        const c = child;
-        const drained = (async () => {
-          for await (const chunk of c.stderr) stderr += new TextDecoder().decode(chunk);
-        })();
-        await waitFor(() => stderr.includes("listening on"), `the source\n${stderr}`, 60_000);
+        source = stderrChild(CLI, [
+          "source",
+          "syslog",
+          "--listen",
+          "tcp://127.0.0.1:0",
+          "--utc",
+          "--to",
+          collector.boundEndpoint(),
+          "--no-checkpoint",
+          "--stats-interval",
+          "0s",
+        ]);
+        const stderr = source.stderr;
+        await waitFor(() => stderr().includes("listening on"), `the source\n${stderr()}`, 60_000);
         // The port the source bound, as its first line reports it.
-        const listen = /listening on tcp:\/\/127\.0\.0\.1:(\d+)/.exec(stderr)![1];
+        const listen = /listening on tcp:\/\/127\.0\.0\.1:(\d+)/.exec(stderr())![1];
         const started = await script(["start", dir, listen, framing]);
         assert.equal(started, undefined, started);
 
@@ -123,13 +112,12 @@ for line in open(sys.argv[2]): s.send(line.rstrip('\\n').encode())`,
           "every login",
           30_000,
         ).catch((error) => {
-          throw new Error(`${error.message}: ${received.length} received, want ${want}\n${stderr}`);
+          throw new Error(
+            `${error.message}: ${received.length} received, want ${want}\n${stderr()}`,
+          );
         });
         await new Promise((resolve) => setTimeout(resolve, 500));
-        child.kill("SIGTERM");
-        await child.status;
-        await drained;
-        child = undefined;
+        await source.stop();
         await waitFor(
           () =>
             canonical(received, "smtp.transaction").length >=
@@ -141,13 +129,9 @@ for line in open(sys.argv[2]): s.send(line.rstrip('\\n').encode())`,
           assert.deepEqual(canonical(received, type), canonical(files.events, type), type);
         }
         assert.ok(canonical(received, "smtp.transaction").length >= 60);
-        assert.match(stderr, /unparsed 0, ignored 0, too long 0, bad frames 0/);
+        assert.match(stderr(), /unparsed 0, ignored 0, too long 0, bad frames 0/);
       } finally {
-        try {
-          child?.kill("SIGKILL");
-        } catch {
-          // Gone.
-        }
+        await source?.stop("SIGKILL");
         await script(["stop", dir]);
         await collector.close();
         await receiving;
