@@ -260,6 +260,11 @@ export class CassandraBackend implements SinkBackend {
       await this.#client.execute(createTableCql(this.#table));
       await this.#client.execute(this.#streams.create);
       await this.#addPendingColumn();
+      // The driver hears of a new keyspace from a schema event a moment later; until then
+      // it cannot send an insert to its partition's replicas (token-aware routing).
+      if (!this.#client.metadata.keyspaces[keyspace]) {
+        await this.#client.metadata.refreshKeyspace(keyspace);
+      }
       // Preparing a read of every column checks that an existing table fits.
       await this.#client.execute(
         `SELECT type, bucket, time, id, host, event FROM "${keyspace}"."${this.#config.table}" LIMIT 1`,
