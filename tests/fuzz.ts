@@ -119,3 +119,20 @@ export function withSeed(body: () => void): void {
     throw error;
   }
 }
+
+/**
+ * Feeds `parse` FUZZ_ITERATIONS lines made from `samples` (see {@linkcode LineFuzzer.line})
+ * and checks that what it returns is sendable.
+ */
+export function fuzzParser(
+  samples: readonly string[],
+  parse: (line: string) => Event[] | undefined,
+): void {
+  const fuzzer = new LineFuzzer(FUZZ_SEED);
+  withSeed(() => {
+    for (let i = 0; i < FUZZ_ITERATIONS; i++) {
+      const line = fuzzer.line(samples);
+      assertSendable(parse(line) ?? [], line);
+    }
+  });
+}

@@ -99,6 +99,32 @@ export function stderrChild(main: string, args: string[]): {
   };
 }
 
+/**
+ * `eventstorm source syslog --listen LISTEN --to TO --no-checkpoint` (and `--stats-interval
+ * 0s` unless `extra` sets it) as a child; resolves once it has said where it listens, with
+ * `port` the UDP or TCP port it bound (port 0 picks one; NaN for a Unix socket).
+ */
+export async function syslogSource(
+  listen: string,
+  to: string,
+  extra: string[] = [],
+): Promise<ReturnType<typeof stderrChild> & { port: number }> {
+  const stats = extra.includes("--stats-interval") ? [] : ["--stats-interval", "0s"];
+  const source = stderrChild(CLI, [
+    ...["source", "syslog", "--listen", listen, "--to", to, "--no-checkpoint"],
+    ...stats,
+    ...extra,
+  ]);
+  try {
+    await waitFor(() => source.stderr().includes("listening on"), "source syslog", 60_000);
+  } catch (error) {
+    await source.stop("SIGKILL");
+    throw new Error(`${(error as Error).message}\n${source.stderr()}`);
+  }
+  const port = Number(/listening on (?:udp|tcp):\/\/\S*?:(\d+)/.exec(source.stderr())?.[1]);
+  return { ...source, port };
+}
+
 /** Reads a child's whole stdout and stderr as text after it exits. */
 export async function finish(
   child: Deno.ChildProcess,

@@ -17,7 +17,7 @@ import { Collector, type Event } from "@eventstorm/core";
 import { LineSource } from "@eventstorm/core/source";
 import { PostfixTracker } from "@eventstorm/source-postfix";
 import { GatherOutput } from "./file_events.ts";
-import { CLI, stderrChild, waitFor } from "./helpers.ts";
+import { syslogSource, waitFor } from "./helpers.ts";
 
 const SCRIPT = fileURLToPath(new URL("../scripts/postfix.sh", import.meta.url));
 const RSYSLOG = fileURLToPath(new URL("../scripts/rsyslog.sh", import.meta.url));
@@ -322,28 +322,14 @@ Deno.test({
     const receiving = (async () => {
       for await (const event of collector.events()) received.push(event);
     })();
-    const source = stderrChild(CLI, [
-      "source",
-      "syslog",
-      "--listen",
-      "tcp://127.0.0.1:0",
-      "--utc",
-      "--to",
-      collector.boundEndpoint(),
-      "--no-checkpoint",
-      "--stats-interval",
-      "0s",
-    ]);
+    const source = await syslogSource("tcp://127.0.0.1:0", collector.boundEndpoint(), ["--utc"]);
     const stderr = source.stderr;
     try {
-      await waitFor(() => stderr().includes("listening on"), `the source\n${stderr()}`, 60_000);
-      // The port the source bound, as its first line reports it.
-      const listen = /listening on tcp:\/\/127\.0\.0\.1:(\d+)/.exec(stderr())![1];
       const rsyslog = await run("bash", [
         RSYSLOG,
         "start",
         work,
-        listen,
+        String(source.port),
         "octet-counted",
         "/dev/log",
       ]);

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Collector, type Event } from "@eventstorm/core";
-import { CLI, freePort, stderrChild, waitFor } from "./helpers.ts";
+import { freePort, syslogSource, waitFor } from "./helpers.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const SCRIPT = join(ROOT, "scripts", "nginx.sh");
@@ -63,33 +63,17 @@ for (const transport of ["udp", "unix"] as const) {
       const receiving = (async () => {
         for await (const event of collector.events()) received.push(event);
       })();
-      let source: ReturnType<typeof stderrChild> | undefined;
+      let source: Awaited<ReturnType<typeof syslogSource>> | undefined;
       try {
         const started = await script(["start", dir, String(port), String(backend), String(dead)], {
           NGINX_SYSLOG: nginxSyslog,
         });
         assert.equal(started, undefined, started);
-        source = stderrChild(CLI, [
-          "source",
-          "syslog",
-          "--listen",
-          listen,
-          "--nginx-conf",
-          join(dir, "nginx.conf"),
-          "--format-name",
-          "eventstorm",
-          "--to",
-          collector.boundEndpoint(),
-          "--no-checkpoint",
-          "--stats-interval",
-          "2s",
+        source = await syslogSource(listen, collector.boundEndpoint(), [
+          ...["--nginx-conf", join(dir, "nginx.conf"), "--format-name", "eventstorm"],
+          ...["--stats-interval", "2s"],
         ]);
         const stderr = source.stderr;
-        await waitFor(
-          () => stderr().includes("listening on"),
-          `syslog source start\n${stderr()}`,
-          60_000,
-        );
         // One request first, until it arrives: the source is listening and connected.
         await waitFor(
           async () => {

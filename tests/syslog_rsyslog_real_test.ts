@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Collector, type Event } from "@eventstorm/core";
 import { LogGenerator } from "../cli/demo/loggen.ts";
-import { CLI, stderrChild, waitFor } from "./helpers.ts";
+import { syslogSource, waitFor } from "./helpers.ts";
 import { fileSourceEvents } from "./file_events.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -54,7 +54,7 @@ for (const framing of ["octet-counted", "traditional"]) {
       const receiving = (async () => {
         for await (const event of collector.events()) received.push(event);
       })();
-      let source: ReturnType<typeof stderrChild> | undefined;
+      let source: Awaited<ReturnType<typeof syslogSource>> | undefined;
       try {
         let clock = Date.parse("2026-12-03T05:00:00Z");
         const gen = new LogGenerator({
@@ -67,23 +67,9 @@ for (const framing of ["octet-counted", "traditional"]) {
         for (let i = 0; i < 100; i++) mail.push(...gen.postfixTransaction());
         const auth = Array.from({ length: 100 }, () => gen.sshdLine());
 
-        source = stderrChild(CLI, [
-          "source",
-          "syslog",
-          "--listen",
-          "tcp://127.0.0.1:0",
-          "--utc",
-          "--to",
-          collector.boundEndpoint(),
-          "--no-checkpoint",
-          "--stats-interval",
-          "0s",
-        ]);
+        source = await syslogSource("tcp://127.0.0.1:0", collector.boundEndpoint(), ["--utc"]);
         const stderr = source.stderr;
-        await waitFor(() => stderr().includes("listening on"), `the source\n${stderr()}`, 60_000);
-        // The port the source bound, as its first line reports it.
-        const listen = /listening on tcp:\/\/127\.0\.0\.1:(\d+)/.exec(stderr())![1];
-        const started = await script(["start", dir, listen, framing]);
+        const started = await script(["start", dir, String(source.port), framing]);
         assert.equal(started, undefined, started);
 
         // What glibc's syslog(3) sends to /dev/log: `<PRI>Mmm dd hh:mm:ss tag[pid]: message`.

@@ -4,13 +4,7 @@
  * Whatever a line holds, the parser returns events the emitter can send or nothing.
  */
 import { NGINX_TIMED_FORMAT, nginxLog } from "../../cli/demo/nginx_lines.ts";
-import {
-  assertSendable,
-  FUZZ_ITERATIONS,
-  FUZZ_SEED,
-  LineFuzzer,
-  withSeed,
-} from "../../tests/fuzz.ts";
+import { FUZZ_SEED, fuzzParser } from "../../tests/fuzz.ts";
 import { nginxParser } from "./parser.ts";
 
 const context = { path: "access.log", host: "fuzz", readAt: new Date("2026-12-04T00:00:00Z") };
@@ -25,18 +19,12 @@ const JSON_LINES = [
 
 for (const format of ["combined", "timed", "json"] as const) {
   Deno.test(`fuzz: the nginx parser (${format}) returns sendable events or nothing`, () => {
-    const fuzzer = new LineFuzzer(FUZZ_SEED);
     const parser = format === "json"
       ? nginxParser({ format: JSON_FORMAT, escape: "json" })
       : nginxParser({ format: format === "timed" ? NGINX_TIMED_FORMAT : undefined });
     const samples = format === "json"
       ? JSON_LINES
       : nginxLog({ seed: FUZZ_SEED, format }).lines(200);
-    withSeed(() => {
-      for (let i = 0; i < FUZZ_ITERATIONS; i++) {
-        const line = fuzzer.line(samples);
-        assertSendable(parser.parse(line, context) ?? [], line);
-      }
-    });
+    fuzzParser(samples, (line) => parser.parse(line, context));
   });
 }

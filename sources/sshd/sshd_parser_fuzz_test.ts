@@ -3,25 +3,15 @@
  * line holds, it returns events the emitter can send or nothing.
  */
 import { LogGenerator } from "../../cli/demo/loggen.ts";
-import {
-  assertSendable,
-  FUZZ_ITERATIONS,
-  FUZZ_SEED,
-  LineFuzzer,
-  withSeed,
-} from "../../tests/fuzz.ts";
+import { FUZZ_SEED, fuzzParser } from "../../tests/fuzz.ts";
 import { SshdParser } from "./sshd_parser.ts";
 
 Deno.test("fuzz: the sshd parser returns sendable events or nothing", () => {
-  const fuzzer = new LineFuzzer(FUZZ_SEED);
   const generator = new LogGenerator({ seed: FUZZ_SEED, hostname: "bastion", utcOffsetMinutes: 0 });
-  const samples = Array.from({ length: 500 }, () => generator.sshdLine());
   const parser = new SshdParser({ utc: true });
   const context = { path: "auth.log", host: "fuzz", readAt: new Date("2026-12-04T06:00:00Z") };
-  withSeed(() => {
-    for (let i = 0; i < FUZZ_ITERATIONS; i++) {
-      const line = fuzzer.line(samples);
-      assertSendable(parser.parse(line, context) ?? [], line);
-    }
-  });
+  fuzzParser(
+    Array.from({ length: 500 }, () => generator.sshdLine()),
+    (line) => parser.parse(line, context),
+  );
 });
