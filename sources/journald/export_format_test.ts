@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { ExportParser } from "./export_format.ts";
 import { SshdParser } from "@eventstorm/source-sshd";
 import { PostfixTracker } from "@eventstorm/source-postfix";
-import { assertSendable } from "../../tests/fuzz.ts";
+import { mulberry32 } from "@eventstorm/core/internal";
+import { assertSendable, FUZZ_SEED, withSeed } from "../../tests/fuzz.ts";
 import { JournalRouter, syslogLineOf } from "./router.ts";
 
 const enc = new TextEncoder();
@@ -54,8 +55,7 @@ Deno.test("the syslog line keeps the journal's microsecond time and hostname", (
 });
 
 Deno.test("fuzz: random and mutated export streams never throw", () => {
-  let seed = 99;
-  const rand = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
+  const rand = mulberry32(FUZZ_SEED);
   const valid = new Uint8Array([
     ...enc.encode("__REALTIME_TIMESTAMP=1764741600000000\nSYSLOG_IDENTIFIER=sshd\n"),
     ...binaryField("MESSAGE", "Accepted password for a from 192.0.2.1 port 1 ssh2"),
@@ -66,17 +66,19 @@ Deno.test("fuzz: random and mutated export streams never throw", () => {
     postfix: new PostfixTracker({ utc: true }),
     generic: true,
   });
-  for (let round = 0; round < 3000; round++) {
-    const parser = new ExportParser(4096);
-    const bytes = round % 2
-      ? Uint8Array.from({ length: Math.floor(rand() * 300) }, () => Math.floor(rand() * 256))
-      : valid.map((b) => (rand() < 0.05 ? Math.floor(rand() * 256) : b));
-    for (let i = 0; i < bytes.length; i += 17) {
-      for (const entry of parser.push(bytes.subarray(i, i + 17))) {
-        assertSendable(router.route(entry, "h") ?? [], JSON.stringify(entry));
+  withSeed(() => {
+    for (let round = 0; round < 3000; round++) {
+      const parser = new ExportParser(4096);
+      const bytes = round % 2
+        ? Uint8Array.from({ length: Math.floor(rand() * 300) }, () => Math.floor(rand() * 256))
+        : valid.map((b) => (rand() < 0.05 ? Math.floor(rand() * 256) : b));
+      for (let i = 0; i < bytes.length; i += 17) {
+        for (const entry of parser.push(bytes.subarray(i, i + 17))) {
+          assertSendable(router.route(entry, "h") ?? [], JSON.stringify(entry));
+        }
       }
     }
-  }
+  });
 });
 
 Deno.test("a timestamp later than a Date holds is an entry not understood, not a crash", () => {

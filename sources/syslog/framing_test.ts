@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { mulberry32 } from "@eventstorm/core/internal";
+import { FUZZ_SEED, withSeed } from "../../tests/fuzz.ts";
 import { SyslogFramer } from "./framing.ts";
 
 const enc = new TextEncoder();
@@ -50,20 +52,21 @@ Deno.test("over-long messages are cut and counted, the stream stays in step", ()
 });
 
 Deno.test("fuzz: random and mutated bytes never throw, and what is kept is bounded", () => {
-  let seed = 12345;
-  const rand = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
+  const rand = mulberry32(FUZZ_SEED);
   const valid = enc.encode("27 <13>Dec  3 06:00:00 h a: x<13>Dec  3 06:00:00 h b: y\n");
-  for (let round = 0; round < 3000; round++) {
-    const f = new SyslogFramer(128);
-    const bytes = round % 2 === 0
-      ? Uint8Array.from({ length: Math.floor(rand() * 400) }, () => Math.floor(rand() * 256))
-      : valid.map((b) => (rand() < 0.1 ? Math.floor(rand() * 256) : b));
-    let i = 0;
-    while (i < bytes.length) {
-      const n = 1 + Math.floor(rand() * 50);
-      for (const m of f.push(bytes.subarray(i, i + n))) assert.ok(m.length <= 128);
-      i += n;
+  withSeed(() => {
+    for (let round = 0; round < 3000; round++) {
+      const f = new SyslogFramer(128);
+      const bytes = round % 2 === 0
+        ? Uint8Array.from({ length: Math.floor(rand() * 400) }, () => Math.floor(rand() * 256))
+        : valid.map((b) => (rand() < 0.1 ? Math.floor(rand() * 256) : b));
+      let i = 0;
+      while (i < bytes.length) {
+        const n = 1 + Math.floor(rand() * 50);
+        for (const m of f.push(bytes.subarray(i, i + n))) assert.ok(m.length <= 128);
+        i += n;
+      }
+      for (const m of f.end()) assert.ok(m.length <= 128 + 12);
     }
-    for (const m of f.end()) assert.ok(m.length <= 128 + 12);
-  }
+  });
 });
