@@ -111,12 +111,19 @@ export function assertSendable(events: readonly Event[], line: string): void {
 }
 
 /** Runs `body`, adding the seed to whatever it throws, so the run can be replayed. */
-export function withSeed(body: () => void): void {
-  try {
-    body();
-  } catch (error) {
+export function withSeed(body: () => void): void;
+/** The same for an async `body`. */
+export function withSeed(body: () => Promise<void>): Promise<void>;
+export function withSeed(body: () => void | Promise<void>): void | Promise<void> {
+  const named = (error: unknown): never => {
     if (error instanceof Error) error.message += ` (FUZZ_SEED=${FUZZ_SEED} replays the run)`;
     throw error;
+  };
+  try {
+    const result = body();
+    return result instanceof Promise ? result.catch(named) : undefined;
+  } catch (error) {
+    named(error);
   }
 }
 

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { DashboardServer, isLoopback } from "./server.ts";
+import { FUZZ_SEED, LineFuzzer, withSeed } from "../../tests/fuzz.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const TOKEN = "0123456789abcdef0123";
@@ -248,6 +249,51 @@ Deno.test("a WebSocket upgrade refused with 503 is closed at once", opts, async 
     assert.ok((await closedAfter(connection, 10_000)) < 2000, "closed promptly");
   } finally {
     first.close();
+    await server.close();
+  }
+});
+
+Deno.test("fuzz: mutated and random request heads never stop the server", opts, async () => {
+  const server = DashboardServer.listen({
+    port: 0,
+    hello: () => "{}",
+    token: TOKEN,
+    headerTimeoutMs: 1000,
+  });
+  const fuzzer = new LineFuzzer(FUZZ_SEED);
+  const samples = [
+    ...upgradeLines(server.port, `/ws?token=${TOKEN}`),
+    `GET /state?token=${TOKEN} HTTP/1.1`,
+    `HEAD /app.js HTTP/1.1`,
+    `Authorization: Bearer ${TOKEN}`,
+    "Content-Length: 5",
+    "Transfer-Encoding: chunked",
+    `Host: 127.0.0.1:${server.port}`,
+  ];
+  try {
+    await withSeed(async () => {
+      for (let i = 0; i < 200; i++) {
+        const lines = Array.from({ length: 1 + fuzzer.int(6) }, () => fuzzer.line(samples));
+        const connection = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+        try {
+          await connection.write(new TextEncoder().encode([...lines, "", ""].join("\r\n")));
+          // An answer, a close, or (a head that upgraded, a body awaited) a wait: no matter.
+          await closedAfter(connection, 200);
+        } finally {
+          try {
+            connection.close();
+          } catch {
+            // Closed by the server.
+          }
+        }
+      }
+    });
+    const page = await fetch(`http://127.0.0.1:${server.port}/`, {
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    assert.equal(page.status, 200);
+    await page.body?.cancel();
+  } finally {
     await server.close();
   }
 });
