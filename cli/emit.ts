@@ -128,7 +128,7 @@ async function emitMain(
   const reasons = [
     [stats.dropped, "nobody subscribed before the close timeout"],
     [stats.oversized, "too large"],
-    [stats.unencodable, "nested too deep"],
+    [stats.unencodable, "not encodable: nested too deep or an invalid date"],
   ].filter(([count]) => (count as number) > 0)
     .map(([count, why], _, all) => all.length === 1 ? why : `${count} ${why}`);
   console.error(

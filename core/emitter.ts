@@ -90,7 +90,10 @@ export interface EmitterStats {
   dropped: number;
   /** Events dropped because a single event exceeded `maxEventBytes` or the BSON limit. */
   oversized: number;
-  /** Events dropped because BSON cannot hold them (nested deeper than `MAX_NESTING`, cyclic). */
+  /**
+   * Events dropped because BSON cannot hold them (nested deeper than `MAX_NESTING`,
+   * cyclic, or holding an Invalid Date).
+   */
   unencodable: number;
   /** Events accepted and not yet handed to libzmq. */
   pending: number;

@@ -71,3 +71,29 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "emit: a line holding a date no Date can hold is a counted drop, not an event of 1970",
+  opts,
+  async () => {
+    const sink = await gather({ endpoints: "@tcp://127.0.0.1:*" });
+    try {
+      const emit = cli(["emit", "--to", `>${sink.collector.boundEndpoint()}`], { stdin: "piped" });
+      const writer = emit.stdin.getWriter();
+      await writer.write(encoder.encode(
+        '{"type":"app.log","n":1}\n' +
+          '{"type":"app.log","n":2,"at":{"$date":"+275761-01-01T00:00:00Z"}}\n' +
+          '{"type":"app.log","n":3}\n',
+      ));
+      await writer.close();
+      const result = await finish(emit);
+      assert.equal(result.code, 1, result.stderr);
+      assert.match(result.stderr, /2 events sent .* 1 dropped \(not encodable: .*invalid date\)/);
+      await waitFor(() => sink.events.length === 2, "the two other events");
+      assert.deepEqual(sink.events.map((event) => event.n), [1, 3]);
+      assert.equal(sink.collector.stats().lost, 1);
+    } finally {
+      await sink.stop();
+    }
+  },
+);
