@@ -274,3 +274,26 @@ Deno.test("documents that are not events of their topic are refused one by one, 
   assert.deepEqual(queryEvents(store).map((e) => [e.n, e._id]), [[1, "1-a.b-0"], [2, "1-a.b-5"]]);
   store.close();
 });
+
+Deno.test("a new store uses 16 KiB pages; an existing file keeps its own and still takes events", () => {
+  const { path, cleanup } = tempStorePath();
+  const old = `${path}.old`;
+  try {
+    const fresh = EventStore.open(path);
+    const pageSize = (db: DatabaseSync) =>
+      (db.prepare("PRAGMA page_size").get() as { page_size: number }).page_size;
+    assert.equal(pageSize(fresh.database), 16_384);
+    fresh.close();
+    // A file made with SQLite's default pages, as earlier versions made them.
+    const made = new DatabaseSync(old);
+    made.exec("PRAGMA page_size = 4096; PRAGMA journal_mode = WAL; CREATE TABLE t (x);");
+    made.close();
+    const existing = EventStore.open(old);
+    assert.equal(pageSize(existing.database), 4096);
+    existing.insertBatch([{ type: "app.log", time: new Date(T0), host: "h", n: 1 }]);
+    assert.equal(queryEvents(existing, {}).length, 1);
+    existing.close();
+  } finally {
+    cleanup();
+  }
+});
