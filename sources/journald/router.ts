@@ -21,9 +21,6 @@ export interface JournalRouterOptions {
   generic?: boolean;
 }
 
-/** The latest time a `Date` holds, in ms after the epoch. */
-const MAX_DATE_MS = 8.64e15;
-
 /**
  * The entry's `__REALTIME_TIMESTAMP` in milliseconds, or undefined when it is missing,
  * not a number, or later than a `Date` can hold (a corrupt journal, or a forged entry).
@@ -32,7 +29,7 @@ function realtimeMillis(entry: JournalEntry): number | undefined {
   const us = entry.__REALTIME_TIMESTAMP;
   if (us === undefined || !/^\d{1,19}$/.test(us)) return undefined;
   const millis = Number(BigInt(us) / 1000n);
-  return millis <= MAX_DATE_MS ? millis : undefined;
+  return Number.isNaN(new Date(millis).getTime()) ? undefined : millis;
 }
 
 /**

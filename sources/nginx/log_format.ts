@@ -138,17 +138,14 @@ function upstreamList(combine: "sum" | "last", decimals: boolean): VariableKind 
   };
 }
 
-/** The largest time a `Date` holds, in ms either side of the epoch. */
-const MAX_DATE_MS = 8.64e15;
-
 function timeKind(pattern: string, parse: (text: string) => number): VariableKind {
   return {
     pattern,
     make: () => (raw, target) => {
-      const millis = parse(raw);
-      // Beyond what a Date holds (a $msec of 400 digits) the line does not match, as NaN.
-      if (!(Math.abs(millis) <= MAX_DATE_MS)) return false;
-      target.time = new Date(millis);
+      // NaN, or beyond what a Date holds (a $msec of 400 digits): the line does not match.
+      const time = new Date(parse(raw));
+      if (Number.isNaN(time.getTime())) return false;
+      target.time = time;
       return true;
     },
   };
