@@ -12,7 +12,14 @@ import type { Event } from "@eventstorm/core";
 import { EventStore, queryEvents } from "@eventstorm/sink-store";
 import { COMBINED_FORMAT, nginxParser } from "@eventstorm/source-nginx";
 import { cli, finish, freePort, startRouterProcess, tempDir, waitFor } from "./helpers.ts";
-import { buildModule, type Nginx, rawRequest, ROOT, startNginx } from "./nginx_module.ts";
+import {
+  buildModule,
+  type Nginx,
+  type NginxOptions,
+  rawRequest,
+  ROOT,
+  startNginx,
+} from "./nginx_module.ts";
 
 const CI = Deno.env.get("CI") === "true";
 const built = await buildModule();
@@ -63,6 +70,27 @@ async function untilTapSubscribed(t: ReturnType<typeof tap>, port: number): Prom
     await (await fetch(`http://127.0.0.1:${port}/warmup`)).body?.cancel();
     return t.events().some((event) => event.type === "http.hit");
   }, "the tap subscribed");
+}
+
+/**
+ * Runs `body` against Debian's nginx configured by `options(router's sources endpoint)`,
+ * with a fresh router and a tap on it; stops nginx, the tap and the router after.
+ */
+async function withModule(
+  options: (to: string) => NginxOptions,
+  body: (nginx: Nginx, t: ReturnType<typeof tap>) => Promise<void>,
+): Promise<void> {
+  const r = await startRouterProcess();
+  const t = tap(r.sinks);
+  let nginx: Nginx | undefined;
+  try {
+    nginx = await startNginx(options(r.sources), freePort(), freePort());
+    await body(nginx, t);
+  } finally {
+    await nginx?.stop();
+    await t.stop();
+    await r.stop();
+  }
 }
 
 /** `eventstorm sink store` into DB, subscribed to http.hit. */
@@ -274,62 +302,53 @@ Deno.test({
   ...opts,
   async fn() {
     if (unavailable) throw new Error(`CI=true but ${unavailable}`);
-    const r = await startRouterProcess();
     await using temp = await tempDir({ prefix: "nginx_module_id_" });
     const idLog = join(temp.path, "ids.log");
-    const t = tap(r.sinks);
-    let nginx: Nginx | undefined;
-    try {
-      nginx = await startNginx(
-        {
-          ...moduleConf(
-            r.sources,
-            // The access log reads $request_id after the module has.
-            `log_format ids '$request_uri $request_id';\n    access_log ${idLog} ids;`,
-          ),
-          // /early/ reads it before the module, for a response header: nginx's own id.
-          server: "eventstorm on;\n        location /early/ " +
-            '{ add_header X-Request-ID $request_id always; return 200 "early\\n"; }',
-        },
-        freePort(),
-        freePort(),
-      );
-      const port = nginx.port;
-      const run = crypto.randomUUID().slice(0, 8);
-      await untilTapSubscribed(t, port);
-      const paths = Array.from(
-        { length: 20 },
-        (_, i) => `/${i % 2 ? "early" : "page"}/${run}-${i}`,
-      );
-      const headers = new Map<string, string | null>();
-      for (const path of paths) {
-        const response = await fetch(`http://127.0.0.1:${port}${path}`);
-        await response.body?.cancel();
-        assert.equal(response.status, 200, path);
-        headers.set(path, response.headers.get("x-request-id"));
-      }
-      const hits = () => t.events().filter((event) => String(event.path).includes(run));
-      await waitFor(() => hits().length === paths.length, "20 hits");
-      const logged = new Map<string, string>();
-      await waitFor(async () => {
-        for (const line of (await Deno.readTextFile(idLog)).split("\n")) {
-          const [uri, id] = line.split(" ");
-          if (uri?.includes(run)) logged.set(uri, id);
+    await withModule(
+      (to) => ({
+        ...moduleConf(
+          to,
+          // The access log reads $request_id after the module has.
+          `log_format ids '$request_uri $request_id';\n    access_log ${idLog} ids;`,
+        ),
+        // /early/ reads it before the module, for a response header: nginx's own id.
+        server: "eventstorm on;\n        location /early/ " +
+          '{ add_header X-Request-ID $request_id always; return 200 "early\\n"; }',
+      }),
+      async (nginx, t) => {
+        const port = nginx.port;
+        const run = crypto.randomUUID().slice(0, 8);
+        await untilTapSubscribed(t, port);
+        const paths = Array.from(
+          { length: 20 },
+          (_, i) => `/${i % 2 ? "early" : "page"}/${run}-${i}`,
+        );
+        const headers = new Map<string, string | null>();
+        for (const path of paths) {
+          const response = await fetch(`http://127.0.0.1:${port}${path}`);
+          await response.body?.cancel();
+          assert.equal(response.status, 200, path);
+          headers.set(path, response.headers.get("x-request-id"));
         }
-        return logged.size === paths.length;
-      }, "the ids logged");
-      for (const event of hits()) {
-        const path = String(event.path);
-        assert.match(String(event.request_id), /^[0-9a-f]{32}$/);
-        assert.equal(event.request_id, logged.get(path), path);
-        if (path.startsWith("/early/")) assert.equal(event.request_id, headers.get(path), path);
-      }
-      assert.equal(new Set(hits().map((event) => event.request_id)).size, paths.length);
-    } finally {
-      await nginx?.stop();
-      await t.stop();
-      await r.stop();
-    }
+        const hits = () => t.events().filter((event) => String(event.path).includes(run));
+        await waitFor(() => hits().length === paths.length, "20 hits");
+        const logged = new Map<string, string>();
+        await waitFor(async () => {
+          for (const line of (await Deno.readTextFile(idLog)).split("\n")) {
+            const [uri, id] = line.split(" ");
+            if (uri?.includes(run)) logged.set(uri, id);
+          }
+          return logged.size === paths.length;
+        }, "the ids logged");
+        for (const event of hits()) {
+          const path = String(event.path);
+          assert.match(String(event.request_id), /^[0-9a-f]{32}$/);
+          assert.equal(event.request_id, logged.get(path), path);
+          if (path.startsWith("/early/")) assert.equal(event.request_id, headers.get(path), path);
+        }
+        assert.equal(new Set(hits().map((event) => event.request_id)).size, paths.length);
+      },
+    );
   },
 });
 
@@ -338,52 +357,43 @@ Deno.test({
   ...opts,
   async fn() {
     if (unavailable) throw new Error(`CI=true but ${unavailable}`);
-    const r = await startRouterProcess();
-    const t = tap(r.sinks);
-    let nginx: Nginx | undefined;
-    try {
-      nginx = await startNginx(
-        {
-          ...moduleConf(r.sources),
-          server: "eventstorm on;\n" +
-            '        location /quiet/ { eventstorm off; return 200 "quiet\\n"; }\n' +
-            "        location /app/ { eventstorm_type app.page; " +
-            "eventstorm_field page_id $arg_id; eventstorm_field scheme $scheme; " +
-            'return 200 "app\\n"; }',
-        },
-        freePort(),
-        freePort(),
-      );
-      const port = nginx.port;
-      const run = crypto.randomUUID().slice(0, 8);
-      await untilTapSubscribed(t, port);
-      for (let i = 0; i < 5; i++) {
-        for (const path of [`/page/${run}-${i}`, `/quiet/${run}-${i}`, `/app/${run}?id=${i}`]) {
-          const response = await fetch(`http://127.0.0.1:${port}${path}`);
-          await response.body?.cancel();
-          if (!path.startsWith("/page/")) assert.equal(response.status, 200, path);
+    await withModule(
+      (to) => ({
+        ...moduleConf(to),
+        server: "eventstorm on;\n" +
+          '        location /quiet/ { eventstorm off; return 200 "quiet\\n"; }\n' +
+          "        location /app/ { eventstorm_type app.page; " +
+          "eventstorm_field page_id $arg_id; eventstorm_field scheme $scheme; " +
+          'return 200 "app\\n"; }',
+      }),
+      async (nginx, t) => {
+        const port = nginx.port;
+        const run = crypto.randomUUID().slice(0, 8);
+        await untilTapSubscribed(t, port);
+        for (let i = 0; i < 5; i++) {
+          for (const path of [`/page/${run}-${i}`, `/quiet/${run}-${i}`, `/app/${run}?id=${i}`]) {
+            const response = await fetch(`http://127.0.0.1:${port}${path}`);
+            await response.body?.cancel();
+            if (!path.startsWith("/page/")) assert.equal(response.status, 200, path);
+          }
         }
-      }
-      const mine = () => t.events().filter((event) => String(event.path).includes(run));
-      await waitFor(() => mine().length >= 10, "the page and app events");
-      // A request after the others: once its event is in, every earlier one is too.
-      await (await fetch(`http://127.0.0.1:${port}/page/${run}-last`)).body?.cancel();
-      await waitFor(() => mine().some((event) => String(event.path).endsWith("-last")), "last");
-      const events = mine().filter((event) => !String(event.path).endsWith("-last"));
-      const pages = events.filter((event) => String(event.path).startsWith("/page/"));
-      const apps = events.filter((event) => String(event.path).startsWith("/app/"));
-      assert.equal(pages.length, 5);
-      assert.ok(pages.every((event) => event.type === "http.hit"));
-      assert.equal(events.filter((event) => String(event.path).startsWith("/quiet/")).length, 0);
-      assert.equal(apps.length, 5);
-      assert.ok(apps.every((event) => event.type === "app.page" && event.scheme === "http"));
-      assert.deepEqual(apps.map((event) => event.page_id).sort(), ["0", "1", "2", "3", "4"]);
-      assert.ok(pages.every((event) => !("page_id" in event)), "fields stay in their location");
-    } finally {
-      await nginx?.stop();
-      await t.stop();
-      await r.stop();
-    }
+        const mine = () => t.events().filter((event) => String(event.path).includes(run));
+        await waitFor(() => mine().length >= 10, "the page and app events");
+        // A request after the others: once its event is in, every earlier one is too.
+        await (await fetch(`http://127.0.0.1:${port}/page/${run}-last`)).body?.cancel();
+        await waitFor(() => mine().some((event) => String(event.path).endsWith("-last")), "last");
+        const events = mine().filter((event) => !String(event.path).endsWith("-last"));
+        const pages = events.filter((event) => String(event.path).startsWith("/page/"));
+        const apps = events.filter((event) => String(event.path).startsWith("/app/"));
+        assert.equal(pages.length, 5);
+        assert.ok(pages.every((event) => event.type === "http.hit"));
+        assert.equal(events.filter((event) => String(event.path).startsWith("/quiet/")).length, 0);
+        assert.equal(apps.length, 5);
+        assert.ok(apps.every((event) => event.type === "app.page" && event.scheme === "http"));
+        assert.deepEqual(apps.map((event) => event.page_id).sort(), ["0", "1", "2", "3", "4"]);
+        assert.ok(pages.every((event) => !("page_id" in event)), "fields stay in their location");
+      },
+    );
   },
 });
 
@@ -392,75 +402,66 @@ Deno.test({
   ...opts,
   async fn() {
     if (unavailable) throw new Error(`CI=true but ${unavailable}`);
-    const r = await startRouterProcess();
-    const t = tap(r.sinks);
-    let nginx: Nginx | undefined;
-    try {
-      nginx = await startNginx(
-        {
-          ...moduleConf(r.sources, "eventstorm_flush_timeout 2s;"),
-          server: "eventstorm on;",
-          workers: 2,
-        },
-        freePort(),
-        freePort(),
-      );
-      const port = nginx.port;
-      let completed = 0;
-      let failed = 0;
-      let loading = true;
-      const loaders = Array.from({ length: 4 }, async (_, worker) => {
-        for (let i = 0; loading; i++) {
-          const status = await rawRequest(
-            port,
-            `GET /page/${worker}-${i} HTTP/1.1\r\nHost: front\r\nConnection: close\r\n\r\n`,
-          ).catch(() => 0);
-          if (status === 200) completed++;
-          else failed++;
+    await withModule(
+      (to) => ({
+        ...moduleConf(to, "eventstorm_flush_timeout 2s;"),
+        server: "eventstorm on;",
+        workers: 2,
+      }),
+      async (nginx, t) => {
+        const port = nginx.port;
+        let completed = 0;
+        let failed = 0;
+        let loading = true;
+        const loaders = Array.from({ length: 4 }, async (_, worker) => {
+          for (let i = 0; loading; i++) {
+            const status = await rawRequest(
+              port,
+              `GET /page/${worker}-${i} HTTP/1.1\r\nHost: front\r\nConnection: close\r\n\r\n`,
+            ).catch(() => 0);
+            if (status === 200) completed++;
+            else failed++;
+          }
+        });
+        for (let reload = 0; reload < 3; reload++) {
+          await new Promise((resolve) => setTimeout(resolve, 700));
+          await nginx.signal("reload");
         }
-      });
-      for (let reload = 0; reload < 3; reload++) {
         await new Promise((resolve) => setTimeout(resolve, 700));
-        await nginx.signal("reload");
-      }
-      await new Promise((resolve) => setTimeout(resolve, 700));
-      loading = false;
-      await Promise.all(loaders);
-      assert.equal(failed, 0, "no request failed during the reloads");
-      assert.ok(completed > 50, `load ran (${completed} requests)`);
+        loading = false;
+        await Promise.all(loaders);
+        assert.equal(failed, 0, "no request failed during the reloads");
+        assert.ok(completed > 50, `load ran (${completed} requests)`);
 
-      const account = () => {
-        const events = t.events();
-        const hits = events.filter((event) => event.type === "http.hit").length;
-        const latest = new Map<number, Record<string, unknown>>();
-        for (const event of events) {
-          if (event.type === "eventstorm.stats") latest.set(Number(event.pid), event);
-        }
-        let dropped = 0, finals = 0;
-        for (const stats of latest.values()) {
-          dropped += Number(stats.dropped);
-          if (stats.final) finals++;
-        }
-        return { hits, dropped, finals, workers: latest.size };
-      };
-      await waitFor(
-        () => {
-          const now = account();
-          return now.hits + now.dropped >= completed && now.finals >= 6;
-        },
-        "every request accounted for, and the final stats of the 6 replaced workers",
-        30_000,
-      );
-      const result = account();
-      assert.equal(result.hits + result.dropped, completed, JSON.stringify(result));
-      assert.ok(result.workers >= 8, `each worker its own stats (${result.workers})`);
-      const ids = t.events().filter((event) => event.type === "http.hit").map((e) => e.path);
-      assert.equal(new Set(ids).size, ids.length, "no request twice");
-    } finally {
-      await nginx?.stop();
-      await t.stop();
-      await r.stop();
-    }
+        const account = () => {
+          const events = t.events();
+          const hits = events.filter((event) => event.type === "http.hit").length;
+          const latest = new Map<number, Record<string, unknown>>();
+          for (const event of events) {
+            if (event.type === "eventstorm.stats") latest.set(Number(event.pid), event);
+          }
+          let dropped = 0, finals = 0;
+          for (const stats of latest.values()) {
+            dropped += Number(stats.dropped);
+            if (stats.final) finals++;
+          }
+          return { hits, dropped, finals, workers: latest.size };
+        };
+        await waitFor(
+          () => {
+            const now = account();
+            return now.hits + now.dropped >= completed && now.finals >= 6;
+          },
+          "every request accounted for, and the final stats of the 6 replaced workers",
+          30_000,
+        );
+        const result = account();
+        assert.equal(result.hits + result.dropped, completed, JSON.stringify(result));
+        assert.ok(result.workers >= 8, `each worker its own stats (${result.workers})`);
+        const ids = t.events().filter((event) => event.type === "http.hit").map((e) => e.path);
+        assert.equal(new Set(ids).size, ids.length, "no request twice");
+      },
+    );
   },
 });
 
