@@ -6,6 +6,15 @@ import { cli, finish, gather, waitFor } from "./helpers.ts";
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const encoder = new TextEncoder();
 
+/** `eventstorm emit --to TO` fed `lines` on stdin; its exit code and output. */
+async function emitLines(to: string, lines: string[]) {
+  const emit = cli(["emit", "--to", to], { stdin: "piped" });
+  const writer = emit.stdin.getWriter();
+  for (const line of lines) await writer.write(encoder.encode(line + "\n"));
+  await writer.close();
+  return await finish(emit);
+}
+
 function bigLine(bytes: number): string {
   return JSON.stringify({ type: "app.log", big: "x".repeat(bytes) });
 }
@@ -16,15 +25,11 @@ Deno.test(
   async () => {
     const sink = await gather({ endpoints: "@tcp://127.0.0.1:*" });
     try {
-      const emit = cli(["emit", "--to", `>${sink.collector.boundEndpoint()}`], { stdin: "piped" });
-      const writer = emit.stdin.getWriter();
-      await writer.write(encoder.encode('{"type":"app.log","n":1}\n'));
-      for (const size of [8_000_000, 15 * 1024 * 1024, 50_000_000]) {
-        await writer.write(encoder.encode(bigLine(size) + "\n"));
-      }
-      await writer.write(encoder.encode('{"type":"app.log","n":2}\n'));
-      await writer.close();
-      const result = await finish(emit);
+      const result = await emitLines(`>${sink.collector.boundEndpoint()}`, [
+        '{"type":"app.log","n":1}',
+        ...[8_000_000, 15 * 1024 * 1024, 50_000_000].map(bigLine),
+        '{"type":"app.log","n":2}',
+      ]);
       assert.equal(result.code, 1, result.stderr);
       assert.match(result.stderr, /2 events sent .* 3 dropped \(too large\)/);
       await waitFor(() => sink.events.length === 2, "the two small events");
@@ -78,15 +83,11 @@ Deno.test(
   async () => {
     const sink = await gather({ endpoints: "@tcp://127.0.0.1:*" });
     try {
-      const emit = cli(["emit", "--to", `>${sink.collector.boundEndpoint()}`], { stdin: "piped" });
-      const writer = emit.stdin.getWriter();
-      await writer.write(encoder.encode(
-        '{"type":"app.log","n":1}\n' +
-          '{"type":"app.log","n":2,"at":{"$date":"+275761-01-01T00:00:00Z"}}\n' +
-          '{"type":"app.log","n":3}\n',
-      ));
-      await writer.close();
-      const result = await finish(emit);
+      const result = await emitLines(`>${sink.collector.boundEndpoint()}`, [
+        '{"type":"app.log","n":1}',
+        '{"type":"app.log","n":2,"at":{"$date":"+275761-01-01T00:00:00Z"}}',
+        '{"type":"app.log","n":3}',
+      ]);
       assert.equal(result.code, 1, result.stderr);
       assert.match(result.stderr, /2 events sent .* 1 dropped \(not encodable: .*invalid date\)/);
       await waitFor(() => sink.events.length === 2, "the two other events");
