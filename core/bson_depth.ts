@@ -1,7 +1,8 @@
 /**
- * Nesting depth of BSON documents, measured without recursion, so that a
- * document nested 100,000 deep is refused by counting rather than by a stack
- * overflow in whatever walks it next (the bson decoder, Extended JSON, a sink).
+ * What receivers refuse in a BSON document before decoding it: nesting measured
+ * without recursion, so that a document nested 100,000 deep is refused by
+ * counting rather than by a stack overflow in whatever walks it next (the bson
+ * decoder, Extended JSON, a sink), and datetimes no JavaScript `Date` holds.
  *
  * @module
  */
@@ -20,22 +21,51 @@
  */
 export const MAX_NESTING = 100;
 
-/** Bytes one level of nesting costs at least: type, empty name, length, terminator. */
-const MIN_LEVEL_BYTES = 7;
+/**
+ * Furthest a UTC datetime may lie from the epoch, in milliseconds: the range of
+ * an ECMAScript `Date` (about ±275,760 years). A BSON datetime beyond it decodes
+ * to an Invalid Date, so a receiver would store some other time or none.
+ *
+ * @example
+ * ```ts
+ * import { MAX_DATE_MS } from "@eventstorm/core/protocol";
+ * new Date(MAX_DATE_MS).toISOString(); // "+275760-09-13T00:00:00.000Z"
+ * ```
+ */
+export const MAX_DATE_MS = 8.64e15;
 
 /**
- * Whether the BSON document at `bytes[start, end)` nests deeper than `limit`.
- * Only the structure is walked; malformed bytes answer `false` and are left to
- * the decoder, which says what is wrong with them.
+ * What makes the BSON document at `bytes[start, end)` one no receiver here can
+ * hold: nesting deeper than `limit` (`"depth"`), or a UTC datetime beyond
+ * {@linkcode MAX_DATE_MS} (`"date"`). Malformed bytes answer `undefined` and are
+ * left to the decoder, which says what is wrong with them.
  *
  * @example
  * ```ts
  * import { BSON } from "bson";
- * import { nestsDeeperThan } from "@eventstorm/core/protocol";
- * const bytes = BSON.serialize({ a: { b: 1 } });
- * nestsDeeperThan(bytes, 0, bytes.length, 1); // true
- * nestsDeeperThan(bytes, 0, bytes.length, 2); // false
+ * import { documentProblem } from "@eventstorm/core/protocol";
+ * const bytes = BSON.serialize({ at: new Date(0) });
+ * documentProblem(bytes, 0, bytes.length); // undefined
+ * new DataView(bytes.buffer, bytes.byteOffset).setBigInt64(8, 2n ** 62n, true); // the date
+ * documentProblem(bytes, 0, bytes.length); // "date"
  * ```
+ */
+export function documentProblem(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  limit: number = MAX_NESTING,
+): "depth" | "date" | undefined {
+  return structureProblem(bytes, start, end, limit, true);
+}
+
+/** Bytes one level of nesting costs at least: type, empty name, length, terminator. */
+const MIN_LEVEL_BYTES = 7;
+
+/**
+ * Whether the BSON document at `bytes[start, end)` nests deeper than `limit`;
+ * cheaper than {@linkcode documentProblem} for a decoder that checks dates in
+ * what it decoded.
  */
 export function nestsDeeperThan(
   bytes: Uint8Array,
@@ -45,38 +75,56 @@ export function nestsDeeperThan(
 ): boolean {
   // Too short to be that deep: the common case costs nothing.
   if (end - start <= limit * MIN_LEVEL_BYTES) return false;
+  return structureProblem(bytes, start, end, limit, false) === "depth";
+}
+
+function structureProblem(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  limit: number,
+  checkDates: boolean,
+): "depth" | "date" | undefined {
+  if (start < 0 || end > bytes.length || end - start < 5) return undefined;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const ends: number[] = [];
   let offset = start + 4;
   ends.push(start + view.getInt32(start, true));
   while (ends.length > 0) {
-    if (offset >= end) return false;
+    if (offset >= end) return undefined;
     const type = bytes[offset++];
     if (type === 0) {
       offset = ends.pop()!;
       continue;
     }
     offset = bytes.indexOf(0, offset) + 1;
-    if (offset === 0 || offset + 4 > end) return false;
+    if (offset === 0 || offset + 4 > end) return undefined;
     switch (type) {
       case 0x03: // document
       case 0x04: // array
-        if (ends.length >= limit) return true;
+        if (ends.length >= limit) return "depth";
         ends.push(offset + view.getInt32(offset, true));
         offset += 4;
         break;
       case 0x0f: { // code with scope: int32 total, string, then a document
+        if (offset + 8 > end) return undefined;
         const stringLength = view.getInt32(offset + 4, true);
         const scope = offset + 8 + stringLength;
-        if (stringLength < 0 || scope + 4 > end) return false;
-        if (ends.length >= limit) return true;
+        if (stringLength < 0 || scope + 4 > end) return undefined;
+        if (ends.length >= limit) return "depth";
         // The scope ends where the whole value does.
         ends.push(offset + view.getInt32(offset, true));
         offset = scope + 4;
         break;
       }
-      case 0x01:
       case 0x09:
+        if (checkDates && offset + 8 <= end) {
+          const ms = Number(view.getBigInt64(offset, true));
+          if (!(Math.abs(ms) <= MAX_DATE_MS)) return "date";
+        }
+        offset += 8;
+        break;
+      case 0x01:
       case 0x11:
       case 0x12:
         offset += 8;
@@ -106,9 +154,9 @@ export function nestsDeeperThan(
         break;
       case 0x0b: // regex: two C strings
         offset = bytes.indexOf(0, offset) + 1;
-        if (offset === 0) return false;
+        if (offset === 0) return undefined;
         offset = bytes.indexOf(0, offset) + 1;
-        if (offset === 0) return false;
+        if (offset === 0) return undefined;
         break;
       case 0x06:
       case 0x0a:
@@ -116,10 +164,10 @@ export function nestsDeeperThan(
       case 0xff:
         break;
       default:
-        return false;
+        return undefined;
     }
   }
-  return false;
+  return undefined;
 }
 
 /**

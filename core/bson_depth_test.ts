@@ -1,17 +1,23 @@
 import assert from "node:assert/strict";
 import { BSON } from "bson";
-import { MAX_NESTING, nestsDeeperThan, valueNestsDeeperThan } from "./bson_depth.ts";
+import { documentProblem, MAX_DATE_MS, MAX_NESTING, valueNestsDeeperThan } from "./bson_depth.ts";
 import { BatchEncoder, CodecError, decodeBatch, decodeEvents } from "./codec.ts";
 import { fromJsonLine, toJsonLine } from "./json.ts";
 import { mulberry32 } from "./random.ts";
 import { deepEvent, nestedDocument } from "./testdata/deep_bson.ts";
+import { farDatedEvent } from "./testdata/far_date.ts";
 
-Deno.test("nestsDeeperThan measures the depth of hand-built documents", () => {
+/** Whether the walk finds `bytes` deeper than `limit`. */
+function deeper(bytes: Uint8Array, limit?: number): boolean {
+  return documentProblem(bytes, 0, bytes.length, limit) === "depth";
+}
+
+Deno.test("documentProblem measures the depth of hand-built documents", () => {
   for (const depth of [0, 1, 50, 98, 99, 100, 101, 5000, 100_000]) {
     for (const arrays of [false, true]) {
       const bytes = nestedDocument(depth, arrays);
       // The top-level document is level 1.
-      assert.equal(nestsDeeperThan(bytes, 0, bytes.length), depth + 1 > MAX_NESTING, `${depth}`);
+      assert.equal(deeper(bytes), depth + 1 > MAX_NESTING, `${depth}`);
     }
   }
 });
@@ -65,14 +71,35 @@ Deno.test("fuzz: random nesting of documents, arrays and scalars measures like t
     const bytes = BSON.serialize({ root: value, n: BSON.Long.fromNumber(round) });
     const depth = Math.max(target, 1) + 1;
     for (const limit of [depth - 1, depth, MAX_NESTING]) {
-      assert.equal(nestsDeeperThan(bytes, 0, bytes.length, limit), depth > limit, `${round}`);
+      assert.equal(deeper(bytes, limit), depth > limit, `${round}`);
     }
     // Truncated or corrupted bytes never throw from the depth walk.
     const cut = bytes.slice(0, Math.floor(random() * bytes.length));
-    nestsDeeperThan(cut, 0, cut.length, 1);
+    documentProblem(cut, 0, cut.length, 1);
     const flipped = bytes.slice();
     flipped[Math.floor(random() * bytes.length)] ^= 0xff;
-    nestsDeeperThan(flipped, 0, flipped.length, 1);
+    documentProblem(flipped, 0, flipped.length, 1);
+  }
+});
+
+Deno.test("a datetime no Date holds, at any depth, rejects its document and no other", () => {
+  const max = BigInt(MAX_DATE_MS);
+  for (const depth of [0, 1, 2, 7]) {
+    for (const ms of [max, -max, max + 1n, -max - 1n, 2n ** 63n - 1n, -(2n ** 63n)]) {
+      const far = ms > max || ms < -max;
+      const bytes = farDatedEvent("app.x", ms, depth);
+      assert.equal(documentProblem(bytes, 0, bytes.length), far ? "date" : undefined);
+      // What the walk says is what bson would have made of it.
+      const decoded = JSON.stringify(BSON.deserialize(bytes));
+      assert.equal(decoded.includes("null"), far, `${ms} at depth ${depth}`);
+      const ok = BSON.serialize({ type: "app.x", time: new Date(0), host: "h" });
+      const body = new Uint8Array([...ok, ...bytes, ...ok]);
+      const { events, rejected } = decodeEvents(body, { topic: "app.x" });
+      assert.deepEqual([events.length, rejected], far ? [2, 1] : [3, 0]);
+      if (far) {
+        assert.throws(() => decodeBatch(body), (error) => (error as CodecError).reason === "date");
+      }
+    }
   }
 });
 

@@ -15,6 +15,7 @@
  * @module
  */
 import { isValidType } from "./event.ts";
+import { MAX_DATE_MS } from "./bson_depth.ts";
 
 /** An event as a row: its envelope, and the rest as JSON text. */
 export interface EventRow {
@@ -33,7 +34,6 @@ const BACKSLASH = 0x5c;
 const COMMA = 0x2c;
 const COLON = 0x3a;
 const MAX_DEPTH = 90;
-const MAX_DATE_MS = 8.64e15;
 const TWO_21 = 2 ** 21;
 const HEX = "0123456789abcdef";
 const SHORT_ESCAPES: Record<number, number> = { 8: 0x62, 9: 0x74, 10: 0x6e, 12: 0x66, 13: 0x72 };
@@ -207,13 +207,11 @@ export class EventTranscoder {
       case 0x09: {
         if (at + 8 > end) throw GIVE_UP;
         const ms = this.#int64Number(at);
-        this.#ascii('{"$date":');
-        if (Math.abs(ms) <= MAX_DATE_MS) {
-          this.#byte(QUOTE);
-          this.#ascii(new Date(ms).toISOString());
-          this.#byte(QUOTE);
-        } else this.#ascii("null");
-        this.#byte(0x7d);
+        // Receivers reject such a document; the ordinary decode says so.
+        if (!(Math.abs(ms) <= MAX_DATE_MS)) throw GIVE_UP;
+        this.#ascii('{"$date":"');
+        this.#ascii(new Date(ms).toISOString());
+        this.#ascii('"}');
         return at + 8;
       }
       case 0x0a:

@@ -5,6 +5,7 @@ import { decodeBatch } from "./codec.ts";
 import { envelopeProblem } from "./event.ts";
 import { encodeFields } from "./json.ts";
 import { mulberry32 } from "./random.ts";
+import { farDatedEvent } from "./testdata/far_date.ts";
 
 /**
  * What the ordinary path makes of a document: decoded, checked, `_id` set or
@@ -169,6 +170,18 @@ Deno.test("transcoder: an nginx event takes the fast path, _id replaced in place
     transcoder.row(bytes, 0, bytes.length, "http.hit", null)?.data,
     '{"status":200,"path":"/a?b=\\"c\\"","request_time":0.012,"bytes":{"$numberLong":"1152921504606846976"}}',
   );
+});
+
+Deno.test("transcoder: a date no Date holds leaves the row to the ordinary path, which refuses it", () => {
+  const transcoder = new EventTranscoder();
+  for (const depth of [0, 1, 3]) {
+    for (const [ms, readable] of [[-8_640_000_000_000_000n, true], [2n ** 60n, false]] as const) {
+      const bytes = farDatedEvent("http.hit", ms, depth);
+      const row = transcoder.row(bytes, 0, bytes.length, "http.hit", null);
+      assert.equal(row !== undefined, readable, `${ms} at depth ${depth}`);
+      assert.deepEqual(row, ordinary(bytes, "http.hit", null));
+    }
+  }
 });
 
 Deno.test("transcoder: a document inside a larger body, and one sent on another topic", () => {

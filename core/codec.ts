@@ -7,7 +7,7 @@
 import { BSON } from "bson";
 import { envelopeProblem, type Event } from "./event.ts";
 import { writePlainDocument } from "./plain_bson.ts";
-import { MAX_NESTING, nestsDeeperThan, valueNestsDeeperThan } from "./bson_depth.ts";
+import { MAX_DATE_MS, MAX_NESTING, nestsDeeperThan, valueNestsDeeperThan } from "./bson_depth.ts";
 
 /** Smallest valid BSON document: int32 length + terminating NUL. */
 const MIN_DOCUMENT = 5;
@@ -233,8 +233,9 @@ export interface DecodeOptions {
 
 /**
  * Decodes a body into documents. Throws {@linkcode CodecError} for malformed
- * bytes (`depth` for a document nested deeper than {@linkcode MAX_NESTING});
- * never returns partial garbage.
+ * bytes (`depth` for a document nested deeper than {@linkcode MAX_NESTING},
+ * `date` for one holding a datetime no `Date` holds); never returns partial
+ * garbage.
  *
  * @example
  * ```ts
@@ -248,18 +249,26 @@ export function decodeBatch(
   options: DecodeOptions = {},
 ): Record<string, unknown>[] {
   const documents = decodeDocuments(body, options);
-  const deep = documents.indexOf(undefined);
-  if (deep !== -1) {
-    throw new CodecError("depth", `document ${deep} is nested deeper than ${MAX_NESTING} levels`);
+  const refused = documents.findIndex((document) => typeof document === "string");
+  if (refused !== -1) {
+    throw documents[refused] === "depth"
+      ? new CodecError("depth", `document ${refused} is nested deeper than ${MAX_NESTING} levels`)
+      : new CodecError(
+        "date",
+        `document ${refused} holds a date more than ${MAX_DATE_MS} ms from the epoch`,
+      );
   }
   return documents as Record<string, unknown>[];
 }
 
-/** Decodes every document; one nested deeper than {@linkcode MAX_NESTING} is `undefined`. */
+/**
+ * Decodes every document; one no receiver here can hold (nested too deep, or
+ * with a date no `Date` holds) is left as the reason why.
+ */
 function decodeDocuments(
   body: Uint8Array,
   options: DecodeOptions,
-): (Record<string, unknown> | undefined)[] {
+): (Record<string, unknown> | "depth" | "date")[] {
   const count = countDocuments(body);
   if (options.expectedCount !== undefined && count !== options.expectedCount) {
     throw new CodecError(
@@ -268,17 +277,19 @@ function decodeDocuments(
     );
   }
   const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
-  const documents: (Record<string, unknown> | undefined)[] = new Array(count);
+  const documents: (Record<string, unknown> | "depth" | "date")[] = new Array(count);
   let offset = 0;
   for (let i = 0; i < count; i++) {
     const size = view.getInt32(offset, true);
     if (nestsDeeperThan(body, offset, offset + size)) {
-      documents[i] = undefined;
+      documents[i] = "depth";
       offset += size;
       continue;
     }
     try {
-      documents[i] = BSON.deserialize(body.subarray(offset, offset + size), DESERIALIZE_OPTIONS);
+      const document = BSON.deserialize(body.subarray(offset, offset + size), DESERIALIZE_OPTIONS);
+      // bson reads a datetime beyond a Date's range as an Invalid Date.
+      documents[i] = holdsInvalidDate(document) ? "date" : document;
     } catch (error) {
       throw new CodecError(
         "bson",
@@ -319,7 +330,7 @@ export function decodeEvents(
   for (let i = options.skip ?? 0; i < documents.length; i++) {
     const document = documents[i];
     if (
-      document === undefined || envelopeProblem(document) !== undefined ||
+      typeof document === "string" || envelopeProblem(document) !== undefined ||
       (options.topic !== undefined && document.type !== options.topic)
     ) {
       rejected++;
@@ -336,6 +347,10 @@ function holdsInvalidDate(value: unknown): boolean {
   if (value === null || typeof value !== "object") return false;
   const prototype = Object.getPrototypeOf(value);
   if (!Array.isArray(value) && prototype !== Object.prototype && prototype !== null) return false;
-  for (const item of Object.values(value)) if (holdsInvalidDate(item)) return true;
+  // for-in rather than Object.values: every decoded event passes here.
+  for (const key in value) {
+    const item = (value as Record<string, unknown>)[key];
+    if (item !== null && typeof item === "object" && holdsInvalidDate(item)) return true;
+  }
   return false;
 }

@@ -61,4 +61,4 @@ export {
   type SequenceVerdict,
   type StreamCounters,
 } from "../sequence.ts";
-export { MAX_NESTING, nestsDeeperThan } from "../bson_depth.ts";
+export { documentProblem, MAX_DATE_MS, MAX_NESTING } from "../bson_depth.ts";

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { MAX_NESTING, nestsDeeperThan } from "@eventstorm/core/protocol";
+import { documentProblem, MAX_DATE_MS, MAX_NESTING } from "@eventstorm/core/protocol";
 
 /**
  * The fields of one `http.hit` the dashboard uses; undefined when absent or of another type.
@@ -191,7 +191,13 @@ export function scanHttpHits(
           case 0x11: // timestamp
             if (at + 8 > end) throw new Malformed();
             if (kind === 0x12) number = Number(view.getBigInt64(at, true));
-            if (kind === 0x09 && keyLength === 4 && keyIs(body, keyStart, KEY_TIME)) timeOk = true;
+            if (kind === 0x09) {
+              // Other receivers reject a time no Date holds: so does this one.
+              if (!(Math.abs(Number(view.getBigInt64(at, true))) <= MAX_DATE_MS)) {
+                throw new Malformed();
+              }
+              if (keyLength === 4 && keyIs(body, keyStart, KEY_TIME)) timeOk = true;
+            }
             at += 8;
             break;
           case 0x02: { // string
@@ -217,8 +223,8 @@ export function scanHttpHits(
             if (at + 4 > end) throw new Malformed();
             const length = view.getInt32(at, true);
             if (length < 5 || at + length > end) throw new Malformed();
-            // Skipped unread, but not past the protocol's depth limit (the top level is 1).
-            if (nestsDeeperThan(body, at, at + length, MAX_NESTING - 1)) throw new Malformed();
+            // Skipped unread, but not past what other receivers reject (the top level is depth 1).
+            if (documentProblem(body, at, at + length, MAX_NESTING - 1)) throw new Malformed();
             at += length;
             break;
           }

@@ -3,6 +3,7 @@ import type { Event } from "@eventstorm/core";
 import { decodeEvents, encodeBatch, MAX_NESTING } from "@eventstorm/core/protocol";
 import { DemoEvents } from "@eventstorm/source-demo";
 import { Long, ObjectId } from "bson";
+import { farDatedEvent } from "../../core/testdata/far_date.ts";
 import { type HttpHitFields, scanHttpHits } from "./http_scan.ts";
 
 function expected(event: Event): HttpHitFields {
@@ -122,6 +123,17 @@ Deno.test("scanHttpHits drops documents deeper than the protocol allows, as a fu
   assert.equal(scanAll(deeper).rejected, 1);
   // 100,000 deep: counted, no stack involved.
   assert.equal(scanAll(nestedHit(100_000)).rejected, 1);
+});
+
+Deno.test("scanHttpHits drops a date no Date holds, as time or deep in a field, as a full decode does", () => {
+  for (const depth of [0, 1, 4]) {
+    for (const [ms, kept] of [[8_640_000_000_000_000n, 1], [8_640_000_000_000_001n, 0]] as const) {
+      const body = farDatedEvent("http.hit", ms, depth);
+      assert.equal(decodeEvents(body).events.length, kept);
+      const scanned = scanAll(body);
+      assert.deepEqual([scanned.events, scanned.rejected], [kept, 1 - kept], `${ms} at ${depth}`);
+    }
+  }
 });
 
 Deno.test("scanHttpHits rejects bad envelopes and bad BSON without throwing", () => {
