@@ -25,7 +25,7 @@ export interface ValidExpectation {
   header: { count: number; source: string; first: string } | null;
   /** Canonical Extended JSON v2 of each delivered event, in order. */
   events: Record<string, unknown>[];
-  /** Documents dropped one by one for an invalid envelope. */
+  /** Documents dropped one by one: an invalid envelope, too deep, a date no Date holds. */
   rejected: number;
 }
 
@@ -86,11 +86,12 @@ function valid(
     source?: bigint;
     first?: bigint;
     legacy?: boolean;
-    rejectedDocs?: Record<string, unknown>[];
+    /** Canonical Extended JSON, or bytes for what Extended JSON cannot express. */
+    rejectedDocs?: (Record<string, unknown> | Uint8Array)[];
   } = {},
 ): Vector {
   const docs = [...events, ...(options.rejectedDocs ?? [])];
-  const body = concat(docs.map(bson));
+  const body = concat(docs.map((doc) => doc instanceof Uint8Array ? doc : bson(doc)));
   const source = options.source ?? SOURCE;
   const first = options.first ?? 0n;
   const frames = options.legacy
@@ -232,6 +233,21 @@ export function vectors(): Record<string, Vector> {
         ],
       },
     ),
+    "valid-rejected-limits": valid(
+      "a valid message whose second document nests 101 levels deep, third has a time and fourth a field's date past 8.64e15 ms: one delivered, three rejected",
+      "http.hit",
+      [hit],
+      {
+        rejectedDocs: [
+          bson(event("http.hit", { deep: nested(100) })),
+          withDate(bson(event("http.hit", {}, "1999-01-01T00:00:00.000Z")), 8_640_000_000_000_001n),
+          withDate(
+            bson(event("http.hit", { at: [{ when: date("1999-01-01T00:00:00.000Z") }] })),
+            -8_640_000_000_000_001n,
+          ),
+        ],
+      },
+    ),
     "valid-large-index": valid(
       "indexes past 2^32 and the largest source id",
       "app.deploy",
@@ -329,6 +345,24 @@ export function vectors(): Record<string, Vector> {
       "bson",
     ),
   };
+}
+
+/** `{a: {a: … {} …}}`, `levels` documents deep. */
+function nested(levels: number): Record<string, unknown> {
+  let value: Record<string, unknown> = {};
+  for (let level = 1; level < levels; level++) value = { a: value };
+  return value;
+}
+
+/** `document` with its one datetime of 1999-01-01 set to `ms`, which no Date holds. */
+function withDate(document: Uint8Array, ms: bigint): Uint8Array {
+  const copy = document.slice();
+  const view = new DataView(copy.buffer);
+  const marker = BigInt(Date.parse("1999-01-01T00:00:00.000Z"));
+  let at = 0;
+  while (view.getBigInt64(at, true) !== marker) at++;
+  view.setBigInt64(at, ms, true);
+  return copy;
 }
 
 /** `document` with the first byte of its "GET" string value made invalid UTF-8. */

@@ -189,7 +189,8 @@ int es_emitter_close (es_emitter_t *self);
     fields; `time` (a BSON date) and `host` (a string) are taken from FIELDS
     when present, else now and options.host; a `type` in FIELDS must equal
     TYPE. The document is type, time, host, then the other fields in order.
-    Never blocks. Returns ES_OK when accepted (even if it is later dropped:
+    A time more than 8.64e15 ms from the epoch is ES_EINVAL: receivers
+    reject it (docs/protocol.md, Validation step 6). Never blocks. Returns ES_OK when accepted (even if it is later dropped:
     see the stats), ES_EINVAL, ES_EOVERSIZED, ES_EFORKED, ES_ENOMEM.         */
 int es_emit (es_emitter_t *self, const char *type, const bson_t *fields);
 
@@ -316,8 +317,10 @@ es_drop_reason_t es_message_decode (const uint8_t *const *frames, const size_t *
     0 at the end.                                                            */
 int es_message_next (const es_message_t *message, size_t *offset, bson_t *document);
 
-/*  1 when DOCUMENT's envelope is valid for TOPIC: `type` equals it, `time`
-    is a BSON date, `host` a string.                                         */
+/*  1 when DOCUMENT is an event a receiver delivers on TOPIC: `type` equals
+    it, `time` is a BSON date, `host` a string, and (step 6 of "Validation")
+    it nests no deeper than 100 levels and holds no date more than 8.64e15 ms
+    from the epoch. 0 means: count it as rejected.                           */
 int es_envelope_valid (const bson_t *document, const uint8_t *topic, size_t topic_size);
 
 #ifdef __cplusplus

@@ -3,10 +3,18 @@
 
 #include <string.h>
 
-/*  Deeper documents are refused before libbson sees them: its validator
+/*  Deeper documents are rejected before libbson sees them: its validator
     recurses, and a 16 MiB message of nested documents would exhaust the
     stack of the host program.                                               */
 #define MAX_DEPTH 100
+
+/*  What the structural walk makes of one document.                          */
+typedef enum {
+    SHAPE_MALFORMED,
+    SHAPE_OK,
+    SHAPE_TOO_DEEP,     /* well formed as far as walked; rejected unread     */
+    SHAPE_FAR_DATE      /* well formed; rejected                             */
+} shape_t;
 
 static const char *s_reason_names[ES_DROP_REASONS] = {
     "none", "frames", "topic", "header_size", "magic", "version", "flags",
@@ -126,37 +134,41 @@ static bool s_utf8_ok (const uint8_t *text, size_t size)
 }
 
 /*  Structural walk of one document without recursion: element sizes fit,
-    nesting stays below MAX_DEPTH. libbson then checks the rest (UTF-8...). */
-static bool s_structure_ok (const uint8_t *doc, size_t size)
+    names and strings are UTF-8, nesting stays within MAX_DEPTH levels (the
+    top level is 1), dates within ES_MAX_DATE_MS. libbson then checks the rest. */
+static shape_t s_shape (const uint8_t *doc, size_t size)
 {
     size_t ends[MAX_DEPTH];     /* end offset of each open document */
     int depth = 0;
+    bool far_date = false;
     ends[0] = size;
     size_t at = 4;
     while (true) {
         size_t end = ends[depth];
         if (at >= end)
-            return false;
+            return SHAPE_MALFORMED;
         uint8_t kind = doc[at++];
         if (kind == 0) {
             if (at != end)
-                return false;
+                return SHAPE_MALFORMED;
             if (depth == 0)
-                return true;
+                return far_date ? SHAPE_FAR_DATE : SHAPE_OK;
             depth--;
             continue;
         }
         const uint8_t *name_end = memchr (doc + at, 0, end - at);
         if (!name_end || !s_utf8_ok (doc + at, (size_t) (name_end - (doc + at))))
-            return false;
+            return SHAPE_MALFORMED;
         at = (size_t) (name_end - doc) + 1;
         int64_t left = (int64_t) (end - at);
         int64_t value = s_value_size (kind, doc + at, left);
         if (value < 0 || value > left)
-            return false;
+            return SHAPE_MALFORMED;
         if (kind == 0x03 || kind == 0x04) {
-            if (value < 5 || doc[at + (size_t) value - 1] != 0 || depth + 1 >= MAX_DEPTH)
-                return false;
+            if (value < 5 || doc[at + (size_t) value - 1] != 0)
+                return SHAPE_MALFORMED;
+            if (depth + 1 >= MAX_DEPTH)
+                return SHAPE_TOO_DEEP;
             ends[++depth] = at + (size_t) value;
             at += 4;
             continue;
@@ -164,15 +176,23 @@ static bool s_structure_ok (const uint8_t *doc, size_t size)
         if ((kind == 0x02 || kind == 0x0D || kind == 0x0E) &&
             (value < 5 || doc[at + (size_t) value - 1] != 0 ||
              !s_utf8_ok (doc + at + 4, (size_t) value - 5)))
-            return false;
+            return SHAPE_MALFORMED;
+        if (kind == 0x09) {
+            int64_t ms = (int64_t) es_le64 (doc + at);
+            if (ms > ES_MAX_DATE_MS || ms < -ES_MAX_DATE_MS)
+                far_date = true;
+        }
         at += (size_t) value;
     }
 }
 
 static bool s_document_ok (const uint8_t *doc, size_t size)
 {
-    if (!s_structure_ok (doc, size))
+    shape_t shape = s_shape (doc, size);
+    if (shape == SHAPE_MALFORMED)
         return false;
+    if (shape == SHAPE_TOO_DEEP)
+        return true;            /* rejected by es_envelope_valid, never decoded */
     bson_t bson;
     if (!bson_init_static (&bson, doc, size))
         return false;
@@ -256,6 +276,8 @@ int es_message_next (const es_message_t *message, size_t *offset, bson_t *docume
 
 int es_envelope_valid (const bson_t *document, const uint8_t *topic, size_t topic_size)
 {
+    if (s_shape (bson_get_data (document), document->len) != SHAPE_OK)
+        return 0;
     bson_iter_t iter;
     if (!bson_iter_init (&iter, document))
         return 0;

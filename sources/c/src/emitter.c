@@ -456,6 +456,11 @@ static int s_build (es_emitter_t *self, const char *type, size_t length, const i
     }
     if (!have_time)
         time_ms = at_ms ? *at_ms : es_realtime_ms ();
+    if (time_ms > ES_MAX_DATE_MS || time_ms < -ES_MAX_DATE_MS) {
+        es_format_error (self->error, "time %" PRId64 " ms is beyond what receivers hold (8.64e15)",
+                         time_ms);
+        return ES_EINVAL;
+    }
     bson_append_utf8 (doc, "type", 4, type, (int) length);
     bson_append_date_time (doc, "time", 4, time_ms);
     bson_append_utf8 (doc, "host", 4, host, (int) host_length);
@@ -516,6 +521,12 @@ static uint8_t *s_put_string (uint8_t *at, const char *key, const char *value, s
 static int s_append_plain (es_emitter_t *self, topic_t *topic, const int64_t *at_ms,
                            const bson_t *fields)
 {
+    if (at_ms && (*at_ms > ES_MAX_DATE_MS || *at_ms < -ES_MAX_DATE_MS)) {
+        self->stats.invalid++;
+        es_format_error (self->error, "time %" PRId64 " ms is beyond what receivers hold (8.64e15)",
+                         *at_ms);
+        return ES_EINVAL;
+    }
     size_t fields_size = fields ? fields->len - 5 : 0;
     size_t size = 4 + (11 + topic->length) + 14 + (11 + self->host_length) + fields_size + 1;
     if (size > self->max_event_bytes)

@@ -9,6 +9,11 @@
 
 #define ES_ERROR_SIZE 256
 
+/*  Furthest a datetime may lie from the epoch: a JavaScript Date's range.
+    Receivers in TypeScript cannot hold more, so every receiver rejects it
+    (docs/protocol.md, Validation step 6).                                   */
+#define ES_MAX_DATE_MS 8640000000000000LL
+
 /*  Formats a one-line message into BUFFER (ES_ERROR_SIZE bytes).            */
 void es_format_error (char *buffer, const char *format, ...)
     __attribute__ ((format (printf, 2, 3)));

@@ -32,6 +32,8 @@ static es_drop_reason_t s_nested (int levels, es_message_t *message)
     bson_t children[levels];
     bson_t *parent = chain;
     bson_append_utf8 (chain, "type", 4, "app.x", 5);
+    bson_append_date_time (chain, "time", 4, 0);
+    bson_append_utf8 (chain, "host", 4, "h", 1);
     for (int i = 0; i < levels; i++) {
         bson_append_document_begin (parent, "a", 1, &children[i]);
         parent = &children[i];
@@ -44,6 +46,35 @@ static es_drop_reason_t s_nested (int levels, es_message_t *message)
     es_header_encode (header, 1, 9, 0);
     es_drop_reason_t reason = s_decode ("app.x", header, 24, copy, chain->len, message);
     bson_destroy (chain);
+    return reason;
+}
+
+/*  Whether the one document of a decoded MESSAGE is delivered. */
+static int s_delivered (const es_message_t *message)
+{
+    size_t offset = 0;
+    bson_t document;
+    if (!es_message_next (message, &offset, &document))
+        return -1;
+    return es_envelope_valid (&document, message->topic, message->topic_size);
+}
+
+/*  An event whose time, or a date in an array in a field, is MS, decoded.   */
+static es_drop_reason_t s_dated (int64_t ms, bool in_field, es_message_t *message)
+{
+    bson_t event = BSON_INITIALIZER, array;
+    bson_append_utf8 (&event, "type", 4, "app.x", 5);
+    bson_append_date_time (&event, "time", 4, in_field ? 0 : ms);
+    bson_append_utf8 (&event, "host", 4, "h", 1);
+    bson_append_array_begin (&event, "at", 2, &array);
+    bson_append_date_time (&array, "0", 1, in_field ? ms : 0);
+    bson_append_array_end (&event, &array);
+    static uint8_t copy[1024];
+    memcpy (copy, bson_get_data (&event), event.len);
+    uint8_t header[ES_HEADER_SIZE];
+    es_header_encode (header, 1, 9, 0);
+    es_drop_reason_t reason = s_decode ("app.x", header, 24, copy, event.len, message);
+    bson_destroy (&event);
     return reason;
 }
 
@@ -140,9 +171,29 @@ int main (void)
     CHECK_EQ (s_decode ("app.x", broken, 24, bson_get_data (latin), latin->len, &message),
               ES_DROP_BSON);
 
-    /* Deep nesting is refused, not recursed into; shallow nesting passes. */
+    /* Deeper than 100 levels (the top is 1) is rejected one by one, not
+       recursed into, and does not drop its message; 100 levels pass. */
     CHECK_EQ (s_nested (20, &message), ES_DROP_NONE);
-    CHECK_EQ (s_nested (5000, &message), ES_DROP_BSON);
+    CHECK_EQ (s_delivered (&message), 1);
+    CHECK_EQ (s_nested (99, &message), ES_DROP_NONE);
+    CHECK_EQ (s_delivered (&message), 1);
+    CHECK_EQ (s_nested (100, &message), ES_DROP_NONE);
+    CHECK_EQ (s_delivered (&message), 0);
+    CHECK_EQ (s_nested (5000, &message), ES_DROP_NONE);
+    CHECK_EQ (s_delivered (&message), 0);
+
+    /* A date beyond a JavaScript Date's range, as the time or in a field, is
+       rejected; at the edge it is delivered. */
+    for (int in_field = 0; in_field < 2; in_field++) {
+        CHECK_EQ (s_dated (8640000000000000LL, in_field, &message), ES_DROP_NONE);
+        CHECK_EQ (s_delivered (&message), 1);
+        CHECK_EQ (s_dated (-8640000000000000LL, in_field, &message), ES_DROP_NONE);
+        CHECK_EQ (s_delivered (&message), 1);
+        CHECK_EQ (s_dated (8640000000000001LL, in_field, &message), ES_DROP_NONE);
+        CHECK_EQ (s_delivered (&message), 0);
+        CHECK_EQ (s_dated (INT64_MIN, in_field, &message), ES_DROP_NONE);
+        CHECK_EQ (s_delivered (&message), 0);
+    }
     CHECK_EQ (strcmp (es_drop_reason_name (ES_DROP_HEADER_SIZE), "header_size"), 0);
     CHECK_EQ (strcmp (es_drop_reason_name (ES_DROP_COUNT), "count"), 0);
     bson_destroy (good);

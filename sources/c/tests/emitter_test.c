@@ -207,14 +207,21 @@ static void s_refuses_bad_events (void *context)
     CHECK_EQ (es_emit_json (emitter, "app.x", "{\"host\": 5}"), ES_EINVAL);
     CHECK_EQ (es_emit_json (emitter, "app.x", "{\"type\": \"app.x\", \"host\": \"h\", "
                                               "\"time\": {\"$date\": 5}}"), ES_OK);
+    /* A time no receiver holds, given or in the fields; the edge is fine. */
+    CHECK_EQ (es_emit_at (emitter, "app.x", 8640000000000001LL, NULL), ES_EINVAL);
+    CHECK (strstr (es_emitter_error (emitter), "beyond what receivers hold"));
+    CHECK_EQ (es_emit_json (emitter, "app.x", "{\"time\": {\"$date\": "
+                                              "{\"$numberLong\": \"-8640000000000001\"}}}"),
+              ES_EINVAL);
+    CHECK_EQ (es_emit_at (emitter, "app.x", -8640000000000000LL, NULL), ES_OK);
     char big[400];
     snprintf (big, sizeof big, "{\"text\": \"%0300d\"}", 1);
     CHECK_EQ (es_emit_json (emitter, "app.x", big), ES_EOVERSIZED);
     es_emitter_stats_t stats;
     es_emitter_stats (emitter, &stats);
-    CHECK_EQ (stats.invalid, 6);
+    CHECK_EQ (stats.invalid, 8);
     CHECK_EQ (stats.oversized, 1);
-    CHECK_EQ (stats.events, 1);
+    CHECK_EQ (stats.events, 2);
     es_emitter_destroy (&emitter);
 
     CHECK (es_emitter_new ("", NULL) == NULL);

@@ -208,13 +208,16 @@ RSpec.describe Eventstorm::Emitter do
     expect((stamped.to_i * 1000) + (stamped.usec / 1000)).to be_between(before, after)
   end
 
-  it "rejects an invalid type and an unknown endpoint clearly" do
+  it "rejects an invalid type, a time receivers reject and an unknown endpoint clearly" do
     expect { described_class.new("udp://x:1") }.to raise_error(ArgumentError, /bad endpoint/)
     emitter = open_emitter(">#{endpoint}")
     expect { emitter.emit("Bad Type") }.to raise_error(ArgumentError, /invalid event type/)
     expect { emitter.emit("eventstorm.stats") }.to raise_error(ArgumentError, /reserved/)
+    far = Time.at(8_640_000_000_000, 1, :millisecond)
+    expect { emitter.emit("app.far", time: far) }.to raise_error(ArgumentError, /8\.64e15 ms/)
+    expect { emitter.emit("app.far", time: Time.at(-8_640_000_000_000)) }.not_to raise_error
     emitter.emit("app.big", blob: "x" * (2 << 20))
-    expect(emitter.stats).to include(emitted: 1, oversized: 1, waiting: 0)
+    expect(emitter.stats).to include(emitted: 2, oversized: 1, waiting: 1)
     emitter.close(timeout: 0)
     expect { emitter.emit("app.x") }.to raise_error(Eventstorm::Error, /closed/)
   end

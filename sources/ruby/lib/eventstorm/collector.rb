@@ -118,7 +118,12 @@ module Eventstorm
     end
 
     def deliver(message)
-      documents = message.documents.map { |bytes| Protocol.decode(bytes) }
+      documents = message.documents.map do |bytes|
+        Protocol.decode(bytes)
+      rescue Protocol::Invalid => e
+        # Too deep is one rejected event; anything else drops the message.
+        raise unless e.reason == "depth"
+      end
       @stats[:messages] += 1
       skip = 0
       if message.source
@@ -131,7 +136,7 @@ module Eventstorm
         @stats[:unaccounted] += documents.size
       end
       documents.drop(skip).each do |document|
-        if Protocol.envelope?(document, message.topic)
+        if document && Protocol.event?(document, message.topic)
           @stats[:events] += 1
           @pending << document
         else

@@ -84,7 +84,8 @@ module Eventstorm
     # @param time [Time] when it happened (default now)
     # @param fields [Hash] the event's own fields, flat; keys become strings
     # @return [void]
-    # @raise [ArgumentError] for an invalid type or a field BSON cannot hold
+    # @raise [ArgumentError] for an invalid type, a time more than 8.64e15 ms from the epoch
+    #   (receivers reject it) or a field BSON cannot hold
     # @raise [Eventstorm::Error] after {#close}
     # @example
     #   emitter.emit("app.deploy", version: "1.2", took: 3.5)
@@ -271,6 +272,10 @@ module Eventstorm
                elsif time.instance_of?(Time)
                  (time.to_i * 1000) + (time.usec / 1000)
                end
+      if millis && millis.abs > Protocol::MAX_DATE_MS
+        raise ArgumentError, "time #{time} is more than 8.64e15 ms from the epoch: receivers reject it"
+      end
+
       (millis && fast_encode(envelope, millis, fields)) ||
         encode(envelope(type, time || Time.at(millis / 1000, millis % 1000, :millisecond), fields))
     end

@@ -20,6 +20,11 @@ module Eventstorm
     MAX_TOPIC = 255
     # Default largest message a receiver accepts (ZMQ_MAXMSGSIZE).
     MAX_MESSAGE = 16 << 20
+    # Deepest nesting an event may have; the top-level document is level 1 (step 6).
+    MAX_NESTING = 100
+    # Furthest a datetime may lie from the epoch, in milliseconds: a JavaScript Date's
+    # range, which receivers in TypeScript cannot exceed, so every receiver rejects more.
+    MAX_DATE_MS = 8_640_000_000_000_000
     # Every drop reason of the "Validation" section, in the order the checks run.
     REASONS = %w[frames topic header_size magic version flags index bson oversized truncated
                  count].freeze
@@ -150,10 +155,13 @@ module Eventstorm
     # @param bytes [String]
     # @param mode [Symbol, nil] nil for plain Ruby values, :bson to keep BSON wrapper types
     # @return [BSON::Document]
-    # @raise [Invalid] "bson" when the document does not decode or holds invalid UTF-8
+    # @raise [Invalid] "bson" when the document does not decode or holds invalid UTF-8;
+    #   "depth" when it nests deeper than {MAX_NESTING} (bson-ruby would recurse into it)
     # @example
     #   Eventstorm::Protocol.decode(bytes)["type"] #=> "http.hit"
     def decode(bytes, mode: nil)
+      raise Invalid, "depth" if deeper_than?(bytes, MAX_NESTING)
+
       document = BSON::Document.from_bson(BSON::ByteBuffer.new(bytes), mode: mode)
       raise Invalid, "bson" unless utf8?(document)
 
@@ -176,6 +184,92 @@ module Eventstorm
     def envelope?(document, topic)
       document["type"] == topic && document["time"].is_a?(Time) && document["host"].is_a?(String)
     end
+
+    # Is a decoded document an event a receiver delivers on +topic+ (step 6): a valid
+    # envelope, and no date more than {MAX_DATE_MS} from the epoch, at any depth?
+    #
+    # @param document [Hash]
+    # @param topic [String]
+    # @return [Boolean]
+    # @example
+    #   Eventstorm::Protocol.event?(event, "http.hit")
+    def event?(document, topic)
+      envelope?(document, topic) && !far_date?(document)
+    end
+
+    # Does the BSON document in +bytes+ nest deeper than +limit+ levels? Walks the bytes
+    # without recursion; malformed bytes answer false and are left to the decoder.
+    #
+    # @param bytes [String] binary
+    # @param limit [Integer]
+    # @return [Boolean]
+    # @example
+    #   Eventstorm::Protocol.deeper_than?({ "a" => { "b" => 1 } }.to_bson.to_s, 1) #=> true
+    def deeper_than?(bytes, limit)
+      ends = [bytes.bytesize]
+      offset = 4
+      until ends.empty?
+        return false if offset >= bytes.bytesize
+
+        type = bytes.getbyte(offset)
+        offset += 1
+        if type.zero?
+          offset = ends.pop
+          next
+        end
+        name_end = bytes.index("\0", offset) or return false
+        offset = name_end + 1
+        return false if offset + 4 > bytes.bytesize
+
+        if type == 0x03 || type == 0x04
+          return true if ends.size >= limit
+
+          ends << offset + bytes.unpack1("l<", offset: offset)
+          offset += 4
+        elsif type == 0x0F # code with scope: total length, string, then the scope document
+          return false if offset + 8 > bytes.bytesize
+          return true if ends.size >= limit
+
+          ends << offset + bytes.unpack1("l<", offset: offset)
+          offset += 12 + bytes.unpack1("l<", offset: offset + 4)
+        else
+          size = value_size(type, bytes, offset) or return false
+          offset += size
+        end
+      end
+      false
+    end
+
+    # Bytes of a non-container value of BSON +type+ at +offset+; nil for a type or
+    # layout the walk does not follow.
+    def value_size(type, bytes, offset)
+      case type
+      when 0x01, 0x09, 0x11, 0x12 then 8
+      when 0x02, 0x0D, 0x0E then 4 + bytes.unpack1("l<", offset: offset)
+      when 0x05 then 5 + bytes.unpack1("l<", offset: offset)
+      when 0x07 then 12
+      when 0x08 then 1
+      when 0x10 then 4
+      when 0x13 then 16
+      when 0x0C then 16 + bytes.unpack1("l<", offset: offset)
+      when 0x06, 0x0A, 0x7F, 0xFF then 0
+      when 0x0B
+        pattern_end = bytes.index("\0", offset) or return nil
+        options_end = bytes.index("\0", pattern_end + 1) or return nil
+        options_end + 1 - offset
+      end
+    end
+    private_class_method :value_size
+
+    def far_date?(value)
+      case value
+      when Time then (value.to_r * 1000).abs > MAX_DATE_MS
+      when Hash then value.each_value.any? { |item| far_date?(item) }
+      when Array then value.any? { |item| far_date?(item) }
+      else false
+      end
+    end
+    private_class_method :far_date?
 
     def utf8?(value)
       case value
