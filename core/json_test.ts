@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Binary, BSON, Decimal128, Long, ObjectId, Timestamp } from "bson";
-import { decodeBatch } from "./codec.ts";
+import { decodeEvents } from "./codec.ts";
 import {
   decodeFields,
   decodeValue,
@@ -162,7 +162,8 @@ Deno.test("the JSON dialect round-trips every valid vector of docs/vectors exact
     if (!entry.name.startsWith("valid-") || !entry.name.endsWith(".json")) continue;
     const vector = JSON.parse(Deno.readTextFileSync(new URL(entry.name, dir)));
     const body = hex(vector.frames[vector.frames.length - 1]);
-    for (const document of decodeBatch(body)) {
+    // The documents a receiver delivers: rejected ones (too deep, a date no Date holds) are not.
+    for (const document of decodeEvents(body).events) {
       const line = toJsonLine(document);
       const back = fromJsonLine(line);
       // Byte for byte: the JSON keeps every value and BSON type the decoder gave

@@ -27,6 +27,7 @@ import {
   CURVE_CLIENT_FLAGS,
   curveFromFlags,
   type CurveOptions,
+  warnPerFrameLimit,
   warnPlaintextBinds,
 } from "./curve/options.ts";
 import type { CollectorOptions } from "./collector.ts";
@@ -284,6 +285,7 @@ export async function runSinkMain<F extends Record<string, FlagSpec>, B extends 
   console.error(`sink ${sink.name}: receiving from ${from.join(", ")}`);
   warnUnresolvableHosts(`sink ${sink.name}`, from);
   warnPlaintextBinds(`sink ${sink.name}`, from.flatMap(parseEndpoints), curve);
+  warnPerFrameLimit(`sink ${sink.name}`, from.flatMap(parseEndpoints));
   const announcement = sink.announce?.(backend);
   if (announcement !== undefined) console.log(announcement);
   const own = Object.keys(backend.counters?.() ?? {});

@@ -95,7 +95,8 @@ export const ROUTER_COMMAND = {
       value: "BYTES",
       default: String(DEFAULT_MAX_MESSAGE_SIZE) as string,
       help: "largest message accepted from a source (larger: counted oversized; a frame over " +
-        "1.25 times this: the source is disconnected, counted in disconnects)",
+        "1.25 times this, or a message with the libzmq of scripts/libzmq.sh: the source is " +
+        "disconnected, counted in disconnects)",
     },
     "sink-hwm": {
       type: "string",

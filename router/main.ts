@@ -10,6 +10,7 @@ import {
   parseFlags,
   runCommand,
   shutdownSignal,
+  warnPerFrameLimit,
   warnPlaintextBinds,
   warnUnresolvableHosts,
 } from "@eventstorm/core/cli";
@@ -46,6 +47,7 @@ async function routerMain(args: string[]): Promise<number> {
     );
   }
   warnPlaintextBinds("router", endpoints, config.curve);
+  warnPerFrameLimit("router", endpoints);
   warnUnresolvableHosts("router", [...config.sources, ...config.sinks]);
   await router.run(shutdownSignal());
   return 0;

@@ -63,11 +63,11 @@ export function cli(
 }
 
 /**
- * Runs `deno run -A MAIN ARGS` as a child process, its stderr gathered as it comes
- * (stdout discarded); `stop` signals it and resolves with its status once stderr
- * is drained.
+ * Runs `deno run -A MAIN ARGS` as a child process (with `env` added to this
+ * one's), its stderr gathered as it comes (stdout discarded); `stop` signals it
+ * and resolves with its status once stderr is drained.
  */
-export function stderrChild(main: string, args: string[]): {
+export function stderrChild(main: string, args: string[], env?: Record<string, string>): {
   child: Deno.ChildProcess;
   stderr: () => string;
   stop: (signal?: Deno.Signal) => Promise<Deno.CommandStatus>;
@@ -77,6 +77,7 @@ export function stderrChild(main: string, args: string[]): {
     stdin: "null",
     stdout: "null",
     stderr: "piped",
+    env,
   }).spawn();
   let stderr = "";
   const reading = (async () => {

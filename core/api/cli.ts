@@ -85,5 +85,6 @@ export {
   CURVE_CLIENT_FLAGS,
   curveFromFlags,
   serverKeyFrom,
+  warnPerFrameLimit,
   warnPlaintextBinds,
 } from "../curve/options.ts";

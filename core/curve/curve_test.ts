@@ -3,7 +3,8 @@ import { Collector } from "../collector.ts";
 import { Emitter } from "../emitter.ts";
 import { type Refusal, Relay } from "../relay.ts";
 import { generateKeyPair, type KeyPair, writeKeyPair } from "./certificate.ts";
-import type { CurveOptions } from "./options.ts";
+import { type CurveOptions, warnPerFrameLimit } from "./options.ts";
+import { loadLibzmq } from "../zmq/ffi.ts";
 import { sleep, waitFor } from "../../tests/wait.ts";
 
 interface Setup {
@@ -216,4 +217,28 @@ Deno.test("curve: a source may bind as a CURVE server and a sink connect straigh
   assert.equal(received, 100);
   await source.close();
   await collector.close();
+});
+
+Deno.test("warnPerFrameLimit: a network bind on a libzmq that caps frames only is warned about once", () => {
+  const lines: string[] = [];
+  const loopback = [{ bind: true, address: "tcp://127.0.0.1:5555" }];
+  const network = [
+    { bind: true, address: "tcp://0.0.0.0:5555" },
+    { bind: true, address: "tcp://[::]:5556" },
+    { bind: false, address: "tcp://10.0.0.1:5555" },
+  ];
+  warnPerFrameLimit("router", loopback, (line) => lines.push(line));
+  assert.equal(lines.length, 0);
+  warnPerFrameLimit("router", network, (line) => lines.push(line));
+  const lib = loadLibzmq();
+  if (lib.boundsWholeMessages) assert.equal(lines.length, 0);
+  else {
+    assert.equal(lines.length, 1);
+    assert.match(
+      lines[0],
+      /^router: warning: libzmq \S+ \(.+\) caps each frame, not whole messages/,
+    );
+  }
+  // Debian's libzmq is stock: the limit is the patch's alone.
+  if (lib.path.includes("-linux-gnu/")) assert.equal(lib.boundsWholeMessages, false);
 });

@@ -213,13 +213,46 @@ export function warnPlaintextBinds(
   print: (line: string) => void = console.error,
 ): void {
   if (curve) return;
-  for (const endpoint of endpoints) {
-    if (!endpoint.bind || !endpoint.address.startsWith("tcp://")) continue;
-    const host = endpoint.address.slice(6).replace(/:[^:]*$/, "").replace(/^\[|\]$/g, "");
-    if (host === "localhost" || host === "::1" || /^127\./.test(host)) continue;
+  for (const endpoint of networkBinds(endpoints)) {
     print(
       `${label}: warning: ${endpoint.address} is plaintext TCP on a non-loopback address: ` +
         "anyone who reaches it can read and send events (see docs/security.md: --curve-secret)",
     );
   }
+}
+
+/**
+ * Warns once when a receiver binds TCP on an address other than loopback while
+ * the loaded libzmq caps each frame of a message, not the message: a connected
+ * peer could make the process hold any number of frames. A libzmq built by
+ * `scripts/libzmq.sh` caps whole messages and keeps this quiet.
+ *
+ * @example
+ * ```ts
+ * import { warnPerFrameLimit } from "@eventstorm/core/cli";
+ * warnPerFrameLimit("router", [{ bind: true, address: "tcp://127.0.0.1:5555" }]); // quiet
+ * ```
+ */
+export function warnPerFrameLimit(
+  label: string,
+  endpoints: readonly Endpoint[],
+  print: (line: string) => void = console.error,
+): void {
+  if (networkBinds(endpoints).length === 0) return;
+  const lib = loadLibzmq();
+  if (lib.boundsWholeMessages) return;
+  print(
+    `${label}: warning: libzmq ${lib.version} (${lib.path}) caps each frame, not whole ` +
+      "messages: a connected peer can make this process hold many frames " +
+      "(see docs/security-notes.md: scripts/libzmq.sh builds one that caps messages)",
+  );
+}
+
+/** Endpoints that bind TCP on an address other than loopback. */
+function networkBinds(endpoints: readonly Endpoint[]): Endpoint[] {
+  return endpoints.filter((endpoint) => {
+    if (!endpoint.bind || !endpoint.address.startsWith("tcp://")) return false;
+    const host = endpoint.address.slice(6).replace(/:[^:]*$/, "").replace(/^\[|\]$/g, "");
+    return !(host === "localhost" || host === "::1" || /^127\./.test(host));
+  });
 }

@@ -43,6 +43,8 @@ const SYMBOLS = {
   zmq_curve_keypair: { parameters: ["buffer", "buffer"], result: "i32", optional: true },
   zmq_curve_public: { parameters: ["buffer", "buffer"], result: "i32", optional: true },
   zmq_socket_monitor: { parameters: ["pointer", "buffer", "i32"], result: "i32", optional: true },
+  // Only in a libzmq built by scripts/libzmq.sh: ZMQ_MAXMSGSIZE bounds whole messages.
+  zmq_eventstorm_whole_message_limit: { parameters: [], result: "i32", optional: true },
 } as const;
 
 /** The loaded libzmq: its symbols and where it came from. */
@@ -53,13 +55,18 @@ export interface LibZmq {
   path: string;
   /** libzmq version as `major.minor.patch`. */
   version: string;
+  /**
+   * Whether `ZMQ_MAXMSGSIZE` bounds a whole multipart message (a libzmq built by
+   * scripts/libzmq.sh) rather than each frame alone (stock libzmq).
+   */
+  boundsWholeMessages: boolean;
 }
 
 let loaded: LibZmq | undefined;
 
 /**
- * Candidate paths for libzmq, in order: `EVENTSTORM_LIBZMQ`, the system library,
- * then the copy of libzmq that npm `zeromq` links into its `addon.node` (its
+ * Candidate paths for libzmq, in order: `EVENTSTORM_LIBZMQ`, the build of
+ * scripts/libzmq.sh in /usr/local/lib/eventstorm, the system library, then the copy of libzmq that npm `zeromq` links into its `addon.node` (its
  * `zmq_*` symbols are exported, so no system package is needed).
  *
  * @example
@@ -78,6 +85,8 @@ export function libzmqCandidates(): string[] {
     candidates.push("libzmq.dll");
   } else {
     candidates.push(
+      // Where scripts/libzmq.sh's build goes to be used by every eventstorm process.
+      "/usr/local/lib/eventstorm/libzmq.so.5",
       `/usr/lib/${Deno.build.arch}-linux-gnu/libzmq.so.5`,
       "/usr/lib64/libzmq.so.5",
       "/usr/lib/libzmq.so.5",
@@ -138,6 +147,7 @@ export function loadLibzmq(path?: string): LibZmq {
         symbols: lib.symbols,
         path: candidate,
         version: parts.map((p) => p[0]).join("."),
+        boundsWholeMessages: lib.symbols.zmq_eventstorm_whole_message_limit?.() === 1,
       };
       if (!path) loaded = result;
       return result;
