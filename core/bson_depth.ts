@@ -94,26 +94,34 @@ function structureProblem(
     if (offset >= end) return undefined;
     const type = bytes[offset++];
     if (type === 0) {
-      offset = ends.pop()!;
+      // A document ends exactly where its length says; anywhere else the walk could
+      // be sent back over what it read already.
+      if (ends.pop() !== offset) return undefined;
       continue;
     }
     offset = bytes.indexOf(0, offset) + 1;
     if (offset === 0 || offset + 4 > end) return undefined;
     switch (type) {
       case 0x03: // document
-      case 0x04: // array
+      case 0x04: { // array
+        // Every length is checked to move forward: a negative one would walk back
+        // into the same element, for ever.
+        const length = view.getInt32(offset, true);
+        if (length < 5) return undefined;
         if (ends.length >= limit) return "depth";
-        ends.push(offset + view.getInt32(offset, true));
+        ends.push(offset + length);
         offset += 4;
         break;
+      }
       case 0x0f: { // code with scope: int32 total, string, then a document
         if (offset + 8 > end) return undefined;
         const stringLength = view.getInt32(offset + 4, true);
         const scope = offset + 8 + stringLength;
-        if (stringLength < 0 || scope + 4 > end) return undefined;
+        const total = view.getInt32(offset, true);
+        if (stringLength < 1 || scope + 4 > end || total < 8 + stringLength + 5) return undefined;
         if (ends.length >= limit) return "depth";
         // The scope ends where the whole value does.
-        ends.push(offset + view.getInt32(offset, true));
+        ends.push(offset + total);
         offset = scope + 4;
         break;
       }
@@ -131,12 +139,18 @@ function structureProblem(
         break;
       case 0x02:
       case 0x0d:
-      case 0x0e:
-        offset += 4 + view.getInt32(offset, true);
+      case 0x0e: {
+        const length = view.getInt32(offset, true);
+        if (length < 1) return undefined;
+        offset += 4 + length;
         break;
-      case 0x05:
-        offset += 5 + view.getInt32(offset, true);
+      }
+      case 0x05: {
+        const length = view.getInt32(offset, true);
+        if (length < 0) return undefined;
+        offset += 5 + length;
         break;
+      }
       case 0x07:
         offset += 12;
         break;
@@ -149,9 +163,12 @@ function structureProblem(
       case 0x13:
         offset += 16;
         break;
-      case 0x0c:
-        offset += 4 + view.getInt32(offset, true) + 12;
+      case 0x0c: {
+        const length = view.getInt32(offset, true);
+        if (length < 1) return undefined;
+        offset += 4 + length + 12;
         break;
+      }
       case 0x0b: // regex: two C strings
         offset = bytes.indexOf(0, offset) + 1;
         if (offset === 0) return undefined;

@@ -109,3 +109,42 @@ Deno.test("fromJsonLine: a line nested 5,000 or 100,000 deep is a SyntaxError, n
     assert.throws(() => fromJsonLine(line), SyntaxError);
   }
 });
+
+Deno.test("a length that points back into the document ends the walk, never loops it", () => {
+  // Over 700 bytes, so that the decoder's depth walk reads it too.
+  const bytes = BSON.serialize({
+    type: "app.x",
+    time: new Date(0),
+    host: "h",
+    pad: "x".repeat(800),
+    doc: { s: "abc" },
+    s: "abc",
+  });
+  // `doc`'s length sits after its type byte and name, at the end but for `s` and the NUL.
+  const topString = bytes.length - 1 - (4 + 4); // `s`'s length: "abc\0", then the end
+  const doc = topString - 3 - 16; // before `s`'s type and name: the 16-byte `doc`
+  const nestedString = doc + 4 + 3; // inside `doc`: after its length, type, "s", NUL
+  assert.deepEqual([bytes[doc - 5], bytes[doc - 1], bytes[nestedString - 2]], [0x03, 0, 0x73]);
+  const cases: [number, number][] = [
+    // A string whose length sends the walk back to its own type byte, and before it.
+    [nestedString, -(4 + 3)],
+    [topString, -(4 + 3)],
+    [nestedString, -100],
+    // A document whose end lies inside what it holds, and before its start.
+    [doc, 5],
+    [doc, -20],
+  ];
+  for (const [at, length] of cases) {
+    // A copy in a buffer of its own (bson may hand out a Node Buffer, whose slice shares).
+    const copy = new Uint8Array(bytes);
+    new DataView(copy.buffer).setInt32(at, length, true);
+    assert.equal(documentProblem(copy, 0, copy.length), undefined, `${length} at ${at}`);
+    let reason: string | undefined;
+    try {
+      decodeEvents(copy);
+    } catch (error) {
+      reason = (error as CodecError).reason;
+    }
+    assert.equal(reason, "bson", `${length} at ${at}`);
+  }
+});

@@ -356,7 +356,7 @@ function nested(levels: number): Record<string, unknown> {
 
 /** `document` with its one datetime of 1999-01-01 set to `ms`, which no Date holds. */
 function withDate(document: Uint8Array, ms: bigint): Uint8Array {
-  const copy = document.slice();
+  const copy = new Uint8Array(document);
   const view = new DataView(copy.buffer);
   const marker = BigInt(Date.parse("1999-01-01T00:00:00.000Z"));
   let at = 0;

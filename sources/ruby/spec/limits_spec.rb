@@ -62,4 +62,22 @@ RSpec.describe "documents past the protocol's limits" do
   ensure
     collector&.close
   end
+
+  it "stops at a length that points back into the document instead of walking it for ever" do
+    bytes = event({ "doc" => { "s" => "abc" }, "s" => "abc" })
+    top_string = bytes.bytesize - 9 # the last string's length: "abc\0", then the end
+    doc = top_string - 3 - 16 # the 16-byte `doc` before the last string's type and name
+    nested_string = doc + 4 + 3 # inside `doc`: after its length, type, "s", NUL
+    [[nested_string, -7], [top_string, -7], [nested_string, -100], [doc, 5], [doc, -20]].each do |at, length|
+      copy = bytes.dup
+      copy[at, 4] = [length].pack("l<")
+      expect(Eventstorm::Protocol.deeper_than?(copy, 100)).to be(false)
+      header = Eventstorm::Protocol.header(count: 1, source: 6, first: 0)
+      collector = Eventstorm::Collector.new("@inproc://back-#{at}-#{length}")
+      expect(collector.handle(["app.x", header, copy])).to be_empty
+      expect(collector.stats[:malformed]).to eq("bson" => 1)
+    ensure
+      collector&.close
+    end
+  end
 end

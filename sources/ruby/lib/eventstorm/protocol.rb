@@ -214,7 +214,10 @@ module Eventstorm
         type = bytes.getbyte(offset)
         offset += 1
         if type.zero?
-          offset = ends.pop
+          # A document ends exactly where its length says; anywhere else the walk could be
+          # sent back over what it read already, for ever.
+          return false unless ends.pop == offset
+
           next
         end
         name_end = bytes.index("\0", offset) or return false
@@ -222,16 +225,21 @@ module Eventstorm
         return false if offset + 4 > bytes.bytesize
 
         if type == 0x03 || type == 0x04
+          length = bytes.unpack1("l<", offset: offset)
+          return false if length < 5
           return true if ends.size >= limit
 
-          ends << offset + bytes.unpack1("l<", offset: offset)
+          ends << offset + length
           offset += 4
         elsif type == 0x0F # code with scope: total length, string, then the scope document
           return false if offset + 8 > bytes.bytesize
+
+          total, string_length = bytes.unpack("l<l<", offset: offset)
+          return false if string_length < 1 || total < 13 + string_length
           return true if ends.size >= limit
 
-          ends << offset + bytes.unpack1("l<", offset: offset)
-          offset += 12 + bytes.unpack1("l<", offset: offset + 4)
+          ends << offset + total
+          offset += 8 + string_length + 4
         else
           size = value_size(type, bytes, offset) or return false
           offset += size
@@ -245,13 +253,13 @@ module Eventstorm
     def value_size(type, bytes, offset)
       case type
       when 0x01, 0x09, 0x11, 0x12 then 8
-      when 0x02, 0x0D, 0x0E then 4 + bytes.unpack1("l<", offset: offset)
-      when 0x05 then 5 + bytes.unpack1("l<", offset: offset)
+      when 0x02, 0x0D, 0x0E then sized(bytes, offset, least: 1, extra: 4)
+      when 0x05 then sized(bytes, offset, least: 0, extra: 5)
       when 0x07 then 12
       when 0x08 then 1
       when 0x10 then 4
       when 0x13 then 16
-      when 0x0C then 16 + bytes.unpack1("l<", offset: offset)
+      when 0x0C then sized(bytes, offset, least: 1, extra: 16)
       when 0x06, 0x0A, 0x7F, 0xFF then 0
       when 0x0B
         pattern_end = bytes.index("\0", offset) or return nil
@@ -260,6 +268,14 @@ module Eventstorm
       end
     end
     private_class_method :value_size
+
+    # The int32 length at +offset+ plus +extra+ bytes; nil when the length is below
+    # +least+ (a negative one would send the walk backwards).
+    def sized(bytes, offset, least:, extra:)
+      length = bytes.unpack1("l<", offset: offset)
+      length >= least ? length + extra : nil
+    end
+    private_class_method :sized
 
     def far_date?(value)
       case value
