@@ -76,9 +76,20 @@ Deno.test("fuzz: random nesting of documents, arrays and scalars measures like t
     // Truncated or corrupted bytes never throw from the depth walk.
     const cut = bytes.slice(0, Math.floor(random() * bytes.length));
     documentProblem(cut, 0, cut.length, 1);
-    const flipped = bytes.slice();
+    const flipped = new Uint8Array(bytes);
     flipped[Math.floor(random() * bytes.length)] ^= 0xff;
     documentProblem(flipped, 0, flipped.length, 1);
+    // A small int32 anywhere (where lengths live, it points back or just short) ends the
+    // walk and the decode: a loop here would hang the test.
+    const lengths = new Uint8Array(bytes);
+    const at = Math.floor(random() * Math.max(1, bytes.length - 4));
+    new DataView(lengths.buffer).setInt32(at, Math.floor(random() * 80) - 40, true);
+    documentProblem(lengths, 0, lengths.length);
+    try {
+      decodeEvents(lengths);
+    } catch (error) {
+      assert.ok(error instanceof CodecError, `${round}: ${error}`);
+    }
   }
 });
 
