@@ -131,9 +131,14 @@ export class Router {
     if (frameCount > 3) return this.#drop("frames");
     // A topic longer than its buffer is longer than any valid type: a bad topic, not a big message.
     if (sizes[0] > frames[0].length) return this.#drop("topic");
+    let total = sizes[0];
     for (let i = 1; i < frames.length; i++) {
       if (sizes[i] > frames[i].length) return this.#drop("oversized");
+      total += sizes[i];
     }
+    // The limit is on all frames together (protocol.md, section 2): what goes on is then
+    // what a receiver whose libzmq caps whole messages at the same limit takes.
+    if (total > this.#config.maxMessageSize) return this.#drop("oversized");
     const parsed = parseMessage(frames);
     if (!parsed.ok) return this.#drop(parsed.reason);
     const { topic, header, count, body } = parsed.message;
