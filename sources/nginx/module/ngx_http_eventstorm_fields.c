@@ -89,6 +89,15 @@ es_utf8_valid (const unsigned char *s, size_t len)
 {
     size_t i = 0;
     while (i < len) {
+        /* Most of what nginx logs is ASCII: eight bytes at a time while it is. */
+        if (i + 8 <= len) {
+            uint64_t word;
+            memcpy (&word, s + i, sizeof word);
+            if ((word & 0x8080808080808080ULL) == 0) {
+                i += 8;
+                continue;
+            }
+        }
         unsigned lead = s[i];
         if (lead < 0x80) {
             i++;
@@ -251,9 +260,47 @@ s_split_request (bson_t *doc, const char *s, size_t len)
 }
 
 /* JavaScript's Number (text) for the numbers nginx writes; NaN otherwise. */
+/* Digits, then optionally a point and more digits, 15 digits at most: the
+   value is the integer those digits make over a power of ten, one correctly
+   rounded division, which is what strtod gives (both round the exact decimal
+   once), at a fraction of its cost. $status, $body_bytes_sent and
+   $request_time all have this shape. 0 when S has another. */
+static int
+s_plain_number (const char *s, size_t len, double *value)
+{
+    static const double powers[] = {
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15
+    };
+    uint64_t mantissa = 0;
+    size_t digits = 0, fraction = 0, i;
+    int point = 0;
+    if (len == 0 || len > 16)
+        return 0;
+    for (i = 0; i < len; i++) {
+        char c = s[i];
+        if (c >= '0' && c <= '9') {
+            mantissa = mantissa * 10 + (uint64_t) (c - '0');
+            digits++;
+            fraction += (size_t) point;
+        }
+        else
+        if (c == '.' && !point && i > 0 && i + 1 < len)
+            point = 1;
+        else
+            return 0;
+    }
+    if (digits > 15)
+        return 0;
+    *value = (double) mantissa / powers[fraction];
+    return 1;
+}
+
 static double
 s_number (const char *s, size_t len)
 {
+    double plain;
+    if (s_plain_number (s, len, &plain))
+        return plain;
     char small[64];
     char *copy = len < sizeof small ? small : (char *) bson_malloc (len + 1);
     memcpy (copy, s, len);
