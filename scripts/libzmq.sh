@@ -20,9 +20,12 @@ die() {
 }
 log() { echo "libzmq.sh: $*" >&2; }
 
-[ $# -eq 1 ] && [ "$1" != "-h" ] && [ "$1" != "--help" ] || {
-  sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
-  [ $# -eq 1 ] && exit 0
+if [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then
+  sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+  exit 0
+fi
+[ $# -eq 1 ] || {
+  echo "usage: bash scripts/libzmq.sh OUTDIR (--help says more)" >&2
   exit 2
 }
 
