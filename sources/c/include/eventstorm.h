@@ -261,7 +261,8 @@ typedef struct {
     uint64_t lost;             /* events lost upstream (gaps in an index)    */
     uint64_t duplicates;       /* events skipped as replays                  */
     uint64_t malformed;        /* messages dropped by validation             */
-    uint64_t rejected;         /* events dropped for an invalid envelope     */
+    uint64_t rejected;         /* events dropped one by one (step 6): an
+                                  invalid envelope, too deep, a far date     */
     uint64_t announcements;    /* count-0 messages                           */
     uint64_t unaccounted;      /* events of two-frame messages               */
     uint64_t streams;          /* streams currently remembered               */

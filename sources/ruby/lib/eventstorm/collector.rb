@@ -88,8 +88,9 @@ module Eventstorm
     end
 
     # @return [Hash] +messages+, +events+ (delivered), +announcements+, +lost+, +duplicates+,
-    #   +rejected+ (documents with an invalid envelope), +unaccounted+ (events of two-frame
-    #   messages), +malformed+ ({reason => messages}), +streams+
+    #   +rejected+ (documents with an invalid envelope, nested past 100 levels or with a date
+    #   past 8.64e15 ms), +unaccounted+ (events of two-frame messages), +malformed+
+    #   ({reason => messages}), +streams+
     # @example
     #   collector.stats[:lost] #=> 0
     def stats
