@@ -13,6 +13,8 @@ import { startRouterProcess } from "../tests/helpers.ts";
 export interface CountingRouter {
   /** Where producers send (connect form). */
   sources: string;
+  /** The receiving side's processes: the router's, and this one, which runs the collector. */
+  pids: number[];
   /** Events received so far. */
   received(): number;
   /** Events the collector knows were lost so far. */
@@ -49,6 +51,7 @@ export async function startCountingRouter(topics?: string[]): Promise<CountingRo
   })();
   return {
     sources: router.sources,
+    pids: [router.pid, Deno.pid],
     received: () => received,
     lost: () => collector.stats().lost,
     waitFor: async (count, timeoutMs) => {

@@ -3,7 +3,10 @@
  * (ab, keep-alive) with logging off, with `access_log` to a file (`combined`), and with
  * the module on (access_log off, events to the project's router and a collector counting
  * them), in the same run, rounds interleaved; best round of each. Prints the module's
- * overhead against access_log as a ratio (target: ≤ 5%).
+ * overhead against access_log as a ratio (target: ≤ 5%). With two cores or more it also
+ * runs access_log and the module with nginx and ab on core 0 and the router and its
+ * collector on core 1 (taskset): the receiving side on another host, as deployed, whose
+ * work then is not taken from nginx's core.
  *
  *   deno run -A bench/nginx_module_bench.ts [--requests N] [--rounds N] [--concurrency N]
  *
@@ -14,7 +17,7 @@ import { join } from "node:path";
 import { freePort } from "../tests/helpers.ts";
 import { startCountingRouter } from "./counting_router.ts";
 import { cpuSecondsOf } from "./memory.ts";
-import { buildModule, type Nginx, startNginx } from "../tests/nginx_module.ts";
+import { buildModule, type Nginx, type NginxOptions, startNginx } from "../tests/nginx_module.ts";
 
 const args = parseArgs({
   args: Deno.args,
@@ -63,8 +66,43 @@ const variants = {
     http: `eventstorm_to tcp://127.0.0.1:${freePort()};`,
     server: `access_log off; eventstorm on; ${STATIC}`,
   },
+  "access_log, one core": {
+    server: `access_log ${files}/access.log combined; ${STATIC}`,
+    pinned: true,
+  },
+  "eventstorm module, one core, router on the other": {
+    main: `load_module ${built.so};`,
+    http: `eventstorm_to ${router.sources};`,
+    server: `access_log off; eventstorm on; ${STATIC}`,
+    pinned: true,
+  },
 };
 type Name = keyof typeof variants;
+const optionsOf = (name: Name): NginxOptions & { pinned?: boolean } => variants[name];
+const ALL_CORES = `0-${navigator.hardwareConcurrency - 1}`;
+const canPin = navigator.hardwareConcurrency >= 2 &&
+  (await new Deno.Command("taskset", { args: ["-V"], stdout: "null", stderr: "null" }).output()
+    .then((out) => out.success, () => false));
+const names = (Object.keys(variants) as Name[]).filter((name) => canPin || !optionsOf(name).pinned);
+
+/** Sets the CPUs every thread of each process may run on. */
+async function pin(pids: number[], cpus: string): Promise<void> {
+  for (const pid of pids) {
+    const out = await new Deno.Command("taskset", {
+      args: ["-a", "-p", "-c", cpus, String(pid)],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    if (!out.success) throw new Error(`taskset ${pid}: ${decoder.decode(out.stderr)}`);
+  }
+}
+
+/** The nginx in DIR: its master and workers. */
+async function nginxPids(dir: string): Promise<number[]> {
+  const master = (await Deno.readTextFile(join(dir, "nginx.pid"))).trim();
+  const children = (await Deno.readTextFile(`/proc/${master}/task/${master}/children`)).trim();
+  return [master, ...children.split(/\s+/).filter(Boolean)].map(Number);
+}
 const best = new Map<Name, number>();
 // Worker CPU per request: steadier than requests/s on a shared machine.
 const cpu = new Map<Name, number>();
@@ -78,9 +116,10 @@ async function workerCpu(dir: string): Promise<number> {
   return seconds;
 }
 
-async function ab(port: number): Promise<number> {
-  const out = await new Deno.Command("ab", {
+async function ab(port: number, cpus: string): Promise<number> {
+  const out = await new Deno.Command(canPin ? "taskset" : "ab", {
     args: [
+      ...(canPin ? ["-c", cpus, "ab"] : []),
       "-q",
       "-k",
       "-n",
@@ -103,13 +142,17 @@ async function ab(port: number): Promise<number> {
 
 try {
   for (let round = 1; round <= rounds; round++) {
-    for (const name of Object.keys(variants) as Name[]) {
+    for (const name of names) {
       let nginx: Nginx | undefined;
+      const pinned = optionsOf(name).pinned === true;
       try {
+        if (canPin) await pin(router.pids, pinned ? "1" : ALL_CORES);
         nginx = await startNginx(variants[name], freePort(), freePort());
-        await ab(nginx.port); // warm-up: connections, page cache, the router's subscription
+        if (pinned) await pin(await nginxPids(nginx.dir), "0");
+        const cpus = pinned ? "0" : ALL_CORES;
+        await ab(nginx.port, cpus); // warm-up: connections, page cache, the router's subscription
         const cpuBefore = await workerCpu(nginx.dir);
-        const rate = await ab(nginx.port);
+        const rate = await ab(nginx.port, cpus);
         const cpuPerRequest = ((await workerCpu(nginx.dir)) - cpuBefore) / requests * 1e6;
         console.log(
           `round ${round}: ${name}: ${Math.round(rate).toLocaleString("en-US")} requests/s, ` +
@@ -146,6 +189,20 @@ try {
       file / alone - 1 <= 0.05 ? "met" : "short"
     })`,
   );
+  if (canPin) {
+    const fileAlone = best.get("access_log, one core")!;
+    const moduleAlone = best.get("eventstorm module, one core, router on the other")!;
+    const apart = fileAlone / moduleAlone - 1;
+    console.log(
+      `nginx and ab on one core, the router and its collector on the other (as on another ` +
+        `host): access_log ${fmt(fileAlone)} requests/s, module ${fmt(moduleAlone)}; module vs ` +
+        `access_log ${(moduleAlone / fileAlone).toFixed(3)}× (overhead ${
+          (apart * 100).toFixed(1)
+        }%; target ≤ 5%: ${apart <= 0.05 ? "met" : "short"}); worker CPU per request ${
+          cpu.get("access_log, one core")!.toFixed(1)
+        } µs and ${cpu.get("eventstorm module, one core, router on the other")!.toFixed(1)} µs`,
+    );
+  } else console.log("one-core placement skipped: it needs two cores and taskset");
   const c = (name: Name) => cpu.get(name)!;
   console.log(
     `worker CPU per request, best of ${rounds}: off ${c("logging off").toFixed(1)} µs, ` +
@@ -154,7 +211,8 @@ try {
       } µs (${(c("eventstorm module") / c("access_log to a file")).toFixed(3)}× access_log's)`,
   );
   // Every request of the module's rounds (warm-up and measured) is one http.hit.
-  const expected = rounds * 2 * requests;
+  const moduleVariants = names.filter((name) => optionsOf(name).http?.includes(router.sources));
+  const expected = rounds * moduleVariants.length * 2 * requests;
   await router.waitFor(expected, 10_000);
   console.log(
     `http.hit received through the router: ${router.received()} of ${expected}, lost ${router.lost()}`,

@@ -258,12 +258,14 @@ export function portOf(endpoint: string): number {
 export async function startRouterProcess(extra: string[] = []): Promise<{
   sources: string;
   sinks: string;
+  pid: number;
   stop: () => Promise<void>;
 }> {
   const router = await routerProcess(["--stats-interval", "0s", ...extra]);
   return {
     sources: router.sources,
     sinks: router.sinks,
+    pid: router.child.pid,
     stop: async () => {
       router.child.kill("SIGTERM");
       await router.finish();
