@@ -90,6 +90,21 @@ module Eventstorm
     # @example
     #   emitter.emit("app.deploy", version: "1.2", took: 3.5)
     def emit(type, time: nil, **fields)
+      emit_hash(type, fields, time: time)
+    end
+
+    # {#emit} with the fields as a Hash, for a caller that builds one per event anyway (a
+    # middleware): no keyword splat copies it, and String keys, unlike Symbols, need no
+    # String made for them on the way to BSON.
+    #
+    # @param type [String] the topic, dotted lower case
+    # @param fields [Hash{String, Symbol => Object}] the event's own fields, flat
+    # @param time [Time] when it happened (default now)
+    # @return [void]
+    # @raise [ArgumentError, Eventstorm::Error] as {#emit}
+    # @example
+    #   emitter.emit_hash("http.hit", { "path" => "/", "status" => 200 })
+    def emit_hash(type, fields, time: nil)
       reopen_after_fork if Process.pid != @pid
       type, envelope = @types[type] || known_type(type)
       bytes = event_bytes(type, envelope, time, fields)
@@ -295,9 +310,18 @@ module Eventstorm
 
       bytes = encode(fields).force_encoding(Encoding::BINARY)
       bytes[0, 4] = envelope
-      bytes[0, 4] = [bytes.bytesize].pack("l<")
-      bytes[envelope.bytesize - @host_element.bytesize - 8, 8] = [millis].pack("q<")
+      # Written byte by byte: a pack would make an Array and a String per number.
+      write_le(bytes, 0, bytes.bytesize, 4)
+      write_le(bytes, envelope.bytesize - @host_element.bytesize - 8, millis, 8)
       bytes
+    end
+
+    # Writes +value+ into +bytes+ at +offset+ as a +size+-byte little-endian integer (two's
+    # complement for a negative one).
+    def write_le(bytes, offset, value, size)
+      size.times do |i|
+        bytes.setbyte(offset + i, (value >> (8 * i)) & 0xFF)
+      end
     end
 
     # One buffer per batch rather than a string per event: the events are copied in and

@@ -115,14 +115,14 @@ module Eventstorm
 
     def record(env, time, started, status, bytes)
       elapsed = Eventstorm.monotonic - started
-      @emitter.emit(@type, time: time, **fields(env, status.to_i, bytes, elapsed))
+      @emitter.emit_hash(@type, fields(env, status.to_i, bytes, elapsed), time: time)
     rescue StandardError
       @errors += 1
     end
 
     # Optional request headers, as nginx names them; absent or empty ones are left out.
-    HEADERS = { http_referer: "HTTP_REFERER", http_user_agent: "HTTP_USER_AGENT",
-                http_host: "HTTP_HOST" }.freeze
+    HEADERS = { "http_referer" => "HTTP_REFERER", "http_user_agent" => "HTTP_USER_AGENT",
+                "http_host" => "HTTP_HOST" }.freeze
     private_constant :HEADERS
 
     def fields(env, status, bytes, elapsed)
@@ -134,13 +134,14 @@ module Eventstorm
       query = nil if query&.empty?
       protocol = env["SERVER_PROTOCOL"] || env["HTTP_VERSION"] || ""
       target = query ? "#{path}?#{query}" : path
-      fields = { remote_addr: env["REMOTE_ADDR"] || "", request: "#{method} #{target} #{protocol}",
-                 method: method, path: path }
-      fields[:query] = query if query
-      fields[:protocol] = protocol
-      fields[:status] = status
-      fields[:body_bytes_sent] = nginx_number(bytes)
-      fields[:request_time] = nginx_number(elapsed.round(3))
+      # String keys: Symbols would each need a String made for them on the way to BSON.
+      fields = { "remote_addr" => env["REMOTE_ADDR"] || "",
+                 "request" => "#{method} #{target} #{protocol}", "method" => method, "path" => path }
+      fields["query"] = query if query
+      fields["protocol"] = protocol
+      fields["status"] = status
+      fields["body_bytes_sent"] = nginx_number(bytes)
+      fields["request_time"] = nginx_number(elapsed.round(3))
       HEADERS.each do |name, key|
         value = env[key]
         fields[name] = value if value && !value.empty?
