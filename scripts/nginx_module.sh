@@ -2,7 +2,8 @@
 # What sources/nginx/module/build.sh needs to build ngx_http_eventstorm_module for the
 # installed nginx: a C toolchain, the headers nginx's configure and libeventstorm want
 # (PCRE2, zlib, OpenSSL, libzmq, libbson), dpkg-dev for `apt-get source`, a deb-src entry
-# for the running Debian suite, and ab (apache2-utils) for the module's benchmark.
+# for the running Debian suite, and ab (apache2-utils) for the module's benchmark; and what
+# scripts/libzmq.sh needs besides: a C++ compiler and libsodium's headers.
 #
 #   scripts/nginx_module.sh install     install them if missing (root)
 #   scripts/nginx_module.sh source DIR  unpack Debian's source of the installed nginx under
@@ -12,7 +13,7 @@
 set -euo pipefail
 
 PACKAGES=(gcc make cmake libc6-dev libpcre2-dev zlib1g-dev libssl-dev libzmq3-dev libbson-dev
-  dpkg-dev pkg-config apache2-utils curl)
+  dpkg-dev pkg-config apache2-utils curl g++ libsodium-dev)
 SOURCES_FILE=/etc/apt/sources.list.d/eventstorm-deb-src.sources
 
 die() {
