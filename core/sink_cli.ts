@@ -284,8 +284,9 @@ export async function runSinkMain<F extends Record<string, FlagSpec>, B extends 
   }
   console.error(`sink ${sink.name}: receiving from ${from.join(", ")}`);
   warnUnresolvableHosts(`sink ${sink.name}`, from);
-  warnPlaintextBinds(`sink ${sink.name}`, from.flatMap(parseEndpoints), curve);
-  warnPerFrameLimit(`sink ${sink.name}`, from.flatMap(parseEndpoints));
+  const endpoints = from.flatMap(parseEndpoints);
+  warnPlaintextBinds(`sink ${sink.name}`, endpoints, curve);
+  warnPerFrameLimit(`sink ${sink.name}`, endpoints);
   const announcement = sink.announce?.(backend);
   if (announcement !== undefined) console.log(announcement);
   const own = Object.keys(backend.counters?.() ?? {});

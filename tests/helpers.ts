@@ -7,9 +7,19 @@ import { Collector, type CollectorOptions, Emitter, type EmitterOptions } from "
 import { Router, type RouterConfig } from "@eventstorm/router";
 import { EventStore } from "@eventstorm/sink-store";
 
+import { join } from "node:path";
 import { waitFor } from "./wait.ts";
 export { sleep, waitFor } from "./wait.ts";
 export { type TempDir, tempDir } from "./temp.ts";
+
+/**
+ * Where a build script keeps what it built between runs: `$variable` when set,
+ * else `name` in the user's cache directory, as the scripts themselves choose.
+ */
+export function buildCache(variable: string, name: string): string {
+  return Deno.env.get(variable) ??
+    join(Deno.env.get("XDG_CACHE_HOME") ?? join(Deno.env.get("HOME") ?? "/root", ".cache"), name);
+}
 
 /** A TCP port that was free a moment ago. */
 export function freePort(): number {

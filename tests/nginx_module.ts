@@ -7,6 +7,7 @@
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { buildCache } from "./helpers.ts";
 
 /** The repository's root directory. */
 export const ROOT: string = fileURLToPath(new URL("..", import.meta.url));
@@ -37,11 +38,7 @@ export async function buildModule(): Promise<{ so: string } | { error: string }>
     if (!install.ok) return { error: `scripts/nginx.sh install: ${install.text}` };
     // Beside build.sh's own cache, not in a new temp dir each run: the module is
     // loaded again by every nginx (re)start of the test, so it lives as long as the file.
-    const cache = Deno.env.get("ESTORM_NGINX_CACHE") ??
-      join(
-        Deno.env.get("XDG_CACHE_HOME") ?? join(Deno.env.get("HOME") ?? "/root", ".cache"),
-        "eventstorm-nginx-module",
-      );
+    const cache = buildCache("ESTORM_NGINX_CACHE", "eventstorm-nginx-module");
     const out = join(cache, "lib");
     await Deno.mkdir(out, { recursive: true });
     const build = await run("bash", [join(ROOT, "sources/nginx/module/build.sh"), out]);

@@ -15,6 +15,25 @@ async function emitLines(to: string, lines: string[]) {
   return await finish(emit);
 }
 
+/**
+ * Emits `lines` to a collector of its own and checks what emit says (exit 1 and `summary`),
+ * that the events numbered `n` arrived in order, and that the rest are counted lost.
+ */
+async function assertEmitDrops(lines: string[], summary: RegExp, n: number[]): Promise<void> {
+  const sink = await gather({ endpoints: "@tcp://127.0.0.1:*" });
+  try {
+    const result = await emitLines(`>${sink.collector.boundEndpoint()}`, lines);
+    assert.equal(result.code, 1, result.stderr);
+    assert.match(result.stderr, summary);
+    await waitFor(() => sink.events.length === n.length, "the events that fit");
+    assert.deepEqual(sink.events.map((event) => event.n), n);
+    // Each dropped event kept its index: the gap shows downstream as loss.
+    assert.equal(sink.collector.stats().lost, lines.length - n.length);
+  } finally {
+    await sink.stop();
+  }
+}
+
 function bigLine(bytes: number): string {
   return JSON.stringify({ type: "app.log", big: "x".repeat(bytes) });
 }
@@ -22,24 +41,16 @@ function bigLine(bytes: number): string {
 Deno.test(
   "emit: 8 MB, 15 MiB and 50 MB lines are counted drops; the rest goes out",
   opts,
-  async () => {
-    const sink = await gather({ endpoints: "@tcp://127.0.0.1:*" });
-    try {
-      const result = await emitLines(`>${sink.collector.boundEndpoint()}`, [
+  () =>
+    assertEmitDrops(
+      [
         '{"type":"app.log","n":1}',
         ...[8_000_000, 15 * 1024 * 1024, 50_000_000].map(bigLine),
         '{"type":"app.log","n":2}',
-      ]);
-      assert.equal(result.code, 1, result.stderr);
-      assert.match(result.stderr, /2 events sent .* 3 dropped \(too large\)/);
-      await waitFor(() => sink.events.length === 2, "the two small events");
-      assert.deepEqual(sink.events.map((event) => event.n), [1, 2]);
-      // Each dropped event kept its index: the gap shows downstream as loss.
-      assert.equal(sink.collector.stats().lost, 3);
-    } finally {
-      await sink.stop();
-    }
-  },
+      ],
+      /2 events sent .* 3 dropped \(too large\)/,
+      [1, 2],
+    ),
 );
 
 Deno.test(
@@ -80,21 +91,14 @@ Deno.test(
 Deno.test(
   "emit: a line holding a date no Date can hold is a counted drop, not an event of 1970",
   opts,
-  async () => {
-    const sink = await gather({ endpoints: "@tcp://127.0.0.1:*" });
-    try {
-      const result = await emitLines(`>${sink.collector.boundEndpoint()}`, [
+  () =>
+    assertEmitDrops(
+      [
         '{"type":"app.log","n":1}',
         '{"type":"app.log","n":2,"at":{"$date":"+275761-01-01T00:00:00Z"}}',
         '{"type":"app.log","n":3}',
-      ]);
-      assert.equal(result.code, 1, result.stderr);
-      assert.match(result.stderr, /2 events sent .* 1 dropped \(not encodable: .*invalid date\)/);
-      await waitFor(() => sink.events.length === 2, "the two other events");
-      assert.deepEqual(sink.events.map((event) => event.n), [1, 3]);
-      assert.equal(sink.collector.stats().lost, 1);
-    } finally {
-      await sink.stop();
-    }
-  },
+      ],
+      /2 events sent .* 1 dropped \(not encodable: .*invalid date\)/,
+      [1, 3],
+    ),
 );

@@ -13,8 +13,7 @@ import { readCertificate } from "../core/curve/certificate.ts";
 import { parseEndpoints } from "../core/endpoint.ts";
 import { SocketType, ZmqContext } from "../core/zmq/socket.ts";
 import { encodeBatch } from "@eventstorm/core/protocol";
-import { CLI, cli, finish, gather, stderrChild, waitFor } from "./helpers.ts";
-import { sleep } from "./wait.ts";
+import { buildCache, CLI, cli, finish, gather, sleep, stderrChild, waitFor } from "./helpers.ts";
 import { rawPublisher } from "./zmtp_peer.ts";
 
 const CI = Deno.env.get("CI") === "true";
@@ -22,11 +21,7 @@ const ROOT = new URL("..", import.meta.url).pathname;
 const MiB = 1024 * 1024;
 
 async function buildLibzmq(): Promise<{ path: string } | { error: string }> {
-  const cache = Deno.env.get("ESTORM_LIBZMQ_CACHE") ??
-    join(
-      Deno.env.get("XDG_CACHE_HOME") ?? join(Deno.env.get("HOME") ?? "/root", ".cache"),
-      "eventstorm-libzmq",
-    );
+  const cache = buildCache("ESTORM_LIBZMQ_CACHE", "eventstorm-libzmq");
   const out = await new Deno.Command("bash", {
     args: [join(ROOT, "scripts/libzmq.sh"), join(cache, "lib")],
     stdout: "piped",

@@ -66,8 +66,9 @@ let loaded: LibZmq | undefined;
 
 /**
  * Candidate paths for libzmq, in order: `EVENTSTORM_LIBZMQ`, the build of
- * scripts/libzmq.sh in /usr/local/lib/eventstorm, the system library, then the copy of libzmq that npm `zeromq` links into its `addon.node` (its
- * `zmq_*` symbols are exported, so no system package is needed).
+ * scripts/libzmq.sh in /usr/local/lib/eventstorm, the system library, then the
+ * copy of libzmq that npm `zeromq` links into its `addon.node` (its `zmq_*`
+ * symbols are exported, so no system package is needed).
  *
  * @example
  * ```ts
