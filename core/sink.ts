@@ -51,6 +51,15 @@ export interface SinkBackend {
     positions?: StreamPosition[],
   ): Promise<number | WriteResult | void>;
   /**
+   * How many batches the runner may hand over before the first of them settles
+   * (1 when absent): a backend that writes on another thread takes the next batch
+   * while it stores the last. Such a backend must store its batches in the order
+   * it was given them and, once one fails, fail every later one it was given
+   * (until a write after that failure), so that nothing, and no stream position,
+   * is stored ahead of a batch the runner will retry.
+   */
+  readonly concurrency?: number;
+  /**
    * Called once, when the collector is open and before the first write, with a
    * reader of the collector's counters (per-stream received, lost, duplicates,
    * malformed), for a backend that shows them.
@@ -305,6 +314,13 @@ class HeldMessages implements Held<WireMessage, WireMessage> {
   }
 }
 
+/** A batch handed to the backend, not settled yet. */
+interface Written {
+  batch: { items: (Event | WireMessage)[]; count: number };
+  started: number;
+  result: Promise<number | WriteResult | void>;
+}
+
 /** Each stream's position after `messages`, from their headers. */
 function positionsOfMessages(messages: readonly WireMessage[], at = Date.now()): StreamPosition[] {
   const byStream = new Map<string, StreamPosition>();
@@ -492,38 +508,43 @@ export class SinkRunner {
     let delay = this.#options.retryMs;
     let shutdownDeadline = Infinity;
     const buffer = this.#buffer as Held<unknown, Event | WireMessage>;
-    const messages = this.#backend.writeMessages !== undefined;
+    const concurrency = Math.max(1, this.#backend.concurrency ?? 1);
+    // Handed over, oldest first; settled in that order.
+    const pending: Written[] = [];
     while (true) {
       if (!receiving() && shutdownDeadline === Infinity) {
         shutdownDeadline = Date.now() + this.#options.shutdownTimeoutMs;
       }
-      if (buffer.length === 0) {
+      if (buffer.length === 0 && pending.length === 0) {
         if (!receiving()) return;
         await new Promise<void>((resolve) => this.#wakeWriter = resolve);
         this.#wakeWriter = undefined;
         continue;
       }
-      if (Date.now() >= shutdownDeadline) {
+      if (buffer.length > 0 && Date.now() >= shutdownDeadline) {
         this.#stats.droppedShutdown += buffer.length;
         buffer.clear();
-        return;
+        continue;
       }
-      // Taken out of the buffer, where drop-oldest cannot reach it.
-      const batch = buffer.take(this.#options.batchSize);
-      this.#inFlight = batch.count;
-      const started = performance.now();
+      if (buffer.length > 0 && pending.length < concurrency) {
+        pending.push(this.#handOver(buffer));
+        if (pending.length < concurrency && buffer.length > 0) continue;
+      }
+      const written = pending.shift()!;
       try {
-        const result = (messages
-          ? await this.#writeMessages(batch.items as WireMessage[])
-          : await this.#write(batch.items as Event[])) ?? 0;
+        // A backend on another thread answers in a task of its own, which a reader that
+        // never waits (a busy socket) would hold back, the buffer filling meanwhile.
+        this.#writerStepsOut = concurrency > 1;
+        const result = (await written.result) ?? 0;
+        this.#writerStepsOut = false;
         const rejected = typeof result === "number" ? result : result.rejected ?? 0;
         const duplicates = typeof result === "number" ? 0 : result.duplicates ?? 0;
-        const latency = performance.now() - started;
+        const latency = performance.now() - written.started;
         this.#writes++;
         this.#latencyTotal += latency;
         this.#stats.latencyMsMax = Math.max(this.#stats.latencyMsMax, latency);
-        this.#inFlight = 0;
-        this.#stats.stored += batch.count - rejected - duplicates;
+        this.#inFlight -= written.batch.count;
+        this.#stats.stored += written.batch.count - rejected - duplicates;
         this.#stats.droppedRejected += rejected;
         this.#stats.duplicates += duplicates;
         delay = this.#options.retryMs;
@@ -535,9 +556,15 @@ export class SinkRunner {
           this.#writerStepsOut = false;
         }
       } catch (error) {
-        // Back at the front, to be retried first.
-        buffer.putBack(batch.items, batch.count);
-        this.#inFlight = 0;
+        this.#writerStepsOut = false;
+        // The later batches fail with it (see SinkBackend.concurrency): all go back
+        // to the front, in their order, to be retried first.
+        const failed = [written, ...pending.splice(0)];
+        for (const later of failed.slice(1)) await later.result.catch(() => {});
+        for (const back of failed.reverse()) {
+          buffer.putBack(back.batch.items, back.batch.count);
+          this.#inFlight -= back.batch.count;
+        }
         this.#stats.writeErrors++;
         this.#stats.lastError = error instanceof Error ? error.message : String(error);
         const wait = Math.min(delay, Math.max(0, shutdownDeadline - Date.now()));
@@ -545,6 +572,24 @@ export class SinkRunner {
         delay = Math.min(delay * 2, this.#options.maxRetryMs);
       }
     }
+  }
+
+  /** Takes a batch out of the buffer (where drop-oldest cannot reach it) and hands it over. */
+  #handOver(buffer: Held<unknown, Event | WireMessage>): Written {
+    const batch = buffer.take(this.#options.batchSize);
+    this.#inFlight += batch.count;
+    const started = performance.now();
+    let result: Promise<number | WriteResult | void>;
+    try {
+      result = this.#backend.writeMessages !== undefined
+        ? this.#writeMessages(batch.items as WireMessage[])
+        : this.#write(batch.items as Event[]);
+    } catch (error) {
+      result = Promise.reject(error);
+    }
+    // Settled in order by the write loop; until then a rejection is not unhandled.
+    result.catch(() => {});
+    return { batch, started, result };
   }
 
   /**

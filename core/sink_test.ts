@@ -335,3 +335,68 @@ Deno.test(
     assert.deepEqual([...backend.stored.keys()].slice(0, 2), ["7-app.a-10", "7-app.a-11"]);
   },
 );
+
+/**
+ * Two batches in flight, answered in a later task as a writer thread answers;
+ * keeps SinkBackend.concurrency's contract: once a batch fails, the ones given
+ * before the runner saw the failure fail too.
+ */
+class PipelinedBackend implements SinkBackend {
+  readonly name = "pipelined";
+  readonly concurrency = 2;
+  readonly order: number[] = [];
+  failNext = 0;
+  inFlight = 0;
+  maxInFlight = 0;
+  #failed = false;
+  #resume = false;
+  write(events: Event[]): Promise<number> {
+    const resume = this.#resume;
+    this.#resume = false;
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    return new Promise((resolve, reject) =>
+      setTimeout(() => {
+        this.inFlight--;
+        if (resume) this.#failed = false;
+        if (this.failNext > 0) {
+          this.failNext--;
+          this.#failed = true;
+        }
+        if (this.#failed) {
+          this.#resume = true;
+          reject(new Error("disk full"));
+          return;
+        }
+        for (const event of events) this.order.push(event.i as number);
+        resolve(0);
+      }, 1)
+    );
+  }
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+Deno.test(
+  "sink runner: a backend with two batches in flight stores each event once, in order, across failures",
+  opts,
+  async () => {
+    const backend = new PipelinedBackend();
+    backend.failNext = 3;
+    const p = await pipeline(backend as unknown as SwitchableBackend, {
+      bufferEvents: 20_000,
+      batchSize: 100,
+    });
+    for (let i = 0; i < 5000; i++) p.emitter.emit("app.a", { i });
+    await p.emitter.flush();
+    await until(() => p.runner.stats().stored === 5000, "5000 stored");
+    await p.emitter.close();
+    const stats = await p.stop();
+    assert.equal(backend.maxInFlight, 2, "the next batch was handed over before the last settled");
+    assert.ok(stats.writeErrors >= 1, JSON.stringify(stats));
+    assert.deepEqual(backend.order, Array.from({ length: 5000 }, (_, i) => i));
+    assert.equal(stats.duplicates, 0);
+    assertAccounted(stats);
+  },
+);

@@ -8,6 +8,7 @@ import type { Event } from "@eventstorm/core";
 import type { WireMessage } from "@eventstorm/core/protocol";
 import type { SinkBackend, StreamPosition, WriteResult } from "@eventstorm/core/sink";
 import { EventStore, type InsertResult } from "./store.ts";
+import { StoreWriter } from "./writer.ts";
 
 /** Options of {@linkcode StoreBackend}. */
 export interface StoreBackendOptions {
@@ -17,6 +18,11 @@ export interface StoreBackendOptions {
   retentionIntervalMs?: number;
   /** Where refused events are explained (first few only); stderr by default. */
   warn?: (line: string) => void;
+  /**
+   * Commit on a thread of its own (`"thread"`, the default for a file), while the
+   * next batch is read, or in the sink's own thread (`"inline"`, always for `:memory:`).
+   */
+  writer?: "thread" | "inline";
 }
 
 /**
@@ -40,12 +46,16 @@ export class StoreBackend implements SinkBackend {
   readonly #store: EventStore;
   readonly #timer: ReturnType<typeof setInterval> | undefined;
   readonly #warn: (line: string) => void;
+  readonly #writer: StoreWriter | undefined;
   #warnings = 0;
 
   /** Opens (or creates) the database file at `path`. */
   constructor(path: string, options: StoreBackendOptions = {}) {
     this.#store = EventStore.open(path, { retain: options.retainMs });
     this.#warn = options.warn ?? ((line) => console.error(line));
+    if (path !== ":memory:" && (options.writer ?? "thread") === "thread") {
+      this.#writer = new StoreWriter(path);
+    }
     if (options.retainMs) {
       this.#store.applyRetention();
       this.#timer = setInterval(
@@ -54,6 +64,11 @@ export class StoreBackend implements SinkBackend {
       );
       Deno.unrefTimer(this.#timer as unknown as number);
     }
+  }
+
+  /** Two batches in flight with a writer thread: one committed while the next is read. */
+  get concurrency(): number {
+    return this.#writer === undefined ? 1 : 2;
   }
 
   /** The store, for queries in the same process. */
@@ -67,8 +82,8 @@ export class StoreBackend implements SinkBackend {
   }
 
   #report(result: InsertResult): WriteResult {
-    if (result.rejected > 0 && this.#warnings++ < 5) {
-      this.#warn(`sink store: ${result.rejected} events refused: ${result.problem ?? "invalid"}`);
+    for (const [reason, count] of result.problems ?? []) {
+      if (this.#warnings++ < 5) this.#warn(`sink store: ${count} events refused: ${reason}`);
     }
     // A transaction stores all or nothing, so an ignored row is a true duplicate.
     return { rejected: result.rejected, duplicates: result.duplicates };
@@ -80,7 +95,11 @@ export class StoreBackend implements SinkBackend {
    * instead of {@linkcode StoreBackend.write}).
    */
   writeMessages(messages: WireMessage[], positions?: StreamPosition[]): Promise<WriteResult> {
-    return Promise.resolve(this.#report(this.#store.insertMessages(messages, positions)));
+    if (this.#writer === undefined) {
+      return Promise.resolve(this.#report(this.#store.insertMessages(messages, positions)));
+    }
+    const prepared = this.#store.prepareMessages(messages);
+    return this.#writer.commit(prepared, positions).then((result) => this.#report(result));
   }
 
   /** The stream positions stored with the events (same transaction: never ahead of them). */
@@ -89,9 +108,9 @@ export class StoreBackend implements SinkBackend {
   }
 
   /** Closes the database. */
-  close(): Promise<void> {
+  async close(): Promise<void> {
     if (this.#timer !== undefined) clearInterval(this.#timer);
+    await this.#writer?.close();
     this.#store.close();
-    return Promise.resolve();
   }
 }

@@ -23,7 +23,13 @@
  *
  * @module
  */
-export { DEFAULT_DB_PATH, EventStore, type EventStoreOptions, type InsertResult } from "./store.ts";
+export {
+  DEFAULT_DB_PATH,
+  EventStore,
+  type EventStoreOptions,
+  type InsertResult,
+  type PreparedBatch,
+} from "./store.ts";
 export { iterateEvents, queryEvents, type QueryOptions } from "./query.ts";
 export {
   aggregate,

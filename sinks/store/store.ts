@@ -45,6 +45,8 @@ export interface InsertResult {
   rejected: number;
   /** Why the last refused event was refused, for a log line. */
   problem?: string;
+  /** Each reason for refusing, once, with how many events it refused (the last reasons when many). */
+  problems?: [reason: string, count: number][];
 }
 
 /** Page size of a new store file, in bytes. */
@@ -221,6 +223,25 @@ export class EventStore {
     messages: readonly WireMessage[],
     positions: readonly StreamPosition[] = [],
   ): InsertResult {
+    return this.commitPrepared(this.prepareMessages(messages), positions);
+  }
+
+  /**
+   * The first half of {@linkcode insertMessages}: reads the messages into rows
+   * and refusals without touching the database, so that another thread's store on
+   * the same file can write them with {@linkcode commitPrepared} meanwhile.
+   *
+   * @example
+   * ```ts
+   * import { encodeBatch } from "@eventstorm/core/protocol";
+   * import { EventStore } from "@eventstorm/sink-store";
+   * const store = EventStore.open(":memory:");
+   * const body = encodeBatch([{ type: "app.start", time: new Date(), host: "h" }]);
+   * const prepared = store.prepareMessages([{ topic: "app.start", body, count: 1 }]);
+   * store.commitPrepared(prepared); // { inserted: 1, duplicates: 0, rejected: 0 }
+   * ```
+   */
+  prepareMessages(messages: readonly WireMessage[]): PreparedBatch {
     if (this.readOnly) throw new Error(`${this.path}: store is open read-only`);
     const batch = newBatch();
     const transcoder = this.#transcoder;
@@ -231,8 +252,7 @@ export class EventStore {
         const size = offset + 4 <= body.length ? view.getInt32(offset, true) : 0;
         if (size < 5 || offset + size > body.length) {
           // The collector checked the framing: only a caller's own bytes get here.
-          batch.rejected += count - i;
-          batch.problem = "a message whose documents do not fill its body";
+          refuse(batch, "a message whose documents do not fill its body", count - i);
           break;
         }
         const id = header ? eventId(header.source, topic, header.first + i) : null;
@@ -246,7 +266,39 @@ export class EventStore {
         offset += size;
       }
     }
-    return this.#commit(batch, positions);
+    return {
+      rows: batch.rows,
+      types: batch.newTypes,
+      rejected: batch.rejected,
+      problems: batch.problems,
+    };
+  }
+
+  /**
+   * The second half of {@linkcode insertMessages}: writes rows that
+   * {@linkcode prepareMessages} read (here or in another thread's store on the
+   * same file) and `positions` in one transaction; throws as `insertMessages` does.
+   *
+   * @example
+   * ```ts
+   * import { EventStore } from "@eventstorm/sink-store";
+   * const store = EventStore.open(":memory:");
+   * store.commitPrepared({ rows: [], types: [], rejected: 0, problems: [] });
+   * ```
+   */
+  commitPrepared(
+    prepared: PreparedBatch,
+    positions: readonly StreamPosition[] = [],
+  ): InsertResult {
+    if (this.readOnly) throw new Error(`${this.path}: store is open read-only`);
+    const newTypes = prepared.types.filter((type) => !this.#knownTypes.has(type));
+    return this.#commit({
+      rows: prepared.rows,
+      newTypes,
+      lastType: undefined,
+      rejected: prepared.rejected,
+      problems: prepared.problems,
+    }, positions);
   }
 
   /** Decodes one document the ordinary way: the refusals, and the shapes the transcoder leaves. */
@@ -255,16 +307,14 @@ export class EventStore {
     try {
       [document] = decodeBatch(bytes);
     } catch (error) {
-      batch.rejected++;
       // One document was decoded: its number in the batch says nothing.
-      batch.problem = `cannot read event: ${messageOf(error).replace(/^document 0:? (is )?/, "")}`;
+      refuse(batch, `cannot read event: ${messageOf(error).replace(/^document 0:? (is )?/, "")}`);
       return;
     }
     const problem = envelopeProblem(document) ??
       (document.type === topic ? undefined : `type is not its topic ${topic}`);
     if (problem !== undefined) {
-      batch.rejected++;
-      batch.problem = problem;
+      refuse(batch, problem);
       return;
     }
     if (id === null) delete document._id;
@@ -277,8 +327,7 @@ export class EventStore {
       ? "not a document"
       : envelopeProblem(event);
     if (envelope !== undefined) {
-      batch.rejected++;
-      batch.problem = envelope;
+      refuse(batch, envelope);
       return;
     }
     let data: string;
@@ -289,8 +338,7 @@ export class EventStore {
         id = JSON.stringify(encodeValue(event._id)) ?? null;
       }
     } catch (error) {
-      batch.rejected++;
-      batch.problem = `cannot store event: ${messageOf(error)}`;
+      refuse(batch, `cannot store event: ${messageOf(error)}`);
       return;
     }
     this.#noteType(batch, event.type);
@@ -347,7 +395,10 @@ export class EventStore {
       duplicates: total - inserted,
       rejected: batch.rejected,
     };
-    if (batch.problem !== undefined) result.problem = batch.problem;
+    if (batch.problems.length > 0) {
+      result.problem = batch.problems[batch.problems.length - 1][0];
+      result.problems = batch.problems;
+    }
     return result;
   }
 
@@ -458,6 +509,21 @@ export class EventStore {
 }
 
 /** Rows on their way into one transaction, and what was refused. */
+/**
+ * Rows read from messages by {@linkcode EventStore.prepareMessages}, for
+ * {@linkcode EventStore.commitPrepared}; plain data, so it can be posted to a worker.
+ */
+export interface PreparedBatch {
+  /** Five values per row: type, time (ms), host, id (JSON) and data (JSON). */
+  rows: (string | number | null)[];
+  /** The types among the rows that the preparing store did not know. */
+  types: string[];
+  /** Documents refused. */
+  rejected: number;
+  /** Each reason for refusing, with how many documents it refused. */
+  problems: [reason: string, count: number][];
+}
+
 interface Batch {
   /** COLUMNS values per row. */
   rows: (string | number | null)[];
@@ -465,11 +531,24 @@ interface Batch {
   /** The type of the previous row: consecutive rows nearly always share it. */
   lastType: string | undefined;
   rejected: number;
-  problem: string | undefined;
+  problems: [reason: string, count: number][];
 }
 
 function newBatch(): Batch {
-  return { rows: [], newTypes: [], lastType: undefined, rejected: 0, problem: undefined };
+  return { rows: [], newTypes: [], lastType: undefined, rejected: 0, problems: [] };
+}
+
+/** Most distinct reasons a batch keeps: a log line names each. */
+const MAX_PROBLEMS = 8;
+
+function refuse(batch: Batch, problem: string, count = 1): void {
+  batch.rejected += count;
+  const known = batch.problems.find(([reason]) => reason === problem);
+  if (known !== undefined) known[1] += count;
+  else {
+    if (batch.problems.length === MAX_PROBLEMS) batch.problems.shift();
+    batch.problems.push([problem, count]);
+  }
 }
 
 function messageOf(error: unknown): string {

@@ -264,13 +264,19 @@ Deno.test("documents that are not events of their topic are refused one by one, 
   documents.reduce((offset, d) => (body.set(d, offset), offset + d.length), 0);
   const header = { flags: 0, count: documents.length, source: 1n, first: 0 };
   const result = store.insertMessages([{ topic: "a.b", header, body, count: documents.length }]);
-  assert.deepEqual({ ...result, problem: undefined }, {
+  assert.deepEqual({ ...result, problem: undefined, problems: undefined }, {
     inserted: 2,
     duplicates: 0,
     rejected: 5,
     problem: undefined,
+    problems: undefined,
   });
   assert.match(result.problem ?? "", /cannot read event/);
+  // Each reason once, with its count, for the sink's log line.
+  const reasons = result.problems!.map(([reason, count]) => `${count} ${reason}`).join("\n");
+  assert.match(reasons, /^1 type is not its topic a\.b$/m);
+  assert.match(reasons, /^1 cannot read event: nested deeper than 100 levels$/m);
+  assert.equal(result.problems!.reduce((sum, [, count]) => sum + count, 0), 5);
   assert.deepEqual(queryEvents(store).map((e) => [e.n, e._id]), [[1, "1-a.b-0"], [2, "1-a.b-5"]]);
   store.close();
 });

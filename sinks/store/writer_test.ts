@@ -1,0 +1,80 @@
+import assert from "node:assert/strict";
+import { encodeBatch } from "@eventstorm/core/protocol";
+import { tempDir } from "../../tests/temp.ts";
+import { EventStore, type PreparedBatch } from "./store.ts";
+import { StoreWriter } from "./writer.ts";
+import { StoreBackend } from "./backend.ts";
+
+function prepared(store: EventStore, first: number, count: number): PreparedBatch {
+  const events = Array.from({ length: count }, (_, i) => ({
+    type: "app.tick",
+    time: new Date(1_700_000_000_000 + i),
+    host: "h",
+    n: first + i,
+  }));
+  const header = { flags: 0, count, source: 7n, first };
+  return store.prepareMessages([{ topic: "app.tick", header, body: encodeBatch(events), count }]);
+}
+
+Deno.test("store writer: a failed batch fails the ones given before it was seen, then writes again", async () => {
+  await using temp = await tempDir({ prefix: "store_writer_" });
+  const path = `${temp.path}/events.db`;
+  const store = EventStore.open(path);
+  const writer = new StoreWriter(path);
+  try {
+    const position = (next: number) => [{ source: 7n, topic: "app.tick", next, at: 1 }];
+    // Two in flight, committed in order.
+    const [a, b] = await Promise.all([
+      writer.commit(prepared(store, 0, 100), position(100)),
+      writer.commit(prepared(store, 100, 100), position(200)),
+    ]);
+    assert.deepEqual([a.inserted, b.inserted], [100, 100]);
+    // A value SQLite cannot bind breaks its transaction; the batch given right after
+    // it (before its failure is seen) must not be stored ahead of it.
+    const broken = prepared(store, 200, 10);
+    broken.rows[1] = [1] as unknown as number;
+    const failing = writer.commit(broken, position(210));
+    const following = writer.commit(prepared(store, 210, 10), position(220));
+    await assert.rejects(failing, /cannot write batch/);
+    await assert.rejects(following, /an earlier batch failed/);
+    assert.equal(store.count(), 200);
+    assert.deepEqual(store.positions().map((p) => p.next), [200]);
+    // Seen: the next batch writes again.
+    const retried = await writer.commit(prepared(store, 200, 20), position(220));
+    assert.equal(retried.inserted, 20);
+    assert.equal(store.count(), 220);
+    assert.deepEqual(store.positions().map((p) => p.next), [220]);
+  } finally {
+    await writer.close();
+    store.close();
+  }
+});
+
+Deno.test("store backend: with its writer thread, replays are duplicates and close waits for the last commit", async () => {
+  await using temp = await tempDir({ prefix: "store_writer_" });
+  const path = `${temp.path}/events.db`;
+  const backend = new StoreBackend(path);
+  assert.equal(backend.concurrency, 2);
+  const inline = new StoreBackend(":memory:");
+  assert.equal(inline.concurrency, 1);
+  await inline.close();
+  const body = encodeBatch(
+    Array.from({ length: 500 }, (_, i) => ({ type: "app.tick", time: new Date(), host: "h", i })),
+  );
+  const message = (first: number) => ({
+    topic: "app.tick",
+    header: { flags: 0, count: 500, source: 9n, first },
+    body,
+    count: 500,
+  });
+  const first = backend.writeMessages([message(0)]);
+  const replay = backend.writeMessages([message(0)]);
+  const last = backend.writeMessages([message(500)]);
+  assert.deepEqual(await first, { rejected: 0, duplicates: 0 });
+  assert.deepEqual(await replay, { rejected: 0, duplicates: 500 });
+  await backend.close();
+  assert.deepEqual(await last, { rejected: 0, duplicates: 0 });
+  const store = EventStore.open(path, { readOnly: true });
+  assert.equal(store.count(), 1000);
+  store.close();
+});
