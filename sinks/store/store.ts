@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { DatabaseSync } from "node:sqlite";
 import { envelopeProblem, type Event } from "@eventstorm/core";
 import {
   decodeBatch,
@@ -14,6 +14,7 @@ import {
 import { EventTranscoder } from "@eventstorm/core/internal";
 import { eventId, type StreamPosition } from "@eventstorm/core/sink";
 import { checkSchema, ensureSchema } from "./schema.ts";
+import { COLUMNS, RowWriter } from "./rows.ts";
 
 /** Store file used when `--db` is not given.
  *
@@ -52,11 +53,6 @@ export interface InsertResult {
 /** Page size of a new store file, in bytes. */
 const PAGE_SIZE = 16_384;
 
-/** Rows per multi-row INSERT: fewer calls across the binding, still a short statement. */
-const ROWS_PER_STATEMENT = 50;
-const COLUMNS = 5;
-const ROW_SQL = "(?, ?, ?, ?, ?)";
-
 /**
  * An event store in one SQLite file (WAL mode, `synchronous=NORMAL`, 16 KiB pages
  * in a file it creates). Each batch is one transaction through prepared
@@ -81,13 +77,8 @@ export class EventStore {
   /** Whether the store was opened for queries only. */
   readonly readOnly: boolean;
   #db: DatabaseSync;
-  #insertMany: StatementSync | undefined;
-  #insertOne: StatementSync | undefined;
-  #addType: StatementSync | undefined;
-  #savePosition: StatementSync | undefined;
-  #knownTypes = new Set<string>();
+  #rows: RowWriter | undefined;
   readonly #transcoder = new EventTranscoder();
-  #args: (string | number | null)[] = new Array(ROWS_PER_STATEMENT * COLUMNS);
   #closed = false;
 
   private constructor(path: string, db: DatabaseSync, options: EventStoreOptions) {
@@ -96,20 +87,7 @@ export class EventStore {
     this.retain = options.retain;
     this.readOnly = options.readOnly ?? false;
     if (!this.readOnly) {
-      this.#insertMany = db.prepare(
-        `INSERT OR IGNORE INTO events (type, time, host, id, data) VALUES ${
-          Array(ROWS_PER_STATEMENT).fill(ROW_SQL).join(", ")
-        }`,
-      );
-      this.#insertOne = db.prepare(
-        `INSERT OR IGNORE INTO events (type, time, host, id, data) VALUES ${ROW_SQL}`,
-      );
-      this.#addType = db.prepare("INSERT OR IGNORE INTO types (type) VALUES (?)");
-      this.#savePosition = db.prepare(
-        "INSERT INTO streams (source, topic, next, at) VALUES (?, ?, ?, ?) " +
-          "ON CONFLICT (source, topic) DO UPDATE SET next = max(next, excluded.next), at = excluded.at",
-      );
-      for (const type of this.types()) this.#knownTypes.add(type);
+      this.#rows = new RowWriter(db);
     }
   }
 
@@ -291,10 +269,9 @@ export class EventStore {
     positions: readonly StreamPosition[] = [],
   ): InsertResult {
     if (this.readOnly) throw new Error(`${this.path}: store is open read-only`);
-    const newTypes = prepared.types.filter((type) => !this.#knownTypes.has(type));
     return this.#commit({
       rows: prepared.rows,
-      newTypes,
+      newTypes: prepared.types,
       lastType: undefined,
       rejected: prepared.rejected,
       problems: prepared.problems,
@@ -346,49 +323,21 @@ export class EventStore {
   }
 
   #noteType(batch: Batch, type: string): void {
-    if (type !== batch.lastType && !this.#knownTypes.has(type) && !batch.newTypes.includes(type)) {
+    if (type !== batch.lastType && !this.#rows!.knows(type) && !batch.newTypes.includes(type)) {
       batch.newTypes.push(type);
     }
     batch.lastType = type;
   }
 
   #commit(batch: Batch, positions: readonly StreamPosition[]): InsertResult {
-    const db = this.database;
+    if (this.#closed) throw new Error(`${this.path}: store is closed`);
     const { rows, newTypes } = batch;
     const total = rows.length / COLUMNS;
-    let inserted = 0;
-    if (total > 0 || positions.length > 0) {
-      db.exec("BEGIN IMMEDIATE");
-      try {
-        for (const type of newTypes) this.#addType!.run(type);
-        // In the same transaction: a position is never ahead of the rows.
-        for (const { source, topic, next, at } of positions) {
-          this.#savePosition!.run(source.toString(16), topic, next, at);
-        }
-        const args = this.#args;
-        const bulk = ROWS_PER_STATEMENT * COLUMNS;
-        let offset = 0;
-        for (; offset + bulk <= rows.length; offset += bulk) {
-          for (let i = 0; i < bulk; i++) args[i] = rows[offset + i];
-          inserted += Number(this.#insertMany!.run(...args).changes);
-        }
-        for (; offset < rows.length; offset += COLUMNS) {
-          inserted += Number(
-            this.#insertOne!.run(
-              rows[offset],
-              rows[offset + 1],
-              rows[offset + 2],
-              rows[offset + 3],
-              rows[offset + 4],
-            ).changes,
-          );
-        }
-        db.exec("COMMIT");
-      } catch (error) {
-        if (db.isTransaction) db.exec("ROLLBACK");
-        throw new Error(`${this.path}: cannot write batch: ${messageOf(error)}`);
-      }
-      for (const type of newTypes) this.#knownTypes.add(type);
+    let inserted: number;
+    try {
+      inserted = this.#rows!.write(rows, newTypes, positions);
+    } catch (error) {
+      throw new Error(`${this.path}: cannot write batch: ${messageOf(error)}`);
     }
     const result: InsertResult = {
       inserted,

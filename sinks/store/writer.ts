@@ -7,6 +7,7 @@
  */
 import type { StreamPosition } from "@eventstorm/core/sink";
 import type { InsertResult, PreparedBatch } from "./store.ts";
+import { COLUMNS } from "./rows.ts";
 
 /** What the writer thread is asked. */
 export type WriterRequest =
@@ -14,7 +15,8 @@ export type WriterRequest =
     kind: "commit";
     path: string;
     id: number;
-    prepared: PreparedBatch;
+    rows: PreparedBatch["rows"];
+    types: string[];
     positions: StreamPosition[];
     resume: boolean;
   }
@@ -22,11 +24,11 @@ export type WriterRequest =
 
 /** What the writer thread answers. */
 export type WriterReply =
-  | { kind: "result"; id: number; result?: InsertResult; error?: string }
+  | { kind: "result"; id: number; inserted?: number; error?: string }
   | { kind: "closed" };
 
 interface Waiting {
-  resolve: (result: InsertResult) => void;
+  resolve: (inserted: number) => void;
   reject: (error: Error) => void;
 }
 
@@ -58,13 +60,26 @@ export class StoreWriter {
       kind: "commit",
       path: this.#path,
       id,
-      prepared,
+      rows: prepared.rows,
+      types: prepared.types,
       positions,
       resume,
     };
-    return new Promise((resolve, reject) => {
+    const inserted = new Promise<number>((resolve, reject) => {
       this.#waiting.set(id, { resolve, reject });
       worker.postMessage(request);
+    });
+    return inserted.then((inserted) => {
+      const result: InsertResult = {
+        inserted,
+        duplicates: prepared.rows.length / COLUMNS - inserted,
+        rejected: prepared.rejected,
+      };
+      if (prepared.problems.length > 0) {
+        result.problem = prepared.problems[prepared.problems.length - 1][0];
+        result.problems = prepared.problems;
+      }
+      return result;
     });
   }
 
@@ -94,7 +109,7 @@ export class StoreWriter {
       if (reply.error !== undefined) {
         this.#resume = true;
         waiting?.reject(new Error(reply.error));
-      } else waiting?.resolve(reply.result!);
+      } else waiting?.resolve(reply.inserted!);
     };
     worker.onerror = (event) => {
       // The thread is gone: what it held was not committed.

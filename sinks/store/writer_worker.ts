@@ -1,47 +1,53 @@
 /**
- * The store sink's writer thread: commits prepared batches to its own
- * connection, in the order they come. Once one fails, later ones fail too until
- * a batch marked `resume` arrives, so that no batch (nor a stream position) is
- * stored ahead of one the sink will retry (SinkBackend.concurrency).
+ * The store sink's writer thread: commits prepared rows to its own connection,
+ * in the order they come. Once a batch fails, later ones fail too until one
+ * marked `resume` arrives, so that no batch (nor a stream position) is stored
+ * ahead of one the sink will retry (SinkBackend.concurrency). It loads only
+ * SQLite and rows.ts: a thread costs its isolate and what that imports.
  *
  * @module
  */
 /// <reference lib="deno.worker" />
-import type { StreamPosition } from "@eventstorm/core/sink";
-import { EventStore, type PreparedBatch } from "./store.ts";
+import { DatabaseSync } from "node:sqlite";
+import { RowWriter } from "./rows.ts";
 import type { WriterReply, WriterRequest } from "./writer.ts";
 
-let store: EventStore | undefined;
+let db: DatabaseSync | undefined;
+let rows: RowWriter | undefined;
 let failed = false;
 
 function reply(message: WriterReply): void {
   self.postMessage(message);
 }
 
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
 self.onmessage = (event: MessageEvent<WriterRequest>) => {
   const request = event.data;
   if (request.kind === "close") {
-    store?.close();
-    store = undefined;
+    db?.close();
+    db = rows = undefined;
     reply({ kind: "closed" });
     return;
   }
-  const { id, prepared, positions, resume } = request as {
-    id: number;
-    prepared: PreparedBatch;
-    positions: StreamPosition[];
-    resume: boolean;
-  };
-  if (resume) failed = false;
+  const { id, path } = request;
+  if (request.resume) failed = false;
   if (failed) {
-    reply({ kind: "result", id, error: "not written: an earlier batch failed" });
+    reply({ kind: "result", id, error: `${path}: not written: an earlier batch failed` });
     return;
   }
   try {
-    store ??= EventStore.open(request.path);
-    reply({ kind: "result", id, result: store.commitPrepared(prepared, positions) });
+    db ??= new DatabaseSync(path, { timeout: 5000 });
+    rows ??= new RowWriter(db);
+    reply({
+      kind: "result",
+      id,
+      inserted: rows.write(request.rows, request.types, request.positions),
+    });
   } catch (error) {
     failed = true;
-    reply({ kind: "result", id, error: error instanceof Error ? error.message : String(error) });
+    reply({ kind: "result", id, error: `${path}: cannot write batch: ${messageOf(error)}` });
   }
 };
