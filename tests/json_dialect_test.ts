@@ -72,12 +72,15 @@ Deno.test("tap and the file sink's .jsonl keep every BSON value exact", opts, as
   };
   try {
     const tapped = finish(tap);
-    // Resent until both subscribers have one: each copy carries the same values.
+    let tapDone = false;
+    tapped.then(() => tapDone = true, () => tapDone = true);
+    // Resent until both subscribers have one (either may subscribe late): each copy
+    // carries the same values.
     await waitFor(
       async () => {
         out.emit("app.json", FIELDS);
         await out.ready();
-        return jsonl().some((path) => Deno.statSync(path).size > 0);
+        return tapDone && jsonl().some((path) => Deno.statSync(path).size > 0);
       },
       "an event in the file sink's segment",
       20_000,

@@ -9,6 +9,10 @@ import type { WireMessage } from "@eventstorm/core/protocol";
 import type { SinkBackend, StreamPosition, WriteResult } from "@eventstorm/core/sink";
 import { EventStore, type InsertResult } from "./store.ts";
 import { StoreWriter } from "./writer.ts";
+import { COLUMNS } from "./rows.ts";
+
+/** Rows from which a batch goes to the writer thread. */
+const THREAD_MIN_ROWS = 100;
 
 /** Options of {@linkcode StoreBackend}. */
 export interface StoreBackendOptions {
@@ -99,6 +103,11 @@ export class StoreBackend implements SinkBackend {
       return Promise.resolve(this.#report(this.#store.insertMessages(messages, positions)));
     }
     const prepared = this.#store.prepareMessages(messages);
+    // A small batch (a small --batch-size, a trickle) gains less from the overlap than
+    // the trip to the thread costs: with nothing in flight there, it is written here.
+    if (prepared.rows.length < THREAD_MIN_ROWS * COLUMNS && this.#writer.idle) {
+      return Promise.resolve(this.#report(this.#store.commitPrepared(prepared, positions)));
+    }
     return this.#writer.commit(prepared, positions).then((result) => this.#report(result));
   }
 

@@ -50,6 +50,11 @@ export class StoreWriter {
     this.#path = path;
   }
 
+  /** Whether every batch handed over has been answered. */
+  get idle(): boolean {
+    return this.#waiting.size === 0;
+  }
+
   /** Hands `prepared` and `positions` to the thread; settles once they are committed or not. */
   commit(prepared: PreparedBatch, positions: StreamPosition[] = []): Promise<InsertResult> {
     const worker = this.#ensureWorker();
