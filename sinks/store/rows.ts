@@ -17,6 +17,7 @@ const ROW_SQL = "(?, ?, ?, ?, ?)";
 /** Inserts rows, new types and stream positions in one transaction per call. */
 export class RowWriter {
   readonly #db: DatabaseSync;
+  readonly #path: string;
   readonly #insertMany: StatementSync;
   readonly #insertOne: StatementSync;
   readonly #addType: StatementSync;
@@ -24,9 +25,10 @@ export class RowWriter {
   readonly #knownTypes = new Set<string>();
   readonly #args: (string | number | null)[] = new Array(ROWS_PER_STATEMENT * COLUMNS);
 
-  /** Prepares the statements on `db`, a store whose schema is in place. */
-  constructor(db: DatabaseSync) {
+  /** Prepares the statements on `db`, the store at `path` (for errors), its schema in place. */
+  constructor(db: DatabaseSync, path: string) {
     this.#db = db;
+    this.#path = path;
     this.#insertMany = db.prepare(
       `INSERT OR IGNORE INTO events (type, time, host, id, data) VALUES ${
         Array(ROWS_PER_STATEMENT).fill(ROW_SQL).join(", ")
@@ -53,7 +55,8 @@ export class RowWriter {
   /**
    * Writes `rows` (COLUMNS values each), the `types` not known yet and
    * `positions` in one transaction; returns how many rows were new (the others
-   * had a stored id). Rolls back and throws the database's error.
+   * had a stored id). Rolls back and throws an Error naming the path and the
+   * database's reason.
    */
   write(
     rows: readonly (string | number | null)[],
@@ -92,7 +95,8 @@ export class RowWriter {
       db.exec("COMMIT");
     } catch (error) {
       if (db.isTransaction) db.exec("ROLLBACK");
-      throw error;
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new Error(`${this.#path}: cannot write batch: ${reason}`);
     }
     for (const type of newTypes) this.#knownTypes.add(type);
     return inserted;

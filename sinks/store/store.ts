@@ -87,7 +87,7 @@ export class EventStore {
     this.retain = options.retain;
     this.readOnly = options.readOnly ?? false;
     if (!this.readOnly) {
-      this.#rows = new RowWriter(db);
+      this.#rows = new RowWriter(db, path);
     }
   }
 
@@ -246,7 +246,7 @@ export class EventStore {
     }
     return {
       rows: batch.rows,
-      types: batch.newTypes,
+      types: batch.types,
       rejected: batch.rejected,
       problems: batch.problems,
     };
@@ -269,13 +269,7 @@ export class EventStore {
     positions: readonly StreamPosition[] = [],
   ): InsertResult {
     if (this.readOnly) throw new Error(`${this.path}: store is open read-only`);
-    return this.#commit({
-      rows: prepared.rows,
-      newTypes: prepared.types,
-      lastType: undefined,
-      rejected: prepared.rejected,
-      problems: prepared.problems,
-    }, positions);
+    return this.#commit(prepared, positions);
   }
 
   /** Decodes one document the ordinary way: the refusals, and the shapes the transcoder leaves. */
@@ -323,32 +317,15 @@ export class EventStore {
   }
 
   #noteType(batch: Batch, type: string): void {
-    if (type !== batch.lastType && !this.#rows!.knows(type) && !batch.newTypes.includes(type)) {
-      batch.newTypes.push(type);
+    if (type !== batch.lastType && !this.#rows!.knows(type) && !batch.types.includes(type)) {
+      batch.types.push(type);
     }
     batch.lastType = type;
   }
 
-  #commit(batch: Batch, positions: readonly StreamPosition[]): InsertResult {
+  #commit(prepared: PreparedBatch, positions: readonly StreamPosition[]): InsertResult {
     if (this.#closed) throw new Error(`${this.path}: store is closed`);
-    const { rows, newTypes } = batch;
-    const total = rows.length / COLUMNS;
-    let inserted: number;
-    try {
-      inserted = this.#rows!.write(rows, newTypes, positions);
-    } catch (error) {
-      throw new Error(`${this.path}: cannot write batch: ${messageOf(error)}`);
-    }
-    const result: InsertResult = {
-      inserted,
-      duplicates: total - inserted,
-      rejected: batch.rejected,
-    };
-    if (batch.problems.length > 0) {
-      result.problem = batch.problems[batch.problems.length - 1][0];
-      result.problems = batch.problems;
-    }
-    return result;
+    return resultOf(prepared, this.#rows!.write(prepared.rows, prepared.types, positions));
   }
 
   /**
@@ -457,7 +434,6 @@ export class EventStore {
   }
 }
 
-/** Rows on their way into one transaction, and what was refused. */
 /**
  * Rows read from messages by {@linkcode EventStore.prepareMessages}, for
  * {@linkcode EventStore.commitPrepared}; plain data, so it can be posted to a worker.
@@ -473,18 +449,31 @@ export interface PreparedBatch {
   problems: [reason: string, count: number][];
 }
 
-interface Batch {
-  /** COLUMNS values per row. */
-  rows: (string | number | null)[];
-  newTypes: string[];
+/** Rows on their way into one transaction, and what was refused. */
+interface Batch extends PreparedBatch {
   /** The type of the previous row: consecutive rows nearly always share it. */
   lastType: string | undefined;
-  rejected: number;
-  problems: [reason: string, count: number][];
 }
 
 function newBatch(): Batch {
-  return { rows: [], newTypes: [], lastType: undefined, rejected: 0, problems: [] };
+  return { rows: [], types: [], lastType: undefined, rejected: 0, problems: [] };
+}
+
+/**
+ * What became of `prepared` once `inserted` of its rows were new (the others
+ * had a stored id), wherever it was committed.
+ */
+export function resultOf(prepared: PreparedBatch, inserted: number): InsertResult {
+  const result: InsertResult = {
+    inserted,
+    duplicates: prepared.rows.length / COLUMNS - inserted,
+    rejected: prepared.rejected,
+  };
+  if (prepared.problems.length > 0) {
+    result.problem = prepared.problems[prepared.problems.length - 1][0];
+    result.problems = prepared.problems;
+  }
+  return result;
 }
 
 /** Most distinct reasons a batch keeps: a log line names each. */

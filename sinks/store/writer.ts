@@ -6,8 +6,7 @@
  * @module
  */
 import type { StreamPosition } from "@eventstorm/core/sink";
-import type { InsertResult, PreparedBatch } from "./store.ts";
-import { COLUMNS } from "./rows.ts";
+import { type InsertResult, type PreparedBatch, resultOf } from "./store.ts";
 
 /** What the writer thread is asked. */
 export type WriterRequest =
@@ -74,18 +73,7 @@ export class StoreWriter {
       this.#waiting.set(id, { resolve, reject });
       worker.postMessage(request);
     });
-    return inserted.then((inserted) => {
-      const result: InsertResult = {
-        inserted,
-        duplicates: prepared.rows.length / COLUMNS - inserted,
-        rejected: prepared.rejected,
-      };
-      if (prepared.problems.length > 0) {
-        result.problem = prepared.problems[prepared.problems.length - 1][0];
-        result.problems = prepared.problems;
-      }
-      return result;
-    });
+    return inserted.then((inserted) => resultOf(prepared, inserted));
   }
 
   /** Waits for the thread to close its connection, then ends it. */

@@ -24,6 +24,15 @@ function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** The thread's own connection; its errors name the path, as RowWriter's do. */
+function open(path: string): DatabaseSync {
+  try {
+    return new DatabaseSync(path, { timeout: 5000 });
+  } catch (error) {
+    throw new Error(`${path}: cannot open store: ${messageOf(error)}`);
+  }
+}
+
 self.onmessage = (event: MessageEvent<WriterRequest>) => {
   const request = event.data;
   if (request.kind === "close") {
@@ -39,8 +48,8 @@ self.onmessage = (event: MessageEvent<WriterRequest>) => {
     return;
   }
   try {
-    db ??= new DatabaseSync(path, { timeout: 5000 });
-    rows ??= new RowWriter(db);
+    db ??= open(path);
+    rows ??= new RowWriter(db, path);
     reply({
       kind: "result",
       id,
@@ -48,6 +57,6 @@ self.onmessage = (event: MessageEvent<WriterRequest>) => {
     });
   } catch (error) {
     failed = true;
-    reply({ kind: "result", id, error: `${path}: cannot write batch: ${messageOf(error)}` });
+    reply({ kind: "result", id, error: messageOf(error) });
   }
 };
