@@ -167,12 +167,13 @@ export async function endOffset(st: FollowerState, r: Reader): Promise<[number, 
   const from = Math.max(0, size - CHUNK_BYTES);
   await r.file.seek(from, Deno.SeekMode.Start);
   let length = 0;
+  const scratch = st.takeScratch();
   while (length < size - from) {
-    const n = await r.file.read(st.scratch.subarray(length, size - from));
+    const n = await r.file.read(scratch.subarray(length, size - from));
     if (n === null || n === 0) break;
     length += n;
   }
-  const newline = st.scratch.subarray(0, length).lastIndexOf(10);
+  const newline = scratch.subarray(0, length).lastIndexOf(10);
   if (newline >= 0) return [from + newline + 1, false];
   return from === 0 ? [0, false] : [size, true];
 }

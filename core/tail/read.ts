@@ -47,10 +47,7 @@ export async function read(st: FollowerState, r: Reader): Promise<LineBatch | un
       r.committed = start + pos;
       if (line !== undefined) lines.push(line);
     }
-    if (pos < chunk.length) {
-      r.leftover = chunk.slice(pos);
-      r.leftoverStart = start + pos;
-    }
+    if (pos < chunk.length) st.keepLeftover(r, chunk, pos, start);
   }
   if (r.entry) r.entry.offset = r.committed;
   if (lines.length === 0) return undefined;
@@ -87,10 +84,11 @@ export async function nextChunk(
   // of its time). Every PAUSE_EVERY_MS one read is async all the same: that
   // round trip is when signals and timers (Ctrl-C, stats lines) get their turn.
   let n: number | null;
+  const scratch = st.takeScratch();
   if (performance.now() - st.lastPause < PAUSE_EVERY_MS) {
-    n = r.file.readSync(st.scratch);
+    n = r.file.readSync(scratch);
   } else {
-    n = await r.file.read(st.scratch);
+    n = await r.file.read(scratch);
     st.lastPause = performance.now();
   }
   if (n === null || n === 0) return undefined;
@@ -108,13 +106,18 @@ export async function nextChunk(
     r.lastGrowth = Date.now();
   }
   r.file.seekSync(r.readOffset, Deno.SeekMode.Start);
-  return [st.scratch.subarray(0, n), start];
+  return [scratch.subarray(0, n), start];
 }
+
+// A decoded run stays under V8's large-object size (128 KiB), so its string is
+// allocated young and dies young, not in the old generation.
+const RUN_BYTES = 64 * 1024;
 
 /**
  * Appends the run of complete lines from `pos` that need no cutting (at most
  * `room`), decoded with one call rather than one per line, which is most of
  * the cost of reading; returns where the run ends (`pos` when there is none).
+ * A run ends after RUN_BYTES unless it is one line.
  */
 export function decodeRun(
   st: FollowerState,
@@ -128,6 +131,7 @@ export function decodeRun(
   while (count < room) {
     const newline = chunk.indexOf(10, end);
     if (newline < 0 || newline - end > st.maxLineBytes) break;
+    if (count > 0 && newline - pos > RUN_BYTES) break;
     end = newline + 1;
     count++;
   }

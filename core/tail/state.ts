@@ -40,7 +40,10 @@ export class FollowerState {
   readonly entries = new Map<string, Entry>();
   // Files not worth opening again while unchanged: finished or broken `.gz`.
   readonly skip = new Map<string, string>();
-  readonly scratch = new Uint8Array(CHUNK_BYTES);
+  readonly #scratch = new Uint8Array(CHUNK_BYTES);
+  // Who holds a leftover that still views #scratch: a batch often ends inside a chunk,
+  // and copying the rest of the chunk at every such end cost more than the reading.
+  #scratchHolder?: Reader;
   lastPause = 0;
   // BOMs are kept by decoding and dropped by cleanLine, so that where a decode
   // call happens to start cannot change a line.
@@ -69,7 +72,24 @@ export class FollowerState {
     this.rotateWaitMs = options.rotateWaitMs ?? 5000;
     this.maxLineBytes = Math.max(16, options.maxLineBytes ?? 64 * 1024);
     this.fingerprintBytes = Math.max(1, options.fingerprintBytes ?? 256);
-    this.maxBatchLines = Math.max(1, options.maxBatchLines ?? 1000);
+    this.maxBatchLines = Math.max(1, options.maxBatchLines ?? 100);
+  }
+
+  /** The scratch buffer, to read into: a leftover still viewing it is copied out first. */
+  takeScratch(): Uint8Array {
+    const holder = this.#scratchHolder;
+    if (holder?.leftover?.buffer === this.#scratch.buffer) {
+      holder.leftover = holder.leftover.slice();
+    }
+    this.#scratchHolder = undefined;
+    return this.#scratch;
+  }
+
+  /** Keeps the unread rest of `chunk` for `r`, without a copy while nobody else reads. */
+  keepLeftover(r: Reader, chunk: Uint8Array, pos: number, start: number): void {
+    r.leftover = chunk.subarray(pos);
+    r.leftoverStart = start + pos;
+    if (chunk.buffer === this.#scratch.buffer) this.#scratchHolder = r;
   }
 }
 

@@ -33,7 +33,12 @@ export interface FollowerOptions {
   maxLineBytes?: number;
   /** Fingerprint covers the first line up to this many bytes (default 256). */
   fingerprintBytes?: number;
-  /** Lines per batch at most (default 1000). */
+  /**
+   * Lines per batch at most (default 100). A batch's lines live until it is
+   * handled; larger batches outlived V8's young generation under the units'
+   * small semi-space and were promoted, growing the heap (a source at 70,000
+   * lines/s: 107 MB RSS with 1,000, 85 MB with 100, at the same speed).
+   */
   maxBatchLines?: number;
 }
 
