@@ -195,7 +195,12 @@ export class Emitter implements EventOutput {
       counters,
       wanted: (seq) => {
         this.#wantedSent++;
+        // With several peers nothing is counted safe before the link drains, so
+        // there is nothing to track; otherwise the queue is settled as it grows,
+        // not only when a checkpoint asks (a source without checkpoints asks never).
+        if (this.#link.severalPeers) return;
         this.#unsafe.push(seq);
+        this.#settle();
       },
     };
     this.#ownsLink = options.link === undefined;
@@ -249,12 +254,17 @@ export class Emitter implements EventOutput {
     const sent = this.#wantedSent;
     if (this.#link.drained) return { sent, safe: sent };
     if (this.#link.severalPeers) return { sent, safe: 0 };
+    this.#settle();
+    return { sent, safe: this.#safe };
+  }
+
+  /** Counts as safe the messages that `sendHwm + 1` later ones on the link have pushed out. */
+  #settle(): void {
     const newestSafe = this.#link.wantedSent - this.#link.sendHwm - 1;
     while (this.#unsafe.length > 0 && this.#unsafe.peek() <= newestSafe) {
       this.#unsafe.shift();
       this.#safe++;
     }
-    return { sent, safe: this.#safe };
   }
 
   /** The counters. */
