@@ -161,7 +161,15 @@ export class BatchEncoder {
 
   /** Returns a copy of the encoded bytes and starts over. */
   take(): Uint8Array {
-    const body = this.#buffer.slice(0, this.#length);
+    return this.lend().slice();
+  }
+
+  /**
+   * Returns the encoded bytes without a copy and starts over: the view is good
+   * only until the next `add`, for a caller that hands the bytes on at once.
+   */
+  lend(): Uint8Array {
+    const body = this.#buffer.subarray(0, this.#length);
     this.#length = 0;
     this.#count = 0;
     // One huge document must not pin a huge buffer for the encoder's lifetime.

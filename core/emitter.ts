@@ -14,6 +14,7 @@ import {
   type EmitterLinkOptions,
   Link,
   type LinkCounters,
+  type LinkMessage,
   linkOf,
   type LinkSender,
 } from "./link.ts";
@@ -330,7 +331,6 @@ export class Emitter implements EventOutput {
     }
     if (batch.encoder.count >= this.#maxEvents || batch.encoder.byteLength >= this.#maxBytes) {
       this.#seal(batch);
-      this.#link.pump();
     } else if (this.#lingerTimer === undefined) {
       this.#lingerTimer = setTimeout(() => {
         this.#lingerTimer = undefined;
@@ -373,14 +373,24 @@ export class Emitter implements EventOutput {
     this.#seal(batch);
   }
 
+  /**
+   * Queues the batch and offers it to libzmq at once, from the encoder's own
+   * buffer: zmq_send copies it, so a message sent now needs no copy of its own.
+   * One that has to wait gets one. Copying every message (256 KiB at full
+   * speed) made buffers that outlived the young generation and were freed only
+   * by a full GC: a steady source's RSS grew by 10 MB over ten minutes.
+   */
   #seal(batch: TopicBatch): void {
     const count = batch.encoder.count;
     if (count === 0) return;
-    this.#queue(batch, batch.encoder.take(), count);
+    const message = this.#queue(batch, batch.encoder.lend(), count);
+    this.#link.pump();
+    // The link sends in order: while anything waits, the message just queued does.
+    if (this.#link.pendingMessages > 0) message.body = message.body.slice();
   }
 
-  #queue(batch: TopicBatch, body: Uint8Array, count: number): void {
-    this.#link.push({
+  #queue(batch: TopicBatch, body: Uint8Array, count: number): LinkMessage {
+    const message = {
       topicBytes: batch.topicBytes,
       body,
       topic: batch.topic,
@@ -388,8 +398,10 @@ export class Emitter implements EventOutput {
       first: batch.first,
       events: count,
       sender: this.#sender,
-    });
+    };
+    this.#link.push(message);
     batch.first += count;
+    return message;
   }
 
   /**
