@@ -1,12 +1,43 @@
 /**
- * The writing half of the store: rows into one transaction through prepared
- * statements. It imports nothing but SQLite, so the writer thread that runs it
- * (writer_worker.ts) loads no more than it needs.
+ * The writing half of the store: a connection, and rows into one transaction
+ * through prepared statements. It imports nothing but SQLite, so the writer
+ * thread that runs it (writer_worker.ts) loads no more than it needs.
  *
  * @module
  */
-import type { DatabaseSync, StatementSync } from "node:sqlite";
+import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { StreamPosition } from "@eventstorm/core/sink";
+
+/** The message of `error`, whatever was thrown. */
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * A connection to the store at `path`; its errors name the path. A writing
+ * connection commits with `synchronous=NORMAL`, which each connection sets for
+ * itself (the writer thread's had SQLite's FULL, an fsync per batch): in WAL
+ * mode a commit then survives a crash of the process.
+ */
+export function connect(
+  path: string,
+  options: { readOnly?: boolean; timeout?: number } = {},
+): DatabaseSync {
+  const readOnly = options.readOnly ?? false;
+  let db: DatabaseSync;
+  try {
+    db = new DatabaseSync(path, { readOnly, timeout: options.timeout ?? 5000 });
+  } catch (error) {
+    throw new Error(`${path}: cannot open store: ${messageOf(error)}`);
+  }
+  try {
+    if (!readOnly) db.exec("PRAGMA synchronous = NORMAL");
+  } catch (error) {
+    db.close();
+    throw new Error(`${path}: ${messageOf(error)}`);
+  }
+  return db;
+}
 
 /** Rows per multi-row INSERT: fewer calls across the binding, still a short statement. */
 const ROWS_PER_STATEMENT = 50;
@@ -95,8 +126,7 @@ export class RowWriter {
       db.exec("COMMIT");
     } catch (error) {
       if (db.isTransaction) db.exec("ROLLBACK");
-      const reason = error instanceof Error ? error.message : String(error);
-      throw new Error(`${this.#path}: cannot write batch: ${reason}`);
+      throw new Error(`${this.#path}: cannot write batch: ${messageOf(error)}`);
     }
     for (const type of newTypes) this.#knownTypes.add(type);
     return inserted;

@@ -4,6 +4,7 @@ import { tempDir } from "../../tests/temp.ts";
 import { EventStore, type PreparedBatch } from "./store.ts";
 import { StoreWriter } from "./writer.ts";
 import { StoreBackend } from "./backend.ts";
+import { connect } from "./rows.ts";
 
 function prepared(store: EventStore, first: number, count: number): PreparedBatch {
   const events = Array.from({ length: count }, (_, i) => ({
@@ -77,4 +78,21 @@ Deno.test("store backend: with its writer thread, replays are duplicates and clo
   const store = EventStore.open(path, { readOnly: true });
   assert.equal(store.count(), 1000);
   store.close();
+});
+
+Deno.test("store connections: the sink's and the writer thread's commit with synchronous=NORMAL", async () => {
+  await using temp = await tempDir({ prefix: "store_connect_" });
+  const path = `${temp.path}/events.db`;
+  const store = EventStore.open(path);
+  // The thread opens its connection with connect(), as EventStore.open does.
+  const thread = connect(path);
+  try {
+    const synchronous = (db: { prepare(sql: string): { get(): unknown } }) =>
+      (db.prepare("PRAGMA synchronous").get() as { synchronous: number }).synchronous;
+    assert.equal(synchronous(store.database), 1, "NORMAL");
+    assert.equal(synchronous(thread), 1, "NORMAL");
+  } finally {
+    thread.close();
+    store.close();
+  }
 });

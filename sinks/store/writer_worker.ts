@@ -8,8 +8,8 @@
  * @module
  */
 /// <reference lib="deno.worker" />
-import { DatabaseSync } from "node:sqlite";
-import { RowWriter } from "./rows.ts";
+import type { DatabaseSync } from "node:sqlite";
+import { connect, messageOf, RowWriter } from "./rows.ts";
 import type { WriterReply, WriterRequest } from "./writer.ts";
 
 let db: DatabaseSync | undefined;
@@ -18,19 +18,6 @@ let failed = false;
 
 function reply(message: WriterReply): void {
   self.postMessage(message);
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-/** The thread's own connection; its errors name the path, as RowWriter's do. */
-function open(path: string): DatabaseSync {
-  try {
-    return new DatabaseSync(path, { timeout: 5000 });
-  } catch (error) {
-    throw new Error(`${path}: cannot open store: ${messageOf(error)}`);
-  }
 }
 
 self.onmessage = (event: MessageEvent<WriterRequest>) => {
@@ -48,7 +35,7 @@ self.onmessage = (event: MessageEvent<WriterRequest>) => {
     return;
   }
   try {
-    db ??= open(path);
+    db ??= connect(path);
     rows ??= new RowWriter(db, path);
     reply({
       kind: "result",
