@@ -73,7 +73,7 @@ cmd_format() {
 }
 
 write_conf() {
-  local dir=$1 port=$2 backend=$3 dead=$4 user_line=""
+  local dir=$1 port=$2 backend=$3 user_line=""
   [ "$(id -u)" = 0 ] && user_line="user root root;"
   local indent=$'\n                     '
   local joined
@@ -104,8 +104,10 @@ http {
     upstream backend { server 127.0.0.1:$backend; }
     upstream multi {
         # The dead server is tried first (on most requests: it never gets marked down), so \$upstream_*
-        # variables hold lists like "0.000, 0.001".
-        server 127.0.0.1:$dead max_fails=0;
+        # variables hold lists like "0.000, 0.001". Port 1 (tcpmux) is privileged and unused: a
+        # free port picked at random may be bound meanwhile by another test's listener (a ZeroMQ
+        # socket there answered with its greeting, which nginx passed on as an HTTP/0.9 reply).
+        server 127.0.0.1:1 max_fails=0;
         server 127.0.0.1:$backend max_fails=0;
     }
 
@@ -144,18 +146,14 @@ running() {
 }
 
 cmd_start() {
-  local dir=${1:?DIR} port=${2:?PORT} backend=${3:?BACKEND} dead=${4:-}
+  local dir=${1:?DIR} port=${2:?PORT} backend=${3:?BACKEND}
   local bin
   bin=$(nginx_bin)
   [ -n "$bin" ] || die "nginx is not installed (run: scripts/nginx.sh install)"
   mkdir -p "$dir/tmp"
   dir=$(cd "$dir" && pwd)
   running "$dir" && return 0
-  if [ -z "$dead" ]; then
-    # A port nothing listens on: one past the backend, checked below.
-    dead=$((backend + 1))
-  fi
-  write_conf "$dir" "$port" "$backend" "$dead"
+  write_conf "$dir" "$port" "$backend"
   "$bin" -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" -t -q ||
     die "bad config $dir/nginx.conf"
   "$bin" -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf"

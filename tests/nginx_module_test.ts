@@ -231,7 +231,11 @@ Deno.test({
         const { head, body } = requestFor(i, run);
         statuses.push(await rawRequest(nginx.port, head, body));
       }
-      assert.ok(statuses.every((status) => status > 0), "every request got a response");
+      const unanswered = statuses.flatMap((status, i) => status > 0 ? [] : [i]);
+      if (unanswered.length > 0) {
+        const log = await Deno.readTextFile(join(nginx.dir, "error.log")).catch(() => "");
+        assert.fail(`requests ${unanswered.join(", ")} got no response; error.log:\n${log}`);
+      }
       const hits = () =>
         t.events().filter((event) =>
           event.type === "http.hit" && String(event.request).includes(run)

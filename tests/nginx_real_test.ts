@@ -95,7 +95,6 @@ Deno.test({
     const dir = await Deno.makeTempDir({ prefix: "nginx_real_" });
     const port = freePort();
     const backend = freePort();
-    const dead = freePort();
     const log = join(dir, "access.log");
     const run = crypto.randomUUID().slice(0, 8);
     const expected = new Map<string, Expected>();
@@ -104,7 +103,7 @@ Deno.test({
     let source: SourceProcess | undefined;
     let receiving: Promise<void> | undefined;
     try {
-      await nginxScript("start", dir, String(port), String(backend), String(dead));
+      await nginxScript("start", dir, String(port), String(backend));
       collector = await Collector.open({
         endpoints: "@tcp://127.0.0.1:*",
         topics: ["http."],

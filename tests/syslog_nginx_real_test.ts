@@ -41,7 +41,7 @@ for (const transport of ["udp", "unix"] as const) {
     async fn() {
       if (unavailable) throw new Error(`nginx is required under CI: ${unavailable}`);
       const dir = await Deno.makeTempDir({ prefix: "syslog_nginx_" });
-      const [port, backend, dead] = [freePort(), freePort(), freePort()];
+      const [port, backend] = [freePort(), freePort()];
       const syslogPort = freePort(); // the UDP port of the same number is as good as free
       // nginx's syslog:server=unix:PATH sends datagrams, as to /dev/log.
       const [listen, nginxSyslog] = transport === "udp"
@@ -65,7 +65,7 @@ for (const transport of ["udp", "unix"] as const) {
       })();
       let source: Awaited<ReturnType<typeof syslogSource>> | undefined;
       try {
-        const started = await script(["start", dir, String(port), String(backend), String(dead)], {
+        const started = await script(["start", dir, String(port), String(backend)], {
           NGINX_SYSLOG: nginxSyslog,
         });
         assert.equal(started, undefined, started);
