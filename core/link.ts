@@ -71,6 +71,8 @@ export interface LinkMessage {
 /** Messages a link may hold before `ready()` makes producers wait. */
 const READY_MESSAGES = 64;
 const WAITING_NOTICE_MS = 3000;
+/** How stale the known subscriptions may get while some are known. */
+const SUBSCRIPTIONS_READ_MS = 50;
 
 /** The mechanics of a link, for the emitters on it (not public: see {@linkcode EmitterLink}). */
 export class Link {
@@ -90,7 +92,7 @@ export class Link {
   readonly #subscriptions = new Map<string, number>();
   readonly #receiveBuffers = [new Uint8Array(512)];
   readonly #receiveSizes = new Int32Array(1);
-  #pumps = 0;
+  #subscriptionsReadAt = -Infinity;
   #pumpTimer: ReturnType<typeof setTimeout> | undefined;
   #waitingTimer: ReturnType<typeof setInterval> | undefined;
   #drainWaiters: { sender: LinkSender | undefined; resolve: () => void }[] = [];
@@ -172,6 +174,7 @@ export class Link {
 
   /** Topic prefixes peers subscribe to now. */
   get subscriptions(): number {
+    if (!this.#socket.closed) this.#readSubscriptions();
     return this.#subscriptions.size;
   }
 
@@ -235,6 +238,7 @@ export class Link {
   }
 
   #readSubscriptions(): void {
+    this.#subscriptionsReadAt = performance.now();
     while (this.#socket.receive(this.#receiveBuffers, this.#receiveSizes) > 0) {
       const size = Math.min(this.#receiveSizes[0], this.#receiveBuffers[0].length);
       if (size < 1) continue;
@@ -255,8 +259,14 @@ export class Link {
   /** Hands waiting messages to libzmq until it pushes back; schedules a retry if so. */
   pump(): void {
     if (this.#socket.closed) return;
-    // Subscriptions change rarely; reading them costs a syscall, so not on every pump.
-    if (this.#subscriptions.size === 0 || (++this.#pumps & 255) === 0) this.#readSubscriptions();
+    // Subscriptions change rarely and reading them costs a syscall, so not on every pump,
+    // but at least every SUBSCRIPTIONS_READ_MS: an idle link pumps rarely, and a set left
+    // stale (it was once every 256 pumps) handed libzmq messages for a peer gone, which
+    // it dropped, counted as wanted.
+    if (
+      this.#subscriptions.size === 0 ||
+      performance.now() - this.#subscriptionsReadAt >= SUBSCRIPTIONS_READ_MS
+    ) this.#readSubscriptions();
     while (this.#pending.length > 0) {
       if (this.#subscriptions.size === 0) break;
       const message = this.#pending.peek();
