@@ -311,17 +311,21 @@ module Eventstorm
       bytes = encode(fields).force_encoding(Encoding::BINARY)
       bytes[0, 4] = envelope
       # Written byte by byte: a pack would make an Array and a String per number.
-      write_le(bytes, 0, bytes.bytesize, 4)
-      write_le(bytes, envelope.bytesize - @host_element.bytesize - 8, millis, 8)
+      write_int32(bytes, 0, bytes.bytesize)
+      at = envelope.bytesize - @host_element.bytesize - 8
+      # Ruby's Integers shift and mask as two's complement, so a negative time comes out right.
+      write_int32(bytes, at, millis & 0xFFFF_FFFF)
+      write_int32(bytes, at + 4, (millis >> 32) & 0xFFFF_FFFF)
       bytes
     end
 
-    # Writes +value+ into +bytes+ at +offset+ as a +size+-byte little-endian integer (two's
-    # complement for a negative one).
-    def write_le(bytes, offset, value, size)
-      size.times do |i|
-        bytes.setbyte(offset + i, (value >> (8 * i)) & 0xFF)
-      end
+    # Writes +value+ (0 to 2**32 - 1) into +bytes+ at +offset+, little-endian. Unrolled: a
+    # loop with a block cost a third of the time of encoding an event.
+    def write_int32(bytes, offset, value)
+      bytes.setbyte(offset, value & 0xFF)
+      bytes.setbyte(offset + 1, (value >> 8) & 0xFF)
+      bytes.setbyte(offset + 2, (value >> 16) & 0xFF)
+      bytes.setbyte(offset + 3, value >> 24)
     end
 
     # One buffer per batch rather than a string per event: the events are copied in and
