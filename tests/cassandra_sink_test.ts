@@ -14,7 +14,7 @@ import {
 } from "@eventstorm/sink-cassandra";
 import { cqlReader } from "./cql_reader.ts";
 import { type DbServer, inCI, serverSuite, startServer, unavailable } from "./db_server.ts";
-import { sleep, startRouter, waitFor } from "./helpers.ts";
+import { DEAD_PORT, sleep, startRouter, waitFor } from "./helpers.ts";
 import { lostWhileDown, replayAfterRestart } from "./restart.ts";
 import { squatSink, VICTIM } from "./squat.ts";
 
@@ -433,9 +433,8 @@ cqlTest(
       (error) => error instanceof UsageError && /replication strategy/.test(error.message),
     );
     const logs: string[] = [];
-    // Port 1 is privileged and unused: a freed port could be taken by another test's listener.
     const backend = await CassandraBackend.open(
-      config(keyspace, { contactPoints: ["127.0.0.1:1"], timeoutMs: 1000 }),
+      config(keyspace, { contactPoints: [`127.0.0.1:${DEAD_PORT}`], timeoutMs: 1000 }),
       { log: (line) => logs.push(line) },
     );
     try {

@@ -21,6 +21,13 @@ export function buildCache(variable: string, name: string): string {
     join(Deno.env.get("XDG_CACHE_HOME") ?? join(Deno.env.get("HOME") ?? "/root", ".cache"), name);
 }
 
+/**
+ * A loopback TCP port nothing listens on, for a peer that is down: port 1 (tcpmux)
+ * is privileged and unused, whereas a freed port may be taken meanwhile by another
+ * test's listener (scripts/nginx.sh's dead upstream uses it for the same reason).
+ */
+export const DEAD_PORT = 1;
+
 /** A TCP port that was free a moment ago. */
 export function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });

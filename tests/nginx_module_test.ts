@@ -11,7 +11,15 @@ import { join } from "node:path";
 import type { Event } from "@eventstorm/core";
 import { EventStore, queryEvents } from "@eventstorm/sink-store";
 import { COMBINED_FORMAT, nginxParser } from "@eventstorm/source-nginx";
-import { cli, finish, freePort, startRouterProcess, tempDir, waitFor } from "./helpers.ts";
+import {
+  cli,
+  DEAD_PORT,
+  finish,
+  freePort,
+  startRouterProcess,
+  tempDir,
+  waitFor,
+} from "./helpers.ts";
 import {
   buildModule,
   type Nginx,
@@ -475,8 +483,7 @@ Deno.test({
   ...opts,
   async fn() {
     if (unavailable) throw new Error(`CI=true but ${unavailable}`);
-    // Port 1 is privileged and unused: a freed port could be taken by another test's listener.
-    for (const to of ["tcp://no-such-host.invalid:5555", "tcp://127.0.0.1:1"]) {
+    for (const to of ["tcp://no-such-host.invalid:5555", `tcp://127.0.0.1:${DEAD_PORT}`]) {
       const nginx = await startNginx(
         {
           ...moduleConf(to, "eventstorm_flush_timeout 500ms;"),
