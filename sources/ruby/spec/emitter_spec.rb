@@ -176,36 +176,47 @@ RSpec.describe Eventstorm::Emitter do
   end
 
   it "encodes every event byte for byte as bson-ruby encodes the whole document" do
-    emitter = open_emitter(">#{endpoint}", host: "wéb1")
     times = [Time.at(0), Time.at(-1, 500_000, :usec), Time.at(2**33, 999_999, :usec),
-             Time.now, Time.at(1_700_000_000, 123_456_789, :nsec)]
+             Time.now, Time.at(1_700_000_000, 123_456_789, :nsec), DateTime.new(2001, 2, 3)]
     fields = [{}, { n: 1 }, { big: 2**40, neg: -7, ratio: 0.25, none: nil, yes: true },
               { "text" => "ünïcode ✓", "nested" => { "a" => [1, "b"] } },
-              { at: Time.at(5), id: BSON::ObjectId.new, bin: BSON::Binary.new("\x00\xff".b) }]
-    times.product(fields).each do |time, own|
-      type, envelope = emitter.send(:known_type, "app.bytes")
-      expected = { "type" => type, "time" => time, "host" => "wéb1" }
-      own.each { |key, value| expected[key.to_s] = value }
-      expect(emitter.send(:event_bytes, type, envelope, time, own))
-        .to eq(expected.to_bson.to_s)
+              { at: Time.at(5), id: BSON::ObjectId.new, bin: BSON::Binary.new("\x00\xff".b) },
+              { host: "other", n: 2 }]
+    envelope, time_at = Eventstorm::Batch.envelope("app.bytes", "wéb1")
+    batch = Eventstorm::Batch.new
+    expected = times.product(fields).map do |time, own|
+      expect(batch.add("app.bytes", envelope, time_at, "wéb1", time, own)).to be(true)
+      document = { "type" => "app.bytes", "time" => time, "host" => "wéb1" }
+      own.each { |key, value| document[key.to_s] = value }
+      document.to_bson.to_s
     end
-    # The fast path is the one taken for an ordinary time, and it writes a date.
-    type, envelope = emitter.send(:known_type, "app.bytes")
-    bytes = emitter.send(:fast_encode, envelope, 1_700_000_000_123, { n: 1 })
-    expect(bytes).not_to be_nil
-    expect(BSON::Document.from_bson(BSON::ByteBuffer.new(bytes))["time"])
-      .to eq(Time.at(1_700_000_000, 123, :millisecond))
-    # Milliseconds that fit an int32 are still a date's 8 bytes.
-    expect(emitter.send(:fast_encode, envelope, 0, { n: 1 }))
-      .to eq({ "type" => type, "time" => Time.at(0), "host" => "wéb1", "n" => 1 }.to_bson.to_s)
-    # A field that would repeat the envelope leaves it to the whole document's encoding.
-    expect(emitter.send(:fast_encode, envelope, 0, { host: "x" })).to be_nil
+    expect(batch.count).to eq(expected.size)
+    expect(batch.bytesize).to eq(expected.sum(&:bytesize))
+    expect(batch.body).to eq(expected.join)
     # Without a time, the clock's: within the moments around the call.
+    batch = Eventstorm::Batch.new
     before = Process.clock_gettime(Process::CLOCK_REALTIME, :millisecond)
-    now = emitter.send(:event_bytes, type, envelope, nil, { n: 1 })
+    batch.add("app.bytes", envelope, time_at, "wéb1", nil, { n: 1 })
     after = Process.clock_gettime(Process::CLOCK_REALTIME, :millisecond)
-    stamped = BSON::Document.from_bson(BSON::ByteBuffer.new(now))["time"]
+    stamped = BSON::Document.from_bson(BSON::ByteBuffer.new(batch.body))["time"]
     expect((stamped.to_i * 1000) + (stamped.usec / 1000)).to be_between(before, after)
+  end
+
+  it "leaves a batch as it was when an event cannot be encoded or is too big" do
+    envelope, time_at = Eventstorm::Batch.envelope("app.bytes", "web1")
+    batch = Eventstorm::Batch.new
+    batch.add("app.bytes", envelope, time_at, "web1", Time.at(1), { n: 1 })
+    before = batch.body
+    expect { batch.add("app.bytes", envelope, time_at, "web1", Time.at(2), { a: 1, b: Object.new }) }
+      .to raise_error(ArgumentError, /cannot be encoded as BSON/)
+    expect(batch.add("app.bytes", envelope, time_at, "web1", Time.at(3),
+                     { big: "x" * Eventstorm::Batch::MAX_EVENT })).to be(false)
+    expect(batch.add("app.bytes", envelope, time_at, "web1", Time.at(4),
+                     { host: "x", big: "x" * Eventstorm::Batch::MAX_EVENT })).to be(false)
+    expect([batch.count, batch.body]).to eq([1, before])
+    batch.add("app.bytes", envelope, time_at, "web1", Time.at(5), { n: 5 })
+    expect(BSON::Document.from_bson(BSON::ByteBuffer.new(batch.body.byteslice(before.bytesize..))))
+      .to eq({ "type" => "app.bytes", "time" => Time.at(5), "host" => "web1", "n" => 5 })
   end
 
   it "rejects an invalid type, a time receivers reject and an unknown endpoint clearly" do

@@ -39,7 +39,7 @@ module Eventstorm
     ANNOUNCE_EVERY = 1.0
     # Larger single events are dropped and counted (+oversized+), as eventstorm's own
     # emitters do, keeping every message far below the protocol's 16 MiB limit.
-    MAX_EVENT = 1 << 20
+    MAX_EVENT = Batch::MAX_EVENT
     # Serializes reopening after fork (a child's first calls may come from several threads).
     REOPEN = Mutex.new
     private_constant :REOPEN
@@ -67,7 +67,6 @@ module Eventstorm
                    high_water_mark: 10_000)
       @endpoints = endpoints
       @host = host.to_s.dup.freeze
-      @host_element = string_element("host", @host).freeze
       @curve = curve
       @batch_size = batch_size
       @batch_bytes = batch_bytes
@@ -106,18 +105,16 @@ module Eventstorm
     #   emitter.emit_hash("http.hit", { "path" => "/", "status" => 200 })
     def emit_hash(type, fields, time: nil)
       reopen_after_fork if Process.pid != @pid
-      type, envelope = @types[type] || known_type(type)
-      bytes = event_bytes(type, envelope, time, fields)
+      type, envelope, time_at = @types[type] || known_type(type)
       @mutex.synchronize do
         raise Error, "emitter is closed" if @closed
 
+        batch = (@batches[type] ||= Batch.new)
+        added = batch.add(type, envelope, time_at, @host, time, fields)
         @stats[:emitted] += 1
-        next @stats[:oversized] += 1 if bytes.bytesize > MAX_EVENT
+        next @stats[:oversized] += 1 unless added
 
-        batch = (@batches[type] ||= new_batch)
-        batch[0] << bytes
-        batch[1] += 1
-        close_batch(type) if batch[1] >= @batch_size || batch[0].bytesize >= @batch_bytes
+        close_batch(type) if batch.count >= @batch_size || batch.bytesize >= @batch_bytes
       end
       nil
     end
@@ -184,7 +181,7 @@ module Eventstorm
     #   emitter.stats[:dropped] #=> 0
     def stats
       @mutex.synchronize do
-        waiting = @batches.each_value.sum { |b| b[1] } + @held_events
+        waiting = @batches.each_value.sum(&:count) + @held_events
         @stats.merge(waiting: waiting, source: @source, pid: @pid,
                      subscribed: !@subscriptions.empty?)
       end
@@ -198,7 +195,7 @@ module Eventstorm
       @source = SecureRandom.random_number(2**64 - 1) + 1
       @next = Hash.new(0)
       @last_sent = {}
-      @batches = {} # topic => [encoded events end to end, their count, monotonic time of the first]
+      @batches = {} # topic => Batch
       @types = {}
       @held = [] # [topic, encoded events, count] while no subscriber is there
       @held_events = 0
@@ -233,7 +230,7 @@ module Eventstorm
 
           poll_subscriptions
           now = Eventstorm.monotonic
-          @batches.select { |_, b| now - b[2] >= @linger }.each_key { |t| close_batch(t) }
+          @batches.select { |_, b| now - b.started >= @linger }.each_key { |t| close_batch(t) }
           send_held
           announce_idle(now)
         end
@@ -252,97 +249,16 @@ module Eventstorm
 
       @types.clear if @types.size >= 1024
       name = name.dup.freeze
-      type_element = string_element("type", name)
-      # What goes before the fields: the length (filled per event), type, time (filled), host.
-      envelope = ("\x00\x00\x00\x00".b << type_element << TIME_HEAD << ("\x00" * 8).b <<
-                  @host_element).freeze
-      @types[type] = [name, envelope]
+      @types[type] = [name, *Batch.envelope(name, @host)]
     end
-
-    def string_element(key, value)
-      utf8 = value.encode(Encoding::UTF_8).b
-      "\x02#{key}\x00".b << [utf8.bytesize + 1].pack("V") << utf8 << "\x00"
-    end
-
-    def envelope(type, time, fields)
-      document = { "type" => type, "time" => time, "host" => @host }
-      fields.each { |key, value| document[key.to_s] = value }
-      raise ArgumentError, "field type #{document['type'].inspect} is not the event's type" unless
-        document["type"] == type
-
-      document
-    end
-
-    def encode(document)
-      document.to_bson.to_s
-    rescue BSON::Error, NoMethodError, ArgumentError, RangeError => e
-      raise ArgumentError, "event cannot be encoded as BSON: #{e.message}"
-    end
-
-    # Without a +time+, the clock's milliseconds are the event's: reading them costs a
-    # fraction of building a Time.
-    def event_bytes(type, envelope, time, fields)
-      millis = if time.nil?
-                 Process.clock_gettime(Process::CLOCK_REALTIME, :millisecond)
-               elsif time.instance_of?(Time)
-                 (time.to_i * 1000) + (time.usec / 1000)
-               end
-      if millis && millis.abs > Protocol::MAX_DATE_MS
-        raise ArgumentError, "time #{time} is more than 8.64e15 ms from the epoch: receivers reject it"
-      end
-
-      (millis && fast_encode(envelope, millis, fields)) ||
-        encode(envelope(type, time || Time.at(millis / 1000, millis % 1000, :millisecond), fields))
-    end
-
-    TIME_HEAD = "\x09time\x00".b.freeze
-    private_constant :TIME_HEAD
-
-    # The same bytes as #encode of the whole document, at about half the cost: bson-ruby
-    # encodes a hash of plain values natively, but a Time among them sends the whole hash
-    # down its slower Ruby path. So only the fields go through bson-ruby, and the type's
-    # envelope (made once, see #known_type) replaces their document's length, with the
-    # whole length and the time written into it. Returns nil when a field would repeat the
-    # envelope, for #encode to handle.
-    def fast_encode(envelope, millis, fields)
-      return if fields.key?(:type) || fields.key?(:time) || fields.key?(:host) ||
-                fields.key?("type") || fields.key?("time") || fields.key?("host")
-
-      bytes = encode(fields).force_encoding(Encoding::BINARY)
-      bytes[0, 4] = envelope
-      # Written byte by byte: a pack would make an Array and a String per number.
-      write_int32(bytes, 0, bytes.bytesize)
-      at = envelope.bytesize - @host_element.bytesize - 8
-      # Ruby's Integers shift and mask as two's complement, so a negative time comes out right.
-      write_int32(bytes, at, millis & 0xFFFF_FFFF)
-      write_int32(bytes, at + 4, (millis >> 32) & 0xFFFF_FFFF)
-      bytes
-    end
-
-    # Writes +value+ (0 to 2**32 - 1) into +bytes+ at +offset+, little-endian. Unrolled: a
-    # loop with a block cost a fifth of the time of encoding an event.
-    def write_int32(bytes, offset, value)
-      bytes.setbyte(offset, value & 0xFF)
-      bytes.setbyte(offset + 1, (value >> 8) & 0xFF)
-      bytes.setbyte(offset + 2, (value >> 16) & 0xFF)
-      bytes.setbyte(offset + 3, value >> 24)
-    end
-
-    # One buffer per batch rather than a string per event: the events are copied in and
-    # die young. Strings kept in a batch lived through several minor GCs, were promoted,
-    # and then made Ruby run a major GC every few thousand events, which in a Puma worker
-    # cost more than the encoding.
-    def new_batch
-      [String.new(capacity: BATCH_CAPACITY, encoding: Encoding::BINARY), 0, Eventstorm.monotonic]
-    end
-
-    BATCH_CAPACITY = 16 * 1024
-    private_constant :BATCH_CAPACITY
 
     # Takes +topic+'s batch out, numbers it, and sends it, holds it or drops it.
     def close_batch(topic)
       batch = @batches.delete(topic) or return
-      body, count, = batch
+      return if batch.count.zero? # its only event could not be encoded
+
+      body = batch.body
+      count = batch.count
       poll_subscriptions
       if @subscriptions.empty?
         if @held_events + count <= @hold_limit

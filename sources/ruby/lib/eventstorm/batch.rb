@@ -1,0 +1,203 @@
+# frozen_string_literal: true
+
+require "bson"
+
+module Eventstorm
+  # The encoded events of one topic on their way into one message: each event is written
+  # straight into one growing BSON::ByteBuffer, so no buffer or String is made per event.
+  #
+  # bson-ruby encodes a Hash of plain values natively, but a Time among them sends the whole
+  # Hash down its slower Ruby path. So an event is written as the type's envelope (length,
+  # type, time, host: see {.envelope}) followed by the fields as a document of their own,
+  # and the length and time are filled in after. The fields' document brings its own length
+  # (4 bytes) where the event needs none: {#body} leaves those out, one cut per event.
+  #
+  # @api private
+  # @example
+  #   envelope, time_at = Eventstorm::Batch.envelope("app.deploy", "web1")
+  #   batch = Eventstorm::Batch.new
+  #   batch.add("app.deploy", envelope, time_at, "web1", Time.now, { version: "1.2" })
+  #   batch.body # => the event's BSON document
+  class Batch
+    # Larger single events are dropped and counted (+oversized+), as eventstorm's own
+    # emitters do, keeping every message far below the protocol's 16 MiB limit.
+    MAX_EVENT = 1 << 20
+
+    TIME_HEAD = "\x09time\x00".b.freeze
+    private_constant :TIME_HEAD
+
+    # The bytes an event of +type+ from +host+ starts with, its length and time left zero,
+    # and the offset of its time.
+    #
+    # @param type [String] a valid topic
+    # @param host [String]
+    # @return [Array(String, Integer)]
+    # @example
+    #   envelope, time_at = Eventstorm::Batch.envelope("app.deploy", "web1")
+    def self.envelope(type, host)
+      head = "\x00\x00\x00\x00".b << string_element("type", type) << TIME_HEAD
+      [(head + ("\x00" * 8).b << string_element("host", host)).freeze, head.bytesize]
+    end
+
+    def self.string_element(key, value)
+      utf8 = value.encode(Encoding::UTF_8).b
+      "\x02#{key}\x00".b << [utf8.bytesize + 1].pack("V") << utf8 << "\x00"
+    end
+    private_class_method :string_element
+
+    # @return [Integer] events in the batch
+    attr_reader :count
+    # @return [Float] monotonic time of the batch's making
+    attr_reader :started
+
+    # @example
+    #   Eventstorm::Batch.new.count #=> 0
+    def initialize
+      @buffer = BSON::ByteBuffer.new
+      @cuts = [] # where a fields document's own length sits, to be left out of the body
+      @count = 0
+      @started = Eventstorm.monotonic
+    end
+
+    # Bytes the message body will have (at most).
+    #
+    # @return [Integer]
+    # @example
+    #   Eventstorm::Batch.new.bytesize #=> 0
+    def bytesize
+      @buffer.length - (4 * @cuts.size)
+    end
+
+    # Appends one event. Without a +time+, the clock's milliseconds are the event's: reading
+    # them costs a fraction of building a Time.
+    #
+    # @param type [String] the event's type (valid, frozen)
+    # @param envelope [String] from {.envelope} for this type and +host+
+    # @param time_at [Integer] from {.envelope}
+    # @param host [String]
+    # @param time [Time, nil]
+    # @param fields [Hash] the event's own fields
+    # @return [Boolean] false when the event is over {MAX_EVENT} bytes (it is left out)
+    # @raise [ArgumentError] for a time receivers reject or a field BSON cannot hold; the
+    #   batch is left as it was
+    # @example
+    #   batch.add("app.deploy", envelope, time_at, "web1", nil, { version: "1.2" }) #=> true
+    def add(type, envelope, time_at, host, time, fields)
+      millis = Batch.millis(time)
+      start = @buffer.length
+      cut = nil
+      begin
+        if millis.nil? || envelope_key?(fields)
+          time ||= Time.at(millis / 1000, millis % 1000, :millisecond)
+          @buffer.put_bytes(Batch.encode(document(type, host, time, fields)))
+        else
+          @buffer.put_bytes(envelope)
+          cut = @buffer.length
+          fields.to_bson(@buffer)
+        end
+      rescue BSON::Error, NoMethodError, ArgumentError, RangeError, EncodingError => e
+        truncate(start)
+        raise ArgumentError, "event cannot be encoded as BSON: #{e.message}"
+      end
+      length = @buffer.length - start - (cut ? 4 : 0)
+      if length > MAX_EVENT
+        truncate(start)
+        return false
+      end
+      if cut
+        @buffer.replace_int32(start, length)
+        # Ruby's Integers shift and mask as two's complement, so a negative time comes out right.
+        @buffer.replace_int32(start + time_at, Batch.int32(millis & 0xFFFF_FFFF))
+        @buffer.replace_int32(start + time_at + 4, Batch.int32((millis >> 32) & 0xFFFF_FFFF))
+        @cuts << cut
+      end
+      @count += 1
+      true
+    end
+
+    # The events end to end, as a message body.
+    #
+    # @return [String] binary
+    # @example
+    #   batch.body.bytesize == batch.bytesize #=> true
+    def body
+      bytes = @buffer.to_s
+      return bytes if @cuts.empty?
+
+      out = String.new(capacity: bytes.bytesize, encoding: Encoding::BINARY)
+      from = 0
+      @cuts.each do |cut|
+        out << bytes.byteslice(from, cut - from)
+        from = cut + 4
+      end
+      out << bytes.byteslice(from, bytes.bytesize - from)
+    end
+
+    # The milliseconds of +time+ (a Time or nil for now); nil for another kind of time, which
+    # bson-ruby encodes with the whole document.
+    #
+    # @param time [Time, Object, nil]
+    # @return [Integer, nil]
+    # @raise [ArgumentError] for a time more than 8.64e15 ms from the epoch (receivers reject it)
+    # @example
+    #   Eventstorm::Batch.millis(Time.at(1, 500, :millisecond)) #=> 1500
+    def self.millis(time)
+      millis = if time.nil?
+                 Process.clock_gettime(Process::CLOCK_REALTIME, :millisecond)
+               elsif time.instance_of?(Time)
+                 (time.to_i * 1000) + (time.usec / 1000)
+               end
+      if millis && millis.abs > Protocol::MAX_DATE_MS
+        raise ArgumentError, "time #{time} is more than 8.64e15 ms from the epoch: receivers reject it"
+      end
+
+      millis
+    end
+
+    # A document as bytes, bson-ruby's errors as ArgumentError.
+    #
+    # @param document [Hash]
+    # @return [String]
+    # @raise [ArgumentError]
+    # @example
+    #   Eventstorm::Batch.encode({ "n" => 1 }).bytesize #=> 12
+    def self.encode(document)
+      document.to_bson.to_s
+    rescue BSON::Error, NoMethodError, ArgumentError, RangeError, EncodingError => e
+      raise ArgumentError, "event cannot be encoded as BSON: #{e.message}"
+    end
+
+    # +value+ (0 to 2**32 - 1) as the signed 32 bits ByteBuffer#replace_int32 takes.
+    #
+    # @param value [Integer]
+    # @return [Integer]
+    # @example
+    #   Eventstorm::Batch.int32(0xFFFF_FFFF) #=> -1
+    def self.int32(value)
+      value >= 0x8000_0000 ? value - 0x1_0000_0000 : value
+    end
+
+    private
+
+    def envelope_key?(fields)
+      fields.key?(:type) || fields.key?(:time) || fields.key?(:host) ||
+        fields.key?("type") || fields.key?("time") || fields.key?("host")
+    end
+
+    def document(type, host, time, fields)
+      document = { "type" => type, "time" => time, "host" => host }
+      fields.each { |key, value| document[key.to_s] = value }
+      raise ArgumentError, "field type #{document['type'].inspect} is not the event's type" unless
+        document["type"] == type
+
+      document
+    end
+
+    # ByteBuffer cannot shrink: a failed or oversized event's bytes go with a copy.
+    def truncate(length)
+      kept = @buffer.to_s.byteslice(0, length)
+      @buffer = BSON::ByteBuffer.new
+      @buffer.put_bytes(kept)
+    end
+  end
+end
