@@ -49,14 +49,19 @@ async function waitForPort(port: number): Promise<void> {
   throw new Error(`nothing listens on port ${port}`);
 }
 
+/** What the bench app runs in front of itself. */
+type RackCase = "bare" | "eventstorm" | "common logger";
+
 /** One ab round against a fresh Puma: requests/s and Puma's CPU per request in µs. */
 async function rackRound(
-  withMiddleware: boolean,
+  rackCase: RackCase,
   sendTo: string,
+  logDir: string,
 ): Promise<{ rate: number; cpu: number }> {
   const port = freeLoopbackPort();
   const env: Record<string, string> = {};
-  if (withMiddleware) env.EVENTSTORM_TO = sendTo;
+  if (rackCase === "eventstorm") env.EVENTSTORM_TO = sendTo;
+  if (rackCase === "common logger") env.COMMON_LOG = `${logDir}/access.log`;
   const puma = new Deno.Command("puma", {
     args: ["-t", "4:4", "-e", "production", "-b", `tcp://127.0.0.1:${port}`, `${gem}bench/app.ru`],
     env,
@@ -93,24 +98,31 @@ async function rackBench(): Promise<void> {
   // them from the message headers without decoding: the receiving side costs this machine
   // little, as a sink on another host would.
   const router = await startCountingRouter();
+  const logDir = await Deno.makeTempDir({ prefix: "ruby_bench_" });
   const expected = rounds * (requests + 1000);
   const without: number[] = [];
   const withIt: number[] = [];
+  const common: number[] = [];
   const cpuWithout: number[] = [];
   const cpuWith: number[] = [];
+  const cpuCommon: number[] = [];
   try {
     for (let round = 0; round < rounds; round++) {
-      const bare = await rackRound(false, router.sources);
-      const wrapped = await rackRound(true, router.sources);
+      const bare = await rackRound("bare", router.sources, logDir);
+      const wrapped = await rackRound("eventstorm", router.sources, logDir);
+      const logged = await rackRound("common logger", router.sources, logDir);
       without.push(bare.rate);
       cpuWithout.push(bare.cpu);
       withIt.push(wrapped.rate);
       cpuWith.push(wrapped.cpu);
+      common.push(logged.rate);
+      cpuCommon.push(logged.cpu);
     }
     // Puma's at_exit flushed the last batch; give it the time to cross the router.
     await router.waitFor(expected, 10_000);
   } finally {
     await router.stop();
+    await Deno.remove(logDir, { recursive: true });
   }
   const received = router.received();
   const lost = router.lost();
@@ -135,6 +147,14 @@ async function rackBench(): Promise<void> {
     `  Puma CPU per request: ${least(cpuWithout).toFixed(0)} µs without, ${
       least(cpuWith).toFixed(0)
     } µs with; the middleware costs ${(least(cpuWith) - least(cpuWithout)).toFixed(0)} µs`,
+  );
+  // The access log line a Rack app would otherwise write for a shipper to tail.
+  console.log(
+    `  for reference, Rack::CommonLogger writing each line to a file: ${
+      Math.round(best(common)).toLocaleString("en")
+    } req/s (ratio ${(best(common) / best(without)).toFixed(3)}), ${
+      (least(cpuCommon) - least(cpuWithout)).toFixed(0)
+    } µs of CPU per request`,
   );
 }
 
