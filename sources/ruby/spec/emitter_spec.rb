@@ -219,6 +219,43 @@ RSpec.describe Eventstorm::Emitter do
       .to eq({ "type" => "app.bytes", "time" => Time.at(5), "host" => "web1", "n" => 5 })
   end
 
+  it "keeps every message whole when a field's own to_bson raises or an exception comes from outside" do
+    stop = Class.new(StandardError)
+    failing = Class.new do
+      def bson_type
+        String::BSON_TYPE
+      end
+
+      def to_bson(*)
+        raise "no bytes for you"
+      end
+    end
+    # Raises into the emitting thread while it is in the middle of encoding this field.
+    interrupting = Class.new do
+      define_method(:bson_type) { String::BSON_TYPE }
+      define_method(:to_bson) do |buffer = BSON::ByteBuffer.new, *|
+        target = Thread.current
+        Thread.new { target.raise(stop, "from outside") }.join
+        "sneaky".to_bson(buffer)
+      end
+    end
+    collector = open_collector("@#{endpoint}")
+    emitter = open_emitter(">#{endpoint}", host: "spec")
+    received = collect(collector, 3)
+    wait_until { emitter.stats[:subscribed] }
+    emitter.emit("app.whole", n: 0)
+    expect { emitter.emit("app.whole", n: 1, bad: failing.new) }
+      .to raise_error(RuntimeError, "no bytes for you")
+    emitter.emit("app.whole", n: 2)
+    # The interrupted event is left out; the caller gets the exception.
+    expect { emitter.emit("app.whole", n: 3, odd: interrupting.new) }
+      .to raise_error(stop, "from outside")
+    emitter.emit("app.whole", n: 4)
+    expect(emitter.flush(timeout: 10)).to be(true)
+    expect(received.value.map { |e| e["n"] }).to eq([0, 2, 4])
+    expect(collector.stats).to include(lost: 0, rejected: 0, events: 3)
+  end
+
   it "rejects an invalid type, a time receivers reject and an unknown endpoint clearly" do
     expect { described_class.new("udp://x:1") }.to raise_error(ArgumentError, /bad endpoint/)
     emitter = open_emitter(">#{endpoint}")

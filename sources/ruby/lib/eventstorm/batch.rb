@@ -78,40 +78,50 @@ module Eventstorm
     # @param time [Time, nil]
     # @param fields [Hash] the event's own fields
     # @return [Boolean] false when the event is over {MAX_EVENT} bytes (it is left out)
-    # @raise [ArgumentError] for a time receivers reject or a field BSON cannot hold; the
-    #   batch is left as it was
+    # @raise [ArgumentError] for a time receivers reject or a field BSON cannot hold. Whatever
+    #   is raised, from a field's own +to_bson+ or into the thread from outside, the batch is
+    #   left as it was.
     # @example
     #   batch.add("app.deploy", envelope, time_at, "web1", nil, { version: "1.2" }) #=> true
     def add(type, envelope, time_at, host, time, fields)
       millis = Batch.millis(time)
+      whole = if millis.nil? || envelope_key?(fields)
+                document(type, host, time || Time.at(millis / 1000, millis % 1000, :millisecond),
+                         fields)
+              end
       start = @buffer.length
-      cut = nil
+      cuts = @cuts.size
+      count = @count
+      # Whatever is raised in here, even into this thread from another (Rack::Timeout,
+      # Thread#raise), the batch is put back as it was: half an event would spoil them all.
       begin
-        if millis.nil? || envelope_key?(fields)
-          time ||= Time.at(millis / 1000, millis % 1000, :millisecond)
-          @buffer.put_bytes(Batch.encode(document(type, host, time, fields)))
+        if whole
+          @buffer.put_bytes(whole.to_bson.to_s)
         else
           @buffer.put_bytes(envelope)
           cut = @buffer.length
           fields.to_bson(@buffer)
         end
+        length = @buffer.length - start - (cut ? 4 : 0)
+        if length > MAX_EVENT
+          roll_back(start, cuts, count)
+          return false
+        end
+        if cut
+          @buffer.replace_int32(start, length)
+          # Integers shift and mask as two's complement, so a negative time comes out right.
+          @buffer.replace_int32(start + time_at, Batch.int32(millis & 0xFFFF_FFFF))
+          @buffer.replace_int32(start + time_at + 4, Batch.int32((millis >> 32) & 0xFFFF_FFFF))
+          @cuts << cut
+        end
+        @count += 1
       rescue BSON::Error, NoMethodError, ArgumentError, RangeError, EncodingError => e
-        truncate(start)
+        roll_back(start, cuts, count)
         raise ArgumentError, "event cannot be encoded as BSON: #{e.message}"
+      rescue Exception # rubocop:disable Lint/RescueException -- rolled back, re-raised
+        roll_back(start, cuts, count)
+        raise
       end
-      length = @buffer.length - start - (cut ? 4 : 0)
-      if length > MAX_EVENT
-        truncate(start)
-        return false
-      end
-      if cut
-        @buffer.replace_int32(start, length)
-        # Ruby's Integers shift and mask as two's complement, so a negative time comes out right.
-        @buffer.replace_int32(start + time_at, Batch.int32(millis & 0xFFFF_FFFF))
-        @buffer.replace_int32(start + time_at + 4, Batch.int32((millis >> 32) & 0xFFFF_FFFF))
-        @cuts << cut
-      end
-      @count += 1
       true
     end
 
@@ -154,19 +164,6 @@ module Eventstorm
       millis
     end
 
-    # A document as bytes, bson-ruby's errors as ArgumentError.
-    #
-    # @param document [Hash]
-    # @return [String]
-    # @raise [ArgumentError]
-    # @example
-    #   Eventstorm::Batch.encode({ "n" => 1 }).bytesize #=> 12
-    def self.encode(document)
-      document.to_bson.to_s
-    rescue BSON::Error, NoMethodError, ArgumentError, RangeError, EncodingError => e
-      raise ArgumentError, "event cannot be encoded as BSON: #{e.message}"
-    end
-
     # +value+ (0 to 2**32 - 1) as the signed 32 bits ByteBuffer#replace_int32 takes.
     #
     # @param value [Integer]
@@ -194,10 +191,14 @@ module Eventstorm
     end
 
     # ByteBuffer cannot shrink: a failed or oversized event's bytes go with a copy.
-    def truncate(length)
-      kept = @buffer.to_s.byteslice(0, length)
-      @buffer = BSON::ByteBuffer.new
-      @buffer.put_bytes(kept)
+    def roll_back(length, cuts, count)
+      if @buffer.length > length
+        kept = @buffer.to_s.byteslice(0, length)
+        @buffer = BSON::ByteBuffer.new
+        @buffer.put_bytes(kept)
+      end
+      @cuts.pop(@cuts.size - cuts)
+      @count = count
     end
   end
 end
