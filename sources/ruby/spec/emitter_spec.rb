@@ -182,10 +182,10 @@ RSpec.describe Eventstorm::Emitter do
               { "text" => "ünïcode ✓", "nested" => { "a" => [1, "b"] } },
               { at: Time.at(5), id: BSON::ObjectId.new, bin: BSON::Binary.new("\x00\xff".b) },
               { host: "other", n: 2 }]
-    envelope, time_at = Eventstorm::Batch.envelope("app.bytes", "wéb1")
-    batch = Eventstorm::Batch.new
+    envelope = Eventstorm::Batch.envelope("app.bytes", "wéb1")
+    batch = Eventstorm::Batch.new("app.bytes", "wéb1", envelope)
     expected = times.product(fields).map do |time, own|
-      expect(batch.add("app.bytes", envelope, time_at, "wéb1", time, own)).to be(true)
+      expect(batch.add(time, own)).to be(true)
       document = { "type" => "app.bytes", "time" => time, "host" => "wéb1" }
       own.each { |key, value| document[key.to_s] = value }
       document.to_bson.to_s
@@ -194,32 +194,31 @@ RSpec.describe Eventstorm::Emitter do
     expect(batch.bytesize).to eq(expected.sum(&:bytesize))
     expect(batch.body).to eq(expected.join)
     # Without a time, the clock's: within the moments around the call.
-    batch = Eventstorm::Batch.new
+    batch = Eventstorm::Batch.new("app.bytes", "wéb1", envelope)
     before = Process.clock_gettime(Process::CLOCK_REALTIME, :millisecond)
-    batch.add("app.bytes", envelope, time_at, "wéb1", nil, { n: 1 })
+    batch.add(nil, { n: 1 })
     after = Process.clock_gettime(Process::CLOCK_REALTIME, :millisecond)
     stamped = BSON::Document.from_bson(BSON::ByteBuffer.new(batch.body))["time"]
     expect((stamped.to_i * 1000) + (stamped.usec / 1000)).to be_between(before, after)
   end
 
   it "leaves a batch as it was when an event cannot be encoded or is too big" do
-    envelope, time_at = Eventstorm::Batch.envelope("app.bytes", "web1")
-    batch = Eventstorm::Batch.new
-    batch.add("app.bytes", envelope, time_at, "web1", Time.at(1), { n: 1 })
+    envelope = Eventstorm::Batch.envelope("app.bytes", "web1")
+    batch = Eventstorm::Batch.new("app.bytes", "web1", envelope)
+    batch.add(Time.at(1), { n: 1 })
     before = batch.body
-    expect { batch.add("app.bytes", envelope, time_at, "web1", Time.at(2), { a: 1, b: Object.new }) }
+    expect { batch.add(Time.at(2), { a: 1, b: Object.new }) }
       .to raise_error(ArgumentError, /cannot be encoded as BSON/)
-    expect(batch.add("app.bytes", envelope, time_at, "web1", Time.at(3),
-                     { big: "x" * Eventstorm::Batch::MAX_EVENT })).to be(false)
-    expect(batch.add("app.bytes", envelope, time_at, "web1", Time.at(4),
-                     { host: "x", big: "x" * Eventstorm::Batch::MAX_EVENT })).to be(false)
+    expect(batch.add(Time.at(3), { big: "x" * Eventstorm::Batch::MAX_EVENT })).to be(false)
+    expect(batch.add(Time.at(4), { host: "x", big: "x" * Eventstorm::Batch::MAX_EVENT }))
+      .to be(false)
     expect([batch.count, batch.body]).to eq([1, before])
-    batch.add("app.bytes", envelope, time_at, "web1", Time.at(5), { n: 5 })
+    batch.add(Time.at(5), { n: 5 })
     expect(BSON::Document.from_bson(BSON::ByteBuffer.new(batch.body.byteslice(before.bytesize..))))
       .to eq({ "type" => "app.bytes", "time" => Time.at(5), "host" => "web1", "n" => 5 })
   end
 
-  it "keeps every message whole when a field's own to_bson raises or an exception comes from outside" do
+  it "keeps every message whole when a field's to_bson raises or an exception comes from outside" do
     stop = Class.new(StandardError)
     failing = Class.new do
       def bson_type

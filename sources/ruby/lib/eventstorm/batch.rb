@@ -14,9 +14,9 @@ module Eventstorm
   #
   # @api private
   # @example
-  #   envelope, time_at = Eventstorm::Batch.envelope("app.deploy", "web1")
-  #   batch = Eventstorm::Batch.new
-  #   batch.add("app.deploy", envelope, time_at, "web1", Time.now, { version: "1.2" })
+  #   batch = Eventstorm::Batch.new("app.deploy", "web1",
+  #                                 Eventstorm::Batch.envelope("app.deploy", "web1"))
+  #   batch.add(Time.now, { version: "1.2" })
   #   batch.body # => the event's BSON document
   class Batch
     # Larger single events are dropped and counted (+oversized+), as eventstorm's own
@@ -27,16 +27,16 @@ module Eventstorm
     private_constant :TIME_HEAD
 
     # The bytes an event of +type+ from +host+ starts with, its length and time left zero,
-    # and the offset of its time.
+    # and the offset of its time: made once per type, for every batch of it.
     #
     # @param type [String] a valid topic
     # @param host [String]
-    # @return [Array(String, Integer)]
+    # @return [Array(String, Integer)] frozen
     # @example
     #   envelope, time_at = Eventstorm::Batch.envelope("app.deploy", "web1")
     def self.envelope(type, host)
       head = "\x00\x00\x00\x00".b << string_element("type", type) << TIME_HEAD
-      [(head + ("\x00" * 8).b << string_element("host", host)).freeze, head.bytesize]
+      [(head + ("\x00" * 8).b << string_element("host", host)).freeze, head.bytesize].freeze
     end
 
     def self.string_element(key, value)
@@ -50,9 +50,15 @@ module Eventstorm
     # @return [Float] monotonic time of the batch's making
     attr_reader :started
 
+    # @param type [String] the events' type (valid, frozen)
+    # @param host [String] their +host+
+    # @param envelope [Array(String, Integer)] {.envelope} of +type+ and +host+
     # @example
-    #   Eventstorm::Batch.new.count #=> 0
-    def initialize
+    #   Eventstorm::Batch.new("app.deploy", "web1", envelope).count #=> 0
+    def initialize(type, host, envelope)
+      @type = type
+      @host = host
+      @envelope, @time_at = envelope
       @buffer = BSON::ByteBuffer.new
       @cuts = [] # where a fields document's own length sits, to be left out of the body
       @count = 0
@@ -63,7 +69,7 @@ module Eventstorm
     #
     # @return [Integer]
     # @example
-    #   Eventstorm::Batch.new.bytesize #=> 0
+    #   Eventstorm::Batch.new("app.deploy", "web1", envelope).bytesize #=> 0
     def bytesize
       @buffer.length - (4 * @cuts.size)
     end
@@ -71,10 +77,6 @@ module Eventstorm
     # Appends one event. Without a +time+, the clock's milliseconds are the event's: reading
     # them costs a fraction of building a Time.
     #
-    # @param type [String] the event's type (valid, frozen)
-    # @param envelope [String] from {.envelope} for this type and +host+
-    # @param time_at [Integer] from {.envelope}
-    # @param host [String]
     # @param time [Time, nil]
     # @param fields [Hash] the event's own fields
     # @return [Boolean] false when the event is over {MAX_EVENT} bytes (it is left out)
@@ -82,12 +84,11 @@ module Eventstorm
     #   is raised, from a field's own +to_bson+ or into the thread from outside, the batch is
     #   left as it was.
     # @example
-    #   batch.add("app.deploy", envelope, time_at, "web1", nil, { version: "1.2" }) #=> true
-    def add(type, envelope, time_at, host, time, fields)
-      millis = Batch.millis(time)
+    #   batch.add(nil, { version: "1.2" }) #=> true
+    def add(time, fields)
+      millis = millis_of(time)
       whole = if millis.nil? || envelope_key?(fields)
-                document(type, host, time || Time.at(millis / 1000, millis % 1000, :millisecond),
-                         fields)
+                document(time || Time.at(millis / 1000, millis % 1000, :millisecond), fields)
               end
       start = @buffer.length
       cuts = @cuts.size
@@ -98,7 +99,7 @@ module Eventstorm
         if whole
           @buffer.put_bytes(whole.to_bson.to_s)
         else
-          @buffer.put_bytes(envelope)
+          @buffer.put_bytes(@envelope)
           cut = @buffer.length
           fields.to_bson(@buffer)
         end
@@ -110,8 +111,8 @@ module Eventstorm
         if cut
           @buffer.replace_int32(start, length)
           # Integers shift and mask as two's complement, so a negative time comes out right.
-          @buffer.replace_int32(start + time_at, Batch.int32(millis & 0xFFFF_FFFF))
-          @buffer.replace_int32(start + time_at + 4, Batch.int32((millis >> 32) & 0xFFFF_FFFF))
+          @buffer.replace_int32(start + @time_at, int32(millis & 0xFFFF_FFFF))
+          @buffer.replace_int32(start + @time_at + 4, int32((millis >> 32) & 0xFFFF_FFFF))
           @cuts << cut
         end
         @count += 1
@@ -143,15 +144,12 @@ module Eventstorm
       out << bytes.byteslice(from, bytes.bytesize - from)
     end
 
+    private
+
     # The milliseconds of +time+ (a Time or nil for now); nil for another kind of time, which
-    # bson-ruby encodes with the whole document.
-    #
-    # @param time [Time, Object, nil]
-    # @return [Integer, nil]
-    # @raise [ArgumentError] for a time more than 8.64e15 ms from the epoch (receivers reject it)
-    # @example
-    #   Eventstorm::Batch.millis(Time.at(1, 500, :millisecond)) #=> 1500
-    def self.millis(time)
+    # bson-ruby encodes with the whole document. Raises ArgumentError for one more than
+    # 8.64e15 ms from the epoch: receivers reject it.
+    def millis_of(time)
       millis = if time.nil?
                  Process.clock_gettime(Process::CLOCK_REALTIME, :millisecond)
                elsif time.instance_of?(Time)
@@ -165,27 +163,20 @@ module Eventstorm
     end
 
     # +value+ (0 to 2**32 - 1) as the signed 32 bits ByteBuffer#replace_int32 takes.
-    #
-    # @param value [Integer]
-    # @return [Integer]
-    # @example
-    #   Eventstorm::Batch.int32(0xFFFF_FFFF) #=> -1
-    def self.int32(value)
+    def int32(value)
       value >= 0x8000_0000 ? value - 0x1_0000_0000 : value
     end
-
-    private
 
     def envelope_key?(fields)
       fields.key?(:type) || fields.key?(:time) || fields.key?(:host) ||
         fields.key?("type") || fields.key?("time") || fields.key?("host")
     end
 
-    def document(type, host, time, fields)
-      document = { "type" => type, "time" => time, "host" => host }
+    def document(time, fields)
+      document = { "type" => @type, "time" => time, "host" => @host }
       fields.each { |key, value| document[key.to_s] = value }
       raise ArgumentError, "field type #{document['type'].inspect} is not the event's type" unless
-        document["type"] == type
+        document["type"] == @type
 
       document
     end

@@ -105,12 +105,12 @@ module Eventstorm
     #   emitter.emit_hash("http.hit", { "path" => "/", "status" => 200 })
     def emit_hash(type, fields, time: nil)
       reopen_after_fork if Process.pid != @pid
-      type, envelope, time_at = @types[type] || known_type(type)
+      type, envelope = @types[type] || known_type(type)
       @mutex.synchronize do
         raise Error, "emitter is closed" if @closed
 
-        batch = (@batches[type] ||= Batch.new)
-        added = batch.add(type, envelope, time_at, @host, time, fields)
+        batch = (@batches[type] ||= Batch.new(type, @host, envelope))
+        added = batch.add(time, fields)
         @stats[:emitted] += 1
         next @stats[:oversized] += 1 unless added
 
@@ -249,7 +249,7 @@ module Eventstorm
 
       @types.clear if @types.size >= 1024
       name = name.dup.freeze
-      @types[type] = [name, *Batch.envelope(name, @host)]
+      @types[type] = [name, Batch.envelope(name, @host)]
     end
 
     # Takes +topic+'s batch out, numbers it, and sends it, holds it or drops it.
