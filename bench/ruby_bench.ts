@@ -100,23 +100,16 @@ async function rackBench(): Promise<void> {
   const router = await startCountingRouter();
   const logDir = await Deno.makeTempDir({ prefix: "ruby_bench_" });
   const expected = rounds * (requests + 1000);
-  const without: number[] = [];
-  const withIt: number[] = [];
-  const common: number[] = [];
-  const cpuWithout: number[] = [];
-  const cpuWith: number[] = [];
-  const cpuCommon: number[] = [];
+  const cases: RackCase[] = ["bare", "eventstorm", "common logger"];
+  const rates = new Map<RackCase, number[]>(cases.map((rackCase) => [rackCase, []]));
+  const cpus = new Map<RackCase, number[]>(cases.map((rackCase) => [rackCase, []]));
   try {
     for (let round = 0; round < rounds; round++) {
-      const bare = await rackRound("bare", router.sources, logDir);
-      const wrapped = await rackRound("eventstorm", router.sources, logDir);
-      const logged = await rackRound("common logger", router.sources, logDir);
-      without.push(bare.rate);
-      cpuWithout.push(bare.cpu);
-      withIt.push(wrapped.rate);
-      cpuWith.push(wrapped.cpu);
-      common.push(logged.rate);
-      cpuCommon.push(logged.cpu);
+      for (const rackCase of cases) {
+        const { rate, cpu } = await rackRound(rackCase, router.sources, logDir);
+        rates.get(rackCase)!.push(rate);
+        cpus.get(rackCase)!.push(cpu);
+      }
     }
     // Puma's at_exit flushed the last batch; give it the time to cross the router.
     await router.waitFor(expected, 10_000);
@@ -126,34 +119,34 @@ async function rackBench(): Promise<void> {
   }
   const received = router.received();
   const lost = router.lost();
-  const best = (list: number[]) => Math.max(...list);
-  const ratio = best(withIt) / best(without);
+  // The best round of each case counts; CPU is measured, not inferred from the rates:
+  // Puma's own (every thread, the emitter's and libzmq's included) per request.
+  const rate = (rackCase: RackCase) => Math.max(...rates.get(rackCase)!);
+  const cpu = (rackCase: RackCase) => Math.min(...cpus.get(rackCase)!);
+  const reqs = (rackCase: RackCase) => Math.round(rate(rackCase)).toLocaleString("en");
+  const ratio = rate("eventstorm") / rate("bare");
   console.log(
     `Rack app under Puma (4 threads), ab -k -c 4, ${requests} requests, best of ${rounds}:`,
   );
   console.log(
-    `  without Eventstorm::Rack ${Math.round(best(without)).toLocaleString("en")} req/s; ` +
-      `with ${Math.round(best(withIt)).toLocaleString("en")} req/s; ` +
+    `  without Eventstorm::Rack ${reqs("bare")} req/s; with ${reqs("eventstorm")} req/s; ` +
       `http.hit received through the router: ${received} of ${expected}, lost ${lost}`,
   );
   console.log(
     `  with/without ratio ${ratio.toFixed(3)} (overhead ${((1 - ratio) * 100).toFixed(1)}%); ` +
       `target overhead ≤ 5%: ${ratio >= 0.95 ? "met" : "short"}`,
   );
-  // Measured, not inferred from the rates: Puma's own CPU (every thread, the emitter's
-  // and libzmq's included) per request, the least of the rounds.
-  const least = (list: number[]) => Math.min(...list);
   console.log(
-    `  Puma CPU per request: ${least(cpuWithout).toFixed(0)} µs without, ${
-      least(cpuWith).toFixed(0)
-    } µs with; the middleware costs ${(least(cpuWith) - least(cpuWithout)).toFixed(0)} µs`,
+    `  Puma CPU per request: ${cpu("bare").toFixed(0)} µs without, ${
+      cpu("eventstorm").toFixed(0)
+    } µs with; the middleware costs ${(cpu("eventstorm") - cpu("bare")).toFixed(0)} µs`,
   );
   // The access log line a Rack app would otherwise write for a shipper to tail.
   console.log(
     `  for reference, Rack::CommonLogger writing each line to a file: ${
-      Math.round(best(common)).toLocaleString("en")
-    } req/s (ratio ${(best(common) / best(without)).toFixed(3)}), ${
-      (least(cpuCommon) - least(cpuWithout)).toFixed(0)
+      reqs("common logger")
+    } req/s (ratio ${(rate("common logger") / rate("bare")).toFixed(3)}), ${
+      (cpu("common logger") - cpu("bare")).toFixed(0)
     } µs of CPU per request`,
   );
 }
