@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Collector } from "@eventstorm/core";
 import { LogGenerator } from "../cli/demo/loggen.ts";
-import { type Memory, memoryOfAll, unitV8Flags } from "./memory.ts";
+import { cpuSecondsOf, type Memory, memoryOfAll, unitV8Flags } from "./memory.ts";
 import { freeLoopbackPort } from "./sample.ts";
 
 const args = parseArgs({
@@ -62,6 +62,8 @@ interface CaseResult {
   peakPrivate: number;
   lines: number;
   events: number;
+  /** CPU time of the case's processes over the run, as a share of one core. */
+  cpuShare: number;
 }
 
 async function runCase(
@@ -111,6 +113,9 @@ async function runCase(
   const elapsed = (performance.now() - started) / 1000;
   await new Promise((resolve) => setTimeout(resolve, 3000));
   samples.push(memoryOfAll(children.map((child) => child.pid)));
+  const cpuSeconds = (await Promise.all(children.map((child) => cpuSecondsOf(child.pid))))
+    .reduce((sum, seconds) => sum + seconds, 0);
+  const cpuShare = cpuSeconds / (elapsed + 3);
   for (const child of children) {
     try {
       child.kill("SIGTERM");
@@ -129,9 +134,10 @@ async function runCase(
     }s, ` +
       `${events} events received (${written} lines); MB every 5s, RSS: ` +
       samples.map((s) => s.rss.toFixed(0)).join(" ") + "; private: " +
-      samples.map((s) => s.private.toFixed(0)).join(" "),
+      samples.map((s) => s.private.toFixed(0)).join(" ") +
+      `; CPU ${(cpuShare * 100).toFixed(0)}% of a core`,
   );
-  return { samples, peak, peakPrivate, lines: written, events };
+  return { samples, peak, peakPrivate, lines: written, events, cpuShare };
 }
 
 const dir = await Deno.makeTempDir({ prefix: "agent_bench_" });
@@ -180,7 +186,8 @@ try {
       }).spawn()
     );
   });
-  const budget = (peak: number) => `${peak.toFixed(0)} MB (${peak <= 80 ? "met" : "short"})`;
+  // One decimal: a peak of 80.4 MB must not print as "80 MB (short)".
+  const budget = (peak: number) => `${peak.toFixed(1)} MB (${peak <= 80 ? "met" : "short"})`;
   const own = (peak: number) => `${peak.toFixed(0)} MB`;
   console.log(
     `peak RSS against issue 15's 80 MB: agent ${budget(agent.peak)}, as deployed ` +
@@ -192,6 +199,11 @@ try {
   console.log(
     `peak private memory (RSS without shared pages): agent ${own(agent.peakPrivate)}, as ` +
       `deployed ${own(deployed.peakPrivate)}; four processes ${own(separate.peakPrivate)} in total`,
+  );
+  const cpu = (result: CaseResult) => `${(result.cpuShare * 100).toFixed(0)}%`;
+  console.log(
+    `CPU, share of one core: agent ${cpu(agent)}, as deployed ${cpu(deployed)}; four processes ` +
+      `${cpu(separate)} in total`,
   );
 } finally {
   if (!args.values.keep) await Deno.remove(dir, { recursive: true }).catch(() => {});

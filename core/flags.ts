@@ -6,6 +6,7 @@
  */
 import { parseArgs } from "node:util";
 import { isValidType } from "./event.ts";
+import { startMemoryReducer } from "./memory_reducer.ts";
 
 /** A wrong flag, endpoint, file or config value: one line for the user, exit code 2.
  *
@@ -439,7 +440,8 @@ export function integerFlag<
  * Runs a command's main function the same way everywhere: prints help, turns a
  * {@linkcode UsageError} into one line on stderr with exit code 2, a closed
  * stdout (`| head`) into a quiet exit 0, and any other failure into one line with
- * exit code 1.
+ * exit code 1. Under V8's `--expose-gc` it also returns unused memory to the
+ * system every second while the command runs.
  *
  * @example
  * ```ts ignore
@@ -449,6 +451,8 @@ export function integerFlag<
  */
 export async function runCommand(main: () => Promise<void | number>): Promise<never> {
   let code = 0;
+  // Only under --expose-gc, which the agent's unit sets: see memory_reducer.ts.
+  startMemoryReducer();
   try {
     code = (await main()) ?? 0;
   } catch (error) {
