@@ -111,11 +111,13 @@ async function runCase(
     );
   }
   const elapsed = (performance.now() - started) / 1000;
-  await new Promise((resolve) => setTimeout(resolve, 3000));
+  // The inputs get a moment to catch up before the last sample; CPU counts that time too.
+  const settleS = 3;
+  await new Promise((resolve) => setTimeout(resolve, settleS * 1000));
   samples.push(memoryOfAll(children.map((child) => child.pid)));
   const cpuSeconds = (await Promise.all(children.map((child) => cpuSecondsOf(child.pid))))
     .reduce((sum, seconds) => sum + seconds, 0);
-  const cpuShare = cpuSeconds / (elapsed + 3);
+  const cpuShare = cpuSeconds / (elapsed + settleS);
   for (const child of children) {
     try {
       child.kill("SIGTERM");

@@ -20,7 +20,7 @@
 import { openLibc } from "./native.ts";
 
 /** How often the reducer runs: often enough that the heap never grows far past what is live. */
-export const MEMORY_REDUCER_INTERVAL_MS = 1000;
+const MEMORY_REDUCER_INTERVAL_MS = 1000;
 
 /** V8's `gc` extension, present when the process runs with `--expose-gc`. */
 type GcExtension = (options?: {
