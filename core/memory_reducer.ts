@@ -15,12 +15,26 @@
  * Not V8's "last-resort" collection: it also throws compiled code away, and
  * compiling it again cost 5–15% of a core for 2–4 MB less.
  *
+ * Every 10th run, the first time on the 2nd (2 s after the start), it also unmaps
+ * the `deno` executable's clean pages (executable_pages.ts): most were touched
+ * once, while the process started, and the rest come back on their next use.
+ * On the agent that takes RSS from 83 MB to about 60 MB, as the pages the loop
+ * uses are what stays; CPU did not measurably change. More often cost CPU:
+ * every 2 seconds, 2–3% of a core in refaults.
+ *
  * @module
  */
+import { dropExecutablePages } from "./executable_pages.ts";
 import { openLibc } from "./native.ts";
 
 /** How often the reducer runs: often enough that the heap never grows far past what is live. */
 const MEMORY_REDUCER_INTERVAL_MS = 1000;
+
+/** The executable's pages are first unmapped on this run of the reducer: start-up is over by then. */
+const FIRST_PAGE_DROP = 2;
+
+/** And again on every this many runs, dropping what rare paths touched since. */
+const PAGE_DROP_EVERY = 10;
 
 /** V8's `gc` extension, present when the process runs with `--expose-gc`. */
 type GcExtension = (options?: {
@@ -33,7 +47,8 @@ type GcExtension = (options?: {
  * Starts reducing memory every `intervalMs` when V8's `gc` is exposed; returns a
  * function that stops it, or undefined when there is nothing to start. The timer
  * never keeps the process alive. Where the C library has no `malloc_trim` (musl,
- * macOS) or FFI is not allowed, only V8's heap is reduced.
+ * macOS) or FFI is not allowed, only V8's heap is reduced; without read access
+ * to `/proc/self/smaps` and the executable, its pages stay mapped.
  *
  * @example
  * ```ts
@@ -47,10 +62,18 @@ export function startMemoryReducer(
 ): (() => void) | undefined {
   const gc = (globalThis as { gc?: GcExtension }).gc;
   if (typeof gc !== "function") return undefined;
-  const libc = openLibc({ malloc_trim: { parameters: ["usize"], result: "i32" } });
+  const libc = openLibc({
+    malloc_trim: { parameters: ["usize"], result: "i32" },
+    madvise: { parameters: ["usize", "usize", "i32"], result: "i32" },
+  });
+  let runs = 0;
   const timer = setInterval(() => {
     gc({ type: "major", execution: "sync", flavor: "regular" });
     libc?.symbols.malloc_trim(0n);
+    runs++;
+    if (libc && runs % PAGE_DROP_EVERY === FIRST_PAGE_DROP) {
+      dropExecutablePages(libc.symbols.madvise);
+    }
   }, intervalMs);
   Deno.unrefTimer(timer);
   return () => {
