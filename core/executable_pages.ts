@@ -20,6 +20,9 @@
 
 const MADV_DONTNEED = 4;
 
+/** The executable's path as `/proc/self/smaps` names it, resolved once. */
+let executable: string | undefined;
+
 /** One mapping: its first address and its length in bytes. */
 export interface AddressRange {
   /** First address. */
@@ -90,7 +93,7 @@ export function dropExecutablePages(
   if (Deno.build.os !== "linux") return 0;
   let ranges: AddressRange[];
   try {
-    const executable = Deno.realPathSync(Deno.execPath());
+    executable ??= Deno.realPathSync(Deno.execPath());
     ranges = cleanExecutableRanges(Deno.readTextFileSync("/proc/self/smaps"), executable);
   } catch {
     return 0;
