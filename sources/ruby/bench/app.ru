@@ -1,11 +1,13 @@
 # frozen_string_literal: true
 
-# The Rack app of bench/ruby_bench.ts: a small JSON response, with Eventstorm::Rack when
-# EVENTSTORM_TO is set (its emitter publishes there), with Rack::CommonLogger writing its
-# access log line to the file COMMON_LOG names when that is set (for reference), and bare
-# otherwise.
+# The Rack apps of bench/ruby_bench.ts. BENCH_APP picks the app: "json" (default) returns a
+# fixed 27-byte JSON body, "page" renders an HTML page of 20 rows from an ERB template after
+# reading the query with Rack::Request. In front of it: Eventstorm::Rack when EVENTSTORM_TO is
+# set (its emitter publishes there), Rack::CommonLogger writing its access log line to the
+# file COMMON_LOG names when that is set (for reference), nothing otherwise.
 $LOAD_PATH.unshift(File.expand_path("../lib", __dir__))
 require "eventstorm/rack"
+require "erb"
 
 if ENV["EVENTSTORM_TO"]
   emitter = Eventstorm::Emitter.new(ENV["EVENTSTORM_TO"], host: "bench")
@@ -17,5 +19,33 @@ if ENV["COMMON_LOG"]
   log.sync = true # a line per request reaches the file, as a log shipper would need
   use Rack::CommonLogger, log
 end
-body = "{\"ok\":true,\"items\":[1,2,3]}"
-run ->(_env) { [200, { "content-type" => "application/json" }, [body]] }
+
+# Renders the page of items the query asks for.
+class ItemsPage
+  ITEMS = Array.new(20) { |i| { id: i + 1, name: "Item <#{i + 1}>", price: (i + 1) * 1.25 } }
+  TEMPLATE = ERB.new(<<~HTML, trim_mode: "-")
+    <!doctype html>
+    <html><head><title>Items, page <%= page %></title></head><body>
+    <h1>Items</h1>
+    <table>
+    <%- ITEMS.each do |item| -%>
+      <tr><td><%= item[:id] %></td><td><%= ERB::Util.h(item[:name]) %></td><td><%= format("%.2f", item[:price]) %></td></tr>
+    <%- end -%>
+    </table>
+    </body></html>
+  HTML
+
+  def call(env)
+    page = Integer(Rack::Request.new(env).params.fetch("page", "1"), exception: false) || 1
+    body = TEMPLATE.result(binding)
+    [200, { "content-type" => "text/html; charset=utf-8", "content-length" => body.bytesize.to_s },
+     [body]]
+  end
+end
+
+if ENV["BENCH_APP"] == "page"
+  run ItemsPage.new
+else
+  body = "{\"ok\":true,\"items\":[1,2,3]}"
+  run ->(_env) { [200, { "content-type" => "application/json" }, [body]] }
+end

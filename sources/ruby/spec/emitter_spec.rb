@@ -159,6 +159,31 @@ RSpec.describe Eventstorm::Emitter do
     expect(emitter.source).to eq(parent_source)
   end
 
+  it "notices every way Ruby forks: fork, IO.popen(\"-\") and Process.daemon" do
+    skip "Process._fork needs Ruby 3.1" unless Eventstorm::Forks.tracked?
+    before = Eventstorm::Forks.count
+    reader, writer = IO.pipe
+    pid = fork do
+      reader.close
+      writer.puts(Eventstorm::Forks.count)
+      # A daemon's parent exits at once; the daemon reports, then a grandchild of it.
+      fork do
+        Process.daemon(true, true)
+        writer.puts(Eventstorm::Forks.count)
+        writer.close
+        exit!(0)
+      end
+      exit!(0)
+    end
+    Process.wait(pid)
+    writer.close
+    counts = reader.read.lines.map(&:to_i)
+    popen = IO.popen("-") { |child| child ? child.read.to_i : (print(Eventstorm::Forks.count) || exit!(0)) }
+    expect(counts).to eq([before + 1, before + 3])
+    expect(popen).to eq(before + 1)
+    expect(Eventstorm::Forks.count).to eq(before)
+  end
+
   it "keeps the envelope single: a host field overrides, string keys work, a type must match" do
     collector = open_collector("@#{endpoint}")
     emitter = open_emitter(">#{endpoint}", host: "spec")
@@ -200,6 +225,82 @@ RSpec.describe Eventstorm::Emitter do
     after = Process.clock_gettime(Process::CLOCK_REALTIME, :millisecond)
     stamped = BSON::Document.from_bson(BSON::ByteBuffer.new(batch.body))["time"]
     expect((stamped.to_i * 1000) + (stamped.usec / 1000)).to be_between(before, after)
+  end
+
+  it "writes kept records in order: a batch's worth at once, the rest on its tick or flush" do
+    # A writer of events { n: record } that cannot write a negative n.
+    writer = Object.new
+    writer.define_singleton_method(:pack_record) do |n|
+      raise ArgumentError, "negative" if n.negative?
+
+      [1_700_000_000_000 + n, "#{Eventstorm::Batch::PACKED_ENVELOPE}a*l<x",
+       [nil, nil, nil, nil, "\x10n\x00".b, n], 8]
+    end
+    collector = open_collector("@#{endpoint}")
+    emitter = open_emitter(">#{endpoint}", host: "spec", batch_size: 4, linger: 60)
+    received = collect(collector, 9)
+    wait_until { emitter.stats[:subscribed] }
+    3.times { |n| emitter.emit_record("app.kept", writer, n) }
+    expect(emitter.stats).to include(emitted: 3, waiting: 3, sent: 0)
+    emitter.emit_record("app.kept", writer, -1)
+    # The fourth record made a batch's worth; the bad one is counted, its slot left free.
+    expect(emitter.stats).to include(emitted: 4, waiting: 3, unencodable: 1, sent: 0)
+    4.times { |n| emitter.emit_record("app.kept", writer, n + 3) }
+    expect(emitter.stats).to include(emitted: 8, waiting: 3, sent: 4)
+    # Left waiting, a record is written on the background thread's next tick: there it fills
+    # the batch, which is sent.
+    emitter.emit_record("app.kept", writer, 7)
+    wait_until(timeout: 5) { emitter.stats[:sent] == 8 }
+    expect(emitter.stats[:waiting]).to eq(0)
+    emitter.emit_record("app.kept", writer, 8)
+    expect(emitter.flush(timeout: 10)).to be(true)
+    events = received.value
+    expect(events.map { |e| e["n"] }).to eq((0..8).to_a)
+    expect(events.map { |e| (e["time"].to_r * 1000).to_i }).to eq((0..8).map { |n| 1_700_000_000_000 + n })
+    expect(events.first).to include("type" => "app.kept", "host" => "spec")
+    expect(emitter.stats).to include(emitted: 10, sent: 9, unencodable: 1, waiting: 0)
+    expect(collector.stats).to include(lost: 0, events: 9)
+
+    emitter.close(timeout: 1)
+    expect { emitter.emit_record("app.kept", writer, 9) }.to raise_error(Eventstorm::Error, /closed/)
+    expect { emitter.emit_record("App Kept", writer, 9) }.to raise_error(ArgumentError)
+  end
+
+  it "keeps packed events and encoded ones in the order they were added" do
+    envelope = Eventstorm::Batch.envelope("app.bytes", "web1")
+    batch = Eventstorm::Batch.new("app.bytes", "web1", envelope)
+    template = "#{Eventstorm::Batch::PACKED_ENVELOPE}a*l<x"
+    packed = ->(n) { [nil, nil, nil, nil, "\x10n\x00".b, n] }
+    expected = []
+    add_packed = lambda do |n|
+      expect(batch.add_packed(n * 1000, template, packed.call(n), 8)).to be(true)
+      expected << { "type" => "app.bytes", "time" => Time.at(n), "host" => "web1", "n" => n }
+    end
+    add = lambda do |n|
+      expect(batch.add(Time.at(n), { n: n })).to be(true)
+      expected << { "type" => "app.bytes", "time" => Time.at(n), "host" => "web1", "n" => n }
+    end
+    add_packed.call(1)
+    add_packed.call(2)
+    expect(batch.bytesize).to eq(batch.body.bytesize)
+    add.call(3)
+    add_packed.call(4)
+    add.call(5)
+    expect(batch.count).to eq(5)
+    expect(batch.bytesize).to eq(batch.body.bytesize)
+    expect(batch.body).to eq(expected.map { |document| document.to_bson.to_s }.join)
+
+    # Too big, a time receivers reject, or a value pack refuses: the batch is as it was.
+    batch = Eventstorm::Batch.new("app.bytes", "web1", envelope)
+    add_packed.call(1)
+    before = batch.body.dup
+    big = [nil, nil, nil, nil, "\x02s\x00".b, Eventstorm::Batch::MAX_EVENT + 1, "x" * Eventstorm::Batch::MAX_EVENT]
+    expect(batch.add_packed(0, "#{Eventstorm::Batch::PACKED_ENVELOPE}a*Va*xx", big,
+                            Eventstorm::Batch::MAX_EVENT + 8)).to be(false)
+    expect { batch.add_packed(Eventstorm::Protocol::MAX_DATE_MS + 1, template, packed.call(1), 8) }
+      .to raise_error(ArgumentError, /8.64e15/)
+    expect { batch.add_packed(0, "#{template}a*", packed.call(1) << 7, 8) }.to raise_error(TypeError)
+    expect([batch.count, batch.body]).to eq([1, before])
   end
 
   it "leaves a batch as it was when an event cannot be encoded or is too big" do

@@ -124,24 +124,84 @@ RSpec.describe Eventstorm::Rack do
     collector.close
   end
 
+  # A batch of one http.hit written from a record, and the event decoded with BSON types kept.
+  def packed_hit(record)
+    batch = Eventstorm::Batch.new("http.hit", "web1", Eventstorm::Batch.envelope("http.hit", "web1"))
+    expect(batch.add_packed(*described_class::HitFields.pack_record(record))).to be(true)
+    [batch.body, BSON::Document.from_bson(BSON::ByteBuffer.new(batch.body), mode: :bson)]
+  end
+
   it "writes numbers as the nginx source does: int32 when whole, a double above 2 GiB" do
-    emitted = []
+    records = []
     recorder = Object.new
-    recorder.define_singleton_method(:emit_hash) { |type, fields, time:| emitted << [type, fields] }
+    recorder.define_singleton_method(:emit_record) { |type, _writer, record| records << [type, record] }
     # A streamed 3 GiB body (chunks that only say their size) that took exactly 2 seconds.
     chunk = Struct.new(:bytesize).new(3 * (2**30))
     allow(Eventstorm).to receive(:monotonic).and_return(100.0, 102.0)
     middleware = described_class.new(->(_env) { [200, {}, [chunk].each] }, emitter: recorder)
+    before = Process.clock_gettime(Process::CLOCK_REALTIME, :millisecond)
     _status, _headers, body = middleware.call("REQUEST_METHOD" => "GET", "PATH_INFO" => "/big")
     body.each { |_| nil }
     body.close
-    fields = emitted.first.last
-    types = BSON::Document.new(fields.transform_keys(&:to_s)).as_extended_json
+    type, record = records.first
+    expect(type).to eq("http.hit")
+    millis = record[-4]
+    expect(millis).to be_between(before, Process.clock_gettime(Process::CLOCK_REALTIME, :millisecond))
+    types = packed_hit(record).last.as_extended_json
+    expect(types["time"]).to eq("$date" => { "$numberLong" => millis.to_s })
     expect(types["body_bytes_sent"]).to eq("$numberDouble" => "3221225472.0")
     expect(types["request_time"]).to eq("$numberInt" => "2")
     expect(types["status"]).to eq("$numberInt" => "200")
+    expect(types).to include("remote_addr" => "", "path" => "/big", "request" => "GET /big ")
+    expect(middleware.errors).to eq(0)
   ensure
     collector.close
+  end
+
+  it "writes events byte for byte as bson-ruby does, and text that is not UTF-8 with U+FFFD" do
+    random = Random.new(RSpec.configuration.seed)
+    texts = ["", "/", "/a/b", "caf\u00e9", "\u{1F600} x", "a\u0000b", "x" * 300,
+             "/%E2%82%AC", "Mozilla/5.0 (X11; Linux x86_64)"]
+    500.times do
+      pick = -> { texts.sample(random: random) }
+      maybe = -> { [nil, "", pick.call].sample(random: random) }
+      millis = random.rand(-2**40..2**42)
+      elapsed = [0, 2.0, 0.0012, 1.5, 123.4561].sample(random: random)
+      status = [200, 404, 2**31, -1].sample(random: random)
+      bytes = [0, 17, 2**31 - 1, 2**31, 3 * (2**30)].sample(random: random)
+      remote_addr, method, script, path_info, query, protocol, referer, agent, host =
+        [maybe.call, %w[GET POST HEAD].sample(random: random), maybe.call, maybe.call,
+         maybe.call, pick.call, maybe.call, maybe.call, maybe.call]
+      path = "#{script}#{path_info}"
+      path = "/" if path.empty?
+      query = nil if query&.empty?
+      target = query ? "#{path}?#{query}" : path
+      expected = { "remote_addr" => remote_addr.to_s, "request" => "#{method} #{target} #{protocol}",
+                   "method" => method, "path" => path }
+      expected["query"] = query if query
+      expected["protocol"] = protocol
+      { "status" => status, "body_bytes_sent" => bytes, "request_time" => elapsed.round(3) }
+        .each do |name, value|
+          expected[name] = value == value.to_i && value.to_i.between?(-2**31, 2**31 - 1) ? value.to_i : value.to_f
+        end
+      described_class::HitFields::HEADERS.zip([referer, agent, host]) do |name, value|
+        expected[name] = value unless value.nil? || value.empty?
+      end
+      record = [remote_addr, method, script, path_info, query, protocol, nil, referer, agent,
+                host, millis, elapsed, status, bytes]
+      reference = Eventstorm::Batch.new("http.hit", "web1", Eventstorm::Batch.envelope("http.hit", "web1"))
+      reference.add(Time.at(Rational(millis, 1000)), expected)
+      expect(packed_hit(record).first).to eq(reference.body), -> { record.inspect }
+    end
+
+    latin1 = "caf\xE9".dup.force_encoding(Encoding::ISO_8859_1)
+    _body, decoded = packed_hit([:local, "GET", nil, "/\xFF\xC3".b,
+                                 "q=\xE9".dup.force_encoding(Encoding::UTF_8), nil, "HTTP/1.0",
+                                 latin1, "\xC3\xA9t\xE9".b, nil, 0, 0.0, 200, 0])
+    expect(decoded).to include("remote_addr" => "local", "path" => "/\uFFFD\uFFFD",
+                               "query" => "q=\uFFFD", "protocol" => "HTTP/1.0",
+                               "request" => "GET /\uFFFD\uFFFD?q=\uFFFD HTTP/1.0",
+                               "http_referer" => "caf\u00e9", "http_user_agent" => "\u00e9t\uFFFD")
   end
 
   it "never raises into the app when emitting fails" do

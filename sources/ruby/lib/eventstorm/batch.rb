@@ -26,6 +26,10 @@ module Eventstorm
     TIME_HEAD = "\x09time\x00".b.freeze
     private_constant :TIME_HEAD
 
+    # How a template for {#add_packed} starts: length, type element and time key, time, host
+    # element.
+    PACKED_ENVELOPE = "l<a*q<a*"
+
     # The bytes an event of +type+ from +host+ starts with, its length and time left zero,
     # and the offset of its time: made once per type, for every batch of it.
     #
@@ -59,7 +63,10 @@ module Eventstorm
       @type = type
       @host = host
       @envelope, @time_at = envelope
+      @type_and_time_key = @envelope.byteslice(4, @time_at - 4)
+      @host_element = @envelope.byteslice((@time_at + 8)..)
       @buffer = BSON::ByteBuffer.new
+      @packed = String.new(encoding: Encoding::BINARY) # see #add_packed
       @cuts = [] # where a fields document's own length sits, to be left out of the body
       @count = 0
       @started = Eventstorm.monotonic
@@ -71,7 +78,7 @@ module Eventstorm
     # @example
     #   Eventstorm::Batch.new("app.deploy", "web1", envelope).bytesize #=> 0
     def bytesize
-      @buffer.length - (4 * @cuts.size)
+      @buffer.length - (4 * @cuts.size) + @packed.bytesize
     end
 
     # Appends one event. Without a +time+, the clock's milliseconds are the event's: reading
@@ -90,6 +97,10 @@ module Eventstorm
       whole = if millis.nil? || envelope_key?(fields)
                 document(time || Time.at(millis / 1000, millis % 1000, :millisecond), fields)
               end
+      unless @packed.empty? # packed events come first, as they were added
+        @buffer.put_bytes(@packed)
+        @packed = String.new(encoding: Encoding::BINARY)
+      end
       start = @buffer.length
       cuts = @cuts.size
       count = @count
@@ -109,10 +120,7 @@ module Eventstorm
           return false
         end
         if cut
-          @buffer.replace_int32(start, length)
-          # Integers shift and mask as two's complement, so a negative time comes out right.
-          @buffer.replace_int32(start + @time_at, int32(millis & 0xFFFF_FFFF))
-          @buffer.replace_int32(start + @time_at + 4, int32((millis >> 32) & 0xFFFF_FFFF))
+          fill_envelope(start, length, millis)
           @cuts << cut
         end
         @count += 1
@@ -126,12 +134,57 @@ module Eventstorm
       true
     end
 
+    # Appends one event written by a single +Array#pack+ ({Eventstorm::Rack::HitFields}
+    # makes the template and values): the envelope's four values (length, type and time key,
+    # time, host element) first, then the fields' elements and closing NUL.
+    #
+    # While the batch holds only such events they are packed straight onto the body, with no
+    # String made per event; after an event added with {#add} they are appended in order.
+    #
+    # @param millis [Integer] the event's time, in milliseconds since the epoch
+    # @param template [String] starting with {PACKED_ENVELOPE}
+    # @param values [Array] the values, the first four slots left for the envelope
+    # @param size [Integer] bytes the fields take, closing NUL included
+    # @return [Boolean] false when the event is over {MAX_EVENT} bytes (it is left out)
+    # @raise [ArgumentError] for a time receivers reject
+    # @example
+    #   batch.add_packed(1_700_000_000_000, "#{Eventstorm::Batch::PACKED_ENVELOPE}a*l<x",
+    #                    [nil, nil, nil, nil, "\x10status\x00".b, 200], 12) #=> true
+    def add_packed(millis, template, values, size)
+      if millis.abs > Protocol::MAX_DATE_MS
+        raise ArgumentError, "time #{millis} ms is more than 8.64e15 ms from the epoch"
+      end
+
+      length = @envelope.bytesize + size
+      return false if length > MAX_EVENT
+
+      values[0] = length
+      values[1] = @type_and_time_key
+      values[2] = millis
+      values[3] = @host_element
+      if @buffer.length.zero?
+        packed = @packed.bytesize
+        begin
+          values.pack(template, buffer: @packed)
+        rescue Exception # rubocop:disable Lint/RescueException -- rolled back, re-raised
+          @packed = @packed.byteslice(0, packed)
+          raise
+        end
+      else
+        @buffer.put_bytes(values.pack(template))
+      end
+      @count += 1
+      true
+    end
+
     # The events end to end, as a message body.
     #
     # @return [String] binary
     # @example
     #   batch.body.bytesize == batch.bytesize #=> true
     def body
+      return @packed if @buffer.length.zero?
+
       bytes = @buffer.to_s
       return bytes if @cuts.empty?
 
@@ -160,6 +213,14 @@ module Eventstorm
       end
 
       millis
+    end
+
+    # Writes the length and time of the event that starts at +start+.
+    def fill_envelope(start, length, millis)
+      @buffer.replace_int32(start, length)
+      # Integers shift and mask as two's complement, so a negative time comes out right.
+      @buffer.replace_int32(start + @time_at, int32(millis & 0xFFFF_FFFF))
+      @buffer.replace_int32(start + @time_at + 4, int32((millis >> 32) & 0xFFFF_FFFF))
     end
 
     # +value+ (0 to 2**32 - 1) as the signed 32 bits ByteBuffer#replace_int32 takes.

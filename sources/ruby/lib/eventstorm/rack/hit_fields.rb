@@ -1,0 +1,177 @@
+# frozen_string_literal: true
+
+module Eventstorm
+  class Rack
+    # Writes one +http.hit+ as a single +Array#pack+: {.pack_record} turns what the
+    # middleware kept of a request into the template, the values and the fields' size, and
+    # {Batch#add_packed} packs the whole event, envelope included, onto the batch's body.
+    #
+    # Under Puma a Hash built per request and handed to bson-ruby cost the app about 20 µs of
+    # CPU a request, a fifth of a small app's. One pack, with a template chosen from the fields
+    # present, writes the same bytes (the specs compare them) for a fraction of that, with one
+    # difference: text that is not valid UTF-8 is kept with U+FFFD in place of the bad bytes,
+    # as the nginx source decodes it, where bson-ruby would refuse the whole event.
+    #
+    # @api private
+    # @example
+    #   batch.add_packed(*Eventstorm::Rack::HitFields.pack_record(record))
+    module HitFields
+      # Optional request headers' fields, in the order the nginx source writes them.
+      HEADERS = %w[http_referer http_user_agent http_host].freeze
+
+      def self.key(type, name)
+        "#{type}#{name}\x00".b.freeze
+      end
+      private_class_method :key
+
+      REMOTE_ADDR, REQUEST, METHOD, PATH, QUERY_KEY, PROTOCOL =
+        %w[remote_addr request method path query protocol].map { |name| key("\x02", name) }
+      # Each number's key as an int32 and as a double.
+      STATUS, BODY_BYTES_SENT, REQUEST_TIME = %w[status body_bytes_sent request_time].map do |name|
+        [key("\x10", name), key("\x01", name)].freeze
+      end
+      HEADER_KEYS = HEADERS.map { |name| key("\x02", name) }.freeze
+      private_constant :REMOTE_ADDR, :REQUEST, :METHOD, :PATH, :QUERY_KEY, :PROTOCOL, :STATUS,
+                       :BODY_BYTES_SENT, :REQUEST_TIME, :HEADER_KEYS
+
+      # Bits of a template's index: which optional fields are present and which numbers are
+      # doubles rather than int32.
+      QUERY = 1
+      DOUBLES = [2, 4, 8].freeze # status, body_bytes_sent, request_time
+      HEADER_BITS = [16, 32, 64].freeze
+      private_constant :QUERY, :DOUBLES, :HEADER_BITS
+
+      # A string element: key, length, text and its NUL (Z* adds it: one directive less).
+      STRING = "a*VZ*"
+      private_constant :STRING
+
+      TEMPLATES = Array.new(128) do |bits|
+        template = +Batch::PACKED_ENVELOPE
+        template << STRING # remote_addr
+        template << "a*Va*aa*#{bits & QUERY == 0 ? '' : 'aa*'}aZ*" # request: "METHOD TARGET PROTOCOL"
+        template << (STRING * (bits & QUERY == 0 ? 3 : 4)) # method, path, [query,] protocol
+        DOUBLES.each { |bit| template << (bits & bit == 0 ? "a*l<" : "a*E") }
+        HEADER_BITS.each { |bit| template << STRING unless bits & bit == 0 }
+        (template << "x").freeze # the document's closing NUL
+      end.freeze
+
+      # The bytes of each template's fields that do not depend on the text: keys, lengths,
+      # NULs, numbers, and the request's spaces and "?".
+      FIXED_SIZES = Array.new(128) do |bits|
+        strings = [REMOTE_ADDR, METHOD, PATH, PROTOCOL]
+        strings << QUERY_KEY unless bits & QUERY == 0
+        HEADER_KEYS.zip(HEADER_BITS) { |header, bit| strings << header unless bits & bit == 0 }
+        numbers = [STATUS, BODY_BYTES_SENT, REQUEST_TIME].zip(DOUBLES).sum do |keys, bit|
+          bits & bit == 0 ? keys[0].bytesize + 4 : keys[1].bytesize + 8
+        end
+        strings.sum { |name| name.bytesize + 5 } + numbers +
+          REQUEST.bytesize + 7 + (bits & QUERY == 0 ? 0 : 1) + 1
+      end.freeze
+      private_constant :TEMPLATES, :FIXED_SIZES
+
+      INT32_MIN = -2**31
+      INT32_MAX = (2**31) - 1
+      private_constant :INT32_MIN, :INT32_MAX
+
+      # The Rack env's values a record starts with.
+      ENV_KEYS = %w[REMOTE_ADDR REQUEST_METHOD SCRIPT_NAME PATH_INFO QUERY_STRING SERVER_PROTOCOL
+                    HTTP_VERSION HTTP_REFERER HTTP_USER_AGENT HTTP_HOST].freeze
+
+      # What {Eventstorm::Rack} keeps of a request: the env's values of {ENV_KEYS} (each a
+      # String or nil), then the time (milliseconds since the epoch), the seconds the request
+      # took, the status and the body's bytes.
+      #
+      # @param record [Array]
+      # @return [Array(Integer, String, Array, Integer)] the arguments of {Batch#add_packed}:
+      #   the time, the template, the values (four slots left for the envelope) and the fields'
+      #   size
+      # @example
+      #   Eventstorm::Rack::HitFields.pack_record(
+      #     ["10.0.0.1", "GET", "", "/", "", "HTTP/1.1", nil, nil, "curl/8", nil,
+      #      1_700_000_000_000, 0.0012, 200, 2]
+      #   ).last #=> 189
+      def self.pack_record(record)
+        remote_addr, method, script, path, query, protocol, version, http_referer,
+          http_user_agent, http_host, millis, elapsed, status, bytes = record
+        protocol ||= version
+        # Written out rather than looped: the method calls and blocks of a loop would cost as
+        # much as the pack.
+        remote_addr = text(remote_addr)
+        method = text(method)
+        path = text(path)
+        path = text("#{script}#{path}") unless script.nil? || script.empty?
+        path = "/" if path.empty?
+        protocol = text(protocol)
+        texts = method.bytesize + path.bytesize + protocol.bytesize
+        request_size = texts + 3
+        texts = remote_addr.bytesize + (2 * texts)
+        if query.nil? || query.empty?
+          bits = 0
+          values = [nil, nil, nil, nil, REMOTE_ADDR, remote_addr.bytesize + 1, remote_addr,
+                    REQUEST, request_size, method, " ", path, " ", protocol,
+                    METHOD, method.bytesize + 1, method, PATH, path.bytesize + 1, path,
+                    PROTOCOL, protocol.bytesize + 1, protocol]
+        else
+          query = text(query)
+          bits = QUERY
+          texts += 2 * query.bytesize
+          values = [nil, nil, nil, nil, REMOTE_ADDR, remote_addr.bytesize + 1, remote_addr,
+                    REQUEST, request_size + query.bytesize + 1, method, " ", path, "?", query, " ",
+                    protocol, METHOD, method.bytesize + 1, method, PATH, path.bytesize + 1, path,
+                    QUERY_KEY, query.bytesize + 1, query, PROTOCOL, protocol.bytesize + 1, protocol]
+        end
+        bits |= number(values, STATUS, status.to_i, DOUBLES[0])
+        bits |= number(values, BODY_BYTES_SENT, bytes, DOUBLES[1])
+        bits |= number(values, REQUEST_TIME, elapsed.round(3), DOUBLES[2])
+        unless http_referer.nil? || http_referer.empty?
+          texts += header(values, HEADER_KEYS[0], http_referer)
+          bits |= HEADER_BITS[0]
+        end
+        unless http_user_agent.nil? || http_user_agent.empty?
+          texts += header(values, HEADER_KEYS[1], http_user_agent)
+          bits |= HEADER_BITS[1]
+        end
+        unless http_host.nil? || http_host.empty?
+          texts += header(values, HEADER_KEYS[2], http_host)
+          bits |= HEADER_BITS[2]
+        end
+        [millis, TEMPLATES[bits], values, FIXED_SIZES[bits] + texts]
+      end
+
+      # Pushes a number as the nginx source writes it (JavaScript's numbers through its BSON
+      # encoder): int32 when whole and in range, else a double. Returns the template bit.
+      def self.number(values, keys, value, double_bit)
+        whole = value.is_a?(Integer) || value.to_f.finite? ? value.to_i : nil
+        if whole && value == whole && whole >= INT32_MIN && whole <= INT32_MAX
+          values << keys[0] << whole
+          0
+        else
+          values << keys[1] << value.to_f
+          double_bit
+        end
+      end
+      private_class_method :number
+
+      # Pushes a header's element; returns its text's size.
+      def self.header(values, key, value)
+        value = text(value)
+        values << key << (value.bytesize + 1) << value
+        value.bytesize
+      end
+      private_class_method :header
+
+      # A value as valid UTF-8: the common ASCII String as it is.
+      def self.text(value)
+        return value if String === value && value.ascii_only?
+
+        text = value.to_s
+        case text.encoding
+        when Encoding::UTF_8 then text.valid_encoding? ? text : text.scrub
+        when Encoding::BINARY then text.dup.force_encoding(Encoding::UTF_8).scrub
+        else text.encode(Encoding::UTF_8, invalid: :replace, undef: :replace)
+        end
+      end
+      private_class_method :text
+    end
+  end
+end
