@@ -1,10 +1,11 @@
 /**
  * Ruby gem benchmark (sources/ruby): the Ruby emitter batched through the router against
- * the TypeScript emitter in the same run (250-byte events, separate processes), and a Rack
- * app's requests per second under Puma with and without Eventstorm::Rack (ab on loopback,
- * alternating rounds; the best round of each counts; the events go through the router).
+ * the TypeScript emitter in the same run (250-byte events, separate processes), and two Rack
+ * apps' requests per second under Puma with and without Eventstorm::Rack (ab on loopback,
+ * alternating rounds; the best round of each counts; the events go through the router): one
+ * that does nothing, the middleware's worst case, and one that renders a small page.
  *
- *   deno run -A bench/ruby_bench.ts [--events N] [--requests N]
+ *   deno run -A bench/ruby_bench.ts [--events N] [--requests N] [--rounds N]
  *
  * @module
  */
@@ -51,15 +52,18 @@ async function waitForPort(port: number): Promise<void> {
 
 /** What the bench app runs in front of itself. */
 type RackCase = "bare" | "eventstorm" | "common logger";
+/** The app: a fixed 27-byte JSON body, or an HTML page rendered from an ERB template. */
+type RackApp = "json" | "page";
 
 /** One ab round against a fresh Puma: requests/s and Puma's CPU per request in µs. */
 async function rackRound(
+  app: RackApp,
   rackCase: RackCase,
   sendTo: string,
   logDir: string,
 ): Promise<{ rate: number; cpu: number }> {
   const port = freeLoopbackPort();
-  const env: Record<string, string> = {};
+  const env: Record<string, string> = { BENCH_APP: app };
   if (rackCase === "eventstorm") env.EVENTSTORM_TO = sendTo;
   if (rackCase === "common logger") env.COMMON_LOG = `${logDir}/access.log`;
   const puma = new Deno.Command("puma", {
@@ -93,22 +97,35 @@ async function rackRound(
   }
 }
 
+/** The cases of each app, run in turn, round after round. */
+const RACK_RUNS: { app: RackApp; rackCase: RackCase }[] = [
+  { app: "json", rackCase: "bare" },
+  { app: "json", rackCase: "eventstorm" },
+  { app: "json", rackCase: "common logger" },
+  { app: "page", rackCase: "bare" },
+  { app: "page", rackCase: "eventstorm" },
+];
+
 async function rackBench(): Promise<void> {
   // The middleware's events go through the project's router to a collector that counts
   // them from the message headers without decoding: the receiving side costs this machine
   // little, as a sink on another host would.
   const router = await startCountingRouter();
   const logDir = await Deno.makeTempDir({ prefix: "ruby_bench_" });
-  const expected = rounds * (requests + 1000);
-  const cases: RackCase[] = ["bare", "eventstorm", "common logger"];
-  const rates = new Map<RackCase, number[]>(cases.map((rackCase) => [rackCase, []]));
-  const cpus = new Map<RackCase, number[]>(cases.map((rackCase) => [rackCase, []]));
+  const withEventstorm = RACK_RUNS.filter((run) => run.rackCase === "eventstorm").length;
+  const expected = rounds * withEventstorm * (requests + 1000);
+  const measured = RACK_RUNS.map((run) => ({
+    ...run,
+    rates: [] as number[],
+    cpus: [] as number[],
+  }));
   try {
     for (let round = 0; round < rounds; round++) {
-      for (const rackCase of cases) {
-        const { rate, cpu } = await rackRound(rackCase, router.sources, logDir);
-        rates.get(rackCase)!.push(rate);
-        cpus.get(rackCase)!.push(cpu);
+      // Every other round in reverse, so that no case always runs after the same one.
+      for (const run of round % 2 === 0 ? measured : measured.toReversed()) {
+        const { rate, cpu } = await rackRound(run.app, run.rackCase, router.sources, logDir);
+        run.rates.push(rate);
+        run.cpus.push(cpu);
       }
     }
     // Puma's at_exit flushed the last batch; give it the time to cross the router.
@@ -117,36 +134,44 @@ async function rackBench(): Promise<void> {
     await router.stop();
     await Deno.remove(logDir, { recursive: true });
   }
-  const received = router.received();
-  const lost = router.lost();
   // The best round of each case counts; CPU is measured, not inferred from the rates:
   // Puma's own (every thread, the emitter's and libzmq's included) per request.
-  const rate = (rackCase: RackCase) => Math.max(...rates.get(rackCase)!);
-  const cpu = (rackCase: RackCase) => Math.min(...cpus.get(rackCase)!);
-  const reqs = (rackCase: RackCase) => Math.round(rate(rackCase)).toLocaleString("en");
-  const ratio = rate("eventstorm") / rate("bare");
+  const find = (app: RackApp, rackCase: RackCase) =>
+    measured.find((run) => run.app === app && run.rackCase === rackCase)!;
+  const rate = (app: RackApp, rackCase: RackCase) => Math.max(...find(app, rackCase).rates);
+  const cpu = (app: RackApp, rackCase: RackCase) => Math.min(...find(app, rackCase).cpus);
+  const reqs = (app: RackApp, rackCase: RackCase) =>
+    Math.round(rate(app, rackCase)).toLocaleString("en");
   console.log(
-    `Rack app under Puma (4 threads), ab -k -c 4, ${requests} requests, best of ${rounds}:`,
+    `Rack apps under Puma (4 threads), ab -k -c 4, ${requests} requests, best of ${rounds}; ` +
+      `http.hit received through the router: ${router.received()} of ${expected}, ` +
+      `lost ${router.lost()}`,
   );
-  console.log(
-    `  without Eventstorm::Rack ${reqs("bare")} req/s; with ${reqs("eventstorm")} req/s; ` +
-      `http.hit received through the router: ${received} of ${expected}, lost ${lost}`,
-  );
-  console.log(
-    `  with/without ratio ${ratio.toFixed(3)} (overhead ${((1 - ratio) * 100).toFixed(1)}%); ` +
-      `target overhead ≤ 5%: ${ratio >= 0.95 ? "met" : "short"}`,
-  );
-  console.log(
-    `  Puma CPU per request: ${cpu("bare").toFixed(0)} µs without, ${
-      cpu("eventstorm").toFixed(0)
-    } µs with; the middleware costs ${(cpu("eventstorm") - cpu("bare")).toFixed(0)} µs`,
-  );
+  const apps: [RackApp, string][] = [
+    ["json", "a fixed 27-byte JSON body (the worst case: the app does nothing)"],
+    ["page", "an HTML page of 20 rows from an ERB template, with Rack::Request params"],
+  ];
+  for (const [app, description] of apps) {
+    const ratio = rate(app, "eventstorm") / rate(app, "bare");
+    console.log(`  ${description}:`);
+    console.log(
+      `    without Eventstorm::Rack ${reqs(app, "bare")} req/s; with ${
+        reqs(app, "eventstorm")
+      } req/s; ratio ${ratio.toFixed(3)} (overhead ${((1 - ratio) * 100).toFixed(1)}%); ` +
+        `target overhead ≤ 5%: ${ratio >= 0.95 ? "met" : "short"}`,
+    );
+    console.log(
+      `    Puma CPU per request: ${cpu(app, "bare").toFixed(0)} µs without, ${
+        cpu(app, "eventstorm").toFixed(0)
+      } µs with; the middleware costs ${(cpu(app, "eventstorm") - cpu(app, "bare")).toFixed(0)} µs`,
+    );
+  }
   // The access log line a Rack app would otherwise write for a shipper to tail.
   console.log(
-    `  for reference, Rack::CommonLogger writing each line to a file: ${
-      reqs("common logger")
-    } req/s (ratio ${(rate("common logger") / rate("bare")).toFixed(3)}), ${
-      (cpu("common logger") - cpu("bare")).toFixed(0)
+    `  for reference, Rack::CommonLogger writing each line of the JSON app to a file: ${
+      reqs("json", "common logger")
+    } req/s (ratio ${(rate("json", "common logger") / rate("json", "bare")).toFixed(3)}), ${
+      (cpu("json", "common logger") - cpu("json", "bare")).toFixed(0)
     } µs of CPU per request`,
   );
 }
