@@ -3,8 +3,10 @@
  * each its own process, timed from the source's start until the store holds every
  * event, with 0 lost: once with the V8 flags of each component's systemd unit
  * (deploy/systemd; the source as the agent runs it), once with V8's defaults, and
- * their ratio. Beside the rate it prints each component's peak RSS (sampled from
- * /proc every 250 ms) against the memory targets.
+ * their ratio. Beside the rate it prints each component's CPU per event and the
+ * rate the machine's cores would allow were they all busy with the pipeline (where
+ * the time goes), and each component's peak RSS (sampled from /proc every 250 ms)
+ * against the memory targets.
  *
  *   deno run -A bench/e2e_bench.ts [--lines N] [--keep]
  *
@@ -16,7 +18,13 @@
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { nginxLog } from "../cli/demo/nginx_lines.ts";
-import { deployedPipeline, memoryOf, type PipelineV8Flags, V8_DEFAULTS } from "./memory.ts";
+import {
+  cpuSecondsOf,
+  deployedPipeline,
+  memoryOf,
+  type PipelineV8Flags,
+  V8_DEFAULTS,
+} from "./memory.ts";
 import { storedCount } from "../tests/helpers.ts";
 import { freeLoopbackPort } from "./sample.ts";
 
@@ -38,17 +46,43 @@ const SOURCE_RSS_MB = 80;
 const SINK_RSS_MB = 150;
 const cli = new URL("../cli.ts", import.meta.url).pathname;
 
-function spawn(argv: string[], v8Flags: string | undefined): Deno.ChildProcess {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", cli, ...argv],
+/**
+ * Starts `eventstorm ARGV`. A `timed` process runs under bash, whose `times` then prints
+ * the CPU it used as the last line of its stderr: the source exits before the bench could
+ * read its /proc entry.
+ */
+function spawn(argv: string[], v8Flags: string | undefined, timed = false): Deno.ChildProcess {
+  const command = [Deno.execPath(), "run", "-A", cli, ...argv];
+  return new Deno.Command(timed ? "bash" : command[0], {
+    args: timed
+      ? ["-c", '"$@"; status=$?; times >&2; exit $status', "bash", ...command]
+      : command.slice(1),
     env: v8Flags === undefined ? undefined : { DENO_V8_FLAGS: v8Flags },
     stdout: "null",
     stderr: "piped",
   }).spawn();
 }
 
-function lastLine(bytes: Uint8Array): string {
-  return new TextDecoder().decode(bytes).trim().split("\n").pop() ?? "";
+/** The first child of process `pid`, if it has one. */
+function childOf(pid: number): number | undefined {
+  try {
+    const children = Deno.readTextFileSync(`/proc/${pid}/task/${pid}/children`).trim();
+    return children === "" ? undefined : Number(children.split(" ")[0]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The CPU seconds of bash's children in the output of its `times`: "0m1.25s 0m0.10s". */
+function childrenCpuSeconds(line: string): number {
+  const [user, system] = [...line.matchAll(/(\d+)m([\d.]+)s/g)].slice(-2)
+    .map(([, minutes, seconds]) => Number(minutes) * 60 + Number(seconds));
+  return user + system;
+}
+
+function lastLine(bytes: Uint8Array, fromEnd = 0): string {
+  const lines = new TextDecoder().decode(bytes).trim().split("\n");
+  return lines[lines.length - 1 - fromEnd] ?? "";
 }
 
 const verdict = (ok: boolean) => ok ? "met" : "short";
@@ -100,26 +134,35 @@ async function runCase(label: string, v8: PipelineV8Flags): Promise<number> {
       }
     }
     await new Promise((resolve) => setTimeout(resolve, 500));
+    const cpuBefore = {
+      router: await cpuSecondsOf(router.pid),
+      sink: await cpuSecondsOf(sink.pid),
+    };
     const started = performance.now();
-    const source = spawn([
-      "source",
-      "nginx",
-      "--file",
-      log,
-      "--once",
-      "--no-checkpoint",
-      "--to",
-      `>tcp://127.0.0.1:${sources}`,
-      "--stats-interval",
-      "0s",
-    ], v8.source);
+    const source = spawn(
+      [
+        "source",
+        "nginx",
+        "--file",
+        log,
+        "--once",
+        "--no-checkpoint",
+        "--to",
+        `>tcp://127.0.0.1:${sources}`,
+        "--stats-interval",
+        "0s",
+      ],
+      v8.source,
+      true,
+    );
     const peak = { source: 0, router: 0, sink: 0 };
     const own = { source: 0, router: 0, sink: 0 };
     const sample = () => {
-      for (
-        const [name, child] of [["source", source], ["router", router], ["sink", sink]] as const
-      ) {
-        const memory = memoryOf(child.pid);
+      // The source is bash's child (see spawn).
+      const pids = [["source", childOf(source.pid)], ["router", router.pid], ["sink", sink.pid]];
+      for (const [name, pid] of pids as [keyof typeof peak, number | undefined][]) {
+        if (pid === undefined) continue;
+        const memory = memoryOf(pid);
         peak[name] = Math.max(peak[name], memory.rss);
         own[name] = Math.max(own[name], memory.private);
       }
@@ -139,7 +182,15 @@ async function runCase(label: string, v8: PipelineV8Flags): Promise<number> {
       }
     }
     clearInterval(sampler);
-    const sourceLine = lastLine((await sourceOutput).stderr);
+    const cpu = {
+      router: await cpuSecondsOf(router.pid) - cpuBefore.router,
+      sink: await cpuSecondsOf(sink.pid) - cpuBefore.sink,
+      source: 0,
+    };
+    // The source's stats line, then the two lines of bash's `times` (its own, its children's).
+    const sourceErr = (await sourceOutput).stderr;
+    const sourceLine = lastLine(sourceErr, 2);
+    cpu.source = childrenCpuSeconds(lastLine(sourceErr));
     sink.kill("SIGTERM");
     const sinkLine = lastLine((await sink.output()).stderr);
     router.kill("SIGTERM");
@@ -163,6 +214,19 @@ async function runCase(label: string, v8: PipelineV8Flags): Promise<number> {
             rate >= TARGET_EVENTS_PER_SECOND && stored === count && lost === 0 && dropped === 0,
           )
         }`,
+    );
+    // Where the time goes: every stage's CPU per event, and the rate the machine's cores
+    // would allow were they all busy all the time.
+    const perEvent = (seconds: number) => seconds / stored * 1e6;
+    const total = perEvent(cpu.source + cpu.router + cpu.sink);
+    const cores = navigator.hardwareConcurrency;
+    console.log(
+      `e2e CPU per event: source ${perEvent(cpu.source).toFixed(1)} µs, router ${
+        perEvent(cpu.router).toFixed(1)
+      } µs, sink ${perEvent(cpu.sink).toFixed(1)} µs; ${total.toFixed(1)} µs in all, so ` +
+        `${cores} cores busy all the time would store at most ${
+          Math.round(cores / total * 1e6).toLocaleString("en")
+        } ev/s`,
     );
     console.log(
       `e2e peak RSS: source ${peak.source.toFixed(0)} MB (target ≤ ${SOURCE_RSS_MB}: ${
