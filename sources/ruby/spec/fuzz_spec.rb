@@ -1,6 +1,7 @@
 # frozen_string_literal: true
 
 require_relative "spec_helper"
+require "eventstorm/rack"
 
 # Bytes from the network never crash a receiver: every mutation of every vector is either
 # delivered and accounted or dropped under one of the protocol's reasons.
@@ -35,5 +36,41 @@ RSpec.describe "fuzzed messages" do
     expect(stats[:malformed].keys - Eventstorm::Protocol::REASONS).to be_empty
     expect(stats[:messages] + stats[:malformed].values.sum).to eq(messages)
     collector.close
+  end
+end
+
+# What a request sends (its path, query and headers) reaches Eventstorm::Rack as bytes in any
+# encoding, or as other values from an odd server: every event comes out as BSON with valid
+# UTF-8 text, never an exception.
+RSpec.describe "fuzzed requests" do
+  it "are written as events with valid UTF-8 text" do
+    random = Random.new(20_261_205)
+    encodings = [Encoding::BINARY, Encoding::UTF_8, Encoding::ISO_8859_1, Encoding::Shift_JIS,
+                 Encoding::UTF_16LE, Encoding::UTF_7]
+    value = lambda do
+      case random.rand(6)
+      when 0 then nil
+      when 1 then random.rand(-5..5)
+      when 2 then :symbol
+      else random.bytes(random.rand(0..40)).force_encoding(encodings.sample(random: random))
+      end
+    end
+    envelope = Eventstorm::Batch.envelope("http.hit", "web1")
+    2_000.times do
+      record = Array.new(Eventstorm::Rack::HitFields::ENV_KEYS.size) { value.call } +
+               [random.rand(-2**41..2**41), random.rand * 100, random.rand(-2**40..2**40),
+                random.rand(0..2**40)]
+      batch = Eventstorm::Batch.new("http.hit", "web1", envelope)
+      expect(batch.add_packed(*Eventstorm::Rack::HitFields.pack_record(record))).to be(true)
+      event = BSON::Document.from_bson(BSON::ByteBuffer.new(batch.body))
+      strings = event.values.grep(String)
+      expect(strings.size).to be >= 7 # type and host, then the request's five
+      strings.each do |text|
+        expect(text.encoding).to eq(Encoding::UTF_8)
+        expect(text).to be_valid_encoding, -> { record.inspect }
+      end
+      expect(event["request"]).to eq("#{event['method']} #{event['path']}" \
+                                     "#{event['query'] ? "?#{event['query']}" : ''} #{event['protocol']}")
+    end
   end
 end

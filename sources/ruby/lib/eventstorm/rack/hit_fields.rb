@@ -98,10 +98,12 @@ module Eventstorm
         # much as the pack.
         remote_addr = text(remote_addr)
         method = text(method)
+        script = text(script)
         path = text(path)
-        path = text("#{script}#{path}") unless script.nil? || script.empty?
+        path = "#{script}#{path}" unless script.empty?
         path = "/" if path.empty?
         protocol = text(protocol)
+        query = text(query) unless query.nil?
         texts = method.bytesize + path.bytesize + protocol.bytesize
         request_size = texts + 3
         texts = remote_addr.bytesize + (2 * texts)
@@ -112,7 +114,6 @@ module Eventstorm
                     METHOD, method.bytesize + 1, method, PATH, path.bytesize + 1, path,
                     PROTOCOL, protocol.bytesize + 1, protocol]
         else
-          query = text(query)
           bits = QUERY
           texts += 2 * query.bytesize
           values = [nil, nil, nil, nil, REMOTE_ADDR, remote_addr.bytesize + 1, remote_addr,
@@ -123,16 +124,16 @@ module Eventstorm
         bits |= number(values, STATUS, status.to_i, DOUBLES[0])
         bits |= number(values, BODY_BYTES_SENT, bytes, DOUBLES[1])
         bits |= number(values, REQUEST_TIME, elapsed.round(3), DOUBLES[2])
-        unless http_referer.nil? || http_referer.empty?
-          texts += header(values, HEADER_KEYS[0], http_referer)
+        if (size = header(values, HEADER_KEYS[0], http_referer))
+          texts += size
           bits |= HEADER_BITS[0]
         end
-        unless http_user_agent.nil? || http_user_agent.empty?
-          texts += header(values, HEADER_KEYS[1], http_user_agent)
+        if (size = header(values, HEADER_KEYS[1], http_user_agent))
+          texts += size
           bits |= HEADER_BITS[1]
         end
-        unless http_host.nil? || http_host.empty?
-          texts += header(values, HEADER_KEYS[2], http_host)
+        if (size = header(values, HEADER_KEYS[2], http_host))
+          texts += size
           bits |= HEADER_BITS[2]
         end
         [millis, TEMPLATES[bits], values, FIXED_SIZES[bits] + texts]
@@ -152,15 +153,19 @@ module Eventstorm
       end
       private_class_method :number
 
-      # Pushes a header's element; returns its text's size.
+      # Pushes a header's element unless it is nil or empty; returns its text's size.
       def self.header(values, key, value)
+        return if value.nil?
+
         value = text(value)
+        return if value.empty?
+
         values << key << (value.bytesize + 1) << value
         value.bytesize
       end
       private_class_method :header
 
-      # A value as valid UTF-8: the common ASCII String as it is.
+      # A value as valid UTF-8 (nil as ""): the common ASCII String as it is.
       def self.text(value)
         return value if String === value && value.ascii_only?
 
@@ -168,7 +173,12 @@ module Eventstorm
         case text.encoding
         when Encoding::UTF_8 then text.valid_encoding? ? text : text.scrub
         when Encoding::BINARY then text.dup.force_encoding(Encoding::UTF_8).scrub
-        else text.encode(Encoding::UTF_8, invalid: :replace, undef: :replace)
+        else
+          begin
+            text.encode(Encoding::UTF_8, invalid: :replace, undef: :replace)
+          rescue EncodingError # an encoding Ruby cannot convert (UTF-7): its bytes, as UTF-8
+            text.b.force_encoding(Encoding::UTF_8).scrub
+          end
         end
       end
       private_class_method :text
