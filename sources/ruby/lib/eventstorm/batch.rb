@@ -120,7 +120,10 @@ module Eventstorm
           return false
         end
         if cut
-          fill_envelope(start, length, millis)
+          @buffer.replace_int32(start, length)
+          # Integers shift and mask as two's complement, so a negative time comes out right.
+          @buffer.replace_int32(start + @time_at, int32(millis & 0xFFFF_FFFF))
+          @buffer.replace_int32(start + @time_at + 4, int32((millis >> 32) & 0xFFFF_FFFF))
           @cuts << cut
         end
         @count += 1
@@ -213,14 +216,6 @@ module Eventstorm
       end
 
       millis
-    end
-
-    # Writes the length and time of the event that starts at +start+.
-    def fill_envelope(start, length, millis)
-      @buffer.replace_int32(start, length)
-      # Integers shift and mask as two's complement, so a negative time comes out right.
-      @buffer.replace_int32(start + @time_at, int32(millis & 0xFFFF_FFFF))
-      @buffer.replace_int32(start + @time_at + 4, int32((millis >> 32) & 0xFFFF_FFFF))
     end
 
     # +value+ (0 to 2**32 - 1) as the signed 32 bits ByteBuffer#replace_int32 takes.

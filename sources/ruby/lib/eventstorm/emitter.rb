@@ -281,30 +281,37 @@ module Eventstorm
       @mutex.synchronize do
         raise Error, "emitter is closed" if @closed
 
-        batch = (@batches[type] ||= Batch.new(type, @host, envelope))
+        batch = batch_of(type, envelope)
         added = yield batch
         @stats[:emitted] += 1
-        next @stats[:oversized] += 1 unless added
-
-        close_batch(type) if batch.count >= @batch_size || batch.bytesize >= @batch_bytes
+        after_add(type, batch, added)
       end
       nil
+    end
+
+    def batch_of(topic, envelope)
+      @batches[topic] ||= Batch.new(topic, @host, envelope)
+    end
+
+    # Counts an event the batch left out as oversized; sends the batch once it is full.
+    def after_add(topic, batch, added)
+      return @stats[:oversized] += 1 unless added
+
+      close_batch(topic) if batch.count >= @batch_size || batch.bytesize >= @batch_bytes
     end
 
     # Writes +topic+'s waiting records into its batches (see #emit_record).
     def write_records(topic)
       writer, envelope, records = @records.delete(topic)
       records&.each do |record|
-        batch = (@batches[topic] ||= Batch.new(topic, @host, envelope))
+        batch = batch_of(topic, envelope)
         begin
           added = batch.add_packed(*writer.pack_record(record))
         rescue StandardError
           @stats[:unencodable] += 1
           next
         end
-        next @stats[:oversized] += 1 unless added
-
-        close_batch(topic) if batch.count >= @batch_size || batch.bytesize >= @batch_bytes
+        after_add(topic, batch, added)
       end
     end
 
