@@ -3,7 +3,8 @@
  * the TypeScript emitter in the same run (250-byte events, separate processes), and two Rack
  * apps' requests per second under Puma with and without Eventstorm::Rack (ab on loopback,
  * alternating rounds; the best round of each counts; the events go through the router): one
- * that does nothing, the middleware's worst case, and one that renders a small page.
+ * that does nothing, the middleware's worst case, and one that renders a small page; and, with
+ * wrk, their latency at a moderate load, without and with the middleware.
  *
  *   deno run -A bench/ruby_bench.ts [--events N] [--requests N] [--rounds N]
  *
@@ -55,16 +56,68 @@ type RackCase = "bare" | "eventstorm" | "common logger";
 /** The app: a fixed 27-byte JSON body, or an HTML page rendered from an ERB template. */
 type RackApp = "json" | "page";
 
-/** One ab round against a fresh Puma: requests/s and Puma's CPU per request in µs. */
+/** Latency percentiles of one wrk round, in µs. */
+interface Latency {
+  rate: number;
+  p50: number;
+  p99: number;
+}
+
+/** The pace of the latency rounds: about 1,600 requests/s here, a fifth of Puma's most. */
+const LATENCY_CONNECTIONS = 4;
+const LATENCY_DELAY_MS = 2;
+
+/**
+ * Latency at a steady, moderate load, as a site sees it most of the time: wrk keeps
+ * LATENCY_CONNECTIONS connections, each waiting LATENCY_DELAY_MS between a response and its
+ * next request (its Lua `delay`), so Puma is never saturated; the percentiles are wrk's, in
+ * µs. A saturating single client would measure Puma's keep-alive path instead: work done
+ * after a response, anyone's, lets Puma find the next request already there.
+ */
+async function latencyRound(url: string, script: string): Promise<Latency> {
+  const out = await new Deno.Command("wrk", {
+    args: ["-t1", `-c${LATENCY_CONNECTIONS}`, "-d5s", "--latency", "-s", script, url],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  const micros = (percent: string) => {
+    const [, value, unit] =
+      text.match(new RegExp(`^\\s+${percent}%\\s+([\\d.]+)(us|ms|s)$`, "m")) ??
+        [];
+    return Number(value) * ({ us: 1, ms: 1e3, s: 1e6 }[unit] ?? NaN);
+  };
+  const latency = {
+    rate: Number(text.match(/Requests\/sec:\s+([\d.]+)/)?.[1] ?? NaN),
+    p50: micros("50"),
+    p99: micros("99"),
+  };
+  if (
+    !out.success || /Non-2xx|Socket errors/.test(text) ||
+    !Object.values(latency).every(Number.isFinite)
+  ) {
+    throw new Error(`wrk failed: ${text}${new TextDecoder().decode(out.stderr)}`);
+  }
+  return latency;
+}
+
+/**
+ * One round against a fresh Puma: ab's requests/s and Puma's CPU per request in µs, then,
+ * when `latencyScript` is given, the latency at a moderate load.
+ */
 async function rackRound(
   app: RackApp,
   rackCase: RackCase,
   sendTo: string,
   logDir: string,
-): Promise<{ rate: number; cpu: number }> {
+  latencyScript?: string,
+): Promise<{ rate: number; cpu: number; latency?: Latency; emitted: number }> {
   const port = freeLoopbackPort();
   const env: Record<string, string> = { BENCH_APP: app };
-  if (rackCase === "eventstorm") env.EVENTSTORM_TO = sendTo;
+  const emittedFile = `${logDir}/emitted`;
+  if (rackCase === "eventstorm") {
+    Object.assign(env, { EVENTSTORM_TO: sendTo, EVENTSTORM_EMITTED: emittedFile });
+  }
   if (rackCase === "common logger") env.COMMON_LOG = `${logDir}/access.log`;
   const puma = new Deno.Command("puma", {
     args: ["-t", "4:4", "-e", "production", "-b", `tcp://127.0.0.1:${port}`, `${gem}bench/app.ru`],
@@ -72,6 +125,12 @@ async function rackRound(
     stdout: "null",
     stderr: "null",
   }).spawn();
+  let stopping = false;
+  const stop = () => {
+    if (!stopping) puma.kill("SIGTERM");
+    stopping = true;
+    return puma.status;
+  };
   try {
     await waitForPort(port);
     const url = `http://127.0.0.1:${port}/items?page=1`;
@@ -90,11 +149,49 @@ async function rackRound(
       throw new Error(`ab failed: ${text}${new TextDecoder().decode(out.stderr)}`);
     }
     const cpu = ((await cpuSecondsOf(puma.pid)) - cpuBefore) / requests * 1e6;
-    return { rate, cpu };
+    const latency = latencyScript === undefined
+      ? undefined
+      : await latencyRound(url, latencyScript);
+    await stop();
+    // Every request the middleware saw, the latency round's too: the count the router must reach.
+    const emitted = rackCase === "eventstorm" ? Number(await Deno.readTextFile(emittedFile)) : 0;
+    if (rackCase === "eventstorm") await Deno.remove(emittedFile);
+    return { rate, cpu, latency, emitted };
   } finally {
-    puma.kill("SIGTERM");
-    await puma.status;
+    await stop();
   }
+}
+
+function median(values: number[]): number {
+  const sorted = values.toSorted((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+/**
+ * The medians of the rounds without and with the middleware. A difference counts as
+ * measured only beyond the rounds without it: the median with it above their worst round.
+ */
+function printLatency(bare: Latency[], withIt: Latency[]): void {
+  const figures = (pick: (latency: Latency) => number) => {
+    const without = bare.map(pick);
+    const withMiddleware = median(withIt.map(pick));
+    return {
+      text: `${median(without).toFixed(0)} µs without (rounds ${Math.min(...without).toFixed(0)}-${
+        Math.max(...without).toFixed(0)
+      }), ${withMiddleware.toFixed(0)} µs with`,
+      measurable: withMiddleware > Math.max(...without),
+    };
+  };
+  const p50 = figures((latency) => latency.p50);
+  const p99 = figures((latency) => latency.p99);
+  console.log(
+    `    latency at ${median(bare.map((latency) => latency.rate)).toFixed(0)} req/s ` +
+      `(wrk, ${LATENCY_CONNECTIONS} connections, ${LATENCY_DELAY_MS} ms between a response and the next ` +
+      `request): p50 ${p50.text}; p99 ${p99.text}; target no measurable latency: ${
+        p50.measurable || p99.measurable ? "short" : "met"
+      }`,
+  );
 }
 
 /** The cases of each app, run in turn, round after round. */
@@ -112,20 +209,32 @@ async function rackBench(): Promise<void> {
   // little, as a sink on another host would.
   const router = await startCountingRouter();
   const logDir = await Deno.makeTempDir({ prefix: "ruby_bench_" });
-  const withEventstorm = RACK_RUNS.filter((run) => run.rackCase === "eventstorm").length;
-  const expected = rounds * withEventstorm * (requests + 1000);
+  let expected = 0;
   const measured = RACK_RUNS.map((run) => ({
     ...run,
     rates: [] as number[],
     cpus: [] as number[],
+    latencies: [] as Latency[],
   }));
+  const wrk = (await new Deno.Command("sh", { args: ["-c", "command -v wrk"], stdout: "null" })
+    .output()).success;
+  const latencyScript = `${logDir}/delay.lua`;
+  await Deno.writeTextFile(latencyScript, `function delay() return ${LATENCY_DELAY_MS} end\n`);
   try {
     for (let round = 0; round < rounds; round++) {
       // Every other round in reverse, so that no case always runs after the same one.
       for (const run of round % 2 === 0 ? measured : measured.toReversed()) {
-        const { rate, cpu } = await rackRound(run.app, run.rackCase, router.sources, logDir);
+        const { rate, cpu, latency, emitted } = await rackRound(
+          run.app,
+          run.rackCase,
+          router.sources,
+          logDir,
+          wrk && run.rackCase !== "common logger" ? latencyScript : undefined,
+        );
         run.rates.push(rate);
         run.cpus.push(cpu);
+        if (latency) run.latencies.push(latency);
+        expected += emitted;
       }
     }
     // Puma's at_exit flushed the last batch; give it the time to cross the router.
@@ -165,7 +274,9 @@ async function rackBench(): Promise<void> {
         cpu(app, "eventstorm").toFixed(0)
       } µs with; the middleware costs ${(cpu(app, "eventstorm") - cpu(app, "bare")).toFixed(0)} µs`,
     );
+    if (wrk) printLatency(find(app, "bare").latencies, find(app, "eventstorm").latencies);
   }
+  if (!wrk) console.log("  latency: not measured, wrk is not installed (scripts/clients.sh)");
   // The access log line a Rack app would otherwise write for a shipper to tail.
   console.log(
     `  for reference, Rack::CommonLogger writing each line of the JSON app to a file: ${

@@ -3,15 +3,19 @@
 # The Rack apps of bench/ruby_bench.ts. BENCH_APP picks the app: "json" (default) returns a
 # fixed 27-byte JSON body, "page" renders an HTML page of 20 rows from an ERB template after
 # reading the query with Rack::Request. In front of it: Eventstorm::Rack when EVENTSTORM_TO is
-# set (its emitter publishes there), Rack::CommonLogger writing its access log line to the
-# file COMMON_LOG names when that is set (for reference), nothing otherwise.
+# set (its emitter publishes there, and on exit writes how many events it emitted to the file
+# EVENTSTORM_EMITTED names), Rack::CommonLogger writing its access log line to the file
+# COMMON_LOG names when that is set (for reference), nothing otherwise.
 $LOAD_PATH.unshift(File.expand_path("../lib", __dir__))
 require "eventstorm/rack"
 require "erb"
 
 if ENV["EVENTSTORM_TO"]
   emitter = Eventstorm::Emitter.new(ENV["EVENTSTORM_TO"], host: "bench")
-  at_exit { emitter.close(timeout: 10) } # Puma exits on TERM: the last batch goes out
+  at_exit do # Puma exits on TERM: the last batch goes out
+    emitter.close(timeout: 10)
+    File.write(ENV["EVENTSTORM_EMITTED"], emitter.stats[:emitted].to_s) if ENV["EVENTSTORM_EMITTED"]
+  end
   use Eventstorm::Rack, emitter: emitter
 end
 if ENV["COMMON_LOG"]

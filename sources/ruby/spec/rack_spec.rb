@@ -204,13 +204,41 @@ RSpec.describe Eventstorm::Rack do
                                "http_referer" => "caf\u00e9", "http_user_agent" => "\u00e9t\uFFFD")
   end
 
+  it "writes the event once the response is out: in the server's hook, else on the body's close" do
+    records = []
+    recorder = Object.new
+    recorder.define_singleton_method(:emit_record) { |_type, _writer, record| records << record }
+    middleware = described_class.new(->(_env) { [200, {}, %w[o k]] }, emitter: recorder)
+    request = { "REQUEST_METHOD" => "GET", "PATH_INFO" => "/" }
+    # Puma's rack.after_reply (no arguments) and Rack 3.1's rack.response_finished (four):
+    # the Array body passes through untouched, and the event waits for the hook.
+    [["rack.after_reply", []], ["rack.response_finished", [{}, 200, {}, nil]]].each do |hook, args|
+      hooks = []
+      status, _headers, body = middleware.call(request.merge(hook => hooks))
+      expect([status, body, hooks.size, records.size]).to eq([200, %w[o k], 1, 0])
+      hooks.first.call(*args)
+      expect(records.pop[-2..]).to eq([200, 2])
+    end
+    # No hook: the body is wrapped, and the event is written when the server closes it.
+    _status, _headers, body = middleware.call(request)
+    expect(body.to_enum(:each).to_a).to eq(%w[o k])
+    expect(records).to be_empty
+    body.close
+    expect(records.pop[-2..]).to eq([200, 2])
+  ensure
+    collector.close
+  end
+
   it "never raises into the app when emitting fails" do
     emitter.close(timeout: 0)
     middleware = described_class.new(lambda { |env|
       [200, {}, env["PATH_INFO"] == "/stream" ? %w[o k].each : ["ok"]]
     }, emitter: emitter)
-    status, _headers, body = middleware.call("REQUEST_METHOD" => "GET", "PATH_INFO" => "/")
+    hooks = []
+    status, _headers, body = middleware.call("REQUEST_METHOD" => "GET", "PATH_INFO" => "/",
+                                             "rack.after_reply" => hooks)
     expect([status, body]).to eq([200, ["ok"]])
+    expect { hooks.each(&:call) }.not_to raise_error
     expect(middleware.errors).to eq(1)
     status, _headers, body = middleware.call("REQUEST_METHOD" => "GET", "PATH_INFO" => "/stream")
     expect(status).to eq(200)

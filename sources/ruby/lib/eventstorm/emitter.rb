@@ -108,13 +108,11 @@ module Eventstorm
       into_batch(type) { |batch| batch.add(time, fields) }
     end
 
-    # {#emit} for an event kept as a +record+ and written later by +writer+, together with
-    # the records waiting beside it, as {Eventstorm::Rack} emits. Written in a run, mostly on
-    # the background thread, the writer's code stays in the CPU's caches: under Puma this
-    # took the middleware's CPU per request from about 14 µs to 8. Records are written when
-    # +batch_size+ of them wait, on the background thread's next tick (every {TICK} seconds),
-    # and by {#flush} and {#close}. A record the writer cannot write is counted in
-    # +unencodable+. The record is kept as it is, not copied.
+    # {#emit} for an event kept as a +record+ and written by +writer+: one +Array#pack+ onto
+    # the batch (see {Batch#add_packed}), no Hash and no bson-ruby, as {Eventstorm::Rack}
+    # emits after each response. The record is packed before the emitter's lock is taken, so
+    # threads contend only for the copy onto the batch. A record the writer cannot write is
+    # counted in +unencodable+, not raised.
     #
     # @api private
     # @param type [String] the topic, dotted lower case
@@ -126,17 +124,12 @@ module Eventstorm
     # @example
     #   emitter.emit_record("http.hit", Eventstorm::Rack::HitFields, record)
     def emit_record(type, writer, record)
-      reopen_after_fork if forked?
-      type, envelope = @types[type] || known_type(type)
-      @mutex.synchronize do
-        raise Error, "emitter is closed" if @closed
-
-        waiting = (@records[type] ||= [writer, envelope, []])[2]
-        waiting << record
-        @stats[:emitted] += 1
-        write_records(type) if waiting.size >= @batch_size
+      packed = begin
+        writer.pack_record(record)
+      rescue StandardError
+        nil
       end
-      nil
+      into_batch(type) { |batch| packed ? batch.add_packed(*packed) : :unencodable }
     end
 
     # Sends every batched event and waits until libzmq has them or +timeout+ passes.
@@ -150,7 +143,6 @@ module Eventstorm
       deadline = Eventstorm.monotonic + timeout
       loop do
         done = @mutex.synchronize do
-          write_all_records
           @batches.each_key.to_a.each { |topic| close_batch(topic) }
           send_held
           @held.empty?
@@ -203,8 +195,7 @@ module Eventstorm
     #   emitter.stats[:dropped] #=> 0
     def stats
       @mutex.synchronize do
-        waiting = @batches.each_value.sum(&:count) + @held_events +
-                  @records.each_value.sum { |_, _, records| records.size }
+        waiting = @batches.each_value.sum(&:count) + @held_events
         @stats.merge(waiting: waiting, source: @source, pid: @pid,
                      subscribed: !@subscriptions.empty?)
       end
@@ -219,7 +210,6 @@ module Eventstorm
       @next = Hash.new(0)
       @last_sent = {}
       @batches = {} # topic => Batch
-      @records = {} # topic => [writer, envelope, records] (see #emit_record)
       @types = {}
       @held = [] # [topic, encoded events, count] while no subscriber is there
       @held_events = 0
@@ -263,7 +253,6 @@ module Eventstorm
           break if @closed
 
           poll_subscriptions
-          write_all_records
           now = Eventstorm.monotonic
           @batches.select { |_, b| now - b.started >= @linger }.each_key { |t| close_batch(t) }
           send_held
@@ -274,49 +263,25 @@ module Eventstorm
       warn "eventstorm: emitter thread stopped: #{e.class}: #{e.message}"
     end
 
-    # Adds an event to +type+'s batch (the block writes it) and sends the batch when full.
+    # Adds an event to +type+'s batch (the block writes it: true, false when the event is
+    # too large, :unencodable when it could not be written) and sends the batch when full.
     def into_batch(type)
       reopen_after_fork if forked?
       type, envelope = @types[type] || known_type(type)
       @mutex.synchronize do
         raise Error, "emitter is closed" if @closed
 
-        batch = batch_of(type, envelope)
+        batch = (@batches[type] ||= Batch.new(type, @host, envelope))
         added = yield batch
         @stats[:emitted] += 1
-        after_add(type, batch, added)
+        case added
+        when true
+          close_batch(type) if batch.count >= @batch_size || batch.bytesize >= @batch_bytes
+        when :unencodable then @stats[:unencodable] += 1
+        else @stats[:oversized] += 1
+        end
       end
       nil
-    end
-
-    def batch_of(topic, envelope)
-      @batches[topic] ||= Batch.new(topic, @host, envelope)
-    end
-
-    # Counts an event the batch left out as oversized; sends the batch once it is full.
-    def after_add(topic, batch, added)
-      return @stats[:oversized] += 1 unless added
-
-      close_batch(topic) if batch.count >= @batch_size || batch.bytesize >= @batch_bytes
-    end
-
-    # Writes +topic+'s waiting records into its batches (see #emit_record).
-    def write_records(topic)
-      writer, envelope, records = @records.delete(topic)
-      records&.each do |record|
-        batch = batch_of(topic, envelope)
-        begin
-          added = batch.add_packed(*writer.pack_record(record))
-        rescue StandardError
-          @stats[:unencodable] += 1
-          next
-        end
-        after_add(topic, batch, added)
-      end
-    end
-
-    def write_all_records
-      @records.each_key.to_a.each { |topic| write_records(topic) }
     end
 
     # Validates a type once; the frozen copy is the batch's key from then on.

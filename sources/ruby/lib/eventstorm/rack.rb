@@ -15,14 +15,16 @@ module Eventstorm
   # emitter cannot write in its +unencodable+ stat. An app exception still produces its event
   # (status 500) and is re-raised unchanged to the server.
   #
-  # Per request it keeps the env's values (the Strings themselves, not copies) and the
-  # numbers; the emitter writes them as BSON with other requests' within {Emitter::TICK}
-  # seconds (see {HitFields}). Text that is not valid UTF-8 is written with U+FFFD in place of
-  # the bad bytes, as the nginx source decodes it.
+  # The event is written once the response has gone out: in the hook the server offers
+  # (+rack.response_finished+ of Rack 3.1, or Puma's +rack.after_reply+), else when the server
+  # closes the body, as Rack::CommonLogger does. So the client waits for none of it, and
+  # +request_time+, like nginx's, runs until the response is written. The event is one
+  # +Array#pack+ of the env's values (see {HitFields}). Text that is not valid UTF-8 is written
+  # with U+FFFD in place of the bad bytes, as the nginx source decodes it.
   #
-  # An Array body is counted at once and passed through untouched; any other body is counted
-  # as it is streamed and the event is emitted when the server closes it (Rack's contract), so
-  # +request_time+ covers streaming too.
+  # A body that is not an Array, or any body on a server without such a hook, is wrapped to
+  # count its bytes as it is streamed; an Array body under a hook is counted at once and passed
+  # through untouched, so the server keeps its fast path for arrays.
   #
   # @example config.ru
   #   require "eventstorm/rack"
@@ -31,6 +33,11 @@ module Eventstorm
   class Rack
     # @return [Integer] events that could not be emitted (never raised into the app)
     attr_reader :errors
+
+    # Callables a Rack 3.1 server calls once the response is sent; Puma's own, older name.
+    RESPONSE_FINISHED = "rack.response_finished"
+    AFTER_REPLY = "rack.after_reply"
+    private_constant :RESPONSE_FINISHED, :AFTER_REPLY
 
     # @param app [#call] the Rack application
     # @param emitter [Eventstorm::Emitter] where events go; shared by all threads and,
@@ -59,10 +66,10 @@ module Eventstorm
         record(env, time, started, 500, 0)
         raise
       end
-      if body.is_a?(Array)
-        # Already complete: counted now, and returned as it is so the server keeps its fast
-        # path for arrays.
-        record(env, time, started, status, body.sum(&:bytesize))
+      if body.is_a?(Array) && (finished = env[RESPONSE_FINISHED] || env[AFTER_REPLY]).is_a?(Array)
+        bytes = body.sum(&:bytesize)
+        # A proc ignores the arguments rack.response_finished passes; after_reply passes none.
+        finished << proc { record(env, time, started, status, bytes) }
         return [status, headers, body]
       end
       [status, headers, Body.new(body) { |bytes| record(env, time, started, status, bytes) }]
@@ -121,8 +128,7 @@ module Eventstorm
 
     private
 
-    # Keeps what the event needs; the emitter writes it later with other requests' (see
-    # Emitter#emit_record and HitFields).
+    # Writes the event (see Emitter#emit_record and HitFields).
     def record(env, millis, started, status, bytes)
       @emitter.emit_record(@type, HitFields,
                            env.values_at(*HitFields::ENV_KEYS)

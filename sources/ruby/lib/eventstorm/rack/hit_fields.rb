@@ -7,10 +7,10 @@ module Eventstorm
     # {Batch#add_packed} packs the whole event, envelope included, onto the batch's body.
     #
     # Under Puma a Hash built per request and handed to bson-ruby cost the app 14-25 µs of
-    # CPU a request. One pack, with a template chosen from the fields present, written in runs
-    # by the emitter (Emitter#emit_record), costs about half that and writes the same bytes
-    # (the specs compare them), with one difference: text that is not valid UTF-8 is kept with U+FFFD in place of the bad bytes,
-    # as the nginx source decodes it, where bson-ruby would refuse the whole event.
+    # CPU a request. One pack, with a template chosen from the fields present, costs about
+    # half that and writes the same bytes (the specs compare them), with one difference: text
+    # that is not valid UTF-8 is kept with U+FFFD in place of the bad bytes, as the nginx
+    # source decodes it, where bson-ruby would refuse the whole event.
     #
     # @api private
     # @example
