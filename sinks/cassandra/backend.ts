@@ -245,7 +245,10 @@ export class CassandraBackend implements SinkBackend {
       } catch (error) {
         // Sinks starting together: another made the keyspace, the driver heard of it, and
         // this statement went to a node the schema has not reached yet. Not a config error.
-        if (attempt >= SCHEMA_ATTEMPTS || !UNSETTLED_SCHEMA.test(message(error))) throw error;
+        // A read that spans nodes fails as a whole when one of them lacks the new table.
+        const unsettled = UNSETTLED_SCHEMA.test(message(error)) ||
+          responseCode(error) === codes.readFailure;
+        if (attempt >= SCHEMA_ATTEMPTS || !unsettled) throw error;
         await new Promise((resolve) => setTimeout(resolve, 500));
       }
     }
@@ -265,6 +268,7 @@ export class CassandraBackend implements SinkBackend {
       if (!this.#client.metadata.keyspaces[keyspace]) {
         await this.#client.metadata.refreshKeyspace(keyspace);
       }
+      await this.#awaitSchemaAgreement();
       // Preparing a read of every column checks that an existing table fits.
       await this.#client.execute(
         `SELECT type, bucket, time, id, host, event FROM "${keyspace}"."${this.#config.table}" LIMIT 1`,
@@ -277,6 +281,23 @@ export class CassandraBackend implements SinkBackend {
         throw new UsageError(`cassandra: ${message(error)}`);
       }
       throw error;
+    }
+  }
+
+  /**
+   * Waits (as long as setup retries) until the nodes that are up report the same schema:
+   * until then a read of the new tables that reaches a node without them fails ("Server
+   * failure during read query"), the positions read included. The driver's own wait after
+   * each statement that changes the schema can end before the last node has applied it.
+   */
+  async #awaitSchemaAgreement(): Promise<void> {
+    // The driver has it, but not in its type declarations.
+    const metadata = this.#client.metadata as unknown as {
+      checkSchemaAgreement(): Promise<boolean>;
+    };
+    for (let attempt = 1; attempt < SCHEMA_ATTEMPTS; attempt++) {
+      if (await metadata.checkSchemaAgreement()) return;
+      await new Promise((resolve) => setTimeout(resolve, 500));
     }
   }
 
