@@ -7,6 +7,7 @@
 import cassandra from "cassandra-driver";
 import type { Event } from "@eventstorm/core";
 import { UsageError } from "@eventstorm/core/cli";
+import { sleep } from "@eventstorm/core/internal";
 import {
   parseEventId,
   SavedPositions,
@@ -82,8 +83,9 @@ const codes = cassandra.types.responseErrorCodes;
 
 /** What a node answers for a keyspace or table that other nodes have and it has not yet. */
 const UNSETTLED_SCHEMA = /keyspace .* does(n't| not) exist|unconfigured table/i;
-/** Setup tries this many times (half a second apart) while the schema settles. */
+/** Setup tries this many times, SCHEMA_RETRY_MS apart, while the schema settles. */
 const SCHEMA_ATTEMPTS = 20;
+const SCHEMA_RETRY_MS = 500;
 
 /** Server answers that a statement itself is wrong: the setup cannot go on. */
 const CONFIG_CODES = new Set<number>([
@@ -249,7 +251,7 @@ export class CassandraBackend implements SinkBackend {
         const unsettled = UNSETTLED_SCHEMA.test(message(error)) ||
           responseCode(error) === codes.readFailure;
         if (attempt >= SCHEMA_ATTEMPTS || !unsettled) throw error;
-        await new Promise((resolve) => setTimeout(resolve, 500));
+        await sleep(SCHEMA_RETRY_MS);
       }
     }
   }
@@ -297,7 +299,7 @@ export class CassandraBackend implements SinkBackend {
     };
     for (let attempt = 1; attempt < SCHEMA_ATTEMPTS; attempt++) {
       if (await metadata.checkSchemaAgreement()) return;
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      await sleep(SCHEMA_RETRY_MS);
     }
   }
 
