@@ -597,9 +597,6 @@ export class SinkRunner {
    * waits (a busy socket) would otherwise keep the writer's timer from firing
    * and fill the buffer meanwhile, so a backend that writes synchronously (all
    * CPU) would drop at a full buffer what it could have left in the socket's queue.
-   * The timer's tick (about 2 ms) is the pace itself: stepping out for one task
-   * only (`nextTask` in turns.ts) let the reader outrun the store's thread, which
-   * dropped 240,000 of 500,000 events at a full buffer in the end-to-end run.
    */
   #stepOut(): Promise<void> {
     return new Promise((resolve) => setTimeout(resolve, 0));
