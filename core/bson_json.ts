@@ -17,14 +17,18 @@
 import { isValidType } from "./event.ts";
 import { MAX_DATE_MS } from "./bson_depth.ts";
 
-/** An event as a row: its envelope, and the rest as JSON text. */
-export interface EventRow {
+/** An event's envelope, read by {@linkcode EventTranscoder.envelope}. */
+export interface EventEnvelope {
   /** The envelope's `type` (equal to the topic). */
   type: string;
   /** The envelope's `time`, ms since the epoch. */
   time: number;
   /** The envelope's `host`. */
   host: string;
+}
+
+/** An event as a row: its envelope, and the rest as JSON text. */
+export interface EventRow extends EventEnvelope {
   /** The other fields, as `encodeFields` writes them. */
   data: string;
 }
@@ -71,6 +75,8 @@ export class EventTranscoder {
   #topicBytes: Uint8Array = new Uint8Array(0);
   #hostBytes: Uint8Array = new Uint8Array(0);
   #host = "";
+  /** Whether a string of the current document had a byte past ASCII (to be checked as UTF-8). */
+  #beyondAscii = false;
 
   /**
    * The row of the document at `body[offset, offset + size)` sent on `topic`,
@@ -84,6 +90,34 @@ export class EventTranscoder {
     topic: string,
     id: string | null,
   ): EventRow | undefined {
+    const envelope = this.envelope(body, offset, size, topic, id);
+    if (envelope === undefined) return undefined;
+    // Checked as UTF-8 already: cannot throw.
+    return { ...envelope, data: this.#decoder.decode(this.json) };
+  }
+
+  /**
+   * What {@linkcode EventTranscoder.row} reads, with the data left as UTF-8
+   * bytes in {@linkcode EventTranscoder.json}: a caller that stores bytes (as
+   * SQLite does) makes no string of them.
+   *
+   * @example
+   * ```ts
+   * import { BSON } from "bson";
+   * import { EventTranscoder } from "./bson_json.ts";
+   * const doc = BSON.serialize({ type: "a.b", time: new Date(0), host: "h", n: 1 });
+   * const transcoder = new EventTranscoder();
+   * transcoder.envelope(doc, 0, doc.length, "a.b", null); // { type: "a.b", time: 0, host: "h" }
+   * transcoder.json; // the bytes of '{"n":1}'
+   * ```
+   */
+  envelope(
+    body: Uint8Array,
+    offset: number,
+    size: number,
+    topic: string,
+    id: string | null,
+  ): EventEnvelope | undefined {
     if (body !== this.#body) {
       this.#body = body;
       this.#view = new DataView(body.buffer, body.byteOffset, body.byteLength);
@@ -95,6 +129,7 @@ export class EventTranscoder {
     }
     if (!this.#topicValid) return undefined;
     this.#length = 0;
+    this.#beyondAscii = false;
     try {
       return this.#document(offset, size, id);
     } catch (error) {
@@ -103,7 +138,12 @@ export class EventTranscoder {
     }
   }
 
-  #document(offset: number, size: number, id: string | null): EventRow | undefined {
+  /** The data of the last document read, as UTF-8 JSON; valid until the next read. */
+  get json(): Uint8Array {
+    return this.#out.subarray(0, this.#length);
+  }
+
+  #document(offset: number, size: number, id: string | null): EventEnvelope | undefined {
     const body = this.#body;
     const end = offset + size;
     if (size < 5 || end > body.length || this.#view.getInt32(offset, true) !== size) return;
@@ -164,13 +204,14 @@ export class EventTranscoder {
       this.#idField(id);
     }
     this.#byte(0x7d);
-    let data: string;
-    try {
-      data = this.#decoder.decode(this.#out.subarray(0, this.#length));
-    } catch {
-      return;
+    if (this.#beyondAscii) {
+      try {
+        this.#decoder.decode(this.#out.subarray(0, this.#length));
+      } catch {
+        return;
+      }
     }
-    return { type: this.#topic, time, host, data };
+    return { type: this.#topic, time, host };
   }
 
   /** Writes the value of BSON type `kind` at `at`; returns where the next element starts. */
@@ -365,9 +406,11 @@ export class EventTranscoder {
     out[n++] = QUOTE;
     // Most strings need no escape: find the first byte that does, copy up to it at once.
     let plain = start;
+    let bits = 0;
     while (plain < end) {
       const byte = body[plain];
       if (byte < 0x20 || byte === QUOTE || byte === BACKSLASH) break;
+      bits |= byte;
       plain++;
     }
     if (plain - start > 16) {
@@ -379,6 +422,7 @@ export class EventTranscoder {
     for (let i = plain; i < end; i++) {
       const byte = body[i];
       if (byte >= 0x20 && byte !== QUOTE && byte !== BACKSLASH) {
+        bits |= byte;
         out[n++] = byte;
         continue;
       }
@@ -395,6 +439,7 @@ export class EventTranscoder {
     }
     out[n++] = QUOTE;
     this.#length = n;
+    if (bits & 0x80) this.#beyondAscii = true;
   }
 
   /** Writes a string known to be ASCII. */

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
 import { BSON, Decimal128, Long, ObjectId } from "bson";
 import { EventTranscoder } from "./bson_json.ts";
 import { decodeBatch } from "./codec.ts";
@@ -193,4 +194,28 @@ Deno.test("transcoder: a document inside a larger body, and one sent on another 
   assert.equal(transcoder.row(body, 0, one.length, "a.c", null), undefined);
   // A size that runs past the body is never read past.
   assert.equal(transcoder.row(body, one.length, two.length + 1, "a.b", null), undefined);
+});
+
+Deno.test("transcoder: envelope leaves the JSON as UTF-8 bytes; bad UTF-8 in a key or value gives none", () => {
+  const transcoder = new EventTranscoder();
+  const T0 = Date.UTC(2024, 0, 1);
+  const event = { type: "a.b", time: new Date(T0), host: "h", "clé": "café ✓", n: 1 };
+  const bytes = BSON.serialize(event);
+  assert.deepEqual(transcoder.envelope(bytes, 0, bytes.length, "a.b", "1-a.b-0"), {
+    type: "a.b",
+    time: T0,
+    host: "h",
+  });
+  assert.equal(
+    new TextDecoder().decode(transcoder.json),
+    '{"clé":"café ✓","n":1,"_id":"1-a.b-0"}',
+  );
+  for (const text of ["clé", "café ✓"]) {
+    const broken = BSON.serialize(event);
+    const at = Buffer.from(broken).indexOf(text) + text.indexOf("é");
+    assert.equal(broken[at], 0xc3);
+    broken[at] = 0xff; // no UTF-8 sequence starts with 0xff
+    assert.equal(transcoder.envelope(broken, 0, broken.length, "a.b", null), undefined, text);
+    assert.equal(transcoder.row(broken, 0, broken.length, "a.b", null), undefined, text);
+  }
 });

@@ -14,7 +14,7 @@ import {
 import { EventTranscoder } from "@eventstorm/core/internal";
 import { eventId, type StreamPosition } from "@eventstorm/core/sink";
 import { checkSchema, ensureSchema } from "./schema.ts";
-import { COLUMNS, connect, messageOf, RowWriter } from "./rows.ts";
+import { COLUMNS, connect, messageOf, RowText, RowWriter } from "./rows.ts";
 
 /** Store file used when `--db` is not given.
  *
@@ -79,6 +79,7 @@ export class EventStore {
   #db: DatabaseSync;
   #rows: RowWriter | undefined;
   readonly #transcoder = new EventTranscoder();
+  readonly #text = new RowText();
   #closed = false;
 
   private constructor(path: string, db: DatabaseSync, options: EventStoreOptions) {
@@ -169,7 +170,7 @@ export class EventStore {
     if (this.readOnly) throw new Error(`${this.path}: store is open read-only`);
     const batch = newBatch();
     for (const event of events) this.#addEvent(batch, event);
-    return this.#commit(batch, positions);
+    return this.#commit(this.#finish(batch), positions);
   }
 
   /**
@@ -228,18 +229,24 @@ export class EventStore {
           break;
         }
         const id = header ? eventId(header.source, topic, header.first + i) : null;
-        const row = transcoder.row(body, offset, size, topic, id);
+        const row = transcoder.envelope(body, offset, size, topic, id);
         if (row === undefined) {
           this.#addDocument(batch, body.subarray(offset, offset + size), topic, id);
         } else {
           this.#noteType(batch, row.type);
-          batch.rows.push(row.type, row.time, row.host, id === null ? null : `"${id}"`, row.data);
+          const length = this.#text.append(transcoder.json);
+          batch.rows.push(row.type, row.time, row.host, id === null ? null : `"${id}"`, length);
         }
         offset += size;
       }
     }
+    return this.#finish(batch);
+  }
+
+  #finish(batch: Batch): PreparedBatch {
     return {
       rows: batch.rows,
+      text: this.#text.take(),
       types: batch.types,
       rejected: batch.rejected,
       problems: batch.problems,
@@ -255,7 +262,7 @@ export class EventStore {
    * ```ts
    * import { EventStore } from "@eventstorm/sink-store";
    * const store = EventStore.open(":memory:");
-   * store.commitPrepared({ rows: [], types: [], rejected: 0, problems: [] });
+   * store.commitPrepared({ rows: [], text: new Uint8Array(), types: [], rejected: 0, problems: [] });
    * ```
    */
   commitPrepared(
@@ -307,7 +314,13 @@ export class EventStore {
       return;
     }
     this.#noteType(batch, event.type);
-    batch.rows.push(event.type, event.time.getTime(), event.host, id, data);
+    batch.rows.push(
+      event.type,
+      event.time.getTime(),
+      event.host,
+      id,
+      this.#text.appendString(data),
+    );
   }
 
   #noteType(batch: Batch, type: string): void {
@@ -319,7 +332,10 @@ export class EventStore {
 
   #commit(prepared: PreparedBatch, positions: readonly StreamPosition[]): InsertResult {
     if (this.#closed) throw new Error(`${this.path}: store is closed`);
-    return resultOf(prepared, this.#rows!.write(prepared.rows, prepared.types, positions));
+    return resultOf(
+      prepared,
+      this.#rows!.write(prepared.rows, prepared.text, prepared.types, positions),
+    );
   }
 
   /**
@@ -433,8 +449,13 @@ export class EventStore {
  * {@linkcode EventStore.commitPrepared}; plain data, so it can be posted to a worker.
  */
 export interface PreparedBatch {
-  /** Five values per row: type, time (ms), host, id (JSON) and data (JSON). */
+  /**
+   * Five values per row: type, time (ms), host, id (JSON) and the length in
+   * bytes of its data's JSON in `text`.
+   */
   rows: (string | number | null)[];
+  /** The rows' data, UTF-8 JSON one after another. */
+  text: Uint8Array<ArrayBuffer>;
   /** The types among the rows that the preparing store did not know. */
   types: string[];
   /** Documents refused. */
@@ -444,7 +465,7 @@ export interface PreparedBatch {
 }
 
 /** Rows on their way into one transaction, and what was refused. */
-interface Batch extends PreparedBatch {
+interface Batch extends Omit<PreparedBatch, "text"> {
   /** The type of the previous row: consecutive rows nearly always share it. */
   lastType: string | undefined;
 }

@@ -205,6 +205,7 @@ Deno.test("messages are stored as the same events decoded would be, ids from the
     ...(i % 10 === 0 ? { _id: `sender's ${i}` } : {}),
     status: 200 + (i % 5),
     path: `/p/${i}?q="x"\n`,
+    "clé": i % 3 ? "café ✓" : "plain",
     ratio: i / 7,
     big: 2n ** 60n + BigInt(i),
     at: new Date(T0 - i),
@@ -235,6 +236,12 @@ Deno.test("messages are stored as the same events decoded would be, ids from the
   const viaEvents = EventStore.open(":memory:");
   viaEvents.insertBatch(decoded);
   assert.deepEqual(rowsOf(viaMessages), rowsOf(viaEvents));
+  // The JSON goes in as UTF-8 bytes: stored as text, not as a blob.
+  const kinds = viaMessages.database.prepare(
+    "SELECT typeof(data) AS kind, json_valid(data) AS valid, count(*) AS n FROM events GROUP BY 1, 2",
+  ).all().map((row) => ({ ...row }));
+  assert.deepEqual(kinds, [{ kind: "text", valid: 1, n: 120 }]);
+  assert.equal(queryEvents(viaMessages)[1]["clé"], "café ✓");
   assert.equal((rowsOf(viaMessages)[0] as { id: string }).id, '"ab-http.hit-100"');
   // A replay of the first message is all duplicates.
   assert.deepEqual(viaMessages.insertMessages(messages.slice(0, 1)), {

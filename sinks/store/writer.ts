@@ -15,6 +15,7 @@ export type WriterRequest =
     path: string;
     id: number;
     rows: PreparedBatch["rows"];
+    text: Uint8Array<ArrayBuffer>;
     types: string[];
     positions: StreamPosition[];
     resume: boolean;
@@ -65,13 +66,15 @@ export class StoreWriter {
       path: this.#path,
       id,
       rows: prepared.rows,
+      text: prepared.text,
       types: prepared.types,
       positions,
       resume,
     };
     const inserted = new Promise<number>((resolve, reject) => {
       this.#waiting.set(id, { resolve, reject });
-      worker.postMessage(request);
+      // The text is the batch's own (RowText.take): handed over, not copied.
+      worker.postMessage(request, [prepared.text.buffer]);
     });
     return inserted.then((inserted) => resultOf(prepared, inserted));
   }
