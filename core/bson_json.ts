@@ -90,7 +90,13 @@ export class EventTranscoder {
     topic: string,
     id: string | null,
   ): EventRow | undefined {
-    const envelope = this.envelope(body, offset, size, topic, id);
+    const envelope = this.envelope(
+      body,
+      offset,
+      size,
+      topic,
+      id === null ? null : this.#encoder.encode(id),
+    );
     if (envelope === undefined) return undefined;
     // Checked as UTF-8 already: cannot throw.
     return { ...envelope, data: this.#decoder.decode(this.json) };
@@ -99,7 +105,7 @@ export class EventTranscoder {
   /**
    * What {@linkcode EventTranscoder.row} reads, with the data left as UTF-8
    * bytes in {@linkcode EventTranscoder.json}: a caller that stores bytes (as
-   * SQLite does) makes no string of them.
+   * SQLite does) makes no string of them. The `id` comes as ASCII bytes too.
    *
    * @example
    * ```ts
@@ -116,7 +122,7 @@ export class EventTranscoder {
     offset: number,
     size: number,
     topic: string,
-    id: string | null,
+    id: Uint8Array | null,
   ): EventEnvelope | undefined {
     if (body !== this.#body) {
       this.#body = body;
@@ -143,7 +149,7 @@ export class EventTranscoder {
     return this.#out.subarray(0, this.#length);
   }
 
-  #document(offset: number, size: number, id: string | null): EventEnvelope | undefined {
+  #document(offset: number, size: number, id: Uint8Array | null): EventEnvelope | undefined {
     const body = this.#body;
     const end = offset + size;
     if (size < 5 || end > body.length || this.#view.getInt32(offset, true) !== size) return;
@@ -387,9 +393,11 @@ export class EventTranscoder {
     return view.getInt32(at + 4, true) * 4294967296 + view.getUint32(at, true);
   }
 
-  #idField(id: string): void {
+  #idField(id: Uint8Array): void {
     this.#ascii('"_id":"');
-    this.#ascii(id);
+    this.#reserve(id.length + 1);
+    this.#out.set(id, this.#length);
+    this.#length += id.length;
     this.#byte(QUOTE);
   }
 

@@ -41,15 +41,18 @@ export function connect(
 
 /** Rows per multi-row INSERT: fewer calls across the binding, still a short statement. */
 const ROWS_PER_STATEMENT = 50;
-/** Values per row: type, time, host, id, and the length of data's JSON in the batch's text. */
+/**
+ * Values per row: type, time, host, and the lengths of its id (null for none) and
+ * of its data in the batch's text.
+ */
 export const COLUMNS = 5;
-// The data arrives as UTF-8 bytes, which SQLite would keep as a BLOB: the cast makes
-// it TEXT without a copy through a JavaScript string (checked as UTF-8 when read).
-const ROW_SQL = "(?, ?, ?, ?, CAST(? AS TEXT))";
+// The id and data arrive as UTF-8 bytes, which SQLite would keep as BLOBs: the cast
+// makes them TEXT without a copy through a JavaScript string (checked as UTF-8 when read).
+const ROW_SQL = "(?, ?, ?, CAST(? AS TEXT), CAST(? AS TEXT))";
 
 /**
- * The data of a batch's rows, UTF-8 JSON one after another: one buffer crosses
- * to the writer thread where a string per row would be copied twice.
+ * The ids and data of a batch's rows, UTF-8 JSON one after another: one buffer
+ * crosses to the writer thread where two strings per row would be copied twice.
  */
 export class RowText {
   #bytes = new Uint8Array(64 * 1024);
@@ -62,6 +65,17 @@ export class RowText {
     this.#bytes.set(bytes, this.#length);
     this.#length += bytes.length;
     return bytes.length;
+  }
+
+  /** Appends `ascii` as a JSON string; returns its length in bytes. */
+  appendQuoted(ascii: Uint8Array): number {
+    this.#reserve(ascii.length + 2);
+    const bytes = this.#bytes;
+    bytes[this.#length] = 0x22;
+    bytes.set(ascii, this.#length + 1);
+    bytes[this.#length + ascii.length + 1] = 0x22;
+    this.#length += ascii.length + 2;
+    return ascii.length + 2;
   }
 
   /** Appends `text` as UTF-8; returns its length in bytes. */
@@ -128,7 +142,7 @@ export class RowWriter {
   }
 
   /**
-   * Writes `rows` (COLUMNS values each, their data in `text`), the `types` not
+   * Writes `rows` (COLUMNS values each, their ids and data in `text`), the `types` not
    * known yet and `positions` in one transaction; returns how many rows were
    * new (the others had a stored id). Rolls back and throws an Error naming the
    * path and the database's reason.
@@ -158,18 +172,20 @@ export class RowWriter {
           args[i] = rows[offset + i];
           args[i + 1] = rows[offset + i + 1];
           args[i + 2] = rows[offset + i + 2];
-          args[i + 3] = rows[offset + i + 3];
+          const id = rows[offset + i + 3] as number | null;
+          args[i + 3] = id === null ? null : text.subarray(textAt, textAt += id);
           args[i + 4] = text.subarray(textAt, textAt += rows[offset + i + 4] as number);
         }
         inserted += Number(this.#insertMany.run(...args).changes);
       }
       for (; offset < rows.length; offset += COLUMNS) {
+        const id = rows[offset + 3] as number | null;
         inserted += Number(
           this.#insertOne.run(
             rows[offset],
             rows[offset + 1],
             rows[offset + 2],
-            rows[offset + 3],
+            id === null ? null : text.subarray(textAt, textAt += id),
             text.subarray(textAt, textAt += rows[offset + 4] as number),
           ).changes,
         );

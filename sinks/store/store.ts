@@ -15,6 +15,7 @@ import { EventTranscoder } from "@eventstorm/core/internal";
 import { eventId, type StreamPosition } from "@eventstorm/core/sink";
 import { checkSchema, ensureSchema } from "./schema.ts";
 import { COLUMNS, connect, messageOf, RowText, RowWriter } from "./rows.ts";
+import { EventIdBytes } from "./event_ids.ts";
 
 /** Store file used when `--db` is not given.
  *
@@ -80,6 +81,7 @@ export class EventStore {
   #rows: RowWriter | undefined;
   readonly #transcoder = new EventTranscoder();
   readonly #text = new RowText();
+  readonly #ids = new EventIdBytes();
   #closed = false;
 
   private constructor(path: string, db: DatabaseSync, options: EventStoreOptions) {
@@ -217,8 +219,9 @@ export class EventStore {
   prepareMessages(messages: readonly WireMessage[]): PreparedBatch {
     if (this.readOnly) throw new Error(`${this.path}: store is open read-only`);
     const batch = newBatch();
-    const transcoder = this.#transcoder;
+    const transcoder = this.#transcoder, ids = this.#ids, text = this.#text;
     for (const { topic, header, body, count } of messages) {
+      if (header) ids.start(header.source, topic);
       const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
       let offset = 0;
       for (let i = 0; i < count; i++) {
@@ -228,14 +231,20 @@ export class EventStore {
           refuse(batch, "a message whose documents do not fill its body", count - i);
           break;
         }
-        const id = header ? eventId(header.source, topic, header.first + i) : null;
+        const id = header ? ids.of(header.first + i) : null;
         const row = transcoder.envelope(body, offset, size, topic, id);
         if (row === undefined) {
-          this.#addDocument(batch, body.subarray(offset, offset + size), topic, id);
+          const document = body.subarray(offset, offset + size);
+          this.#addDocument(
+            batch,
+            document,
+            topic,
+            header ? eventId(header.source, topic, header.first + i) : null,
+          );
         } else {
           this.#noteType(batch, row.type);
-          const length = this.#text.append(transcoder.json);
-          batch.rows.push(row.type, row.time, row.host, id === null ? null : `"${id}"`, length);
+          const idLength = id === null ? null : text.appendQuoted(id);
+          batch.rows.push(row.type, row.time, row.host, idLength, text.append(transcoder.json));
         }
         offset += size;
       }
@@ -303,22 +312,23 @@ export class EventStore {
       return;
     }
     let data: string;
-    let id: string | null = null;
+    let id: string | undefined;
     try {
       data = encodeFields(event);
       if (event._id !== undefined && event._id !== null) {
-        id = JSON.stringify(encodeValue(event._id)) ?? null;
+        id = JSON.stringify(encodeValue(event._id));
       }
     } catch (error) {
       refuse(batch, `cannot store event: ${messageOf(error)}`);
       return;
     }
     this.#noteType(batch, event.type);
+    const idLength = id === undefined ? null : this.#text.appendString(id);
     batch.rows.push(
       event.type,
       event.time.getTime(),
       event.host,
-      id,
+      idLength,
       this.#text.appendString(data),
     );
   }
@@ -450,11 +460,11 @@ export class EventStore {
  */
 export interface PreparedBatch {
   /**
-   * Five values per row: type, time (ms), host, id (JSON) and the length in
-   * bytes of its data's JSON in `text`.
+   * Five values per row: type, time (ms), host, and the lengths in bytes of
+   * its id's JSON (null for none) and of its data's JSON in `text`.
    */
   rows: (string | number | null)[];
-  /** The rows' data, UTF-8 JSON one after another. */
+  /** The rows' ids and data, UTF-8 JSON one after another. */
   text: Uint8Array<ArrayBuffer>;
   /** The types among the rows that the preparing store did not know. */
   types: string[];

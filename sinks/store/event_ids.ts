@@ -1,0 +1,46 @@
+/**
+ * The `_id`s the sink runner gives a message's events (`eventId` in
+ * `@eventstorm/core/sink`), written as ASCII bytes: the store needs them as
+ * bytes, thousands a second, and no string of them.
+ *
+ * @module
+ */
+
+/**
+ * Writes `<source hex>-<topic>-<index>` into a buffer of its own.
+ *
+ * @example
+ * ```ts
+ * import { EventIdBytes } from "./event_ids.ts";
+ * const ids = new EventIdBytes();
+ * ids.start(255n, "http.hit");
+ * new TextDecoder().decode(ids.of(7)); // "ff-http.hit-7"
+ * ```
+ */
+export class EventIdBytes {
+  #bytes = new Uint8Array(64);
+  #prefix = 0;
+  readonly #encoder = new TextEncoder();
+
+  /** Starts the ids of the events `source` sent on `topic`. */
+  start(source: bigint, topic: string): void {
+    const prefix = `${source.toString(16)}-${topic}-`;
+    // Room for the prefix's UTF-8 and an index of up to 2^53 (16 digits).
+    const room = prefix.length * 3 + 16;
+    if (room > this.#bytes.length) this.#bytes = new Uint8Array(room);
+    this.#prefix = this.#encoder.encodeInto(prefix, this.#bytes).written;
+  }
+
+  /** The id of the stream's event `index`; valid until the next call. */
+  of(index: number): Uint8Array {
+    let digits = 1;
+    for (let rest = index; rest >= 10; rest = Math.floor(rest / 10)) digits++;
+    const bytes = this.#bytes, end = this.#prefix + digits;
+    let rest = index;
+    for (let at = end - 1; at >= this.#prefix; at--) {
+      bytes[at] = 0x30 + rest % 10;
+      rest = Math.floor(rest / 10);
+    }
+    return bytes.subarray(0, end);
+  }
+}
