@@ -3,6 +3,7 @@ import { DatabaseSync } from "node:sqlite";
 import { BSON, ObjectId } from "bson";
 import type { Event } from "@eventstorm/core";
 import { decodeBatch, encodeBatch } from "@eventstorm/core/protocol";
+import { mulberry32 } from "@eventstorm/core/internal";
 import { deepEvent } from "../../core/testdata/deep_bson.ts";
 import { EventStore } from "./store.ts";
 import { queryEvents } from "./query.ts";
@@ -313,4 +314,48 @@ Deno.test("a new store uses 16 KiB pages; an existing file keeps its own and sti
   } finally {
     cleanup();
   }
+});
+
+Deno.test("mutated messages: each document is stored as valid UTF-8 JSON text or refused, none lost", () => {
+  const random = mulberry32(99);
+  const pieces = ["a", "é", "✓", "\u{1F600}", '"', "\\", "\n", "\u0001", "/", " "];
+  const text = (length: number) =>
+    Array.from({ length }, () => pieces[Math.floor(random() * pieces.length)]).join("");
+  const store = EventStore.open(":memory:");
+  const decoder = new TextDecoder("utf-8", { fatal: true });
+  let sent = 0, stored = 0, refused = 0;
+  for (let round = 0; round < 200; round++) {
+    const events = Array.from({ length: 10 }, (_, i) => ({
+      type: "http.hit",
+      time: new Date(T0 + i),
+      host: random() < 0.5 ? "web1" : "wéb2",
+      [text(3)]: text(20),
+      path: text(40),
+      status: i,
+    }));
+    const body = encodeBatch(events);
+    // A few bytes of every other message overwritten: inside strings they make bad UTF-8.
+    if (round % 2 === 1) {
+      for (let k = 0; k < 3; k++) {
+        body[Math.floor(random() * body.length)] = Math.floor(random() * 256);
+      }
+    }
+    const header = { flags: 0, count: 10, source: 7n, first: round * 10 };
+    const result = store.insertMessages([{ topic: "http.hit", header, body, count: 10 }]);
+    sent += 10;
+    stored += result.inserted;
+    refused += result.rejected;
+  }
+  assert.equal(stored + refused, sent);
+  assert.ok(refused > 0 && stored > sent / 2, `${stored} stored, ${refused} refused`);
+  const rows = store.database.prepare(
+    "SELECT typeof(data) AS kind, json_valid(data) AS valid, CAST(data AS BLOB) AS bytes FROM events",
+  ).all() as { kind: string; valid: number; bytes: Uint8Array }[];
+  assert.equal(rows.length, stored);
+  for (const { kind, valid, bytes } of rows) {
+    assert.equal(kind, "text");
+    assert.equal(valid, 1);
+    decoder.decode(bytes); // throws on bad UTF-8
+  }
+  store.close();
 });
