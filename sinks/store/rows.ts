@@ -86,6 +86,11 @@ export class RowText {
     return written;
   }
 
+  /** Forgets what was appended (by a batch that failed half-way). */
+  clear(): void {
+    this.#length = 0;
+  }
+
   /** What was appended, in a buffer of its own (to be transferred); starts over. */
   take(): Uint8Array<ArrayBuffer> {
     const text = this.#bytes.slice(0, this.#length);

@@ -170,7 +170,7 @@ export class EventStore {
    */
   insertBatch(events: readonly Event[], positions: readonly StreamPosition[] = []): InsertResult {
     if (this.readOnly) throw new Error(`${this.path}: store is open read-only`);
-    const batch = newBatch();
+    const batch = this.#begin();
     for (const event of events) this.#addEvent(batch, event);
     return this.#commit(this.#finish(batch), positions);
   }
@@ -218,7 +218,7 @@ export class EventStore {
    */
   prepareMessages(messages: readonly WireMessage[]): PreparedBatch {
     if (this.readOnly) throw new Error(`${this.path}: store is open read-only`);
-    const batch = newBatch();
+    const batch = this.#begin();
     const transcoder = this.#transcoder, ids = this.#ids, text = this.#text;
     for (const { topic, header, body, count } of messages) {
       if (header) ids.start(header.source, topic);
@@ -250,6 +250,12 @@ export class EventStore {
       }
     }
     return this.#finish(batch);
+  }
+
+  #begin(): Batch {
+    // A batch that threw half-way must not leave its bytes in front of the next one's.
+    this.#text.clear();
+    return newBatch();
   }
 
   #finish(batch: Batch): PreparedBatch {

@@ -359,3 +359,26 @@ Deno.test("mutated messages: each document is stored as valid UTF-8 JSON text or
   }
   store.close();
 });
+
+Deno.test("a batch that throws half-way leaves nothing behind for the next one", () => {
+  const store = EventStore.open(":memory:");
+  const first = { type: "a.b", time: new Date(T0), host: "h", n: 1, note: "first" };
+  // A host that reads once (the envelope check) and throws the second time (the row).
+  let reads = 0;
+  const treacherous = {
+    type: "a.b",
+    time: new Date(T0),
+    get host() {
+      if (reads++ > 0) throw new Error("host went away");
+      return "h";
+    },
+  };
+  assert.throws(() => store.insertBatch([first, treacherous as unknown as Event]), /went away/);
+  assert.deepEqual(store.insertBatch([{ ...first, n: 2, note: "second" }]), {
+    inserted: 1,
+    duplicates: 0,
+    rejected: 0,
+  });
+  assert.deepEqual(queryEvents(store).map((e) => [e.n, e.note]), [[2, "second"]]);
+  store.close();
+});
