@@ -5,9 +5,10 @@
  *
  * @module
  */
+import { eventId } from "@eventstorm/core/sink";
 
 /**
- * Writes `<source hex>-<topic>-<index>` into a buffer of its own.
+ * Writes the ids of one stream's events into a buffer of its own.
  *
  * @example
  * ```ts
@@ -24,7 +25,8 @@ export class EventIdBytes {
 
   /** Starts the ids of the events `source` sent on `topic`. */
   start(source: bigint, topic: string): void {
-    const prefix = `${source.toString(16)}-${topic}-`;
+    // Everything before the index, as eventId writes it: the format lives there only.
+    const prefix = eventId(source, topic, 0).slice(0, -1);
     // Room for the prefix's UTF-8 and an index of up to 2^53 (16 digits).
     const room = prefix.length * 3 + 16;
     if (room > this.#bytes.length) this.#bytes = new Uint8Array(room);
