@@ -4,7 +4,9 @@
  * apps' requests per second under Puma with and without Eventstorm::Rack (ab on loopback,
  * alternating rounds; the best round of each counts; the events go through the router): one
  * that does nothing, the middleware's worst case, and one that renders a small page; and, with
- * wrk, their latency at a moderate load, without and with the middleware.
+ * wrk, their latency at a moderate load, without and with the middleware. Puma's heap is
+ * sized at start (HEAP_SLOTS) in every case; the page app is also run once per round with
+ * Ruby's default heap, for reference.
  *
  *   deno run -A bench/ruby_bench.ts [--events N] [--requests N] [--rounds N]
  *
@@ -55,6 +57,20 @@ async function waitForPort(port: number): Promise<void> {
 type RackCase = "bare" | "eventstorm" | "common logger";
 /** The app: a fixed 27-byte JSON body, or an HTML page rendered from an ERB template. */
 type RackApp = "json" | "page";
+/** Puma's Ruby heap: made room for at start (HEAP_SLOTS), or Ruby's default. */
+type Heap = "sized" | "default";
+
+/**
+ * Object slots Puma's Ruby heap starts with (RUBY_GC_HEAP_INIT_SLOTS), with and without the
+ * middleware alike. With Ruby's default (10,000) the page app's heap stays at about 63,000
+ * slots, most of them old objects, so a minor GC that leaves few free slots is followed by a
+ * major one: in 20,000 requests 16 major GCs without the middleware and 27 with it, against 1
+ * each with this many slots. How close the heap sits to that edge is an accident of the app's
+ * size: 2,000 unused objects made at boot, nothing else changed, let the heap grow to 84,000
+ * slots and cut the app's major GCs from 16 to 5. A real app's heap is far larger from the
+ * start; the default-heap figures are printed for reference.
+ */
+const HEAP_SLOTS = 200_000;
 
 /** Latency percentiles of one wrk round, in µs. */
 interface Latency {
@@ -108,12 +124,14 @@ async function latencyRound(url: string, script: string): Promise<Latency> {
 async function rackRound(
   app: RackApp,
   rackCase: RackCase,
+  heap: Heap,
   sendTo: string,
   logDir: string,
   latencyScript?: string,
 ): Promise<{ rate: number; cpu: number; latency?: Latency; emitted: number }> {
   const port = freeLoopbackPort();
   const env: Record<string, string> = { BENCH_APP: app };
+  if (heap === "sized") env.RUBY_GC_HEAP_INIT_SLOTS = String(HEAP_SLOTS);
   const emittedFile = `${logDir}/emitted`;
   if (rackCase === "eventstorm") {
     Object.assign(env, { EVENTSTORM_TO: sendTo, EVENTSTORM_EMITTED: emittedFile });
@@ -195,12 +213,14 @@ function printLatency(bare: Latency[], withIt: Latency[]): void {
 }
 
 /** The cases of each app, run in turn, round after round. */
-const RACK_RUNS: { app: RackApp; rackCase: RackCase }[] = [
-  { app: "json", rackCase: "bare" },
-  { app: "json", rackCase: "eventstorm" },
-  { app: "json", rackCase: "common logger" },
-  { app: "page", rackCase: "bare" },
-  { app: "page", rackCase: "eventstorm" },
+const RACK_RUNS: { app: RackApp; rackCase: RackCase; heap: Heap }[] = [
+  { app: "json", rackCase: "bare", heap: "sized" },
+  { app: "json", rackCase: "eventstorm", heap: "sized" },
+  { app: "json", rackCase: "common logger", heap: "sized" },
+  { app: "page", rackCase: "bare", heap: "sized" },
+  { app: "page", rackCase: "eventstorm", heap: "sized" },
+  { app: "page", rackCase: "bare", heap: "default" },
+  { app: "page", rackCase: "eventstorm", heap: "default" },
 ];
 
 async function rackBench(): Promise<void> {
@@ -227,9 +247,12 @@ async function rackBench(): Promise<void> {
         const { rate, cpu, latency, emitted } = await rackRound(
           run.app,
           run.rackCase,
+          run.heap,
           router.sources,
           logDir,
-          wrk && run.rackCase !== "common logger" ? latencyScript : undefined,
+          wrk && run.rackCase !== "common logger" && run.heap === "sized"
+            ? latencyScript
+            : undefined,
         );
         run.rates.push(rate);
         run.cpus.push(cpu);
@@ -245,14 +268,17 @@ async function rackBench(): Promise<void> {
   }
   // The best round of each case counts; CPU is measured, not inferred from the rates:
   // Puma's own (every thread, the emitter's and libzmq's included) per request.
-  const find = (app: RackApp, rackCase: RackCase) =>
-    measured.find((run) => run.app === app && run.rackCase === rackCase)!;
-  const rate = (app: RackApp, rackCase: RackCase) => Math.max(...find(app, rackCase).rates);
-  const cpu = (app: RackApp, rackCase: RackCase) => Math.min(...find(app, rackCase).cpus);
-  const reqs = (app: RackApp, rackCase: RackCase) =>
-    Math.round(rate(app, rackCase)).toLocaleString("en");
+  const find = (app: RackApp, rackCase: RackCase, heap: Heap = "sized") =>
+    measured.find((run) => run.app === app && run.rackCase === rackCase && run.heap === heap)!;
+  const rate = (app: RackApp, rackCase: RackCase, heap?: Heap) =>
+    Math.max(...find(app, rackCase, heap).rates);
+  const cpu = (app: RackApp, rackCase: RackCase, heap?: Heap) =>
+    Math.min(...find(app, rackCase, heap).cpus);
+  const reqs = (app: RackApp, rackCase: RackCase, heap?: Heap) =>
+    Math.round(rate(app, rackCase, heap)).toLocaleString("en");
   console.log(
-    `Rack apps under Puma (4 threads), ab -k -c 4, ${requests} requests, best of ${rounds}; ` +
+    `Rack apps under Puma (4 threads, RUBY_GC_HEAP_INIT_SLOTS=${HEAP_SLOTS} unless said), ` +
+      `ab -k -c 4, ${requests} requests, best of ${rounds}; ` +
       `http.hit received through the router: ${router.received()} of ${expected}, ` +
       `lost ${router.lost()}`,
   );
@@ -276,6 +302,15 @@ async function rackBench(): Promise<void> {
     );
     if (wrk) printLatency(find(app, "bare").latencies, find(app, "eventstorm").latencies);
   }
+  console.log(
+    `  for reference, the page app with Ruby's default heap (see HEAP_SLOTS in this file): ${
+      reqs("page", "bare", "default")
+    } req/s without, ${reqs("page", "eventstorm", "default")} req/s with; ratio ${
+      (rate("page", "eventstorm", "default") / rate("page", "bare", "default")).toFixed(3)
+    }; Puma CPU per request ${cpu("page", "bare", "default").toFixed(0)} → ${
+      cpu("page", "eventstorm", "default").toFixed(0)
+    } µs`,
+  );
   if (!wrk) console.log("  latency: not measured, wrk is not installed (scripts/clients.sh)");
   // The access log line a Rack app would otherwise write for a shipper to tail.
   console.log(
