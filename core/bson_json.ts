@@ -27,12 +27,6 @@ export interface EventEnvelope {
   host: string;
 }
 
-/** An event as a row: its envelope, and the rest as JSON text. */
-export interface EventRow extends EventEnvelope {
-  /** The other fields, as `encodeFields` writes them. */
-  data: string;
-}
-
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const COMMA = 0x2c;
@@ -52,15 +46,18 @@ const KEY_PROTO = [0x5f, 0x5f, 0x70, 0x72, 0x6f, 0x74, 0x6f, 0x5f, 0x5f];
 const GIVE_UP = Symbol("give up");
 
 /**
- * Turns event documents into {@linkcode EventRow}s. One instance reuses its
- * buffers: not for use from two callers at once.
+ * Reads event documents into their envelope and the rest as UTF-8 JSON, as
+ * `encodeFields` writes it. One instance reuses its buffers: not for use from
+ * two callers at once.
  *
  * @example
  * ```ts
  * import { BSON } from "bson";
  * import { EventTranscoder } from "./bson_json.ts";
  * const doc = BSON.serialize({ type: "a.b", time: new Date(0), host: "h", n: 1 });
- * new EventTranscoder().row(doc, 0, doc.length, "a.b", null)?.data; // '{"n":1}'
+ * const transcoder = new EventTranscoder();
+ * transcoder.envelope(doc, 0, doc.length, "a.b", null); // { type: "a.b", time: 0, host: "h" }
+ * new TextDecoder().decode(transcoder.json); // '{"n":1}'
  * ```
  */
 export class EventTranscoder {
@@ -79,33 +76,12 @@ export class EventTranscoder {
   #beyondAscii = false;
 
   /**
-   * The row of the document at `body[offset, offset + size)` sent on `topic`,
-   * its `_id` field set to `id` (where the document had one, else last) or
-   * removed when `id` is null; undefined when the fast path cannot tell.
-   */
-  row(
-    body: Uint8Array,
-    offset: number,
-    size: number,
-    topic: string,
-    id: string | null,
-  ): EventRow | undefined {
-    const envelope = this.envelope(
-      body,
-      offset,
-      size,
-      topic,
-      id === null ? null : this.#encoder.encode(id),
-    );
-    if (envelope === undefined) return undefined;
-    // Checked as UTF-8 already: cannot throw.
-    return { ...envelope, data: this.#decoder.decode(this.json) };
-  }
-
-  /**
-   * What {@linkcode EventTranscoder.row} reads, with the data left as UTF-8
-   * bytes in {@linkcode EventTranscoder.json}: a caller that stores bytes (as
-   * SQLite does) makes no string of them. The `id` comes as ASCII bytes too.
+   * The envelope of the document at `body[offset, offset + size)` sent on
+   * `topic`, the rest left as UTF-8 JSON in {@linkcode EventTranscoder.json}
+   * (a caller that stores bytes, as SQLite does, makes no string of it), its
+   * `_id` field set to the ASCII bytes `id` (where the document had one, else
+   * last) or removed when `id` is null; undefined when the fast path cannot
+   * tell (the caller decodes the document instead).
    *
    * @example
    * ```ts

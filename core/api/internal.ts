@@ -32,6 +32,6 @@ export { setField } from "../fields.ts";
 export { readLines } from "../lines.ts";
 export { Turns } from "../turns.ts";
 export { sleep } from "../sleep.ts";
-export { type EventEnvelope, type EventRow, EventTranscoder } from "../bson_json.ts";
+export { type EventEnvelope, EventTranscoder } from "../bson_json.ts";
 export { allocateNative, type NativeBytes, openLibc } from "../native.ts";
 export { globToRegExp } from "../tail/mod.ts";
