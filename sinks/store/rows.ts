@@ -106,6 +106,30 @@ export class RowText {
   }
 }
 
+/** A value bound to one of ROW_SQL's parameters. */
+type BoundValue = string | number | null | Uint8Array;
+
+/**
+ * Puts the row at `rows[offset]` into `args` from `at`, its id and data cut from
+ * `text` at `textAt`; returns where the next row's text starts.
+ */
+function bindRow(
+  args: BoundValue[],
+  at: number,
+  rows: readonly (string | number | null)[],
+  offset: number,
+  text: Uint8Array,
+  textAt: number,
+): number {
+  args[at] = rows[offset];
+  args[at + 1] = rows[offset + 1];
+  args[at + 2] = rows[offset + 2];
+  const id = rows[offset + 3] as number | null;
+  args[at + 3] = id === null ? null : text.subarray(textAt, textAt += id);
+  args[at + 4] = text.subarray(textAt, textAt += rows[offset + 4] as number);
+  return textAt;
+}
+
 /** Inserts rows, new types and stream positions in one transaction per call. */
 export class RowWriter {
   readonly #db: DatabaseSync;
@@ -115,9 +139,8 @@ export class RowWriter {
   readonly #addType: StatementSync;
   readonly #savePosition: StatementSync;
   readonly #knownTypes = new Set<string>();
-  readonly #args: (string | number | null | Uint8Array)[] = new Array(
-    ROWS_PER_STATEMENT * COLUMNS,
-  );
+  readonly #args: BoundValue[] = new Array(ROWS_PER_STATEMENT * COLUMNS);
+  readonly #oneArgs: BoundValue[] = new Array(COLUMNS);
 
   /** Prepares the statements on `db`, the store at `path` (for errors), its schema in place. */
   constructor(db: DatabaseSync, path: string) {
@@ -174,26 +197,14 @@ export class RowWriter {
       let offset = 0, textAt = 0;
       for (; offset + bulk <= rows.length; offset += bulk) {
         for (let i = 0; i < bulk; i += COLUMNS) {
-          args[i] = rows[offset + i];
-          args[i + 1] = rows[offset + i + 1];
-          args[i + 2] = rows[offset + i + 2];
-          const id = rows[offset + i + 3] as number | null;
-          args[i + 3] = id === null ? null : text.subarray(textAt, textAt += id);
-          args[i + 4] = text.subarray(textAt, textAt += rows[offset + i + 4] as number);
+          textAt = bindRow(args, i, rows, offset + i, text, textAt);
         }
         inserted += Number(this.#insertMany.run(...args).changes);
       }
+      const one = this.#oneArgs;
       for (; offset < rows.length; offset += COLUMNS) {
-        const id = rows[offset + 3] as number | null;
-        inserted += Number(
-          this.#insertOne.run(
-            rows[offset],
-            rows[offset + 1],
-            rows[offset + 2],
-            id === null ? null : text.subarray(textAt, textAt += id),
-            text.subarray(textAt, textAt += rows[offset + 4] as number),
-          ).changes,
-        );
+        textAt = bindRow(one, 0, rows, offset, text, textAt);
+        inserted += Number(this.#insertOne.run(...one).changes);
       }
       db.exec("COMMIT");
     } catch (error) {
