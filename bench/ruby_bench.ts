@@ -130,7 +130,9 @@ async function rackRound(
   latencyScript?: string,
 ): Promise<{ rate: number; cpu: number; latency?: Latency; emitted: number }> {
   const port = freeLoopbackPort();
-  const env: Record<string, string> = { BENCH_APP: app };
+  // Puma gets this process's environment, except a heap size of the caller's own.
+  const { RUBY_GC_HEAP_INIT_SLOTS: _, ...env }: Record<string, string> = Deno.env.toObject();
+  env.BENCH_APP = app;
   if (heap === "sized") env.RUBY_GC_HEAP_INIT_SLOTS = String(HEAP_SLOTS);
   const emittedFile = `${logDir}/emitted`;
   if (rackCase === "eventstorm") {
@@ -140,6 +142,7 @@ async function rackRound(
   const puma = new Deno.Command("puma", {
     args: ["-t", "4:4", "-e", "production", "-b", `tcp://127.0.0.1:${port}`, `${gem}bench/app.ru`],
     env,
+    clearEnv: true,
     stdout: "null",
     stderr: "null",
   }).spawn();
