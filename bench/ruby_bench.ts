@@ -4,9 +4,9 @@
  * apps' requests per second under Puma with and without Eventstorm::Rack (ab on loopback,
  * alternating rounds; the best round of each counts; the events go through the router): one
  * that does nothing, the middleware's worst case, and one that renders a small page; and, with
- * wrk, their latency at a moderate load, without and with the middleware. Puma's heap is
- * sized at start (HEAP_SLOTS) in every case; the page app is also run once per round with
- * Ruby's default heap, for reference.
+ * wrk, their latency at a moderate load (one connection, then four), without and with the
+ * middleware. Puma's heap is sized at start (HEAP_SLOTS) in every case; the page app is also
+ * run once per round with Ruby's default heap, for reference.
  *
  *   deno run -A bench/ruby_bench.ts [--events N] [--requests N] [--rounds N]
  *
@@ -79,20 +79,27 @@ interface Latency {
   p99: number;
 }
 
-/** The pace of the latency rounds: about 1,600 requests/s here, a fifth of Puma's most. */
-const LATENCY_CONNECTIONS = 4;
+/**
+ * The latency rounds' connections: one, so that each request meets only its own work, and
+ * four (about 1,600 requests/s here, a fifth of Puma's most), so that requests overlap and
+ * one request's event is written while another waits for Ruby's lock.
+ */
+const LATENCY_CONNECTIONS = [1, 4] as const;
 const LATENCY_DELAY_MS = 2;
+
+/** A latency round per entry of LATENCY_CONNECTIONS, in its order. */
+type Latencies = Latency[];
 
 /**
  * Latency at a steady, moderate load, as a site sees it most of the time: wrk keeps
- * LATENCY_CONNECTIONS connections, each waiting LATENCY_DELAY_MS between a response and its
- * next request (its Lua `delay`), so Puma is never saturated; the percentiles are wrk's, in
- * µs. A saturating single client would measure Puma's keep-alive path instead: work done
- * after a response, anyone's, lets Puma find the next request already there.
+ * `connections` connections, each waiting LATENCY_DELAY_MS between a response and its next
+ * request (its Lua `delay`), so Puma is never saturated; the percentiles are wrk's, in µs.
+ * A saturating single client would measure Puma's keep-alive path instead: work done after
+ * a response, anyone's, lets Puma find the next request already there.
  */
-async function latencyRound(url: string, script: string): Promise<Latency> {
+async function latencyRound(url: string, script: string, connections: number): Promise<Latency> {
   const out = await new Deno.Command("wrk", {
-    args: ["-t1", `-c${LATENCY_CONNECTIONS}`, "-d5s", "--latency", "-s", script, url],
+    args: ["-t1", `-c${connections}`, "-d5s", "--latency", "-s", script, url],
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -119,7 +126,8 @@ async function latencyRound(url: string, script: string): Promise<Latency> {
 
 /**
  * One round against a fresh Puma: ab's requests/s and Puma's CPU per request in µs, then,
- * when `latencyScript` is given, the latency at a moderate load.
+ * when `latencyScript` is given, the latency at a moderate load (one round per entry of
+ * LATENCY_CONNECTIONS).
  */
 async function rackRound(
   app: RackApp,
@@ -128,7 +136,7 @@ async function rackRound(
   sendTo: string,
   logDir: string,
   latencyScript?: string,
-): Promise<{ rate: number; cpu: number; latency?: Latency; emitted: number }> {
+): Promise<{ rate: number; cpu: number; latency?: Latencies; emitted: number }> {
   const port = freeLoopbackPort();
   // Puma gets this process's environment, except a heap size of the caller's own.
   const { RUBY_GC_HEAP_INIT_SLOTS: _, ...env }: Record<string, string> = Deno.env.toObject();
@@ -170,9 +178,13 @@ async function rackRound(
       throw new Error(`ab failed: ${text}${new TextDecoder().decode(out.stderr)}`);
     }
     const cpu = ((await cpuSecondsOf(puma.pid)) - cpuBefore) / requests * 1e6;
-    const latency = latencyScript === undefined
-      ? undefined
-      : await latencyRound(url, latencyScript);
+    let latency: Latencies | undefined;
+    if (latencyScript !== undefined) {
+      latency = [];
+      for (const connections of LATENCY_CONNECTIONS) {
+        latency.push(await latencyRound(url, latencyScript, connections));
+      }
+    }
     await stop();
     // Every request the middleware saw, the latency round's too: the count the router must reach.
     const emitted = rackCase === "eventstorm" ? Number(await Deno.readTextFile(emittedFile)) : 0;
@@ -193,7 +205,7 @@ function median(values: number[]): number {
  * The medians of the rounds without and with the middleware. A difference counts as
  * measured only beyond the rounds without it: the median with it above their worst round.
  */
-function printLatency(bare: Latency[], withIt: Latency[]): void {
+function printLatency(bare: Latency[], withIt: Latency[], connections: number): void {
   const figures = (pick: (latency: Latency) => number) => {
     const without = bare.map(pick);
     const withMiddleware = median(withIt.map(pick));
@@ -208,8 +220,9 @@ function printLatency(bare: Latency[], withIt: Latency[]): void {
   const p99 = figures((latency) => latency.p99);
   console.log(
     `    latency at ${median(bare.map((latency) => latency.rate)).toFixed(0)} req/s ` +
-      `(wrk, ${LATENCY_CONNECTIONS} connections, ${LATENCY_DELAY_MS} ms between a response and the next ` +
-      `request): p50 ${p50.text}; p99 ${p99.text}; target no measurable latency: ${
+      `(wrk, ${connections === 1 ? "1 connection" : `${connections} connections`}, ` +
+      `${LATENCY_DELAY_MS} ms between a response and the next request): ` +
+      `p50 ${p50.text}; p99 ${p99.text}; target no measurable latency: ${
         p50.measurable || p99.measurable ? "short" : "met"
       }`,
   );
@@ -237,7 +250,7 @@ async function rackBench(): Promise<void> {
     ...run,
     rates: [] as number[],
     cpus: [] as number[],
-    latencies: [] as Latency[],
+    latencies: [] as Latencies[],
   }));
   const wrk = (await new Deno.Command("sh", { args: ["-c", "command -v wrk"], stdout: "null" })
     .output()).success;
@@ -303,7 +316,15 @@ async function rackBench(): Promise<void> {
         cpu(app, "eventstorm").toFixed(0)
       } µs with; the middleware costs ${(cpu(app, "eventstorm") - cpu(app, "bare")).toFixed(0)} µs`,
     );
-    if (wrk) printLatency(find(app, "bare").latencies, find(app, "eventstorm").latencies);
+    if (wrk) {
+      LATENCY_CONNECTIONS.forEach((connections, i) =>
+        printLatency(
+          find(app, "bare").latencies.map((rounds) => rounds[i]),
+          find(app, "eventstorm").latencies.map((rounds) => rounds[i]),
+          connections,
+        )
+      );
+    }
   }
   console.log(
     `  for reference, the page app with Ruby's default heap (see HEAP_SLOTS in this file): ${
