@@ -81,8 +81,8 @@ interface Latency {
 
 /**
  * The latency rounds' connections: one, so that each request meets only its own work, and
- * four (about 1,600 requests/s here, a fifth of Puma's most), so that requests overlap and
- * one request's event is written while another waits for Ruby's lock.
+ * four (about 1,600 requests/s here, a fifth of Puma's most), whose requests now and then
+ * overlap, as a site's do.
  */
 const LATENCY_CONNECTIONS = [1, 4] as const;
 const LATENCY_DELAY_MS = 2;
@@ -96,10 +96,16 @@ type Latencies = Latency[];
  * request (its Lua `delay`), so Puma is never saturated; the percentiles are wrk's, in µs.
  * A saturating single client would measure Puma's keep-alive path instead: work done after
  * a response, anyone's, lets Puma find the next request already there.
+ *
+ * Each connection has a wrk thread of its own. One thread's timers count whole milliseconds,
+ * so the delays of its connections ran out on the same tick of its event loop, and four
+ * connections on one thread sent their requests four at once: a burst in which each request waited for the others' work (the median was
+ * about 300 µs against 100 µs alone for the JSON app), and in which the middleware's writing
+ * after each response delayed the requests queued behind it.
  */
 async function latencyRound(url: string, script: string, connections: number): Promise<Latency> {
   const out = await new Deno.Command("wrk", {
-    args: ["-t1", `-c${connections}`, "-d5s", "--latency", "-s", script, url],
+    args: [`-t${connections}`, `-c${connections}`, "-d5s", "--latency", "-s", script, url],
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -220,7 +226,9 @@ function printLatency(bare: Latency[], withIt: Latency[], connections: number): 
   const p99 = figures((latency) => latency.p99);
   console.log(
     `    latency at ${median(bare.map((latency) => latency.rate)).toFixed(0)} req/s ` +
-      `(wrk, ${connections === 1 ? "1 connection" : `${connections} connections`}, ` +
+      `(wrk, ${
+        connections === 1 ? "1 connection" : `${connections} connections, a thread each`
+      }, ` +
       `${LATENCY_DELAY_MS} ms between a response and the next request): ` +
       `p50 ${p50.text}; p99 ${p99.text}; target no measurable latency: ${
         p50.measurable || p99.measurable ? "short" : "met"
