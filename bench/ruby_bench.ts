@@ -99,9 +99,10 @@ type Latencies = Latency[];
  *
  * Each connection has a wrk thread of its own. One thread's timers count whole milliseconds,
  * so the delays of its connections ran out on the same tick of its event loop, and four
- * connections on one thread sent their requests four at once: a burst in which each request waited for the others' work (the median was
- * about 300 µs against 100 µs alone for the JSON app), and in which the middleware's writing
- * after each response delayed the requests queued behind it.
+ * connections on one thread sent their requests four at once: a burst in which each request
+ * waited for the others' work (the median was about 300 µs against 100 µs alone for the JSON
+ * app), and in which the middleware's writing after each response delayed the requests
+ * queued behind it.
  */
 async function latencyRound(url: string, script: string, connections: number): Promise<Latency> {
   const out = await new Deno.Command("wrk", {
