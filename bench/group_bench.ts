@@ -12,7 +12,7 @@
  */
 import { Collector, Emitter } from "@eventstorm/core";
 import { freeLoopbackPort, sampleEvent } from "./sample.ts";
-import { storedCount } from "../tests/helpers.ts";
+import { lastStoredSeq, storedCount } from "../tests/helpers.ts";
 
 const cli = new URL("../cli.ts", import.meta.url).pathname;
 const TOTAL = 600_000;
@@ -76,7 +76,7 @@ async function group(size: number): Promise<void> {
   let total = 0;
   const until = Date.now() + 120_000;
   while (
-    (total = dbs.reduce((sum, db) => sum + storedCount(db), 0)) < TOTAL && Date.now() < until
+    (total = dbs.reduce((sum, db) => sum + lastStoredSeq(db), 0)) < TOTAL && Date.now() < until
   ) {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
@@ -94,6 +94,7 @@ async function group(size: number): Promise<void> {
     0,
   );
   const perMember = dbs.map(storedCount);
+  total = perMember.reduce((sum, n) => sum + n, 0);
   console.log(
     `group of ${size}: ${
       Math.round(total / seconds).toLocaleString("en").padStart(9)

@@ -8,6 +8,7 @@ import { Router, type RouterConfig } from "@eventstorm/router";
 import { EventStore } from "@eventstorm/sink-store";
 
 import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import { waitFor } from "./wait.ts";
 export { sleep, waitFor } from "./wait.ts";
 export { type TempDir, tempDir } from "./temp.ts";
@@ -315,6 +316,28 @@ export async function routerListening(child: Deno.ChildProcess): Promise<{
     return seen;
   })();
   return { sources: bound[1], sinks: bound[2], stderr: () => drained };
+}
+
+/**
+ * The `seq` of the last event the store at `db` holds, 0 while it has none: a fresh
+ * store numbers its rows from 1, so while nothing is deleted this is the count. Read
+ * from the primary key's end, it costs the same at any size, where `storedCount`
+ * scans an index (70 ms at 500,000 rows): for polling beside a pipeline it measures.
+ */
+export function lastStoredSeq(db: string): number {
+  try {
+    const database = new DatabaseSync(db, { readOnly: true });
+    try {
+      const row = database.prepare("SELECT max(seq) AS n FROM events").get() as {
+        n: number | null;
+      };
+      return row.n ?? 0;
+    } finally {
+      database.close();
+    }
+  } catch {
+    return 0;
+  }
 }
 
 /** Events in the store database at `db` now, 0 while it does not exist yet. */
