@@ -224,12 +224,15 @@ async function runCase(label: string, v8: PipelineV8Flags): Promise<number> {
     );
     // How much of the run was start-up: the source's Deno starting, reading its first
     // lines, and the first batch's way to the store.
-    console.log(
-      `e2e first events stored ${((firstAt - started) / 1000).toFixed(2)} s after the source ` +
-        `started; from then on ${
-          Math.round((stored - firstStored) / ((finishedAt - firstAt) / 1000)).toLocaleString("en")
-        } ev/s`,
-    );
+    if (firstAt > 0 && finishedAt > firstAt) {
+      console.log(
+        `e2e first events stored ${((firstAt - started) / 1000).toFixed(2)} s after the source ` +
+          `started; from then on ${
+            Math.round((stored - firstStored) / ((finishedAt - firstAt) / 1000))
+              .toLocaleString("en")
+          } ev/s`,
+      );
+    }
     // Where the time goes: every stage's CPU per event, and the rate the machine's cores
     // would allow were they all busy all the time.
     const perEvent = (seconds: number) => seconds / stored * 1e6;

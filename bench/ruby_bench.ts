@@ -222,7 +222,7 @@ function printLatency(bare: Latency[], withIt: Latency[], connections: number): 
     const spread = median(without.map((value) => Math.abs(value - center)));
     const withMiddleware = median(withIt.map(pick));
     return {
-      text: `${median(without).toFixed(0)} µs without (rounds ${Math.min(...without).toFixed(0)}-${
+      text: `${center.toFixed(0)} µs without (rounds ${Math.min(...without).toFixed(0)}-${
         Math.max(...without).toFixed(0)
       }), ${withMiddleware.toFixed(0)} µs with`,
       measurable: withMiddleware > center + 2 * spread,

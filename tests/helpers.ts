@@ -8,7 +8,6 @@ import { Router, type RouterConfig } from "@eventstorm/router";
 import { EventStore } from "@eventstorm/sink-store";
 
 import { join } from "node:path";
-import { DatabaseSync } from "node:sqlite";
 import { waitFor } from "./wait.ts";
 export { sleep, waitFor } from "./wait.ts";
 export { type TempDir, tempDir } from "./temp.ts";
@@ -325,27 +324,25 @@ export async function routerListening(child: Deno.ChildProcess): Promise<{
  * scans an index (70 ms at 500,000 rows): for polling beside a pipeline it measures.
  */
 export function lastStoredSeq(db: string): number {
-  try {
-    const database = new DatabaseSync(db, { readOnly: true });
-    try {
-      const row = database.prepare("SELECT max(seq) AS n FROM events").get() as {
-        n: number | null;
-      };
-      return row.n ?? 0;
-    } finally {
-      database.close();
-    }
-  } catch {
-    return 0;
-  }
+  return readStore(db, (store) => {
+    const row = store.database.prepare("SELECT max(seq) AS n FROM events").get() as {
+      n: number | null;
+    };
+    return row.n ?? 0;
+  });
 }
 
 /** Events in the store database at `db` now, 0 while it does not exist yet. */
 export function storedCount(db: string): number {
+  return readStore(db, (store) => store.count());
+}
+
+/** What `read` finds in the store at `db`, opened read-only for it; 0 while there is none. */
+function readStore(db: string, read: (store: EventStore) => number): number {
   try {
     const store = EventStore.open(db, { readOnly: true });
     try {
-      return store.count();
+      return read(store);
     } finally {
       store.close();
     }
