@@ -9,14 +9,13 @@ import { Emitter, type Event } from "@eventstorm/core";
 import { CASSANDRA_DEFAULTS, CassandraBackend } from "@eventstorm/sink-cassandra";
 import { cqlReader } from "./cql_reader.ts";
 import { inCI, runScript, unavailable } from "./db_server.ts";
-import { lockCluster } from "./cluster_lock.ts";
+import { CLUSTER_DIR, lockCluster } from "./cluster_lock.ts";
 import { cli, sleep, startRouter, waitFor } from "./helpers.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
 const PORT = Number(Deno.env.get("EVENTSTORM_CASSANDRA_CLUSTER_PORT") ?? "29042");
-const DIR = Deno.env.get("EVENTSTORM_CASSANDRA_CLUSTER_DIR") ??
-  `${Deno.env.get("TMPDIR") ?? "/tmp"}/eventstorm-cassandra-cluster`;
+const DIR = CLUSTER_DIR;
 const contactPoints = [`127.0.0.1:${PORT}`, `127.0.0.2:${PORT}`];
 const RF2 = "{'class': 'SimpleStrategy', 'replication_factor': 2}";
 

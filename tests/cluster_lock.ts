@@ -5,17 +5,28 @@
  *
  * @module
  */
+import { dirname, join } from "node:path";
+import { buildCache } from "./helpers.ts";
+
+/**
+ * The shared cluster's directory: the user's cache (as scripts/cassandra.sh keeps Cassandra
+ * itself), not the temporary directory, because it outlives every run on purpose so a rerun reuses
+ * the cluster, and tests leave no temporary directories behind.
+ */
+export const CLUSTER_DIR: string = Deno.env.get("EVENTSTORM_CASSANDRA_CLUSTER_DIR") ??
+  join(buildCache("EVENTSTORM_CACHE", "eventstorm"), "cassandra-cluster");
 
 /**
  * Waits for and holds the lock of the cluster in `dir` until `release`.
  *
  * @example
  * ```ts ignore
- * const lock = await lockCluster("/tmp/eventstorm-cassandra-cluster");
+ * const lock = await lockCluster(CLUSTER_DIR);
  * try { /* use the cluster *\/ } finally { lock.release(); }
  * ```
  */
 export async function lockCluster(dir: string): Promise<{ release(): void }> {
+  await Deno.mkdir(dirname(dir), { recursive: true });
   const file = await Deno.open(`${dir}.lock`, { create: true, write: true });
   await file.lock(true);
   let held = true;

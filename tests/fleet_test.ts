@@ -22,14 +22,13 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { inCI, runScript, unavailable } from "./db_server.ts";
 import { cqlReader } from "./cql_reader.ts";
-import { lockCluster } from "./cluster_lock.ts";
+import { CLUSTER_DIR, lockCluster } from "./cluster_lock.ts";
 import { CLI, sleep, waitFor } from "./helpers.ts";
 import { LogTime } from "../cli/demo/log_time.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const PORT = Number(Deno.env.get("EVENTSTORM_CASSANDRA_CLUSTER_PORT") ?? "29042");
-const DIR = Deno.env.get("EVENTSTORM_CASSANDRA_CLUSTER_DIR") ??
-  `${Deno.env.get("TMPDIR") ?? "/tmp"}/eventstorm-cassandra-cluster`;
+const DIR = CLUSTER_DIR;
 const RF2 = "{'class': 'SimpleStrategy', 'replication_factor': 2}";
 const HOSTS = 8;
 /** Lines per second each host writes; a few hundred at most on 2 shared cores. */
