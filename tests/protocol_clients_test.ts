@@ -10,7 +10,7 @@
  */
 import assert from "node:assert/strict";
 import { Emitter } from "@eventstorm/core";
-import { freePort, gather, portOf, startRouter, waitFor } from "./helpers.ts";
+import { gather, portOf, startRouter, waitFor } from "./helpers.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const CI = Deno.env.get("CI") === "true";
@@ -52,15 +52,18 @@ async function buildReceiver(dir: string): Promise<string> {
   return binary;
 }
 
-/** Starts the C receiver and waits until it says it is listening. */
+/** Starts the C receiver and waits until it names its endpoint. */
 async function startReceiver(binary: string, args: string[]) {
   const child = new Deno.Command(binary, { args, stdout: "piped", stderr: "piped" }).spawn();
   const reader = child.stderr.getReader();
   const first = decoder.decode((await reader.read()).value);
   reader.releaseLock();
-  assert.match(first, /listening/);
+  const endpoint = first.match(/^receive: (?:listening on|connected to) (tcp:\/\/\S+)/)?.[1];
+  assert.ok(endpoint, first);
   const watchdog = setTimeout(() => child.kill("SIGKILL"), 30_000);
   return {
+    /** Where the receiver's socket is, with the port it bound to `*`. */
+    endpoint,
     output: async () => {
       const out = await child.output();
       clearTimeout(watchdog);
@@ -147,10 +150,9 @@ Deno.test({
     if (unavailable) throw new Error(`CI=true but ${unavailable}`);
     const dir = await Deno.makeTempDir({ prefix: "protocol_clients_" });
     try {
-      const port = freePort();
       // 10 + 5 + 2 events delivered on http.hit; ssh.login is outside its prefix.
       const receiver = await startReceiver(await buildReceiver(dir), [
-        `@tcp://127.0.0.1:${port}`,
+        "@tcp://127.0.0.1:*",
         "http.",
         "17",
       ]);
@@ -159,7 +161,7 @@ Deno.test({
       // events 0-9; then 15-19 (10-14 lost on the way); then 18-21 (18, 19 replayed).
       for (const [start, count] of [[0, 10], [15, 5], [18, 4]]) {
         const emitter = await Emitter.open({
-          endpoints: `>tcp://127.0.0.1:${port}`,
+          endpoints: `>${receiver.endpoint}`,
           sourceId,
           positions: { "http.hit": start },
           maxEvents: 5,

@@ -7,45 +7,13 @@ import assert from "node:assert/strict";
 import { MongoClient, MongoServerError } from "npm:mongodb@7.9.0";
 // deno-lint-ignore no-import-prefix
 import cassandra from "npm:cassandra-driver@4.10.0";
+import { inCI, startServer, unavailable } from "./db_server.ts";
 
-const scripts = new URL("../scripts/", import.meta.url).pathname;
-const inCI = Deno.env.get("CI") === "true";
-
-interface ScriptResult {
-  ok: boolean;
-  output: string;
-}
-
-async function runScript(script: string, args: string[]): Promise<ScriptResult> {
-  try {
-    const out = await new Deno.Command("bash", {
-      args: [scripts + script, ...args],
-      env: { EVENTSTORM_OWNER_PID: String(Deno.pid) },
-      stdin: "null",
-    }).output();
-    const text = new TextDecoder();
-    return { ok: out.success, output: text.decode(out.stdout) + text.decode(out.stderr) };
-  } catch (err) {
-    return { ok: false, output: String(err) };
-  }
-}
-
-/** Runs `script install` once at load; the answer decides between running and ignoring. */
+/** Why `script` cannot run its server here, printed when the test is ignored for it. */
 async function availability(script: string): Promise<string | undefined> {
-  const res = await runScript(script, ["install"]);
-  if (res.ok) return undefined;
-  const reason = `${script} install failed:\n${
-    res.output.trim().split("\n").slice(-15).join("\n")
-  }`;
-  if (!inCI) console.warn(`servers_test: ignoring, ${reason}`);
+  const reason = await unavailable(script);
+  if (reason && !inCI) console.warn(`servers_test: ignoring, ${reason}`);
   return reason;
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
 }
 
 /** Starts a server in a fresh temp dir, runs `body`, then stops it and removes the dir. */
@@ -53,16 +21,11 @@ async function withServer(
   script: string,
   body: (port: number) => Promise<void>,
 ): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "eventstorm-server-" });
-  const port = freePort();
+  const server = await startServer(script);
   try {
-    const started = await runScript(script, ["start", dir, String(port)]);
-    assert.ok(started.ok, `${script} start failed:\n${started.output}`);
-    await body(port);
+    await body(server.port);
   } finally {
-    const stopped = await runScript(script, ["stop", dir]);
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-    assert.ok(stopped.ok, `${script} stop failed:\n${stopped.output}`);
+    await server.destroy();
   }
 }
 

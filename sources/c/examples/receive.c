@@ -5,6 +5,7 @@
  * Build: cc -o receive receive.c $(pkg-config --cflags --libs eventstorm)
  * Usage: receive [--curve-server FILE|KEY] [--curve-secret FILE] ENDPOINT [PREFIX] [EVENTS]
  *   ENDPOINT  `>tcp://host:5556` or a bare address connects, `@tcp://0.0.0.0:5556` binds
+ *             (`@tcp://127.0.0.1:*` binds a port the system picks; the first line names it)
  *   PREFIX    topic prefix to subscribe to (default: everything)
  *   EVENTS    exit after this many delivered events (default: never)
  *
@@ -44,7 +45,8 @@ int main (int argc, char *argv[])
         fprintf (stderr, "receive: %s\n", es_last_error ());
         return 2;
     }
-    fprintf (stderr, "receive: listening on %s\n", argv[1]);
+    fprintf (stderr, "receive: %s %s\n", argv[1][0] == '@' ? "listening on" : "connected to",
+             es_collector_endpoint (collector));
     es_event_t event;
     es_collector_stats_t stats = {0};
     while (wanted < 0 || (long long) stats.events < wanted) {

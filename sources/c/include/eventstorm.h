@@ -234,6 +234,13 @@ int es_emitter_topic_stats (es_emitter_t *self, size_t i, es_topic_stats_t *stat
 /*  The message of the last error of this emitter ("" if none).             */
 const char *es_emitter_error (es_emitter_t *self);
 
+/*  The endpoint the socket last bound or connected to (libzmq's
+    ZMQ_LAST_ENDPOINT), with the port the system chose for a "*" port
+    ("@tcp://127.0.0.1:*" gives "tcp://127.0.0.1:41237"): bind to "*" and
+    read it here instead of guessing a free port, which another program may
+    take first. "" for NULL. Valid until the next call on SELF.              */
+const char *es_emitter_endpoint (es_emitter_t *self);
+
 /*  ----------------------------------------------------------------------
     Collector
     ---------------------------------------------------------------------- */
@@ -285,6 +292,9 @@ int es_collector_recv (es_collector_t *self, es_event_t *event, int timeout_ms);
 
 int es_collector_stats (es_collector_t *self, es_collector_stats_t *stats);
 const char *es_collector_error (es_collector_t *self);
+
+/*  As es_emitter_endpoint, for the collector's socket.                     */
+const char *es_collector_endpoint (es_collector_t *self);
 
 /*  ----------------------------------------------------------------------
     Codec: the message format without sockets (used by the above; exposed

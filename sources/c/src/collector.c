@@ -334,6 +334,11 @@ int es_collector_stats (es_collector_t *self, es_collector_stats_t *stats)
     return ES_OK;
 }
 
+const char *es_collector_endpoint (es_collector_t *self)
+{
+    return self ? es_link_endpoint (&self->link) : "";
+}
+
 const char *es_collector_error (es_collector_t *self)
 {
     return self ? self->error : "no collector";

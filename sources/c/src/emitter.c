@@ -812,6 +812,11 @@ int es_emitter_topic_stats (es_emitter_t *self, size_t i, es_topic_stats_t *stat
     return ES_OK;
 }
 
+const char *es_emitter_endpoint (es_emitter_t *self)
+{
+    return self ? es_link_endpoint (&self->link) : "";
+}
+
 const char *es_emitter_error (es_emitter_t *self)
 {
     return self ? self->error : "no emitter";

@@ -52,6 +52,15 @@ static int s_attach (void *socket, const char *endpoints, char *error)
     return ES_OK;
 }
 
+const char *es_link_endpoint (es_link_t *link)
+{
+    size_t size = sizeof link->endpoint;
+    if (!link->socket
+        || zmq_getsockopt (link->socket, ZMQ_LAST_ENDPOINT, link->endpoint, &size) != 0)
+        link->endpoint[0] = 0;
+    return link->endpoint;
+}
+
 int es_link_open (es_link_t *link, const es_options_t *options, int type, char *error)
 {
     link->own_context = !options->zmq_context;

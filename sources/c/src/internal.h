@@ -35,6 +35,7 @@ typedef struct {
     void *context;
     bool own_context;
     void *socket;
+    char endpoint[256];        /* filled by es_link_endpoint                 */
 } es_link_t;
 
 /*  Creates the context if needed and a socket of TYPE (linger 0). Returns
@@ -45,6 +46,9 @@ int es_link_open (es_link_t *link, const es_options_t *options, int type, char *
     endpoint of ENDPOINTS. Returns ES_OK or ES_EINVAL with ERROR filled.     */
 int es_link_attach (es_link_t *link, const es_options_t *options, const char *endpoints,
                     char *error);
+
+/*  The socket's ZMQ_LAST_ENDPOINT, kept in LINK->endpoint ("" if none).   */
+const char *es_link_endpoint (es_link_t *link);
 
 /*  Closes the socket and the context it owns.                              */
 void es_link_close (es_link_t *link);

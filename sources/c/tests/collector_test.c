@@ -2,6 +2,7 @@
 #define _DEFAULT_SOURCE
 #include "check.h"
 #include <eventstorm.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -196,6 +197,39 @@ static void s_end_to_end (void *context)
     es_collector_destroy (&collector);
 }
 
+/*  Bound to port "*": the endpoint names the port the system chose, and an
+    emitter that connects there is heard. */
+static void s_bound_endpoint (void *context)
+{
+    es_options_t options = {.zmq_context = context};
+    es_collector_t *collector = es_collector_new ("@tcp://127.0.0.1:*", NULL, 0, &options);
+    CHECK (collector);
+    const char *bound = es_collector_endpoint (collector);
+    const char *prefix = "tcp://127.0.0.1:";
+    CHECK (strncmp (bound, prefix, strlen (prefix)) == 0);
+    int port = atoi (bound + strlen (prefix));
+    CHECK (port > 0 && port < 65536);
+    char address[64];
+    snprintf (address, sizeof address, ">%s", bound);
+    es_emitter_t *emitter = es_emitter_new (address, &options);
+    CHECK (emitter);
+    CHECK (strcmp (es_emitter_endpoint (emitter), bound) == 0);
+    CHECK_EQ (es_emit (emitter, "app.port", NULL), ES_OK);
+    /* Each side acts on the connection in its own calls: the collector
+       attaches it and subscribes, the emitter reads that and sends. */
+    es_event_t event;
+    int received = 0;
+    for (int turn = 0; turn < 100 && !received; turn++) {
+        es_emitter_flush (emitter, 50);
+        received = es_collector_recv (collector, &event, 50);
+    }
+    CHECK_EQ (received, 1);
+    CHECK (strcmp (event.topic, "app.port") == 0);
+    es_emitter_destroy (&emitter);
+    es_collector_destroy (&collector);
+    CHECK (strcmp (es_collector_endpoint (NULL), "") == 0);
+}
+
 /*  Held past max_pending_bytes: the oldest are dropped and counted per
     topic. Before any subscriber nobody can notice; between messages that a
     collector follows, it counts exactly as many lost. */
@@ -255,6 +289,7 @@ int main (void)
     void *context = zmq_ctx_new ();
     s_accounting (context);
     s_end_to_end (context);
+    s_bound_endpoint (context);
     s_drops_are_counted_and_seen_as_loss (context);
     s_forgets_oldest_stream (context);
     zmq_ctx_term (context);
