@@ -7,6 +7,7 @@
 import { type CurveOptions, Emitter, type EventOutput } from "@eventstorm/core";
 import type { EmitterLink } from "@eventstorm/core/source";
 import {
+  checkpointWritable,
   defaultCheckpointPath,
   type FILE_SOURCE_FLAGS,
   fileSourceCommand,
@@ -141,10 +142,13 @@ function emitterFor(context: InputContext, host = context.host) {
   };
 }
 
-function checkpointPath(context: InputContext, keys: string[]): string {
-  return context.stateDir
+/** The input's checkpoint file, checked when the config is, not when a line first moves it. */
+async function checkpointPath(context: InputContext, keys: string[]): Promise<string> {
+  const path = context.stateDir
     ? `${context.stateDir}/${context.name}.json`
     : defaultCheckpointPath(`agent-${context.name}`, keys);
+  await checkpointWritable(path, "set state_dir to a directory the agent can write");
+  return path;
 }
 
 function fileInput<F extends Record<string, FlagSpec>>(fileSource: FileSourceSpec<F>): InputKind {
@@ -160,6 +164,7 @@ function fileInput<F extends Record<string, FlagSpec>>(fileSource: FileSourceSpe
       const pollIntervalMs = parseDuration(values["poll-interval"], "poll_interval");
       const parser = await fileSource.makeParser({ ...all as FlagValues<F>, file: files });
       const hostOverride = values.host;
+      const checkpoint = await checkpointPath(context, files);
       let source: LineSource | undefined;
       let last: Counters = {};
       return {
@@ -175,7 +180,7 @@ function fileInput<F extends Record<string, FlagSpec>>(fileSource: FileSourceSpe
             unparsedType: values.unparsed
               ? fileSource.unparsedType ?? `${fileSource.name}.unparsed`
               : undefined,
-            checkpointPath: checkpointPath(context, files),
+            checkpointPath: checkpoint,
             signal,
             output: emitterFor(context),
           });
@@ -218,6 +223,7 @@ export const INPUT_TYPES: {
       const router = await syslogRouter(values);
       const hostOverride = values.host;
       const maxMessageBytes = integerFlag(values, "max-message-bytes", { min: 256, max: 64 << 20 });
+      const checkpoint = await checkpointPath(context, listen.map((a) => a.text));
       let source: SyslogSource | undefined;
       return {
         async run(signal) {
@@ -228,7 +234,7 @@ export const INPUT_TYPES: {
             hostOverride,
             unparsedType: values.unparsed ? "syslog.unparsed" : undefined,
             maxMessageBytes,
-            checkpointPath: checkpointPath(context, listen.map((a) => a.text)),
+            checkpointPath: checkpoint,
             signal,
             output: emitterFor(context),
             onStarted: (listeners) => {
@@ -269,12 +275,13 @@ export const INPUT_TYPES: {
         values.directory ?? "",
         ...values.file,
       ];
+      const checkpoint = await checkpointPath(context, key);
       return {
         async run(signal) {
           built = await journaldSource(values, {
             host: context.host,
             output: emitterFor(context),
-            checkpointPath: checkpointPath(context, key),
+            checkpointPath: checkpoint,
             signal,
           });
           await built.source.run();

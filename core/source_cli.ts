@@ -11,7 +11,12 @@ import { parseDuration } from "./duration.ts";
 import { Emitter, waitingNotice } from "./emitter.ts";
 import { localHostname } from "./event.ts";
 import { endpointsFlag, parseEndpoints, warnUnresolvableHosts } from "./endpoint.ts";
-import { CURVE_CLIENT_FLAGS, curveFromFlags, warnPlaintextBinds } from "./curve/options.ts";
+import {
+  CURVE_CLIENT_FLAGS,
+  curveFromFlags,
+  type CurveOptions,
+  warnPlaintextBinds,
+} from "./curve/options.ts";
 import {
   type Command,
   type FlagSpec,
@@ -24,7 +29,7 @@ import {
   UsageError,
 } from "./flags.ts";
 import type { LineParser } from "./line_parser.ts";
-import { LineSource, type LineSourceStats } from "./line_source.ts";
+import { LineSource, type LineSourceStats, type OutputResume } from "./line_source.ts";
 import type { EventOutput } from "./output.ts";
 import { PrintOutput } from "./print_output.ts";
 import {
@@ -195,6 +200,117 @@ export function defaultCheckpointPath(name: string, files: readonly string[]): s
     (home ? `${home}/.local/state` : resolve(".state"));
   const key = files.map((file) => resolve(file)).sort().join("\n");
   return `${base}/eventstorm/${name}-${hash64(key)}.json`;
+}
+
+/**
+ * The checkpoint file that `--checkpoint` and `--no-checkpoint` ask for: the one
+ * named, none with `--no-checkpoint`, none with `--print` unless named (looking
+ * must not move the real checkpoint on), else {@linkcode defaultCheckpointPath}
+ * of `name` and `keys`. The file is checked before the source starts, because a
+ * checkpoint that cannot be written would make every restart start over.
+ *
+ * @throws {UsageError} when both flags are given or the file cannot be written.
+ *
+ * @example
+ * ```ts
+ * import { checkpointFromFlags } from "@eventstorm/core/source";
+ * const values = { checkpoint: undefined, "no-checkpoint": false, print: true };
+ * await checkpointFromFlags("app", values, ["/var/log/app.log"]); // undefined
+ * ```
+ */
+export async function checkpointFromFlags(
+  name: string,
+  values: { checkpoint?: string; "no-checkpoint": boolean; print: boolean },
+  keys: readonly string[],
+): Promise<string | undefined> {
+  const explicit = values.checkpoint;
+  if (explicit !== undefined && values["no-checkpoint"]) {
+    throw new UsageError("--checkpoint and --no-checkpoint exclude each other");
+  }
+  if (values["no-checkpoint"] || (explicit === undefined && values.print)) return undefined;
+  const path = explicit ?? defaultCheckpointPath(name, keys);
+  await checkpointWritable(path, "give --checkpoint FILE in a writable place, or --no-checkpoint");
+  return path;
+}
+
+/**
+ * Throws a {@linkcode UsageError} naming `path`, the system's reason and `hint`
+ * when a checkpoint cannot be written there.
+ *
+ * @example
+ * ```ts
+ * import { checkpointWritable } from "@eventstorm/core/source";
+ * await checkpointWritable(`${await Deno.makeTempDir()}/cp.json`, "set state_dir");
+ * ```
+ */
+export async function checkpointWritable(path: string, hint: string): Promise<void> {
+  try {
+    await probeWritable(path);
+  } catch (error) {
+    throw new UsageError(
+      `checkpoint ${path} cannot be written (${(error as Error).message}); ${hint}`,
+    );
+  }
+}
+
+/** What `--print`, `--to`, `--host` and CURVE gave a source: see {@linkcode sourceOutput}. */
+export interface SourceOutputOptions {
+  /** `--print`: JSON lines on stdout instead of publishing. */
+  print: boolean;
+  /** `--to`: the endpoints to publish to. */
+  to: readonly string[];
+  /** The host of events that name none. */
+  host: string;
+  /** The CURVE client options, if any. */
+  curve?: CurveOptions;
+}
+
+/**
+ * Opens where a source's events go: a {@linkcode PrintOutput} on stdout with
+ * `--print`, else an {@linkcode Emitter} publishing to `--to` that says on stderr
+ * while nobody subscribes. Each resumes the stream id and positions it is given
+ * (from a checkpoint).
+ *
+ * @example
+ * ```ts
+ * import { sourceOutput } from "@eventstorm/core/source";
+ * const open = sourceOutput("source app", { print: true, to: [], host: "web1" });
+ * const output = await open({});
+ * await output.close();
+ * ```
+ */
+export function sourceOutput(
+  label: string,
+  options: SourceOutputOptions,
+): (resume: OutputResume) => EventOutput | Promise<EventOutput> {
+  if (options.print) return (resume) => new PrintOutput(resume);
+  const to = [...options.to];
+  return (resume) =>
+    Emitter.open({
+      endpoints: to,
+      host: options.host,
+      curve: options.curve,
+      onWaiting: waitingNotice(label, to),
+      ...resume,
+    });
+}
+
+/**
+ * The end of a source's start line: where its events go and its checkpoint.
+ *
+ * @example
+ * ```ts
+ * import { destinationText } from "@eventstorm/core/source";
+ * destinationText({ print: false, to: [">tcp://r:5555"] }, "/s/cp.json");
+ * // "→ >tcp://r:5555 (checkpoint /s/cp.json)"
+ * ```
+ */
+export function destinationText(
+  options: Pick<SourceOutputOptions, "print" | "to">,
+  checkpointPath?: string,
+): string {
+  return `→ ${options.print ? "stdout" : options.to.join(", ")}` +
+    (checkpointPath ? ` (checkpoint ${checkpointPath})` : "");
 }
 
 /** FNV-1a, 64 bits, as hex: stable short names, not security. */
@@ -369,14 +485,6 @@ export async function runFileSourceMain<F extends Record<string, FlagSpec>>(
   if (pollIntervalMs < 10) throw new UsageError("--poll-interval must be at least 10ms");
   const statsIntervalMs = statsIntervalFlag(values);
   const statsTo = statsToFlag(values);
-  const explicitCheckpoint = values.checkpoint;
-  if (explicitCheckpoint !== undefined && values["no-checkpoint"]) {
-    throw new UsageError("--checkpoint and --no-checkpoint exclude each other");
-  }
-  // --print is for looking, not for moving the real checkpoint on.
-  const checkpointPath = values["no-checkpoint"]
-    ? undefined
-    : explicitCheckpoint ?? (print ? undefined : defaultCheckpointPath(fileSource.name, files));
   const hostOverride = values.host;
   const host = hostOverride ?? localHostname();
   // Checked even with --print, so a typo shows before the flag is needed.
@@ -384,17 +492,7 @@ export async function runFileSourceMain<F extends Record<string, FlagSpec>>(
   const curve = curveFromFlags(values);
   // The parser checks its own flags (--escape, --timeout): before any word on files.
   const parser = await fileSource.makeParser({ ...parsed.values as FlagValues<F>, file: files });
-  if (checkpointPath !== undefined) {
-    // A checkpoint that cannot be written would make every restart start over.
-    try {
-      await probeWritable(checkpointPath);
-    } catch (error) {
-      throw new UsageError(
-        `checkpoint ${checkpointPath} cannot be written (${(error as Error).message}); ` +
-          "give --checkpoint FILE in a writable place, or --no-checkpoint",
-      );
-    }
-  }
+  const checkpointPath = await checkpointFromFlags(fileSource.name, values, files);
   const matched = await expandGlobs(files);
   if (matched.length === 0) {
     if (once) throw new UsageError(`${spec.name}: no file matches ${files.join(", ")}`);
@@ -416,23 +514,15 @@ export async function runFileSourceMain<F extends Record<string, FlagSpec>>(
     signal: shutdownSignal(),
     onStarted: () => {
       console.error(
-        `source ${fileSource.name}: ${once ? "reading" : "following"} ${files.join(", ")} → ` +
-          `${print ? "stdout" : to.join(", ")}` +
-          (checkpointPath ? ` (checkpoint ${checkpointPath})` : ""),
+        `source ${fileSource.name}: ${once ? "reading" : "following"} ${files.join(", ")} ` +
+          destinationText({ print, to }, checkpointPath),
       );
       if (!print) {
         warnUnresolvableHosts(`source ${fileSource.name}`, to);
         warnPlaintextBinds(`source ${fileSource.name}`, to.flatMap(parseEndpoints), curve);
       }
     },
-    output: print ? (resume) => new PrintOutput(resume) : (resume) =>
-      Emitter.open({
-        endpoints: to,
-        host,
-        curve,
-        onWaiting: waitingNotice(`source ${fileSource.name}`, to),
-        ...resume,
-      }),
+    output: sourceOutput(`source ${fileSource.name}`, { print, to, host, curve }),
   });
   await reportStatsDuring({
     component: `source-${fileSource.name}`,

@@ -17,6 +17,11 @@ Deno.test(
       store.close();
       const log = `${dir}/a.log`;
       Deno.writeTextFileSync(log, "x\n");
+      const agentConfig = `${dir}/agent.toml`;
+      Deno.writeTextFileSync(
+        agentConfig,
+        `state_dir = "/proc/nope"\n[inputs.web]\ntype = "nginx"\nfile = ["${log}"]\n`,
+      );
       const cases: [string[], RegExp][] = [
         [
           ["sink", "dashboard", "--listen", "127.999.999.999:1", "--from", ">tcp://127.0.0.1:1"],
@@ -27,6 +32,18 @@ Deno.test(
         [
           ["source", "nginx", "--file", log, "--once", "--checkpoint", "/proc/nope/c"],
           /checkpoint \/proc\/nope\/c cannot be written/,
+        ],
+        [
+          ["source", "syslog", "--listen", "udp://127.0.0.1:0", "--checkpoint", "/proc/nope/c"],
+          /checkpoint \/proc\/nope\/c cannot be written/,
+        ],
+        [
+          ["source", "journald", "--checkpoint", "/proc/nope/c"],
+          /checkpoint \/proc\/nope\/c cannot be written/,
+        ],
+        [
+          ["agent", "--config", agentConfig],
+          /inputs\.web: checkpoint \/proc\/nope\/web\.json cannot be written.*state_dir/,
         ],
         [
           [

@@ -53,7 +53,10 @@ export {
 export { type DeliveredMark, type EventOutput, flushUnlessStopped } from "../output.ts";
 export { type ByteSink, PrintOutput, type PrintOutputOptions } from "../print_output.ts";
 export {
+  checkpointFromFlags,
+  checkpointWritable,
   defaultCheckpointPath,
+  destinationText,
   FILE_SOURCE_FLAGS,
   fileSourceCommand,
   type FileSourceSpec,
@@ -62,6 +65,8 @@ export {
   outputCounters,
   runFileSourceMain,
   sourceCounters,
+  sourceOutput,
+  type SourceOutputOptions,
 } from "../source_cli.ts";
 export {
   EventSender,

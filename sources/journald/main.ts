@@ -11,8 +11,8 @@
  *
  * @module
  */
-import { Emitter, localHostname } from "@eventstorm/core";
-import { defaultCheckpointPath, PrintOutput } from "@eventstorm/core/source";
+import { localHostname } from "@eventstorm/core";
+import { checkpointFromFlags, destinationText, sourceOutput } from "@eventstorm/core/source";
 import {
   type Command,
   commandCurve,
@@ -25,8 +25,6 @@ import {
   type StatsDuringOptions,
   statsIntervalFlag,
   statsToFlag,
-  UsageError,
-  waitingNotice,
   warnUnresolvableHosts,
 } from "@eventstorm/core/cli";
 import { JOURNALD_FLAGS, journaldSource } from "./config.ts";
@@ -65,36 +63,22 @@ async function journaldMain(args: string[]): Promise<number> {
   const statsTo = statsToFlag(values);
   const statsIntervalMs = statsIntervalFlag(values);
   const host = values.host ?? localHostname();
-  const explicit = values.checkpoint;
-  if (explicit !== undefined && values["no-checkpoint"]) {
-    throw new UsageError("--checkpoint and --no-checkpoint exclude each other");
-  }
   const key = [
     ...values.unit.map((u) => `unit:${u}`),
     ...values.identifier.map((i) => `id:${i}`),
     `dir:${values.directory ?? ""}`,
     ...values.file,
   ];
-  const checkpointPath = values["no-checkpoint"]
-    ? undefined
-    : explicit ?? (print ? undefined : defaultCheckpointPath("journald", key));
+  const checkpointPath = await checkpointFromFlags("journald", values, key);
   const { source, router } = await journaldSource(values, {
     host,
     checkpointPath,
     signal: shutdownSignal(),
-    output: print ? (resume) => new PrintOutput(resume) : (resume) =>
-      Emitter.open({
-        endpoints: to,
-        host,
-        curve,
-        onWaiting: waitingNotice("source journald", to),
-        ...resume,
-      }),
+    output: sourceOutput("source journald", { print, to, host, curve }),
   });
   console.error(
-    `source journald: ${values.once ? "reading" : "following"} the journal → ` +
-      `${print ? "stdout" : to.join(", ")}` +
-      (checkpointPath ? ` (checkpoint ${checkpointPath})` : ""),
+    `source journald: ${values.once ? "reading" : "following"} the journal ` +
+      destinationText({ print, to }, checkpointPath),
   );
   if (!print) warnUnresolvableHosts("source journald", to);
   const reportOptions: StatsDuringOptions = {

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { Emitter, type EventOutput, localHostname } from "@eventstorm/core";
+import { type EventOutput, localHostname } from "@eventstorm/core";
 import {
   type Command,
   commandCurve,
@@ -16,10 +16,9 @@ import {
   type StatsDuringOptions,
   statsIntervalFlag,
   statsToFlag,
-  waitingNotice,
   warnUnresolvableHosts,
 } from "@eventstorm/core/cli";
-import { formatEventsLine, PrintOutput } from "@eventstorm/core/source";
+import { destinationText, formatEventsLine, sourceOutput } from "@eventstorm/core/source";
 import { MetricsSampler } from "./sampler.ts";
 import { METRICS_FLAGS, metricsIntervalFlag } from "./config.ts";
 import { sampleMetrics } from "./source.ts";
@@ -68,15 +67,10 @@ async function metricsMain(args: string[]): Promise<number> {
   const statsIntervalMs = statsIntervalFlag(parsed.values);
   const statsTo = statsToFlag(parsed.values);
   const curve = print ? undefined : commandCurve("source metrics", parsed.values, to);
-  const output: EventOutput = print ? new PrintOutput() : await Emitter.open({
-    endpoints: to,
-    host,
-    curve,
-    onWaiting: waitingNotice("source metrics", to),
-  });
+  const output: EventOutput = await sourceOutput("source metrics", { print, to, host, curve })({});
   console.error(
-    `source metrics: ${once ? "one sample" : `every ${parsed.values.interval}`} → ` +
-      (print ? "stdout" : to.join(", ")),
+    `source metrics: ${once ? "one sample" : `every ${parsed.values.interval}`} ` +
+      destinationText({ print, to }),
   );
   if (!print) warnUnresolvableHosts("source metrics", to);
   const reported = new Set<string>();

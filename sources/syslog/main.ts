@@ -10,8 +10,8 @@
  *
  * @module
  */
-import { Emitter, localHostname } from "@eventstorm/core";
-import { defaultCheckpointPath, type OutputResume, PrintOutput } from "@eventstorm/core/source";
+import { localHostname } from "@eventstorm/core";
+import { checkpointFromFlags, destinationText, sourceOutput } from "@eventstorm/core/source";
 import {
   type Command,
   commandCurve,
@@ -26,7 +26,6 @@ import {
   statsIntervalFlag,
   statsToFlag,
   UsageError,
-  waitingNotice,
   warnUnresolvableHosts,
 } from "@eventstorm/core/cli";
 import { parseListenAddress } from "./listener.ts";
@@ -76,12 +75,7 @@ async function syslogMain(args: string[]): Promise<number> {
   const statsIntervalMs = statsIntervalFlag(values);
   const hostOverride = values.host;
   const host = hostOverride ?? localHostname();
-  const explicit = values.checkpoint;
-  if (explicit !== undefined && values["no-checkpoint"]) {
-    throw new UsageError("--checkpoint and --no-checkpoint exclude each other");
-  }
-  const checkpointPath = values["no-checkpoint"] ? undefined : explicit ??
-    (print ? undefined : defaultCheckpointPath("syslog", listen.map((a) => a.text)));
+  const checkpointPath = await checkpointFromFlags("syslog", values, listen.map((a) => a.text));
   const router = await syslogRouter(values);
   const source = new SyslogSource({
     listen,
@@ -94,24 +88,13 @@ async function syslogMain(args: string[]): Promise<number> {
     signal: shutdownSignal(),
     onStarted: (listeners) => {
       console.error(
-        `source syslog: listening on ${listeners.bound.join(", ")} → ${
-          print ? "stdout" : to.join(", ")
-        }` +
-          (checkpointPath ? ` (checkpoint ${checkpointPath})` : ""),
+        `source syslog: listening on ${listeners.bound.join(", ")} ` +
+          destinationText({ print, to }, checkpointPath),
       );
       for (const warning of listeners.warnings) console.error(`source syslog: warning: ${warning}`);
       if (!print) warnUnresolvableHosts("source syslog", to);
     },
-    output: print
-      ? (resume: OutputResume) => new PrintOutput(resume)
-      : (resume: OutputResume) =>
-        Emitter.open({
-          endpoints: to,
-          host,
-          curve,
-          onWaiting: waitingNotice("source syslog", to),
-          ...resume,
-        }),
+    output: sourceOutput("source syslog", { print, to, host, curve }),
   });
   const reportOptions: StatsDuringOptions = {
     component: "source-syslog",
