@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { Emitter, type Event } from "@eventstorm/core";
 import { UsageError } from "@eventstorm/core/cli";
 import { fromJsonLine, SequenceTracker } from "@eventstorm/core/protocol";
-import { eventId, SinkRunner, type SinkRunnerOptions, type SinkStats } from "@eventstorm/core/sink";
+import { eventId, type SinkStats } from "@eventstorm/core/sink";
 import {
   CASSANDRA_DEFAULTS,
   CassandraBackend,
@@ -16,6 +16,7 @@ import { cqlReader } from "./cql_reader.ts";
 import { type DbServer, inCI, serverSuite, startServer, unavailable } from "./db_server.ts";
 import { DEAD_PORT, sleep, startRouter, waitFor } from "./helpers.ts";
 import { lostWhileDown, replayAfterRestart } from "./restart.ts";
+import { BASE, hitFields, openEmitter, runSink } from "./sink_run.ts";
 import { squatSink, VICTIM } from "./squat.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
@@ -68,54 +69,6 @@ function config(keyspace: string, overrides: Partial<CassandraSinkConfig> = {}) 
     consistency: "one",
     timeoutMs: 5000,
     ...overrides,
-  };
-}
-
-async function startSink(
-  backend: CassandraBackend,
-  endpoints: string,
-  options: Partial<SinkRunnerOptions> = {},
-) {
-  const runner = new SinkRunner(backend, { collector: { endpoints }, ...options });
-  await runner.open();
-  const controller = new AbortController();
-  let failed: unknown;
-  const running = runner.run(controller.signal).catch((error) => {
-    failed = error;
-    throw error;
-  });
-  return {
-    runner,
-    failed: () => failed,
-    stop: (): Promise<SinkStats> => {
-      controller.abort();
-      return running;
-    },
-  };
-}
-
-async function openEmitter(endpoints: string, options: { sourceId?: bigint } = {}) {
-  const out = await Emitter.open({ endpoints, host: "test", ...options });
-  await waitFor(() => out.stats().subscriptions > 0, "the sink's subscription at the emitter");
-  return out;
-}
-
-const BASE = Date.UTC(2026, 0, 2, 3, 4, 5, 678);
-
-function hitFields(i: number): Record<string, unknown> {
-  return {
-    time: new Date(BASE + i * 1000),
-    host: `web${i % 3}`,
-    status: 200 + (i % 5),
-    bytes: 1000 * i,
-    big: 2 ** 40 + i,
-    latency: i + 0.25,
-    path: `/p/${i}?q=é`,
-    ok: i % 2 === 0,
-    referer: null,
-    at: new Date(BASE - i),
-    "$cost": i,
-    "cpu.user": i + 0.5,
   };
 }
 
@@ -254,7 +207,7 @@ cqlTest("cassandra sink: a replay of the same events stores nothing twice", asyn
   const sourceId = 0xbeefn;
   for (let round = 0; round < 2; round++) {
     const backend = await CassandraBackend.open(config(keyspace));
-    const sink = await startSink(backend, r.sinks);
+    const sink = await runSink(backend, r.sinks);
     const out = await openEmitter(r.sources, { sourceId });
     for (let i = 0; i < 300; i++) {
       out.emit("app.tick", { time: new Date(BASE + i), i, round });
@@ -451,12 +404,12 @@ cqlTest(
   async (keyspace) => {
     const r = startRouter();
     // Two sinks on one stream through one outage: a buffer larger than it, and a small one.
-    const large = await startSink(await CassandraBackend.open(config(keyspace)), r.sinks, {
+    const large = await runSink(await CassandraBackend.open(config(keyspace)), r.sinks, {
       bufferEvents: 100_000,
       batchSize: 200,
       maxRetryMs: 1000,
     });
-    const small = await startSink(
+    const small = await runSink(
       await CassandraBackend.open(config(keyspace, { table: "small" })),
       r.sinks,
       { bufferEvents: 500, batchSize: 200, maxRetryMs: 1000 },

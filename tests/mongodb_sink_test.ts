@@ -3,13 +3,14 @@
 // are read back with the driver. Without a server the tests are ignored, except under CI=true.
 import assert from "node:assert/strict";
 import { type Document, MongoClient } from "mongodb";
-import { Emitter, type Event } from "@eventstorm/core";
+import type { Event } from "@eventstorm/core";
 import { SequenceTracker } from "@eventstorm/core/protocol";
-import { eventId, SinkRunner, type SinkRunnerOptions, type SinkStats } from "@eventstorm/core/sink";
+import { eventId, type SinkStats } from "@eventstorm/core/sink";
 import { MongoBackend, type MongoSinkConfig, STREAMS_COLLECTION } from "@eventstorm/sink-mongodb";
 import { type DbServer, inCI, serverSuite, startServer, unavailable } from "./db_server.ts";
 import { sleep, startRouter, waitFor } from "./helpers.ts";
 import { lostWhileDown, replayAfterRestart } from "./restart.ts";
+import { BASE, hitFields, openEmitter, runSink } from "./sink_run.ts";
 import { squatSink } from "./squat.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
@@ -63,55 +64,6 @@ function dbTest(name: string, fn: (dbName: string) => Promise<void>, needsContro
 
 function config(dbName: string, overrides: Partial<MongoSinkConfig> = {}): MongoSinkConfig {
   return { url, db: dbName, timeseries: false, timeoutMs: 1500, ...overrides };
-}
-
-/** Runs a sink in this process until `stop`. */
-async function startSink(
-  backend: MongoBackend,
-  endpoints: string,
-  options: Partial<SinkRunnerOptions> = {},
-) {
-  const runner = new SinkRunner(backend, { collector: { endpoints }, ...options });
-  await runner.open();
-  const controller = new AbortController();
-  let failed: unknown;
-  const running = runner.run(controller.signal).catch((error) => {
-    failed = error;
-    throw error;
-  });
-  return {
-    runner,
-    failed: () => failed,
-    stop: (): Promise<SinkStats> => {
-      controller.abort();
-      return running;
-    },
-  };
-}
-
-async function openEmitter(endpoints: string, options: { sourceId?: bigint } = {}) {
-  const out = await Emitter.open({ endpoints, host: "test", ...options });
-  await waitFor(() => out.stats().subscriptions > 0, "the sink's subscription at the emitter");
-  return out;
-}
-
-const BASE = Date.UTC(2026, 0, 2, 3, 4, 5, 678);
-
-function hitFields(i: number): Record<string, unknown> {
-  return {
-    time: new Date(BASE + i * 1000),
-    host: `web${i % 3}`,
-    status: 200 + (i % 5),
-    bytes: 1000 * i,
-    big: 2 ** 40 + i,
-    latency: i + 0.25,
-    path: `/p/${i}?q=é`,
-    ok: i % 2 === 0,
-    referer: null,
-    at: new Date(BASE - i),
-    "$cost": i,
-    "cpu.user": i + 0.5,
-  };
 }
 
 function sinkCommand(args: string[]): Deno.ChildProcess {
@@ -207,7 +159,7 @@ function sortKeys(doc: Document): Document {
 dbTest("mongodb sink: one collection for every type", async (dbName) => {
   const r = startRouter();
   const backend = await MongoBackend.open(config(dbName, { collection: "events" }));
-  const sink = await startSink(backend, r.sinks);
+  const sink = await runSink(backend, r.sinks);
   const out = await openEmitter(r.sources);
   for (let i = 0; i < 60; i++) {
     out.emit(i % 3 === 0 ? "ssh.login" : "http.hit", { i });
@@ -235,7 +187,7 @@ dbTest("mongodb sink: a replay of the same events stores nothing twice", async (
     // A new sink each round: it resumes the stream where it saved it, so the replay is
     // duplicates on the wire (the _ids would keep it out anyway).
     const backend = await MongoBackend.open(config(dbName));
-    const sink = await startSink(backend, r.sinks);
+    const sink = await runSink(backend, r.sinks);
     const out = await openEmitter(r.sources, { sourceId });
     for (let i = 0; i < 300; i++) out.emit("app.tick", { i, round });
     await out.close();
@@ -483,7 +435,7 @@ async function outage(
 ): Promise<{ stats: SinkStats; ids: Set<unknown>; values: number[] }> {
   const r = startRouter();
   const backend = await MongoBackend.open(config(dbName, { collection: "events" }));
-  const sink = await startSink(backend, r.sinks, {
+  const sink = await runSink(backend, r.sinks, {
     bufferEvents,
     batchSize: 200,
     maxRetryMs: 1000,

@@ -8,8 +8,9 @@
  */
 import assert from "node:assert/strict";
 import { Emitter } from "@eventstorm/core";
-import { type SinkBackend, SinkRunner, type SinkStats } from "@eventstorm/core/sink";
+import type { SinkBackend, SinkStats } from "@eventstorm/core/sink";
 import { gather, startRouter } from "./helpers.ts";
+import { runSink } from "./sink_run.ts";
 import { waitFor } from "./wait.ts";
 
 /** How a scenario opens the sink's backend (the same store each time) and counts its rows. */
@@ -31,17 +32,7 @@ async function startSink(
   endpoints: string,
   topics?: string[],
 ) {
-  const runner = new SinkRunner(backend, { collector: { endpoints, topics } });
-  await runner.open();
-  const controller = new AbortController();
-  const running = runner.run(controller.signal);
-  const sink = {
-    runner,
-    stop: (): Promise<SinkStats> => {
-      controller.abort();
-      return running;
-    },
-  };
+  const sink = await runSink(backend, endpoints, { collector: { endpoints, topics } });
   started.push(sink);
   return sink;
 }

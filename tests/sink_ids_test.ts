@@ -3,26 +3,15 @@
 // counted as a duplicate, never as stored.
 import assert from "node:assert/strict";
 import { Emitter } from "@eventstorm/core";
-import { SinkRunner } from "@eventstorm/core/sink";
 import { StoreBackend } from "@eventstorm/sink-store";
 import { startRouter, tempDir, waitFor } from "./helpers.ts";
+import { runSink } from "./sink_run.ts";
 import { squatSink } from "./squat.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
-async function startStoreSink(path: string, endpoints: string) {
-  const backend = new StoreBackend(path);
-  const runner = new SinkRunner(backend, { collector: { endpoints } });
-  await runner.open();
-  const controller = new AbortController();
-  const running = runner.run(controller.signal);
-  return {
-    runner,
-    stop: () => {
-      controller.abort();
-      return running;
-    },
-  };
+function startStoreSink(path: string, endpoints: string) {
+  return runSink(new StoreBackend(path), endpoints);
 }
 
 Deno.test("store sink: a sender's _id cannot squat another source's derived id", opts, async () => {

@@ -5,8 +5,9 @@
  * @module
  */
 import { Emitter } from "@eventstorm/core";
-import { eventId, type SinkBackend, SinkRunner, type SinkStats } from "@eventstorm/core/sink";
+import { eventId, type SinkBackend, type SinkStats } from "@eventstorm/core/sink";
 import { startRouter } from "./helpers.ts";
+import { runSink } from "./sink_run.ts";
 import { waitFor } from "./wait.ts";
 
 /** The victim's source id; its event 5 is what the attacker's `_id` names. */
@@ -45,16 +46,12 @@ export async function squat(sources: string, stats: () => SinkStats): Promise<vo
  */
 export async function squatSink(backend: SinkBackend): Promise<SinkStats> {
   const r = startRouter();
-  const runner = new SinkRunner(backend, { collector: { endpoints: r.sinks } });
-  await runner.open();
-  const controller = new AbortController();
-  const running = runner.run(controller.signal);
+  const sink = await runSink(backend, r.sinks);
   try {
-    await squat(r.sources, () => runner.stats());
+    await squat(r.sources, () => sink.runner.stats());
   } finally {
-    controller.abort();
-    await running;
+    await sink.stop();
     await r.stop();
   }
-  return runner.stats();
+  return sink.runner.stats();
 }
