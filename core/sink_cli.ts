@@ -276,13 +276,16 @@ export async function runSinkMain<F extends Record<string, FlagSpec>, B extends 
     parsed.values as FlagValues<F> & FlagValues<typeof SINK_FLAGS>,
   );
   const runner = new SinkRunner(backend, runnerOptions);
+  let bound: string;
   try {
-    await runner.open();
+    bound = (await runner.open()).boundEndpoint();
   } catch (error) {
     await backend.close();
     throw error;
   }
-  console.error(`sink ${sink.name}: receiving from ${from.join(", ")}`);
+  // A port of `*` is the system's choice: say which, so a sender can be pointed at it.
+  const shown = from.length === 1 && /^@.*:\*$/.test(from[0]) ? [`@${bound}`] : from;
+  console.error(`sink ${sink.name}: receiving from ${shown.join(", ")}`);
   warnUnresolvableHosts(`sink ${sink.name}`, from);
   const endpoints = from.flatMap(parseEndpoints);
   warnPlaintextBinds(`sink ${sink.name}`, endpoints, curve);

@@ -497,3 +497,29 @@ Deno.test("Ctrl-C stops a source in the middle of a long backlog", opts, async (
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test(
+  "a sink bound to port * names the port it took, and stores what is sent there",
+  opts,
+  async () => {
+    await using temp = await tempDir();
+    const sink = watch(cli([
+      "sink",
+      "store",
+      ...["--db", `${temp.path}/events.db`, "--from", "@tcp://127.0.0.1:*"],
+      ...["--stats-interval", "200ms", "--stats-to", "none"],
+    ]));
+    try {
+      await sink.said(/receiving from @tcp:\/\/127\.0\.0\.1:\d+\n/, "the sink's bound port");
+      const port = /receiving from @tcp:\/\/127\.0\.0\.1:(\d+)/.exec(sink.stderr())![1];
+      const emitter = await Emitter.open({ endpoints: `>tcp://127.0.0.1:${port}`, host: "h" });
+      await waitFor(() => emitter.stats().subscriptions > 0, "the sink's subscription");
+      for (let i = 0; i < 5; i++) emitter.emit("app.tick", { i });
+      await emitter.close();
+      await sink.said(/stored 5,/, "5 stored");
+    } finally {
+      sink.child.kill("SIGTERM");
+    }
+    assert.equal((await sink.finish()).code, 0, sink.stderr());
+  },
+);
