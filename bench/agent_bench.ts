@@ -18,6 +18,7 @@ import { Collector } from "@eventstorm/core";
 import { LogGenerator } from "../cli/demo/loggen.ts";
 import { cpuSecondsOf, type Memory, memoryOfAll, unitV8Flags } from "./memory.ts";
 import { freeLoopbackPort } from "./sample.ts";
+import { verdict } from "./verdict.ts";
 
 const args = parseArgs({
   args: Deno.args,
@@ -189,7 +190,7 @@ try {
     );
   });
   // One decimal: a peak of 80.4 MB must not print as "80 MB (short)".
-  const budget = (peak: number) => `${peak.toFixed(1)} MB (${peak <= 80 ? "met" : "short"})`;
+  const budget = (peak: number) => `${peak.toFixed(1)} MB (${verdict(peak <= 80)})`;
   const own = (peak: number) => `${peak.toFixed(0)} MB`;
   console.log(
     `peak RSS against issue 15's 80 MB: agent ${budget(agent.peak)}, as deployed ` +

@@ -7,6 +7,7 @@
  * @module
  */
 import { freeLoopbackPort } from "./sample.ts";
+import { verdict } from "./verdict.ts";
 
 const worker = new URL("./transport_worker.ts", import.meta.url).pathname;
 const sources = new URL("../sources/c", import.meta.url).pathname;
@@ -169,10 +170,10 @@ export async function cEmitterBench(): Promise<void> {
     );
     console.log(
       `target: ≥3,000,000 ev/s from the C emitter through the router with 0 lost: ${
-        c.figure.eventsPerSecond >= 3e6 && c.figure.lost === 0 && detail.dropped === 0 &&
-          c.figure.received === total
-          ? "met"
-          : "short"
+        verdict(
+          c.figure.eventsPerSecond >= 3e6 && c.figure.lost === 0 && detail.dropped === 0 &&
+            c.figure.received === total,
+        )
       }`,
     );
   } finally {

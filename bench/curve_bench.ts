@@ -10,6 +10,7 @@
 import { generateKeyPair } from "@eventstorm/core";
 import { libzmqCandidates, loadLibzmq } from "../core/zmq/ffi.ts";
 import { runTransport, type TransportResult } from "./transport_bench.ts";
+import { verdict } from "./verdict.ts";
 
 const TOTAL = 3_000_000;
 const PER_MESSAGE = 1000;
@@ -112,7 +113,7 @@ export async function curveBench(): Promise<void> {
         (curve!.eventsPerSecond / plain!.eventsPerSecond).toFixed(2)
       }; ` +
         `target ≥1,000,000 ev/s with 0 lost: ${
-          curve!.eventsPerSecond >= 1e6 && curve!.lost === 0 ? "met" : "short"
+          verdict(curve!.eventsPerSecond >= 1e6 && curve!.lost === 0)
         }`,
     );
   }

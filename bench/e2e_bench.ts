@@ -27,6 +27,7 @@ import {
 } from "./memory.ts";
 import { lastStoredSeq, storedCount } from "../tests/helpers.ts";
 import { freeLoopbackPort } from "./sample.ts";
+import { verdict } from "./verdict.ts";
 
 const args = parseArgs({
   args: Deno.args,
@@ -84,8 +85,6 @@ function lastLine(bytes: Uint8Array, fromEnd = 0): string {
   const lines = new TextDecoder().decode(bytes).trim().split("\n");
   return lines[lines.length - 1 - fromEnd] ?? "";
 }
-
-const verdict = (ok: boolean) => ok ? "met" : "short";
 
 /** One run of the pipeline with `v8` flags; returns the events/s stored. */
 async function runCase(label: string, v8: PipelineV8Flags): Promise<number> {

@@ -18,6 +18,7 @@ import { freePort } from "../tests/helpers.ts";
 import { startCountingRouter } from "./counting_router.ts";
 import { cpuSecondsOf } from "./memory.ts";
 import { buildModule, type Nginx, type NginxOptions, startNginx } from "../tests/nginx_module.ts";
+import { verdict } from "./verdict.ts";
 
 const args = parseArgs({
   args: Deno.args,
@@ -178,15 +179,13 @@ try {
   console.log(
     `module vs access_log: ${(module / file).toFixed(3)}× the requests/s, overhead ${
       (overhead * 100).toFixed(1)
-    }% (target ≤ 5%: ${overhead <= 0.05 ? "met" : "short"}); vs logging off ${
-      (module / off).toFixed(3)
-    }×`,
+    }% (target ≤ 5%: ${verdict(overhead <= 0.05)}); vs logging off ${(module / off).toFixed(3)}×`,
   );
   console.log(
     `module without router and collector on the same cores vs access_log: ${
       (alone / file).toFixed(3)
     }× (overhead ${((file / alone - 1) * 100).toFixed(1)}%; target ≤ 5%: ${
-      file / alone - 1 <= 0.05 ? "met" : "short"
+      verdict(file / alone - 1 <= 0.05)
     })`,
   );
   if (canPin) {
@@ -198,7 +197,7 @@ try {
         `host): access_log ${fmt(fileAlone)} requests/s, module ${fmt(moduleAlone)}; module vs ` +
         `access_log ${(moduleAlone / fileAlone).toFixed(3)}× (overhead ${
           (apart * 100).toFixed(1)
-        }%; target ≤ 5%: ${apart <= 0.05 ? "met" : "short"}); worker CPU per request ${
+        }%; target ≤ 5%: ${verdict(apart <= 0.05)}); worker CPU per request ${
           cpu.get("access_log, one core")!.toFixed(1)
         } µs and ${cpu.get("eventstorm module, one core, router on the other")!.toFixed(1)} µs`,
     );

@@ -16,6 +16,7 @@ import { mulberry32 } from "@eventstorm/core/internal";
 import { SyslogParser } from "@eventstorm/core/source";
 import { PostfixTracker } from "@eventstorm/source-postfix";
 import { sourceToWire, type SourceWireResult } from "./source_wire.ts";
+import { verdict } from "./verdict.ts";
 
 const args = parseArgs({
   args: Deno.args,
@@ -258,8 +259,12 @@ try {
     if (bestWire === undefined || wire.millis < bestWire.millis) bestWire = wire;
   }
   console.log(
-    `source best: ${rate(lines.length, bestWire!.millis)} (target 200,000 lines/s); ` +
-      `its own line: ${bestWire!.statsLine}`,
+    `source best: ${rate(lines.length, bestWire!.millis)}; target ≥ 200,000 lines/s with 0 ` +
+      `lost: ${
+        verdict(
+          (lines.length / bestWire!.millis) * 1000 >= 200_000 && bestWire!.lost === 0,
+        )
+      }; its own line: ${bestWire!.statsLine}`,
   );
 } finally {
   if (args.values.keep) console.log(`kept ${dir}`);

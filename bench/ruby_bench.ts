@@ -17,6 +17,7 @@ import { runTransport } from "./transport_bench.ts";
 import { freeLoopbackPort } from "./sample.ts";
 import { startCountingRouter } from "./counting_router.ts";
 import { cpuSecondsOf } from "./memory.ts";
+import { verdict } from "./verdict.ts";
 
 const args = parseArgs({
   args: Deno.args,
@@ -237,7 +238,7 @@ function printLatency(bare: Latency[], withIt: Latency[], connections: number): 
       }, ` +
       `${LATENCY_DELAY_MS} ms between a response and the next request): ` +
       `p50 ${p50.text}; p99 ${p99.text}; target no measurable latency: ${
-        p50.measurable || p99.measurable ? "short" : "met"
+        verdict(!p50.measurable && !p99.measurable)
       }`,
   );
 }
@@ -323,7 +324,7 @@ async function rackBench(): Promise<void> {
       `    without Eventstorm::Rack ${reqs(app, "bare")} req/s; with ${
         reqs(app, "eventstorm")
       } req/s; ratio ${ratio.toFixed(3)} (overhead ${((1 - ratio) * 100).toFixed(1)}%); ` +
-        `target overhead ≤ 5%: ${ratio >= 0.95 ? "met" : "short"}`,
+        `target overhead ≤ 5%: ${verdict(ratio >= 0.95)}`,
     );
     console.log(
       `    Puma CPU per request: ${cpu(app, "bare").toFixed(0)} µs without, ${
@@ -370,10 +371,8 @@ const ts = await runTransport("TypeScript emitter → router, 1000/msg", {
   send: "encode",
   receive: "raw",
 });
-const verdict = (figure: { eventsPerSecond: number; lost: number; received: number }) =>
-  figure.eventsPerSecond >= 200_000 && figure.lost === 0 && figure.received === events
-    ? "met"
-    : "short";
+const emitterVerdict = (figure: { eventsPerSecond: number; lost: number; received: number }) =>
+  verdict(figure.eventsPerSecond >= 200_000 && figure.lost === 0 && figure.received === events);
 const ruby = await runTransport("Ruby emitter → router, 1000/msg", {
   viaRouter: true,
   total: events,
@@ -384,7 +383,7 @@ const ruby = await runTransport("Ruby emitter → router, 1000/msg", {
 });
 console.log(
   `Ruby/TypeScript emitter ratio ${(ruby.eventsPerSecond / ts.eventsPerSecond).toFixed(2)}; ` +
-    `target ≥200,000 ev/s with 0 lost: ${verdict(ruby)}`,
+    `target ≥200,000 ev/s with 0 lost: ${emitterVerdict(ruby)}`,
 );
 // YJIT, Ruby's own JIT (on by default in Rails 7.2 apps on Ruby 3.3+), where this Ruby has it.
 const yjit = (await new Deno.Command("ruby", {
@@ -404,7 +403,7 @@ if (yjit) {
   console.log(
     `Ruby (YJIT)/TypeScript emitter ratio ${
       (jitted.eventsPerSecond / ts.eventsPerSecond).toFixed(2)
-    }; target ≥200,000 ev/s with 0 lost: ${verdict(jitted)}`,
+    }; target ≥200,000 ev/s with 0 lost: ${emitterVerdict(jitted)}`,
   );
 } else {
   console.log("Ruby emitter with --yjit: this ruby has no YJIT");

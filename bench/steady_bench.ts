@@ -18,6 +18,7 @@ import { fileURLToPath } from "node:url";
 import { nginxLog } from "../cli/demo/nginx_lines.ts";
 import { deployedPipeline, memoryOf, V8_DEFAULTS } from "./memory.ts";
 import { freeLoopbackPort } from "./sample.ts";
+import { verdict } from "./verdict.ts";
 
 const args = parseArgs({
   args: Deno.args,
@@ -100,23 +101,21 @@ async function runCase(label: string, v8: Record<Name, string | undefined>): Pro
     const dropped = Number(/dropped (\d+)/.exec(sinkLine)?.[1] ?? NaN);
     const mb = (name: Name) =>
       `${peak[name][0].toFixed(0)} MB (private ${peak[name][1].toFixed(0)})`;
-    const verdict = (value: number, target: number) => value <= target ? "met" : "short";
     const flat = (name: Name) => {
       const values = half[name];
       return `${values[0]?.toFixed(0)}→${values.at(-1)?.toFixed(0)}`;
     };
     console.log(
       `${label}: ${written.toLocaleString("en")} lines at ${rate.toLocaleString("en")}/s for ` +
-        `${seconds} s; stored ${stored.toLocaleString("en")}, lost ${lost}, dropped ${dropped} (${
-          stored === written && lost === 0 && dropped === 0 ? "every line stored" : "short"
-        })`,
+        `${seconds} s; stored ${stored.toLocaleString("en")}, lost ${lost}, dropped ${dropped} ` +
+        `(every line stored: ${verdict(stored === written && lost === 0 && dropped === 0)})`,
     );
     console.log(
       `  peak RSS: source ${mb("source")} (≤ ${SOURCE_MB}: ${
-        verdict(peak.source[0], SOURCE_MB)
+        verdict(peak.source[0] <= SOURCE_MB)
       }), ` +
         `router ${mb("router")}, sink ${mb("sink")} (≤ ${SINK_MB}: ${
-          verdict(peak.sink[0], SINK_MB)
+          verdict(peak.sink[0] <= SINK_MB)
         }); RSS over the second half: source ${flat("source")}, router ${flat("router")}, ` +
         `sink ${flat("sink")} MB`,
     );
