@@ -2,7 +2,8 @@
  * Dashboard benchmark: how many `http.hit` events a second the aggregator takes
  * while pushing one update a second, in-process and through the wire (a sender
  * process at a target rate → the dashboard's collector → a WebSocket page), with
- * the process's memory over the run. Prints figures; not a test.
+ * the memory over the run: the aggregator's process, and the dashboard's own as a user
+ * runs it. Prints figures; not a test.
  *
  *   deno run -A bench/dashboard_bench.ts [--duration 60s] [--interval 10s] [--rate 250000]
  *     [--in-process 10s] [--skip-wire]
@@ -13,9 +14,9 @@ import { parseArgs } from "node:util";
 import { Emitter, type Event } from "@eventstorm/core";
 import { formatCount, parseDuration } from "@eventstorm/core/cli";
 import { encodeBatch } from "@eventstorm/core/protocol";
-import { Dashboard, DashboardAggregator } from "@eventstorm/sink-dashboard";
+import { DashboardAggregator } from "@eventstorm/sink-dashboard";
 import { DemoEvents } from "@eventstorm/source-demo";
-import { freeLoopbackPort } from "./sample.ts";
+import { memoryOf, unitV8Flags } from "./memory.ts";
 import { verdict } from "./verdict.ts";
 
 const BATCH = 1000;
@@ -124,17 +125,55 @@ async function send(endpoint: string, rate: number): Promise<void> {
 /** A sink's memory target (issue 12), the dashboard's included. */
 const SINK_RSS_MB = 150;
 
-/** The whole dashboard, fed through the wire, with a page connected. */
-async function throughWire(durationMs: number, intervalMs: number, rate: number): Promise<void> {
-  const port = freeLoopbackPort();
-  const dashboard = await Dashboard.start({
-    collector: { endpoints: `@tcp://127.0.0.1:${port}`, receiveHwm: 1000 },
-    port: 0,
-    log: () => {},
-  });
+/** The counters of the dashboard's last stats line so far. */
+function lastCounters(stderr: string): { received: number; lost: number; dropped: number } {
+  const lines = stderr.trim().split("\n").filter((line) => line.startsWith("sink dashboard: "));
+  const line = lines.at(-1) ?? "";
+  const field = (name: string) => Number(new RegExp(`${name} (\\d+)`).exec(line)?.[1] ?? 0);
+  return { received: field("received"), lost: field("lost on wire"), dropped: field("dropped") };
+}
+
+/**
+ * The dashboard as a user runs it (`eventstorm sink dashboard`, a process of its own
+ * with `v8Flags`), fed through the wire by a sender process at `rate`, with a page's
+ * WebSocket connected here; its RSS read from /proc each interval.
+ */
+async function throughWire(
+  durationMs: number,
+  intervalMs: number,
+  rate: number,
+  label: string,
+  v8Flags: string | undefined,
+): Promise<void> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("../cli.ts", import.meta.url).pathname,
+      ...["sink", "dashboard", "--listen", "127.0.0.1:0", "--from", "@tcp://127.0.0.1:*"],
+      ...["--stats-interval", "1s", "--stats-to", "none"],
+    ],
+    env: v8Flags === undefined ? undefined : { DENO_V8_FLAGS: v8Flags },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let output = "";
+  // Both streams, as they come: the stats lines and the page's address.
+  const reading = Promise.all([child.stdout, child.stderr].map(async (stream) => {
+    for await (const text of stream.pipeThrough(new TextDecoderStream())) output += text;
+  }));
+  const startBy = performance.now() + 60_000;
+  let ports: { collector: string; page: string } | undefined;
+  while (ports === undefined) {
+    if (performance.now() > startBy) throw new Error(`the dashboard did not start: ${output}`);
+    await new Promise((r) => setTimeout(r, 50));
+    const collector = /receiving from @tcp:\/\/127\.0\.0\.1:(\d+)/.exec(output)?.[1];
+    const page = /dashboard: http:\/\/127\.0\.0\.1:(\d+)\//.exec(output)?.[1];
+    if (collector && page) ports = { collector, page };
+  }
   let updates = 0;
   let updateBytes = 0;
-  const socket = new WebSocket(`ws://127.0.0.1:${dashboard.port}/ws`);
+  const socket = new WebSocket(`ws://127.0.0.1:${ports.page}/ws`);
   socket.onmessage = (message) => {
     updates++;
     updateBytes += String(message.data).length;
@@ -145,7 +184,7 @@ async function throughWire(durationMs: number, intervalMs: number, rate: number)
       "-A",
       new URL(import.meta.url).pathname,
       "--send",
-      `>tcp://127.0.0.1:${port}`,
+      `>tcp://127.0.0.1:${ports.collector}`,
       "--rate",
       String(rate),
     ],
@@ -167,62 +206,61 @@ async function throughWire(durationMs: number, intervalMs: number, rate: number)
   })();
 
   console.log(
-    `through the wire: sender at ${formatCount(rate)} http.hit/s → collector → aggregator → ` +
-      `WebSocket page, ${durationMs / 1000} s`,
+    `through the wire, ${label}: sender at ${formatCount(rate)} http.hit/s → ` +
+      `eventstorm sink dashboard (its own process) → WebSocket page, ${durationMs / 1000} s`,
   );
   const started = performance.now();
-  let previous = { at: started, events: 0, updates: 0 };
+  let previous = { at: started, received: 0, updates: 0 };
   const rss: number[] = [];
   let peakRate = 0;
-  let totalRateEvents = 0;
-  let totalRateSeconds = 0;
   while (performance.now() - started < durationMs) {
     await new Promise((r) => setTimeout(r, intervalMs));
     const now = performance.now();
-    const stats = dashboard.stats();
+    const counters = lastCounters(output);
     const seconds = (now - previous.at) / 1000;
-    const eventsPerSecond = (stats.events - previous.events) / seconds;
-    if (stats.events > 0) {
-      peakRate = Math.max(peakRate, eventsPerSecond);
-      totalRateEvents += stats.events - previous.events;
-      totalRateSeconds += seconds;
-    }
-    rss.push(Deno.memoryUsage().rss);
+    const eventsPerSecond = (counters.received - previous.received) / seconds;
+    peakRate = Math.max(peakRate, eventsPerSecond);
+    const memory = memoryOf(child.pid);
+    rss.push(memory.rss);
     console.log(
       `  ${((now - started) / 1000).toFixed(0).padStart(4)} s: ${
         formatCount(eventsPerSecond).padStart(6)
       } ev/s aggregated, ${
         ((updates - previous.updates) / seconds).toFixed(1)
-      } updates/s to the page, lost on wire ${stats.lost}, dropped ${stats.dropped}, sender sent ${senderStats.sent} dropped ${senderStats.dropped}, frames kept ${stats.frames}; ${memoryLine()}`,
+      } updates/s to the page, lost on wire ${counters.lost}, dropped ${counters.dropped}, ` +
+        `sender sent ${senderStats.sent} dropped ${senderStats.dropped}; RSS ` +
+        `${memory.rss.toFixed(0)} MB (private ${memory.private.toFixed(0)})`,
     );
-    previous = { at: now, events: stats.events, updates };
+    previous = { at: now, received: counters.received, updates };
   }
+  const elapsed = (performance.now() - started) / 1000;
   sender.kill("SIGTERM");
   await sender.status;
   await senderLines;
   socket.close();
-  const final = dashboard.stats();
-  await dashboard.close();
+  child.kill("SIGTERM");
+  await child.status;
+  await reading;
+  const final = lastCounters(output);
   const firstHalf = rss.slice(0, Math.ceil(rss.length / 2));
   const secondHalf = rss.slice(Math.ceil(rss.length / 2));
-  const max = (list: number[]) => Math.max(...list);
+  const max = (list: number[]) => list.length ? Math.max(...list) : 0;
+  const peak = max(rss);
   console.log(
-    `through the wire: ${formatCount(totalRateEvents / Math.max(1, totalRateSeconds))} ev/s ` +
-      `mean, ${formatCount(peakRate)} ev/s best interval; ${final.events} events, ` +
-      `${final.lost} lost on the wire, ${final.dropped} dropped, ${updates} page updates (${
+    `through the wire, ${label}: ${formatCount(final.received / elapsed)} ev/s mean, ` +
+      `${formatCount(peakRate)} ev/s best interval; ${final.received} events, ${final.lost} lost ` +
+      `on the wire, ${final.dropped} dropped, ${updates} page updates (${
         (updateBytes / Math.max(1, updates) / 1024).toFixed(1)
-      } KiB each on average), ${final.skipped} held back; ` +
-      `rss max first half ${mib(max(firstHalf))}, second half ${
-        mib(secondHalf.length ? max(secondHalf) : 0)
-      }`,
+      } KiB each on average); RSS max first half ${max(firstHalf).toFixed(0)} MB, second half ` +
+      `${max(secondHalf).toFixed(0)} MB`,
   );
-  const peak = max(rss) / 2 ** 20;
   console.log(
-    `through the wire: targets: every event aggregated (0 lost, 0 dropped here or at the ` +
-      `sender): ${
+    `through the wire, ${label}: targets: every event aggregated (0 lost, 0 dropped in the ` +
+      `dashboard or at the sender): ${
         verdict(final.lost === 0 && final.dropped === 0 && senderStats.dropped === 0)
-      }; peak RSS ${peak.toFixed(0)} MB (this process: the dashboard and the page's socket) ` +
-      `≤ ${SINK_RSS_MB} MB like every sink: ${verdict(peak <= SINK_RSS_MB)}`,
+      }; peak RSS ${peak.toFixed(0)} MB ≤ ${SINK_RSS_MB} MB like every sink: ${
+        verdict(peak <= SINK_RSS_MB)
+      }`,
   );
 }
 
@@ -245,11 +283,12 @@ if (values.send !== undefined) {
   inProcess(seconds, "decoded");
   inProcess(seconds, "undecoded");
   if (!values["skip-wire"]) {
-    await throughWire(
-      parseDuration(values.duration!, "duration"),
-      parseDuration(values.interval!, "interval"),
-      rate,
-    );
+    const durationMs = parseDuration(values.duration!, "duration");
+    const intervalMs = parseDuration(values.interval!, "interval");
+    // With the flags of the store sink's unit, as a dashboard deployed beside it would run.
+    const sinkFlags = unitV8Flags("eventstorm-sink-store.service");
+    await throughWire(durationMs, intervalMs, rate, `V8 flags ${sinkFlags}`, sinkFlags);
+    await throughWire(durationMs, intervalMs, rate, "V8 defaults", undefined);
   }
   Deno.exit(0);
 }
