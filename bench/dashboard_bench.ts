@@ -18,6 +18,7 @@ import { DashboardAggregator } from "@eventstorm/sink-dashboard";
 import { DemoEvents } from "@eventstorm/source-demo";
 import { memoryOf, unitV8Flags } from "./memory.ts";
 import { verdict } from "./verdict.ts";
+import { cli, waitFor, watch } from "../tests/helpers.ts";
 
 const BATCH = 1000;
 const DISTINCT_BATCHES = 64;
@@ -145,32 +146,23 @@ async function throughWire(
   label: string,
   v8Flags: string | undefined,
 ): Promise<void> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      new URL("../cli.ts", import.meta.url).pathname,
+  const dashboard = watch(cli(
+    [
       ...["sink", "dashboard", "--listen", "127.0.0.1:0", "--from", "@tcp://127.0.0.1:*"],
       ...["--stats-interval", "1s", "--stats-to", "none"],
     ],
-    env: v8Flags === undefined ? undefined : { DENO_V8_FLAGS: v8Flags },
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let output = "";
-  // Both streams, as they come: the stats lines and the page's address.
-  const reading = Promise.all([child.stdout, child.stderr].map(async (stream) => {
-    for await (const text of stream.pipeThrough(new TextDecoderStream())) output += text;
-  }));
-  const startBy = performance.now() + 60_000;
-  let ports: { collector: string; page: string } | undefined;
-  while (ports === undefined) {
-    if (performance.now() > startBy) throw new Error(`the dashboard did not start: ${output}`);
-    await new Promise((r) => setTimeout(r, 50));
-    const collector = /receiving from @tcp:\/\/127\.0\.0\.1:(\d+)/.exec(output)?.[1];
-    const page = /dashboard: http:\/\/127\.0\.0\.1:(\d+)\//.exec(output)?.[1];
-    if (collector && page) ports = { collector, page };
-  }
+    { env: v8Flags === undefined ? undefined : { DENO_V8_FLAGS: v8Flags } },
+  ));
+  // Where it took its ports: the collector's on stderr, the page's on stdout.
+  const portIn = (pattern: RegExp) => pattern.exec(dashboard.stderr() + dashboard.stdout())?.[1];
+  const collectorPattern = /receiving from @tcp:\/\/127\.0\.0\.1:(\d+)/;
+  const pagePattern = /dashboard: http:\/\/127\.0\.0\.1:(\d+)\//;
+  await waitFor(
+    () => portIn(collectorPattern) !== undefined && portIn(pagePattern) !== undefined,
+    "the dashboard to start",
+    60_000,
+  );
+  const ports = { collector: portIn(collectorPattern)!, page: portIn(pagePattern)! };
   let updates = 0;
   let updateBytes = 0;
   const socket = new WebSocket(`ws://127.0.0.1:${ports.page}/ws`);
@@ -216,11 +208,11 @@ async function throughWire(
   while (performance.now() - started < durationMs) {
     await new Promise((r) => setTimeout(r, intervalMs));
     const now = performance.now();
-    const counters = lastCounters(output);
+    const counters = lastCounters(dashboard.stderr());
     const seconds = (now - previous.at) / 1000;
     const eventsPerSecond = (counters.received - previous.received) / seconds;
     peakRate = Math.max(peakRate, eventsPerSecond);
-    const memory = memoryOf(child.pid);
+    const memory = memoryOf(dashboard.child.pid);
     rss.push(memory.rss);
     console.log(
       `  ${((now - started) / 1000).toFixed(0).padStart(4)} s: ${
@@ -238,10 +230,8 @@ async function throughWire(
   await sender.status;
   await senderLines;
   socket.close();
-  child.kill("SIGTERM");
-  await child.status;
-  await reading;
-  const final = lastCounters(output);
+  dashboard.child.kill("SIGTERM");
+  const final = lastCounters((await dashboard.finish()).stderr);
   const firstHalf = rss.slice(0, Math.ceil(rss.length / 2));
   const secondHalf = rss.slice(Math.ceil(rss.length / 2));
   const max = (list: number[]) => list.length ? Math.max(...list) : 0;
