@@ -32,7 +32,7 @@ async function startSink(
   endpoints: string,
   topics?: string[],
 ) {
-  const sink = await runSink(backend, endpoints, { collector: { endpoints, topics } });
+  const sink = await runSink(backend, endpoints, { collector: { topics } });
   started.push(sink);
   return sink;
 }

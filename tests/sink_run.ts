@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { Emitter } from "@eventstorm/core";
+import { type CollectorOptions, Emitter } from "@eventstorm/core";
 import {
   type SinkBackend,
   SinkRunner,
@@ -23,6 +23,11 @@ export interface RunningSink {
   stop(): Promise<SinkStats>;
 }
 
+/** A runner's options, the collector's given without the endpoints `runSink` takes. */
+export type RunSinkOptions = Partial<Omit<SinkRunnerOptions, "collector">> & {
+  collector?: Omit<CollectorOptions, "endpoints">;
+};
+
 /**
  * Opens `backend` behind a runner subscribed at `endpoints` and runs it.
  *
@@ -35,7 +40,7 @@ export interface RunningSink {
 export async function runSink(
   backend: SinkBackend,
   endpoints: string,
-  options: Partial<SinkRunnerOptions> = {},
+  options: RunSinkOptions = {},
 ): Promise<RunningSink> {
   const runner = new SinkRunner(backend, {
     ...options,
