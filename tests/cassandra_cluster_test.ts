@@ -9,31 +9,35 @@ import { Emitter, type Event } from "@eventstorm/core";
 import { CASSANDRA_DEFAULTS, CassandraBackend } from "@eventstorm/sink-cassandra";
 import { cqlReader } from "./cql_reader.ts";
 import { inCI, runScript, unavailable } from "./db_server.ts";
-import { CLUSTER_DIR, lockCluster } from "./cluster_lock.ts";
+import { CLUSTER_DIR, CLUSTER_PORT, lockCluster } from "./cluster_lock.ts";
 import { cli, sleep, startRouter, waitFor } from "./helpers.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
-const PORT = Number(Deno.env.get("EVENTSTORM_CASSANDRA_CLUSTER_PORT") ?? "29042");
-const DIR = CLUSTER_DIR;
-const contactPoints = [`127.0.0.1:${PORT}`, `127.0.0.2:${PORT}`];
+const contactPoints = [`127.0.0.1:${CLUSTER_PORT}`, `127.0.0.2:${CLUSTER_PORT}`];
 const RF2 = "{'class': 'SimpleStrategy', 'replication_factor': 2}";
 
 const missing = await unavailable("cassandra.sh");
 if (missing && !inCI) console.warn(`cassandra_cluster_test: ignoring, ${missing}`);
 const ignore = missing !== undefined && !inCI;
 // Held until the last test: this file stops and kills nodes, which the fleet test must not see.
-const lock = ignore ? undefined : await lockCluster(DIR);
+const lock = ignore ? undefined : await lockCluster(CLUSTER_DIR);
 
 /** Starts the cluster, or the nodes of it that are not running; reuses what runs. */
 async function clusterStart(): Promise<void> {
-  const result = await runScript("cassandra.sh", ["cluster", "start", DIR, String(PORT), "2"]);
+  const result = await runScript("cassandra.sh", [
+    "cluster",
+    "start",
+    CLUSTER_DIR,
+    String(CLUSTER_PORT),
+    "2",
+  ]);
   if (!result.ok) throw new Error(`cassandra.sh cluster start failed:\n${result.output}`);
   console.error(result.output.trim());
 }
 
 async function nodePid(node: number): Promise<number> {
-  const result = await runScript("cassandra.sh", ["cluster", "pid", DIR, String(node)]);
+  const result = await runScript("cassandra.sh", ["cluster", "pid", CLUSTER_DIR, String(node)]);
   if (!result.ok) throw new Error(result.output);
   return Number(result.output.trim());
 }
@@ -329,7 +333,7 @@ Deno.test({
     await reader.close();
     try {
       if (inCI) {
-        const result = await runScript("cassandra.sh", ["cluster", "stop", DIR]);
+        const result = await runScript("cassandra.sh", ["cluster", "stop", CLUSTER_DIR]);
         assert.ok(result.ok, result.output);
       }
     } finally {

@@ -8,6 +8,11 @@
 import { dirname, join } from "node:path";
 import { buildCache } from "./helpers.ts";
 
+/** The shared cluster's CQL port, on 127.0.0.1 and 127.0.0.2. */
+export const CLUSTER_PORT: number = Number(
+  Deno.env.get("EVENTSTORM_CASSANDRA_CLUSTER_PORT") ?? "29042",
+);
+
 /**
  * The shared cluster's directory: the user's cache (as scripts/cassandra.sh keeps Cassandra
  * itself), not the temporary directory, because it outlives every run on purpose so a rerun reuses

@@ -22,13 +22,11 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { inCI, runScript, unavailable } from "./db_server.ts";
 import { cqlReader } from "./cql_reader.ts";
-import { CLUSTER_DIR, lockCluster } from "./cluster_lock.ts";
+import { CLUSTER_DIR, CLUSTER_PORT, lockCluster } from "./cluster_lock.ts";
 import { CLI, sleep, waitFor } from "./helpers.ts";
 import { LogTime } from "../cli/demo/log_time.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
-const PORT = Number(Deno.env.get("EVENTSTORM_CASSANDRA_CLUSTER_PORT") ?? "29042");
-const DIR = CLUSTER_DIR;
 const RF2 = "{'class': 'SimpleStrategy', 'replication_factor': 2}";
 const HOSTS = 8;
 /** Lines per second each host writes; a few hundred at most on 2 shared cores. */
@@ -154,8 +152,14 @@ Deno.test({
   fn: async () => {
     if (missing) throw new Error(missing);
     // The cluster test stops and kills nodes of the same cluster: never at the same time.
-    const lock = await lockCluster(DIR);
-    const started = await runScript("cassandra.sh", ["cluster", "start", DIR, String(PORT), "2"]);
+    const lock = await lockCluster(CLUSTER_DIR);
+    const started = await runScript("cassandra.sh", [
+      "cluster",
+      "start",
+      CLUSTER_DIR,
+      String(CLUSTER_PORT),
+      "2",
+    ]);
     if (!started.ok) {
       lock.release();
       throw new Error(`cassandra.sh cluster start failed:\n${started.output}`);
@@ -167,7 +171,7 @@ Deno.test({
     const names = [...hostNames, "r1", "r2", "sinks"];
     const dir = await Deno.makeTempDir({ prefix: "fleet_" });
     const keyspace = `f${crypto.randomUUID().replaceAll("-", "").slice(0, 10)}`;
-    const reader = cqlReader([`127.0.0.1:${PORT}`, `127.0.0.2:${PORT}`]);
+    const reader = cqlReader([`127.0.0.1:${CLUSTER_PORT}`, `127.0.0.2:${CLUSTER_PORT}`]);
     const procs: Proc[] = [];
     let proxy: Deno.Listener | undefined;
     try {
@@ -176,10 +180,10 @@ Deno.test({
       const address = new Map(
         up.output.trim().split("\n").map((line) => line.split(" ") as [string, string]),
       );
-      proxy = forward({ transport: "tcp", hostname: `${net}.1`, port: PORT }, {
+      proxy = forward({ transport: "tcp", hostname: `${net}.1`, port: CLUSTER_PORT }, {
         transport: "tcp",
         hostname: "127.0.0.1",
-        port: PORT,
+        port: CLUSTER_PORT,
       });
 
       const routers = ["r1", "r2"].map((name) =>
@@ -201,7 +205,7 @@ Deno.test({
           [
             "sink",
             "cassandra",
-            ...["--contact-points", `${net}.1:${PORT}`],
+            ...["--contact-points", `${net}.1:${CLUSTER_PORT}`],
             ...["--keyspace", keyspace, "--table", "fleet", "--replication", RF2],
             ...["--consistency", "quorum", "--timeout", "5s", "--batch-size", "200"],
             ...[
@@ -389,7 +393,7 @@ Deno.test({
       await (await reader.client()).execute(`DROP KEYSPACE IF EXISTS ${keyspace}`).catch(() => {});
       await reader.close();
       await Deno.remove(dir, { recursive: true }).catch(() => {});
-      if (inCI) await runScript("cassandra.sh", ["cluster", "stop", DIR]);
+      if (inCI) await runScript("cassandra.sh", ["cluster", "stop", CLUSTER_DIR]);
       lock.release();
     }
     const left = await new Deno.Command("ip", { args: ["netns", "list"] }).output();
