@@ -63,6 +63,12 @@ export interface CollectorOptions {
    * else 0: lost at once). See docs/protocol.md, section 5.
    */
   gapHoldMs?: number;
+  /**
+   * Milliseconds now, read by the stream checks that depend on time (how far an
+   * index may jump, how long a gap waits); `Date.now` by default. Tests that must
+   * judge messages as the collector does give both the same clock.
+   */
+  clock?: () => number;
 }
 
 /** Events of one message. */
@@ -175,6 +181,7 @@ export class Collector {
     // leaves may be filled by the other, late, so it waits before it is lost.
     this.#tracker = new SequenceTracker({
       gapHoldMs: options.gapHoldMs ?? (endpoints.length > 1 ? GAP_HOLD_MS : 0),
+      clock: options.clock,
     });
     this.#ownsContext = options.context === undefined;
     this.#context = options.context ?? new ZmqContext();
