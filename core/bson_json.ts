@@ -34,6 +34,12 @@ const COLON = 0x3a;
 const MAX_DEPTH = 90;
 const TWO_21 = 2 ** 21;
 const HEX = "0123456789abcdef";
+// A byte repeated in the four lanes of a 32-bit word, for the scan in #string.
+const ONES = 0x01010101;
+const SPACES = 0x20202020;
+const QUOTES = 0x22222222;
+const BACKSLASHES = 0x5c5c5c5c;
+const HIGH_BITS = 0x80808080;
 const SHORT_ESCAPES: Record<number, number> = { 8: 0x62, 9: 0x74, 10: 0x6e, 12: 0x66, 13: 0x72 };
 
 const KEY_TYPE = [0x74, 0x79, 0x70, 0x65];
@@ -389,8 +395,21 @@ export class EventTranscoder {
     let n = this.#length;
     out[n++] = QUOTE;
     // Most strings need no escape: find the first byte that does, copy up to it at once.
+    // Four bytes per step first: a lane of the word is flagged when its byte is below
+    // 0x20 or equal to a quote or a backslash (lanes after a flagged one may be flagged
+    // too, which only hands them to the byte loop). Bytes past ASCII are never flagged.
     let plain = start;
     let bits = 0;
+    const view = this.#view;
+    while (plain + 4 <= end) {
+      const word = view.getUint32(plain, true);
+      const quotes = word ^ QUOTES, backslashes = word ^ BACKSLASHES;
+      const flagged = ((word - SPACES) & ~word) | ((quotes - ONES) & ~quotes) |
+        ((backslashes - ONES) & ~backslashes);
+      if (flagged & HIGH_BITS) break;
+      bits |= word;
+      plain += 4;
+    }
     while (plain < end) {
       const byte = body[plain];
       if (byte < 0x20 || byte === QUOTE || byte === BACKSLASH) break;
@@ -423,7 +442,7 @@ export class EventTranscoder {
     }
     out[n++] = QUOTE;
     this.#length = n;
-    if (bits & 0x80) this.#beyondAscii = true;
+    if (bits & HIGH_BITS) this.#beyondAscii = true;
   }
 
   /** Writes a string known to be ASCII. */

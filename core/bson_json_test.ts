@@ -243,3 +243,27 @@ Deno.test("transcoder: envelope leaves the JSON as UTF-8 bytes; bad UTF-8 in a k
     assert.equal(rowOf(transcoder, broken, 0, broken.length, "a.b", null), undefined, text);
   }
 });
+
+Deno.test("transcoder: an escape, a byte past ASCII or bad UTF-8 is found at every place in a string", () => {
+  // The scan reads four bytes at a time: each special byte at each place of strings of
+  // each length, so that every lane of a word and the bytes after the last word are hit.
+  const transcoder = new EventTranscoder();
+  const specials = ['"', "\\", "\n", "\u0000", "\u001f", " ", "~", "é", "✓", "𝄞"];
+  for (let length = 1; length <= 13; length++) {
+    for (let place = 0; place < length; place++) {
+      for (const special of [...specials, "bad"]) {
+        const text = "a".repeat(place) + (special === "bad" ? "é" : special) +
+          "b".repeat(length - place - 1);
+        let bytes = BSON.serialize({ type: "a.b", time: new Date(0), host: "h", s: text });
+        if (special === "bad") {
+          bytes = bytes.slice();
+          bytes[Buffer.from(bytes).indexOf("é") + 1] = 0x41; // 0xc3 0x41: not UTF-8
+        }
+        const what = `${JSON.stringify(special)} at ${place} of ${length}`;
+        const row = rowOf(transcoder, bytes, 0, bytes.length, "a.b", null);
+        if (special === "bad") assert.equal(row, undefined, what);
+        else assert.equal(row?.data, JSON.stringify({ s: text }), what);
+      }
+    }
+  }
+});
