@@ -9,31 +9,28 @@ import { Emitter, type Event } from "@eventstorm/core";
 import { CASSANDRA_DEFAULTS, CassandraBackend } from "@eventstorm/sink-cassandra";
 import { cqlReader } from "./cql_reader.ts";
 import { inCI, runScript, unavailable } from "./db_server.ts";
-import { CLUSTER_DIR, CLUSTER_PORT, lockCluster } from "./cluster_lock.ts";
+import {
+  CLUSTER_CONTACT_POINTS as contactPoints,
+  CLUSTER_DIR,
+  lockCluster,
+  startCluster,
+  stopCluster,
+} from "./shared_cluster.ts";
 import { cli, sleep, startRouter, waitFor } from "./helpers.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
-const contactPoints = [`127.0.0.1:${CLUSTER_PORT}`, `127.0.0.2:${CLUSTER_PORT}`];
 const RF2 = "{'class': 'SimpleStrategy', 'replication_factor': 2}";
 
 const missing = await unavailable("cassandra.sh");
 if (missing && !inCI) console.warn(`cassandra_cluster_test: ignoring, ${missing}`);
 const ignore = missing !== undefined && !inCI;
 // Held until the last test: this file stops and kills nodes, which the fleet test must not see.
-const lock = ignore ? undefined : await lockCluster(CLUSTER_DIR);
+const lock = ignore ? undefined : await lockCluster();
 
 /** Starts the cluster, or the nodes of it that are not running; reuses what runs. */
 async function clusterStart(): Promise<void> {
-  const result = await runScript("cassandra.sh", [
-    "cluster",
-    "start",
-    CLUSTER_DIR,
-    String(CLUSTER_PORT),
-    "2",
-  ]);
-  if (!result.ok) throw new Error(`cassandra.sh cluster start failed:\n${result.output}`);
-  console.error(result.output.trim());
+  console.error((await startCluster()).trim());
 }
 
 async function nodePid(node: number): Promise<number> {
@@ -333,7 +330,7 @@ Deno.test({
     await reader.close();
     try {
       if (inCI) {
-        const result = await runScript("cassandra.sh", ["cluster", "stop", CLUSTER_DIR]);
+        const result = await stopCluster();
         assert.ok(result.ok, result.output);
       }
     } finally {

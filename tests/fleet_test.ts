@@ -22,7 +22,13 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { inCI, runScript, unavailable } from "./db_server.ts";
 import { cqlReader } from "./cql_reader.ts";
-import { CLUSTER_DIR, CLUSTER_PORT, lockCluster } from "./cluster_lock.ts";
+import {
+  CLUSTER_CONTACT_POINTS,
+  CLUSTER_PORT,
+  lockCluster,
+  startCluster,
+  stopCluster,
+} from "./shared_cluster.ts";
 import { CLI, sleep, waitFor } from "./helpers.ts";
 import { LogTime } from "../cli/demo/log_time.ts";
 
@@ -152,17 +158,12 @@ Deno.test({
   fn: async () => {
     if (missing) throw new Error(missing);
     // The cluster test stops and kills nodes of the same cluster: never at the same time.
-    const lock = await lockCluster(CLUSTER_DIR);
-    const started = await runScript("cassandra.sh", [
-      "cluster",
-      "start",
-      CLUSTER_DIR,
-      String(CLUSTER_PORT),
-      "2",
-    ]);
-    if (!started.ok) {
+    const lock = await lockCluster();
+    try {
+      await startCluster();
+    } catch (error) {
       lock.release();
-      throw new Error(`cassandra.sh cluster start failed:\n${started.output}`);
+      throw error;
     }
 
     const prefix = `esf${Deno.pid % 100000}`;
@@ -171,7 +172,7 @@ Deno.test({
     const names = [...hostNames, "r1", "r2", "sinks"];
     const dir = await Deno.makeTempDir({ prefix: "fleet_" });
     const keyspace = `f${crypto.randomUUID().replaceAll("-", "").slice(0, 10)}`;
-    const reader = cqlReader([`127.0.0.1:${CLUSTER_PORT}`, `127.0.0.2:${CLUSTER_PORT}`]);
+    const reader = cqlReader(CLUSTER_CONTACT_POINTS);
     const procs: Proc[] = [];
     let proxy: Deno.Listener | undefined;
     try {
@@ -393,7 +394,7 @@ Deno.test({
       await (await reader.client()).execute(`DROP KEYSPACE IF EXISTS ${keyspace}`).catch(() => {});
       await reader.close();
       await Deno.remove(dir, { recursive: true }).catch(() => {});
-      if (inCI) await runScript("cassandra.sh", ["cluster", "stop", CLUSTER_DIR]);
+      if (inCI) await stopCluster();
       lock.release();
     }
     const left = await new Deno.Command("ip", { args: ["netns", "list"] }).output();
