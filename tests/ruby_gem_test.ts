@@ -48,11 +48,73 @@ Deno.test({
   ...opts,
   fn: async () => {
     assert.equal(missing, undefined, missing);
-    const out = await run("rspec", ["--format", "progress"]);
+    // rake spec builds the C writer (ext/eventstorm) into lib/ first, as gem install does.
+    const out = await run("rake", ["spec", "SPEC_OPTS=--format progress"]);
     assert.ok(out.success, `rspec failed:\n${out.text}`);
     const summary = out.text.match(/(\d+) examples?, 0 failures/);
     assert.ok(summary, `no RSpec summary in:\n${out.text}`);
     assert.ok(Number(summary[1]) >= 50, `only ${summary[1]} examples ran`);
+  },
+});
+
+Deno.test({
+  name: "ruby gem: the C writer's specs pass under ASan and UBSan (0 reports)",
+  ignore,
+  ...opts,
+  fn: async () => {
+    assert.equal(missing, undefined, missing);
+    const dir = await Deno.makeTempDir({ prefix: "eventstorm-asan-" });
+    try {
+      const sanitize = "-fsanitize=address,undefined -fno-sanitize-recover=undefined";
+      const configured = await new Deno.Command("ruby", {
+        args: [`${gemDir}ext/eventstorm/extconf.rb`],
+        cwd: dir,
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.ok(configured.success, decoder.decode(configured.stderr));
+      const made = await new Deno.Command("make", {
+        args: [`CFLAGS=-O1 -g -fPIC -fno-omit-frame-pointer ${sanitize}`, `LDFLAGS=${sanitize}`],
+        cwd: dir,
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.ok(made.success, decoder.decode(made.stderr));
+      await Deno.mkdir(`${dir}/lib/eventstorm`, { recursive: true });
+      await Deno.rename(`${dir}/native.so`, `${dir}/lib/eventstorm/native.so`);
+      const runtime = async (name: string) =>
+        (await run("gcc", [`-print-file-name=${name}`])).text.trim();
+      // Ruby itself is not instrumented: the runtimes go in first, and its leaks at exit are its own.
+      const env = {
+        LD_PRELOAD: `${await runtime("libasan.so")}:${await runtime("libubsan.so")}`,
+        ASAN_OPTIONS: "detect_leaks=0",
+        UBSAN_OPTIONS: "print_stacktrace=1",
+        CI: "true",
+      };
+      const loadPath = ["-I", `${dir}/lib`, "-I", `${gemDir}lib`];
+      const loaded = await run("ruby", [
+        ...loadPath,
+        "-e",
+        'require "eventstorm/rack"; puts $LOADED_FEATURES.grep(/eventstorm.native\\.so$/)',
+      ], env);
+      assert.equal(loaded.text.trim(), `${dir}/lib/eventstorm/native.so`, loaded.text);
+      const out = await run("ruby", [
+        ...loadPath,
+        "-S",
+        "rspec",
+        "spec/native_spec.rb",
+        "spec/rack_spec.rb",
+        "-e",
+        "native writer",
+        "-e",
+        "byte for byte",
+      ], env);
+      assert.ok(out.success, `rspec under ASan failed:\n${out.text}`);
+      assert.match(out.text, /5 examples, 0 failures/);
+      assert.doesNotMatch(out.text, /AddressSanitizer|runtime error/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
   },
 });
 
@@ -74,11 +136,15 @@ Deno.test({
       const loaded = await run("ruby", [
         "-e",
         'gem "eventstorm"; require "eventstorm/rack"; ' +
-        "puts $LOADED_FEATURES.grep(/eventstorm\\.rb$/); puts Eventstorm::Emitter.name",
+        "puts $LOADED_FEATURES.grep(/eventstorm(\\.rb|\\/native\\.so)$/); " +
+        'puts Eventstorm::Emitter.name; puts "native #{Eventstorm::Rack.native?}"',
       ], env);
       assert.ok(loaded.success, `the installed gem does not load:\n${loaded.text}`);
       assert.ok(loaded.text.includes(`${dir}/home/gems/eventstorm-`), loaded.text);
       assert.match(loaded.text, /Eventstorm::Emitter/);
+      // gem install compiled the C writer, and the installed gem loads it.
+      assert.match(loaded.text, /\/home\/(gems|extensions)\/.*eventstorm\/native\.so/);
+      assert.match(loaded.text, /native true/);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
