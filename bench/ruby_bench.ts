@@ -6,7 +6,8 @@
  * that does nothing, the middleware's worst case, and one that renders a small page; and, with
  * wrk, their latency at a moderate load (one connection, then four), without and with the
  * middleware. Puma's heap is sized at start (HEAP_SLOTS) in every case; the page app is also
- * run once per round with Ruby's default heap, for reference.
+ * run once per round with Ruby's default heap, for reference. Puma runs on one core and
+ * everything else (ab, wrk, the router, this process) on the other (see pinCores).
  *
  *   deno run -A bench/ruby_bench.ts [--events N] [--requests N] [--rounds N]
  *
@@ -55,7 +56,7 @@ async function waitForPort(port: number): Promise<void> {
 }
 
 /** What the bench app runs in front of itself. */
-type RackCase = "bare" | "eventstorm" | "common logger";
+type RackCase = "bare" | "eventstorm" | "eventstorm, Ruby writer" | "common logger";
 /** The app: a fixed 27-byte JSON body, or an HTML page rendered from an ERB template. */
 type RackApp = "json" | "page";
 /** Puma's Ruby heap: made room for at start (HEAP_SLOTS), or Ruby's default. */
@@ -138,6 +139,7 @@ async function latencyRound(url: string, script: string, connections: number): P
  * LATENCY_CONNECTIONS).
  */
 async function rackRound(
+  pinned: boolean,
   app: RackApp,
   rackCase: RackCase,
   heap: Heap,
@@ -151,12 +153,21 @@ async function rackRound(
   env.BENCH_APP = app;
   if (heap === "sized") env.RUBY_GC_HEAP_INIT_SLOTS = String(HEAP_SLOTS);
   const emittedFile = `${logDir}/emitted`;
-  if (rackCase === "eventstorm") {
-    Object.assign(env, { EVENTSTORM_TO: sendTo, EVENTSTORM_EMITTED: emittedFile });
-  }
+  const emits = rackCase.startsWith("eventstorm");
+  if (emits) Object.assign(env, { EVENTSTORM_TO: sendTo, EVENTSTORM_EMITTED: emittedFile });
+  if (rackCase === "eventstorm, Ruby writer") env.EVENTSTORM_NATIVE = "0";
   if (rackCase === "common logger") env.COMMON_LOG = `${logDir}/access.log`;
-  const puma = new Deno.Command("puma", {
-    args: ["-t", "4:4", "-e", "production", "-b", `tcp://127.0.0.1:${port}`, `${gem}bench/app.ru`],
+  const [command, args] = pumaCommand(pinned, [
+    "-t",
+    "4:4",
+    "-e",
+    "production",
+    "-b",
+    `tcp://127.0.0.1:${port}`,
+    `${gem}bench/app.ru`,
+  ]);
+  const puma = new Deno.Command(command, {
+    args,
     env,
     clearEnv: true,
     stdout: "null",
@@ -195,8 +206,8 @@ async function rackRound(
     }
     await stop();
     // Every request the middleware saw, the latency round's too: the count the router must reach.
-    const emitted = rackCase === "eventstorm" ? Number(await Deno.readTextFile(emittedFile)) : 0;
-    if (rackCase === "eventstorm") await Deno.remove(emittedFile);
+    const emitted = emits ? Number(await Deno.readTextFile(emittedFile)) : 0;
+    if (emits) await Deno.remove(emittedFile);
     return { rate, cpu, latency, emitted };
   } finally {
     await stop();
@@ -243,10 +254,55 @@ function printLatency(bare: Latency[], withIt: Latency[], connections: number): 
   );
 }
 
+/**
+ * Builds the gem's C writer (rake compile, as gem install would) for the Puma rounds to load;
+ * says which writer they use.
+ */
+async function nativeWriter(): Promise<string> {
+  const built = await new Deno.Command("rake", { args: ["compile"], cwd: gem, stdout: "null" })
+    .output();
+  const loaded = await new Deno.Command("ruby", {
+    args: ["-I", `${gem}lib`, "-e", 'require "eventstorm/rack"; print Eventstorm::Rack.native?'],
+    stdout: "piped",
+  }).output();
+  if (new TextDecoder().decode(loaded.stdout) === "true") return "in C (ext/eventstorm)";
+  const why = new TextDecoder().decode(built.stderr).trim().split("\n").at(-1);
+  return `in Ruby: the C writer did not build${why ? ` (${why})` : ""}`;
+}
+
+/**
+ * Gives Puma core 0 and moves this process, and so the router, ab and wrk it starts, to core 1,
+ * as if they were other hosts; false (nothing moved) on one core or without taskset. Sharing
+ * Puma's cores, they made its CPU per request vary between rounds of one case far more than
+ * the middleware costs (JSON app: 137-187 µs a round unpinned, 91-97 µs pinned, in one run),
+ * and a client that reads a response on Puma's core delays the next request. Puma's Ruby runs
+ * on one core at a time anyway (the GVL); pinned it also runs faster, so the same cost of the
+ * middleware is a larger share of a request.
+ */
+async function pinCores(): Promise<boolean> {
+  if (navigator.hardwareConcurrency < 2) return false;
+  try {
+    const moved = await new Deno.Command("taskset", {
+      args: ["-a", "-p", "-c", "1", String(Deno.pid)],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return moved.success;
+  } catch {
+    return false;
+  }
+}
+
+/** Puma's command: on core 0 when the cores are pinned. */
+function pumaCommand(pinned: boolean, args: string[]): [string, string[]] {
+  return pinned ? ["taskset", ["-c", "0", "puma", ...args]] : ["puma", args];
+}
+
 /** The cases of each app, run in turn, round after round. */
 const RACK_RUNS: { app: RackApp; rackCase: RackCase; heap: Heap }[] = [
   { app: "json", rackCase: "bare", heap: "sized" },
   { app: "json", rackCase: "eventstorm", heap: "sized" },
+  { app: "json", rackCase: "eventstorm, Ruby writer", heap: "sized" },
   { app: "json", rackCase: "common logger", heap: "sized" },
   { app: "page", rackCase: "bare", heap: "sized" },
   { app: "page", rackCase: "eventstorm", heap: "sized" },
@@ -258,6 +314,8 @@ async function rackBench(): Promise<void> {
   // The middleware's events go through the project's router to a collector that counts
   // them from the message headers without decoding: the receiving side costs this machine
   // little, as a sink on another host would.
+  const writer = await nativeWriter();
+  const pinned = await pinCores();
   const router = await startCountingRouter();
   const logDir = await Deno.makeTempDir({ prefix: "ruby_bench_" });
   let expected = 0;
@@ -276,12 +334,13 @@ async function rackBench(): Promise<void> {
       // Every other round in reverse, so that no case always runs after the same one.
       for (const run of round % 2 === 0 ? measured : measured.toReversed()) {
         const { rate, cpu, latency, emitted } = await rackRound(
+          pinned,
           run.app,
           run.rackCase,
           run.heap,
           router.sources,
           logDir,
-          wrk && run.rackCase !== "common logger" && run.heap === "sized"
+          wrk && (run.rackCase === "bare" || run.rackCase === "eventstorm") && run.heap === "sized"
             ? latencyScript
             : undefined,
         );
@@ -311,7 +370,11 @@ async function rackBench(): Promise<void> {
     `Rack apps under Puma (4 threads, RUBY_GC_HEAP_INIT_SLOTS=${HEAP_SLOTS} unless said), ` +
       `ab -k -c 4, ${requests} requests, best of ${rounds}; ` +
       `http.hit received through the router: ${router.received()} of ${expected}, ` +
-      `lost ${router.lost()}`,
+      `lost ${router.lost()}; events written ${writer}; ${
+        pinned
+          ? "Puma on core 0, ab, wrk and the router on core 1"
+          : "Puma, ab, wrk and the router share the cores (taskset or a second core is missing)"
+      }`,
   );
   const apps: [RackApp, string][] = [
     ["json", "a fixed 27-byte JSON body (the worst case: the app does nothing)"],
@@ -351,6 +414,13 @@ async function rackBench(): Promise<void> {
     } µs`,
   );
   if (!wrk) console.log("  latency: not measured, wrk is not installed (scripts/clients.sh)");
+  console.log(
+    `  for reference, the JSON app with the middleware's events written in Ruby ` +
+      `(EVENTSTORM_NATIVE=0): ${reqs("json", "eventstorm, Ruby writer")} req/s (ratio ${
+        (rate("json", "eventstorm, Ruby writer") / rate("json", "bare")).toFixed(3)
+      }), ${(cpu("json", "eventstorm, Ruby writer") - cpu("json", "bare")).toFixed(0)} µs of CPU ` +
+      `per request`,
+  );
   // The access log line a Rack app would otherwise write for a shipper to tail.
   console.log(
     `  for reference, Rack::CommonLogger writing each line of the JSON app to a file: ${
