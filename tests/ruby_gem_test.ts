@@ -14,10 +14,15 @@ const CI = Deno.env.get("CI") === "true";
 const gemDir = new URL("../sources/ruby/", import.meta.url).pathname;
 const decoder = new TextDecoder();
 
-async function run(command: string, args: string[], env: Record<string, string> = {}) {
+async function run(
+  command: string,
+  args: string[],
+  env: Record<string, string> = {},
+  cwd = gemDir,
+) {
   const out = await new Deno.Command(command, {
     args,
-    cwd: gemDir,
+    cwd,
     env,
     stdout: "piped",
     stderr: "piped",
@@ -66,20 +71,18 @@ Deno.test({
     const dir = await Deno.makeTempDir({ prefix: "eventstorm-asan-" });
     try {
       const sanitize = "-fsanitize=address,undefined -fno-sanitize-recover=undefined";
-      const configured = await new Deno.Command("ruby", {
-        args: [`${gemDir}ext/eventstorm/extconf.rb`],
-        cwd: dir,
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      assert.ok(configured.success, decoder.decode(configured.stderr));
-      const made = await new Deno.Command("make", {
-        args: [`CFLAGS=-O1 -g -fPIC -fno-omit-frame-pointer ${sanitize}`, `LDFLAGS=${sanitize}`],
-        cwd: dir,
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      assert.ok(made.success, decoder.decode(made.stderr));
+      const configured = await run("ruby", [`${gemDir}ext/eventstorm/extconf.rb`], {}, dir);
+      assert.ok(configured.success, configured.text);
+      const made = await run(
+        "make",
+        [
+          `CFLAGS=-O1 -g -fPIC -fno-omit-frame-pointer ${sanitize}`,
+          `LDFLAGS=${sanitize}`,
+        ],
+        {},
+        dir,
+      );
+      assert.ok(made.success, made.text);
       await Deno.mkdir(`${dir}/lib/eventstorm`, { recursive: true });
       await Deno.rename(`${dir}/native.so`, `${dir}/lib/eventstorm/native.so`);
       const runtime = async (name: string) =>
