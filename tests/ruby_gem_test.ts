@@ -113,7 +113,8 @@ Deno.test({
         "byte for byte",
       ], env);
       assert.ok(out.success, `rspec under ASan failed:\n${out.text}`);
-      assert.match(out.text, /5 examples, 0 failures/);
+      const ran = out.text.match(/(\d+) examples?, 0 failures/);
+      assert.ok(ran && Number(ran[1]) >= 6, `not every spec of the C writer ran:\n${out.text}`);
       assert.doesNotMatch(out.text, /AddressSanitizer|runtime error/);
     } finally {
       await Deno.remove(dir, { recursive: true });

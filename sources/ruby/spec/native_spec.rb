@@ -59,6 +59,36 @@ RSpec.describe "the native writer of Eventstorm::Rack" do
     expect(written[nil]).to be > 200
   end
 
+  it "writes the right bytes while the GC runs and compacts (short Strings' bytes move)" do
+    skip "GC.auto_compact needs Ruby 3.0" unless GC.respond_to?(:auto_compact=)
+
+    records = Array.new(30) do |i|
+      ["10.0.0.#{i % 256}", "GET", "", "/p#{i}", "q=#{i}", "HTTP/1.1", nil, "r#{i}", "ua#{i}",
+       "h#{i}", 1_700_000_000_000 + i, i / 1000.0, 200, i]
+    end
+    expected = records.map do |record|
+      ruby = batch(envelope)
+      ruby.add_packed(*hit_fields.pack_record(record))
+      ruby.body
+    end
+    was = GC.auto_compact
+    written = []
+    batches = records.map { batch(envelope) }
+    begin
+      GC.auto_compact = true
+      records.zip(batches) do |record, native|
+        GC.stress = true # every allocation collects, and compacts
+        native.append_record(hit_fields, record)
+        GC.stress = false
+        written << native.body
+      end
+    ensure
+      GC.stress = false
+      GC.auto_compact = was
+    end
+    expect(written).to eq(expected)
+  end
+
   it "leaves the Ruby path what it must judge: text not ASCII, a time receivers reject" do
     base = ["10.0.0.1", "GET", "", "/", "", "HTTP/1.1", nil, nil, "curl/8", nil,
             1_700_000_000_000, 0.25, 200, 2]

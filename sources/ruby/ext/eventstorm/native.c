@@ -25,22 +25,29 @@ enum {
 
 static ID id_round;
 
+/*
+ * A text field: its String (or nil) and length. Its bytes are read only while the event is
+ * written, after the last call that may run the GC (which may move a short String's bytes).
+ */
 typedef struct {
-  const char *bytes;
+  VALUE string;
   long length;
 } text;
 
 /* nil as "", an ASCII String as it is; 0 for what the Ruby path must judge. */
 static int ascii_text(VALUE value, text *out) {
+  out->string = value;
   if (NIL_P(value)) {
-    out->bytes = "";
     out->length = 0;
     return 1;
   }
   if (!RB_TYPE_P(value, T_STRING) || !rb_enc_str_asciionly_p(value)) return 0;
-  out->bytes = RSTRING_PTR(value);
   out->length = RSTRING_LEN(value);
   return 1;
+}
+
+static const char *bytes_of(const text *field) {
+  return NIL_P(field->string) ? "" : RSTRING_PTR(field->string);
 }
 
 typedef struct {
@@ -107,12 +114,16 @@ static long key_size(const char *key) { return (long)strlen(key) + 1; }
 
 static long string_size(int key, long length) { return key_size(STRING_KEYS[key]) + 4 + length + 1; }
 
-static char *put_string(char *at, int key, const char *bytes, long length) {
+static char *put_bytes(char *at, int key, const char *bytes, long length) {
   at = put(at, STRING_KEYS[key], key_size(STRING_KEYS[key]));
   at = put_uint32(at, (uint32_t)(length + 1));
   at = put(at, bytes, length);
   *at++ = '\0';
   return at;
+}
+
+static char *put_string(char *at, int key, const text *field) {
+  return put_bytes(at, key, bytes_of(field), field->length);
 }
 
 static long number_size(int name, const number *value) {
@@ -143,6 +154,18 @@ static VALUE append_hit(VALUE self, VALUE packed, VALUE head, VALUE host_element
   Check_Type(record, T_ARRAY);
   if (RARRAY_LEN(record) != RECORD_SLOTS) return Qnil;
 
+  VALUE millis = rb_ary_entry(record, MILLIS);
+  if (!FIXNUM_P(millis) || labs(FIX2LONG(millis)) > MAX_DATE_MS) return Qnil;
+  /* The Ruby path takes the status's to_i: only an Integer is that same number here. */
+  VALUE elapsed = rb_ary_entry(record, ELAPSED), status_value = rb_ary_entry(record, STATUS);
+  if (!RB_FLOAT_TYPE_P(elapsed) || !FIXNUM_P(status_value)) return Qnil;
+  number status, bytes, request_time;
+  if (!number_of(status_value, &status) || !number_of(rb_ary_entry(record, BYTES), &bytes) ||
+      /* Float#round(3) itself, so that the seconds are the Ruby path's to the last bit. */
+      !number_of(rb_funcall(elapsed, id_round, 1, INT2FIX(3)), &request_time)) {
+    return Qnil;
+  }
+
   text remote_addr, method, script, path, query, protocol, referer, agent, host;
   VALUE protocol_value = rb_ary_entry(record, SERVER_PROTOCOL);
   if (NIL_P(protocol_value)) protocol_value = rb_ary_entry(record, HTTP_VERSION);
@@ -155,17 +178,6 @@ static VALUE append_hit(VALUE self, VALUE packed, VALUE head, VALUE host_element
       !ascii_text(rb_ary_entry(record, HTTP_REFERER), &referer) ||
       !ascii_text(rb_ary_entry(record, HTTP_USER_AGENT), &agent) ||
       !ascii_text(rb_ary_entry(record, HTTP_HOST), &host)) {
-    return Qnil;
-  }
-  VALUE millis = rb_ary_entry(record, MILLIS);
-  if (!FIXNUM_P(millis) || labs(FIX2LONG(millis)) > MAX_DATE_MS) return Qnil;
-  /* The Ruby path takes the status's to_i: only an Integer is that same number here. */
-  VALUE elapsed = rb_ary_entry(record, ELAPSED), status_value = rb_ary_entry(record, STATUS);
-  if (!RB_FLOAT_TYPE_P(elapsed) || !FIXNUM_P(status_value)) return Qnil;
-  number status, bytes, request_time;
-  if (!number_of(status_value, &status) || !number_of(rb_ary_entry(record, BYTES), &bytes) ||
-      /* Float#round(3) itself, so that the seconds are the Ruby path's to the last bit. */
-      !number_of(rb_funcall(elapsed, id_round, 1, INT2FIX(3)), &request_time)) {
     return Qnil;
   }
 
@@ -199,36 +211,36 @@ static VALUE append_hit(VALUE self, VALUE packed, VALUE head, VALUE host_element
   at = put(at, RSTRING_PTR(head), RSTRING_LEN(head));
   at = put_uint64(at, (uint64_t)FIX2LONG(millis));
   at = put(at, RSTRING_PTR(host_element), RSTRING_LEN(host_element));
-  at = put_string(at, K_REMOTE_ADDR, remote_addr.bytes, remote_addr.length);
+  at = put_string(at, K_REMOTE_ADDR, &remote_addr);
   /* The request line: "METHOD PATH[?QUERY] PROTOCOL". */
   at = put(at, STRING_KEYS[K_REQUEST], key_size(STRING_KEYS[K_REQUEST]));
   at = put_uint32(at, (uint32_t)(request_length + 1));
-  at = put(at, method.bytes, method.length);
+  at = put(at, bytes_of(&method), method.length);
   *at++ = ' ';
   const char *path_at = at;
   if (script.length + path.length == 0) {
     *at++ = '/';
   } else {
-    at = put(at, script.bytes, script.length);
-    at = put(at, path.bytes, path.length);
+    at = put(at, bytes_of(&script), script.length);
+    at = put(at, bytes_of(&path), path.length);
   }
   if (query.length > 0) {
     *at++ = '?';
-    at = put(at, query.bytes, query.length);
+    at = put(at, bytes_of(&query), query.length);
   }
   *at++ = ' ';
-  at = put(at, protocol.bytes, protocol.length);
+  at = put(at, bytes_of(&protocol), protocol.length);
   *at++ = '\0';
-  at = put_string(at, K_METHOD, method.bytes, method.length);
-  at = put_string(at, K_PATH, path_at, path_length);
-  if (query.length > 0) at = put_string(at, K_QUERY, query.bytes, query.length);
-  at = put_string(at, K_PROTOCOL, protocol.bytes, protocol.length);
+  at = put_string(at, K_METHOD, &method);
+  at = put_bytes(at, K_PATH, path_at, path_length);
+  if (query.length > 0) at = put_string(at, K_QUERY, &query);
+  at = put_string(at, K_PROTOCOL, &protocol);
   at = put_number(at, 0, &status);
   at = put_number(at, 1, &bytes);
   at = put_number(at, 2, &request_time);
-  if (referer.length > 0) at = put_string(at, K_REFERER, referer.bytes, referer.length);
-  if (agent.length > 0) at = put_string(at, K_AGENT, agent.bytes, agent.length);
-  if (host.length > 0) at = put_string(at, K_HOST, host.bytes, host.length);
+  if (referer.length > 0) at = put_string(at, K_REFERER, &referer);
+  if (agent.length > 0) at = put_string(at, K_AGENT, &agent);
+  if (host.length > 0) at = put_string(at, K_HOST, &host);
   *at = '\0';
   rb_str_set_len(packed, start + size);
   return Qtrue;
