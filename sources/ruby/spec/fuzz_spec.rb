@@ -55,12 +55,11 @@ RSpec.describe "fuzzed requests" do
       else random.bytes(random.rand(0..40)).force_encoding(encodings.sample(random: random))
       end
     end
-    envelope = Eventstorm::Batch.envelope("http.hit", "web1")
     2_000.times do
       record = Array.new(Eventstorm::Rack::HitFields::ENV_KEYS.size) { value.call } +
                [random.rand(-2**41..2**41), random.rand * 100, random.rand(-2**40..2**40),
                 random.rand(0..2**40)]
-      batch = Eventstorm::Batch.new("http.hit", "web1", envelope)
+      batch = hit_batch
       expect(batch.add_packed(*Eventstorm::Rack::HitFields.pack_record(record))).to be(true)
       event = BSON::Document.from_bson(BSON::ByteBuffer.new(batch.body))
       strings = event.values.grep(String)

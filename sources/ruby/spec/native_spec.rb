@@ -7,17 +7,12 @@ require "eventstorm/rack"
 # the bytes the Ruby path writes, or leaves the event to that path untouched.
 RSpec.describe "the native writer of Eventstorm::Rack" do
   hit_fields = Eventstorm::Rack::HitFields
-  envelope = Eventstorm::Batch.envelope("http.hit", "web1")
 
   before do
     next if Eventstorm::Rack.native?
     raise "the native writer is not built (rake compile)" if ENV["CI"] == "true"
 
     skip "the native writer is not built: run rake compile"
-  end
-
-  def batch(envelope)
-    Eventstorm::Batch.new("http.hit", "web1", envelope)
   end
 
   it "writes what the Ruby path writes for random requests, or leaves them to it" do
@@ -44,13 +39,13 @@ RSpec.describe "the native writer of Eventstorm::Rack" do
         slot = random.rand(record.size)
         record[slot] = slot < hit_fields::ENV_KEYS.size ? odd.call : number.call
       end
-      native = batch(envelope)
+      native = hit_batch
       added = native.append_record(hit_fields, record)
       written[added] += 1
       next if added.nil?
 
       expect(added).to be(true)
-      ruby = batch(envelope)
+      ruby = hit_batch
       expect(ruby.add_packed(*hit_fields.pack_record(record))).to be(true)
       expect(native.body).to eq(ruby.body), -> { record.inspect }
       expect(native.count).to eq(1)
@@ -67,13 +62,13 @@ RSpec.describe "the native writer of Eventstorm::Rack" do
        "h#{i}", 1_700_000_000_000 + i, i / 1000.0, 200, i]
     end
     expected = records.map do |record|
-      ruby = batch(envelope)
+      ruby = hit_batch
       ruby.add_packed(*hit_fields.pack_record(record))
       ruby.body
     end
     was = GC.auto_compact
     written = []
-    batches = records.map { batch(envelope) }
+    batches = records.map { hit_batch }
     begin
       GC.auto_compact = true
       records.zip(batches) do |record, native|
@@ -97,26 +92,26 @@ RSpec.describe "the native writer of Eventstorm::Rack" do
     changes.each do |slot, changed|
       record = base.dup
       record[slot] = changed
-      empty = batch(envelope)
+      empty = hit_batch
       expect(empty.append_record(hit_fields, record)).to be_nil, -> { "slot #{slot}" }
       expect([empty.count, empty.bytesize]).to eq([0, 0])
     end
-    expect(batch(envelope).append_record(hit_fields, base)).to be(true)
+    expect(hit_batch.append_record(hit_fields, base)).to be(true)
   end
 
   it "refuses an event over Batch::MAX_EVENT, as the Ruby path does, writing nothing" do
     record = ["10.0.0.1", "GET", "", "/", "", "HTTP/1.1", nil, nil, "a" * (1 << 20), nil,
               1_700_000_000_000, 0.25, 200, 2]
-    native = batch(envelope)
+    native = hit_batch
     expect(native.append_record(hit_fields, record)).to be(false)
     expect([native.count, native.bytesize]).to eq([0, 0])
-    expect(batch(envelope).add_packed(*hit_fields.pack_record(record))).to be(false)
+    expect(hit_batch.add_packed(*hit_fields.pack_record(record))).to be(false)
   end
 
   it "keeps events in order after one added as a Hash, through the emitter" do
     record = ["10.0.0.1", "GET", "", "/a", "", "HTTP/1.1", nil, nil, "curl/8", nil,
               1_700_000_000_000, 0.25, 200, 2]
-    mixed = batch(envelope)
+    mixed = hit_batch
     expect(mixed.append_record(hit_fields, record)).to be(true)
     mixed.add(Time.at(1_700_000_000), { "path" => "/b" })
     # Once the batch holds a Hash's event the packed ones follow it through the Ruby path.

@@ -124,10 +124,6 @@ RSpec.describe Eventstorm::Rack do
     collector.close
   end
 
-  def hit_batch
-    Eventstorm::Batch.new("http.hit", "web1", Eventstorm::Batch.envelope("http.hit", "web1"))
-  end
-
   # A batch of one http.hit written from a record by the Ruby path, and the event decoded with
   # BSON types kept.
   def packed_hit(record)
@@ -203,7 +199,7 @@ RSpec.describe Eventstorm::Rack do
       end
       record = [remote_addr, method, script, path_info, query, protocol, nil, referer, agent,
                 host, millis, elapsed, status, bytes]
-      reference = Eventstorm::Batch.new("http.hit", "web1", Eventstorm::Batch.envelope("http.hit", "web1"))
+      reference = hit_batch
       reference.add(Time.at(Rational(millis, 1000)), expected)
       expect(packed_hit(record).first).to eq(reference.body), -> { record.inspect }
       if described_class.native? && (native = native_hit(record))

@@ -61,8 +61,17 @@ module ProjectProcesses
   end
 end
 
+# An empty batch of http.hit events from web1, for the specs that write one.
+module HitBatches
+  def hit_batch
+    @hit_envelope ||= Eventstorm::Batch.envelope("http.hit", "web1")
+    Eventstorm::Batch.new("http.hit", "web1", @hit_envelope)
+  end
+end
+
 RSpec.configure do |config|
   config.include ProjectProcesses
+  config.include HitBatches
   config.after do |example|
     (@spawned || []).each { |pid| stop(pid, "KILL") }
     # The processes' output stays for a failed example, to read why.
