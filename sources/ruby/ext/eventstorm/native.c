@@ -98,41 +98,42 @@ static char *put_uint64(char *at, uint64_t value) {
   return at + 8;
 }
 
-/* Element keys: the type byte, the name, its NUL (sizeof counts the NUL). */
-#define KEY(type, name) (type name)
-
-static const char STRING_KEYS[][20] = {
-  KEY("\x02", "remote_addr"), KEY("\x02", "request"), KEY("\x02", "method"),
-  KEY("\x02", "path"), KEY("\x02", "query"), KEY("\x02", "protocol"),
-  KEY("\x02", "http_referer"), KEY("\x02", "http_user_agent"), KEY("\x02", "http_host"),
+static const char *STRING_NAMES[] = {
+  "remote_addr", "request", "method", "path", "query", "protocol",
+  "http_referer", "http_user_agent", "http_host",
 };
 enum { K_REMOTE_ADDR, K_REQUEST, K_METHOD, K_PATH, K_QUERY, K_PROTOCOL, K_REFERER, K_AGENT, K_HOST };
 static const char *NUMBER_NAMES[] = {"status", "body_bytes_sent", "request_time"};
 
-/* A key's bytes with its NUL: the type byte, the name, the NUL. */
-static long key_size(const char *key) { return (long)strlen(key) + 1; }
+/* An element's head: its type byte, its name and the name's NUL. */
+static long key_size(const char *name) { return 1 + (long)strlen(name) + 1; }
 
-static long string_size(int key, long length) { return key_size(STRING_KEYS[key]) + 4 + length + 1; }
+static char *put_key(char *at, char type, const char *name) {
+  *at++ = type;
+  return put(at, name, (long)strlen(name) + 1);
+}
 
-static char *put_bytes(char *at, int key, const char *bytes, long length) {
-  at = put(at, STRING_KEYS[key], key_size(STRING_KEYS[key]));
+static long string_size(int key, long length) { return key_size(STRING_NAMES[key]) + 4 + length + 1; }
+
+/* A string element: its head, the length with the NUL, the bytes, the NUL. */
+static char *put_string_element(char *at, int key, const char *bytes, long length) {
+  at = put_key(at, 0x02, STRING_NAMES[key]);
   at = put_uint32(at, (uint32_t)(length + 1));
   at = put(at, bytes, length);
   *at++ = '\0';
   return at;
 }
 
-static char *put_string(char *at, int key, const text *field) {
-  return put_bytes(at, key, bytes_of(field), field->length);
+static char *put_text(char *at, int key, const text *field) {
+  return put_string_element(at, key, bytes_of(field), field->length);
 }
 
 static long number_size(int name, const number *value) {
-  return 1 + (long)strlen(NUMBER_NAMES[name]) + 1 + (value->is_double ? 8 : 4);
+  return key_size(NUMBER_NAMES[name]) + (value->is_double ? 8 : 4);
 }
 
 static char *put_number(char *at, int name, const number *value) {
-  *at++ = value->is_double ? 0x01 : 0x10;
-  at = put(at, NUMBER_NAMES[name], (long)strlen(NUMBER_NAMES[name]) + 1);
+  at = put_key(at, value->is_double ? 0x01 : 0x10, NUMBER_NAMES[name]);
   if (!value->is_double) return put_uint32(at, (uint32_t)value->whole);
   uint64_t bits;
   memcpy(&bits, &value->real, sizeof bits);
@@ -211,9 +212,9 @@ static VALUE append_hit(VALUE self, VALUE packed, VALUE head, VALUE host_element
   at = put(at, RSTRING_PTR(head), RSTRING_LEN(head));
   at = put_uint64(at, (uint64_t)FIX2LONG(millis));
   at = put(at, RSTRING_PTR(host_element), RSTRING_LEN(host_element));
-  at = put_string(at, K_REMOTE_ADDR, &remote_addr);
+  at = put_text(at, K_REMOTE_ADDR, &remote_addr);
   /* The request line: "METHOD PATH[?QUERY] PROTOCOL". */
-  at = put(at, STRING_KEYS[K_REQUEST], key_size(STRING_KEYS[K_REQUEST]));
+  at = put_key(at, 0x02, STRING_NAMES[K_REQUEST]);
   at = put_uint32(at, (uint32_t)(request_length + 1));
   at = put(at, bytes_of(&method), method.length);
   *at++ = ' ';
@@ -231,16 +232,16 @@ static VALUE append_hit(VALUE self, VALUE packed, VALUE head, VALUE host_element
   *at++ = ' ';
   at = put(at, bytes_of(&protocol), protocol.length);
   *at++ = '\0';
-  at = put_string(at, K_METHOD, &method);
-  at = put_bytes(at, K_PATH, path_at, path_length);
-  if (query.length > 0) at = put_string(at, K_QUERY, &query);
-  at = put_string(at, K_PROTOCOL, &protocol);
+  at = put_text(at, K_METHOD, &method);
+  at = put_string_element(at, K_PATH, path_at, path_length);
+  if (query.length > 0) at = put_text(at, K_QUERY, &query);
+  at = put_text(at, K_PROTOCOL, &protocol);
   at = put_number(at, 0, &status);
   at = put_number(at, 1, &bytes);
   at = put_number(at, 2, &request_time);
-  if (referer.length > 0) at = put_string(at, K_REFERER, &referer);
-  if (agent.length > 0) at = put_string(at, K_AGENT, &agent);
-  if (host.length > 0) at = put_string(at, K_HOST, &host);
+  if (referer.length > 0) at = put_text(at, K_REFERER, &referer);
+  if (agent.length > 0) at = put_text(at, K_AGENT, &agent);
+  if (host.length > 0) at = put_text(at, K_HOST, &host);
   *at = '\0';
   rb_str_set_len(packed, start + size);
   return Qtrue;
