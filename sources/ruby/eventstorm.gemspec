@@ -17,10 +17,8 @@ Gem::Specification.new do |spec|
   spec.license = "MIT"
   spec.homepage = "https://github.com/eventstorm/eventstorm"
   spec.required_ruby_version = ">= 2.7"
-  spec.files = Dir["lib/**/*.rb", "ext/**/*.{c,rb}"] + %w[README.md eventstorm.gemspec]
+  spec.files = Dir["lib/**/*.rb"] + %w[README.md eventstorm.gemspec]
   spec.require_paths = ["lib"]
-  # Eventstorm::Rack's C writer; without a compiler the gem installs and writes in Ruby.
-  spec.extensions = ["ext/eventstorm/extconf.rb"]
   spec.add_dependency "bson", ">= 4.8", "< 6"
   spec.add_dependency "ffi-rzmq", "~> 2.0"
   spec.metadata["rubygems_mfa_required"] = "true"

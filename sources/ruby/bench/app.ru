@@ -4,8 +4,10 @@
 # fixed 27-byte JSON body, "page" renders an HTML page of 20 rows from an ERB template after
 # reading the query with Rack::Request. In front of it: Eventstorm::Rack when EVENTSTORM_TO is
 # set (its emitter publishes there, and on exit writes how many events it emitted to the file
-# EVENTSTORM_EMITTED names), Rack::CommonLogger writing its access log line to the file
-# COMMON_LOG names when that is set (for reference), nothing otherwise.
+# EVENTSTORM_EMITTED names), Eventstorm::Rack handing its events to an emitter that drops
+# them when EVENTSTORM_DISCARD is set (for reference: what the middleware costs before it
+# writes an event), Rack::CommonLogger writing its access log line to the file COMMON_LOG
+# names when that is set (for reference), nothing otherwise.
 $LOAD_PATH.unshift(File.expand_path("../lib", __dir__))
 require "eventstorm/rack"
 require "erb"
@@ -17,6 +19,11 @@ if ENV["EVENTSTORM_TO"]
     File.write(ENV["EVENTSTORM_EMITTED"], emitter.stats[:emitted].to_s) if ENV["EVENTSTORM_EMITTED"]
   end
   use Eventstorm::Rack, emitter: emitter
+end
+if ENV["EVENTSTORM_DISCARD"]
+  discard = Object.new
+  def discard.emit_record(_type, _writer, _record); end
+  use Eventstorm::Rack, emitter: discard
 end
 if ENV["COMMON_LOG"]
   log = File.open(ENV["COMMON_LOG"], "a")

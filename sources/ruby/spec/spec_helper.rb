@@ -1,9 +1,6 @@
 # frozen_string_literal: true
 
-# A load path given before this one's lib (-I) keeps its place: the sanitizer run of
-# tests/ruby_gem_test.ts puts its own build of the C writer there.
-lib = File.expand_path("../lib", __dir__)
-$LOAD_PATH.unshift(lib) unless $LOAD_PATH.include?(lib)
+$LOAD_PATH.unshift(File.expand_path("../lib", __dir__))
 require "eventstorm"
 require "json"
 require "socket"

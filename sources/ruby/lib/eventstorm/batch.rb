@@ -137,23 +137,6 @@ module Eventstorm
       true
     end
 
-    # Appends one event written by +writer+'s +append_record+ (HitFields in C) straight onto
-    # the body, while the batch holds only such packed events.
-    #
-    # @param writer [#append_record] e.g. {Eventstorm::Rack::HitFields} with its C extension
-    # @param record [Array] what the writer takes
-    # @return [Boolean, nil] true once added, false when it is over {MAX_EVENT} bytes, nil
-    #   (nothing added) when the writer leaves it to +pack_record+ and {#add_packed}
-    # @example
-    #   batch.append_record(Eventstorm::Rack::HitFields, record) #=> true
-    def append_record(writer, record)
-      return unless @buffer.length.zero?
-
-      added = writer.append_record(@packed, @type_and_time_key, @host_element, record)
-      @count += 1 if added
-      added
-    end
-
     # Appends one event written by a single +Array#pack+ ({Eventstorm::Rack::HitFields}
     # makes the template and values): the envelope's four values (length, type and time key,
     # time, host element) first, then the fields' elements and closing NUL.

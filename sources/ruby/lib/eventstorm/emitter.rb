@@ -111,27 +111,19 @@ module Eventstorm
     # {#emit} for an event kept as a +record+ and written by +writer+: one +Array#pack+ onto
     # the batch (see {Batch#add_packed}), no Hash and no bson-ruby, as {Eventstorm::Rack}
     # emits after each response. The record is packed before the emitter's lock is taken, so
-    # threads contend only for the copy onto the batch. A writer that also answers
-    # +append_record+ (HitFields with its C extension) writes the event onto the batch under
-    # the lock, in about the time the copy takes, and leaves to +pack_record+ only what it
-    # returns nil for. A record the writer cannot write is counted in +unencodable+, not
-    # raised.
+    # threads contend only for the copy onto the batch. A record the writer cannot write is
+    # counted in +unencodable+, not raised.
     #
     # @api private
     # @param type [String] the topic, dotted lower case
     # @param writer [#pack_record] answers +pack_record(record)+ with the arguments of
-    #   {Batch#add_packed}, and may answer {Batch#append_record}'s +append_record+
+    #   {Batch#add_packed}
     # @param record [Object] what the writer needs
     # @return [void]
     # @raise [ArgumentError, Eventstorm::Error] for an invalid type, or after {#close}
     # @example
     #   emitter.emit_record("http.hit", Eventstorm::Rack::HitFields, record)
     def emit_record(type, writer, record)
-      if writer.respond_to?(:append_record)
-        added = nil
-        into_batch(type) { |batch| added = batch.append_record(writer, record) }
-        return unless added.nil?
-      end
       packed = begin
         writer.pack_record(record)
       rescue StandardError
@@ -281,7 +273,6 @@ module Eventstorm
 
         batch = (@batches[type] ||= Batch.new(type, @host, envelope))
         added = yield batch
-        return if added.nil? # not added: the caller writes it another way
         @stats[:emitted] += 1
         case added
         when true

@@ -39,17 +39,6 @@ module Eventstorm
     AFTER_REPLY = "rack.after_reply"
     private_constant :RESPONSE_FINISHED, :AFTER_REPLY
 
-    # Whether events are written by the gem's C extension (built when the gem was installed
-    # with a C compiler and Ruby's headers; +EVENTSTORM_NATIVE=0+ turns it off) rather than
-    # in Ruby. The bytes are the same; the C writer costs a few µs less per request.
-    #
-    # @return [Boolean]
-    # @example
-    #   Eventstorm::Rack.native? #=> true
-    def self.native?
-      HitFields.respond_to?(:append_record)
-    end
-
     # @param app [#call] the Rack application
     # @param emitter [Eventstorm::Emitter] where events go; shared by all threads and,
     #   after fork, reopened by each worker

@@ -77,30 +77,6 @@ module Eventstorm
       ENV_KEYS = %w[REMOTE_ADDR REQUEST_METHOD SCRIPT_NAME PATH_INFO QUERY_STRING SERVER_PROTOCOL
                     HTTP_VERSION HTTP_REFERER HTTP_USER_AGENT HTTP_HOST].freeze
 
-      begin
-        require "eventstorm/native" unless ENV["EVENTSTORM_NATIVE"] == "0"
-      rescue LoadError
-        nil # installed without a C compiler (ext/eventstorm/extconf.rb): Ruby writes every event
-      end
-
-      if defined?(Eventstorm::Native)
-        # Appends the event of a {.pack_record} record to a batch's String in C, the same
-        # bytes at a fraction of the cost: true once written, false when it is over
-        # {Batch::MAX_EVENT} bytes, nil (nothing written) when {.pack_record} must write it
-        # (text that is not ASCII, a time receivers reject, numbers of other classes).
-        #
-        # @param packed [String] binary, the batch's events so far
-        # @param head [String] the envelope's type element and time key
-        # @param host_element [String] the envelope's host element
-        # @param record [Array] as {.pack_record} takes it
-        # @return [Boolean, nil]
-        # @example
-        #   Eventstorm::Rack::HitFields.append_record(+"".b, head, host, record) #=> true
-        def self.append_record(packed, head, host_element, record)
-          Native.append_hit(packed, head, host_element, record)
-        end
-      end
-
       # What {Eventstorm::Rack} keeps of a request: the env's values of {ENV_KEYS} (each a
       # String or nil), then the time (milliseconds since the epoch), the seconds the request
       # took, the status and the body's bytes.
