@@ -8,9 +8,10 @@ module Eventstorm
   #
   # bson-ruby encodes a Hash of plain values natively, but a Time among them sends the whole
   # Hash down its slower Ruby path. So an event is written as the type's envelope (length,
-  # type, time, host: see {.envelope}) followed by the fields as a document of their own,
-  # and the length and time are filled in after. The fields' document brings its own length
-  # (4 bytes) where the event needs none: {#body} leaves those out, one cut per event.
+  # type, time, host: see {.envelope}) followed by the fields as a document of their own.
+  # That document brings its own length (4 bytes) where the event needs none, so the
+  # envelope's last 4 bytes are left off before it and written over its length after: the
+  # event comes out whole, in place, with no copy.
   #
   # @api private
   # @example
@@ -67,7 +68,11 @@ module Eventstorm
       @host_element = @envelope.byteslice((@time_at + 8)..)
       @buffer = BSON::ByteBuffer.new
       @packed = String.new(encoding: Encoding::BINARY) # see #add_packed
-      @cuts = [] # where a fields document's own length sits, to be left out of the body
+      # All but the envelope's last 4 bytes, and those 4 as the int32 that overwrites the
+      # fields document's length (see the class comment).
+      @envelope_tail_at = @envelope.bytesize - 4
+      @envelope_tail = @envelope.byteslice(@envelope_tail_at, 4).unpack1("l<")
+      @stamped_millis = nil # the millisecond @stamped_head holds; the time is the same for many events
       @count = 0
       @started = Eventstorm.monotonic
     end
@@ -78,7 +83,7 @@ module Eventstorm
     # @example
     #   Eventstorm::Batch.new("app.deploy", "web1", envelope).bytesize #=> 0
     def bytesize
-      @buffer.length - (4 * @cuts.size) + @packed.bytesize
+      @buffer.length + @packed.bytesize
     end
 
     # Appends one event. Without a +time+, the clock's milliseconds are the event's: reading
@@ -102,7 +107,6 @@ module Eventstorm
         @packed = String.new(encoding: Encoding::BINARY)
       end
       start = @buffer.length
-      cuts = @cuts.size
       count = @count
       # Whatever is raised in here, even into this thread from another (Rack::Timeout,
       # Thread#raise), the batch is put back as it was: half an event would spoil them all.
@@ -110,28 +114,21 @@ module Eventstorm
         if whole
           @buffer.put_bytes(whole.to_bson.to_s)
         else
-          @buffer.put_bytes(@envelope)
-          cut = @buffer.length
+          @buffer.put_bytes(stamped_head(millis))
           fields.to_bson(@buffer)
+          @buffer.replace_int32(start + @envelope_tail_at, @envelope_tail)
+          @buffer.replace_int32(start, @buffer.length - start)
         end
-        length = @buffer.length - start - (cut ? 4 : 0)
-        if length > MAX_EVENT
-          roll_back(start, cuts, count)
+        if @buffer.length - start > MAX_EVENT
+          roll_back(start, count)
           return false
-        end
-        if cut
-          @buffer.replace_int32(start, length)
-          # Integers shift and mask as two's complement, so a negative time comes out right.
-          @buffer.replace_int32(start + @time_at, int32(millis & 0xFFFF_FFFF))
-          @buffer.replace_int32(start + @time_at + 4, int32((millis >> 32) & 0xFFFF_FFFF))
-          @cuts << cut
         end
         @count += 1
       rescue BSON::Error, NoMethodError, ArgumentError, RangeError, EncodingError => e
-        roll_back(start, cuts, count)
+        roll_back(start, count)
         raise ArgumentError, "event cannot be encoded as BSON: #{e.message}"
       rescue Exception # rubocop:disable Lint/RescueException -- rolled back, re-raised
-        roll_back(start, cuts, count)
+        roll_back(start, count)
         raise
       end
       true
@@ -186,18 +183,7 @@ module Eventstorm
     # @example
     #   batch.body.bytesize == batch.bytesize #=> true
     def body
-      return @packed if @buffer.length.zero?
-
-      bytes = @buffer.to_s
-      return bytes if @cuts.empty?
-
-      out = String.new(capacity: bytes.bytesize, encoding: Encoding::BINARY)
-      from = 0
-      @cuts.each do |cut|
-        out << bytes.byteslice(from, cut - from)
-        from = cut + 4
-      end
-      out << bytes.byteslice(from, bytes.bytesize - from)
+      @buffer.length.zero? ? @packed : @buffer.to_s
     end
 
     private
@@ -218,9 +204,14 @@ module Eventstorm
       millis
     end
 
-    # +value+ (0 to 2**32 - 1) as the signed 32 bits ByteBuffer#replace_int32 takes.
-    def int32(value)
-      value >= 0x8000_0000 ? value - 0x1_0000_0000 : value
+    # The envelope with +millis+ as its time, less its last 4 bytes: made once a millisecond.
+    def stamped_head(millis)
+      return @stamped_head if millis == @stamped_millis
+
+      head = @envelope.byteslice(0, @envelope_tail_at)
+      head[@time_at, 8] = [millis].pack("q<")
+      @stamped_millis = millis
+      @stamped_head = head.freeze
     end
 
     def envelope_key?(fields)
@@ -238,13 +229,12 @@ module Eventstorm
     end
 
     # ByteBuffer cannot shrink: a failed or oversized event's bytes go with a copy.
-    def roll_back(length, cuts, count)
+    def roll_back(length, count)
       if @buffer.length > length
         kept = @buffer.to_s.byteslice(0, length)
         @buffer = BSON::ByteBuffer.new
         @buffer.put_bytes(kept)
       end
-      @cuts.pop(@cuts.size - cuts)
       @count = count
     end
   end
