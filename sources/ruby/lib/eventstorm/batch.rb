@@ -114,7 +114,7 @@ module Eventstorm
         if whole
           @buffer.put_bytes(whole.to_bson.to_s)
         else
-          @buffer.put_bytes(stamped_head(millis))
+          @buffer.put_bytes(millis == @stamped_millis ? @stamped_head : stamped_head(millis))
           fields.to_bson(@buffer)
           @buffer.replace_int32(start + @envelope_tail_at, @envelope_tail)
           @buffer.replace_int32(start, @buffer.length - start)
@@ -206,8 +206,6 @@ module Eventstorm
 
     # The envelope with +millis+ as its time, less its last 4 bytes: made once a millisecond.
     def stamped_head(millis)
-      return @stamped_head if millis == @stamped_millis
-
       head = @envelope.byteslice(0, @envelope_tail_at)
       head[@time_at, 8] = [millis].pack("q<")
       @stamped_millis = millis
