@@ -98,7 +98,12 @@ module Eventstorm
     # @example
     #   batch.add(nil, { version: "1.2" }) #=> true
     def add(time, fields)
-      millis = millis_of(time)
+      # The clock's own time needs no check against the protocol's range.
+      millis = if time.nil?
+                 Process.clock_gettime(Process::CLOCK_REALTIME, :millisecond)
+               else
+                 millis_of(time)
+               end
       whole = if millis.nil? || envelope_key?(fields)
                 document(time || Time.at(millis / 1000, millis % 1000, :millisecond), fields)
               end
@@ -188,15 +193,11 @@ module Eventstorm
 
     private
 
-    # The milliseconds of +time+ (a Time or nil for now); nil for another kind of time, which
-    # bson-ruby encodes with the whole document. Raises ArgumentError for one more than
+    # The milliseconds of a +time+ given to {#add}; nil for a kind of time other than Time,
+    # which bson-ruby encodes with the whole document. Raises ArgumentError for one more than
     # 8.64e15 ms from the epoch: receivers reject it.
     def millis_of(time)
-      millis = if time.nil?
-                 Process.clock_gettime(Process::CLOCK_REALTIME, :millisecond)
-               elsif time.instance_of?(Time)
-                 (time.to_i * 1000) + (time.usec / 1000)
-               end
+      millis = (time.to_i * 1000) + (time.usec / 1000) if time.instance_of?(Time)
       if millis && millis.abs > Protocol::MAX_DATE_MS
         raise ArgumentError, "time #{time} is more than 8.64e15 ms from the epoch: receivers reject it"
       end

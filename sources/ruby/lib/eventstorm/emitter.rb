@@ -196,8 +196,8 @@ module Eventstorm
     def stats
       @mutex.synchronize do
         waiting = @batches.each_value.sum(&:count) + @held_events
-        @stats.merge(waiting: waiting, source: @source, pid: @pid,
-                     subscribed: !@subscriptions.empty?)
+        { emitted: @emitted }.merge(@stats, waiting: waiting, source: @source, pid: @pid,
+                                              subscribed: !@subscriptions.empty?)
       end
     end
 
@@ -214,7 +214,8 @@ module Eventstorm
       @held = [] # [topic, encoded events, count] while no subscriber is there
       @held_events = 0
       @subscriptions = []
-      @stats = Hash.new(0).merge(emitted: 0, sent: 0, messages: 0, announcements: 0, dropped: 0,
+      @emitted = 0 # an instance variable, not in @stats: counted on every event
+      @stats = Hash.new(0).merge(sent: 0, messages: 0, announcements: 0, dropped: 0,
                                  overflow: 0, unwanted: 0, oversized: 0, unencodable: 0)
       @context = ZMQ::Context.new or raise Error, "zmq_ctx_new failed"
       options = { ZMQ::SNDHWM => @high_water_mark, ZMQ::LINGER => 0, Sockets::XPUB_NODROP => 1 }
@@ -273,7 +274,7 @@ module Eventstorm
 
         batch = (@batches[type] ||= Batch.new(type, @host, envelope))
         added = yield batch
-        @stats[:emitted] += 1
+        @emitted += 1
         case added
         when true
           close_batch(type) if batch.count >= @batch_size || batch.bytesize >= @batch_bytes
