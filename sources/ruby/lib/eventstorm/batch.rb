@@ -118,13 +118,15 @@ module Eventstorm
       begin
         if whole
           @buffer.put_bytes(whole.to_bson.to_s)
+          length = @buffer.length - start
         else
           @buffer.put_bytes(millis == @stamped_millis ? @stamped_head : stamped_head(millis))
           fields.to_bson(@buffer)
           @buffer.replace_int32(start + @envelope_tail_at, @envelope_tail)
-          @buffer.replace_int32(start, @buffer.length - start)
+          length = @buffer.length - start
+          @buffer.replace_int32(start, length)
         end
-        if @buffer.length - start > MAX_EVENT
+        if length > MAX_EVENT
           roll_back(start, count)
           return false
         end
