@@ -52,6 +52,8 @@ module Eventstorm
 
     # @return [Integer] events in the batch
     attr_reader :count
+    # @return [String] the events' type
+    attr_reader :type
     # @return [Float] monotonic time of the batch's making
     attr_reader :started
 

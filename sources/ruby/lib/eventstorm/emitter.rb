@@ -268,21 +268,29 @@ module Eventstorm
     # too large, :unencodable when it could not be written) and sends the batch when full.
     def into_batch(type)
       reopen_after_fork if forked?
-      type, envelope = @types[type] || known_type(type)
       @mutex.synchronize do
         raise Error, "emitter is closed" if @closed
 
-        batch = (@batches[type] ||= Batch.new(type, @host, envelope))
+        # An open batch of the type: it is valid. Else it is checked (once) for a new batch.
+        batch = @batches[type] || new_batch(type)
         added = yield batch
         @emitted += 1
         case added
         when true
-          close_batch(type) if batch.count >= @batch_size || batch.bytesize >= @batch_bytes
+          if batch.count >= @batch_size || batch.bytesize >= @batch_bytes
+            close_batch(batch.type)
+          end
         when :unencodable then @stats[:unencodable] += 1
         else @stats[:oversized] += 1
         end
       end
       nil
+    end
+
+    # The batch +type+'s next events go into (its frozen name is the key).
+    def new_batch(type)
+      name, envelope = @types[type] || known_type(type)
+      @batches[name] ||= Batch.new(name, @host, envelope)
     end
 
     # Validates a type once; the frozen copy is the batch's key from then on.
