@@ -269,10 +269,10 @@ module Eventstorm
     def into_batch(type)
       reopen_after_fork if forked?
       @mutex.synchronize do
-        raise Error, "emitter is closed" if @closed
-
         # An open batch of the type: it is valid. Else it is checked (once) for a new batch.
         batch = @batches[type] || new_batch(type)
+        raise Error, "emitter is closed" if @closed
+
         added = yield batch
         @emitted += 1
         case added
@@ -288,8 +288,11 @@ module Eventstorm
     end
 
     # The batch +type+'s next events go into (its frozen name is the key).
+    # A bad type is refused before a closed emitter.
     def new_batch(type)
       name, envelope = @types[type] || known_type(type)
+      raise Error, "emitter is closed" if @closed
+
       @batches[name] ||= Batch.new(name, @host, envelope)
     end
 
