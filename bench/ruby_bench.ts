@@ -153,7 +153,7 @@ async function rackRound(
   env.BENCH_APP = app;
   if (heap === "sized") env.RUBY_GC_HEAP_INIT_SLOTS = String(HEAP_SLOTS);
   const emittedFile = `${logDir}/emitted`;
-  const emits = rackCase.startsWith("eventstorm");
+  const emits = rackCase === "eventstorm";
   if (emits) Object.assign(env, { EVENTSTORM_TO: sendTo, EVENTSTORM_EMITTED: emittedFile });
   if (rackCase === "events discarded") env.EVENTSTORM_DISCARD = "1";
   if (rackCase === "common logger") env.COMMON_LOG = `${logDir}/access.log`;

@@ -269,10 +269,13 @@ module Eventstorm
     def into_batch(type)
       reopen_after_fork if forked?
       @mutex.synchronize do
-        # An open batch of the type: it is valid. Else it is checked (once) for a new batch.
-        batch = @batches[type] || new_batch(type)
+        # An open batch of the type: the type is valid. Else it is checked (once) for a new
+        # batch, a bad one refused before a closed emitter.
+        batch = @batches[type]
+        name, envelope = @types[type] || known_type(type) unless batch
         raise Error, "emitter is closed" if @closed
 
+        batch ||= (@batches[name] ||= Batch.new(name, @host, envelope))
         added = yield batch
         @emitted += 1
         case added
@@ -285,15 +288,6 @@ module Eventstorm
         end
       end
       nil
-    end
-
-    # The batch +type+'s next events go into (its frozen name is the key).
-    # A bad type is refused before a closed emitter.
-    def new_batch(type)
-      name, envelope = @types[type] || known_type(type)
-      raise Error, "emitter is closed" if @closed
-
-      @batches[name] ||= Batch.new(name, @host, envelope)
     end
 
     # Validates a type once; the frozen copy is the batch's key from then on.
