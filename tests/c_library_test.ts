@@ -2,9 +2,9 @@
  * libeventstorm (sources/c), held to its promises from the outside: it builds with CMake,
  * installs with a working pkg-config file, passes its CTest suite (vectors, fuzz loop,
  * emitter, collector) plainly and under AddressSanitizer + UndefinedBehaviorSanitizer,
- * and talks to the project's real router both ways, with and without CURVE.
- * scripts/clients.sh installs the compiler, CMake, pkg-config, libzmq3-dev and
- * libbson-dev; without them the tests are skipped with the reason, or fail when CI=true.
+ * its decoder survives libFuzzer, and it talks to the project's real router both ways,
+ * with and without CURVE. scripts/clients.sh installs the compilers (gcc, and clang with
+ * libFuzzer), CMake, pkg-config, libzmq3-dev and libbson-dev; without them the tests are skipped with the reason, or fail when CI=true.
  *
  * @module
  */
@@ -46,30 +46,44 @@ async function run(
 }
 
 const builds = new Map<string, Promise<string>>();
+/** How long the libFuzzer test fuzzes the decoder. */
+const LIBFUZZER_SECONDS = 30;
 const buildDirs: string[] = [];
 // The builds serve several tests; they go when the test file is done.
 globalThis.addEventListener("unload", () => {
   for (const dir of buildDirs) Deno.removeSync(dir, { recursive: true });
 });
 
+/**
+ * The ways sources/c is configured: plainly, under ASan + UBSan, and with clang for the
+ * libFuzzer target (its two tests only).
+ */
+const FLAVOURS = {
+  plain: { options: ["-DES_SANITIZE=OFF"], env: {}, targets: [] },
+  asan: { options: ["-DES_SANITIZE=ON"], env: {}, targets: [] },
+  libfuzzer: {
+    options: ["-DES_LIBFUZZER=ON", `-DES_LIBFUZZER_SECONDS=${LIBFUZZER_SECONDS}`],
+    env: { CC: "clang-14" },
+    targets: ["--target", "fuzz_test", "decode_fuzzer"],
+  },
+} as const;
+
 /** Configures and builds sources/c once per flavour, into a temporary directory. */
-function build(sanitize: boolean): Promise<string> {
-  const key = sanitize ? "asan" : "plain";
-  if (!builds.has(key)) {
+function build(flavour: keyof typeof FLAVOURS): Promise<string> {
+  if (!builds.has(flavour)) {
+    const { options, env, targets } = FLAVOURS[flavour];
     builds.set(
-      key,
+      flavour,
       (async () => {
-        const dir = await Deno.makeTempDir({ prefix: `eventstorm_c_${key}_` });
+        const dir = await Deno.makeTempDir({ prefix: `eventstorm_c_${flavour}_` });
         buildDirs.push(dir);
-        await run("cmake", [
-          ...["-S", `${root}sources/c`, "-B", dir, `-DES_SANITIZE=${sanitize ? "ON" : "OFF"}`],
-        ]);
-        await run("cmake", ["--build", dir, "-j2"]);
+        await run("cmake", ["-S", `${root}sources/c`, "-B", dir, ...options], env);
+        await run("cmake", ["--build", dir, "-j2", ...targets]);
         return dir;
       })(),
     );
   }
-  return builds.get(key)!;
+  return builds.get(flavour)!;
 }
 
 /** A child process whose stdout is collected; `text()` is what it printed so far. */
@@ -115,7 +129,7 @@ Deno.test({
   ...opts,
   async fn() {
     if (unavailable) throw new Error(`CI=true but ${unavailable}`);
-    const dir = await build(false);
+    const dir = await build("plain");
     const tests = await run("ctest", ["--test-dir", dir, "--output-on-failure"]);
     assert.match(tests, /100% tests passed, 0 tests failed out of 5/);
     assert.match(tests, /vectors|fuzz/);
@@ -167,12 +181,33 @@ int main (void) {
 });
 
 Deno.test({
+  name:
+    `libeventstorm's decoder under libFuzzer (coverage-guided) for ${LIBFUZZER_SECONDS} s: no crash`,
+  ignore,
+  ...opts,
+  async fn() {
+    if (unavailable) throw new Error(`CI=true but ${unavailable}`);
+    const dir = await build("libfuzzer");
+    const tests = await run("ctest", [
+      ...["--test-dir", dir, "--output-on-failure", "-V", "-R", "fuzz_seeds|libfuzzer"],
+    ]);
+    assert.match(tests, /100% tests passed, 0 tests failed out of 2/);
+    // Seeded from docs/vectors, it starts from valid messages and runs a million or more.
+    const seeds = Number(tests.match(/fuzz: (\d+) seeds written/)?.[1]);
+    assert.ok(seeds > 20, `only ${seeds} seeds`);
+    const runs = Number(tests.match(/#(\d+)\s+DONE/)?.[1]);
+    assert.ok(runs > 100_000, `libFuzzer ran ${runs} inputs`);
+    assert.doesNotMatch(tests, /AddressSanitizer|runtime error|LeakSanitizer/);
+  },
+});
+
+Deno.test({
   name: "libeventstorm's CTest suite under ASan + UBSan: 0 reports, 1,000,000 fuzzed messages",
   ignore,
   ...opts,
   async fn() {
     if (unavailable) throw new Error(`CI=true but ${unavailable}`);
-    const dir = await build(true);
+    const dir = await build("asan");
     const tests = await run("ctest", ["--test-dir", dir, "--output-on-failure", "-V"]);
     assert.match(tests, /100% tests passed, 0 tests failed out of 5/);
     assert.match(tests, /fuzz: 1000000 messages from \d+ seeds/);
@@ -188,7 +223,7 @@ Deno.test({
   ...opts,
   async fn() {
     if (unavailable) throw new Error(`CI=true but ${unavailable}`);
-    const dir = await build(false);
+    const dir = await build("plain");
     const r = await startRouterProcess();
     try {
       const tap = spawn(Deno.execPath(), [
@@ -236,7 +271,7 @@ Deno.test({
   ...opts,
   async fn() {
     if (unavailable) throw new Error(`CI=true but ${unavailable}`);
-    const dir = await build(false);
+    const dir = await build("plain");
     const keys = await Deno.makeTempDir({ prefix: "eventstorm_c_keys_" });
     for (const name of ["router", "client", "stranger"]) {
       const out = await finish(cli(["keygen", `${keys}/${name}`]));

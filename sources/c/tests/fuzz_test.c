@@ -1,9 +1,12 @@
 /*  Deterministic mutation fuzzing of the decoder: N messages (argument 2),
     seeded from docs/vectors (argument 1) and from built-in messages, each
-    mutated and decoded; valid results are walked as a collector would. Run
+    mutated and decoded; valid results are walked as a collector would.
+    With a directory as argument 3, the seeds are first written there as
+    inputs of the libFuzzer target (decode_fuzzer.c); N may then be 0. Run
     under ASan + UBSan (ES_SANITIZE=ON), any memory error aborts the test. */
 #include "check.h"
 #include "vectors.h"
+#include "walk.h"
 
 #define MAX_SEEDS 256
 #define MAX_SIZE 4096
@@ -124,6 +127,24 @@ static void s_mutate (sample_t *sample)
     }
 }
 
+/*  Writes every seed into DIR as a libFuzzer input (walk.h's format).      */
+static int s_write_seeds (const char *dir)
+{
+    for (size_t i = 0; i < n_seeds; i++) {
+        char path[4096];
+        snprintf (path, sizeof path, "%s/seed-%03zu", dir, i);
+        const uint8_t *frames[4];
+        for (size_t f = 0; f < seeds[i].n_frames; f++)
+            frames[f] = seeds[i].frames[f];
+        if (walk_write_input (path, frames, seeds[i].sizes, seeds[i].n_frames) != 0) {
+            fprintf (stderr, "fuzz: cannot write %s\n", path);
+            return -1;
+        }
+    }
+    printf ("fuzz: %zu seeds written to %s\n", n_seeds, dir);
+    return 0;
+}
+
 int main (int argc, char *argv[])
 {
     s_builtin_seeds ();
@@ -139,7 +160,11 @@ int main (int argc, char *argv[])
     }
     if (listing)
         closedir (listing);
+    if (argc > 3 && s_write_seeds (argv[3]) != 0)
+        return 1;
     long total = argc > 2 ? atol (argv[2]) : 1000000;
+    if (total == 0)
+        return 0;
     static sample_t sample;
     long valid = 0, events = 0;
     long reasons[ES_DROP_REASONS] = {0};
@@ -155,23 +180,11 @@ int main (int argc, char *argv[])
             frames[i] = malloc (sample.sizes[i] ? sample.sizes[i] : 1);
             memcpy (frames[i], sample.frames[i], sample.sizes[i]);
         }
-        es_message_t message;
-        es_drop_reason_t reason = es_message_decode ((const uint8_t *const *) frames,
-                                                     sample.sizes, sample.n_frames, &message);
+        es_drop_reason_t reason = walk_message ((const uint8_t *const *) frames, sample.sizes,
+                                                sample.n_frames, &events);
         reasons[reason]++;
-        if (reason == ES_DROP_NONE) {
+        if (reason == ES_DROP_NONE)
             valid++;
-            size_t offset = 0;
-            bson_t document;
-            while (es_message_next (&message, &offset, &document)) {
-                if (es_envelope_valid (&document, message.topic, message.topic_size)) {
-                    /* What a sink does next: render it (may refuse, never crash). */
-                    char *json = bson_as_canonical_extended_json (&document, NULL);
-                    bson_free (json);
-                    events++;
-                }
-            }
-        }
         for (size_t i = 0; i < 4; i++)
             free (frames[i]);
     }
