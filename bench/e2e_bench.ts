@@ -5,7 +5,7 @@
  * (deploy/systemd; the source as the agent runs it), once with V8's defaults, and
  * their ratio. Beside the rate it prints each component's CPU per event and the
  * rate the machine's cores would allow were they all busy with the pipeline (where
- * the time goes), and each component's peak RSS (sampled from /proc every 250 ms)
+ * the time goes), the router's and the sink's by thread, and each component's peak RSS (sampled from /proc every 250 ms)
  * against the memory targets.
  *
  *   deno run -A bench/e2e_bench.ts [--lines N] [--keep]
@@ -23,6 +23,7 @@ import {
   deployedPipeline,
   memoryOf,
   type PipelineV8Flags,
+  threadCpuOf,
   V8_DEFAULTS,
 } from "./memory.ts";
 import { lastStoredSeq, storedCount } from "../tests/helpers.ts";
@@ -87,6 +88,11 @@ function lastLine(bytes: Uint8Array, fromEnd = 0): string {
 }
 
 /** One run of the pipeline with `v8` flags; returns the events/s stored. */
+/** The CPU seconds each kind of thread used from `before` to `after` (threadCpuOf). */
+function threadsSince(before: Map<string, number>, after: Map<string, number>) {
+  return new Map([...after].map(([kind, seconds]) => [kind, seconds - (before.get(kind) ?? 0)]));
+}
+
 async function runCase(label: string, v8: PipelineV8Flags): Promise<number> {
   const dir = await Deno.makeTempDir({ prefix: "e2e_bench_" });
   console.log(`-- ${label}`);
@@ -137,6 +143,10 @@ async function runCase(label: string, v8: PipelineV8Flags): Promise<number> {
     const cpuBefore = {
       router: await cpuSecondsOf(router.pid),
       sink: await cpuSecondsOf(sink.pid),
+    };
+    const threadsBefore = {
+      router: await threadCpuOf(router.pid),
+      sink: await threadCpuOf(sink.pid),
     };
     const started = performance.now();
     const source = spawn(
@@ -193,6 +203,10 @@ async function runCase(label: string, v8: PipelineV8Flags): Promise<number> {
       sink: await cpuSecondsOf(sink.pid) - cpuBefore.sink,
       source: 0,
     };
+    const threads = {
+      router: threadsSince(threadsBefore.router, await threadCpuOf(router.pid)),
+      sink: threadsSince(threadsBefore.sink, await threadCpuOf(sink.pid)),
+    };
     // The source's stats line, then the two lines of bash's `times` (its own, its children's).
     const sourceErr = (await sourceOutput).stderr;
     const sourceLine = lastLine(sourceErr, 2);
@@ -245,6 +259,14 @@ async function runCase(label: string, v8: PipelineV8Flags): Promise<number> {
           Math.round(cores / total * 1e6).toLocaleString("en")
         } ev/s`,
     );
+    // Within the router and the sink.
+    for (const [name, kinds] of Object.entries(threads)) {
+      const parts = [...kinds].filter(([, seconds]) => perEvent(seconds) >= 0.05)
+        .sort(([, a], [, b]) => b - a)
+        .map(([kind, seconds]) => `${kind} ${perEvent(seconds).toFixed(1)} µs`);
+      const note = name === "sink" ? " (its Web Worker is the store's SQLite writer)" : "";
+      console.log(`e2e ${name} CPU per event by thread${note}: ${parts.join(", ")}`);
+    }
     console.log(
       `e2e peak RSS: source ${peak.source.toFixed(0)} MB (target ≤ ${SOURCE_RSS_MB}: ${
         verdict(peak.source <= SOURCE_RSS_MB)

@@ -19,6 +19,37 @@ export async function cpuSecondsOf(pid: number | string): Promise<number> {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+/** What a process's threads do, by the name the kernel shows (`/proc/PID/task/TID/comm`). */
+const THREAD_KINDS: [test: (name: string, main: boolean) => boolean, kind: string][] = [
+  [(_, main) => main, "main (JavaScript)"],
+  [(name) => name.startsWith("worker-"), "Web Workers"],
+  [(name) => name.startsWith("V8 "), "V8's helpers (GC, compilers)"],
+  [(name) => name.startsWith("ZMQbg/"), "libzmq's I/O"],
+];
+
+/**
+ * CPU seconds each kind of thread of process `pid` has used so far (see THREAD_KINDS;
+ * the rest as "other"): where a process's CPU goes, which its total does not tell.
+ * Threads gone by then are not counted.
+ */
+export async function threadCpuOf(pid: number): Promise<Map<string, number>> {
+  const kinds = new Map<string, number>();
+  for await (const task of Deno.readDir(`/proc/${pid}/task`)) {
+    let stat: string;
+    try {
+      stat = await Deno.readTextFile(`/proc/${pid}/task/${task.name}/stat`);
+    } catch {
+      continue; // the thread ended meanwhile
+    }
+    const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const kind = THREAD_KINDS.find(([test]) => test(name, task.name === String(pid)))?.[1] ??
+      "other";
+    kinds.set(kind, (kinds.get(kind) ?? 0) + (Number(fields[11]) + Number(fields[12])) / 100);
+  }
+  return kinds;
+}
+
 /** Memory of one process, in MB. */
 export interface Memory {
   /** Resident set size. */
