@@ -5,8 +5,8 @@
  * (deploy/systemd; the source as the agent runs it), once with V8's defaults, and
  * their ratio. Beside the rate it prints each component's CPU per event and the
  * rate the machine's cores would allow were they all busy with the pipeline (where
- * the time goes), the router's and the sink's by thread, and each component's peak RSS (sampled from /proc every 250 ms)
- * against the memory targets.
+ * the time goes), the router's and the sink's by thread, and each component's peak
+ * RSS (sampled from /proc every 250 ms) against the memory targets.
  *
  *   deno run -A bench/e2e_bench.ts [--lines N] [--keep]
  *
@@ -87,12 +87,12 @@ function lastLine(bytes: Uint8Array, fromEnd = 0): string {
   return lines[lines.length - 1 - fromEnd] ?? "";
 }
 
-/** One run of the pipeline with `v8` flags; returns the events/s stored. */
 /** The CPU seconds each kind of thread used from `before` to `after` (threadCpuOf). */
 function threadsSince(before: Map<string, number>, after: Map<string, number>) {
   return new Map([...after].map(([kind, seconds]) => [kind, seconds - (before.get(kind) ?? 0)]));
 }
 
+/** One run of the pipeline with `v8` flags; returns the events/s stored. */
 async function runCase(label: string, v8: PipelineV8Flags): Promise<number> {
   const dir = await Deno.makeTempDir({ prefix: "e2e_bench_" });
   console.log(`-- ${label}`);

@@ -13,7 +13,11 @@
  * utime + stime, in clock ticks of 1/100 s).
  */
 export async function cpuSecondsOf(pid: number | string): Promise<number> {
-  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  return cpuSecondsIn(await Deno.readTextFile(`/proc/${pid}/stat`));
+}
+
+/** The CPU seconds in the text of a process's or a thread's /proc `stat` file. */
+function cpuSecondsIn(stat: string): number {
   // Fields after the command's closing parenthesis: utime is the 12th, stime the 13th.
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return (Number(fields[11]) + Number(fields[12])) / 100;
@@ -42,10 +46,9 @@ export async function threadCpuOf(pid: number): Promise<Map<string, number>> {
       continue; // the thread ended meanwhile
     }
     const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     const kind = THREAD_KINDS.find(([test]) => test(name, task.name === String(pid)))?.[1] ??
       "other";
-    kinds.set(kind, (kinds.get(kind) ?? 0) + (Number(fields[11]) + Number(fields[12])) / 100);
+    kinds.set(kind, (kinds.get(kind) ?? 0) + cpuSecondsIn(stat));
   }
   return kinds;
 }

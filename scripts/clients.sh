@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # What the foreign-language protocol clients need: a C compiler with libzmq's and libbson's
 # headers, CMake and pkg-config (libeventstorm, sources/c), clang with libFuzzer (its decoder's
-# coverage-guided fuzz test), Ruby with the ffi-rzmq and
-# bson gems from Debian (the Ruby example of docs/protocol.md), and pyzmq from PyPI (an
-# independent CURVE peer: its wheel carries its own libzmq); ab and wrk for the Ruby benchmark.
+# coverage-guided fuzz test), Ruby with the ffi-rzmq and bson gems from Debian (the Ruby
+# example of docs/protocol.md), and pyzmq from PyPI (an independent CURVE peer: its wheel
+# carries its own libzmq); ab and wrk for the Ruby benchmark.
 #
 #   scripts/clients.sh            install them if missing
 #
@@ -33,8 +33,8 @@ if [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 
-packages=(gcc libc6-dev clang-14 libclang-rt-14-dev libzmq3-dev libbson-dev cmake pkg-config ruby ruby-ffi-rzmq ruby-bson
-  ruby-rspec ruby-rack ruby-webrick puma apache2-utils wrk)
+packages=(gcc libc6-dev clang-14 libclang-rt-14-dev libzmq3-dev libbson-dev cmake pkg-config
+  ruby ruby-ffi-rzmq ruby-bson ruby-rspec ruby-rack ruby-webrick puma apache2-utils wrk)
 lock_wait=(-o DPkg::Lock::Timeout=300)
 export DEBIAN_FRONTEND=noninteractive
 install_pyzmq

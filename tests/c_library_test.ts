@@ -4,7 +4,8 @@
  * emitter, collector) plainly and under AddressSanitizer + UndefinedBehaviorSanitizer,
  * its decoder survives libFuzzer, and it talks to the project's real router both ways,
  * with and without CURVE. scripts/clients.sh installs the compilers (gcc, and clang with
- * libFuzzer), CMake, pkg-config, libzmq3-dev and libbson-dev; without them the tests are skipped with the reason, or fail when CI=true.
+ * libFuzzer), CMake, pkg-config, libzmq3-dev and libbson-dev; without them the tests are
+ * skipped with the reason, or fail when CI=true.
  *
  * @module
  */

@@ -133,7 +133,7 @@ static int s_write_seeds (const char *dir)
     for (size_t i = 0; i < n_seeds; i++) {
         char path[4096];
         snprintf (path, sizeof path, "%s/seed-%03zu", dir, i);
-        const uint8_t *frames[4];
+        const uint8_t *frames[WALK_MAX_FRAMES];
         for (size_t f = 0; f < seeds[i].n_frames; f++)
             frames[f] = seeds[i].frames[f];
         if (walk_write_input (path, frames, seeds[i].sizes, seeds[i].n_frames) != 0) {
