@@ -227,7 +227,7 @@ RSpec.describe Eventstorm::Emitter do
     expect((stamped.to_i * 1000) + (stamped.usec / 1000)).to be_between(before, after)
   end
 
-  it "writes each record at once, in order, and counts one its writer cannot write" do
+  it "writes records in order, counts one its writer cannot write, and packs them for stats" do
     # A writer of events { n: record } that cannot write a negative n.
     writer = Object.new
     writer.define_singleton_method(:pack_record) do |n|
@@ -241,14 +241,15 @@ RSpec.describe Eventstorm::Emitter do
     received = collect(collector, 9)
     wait_until { emitter.stats[:subscribed] }
     3.times { |n| emitter.emit_record("app.kept", writer, n) }
-    expect(emitter.stats).to include(emitted: 3, waiting: 3, sent: 0)
-    # The bad one is counted, and takes no slot in the batch.
+    expect(emitter.stats).to include(emitted: 3, waiting: 3, sent: 0, unencodable: 0)
+    # The bad one takes a slot until the batch packs it, when the batch is full: it is
+    # counted then and left out, and the batch goes with three.
     emitter.emit_record("app.kept", writer, -1)
-    expect(emitter.stats).to include(emitted: 4, waiting: 3, unencodable: 1, sent: 0)
+    expect(emitter.stats).to include(emitted: 4, waiting: 0, unencodable: 1, sent: 3)
     emitter.emit_record("app.kept", writer, 3)
-    expect(emitter.stats).to include(emitted: 5, waiting: 0, sent: 4)
+    expect(emitter.stats).to include(emitted: 5, waiting: 1, sent: 3)
     5.times { |n| emitter.emit_record("app.kept", writer, n + 4) }
-    expect(emitter.stats).to include(emitted: 10, waiting: 1, sent: 8)
+    expect(emitter.stats).to include(emitted: 10, waiting: 2, sent: 7)
     expect(emitter.flush(timeout: 10)).to be(true)
     events = received.value
     expect(events.map { |e| e["n"] }).to eq((0..8).to_a)
@@ -260,6 +261,47 @@ RSpec.describe Eventstorm::Emitter do
     emitter.close(timeout: 1)
     expect { emitter.emit_record("app.kept", writer, 9) }.to raise_error(Eventstorm::Error, /closed/)
     expect { emitter.emit_record("App Kept", writer, 9) }.to raise_error(ArgumentError)
+  end
+
+  it "packs records in order with emitted events, each once under Thread#raise" do
+    # A writer of events { n: record }; the record 100 asks the spec's thread to raise into
+    # the emitting thread while it is being packed.
+    packing = Queue.new
+    writer = Object.new
+    writer.define_singleton_method(:pack_record) do |n|
+      if n == 100
+        packing << :now
+        sleep 0.2 # the raise arrives in here, and must wait until the record is written
+      end
+      [1_700_000_000_000 + n, "#{Eventstorm::Batch::PACKED_ENVELOPE}a*l<x",
+       [nil, nil, nil, nil, "\x10n\x00".b, n], 8]
+    end
+    total = 150
+    collector = open_collector("@#{endpoint}")
+    emitter = open_emitter(">#{endpoint}", host: "spec", batch_size: 10_000, linger: 60)
+    received = collect(collector, total + 1)
+    wait_until { emitter.stats[:subscribed] }
+    emitting = Thread.new do
+      Thread.current.report_on_exception = false
+      20.times { |n| emitter.emit_record("app.kept", writer, n) }
+      emitter.emit("app.kept", n: -1) # after the records before it
+      (20...total).each { |n| emitter.emit_record("app.kept", writer, n) }
+    end
+    expect(packing.pop).to eq(:now)
+    emitting.raise(Interrupt, "from outside")
+    expect { emitting.join }.to raise_error(Interrupt, "from outside")
+    # The raise came once the call that packed record 100 was done: every call it counted is
+    # in the batch, once.
+    stats = emitter.stats
+    expect(stats[:emitted]).to be > 101
+    expect(stats).to include(waiting: stats[:emitted], unencodable: 0)
+    ((stats[:emitted] - 1)...total).each { |n| emitter.emit_record("app.kept", writer, n) }
+    expect(emitter.flush(timeout: 10)).to be(true)
+    events = received.value
+    expect(events.map { |e| e["n"] }).to eq([*0...20, -1, *20...total])
+    expect(collector.stats).to include(lost: 0, events: total + 1)
+  ensure
+    emitting&.kill
   end
 
   it "keeps packed events and encoded ones in the order they were added" do
@@ -297,6 +339,31 @@ RSpec.describe Eventstorm::Emitter do
       .to raise_error(ArgumentError, /8.64e15/)
     expect { batch.add_packed(0, "#{template}a*", packed.call(1) << 7, 8) }.to raise_error(TypeError)
     expect([batch.count, batch.body]).to eq([1, before])
+  end
+
+  it "counts the records a batch cannot pack, and packs the others in order" do
+    envelope = Eventstorm::Batch.envelope("app.bytes", "web1")
+    batch = Eventstorm::Batch.new("app.bytes", "web1", envelope)
+    template = "#{Eventstorm::Batch::PACKED_ENVELOPE}a*l<x"
+    writer = Object.new
+    writer.define_singleton_method(:pack_record) do |kind|
+      case kind
+      when :raises then raise ArgumentError, "cannot"
+      when :refused then [0, "#{template}a*", [nil, nil, nil, nil, "\x10n\x00".b, 1, 7], 8]
+      when :far then [Eventstorm::Protocol::MAX_DATE_MS + 1, template, [nil, nil, nil, nil, "\x10n\x00".b, 1], 8]
+      when :big
+        big = "x" * Eventstorm::Batch::MAX_EVENT
+        [0, "#{Eventstorm::Batch::PACKED_ENVELOPE}a*Va*x", [nil, nil, nil, nil, "\x02s\x00".b, big.bytesize + 1, big],
+         big.bytesize + 8]
+      else [kind * 1000, template, [nil, nil, nil, nil, "\x10n\x00".b, kind], 8]
+      end
+    end
+    [1, :raises, 2, :refused, :far, :big, 3].each { |kind| batch.add_record(writer, kind) }
+    expect([batch.count, batch.records]).to eq([7, 7])
+    expect(batch.pack_records).to eq([3, 1])
+    expect([batch.count, batch.records, batch.pack_records]).to eq([3, 0, [0, 0]])
+    expected = [1, 2, 3].map { |n| { "type" => "app.bytes", "time" => Time.at(n), "host" => "web1", "n" => n } }
+    expect(batch.body).to eq(expected.map { |document| document.to_bson.to_s }.join)
   end
 
   it "leaves a batch as it was when an event cannot be encoded or is too big" do

@@ -71,6 +71,9 @@ module Eventstorm
       @curve = curve
       @batch_size = batch_size
       @batch_bytes = batch_bytes
+      # Records emit_record keeps before it packs them: a batch under batch_bytes takes that
+      # many events of MAX_EVENT at most and stays under the protocol's limit (15 by default).
+      @records_per_pack = ((Protocol::MAX_MESSAGE - batch_bytes) / (MAX_EVENT + 1024)).clamp(1, 64)
       @linger = linger
       @hold_limit = hold
       @high_water_mark = high_water_mark
@@ -90,7 +93,7 @@ module Eventstorm
     # @example
     #   emitter.emit("app.deploy", version: "1.2", took: 3.5)
     def emit(type, time: nil, **fields)
-      into_batch(type) { |batch| batch.add(time, fields) } # as emit_hash, one call less
+      into_batch(type) { |batch| add_event(batch, time, fields) } # as emit_hash, one call less
     end
 
     # {#emit} with the fields as a Hash, for a caller that builds one per event anyway (a
@@ -105,14 +108,17 @@ module Eventstorm
     # @example
     #   emitter.emit_hash("http.hit", { "path" => "/", "status" => 200 })
     def emit_hash(type, fields, time: nil)
-      into_batch(type) { |batch| batch.add(time, fields) }
+      into_batch(type) { |batch| add_event(batch, time, fields) }
     end
 
     # {#emit} for an event kept as a +record+ and written by +writer+: one +Array#pack+ onto
     # the batch (see {Batch#add_packed}), no Hash and no bson-ruby, as {Eventstorm::Rack}
-    # emits after each response. The record is packed before the emitter's lock is taken, so
-    # threads contend only for the copy onto the batch. A record the writer cannot write is
-    # counted in +unencodable+, not raised.
+    # emits after each response. The batch keeps the record and packs it with others (15 at
+    # a time with the default +batch_bytes+), and whenever the batch is sent, {#stats} read
+    # or another event of the type emitted, so events keep the order they came in: a server
+    # runs much else between two requests, and a record packed as it comes finds the pack's
+    # code and data out of the CPU's caches. A record the writer cannot write is counted in
+    # +unencodable+ when it is packed, not raised.
     #
     # @api private
     # @param type [String] the topic, dotted lower case
@@ -124,12 +130,15 @@ module Eventstorm
     # @example
     #   emitter.emit_record("http.hit", Eventstorm::Rack::HitFields, record)
     def emit_record(type, writer, record)
-      packed = begin
-        writer.pack_record(record)
-      rescue StandardError
-        nil
+      # An exception from another thread (Rack::Timeout's) waits until the record is kept and
+      # counted, and any group it completed is packed.
+      Thread.handle_interrupt(Batch::DEFER_INTERRUPTS) do
+        into_batch(type) do |batch|
+          batch.add_record(writer, record)
+          pack_records(batch) if batch.records >= @records_per_pack
+          true
+        end
       end
-      into_batch(type) { |batch| packed ? batch.add_packed(*packed) : :unencodable }
     end
 
     # Sends every batched event and waits until libzmq has them or +timeout+ passes.
@@ -195,6 +204,7 @@ module Eventstorm
     #   emitter.stats[:dropped] #=> 0
     def stats
       @mutex.synchronize do
+        @batches.each_value { |batch| pack_records(batch) } # their refusals counted
         waiting = @batches.each_value.sum(&:count) + @held_events
         { emitted: @emitted }.merge(@stats, waiting: waiting, source: @source, pid: @pid,
                                               subscribed: !@subscriptions.empty?)
@@ -303,9 +313,23 @@ module Eventstorm
       @types[type] = [name, Batch.envelope(name, @host)]
     end
 
+    # {Batch#add}, after the records the batch keeps: events go out in the order they came.
+    def add_event(batch, time, fields)
+      pack_records(batch) unless batch.records.zero?
+      batch.add(time, fields)
+    end
+
+    # Packs the records +batch+ keeps and counts those it had to leave out.
+    def pack_records(batch)
+      unencodable, oversized = batch.pack_records
+      @stats[:unencodable] += unencodable
+      @stats[:oversized] += oversized
+    end
+
     # Takes +topic+'s batch out, numbers it, and sends it, holds it or drops it.
     def close_batch(topic)
       batch = @batches.delete(topic) or return
+      pack_records(batch)
       return if batch.count.zero? # its only event could not be encoded
 
       body = batch.body

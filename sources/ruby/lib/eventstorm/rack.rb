@@ -19,7 +19,8 @@ module Eventstorm
   # (+rack.response_finished+ of Rack 3.1, or Puma's +rack.after_reply+), else when the server
   # closes the body, as Rack::CommonLogger does. So the client waits for none of it, and
   # +request_time+, like nginx's, runs until the response is written. The event is one
-  # +Array#pack+ of the env's values (see {HitFields}). Text that is not valid UTF-8 is written
+  # +Array#pack+ of the env's values (see {HitFields}), which the emitter runs for several
+  # requests at a time (see Emitter#emit_record). Text that is not valid UTF-8 is written
   # with U+FFFD in place of the bad bytes, as the nginx source decodes it.
   #
   # A body that is not an Array, or any body on a server without such a hook, is wrapped to
