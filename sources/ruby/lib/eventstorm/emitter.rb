@@ -275,7 +275,7 @@ module Eventstorm
     end
 
     # Adds an event to +type+'s batch (the block writes it: true, false when the event is
-    # too large, :unencodable when it could not be written) and sends the batch when full.
+    # too large) and sends the batch when full.
     def into_batch(type)
       reopen_after_fork if forked?
       @mutex.synchronize do
@@ -288,13 +288,10 @@ module Eventstorm
         batch ||= (@batches[name] ||= Batch.new(name, @host, envelope))
         added = yield batch
         @emitted += 1
-        case added
-        when true
-          if batch.count >= @batch_size || batch.bytesize >= @batch_bytes
-            close_batch(batch.type)
-          end
-        when :unencodable then @stats[:unencodable] += 1
-        else @stats[:oversized] += 1
+        if !added
+          @stats[:oversized] += 1
+        elsif batch.count >= @batch_size || batch.bytesize >= @batch_bytes
+          close_batch(batch.type)
         end
       end
       nil
