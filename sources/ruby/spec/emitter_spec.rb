@@ -382,6 +382,77 @@ RSpec.describe Eventstorm::Emitter do
       .to eq({ "type" => "app.bytes", "time" => Time.at(5), "host" => "web1", "n" => 5 })
   end
 
+  it "counts every event exactly when exceptions from other threads come at any moment" do
+    boom = Class.new(StandardError)
+    collector = open_collector("@#{endpoint}")
+    # Batches of 3: most calls find their batch full, take it out and send it.
+    emitter = open_emitter(">#{endpoint}", host: "spec", batch_size: 3)
+    want = Queue.new
+    received = Thread.new do
+      events = []
+      deadline = Eventstorm.monotonic + 60
+      until (count ||= (want.pop(true) rescue nil)) && events.size >= count # rubocop:disable Style/RescueModifier
+        break if Eventstorm.monotonic > deadline
+
+        event = collector.receive(timeout: 0.2)
+        events << event if event
+      end
+      events
+    end
+    wait_until { emitter.stats[:subscribed] }
+    attempts = 0
+    returned = []
+    refused = []
+    stop = false
+    inside = Queue.new
+    emitting = Thread.new do
+      # Exceptions from outside reach this thread inside emit only, wherever it is in there.
+      Thread.handle_interrupt(boom => :never) do
+        inside << true
+        until stop
+          n = (attempts += 1)
+          begin
+            Thread.handle_interrupt(boom => :immediate) { emitter.emit("app.tick", n: n) }
+            returned << n
+          rescue boom
+            nil
+          rescue ArgumentError => e
+            refused << e.message
+          end
+        end
+        begin # the last exception may still be on its way
+          Thread.handle_interrupt(boom => :immediate) { Thread.pass }
+        rescue boom
+          nil
+        end
+      end
+    end
+    inside.pop
+    1500.times do
+      sleep 0.0003
+      emitting.raise(boom)
+    end
+    stop = true
+    emitting.join
+    expect(emitter.flush(timeout: 10)).to be(true)
+    stats = emitter.stats
+    want << stats[:sent]
+    ns = received.value.map { |event| event["n"] }
+    # No event refused for an interruption, every call that returned counted and delivered,
+    # each event once, and nothing counted that was not sent.
+    expect(refused).to be_empty
+    expect(stats[:emitted]).to be_between(returned.size, attempts)
+    expect(stats).to include(sent: stats[:emitted], dropped: 0, oversized: 0, waiting: 0)
+    expect(ns.size).to eq(stats[:sent])
+    expect(ns.uniq.size).to eq(ns.size)
+    expect(returned - ns).to be_empty
+    expect(collector.stats).to include(lost: 0, duplicates: 0, events: stats[:sent])
+    expect(collector.stats[:malformed]).to be_empty
+  ensure
+    stop = true
+    emitting&.kill
+  end
+
   it "keeps every message whole when a field's to_bson raises or an exception comes from outside" do
     stop = Class.new(StandardError)
     failing = Class.new do

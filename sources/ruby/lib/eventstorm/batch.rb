@@ -75,7 +75,9 @@ module Eventstorm
       # fields document's length (see the class comment).
       @envelope_tail_at = @envelope.bytesize - 4
       @envelope_tail = @envelope.byteslice(@envelope_tail_at, 4).unpack1("l<")
-      @stamped_millis = nil # the millisecond @stamped_head holds; the time is the same for many events
+      # The millisecond and the envelope's head stamped with it, set as one: the time is the
+      # same for many events.
+      @stamped = [nil, nil].freeze
       @records = [] # writer, record, writer, record, ... (see #add_record)
       @count = 0
       @started = Eventstorm.monotonic
@@ -114,8 +116,9 @@ module Eventstorm
     end
 
     # Packs the records {#add_record} kept, in the order they came, after the events already
-    # in the batch. No exception from another thread (Thread#raise, Timeout) interrupts it, so
-    # each record is written once or counted.
+    # in the batch. The caller defers exceptions from other threads (Thread#raise, Timeout)
+    # around it and the counting of what it returns (see Emitter), so each record is written
+    # once or counted.
     #
     # @return [Array(Integer, Integer)] records the writer could not write (+unencodable+)
     #   and records over {MAX_EVENT} bytes (+oversized+), left out
@@ -126,7 +129,7 @@ module Eventstorm
 
       records = @records
       @records = []
-      Thread.handle_interrupt(DEFER_INTERRUPTS) { pack_each(records) }
+      pack_each(records)
     end
 
     NOTHING_REFUSED = [0, 0].freeze
@@ -162,10 +165,8 @@ module Eventstorm
       whole = if millis.nil? || envelope_key?(fields)
                 document(time || Time.at(millis / 1000, millis % 1000, :millisecond), fields)
               end
-      unless @packed.empty? # packed events come first, as they were added
-        @buffer.put_bytes(@packed)
-        @packed = String.new(encoding: Encoding::BINARY)
-      end
+      # Packed events come first, as they were added; moved whole or not at all.
+      Thread.handle_interrupt(DEFER_INTERRUPTS) { move_packed } unless @packed.empty?
       start = @buffer.length
       count = @count
       # Whatever is raised in here, even into this thread from another (Rack::Timeout,
@@ -175,7 +176,8 @@ module Eventstorm
           @buffer.put_bytes(whole.to_bson.to_s)
           length = @buffer.length - start
         else
-          @buffer.put_bytes(millis == @stamped_millis ? @stamped_head : stamped_head(millis))
+          stamped_millis, head = @stamped
+          @buffer.put_bytes(millis == stamped_millis ? head : stamped_head(millis))
           fields.to_bson(@buffer)
           @buffer.replace_int32(start + @envelope_tail_at, @envelope_tail)
           length = @buffer.length - start
@@ -289,8 +291,13 @@ module Eventstorm
     def stamped_head(millis)
       head = @envelope.byteslice(0, @envelope_tail_at)
       head[@time_at, 8] = [millis].pack("q<")
-      @stamped_millis = millis
-      @stamped_head = head.freeze
+      @stamped = [millis, head.freeze].freeze
+      head
+    end
+
+    def move_packed
+      @buffer.put_bytes(@packed)
+      @packed = String.new(encoding: Encoding::BINARY)
     end
 
     def envelope_key?(fields)

@@ -130,14 +130,10 @@ module Eventstorm
     # @example
     #   emitter.emit_record("http.hit", Eventstorm::Rack::HitFields, record)
     def emit_record(type, writer, record)
-      # An exception from another thread (Rack::Timeout's) waits until the record is kept and
-      # counted, and any group it completed is packed.
-      Thread.handle_interrupt(Batch::DEFER_INTERRUPTS) do
-        into_batch(type) do |batch|
-          batch.add_record(writer, record)
-          pack_records(batch) if batch.records >= @records_per_pack
-          true
-        end
+      into_batch(type) do |batch|
+        batch.add_record(writer, record)
+        pack_records(batch) if batch.records >= @records_per_pack
+        true
       end
     end
 
@@ -151,10 +147,14 @@ module Eventstorm
       reopen_after_fork if forked?
       deadline = Eventstorm.monotonic + timeout
       loop do
-        done = @mutex.synchronize do
-          @batches.each_key.to_a.each { |topic| close_batch(topic) }
-          send_held
-          @held.empty?
+        # As in close_batch: held batches sent half-way when an exception came from another
+        # thread would be sent, and counted, twice.
+        done = Thread.handle_interrupt(Batch::DEFER_INTERRUPTS) do
+          @mutex.synchronize do
+            @batches.each_key.to_a.each { |topic| close_batch(topic) }
+            send_held
+            @held.empty?
+          end
         end
         return true if done
         return false if Eventstorm.monotonic >= deadline
@@ -205,9 +205,12 @@ module Eventstorm
     def stats
       @mutex.synchronize do
         @batches.each_value { |batch| pack_records(batch) } # their refusals counted
-        waiting = @batches.each_value.sum(&:count) + @held_events
-        { emitted: @emitted }.merge(@stats, waiting: waiting, source: @source, pid: @pid,
-                                              subscribed: !@subscriptions.empty?)
+        batched = @batches.each_value.sum(&:count)
+        # Every event given is in a batch, taken out of one or refused (and counted): no
+        # count per event that an exception from another thread could leave behind.
+        emitted = @taken + batched + @stats[:oversized] + @stats[:unencodable]
+        { emitted: emitted }.merge(@stats, waiting: batched + @held_events, source: @source,
+                                           pid: @pid, subscribed: !@subscriptions.empty?)
       end
     end
 
@@ -224,7 +227,7 @@ module Eventstorm
       @held = [] # [topic, encoded events, count] while no subscriber is there
       @held_events = 0
       @subscriptions = []
-      @emitted = 0 # an instance variable, not in @stats: counted on every event
+      @taken = 0 # events of the batches close_batch took out
       @stats = Hash.new(0).merge(sent: 0, messages: 0, announcements: 0, dropped: 0,
                                  overflow: 0, unwanted: 0, oversized: 0, unencodable: 0)
       @context = ZMQ::Context.new or raise Error, "zmq_ctx_new failed"
@@ -275,7 +278,9 @@ module Eventstorm
     end
 
     # Adds an event to +type+'s batch (the block writes it: true, false when the event is
-    # too large) and sends the batch when full.
+    # too large) and sends the batch when full. Nothing here needs exceptions from other
+    # threads deferred (see close_batch): an event is in its batch, and so counted in
+    # +emitted+, once its writing returns (see Batch#add).
     def into_batch(type)
       reopen_after_fork if forked?
       @mutex.synchronize do
@@ -286,9 +291,7 @@ module Eventstorm
         raise Error, "emitter is closed" if @closed
 
         batch ||= (@batches[name] ||= Batch.new(name, @host, envelope))
-        added = yield batch
-        @emitted += 1
-        if !added
+        if !yield(batch)
           @stats[:oversized] += 1
         elsif batch.count >= @batch_size || batch.bytesize >= @batch_bytes
           close_batch(batch.type)
@@ -316,21 +319,34 @@ module Eventstorm
       batch.add(time, fields)
     end
 
-    # Packs the records +batch+ keeps and counts those it had to leave out.
+    # Packs the records +batch+ keeps and counts those it had to leave out. An exception
+    # from another thread (Thread#raise, Rack::Timeout's) waits until that is done, so each
+    # record is written once or counted.
     def pack_records(batch)
-      unencodable, oversized = batch.pack_records
-      @stats[:unencodable] += unencodable
-      @stats[:oversized] += oversized
+      Thread.handle_interrupt(Batch::DEFER_INTERRUPTS) do
+        unencodable, oversized = batch.pack_records
+        @stats[:unencodable] += unencodable
+        @stats[:oversized] += oversized
+      end
     end
 
-    # Takes +topic+'s batch out, numbers it, and sends it, holds it or drops it.
+    # Takes +topic+'s batch out, numbers it, and sends it, holds it or drops it. An exception
+    # from another thread waits until that is done: a batch taken out and not yet counted
+    # would be lost uncounted.
     def close_batch(topic)
-      batch = @batches.delete(topic) or return
-      pack_records(batch)
-      return if batch.count.zero? # its only event could not be encoded
+      Thread.handle_interrupt(Batch::DEFER_INTERRUPTS) do
+        batch = @batches.delete(topic) or break
+        pack_records(batch)
+        @taken += batch.count
+        break if batch.count.zero? # its only event could not be encoded
 
-      body = batch.body
-      count = batch.count
+        hand_over(topic, batch.body, batch.count)
+      end
+    end
+
+    # Sends a batch's events, or holds them while no subscriber is there (dropped and
+    # counted beyond +hold+).
+    def hand_over(topic, body, count)
       poll_subscriptions
       if @subscriptions.empty?
         if @held_events + count <= @hold_limit
