@@ -453,6 +453,61 @@ RSpec.describe Eventstorm::Emitter do
     emitting&.kill
   end
 
+  it "a collector accounts for every event when exceptions from other threads come as it receives" do
+    boom = Class.new(StandardError)
+    total = 20_000
+    collector = open_collector("@#{endpoint}")
+    emitter = open_emitter(">#{endpoint}", host: "spec", batch_size: 10)
+    stop = false
+    inside = Queue.new
+    delivered = 0
+    receiving = Thread.new do
+      # Exceptions from outside reach this thread inside receive only.
+      Thread.handle_interrupt(boom => :never) do
+        inside << true
+        until stop
+          begin
+            Thread.handle_interrupt(boom => :immediate) do
+              delivered += 1 if collector.receive(timeout: 0.05)
+            end
+          rescue boom
+            nil
+          end
+        end
+        begin # the last exception may still be on its way
+          Thread.handle_interrupt(boom => :immediate) { Thread.pass }
+        rescue boom
+          nil
+        end
+      end
+    end
+    inside.pop
+    wait_until { emitter.stats[:subscribed] }
+    raising = Thread.new do
+      1500.times do
+        sleep 0.0003
+        receiving.raise(boom)
+      end
+    end
+    total.times { |n| emitter.emit("app.tick", n: n) }
+    raising.join
+    emitter.close(timeout: 10) # its announcement reveals a loss at the very end
+    sent = emitter.stats[:sent]
+    expect(sent).to eq(total)
+    # Every event sent is delivered or counted lost (a message read just before an exception
+    # came is lost, and counted as such when the stream goes on), none delivered uncounted.
+    wait_until(timeout: 30) { collector.stats.values_at(:events, :lost).sum >= sent }
+    stop = true
+    receiving.join
+    stats = collector.stats
+    expect(stats[:events] + stats[:lost]).to eq(sent)
+    expect(stats).to include(duplicates: 0, rejected: 0, malformed: {})
+    expect(delivered).to be <= stats[:events]
+  ensure
+    stop = true
+    receiving&.kill
+  end
+
   it "keeps every message whole when a field's to_bson raises or an exception comes from outside" do
     stop = Class.new(StandardError)
     failing = Class.new do

@@ -30,6 +30,8 @@ module Eventstorm
       options = { ZMQ::MAXMSGSIZE => max_message_size, ZMQ::LINGER => 0 }
       @socket = Sockets.open(@context, ZMQ::SUB, endpoints, curve: curve, options: options)
       prefixes.each { |prefix| @socket.setsockopt(ZMQ::SUBSCRIBE, prefix.to_s) }
+      @poller = ZMQ::Poller.new
+      @poller.register_readable(@socket)
       @streams = Streams.new
       @pending = []
       @stats = { messages: 0, events: 0, announcements: 0, lost: 0, duplicates: 0, rejected: 0,
@@ -65,8 +67,17 @@ module Eventstorm
         wait = deadline ? deadline - Eventstorm.monotonic : 1.0
         return nil if wait <= 0
 
-        frames = read((wait * 1000).ceil.clamp(1, 1000)) or next
-        handle(frames)
+        next unless readable?((wait * 1000).ceil.clamp(1, 1000))
+
+        # An exception from another thread (Thread#raise, a Timeout) comes while the socket
+        # is waited for, or once a message is read whole, accounted and its events pending.
+        # Half-way, the rest of a message's frames would be read as the next message, or its
+        # events counted as received and never delivered.
+        Thread.handle_interrupt(Batch::DEFER_INTERRUPTS) do
+          frames = []
+          # A message's frames arrive together: once the first is there, all are.
+          handle(frames) unless @socket.recv_strings(frames, ZMQ::DONTWAIT).negative?
+        end
       end
       @pending.shift
     end
@@ -112,10 +123,8 @@ module Eventstorm
 
     private
 
-    def read(milliseconds)
-      @socket.setsockopt(ZMQ::RCVTIMEO, milliseconds)
-      frames = []
-      @socket.recv_strings(frames).negative? ? nil : frames
+    def readable?(milliseconds)
+      @poller.poll(milliseconds).positive?
     end
 
     def deliver(message)
