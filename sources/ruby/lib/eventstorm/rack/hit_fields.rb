@@ -94,16 +94,16 @@ module Eventstorm
         remote_addr, method, script, path, query, protocol, version, http_referer,
           http_user_agent, http_host, millis, elapsed, status, bytes = record
         protocol ||= version
-        # Written out rather than looped: the method calls and blocks of a loop would cost as
-        # much as the pack.
-        remote_addr = text(remote_addr)
-        method = text(method)
-        script = text(script)
-        path = text(path)
+        # Written out rather than looped, and the common ASCII String checked here before
+        # text is called: the method calls and blocks would cost as much as the pack.
+        remote_addr = text(remote_addr) unless String === remote_addr && remote_addr.ascii_only?
+        method = text(method) unless String === method && method.ascii_only?
+        script = text(script) unless String === script && script.ascii_only?
+        path = text(path) unless String === path && path.ascii_only?
         path = "#{script}#{path}" unless script.empty?
         path = "/" if path.empty?
-        protocol = text(protocol)
-        query = text(query) unless query.nil?
+        protocol = text(protocol) unless String === protocol && protocol.ascii_only?
+        query = text(query) unless query.nil? || (String === query && query.ascii_only?)
         texts = method.bytesize + path.bytesize + protocol.bytesize
         request_size = texts + 3
         texts = remote_addr.bytesize + (2 * texts)
@@ -121,9 +121,25 @@ module Eventstorm
                     protocol, METHOD, method.bytesize + 1, method, PATH, path.bytesize + 1, path,
                     QUERY_KEY, query.bytesize + 1, query, PROTOCOL, protocol.bytesize + 1, protocol]
         end
-        bits |= number(values, STATUS, status.to_i, DOUBLES[0])
-        bits |= number(values, BODY_BYTES_SENT, bytes, DOUBLES[1])
-        bits |= number(values, REQUEST_TIME, elapsed.round(3), DOUBLES[2])
+        # The common numbers (an int32 status and size, seconds with a fraction) pushed here.
+        status = status.to_i
+        if Integer === status && status >= INT32_MIN && status <= INT32_MAX
+          values << STATUS[0] << status
+        else
+          bits |= number(values, STATUS, status, DOUBLES[0])
+        end
+        if Integer === bytes && bytes >= INT32_MIN && bytes <= INT32_MAX
+          values << BODY_BYTES_SENT[0] << bytes
+        else
+          bits |= number(values, BODY_BYTES_SENT, bytes, DOUBLES[1])
+        end
+        elapsed = elapsed.round(3)
+        if Float === elapsed && elapsed.finite? && elapsed.to_i != elapsed
+          values << REQUEST_TIME[1] << elapsed
+          bits |= DOUBLES[2]
+        else
+          bits |= number(values, REQUEST_TIME, elapsed, DOUBLES[2])
+        end
         if (size = header(values, HEADER_KEYS[0], http_referer))
           texts += size
           bits |= HEADER_BITS[0]
@@ -157,7 +173,7 @@ module Eventstorm
       def self.header(values, key, value)
         return if value.nil?
 
-        value = text(value)
+        value = text(value) unless String === value && value.ascii_only?
         return if value.empty?
 
         values << key << (value.bytesize + 1) << value
