@@ -20,6 +20,40 @@ RSpec.describe Eventstorm::Emitter do
     (@opened || []).each { |it| it.is_a?(described_class) ? it.close(timeout: 0) : it.close }
   end
 
+  # A thread that runs the block until its +:stop+ is set. Exceptions of class +boom+ raised
+  # into it from outside reach it inside the block only, wherever it is in there, and are
+  # rescued there.
+  def interruptible(boom)
+    inside = Queue.new
+    thread = Thread.new do
+      Thread.handle_interrupt(boom => :never) do
+        inside << true
+        until Thread.current[:stop]
+          begin
+            Thread.handle_interrupt(boom => :immediate) { yield }
+          rescue boom
+            nil
+          end
+        end
+        begin # the last exception may still be on its way
+          Thread.handle_interrupt(boom => :immediate) { Thread.pass }
+        rescue boom
+          nil
+        end
+      end
+    end
+    inside.pop
+    thread
+  end
+
+  # Raises +boom+ into +thread+ 1,500 times, one every 0.3 ms or so.
+  def raise_into(thread, boom)
+    1500.times do
+      sleep 0.0003
+      thread.raise(boom)
+    end
+  end
+
   # A SUB socket only sends its subscriptions while it is used: receive in a thread.
   def collect(collector, count, timeout: 30)
     Thread.new do
@@ -403,36 +437,17 @@ RSpec.describe Eventstorm::Emitter do
     attempts = 0
     returned = []
     refused = []
-    stop = false
-    inside = Queue.new
-    emitting = Thread.new do
-      # Exceptions from outside reach this thread inside emit only, wherever it is in there.
-      Thread.handle_interrupt(boom => :never) do
-        inside << true
-        until stop
-          n = (attempts += 1)
-          begin
-            Thread.handle_interrupt(boom => :immediate) { emitter.emit("app.tick", n: n) }
-            returned << n
-          rescue boom
-            nil
-          rescue ArgumentError => e
-            refused << e.message
-          end
-        end
-        begin # the last exception may still be on its way
-          Thread.handle_interrupt(boom => :immediate) { Thread.pass }
-        rescue boom
-          nil
-        end
+    emitting = interruptible(boom) do
+      n = (attempts += 1)
+      begin
+        emitter.emit("app.tick", n: n)
+        returned << n
+      rescue ArgumentError => e
+        refused << e.message
       end
     end
-    inside.pop
-    1500.times do
-      sleep 0.0003
-      emitting.raise(boom)
-    end
-    stop = true
+    raise_into(emitting, boom)
+    emitting[:stop] = true
     emitting.join
     expect(emitter.flush(timeout: 10)).to be(true)
     stats = emitter.stats
@@ -449,7 +464,6 @@ RSpec.describe Eventstorm::Emitter do
     expect(collector.stats).to include(lost: 0, duplicates: 0, events: stats[:sent])
     expect(collector.stats[:malformed]).to be_empty
   ensure
-    stop = true
     emitting&.kill
   end
 
@@ -458,37 +472,10 @@ RSpec.describe Eventstorm::Emitter do
     total = 20_000
     collector = open_collector("@#{endpoint}")
     emitter = open_emitter(">#{endpoint}", host: "spec", batch_size: 10)
-    stop = false
-    inside = Queue.new
     delivered = 0
-    receiving = Thread.new do
-      # Exceptions from outside reach this thread inside receive only.
-      Thread.handle_interrupt(boom => :never) do
-        inside << true
-        until stop
-          begin
-            Thread.handle_interrupt(boom => :immediate) do
-              delivered += 1 if collector.receive(timeout: 0.05)
-            end
-          rescue boom
-            nil
-          end
-        end
-        begin # the last exception may still be on its way
-          Thread.handle_interrupt(boom => :immediate) { Thread.pass }
-        rescue boom
-          nil
-        end
-      end
-    end
-    inside.pop
+    receiving = interruptible(boom) { delivered += 1 if collector.receive(timeout: 0.05) }
     wait_until { emitter.stats[:subscribed] }
-    raising = Thread.new do
-      1500.times do
-        sleep 0.0003
-        receiving.raise(boom)
-      end
-    end
+    raising = Thread.new { raise_into(receiving, boom) }
     total.times { |n| emitter.emit("app.tick", n: n) }
     raising.join
     emitter.close(timeout: 10) # its announcement reveals a loss at the very end
@@ -497,14 +484,13 @@ RSpec.describe Eventstorm::Emitter do
     # Every event sent is delivered or counted lost (a message read just before an exception
     # came is lost, and counted as such when the stream goes on), none delivered uncounted.
     wait_until(timeout: 30) { collector.stats.values_at(:events, :lost).sum >= sent }
-    stop = true
+    receiving[:stop] = true
     receiving.join
     stats = collector.stats
     expect(stats[:events] + stats[:lost]).to eq(sent)
     expect(stats).to include(duplicates: 0, rejected: 0, malformed: {})
     expect(delivered).to be <= stats[:events]
   ensure
-    stop = true
     receiving&.kill
   end
 
