@@ -35,10 +35,12 @@ RSpec.describe Eventstorm::Emitter do
             nil
           end
         end
-        begin # the last exception may still be on its way
-          Thread.handle_interrupt(boom => :immediate) { Thread.pass }
-        rescue boom
-          nil
+        while Thread.pending_interrupt? # the last ones may have come while it was outside
+          begin
+            Thread.handle_interrupt(boom => :immediate) { Thread.pass }
+          rescue boom
+            nil
+          end
         end
       end
     end
@@ -453,15 +455,22 @@ RSpec.describe Eventstorm::Emitter do
     stats = emitter.stats
     want << stats[:sent]
     ns = received.value.map { |event| event["n"] }
-    # No event refused for an interruption, every call that returned counted and delivered,
-    # each event once, and nothing counted that was not sent.
+    # No event refused for an interruption; every call that returned counted; every event
+    # counted sent or dropped (a full queue, on a loaded machine), each sent one delivered
+    # once and each dropped one counted lost by the collector.
     expect(refused).to be_empty
     expect(stats[:emitted]).to be_between(returned.size, attempts)
-    expect(stats).to include(sent: stats[:emitted], dropped: 0, oversized: 0, waiting: 0)
+    expect(stats).to include(oversized: 0, waiting: 0)
+    expect(stats[:sent] + stats[:dropped]).to eq(stats[:emitted])
     expect(ns.size).to eq(stats[:sent])
     expect(ns.uniq.size).to eq(ns.size)
-    expect(returned - ns).to be_empty
-    expect(collector.stats).to include(lost: 0, duplicates: 0, events: stats[:sent])
+    expect((returned - ns).size).to be <= stats[:dropped]
+    emitter.close(timeout: 10) # its announcement reveals a loss at the very end
+    wait_until(timeout: 10) do
+      collector.receive(timeout: 0.1)
+      collector.stats[:lost] >= stats[:dropped]
+    end
+    expect(collector.stats).to include(lost: stats[:dropped], duplicates: 0, events: ns.size)
     expect(collector.stats[:malformed]).to be_empty
   ensure
     emitting&.kill
@@ -479,15 +488,15 @@ RSpec.describe Eventstorm::Emitter do
     total.times { |n| emitter.emit("app.tick", n: n) }
     raising.join
     emitter.close(timeout: 10) # its announcement reveals a loss at the very end
-    sent = emitter.stats[:sent]
-    expect(sent).to eq(total)
-    # Every event sent is delivered or counted lost (a message read just before an exception
-    # came is lost, and counted as such when the stream goes on), none delivered uncounted.
-    wait_until(timeout: 30) { collector.stats.values_at(:events, :lost).sum >= sent }
+    # Sent, or dropped by a full queue on a loaded machine (the collector counts those lost).
+    expect(emitter.stats.values_at(:sent, :dropped).sum).to eq(total)
+    # Every event is delivered or counted lost (a message read just before an exception came
+    # is lost, and counted as such when the stream goes on), none delivered uncounted.
+    wait_until(timeout: 30) { collector.stats.values_at(:events, :lost).sum >= total }
     receiving[:stop] = true
     receiving.join
     stats = collector.stats
-    expect(stats[:events] + stats[:lost]).to eq(sent)
+    expect(stats[:events] + stats[:lost]).to eq(total)
     expect(stats).to include(duplicates: 0, rejected: 0, malformed: {})
     expect(delivered).to be <= stats[:events]
   ensure

@@ -74,9 +74,9 @@ module Eventstorm
         # Half-way, the rest of a message's frames would be read as the next message, or its
         # events counted as received and never delivered.
         Thread.handle_interrupt(Batch::DEFER_INTERRUPTS) do
-          frames = []
           # A message's frames arrive together: once the first is there, all are.
-          handle(frames) unless @socket.recv_strings(frames, ZMQ::DONTWAIT).negative?
+          frames = Sockets.receive_frames(@socket)
+          handle(frames) if frames
         end
       end
       @pending.shift

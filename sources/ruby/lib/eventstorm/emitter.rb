@@ -423,7 +423,7 @@ module Eventstorm
     end
 
     def send_frames(frames)
-      @socket.send_strings(frames, ZMQ::DONTWAIT) >= 0
+      Sockets.send_frames(@socket, frames)
     end
 
     # XPUB delivers "\x01prefix" for a new subscription and "\x00prefix" for its end.

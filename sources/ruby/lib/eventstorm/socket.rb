@@ -38,6 +38,48 @@ module Eventstorm
       socket
     end
 
+    # Queues a message's frames without waiting. A frame libzmq was interrupted before it
+    # queued (EINTR: Ruby signals a thread in libzmq to hand it an exception from another
+    # thread, even one it defers) is queued again: given up half-way, as ffi-rzmq's
+    # send_strings does, the frames already queued would begin the next message.
+    #
+    # @param socket [ZMQ::Socket]
+    # @param frames [Array<String>]
+    # @return [Boolean] false when the queue is full (libzmq takes all of a message's frames
+    #   or none) or the socket failed
+    # @example
+    #   Eventstorm::Sockets.send_frames(socket, ["app.x", header, body])
+    def send_frames(socket, frames)
+      last = frames.size - 1
+      frames.each_with_index do |frame, index|
+        flags = index == last ? ZMQ::DONTWAIT : ZMQ::DONTWAIT | ZMQ::SNDMORE
+        until socket.send_string(frame, flags) >= 0
+          return false unless ZMQ::Util.errno == ZMQ::EINTR
+        end
+      end
+      true
+    end
+
+    # Reads a message's frames without waiting, each again when libzmq was interrupted (see
+    # {.send_frames}): given up half-way, as ffi-rzmq's recv_strings does, its last frames
+    # would be read as the next message.
+    #
+    # @param socket [ZMQ::Socket]
+    # @return [Array<String>, nil] nil when no message is there (or the socket failed)
+    # @example
+    #   Eventstorm::Sockets.receive_frames(socket) #=> ["app.x", header, body]
+    def receive_frames(socket)
+      frames = []
+      loop do
+        frame = String.new
+        until socket.recv_string(frame, ZMQ::DONTWAIT) >= 0
+          return (frames.empty? ? nil : frames) unless ZMQ::Util.errno == ZMQ::EINTR
+        end
+        frames << frame
+        return frames unless socket.more_parts?
+      end
+    end
+
     # ffi-rzmq only knows the options of its own time; newer int options go to libzmq directly.
     def set(socket, option, value)
       return socket.setsockopt(option, value) if option != XPUB_NODROP
