@@ -428,14 +428,12 @@ module Eventstorm
 
     # XPUB delivers "\x01prefix" for a new subscription and "\x00prefix" for its end.
     def poll_subscriptions
-      message = []
-      while @socket.recv_strings(message, ZMQ::DONTWAIT) >= 0
-        frame = message.first.to_s.b
+      while (frames = Sockets.receive_frames(@socket))
+        frame = frames.first.b
         case frame.getbyte(0)
         when 1 then @subscriptions |= [frame.byteslice(1..)]
         when 0 then @subscriptions -= [frame.byteslice(1..)]
         end
-        message = []
       end
     end
 
