@@ -38,6 +38,7 @@ const ZMQ_CURVE_PUBLICKEY = 48;
 const ZMQ_CURVE_SECRETKEY = 49;
 const ZMQ_CURVE_SERVERKEY = 50;
 const ZMQ_ZAP_DOMAIN = 55;
+const ZMQ_IPV6 = 42;
 const ZMQ_DONTWAIT = 1;
 const ZMQ_SNDMORE = 2;
 const ZMQ_POLLIN = 1;
@@ -303,6 +304,10 @@ export class ZmqSocket {
   /** Binds or connects as the endpoint says; a failure is an {@linkcode EndpointError}. */
   attach(endpoint: Endpoint): void {
     this.#idle("bind/connect");
+    // libzmq reads the option at each bind or connect. Only an IPv6 literal turns it on
+    // (docs/protocol.md §1.2): with it on, `localhost` can resolve to ::1 and miss a
+    // peer bound on 127.0.0.1.
+    this.setInt(ZMQ_IPV6, endpoint.address.startsWith("tcp://[") ? 1 : 0);
     const fn = endpoint.bind ? this.#z.zmq_bind : this.#z.zmq_connect;
     if (fn(this.#pointer, cString(endpoint.address)) !== 0) {
       const error = this.#context.error(endpoint.bind ? "bind" : "connect");

@@ -30,13 +30,21 @@ async function receiveWithin(
   }
 }
 
-/** A connected PUB → SUB pair that is known to deliver (the slow joiner is past). */
-async function connectedPair(context: ZmqContext, topic = "") {
+/**
+ * A connected PUB → SUB pair that is known to deliver (the slow joiner is past):
+ * the PUB binds `bindAddress`, the SUB connects where `connectTo` says.
+ */
+async function connectedPair(
+  context: ZmqContext,
+  topic = "",
+  bindAddress = ANY_PORT.address,
+  connectTo = (bound: string) => bound,
+) {
   const pub = context.socket(SocketType.PUB);
-  pub.attach(ANY_PORT);
+  pub.attach({ bind: true, address: bindAddress });
   const sub = context.socket(SocketType.SUB);
   sub.subscribe(utf8.encode(topic));
-  sub.attach({ bind: false, address: pub.lastEndpoint() });
+  sub.attach({ bind: false, address: connectTo(pub.lastEndpoint()) });
   const poller = new Poller(context, [sub]);
   const probe = [utf8.encode(`${topic}probe`)];
   const buffers = [new Uint8Array(64)];
@@ -55,6 +63,43 @@ async function connectedPair(context: ZmqContext, topic = "") {
   }
   throw new Error("PUB/SUB pair did not connect within 10 s");
 }
+
+/** Whether this host has an IPv6 loopback (a container may have it switched off). */
+function hasIpv6Loopback(): boolean {
+  try {
+    Deno.listen({ hostname: "::1", port: 0 }).close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test("socket: an IPv6 literal binds and connects, and [::] takes IPv4 peers too", async () => {
+  const context = new ZmqContext();
+  try {
+    if (!hasIpv6Loopback()) {
+      // Without ::1 the bind must fail as any bad endpoint does, not hang or crash.
+      const socket = context.socket(SocketType.PUB);
+      assert.throws(() => socket.attach({ bind: true, address: "tcp://[::1]:*" }), EndpointError);
+      return;
+    }
+    const v6 = await connectedPair(context, "", "tcp://[::1]:*");
+    assert.match(v6.pub.lastEndpoint(), /^tcp:\/\/\[::1\]:\d+$/);
+    const dual = await connectedPair(
+      context,
+      "",
+      "tcp://[::]:*",
+      (bound) => `tcp://127.0.0.1:${bound.split(":").pop()}`,
+    );
+    for (const pair of [v6, dual]) {
+      pair.poller.close();
+      pair.pub.close();
+      pair.sub.close();
+    }
+  } finally {
+    await context.terminate();
+  }
+});
 
 Deno.test("socket: bind to port * reports the real endpoint", async () => {
   const context = new ZmqContext();
