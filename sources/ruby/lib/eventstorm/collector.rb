@@ -26,16 +26,17 @@ module Eventstorm
     #   Eventstorm::Collector.new("@tcp://*:5556", prefixes: [""])
     def initialize(endpoints = ">tcp://127.0.0.1:5556", prefixes: [""], curve: nil,
                    max_message_size: Protocol::MAX_MESSAGE)
-      @context = ZMQ::Context.new or raise Error, "zmq_ctx_new failed"
-      options = { ZMQ::MAXMSGSIZE => max_message_size, ZMQ::LINGER => 0 }
-      @socket = Sockets.open(@context, ZMQ::SUB, endpoints, curve: curve, options: options)
-      prefixes.each { |prefix| @socket.setsockopt(ZMQ::SUBSCRIBE, prefix.to_s) }
-      @poller = ZMQ::Poller.new
-      @poller.register_readable(@socket)
+      prefixes = Array(prefixes)
+      unless prefixes.all?(String)
+        raise ArgumentError, "prefixes: expected Strings, got #{prefixes.map(&:class).uniq.join(', ')}"
+      end
+
       @streams = Streams.new
       @pending = []
       @stats = { messages: 0, events: 0, announcements: 0, lost: 0, duplicates: 0, rejected: 0,
                  unaccounted: 0, malformed: Hash.new(0) }
+      @context = ZMQ::Context.new or raise Error, "zmq_ctx_new failed"
+      open(endpoints, prefixes, curve, max_message_size)
     end
 
     # Yields each delivered event (a BSON::Document with string keys).
@@ -116,12 +117,30 @@ module Eventstorm
     def close
       return if @socket.nil?
 
-      @socket.close
-      @context.terminate
+      Sockets.release(self, @context, @socket)
       @socket = nil
     end
 
     private
+
+    # A constructor that fails once the socket is open closes it: left to the GC, ffi-rzmq
+    # could terminate the context before the socket is closed, which hangs (see Sockets.guard).
+    def open(endpoints, prefixes, curve, max_message_size)
+      options = { ZMQ::MAXMSGSIZE => max_message_size, ZMQ::LINGER => 0 }
+      @socket = Sockets.open(@context, ZMQ::SUB, endpoints, curve: curve, options: options)
+      Sockets.guard(self, @context, @socket)
+      prefixes.each do |prefix|
+        next unless @socket.setsockopt(ZMQ::SUBSCRIBE, prefix).negative?
+
+        raise Error, "subscribe #{prefix.inspect}: #{ZMQ::Util.error_string}"
+      end
+      @poller = ZMQ::Poller.new
+      @poller.register_readable(@socket)
+    rescue Exception # rubocop:disable Lint/RescueException -- closed, re-raised
+      Sockets.release(self, @context, @socket)
+      @socket = nil
+      raise
+    end
 
     def readable?(milliseconds)
       @poller.poll(milliseconds).positive?

@@ -180,8 +180,7 @@ module Eventstorm
       @mutex.synchronize { @closed = true }
       @thread.join
       @socket.setsockopt(ZMQ::LINGER, (timeout * 1000).to_i)
-      @socket.close
-      @context.terminate
+      Sockets.release(self, @context, @socket)
       flushed
     end
 
@@ -232,7 +231,14 @@ module Eventstorm
                                  overflow: 0, unwanted: 0, oversized: 0, unencodable: 0)
       @context = ZMQ::Context.new or raise Error, "zmq_ctx_new failed"
       options = { ZMQ::SNDHWM => @high_water_mark, ZMQ::LINGER => 0, Sockets::XPUB_NODROP => 1 }
-      @socket = Sockets.open(@context, ZMQ::XPUB, @endpoints, curve: @curve, options: options)
+      begin
+        @socket = Sockets.open(@context, ZMQ::XPUB, @endpoints, curve: @curve, options: options)
+        # Left unclosed, the socket and context are closed in that order (see Sockets.guard).
+        Sockets.guard(self, @context, @socket)
+      rescue Exception # rubocop:disable Lint/RescueException -- released, re-raised
+        Sockets.release(self, @context, nil) # Sockets.open closed the socket
+        raise
+      end
       @thread = Thread.new { background }
       @thread.name = "eventstorm-emitter" if @thread.respond_to?(:name=)
       @pid = Process.pid

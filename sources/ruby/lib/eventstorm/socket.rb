@@ -80,6 +80,54 @@ module Eventstorm
       end
     end
 
+    # Makes +owner+ (an emitter or collector) responsible for +socket+ and +context+ when it is
+    # garbage collected unclosed, or is still open when the process exits. ffi-rzmq gives the
+    # context and the socket a finalizer each, and Ruby runs finalizers in no set order: when
+    # the context's came first, zmq_ctx_term waited for the socket still open, for ever, at
+    # whatever allocation had started the GC. Those two are removed, and one finalizer on
+    # +owner+ closes the socket, then terminates the context. It holds the two pointers, never
+    # +owner+ (which it would keep alive), and does nothing in a forked child, where the
+    # parent's context must not be touched.
+    #
+    # @param owner [Object]
+    # @param context [ZMQ::Context]
+    # @param socket [ZMQ::Socket]
+    # @return [void]
+    # @example
+    #   Eventstorm::Sockets.guard(self, @context, @socket)
+    def guard(owner, context, socket)
+      ObjectSpace.undefine_finalizer(context)
+      ObjectSpace.undefine_finalizer(socket)
+      ObjectSpace.undefine_finalizer(owner)
+      ObjectSpace.define_finalizer(owner, finalizer(socket.socket, context.pointer, Process.pid))
+    end
+
+    # Closes +socket+ (the lingering its LINGER option allows) and terminates +context+ now,
+    # and forgets +owner+'s finalizer (see {.guard}). Either may be nil.
+    #
+    # @param owner [Object]
+    # @param context [ZMQ::Context, nil]
+    # @param socket [ZMQ::Socket, nil]
+    # @return [void]
+    # @example
+    #   Eventstorm::Sockets.release(self, @context, @socket)
+    def release(owner, context, socket)
+      ObjectSpace.undefine_finalizer(owner)
+      socket&.close
+      context&.terminate
+    end
+
+    # The finalizer of {.guard}: made here, where no owner is in scope for it to capture.
+    def finalizer(socket_pointer, context_pointer, pid)
+      proc do
+        if Process.pid == pid
+          LibZMQ.zmq_close(socket_pointer)
+          LibZMQ.zmq_ctx_term(context_pointer)
+        end
+      end
+    end
+    private_class_method :finalizer
+
     # ffi-rzmq only knows the options of its own time; newer int options go to libzmq directly.
     def set(socket, option, value)
       return socket.setsockopt(option, value) if option != XPUB_NODROP
