@@ -2,6 +2,7 @@
 
 require_relative "spec_helper"
 require "open3"
+require "pp"
 
 # What happens to emitters and collectors left unclosed, half made, or shown.
 RSpec.describe "emitter and collector lifecycle" do
@@ -36,5 +37,30 @@ RSpec.describe "emitter and collector lifecycle" do
     expect(status).not_to be_nil, "the process hung"
     expect(output).to eq("done\n")
     expect(status).to be_success
+  end
+
+  it "never shows the CURVE secret key, and shows an emitter or collector without raising" do
+    public_key, secret_key = ZMQ::Util.curve_keypair
+    server_key, = ZMQ::Util.curve_keypair
+    curve = { server_key: server_key, public_key: public_key, secret_key: secret_key }
+    port = free_port
+    emitter = Eventstorm::Emitter.new(">tcp://127.0.0.1:#{port}", host: "web1", curve: curve)
+    collector = Eventstorm::Collector.new(">tcp://127.0.0.1:#{port}", curve: curve)
+    [emitter, collector].each do |it|
+      shown = [it.inspect, it.pretty_inspect, it.to_s]
+      begin
+        it.emti("x")
+      rescue NoMethodError => e
+        shown << e.message << e.full_message
+      end
+      kept = it.instance_variables.map { |name| it.instance_variable_get(name) }
+      expect(kept.grep(Hash).flat_map(&:values)).not_to include(secret_key)
+      expect(shown.grep(/#{Regexp.escape(secret_key)}/)).to be_empty
+      expect(it.inspect).to include(">tcp://127.0.0.1:#{port}")
+    end
+    expect(emitter.inspect).to eq(%(#<Eventstorm::Emitter ">tcp://127.0.0.1:#{port}" host="web1">))
+  ensure
+    emitter&.close(timeout: 0)
+    collector&.close
   end
 end

@@ -18,7 +18,7 @@ module Eventstorm
     include Enumerable
 
     # @param endpoints [String, Array<String>] where to subscribe, e.g. ">tcp://router:5556"
-    # @param prefixes [Array<String>] topic prefixes to subscribe to ("" is everything)
+    # @param prefixes [Array<String>, String] topic prefixes to subscribe to ("" is everything)
     # @param curve [Hash, nil] CURVE client keys, as for {Emitter#initialize}
     # @param max_message_size [Integer] ZMQ_MAXMSGSIZE: larger senders are disconnected
     # @raise [Eventstorm::Error] for a bad endpoint or CURVE key
@@ -31,6 +31,8 @@ module Eventstorm
         raise ArgumentError, "prefixes: expected Strings, got #{prefixes.map(&:class).uniq.join(', ')}"
       end
 
+      @endpoints = endpoints
+      curve = Curve::Options.new(curve) if curve
       @streams = Streams.new
       @pending = []
       @stats = { messages: 0, events: 0, announcements: 0, lost: 0, duplicates: 0, rejected: 0,
@@ -107,6 +109,25 @@ module Eventstorm
     #   collector.stats[:lost] #=> 0
     def stats
       @stats.merge(malformed: @stats[:malformed].dup, streams: @streams.size)
+    end
+
+    # Names the endpoints only: ffi-rzmq's poller, which the default would show, raises in
+    # its own #inspect.
+    #
+    # @return [String]
+    # @example
+    #   collector.inspect #=> "#<Eventstorm::Collector \">tcp://127.0.0.1:5556\">"
+    def inspect
+      "#<#{self.class.name} #{@endpoints.inspect}#{' closed' if @socket.nil?}>"
+    end
+    alias to_s inspect
+
+    # @param printer [PP]
+    # @return [void]
+    # @example
+    #   pp collector
+    def pretty_print(printer)
+      printer.text(inspect)
     end
 
     # Closes the socket and the context.

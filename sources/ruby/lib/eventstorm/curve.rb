@@ -10,6 +10,56 @@ module Eventstorm
     Z85_LENGTH = 40
     private_constant :Z85_LENGTH
 
+    # The +curve:+ Hash of an emitter or collector, kept to be applied again (an emitter
+    # reopens its socket after fork) and never shown: an object's default #inspect, and so
+    # #pretty_inspect and the message of a NoMethodError raised on it, would print the secret
+    # key of a Hash kept in an instance variable. The keys live in a closure, and #inspect
+    # names none of them.
+    #
+    # @api private
+    # @example
+    #   options = Eventstorm::Curve::Options.new(server_key: "router.pub", certificate: "web1_secret")
+    #   options.apply(socket)
+    class Options
+      # @param options [Hash] the keyword arguments of {Curve.apply}
+      # @raise [ArgumentError] when +options+ is not a Hash
+      # @example
+      #   Eventstorm::Curve::Options.new(server_key: key, certificate: "web1_secret")
+      def initialize(options)
+        raise ArgumentError, "curve: expected a Hash of keys, got #{options.class}" unless
+          options.is_a?(Hash)
+
+        options = options.transform_keys(&:to_sym).freeze
+        @apply = ->(socket) { Curve.apply(socket, **options) }
+      end
+
+      # Sets the CURVE client options on +socket+ (see {Curve.apply}).
+      #
+      # @param socket [ZMQ::Socket]
+      # @return [void]
+      # @example
+      #   options.apply(socket)
+      def apply(socket)
+        @apply.call(socket)
+      end
+
+      # @return [String] with no key in it
+      # @example
+      #   options.inspect #=> "#<Eventstorm::Curve::Options (keys not shown)>"
+      def inspect
+        "#<#{self.class.name} (keys not shown)>"
+      end
+      alias to_s inspect
+
+      # @param printer [PP]
+      # @return [void]
+      # @example
+      #   pp options
+      def pretty_print(printer)
+        printer.text(inspect)
+      end
+    end
+
     module_function
 
     # Sets the CURVE client options on +socket+.

@@ -68,7 +68,8 @@ module Eventstorm
                    high_water_mark: 10_000)
       @endpoints = endpoints
       @host = host.to_s.dup.freeze
-      @curve = curve
+      # Kept to reopen after fork, where nothing shows the keys (see Curve::Options).
+      @curve = curve && Curve::Options.new(curve)
       @batch_size = batch_size
       @batch_bytes = batch_bytes
       # Records emit_record keeps before it packs them: a batch under batch_bytes takes that
@@ -182,6 +183,24 @@ module Eventstorm
       @socket.setsockopt(ZMQ::LINGER, (timeout * 1000).to_i)
       Sockets.release(self, @context, @socket)
       flushed
+    end
+
+    # Names the endpoints and the host only (never the CURVE keys).
+    #
+    # @return [String]
+    # @example
+    #   emitter.inspect #=> "#<Eventstorm::Emitter \">tcp://127.0.0.1:5555\" host=\"web1\">"
+    def inspect
+      "#<#{self.class.name} #{@endpoints.inspect} host=#{@host.inspect}#{' closed' if @closed}>"
+    end
+    alias to_s inspect
+
+    # @param printer [PP]
+    # @return [void]
+    # @example
+    #   pp emitter
+    def pretty_print(printer)
+      printer.text(inspect)
     end
 
     # @return [Boolean] whether {#close} was called (in this process)

@@ -15,7 +15,7 @@ module Eventstorm
     # @param context [ZMQ::Context]
     # @param type [Integer] ZMQ::XPUB, ZMQ::SUB, ...
     # @param endpoints [String, Array<String>] see {Endpoint.parse}
-    # @param curve [Hash, nil] keyword arguments of {Curve.apply}
+    # @param curve [Curve::Options, nil] CURVE client keys
     # @param options [Hash{Integer=>Integer}] socket options set before connecting
     # @return [ZMQ::Socket]
     # @raise [Eventstorm::Error] when an option, bind or connect fails (the socket is closed)
@@ -26,7 +26,7 @@ module Eventstorm
       socket = context.socket(type) or raise Error, "zmq_socket failed: #{ZMQ::Util.error_string}"
       begin
         options.each { |option, value| check(set(socket, option, value), "setsockopt #{option}") }
-        Curve.apply(socket, **curve) if curve
+        curve&.apply(socket)
         pairs.each do |mode, address|
           check(socket.public_send(mode, address), "#{mode} #{address}")
         end
