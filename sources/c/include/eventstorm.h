@@ -100,7 +100,8 @@ typedef enum {
     the defaults; a 0 / NULL member means "default". Strings are copied.     */
 typedef struct {
     const char *host;          /* envelope host of events that lack one;
-                                  default: gethostname ()                    */
+                                  default: gethostname (). At most 255 bytes
+                                  of UTF-8, else es_emitter_new fails        */
     size_t max_events;         /* events per message at most (default 1000)  */
     size_t max_bytes;          /* body bytes per message: a batch leaves when
                                   it reaches this (default 256 KiB)          */
@@ -189,9 +190,14 @@ int es_emitter_close (es_emitter_t *self);
     fields; `time` (a BSON date) and `host` (a string) are taken from FIELDS
     when present, else now and options.host; a `type` in FIELDS must equal
     TYPE. The document is type, time, host, then the other fields in order.
-    A time more than 8.64e15 ms from the epoch is ES_EINVAL: receivers
-    reject it (docs/protocol.md, Validation step 6). Never blocks. Returns ES_OK when accepted (even if it is later dropped:
-    see the stats), ES_EINVAL, ES_EOVERSIZED, ES_EFORKED, ES_ENOMEM.         */
+    FIELDS are checked as receivers check them (docs/protocol.md,
+    Validation step 6), so that no event makes them drop a message: a name
+    or string that is not UTF-8, bytes that are not BSON, nesting deeper
+    than 100 levels, or a date (as `time` or in any field) more than
+    8.64e15 ms from the epoch is ES_EINVAL, counted as invalid, and takes no
+    stream index. Never blocks. Returns ES_OK when accepted (even if it is
+    later dropped: see the stats), ES_EINVAL, ES_EOVERSIZED, ES_EFORKED,
+    ES_ENOMEM.                                                               */
 int es_emit (es_emitter_t *self, const char *type, const bson_t *fields);
 
 /*  Same, at TIME_MS (milliseconds since 1970 UTC, negative before) unless

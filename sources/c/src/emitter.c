@@ -108,6 +108,22 @@ es_emitter_t *es_emitter_new (const char *endpoints, const es_options_t *options
     es_options_t defaults = {0};
     if (!options)
         options = &defaults;
+    char hostname[256] = "localhost";
+    if (options->host) {
+        /* Every event carries it: cut, or not UTF-8, it would make receivers
+           drop every message of this emitter. */
+        size_t length = strlen (options->host);
+        if (length >= sizeof hostname)
+            return es_fail ("host is %zu bytes long, more than %zu", length, sizeof hostname - 1);
+        if (!es_utf8_check ((const uint8_t *) options->host, length))
+            return es_fail ("host is not valid UTF-8");
+        memcpy (hostname, options->host, length + 1);
+    }
+    else
+    if (gethostname (hostname, sizeof hostname) != 0 ||
+        !es_utf8_check ((const uint8_t *) hostname, strnlen (hostname, sizeof hostname - 1)))
+        strcpy (hostname, "localhost");
+    hostname[sizeof hostname - 1] = 0;
     es_emitter_t *self = calloc (1, sizeof *self);
     if (!self)
         return es_fail ("out of memory");
@@ -123,13 +139,6 @@ es_emitter_t *es_emitter_new (const char *endpoints, const es_options_t *options
     self->close_timeout_ms = options->close_timeout_ms ? options->close_timeout_ms : 1000;
     self->source = options->source_id ? options->source_id : s_random_source ();
     bson_init (&self->document);
-    char hostname[256] = "localhost";
-    if (options->host)
-        snprintf (hostname, sizeof hostname, "%s", options->host);
-    else
-    if (gethostname (hostname, sizeof hostname) != 0)
-        strcpy (hostname, "localhost");
-    hostname[sizeof hostname - 1] = 0;
     self->host = strdup (hostname);
     self->host_length = strlen (self->host);
     if (!self->host || es_link_open (&self->link, options, ZMQ_XPUB, self->error) != ES_OK) {
@@ -591,14 +600,43 @@ static bool s_plain (const bson_t *fields)
     return true;
 }
 
+/*  FIELDS judged as receivers will judge the event (docs/protocol.md,
+    Validation step 6): a name or string that is not UTF-8, or bytes that are
+    not BSON, would make them drop the whole message with every other event
+    in it; a date past 8.64e15 ms or nesting past 100 levels, the event. The
+    envelope is the library's own (a checked type and host, a checked time).  */
+static int s_check_fields (es_emitter_t *self, const bson_t *fields)
+{
+    if (!fields)
+        return ES_OK;
+    const char *problem;
+    switch (es_fields_shape (fields)) {
+        case SHAPE_OK:
+            return ES_OK;
+        case SHAPE_TOO_DEEP:
+            problem = "nest deeper than 100 levels";
+            break;
+        case SHAPE_FAR_DATE:
+            problem = "hold a date beyond what receivers hold (8.64e15 ms from the epoch)";
+            break;
+        default:
+            problem = "are not valid BSON, or hold a name or string that is not UTF-8";
+    }
+    self->stats.invalid++;
+    es_format_error (self->error, "fields %s", problem);
+    return ES_EINVAL;
+}
+
 /*  AT_MS: the event's time unless FIELDS has one; NULL for now.             */
 static int s_emit (es_emitter_t *self, const char *type, const int64_t *at_ms,
                    const bson_t *fields)
 {
     topic_t *topic = self->last_topic;
-    if (!type || !topic || strcmp (topic->name, type) != 0) {
+    bool known = type && topic && strcmp (topic->name, type) == 0;
+    size_t length = 0;
+    if (!known) {
         /* A new or other type: checked once here, known valid afterwards. */
-        size_t length = type ? strlen (type) : 0;
+        length = type ? strlen (type) : 0;
         if (!es_type_valid (type, length)) {
             self->stats.invalid++;
             es_format_error (self->error,
@@ -606,9 +644,15 @@ static int s_emit (es_emitter_t *self, const char *type, const int64_t *at_ms,
                              type ? type : "(null)");
             return ES_EINVAL;
         }
-        if (s_plain (fields) == false) {
+    }
+    int rc = s_check_fields (self, fields);
+    if (rc != ES_OK)
+        return rc;
+    bool plain = s_plain (fields);
+    if (!known) {
+        if (!plain) {
             /* Check the envelope before the type gets a topic of its own. */
-            int rc = s_build (self, type, length, at_ms, fields);
+            rc = s_build (self, type, length, at_ms, fields);
             if (rc != ES_OK) {
                 self->stats.invalid++;
                 return rc;
@@ -620,8 +664,8 @@ static int s_emit (es_emitter_t *self, const char *type, const int64_t *at_ms,
             return ES_ENOMEM;
         }
     }
-    int rc = s_plain (fields) ? s_append_plain (self, topic, at_ms, fields)
-                              : s_append_built (self, topic, at_ms, fields);
+    rc = plain ? s_append_plain (self, topic, at_ms, fields)
+               : s_append_built (self, topic, at_ms, fields);
     if (rc != ES_OK)
         return rc;
     int64_t now = es_coarse_ms ();

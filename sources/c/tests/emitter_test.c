@@ -253,6 +253,91 @@ static void s_refuses_bad_events (void *context)
     unlink (path);
 }
 
+/*  What receivers would drop is refused at es_emit: one name or string that
+    is not UTF-8 makes them drop the whole message, so it must never reach a
+    batch; the events around it go out, and the message decodes.            */
+static void s_refuses_what_receivers_drop (void *context)
+{
+    es_options_t options = {.zmq_context = context, .host = "web1", .linger_ms = -1};
+    es_emitter_t *emitter = es_emitter_new ("@inproc://utf8", &options);
+    CHECK (emitter);
+    void *sub = s_subscriber (context, "inproc://utf8", "app.");
+    CHECK_EQ (es_emit (emitter, "app.u", NULL), ES_OK);
+    CHECK_EQ (es_emitter_flush (emitter, 5000), ES_OK);
+    CHECK (s_receive (sub, 2000));
+
+    bson_t fields = BSON_INITIALIZER;
+    bson_append_utf8 (&fields, "path", -1, "/a\xff" "b", -1);          /* a value */
+    CHECK_EQ (es_emit (emitter, "app.u", &fields), ES_EINVAL);
+    CHECK (strstr (es_emitter_error (emitter), "not UTF-8"));
+    bson_reinit (&fields);
+    bson_append_int32 (&fields, "caf\xe9", -1, 1);                   /* a name */
+    CHECK_EQ (es_emit (emitter, "app.u", &fields), ES_EINVAL);
+    bson_reinit (&fields);
+    bson_append_utf8 (&fields, "s", -1, "\xed\xa0\x80", -1);           /* a surrogate */
+    CHECK_EQ (es_emit (emitter, "app.u", &fields), ES_EINVAL);
+    bson_reinit (&fields);
+    bson_t child;
+    bson_append_document_begin (&fields, "nested", -1, &child);       /* one level down */
+    bson_append_utf8 (&child, "x", -1, "\xc3", -1);
+    bson_append_document_end (&fields, &child);
+    CHECK_EQ (es_emit (emitter, "app.u", &fields), ES_EINVAL);
+    bson_reinit (&fields);
+    bson_append_utf8 (&fields, "host", -1, "h\xff", -1);              /* the envelope's */
+    CHECK_EQ (es_emit (emitter, "app.u", &fields), ES_EINVAL);
+    CHECK_EQ (es_emit_at (emitter, "app.new", 5, &fields), ES_EINVAL);
+    bson_reinit (&fields);
+    bson_append_regex (&fields, "re", -1, "a\xff", "i");               /* a rare type */
+    CHECK_EQ (es_emit (emitter, "app.u", &fields), ES_EINVAL);
+    bson_destroy (&fields);
+    /* A bool that is neither 0 nor 1: not BSON to libbson's reader. */
+    const uint8_t bad_bool[] = {9, 0, 0, 0, 0x08, 'b', 0, 2, 0};
+    bson_t *raw = bson_new_from_data (bad_bool, sizeof bad_bool);
+    CHECK (raw);
+    CHECK_EQ (es_emit (emitter, "app.u", raw), ES_EINVAL);
+    bson_destroy (raw);
+    /* JSON and its strings go the same way. */
+    CHECK_EQ (es_emit_json (emitter, "app.u", "{\"k\": \"\xff\"}"), ES_EINVAL);
+    CHECK_EQ (es_emit_json (emitter, "app.u", "{\"\xff\": 1}"), ES_EINVAL);
+    /* A date no receiver holds, deep in the fields as well as in `time`. */
+    CHECK_EQ (es_emit_json (emitter, "app.u", "{\"a\": {\"expires\": {\"$date\": "
+                                              "{\"$numberLong\": \"9000000000000000\"}}}}"),
+              ES_EINVAL);
+    CHECK (strstr (es_emitter_error (emitter), "beyond what receivers hold"));
+    es_emitter_stats_t stats;
+    es_emitter_stats (emitter, &stats);
+    CHECK_EQ (stats.invalid, 11);
+    CHECK_EQ (stats.topics, 1);     /* app.new refused before it got a topic */
+
+    /* Valid UTF-8 of every length passes. */
+    CHECK_EQ (es_emit_json (emitter, "app.u", "{\"caf\\u00e9\": \"\\u00e9\\u20ac\\ud83d\\ude00\"}"),
+              ES_OK);
+    CHECK_EQ (es_emit (emitter, "app.u", NULL), ES_OK);
+    CHECK_EQ (es_emitter_flush (emitter, 5000), ES_OK);
+    CHECK (s_receive (sub, 2000));              /* es_message_decode: ES_DROP_NONE */
+    CHECK_EQ (received.message.count, 2);
+    CHECK_EQ (received.message.first, 1);       /* refused events took no index */
+    es_emitter_destroy (&emitter);
+    zmq_close (sub);
+
+    /* The host option: cut mid-character by a buffer, or not UTF-8, it
+       would spoil every message; the constructor refuses it. */
+    char host[301];
+    for (int i = 0; i < 300; i += 2)
+        memcpy (host + i, "\xc3\xa9", 2);
+    host[300] = 0;
+    es_options_t bad_host = {.zmq_context = context, .host = host};
+    CHECK (es_emitter_new ("@inproc://host", &bad_host) == NULL);
+    CHECK (strstr (es_last_error (), "host is 300 bytes long"));
+    bad_host.host = "caf\xe9";
+    CHECK (es_emitter_new ("@inproc://host", &bad_host) == NULL);
+    CHECK (strstr (es_last_error (), "host is not valid UTF-8"));
+    bad_host.host = host + 300 - 254;           /* 127 characters, 254 bytes */
+    es_emitter_t *fine = es_emitter_new ("@inproc://host", &bad_host);
+    CHECK (fine);
+    es_emitter_destroy (&fine);
+}
+
 /*  When the last subscriber leaves, events are held again, not sent to nobody. */
 static void s_forgets_departed_subscribers (void *context)
 {
@@ -322,6 +407,7 @@ int main (void)
     s_batches_by_size_and_time (context);
     s_emits_at_a_given_time (context);
     s_refuses_bad_events (context);
+    s_refuses_what_receivers_drop (context);
     s_fork_is_refused (context);
     s_forgets_departed_subscribers (context);
     zmq_ctx_term (context);
