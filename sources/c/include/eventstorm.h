@@ -131,6 +131,11 @@ typedef struct {
     const char *curve_secret_file;
     int curve_server;
     size_t max_message_bytes;  /* collector: ZMQ_MAXMSGSIZE (default 16 MiB) */
+    int reserved_types;        /* emitter: 1 lets es_emit* send types of the
+                                  eventstorm. namespace, which docs/protocol.md
+                                  reserves to eventstorm's own components
+                                  (the nginx module's eventstorm.stats);
+                                  default 0: such a type is ES_EINVAL       */
     void *zmq_context;         /* share a ZeroMQ context (default: own one)  */
 } es_options_t;
 
@@ -190,14 +195,15 @@ int es_emitter_close (es_emitter_t *self);
     fields; `time` (a BSON date) and `host` (a string) are taken from FIELDS
     when present, else now and options.host; a `type` in FIELDS must equal
     TYPE. The document is type, time, host, then the other fields in order.
-    FIELDS are checked as receivers check them (docs/protocol.md,
-    Validation step 6), so that no event makes them drop a message: a name
-    or string that is not UTF-8, bytes that are not BSON, nesting deeper
-    than 100 levels, or a date (as `time` or in any field) more than
-    8.64e15 ms from the epoch is ES_EINVAL, counted as invalid, and takes no
-    stream index. Never blocks. Returns ES_OK when accepted (even if it is
-    later dropped: see the stats), ES_EINVAL, ES_EOVERSIZED, ES_EFORKED,
-    ES_ENOMEM.                                                               */
+    TYPE is dotted lower case, outside the reserved eventstorm. namespace
+    (see es_options_t.reserved_types). FIELDS are checked as receivers
+    check them (docs/protocol.md, Validation step 6), so that no event makes
+    them drop a message: a name or string that is not UTF-8, bytes that are
+    not BSON, nesting deeper than 100 levels, or a date (as `time` or in any
+    field) more than 8.64e15 ms from the epoch is ES_EINVAL. A refused event
+    is counted as invalid (or oversized) and takes no stream index. Never
+    blocks. Returns ES_OK when accepted (even if it is later dropped: see
+    the stats), ES_EINVAL, ES_EOVERSIZED, ES_EFORKED, ES_ENOMEM.             */
 int es_emit (es_emitter_t *self, const char *type, const bson_t *fields);
 
 /*  Same, at TIME_MS (milliseconds since 1970 UTC, negative before) unless

@@ -51,6 +51,7 @@ struct es_emitter_t {
     size_t host_length;
     size_t max_events, max_bytes, max_event_bytes, max_pending_bytes;
     int linger_ms, announce_ms, close_timeout_ms;
+    bool reserved_types;
     uint64_t source;
     topic_t **topics;
     size_t n_topics, topics_capacity;
@@ -137,6 +138,7 @@ es_emitter_t *es_emitter_new (const char *endpoints, const es_options_t *options
     self->linger_ms = options->linger_ms ? options->linger_ms : 100;
     self->announce_ms = options->announce_ms ? options->announce_ms : 1000;
     self->close_timeout_ms = options->close_timeout_ms ? options->close_timeout_ms : 1000;
+    self->reserved_types = options->reserved_types != 0;
     self->source = options->source_id ? options->source_id : s_random_source ();
     bson_init (&self->document);
     self->host = strdup (hostname);
@@ -642,6 +644,14 @@ static int s_emit (es_emitter_t *self, const char *type, const int64_t *at_ms,
             es_format_error (self->error,
                              "invalid event type \"%.200s\" (dotted lower case expected)",
                              type ? type : "(null)");
+            return ES_EINVAL;
+        }
+        if (!self->reserved_types && length > 11 && memcmp (type, "eventstorm.", 11) == 0) {
+            self->stats.invalid++;
+            es_format_error (self->error,
+                             "event type %.200s is in the eventstorm. namespace, reserved to "
+                             "eventstorm's own components",
+                             type);
             return ES_EINVAL;
         }
     }

@@ -201,6 +201,11 @@ static void s_refuses_bad_events (void *context)
     CHECK_EQ (es_emit (emitter, "Bad Type", NULL), ES_EINVAL);
     CHECK (strstr (es_emitter_error (emitter), "invalid event type"));
     CHECK_EQ (es_emit (emitter, NULL, NULL), ES_EINVAL);
+    /* docs/protocol.md 2.1: the eventstorm. namespace is eventstorm's own. */
+    CHECK_EQ (es_emit (emitter, "eventstorm.stats", NULL), ES_EINVAL);
+    CHECK (strstr (es_emitter_error (emitter), "reserved"));
+    CHECK_EQ (es_emit (emitter, "eventstorm", NULL), ES_OK);       /* not the namespace */
+    CHECK_EQ (es_emit (emitter, "eventstorms.x", NULL), ES_OK);
     CHECK_EQ (es_emit_json (emitter, "app.x", "{not json"), ES_EINVAL);
     CHECK_EQ (es_emit_json (emitter, "app.x", "{\"type\": \"app.y\"}"), ES_EINVAL);
     CHECK_EQ (es_emit_json (emitter, "app.x", "{\"time\": 5}"), ES_EINVAL);
@@ -219,9 +224,14 @@ static void s_refuses_bad_events (void *context)
     CHECK_EQ (es_emit_json (emitter, "app.x", big), ES_EOVERSIZED);
     es_emitter_stats_t stats;
     es_emitter_stats (emitter, &stats);
-    CHECK_EQ (stats.invalid, 8);
+    CHECK_EQ (stats.invalid, 9);
     CHECK_EQ (stats.oversized, 1);
-    CHECK_EQ (stats.events, 2);
+    CHECK_EQ (stats.events, 4);
+    es_emitter_destroy (&emitter);
+    es_options_t component = {.zmq_context = context, .reserved_types = 1, .close_timeout_ms = -1};
+    emitter = es_emitter_new ("@inproc://component", &component);
+    CHECK (emitter);
+    CHECK_EQ (es_emit (emitter, "eventstorm.stats", NULL), ES_OK);
     es_emitter_destroy (&emitter);
 
     CHECK (es_emitter_new ("", NULL) == NULL);
