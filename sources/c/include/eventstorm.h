@@ -212,8 +212,10 @@ int es_emit (es_emitter_t *self, const char *type, const bson_t *fields);
     the event a rebuild.                                                     */
 int es_emit_at (es_emitter_t *self, const char *type, int64_t time_ms, const bson_t *fields);
 
-/*  Same, with FIELDS as a JSON object text (MongoDB Extended JSON accepted:
-    {"time": {"$date": "2026-12-03T10:00:00Z"}}). NULL or "" means {}.     */
+/*  Same, with FIELDS as the text of one JSON object (MongoDB Extended JSON
+    accepted: {"time": {"$date": "2026-12-03T10:00:00Z"}}), with nothing but
+    white space around it: anything else (an array, a second value) is
+    ES_EINVAL. NULL or "" means {}.                                          */
 int es_emit_json (es_emitter_t *self, const char *type, const char *json_object);
 
 /*  Housekeeping without emitting: reads subscription changes, sends batches

@@ -731,15 +731,33 @@ int es_emit_json (es_emitter_t *self, const char *type, const char *json_object)
         return rc;
     if (!json_object || !*json_object)
         return es_emit (self, type, NULL);
-    bson_error_t error;
-    bson_t *fields = bson_new_from_json ((const uint8_t *) json_object, -1, &error);
-    if (!fields) {
+    /* Exactly one object: libbson reads an array as a document ("0", "1",
+       ...) and stops after the first of several documents, dropping the
+       rest silently; its reader shows both. */
+    const char *at = json_object + strspn (json_object, " \t\r\n");
+    size_t length = strlen (at);
+    bson_json_reader_t *reader = *at == '{' ? bson_json_data_reader_new (false, length) : NULL;
+    bson_t fields = BSON_INITIALIZER, more = BSON_INITIALIZER;
+    bson_error_t error = {.message = "it does not start with {"};
+    int read = 0;
+    if (reader) {
+        bson_json_data_reader_ingest (reader, (const uint8_t *) at, length);
+        read = bson_json_reader_read (reader, &fields, &error);
+        if (read == 1 && bson_json_reader_read (reader, &more, &error) != 0) {
+            read = 0;
+            snprintf (error.message, sizeof error.message, "more than one JSON value");
+        }
+        bson_json_reader_destroy (reader);
+    }
+    bson_destroy (&more);
+    if (read != 1) {
+        bson_destroy (&fields);
         self->stats.invalid++;
-        es_format_error (self->error, "fields are not a JSON object: %s", error.message);
+        es_format_error (self->error, "fields are not one JSON object: %s", error.message);
         return ES_EINVAL;
     }
-    rc = es_emit (self, type, fields);
-    bson_destroy (fields);
+    rc = es_emit (self, type, &fields);
+    bson_destroy (&fields);
     return rc;
 }
 

@@ -207,6 +207,14 @@ static void s_refuses_bad_events (void *context)
     CHECK_EQ (es_emit (emitter, "eventstorm", NULL), ES_OK);       /* not the namespace */
     CHECK_EQ (es_emit (emitter, "eventstorms.x", NULL), ES_OK);
     CHECK_EQ (es_emit_json (emitter, "app.x", "{not json"), ES_EINVAL);
+    /* One JSON object, nothing else: an array is not one, nor are two. */
+    CHECK_EQ (es_emit_json (emitter, "app.x", "[1, 2]"), ES_EINVAL);
+    CHECK (strstr (es_emitter_error (emitter), "not one JSON object"));
+    CHECK_EQ (es_emit_json (emitter, "app.x", "{\"a\": 1} {\"b\": 2}"), ES_EINVAL);
+    CHECK (strstr (es_emitter_error (emitter), "more than one"));
+    CHECK_EQ (es_emit_json (emitter, "app.x", "{\"a\": 1} 5"), ES_EINVAL);
+    CHECK_EQ (es_emit_json (emitter, "app.x", "5"), ES_EINVAL);
+    CHECK_EQ (es_emit_json (emitter, "app.x", " \n{\"a\": [1, {\"b\": 2}]}\n "), ES_OK);
     CHECK_EQ (es_emit_json (emitter, "app.x", "{\"type\": \"app.y\"}"), ES_EINVAL);
     CHECK_EQ (es_emit_json (emitter, "app.x", "{\"time\": 5}"), ES_EINVAL);
     CHECK_EQ (es_emit_json (emitter, "app.x", "{\"host\": 5}"), ES_EINVAL);
@@ -224,9 +232,9 @@ static void s_refuses_bad_events (void *context)
     CHECK_EQ (es_emit_json (emitter, "app.x", big), ES_EOVERSIZED);
     es_emitter_stats_t stats;
     es_emitter_stats (emitter, &stats);
-    CHECK_EQ (stats.invalid, 9);
+    CHECK_EQ (stats.invalid, 13);
     CHECK_EQ (stats.oversized, 1);
-    CHECK_EQ (stats.events, 4);
+    CHECK_EQ (stats.events, 5);
     es_emitter_destroy (&emitter);
     es_options_t component = {.zmq_context = context, .reserved_types = 1, .close_timeout_ms = -1};
     emitter = es_emitter_new ("@inproc://component", &component);
