@@ -223,7 +223,12 @@ int es_emit_json (es_emitter_t *self, const char *type, const char *json_object)
     Never blocks. Returns ES_OK or an error code.                            */
 int es_emitter_tick (es_emitter_t *self);
 
-/*  Milliseconds until es_emitter_tick has work to do (-1: nothing timed).   */
+/*  Milliseconds until es_emitter_tick has work to do; -1: nothing timed (no
+    open batch with a linger, no announcement a subscriber wants, nothing
+    held). It is 0 only when work is due, and a tick does it: a loop that
+    polls for this long and ticks never spins. While events are held and
+    nobody subscribes it is at most 1000 (a subscription also wakes
+    es_emitter_fd); while subscribers push back, at most 10.                 */
 int es_emitter_timeout (es_emitter_t *self);
 
 /*  The XPUB socket's ZMQ_FD, for an event loop that wants to call tick when

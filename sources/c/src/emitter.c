@@ -11,6 +11,11 @@
 #include <unistd.h>
 #include <zmq.h>
 
+/*  How often es_emitter_timeout asks for a tick while events are held and
+    nobody subscribes: a subscription is seen within it by a program that
+    ticks on its timer alone.                                                */
+#define IDLE_LOOK_MS 1000
+
 typedef struct topic_t {
     char *name;
     size_t length;
@@ -773,20 +778,33 @@ int es_emitter_timeout (es_emitter_t *self)
 {
     if (s_check (self) != ES_OK)
         return -1;
+    /* Only work that a tick can do counts: an announcement nobody wants, or
+       one held back by an open batch, is not due, or an event loop that
+       follows this advice would spin on a deadline that never moves. */
     int64_t now = es_monotonic_ms (), next = -1;
     for (size_t i = 0; i < self->n_topics; i++) {
         topic_t *topic = self->topics[i];
         int64_t due = -1;
-        if (topic->count && self->linger_ms >= 0)
-            due = topic->opened_ms + self->linger_ms;
+        if (topic->count) {
+            if (self->linger_ms >= 0)
+                due = topic->opened_ms + self->linger_ms;
+        }
         else
-        if (self->announce_ms >= 0)
+        if (self->announce_ms >= 0 && topic->held == 0 && self->n_subscriptions > 0 &&
+            s_wanted (self, topic))
             due = topic->last_ms + self->announce_ms;
         if (due >= 0 && (next < 0 || due < next))
             next = due;
     }
-    if (self->head && (next < 0 || now + 10 < next))
-        next = now + 10;        /* held messages: retry soon */
+    if (self->head) {
+        /* Held messages: a subscriber's pushback clears with no event to
+           wake on, so retry soon. With nobody subscribed only a subscription
+           changes anything; it wakes es_emitter_fd, and a loop that watches
+           the clock alone still sees it within IDLE_LOOK_MS. */
+        int64_t retry = now + (self->n_subscriptions ? 10 : IDLE_LOOK_MS);
+        if (next < 0 || retry < next)
+            next = retry;
+    }
     if (next < 0)
         return -1;
     return next <= now ? 0 : (int) (next - now);

@@ -3,11 +3,20 @@
 #include "check.h"
 #include <eventstorm.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include <time.h>
 #include <zmq.h>
+
+static int64_t s_now_ms (void)
+{
+    struct timespec now;
+    clock_gettime (CLOCK_MONOTONIC, &now);
+    return (int64_t) now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
 
 typedef struct {
     char topic[256];
@@ -356,6 +365,60 @@ static void s_refuses_what_receivers_drop (void *context)
     es_emitter_destroy (&fine);
 }
 
+/*  An event loop that waits es_emitter_timeout () ms and ticks, as the
+    header advises, for MS milliseconds: how many times it woke.            */
+static int s_event_loop (es_emitter_t *emitter, int ms)
+{
+    int wakeups = 0;
+    for (int64_t start = s_now_ms (); s_now_ms () - start < ms; wakeups++) {
+        int timeout = es_emitter_timeout (emitter);
+        poll (NULL, 0, timeout < 0 || timeout > 50 ? 50 : timeout);
+        CHECK_EQ (es_emitter_tick (emitter), ES_OK);
+    }
+    return wakeups;
+}
+
+/*  Nothing to announce (nobody subscribes, nobody wants the topic, or a
+    batch is open with no linger): no deadline that stays in the past.     */
+static void s_timeout_does_not_spin (void *context)
+{
+    es_options_t options = {.zmq_context = context, .linger_ms = 5, .announce_ms = 20,
+                            .close_timeout_ms = -1};
+    es_emitter_t *emitter = es_emitter_new ("@inproc://spin", &options);
+    CHECK (emitter);
+    CHECK_EQ (es_emitter_timeout (emitter), -1);
+    CHECK_EQ (es_emit (emitter, "app.a", NULL), ES_OK);
+    CHECK (es_emitter_timeout (emitter) <= 5);          /* the batch's linger */
+    CHECK (s_event_loop (emitter, 150) < 20);            /* held, nobody subscribes */
+    CHECK (es_emitter_timeout (emitter) > 20);
+
+    /* A subscriber of app. only; other.x was sent nowhere. */
+    void *sub = s_subscriber (context, "inproc://spin", "app.");
+    CHECK_EQ (es_emit (emitter, "other.x", NULL), ES_OK);
+    CHECK_EQ (es_emitter_flush (emitter, 5000), ES_OK);
+    CHECK (s_event_loop (emitter, 150) < 40);            /* app.a announced every 20 ms */
+    es_emitter_stats_t stats;
+    es_emitter_stats (emitter, &stats);
+    CHECK (stats.announcements >= 3);
+    es_emitter_destroy (&emitter);
+
+    /* linger_ms -1: an open batch waits for its size or a flush, and holds
+       the topic's announcements back. */
+    options.linger_ms = -1;
+    emitter = es_emitter_new ("@inproc://spin2", &options);
+    CHECK (emitter);
+    void *all = s_subscriber (context, "inproc://spin2", "");
+    CHECK_EQ (es_emit (emitter, "app.b", NULL), ES_OK);
+    CHECK_EQ (es_emitter_flush (emitter, 5000), ES_OK);
+    CHECK (s_receive (all, 2000));
+    CHECK_EQ (es_emit (emitter, "app.b", NULL), ES_OK);
+    CHECK (s_event_loop (emitter, 100) < 20);
+    CHECK_EQ (es_emitter_timeout (emitter), -1);
+    es_emitter_destroy (&emitter);
+    zmq_close (sub);
+    zmq_close (all);
+}
+
 /*  When the last subscriber leaves, events are held again, not sent to nobody. */
 static void s_forgets_departed_subscribers (void *context)
 {
@@ -426,6 +489,7 @@ int main (void)
     s_emits_at_a_given_time (context);
     s_refuses_bad_events (context);
     s_refuses_what_receivers_drop (context);
+    s_timeout_does_not_spin (context);
     s_fork_is_refused (context);
     s_forgets_departed_subscribers (context);
     zmq_ctx_term (context);
