@@ -75,7 +75,11 @@ extern "C" {
 #define ES_PROTOCOL_VERSION 1
 #define ES_MAX_TYPE_BYTES 255
 #define ES_MAX_INDEX ((uint64_t) 1 << 53)          /* first must be below it */
-#define ES_DEFAULT_MAX_MESSAGE_BYTES (16 << 20)    /* receivers' ZMQ_MAXMSGSIZE */
+#define ES_MAX_MESSAGE_BYTES (16 << 20)            /* a message, all frames, at most */
+#define ES_DEFAULT_MAX_MESSAGE_BYTES ES_MAX_MESSAGE_BYTES /* receivers' ZMQ_MAXMSGSIZE */
+/*  The largest event that fits in a message whatever its type: the most
+    max_event_bytes and max_bytes can be (larger values are lowered to it). */
+#define ES_MAX_EVENT_BYTES (ES_MAX_MESSAGE_BYTES - ES_HEADER_SIZE - ES_MAX_TYPE_BYTES)
 #define ES_MAX_STREAMS 65536                       /* streams a collector remembers */
 
 /*  Why a received message was dropped: the reasons of docs/protocol.md,
@@ -104,11 +108,14 @@ typedef struct {
                                   of UTF-8, else es_emitter_new fails        */
     size_t max_events;         /* events per message at most (default 1000)  */
     size_t max_bytes;          /* body bytes per message: a batch leaves when
-                                  it reaches this (default 256 KiB)          */
+                                  it reaches this (default 256 KiB; at most
+                                  ES_MAX_EVENT_BYTES: no message passes the
+                                  protocol's 16 MiB, whatever the options)   */
     int linger_ms;             /* how long a partial batch may wait (default
                                   100 ms; -1: only size and flush send)      */
-    size_t max_event_bytes;    /* largest encoded event (default 1 MiB);
-                                  larger ones: ES_EOVERSIZED, counted        */
+    size_t max_event_bytes;    /* largest encoded event (default 1 MiB, at
+                                  most ES_MAX_EVENT_BYTES); larger ones:
+                                  ES_EOVERSIZED, counted as oversized        */
     size_t max_pending_bytes;  /* bytes held while nobody subscribes or peers
                                   push back; oldest dropped and counted past
                                   it (default 64 MiB)                        */

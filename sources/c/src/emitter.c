@@ -138,6 +138,13 @@ es_emitter_t *es_emitter_new (const char *endpoints, const es_options_t *options
     self->max_events = options->max_events ? options->max_events : 1000;
     self->max_bytes = options->max_bytes ? options->max_bytes : 256 * 1024;
     self->max_event_bytes = options->max_event_bytes ? options->max_event_bytes : 1 << 20;
+    /* No message may pass 16 MiB (docs/protocol.md 2.5): receivers' libzmq
+       cuts the connection, losing it and what follows, uncounted. Every
+       batch is also sealed before an event would take it past (s_reserve). */
+    if (self->max_bytes > ES_MAX_EVENT_BYTES)
+        self->max_bytes = ES_MAX_EVENT_BYTES;
+    if (self->max_event_bytes > ES_MAX_EVENT_BYTES)
+        self->max_event_bytes = ES_MAX_EVENT_BYTES;
     self->max_pending_bytes =
         options->max_pending_bytes ? options->max_pending_bytes : (size_t) 64 << 20;
     self->linger_ms = options->linger_ms ? options->linger_ms : 100;
@@ -491,9 +498,13 @@ static int s_build (es_emitter_t *self, const char *type, size_t length, const i
     return ES_OK;
 }
 
-/*  Room for SIZE more bytes in TOPIC's open batch. */
+/*  Room for SIZE more bytes in TOPIC's open batch; an event that would take
+    the message past the protocol's limit goes into the next batch.        */
 static int s_reserve (es_emitter_t *self, topic_t *topic, size_t size)
 {
+    if (topic->count &&
+        topic->length + ES_HEADER_SIZE + topic->body_size + size > ES_MAX_MESSAGE_BYTES)
+        s_seal (self, topic);
     if (topic->body_size + size <= topic->body_capacity)
         return ES_OK;
     size_t capacity = topic->body_capacity ? topic->body_capacity : self->max_bytes + 1024;

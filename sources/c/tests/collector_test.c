@@ -284,6 +284,55 @@ static void s_drops_are_counted_and_seen_as_loss (void *context)
     es_collector_destroy (&collector);
 }
 
+/*  Options cannot make a message pass the protocol's 16 MiB, which
+    receivers' libzmq refuses by cutting the connection: a larger event is
+    ES_EOVERSIZED, and an event that would take a batch past it starts the
+    next batch.                                                              */
+static void s_messages_stay_within_16_mib (void *context)
+{
+    es_options_t options = {.zmq_context = context};
+    es_collector_t *collector = es_collector_new ("@inproc://big", NULL, 0, &options);
+    CHECK (collector);
+    es_options_t emitter_options = {.zmq_context = context, .linger_ms = -1,
+                                    .max_bytes = (size_t) 32 << 20,
+                                    .max_event_bytes = (size_t) 32 << 20};
+    es_emitter_t *emitter = es_emitter_new (">inproc://big", &emitter_options);
+    CHECK (emitter);
+    size_t size = (size_t) 17 << 20;
+    char *text = malloc (size + 1);
+    CHECK (text);
+    memset (text, 'x', size);
+    text[size] = 0;
+    bson_t fields = BSON_INITIALIZER;
+    CHECK (bson_append_utf8 (&fields, "blob", -1, text, (int) size));
+    CHECK_EQ (es_emit (emitter, "app.big", &fields), ES_EOVERSIZED);
+    bson_reinit (&fields);
+    text[9 << 20] = 0;                  /* 9 MiB: one fits, two do not */
+    CHECK (bson_append_utf8 (&fields, "blob", -1, text, -1));
+    CHECK_EQ (es_emit (emitter, "app.big", &fields), ES_OK);
+    CHECK_EQ (es_emit (emitter, "app.big", &fields), ES_OK);
+    CHECK_EQ (es_emit (emitter, "app.big", NULL), ES_OK);
+    bson_destroy (&fields);
+    free (text);
+    es_emitter_stats_t sent;
+    es_emitter_stats (emitter, &sent);
+    CHECK_EQ (sent.oversized, 1);
+    CHECK_EQ (sent.events, 3);
+    es_event_t event;
+    int received = 0;
+    for (int turn = 0; turn < 100 && received < 3; turn++) {
+        es_emitter_flush (emitter, 20);
+        while (es_collector_recv (collector, &event, 20) == 1) {
+            CHECK_EQ (event.index, received);
+            CHECK_EQ (event.count, received == 0 ? 1 : 2);
+            received++;
+        }
+    }
+    CHECK_EQ (received, 3);
+    es_emitter_destroy (&emitter);
+    es_collector_destroy (&collector);
+}
+
 int main (void)
 {
     void *context = zmq_ctx_new ();
@@ -292,6 +341,7 @@ int main (void)
     s_bound_endpoint (context);
     s_drops_are_counted_and_seen_as_loss (context);
     s_forgets_oldest_stream (context);
+    s_messages_stay_within_16_mib (context);
     zmq_ctx_term (context);
     printf ("collector: ok\n");
     return 0;
