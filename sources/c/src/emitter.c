@@ -871,6 +871,7 @@ int es_emitter_close (es_emitter_t *self)
         return rc;
     self->closed = true;
     int timeout = self->close_timeout_ms < 0 ? 0 : self->close_timeout_ms;
+    int64_t deadline = es_monotonic_ms () + timeout;
     s_flush (self, timeout);
     if (self->announce_ms >= 0 && self->n_subscriptions > 0) {
         for (size_t i = 0; i < self->n_topics; i++)
@@ -880,8 +881,12 @@ int es_emitter_close (es_emitter_t *self)
     }
     while (self->head)
         s_drop_head (self);
-    /* Give libzmq the same time to write what it queued to the network. */
-    zmq_setsockopt (self->link.socket, ZMQ_LINGER, &timeout, sizeof timeout);
+    /* libzmq writes out what it queued (in zmq_ctx_term, or in the
+       background with a shared context) for what is left of the timeout
+       only: close and destroy together keep to close_timeout_ms. */
+    int64_t left = deadline - es_monotonic_ms ();
+    int linger = left > 0 ? (int) left : 0;
+    zmq_setsockopt (self->link.socket, ZMQ_LINGER, &linger, sizeof linger);
     return ES_OK;
 }
 

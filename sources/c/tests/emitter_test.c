@@ -419,6 +419,45 @@ static void s_timeout_does_not_spin (void *context)
     zmq_close (all);
 }
 
+/*  close_timeout_ms bounds close and destroy together: the flush and the
+    linger libzmq gets for what it queued share it. A subscriber that never
+    reads keeps everything held for the whole time.                         */
+static void s_destroy_keeps_to_close_timeout (void)
+{
+    es_options_t options = {.send_hwm = 1, .close_timeout_ms = 300};
+    es_emitter_t *emitter = es_emitter_new ("@tcp://127.0.0.1:*", &options);
+    CHECK (emitter);
+    void *context = zmq_ctx_new ();
+    void *sub = zmq_socket (context, ZMQ_SUB);
+    int one = 1, small = 4096;
+    zmq_setsockopt (sub, ZMQ_RCVHWM, &one, sizeof one);
+    zmq_setsockopt (sub, ZMQ_RCVBUF, &small, sizeof small);
+    zmq_setsockopt (sub, ZMQ_SUBSCRIBE, "", 0);
+    CHECK (zmq_connect (sub, es_emitter_endpoint (emitter)) == 0);
+    CHECK_EQ (es_emit (emitter, "app.stuck", NULL), ES_OK);
+    CHECK_EQ (es_emitter_flush (emitter, 5000), ES_OK);
+    size_t size = 1000 * 1000;
+    char *text = malloc (size + 1);
+    CHECK (text);
+    memset (text, 'x', size);
+    text[size] = 0;
+    bson_t fields = BSON_INITIALIZER;
+    bson_append_utf8 (&fields, "blob", -1, text, (int) size);
+    for (int n = 0; n < 16; n++) {
+        CHECK_EQ (es_emit (emitter, "app.stuck", &fields), ES_OK);
+        es_emitter_tick (emitter);
+    }
+    bson_destroy (&fields);
+    free (text);
+    int64_t start = s_now_ms ();
+    es_emitter_destroy (&emitter);
+    int64_t took = s_now_ms () - start;
+    CHECK (took >= 250);                        /* it did wait for the subscriber */
+    CHECK (took < 450);                         /* once, not twice */
+    zmq_close (sub);
+    zmq_ctx_term (context);
+}
+
 /*  When the last subscriber leaves, events are held again, not sent to nobody. */
 static void s_forgets_departed_subscribers (void *context)
 {
@@ -490,6 +529,7 @@ int main (void)
     s_refuses_bad_events (context);
     s_refuses_what_receivers_drop (context);
     s_timeout_does_not_spin (context);
+    s_destroy_keeps_to_close_timeout ();
     s_fork_is_refused (context);
     s_forgets_departed_subscribers (context);
     zmq_ctx_term (context);
