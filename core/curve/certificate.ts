@@ -182,8 +182,29 @@ export function parseCertificate(text: string, path: string): Certificate {
 }
 
 /**
+ * Whether `text` looks like CURVE key material rather than a file name: 36 to 44
+ * characters of the Z85 alphabet, with a character paths rarely hold (or no `/`
+ * at all). Such text is never echoed in an error: a key pasted where a file was
+ * wanted would otherwise end up in a terminal's scrollback or a journal.
+ *
+ * @example
+ * ```ts
+ * import { looksLikeKey } from "./certificate.ts";
+ * looksLikeKey("rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"); // true
+ * looksLikeKey("/etc/eventstorm/router_secret"); // false
+ * ```
+ */
+export function looksLikeKey(text: string): boolean {
+  if (text.length < 36 || text.length > 44 || !Z85_TEXT.test(text)) return false;
+  return !/^[A-Za-z0-9/._-]*$/.test(text) || !text.includes("/");
+}
+
+const Z85_TEXT = /^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]*$/;
+
+/**
  * Reads a certificate file. With `secret`, the file must hold a secret key and be
- * readable by its owner only, as ssh insists for private keys.
+ * readable by its owner only, as ssh insists for private keys. A `path` that
+ * {@linkcode looksLikeKey} and names no file is not quoted in the error.
  *
  * @example
  * ```ts ignore
@@ -196,18 +217,17 @@ export function readCertificate(path: string, options: { secret?: boolean } = {}
   try {
     info = Deno.statSync(path);
   } catch (error) {
+    if (looksLikeKey(path)) {
+      throw new UsageError(
+        "cannot read certificate: no such file, and the value looks like a key (not shown); " +
+          "give a certificate FILE (from eventstorm keygen)",
+      );
+    }
     throw new UsageError(`cannot read certificate ${path}: ${reason(error)}`);
   }
   if (!info.isFile) throw new UsageError(`certificate ${path} is not a file`);
   if (info.size > MAX_CERTIFICATE_BYTES) {
     throw new UsageError(`${path}: ${info.size} bytes is too large for a certificate`);
-  }
-  if (options.secret && info.mode !== null && (info.mode & 0o077) !== 0) {
-    throw new UsageError(
-      `secret key file ${path} is readable by group or others (mode ${
-        (info.mode & 0o777).toString(8)
-      }): chmod 600 ${path}`,
-    );
   }
   let text: string;
   try {
@@ -216,9 +236,21 @@ export function readCertificate(path: string, options: { secret?: boolean } = {}
     throw new UsageError(`cannot read certificate ${path}: ${reason(error)}`);
   }
   const certificate = parseCertificate(text, path);
+  // Before the mode: a public certificate is 0644 by design, and "chmod 600" would
+  // be the wrong advice for the wrong file.
   if (options.secret && certificate.secretKey === undefined) {
     throw new UsageError(
-      `${path} holds no secret key (give the _secret file of the pair, not the public one)`,
+      path.endsWith("_secret")
+        ? `${path} holds no secret key: it is a public certificate (give a keygen NAME_secret file)`
+        : `${path} holds no secret key: it is a public certificate; ` +
+          `give its pair's secret file, ${path}_secret`,
+    );
+  }
+  if (options.secret && info.mode !== null && (info.mode & 0o077) !== 0) {
+    throw new UsageError(
+      `secret key file ${path} is readable by group or others (mode ${
+        (info.mode & 0o777).toString(8)
+      }): chmod 600 ${path}`,
     );
   }
   return certificate;
@@ -278,9 +310,24 @@ export function writeKeyPair(
   base: string,
   options: { name?: string; overwrite?: boolean } = {},
 ): KeyPair {
+  const secretPath = `${base}_secret`;
+  // Both paths are checked before anything is written: a failure half way would
+  // leave a secret file with no public one, and block the next try as "exists".
+  if (base === "") throw new UsageError("a key pair needs a NAME (e.g. router)");
+  if (base.endsWith("/") || isDirectory(base)) {
+    const dir = base.replace(/\/+$/, "") || "";
+    throw new UsageError(
+      `${base} is a directory: give a NAME for the pair in it (e.g. ${dir}/router)`,
+    );
+  }
+  for (const path of [secretPath, base]) {
+    if (!options.overwrite && existsNoFollow(path)) {
+      throw new UsageError(`${path} exists already (remove it, or pass --force)`);
+    }
+    if (isDirectory(path)) throw new UsageError(`cannot write ${path}: it is a directory`);
+  }
   const pair = generateKeyPair();
   const metadata = new Map([["name", options.name ?? base.replace(/^.*\//, "")]]);
-  const secretPath = `${base}_secret`;
   const write = (path: string, text: string, mode: number) => {
     try {
       Deno.writeTextFileSync(path, text, { mode, createNew: !options.overwrite });
@@ -295,6 +342,33 @@ export function writeKeyPair(
   };
   // The secret first: a public file without its secret would be a useless half.
   write(secretPath, certificateText({ ...pair, metadata }), 0o600);
-  write(base, certificateText({ publicKey: pair.publicKey, metadata }), 0o644);
+  try {
+    write(base, certificateText({ publicKey: pair.publicKey, metadata }), 0o644);
+  } catch (error) {
+    // No half pair left behind: the secret just written is of no use alone.
+    try {
+      Deno.removeSync(secretPath);
+    } catch {
+      // Already gone; the error below is what matters.
+    }
+    throw error;
+  }
   return pair;
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
+  } catch {
+    return false;
+  }
+}
+
+function existsNoFollow(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -2,12 +2,14 @@ import assert from "node:assert/strict";
 import {
   certificateText,
   generateKeyPair,
+  looksLikeKey,
   parseCertificate,
   publicKeyOf,
   readCertificate,
   writeKeyPair,
 } from "./certificate.ts";
 import { UsageError } from "../flags.ts";
+import { curveFromFlags, serverKeyFrom } from "./options.ts";
 import { mulberry32 } from "../random.ts";
 import { z85Decode, z85Encode } from "./z85.ts";
 
@@ -115,6 +117,90 @@ Deno.test("certificates fuzz: truncated, mutated, binary and huge files give one
       }
     }
     assert.ok(accepted >= 1, "the untouched prefix cases include the whole file");
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("certificates: a key given where a file is wanted is never echoed (audit #7, #16)", () => {
+  const dir = Deno.makeTempDirSync();
+  const cwd = Deno.cwd();
+  try {
+    // Relative paths resolve here: no file can be named like the key by accident.
+    Deno.chdir(dir);
+    const pair = writeKeyPair(`${dir}/web1`);
+    const refusals: [() => unknown, RegExp][] = [
+      [
+        () => curveFromFlags({ "curve-server": `${dir}/web1`, "curve-secret": pair.secretKey }),
+        /^--curve-secret takes a certificate FILE \(from eventstorm keygen\), not a key$/,
+      ],
+      [
+        () => curveFromFlags({ "curve-server": undefined, "curve-secret": pair.publicKey }),
+        /--curve-secret takes a certificate FILE/,
+      ],
+      [
+        () => serverKeyFrom(`${pair.publicKey}X`),
+        /--curve-server is neither a valid CURVE key .* nor a certificate file/,
+      ],
+      [() => serverKeyFrom(pair.secretKey.slice(1)), /neither a valid CURVE key/],
+      [() => readCertificate(pair.secretKey, { secret: true }), /looks like a key \(not shown\)/],
+    ];
+    for (const [call, expected] of refusals) {
+      assert.throws(call, (error: Error) => {
+        assert.ok(error instanceof UsageError, String(error));
+        assert.match(error.message, expected);
+        for (const key of [pair.secretKey, pair.publicKey, pair.secretKey.slice(1)]) {
+          assert.ok(!error.message.includes(key), `key material in: ${error.message}`);
+        }
+        return true;
+      });
+    }
+    // A valid key still works for --curve-server, and file paths are still named.
+    assert.equal(serverKeyFrom(pair.publicKey), pair.publicKey);
+    assert.throws(
+      () => serverKeyFrom(`${dir}/nope`),
+      /cannot read certificate .*\/nope: no such file/,
+    );
+    assert.ok(looksLikeKey(pair.secretKey) && looksLikeKey(`${pair.publicKey}X`));
+    assert.ok(!looksLikeKey("/etc/eventstorm/clients/web1.example.com"));
+  } finally {
+    Deno.chdir(cwd);
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("certificates: a public certificate as the secret one is named so, not told to chmod (audit #16)", () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    writeKeyPair(`${dir}/router`);
+    assert.equal(Deno.statSync(`${dir}/router`).mode! & 0o777, 0o644);
+    assert.throws(() => readCertificate(`${dir}/router`, { secret: true }), (error: Error) => {
+      assert.match(error.message, /router holds no secret key: it is a public certificate/);
+      assert.match(error.message, /router_secret$/);
+      assert.doesNotMatch(error.message, /chmod/);
+      return true;
+    });
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("certificates: keygen DIR/ or into a taken name writes nothing; a failed half is removed (audit #8)", () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const listing = () => [...Deno.readDirSync(dir)].map((entry) => entry.name).sort();
+    assert.throws(() => writeKeyPair(`${dir}/`), /is a directory: give a NAME .*\/router\)/);
+    assert.throws(() => writeKeyPair(dir), /is a directory/);
+    assert.deepEqual(listing(), []);
+    // The public name taken (and the secret free): refused before the secret is written.
+    Deno.writeTextFileSync(`${dir}/web1`, "mine");
+    assert.throws(() => writeKeyPair(`${dir}/web1`), /web1 exists already/);
+    assert.deepEqual(listing(), ["web1"]);
+    Deno.removeSync(`${dir}/web1`);
+    // The public file cannot be written although the checks passed: the secret goes too.
+    Deno.symlinkSync(`${dir}/missing/dir/web2`, `${dir}/web2`);
+    assert.throws(() => writeKeyPair(`${dir}/web2`, { overwrite: true }), /cannot write .*web2/);
+    assert.deepEqual(listing(), ["web2"], "only the symlink, no web2_secret");
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }

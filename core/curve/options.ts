@@ -9,7 +9,14 @@ import { type FlagValues, type StringFlagSpec, UsageError } from "../flags.ts";
 import type { ZmqContext, ZmqSocket } from "../zmq/socket.ts";
 import { HandshakeWatch } from "./monitor.ts";
 import { loadLibzmq } from "../zmq/ffi.ts";
-import { curveAvailable, isZ85Key, keyBytes, publicKeyOf, readCertificate } from "./certificate.ts";
+import {
+  curveAvailable,
+  isZ85Key,
+  keyBytes,
+  looksLikeKey,
+  publicKeyOf,
+  readCertificate,
+} from "./certificate.ts";
 import { z85Encode } from "./z85.ts";
 
 /**
@@ -146,6 +153,12 @@ export function curveFromFlags(
   if (secret === undefined) {
     throw new UsageError("--curve-server needs --curve-secret (this side's own key pair)");
   }
+  if (looksLikeKey(secret) && !exists(secret)) {
+    // Never echo it: this is most likely the secret key itself.
+    throw new UsageError(
+      "--curve-secret takes a certificate FILE (from eventstorm keygen), not a key",
+    );
+  }
   const mine = readCertificate(secret, { secret: true });
   return {
     serverKey: server === undefined ? undefined : serverKeyFrom(server),
@@ -186,14 +199,25 @@ export function commandCurve(
  * ```
  */
 export function serverKeyFrom(value: string): string {
-  if (isZ85Key(value)) {
-    try {
-      Deno.statSync(value);
-    } catch {
-      return value;
+  if (!exists(value)) {
+    if (isZ85Key(value)) return value;
+    if (looksLikeKey(value)) {
+      // Not echoed: a key a character off is still mostly a key.
+      throw new UsageError(
+        "--curve-server is neither a valid CURVE key (40 Z85 characters) nor a certificate file",
+      );
     }
   }
   return readCertificate(value).publicKey;
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
