@@ -64,14 +64,21 @@ export interface RelayOptions {
   allowKeys?: string;
   /** Told of every refused handshake, as it is counted. */
   onRefused?: (refusal: Refusal) => void;
+  /** Told of files skipped in `allowKeys` (one line each, once); stderr by default. */
+  warn?: (line: string) => void;
 }
 
 /** A refused CURVE handshake. */
 export interface Refusal {
   /** Why. */
   reason: HandshakeFailure;
-  /** The peer's address when known (ZAP tells it), else the relay endpoint it came to. */
-  peer: string;
+  /** The peer's address, when known: ZAP tells it (`unknown_key`). */
+  peer?: string;
+  /**
+   * The relay's own endpoint the peer came to, when its address is not known:
+   * libzmq's monitor names only that for a failed handshake on a bound socket.
+   */
+  endpoint?: string;
   /** The client's public key (Z85), for `unknown_key`. */
   key?: string;
 }
@@ -166,7 +173,7 @@ export class Relay {
         if ([...upstream, ...downstream].some((endpoint) => endpoint.bind)) {
           const keys = options.allowKeys === undefined
             ? undefined
-            : new KeyDirectory(options.allowKeys);
+            : new KeyDirectory(options.allowKeys, options.warn);
           this.#zap = new ZapHandler(this.#context, (request) => this.#admit(request, keys));
           this.#monitors.push(new HandshakeMonitor(this.#context, this.#downstream));
         }
@@ -237,7 +244,7 @@ export class Relay {
         // reads its greeting, so the server sees only the hang-up.
         const reason = event.hungUp ? "plaintext_peer" : event.outcome;
         this.#refused[reason]++;
-        this.#onRefused({ reason, peer: event.endpoint });
+        this.#onRefused({ reason, endpoint: event.endpoint });
       }
     }
   }

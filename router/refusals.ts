@@ -23,7 +23,7 @@ const WHY: Record<Refusal["reason"], string> = {
  * ```ts
  * import { RefusalLog } from "./refusals.ts";
  * const log = new RefusalLog((line) => console.error(line));
- * log.note({ reason: "plaintext_peer", peer: "tcp://0.0.0.0:5555" });
+ * log.note({ reason: "plaintext_peer", endpoint: "tcp://0.0.0.0:5555" });
  * ```
  */
 export class RefusalLog {
@@ -56,6 +56,11 @@ export class RefusalLog {
     }
     this.#lines++;
     const key = refusal.key ? ` key ${refusal.key}` : "";
-    this.#print(`router: refused ${WHY[refusal.reason]} from ${refusal.peer}${key}`);
+    // Without the peer's address (libzmq's monitor gives only the endpoint the
+    // handshake failed on), say whose endpoint it is rather than pass it off as the peer.
+    const who = refusal.peer !== undefined
+      ? `from ${refusal.peer}`
+      : `on ${refusal.endpoint ?? "?"} (the router's own endpoint; libzmq does not name the peer)`;
+    this.#print(`router: refused ${WHY[refusal.reason]} ${who}${key}`);
   }
 }

@@ -90,6 +90,7 @@ export class Router {
       curve: config.curve,
       allowKeys: config.allowKeys,
       onRefused: (refusal) => this.#refusalLog.note(refusal),
+      warn: (line) => (options.print ?? console.error)(`router: ${line}`),
     });
     const host = config.host ?? localHostname();
     this.#reporter = new StatsReporter({

@@ -146,6 +146,10 @@ Deno.test("curve: a wrong server key and a plaintext client deliver nothing, eac
   );
   await waitFor(() => setup.relay.securityStats().refused.bad_handshake > 0, "a bad handshake");
   await waitFor(() => wrongLines.some((line) => line.includes("wrong --curve-server")), "notice");
+  // libzmq names only the endpoint bound: the refusal must not pass it off as the peer.
+  const bad = setup.refusals.find((refusal) => refusal.reason === "bad_handshake")!;
+  assert.equal(bad.peer, undefined);
+  assert.equal(`>${bad.endpoint}`, setup.upstream);
   await wrong.close();
   await sleep(300);
   const badHandshakes = setup.relay.securityStats().refused.bad_handshake;
