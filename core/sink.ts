@@ -119,6 +119,76 @@ export interface SinkRunnerOptions {
    * backend gives it a fresh one). Default true.
    */
   assignIds?: boolean;
+  /**
+   * Where the runner says why the backend fails: one line per distinct error
+   * while it fails, and one when writes succeed again. Default: stderr.
+   */
+  log?: (line: string) => void;
+  /** What those lines start with. Default `sink NAME` (the backend's name). */
+  label?: string;
+}
+
+/**
+ * Hides the password of every `scheme://user:password@host` in `text` (and the
+ * value of `password=`, `pwd=` or `secret=` options), so an error that repeats a
+ * connection string can be printed.
+ *
+ * @example
+ * ```ts
+ * import { redactCredentials } from "@eventstorm/core/sink";
+ * redactCredentials("mongodb://app:s3cret@db1:27017/?authSource=admin");
+ * // "mongodb://app:***@db1:27017/?authSource=admin"
+ * ```
+ */
+export function redactCredentials(text: string): string {
+  return text
+    .replace(/([a-z][a-z0-9+.-]*:\/\/[^\s/@:]*):[^\s/@]*@/gi, "$1:***@")
+    .replace(/\b(password|passwd|pwd|secret)=[^&;\s]*/gi, "$1=***");
+}
+
+/** Distinct errors said per failure spell at most; more would flood the log. */
+const MAX_ERRORS_SAID = 10;
+
+/**
+ * Says why a backend fails, on one line each: the first time each distinct error
+ * shows in a spell of failures, and once when writes succeed again.
+ */
+class FailureLog {
+  readonly #said = new Set<string>();
+  #failures = 0;
+  constructor(readonly label: string, readonly log: (line: string) => void) {}
+
+  failed(doing: string, error: unknown): string {
+    const message = oneLine(error);
+    this.#failures++;
+    const key = `${doing}\n${message}`;
+    if (this.#said.has(key) || this.#said.size > MAX_ERRORS_SAID) return message;
+    this.#said.add(key);
+    this.log(
+      this.#said.size > MAX_ERRORS_SAID
+        ? `${this.label}: ${doing} fails with still other errors; not shown until it succeeds again`
+        : `${this.label}: ${doing} fails (${message}); retrying`,
+    );
+    return message;
+  }
+
+  succeeded(doing: string): void {
+    if (this.#failures === 0) return;
+    if (this.#said.size > 0) {
+      const times = this.#failures === 1 ? "1 failed attempt" : `${this.#failures} failed attempts`;
+      this.log(`${this.label}: ${doing} succeeds again after ${times}`);
+    }
+    this.#said.clear();
+    this.#failures = 0;
+  }
+}
+
+/** An error's message, first line only, without credentials, at most 500 characters. */
+function oneLine(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  const line = redactCredentials(text.trim().split("\n")[0].trim()) ||
+    (error instanceof Error ? error.name : "unknown error");
+  return line.length > 500 ? `${line.slice(0, 497)}...` : line;
 }
 
 /** Counters of a sink. */
@@ -314,6 +384,10 @@ class HeldMessages implements Held<WireMessage, WireMessage> {
   }
 }
 
+/** What the runner asks of the backend, as its failure lines name it. */
+const WRITING = "writing";
+const READING_POSITIONS = "reading the saved stream positions";
+
 /** A batch handed to the backend, not settled yet. */
 interface Written {
   batch: { items: (Event | WireMessage)[]; count: number };
@@ -351,7 +425,7 @@ function positionsOfMessages(messages: readonly WireMessage[], at = Date.now()):
  */
 export class SinkRunner {
   readonly #backend: SinkBackend;
-  readonly #options: Required<Omit<SinkRunnerOptions, "collector">>;
+  readonly #options: Required<Omit<SinkRunnerOptions, "collector" | "log" | "label">>;
   readonly #collectorOptions: CollectorOptions;
   #collector: Collector | undefined;
   // Whole messages for a backend that takes them undecoded, else events.
@@ -363,6 +437,7 @@ export class SinkRunner {
   #latencyTotal = 0;
   readonly #turns = new Turns({ clockEvery: 1 });
   #writes = 0;
+  readonly #failures: FailureLog;
   readonly #stats: SinkStats = {
     received: 0,
     stored: 0,
@@ -394,6 +469,10 @@ export class SinkRunner {
       shutdownTimeoutMs: options.shutdownTimeoutMs ?? 10_000,
       assignIds: options.assignIds ?? true,
     };
+    this.#failures = new FailureLog(
+      options.label ?? `sink ${backend.name}`,
+      options.log ?? ((line) => console.error(line)),
+    );
   }
 
   /** Opens the collector now (so a caller can learn a bound port before `run`). */
@@ -454,10 +533,12 @@ export class SinkRunner {
     let delay = this.#options.retryMs;
     while (!signal.aborted) {
       try {
-        return await this.#backend.positions!();
+        const positions = await this.#backend.positions!();
+        this.#failures.succeeded(READING_POSITIONS);
+        return positions;
       } catch (error) {
         this.#stats.writeErrors++;
-        this.#stats.lastError = error instanceof Error ? error.message : String(error);
+        this.#stats.lastError = this.#failures.failed(READING_POSITIONS, error);
         await sleep(delay, signal);
         delay = Math.min(delay * 2, this.#options.maxRetryMs);
       }
@@ -547,6 +628,7 @@ export class SinkRunner {
         this.#stats.stored += written.batch.count - rejected - duplicates;
         this.#stats.droppedRejected += rejected;
         this.#stats.duplicates += duplicates;
+        this.#failures.succeeded(WRITING);
         delay = this.#options.retryMs;
         // A synchronous backend resolves at once: without this, a buffer that
         // never empties would keep timers and signals waiting.
@@ -566,7 +648,7 @@ export class SinkRunner {
           this.#inFlight -= back.batch.count;
         }
         this.#stats.writeErrors++;
-        this.#stats.lastError = error instanceof Error ? error.message : String(error);
+        this.#stats.lastError = this.#failures.failed(WRITING, error);
         const wait = Math.min(delay, Math.max(0, shutdownDeadline - Date.now()));
         await new Promise((resolve) => setTimeout(resolve, wait));
         delay = Math.min(delay * 2, this.#options.maxRetryMs);

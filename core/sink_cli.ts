@@ -271,6 +271,7 @@ export async function runSinkMain<F extends Record<string, FlagSpec>, B extends 
     whenFull: whenFull as WhenFull,
     batchSize: integerFlag(values, "batch-size", { min: 1, max: 1_000_000 }),
     shutdownTimeoutMs: parseDuration(values["shutdown-timeout"], "shutdown-timeout"),
+    label: `sink ${sink.name}`,
   };
   const backend = await sink.makeBackend(
     parsed.values as FlagValues<F> & FlagValues<typeof SINK_FLAGS>,

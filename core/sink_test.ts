@@ -7,6 +7,7 @@ import {
   eventId,
   parseEventId,
   positionsOf,
+  redactCredentials,
   type SinkBackend,
   SinkRunner,
   type SinkRunnerOptions,
@@ -19,13 +20,14 @@ const opts = { sanitizeOps: false, sanitizeResources: false };
 class SwitchableBackend implements SinkBackend {
   readonly name = "memory";
   up = true;
+  failWith = "connection refused";
   readonly stored = new Map<unknown, Event>();
   writes = 0;
   delayMs = 0;
   async write(events: Event[]): Promise<number> {
     this.writes++;
     if (this.delayMs) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
-    if (!this.up) throw new Error("connection refused");
+    if (!this.up) throw new Error(this.failWith);
     let refused = 0;
     for (const event of events) {
       if (event.refuse) refused++;
@@ -70,6 +72,7 @@ async function pipeline(backend: SwitchableBackend, options: Partial<SinkRunnerO
     collector: { endpoints: "@tcp://127.0.0.1:*", receiveHwm: 100_000 },
     retryMs: 10,
     maxRetryMs: 50,
+    log: () => {},
     ...options,
   });
   const collector = await runner.open();
@@ -116,6 +119,60 @@ Deno.test("sink runner: an outage shorter than the buffer costs nothing", opts, 
   assert.equal(stats.droppedFull, 0);
   assert.equal(backend.stored.size, 5000, "each event stored once, retries included");
   assertAccounted(stats);
+});
+
+Deno.test(
+  "sink runner: says why writes fail, once per error and spell, and when they succeed again",
+  opts,
+  async () => {
+    const backend = new SwitchableBackend();
+    const lines: string[] = [];
+    const p = await pipeline(backend, { log: (line) => lines.push(line) });
+    const failFor = async (message: string, attempts: number) => {
+      backend.failWith = message;
+      const from = p.runner.stats().writeErrors;
+      await until(() => p.runner.stats().writeErrors >= from + attempts, `${attempts} failures`);
+    };
+    backend.up = false;
+    for (let i = 0; i < 10; i++) p.emitter.emit("app.a", { i });
+    await p.emitter.flush();
+    const refused = "connect ECONNREFUSED 10.0.0.1:27017 (mongodb://app:s3cret@db1:27017)";
+    await failFor(`${refused}\n    at connect (driver.js:1)`, 3);
+    await failFor("disk full", 2);
+    await failFor(refused, 2);
+    const attempts = p.runner.stats().writeErrors;
+    backend.up = true;
+    await until(() => p.runner.stats().stored === 10, "the buffer to drain");
+    backend.up = false;
+    p.emitter.emit("app.a", { i: 10 });
+    await p.emitter.flush();
+    await failFor("disk full", 1);
+    backend.up = true;
+    await until(() => p.runner.stats().stored === 11, "the last event");
+    await p.emitter.close();
+    await p.stop();
+    const redacted = "connect ECONNREFUSED 10.0.0.1:27017 (mongodb://app:***@db1:27017)";
+    assert.deepEqual(lines.slice(0, 3), [
+      `sink memory: writing fails (${redacted}); retrying`,
+      "sink memory: writing fails (disk full); retrying",
+      `sink memory: writing succeeds again after ${attempts} failed attempts`,
+    ]);
+    assert.deepEqual(lines.slice(3), [
+      "sink memory: writing fails (disk full); retrying",
+      "sink memory: writing succeeds again after 1 failed attempt",
+    ]);
+    assert.equal(p.runner.stats().lastError, "disk full");
+  },
+);
+
+Deno.test("sink: redactCredentials hides passwords in connection strings", () => {
+  assert.equal(
+    redactCredentials("bad auth for mongodb+srv://app:p%40ss@a.example,b.example/db?w=1"),
+    "bad auth for mongodb+srv://app:***@a.example,b.example/db?w=1",
+  );
+  assert.equal(redactCredentials("host=db password=hunter2 user=x"), "host=db password=*** user=x");
+  assert.equal(redactCredentials("tcp://127.0.0.1:5555 is down"), "tcp://127.0.0.1:5555 is down");
+  assert.equal(redactCredentials("mongodb://db1:27017/x"), "mongodb://db1:27017/x");
 });
 
 for (

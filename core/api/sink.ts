@@ -26,6 +26,7 @@ export {
   eventId,
   parseEventId,
   positionsOf,
+  redactCredentials,
   type SinkBackend,
   SinkRunner,
   type SinkRunnerOptions,

@@ -10,6 +10,7 @@ import { UsageError } from "@eventstorm/core/cli";
 import { sleep } from "@eventstorm/core/internal";
 import {
   parseEventId,
+  redactCredentials,
   SavedPositions,
   type SavedStream,
   type SinkBackend,
@@ -96,8 +97,9 @@ const CONFIG_CODES = new Set<number>([
   codes.badCredentials,
 ]);
 
+/** The first line of an error's message, without any password in it. */
 function message(error: unknown): string {
-  return (error instanceof Error ? error.message : String(error)).split("\n")[0];
+  return redactCredentials((error instanceof Error ? error.message : String(error)).split("\n")[0]);
 }
 
 function responseCode(error: unknown): number | undefined {

@@ -92,6 +92,7 @@ export class Dashboard {
     });
     // A viewer gains nothing from a deep queue, and each queued message may be large.
     const runner = new SinkRunner(backend, {
+      log,
       ...options.runner,
       collector: { receiveHwm: 100, ...options.collector },
     });

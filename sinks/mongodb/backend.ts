@@ -24,6 +24,7 @@ import type { Event } from "@eventstorm/core";
 import { UsageError } from "@eventstorm/core/cli";
 import {
   eventId,
+  redactCredentials,
   SavedPositions,
   type SavedStream,
   type SinkBackend,
@@ -162,8 +163,9 @@ function errorCode(error: unknown): number | undefined {
   return typeof code === "number" ? code : undefined;
 }
 
+/** The first line of an error's message, without the password of a connection string. */
 function message(error: unknown): string {
-  return (error instanceof Error ? error.message : String(error)).split("\n")[0];
+  return redactCredentials((error instanceof Error ? error.message : String(error)).split("\n")[0]);
 }
 
 /**
@@ -225,7 +227,9 @@ export class MongoBackend implements SinkBackend {
         throw new Error(`mongodb: ${message(error)}`);
       }
       backend.#log(
-        `mongodb: ${config.url} not reachable yet (${message(error)}); retrying with each write`,
+        `mongodb: ${redactCredentials(config.url)} not reachable yet (${
+          message(error)
+        }); retrying with each write`,
       );
     }
     return backend;

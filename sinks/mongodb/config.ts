@@ -4,6 +4,7 @@
  * @module
  */
 import { type FlagSpec, type FlagValues, parseDuration, UsageError } from "@eventstorm/core/cli";
+import { redactCredentials } from "@eventstorm/core/sink";
 
 /** Write concern of the inserts. */
 export interface WriteConcernOption {
@@ -138,7 +139,9 @@ const COLLECTION_NAME = /^(?!system\.)[^$]{1,200}$/;
 export function mongoConfigFromFlags(values: FlagValues<typeof MONGODB_FLAGS>): MongoSinkConfig {
   const url = values.url;
   if (!/^mongodb(\+srv)?:\/\/./.test(url)) {
-    throw new UsageError(`--url must start with mongodb:// or mongodb+srv://, got '${url}'`);
+    throw new UsageError(
+      `--url must start with mongodb:// or mongodb+srv://, got '${redactCredentials(url)}'`,
+    );
   }
   const db = values.db;
   if (!DB_NAME.test(db)) throw new UsageError(`--db: '${db}' is not a valid database name`);
@@ -149,7 +152,7 @@ export function mongoConfigFromFlags(values: FlagValues<typeof MONGODB_FLAGS>): 
   const ttl = values.ttl;
   let ttlMs: number | undefined;
   if (ttl !== undefined) {
-    ttlMs = parseDuration(ttl, "ttl");
+    ttlMs = parseDuration(ttl, "ttl", { span: true });
     if (ttlMs < 1000) throw new UsageError(`--ttl must be at least 1s, got '${ttl}'`);
   }
   const writeConcern = values["write-concern"];

@@ -73,3 +73,12 @@ Deno.test("mongodb config: bad values are one-line usage errors", () => {
     }, args.join(" "));
   }
 });
+
+Deno.test("mongodb config: a bad --url is shown without its password", () => {
+  assert.throws(
+    () => configOf(["--url", "mongo://app:s3cret@db1:27017"]),
+    (error) =>
+      error instanceof UsageError && error.message.includes("mongo://app:***@db1:27017") &&
+      !error.message.includes("s3cret"),
+  );
+});
