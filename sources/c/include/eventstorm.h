@@ -69,6 +69,10 @@ extern "C" {
 #define ES_ENOMEM -6     /* out of memory                                    */
 #define ES_ECLOSED -7    /* collector: the context was terminated            */
 
+/*  In es_options_t.linger_ms and close_timeout_ms: wait 0 ms (0 itself means
+    the option's default).                                                   */
+#define ES_NO_WAIT -2
+
 /*  Protocol constants (docs/protocol.md)                                    */
 #define ES_HEADER_SIZE 24
 #define ES_MAGIC 0xE5
@@ -101,7 +105,10 @@ typedef enum {
 } es_drop_reason_t;
 
 /*  Options of an emitter or a collector. Zero-initialise (or pass NULL) for
-    the defaults; a 0 / NULL member means "default". Strings are copied.     */
+    the defaults: a 0 / NULL member always means its default, never "zero"
+    (close_timeout_ms 0 waits the default 1000 ms). To ask for no wait at
+    all, give ES_NO_WAIT to linger_ms or close_timeout_ms. Strings are
+    copied.                                                                  */
 typedef struct {
     const char *host;          /* envelope host of events that lack one;
                                   default: gethostname (). At most 255 bytes
@@ -112,18 +119,24 @@ typedef struct {
                                   ES_MAX_EVENT_BYTES: no message passes the
                                   protocol's 16 MiB, whatever the options)   */
     int linger_ms;             /* how long a partial batch may wait (default
-                                  100 ms; -1: only size and flush send)      */
+                                  100 ms; -1: only size and flush send it;
+                                  ES_NO_WAIT: each event leaves at once, in
+                                  a message of its own)                      */
     size_t max_event_bytes;    /* largest encoded event (default 1 MiB, at
                                   most ES_MAX_EVENT_BYTES); larger ones:
                                   ES_EOVERSIZED, counted as oversized        */
     size_t max_pending_bytes;  /* bytes held while nobody subscribes or peers
                                   push back; oldest dropped and counted past
-                                  it (default 64 MiB)                        */
+                                  it (default 64 MiB; 1 holds only the
+                                  newest message)                            */
     int send_hwm;              /* ZMQ_SNDHWM, messages per peer (default 1000) */
     int announce_ms;           /* idle-topic position announcements (default
                                   1000 ms; -1 disables)                      */
-    int close_timeout_ms;      /* how long close/destroy keeps sending what it
-                                  holds (default 1000 ms; -1: do not wait)   */
+    int close_timeout_ms;      /* how long close and destroy together keep
+                                  sending what is held (default 1000 ms;
+                                  ES_NO_WAIT, or any negative value: hand
+                                  libzmq what it takes at once, then drop
+                                  the rest, counted)                         */
     uint64_t source_id;        /* stream id to resume; default random, != 0 */
     /* CURVE (docs: CURVE profile). Keys are Z85 text (40 characters).
        A connecting client gives the server's public key and its own pair;

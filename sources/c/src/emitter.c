@@ -147,7 +147,10 @@ es_emitter_t *es_emitter_new (const char *endpoints, const es_options_t *options
         self->max_event_bytes = ES_MAX_EVENT_BYTES;
     self->max_pending_bytes =
         options->max_pending_bytes ? options->max_pending_bytes : (size_t) 64 << 20;
-    self->linger_ms = options->linger_ms ? options->linger_ms : 100;
+    /* 0 in an option is its default; ES_NO_WAIT asks for zero. */
+    self->linger_ms = options->linger_ms == ES_NO_WAIT ? 0
+                      : options->linger_ms          ? options->linger_ms
+                                                    : 100;
     self->announce_ms = options->announce_ms ? options->announce_ms : 1000;
     self->close_timeout_ms = options->close_timeout_ms ? options->close_timeout_ms : 1000;
     self->reserved_types = options->reserved_types != 0;
@@ -706,7 +709,8 @@ static int s_emit (es_emitter_t *self, const char *type, const int64_t *at_ms,
     topic->stats.pending++;
     self->stats.events++;
     self->stats.pending++;
-    if (topic->count >= self->max_events || topic->body_size >= self->max_bytes) {
+    if (topic->count >= self->max_events || topic->body_size >= self->max_bytes ||
+        self->linger_ms == 0) {
         s_seal (self, topic);
         s_housekeep (self, now);
     }

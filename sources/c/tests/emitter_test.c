@@ -458,6 +458,40 @@ static void s_destroy_keeps_to_close_timeout (void)
     zmq_ctx_term (context);
 }
 
+/*  0 in an option is its default; ES_NO_WAIT asks for no wait: an event
+    leaves at emit, and destroy waits for nothing.                          */
+static void s_no_wait (void *context)
+{
+    es_options_t options = {.zmq_context = context, .linger_ms = ES_NO_WAIT,
+                            .close_timeout_ms = ES_NO_WAIT};
+    es_emitter_t *emitter = es_emitter_new ("@inproc://nowait", &options);
+    CHECK (emitter);
+    void *sub = s_subscriber (context, "inproc://nowait", "app.");
+    CHECK_EQ (es_emit (emitter, "app.now", NULL), ES_OK);
+    CHECK_EQ (es_emitter_flush (emitter, 5000), ES_OK);  /* the subscription is in */
+    CHECK (s_receive (sub, 2000));
+    for (int n = 1; n <= 3; n++) {
+        CHECK_EQ (es_emit (emitter, "app.now", NULL), ES_OK);     /* no flush, no tick */
+        CHECK (s_receive (sub, 2000));
+        CHECK_EQ (received.message.count, 1);
+        CHECK_EQ (received.message.first, n);
+    }
+    CHECK (es_emitter_timeout (emitter) > 900);      /* only the idle announcement */
+    es_emitter_destroy (&emitter);
+    zmq_close (sub);
+    /* Nobody subscribes: the event is held, and destroy drops it at once. */
+    emitter = es_emitter_new ("@inproc://nowait2", &options);
+    CHECK (emitter);
+    CHECK_EQ (es_emit (emitter, "app.held", NULL), ES_OK);
+    int64_t start = s_now_ms ();
+    CHECK_EQ (es_emitter_close (emitter), ES_OK);
+    CHECK (s_now_ms () - start < 100);
+    es_emitter_stats_t stats;
+    es_emitter_stats (emitter, &stats);
+    CHECK_EQ (stats.dropped, 1);
+    es_emitter_destroy (&emitter);
+}
+
 /*  When the last subscriber leaves, events are held again, not sent to nobody. */
 static void s_forgets_departed_subscribers (void *context)
 {
@@ -530,6 +564,7 @@ int main (void)
     s_refuses_what_receivers_drop (context);
     s_timeout_does_not_spin (context);
     s_destroy_keeps_to_close_timeout ();
+    s_no_wait (context);
     s_fork_is_refused (context);
     s_forgets_departed_subscribers (context);
     zmq_ctx_term (context);
