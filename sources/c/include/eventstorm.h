@@ -137,7 +137,6 @@ typedef struct {
                                   ES_NO_WAIT, or any negative value: hand
                                   libzmq what it takes at once, then drop
                                   the rest, counted)                         */
-    uint64_t source_id;        /* stream id to resume; default random, != 0 */
     /* CURVE (docs: CURVE profile). Keys are Z85 text (40 characters).
        A connecting client gives the server's public key and its own pair;
        curve_secret_file (a CZMQ zcert secret file, mode 0600 or stricter)
@@ -261,7 +260,11 @@ int es_emitter_fd (es_emitter_t *self);
     yet): they stay held, nothing is dropped.                                */
 int es_emitter_flush (es_emitter_t *self, int timeout_ms);
 
-/*  This emitter's source id (protocol header `source`, never 0).           */
+/*  This emitter's source id (protocol header `source`): random and never 0,
+    chosen by es_emitter_new. Each emitter numbers its topics from 0, so
+    each gets an id of its own (docs/protocol.md 2.3: an id is never reused
+    with a numbering that starts over); a restarted program is a new stream.
+    0 for NULL.                                                              */
 uint64_t es_emitter_source_id (es_emitter_t *self);
 
 /*  Totals. Returns ES_OK or ES_EFORKED.                                     */

@@ -154,7 +154,9 @@ es_emitter_t *es_emitter_new (const char *endpoints, const es_options_t *options
     self->announce_ms = options->announce_ms ? options->announce_ms : 1000;
     self->close_timeout_ms = options->close_timeout_ms ? options->close_timeout_ms : 1000;
     self->reserved_types = options->reserved_types != 0;
-    self->source = options->source_id ? options->source_id : s_random_source ();
+    /* A fresh id per emitter: its numbering starts at 0, and the protocol
+       forbids a reused id with a numbering that starts over (2.3). */
+    self->source = s_random_source ();
     bson_init (&self->document);
     self->host = strdup (hostname);
     self->host_length = strlen (self->host);

@@ -73,6 +73,14 @@ static void s_holds_until_subscribed_and_envelope (void *context)
     es_emitter_t *emitter = es_emitter_new ("@inproc://held", &options);
     CHECK (emitter);
     CHECK (es_emitter_source_id (emitter) != 0);
+    /* Every emitter numbers from 0, so none may share an id (protocol 2.3):
+       a second one, as a restarted program makes, gets a new one. */
+    es_emitter_t *again = es_emitter_new ("@inproc://held-again", &options);
+    CHECK (again);
+    CHECK (es_emitter_source_id (again) != 0);
+    CHECK (es_emitter_source_id (again) != es_emitter_source_id (emitter));
+    es_emitter_destroy (&again);
+    CHECK_EQ (es_emitter_source_id (NULL), 0);
     for (int n = 0; n < 5; n++)
         CHECK_EQ (es_emit_json (emitter, "app.deploy", "{\"version\": \"1.2\", \"n\": 7}"), ES_OK);
     CHECK_EQ (es_emit_json (emitter, "other.thing", NULL), ES_OK);
