@@ -14,7 +14,9 @@ import { allocateNative, openLibc } from "@eventstorm/core/internal";
 const AF_UNIX = 1;
 const AF_INET = 2;
 const AF_INET6 = 10;
+const SOCK_STREAM = 1;
 const SOCK_DGRAM = 2;
+const SOCK_NONBLOCK = 0o4000;
 const SOCK_CLOEXEC = 0o2000000;
 const SOL_SOCKET = 1;
 const SO_RCVBUF = 8;
@@ -31,7 +33,72 @@ const SYMBOLS = {
   recv: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
   poll: { parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
   close: { parameters: ["i32"], result: "i32" },
+  connect: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  strerror: { parameters: ["i32"], result: "pointer" },
+  // glibc and musl; where absent, errors say less.
+  __errno_location: { parameters: [], result: "pointer", optional: true },
 } as const;
+
+/** Linux errno values this module tells apart. */
+const ENOENT = 2;
+const EAGAIN = 11;
+const EACCES = 13;
+const EPROTOTYPE = 91;
+const EADDRINUSE = 98;
+const EADDRNOTAVAIL = 99;
+const ECONNREFUSED = 111;
+
+/** errno of the libc call just made on this thread (synchronous FFI: the JS thread). */
+function lastErrno(): number | undefined {
+  const location = lib().symbols.__errno_location?.();
+  return location ? new Deno.UnsafePointerView(location).getInt32() : undefined;
+}
+
+function describeErrno(errno: number | undefined): string {
+  if (errno === undefined) return "in use, not a local address or not allowed";
+  if (errno === ENOENT) return "no such directory";
+  if (errno === EADDRINUSE) return "address in use";
+  if (errno === EADDRNOTAVAIL) return "not a local address";
+  if (errno === EACCES) return "permission denied";
+  const text = lib().symbols.strerror(errno);
+  return text ? new Deno.UnsafePointerView(text).getCString() : `errno ${errno}`;
+}
+
+/**
+ * Whether a process listens on the Unix socket at `path`, by connecting to it
+ * (a datagram socket for `dgram`, else a stream one, without waiting):
+ * `live` when it answers (or is a socket of the other kind), `stale` when the file
+ * is a socket nobody holds any more (ECONNREFUSED), `absent` when there is no
+ * file, `unknown` when connecting is not allowed or fails otherwise.
+ *
+ * @example
+ * ```ts ignore
+ * import { probeUnixSocket } from "./datagram.ts";
+ * if (probeUnixSocket("/dev/log", "dgram") === "live") console.log("rsyslog or journald has it");
+ * ```
+ */
+export function probeUnixSocket(
+  path: string,
+  kind: "dgram" | "stream",
+): "live" | "stale" | "absent" | "unknown" {
+  const l = lib().symbols;
+  const addr = sockaddrUnix(path);
+  const type = kind === "dgram" ? SOCK_DGRAM : SOCK_STREAM;
+  const fd = l.socket(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return "unknown";
+  try {
+    if (l.connect(fd, addr, addr.length) === 0) return "live";
+    const errno = lastErrno();
+    // A full backlog of a listening stream socket (EAGAIN), or a socket of the other
+    // kind (EPROTOTYPE), is someone's socket all the same.
+    if (errno === EAGAIN || errno === EPROTOTYPE) return "live";
+    if (errno === ECONNREFUSED) return "stale";
+    if (errno === ENOENT) return "absent";
+    return "unknown";
+  } finally {
+    l.close(fd);
+  }
+}
 
 let libc: Deno.DynamicLibrary<typeof SYMBOLS> | undefined;
 
@@ -185,8 +252,9 @@ export class DatagramReceiver {
       l.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, new Uint8Array(size.buffer), 4);
     }
     if (l.bind(fd, addr, addr.length) !== 0) {
+      const errno = lastErrno();
       l.close(fd);
-      throw new Error(`cannot bind ${what} (in use, not a local address or not allowed)`);
+      throw new Error(`cannot bind ${what}: ${describeErrno(errno)}`);
     }
     return new DatagramReceiver(fd, onMessage, options.maxBytes ?? 65536);
   }

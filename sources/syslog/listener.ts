@@ -7,7 +7,7 @@
  */
 import { UsageError } from "@eventstorm/core/cli";
 import { SyslogFramer, trim } from "./framing.ts";
-import { DatagramReceiver } from "./datagram.ts";
+import { DatagramReceiver, probeUnixSocket } from "./datagram.ts";
 
 /**
  * Where to listen: `udp://HOST:PORT`, `tcp://HOST:PORT`, `unix:///PATH` (a datagram
@@ -143,7 +143,9 @@ export class SyslogListeners {
     const unixPath = address.transport === "unix" || address.transport === "unix-stream"
       ? address.path
       : undefined;
-    if (unixPath !== undefined) removeStaleSocket(unixPath);
+    if (unixPath !== undefined) {
+      removeStaleSocket(unixPath, address.transport === "unix" ? "dgram" : "stream");
+    }
     if (address.transport === "udp" || address.transport === "unix") this.#openDatagram(address);
     else this.#openStream(address);
     if (unixPath !== undefined) {
@@ -266,15 +268,24 @@ export class SyslogListeners {
 }
 
 /**
- * Removes the socket an earlier run left at `path`. Anything else there stays,
- * and binding then fails with a message naming the path.
+ * Removes the socket an earlier run left at `path`, once connecting to it shows
+ * nobody holds it. A live one (another syslog source, rsyslog on /dev/log) is
+ * refused as in use: removing it would take it from its owner, who would go on
+ * running with no socket and receive nothing. Anything but a socket stays, and
+ * binding then fails with a message naming the path.
  */
-function removeStaleSocket(path: string): void {
+function removeStaleSocket(path: string, kind: "dgram" | "stream"): void {
   try {
-    if (Deno.lstatSync(path).isSocket) Deno.removeSync(path);
+    if (!Deno.lstatSync(path).isSocket) return;
   } catch {
-    // Not there.
+    return; // Not there.
   }
+  const state = probeUnixSocket(path, kind);
+  if (state === "live") {
+    throw new Error(`${path} is in use by another process (its socket answers)`);
+  }
+  if (state === "stale") Deno.removeSync(path);
+  // Unknown (not allowed to connect): left alone; binding says what is wrong.
 }
 
 /** `net.unix.max_dgram_qlen`: datagrams a Unix socket queues; undefined where unreadable. */

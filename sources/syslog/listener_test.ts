@@ -142,3 +142,54 @@ Deno.test("a Unix listen path that holds anything but a socket is refused, never
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a Unix socket another listener holds is refused as in use and left to it; a stale one is replaced (audit #5)", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    for (const scheme of ["unix", "unix-stream"]) {
+      const path = `${dir}/${scheme}.sock`;
+      const got: string[] = [];
+      const first = await SyslogListeners.open(
+        [parseListenAddress(`${scheme}://${path}`)],
+        (m) => got.push(new TextDecoder().decode(m)),
+      );
+      try {
+        await assert.rejects(
+          SyslogListeners.open([parseListenAddress(`${scheme}://${path}`)], () => {}),
+          (error: Error) => {
+            assert.match(error.message, /cannot listen on .*: .* is in use by another process/);
+            return true;
+          },
+        );
+        // Still the first one's: it still receives.
+        assert.ok(Deno.lstatSync(path).isSocket, `${scheme}: the socket file was removed`);
+        if (scheme === "unix") {
+          const logger = new Deno.Command("logger", {
+            args: ["--udp", "--socket", path, "--rfc3164", "--tag", "app", "still"],
+          });
+          assert.ok((await logger.output()).success, "logger could not send");
+        } else {
+          const conn = await Deno.connect({ transport: "unix", path });
+          await conn.write(new TextEncoder().encode("<13>still\n"));
+          conn.close();
+        }
+        await waitFor(() => got.some((line) => line.includes("still")), `${scheme}: a message`);
+      } finally {
+        await first.close();
+      }
+    }
+    // A socket file nobody holds (a process that died without removing it) is taken over.
+    const stale = `${dir}/stale.sock`;
+    await (DatagramReceiver.bindUnix(stale, () => {})).close();
+    assert.ok(Deno.lstatSync(stale).isSocket);
+    const again = await SyslogListeners.open([parseListenAddress(`unix://${stale}`)], () => {});
+    await again.close();
+    // A missing directory says so.
+    await assert.rejects(
+      SyslogListeners.open([parseListenAddress(`unix://${dir}/no/such/log`)], () => {}),
+      /cannot bind unix .*\/no\/such\/log: no such directory/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
