@@ -15,7 +15,7 @@
  * @module
  */
 import { type LibZmq, loadLibzmq, zmqErrorText } from "./ffi.ts";
-import { allocateNative, type NativeBytes } from "../native.ts";
+import { allocateNative, type NativeBytes, openLibc } from "../native.ts";
 import { type Endpoint, formatEndpoint } from "../endpoint.ts";
 import { UsageError } from "../flags.ts";
 
@@ -79,6 +79,91 @@ export class EndpointError extends UsageError {
     super(message);
     this.name = "EndpointError";
   }
+}
+
+/** `ipc://` paths sockets of this process have bound and not closed, to the socket. */
+const boundIpcPaths = new Map<string, ZmqSocket>();
+/**
+ * `ipc://` paths this process closed, and when: libzmq may still be closing their
+ * listener for a moment, which must not pass for another process's.
+ */
+const closedIpcPaths = new Map<string, number>();
+const CLOSING_MS = 5000;
+
+const LIBC_SYMBOLS = {
+  socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  connect: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  close: { parameters: ["i32"], result: "i32" },
+  __errno_location: { parameters: [], result: "pointer", optional: true },
+} as const;
+let libc: Deno.DynamicLibrary<typeof LIBC_SYMBOLS> | null | undefined;
+
+/**
+ * Whether a process listens on the Unix stream socket at `path` (what an `ipc://`
+ * endpoint is), by a connect that does not wait: true when it answers, its backlog
+ * is full, or the file is a socket of another kind; false for a stale socket
+ * nobody holds (or no file), and where it cannot be told (no libc, not allowed).
+ */
+function ipcListenerLive(path: string): boolean {
+  libc ??= openLibc(LIBC_SYMBOLS);
+  if (!libc) return false;
+  const bytes = new TextEncoder().encode(path);
+  if (bytes.length > 107) return false;
+  const address = new Uint8Array(2 + bytes.length + 1);
+  new DataView(address.buffer).setUint16(0, 1, /* AF_UNIX */ true);
+  address.set(bytes, 2);
+  // SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC
+  const fd = libc.symbols.socket(1, 1 | 0o4000 | 0o2000000, 0);
+  if (fd < 0) return false;
+  try {
+    if (libc.symbols.connect(fd, address, address.length) === 0) return true;
+    const location = libc.symbols.__errno_location?.();
+    const errno = location ? new Deno.UnsafePointerView(location).getInt32() : 0;
+    // EAGAIN: a full backlog; EPROTOTYPE: a datagram socket's file (/dev/log, say).
+    return errno === EAGAIN || errno === 91;
+  } finally {
+    libc.symbols.close(fd);
+  }
+}
+
+/**
+ * Refuses to bind an `ipc://` path that libzmq would take from its owner: libzmq
+ * unlinks whatever is at the path before it binds, so a second router on the same
+ * path silently orphans the first (which runs on, unreachable), and a regular file
+ * there would be deleted. Also refuses a path this process has bound already (the
+ * same endpoint given for two sockets).
+ */
+function checkIpcBind(endpoint: Endpoint, path: string): void {
+  const shown = formatEndpoint(endpoint);
+  if (boundIpcPaths.has(path)) {
+    throw new EndpointError(
+      `cannot bind ${shown}: this process binds it already (the same endpoint given twice?)`,
+    );
+  }
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.lstatSync(path);
+  } catch {
+    return; // Nothing there (or a missing directory, which libzmq reports).
+  }
+  if (!info.isSocket) {
+    throw new EndpointError(
+      `cannot bind ${shown}: ${path} exists and is not a socket (libzmq would delete it)`,
+    );
+  }
+  // One this process bound and closed: libzmq may still be closing it; rebind as before.
+  if (Date.now() - (closedIpcPaths.get(path) ?? -Infinity) < CLOSING_MS) return;
+  if (ipcListenerLive(path)) {
+    throw new EndpointError(`cannot bind ${shown}: in use by another process`);
+  }
+}
+
+/** The file an `ipc://` address binds, absolute; undefined for `*` and abstract names. */
+function ipcPath(address: string): string | undefined {
+  if (!address.startsWith("ipc://")) return undefined;
+  const path = address.slice("ipc://".length);
+  if (path === "" || path === "*" || path.startsWith("@")) return undefined;
+  return path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
 }
 
 /**
@@ -159,6 +244,8 @@ export class ZmqSocket {
   #pointer: Deno.PointerValue;
   readonly #onClose: () => void;
   #lastEndpoint = "";
+  /** The `ipc://` files this socket bound. */
+  readonly #ipcPaths: string[] = [];
   /** Set by `Poller.wait` while `zmq_poll` may use this socket on a worker thread. */
   #heldByPoller = false;
   readonly #int = new Int32Array(1);
@@ -308,6 +395,8 @@ export class ZmqSocket {
     // (docs/protocol.md §1.2): with it on, `localhost` can resolve to ::1 and miss a
     // peer bound on 127.0.0.1.
     this.setInt(ZMQ_IPV6, endpoint.address.startsWith("tcp://[") ? 1 : 0);
+    const ipc = endpoint.bind ? ipcPath(endpoint.address) : undefined;
+    if (ipc !== undefined) checkIpcBind(endpoint, ipc);
     const fn = endpoint.bind ? this.#z.zmq_bind : this.#z.zmq_connect;
     if (fn(this.#pointer, cString(endpoint.address)) !== 0) {
       const error = this.#context.error(endpoint.bind ? "bind" : "connect");
@@ -318,6 +407,10 @@ export class ZmqSocket {
       );
     }
     this.#lastEndpoint = this.#readLastEndpoint();
+    if (ipc !== undefined) {
+      boundIpcPaths.set(ipc, this);
+      this.#ipcPaths.push(ipc);
+    }
   }
 
   /**
@@ -548,6 +641,10 @@ export class ZmqSocket {
     this.#pinned = false;
     this.#z.zmq_close(this.#pointer);
     this.#pointer = null;
+    for (const path of this.#ipcPaths.splice(0)) {
+      if (boundIpcPaths.get(path) === this) boundIpcPaths.delete(path);
+      closedIpcPaths.set(path, Date.now());
+    }
     this.#onClose();
   }
 }

@@ -463,3 +463,53 @@ Deno.test("held frames: read in place and forwarded byte for byte; frames past c
     await context.terminate();
   }
 });
+
+Deno.test("attach: an ipc:// path another process listens on, or bound twice here, is refused; a stale one is taken (audit #6)", async () => {
+  const dir = Deno.makeTempDirSync();
+  const context = new ZmqContext();
+  const sockets: ZmqSocket[] = [];
+  const open = () => {
+    const socket = context.socket(SocketType.XPUB);
+    socket.configure({ lingerMs: 0 });
+    sockets.push(socket);
+    return socket;
+  };
+  try {
+    // Another process's listener, as a second router would meet the first's.
+    const live = `${dir}/live.ipc`;
+    const other = Deno.listen({ transport: "unix", path: live });
+    assert.throws(() => open().attach({ bind: true, address: `ipc://${live}` }), (error: Error) => {
+      assert.ok(error instanceof EndpointError);
+      assert.equal(error.message, `cannot bind @ipc://${live}: in use by another process`);
+      return true;
+    });
+    assert.ok(Deno.lstatSync(live).isSocket, "the owner's socket file is still there");
+    const conn = await Deno.connect({ transport: "unix", path: live });
+    conn.close();
+    other.close();
+    // Its owner gone without removing it: stale, and bound over as before.
+    open().attach({ bind: true, address: `ipc://${live}` });
+    // The same path for two sockets of this process (--sources and --sinks alike).
+    const twice = `${dir}/twice.ipc`;
+    const first = open();
+    first.attach({ bind: true, address: `ipc://${twice}` });
+    assert.throws(
+      () => open().attach({ bind: true, address: `ipc://${twice}` }),
+      /cannot bind @ipc:\/\/.*twice\.ipc: this process binds it already/,
+    );
+    // Closed here, it may be bound again at once.
+    first.close();
+    open().attach({ bind: true, address: `ipc://${twice}` });
+    // A file that is not a socket is not deleted by libzmq's unlink.
+    Deno.writeTextFileSync(`${dir}/notes`, "keep");
+    assert.throws(
+      () => open().attach({ bind: true, address: `ipc://${dir}/notes` }),
+      /exists and is not a socket/,
+    );
+    assert.equal(Deno.readTextFileSync(`${dir}/notes`), "keep");
+  } finally {
+    for (const socket of sockets) socket.close();
+    await context.terminate();
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
