@@ -3,7 +3,9 @@ import { Collector } from "../collector.ts";
 import { Emitter } from "../emitter.ts";
 import { type Refusal, Relay } from "../relay.ts";
 import { generateKeyPair, type KeyPair, writeKeyPair } from "./certificate.ts";
-import { type CurveOptions, warnPerFrameLimit } from "./options.ts";
+import { type CurveOptions, secureSocket, warnPerFrameLimit } from "./options.ts";
+import { parseEndpoints } from "../endpoint.ts";
+import { SocketType, ZmqContext } from "../zmq/socket.ts";
 import { loadLibzmq } from "../zmq/ffi.ts";
 import { sleep, waitFor } from "../../tests/wait.ts";
 
@@ -245,4 +247,29 @@ Deno.test("warnPerFrameLimit: a network bind on a libzmq that caps frames only i
   }
   // Debian's libzmq is stock: the limit is the patch's alone.
   if (lib.path.includes("-linux-gnu/")) assert.equal(lib.boundsWholeMessages, false);
+});
+
+Deno.test("curve: a watch refused by the server says so in .refused, for the waiting notice to hold back (audit #16)", async () => {
+  const dir = Deno.makeTempDirSync();
+  const context = new ZmqContext();
+  const setup = curveRelay(dir);
+  const socket = context.socket(SocketType.XPUB);
+  socket.configure({ lingerMs: 0 });
+  const lines: string[] = [];
+  const endpoints = parseEndpoints(setup.upstream);
+  const watch = secureSocket(context, socket, endpoints, client(setup.server), (line) => {
+    lines.push(line);
+  })!;
+  try {
+    for (const endpoint of endpoints) socket.attach(endpoint);
+    assert.equal(watch.refused, false);
+    await waitFor(() => lines.some((line) => line.includes("refused this key")), "the notice");
+    assert.equal(watch.refused, true);
+  } finally {
+    watch.close();
+    socket.close();
+    await context.terminate();
+    await setup.stop();
+    Deno.removeSync(dir, { recursive: true });
+  }
 });

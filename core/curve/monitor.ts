@@ -145,6 +145,7 @@ export class HandshakeWatch {
   readonly #monitor: HandshakeMonitor;
   readonly #timer: ReturnType<typeof setInterval>;
   readonly #reported = new Map<string, number>();
+  #refused = false;
 
   /** Watches `socket`, whose connecting endpoints are `endpoints`. */
   constructor(
@@ -160,8 +161,10 @@ export class HandshakeWatch {
       for (const event of this.#monitor.drain()) {
         if (event.outcome === "ok") {
           this.#reported.clear();
+          this.#refused = false;
           continue;
         }
+        this.#refused = true;
         const key = `${event.endpoint} ${event.outcome}`;
         const last = this.#reported.get(key);
         if (last !== undefined && Date.now() - last < REPEAT_MS) continue;
@@ -170,6 +173,15 @@ export class HandshakeWatch {
       }
     }, WATCH_INTERVAL_MS);
     Deno.unrefTimer(this.#timer as unknown as number);
+  }
+
+  /**
+   * Whether the last handshake outcome seen was a failure (the server refused
+   * this key, or the mechanisms differ): a "nobody subscribes (is the router
+   * running?)" notice would then mislead, as the line already reported says why.
+   */
+  get refused(): boolean {
+    return this.#refused;
   }
 
   /** Stops watching. */
