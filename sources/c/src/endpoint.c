@@ -32,6 +32,16 @@ static int s_attach (void *socket, const char *endpoints, char *error)
         item[length] = 0;
         bool bind = item[0] == '@';
         const char *address = (item[0] == '@' || item[0] == '>') ? item + 1 : item;
+        /* Without ZMQ_IPV6 libzmq takes tcp://[::1]:PORT for no device at
+           all (docs/protocol.md 1.2 lists IPv6 endpoints). It is on for
+           every connect (a name may resolve to IPv6 only; IPv4 goes through
+           mapped addresses, and libzmq falls back to IPv4 where the system
+           has no IPv6) and for binds to an IPv6 address in brackets. A bind
+           to an IPv4 address or * stays IPv4: with ZMQ_IPV6 its endpoint
+           would read tcp://[::ffff:127.0.0.1]:PORT, which peers without
+           IPv6 cannot connect to. */
+        int ipv6 = !bind || strncmp (address, "tcp://[", 7) == 0;
+        zmq_setsockopt (socket, ZMQ_IPV6, &ipv6, sizeof ipv6);
         int rc = bind ? zmq_bind (socket, address) : zmq_connect (socket, address);
         if (rc != 0) {
             es_format_error (error, "cannot %s %.200s: %s", bind ? "bind" : "connect", address,

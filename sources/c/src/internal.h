@@ -65,7 +65,8 @@ typedef struct {
 int es_link_open (es_link_t *link, const es_options_t *options, int type, char *error);
 
 /*  Applies the CURVE options, then binds or connects to each CZMQ-style
-    endpoint of ENDPOINTS. Returns ES_OK or ES_EINVAL with ERROR filled.     */
+    endpoint of ENDPOINTS (IPv6 included: tcp://[::1]:PORT). Returns ES_OK
+    or ES_EINVAL with ERROR filled.                                          */
 int es_link_attach (es_link_t *link, const es_options_t *options, const char *endpoints,
                     char *error);
 

@@ -2,6 +2,8 @@
 #define _DEFAULT_SOURCE
 #include "check.h"
 #include <eventstorm.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -333,6 +335,57 @@ static void s_messages_stay_within_16_mib (void *context)
     es_collector_destroy (&collector);
 }
 
+/*  1 when this machine can bind TCP on ::1, the IPv6 loopback.            */
+static bool s_ipv6_loopback (void)
+{
+    int fd = socket (AF_INET6, SOCK_STREAM, 0);
+    if (fd < 0)
+        return false;
+    struct sockaddr_in6 address = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+    bool bound = bind (fd, (struct sockaddr *) &address, sizeof address) == 0;
+    close (fd);
+    return bound;
+}
+
+/*  tcp://[::1]:PORT binds and connects, both ways round (protocol 1.2).    */
+static void s_ipv6 (void *context)
+{
+    if (!s_ipv6_loopback ()) {
+        printf ("collector: IPv6 test skipped: this machine cannot bind TCP on ::1\n");
+        return;
+    }
+    es_options_t options = {.zmq_context = context};
+    for (int emitter_binds = 0; emitter_binds < 2; emitter_binds++) {
+        es_emitter_t *emitter = NULL;
+        es_collector_t *collector = NULL;
+        char address[300];
+        if (emitter_binds) {
+            emitter = es_emitter_new ("@tcp://[::1]:*", &options);
+            CHECK (emitter);
+            snprintf (address, sizeof address, ">%s", es_emitter_endpoint (emitter));
+            collector = es_collector_new (address, NULL, 0, &options);
+        }
+        else {
+            collector = es_collector_new ("@tcp://[::1]:*", NULL, 0, &options);
+            CHECK (collector);
+            snprintf (address, sizeof address, ">%s", es_collector_endpoint (collector));
+            emitter = es_emitter_new (address, &options);
+        }
+        CHECK (emitter && collector);
+        CHECK (strstr (address, "[::1]"));
+        CHECK_EQ (es_emit (emitter, "app.six", NULL), ES_OK);
+        es_event_t event;
+        int received = 0;
+        for (int turn = 0; turn < 100 && !received; turn++) {
+            es_emitter_flush (emitter, 20);
+            received = es_collector_recv (collector, &event, 20);
+        }
+        CHECK_EQ (received, 1);
+        es_emitter_destroy (&emitter);
+        es_collector_destroy (&collector);
+    }
+}
+
 int main (void)
 {
     void *context = zmq_ctx_new ();
@@ -342,6 +395,7 @@ int main (void)
     s_drops_are_counted_and_seen_as_loss (context);
     s_forgets_oldest_stream (context);
     s_messages_stay_within_16_mib (context);
+    s_ipv6 (context);
     zmq_ctx_term (context);
     printf ("collector: ok\n");
     return 0;
