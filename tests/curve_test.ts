@@ -210,6 +210,66 @@ Deno.test("curve cli: a secret file readable by others, a bad certificate and a 
   }
 });
 
+Deno.test("curve cli: a key given where a file is wanted is never echoed; misleading advice is gone (audit #7, #8, #16)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "curve_key_" });
+  try {
+    const routerKey = await keygen(`${dir}/router`);
+    await keygen(`${dir}/web1`);
+    const secret = readCertificate(`${dir}/web1_secret`, { secret: true }).secretKey!;
+    const agentConfig = `${dir}/curve.toml`;
+    await Deno.writeTextFile(
+      agentConfig,
+      `curve_server = "${dir}/router"\ncurve_secret = "${secret}"\n[inputs.host]\ntype = "metrics"\n`,
+    );
+    await Deno.mkdir(`${dir}/k`);
+    const cases: [string[], RegExp, string][] = [
+      [
+        [
+          "source",
+          "demo",
+          "--to",
+          ">tcp://127.0.0.1:1",
+          "--curve-server",
+          `${dir}/router`,
+          "--curve-secret",
+          secret,
+        ],
+        /--curve-secret takes a certificate FILE \(from eventstorm keygen\), not a key/,
+        secret,
+      ],
+      [
+        ["agent", "--config", agentConfig, "--check"],
+        /curve_secret takes a certificate FILE/,
+        secret,
+      ],
+      [
+        ["emit", "--curve-server", `${routerKey}X`, "--curve-secret", `${dir}/web1_secret`],
+        /--curve-server is neither a valid CURVE key .* nor a certificate file/,
+        routerKey,
+      ],
+      [
+        ["router", "--curve-secret", `${dir}/router`],
+        /router holds no secret key: it is a public certificate/,
+        "",
+      ],
+      [["keygen", `${dir}/k/`], /k\/ is a directory: give a NAME/, ""],
+    ];
+    const results = await Promise.all(
+      cases.map(([args]) => finish(cli(args))),
+    );
+    results.forEach((result, i) => {
+      const [args, expected, key] = cases[i];
+      assert.equal(result.code, 2, `${args[0]}: ${result.stderr}`);
+      assert.match(result.stderr, expected);
+      if (key) assert.ok(!result.stderr.includes(key), `${args[0]} echoed the key`);
+    });
+    assert.doesNotMatch(results[3].stderr, /chmod/);
+    assert.deepEqual([...Deno.readDirSync(`${dir}/k`)], [], "keygen DIR/ left a file");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("curve cli: a plaintext TCP bind on a non-loopback address warns once per endpoint", async () => {
   const child = cli(["router", "--sources", "@tcp://0.0.0.0:*", "--sinks", "@tcp://127.0.0.1:*"]);
   const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
