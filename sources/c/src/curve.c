@@ -17,12 +17,32 @@ static bool s_is_z85_key (const char *text)
     return zmq_z85_decode (binary, text) != NULL;
 }
 
-/*  Reads `NAME = "value"` of a zcert file into VALUE (41 bytes).           */
-static int s_zcert_key (const char *path, const char *name, char *value, char *error)
+/*  PATH as an error message may show it: not at all when it may hold a key
+    (40 characters of the Z85 alphabet in a row, as when the key text is
+    given where a file is expected, perhaps after a directory): messages end
+    up in logs, and a secret key must never.                                 */
+static const char *s_shown (const char *path)
+{
+    static const char z85[] = "0123456789abcdefghijklmnopqrstuvwxyz"
+                              "ABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
+    size_t run = 0;
+    for (const char *at = path; *at; at++) {
+        run = strchr (z85, *at) ? run + 1 : 0;
+        if (run >= Z85_KEY)
+            return "(name not shown: it may hold a key)";
+    }
+    return path;
+}
+
+/*  Reads `NAME = "value"` of a zcert file into VALUE (41 bytes). WHAT names
+    the file in messages.                                                    */
+static int s_zcert_key (const char *path, const char *name, char *value, const char *what,
+                        char *error)
 {
     FILE *file = fopen (path, "r");
     if (!file) {
-        es_format_error (error, "cannot read certificate %.200s: %s", path, strerror (errno));
+        es_format_error (error, "cannot read %s %.200s: %s", what, s_shown (path),
+                         strerror (errno));
         return ES_EINVAL;
     }
     char line[512];
@@ -48,27 +68,29 @@ static int s_zcert_key (const char *path, const char *name, char *value, char *e
     }
     fclose (file);
     if (!found) {
-        es_format_error (error, "certificate %.200s has no valid %s", path, name);
+        es_format_error (error, "%s %.200s has no valid %s", what, s_shown (path), name);
         return ES_EINVAL;
     }
     return ES_OK;
 }
 
+#define SECRET_FILE "the secret key file"
+
 static int s_secret_file (const char *path, char *public_key, char *secret_key, char *error)
 {
     struct stat info;
     if (stat (path, &info) != 0) {
-        es_format_error (error, "cannot read certificate %.200s: %s", path, strerror (errno));
+        es_format_error (error, "cannot read " SECRET_FILE " %.200s: %s", s_shown (path),
+                         strerror (errno));
         return ES_EINVAL;
     }
     if (info.st_mode & (S_IRWXG | S_IRWXO)) {
-        es_format_error (error,
-                         "secret certificate %.200s is readable by group or others (chmod 600 it)",
-                         path);
+        es_format_error (error, SECRET_FILE " %.200s is readable by group or others (chmod 600 it)",
+                         s_shown (path));
         return ES_EINVAL;
     }
-    if (s_zcert_key (path, "public-key", public_key, error) != ES_OK ||
-        s_zcert_key (path, "secret-key", secret_key, error) != ES_OK)
+    if (s_zcert_key (path, "public-key", public_key, SECRET_FILE, error) != ES_OK ||
+        s_zcert_key (path, "secret-key", secret_key, SECRET_FILE, error) != ES_OK)
         return ES_EINVAL;
     return ES_OK;
 }
@@ -133,7 +155,8 @@ int es_curve_apply (void *socket, const es_options_t *options, char *error)
     if (s_is_z85_key (options->curve_server_key))
         strcpy (server_key, options->curve_server_key);
     else
-    if (s_zcert_key (options->curve_server_key, "public-key", server_key, error) != ES_OK)
+    if (s_zcert_key (options->curve_server_key, "public-key", server_key,
+                     "the server's public certificate", error) != ES_OK)
         return ES_EINVAL;
     if (!*secret_key && zmq_curve_keypair (public_key, secret_key) != 0) {
         /* No own pair: an ephemeral one gives encryption (servers without

@@ -265,7 +265,7 @@ static void s_refuses_bad_events (void *context)
     CHECK (strstr (es_last_error (), "cannot bind nope://x"));
     es_options_t curve = {.zmq_context = context, .curve_server_key = "short"};
     CHECK (es_emitter_new (">inproc://curve", &curve) == NULL);
-    CHECK (strstr (es_last_error (), "cannot read certificate short"));
+    CHECK (strstr (es_last_error (), "cannot read the server's public certificate short"));
     /* A secret certificate readable by others is refused, the key unprinted. */
     char path[] = "/tmp/es_secret_XXXXXX";
     int fd = mkstemp (path);
@@ -278,9 +278,32 @@ static void s_refuses_bad_events (void *context)
     es_options_t leaky = {.zmq_context = context, .curve_server_key = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7",
                           .curve_secret_file = path};
     CHECK (es_emitter_new (">inproc://curve", &leaky) == NULL);
+    CHECK (strstr (es_last_error (), "the secret key file"));
     CHECK (strstr (es_last_error (), "readable by group or others"));
     CHECK (strstr (es_last_error (), path));
     CHECK (!strstr (es_last_error (), secret_key));
+    /* The key text where its file is expected (perhaps after a directory, as
+       nginx makes it): never echoed. Nor in the server key's place, when it
+       is 40 characters of Z85 that do not decode. */
+    char in_directory[128];
+    snprintf (in_directory, sizeof in_directory, "/etc/eventstorm/%s", secret_key);
+    const char *as_files[] = {secret_key, in_directory};
+    for (int i = 0; i < 2; i++) {
+        es_options_t mistaken = leaky;
+        mistaken.curve_secret_file = as_files[i];
+        CHECK (es_emitter_new (">inproc://curve", &mistaken) == NULL);
+        CHECK (strstr (es_last_error (), "cannot read the secret key file"));
+        CHECK (strstr (es_last_error (), "No such file"));
+        CHECK (!strstr (es_last_error (), secret_key));
+    }
+    const char *undecodable = "########################################";
+    es_options_t server = {.zmq_context = context, .curve_server_key = undecodable};
+    CHECK (es_emitter_new (">inproc://curve", &server) == NULL);
+    CHECK (strstr (es_last_error (), "cannot read the server's public certificate"));
+    CHECK (!strstr (es_last_error (), undecodable));
+    server.curve_server_key = "/no/such/dir/router_secret";        /* an ordinary path */
+    CHECK (es_emitter_new (">inproc://curve", &server) == NULL);
+    CHECK (strstr (es_last_error (), "/no/such/dir/router_secret: No such file"));
     chmod (path, 0600);
     es_emitter_t *curved = es_emitter_new (">inproc://curve", &leaky);
     CHECK (curved);
