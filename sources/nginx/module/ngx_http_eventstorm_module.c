@@ -626,6 +626,7 @@ ngx_http_eventstorm_init_process (ngx_cycle_t *cycle)
     options.max_pending_bytes = mcf->buffer;
     options.linger_ms = ES_LINGER_MS;
     options.close_timeout_ms = (int) mcf->flush_timeout;
+    options.reserved_types = 1;   /* eventstorm.stats */
     options.curve_server_key = mcf->curve_server.len ? (const char *) mcf->curve_server.data : NULL;
     options.curve_secret_file = mcf->curve_secret.len ? (const char *) mcf->curve_secret.data : NULL;
     ngx_memzero (w, sizeof *w);
