@@ -105,8 +105,8 @@ export const FILE_SOURCE_FLAGS = {
   },
   once: {
     type: "boolean",
-    help:
-      "read the files (also .gz) from the start to their end, then exit once a receiver (router or sink) has taken every event",
+    help: "read the files (also .gz) from the start to their end, then exit once a receiver " +
+      "has been handed every event (see Backfill below)",
   },
   to: TO_FLAG,
   ...CURVE_CLIENT_FLAGS,
@@ -143,6 +143,20 @@ export const FILE_SOURCE_FLAGS = {
   ...SOURCE_STATS_FLAGS,
 } as const satisfies Record<string, FlagSpec>;
 
+/** What `--help` says of `--once` for every file source. */
+const BACKFILL_HELP = `Backfill (--once): the source exits once every event is in a receiver's
+(router's or sink's) libzmq queue: handed over, not yet stored. Exit code 1
+when any event was dropped unsent (too large, or no receiver took it), or
+when no receiver subscribed for 5s (it then gives up, and what it held is
+dropped); else 0, also when a signal stops it with nothing dropped.
+It reads as fast as the receiver takes events (a few hundred thousand
+lines/s): a sink that stores more slowly holds the rest in its buffer
+(sink --buffer, default 100000 events) and drops beyond that, counted as
+"dropped (full N)" in its stats. For a larger backfill, start the sink with
+a --buffer above the number of lines (it takes memory), or send the files
+in parts smaller than the buffer, waiting for "buffered 0" in the sink's
+stats line before the next.`;
+
 /**
  * The command of a file source: its own flags and the common ones, run by
  * {@linkcode runFileSourceMain}. A file source's `main.ts` exports it as `command`.
@@ -170,7 +184,7 @@ export function fileSourceCommand<F extends Record<string, FlagSpec>>(
     name: `eventstorm source ${source.name}`,
     summary: source.summary,
     flags: { ...FILE_SOURCE_FLAGS, ...source.flags },
-    epilog: source.epilog,
+    epilog: source.epilog === undefined ? BACKFILL_HELP : `${source.epilog}\n\n${BACKFILL_HELP}`,
     main: (args) => runFileSourceMain(args, source),
   };
 }
@@ -443,8 +457,9 @@ export function formatSourceLine(
 
 /**
  * Runs a file source command with `args`; resolves with the exit code once
- * stopped by SIGINT/SIGTERM (or at the end of the input with `--once`). Usage
- * problems throw `UsageError` (exit code 2 under `runCommand`).
+ * stopped by SIGINT/SIGTERM (or at the end of the input with `--once`): 0, or 1
+ * when a `--once` run dropped events or found no receiver. Usage problems throw
+ * `UsageError` (exit code 2 under `runCommand`).
  *
  * @example
  * ```ts ignore
@@ -498,6 +513,12 @@ export async function runFileSourceMain<F extends Record<string, FlagSpec>>(
     if (once) throw new UsageError(`${spec.name}: no file matches ${files.join(", ")}`);
     console.error(`source ${fileSource.name}: no file matches ${files.join(", ")} yet; waiting`);
   }
+  // With --once, a receiver that never comes (or goes away) must not keep a
+  // backfill waiting for ever: after RECEIVER_WAIT_MS without one, it stops.
+  const stop = shutdownSignal();
+  const noReceiver = new AbortController();
+  let watchdog: ReturnType<typeof setInterval> | undefined;
+  const openOutput = sourceOutput(`source ${fileSource.name}`, { print, to, host, curve });
   const source = new LineSource({
     paths: files,
     fromStart: values["from-start"] || once,
@@ -511,7 +532,7 @@ export async function runFileSourceMain<F extends Record<string, FlagSpec>>(
       ? fileSource.unparsedType ?? `${fileSource.name}.unparsed`
       : undefined,
     checkpointPath,
-    signal: shutdownSignal(),
+    signal: once && !print ? AbortSignal.any([stop, noReceiver.signal]) : stop,
     onStarted: () => {
       console.error(
         `source ${fileSource.name}: ${once ? "reading" : "following"} ${files.join(", ")} ` +
@@ -522,16 +543,70 @@ export async function runFileSourceMain<F extends Record<string, FlagSpec>>(
         warnPlaintextBinds(`source ${fileSource.name}`, to.flatMap(parseEndpoints), curve);
       }
     },
-    output: sourceOutput(`source ${fileSource.name}`, { print, to, host, curve }),
+    output: async (resume) => {
+      const output = await openOutput(resume);
+      if (once && output instanceof Emitter) {
+        watchdog = watchReceivers(output, stop, () => {
+          console.error(
+            `source ${fileSource.name}: no receiver subscribed at ${to.join(", ")} for ` +
+              `${RECEIVER_WAIT_MS / 1000}s; giving up (--once)`,
+          );
+          noReceiver.abort();
+        });
+      }
+      return output;
+    },
   });
-  await reportStatsDuring({
-    component: `source-${fileSource.name}`,
-    intervalMs: statsIntervalMs,
-    snapshot: () => sourceCounters(source.stats(), source.output),
-    format: (current, previous, elapsed) =>
-      formatSourceLine(fileSource.name, current, previous, elapsed),
-    statsTo,
-    curve,
-  }, () => source.run());
+  try {
+    await reportStatsDuring({
+      component: `source-${fileSource.name}`,
+      intervalMs: statsIntervalMs,
+      snapshot: () => sourceCounters(source.stats(), source.output),
+      format: (current, previous, elapsed) =>
+        formatSourceLine(fileSource.name, current, previous, elapsed),
+      statsTo,
+      curve,
+    }, () => source.run());
+  } finally {
+    clearInterval(watchdog);
+  }
+  if (!once) return 0;
+  // A backfill run by cron learns from the exit code that it did not all go.
+  const dropped = outputCounters(source.output).dropped;
+  if (dropped > 0 || noReceiver.signal.aborted) {
+    console.error(
+      `source ${fileSource.name}: --once: ${dropped} ${dropped === 1 ? "event" : "events"} ` +
+        "dropped unsent" +
+        (noReceiver.signal.aborted ? " (no receiver)" : "") + "; exit code 1",
+    );
+    return 1;
+  }
   return 0;
+}
+
+/**
+ * How long `--once` waits for a receiver to subscribe before it gives up: as
+ * long as an emitter's close timeout waits for one.
+ */
+const RECEIVER_WAIT_MS = 5000;
+
+/**
+ * Calls `onGone` once nobody has subscribed to `emitter` for
+ * {@linkcode RECEIVER_WAIT_MS}, unless `stop` aborts first.
+ */
+function watchReceivers(
+  emitter: Emitter,
+  stop: AbortSignal,
+  onGone: () => void,
+): ReturnType<typeof setInterval> {
+  let seen = Date.now();
+  const timer = setInterval(() => {
+    if (stop.aborted) clearInterval(timer);
+    else if (emitter.stats().subscriptions > 0) seen = Date.now();
+    else if (Date.now() - seen >= RECEIVER_WAIT_MS) {
+      clearInterval(timer);
+      onGone();
+    }
+  }, 100);
+  return timer;
 }

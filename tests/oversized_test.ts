@@ -77,8 +77,10 @@ Deno.test(
         `>${sink.collector.boundEndpoint()}`,
       ]);
       const result = await finish(source);
-      assert.equal(result.code, 0, result.stderr);
+      // A --once run that dropped an event says so in its exit code, as emit does.
+      assert.equal(result.code, 1, result.stderr);
       assert.match(result.stderr, /events 3,.* dropped 1, of them too large or too deep 1/);
+      assert.match(result.stderr, /--once: 1 event dropped unsent; exit code 1/);
       await waitFor(() => sink.events.length === 2, "the two small events");
       assert.deepEqual(sink.events.map((event) => event.path), ["/a", "/c"]);
     } finally {
