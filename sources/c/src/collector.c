@@ -86,11 +86,11 @@ static void s_forget_oldest (es_collector_t *self)
     self->n_streams--;
 }
 
-/*  The stream of MESSAGE, created at `first` on first sight (NULL: no memory). */
-static stream_t *s_stream (es_collector_t *self, const es_message_t *message, bool *created)
+/*  The stream of MESSAGE, created at `first` on first sight of a message
+    with events (NULL: an announcement of a stream never seen, or no memory). */
+static stream_t *s_stream (es_collector_t *self, const es_message_t *message)
 {
     uint64_t bucket = s_hash (message->source, message->topic, message->topic_size) % BUCKETS;
-    *created = false;
     for (stream_t *stream = self->buckets[bucket]; stream; stream = stream->chain)
         if (stream->source == message->source && stream->length == message->topic_size &&
             memcmp (stream->topic, message->topic, stream->length) == 0) {
@@ -98,6 +98,11 @@ static stream_t *s_stream (es_collector_t *self, const es_message_t *message, bo
             s_push_newest (self, stream);
             return stream;
         }
+    /* An announcement of a stream never seen tells nothing to account, and
+       joining there would skip, as replays, events this collector never had
+       (a source replaying from its checkpoint): docs/protocol.md 5. */
+    if (message->count == 0)
+        return NULL;
     if (self->n_streams >= ES_MAX_STREAMS)
         s_forget_oldest (self);
     stream_t *stream = malloc (sizeof *stream + message->topic_size + 1);
@@ -112,7 +117,6 @@ static stream_t *s_stream (es_collector_t *self, const es_message_t *message, bo
     self->buckets[bucket] = stream;
     s_push_newest (self, stream);
     self->n_streams++;
-    *created = true;
     return stream;
 }
 
@@ -228,8 +232,7 @@ static bool s_account (es_collector_t *self, int n_frames)
     }
     if (message->count == 0)
         self->stats.announcements++;
-    bool created;
-    stream_t *stream = s_stream (self, message, &created);
+    stream_t *stream = s_stream (self, message);
     if (stream) {
         if (message->first > stream->expected)
             self->lost = message->first - stream->expected;

@@ -121,6 +121,38 @@ static void s_accounting (void *context)
     CHECK (collector == NULL);
 }
 
+/*  docs/protocol.md 5: an announcement of a stream never seen is ignored;
+    the stream is joined at its first message with events. Joining at the
+    announcement would skip a source's replay from its checkpoint.          */
+static void s_joins_at_events_not_announcements (void *context)
+{
+    es_options_t options = {.zmq_context = context};
+    es_collector_t *collector = es_collector_new ("@inproc://join", NULL, 0, &options);
+    CHECK (collector);
+    void *pub = zmq_socket (context, ZMQ_PUB);
+    CHECK (zmq_connect (pub, "inproc://join") == 0);
+    CHECK_EQ (s_drain (collector, 50), 0);
+    usleep (50 * 1000);
+    uint8_t header[ES_HEADER_SIZE];
+    es_header_encode (header, 0, 9, 100);
+    s_send (pub, "app.replay", header, sizeof header, "", 0);   /* never seen: ignored */
+    s_send_events (pub, "app.replay", 9, 90, 10, true);         /* joined here, at 90 */
+    es_header_encode (header, 0, 9, 100);
+    s_send (pub, "app.replay", header, sizeof header, "", 0);   /* known now: no loss */
+    es_header_encode (header, 0, 9, 102);
+    s_send (pub, "app.replay", header, sizeof header, "", 0);   /* 2 lost */
+    CHECK_EQ (s_drain (collector, 300), 10);
+    es_collector_stats_t stats;
+    es_collector_stats (collector, &stats);
+    CHECK_EQ (stats.events, 10);
+    CHECK_EQ (stats.duplicates, 0);
+    CHECK_EQ (stats.lost, 2);
+    CHECK_EQ (stats.announcements, 3);
+    CHECK_EQ (stats.streams, 1);
+    zmq_close (pub);
+    es_collector_destroy (&collector);
+}
+
 /*  At most ES_MAX_STREAMS streams: the least recently seen is forgotten, so
     its next message counts as a first sight (no loss), the others still do. */
 static void s_forgets_oldest_stream (void *context)
@@ -134,23 +166,29 @@ static void s_forgets_oldest_stream (void *context)
     CHECK (zmq_connect (pub, "inproc://streams") == 0);
     CHECK_EQ (s_drain (collector, 50), 0);
     usleep (50 * 1000);
+    /* Streams are joined at messages with events: one event each. */
+    bson_t *doc = BCON_NEW ("type", "app.x", "time", BCON_DATE_TIME (1), "host", "h");
     uint8_t header[ES_HEADER_SIZE];
     for (uint64_t source = 1; source <= ES_MAX_STREAMS + 1; source++) {
-        es_header_encode (header, 0, source, 10);
-        s_send (pub, "app.x", header, sizeof header, "", 0);
+        es_header_encode (header, 1, source, 10);
+        s_send (pub, "app.x", header, sizeof header, bson_get_data (doc), doc->len);
         if (source % 1024 == 0)
             s_drain (collector, 0);
     }
-    es_header_encode (header, 0, 2, 20);      /* remembered: 10 lost */
+    es_header_encode (header, 0, 2, 20);      /* remembered: 9 lost */
     s_send (pub, "app.x", header, sizeof header, "", 0);
-    es_header_encode (header, 0, 1, 30);      /* forgotten: first sight */
+    es_header_encode (header, 0, 1, 30);      /* forgotten: ignored */
     s_send (pub, "app.x", header, sizeof header, "", 0);
+    es_header_encode (header, 1, 3, 30);      /* 19 lost */
+    s_send (pub, "app.x", header, sizeof header, bson_get_data (doc), doc->len);
+    bson_destroy (doc);
     s_drain (collector, 500);
     es_collector_stats_t stats;
     es_collector_stats (collector, &stats);
-    CHECK_EQ (stats.messages, ES_MAX_STREAMS + 3);
+    CHECK_EQ (stats.messages, ES_MAX_STREAMS + 4);
+    CHECK_EQ (stats.events, ES_MAX_STREAMS + 2);
     CHECK_EQ (stats.streams, ES_MAX_STREAMS);
-    CHECK_EQ (stats.lost, 10);
+    CHECK_EQ (stats.lost, 9 + 19);
     zmq_close (pub);
     es_collector_destroy (&collector);
 }
@@ -390,6 +428,7 @@ int main (void)
 {
     void *context = zmq_ctx_new ();
     s_accounting (context);
+    s_joins_at_events_not_announcements (context);
     s_end_to_end (context);
     s_bound_endpoint (context);
     s_drops_are_counted_and_seen_as_loss (context);
