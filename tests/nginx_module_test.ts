@@ -517,33 +517,147 @@ Deno.test({
   },
 });
 
+/** One `nginx -t` run: directives before `events`, in `http`, in a server, after `http`. */
+interface ConfCase {
+  main?: string;
+  http: string;
+  server?: string;
+  after?: string;
+  /** Writes the file in Latin-1 (every character below U+0100), not UTF-8. */
+  latin1?: boolean;
+}
+
+/** `nginx -t` on a configuration with the module loaded; its success and stderr. */
+async function nginxTest(conf: ConfCase): Promise<{ ok: boolean; text: string }> {
+  await using temp = await tempDir({ prefix: "nginx_module_conf_" });
+  const dir = temp.path;
+  const file = join(dir, "nginx.conf");
+  const text = `load_module ${so};\npid ${dir}/nginx.pid;\nerror_log ${dir}/error.log;\n` +
+    `${conf.main ?? ""}\nevents {}\nhttp {\n  access_log off;\n  ${conf.http}\n` +
+    `  server {\n    listen 127.0.0.1:${freePort()};\n    ${conf.server ?? ""}\n  }\n}\n` +
+    `${conf.after ?? ""}\n`;
+  await Deno.writeFile(
+    file,
+    conf.latin1 ? Uint8Array.from(text, (c) => c.charCodeAt(0)) : encoder.encode(text),
+  );
+  const out = await new Deno.Command("nginx", {
+    args: ["-t", "-q", "-p", dir, "-e", join(dir, "error.log"), "-c", file],
+    stderr: "piped",
+  }).output();
+  return { ok: out.success, text: new TextDecoder().decode(out.stderr) };
+}
+
 Deno.test({
-  name: "nginx module: nginx -t rejects a bad endpoint, event type or field in one line",
+  name:
+    "nginx module: nginx -t refuses, in one line, what every worker would: endpoints, keys, types, fields, bounds",
   ...opts,
   async fn() {
     if (unavailable) throw new Error(`CI=true but ${unavailable}`);
-    const cases: [string, string, RegExp][] = [
-      ["eventstorm_to nonsense;", "", /eventstorm_to: "nonsense" is not an endpoint/],
-      ["eventstorm_to tcp://127.0.0.1:1;", "eventstorm_type Http.Hit;", /not an event type/],
-      ["eventstorm_to tcp://127.0.0.1:1;", "eventstorm_field time $msec;", /envelope fields/],
+    await using temp = await tempDir({ prefix: "nginx_module_conf_keys_" });
+    const keys = temp.path;
+    for (const name of ["router", "web"]) {
+      const out = await finish(cli(["keygen", `${keys}/${name}`]));
+      assert.equal(out.code, 0, out.stderr);
+    }
+    const key = (file: string, name: string) =>
+      Deno.readTextFileSync(`${keys}/${file}`).match(new RegExp(`${name} = "(.{40})"`))![1];
+    const routerKey = key("router", "public-key");
+    const secretKey = key("web_secret", "secret-key");
+    await Deno.copyFile(`${keys}/web_secret`, `${keys}/open_secret`);
+    await Deno.chmod(`${keys}/open_secret`, 0o644);
+    const to = "eventstorm_to tcp://127.0.0.1:1;";
+    // The worker user must own the secret file: nginx run by root runs workers as nobody.
+    const user = Deno.uid() === 0 ? "user root root;" : "";
+    const curve = `eventstorm_curve_server '${routerKey}';`;
+
+    const refused: [ConfCase, RegExp][] = [
+      [{ http: "eventstorm_to nonsense;" }, /"nonsense" is not a tcp:\/\/ or ipc:\/\/ endpoint/],
+      [{ http: "eventstorm_to foo://x:1;" }, /"foo:\/\/x:1" is not a tcp:\/\/ or ipc:\/\//],
+      [{ http: "eventstorm_to tcp://127.0.0.1;" }, /has no port: write tcp:\/\/HOST:PORT/],
+      [{ http: "eventstorm_to >tcp://h:70000;" }, /port that is not 1-65535/],
+      [{ http: "eventstorm_to tcp://h:*;" }, /connects to port \*/],
+      [{ http: "eventstorm_to inproc://x;" }, /inproc:\/\/, which reaches only the worker/],
+      [{ http: "eventstorm_to tcp://a:1 tcp://b:2;" }, /separate endpoints with commas/],
+      [{ http: "eventstorm_to 'tcp://a:1,,tcp://b:2';" }, /has an empty entry/],
+      // TEST-NET-1: not an address of this machine, so no worker could bind it.
+      [
+        { http: "eventstorm_to @tcp://192.0.2.1:5555;" },
+        /"@tcp:\/\/192.0.2.1:5555" cannot be bound: Cannot assign requested address/,
+      ],
+      [{ http: "eventstorm_to @ipc:///no/such/dir/s;" }, /directory does not exist/],
+      // Each worker would bind the same address: wherever worker_processes is.
+      [
+        { http: "eventstorm_to @tcp://127.0.0.1:*;", after: "worker_processes 2;" },
+        /binds \(@\), which needs worker_processes 1 \(it is 2\)/,
+      ],
+      [{ http: to, server: "eventstorm_type Http.Hit;" }, /not an event type/],
+      [{ http: to, server: "eventstorm_type eventstorm.stats;" }, /reserved for eventstorm's own/],
+      [{ http: to, server: "eventstorm_field time $msec;" }, /envelope fields/],
+      [{ http: to, server: "eventstorm_field host $status;" }, /host must be a string/],
+      [
+        { http: to, server: "eventstorm_field caf\u00e9 yes;", latin1: true },
+        /field name that is not UTF-8/,
+      ],
+      [{ http: `${to} eventstorm_flush_timeout 25d;` }, /must be at most 24d/],
+      [{ http: `${to} eventstorm_stats_interval 30d;` }, /must be at most 24d/],
+      [{ http: `${to} eventstorm_buffer 0;` }, /eventstorm_buffer" directive must be at least 1/],
+      [{ http: `${to} eventstorm_curve_server notakey;` }, /is not a Z85 key/],
+      [{ http: `${to} eventstorm_curve_server '${routerKey.slice(1)}~';` }, /is not a Z85 key/],
+      [
+        { http: `${to} ${curve} eventstorm_curve_secret '${secretKey}';` },
+        /the value \(not shown\) is a Z85 key, not a file/,
+      ],
+      [
+        { http: `${to} ${curve} eventstorm_curve_secret '${secretKey.slice(1)}';` },
+        /cannot read the file given \(not shown: it looks like a key/,
+      ],
+      [
+        { http: `${to} ${curve} eventstorm_curve_secret ${keys}/open_secret;` },
+        /is not a file that only its owner can read \(chmod 600 it\)/,
+      ],
+      [
+        { http: `${to} eventstorm_curve_secret ${keys}/web_secret;`, main: user },
+        /eventstorm_curve_secret needs eventstorm_curve_server/,
+      ],
+      [
+        { http: `eventstorm_to @tcp://127.0.0.1:*; ${curve}` },
+        /are for connecting to a router: eventstorm_to binds/,
+      ],
     ];
-    for (const [http, server, expected] of cases) {
-      await using temp = await tempDir({ prefix: "nginx_module_bad_" });
-      const dir = temp.path;
-      const conf = join(dir, "nginx.conf");
-      await Deno.writeTextFile(
-        conf,
-        `load_module ${so};\npid ${dir}/nginx.pid;\nerror_log ${dir}/error.log;\n` +
-          `events {}\nhttp {\n  access_log off;\n  ${http}\n  server {\n    listen 127.0.0.1:${freePort()};\n` +
-          `    ${server}\n  }\n}\n`,
-      );
-      const out = await new Deno.Command("nginx", {
-        args: ["-t", "-q", "-p", dir, "-e", join(dir, "error.log"), "-c", conf],
-        stderr: "piped",
-      }).output();
-      const text = new TextDecoder().decode(out.stderr);
-      assert.equal(out.success, false, `nginx -t accepted ${http} ${server}`);
+    if (Deno.uid() === 0) {
+      // Without `user`, nginx started by root runs its workers as nobody.
+      refused.push([
+        { http: `${to} ${curve} eventstorm_curve_secret ${keys}/web_secret;` },
+        /is not owned by the worker user/,
+      ]);
+    }
+    const accepted: ConfCase[] = [
+      // nginx splits "a, b" in two arguments: joined again, as libeventstorm reads "a, b".
+      { http: "eventstorm_to tcp://127.0.0.1:1, >tcp://no-such-host.invalid:5555;" },
+      { http: "eventstorm_to 'tcp://127.0.0.1:1, ipc:///tmp/eventstorm-x.sock';" },
+      { http: "eventstorm_to @tcp://127.0.0.1:*;", main: "worker_processes 1;" },
+      {
+        http:
+          `${to} eventstorm_flush_timeout 0; eventstorm_stats_interval 24d; eventstorm_buffer 1;`,
+      },
+      { http: to, server: "eventstorm_field host $hostname; eventstorm_field caf\u00e9 $uri;" },
+      { http: `${to} ${curve} eventstorm_curve_secret ${keys}/web_secret;`, main: user },
+      {
+        http: `${to} eventstorm_curve_server ${keys}/router; ` +
+          `eventstorm_curve_secret ${keys}/web_secret;`,
+        main: user,
+      },
+    ];
+    for (const [conf, expected] of refused) {
+      const { ok, text } = await nginxTest(conf);
+      assert.equal(ok, false, `nginx -t accepted ${JSON.stringify(conf)}`);
       assert.match(text, expected);
+      assert.equal(text.trim().split("\n").length, 2, `one line, then "test failed": ${text}`);
+      assert.ok(!text.includes(secretKey.slice(1, 39)), "a secret key is never echoed");
+    }
+    for (const conf of accepted) {
+      const { ok, text } = await nginxTest(conf);
+      assert.ok(ok, `nginx -t refused ${JSON.stringify(conf)}: ${text}`);
     }
   },
 });

@@ -9,12 +9,19 @@
  * and counted; each worker publishes its counters as `eventstorm.stats` events.
  * A worker that exits (nginx -s reload, quit, stop) flushes what it holds for at
  * most eventstorm_flush_timeout, then counts the rest as dropped.
+ *
+ * `nginx -t` refuses what every worker would refuse (endpoints, keys, fields), so
+ * that a configuration that passes it emits: a worker that cannot open its emitter
+ * serves requests without events. ngx_http_eventstorm_check_module, a core module in
+ * the same .so, makes the checks that need directives outside `http`
+ * (worker_processes, user), which are parsed after it or not at all by then.
  */
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
 
 #include <sys/random.h>
+#include <zmq.h>
 #include <eventstorm.h>
 
 #include "ngx_http_eventstorm_fields.h"
@@ -22,6 +29,12 @@
 #define ES_STATS_TYPE "eventstorm.stats"
 #define ES_MAX_FIELD_NAME 200
 #define ES_LINGER_MS 100      /* how long a partial batch waits (es_options_t.linger_ms) */
+#define ES_RESERVED_PREFIX "eventstorm."   /* protocol 2.1: only eventstorm sends it */
+#define ES_Z85_KEY 40         /* a CURVE key as Z85 text */
+#define ES_MAX_CERT 65536     /* a zcert file is a few hundred bytes */
+#define ES_IPC_PATH_MAX 107   /* sizeof sockaddr_un.sun_path - 1 */
+/* libeventstorm takes milliseconds as int: 24d is the whole number of days below 2^31 ms. */
+#define ES_MAX_MSEC ((ngx_msec_t) 24 * 24 * 60 * 60 * 1000)
 
 typedef struct {
     char name[ES_MAX_FIELD_NAME + 1];
@@ -32,13 +45,19 @@ typedef struct {
 } ngx_http_eventstorm_field_t;
 
 typedef struct {
-    ngx_str_t to;
-    ngx_str_t curve_server;
-    ngx_str_t curve_secret;
+    ngx_str_t to;                     /* NUL terminated; the arguments joined */
+    ngx_str_t curve_server;           /* a Z85 key, or a certificate's full path */
+    ngx_str_t curve_secret;           /* a secret certificate's full path */
     ngx_msec_t stats_interval;
     ngx_msec_t flush_timeout;
     size_t buffer;
     ngx_array_t *defaults;            /* ngx_http_eventstorm_field_t */
+    ngx_flag_t bind;                  /* an eventstorm_to entry binds (@) */
+    ngx_uid_t secret_owner;           /* curve_secret's owner, for the worker user check */
+    /* Where eventstorm_to and eventstorm_curve_secret are: the checks made after
+       parsing (ngx_http_eventstorm_check_conf) point there. */
+    ngx_str_t to_file, secret_file;
+    ngx_uint_t to_line, secret_line;
 } ngx_http_eventstorm_main_conf_t;
 
 typedef struct {
@@ -69,15 +88,23 @@ static char *ngx_http_eventstorm_init_main_conf (ngx_conf_t *cf, void *conf);
 static void *ngx_http_eventstorm_create_loc_conf (ngx_conf_t *cf);
 static char *ngx_http_eventstorm_merge_loc_conf (ngx_conf_t *cf, void *parent, void *child);
 static char *ngx_http_eventstorm_to (ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_http_eventstorm_curve_server (ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_http_eventstorm_msec_bounds (ngx_conf_t *cf, void *post, void *data);
+static char *ngx_http_eventstorm_size_bounds (ngx_conf_t *cf, void *post, void *data);
 static char *ngx_http_eventstorm_type (ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_eventstorm_curve_secret (ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_eventstorm_field (ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_eventstorm_init_process (ngx_cycle_t *cycle);
 static void ngx_http_eventstorm_exit_process (ngx_cycle_t *cycle);
+static char *ngx_http_eventstorm_check_conf (ngx_cycle_t *cycle, void *conf);
+
+static ngx_conf_post_t ngx_http_eventstorm_msec_post = { ngx_http_eventstorm_msec_bounds };
+static ngx_conf_post_t ngx_http_eventstorm_size_post = { ngx_http_eventstorm_size_bounds };
 
 static ngx_command_t ngx_http_eventstorm_commands[] = {
+    /* 1MORE: `eventstorm_to a, b` reaches the handler as "a," and "b". */
     { ngx_string ("eventstorm_to"),
-      NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1,
+      NGX_HTTP_MAIN_CONF | NGX_CONF_1MORE,
       ngx_http_eventstorm_to,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof (ngx_http_eventstorm_main_conf_t, to),
@@ -85,7 +112,7 @@ static ngx_command_t ngx_http_eventstorm_commands[] = {
 
     { ngx_string ("eventstorm_curve_server"),
       NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1,
-      ngx_conf_set_str_slot,
+      ngx_http_eventstorm_curve_server,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof (ngx_http_eventstorm_main_conf_t, curve_server),
       NULL },
@@ -102,21 +129,21 @@ static ngx_command_t ngx_http_eventstorm_commands[] = {
       ngx_conf_set_msec_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof (ngx_http_eventstorm_main_conf_t, stats_interval),
-      NULL },
+      &ngx_http_eventstorm_msec_post },
 
     { ngx_string ("eventstorm_flush_timeout"),
       NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof (ngx_http_eventstorm_main_conf_t, flush_timeout),
-      NULL },
+      &ngx_http_eventstorm_msec_post },
 
     { ngx_string ("eventstorm_buffer"),
       NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1,
       ngx_conf_set_size_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof (ngx_http_eventstorm_main_conf_t, buffer),
-      NULL },
+      &ngx_http_eventstorm_size_post },
 
     { ngx_string ("eventstorm"),
       NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_HTTP_LIF_CONF
@@ -169,6 +196,23 @@ ngx_module_t ngx_http_eventstorm_module = {
     NGX_MODULE_V1_PADDING
 };
 
+/* A core module: its init_conf runs once the whole file is parsed, for the checks
+   that need worker_processes and user. It has no directives of its own. */
+static ngx_core_module_t ngx_http_eventstorm_check_module_ctx = {
+    ngx_string ("eventstorm_check"),
+    NULL,
+    ngx_http_eventstorm_check_conf
+};
+
+ngx_module_t ngx_http_eventstorm_check_module = {
+    NGX_MODULE_V1,
+    &ngx_http_eventstorm_check_module_ctx,
+    NULL,
+    NGX_CORE_MODULE,
+    NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+    NGX_MODULE_V1_PADDING
+};
+
 /* The fields of the `nginx` log source for nginx's `combined` format, then
    request_time, upstream_response_time, host (as `vhost`) and request_id. */
 static const char *ngx_http_eventstorm_default_variables[] = {
@@ -192,6 +236,10 @@ ngx_http_eventstorm_compile_field (ngx_conf_t *cf, ngx_http_eventstorm_field_t *
     for (i = 0; i < name->len; i++)
         if (name->data[i] == '.' || name->data[i] == '$' || name->data[i] == '\0')
             return "has a field name with '.', '$' or NUL";
+    /* Receivers drop a whole message with a key that is not UTF-8 (protocol 4, step 6):
+       one such name (a Latin-1 nginx.conf) would lose every event of the worker. */
+    if (!es_utf8_valid (name->data, name->len))
+        return "has a field name that is not UTF-8 (write the file in UTF-8)";
     if ((name->len == 4 && ngx_strncmp (name->data, "type", 4) == 0)
     ||  (name->len == 4 && ngx_strncmp (name->data, "time", 4) == 0)
     ||  (name->len == 3 && ngx_strncmp (name->data, "_id", 3) == 0))
@@ -232,6 +280,12 @@ ngx_http_eventstorm_compile_field (ngx_conf_t *cf, ngx_http_eventstorm_field_t *
             return NGX_CONF_ERROR;
         field->request_id = var.len == 10 && ngx_strncmp (var.data, "request_id", 10) == 0;
         field->kind = es_field_kind_of ((const char *) var.data, var.len);
+        /* The envelope's host must be a string (protocol 2.4): a variable the log
+           source reads as a number would get every event refused. */
+        if (ngx_strcmp (field->name, "host") == 0
+        &&  field->kind != ES_KIND_STRING && field->kind != ES_KIND_REQUEST)
+            return "sets the envelope field host to a variable read as a number: "
+                   "host must be a string (choose another field name)";
         return NGX_CONF_OK;
     }
 
@@ -354,48 +408,389 @@ ngx_http_eventstorm_merge_loc_conf (ngx_conf_t *cf, void *parent, void *child)
     return NGX_CONF_OK;
 }
 
-static char *
-ngx_http_eventstorm_to (ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+/* Why ENTRY (one endpoint of eventstorm_to, without its @ or >) cannot be what a
+   worker binds or connects to, or NULL. The syntax is checked here, then libzmq
+   checks the address on a throwaway socket: zmq_connect parses it without
+   connecting, and a TCP bind is tried on a port the system picks (HOST:*), which
+   proves the host is a local address without taking the port from the workers
+   that may hold it. An ipc:// bind is not tried: it would replace their socket file. */
+static const char *
+ngx_http_eventstorm_check_endpoint (u_char *entry, size_t len, ngx_flag_t bind,
+                                    void **context, u_char *why, size_t why_size)
 {
+    char address[1024], probe[1024];
+    u_char *host, *port = NULL, *colon, *bracket;
+    size_t host_len, port_len, i;
+    ngx_uint_t number;
+    void *socket;
+    int rc, zero = 0, ipv6;
+
+    if (len >= sizeof address)
+        return "is longer than 1023 bytes";
+    ngx_memcpy (address, entry, len);
+    address[len] = '\0';
+    if (len > 9 && ngx_strncmp (address, "inproc://", 9) == 0)
+        return "is inproc://, which reaches only the worker's own ZeroMQ context: "
+               "nothing outside the worker could receive";
+    if (len > 6 && ngx_strncmp (address, "ipc://", 6) == 0) {
+        if (len - 6 > ES_IPC_PATH_MAX)
+            return "has an ipc:// path longer than 107 bytes";
+        if (bind && address[6] == '/') {
+            /* libzmq creates the socket file, not its directory. */
+            ngx_file_info_t info;
+            char *slash = strrchr (address, '/');
+            if (slash > address + 6) {
+                *slash = '\0';
+                rc = ngx_file_info ((u_char *) address + 6, &info) != NGX_FILE_ERROR
+                     && ngx_is_dir (&info);
+                *slash = '/';
+                if (!rc)
+                    return "has an ipc:// path whose directory does not exist";
+            }
+        }
+        goto zmq;
+    }
+    if (len <= 6 || ngx_strncmp (address, "tcp://", 6) != 0)
+        return "is not a tcp:// or ipc:// endpoint";
+
+    host = (u_char *) address + 6;
+    colon = NULL;
+    for (i = 6; i < len; i++)
+        if (address[i] == ':')
+            colon = (u_char *) address + i;
+    bracket = ngx_strlchr (host, (u_char *) address + len, ']');
+    if (colon == NULL || (host[0] == '[' && (bracket == NULL || colon < bracket)))
+        return "has no port: write tcp://HOST:PORT ([::1]:PORT for IPv6)";
+    host_len = colon - host;
+    port = colon + 1;
+    port_len = (u_char *) address + len - port;
+    if (host_len == 0)
+        return "has no host: write tcp://HOST:PORT (tcp://*:PORT binds every interface)";
+    if (!bind && host_len == 1 && host[0] == '*')
+        return "connects to host *: only a bind (@tcp://*:PORT) takes every interface";
+    if (port_len == 1 && port[0] == '*') {
+        if (!bind)
+            return "connects to port *: only a bind (@tcp://HOST:*) takes a free port";
+    }
+    else {
+        number = 0;
+        for (i = 0; i < port_len; i++) {
+            if (port[i] < '0' || port[i] > '9' || number > 65535) {
+                number = 0;
+                break;
+            }
+            number = number * 10 + (port[i] - '0');
+        }
+        if (number == 0 || number > 65535)
+            return "has a port that is not 1-65535 (or *, to bind a free one)";
+    }
+
+zmq:
+    if (*context == NULL) {
+        *context = zmq_ctx_new ();
+        if (*context == NULL)
+            return "cannot be checked: no ZeroMQ context";
+    }
+    socket = zmq_socket (*context, ZMQ_XPUB);
+    if (socket == NULL)
+        return "cannot be checked: no ZeroMQ socket";
+    zmq_setsockopt (socket, ZMQ_LINGER, &zero, sizeof zero);
+    /* As libeventstorm sets it (endpoint.c): IPv6 for every connect, and for a bind
+       to an address in brackets; without it libzmq finds no device for [::1]. */
+    ipv6 = !bind || ngx_strncmp (address, "tcp://[", 7) == 0;
+    zmq_setsockopt (socket, ZMQ_IPV6, &ipv6, sizeof ipv6);
+    if (!bind)
+        rc = zmq_connect (socket, address);
+    else
+    if (port != NULL) {
+        ngx_snprintf ((u_char *) probe, sizeof probe, "%*s*%Z",
+                      (size_t) (port - (u_char *) address), address);
+        rc = zmq_bind (socket, probe);
+    }
+    else
+        rc = 0;
+    if (rc != 0) {
+        ngx_snprintf (why, why_size, "cannot be %s: %s%Z", bind ? "bound" : "connected to",
+                      zmq_strerror (zmq_errno ()));
+        zmq_close (socket);
+        return (const char *) why;
+    }
+    zmq_close (socket);
+    return NULL;
+}
+
+/* ENDPOINTS, CZMQ style: `tcp://host:5555` or `>tcp://...` connects, `@tcp://...`
+   binds, several separated by commas. nginx splits `a, b` into two arguments: they
+   are joined again, so that it means what the library makes of "a, b". */
+static char *
+ngx_http_eventstorm_to (ngx_conf_t *cf, ngx_command_t *cmd, void *data)
+{
+    ngx_http_eventstorm_main_conf_t *conf = data;
     ngx_str_t *value = cf->args->elts;
-    u_char *p, *start, *end;
-    char *rv = ngx_conf_set_str_slot (cf, cmd, conf);
-    if (rv != NGX_CONF_OK)
-        return rv;
-    /* Checked here so that `nginx -t` rejects it; libeventstorm checks the rest
-       when each worker opens its emitter. */
-    start = value[1].data;
-    end = value[1].data + value[1].len;
-    while (start < end) {
+    u_char *p, *start, *end, why[256];
+    const char *error;
+    char *rv = NGX_CONF_OK;
+    void *context = NULL;
+    ngx_uint_t i;
+    size_t len = 0;
+
+    if (conf->to.data != NULL)
+        return "is duplicate";
+    for (i = 1; i < cf->args->nelts; i++) {
+        if (i > 1 && value[i - 1].data[value[i - 1].len - 1] != ','
+        &&  value[i].data[0] != ',') {
+            ngx_conf_log_error (NGX_LOG_EMERG, cf, 0,
+                                "eventstorm_to: separate endpoints with commas "
+                                "(\"%V\" \"%V\"), as one argument: 'tcp://a:5555,tcp://b:5555'",
+                                &value[i - 1], &value[i]);
+            return NGX_CONF_ERROR;
+        }
+        len += value[i].len;
+    }
+    conf->to.data = ngx_pnalloc (cf->pool, len + 1);
+    if (conf->to.data == NULL)
+        return NGX_CONF_ERROR;
+    p = conf->to.data;
+    for (i = 1; i < cf->args->nelts; i++)
+        p = ngx_cpymem (p, value[i].data, value[i].len);
+    *p = '\0';
+    conf->to.len = len;
+    conf->to_file = cf->conf_file->file.name;
+    conf->to_line = cf->conf_file->line;
+
+    start = conf->to.data;
+    end = conf->to.data + conf->to.len;
+    for ( ;; ) {
         p = ngx_strlchr (start, end, ',');
         if (p == NULL)
             p = end;
-        u_char *entry = start;
-        if (entry < p && (*entry == '@' || *entry == '>'))
+        /* The library trims blanks around an entry ('a, b' quoted as one argument). */
+        u_char *entry = start, *last = p;
+        while (entry < last && isspace (*entry))
             entry++;
-        if (ngx_strnstr (entry, "://", p - entry) == NULL || p - entry < 6) {
+        while (last > entry && isspace (last[-1]))
+            last--;
+        ngx_flag_t bind = entry < last && *entry == '@';
+        if (entry < last && (*entry == '@' || *entry == '>'))
+            entry++;
+        if (entry == last) {
             ngx_conf_log_error (NGX_LOG_EMERG, cf, 0,
-                                "eventstorm_to: \"%*s\" is not an endpoint such as "
-                                "tcp://host:5555 or @tcp://*:5555", p - start, start);
-            return NGX_CONF_ERROR;
+                                "eventstorm_to: \"%V\" has an empty entry (a comma too many, "
+                                "or an @ or > alone)", &conf->to);
+            rv = NGX_CONF_ERROR;
+            break;
         }
+        error = ngx_http_eventstorm_check_endpoint (entry, last - entry, bind, &context,
+                                                    why, sizeof why);
+        if (error != NULL) {
+            ngx_conf_log_error (NGX_LOG_EMERG, cf, 0, "eventstorm_to: \"%*s\" %s",
+                                p - start, start, error);
+            rv = NGX_CONF_ERROR;
+            break;
+        }
+        conf->bind |= bind;
+        if (p == end)
+            break;
         start = p + 1;
+    }
+    if (context != NULL)
+        zmq_ctx_term (context);
+    return rv;
+}
+
+static ngx_int_t
+ngx_http_eventstorm_z85_key (u_char *text, size_t len)
+{
+    static const char alphabet[] =
+        "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
+    char copy[ES_Z85_KEY + 1];
+    uint8_t key[32];
+    ngx_int_t valid;
+    size_t i;
+    if (len != ES_Z85_KEY)
+        return 0;
+    for (i = 0; i < len; i++)
+        if (text[i] == '\0' || ngx_strchr (alphabet, text[i]) == NULL)
+            return 0;
+    ngx_memcpy (copy, text, len);
+    copy[len] = '\0';
+    valid = zmq_z85_decode (key, copy) != NULL;   /* also refuses a group past 2^32 */
+    ngx_explicit_memzero (key, sizeof key);
+    ngx_explicit_memzero (copy, sizeof copy);
+    return valid;
+}
+
+/* Text that could be a Z85 key with a character too many or too few: a message
+   does not quote it. */
+static ngx_int_t
+ngx_http_eventstorm_key_like (u_char *text, size_t len)
+{
+    size_t i;
+    if (len < ES_Z85_KEY - 5 || len > ES_Z85_KEY + 5)
+        return 0;
+    for (i = 0; i < len; i++)
+        if (text[i] <= ' ' || text[i] >= 0x7f || ngx_strchr ("\"',;\\_`|~", text[i]) != NULL)
+            return 0;
+    return 1;
+}
+
+/* Whether the zcert file PATH has a valid Z85 NAME (`public-key`, `secret-key`), read
+   as libeventstorm reads it (`name = "40 characters"` on a line). Returns NULL or why
+   not; never quotes the file: it may hold a secret key. */
+static const char *
+ngx_http_eventstorm_cert_has (ngx_conf_t *cf, ngx_str_t *path, const char **names)
+{
+    ngx_fd_t fd;
+    ngx_file_info_t info;
+    u_char *text, *line, *end, *at, *quote;
+    const char **name, *error = NULL;
+    ssize_t n;
+
+    fd = ngx_open_file (path->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (fd == NGX_INVALID_FILE)
+        return ngx_errno == NGX_ENOENT ? "does not exist" : "cannot be read";
+    if (ngx_fd_info (fd, &info) == NGX_FILE_ERROR || !ngx_is_file (&info)
+    ||  ngx_file_size (&info) > ES_MAX_CERT) {
+        ngx_close_file (fd);
+        return "is not a certificate file";
+    }
+    text = ngx_pnalloc (cf->temp_pool, ES_MAX_CERT + 1);
+    if (text == NULL) {
+        ngx_close_file (fd);
+        return "cannot be read: out of memory";
+    }
+    n = ngx_read_fd (fd, text, ES_MAX_CERT);
+    ngx_close_file (fd);
+    if (n < 0)
+        return "cannot be read";
+    end = text + n;
+    for (name = names; *name != NULL && error == NULL; name++) {
+        size_t name_len = ngx_strlen (*name);
+        ngx_int_t found = 0;
+        for (line = text; line < end && !found; line = at + 1) {
+            at = ngx_strlchr (line, end, '\n');
+            if (at == NULL)
+                at = end;
+            while (line < at && (*line == ' ' || *line == '\t'))
+                line++;
+            if ((size_t) (at - line) < name_len || ngx_strncmp (line, *name, name_len) != 0)
+                continue;
+            line += name_len;
+            while (line < at && (*line == ' ' || *line == '\t' || *line == '='))
+                line++;
+            if (line >= at || *line != '"')
+                continue;
+            quote = ngx_strlchr (line + 1, at, '"');
+            found = quote != NULL && ngx_http_eventstorm_z85_key (line + 1, quote - line - 1);
+        }
+        if (!found)
+            error = ngx_strcmp (*name, "secret-key") == 0 ? "has no valid secret-key"
+                                                          : "has no valid public-key";
+    }
+    ngx_explicit_memzero (text, n);
+    return error;
+}
+
+/* The router's public key as Z85 text, or its public certificate file: checked here,
+   as the worker would read it. A relative path is relative to nginx's prefix, as for
+   eventstorm_curve_secret. The value is never quoted in a message: a secret key put
+   here by mistake must not reach the error log. */
+static char *
+ngx_http_eventstorm_curve_server (ngx_conf_t *cf, ngx_command_t *cmd, void *data)
+{
+    ngx_http_eventstorm_main_conf_t *conf = data;
+    ngx_str_t *value = cf->args->elts;
+    static const char *public_key[] = { "public-key", NULL };
+    const char *error;
+    if (conf->curve_server.data != NULL)
+        return "is duplicate";
+    conf->curve_server = value[1];
+    if (ngx_http_eventstorm_z85_key (value[1].data, value[1].len))
+        return NGX_CONF_OK;
+    if (ngx_conf_full_name (cf->cycle, &conf->curve_server, 1) != NGX_OK)
+        return NGX_CONF_ERROR;
+    error = ngx_http_eventstorm_cert_has (cf, &conf->curve_server, public_key);
+    if (error != NULL) {
+        ngx_conf_log_error (NGX_LOG_EMERG, cf, 0,
+                            "eventstorm_curve_server: the value (not shown) is not a Z85 key "
+                            "(40 characters, in single quotes), and as a certificate file it %s",
+                            error);
+        return NGX_CONF_ERROR;
     }
     return NGX_CONF_OK;
 }
 
-/* A relative secret file is relative to nginx's configuration prefix, as for
-   ssl_certificate_key. */
+/* This client's secret certificate: a file, mode 0600, read by each worker. A relative
+   path is relative to nginx's configuration prefix, as for ssl_certificate_key. A
+   value that is a Z85 key is refused without being quoted: given as a path, a worker
+   would write it to the error log in "cannot read certificate KEY". */
 static char *
 ngx_http_eventstorm_curve_secret (ngx_conf_t *cf, ngx_command_t *cmd, void *data)
 {
     ngx_http_eventstorm_main_conf_t *conf = data;
     ngx_str_t *value = cf->args->elts;
+    static const char *both_keys[] = { "public-key", "secret-key", NULL };
+    ngx_file_info_t info;
+    const char *error;
     if (conf->curve_secret.data != NULL)
         return "is duplicate";
     conf->curve_secret = value[1];
     if (ngx_conf_full_name (cf->cycle, &conf->curve_secret, 1) != NGX_OK)
         return NGX_CONF_ERROR;
+    conf->secret_file = cf->conf_file->file.name;
+    conf->secret_line = cf->conf_file->line;
+    if (ngx_file_info (conf->curve_secret.data, &info) == NGX_FILE_ERROR) {
+        if (ngx_http_eventstorm_z85_key (value[1].data, value[1].len)) {
+            ngx_conf_log_error (NGX_LOG_EMERG, cf, 0,
+                                "eventstorm_curve_secret: the value (not shown) is a Z85 key, "
+                                "not a file: give the path of the secret certificate "
+                                "(eventstorm keygen NAME writes NAME_secret), never the key");
+            return NGX_CONF_ERROR;
+        }
+        if (ngx_http_eventstorm_key_like (value[1].data, value[1].len)) {
+            ngx_conf_log_error (NGX_LOG_EMERG, cf, ngx_errno,
+                                "eventstorm_curve_secret: cannot read the file given (not "
+                                "shown: it looks like a key; give a certificate's path)");
+            return NGX_CONF_ERROR;
+        }
+        ngx_conf_log_error (NGX_LOG_EMERG, cf, ngx_errno,
+                            "eventstorm_curve_secret: cannot read \"%V\"", &conf->curve_secret);
+        return NGX_CONF_ERROR;
+    }
+    if (!ngx_is_file (&info) || (ngx_file_access (&info) & 077) != 0) {
+        ngx_conf_log_error (NGX_LOG_EMERG, cf, 0,
+                            "eventstorm_curve_secret: \"%V\" is not a file that only its owner "
+                            "can read (chmod 600 it)", &conf->curve_secret);
+        return NGX_CONF_ERROR;
+    }
+    conf->secret_owner = info.st_uid;
+    error = ngx_http_eventstorm_cert_has (cf, &conf->curve_secret, both_keys);
+    if (error != NULL) {
+        ngx_conf_log_error (NGX_LOG_EMERG, cf, 0, "eventstorm_curve_secret: \"%V\" %s",
+                            &conf->curve_secret, error);
+        return NGX_CONF_ERROR;
+    }
+    return NGX_CONF_OK;
+}
+
+/* libeventstorm takes milliseconds as int: a larger value would wrap to a negative
+   one, which it reads as "forever" (an exiting worker that never ends). */
+static char *
+ngx_http_eventstorm_msec_bounds (ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_msec_t *msec = data;
+    if (*msec > ES_MAX_MSEC)
+        return "must be at most 24d (libeventstorm counts milliseconds in an int)";
+    return NGX_CONF_OK;
+}
+
+/* libeventstorm reads 0 as "default" (64m): a 0 meant to hold nothing would hold most. */
+static char *
+ngx_http_eventstorm_size_bounds (ngx_conf_t *cf, void *post, void *data)
+{
+    size_t *size = data;
+    if (*size == 0)
+        return "must be at least 1 (libeventstorm would read 0 as its default, 64m)";
     return NGX_CONF_OK;
 }
 
@@ -410,6 +805,14 @@ ngx_http_eventstorm_type (ngx_conf_t *cf, ngx_command_t *cmd, void *data)
         ngx_conf_log_error (NGX_LOG_EMERG, cf, 0,
                             "eventstorm_type: \"%V\" is not an event type (dotted lower "
                             "case, such as http.hit)", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+    if (value[1].len >= sizeof ES_RESERVED_PREFIX - 1
+    &&  ngx_strncmp (value[1].data, ES_RESERVED_PREFIX, sizeof ES_RESERVED_PREFIX - 1) == 0) {
+        /* Protocol 2.1; and the worker's own stats leave its eventstorm.* topics out. */
+        ngx_conf_log_error (NGX_LOG_EMERG, cf, 0,
+                            "eventstorm_type: \"%V\": types starting with eventstorm. are "
+                            "reserved for eventstorm's own events", &value[1]);
         return NGX_CONF_ERROR;
     }
     conf->type = value[1];   /* nginx's config strings are NUL terminated */
@@ -626,7 +1029,7 @@ ngx_http_eventstorm_init_process (ngx_cycle_t *cycle)
     options.max_pending_bytes = mcf->buffer;
     options.linger_ms = ES_LINGER_MS;
     options.close_timeout_ms = (int) mcf->flush_timeout;
-    options.reserved_types = 1;   /* eventstorm.stats */
+    options.reserved_types = 1;   /* eventstorm.stats: the directives refuse the rest */
     options.curve_server_key = mcf->curve_server.len ? (const char *) mcf->curve_server.data : NULL;
     options.curve_secret_file = mcf->curve_secret.len ? (const char *) mcf->curve_secret.data : NULL;
     ngx_memzero (w, sizeof *w);
@@ -672,6 +1075,55 @@ ngx_http_eventstorm_exit_process (ngx_cycle_t *cycle)
     es_emitter_destroy (&w->emitter);
     bson_destroy (w->fields);
     w->fields = NULL;
+}
+
+/* After the whole file is parsed (a core module's init_conf): what needs
+   worker_processes or user, which may come after the http block. */
+static char *
+ngx_http_eventstorm_check_conf (ngx_cycle_t *cycle, void *conf)
+{
+    ngx_http_eventstorm_main_conf_t *mcf =
+        ngx_http_cycle_get_module_main_conf (cycle, ngx_http_eventstorm_module);
+    ngx_core_conf_t *ccf = (ngx_core_conf_t *) ngx_get_conf (cycle->conf_ctx, ngx_core_module);
+
+    if (mcf == NULL || mcf->to.len == 0)
+        return NGX_CONF_OK;
+    if (mcf->bind && ccf->worker_processes > 1) {
+        /* A second worker's bind fails (tcp) or takes the first one's socket file
+           (ipc): each worker would have to bind its own address. */
+        ngx_log_error (NGX_LOG_EMERG, cycle->log, 0,
+                       "eventstorm_to binds (@), which needs worker_processes 1 (it is %i): "
+                       "each worker is its own emitter and would bind the same address; "
+                       "connect to a router instead (tcp://router:5555) in %V:%ui",
+                       ccf->worker_processes, &mcf->to_file, mcf->to_line);
+        return NGX_CONF_ERROR;
+    }
+    if (mcf->bind && (mcf->curve_server.len || mcf->curve_secret.len)) {
+        /* The side that binds is the CURVE server (protocol 7), which the module
+           does not offer: the socket would be a client that subscribers connect to. */
+        ngx_log_error (NGX_LOG_EMERG, cycle->log, 0,
+                       "eventstorm_curve_server and eventstorm_curve_secret are for "
+                       "connecting to a router: eventstorm_to binds (@) in %V:%ui",
+                       &mcf->to_file, mcf->to_line);
+        return NGX_CONF_ERROR;
+    }
+    if (mcf->curve_secret.len && !mcf->curve_server.len) {
+        ngx_log_error (NGX_LOG_EMERG, cycle->log, 0,
+                       "eventstorm_curve_secret needs eventstorm_curve_server (the router's "
+                       "public key) in %V:%ui", &mcf->secret_file, mcf->secret_line);
+        return NGX_CONF_ERROR;
+    }
+    /* Mode 0600 (checked with the directive): only its owner or root reads it. */
+    if (mcf->curve_secret.len && ccf->user != (ngx_uid_t) NGX_CONF_UNSET_UINT
+    &&  ccf->user != 0 && ccf->user != mcf->secret_owner) {
+        ngx_log_error (NGX_LOG_EMERG, cycle->log, 0,
+                       "eventstorm_curve_secret: \"%V\" is not owned by the worker user "
+                       "(uid %ui), who could not read it: chown it in %V:%ui",
+                       &mcf->curve_secret, (ngx_uint_t) ccf->user, &mcf->secret_file,
+                       mcf->secret_line);
+        return NGX_CONF_ERROR;
+    }
+    return NGX_CONF_OK;
 }
 
 static ngx_int_t
