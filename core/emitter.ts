@@ -152,6 +152,8 @@ export class Emitter implements EventOutput {
   #safe = 0;
   /** The link's sequence numbers of the others, oldest first. */
   readonly #unsafe = new Queue<number>();
+  /** The link's sequence number and topic of the last own message a subscription wanted. */
+  #lastWanted: { seq: number; topic: string } | undefined;
   readonly #stats: EmitterStats = {
     events: 0,
     messages: 0,
@@ -194,8 +196,9 @@ export class Emitter implements EventOutput {
     const counters: LinkCounters = this.#stats;
     this.#sender = {
       counters,
-      wanted: (seq) => {
+      wanted: (seq, topic) => {
         this.#wantedSent++;
+        this.#lastWanted = { seq, topic };
         // With several peers nothing is counted safe before the link drains, so
         // there is nothing to track; otherwise the queue is settled as it grows,
         // not only when a checkpoint asks (a source without checkpoints asks never).
@@ -215,6 +218,7 @@ export class Emitter implements EventOutput {
       onHandshakeFailure: options.onHandshakeFailure,
       context: options.context,
     });
+    this.#link.register(this.#sender);
     this.#closeTimeoutMs = options.closeTimeoutMs ?? this.#link.closeTimeoutMs;
     const announceMs = options.announceMs ?? 1000;
     if (announceMs > 0) {
@@ -460,22 +464,74 @@ export class Emitter implements EventOutput {
   /**
    * Sends what it holds (waiting up to `closeTimeoutMs` for a subscriber or
    * pushback to clear; what is still held then is counted as dropped) and closes,
-   * with its connection unless that is a shared link.
+   * with its connection unless that is a shared link. On a shared link it then
+   * makes sure its last messages left the process, so that `deliveredMark()`
+   * covers them: it waits for the link's drain when the link is closing (see
+   * `EmitterLink.close`), or else, with one peer, pushes libzmq's queue out
+   * behind them (see {@linkcode Emitter.deliveredMark}).
    */
   async close(): Promise<void> {
     if (this.#closed) return;
     let timer: ReturnType<typeof setTimeout> | undefined;
+    let timedOut = false;
     const timeout = new Promise<void>((resolve) =>
-      timer = setTimeout(resolve, this.#closeTimeoutMs)
+      timer = setTimeout(() => {
+        timedOut = true;
+        resolve();
+      }, this.#closeTimeoutMs)
     );
     await Promise.race([this.flush(), timeout]);
     if (this.#announceTimer !== undefined) clearInterval(this.#announceTimer);
     // Tell receivers where each stream ended, so a lost last message is counted.
     this.#announce();
     await Promise.race([this.flush(), timeout]);
-    clearTimeout(timer);
     this.#closed = true;
     this.#stats.dropped += this.#link.release(this.#sender);
-    if (this.#ownsLink) await this.#link.close();
+    if (this.#ownsLink) {
+      clearTimeout(timer);
+      await this.#link.close();
+      return;
+    }
+    const closing = this.#link.closing;
+    if (closing !== undefined) {
+      clearTimeout(timer);
+      await closing;
+      return;
+    }
+    if (!timedOut) await Promise.race([this.#pushOut(), timeout]);
+    clearTimeout(timer);
+    // Pushers still waiting (count-0 messages) go: nothing to count.
+    this.#link.release(this.#sender);
+  }
+
+  /**
+   * On a shared link that stays open, with one peer: queues position
+   * announcements of its last wanted topic behind its own messages until
+   * `sendHwm + 1` of them went to the peer after its last one, which is then out
+   * of libzmq's queue. Receivers take a repeated announcement as nothing new.
+   */
+  async #pushOut(): Promise<void> {
+    if (this.#link.severalPeers) return;
+    this.#settle();
+    const last = this.#lastWanted;
+    if (this.#unsafe.length === 0 || last === undefined) return;
+    const batch = this.#batches.get(last.topic);
+    // Unwanted now (the peer went away): nothing could push them out; they stay unsafe.
+    if (batch === undefined || !this.#link.wants(last.topic)) return;
+    const needed = last.seq + this.#link.sendHwm + 1 - this.#link.wantedSent;
+    const first = this.#positions.get(last.topic) ?? 0;
+    for (let n = 0; n < needed; n++) {
+      this.#link.push({
+        topicBytes: batch.topicBytes,
+        body: new Uint8Array(0),
+        topic: last.topic,
+        source: this.#sourceId,
+        first,
+        events: 0,
+        sender: this.#sender,
+      });
+    }
+    await this.#link.sent(this.#sender);
+    this.#settle();
   }
 }

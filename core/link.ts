@@ -52,8 +52,8 @@ export interface LinkCounters {
 /** Who queued a message: told what became of it. */
 export interface LinkSender {
   readonly counters: LinkCounters;
-  /** One of its messages went to a subscriber as the link's `seq`-th such message. */
-  wanted(seq: number): void;
+  /** One of its messages, on `topic`, went to a subscriber as the link's `seq`-th such message. */
+  wanted(seq: number, topic: string): void;
 }
 
 /** A message waiting for the socket; the header is written only when it is sent. */
@@ -101,6 +101,11 @@ export class Link {
   #wantedSent = 0;
   #closed = false;
   #drained = false;
+  /** The close under way, once asked for. */
+  #closing: Promise<void> | undefined;
+  /** Senders that have not let go yet (see `register`, `release`). */
+  readonly #senders = new Set<LinkSender>();
+  #sendersGone: (() => void) | undefined;
 
   /** Opens the socket; endpoint problems throw a one-line `UsageError`. */
   constructor(options: EmitterLinkOptions & { context?: ZmqContext }) {
@@ -172,6 +177,23 @@ export class Link {
     return this.#closed;
   }
 
+  /** The close under way (resolves when closed), or undefined while none was asked for. */
+  get closing(): Promise<void> | undefined {
+    return this.#closing;
+  }
+
+  /** Whether a peer subscribes to `topic` now. */
+  wants(topic: string): boolean {
+    if (this.#socket.closed) return false;
+    this.#readSubscriptions();
+    return this.#wanted(topic);
+  }
+
+  /** Notes a sender (an emitter) on the link until it calls `release`. */
+  register(sender: LinkSender): void {
+    this.#senders.add(sender);
+  }
+
   /** Topic prefixes peers subscribe to now. */
   get subscriptions(): number {
     if (!this.#socket.closed) this.#readSubscriptions();
@@ -212,8 +234,12 @@ export class Link {
     return this.#pending.length;
   }
 
-  /** Takes back what `sender` still has waiting; returns its events. */
+  /**
+   * Takes back what `sender` still has waiting (it is done with the link);
+   * returns its events.
+   */
   release(sender: LinkSender): number {
+    if (this.#senders.delete(sender) && this.#senders.size === 0) this.#sendersGone?.();
     if (!this.#heldBy.has(sender)) return 0;
     const all = this.#pending.shiftMany(this.#pending.length);
     let events = 0;
@@ -287,7 +313,7 @@ export class Link {
       counters.eventsSent += message.events;
       counters.bytes += message.body.length;
       if (!this.#wanted(message.topic)) counters.unsubscribed += message.events;
-      else message.sender.wanted(++this.#wantedSent);
+      else message.sender.wanted(++this.#wantedSent, message.topic);
     }
     if (this.#pending.length > 0 && this.#pumpTimer === undefined) {
       this.#pumpTimer = setTimeout(() => {
@@ -364,10 +390,22 @@ export class Link {
 
   /**
    * Sends what is held (waiting up to `closeTimeoutMs`; what is still held then
-   * is counted as dropped by its sender) and closes the socket.
+   * is counted as dropped by its sender) and closes the socket. With
+   * `afterSenders`, it first waits until every registered sender has let go
+   * (`release`): senders closing meanwhile see `closing` and may wait for the
+   * drain, which tells them their last messages left (see `drained`).
    */
-  async close(): Promise<void> {
-    if (this.#closed) return;
+  close(options: { afterSenders?: boolean } = {}): Promise<void> {
+    if (this.#closing === undefined) {
+      const senders = options.afterSenders && this.#senders.size > 0
+        ? new Promise<void>((resolve) => this.#sendersGone = resolve)
+        : Promise.resolve();
+      this.#closing = senders.then(() => this.#close());
+    }
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<void>((resolve) =>
       timer = setTimeout(resolve, this.#closeTimeoutMs)
@@ -461,9 +499,12 @@ export class EmitterLink {
    * Sends what is held (waiting up to `closeTimeoutMs`; what is still held then
    * is counted as dropped by the emitter that queued it) and closes the socket.
    * Close the emitters on the link first, so that each announces where its
-   * streams end.
+   * streams end, or give `afterEmitters`: the link then waits until every
+   * emitter on it has closed, and those closing meanwhile wait for the link to
+   * drain, so that each knows its last messages left the process (see
+   * `Emitter.deliveredMark`) when its `close()` resolves.
    */
-  close(): Promise<void> {
-    return this.#link.close();
+  close(options: { afterEmitters?: boolean } = {}): Promise<void> {
+    return this.#link.close({ afterSenders: options.afterEmitters });
   }
 }

@@ -83,3 +83,68 @@ Deno.test("link: an emitter takes endpoints or a link, not both", async () => {
     await link.close();
   }
 });
+
+Deno.test("link: an emitter closing on a shared link knows its last messages left (one peer)", async () => {
+  const collector = await Collector.open({ endpoints: "@tcp://127.0.0.1:*" });
+  const reading = (async () => {
+    for await (const _ of collector.batches()) { /* taken */ }
+  })();
+  const link = await EmitterLink.open({ endpoints: `>${collector.boundEndpoint()}`, sendHwm: 4 });
+  try {
+    const web = await Emitter.open({ link, maxEvents: 1 });
+    const other = await Emitter.open({ link, maxEvents: 1 });
+    await waitFor(() => web.stats().subscriptions > 0, "a subscriber");
+    for (let i = 0; i < 20; i++) web.emit("http.hit", { i });
+    other.emit("smtp.tx", {});
+    await web.flush();
+    // libzmq may still hold the last sendHwm + 1 messages.
+    assert.ok(web.deliveredMark().safe < 20, JSON.stringify(web.deliveredMark()));
+    await web.close();
+    const mark = web.deliveredMark();
+    assert.ok(mark.safe >= 20, `everything emitted is known out: ${JSON.stringify(mark)}`);
+    assert.equal(link.closed, false, "the link stays open for the other emitter");
+    assert.equal(web.stats().dropped, 0);
+    await other.close();
+  } finally {
+    await link.close();
+    await collector.close();
+    await reading;
+  }
+});
+
+Deno.test("link: closed after its emitters, a link with two peers tells them it drained", async () => {
+  const collectors = await Promise.all(
+    [0, 1].map(() => Collector.open({ endpoints: "@tcp://127.0.0.1:*" })),
+  );
+  const reading = collectors.map(async (collector) => {
+    for await (const _ of collector.batches()) { /* taken */ }
+  });
+  const link = await EmitterLink.open({
+    endpoints: collectors.map((c) => `>${c.boundEndpoint()}`),
+    sendHwm: 4,
+  });
+  try {
+    const a = await Emitter.open({ link, maxEvents: 1 });
+    const b = await Emitter.open({ link, maxEvents: 1 });
+    await waitFor(() => link.subscriptions > 0, "subscribers");
+    for (let i = 0; i < 20; i++) {
+      a.emit("a.x", { i });
+      b.emit("b.x", { i });
+    }
+    const closing = link.close({ afterEmitters: true });
+    const closedA = a.close().then(() => link.closed);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(link.closed, false, "the link waits for b");
+    await b.close();
+    assert.ok(await closedA, "a's close waited for the link");
+    await closing;
+    for (const emitter of [a, b]) {
+      const mark = emitter.deliveredMark();
+      assert.ok(mark.sent >= 20 && mark.safe === mark.sent, JSON.stringify(mark));
+    }
+  } finally {
+    await link.close();
+    await Promise.all(collectors.map((c) => c.close()));
+    await Promise.all(reading);
+  }
+});

@@ -143,3 +143,60 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "agent: a reload that stops a file input, and SIGTERM, save its final checkpoint",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "agent_cp_" });
+    const collector = await Collector.open({ endpoints: "@tcp://127.0.0.1:*", topics: ["ssh."] });
+    const port = portOf(collector.boundEndpoint());
+    const received: Event[] = [];
+    const receiving = (async () => {
+      for await (const event of collector.events()) received.push(event);
+    })();
+    const log = join(dir, "auth.log");
+    const config = join(dir, "agent.toml");
+    const toml = (extra: string) =>
+      `to = ">tcp://127.0.0.1:${port}"\nstate_dir = "${dir}/state"\nstats_interval = "0s"\n` +
+      `[inputs.auth]\ntype = "sshd"\nfile = ["${log}"]\nfrom_start = true\n${extra}`;
+    await Deno.writeTextFile(log, Array.from({ length: 50 }, (_, i) => sshLine(i)).join(""));
+    await Deno.writeTextFile(config, toml(""));
+    const logins = () => received.filter((e) => e.type === "ssh.login").length;
+    const offset = async () => {
+      const saved = JSON.parse(await Deno.readTextFile(join(dir, "state", "auth.json")));
+      return saved.files[0]?.offset ?? 0;
+    };
+    let agent = stderrChild(CLI, ["agent", "--config", config]);
+    const wait = (what: string, ok: () => boolean) =>
+      waitFor(ok, what, 30_000).catch((error) => {
+        throw new Error(`${error.message}\n${agent.stderr()}`);
+      });
+    try {
+      await wait("the first 50 logins", () => logins() === 50);
+      // A reload that changes the input stops it: its last lines are in its checkpoint.
+      await Deno.writeTextFile(config, toml("unparsed = true\n"));
+      agent.child.kill("SIGHUP");
+      await wait("the reload", () => agent.stderr().includes("started [auth], stopped [auth]"));
+      await Deno.writeTextFile(log, sshLine(50), { append: true });
+      await wait("the 51st login", () => logins() === 51);
+      assert.equal((await agent.stop()).code, 0, agent.stderr());
+      assert.equal(await offset(), (await Deno.stat(log)).size, agent.stderr());
+
+      // Restarted, it reads only what is new.
+      await Deno.writeTextFile(log, sshLine(51), { append: true });
+      agent = stderrChild(CLI, ["agent", "--config", config]);
+      await wait("the 52nd login", () => logins() === 52);
+      assert.equal((await agent.stop()).code, 0, agent.stderr());
+      assert.match(agent.stderr(), /source auth \(sshd\): .*lines 1\b/);
+      assert.equal(collector.stats().duplicates, 0, "no line was sent twice");
+      assert.equal(collector.stats().lost, 0);
+    } finally {
+      await agent.stop("SIGKILL");
+      await collector.close();
+      await receiving;
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
+});
