@@ -477,16 +477,43 @@ Deno.test({
   },
 });
 
+/** Sends nginx's master QUIT and returns how long its workers took to exit (ms). */
+async function workersQuit(dir: string): Promise<number> {
+  const master = Number((await Deno.readTextFile(join(dir, "nginx.pid"))).trim());
+  const workers = (await Deno.readTextFile(`/proc/${master}/task/${master}/children`))
+    .split(" ").filter((pid) => pid.trim() !== "").map(Number);
+  assert.ok(workers.length > 0, "nginx has workers");
+  // Gone, or a zombie the master has not reaped yet.
+  const running = async (pid: number) => {
+    try {
+      return !/^\d+ \(.*\) Z /.test(await Deno.readTextFile(`/proc/${pid}/stat`));
+    } catch {
+      return false;
+    }
+  };
+  const started = performance.now();
+  Deno.kill(master, "SIGQUIT");
+  while ((await Promise.all(workers.map(running))).some(Boolean)) {
+    if (performance.now() - started > 10_000) break;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  return performance.now() - started;
+}
+
 Deno.test({
   name:
     "nginx module: an unresolvable endpoint or a router that is down neither fails nor stalls requests",
   ...opts,
   async fn() {
     if (unavailable) throw new Error(`CI=true but ${unavailable}`);
-    for (const to of ["tcp://no-such-host.invalid:5555", `tcp://127.0.0.1:${DEAD_PORT}`]) {
+    const cases = [["tcp://no-such-host.invalid:5555", "500ms"], [
+      `tcp://127.0.0.1:${DEAD_PORT}`,
+      "0",
+    ]];
+    for (const [to, flush] of cases) {
       const nginx = await startNginx(
         {
-          ...moduleConf(to, "eventstorm_flush_timeout 500ms;"),
+          ...moduleConf(to, `eventstorm_flush_timeout ${flush};`),
           server: "eventstorm on;",
           workers: 2,
         },
@@ -507,11 +534,15 @@ Deno.test({
         // A blocking send would hold a worker for seconds (libzmq's reconnect timers).
         assert.ok(slowest < 1000, `slowest request ${slowest.toFixed(0)} ms with ${to}`);
       } finally {
+        // 0 is no wait: the workers, holding events nobody takes, exit at once (given to
+        // libeventstorm as 0, its default, they took 2 s: a second to flush, one to close).
+        const quit = flush === "0" ? await workersQuit(nginx.dir) : 0;
         const stopping = performance.now();
         await nginx.stop();
         // Exit flushes for at most eventstorm_flush_timeout, twice (events, final stats).
         const took = performance.now() - stopping;
         assert.ok(took < 5000, `nginx stopped in ${took.toFixed(0)} ms with ${to}`);
+        assert.ok(quit < 1000, `workers with flush_timeout 0 exited in ${quit.toFixed(0)} ms`);
       }
     }
   },

@@ -1028,7 +1028,8 @@ ngx_http_eventstorm_init_process (ngx_cycle_t *cycle)
     ngx_memzero (&options, sizeof options);
     options.max_pending_bytes = mcf->buffer;
     options.linger_ms = ES_LINGER_MS;
-    options.close_timeout_ms = (int) mcf->flush_timeout;
+    /* libeventstorm reads 0 as its default (1 s): eventstorm_flush_timeout 0 is no wait. */
+    options.close_timeout_ms = mcf->flush_timeout ? (int) mcf->flush_timeout : ES_NO_WAIT;
     options.reserved_types = 1;   /* eventstorm.stats: the directives refuse the rest */
     options.curve_server_key = mcf->curve_server.len ? (const char *) mcf->curve_server.data : NULL;
     options.curve_secret_file = mcf->curve_secret.len ? (const char *) mcf->curve_secret.data : NULL;
@@ -1068,7 +1069,8 @@ ngx_http_eventstorm_exit_process (ngx_cycle_t *cycle)
     mcf = ngx_http_cycle_get_module_main_conf (cycle, ngx_http_eventstorm_module);
     if (w->tick.timer_set)
         ngx_del_timer (&w->tick);
-    /* Bounded: flush_timeout here, and as much again in destroy for the final stats. */
+    /* flush_timeout here, as much again in destroy for the final stats (0: no wait,
+       which may lose the final stats too). */
     es_emitter_flush (w->emitter, (int) mcf->flush_timeout);
     ngx_time_update ();
     ngx_http_eventstorm_publish_stats (w, 1);
