@@ -10,6 +10,7 @@ import {
   commandCurve,
   CURVE_CLIENT_FLAGS,
   type FlagSpec,
+  formatBytes,
   formatCount,
   FROM_FLAG,
   helpText,
@@ -62,8 +63,8 @@ export function formatTapLine(
   const malformed = Object.values(current.malformed).reduce((sum, n) => sum + (n ?? 0), 0);
   const sources = new Set(current.streams.map((stream) => stream.source)).size;
   return `tap: ${formatCount(events)} ev/s ${
-    formatCount(bytes / 1e6)
-  }MB/s | total ${current.events} events, ` +
+    formatBytes(bytes)
+  }/s | total ${current.events} events, ` +
     `lost ${current.lost}, duplicates ${current.duplicates}, malformed ${malformed}, ` +
     `rejected ${current.rejectedEvents}, ` +
     `${sources} sources, ${current.streams.length} streams`;

@@ -374,7 +374,7 @@ export function sourceCounters(stats: LineSourceStats, output?: EventOutput): Co
  * ```ts
  * import { formatEventsLine } from "@eventstorm/core/source";
  * formatEventsLine("demo", { events: 2000, sent: 2000, dropped: 0 }, { events: 0 }, 1000);
- * // "source demo: 2.00k events/s; events 2000, sent 2000, dropped 0"
+ * // "source demo: 2.00k ev/s; events 2000, sent 2000, dropped 0"
  * ```
  */
 export function formatEventsLine(
@@ -383,7 +383,10 @@ export function formatEventsLine(
   previous: Counters,
   elapsedMs: number,
 ): string {
-  return formatStatsLine(`source ${name}`, EVENTS_LINE, current, previous, elapsedMs);
+  // The rate of `events` reads `ev/s`, as on every other event rate (router, sinks, tap).
+  const ev = (counters: Counters) =>
+    counters.events === undefined ? counters : { ...counters, ev: counters.events };
+  return formatStatsLine(`source ${name}`, EVENTS_LINE, ev(current), ev(previous), elapsedMs);
 }
 
 /**
@@ -431,7 +434,8 @@ const FILE_SOURCE_LINE: StatsLineSpec = {
 };
 
 const EVENTS_LINE: StatsLineSpec = {
-  rate: "events",
+  // `events` under the name of its unit: see formatEventsLine.
+  rate: "ev",
   always: [["events", "events"], ["sent", "sent"], ["dropped", "dropped"]],
   ifAny: [["dropped_oversized", "of them too large or too deep"], ["samples", "samples"]],
 };

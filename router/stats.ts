@@ -105,6 +105,7 @@ export function flatRouterCounters(stats: RouterStats): Counters {
  * import { formatRouterLine } from "@eventstorm/router";
  * formatRouterLine({ received: 2000, sent: 2000, bytes: 4096, lost: 0, denied: 0, malformed: 0 },
  *   { received: 0, sent: 0, bytes: 0 }, 1000);
+ * // "router: in 2.00k ev/s (4.0KiB/s), out 2.00k ev/s; total in 2.00k out 2.00k, lost 0, denied 0, malformed 0"
  * ```
  */
 export function formatRouterLine(current: Counters, previous: Counters, elapsedMs: number): string {
@@ -116,7 +117,10 @@ export function formatRouterLine(current: Counters, previous: Counters, elapsedM
   } ev/s; ` +
     `total in ${formatCount(current.received)} out ${formatCount(current.sent)}, ` +
     `lost ${current.lost}, denied ${current.denied}, malformed ${current.malformed}` +
-    oversizedPart(current) + refusedPart(current) +
+    oversizedPart(current) +
+    // Replays (a restarted source, a second path) are forwarded; sinks skip them.
+    (current.duplicates ? `, duplicates ${current.duplicates}` : "") +
+    refusedPart(current) +
     (current.disconnects ? `, disconnects ${current.disconnects}` : "");
 }
 

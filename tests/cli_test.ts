@@ -98,7 +98,7 @@ Deno.test("tap --stats and --top print rates and loss", opts, async () => {
   assert.equal(demoResult.code, 0, demoResult.stderr);
   assert.match(
     demoResult.stderr,
-    /source demo: .* events\/s; events 3000, sent 3000, dropped 0\n$/,
+    /source demo: .* ev\/s; events 3000, sent 3000, dropped 0\n$/,
   );
   // Everything has arrived once tap's periodic line counts all of it.
   await waitFor(() => /total 3000 events/.test(tap.stdout()), "tap to count 3000 events");

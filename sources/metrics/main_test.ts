@@ -53,7 +53,7 @@ Deno.test("--once --print prints one sample of all five families as JSON lines",
   assert.match(
     stats,
     new RegExp(
-      `^source metrics: .* events/s; events ${events.length}, sent 0, dropped 0, samples 1$`,
+      `^source metrics: .* ev/s; events ${events.length}, sent 0, dropped 0, samples 1$`,
     ),
   );
   assert.deepEqual(rest, [""]);
