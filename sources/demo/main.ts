@@ -73,7 +73,7 @@ async function demoMain(args: string[]): Promise<number> {
     curve,
   };
   const signal = shutdownSignal();
-  console.error(`source demo: ${rate} events/s → ${to.join(", ")}`);
+  console.error(`source demo: ${rate} ev/s → ${to.join(", ")}`);
   warnUnresolvableHosts("source demo", to);
   // The final line comes after the close, so that it counts what the close sent.
   await reportStatsDuring(reportOptions, async () => {
