@@ -87,7 +87,10 @@ extern "C" {
 #define ES_MAX_STREAMS 65536                       /* streams a collector remembers */
 
 /*  Why a received message was dropped: the reasons of docs/protocol.md,
-    "Validation". es_drop_reason_name () gives the protocol's name.         */
+    "Validation". es_drop_reason_name () gives the protocol's name. The
+    collector also drops, as docs/security-notes.md says, a message whose
+    index jumps further than any real sender can (ES_DROP_INDEX) and one
+    that claims a source id another peer owns (ES_DROP_OWNER).              */
 typedef enum {
     ES_DROP_NONE = 0,
     ES_DROP_FRAMES,
@@ -101,6 +104,7 @@ typedef enum {
     ES_DROP_OVERSIZED,
     ES_DROP_TRUNCATED,
     ES_DROP_COUNT,
+    ES_DROP_OWNER,             /* collector: a source id another peer owns   */
     ES_DROP_REASONS            /* number of values, not a reason */
 } es_drop_reason_t;
 
@@ -311,7 +315,8 @@ typedef struct {
     uint64_t events;           /* events delivered                           */
     uint64_t lost;             /* events lost upstream (gaps in an index)    */
     uint64_t duplicates;       /* events skipped as replays                  */
-    uint64_t malformed;        /* messages dropped by validation             */
+    uint64_t malformed;        /* messages dropped by validation, or refused
+                                  (a forged index, a foreign source)         */
     uint64_t rejected;         /* events dropped one by one (step 6): an
                                   invalid envelope, too deep, a far date     */
     uint64_t announcements;    /* count-0 messages                           */
@@ -322,7 +327,18 @@ typedef struct {
 
 /*  Opens a collector: a SUB socket on ENDPOINTS (CZMQ style, as above)
     subscribed to each of the N_PREFIXES topic prefixes (NULL/0: everything).
-    CURVE client options as for the emitter.                                 */
+    CURVE client options as for the emitter.
+
+    Its accounting is core/sequence.ts's (docs/protocol.md 5): a stream is
+    joined at its first message with events (an announcement of a stream
+    never seen is ignored); a forward jump of more than 2^24 events plus
+    2^24 a second since the stream's previous message is refused as
+    malformed (index), the stream unchanged. A collector that binds (its
+    peers are sources) also judges owners, as docs/security-notes.md says: a
+    source id belongs to the first peer heard sending it (a CURVE client's
+    key, else its IP address), and another peer's messages under it are
+    refused as malformed (owner) until the owner has been silent for 10
+    minutes. A collector that connects to routers does not judge owners.  */
 es_collector_t *es_collector_new (const char *endpoints, const char *const *prefixes,
                                   size_t n_prefixes, const es_options_t *options);
 

@@ -12,7 +12,7 @@ typedef es_shape_t shape_t;
 
 static const char *s_reason_names[ES_DROP_REASONS] = {
     "none", "frames", "topic", "header_size", "magic", "version", "flags",
-    "index", "bson", "oversized", "truncated", "count"};
+    "index", "bson", "oversized", "truncated", "count", "owner"};
 
 const char *es_drop_reason_name (es_drop_reason_t reason)
 {

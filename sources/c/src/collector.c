@@ -3,6 +3,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -10,13 +11,36 @@
 
 #define BUCKETS (ES_MAX_STREAMS * 2)
 
+/*  What a hostile peer cannot do (docs/security-notes.md), with the values
+    of core/sequence.ts: a stream's index may jump ahead by MAX_INDEX_JUMP at
+    once, plus MAX_INDEX_RATE events a second since its previous message; a
+    source id belongs to the first peer heard sending it until that peer has
+    been silent for OWNER_IDLE_MS.                                           */
+#define MAX_INDEX_JUMP ((uint64_t) 1 << 24)
+#define MAX_INDEX_RATE 16777216.0
+#define OWNER_IDLE_MS (10 * 60 * 1000)
+#define OWNER_SIZE 64           /* "key:" and a Z85 key, or an IP address */
+
+/*  A source id and the peer that owns it, while a stream of it is
+    remembered (only when the collector binds: its peers are then sources;
+    connected to routers, its peers are routers and owners mean nothing).  */
+typedef struct source_t {
+    struct source_t *chain;
+    uint64_t source;
+    size_t streams;             /* remembered streams of this source */
+    int64_t owner_ms;           /* the owner's last message */
+    char owner[OWNER_SIZE];     /* "" while no peer was known */
+} source_t;
+
 /*  One (source, topic) stream: its next expected index, in a hash chain and
     in a least-recently-seen list (the oldest is forgotten past the limit). */
 typedef struct stream_t {
     struct stream_t *chain;
     struct stream_t *newer, *older;
+    source_t *owned;            /* its source's owner, when judged */
     uint64_t source;
     uint64_t expected;
+    int64_t at_ms;              /* its last accepted message */
     size_t length;
     char topic[];
 } stream_t;
@@ -29,6 +53,7 @@ struct es_collector_t {
     stream_t **buckets;
     stream_t *newest, *oldest;
     size_t n_streams;
+    source_t **sources;         /* owners, when the collector binds */
     zmq_msg_t frames[3];
     size_t n_frames;            /* frames of the message being delivered */
     es_message_t message;
@@ -73,10 +98,23 @@ static void s_push_newest (es_collector_t *self, stream_t *stream)
         self->oldest = stream;
 }
 
+static source_t **s_source_link (es_collector_t *self, uint64_t source)
+{
+    source_t **link = &self->sources[(source ^ source >> 29) * 0x9E3779B97F4A7C15ull % BUCKETS];
+    while (*link && (*link)->source != source)
+        link = &(*link)->chain;
+    return link;
+}
+
 static void s_forget_oldest (es_collector_t *self)
 {
     stream_t *victim = self->oldest;
     s_unlink (self, victim);
+    if (victim->owned && --victim->owned->streams == 0) {
+        source_t **owner = s_source_link (self, victim->source);
+        *owner = victim->owned->chain;
+        free (victim->owned);
+    }
     stream_t **link = &self->buckets[s_hash (victim->source, (const uint8_t *) victim->topic,
                                              victim->length) % BUCKETS];
     while (*link != victim)
@@ -87,8 +125,11 @@ static void s_forget_oldest (es_collector_t *self)
 }
 
 /*  The stream of MESSAGE, created at `first` on first sight of a message
-    with events (NULL: an announcement of a stream never seen, or no memory). */
-static stream_t *s_stream (es_collector_t *self, const es_message_t *message)
+    with events (NULL: an announcement of a stream never seen, or no memory).
+    OWNED: its source's owner entry when owners are judged, else NULL; a new
+    stream of a new source gets one, owned by PEER.                          */
+static stream_t *s_stream (es_collector_t *self, const es_message_t *message, source_t *owned,
+                           const char *peer, int64_t now)
 {
     uint64_t bucket = s_hash (message->source, message->topic, message->topic_size) % BUCKETS;
     for (stream_t *stream = self->buckets[bucket]; stream; stream = stream->chain)
@@ -103,11 +144,34 @@ static stream_t *s_stream (es_collector_t *self, const es_message_t *message)
        (a source replaying from its checkpoint): docs/protocol.md 5. */
     if (message->count == 0)
         return NULL;
-    if (self->n_streams >= ES_MAX_STREAMS)
+    if (self->n_streams >= ES_MAX_STREAMS) {
+        /* The victim may be this source's last stream, and take it along. */
+        if (owned && owned->streams == 1 && self->oldest->owned == owned)
+            owned = NULL;
         s_forget_oldest (self);
+    }
+    if (self->sources && !owned) {
+        owned = calloc (1, sizeof *owned);
+        if (!owned)
+            return NULL;
+        owned->source = message->source;
+        owned->owner_ms = now;
+        snprintf (owned->owner, sizeof owned->owner, "%s", peer ? peer : "");
+        *s_source_link (self, message->source) = owned;
+    }
     stream_t *stream = malloc (sizeof *stream + message->topic_size + 1);
-    if (!stream)
+    if (!stream) {
+        if (owned && owned->streams == 0) {
+            source_t **link = s_source_link (self, message->source);
+            *link = owned->chain;
+            free (owned);
+        }
         return NULL;
+    }
+    if (owned)
+        owned->streams++;
+    stream->owned = owned;
+    stream->at_ms = now;
     stream->source = message->source;
     stream->expected = message->first;
     stream->length = message->topic_size;
@@ -127,6 +191,20 @@ static void s_release (es_collector_t *self)
     self->n_frames = 0;
 }
 
+/*  Whether one of ENDPOINTS binds ("@..."): sources then connect here.     */
+static bool s_binds (const char *endpoints)
+{
+    for (const char *at = endpoints; at && *at; at++) {
+        at += strspn (at, " \t\r\n");
+        if (*at == '@')
+            return true;
+        at = strchr (at, ',');
+        if (!at)
+            break;
+    }
+    return false;
+}
+
 es_collector_t *es_collector_new (const char *endpoints, const char *const *prefixes,
                                   size_t n_prefixes, const es_options_t *options)
 {
@@ -141,6 +219,11 @@ es_collector_t *es_collector_new (const char *endpoints, const char *const *pref
     self->buckets = calloc (BUCKETS, sizeof *self->buckets);
     if (!self->buckets || es_link_open (&self->link, options, ZMQ_SUB, self->error) != ES_OK) {
         es_fail ("cannot create a collector: %s", self->buckets ? self->error : "out of memory");
+        es_collector_destroy (&self);
+        return NULL;
+    }
+    if (s_binds (endpoints) && !(self->sources = calloc (BUCKETS, sizeof *self->sources))) {
+        es_fail ("cannot create a collector: out of memory");
         es_collector_destroy (&self);
         return NULL;
     }
@@ -171,6 +254,7 @@ void es_collector_destroy (es_collector_t **self_p)
     while (self->oldest)
         s_forget_oldest (self);
     free (self->buckets);
+    free (self->sources);
     free (self);
     *self_p = NULL;
 }
@@ -201,6 +285,14 @@ static int s_receive (es_collector_t *self)
     return (int) n;
 }
 
+/*  Drops the message being accounted as malformed, for REASON.              */
+static bool s_refuse (es_collector_t *self, es_drop_reason_t reason)
+{
+    self->stats.malformed++;
+    self->stats.by_reason[reason]++;
+    return false;
+}
+
 /*  Accounts a freshly received message; true when it has events to deliver. */
 static bool s_account (es_collector_t *self, int n_frames)
 {
@@ -212,11 +304,8 @@ static bool s_account (es_collector_t *self, int n_frames)
         sizes[i] = zmq_msg_size (&self->frames[i]);
     }
     es_drop_reason_t reason = es_message_decode (data, sizes, (size_t) n_frames, &self->message);
-    if (reason != ES_DROP_NONE) {
-        self->stats.malformed++;
-        self->stats.by_reason[reason]++;
-        return false;
-    }
+    if (reason != ES_DROP_NONE)
+        return s_refuse (self, reason);
     es_message_t *message = &self->message;
     memcpy (self->topic, message->topic, message->topic_size);
     self->topic[message->topic_size] = 0;
@@ -230,12 +319,42 @@ static bool s_account (es_collector_t *self, int n_frames)
         self->stats.unaccounted += message->count;
         return true;
     }
-    if (message->count == 0)
-        self->stats.announcements++;
-    stream_t *stream = s_stream (self, message);
+    int64_t now = es_coarse_ms ();
+    source_t *owned = NULL;
+    const char *peer = NULL;
+    char key[OWNER_SIZE];
+    if (self->sources) {
+        /* docs/security-notes.md, stream ownership: the peer is a CURVE
+           client's key (the ZAP User-Id), else its address. */
+        const char *user = zmq_msg_gets (&self->frames[0], "User-Id");
+        if (user && *user) {
+            snprintf (key, sizeof key, "key:%s", user);
+            peer = key;
+        }
+        else
+            peer = zmq_msg_gets (&self->frames[0], "Peer-Address");
+        owned = *s_source_link (self, message->source);
+        if (owned && peer && strncmp (owned->owner, peer, OWNER_SIZE - 1) != 0) {
+            if (owned->owner[0] && now - owned->owner_ms < OWNER_IDLE_MS)
+                return s_refuse (self, ES_DROP_OWNER);
+            snprintf (owned->owner, sizeof owned->owner, "%s", peer);    /* taken over */
+        }
+        if (owned)
+            owned->owner_ms = now;
+    }
+    stream_t *stream = s_stream (self, message, owned, peer, now);
     if (stream) {
-        if (message->first > stream->expected)
-            self->lost = message->first - stream->expected;
+        if (message->first > stream->expected) {
+            /* A jump no real sender can make (a forged header) would make
+               the stream skip its next events as replays and count absurd
+               losses: refused, and the stream does not move. */
+            uint64_t jump = message->first - stream->expected;
+            if (jump > MAX_INDEX_JUMP &&
+                (double) jump > (double) MAX_INDEX_JUMP +
+                                    MAX_INDEX_RATE * (double) (now - stream->at_ms) / 1000.0)
+                return s_refuse (self, ES_DROP_INDEX);
+            self->lost = jump;
+        }
         else
         if (message->first < stream->expected) {
             uint64_t behind = stream->expected - message->first;
@@ -247,7 +366,10 @@ static bool s_account (es_collector_t *self, int n_frames)
         uint64_t end = message->first + message->count;
         if (end > stream->expected)
             stream->expected = end;
+        stream->at_ms = now;
     }
+    if (message->count == 0)
+        self->stats.announcements++;
     self->stats.streams = self->n_streams;
     return message->count > self->skip;
 }

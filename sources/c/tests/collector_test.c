@@ -153,6 +153,99 @@ static void s_joins_at_events_not_announcements (void *context)
     es_collector_destroy (&collector);
 }
 
+/*  docs/security-notes.md, as core/sequence.ts does it: an index jump no
+    real sender can make is refused as malformed (index) and the stream does
+    not move; a bigger jump passes once the stream was quiet long enough.   */
+static void s_refuses_forged_index (void *context)
+{
+    es_options_t options = {.zmq_context = context};
+    es_collector_t *collector = es_collector_new ("@inproc://forged", NULL, 0, &options);
+    CHECK (collector);
+    void *pub = zmq_socket (context, ZMQ_PUB);
+    CHECK (zmq_connect (pub, "inproc://forged") == 0);
+    CHECK_EQ (s_drain (collector, 50), 0);
+    usleep (50 * 1000);
+    s_send_events (pub, "app.victim", 4, 0, 10, true);
+    s_send_events (pub, "app.victim", 4, (uint64_t) 1 << 52, 1, true);     /* forged */
+    s_send_events (pub, "app.victim", 4, 10, 10, true);
+    uint8_t header[ES_HEADER_SIZE];
+    es_header_encode (header, 0, 4, (uint64_t) 1 << 40);                  /* forged */
+    s_send (pub, "app.victim", header, sizeof header, "", 0);
+    uint64_t far = 20 + ((uint64_t) 1 << 24) + ((uint64_t) 1 << 22);     /* 2^24 + 25% */
+    s_send_events (pub, "app.victim", 4, far, 1, true);                    /* too soon */
+    CHECK_EQ (s_drain (collector, 200), 20);
+    es_collector_stats_t stats;
+    es_collector_stats (collector, &stats);
+    CHECK_EQ (stats.lost, 0);
+    CHECK_EQ (stats.duplicates, 0);
+    CHECK_EQ (stats.malformed, 3);
+    CHECK_EQ (stats.by_reason[ES_DROP_INDEX], 3);
+    CHECK_EQ (stats.announcements, 0);
+    CHECK (strcmp (es_drop_reason_name (ES_DROP_OWNER), "owner") == 0);
+    /* 2^24 a second may be lost while a stream is quiet: after 300 ms of
+       quiet the same jump is real loss (a 200 ms drain already passed). */
+    usleep (150 * 1000);
+    s_send_events (pub, "app.victim", 4, far, 1, true);
+    CHECK_EQ (s_drain (collector, 200), 1);
+    es_collector_stats (collector, &stats);
+    CHECK_EQ (stats.lost, far - 20);
+    CHECK_EQ (stats.malformed, 3);
+    zmq_close (pub);
+    es_collector_destroy (&collector);
+}
+
+/*  An XPUB connected to ENDPOINT from the local address FROM, once the
+    collector's subscription reached it.                                     */
+static void *s_peer (void *context, es_collector_t *collector, const char *from)
+{
+    void *pub = zmq_socket (context, ZMQ_XPUB);
+    char address[300];
+    snprintf (address, sizeof address, "tcp://%s:0;%s", from,
+              es_collector_endpoint (collector) + strlen ("tcp://"));
+    CHECK (zmq_connect (pub, address) == 0);
+    char subscription[8];
+    int turns = 0;
+    while (zmq_recv (pub, subscription, sizeof subscription, ZMQ_DONTWAIT) < 0) {
+        CHECK (turns++ < 200);
+        es_event_t event;
+        es_collector_recv (collector, &event, 10);    /* attaches the connection */
+    }
+    return pub;
+}
+
+/*  A collector that binds judges owners (docs/security-notes.md): a source
+    id belongs to the first peer heard sending it (its address here), and
+    another peer's messages under it are refused as malformed (owner).     */
+static void s_refuses_foreign_source (void *context)
+{
+    es_options_t options = {.zmq_context = context};
+    es_collector_t *collector = es_collector_new ("@tcp://127.0.0.1:*", NULL, 0, &options);
+    CHECK (collector);
+    void *owner = s_peer (context, collector, "127.0.0.1");
+    void *other = s_peer (context, collector, "127.0.0.2");
+    s_send_events (owner, "app.mine", 5, 0, 5, true);
+    CHECK_EQ (s_drain (collector, 100), 5);
+    s_send_events (other, "app.mine", 5, 5, 5, true);      /* the same stream */
+    s_send_events (other, "app.other", 5, 0, 5, true);     /* another topic of it */
+    uint8_t header[ES_HEADER_SIZE];
+    es_header_encode (header, 0, 5, 50);
+    s_send (other, "app.mine", header, sizeof header, "", 0);
+    s_send_events (other, "app.theirs", 6, 0, 3, true);    /* its own source */
+    CHECK_EQ (s_drain (collector, 100), 3);
+    s_send_events (owner, "app.mine", 5, 5, 5, true);      /* the owner goes on */
+    CHECK_EQ (s_drain (collector, 100), 5);
+    es_collector_stats_t stats;
+    es_collector_stats (collector, &stats);
+    CHECK_EQ (stats.events, 13);
+    CHECK_EQ (stats.lost, 0);
+    CHECK_EQ (stats.duplicates, 0);
+    CHECK_EQ (stats.malformed, 3);
+    CHECK_EQ (stats.by_reason[ES_DROP_OWNER], 3);
+    zmq_close (owner);
+    zmq_close (other);
+    es_collector_destroy (&collector);
+}
+
 /*  At most ES_MAX_STREAMS streams: the least recently seen is forgotten, so
     its next message counts as a first sight (no loss), the others still do. */
 static void s_forgets_oldest_stream (void *context)
@@ -429,6 +522,8 @@ int main (void)
     void *context = zmq_ctx_new ();
     s_accounting (context);
     s_joins_at_events_not_announcements (context);
+    s_refuses_forged_index (context);
+    s_refuses_foreign_source (context);
     s_end_to_end (context);
     s_bound_endpoint (context);
     s_drops_are_counted_and_seen_as_loss (context);
