@@ -477,6 +477,88 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name:
+    "nginx module: binding (@), the worker after a reload retries the bind until the old one exits, and counts what it could not send",
+  ...opts,
+  async fn() {
+    if (unavailable) throw new Error(`CI=true but ${unavailable}`);
+    const bindPort = freePort();
+    const t = tap(`tcp://127.0.0.1:${bindPort}`);
+    let nginx: Nginx | undefined;
+    let held: Deno.TcpConn | undefined;
+    try {
+      nginx = await startNginx(
+        { ...moduleConf(`@tcp://127.0.0.1:${bindPort}`), server: "eventstorm on;" },
+        freePort(),
+        freePort(),
+      );
+      const { port, dir } = nginx;
+      const log = () => Deno.readTextFile(join(dir, "error.log")).catch(() => "");
+      const run = crypto.randomUUID().slice(0, 8);
+      await untilTapSubscribed(t, port).catch(async (error) => {
+        throw new Error(`${error.message}; error.log:\n${await log()}`);
+      });
+      // A request the old worker is still reading keeps it, and its bind, after the reload.
+      held = await Deno.connect({ hostname: "127.0.0.1", port });
+      await held.write(encoder.encode(`GET /held/${run} HTTP/1.1\r\nHost: front\r\n`));
+      await nginx.signal("reload");
+      await waitFor(
+        async () => (await log()).includes("Address already in use; retrying"),
+        "retry",
+      );
+      const N = 5;
+      for (let i = 0; i < N; i++) {
+        const status = await rawRequest(
+          port,
+          `GET /during/${run}-${i} HTTP/1.1\r\nHost: front\r\nConnection: close\r\n\r\n`,
+        );
+        assert.equal(status, 200);
+      }
+      await held.write(encoder.encode("Connection: close\r\n\r\n"));
+      await new Response(held.readable).text();
+      held = undefined;
+      await waitFor(async () => /eventstorm: bound @tcp/.test(await log()), "bound again", 10_000);
+      // Events flow again, from the new worker.
+      await waitFor(async () => {
+        await rawRequest(
+          port,
+          `GET /after/${run} HTTP/1.1\r\nHost: front\r\nConnection: close\r\n\r\n`,
+        );
+        return t.events().some((event) => String(event.path).startsWith(`/after/${run}`));
+      }, "an event after the new bind");
+      // Each request is an event at the tap (one the old worker took) or counted unbound.
+      const account = () => {
+        const latest = new Map<number, Record<string, unknown>>();
+        for (const event of t.events()) {
+          if (event.type === "eventstorm.stats") latest.set(Number(event.pid), event);
+        }
+        const unbound = [...latest.values()].reduce((n, stats) => n + Number(stats.unbound), 0);
+        const counted = [...latest.values()].every((stats) =>
+          Number(stats.dropped) >= Number(stats.unbound)
+        );
+        const arrived = t.events().filter((event) =>
+          String(event.path).startsWith(`/during/${run}`)
+        ).length;
+        return { unbound, arrived, counted };
+      };
+      await waitFor(() => account().unbound + account().arrived === N, "the stats", 10_000)
+        .catch((error) => {
+          throw new Error(`${error.message}: ${JSON.stringify(account())}`);
+        });
+      assert.ok(account().unbound > 0, JSON.stringify(account()));
+      assert.ok(account().counted, "unbound is part of dropped");
+      const text = await log();
+      assert.equal(text.match(/Address already in use; retrying/g)?.length, 1, "warned once");
+      assert.match(text, /bound @tcp:\/\/127\.0\.0\.1:\d+ after \d+ ms; \d+ events of requests/);
+    } finally {
+      held?.close();
+      await nginx?.stop();
+      await t.stop();
+    }
+  },
+});
+
 /** Sends nginx's master QUIT and returns how long its workers took to exit (ms). */
 async function workersQuit(dir: string): Promise<number> {
   const master = Number((await Deno.readTextFile(join(dir, "nginx.pid"))).trim());

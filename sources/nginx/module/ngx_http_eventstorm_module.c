@@ -35,6 +35,8 @@
 #define ES_IPC_PATH_MAX 107   /* sizeof sockaddr_un.sun_path - 1 */
 /* libeventstorm takes milliseconds as int: 24d is the whole number of days below 2^31 ms. */
 #define ES_MAX_MSEC ((ngx_msec_t) 24 * 24 * 60 * 60 * 1000)
+#define ES_RETRY_FIRST 50     /* ms before the first new attempt to bind, doubled up to: */
+#define ES_RETRY_MAX 1000
 
 typedef struct {
     char name[ES_MAX_FIELD_NAME + 1];
@@ -76,6 +78,13 @@ typedef struct {
     ngx_msec_t last_stats;
     uint64_t refused;                 /* es_emit returned an error: never queued */
     ngx_uint_t warned;
+    /* Bind mode: after a reload the old workers hold the address until they exit,
+       so the bind is retried on this timer; what requests log meanwhile is counted. */
+    ngx_event_t retry;
+    ngx_msec_t retry_delay;
+    ngx_msec_t retry_since;
+    ngx_uint_t retrying;
+    uint64_t unbound;                 /* events of requests while not bound: dropped */
     uint64_t id_seed[2];              /* random per worker: see ngx_http_eventstorm_request_id */
     uint64_t id_count;
 } ngx_http_eventstorm_worker_t;
@@ -911,11 +920,15 @@ ngx_http_eventstorm_handler (ngx_http_request_t *r)
     ngx_uint_t i;
     int rc;
 
-    if (w->emitter == NULL)
+    if (w->emitter == NULL && !w->retrying)
         return NGX_OK;
     lcf = ngx_http_get_module_loc_conf (r, ngx_http_eventstorm_module);
     if (!lcf->enable)
         return NGX_OK;
+    if (w->emitter == NULL) {
+        w->unbound++;   /* the bind is being retried: dropped, and counted */
+        return NGX_OK;
+    }
 
     tp = ngx_timeofday ();
     doc = w->fields;
@@ -977,8 +990,9 @@ ngx_http_eventstorm_publish_stats (ngx_http_eventstorm_worker_t *w, int final)
     BSON_APPEND_INT64 (&doc, "pid", (int64_t) ngx_pid);
     BSON_APPEND_INT64 (&doc, "events", (int64_t) events);
     BSON_APPEND_INT64 (&doc, "sent", (int64_t) sent);
-    BSON_APPEND_INT64 (&doc, "dropped", (int64_t) (dropped + w->refused));
+    BSON_APPEND_INT64 (&doc, "dropped", (int64_t) (dropped + w->refused + w->unbound));
     BSON_APPEND_INT64 (&doc, "refused", (int64_t) w->refused);
+    BSON_APPEND_INT64 (&doc, "unbound", (int64_t) w->unbound);
     BSON_APPEND_INT64 (&doc, "unsubscribed", (int64_t) unsubscribed);
     BSON_APPEND_INT64 (&doc, "pending", (int64_t) pending);
     BSON_APPEND_INT64 (&doc, "oversized", (int64_t) total.oversized);
@@ -1012,18 +1026,13 @@ ngx_http_eventstorm_tick (ngx_event_t *ev)
     ngx_add_timer (ev, (ngx_msec_t) timeout);
 }
 
+/* Opens the worker's emitter. NGX_AGAIN: a bind found its address in use, which
+   after a reload lasts until the old workers exit; NGX_ERROR: anything else, which
+   no retry would change (nginx -t has checked the endpoints and keys). */
 static ngx_int_t
-ngx_http_eventstorm_init_process (ngx_cycle_t *cycle)
+ngx_http_eventstorm_open (ngx_http_eventstorm_worker_t *w, ngx_http_eventstorm_main_conf_t *mcf)
 {
-    ngx_http_eventstorm_worker_t *w = &ngx_http_eventstorm_worker;
-    ngx_http_eventstorm_main_conf_t *mcf;
     es_options_t options;
-
-    if (ngx_process != NGX_PROCESS_WORKER && ngx_process != NGX_PROCESS_SINGLE)
-        return NGX_OK;
-    mcf = ngx_http_cycle_get_module_main_conf (cycle, ngx_http_eventstorm_module);
-    if (mcf == NULL || mcf->to.len == 0)
-        return NGX_OK;
 
     ngx_memzero (&options, sizeof options);
     options.max_pending_bytes = mcf->buffer;
@@ -1033,30 +1042,108 @@ ngx_http_eventstorm_init_process (ngx_cycle_t *cycle)
     options.reserved_types = 1;   /* eventstorm.stats: the directives refuse the rest */
     options.curve_server_key = mcf->curve_server.len ? (const char *) mcf->curve_server.data : NULL;
     options.curve_secret_file = mcf->curve_secret.len ? (const char *) mcf->curve_secret.data : NULL;
-    ngx_memzero (w, sizeof *w);
     w->emitter = es_emitter_new ((const char *) mcf->to.data, &options);
-    if (w->emitter == NULL) {
-        /* Requests go on without events: a wrong endpoint must not take the site down. */
-        ngx_log_error (NGX_LOG_ALERT, cycle->log, 0, "eventstorm: no events from this worker: %s",
-                       es_last_error ());
+    if (w->emitter != NULL)
         return NGX_OK;
-    }
+    /* The library gives no error number: its message ends with libzmq's text. */
+    if (mcf->bind && ngx_strstr (es_last_error (), zmq_strerror (EADDRINUSE)) != NULL)
+        return NGX_AGAIN;
+    return NGX_ERROR;
+}
+
+/* The emitter is open: per-request state and the housekeeping timer. */
+static void
+ngx_http_eventstorm_start (ngx_http_eventstorm_worker_t *w, ngx_http_eventstorm_main_conf_t *mcf,
+                           ngx_log_t *log)
+{
     w->fields = bson_sized_new (1024);
     if (getrandom (w->id_seed, sizeof w->id_seed, 0) != (ssize_t) sizeof w->id_seed) {
         /* No entropy source: still unique per worker, by pid and start time. */
         w->id_seed[0] = ((uint64_t) ngx_pid << 32) ^ (uint64_t) ngx_time ();
         w->id_seed[1] = ngx_http_eventstorm_mix (w->id_seed[0] ^ (uint64_t) ngx_current_msec);
     }
-    ngx_log_error (NGX_LOG_INFO, cycle->log, 0, "eventstorm: worker emits to %V as source %uL",
-                   &mcf->to, (uint64_t) es_emitter_source_id (w->emitter));
+    /* The endpoint libzmq reports: a bind to port * names the port it got. */
+    ngx_log_error (NGX_LOG_INFO, log, 0, "eventstorm: worker emits to %V (%s) as source %uL",
+                   &mcf->to, es_emitter_endpoint (w->emitter),
+                   (uint64_t) es_emitter_source_id (w->emitter));
     w->tick.handler = ngx_http_eventstorm_tick;
     w->tick.data = w;
-    w->tick.log = cycle->log;
+    w->tick.log = log;
     w->tick.cancelable = 1;   /* never holds up a graceful shutdown */
     w->last_stats = ngx_current_msec;
     w->next_stats = ngx_current_msec + mcf->stats_interval;
     ngx_add_timer (&w->tick, 10);
-    return NGX_OK;
+}
+
+static void
+ngx_http_eventstorm_retry (ngx_event_t *ev)
+{
+    ngx_http_eventstorm_worker_t *w = ev->data;
+    ngx_http_eventstorm_main_conf_t *mcf =
+        ngx_http_cycle_get_module_main_conf (ngx_cycle, ngx_http_eventstorm_module);
+
+    switch (ngx_http_eventstorm_open (w, mcf)) {
+    case NGX_OK:
+        w->retrying = 0;
+        ngx_log_error (NGX_LOG_WARN, ev->log, 0,
+                       "eventstorm: bound %V after %M ms; %uL events of requests meanwhile "
+                       "were dropped (counted in eventstorm.stats as unbound)",
+                       &mcf->to, ngx_current_msec - w->retry_since, w->unbound);
+        ngx_http_eventstorm_start (w, mcf, ev->log);
+        return;
+    case NGX_AGAIN:
+        w->retry_delay = ngx_min (w->retry_delay * 2, ES_RETRY_MAX);
+        ngx_add_timer (ev, w->retry_delay);
+        return;
+    default:
+        w->retrying = 0;
+        ngx_log_error (NGX_LOG_ALERT, ev->log, 0, "eventstorm: no events from this worker: %s",
+                       es_last_error ());
+        if (w->unbound)
+            ngx_log_error (NGX_LOG_WARN, ev->log, 0,
+                           "eventstorm: %uL events dropped while the bind was retried",
+                           w->unbound);
+    }
+}
+
+static ngx_int_t
+ngx_http_eventstorm_init_process (ngx_cycle_t *cycle)
+{
+    ngx_http_eventstorm_worker_t *w = &ngx_http_eventstorm_worker;
+    ngx_http_eventstorm_main_conf_t *mcf;
+
+    if (ngx_process != NGX_PROCESS_WORKER && ngx_process != NGX_PROCESS_SINGLE)
+        return NGX_OK;
+    mcf = ngx_http_cycle_get_module_main_conf (cycle, ngx_http_eventstorm_module);
+    if (mcf == NULL || mcf->to.len == 0)
+        return NGX_OK;
+
+    ngx_memzero (w, sizeof *w);
+    switch (ngx_http_eventstorm_open (w, mcf)) {
+    case NGX_OK:
+        ngx_http_eventstorm_start (w, mcf, cycle->log);
+        return NGX_OK;
+    case NGX_AGAIN:
+        /* Once, not per attempt: the next line says when it is bound. */
+        ngx_log_error (NGX_LOG_WARN, cycle->log, 0,
+                       "eventstorm: %s; retrying (after a reload the old workers hold it "
+                       "until they exit), events until then are dropped and counted",
+                       es_last_error ());
+        w->retrying = 1;
+        w->retry_since = ngx_current_msec;
+        w->retry_delay = ES_RETRY_FIRST;
+        w->retry.handler = ngx_http_eventstorm_retry;
+        w->retry.data = w;
+        w->retry.log = cycle->log;
+        w->retry.cancelable = 1;
+        ngx_add_timer (&w->retry, w->retry_delay);
+        return NGX_OK;
+    default:
+        /* Requests go on without events: a wrong endpoint must not take the site down. */
+        ngx_log_error (NGX_LOG_ALERT, cycle->log, 0, "eventstorm: no events from this worker: %s",
+                       es_last_error ());
+        return NGX_OK;
+    }
 }
 
 static void
@@ -1064,8 +1151,16 @@ ngx_http_eventstorm_exit_process (ngx_cycle_t *cycle)
 {
     ngx_http_eventstorm_worker_t *w = &ngx_http_eventstorm_worker;
     ngx_http_eventstorm_main_conf_t *mcf;
-    if (w->emitter == NULL)
+    if (w->retry.timer_set)
+        ngx_del_timer (&w->retry);
+    if (w->emitter == NULL) {
+        /* No stats event can carry them: the error log does. */
+        if (w->unbound)
+            ngx_log_error (NGX_LOG_WARN, cycle->log, 0,
+                           "eventstorm: worker exits never bound: %uL events dropped",
+                           w->unbound);
         return;
+    }
     mcf = ngx_http_cycle_get_module_main_conf (cycle, ngx_http_eventstorm_module);
     if (w->tick.timer_set)
         ngx_del_timer (&w->tick);
