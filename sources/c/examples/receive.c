@@ -9,14 +9,25 @@
  *   PREFIX    topic prefix to subscribe to (default: everything)
  *   EVENTS    exit after this many delivered events (default: never)
  *
- * Prints one line per message and, at the end, the totals:
+ * Prints one line per message and, at the end (also when stopped by SIGINT or
+ * SIGTERM), the totals:
  *   total events=N lost=N duplicates=N malformed=N
  */
+#define _POSIX_C_SOURCE 200809L     /* sigaction */
 #include <eventstorm.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+static volatile sig_atomic_t s_stop;
+
+static void s_on_signal (int signal)
+{
+    (void) signal;
+    s_stop = 1;
+}
 
 int main (int argc, char *argv[])
 {
@@ -47,12 +58,22 @@ int main (int argc, char *argv[])
     }
     fprintf (stderr, "receive: %s %s\n", argv[1][0] == '@' ? "listening on" : "connected to",
              es_collector_endpoint (collector));
+    /* Without SA_RESTART a signal ends the blocking receive with ES_EINTR,
+       and the loop stops at the flag. */
+    struct sigaction action = {.sa_handler = s_on_signal};
+    sigemptyset (&action.sa_mask);
+    sigaction (SIGINT, &action, NULL);
+    sigaction (SIGTERM, &action, NULL);
     es_event_t event;
     es_collector_stats_t stats = {0};
-    while (wanted < 0 || (long long) stats.events < wanted) {
+    int status = 0;
+    while (!s_stop && (wanted < 0 || (long long) stats.events < wanted)) {
         int rc = es_collector_recv (collector, &event, -1);
+        if (rc == ES_EINTR)
+            continue;           /* stops if it was SIGINT or SIGTERM */
         if (rc < 0) {
             fprintf (stderr, "receive: %s\n", es_collector_error (collector));
+            status = 1;
             break;
         }
         if (event.first_in_message && event.accounted)
@@ -65,9 +86,10 @@ int main (int argc, char *argv[])
             printf ("%s unaccounted count=%u\n", event.topic, event.count);
         es_collector_stats (collector, &stats);
     }
+    es_collector_stats (collector, &stats);
     printf ("total events=%" PRIu64 " lost=%" PRIu64 " duplicates=%" PRIu64
             " malformed=%" PRIu64 "\n",
             stats.events, stats.lost, stats.duplicates, stats.malformed);
     es_collector_destroy (&collector);
-    return 0;
+    return status;
 }

@@ -68,6 +68,9 @@ extern "C" {
 #define ES_EZMQ -5       /* libzmq failed (message says why)                 */
 #define ES_ENOMEM -6     /* out of memory                                    */
 #define ES_ECLOSED -7    /* collector: the context was terminated            */
+#define ES_EINTR -8      /* a signal interrupted the wait (es_collector_recv,
+                            es_emitter_flush with -1): check your stop flag,
+                            call again to go on                               */
 
 /*  In es_options_t.linger_ms and close_timeout_ms: wait 0 ms (0 itself means
     the option's default).                                                   */
@@ -263,7 +266,9 @@ int es_emitter_fd (es_emitter_t *self);
 /*  Sends every partial batch and waits up to TIMEOUT_MS (0: do not wait,
     -1: forever) until everything held has been handed to libzmq. Returns
     ES_OK, or ES_ETIMEOUT when events are still held (e.g. no subscriber
-    yet): they stay held, nothing is dropped.                                */
+    yet): they stay held, nothing is dropped. With -1, a signal caught
+    meanwhile (a handler installed without SA_RESTART) ends the wait with
+    ES_EINTR, events still held; a bounded wait goes on to its timeout.      */
 int es_emitter_flush (es_emitter_t *self, int timeout_ms);
 
 /*  This emitter's source id (protocol header `source`): random and never 0,
@@ -346,7 +351,9 @@ es_collector_t *es_collector_new (const char *endpoints, const char *const *pref
 void es_collector_destroy (es_collector_t **self_p);
 
 /*  Waits up to TIMEOUT_MS (-1: forever) for the next event. Returns 1 with
-    *EVENT filled, 0 on timeout, or a negative ES_E* code. Malformed
+    *EVENT filled, 0 on timeout, or a negative ES_E* code: ES_EINTR when a
+    signal was caught meanwhile (a handler installed without SA_RESTART), so
+    that a daemon can stop on SIGTERM (examples/receive.c). Malformed
     messages, losses and duplicates are counted, never returned.             */
 int es_collector_recv (es_collector_t *self, es_event_t *event, int timeout_ms);
 

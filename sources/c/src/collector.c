@@ -260,7 +260,8 @@ void es_collector_destroy (es_collector_t **self_p)
 }
 
 /*  Receives one whole message without waiting; returns its frame count
-    (0: nothing there, -1: error). Frames past the third are counted. */
+    (0: nothing there, -1: error in errno, EINTR included). Frames past the
+    third are counted. */
 static int s_receive (es_collector_t *self)
 {
     size_t n = 0;
@@ -272,6 +273,9 @@ static int s_receive (es_collector_t *self)
             zmq_msg_close (&part);
             if (n == 0 && errno == EAGAIN)
                 return 0;
+            if (n > 0 && errno == EINTR)
+                continue;       /* the rest of a message is there with its first frame */
+            self->n_frames = n < 3 ? n : 3;    /* released by the caller */
             return -1;
         }
         more = zmq_msg_more (&part);
@@ -404,6 +408,14 @@ static bool s_next_event (es_collector_t *self, es_event_t *event)
     return false;
 }
 
+/*  A signal interrupted the wait: the caller's handler may want it to stop
+    (CZMQ's convention), so the wait ends here instead of going on.         */
+static int s_interrupted (es_collector_t *self)
+{
+    es_format_error (self->error, "interrupted by a signal");
+    return ES_EINTR;
+}
+
 int es_collector_recv (es_collector_t *self, es_event_t *event, int timeout_ms)
 {
     if (!self)
@@ -424,7 +436,7 @@ int es_collector_recv (es_collector_t *self, es_event_t *event, int timeout_ms)
                 return ES_ECLOSED;
             }
             if (errno == EINTR)
-                continue;
+                return s_interrupted (self);
             es_format_error (self->error, "receive failed: %s", zmq_strerror (errno));
             return ES_EZMQ;
         }
@@ -441,9 +453,13 @@ int es_collector_recv (es_collector_t *self, es_event_t *event, int timeout_ms)
             wait = (long) left;
         }
         zmq_pollitem_t item = {self->link.socket, 0, ZMQ_POLLIN, 0};
-        if (zmq_poll (&item, 1, wait) < 0 && errno == ETERM) {
-            es_format_error (self->error, "the ZeroMQ context was terminated");
-            return ES_ECLOSED;
+        if (zmq_poll (&item, 1, wait) < 0) {
+            if (errno == ETERM) {
+                es_format_error (self->error, "the ZeroMQ context was terminated");
+                return ES_ECLOSED;
+            }
+            if (errno == EINTR)
+                return s_interrupted (self);
         }
     }
 }

@@ -860,7 +860,12 @@ static int s_flush (es_emitter_t *self, int timeout_ms)
         /* Wake on a subscription; pushback has no event, so poll briefly. */
         zmq_pollitem_t item = {self->link.socket, 0, ZMQ_POLLIN, 0};
         long wait = timeout_ms < 0 ? 5 : (long) (deadline - now);
-        zmq_poll (&item, 1, wait < 5 ? wait : 5);
+        if (zmq_poll (&item, 1, wait < 5 ? wait : 5) < 0 && errno == EINTR && timeout_ms < 0) {
+            /* Waiting forever, a signal is the caller's only way out. */
+            es_format_error (self->error, "interrupted by a signal, %" PRIu64 " events still held",
+                             self->stats.pending);
+            return ES_EINTR;
+        }
     }
 }
 

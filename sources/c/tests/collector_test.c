@@ -3,7 +3,10 @@
 #include "check.h"
 #include <eventstorm.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -517,6 +520,66 @@ static void s_ipv6 (void *context)
     }
 }
 
+static volatile sig_atomic_t s_alarms;
+
+static void s_on_alarm (int signal)
+{
+    (void) signal;
+    s_alarms++;
+}
+
+/*  Milliseconds of a blocking call ended by a SIGALRM in 50 ms.            */
+static int64_t s_alarm_in_50_ms (void)
+{
+    struct itimerval timer = {.it_value = {.tv_usec = 50 * 1000}};
+    CHECK (setitimer (ITIMER_REAL, &timer, NULL) == 0);
+    struct timespec now;
+    clock_gettime (CLOCK_MONOTONIC, &now);
+    return (int64_t) now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+static int64_t s_since (int64_t start)
+{
+    struct timespec now;
+    clock_gettime (CLOCK_MONOTONIC, &now);
+    return (int64_t) now.tv_sec * 1000 + now.tv_nsec / 1000000 - start;
+}
+
+/*  A signal ends a wait with ES_EINTR (CZMQ's convention), so that a daemon
+    stops on SIGTERM: a handler without SA_RESTART, as a daemon sets it.    */
+static void s_signal_ends_the_wait (void *context)
+{
+    struct sigaction action = {.sa_handler = s_on_alarm}, before;
+    sigemptyset (&action.sa_mask);
+    CHECK (sigaction (SIGALRM, &action, &before) == 0);
+    es_options_t options = {.zmq_context = context, .close_timeout_ms = ES_NO_WAIT};
+    es_collector_t *collector = es_collector_new ("@inproc://eintr", NULL, 0, &options);
+    CHECK (collector);
+    es_event_t event;
+    int64_t start = s_alarm_in_50_ms ();
+    CHECK_EQ (es_collector_recv (collector, &event, 2000), ES_EINTR);
+    CHECK (s_since (start) < 1000);
+    CHECK (strstr (es_collector_error (collector), "interrupted"));
+    start = s_alarm_in_50_ms ();
+    CHECK_EQ (es_collector_recv (collector, &event, -1), ES_EINTR);
+    CHECK (s_since (start) < 1000);
+    CHECK_EQ (s_alarms, 2);
+    CHECK_EQ (es_collector_recv (collector, &event, 0), 0);   /* usable afterwards */
+    es_collector_destroy (&collector);
+
+    es_emitter_t *emitter = es_emitter_new ("@inproc://eintr-emitter", &options);
+    CHECK (emitter);
+    CHECK_EQ (es_emit (emitter, "app.held", NULL), ES_OK);   /* nobody subscribes */
+    start = s_alarm_in_50_ms ();
+    CHECK_EQ (es_emitter_flush (emitter, -1), ES_EINTR);
+    CHECK (s_since (start) < 1000);
+    es_emitter_stats_t stats;
+    es_emitter_stats (emitter, &stats);
+    CHECK_EQ (stats.pending, 1);
+    es_emitter_destroy (&emitter);
+    CHECK (sigaction (SIGALRM, &before, NULL) == 0);
+}
+
 int main (void)
 {
     void *context = zmq_ctx_new ();
@@ -530,6 +593,7 @@ int main (void)
     s_forgets_oldest_stream (context);
     s_messages_stay_within_16_mib (context);
     s_ipv6 (context);
+    s_signal_ends_the_wait (context);
     zmq_ctx_term (context);
     printf ("collector: ok\n");
     return 0;
