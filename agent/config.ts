@@ -18,12 +18,20 @@ import {
 } from "@eventstorm/core/cli";
 import { INPUT_TYPES, type InputType } from "./inputs.ts";
 
-/** A config problem: `FILE: KEY: what is wrong` (exit code 2). */
+/**
+ * Config problems, each one line `FILE: KEY: what is wrong` (exit code 2); the
+ * message is those lines.
+ */
 export class ConfigError extends Error {
-  /** Creates the error from its one-line message. */
-  constructor(message: string) {
-    super(message);
+  /** The problems, one line each. */
+  readonly problems: string[];
+
+  /** Creates the error from its one-line problem, or several. */
+  constructor(problems: string | string[]) {
+    const list = typeof problems === "string" ? [problems] : problems;
+    super(list.join("\n"));
     this.name = "ConfigError";
+    this.problems = list;
   }
 }
 
@@ -116,27 +124,29 @@ function describe(value: unknown): string {
   return typeof value === "object" ? "a table" : `a ${typeof value}`;
 }
 
+/** Interpolates every string; a problem is noted and leaves the string as it was. */
 function interpolateAll(
   value: unknown,
   key: string,
-  fail: (key: string, m: string) => never,
+  note: (key: string, m: string) => void,
   env: (name: string) => string | undefined,
 ): unknown {
   if (typeof value === "string") {
     try {
       return interpolate(value, env);
     } catch (error) {
-      return fail(key, (error as Error).message);
+      note(key, (error as Error).message);
+      return value;
     }
   }
   if (Array.isArray(value)) {
-    return value.map((item, i) => interpolateAll(item, `${key}[${i}]`, fail, env));
+    return value.map((item, i) => interpolateAll(item, `${key}[${i}]`, note, env));
   }
   if (value !== null && typeof value === "object" && !(value instanceof Date)) {
     return Object.fromEntries(
       Object.entries(value).map((
         [k, v],
-      ) => [k, interpolateAll(v, key ? `${key}.${k}` : k, fail, env)]),
+      ) => [k, interpolateAll(v, key ? `${key}.${k}` : k, note, env)]),
     );
   }
   return value;
@@ -171,13 +181,13 @@ function flagValue(spec: FlagSpec, value: unknown): string | boolean | string[] 
  * The values of `spec`'s flags from an input's table, as `parseFlags` would give
  * them from a command line: each key checked against its flag (name, and kind by
  * {@linkcode flagValue}), the flags not named at their defaults. Problems go to
- * `fail` with the key as written.
+ * `note` with the key as written, each one (the key then keeps its default).
  */
 function inputValues<F extends Record<string, FlagSpec>>(
   spec: CommandSpec<F>,
   entries: Record<string, unknown>,
   at: string,
-  fail: (key: string, message: string) => never,
+  note: (key: string, message: string) => void,
 ): FlagValues<F> {
   const flags: Record<string, FlagSpec> = spec.flags;
   const values: Record<string, string | boolean | string[] | undefined> = {};
@@ -201,15 +211,16 @@ function inputValues<F extends Record<string, FlagSpec>>(
     if (flagSpec === undefined || MANAGED.has(flag)) {
       const known = Object.keys(flags).filter((f) => !MANAGED.has(f))
         .map((f) => f.replaceAll("-", "_"));
-      fail(
+      note(
         `${at}.${key}`,
         `unknown key for type ${entries.type} (known: type, ${known.join(", ")})`,
       );
+      continue;
     }
     try {
       values[flag] = flagValue(flagSpec, value);
     } catch (error) {
-      fail(`${at}.${key}`, (error as Error).message);
+      note(`${at}.${key}`, (error as Error).message);
     }
   }
   // Every flag has a value of its kind: its default's, or one flagValue checked.
@@ -217,9 +228,10 @@ function inputValues<F extends Record<string, FlagSpec>>(
 }
 
 /**
- * Parses and checks a config from its text; throws {@linkcode ConfigError}.
- * Input options are checked here for names and types; their values (an nginx
- * config to read, a duration) when the inputs are built.
+ * Parses and checks a config from its text; throws {@linkcode ConfigError}
+ * naming every mistake found, one line each. Input options are checked here for
+ * names and types; their values (an nginx config to read, a duration) when the
+ * inputs are built.
  *
  * @example
  * ```ts
@@ -236,9 +248,34 @@ export function parseConfig(
   path: string,
   env: (name: string) => string | undefined = (name) => Deno.env.get(name),
 ): AgentConfig {
-  const fail = (key: string, message: string): never => {
-    throw new ConfigError(`${path}: ${key ? `${key}: ` : ""}${message}`);
+  const { config, problems } = parseConfigProblems(text, path, env);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+/**
+ * Parses a config from its text and lists every mistake, one line each, with
+ * the config of what is right (inputs with a mistake left out), so that
+ * `--check` can go on to check those inputs' values too. Only text that is not
+ * TOML stops it at once.
+ *
+ * @example
+ * ```ts
+ * import { parseConfigProblems } from "@eventstorm/agent";
+ * const { problems } = parseConfigProblems("bogus = 1\nto = 5\n", "a.toml");
+ * problems.length; // 2
+ * ```
+ */
+export function parseConfigProblems(
+  text: string,
+  path: string,
+  env: (name: string) => string | undefined = (name) => Deno.env.get(name),
+): { config: AgentConfig; problems: string[] } {
+  const problems: string[] = [];
+  const note = (key: string, message: string): void => {
+    problems.push(`${path}: ${key ? `${key}: ` : ""}${message}`);
   };
+  const config: AgentConfig = { path, to: [], statsIntervalMs: 0, inputs: [] };
   let raw: Record<string, unknown>;
   try {
     raw = parseToml(text) as Record<string, unknown>;
@@ -246,24 +283,27 @@ export function parseConfig(
     const m = error instanceof TomlError
       ? `line ${error.line}, column ${error.column}: ${error.message.split("\n")[0]}`
       : (error as Error).message.split("\n")[0];
-    return fail("", `not valid TOML: ${m}`);
+    note("", `not valid TOML: ${m}`);
+    return { config, problems };
   }
-  const doc = interpolateAll(raw, "", fail, env) as Record<string, unknown>;
+  const doc = interpolateAll(raw, "", note, env) as Record<string, unknown>;
   for (const key of Object.keys(doc)) {
     if (!TOP_KEYS.includes(key)) {
-      fail(key, `unknown key (known: ${TOP_KEYS.join(", ")})`);
+      note(key, `unknown key (known: ${TOP_KEYS.join(", ")})`);
     }
   }
   const to = doc.to === undefined ? [">tcp://127.0.0.1:5555"] : doc.to;
   const toList = typeof to === "string" ? [to] : to;
   if (!Array.isArray(toList) || toList.length === 0 || toList.some((t) => typeof t !== "string")) {
-    return fail("to", `expected an endpoint or an array of them, got ${describe(to)}`);
-  }
-  for (const endpoint of toList as string[]) {
-    try {
-      parseEndpoints(endpoint);
-    } catch (error) {
-      fail("to", (error as Error).message);
+    note("to", `expected an endpoint or an array of them, got ${describe(to)}`);
+  } else {
+    config.to = toList as string[];
+    for (const endpoint of config.to) {
+      try {
+        parseEndpoints(endpoint);
+      } catch (error) {
+        note("to", (error as Error).message);
+      }
     }
   }
   const strings = [
@@ -274,71 +314,80 @@ export function parseConfig(
     "curve_server",
     "curve_secret",
   ];
-  for (const key of strings) {
-    if (doc[key] !== undefined && typeof doc[key] !== "string") {
-      fail(key, `expected a string, got ${describe(doc[key])}`);
+  const string = (key: string): string | undefined => {
+    const value = doc[key];
+    if (value === undefined || typeof value === "string") return value;
+    note(key, `expected a string, got ${describe(value)}`);
+    return undefined;
+  };
+  const top = Object.fromEntries(strings.map((key) => [key, string(key)]));
+  try {
+    config.statsIntervalMs = parseStatsInterval(top.stats_interval ?? "60s");
+  } catch (error) {
+    note("stats_interval", (error as Error).message);
+  }
+  try {
+    config.statsTo = statsToFlag({ "stats-to": top.stats_to ?? "none" });
+  } catch (error) {
+    note("stats_to", (error as Error).message);
+  }
+  const badCurve = ["curve_server", "curve_secret"].some((key) =>
+    doc[key] !== undefined && top[key] === undefined
+  );
+  if (!badCurve) {
+    try {
+      config.curve = curveFromFlags({
+        "curve-server": top.curve_server,
+        "curve-secret": top.curve_secret,
+      });
+    } catch (error) {
+      // curveFromFlags names files, never key material.
+      const message = (error as Error).message.replace(/--curve-(server|secret)/g, "curve_$1");
+      note(top.curve_secret === undefined ? "curve_server" : "curve_secret", message);
     }
   }
-  let statsIntervalMs = 0;
-  let statsTo: string | undefined;
-  try {
-    statsIntervalMs = parseStatsInterval((doc.stats_interval as string | undefined) ?? "60s");
-  } catch (error) {
-    fail("stats_interval", (error as Error).message);
-  }
-  try {
-    statsTo = statsToFlag({ "stats-to": (doc.stats_to as string | undefined) ?? "none" });
-  } catch (error) {
-    fail("stats_to", (error as Error).message);
-  }
-  let curve: CurveOptions | undefined;
-  try {
-    curve = curveFromFlags({
-      "curve-server": doc.curve_server as string | undefined,
-      "curve-secret": doc.curve_secret as string | undefined,
-    });
-  } catch (error) {
-    // curveFromFlags names files, never key material.
-    const message = (error as Error).message.replace(/--curve-(server|secret)/g, "curve_$1");
-    fail(doc.curve_secret === undefined ? "curve_server" : "curve_secret", message);
-  }
+  config.host = top.host;
+  config.stateDir = top.state_dir;
   const inputsTable = doc.inputs ?? {};
   if (typeof inputsTable !== "object" || Array.isArray(inputsTable) || inputsTable === null) {
-    return fail("inputs", `expected tables ([inputs.NAME]), got ${describe(inputsTable)}`);
+    note("inputs", `expected tables ([inputs.NAME]), got ${describe(inputsTable)}`);
+    return { config, problems };
   }
-  const inputs: InputConfig[] = [];
   for (const [name, table] of Object.entries(inputsTable as Record<string, unknown>)) {
     const at = `inputs.${name}`;
-    if (!/^[A-Za-z0-9_-]+$/.test(name)) fail(at, "input names are letters, digits, _ and -");
+    // Counting the problems ${VAR} had in its table.
+    const own = () =>
+      problems.filter((p) => p.startsWith(`${path}: ${at}.`) || p.startsWith(`${path}: ${at}:`))
+        .length;
+    if (!/^[A-Za-z0-9_-]+$/.test(name)) note(at, "input names are letters, digits, _ and -");
     if (typeof table !== "object" || table === null || Array.isArray(table)) {
-      return fail(at, `expected a table, got ${describe(table)}`);
+      note(at, `expected a table, got ${describe(table)}`);
+      continue;
     }
     const entries = table as Record<string, unknown>;
     const type = entries.type;
     if (typeof type !== "string" || !Object.hasOwn(INPUT_TYPES, type)) {
-      return fail(
+      note(
         `${at}.type`,
         `${type === undefined ? "missing" : `unknown type '${String(type)}'`} (one of: ${
           Object.keys(INPUT_TYPES).join(", ")
         })`,
       );
+      continue;
     }
     // Stated, not inferred: from a union of specs TypeScript's pick of the type
     // parameter depends on the order it meets them (`deno publish` saw another).
     const spec: CommandSpec<Record<string, FlagSpec>> = INPUT_TYPES[type as InputType].spec;
-    const values = inputValues<Record<string, FlagSpec>>(spec, entries, at, fail);
-    inputs.push({ name, type: type as InputType, values, fingerprint: JSON.stringify(entries) });
+    const values = inputValues<Record<string, FlagSpec>>(spec, entries, at, note);
+    if (own() > 0) continue;
+    config.inputs.push({
+      name,
+      type: type as InputType,
+      values,
+      fingerprint: JSON.stringify(entries),
+    });
   }
-  return {
-    path,
-    to: toList as string[],
-    curve,
-    host: doc.host as string | undefined,
-    stateDir: doc.state_dir as string | undefined,
-    statsIntervalMs,
-    statsTo,
-    inputs,
-  };
+  return { config, problems };
 }
 
 /**
@@ -351,6 +400,26 @@ export function parseConfig(
  * ```
  */
 export async function loadConfig(path: string): Promise<AgentConfig> {
+  const { config, problems } = await loadConfigProblems(path);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+/**
+ * Reads the config file and lists every mistake (see
+ * {@linkcode parseConfigProblems}); a file it cannot read throws
+ * {@linkcode ConfigError}.
+ *
+ * @example
+ * ```ts ignore
+ * import { loadConfigProblems } from "@eventstorm/agent";
+ * const { problems } = await loadConfigProblems("/etc/eventstorm/agent.toml");
+ * for (const line of problems) console.error(line);
+ * ```
+ */
+export async function loadConfigProblems(
+  path: string,
+): Promise<{ config: AgentConfig; problems: string[] }> {
   let text: string;
   try {
     text = await Deno.readTextFile(path);
@@ -362,5 +431,5 @@ export async function loadConfig(path: string): Promise<AgentConfig> {
       : (error as Error).message;
     throw new ConfigError(`${path}: cannot read: ${reason}`);
   }
-  return parseConfig(text, path);
+  return parseConfigProblems(text, path);
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ConfigError, interpolate, parseConfig } from "./config.ts";
+import { ConfigError, interpolate, parseConfig, parseConfigProblems } from "./config.ts";
 import { checkConfig } from "./agent.ts";
 import { writeKeyPair } from "@eventstorm/core";
 
@@ -177,4 +177,77 @@ Deno.test("stats_interval and stats_to: any zero is a final line only, none publ
   assert.equal(read("").statsTo, undefined);
   assert.equal(read('stats_to = "none"').statsTo, undefined);
   assert.equal(read('stats_to = ">tcp://127.0.0.1:5555"').statsTo, ">tcp://127.0.0.1:5555");
+});
+
+Deno.test("every mistake of a config is listed, each on its own line", async () => {
+  const text = `bogus = 1
+to = 5
+stats_interval = "soon"
+host = 3
+[inputs.a]
+type = "sshd"
+filez = "/a"
+from_start = "yes"
+[inputs.b]
+type = "apache"
+[inputs.c]
+type = "postfix"
+file = "\${NOPE}"
+[inputs.d]
+type = "sshd"
+[inputs.e]
+type = "postfix"
+file = "/a"
+timeout = "soon"
+`;
+  const { config, problems } = parseConfigProblems(text, "a.toml", env);
+  assert.deepEqual(problems.map((line) => line.split(":").slice(0, 2).join(":")), [
+    "a.toml: inputs.c.file",
+    "a.toml: bogus",
+    "a.toml: to",
+    "a.toml: host",
+    "a.toml: stats_interval",
+    "a.toml: inputs.a.filez",
+    "a.toml: inputs.a.from_start",
+    "a.toml: inputs.b.type",
+  ]);
+  assert.ok(problems.every((line) => !line.includes("\n")), problems.join("\n"));
+  assert.throws(() => parseConfig(text, "a.toml", env), (error: ConfigError) => {
+    assert.deepEqual(error.problems, problems);
+    return true;
+  });
+  // The inputs without a mistake so far go on to have their values checked, all of them.
+  assert.deepEqual(config.inputs.map((input) => input.name), ["d", "e"]);
+  await assert.rejects(checkConfig(config), (error: ConfigError) => {
+    assert.equal(error.problems.length, 2, error.message);
+    assert.match(error.problems[0], /^a\.toml: inputs\.d: file: required/);
+    assert.match(error.problems[1], /^a\.toml: inputs\.e: .*timeout/);
+    return true;
+  });
+});
+
+Deno.test("a probe finds what would fail at run time: a socket's missing directory, no journalctl", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const config = parseConfig(
+      `[inputs.s]\ntype = "syslog"\nlisten = ["unix://${dir}/none/log", "unix://${dir}/log"]\n` +
+        `[inputs.j]\ntype = "journald"\njournalctl = "${dir}/journalctl"\n` +
+        `[inputs.k]\ntype = "journald"\njournalctl = "no-such-journalctl-here"\n`,
+      "a.toml",
+      env,
+    );
+    const withState = { ...config, stateDir: dir };
+    // Without probing (what a running agent does: it retries instead), all is well.
+    await checkConfig(withState);
+    await assert.rejects(checkConfig(withState, undefined, { probe: true }), (e: ConfigError) => {
+      assert.deepEqual(e.problems, [
+        `a.toml: inputs.s: listen: unix://${dir}/none/log: directory ${dir}/none does not exist`,
+        `a.toml: inputs.j: journalctl: ${dir}/journalctl is not an executable file`,
+        "a.toml: inputs.k: journalctl: no-such-journalctl-here is not found in PATH",
+      ]);
+      return true;
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -129,6 +129,43 @@ export interface InputKind<F extends Record<string, FlagSpec> = Record<string, F
   spec: CommandSpec<F>;
   /** Checks the values and builds the input; throws `UsageError` for bad values. */
   prepare(values: FlagValues<F>, context: InputContext): Promise<PreparedInput>;
+  /**
+   * What `--check` can see cheaply that would make the input fail when it runs
+   * (a running agent retries it, as the problem may go away): one line each.
+   */
+  probe?(values: FlagValues<F>, context: InputContext): Promise<string[]>;
+}
+
+/** Why `path` is not a directory, or undefined when it is one. */
+async function notADirectory(path: string): Promise<string | undefined> {
+  try {
+    const info = await Deno.stat(path);
+    return info.isDirectory ? undefined : `${path} is not a directory`;
+  } catch (error) {
+    return error instanceof Deno.errors.NotFound
+      ? `directory ${path} does not exist`
+      : `cannot look at directory ${path}: ${(error as Error).message}`;
+  }
+}
+
+/** Why `program` cannot be run (a path, or a name looked up in PATH), or undefined. */
+async function notAProgram(program: string): Promise<string | undefined> {
+  const candidates = program.includes("/")
+    ? [program]
+    : (Deno.env.get("PATH") ?? "").split(":").filter((dir) => dir !== "").map((dir) =>
+      `${dir}/${program}`
+    );
+  for (const candidate of candidates) {
+    try {
+      const info = await Deno.stat(candidate);
+      if (info.isFile && ((info.mode ?? 0o111) & 0o111) !== 0) return undefined;
+    } catch {
+      // Not this one.
+    }
+  }
+  return program.includes("/")
+    ? `${program} is not an executable file`
+    : `${program} is not found in PATH`;
 }
 
 function emitterFor(context: InputContext, host = context.host) {
@@ -262,6 +299,16 @@ export const INPUT_TYPES: {
           formatSyslogLine(`${context.name} (syslog)`, current, previous, elapsed),
       };
     },
+    async probe(values) {
+      const problems: string[] = [];
+      for (const address of values.listen.map(parseListenAddress)) {
+        if (address.path === "") continue;
+        const dir = address.path.slice(0, address.path.lastIndexOf("/")) || "/";
+        const problem = await notADirectory(dir);
+        if (problem) problems.push(`listen: ${address.text}: ${problem}`);
+      }
+      return problems;
+    },
   },
   journald: {
     spec: journaldCommand,
@@ -298,6 +345,10 @@ export const INPUT_TYPES: {
         format: (current, previous, elapsed) =>
           formatJournaldLine(`${context.name} (journald)`, current, previous, elapsed),
       };
+    },
+    async probe(values) {
+      const problem = await notAProgram(values.journalctl);
+      return problem ? [`journalctl: ${problem}`] : [];
     },
   },
   metrics: {

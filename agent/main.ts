@@ -22,7 +22,7 @@ import {
   UsageError,
 } from "@eventstorm/core/cli";
 import { Agent, checkConfig } from "./agent.ts";
-import { ConfigError, loadConfig } from "./config.ts";
+import { ConfigError, loadConfig, loadConfigProblems } from "./config.ts";
 
 /** The agent's command line. */
 export const command: Command<{ config: StringFlagSpec; check: BooleanFlagSpec }> = {
@@ -63,21 +63,48 @@ async function agentMain(args: string[]): Promise<number> {
   }
   const path = parsed.values.config;
   if (path === undefined) throw new UsageError("eventstorm agent: --config FILE is required");
-  const asUsage = (error: unknown) => {
-    throw error instanceof ConfigError ? new UsageError(error.message) : error;
+  // Every mistake on a line of its own, then exit 2.
+  const report = (problems: string[]) => {
+    for (const problem of problems) console.error(`error: ${problem}`);
+    return 2;
   };
-  const config = await loadConfig(path).catch(asUsage);
+  const configProblems = (error: unknown) => {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  };
   if (parsed.values.check) {
-    await checkConfig(config).catch(asUsage);
+    let loaded;
+    try {
+      loaded = await loadConfigProblems(path);
+    } catch (error) {
+      return report(configProblems(error));
+    }
+    const { config, problems } = loaded;
+    // The inputs without a mistake so far are built and probed too.
+    await checkConfig(config, undefined, { probe: true })
+      .catch((error) => problems.push(...configProblems(error)));
+    if (problems.length > 0) return report(problems);
     console.log(
       `${path}: ok, ${config.inputs.length} input(s): ` +
         config.inputs.map((i) => `${i.name} (${i.type})`).join(", "),
     );
     return 0;
   }
+  let config;
+  try {
+    config = await loadConfig(path);
+  } catch (error) {
+    return report(configProblems(error));
+  }
   const stats = await openStatsPublisher(config.statsTo, config.curve);
   const agent = new Agent({ statsIntervalMs: config.statsIntervalMs, publish: stats?.publish });
-  await agent.apply(config).catch(asUsage);
+  try {
+    await agent.apply(config);
+  } catch (error) {
+    await agent.stop();
+    await stats?.close();
+    return report(configProblems(error));
+  }
   if (config.inputs.length === 0) console.error(`agent: ${path} has no inputs; waiting for SIGHUP`);
   // The stats publisher and its timer are made once: a reload says so rather than ignore a change.
   const statsSettings = JSON.stringify([config.statsIntervalMs, config.statsTo]);
@@ -94,8 +121,12 @@ async function agentMain(args: string[]): Promise<number> {
           (statsChanged ? "; stats_interval and stats_to apply at the next start" : ""),
       );
     } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
-      console.error(`agent: reload failed, the running config stays: ${reason}`);
+      const reasons = error instanceof ConfigError
+        ? error.problems
+        : [error instanceof Error ? error.message : String(error)];
+      for (const reason of reasons) {
+        console.error(`agent: reload failed, the running config stays: ${reason}`);
+      }
     }
   };
   const onHup = () => void reload();

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Collector, type Event } from "@eventstorm/core";
-import { CLI, portOf, stderrChild, waitFor } from "./helpers.ts";
+import { CLI, cli, portOf, stderrChild, waitFor } from "./helpers.ts";
 
 function sshLine(i: number): string {
   return `2026-12-03T06:00:${String(i % 60).padStart(2, "0")}.000000+00:00 bastion sshd[${
@@ -196,6 +196,91 @@ Deno.test({
       await agent.stop("SIGKILL");
       await collector.close();
       await receiving;
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "agent --check: every mistake on a line of its own, what would fail at run time too, exit 2",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "agent_check_" });
+    try {
+      const config = join(dir, "agent.toml");
+      await Deno.writeTextFile(
+        config,
+        `bogus = 1\nstate_dir = "${dir}"\n` +
+          `[inputs.a]\ntype = "sshd"\nfilez = "/a"\n` +
+          `[inputs.s]\ntype = "syslog"\nlisten = ["unix://${dir}/sockdir/log"]\n` +
+          `[inputs.j]\ntype = "journald"\njournalctl = "/nonexistent"\n`,
+      );
+      const out = await cli(["agent", "--config", config, "--check"]).output();
+      const lines = new TextDecoder().decode(out.stderr).trim().split("\n");
+      assert.equal(out.code, 2, lines.join("\n"));
+      assert.deepEqual(lines.map((line) => line.replace(/^(error: [^:]*: [^:]*):.*/, "$1")), [
+        `error: ${config}: bogus`,
+        `error: ${config}: inputs.a.filez`,
+        `error: ${config}: inputs.s`,
+        `error: ${config}: inputs.j`,
+      ]);
+      assert.match(
+        lines[2],
+        /listen: unix:\/\/.*\/sockdir\/log: directory .*sockdir does not exist/,
+      );
+      assert.match(lines[3], /journalctl: \/nonexistent is not an executable file/);
+    } finally {
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
+});
+
+Deno.test({
+  name: "agent: an input that fails is retried with backoff, a reload restarts it, stats show it",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "agent_retry_" });
+    const config = join(dir, "agent.toml");
+    await Deno.writeTextFile(
+      config,
+      `to = ">tcp://127.0.0.1:1"\nstate_dir = "${dir}"\nstats_interval = "1s"\n` +
+        `[inputs.a]\ntype = "syslog"\nlisten = ["unix://${dir}/a/log"]\n` +
+        `[inputs.c]\ntype = "syslog"\nlisten = ["unix://${dir}/c/log"]\n`,
+    );
+    const agent = stderrChild(CLI, ["agent", "--config", config]);
+    const wait = (what: string, ok: () => boolean | Promise<boolean>) =>
+      waitFor(ok, what, 20_000).catch((error) => {
+        throw new Error(`${error.message}\n${agent.stderr()}`);
+      });
+    const exists = (path: string) => Deno.stat(path).then(() => true, () => false);
+    try {
+      await wait("both failures", () => /input a failed: .*retrying in 1s/.test(agent.stderr()));
+      await wait("c's failure", () => /input c failed: .*retrying in 1s/.test(agent.stderr()));
+      await wait(
+        "a stats line saying so",
+        () => /source a \(syslog\): .*failures \d+; FAILING, retrying: /.test(agent.stderr()),
+      );
+      // Retried, and the same error is not logged again.
+      await wait("a retry", () => /source a \(syslog\): .*failures [2-9]/.test(agent.stderr()));
+      assert.equal(agent.stderr().match(/input a failed/g)?.length, 1, agent.stderr());
+
+      // c's directory appears: the backoff brings c up by itself.
+      await Deno.mkdir(join(dir, "c"));
+      await wait("c's socket", () => exists(join(dir, "c", "log")));
+      // a's appears: a reload restarts a at once, and leaves c running.
+      await Deno.mkdir(join(dir, "a"));
+      agent.child.kill("SIGHUP");
+      await wait(
+        "the reload",
+        () => agent.stderr().includes("started [a], stopped [a], unchanged [c]"),
+      );
+      await wait("a's socket", () => exists(join(dir, "a", "log")));
+      assert.equal((await agent.stop()).code, 0, agent.stderr());
+    } finally {
+      await agent.stop("SIGKILL");
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     }
   },
