@@ -16,7 +16,7 @@
 
     RETURN CODES. No function aborts, exits, prints or blocks longer than the
     timeout it is given. Functions returning int return ES_OK (0) or a negative
-    ES_E* code; the matching one-line message (never containing a secret key)
+    ES_E* code (ES_EINVAL for a NULL object or out-parameter); the matching one-line message (never containing a secret key)
     is in es_emitter_error () / es_collector_error (), or in es_last_error ()
     for constructors that returned NULL.
 
@@ -331,8 +331,8 @@ typedef struct {
 } es_collector_stats_t;
 
 /*  Opens a collector: a SUB socket on ENDPOINTS (CZMQ style, as above)
-    subscribed to each of the N_PREFIXES topic prefixes (NULL/0: everything).
-    CURVE client options as for the emitter.
+    subscribed to each of the N_PREFIXES topic prefixes (NULL/0: everything;
+    a NULL entry makes it fail). CURVE client options as for the emitter.
 
     Its accounting is core/sequence.ts's (docs/protocol.md 5): a stream is
     joined at its first message with events (an announcement of a stream
@@ -398,7 +398,8 @@ int es_message_next (const es_message_t *message, size_t *offset, bson_t *docume
 /*  1 when DOCUMENT is an event a receiver delivers on TOPIC: `type` equals
     it, `time` is a BSON date, `host` a string, and (step 6 of "Validation")
     it nests no deeper than 100 levels and holds no date more than 8.64e15 ms
-    from the epoch. 0 means: count it as rejected.                           */
+    from the epoch. 0 means: count it as rejected (0 also for a NULL
+    DOCUMENT, or a NULL TOPIC with a size).                                  */
 int es_envelope_valid (const bson_t *document, const uint8_t *topic, size_t topic_size);
 
 #ifdef __cplusplus

@@ -45,6 +45,8 @@ int es_type_valid (const char *type, size_t length)
 void es_header_encode (uint8_t header[ES_HEADER_SIZE], uint32_t count, uint64_t source,
                        uint64_t first)
 {
+    if (!header)
+        return;
     header[0] = ES_MAGIC;
     header[1] = ES_PROTOCOL_VERSION;
     header[2] = header[3] = 0;
@@ -293,9 +295,14 @@ static bool s_document_ok (const uint8_t *doc, size_t size)
 es_drop_reason_t es_message_decode (const uint8_t *const *frames, const size_t *sizes,
                                     size_t n_frames, es_message_t *message)
 {
-    memset (message, 0, sizeof *message);
-    if (n_frames != 2 && n_frames != 3)
+    if (!message)
         return ES_DROP_FRAMES;
+    memset (message, 0, sizeof *message);
+    if ((n_frames != 2 && n_frames != 3) || !frames || !sizes)
+        return ES_DROP_FRAMES;
+    for (size_t i = 0; i < n_frames; i++)
+        if (!frames[i] && sizes[i])
+            return ES_DROP_FRAMES;
     if (!es_type_valid ((const char *) frames[0], sizes[0]))
         return ES_DROP_TOPIC;
     message->topic = frames[0];
@@ -356,7 +363,7 @@ es_drop_reason_t es_message_decode (const uint8_t *const *frames, const size_t *
 
 int es_message_next (const es_message_t *message, size_t *offset, bson_t *document)
 {
-    if (*offset + 4 > message->body_size)
+    if (!message || !offset || !document || *offset + 4 > message->body_size)
         return 0;
     size_t length = es_le32 (message->body + *offset);
     if (!bson_init_static (document, message->body + *offset, length))
@@ -367,6 +374,9 @@ int es_message_next (const es_message_t *message, size_t *offset, bson_t *docume
 
 int es_envelope_valid (const bson_t *document, const uint8_t *topic, size_t topic_size)
 {
+    /* 0, not ES_EINVAL, for NULL: callers test it as a truth value. */
+    if (!document || (!topic && topic_size))
+        return 0;
     if (s_shape (bson_get_data (document), document->len, NULL) != SHAPE_OK)
         return 0;
     bson_iter_t iter;

@@ -230,6 +230,12 @@ es_collector_t *es_collector_new (const char *endpoints, const char *const *pref
     int64_t max = options->max_message_bytes ? (int64_t) options->max_message_bytes
                                               : ES_DEFAULT_MAX_MESSAGE_BYTES;
     zmq_setsockopt (self->link.socket, ZMQ_MAXMSGSIZE, &max, sizeof max);
+    for (size_t i = 0; prefixes && i < n_prefixes; i++)
+        if (!prefixes[i]) {
+            es_fail ("topic prefix %zu is NULL", i);
+            es_collector_destroy (&self);
+            return NULL;
+        }
     if (!prefixes || n_prefixes == 0)
         zmq_setsockopt (self->link.socket, ZMQ_SUBSCRIBE, "", 0);
     for (size_t i = 0; prefixes && i < n_prefixes; i++)
@@ -424,6 +430,10 @@ int es_collector_recv (es_collector_t *self, es_event_t *event, int timeout_ms)
         es_format_error (self->error, "collector used in a child process after fork()");
         return ES_EFORKED;
     }
+    if (!event) {
+        es_format_error (self->error, "no event structure given");
+        return ES_EINVAL;
+    }
     int64_t deadline = es_monotonic_ms () + timeout_ms;
     while (true) {
         if (s_next_event (self, event))
@@ -470,6 +480,10 @@ int es_collector_stats (es_collector_t *self, es_collector_stats_t *stats)
         return ES_EINVAL;
     if (self->generation != es_fork_generation ())
         return ES_EFORKED;
+    if (!stats) {
+        es_format_error (self->error, "no stats structure given");
+        return ES_EINVAL;
+    }
     *stats = self->stats;
     stats->streams = self->n_streams;
     return ES_OK;

@@ -911,6 +911,10 @@ int es_emitter_stats (es_emitter_t *self, es_emitter_stats_t *stats)
     int rc = s_check (self);
     if (rc != ES_OK)
         return rc;
+    if (!stats) {
+        es_format_error (self->error, "no stats structure given");
+        return ES_EINVAL;
+    }
     *stats = self->stats;
     stats->subscriptions = self->n_subscriptions;
     return ES_OK;
@@ -921,8 +925,9 @@ int es_emitter_topic_stats (es_emitter_t *self, size_t i, es_topic_stats_t *stat
     int rc = s_check (self);
     if (rc != ES_OK)
         return rc;
-    if (i >= self->n_topics) {
-        es_format_error (self->error, "no topic number %zu", i);
+    if (i >= self->n_topics || !stats) {
+        es_format_error (self->error, stats ? "no topic number %zu" : "no stats structure given",
+                         i);
         return ES_EINVAL;
     }
     *stats = self->topics[i]->stats;

@@ -580,6 +580,40 @@ static void s_signal_ends_the_wait (void *context)
     CHECK (sigaction (SIGALRM, &before, NULL) == 0);
 }
 
+/*  NULL where a structure is expected: ES_EINVAL or a refusal, no crash. */
+static void s_null_arguments (void *context)
+{
+    es_options_t options = {.zmq_context = context, .close_timeout_ms = ES_NO_WAIT};
+    const char *prefixes[] = {"app.", NULL};
+    CHECK (es_collector_new ("@inproc://nulls", prefixes, 2, &options) == NULL);
+    CHECK (strstr (es_last_error (), "topic prefix 1 is NULL"));
+    es_collector_t *collector = es_collector_new ("@inproc://nulls", prefixes, 1, &options);
+    CHECK (collector);
+    CHECK_EQ (es_collector_stats (collector, NULL), ES_EINVAL);
+    CHECK_EQ (es_collector_recv (collector, NULL, 0), ES_EINVAL);
+    CHECK_EQ (es_collector_recv (collector, NULL, -1), ES_EINVAL);     /* at once */
+    es_collector_destroy (&collector);
+    es_emitter_t *emitter = es_emitter_new ("@inproc://nulls-emitter", &options);
+    CHECK (emitter);
+    CHECK_EQ (es_emitter_stats (emitter, NULL), ES_EINVAL);
+    CHECK_EQ (es_emit (emitter, "app.x", NULL), ES_OK);
+    CHECK_EQ (es_emitter_topic_stats (emitter, 0, NULL), ES_EINVAL);
+    es_emitter_stats_t stats;
+    CHECK_EQ (es_emitter_stats (emitter, &stats), ES_OK);
+    es_emitter_destroy (&emitter);
+    CHECK (es_emitter_new (NULL, &options) == NULL);
+    CHECK_EQ (es_envelope_valid (NULL, (const uint8_t *) "app.x", 5), 0);
+    bson_t *doc = BCON_NEW ("type", "app.x", "time", BCON_DATE_TIME (1), "host", "h");
+    CHECK_EQ (es_envelope_valid (doc, NULL, 5), 0);
+    CHECK_EQ (es_envelope_valid (doc, (const uint8_t *) "app.x", 5), 1);
+    bson_destroy (doc);
+    es_message_t message;
+    CHECK_EQ (es_message_decode (NULL, NULL, 3, &message), ES_DROP_FRAMES);
+    CHECK_EQ (es_message_decode (NULL, NULL, 3, NULL), ES_DROP_FRAMES);
+    size_t offset = 0;
+    CHECK_EQ (es_message_next (NULL, &offset, NULL), 0);
+}
+
 int main (void)
 {
     void *context = zmq_ctx_new ();
@@ -594,6 +628,7 @@ int main (void)
     s_messages_stay_within_16_mib (context);
     s_ipv6 (context);
     s_signal_ends_the_wait (context);
+    s_null_arguments (context);
     zmq_ctx_term (context);
     printf ("collector: ok\n");
     return 0;
