@@ -30,7 +30,8 @@ export interface EmitterOptions extends Omit<EmitterLinkOptions, "endpoints"> {
    * A connection to share with other emitters (see {@linkcode EmitterLink}),
    * instead of one of its own: the link's options then apply, not this emitter's
    * `endpoints`, `sendHwm`, `maxPendingBytes`, `onWaiting`, `curve` and
-   * `onHandshakeFailure`. Closing the emitter leaves the link open.
+   * `onHandshakeFailure`. Closing the emitter leaves the link open, and first
+   * makes sure its last messages left the process (see `close`).
    */
   link?: EmitterLink;
   /** Stream id; give the one from a checkpoint to resume numbering. Random by default. */
