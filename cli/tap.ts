@@ -9,11 +9,13 @@ import {
   type Command,
   commandCurve,
   CURVE_CLIENT_FLAGS,
+  endpointsFlag,
   type FlagSpec,
   formatBytes,
   formatCount,
   FROM_FLAG,
   helpText,
+  MIN_STATS_INTERVAL_MS,
   parseDuration,
   parseFlags,
   rate,
@@ -35,7 +37,7 @@ const TAP_FLAGS = {
     type: "string",
     value: "DURATION",
     default: "1s",
-    help: "how often --stats prints",
+    help: "how often --stats prints (100ms to 24d)",
   },
   limit: { type: "string", value: "N", help: "exit after printing N events" },
 } as const satisfies Record<string, FlagSpec>;
@@ -77,13 +79,21 @@ async function tapMain(args: string[]): Promise<number> {
     console.log(helpText(command));
     return 0;
   }
+  // The bounds of --stats-interval: shorter is a busy loop, longer than 24d
+  // overflows the timer (parseDuration refuses that).
   const intervalMs = parseDuration(parsed.values.interval, "interval");
+  if (intervalMs < MIN_STATS_INTERVAL_MS) {
+    throw new UsageError(
+      `--interval must be ${MIN_STATS_INTERVAL_MS}ms or more, got '${parsed.values.interval}'`,
+    );
+  }
   const limitText = parsed.values.limit;
   const limit = limitText === undefined ? Infinity : Number(limitText);
   if (!(limit > 0) || (!Number.isInteger(limit) && limit !== Infinity)) {
     throw new UsageError(`--limit must be a positive whole number, got '${limitText}'`);
   }
-  const from = parsed.values.from;
+  // A tap reads another process's router: inproc:// would wait for ever.
+  const from = endpointsFlag(parsed.values, "from", { crossProcess: true });
   const collector = await Collector.open({
     endpoints: from,
     topics: topicPrefixesFlag(parsed.values, "topic"),

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { formatEndpoint, parseEndpoints, unresolvableHosts } from "./endpoint.ts";
+import { endpointsFlag, formatEndpoint, parseEndpoints, unresolvableHosts } from "./endpoint.ts";
 import { UsageError } from "./flags.ts";
 
 Deno.test("endpoint: @ binds, > and bare connect", () => {
@@ -75,4 +75,16 @@ Deno.test("endpoint: only connecting host names are looked up; .invalid never re
     ]),
     [{ host: "no-such-host.invalid", reason: "ENOTFOUND" }],
   );
+});
+
+Deno.test("endpoint: a cross-process flag refuses inproc://, which reaches only this process", () => {
+  const values = { from: [">tcp://127.0.0.1:5556", "ipc:///tmp/es.sock"] };
+  assert.deepEqual(endpointsFlag(values, "from", { crossProcess: true }), values.from);
+  assert.deepEqual(endpointsFlag({ from: [">inproc://x"] }, "from"), [">inproc://x"]);
+  for (const text of [">inproc://x", "tcp://h:1,inproc://x"]) {
+    assert.throws(
+      () => endpointsFlag({ from: [text] }, "from", { crossProcess: true }),
+      new RegExp(`^UsageError: --from ${text}: inproc:// reaches only this process`),
+    );
+  }
 });

@@ -173,13 +173,18 @@ export const STATS_INTERVAL_FLAG: StringFlagSpec & { default: string } = {
   help: "print a stats line (and publish eventstorm.stats) this often; 0: only at the end",
 };
 
-/** Below this a stats line would be noise, and its timer a load of its own. */
-const MIN_STATS_INTERVAL_MS = 100;
+/**
+ * Below this a stats line would be noise, and its timer a load of its own: the
+ * least interval of `--stats-interval` and of `tap --interval`.
+ */
+export const MIN_STATS_INTERVAL_MS = 100;
 
 /**
  * Reads a stats interval in ms by the one rule of {@linkcode STATS_INTERVAL_FLAG}:
  * any zero (`0`, `0s`) is 0, a line at the end only; otherwise a duration of at
- * least 100ms. Errors name `--flag` when given (a config file names its key itself).
+ * least 100ms and at most 24d, the longest a timer waits (see
+ * {@linkcode parseDuration}). Errors name `--flag` when given (a config file
+ * names its key itself).
  *
  * @example
  * ```ts

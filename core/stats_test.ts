@@ -148,6 +148,14 @@ Deno.test("stats: one rule for --stats-interval: any zero is 0, else 100ms or mo
   );
   assert.throws(() => parseStatsInterval("soon"), UsageError);
   assert.throws(() => parseStatsInterval("1ms", "stats_interval"), /--stats_interval/);
+  // Longer than a timer can wait would fire every millisecond instead (audit finding 3).
+  assert.equal(parseStatsInterval("24d"), 24 * 86_400_000);
+  for (const big of ["30d", "25d", "4w", "999999999999d"]) {
+    assert.throws(
+      () => parseStatsInterval(big, "stats-interval"),
+      new RegExp(`^UsageError: --stats-interval must be at most 24d, got '${big}'$`),
+    );
+  }
 });
 
 Deno.test("stats: formatStatsLine shows the rate, every always counter, the others when not 0", () => {

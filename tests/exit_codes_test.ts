@@ -73,3 +73,61 @@ Deno.test(
     }
   },
 );
+
+/**
+ * Runs each `[args, message]` (two at a time: two cores) and checks one `error:`
+ * line and exit 2; a command still running after 15 s (it took the value) is killed.
+ */
+async function refusedWithOneLine(cases: [string[], RegExp][]): Promise<void> {
+  const pending = [...cases];
+  const run = async () => {
+    for (let next = pending.shift(); next; next = pending.shift()) {
+      const [args, message] = next;
+      const child = cli(args);
+      const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
+      const result = await finish(child).finally(() => clearTimeout(timer));
+      const lines = result.stderr.trim().split("\n");
+      assert.equal(result.code, 2, `${args.join(" ")}: ${result.stderr.slice(0, 500)}`);
+      assert.equal(lines.length, 1, `${args.join(" ")}: one line\n${result.stderr}`);
+      assert.match(lines[0], /^error: /);
+      assert.match(lines[0], message, args.join(" "));
+    }
+  };
+  await Promise.all([run(), run()]);
+}
+
+// Audit findings 3 and 4: a timer given more than 2^31 - 1 ms fires every
+// millisecond, and an interval under 100ms is as busy; both ran at 100% CPU.
+Deno.test("intervals a timer cannot wait, or that would busy-loop, exit 2", opts, async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const agentConfig = `${dir}/agent.toml`;
+    Deno.writeTextFileSync(agentConfig, '[inputs.host]\ntype = "metrics"\ninterval = "30d"\n');
+    await refusedWithOneLine([
+      [
+        [
+          "router",
+          "--stats-interval",
+          "30d",
+          "--sources",
+          "@tcp://127.0.0.1:*",
+          "--sinks",
+          "@tcp://127.0.0.1:*",
+        ],
+        /--stats-interval must be at most 24d/,
+      ],
+      [["source", "metrics", "--interval", "30d", "--print"], /--interval must be at most 24d/],
+      [
+        ["source", "nginx", "--file", `${dir}/x.log`, "--print", "--poll-interval", "30d"],
+        /--poll-interval must be at most 24d/,
+      ],
+      [["tap", "--stats", "--interval", "30d"], /--interval must be at most 24d/],
+      [["tap", "--stats", "--interval", "0s"], /--interval must be 100ms or more, got '0s'/],
+      [["tap", "--stats", "--interval", "5ms"], /--interval must be 100ms or more/],
+      [["agent", "--config", agentConfig, "--check"], /inputs\.host: interval/],
+      [["demo", "--rotate", "30d"], /--rotate must be at most 24d, got '30d'/],
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

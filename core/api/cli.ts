@@ -47,7 +47,13 @@ export {
   topicPrefixesFlag,
   UsageError,
 } from "../flags.ts";
-export { formatDuration, parseDuration } from "../duration.ts";
+export {
+  type DurationOptions,
+  formatDuration,
+  MAX_SPAN_MS,
+  MAX_TIMER_MS,
+  parseDuration,
+} from "../duration.ts";
 export {
   type Endpoint,
   endpointsFlag,
@@ -61,6 +67,7 @@ export {
   formatBytes,
   formatCount,
   formatStatsLine,
+  MIN_STATS_INTERVAL_MS,
   parseStatsInterval,
   rate,
   STATS_INTERVAL_FLAG,

@@ -205,7 +205,7 @@ export function cassandraConfigFromFlags(
   const ttl = values.ttl;
   let ttlSeconds: number | undefined;
   if (ttl !== undefined) {
-    ttlSeconds = Math.round(parseDuration(ttl, "ttl") / 1000);
+    ttlSeconds = Math.round(parseDuration(ttl, "ttl", { span: true }) / 1000);
     if (ttlSeconds < 1 || ttlSeconds > MAX_TTL_SECONDS) {
       throw new UsageError(`--ttl must be from 1s to 20 years (7300d), got '${ttl}'`);
     }

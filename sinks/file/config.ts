@@ -62,7 +62,7 @@ export function fileBackendOptions(values: FlagValues<typeof FILE_SINK_FLAGS>): 
   }
   const maxBytes = parseByteSize(values["max-bytes"], "max-bytes");
   if (maxBytes < 1) throw new UsageError("--max-bytes must be at least 1 byte");
-  const maxAgeMs = parseDuration(values["max-age"], "max-age");
+  const maxAgeMs = parseDuration(values["max-age"], "max-age", { span: true });
   if (maxAgeMs < 1000) throw new UsageError("--max-age must be at least 1s");
   return {
     dir: dir.replace(/(.)\/+$/, "$1"),

@@ -43,7 +43,7 @@ export interface StoreConfig {
  */
 export function storeConfigFromFlags(values: FlagValues<typeof STORE_FLAGS>): StoreConfig {
   const retain = values.retain;
-  const retainMs = retain ? parseDuration(retain, "retain") : undefined;
+  const retainMs = retain ? parseDuration(retain, "retain", { span: true }) : undefined;
   if (retainMs !== undefined && retainMs <= 0) {
     throw new UsageError(`--retain must be longer than 0, got '${retain}'`);
   }

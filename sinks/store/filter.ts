@@ -111,7 +111,7 @@ export function parseTimeBound(text: string, options: { now?: Date; flag?: strin
   const trimmed = text.trim();
   if (trimmed === "now") return new Date(now.getTime());
   if (/^\d+(\.\d+)?\s*(ms|s|m|h|d|w)$/.test(trimmed)) {
-    return new Date(now.getTime() - parseDuration(trimmed, options.flag));
+    return new Date(now.getTime() - parseDuration(trimmed, options.flag, { span: true }));
   }
   if (/^\d{4}-\d{2}-\d{2}/.test(trimmed)) {
     const ms = Date.parse(trimmed);

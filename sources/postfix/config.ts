@@ -48,8 +48,10 @@ export const postfixSource: FileSourceSpec<{
     "  eventstorm source postfix --file /var/log/mail.log\n" +
     "  eventstorm source postfix --file 'mail.log*' --once --print",
   makeParser(values): PostfixTracker {
-    const timeout = parseDuration(values.timeout, "timeout");
-    const deferredTimeout = parseDuration(values["deferred-timeout"], "deferred-timeout");
+    const timeout = parseDuration(values.timeout, "timeout", { span: true });
+    const deferredTimeout = parseDuration(values["deferred-timeout"], "deferred-timeout", {
+      span: true,
+    });
     if (timeout <= 0 || deferredTimeout <= 0) {
       throw new UsageError("--timeout and --deferred-timeout must be longer than 0");
     }
