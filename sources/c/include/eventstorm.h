@@ -55,6 +55,14 @@
 extern "C" {
 #endif
 
+/*  The library's public functions, the only symbols its shared object
+    exports (it is built with hidden visibility).                            */
+#if defined (__GNUC__) && __GNUC__ >= 4
+#   define ES_EXPORT __attribute__ ((visibility ("default")))
+#else
+#   define ES_EXPORT
+#endif
+
 #define ES_VERSION_MAJOR 1
 #define ES_VERSION_MINOR 0
 #define ES_VERSION_PATCH 0
@@ -166,13 +174,13 @@ typedef struct {
 } es_options_t;
 
 /*  Last error of a constructor that returned NULL, for this thread.         */
-const char *es_last_error (void);
+ES_EXPORT const char *es_last_error (void);
 
 /*  The protocol name of a drop reason ("frames", "magic", ...).             */
-const char *es_drop_reason_name (es_drop_reason_t reason);
+ES_EXPORT const char *es_drop_reason_name (es_drop_reason_t reason);
 
 /*  1 when TYPE is a valid event type (dotted lower case, <= 255 bytes).     */
-int es_type_valid (const char *type, size_t length);
+ES_EXPORT int es_type_valid (const char *type, size_t length);
 
 /*  ----------------------------------------------------------------------
     Emitter
@@ -209,15 +217,15 @@ typedef struct {
     only. Returns NULL with es_last_error () on a bad endpoint or option.
     The socket is an XPUB: nothing is sent before a subscriber, and batches
     of a topic no subscription matches are not sent (counted unsubscribed). */
-es_emitter_t *es_emitter_new (const char *endpoints, const es_options_t *options);
+ES_EXPORT es_emitter_t *es_emitter_new (const char *endpoints, const es_options_t *options);
 
 /*  Sends what it holds (waiting up to close_timeout_ms for a subscriber or
     pushback to clear), then each topic's final position announcement; what
     is still held is counted as dropped. Frees everything and sets *self_p
     to NULL. Safe on NULL. es_emitter_close does the same but keeps the
     object so its final stats can be read.                                  */
-void es_emitter_destroy (es_emitter_t **self_p);
-int es_emitter_close (es_emitter_t *self);
+ES_EXPORT void es_emitter_destroy (es_emitter_t **self_p);
+ES_EXPORT int es_emitter_close (es_emitter_t *self);
 
 /*  Emits one event of TYPE. FIELDS (may be NULL) are the event's own flat
     fields; `time` (a BSON date) and `host` (a string) are taken from FIELDS
@@ -232,24 +240,24 @@ int es_emitter_close (es_emitter_t *self);
     is counted as invalid (or oversized) and takes no stream index. Never
     blocks. Returns ES_OK when accepted (even if it is later dropped: see
     the stats), ES_EINVAL, ES_EOVERSIZED, ES_EFORKED, ES_ENOMEM.             */
-int es_emit (es_emitter_t *self, const char *type, const bson_t *fields);
+ES_EXPORT int es_emit (es_emitter_t *self, const char *type, const bson_t *fields);
 
 /*  Same, at TIME_MS (milliseconds since 1970 UTC, negative before) unless
     FIELDS has its own `time`: for a program that already holds the time
     (nginx's cached clock), without putting it into FIELDS, which would cost
     the event a rebuild.                                                     */
-int es_emit_at (es_emitter_t *self, const char *type, int64_t time_ms, const bson_t *fields);
+ES_EXPORT int es_emit_at (es_emitter_t *self, const char *type, int64_t time_ms, const bson_t *fields);
 
 /*  Same, with FIELDS as the text of one JSON object (MongoDB Extended JSON
     accepted: {"time": {"$date": "2026-12-03T10:00:00Z"}}), with nothing but
     white space around it: anything else (an array, a second value) is
     ES_EINVAL. NULL or "" means {}.                                          */
-int es_emit_json (es_emitter_t *self, const char *type, const char *json_object);
+ES_EXPORT int es_emit_json (es_emitter_t *self, const char *type, const char *json_object);
 
 /*  Housekeeping without emitting: reads subscription changes, sends batches
     older than linger_ms, retries held messages, sends idle announcements.
     Never blocks. Returns ES_OK or an error code.                            */
-int es_emitter_tick (es_emitter_t *self);
+ES_EXPORT int es_emitter_tick (es_emitter_t *self);
 
 /*  Milliseconds until es_emitter_tick has work to do; -1: nothing timed (no
     open batch with a linger, no announcement a subscriber wants, nothing
@@ -257,11 +265,11 @@ int es_emitter_tick (es_emitter_t *self);
     polls for this long and ticks never spins. While events are held and
     nobody subscribes it is at most 1000 (a subscription also wakes
     es_emitter_fd); while subscribers push back, at most 10.                 */
-int es_emitter_timeout (es_emitter_t *self);
+ES_EXPORT int es_emitter_timeout (es_emitter_t *self);
 
 /*  The XPUB socket's ZMQ_FD, for an event loop that wants to call tick when
     subscriptions arrive (edge-triggered, like every ZMQ_FD). -1 on error.  */
-int es_emitter_fd (es_emitter_t *self);
+ES_EXPORT int es_emitter_fd (es_emitter_t *self);
 
 /*  Sends every partial batch and waits up to TIMEOUT_MS (0: do not wait,
     -1: forever) until everything held has been handed to libzmq. Returns
@@ -269,30 +277,30 @@ int es_emitter_fd (es_emitter_t *self);
     yet): they stay held, nothing is dropped. With -1, a signal caught
     meanwhile (a handler installed without SA_RESTART) ends the wait with
     ES_EINTR, events still held; a bounded wait goes on to its timeout.      */
-int es_emitter_flush (es_emitter_t *self, int timeout_ms);
+ES_EXPORT int es_emitter_flush (es_emitter_t *self, int timeout_ms);
 
 /*  This emitter's source id (protocol header `source`): random and never 0,
     chosen by es_emitter_new. Each emitter numbers its topics from 0, so
     each gets an id of its own (docs/protocol.md 2.3: an id is never reused
     with a numbering that starts over); a restarted program is a new stream.
     0 for NULL.                                                              */
-uint64_t es_emitter_source_id (es_emitter_t *self);
+ES_EXPORT uint64_t es_emitter_source_id (es_emitter_t *self);
 
 /*  Totals. Returns ES_OK or ES_EFORKED.                                     */
-int es_emitter_stats (es_emitter_t *self, es_emitter_stats_t *stats);
+ES_EXPORT int es_emitter_stats (es_emitter_t *self, es_emitter_stats_t *stats);
 
 /*  Counters of topic number I (0 <= I < stats.topics, in first-use order). */
-int es_emitter_topic_stats (es_emitter_t *self, size_t i, es_topic_stats_t *stats);
+ES_EXPORT int es_emitter_topic_stats (es_emitter_t *self, size_t i, es_topic_stats_t *stats);
 
 /*  The message of the last error of this emitter ("" if none).             */
-const char *es_emitter_error (es_emitter_t *self);
+ES_EXPORT const char *es_emitter_error (es_emitter_t *self);
 
 /*  The endpoint the socket last bound or connected to (libzmq's
     ZMQ_LAST_ENDPOINT), with the port the system chose for a "*" port
     ("@tcp://127.0.0.1:*" gives "tcp://127.0.0.1:41237"): bind to "*" and
     read it here instead of guessing a free port, which another program may
     take first. "" for NULL. Valid until the next call on SELF.              */
-const char *es_emitter_endpoint (es_emitter_t *self);
+ES_EXPORT const char *es_emitter_endpoint (es_emitter_t *self);
 
 /*  ----------------------------------------------------------------------
     Collector
@@ -344,24 +352,24 @@ typedef struct {
     key, else its IP address), and another peer's messages under it are
     refused as malformed (owner) until the owner has been silent for 10
     minutes. A collector that connects to routers does not judge owners.  */
-es_collector_t *es_collector_new (const char *endpoints, const char *const *prefixes,
-                                  size_t n_prefixes, const es_options_t *options);
+ES_EXPORT es_collector_t *es_collector_new (const char *endpoints, const char *const *prefixes,
+                                            size_t n_prefixes, const es_options_t *options);
 
 /*  Frees the collector; sets *self_p to NULL. Safe on NULL.                */
-void es_collector_destroy (es_collector_t **self_p);
+ES_EXPORT void es_collector_destroy (es_collector_t **self_p);
 
 /*  Waits up to TIMEOUT_MS (-1: forever) for the next event. Returns 1 with
     *EVENT filled, 0 on timeout, or a negative ES_E* code: ES_EINTR when a
     signal was caught meanwhile (a handler installed without SA_RESTART), so
     that a daemon can stop on SIGTERM (examples/receive.c). Malformed
     messages, losses and duplicates are counted, never returned.             */
-int es_collector_recv (es_collector_t *self, es_event_t *event, int timeout_ms);
+ES_EXPORT int es_collector_recv (es_collector_t *self, es_event_t *event, int timeout_ms);
 
-int es_collector_stats (es_collector_t *self, es_collector_stats_t *stats);
-const char *es_collector_error (es_collector_t *self);
+ES_EXPORT int es_collector_stats (es_collector_t *self, es_collector_stats_t *stats);
+ES_EXPORT const char *es_collector_error (es_collector_t *self);
 
 /*  As es_emitter_endpoint, for the collector's socket.                     */
-const char *es_collector_endpoint (es_collector_t *self);
+ES_EXPORT const char *es_collector_endpoint (es_collector_t *self);
 
 /*  ----------------------------------------------------------------------
     Codec: the message format without sockets (used by the above; exposed
@@ -380,27 +388,28 @@ typedef struct {
 } es_message_t;
 
 /*  Writes a 24-byte protocol header.                                        */
-void es_header_encode (uint8_t header[ES_HEADER_SIZE], uint32_t count, uint64_t source,
-                       uint64_t first);
+ES_EXPORT void es_header_encode (uint8_t header[ES_HEADER_SIZE], uint32_t count,
+                                 uint64_t source, uint64_t first);
 
 /*  Validates a message of N_FRAMES frames (steps 1-6 of "Validation", the
     per-document BSON check included, the envelope check excluded) and fills
     *MESSAGE with pointers into the frames. Returns ES_DROP_NONE or the
     reason to drop it.                                                       */
-es_drop_reason_t es_message_decode (const uint8_t *const *frames, const size_t *sizes,
-                                    size_t n_frames, es_message_t *message);
+ES_EXPORT es_drop_reason_t es_message_decode (const uint8_t *const *frames,
+                                              const size_t *sizes, size_t n_frames,
+                                              es_message_t *message);
 
 /*  Iterates the documents of a decoded body: set *OFFSET to 0, then each
     call fills *DOCUMENT (static, pointing into the body) and returns 1, or
     0 at the end.                                                            */
-int es_message_next (const es_message_t *message, size_t *offset, bson_t *document);
+ES_EXPORT int es_message_next (const es_message_t *message, size_t *offset, bson_t *document);
 
 /*  1 when DOCUMENT is an event a receiver delivers on TOPIC: `type` equals
     it, `time` is a BSON date, `host` a string, and (step 6 of "Validation")
     it nests no deeper than 100 levels and holds no date more than 8.64e15 ms
     from the epoch. 0 means: count it as rejected (0 also for a NULL
     DOCUMENT, or a NULL TOPIC with a size).                                  */
-int es_envelope_valid (const bson_t *document, const uint8_t *topic, size_t topic_size);
+ES_EXPORT int es_envelope_valid (const bson_t *document, const uint8_t *topic, size_t topic_size);
 
 #ifdef __cplusplus
 }
