@@ -47,7 +47,9 @@ export async function writeJsonAtomic(path: string, value: unknown): Promise<voi
 /**
  * Checks that a checkpoint can be written at `path` (its directory made, a file
  * created and renamed there), without touching a checkpoint already there.
- * Throws the system's error when it cannot.
+ * Throws the system's error when it cannot, and an `Error` saying so when `path`
+ * is a directory or ends in `/`: the probe's file would go beside it and pass,
+ * while every save onto the directory would fail.
  *
  * @example
  * ```ts
@@ -56,6 +58,17 @@ export async function writeJsonAtomic(path: string, value: unknown): Promise<voi
  * ```
  */
 export async function probeWritable(path: string): Promise<void> {
+  let directory = /[\\/]$/.test(path);
+  try {
+    directory ||= (await Deno.stat(path)).isDirectory;
+  } catch {
+    // Nothing there yet (or unreadable): the probe below says what is wrong.
+  }
+  if (directory) {
+    throw new Error(
+      `it is a directory, not a file; name a file in it, like ${join(path, "checkpoint.json")}`,
+    );
+  }
   const dir = dirname(path);
   const temp = join(dir, `.${basename(path)}.${Deno.pid}.${++tempCounter}${TEMP_SUFFIX}`);
   await Deno.mkdir(dir, { recursive: true });

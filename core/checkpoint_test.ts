@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { tempDir } from "../tests/temp.ts";
-import { CheckpointStore, readJsonFile, writeJsonAtomic } from "./checkpoint.ts";
+import { CheckpointStore, probeWritable, readJsonFile, writeJsonAtomic } from "./checkpoint.ts";
 
 Deno.test("writeJsonAtomic then readJsonFile round-trips, creating directories", async () => {
   await using temp = await tempDir();
@@ -66,4 +66,26 @@ Deno.test("a writer killed at random moments always leaves a whole checkpoint", 
   const store = new CheckpointStore(path);
   await store.load();
   assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["cp.json"]);
+});
+
+Deno.test("probeWritable refuses a directory, or a path ending in /", async () => {
+  // The probe's temporary file goes beside the path, so it passed, and then every
+  // save failed or the load said to remove the directory (audit findings 9, 17).
+  await using temp = await tempDir();
+  const dir = temp.path;
+  for (
+    const [path, like] of [
+      [dir, dir],
+      [`${dir}/`, dir],
+      [`${dir}/state/`, `${dir}/state`],
+    ]
+  ) {
+    await assert.rejects(
+      () => probeWritable(path),
+      new Error(`it is a directory, not a file; name a file in it, like ${like}/checkpoint.json`),
+      path,
+    );
+  }
+  await probeWritable(`${dir}/state/cp.json`);
+  assert.deepEqual([...Deno.readDirSync(`${dir}/state`)], [], "the probe leaves nothing");
 });

@@ -4,6 +4,7 @@
  * @module
  */
 import { join, parse, resolve, sep } from "node:path";
+import { UsageError } from "../flags.ts";
 
 const MAGIC = /[*?[{]/;
 const MAX_GLOB_DEPTH = 32;
@@ -96,13 +97,21 @@ function expandBraces(pattern: string): string[] {
 export interface ExpandGlobsOptions {
   /** Directory relative patterns start from; the current one by default. */
   cwd?: string;
+  /**
+   * What a pattern without wildcards that names a directory is: `"refuse"` (the
+   * default, for the paths a user gives at start) throws a {@linkcode UsageError}
+   * saying so, since no file will ever match it; `"skip"` (for a rescan while
+   * running) leaves it out like any other non-file.
+   */
+  directories?: "refuse" | "skip";
 }
 
 /**
  * The regular files (symlinks followed) that `patterns` name, as sorted absolute
  * paths without duplicates. Patterns may use `*`, `?`, `[..]`, `{a,b}` and `**`
  * (any number of directories); a pattern without wildcards names itself when it
- * exists. Unreadable directories are skipped.
+ * exists, and is a {@linkcode UsageError} when it names a directory (unless
+ * `directories: "skip"`). Unreadable directories are skipped.
  *
  * @example
  * ```ts
@@ -117,6 +126,9 @@ export async function expandGlobs(
   const cwd = options.cwd ?? Deno.cwd();
   const candidates = new Set<string>();
   for (const pattern of patterns) {
+    if ((options.directories ?? "refuse") === "refuse" && !MAGIC.test(pattern)) {
+      await refuseDirectory(pattern, resolve(cwd, pattern));
+    }
     for (const expanded of expandBraces(pattern)) {
       const absolute = resolve(cwd, expanded);
       if (!MAGIC.test(absolute)) {
@@ -137,6 +149,22 @@ export async function expandGlobs(
     }
   }
   return files.sort();
+}
+
+/** A path given to follow that is a directory: say so, rather than wait for it to be a file. */
+async function refuseDirectory(pattern: string, absolute: string): Promise<void> {
+  let directory = false;
+  try {
+    directory = (await Deno.stat(absolute)).isDirectory;
+  } catch {
+    // Missing or unreadable: not a match, as for any path.
+  }
+  if (directory) {
+    const glob = `${pattern.replace(/[\\/]+$/, "")}/*.log`;
+    throw new UsageError(
+      `${pattern} is a directory, not a file; to follow files in it, give a quoted glob like '${glob}'`,
+    );
+  }
 }
 
 async function walk(

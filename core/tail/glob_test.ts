@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { expandGlobs, globToRegExp } from "./glob.ts";
+import { UsageError } from "../flags.ts";
 
 Deno.test("globToRegExp", () => {
   assert.ok(globToRegExp("*.log").test("access.log"));
@@ -38,6 +39,29 @@ Deno.test("expandGlobs: **, braces, relative paths, files only", async () => {
         `${dir}/top.log`,
       ],
     );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("expandGlobs: a path without wildcards that is a directory is refused at start", async () => {
+  // It said 'no file matches DIR yet; waiting' for ever (audit finding 17).
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.mkdir(`${dir}/logs`);
+    Deno.writeTextFileSync(`${dir}/logs/a.log`, "x\n");
+    for (const [pattern, glob] of [[`${dir}/logs`, `${dir}/logs`], ["logs/", "logs"]]) {
+      await assert.rejects(
+        () => expandGlobs([pattern], { cwd: dir }),
+        new UsageError(
+          `${pattern} is a directory, not a file; to follow files in it, give a quoted glob like '${glob}/*.log'`,
+        ),
+      );
+      // While running, a path that became a directory is passed over, not an error.
+      assert.deepEqual(await expandGlobs([pattern], { cwd: dir, directories: "skip" }), []);
+    }
+    // A glob may match directories: they are passed over.
+    assert.deepEqual(await expandGlobs([`${dir}/*`, `${dir}/{logs,x}`]), []);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

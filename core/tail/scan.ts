@@ -14,7 +14,8 @@ import { adopt, CLOCK_SLACK_MS, type FollowerState } from "./state.ts";
 /** Expands the globs again: opens new files and notices rotations and deletions of the watched paths. */
 export async function scan(st: FollowerState, initial: boolean): Promise<void> {
   const started = Date.now();
-  const paths = await expandGlobs(st.patterns);
+  // A path that became a directory while running is no file to follow, not a reason to stop.
+  const paths = await expandGlobs(st.patterns, { directories: "skip" });
   const present = new Map<string, string>();
   const byPath = new Map<string, string>();
   const fresh: Reader[] = [];
