@@ -553,4 +553,53 @@ RSpec.describe Eventstorm::Emitter do
     emitter.close(timeout: 0)
     expect { emitter.emit("app.x") }.to raise_error(Eventstorm::Error, /closed/)
   end
+
+  it "refuses what every receiver rejects: a time that is not one, far dates, deep nesting" do
+    require "date"
+    emitter = open_emitter(">#{endpoint}", host: "spec")
+    far = Time.at(0, Eventstorm::Protocol::MAX_DATE_MS + 1, :millisecond)
+    deep = ->(levels) { (1...levels).reduce(1) { |inner, _| { "d" => inner } } }
+    refused = {
+      "an Integer time" => -> { emitter.emit("app.t", time: 1_700_000_000_000) },
+      "a String time" => -> { emitter.emit("app.t", time: "2024-01-01T00:00:00Z") },
+      "a far DateTime time" => -> { emitter.emit("app.t", time: DateTime.new(300_000, 1, 1)) },
+      "a far Date time" => -> { emitter.emit("app.t", time: Date.new(-300_000, 1, 1)) },
+      "a far Time field" => -> { emitter.emit("app.t", at: Time.at(9e12)) },
+      "a far DateTime in an Array" => -> { emitter.emit("app.t", at: [1, { "x" => DateTime.new(300_000, 1, 1) }]) },
+      "a far Date field" => -> { emitter.emit_hash("app.t", { "on" => Date.new(300_000, 1, 1) }) },
+      "a far date beside a host field" => -> { emitter.emit("app.t", host: "h", at: far) },
+      "a String time field" => -> { emitter.emit_hash("app.t", { "time" => "now" }) },
+      "a host field that is no String" => -> { emitter.emit_hash("app.t", { host: 7 }) },
+      "101 levels" => -> { emitter.emit("app.t", deep: deep.call(101)) },
+      "120 levels of Arrays" => -> { emitter.emit("app.t", deep: (1...120).reduce(1) { |inner, _| [inner] }) },
+      "101 levels beside a host field" => -> { emitter.emit("app.t", host: "h", deep: deep.call(101)) }
+    }
+    refused.each do |what, call|
+      expect { call.call }.to raise_error(ArgumentError), what
+    end
+    expect(emitter.stats).to include(emitted: 0, waiting: 0)
+
+    # At the edges, and the Int64 the date check must not take for a date.
+    collector = open_collector("@#{endpoint}")
+    received = collect(collector, 6)
+    wait_until { emitter.stats[:subscribed] }
+    edge = Time.at(0, -Eventstorm::Protocol::MAX_DATE_MS, :millisecond)
+    emitter.emit("app.t", n: 1, at: edge, deep: deep.call(100)) # 100 levels, the event one
+    emitter.emit("app.t", n: 2, time: DateTime.new(2001, 2, 3, 4, 5, 6))
+    emitter.emit("app.t", n: 3, time: Date.new(2001, 2, 3))
+    emitter.emit("app.t", n: 4, big: BSON::Int64.new(2**62))
+    emitter.emit("app.t", n: 5, host: "h", at: [DateTime.new(2001, 2, 3)], on: Date.new(1969, 12, 31))
+    emitter.emit("app.t", n: 6, time: edge)
+    expect(emitter.flush(timeout: 10)).to be(true)
+    events = received.value
+    expect(events.map { |e| e["n"] }).to eq([1, 2, 3, 4, 5, 6])
+    expect(events[0]["at"]).to eq(edge)
+    expect(events[1]["time"]).to eq(Time.utc(2001, 2, 3, 4, 5, 6))
+    expect(events[2]["time"]).to eq(Time.utc(2001, 2, 3))
+    expect(events[3]["big"]).to eq(2**62)
+    expect(events[4]).to include("host" => "h", "at" => [Time.utc(2001, 2, 3)],
+                                 "on" => Time.utc(1969, 12, 31))
+    expect(collector.stats).to include(events: 6, rejected: 0)
+  end
 end
+

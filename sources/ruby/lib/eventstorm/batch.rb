@@ -30,6 +30,41 @@ module Eventstorm
     TIME_HEAD = "\x09time\x00".b.freeze
     private_constant :TIME_HEAD
 
+    # Raised by {Buffer} for an int64 receivers could reject as a date; private to the batch.
+    class FarInt64 < StandardError; end
+
+    # An event the receivers would reject (a date out of range, nesting too deep): refused
+    # with this message as it is, where other ArgumentErrors are wrapped.
+    class Refused < ArgumentError; end
+    private_constant :FarInt64, :Refused
+
+    # The batch's body. bson-ruby writes Strings, numbers, Hashes and Arrays natively, and
+    # every other value through its Ruby +to_bson+, which for a Time, DateTime or Date calls
+    # the buffer's +put_int64+. So a date in any field, at any depth, passes through here,
+    # and no other event pays for the check: one beyond the protocol's range stops the
+    # writing, and {Batch#add} then looks at the fields to tell a date from an Int64.
+    class Buffer < BSON::ByteBuffer
+      # @param value [Integer]
+      # @return [self]
+      # @raise [FarInt64] beyond {Protocol::MAX_DATE_MS}
+      # @example
+      #   buffer.put_int64(0)
+      def put_int64(value)
+        raise FarInt64 if value > Protocol::MAX_DATE_MS || value < -Protocol::MAX_DATE_MS
+
+        super
+      end
+    end
+
+    # A document nested deeper than {Protocol::MAX_NESTING} levels has at least that many
+    # documents or arrays inside one another, each of at least 7 bytes (type, empty key, its
+    # length and its final NUL): an event under this size cannot be too deep, and only a
+    # larger one has its fields looked at.
+    DEEP_BYTES = 7 * Protocol::MAX_NESTING
+    # Days between the Julian day 0 and the epoch, as bson-ruby writes a Date.
+    EPOCH_JD = 2_440_588
+    private_constant :DEEP_BYTES, :EPOCH_JD
+
     # How a template for {#add_packed} starts: length, type element and time key, time, host
     # element.
     PACKED_ENVELOPE = "l<a*q<a*"
@@ -69,7 +104,7 @@ module Eventstorm
       @envelope, @time_at = envelope
       @type_and_time_key = @envelope.byteslice(4, @time_at - 4)
       @host_element = @envelope.byteslice((@time_at + 8)..)
-      @buffer = BSON::ByteBuffer.new
+      @buffer = Buffer.new
       @packed = String.new(encoding: Encoding::BINARY) # see #add_packed
       # All but the envelope's last 4 bytes, and those 4 as the int32 that overwrites the
       # fields document's length (see the class comment).
@@ -147,12 +182,16 @@ module Eventstorm
     # Appends one event. Without a +time+, the clock's milliseconds are the event's: reading
     # them costs a fraction of building a Time.
     #
-    # @param time [Time, nil]
+    # Every receiver rejects an event with a date (its time or any field's) more than
+    # 8.64e15 ms from the epoch or nested deeper than 100 levels, so such an event is refused
+    # here, without a look at the fields of the others (see {Buffer} and DEEP_BYTES).
+    #
+    # @param time [Time, DateTime, Date, nil]
     # @param fields [Hash] the event's own fields
     # @return [Boolean] false when the event is over {MAX_EVENT} bytes (it is left out)
-    # @raise [ArgumentError] for a time receivers reject or a field BSON cannot hold. Whatever
-    #   is raised, from a field's own +to_bson+ or into the thread from outside, the batch is
-    #   left as it was.
+    # @raise [ArgumentError] for a time that is not a Time, DateTime or Date, an event
+    #   receivers reject, or a field BSON cannot hold. Whatever is raised, from a field's
+    #   own +to_bson+ or into the thread from outside, the batch is left as it was.
     # @example
     #   batch.add(nil, { version: "1.2" }) #=> true
     def add(time, fields)
@@ -162,9 +201,7 @@ module Eventstorm
                else
                  millis_of(time)
                end
-      whole = if millis.nil? || envelope_key?(fields)
-                document(time || Time.at(millis / 1000, millis % 1000, :millisecond), fields)
-              end
+      whole = document(millis, fields) if envelope_key?(fields)
       # Packed events come first, as they were added; moved whole or not at all.
       Thread.handle_interrupt(DEFER_INTERRUPTS) { move_packed } unless @packed.empty?
       start = @buffer.length
@@ -182,12 +219,24 @@ module Eventstorm
           @buffer.replace_int32(start + @envelope_tail_at, @envelope_tail)
           length = @buffer.length - start
           @buffer.replace_int32(start, length)
+          # Only a large event can be too deep (see DEEP_BYTES).
+          raise Refused, TOO_DEEP if length > DEEP_BYTES && deeper?(fields, 1)
         end
         if length > MAX_EVENT
           roll_back(start, count)
           return false
         end
         @count += 1
+      rescue FarInt64
+        roll_back(start, count)
+        raise Refused, FAR_DATE if far_date?(fields, 1)
+
+        # An Int64 field that large, no date: written whole, where nothing checks it.
+        whole = document(millis, fields)
+        retry
+      rescue Refused
+        roll_back(start, count)
+        raise
       rescue BSON::Error, NoMethodError, ArgumentError, RangeError, EncodingError => e
         roll_back(start, count)
         raise ArgumentError, "event cannot be encoded as BSON: #{e.message}"
@@ -275,16 +324,57 @@ module Eventstorm
       [unencodable, oversized]
     end
 
-    # The milliseconds of a +time+ given to {#add}; nil for a kind of time other than Time,
-    # which bson-ruby encodes with the whole document. Raises ArgumentError for one more than
-    # 8.64e15 ms from the epoch: receivers reject it.
+    NO_TIME = Object.new.freeze # in a document whose fields name no time
+    FAR_DATE = "a date more than 8.64e15 ms from the epoch: receivers reject the event"
+    TOO_DEEP = "fields nested deeper than #{Protocol::MAX_NESTING} levels: " \
+               "receivers reject the event"
+    private_constant :NO_TIME, :FAR_DATE, :TOO_DEEP
+
+    # The milliseconds bson-ruby writes for a Time (an ActiveSupport::TimeWithZone too), a
+    # DateTime or a Date; anything else, an Integer as much as a String, is refused: nothing
+    # tells seconds from milliseconds. Raises ArgumentError for one more than 8.64e15 ms from
+    # the epoch: receivers reject it.
     def millis_of(time)
-      millis = (time.to_i * 1000) + (time.usec / 1000) if time.instance_of?(Time)
-      if millis && millis.abs > Protocol::MAX_DATE_MS
-        raise ArgumentError, "time #{time} is more than 8.64e15 ms from the epoch: receivers reject it"
+      millis = millis_or_nil(time)
+      raise ArgumentError, "time: a #{time.class}, not a Time, DateTime or Date" unless millis
+      if millis.abs > Protocol::MAX_DATE_MS
+        raise ArgumentError, "time #{time} is more than 8.64e15 ms from the epoch: " \
+                             "receivers reject it"
       end
 
       millis
+    end
+
+    def millis_or_nil(time)
+      if time.is_a?(Time) # a TimeWithZone says it is one
+        (time.to_i * 1000) + (time.usec / 1000)
+      elsif time.is_a?(DateTime)
+        millis_or_nil(time.gregorian.to_time)
+      elsif time.is_a?(Date)
+        (time.jd - EPOCH_JD) * 86_400_000
+      end
+    end
+
+    # Does +value+, a field of a document at +level+ (the event is level 1), hold a date
+    # receivers reject? (Levels are bounded: a Hash that holds itself ends the walk.)
+    def far_date?(value, level)
+      case value
+      when Hash
+        level <= Protocol::MAX_NESTING &&
+          value.each_value.any? { |item| far_date?(item, level + 1) }
+      when Array
+        level <= Protocol::MAX_NESTING && value.any? { |item| far_date?(item, level + 1) }
+      else
+        (millis = millis_or_nil(value)) ? millis.abs > Protocol::MAX_DATE_MS : false
+      end
+    end
+
+    # Does the Hash or Array +value+, at +level+, nest deeper than receivers accept?
+    def deeper?(value, level)
+      return true if level > Protocol::MAX_NESTING
+
+      items = value.is_a?(Hash) ? value.each_value : value
+      items.any? { |item| (item.is_a?(Hash) || item.is_a?(Array)) && deeper?(item, level + 1) }
     end
 
     # The envelope with +millis+ as its time, less its last 4 bytes: made once a millisecond.
@@ -305,11 +395,22 @@ module Eventstorm
         fields.key?("type") || fields.key?("time") || fields.key?("host")
     end
 
-    def document(time, fields)
-      document = { "type" => @type, "time" => time, "host" => @host }
+    # The whole event as a Hash, for the events {#add} does not write in place: those whose
+    # fields name the envelope's own (checked here as receivers check them), or hold an Int64
+    # beyond the range of dates. Its dates and depth are checked here, where the bytes are not.
+    def document(millis, fields)
+      document = { "type" => @type, "time" => NO_TIME, "host" => @host }
       fields.each { |key, value| document[key.to_s] = value }
       raise ArgumentError, "field type #{document['type'].inspect} is not the event's type" unless
         document["type"] == @type
+      raise ArgumentError, "field host must be a String, not #{document['host'].class}" unless
+        document["host"].is_a?(String)
+
+      time = document["time"]
+      millis = millis_of(time) unless time.equal?(NO_TIME) # a time field of the event's own
+      document["time"] = Time.at(millis / 1000, millis % 1000, :millisecond)
+      raise Refused, FAR_DATE if far_date?(document, 1)
+      raise Refused, TOO_DEEP if deeper?(document, 1)
 
       document
     end
@@ -335,11 +436,31 @@ module Eventstorm
       end
     end
 
+    # Whether this bson-ruby writes dates through Buffer#put_int64, as 4.x and 5.x do. Were
+    # one to write them natively, each event's fields would be looked at for far dates.
+    def self.dates_through_put_int64?
+      far = Time.at(0, Protocol::MAX_DATE_MS + 1, :millisecond)
+      new("a", "h", envelope("a", "h")).send(:write_fields, { "t" => far })
+      false
+    rescue FarInt64
+      true
+    end
+    private_class_method :dates_through_put_int64?
+
+    unless dates_through_put_int64?
+      alias_method :write_unchecked, :write_fields
+      def write_fields(fields)
+        raise FarInt64 if far_date?(fields, 1)
+
+        write_unchecked(fields)
+      end
+    end
+
     # ByteBuffer cannot shrink: a failed or oversized event's bytes go with a copy.
     def roll_back(length, count)
       if @buffer.length > length
         kept = @buffer.to_s.byteslice(0, length)
-        @buffer = BSON::ByteBuffer.new
+        @buffer = Buffer.new
         @buffer.put_bytes(kept)
       end
       @count = count

@@ -28,7 +28,7 @@ module Eventstorm
                    max_message_size: Protocol::MAX_MESSAGE)
       prefixes = Array(prefixes)
       unless prefixes.all?(String)
-        raise ArgumentError, "prefixes: expected Strings, got #{prefixes.map(&:class).uniq.join(', ')}"
+        raise ArgumentError, "prefixes: Strings, not #{prefixes.map(&:class).uniq.join(', ')}"
       end
 
       @endpoints = endpoints

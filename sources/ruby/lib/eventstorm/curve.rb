@@ -18,7 +18,8 @@ module Eventstorm
     #
     # @api private
     # @example
-    #   options = Eventstorm::Curve::Options.new(server_key: "router.pub", certificate: "web1_secret")
+    #   options = Eventstorm::Curve::Options.new(server_key: "router.pub",
+    #                                            certificate: "web1_secret")
     #   options.apply(socket)
     class Options
       # @param options [Hash] the keyword arguments of {Curve.apply}

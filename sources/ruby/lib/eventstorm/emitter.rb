@@ -85,11 +85,13 @@ module Eventstorm
     # Queues one event; never blocks on the network.
     #
     # @param type [String] the topic, dotted lower case (e.g. "app.deploy")
-    # @param time [Time] when it happened (default now)
+    # @param time [Time, DateTime, Date] when it happened (default now)
     # @param fields [Hash] the event's own fields, flat; keys become strings
     # @return [void]
-    # @raise [ArgumentError] for an invalid type, a time more than 8.64e15 ms from the epoch
-    #   (receivers reject it) or a field BSON cannot hold
+    # @raise [ArgumentError] for an invalid type, a +time+ that is not a Time, DateTime or Date
+    #   (an Integer could be seconds or milliseconds), or what every receiver rejects: a date
+    #   (+time+ or in a field) more than 8.64e15 ms from the epoch, fields nested deeper than
+    #   100 levels; or a field BSON cannot hold. A refused event is in no count.
     # @raise [Eventstorm::Error] after {#close}
     # @example
     #   emitter.emit("app.deploy", version: "1.2", took: 3.5)
@@ -103,7 +105,7 @@ module Eventstorm
     #
     # @param type [String] the topic, dotted lower case
     # @param fields [Hash{String, Symbol => Object}] the event's own fields, flat
-    # @param time [Time] when it happened (default now)
+    # @param time [Time, DateTime, Date] when it happened (default now)
     # @return [void]
     # @raise [ArgumentError, Eventstorm::Error] as {#emit}
     # @example
