@@ -195,7 +195,7 @@ async function runQuery(args: string[], out: Output, now: Date): Promise<void> {
     throw new UsageError("--limit applies to events, not to --every aggregates");
   }
   if (values.newest) throw new UsageError("--newest applies to events, not to --every aggregates");
-  const every = parseDuration(everyText, "every");
+  const every = parseDuration(everyText, "every", { span: true });
   if (every < 1) throw new UsageError(`--every must be at least 1ms, got '${everyText}'`);
   const measures = measureTexts.length > 0
     ? measureTexts.map(parseMeasure)

@@ -191,6 +191,10 @@ Deno.test("bad flags and bad store files exit 2 with one line", async () => {
       [["--db", path, "--since", "last week"], /--since/],
       [["--db", path, "--limit", "ten"], /--limit/],
       [["--db", `${path}.missing`], /no such store file/],
+      // Audit finding 10: 'invalid time Invalid Date' and exit 1, or buckets in 1969.
+      [["--db", path, "--since", "999999999d"], /--since must be at most 36500d/],
+      [["--db", path, "--every", "10000000000d"], /--every must be at most 36500d/],
+      [["--db", path.replace(/\/[^/]*$/, "")], /is a directory, not a store file/],
     ];
     const results = await Promise.all(cases.map(([args]) => spawn(args)));
     for (const [i, [args, message]] of cases.entries()) {

@@ -212,4 +212,11 @@ Deno.test("parseWhere and parseTimeBound read the flag forms", () => {
   );
   assert.throws(() => parseTimeBound("yesterday", { now, flag: "since" }), /--since/);
   assert.throws(() => parseTimeBound("2025-13-45", { now }), UsageError);
+  // A span back from now, not a timer: beyond 24d, up to 100 years (a Date's range
+  // ends long after; 999999999d made an Invalid Date).
+  assert.equal(parseTimeBound("400d", { now }).getTime(), now.getTime() - 400 * 86_400_000);
+  assert.throws(
+    () => parseTimeBound("999999999d", { now, flag: "since" }),
+    /^UsageError: --since must be at most 36500d, got '999999999d'$/,
+  );
 });

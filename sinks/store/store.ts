@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { dirname } from "node:path";
 import type { DatabaseSync } from "node:sqlite";
 import { envelopeProblem, type Event } from "@eventstorm/core";
 import {
@@ -95,9 +96,9 @@ export class EventStore {
   }
 
   /**
-   * Opens (creating when writable and missing) the store at `path`. Throws an
-   * `Error` naming the path when the file cannot be opened, is not an event
-   * store, or (read-only) does not exist.
+   * Opens (creating when writable and missing, its directory too) the store at
+   * `path`. Throws an `Error` naming the path when the file cannot be opened, is
+   * a directory, is not an event store, or (read-only) does not exist.
    *
    * @example
    * ```ts
@@ -113,13 +114,7 @@ export class EventStore {
         `retention must be a positive number of milliseconds, got ${options.retain}`,
       );
     }
-    if (readOnly && path !== ":memory:") {
-      try {
-        Deno.statSync(path);
-      } catch {
-        throw new Error(`${path}: no such store file`);
-      }
-    }
+    if (path !== ":memory:" && !path.startsWith("file:")) preparePath(path, readOnly);
     const db = connect(path, { readOnly, timeout: options.busyTimeout });
     try {
       if (readOnly) {
@@ -517,5 +512,28 @@ function refuse(batch: Batch, problem: string, count = 1): void {
   else {
     if (batch.problems.length === MAX_PROBLEMS) batch.problems.shift();
     batch.problems.push([problem, count]);
+  }
+}
+
+/**
+ * Before SQLite sees `path`: a directory is said to be one (SQLite reports a
+ * "disk I/O error"), a read-only store must exist, and a writable one gets its
+ * missing directories made, as the file sink and checkpoints do (SQLite says
+ * only "unable to open database file").
+ */
+function preparePath(path: string, readOnly: boolean): void {
+  let info: Deno.FileInfo | undefined;
+  try {
+    info = Deno.statSync(path);
+  } catch {
+    // Not there (or not reachable): the cases below.
+  }
+  if (info?.isDirectory) throw new Error(`${path}: is a directory, not a store file`);
+  if (info !== undefined) return;
+  if (readOnly) throw new Error(`${path}: no such store file`);
+  try {
+    Deno.mkdirSync(dirname(path), { recursive: true });
+  } catch (error) {
+    throw new Error(`${path}: cannot make its directory: ${messageOf(error)}`);
   }
 }

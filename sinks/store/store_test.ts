@@ -145,6 +145,35 @@ Deno.test("retention deletes events older than the age, of every type", () => {
   assert.throws(() => EventStore.open(":memory:", { retain: 0 }), RangeError);
 });
 
+Deno.test("a directory is said to be one; a new store's missing directories are made", () => {
+  // SQLite said "disk I/O error" for a directory and "unable to open database
+  // file" for a missing directory, where the file sink and checkpoints make it.
+  const dir = Deno.makeTempDirSync();
+  try {
+    for (const readOnly of [true, false]) {
+      for (const path of [dir, `${dir}/`]) {
+        assert.throws(
+          () => EventStore.open(path, { readOnly }),
+          new Error(`${path}: is a directory, not a store file`),
+        );
+      }
+    }
+    const path = `${dir}/state/deep/events.db`;
+    assert.throws(() => EventStore.open(path, { readOnly: true }), /no such store file/);
+    assert.equal(Deno.statSync(dir).isDirectory && [...Deno.readDirSync(dir)].length, 0);
+    const store = EventStore.open(path);
+    store.insertBatch([{ type: "x.a", time: new Date(T0), host: "h" }]);
+    store.close();
+    const reader = EventStore.open(path, { readOnly: true });
+    assert.equal(reader.count(), 1);
+    reader.close();
+    Deno.writeTextFileSync(`${dir}/file`, "");
+    assert.throws(() => EventStore.open(`${dir}/file/events.db`), /cannot make its directory/);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
 Deno.test("read-only opening needs an existing store and refuses writes", () => {
   const { path, cleanup } = tempStorePath();
   try {
