@@ -376,7 +376,9 @@ export class Link {
   #watchWaiting(onWaiting: (heldEvents: number) => void): void {
     let since: number | undefined;
     this.#waitingTimer = setInterval(() => {
-      if (this.#subscriptions.size > 0 || this.#pending.length === 0) {
+      // A server that refused this key was already reported as such (HandshakeWatch):
+      // "is the router running?" would point the reader the wrong way.
+      if (this.#subscriptions.size > 0 || this.#pending.length === 0 || this.#watch?.refused) {
         since = undefined;
         return;
       }

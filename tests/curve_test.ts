@@ -162,6 +162,8 @@ Deno.test({
       await strangerWriter.close();
       const strangerResult = await finish(stranger);
       assert.match(strangerResult.stderr, /refused this key/);
+      // The refusal is the reason: no "is the router running?" beside it.
+      assert.doesNotMatch(strangerResult.stderr, /nobody subscribes/);
       assert.ok(
         !running.lines.join("\n").includes(
           readCertificate(`${dir}/stranger_secret`, {
