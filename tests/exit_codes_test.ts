@@ -131,3 +131,54 @@ Deno.test("intervals a timer cannot wait, or that would busy-loop, exit 2", opts
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+// Audit finding 11: a bad --listen exited 1 once the router and the store ran,
+// and every refused start left its /tmp/eventstorm-demo-* directory behind.
+Deno.test("demo checks its flags first and leaves no temporary directory", opts, async () => {
+  const tmp = await Deno.makeTempDir();
+  const busy = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const env = { TMPDIR: tmp };
+    const demo = ["demo", "--seconds", "3", "--sinks-port", "0", "--listen", "127.0.0.1:0"];
+    const cases: [string[], RegExp][] = [
+      [["demo", "--listen", "nohost", "--sources-port", "0"], /--listen must be HOST:PORT/],
+      [["demo", "--listen", "10.0.0.1:0"], /--listen 10\.0\.0\.1:0: .* loopback/],
+      [["demo", "--sources-port", "7000", "--sinks-port", "7000"], /must differ/],
+      [[...demo, "--sources-port", String(busy.addr.port)], /cannot bind .*in use/],
+    ];
+    for (const [args, message] of cases) {
+      const result = await finish(cli(args, { env }));
+      assert.equal(result.code, 2, `${args.join(" ")}: ${result.stderr}`);
+      assert.match(result.stderr, message);
+      assert.deepEqual([...Deno.readDirSync(tmp)], [], `${args.join(" ")} leaves nothing`);
+    }
+  } finally {
+    busy.close();
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
+// Audit findings 9, 17 and the CLI nits: what names a directory, or an endpoint
+// no other process can reach, is refused at start.
+Deno.test("directories given as files, and inproc for a tap, exit 2", opts, async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const log = `${dir}/a.log`;
+    Deno.writeTextFileSync(log, "x\n");
+    const directory = /is a directory, not a file/;
+    await refusedWithOneLine([
+      [["source", "nginx", "--file", log, "--checkpoint", `${dir}/cp/`], directory],
+      [["source", "nginx", "--file", log, "--checkpoint", dir], directory],
+      [["source", "syslog", "--listen", "udp://127.0.0.1:0", "--checkpoint", dir], directory],
+      [
+        ["source", "nginx", "--file", dir, "--print"],
+        /is a directory, not a file; .*'.*\/\*\.log'/,
+      ],
+      [["tap", "--from", ">inproc://x"], /inproc:\/\/ reaches only this process/],
+      [["query", "--db", dir], /is a directory, not a store file/],
+    ]);
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["a.log"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -11,6 +11,7 @@ import { Collector, type CollectorStats } from "@eventstorm/core";
 import {
   type Command,
   type FlagSpec,
+  type FlagValues,
   formatCount,
   helpText,
   integerFlag,
@@ -21,6 +22,7 @@ import {
   UsageError,
 } from "@eventstorm/core/cli";
 import { Router } from "@eventstorm/router";
+import { isLoopback, parseListen } from "@eventstorm/sink-dashboard";
 import { NGINX_TIMED_FORMAT } from "./loggen.ts";
 import { type DemoLogCounts, writeDemoLogs } from "./write_logs.ts";
 import { PostfixTracker } from "@eventstorm/source-postfix";
@@ -122,9 +124,75 @@ async function demoPipelineMain(args: string[]): Promise<number> {
   const seconds = integerFlag(values, "seconds", { min: 1 });
   const rotateEveryMs = parseDuration(values.rotate, "rotate");
   if (rotateEveryMs < 1000) throw new UsageError("--rotate must be 1s or more");
+  if (sourcesPort !== 0 && sourcesPort === sinksPort) {
+    throw new UsageError(`--sources-port and --sinks-port must differ, both are ${sourcesPort}`);
+  }
+  // Checked here, before anything starts, rather than by the dashboard once the
+  // router and the store run (which made a bad --listen exit 1 after a stats line).
   const listen = values.listen;
+  checkListen(listen);
   const givenDir = values.dir;
   const dir = givenDir ?? await Deno.makeTempDir({ prefix: "eventstorm-demo-" });
+  // The temporary directory goes on every way out: done, stopped early or refused.
+  try {
+    return await runPipeline({
+      values,
+      dir,
+      temporary: givenDir === undefined,
+      ratePerSecond,
+      sourcesPort,
+      sinksPort,
+      seconds,
+      rotateEveryMs,
+      listen,
+    });
+  } finally {
+    if (givenDir === undefined) await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+/**
+ * `--listen` as the dashboard will take it, a usage error otherwise: a
+ * `HOST:PORT`, on a loopback address (the demo gives the dashboard no token)
+ * that can be bound now.
+ */
+function checkListen(listen: string): void {
+  const { hostname, port } = parseListen(listen);
+  if (!isLoopback(hostname)) {
+    throw new UsageError(
+      `--listen ${listen}: the demo's dashboard has no token, so it listens on a loopback address only`,
+    );
+  }
+  let listener: Deno.Listener;
+  try {
+    listener = Deno.listen({ hostname, port });
+  } catch (error) {
+    if (error instanceof Deno.errors.AddrInUse) {
+      throw new UsageError(`--listen ${listen}: the address is already in use`);
+    }
+    throw new UsageError(`--listen ${listen}: ${(error as Error).message}`);
+  }
+  listener.close();
+}
+
+/** The demo's flags, read and checked. */
+interface PipelineOptions {
+  values: FlagValues<typeof DEMO_FLAGS>;
+  dir: string;
+  /** The directory is a temporary one, removed when the demo ends. */
+  temporary: boolean;
+  ratePerSecond: number;
+  sourcesPort: number;
+  sinksPort: number;
+  seconds: number | undefined;
+  rotateEveryMs: number;
+  listen: string;
+}
+
+/** Runs the demo in `dir`; resolves with the exit code. */
+async function runPipeline(options: PipelineOptions): Promise<number> {
+  const { values, dir, ratePerSecond, sourcesPort, sinksPort, seconds, rotateEveryMs, listen } =
+    options;
   try {
     for (const sub of ["logs", "state", "components"]) {
       await Deno.mkdir(`${dir}/${sub}`, { recursive: true });
@@ -284,7 +352,11 @@ async function demoPipelineMain(args: string[]): Promise<number> {
   }
   if (failed !== undefined) {
     console.error(`demo: ${await failed.failure("stopped early")}`);
-    console.error(`demo: everything the components printed is in ${dir}/components`);
+    console.error(
+      options.temporary
+        ? "demo: pass --dir to keep what the components printed"
+        : `demo: everything the components printed is in ${dir}/components`,
+    );
     return 1;
   }
   const stats = tap!.stats();
@@ -306,8 +378,8 @@ async function demoPipelineMain(args: string[]): Promise<number> {
   for (const child of unclean) {
     console.error(`demo: ${await child.failure(`exited with code ${child.code}`)}`);
   }
-  if (givenDir === undefined) {
-    await Deno.remove(dir, { recursive: true });
+  if (options.temporary) {
+    // Removed by demoPipelineMain, on this way out as on the others.
     console.log("demo: the temporary directory is removed; pass --dir to keep logs and store");
   } else {
     console.log(
