@@ -167,7 +167,9 @@ export class SyslogSource {
     } finally {
       await listeners?.close();
       if (!store) this.#sender.send(this.#sender.call(() => o.parser.end?.()), output);
-      if (await flushUnlessStopped(output)) await save().catch(() => {});
+      // With the stop's signal: an emitter's flush waits while nobody subscribes, and a
+      // stop must not wait on a router that is down (what is held is counted dropped).
+      if (await flushUnlessStopped(output, o.signal)) await save().catch(() => {});
       await output.close();
     }
     return this.stats();

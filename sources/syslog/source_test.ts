@@ -1,0 +1,60 @@
+import assert from "node:assert/strict";
+import { createSocket } from "node:dgram";
+import type { Event, EventOutput } from "@eventstorm/core";
+import { parseListenAddress } from "./listener.ts";
+import { SyslogRouter } from "./router.ts";
+import { SyslogSource } from "./source.ts";
+
+/** An output whose flush waits for a subscriber that never comes, as an emitter's does. */
+function outputWithNobodySubscribing(): EventOutput & { events: Event[] } {
+  const events: Event[] = [];
+  let release: () => void = () => {};
+  const waiting = new Promise<void>((resolve) => release = resolve);
+  return {
+    events,
+    sourceId: 1n,
+    send: (event) => void events.push(event),
+    flush: () => events.length === 0 ? Promise.resolve() : waiting,
+    close: () => {
+      release();
+      return Promise.resolve();
+    },
+    positions: () => ({}),
+  };
+}
+
+Deno.test("syslog source: a stop is not held up by a flush that nobody takes", async () => {
+  const output = outputWithNobodySubscribing();
+  const stop = new AbortController();
+  const source = new SyslogSource({
+    listen: [parseListenAddress("udp://127.0.0.1:0")],
+    parser: new SyslogRouter({ generic: true }),
+    output: () => Promise.resolve(output),
+    host: "test",
+    signal: stop.signal,
+    onStarted: (listeners) => {
+      const port = [...listeners.boundPorts.values()][0];
+      const socket = createSocket("udp4");
+      socket.send(
+        "<38>Dec  6 12:00:00 web1 app[1]: hello",
+        port,
+        "127.0.0.1",
+        () => socket.close(),
+      );
+    },
+  });
+  const running = source.run();
+  const deadline = Date.now() + 5000;
+  while (output.events.length === 0 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  assert.equal(output.events.length, 1);
+  const stoppedAt = Date.now();
+  stop.abort();
+  const timeout = new Promise<"hung">((resolve) => {
+    const timer = setTimeout(() => resolve("hung"), 6000);
+    running.finally(() => clearTimeout(timer));
+  });
+  assert.notEqual(await Promise.race([running, timeout]), "hung");
+  assert.ok(Date.now() - stoppedAt < 5000);
+});
