@@ -269,6 +269,9 @@ static bool s_walk (bson_iter_t *iter, int depth)
 
 es_shape_t es_fields_shape (const bson_t *fields)
 {
+    /* A bson_t that bson_init_static refused holds no data to look at. */
+    if (fields->len < 5)
+        return SHAPE_MALFORMED;
     bool rare = false;
     shape_t shape = s_shape (bson_get_data (fields), fields->len, &rare);
     if (shape != SHAPE_OK && shape != SHAPE_FAR_DATE)

@@ -285,16 +285,18 @@ static void s_refuses_bad_events (void *context)
     /* The key text where its file is expected (perhaps after a directory, as
        nginx makes it): never echoed. Nor in the server key's place, when it
        is 40 characters of Z85 that do not decode. */
-    char in_directory[128];
-    snprintf (in_directory, sizeof in_directory, "/etc/eventstorm/%s", secret_key);
-    const char *as_files[] = {secret_key, in_directory};
+    char public_text[41], secret_text[41], in_directory[128];
+    CHECK (zmq_curve_keypair (public_text, secret_text) == 0);
+    snprintf (in_directory, sizeof in_directory, "/etc/eventstorm/%s", secret_text);
+    const char *as_files[] = {secret_text, in_directory};
     for (int i = 0; i < 2; i++) {
         es_options_t mistaken = leaky;
         mistaken.curve_secret_file = as_files[i];
         CHECK (es_emitter_new (">inproc://curve", &mistaken) == NULL);
         CHECK (strstr (es_last_error (), "cannot read the secret key file"));
-        CHECK (strstr (es_last_error (), "No such file"));
-        CHECK (!strstr (es_last_error (), secret_key));
+        CHECK (!strstr (es_last_error (), secret_text));
+        /* A key may hold a "/": what is after it is no file either. */
+        CHECK (strstr (es_last_error (), ": No such file") || strstr (es_last_error (), ": Not a"));
     }
     const char *undecodable = "########################################";
     es_options_t server = {.zmq_context = context, .curve_server_key = undecodable};
@@ -354,6 +356,8 @@ static void s_refuses_what_receivers_drop (void *context)
     CHECK (raw);
     CHECK_EQ (es_emit (emitter, "app.u", raw), ES_EINVAL);
     bson_destroy (raw);
+    bson_t zeroed = {0};                        /* never initialised by libbson */
+    CHECK_EQ (es_emit (emitter, "app.u", &zeroed), ES_EINVAL);
     /* JSON and its strings go the same way. */
     CHECK_EQ (es_emit_json (emitter, "app.u", "{\"k\": \"\xff\"}"), ES_EINVAL);
     CHECK_EQ (es_emit_json (emitter, "app.u", "{\"\xff\": 1}"), ES_EINVAL);
@@ -364,7 +368,7 @@ static void s_refuses_what_receivers_drop (void *context)
     CHECK (strstr (es_emitter_error (emitter), "beyond what receivers hold"));
     es_emitter_stats_t stats;
     es_emitter_stats (emitter, &stats);
-    CHECK_EQ (stats.invalid, 11);
+    CHECK_EQ (stats.invalid, 12);
     CHECK_EQ (stats.topics, 1);     /* app.new refused before it got a topic */
 
     /* Valid UTF-8 of every length passes. */
