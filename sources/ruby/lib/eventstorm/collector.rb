@@ -5,7 +5,9 @@ require "ffi-rzmq"
 module Eventstorm
   # Receives events on a SUB socket, validates every message as docs/protocol.md says and
   # accounts each stream exactly: +lost+ events, skipped +duplicates+, +rejected+ documents
-  # and +malformed+ messages by drop reason. An Enumerable of the delivered events.
+  # and +malformed+ messages by drop reason. An Enumerable of the delivered events. It
+  # refuses what a hostile peer could do with valid-looking headers as core's receivers do
+  # (docs/security-notes.md, {Streams}).
   #
   # Not thread-safe: use one collector per thread.
   #
@@ -32,6 +34,10 @@ module Eventstorm
       end
 
       @endpoints = endpoints
+      # Only where sources connect (the collector binds) is a peer a stream's owner: the
+      # peers of a collector connected to routers are routers, which may carry one stream
+      # twice (a replay, not a forgery).
+      @judge_owners = Endpoint.parse(endpoints).any? { |mode, _| mode == :bind }
       curve = Curve::Options.new(curve) if curve
       @streams = Streams.new
       @pending = []
@@ -78,8 +84,12 @@ module Eventstorm
         # events counted as received and never delivered.
         Thread.handle_interrupt(Batch::DEFER_INTERRUPTS) do
           # A message's frames arrive together: once the first is there, all are.
-          frames = Sockets.receive_frames(@socket)
-          handle(frames) if frames
+          if @judge_owners
+            frames, peer = Sockets.receive_from(@socket)
+          else
+            frames = Sockets.receive_frames(@socket)
+          end
+          handle(frames, owner: peer) if frames
         end
       end
       @pending.shift
@@ -89,12 +99,14 @@ module Eventstorm
     # {#receive} does with each message it reads.
     #
     # @param frames [Array<String>]
+    # @param owner [String, nil] the peer it came from, to judge who owns a source (see
+    #   {Streams}); nil judges nothing
     # @return [Array<BSON::Document>]
     # @example
     #   collector.handle(["app.x", header, body]).size
-    def handle(frames)
+    def handle(frames, owner: nil)
       before = @pending.size
-      deliver(Protocol.parse(frames))
+      deliver(Protocol.parse(frames), owner)
       @pending.drop(before)
     rescue Protocol::Invalid => e
       @stats[:malformed][e.reason] += 1
@@ -104,7 +116,10 @@ module Eventstorm
     # @return [Hash] +messages+, +events+ (delivered), +announcements+, +lost+, +duplicates+,
     #   +rejected+ (documents with an invalid envelope, nested past 100 levels or with a date
     #   past 8.64e15 ms), +unaccounted+ (events of two-frame messages), +malformed+
-    #   ({reason => messages}), +streams+
+    #   ({reason => messages}: the validation's reasons, and as core's collector counts them
+    #   +"index"+ for an index jump no sender can make and +"owner"+ for a source claimed by
+    #   another peer than its owner, judged when the collector binds; see {Streams}),
+    #   +streams+
     # @example
     #   collector.stats[:lost] #=> 0
     def stats
@@ -167,22 +182,26 @@ module Eventstorm
       @poller.poll(milliseconds).positive?
     end
 
-    def deliver(message)
+    def deliver(message, owner)
       documents = message.documents.map do |bytes|
         Protocol.decode(bytes)
       rescue Protocol::Invalid => e
         # Too deep is one rejected event; anything else drops the message.
         raise unless e.reason == "depth"
       end
-      @stats[:messages] += 1
       skip = 0
       if message.source
-        lost, skip = @streams.account(source: message.source, topic: message.topic,
-                                      first: message.first, count: message.count)
+        lost, skip, refused = @streams.account(source: message.source, topic: message.topic,
+                                               first: message.first, count: message.count,
+                                               owner: owner)
+        raise Protocol::Invalid, refused if refused
+
+        @stats[:messages] += 1
         @stats[:lost] += lost
         @stats[:duplicates] += skip
         @stats[:announcements] += 1 if message.count.zero?
       else
+        @stats[:messages] += 1
         @stats[:unaccounted] += documents.size
       end
       documents.drop(skip).each do |document|

@@ -40,7 +40,8 @@ module Eventstorm
     # @!attribute documents [Array<String>] the raw BSON documents
     Message = Struct.new(:topic, :count, :source, :first, :documents, keyword_init: true)
 
-    # A message failed validation; {#reason} is one of {REASONS}.
+    # A message failed validation; {#reason} is one of {REASONS}, or +"owner"+ for a source
+    # another peer owns (see Streams), or +"depth"+ for a document (see {.decode}).
     class Invalid < StandardError
       # @return [String] the drop reason
       attr_reader :reason

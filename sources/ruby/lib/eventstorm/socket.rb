@@ -68,8 +68,7 @@ module Eventstorm
     # @return [Array<String>, nil] nil when no message is there (or the socket failed)
     # @example
     #   Eventstorm::Sockets.receive_frames(socket) #=> ["app.x", header, body]
-    def receive_frames(socket)
-      frames = []
+    def receive_frames(socket, frames = [])
       loop do
         frame = String.new
         until socket.recv_string(frame, ZMQ::DONTWAIT) >= 0
@@ -127,6 +126,39 @@ module Eventstorm
       end
     end
     private_class_method :finalizer
+
+    # {.receive_frames}, and who sent the message: the peer that owns a source (see
+    # Streams#account). That is the ZAP User-Id (a CURVE client's key) when a ZAP handler
+    # gave one, else the peer's address, as core's collector names it.
+    #
+    # @param socket [ZMQ::Socket]
+    # @return [Array(Array<String>, String), nil] the frames and the peer (nil when libzmq
+    #   knows none, as for inproc); nil when no message is there
+    # @example
+    #   frames, peer = Eventstorm::Sockets.receive_from(socket)
+    def receive_from(socket)
+      message = ZMQ::Message.new
+      begin
+        until socket.recvmsg(message, ZMQ::DONTWAIT) >= 0
+          return nil unless ZMQ::Util.errno == ZMQ::EINTR
+        end
+        user = Native.zmq_msg_gets(message.address, "User-Id")
+        peer = user ? "key:#{user}" : Native.zmq_msg_gets(message.address, "Peer-Address")
+        frames = [message.copy_out_string]
+      ensure
+        message.close
+      end
+      [socket.more_parts? ? receive_frames(socket, frames) : frames, peer]
+    end
+
+    # What ffi-rzmq does not bind of libzmq.
+    module Native
+      extend FFI::Library
+      ffi_lib LibZMQ.ffi_libraries.map(&:name)
+      # A message's metadata property (libzmq 4.1+); NULL (nil) when it has none.
+      attach_function :zmq_msg_gets, %i[pointer string], :string
+    end
+    private_constant :Native
 
     # ffi-rzmq only knows the options of its own time; newer int options go to libzmq directly.
     def set(socket, option, value)
