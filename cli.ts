@@ -78,16 +78,27 @@ ${sinks}
  */
 export async function main(args: string[]): Promise<number> {
   const [command, ...rest] = args;
-  if (command === undefined || command === "--help" || command === "-h" || command === "help") {
+  // Asked for, help goes to stdout (exit 0); without a command it is a usage
+  // error, so it goes to stderr with exit 2, as every usage error does.
+  if (command === undefined) {
+    console.error(await help());
+    return 2;
+  }
+  if (command === "--help" || command === "-h" || command === "help") {
     console.log(await help());
-    return command === undefined ? 2 : 0;
+    return 0;
   }
   if (command === "source" || command === "sink") {
     const group = command === "source" ? SOURCES : SINKS;
     const [name, ...flags] = rest;
     if (name === undefined || name === "--help" || name === "-h") {
-      console.log(`Usage: eventstorm ${command} NAME [FLAGS]\n\n${await table(group, "")}`);
-      return name === undefined ? 2 : 0;
+      const usage = `Usage: eventstorm ${command} NAME [FLAGS]\n\n${await table(group, "")}`;
+      if (name !== undefined) {
+        console.log(usage);
+        return 0;
+      }
+      console.error(usage);
+      return 2;
     }
     // Own names only: `eventstorm source constructor` must not find Object's.
     const entry = Object.hasOwn(group, name) ? group[name] : undefined;

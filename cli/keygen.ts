@@ -26,7 +26,7 @@ const KEYGEN_FLAGS = {
 export const command: Command<typeof KEYGEN_FLAGS> = {
   name: "eventstorm keygen",
   summary: "make a CURVE key pair: NAME (public) and NAME_secret (mode 0600)",
-  positionals: true,
+  positionals: "NAME",
   flags: KEYGEN_FLAGS,
   epilog: `The files are CZMQ certificates (zcert), so keys made here work with CZMQ, rsyslog
 omczmq and pyzmq's zmq.auth, and theirs work here. Give NAME to --curve-server

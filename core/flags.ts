@@ -154,8 +154,11 @@ export interface CommandSpec<F extends Record<string, FlagSpec> = Record<string,
   flags: F;
   /** Extra help text after the flags (examples). */
   epilog?: string;
-  /** Whether bare arguments are allowed (returned in `positionals`). */
-  positionals?: boolean;
+  /**
+   * Whether bare arguments are allowed (returned in `positionals`); a string
+   * allows them and is their placeholder in the usage line, like `NAME`.
+   */
+  positionals?: boolean | string;
 }
 
 /**
@@ -363,20 +366,28 @@ export function helpText(spec: CommandSpec): string {
         !(Array.isArray(flag.default) && flag.default.length === 0)
       ? ` [default: ${Array.isArray(flag.default) ? flag.default.join(", ") : flag.default}]`
       : "";
-    return [left, `${flag.help}${def}`] as const;
+    // The left column says "(repeatable)"; help that says it too would say it twice.
+    const help = flag.multiple ? flag.help.replace(/\s*\(repeatable\)/, "") : flag.help;
+    return [left, `${help}${def}`] as const;
   });
   rows.push(["  -h, --help", "show this help"]);
   const width = Math.max(...rows.map(([left]) => left.length)) + 2;
   const lines = [
     `${spec.name}: ${spec.summary}`,
     "",
-    `Usage: ${spec.name}${spec.positionals ? " [ARGS]" : ""} [FLAGS]`,
+    `Usage: ${spec.name}${usageArgs(spec.positionals)} [FLAGS]`,
     "",
     "Flags:",
     ...rows.map(([left, right]) => left.padEnd(width) + right),
   ];
   if (spec.epilog) lines.push("", spec.epilog.trimEnd());
   return lines.join("\n") + "\n";
+}
+
+/** What the usage line shows for bare arguments: their placeholder, ` [ARGS]`, or none. */
+function usageArgs(positionals: CommandSpec["positionals"]): string {
+  if (typeof positionals === "string") return ` ${positionals}`;
+  return positionals ? " [ARGS]" : "";
 }
 
 /**

@@ -197,6 +197,17 @@ Deno.test("flags: helpText lists every flag with value, short, default and repea
   assert.ok(
     helpText({ ...spec, positionals: true }).includes("Usage: eventstorm test [ARGS] [FLAGS]"),
   );
+  // A placeholder names the bare arguments (keygen showed [ARGS] for its NAME).
+  assert.ok(
+    helpText({ ...spec, positionals: "NAME" }).includes("Usage: eventstorm test NAME [FLAGS]"),
+  );
+  // Help that says "(repeatable)" itself does not say it twice.
+  const said = helpText({
+    name: "x",
+    summary: "x",
+    flags: { unit: { type: "string", multiple: true, value: "U", help: "a unit (repeatable)" } },
+  });
+  assert.match(said, /--unit U \(repeatable\)\s+a unit\n/);
 });
 
 async function runCommandIn(body: string): Promise<{ code: number; stderr: string }> {

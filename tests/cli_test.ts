@@ -223,6 +223,13 @@ Deno.test("--help works for every command", opts, async () => {
   assert.equal(new Set(statsLines.map(([, line]) => line)).size, 1, JSON.stringify(statsLines));
   results.forEach((result, i) => {
     assert.equal(result.code, 0, `${all[i].join(" ")}: ${result.stderr}`);
+    assert.doesNotMatch(result.stdout, /\(repeatable\).*\(repeatable\)/, all[i].join(" "));
+    // Bare arguments are named: no command's usage shows a vague [ARGS].
+    assert.doesNotMatch(result.stdout, /\[ARGS\]/, all[i].join(" "));
+    // Over syslog there are no files for an access_log to name (help said "for --file").
+    if (all[i].join(" ") === "source syslog") {
+      assert.match(result.stdout, /--format-name NAME .*\[default: combined\]/);
+    }
     assert.match(result.stdout, new RegExp(`Usage: eventstorm ${all[i].join(" ")} `));
     // The list and the command's own help show the one summary the command exports.
     const summary = result.stdout.split("\n")[0].split(`eventstorm ${all[i].join(" ")}: `)[1];
@@ -232,6 +239,15 @@ Deno.test("--help works for every command", opts, async () => {
     );
     assert.ok(listed, `eventstorm --help lists '${summary}' for ${all[i].join(" ")}`);
   });
+});
+
+Deno.test("a missing command is a usage error: the list on stderr, exit 2", opts, async () => {
+  const runs = await Promise.all([[], ["source"], ["sink"]].map((args) => finish(cli(args))));
+  for (const result of runs) {
+    assert.equal(result.code, 2, result.stderr);
+    assert.equal(result.stdout, "");
+    assert.match(result.stderr, /Usage: eventstorm (source |sink )?(COMMAND|NAME) \[FLAGS\]/);
+  }
 });
 
 Deno.test("a bind to a taken port fails with one clear line", opts, async () => {

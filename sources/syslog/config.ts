@@ -18,6 +18,11 @@ import { SyslogRouter } from "./router.ts";
 
 const ROUTES = ["nginx", "postfix", "sshd"] as const;
 
+/** Help of a parser's flag that speaks of files, as it reads over syslog, where there are none. */
+const SYSLOG_HELP: Record<string, string> = {
+  "format-name": "which log_format of --nginx-conf [default: combined]",
+};
+
 /** The syslog source's own flags (the parsers' flags keep the names of their sources). */
 export const SYSLOG_FLAGS = {
   listen: {
@@ -25,7 +30,7 @@ export const SYSLOG_FLAGS = {
     multiple: true,
     value: "ADDR",
     help:
-      "udp://HOST:PORT, tcp://HOST:PORT, unix:///PATH (datagrams, as /dev/log) or unix-stream:///PATH (repeatable)",
+      "udp://HOST:PORT, tcp://HOST:PORT, unix:///PATH (datagrams, as /dev/log) or unix-stream:///PATH",
   },
   to: TO_FLAG,
   ...CURVE_CLIENT_FLAGS,
@@ -75,7 +80,10 @@ export const SYSLOG_FLAGS = {
 function parserFlags(): Record<string, FlagSpec> {
   return Object.fromEntries(
     Object.entries({ ...nginxSource.flags, ...postfixSource.flags, ...sshdSource.flags })
-      .map(([name, spec]) => [name, { ...spec, help: `(${parserOf(name)}) ${spec.help}` }]),
+      .map(([name, spec]) => [
+        name,
+        { ...spec, help: `(${parserOf(name)}) ${SYSLOG_HELP[name] ?? spec.help}` },
+      ]),
   );
 }
 
