@@ -603,5 +603,49 @@ RSpec.describe Eventstorm::Emitter do
                                  "on" => Time.utc(1969, 12, 31))
     expect(collector.stats).to include(events: 6, rejected: 0)
   end
+
+  def ipv6_loopback?
+    TCPServer.new("::1", 0).close
+    true
+  rescue SystemCallError
+    false
+  end
+
+  it "speaks IPv6: tcp://[::1]:PORT binds and connects" do
+    skip "no ::1 here" unless ipv6_loopback?
+    endpoint = "tcp://[::1]:#{free_port}"
+    collector = open_collector("@#{endpoint}")
+    emitter = open_emitter(">#{endpoint}", host: "spec")
+    received = collect(collector, 3)
+    wait_until(timeout: 10) { emitter.stats[:subscribed] }
+    3.times { |n| emitter.emit("app.six", n: n) }
+    expect(emitter.flush(timeout: 10)).to be(true)
+    expect(received.value.map { |e| e["n"] }).to eq([0, 1, 2])
+  end
+
+  it "a collector that binds refuses a source claimed by another peer than its owner" do
+    skip "no ::1 here" unless ipv6_loopback?
+    port = free_port
+    collector = open_collector("@tcp://*:#{port}")
+    context = ZMQ::Context.new
+    # Two peers with addresses of their own, 127.0.0.1 and ::1, send under one source id.
+    peers = %W[>tcp://127.0.0.1:#{port} >tcp://[::1]:#{port}].map do |to|
+      Eventstorm::Sockets.open(context, ZMQ::XPUB, to, options: { ZMQ::LINGER => 0 })
+    end
+    received = collect(collector, 2, timeout: 5)
+    peers.each { |peer| wait_until(timeout: 10) { Eventstorm::Sockets.receive_frames(peer) } }
+    event = ->(n) { { "type" => "app.own", "time" => Time.now, "host" => "h", "n" => n } }
+    [[0, 0], [1, 1], [0, 1]].each do |peer, n|
+      frames = Eventstorm::Protocol.encode(topic: "app.own", events: [event.call(n)], source: 77,
+                                           first: n)
+      Eventstorm::Sockets.send_frames(peers[peer], frames)
+      sleep 0.2
+    end
+    expect(received.value.map { |e| e["n"] }).to eq([0, 1])
+    expect(collector.stats).to include(events: 2, lost: 0, malformed: { "owner" => 1 })
+  ensure
+    peers&.each(&:close)
+    context&.terminate
+  end
 end
 

@@ -16,7 +16,9 @@ module Eventstorm
     # @param type [Integer] ZMQ::XPUB, ZMQ::SUB, ...
     # @param endpoints [String, Array<String>] see {Endpoint.parse}
     # @param curve [Curve::Options, nil] CURVE client keys
-    # @param options [Hash{Integer=>Integer}] socket options set before connecting
+    # @param options [Hash{Integer=>Integer}] socket options set before connecting (ZMQ_IPV6
+    #   is set on every socket, so that tcp://[::1]:PORT, which docs/protocol.md lists,
+    #   connects and binds: libzmq leaves it off)
     # @return [ZMQ::Socket]
     # @raise [Eventstorm::Error] when an option, bind or connect fails (the socket is closed)
     # @example
@@ -25,7 +27,9 @@ module Eventstorm
       pairs = Endpoint.parse(endpoints)
       socket = context.socket(type) or raise Error, "zmq_socket failed: #{ZMQ::Util.error_string}"
       begin
-        options.each { |option, value| check(set(socket, option, value), "setsockopt #{option}") }
+        { ZMQ::IPV6 => 1 }.merge(options).each do |option, value|
+          check(set(socket, option, value), "setsockopt #{option}")
+        end
         curve&.apply(socket)
         pairs.each do |mode, address|
           check(socket.public_send(mode, address), "#{mode} #{address}")
