@@ -31,7 +31,7 @@ RSpec.describe "emitter and collector lifecycle" do
       5.times { Eventstorm::Collector.new(">tcp://127.0.0.1:1") rescue nil }
       3.times { GC.start; sleep 0.05 }
       # An emitter still open when the process exits: its finalizer runs then.
-      $emitter = Eventstorm::Emitter.new(">tcp://127.0.0.1:1")
+      $emitter = Eventstorm::Emitter.new(">tcp://127.0.0.1:1", close_at_exit: false)
       puts "done"
     RUBY
     expect(status).not_to be_nil, "the process hung"
@@ -63,4 +63,111 @@ RSpec.describe "emitter and collector lifecycle" do
     emitter&.close(timeout: 0)
     collector&.close
   end
+
+  # What a Ruby of its own, given the endpoint as TO, emits to a collector here until shortly
+  # after it ends: the events, the collector's stats, the output and the exit status.
+  def events_from(script)
+    endpoint = "tcp://127.0.0.1:#{free_port}"
+    collector = Eventstorm::Collector.new("@#{endpoint}")
+    done = false
+    received = Thread.new do
+      events = []
+      until done
+        event = collector.receive(timeout: 0.05)
+        events << event if event
+      end
+      events
+    end
+    output, status = ruby("TO = #{">#{endpoint}".inspect}\n#{script}")
+    sleep 0.3 # what the process sent as it ended arrives
+    done = true
+    [received.value, collector.stats, output, status]
+  ensure
+    collector&.close
+  end
+
+  it "closes an emitter left open when the process exits, unless told not to" do
+    events, stats, output, status = events_from(<<~RUBY)
+      emitter = Eventstorm::Emitter.new(TO, host: "exit", linger: 60)
+      Thread.pass until emitter.stats[:subscribed]
+      3.times { |n| emitter.emit("app.exit", n: n) }
+      puts "left open"
+    RUBY
+    expect([output, status.success?]).to eq(["left open\n", true])
+    expect(events.map { |e| e["n"] }).to eq([0, 1, 2])
+    expect(stats).to include(lost: 0, announcements: 1)
+
+    events, = events_from(<<~RUBY)
+      emitter = Eventstorm::Emitter.new(TO, host: "exit", linger: 60, close_at_exit: false)
+      Thread.pass until emitter.stats[:subscribed]
+      emitter.emit("app.exit", n: 0)
+    RUBY
+    expect(events).to be_empty
+  end
+
+  it "at exit, each process closes the emitter it used, and only that one" do
+    events, stats, output, = events_from(<<~RUBY)
+      emitter = Eventstorm::Emitter.new(TO, host: "exit", linger: 60)
+      Thread.pass until emitter.stats[:subscribed]
+      emitter.emit("app.fork", who: "parent")
+      # A child that never uses the emitter leaves the parent's event alone.
+      Process.wait(fork { exit })
+      # One that does sends its own, in a stream of its own.
+      Process.wait(fork do
+        Thread.pass until emitter.stats[:subscribed]
+        2.times { emitter.emit("app.fork", who: "child") }
+      end)
+      emitter.emit("app.fork", who: "parent")
+      puts emitter.stats[:waiting]
+    RUBY
+    expect(output).to eq("2\n")
+    expect(events.map { |e| e["who"] }.sort).to eq(%w[child child parent parent])
+    expect(stats).to include(lost: 0, duplicates: 0, streams: 2)
+  end
+
+  it "close counts held events dropped when no subscriber came, and says so again" do
+    emitter = Eventstorm::Emitter.new(">tcp://127.0.0.1:#{free_port}", close_at_exit: false)
+    2.times { emitter.emit("app.held", n: 1) }
+    expect(emitter.close(timeout: 0.1)).to be(false)
+    expect(emitter.stats).to include(emitted: 2, waiting: 0, overflow: 2, sent: 0)
+    expect(emitter.close(timeout: 0.1)).to be(false)
+  end
+
+  it "closes from a signal handler, where no Mutex can be locked" do
+    endpoint = "tcp://127.0.0.1:#{free_port}"
+    collector = Eventstorm::Collector.new("@#{endpoint}")
+    emitter = Eventstorm::Emitter.new(">#{endpoint}", close_at_exit: false)
+    received = Thread.new { collector.each(timeout: 2).to_a }
+    Thread.pass until emitter.stats[:subscribed]
+    emitter.emit("app.trap", n: 1)
+    closed = Queue.new
+    previous = Signal.trap("USR2") { closed << emitter.close(timeout: 5) }
+    Process.kill("USR2", Process.pid)
+    expect(closed.pop).to be(true)
+    expect(received.value.map { |e| e["n"] }).to eq([1])
+  ensure
+    Signal.trap("USR2", previous || "DEFAULT")
+    collector&.close
+  end
+
+  it "a forked child's stats and source are its own before its first event" do
+    emitter = Eventstorm::Emitter.new(">tcp://127.0.0.1:#{free_port}", close_at_exit: false)
+    emitter.emit("app.fork", n: 1)
+    reader, writer = IO.pipe
+    pid = fork do
+      stats = emitter.stats
+      writer.puts(JSON.generate(pid: stats[:pid], source: stats[:source].to_s,
+                                waiting: stats[:waiting], reader: emitter.source.to_s))
+      exit!(0)
+    end
+    writer.close
+    Process.wait(pid)
+    child = JSON.parse(reader.read)
+    expect(child).to include("pid" => pid, "waiting" => 0, "reader" => child["source"])
+    expect(child["source"]).not_to eq(emitter.source.to_s)
+    expect(emitter.stats).to include(waiting: 1, pid: Process.pid)
+  ensure
+    emitter&.close(timeout: 0)
+  end
 end
+

@@ -27,6 +27,8 @@ module Eventstorm
   #   on its next call (see {Forks}) and reopens itself: new ZeroMQ context and socket, new
   #   +source+ id, indexes from 0. Events still batched in the parent at fork time are the
   #   parent's to send; the child discards its copy of them.
+  # - **Exit**: an emitter still open when its process exits is closed by an +at_exit+ hook
+  #   (see +close_at_exit:+), in each process that used it.
   #
   # @example
   #   emitter = Eventstorm::Emitter.new(">tcp://127.0.0.1:5555", host: "web1")
@@ -45,8 +47,6 @@ module Eventstorm
     FORKS_TRACKED = Forks.tracked?
     private_constant :REOPEN, :FORKS_TRACKED
 
-    # @return [Integer] this stream's id (changes in a forked child)
-    attr_reader :source
     # @return [String] the +host+ of every event
     attr_reader :host
 
@@ -60,12 +60,15 @@ module Eventstorm
     # @param linger [Float] seconds an incomplete batch waits before it is sent
     # @param hold [Integer] events kept while no subscriber is connected
     # @param high_water_mark [Integer] ZMQ_SNDHWM, messages queued in libzmq per peer
+    # @param close_at_exit [Float, false] seconds {#close} may take when the process exits
+    #   with the emitter still open (each process closes the emitters it used: a Puma worker
+    #   its own), or false to leave that to the caller
     # @raise [Eventstorm::Error] for a bad endpoint or CURVE key
     # @example
     #   Eventstorm::Emitter.new(">tcp://127.0.0.1:5555", host: "web1", batch_size: 100)
     def initialize(endpoints = ">tcp://127.0.0.1:5555", host: Socket.gethostname, curve: nil,
                    batch_size: 512, batch_bytes: 256 * 1024, linger: 0.05, hold: 100_000,
-                   high_water_mark: 10_000)
+                   high_water_mark: 10_000, close_at_exit: 2.0)
       @endpoints = endpoints
       @host = host.to_s.dup.freeze
       # Kept to reopen after fork, where nothing shows the keys (see Curve::Options).
@@ -78,6 +81,7 @@ module Eventstorm
       @linger = linger
       @hold_limit = hold
       @high_water_mark = high_water_mark
+      @close_at_exit = close_at_exit
       @closed = false
       open
     end
@@ -167,24 +171,47 @@ module Eventstorm
     end
 
     # Flushes, announces every topic's next index and closes the socket, letting libzmq send
-    # what it queued for up to +timeout+ seconds. Calling it again does nothing.
+    # what it queued for up to +timeout+ seconds. Events still held then (no subscriber came)
+    # are dropped and counted in +overflow+, their indexes used, so receivers count them lost.
+    # Calling it again does nothing and returns what the first call returned.
+    #
+    # In a signal handler (Signal.trap), where Ruby lets no Mutex be locked, the closing runs
+    # on a thread of its own, waited for +timeout+ seconds at most: the code the signal
+    # interrupted may hold the emitter's lock, which it releases only once the handler is done
+    # (false then; the closing goes on, and an exit waits for it).
     #
     # @param timeout [Float] seconds
     # @return [Boolean] true when everything was handed to libzmq
     # @example
     #   emitter.close(timeout: 2)
     def close(timeout: 5.0)
-      reopen_after_fork if forked?
-      return true if @closed
+      return close_on_thread(timeout) if trap_context?
 
-      deadline = Eventstorm.monotonic + timeout
-      flushed = flush(timeout: timeout)
-      announce_all(deadline)
-      @mutex.synchronize { @closed = true }
-      @thread.join
-      @socket.setsockopt(ZMQ::LINGER, (timeout * 1000).to_i)
-      Sockets.release(self, @context, @socket)
-      flushed
+      reopen_after_fork if forked?
+      @closing.synchronize do
+        return @closed_with unless @closed_with.nil?
+
+        deadline = Eventstorm.monotonic + timeout
+        flushed = flush(timeout: timeout)
+        drop_held unless flushed
+        announce_all(deadline)
+        @mutex.synchronize { @closed = true }
+        @thread.join
+        @socket.setsockopt(ZMQ::LINGER, (timeout * 1000).to_i)
+        Sockets.release(self, @context, @socket)
+        AtExit.forget(self)
+        @closed_with = flushed
+      end
+    end
+
+    # This stream's id; a forked child's own from its first call on (this one included).
+    #
+    # @return [Integer]
+    # @example
+    #   emitter.source #=> 12345678901234567890
+    def source
+      reopen_after_fork if forked?
+      @source
     end
 
     # Names the endpoints and the host only (never the CURVE keys).
@@ -223,6 +250,7 @@ module Eventstorm
     # @example
     #   emitter.stats[:dropped] #=> 0
     def stats
+      reopen_after_fork if forked? # a child's own counts, not its copy of the parent's
       @mutex.synchronize do
         @batches.each_value { |batch| pack_records(batch) } # their refusals counted
         batched = @batches.each_value.sum(&:count)
@@ -239,6 +267,8 @@ module Eventstorm
     # Sets @forks and @pid last: a thread that sees them current finds everything else ready.
     def open
       @mutex = Mutex.new
+      @closing = Mutex.new # one close at a time
+      @closed_with = nil # what close returned
       @source = SecureRandom.random_number(2**64 - 1) + 1
       @next = Hash.new(0)
       @last_sent = {}
@@ -262,8 +292,77 @@ module Eventstorm
       end
       @thread = Thread.new { background }
       @thread.name = "eventstorm-emitter" if @thread.respond_to?(:name=)
+      AtExit.register(self) if @close_at_exit
       @pid = Process.pid
       @forks = Forks.count
+    end
+
+    # Ruby refuses to lock a Mutex in a signal handler ("can't be called from trap context").
+    def trap_context?
+      Mutex.new.synchronize { false }
+    rescue ThreadError
+      true
+    end
+
+    def close_on_thread(timeout)
+      closing = Thread.new { close(timeout: timeout) }
+      closing.report_on_exception = false
+      closing.join(timeout) ? closing.value : false
+    end
+
+    # Held events a failed flush leaves (no subscriber came) are dropped and counted, their
+    # indexes used: the closing announcements then tell receivers they are lost.
+    def drop_held
+      @mutex.synchronize do
+        @held.each do |topic, _body, count|
+          @next[topic] += count
+          @stats[:overflow] += count
+        end
+        @held.clear
+        @held_events = 0
+      end
+    end
+
+    # Closes, when the process exits, the emitters it opened and did not close (see
+    # +close_at_exit:+): batched events would be lost, and with them the closing
+    # announcements that let receivers count that loss. One hook for all, installed with
+    # the first; a forked child inherits it, and closes only the emitters it reopened
+    # itself: those it never used hold the parent's events and socket.
+    module AtExit
+      @emitters = {}.compare_by_identity
+      @lock = Mutex.new
+
+      class << self
+        # @param emitter [Emitter]
+        # @return [void]
+        def register(emitter)
+          @lock.synchronize do
+            at_exit { AtExit.close_all } unless @installed
+            @installed = true
+            @emitters[emitter] = true
+          end
+        end
+
+        # @param emitter [Emitter]
+        # @return [void]
+        def forget(emitter)
+          @lock.synchronize { @emitters.delete(emitter) }
+        end
+
+        # @return [void]
+        def close_all
+          @lock.synchronize { @emitters.keys }.each { |emitter| emitter.__send__(:close_at_exit) }
+        end
+      end
+    end
+    private_constant :AtExit
+
+    def close_at_exit
+      return if @closed || forked?
+
+      close(timeout: @close_at_exit)
+    rescue StandardError => e
+      warn "eventstorm: closing #{inspect} at exit: #{e.class}: #{e.message}"
     end
 
     def forked?
