@@ -10,7 +10,9 @@
 #   emitter.emit("app.deploy", version: "1.2")
 #   emitter.close
 module Eventstorm
-  # A usage or configuration error (bad endpoint, bad key, closed emitter).
+  # What libzmq or the system refused (an endpoint it cannot bind or connect, a CURVE key or
+  # certificate), or a closed emitter. A malformed argument (an endpoint string, an option, an
+  # event) raises ArgumentError.
   class Error < StandardError; end
 
   # Seconds on the monotonic clock, for deadlines and durations.

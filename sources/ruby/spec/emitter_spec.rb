@@ -647,5 +647,36 @@ RSpec.describe Eventstorm::Emitter do
     peers&.each(&:close)
     context&.terminate
   end
+
+  it "refuses options of the wrong type or out of range in one line, before opening anything" do
+    bad = [[:linger, "0.05"], [:batch_size, "100"], [:hold, -1], [:high_water_mark, 2**31],
+           [:batch_size, 0], [:linger, Float::NAN], [:batch_bytes, 32 << 20], [:close_at_exit, "2"]]
+    bad.each do |name, value|
+      expect { described_class.new(">#{endpoint}", name => value) }
+        .to raise_error(ArgumentError, /\A#{name}: expected .*, not #{Regexp.escape(value.inspect)}\z/)
+    end
+    expect { described_class.new("localhost:5555") }.to raise_error(ArgumentError, /bad endpoint/)
+    expect { described_class.new(nil) }.to raise_error(ArgumentError, /no endpoint/)
+    expect { described_class.new("@tcp://203.0.113.1:5555") }.to raise_error(Eventstorm::Error, /bind/)
+    emitter = open_emitter(">#{endpoint}", linger: 0, close_at_exit: false)
+    expect { emitter.emit_hash("app.keys", { nil => 1 }) }.to raise_error(ArgumentError, /BSON/)
+  end
+
+  it "keeps its background thread going after an unexpected error, and counts it" do
+    collector = open_collector("@#{endpoint}")
+    emitter = open_emitter(">#{endpoint}", linger: 0.01)
+    received = collect(collector, 1)
+    failures = 0
+    allow(emitter).to receive(:warn)
+    allow(emitter).to receive(:send_held).and_wrap_original do |original, *args|
+      raise "unexpected" if (failures += 1) <= 2
+
+      original.call(*args)
+    end
+    wait_until { emitter.stats[:thread_errors] == 2 }
+    emitter.emit("app.on", n: 1) # sent by the thread once aged: no flush
+    expect(received.value.map { |e| e["n"] }).to eq([1])
+    expect(emitter).to have_received(:warn).once
+  end
 end
 

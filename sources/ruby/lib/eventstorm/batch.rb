@@ -237,7 +237,7 @@ module Eventstorm
       rescue Refused
         roll_back(start, count)
         raise
-      rescue BSON::Error, NoMethodError, ArgumentError, RangeError, EncodingError => e
+      rescue *UNENCODABLE => e
         roll_back(start, count)
         raise ArgumentError, "event cannot be encoded as BSON: #{e.message}"
       rescue Exception # rubocop:disable Lint/RescueException -- rolled back, re-raised
@@ -324,11 +324,14 @@ module Eventstorm
       [unencodable, oversized]
     end
 
+    # What bson-ruby raises for a value or key it cannot write (a nil key: InvalidKey).
+    UNENCODABLE = [BSON::Error, NoMethodError, ArgumentError, RangeError, EncodingError,
+                   (BSON::InvalidKey if defined?(BSON::InvalidKey))].compact.freeze
     NO_TIME = Object.new.freeze # in a document whose fields name no time
     FAR_DATE = "a date more than 8.64e15 ms from the epoch: receivers reject the event"
     TOO_DEEP = "fields nested deeper than #{Protocol::MAX_NESTING} levels: " \
                "receivers reject the event"
-    private_constant :NO_TIME, :FAR_DATE, :TOO_DEEP
+    private_constant :UNENCODABLE, :NO_TIME, :FAR_DATE, :TOO_DEEP
 
     # The milliseconds bson-ruby writes for a Time (an ActiveSupport::TimeWithZone too), a
     # DateTime or a Date; anything else, an Integer as much as a String, is refused: nothing
@@ -336,7 +339,7 @@ module Eventstorm
     # the epoch: receivers reject it.
     def millis_of(time)
       millis = millis_or_nil(time)
-      raise ArgumentError, "time: a #{time.class}, not a Time, DateTime or Date" unless millis
+      raise ArgumentError, "time: #{time.class} is not a Time, DateTime or Date" unless millis
       if millis.abs > Protocol::MAX_DATE_MS
         raise ArgumentError, "time #{time} is more than 8.64e15 ms from the epoch: " \
                              "receivers reject it"

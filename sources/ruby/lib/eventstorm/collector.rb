@@ -23,7 +23,8 @@ module Eventstorm
     # @param prefixes [Array<String>, String] topic prefixes to subscribe to ("" is everything)
     # @param curve [Hash, nil] CURVE client keys, as for {Emitter#initialize}
     # @param max_message_size [Integer] ZMQ_MAXMSGSIZE: larger senders are disconnected
-    # @raise [Eventstorm::Error] for a bad endpoint or CURVE key
+    # @raise [ArgumentError] for a malformed endpoint or prefix
+    # @raise [Eventstorm::Error] for an endpoint libzmq refuses or a bad CURVE key
     # @example
     #   Eventstorm::Collector.new("@tcp://*:5556", prefixes: [""])
     def initialize(endpoints = ">tcp://127.0.0.1:5556", prefixes: [""], curve: nil,

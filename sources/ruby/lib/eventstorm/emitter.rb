@@ -42,10 +42,17 @@ module Eventstorm
     # Larger single events are dropped and counted (+oversized+), as eventstorm's own
     # emitters do, keeping every message far below the protocol's 16 MiB limit.
     MAX_EVENT = Batch::MAX_EVENT
+    # Bounds of the options (see #initialize): a message's count is a u32, and a batch of
+    # batch_bytes plus one event of MAX_EVENT stays under the protocol's 16 MiB.
+    MAX_BATCH_SIZE = 1_000_000
+    MAX_BATCH_BYTES = Protocol::MAX_MESSAGE - (2 * Batch::MAX_EVENT)
+    MAX_SECONDS = 86_400
+    MAX_INT32 = (2**31) - 1
     # Serializes reopening after fork (a child's first calls may come from several threads).
     REOPEN = Mutex.new
     FORKS_TRACKED = Forks.tracked?
-    private_constant :REOPEN, :FORKS_TRACKED
+    private_constant :MAX_BATCH_SIZE, :MAX_BATCH_BYTES, :MAX_SECONDS, :MAX_INT32, :REOPEN,
+                     :FORKS_TRACKED
 
     # @return [String] the +host+ of every event
     attr_reader :host
@@ -63,12 +70,22 @@ module Eventstorm
     # @param close_at_exit [Float, false] seconds {#close} may take when the process exits
     #   with the emitter still open (each process closes the emitters it used: a Puma worker
     #   its own), or false to leave that to the caller
-    # @raise [Eventstorm::Error] for a bad endpoint or CURVE key
+    # @raise [ArgumentError] for a malformed endpoint or an option of the wrong type or out of
+    #   range (one line naming it: a String from ENV, say, would otherwise fail only later,
+    #   in every emit or in the background thread)
+    # @raise [Eventstorm::Error] for an endpoint libzmq refuses or a bad CURVE key
     # @example
     #   Eventstorm::Emitter.new(">tcp://127.0.0.1:5555", host: "web1", batch_size: 100)
     def initialize(endpoints = ">tcp://127.0.0.1:5555", host: Socket.gethostname, curve: nil,
                    batch_size: 512, batch_bytes: 256 * 1024, linger: 0.05, hold: 100_000,
                    high_water_mark: 10_000, close_at_exit: 2.0)
+      Endpoint.parse(endpoints) # a malformed one refused before anything is opened
+      check(:batch_size, batch_size, Integer, 1..MAX_BATCH_SIZE)
+      check(:batch_bytes, batch_bytes, Integer, 1..MAX_BATCH_BYTES)
+      check(:linger, linger, Numeric, 0..MAX_SECONDS)
+      check(:hold, hold, Integer, 0..)
+      check(:high_water_mark, high_water_mark, Integer, 0..MAX_INT32)
+      check(:close_at_exit, close_at_exit, Numeric, 0..MAX_SECONDS) if close_at_exit
       @endpoints = endpoints
       @host = host.to_s.dup.freeze
       # Kept to reopen after fork, where nothing shows the keys (see Curve::Options).
@@ -246,7 +263,8 @@ module Eventstorm
     #   queue), +overflow+ (events dropped while no subscriber was there), +oversized+ (events
     #   over {MAX_EVENT} bytes, dropped), +unencodable+ (records of {#emit_record} their
     #   writer could not write, dropped), +unwanted+ (events
-    #   of topics no subscriber wants), +waiting+ (events batched or held), +source+, +pid+
+    #   of topics no subscriber wants), +thread_errors+ (unexpected errors of the background
+    #   thread, which goes on), +waiting+ (events batched or held), +source+, +pid+
     # @example
     #   emitter.stats[:dropped] #=> 0
     def stats
@@ -264,6 +282,14 @@ module Eventstorm
 
     private
 
+    def check(name, value, type, range)
+      return if value.is_a?(type) && range.cover?(value)
+
+      bounds = range.end ? "from #{range.begin} to #{range.end}" : "of #{range.begin} or more"
+      raise ArgumentError, "#{name}: expected #{type == Integer ? 'an Integer' : 'a number'} " \
+                           "#{bounds}, not #{value.inspect[0, 40]}"
+    end
+
     # Sets @forks and @pid last: a thread that sees them current finds everything else ready.
     def open
       @mutex = Mutex.new
@@ -279,7 +305,8 @@ module Eventstorm
       @subscriptions = []
       @taken = 0 # events of the batches close_batch took out
       @stats = Hash.new(0).merge(sent: 0, messages: 0, announcements: 0, dropped: 0,
-                                 overflow: 0, unwanted: 0, oversized: 0, unencodable: 0)
+                                 overflow: 0, unwanted: 0, oversized: 0, unencodable: 0,
+                                 thread_errors: 0)
       @context = ZMQ::Context.new or raise Error, "zmq_ctx_new failed"
       options = { ZMQ::SNDHWM => @high_water_mark, ZMQ::LINGER => 0, Sockets::XPUB_NODROP => 1 }
       begin
@@ -386,21 +413,28 @@ module Eventstorm
       end
     end
 
+    # Sends aged batches and announcements every TICK. An unexpected error (the options are
+    # checked, so none is known) is counted in +thread_errors+, the first also printed, and
+    # the thread goes on: ended, it would leave batches to go only when full.
     def background
       until @closed
         sleep TICK
-        @mutex.synchronize do
-          break if @closed
+        begin
+          @mutex.synchronize do
+            break if @closed
 
-          poll_subscriptions
-          now = Eventstorm.monotonic
-          @batches.select { |_, b| now - b.started >= @linger }.each_key { |t| close_batch(t) }
-          send_held
-          announce_idle(now)
+            poll_subscriptions
+            now = Eventstorm.monotonic
+            @batches.select { |_, b| now - b.started >= @linger }.each_key { |t| close_batch(t) }
+            send_held
+            announce_idle(now)
+          end
+        rescue StandardError => e
+          errors = @mutex.synchronize { @stats[:thread_errors] += 1 }
+          warn "eventstorm: emitter thread: #{e.class}: #{e.message} (counted in thread_errors)" if
+            errors == 1
         end
       end
-    rescue StandardError => e
-      warn "eventstorm: emitter thread stopped: #{e.class}: #{e.message}"
     end
 
     # Adds an event to +type+'s batch (the block writes it: true, false when the event is
