@@ -678,5 +678,31 @@ RSpec.describe Eventstorm::Emitter do
     expect(received.value.map { |e| e["n"] }).to eq([1])
     expect(emitter).to have_received(:warn).once
   end
+
+  it "is not held up by the announcements of thousands of idle topics" do
+    collector = open_collector("@#{endpoint}")
+    emitter = open_emitter(">#{endpoint}", host: "spec", close_at_exit: false)
+    draining = Thread.new { nil until collector.receive(timeout: 0.3).nil? && emitter.closed? }
+    wait_until { emitter.stats[:subscribed] }
+    topics = 3000
+    topics.times { |n| emitter.emit("app.t#{n}", n: n) }
+    expect(emitter.flush(timeout: 10)).to be(true)
+    # All of them fall due within the next second and a half, and every second after that:
+    # the slowest emit meanwhile waits for one group of announcements at most (it waited for
+    # all of them, some 40 ms, when the thread sent them all at once).
+    slowest = 0
+    deadline = Eventstorm.monotonic + 1.5
+    while Eventstorm.monotonic < deadline
+      started = Eventstorm.monotonic
+      emitter.emit("app.t0", n: 0)
+      slowest = [slowest, Eventstorm.monotonic - started].max
+      sleep 0.001
+    end
+    expect(emitter.stats[:announcements]).to be >= topics - 1
+    expect(slowest).to be < 0.015
+  ensure
+    emitter&.close(timeout: 0)
+    draining&.join
+  end
 end
 

@@ -39,6 +39,8 @@ module Eventstorm
     TICK = 0.02
     # An idle topic is announced this often (seconds).
     ANNOUNCE_EVERY = 1.0
+    # Announcements sent per hold of the lock: emit waits for one group at most.
+    ANNOUNCE_GROUP = 64
     # Larger single events are dropped and counted (+oversized+), as eventstorm's own
     # emitters do, keeping every message far below the protocol's 16 MiB limit.
     MAX_EVENT = Batch::MAX_EVENT
@@ -297,6 +299,8 @@ module Eventstorm
       @closed_with = nil # what close returned
       @source = SecureRandom.random_number(2**64 - 1) + 1
       @next = Hash.new(0)
+      # topic => when its last message (events or announcement) went, oldest first: the
+      # topics due for an announcement are at its front (see announce_idle).
       @last_sent = {}
       @batches = {} # topic => Batch
       @types = {}
@@ -424,11 +428,12 @@ module Eventstorm
             break if @closed
 
             poll_subscriptions
-            now = Eventstorm.monotonic
-            @batches.select { |_, b| now - b.started >= @linger }.each_key { |t| close_batch(t) }
+            close_aged(Eventstorm.monotonic)
             send_held
-            announce_idle(now)
           end
+          # The lock is let go between groups of announcements: with thousands of idle
+          # topics due at once, emit would otherwise wait for all of them.
+          Thread.pass until @closed || @mutex.synchronize { announce_idle(Eventstorm.monotonic) }
         rescue StandardError => e
           errors = @mutex.synchronize { @stats[:thread_errors] += 1 }
           warn "eventstorm: emitter thread: #{e.class}: #{e.message} (counted in thread_errors)" if
@@ -540,7 +545,7 @@ module Eventstorm
       end
       first = @next[topic]
       @next[topic] = first + count
-      @last_sent[topic] = Eventstorm.monotonic
+      sent_now(topic, Eventstorm.monotonic)
       frames = [topic.b, Protocol.header(count: count, source: @source, first: first), body]
       if send_frames(frames)
         @stats[:sent] += count
@@ -550,14 +555,33 @@ module Eventstorm
       end
     end
 
-    def announce_idle(now)
-      @next.each do |topic, index|
-        next if @batches.key?(topic) || now - @last_sent.fetch(topic, now) < ANNOUNCE_EVERY
-        next unless wanted?(topic)
-
-        @last_sent[topic] = now
-        announce(topic, index)
+    # Batches are made in the order they start, so the aged ones are at the front: the cost
+    # is that of the batches sent, whatever the number of topics.
+    def close_aged(now)
+      while (oldest = @batches.first) && now - oldest[1].started >= @linger
+        close_batch(oldest[0])
       end
+    end
+
+    # Announces up to ANNOUNCE_GROUP of the topics idle for ANNOUNCE_EVERY: those at the
+    # front of @last_sent, so the cost is that of what is due. True when none is left due.
+    def announce_idle(now)
+      ANNOUNCE_GROUP.times do
+        topic, at = @last_sent.first
+        return true if topic.nil? || now - at < ANNOUNCE_EVERY
+
+        # A topic with a batch waiting has its message coming; one nobody wants, nobody to
+        # tell. Either is looked at again a second later.
+        announce(topic, @next[topic]) unless @batches.key?(topic) || !wanted?(topic)
+        sent_now(topic, now)
+      end
+      false
+    end
+
+    # Moves +topic+ to the back of @last_sent: the order is that of the times.
+    def sent_now(topic, now)
+      @last_sent.delete(topic)
+      @last_sent[topic] = now
     end
 
     def announce(topic, index)
