@@ -81,7 +81,9 @@ extern "C" {
                             call again to go on                               */
 
 /*  In es_options_t.linger_ms and close_timeout_ms: wait 0 ms (0 itself means
-    the option's default).                                                   */
+    the option's default). es_emitter_flush and es_collector_recv take it as
+    0 too, so that one "no wait" value can go everywhere (-1 is forever
+    there, and in linger_ms no time limit).                                  */
 #define ES_NO_WAIT -2
 
 /*  Protocol constants (docs/protocol.md)                                    */
@@ -274,7 +276,8 @@ ES_EXPORT int es_emitter_fd (es_emitter_t *self);
 /*  Sends every partial batch and waits up to TIMEOUT_MS (0: do not wait,
     -1: forever) until everything held has been handed to libzmq. Returns
     ES_OK, or ES_ETIMEOUT when events are still held (e.g. no subscriber
-    yet): they stay held, nothing is dropped. With -1, a signal caught
+    yet): they stay held, nothing is dropped. ES_NO_WAIT is 0; any other
+    negative value is forever. With -1, a signal caught
     meanwhile (a handler installed without SA_RESTART) ends the wait with
     ES_EINTR, events still held; a bounded wait goes on to its timeout.      */
 ES_EXPORT int es_emitter_flush (es_emitter_t *self, int timeout_ms);
@@ -358,7 +361,8 @@ ES_EXPORT es_collector_t *es_collector_new (const char *endpoints, const char *c
 /*  Frees the collector; sets *self_p to NULL. Safe on NULL.                */
 ES_EXPORT void es_collector_destroy (es_collector_t **self_p);
 
-/*  Waits up to TIMEOUT_MS (-1: forever) for the next event. Returns 1 with
+/*  Waits up to TIMEOUT_MS (-1: forever; 0 or ES_NO_WAIT: not at all) for
+    the next event. Returns 1 with
     *EVENT filled, 0 on timeout, or a negative ES_E* code: ES_EINTR when a
     signal was caught meanwhile (a handler installed without SA_RESTART), so
     that a daemon can stop on SIGTERM (examples/receive.c). Malformed

@@ -434,6 +434,8 @@ int es_collector_recv (es_collector_t *self, es_event_t *event, int timeout_ms)
         es_format_error (self->error, "no event structure given");
         return ES_EINVAL;
     }
+    if (timeout_ms == ES_NO_WAIT)
+        timeout_ms = 0;
     int64_t deadline = es_monotonic_ms () + timeout_ms;
     while (true) {
         if (s_next_event (self, event))

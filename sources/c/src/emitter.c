@@ -872,7 +872,9 @@ static int s_flush (es_emitter_t *self, int timeout_ms)
 int es_emitter_flush (es_emitter_t *self, int timeout_ms)
 {
     int rc = s_check (self);
-    return rc != ES_OK ? rc : s_flush (self, timeout_ms);
+    /* ES_NO_WAIT is no wait wherever it is given: a program that passes its
+       close_timeout_ms here too must not wait forever. */
+    return rc != ES_OK ? rc : s_flush (self, timeout_ms == ES_NO_WAIT ? 0 : timeout_ms);
 }
 
 int es_emitter_close (es_emitter_t *self)

@@ -565,6 +565,11 @@ static void s_signal_ends_the_wait (void *context)
     CHECK (s_since (start) < 1000);
     CHECK_EQ (s_alarms, 2);
     CHECK_EQ (es_collector_recv (collector, &event, 0), 0);   /* usable afterwards */
+    start = s_alarm_in_50_ms ();                              /* not forever */
+    CHECK_EQ (es_collector_recv (collector, &event, ES_NO_WAIT), 0);
+    CHECK (s_since (start) < 40);
+    struct itimerval off = {{0, 0}, {0, 0}};
+    setitimer (ITIMER_REAL, &off, NULL);
     es_collector_destroy (&collector);
 
     es_emitter_t *emitter = es_emitter_new ("@inproc://eintr-emitter", &options);

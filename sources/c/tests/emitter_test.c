@@ -514,11 +514,14 @@ static void s_no_wait (void *context)
     CHECK (es_emitter_timeout (emitter) > 900);      /* only the idle announcement */
     es_emitter_destroy (&emitter);
     zmq_close (sub);
-    /* Nobody subscribes: the event is held, and destroy drops it at once. */
+    /* Nobody subscribes: the event is held, and destroy drops it at once.
+       Given to flush, ES_NO_WAIT is no wait too, not forever. */
     emitter = es_emitter_new ("@inproc://nowait2", &options);
     CHECK (emitter);
     CHECK_EQ (es_emit (emitter, "app.held", NULL), ES_OK);
     int64_t start = s_now_ms ();
+    CHECK_EQ (es_emitter_flush (emitter, ES_NO_WAIT), ES_ETIMEOUT);
+    CHECK (s_now_ms () - start < 100);
     CHECK_EQ (es_emitter_close (emitter), ES_OK);
     CHECK (s_now_ms () - start < 100);
     es_emitter_stats_t stats;
