@@ -704,5 +704,23 @@ RSpec.describe Eventstorm::Emitter do
     emitter&.close(timeout: 0)
     draining&.join
   end
+
+  it "writes a host name that is not UTF-8 (Socket.gethostname's bytes) as UTF-8" do
+    allow(Socket).to receive(:gethostname).and_return("web-caf\xC3\xA9".b)
+    collector = open_collector("@#{endpoint}")
+    hosts = [nil, "bad-\xE9".b, "caf\xE9".dup.force_encoding(Encoding::ISO_8859_1), :sym]
+    emitters = hosts.map do |host|
+      host.nil? ? open_emitter(">#{endpoint}") : open_emitter(">#{endpoint}", host: host)
+    end
+    expect(emitters.map(&:host)).to eq(["web-caf\u00e9", "bad-\uFFFD", "caf\u00e9", "sym"])
+    received = collect(collector, 4)
+    emitters.each_with_index do |emitter, n|
+      wait_until { emitter.stats[:subscribed] }
+      emitter.emit("app.host", n: n)
+      expect(emitter.flush(timeout: 10)).to be(true)
+    end
+    expect(received.value.sort_by { |e| e["n"] }.map { |e| e["host"] }).to eq(emitters.map(&:host))
+    expect { open_emitter(">#{endpoint}", host: 7) }.to raise_error(ArgumentError, /host/)
+  end
 end
 

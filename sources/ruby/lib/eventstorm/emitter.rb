@@ -61,7 +61,9 @@ module Eventstorm
 
     # @param endpoints [String, Array<String>] where to publish, e.g. ">tcp://router:5555"
     #   (see {Endpoint.parse})
-    # @param host [String] the +host+ field of every event
+    # @param host [String] the +host+ field of every event, as UTF-8: Socket.gethostname's
+    #   bytes, the default, are read as UTF-8, and bytes that are not valid UTF-8 written as
+    #   U+FFFD, as the Rack middleware writes such text
     # @param curve [Hash, nil] CURVE client keys: +server_key:+ and either +secret_key:+ with
     #   +public_key:+ or +certificate:+ (see {Curve.apply})
     # @param batch_size [Integer] events per message at most
@@ -89,7 +91,7 @@ module Eventstorm
       check(:high_water_mark, high_water_mark, Integer, 0..MAX_INT32)
       check(:close_at_exit, close_at_exit, Numeric, 0..MAX_SECONDS) if close_at_exit
       @endpoints = endpoints
-      @host = host.to_s.dup.freeze
+      @host = utf8_host(host)
       # Kept to reopen after fork, where nothing shows the keys (see Curve::Options).
       @curve = curve && Curve::Options.new(curve)
       @batch_size = batch_size
@@ -283,6 +285,23 @@ module Eventstorm
     end
 
     private
+
+    # Socket.gethostname answers BINARY, which the envelope could not write as UTF-8: every
+    # emit failed on a host named with a byte above 127 (encode raised), and the middleware
+    # dropped every event.
+    def utf8_host(host)
+      unless host.is_a?(String) || host.is_a?(Symbol)
+        raise ArgumentError, "host: expected a String, not #{host.class}"
+      end
+
+      text = host.to_s
+      text = case text.encoding
+             when Encoding::UTF_8, Encoding::BINARY, Encoding::US_ASCII
+               text.dup.force_encoding(Encoding::UTF_8)
+             else text.encode(Encoding::UTF_8, invalid: :replace, undef: :replace)
+             end
+      text.scrub.freeze
+    end
 
     def check(name, value, type, range)
       return if value.is_a?(type) && range.cover?(value)
