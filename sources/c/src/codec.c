@@ -144,10 +144,13 @@ bool es_utf8_check (const uint8_t *text, size_t size)
 /*  Structural walk of one document without recursion: element sizes fit,
     names and strings are UTF-8, nesting stays within MAX_DEPTH levels (the
     top level is 1), dates within ES_MAX_DATE_MS. libbson then checks the rest.
-    With RARE (the emitter's check), a bool other than 0 or 1 is malformed
-    too, and *RARE tells whether an element needs libbson's iterator: the
-    types whose inner layout or strings this walk does not read.             */
-static shape_t s_shape (const uint8_t *doc, size_t size, bool *rare)
+    With SEEN (the emitter's check), a bool other than 0 or 1 is malformed
+    too, and *SEEN gets SEEN_RARE when an element needs libbson's iterator
+    (the types whose inner layout or strings this walk does not read), and
+    SEEN_ENVELOPE when a top-level name is type, time or host.              */
+#define SEEN_RARE 1
+#define SEEN_ENVELOPE 2
+static shape_t s_shape (const uint8_t *doc, size_t size, unsigned *seen)
 {
     if (size < 5 || size > INT32_MAX || (size_t) (int32_t) es_le32 (doc) != size ||
         doc[size - 1] != 0)
@@ -201,11 +204,15 @@ static shape_t s_shape (const uint8_t *doc, size_t size, bool *rare)
             if (ms > ES_MAX_DATE_MS || ms < -ES_MAX_DATE_MS)
                 far_date = true;
         }
-        if (rare) {
+        if (seen) {
             if (kind == 0x08 && doc[at] > 1)
                 return SHAPE_MALFORMED;
             if (kind == 0x0B || kind == 0x0C || kind == 0x0F || (kind == 0x05 && doc[at + 4] == 2))
-                *rare = true;
+                *seen |= SEEN_RARE;
+            if (depth == 0 && name_end - name == 4 &&
+                (!memcmp (name, "type", 4) || !memcmp (name, "time", 4) ||
+                 !memcmp (name, "host", 4)))
+                *seen |= SEEN_ENVELOPE;
         }
         at += (size_t) value;
     }
@@ -267,18 +274,20 @@ static bool s_walk (bson_iter_t *iter, int depth)
     return iter->err_off == 0;
 }
 
-es_shape_t es_fields_shape (const bson_t *fields)
+es_shape_t es_fields_shape (const bson_t *fields, bool *envelope)
 {
+    *envelope = false;
     /* A bson_t that bson_init_static refused holds no data to look at. */
     if (fields->len < 5)
         return SHAPE_MALFORMED;
-    bool rare = false;
-    shape_t shape = s_shape (bson_get_data (fields), fields->len, &rare);
+    unsigned seen = 0;
+    shape_t shape = s_shape (bson_get_data (fields), fields->len, &seen);
     if (shape != SHAPE_OK && shape != SHAPE_FAR_DATE)
         return shape;
     bson_iter_t iter;
-    if (rare && (!bson_iter_init (&iter, fields) || !s_walk (&iter, 1)))
+    if ((seen & SEEN_RARE) && (!bson_iter_init (&iter, fields) || !s_walk (&iter, 1)))
         return SHAPE_MALFORMED;
+    *envelope = (seen & SEEN_ENVELOPE) != 0;
     return shape;
 }
 

@@ -606,34 +606,23 @@ static int s_append_built (es_emitter_t *self, topic_t *topic, const int64_t *at
     return ES_OK;
 }
 
-/*  1 when FIELDS holds none of the envelope fields (type, time, host). */
-static bool s_plain (const bson_t *fields)
-{
-    bson_iter_t iter;
-    if (!fields)
-        return true;
-    if (!bson_iter_init (&iter, fields))
-        return false;       /* s_build reports it */
-    while (bson_iter_next (&iter)) {
-        const char *key = bson_iter_key (&iter);
-        if ((key[0] == 't' && (!strcmp (key, "type") || !strcmp (key, "time"))) ||
-            (key[0] == 'h' && !strcmp (key, "host")))
-            return false;
-    }
-    return true;
-}
-
 /*  FIELDS judged as receivers will judge the event (docs/protocol.md,
     Validation step 6): a name or string that is not UTF-8, or bytes that are
     not BSON, would make them drop the whole message with every other event
     in it; a date past 8.64e15 ms or nesting past 100 levels, the event. The
-    envelope is the library's own (a checked type and host, a checked time).  */
-static int s_check_fields (es_emitter_t *self, const bson_t *fields)
+    envelope is the library's own (a checked type and host, a checked time).
+    *PLAIN: FIELDS hold none of the envelope fields (type, time, host), so
+    the event is written straight into the batch.                            */
+static int s_check_fields (es_emitter_t *self, const bson_t *fields, bool *plain)
 {
+    *plain = true;
     if (!fields)
         return ES_OK;
     const char *problem;
-    switch (es_fields_shape (fields)) {
+    bool envelope;
+    es_shape_t shape = es_fields_shape (fields, &envelope);
+    *plain = !envelope;
+    switch (shape) {
         case SHAPE_OK:
             return ES_OK;
         case SHAPE_TOO_DEEP:
@@ -676,10 +665,10 @@ static int s_emit (es_emitter_t *self, const char *type, const int64_t *at_ms,
             return ES_EINVAL;
         }
     }
-    int rc = s_check_fields (self, fields);
+    bool plain;
+    int rc = s_check_fields (self, fields, &plain);
     if (rc != ES_OK)
         return rc;
-    bool plain = s_plain (fields);
     if (!known) {
         if (!plain) {
             /* Check the envelope before the type gets a topic of its own. */

@@ -33,8 +33,9 @@ bool es_utf8_check (const uint8_t *text, size_t size);
     every element through libbson's iterator, with their strings checked
     too. It refuses at least what receivers drop, at a fraction of the cost
     of bson_validate (about 1 us an event on libbson 1.23, which moreover
-    does not check string values for UTF-8).                                 */
-es_shape_t es_fields_shape (const bson_t *fields);
+    does not check string values for UTF-8). *ENVELOPE: whether FIELDS has a
+    top-level type, time or host (the emitter then builds the event).        */
+es_shape_t es_fields_shape (const bson_t *fields, bool *envelope);
 
 /*  Formats a one-line message into BUFFER (ES_ERROR_SIZE bytes).            */
 void es_format_error (char *buffer, const char *format, ...)
