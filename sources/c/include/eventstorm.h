@@ -12,13 +12,18 @@
         es_emitter_flush (emitter, 1000);
         es_emitter_destroy (&emitter);
 
-    Build: cc app.c $(pkg-config --cflags --libs eventstorm)
+    Build: cc app.c $(pkg-config --cflags --libs eventstorm), or with CMake
+    find_package (eventstorm 1 CONFIG) and the target eventstorm::eventstorm.
 
     RETURN CODES. No function aborts, exits, prints or blocks longer than the
-    timeout it is given. Functions returning int return ES_OK (0) or a negative
-    ES_E* code (ES_EINVAL for a NULL object or out-parameter); the matching one-line message (never containing a secret key)
-    is in es_emitter_error () / es_collector_error (), or in es_last_error ()
-    for constructors that returned NULL.
+    timeout it is given. Functions returning int return ES_OK (0) or a
+    negative ES_E* code (ES_EINVAL for a NULL object or out-parameter); the
+    matching one-line message (never containing a secret key) is in
+    es_emitter_error () / es_collector_error (), or in es_last_error () for
+    constructors that returned NULL.
+
+    OPTIONS. In es_options_t, 0 always means the option's default, never
+    "zero"; ES_NO_WAIT asks for no wait (linger_ms, close_timeout_ms).
 
     THREADS. An emitter or collector is NOT thread-safe (like a libzmq socket):
     use each object from one thread at a time (one per thread, or your own
@@ -33,7 +38,8 @@
     on by a millisecond since the last time (so a fast loop of emits costs
     no system call per event). A program that may stay idle calls
     es_emitter_tick at least every es_emitter_timeout () ms (e.g. from its
-    event loop timer) or flushes when it goes idle.
+    event loop timer) or flushes when it goes idle; es_emitter_timeout ()
+    is 0 only when a tick has work to do, so such a loop never spins.
 
     FORK. An emitter or collector belongs to the process that created it
     (detected by its pid, and by a pthread_atfork counter on the per-event
