@@ -300,7 +300,9 @@ export function parseConfigProblems(
     config.to = toList as string[];
     for (const endpoint of config.to) {
       try {
-        parseEndpoints(endpoint);
+        if (parseEndpoints(endpoint).some(({ address }) => address.startsWith("inproc://"))) {
+          note("to", `${endpoint}: inproc:// reaches only this process; use tcp:// or ipc://`);
+        }
       } catch (error) {
         note("to", (error as Error).message);
       }

@@ -66,6 +66,10 @@ Deno.test("every mistake is one line naming the file and the key", () => {
     ["to = 5", /^a\.toml: to: expected an endpoint/],
     ['to = "tcp://"', /^a\.toml: to: /],
     [
+      'to = ">inproc://bus"',
+      /^a\.toml: to: >inproc:\/\/bus: inproc:\/\/ reaches only this process/,
+    ],
+    [
       '[inputs.x]\nfile = "/a"',
       /^a\.toml: inputs\.x\.type: missing \(one of: nginx, postfix, sshd, syslog/,
     ],

@@ -8,6 +8,7 @@ import {
   type Command,
   commandCurve,
   CURVE_CLIENT_FLAGS,
+  endpointsFlag,
   type FlagSpec,
   helpText,
   parseFlags,
@@ -85,7 +86,7 @@ async function emitMain(
     throw new UsageError(`--type '${defaultType}' is not a dotted lower-case event type`);
   }
   const host = parsed.values.host ?? localHostname();
-  const to = parsed.values.to;
+  const to = endpointsFlag(parsed.values, "to");
   const emitter = await Emitter.open({
     endpoints: to,
     host,

@@ -92,8 +92,7 @@ async function tapMain(args: string[]): Promise<number> {
   if (!(limit > 0) || (!Number.isInteger(limit) && limit !== Infinity)) {
     throw new UsageError(`--limit must be a positive whole number, got '${limitText}'`);
   }
-  // A tap reads another process's router: inproc:// would wait for ever.
-  const from = endpointsFlag(parsed.values, "from", { crossProcess: true });
+  const from = endpointsFlag(parsed.values, "from");
   const collector = await Collector.open({
     endpoints: from,
     topics: topicPrefixesFlag(parsed.values, "topic"),

@@ -82,26 +82,24 @@ export function formatEndpoint(endpoint: Endpoint): string {
 /**
  * A list flag of endpoints (`--to`, `--from`, `--sources`, …), each checked, so
  * that a typo is a usage error before a command opens a file or waits for a
- * server rather than after. With `crossProcess`, `inproc://` is refused too: it
- * reaches only sockets of the same process, so a command that talks to another
- * (a tap to its router) would wait for ever.
+ * server rather than after. `inproc://` is refused too: it reaches only sockets
+ * of the same process, and a command's flags always name another process (a
+ * source its router, a tap the router), so it would wait for ever.
  *
  * @example
  * ```ts
  * import { endpointsFlag } from "@eventstorm/core/cli";
  * endpointsFlag({ to: [">tcp://127.0.0.1:5555"] }, "to"); // [">tcp://127.0.0.1:5555"]
- * endpointsFlag({ from: [">tcp://127.0.0.1:5556"] }, "from", { crossProcess: true });
  * ```
  */
 export function endpointsFlag<K extends string>(
   values: { readonly [P in NoInfer<K>]: readonly string[] },
   name: K,
-  options: { crossProcess?: boolean } = {},
 ): string[] {
   const endpoints = [...values[name]];
   for (const endpoint of endpoints) {
     const parsed = parseEndpoints(endpoint);
-    if (options.crossProcess && parsed.some(({ address }) => address.startsWith("inproc://"))) {
+    if (parsed.some(({ address }) => address.startsWith("inproc://"))) {
       throw new UsageError(
         `--${name} ${endpoint}: inproc:// reaches only this process; use tcp:// or ipc://`,
       );

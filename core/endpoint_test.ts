@@ -77,13 +77,12 @@ Deno.test("endpoint: only connecting host names are looked up; .invalid never re
   );
 });
 
-Deno.test("endpoint: a cross-process flag refuses inproc://, which reaches only this process", () => {
+Deno.test("endpoint: an endpoint flag refuses inproc://, which reaches only this process", () => {
   const values = { from: [">tcp://127.0.0.1:5556", "ipc:///tmp/es.sock"] };
-  assert.deepEqual(endpointsFlag(values, "from", { crossProcess: true }), values.from);
-  assert.deepEqual(endpointsFlag({ from: [">inproc://x"] }, "from"), [">inproc://x"]);
+  assert.deepEqual(endpointsFlag(values, "from"), values.from);
   for (const text of [">inproc://x", "tcp://h:1,inproc://x"]) {
     assert.throws(
-      () => endpointsFlag({ from: [text] }, "from", { crossProcess: true }),
+      () => endpointsFlag({ from: [text] }, "from"),
       new RegExp(`^UsageError: --from ${text}: inproc:// reaches only this process`),
     );
   }

@@ -174,7 +174,15 @@ Deno.test("directories given as files, and inproc for a tap, exit 2", opts, asyn
         ["source", "nginx", "--file", dir, "--print"],
         /is a directory, not a file; .*'.*\/\*\.log'/,
       ],
-      [["tap", "--from", ">inproc://x"], /inproc:\/\/ reaches only this process/],
+      ...[
+        ["tap", "--from", ">inproc://x"],
+        ["emit", "--to", "inproc://x"],
+        ["router", "--sources", "@inproc://x"],
+        ["source", "demo", "--to", "inproc://x"],
+        ["source", "metrics", "--to", "inproc://x"],
+        ["source", "nginx", "--file", log, "--to", "inproc://x"],
+        ["sink", "store", "--db", `${dir}/s.db`, "--from", "inproc://x"],
+      ].map((argv): [string[], RegExp] => [argv, /inproc:\/\/ reaches only this process/]),
       [["query", "--db", dir], /is a directory, not a store file/],
     ]);
     assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["a.log"]);

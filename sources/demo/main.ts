@@ -8,6 +8,7 @@ import { Emitter } from "@eventstorm/core";
 import {
   type Command,
   commandCurve,
+  endpointsFlag,
   helpText,
   parseFlags,
   reportStatsDuring,
@@ -54,7 +55,7 @@ async function demoMain(args: string[]): Promise<number> {
     return 0;
   }
   const { rate, limit } = demoConfigFromFlags(parsed.values);
-  const to = parsed.values.to;
+  const to = endpointsFlag(parsed.values, "to");
   const statsIntervalMs = statsIntervalFlag(parsed.values);
   const statsTo = statsToFlag(parsed.values);
   const curve = commandCurve("source demo", parsed.values, to);

@@ -8,6 +8,7 @@ import { type EventOutput, localHostname } from "@eventstorm/core";
 import {
   type Command,
   commandCurve,
+  endpointsFlag,
   helpText,
   parseFlags,
   reportStatsDuring,
@@ -63,7 +64,7 @@ async function metricsMain(args: string[]): Promise<number> {
   const once = parsed.values.once;
   const print = parsed.values.print;
   const signal = shutdownSignal();
-  const to = parsed.values.to;
+  const to = endpointsFlag(parsed.values, "to");
   const statsIntervalMs = statsIntervalFlag(parsed.values);
   const statsTo = statsToFlag(parsed.values);
   const curve = print ? undefined : commandCurve("source metrics", parsed.values, to);
