@@ -119,6 +119,15 @@ Deno.test("values are checked by the source's own rules, named as config keys", 
     check('[inputs.x]\ntype = "sshd"'),
     /^ConfigError: a\.toml: inputs\.x: file: required/,
   );
+  const dir = Deno.makeTempDirSync({ prefix: "agent_config_test_" });
+  try {
+    await assert.rejects(
+      check(`[inputs.x]\ntype = "nginx"\nfile = "${dir}"`),
+      /a\.toml: inputs\.x: .* is a directory, not a file/,
+    );
+  } finally {
+    Deno.removeSync(dir);
+  }
   await assert.rejects(
     check('[inputs.x]\ntype = "postfix"\nfile = "/a"\ntimeout = "soon"'),
     /a\.toml: inputs\.x: .*timeout/,

@@ -6,6 +6,7 @@
  */
 import { type CurveOptions, Emitter, type EventOutput } from "@eventstorm/core";
 import type { EmitterLink } from "@eventstorm/core/source";
+import { expandGlobs } from "@eventstorm/core/internal";
 import {
   checkpointWritable,
   defaultCheckpointPath,
@@ -197,6 +198,9 @@ function fileInput<F extends Record<string, FlagSpec>>(fileSource: FileSourceSpe
       const values = all as FlagValues<typeof FILE_SOURCE_FLAGS>;
       const files = values.file;
       if (files.length === 0) throw new UsageError("file: required (a path or a glob)");
+      // A directory named without a glob would be waited on for ever: refused as the
+      // source's --file refuses it.
+      await expandGlobs(files);
       const maxLineBytes = integerFlag(values, "max-line-bytes", { min: 256, max: 64 << 20 });
       const pollIntervalMs = parseDuration(values["poll-interval"], "poll_interval");
       const parser = await fileSource.makeParser({ ...all as FlagValues<F>, file: files });
