@@ -100,6 +100,26 @@ RSpec.describe Eventstorm::Rack do
     collector.close
   end
 
+  it "counts no body bytes where the server sends no body: HEAD, 204, 304" do
+    app = lambda do |env|
+      status = env["PATH_INFO"][1..].to_i
+      [status, { "content-type" => "text/plain" }, ["13 bytes body"]]
+    end
+    server = start_puma(described_class.new(app, emitter: emitter))
+    subscribe
+    http = Net::HTTP.start("127.0.0.1", port)
+    http.request(Net::HTTP::Head.new("/200"))
+    %w[/200 /204 /304].each { |path| http.request(Net::HTTP::Get.new(path)) }
+    http.finish
+    emitter.flush(timeout: 10)
+    events = typed_events(4).map { |e| [e["method"], e["status"], e["body_bytes_sent"]] }
+    expect(events).to match_array([["HEAD", 200, 0], ["GET", 200, 13], ["GET", 204, 0], ["GET", 304, 0]])
+  ensure
+    server&.stop(true)
+    emitter.close(timeout: 0)
+    collector.close
+  end
+
   it "an app exception gives an event with status 500 and reaches the server unchanged" do
     failure = Class.new(StandardError)
     raised = []
@@ -180,7 +200,9 @@ RSpec.describe Eventstorm::Rack do
                    "method" => method, "path" => path }
       expected["query"] = query if query
       expected["protocol"] = protocol
-      { "status" => status, "body_bytes_sent" => bytes, "request_time" => elapsed.round(3) }
+      # No body went out for HEAD or a status below 200 (nor 204, 304).
+      sent = method == "HEAD" || status < 200 ? 0 : bytes
+      { "status" => status, "body_bytes_sent" => sent, "request_time" => elapsed.round(3) }
         .each do |name, value|
           expected[name] = value == value.to_i && value.to_i.between?(-2**31, 2**31 - 1) ? value.to_i : value.to_f
         end

@@ -9,7 +9,8 @@ module Eventstorm
   # (when there is one), +protocol+, +request+, +status+ (int32), +body_bytes_sent+ and
   # +request_time+ (seconds; both as the nginx source writes numbers: int32 when whole and in
   # range, else double), +remote_addr+, +http_user_agent+, +http_referer+ and +http_host+
-  # (when sent); the event's +host+ is the emitter's.
+  # (when sent); the event's +host+ is the emitter's. +body_bytes_sent+ is 0 for HEAD and the
+  # statuses that have no body (1xx, 204, 304), which no server sends, as nginx logs it.
   #
   # It never raises into the app: a failure to emit is counted in {#errors}, and a request the
   # emitter cannot write in its +unencodable+ stat. An app exception still produces its event

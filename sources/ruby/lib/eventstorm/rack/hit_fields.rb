@@ -123,6 +123,9 @@ module Eventstorm
         end
         # The common numbers (an int32 status and size, seconds with a fraction) pushed here.
         status = status.to_i
+        # No body goes out for HEAD or a status that has none (1xx, 204, 304), whatever the app
+        # returned: 0 bytes, as nginx logs them.
+        bytes = 0 if status < 200 || status == 204 || status == 304 || method == "HEAD"
         if Integer === status && status >= INT32_MIN && status <= INT32_MAX
           values << STATUS[0] << status
         else
