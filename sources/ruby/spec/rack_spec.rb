@@ -251,6 +251,38 @@ RSpec.describe Eventstorm::Rack do
     collector.close
   end
 
+  it "passes a Rack 3 streaming body through as one, counting what it writes" do
+    require "stringio"
+    records = []
+    recorder = Object.new
+    recorder.define_singleton_method(:emit_record) { |_type, _writer, record| records << record }
+    streaming = lambda do |stream|
+      stream.write("hello ")
+      stream << "world"
+      stream.close
+    end
+    middleware = described_class.new(->(_env) { [200, {}, streaming] }, emitter: recorder)
+    request = { "REQUEST_METHOD" => "GET", "PATH_INFO" => "/" }
+    # Without a hook: written when the body's call returns.
+    _status, _headers, body = middleware.call(request)
+    expect([body.respond_to?(:each), body.respond_to?(:call)]).to eq([false, true])
+    stream = StringIO.new
+    body.call(stream)
+    expect([stream.string, stream.closed?]).to eq(["hello world", true])
+    expect(records.pop[-2..]).to eq([200, 11])
+    # With the server's hook: written there.
+    hooks = []
+    _status, _headers, body = middleware.call(request.merge("rack.response_finished" => hooks))
+    expect(body.respond_to?(:each)).to be(false)
+    body.call(StringIO.new)
+    expect(records).to be_empty
+    hooks.each { |hook| hook.call({}, 200, {}, nil) }
+    expect(records.pop[-2..]).to eq([200, 11])
+    expect(middleware.errors).to eq(0)
+  ensure
+    collector.close
+  end
+
   it "never raises into the app when emitting fails" do
     emitter.close(timeout: 0)
     middleware = described_class.new(lambda { |env|

@@ -26,7 +26,8 @@ module Eventstorm
   #
   # A body that is not an Array, or any body on a server without such a hook, is wrapped to
   # count its bytes as it is streamed; an Array body under a hook is counted at once and passed
-  # through untouched, so the server keeps its fast path for arrays.
+  # through untouched, so the server keeps its fast path for arrays. A Rack 3 streaming body
+  # (+call(stream)+, no +each+) stays a streaming body, its writes to the stream counted.
   #
   # @example config.ru
   #   require "eventstorm/rack"
@@ -74,7 +75,96 @@ module Eventstorm
         finished << proc { record(env, time, started, status, bytes) }
         return [status, headers, body]
       end
+      return streaming(env, time, started, status, headers, body) unless body.respond_to?(:each)
+
       [status, headers, Body.new(body) { |bytes| record(env, time, started, status, bytes) }]
+    end
+
+    # A Rack 3 streaming body (one that answers +call(stream)+ and not +each+) stays one: a
+    # wrapper answering +each+ would make the server enumerate it. Its bytes are counted as
+    # it writes them, and the event written in the server's after-response hook, else when
+    # the body's +call+ returns.
+    def streaming(env, time, started, status, headers, body)
+      finished = env[RESPONSE_FINISHED] || env[AFTER_REPLY]
+      if finished.is_a?(Array)
+        wrapped = StreamingBody.new(body)
+        finished << proc { record(env, time, started, status, wrapped.bytes) }
+      else
+        wrapped = StreamingBody.new(body) { |bytes| record(env, time, started, status, bytes) }
+      end
+      [status, headers, wrapped]
+    end
+    private :streaming
+
+    # Wraps a streaming body: counts the bytes it writes to the stream.
+    class StreamingBody
+      # @return [Integer] bytes written so far
+      attr_reader :bytes
+
+      # @param body [#call] the app's streaming body
+      # @param on_return [Proc, nil] called with the byte count once +call+ returns
+      # @example
+      #   Eventstorm::Rack::StreamingBody.new(->(stream) { stream.write("hi") })
+      def initialize(body, &on_return)
+        @body = body
+        @on_return = on_return
+        @bytes = 0
+      end
+
+      # @param stream [#write] the server's stream
+      # @return [Object] what the body's +call+ returns
+      # @example
+      #   body.call(stream)
+      def call(stream)
+        @body.call(Counting.new(stream, self))
+      ensure
+        @on_return&.call(@bytes)
+        @on_return = nil
+      end
+
+      # @param count [Integer]
+      # @return [void]
+      # @api private
+      def add(count)
+        @bytes += count
+      end
+
+      # The stream as the body sees it: +write+ and +<<+ counted, the rest the server's.
+      class Counting
+        # @param stream [#write]
+        # @param body [StreamingBody]
+        def initialize(stream, body)
+          @stream = stream
+          @body = body
+        end
+
+        # @param data [Array<String>]
+        # @return [Object] what the stream's +write+ returns
+        def write(*data)
+          written = @stream.write(*data)
+          @body.add(data.sum { |chunk| chunk.to_s.bytesize })
+          written
+        end
+
+        # @param data [String]
+        # @return [self]
+        def <<(data)
+          write(data)
+          self
+        end
+
+        # @return [Boolean]
+        def respond_to_missing?(name, include_private = false)
+          @stream.respond_to?(name, include_private)
+        end
+
+        # Delegates read, flush, close, close_write and the rest to the stream.
+        def method_missing(name, *args, &block)
+          return super unless @stream.respond_to?(name)
+
+          @stream.public_send(name, *args, &block)
+        end
+      end
     end
 
     # Wraps a response body: counts its bytes and reports them once, on close.
