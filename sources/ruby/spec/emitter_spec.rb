@@ -722,5 +722,18 @@ RSpec.describe Eventstorm::Emitter do
     expect(received.value.sort_by { |e| e["n"] }.map { |e| e["host"] }).to eq(emitters.map(&:host))
     expect { open_emitter(">#{endpoint}", host: 7) }.to raise_error(ArgumentError, /host/)
   end
+
+  it "bounds the bytes it holds while no subscriber is there, counting what it drops" do
+    emitter = open_emitter(">#{endpoint}", batch_size: 1, hold: 1000, hold_bytes: 10_000,
+                                           close_at_exit: false)
+    20.times { |n| emitter.emit("app.held", n: n, pad: "x" * 1000) }
+    stats = emitter.stats
+    expect(stats).to include(emitted: 20, waiting: 9, overflow: 11)
+    # The held ones go once a subscriber is there.
+    collector = open_collector("@#{endpoint}")
+    received = collect(collector, 9)
+    expect(emitter.flush(timeout: 10)).to be(true)
+    expect(received.value.map { |e| e["n"] }).to eq((0...9).to_a)
+  end
 end
 

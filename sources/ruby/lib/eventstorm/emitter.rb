@@ -70,6 +70,8 @@ module Eventstorm
     # @param batch_bytes [Integer] body bytes per message at most
     # @param linger [Float] seconds an incomplete batch waits before it is sent
     # @param hold [Integer] events kept while no subscriber is connected
+    # @param hold_bytes [Integer] bytes of those events kept at most (per process, so per
+    #   Puma worker: 100,000 events of 4 KB would be 400 MB)
     # @param high_water_mark [Integer] ZMQ_SNDHWM, messages queued in libzmq per peer
     # @param close_at_exit [Float, false] seconds {#close} may take when the process exits
     #   with the emitter still open (each process closes the emitters it used: a Puma worker
@@ -82,12 +84,13 @@ module Eventstorm
     #   Eventstorm::Emitter.new(">tcp://127.0.0.1:5555", host: "web1", batch_size: 100)
     def initialize(endpoints = ">tcp://127.0.0.1:5555", host: Socket.gethostname, curve: nil,
                    batch_size: 512, batch_bytes: 256 * 1024, linger: 0.05, hold: 100_000,
-                   high_water_mark: 10_000, close_at_exit: 2.0)
+                   hold_bytes: 64 << 20, high_water_mark: 10_000, close_at_exit: 2.0)
       Endpoint.parse(endpoints) # a malformed one refused before anything is opened
       check(:batch_size, batch_size, Integer, 1..MAX_BATCH_SIZE)
       check(:batch_bytes, batch_bytes, Integer, 1..MAX_BATCH_BYTES)
       check(:linger, linger, Numeric, 0..MAX_SECONDS)
       check(:hold, hold, Integer, 0..)
+      check(:hold_bytes, hold_bytes, Integer, 0..)
       check(:high_water_mark, high_water_mark, Integer, 0..MAX_INT32)
       check(:close_at_exit, close_at_exit, Numeric, 0..MAX_SECONDS) if close_at_exit
       @endpoints = endpoints
@@ -101,6 +104,7 @@ module Eventstorm
       @records_per_pack = ((Protocol::MAX_MESSAGE - batch_bytes) / (MAX_EVENT + 1024)).clamp(1, 64)
       @linger = linger
       @hold_limit = hold
+      @hold_bytes = hold_bytes
       @high_water_mark = high_water_mark
       @close_at_exit = close_at_exit
       @closed = false
@@ -325,6 +329,7 @@ module Eventstorm
       @types = {}
       @held = [] # [topic, encoded events, count] while no subscriber is there
       @held_events = 0
+      @held_bytes = 0
       @subscriptions = []
       @taken = 0 # events of the batches close_batch took out
       @stats = Hash.new(0).merge(sent: 0, messages: 0, announcements: 0, dropped: 0,
@@ -370,6 +375,7 @@ module Eventstorm
         end
         @held.clear
         @held_events = 0
+        @held_bytes = 0
       end
     end
 
@@ -529,13 +535,14 @@ module Eventstorm
     end
 
     # Sends a batch's events, or holds them while no subscriber is there (dropped and
-    # counted beyond +hold+).
+    # counted beyond +hold+ events or +hold_bytes+).
     def hand_over(topic, body, count)
       poll_subscriptions
       if @subscriptions.empty?
-        if @held_events + count <= @hold_limit
+        if @held_events + count <= @hold_limit && @held_bytes + body.bytesize <= @hold_bytes
           @held << [topic, body, count]
           @held_events += count
+          @held_bytes += body.bytesize
         else
           @next[topic] += count
           @stats[:overflow] += count
@@ -555,6 +562,7 @@ module Eventstorm
       @held.each { |topic, body, count| publish(topic, body, count) }
       @held.clear
       @held_events = 0
+      @held_bytes = 0
     end
 
     def publish(topic, body, count)
