@@ -283,6 +283,43 @@ RSpec.describe Eventstorm::Rack do
     collector.close
   end
 
+  it "records the status the client got when inserted before Rails' ShowExceptions" do
+    begin
+      require "action_dispatch"
+      require "action_controller"
+    rescue LoadError
+      skip "no actionpack here"
+    end
+    require "rack/mock"
+    records = []
+    recorder = Object.new
+    recorder.define_singleton_method(:emit_record) { |_type, _writer, record| records << record }
+    app = lambda do |env|
+      case env["PATH_INFO"]
+      when "/missing-param" then raise ActionController::ParameterMissing, :user
+      when "/not-found" then raise ActionController::RoutingError, "No route"
+      else raise "the app failed"
+      end
+    end
+    show = ->(inner) { ActionDispatch::ShowExceptions.new(inner, ActionDispatch::PublicExceptions.new("/nonexistent")) }
+    # Where the README puts it (insert_before ActionDispatch::ShowExceptions), and inside.
+    outside = described_class.new(show.call(ActionDispatch::DebugExceptions.new(app)), emitter: recorder)
+    inside = show.call(ActionDispatch::DebugExceptions.new(described_class.new(app, emitter: recorder)))
+    statuses = [outside, inside].map do |stack|
+      %w[/missing-param /not-found /boom].map do |path|
+        env = Rack::MockRequest.env_for(path, "action_dispatch.show_exceptions" => true,
+                                              "action_dispatch.logger" => Logger.new(File::NULL),
+                                              "action_dispatch.show_detailed_exceptions" => false)
+        status, _headers, body = stack.call(env)
+        body.close if body.respond_to?(:close)
+        [status, records.pop[-2]]
+      end
+    end
+    expect(statuses).to eq([[[400, 400], [404, 404], [500, 500]], [[400, 500], [404, 500], [500, 500]]])
+  ensure
+    collector.close
+  end
+
   it "never raises into the app when emitting fails" do
     emitter.close(timeout: 0)
     middleware = described_class.new(lambda { |env|
