@@ -3,6 +3,7 @@
 require_relative "spec_helper"
 require "eventstorm/rack"
 require "net/http"
+require "tmpdir"
 require "puma"
 require "puma/server"
 
@@ -340,27 +341,63 @@ RSpec.describe Eventstorm::Rack do
     collector.close
   end
 
-  it "Puma's forked workers are each their own stream, nothing lost" do
-    # Received in a thread: each worker's new connection needs the subscription sent to it.
-    received = Thread.new { collector.each(timeout: 60).take_while { |e| e["path"] != "/last" } }
-    fixtures = File.expand_path("fixtures", __dir__)
-    pid = Process.spawn({ "EVENTSTORM_TO" => ">#{endpoint}" },
-                        "puma", "-C", File.join(fixtures, "puma.rb"), "-b",
-                        "tcp://127.0.0.1:#{port}", File.join(fixtures, "config.ru"),
-                        out: File::NULL, err: File::NULL, pgroup: true)
+  # The README's code block that starts with +first_line+.
+  def readme_block(first_line)
+    readme = File.read(File.expand_path("../README.md", __dir__))
+    readme.scan(/^```ruby\n(.*?)^```$/m).flatten.find { |code| code.start_with?(first_line) } or
+      raise "no block #{first_line} in the README"
+  end
+
+  # Runs Puma with the README's config.ru as it is written (the router's endpoint, the gem's
+  # path and MyApp given) and +puma_config+, sends +requests+, stops it with TERM and answers
+  # the pid each response named. The events are the collector's.
+  def serve_readme(puma_config, requests)
+    dir = Dir.mktmpdir("eventstorm-readme")
+    config_ru = readme_block("# config.ru").sub(">tcp://router:5555", ">#{endpoint}")
+    File.write(File.join(dir, "config.ru"), <<~RUBY + config_ru)
+      $LOAD_PATH.unshift(#{File.expand_path('../lib', __dir__).inspect})
+      MyApp = ->(env) { [200, { "content-type" => "text/plain" }, ["pid \#{Process.pid} \#{env['PATH_INFO']}"]] }
+    RUBY
+    File.write(File.join(dir, "puma.rb"), puma_config)
+    pid = Process.spawn("puma", "-C", File.join(dir, "puma.rb"), "-b", "tcp://127.0.0.1:#{port}",
+                        File.join(dir, "config.ru"), out: File::NULL, err: File::NULL, pgroup: true)
     wait_until(timeout: 60) do
       Net::HTTP.get_response(URI("http://127.0.0.1:#{port}/ready")).code == "200"
     rescue SystemCallError
       false
     end
-    requests = 300
     pids = Array.new(requests) do |i|
       Net::HTTP.get_response(URI("http://127.0.0.1:#{port}/r#{i}")).body[/pid (\d+)/, 1]
     end
-    Process.kill("TERM", pid) # workers close their emitters (on_worker_shutdown), flushing
+    Process.kill("TERM", pid) # the emitters close: in on_worker_shutdown, else at exit
     Process.wait(pid)
+    pid = nil
+    pids
+  ensure
+    begin
+      Process.kill("KILL", -pid) if pid
+    rescue Errno::ESRCH
+      nil
+    end
+    FileUtils.rm_rf(dir) if dir
+  end
+
+  # The events until the "/last" one, which an emitter of the spec's sends.
+  def events_until_last(received)
     Eventstorm::Emitter.new(">#{endpoint}").tap { |e| e.emit("http.hit", path: "/last") }.close
-    events = received.value.reject { |e| e["path"] == "/ready" }
+    received.value.reject { |e| e["path"] == "/ready" }
+  end
+
+  it "the README's config.ru and Puma hook, as written: each forked worker its own stream" do
+    # Received in a thread: each worker's new connection needs the subscription sent to it.
+    received = Thread.new { collector.each(timeout: 60).take_while { |e| e["path"] != "/last" } }
+    requests = 300
+    pids = serve_readme(<<~RUBY + readme_block("# config/puma.rb"), requests)
+      workers 2
+      threads 2, 4
+      preload_app!
+    RUBY
+    events = events_until_last(received)
     expect(events.size).to eq(requests)
     expect(events.map { |e| e["path"] }).to match_array(Array.new(requests) { |i| "/r#{i}" })
     expect(collector.stats).to include(lost: 0, duplicates: 0)
@@ -368,11 +405,17 @@ RSpec.describe Eventstorm::Rack do
     expect(collector.stats[:streams]).to eq(pids.uniq.size + 1)
     expect(pids.uniq.size).to eq(2)
   ensure
-    begin
-      Process.kill("KILL", -pid) if pid
-    rescue Errno::ESRCH
-      nil
-    end
+    collector.close
+  end
+
+  it "Puma in single mode, where no worker hook runs, loses nothing: the emitter closes at exit" do
+    received = Thread.new { collector.each(timeout: 60).take_while { |e| e["path"] != "/last" } }
+    requests = 50
+    serve_readme("threads 2, 4\n", requests)
+    events = events_until_last(received)
+    expect(events.map { |e| e["path"] }).to match_array(Array.new(requests) { |i| "/r#{i}" })
+    expect(collector.stats).to include(lost: 0, duplicates: 0, streams: 2)
+  ensure
     collector.close
   end
 end
