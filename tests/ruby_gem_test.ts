@@ -57,7 +57,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "ruby gem: gem build makes a gem of Ruby files alone that installs and loads",
+  name: "ruby gem: gem build makes a gem of Ruby files (and its license) that installs and loads",
   ignore,
   ...opts,
   fn: async () => {
@@ -78,7 +78,8 @@ Deno.test({
       const [extensions, ...files] = contents.text.trim().split("\n");
       assert.equal(extensions, "0", contents.text);
       assert.ok(files.includes("lib/eventstorm/emitter.rb"), contents.text);
-      assert.deepEqual(files.filter((file) => !/\.(rb|md|gemspec)$/.test(file)), []);
+      assert.ok(files.includes("LICENSE"), contents.text);
+      assert.deepEqual(files.filter((file) => !/\.(rb|md|gemspec)$|^LICENSE$/.test(file)), []);
       const system = (await run("gem", ["env", "gempath"])).text.trim();
       const env = { GEM_HOME: `${dir}/home`, GEM_PATH: `${dir}/home:${system}` };
       const installed = await run("gem", ["install", "--local", "--no-document", gem], env);

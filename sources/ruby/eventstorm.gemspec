@@ -16,8 +16,9 @@ Gem::Specification.new do |spec|
   spec.authors = ["eventstorm contributors"]
   spec.license = "MIT"
   spec.homepage = "https://github.com/eventstorm/eventstorm"
-  spec.required_ruby_version = ">= 2.7"
-  spec.files = Dir["lib/**/*.rb"] + %w[README.md eventstorm.gemspec]
+  # Protocol's String#unpack1(offset:) and Forks' Process._fork came with Ruby 3.1.
+  spec.required_ruby_version = ">= 3.1"
+  spec.files = Dir["lib/**/*.rb"] + %w[README.md LICENSE eventstorm.gemspec]
   spec.require_paths = ["lib"]
   spec.add_dependency "bson", ">= 4.8", "< 6"
   spec.add_dependency "ffi-rzmq", "~> 2.0"

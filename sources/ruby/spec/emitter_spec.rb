@@ -735,5 +735,16 @@ RSpec.describe Eventstorm::Emitter do
     expect(emitter.flush(timeout: 10)).to be(true)
     expect(received.value.map { |e| e["n"] }).to eq((0...9).to_a)
   end
+
+  it "keeps the last of a key given twice (\"a\" and :a), on every path, as receivers read it" do
+    collector = open_collector("@#{endpoint}")
+    emitter = open_emitter(">#{endpoint}", host: "spec")
+    received = collect(collector, 2)
+    wait_until { emitter.stats[:subscribed] }
+    emitter.emit_hash("app.dup", { "a" => 1, a: 2 })
+    emitter.emit_hash("app.dup", { "a" => 1, a: 2, host: "other" }) # written as a whole Hash
+    expect(emitter.flush(timeout: 10)).to be(true)
+    expect(received.value.map { |e| e["a"] }).to eq([2, 2])
+  end
 end
 

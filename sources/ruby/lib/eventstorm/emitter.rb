@@ -133,7 +133,8 @@ module Eventstorm
     # String made for them on the way to BSON.
     #
     # @param type [String] the topic, dotted lower case
-    # @param fields [Hash{String, Symbol => Object}] the event's own fields, flat
+    # @param fields [Hash{String, Symbol => Object}] the event's own fields, flat; of a key
+    #   given as a String and as a Symbol, the last one counts (receivers read it so)
     # @param time [Time, DateTime, Date] when it happened (default now)
     # @return [void]
     # @raise [ArgumentError, Eventstorm::Error] as {#emit}
