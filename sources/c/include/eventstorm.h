@@ -221,8 +221,8 @@ typedef struct {
 /*  Opens an emitter on ENDPOINTS, CZMQ style: "@tcp://0.0.0.0:5555" binds,
     ">tcp://host:5555" or a bare address connects, several separated by
     commas. IPv6 addresses go in brackets ("@tcp://[::1]:5555"; "[::]" binds
-    every address, IPv4 included); a bind to an IPv4 address or "*" is IPv4
-    only. Returns NULL with es_last_error () on a bad endpoint or option.
+    every address, IPv4 included); anything else, host names included, is
+    IPv4 only. Returns NULL with es_last_error () on a bad endpoint or option.
     The socket is an XPUB: nothing is sent before a subscriber, and batches
     of a topic no subscription matches are not sent (counted unsubscribed). */
 ES_EXPORT es_emitter_t *es_emitter_new (const char *endpoints, const es_options_t *options);

@@ -33,14 +33,12 @@ static int s_attach (void *socket, const char *endpoints, char *error)
         bool bind = item[0] == '@';
         const char *address = (item[0] == '@' || item[0] == '>') ? item + 1 : item;
         /* Without ZMQ_IPV6 libzmq takes tcp://[::1]:PORT for no device at
-           all (docs/protocol.md 1.2 lists IPv6 endpoints). It is on for
-           every connect (a name may resolve to IPv6 only; IPv4 goes through
-           mapped addresses, and libzmq falls back to IPv4 where the system
-           has no IPv6) and for binds to an IPv6 address in brackets. A bind
-           to an IPv4 address or * stays IPv4: with ZMQ_IPV6 its endpoint
-           would read tcp://[::ffff:127.0.0.1]:PORT, which peers without
-           IPv6 cannot connect to. */
-        int ipv6 = !bind || strncmp (address, "tcp://[", 7) == 0;
+           all. Only an IPv6 literal turns it on (docs/protocol.md 1.2): with
+           it on, a name that has both addresses (localhost, on most hosts)
+           resolves to IPv6 only and misses a peer bound to IPv4 or *, and a
+           bind to * reads back as tcp://[::]:PORT. @tcp://[::]:PORT binds
+           IPv4 and IPv6 both. */
+        int ipv6 = strncmp (address, "tcp://[", 7) == 0;
         zmq_setsockopt (socket, ZMQ_IPV6, &ipv6, sizeof ipv6);
         int rc = bind ? zmq_bind (socket, address) : zmq_connect (socket, address);
         if (rc != 0) {

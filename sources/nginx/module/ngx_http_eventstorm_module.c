@@ -504,9 +504,9 @@ zmq:
     if (socket == NULL)
         return "cannot be checked: no ZeroMQ socket";
     zmq_setsockopt (socket, ZMQ_LINGER, &zero, sizeof zero);
-    /* As libeventstorm sets it (endpoint.c): IPv6 for every connect, and for a bind
-       to an address in brackets; without it libzmq finds no device for [::1]. */
-    ipv6 = !bind || ngx_strncmp (address, "tcp://[", 7) == 0;
+    /* As libeventstorm sets it (endpoint.c): IPv6 only for an address in brackets;
+       without it libzmq finds no device for [::1]. */
+    ipv6 = ngx_strncmp (address, "tcp://[", 7) == 0;
     zmq_setsockopt (socket, ZMQ_IPV6, &ipv6, sizeof ipv6);
     if (!bind)
         rc = zmq_connect (socket, address);
