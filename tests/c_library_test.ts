@@ -60,7 +60,7 @@ globalThis.addEventListener("unload", () => {
  * libFuzzer target (its two tests only).
  */
 const FLAVOURS = {
-  plain: { options: ["-DES_SANITIZE=OFF"], env: {}, targets: [] },
+  plain: { options: ["-DES_SANITIZE=OFF", "-DES_PACKAGE_TEST=ON"], env: {}, targets: [] },
   asan: { options: ["-DES_SANITIZE=ON"], env: {}, targets: [] },
   libfuzzer: {
     options: ["-DES_LIBFUZZER=ON", `-DES_LIBFUZZER_SECONDS=${LIBFUZZER_SECONDS}`],
@@ -132,8 +132,10 @@ Deno.test({
     if (unavailable) throw new Error(`CI=true but ${unavailable}`);
     const dir = await build("plain");
     const tests = await run("ctest", ["--test-dir", dir, "--output-on-failure"]);
-    assert.match(tests, /100% tests passed, 0 tests failed out of 5/);
+    // The five of every flavour, and the package test: find_package from a fresh project.
+    assert.match(tests, /100% tests passed, 0 tests failed out of 6/);
     assert.match(tests, /vectors|fuzz/);
+    assert.match(tests, /package \.+ +Passed/);
     const prefix = `${dir}/prefix`;
     await run("cmake", ["--install", dir, "--prefix", prefix]);
     for (
