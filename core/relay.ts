@@ -5,12 +5,17 @@
  *
  * @module
  */
-import { parseEndpoints } from "./endpoint.ts";
 import { UsageError } from "./flags.ts";
 import { DEFAULT_MAX_MESSAGE_SIZE } from "./protocol.ts";
 import { HeldFrames, Poller, SocketType, ZmqContext, type ZmqSocket } from "./zmq/socket.ts";
-import { applyCurve, type CurveOptions } from "./curve/options.ts";
-import { type HandshakeFailure, HandshakeMonitor } from "./curve/monitor.ts";
+import { type Endpoint, parseEndpoints } from "./endpoint.ts";
+import { curveForEndpoint, type CurveKeys, curveKeys, type CurveOptions } from "./curve/options.ts";
+import {
+  describeHandshake,
+  type HandshakeEvent,
+  type HandshakeFailure,
+  HandshakeMonitor,
+} from "./curve/monitor.ts";
 import { KeyDirectory, ZapHandler, type ZapRequest } from "./curve/zap.ts";
 
 /**
@@ -56,15 +61,20 @@ export interface RelayOptions {
   /** A context to share. */
   context?: ZmqContext;
   /**
-   * CURVE on both sides: binding sides become servers, connecting sides (a chained
-   * relay) clients of `curve.serverKey`. Plaintext when absent.
+   * CURVE on both sides, per endpoint: every endpoint that binds is a server with
+   * `curve.secretKey`, every endpoint that connects (a chained relay) a client of
+   * `curve.serverKey`. Plaintext when absent.
    */
   curve?: CurveOptions;
-  /** Admit only clients whose public certificate is in this directory (needs `curve`). */
+  /** Admit only clients of the bound endpoints whose public certificate is in this directory (needs `curve`). */
   allowKeys?: string;
   /** Told of every refused handshake, as it is counted. */
   onRefused?: (refusal: Refusal) => void;
-  /** Told of files skipped in `allowKeys` (one line each, once); stderr by default. */
+  /**
+   * Told of files skipped in `allowKeys` (one line each, once), and of handshakes
+   * that failed where the relay connects (once per endpoint and reason, then at
+   * most once a minute); stderr by default.
+   */
   warn?: (line: string) => void;
 }
 
@@ -98,13 +108,17 @@ export interface RelayHooks {
    * views into reused buffers, valid only during the call; `frameCount` is the true
    * number of frames and `sizes[i]` the true size of frame i (a size larger than its
    * view means the frame was truncated). `peer` is who sent it (see
-   * `ZmqSocket.peer`): a CURVE key or an address.
+   * `ZmqSocket.peer`): a CURVE key or an address. `chained` is true when it came
+   * through an upstream endpoint the relay connects to (`>`: another relay, which
+   * forwards many sources' streams), false when from a peer that connected to a
+   * bound upstream endpoint (a source itself).
    */
   message(
     frames: readonly Uint8Array[],
     frameCount: number,
     sizes: Int32Array,
     peer: string | undefined,
+    chained: boolean,
   ): boolean;
   /** A subscription change from downstream; returns the upstream changes to make. */
   subscription(subscribe: boolean, prefix: Uint8Array): Uint8Array[];
@@ -125,7 +139,12 @@ export interface RelayHooks {
 export class Relay {
   readonly #context: ZmqContext;
   readonly #ownsContext: boolean;
-  readonly #upstream: ZmqSocket;
+  /**
+   * The XSUB sockets: one for the endpoints that bind (sources connect there),
+   * one for those that connect (upstream relays), so that a message is known to
+   * come from one or the other.
+   */
+  readonly #upstreams: Upstream[] = [];
   readonly #downstream: ZmqSocket;
   readonly #poller: Poller;
   /** The frames of the message in hand, in libzmq's memory: read in place, forwarded uncopied. */
@@ -137,12 +156,13 @@ export class Relay {
   readonly #subscriptionBuffer = [new Uint8Array(1024)];
   readonly #subscriptionSize = new Int32Array(1);
   readonly #outbox: Uint8Array[][] = [];
-  /** Upstream subscription changes libzmq could not take yet, retried in order. */
-  readonly #pendingSubscriptions: { on: boolean; prefix: Uint8Array }[] = [];
   #subscriptionsLost = 0;
   readonly #zap: ZapHandler | undefined;
-  readonly #monitors: HandshakeMonitor[] = [];
-  #upstreamMonitor: HandshakeMonitor | undefined;
+  readonly #monitors: WatchedSocket[] = [];
+  readonly #curve: boolean;
+  readonly #warn: (line: string) => void;
+  /** Client-side handshake failures reported, by endpoint and reason: when last. */
+  readonly #reported = new Map<string, number>();
   readonly #monitorTimer: ReturnType<typeof setInterval> | undefined;
   readonly #refused: Record<HandshakeFailure, number> = {
     unknown_key: 0,
@@ -160,65 +180,100 @@ export class Relay {
     const maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
     this.#ownsContext = options.context === undefined;
     this.#context = options.context ?? new ZmqContext();
-    this.#upstream = this.#context.socket(SocketType.XSUB);
-    this.#downstream = this.#context.socket(SocketType.XPUB);
     this.#onRefused = options.onRefused ?? (() => {});
+    this.#warn = options.warn ?? ((line) => console.error(line));
+    this.#curve = options.curve !== undefined;
+    const bound = upstream.filter((endpoint) => endpoint.bind);
+    const chained = upstream.filter((endpoint) => !endpoint.bind);
+    this.#downstream = this.#context.socket(SocketType.XPUB);
     try {
       if (options.allowKeys !== undefined && !options.curve) {
         throw new UsageError("--allow-keys needs --curve-secret (admission is by CURVE key)");
       }
-      if (options.curve) {
-        applyCurve(this.#upstream, options.curve, upstream);
-        applyCurve(this.#downstream, options.curve, downstream);
-        if ([...upstream, ...downstream].some((endpoint) => endpoint.bind)) {
-          const keys = options.allowKeys === undefined
-            ? undefined
-            : new KeyDirectory(options.allowKeys, options.warn);
-          this.#zap = new ZapHandler(this.#context, (request) => this.#admit(request, keys));
-          this.#monitors.push(new HandshakeMonitor(this.#context, this.#downstream));
-        }
+      const keys = options.curve ? curveKeys(options.curve) : undefined;
+      if (keys && [...upstream, ...downstream].some((endpoint) => endpoint.bind)) {
+        const allowed = options.allowKeys === undefined
+          ? undefined
+          : new KeyDirectory(options.allowKeys, options.warn);
+        this.#zap = new ZapHandler(this.#context, (request) => this.#admit(request, allowed));
       }
-      // Watched always: libzmq cuts a peer whose frame is over ZMQ_MAXMSGSIZE and
-      // says so nowhere else.
-      this.#upstreamMonitor = new HandshakeMonitor(this.#context, this.#upstream, {
-        handshakes: this.#zap !== undefined,
-        disconnects: true,
-      });
-      this.#monitors.push(this.#upstreamMonitor);
-      // The XSUB side sends nothing but subscriptions, and libzmq silently drops a
-      // subscription that meets a full pipe: no send limit there, so a burst of
-      // thousands waits in the queue instead of vanishing (their number is
-      // bounded by the distinct prefixes downstream asks for).
-      this.#upstream.configure({
-        receiveHwm: options.receiveHwm ?? 1000,
-        sendHwm: 0,
-        maxMessageSize: Math.floor(maxMessageSize * LIBZMQ_CAP_FACTOR),
-        lingerMs: 0,
-      });
+      // The downstream socket serves where it binds and is a client where it connects.
+      const downstreamBinds = downstream.some((endpoint) => endpoint.bind);
+      const downstreamConnects = downstream.some((endpoint) => !endpoint.bind);
+      if ((this.#zap !== undefined && downstreamBinds) || downstreamConnects) {
+        this.#monitors.push({
+          monitor: new HandshakeMonitor(this.#context, this.#downstream),
+          role: downstreamConnects ? (downstreamBinds ? "mixed" : "client") : "server",
+          boundPorts: new Set(),
+          disconnects: false,
+        });
+      }
+      for (const [endpoints, isChained] of [[bound, false], [chained, true]] as const) {
+        // Always one upstream socket, even with no endpoint at all.
+        if (endpoints.length === 0 && (isChained || chained.length > 0)) continue;
+        const socket = this.#context.socket(SocketType.XSUB);
+        const entry: Upstream = { socket, chained: isChained, pending: [] };
+        this.#upstreams.push(entry);
+        // Watched always: libzmq cuts a peer whose frame is over ZMQ_MAXMSGSIZE and
+        // says so nowhere else. Handshakes where this relay is the server when it
+        // admits by key; where it is a client always, so that a refusal is told.
+        const watched: WatchedSocket = {
+          monitor: new HandshakeMonitor(this.#context, socket, {
+            handshakes: isChained || this.#zap !== undefined,
+            disconnects: true,
+          }),
+          role: isChained ? "client" : "server",
+          boundPorts: new Set(),
+          disconnects: true,
+        };
+        this.#monitors.push(watched);
+        // The XSUB side sends nothing but subscriptions, and libzmq silently drops a
+        // subscription that meets a full pipe: no send limit there, so a burst of
+        // thousands waits in the queue instead of vanishing (their number is
+        // bounded by the distinct prefixes downstream asks for).
+        socket.configure({
+          receiveHwm: options.receiveHwm ?? 1000,
+          sendHwm: 0,
+          maxMessageSize: Math.floor(maxMessageSize * LIBZMQ_CAP_FACTOR),
+          lingerMs: 0,
+        });
+        for (const endpoint of endpoints) this.#attach(socket, endpoint, keys, watched);
+      }
       this.#downstream.configure({ sendHwm: options.sendHwm ?? 1000, lingerMs: 1000 });
-      for (const endpoint of upstream) this.#upstream.attach(endpoint);
-      for (const endpoint of downstream) this.#downstream.attach(endpoint);
+      const downstreamWatch = this.#monitors.find((watched) => !watched.disconnects);
+      for (const endpoint of downstream) {
+        this.#attach(this.#downstream, endpoint, keys, downstreamWatch);
+      }
     } catch (error) {
       this.#zap?.close();
-      for (const monitor of this.#monitors) monitor.close();
-      this.#upstream.close();
+      for (const { monitor } of this.#monitors) monitor.close();
+      for (const { socket } of this.#upstreams) socket.close();
       this.#downstream.close();
       if (this.#ownsContext) void this.#context.terminate();
       throw error;
     }
     this.#held = new HeldFrames(this.#context, 3);
     this.#limits = [1024, maxMessageSize + 1, maxMessageSize + 1];
-    this.#poller = new Poller(
-      this.#context,
-      this.#zap ? [this.#upstream, this.#downstream, this.#zap.socket] : [
-        this.#upstream,
-        this.#downstream,
-      ],
-    );
-    if (this.#monitors.length > 0) {
-      this.#monitorTimer = setInterval(() => this.#readMonitors(), 250);
-      Deno.unrefTimer(this.#monitorTimer as unknown as number);
-    }
+    this.#poller = new Poller(this.#context, [
+      ...this.#upstreams.map(({ socket }) => socket),
+      this.#downstream,
+      ...(this.#zap ? [this.#zap.socket] : []),
+    ]);
+    this.#monitorTimer = setInterval(() => this.#readMonitors(), 250);
+    Deno.unrefTimer(this.#monitorTimer as unknown as number);
+  }
+
+  /** Sets the endpoint's CURVE role (when `keys`), then binds or connects it. */
+  #attach(
+    socket: ZmqSocket,
+    endpoint: Endpoint,
+    keys: CurveKeys | undefined,
+    watched: WatchedSocket | undefined,
+  ): void {
+    if (keys) curveForEndpoint(socket, keys, endpoint);
+    socket.attach(endpoint);
+    const port = endpoint.bind ? socket.lastEndpoint().match(/:(\d+)$/)?.[1] : undefined;
+    if (port !== undefined) watched?.boundPorts.add(port);
   }
 
   #admit(request: ZapRequest, keys: KeyDirectory | undefined) {
@@ -234,8 +289,12 @@ export class Relay {
   }
 
   #readMonitors(): void {
-    for (const monitor of this.#monitors) {
-      for (const event of monitor.drain()) {
+    for (const watched of this.#monitors) {
+      for (const event of watched.monitor.drain()) {
+        if (isClientEvent(watched, event)) {
+          this.#reportClientEvent(event);
+          continue;
+        }
         // Unknown keys are counted by the ZAP handler, which knows the peer and key.
         if (event.outcome === "ok" || event.outcome === "unknown_key") continue;
         // A CURVE client never hangs up mid-handshake on its own (a wrong server key
@@ -250,12 +309,33 @@ export class Relay {
   }
 
   /**
+   * A handshake where this relay connects (to a chained relay upstream, or to a
+   * sink downstream): a failure is the other side refusing this relay, told once
+   * per endpoint and reason (then at most once a minute), as clients tell it.
+   */
+  #reportClientEvent(event: HandshakeEvent): void {
+    if (event.outcome === "ok") {
+      this.#reported.clear();
+      return;
+    }
+    const key = `${event.endpoint} ${event.outcome}`;
+    const last = this.#reported.get(key);
+    if (last !== undefined && Date.now() - last < REPORT_REPEAT_MS) return;
+    this.#reported.set(key, Date.now());
+    this.#warn(describeHandshake(event, true, this.#curve));
+  }
+
+  /**
    * Upstream connections that ended: sources that went away, and peers libzmq
    * cut off for a frame over {@linkcode LIBZMQ_CAP_FACTOR} times the limit.
    */
   get disconnects(): number {
     this.#readMonitors();
-    return this.#upstreamMonitor?.disconnects ?? 0;
+    let total = 0;
+    for (const watched of this.#monitors) {
+      if (watched.disconnects) total += watched.monitor.disconnects;
+    }
+    return total;
   }
 
   /** Handshakes admitted and refused (all zero without CURVE). */
@@ -264,9 +344,15 @@ export class Relay {
     return { admitted: this.#zap?.stats().admitted ?? 0, refused: { ...this.#refused } };
   }
 
-  /** The addresses bound, upstream then downstream (real ports for `*`). */
+  /**
+   * The addresses bound, upstream then downstream (real ports for `*`): the last
+   * bound on each side, else the last connected.
+   */
   boundEndpoints(): { upstream: string; downstream: string } {
-    return { upstream: this.#upstream.lastEndpoint(), downstream: this.#downstream.lastEndpoint() };
+    return {
+      upstream: this.#upstreams[0].socket.lastEndpoint(),
+      downstream: this.#downstream.lastEndpoint(),
+    };
   }
 
   /** Queues a message of the relay's own (stats) for downstream; sent by the loop. */
@@ -291,31 +377,35 @@ export class Relay {
         if (size < 1 || (frame[0] !== 0 && frame[0] !== 1)) continue;
         const on = frame[0] === 1;
         for (const prefix of hooks.subscription(on, frame.slice(1, size))) {
-          this.#pendingSubscriptions.push({ on, prefix });
+          for (const { pending } of this.#upstreams) pending.push({ on, prefix });
         }
       }
       this.#sendSubscriptions();
-      let handled = 0;
-      while (handled < burst) {
-        const held = this.#held;
-        const frameCount = this.#upstream.receiveHeld(held, this.#sizes);
-        if (frameCount === 0) break;
-        handled++;
-        this.#views.length = 0;
-        for (let i = 0; i < held.count; i++) this.#views.push(held.view(i, this.#limits[i]));
-        // A message the downstream queue cannot take is dropped there, as a
-        // copying send would drop it; receivers count the gap.
-        if (hooks.message(this.#views, frameCount, this.#sizes, this.#upstream.peer)) {
-          this.#downstream.sendHeld(held);
+      let full = false;
+      for (const { socket, chained } of this.#upstreams) {
+        let handled = 0;
+        while (handled < burst) {
+          const held = this.#held;
+          const frameCount = socket.receiveHeld(held, this.#sizes);
+          if (frameCount === 0) break;
+          handled++;
+          this.#views.length = 0;
+          for (let i = 0; i < held.count; i++) this.#views.push(held.view(i, this.#limits[i]));
+          // A message the downstream queue cannot take is dropped there, as a
+          // copying send would drop it; receivers count the gap.
+          if (hooks.message(this.#views, frameCount, this.#sizes, socket.peer, chained)) {
+            this.#downstream.sendHeld(held);
+          }
+          held.release();
         }
-        held.release();
+        if (handled === burst) full = true;
       }
       while (this.#outbox.length > 0) this.#downstream.send(this.#outbox.shift()!);
       this.#zap?.handle();
       // A full burst means more is waiting: only give timers a turn, do not sleep.
       // Subscriptions libzmq refused are retried shortly even if nothing else happens.
-      const idleMs = this.#pendingSubscriptions.length > 0 ? 10 : -1;
-      await this.#poller.wait(handled === burst ? 0 : idleMs);
+      const idleMs = this.#upstreams.some(({ pending }) => pending.length > 0) ? 10 : -1;
+      await this.#poller.wait(full ? 0 : idleMs);
     }
   }
 
@@ -328,18 +418,19 @@ export class Relay {
   }
 
   #sendSubscriptions(): void {
-    const pending = this.#pendingSubscriptions;
-    let sent = 0;
-    while (sent < pending.length) {
-      const { on, prefix } = pending[sent];
-      if (!this.#upstream.sendSubscription(on, prefix)) break;
-      sent++;
-    }
-    pending.splice(0, sent);
-    if (pending.length > MAX_PENDING_SUBSCRIPTIONS) {
-      const excess = pending.length - MAX_PENDING_SUBSCRIPTIONS;
-      pending.splice(0, excess);
-      this.#subscriptionsLost += excess;
+    for (const { socket, pending } of this.#upstreams) {
+      let sent = 0;
+      while (sent < pending.length) {
+        const { on, prefix } = pending[sent];
+        if (!socket.sendSubscription(on, prefix)) break;
+        sent++;
+      }
+      pending.splice(0, sent);
+      if (pending.length > MAX_PENDING_SUBSCRIPTIONS) {
+        const excess = pending.length - MAX_PENDING_SUBSCRIPTIONS;
+        pending.splice(0, excess);
+        this.#subscriptionsLost += excess;
+      }
     }
   }
 
@@ -351,13 +442,45 @@ export class Relay {
     if (this.#running) await this.#running;
     while (this.#outbox.length > 0) this.#downstream.send(this.#outbox.shift()!);
     clearInterval(this.#monitorTimer);
-    if (this.#monitors.length > 0) this.#readMonitors();
-    for (const monitor of this.#monitors) monitor.close();
+    this.#readMonitors();
+    for (const { monitor } of this.#monitors) monitor.close();
     this.#zap?.close();
     this.#poller.close();
     this.#held.release();
-    this.#upstream.close();
+    for (const { socket } of this.#upstreams) socket.close();
     this.#downstream.close();
     if (this.#ownsContext) await this.#context.terminate();
   }
+}
+
+/** How often a failed handshake where the relay connects is told again, at most. */
+const REPORT_REPEAT_MS = 60_000;
+
+/** One upstream socket and what comes through it. */
+interface Upstream {
+  socket: ZmqSocket;
+  /** Whether its endpoints connect (to upstream relays) rather than bind. */
+  chained: boolean;
+  /** Subscription changes it could not take yet, retried in order. */
+  pending: { on: boolean; prefix: Uint8Array }[];
+}
+
+/** A monitored socket and which side of its handshakes the relay is on. */
+interface WatchedSocket {
+  monitor: HandshakeMonitor;
+  /** `mixed`: a server where it binds (the ports in `boundPorts`), a client elsewhere. */
+  role: "server" | "client" | "mixed";
+  boundPorts: Set<string>;
+  /** Whether its ended connections count in `disconnects` (the upstream sockets'). */
+  disconnects: boolean;
+}
+
+/**
+ * Whether the relay was the client in this handshake: libzmq names the peer's
+ * address for a connection the socket made, its own bound address otherwise.
+ */
+function isClientEvent(watched: WatchedSocket, event: HandshakeEvent): boolean {
+  if (watched.role !== "mixed") return watched.role === "client";
+  const port = event.endpoint.match(/:(\d+)$/)?.[1];
+  return port === undefined || !watched.boundPorts.has(port);
 }

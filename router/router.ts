@@ -5,7 +5,7 @@
  * @module
  */
 import { type Event, localHostname } from "@eventstorm/core";
-import { type Counters, parseEndpoints, StatsReporter } from "@eventstorm/core/cli";
+import { type Counters, StatsReporter } from "@eventstorm/core/cli";
 import { MessageBuilder, Relay } from "@eventstorm/core/internal";
 import type { DropReason } from "@eventstorm/core";
 import {
@@ -67,12 +67,6 @@ export class Router {
   };
   readonly #malformed: Partial<Record<DropReason, number>> = {};
   #announceTimer: ReturnType<typeof setInterval> | undefined;
-  /**
-   * Whether sources connect here: only then is a peer a stream's owner. Peers of
-   * a router chained to upstream routers are those routers, which may carry the
-   * same stream twice (that is a replay, not a forgery).
-   */
-  readonly #judgeOwners: boolean;
   readonly #refusalLog: RefusalLog;
 
   /** Binds or connects the router's sockets; endpoint problems throw `UsageError`. */
@@ -80,7 +74,6 @@ export class Router {
     this.#config = config;
     this.#refusalLog = new RefusalLog(options.print ?? ((line) => console.error(line)));
     this.#filter = new TopicFilter({ allow: config.allow, deny: config.deny });
-    this.#judgeOwners = config.sources.flatMap((text) => parseEndpoints(text)).some((e) => e.bind);
     this.#relay = new Relay({
       upstream: config.sources,
       downstream: config.sinks,
@@ -116,17 +109,24 @@ export class Router {
     const announceMs = this.#config.announceIntervalMs ?? 1000;
     if (announceMs > 0) this.#announceTimer = setInterval(() => this.#announce(), announceMs);
     await this.#relay.run({
-      message: (frames, frameCount, sizes, peer) =>
-        this.#onMessage(frames, frameCount, sizes, peer),
+      message: (frames, frameCount, sizes, peer, chained) =>
+        this.#onMessage(frames, frameCount, sizes, chained ? undefined : peer),
       subscription: (subscribe, prefix) => this.#onSubscription(subscribe, prefix),
     });
   }
 
+  /**
+   * `owner` is the peer that sent the message when it connected to a bound
+   * sources endpoint: a source, which owns the streams it sends first. A message
+   * from an upstream router this one chains to (`>`) has none: such a router
+   * forwards many sources' streams, and two of them may carry the same stream
+   * (a replay, counted as duplicates, not a forgery).
+   */
   #onMessage(
     frames: readonly Uint8Array[],
     frameCount: number,
     sizes: Int32Array,
-    peer: string | undefined,
+    owner: string | undefined,
   ): boolean {
     this.#totals.messagesIn++;
     if (frameCount > 3) return this.#drop("frames");
@@ -144,7 +144,6 @@ export class Router {
     if (!parsed.ok) return this.#drop(parsed.reason);
     const { topic, header, count, body } = parsed.message;
     if (header) {
-      const owner = this.#judgeOwners ? peer : undefined;
       const refused = this.#tracker.observe(header.source, topic, header.first, count, owner)
         .refused;
       if (refused) return this.#drop(refused);

@@ -186,6 +186,90 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name:
+    "curve cli: a chained router is a CURVE client upstream and a server to its sinks (audit #2)",
+  ...opts,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "curve_chain_" });
+    try {
+      // The regional router admits the source and the central router; the
+      // central one admits the sink.
+      for (const name of ["regional", "central", "source", "sink", "stranger"]) {
+        await keygen(`${dir}/${name}`);
+      }
+      await Deno.mkdir(`${dir}/regional_clients`);
+      await Deno.mkdir(`${dir}/central_clients`);
+      await Deno.copyFile(`${dir}/source`, `${dir}/regional_clients/source`);
+      await Deno.copyFile(`${dir}/central`, `${dir}/regional_clients/central`);
+      await Deno.copyFile(`${dir}/sink`, `${dir}/central_clients/sink`);
+      const regional = router([
+        ...["--sources", "@tcp://127.0.0.1:*", "--sinks", "@tcp://127.0.0.1:*"],
+        ...["--curve-secret", `${dir}/regional_secret`],
+        ...["--allow-keys", `${dir}/regional_clients`],
+      ]);
+      const [regionalSources, regionalSinks] = await regional.ports();
+      // scaling.md section 5's central router: chained with --curve-server, serving its sinks.
+      const central = router([
+        ...["--sources", `>tcp://127.0.0.1:${regionalSinks}`, "--sinks", "@tcp://127.0.0.1:*"],
+        ...["--curve-secret", `${dir}/central_secret`, "--curve-server", `${dir}/regional`],
+        ...["--allow-keys", `${dir}/central_clients`],
+      ]);
+      try {
+        const [, centralSinks] = await central.ports();
+        const mine = (name: string, server: string) => {
+          const own = readCertificate(`${dir}/${name}_secret`, { secret: true });
+          return {
+            serverKey: readCertificate(`${dir}/${server}`).publicKey,
+            secretKey: own.secretKey!,
+            publicKey: own.publicKey,
+          };
+        };
+        const sink = await Collector.open({
+          endpoints: `>tcp://127.0.0.1:${centralSinks}`,
+          curve: mine("sink", "central"),
+        });
+        const emitter = await Emitter.open({
+          endpoints: `>tcp://127.0.0.1:${regionalSources}`,
+          curve: mine("source", "regional"),
+        });
+        let received = 0;
+        const reading = (async () => {
+          for await (const batch of sink.batches()) {
+            received += batch.events.filter((event) => event.type === "app.chain").length;
+          }
+        })();
+        await waitFor(() => emitter.stats().subscriptions > 0, "the subscription across the chain");
+        for (let n = 0; n < 500; n++) emitter.emit("app.chain", { n });
+        await emitter.close();
+        await waitFor(() => received === 500, "500 events through both CURVE links");
+        assert.equal(sink.stats().lost, 0);
+        // A client of the central router's bound side with a key it does not know is refused.
+        const stranger = await Collector.open({
+          endpoints: `>tcp://127.0.0.1:${centralSinks}`,
+          curve: mine("stranger", "central"),
+        });
+        await waitFor(
+          () => central.lines.some((line) => /refused unknown key from 127\.0\.0\.1/.test(line)),
+          "the central router's refusal line",
+        );
+        await stranger.close();
+        await sink.close();
+        await reading;
+        assert.ok(
+          !central.lines.some((line) => /any client that knows the server key/.test(line)),
+          central.lines.join("\n"),
+        );
+      } finally {
+        await central.stop();
+        await regional.stop();
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
 Deno.test("curve cli: a secret file readable by others, a bad certificate and a missing one exit 2", async () => {
   const dir = await Deno.makeTempDir({ prefix: "curve_bad_" });
   try {

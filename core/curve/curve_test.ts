@@ -273,3 +273,59 @@ Deno.test("curve: a watch refused by the server says so in .refused, for the wai
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("curve: a chained relay is a client upstream and a server downstream; a refusal upstream is told, not counted as its own (audit #2)", async () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const upper = curveRelay(dir);
+    const middleKeys = writeKeyPair(`${dir}/middle`);
+    const warnings: string[] = [];
+    const refusals: Refusal[] = [];
+    // Upstream `>` as a client of the upper relay, downstream `@` as a server with its own key.
+    const middle = new Relay({
+      upstream: upper.downstream,
+      downstream: "@tcp://127.0.0.1:*",
+      curve: { secretKey: middleKeys.secretKey, serverKey: upper.server.publicKey },
+      warn: (line) => warnings.push(line),
+      onRefused: (refusal) => refusals.push(refusal),
+    });
+    const running = middle.run({ message: () => true, subscription: (_on, p) => [p] });
+    const setup = { ...upper, downstream: `>${middle.boundEndpoints().downstream}` };
+    const source = writeKeyPair(`${dir}/source`);
+    const run = await deliver(
+      setup,
+      client(upper.server, source),
+      client({ publicKey: middleKeys.publicKey, secretKey: middleKeys.secretKey }),
+      300,
+    );
+    await waitFor(() => run.received() === 300, "300 events across both CURVE links");
+    await run.close();
+    assert.equal(warnings.length, 0, warnings.join("\n"));
+    // The upper relay forgets the middle one's key: its next connection is refused,
+    // which the middle relay reports as a client would.
+    Deno.removeSync(`${dir}/middle`);
+    Deno.removeSync(`${dir}/middle_secret`);
+    await middle.close();
+    await running;
+    const again = new Relay({
+      upstream: upper.downstream,
+      downstream: "@tcp://127.0.0.1:*",
+      curve: { secretKey: middleKeys.secretKey, serverKey: upper.server.publicKey },
+      warn: (line) => warnings.push(line),
+      onRefused: (refusal) => refusals.push(refusal),
+    });
+    const runningAgain = again.run({ message: () => true, subscription: (_on, p) => [p] });
+    await waitFor(() => warnings.some((line) => /refused this key/.test(line)), "the refusal told");
+    assert.deepEqual(again.securityStats().refused, {
+      unknown_key: 0,
+      bad_handshake: 0,
+      plaintext_peer: 0,
+    });
+    assert.deepEqual(refusals, []);
+    await again.close();
+    await runningAgain;
+    await upper.stop();
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});

@@ -169,7 +169,7 @@ export class HandshakeWatch {
         const last = this.#reported.get(key);
         if (last !== undefined && Date.now() - last < REPEAT_MS) continue;
         this.#reported.set(key, Date.now());
-        report(describe(event, connects, curve));
+        report(describeHandshake(event, connects, curve));
       }
     }, WATCH_INTERVAL_MS);
     Deno.unrefTimer(this.#timer as unknown as number);
@@ -191,7 +191,20 @@ export class HandshakeWatch {
   }
 }
 
-function describe(event: HandshakeEvent, connects: boolean, curve: boolean): string {
+/**
+ * The line a client prints for a failed handshake: `connects` when it connected
+ * to the server (else it binds, and the failure is a peer's on its endpoint).
+ *
+ * @example
+ * ```ts ignore
+ * describeHandshake(event, true, true); // "the server at tcp://… refused this key …"
+ * ```
+ */
+export function describeHandshake(
+  event: HandshakeEvent,
+  connects: boolean,
+  curve: boolean,
+): string {
   const where = connects ? `the server at ${event.endpoint}` : `a peer on ${event.endpoint}`;
   switch (event.outcome) {
     case "unknown_key":

@@ -33,10 +33,78 @@ export interface CurveOptions {
   publicKey?: string | Uint8Array;
 }
 
+/** CURVE keys checked and as bytes: what {@linkcode curveForEndpoint} sets. */
+export interface CurveKeys {
+  /** This side's secret key. */
+  secretKey: Uint8Array;
+  /** This side's public key. */
+  publicKey: Uint8Array;
+  /** The server's public key, for the endpoints that connect. */
+  serverKey?: Uint8Array;
+}
+
+/**
+ * Checks `curve` (and that the loaded libzmq has CURVE) and turns its keys into
+ * bytes; a problem is a `UsageError`.
+ *
+ * @example
+ * ```ts ignore
+ * const keys = curveKeys({ secretKey, serverKey });
+ * ```
+ */
+export function curveKeys(curve: CurveOptions): CurveKeys {
+  if (!curveAvailable()) {
+    throw new UsageError(
+      `the libzmq at ${loadLibzmq().path} was built without CURVE support: ` +
+        "install libzmq5 or point EVENTSTORM_LIBZMQ at one with CURVE",
+    );
+  }
+  const secretKey = keyBytes(curve.secretKey, "CURVE secret key");
+  const publicKey = curve.publicKey !== undefined
+    ? keyBytes(curve.publicKey, "CURVE public key")
+    : keyBytes(publicKeyOf(z85Encode(secretKey)), "CURVE public key");
+  return {
+    secretKey,
+    publicKey,
+    serverKey: curve.serverKey === undefined ? undefined : keyBytes(curve.serverKey, "server key"),
+  };
+}
+
+/**
+ * Sets CURVE on `socket` for the one endpoint it binds or connects next: libzmq
+ * reads the CURVE options at each bind and connect (as it does `ZMQ_IPV6`), so
+ * one socket is a server on the endpoints it binds and a client of
+ * `keys.serverKey` on those it connects. A connecting endpoint without a server
+ * key is a `UsageError`.
+ *
+ * @example
+ * ```ts ignore
+ * const keys = curveKeys({ secretKey, serverKey });
+ * for (const endpoint of parseEndpoints("@tcp://*:6556,>tcp://regional:5556")) {
+ *   curveForEndpoint(socket, keys, endpoint); // a server, then a client of serverKey
+ *   socket.attach(endpoint);
+ * }
+ * ```
+ */
+export function curveForEndpoint(socket: ZmqSocket, keys: CurveKeys, endpoint: Endpoint): void {
+  const { secretKey, publicKey, serverKey } = keys;
+  if (endpoint.bind) {
+    socket.useCurve({ secretKey, publicKey });
+    return;
+  }
+  if (serverKey === undefined) {
+    throw new UsageError(
+      `${endpoint.address} connects, so it needs the server's public key (--curve-server)`,
+    );
+  }
+  socket.useCurve({ secretKey, publicKey, serverKey });
+}
+
 /**
  * Sets CURVE on `socket` for `endpoints`: a server when every endpoint binds and
- * no server key is given, a client when every endpoint connects; a socket cannot
- * be both, so a mix is a `UsageError`.
+ * no server key is given, a client when every endpoint connects. An emitter's or
+ * a collector's socket has one role, so a mix is a `UsageError` (the relay sets
+ * each endpoint's role with {@linkcode curveForEndpoint}).
  *
  * @example
  * ```ts ignore
@@ -48,19 +116,10 @@ export function applyCurve(
   curve: CurveOptions,
   endpoints: readonly Endpoint[],
 ): void {
-  if (!curveAvailable()) {
-    throw new UsageError(
-      `the libzmq at ${loadLibzmq().path} was built without CURVE support: ` +
-        "install libzmq5 or point EVENTSTORM_LIBZMQ at one with CURVE",
-    );
-  }
-  const secretKey = keyBytes(curve.secretKey, "CURVE secret key");
-  const publicKey = curve.publicKey !== undefined
-    ? keyBytes(curve.publicKey, "CURVE public key")
-    : keyBytes(publicKeyOf(z85Encode(secretKey)), "CURVE public key");
+  const { secretKey, publicKey, serverKey } = curveKeys(curve);
   const connecting = endpoints.find((endpoint) => !endpoint.bind);
   const binding = endpoints.find((endpoint) => endpoint.bind);
-  if (curve.serverKey === undefined) {
+  if (serverKey === undefined) {
     if (connecting) {
       throw new UsageError(
         `${connecting.address} connects, so it needs the server's public key (--curve-server)`,
@@ -75,7 +134,7 @@ export function applyCurve(
         "drop --curve-server there, or connect instead",
     );
   }
-  socket.useCurve({ secretKey, publicKey, serverKey: keyBytes(curve.serverKey, "server key") });
+  socket.useCurve({ secretKey, publicKey, serverKey });
 }
 
 /**
