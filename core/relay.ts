@@ -158,6 +158,7 @@ export class Relay {
   readonly #outbox: Uint8Array[][] = [];
   #subscriptionsLost = 0;
   readonly #zap: ZapHandler | undefined;
+  readonly #keys: KeyDirectory | undefined;
   readonly #monitors: WatchedSocket[] = [];
   readonly #curve: boolean;
   readonly #warn: (line: string) => void;
@@ -195,6 +196,7 @@ export class Relay {
         const allowed = options.allowKeys === undefined
           ? undefined
           : new KeyDirectory(options.allowKeys, options.warn);
+        this.#keys = allowed;
         this.#zap = new ZapHandler(this.#context, (request) => this.#admit(request, allowed));
       }
       // The downstream socket serves where it binds and is a client where it connects.
@@ -336,6 +338,15 @@ export class Relay {
       if (watched.disconnects) total += watched.monitor.disconnects;
     }
     return total;
+  }
+
+  /**
+   * Whether the relay is a CURVE server (CURVE on and some endpoint binds), and
+   * then how many client keys `allowKeys` admits now (undefined without it: any
+   * client that knows the server key); undefined when it is no CURVE server.
+   */
+  curveServer(): { keys: number | undefined } | undefined {
+    return this.#zap === undefined ? undefined : { keys: this.#keys?.size };
   }
 
   /** Handshakes admitted and refused (all zero without CURVE). */

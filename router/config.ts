@@ -118,7 +118,8 @@ export const ROUTER_COMMAND = {
     "curve-secret": {
       type: "string",
       value: "FILE",
-      help: "encrypt both sides with CURVE, as the server whose secret certificate this is",
+      help: "encrypt with CURVE: this router's secret certificate; every endpoint it binds is a " +
+        "CURVE server with it (with --curve-server too)",
     },
     "allow-keys": {
       type: "string",
@@ -127,14 +128,17 @@ export const ROUTER_COMMAND = {
     },
     "curve-server": {
       ...CURVE_CLIENT_FLAGS["curve-server"],
-      help: "with --sources '>…' chained to a CURVE router: that router's public key",
+      help: "with --sources '>…' chained to a CURVE router: that router's public key; the " +
+        "endpoints that connect are its clients, those that bind stay servers",
     },
   },
   epilog: `Examples:
   eventstorm router
   eventstorm router --allow http. --allow smtp. --deny http.debug
   eventstorm router --sources '>tcp://upstream:5556' --sinks '@tcp://*:6556'   # chained
-  eventstorm keygen router && eventstorm router --curve-secret router_secret --allow-keys clients/`,
+  eventstorm keygen router && eventstorm router --curve-secret router_secret --allow-keys clients/
+  eventstorm router --sources '>tcp://regional:5556' --sinks '@tcp://*:6556' \\
+    --curve-secret central_secret --curve-server regional --allow-keys clients/   # CURVE chain`,
 } as const satisfies CommandSpec;
 
 /**

@@ -14,7 +14,7 @@ import {
   warnPlaintextBinds,
   warnUnresolvableHosts,
 } from "@eventstorm/core/cli";
-import { ROUTER_COMMAND, routerConfigFromFlags } from "./config.ts";
+import { ROUTER_COMMAND, type RouterConfig, routerConfigFromFlags } from "./config.ts";
 import { Router } from "./router.ts";
 
 /**
@@ -39,18 +39,47 @@ async function routerMain(args: string[]): Promise<number> {
   const bound = router.boundEndpoints();
   console.error(`router: sources ${bound.sources}, sinks ${bound.sinks}`);
   const endpoints = [...config.sources, ...config.sinks].flatMap((text) => parseEndpoints(text));
-  if (config.curve) {
-    console.error(
-      config.allowKeys === undefined
-        ? "router: CURVE on; no --allow-keys, so any client that knows the server key is admitted"
-        : `router: CURVE on; admitting the keys in ${config.allowKeys}`,
-    );
-  }
+  for (const line of curveLines(config, router.curveServer())) console.error(line);
   warnPlaintextBinds("router", endpoints, config.curve);
   warnPerFrameLimit("router", endpoints);
   warnUnresolvableHosts("router", [...config.sources, ...config.sinks]);
   await router.run(shutdownSignal());
   return 0;
+}
+
+/**
+ * What the router says at start about CURVE: as a server (it binds), who is
+ * admitted; as a client only (it binds nothing), that it admits nobody itself.
+ */
+export function curveLines(
+  config: RouterConfig,
+  server: { keys: number | undefined } | undefined,
+): string[] {
+  if (!config.curve) return [];
+  if (server === undefined) {
+    const lines = ["router: CURVE on, as a client of --curve-server (no endpoint binds)"];
+    if (config.allowKeys !== undefined) {
+      lines.push(
+        "router: warning: --allow-keys has no effect: no endpoint binds, so no client comes",
+      );
+    }
+    return lines;
+  }
+  if (server.keys === undefined) {
+    return [
+      "router: CURVE on; no --allow-keys, so any client that knows the server key is admitted",
+    ];
+  }
+  if (server.keys === 0) {
+    return [
+      `router: warning: CURVE on; admitting 0 keys: ${config.allowKeys} holds no public ` +
+      "certificate, so every client will be refused until one is added there",
+    ];
+  }
+  return [
+    `router: CURVE on; admitting ${server.keys} key${server.keys === 1 ? "" : "s"} ` +
+    `(the public certificates in ${config.allowKeys}, re-read when it changes)`,
+  ];
 }
 
 if (import.meta.main) await runCommand(() => command.main(Deno.args));

@@ -102,6 +102,15 @@ export class Router {
     return { sources: upstream, sinks: downstream };
   }
 
+  /**
+   * Whether the router is a CURVE server on the endpoints it binds, and then how
+   * many keys `--allow-keys` admits (undefined: every client that knows the
+   * server key); undefined when CURVE is off or nothing binds.
+   */
+  curveServer(): { keys: number | undefined } | undefined {
+    return this.#relay.curveServer();
+  }
+
   /** Runs until `signal` aborts or {@linkcode Router.close} is called. */
   async run(signal?: AbortSignal): Promise<void> {
     signal?.addEventListener("abort", () => void this.close(), { once: true });
