@@ -11,6 +11,7 @@ import {
   endpointsFlag,
   type FlagValues,
   integerFlag,
+  parseDuration,
   STATS_INTERVAL_FLAG,
   statsIntervalFlag,
   topicPrefixesFlag,
@@ -110,6 +111,14 @@ export const ROUTER_COMMAND = {
       default: "1000",
       help: "messages queued from sources before they are pushed back",
     },
+    "announce-for": {
+      type: "string",
+      value: "DURATION",
+      default: "60s",
+      help: "keep announcing a quiet stream's position this long after its last message, so a " +
+        "sink stalled up to this long still counts what the router dropped for it (one small " +
+        "message a second per quiet stream; 0: never; at most 24d)",
+    },
     host: {
       type: "string",
       value: "NAME",
@@ -169,6 +178,7 @@ export function routerConfigFromFlags(
     sendHwm: integerFlag(values, "sink-hwm", { min: 1, max: 10_000_000 }),
     receiveHwm: integerFlag(values, "source-hwm", { min: 1, max: 10_000_000 }),
     host: values.host,
+    announceForMs: parseDuration(values["announce-for"], "announce-for"),
     curve: curveFromFlags(values),
     allowKeys: values["allow-keys"],
   };
