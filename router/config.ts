@@ -15,6 +15,7 @@ import {
   STATS_INTERVAL_FLAG,
   statsIntervalFlag,
   topicPrefixesFlag,
+  UsageError,
 } from "@eventstorm/core/cli";
 import { DEFAULT_MAX_MESSAGE_SIZE } from "@eventstorm/core/protocol";
 
@@ -82,13 +83,14 @@ export const ROUTER_COMMAND = {
       type: "string",
       multiple: true,
       value: "PREFIX",
-      help: "let only topics with this prefix through",
+      help: "let only these topics through: http. is every type under http.; a type (http) is " +
+        "itself and its dotted children (http, http.hit; not httpd.x or https.x)",
     },
     deny: {
       type: "string",
       multiple: true,
       value: "PREFIX",
-      help: "never let topics with this prefix through",
+      help: "never let these topics through, even when allowed (matched as --allow)",
     },
     "stats-interval": STATS_INTERVAL_FLAG,
     "max-message-size": {
@@ -168,6 +170,14 @@ export function routerConfigFromFlags(
   const sinks = endpointsFlag(values, "sinks");
   const allow = topicPrefixesFlag(values, "allow");
   const deny = topicPrefixesFlag(values, "deny");
+  for (const [name, prefixes] of [["allow", allow], ["deny", deny]] as const) {
+    if (prefixes.includes("")) {
+      throw new UsageError(
+        `--${name} '' matches every topic: ` +
+          (name === "deny" ? "the router would pass nothing" : "omit --allow to let all through"),
+      );
+    }
+  }
   return {
     sources,
     sinks,

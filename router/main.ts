@@ -15,6 +15,7 @@ import {
   warnUnresolvableHosts,
 } from "@eventstorm/core/cli";
 import { ROUTER_COMMAND, type RouterConfig, routerConfigFromFlags } from "./config.ts";
+import { deniedAllows } from "./filter.ts";
 import { Router } from "./router.ts";
 
 /**
@@ -40,11 +41,21 @@ async function routerMain(args: string[]): Promise<number> {
   console.error(`router: sources ${bound.sources}, sinks ${bound.sinks}`);
   const endpoints = [...config.sources, ...config.sinks].flatMap((text) => parseEndpoints(text));
   for (const line of curveLines(config, router.curveServer())) console.error(line);
+  for (const line of policyLines(config)) console.error(line);
   warnPlaintextBinds("router", endpoints, config.curve);
   warnPerFrameLimit("router", endpoints);
   warnUnresolvableHosts("router", [...config.sources, ...config.sinks]);
   await router.run(shutdownSignal());
   return 0;
+}
+
+/** A warning when --allow and --deny leave no topic that can pass. */
+export function policyLines(config: Pick<RouterConfig, "allow" | "deny">): string[] {
+  const denied = deniedAllows(config.allow, config.deny);
+  if (denied.length === 0 || denied.length < config.allow.length) return [];
+  return [
+    `router: warning: every --allow prefix is denied (${denied.join(", ")}): no topic can pass`,
+  ];
 }
 
 /**
