@@ -87,11 +87,18 @@ async function emitMain(
   }
   const host = parsed.values.host ?? localHostname();
   const to = endpointsFlag(parsed.values, "to");
+  // A refused handshake (unknown key, wrong server key, CURVE on one side only)
+  // is what leaves events unsent then, not an absent subscriber: the summary says so.
+  let refused = false;
   const emitter = await Emitter.open({
     endpoints: to,
     host,
     curve: commandCurve("emit", parsed.values, to),
     onWaiting: waitingNotice("emit", to),
+    onHandshakeFailure: (line) => {
+      refused = true;
+      console.error(`eventstorm: ${line}`);
+    },
   });
   warnUnresolvableHosts("emit", to);
   const signal = shutdownSignal();
@@ -127,7 +134,12 @@ async function emitMain(
   const stats = emitter.stats();
   const dropped = stats.dropped + stats.oversized + stats.unencodable;
   const reasons = [
-    [stats.dropped, "nobody subscribed before the close timeout"],
+    [
+      stats.dropped,
+      refused
+        ? "the server refused the handshake, as reported above"
+        : "nobody subscribed before the close timeout",
+    ],
     [stats.oversized, "too large"],
     [stats.unencodable, "not encodable: nested too deep or an invalid date"],
   ].filter(([count]) => (count as number) > 0)

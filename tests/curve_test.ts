@@ -162,8 +162,12 @@ Deno.test({
       await strangerWriter.close();
       const strangerResult = await finish(stranger);
       assert.match(strangerResult.stderr, /refused this key/);
-      // The refusal is the reason: no "is the router running?" beside it.
+      // The refusal is the reason: no "is the router running?" beside it, and the
+      // summary names it (audit #6).
       assert.doesNotMatch(strangerResult.stderr, /nobody subscribes/);
+      assert.match(strangerResult.stderr, /1 dropped \(the server refused the handshake/);
+      assert.doesNotMatch(strangerResult.stderr, /nobody subscribed/);
+      assert.equal(strangerResult.code, 1);
       assert.ok(
         !running.lines.join("\n").includes(
           readCertificate(`${dir}/stranger_secret`, {
