@@ -246,7 +246,9 @@ export function readCertificate(path: string, options: { secret?: boolean } = {}
           `give its pair's secret file, ${path}_secret`,
     );
   }
-  if (options.secret && info.mode !== null && (info.mode & 0o077) !== 0) {
+  if (
+    options.secret && info.mode !== null && (info.mode & 0o077) !== 0 && !isCredential(path)
+  ) {
     throw new UsageError(
       `secret key file ${path} is readable by group or others (mode ${
         (info.mode & 0o777).toString(8)
@@ -254,6 +256,29 @@ export function readCertificate(path: string, options: { secret?: boolean } = {}
     );
   }
   return certificate;
+}
+
+/**
+ * Whether `path` is a systemd credential of this service (`LoadCredential=`, in
+ * `$CREDENTIALS_DIRECTORY`): systemd makes it 0400 and grants the service's user
+ * read access by an ACL (whose mask then shows as the group bits: mode 0440), or
+ * by ownership where the file system has no ACLs. Only that user and root can
+ * reach the directory, so the group bits there expose the key to no one.
+ */
+function isCredential(path: string): boolean {
+  let dir: string | undefined;
+  try {
+    dir = Deno.env.get("CREDENTIALS_DIRECTORY");
+  } catch {
+    return false; // no permission to read the environment: no exemption
+  }
+  if (!dir) return false;
+  try {
+    const real = Deno.realPathSync(path);
+    return real.slice(0, real.lastIndexOf("/")) === Deno.realPathSync(dir);
+  } catch {
+    return false;
+  }
 }
 
 function reason(error: unknown): string {

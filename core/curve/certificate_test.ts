@@ -205,3 +205,34 @@ Deno.test("certificates: keygen DIR/ or into a taken name writes nothing; a fail
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("certificates: a systemd credential (0400, or 0440 through its ACL) in $CREDENTIALS_DIRECTORY is accepted", () => {
+  const dir = Deno.makeTempDirSync();
+  const before = Deno.env.get("CREDENTIALS_DIRECTORY");
+  try {
+    Deno.mkdirSync(`${dir}/credentials`);
+    Deno.mkdirSync(`${dir}/elsewhere`);
+    const pair = writeKeyPair(`${dir}/router`);
+    const credential = `${dir}/credentials/router_secret`;
+    Deno.copyFileSync(`${dir}/router_secret`, credential);
+    Deno.copyFileSync(`${dir}/router_secret`, `${dir}/elsewhere/router_secret`);
+    // systemd chmods a credential 0400; owned by the service's user it reads anywhere.
+    Deno.chmodSync(credential, 0o400);
+    assert.equal(readCertificate(credential, { secret: true }).secretKey, pair.secretKey);
+    // Through an ACL the user entry's mask shows as group bits: accepted only there.
+    Deno.chmodSync(credential, 0o440);
+    Deno.chmodSync(`${dir}/elsewhere/router_secret`, 0o440);
+    Deno.env.delete("CREDENTIALS_DIRECTORY");
+    assert.throws(() => readCertificate(credential, { secret: true }), /readable by group/);
+    Deno.env.set("CREDENTIALS_DIRECTORY", `${dir}/credentials`);
+    assert.equal(readCertificate(credential, { secret: true }).secretKey, pair.secretKey);
+    assert.throws(
+      () => readCertificate(`${dir}/elsewhere/router_secret`, { secret: true }),
+      /readable by group/,
+    );
+  } finally {
+    if (before === undefined) Deno.env.delete("CREDENTIALS_DIRECTORY");
+    else Deno.env.set("CREDENTIALS_DIRECTORY", before);
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
