@@ -17,8 +17,10 @@ const EPILOG = `Examples:
   eventstorm sink mongodb --url mongodb://db1:27017 --ttl 30d
   eventstorm sink mongodb --collection events --topic http. --write-concern majority,journal
 
-Each event keeps its _id, so a retried batch or a replay is stored once. Field names
-starting with '$' get '＄' (U+FF04) instead, and '.' in names becomes '_'.`;
+Each event's _id is <source hex>-<topic>-<index>, set by the sink from its
+stream position (an _id the sender put is replaced), so a retried batch or a
+replay is stored once. Field names starting with '$' get '＄' (U+FF04) instead,
+and '.' in names becomes '_'.`;
 
 /**
  * The mongodb sink's command: its flags, its help and how it runs.
