@@ -109,8 +109,10 @@ export interface SinkRunnerOptions {
   /** Longest retry delay in ms. */
   maxRetryMs?: number;
   /**
-   * How long shutdown keeps trying to store the buffer, in ms; taking in what is
-   * already on its way before that lasts at most as long too (and 5 s at most).
+   * How long the whole shutdown may take after the signal, in ms: taking in what
+   * is already on its way (5 s at most), then storing the buffer, retries and
+   * their backoff included. At the deadline, what is buffered or in a write not
+   * settled yet counts as dropped at shutdown.
    */
   shutdownTimeoutMs?: number;
   /**
@@ -388,6 +390,9 @@ class HeldMessages implements Held<WireMessage, WireMessage> {
 const WRITING = "writing";
 const READING_POSITIONS = "reading the saved stream positions";
 
+/** Why the runner stopped waiting for a write: the shutdown's deadline passed. */
+const PAST_DEADLINE = Symbol("past the shutdown deadline");
+
 /** A batch handed to the backend, not settled yet. */
 interface Written {
   batch: { items: (Event | WireMessage)[]; count: number };
@@ -437,6 +442,10 @@ export class SinkRunner {
   #latencyTotal = 0;
   readonly #turns = new Turns({ clockEvery: 1 });
   #writes = 0;
+  /** When the shutdown gives up on what is left (the signal's time + the timeout). */
+  #shutdownDeadline = Infinity;
+  /** Aborted at `#shutdownDeadline`: wakes a retry's backoff and a write in flight. */
+  readonly #deadline = new AbortController();
   readonly #failures: FailureLog;
   readonly #stats: SinkStats = {
     received: 0,
@@ -495,9 +504,15 @@ export class SinkRunner {
     let receiving = true;
     // Take in what is already on its way before closing: those events are stored
     // (or counted) rather than discarded with the socket.
-    // Both phases of a shutdown (taking in, then storing) honour the timeout.
-    const onAbort = () =>
-      collector.finish({ maxMs: Math.min(5000, this.#options.shutdownTimeoutMs) });
+    // The whole shutdown (taking in, then storing, retries and their backoff
+    // included) ends the timeout after the signal: the deadline starts there.
+    let deadlineTimer: ReturnType<typeof setTimeout> | undefined;
+    const onAbort = () => {
+      const timeout = this.#options.shutdownTimeoutMs;
+      this.#shutdownDeadline = Date.now() + timeout;
+      deadlineTimer = setTimeout(() => this.#deadline.abort(), timeout);
+      collector.finish({ maxMs: Math.min(5000, timeout) });
+    };
     signal.addEventListener("abort", onAbort, { once: true });
     if (signal.aborted) onAbort();
     const writer = this.#writeLoop(() => receiving);
@@ -519,6 +534,7 @@ export class SinkRunner {
       await collector.close();
       this.#wakeWriter?.();
       await writer;
+      clearTimeout(deadlineTimer);
       await this.#backend.close();
     }
     return this.stats();
@@ -587,14 +603,16 @@ export class SinkRunner {
 
   async #writeLoop(receiving: () => boolean): Promise<void> {
     let delay = this.#options.retryMs;
-    let shutdownDeadline = Infinity;
     const buffer = this.#buffer as Held<unknown, Event | WireMessage>;
     const concurrency = Math.max(1, this.#backend.concurrency ?? 1);
     // Handed over, oldest first; settled in that order.
     const pending: Written[] = [];
+    const pastDeadline = () =>
+      this.#deadline.signal.aborted || Date.now() >= this.#shutdownDeadline;
     while (true) {
-      if (!receiving() && shutdownDeadline === Infinity) {
-        shutdownDeadline = Date.now() + this.#options.shutdownTimeoutMs;
+      if (!receiving() && this.#shutdownDeadline === Infinity) {
+        // The collector ended without the signal: the timeout starts now.
+        this.#shutdownDeadline = Date.now() + this.#options.shutdownTimeoutMs;
       }
       if (buffer.length === 0 && pending.length === 0) {
         if (!receiving()) return;
@@ -602,7 +620,16 @@ export class SinkRunner {
         this.#wakeWriter = undefined;
         continue;
       }
-      if (buffer.length > 0 && Date.now() >= shutdownDeadline) {
+      if (pending.length > 0 && this.#deadline.signal.aborted) {
+        // Writes still unsettled at the deadline are given up: not known to be
+        // stored, their events count as dropped at shutdown (a later replay of a
+        // write that did land counts as duplicates).
+        for (const late of pending.splice(0)) {
+          this.#inFlight -= late.batch.count;
+          this.#stats.droppedShutdown += late.batch.count;
+        }
+      }
+      if (buffer.length > 0 && pastDeadline()) {
         this.#stats.droppedShutdown += buffer.length;
         buffer.clear();
         continue;
@@ -616,7 +643,7 @@ export class SinkRunner {
         // A backend on another thread answers in a task of its own, which a reader that
         // never waits (a busy socket) would hold back, the buffer filling meanwhile.
         this.#writerStepsOut = concurrency > 1;
-        const result = (await written.result) ?? 0;
+        const result = (await this.#byDeadline(written.result)) ?? 0;
         this.#writerStepsOut = false;
         const rejected = typeof result === "number" ? result : result.rejected ?? 0;
         const duplicates = typeof result === "number" ? 0 : result.duplicates ?? 0;
@@ -639,21 +666,38 @@ export class SinkRunner {
         }
       } catch (error) {
         this.#writerStepsOut = false;
+        if (error === PAST_DEADLINE) {
+          pending.unshift(written);
+          continue;
+        }
         // The later batches fail with it (see SinkBackend.concurrency): all go back
         // to the front, in their order, to be retried first.
         const failed = [written, ...pending.splice(0)];
-        for (const later of failed.slice(1)) await later.result.catch(() => {});
+        for (const later of failed.slice(1)) {
+          await this.#byDeadline(later.result).catch(() => {});
+        }
         for (const back of failed.reverse()) {
           buffer.putBack(back.batch.items, back.batch.count);
           this.#inFlight -= back.batch.count;
         }
         this.#stats.writeErrors++;
         this.#stats.lastError = this.#failures.failed(WRITING, error);
-        const wait = Math.min(delay, Math.max(0, shutdownDeadline - Date.now()));
-        await new Promise((resolve) => setTimeout(resolve, wait));
+        // The backoff ends early at the shutdown's deadline.
+        await sleep(delay, this.#deadline.signal);
         delay = Math.min(delay * 2, this.#options.maxRetryMs);
       }
     }
+  }
+
+  /** `result`, or a rejection with `PAST_DEADLINE` once the shutdown's deadline passes. */
+  #byDeadline<T>(result: Promise<T>): Promise<T> {
+    const deadline = this.#deadline.signal;
+    if (deadline.aborted) return Promise.reject(PAST_DEADLINE);
+    return new Promise<T>((resolve, reject) => {
+      const onDeadline = () => reject(PAST_DEADLINE);
+      deadline.addEventListener("abort", onDeadline, { once: true });
+      result.then(resolve, reject).finally(() => deadline.removeEventListener("abort", onDeadline));
+    });
   }
 
   /** Takes a batch out of the buffer (where drop-oldest cannot reach it) and hands it over. */

@@ -154,7 +154,7 @@ export const SINK_FLAGS = {
     type: "string",
     value: "DURATION",
     default: "10s",
-    help: "how long shutdown keeps trying to store the buffer",
+    help: "how long the whole shutdown may take after the signal; what is left counts as dropped",
   },
 } as const satisfies Record<string, FlagSpec>;
 

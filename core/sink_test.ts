@@ -240,6 +240,40 @@ Deno.test("sink runner: events refused for good are counted, not retried", opts,
   assertAccounted(stats);
 });
 
+for (const hang of [false, true]) {
+  Deno.test(
+    `sink runner: the shutdown ends --shutdown-timeout after the signal while the backend ${
+      hang ? "hangs" : "fails"
+    } (audit #2)`,
+    opts,
+    async () => {
+      // Long backoffs (and, hanging, writes that take longer still) must not
+      // hold the shutdown past its deadline, which starts at the signal.
+      const backend = new SwitchableBackend();
+      backend.up = false;
+      const p = await pipeline(backend, {
+        shutdownTimeoutMs: 600,
+        retryMs: 3000,
+        maxRetryMs: 5000,
+        batchSize: 50,
+      });
+      if (hang) backend.delayMs = 4000;
+      for (let i = 0; i < 300; i++) p.emitter.emit("app.a", { i });
+      await p.emitter.close();
+      await until(() => p.runner.stats().received === 300, "300 received");
+      if (!hang) await until(() => p.runner.stats().writeErrors > 0, "a failed write");
+      const started = Date.now();
+      const stats = await p.stop();
+      const took = Date.now() - started;
+      assert.ok(took < 600 + 400, `shutdown took ${took} ms`);
+      assert.equal(stats.stored, 0);
+      assert.equal(stats.droppedShutdown, 300);
+      assert.equal(stats.buffered, 0);
+      assertAccounted(stats);
+    },
+  );
+}
+
 Deno.test(
   "sink runner: at shutdown a dead backend's buffer is counted as dropped",
   opts,
