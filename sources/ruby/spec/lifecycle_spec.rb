@@ -64,9 +64,10 @@ RSpec.describe "emitter and collector lifecycle" do
     collector&.close
   end
 
-  # What a Ruby of its own, given the endpoint as TO, emits to a collector here until shortly
-  # after it ends: the events, the collector's stats, the output and the exit status.
-  def events_from(script)
+  # What a Ruby of its own, given the endpoint as TO, emits to a collector here: the events
+  # (+count+ of them, waited for, and any more coming shortly after), the collector's stats,
+  # the output and the exit status.
+  def events_from(script, count)
     endpoint = "tcp://127.0.0.1:#{free_port}"
     collector = Eventstorm::Collector.new("@#{endpoint}")
     done = false
@@ -79,7 +80,8 @@ RSpec.describe "emitter and collector lifecycle" do
       events
     end
     output, status = ruby("TO = #{">#{endpoint}".inspect}\n#{script}")
-    sleep 0.3 # what the process sent as it ended arrives
+    wait_until(timeout: 20) { collector.stats[:events] >= count }
+    sleep 0.3 # and what would come after
     done = true
     [received.value, collector.stats, output, status]
   ensure
@@ -87,7 +89,7 @@ RSpec.describe "emitter and collector lifecycle" do
   end
 
   it "closes an emitter left open when the process exits, unless told not to" do
-    events, stats, output, status = events_from(<<~RUBY)
+    events, stats, output, status = events_from(<<~RUBY, 3)
       emitter = Eventstorm::Emitter.new(TO, host: "exit", linger: 60)
       Thread.pass until emitter.stats[:subscribed]
       3.times { |n| emitter.emit("app.exit", n: n) }
@@ -97,7 +99,7 @@ RSpec.describe "emitter and collector lifecycle" do
     expect(events.map { |e| e["n"] }).to eq([0, 1, 2])
     expect(stats).to include(lost: 0, announcements: 1)
 
-    events, = events_from(<<~RUBY)
+    events, = events_from(<<~RUBY, 0)
       emitter = Eventstorm::Emitter.new(TO, host: "exit", linger: 60, close_at_exit: false)
       Thread.pass until emitter.stats[:subscribed]
       emitter.emit("app.exit", n: 0)
@@ -106,7 +108,7 @@ RSpec.describe "emitter and collector lifecycle" do
   end
 
   it "at exit, each process closes the emitter it used, and only that one" do
-    events, stats, output, = events_from(<<~RUBY)
+    events, stats, output, = events_from(<<~RUBY, 4)
       emitter = Eventstorm::Emitter.new(TO, host: "exit", linger: 60)
       Thread.pass until emitter.stats[:subscribed]
       emitter.emit("app.fork", who: "parent")
