@@ -97,6 +97,8 @@ async function tapMain(args: string[]): Promise<number> {
     endpoints: from,
     topics: topicPrefixesFlag(parsed.values, "topic"),
     curve: commandCurve("tap", parsed.values, from),
+    // Every int64 printed as {"$numberLong": …}, small ones too (docs/protocol.md 2.9).
+    useBigInt64: true,
   });
   warnUnresolvableHosts("tap", from);
   const signal = shutdownSignal();

@@ -210,7 +210,8 @@ export class EventTranscoder {
         if (at + 8 > end) throw GIVE_UP;
         const value = view.getFloat64(at, true);
         if (!Number.isFinite(value)) throw GIVE_UP;
-        this.#ascii(String(value));
+        // -0 keeps its sign as relaxed Extended JSON writes it (String(-0) is "0").
+        this.#ascii(Object.is(value, -0) ? '{"$numberDouble":"-0.0"}' : String(value));
         return at + 8;
       }
       case 0x02: {
@@ -252,19 +253,17 @@ export class EventTranscoder {
         return at + 4;
       case 0x12: {
         if (at + 8 > end) throw GIVE_UP;
-        // bson gives a number within ±2^53 and a Long beyond, which the dialect wraps.
-        // The high word decides: the sum as a double is rounded past 2^53.
+        // Always wrapped, small values too: the dialect keeps the type (docs/protocol.md 2.9).
+        this.#ascii('{"$numberLong":"');
         const high = view.getInt32(at + 4, true);
         const low = view.getUint32(at, true);
-        if (
-          (high > -TWO_21 && high < TWO_21) || high === -TWO_21 || (high === TWO_21 && low === 0)
-        ) {
-          this.#ascii(String(high * 4294967296 + low));
-        } else {
-          this.#ascii('{"$numberLong":"');
-          this.#ascii(view.getBigInt64(at, true).toString());
-          this.#ascii('"}');
-        }
+        // Within ±2^53 (most counters) the sum is exact and cheaper than a BigInt.
+        this.#ascii(
+          (high > -TWO_21 && high < TWO_21)
+            ? String(high * 4294967296 + low)
+            : view.getBigInt64(at, true).toString(),
+        );
+        this.#ascii('"}');
         return at + 8;
       }
       default:

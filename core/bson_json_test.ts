@@ -15,7 +15,8 @@ import { farDatedEvent } from "./testdata/far_date.ts";
 function ordinary(bytes: Uint8Array, topic: string, id: string | null) {
   let document: Record<string, unknown>;
   try {
-    [document] = decodeBatch(bytes);
+    // As the store's own fallback does: every int64 stays one.
+    [document] = decodeBatch(bytes, { useBigInt64: true });
   } catch {
     return undefined;
   }
@@ -160,6 +161,31 @@ Deno.test("transcoder: every row it gives is the ordinary path's row, over 20,00
   // Both sides are exercised: a transcoder that always gave up would not pass.
   assert.ok(fast > 3000, `only ${fast} rows took the fast path`);
   assert.ok(agreedRefusals > 1000, `only ${agreedRefusals} refusals`);
+});
+
+Deno.test("transcoder: every int64 is a $numberLong, small ones too; -0 keeps its sign (audit #4, #6)", () => {
+  const transcoder = new EventTranscoder();
+  const event = {
+    type: "t.i64",
+    time: new Date(0),
+    host: "h",
+    small: Long.fromNumber(5),
+    negative: Long.fromNumber(-7),
+    edge: Long.fromBigInt(2n ** 53n),
+    big: Long.fromBigInt(2n ** 53n + 1n),
+    low: Long.fromBigInt(-(2n ** 63n)),
+    negz: new BSON.Double(-0),
+    zero: new BSON.Double(0),
+  };
+  const bytes = BSON.serialize(event);
+  const row = rowOf(transcoder, bytes, 0, bytes.length, "t.i64", null);
+  assert.equal(
+    row?.data,
+    '{"small":{"$numberLong":"5"},"negative":{"$numberLong":"-7"},' +
+      '"edge":{"$numberLong":"9007199254740992"},"big":{"$numberLong":"9007199254740993"},' +
+      '"low":{"$numberLong":"-9223372036854775808"},"negz":{"$numberDouble":"-0.0"},"zero":0}',
+  );
+  assert.deepEqual(row, ordinary(bytes, "t.i64", null));
 });
 
 Deno.test("transcoder: an nginx event takes the fast path, _id replaced in place or appended", () => {

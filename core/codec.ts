@@ -237,6 +237,12 @@ export function countDocuments(body: Uint8Array): number {
 export interface DecodeOptions {
   /** Stop with `CodecError("count")` unless the body holds exactly this many. */
   expectedCount?: number;
+  /**
+   * Read every int64 as a `bigint`, so that one re-encoded (BSON, or the JSON
+   * dialect's `{"$numberLong": …}`) stays an int64. By default (bson's) an int64
+   * within ±2^53 is read as a number, which encodes back as an int32 or a double.
+   */
+  useBigInt64?: boolean;
 }
 
 /**
@@ -295,7 +301,10 @@ function decodeDocuments(
       continue;
     }
     try {
-      const document = BSON.deserialize(body.subarray(offset, offset + size), DESERIALIZE_OPTIONS);
+      const document = BSON.deserialize(
+        body.subarray(offset, offset + size),
+        options.useBigInt64 ? DESERIALIZE_INT64_OPTIONS : DESERIALIZE_OPTIONS,
+      );
       // bson reads a datetime beyond a Date's range as an Invalid Date.
       documents[i] = holdsInvalidDate(document) ? "date" : document;
     } catch (error) {
@@ -313,6 +322,9 @@ const DESERIALIZE_OPTIONS = {
   validation: { utf8: true },
   allowObjectSmallerThanBufferSize: false,
 } as const;
+
+/** The same, every int64 a bigint (see {@linkcode DecodeOptions.useBigInt64}). */
+const DESERIALIZE_INT64_OPTIONS = { ...DESERIALIZE_OPTIONS, useBigInt64: true } as const;
 
 /**
  * Decodes a body and keeps only documents with a valid envelope whose type is

@@ -69,6 +69,11 @@ export interface CollectorOptions {
    * judge messages as the collector does give both the same clock.
    */
   clock?: () => number;
+  /**
+   * Read every int64 as a `bigint` (see `DecodeOptions.useBigInt64`): sinks do,
+   * so that what they store keeps its type. Numbers within ±2^53 by default.
+   */
+  useBigInt64?: boolean;
 }
 
 /** Events of one message. */
@@ -145,6 +150,7 @@ export class Collector {
    * the same stream twice (a replay, not a forgery).
    */
   readonly #judgeOwners: boolean;
+  readonly #useBigInt64: boolean;
   #polling: Promise<unknown> | undefined;
   #watch: HandshakeWatch | undefined;
   readonly #stats = {
@@ -177,6 +183,7 @@ export class Collector {
       };
     }
     this.#judgeOwners = endpoints.some((endpoint) => endpoint.bind);
+    this.#useBigInt64 = options.useBigInt64 ?? false;
     // Several routers carry the same streams (redundant paths): a gap one path
     // leaves may be filled by the other, late, so it waits before it is lost.
     this.#tracker = new SequenceTracker({
@@ -349,7 +356,7 @@ export class Collector {
     if (!decode) return this.#raw(topic, header, body, count, skip);
     let decoded;
     try {
-      decoded = decodeEvents(body, { topic, skip });
+      decoded = decodeEvents(body, { topic, skip, useBigInt64: this.#useBigInt64 });
     } catch (error) {
       if (header) this.#tracker.undelivered(header.source, topic, count - skip);
       return this.#malformed(

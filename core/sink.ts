@@ -467,7 +467,8 @@ export class SinkRunner {
   /** Creates a runner for `backend`. */
   constructor(backend: SinkBackend, options: SinkRunnerOptions) {
     this.#backend = backend;
-    this.#collectorOptions = options.collector;
+    // What a sink stores keeps every int64 an int64, within ±2^53 too (docs/protocol.md 2.9).
+    this.#collectorOptions = { useBigInt64: true, ...options.collector };
     this.#buffer = backend.writeMessages ? new HeldMessages() : new HeldEvents();
     this.#options = {
       bufferEvents: options.bufferEvents ?? 100_000,

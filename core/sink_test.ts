@@ -225,6 +225,24 @@ for (
   );
 }
 
+Deno.test(
+  "sink runner: an int64 within ±2^53 reaches the backend as a bigint (audit #4)",
+  opts,
+  async () => {
+    // A backend that re-encodes (file --format bson, mongodb) then writes an int64 back, not an int32.
+    const backend = new SwitchableBackend();
+    const p = await pipeline(backend, {});
+    p.emitter.emit("app.a", { small: 5n, big: 2n ** 60n, plain: 5 });
+    await p.emitter.close();
+    await until(() => p.runner.stats().stored === 1, "1 stored");
+    await p.stop();
+    const [event] = [...backend.stored.values()];
+    assert.equal(event.small, 5n);
+    assert.equal(event.big, 2n ** 60n);
+    assert.equal(event.plain, 5);
+  },
+);
+
 Deno.test("sink runner: events refused for good are counted, not retried", opts, async () => {
   const backend = new SwitchableBackend();
   const p = await pipeline(backend, {});

@@ -2,7 +2,8 @@
  * The one JSON dialect end to end: what `tap` prints and what the file sink
  * writes as `.jsonl` reads back (core's `fromJsonLine`) to the very BSON values
  * that were emitted, int64 past 2^53, dates before 1970 and after 2038, binary,
- * ObjectId and Decimal128 included (relaxed Extended JSON rounded the int64).
+ * ObjectId and Decimal128 included (relaxed Extended JSON rounded the int64),
+ * an int64 within ±2^53 (an int64, not an int32) and -0 (its sign kept).
  *
  * @module
  */
@@ -25,6 +26,8 @@ const FIELDS: Record<string, unknown> = {
   price: Decimal128.fromString("1234567890.123456789"),
   ratio: 0.1,
   small: 7,
+  small64: 5n,
+  negz: -0,
   flag: false,
   nothing: null,
   nested: { list: [1, "two", { deep: 2n ** 60n + 3n }] },

@@ -287,7 +287,7 @@ export class EventStore {
   #addDocument(batch: Batch, bytes: Uint8Array, topic: string, id: string | null): void {
     let document: Record<string, unknown>;
     try {
-      [document] = decodeBatch(bytes);
+      [document] = decodeBatch(bytes, { useBigInt64: true });
     } catch (error) {
       // One document was decoded: its number in the batch says nothing.
       refuse(batch, `cannot read event: ${messageOf(error).replace(/^document 0:? (is )?/, "")}`);
