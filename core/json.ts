@@ -54,6 +54,8 @@ export function encodeValue(value: unknown): unknown {
     case "boolean":
       return value;
     case "number":
+      // -0 keeps its sign, written as relaxed Extended JSON does (JSON.stringify says 0).
+      if (Object.is(value, -0)) return { $numberDouble: "-0.0" };
       return Number.isFinite(value) ? value : { $numberDouble: String(value) };
     case "bigint":
       return { $numberLong: value.toString() };
@@ -122,7 +124,7 @@ export function encodeFields(event: Record<string, unknown>): string {
     setField(
       out,
       key,
-      type === "string" || (type === "number" && Number.isFinite(value)) ||
+      type === "string" || (type === "number" && Number.isFinite(value) && value !== 0) ||
         type === "boolean" || value === null
         ? value
         : encodeValue(value),
@@ -212,11 +214,35 @@ export function toJsonLine(event: Record<string, unknown>): string {
   return JSON.stringify(out);
 }
 
+const LONG_DIGITS = /\d{16}/;
+const INTEGER_LITERAL = /^-?\d+$/;
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+/**
+ * A `JSON.parse` reviver: a bare integer a double cannot hold exactly (past
+ * ±2^53) becomes a bigint (an int64) from its source text, rather than the
+ * neighbouring double; one past int64's range is refused.
+ */
+function exactInteger(_key: string, value: unknown, context?: { source?: string }): unknown {
+  if (typeof value !== "number" || Number.isSafeInteger(value)) return value;
+  const source = context?.source;
+  if (source === undefined || !INTEGER_LITERAL.test(source)) return value;
+  const exact = BigInt(source);
+  if (exact < INT64_MIN || exact > INT64_MAX) {
+    throw new SyntaxError(
+      `integer ${source} is beyond int64's range (write it as a string or a {"$numberDouble": …})`,
+    );
+  }
+  return exact;
+}
+
 /**
  * Parses one line of this dialect (or of any MongoDB Extended JSON, relaxed
  * or canonical) back into a document: `$date` becomes a Date, `$numberLong` a
- * bigint, `$oid`/`$binary`/`$numberDecimal` the bson values. Throws
- * `SyntaxError` for bad JSON or a line that is not one object.
+ * bigint, `$oid`/`$binary`/`$numberDecimal` the bson values, and a bare integer
+ * past ±2^53 a bigint, exact (not the double next to it). Throws `SyntaxError`
+ * for bad JSON, an integer beyond int64's range or a line that is not one object.
  *
  * @example
  * ```ts
@@ -226,7 +252,9 @@ export function toJsonLine(event: Record<string, unknown>): string {
  * ```
  */
 export function fromJsonLine(line: string): Record<string, unknown> {
-  const value = JSON.parse(line);
+  // Only a line with 16 digits in a row can hold an integer past 2^53: the
+  // others skip the reviver (which costs JSON.parse most of its speed).
+  const value = LONG_DIGITS.test(line) ? JSON.parse(line, exactInteger) : JSON.parse(line);
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
     throw new SyntaxError("a JSON object is expected");
   }

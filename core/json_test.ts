@@ -181,3 +181,34 @@ Deno.test("the JSON dialect round-trips every valid vector of docs/vectors exact
   assert.ok(checked >= 10, `${checked} documents`);
   assert.deepEqual(seen, { above: true, before1970: true, after2038: true });
 });
+
+Deno.test('json: -0 keeps its sign as {"$numberDouble":"-0.0"} and reads back (audit #6)', () => {
+  const event = { type: "t.z", time: new Date(0), host: "h", negz: -0, zero: 0, list: [-0] };
+  assert.equal(
+    encodeFields(event),
+    '{"negz":{"$numberDouble":"-0.0"},"zero":0,"list":[{"$numberDouble":"-0.0"}]}',
+  );
+  const line = toJsonLine(event);
+  assert.ok(line.includes('"negz":{"$numberDouble":"-0.0"}'), line);
+  const back = fromJsonLine(line);
+  assert.ok(Object.is(back.negz, -0));
+  assert.ok(Object.is(back.zero, 0));
+  assert.ok(Object.is((back.list as number[])[0], -0));
+  assert.ok(Object.is(decodeFields(encodeFields(event)).negz, -0));
+});
+
+Deno.test("json: a bare integer past 2^53 reads back exact as an int64; past int64 is refused (audit #5)", () => {
+  const back = fromJsonLine(
+    '{"a":9007199254740993,"b":-9223372036854775808,"c":[12345678901234567],"d":{"e":9007199254740991},"f":1e20,"g":12.5}',
+  );
+  assert.equal(back.a, 9007199254740993n);
+  assert.equal(back.b, -(2n ** 63n));
+  assert.deepEqual(back.c, [12345678901234567n]);
+  assert.deepEqual(back.d, { e: 9007199254740991 });
+  assert.equal(back.f, 1e20);
+  assert.equal(back.g, 12.5);
+  assert.throws(() => fromJsonLine('{"a":9223372036854775808}'), /beyond int64's range/);
+  assert.throws(() => fromJsonLine('{"a":-9223372036854775809}'), SyntaxError);
+  // Sixteen digits in a string are left alone.
+  assert.deepEqual(fromJsonLine('{"s":"12345678901234567890"}'), { s: "12345678901234567890" });
+});
