@@ -145,9 +145,10 @@ export class Collector {
   // A message can hold a thousand events to decode: read the clock after each one.
   readonly #turns = new Turns({ clockEvery: 1 });
   /**
-   * Whether sources connect here (the collector binds): only then is a peer a
-   * stream's owner. Connected to routers, the peers are routers, which may carry
-   * the same stream twice (a replay, not a forgery).
+   * Whether sources connect here (the collector only binds): only then is a peer
+   * a stream's owner. Connected to routers, the peers are routers, which may carry
+   * the same stream twice (a replay, not a forgery); with both kinds, one socket
+   * cannot tell which way a message came, so no peer is judged.
    */
   readonly #judgeOwners: boolean;
   readonly #useBigInt64: boolean;
@@ -182,7 +183,7 @@ export class Collector {
         count: BigInt(options.member.count),
       };
     }
-    this.#judgeOwners = endpoints.some((endpoint) => endpoint.bind);
+    this.#judgeOwners = endpoints.every((endpoint) => endpoint.bind);
     this.#useBigInt64 = options.useBigInt64 ?? false;
     // Several routers carry the same streams (redundant paths): a gap one path
     // leaves may be filled by the other, late, so it waits before it is lost.

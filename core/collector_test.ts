@@ -499,3 +499,41 @@ Deno.test("collector: with gaps held, late events that fill gaps are delivered i
     await stop();
   }
 });
+
+Deno.test("collector: bound and connected endpoints together judge no owner, so a copy through a router is a duplicate", async () => {
+  const context = new ZmqContext();
+  // The second path: a "router" this collector connects to, bound here on another
+  // address (owners are told apart by the peer's address).
+  const upstream = context.socket(SocketType.XPUB);
+  upstream.configure({ lingerMs: 0, sendHwm: 100_000 });
+  upstream.attach({ bind: true, address: "tcp://127.0.0.2:*" });
+  const { collector, batches, endpoint, stop } = await gather({
+    // The bound one last: boundEndpoint() reads the last endpoint attached.
+    endpoints: `>${upstream.lastEndpoint()},@tcp://127.0.0.1:*`,
+  });
+  try {
+    const direct = await rawPublisher(context, endpoint);
+    const buffers = [new Uint8Array(256)];
+    const sizes = new Int32Array(1);
+    await waitFor(() => upstream.receive(buffers, sizes) > 0, "the collector's subscription");
+    const topic = utf8.encode("a.b");
+    const message = (first: number) => [
+      topic,
+      header({ first, count: 1 }),
+      encodeBatch([event(first)]),
+    ];
+    direct.send(message(0));
+    await waitFor(() => batches.length === 1, "the direct copy");
+    upstream.send(message(0)); // the same event the other way: a replay
+    upstream.send(message(1)); // then the stream goes on that way
+    await waitFor(() => batches.length === 2, "the next event");
+    const stats = collector.stats();
+    assert.deepEqual(batches.map((b) => b.events.map((e) => e.n)), [[0], [1]]);
+    assert.equal(stats.duplicates, 1);
+    assert.equal(stats.lost, 0);
+    assert.deepEqual(stats.malformed, {});
+  } finally {
+    await stop();
+    await context.terminate();
+  }
+});
