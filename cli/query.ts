@@ -237,7 +237,11 @@ async function writeAggregate(result: AggregateResult, table: boolean, out: Outp
   for (const row of result.rows) {
     const line: Record<string, unknown> = { time: encodeValue(row.time) };
     if (groupKey !== undefined) line[groupKey] = row.group;
-    for (const label of result.measures) line[label] = row.values[label];
+    for (const label of result.measures) {
+      // An int64 past ±2^53 (min, max) is printed as the dialect writes it.
+      const value = row.values[label];
+      line[label] = typeof value === "bigint" ? encodeValue(value) : value;
+    }
     await out.write(JSON.stringify(line) + "\n");
   }
 }

@@ -89,12 +89,13 @@ export function loadHistory(store: StoreReader, options: LoadHistoryOptions): Fr
     const frame = frameAt(row.time.getTime());
     if (frame === undefined) continue;
     const v = row.values;
-    frame.http.requests = v.count ?? 0;
-    frame.http.bytes = v["sum:body_bytes_sent"] ?? 0;
+    // count and sums are numbers; only min, max and percentiles may be bigints (int64 past 2^53).
+    frame.http.requests = Number(v.count ?? 0);
+    frame.http.bytes = Number(v["sum:body_bytes_sent"] ?? 0);
     const p50 = v["p50:request_time"];
     if (typeof p50 === "number") {
       frame.http.latencyMs = [p50, v["p95:request_time"]!, v["p99:request_time"]!].map((s) =>
-        Number((s * 1000).toPrecision(3))
+        Number((Number(s) * 1000).toPrecision(3))
       ) as [number, number, number];
     }
   }
@@ -105,8 +106,9 @@ export function loadHistory(store: StoreReader, options: LoadHistoryOptions): Fr
     if (frame === undefined) continue;
     const status = typeof row.group === "number" ? row.group : Number(row.group);
     const statusClass = Number.isFinite(status) ? Math.floor(status / 100) : 0;
-    frame.http.status[statusClass >= 1 && statusClass <= 5 ? statusClass - 1 : 5] +=
-      row.values.count ?? 0;
+    frame.http.status[statusClass >= 1 && statusClass <= 5 ? statusClass - 1 : 5] += Number(
+      row.values.count ?? 0,
+    );
   }
 
   let read = 0;

@@ -59,8 +59,12 @@ export interface AggregateRow {
   time: Date;
   /** The group this row is about; absent without a breakdown. */
   group?: GroupValue;
-  /** Value of each measure by label; null when the bucket has no numeric value for it. */
-  values: Record<string, number | null>;
+  /**
+   * Value of each measure by label; null when the bucket has no numeric value for
+   * it. `min`, `max` and percentiles are values as stored: an integer past ±2^53
+   * (an int64) is a bigint, exact.
+   */
+  values: Record<string, number | bigint | null>;
 }
 
 /** What {@linkcode aggregate} returns. */
@@ -128,7 +132,10 @@ export function parseMeasure(text: string): Measure {
  * nearestRank([15, 20, 35, 40, 50], 40); // 20
  * ```
  */
-export function nearestRank(sorted: ArrayLike<number>, percentile: number): number | null {
+export function nearestRank<T extends number | bigint>(
+  sorted: ArrayLike<T>,
+  percentile: number,
+): T | null {
   const n = sorted.length;
   if (n === 0) return null;
   // The small slack keeps float error in p × n from pushing an exact rank up by one.
@@ -198,7 +205,7 @@ export function aggregate(store: EventStore, options: AggregateOptions): Aggrega
     const key = `${bucket}/${groupRank}`;
     let row = rows.get(key);
     if (row === undefined) {
-      const values: Record<string, number | null> = {};
+      const values: Record<string, number | bigint | null> = {};
       for (const measure of measures) {
         values[measure.label] = measure.kind === "count" || measure.kind === "sum" ? 0 : null;
       }
@@ -237,14 +244,16 @@ export function aggregate(store: EventStore, options: AggregateOptions): Aggrega
       const statement = db.prepare(
         `SELECT ${keys}, ${select.join(", ")} FROM (${inner}) GROUP BY ${keys} LIMIT -1`,
       );
+      // min and max of integers are INTEGER, all 64 bits: read as bigints, kept past 2^53.
+      readBigInts(statement);
       for (const record of iterateArrays(statement, sql.params)) {
         const row = rowFor(
-          record[0] as number,
+          Number(record[0]),
           group === undefined ? undefined : record[1] as GroupValue,
         );
         if (row === undefined) continue;
         for (const [i, measure] of measures.entries()) {
-          row.values[measure.label] = record[keyCount + i] as number | null;
+          row.values[measure.label] = exactNumber(record[keyCount + i] as number | bigint | null);
         }
       }
     } else {
@@ -257,6 +266,7 @@ export function aggregate(store: EventStore, options: AggregateOptions): Aggrega
           fields.map((_, i) => `, ${numberSql(`v${i}`)}`).join("")
         } FROM (${inner}) LIMIT -1`,
       );
+      readBigInts(statement);
       type Bucket = { count: number; fields: FieldStats[] };
       const stats = new Map<AggregateRow, Bucket>();
       // Events come in time order per type, so the bucket of the last event is the likely one.
@@ -264,7 +274,7 @@ export function aggregate(store: EventStore, options: AggregateOptions): Aggrega
       for (const record of iterateArrays(statement, sql.params)) {
         const groupValue = group === undefined ? undefined : record[1] as GroupValue;
         if (bucket === undefined || record[0] !== lastTime || groupValue !== lastGroup) {
-          const row = rowFor(record[0] as number, groupValue);
+          const row = rowFor(Number(record[0]), groupValue);
           if (row === undefined) {
             bucket = undefined;
             continue;
@@ -280,7 +290,9 @@ export function aggregate(store: EventStore, options: AggregateOptions): Aggrega
         bucket.count++;
         for (let i = 0; i < fields.length; i++) {
           const value = record[keyCount + i];
-          if (typeof value === "number") addValue(bucket.fields[i], value);
+          if (typeof value === "number" || typeof value === "bigint") {
+            addValue(bucket.fields[i], value);
+          }
         }
       }
       for (const [row, bucket] of stats) {
@@ -315,7 +327,7 @@ export function aggregate(store: EventStore, options: AggregateOptions): Aggrega
 /** Rows as arrays in column order: no object per row, and no clash between column names. */
 function iterateArrays(
   statement: StatementSync,
-  params: readonly (string | number | null)[],
+  params: readonly (string | number | bigint | null)[],
 ): Iterable<unknown[]> {
   const withArrays = statement as StatementSync & { setReturnArrays?: (on: boolean) => void };
   if (typeof withArrays.setReturnArrays === "function") {
@@ -331,39 +343,53 @@ function iterateArrays(
 function finalValue(
   measure: Exclude<Measure, { kind: "count" }>,
   field: FieldStats,
-): number | null {
+): number | bigint | null {
   if (measure.kind === "sum") return field.sum;
   if (field.n === 0) return null;
   switch (measure.kind) {
     case "avg":
       return field.sum / field.n;
     case "min":
-      return field.min;
+      return exactNumber(field.min);
     case "max":
-      return field.max;
+      return exactNumber(field.max);
     case "percentile":
-      field.values!.sort((a, b) => a - b);
-      return nearestRank(field.values!, measure.percentile);
+      // `<` compares a bigint and a number exactly.
+      field.values!.sort((a, b) => a < b ? -1 : a > b ? 1 : 0);
+      return exactNumber(nearestRank(field.values!, measure.percentile));
   }
+}
+
+/** An integer read as a bigint, as a number when that is exact (within ±2^53). */
+function exactNumber(value: number | bigint | null): number | bigint | null {
+  if (typeof value !== "bigint") return value;
+  return value >= -MAX_SAFE && value <= MAX_SAFE ? Number(value) : value;
+}
+
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** Has `statement` read every INTEGER as a bigint (node:sqlite throws for one past 2^53). */
+function readBigInts(statement: StatementSync): void {
+  statement.setReadBigInts(true);
 }
 
 /** Running figures of one field in one bucket. */
 interface FieldStats {
   n: number;
   sum: number;
-  min: number;
-  max: number;
+  min: number | bigint;
+  max: number | bigint;
   /** Every value, kept only for fields with a percentile. */
-  values: number[] | undefined;
+  values: (number | bigint)[] | undefined;
 }
 
 function newStats(keepValues: boolean): FieldStats {
   return { n: 0, sum: 0, min: Infinity, max: -Infinity, values: keepValues ? [] : undefined };
 }
 
-function addValue(stats: FieldStats, value: number): void {
+function addValue(stats: FieldStats, value: number | bigint): void {
   stats.n++;
-  stats.sum += value;
+  stats.sum += Number(value);
   if (value < stats.min) stats.min = value;
   if (value > stats.max) stats.max = value;
   stats.values?.push(value);
@@ -378,13 +404,15 @@ function rawSql(field: string, sql: SqlBuilder): string {
 }
 
 /**
- * SQL turning a value read by {@linkcode rawSql} into a REAL, or NULL when it is
- * not a number; a 64-bit integer stored as `{"$numberLong": …}` is a number.
+ * SQL turning a value read by {@linkcode rawSql} into a number, or NULL when it
+ * is not one; a 64-bit integer stored as `{"$numberLong": …}` is a number.
+ * Integers stay INTEGER, exact (min and max of int64 past 2^53 included); sum
+ * and avg are REAL as SQLite's total() and avg() make them.
  */
 function numberSql(column: string): string {
-  return `(CASE WHEN typeof(${column}) IN ('integer', 'real') THEN CAST(${column} AS REAL) ` +
+  return `(CASE WHEN typeof(${column}) IN ('integer', 'real') THEN ${column} ` +
     `WHEN typeof(${column}) = 'text' AND substr(${column}, 1, 15) = '{"$numberLong":' ` +
-    `AND json_valid(${column}) THEN CAST(json_extract(${column}, '$."$numberLong"') AS REAL) END)`;
+    `AND json_valid(${column}) THEN CAST(json_extract(${column}, '$."$numberLong"') AS INTEGER) END)`;
 }
 
 /** Condition keeping only the ranked groups; NULL (field absent) is a group too. */

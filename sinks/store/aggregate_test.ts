@@ -83,13 +83,13 @@ const MEASURES = [
 ];
 
 function assertClose(
-  actual: Record<string, number | null>,
+  actual: Record<string, number | bigint | null>,
   expected: Record<string, number | null>,
   what: string,
 ) {
   for (const [label, value] of Object.entries(expected)) {
     const got = actual[label];
-    if (value === null || got === null) {
+    if (value === null || got === null || typeof got === "bigint") {
       assert.equal(got, value, `${what} ${label}`);
     } else {
       assert.ok(
@@ -285,4 +285,27 @@ Deno.test("nearestRank and parseMeasure", () => {
   assert.throws(() => aggregate(store, { every: 1000, by: "time" }), RangeError);
   assert.throws(() => aggregate(store, { every: 1000, measures: ["count", "count"] }), RangeError);
   store.close();
+});
+
+Deno.test("min and max of int64 are exact, bigints past 2^53 (audit #1)", () => {
+  const store = EventStore.open(":memory:");
+  try {
+    const snow = 1234567890123456789n;
+    store.insertBatch([
+      { type: "t.snow", time: new Date(0), host: "h", id: snow, who: "a" },
+      { type: "t.snow", time: new Date(1), host: "h", id: snow + 1n, who: "a" },
+      { type: "t.snow", time: new Date(2), host: "h", id: 7n, who: "b" },
+      { type: "t.snow", time: new Date(3), host: "h", id: 2.5, who: "b" },
+    ]);
+    for (const measures of [["min:id", "max:id", "count"], ["min:id", "max:id", "p50:id"]]) {
+      const result = aggregate(store, { type: "t.snow", every: 86_400_000, measures, by: "who" });
+      const byWho = new Map(result.rows.map((row) => [row.group, row.values]));
+      assert.equal(byWho.get("a")!["min:id"], snow, measures.join());
+      assert.equal(byWho.get("a")!["max:id"], snow + 1n, measures.join());
+      assert.equal(byWho.get("b")!["min:id"], 2.5, measures.join());
+      assert.equal(byWho.get("b")!["max:id"], 7, measures.join());
+    }
+  } finally {
+    store.close();
+  }
 });

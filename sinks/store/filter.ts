@@ -143,10 +143,10 @@ function parseTimeValue(value: string | number | boolean | null, what: string): 
  */
 export class SqlBuilder {
   /** Parameters by placeholder number minus one. */
-  readonly params: (string | number | null)[] = [];
+  readonly params: (string | number | bigint | null)[] = [];
 
   /** Adds one parameter, returning its placeholder. */
-  bind(value: string | number | null): string {
+  bind(value: string | number | bigint | null): string {
     this.params.push(value);
     return `?${this.params.length}`;
   }
@@ -165,20 +165,45 @@ function checkField(field: string): void {
 
 /**
  * SQL for the numeric value of a field, or NULL when it is not a number; 64-bit
- * integers stored as `{"$numberLong": …}` count as numbers. Always REAL, so that
- * no integer is too large for a JavaScript number.
+ * integers stored as `{"$numberLong": …}` count as numbers. Integers stay
+ * INTEGER (exact, all 64 bits: SQLite compares two integers exactly, and an
+ * integer with a real by value), doubles REAL.
  */
 export function numericSql(field: string, sql: SqlBuilder): string {
   checkField(field);
-  if (field === "time") return "CAST(time AS REAL)";
+  if (field === "time") return "time";
   if (field === "type" || field === "host") return "NULL";
   const path = jsonPath(field);
   return `(CASE json_type(data, ${sql.bind(path)}) ` +
-    `WHEN 'integer' THEN CAST(json_extract(data, ${sql.bind(path)}) AS REAL) ` +
+    `WHEN 'integer' THEN json_extract(data, ${sql.bind(path)}) ` +
     `WHEN 'real' THEN json_extract(data, ${sql.bind(path)}) ` +
     `WHEN 'object' THEN CAST(json_extract(data, ${
       sql.bind(`${path}."$numberLong"`)
-    }) AS REAL) END)`;
+    }) AS INTEGER) END)`;
+}
+
+const INTEGER_PATTERN = /^[-+]?\d+$/;
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+/**
+ * A condition's number as bound to SQL: an integer literal within int64 as a
+ * bigint (an exact INTEGER, also past 2^53), anything else as a number.
+ *
+ * @example
+ * ```ts
+ * import { numberLiteral } from "./filter.ts";
+ * numberLiteral("9007199254740993"); // 9007199254740993n
+ * numberLiteral("2.5"); // 2.5
+ * ```
+ */
+export function numberLiteral(text: string): number | bigint {
+  const trimmed = text.trim();
+  if (INTEGER_PATTERN.test(trimmed)) {
+    const exact = BigInt(trimmed);
+    if (exact >= INT64_MIN && exact <= INT64_MAX) return exact;
+  }
+  return Number(trimmed);
 }
 
 /**
@@ -209,9 +234,12 @@ function whereSql(clause: WhereClause, sql: SqlBuilder): string {
     const number = typeof value === "number"
       ? value
       : typeof value === "string" && NUMBER_PATTERN.test(value.trim())
-      ? Number(value)
+      ? numberLiteral(value)
       : NaN;
-    if (!Number.isFinite(number) || field === "type" || field === "host") {
+    if (
+      (typeof number === "number" && !Number.isFinite(number)) || field === "type" ||
+      field === "host"
+    ) {
       throw new RangeError(`where ${field}${op}${value}: ${op} compares numbers`);
     }
     return `${numericSql(field, sql)} ${op} ${sql.bind(number)}`;
@@ -241,7 +269,7 @@ function equalitySql(
     `(${jsonType()} = 'text' AND json_extract(data, ${sql.bind(path)}) = ${sql.bind(value)})`,
   ];
   if (NUMBER_PATTERN.test(value.trim())) {
-    alternatives.push(`${numericSql(field, sql)} = ${sql.bind(Number(value))}`);
+    alternatives.push(`${numericSql(field, sql)} = ${sql.bind(numberLiteral(value))}`);
   }
   if (value === "true" || value === "false" || value === "null") {
     alternatives.push(`${jsonType()} = ${sql.bind(value)}`);

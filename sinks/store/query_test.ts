@@ -220,3 +220,31 @@ Deno.test("parseWhere and parseTimeBound read the flag forms", () => {
     /^UsageError: --since must be at most 36500d, got '999999999d'$/,
   );
 });
+
+Deno.test("--where compares int64 exactly, past 2^53 too (audit #1)", () => {
+  const store = EventStore.open(":memory:");
+  try {
+    const snow = 1234567890123456789n;
+    const events: Event[] = [
+      { type: "t.snow", time: new Date(T0), host: "h", id: snow, who: "a" },
+      { type: "t.snow", time: new Date(T0 + 1), host: "h", id: snow + 1n, who: "b" },
+      { type: "t.snow", time: new Date(T0 + 2), host: "h", id: 2n ** 53n + 1n, who: "c" },
+      { type: "t.snow", time: new Date(T0 + 3), host: "h", id: 5, who: "d" },
+      { type: "t.snow", time: new Date(T0 + 4), host: "h", id: 5.5, who: "e" },
+    ];
+    store.insertBatch(events);
+    const who = (...where: string[]) =>
+      queryEvents(store, { type: "t.snow", where: where.map(parseWhere) }).map((e) => e.who);
+    assert.deepEqual(who(`id=${snow}`), ["a"]);
+    assert.deepEqual(who(`id>${snow}`), ["b"]);
+    assert.deepEqual(who(`id>=${snow}`), ["a", "b"]);
+    assert.deepEqual(who(`id!=${snow}`), ["b", "c", "d", "e"]);
+    assert.deepEqual(who("id=9007199254740992"), []);
+    assert.deepEqual(who("id=9007199254740993"), ["c"]);
+    assert.deepEqual(who("id<9007199254740993", "id>5"), ["e"]);
+    assert.deepEqual(who("id=5"), ["d"]);
+    assert.deepEqual(who("id<5.5"), ["d"]);
+  } finally {
+    store.close();
+  }
+});
