@@ -626,7 +626,8 @@ RSpec.describe Eventstorm::Emitter do
   it "a collector that binds refuses a source claimed by another peer than its owner" do
     skip "no ::1 here" unless ipv6_loopback?
     port = free_port
-    collector = open_collector("@tcp://*:#{port}")
+    # [::] takes IPv4 peers too (* would be IPv4 only).
+    collector = open_collector("@tcp://[::]:#{port}")
     context = ZMQ::Context.new
     # Two peers with addresses of their own, 127.0.0.1 and ::1, send under one source id.
     peers = %W[>tcp://127.0.0.1:#{port} >tcp://[::1]:#{port}].map do |to|

@@ -35,10 +35,11 @@ module Eventstorm
       end
 
       @endpoints = endpoints
-      # Only where sources connect (the collector binds) is a peer a stream's owner: the
+      # Only where sources connect (the collector only binds) is a peer a stream's owner: the
       # peers of a collector connected to routers are routers, which may carry one stream
-      # twice (a replay, not a forgery).
-      @judge_owners = Endpoint.parse(endpoints).any? { |mode, _| mode == :bind }
+      # twice (a replay, not a forgery), and with both kinds one socket cannot tell which
+      # way a message came.
+      @judge_owners = Endpoint.parse(endpoints).all? { |mode, _| mode == :bind }
       curve = Curve::Options.new(curve) if curve
       @streams = Streams.new
       @pending = []
@@ -119,7 +120,7 @@ module Eventstorm
     #   past 8.64e15 ms), +unaccounted+ (events of two-frame messages), +malformed+
     #   ({reason => messages}: the validation's reasons, and as core's collector counts them
     #   +"index"+ for an index jump no sender can make and +"owner"+ for a source claimed by
-    #   another peer than its owner, judged when the collector binds; see {Streams}),
+    #   another peer than its owner, judged when the collector only binds; see {Streams}),
     #   +streams+
     # @example
     #   collector.stats[:lost] #=> 0

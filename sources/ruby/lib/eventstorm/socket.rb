@@ -16,9 +16,11 @@ module Eventstorm
     # @param type [Integer] ZMQ::XPUB, ZMQ::SUB, ...
     # @param endpoints [String, Array<String>] see {Endpoint.parse}
     # @param curve [Curve::Options, nil] CURVE client keys
-    # @param options [Hash{Integer=>Integer}] socket options set before connecting (ZMQ_IPV6
-    #   is set on every socket, so that tcp://[::1]:PORT, which docs/protocol.md lists,
-    #   connects and binds: libzmq leaves it off)
+    # @param options [Hash{Integer=>Integer}] socket options set before connecting. ZMQ_IPV6
+    #   is set for each endpoint as docs/protocol.md 1.2 says: on for an IPv6 literal
+    #   (tcp://[::1]:PORT, which libzmq refuses without it), off otherwise, since with it on
+    #   a host name with both addresses (localhost on most hosts) resolves to IPv6 only and
+    #   misses a router bound on 127.0.0.1 or *
     # @return [ZMQ::Socket]
     # @raise [Eventstorm::Error] when an option, bind or connect fails (the socket is closed)
     # @example
@@ -27,11 +29,11 @@ module Eventstorm
       pairs = Endpoint.parse(endpoints)
       socket = context.socket(type) or raise Error, "zmq_socket failed: #{ZMQ::Util.error_string}"
       begin
-        { ZMQ::IPV6 => 1 }.merge(options).each do |option, value|
-          check(set(socket, option, value), "setsockopt #{option}")
-        end
+        options.each { |option, value| check(set(socket, option, value), "setsockopt #{option}") }
         curve&.apply(socket)
         pairs.each do |mode, address|
+          # libzmq reads it at each bind or connect.
+          check(set(socket, ZMQ::IPV6, address.start_with?("tcp://[") ? 1 : 0), "setsockopt IPV6")
           check(socket.public_send(mode, address), "#{mode} #{address}")
         end
       rescue StandardError
