@@ -355,12 +355,13 @@ typedef struct {
     joined at its first message with events (an announcement of a stream
     never seen is ignored); a forward jump of more than 2^24 events plus
     2^24 a second since the stream's previous message is refused as
-    malformed (index), the stream unchanged. A collector that binds (its
-    peers are sources) also judges owners, as docs/security-notes.md says: a
+    malformed (index), the stream unchanged. A collector that only binds
+    (its peers are sources) also judges owners, as docs/security-notes.md says: a
     source id belongs to the first peer heard sending it (a CURVE client's
     key, else its IP address), and another peer's messages under it are
     refused as malformed (owner) until the owner has been silent for 10
-    minutes. A collector that connects to routers does not judge owners.  */
+    minutes. A collector with any connected endpoint (to routers) does not
+    judge owners.  */
 ES_EXPORT es_collector_t *es_collector_new (const char *endpoints, const char *const *prefixes,
                                             size_t n_prefixes, const es_options_t *options);
 

@@ -22,8 +22,9 @@
 #define OWNER_SIZE 64           /* "key:" and a Z85 key, or an IP address */
 
 /*  A source id and the peer that owns it, while a stream of it is
-    remembered (only when the collector binds: its peers are then sources;
-    connected to routers, its peers are routers and owners mean nothing).  */
+    remembered (only when the collector only binds: its peers are then
+    sources; connected to routers, its peers are routers and owners mean
+    nothing).  */
 typedef struct source_t {
     struct source_t *chain;
     uint64_t source;
@@ -191,18 +192,23 @@ static void s_release (es_collector_t *self)
     self->n_frames = 0;
 }
 
-/*  Whether one of ENDPOINTS binds ("@..."): sources then connect here.     */
-static bool s_binds (const char *endpoints)
+/*  Whether every one of ENDPOINTS binds ("@..."): sources then connect
+    here. With connected ones too, some peers are routers, which may carry
+    one stream twice, and one socket cannot tell which way a message came,
+    so no peer is judged (as core/collector.ts).                             */
+static bool s_only_binds (const char *endpoints)
 {
+    bool any = false;
     for (const char *at = endpoints; at && *at; at++) {
         at += strspn (at, " \t\r\n");
-        if (*at == '@')
-            return true;
+        if (*at != '@')
+            return false;
+        any = true;
         at = strchr (at, ',');
         if (!at)
             break;
     }
-    return false;
+    return any;
 }
 
 es_collector_t *es_collector_new (const char *endpoints, const char *const *prefixes,
@@ -222,7 +228,7 @@ es_collector_t *es_collector_new (const char *endpoints, const char *const *pref
         es_collector_destroy (&self);
         return NULL;
     }
-    if (s_binds (endpoints) && !(self->sources = calloc (BUCKETS, sizeof *self->sources))) {
+    if (s_only_binds (endpoints) && !(self->sources = calloc (BUCKETS, sizeof *self->sources))) {
         es_fail ("cannot create a collector: out of memory");
         es_collector_destroy (&self);
         return NULL;

@@ -249,6 +249,32 @@ static void s_refuses_foreign_source (void *context)
     es_collector_destroy (&collector);
 }
 
+/*  With a connected endpoint too, some peers are routers that may carry one
+    stream twice: no peer is judged, another peer's copy of a stream goes on
+    it (as core/collector.ts).                                               */
+static void s_mixed_endpoints_judge_no_owner (void *context)
+{
+    es_options_t options = {.zmq_context = context};
+    /* The bound one last: es_collector_endpoint reads the last attached.    */
+    es_collector_t *collector =
+        es_collector_new (">tcp://127.0.0.1:9,@tcp://127.0.0.1:*", NULL, 0, &options);
+    CHECK (collector);
+    void *first = s_peer (context, collector, "127.0.0.1");
+    void *second = s_peer (context, collector, "127.0.0.2");
+    s_send_events (first, "app.mine", 5, 0, 5, true);
+    CHECK_EQ (s_drain (collector, 100), 5);
+    s_send_events (second, "app.mine", 5, 5, 5, true);    /* the stream goes on */
+    CHECK_EQ (s_drain (collector, 100), 5);
+    es_collector_stats_t stats;
+    es_collector_stats (collector, &stats);
+    CHECK_EQ (stats.events, 10);
+    CHECK_EQ (stats.lost, 0);
+    CHECK_EQ (stats.malformed, 0);
+    zmq_close (first);
+    zmq_close (second);
+    es_collector_destroy (&collector);
+}
+
 /*  At most ES_MAX_STREAMS streams: the least recently seen is forgotten, so
     its next message counts as a first sight (no loss), the others still do. */
 static void s_forgets_oldest_stream (void *context)
@@ -626,6 +652,7 @@ int main (void)
     s_joins_at_events_not_announcements (context);
     s_refuses_forged_index (context);
     s_refuses_foreign_source (context);
+    s_mixed_endpoints_judge_no_owner (context);
     s_end_to_end (context);
     s_bound_endpoint (context);
     s_drops_are_counted_and_seen_as_loss (context);
