@@ -34,4 +34,4 @@ export { Turns } from "../turns.ts";
 export { sleep } from "../sleep.ts";
 export { type EventEnvelope, EventTranscoder } from "../bson_json.ts";
 export { allocateNative, type NativeBytes, openLibc } from "../native.ts";
-export { expandGlobs, globToRegExp } from "../tail/mod.ts";
+export { expandGlobs, type ExpandGlobsOptions, globToRegExp } from "../tail/mod.ts";
