@@ -89,6 +89,18 @@ export interface WriteResult {
   rejected?: number;
   /** Events not stored because an event with the same `_id` already was. */
   duplicates?: number;
+  /**
+   * Events of the batch that were not stored because a part of the backend
+   * failed (one type's directory), while the others were: the same objects as
+   * given to `write` (not `writeMessages`), and why. The runner keeps them, with
+   * every later event of their types, apart from the rest, and retries them with
+   * backoff while the other types keep being written; they count as buffered,
+   * then stored or dropped like any other. Their streams' positions must not be
+   * saved by this write. Also when nothing else was stored: a failure of some
+   * part (all of the batch's types, maybe) is reported here, a failure of the
+   * whole backend is thrown. Only for a backend of concurrency 1.
+   */
+  failed?: { events: Event[]; error: unknown };
 }
 
 /** What to do when the buffer is full. */
@@ -396,6 +408,8 @@ const PAST_DEADLINE = Symbol("past the shutdown deadline");
 /** A batch handed to the backend, not settled yet. */
 interface Written {
   batch: { items: (Event | WireMessage)[]; count: number };
+  /** Taken from the events set apart after a partial failure. */
+  deferred: boolean;
   started: number;
   result: Promise<number | WriteResult | void>;
 }
@@ -442,6 +456,13 @@ export class SinkRunner {
   #latencyTotal = 0;
   readonly #turns = new Turns({ clockEvery: 1 });
   #writes = 0;
+  /** Events of types whose writing failed while others' succeeded, retried apart (oldest first). */
+  readonly #deferred = new HeldEvents();
+  /** How many events of each type `#deferred` holds: later ones of those types join them. */
+  readonly #deferredTypes = new Map<string, number>();
+  /** When `#deferred` is retried next, and the backoff after that. */
+  #deferredAt = 0;
+  #deferredDelay = 0;
   /** When the shutdown gives up on what is left (the signal's time + the timeout). */
   #shutdownDeadline = Infinity;
   /** Aborted at `#shutdownDeadline`: wakes a retry's backoff and a write in flight. */
@@ -586,7 +607,10 @@ export class SinkRunner {
   /** Holds the `count` events of `unit`, or as many as the buffer's policy keeps. */
   #admit<Unit>(buffer: Held<Unit, unknown>, unit: Unit, count: number): void {
     this.#stats.received += count;
-    const room = Math.max(0, this.#options.bufferEvents - buffer.length - this.#inFlight);
+    const room = Math.max(
+      0,
+      this.#options.bufferEvents - buffer.length - this.#deferred.length - this.#inFlight,
+    );
     if (count <= room) {
       buffer.hold(unit, 0, count);
     } else if (this.#options.whenFull === "drop-newest") {
@@ -610,15 +634,22 @@ export class SinkRunner {
     const pending: Written[] = [];
     const pastDeadline = () =>
       this.#deadline.signal.aborted || Date.now() >= this.#shutdownDeadline;
+    const deferred = this.#deferred;
     while (true) {
       if (!receiving() && this.#shutdownDeadline === Infinity) {
         // The collector ended without the signal: the timeout starts now.
         this.#shutdownDeadline = Date.now() + this.#options.shutdownTimeoutMs;
       }
-      if (buffer.length === 0 && pending.length === 0) {
-        if (!receiving()) return;
-        await new Promise<void>((resolve) => this.#wakeWriter = resolve);
-        this.#wakeWriter = undefined;
+      if (deferred.length > 0 && pastDeadline()) {
+        this.#stats.droppedShutdown += deferred.length;
+        deferred.clear();
+        this.#deferredTypes.clear();
+      }
+      const deferredDue = deferred.length > 0 && Date.now() >= this.#deferredAt;
+      if (buffer.length === 0 && pending.length === 0 && !deferredDue) {
+        if (!receiving() && deferred.length === 0) return;
+        // Woken by new events, or when the events set apart are due (or at the deadline).
+        await this.#idle(deferred.length > 0 ? this.#deferredAt - Date.now() : Infinity);
         continue;
       }
       if (pending.length > 0 && this.#deadline.signal.aborted) {
@@ -629,16 +660,19 @@ export class SinkRunner {
           this.#inFlight -= late.batch.count;
           this.#stats.droppedShutdown += late.batch.count;
         }
+        continue;
       }
       if (buffer.length > 0 && pastDeadline()) {
         this.#stats.droppedShutdown += buffer.length;
         buffer.clear();
         continue;
       }
-      if (buffer.length > 0 && pending.length < concurrency) {
-        pending.push(this.#handOver(buffer));
+      if ((buffer.length > 0 || deferredDue) && pending.length < concurrency) {
+        const handed = this.#handOver(buffer, deferredDue);
+        if (handed !== undefined) pending.push(handed);
         if (pending.length < concurrency && buffer.length > 0) continue;
       }
+      if (pending.length === 0) continue;
       const written = pending.shift()!;
       try {
         // A backend on another thread answers in a task of its own, which a reader that
@@ -648,15 +682,24 @@ export class SinkRunner {
         this.#writerStepsOut = false;
         const rejected = typeof result === "number" ? result : result.rejected ?? 0;
         const duplicates = typeof result === "number" ? 0 : result.duplicates ?? 0;
+        const failed = typeof result === "number" ? undefined : result.failed;
+        const notStored = failed?.events.length ?? 0;
         const latency = performance.now() - written.started;
         this.#writes++;
         this.#latencyTotal += latency;
         this.#stats.latencyMsMax = Math.max(this.#stats.latencyMsMax, latency);
         this.#inFlight -= written.batch.count;
-        this.#stats.stored += written.batch.count - rejected - duplicates;
+        this.#stats.stored += written.batch.count - rejected - duplicates - notStored;
         this.#stats.droppedRejected += rejected;
         this.#stats.duplicates += duplicates;
-        this.#failures.succeeded(WRITING);
+        if (failed !== undefined && notStored > 0) {
+          this.#setApart(failed.events, written.deferred);
+          this.#stats.writeErrors++;
+          this.#stats.lastError = this.#failures.failed(WRITING, failed.error);
+        } else {
+          if (written.deferred && deferred.length === 0) this.#deferredDelay = 0;
+          if (deferred.length === 0) this.#failures.succeeded(WRITING);
+        }
         delay = this.#options.retryMs;
         // A synchronous backend resolves at once: without this, a buffer that
         // never empties would keep timers and signals waiting.
@@ -678,11 +721,14 @@ export class SinkRunner {
           await this.#byDeadline(later.result).catch(() => {});
         }
         for (const back of failed.reverse()) {
-          buffer.putBack(back.batch.items, back.batch.count);
           this.#inFlight -= back.batch.count;
+          if (back.deferred) this.#setApart(back.batch.items as Event[], true);
+          else buffer.putBack(back.batch.items, back.batch.count);
         }
         this.#stats.writeErrors++;
         this.#stats.lastError = this.#failures.failed(WRITING, error);
+        // Only the types set apart failed again: the others go on, no backoff for them.
+        if (failed.every((back) => back.deferred)) continue;
         // The backoff ends early at the shutdown's deadline.
         await sleep(delay, this.#deadline.signal);
         delay = Math.min(delay * 2, this.#options.maxRetryMs);
@@ -701,9 +747,73 @@ export class SinkRunner {
     });
   }
 
-  /** Takes a batch out of the buffer (where drop-oldest cannot reach it) and hands it over. */
-  #handOver(buffer: Held<unknown, Event | WireMessage>): Written {
-    const batch = buffer.take(this.#options.batchSize);
+  /** Waits for new events, `ms` at most (and not past the shutdown's deadline). */
+  async #idle(ms: number): Promise<void> {
+    const deadline = this.#deadline.signal;
+    if (ms === Infinity) {
+      await new Promise<void>((resolve) => this.#wakeWriter = resolve);
+    } else {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      let onDeadline = () => {};
+      await new Promise<void>((resolve) => {
+        this.#wakeWriter = resolve;
+        timer = setTimeout(resolve, Math.max(0, ms));
+        onDeadline = () => resolve();
+        deadline.addEventListener("abort", onDeadline, { once: true });
+      });
+      clearTimeout(timer);
+      deadline.removeEventListener("abort", onDeadline);
+    }
+    this.#wakeWriter = undefined;
+  }
+
+  /**
+   * Holds `events` apart, to be retried after a backoff: at the front when they
+   * were taken from there (`retried`), else at the back.
+   */
+  #setApart(events: Event[], retried: boolean): void {
+    if (retried) this.#deferred.putBack(events);
+    else this.#deferred.hold(events, 0, events.length);
+    for (const event of events) {
+      this.#deferredTypes.set(event.type, (this.#deferredTypes.get(event.type) ?? 0) + 1);
+    }
+    this.#deferredDelay = Math.min(
+      Math.max(this.#options.retryMs, this.#deferredDelay * 2),
+      this.#options.maxRetryMs,
+    );
+    this.#deferredAt = Date.now() + this.#deferredDelay;
+  }
+
+  /**
+   * Takes a batch out of the buffer (where drop-oldest cannot reach it), or out
+   * of the events set apart when they are `due`, and hands it over; undefined when
+   * every event taken joined those set apart (a type of theirs).
+   */
+  #handOver(buffer: Held<unknown, Event | WireMessage>, due: boolean): Written | undefined {
+    let batch = due
+      ? this.#deferred.take(this.#options.batchSize)
+      : buffer.take(this.#options.batchSize);
+    if (due) {
+      for (const event of batch.items as Event[]) {
+        const left = this.#deferredTypes.get(event.type)! - 1;
+        if (left > 0) this.#deferredTypes.set(event.type, left);
+        else this.#deferredTypes.delete(event.type);
+      }
+    } else if (this.#deferredTypes.size > 0 && this.#backend.writeMessages === undefined) {
+      // A later event of a type set apart waits behind its elders: nothing, and no
+      // stream position, is stored ahead of an event still to be retried.
+      const kept: Event[] = [];
+      for (const event of batch.items as Event[]) {
+        const waiting = this.#deferredTypes.get(event.type);
+        if (waiting === undefined) kept.push(event);
+        else {
+          this.#deferred.hold([event], 0, 1);
+          this.#deferredTypes.set(event.type, waiting + 1);
+        }
+      }
+      if (kept.length === 0) return undefined;
+      batch = { items: kept, count: kept.length };
+    }
     this.#inFlight += batch.count;
     const started = performance.now();
     let result: Promise<number | WriteResult | void>;
@@ -716,7 +826,7 @@ export class SinkRunner {
     }
     // Settled in order by the write loop; until then a rejection is not unhandled.
     result.catch(() => {});
-    return { batch, started, result };
+    return { batch, started, result, deferred: due };
   }
 
   /**
@@ -746,7 +856,7 @@ export class SinkRunner {
     const wire = this.#collector?.stats();
     return {
       ...this.#stats,
-      buffered: this.#buffer.length + this.#inFlight,
+      buffered: this.#buffer.length + this.#deferred.length + this.#inFlight,
       latencyMsAvg: this.#writes ? this.#latencyTotal / this.#writes : 0,
       lostOnWire: wire?.lost ?? 0,
       duplicatesOnWire: wire?.duplicates ?? 0,

@@ -7,7 +7,7 @@
 import { type Event, isValidType } from "@eventstorm/core";
 import { UsageError } from "@eventstorm/core/cli";
 import { BatchEncoder, toJsonLine } from "@eventstorm/core/protocol";
-import type { SinkBackend, StreamPosition } from "@eventstorm/core/sink";
+import type { SinkBackend, StreamPosition, WriteResult } from "@eventstorm/core/sink";
 import {
   formatStamp,
   parseSegmentName,
@@ -101,9 +101,10 @@ interface Planned {
 
 /**
  * Appends events to segment files: `DIR/<type>/<opened>-<seq>.<bson|jsonl>[.gz]`
- * (see `naming.ts`). Each batch is all or nothing: when any write fails (ENOSPC,
- * EIO) every file is cut back to where it was and the error is thrown, so the
- * runner's retry stores each event once. Segments roll by size and by age, and
+ * (see `naming.ts`). Each type of a batch is all or nothing: when one of its
+ * writes fails (ENOSPC, EIO, a directory that cannot be written) its files are
+ * cut back to where they were and its events are reported as not stored, so the
+ * runner's retry stores each event once, while the other types are stored. Segments roll by size and by age, and
  * are finished (gzip trailer, fsync, rename from `.part`) on roll and on close.
  * Opening takes a lock on `DIR/.lock` and recovers `.part` files left by a crash.
  *
@@ -231,9 +232,11 @@ export class FileBackend implements SinkBackend {
 
   /**
    * Appends `events` to the segments of their types, then saves `positions`;
-   * resolves with how many were refused.
+   * resolves with how many were refused, or, when some types could not be
+   * written (their directory, their files), a `WriteResult` whose `failed` holds
+   * those types' events: nothing of them was kept, and their positions are not saved.
    */
-  write(events: Event[], positions: StreamPosition[] = []): Promise<number> {
+  write(events: Event[], positions: StreamPosition[] = []): Promise<number | WriteResult> {
     return this.#exclusive(() => this.#write(events, positions));
   }
 
@@ -242,7 +245,10 @@ export class FileBackend implements SinkBackend {
     return Promise.resolve(this.#positions.positions());
   }
 
-  async #write(events: Event[], positions: StreamPosition[]): Promise<number> {
+  async #write(
+    events: Event[],
+    positions: StreamPosition[],
+  ): Promise<number | WriteResult> {
     if (this.#closed) throw new Error("the file sink is closed");
     const now = this.#now();
     const groups = new Map<string, Event[]>();
@@ -256,66 +262,30 @@ export class FileBackend implements SinkBackend {
       if (group) group.push(event);
       else groups.set(event.type, [event]);
     }
-    const previous = new Map(this.#open);
-    const opened: Segment[] = [];
+    // Each type on its own: one whose directory cannot be written keeps its events
+    // (the runner retries them apart) and the others are stored.
     const retired: { type: string; segment: Segment; bySize: boolean }[] = [];
-    const planned: Planned[] = [];
-    const marks = new Map<Segment, SegmentMark>();
-    let documents = 0;
-    let contentBytes = 0;
-    try {
-      for (const [type, group] of groups) {
-        const { body, sizes, rejected } = this.#encode(group);
-        refused += rejected;
-        let segment = this.#open.get(type);
-        if (segment && now >= segment.closesAt) {
-          retired.push({ type, segment, bySize: false });
-          segment = undefined;
-        }
-        let filled = segment?.contentBytes ?? 0;
-        let start = 0;
-        let offset = 0;
-        let count = 0;
-        for (const size of sizes) {
-          if (segment && filled > 0 && filled + size > this.#maxBytes) {
-            if (count > 0) {
-              planned.push({ segment, data: body.subarray(start, offset), documents: count });
-            }
-            retired.push({ type, segment, bySize: true });
-            segment = undefined;
-          }
-          if (!segment) {
-            segment = await this.#create(type, now);
-            opened.push(segment);
-            this.#open.set(type, segment);
-            filled = 0;
-            start = offset;
-            count = 0;
-          }
-          filled += size;
-          offset += size;
-          count++;
-        }
-        if (segment && count > 0) {
-          planned.push({ segment, data: body.subarray(start, offset), documents: count });
-        }
+    const failed: Event[] = [];
+    const failedTypes = new Set<string>();
+    let firstError: unknown;
+    for (const [type, group] of groups) {
+      try {
+        refused += await this.#writeType(type, group, now, retired);
+      } catch (error) {
+        this.#stats.failedWrites++;
+        firstError ??= error;
+        failedTypes.add(type);
+        failed.push(...group);
       }
-      for (const { segment, data, documents: count } of planned) {
-        if (!marks.has(segment)) marks.set(segment, segment.mark());
-        await segment.append(data, count);
-        documents += count;
-        contentBytes += data.length;
-      }
-    } catch (error) {
-      await this.#undo(marks, opened, previous);
-      this.#stats.failedWrites++;
-      throw error;
     }
-    this.#stats.documents += documents;
-    this.#stats.contentBytes += contentBytes;
     try {
       // Before any segment is finished, so what the positions miss stays in `.part` files.
-      await this.#positions.save(positions);
+      // A stream is one type: a failed type's position stays where it was.
+      await this.#positions.save(
+        failedTypes.size === 0
+          ? positions
+          : positions.filter((position) => !failedTypes.has(position.topic)),
+      );
     } catch (error) {
       // The batch is stored: throwing would append it again. A later save rewrites the file.
       this.#onError(asError(error));
@@ -327,7 +297,85 @@ export class FileBackend implements SinkBackend {
       if (this.#open.get(type) === segment) this.#open.delete(type);
       await this.#finish(type, segment);
     }
-    return refused;
+    if (failed.length === 0) return refused;
+    const error = firstError instanceof Error ? firstError : new Error(String(firstError));
+    return {
+      rejected: refused,
+      failed: {
+        events: failed,
+        error: failedTypes.size === 1 ? error : new Error(
+          `${error.message} (and ${failedTypes.size - 1} other type(s) failing)`,
+        ),
+      },
+    };
+  }
+
+  /**
+   * Appends one type's events: all or nothing (on a failure its files are cut
+   * back to where they were and the error is thrown). Segments it rolls past go to
+   * `retired`; returns how many events could not be encoded.
+   */
+  async #writeType(
+    type: string,
+    group: Event[],
+    now: number,
+    retired: { type: string; segment: Segment; bySize: boolean }[],
+  ): Promise<number> {
+    const previous = this.#open.get(type);
+    const opened: Segment[] = [];
+    const retiring: { type: string; segment: Segment; bySize: boolean }[] = [];
+    const planned: Planned[] = [];
+    const marks = new Map<Segment, SegmentMark>();
+    let documents = 0;
+    let contentBytes = 0;
+    const { body, sizes, rejected } = this.#encode(group);
+    try {
+      let segment = this.#open.get(type);
+      if (segment && now >= segment.closesAt) {
+        retiring.push({ type, segment, bySize: false });
+        segment = undefined;
+      }
+      let filled = segment?.contentBytes ?? 0;
+      let start = 0;
+      let offset = 0;
+      let count = 0;
+      for (const size of sizes) {
+        if (segment && filled > 0 && filled + size > this.#maxBytes) {
+          if (count > 0) {
+            planned.push({ segment, data: body.subarray(start, offset), documents: count });
+          }
+          retiring.push({ type, segment, bySize: true });
+          segment = undefined;
+        }
+        if (!segment) {
+          segment = await this.#create(type, now);
+          opened.push(segment);
+          this.#open.set(type, segment);
+          filled = 0;
+          start = offset;
+          count = 0;
+        }
+        filled += size;
+        offset += size;
+        count++;
+      }
+      if (segment && count > 0) {
+        planned.push({ segment, data: body.subarray(start, offset), documents: count });
+      }
+      for (const { segment, data, documents: count } of planned) {
+        if (!marks.has(segment)) marks.set(segment, segment.mark());
+        await segment.append(data, count);
+        documents += count;
+        contentBytes += data.length;
+      }
+    } catch (error) {
+      await this.#undo(type, previous, marks, opened);
+      throw error;
+    }
+    this.#stats.documents += documents;
+    this.#stats.contentBytes += contentBytes;
+    retired.push(...retiring);
+    return rejected;
   }
 
   #encode(group: Event[]): { body: Uint8Array; sizes: number[]; rejected: number } {
@@ -365,11 +413,13 @@ export class FileBackend implements SinkBackend {
   }
 
   async #undo(
+    type: string,
+    previous: Segment | undefined,
     marks: Map<Segment, SegmentMark>,
     opened: Segment[],
-    previous: Map<string, Segment>,
   ): Promise<void> {
-    this.#open = previous;
+    if (previous === undefined) this.#open.delete(type);
+    else this.#open.set(type, previous);
     for (const segment of opened) {
       try {
         await segment.discard();
