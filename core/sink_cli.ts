@@ -196,7 +196,10 @@ export function formatSinkLine(
     `, malformed ${current.malformed ?? 0}, rejected ${current.rejected ?? 0}` +
     (current.retried ? `, write errors ${current.retried}` : "") +
     (current.other_members ? `, left to other members ${current.other_members} msgs` : "") +
-    (current.latency_ms_avg !== undefined ? `, write ${current.latency_ms_avg}ms avg` : "") +
+    // One decimal on the line (docs/specs/stats.md); the event keeps two.
+    (current.latency_ms_avg !== undefined
+      ? `, write ${Number(current.latency_ms_avg.toFixed(1))}ms avg`
+      : "") +
     own.map((key) => `, ${key.replaceAll("_", " ")} ${current[key] ?? 0}`).join("");
 }
 
