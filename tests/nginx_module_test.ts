@@ -8,6 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { EJSON } from "bson";
 import type { Event } from "@eventstorm/core";
 import { EventStore, queryEvents } from "@eventstorm/sink-store";
 import { COMBINED_FORMAT, nginxParser } from "@eventstorm/source-nginx";
@@ -53,10 +54,11 @@ function tap(from: string) {
   })();
   const errors = new Response(child.stderr).text();
   return {
-    // Only whole lines: the last one may still be arriving.
+    // Only whole lines: the last one may still be arriving. The tap writes every int64
+    // as {"$numberLong": …} (docs/protocol.md 2.9): relaxed EJSON makes them numbers.
     events: (): Record<string, unknown>[] =>
       text.split("\n").slice(0, -1).filter((line) => line.startsWith("{")).map((line) =>
-        JSON.parse(line)
+        EJSON.parse(line, { relaxed: true })
       ),
     stop: async () => {
       try {
