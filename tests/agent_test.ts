@@ -256,6 +256,16 @@ Deno.test({
         throw new Error(`${error.message}\n${agent.stderr()}`);
       });
     const exists = (path: string) => Deno.stat(path).then(() => true, () => false);
+    const failuresOf = (name: string) =>
+      Math.max(
+        0,
+        ...[
+          ...agent.stderr().matchAll(
+            new RegExp(`source ${name} \\(syslog\\): .*failures (\\d+)`, "g"),
+          ),
+        ]
+          .map((match) => Number(match[1])),
+      );
     try {
       await wait("both failures", () => /input a failed: .*retrying in 1s/.test(agent.stderr()));
       await wait("c's failure", () => /input c failed: .*retrying in 1s/.test(agent.stderr()));
@@ -270,6 +280,10 @@ Deno.test({
       // c's directory appears: the backoff brings c up by itself.
       await Deno.mkdir(join(dir, "c"));
       await wait("c's socket", () => exists(join(dir, "c", "log")));
+      // a retries on the same schedule as c: its directory must appear only after
+      // that same retry failed, or a comes up by itself and the reload keeps it.
+      const cFailures = failuresOf("c");
+      await wait("a's retry beside c's to fail", () => failuresOf("a") > cFailures);
       // a's appears: a reload restarts a at once, and leaves c running.
       await Deno.mkdir(join(dir, "a"));
       agent.child.kill("SIGHUP");
