@@ -70,7 +70,7 @@ extern "C" {
 #endif
 
 #define ES_VERSION_MAJOR 1
-#define ES_VERSION_MINOR 0
+#define ES_VERSION_MINOR 1
 #define ES_VERSION_PATCH 0
 
 /*  Return codes                                                             */
@@ -104,6 +104,11 @@ extern "C" {
     max_event_bytes and max_bytes can be (larger values are lowered to it). */
 #define ES_MAX_EVENT_BYTES (ES_MAX_MESSAGE_BYTES - ES_HEADER_SIZE - ES_MAX_TYPE_BYTES)
 #define ES_MAX_STREAMS 65536                       /* streams a collector remembers */
+/*  Redundant paths (docs/protocol.md 5.2): how long a gap in a stream waits
+    for another path to fill it before it counts as lost, and how many gaps
+    a stream holds at most (one more counts the oldest lost at once).        */
+#define ES_GAP_HOLD_MS 10000
+#define ES_MAX_GAPS 256
 
 /*  Why a received message was dropped: the reasons of docs/protocol.md,
     "Validation". es_drop_reason_name () gives the protocol's name. The
@@ -179,6 +184,16 @@ typedef struct {
                                   (the nginx module's eventstorm.stats);
                                   default 0: such a type is ES_EINVAL       */
     void *zmq_context;         /* share a ZeroMQ context (default: own one)  */
+    /* Since 1.1 (ES_VERSION_MINOR 1), the only member added since 1.0: a
+       program compiled against the 1.0 header passes a shorter struct, so
+       rebuild it before linking it with this library.                       */
+    int gap_hold_ms;           /* collector: how long a gap in a stream waits
+                                  to be filled by another path before it is
+                                  lost (docs/protocol.md 5.2). Default:
+                                  ES_GAP_HOLD_MS when ENDPOINTS lists more
+                                  than one endpoint, else none (a gap is lost
+                                  at once); ES_NO_WAIT (or any negative
+                                  value): none, whatever the endpoints      */
 } es_options_t;
 
 /*  Last error of a constructor that returned NULL, for this thread.         */
@@ -327,15 +342,25 @@ typedef struct {
     int first_in_message;      /* 1 for the first event delivered from it    */
     uint64_t first;            /* its header's first index                   */
     uint32_t count;            /* its number of documents                    */
-    uint64_t lost;             /* events found lost just before it           */
+    uint64_t lost;             /* events found lost just before it (0 when
+                                  gaps are held: they are counted in the
+                                  stats' lost when they expire)              */
     uint64_t duplicates;       /* its events skipped as replays              */
+    /* A message that fills gaps another path left, with other events of it
+       skipped as replays in between (redundant paths), is delivered in
+       pieces, each reported as a message of its own, as core/collector.ts
+       delivers them as batches: first_in_message starts each piece, first
+       and count are the piece's, and only the first piece carries the
+       message's duplicates. Filled events arrive after events with higher
+       indexes: sort by (source, topic, index) if order matters.             */
 } es_event_t;
 
 /*  Counters of a collector (docs/protocol.md, "Accounting").               */
 typedef struct {
     uint64_t messages;         /* messages received (valid or not)           */
     uint64_t events;           /* events delivered                           */
-    uint64_t lost;             /* events lost upstream (gaps in an index)    */
+    uint64_t lost;             /* events lost upstream (gaps in an index; a
+                                  held gap counts when it expires)           */
     uint64_t duplicates;       /* events skipped as replays                  */
     uint64_t malformed;        /* messages dropped by validation, or refused
                                   (a forged index, a foreign source)         */
@@ -361,7 +386,19 @@ typedef struct {
     key, else its IP address), and another peer's messages under it are
     refused as malformed (owner) until the owner has been silent for 10
     minutes. A collector with any connected endpoint (to routers) does not
-    judge owners.  */
+    judge owners.
+
+    Given more than one endpoint (or a positive options->gap_hold_ms), it
+    takes them for redundant paths carrying the same streams and holds gaps
+    (docs/protocol.md 5.2): a forward jump opens a gap [expected, first)
+    instead of counting it lost, and its message is delivered; the events
+    of a later message that fall in an open gap, or at or after the
+    expected index, are delivered and close those parts of the gap, the
+    others are duplicates. A gap still open gap_hold_ms after it opened is
+    lost, counted once (es_collector_stats and es_collector_recv count the
+    gaps that expired, even with no further message); a stream holds at most
+    ES_MAX_GAPS gaps, one more counts the oldest lost at once; a stream
+    forgotten past ES_MAX_STREAMS counts its open gaps lost.                 */
 ES_EXPORT es_collector_t *es_collector_new (const char *endpoints, const char *const *prefixes,
                                             size_t n_prefixes, const es_options_t *options);
 

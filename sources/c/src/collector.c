@@ -21,6 +21,13 @@
 #define OWNER_IDLE_MS (10 * 60 * 1000)
 #define OWNER_SIZE 64           /* "key:" and a Z85 key, or an IP address */
 
+/*  An index range [from, to) that one path skipped and another may still
+    deliver (docs/protocol.md 5.2), and when it opened.                      */
+typedef struct {
+    uint64_t from, to;
+    int64_t at_ms;
+} gap_t;
+
 /*  A source id and the peer that owns it, while a stream of it is
     remembered (only when the collector only binds: its peers are then
     sources; connected to routers, its peers are routers and owners mean
@@ -42,6 +49,12 @@ typedef struct stream_t {
     uint64_t source;
     uint64_t expected;
     int64_t at_ms;              /* its last accepted message */
+    /* Open gaps, in index order, which is also the order they opened in:
+       every gap opens above the ones before it, and a piece keeps the time
+       of the gap it was cut from. NULL while there are none. */
+    gap_t *gaps;
+    uint32_t n_gaps, gaps_size;
+    struct stream_t *gapped_prev, *gapped_next;    /* in the collector's list */
     size_t length;
     char topic[];
 } stream_t;
@@ -55,12 +68,20 @@ struct es_collector_t {
     stream_t *newest, *oldest;
     size_t n_streams;
     source_t **sources;         /* owners, when the collector binds */
+    int64_t gap_hold_ms;        /* 0: a gap is lost at once (one path) */
+    stream_t *gapped;           /* the streams with open gaps */
+    int64_t gaps_due_ms;        /* no open gap expires before it */
     zmq_msg_t frames[3];
     size_t n_frames;            /* frames of the message being delivered */
     es_message_t message;
     size_t offset;              /* next document in message.body */
     uint64_t index;             /* its stream index */
     uint64_t skip;              /* duplicates still to skip */
+    /* When a message fills gaps with replays in between: the [from, to)
+       offsets of the events to deliver, ascending (n_pieces 0: deliver all
+       but the first `skip`). At most one piece per gap, and the tail. */
+    uint32_t pieces[2 * (ES_MAX_GAPS + 1)];
+    size_t n_pieces, piece;
     uint64_t lost, duplicates;  /* found at the current message */
     bool delivered;             /* an event of it was delivered */
     bson_t document;
@@ -107,10 +128,40 @@ static source_t **s_source_link (es_collector_t *self, uint64_t source)
     return link;
 }
 
+/*  A stream whose last gap closed leaves the list of gapped streams, and
+    gives its array back: gaps are rare, streams many.                       */
+static void s_ungap (es_collector_t *self, stream_t *stream)
+{
+    free (stream->gaps);
+    stream->gaps = NULL;
+    stream->gaps_size = 0;
+    if (stream->gapped_prev)
+        stream->gapped_prev->gapped_next = stream->gapped_next;
+    else
+        self->gapped = stream->gapped_next;
+    if (stream->gapped_next)
+        stream->gapped_next->gapped_prev = stream->gapped_prev;
+}
+
+/*  Counts the first N gaps of STREAM lost and drops them.                  */
+static void s_lose_gaps (es_collector_t *self, stream_t *stream, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        self->stats.lost += stream->gaps[i].to - stream->gaps[i].from;
+    stream->n_gaps -= (uint32_t) n;
+    if (stream->n_gaps)
+        memmove (stream->gaps, stream->gaps + n, stream->n_gaps * sizeof *stream->gaps);
+    else
+        s_ungap (self, stream);
+}
+
 static void s_forget_oldest (es_collector_t *self)
 {
     stream_t *victim = self->oldest;
     s_unlink (self, victim);
+    /* Forgotten, a gap can no longer be filled: it is lost now, once. */
+    if (victim->n_gaps)
+        s_lose_gaps (self, victim, victim->n_gaps);
     if (victim->owned && --victim->owned->streams == 0) {
         source_t **owner = s_source_link (self, victim->source);
         *owner = victim->owned->chain;
@@ -173,6 +224,9 @@ static stream_t *s_stream (es_collector_t *self, const es_message_t *message, so
         owned->streams++;
     stream->owned = owned;
     stream->at_ms = now;
+    stream->gaps = NULL;
+    stream->n_gaps = stream->gaps_size = 0;
+    stream->gapped_prev = stream->gapped_next = NULL;
     stream->source = message->source;
     stream->expected = message->first;
     stream->length = message->topic_size;
@@ -183,6 +237,137 @@ static stream_t *s_stream (es_collector_t *self, const es_message_t *message, so
     s_push_newest (self, stream);
     self->n_streams++;
     return stream;
+}
+
+/*  Room for N gaps in STREAM; false when memory is short. Grown on demand,
+    so that a stream that never skips costs nothing; one past ES_MAX_GAPS,
+    since a gap is added (or split) before the oldest is counted lost.      */
+static bool s_gap_room (stream_t *stream, size_t n)
+{
+    if (n <= stream->gaps_size)
+        return true;
+    size_t size = stream->gaps_size ? stream->gaps_size * 2 : 4;
+    if (size > ES_MAX_GAPS + 1)
+        size = ES_MAX_GAPS + 1;
+    gap_t *gaps = realloc (stream->gaps, size * sizeof *gaps);
+    if (!gaps)
+        return false;
+    stream->gaps = gaps;
+    stream->gaps_size = (uint32_t) size;
+    return true;
+}
+
+/*  Keeps at most ES_MAX_GAPS gaps, so that memory stays bounded whatever
+    the peers send: past it the oldest is lost at once.                     */
+static void s_bound_gaps (es_collector_t *self, stream_t *stream)
+{
+    if (stream->n_gaps > ES_MAX_GAPS)
+        s_lose_gaps (self, stream, stream->n_gaps - ES_MAX_GAPS);
+}
+
+static void s_open_gap (es_collector_t *self, stream_t *stream, uint64_t from, uint64_t to,
+                        int64_t now)
+{
+    if (!s_gap_room (stream, stream->n_gaps + 1)) {
+        /* Out of memory, holding it is impossible: lost at once, as with
+           one path, rather than forgotten. */
+        self->lost += to - from;
+        return;
+    }
+    if (stream->n_gaps == 0) {
+        stream->gapped_prev = NULL;
+        stream->gapped_next = self->gapped;
+        if (self->gapped)
+            self->gapped->gapped_prev = stream;
+        self->gapped = stream;
+    }
+    stream->gaps[stream->n_gaps++] = (gap_t) {from, to, now};
+    if (now + self->gap_hold_ms < self->gaps_due_ms)
+        self->gaps_due_ms = now + self->gap_hold_ms;
+    s_bound_gaps (self, stream);
+}
+
+static void s_piece (es_collector_t *self, uint64_t from, uint64_t to)
+{
+    self->pieces[2 * self->n_pieces] = (uint32_t) from;
+    self->pieces[2 * self->n_pieces + 1] = (uint32_t) to;
+    self->n_pieces++;
+}
+
+/*  A message starting below `expected` on a stream with open gaps: its
+    events inside a gap, or from `expected` on, are delivered and close that
+    part of the gap; the others are replays. Fills self->skip, and the
+    pieces to deliver when they are not simply the events after it. */
+static void s_fill (es_collector_t *self, stream_t *stream)
+{
+    const es_message_t *message = &self->message;
+    uint64_t first = message->first, end = first + message->count, kept = 0;
+    size_t left = 0, n = stream->n_gaps;
+    for (size_t i = 0; i < n; i++) {
+        gap_t gap = stream->gaps[i];
+        uint64_t from = gap.from > first ? gap.from : first;
+        uint64_t to = gap.to < end ? gap.to : end;
+        if (from >= to) {
+            stream->gaps[left++] = gap;
+            continue;
+        }
+        s_piece (self, from - first, to - first);
+        kept += to - from;
+        if (gap.from < from && to < gap.to) {
+            /* The message lies inside this gap, so it touches no other:
+               the gap splits in two around it. */
+            if (s_gap_room (stream, n + 1)) {
+                memmove (stream->gaps + i + 1, stream->gaps + i, (n - i) * sizeof *stream->gaps);
+                stream->gaps[i].to = from;
+                stream->gaps[i + 1].from = to;
+                left = n + 1;
+                break;
+            }
+            /* No room for the second piece: the lower one is lost now. */
+            self->stats.lost += from - gap.from;
+            stream->gaps[left++] = (gap_t) {to, gap.to, gap.at_ms};
+        }
+        else
+        if (gap.from < from)
+            stream->gaps[left++] = (gap_t) {gap.from, from, gap.at_ms};
+        else
+        if (to < gap.to)
+            stream->gaps[left++] = (gap_t) {to, gap.to, gap.at_ms};
+    }
+    stream->n_gaps = (uint32_t) left;
+    if (end > stream->expected) {
+        s_piece (self, stream->expected - first, message->count);
+        kept += end - stream->expected;
+    }
+    self->skip = message->count - kept;
+    /* Nothing, or one piece that ends the message: a plain front skip. */
+    if (kept == 0 || (self->n_pieces == 1 && self->pieces[1] == message->count))
+        self->n_pieces = 0;
+    if (stream->n_gaps == 0)
+        s_ungap (self, stream);
+    else
+        s_bound_gaps (self, stream);
+}
+
+/*  Counts as lost every gap held longer than gap_hold_ms, once NOW passed
+    the earliest time one can expire (a gap closed since only makes that
+    time early, and costs one pass that finds it later).                    */
+static void s_expire_gaps (es_collector_t *self, int64_t now)
+{
+    if (now < self->gaps_due_ms)
+        return;
+    self->gaps_due_ms = INT64_MAX;
+    stream_t *next;
+    for (stream_t *stream = self->gapped; stream; stream = next) {
+        next = stream->gapped_next;
+        size_t due = 0;
+        while (due < stream->n_gaps && now - stream->gaps[due].at_ms >= self->gap_hold_ms)
+            due++;
+        if (due)
+            s_lose_gaps (self, stream, due);
+        if (stream->n_gaps && stream->gaps[0].at_ms + self->gap_hold_ms < self->gaps_due_ms)
+            self->gaps_due_ms = stream->gaps[0].at_ms + self->gap_hold_ms;
+    }
 }
 
 static void s_release (es_collector_t *self)
@@ -211,6 +396,15 @@ static bool s_only_binds (const char *endpoints)
     return any;
 }
 
+/*  How many endpoints ENDPOINTS lists (es_link_attach refuses an empty one). */
+static size_t s_endpoint_count (const char *endpoints)
+{
+    size_t count = 1;
+    for (const char *at = endpoints; at && (at = strchr (at, ',')); at++)
+        count++;
+    return count;
+}
+
 es_collector_t *es_collector_new (const char *endpoints, const char *const *prefixes,
                                   size_t n_prefixes, const es_options_t *options)
 {
@@ -222,6 +416,15 @@ es_collector_t *es_collector_new (const char *endpoints, const char *const *pref
         return es_fail ("out of memory");
     self->generation = es_fork_generation ();
     self->pid = getpid ();
+    /* Several endpoints are routers carrying the same streams (redundant
+       paths): a gap one path leaves may be filled by another, late, so it
+       waits before it is lost (as core/collector.ts). */
+    if (options->gap_hold_ms > 0)
+        self->gap_hold_ms = options->gap_hold_ms;
+    else
+    if (options->gap_hold_ms == 0 && s_endpoint_count (endpoints) > 1)
+        self->gap_hold_ms = ES_GAP_HOLD_MS;
+    self->gaps_due_ms = INT64_MAX;
     self->buckets = calloc (BUCKETS, sizeof *self->buckets);
     if (!self->buckets || es_link_open (&self->link, options, ZMQ_SUB, self->error) != ES_OK) {
         es_fail ("cannot create a collector: %s", self->buckets ? self->error : "out of memory");
@@ -327,6 +530,8 @@ static bool s_account (es_collector_t *self, int n_frames)
     self->topic[message->topic_size] = 0;
     self->offset = 0;
     self->skip = 0;
+    self->n_pieces = 0;
+    self->piece = 0;
     self->lost = 0;
     self->duplicates = 0;
     self->delivered = false;
@@ -336,6 +541,9 @@ static bool s_account (es_collector_t *self, int n_frames)
         return true;
     }
     int64_t now = es_coarse_ms ();
+    /* Before this message is accounted, so that it cannot fill a gap that
+       was due (docs/protocol.md 5.2: lost, then late copies are duplicates). */
+    s_expire_gaps (self, now);
     source_t *owned = NULL;
     const char *peer = NULL;
     char key[OWNER_SIZE];
@@ -369,12 +577,19 @@ static bool s_account (es_collector_t *self, int n_frames)
                 (double) jump > (double) MAX_INDEX_JUMP +
                                     MAX_INDEX_RATE * (double) (now - stream->at_ms) / 1000.0)
                 return s_refuse (self, ES_DROP_INDEX);
-            self->lost = jump;
+            if (self->gap_hold_ms)
+                s_open_gap (self, stream, stream->expected, message->first, now);
+            else
+                self->lost = jump;
         }
         else
         if (message->first < stream->expected) {
-            uint64_t behind = stream->expected - message->first;
-            self->skip = behind < message->count ? behind : message->count;
+            if (stream->n_gaps)
+                s_fill (self, stream);
+            else {
+                uint64_t behind = stream->expected - message->first;
+                self->skip = behind < message->count ? behind : message->count;
+            }
         }
         self->stats.lost += self->lost;
         self->stats.duplicates += self->skip;
@@ -395,6 +610,20 @@ static bool s_next_event (es_collector_t *self, es_event_t *event)
 {
     while (self->n_frames && es_message_next (&self->message, &self->offset, &self->document)) {
         uint64_t index = self->index++;
+        if (self->n_pieces) {
+            uint64_t offset = index - self->message.first;
+            const uint32_t *piece = self->pieces + 2 * self->piece;
+            if (offset == piece[1]) {
+                if (++self->piece == self->n_pieces)
+                    return false;       /* the rest are replays */
+                piece += 2;
+            }
+            if (offset < piece[0])
+                continue;
+            if (offset == piece[0])
+                self->delivered = false;
+        }
+        else
         if (self->skip) {
             self->skip--;
             continue;
@@ -414,6 +643,16 @@ static bool s_next_event (es_collector_t *self, es_event_t *event)
         event->count = self->message.count;
         event->lost = self->lost;
         event->duplicates = self->duplicates;
+        if (self->n_pieces) {
+            /* Each piece is reported as a message of its own (as
+               core/collector.ts delivers it as a batch); the message's
+               counts go with the first, so per-message reports add up. */
+            const uint32_t *piece = self->pieces + 2 * self->piece;
+            event->first = self->message.first + piece[0];
+            event->count = piece[1] - piece[0];
+            if (self->piece > 0)
+                event->lost = event->duplicates = 0;
+        }
         self->delivered = true;
         return true;
     }
@@ -463,6 +702,10 @@ int es_collector_recv (es_collector_t *self, es_event_t *event, int timeout_ms)
                 s_release (self);
             continue;
         }
+        /* Idle: a held gap expires even when no message comes (read in the
+           stats, as core/sequence.ts's lost getter does). */
+        if (self->gapped)
+            s_expire_gaps (self, es_coarse_ms ());
         long wait = -1;
         if (timeout_ms >= 0) {
             int64_t left = deadline - es_monotonic_ms ();
@@ -492,6 +735,8 @@ int es_collector_stats (es_collector_t *self, es_collector_stats_t *stats)
         es_format_error (self->error, "no stats structure given");
         return ES_EINVAL;
     }
+    if (self->gapped)
+        s_expire_gaps (self, es_coarse_ms ());
     *stats = self->stats;
     stats->streams = self->n_streams;
     return ES_OK;
