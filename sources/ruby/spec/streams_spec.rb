@@ -62,6 +62,157 @@ RSpec.describe Eventstorm::Streams do
     expect(streams.account(source: 2, topic: "a", first: 5, count: 1)).to eq([0, 0, nil])
   end
 
+  it "counts a jump lost at once without gap_hold (one endpoint), and later copies as duplicates" do
+    expect(account(0, 10)).to eq([0, 0, nil])
+    expect(account(20, 10)).to eq([10, 0, nil])
+    expect(streams.lost).to eq(10)
+    expect(account(10, 10)).to eq([0, 10, nil])
+    now[0] += 60
+    expect(streams.lost).to eq(10)
+  end
+
+  it "allocates nothing in the in-order case but the stream's key" do
+    account(0, 1)
+    before = GC.stat(:total_allocated_objects)
+    (1..1000).each { |i| streams.account(source: 7, topic: "app.x", first: i, count: 1) }
+    # One per call (the key); the verdict of an in-order message is a frozen constant.
+    expect(GC.stat(:total_allocated_objects) - before).to be < 1100
+  end
+
+  context "with gap_hold (redundant paths, docs/protocol.md 5.2)" do
+    let(:streams) { described_class.new(clock: -> { now[0] }, gap_hold: 10) }
+
+    it "holds a jump as a gap that the other path's copies fill, delivered, not duplicates" do
+      expect(account(0, 10)).to eq([0, 0, nil])
+      expect(account(20, 10)).to eq([0, 0, nil]) # the fast path jumps: nothing lost yet
+      expect(streams.lost).to eq(0)
+      expect(account(0, 10)).to eq([0, 10, nil]) # the slow path: what both had is a duplicate
+      expect(account(10, 10)).to eq([0, 0, nil]) # and what only it had fills the gap
+      expect(account(20, 10)).to eq([0, 10, nil])
+      expect(account(10, 10)).to eq([0, 10, nil]) # filled once: a third copy is a duplicate
+      now[0] += 60
+      expect(streams.lost).to eq(0)
+    end
+
+    it "delivers the parts of a message in a gap or past the expected index, closing them" do
+      account(0, 10)
+      account(30, 5) # gap [10, 30)
+      expect(account(15, 5)).to eq([0, 0, nil]) # gaps [10, 15) and [20, 30) left
+      # 12-14 fill, 15-19 are duplicates, 20-21 fill: gaps [10, 12) and [22, 30) left.
+      expect(account(12, 10)).to eq([0, 5, nil, [0...3, 8...10]])
+      # 5-9 duplicates, 10-11 fill, 12-21 duplicates, 22-29 fill, 30-34 duplicates, 35-44 new.
+      expect(account(5, 40)).to eq([0, 20, nil, [5...7, 17...25, 30...40]])
+      expect(account(10, 35)).to eq([0, 35, nil])
+      # A gap just below the expected index (an announcement's) and the new events after
+      # it: one piece.
+      expect(account(50, 0)).to eq([0, 0, nil]) # gap [45, 50)
+      expect(account(47, 10)).to eq([0, 0, nil])
+      expect(account(45, 2)).to eq([0, 0, nil])
+      expect(account(44, 2)).to eq([0, 2, nil])
+      now[0] += 60
+      expect(streams.lost).to eq(0)
+    end
+
+    it "counts a gap still open after the hold lost, once, even with no message since" do
+      account(0, 1)
+      account(5, 1) # gap [1, 5) opened now
+      now[0] += 5
+      account(3, 1) # splits it: [1, 3) and [4, 5), both as old as the gap
+      now[0] += 4.999
+      expect(streams.lost).to eq(0)
+      now[0] += 0.001
+      expect(streams.lost).to eq(3)
+      expect(streams.lost).to eq(3)
+      expect(account(1, 4)).to eq([0, 4, nil]) # too late: a duplicate, never also delivered
+      now[0] += 60
+      expect(streams.lost).to eq(3)
+      # Expired by a later message of the stream just as well.
+      account(10, 1) # gap [6, 10)
+      now[0] += 10
+      expect(account(11, 1)).to eq([0, 0, nil])
+      expect(streams.lost).to eq(7)
+    end
+
+    it "keeps at most MAX_GAPS gaps a stream, counting the oldest lost when one more opens" do
+      account(0, 1)
+      (1..described_class::MAX_GAPS).each { |i| account(2 * i, 1) } # gaps [1, 2), [3, 4) …
+      expect(streams.lost).to eq(0)
+      account(2 * (described_class::MAX_GAPS + 1), 1)
+      expect(streams.lost).to eq(1)
+      expect(account(1, 1)).to eq([0, 1, nil]) # counted lost: no longer a gap to fill
+      expect(account(3, 1)).to eq([0, 0, nil])
+    end
+
+    it "counts the open gaps of a stream it forgets lost" do
+      streams = described_class.new(limit: 2, clock: -> { now[0] }, gap_hold: 10)
+      streams.account(source: 1, topic: "a", first: 0, count: 1)
+      streams.account(source: 1, topic: "a", first: 10, count: 1)
+      streams.account(source: 2, topic: "a", first: 0, count: 1)
+      expect(streams.lost).to eq(0)
+      streams.account(source: 3, topic: "a", first: 0, count: 1)
+      expect(streams.lost).to eq(9)
+      now[0] += 60
+      expect(streams.lost).to eq(9)
+    end
+
+    it "refuses a bad gap_hold" do
+      expect { described_class.new(gap_hold: -1) }.to raise_error(ArgumentError, /gap_hold/)
+      expect { described_class.new(gap_hold: "10") }.to raise_error(ArgumentError, /gap_hold/)
+    end
+  end
+
+  describe "a collector" do
+    let(:event) { ->(n) { { "type" => "app.x", "time" => Time.at(n), "host" => "h", "n" => n } } }
+
+    def message(first, count)
+      events = Array.new(count) { |i| event.call(first + i) }
+      Eventstorm::Protocol.encode(topic: "app.x", events: events, source: 9, first: first)
+    end
+
+    def delivered(collector, first, count)
+      collector.handle(message(first, count)).map { |e| e["n"] }
+    end
+
+    it "given several endpoints, holds gaps and delivers a message's events in gaps as pieces" do
+      collector = Eventstorm::Collector.new(%w[@inproc://streams-a @inproc://streams-b])
+      expect(delivered(collector, 0, 2)).to eq([0, 1])
+      expect(delivered(collector, 5, 2)).to eq([5, 6])
+      expect(delivered(collector, 8, 2)).to eq([8, 9])
+      expect(delivered(collector, 0, 10)).to eq([2, 3, 4, 7])
+      expect(collector.stats).to include(events: 10, lost: 0, duplicates: 6)
+    ensure
+      collector&.close
+    end
+
+    it "given one endpoint counts a jump lost at once; gap_hold: chooses otherwise" do
+      collector = Eventstorm::Collector.new("@inproc://streams-c")
+      delivered(collector, 0, 2)
+      expect(delivered(collector, 5, 2)).to eq([5, 6])
+      expect(delivered(collector, 0, 10)).to eq([7, 8, 9])
+      expect(collector.stats).to include(lost: 3, duplicates: 7)
+      collector.close
+
+      collector = Eventstorm::Collector.new(%w[@inproc://streams-d @inproc://streams-e],
+                                            gap_hold: 0)
+      delivered(collector, 0, 2)
+      delivered(collector, 5, 2)
+      expect(collector.stats).to include(lost: 3)
+      collector.close
+
+      collector = Eventstorm::Collector.new("@inproc://streams-f", gap_hold: 0.2)
+      delivered(collector, 0, 2)
+      delivered(collector, 5, 2)
+      expect(collector.stats).to include(lost: 0)
+      # Counted when the hold is over, though nothing arrives.
+      expect(wait_until(timeout: 10) { collector.stats[:lost].positive? && collector.stats[:lost] })
+        .to eq(3)
+      expect { Eventstorm::Collector.new("@inproc://streams-g", gap_hold: "10") }
+        .to raise_error(ArgumentError, /gap_hold/)
+    ensure
+      collector&.close
+    end
+  end
+
   it "a collector counts refused messages as malformed, by reason, and delivers nothing of them" do
     collector = Eventstorm::Collector.new("@inproc://streams-spec")
     event = ->(n) { { "type" => "app.x", "time" => Time.at(n), "host" => "h", "n" => n } }

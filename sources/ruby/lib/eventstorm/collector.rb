@@ -9,6 +9,11 @@ module Eventstorm
   # refuses what a hostile peer could do with valid-looking headers as core's receivers do
   # (docs/security-notes.md, {Streams}).
   #
+  # Given several endpoints (routers that carry the same streams: docs/protocol.md 5.2,
+  # redundant paths), it holds gaps: what one path skips waits {Streams::GAP_HOLD} seconds for
+  # another path's copies, which are then delivered (late, after events with higher indexes)
+  # rather than counted as duplicates; a gap nobody fills is counted lost when the hold ends.
+  #
   # Not thread-safe: use one collector per thread.
   #
   # @example
@@ -23,27 +28,36 @@ module Eventstorm
     # @param prefixes [Array<String>, String] topic prefixes to subscribe to ("" is everything)
     # @param curve [Hash, nil] CURVE client keys, as for {Emitter#initialize}
     # @param max_message_size [Integer] ZMQ_MAXMSGSIZE: larger senders are disconnected
-    # @raise [ArgumentError] for a malformed endpoint or prefix
+    # @param gap_hold [Float, nil] seconds a gap in a stream waits to be filled by another
+    #   path before it is lost (see {Streams}); nil chooses {Streams::GAP_HOLD} for more than
+    #   one endpoint, else 0: lost at once
+    # @raise [ArgumentError] for a malformed endpoint, prefix or +gap_hold+
     # @raise [Eventstorm::Error] for an endpoint libzmq refuses or a bad CURVE key
     # @example
     #   Eventstorm::Collector.new("@tcp://*:5556", prefixes: [""])
+    # @example Redundant paths: one source publishing to two routers
+    #   Eventstorm::Collector.new([">tcp://r1:5556", ">tcp://r2:5556"])
     def initialize(endpoints = ">tcp://127.0.0.1:5556", prefixes: [""], curve: nil,
-                   max_message_size: Protocol::MAX_MESSAGE)
+                   max_message_size: Protocol::MAX_MESSAGE, gap_hold: nil)
       prefixes = Array(prefixes)
       unless prefixes.all?(String)
         raise ArgumentError, "prefixes: Strings, not #{prefixes.map(&:class).uniq.join(', ')}"
       end
 
       @endpoints = endpoints
+      parsed = Endpoint.parse(endpoints)
       # Only where sources connect (the collector only binds) is a peer a stream's owner: the
       # peers of a collector connected to routers are routers, which may carry one stream
       # twice (a replay, not a forgery), and with both kinds one socket cannot tell which
       # way a message came.
-      @judge_owners = Endpoint.parse(endpoints).all? { |mode, _| mode == :bind }
+      @judge_owners = parsed.all? { |mode, _| mode == :bind }
       curve = Curve::Options.new(curve) if curve
-      @streams = Streams.new
+      # Several routers carry the same streams: a gap one path leaves may be filled by
+      # another, late, so it waits before it is lost.
+      gap_hold = parsed.size > 1 ? Streams::GAP_HOLD : 0 if gap_hold.nil?
+      @streams = Streams.new(gap_hold: gap_hold)
       @pending = []
-      @stats = { messages: 0, events: 0, announcements: 0, lost: 0, duplicates: 0, rejected: 0,
+      @stats = { messages: 0, events: 0, announcements: 0, duplicates: 0, rejected: 0,
                  unaccounted: 0, malformed: Hash.new(0) }
       @context = ZMQ::Context.new or raise Error, "zmq_ctx_new failed"
       open(endpoints, prefixes, curve, max_message_size)
@@ -121,11 +135,13 @@ module Eventstorm
     #   ({reason => messages}: the validation's reasons, and as core's collector counts them
     #   +"index"+ for an index jump no sender can make and +"owner"+ for a source claimed by
     #   another peer than its owner, judged when the collector only binds; see {Streams}),
-    #   +streams+
+    #   +streams+. With gap holding (several endpoints) +lost+ counts a gap once its hold
+    #   is over, when read here as well as when a later message comes.
     # @example
     #   collector.stats[:lost] #=> 0
     def stats
-      @stats.merge(malformed: @stats[:malformed].dup, streams: @streams.size)
+      @stats.merge(lost: @streams.lost, malformed: @stats[:malformed].dup,
+                   streams: @streams.size)
     end
 
     # Names the endpoints only: ffi-rzmq's poller, which the default would show, raises in
@@ -193,20 +209,21 @@ module Eventstorm
       end
       skip = 0
       if message.source
-        lost, skip, refused = @streams.account(source: message.source, topic: message.topic,
-                                               first: message.first, count: message.count,
-                                               owner: owner)
+        _, skip, refused, keep = @streams.account(source: message.source, topic: message.topic,
+                                                  first: message.first, count: message.count,
+                                                  owner: owner)
         raise Protocol::Invalid, refused if refused
 
         @stats[:messages] += 1
-        @stats[:lost] += lost
         @stats[:duplicates] += skip
         @stats[:announcements] += 1 if message.count.zero?
       else
         @stats[:messages] += 1
         @stats[:unaccounted] += documents.size
       end
-      documents.drop(skip).each do |document|
+      # Pieces only where a message fills gaps another path left (rare).
+      documents = keep ? keep.flat_map { |range| documents[range] } : documents.drop(skip)
+      documents.each do |document|
         if document && Protocol.event?(document, message.topic)
           @stats[:events] += 1
           @pending << document

@@ -15,9 +15,22 @@ module Eventstorm
   #   that used it, and the others' messages are refused (+"owner"+), until the owner has
   #   been silent for {OWNER_IDLE} seconds.
   #
+  # With +gap_hold:+ (docs/protocol.md 5.2, redundant paths: one source through several
+  # routers), a forward jump is not lost at once: it opens a gap that a later message, the
+  # other path's copy, may fill. Its events in the gap are then delivered, late and out of
+  # index order (+keep+ of {#account}); a gap still open +gap_hold+ seconds after it opened
+  # is lost, counted once in {#lost}. A stream keeps at most {MAX_GAPS} gaps, and a
+  # forgotten stream's gaps are lost.
+  #
   # @example
   #   streams = Eventstorm::Streams.new
   #   streams.account(source: 1, topic: "a.b", first: 0, count: 3) #=> [0, 0, nil]
+  # @example Redundant paths
+  #   streams = Eventstorm::Streams.new(gap_hold: Eventstorm::Streams::GAP_HOLD)
+  #   streams.account(source: 1, topic: "a.b", first: 0, count: 2)  #=> [0, 0, nil]
+  #   streams.account(source: 1, topic: "a.b", first: 5, count: 2)  #=> [0, 0, nil]
+  #   # Events 2 to 4 fill the gap, 1, 5 and 6 are duplicates:
+  #   streams.account(source: 1, topic: "a.b", first: 1, count: 6)  #=> [0, 3, nil, [1...4]]
   class Streams
     # Streams remembered at most.
     LIMIT = 65_536
@@ -27,22 +40,43 @@ module Eventstorm
     MAX_INDEX_RATE = 2**24
     # Seconds a silent owner keeps its source (OWNER_IDLE_MS).
     OWNER_IDLE = 600
+    # Seconds a gap waits for another path to fill it (GAP_HOLD_MS of core/sequence.ts).
+    GAP_HOLD = 10.0
+    # Gaps a stream keeps open at most (MAX_GAPS), so that memory stays bounded whatever
+    # the peers send.
+    MAX_GAPS = 256
 
-    # One stream: the index expected next, and when its last message was accepted.
-    Stream = Struct.new(:expected, :at)
+    # One stream: the index expected next, when its last message was accepted, and its open
+    # gaps (nil when none, the common case), oldest first, which is also index order.
+    Stream = Struct.new(:expected, :at, :gaps)
+    # Indexes [from, to) missing below a stream's expected index since +at+.
+    Gap = Struct.new(:from, :to, :at)
     # A source's owner and when it last sent.
     Owner = Struct.new(:peer, :at)
-    private_constant :Stream, :Owner
+    private_constant :Stream, :Gap, :Owner
 
     # @param limit [Integer] streams remembered at most
     # @param clock [#call] seconds now (the monotonic clock; specs move it by hand)
+    # @param gap_hold [Float] seconds a gap waits to be filled by a later message before it
+    #   is lost ({GAP_HOLD} when the same streams come by several paths); 0, the default,
+    #   counts a gap lost at once and skips anything below the expected index as a replay
+    # @raise [ArgumentError] for a +gap_hold+ that is not a number of 0 or more
     # @example
     #   streams = Eventstorm::Streams.new
-    def initialize(limit: LIMIT, clock: Eventstorm.method(:monotonic))
+    def initialize(limit: LIMIT, clock: Eventstorm.method(:monotonic), gap_hold: 0)
+      unless gap_hold.is_a?(Numeric) && gap_hold >= 0
+        raise ArgumentError,
+              "gap_hold: expected a number of 0 or more, not #{gap_hold.inspect[0, 40]}"
+      end
+
       @limit = limit
       @clock = clock
+      @gap_hold = gap_hold
       @streams = {} # [source, topic] => Stream, least recently seen first
       @owners = {} # source => Owner, least recently seen first
+      # Streams with open gaps, so that reading {#lost} expires them without a walk over all.
+      @gapped = {}.compare_by_identity
+      @lost = 0
     end
 
     # Accounts one message with a header.
@@ -52,9 +86,13 @@ module Eventstorm
     # @param first [Integer]
     # @param count [Integer]
     # @param owner [String, nil] the peer it came from, when this receiver judges owners
-    # @return [Array(Integer, Integer, String)] events lost before this message, how many of
-    #   its first events are duplicates to skip, and nil, or the reason it is refused
-    #   (+"index"+, +"owner"+: drop it whole as malformed, nothing was counted)
+    # @return [Array(Integer, Integer, String, Array<Range>)] events lost before this
+    #   message (always 0 with +gap_hold+: gaps are counted in {#lost} when they expire), how
+    #   many of its events are duplicates, nil or the reason it is refused (+"index"+,
+    #   +"owner"+: drop it whole as malformed, nothing was counted), and, only when the
+    #   events to deliver are not simply those after the duplicates (a message filling gaps
+    #   another path left), the offsets within the message to deliver, ascending. Without a
+    #   fourth element the duplicates are its first events.
     # @example
     #   streams.account(source: 1, topic: "a.b", first: 0, count: 3) #=> [0, 0, nil]
     def account(source:, topic:, first:, count:, owner: nil)
@@ -66,24 +104,45 @@ module Eventstorm
       if stream.nil?
         return NOTHING if count.zero?
 
-        @streams.delete(@streams.each_key.first) while @streams.size >= @limit
-        stream = Stream.new(first, now)
+        forget_oldest while @streams.size >= @limit
+        stream = Stream.new(first, now, nil)
       end
       expected = stream.expected
-      lost = duplicates = 0
+      verdict = NOTHING
       if first > expected
         lost = first - expected
         if lost > MAX_INDEX_JUMP && lost > MAX_INDEX_JUMP + (MAX_INDEX_RATE * (now - stream.at))
           return REFUSED_INDEX
         end
+
+        if @gap_hold.positive?
+          open_gap(stream, expected, first, now)
+        else
+          @lost += lost
+          verdict = [lost, 0, nil]
+        end
       elsif first < expected
-        duplicates = [count, expected - first].min
+        verdict = stream.gaps ? fill(stream, first, count) : [0, [count, expected - first].min, nil]
       end
-      stream.expected = [expected, first + count].max
+      expire(stream, now) if stream.gaps
+      stream.expected = first + count if first + count > expected
       stream.at = now
       @streams.delete(key) # seen last: forgotten last
       @streams[key] = stream
-      [lost, duplicates, nil]
+      verdict
+    end
+
+    # Events lost over all streams: jumps, and with +gap_hold+ the gaps that expired (reading
+    # it counts those whose time is up, though no message came since), overflowed
+    # {MAX_GAPS} or whose stream was forgotten.
+    #
+    # @return [Integer]
+    # @example
+    #   streams.lost #=> 0
+    def lost
+      now = @clock.call
+      @gapped.each_key.to_a.each { |stream| expire(stream, now) } unless @gapped.empty?
+      @lost
     end
 
     # @return [Integer] streams currently remembered
@@ -99,6 +158,80 @@ module Eventstorm
     private_constant :NOTHING, :REFUSED_INDEX, :REFUSED_OWNER
 
     private
+
+    def forget_oldest
+      stream = @streams.delete(@streams.each_key.first)
+      return unless stream.gaps
+
+      # Forgotten, its gaps can no longer be filled: lost now, once.
+      count_lost(stream.gaps)
+      close_gaps(stream)
+    end
+
+    def open_gap(stream, from, to, now)
+      gaps = (stream.gaps ||= [])
+      gaps << Gap.new(from, to, now)
+      @gapped[stream] = true
+      count_lost([gaps.shift]) if gaps.size > MAX_GAPS
+    end
+
+    # A message starting below the expected index of a stream with open gaps: its events in a
+    # gap or from the expected index on are delivered and close that part of the gap, the
+    # others are duplicates.
+    def fill(stream, first, count)
+      last = first + count
+      keep = []
+      left = []
+      stream.gaps.each do |gap|
+        from = [gap.from, first].max
+        to = [gap.to, last].min
+        if from >= to
+          left << gap
+          next
+        end
+        add_range(keep, from - first, to - first)
+        left << Gap.new(gap.from, from, gap.at) if gap.from < from
+        left << Gap.new(to, gap.to, gap.at) if to < gap.to
+      end
+      add_range(keep, stream.expected - first, count) if last > stream.expected
+      if left.empty?
+        close_gaps(stream)
+      else
+        stream.gaps = left
+      end
+      kept = keep.sum(&:size)
+      return [0, count, nil] if kept.zero?
+      return [0, count - kept, nil] if keep.size == 1 && keep[0].end == count
+
+      [0, count - kept, nil, keep]
+    end
+
+    # Adjacent pieces (a filled gap just below the expected index) are delivered as one.
+    def add_range(ranges, from, to)
+      if !ranges.empty? && ranges[-1].end == from
+        ranges[-1] = ranges[-1].begin...to
+      else
+        ranges << (from...to)
+      end
+    end
+
+    def expire(stream, now)
+      gaps = stream.gaps
+      due = gaps.index { |gap| now - gap.at < @gap_hold } || gaps.size
+      return if due.zero?
+
+      count_lost(gaps.shift(due))
+      close_gaps(stream) if gaps.empty?
+    end
+
+    def close_gaps(stream)
+      stream.gaps = nil
+      @gapped.delete(stream)
+    end
+
+    def count_lost(gaps)
+      gaps.each { |gap| @lost += gap.to - gap.from }
+    end
 
     # Records +owner+ as the source's, or answers false when another peer owns it.
     def claim(source, owner, now)
