@@ -6,6 +6,7 @@ require "json"
 require "socket"
 require "timeout"
 require "fileutils"
+require "tmpdir"
 require "English"
 
 # Starts the project's own TypeScript components (router, tap, emit, keygen) for the
