@@ -23,7 +23,8 @@
     constructors that returned NULL.
 
     OPTIONS. In es_options_t, 0 always means the option's default, never
-    "zero"; ES_NO_WAIT asks for no wait (linger_ms, close_timeout_ms).
+    "zero"; ES_NO_WAIT asks for no wait (linger_ms, close_timeout_ms,
+    gap_hold_ms).
 
     THREADS. An emitter or collector is NOT thread-safe (like a libzmq socket):
     use each object from one thread at a time (one per thread, or your own
