@@ -276,6 +276,9 @@ export class SequenceTracker {
       entry.topics.set(topic, stream);
       this.#size++;
     }
+    // Gaps past the hold are lost before this message is looked at: a copy later than the
+    // hold is a duplicate whether or not anyone read `lost` in between.
+    if (stream.gaps !== undefined) this.#expire(stream, now);
     const verdict: SequenceVerdict = { skip: 0, lost: 0 };
     if (first > stream.expected) {
       const jump = first - stream.expected;
@@ -292,7 +295,6 @@ export class SequenceTracker {
       if (stream.gaps === undefined) verdict.skip = Math.min(count, stream.expected - first);
       else this.#fill(stream, first, count, verdict);
     }
-    if (stream.gaps !== undefined) this.#expire(stream, now);
     stream.seen = ++this.#clock;
     stream.at = now;
     stream.lost += verdict.lost;
@@ -409,6 +411,11 @@ export class SequenceTracker {
     for (let i = 0; i < keep.length; i += 2) kept += keep[i + 1] - keep[i];
     verdict.skip = count - kept;
     if (kept > 0 && !(keep.length === 2 && keep[1] === count)) verdict.keep = keep;
+    // A message inside a gap splits it in two: one event at a time, a peer would otherwise
+    // grow the list without end. Past the bound the oldest is lost, as when one opens.
+    if (left.length > MAX_GAPS * 3) {
+      this.#countLost(stream, left.splice(0, left.length - MAX_GAPS * 3));
+    }
     this.#setGaps(stream, left);
   }
 

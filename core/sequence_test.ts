@@ -254,6 +254,32 @@ Deno.test("sequence: gaps held per stream are bounded, the oldest lost first", (
   assert.deepEqual(tracker.observe(1n, "a", 3, 1), { skip: 0, lost: 0 });
 });
 
+Deno.test("sequence: a copy later than the hold is a duplicate, though nobody read lost", () => {
+  let now = 0;
+  const tracker = new SequenceTracker({ gapHoldMs: 1000, clock: () => now });
+  tracker.observe(1n, "a", 0, 10);
+  tracker.observe(1n, "a", 15, 5);
+  now = 1000;
+  assert.deepEqual(tracker.observe(1n, "a", 10, 5), { skip: 5, lost: 0 });
+  assert.equal(tracker.lost, 5);
+  assert.equal(tracker.streams()[0].received, 15);
+});
+
+Deno.test("sequence: splitting gaps one event at a time keeps them bounded too", () => {
+  const tracker = new SequenceTracker({ gapHoldMs: 60_000, clock: () => 0 });
+  tracker.observe(1n, "a", 0, 1);
+  tracker.observe(1n, "a", 10_000, 1); // one gap: 1..10000
+  // Every other event fills a piece of it and splits what is left.
+  for (let i = 0; i <= MAX_GAPS; i++) {
+    assert.deepEqual(tracker.observe(1n, "a", 2 + 2 * i, 1), { skip: 0, lost: 0 });
+  }
+  // MAX_GAPS + 2 pieces were open: the two oldest (index 1 and 3) are lost.
+  assert.equal(tracker.lost, 2);
+  assert.deepEqual(tracker.observe(1n, "a", 1, 1), { skip: 1, lost: 0 });
+  assert.deepEqual(tracker.observe(1n, "a", 3, 1), { skip: 1, lost: 0 });
+  assert.deepEqual(tracker.observe(1n, "a", 5, 1), { skip: 0, lost: 0 });
+});
+
 Deno.test("sequence: without a hold a gap is lost at once and its late copies are replays", () => {
   const tracker = new SequenceTracker();
   tracker.observe(1n, "a", 0, 10);
