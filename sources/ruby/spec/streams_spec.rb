@@ -143,6 +143,25 @@ RSpec.describe Eventstorm::Streams do
       expect(account(3, 1)).to eq([0, 0, nil])
     end
 
+    it "counts a copy later than the hold a duplicate, though nobody read lost" do
+      account(0, 10)
+      account(15, 5) # gap [10, 15)
+      now[0] += 10
+      expect(account(10, 5)).to eq([0, 5, nil])
+      expect(streams.lost).to eq(5)
+    end
+
+    it "keeps the gaps a stream's fills split bounded too, the oldest lost first" do
+      account(0, 1)
+      account(10_000, 1) # one gap: [1, 10000)
+      # Every other event fills a piece of it and splits what is left.
+      (0..described_class::MAX_GAPS).each { |i| expect(account(2 + (2 * i), 1)).to eq([0, 0, nil]) }
+      expect(streams.lost).to eq(2) # MAX_GAPS + 2 pieces: [1, 2) and [3, 4) are lost
+      expect(account(1, 1)).to eq([0, 1, nil])
+      expect(account(3, 1)).to eq([0, 1, nil])
+      expect(account(5, 1)).to eq([0, 0, nil])
+    end
+
     it "counts the open gaps of a stream it forgets lost" do
       streams = described_class.new(limit: 2, clock: -> { now[0] }, gap_hold: 10)
       streams.account(source: 1, topic: "a", first: 0, count: 1)

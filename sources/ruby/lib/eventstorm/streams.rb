@@ -107,6 +107,9 @@ module Eventstorm
         forget_oldest while @streams.size >= @limit
         stream = Stream.new(first, now, nil)
       end
+      # Gaps past the hold are lost before this message is looked at: a copy later than the
+      # hold is a duplicate whether or not anyone read {#lost} in between.
+      expire(stream, now) if stream.gaps
       expected = stream.expected
       verdict = NOTHING
       if first > expected
@@ -124,7 +127,6 @@ module Eventstorm
       elsif first < expected
         verdict = stream.gaps ? fill(stream, first, count) : [0, [count, expected - first].min, nil]
       end
-      expire(stream, now) if stream.gaps
       stream.expected = first + count if first + count > expected
       stream.at = now
       @streams.delete(key) # seen last: forgotten last
@@ -194,6 +196,9 @@ module Eventstorm
         left << Gap.new(to, gap.to, gap.at) if to < gap.to
       end
       add_range(keep, stream.expected - first, count) if last > stream.expected
+      # A message inside a gap splits it in two: one event at a time, a peer would otherwise
+      # grow the list without end. Past the bound the oldest is lost, as when one opens.
+      count_lost(left.shift(left.size - MAX_GAPS)) if left.size > MAX_GAPS
       if left.empty?
         close_gaps(stream)
       else
