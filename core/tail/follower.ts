@@ -66,6 +66,7 @@ export class FileFollower {
         seenAt: typeof p.seenAt === "number" ? p.seenAt : 0,
         finished: p.finished === true,
         order: this.#st.nextOrder++,
+        ...(typeof p.check === "string" ? { check: p.check } : {}),
       });
     }
   }
@@ -83,6 +84,7 @@ export class FileFollower {
         offset: e.offset,
         seenAt: e.seenAt,
         ...(e.finished ? { finished: true } : {}),
+        ...(e.check !== undefined ? { check: e.check } : {}),
       }));
   }
 

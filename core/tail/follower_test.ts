@@ -538,3 +538,56 @@ Deno.test("lines read in runs equal lines read one by one: BOM, CRLF, bad UTF-8,
     assert.equal(follower.stats().linesTooLong, 1);
   }
 });
+
+Deno.test("a new file with the same first line (a header) is read from its start, not the old offset", async () => {
+  await using temp = await tempDir();
+  const log = `${temp.path}/app.log`;
+  append(log, text(["HEADER", ...numbered("A", 0, 4)]));
+  const run = await start({ paths: [log], fromStart: true });
+  try {
+    await run.until(() => run.got.length === 5, "first file");
+    Deno.renameSync(log, `${log}.1`);
+    // Longer than the old offset, so that no truncation check rescues it.
+    append(log, text(["HEADER", ...numbered("B", 0, 8)]));
+    await run.until(() => run.got.length >= 14, "second file");
+    await run.settled();
+    assert.deepEqual(run.got, ["HEADER", ...numbered("A", 0, 4), "HEADER", ...numbered("B", 0, 8)]);
+  } finally {
+    await run.stop();
+  }
+});
+
+Deno.test("restart: a file replaced while stopped by one with the same first line is read from its start", async () => {
+  await using temp = await tempDir();
+  const log = `${temp.path}/app.log`;
+  append(log, text(["", ...numbered("A", 0, 3)]));
+  let run = await start({ paths: [log], fromStart: true });
+  let saved: FilePosition[];
+  try {
+    await run.until(() => run.got.length === 4, "first file");
+    saved = JSON.parse(JSON.stringify(run.positions()));
+  } finally {
+    await run.stop();
+  }
+  Deno.removeSync(log);
+  append(log, text(["", ...numbered("B", 0, 6)]));
+  run = await start({ paths: [log], restore: saved });
+  try {
+    await run.until(() => run.got.length >= 7, "second file");
+    await run.settled();
+    assert.deepEqual(run.got, ["", ...numbered("B", 0, 6)]);
+    saved = JSON.parse(JSON.stringify(run.positions()));
+  } finally {
+    await run.stop();
+  }
+  // The same file still resumes at its saved line.
+  append(log, text(["C0"]));
+  run = await start({ paths: [log], restore: saved });
+  try {
+    await run.until(() => run.got.length >= 1, "the new line");
+    await run.settled();
+    assert.deepEqual(run.got, ["C0"]);
+  } finally {
+    await run.stop();
+  }
+});

@@ -5,7 +5,7 @@
  * @module
  */
 import { concat } from "./line_buffer.ts";
-import { type Entry, fingerprint, headOf, keyOf, Reader, stamp } from "./reader.ts";
+import { type Entry, evidence, fingerprint, headOf, keyOf, Reader, stamp } from "./reader.ts";
 import { CHUNK_BYTES, close, type FollowerState, WHOLE_FILE } from "./state.ts";
 
 /** Opens `path` (followed as `base`) and establishes which file it is; `undefined` when it is gone, not a regular file, or already open. */
@@ -112,7 +112,7 @@ export async function claim(st: FollowerState, r: Reader): Promise<void> {
   let entry: Entry;
   let offset: number;
   let midLine = false;
-  if (known && !r.fresh) {
+  if (known && !r.fresh && await sameFile(r, known)) {
     entry = known;
     offset = known.offset;
     entry.finished = false;
@@ -149,6 +149,33 @@ export async function claim(st: FollowerState, r: Reader): Promise<void> {
     r.reposition(offset);
     r.line.discard = midLine;
   }
+}
+
+/**
+ * Whether the bytes before the entry's offset are those it was saved after: a
+ * different file that merely starts with the same line (a header, a banner, an
+ * empty line) is read from its start, not from another file's offset. A file
+ * now shorter than the offset is left to the truncation check, and a `.gz`
+ * cannot be read backwards (its copies are meant to match).
+ */
+async function sameFile(r: Reader, known: Entry): Promise<boolean> {
+  const check = known.check;
+  if (r.gz || check === undefined || known.offset === 0) return true;
+  const length = Number(check.slice(0, check.indexOf(":")));
+  if (!Number.isSafeInteger(length) || length <= 0 || length > known.offset) return true;
+  const bytes = new Uint8Array(length);
+  let got = 0;
+  try {
+    await r.file.seek(known.offset - length, Deno.SeekMode.Start);
+    while (got < length) {
+      const n = await r.file.read(bytes.subarray(got));
+      if (n === null || n === 0) break;
+      got += n;
+    }
+  } catch {
+    return true;
+  }
+  return got < length || evidence(bytes) === check;
 }
 
 /** A duplicate takes over once the file owning its fingerprint is gone. */

@@ -6,7 +6,7 @@
  */
 import { headMatches } from "./identity.ts";
 import { cleanLine } from "./line_buffer.ts";
-import type { Reader } from "./reader.ts";
+import { evidence, EVIDENCE_BYTES, type Reader } from "./reader.ts";
 import { type FollowerState, PAUSE_EVERY_MS } from "./state.ts";
 import type { LineBatch } from "./types.ts";
 
@@ -14,6 +14,7 @@ import type { LineBatch } from "./types.ts";
 export async function read(st: FollowerState, r: Reader): Promise<LineBatch | undefined> {
   const lines: string[] = [];
   if (!r.gz) r.file.seekSync(r.readOffset, Deno.SeekMode.Start);
+  let check: string | undefined;
   while (lines.length < st.maxBatchLines) {
     let chunk: Uint8Array;
     let start: number;
@@ -27,12 +28,14 @@ export async function read(st: FollowerState, r: Reader): Promise<LineBatch | un
       [chunk, start] = got;
     }
     let pos = Math.max(0, r.skipUntil - start);
+    let at = -1;
     while (pos < chunk.length && lines.length < st.maxBatchLines) {
       if (r.line.empty) {
         const end = decodeRun(st, chunk, pos, st.maxBatchLines - lines.length, lines);
         if (end > pos) {
           pos = end;
           r.committed = start + pos;
+          at = pos;
           continue;
         }
       }
@@ -45,11 +48,17 @@ export async function read(st: FollowerState, r: Reader): Promise<LineBatch | un
       const line = completeLine(st, r, chunk.subarray(pos, newline));
       pos = newline + 1;
       r.committed = start + pos;
+      at = pos;
       if (line !== undefined) lines.push(line);
     }
+    // The scratch buffer is read into again: the position's evidence is taken now.
+    if (at >= 0) check = checkAt(chunk, at);
     if (pos < chunk.length) st.keepLeftover(r, chunk, pos, start);
   }
-  if (r.entry) r.entry.offset = r.committed;
+  if (r.entry && r.entry.offset !== r.committed) {
+    r.entry.offset = r.committed;
+    r.entry.check = check;
+  }
   if (lines.length === 0) return undefined;
   st.stats.linesRead += lines.length;
   return { path: r.base, file: r.path, fingerprint: r.fingerprint, lines, offset: r.committed };
@@ -170,7 +179,11 @@ export function flushPartial(st: FollowerState, r: Reader): LineBatch | undefine
   const bytes = r.line.take();
   if (cut) st.stats.linesTooLong++;
   r.committed = r.readOffset;
-  if (r.entry) r.entry.offset = r.committed;
+  if (r.entry) {
+    r.entry.offset = r.committed;
+    // A cut line's bytes are not all the file's last bytes.
+    r.entry.check = cut ? undefined : checkAt(bytes, bytes.length);
+  }
   st.stats.linesRead++;
   const text = st.decoder.decode(bytes);
   return {
@@ -180,4 +193,8 @@ export function flushPartial(st: FollowerState, r: Reader): LineBatch | undefine
     lines: [cleanLine(text)],
     offset: r.committed,
   };
+}
+
+function checkAt(bytes: Uint8Array, end: number): string {
+  return evidence(bytes.subarray(Math.max(0, end - EVIDENCE_BYTES), end));
 }

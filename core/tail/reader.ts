@@ -16,6 +16,8 @@ export interface Entry {
   finished: boolean;
   order: number;
   owner?: Reader;
+  /** {@linkcode evidence} of the bytes just before `offset`, when known. */
+  check?: string;
 }
 
 /** One open file. */
@@ -108,4 +110,19 @@ export async function fingerprint(head: Uint8Array): Promise<string> {
     await crypto.subtle.digest("SHA-256", head as Uint8Array<ArrayBuffer>),
   );
   return Array.from(digest.subarray(0, 16), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Bytes before an offset that {@linkcode evidence} covers at most. */
+export const EVIDENCE_BYTES = 64;
+
+/**
+ * Length and FNV-1a hash of the bytes just before a saved offset. Files are
+ * told apart by their first line, which many logs share (a header, a banner,
+ * an empty line): a new file with the same first line must not resume at the
+ * offset of the one before it, and these bytes tell the two apart.
+ */
+export function evidence(bytes: Uint8Array): string {
+  let hash = 0x811c9dc5;
+  for (const byte of bytes) hash = Math.imul(hash ^ byte, 0x01000193) >>> 0;
+  return `${bytes.length}:${hash.toString(16).padStart(8, "0")}`;
 }

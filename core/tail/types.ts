@@ -84,6 +84,8 @@ export interface FilePosition {
   seenAt: number;
   /** The file was read to its end after it was rotated away, deleted or compressed. */
   finished?: boolean;
+  /** Length and hash of the bytes just before `offset`, to tell this file from a new one with the same first line. */
+  check?: string;
 }
 
 /**
