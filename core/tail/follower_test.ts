@@ -591,3 +591,21 @@ Deno.test("restart: a file replaced while stopped by one with the same first lin
     await run.stop();
   }
 });
+
+Deno.test("rewritten in place with the same first line and grown past the offset between polls: read from its start", async () => {
+  await using temp = await tempDir();
+  const log = `${temp.path}/app.log`;
+  append(log, text(["HEADER", ...numbered("A", 0, 4)]));
+  const run = await start({ paths: [log], fromStart: true, pollIntervalMs: 200 });
+  try {
+    await run.until(() => run.got.length === 5, "first content");
+    // Within one poll interval: the follower never sees the file shorter.
+    Deno.writeFileSync(log, encoder.encode(text(["HEADER", ...numbered("B", 0, 8)])));
+    await run.until(() => run.got.length >= 14, "new content");
+    await run.settled();
+    assert.deepEqual(run.got, ["HEADER", ...numbered("A", 0, 4), "HEADER", ...numbered("B", 0, 8)]);
+    assert.equal(run.follower.stats().truncations, 1);
+  } finally {
+    await run.stop();
+  }
+});
