@@ -42,7 +42,8 @@ export const command: Command<typeof EMIT_FLAGS> = {
 and reported, never sent.
 
 Exit code: 0; 1 when stdin ended but events were dropped: not delivered before
-the close timeout, or larger than one event may be (1 MiB encoded), or
+the close timeout (also those libzmq still held for a receiver that took
+nothing more: "unconfirmed"), or larger than one event may be (1 MiB encoded), or
 nested deeper than 100 levels; each is counted and the lines after
 it still go out. Ctrl-C or SIGTERM exits 0 after reporting what was sent and
 dropped.
@@ -144,11 +145,16 @@ async function emitMain(
     [stats.unencodable, "not encodable: nested too deep or an invalid date"],
   ].filter(([count]) => (count as number) > 0)
     .map(([count, why], _, all) => all.length === 1 ? why : `${count} ${why}`);
+  // Sent but maybe never out of the process: no receiver can count these (it never
+  // saw their indexes), so this line is the only place they show.
+  const unconfirmed = stats.unconfirmed > 0
+    ? `, up to ${stats.unconfirmed} of those sent unconfirmed (the receiver took nothing more before the close timeout)`
+    : "";
   console.error(
     `emit: ${stats.eventsSent} events sent in ${stats.messages} messages, ${invalid} invalid lines, ` +
-      `${dropped} dropped${reasons.length ? ` (${reasons.join(", ")})` : ""}`,
+      `${dropped} dropped${reasons.length ? ` (${reasons.join(", ")})` : ""}${unconfirmed}`,
   );
   // A script piping a file in learns from the exit code that it did not all go;
   // a person stopping it on purpose has just read the count.
-  return dropped > 0 && !signal.aborted ? 1 : 0;
+  return (dropped > 0 || stats.unconfirmed > 0) && !signal.aborted ? 1 : 0;
 }

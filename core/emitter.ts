@@ -90,6 +90,14 @@ export interface EmitterStats {
   unsubscribed: number;
   /** Events dropped because the pending buffer was full or close timed out. */
   dropped: number;
+  /**
+   * Events handed to libzmq that may never have left the process: its one peer
+   * took nothing more before `close()` ran out of `closeTimeoutMs` (a stalled
+   * receiver), and libzmq then discards what it holds, at most the last
+   * `sendHwm + 1` messages, counted here. Their loss shows in no receiver, which
+   * never saw their indexes; 0 after a close that drained.
+   */
+  unconfirmed: number;
   /** Events dropped because a single event exceeded `maxEventBytes` or the BSON limit. */
   oversized: number;
   /**
@@ -162,6 +170,7 @@ export class Emitter implements EventOutput {
     bytes: 0,
     unsubscribed: 0,
     dropped: 0,
+    unconfirmed: 0,
     oversized: 0,
     unencodable: 0,
     pending: 0,

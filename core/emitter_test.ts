@@ -561,3 +561,85 @@ Deno.test("emitter: events emitted after the last subscriber left are held, not 
     await reading;
   }
 });
+
+/**
+ * A ZMTP 3.0 SUB peer on a loopback port that subscribes to everything and then
+ * reads nothing until asked: a receiver stopped (SIGSTOP) with its buffers full.
+ */
+function stalledSubscriber() {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  const accepted = listener.accept().then(async (connection) => {
+    const greeting = new Uint8Array(64);
+    greeting.set([0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0x7f, 3, 0]);
+    greeting.set(new TextEncoder().encode("NULL"), 12);
+    const type = new TextEncoder().encode("\x0bSocket-Type\x00\x00\x00\x03SUB");
+    const ready = new Uint8Array([0x04, 6 + type.length, 5, ...new TextEncoder().encode("READY")]);
+    // A ZMTP 3.0 subscription is a message whose first byte is 1: here to every topic.
+    const subscribe = new Uint8Array([0x00, 1, 1]);
+    for (const part of [greeting, ready, type, subscribe]) {
+      for (let at = 0; at < part.length;) at += await connection.write(part.subarray(at));
+    }
+    return connection;
+  });
+  return {
+    endpoint: `tcp://127.0.0.1:${port}`,
+    /** Reads to the end; returns the events of the messages that arrived. */
+    drain: async () => {
+      const connection = await accepted;
+      const chunks: Uint8Array[] = [];
+      for await (const chunk of connection.readable) chunks.push(chunk);
+      listener.close();
+      const bytes = new Uint8Array(chunks.reduce((sum, chunk) => sum + chunk.length, 0));
+      chunks.reduce((at, chunk) => (bytes.set(chunk, at), at + chunk.length), 0);
+      const view = new DataView(bytes.buffer);
+      let events = 0;
+      let frame = 0;
+      for (let at = 64; at < bytes.length;) {
+        const flags = bytes[at];
+        const long = (flags & 0x02) !== 0;
+        const size = long ? Number(view.getBigUint64(at + 1)) : bytes[at + 1];
+        const start = at + (long ? 9 : 2);
+        if (start + size > bytes.length) break;
+        if ((flags & 0x04) === 0) {
+          // The second frame of a message is its header: count at offset 4.
+          if (frame === 1) events += view.getUint32(start + 4, true);
+          frame = (flags & 0x01) !== 0 ? frame + 1 : 0;
+        }
+        at = start + size;
+      }
+      return events;
+    },
+  };
+}
+
+Deno.test("emitter: a close that times out on a stalled receiver counts what libzmq may still hold", async () => {
+  const peer = stalledSubscriber();
+  const emitter = await open(peer.endpoint, { sendHwm: 4, closeTimeoutMs: 300 });
+  await waitFor(() => emitter.stats().subscriptions > 0, "the subscription");
+  const pad = "x".repeat(1000);
+  // Far more than the kernel's loopback buffers and libzmq's queue hold together.
+  for (let n = 0; n < 60_000; n++) {
+    emitter.emit("app.count", { n, pad, time });
+    if (n % 1000 === 999) await emitter.ready(AbortSignal.timeout(100));
+  }
+  await emitter.close();
+  const stats = emitter.stats();
+  const arrived = await peer.drain();
+  // What the peer never got is either counted dropped (never handed over) or
+  // unconfirmed (handed to libzmq and discarded at the linger): never unseen.
+  assert.ok(stats.unconfirmed > 0, `unconfirmed ${stats.unconfirmed}`);
+  assert.ok(arrived + stats.unconfirmed >= stats.eventsSent, `${arrived} arrived`);
+  assert.equal(stats.eventsSent + stats.dropped, 60_000);
+});
+
+Deno.test("emitter: a close that drains counts nothing unconfirmed", async () => {
+  const receiver = await gather();
+  const emitter = await open(receiver.endpoint, { sendHwm: 4 });
+  await waitFor(() => emitter.stats().subscriptions > 0, "the subscription");
+  for (let n = 0; n < 5000; n++) emitter.emit("app.count", { n, time });
+  await emitter.close();
+  await waitFor(() => receiver.ns().length === 5000, "every event");
+  assert.equal(emitter.stats().unconfirmed, 0);
+  await receiver.stop();
+});

@@ -47,6 +47,8 @@ export interface LinkCounters {
   bytes: number;
   unsubscribed: number;
   dropped: number;
+  /** Events libzmq still held, it may be, when a close with one peer ran out of time. */
+  unconfirmed: number;
 }
 
 /** Who queued a message: told what became of it. */
@@ -99,6 +101,12 @@ export class Link {
   #readyWaiters: (() => void)[] = [];
   #watch: HandshakeWatch | undefined;
   #wantedSent = 0;
+  /**
+   * The last `sendHwm + 1` wanted messages, by whom and with how many events:
+   * all that libzmq may still hold for one peer (see `Emitter.deliveredMark`).
+   */
+  readonly #recent: { sender: LinkSender; events: number }[] = [];
+  #recentNext = 0;
   #closed = false;
   #drained = false;
   /** The close under way, once asked for. */
@@ -313,7 +321,10 @@ export class Link {
       counters.eventsSent += message.events;
       counters.bytes += message.body.length;
       if (!this.#wanted(message.topic)) counters.unsubscribed += message.events;
-      else message.sender.wanted(++this.#wantedSent, message.topic);
+      else {
+        this.#remember(message.sender, message.events);
+        message.sender.wanted(++this.#wantedSent, message.topic);
+      }
     }
     if (this.#pending.length > 0 && this.#pumpTimer === undefined) {
       this.#pumpTimer = setTimeout(() => {
@@ -322,6 +333,13 @@ export class Link {
       }, 2);
     }
     this.#settle();
+  }
+
+  #remember(sender: LinkSender, events: number): void {
+    const entry = { sender, events };
+    if (this.#recent.length <= this.#sendHwm) this.#recent.push(entry);
+    else this.#recent[this.#recentNext] = entry;
+    this.#recentNext = (this.#recentNext + 1) % (this.#sendHwm + 1);
   }
 
   /** Resolves the waiters whose condition holds now. */
@@ -434,6 +452,14 @@ export class Link {
       // zmq_ctx_term waits for queued messages up to the linger: returning well
       // before it means they all reached the kernel.
       this.#drained = dropped === 0 && Date.now() - started < this.#closeTimeoutMs - 100;
+      // libzmq discards what its queue still holds when the linger runs out, and
+      // the receiver cannot count a tail it never saw (not even the announcement
+      // queued behind it): the senders must say so. With one peer the queue holds
+      // at most the last sendHwm + 1 wanted messages; with several, each peer
+      // has its own queue and another path may have delivered them.
+      if (!this.#drained && !this.#severalPeers) {
+        for (const { sender, events } of this.#recent) sender.counters.unconfirmed += events;
+      }
     }
   }
 }
