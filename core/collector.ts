@@ -510,10 +510,14 @@ export class Collector {
     for (const prefix of this.#prefixes) this.#socket.sendSubscription(false, prefix);
   }
 
-  /** Stops the receive loop and releases the socket. */
+  /**
+   * Stops the receive loop and releases the socket. Gaps still held for another
+   * path (protocol 5.2) count as lost now: no later message can fill them.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#tracker.closeGaps();
     this.#poller.wake();
     // A wait in flight uses the socket on a worker thread: let it return first.
     if (this.#polling) await this.#polling;

@@ -450,6 +450,18 @@ export class SequenceTracker {
   }
 
   /**
+   * Counts every open gap lost now, whatever its age: for a receiver that stops,
+   * since nothing can fill them any more. A durable one saves positions past
+   * them (the events above a gap are stored), so the run after a restart takes
+   * their late copies as replays: without this they would be counted nowhere.
+   */
+  closeGaps(): void {
+    for (const stream of this.#gapped) this.#countLost(stream, stream.gaps!);
+    for (const stream of this.#gapped) stream.gaps = undefined;
+    this.#gapped.clear();
+  }
+
+  /**
    * Takes back `count` events that {@linkcode observe} counted as received but
    * the receiver could not deliver (undecodable bodies, rejected envelopes):
    * `received` counts delivered events only.
