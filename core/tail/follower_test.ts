@@ -609,3 +609,55 @@ Deno.test("rewritten in place with the same first line and grown past the offset
     await run.stop();
   }
 });
+
+Deno.test("two live files with the same first line are both read, each line once, across a restart", async () => {
+  await using temp = await tempDir();
+  const x = `${temp.path}/x.log`;
+  const y = `${temp.path}/y.log`;
+  append(x, text(["HEADER", "x1"]));
+  append(y, text(["HEADER", "y1"]));
+  const sorted = (lines: string[]) => [...lines].sort();
+  let run = await start({ paths: [`${temp.path}/*.log`], fromStart: true });
+  let saved: FilePosition[];
+  try {
+    await run.until(() => run.got.length >= 4, "both files");
+    append(x, text(["x2"]));
+    append(y, text(["y2", "y3"]));
+    await run.until(() => run.got.length >= 7, "the lines added to both");
+    await run.settled();
+    assert.deepEqual(sorted(run.got), sorted(["HEADER", "x1", "x2", "HEADER", "y1", "y2", "y3"]));
+    saved = JSON.parse(JSON.stringify(run.positions()));
+    assert.equal(saved.length, 2);
+  } finally {
+    await run.stop();
+  }
+  // Each resumes at its own line, whichever is opened first.
+  append(y, text(["y4"]));
+  append(x, text(["x3"]));
+  run = await start({ paths: [`${temp.path}/*.log`], restore: saved });
+  try {
+    await run.until(() => run.got.length >= 2, "the lines added while stopped");
+    await run.settled();
+    assert.deepEqual(sorted(run.got), ["x3", "y4"]);
+  } finally {
+    await run.stop();
+  }
+});
+
+Deno.test("a file with the same first line that grows apart from an open one is not held as its copy", async () => {
+  await using temp = await tempDir();
+  const x = `${temp.path}/x.log`;
+  const y = `${temp.path}/y.log`;
+  append(x, text(["HEADER", ...numbered("x", 0, 20)]));
+  const run = await start({ paths: [`${temp.path}/*.log`], fromStart: true });
+  try {
+    await run.until(() => run.got.length === 21, "x");
+    // Shorter than x's offset: only its bytes against x's at the same place tell.
+    append(y, text(["HEADER", "y0"]));
+    await run.until(() => run.got.length >= 23, "y");
+    await run.settled();
+    assert.deepEqual(run.got.slice(21), ["HEADER", "y0"]);
+  } finally {
+    await run.stop();
+  }
+});

@@ -5,7 +5,16 @@
  * @module
  */
 import { concat } from "./line_buffer.ts";
-import { type Entry, evidence, fingerprint, headOf, keyOf, Reader, stamp } from "./reader.ts";
+import {
+  type Entry,
+  evidence,
+  EVIDENCE_BYTES,
+  fingerprint,
+  headOf,
+  keyOf,
+  Reader,
+  stamp,
+} from "./reader.ts";
 import { CHUNK_BYTES, close, type FollowerState, WHOLE_FILE } from "./state.ts";
 
 /** Opens `path` (followed as `base`) and establishes which file it is; `undefined` when it is gone, not a regular file, or already open. */
@@ -101,20 +110,38 @@ export async function establish(
 /**
  * Takes the position of the reader's fingerprint: resumes a known file, starts a
  * new one, or waits as a duplicate while another open file (a copy with the same
- * start) owns it.
+ * start) owns it. Files that only share their first line (a header, a banner)
+ * are told apart by the bytes before the saved offset, and each keeps its own
+ * position (`FINGERPRINT~N`).
  */
 export async function claim(st: FollowerState, r: Reader): Promise<void> {
-  const known = st.entries.get(r.fingerprint);
-  if (known?.owner && known.owner !== r && !known.owner.closed) {
-    r.dupe = true;
-    return;
+  const base = baseOf(r.fingerprint);
+  const kin = family(st, base);
+  let resume: Entry | undefined;
+  let maybe: Entry | undefined;
+  for (const known of kin) {
+    if (known.owner && known.owner !== r && !known.owner.closed) {
+      // A copy of an open file (copytruncate) waits until that file is done; a
+      // file that merely starts the same way is read on its own.
+      if (await likeness(r, known) !== "differs") {
+        r.dupe = true;
+        r.fingerprint = known.fingerprint;
+        return;
+      }
+      continue;
+    }
+    if (r.fresh || resume) continue;
+    const like = await likeness(r, known);
+    if (like === "same") resume = known;
+    else if (like === "unknown") maybe ??= known;
   }
+  resume ??= maybe;
   let entry: Entry;
   let offset: number;
   let midLine = false;
-  if (known && !r.fresh && await sameFile(r, known)) {
-    entry = known;
-    offset = known.offset;
+  if (resume) {
+    entry = resume;
+    offset = resume.offset;
     entry.finished = false;
     if (entry.order >= 0) r.order = entry.order;
   } else {
@@ -124,17 +151,18 @@ export async function claim(st: FollowerState, r: Reader): Promise<void> {
       else [offset, midLine] = await endOffset(st, r);
     }
     entry = {
-      fingerprint: r.fingerprint,
+      fingerprint: newKey(st, base, kin),
       path: r.base,
       offset,
       seenAt: r.seenAt,
       finished: false,
       order: r.order,
     };
-    st.entries.set(r.fingerprint, entry);
+    st.entries.set(entry.fingerprint, entry);
   }
   entry.owner = r;
   r.entry = entry;
+  r.fingerprint = entry.fingerprint;
   r.dupe = false;
   r.fresh = false;
   r.startAtEnd = false;
@@ -151,37 +179,113 @@ export async function claim(st: FollowerState, r: Reader): Promise<void> {
   }
 }
 
+/** Files sharing a first line keep their positions under `FINGERPRINT~N`. */
+const KIN_SEPARATOR = "~";
+
+/** The fingerprint of the first line alone, without a `~N` that tells its files apart. */
+function baseOf(fingerprint: string): string {
+  const at = fingerprint.indexOf(KIN_SEPARATOR);
+  return at < 0 ? fingerprint : fingerprint.slice(0, at);
+}
+
+/** The positions of files whose first line is `base`'s: its own first. */
+export function family(st: FollowerState, base: string): Entry[] {
+  const kin: Entry[] = [];
+  const own = st.entries.get(base);
+  if (own) kin.push(own);
+  const prefix = base + KIN_SEPARATOR;
+  for (const entry of st.entries.values()) {
+    if (entry.fingerprint.startsWith(prefix)) kin.push(entry);
+  }
+  return kin;
+}
+
+/** Alternates a first line keeps at most before the oldest is replaced. */
+const MAX_KIN = 64;
+
 /**
- * Whether the bytes before the entry's offset are those it was saved after: a
- * different file that merely starts with the same line (a header, a banner, an
- * empty line) is read from its start, not from another file's offset. A file
- * now shorter than the offset is left to the truncation check, and a `.gz`
- * cannot be read backwards (its copies are meant to match).
+ * Where a new file's position goes: the first line's own key when free, else in
+ * place of a finished one of the family (as one position per first line always
+ * was), else a new `~N`. A position not finished (saved for a file not yet seen
+ * again) is kept: that file may still come back.
  */
-async function sameFile(r: Reader, known: Entry): Promise<boolean> {
-  const check = known.check;
-  if (r.gz || check === undefined || known.offset === 0) return true;
-  const length = Number(check.slice(0, check.indexOf(":")));
-  if (!Number.isSafeInteger(length) || length <= 0 || length > known.offset) return true;
+function newKey(st: FollowerState, base: string, kin: Entry[]): string {
+  if (!st.entries.has(base)) return base;
+  const idle = (e: Entry) => !e.owner || e.owner.closed;
+  const finished = kin.find((e) => e.finished && idle(e));
+  if (finished) return finished.fingerprint;
+  if (kin.length >= MAX_KIN) {
+    const oldest = kin.filter(idle).sort((a, b) => a.order - b.order)[0];
+    if (oldest) return oldest.fingerprint;
+  }
+  for (let n = 1;; n++) {
+    const key = `${base}${KIN_SEPARATOR}${n}`;
+    if (!st.entries.has(key)) return key;
+  }
+}
+
+/**
+ * Whether the reader's file is the one `known` was saved for (or a copy of it):
+ * the bytes before the saved offset tell, and while the file is shorter than
+ * that, its last bytes against the same place in the open file owning it.
+ * "unknown" without such evidence (an old checkpoint, offset 0, a `.gz`, which
+ * cannot be read backwards and whose copies are meant to match).
+ */
+export async function likeness(r: Reader, known: Entry): Promise<"same" | "differs" | "unknown"> {
+  if (r.gz || known.offset === 0) return "unknown";
+  let end = known.offset;
+  let length: number;
+  let expected: string | Uint8Array | undefined;
+  const size = (await r.file.stat()).size;
+  if (size >= end && known.check !== undefined) {
+    length = Number(known.check.slice(0, known.check.indexOf(":")));
+    if (!Number.isSafeInteger(length) || length <= 0 || length > end) return "unknown";
+    expected = known.check;
+  } else {
+    const owner = known.owner;
+    if (!owner || owner.closed || owner.gz || size <= r.head.length) return "unknown";
+    end = Math.min(size, end);
+    length = Math.min(EVIDENCE_BYTES, end);
+    expected = await bytesAt(owner.file, end - length, length);
+    if (expected === undefined) return "unknown";
+  }
+  const bytes = await bytesAt(r.file, end - length, length);
+  if (bytes === undefined) return "unknown";
+  if (typeof expected === "string") return evidence(bytes) === expected ? "same" : "differs";
+  return bytes.every((byte, i) => byte === (expected as Uint8Array)[i]) ? "same" : "differs";
+}
+
+/** `length` bytes of `file` from `offset`; `undefined` when fewer are there. */
+async function bytesAt(
+  file: Deno.FsFile,
+  offset: number,
+  length: number,
+): Promise<Uint8Array | undefined> {
   const bytes = new Uint8Array(length);
   let got = 0;
   try {
-    await r.file.seek(known.offset - length, Deno.SeekMode.Start);
+    await file.seek(offset, Deno.SeekMode.Start);
     while (got < length) {
-      const n = await r.file.read(bytes.subarray(got));
+      const n = await file.read(bytes.subarray(got));
       if (n === null || n === 0) break;
       got += n;
     }
   } catch {
-    return true;
+    return undefined;
   }
-  return got < length || evidence(bytes) === check;
+  return got === length ? bytes : undefined;
 }
 
-/** A duplicate takes over once the file owning its fingerprint is gone. */
+/**
+ * A duplicate takes over once the file owning its fingerprint is gone, or on its
+ * own once it shows it is not a copy of that file (it grew apart).
+ */
 export async function tryClaim(st: FollowerState, r: Reader): Promise<void> {
   const owner = st.entries.get(r.fingerprint)?.owner;
-  if (owner && owner !== r && !owner.closed) return;
+  if (owner && owner !== r && !owner.closed) {
+    const known = st.entries.get(r.fingerprint)!;
+    if (await likeness(r, known) !== "differs") return;
+  }
   await claim(st, r);
 }
 

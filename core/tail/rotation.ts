@@ -6,7 +6,7 @@
  * @module
  */
 import { basename, dirname, join } from "node:path";
-import { claim, openReader, tryClaim } from "./identity.ts";
+import { claim, family, likeness, openReader, tryClaim } from "./identity.ts";
 import { keyOf, type Reader } from "./reader.ts";
 import { adopt, CLOCK_SLACK_MS, close, type FollowerState, ROTATED_SUFFIX } from "./state.ts";
 
@@ -92,11 +92,13 @@ export async function searchSiblings(
         vanished = true;
         continue;
       }
-      const entry = r.established ? st.entries.get(r.fingerprint) : undefined;
-      if (entry && !entry.owner && !entry.finished) {
+      // Files sharing the first line (a header) are told apart by their bytes.
+      const kin = r.established ? family(st, r.fingerprint) : [];
+      const like = await Promise.all(kin.map((entry) => likeness(r, entry)));
+      if (kin.some((entry, i) => !entry.owner && !entry.finished && like[i] !== "differs")) {
         await claim(st, r);
         found.push(r);
-      } else if (recent && !entry) {
+      } else if (recent && like.every((l) => l === "differs")) {
         if (r.established) await claim(st, r);
         found.push(r);
       } else {
