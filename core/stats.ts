@@ -25,7 +25,8 @@ export function formatCount(value: number): string {
   // Choose the unit after rounding, so 999_999 reads "1.00M", never "1000.0k".
   for (const [scale, unit] of [[1e3, "k"], [1e6, "M"]] as const) {
     const scaled = value / scale;
-    const digits = Math.abs(scaled) < 10 ? 2 : 1;
+    // Also chosen after rounding: 9_996 reads "10.0k", as 12_345 reads "12.3k", never "10.00k".
+    const digits = Math.abs(Number(scaled.toFixed(2))) < 10 ? 2 : 1;
     if (Math.abs(Number(scaled.toFixed(digits))) < 1000) return `${scaled.toFixed(digits)}${unit}`;
   }
   return `${(value / 1e9).toFixed(2)}G`;
