@@ -40,6 +40,14 @@ export interface SinkBackend {
    */
   positions?(): Promise<StreamPosition[]>;
   /**
+   * Saves positions with no events, as `write` saves them with its batch, each
+   * only where it moves the saved one forward. The runner calls it once at a
+   * clean stop with nothing left unstored, with every stream's index where the
+   * wire accounting stands (below it: stored, dropped, or counted lost), so that
+   * a loss a position announcement revealed is not counted again by the next run.
+   */
+  savePositions?(positions: StreamPosition[]): Promise<void>;
+  /**
    * A backend that reads BSON bodies itself implements it to take checked but
    * undecoded messages (`Collector.messages()`) instead of `write`'s events:
    * the runner then never decodes. Buffering, batches, retries and accounting
@@ -557,9 +565,37 @@ export class SinkRunner {
       this.#wakeWriter?.();
       await writer;
       clearTimeout(deadlineTimer);
+      await this.#saveWirePositions(collector);
       await this.#backend.close();
     }
     return this.stats();
+  }
+
+  /**
+   * At a clean stop with nothing left unstored, moves each stream's saved position
+   * to the index the wire accounting expects next. A position follows stored
+   * events, so a stream's tail that only an announcement showed lost (the router
+   * repeats them for a while) would otherwise be counted lost again by the next
+   * run. Not after a shutdown that dropped events: a replay must store those.
+   */
+  async #saveWirePositions(collector: Collector): Promise<void> {
+    const save = this.#backend.savePositions;
+    if (save === undefined || this.#deadline.signal.aborted) return;
+    if (this.#stats.droppedShutdown > 0 || this.stats().buffered > 0) return;
+    const at = Date.now();
+    const positions = collector.stats().streams.map(({ source, topic, expected }) => ({
+      source: BigInt(source),
+      topic,
+      next: expected,
+      at,
+    }));
+    if (positions.length === 0) return;
+    try {
+      await save.call(this.#backend, positions);
+    } catch (error) {
+      // The positions stay behind: the next run counts such a tail again, nothing worse.
+      this.#stats.lastError = this.#failures.failed("saving the stream positions", error);
+    }
   }
 
   /**

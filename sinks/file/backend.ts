@@ -240,6 +240,11 @@ export class FileBackend implements SinkBackend {
     return this.#exclusive(() => this.#write(events, positions));
   }
 
+  /** Saves positions with no documents (see `SinkBackend.savePositions`). */
+  savePositions(positions: StreamPosition[]): Promise<void> {
+    return this.#exclusive(() => this.#positions.save(positions));
+  }
+
   /** The stream positions saved with the documents (and found in recovered segments). */
   positions(): Promise<StreamPosition[]> {
     return Promise.resolve(this.#positions.positions());

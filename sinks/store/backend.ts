@@ -85,6 +85,12 @@ export class StoreBackend implements SinkBackend {
     return Promise.resolve(this.#report(this.#store.insertBatch(events, positions)));
   }
 
+  /** Saves positions with no events (see `SinkBackend.savePositions`). */
+  savePositions(positions: StreamPosition[]): Promise<void> {
+    this.#store.insertBatch([], positions);
+    return Promise.resolve();
+  }
+
   #report(result: InsertResult): WriteResult {
     for (const [reason, count] of result.problems ?? []) {
       if (this.#warnings++ < 5) this.#warn(`sink store: ${count} events refused: ${reason}`);
