@@ -5,7 +5,9 @@ import assert from "node:assert/strict";
 import { Emitter } from "@eventstorm/core";
 import type { SinkBackend } from "@eventstorm/core/sink";
 import { FileBackend } from "@eventstorm/sink-file";
+import { MongoBackend } from "@eventstorm/sink-mongodb";
 import { StoreBackend } from "@eventstorm/sink-store";
+import { inCI, startServer, unavailable } from "./db_server.ts";
 import { startRouter } from "./helpers.ts";
 import { runSink } from "./sink_run.ts";
 import { tempDir } from "./temp.ts";
@@ -74,3 +76,27 @@ Deno.test(
     await tailLostOnce(() => FileBackend.open({ dir: dir.path, format: "jsonl" }), 0x7a12n);
   },
 );
+
+// FerretDB from scripts/ferretdb.sh, as tests/mongodb_sink_test.ts starts it; ignored without it.
+const missing = await unavailable("ferretdb.sh");
+if (missing && !inCI) console.warn(`tail_loss_restart_test: mongodb ignored, ${missing}`);
+
+Deno.test({
+  name: "mongodb sink: a tail lost before a clean stop is not counted again after the restart",
+  ...opts,
+  ignore: missing !== undefined && !inCI,
+  fn: async () => {
+    const server = await startServer("ferretdb.sh");
+    try {
+      const config = {
+        url: `mongodb://127.0.0.1:${server.port}`,
+        db: "tail_loss",
+        timeseries: false,
+        timeoutMs: 1500,
+      };
+      await tailLostOnce(() => MongoBackend.open(config), 0x7a13n);
+    } finally {
+      await server.destroy();
+    }
+  },
+});

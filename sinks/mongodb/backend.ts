@@ -518,6 +518,15 @@ export class MongoBackend implements SinkBackend {
     }
   }
 
+  /**
+   * Moves `next` forward with no events (see `SinkBackend.savePositions`); `upto`
+   * stays, so a stream's claim may end below its position: no range is in doubt.
+   */
+  async savePositions(positions: StreamPosition[]): Promise<void> {
+    await this.#ensureReady();
+    await this.#save(this.#saved.advances(positions), "next");
+  }
+
   /** Counts a document the server already held, unless a failed attempt of ours stored it. */
   #sawStored(id: unknown): void {
     if (!this.#attempted.has(idKey(id))) this.#duplicates++;
