@@ -146,8 +146,10 @@ export const FILE_SOURCE_FLAGS = {
 /** What `--help` says of `--once` for every file source. */
 const BACKFILL_HELP = `Backfill (--once): the source exits once every event is in a receiver's
 (router's or sink's) libzmq queue: handed over, not yet stored. Exit code 1
-when any event was dropped unsent (too large, or no receiver took it), or
-when no receiver subscribed for 5s (it then gives up, and what it held is
+when any event was dropped unsent (too large, or no receiver took it), when
+a stalled receiver took nothing more before the close timeout (the events
+libzmq may have discarded are "unconfirmed at close"; the next run reads
+them again), or when no receiver subscribed for 5s (it then gives up, and what it held is
 dropped); else 0, also when a signal stops it with nothing dropped.
 It reads as fast as the receiver takes events (a few hundred thousand
 lines/s): a sink that stores more slowly holds the rest in its buffer
@@ -392,7 +394,11 @@ export function formatEventsLine(
 /**
  * What a source's output did with its events, the same fields in every source:
  * `sent` (handed to libzmq), `dropped` (given up on) and, of those,
- * `dropped_oversized` (too large or too deep to encode). Printing sends nothing.
+ * `dropped_oversized` (too large or too deep to encode), and `unconfirmed`: of
+ * those sent, the events libzmq may have discarded when a close ran out of time
+ * with the receiver stalled (no receiver can count them; a file source reads
+ * them again at its next start, its checkpoint having stopped before them).
+ * Printing sends nothing.
  *
  * @example
  * ```ts ignore
@@ -401,13 +407,16 @@ export function formatEventsLine(
  * ```
  */
 export function outputCounters(output?: EventOutput): Counters {
-  if (!(output instanceof Emitter)) return { sent: 0, dropped: 0, dropped_oversized: 0 };
+  if (!(output instanceof Emitter)) {
+    return { sent: 0, dropped: 0, dropped_oversized: 0, unconfirmed: 0 };
+  }
   const stats = output.stats();
   const oversized = stats.oversized + stats.unencodable;
   return {
     sent: stats.eventsSent,
     dropped: stats.dropped + oversized,
     dropped_oversized: oversized,
+    unconfirmed: stats.unconfirmed,
   };
 }
 
@@ -425,6 +434,7 @@ const FILE_SOURCE_LINE: StatsLineSpec = {
   ifAny: [
     ["dropped", "dropped"],
     ["dropped_oversized", "of them too large or too deep"],
+    ["unconfirmed", "unconfirmed at close"],
     ["deletions", "deleted files"],
     ["parser_errors", "parser errors"],
     ["rejected", "rejected events"],
@@ -437,7 +447,11 @@ const EVENTS_LINE: StatsLineSpec = {
   // `events` under the name of its unit: see formatEventsLine.
   rate: "ev",
   always: [["events", "events"], ["sent", "sent"], ["dropped", "dropped"]],
-  ifAny: [["dropped_oversized", "of them too large or too deep"], ["samples", "samples"]],
+  ifAny: [
+    ["dropped_oversized", "of them too large or too deep"],
+    ["unconfirmed", "unconfirmed at close"],
+    ["samples", "samples"],
+  ],
 };
 
 /**
@@ -576,12 +590,17 @@ export async function runFileSourceMain<F extends Record<string, FlagSpec>>(
   }
   if (!once) return 0;
   // A backfill run by cron learns from the exit code that it did not all go.
-  const dropped = outputCounters(source.output).dropped;
-  if (dropped > 0 || noReceiver.signal.aborted) {
+  const { dropped, unconfirmed } = outputCounters(source.output);
+  if (dropped > 0 || unconfirmed > 0 || noReceiver.signal.aborted) {
     console.error(
       `source ${fileSource.name}: --once: ${dropped} ${dropped === 1 ? "event" : "events"} ` +
         "dropped unsent" +
-        (noReceiver.signal.aborted ? " (no receiver)" : "") + "; exit code 1",
+        (noReceiver.signal.aborted ? " (no receiver)" : "") +
+        (unconfirmed > 0
+          ? `, up to ${unconfirmed} sent unconfirmed (the receiver took nothing more before ` +
+            "the close timeout; the next run reads them again)"
+          : "") +
+        "; exit code 1",
     );
     return 1;
   }

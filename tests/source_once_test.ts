@@ -2,7 +2,7 @@
 // exit code, must not wait for ever for a receiver, and its help must not promise storage.
 import assert from "node:assert/strict";
 import { Collector } from "@eventstorm/core";
-import { cli, finish, freePort, tempDir, waitFor } from "./helpers.ts";
+import { cli, finish, freePort, startRouterProcess, tempDir, waitFor } from "./helpers.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
@@ -69,3 +69,44 @@ Deno.test("source --help says what --once promises and how a backfill avoids dro
   assert.match(stdout, /no receiver subscribed for 5s/);
   assert.match(stdout, /sink --buffer/);
 });
+
+Deno.test(
+  "a source stopped while its router is stalled says how many events may be lost, unconfirmed",
+  opts,
+  async () => {
+    const router = await startRouterProcess();
+    const collector = await Collector.open({ endpoints: router.sinks });
+    let received = 0;
+    const reading = (async () => {
+      for await (const batch of collector.batches()) received += batch.events.length;
+    })();
+    const source = cli([
+      ...["source", "demo", "--rate", "50000", "--to", router.sources],
+      ...["--stats-interval", "0"],
+    ]);
+    try {
+      await waitFor(() => received > 0, "the first events through the router");
+      Deno.kill(router.pid, "SIGSTOP");
+      // 50,000 events a second fill the kernel's loopback buffers within a second or
+      // two; after that libzmq's queue holds what the close will not get out.
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      source.kill("SIGTERM");
+      const result = await finish(source);
+      assert.equal(result.code, 0, result.stderr);
+      const line = result.stderr.match(/source demo: .*/g)?.at(-1) ?? "";
+      const unconfirmed = Number(line.match(/unconfirmed at close (\d+)/)?.[1]);
+      assert.ok(unconfirmed > 0, result.stderr);
+    } finally {
+      try {
+        source.kill("SIGKILL");
+      } catch {
+        // Already ended.
+      }
+      Deno.kill(router.pid, "SIGCONT");
+      collector.finish({ maxMs: 100 });
+      await reading;
+      await collector.close();
+      await router.stop();
+    }
+  },
+);

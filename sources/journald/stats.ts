@@ -61,5 +61,8 @@ const JOURNALD_LINE: StatsLineSpec = {
     ["ignored", "ignored"],
     ["restarts", "journalctl restarts"],
   ],
-  ifAny: [["dropped", "dropped"], ["bad_fields", "bad fields"], ["parser_errors", "parser errors"]],
+  ifAny: [["dropped", "dropped"], ["unconfirmed", "unconfirmed at close"], [
+    "bad_fields",
+    "bad fields",
+  ], ["parser_errors", "parser errors"]],
 };

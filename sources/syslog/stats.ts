@@ -68,5 +68,8 @@ const SYSLOG_LINE: StatsLineSpec = {
     ["bad_frames", "bad frames"],
     ["kernel_drops", "kernel drops"],
   ],
-  ifAny: [["dropped", "dropped"], ["parser_errors", "parser errors"]],
+  ifAny: [["dropped", "dropped"], ["unconfirmed", "unconfirmed at close"], [
+    "parser_errors",
+    "parser errors",
+  ]],
 };
