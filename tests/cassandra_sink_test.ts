@@ -15,7 +15,7 @@ import {
 import { cqlReader } from "./cql_reader.ts";
 import { type DbServer, inCI, serverSuite, startServer, unavailable } from "./db_server.ts";
 import { DEAD_PORT, sleep, startRouter, waitFor } from "./helpers.ts";
-import { lostWhileDown, replayAfterRestart } from "./restart.ts";
+import { lostWhileDown, replayAfterRestart, tailLostOnce } from "./restart.ts";
 import { BASE, hitFields, openEmitter, runSink } from "./sink_run.ts";
 import { squatSink, VICTIM } from "./squat.ts";
 
@@ -259,6 +259,13 @@ cqlTest("cassandra sink: a replay after a restart counts as duplicates", async (
 cqlTest("cassandra sink: events sent while it was down count as lost", async (keyspace) => {
   await lostWhileDown(restartTarget(keyspace), 0xca52n);
 });
+
+cqlTest(
+  "cassandra sink: a tail lost before a clean stop is not counted again after the restart",
+  async (keyspace) => {
+    await tailLostOnce(() => CassandraBackend.open(config(keyspace)), 0xca5an);
+  },
+);
 
 cqlTest(
   "cassandra sink: a crash between rows and position: replayed rows that exist are duplicates",

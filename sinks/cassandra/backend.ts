@@ -403,6 +403,15 @@ export class CassandraBackend implements SinkBackend {
     await this.#save(this.#streams.saveUpto, claims, false, partitionsOf(rows));
   }
 
+  /**
+   * Moves `next` forward with no rows (see `SinkBackend.savePositions`); `upto`
+   * stays, so a stream's claim may end below its position: no range is in doubt.
+   */
+  async savePositions(positions: StreamPosition[]): Promise<void> {
+    await this.#ensureReady();
+    await this.#advance(positions);
+  }
+
   /** Saves `next` for each stream of a batch whose rows are all written. */
   async #advance(positions: StreamPosition[]): Promise<void> {
     await this.#save(this.#streams.saveNext, this.#saved.advances(positions), true);
