@@ -162,6 +162,17 @@ RSpec.describe Eventstorm::Streams do
       expect(account(5, 1)).to eq([0, 0, nil])
     end
 
+    it "counts every open gap lost when the receiver stops, once" do
+      account(0, 10)
+      account(15, 5) # gap [10, 15)
+      account(30, 1) # gap [20, 30)
+      streams.close_gaps
+      expect(streams.lost).to eq(15)
+      now[0] += 60
+      expect(streams.lost).to eq(15)
+      expect(account(10, 5)).to eq([0, 5, nil])
+    end
+
     it "counts the open gaps of a stream it forgets lost" do
       streams = described_class.new(limit: 2, clock: -> { now[0] }, gap_hold: 10)
       streams.account(source: 1, topic: "a", first: 0, count: 1)
@@ -199,6 +210,9 @@ RSpec.describe Eventstorm::Streams do
       expect(delivered(collector, 8, 2)).to eq([8, 9])
       expect(delivered(collector, 0, 10)).to eq([2, 3, 4, 7])
       expect(collector.stats).to include(events: 10, lost: 0, duplicates: 6)
+      delivered(collector, 12, 1) # gap [10, 12), still held
+      collector.close
+      expect(collector.stats).to include(lost: 2) # nothing can fill it now
     ensure
       collector&.close
     end

@@ -163,7 +163,8 @@ module Eventstorm
       printer.text(inspect)
     end
 
-    # Closes the socket and the context.
+    # Closes the socket and the context. Gaps still held for another path (docs/protocol.md
+    # 5.2) count as lost now, in {#stats}: nothing can fill them any more.
     #
     # @return [void]
     # @example
@@ -171,6 +172,7 @@ module Eventstorm
     def close
       return if @socket.nil?
 
+      @streams.close_gaps
       Sockets.release(self, @context, @socket)
       @socket = nil
     end

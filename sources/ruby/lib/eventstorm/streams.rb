@@ -147,6 +147,19 @@ module Eventstorm
       @lost
     end
 
+    # Counts every open gap lost now, whatever its age: for a receiver that stops, since
+    # nothing can fill them any more (docs/protocol.md 5.2).
+    #
+    # @return [void]
+    # @example
+    #   streams.close_gaps
+    def close_gaps
+      @gapped.each_key.to_a.each do |stream|
+        count_lost(stream.gaps)
+        close_gaps_of(stream)
+      end
+    end
+
     # @return [Integer] streams currently remembered
     # @example
     #   streams.size #=> 1
@@ -167,7 +180,7 @@ module Eventstorm
 
       # Forgotten, its gaps can no longer be filled: lost now, once.
       count_lost(stream.gaps)
-      close_gaps(stream)
+      close_gaps_of(stream)
     end
 
     def open_gap(stream, from, to, now)
@@ -200,7 +213,7 @@ module Eventstorm
       # grow the list without end. Past the bound the oldest is lost, as when one opens.
       count_lost(left.shift(left.size - MAX_GAPS)) if left.size > MAX_GAPS
       if left.empty?
-        close_gaps(stream)
+        close_gaps_of(stream)
       else
         stream.gaps = left
       end
@@ -226,10 +239,10 @@ module Eventstorm
       return if due.zero?
 
       count_lost(gaps.shift(due))
-      close_gaps(stream) if gaps.empty?
+      close_gaps_of(stream) if gaps.empty?
     end
 
-    def close_gaps(stream)
+    def close_gaps_of(stream)
       stream.gaps = nil
       @gapped.delete(stream)
     end
