@@ -209,19 +209,22 @@ export class SyslogListeners {
   async #read(conn: Deno.Conn, via: string): Promise<void> {
     const framer = new SyslogFramer(this.#maxBytes);
     const buffer = new Uint8Array(64 * 1024);
+    let counted = { tooLong: 0, badFrames: 0 };
     try {
       while (true) {
         const n = await conn.read(buffer);
         if (n === null) break;
         this.stats.bytes += n;
         for (const message of framer.push(buffer.subarray(0, n))) this.#onMessage(message, via);
+        // Counted as they happen: rsyslog and nginx keep one connection open for days,
+        // and counts that waited for its end would read 0 on every stats line meanwhile.
+        counted = this.#countFramer(framer, counted);
       }
       for (const message of framer.end()) this.#onMessage(message, via);
     } catch {
       if (this.#conns.has(conn)) this.stats.connectionErrors++;
     } finally {
-      this.stats.tooLong += framer.stats.tooLong;
-      this.stats.badFrames += framer.stats.badFrames;
+      this.#countFramer(framer, counted);
       if (this.#conns.delete(conn)) {
         try {
           conn.close();
@@ -230,6 +233,17 @@ export class SyslogListeners {
         }
       }
     }
+  }
+
+  /** Adds what `framer` counted since `counted`; returns its counts now. */
+  #countFramer(
+    framer: SyslogFramer,
+    counted: { tooLong: number; badFrames: number },
+  ): { tooLong: number; badFrames: number } {
+    const { tooLong, badFrames } = framer.stats;
+    this.stats.tooLong += tooLong - counted.tooLong;
+    this.stats.badFrames += badFrames - counted.badFrames;
+    return { tooLong, badFrames };
   }
 
   /**

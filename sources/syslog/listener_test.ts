@@ -193,3 +193,28 @@ Deno.test("a Unix socket another listener holds is refused as in use and left to
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("too long and bad frames are counted while the connection stays open, as rsyslog keeps it (audit)", async () => {
+  const got: string[] = [];
+  const listeners = await SyslogListeners.open(
+    [parseListenAddress("tcp://127.0.0.1:0")],
+    (m) => got.push(new TextDecoder().decode(m)),
+    256,
+  );
+  const tcp = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: listeners.boundPorts.get("tcp://127.0.0.1:0")!,
+  });
+  try {
+    await tcp.write(new TextEncoder().encode(`0 <13>x\n<13>${"a".repeat(300)}\n<13>ok\n`));
+    await waitFor(() => got.includes("<13>ok"), `the last message, got ${got.length}`, 5000);
+    assert.equal(listeners.stats.badFrames, 1);
+    assert.equal(listeners.stats.tooLong, 1);
+  } finally {
+    tcp.close();
+    await listeners.close();
+  }
+  // Counted once, not again when the connection ends.
+  assert.equal(listeners.stats.badFrames, 1);
+  assert.equal(listeners.stats.tooLong, 1);
+});
