@@ -67,6 +67,8 @@ export interface ListenerStats {
   badFrames: number;
   /** Connections that ended with an error. */
   connectionErrors: number;
+  /** Accepts that failed (out of file descriptors), retried. */
+  acceptErrors: number;
 }
 
 /**
@@ -90,7 +92,9 @@ export class SyslogListeners {
     tooLong: 0,
     badFrames: 0,
     connectionErrors: 0,
+    acceptErrors: 0,
   };
+  #acceptWarnedAt = 0;
   readonly #datagram: DatagramReceiver[] = [];
   #closedDrops = 0;
   /** Unix socket files this made, removed on close. */
@@ -195,20 +199,38 @@ export class SyslogListeners {
   }
 
   async #accept(listener: Deno.Listener, via: string): Promise<void> {
-    try {
-      for await (const conn of listener) {
-        this.stats.connections++;
-        this.#conns.add(conn);
-        this.#loops.push(this.#read(conn, via));
+    while (this.#stream.includes(listener)) {
+      let conn: Deno.Conn;
+      try {
+        conn = await listener.accept();
+      } catch (error) {
+        if (!this.#stream.includes(listener) || error instanceof Deno.errors.BadResource) return;
+        // Out of file descriptors (a flood of connections) or memory: the ones held now
+        // end in time, so try again, rather than stop accepting for the rest of the run.
+        this.stats.acceptErrors++;
+        const now = Date.now();
+        if (now - this.#acceptWarnedAt >= 60_000) {
+          this.#acceptWarnedAt = now;
+          const message = error instanceof Error ? error.message : String(error);
+          console.error(
+            `source syslog: warning: ${via}: cannot accept connections ` +
+              `(${this.#conns.size} open): ${message}; retrying`,
+          );
+        }
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        continue;
       }
-    } catch {
-      // Closed.
+      this.stats.connections++;
+      this.#conns.add(conn);
+      this.#loops.push(this.#read(conn, via));
     }
   }
 
   async #read(conn: Deno.Conn, via: string): Promise<void> {
     const framer = new SyslogFramer(this.#maxBytes);
-    const buffer = new Uint8Array(64 * 1024);
+    // Small at first and grown while reads fill it: thousands of idle connections
+    // must not hold 64 KiB each (20,000 held 1.3 GB).
+    let buffer = new Uint8Array(4096);
     let counted = { tooLong: 0, badFrames: 0 };
     try {
       while (true) {
@@ -216,6 +238,9 @@ export class SyslogListeners {
         if (n === null) break;
         this.stats.bytes += n;
         for (const message of framer.push(buffer.subarray(0, n))) this.#onMessage(message, via);
+        if (n === buffer.length && buffer.length < 64 * 1024) {
+          buffer = new Uint8Array(buffer.length * 4);
+        }
         // Counted as they happen: rsyslog and nginx keep one connection open for days,
         // and counts that waited for its end would read 0 on every stats line meanwhile.
         counted = this.#countFramer(framer, counted);
