@@ -98,6 +98,8 @@ export class JournaldSource {
     checkpoints: 0,
   };
   #cursor: string | undefined;
+  /** journalctl refused the checkpoint's cursor: run it again without. */
+  #cursorDropped = false;
   readonly #sender: EventSender;
   /** The output, once open. */
   output: EventOutput | undefined;
@@ -157,7 +159,9 @@ export class JournaldSource {
           flushed = false;
           break;
         }
-        if (o.once || signal?.aborted) break;
+        const again = this.#cursorDropped;
+        this.#cursorDropped = false;
+        if ((o.once && !again) || signal?.aborted) break;
         // journalctl ended on its own (killed, journal rotated away, crashed): start
         // it again after the last entry handled.
         this.#counts.restarts++;
@@ -207,12 +211,17 @@ export class JournaldSource {
     let lastTick = Date.now();
     let ok = true;
     let failure: string | undefined;
+    let countedBad = 0;
+    const entriesBefore = this.#counts.entries;
     try {
       for await (const chunk of child.stdout) {
         for (const entry of parser.push(chunk)) {
           this.#handle(entry, output);
           if (entry.__CURSOR !== undefined) this.#cursor = entry.__CURSOR;
         }
+        // As they happen: journalctl --follow runs for days, and counts that waited for
+        // its end would read 0 on every stats line meanwhile.
+        countedBad = this.#countBadFields(parser, countedBad);
         const now = Date.now();
         if (now - lastTick >= 1000) {
           lastTick = now;
@@ -233,15 +242,37 @@ export class JournaldSource {
       stop();
       const status = await child.status;
       await errors;
-      this.#counts.badFields += parser.stats.badFields;
+      this.#countBadFields(parser, countedBad);
       if (!signal?.aborted && !status.success && status.signal === null) {
         const reason = stderr.trim().split("\n")[0];
-        if (o.once) failure = `journalctl ${args.join(" ")}: ${reason}`;
+        const cursor = this.#cursor;
+        if (
+          cursor !== undefined && this.#counts.entries === entriesBefore &&
+          /cursor/i.test(reason)
+        ) {
+          // A cursor journalctl cannot seek to (a checkpoint edited, damaged or from
+          // another machine) fails every restart the same way: without it, the source
+          // starts as it would without a checkpoint instead of retrying forever.
+          this.#cursor = undefined;
+          this.#cursorDropped = true;
+          console.error(
+            `warning: journalctl cannot resume after the checkpoint's cursor (${reason}); ` +
+              `reading ${
+                o.fromStart || o.once ? "the whole journal" : "new entries only"
+              } as without a checkpoint`,
+          );
+        } else if (o.once) failure = `journalctl ${args.join(" ")}: ${reason}`;
         else console.error(`warning: journalctl exited with ${status.code}: ${reason}; restarting`);
       }
     }
     if (failure !== undefined) throw new UsageError(failure);
     return ok;
+  }
+
+  /** Adds the fields `parser` refused since `counted`; returns its count now. */
+  #countBadFields(parser: ExportParser, counted: number): number {
+    this.#counts.badFields += parser.stats.badFields - counted;
+    return parser.stats.badFields;
   }
 
   #handle(entry: Record<string, string>, output: EventOutput): void {

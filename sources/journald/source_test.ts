@@ -1,0 +1,97 @@
+import assert from "node:assert/strict";
+import { JournaldSource } from "./source.ts";
+import { JournalRouter } from "./router.ts";
+import { tempDir } from "../../tests/temp.ts";
+import { waitFor } from "../../tests/wait.ts";
+import { GatherOutput } from "../../tests/file_events.ts";
+
+/**
+ * A journalctl that refuses any `--after-cursor` as journalctl 252 does a damaged one,
+ * else writes one entry with a line that is no field (`BROKEN`, whose length would
+ * be the next line's first 8 bytes) and, with
+ * `--follow`, stays until killed.
+ */
+const FAKE_JOURNALCTL = `#!/bin/bash
+for a in "$@"; do
+  if [ "$a" = --after-cursor ]; then echo "Failed to seek to cursor: Invalid argument" >&2; exit 1; fi
+done
+printf '__CURSOR=c1\\n__REALTIME_TIMESTAMP=1765000000000000\\nSYSLOG_IDENTIFIER=app\\nMESSAGE=hello\\nBROKEN\\nLATER_FIELD=1\\n\\n'
+for a in "$@"; do [ "$a" = --follow ] && exec sleep 600; done
+exit 0
+`;
+
+async function fakeJournalctl(dir: string): Promise<string> {
+  const path = `${dir}/journalctl`;
+  await Deno.writeTextFile(path, FAKE_JOURNALCTL, { mode: 0o755 });
+  return path;
+}
+
+Deno.test("a checkpoint cursor journalctl refuses is dropped with a warning, not retried forever (audit)", async () => {
+  await using dir = await tempDir();
+  const journalctl = await fakeJournalctl(dir.path);
+  const checkpoint = `${dir.path}/cp.json`;
+  await Deno.writeTextFile(
+    checkpoint,
+    JSON.stringify({ version: 1, sourceId: "1", positions: {}, cursor: "garbage" }),
+  );
+  const warnings: string[] = [];
+  const error = console.error;
+  console.error = (...args: unknown[]) => warnings.push(args.join(" "));
+  const out = new GatherOutput();
+  const stop = new AbortController();
+  const source = new JournaldSource({
+    router: new JournalRouter({ generic: true }),
+    output: () => out,
+    host: "here",
+    fromStart: true,
+    journalctl,
+    checkpointPath: checkpoint,
+    signal: stop.signal,
+  });
+  try {
+    const running = source.run();
+    await waitFor(() => out.events.length > 0, "the entry read without the cursor", 10_000);
+    // Counted while journalctl still runs, not at its end.
+    assert.equal(source.stats().badFields, 1);
+    stop.abort();
+    const stats = await running;
+    assert.equal(stats.entries, 1);
+    assert.equal(stats.badFields, 1);
+    assert.equal(stats.restarts, 1);
+  } finally {
+    console.error = error;
+  }
+  assert.equal(warnings.length, 1, warnings.join("\n"));
+  assert.match(
+    warnings[0],
+    /cannot resume after the checkpoint's cursor \(Failed to seek to cursor: .*\); reading the whole journal/,
+  );
+  assert.equal(JSON.parse(await Deno.readTextFile(checkpoint)).cursor, "c1");
+});
+
+Deno.test("--once with a refused cursor reads the journal without it instead of failing (audit)", async () => {
+  await using dir = await tempDir();
+  const journalctl = await fakeJournalctl(dir.path);
+  const checkpoint = `${dir.path}/cp.json`;
+  await Deno.writeTextFile(
+    checkpoint,
+    JSON.stringify({ version: 1, sourceId: "1", positions: {}, cursor: "garbage" }),
+  );
+  const error = console.error;
+  console.error = () => {};
+  const out = new GatherOutput();
+  try {
+    const stats = await new JournaldSource({
+      router: new JournalRouter({ generic: true }),
+      output: () => out,
+      host: "here",
+      once: true,
+      journalctl,
+      checkpointPath: checkpoint,
+    }).run();
+    assert.equal(stats.entries, 1);
+  } finally {
+    console.error = error;
+  }
+  assert.equal(out.events.length, 1);
+});
