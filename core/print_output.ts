@@ -47,7 +47,9 @@ const encoder = new TextEncoder();
 
 /**
  * Writes each event as one line of Extended JSON (dates as `{"$date": …}`). Lines
- * are buffered and written at `flush()` (or once 64 KiB are waiting). Events are
+ * are buffered and written at `flush()`, once 64 KiB are waiting, or right after
+ * the events sent together (a timer of 0 ms): a quiet source's last event shows
+ * at once, not at its stop. Events are
  * numbered per topic like the network output, so checkpoints work the same way.
  *
  * @example
@@ -67,6 +69,7 @@ export class PrintOutput implements EventOutput {
   #writing: Promise<void> = Promise.resolve();
   #failure: unknown;
   #closed = false;
+  #soon: ReturnType<typeof setTimeout> | undefined;
   /** Random identity of this output's stream. */
   readonly sourceId: bigint;
 
@@ -87,10 +90,18 @@ export class PrintOutput implements EventOutput {
     this.#buffer.push(line);
     this.#bufferedBytes += line.length;
     if (this.#bufferedBytes >= BUFFER_BYTES) this.#startWrite();
+    else {
+      this.#soon ??= setTimeout(() => {
+        this.#soon = undefined;
+        this.#startWrite();
+      }, 0);
+    }
   }
 
   /** Writes everything queued. */
   async flush(): Promise<void> {
+    clearTimeout(this.#soon);
+    this.#soon = undefined;
     this.#startWrite();
     await this.#writing;
     if (this.#failure !== undefined) throw this.#failure;
