@@ -102,6 +102,8 @@ export class SyslogSource {
     checkpoints: 0,
   };
   readonly #decoder = new TextDecoder("utf-8", { fatal: true });
+  /** For a message that is not UTF-8 (a legacy Latin-1 sender): U+FFFD for the bad bytes, as file sources read them. */
+  readonly #lenient = new TextDecoder("utf-8");
   readonly #sender: EventSender;
   #listeners: SyslogListeners | undefined;
   /** The output, once open. */
@@ -181,9 +183,9 @@ export class SyslogSource {
     try {
       line = this.#decoder.decode(message);
     } catch {
+      // Counted, and still parsed: dropping it would lose the line's event.
       this.#counts.badEncoding++;
-      this.#counts.unparsed++;
-      return;
+      line = this.#lenient.decode(message);
     }
     const o = this.#options;
     let events: Event[] | undefined;

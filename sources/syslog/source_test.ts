@@ -58,3 +58,36 @@ Deno.test("syslog source: a stop is not held up by a flush that nobody takes", a
   assert.notEqual(await Promise.race([running, timeout]), "hung");
   assert.ok(Date.now() - stoppedAt < 5000);
 });
+
+Deno.test("syslog source: a message that is not UTF-8 is parsed with U+FFFD, and counted", async () => {
+  const output = outputWithNobodySubscribing();
+  const stop = new AbortController();
+  const source = new SyslogSource({
+    listen: [parseListenAddress("udp://127.0.0.1:0")],
+    parser: new SyslogRouter({ generic: true }),
+    output: () => Promise.resolve(output),
+    host: "test",
+    signal: stop.signal,
+    onStarted: (listeners) => {
+      const port = [...listeners.boundPorts.values()][0];
+      const socket = createSocket("udp4");
+      // Latin-1 "café", as a legacy sender writes it.
+      const latin1 = new Uint8Array([
+        ...new TextEncoder().encode("<38>Dec  6 12:00:00 web1 app[1]: caf"),
+        0xe9,
+      ]);
+      socket.send(latin1, port, "127.0.0.1", () => socket.close());
+    },
+  });
+  const running = source.run();
+  const deadline = Date.now() + 5000;
+  while (output.events.length === 0 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  stop.abort();
+  const stats = await running;
+  assert.equal(output.events.length, 1);
+  assert.match(JSON.stringify(output.events[0]), /caf\ufffd|caf�/);
+  assert.equal(stats.badEncoding, 1);
+  assert.equal(stats.unparsed, 0);
+});

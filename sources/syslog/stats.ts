@@ -68,8 +68,10 @@ const SYSLOG_LINE: StatsLineSpec = {
     ["bad_frames", "bad frames"],
     ["kernel_drops", "kernel drops"],
   ],
-  ifAny: [["dropped", "dropped"], ["unconfirmed", "unconfirmed at close"], [
-    "parser_errors",
-    "parser errors",
-  ]],
+  ifAny: [
+    ["dropped", "dropped"],
+    ["unconfirmed", "unconfirmed at close"],
+    ["parser_errors", "parser errors"],
+    ["bad_encoding", "not UTF-8"],
+  ],
 };
