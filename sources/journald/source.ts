@@ -11,6 +11,7 @@ import {
   StreamCheckpointFile,
 } from "@eventstorm/core/source";
 import { UsageError } from "@eventstorm/core/cli";
+import { sleep } from "@eventstorm/core/internal";
 import { ExportParser } from "./export_format.ts";
 import type { JournalRouter } from "./router.ts";
 
@@ -66,6 +67,10 @@ export interface JournaldSourceStats {
   checkpoints: number;
 }
 
+/** The wait before journalctl runs again after it ended, doubled while it fails at once. */
+const RESTART_MIN_MS = 500;
+const RESTART_MAX_MS = 30_000;
+
 /**
  * The journald source's run loop. Events are sent in journal order; the cursor
  * of the last entry handled is checkpointed with the stream positions after a
@@ -100,6 +105,8 @@ export class JournaldSource {
   #cursor: string | undefined;
   /** journalctl refused the checkpoint's cursor: run it again without. */
   #cursorDropped = false;
+  /** The reason journalctl last failed, said once until it reads entries again. */
+  #failedWith: string | undefined;
   readonly #sender: EventSender;
   /** The output, once open. */
   output: EventOutput | undefined;
@@ -151,9 +158,11 @@ export class JournaldSource {
     };
     const signal = o.signal;
     let flushed = true;
+    let delay = RESTART_MIN_MS;
     try {
       await save();
       while (!signal?.aborted) {
+        const entriesBefore = this.#counts.entries;
         const ended = await this.#follow(output, save);
         if (!ended) {
           flushed = false;
@@ -165,7 +174,14 @@ export class JournaldSource {
         // journalctl ended on its own (killed, journal rotated away, crashed): start
         // it again after the last entry handled.
         this.#counts.restarts++;
-        await new Promise((resolve) => setTimeout(resolve, 500));
+        // One that keeps failing at once (a missing journal directory, no access) is
+        // retried ever less often, as systemd restarts units, not twice a second for good.
+        if (this.#counts.entries > entriesBefore) {
+          delay = RESTART_MIN_MS;
+          this.#failedWith = undefined;
+        }
+        await sleep(again ? 0 : delay, signal);
+        delay = Math.min(delay * 2, RESTART_MAX_MS);
       }
       if (flushed && o.once && !signal?.aborted) {
         this.#sender.send(this.#sender.call(() => o.router.end()), output);
@@ -262,7 +278,13 @@ export class JournaldSource {
               } as without a checkpoint`,
           );
         } else if (o.once) failure = `journalctl ${args.join(" ")}: ${reason}`;
-        else console.error(`warning: journalctl exited with ${status.code}: ${reason}; restarting`);
+        else if (reason !== this.#failedWith) {
+          this.#failedWith = reason;
+          console.error(
+            `warning: journalctl exited with ${status.code}: ${reason}; restarting, ` +
+              `then with backoff up to ${RESTART_MAX_MS / 1000}s (counted in restarts)`,
+          );
+        }
       }
     }
     if (failure !== undefined) throw new UsageError(failure);

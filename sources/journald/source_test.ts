@@ -95,3 +95,38 @@ Deno.test("--once with a refused cursor reads the journal without it instead of 
   }
   assert.equal(out.events.length, 1);
 });
+
+Deno.test("a journalctl that keeps failing is restarted with backoff, its error said once (audit)", async () => {
+  await using dir = await tempDir();
+  const journalctl = `${dir.path}/journalctl`;
+  await Deno.writeTextFile(
+    journalctl,
+    '#!/bin/bash\necho "Data from the specified boot (+0) is not available" >&2\nexit 1\n',
+    { mode: 0o755 },
+  );
+  const warnings: string[] = [];
+  const error = console.error;
+  console.error = (...args: unknown[]) => warnings.push(args.join(" "));
+  const stop = new AbortController();
+  const source = new JournaldSource({
+    router: new JournalRouter({ generic: true }),
+    output: () => new GatherOutput(),
+    host: "here",
+    journalctl,
+    signal: stop.signal,
+  });
+  let restarts: number;
+  try {
+    const running = source.run();
+    // Waits of 0.5, 1 and 2 s: the fourth run starts 3.5 s in. At a fixed 0.5 s it
+    // would have been the eighth.
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    stop.abort();
+    restarts = (await running).restarts;
+  } finally {
+    console.error = error;
+  }
+  assert.ok(restarts >= 2 && restarts <= 3, `${restarts} restarts`);
+  assert.equal(warnings.length, 1, warnings.join("\n"));
+  assert.match(warnings[0], /not available; restarting, then with backoff up to 30s/);
+});
