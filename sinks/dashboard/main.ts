@@ -13,7 +13,7 @@ import { sinkCommand } from "@eventstorm/core/sink";
 import { type Command, parseDuration, runCommand, UsageError } from "@eventstorm/core/cli";
 import { StoreReader } from "@eventstorm/sink-store/reader";
 import { DashboardBackend } from "./backend.ts";
-import { isLoopback } from "./server.ts";
+import { isLoopback, ListenError } from "./server.ts";
 import { DASHBOARD_FLAGS, parseListen } from "./config.ts";
 
 /** The `eventstorm sink dashboard` command line: the dashboard's flags and every sink's.
@@ -71,15 +71,11 @@ export const command: Command = sinkCommand({
         topics: [...values.topic],
       });
     } catch (error) {
-      if (error instanceof Deno.errors.AddrInUse) {
-        throw new UsageError(`--listen ${hostname}:${port}: the address is already in use`);
-      }
-      // An address that does not resolve or is not this machine's is the user's to fix.
-      if (
-        error instanceof Deno.errors.AddrNotAvailable ||
-        /failed to lookup address|Name or service not known/i.test(String(error))
-      ) {
-        throw new UsageError(`--listen ${hostname}:${port}: ${(error as Error).message}`);
+      if (error instanceof ListenError) {
+        if (error.cause instanceof Deno.errors.AddrInUse) {
+          throw new UsageError(`--listen ${hostname}:${port}: the address is already in use`);
+        }
+        throw new UsageError(`--listen ${error.message}`);
       }
       throw error;
     }

@@ -44,6 +44,11 @@ Deno.test("the dashboard command refuses bad flags with a usage error", async ()
     [["--history", "10s"], /--history must be from 1m/],
     [["--window", "1s"], /--window must be from 6s/],
     [["--db", "/nonexistent/eventstorm.db"], /no such store file/],
+    // Linux refuses a link-local address without a scope with EINVAL, a TypeError in Deno.
+    [
+      ["--listen", "[fe80::1]:0", "--token", "0123456789abcdef0"],
+      /^--listen \[fe80::1\]:0: \S/,
+    ],
     // Every sink's flags, checked before the dashboard's own.
     [["--when-full", "sideways"], /--when-full must be drop-newest or drop-oldest/],
     [["--shutdown-timeout", "soon"], /--shutdown-timeout must be a duration/],

@@ -33,7 +33,7 @@ export {
 } from "./aggregator.ts";
 export { Dashboard, type DashboardOptions, type DashboardStats } from "./dashboard.ts";
 export { DashboardBackend, type DashboardBackendOptions } from "./backend.ts";
-export { DashboardServer, type DashboardServerOptions, isLoopback } from "./server.ts";
+export { DashboardServer, type DashboardServerOptions, isLoopback, ListenError } from "./server.ts";
 export { ConnectionGuard, type ConnectionGuardOptions } from "./guard.ts";
 export { loadHistory, type LoadHistoryOptions } from "./history.ts";
 export { LogHistogram, type LogHistogramOptions } from "./histogram.ts";

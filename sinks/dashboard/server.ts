@@ -86,6 +86,30 @@ function sameSecret(given: string, expected: string): boolean {
 }
 
 /**
+ * {@linkcode DashboardServer.listen} could not bind its address: `cause` is the
+ * system's error (`Deno.errors.AddrInUse`, or a `TypeError` with `code: "EINVAL"`
+ * for a link-local IPv6 address without a scope, ...).
+ *
+ * @example
+ * ```ts ignore
+ * import { DashboardServer, ListenError } from "@eventstorm/sink-dashboard";
+ * try {
+ *   DashboardServer.listen({ hostname: "fe80::1", port: 0, token: "0123456789abcdef", hello: () => "{}" });
+ * } catch (error) {
+ *   if (error instanceof ListenError) console.error(error.message);
+ * }
+ * ```
+ */
+export class ListenError extends Error {
+  /** Wraps the system's error from binding `hostname`:`port`. */
+  constructor(hostname: string, port: number, cause: unknown) {
+    const host = hostname.includes(":") ? `[${hostname}]` : hostname;
+    super(`${host}:${port}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = "ListenError";
+  }
+}
+
+/**
  * Serves the dashboard: `/` (the page), its scripts and styles, `/ws` (a
  * WebSocket receiving `hello` then one update per tick) and `/api/state` (the
  * hello message as JSON, for scripts).
@@ -116,7 +140,7 @@ export class DashboardServer {
   /** Updates not sent to a client because it was behind. */
   skipped = 0;
 
-  /** Starts listening; throws (`Deno.errors.AddrInUse`, ...) when it cannot bind. */
+  /** Starts listening; throws {@linkcode ListenError} when it cannot bind. */
   static listen(options: DashboardServerOptions): DashboardServer {
     return new DashboardServer(options);
   }
@@ -144,7 +168,9 @@ export class DashboardServer {
       });
     } catch (error) {
       Deno.removeSync(this.#socketDir, { recursive: true });
-      throw error;
+      // Whatever the system's error class (a scope-less link-local address is a
+      // TypeError), a failed bind is about the address the caller gave.
+      throw new ListenError(hostname, options.port ?? 8080, error);
     }
     this.#server = Deno.serve({
       path: target,
