@@ -102,6 +102,8 @@ export class SyslogListeners {
   readonly #stream: Deno.Listener[] = [];
   readonly #conns = new Set<Deno.Conn>();
   readonly #loops: Promise<void>[] = [];
+  /** Connections being read; each leaves once done (a sender that connects per message makes millions). */
+  readonly #reads = new Set<Promise<void>>();
   readonly #maxBytes: number;
   readonly #onMessage: (message: Uint8Array, via: string) => void;
   /** What the operator should know about the sockets opened (one line each). */
@@ -222,7 +224,10 @@ export class SyslogListeners {
       }
       this.stats.connections++;
       this.#conns.add(conn);
-      this.#loops.push(this.#read(conn, via));
+      const reading: Promise<void> = this.#read(conn, via).finally(() =>
+        this.#reads.delete(reading)
+      );
+      this.#reads.add(reading);
     }
   }
 
@@ -301,7 +306,7 @@ export class SyslogListeners {
         // Already closed.
       }
     }
-    await Promise.allSettled(this.#loops);
+    await Promise.allSettled([...this.#loops, ...this.#reads]);
     for (const path of this.#paths.splice(0)) await Deno.remove(path).catch(() => {});
   }
 }
