@@ -59,6 +59,7 @@ export class ConnectionGuard {
   readonly #maxConnections: number;
   readonly #open = new Set<Deno.Conn>();
   readonly #accepting: Promise<void>;
+  #closed = false;
   /** Connections closed because their head did not arrive in time. */
   timedOut = 0;
 
@@ -87,20 +88,36 @@ export class ConnectionGuard {
   }
 
   async #accept(): Promise<void> {
-    try {
-      for await (const conn of this.#listener) {
-        if (this.#open.size >= this.#maxConnections) {
-          conn.close();
-          continue;
+    let warnedAt = -Infinity;
+    while (!this.#closed) {
+      let conn: Deno.Conn;
+      try {
+        conn = await this.#listener.accept();
+      } catch (error) {
+        if (this.#closed || error instanceof Deno.errors.BadResource) return;
+        // Out of file descriptors (a flood, or pages of other processes): the
+        // connections held now end in time, so accept again rather than stop serving
+        // for the rest of the run.
+        if (Date.now() - warnedAt >= 60_000) {
+          warnedAt = Date.now();
+          const message = error instanceof Error ? error.message : String(error);
+          console.error(
+            `sink dashboard: warning: cannot accept connections (${this.#open.size} open): ` +
+              `${message}; retrying`,
+          );
         }
-        this.#open.add(conn);
-        this.#serve(conn).catch(() => {}).finally(() => {
-          this.#open.delete(conn);
-          closeQuietly(conn);
-        });
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        continue;
       }
-    } catch {
-      // The listener was closed.
+      if (this.#open.size >= this.#maxConnections) {
+        conn.close();
+        continue;
+      }
+      this.#open.add(conn);
+      this.#serve(conn).catch(() => {}).finally(() => {
+        this.#open.delete(conn);
+        closeQuietly(conn);
+      });
     }
   }
 
@@ -205,6 +222,7 @@ export class ConnectionGuard {
 
   /** Stops accepting and closes every connection. */
   async close(): Promise<void> {
+    this.#closed = true;
     this.#listener.close();
     for (const conn of this.#open) closeQuietly(conn);
     await this.#accepting;
