@@ -23,8 +23,14 @@ function outputWithNobodySubscribing(): EventOutput & { events: Event[] } {
   };
 }
 
-Deno.test("syslog source: a stop is not held up by a flush that nobody takes", async () => {
-  const output = outputWithNobodySubscribing();
+/**
+ * Runs a syslog source on a UDP port of its own with `output`, sends it `datagram`, and
+ * waits until an event came out; `stop` ends it, `running` is its run.
+ */
+async function sourceGiven(
+  output: ReturnType<typeof outputWithNobodySubscribing>,
+  datagram: string | Uint8Array,
+) {
   const stop = new AbortController();
   const source = new SyslogSource({
     listen: [parseListenAddress("udp://127.0.0.1:0")],
@@ -35,12 +41,7 @@ Deno.test("syslog source: a stop is not held up by a flush that nobody takes", a
     onStarted: (listeners) => {
       const port = [...listeners.boundPorts.values()][0];
       const socket = createSocket("udp4");
-      socket.send(
-        "<38>Dec  6 12:00:00 web1 app[1]: hello",
-        port,
-        "127.0.0.1",
-        () => socket.close(),
-      );
+      socket.send(datagram, port, "127.0.0.1", () => socket.close());
     },
   });
   const running = source.run();
@@ -48,6 +49,12 @@ Deno.test("syslog source: a stop is not held up by a flush that nobody takes", a
   while (output.events.length === 0 && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+  return { stop, running };
+}
+
+Deno.test("syslog source: a stop is not held up by a flush that nobody takes", async () => {
+  const output = outputWithNobodySubscribing();
+  const { stop, running } = await sourceGiven(output, "<38>Dec  6 12:00:00 web1 app[1]: hello");
   assert.equal(output.events.length, 1);
   const stoppedAt = Date.now();
   stop.abort();
@@ -61,33 +68,16 @@ Deno.test("syslog source: a stop is not held up by a flush that nobody takes", a
 
 Deno.test("syslog source: a message that is not UTF-8 is parsed with U+FFFD, and counted", async () => {
   const output = outputWithNobodySubscribing();
-  const stop = new AbortController();
-  const source = new SyslogSource({
-    listen: [parseListenAddress("udp://127.0.0.1:0")],
-    parser: new SyslogRouter({ generic: true }),
-    output: () => Promise.resolve(output),
-    host: "test",
-    signal: stop.signal,
-    onStarted: (listeners) => {
-      const port = [...listeners.boundPorts.values()][0];
-      const socket = createSocket("udp4");
-      // Latin-1 "café", as a legacy sender writes it.
-      const latin1 = new Uint8Array([
-        ...new TextEncoder().encode("<38>Dec  6 12:00:00 web1 app[1]: caf"),
-        0xe9,
-      ]);
-      socket.send(latin1, port, "127.0.0.1", () => socket.close());
-    },
-  });
-  const running = source.run();
-  const deadline = Date.now() + 5000;
-  while (output.events.length === 0 && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  // Latin-1 "café", as a legacy sender writes it.
+  const latin1 = new Uint8Array([
+    ...new TextEncoder().encode("<38>Dec  6 12:00:00 web1 app[1]: caf"),
+    0xe9,
+  ]);
+  const { stop, running } = await sourceGiven(output, latin1);
   stop.abort();
   const stats = await running;
   assert.equal(output.events.length, 1);
-  assert.match(JSON.stringify(output.events[0]), /caf\ufffd|caf�/);
+  assert.match(JSON.stringify(output.events[0]), /caf\ufffd|caf\uFFFD/);
   assert.equal(stats.badEncoding, 1);
   assert.equal(stats.unparsed, 0);
 });
