@@ -3,6 +3,7 @@ import { BSON } from "bson";
 import { encodeBatch } from "./codec.ts";
 import { Collector, type CollectorOptions, type EventBatch } from "./collector.ts";
 import { Emitter, type EmitterOptions } from "./emitter.ts";
+import { Poller, SocketType, ZmqContext } from "./zmq/socket.ts";
 import { tempDir } from "../tests/temp.ts";
 import { sleep, waitFor } from "../tests/wait.ts";
 
@@ -563,50 +564,41 @@ Deno.test("emitter: events emitted after the last subscriber left are held, not 
 });
 
 /**
- * A ZMTP 3.0 SUB peer on a loopback port that subscribes to everything and then
- * reads nothing until asked: a receiver stopped (SIGSTOP) with its buffers full.
+ * A libzmq SUB socket on a loopback port that subscribes to everything and then
+ * reads nothing until asked (one message queued at most): a receiver stopped
+ * (SIGSTOP) with its buffers full.
  */
 function stalledSubscriber() {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  const accepted = listener.accept().then(async (connection) => {
-    const greeting = new Uint8Array(64);
-    greeting.set([0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0x7f, 3, 0]);
-    greeting.set(new TextEncoder().encode("NULL"), 12);
-    const type = new TextEncoder().encode("\x0bSocket-Type\x00\x00\x00\x03SUB");
-    const ready = new Uint8Array([0x04, 6 + type.length, 5, ...new TextEncoder().encode("READY")]);
-    // A ZMTP 3.0 subscription is a message whose first byte is 1: here to every topic.
-    const subscribe = new Uint8Array([0x00, 1, 1]);
-    for (const part of [greeting, ready, type, subscribe]) {
-      for (let at = 0; at < part.length;) at += await connection.write(part.subarray(at));
-    }
-    return connection;
-  });
+  const context = new ZmqContext();
+  const socket = context.socket(SocketType.SUB);
+  socket.configure({ receiveHwm: 1, lingerMs: 0 });
+  socket.subscribe(new Uint8Array(0));
+  socket.attach({ bind: true, address: "tcp://127.0.0.1:*" });
+  // libzmq sends a SUB's subscriptions to a new peer only once the socket is used:
+  // asked whether it is readable, it does that and reads nothing.
+  const poke = setInterval(() => socket.readable(), 20);
   return {
-    endpoint: `tcp://127.0.0.1:${port}`,
-    /** Reads to the end; returns the events of the messages that arrived. */
+    endpoint: socket.lastEndpoint(),
+    /** Reads until nothing more comes; returns the events of the messages that arrived. */
     drain: async () => {
-      const connection = await accepted;
-      const chunks: Uint8Array[] = [];
-      for await (const chunk of connection.readable) chunks.push(chunk);
-      listener.close();
-      const bytes = new Uint8Array(chunks.reduce((sum, chunk) => sum + chunk.length, 0));
-      chunks.reduce((at, chunk) => (bytes.set(chunk, at), at + chunk.length), 0);
-      const view = new DataView(bytes.buffer);
+      clearInterval(poke);
+      const poller = new Poller(context, [socket]);
+      const buffers = [new Uint8Array(256), new Uint8Array(24), new Uint8Array(1)];
+      const sizes = new Int32Array(3);
       let events = 0;
-      let frame = 0;
-      for (let at = 64; at < bytes.length;) {
-        const flags = bytes[at];
-        const long = (flags & 0x02) !== 0;
-        const size = long ? Number(view.getBigUint64(at + 1)) : bytes[at + 1];
-        const start = at + (long ? 9 : 2);
-        if (start + size > bytes.length) break;
-        if ((flags & 0x04) === 0) {
-          // The second frame of a message is its header: count at offset 4.
-          if (frame === 1) events += view.getUint32(start + 4, true);
-          frame = (flags & 0x01) !== 0 ? frame + 1 : 0;
+      try {
+        for (let quiet = 0; quiet < 5;) {
+          await poller.wait(100);
+          let got = 0;
+          while (socket.receive(buffers, sizes) >= 2) {
+            got++;
+            events += new DataView(buffers[1].buffer).getUint32(4, true);
+          }
+          quiet = got === 0 ? quiet + 1 : 0;
         }
-        at = start + size;
+      } finally {
+        poller.close();
+        await context.terminate();
       }
       return events;
     },
