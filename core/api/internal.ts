@@ -32,6 +32,7 @@ export { setField } from "../fields.ts";
 export { readLines } from "../lines.ts";
 export { Turns } from "../turns.ts";
 export { sleep } from "../sleep.ts";
+export { acceptRetrying } from "../accept.ts";
 export { type EventEnvelope, EventTranscoder } from "../bson_json.ts";
 export { allocateNative, type NativeBytes, openLibc } from "../native.ts";
 export { expandGlobs, type ExpandGlobsOptions, globToRegExp } from "../tail/mod.ts";

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { acceptRetrying } from "@eventstorm/core/internal";
 
 /**
  * Options of {@linkcode ConnectionGuard.listen}.
@@ -88,27 +89,14 @@ export class ConnectionGuard {
   }
 
   async #accept(): Promise<void> {
-    let warnedAt = -Infinity;
-    while (!this.#closed) {
-      let conn: Deno.Conn;
-      try {
-        conn = await this.#listener.accept();
-      } catch (error) {
-        if (this.#closed || error instanceof Deno.errors.BadResource) return;
-        // Out of file descriptors (a flood, or pages of other processes): the
-        // connections held now end in time, so accept again rather than stop serving
-        // for the rest of the run.
-        if (Date.now() - warnedAt >= 60_000) {
-          warnedAt = Date.now();
-          const message = error instanceof Error ? error.message : String(error);
-          console.error(
-            `sink dashboard: warning: cannot accept connections (${this.#open.size} open): ` +
-              `${message}; retrying`,
-          );
-        }
-        await new Promise((resolve) => setTimeout(resolve, 100));
-        continue;
-      }
+    const failed = (message: string, say: boolean) => {
+      if (!say) return;
+      console.error(
+        `sink dashboard: warning: cannot accept connections (${this.#open.size} open): ` +
+          `${message}; retrying`,
+      );
+    };
+    for await (const conn of acceptRetrying(this.#listener, () => !this.#closed, failed)) {
       if (this.#open.size >= this.#maxConnections) {
         conn.close();
         continue;

@@ -6,6 +6,7 @@
  * @module
  */
 import { UsageError } from "@eventstorm/core/cli";
+import { acceptRetrying } from "@eventstorm/core/internal";
 import { SyslogFramer, trim } from "./framing.ts";
 import { DatagramReceiver, probeUnixSocket } from "./datagram.ts";
 
@@ -94,7 +95,6 @@ export class SyslogListeners {
     connectionErrors: 0,
     acceptErrors: 0,
   };
-  #acceptWarnedAt = 0;
   readonly #datagram: DatagramReceiver[] = [];
   #closedDrops = 0;
   /** Unix socket files this made, removed on close. */
@@ -201,27 +201,17 @@ export class SyslogListeners {
   }
 
   async #accept(listener: Deno.Listener, via: string): Promise<void> {
-    while (this.#stream.includes(listener)) {
-      let conn: Deno.Conn;
-      try {
-        conn = await listener.accept();
-      } catch (error) {
-        if (!this.#stream.includes(listener) || error instanceof Deno.errors.BadResource) return;
-        // Out of file descriptors (a flood of connections) or memory: the ones held now
-        // end in time, so try again, rather than stop accepting for the rest of the run.
-        this.stats.acceptErrors++;
-        const now = Date.now();
-        if (now - this.#acceptWarnedAt >= 60_000) {
-          this.#acceptWarnedAt = now;
-          const message = error instanceof Error ? error.message : String(error);
-          console.error(
-            `source syslog: warning: ${via}: cannot accept connections ` +
-              `(${this.#conns.size} open): ${message}; retrying`,
-          );
-        }
-        await new Promise((resolve) => setTimeout(resolve, 100));
-        continue;
+    const open = () => this.#stream.includes(listener);
+    const failed = (message: string, say: boolean) => {
+      this.stats.acceptErrors++;
+      if (say) {
+        console.error(
+          `source syslog: warning: ${via}: cannot accept connections ` +
+            `(${this.#conns.size} open): ${message}; retrying`,
+        );
       }
+    };
+    for await (const conn of acceptRetrying(listener, open, failed)) {
       this.stats.connections++;
       this.#conns.add(conn);
       const reading: Promise<void> = this.#read(conn, via).finally(() =>
