@@ -1,22 +1,12 @@
 import assert from "node:assert/strict";
-import { CLI, waitFor, watch } from "./helpers.ts";
+import { cliWithFdLimit, waitFor } from "./helpers.ts";
 
 Deno.test("a flood of connections past the file descriptor limit does not leave the dashboard deaf once it ends", async () => {
-  // A low limit so that a hundred connections reach it, as thousands do on a real host.
-  const dashboard = watch(
-    new Deno.Command("prlimit", {
-      args: [
-        "--nofile=150",
-        Deno.execPath(),
-        ...["run", "-A", CLI, "sink", "dashboard", "--listen", "127.0.0.1:0"],
-        ...["--token", "0123456789abcdef", "--from", ">tcp://127.0.0.1:1"],
-        ...["--stats-interval", "0s", "--stats-to", "none"],
-      ],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn(),
-  );
+  const dashboard = cliWithFdLimit(150, [
+    ...["sink", "dashboard", "--listen", "127.0.0.1:0"],
+    ...["--token", "0123456789abcdef", "--from", ">tcp://127.0.0.1:1"],
+    ...["--stats-interval", "0s", "--stats-to", "none"],
+  ]);
   const conns: Deno.Conn[] = [];
   try {
     const address = /dashboard: (http:\/\/127\.0\.0\.1:\d+\/\?token=\w+)/;

@@ -186,6 +186,21 @@ export function watch(child: Deno.ChildProcess): {
   };
 }
 
+/**
+ * `eventstorm ARGS` under `prlimit --nofile=LIMIT`, watched: a low limit lets a few
+ * hundred connections exhaust its file descriptors, as thousands do on a real host.
+ */
+export function cliWithFdLimit(limit: number, args: string[]): ReturnType<typeof watch> {
+  return watch(
+    new Deno.Command("prlimit", {
+      args: [`--nofile=${limit}`, Deno.execPath(), "run", "-A", CLI, ...args],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn(),
+  );
+}
+
 /** A router config on loopback with free ports, no stats timer, and `overrides`. */
 export function routerConfig(overrides: Partial<RouterConfig> = {}): RouterConfig {
   return {

@@ -1,21 +1,11 @@
 import assert from "node:assert/strict";
-import { CLI, watch } from "./helpers.ts";
+import { cliWithFdLimit } from "./helpers.ts";
 
 Deno.test("a flood of TCP connections past the file descriptor limit does not leave the syslog source deaf once it ends (audit)", async () => {
-  // A low limit so that a few hundred connections reach it, as 20,000 do on a real host.
-  const source = watch(
-    new Deno.Command("prlimit", {
-      args: [
-        "--nofile=120",
-        Deno.execPath(),
-        ...["run", "-A", CLI, "source", "syslog", "--listen", "tcp://127.0.0.1:0"],
-        ...["--print", "--generic", "--stats-interval", "200ms"],
-      ],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn(),
-  );
+  const source = cliWithFdLimit(120, [
+    ...["source", "syslog", "--listen", "tcp://127.0.0.1:0"],
+    ...["--print", "--generic", "--stats-interval", "200ms"],
+  ]);
   const conns: Deno.Conn[] = [];
   try {
     await source.said(/listening on tcp:\/\/127\.0\.0\.1:\d+/);
