@@ -281,10 +281,10 @@ async function bytesAt(
  * own once it shows it is not a copy of that file (it grew apart).
  */
 export async function tryClaim(st: FollowerState, r: Reader): Promise<void> {
-  const owner = st.entries.get(r.fingerprint)?.owner;
-  if (owner && owner !== r && !owner.closed) {
-    const known = st.entries.get(r.fingerprint)!;
-    if (await likeness(r, known) !== "differs") return;
+  const known = st.entries.get(r.fingerprint);
+  const owner = known?.owner;
+  if (known && owner && owner !== r && !owner.closed && await likeness(r, known) !== "differs") {
+    return;
   }
   await claim(st, r);
 }
