@@ -12,6 +12,7 @@
  */
 export * from "./export_format.ts";
 export * from "./router.ts";
+export * from "./seqnum.ts";
 export * from "./source.ts";
 export { JOURNALD_FLAGS, journaldSource } from "./config.ts";
 export { formatJournaldLine, journaldCounters } from "./stats.ts";

@@ -14,6 +14,7 @@ import { UsageError } from "@eventstorm/core/cli";
 import { sleep } from "@eventstorm/core/internal";
 import { ExportParser } from "./export_format.ts";
 import type { JournalRouter } from "./router.ts";
+import { cursorPosition, entryPosition, SeqnumGaps } from "./seqnum.ts";
 
 /** Options of {@linkcode JournaldSource}. */
 export interface JournaldSourceOptions {
@@ -65,7 +66,16 @@ export interface JournaldSourceStats {
   restarts: number;
   /** Checkpoints written. */
   checkpoints: number;
+  /**
+   * Entries gone from the journal before they were read (vacuumed or rotated away):
+   * the seqnums skipped, counted only when journalctl shows every entry (no unit,
+   * identifier or file filter).
+   */
+  lost: number;
 }
+
+/** The least time between two warnings of entries lost while following. */
+const LOST_WARNING_MS = 60_000;
 
 /** The wait before journalctl runs again after it ended, doubled while it fails at once. */
 const RESTART_MIN_MS = 500;
@@ -101,7 +111,11 @@ export class JournaldSource {
     badFields: 0,
     restarts: 0,
     checkpoints: 0,
+    lost: 0,
   };
+  readonly #gaps = new SeqnumGaps();
+  /** When entries lost while following were last said. */
+  #lostSaidAt = -Infinity;
   #cursor: string | undefined;
   /** journalctl refused the checkpoint's cursor: run it again without. */
   #cursorDropped = false;
@@ -130,7 +144,10 @@ export class JournaldSource {
     const o = this.#options;
     const args = ["-o", "export", "--no-pager", "-q"];
     if (!o.once) args.push("--follow");
-    if (cursor !== undefined) args.push("--after-cursor", cursor, "--no-tail");
+    // --cursor, not --after-cursor: when the cursor's entry is gone (vacuumed),
+    // journalctl 252 seeks to the next entry and --after-cursor then skips that one
+    // too, an entry that was still there. The cursor's own entry is dropped on reading.
+    if (cursor !== undefined) args.push("--cursor", cursor, "--no-tail");
     else if (o.fromStart || o.once) args.push("--no-tail");
     else args.push("--lines=0");
     if (o.directory !== undefined) args.push("--directory", o.directory);
@@ -229,9 +246,15 @@ export class JournaldSource {
     let failure: string | undefined;
     let countedBad = 0;
     const entriesBefore = this.#counts.entries;
+    const resumed = this.#cursor;
+    let first = resumed !== undefined;
     try {
       for await (const chunk of child.stdout) {
         for (const entry of parser.push(chunk)) {
+          if (first) {
+            first = false;
+            if (this.#resumedAt(entry, resumed!)) continue;
+          } else this.#countGap(entry);
           this.#handle(entry, output);
           if (entry.__CURSOR !== undefined) this.#cursor = entry.__CURSOR;
         }
@@ -289,6 +312,71 @@ export class JournaldSource {
     }
     if (failure !== undefined) throw new UsageError(failure);
     return ok;
+  }
+
+  /**
+   * journalctl shows every entry of the journal, so a seqnum it skips is an entry
+   * gone: with a unit or identifier filter the skipped ones are mostly entries of
+   * other programs, and with --file those of the journal's other files (the user
+   * journals share the system journal's seqnums).
+   */
+  #unfiltered(): boolean {
+    const o = this.#options;
+    return !o.units?.length && !o.identifiers?.length && !o.files?.length;
+  }
+
+  /**
+   * Checks the first entry after `cursor` against it: true for the cursor's own entry
+   * (read before). Seqnums it skipped in the cursor's journal were vacuumed or rotated
+   * away while the source was not reading, and are counted lost.
+   */
+  #resumedAt(entry: Record<string, string>, cursor: string): boolean {
+    const at = entryPosition(entry);
+    const saved = cursorPosition(cursor);
+    if (at === undefined || saved === undefined) return entry.__CURSOR === cursor;
+    if (at.id === saved.id && at.seqnum === saved.seqnum) {
+      this.#gaps.seen(at);
+      return true;
+    }
+    if (at.id !== saved.id) {
+      if (this.#gaps.last(saved.id) === undefined) this.#gaps.seen(saved);
+      this.#gaps.seen(at);
+      console.error(
+        `warning: the first journal entry after the checkpoint's cursor is from another ` +
+          `journal (seqnum id ${at.id}, the cursor's is ${saved.id}): if the journal was ` +
+          `replaced or vacuumed, the entries lost in between cannot be counted`,
+      );
+      return false;
+    }
+    this.#gaps.seen(saved);
+    const missed = this.#gaps.next(at);
+    if (missed > 0 && this.#unfiltered()) {
+      this.#counts.lost += missed;
+      console.error(
+        `warning: ${missed} journal entries lost: the checkpoint's cursor is entry ` +
+          `${saved.seqnum} of journal ${saved.id}, the next one left is ${at.seqnum} ` +
+          `(vacuumed or rotated away before they were read; counted in lost)`,
+      );
+    }
+    return false;
+  }
+
+  /** Counts the seqnums skipped before `entry` while following (see {@linkcode #unfiltered}). */
+  #countGap(entry: Record<string, string>): void {
+    const at = entryPosition(entry);
+    if (at === undefined) return;
+    const last = this.#gaps.last(at.id);
+    const missed = this.#gaps.next(at);
+    if (missed === 0 || !this.#unfiltered()) return;
+    this.#counts.lost += missed;
+    const now = Date.now();
+    if (now - this.#lostSaidAt < LOST_WARNING_MS) return;
+    this.#lostSaidAt = now;
+    console.error(
+      `warning: ${missed} journal entries lost while following: journal ${at.id} went ` +
+        `from entry ${last} to ${at.seqnum} (vacuumed or rotated away before journalctl ` +
+        `read them; counted in lost, said at most once a minute)`,
+    );
   }
 
   /** Adds the fields `parser` refused since `counted`; returns its count now. */

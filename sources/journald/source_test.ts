@@ -6,14 +6,14 @@ import { waitFor } from "../../tests/wait.ts";
 import { GatherOutput } from "../../tests/file_events.ts";
 
 /**
- * A journalctl that refuses any `--after-cursor` as journalctl 252 does a damaged one,
+ * A journalctl that refuses any `--cursor` as journalctl 252 does a damaged one,
  * else writes one entry with a line that is no field (`BROKEN`, whose length would
  * be the next line's first 8 bytes) and, with
  * `--follow`, stays until killed.
  */
 const FAKE_JOURNALCTL = `#!/bin/bash
 for a in "$@"; do
-  if [ "$a" = --after-cursor ]; then echo "Failed to seek to cursor: Invalid argument" >&2; exit 1; fi
+  if [ "$a" = --cursor ]; then echo "Failed to seek to cursor: Invalid argument" >&2; exit 1; fi
 done
 printf '__CURSOR=c1\\n__REALTIME_TIMESTAMP=1765000000000000\\nSYSLOG_IDENTIFIER=app\\nMESSAGE=hello\\nBROKEN\\nLATER_FIELD=1\\n\\n'
 for a in "$@"; do [ "$a" = --follow ] && exec sleep 600; done
@@ -129,4 +129,55 @@ Deno.test("a journalctl that keeps failing is restarted with backoff, its error 
   assert.ok(restarts >= 2 && restarts <= 3, `${restarts} restarts`);
   assert.equal(warnings.length, 1, warnings.join("\n"));
   assert.match(warnings[0], /not available; restarting, then with backoff up to 30s/);
+});
+
+/**
+ * A journalctl that writes entries of two journals, `a` missing seqnums 3 and 4 and
+ * 8 to 10: what journalctl shows while following when journald vacuumed files it had
+ * not read yet.
+ */
+const GAPPED_JOURNALCTL = `#!/bin/bash
+for e in a:1 b:1 a:2 a:5 b:2 a:6 a:7 a:b b:3; do
+  printf '__CURSOR=s=%s;i=%s;b=0;m=0;t=0;x=0\\n__REALTIME_TIMESTAMP=1765000000000000\\nSYSLOG_IDENTIFIER=app\\nMESSAGE=%s\\n\\n' "\${e%%:*}" "\${e##*:}" "$e"
+done
+`;
+
+Deno.test("seqnums skipped while reading are counted lost per journal, only without a filter", async () => {
+  await using dir = await tempDir();
+  const journalctl = `${dir.path}/journalctl`;
+  await Deno.writeTextFile(journalctl, GAPPED_JOURNALCTL, { mode: 0o755 });
+  const read = async (filter: { units?: string[]; identifiers?: string[]; files?: string[] }) => {
+    const warnings: string[] = [];
+    const error = console.error;
+    console.error = (...args: unknown[]) => warnings.push(args.join(" "));
+    const out = new GatherOutput();
+    try {
+      const stats = await new JournaldSource({
+        router: new JournalRouter({ generic: true }),
+        output: () => out,
+        host: "here",
+        once: true,
+        journalctl,
+        ...filter,
+      }).run();
+      return { stats, warnings, events: out.events.length };
+    } finally {
+      console.error = error;
+    }
+  };
+  const all = await read({});
+  assert.equal(all.events, 9);
+  assert.equal(all.stats.lost, 5);
+  // Said once: the second gap came within the minute.
+  assert.equal(all.warnings.length, 1, all.warnings.join("\n"));
+  assert.match(
+    all.warnings[0],
+    /^warning: 2 journal entries lost while following: journal a went from entry 2 to 5 \(.*counted in lost, said at most once a minute\)$/,
+  );
+  // A filter's entries skip the seqnums of the entries it leaves out: no loss.
+  for (const filter of [{ units: ["ssh.service"] }, { identifiers: ["app"] }, { files: ["x"] }]) {
+    const filtered = await read(filter);
+    assert.equal(filtered.stats.lost, 0, JSON.stringify(filter));
+    assert.deepEqual(filtered.warnings, [], JSON.stringify(filter));
+  }
 });

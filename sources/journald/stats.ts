@@ -30,6 +30,7 @@ export function journaldCounters(
     bad_fields: s.badFields,
     restarts: s.restarts,
     checkpoints: s.checkpoints,
+    lost: s.lost,
     ...outputCounters(output),
   };
 }
@@ -61,7 +62,7 @@ const JOURNALD_LINE: StatsLineSpec = {
     ["ignored", "ignored"],
     ["restarts", "journalctl restarts"],
   ],
-  ifAny: [["dropped", "dropped"], ["unconfirmed", "unconfirmed at close"], [
+  ifAny: [["lost", "lost"], ["dropped", "dropped"], ["unconfirmed", "unconfirmed at close"], [
     "bad_fields",
     "bad fields",
   ], ["parser_errors", "parser errors"]],
