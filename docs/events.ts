@@ -277,11 +277,17 @@ export const CATALOGUE: EventSpec[] = [
   },
   {
     type: "<source>.unparsed",
-    emittedBy: "sources nginx, postfix, sshd with `--unparsed` (`nginx.unparsed`, …)",
+    emittedBy: "sources nginx, postfix, sshd, syslog with `--unparsed` (`nginx.unparsed`, …)",
     summary: "A log line the source's parser does not understand; `time` is when it was read.",
     fields: [
       f("line", "string", "the line, without its newline", true),
-      f("path", "string", "the file it came from", true),
+      f(
+        "path",
+        "string",
+        "the file it came from; syslog: the `--listen` address it came in on, as bound " +
+          "(a port 0 replaced by the port picked)",
+        true,
+      ),
     ],
   },
   {

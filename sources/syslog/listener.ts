@@ -126,15 +126,7 @@ export class SyslogListeners {
   ): Promise<SyslogListeners> {
     const listeners = new SyslogListeners(maxBytes, onMessage);
     try {
-      for (const address of addresses) {
-        listeners.#open(address);
-        const port = listeners.boundPorts.get(address.text);
-        listeners.bound.push(
-          port !== undefined && address.port === 0
-            ? address.text.replace(/:0$/, `:${port}`)
-            : address.text,
-        );
-      }
+      for (const address of addresses) listeners.bound.push(listeners.#open(address));
     } catch (error) {
       await listeners.close();
       const message = error instanceof Error ? error.message : String(error);
@@ -145,36 +137,47 @@ export class SyslogListeners {
     return listeners;
   }
 
-  #open(address: ListenAddress): void {
+  /** Binds `address`; returns it as bound (a port 0 replaced by the one picked). */
+  #open(address: ListenAddress): string {
     const unixPath = address.transport === "unix" || address.transport === "unix-stream"
       ? address.path
       : undefined;
     if (unixPath !== undefined) {
       removeStaleSocket(unixPath, address.transport === "unix" ? "dgram" : "stream");
     }
-    if (address.transport === "udp" || address.transport === "unix") this.#openDatagram(address);
-    else this.#openStream(address);
+    const bound = address.transport === "udp" || address.transport === "unix"
+      ? this.#openDatagram(address)
+      : this.#openStream(address);
     if (unixPath !== undefined) {
       this.#paths.push(unixPath);
       // Writable by every user, as /dev/log is: daemons send as themselves.
       Deno.chmodSync(unixPath, 0o666);
     }
+    return bound;
   }
 
-  #openDatagram(address: ListenAddress): void {
+  /** `address` as bound to `port`: what messages say they came in on (`path` of unparsed events). */
+  #boundText(address: ListenAddress, port: number): string {
+    this.boundPorts.set(address.text, port);
+    return address.port === 0 ? address.text.replace(/:0$/, `:${port}`) : address.text;
+  }
+
+  #openDatagram(address: ListenAddress): string {
+    // Set once bound, before any datagram can be read.
+    let via = address.text;
     const onDatagram = (message: Uint8Array) => {
       this.stats.datagrams++;
       this.stats.bytes += message.length;
       const body = message.length > this.#maxBytes
         ? (this.stats.tooLong++, message.subarray(0, this.#maxBytes))
         : message;
-      this.#onMessage(trim(body), address.text);
+      this.#onMessage(trim(body), via);
     };
     const options = { maxBytes: this.#maxBytes };
     const receiver = address.transport === "udp"
       ? DatagramReceiver.bindUdp(address.hostname, address.port, onDatagram, options)
       : DatagramReceiver.bindUnix(address.path, onDatagram, options);
-    if (address.transport === "udp") this.boundPorts.set(address.text, receiver.port);
+    if (address.transport === "udp") via = this.#boundText(address, receiver.port);
     else {
       const queue = unixDatagramQueue();
       if (queue !== undefined && queue < 512) {
@@ -187,17 +190,19 @@ export class SyslogListeners {
       }
     }
     this.#datagram.push(receiver);
+    return via;
   }
 
-  #openStream(address: ListenAddress): void {
+  #openStream(address: ListenAddress): string {
     const listener = address.transport === "unix-stream"
       ? Deno.listen({ transport: "unix", path: address.path })
       : Deno.listen({ hostname: address.hostname, port: address.port });
-    if (address.transport === "tcp") {
-      this.boundPorts.set(address.text, (listener.addr as Deno.NetAddr).port);
-    }
+    const via = address.transport === "tcp"
+      ? this.#boundText(address, (listener.addr as Deno.NetAddr).port)
+      : address.text;
     this.#stream.push(listener);
-    this.#loops.push(this.#accept(listener, address.text));
+    this.#loops.push(this.#accept(listener, via));
+    return via;
   }
 
   async #accept(listener: Deno.Listener, via: string): Promise<void> {

@@ -30,9 +30,12 @@ function outputWithNobodySubscribing(): EventOutput & { events: Event[] } {
 async function sourceGiven(
   output: ReturnType<typeof outputWithNobodySubscribing>,
   datagram: string | Uint8Array,
+  unparsedType?: string,
 ) {
   const stop = new AbortController();
+  let bound = "";
   const source = new SyslogSource({
+    unparsedType,
     listen: [parseListenAddress("udp://127.0.0.1:0")],
     parser: new SyslogRouter({ generic: true }),
     output: () => Promise.resolve(output),
@@ -40,6 +43,7 @@ async function sourceGiven(
     signal: stop.signal,
     onStarted: (listeners) => {
       const port = [...listeners.boundPorts.values()][0];
+      bound = listeners.bound[0];
       const socket = createSocket("udp4");
       socket.send(datagram, port, "127.0.0.1", () => socket.close());
     },
@@ -49,7 +53,7 @@ async function sourceGiven(
   while (output.events.length === 0 && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-  return { stop, running };
+  return { stop, running, bound };
 }
 
 Deno.test("syslog source: a stop is not held up by a flush that nobody takes", async () => {
@@ -80,4 +84,17 @@ Deno.test("syslog source: a message that is not UTF-8 is parsed with U+FFFD, and
   assert.match(JSON.stringify(output.events[0]), /caf\ufffd|caf\uFFFD/);
   assert.equal(stats.badEncoding, 1);
   assert.equal(stats.unparsed, 0);
+});
+
+Deno.test("syslog source: an unparsed message's path is the address bound, not the port 0 asked for", async () => {
+  const output = outputWithNobodySubscribing();
+  const { stop, running, bound } = await sourceGiven(output, "no header here", "syslog.unparsed");
+  stop.abort();
+  const stats = await running;
+  assert.equal(stats.unparsed, 1);
+  assert.match(bound, /^udp:\/\/127\.0\.0\.1:[1-9]\d*$/);
+  assert.equal(output.events.length, 1);
+  assert.equal(output.events[0].type, "syslog.unparsed");
+  assert.equal(output.events[0].path, bound);
+  assert.equal(output.events[0].line, "no header here");
 });
