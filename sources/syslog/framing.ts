@@ -11,7 +11,7 @@ export interface FramerStats {
   messages: number;
   /** Messages longer than the limit (cut there, the rest skipped). */
   tooLong: number;
-  /** Octet counts that were not a number or out of range (the bytes up to the next LF skipped). */
+  /** Octet counts of 0, over 64 MiB or of 11 digits and more (the bytes up to the next LF skipped). */
   badFrames: number;
 }
 
@@ -80,16 +80,22 @@ export class SyslogFramer {
         continue;
       }
       if (c >= 48 && c <= 57) {
+        // Every digit, not the first 10 only: the 11th would otherwise start what looked
+        // like an LF-framed line, and a bad count would pass as a message. Up to the
+        // limit: a longer run of digits is a line to cut, not a count to wait for.
+        const limit = Math.min(data.length, i + this.#maxBytes + 1);
         let j = i;
         let length = 0;
-        while (j < data.length && j - i < 10 && data[j] >= 48 && data[j] <= 57) {
-          length = length * 10 + data[j] - 48;
+        while (j < limit && data[j] >= 48 && data[j] <= 57) {
+          length = j - i < 10 ? length * 10 + data[j] - 48 : Infinity;
           j++;
         }
-        if (j + 1 >= data.length) break; // the count (or what follows it) is in the next chunk
+        const digitsOnly = j - i > this.#maxBytes;
+        // The count (or what follows it) is in the next chunk.
+        if (!digitsOnly && j + 1 >= data.length) break;
         // A frame holds a whole syslog message, which starts with `<PRI>`; digits then a
         // space then anything else is an LF-framed line that starts with a year.
-        if (data[j] === SPACE && data[j + 1] === LT) {
+        if (!digitsOnly && data[j] === SPACE && data[j + 1] === LT) {
           if (length === 0 || length > 64 * 1024 * 1024) {
             this.stats.badFrames++;
             this.#skipLine = true;

@@ -70,3 +70,29 @@ Deno.test("fuzz: random and mutated bytes never throw, and what is kept is bound
     }
   });
 });
+
+Deno.test("an octet count of 11 digits or more is a counted bad frame, not an LF-framed line", () => {
+  const input = "12345678901 <13>junk\n<13>next\n99999999999999999999 <13>more junk\n<13>last\n";
+  for (const chunk of [1, 3, 5, Infinity]) {
+    const { out, f } = frame(input, chunk);
+    assert.deepEqual(out, ["<13>next", "<13>last"], `chunk ${chunk}`);
+    assert.equal(f.stats.badFrames, 2, `chunk ${chunk}`);
+    assert.equal(f.stats.messages, 2, `chunk ${chunk}`);
+  }
+});
+
+Deno.test("a line that starts with a long number and no `<` after it stays LF framed", () => {
+  const { out, f } = frame("123456789012345 not a frame\n<13>next\n", 4);
+  assert.deepEqual(out, ["123456789012345 not a frame", "<13>next"]);
+  assert.equal(f.stats.badFrames, 0);
+});
+
+Deno.test("a run of digits longer than the limit is cut as a too-long line, not held", () => {
+  const f = new SyslogFramer(100);
+  const out = f.push(enc.encode("7".repeat(250)));
+  assert.deepEqual(out.map((m) => dec.decode(m)), ["7".repeat(100)]);
+  assert.equal(f.stats.tooLong, 1);
+  assert.deepEqual(f.push(enc.encode("7".repeat(50) + "\n<13>next\n")).map((m) => dec.decode(m)), [
+    "<13>next",
+  ]);
+});

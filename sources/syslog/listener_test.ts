@@ -206,15 +206,20 @@ Deno.test("too long and bad frames are counted while the connection stays open, 
     port: listeners.boundPorts.get("tcp://127.0.0.1:0")!,
   });
   try {
-    await tcp.write(new TextEncoder().encode(`0 <13>x\n<13>${"a".repeat(300)}\n<13>ok\n`));
+    await tcp.write(
+      new TextEncoder().encode(
+        `0 <13>x\n12345678901 <13>y\n<13>${"a".repeat(300)}\n<13>ok\n`,
+      ),
+    );
     await waitFor(() => got.includes("<13>ok"), `the last message, got ${got.length}`, 5000);
-    assert.equal(listeners.stats.badFrames, 1);
+    assert.equal(listeners.stats.badFrames, 2);
     assert.equal(listeners.stats.tooLong, 1);
+    assert.deepEqual(got, [`<13>${"a".repeat(252)}`, "<13>ok"]);
   } finally {
     tcp.close();
     await listeners.close();
   }
   // Counted once, not again when the connection ends.
-  assert.equal(listeners.stats.badFrames, 1);
+  assert.equal(listeners.stats.badFrames, 2);
   assert.equal(listeners.stats.tooLong, 1);
 });
