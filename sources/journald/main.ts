@@ -35,7 +35,10 @@ export const command: Command<typeof JOURNALD_FLAGS> = {
   name: "eventstorm source journald",
   summary: "the systemd journal: sshd and Postfix entries, with a cursor checkpoint",
   flags: JOURNALD_FLAGS,
-  epilog: "Examples:\n" +
+  epilog: "Entries vacuumed or rotated away before they were read are counted in lost, from the\n" +
+    "gaps in the journal's sequence numbers; not with --unit, --identifier or --file, whose\n" +
+    "gaps are entries left out.\n\n" +
+    "Examples:\n" +
     "  eventstorm source journald --unit ssh.service --unit postfix@-.service\n" +
     "  eventstorm source journald --directory /var/log/journal/remote --once --print",
   main: journaldMain,
