@@ -16,6 +16,7 @@ import {
   parseStatsInterval,
   statsToFlag,
 } from "@eventstorm/core/cli";
+import { curveKeys } from "@eventstorm/core/internal";
 import { INPUT_TYPES, type InputType } from "./inputs.ts";
 
 /**
@@ -313,7 +314,6 @@ export function parseConfigProblems(
     "state_dir",
     "stats_interval",
     "stats_to",
-    "curve_server",
     "curve_secret",
   ];
   const string = (key: string): string | undefined => {
@@ -333,19 +333,42 @@ export function parseConfigProblems(
   } catch (error) {
     note("stats_to", (error as Error).message);
   }
-  const badCurve = ["curve_server", "curve_secret"].some((key) =>
-    doc[key] !== undefined && top[key] === undefined
-  );
+  // One server key for every router in `to`, or a list with one per router, in order.
+  const curveServer = doc.curve_server === undefined
+    ? []
+    : typeof doc.curve_server === "string"
+    ? [doc.curve_server]
+    : doc.curve_server;
+  const serverKeysOk = Array.isArray(curveServer) &&
+    curveServer.every((key) => typeof key === "string");
+  if (!serverKeysOk) {
+    note(
+      "curve_server",
+      `expected a string or an array of them, got ${describe(doc.curve_server)}`,
+    );
+  }
+  const badCurve = !serverKeysOk ||
+    (doc.curve_secret !== undefined && top.curve_secret === undefined);
   if (!badCurve) {
     try {
       config.curve = curveFromFlags({
-        "curve-server": top.curve_server,
+        "curve-server": curveServer as string[],
         "curve-secret": top.curve_secret,
       });
+      // What the emitter would refuse at start, told by --check too.
+      if (config.curve !== undefined) {
+        curveKeys(
+          config.curve,
+          config.to.flatMap((text) => parseEndpoints(text)),
+        );
+      }
     } catch (error) {
       // curveFromFlags names files, never key material.
       const message = (error as Error).message.replace(/--curve-(server|secret)/g, "curve_$1");
-      note(top.curve_secret === undefined ? "curve_server" : "curve_secret", message);
+      const about = top.curve_secret === undefined || message.includes("curve_server")
+        ? "curve_server"
+        : "curve_secret";
+      note(about, message);
     }
   }
   config.host = top.host;

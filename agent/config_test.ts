@@ -160,6 +160,28 @@ Deno.test("curve_server and curve_secret at the top level secure the link; mista
     );
     assert.equal(config.curve?.serverKey, router.publicKey);
     assert.equal(config.curve?.publicKey, mine.publicKey);
+    // Two routers with key pairs of their own: one server key each, in the order of `to`.
+    const other = writeKeyPair(`${dir}/router2`);
+    const two = parseConfig(
+      `to = [">tcp://127.0.0.1:5555", ">tcp://127.0.0.1:5556"]\n` +
+        `curve_server = ["${dir}/router", "${dir}/router2"]\ncurve_secret = "${dir}/web1_secret"\n`,
+      "a.toml",
+      env,
+    );
+    assert.deepEqual(two.curve?.serverKey, [router.publicKey, other.publicKey]);
+    assert.throws(
+      () =>
+        parseConfig(
+          `curve_server = ["${dir}/router", "${dir}/router2"]\ncurve_secret = "${dir}/web1_secret"\n`,
+          "a.toml",
+          env,
+        ),
+      /^ConfigError: a\.toml: curve_server: 2 server keys \(curve_server\) for 1 endpoint that connects/,
+    );
+    assert.throws(
+      () => parseConfig(`curve_server = [1]\ncurve_secret = "${dir}/web1_secret"\n`, "a.toml", env),
+      /curve_server: expected a string or an array of them, got/,
+    );
     assert.throws(
       () => parseConfig(`curve_server = "${dir}/router"\n`, "a.toml", env),
       /^ConfigError: a\.toml: curve_server: curve_server needs curve_secret/,

@@ -26,7 +26,7 @@ import {
 } from "./sequence.ts";
 import { Turns } from "./turns.ts";
 import { Poller, SocketType, ZmqContext, type ZmqSocket } from "./zmq/socket.ts";
-import { type CurveOptions, secureSocket } from "./curve/options.ts";
+import { attachSecurely, type CurveOptions } from "./curve/options.ts";
 import type { HandshakeWatch } from "./curve/monitor.ts";
 
 /** Options of {@linkcode Collector}. */
@@ -210,14 +210,13 @@ export class Collector {
       this.#prefixes = topics.map((topic) => encoder.encode(topic));
       // Kept by the socket and sent to every peer it connects to, now or later.
       for (const prefix of this.#prefixes) this.#socket.sendSubscription(true, prefix);
-      this.#watch = secureSocket(
+      this.#watch = attachSecurely(
         this.#context,
         this.#socket,
         endpoints,
         options.curve,
         options.onHandshakeFailure,
       );
-      for (const endpoint of endpoints) this.#socket.attach(endpoint);
     } catch (error) {
       this.#watch?.close();
       this.#socket.close();

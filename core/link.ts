@@ -9,7 +9,7 @@ import { parseEndpoints } from "./endpoint.ts";
 import { Queue } from "./queue.ts";
 import { encodeHeader, HEADER_SIZE } from "./protocol.ts";
 import { SocketType, ZmqContext, type ZmqSocket } from "./zmq/socket.ts";
-import { type CurveOptions, secureSocket } from "./curve/options.ts";
+import { attachSecurely, type CurveOptions } from "./curve/options.ts";
 import type { HandshakeWatch } from "./curve/monitor.ts";
 
 /** Options of {@linkcode EmitterLink}. */
@@ -133,14 +133,13 @@ export class Link {
         lingerMs: this.#closeTimeoutMs,
         noDrop: true,
       });
-      this.#watch = secureSocket(
+      this.#watch = attachSecurely(
         this.#context,
         this.#socket,
         endpoints,
         options.curve,
         options.onHandshakeFailure,
       );
-      for (const endpoint of endpoints) this.#socket.attach(endpoint);
       if (options.onWaiting) this.#watchWaiting(options.onWaiting);
     } catch (error) {
       this.#watch?.close();

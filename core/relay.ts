@@ -191,7 +191,10 @@ export class Relay {
       if (options.allowKeys !== undefined && !options.curve) {
         throw new UsageError("--allow-keys needs --curve-secret (admission is by CURVE key)");
       }
-      const keys = options.curve ? curveKeys(options.curve) : undefined;
+      // Server keys pair with the endpoints that connect: sources first, then sinks.
+      const keys = options.curve
+        ? curveKeys(options.curve, [...upstream, ...downstream])
+        : undefined;
       if (keys && [...upstream, ...downstream].some((endpoint) => endpoint.bind)) {
         const allowed = options.allowKeys === undefined
           ? undefined

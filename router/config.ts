@@ -139,7 +139,8 @@ export const ROUTER_COMMAND = {
     },
     "curve-server": {
       ...CURVE_CLIENT_FLAGS["curve-server"],
-      help: "with --sources '>…' chained to a CURVE router: that router's public key; the " +
+      help: "with --sources '>…' chained to a CURVE router: that router's public key (once " +
+        "per endpoint that connects, in order, for routers with key pairs of their own); the " +
         "endpoints that connect are its clients, those that bind stay servers",
     },
   },

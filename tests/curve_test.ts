@@ -300,6 +300,92 @@ Deno.test("curve cli: a secret file readable by others, a bad certificate and a 
   }
 });
 
+Deno.test({
+  name:
+    "curve cli: a central router reaches regional routers with key pairs of their own, one --curve-server each",
+  ...opts,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "curve_regions_" });
+    try {
+      for (const name of ["east", "west", "central", "source", "sink"]) {
+        await keygen(`${dir}/${name}`);
+      }
+      await Deno.mkdir(`${dir}/regional_clients`);
+      await Deno.mkdir(`${dir}/central_clients`);
+      await Deno.copyFile(`${dir}/source`, `${dir}/regional_clients/source`);
+      await Deno.copyFile(`${dir}/central`, `${dir}/regional_clients/central`);
+      await Deno.copyFile(`${dir}/sink`, `${dir}/central_clients/sink`);
+      const regionals = ["east", "west"].map((name) =>
+        router([
+          ...["--sources", "@tcp://127.0.0.1:*", "--sinks", "@tcp://127.0.0.1:*"],
+          ...["--curve-secret", `${dir}/${name}_secret`],
+          ...["--allow-keys", `${dir}/regional_clients`],
+        ])
+      );
+      const [east, west] = await Promise.all(regionals.map((regional) => regional.ports()));
+      const central = router([
+        ...["--sources", `>tcp://127.0.0.1:${east[1]},>tcp://127.0.0.1:${west[1]}`],
+        ...["--sinks", "@tcp://127.0.0.1:*", "--curve-secret", `${dir}/central_secret`],
+        ...["--curve-server", `${dir}/east`, "--curve-server", `${dir}/west`],
+        ...["--allow-keys", `${dir}/central_clients`],
+      ]);
+      try {
+        const [, centralSinks] = await central.ports();
+        const own = readCertificate(`${dir}/source_secret`, { secret: true });
+        const keys = (server: string) => ({
+          serverKey: readCertificate(`${dir}/${server}`).publicKey,
+          secretKey: own.secretKey!,
+          publicKey: own.publicKey,
+        });
+        const sinkKeys = readCertificate(`${dir}/sink_secret`, { secret: true });
+        const sink = await Collector.open({
+          endpoints: `>tcp://127.0.0.1:${centralSinks}`,
+          curve: {
+            serverKey: readCertificate(`${dir}/central`).publicKey,
+            secretKey: sinkKeys.secretKey!,
+            publicKey: sinkKeys.publicKey,
+          },
+        });
+        const received = { east: 0, west: 0 };
+        const reading = (async () => {
+          for await (const batch of sink.batches()) {
+            for (const event of batch.events) {
+              if (event.type === "app.east" || event.type === "app.west") {
+                received[event.type === "app.east" ? "east" : "west"]++;
+              }
+            }
+          }
+        })();
+        for (const [name, ports] of [["east", east], ["west", west]] as const) {
+          const emitter = await Emitter.open({
+            endpoints: `>tcp://127.0.0.1:${ports[0]}`,
+            curve: keys(name),
+          });
+          await waitFor(() => emitter.stats().subscriptions > 0, `the subscription from ${name}`);
+          for (let n = 0; n < 300; n++) emitter.emit(`app.${name}`, { n });
+          await emitter.close();
+        }
+        await waitFor(
+          () => received.east === 300 && received.west === 300,
+          "300 events through each region's CURVE link",
+        );
+        assert.equal(sink.stats().lost, 0);
+        await sink.close();
+        await reading;
+        assert.ok(
+          !central.lines.some((line) => /refused|failed/.test(line)),
+          central.lines.join("\n"),
+        );
+      } finally {
+        await central.stop();
+        await Promise.all(regionals.map((regional) => regional.stop()));
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
 Deno.test("curve cli: a key given where a file is wanted is never echoed; misleading advice is gone (audit #7, #8, #16)", async () => {
   const dir = await Deno.makeTempDir({ prefix: "curve_key_" });
   try {
@@ -343,6 +429,15 @@ Deno.test("curve cli: a key given where a file is wanted is never echoed; mislea
         "",
       ],
       [["keygen", `${dir}/k/`], /k\/ is a directory: give a NAME/, ""],
+      [
+        [
+          "router",
+          ...["--sources", ">tcp://127.0.0.1:1", "--curve-secret", `${dir}/web1_secret`],
+          ...["--curve-server", `${dir}/router`, "--curve-server", routerKey],
+        ],
+        /2 server keys \(--curve-server\) for 1 endpoint that connects: give one key for all/,
+        routerKey,
+      ],
     ];
     const results = await Promise.all(
       cases.map(([args]) => finish(cli(args))),

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Emitter } from "@eventstorm/core";
-import { applyCurve } from "../core/curve/options.ts";
+import { attachSecurely } from "../core/curve/options.ts";
 import { readCertificate } from "../core/curve/certificate.ts";
 import { parseEndpoints } from "../core/endpoint.ts";
 import { SocketType, ZmqContext } from "../core/zmq/socket.ts";
@@ -142,15 +142,16 @@ Deno.test({
         const wanting = await gather({ endpoints: sinks, topics: ["app.big"], curve });
         const context = new ZmqContext();
         const pub = context.socket(SocketType.PUB);
+        let watch: { close(): void } | undefined;
         const cleanUp = async () => {
+          watch?.close();
           pub.close();
           await context.terminate();
           await wanting.stop();
         };
         try {
           const endpoints = parseEndpoints(`>tcp://127.0.0.1:${sources}`);
-          applyCurve(pub, curve, endpoints);
-          for (const endpoint of endpoints) pub.attach(endpoint);
+          watch = attachSecurely(context, pub, endpoints, curve, () => {});
           // The subscription has come up to this socket once a probe event gets through.
           const topic = new TextEncoder().encode("app.big");
           const probe = encodeBatch([{ type: "app.big", time: new Date(), host: "h" }]);

@@ -131,11 +131,11 @@ Deno.test("certificates: a key given where a file is wanted is never echoed (aud
     const pair = writeKeyPair(`${dir}/web1`);
     const refusals: [() => unknown, RegExp][] = [
       [
-        () => curveFromFlags({ "curve-server": `${dir}/web1`, "curve-secret": pair.secretKey }),
+        () => curveFromFlags({ "curve-server": [`${dir}/web1`], "curve-secret": pair.secretKey }),
         /^--curve-secret takes a certificate FILE \(from eventstorm keygen\), not a key$/,
       ],
       [
-        () => curveFromFlags({ "curve-server": undefined, "curve-secret": pair.publicKey }),
+        () => curveFromFlags({ "curve-server": [], "curve-secret": pair.publicKey }),
         /--curve-secret takes a certificate FILE/,
       ],
       [

@@ -3,7 +3,7 @@ import { Collector } from "../collector.ts";
 import { Emitter } from "../emitter.ts";
 import { type Refusal, Relay } from "../relay.ts";
 import { generateKeyPair, type KeyPair, writeKeyPair } from "./certificate.ts";
-import { type CurveOptions, secureSocket, warnPerFrameLimit } from "./options.ts";
+import { attachSecurely, type CurveOptions, warnPerFrameLimit } from "./options.ts";
 import { parseEndpoints } from "../endpoint.ts";
 import { SocketType, ZmqContext } from "../zmq/socket.ts";
 import { loadLibzmq } from "../zmq/ffi.ts";
@@ -15,6 +15,8 @@ interface Setup {
   downstream: string;
   server: KeyPair;
   refusals: Refusal[];
+  /** Messages relayed so far. */
+  messages: number;
   stop(): Promise<void>;
 }
 
@@ -28,19 +30,27 @@ function curveRelay(allowKeys?: string): Setup {
     allowKeys,
     onRefused: (refusal) => refusals.push(refusal),
   });
-  const running = relay.run({ message: () => true, subscription: (_on, prefix) => [prefix] });
   const { upstream, downstream } = relay.boundEndpoints();
-  return {
+  const setup: Setup = {
     relay,
     upstream: `>${upstream}`,
     downstream: `>${downstream}`,
     server,
     refusals,
+    messages: 0,
     stop: async () => {
       await relay.close();
       await running;
     },
   };
+  const running = relay.run({
+    message: () => {
+      setup.messages++;
+      return true;
+    },
+    subscription: (_on, prefix) => [prefix],
+  });
+  return setup;
 }
 
 function client(server: KeyPair, mine = generateKeyPair()): CurveOptions {
@@ -257,11 +267,10 @@ Deno.test("curve: a watch refused by the server says so in .refused, for the wai
   socket.configure({ lingerMs: 0 });
   const lines: string[] = [];
   const endpoints = parseEndpoints(setup.upstream);
-  const watch = secureSocket(context, socket, endpoints, client(setup.server), (line) => {
+  const watch = attachSecurely(context, socket, endpoints, client(setup.server), (line) => {
     lines.push(line);
   })!;
   try {
-    for (const endpoint of endpoints) socket.attach(endpoint);
     assert.equal(watch.refused, false);
     await waitFor(() => lines.some((line) => line.includes("refused this key")), "the notice");
     assert.equal(watch.refused, true);
@@ -328,4 +337,85 @@ Deno.test("curve: a chained relay is a client upstream and a server downstream; 
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
+});
+
+Deno.test("curve: one server key per connecting endpoint lets a relay and an emitter reach servers with key pairs of their own", async () => {
+  const east = curveRelay();
+  const west = curveRelay();
+  const centralKeys = generateKeyPair();
+  const central = new Relay({
+    upstream: `${east.downstream},${west.downstream}`,
+    downstream: "@tcp://127.0.0.1:*",
+    curve: {
+      secretKey: centralKeys.secretKey,
+      serverKey: [east.server.publicKey, west.server.publicKey],
+    },
+  });
+  const running = central.run({ message: () => true, subscription: (_on, p) => [p] });
+  const lines: string[] = [];
+  const collector = await Collector.open({
+    endpoints: `>${central.boundEndpoints().downstream}`,
+    curve: client(centralKeys),
+    onHandshakeFailure: (line) => lines.push(line),
+  });
+  const seen: number[] = [];
+  const reading = (async () => {
+    for await (const batch of collector.batches()) {
+      for (const event of batch.events) seen.push(event.n as number);
+    }
+  })();
+  // One emitter, both regional relays, each with its own server key.
+  const emitter = await Emitter.open({
+    endpoints: [east.upstream, west.upstream],
+    curve: { ...client(east.server), serverKey: [east.server.publicKey, west.server.publicKey] },
+    closeTimeoutMs: 1500,
+    onHandshakeFailure: (line) => lines.push(line),
+  });
+  try {
+    // Probes until the collector's subscription has reached the emitter through both regions.
+    for (let probe = -1; east.messages === 0 || west.messages === 0; probe--) {
+      emitter.emit("app.curve", { n: probe });
+      await emitter.flush();
+      await sleep(20);
+    }
+    const probes = seen.length;
+    for (let n = 0; n < 200; n++) emitter.emit("app.curve", { n });
+    // Each event reaches the central relay through both regions, decrypted by each key: the
+    // collector delivers one copy and counts the other as a duplicate.
+    const duplicatesBefore = collector.stats().duplicates;
+    await waitFor(() => seen.length === probes + 200, "200 events");
+    await waitFor(
+      () => collector.stats().duplicates - duplicatesBefore >= 200,
+      "200 second copies",
+    );
+    assert.deepEqual(seen.slice(probes), [...Array(200).keys()]);
+    assert.equal(collector.stats().lost, 0);
+    assert.deepEqual(lines, []);
+  } finally {
+    await emitter.close();
+    await collector.close();
+    await reading;
+    await central.close();
+    await running;
+    await east.stop();
+    await west.stop();
+  }
+});
+
+Deno.test("curve: server keys that do not pair with the connecting endpoints are a usage error that names no key", () => {
+  const mine = generateKeyPair();
+  const keys = [generateKeyPair().publicKey, generateKeyPair().publicKey];
+  assert.throws(
+    () =>
+      new Relay({
+        upstream: ">tcp://127.0.0.1:1,>tcp://127.0.0.1:2,>tcp://127.0.0.1:3",
+        downstream: "@tcp://127.0.0.1:*",
+        curve: { secretKey: mine.secretKey, serverKey: keys },
+      }),
+    (error: Error) => {
+      assert.match(error.message, /^2 server keys \(--curve-server\) for 3 endpoints that connect/);
+      for (const key of [...keys, mine.secretKey]) assert.ok(!error.message.includes(key));
+      return true;
+    },
+  );
 });

@@ -5,7 +5,7 @@
  * @module
  */
 import { type Endpoint, parseEndpoints } from "../endpoint.ts";
-import { type FlagValues, type StringFlagSpec, UsageError } from "../flags.ts";
+import { type FlagValues, type ListFlagSpec, type StringFlagSpec, UsageError } from "../flags.ts";
 import type { ZmqContext, ZmqSocket } from "../zmq/socket.ts";
 import { HandshakeWatch } from "./monitor.ts";
 import { loadLibzmq } from "../zmq/ffi.ts";
@@ -25,8 +25,12 @@ import { z85Encode } from "./z85.ts";
  * derived from `secretKey` when absent.
  */
 export interface CurveOptions {
-  /** The server's public key (client role). */
-  serverKey?: string | Uint8Array;
+  /**
+   * The server's public key (client role). A list holds one key per endpoint
+   * that connects, in the order they are given, for servers with key pairs of
+   * their own (one list entry serves every endpoint).
+   */
+  serverKey?: string | Uint8Array | readonly (string | Uint8Array)[];
   /** This side's secret key. */
   secretKey: string | Uint8Array;
   /** This side's public key. */
@@ -39,20 +43,21 @@ export interface CurveKeys {
   secretKey: Uint8Array;
   /** This side's public key. */
   publicKey: Uint8Array;
-  /** The server's public key, for the endpoints that connect. */
-  serverKey?: Uint8Array;
+  /** The server's public key of each endpoint that connects. */
+  serverKeys: Map<Endpoint, Uint8Array>;
 }
 
 /**
  * Checks `curve` (and that the loaded libzmq has CURVE) and turns its keys into
- * bytes; a problem is a `UsageError`.
+ * bytes, pairing the server keys with the endpoints of `endpoints` that connect;
+ * a problem is a `UsageError`.
  *
  * @example
  * ```ts ignore
- * const keys = curveKeys({ secretKey, serverKey });
+ * const keys = curveKeys({ secretKey, serverKey: [east, west] }, endpoints);
  * ```
  */
-export function curveKeys(curve: CurveOptions): CurveKeys {
+export function curveKeys(curve: CurveOptions, endpoints: readonly Endpoint[]): CurveKeys {
   if (!curveAvailable()) {
     throw new UsageError(
       `the libzmq at ${loadLibzmq().path} was built without CURVE support: ` +
@@ -63,35 +68,53 @@ export function curveKeys(curve: CurveOptions): CurveKeys {
   const publicKey = curve.publicKey !== undefined
     ? keyBytes(curve.publicKey, "CURVE public key")
     : keyBytes(publicKeyOf(z85Encode(secretKey)), "CURVE public key");
-  return {
-    secretKey,
-    publicKey,
-    serverKey: curve.serverKey === undefined ? undefined : keyBytes(curve.serverKey, "server key"),
-  };
+  const given = curve.serverKey === undefined
+    ? []
+    : (typeof curve.serverKey === "string" || curve.serverKey instanceof Uint8Array)
+    ? [curve.serverKey]
+    : curve.serverKey;
+  const connecting = endpoints.filter((endpoint) => !endpoint.bind);
+  if (given.length > 1 && given.length !== connecting.length) {
+    throw new UsageError(
+      `${given.length} server keys (--curve-server) for ${connecting.length} ` +
+        `${connecting.length === 1 ? "endpoint that connects" : "endpoints that connect"}: ` +
+        "give one key for all, or one per connecting endpoint in the order they are given",
+    );
+  }
+  const bytes = given.map((key) => keyBytes(key, "server key"));
+  const serverKeys = new Map<Endpoint, Uint8Array>();
+  if (bytes.length > 0) {
+    connecting.forEach((endpoint, i) =>
+      serverKeys.set(endpoint, bytes[bytes.length === 1 ? 0 : i])
+    );
+  }
+  return { secretKey, publicKey, serverKeys };
 }
 
 /**
  * Sets CURVE on `socket` for the one endpoint it binds or connects next: libzmq
  * reads the CURVE options at each bind and connect (as it does `ZMQ_IPV6`), so
- * one socket is a server on the endpoints it binds and a client of
- * `keys.serverKey` on those it connects. A connecting endpoint without a server
- * key is a `UsageError`.
+ * one socket is a server on the endpoints it binds and a client of each
+ * connecting endpoint's server key on those it connects. A connecting endpoint
+ * without a server key is a `UsageError`.
  *
  * @example
  * ```ts ignore
- * const keys = curveKeys({ secretKey, serverKey });
- * for (const endpoint of parseEndpoints("@tcp://*:6556,>tcp://regional:5556")) {
+ * const endpoints = parseEndpoints("@tcp://*:6556,>tcp://regional:5556");
+ * const keys = curveKeys({ secretKey, serverKey }, endpoints);
+ * for (const endpoint of endpoints) {
  *   curveForEndpoint(socket, keys, endpoint); // a server, then a client of serverKey
  *   socket.attach(endpoint);
  * }
  * ```
  */
 export function curveForEndpoint(socket: ZmqSocket, keys: CurveKeys, endpoint: Endpoint): void {
-  const { secretKey, publicKey, serverKey } = keys;
+  const { secretKey, publicKey } = keys;
   if (endpoint.bind) {
     socket.useCurve({ secretKey, publicKey });
     return;
   }
+  const serverKey = keys.serverKeys.get(endpoint);
   if (serverKey === undefined) {
     throw new UsageError(
       `${endpoint.address} connects, so it needs the server's public key (--curve-server)`,
@@ -101,71 +124,64 @@ export function curveForEndpoint(socket: ZmqSocket, keys: CurveKeys, endpoint: E
 }
 
 /**
- * Sets CURVE on `socket` for `endpoints`: a server when every endpoint binds and
- * no server key is given, a client when every endpoint connects. An emitter's or
- * a collector's socket has one role, so a mix is a `UsageError` (the relay sets
+ * What Emitter and Collector do to attach their socket: CURVE per endpoint when
+ * `curve` is given, and, when it connects anywhere, a watch (returned) that
+ * reports failed handshakes (a refused key, a wrong server key, a
+ * plaintext/CURVE mismatch) through `report` instead of letting libzmq retry in
+ * silence. Their socket has one role, so binding with a server key, or a mix of
+ * binding and connecting endpoints under CURVE, is a `UsageError` (the relay sets
  * each endpoint's role with {@linkcode curveForEndpoint}).
  *
  * @example
  * ```ts ignore
- * applyCurve(socket, { secretKey }, parseEndpoints("@tcp://*:5555")); // a server
- * ```
- */
-export function applyCurve(
-  socket: ZmqSocket,
-  curve: CurveOptions,
-  endpoints: readonly Endpoint[],
-): void {
-  const { secretKey, publicKey, serverKey } = curveKeys(curve);
-  const connecting = endpoints.find((endpoint) => !endpoint.bind);
-  const binding = endpoints.find((endpoint) => endpoint.bind);
-  if (serverKey === undefined) {
-    if (connecting) {
-      throw new UsageError(
-        `${connecting.address} connects, so it needs the server's public key (--curve-server)`,
-      );
-    }
-    socket.useCurve({ secretKey, publicKey });
-    return;
-  }
-  if (binding) {
-    throw new UsageError(
-      `${binding.address} binds, which makes this side a CURVE server: ` +
-        "drop --curve-server there, or connect instead",
-    );
-  }
-  socket.useCurve({ secretKey, publicKey, serverKey });
-}
-
-/**
- * What Emitter and Collector do to their socket before attaching it: CURVE when
- * `curve` is given, and, when it connects anywhere, a watch that reports failed
- * handshakes (a refused key, a wrong server key, a plaintext/CURVE mismatch) through
- * `report` instead of letting libzmq retry in silence.
- *
- * @example
- * ```ts ignore
- * const watch = secureSocket(context, socket, endpoints, options.curve, undefined);
+ * const watch = attachSecurely(context, socket, endpoints, options.curve, undefined);
  * // ... on close
  * watch?.close();
  * ```
  */
-export function secureSocket(
+export function attachSecurely(
   context: ZmqContext,
   socket: ZmqSocket,
   endpoints: readonly Endpoint[],
   curve: CurveOptions | undefined,
   report: ((line: string) => void) | undefined,
 ): HandshakeWatch | undefined {
-  if (curve) applyCurve(socket, curve, endpoints);
-  if (!endpoints.some((endpoint) => !endpoint.bind)) return undefined;
-  return new HandshakeWatch(
-    context,
-    socket,
-    endpoints,
-    report ?? ((line) => console.error(`eventstorm: ${line}`)),
-    curve !== undefined,
-  );
+  const keys = curve === undefined ? undefined : curveKeys(curve, endpoints);
+  if (curve !== undefined) {
+    const connecting = endpoints.find((endpoint) => !endpoint.bind);
+    const binding = endpoints.find((endpoint) => endpoint.bind);
+    const serverKeyGiven = [curve.serverKey ?? []].flat().length > 0;
+    if (!serverKeyGiven && connecting) {
+      throw new UsageError(
+        `${connecting.address} connects, so it needs the server's public key (--curve-server)`,
+      );
+    }
+    if (serverKeyGiven && binding) {
+      throw new UsageError(
+        `${binding.address} binds, which makes this side a CURVE server: ` +
+          "drop --curve-server there, or connect instead",
+      );
+    }
+  }
+  const watch = endpoints.some((endpoint) => !endpoint.bind)
+    ? new HandshakeWatch(
+      context,
+      socket,
+      endpoints,
+      report ?? ((line) => console.error(`eventstorm: ${line}`)),
+      curve !== undefined,
+    )
+    : undefined;
+  try {
+    for (const endpoint of endpoints) {
+      if (keys) curveForEndpoint(socket, keys, endpoint);
+      socket.attach(endpoint);
+    }
+  } catch (error) {
+    watch?.close();
+    throw error;
+  }
+  return watch;
 }
 
 /**
@@ -178,13 +194,15 @@ export function secureSocket(
  * ```
  */
 export const CURVE_CLIENT_FLAGS: {
-  "curve-server": StringFlagSpec;
+  "curve-server": ListFlagSpec;
   "curve-secret": StringFlagSpec;
 } = {
   "curve-server": {
     type: "string",
+    multiple: true,
     value: "FILE|KEY",
-    help: "encrypt with CURVE: the server's public certificate file or Z85 key",
+    help: "encrypt with CURVE: the server's public certificate file or Z85 key; once per " +
+      "endpoint that connects, in order, when the servers have key pairs of their own",
   },
   "curve-secret": {
     type: "string",
@@ -201,14 +219,14 @@ export const CURVE_CLIENT_FLAGS: {
  * @example
  * ```ts
  * import { curveFromFlags } from "@eventstorm/core/cli";
- * curveFromFlags({ "curve-server": undefined, "curve-secret": undefined }); // undefined: plaintext
+ * curveFromFlags({ "curve-server": [], "curve-secret": undefined }); // undefined: plaintext
  * ```
  */
 export function curveFromFlags(
   values: FlagValues<typeof CURVE_CLIENT_FLAGS>,
 ): CurveOptions | undefined {
   const { "curve-server": server, "curve-secret": secret } = values;
-  if (server === undefined && secret === undefined) return undefined;
+  if (server.length === 0 && secret === undefined) return undefined;
   if (secret === undefined) {
     throw new UsageError("--curve-server needs --curve-secret (this side's own key pair)");
   }
@@ -220,7 +238,11 @@ export function curveFromFlags(
   }
   const mine = readCertificate(secret, { secret: true });
   return {
-    serverKey: server === undefined ? undefined : serverKeyFrom(server),
+    serverKey: server.length === 0
+      ? undefined
+      : server.length === 1
+      ? serverKeyFrom(server[0])
+      : server.map(serverKeyFrom),
     secretKey: mine.secretKey!,
     publicKey: mine.publicKey,
   };
@@ -233,7 +255,7 @@ export function curveFromFlags(
  * @example
  * ```ts
  * import { commandCurve } from "@eventstorm/core/cli";
- * const plaintext = { "curve-server": undefined, "curve-secret": undefined };
+ * const plaintext = { "curve-server": [], "curve-secret": undefined };
  * commandCurve("emit", plaintext, [">tcp://127.0.0.1:5555"]); // undefined: plaintext, no warning
  * ```
  */
