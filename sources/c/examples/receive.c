@@ -86,6 +86,9 @@ int main (int argc, char *argv[])
             printf ("%s unaccounted count=%u\n", event.topic, event.count);
         es_collector_stats (collector, &stats);
     }
+    /* Closed first, so that gaps still held for another path count as lost
+       (docs/protocol.md 5.2), as the TypeScript receivers count them. */
+    es_collector_close (collector);
     es_collector_stats (collector, &stats);
     printf ("total events=%" PRIu64 " lost=%" PRIu64 " duplicates=%" PRIu64
             " malformed=%" PRIu64 "\n",

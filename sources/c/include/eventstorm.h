@@ -71,7 +71,7 @@ extern "C" {
 #endif
 
 #define ES_VERSION_MAJOR 1
-#define ES_VERSION_MINOR 1
+#define ES_VERSION_MINOR 2
 #define ES_VERSION_PATCH 0
 
 /*  Return codes                                                             */
@@ -82,7 +82,7 @@ extern "C" {
 #define ES_EOVERSIZED -4 /* the event is larger than max_event_bytes         */
 #define ES_EZMQ -5       /* libzmq failed (message says why)                 */
 #define ES_ENOMEM -6     /* out of memory                                    */
-#define ES_ECLOSED -7    /* collector: the context was terminated            */
+#define ES_ECLOSED -7    /* collector: closed, or the context was terminated  */
 #define ES_EINTR -8      /* a signal interrupted the wait (es_collector_recv,
                             es_emitter_flush with -1): check your stop flag,
                             call again to go on                               */
@@ -399,21 +399,37 @@ typedef struct {
     lost, counted once (es_collector_stats and es_collector_recv count the
     gaps that expired, even with no further message); a stream holds at most
     ES_MAX_GAPS gaps, one more counts the oldest lost at once; a stream
-    forgotten past ES_MAX_STREAMS counts its open gaps lost.                 */
+    forgotten past ES_MAX_STREAMS counts its open gaps lost, and
+    es_collector_close counts every gap still open lost.                     */
 ES_EXPORT es_collector_t *es_collector_new (const char *endpoints, const char *const *prefixes,
                                             size_t n_prefixes, const es_options_t *options);
 
-/*  Frees the collector; sets *self_p to NULL. Safe on NULL.                */
+/*  Frees the collector; sets *self_p to NULL. Safe on NULL. It closes the
+    collector first if es_collector_close was not called.                   */
 ES_EXPORT void es_collector_destroy (es_collector_t **self_p);
+
+/*  Closes the socket (and the ZeroMQ context the collector owns) but keeps
+    the object, so that its final stats can be read, as es_emitter_close
+    does for an emitter. Gaps still held for another path (docs/protocol.md
+    5.2) count as lost now, since nothing can fill them any more: a program
+    that reports its totals closes, then reads es_collector_stats. After it,
+    es_collector_recv delivers what is left of the message in hand (its
+    events are accounted already), then returns ES_ECLOSED. Calling it again
+    does nothing. Returns ES_OK, ES_EINVAL (NULL) or ES_EFORKED. Since 1.2
+    (ES_VERSION_MINOR 2).                                                    */
+ES_EXPORT int es_collector_close (es_collector_t *self);
 
 /*  Waits up to TIMEOUT_MS (-1: forever; 0 or ES_NO_WAIT: not at all) for
     the next event. Returns 1 with
     *EVENT filled, 0 on timeout, or a negative ES_E* code: ES_EINTR when a
     signal was caught meanwhile (a handler installed without SA_RESTART), so
-    that a daemon can stop on SIGTERM (examples/receive.c). Malformed
-    messages, losses and duplicates are counted, never returned.             */
+    that a daemon can stop on SIGTERM (examples/receive.c); ES_ECLOSED after
+    es_collector_close. Malformed messages, losses and duplicates are
+    counted, never returned.                                                 */
 ES_EXPORT int es_collector_recv (es_collector_t *self, es_event_t *event, int timeout_ms);
 
+/*  The counters, also after es_collector_close. Returns ES_OK, ES_EINVAL or
+    ES_EFORKED.                                                              */
 ES_EXPORT int es_collector_stats (es_collector_t *self, es_collector_stats_t *stats);
 ES_EXPORT const char *es_collector_error (es_collector_t *self);
 

@@ -84,6 +84,7 @@ struct es_collector_t {
     size_t n_pieces, piece;
     uint64_t lost, duplicates;  /* found at the current message */
     bool delivered;             /* an event of it was delivered */
+    bool closed;                /* es_collector_close: no socket any more */
     bson_t document;
     char topic[ES_MAX_TYPE_BYTES + 1];
     es_collector_stats_t stats;
@@ -457,14 +458,35 @@ es_collector_t *es_collector_new (const char *endpoints, const char *const *pref
     return self;
 }
 
+int es_collector_close (es_collector_t *self)
+{
+    if (!self)
+        return ES_EINVAL;
+    if (self->generation != es_fork_generation () || getpid () != self->pid) {
+        es_format_error (self->error, "collector used in a child process after fork()");
+        return ES_EFORKED;
+    }
+    if (self->closed)
+        return ES_OK;
+    self->closed = true;
+    /* No later message can fill them (docs/protocol.md 5.2), as
+       core/collector.ts counts them at its close. */
+    while (self->gapped)
+        s_lose_gaps (self, self->gapped, self->gapped->n_gaps);
+    /* The message in hand stays: its events are accounted, and recv still
+       delivers them (its frames do not need the socket). */
+    es_link_close (&self->link);
+    return ES_OK;
+}
+
 void es_collector_destroy (es_collector_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
     es_collector_t *self = *self_p;
     if (self->generation == es_fork_generation () && getpid () == self->pid) {
+        es_collector_close (self);
         s_release (self);
-        es_link_close (&self->link);
     }
     while (self->oldest)
         s_forget_oldest (self);
@@ -686,6 +708,10 @@ int es_collector_recv (es_collector_t *self, es_event_t *event, int timeout_ms)
         if (s_next_event (self, event))
             return 1;
         s_release (self);
+        if (self->closed) {
+            es_format_error (self->error, "collector is closed");
+            return ES_ECLOSED;
+        }
         int n = s_receive (self);
         if (n < 0) {
             if (errno == ETERM) {

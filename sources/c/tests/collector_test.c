@@ -990,6 +990,58 @@ static void s_forgotten_stream_loses_its_gaps (void *context)
     es_collector_destroy (&collector);                    /* frees source 2's gap */
 }
 
+/*  Gaps still held when the program stops are lost (docs/protocol.md 5.2):
+    es_collector_close counts them, once, and keeps the stats readable; the
+    message in hand is still delivered, then recv says ES_ECLOSED.           */
+static void s_close_counts_open_gaps (void *context)
+{
+    es_options_t options = {.zmq_context = context, .gap_hold_ms = 60000};
+    void *pub;
+    es_collector_t *collector = s_bound_pair (context, "inproc://close-gaps", &options, &pub);
+    s_send_events (pub, "app.z", 31, 0, 5, true);
+    s_send_events (pub, "app.z", 31, 10, 5, true);        /* [5, 10) held */
+    s_send_events (pub, "app.z", 32, 0, 1, true);
+    s_send_events (pub, "app.z", 32, 3, 1, true);         /* [1, 3) held */
+    CHECK_EQ (s_drain (collector, 200), 5 + 5 + 1 + 1);
+    s_send_events (pub, "app.z", 32, 8, 3, true);         /* [4, 8) held */
+    es_event_t event;
+    CHECK_EQ (es_collector_recv (collector, &event, 2000), 1);    /* 8 of [8, 11) */
+    CHECK_EQ (event.index, 8);
+    es_collector_stats_t stats;
+    es_collector_stats (collector, &stats);
+    CHECK_EQ (stats.lost, 0);
+    CHECK_EQ (es_collector_close (collector), ES_OK);
+    CHECK_EQ (es_collector_stats (collector, &stats), ES_OK);
+    CHECK_EQ (stats.lost, 5 + 2 + 4);
+    CHECK_EQ (stats.events, 13);
+    CHECK_EQ (es_collector_recv (collector, &event, 0), 1);      /* the message in hand */
+    CHECK_EQ (event.index, 9);
+    CHECK_EQ (es_collector_recv (collector, &event, -1), 1);     /* no wait */
+    CHECK_EQ (event.index, 10);
+    CHECK_EQ (es_collector_recv (collector, &event, -1), ES_ECLOSED);
+    CHECK (strstr (es_collector_error (collector), "closed"));
+    CHECK_EQ (es_collector_close (collector), ES_OK);             /* again: nothing */
+    es_collector_stats (collector, &stats);
+    CHECK_EQ (stats.lost, 11);
+    CHECK_EQ (stats.events, 15);
+    CHECK_EQ (stats.streams, 2);
+    CHECK_EQ (strcmp (es_collector_endpoint (collector), ""), 0);
+    es_collector_destroy (&collector);
+    CHECK_EQ (es_collector_close (NULL), ES_EINVAL);
+    zmq_close (pub);
+
+    /* Destroyed without a close, with a message in hand and gaps open. */
+    collector = s_bound_pair (context, "inproc://close-gaps-2", &options, &pub);
+    s_send_events (pub, "app.z", 33, 0, 1, true);
+    s_send_events (pub, "app.z", 33, 5, 3, true);
+    CHECK_EQ (es_collector_recv (collector, &event, 2000), 1);
+    CHECK_EQ (es_collector_recv (collector, &event, 2000), 1);
+    CHECK_EQ (event.index, 5);
+    es_collector_destroy (&collector);
+    CHECK (collector == NULL);
+    zmq_close (pub);
+}
+
 /*  One source through two routers, each missing a range the other carries,
     either one ahead: every event is delivered exactly once, none lost.    */
 static void s_two_paths (void *context)
@@ -1104,6 +1156,7 @@ int main (void)
     s_max_gaps (context);
     s_one_path_counts_at_once (context);
     s_forgotten_stream_loses_its_gaps (context);
+    s_close_counts_open_gaps (context);
     s_two_paths (context);
     zmq_ctx_term (context);
     printf ("collector: ok\n");
