@@ -13,6 +13,12 @@ module Eventstorm
   # envelope's last 4 bytes are left off before it and written over its length after: the
   # event comes out whole, in place, with no copy.
   #
+  # An exception from another thread (Thread#raise, Rack::Timeout) may land anywhere in
+  # {#add}, even in the code that recovers from an earlier one. So no recovery is needed to
+  # keep the batch whole: the events' count and the bytes they take are one Integer that one
+  # assignment commits, and bytes past them (an event whose writing was cut short) are
+  # dropped before the next write or read of the body.
+  #
   # @api private
   # @example
   #   batch = Eventstorm::Batch.new("app.deploy", "web1",
@@ -28,7 +34,11 @@ module Eventstorm
     DEFER_INTERRUPTS = { Object => :never }.freeze
 
     TIME_HEAD = "\x09time\x00".b.freeze
-    private_constant :TIME_HEAD
+    # @committed is count * COUNT_UNIT + the bytes of @buffer that hold whole events: a body
+    # is under 2**32 bytes (16 MiB at most), a batch under 2**32 events (see Emitter).
+    COUNT_UNIT = 1 << 32
+    BYTES_MASK = COUNT_UNIT - 1
+    private_constant :TIME_HEAD, :COUNT_UNIT, :BYTES_MASK
 
     # Raised by {Buffer} for an int64 receivers could reject as a date; private to the batch.
     class FarInt64 < StandardError; end
@@ -114,7 +124,7 @@ module Eventstorm
       # same for many events.
       @stamped = [nil, nil].freeze
       @records = [] # writer, record, writer, record, ... (see #add_record)
-      @count = 0
+      @committed = 0 # events and the bytes of @buffer they take (see the class comment)
       @started = Eventstorm.monotonic
     end
 
@@ -125,7 +135,7 @@ module Eventstorm
     # @example
     #   Eventstorm::Batch.new("app.deploy", "web1", envelope).count #=> 0
     def count
-      @count + (@records.size >> 1)
+      (@committed >> 32) + (@records.size >> 1)
     end
 
     # @return [Integer] records {#add_record} keeps, not packed yet
@@ -176,7 +186,7 @@ module Eventstorm
     # @example
     #   Eventstorm::Batch.new("app.deploy", "web1", envelope).bytesize #=> 0
     def bytesize
-      @buffer.length + @packed.bytesize
+      (@committed & BYTES_MASK) + @packed.bytesize
     end
 
     # Appends one event. Without a +time+, the clock's milliseconds are the event's: reading
@@ -204,11 +214,12 @@ module Eventstorm
       whole = document(millis, fields) if envelope_key?(fields)
       # Packed events come first, as they were added; moved whole or not at all.
       Thread.handle_interrupt(DEFER_INTERRUPTS) { move_packed } unless @packed.empty?
-      start = @buffer.length
-      count = @count
+      committed = @committed
+      start = committed & BYTES_MASK
       # Whatever is raised in here, even into this thread from another (Rack::Timeout,
-      # Thread#raise), the batch is put back as it was: half an event would spoil them all.
+      # Thread#raise), nothing is committed, and what was written goes before the next write.
       begin
+        cut(start) # what an add cut short left, and on a retry what this one wrote
         if whole
           @buffer.put_bytes(whole.to_bson.to_s)
           length = @buffer.length - start
@@ -223,27 +234,27 @@ module Eventstorm
           raise Refused, TOO_DEEP if length > DEEP_BYTES && deeper?(fields, 1)
         end
         if length > MAX_EVENT
-          roll_back(start, count)
+          cut(start) # now rather than at the next add: it may be a MiB
           return false
         end
-        @count += 1
       rescue FarInt64
-        roll_back(start, count)
         raise Refused, FAR_DATE if far_date?(fields, 1)
 
         # An Int64 field that large, no date: written whole, where nothing checks it.
         whole = document(millis, fields)
         retry
       rescue Refused
-        roll_back(start, count)
+        cut(start) # to give the memory back; the next write would cut it anyway
         raise
       rescue *UNENCODABLE => e
-        roll_back(start, count)
+        cut(start)
         raise ArgumentError, "event cannot be encoded as BSON: #{e.message}"
-      rescue Exception # rubocop:disable Lint/RescueException -- rolled back, re-raised
-        roll_back(start, count)
+      rescue Exception # rubocop:disable Lint/RescueException -- cut, re-raised
+        cut(start)
         raise
       end
+      # The commit: one assignment, so the event is in the batch, counted, or it is not.
+      @committed = committed + COUNT_UNIT + length
       true
     end
 
@@ -253,6 +264,8 @@ module Eventstorm
     #
     # While the batch holds only such events they are packed straight onto the body, with no
     # String made per event; after an event added with {#add} they are appended in order.
+    # Unlike {#add}, it is not safe from exceptions from other threads: the caller defers
+    # them (as {#pack_records}' callers do).
     #
     # @param millis [Integer] the event's time, in milliseconds since the epoch
     # @param template [String] starting with {PACKED_ENVELOPE}
@@ -275,7 +288,9 @@ module Eventstorm
       values[1] = @type_and_time_key
       values[2] = millis
       values[3] = @host_element
-      if @buffer.length.zero?
+      committed = @committed
+      start = committed & BYTES_MASK
+      if start.zero?
         packed = @packed.bytesize
         begin
           values.pack(template, buffer: @packed)
@@ -283,10 +298,13 @@ module Eventstorm
           @packed = @packed.byteslice(0, packed)
           raise
         end
+        @committed = committed + COUNT_UNIT
       else
-        @buffer.put_bytes(values.pack(template))
+        bytes = values.pack(template)
+        cut(start)
+        @buffer.put_bytes(bytes)
+        @committed = committed + COUNT_UNIT + bytes.bytesize
       end
-      @count += 1
       true
     end
 
@@ -296,7 +314,10 @@ module Eventstorm
     # @example
     #   batch.body.bytesize == batch.bytesize #=> true
     def body
-      @buffer.length.zero? ? @packed : @buffer.to_s
+      bytes = @committed & BYTES_MASK
+      return @packed if bytes.zero?
+
+      @buffer.length == bytes ? @buffer.to_s : @buffer.to_s.byteslice(0, bytes)
     end
 
     private
@@ -388,8 +409,12 @@ module Eventstorm
       head
     end
 
+    # Called with exceptions from other threads deferred: three assignments go together.
     def move_packed
+      committed = @committed
+      cut(committed & BYTES_MASK)
       @buffer.put_bytes(@packed)
+      @committed = committed + @packed.bytesize
       @packed = String.new(encoding: Encoding::BINARY)
     end
 
@@ -459,14 +484,15 @@ module Eventstorm
       end
     end
 
-    # ByteBuffer cannot shrink: a failed or oversized event's bytes go with a copy.
-    def roll_back(length, count)
-      if @buffer.length > length
-        kept = @buffer.to_s.byteslice(0, length)
-        @buffer = Buffer.new
-        @buffer.put_bytes(kept)
-      end
-      @count = count
+    # Drops the bytes of @buffer past +length+ (those of an event not committed). ByteBuffer
+    # cannot shrink: the bytes kept go into a new one, put in place by one assignment, so an
+    # exception in the middle leaves the old one, to be cut again.
+    def cut(length)
+      return if @buffer.length == length
+
+      buffer = Buffer.new
+      buffer.put_bytes(@buffer.to_s.byteslice(0, length))
+      @buffer = buffer
     end
   end
 end

@@ -367,16 +367,20 @@ module Eventstorm
     end
 
     # Held events a failed flush leaves (no subscriber came) are dropped and counted, their
-    # indexes used: the closing announcements then tell receivers they are lost.
+    # indexes used: the closing announcements then tell receivers they are lost. An exception
+    # from another thread waits (as in close_batch): half-way, the close called again would
+    # count the first ones twice.
     def drop_held
-      @mutex.synchronize do
-        @held.each do |topic, _body, count|
-          @next[topic] += count
-          @stats[:overflow] += count
+      Thread.handle_interrupt(Batch::DEFER_INTERRUPTS) do
+        @mutex.synchronize do
+          @held.each do |topic, _body, count|
+            @next[topic] += count
+            @stats[:overflow] += count
+          end
+          @held.clear
+          @held_events = 0
+          @held_bytes = 0
         end
-        @held.clear
-        @held_events = 0
-        @held_bytes = 0
       end
     end
 
