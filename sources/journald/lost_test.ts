@@ -10,6 +10,8 @@ import { fileURLToPath } from "node:url";
 import { JournaldSource } from "./source.ts";
 import { JournalRouter } from "./router.ts";
 import { formatJournaldLine, journaldCounters } from "./stats.ts";
+import { Collector, type Event } from "@eventstorm/core";
+import { cli, finish, waitFor } from "../../tests/helpers.ts";
 import { tempDir } from "../../tests/temp.ts";
 import { GatherOutput } from "../../tests/file_events.ts";
 
@@ -91,6 +93,27 @@ async function journalFiles(directory: string): Promise<string[]> {
   return names.sort();
 }
 
+/**
+ * Appends entries 21 to 300 to `journal` (which holds 1 to 20): they fill the file's
+ * field table, so journal-remote archives it and goes on in a new file of the same
+ * journal; then journalctl --vacuum-files removes the archived one. Returns how many
+ * entries it held.
+ */
+async function rotateAndVacuum(journal: string): Promise<number> {
+  const journalDir = dirname(journal);
+  await appendEntries(journal, 21, 300, true);
+  const files = await journalFiles(journalDir);
+  assert.equal(files.length, 2, files.join(" "));
+  const archived = join(journalDir, files.find((f) => f.includes("@"))!);
+  const inArchived = (await run("journalctl", ["--file", archived, "-o", "export", "-q"]))
+    .out.split("\n").filter((line) => line.startsWith("__CURSOR=")).length;
+  assert.ok(inArchived > 20 && inArchived < 300, `${inArchived} entries in ${archived}`);
+  const vacuum = await run("journalctl", ["--directory", journalDir, "--vacuum-files=1"]);
+  assert.ok(vacuum.ok, vacuum.out);
+  assert.deepEqual(await journalFiles(journalDir), ["remote.journal"]);
+  return inArchived;
+}
+
 Deno.test({
   name: "journald: entries vacuumed past the checkpoint are counted lost, exactly, and said once",
   ignore: unavailable !== undefined && !CI,
@@ -106,19 +129,7 @@ Deno.test({
     assert.deepEqual(first.messages, entries(1, 20));
     assert.equal(first.stats.lost, 0);
 
-    // The checkpoint is at entry 20; the next 280 fill the file's field table, so
-    // journal-remote archives it and goes on in a new file of the same journal.
-    await appendEntries(journal, 21, 300, true);
-    const files = await journalFiles(journalDir);
-    assert.equal(files.length, 2, files.join(" "));
-    const archived = join(journalDir, files.find((f) => f.includes("@"))!);
-    const inArchived = (await run("journalctl", ["--file", archived, "-o", "export", "-q"]))
-      .out.split("\n").filter((line) => line.startsWith("__CURSOR=")).length;
-    assert.ok(inArchived > 20 && inArchived < 300, `${inArchived} entries in ${archived}`);
-    const vacuum = await run("journalctl", ["--directory", journalDir, "--vacuum-files=1"]);
-    assert.ok(vacuum.ok, vacuum.out);
-    assert.deepEqual(await journalFiles(journalDir), ["remote.journal"]);
-
+    const inArchived = await rotateAndVacuum(journal);
     const second = await readOnce(journalDir, checkpoint);
     // Every entry still in the journal is read, the first one left included.
     assert.deepEqual(second.messages, entries(inArchived + 1, 300));
@@ -172,5 +183,53 @@ Deno.test({
       second.warnings[0],
       /^warning: the first journal entry after the checkpoint's cursor is from another journal \(seqnum id [0-9a-f]{32}, the cursor's is [0-9a-f]{32}\): .* cannot be counted$/,
     );
+  },
+});
+
+Deno.test({
+  name: "journald: lost is on the source's stats line and in its eventstorm.stats event",
+  ignore: unavailable !== undefined && !CI,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    if (unavailable) throw new Error(`journald tooling is required under CI: ${unavailable}`);
+    await using dir = await tempDir({ prefix: "journald_lost_stats_" });
+    const journalDir = join(dir.path, "journal");
+    await Deno.mkdir(journalDir);
+    const journal = join(journalDir, "remote.journal");
+    const collector = await Collector.open({
+      endpoints: "@tcp://127.0.0.1:*",
+      topics: ["eventstorm.stats"],
+    });
+    const stats: Event[] = [];
+    const receiving = (async () => {
+      for await (const event of collector.events()) stats.push(event);
+    })();
+    const source = async () => {
+      const result = await finish(cli([
+        ...["source", "journald", "--directory", journalDir, "--once", "--print"],
+        ...["--checkpoint", join(dir.path, "cp.json"), "--stats-interval", "0s"],
+        ...["--stats-to", collector.boundEndpoint()],
+      ]));
+      assert.equal(result.code, 0, result.stderr);
+      return result;
+    };
+    try {
+      await appendEntries(journal, 1, 20);
+      await source();
+      await waitFor(() => stats.length === 1, "the first run's final stats", 10_000);
+      assert.equal(stats[0].lost, 0);
+      const inArchived = await rotateAndVacuum(journal);
+      const second = await source();
+      await waitFor(() => stats.length === 2, "the second run's final stats", 10_000);
+      assert.equal(stats[1].component, "source-journald");
+      assert.equal(stats[1].lost, inArchived - 20);
+      assert.equal(stats[1].entries, 300 - inArchived);
+      assert.match(second.stderr, new RegExp(`warning: ${inArchived - 20} journal entries lost`));
+      assert.match(second.stderr, new RegExp(`source journald: .*, lost ${inArchived - 20}\\b`));
+    } finally {
+      await collector.close();
+      await receiving;
+    }
   },
 });
