@@ -37,7 +37,7 @@ export const command: Command<typeof JOURNALD_FLAGS> = {
   flags: JOURNALD_FLAGS,
   epilog: "Entries vacuumed or rotated away before they were read are counted in lost, from the\n" +
     "gaps in the journal's sequence numbers; not with --unit, --identifier or --file, whose\n" +
-    "gaps are entries left out.\n\n" +
+    "gaps are entries left out, nor by a user who cannot read the system journal.\n\n" +
     "Examples:\n" +
     "  eventstorm source journald --unit ssh.service --unit postfix@-.service\n" +
     "  eventstorm source journald --directory /var/log/journal/remote --once --print",

@@ -10,6 +10,7 @@
  *
  * @module
  */
+export * from "./access.ts";
 export * from "./export_format.ts";
 export * from "./router.ts";
 export * from "./seqnum.ts";

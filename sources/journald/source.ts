@@ -15,6 +15,7 @@ import { sleep } from "@eventstorm/core/internal";
 import { ExportParser } from "./export_format.ts";
 import type { JournalRouter } from "./router.ts";
 import { cursorPosition, entryPosition, SeqnumGaps } from "./seqnum.ts";
+import { readsSystemJournal } from "./access.ts";
 
 /** Options of {@linkcode JournaldSource}. */
 export interface JournaldSourceOptions {
@@ -129,6 +130,7 @@ export class JournaldSource {
   constructor(options: JournaldSourceOptions) {
     this.#options = options;
     this.#sender = new EventSender(options.hostOverride);
+    this.#readsEveryJournal = options.directory !== undefined || readsSystemJournal();
   }
 
   /** Counters so far. */
@@ -160,6 +162,13 @@ export class JournaldSource {
   /** Runs until the signal aborts (or, with `once`, the end of the journal). */
   async run(): Promise<JournaldSourceStats> {
     const o = this.#options;
+    if (!this.#readsEveryJournal) {
+      console.error(
+        "warning: this user cannot read the system journal, so journal entries lost are not " +
+          "counted (its gaps would be other users' entries): run as root or in group " +
+          "systemd-journal",
+      );
+    }
     const store = o.checkpointPath
       ? new StreamCheckpointFile(o.checkpointPath, "journald")
       : undefined;
@@ -322,8 +331,12 @@ export class JournaldSource {
    */
   #unfiltered(): boolean {
     const o = this.#options;
-    return !o.units?.length && !o.identifiers?.length && !o.files?.length;
+    return !o.units?.length && !o.identifiers?.length && !o.files?.length &&
+      this.#readsEveryJournal;
   }
+
+  /** Whether journalctl here shows the system journal, not only this user's (see readsSystemJournal). */
+  readonly #readsEveryJournal: boolean;
 
   /**
    * Checks the first entry after `cursor` against it: true for the cursor's own entry
