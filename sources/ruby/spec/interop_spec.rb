@@ -57,6 +57,36 @@ RSpec.describe "interoperability through the router" do
     File.delete(input) if input && File.exist?(input)
   end
 
+  it "TypeScript emit → router → Ruby collector tells each event's stream and index" do
+    router(sources, sinks)
+    collector = Eventstorm::Collector.new(">tcp://127.0.0.1:#{sinks}", prefixes: ["app."])
+    count = 1_000
+    input = File.join(Dir.tmpdir, "eventstorm-rspec-emit-#{Process.pid}-index.jsonl")
+    # Two topics of one emitter: two streams of one source, each numbered from 0.
+    lines = Array.new(count) { |i| JSON.generate(type: i.even? ? "app.even" : "app.odd", n: i) }
+    File.write(input, lines.join("\n"))
+    collector.receive(timeout: 1) # subscribed before the emitter starts
+    emit_pid, emit_log = eventstorm("emit", "--to", "tcp://127.0.0.1:#{sources}",
+                                    "--host", "ts", stdin: input)
+    deliveries = collector.each_delivery(timeout: 20).first(count)
+    Process.wait(emit_pid)
+    expect($CHILD_STATUS.exitstatus).to eq(0), File.read(emit_log)
+    expect(deliveries.size).to eq(count)
+    expect(deliveries.map(&:source).uniq.size).to eq(1)
+    expect(deliveries.first.source).to be_between(1, (2**64) - 1)
+    %w[app.even app.odd].each_with_index do |topic, parity|
+      mine = deliveries.select { |delivery| delivery.topic == topic }
+      expect(mine.map(&:index)).to eq((0...(count / 2)).to_a)
+      expect(mine.map { |delivery| delivery.event["n"] })
+        .to eq(Array.new(count / 2) { |i| (2 * i) + parity })
+      expect(mine.map { |delivery| delivery.event["type"] }.uniq).to eq([topic])
+    end
+    expect(collector.stats).to include(lost: 0, duplicates: 0, rejected: 0, streams: 2)
+  ensure
+    collector&.close
+    File.delete(input) if input && File.exist?(input)
+  end
+
   context "with CURVE keys from eventstorm keygen" do
     let(:keys) { Dir.mktmpdir("eventstorm-rspec-keys") }
 

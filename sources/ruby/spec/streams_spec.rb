@@ -217,6 +217,32 @@ RSpec.describe Eventstorm::Streams do
       collector&.close
     end
 
+    it "tells each delivered event's topic, source and index: pieces, rejects and no header" do
+      collector = Eventstorm::Collector.new(%w[@inproc://streams-h @inproc://streams-i])
+      delivered(collector, 0, 2)
+      delivered(collector, 5, 2) # [2, 5) held
+      wrong = event.call(8).merge("type" => "app.y")
+      collector.handle(Eventstorm::Protocol.encode(topic: "app.x", source: 9, first: 7,
+                                                   events: [event.call(7), wrong, event.call(9)]))
+      delivered(collector, 0, 10) # fills [2, 5); 0, 1 and 5 to 9 are duplicates
+      collector.handle(["app.x", event.call(42).to_bson.to_s]) # two frames: no stream
+      expect(collector.receive(timeout: 0)["n"]).to eq(0) # the two ways mix
+      deliveries = collector.each_delivery(timeout: 0).map do |delivery|
+        [delivery.event["n"], delivery.topic, delivery.source, delivery.index]
+      end
+      expect(deliveries).to eq([[1, "app.x", 9, 1], [5, "app.x", 9, 5], [6, "app.x", 9, 6],
+                                [7, "app.x", 9, 7], [9, "app.x", 9, 9], [2, "app.x", 9, 2],
+                                [3, "app.x", 9, 3], [4, "app.x", 9, 4],
+                                [42, "app.x", nil, nil]])
+      expect(collector.stats).to include(events: 10, rejected: 1, duplicates: 7, unaccounted: 1)
+      expect(collector.receive_delivery(timeout: 0)).to be_nil
+      delivered(collector, 10, 1)
+      document, topic, source, index = *collector.receive_delivery(timeout: 0)
+      expect([document["n"], topic, source, index]).to eq([10, "app.x", 9, 10])
+    ensure
+      collector&.close
+    end
+
     it "given one endpoint counts a jump lost at once; gap_hold: chooses otherwise" do
       collector = Eventstorm::Collector.new("@inproc://streams-c")
       delivered(collector, 0, 2)

@@ -16,6 +16,10 @@ module Eventstorm
   #
   # Not thread-safe: use one collector per thread.
   #
+  # {#each} and {#receive} give the events; {#each_delivery} and {#receive_delivery} give
+  # each with the stream it came on and its index there ({Delivery}), as core/collector.ts's
+  # batches say where they start.
+  #
   # @example
   #   collector = Eventstorm::Collector.new(">tcp://127.0.0.1:5556", prefixes: ["http."])
   #   collector.each(timeout: 5) { |event| puts event["path"] }
@@ -23,6 +27,26 @@ module Eventstorm
   #   collector.close
   class Collector
     include Enumerable
+
+    # A delivered event and where it came from: its +topic+, the +source+ id of the stream
+    # and the event's +index+ in it (docs/protocol.md 2.3), both nil for an event of a
+    # two-frame message, which has no header. With redundant paths an event that fills a
+    # gap comes after events with higher indexes: sort by +[source, topic, index]+ if order
+    # matters.
+    #
+    # @!attribute [r] event
+    #   @return [BSON::Document] the event, as {Collector#receive} gives it
+    # @!attribute [r] topic
+    #   @return [String]
+    # @!attribute [r] source
+    #   @return [Integer, nil] the stream's source id (1 to 2**64 - 1)
+    # @!attribute [r] index
+    #   @return [Integer, nil] the event's index in the stream of +source+ and +topic+
+    # @example
+    #   delivery = collector.receive_delivery(timeout: 1)
+    #   delivery.index #=> 41
+    #   event, topic, source, index = *delivery
+    Delivery = Struct.new(:event, :topic, :source, :index)
 
     # @param endpoints [String, Array<String>] where to subscribe, e.g. ">tcp://router:5556"
     # @param prefixes [Array<String>, String] topic prefixes to subscribe to ("" is everything)
@@ -56,6 +80,9 @@ module Eventstorm
       # another, late, so it waits before it is lost.
       gap_hold = parsed.size > 1 ? Streams::GAP_HOLD : 0 if gap_hold.nil?
       @streams = Streams.new(gap_hold: gap_hold)
+      # Events to deliver, three entries each: the event, its message's [topic, source] (one
+      # frozen pair a message) and its index. One Array, so that taking an event is one call
+      # (Array#shift(3)), which no exception from another thread can cut in two.
       @pending = []
       @stats = { messages: 0, events: 0, announcements: 0, duplicates: 0, rejected: 0,
                  unaccounted: 0, malformed: Hash.new(0) }
@@ -80,6 +107,25 @@ module Eventstorm
       self
     end
 
+    # Yields each delivered event with its topic, source and index, as a {Delivery}.
+    #
+    # @param timeout [Float, nil] stop after this many seconds without an event; nil waits
+    #   forever
+    # @yieldparam delivery [Delivery]
+    # @return [Enumerator, self]
+    # @example
+    #   collector.each_delivery(timeout: 1) do |delivery|
+    #     puts "#{delivery.source} #{delivery.topic} #{delivery.index}: #{delivery.event}"
+    #   end
+    def each_delivery(timeout: nil)
+      return enum_for(:each_delivery, timeout: timeout) unless block_given?
+
+      while (delivery = receive_delivery(timeout: timeout))
+        yield delivery
+      end
+      self
+    end
+
     # The next delivered event.
     #
     # @param timeout [Float, nil] seconds to wait; nil waits forever
@@ -87,28 +133,22 @@ module Eventstorm
     # @example
     #   collector.receive(timeout: 0.5)
     def receive(timeout: nil)
-      deadline = timeout && Eventstorm.monotonic + timeout
-      while @pending.empty?
-        wait = deadline ? deadline - Eventstorm.monotonic : 1.0
-        return nil if wait <= 0
+      return nil unless wait_pending(timeout)
 
-        next unless readable?((wait * 1000).ceil.clamp(1, 1000))
+      @pending.shift(3)[0]
+    end
 
-        # An exception from another thread (Thread#raise, a Timeout) comes while the socket
-        # is waited for, or once a message is read whole, accounted and its events pending.
-        # Half-way, the rest of a message's frames would be read as the next message, or its
-        # events counted as received and never delivered.
-        Thread.handle_interrupt(Batch::DEFER_INTERRUPTS) do
-          # A message's frames arrive together: once the first is there, all are.
-          if @judge_owners
-            frames, peer = Sockets.receive_from(@socket)
-          else
-            frames = Sockets.receive_frames(@socket)
-          end
-          handle(frames, owner: peer) if frames
-        end
-      end
-      @pending.shift
+    # The next delivered event with its topic, source and index.
+    #
+    # @param timeout [Float, nil] seconds to wait; nil waits forever
+    # @return [Delivery, nil] nil when +timeout+ passed
+    # @example
+    #   collector.receive_delivery(timeout: 0.5)&.index #=> 0
+    def receive_delivery(timeout: nil)
+      return nil unless wait_pending(timeout)
+
+      event, (topic, source), index = @pending.shift(3)
+      Delivery.new(event, topic, source, index)
     end
 
     # Accounts one message given as frames and returns the events it delivers; what
@@ -123,7 +163,7 @@ module Eventstorm
     def handle(frames, owner: nil)
       before = @pending.size
       deliver(Protocol.parse(frames), owner)
-      @pending.drop(before)
+      (before...@pending.size).step(3).map { |at| @pending[at] }
     rescue Protocol::Invalid => e
       @stats[:malformed][e.reason] += 1
       []
@@ -198,6 +238,32 @@ module Eventstorm
       raise
     end
 
+    # Reads messages until one delivers an event, or +timeout+ passes (false).
+    def wait_pending(timeout)
+      deadline = timeout && Eventstorm.monotonic + timeout
+      while @pending.empty?
+        wait = deadline ? deadline - Eventstorm.monotonic : 1.0
+        return false if wait <= 0
+
+        next unless readable?((wait * 1000).ceil.clamp(1, 1000))
+
+        # An exception from another thread (Thread#raise, a Timeout) comes while the socket
+        # is waited for, or once a message is read whole, accounted and its events pending.
+        # Half-way, the rest of a message's frames would be read as the next message, or its
+        # events counted as received and never delivered.
+        Thread.handle_interrupt(Batch::DEFER_INTERRUPTS) do
+          # A message's frames arrive together: once the first is there, all are.
+          if @judge_owners
+            frames, peer = Sockets.receive_from(@socket)
+          else
+            frames = Sockets.receive_frames(@socket)
+          end
+          handle(frames, owner: peer) if frames
+        end
+      end
+      true
+    end
+
     def readable?(milliseconds)
       @poller.poll(milliseconds).positive?
     end
@@ -210,6 +276,7 @@ module Eventstorm
         raise unless e.reason == "depth"
       end
       skip = 0
+      first = message.first
       if message.source
         _, skip, refused, keep = @streams.account(source: message.source, topic: message.topic,
                                                   first: message.first, count: message.count,
@@ -223,14 +290,17 @@ module Eventstorm
         @stats[:messages] += 1
         @stats[:unaccounted] += documents.size
       end
+      origin = [message.topic, message.source].freeze
       # Pieces only where a message fills gaps another path left (rare).
-      documents = keep ? keep.flat_map { |range| documents[range] } : documents.drop(skip)
-      documents.each do |document|
-        if document && Protocol.event?(document, message.topic)
-          @stats[:events] += 1
-          @pending << document
-        else
-          @stats[:rejected] += 1
+      (keep || [skip...documents.size]).each do |range|
+        range.each do |offset|
+          document = documents[offset]
+          if document && Protocol.event?(document, message.topic)
+            @stats[:events] += 1
+            @pending.push(document, origin, first && (first + offset))
+          else
+            @stats[:rejected] += 1
+          end
         end
       end
     end
