@@ -44,9 +44,13 @@ export class LogHistogram {
   readonly #max: number;
   readonly #logBase: number;
   readonly #base: number;
-  readonly #counts: Uint32Array;
+  // Float64: a coarse frame's histogram sums many seconds, past what 32 bits hold.
+  readonly #counts: Float64Array;
   #zeros = 0;
   #count = 0;
+  /** Lowest and highest bucket used: merging and resetting touch only those. */
+  #lo = Infinity;
+  #hi = -1;
 
   /** Creates an empty histogram. */
   constructor(options: LogHistogramOptions = {}) {
@@ -59,7 +63,7 @@ export class LogHistogram {
     }
     this.#base = 1 + precision;
     this.#logBase = Math.log(this.#base);
-    this.#counts = new Uint32Array(Math.ceil(Math.log(max / this.#min) / this.#logBase) + 1);
+    this.#counts = new Float64Array(Math.ceil(Math.log(max / this.#min) / this.#logBase) + 1);
   }
 
   /** Counts one value; not-a-number is ignored. */
@@ -76,6 +80,32 @@ export class LogHistogram {
     if (index >= counts.length) index = counts.length - 1;
     counts[index]++;
     this.#count++;
+    if (index < this.#lo) this.#lo = index;
+    if (index > this.#hi) this.#hi = index;
+  }
+
+  /**
+   * Adds every value counted by `other`, which must have the same `min`, `max`
+   * and `precision`: the percentiles are then those of both streams together,
+   * as exact as either's (a frame's histogram merged into its minute's).
+   */
+  merge(other: LogHistogram): void {
+    if (
+      other.#counts.length !== this.#counts.length || other.#min !== this.#min ||
+      other.#base !== this.#base
+    ) {
+      throw new RangeError(
+        "LogHistogram.merge needs histograms of the same min, max and precision",
+      );
+    }
+    if (other.#count === 0) return;
+    const counts = this.#counts;
+    const from = other.#counts;
+    for (let i = other.#lo; i <= other.#hi; i++) counts[i] += from[i];
+    this.#zeros += other.#zeros;
+    this.#count += other.#count;
+    if (other.#lo < this.#lo) this.#lo = other.#lo;
+    if (other.#hi > this.#hi) this.#hi = other.#hi;
   }
 
   /** Values counted. */
@@ -93,7 +123,7 @@ export class LogHistogram {
     if (rank <= this.#zeros) return 0;
     let seen = this.#zeros;
     const counts = this.#counts;
-    for (let i = 0; i < counts.length; i++) {
+    for (let i = this.#lo; i <= this.#hi; i++) {
       seen += counts[i];
       if (seen >= rank) return Math.min(this.#max, this.#min * this.#base ** (i + 0.5));
     }
@@ -103,8 +133,10 @@ export class LogHistogram {
   /** Forgets every value. */
   reset(): void {
     if (this.#count === 0) return;
-    this.#counts.fill(0);
+    if (this.#hi >= 0) this.#counts.fill(0, this.#lo, this.#hi + 1);
     this.#zeros = 0;
     this.#count = 0;
+    this.#lo = Infinity;
+    this.#hi = -1;
   }
 }

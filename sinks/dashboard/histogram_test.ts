@@ -44,3 +44,31 @@ Deno.test("LogHistogram: empty gives null, reset empties, huge values clamp", ()
   assert.equal(histogram.percentile(99), null);
   assert.throws(() => new LogHistogram({ min: 0 }), RangeError);
 });
+
+Deno.test("LogHistogram.merge: percentiles of both streams, as if counted in one", () => {
+  const whole = new LogHistogram();
+  const merged = new LogHistogram();
+  let seed = 7;
+  const random = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+  // A minute of seconds, each with its own spread, merged one by one.
+  for (let second = 0; second < 60; second++) {
+    const part = new LogHistogram();
+    for (let i = 0; i < 100; i++) {
+      const value = second === 30 ? 0 : random() * (second + 1) / 10;
+      part.add(value);
+      whole.add(value);
+    }
+    merged.merge(part);
+  }
+  assert.equal(merged.count, 6000);
+  for (const p of [1, 1.5, 50, 95, 99, 100]) {
+    assert.equal(merged.percentile(p), whole.percentile(p), `p${p}`);
+  }
+  merged.merge(new LogHistogram());
+  assert.equal(merged.count, 6000);
+  assert.throws(() => merged.merge(new LogHistogram({ precision: 0.02 })), RangeError);
+  merged.reset();
+  assert.equal(merged.percentile(50), null);
+  merged.add(0.25);
+  assert.ok(Math.abs(merged.percentile(50)! - 0.25) < 0.002, "reset left no stale bucket");
+});
