@@ -10,11 +10,13 @@ import type { CollectorStats, Event, WireMessage } from "@eventstorm/core";
 import { decodeEvents } from "@eventstorm/core/protocol";
 import type { DashboardState, Frame } from "./frame.ts";
 import { type HttpHitFields, scanHttpHits } from "./http_scan.ts";
+import { LogHistogram } from "./histogram.ts";
 import { HostsPanel } from "./panels/hosts.ts";
 import { HttpPanel } from "./panels/http.ts";
 import { MailPanel } from "./panels/mail.ts";
 import { SourcesPanel } from "./panels/sources.ts";
 import { SshPanel } from "./panels/ssh.ts";
+import { FrameRollup, type FrameRollupChange, type RollupLevel } from "./rollup.ts";
 
 export type {
   DashboardState,
@@ -54,6 +56,11 @@ export interface DashboardAggregatorOptions {
   maxHosts?: number;
   /** Longer strings from events are cut to this many characters. Default 200. */
   maxKeyLength?: number;
+  /**
+   * Coarser levels frames are merged into as they age, finest first. Default
+   * `DEFAULT_ROLLUP`: ticks for 15 minutes, minutes for a day, ten minutes beyond.
+   */
+  rollup?: readonly RollupLevel[];
   /** Clock; epoch ms. */
   now?: () => number;
 }
@@ -61,7 +68,8 @@ export interface DashboardAggregatorOptions {
 /**
  * Turns batches of events into one {@linkcode Frame} per tick plus a
  * {@linkcode DashboardState}. Memory is constant however long it runs and
- * whatever arrives: frames are kept for `historyMs` (as JSON text), topics,
+ * whatever arrives: frames are kept for `historyMs` (as JSON text), coarser
+ * with age ({@linkcode FrameRollup}: a week is about 3,400 frames), topics,
  * sources and hosts are bounded maps, top lists are {@linkcode WindowedTopN},
  * percentiles come from a fixed {@linkcode LogHistogram}, and every string
  * taken from an event is cut to `maxKeyLength`.
@@ -101,10 +109,11 @@ export class DashboardAggregator {
   // Known topics ever seen (bounded), so a frame names the same topics consistently.
   readonly #knownTopics = new Set<string>();
 
-  // Frames as JSON text, oldest first, with their times for trimming.
-  readonly #frames: string[] = [];
-  readonly #frameTimes: number[] = [];
-  #history: { json: string; t: number }[] = [];
+  // Frames as JSON text, oldest first, coarser with age.
+  readonly #frames: FrameRollup;
+  // The tick's latencies on their way to the coarser levels' histograms.
+  readonly #latency = new LogHistogram();
+  #changes: FrameRollupChange[] = [];
 
   #events = 0;
   /** Documents the dashboard itself could not read or whose envelope was bad. */
@@ -129,6 +138,11 @@ export class DashboardAggregator {
     this.#ssh = new SshPanel(top);
     this.#hosts = new HostsPanel({ maxHosts: options.maxHosts ?? 64, key, now: this.#clock });
     this.#sources = new SourcesPanel({ maxSources: options.maxSources ?? 64, key });
+    this.#frames = new FrameRollup({
+      historyMs: this.#historyMs,
+      levels: options.rollup,
+      maxKeys: Math.max(this.#maxTopics, options.maxHosts ?? 64, options.maxSources ?? 64),
+    });
     this.startedAt = this.#clock();
     this.#frameStart = this.startedAt;
     this.#http.rotate(this.startedAt);
@@ -258,50 +272,50 @@ export class DashboardAggregator {
       lost: Object.fromEntries(lost),
       lostAll,
       bad,
-      http: this.#http.frame(now),
+      http: this.#http.frame(now, this.#latency),
       mail: this.#mail.frame(),
       ssh: this.#ssh.frame(now),
       hosts: this.#hosts.frame(),
     };
-    this.#keepFrame(frame);
+    this.#changes = this.#frames.add(frame, this.#latency);
+    this.#latency.reset();
     this.#frameStart = now;
     this.#topics = new Map();
     this.#lastState = undefined;
     return frame;
   }
 
-  #keepFrame(frame: Frame): void {
-    this.#frames.push(JSON.stringify(frame));
-    this.#frameTimes.push(frame.t);
-    const horizon = frame.t - this.#historyMs;
-    let drop = 0;
-    while (drop < this.#frameTimes.length && this.#frameTimes[drop] < horizon) drop++;
-    if (drop > 0) {
-      this.#frames.splice(0, drop);
-      this.#frameTimes.splice(0, drop);
-    }
-    while (this.#history.length > 0 && this.#history[0].t < horizon) this.#history.shift();
-  }
-
   /**
    * Adds frames from before the start (from a store), shown first; those older
-   * than `historyMs` before the newest live frame are dropped as time goes on.
+   * than `historyMs` before the newest live frame are dropped as time goes on,
+   * and they are merged into coarser frames with the live ones.
    */
   addHistory(frames: readonly Frame[]): void {
-    const history = frames
-      .filter((frame) => frame.t < this.startedAt)
-      .map((frame) => ({ json: JSON.stringify(frame), t: frame.t }));
-    this.#history = [...this.#history, ...history].sort((a, b) => a.t - b.t);
+    this.#frames.addHistory(frames.filter((frame) => frame.t < this.startedAt));
   }
 
   /** Every kept frame as JSON text, oldest first: history, then live. */
   framesJson(): string[] {
-    return [...this.#history.map((entry) => entry.json), ...this.#frames];
+    return this.#frames.json();
+  }
+
+  /**
+   * Every kept frame as UTF-8 JSON in blocks, to be joined with commas: blocks
+   * that did not change since the last call are the same arrays, so serving the
+   * frames costs only the newest block and concurrent requests share the rest.
+   */
+  framesChunks(): Uint8Array[] {
+    return this.#frames.chunks();
+  }
+
+  /** The frames the last tick merged into coarser ones, for pages that hold them. */
+  get rollups(): readonly FrameRollupChange[] {
+    return this.#changes;
   }
 
   /** Number of frames kept (history and live). */
   get frameCount(): number {
-    return this.#history.length + this.#frames.length;
+    return this.#frames.size;
   }
 
   /** Events accounted since start. */

@@ -37,6 +37,13 @@ export { DashboardServer, type DashboardServerOptions, isLoopback, ListenError }
 export { ConnectionGuard, type ConnectionGuardOptions } from "./guard.ts";
 export { loadHistory, type LoadHistoryOptions } from "./history.ts";
 export { LogHistogram, type LogHistogramOptions } from "./histogram.ts";
+export {
+  DEFAULT_ROLLUP,
+  FrameRollup,
+  type FrameRollupChange,
+  type FrameRollupOptions,
+  type RollupLevel,
+} from "./rollup.ts";
 export { type TopRow, WindowedTopN, type WindowedTopNOptions } from "./top_n.ts";
 export { type Asset, ASSETS } from "./assets.ts";
 export { type HttpHitFields, scanHttpHits, type ScanResult } from "./http_scan.ts";

@@ -13,7 +13,7 @@ import {
   renderTiles,
 } from "./charts.js";
 import { $ } from "./dom.js";
-import { visibleFrames } from "./series.js";
+import { applyRollups, trimFrames, visibleFrames } from "./series.js";
 import { renderTables } from "./tables.js";
 
 /** @typedef {import("../frame.ts").Frame} Frame */
@@ -103,14 +103,7 @@ function setStatus(kind, text) {
   status.textContent = text;
 }
 
-function trimFrames() {
-  if (frames.length === 0) return;
-  const horizon = frames[frames.length - 1].t - config.historyMs;
-  let drop = 0;
-  while (drop < frames.length && frames[drop].t < horizon) drop++;
-  if (drop) frames.splice(0, drop);
-}
-
+const decoder = new TextDecoder();
 let retry = 500;
 function connect() {
   const token = new URLSearchParams(location.search).get("token");
@@ -118,6 +111,8 @@ function connect() {
   const url = `${scheme}//${location.host}/ws` +
     (token ? `?token=${encodeURIComponent(token)}` : "");
   const socket = new WebSocket(url);
+  // The hello comes as UTF-8 bytes (the sink sends its cached blocks, not a string of its own).
+  socket.binaryType = "arraybuffer";
   socket.onopen = () => {
     retry = 500;
     setStatus("live", "live");
@@ -125,7 +120,9 @@ function connect() {
   socket.onmessage = (message) => {
     let data;
     try {
-      data = JSON.parse(message.data);
+      data = JSON.parse(
+        typeof message.data === "string" ? message.data : decoder.decode(message.data),
+      );
     } catch {
       return;
     }
@@ -136,8 +133,9 @@ function connect() {
       state = data.state;
     } else if (data.type === "frame") {
       frames.push(data.frame);
+      if (data.rollup) applyRollups(frames, data.rollup);
       state = data.state;
-      trimFrames();
+      trimFrames(frames, config.historyMs);
     }
     setStatus("live", "live");
     queueRender();

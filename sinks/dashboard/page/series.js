@@ -38,7 +38,10 @@ export function rankNames(list, names, weight) {
 }
 
 /**
- * `count` columns of per-minute sums of `read(frame)`, with their minutes.
+ * `count` columns of per-minute sums of `read(frame)`, with their minutes. A
+ * frame of a minute or more (history, or live frames merged as they aged) gives
+ * its count per minute, held until the next point: the chart's area over its
+ * span is still its total.
  * @param {Frame[]} list
  * @param {(frame: Frame) => number[]} read
  * @param {number} count
@@ -52,7 +55,8 @@ export function perMinute(list, read, count) {
     let sums = buckets.get(minute);
     if (!sums) buckets.set(minute, sums = new Array(count).fill(0));
     const values = read(frame);
-    for (let i = 0; i < count; i++) sums[i] += values[i];
+    const long = frame.dt > 60;
+    for (let i = 0; i < count; i++) sums[i] += long ? (values[i] * 60) / frame.dt : values[i];
   }
   const x = [...buckets.keys()];
   const columns = Array.from(
@@ -65,4 +69,39 @@ export function perMinute(list, read, count) {
     for (const column of columns) column.push(column[column.length - 1]);
   }
   return { x, columns };
+}
+
+/**
+ * Frames the sink merged into a coarser one as they aged.
+ * @typedef {{ from: number, to: number, frame: Frame }} Rollup
+ */
+
+/**
+ * Puts each merged frame in place of the frames it was made of (those with
+ * `from <= t < to`), as the sink did with the frames it keeps, so a page open
+ * for days holds what a new page is sent, not a frame per second.
+ * @param {Frame[]} frames oldest first, changed in place
+ * @param {Rollup[]} rollups
+ */
+export function applyRollups(frames, rollups) {
+  for (const { from, to, frame } of rollups) {
+    let i = 0;
+    while (i < frames.length && frames[i].t < from) i++;
+    let j = i;
+    while (j < frames.length && frames[j].t < to) j++;
+    frames.splice(i, j - i, frame);
+  }
+}
+
+/**
+ * Drops the frames more than `historyMs` older than the newest, as the sink does.
+ * @param {Frame[]} frames oldest first, changed in place
+ * @param {number} historyMs
+ */
+export function trimFrames(frames, historyMs) {
+  if (frames.length === 0) return;
+  const horizon = frames[frames.length - 1].t - historyMs;
+  let drop = 0;
+  while (drop < frames.length && frames[drop].t < horizon) drop++;
+  if (drop) frames.splice(0, drop);
 }

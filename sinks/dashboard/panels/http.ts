@@ -69,8 +69,11 @@ export class HttpPanel {
     if (typeof agent === "string" && agent !== "") this.#agents.add(agent);
   }
 
-  /** The frame's figures; the next frame starts from zero, the top lists move on at `now`. */
-  frame(now: number): HttpFrame {
+  /**
+   * The frame's figures; the next frame starts from zero, the top lists move on
+   * at `now`. The frame's latencies are added to `latency` when given.
+   */
+  frame(now: number, latency?: LogHistogram): HttpFrame {
     const frame: HttpFrame = {
       requests: this.#requests,
       status: this.#status,
@@ -84,6 +87,7 @@ export class HttpPanel {
     this.#requests = 0;
     this.#status = [0, 0, 0, 0, 0, 0];
     this.#bytes = 0;
+    latency?.merge(this.#latency);
     this.#latency.reset();
     this.rotate(now);
     return frame;
