@@ -7,9 +7,41 @@
 import type { CollectorStats, Event, WireMessage } from "@eventstorm/core";
 import { parseEventId, type SinkBackend, type WriteResult } from "@eventstorm/core/sink";
 import { StoreReader } from "@eventstorm/sink-store/reader";
-import { DashboardAggregator, type DashboardAggregatorOptions } from "./aggregator.ts";
+import { DashboardAggregator, type DashboardAggregatorOptions, type Frame } from "./aggregator.ts";
 import { loadHistory } from "./history.ts";
+import { DEFAULT_ROLLUP, type RollupLevel } from "./rollup.ts";
 import { DashboardServer } from "./server.ts";
+
+const encoder = new TextEncoder();
+const COMMA = encoder.encode(",");
+const CLOSE = encoder.encode("]}");
+
+/**
+ * History from a store at the resolution the page keeps it: the oldest part in
+ * frames of the coarsest level, each younger part in the next finer level's
+ * (with the default levels: ten minutes beyond a day, minutes for the last
+ * day), split on the coarser level's lines so each frame is one interval.
+ */
+function historyFrames(
+  store: StoreReader,
+  since: number,
+  until: number,
+  levels: readonly RollupLevel[],
+): Frame[] {
+  const frames: Frame[] = [];
+  let from = since;
+  for (let k = levels.length - 1; k >= 1; k--) {
+    const { stepMs, afterMs } = levels[k];
+    const line = until - afterMs;
+    const split = Math.max(from, line - (((line % stepMs) + stepMs) % stepMs));
+    if (split > from) {
+      frames.push(...loadHistory(store, { since: from, until: split, every: stepMs }));
+    }
+    from = split;
+  }
+  frames.push(...loadHistory(store, { since: from, until, every: levels[0]?.stepMs ?? 60_000 }));
+  return frames;
+}
 
 /**
  * Options of {@linkcode DashboardBackend.open}.
@@ -74,6 +106,9 @@ export class DashboardBackend implements SinkBackend {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
   #ticks = 0;
+  // Made at most once a tick, whatever the number of requests.
+  #state: string | undefined;
+  #helloHead: Uint8Array | undefined;
 
   /**
    * Loads the history from `db` (throws when it is not a store) and binds the
@@ -91,11 +126,12 @@ export class DashboardBackend implements SinkBackend {
     if (options.db !== undefined) {
       const started = performance.now();
       using store = StoreReader.open(options.db);
-      const frames = loadHistory(store, {
-        since: aggregator.startedAt - historyMs,
-        until: aggregator.startedAt,
-        every: historyMs > 6 * 3_600_000 ? 600_000 : 60_000,
-      });
+      const frames = historyFrames(
+        store,
+        aggregator.startedAt - historyMs,
+        aggregator.startedAt,
+        options.limits?.rollup ?? DEFAULT_ROLLUP,
+      );
       aggregator.addHistory(frames);
       log(
         `dashboard: ${frames.length} history frames from ${options.db} in ${
@@ -205,10 +241,29 @@ export class DashboardBackend implements SinkBackend {
     await this.#server.close();
   }
 
-  #helloMessage(): string {
-    return `{"type":"hello","config":${this.#config},"state":${
-      JSON.stringify(this.aggregator.state())
-    },"frames":[${this.aggregator.framesJson().join(",")}]}`;
+  /**
+   * The hello as UTF-8 chunks: the frames' blocks are shared with every other
+   * request (and from tick to tick while they do not change), the head (config
+   * and tables) is made once per tick; nothing is built per request but the
+   * list of chunks.
+   */
+  #helloMessage(): Uint8Array[] {
+    if (this.#helloHead === undefined) {
+      this.#helloHead = encoder.encode(
+        `{"type":"hello","config":${this.#config},"state":${this.#stateJson()},"frames":[`,
+      );
+    }
+    const chunks = [this.#helloHead];
+    for (const block of this.aggregator.framesChunks()) {
+      if (chunks.length > 1) chunks.push(COMMA);
+      chunks.push(block);
+    }
+    chunks.push(CLOSE);
+    return chunks;
+  }
+
+  #stateJson(): string {
+    return this.#state ??= JSON.stringify(this.aggregator.state());
   }
 
   #schedule(): void {
@@ -224,11 +279,18 @@ export class DashboardBackend implements SinkBackend {
   #tick(): void {
     const frame = this.aggregator.tick(Date.now(), this.#wire?.());
     this.#ticks++;
+    this.#state = undefined;
+    this.#helloHead = undefined;
     if (this.#server.clients === 0) return;
+    const rollups = this.aggregator.rollups;
+    const rollup = rollups.length === 0
+      ? ""
+      : `,"rollup":[${
+        rollups.map((change) => `{"from":${change.from},"to":${change.to},"frame":${change.frame}}`)
+          .join(",")
+      }]`;
     this.#server.broadcast(
-      `{"type":"frame","frame":${JSON.stringify(frame)},"state":${
-        JSON.stringify(this.aggregator.state())
-      }}`,
+      `{"type":"frame","frame":${JSON.stringify(frame)},"state":${this.#stateJson()}${rollup}}`,
     );
   }
 }

@@ -41,7 +41,13 @@ Deno.test("dashboard opens with the store's last hour and continues live", opts,
   const out = await Emitter.open({ endpoints: `>${dashboard.boundEndpoint()}`, lingerMs: 1 });
   const messages: { type: string; frames?: Frame[]; frame?: Frame; state: DashboardState }[] = [];
   const socket = new WebSocket(`ws://127.0.0.1:${dashboard.port}/ws`);
-  socket.onmessage = (message) => messages.push(JSON.parse(String(message.data)));
+  // The hello comes as one binary message (the sink's cached UTF-8 blocks joined), updates as text.
+  socket.binaryType = "arraybuffer";
+  const decoder = new TextDecoder();
+  socket.onmessage = (message) =>
+    messages.push(
+      JSON.parse(typeof message.data === "string" ? message.data : decoder.decode(message.data)),
+    );
   try {
     await until(() => messages.length > 0, "the hello message");
     const hello = messages[0];

@@ -31,8 +31,13 @@ export interface DashboardServerOptions {
    * WebSocket and the API when set; mandatory for a non-loopback address.
    */
   token?: string;
-  /** The first message a new WebSocket client gets (the whole picture so far). */
-  hello: () => string;
+  /**
+   * The first message a new WebSocket client gets (the whole picture so far),
+   * also served as `/api/state`: text, or UTF-8 JSON in chunks that are sent as
+   * they are (a stream, so concurrent requests share them rather than each
+   * building its copy; a WebSocket gets them joined, as one binary message).
+   */
+  hello: () => string | readonly Uint8Array[];
   /** WebSocket clients at most. Default 32. */
   maxClients?: number;
   /** A client with more than this many bytes unsent gets no new updates until it catches up. Default 8 MiB. */
@@ -74,6 +79,29 @@ function respond(status: number, body: string, headers: Record<string, string> =
     status,
     headers: { "content-type": "text/plain; charset=utf-8", ...SECURITY_HEADERS, ...headers },
   });
+}
+
+/** The chunks as a body, one at a time as the client reads (never copied into one). */
+function streamOf(chunks: readonly Uint8Array[]): ReadableStream<Uint8Array> {
+  let next = 0;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      while (next < chunks.length && chunks[next].length === 0) next++;
+      if (next < chunks.length) controller.enqueue(chunks[next++]);
+      else controller.close();
+    },
+  }, { highWaterMark: 0 });
+}
+
+function joined(chunks: readonly Uint8Array[]): Uint8Array {
+  if (chunks.length === 1) return chunks[0];
+  const bytes = new Uint8Array(chunks.reduce((sum, chunk) => sum + chunk.length, 0));
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.length;
+  }
+  return bytes;
 }
 
 /** Compares in time independent of where the strings differ. */
@@ -131,7 +159,7 @@ export class DashboardServer {
   readonly #guard: ConnectionGuard;
   readonly #socketDir: string;
   readonly #token: string | undefined;
-  readonly #hello: () => string;
+  readonly #hello: () => string | readonly Uint8Array[];
   readonly #maxClients: number;
   readonly #maxBuffered: number;
   readonly #clients = new Set<WebSocket>();
@@ -225,9 +253,15 @@ export class DashboardServer {
     if (url.pathname === "/ws") return this.#upgrade(request, url);
     if (url.pathname === "/api/state") {
       if (!this.#authorized(request, url)) return this.#unauthorized();
-      return respond(200, this.#hello(), {
-        "content-type": "application/json",
-        "cache-control": "no-store",
+      const hello = this.#hello();
+      const headers = { "content-type": "application/json", "cache-control": "no-store" };
+      if (typeof hello === "string") return respond(200, hello, headers);
+      return new Response(request.method === "HEAD" ? null : streamOf(hello), {
+        headers: {
+          ...SECURITY_HEADERS,
+          ...headers,
+          "content-length": String(hello.reduce((sum, chunk) => sum + chunk.length, 0)),
+        },
       });
     }
     const asset = ASSETS.get(url.pathname === "/index.html" ? "/" : url.pathname);
@@ -269,7 +303,8 @@ export class DashboardServer {
     this.#clients.add(socket);
     socket.onopen = () => {
       try {
-        socket.send(this.#hello());
+        const hello = this.#hello();
+        socket.send(typeof hello === "string" ? hello : joined(hello));
       } catch {
         socket.close();
       }

@@ -155,6 +155,57 @@ Deno.test("server with token: page, state and WebSocket need it", opts, async ()
   }
 });
 
+Deno.test(
+  "a hello in chunks: /api/state streams the same arrays to every request, a page gets them joined",
+  opts,
+  async () => {
+    const encoder = new TextEncoder();
+    const big = encoder.encode(`"${"x".repeat(1 << 20)}"`);
+    const chunks = [encoder.encode('{"type":"hello","frames":['), big, encoder.encode(","), big];
+    chunks.push(encoder.encode("]}"));
+    let built = 0;
+    const server = DashboardServer.listen({
+      port: 0,
+      hello: () => {
+        built++;
+        return chunks;
+      },
+    });
+    try {
+      const url = new URL("api/state", server.url);
+      const responses = await Promise.all(Array.from({ length: 6 }, () => fetch(url)));
+      for (const response of responses) {
+        assert.equal(response.status, 200);
+        assert.equal(response.headers.get("content-type"), "application/json");
+        assert.equal(Number(response.headers.get("content-length")), 2 * big.length + 29);
+        const body = await response.json();
+        assert.equal(body.frames.length, 2);
+        assert.equal(body.frames[1].length, 1 << 20);
+      }
+      // Sent, not handed over: the shared arrays are whole for the next request.
+      assert.equal(big.length, (1 << 20) + 2);
+      assert.equal(built, 6);
+
+      const message = await new Promise<unknown>((resolve, reject) => {
+        const socket = new WebSocket(`ws://127.0.0.1:${server.port}/ws`);
+        socket.binaryType = "arraybuffer";
+        socket.onmessage = (event) => {
+          resolve(event.data);
+          socket.close();
+        };
+        socket.onerror = () => reject(new Error("WebSocket failed"));
+      });
+      assert.ok(message instanceof ArrayBuffer, "one binary message");
+      const hello = JSON.parse(new TextDecoder().decode(message));
+      assert.equal(hello.type, "hello");
+      assert.equal(hello.frames[0].length, 1 << 20);
+      assert.equal(big.length, (1 << 20) + 2);
+    } finally {
+      await server.close();
+    }
+  },
+);
+
 Deno.test("server refuses a non-loopback address without a token", () => {
   assert.throws(
     () => DashboardServer.listen({ hostname: "0.0.0.0", port: 0, hello: () => "" }),
