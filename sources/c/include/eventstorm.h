@@ -20,7 +20,10 @@
     negative ES_E* code (ES_EINVAL for a NULL object or out-parameter); the
     matching one-line message (never containing a secret key) is in
     es_emitter_error () / es_collector_error (), or in es_last_error () for
-    constructors that returned NULL.
+    constructors that returned NULL. Those also set errno (since 1.2), as
+    CZMQ's do: EADDRINUSE for a bind whose address is taken (worth a retry),
+    EINVAL for a bad argument, endpoint or key, ENOMEM, or libzmq's errno
+    from creating the socket or attaching an endpoint.
 
     OPTIONS. In es_options_t, 0 always means the option's default, never
     "zero"; ES_NO_WAIT asks for no wait (linger_ms, close_timeout_ms,

@@ -413,8 +413,10 @@ es_collector_t *es_collector_new (const char *endpoints, const char *const *pref
     if (!options)
         options = &defaults;
     es_collector_t *self = calloc (1, sizeof *self);
-    if (!self)
-        return es_fail ("out of memory");
+    if (!self) {
+        es_fail ("out of memory");
+        return es_null_errno (ENOMEM);
+    }
     self->generation = es_fork_generation ();
     self->pid = getpid ();
     /* Several endpoints are routers carrying the same streams (redundant
@@ -428,14 +430,15 @@ es_collector_t *es_collector_new (const char *endpoints, const char *const *pref
     self->gaps_due_ms = INT64_MAX;
     self->buckets = calloc (BUCKETS, sizeof *self->buckets);
     if (!self->buckets || es_link_open (&self->link, options, ZMQ_SUB, self->error) != ES_OK) {
+        int code = self->buckets ? errno : ENOMEM;
         es_fail ("cannot create a collector: %s", self->buckets ? self->error : "out of memory");
         es_collector_destroy (&self);
-        return NULL;
+        return es_null_errno (code);
     }
     if (s_only_binds (endpoints) && !(self->sources = calloc (BUCKETS, sizeof *self->sources))) {
         es_fail ("cannot create a collector: out of memory");
         es_collector_destroy (&self);
-        return NULL;
+        return es_null_errno (ENOMEM);
     }
     int64_t max = options->max_message_bytes ? (int64_t) options->max_message_bytes
                                               : ES_DEFAULT_MAX_MESSAGE_BYTES;
@@ -444,16 +447,17 @@ es_collector_t *es_collector_new (const char *endpoints, const char *const *pref
         if (!prefixes[i]) {
             es_fail ("topic prefix %zu is NULL", i);
             es_collector_destroy (&self);
-            return NULL;
+            return es_null_errno (EINVAL);
         }
     if (!prefixes || n_prefixes == 0)
         zmq_setsockopt (self->link.socket, ZMQ_SUBSCRIBE, "", 0);
     for (size_t i = 0; prefixes && i < n_prefixes; i++)
         zmq_setsockopt (self->link.socket, ZMQ_SUBSCRIBE, prefixes[i], strlen (prefixes[i]));
     if (es_link_attach (&self->link, options, endpoints, self->error) != ES_OK) {
+        int code = errno;
         es_fail ("%s", self->error);
         es_collector_destroy (&self);
-        return NULL;
+        return es_null_errno (code);
     }
     return self;
 }

@@ -119,10 +119,14 @@ es_emitter_t *es_emitter_new (const char *endpoints, const es_options_t *options
         /* Every event carries it: cut, or not UTF-8, it would make receivers
            drop every message of this emitter. */
         size_t length = strlen (options->host);
-        if (length >= sizeof hostname)
-            return es_fail ("host is %zu bytes long, more than %zu", length, sizeof hostname - 1);
-        if (!es_utf8_check ((const uint8_t *) options->host, length))
-            return es_fail ("host is not valid UTF-8");
+        if (length >= sizeof hostname) {
+            es_fail ("host is %zu bytes long, more than %zu", length, sizeof hostname - 1);
+            return es_null_errno (EINVAL);
+        }
+        if (!es_utf8_check ((const uint8_t *) options->host, length)) {
+            es_fail ("host is not valid UTF-8");
+            return es_null_errno (EINVAL);
+        }
         memcpy (hostname, options->host, length + 1);
     }
     else
@@ -131,8 +135,10 @@ es_emitter_t *es_emitter_new (const char *endpoints, const es_options_t *options
         strcpy (hostname, "localhost");
     hostname[sizeof hostname - 1] = 0;
     es_emitter_t *self = calloc (1, sizeof *self);
-    if (!self)
-        return es_fail ("out of memory");
+    if (!self) {
+        es_fail ("out of memory");
+        return es_null_errno (ENOMEM);
+    }
     self->generation = es_fork_generation ();
     self->pid = getpid ();
     self->max_events = options->max_events ? options->max_events : 1000;
@@ -161,9 +167,10 @@ es_emitter_t *es_emitter_new (const char *endpoints, const es_options_t *options
     self->host = strdup (hostname);
     self->host_length = strlen (self->host);
     if (!self->host || es_link_open (&self->link, options, ZMQ_XPUB, self->error) != ES_OK) {
+        int code = self->host ? errno : ENOMEM;
         es_fail ("cannot create an emitter: %s", self->host ? self->error : "out of memory");
         es_emitter_destroy (&self);
-        return NULL;
+        return es_null_errno (code);
     }
     int one = 1;
     int hwm = options->send_hwm > 0 ? options->send_hwm : 1000;
@@ -174,9 +181,10 @@ es_emitter_t *es_emitter_new (const char *endpoints, const es_options_t *options
     zmq_setsockopt (self->link.socket, ZMQ_XPUB_VERBOSER, &one, sizeof one);
     zmq_setsockopt (self->link.socket, ZMQ_SNDHWM, &hwm, sizeof hwm);
     if (es_link_attach (&self->link, options, endpoints, self->error) != ES_OK) {
+        int code = errno;
         es_fail ("%s", self->error);
         es_emitter_destroy (&self);
-        return NULL;
+        return es_null_errno (code);
     }
     self->housekept_ms = es_monotonic_ms ();
     return self;

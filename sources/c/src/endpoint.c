@@ -11,6 +11,7 @@ static int s_attach (void *socket, const char *endpoints, char *error)
 {
     if (!endpoints || !*endpoints) {
         es_format_error (error, "no endpoint given");
+        errno = EINVAL;
         return ES_EINVAL;
     }
     char item[1024];
@@ -26,6 +27,7 @@ static int s_attach (void *socket, const char *endpoints, char *error)
             length--;
         if (length == 0 || length >= sizeof item) {
             es_format_error (error, "invalid endpoint list \"%.200s\"", endpoints);
+            errno = EINVAL;
             return ES_EINVAL;
         }
         memcpy (item, at, length);
@@ -55,6 +57,7 @@ static int s_attach (void *socket, const char *endpoints, char *error)
     }
     if (!attached) {
         es_format_error (error, "no endpoint given");
+        errno = EINVAL;
         return ES_EINVAL;
     }
     return ES_OK;
@@ -86,8 +89,10 @@ int es_link_open (es_link_t *link, const es_options_t *options, int type, char *
 int es_link_attach (es_link_t *link, const es_options_t *options, const char *endpoints,
                     char *error)
 {
-    if (es_curve_apply (link->socket, options, error) != ES_OK)
+    if (es_curve_apply (link->socket, options, error) != ES_OK) {
+        errno = EINVAL;
         return ES_EINVAL;
+    }
     return s_attach (link->socket, endpoints, error);
 }
 

@@ -43,6 +43,8 @@ void es_format_error (char *buffer, const char *format, ...)
 
 /*  Sets the thread's es_last_error () and returns NULL, for constructors. */
 void *es_fail (const char *format, ...) __attribute__ ((format (printf, 1, 2)));
+/*  Sets errno to CODE and returns NULL: a constructor's cleanup may change errno. */
+void *es_null_errno (int code);
 
 /*  Fork detection: a counter bumped in every child by pthread_atfork.       */
 unsigned es_fork_generation (void);

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "internal.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <time.h>
@@ -13,20 +14,31 @@ const char *es_last_error (void)
     return s_last_error;
 }
 
+/*  Both keep errno: a constructor's caller reads it after the message is made. */
 void es_format_error (char *buffer, const char *format, ...)
 {
+    int code = errno;
     va_list args;
     va_start (args, format);
     vsnprintf (buffer, ES_ERROR_SIZE, format, args);
     va_end (args);
+    errno = code;
 }
 
 void *es_fail (const char *format, ...)
 {
+    int code = errno;
     va_list args;
     va_start (args, format);
     vsnprintf (s_last_error, sizeof s_last_error, format, args);
     va_end (args);
+    errno = code;
+    return NULL;
+}
+
+void *es_null_errno (int code)
+{
+    errno = code;
     return NULL;
 }
 

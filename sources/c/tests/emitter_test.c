@@ -2,6 +2,7 @@
 #define _DEFAULT_SOURCE
 #include "check.h"
 #include <eventstorm.h>
+#include <errno.h>
 #include <string.h>
 #include <poll.h>
 #include <sys/stat.h>
@@ -594,6 +595,40 @@ static void s_fork_is_refused (void *context)
     es_emitter_destroy (&emitter);
 }
 
+/*  A constructor that returns NULL says why in errno too: a bind whose address
+    is taken is EADDRINUSE, which a caller may retry (the nginx module does, while
+    a reload's old workers hold the port); a bad argument is EINVAL. */
+static void s_constructors_set_errno (void *context)
+{
+    es_options_t options = {.zmq_context = context};
+    es_emitter_t *holder = es_emitter_new ("@tcp://127.0.0.1:*", &options);
+    CHECK (holder);
+    char taken[300];
+    snprintf (taken, sizeof taken, "@%s", es_emitter_endpoint (holder));
+    errno = 0;
+    CHECK (es_emitter_new (taken, &options) == NULL);
+    CHECK_EQ (errno, EADDRINUSE);
+    CHECK (strstr (es_last_error (), "bind"));
+    errno = 0;
+    CHECK (es_collector_new (taken, NULL, 0, &options) == NULL);
+    CHECK_EQ (errno, EADDRINUSE);
+    errno = 0;
+    CHECK (es_emitter_new ("", &options) == NULL);
+    CHECK_EQ (errno, EINVAL);
+    errno = 0;
+    CHECK (es_emitter_new ("@nope://x", &options) == NULL);
+    CHECK (errno != 0 && errno != EADDRINUSE);
+    es_options_t bad_host = {.zmq_context = context, .host = "\xff"};
+    errno = 0;
+    CHECK (es_emitter_new ("@inproc://errno", &bad_host) == NULL);
+    CHECK_EQ (errno, EINVAL);
+    const char *const prefixes[] = {NULL};
+    errno = 0;
+    CHECK (es_collector_new ("@inproc://errno", prefixes, 1, &options) == NULL);
+    CHECK_EQ (errno, EINVAL);
+    es_emitter_destroy (&holder);
+}
+
 int main (void)
 {
     void *context = zmq_ctx_new ();
@@ -607,6 +642,7 @@ int main (void)
     s_no_wait (context);
     s_fork_is_refused (context);
     s_forgets_departed_subscribers (context);
+    s_constructors_set_errno (context);
     zmq_ctx_term (context);
     printf ("emitter: ok\n");
     return 0;

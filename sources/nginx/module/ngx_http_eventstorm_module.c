@@ -1045,10 +1045,7 @@ ngx_http_eventstorm_open (ngx_http_eventstorm_worker_t *w, ngx_http_eventstorm_m
     w->emitter = es_emitter_new ((const char *) mcf->to.data, &options);
     if (w->emitter != NULL)
         return NGX_OK;
-    /* The library gives no error number: its message ends with libzmq's text. */
-    if (mcf->bind && ngx_strstr (es_last_error (), zmq_strerror (EADDRINUSE)) != NULL)
-        return NGX_AGAIN;
-    return NGX_ERROR;
+    return mcf->bind && errno == EADDRINUSE ? NGX_AGAIN : NGX_ERROR;
 }
 
 /* The emitter is open: per-request state and the housekeeping timer. */
