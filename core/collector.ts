@@ -86,6 +86,11 @@ export interface EventBatch {
   first?: number;
   /** The decoded events, replays already removed. */
   events: Event[];
+  /**
+   * Set when these events fill a gap another path left (protocol.md 5.2):
+   * they sit below events delivered before them.
+   */
+  fill?: boolean;
 }
 
 /** Counters of a {@linkcode Collector}. */
@@ -298,8 +303,8 @@ export class Collector {
       this.#member === undefined || source % this.#member.count === this.#member.index
     );
     mine.sort((a, b) => b.at - a.at);
-    for (const { source, topic, next, at, present } of mine) {
-      this.#tracker.resume(source, topic, next, at, present);
+    for (const { source, topic, next, at, present, gaps } of mine) {
+      this.#tracker.resume(source, topic, next, at, present, gaps);
     }
     return mine.length;
   }
@@ -340,9 +345,24 @@ export class Collector {
       skip = verdict.skip;
       // A position announcement (count 0) or a whole replay: accounted, nothing to deliver.
       if (skip >= count) return undefined;
-      if (verdict.keep) return this.#pieces(topic, header, body, verdict.keep, decode);
+      if (verdict.keep) {
+        return this.#pieces(topic, header, body, verdict.keep, decode, verdict.filled ?? 0);
+      }
+      if (verdict.filled) {
+        const unit = this.#deliver(topic, header, body, count, skip, decode);
+        if (unit !== undefined) unit.fill = true;
+        return unit;
+      }
     }
     return this.#deliver(topic, header, body, count, skip, decode);
+  }
+
+  /**
+   * A stream's gaps still open, as flat `[from, to)` pairs (protocol.md 5.2),
+   * for a durable receiver to save with its position.
+   */
+  gapsOf(source: bigint, topic: string): number[] {
+    return this.#tracker.gapsOf(source, topic);
   }
 
   #deliver(
@@ -389,6 +409,7 @@ export class Collector {
     body: Uint8Array,
     keep: number[],
     decode: boolean,
+    filled: number,
   ): (EventBatch | WireMessage)[] {
     const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
     const offsets = [0];
@@ -397,6 +418,7 @@ export class Collector {
       offsets.push(offset);
     }
     const result: (EventBatch | WireMessage)[] = [];
+    let delivered = 0;
     for (let i = 0; i < keep.length; i += 2) {
       const from = keep[i], to = keep[i + 1];
       const piece = { ...header, first: header.first + from, count: to - from };
@@ -408,6 +430,9 @@ export class Collector {
         0,
         decode,
       );
+      // The gap parts come first (see SequenceVerdict.filled).
+      if (batch && delivered < filled) batch.fill = true;
+      delivered += to - from;
       if (batch) result.push(batch);
     }
     return result;

@@ -9,6 +9,44 @@
 import type { StreamPosition } from "./sequence.ts";
 import { parseEventId } from "./sink.ts";
 
+/**
+ * The gaps of a saved position (see `StreamPosition.gaps`) from what a backend
+ * stored: flat `[from, to)` pairs as an array or its JSON text. Anything that is
+ * not such pairs (a row saved before gaps were, a damaged one) is no gaps, and
+ * a bad pair is left out.
+ *
+ * @example
+ * ```ts
+ * import { gapsOf } from "@eventstorm/core/sink";
+ * gapsOf("[10,20,30,35]"); // [10, 20, 30, 35]
+ * gapsOf(null); // []
+ * ```
+ */
+export function gapsOf(stored: unknown): number[] {
+  let value = stored;
+  if (typeof value === "string") {
+    try {
+      value = JSON.parse(value);
+    } catch {
+      return [];
+    }
+  }
+  if (!Array.isArray(value)) return [];
+  const gaps: number[] = [];
+  for (let i = 0; i + 1 < value.length; i += 2) {
+    // Database integers may come as driver objects (Cassandra's Long): read their text.
+    const from = Number(String(value[i])), to = Number(String(value[i + 1]));
+    if (Number.isSafeInteger(from) && Number.isSafeInteger(to) && 0 <= from && from < to) {
+      gaps.push(from, to);
+    }
+  }
+  return gaps;
+}
+
+function sameRanges(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((value, i) => value === b[i]);
+}
+
 /** A saved stream position, as a backend writes it: `source` in lower-case hex. */
 export interface SavedStream {
   /** `<source hex>-<topic>`. */
@@ -21,6 +59,11 @@ export interface SavedStream {
   value: number;
   /** When the position was taken, ms since the epoch. */
   at: number;
+  /**
+   * With a `next`: the stream's gaps to save with it (see `StreamPosition.gaps`),
+   * replacing those saved before; absent or empty for none.
+   */
+  gaps?: number[];
 }
 
 /**
@@ -40,7 +83,7 @@ export interface SavedStream {
  */
 export class SavedPositions {
   readonly #slack: number;
-  readonly #saved = new Map<string, { next: number; upto: number }>();
+  readonly #saved = new Map<string, { next: number; upto: number; gaps?: number[] }>();
   readonly #unsure = new Map<string, { next: number; upto: number }>();
 
   /** `slack`: how far past a batch `upto` is claimed, so that it is saved only now and then. */
@@ -53,7 +96,14 @@ export class SavedPositions {
    * undefined for a row that is not one.
    */
   load(
-    row: { source?: unknown; topic?: unknown; next?: unknown; upto?: unknown; at?: unknown },
+    row: {
+      source?: unknown;
+      topic?: unknown;
+      next?: unknown;
+      upto?: unknown;
+      at?: unknown;
+      gaps?: unknown;
+    },
   ): StreamPosition | undefined {
     // Database integers may come as driver objects (Cassandra's Long): read their text.
     const next = Number(String(row.next ?? 0));
@@ -63,10 +113,14 @@ export class SavedPositions {
     if (typeof topic !== "string" || !Number.isSafeInteger(next) || next < 0) return undefined;
     if (!Number.isSafeInteger(upto)) return undefined;
     const key = `${source}-${topic}`;
-    this.#saved.set(key, { next, upto });
+    // A row saved before gaps were (no field) has none.
+    const gaps = gapsOf(row.gaps);
+    this.#saved.set(key, gaps.length > 0 ? { next, upto, gaps } : { next, upto });
     if (upto > next) this.#unsure.set(key, { next, upto });
     const at = row.at instanceof Date ? row.at.getTime() : Date.now();
-    return { source: BigInt(`0x${source}`), topic, next, at };
+    const position: StreamPosition = { source: BigInt(`0x${source}`), topic, next, at };
+    if (gaps.length > 0) position.gaps = gaps;
+    return position;
   }
 
   /** The `upto` values to save before a batch's rows: streams it takes past their claim. */
@@ -89,25 +143,34 @@ export class SavedPositions {
   }
 
   /**
-   * The `next` values to save after a batch's rows: streams it moves forward (a
-   * batch that fills an older gap never moves one back).
+   * The `next` values to save after a batch's rows, with the gaps: streams it
+   * moves forward or whose gaps it changes (a batch that fills an older gap never
+   * moves `next` back: `value` is never below the saved one).
    */
   advances(positions: readonly StreamPosition[]): SavedStream[] {
     const result: SavedStream[] = [];
-    for (const { source, topic, next, at } of positions) {
+    for (const { source, topic, next, at, gaps } of positions) {
       const hex = source.toString(16);
       const key = `${hex}-${topic}`;
-      if (next <= (this.#saved.get(key)?.next ?? 0)) continue;
-      result.push({ key, source: hex, topic, value: next, at });
+      const saved = this.#saved.get(key);
+      const savedNext = saved?.next ?? 0;
+      if (next <= savedNext && sameRanges(saved?.gaps ?? [], gaps ?? [])) continue;
+      const stream: SavedStream = { key, source: hex, topic, value: Math.max(next, savedNext), at };
+      if (gaps !== undefined && gaps.length > 0) stream.gaps = [...gaps];
+      result.push(stream);
     }
     return result;
   }
 
   /** Notes a position saved. */
-  advanced({ key, value }: SavedStream): void {
+  advanced({ key, value, gaps }: SavedStream): void {
     const saved = this.#saved.get(key);
-    if (saved === undefined) this.#saved.set(key, { next: value, upto: value });
-    else saved.next = Math.max(saved.next, value);
+    const open = gaps !== undefined && gaps.length > 0 ? gaps : undefined;
+    if (saved === undefined) this.#saved.set(key, { next: value, upto: value, gaps: open });
+    else {
+      saved.next = Math.max(saved.next, value);
+      saved.gaps = open;
+    }
   }
 
   /** Whether the event with this `_id` falls where a crash left doubt (read at start). */

@@ -53,3 +53,47 @@ Deno.test("saved positions: claims ahead of batches, advances forward only, doub
     20,
   ]]);
 });
+
+Deno.test("saved positions: gaps load, save when they change, never move next back", () => {
+  const saved = new SavedPositions(0);
+  const at = new Date(7);
+  assert.deepEqual(saved.load({ source: "ff", topic: "a", next: 300, gaps: "[100,200]", at }), {
+    source: 255n,
+    topic: "a",
+    next: 300,
+    at: 7,
+    gaps: [100, 200],
+  });
+  // A row saved before gaps were: none.
+  assert.equal(saved.load({ source: "1", topic: "b", next: 5 })?.gaps, undefined);
+  // A fill batch: next stays 300 (the value saved is never below it), the gaps shrink.
+  const fill = saved.advances([{ source: 255n, topic: "a", next: 150, at: 1, gaps: [150, 200] }]);
+  assert.deepEqual(fill, [{
+    key: "ff-a",
+    source: "ff",
+    topic: "a",
+    value: 300,
+    at: 1,
+    gaps: [150, 200],
+  }]);
+  saved.advanced(fill[0]);
+  // The same gaps again: nothing to save.
+  assert.deepEqual(
+    saved.advances([{ source: 255n, topic: "a", next: 300, at: 2, gaps: [150, 200] }]),
+    [],
+  );
+  // Gaps gone (filled or counted lost): saved without.
+  const cleared = saved.advances([{ source: 255n, topic: "a", next: 300, at: 3 }]);
+  assert.deepEqual(cleared, [{ key: "ff-a", source: "ff", topic: "a", value: 300, at: 3 }]);
+  saved.advanced(cleared[0]);
+  assert.deepEqual(saved.advances([{ source: 255n, topic: "a", next: 300, at: 4, gaps: [] }]), []);
+  // Bad gaps in a row are left out, the position kept.
+  assert.deepEqual(
+    saved.load({ source: "2", topic: "c", next: 9, gaps: "[5,3,1,2", at: 0 })?.gaps,
+    undefined,
+  );
+  assert.deepEqual(
+    saved.load({ source: "2", topic: "c", next: 9, gaps: [5, 3, 1, 2], at: 0 })?.gaps,
+    [1, 2],
+  );
+});

@@ -125,6 +125,11 @@ export interface WireMessage {
   body: Uint8Array;
   /** Number of documents in the body. */
   count: number;
+  /**
+   * Set by a receiver on a piece that fills a gap another path left
+   * (section 5.2), below events it delivered before; never on the wire.
+   */
+  fill?: boolean;
 }
 
 /**

@@ -49,6 +49,14 @@ export interface StreamPosition {
    * found them when it looked. A later jump over them does not count them lost.
    */
   present?: readonly number[];
+  /**
+   * Ranges below `next` whose events are neither stored nor counted (lost or
+   * dropped), as flat `[from, to)` pairs in index order: gaps a receiver of
+   * several paths still held open for a late copy (protocol.md 5.2), and late
+   * copies it took in but had not stored yet. {@linkcode SequenceTracker.resume}
+   * opens them again. Absent or empty: none.
+   */
+  gaps?: readonly number[];
 }
 
 /** What to do with one message. */
@@ -62,6 +70,12 @@ export interface SequenceVerdict {
    * `gapHoldMs`).
    */
   keep?: number[];
+  /**
+   * How many of the events delivered (the first ones, in delivery order) fill
+   * open gaps, below the index expected before this message; absent for none.
+   * A delivered piece (see `keep`) is either all of them or none.
+   */
+  filled?: number;
   /**
    * How many events went missing just before this message (always 0 when gaps
    * are held: their loss is counted when they expire, in `lost`).
@@ -313,6 +327,12 @@ export class SequenceTracker {
    * never stopped (below it duplicates, a jump above it lost). `at` is when the
    * position was saved: the bound on index jumps counts from then. A stream
    * already remembered only moves forward.
+   *
+   * `gaps` (flat `[from, to)` pairs below `expected`, see
+   * {@linkcode StreamPosition.gaps}) are opened again, their hold restarting
+   * now: the late copies they wait for come from a path that is still behind,
+   * and what it held while the receiver was down reaches it only after the
+   * restart. Without a hold (`gapHoldMs` 0) they are lost at the next count.
    */
   resume(
     source: bigint,
@@ -320,6 +340,7 @@ export class SequenceTracker {
     expected: number,
     at: number = this.#now(),
     present: readonly number[] = [],
+    gaps: readonly number[] = [],
   ): void {
     if (!(expected >= 0 && expected < 2 ** 53)) return;
     const above = [...new Set(present.filter((n) => Number.isSafeInteger(n) && n >= expected))]
@@ -349,6 +370,33 @@ export class SequenceTracker {
       present: above.length > 0 ? above : undefined,
     });
     this.#size++;
+    const open = normalRanges(gaps, expected);
+    if (open.length === 0) return;
+    const resumed = entry.topics.get(topic)!;
+    const now = this.#now();
+    const triples: number[] = [];
+    for (let i = 0; i < open.length; i += 2) triples.push(open[i], open[i + 1], now);
+    resumed.gaps = triples;
+    this.#gapped.add(resumed);
+    // Saved by this code, never more than the bound; a hand-edited row could be.
+    if (triples.length > MAX_GAPS * 3) {
+      this.#countLost(resumed, triples.splice(0, triples.length - MAX_GAPS * 3));
+    }
+  }
+
+  /**
+   * The gaps of a stream still open (those past the hold are counted lost
+   * first), as flat `[from, to)` pairs in index order; empty for none.
+   */
+  gapsOf(source: bigint, topic: string): number[] {
+    const stream = this.#streams.get(source)?.topics.get(topic);
+    if (stream?.gaps === undefined) return [];
+    this.#expire(stream, this.#now());
+    const gaps = stream.gaps;
+    if (gaps === undefined) return [];
+    const pairs: number[] = [];
+    for (let i = 0; i < gaps.length; i += 3) pairs.push(gaps[i], gaps[i + 1]);
+    return pairs;
   }
 
   /**
@@ -405,6 +453,11 @@ export class SequenceTracker {
       keep.push(a - first, b - first);
       if (from < a) left.push(from, a, gaps[i + 2]);
       if (b < to) left.push(b, to, gaps[i + 2]);
+    }
+    let filled = 0;
+    for (let i = 0; i < keep.length; i += 2) filled += keep[i + 1] - keep[i];
+    if (filled > 0) {
+      verdict.filled = filled;
     }
     if (end > stream.expected) keep.push(stream.expected - first, count);
     let kept = 0;
@@ -526,4 +579,26 @@ export class SequenceTracker {
   get size(): number {
     return this.#size;
   }
+}
+
+/**
+ * Flat `[from, to)` pairs made safe to hold: whole, non-empty, clipped below
+ * `below`, sorted and merged. Anything else in a saved row is ignored.
+ */
+function normalRanges(ranges: readonly unknown[], below: number): number[] {
+  const pairs: [number, number][] = [];
+  for (let i = 0; i + 1 < ranges.length; i += 2) {
+    const from = ranges[i], to = ranges[i + 1];
+    if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to)) continue;
+    const a = Math.max(0, from as number), b = Math.min(below, to as number);
+    if (a < b) pairs.push([a, b]);
+  }
+  pairs.sort((x, y) => x[0] - y[0]);
+  const merged: number[] = [];
+  for (const [from, to] of pairs) {
+    const last = merged.length - 1;
+    if (merged.length > 0 && from <= merged[last]) merged[last] = Math.max(merged[last], to);
+    else merged.push(from, to);
+  }
+  return merged;
 }

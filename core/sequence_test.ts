@@ -201,8 +201,13 @@ Deno.test("sequence: with gaps held, a slow path's copies fill the fast path's g
   assert.deepEqual(tracker.observe(1n, "a", 20, 10), { skip: 0, lost: 0 });
   // Slow path: its copies. 0..10 are replays, 10..20 fill the gap, 20..30 replays.
   assert.deepEqual(tracker.observe(1n, "a", 0, 10), { skip: 10, lost: 0 });
-  assert.deepEqual(tracker.observe(1n, "a", 8, 6), { skip: 2, lost: 0 });
-  assert.deepEqual(tracker.observe(1n, "a", 14, 10), { skip: 4, lost: 0, keep: [0, 6] });
+  assert.deepEqual(tracker.observe(1n, "a", 8, 6), { skip: 2, lost: 0, filled: 4 });
+  assert.deepEqual(tracker.observe(1n, "a", 14, 10), {
+    skip: 4,
+    lost: 0,
+    keep: [0, 6],
+    filled: 6,
+  });
   assert.deepEqual(tracker.observe(1n, "a", 24, 6), { skip: 6, lost: 0 });
   now = 5000;
   assert.equal(tracker.lost, 0);
@@ -222,9 +227,15 @@ Deno.test("sequence: one message can fill several gaps and run past the expected
     skip: 6,
     lost: 0,
     keep: [2, 4, 6, 8, 10, 12],
+    filled: 4,
   });
   tracker.observe(1n, "a", 14, 1); // gap 12..14
-  assert.deepEqual(tracker.observe(1n, "a", 13, 3), { skip: 1, lost: 0, keep: [0, 1, 2, 3] });
+  assert.deepEqual(tracker.observe(1n, "a", 13, 3), {
+    skip: 1,
+    lost: 0,
+    keep: [0, 1, 2, 3],
+    filled: 1,
+  });
   assert.equal(tracker.streams()[0].received, 15); // 12 is still missing
 });
 
@@ -251,7 +262,7 @@ Deno.test("sequence: gaps held per stream are bounded, the oldest lost first", (
   assert.equal(tracker.lost, 1);
   // The oldest gap (index 1) is gone; the next (index 3) can still be filled.
   assert.deepEqual(tracker.observe(1n, "a", 1, 1), { skip: 1, lost: 0 });
-  assert.deepEqual(tracker.observe(1n, "a", 3, 1), { skip: 0, lost: 0 });
+  assert.deepEqual(tracker.observe(1n, "a", 3, 1), { skip: 0, lost: 0, filled: 1 });
 });
 
 Deno.test("sequence: a copy later than the hold is a duplicate, though nobody read lost", () => {
@@ -271,13 +282,13 @@ Deno.test("sequence: splitting gaps one event at a time keeps them bounded too",
   tracker.observe(1n, "a", 10_000, 1); // one gap: 1..10000
   // Every other event fills a piece of it and splits what is left.
   for (let i = 0; i <= MAX_GAPS; i++) {
-    assert.deepEqual(tracker.observe(1n, "a", 2 + 2 * i, 1), { skip: 0, lost: 0 });
+    assert.deepEqual(tracker.observe(1n, "a", 2 + 2 * i, 1), { skip: 0, lost: 0, filled: 1 });
   }
   // MAX_GAPS + 2 pieces were open: the two oldest (index 1 and 3) are lost.
   assert.equal(tracker.lost, 2);
   assert.deepEqual(tracker.observe(1n, "a", 1, 1), { skip: 1, lost: 0 });
   assert.deepEqual(tracker.observe(1n, "a", 3, 1), { skip: 1, lost: 0 });
-  assert.deepEqual(tracker.observe(1n, "a", 5, 1), { skip: 0, lost: 0 });
+  assert.deepEqual(tracker.observe(1n, "a", 5, 1), { skip: 0, lost: 0, filled: 1 });
 });
 
 Deno.test("sequence: without a hold a gap is lost at once and its late copies are replays", () => {
@@ -364,9 +375,42 @@ Deno.test("sequence: a resumed stream on redundant paths holds its gap like any 
   assert.deepEqual(tracker.observe(1n, "a", 15, 5), { skip: 0, lost: 0 });
   assert.deepEqual(tracker.observe(2n, "a", 15, 5), { skip: 0, lost: 0 });
   // The slow path fills stream 1's gap and replays what was stored before the restart.
-  assert.deepEqual(tracker.observe(1n, "a", 5, 10), { skip: 5, lost: 0 });
+  assert.deepEqual(tracker.observe(1n, "a", 5, 10), { skip: 5, lost: 0, filled: 5 });
   now += GAP_HOLD_MS;
   // Stream 2's gap was never filled: lost once the hold is over.
   assert.equal(tracker.lost, 5);
   assert.equal(tracker.duplicates, 5);
+});
+
+Deno.test("sequence: saved gaps open again at resume, their hold restarting", () => {
+  let now = 1_000_000;
+  const tracker = new SequenceTracker({ gapHoldMs: 1000, clock: () => now });
+  // Saved long ago with two gaps (unsorted, one overlapping, one past `next`, one bad pair).
+  tracker.resume(
+    1n,
+    "a",
+    100,
+    now - 60_000,
+    [],
+    [40, 50, 10, 20, 15, 25, 90, 120, 7, "x"] as number[],
+  );
+  assert.deepEqual(tracker.gapsOf(1n, "a"), [10, 25, 40, 50, 90, 100]);
+  // A late copy inside a gap is delivered, the rest of the message are replays.
+  const verdict = tracker.observe(1n, "a", 20, 10);
+  assert.deepEqual(verdict, { skip: 5, lost: 0, keep: [0, 5], filled: 5 });
+  assert.deepEqual(tracker.gapsOf(1n, "a"), [10, 20, 40, 50, 90, 100]);
+  assert.equal(tracker.lost, 0);
+  now += 1000;
+  // The hold ran from the resume: now the rest counts lost, once.
+  assert.deepEqual(tracker.gapsOf(1n, "a"), []);
+  assert.equal(tracker.lost, 30);
+  assert.equal(tracker.lost, 30);
+});
+
+Deno.test("sequence: saved gaps without a hold count lost at once, and only once", () => {
+  const tracker = new SequenceTracker({ clock: () => 0 });
+  tracker.resume(1n, "a", 10, 0, [], [2, 5]);
+  assert.equal(tracker.lost, 3);
+  assert.deepEqual(tracker.observe(1n, "a", 3, 1), { skip: 1, lost: 0 });
+  assert.equal(tracker.lost, 3);
 });

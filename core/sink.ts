@@ -406,6 +406,49 @@ class HeldMessages implements Held<WireMessage, WireMessage> {
   }
 }
 
+/** How often an idle writer saves again the gaps of streams that had some. */
+const GAPS_SAVED_EVERY_MS = 1000;
+
+function streamKey(source: bigint, topic: string): string {
+  return `${source.toString(16)}-${topic}`;
+}
+
+/** `ranges` (flat sorted `[from, to)` pairs) with `[from, to)` added, merged. */
+function addRange(ranges: readonly number[], from: number, to: number): number[] {
+  const result: number[] = [];
+  let i = 0;
+  for (; i < ranges.length && ranges[i + 1] < from; i += 2) result.push(ranges[i], ranges[i + 1]);
+  for (; i < ranges.length && ranges[i] <= to; i += 2) {
+    from = Math.min(from, ranges[i]);
+    to = Math.max(to, ranges[i + 1]);
+  }
+  result.push(from, to);
+  for (; i < ranges.length; i += 2) result.push(ranges[i], ranges[i + 1]);
+  return result;
+}
+
+/** `ranges` (flat sorted `[from, to)` pairs) without `[from, to)`. */
+function removeRange(ranges: readonly number[], from: number, to: number): number[] {
+  const result: number[] = [];
+  for (let i = 0; i < ranges.length; i += 2) {
+    const a = ranges[i], b = ranges[i + 1];
+    if (b <= from || a >= to) {
+      result.push(a, b);
+      continue;
+    }
+    if (a < from) result.push(a, from);
+    if (to < b) result.push(to, b);
+  }
+  return result;
+}
+
+function inRanges(ranges: readonly number[], index: number): boolean {
+  for (let i = 0; i < ranges.length; i += 2) {
+    if (index >= ranges[i] && index < ranges[i + 1]) return true;
+  }
+  return false;
+}
+
 /** What the runner asks of the backend, as its failure lines name it. */
 const WRITING = "writing";
 const READING_POSITIONS = "reading the saved stream positions";
@@ -418,6 +461,8 @@ interface Written {
   batch: { items: (Event | WireMessage)[]; count: number };
   /** Taken from the events set apart after a partial failure. */
   deferred: boolean;
+  /** The fills among its events (see `SinkRunner.#fills`), held again if it fails. */
+  fills?: Map<string, number[]>;
   started: number;
   result: Promise<number | WriteResult | void>;
 }
@@ -468,6 +513,18 @@ export class SinkRunner {
   readonly #deferred = new HeldEvents();
   /** How many events of each type `#deferred` holds: later ones of those types join them. */
   readonly #deferredTypes = new Map<string, number>();
+  /**
+   * Late copies that fill a gap another path left (protocol.md 5.2), taken in but
+   * not handed to the backend yet, per `<source hex>-<topic>`, as flat `[from, to)`
+   * pairs: below positions already saved, so saved with them as gaps.
+   */
+  readonly #fills = new Map<string, number[]>();
+  /** Per stream, the highest position handed to the backend (or read at start). */
+  readonly #handedNext = new Map<string, number>();
+  /** Streams whose saved gaps may be stale: saved again when the writer is idle. */
+  readonly #gapped = new Map<string, { source: bigint; topic: string }>();
+  /** When the writer last looked at `#gapped`. */
+  #gapsCheckedAt = 0;
   /** When `#deferred` is retried next, and the backoff after that. */
   #deferredAt = 0;
   #deferredDelay = 0;
@@ -528,7 +585,14 @@ export class SinkRunner {
     // undecoded messages): without them, none are kept.
     if (this.#backend.positions !== undefined && (this.#options.assignIds || messages)) {
       const positions = await this.#loadPositions(signal);
-      if (positions !== undefined) collector.resume(positions);
+      if (positions !== undefined) {
+        collector.resume(positions);
+        for (const { source, topic, next, gaps } of positions) {
+          const key = streamKey(source, topic);
+          this.#handedNext.set(key, Math.max(next, this.#handedNext.get(key) ?? 0));
+          if (gaps !== undefined && gaps.length > 0) this.#gapped.set(key, { source, topic });
+        }
+      }
     }
     this.#backend.start?.(() => collector.stats());
     let receiving = true;
@@ -633,33 +697,191 @@ export class SinkRunner {
         for (const event of events) delete event._id;
       }
     }
-    this.#admit(this.#buffer as Held<Event[], Event>, events, events.length);
+    const fill = batch.fill && batch.source !== undefined
+      ? { key: streamKey(batch.source, batch.topic), first: batch.first! }
+      : undefined;
+    this.#admit(this.#buffer as Held<Event[], Event>, events, events.length, fill);
   }
 
   #acceptMessage(message: WireMessage): void {
-    this.#admit(this.#buffer as Held<WireMessage, WireMessage>, message, message.count);
+    const header = message.header;
+    const fill = message.fill && header !== undefined
+      ? { key: streamKey(header.source, message.topic), first: header.first }
+      : undefined;
+    this.#admit(this.#buffer as Held<WireMessage, WireMessage>, message, message.count, fill);
   }
 
-  /** Holds the `count` events of `unit`, or as many as the buffer's policy keeps. */
-  #admit<Unit>(buffer: Held<Unit, unknown>, unit: Unit, count: number): void {
+  /**
+   * Holds the `count` events of `unit`, or as many as the buffer's policy keeps;
+   * `fill` when they fill a gap (their stream, and the index of the first).
+   */
+  #admit<Unit>(
+    buffer: Held<Unit, unknown>,
+    unit: Unit,
+    count: number,
+    fill?: { key: string; first: number },
+  ): void {
     this.#stats.received += count;
     const room = Math.max(
       0,
       this.#options.bufferEvents - buffer.length - this.#deferred.length - this.#inFlight,
     );
+    let from = 0, to = count;
     if (count <= room) {
       buffer.hold(unit, 0, count);
     } else if (this.#options.whenFull === "drop-newest") {
       if (room > 0) buffer.hold(unit, 0, room);
+      to = room;
       this.#stats.droppedFull += count - room;
     } else {
       const excess = count - room;
-      const fromBuffer = buffer.drop(excess);
+      // Dropped, they are counted: no longer gaps to save.
+      const fromBuffer = this.#fills.size > 0
+        ? this.#unfill(buffer.take(excess).items as (Event | WireMessage)[])
+        : buffer.drop(excess);
       const skipIncoming = excess - fromBuffer;
       if (skipIncoming < count) buffer.hold(unit, skipIncoming, count);
+      from = skipIncoming;
       this.#stats.droppedFull += excess;
     }
+    if (fill !== undefined && from < to) {
+      const ranges = this.#fills.get(fill.key) ?? [];
+      this.#fills.set(fill.key, addRange(ranges, fill.first + from, fill.first + to));
+    }
     this.#wakeWriter?.();
+  }
+
+  /**
+   * Forgets the fills among `items` (handed to the backend, or dropped and
+   * counted); returns how many events the items hold.
+   */
+  #unfill(items: readonly (Event | WireMessage)[], removed?: Map<string, number[]>): number {
+    let count = 0;
+    for (const item of items) {
+      // Whole messages for a backend that takes them (an event may have any field).
+      if (this.#buffer instanceof HeldMessages) {
+        const message = item as WireMessage;
+        const header = message.header;
+        count += message.count;
+        if (header === undefined || this.#fills.size === 0) continue;
+        const key = streamKey(header.source, message.topic);
+        this.#removeFill(key, header.first, header.first + message.count, removed);
+      } else {
+        count++;
+        if (this.#fills.size === 0) continue;
+        const parsed = parseEventId((item as Event)._id);
+        if (parsed === undefined) continue;
+        const key = streamKey(parsed.source, parsed.topic);
+        this.#removeFill(key, parsed.index, parsed.index + 1, removed);
+      }
+    }
+    return count;
+  }
+
+  /** Forgets `[from, to)` of a stream's fills; adds what it forgot to `removed`. */
+  #removeFill(key: string, from: number, to: number, removed?: Map<string, number[]>): void {
+    const ranges = this.#fills.get(key);
+    if (ranges === undefined) return;
+    if (removed !== undefined) {
+      for (let i = 0; i < ranges.length; i += 2) {
+        const a = Math.max(from, ranges[i]), b = Math.min(to, ranges[i + 1]);
+        if (a < b) removed.set(key, addRange(removed.get(key) ?? [], a, b));
+      }
+    }
+    const left = removeRange(ranges, from, to);
+    if (left.length > 0) this.#fills.set(key, left);
+    else this.#fills.delete(key);
+  }
+
+  /**
+   * Holds again as fills those of a batch that was not stored: all of them, or
+   * those among `only` (the events a partial failure gives back).
+   */
+  #refill(fills: Map<string, number[]> | undefined, only?: readonly Event[]): void {
+    if (fills === undefined) return;
+    const add = (key: string, from: number, to: number) =>
+      this.#fills.set(key, addRange(this.#fills.get(key) ?? [], from, to));
+    if (only === undefined) {
+      for (const [key, ranges] of fills) {
+        for (let i = 0; i < ranges.length; i += 2) add(key, ranges[i], ranges[i + 1]);
+      }
+      return;
+    }
+    for (const event of only) {
+      const parsed = parseEventId(event._id);
+      if (parsed === undefined) continue;
+      const key = streamKey(parsed.source, parsed.topic);
+      const ranges = fills.get(key);
+      if (ranges !== undefined && inRanges(ranges, parsed.index)) {
+        add(key, parsed.index, parsed.index + 1);
+      }
+    }
+  }
+
+  /**
+   * What to save as a stream's gaps with a position: below `next`, the gaps the
+   * collector holds open and the fills not handed to the backend yet.
+   */
+  #gapsBelow(source: bigint, topic: string, key: string, next: number): number[] {
+    let gaps = this.#collector?.gapsOf(source, topic) ?? [];
+    const fills = this.#fills.get(key);
+    if (fills !== undefined) {
+      for (let i = 0; i < fills.length; i += 2) {
+        gaps = addRange(gaps, fills[i], fills[i + 1]);
+      }
+    }
+    const clipped: number[] = [];
+    for (let i = 0; i < gaps.length && gaps[i] < next; i += 2) {
+      clipped.push(gaps[i], Math.min(gaps[i + 1], next));
+    }
+    return clipped;
+  }
+
+  /**
+   * Adds to each position the gaps to save with it (see `StreamPosition.gaps`),
+   * absent for none, and notes what was handed over.
+   */
+  #withGaps(positions: StreamPosition[]): StreamPosition[] {
+    for (const position of positions) {
+      const key = streamKey(position.source, position.topic);
+      const next = Math.max(position.next, this.#handedNext.get(key) ?? 0);
+      this.#handedNext.set(key, next);
+      const gaps = this.#gapsBelow(position.source, position.topic, key, next);
+      // Absent is none: a backend clears the gaps it saved before.
+      if (gaps.length === 0) continue;
+      position.gaps = gaps;
+      this.#gapped.set(key, { source: position.source, topic: position.topic });
+    }
+    return positions;
+  }
+
+  /**
+   * With the writer idle, saves again the gaps of streams that had some, now
+   * that they may have been filled or counted lost (a kill -9 would otherwise
+   * bring them back, to be counted twice). At most once a second.
+   */
+  async #saveGaps(): Promise<void> {
+    const save = this.#backend.savePositions;
+    if (save === undefined || this.#gapped.size === 0) return;
+    if (Date.now() - this.#gapsCheckedAt < GAPS_SAVED_EVERY_MS) return;
+    this.#gapsCheckedAt = Date.now();
+    const at = Date.now();
+    const positions: StreamPosition[] = [];
+    for (const [key, { source, topic }] of this.#gapped) {
+      const next = this.#handedNext.get(key) ?? 0;
+      const gaps = this.#gapsBelow(source, topic, key, next);
+      positions.push({ source, topic, next, at, gaps });
+    }
+    try {
+      await save.call(this.#backend, positions);
+      for (const { source, topic, gaps } of positions) {
+        if (gaps!.length === 0) this.#gapped.delete(streamKey(source, topic));
+      }
+    } catch (error) {
+      // Tried again at the next idle moment; the gaps saved meanwhile are older, not wrong.
+      this.#stats.writeErrors++;
+      this.#stats.lastError = this.#failures.failed(WRITING, error);
+    }
   }
 
   async #writeLoop(receiving: () => boolean): Promise<void> {
@@ -680,12 +902,18 @@ export class SinkRunner {
         this.#stats.droppedShutdown += deferred.length;
         deferred.clear();
         this.#deferredTypes.clear();
+        this.#fills.clear();
       }
       const deferredDue = deferred.length > 0 && Date.now() >= this.#deferredAt;
       if (buffer.length === 0 && pending.length === 0 && !deferredDue) {
         if (!receiving() && deferred.length === 0) return;
+        let wait = deferred.length > 0 ? this.#deferredAt - Date.now() : Infinity;
+        if (deferred.length === 0 && this.#gapped.size > 0 && !pastDeadline()) {
+          await this.#saveGaps();
+          wait = GAPS_SAVED_EVERY_MS;
+        }
         // Woken by new events, or when the events set apart are due (or at the deadline).
-        await this.#idle(deferred.length > 0 ? this.#deferredAt - Date.now() : Infinity);
+        await this.#idle(wait);
         continue;
       }
       if (pending.length > 0 && this.#deadline.signal.aborted) {
@@ -696,11 +924,13 @@ export class SinkRunner {
           this.#inFlight -= late.batch.count;
           this.#stats.droppedShutdown += late.batch.count;
         }
+        this.#fills.clear();
         continue;
       }
       if (buffer.length > 0 && pastDeadline()) {
         this.#stats.droppedShutdown += buffer.length;
         buffer.clear();
+        this.#fills.clear();
         continue;
       }
       if ((buffer.length > 0 || deferredDue) && pending.length < concurrency) {
@@ -729,6 +959,7 @@ export class SinkRunner {
         this.#stats.droppedRejected += rejected;
         this.#stats.duplicates += duplicates;
         if (failed !== undefined && notStored > 0) {
+          this.#refill(written.fills, failed.events);
           this.#setApart(failed.events, written.deferred);
           this.#stats.writeErrors++;
           this.#stats.lastError = this.#failures.failed(WRITING, failed.error);
@@ -757,6 +988,7 @@ export class SinkRunner {
           await this.#byDeadline(later.result).catch(() => {});
         }
         for (const back of failed.reverse()) {
+          this.#refill(back.fills);
           this.#inFlight -= back.batch.count;
           if (back.deferred) this.#setApart(back.batch.items as Event[], true);
           else buffer.putBack(back.batch.items, back.batch.count);
@@ -850,6 +1082,13 @@ export class SinkRunner {
       if (kept.length === 0) return undefined;
       batch = { items: kept, count: kept.length };
     }
+    // Handed over, they are stored before or with any later batch (or all fail):
+    // the gaps saved with this batch's positions leave them out.
+    let fills: Map<string, number[]> | undefined;
+    if (this.#fills.size > 0) {
+      fills = new Map();
+      this.#unfill(batch.items as (Event | WireMessage)[], fills);
+    }
     this.#inFlight += batch.count;
     const started = performance.now();
     let result: Promise<number | WriteResult | void>;
@@ -862,7 +1101,7 @@ export class SinkRunner {
     }
     // Settled in order by the write loop; until then a rejection is not unhandled.
     result.catch(() => {});
-    return { batch, started, result, deferred: due };
+    return { batch, started, result, deferred: due, fills };
   }
 
   /**
@@ -877,13 +1116,15 @@ export class SinkRunner {
 
   #write(batch: Event[]): Promise<number | WriteResult | void> {
     const positions = this.#backend.positions && this.#options.assignIds
-      ? positionsOf(batch)
+      ? this.#withGaps(positionsOf(batch))
       : undefined;
     return this.#backend.write(batch, positions);
   }
 
   #writeMessages(batch: WireMessage[]): Promise<number | WriteResult | void> {
-    const positions = this.#backend.positions ? positionsOfMessages(batch) : undefined;
+    const positions = this.#backend.positions
+      ? this.#withGaps(positionsOfMessages(batch))
+      : undefined;
     return this.#backend.writeMessages!(batch, positions);
   }
 

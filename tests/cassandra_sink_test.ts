@@ -15,7 +15,7 @@ import {
 import { cqlReader } from "./cql_reader.ts";
 import { type DbServer, inCI, serverSuite, startServer, unavailable } from "./db_server.ts";
 import { DEAD_PORT, sleep, startRouter, waitFor } from "./helpers.ts";
-import { lostWhileDown, replayAfterRestart, tailLostOnce } from "./restart.ts";
+import { gapsSavedAndLoaded, lostWhileDown, replayAfterRestart, tailLostOnce } from "./restart.ts";
 import { BASE, hitFields, openEmitter, runSink } from "./sink_run.ts";
 import { squatSink, VICTIM } from "./squat.ts";
 
@@ -259,6 +259,37 @@ cqlTest("cassandra sink: a replay after a restart counts as duplicates", async (
 cqlTest("cassandra sink: events sent while it was down count as lost", async (keyspace) => {
   await lostWhileDown(restartTarget(keyspace), 0xca52n);
 });
+
+cqlTest("cassandra sink: gaps are saved with positions and read back", async (keyspace) => {
+  await gapsSavedAndLoaded(() => CassandraBackend.open(config(keyspace)), 0xca5bn);
+});
+
+cqlTest(
+  "cassandra sink: a positions table made before gaps were saved gets the column, its rows none",
+  async (keyspace) => {
+    await (await CassandraBackend.open(config(keyspace))).close();
+    const client = await cql();
+    await client.execute(`ALTER TABLE ${keyspace}.stream_positions DROP gaps`);
+    await client.execute(
+      `INSERT INTO ${keyspace}.stream_positions (events_table, source, topic, next, at) ` +
+        `VALUES ('events', 'ca5c', 'app.tick', 7, 1)`,
+    );
+    const backend = await CassandraBackend.open(config(keyspace));
+    try {
+      assert.deepEqual(await backend.positions(), [
+        { source: 0xca5cn, topic: "app.tick", next: 7, at: 1 },
+      ]);
+      await backend.savePositions([
+        { source: 0xca5cn, topic: "app.tick", next: 9, at: 2, gaps: [7, 8] },
+      ]);
+      assert.deepEqual((await backend.positions()).map(({ next, gaps }) => ({ next, gaps })), [
+        { next: 9, gaps: [7, 8] },
+      ]);
+    } finally {
+      await backend.close();
+    }
+  },
+);
 
 cqlTest(
   "cassandra sink: a tail lost before a clean stop is not counted again after the restart",

@@ -9,7 +9,7 @@ import { eventId, type SinkStats } from "@eventstorm/core/sink";
 import { MongoBackend, type MongoSinkConfig, STREAMS_COLLECTION } from "@eventstorm/sink-mongodb";
 import { type DbServer, inCI, serverSuite, startServer, unavailable } from "./db_server.ts";
 import { sleep, startRouter, waitFor } from "./helpers.ts";
-import { lostWhileDown, replayAfterRestart } from "./restart.ts";
+import { gapsSavedAndLoaded, lostWhileDown, replayAfterRestart } from "./restart.ts";
 import { BASE, hitFields, openEmitter, runSink } from "./sink_run.ts";
 import { squatSink } from "./squat.ts";
 
@@ -542,6 +542,28 @@ dbTest("mongodb sink: a replay after a restart counts as duplicates", async (dbN
 dbTest("mongodb sink: events sent while it was down count as lost", async (dbName) => {
   await lostWhileDown(restartTarget(dbName), 0x3052n);
 });
+
+dbTest(
+  "mongodb sink: gaps are saved with positions and read back; a document saved before has none",
+  async (dbName) => {
+    await gapsSavedAndLoaded(() => MongoBackend.open(config(dbName)), 0x3055n);
+    await (await db(dbName)).collection(STREAMS_COLLECTION).insertOne({
+      _id: "*/3056-app.tick" as unknown as Document["_id"],
+      dest: "*",
+      source: "3056",
+      topic: "app.tick",
+      next: 7,
+      at: new Date(1),
+    });
+    const backend = await MongoBackend.open(config(dbName));
+    try {
+      const old = (await backend.positions()).find(({ source }) => source === 0x3056n);
+      assert.deepEqual(old, { source: 0x3056n, topic: "app.tick", next: 7, at: 1 });
+    } finally {
+      await backend.close();
+    }
+  },
+);
 
 dbTest(
   "mongodb sink: positions are kept per destination, and a crash's replay stores only what is missing",

@@ -7,8 +7,8 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { Emitter } from "@eventstorm/core";
-import type { SinkBackend, SinkStats } from "@eventstorm/core/sink";
+import { Emitter, type Event } from "@eventstorm/core";
+import { eventId, type SinkBackend, type SinkStats } from "@eventstorm/core/sink";
 import { gather, startRouter } from "./helpers.ts";
 import { runSink } from "./sink_run.ts";
 import { waitFor } from "./wait.ts";
@@ -223,4 +223,74 @@ export async function tailLostOnce(
   } finally {
     await r.stop();
   }
+}
+
+/**
+ * The gaps of a position (`StreamPosition.gaps`) are saved with it and read
+ * back by the next run, replaced when a batch fills part of them (its `next`
+ * below the saved one, which stays), and cleared by a save without them.
+ */
+export async function gapsSavedAndLoaded(
+  open: () => Promise<SinkBackend>,
+  source: bigint,
+): Promise<void> {
+  const topic = "app.tick";
+  const events = (from: number, to: number): Event[] =>
+    Array.from({ length: to - from }, (_, i) => ({
+      type: topic,
+      time: new Date(),
+      host: "h",
+      i: from + i,
+      _id: eventId(source, topic, from + i),
+    }));
+  const saved = async () => {
+    const backend = await open();
+    try {
+      return (await backend.positions!()).filter((p) => p.source === source)
+        .map(({ next, gaps }) => ({ next, gaps: gaps ?? [] }));
+    } finally {
+      await backend.close();
+    }
+  };
+  const first = await open();
+  try {
+    await first.positions!();
+    await first.write(events(0, 100), [{ source, topic, next: 100, at: Date.now() }]);
+    await first.write(events(200, 300), [{
+      source,
+      topic,
+      next: 300,
+      at: Date.now(),
+      gaps: [100, 200],
+    }]);
+  } finally {
+    await first.close();
+  }
+  assert.deepEqual(await saved(), [{ next: 300, gaps: [100, 200] }]);
+
+  const second = await open();
+  try {
+    await second.positions!();
+    // Late copies of 100..149: the stream's position stays at 300, its gap shrinks.
+    await second.write(events(100, 150), [{
+      source,
+      topic,
+      next: 150,
+      at: Date.now(),
+      gaps: [150, 200],
+    }]);
+  } finally {
+    await second.close();
+  }
+  assert.deepEqual(await saved(), [{ next: 300, gaps: [150, 200] }]);
+
+  const third = await open();
+  try {
+    await third.positions!();
+    // The rest counted lost: saved without gaps.
+    await third.savePositions!([{ source, topic, next: 300, at: Date.now() }]);
+  } finally {
+    await third.close();
+  }
+  assert.deepEqual(await saved(), [{ next: 300, gaps: [] }]);
 }

@@ -5,7 +5,14 @@ import { Emitter } from "@eventstorm/core";
 import { FileBackend, listSegments, POSITIONS_FILE, readSegment } from "@eventstorm/sink-file";
 import { StoreBackend } from "@eventstorm/sink-store";
 import { startRouter, stderrChild, waitFor } from "./helpers.ts";
-import { lostWhileDown, replayAfterRestart, type RestartTarget } from "./restart.ts";
+import {
+  gapsSavedAndLoaded,
+  lostWhileDown,
+  replayAfterRestart,
+  type RestartTarget,
+} from "./restart.ts";
+import { DatabaseSync } from "node:sqlite";
+import { tempDir } from "./temp.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
@@ -36,6 +43,43 @@ Deno.test("store sink: events sent while it was down count as lost", opts, async
   await Deno.remove(target.dir, { recursive: true });
 });
 
+Deno.test("store sink: gaps are saved with positions and read back", opts, async () => {
+  await using dir = await tempDir();
+  await gapsSavedAndLoaded(
+    () => Promise.resolve(new StoreBackend(`${dir.path}/events.db`)),
+    0x5704n,
+  );
+});
+
+Deno.test(
+  "store sink: a positions table saved before gaps were loads, gaps none",
+  opts,
+  async () => {
+    await using dir = await tempDir();
+    const path = `${dir.path}/events.db`;
+    await new StoreBackend(path).close();
+    // The table as it was before the column: one stream saved there.
+    const old = new DatabaseSync(path);
+    old.exec("ALTER TABLE streams DROP COLUMN gaps");
+    old.exec("INSERT INTO streams (source, topic, next, at) VALUES ('5705', 'app.tick', 7, 1)");
+    old.close();
+    const backend = new StoreBackend(path);
+    try {
+      assert.deepEqual(await backend.positions(), [
+        { source: 0x5705n, topic: "app.tick", next: 7, at: 1 },
+      ]);
+      await backend.savePositions([
+        { source: 0x5705n, topic: "app.tick", next: 9, at: 2, gaps: [7, 8] },
+      ]);
+      assert.deepEqual(await backend.positions(), [
+        { source: 0x5705n, topic: "app.tick", next: 9, at: 2, gaps: [7, 8] },
+      ]);
+    } finally {
+      await backend.close();
+    }
+  },
+);
+
 async function fileTarget(): Promise<RestartTarget & { dir: string }> {
   const dir = await Deno.makeTempDir();
   return {
@@ -61,6 +105,11 @@ Deno.test("file sink: events sent while it was down count as lost", opts, async 
   const target = await fileTarget();
   await lostWhileDown(target, 0xf12en);
   await Deno.remove(target.dir, { recursive: true });
+});
+
+Deno.test("file sink: gaps are saved with positions and read back", opts, async () => {
+  await using dir = await tempDir();
+  await gapsSavedAndLoaded(() => FileBackend.open({ dir: dir.path, format: "jsonl" }), 0xf14en);
 });
 
 Deno.test(

@@ -35,7 +35,7 @@ export {
   type WriteResult,
 } from "../sink.ts";
 export type { StreamPosition } from "../sequence.ts";
-export { SavedPositions, type SavedStream } from "../positions.ts";
+export { gapsOf, SavedPositions, type SavedStream } from "../positions.ts";
 export {
   collectorFromFlags,
   formatSinkLine,

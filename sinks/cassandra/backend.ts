@@ -266,7 +266,7 @@ export class CassandraBackend implements SinkBackend {
       }
       await this.#client.execute(createTableCql(this.#table));
       await this.#client.execute(this.#streams.create);
-      await this.#addPendingColumn();
+      await this.#addPositionColumns();
       // The driver hears of a new keyspace from a schema event a moment later; until then
       // it cannot send an insert to its partition's replicas (token-aware routing).
       if (!this.#client.metadata.keyspaces[keyspace]) {
@@ -306,19 +306,27 @@ export class CassandraBackend implements SinkBackend {
   }
 
   /**
-   * A positions table made before `pending` existed gets the column. Only a table
-   * the driver knows and that lacks it is altered: one it does not know yet was
-   * just made, by this sink or a peer starting beside it, with the column.
+   * A positions table made before `pending` or `gaps` existed gets the column.
+   * Only a table the driver knows and that lacks it is altered: one it does not
+   * know yet was just made, by this sink or a peer starting beside it, with them.
    */
-  async #addPendingColumn(): Promise<void> {
+  async #addPositionColumns(): Promise<void> {
     const { keyspace } = this.#config;
     if (this.#client.metadata.keyspaces[keyspace] === undefined) return;
     const table = await this.#client.metadata.getTable(keyspace, STREAMS_TABLE);
-    if (!table || table.columnsByName?.pending !== undefined) return;
-    await this.#client.execute(this.#streams.addPending).catch((error) => {
-      // A peer added it first.
-      if (!/conflicts with an existing column|already exist/i.test(message(error))) throw error;
-    });
+    if (!table) return;
+    for (
+      const [column, cql] of [["pending", this.#streams.addPending], [
+        "gaps",
+        this.#streams.addGaps,
+      ]]
+    ) {
+      if (table.columnsByName?.[column] !== undefined) continue;
+      await this.#client.execute(cql).catch((error) => {
+        // A peer added it first.
+        if (!/conflicts with an existing column|already exist/i.test(message(error))) throw error;
+      });
+    }
   }
 
   /**
@@ -336,8 +344,8 @@ export class CassandraBackend implements SinkBackend {
     const positions = new Map<string, StreamPosition>();
     const pending = new Map<string, unknown>();
     for await (const row of result) {
-      const { source, topic, next, upto, at } = row;
-      const position = this.#saved.load({ source, topic, next, upto, at });
+      const { source, topic, next, upto, at, gaps } = row;
+      const position = this.#saved.load({ source, topic, next, upto, at, gaps });
       if (position === undefined) continue;
       const key = `${source}-${topic}`;
       positions.set(key, position);
@@ -425,8 +433,11 @@ export class CassandraBackend implements SinkBackend {
   ): Promise<void> {
     await Promise.all(streams.map(async (stream) => {
       const where = [this.#config.table, stream.source, stream.topic];
+      const gaps = stream.gaps !== undefined && stream.gaps.length > 0
+        ? JSON.stringify(stream.gaps)
+        : null;
       const values = next
-        ? [stream.value, new Date(stream.at), ...where]
+        ? [stream.value, new Date(stream.at), gaps, ...where]
         : [stream.value, pending.get(stream.key) ?? null, ...where];
       await this.#client.execute(cql, values, this.#options);
       if (next) this.#saved.advanced(stream);

@@ -169,7 +169,9 @@ export function rowOf(event: Event, bucket: Bucket): RowValues {
  * every events table there: one partition per events table, one row per stream.
  * `next`: every event below it is stored; `upto`: none at or above it is (events
  * in between may be, after a crash: the sink checks their rows); `pending`: where
- * the rows between them go, as JSON `[[type, bucket, first ms, last ms], ...]`.
+ * the rows between them go, as JSON `[[type, bucket, first ms, last ms], ...]`;
+ * `gaps`: ranges below `next` neither stored nor counted yet, as JSON
+ * `[from, to, ...]` (see `StreamPosition.gaps`), null for none.
  *
  * @example
  * ```ts
@@ -180,8 +182,8 @@ export function rowOf(event: Event, bucket: Bucket): RowValues {
 export const STREAMS_TABLE = "stream_positions";
 
 /**
- * CQL of the stream positions: create (and add `pending` to a table made before
- * it), read one events table's, save `upto` with `pending`, save `next`, check
+ * CQL of the stream positions: create (and add `pending` and `gaps` to a table
+ * made before them), read one events table's, save `upto` with `pending`, save `next`, check
  * that an event's row exists, and list the ids of a partition's time range.
  *
  * @example
@@ -193,6 +195,7 @@ export const STREAMS_TABLE = "stream_positions";
 export function streamsCql(name: TableName): {
   create: string;
   addPending: string;
+  addGaps: string;
   select: string;
   saveUpto: string;
   saveNext: string;
@@ -208,15 +211,18 @@ export function streamsCql(name: TableName): {
   next bigint,
   upto bigint,
   pending text,
+  gaps text,
   at timestamp,
   PRIMARY KEY ((events_table), source, topic)
 )`,
     addPending: `ALTER TABLE ${streams} ADD pending text`,
-    select: `SELECT source, topic, next, upto, pending, at FROM ${streams} WHERE events_table = ?`,
+    addGaps: `ALTER TABLE ${streams} ADD gaps text`,
+    select:
+      `SELECT source, topic, next, upto, pending, gaps, at FROM ${streams} WHERE events_table = ?`,
     saveUpto:
       `UPDATE ${streams} SET upto = ?, pending = ? WHERE events_table = ? AND source = ? AND topic = ?`,
     saveNext:
-      `UPDATE ${streams} SET next = ?, at = ? WHERE events_table = ? AND source = ? AND topic = ?`,
+      `UPDATE ${streams} SET next = ?, at = ?, gaps = ? WHERE events_table = ? AND source = ? AND topic = ?`,
     exists: `SELECT id FROM ${
       qualified(name)
     } WHERE type = ? AND bucket = ? AND time = ? AND id = ?`,

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { parseEventId, type StreamPosition } from "@eventstorm/core/sink";
+import { gapsOf, parseEventId, type StreamPosition } from "@eventstorm/core/sink";
 
 /**
  * Name of the positions file in the archive directory.
@@ -60,10 +60,11 @@ export class PositionLog {
     for (const line of text.split("\n")) {
       if (line === "") continue;
       try {
-        const { s, t, n, a } = JSON.parse(line);
+        const { s, t, n, a, g } = JSON.parse(line);
         if (typeof s !== "string" || !/^[0-9a-f]{1,16}$/.test(s) || typeof t !== "string") continue;
         if (!Number.isSafeInteger(n) || n < 0 || typeof a !== "number") continue;
-        log.#advance({ source: BigInt(`0x${s}`), topic: t, next: n, at: a });
+        // A line without `g` (none, or written before gaps were saved) has no gaps.
+        log.#advance({ source: BigInt(`0x${s}`), topic: t, next: n, at: a, gaps: gapsOf(g) });
       } catch {
         // A line torn by a crash: the position it held is behind the documents, which
         // recovery then reads from the `.part` segments.
@@ -72,20 +73,52 @@ export class PositionLog {
     return log;
   }
 
-  #advance(position: StreamPosition): boolean {
+  /**
+   * Takes a position: `next` only moves forward, the gaps are replaced (the
+   * runner's latest view, see `StreamPosition.gaps`). Returns the stream's new
+   * state when it changed, else undefined.
+   */
+  #advance(position: StreamPosition): StreamPosition | undefined {
     const key = `${position.source.toString(16)}-${position.topic}`;
     const known = this.#streams.get(key);
-    if (known !== undefined && known.next >= position.next) return false;
-    this.#streams.set(key, { ...position });
-    return true;
+    const gaps = position.gaps ?? [];
+    const sameGaps = sameRanges(known?.gaps ?? [], gaps);
+    if (known !== undefined && known.next >= position.next && sameGaps) return undefined;
+    const next = Math.max(known?.next ?? 0, position.next);
+    const updated: StreamPosition = {
+      source: position.source,
+      topic: position.topic,
+      next,
+      at: position.at,
+    };
+    if (gaps.length > 0) updated.gaps = [...gaps];
+    this.#streams.set(key, updated);
+    return updated;
   }
 
-  /** Moves a stream past a document found in a recovered segment (its derived `_id`). */
+  /**
+   * Moves a stream past a document found in a recovered segment (its derived
+   * `_id`), or takes it out of the stream's gaps (a late copy that was stored).
+   */
   noteStored(id: unknown, at: number): void {
     const parsed = parseEventId(id);
-    if (parsed !== undefined) {
-      this.#advance({ source: parsed.source, topic: parsed.topic, next: parsed.index + 1, at });
+    if (parsed === undefined) return;
+    const { source, topic, index } = parsed;
+    const known = this.#streams.get(`${source.toString(16)}-${topic}`);
+    if (known?.gaps !== undefined && index < known.next) {
+      const gaps: number[] = [];
+      for (let i = 0; i < known.gaps.length; i += 2) {
+        const from = known.gaps[i], to = known.gaps[i + 1];
+        if (index < from || index >= to) gaps.push(from, to);
+        else {
+          if (from < index) gaps.push(from, index);
+          if (index + 1 < to) gaps.push(index + 1, to);
+        }
+      }
+      this.#advance({ source, topic, next: known.next, at, gaps });
+      return;
     }
+    this.#advance({ source, topic, next: index + 1, at, gaps: known?.gaps });
   }
 
   /** The positions known now. */
@@ -115,7 +148,8 @@ export class PositionLog {
   async save(positions: readonly StreamPosition[]): Promise<void> {
     let text = "";
     for (const position of positions) {
-      if (this.#advance(position)) text += lineOf(position);
+      const updated = this.#advance(position);
+      if (updated !== undefined) text += lineOf(updated);
     }
     if (text === "") return;
     if (this.#file === undefined || this.#lines > Math.max(4096, 4 * this.#streams.size)) {
@@ -142,6 +176,13 @@ export class PositionLog {
   }
 }
 
-function lineOf({ source, topic, next, at }: StreamPosition): string {
-  return JSON.stringify({ s: source.toString(16), t: topic, n: next, a: at }) + "\n";
+/** One line: the stream's whole state, so that the last line of a stream is all of it. */
+function lineOf({ source, topic, next, at, gaps }: StreamPosition): string {
+  const line: Record<string, unknown> = { s: source.toString(16), t: topic, n: next, a: at };
+  if (gaps !== undefined && gaps.length > 0) line.g = gaps;
+  return JSON.stringify(line) + "\n";
+}
+
+function sameRanges(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((value, i) => value === b[i]);
 }

@@ -67,6 +67,8 @@ interface StreamDocument {
   topic: string;
   next?: number;
   upto?: number;
+  /** Gaps below `next` (see `StreamPosition.gaps`), flat `[from, to)` pairs; absent: none. */
+  gaps?: number[];
   at: Date;
 }
 
@@ -460,24 +462,33 @@ export class MongoBackend implements SinkBackend {
     return present;
   }
 
-  /** Saves each stream's `upto` (claims, time-series) or `next`, never moving it back. */
+  /**
+   * Saves each stream's `upto` (claims, time-series) or `next`, never moving it
+   * back; with `next`, its gaps replace those saved.
+   */
   async #save(streams: SavedStream[], field: "next" | "upto"): Promise<void> {
     if (streams.length === 0) return;
-    const operations: AnyBulkWriteOperation<StreamDocument>[] = streams.map((stream) => ({
-      updateOne: {
-        filter: { _id: `${this.#destination}/${stream.key}` },
-        update: {
-          $max: { [field]: stream.value },
-          $set: {
-            dest: this.#destination,
-            source: stream.source,
-            topic: stream.topic,
-            at: new Date(stream.at),
+    const operations: AnyBulkWriteOperation<StreamDocument>[] = streams.map((stream) => {
+      const set: Partial<StreamDocument> = {
+        dest: this.#destination,
+        source: stream.source,
+        topic: stream.topic,
+        at: new Date(stream.at),
+      };
+      const gaps = field === "next" && stream.gaps !== undefined && stream.gaps.length > 0;
+      if (gaps) set.gaps = stream.gaps;
+      return {
+        updateOne: {
+          filter: { _id: `${this.#destination}/${stream.key}` },
+          update: {
+            $max: { [field]: stream.value },
+            $set: set,
+            ...(field === "next" && !gaps ? { $unset: { gaps: "" as const } } : {}),
           },
+          upsert: true,
         },
-        upsert: true,
-      },
-    }));
+      };
+    });
     await this.#db.collection<StreamDocument>(STREAMS_COLLECTION).bulkWrite(operations, {
       ordered: false,
       writeConcern: this.#writeConcern,

@@ -156,8 +156,9 @@ export class RowWriter {
     );
     this.#addType = db.prepare("INSERT OR IGNORE INTO types (type) VALUES (?)");
     this.#savePosition = db.prepare(
-      "INSERT INTO streams (source, topic, next, at) VALUES (?, ?, ?, ?) " +
-        "ON CONFLICT (source, topic) DO UPDATE SET next = max(next, excluded.next), at = excluded.at",
+      "INSERT INTO streams (source, topic, next, at, gaps) VALUES (?, ?, ?, ?, ?) " +
+        "ON CONFLICT (source, topic) DO UPDATE SET next = max(next, excluded.next), " +
+        "at = excluded.at, gaps = excluded.gaps",
     );
     for (const { type } of db.prepare("SELECT type FROM types").all() as { type: string }[]) {
       this.#knownTypes.add(type);
@@ -189,8 +190,10 @@ export class RowWriter {
     try {
       for (const type of newTypes) this.#addType.run(type);
       // In the same transaction: a position is never ahead of the rows.
-      for (const { source, topic, next, at } of positions) {
-        this.#savePosition.run(source.toString(16), topic, next, at);
+      // The gaps are the runner's latest view of the stream (docs/stored.md): they replace.
+      for (const { source, topic, next, at, gaps } of positions) {
+        const open = gaps !== undefined && gaps.length > 0 ? JSON.stringify(gaps) : null;
+        this.#savePosition.run(source.toString(16), topic, next, at, open);
       }
       const args = this.#args;
       const bulk = ROWS_PER_STATEMENT * COLUMNS;

@@ -38,7 +38,8 @@ CREATE TABLE IF NOT EXISTS types (type TEXT PRIMARY KEY) WITHOUT ROWID;
 
 /**
  * Stream positions (docs/stored.md): per `(source, topic)`, the index after the
- * last event stored, written in the transaction that stores the events.
+ * last event stored, written in the transaction that stores the events, and the
+ * gaps below it still open then (JSON `[from, to, ...]`, NULL for none).
  */
 const STREAMS_TABLE = `
 CREATE TABLE IF NOT EXISTS streams (
@@ -46,6 +47,7 @@ CREATE TABLE IF NOT EXISTS streams (
   topic TEXT NOT NULL,
   next INTEGER NOT NULL,
   at INTEGER NOT NULL,
+  gaps TEXT,
   PRIMARY KEY (source, topic)
 ) WITHOUT ROWID;
 `;
@@ -72,6 +74,11 @@ export function ensureSchema(db: DatabaseSync): void {
   }
   // Added to version 1 files as they are opened for writing: readers ignore it.
   db.exec(STREAMS_TABLE);
+  // A table made before gaps were saved gets the column (its rows: no gaps).
+  const columns = db.prepare("PRAGMA table_info(streams)").all() as { name: string }[];
+  if (!columns.some(({ name }) => name === "gaps")) {
+    db.exec("ALTER TABLE streams ADD COLUMN gaps TEXT");
+  }
   if (version === SCHEMA_VERSION) return;
   db.exec("BEGIN IMMEDIATE");
   try {

@@ -13,7 +13,7 @@ import {
   type WireMessage,
 } from "@eventstorm/core/protocol";
 import { EventTranscoder } from "@eventstorm/core/internal";
-import { eventId, type StreamPosition } from "@eventstorm/core/sink";
+import { eventId, gapsOf, type StreamPosition } from "@eventstorm/core/sink";
 import { checkSchema, ensureSchema } from "./schema.ts";
 import { COLUMNS, connect, messageOf, RowText, RowWriter } from "./rows.ts";
 import { EventIdBytes } from "./event_ids.ts";
@@ -361,18 +361,20 @@ export class EventStore {
    * ```
    */
   positions(): StreamPosition[] {
-    const rows = this.database.prepare("SELECT source, topic, next, at FROM streams").all() as {
-      source: string;
-      topic: string;
-      next: number;
-      at: number;
-    }[];
-    return rows.map(({ source, topic, next, at }) => ({
-      source: BigInt(`0x${source}`),
-      topic,
-      next,
-      at,
-    }));
+    const rows = this.database.prepare("SELECT source, topic, next, at, gaps FROM streams")
+      .all() as {
+        source: string;
+        topic: string;
+        next: number;
+        at: number;
+        gaps: string | null;
+      }[];
+    return rows.map(({ source, topic, next, at, gaps }) => {
+      const position: StreamPosition = { source: BigInt(`0x${source}`), topic, next, at };
+      const open = gapsOf(gaps);
+      if (open.length > 0) position.gaps = open;
+      return position;
+    });
   }
 
   /**
