@@ -406,6 +406,9 @@ class HeldMessages implements Held<WireMessage, WireMessage> {
   }
 }
 
+/** How long a stop that timed out still tries to save the stream positions, ms at most. */
+const LATE_SAVE_MS = 2000;
+
 /** How often an idle writer saves again the gaps of streams that had some. */
 const GAPS_SAVED_EVERY_MS = 1000;
 
@@ -636,16 +639,18 @@ export class SinkRunner {
   }
 
   /**
-   * At a clean stop with nothing left unstored, moves each stream's saved position
-   * to the index the wire accounting expects next. A position follows stored
-   * events, so a stream's tail that only an announcement showed lost (the router
-   * repeats them for a while) would otherwise be counted lost again by the next
-   * run. Not after a shutdown that dropped events: a replay must store those.
+   * At a stop, moves each stream's saved position to the index the wire
+   * accounting expects next: below it every event is stored or counted (lost,
+   * or dropped, `dropped_shutdown` included), and no gap is left open (the
+   * collector counted them lost as it closed). A position follows stored events,
+   * so without this a stream's tail that only an announcement showed lost (the
+   * router repeats them for a while) would be counted lost again by the next run,
+   * and so would events dropped at a shutdown that timed out: a replay of them
+   * now counts as duplicates, as of any dropped event.
    */
   async #saveWirePositions(collector: Collector): Promise<void> {
     const save = this.#backend.savePositions;
-    if (save === undefined || this.#deadline.signal.aborted) return;
-    if (this.#stats.droppedShutdown > 0 || this.stats().buffered > 0) return;
+    if (save === undefined || this.stats().buffered > 0) return;
     const at = Date.now();
     const positions = collector.stats().streams.map(({ source, topic, expected }) => ({
       source: BigInt(source),
@@ -654,11 +659,26 @@ export class SinkRunner {
       at,
     }));
     if (positions.length === 0) return;
+    // Past the deadline the backend is likely what held the shutdown up: one bounded try.
+    const late = this.#deadline.signal.aborted;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const saving = save.call(this.#backend, positions);
     try {
-      await save.call(this.#backend, positions);
+      if (!late) await saving;
+      else {
+        const bound = Math.min(LATE_SAVE_MS, this.#options.shutdownTimeoutMs);
+        const timedOut = new Promise<void>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no answer within ${bound} ms`)), bound);
+        });
+        saving.catch(() => {});
+        await Promise.race([saving, timedOut]);
+      }
     } catch (error) {
-      // The positions stay behind: the next run counts such a tail again, nothing worse.
+      // The positions stay behind: the next run counts such a tail, or the events
+      // dropped at the shutdown, lost as well (twice in all), nothing worse.
       this.#stats.lastError = this.#failures.failed("saving the stream positions", error);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
