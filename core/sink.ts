@@ -34,17 +34,21 @@ export interface SinkBackend {
   /**
    * A durable backend implements it to resume its streams after a restart: the
    * positions it holds, saved by `write` from its `positions` argument (each
-   * stream's index after the batch's last event) together with the batch or
+   * stream's index after the batch's last event, and the gaps below the stream's
+   * position to open again, see `StreamPosition.gaps`) together with the batch or
    * right after it, never before (docs/stored.md, "Stream positions"). The
    * runner reads them once before it takes in anything, retrying while it throws.
    */
   positions?(): Promise<StreamPosition[]>;
   /**
    * Saves positions with no events, as `write` saves them with its batch, each
-   * only where it moves the saved one forward. The runner calls it once at a
-   * clean stop with nothing left unstored, with every stream's index where the
-   * wire accounting stands (below it: stored, dropped, or counted lost), so that
-   * a loss a position announcement revealed is not counted again by the next run.
+   * only where it moves the saved one forward or changes its gaps (a position's
+   * `gaps` replace those saved; absent: none). The runner calls it once at a
+   * stop with nothing left buffered, with every stream's index where the wire
+   * accounting stands (below it: stored, dropped, or counted lost) and no gaps,
+   * so that neither a loss a position announcement revealed nor events dropped
+   * at the shutdown are counted again by the next run; and, while idle, with the
+   * gaps of streams that had some, once they were filled or counted lost.
    */
   savePositions?(positions: StreamPosition[]): Promise<void>;
   /**
