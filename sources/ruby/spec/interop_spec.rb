@@ -143,6 +143,62 @@ RSpec.describe "interoperability through the router" do
       stranger.close(timeout: 0)
     end
 
+    it "an emitter reaches two routers with key pairs of their own, one server key each" do
+      %w[east west web1 tap].each { |name| keygen(name) }
+      allowed = File.join(keys, "allowed")
+      FileUtils.mkdir_p(allowed)
+      %w[web1 tap].each { |name| FileUtils.cp(File.join(keys, name), allowed) }
+      ports = { "east" => [free_port, free_port], "west" => [free_port, free_port] }
+      ports.each do |name, (from, to)|
+        router(from, to, "--curve-secret", File.join(keys, "#{name}_secret"),
+               "--allow-keys", allowed)
+      end
+      tap_pair = Eventstorm::Curve.read_certificate(File.join(keys, "tap_secret"), secret: true)
+      collectors = ports.to_h do |name, (_, to)|
+        [name, Eventstorm::Collector.new(
+          ">tcp://127.0.0.1:#{to}", prefixes: ["app."],
+          curve: { server_key: File.join(keys, name), public_key: tap_pair["public-key"],
+                   secret_key: tap_pair["secret-key"] }
+        )]
+      end
+      collectors.each_value { |collector| collector.receive(timeout: 0.5) }
+      emitter = Eventstorm::Emitter.new(
+        ports.values.map { |(from, _)| ">tcp://127.0.0.1:#{from}" },
+        curve: { server_key: %w[east west].map { |name| File.join(keys, name) },
+                 certificate: File.join(keys, "web1_secret") }
+      )
+      # Both routers' subscriptions: one probe reaches each collector.
+      wait_until(timeout: 60) { emitter.stats[:subscribed] }
+      probes = { "east" => [], "west" => [] }
+      wait_until(timeout: 60) do
+        emitter.emit("app.probe")
+        emitter.flush(timeout: 1)
+        collectors.each { |name, c| probes[name].concat(c.each(timeout: 0.1).first(1)) }
+        probes.values.all? { |got| !got.empty? }
+      end
+      100.times { |i| emitter.emit("app.curve", n: i) }
+      emitter.close(timeout: 10)
+      collectors.each_value do |collector|
+        got = collector.each(timeout: 10).lazy.reject { |e| e["type"] == "app.probe" }.first(100)
+        expect(got.map { |e| e["n"] }).to eq((0...100).to_a)
+        expect(collector.stats).to include(lost: 0)
+        collector.close
+      end
+    end
+
+    it "refuses server keys that do not pair with the endpoints, naming no key" do
+      keygen("web1")
+      key = Eventstorm::Curve.read_certificate(File.join(keys, "web1"))["public-key"]
+      expect do
+        Eventstorm::Emitter.new(">tcp://127.0.0.1:#{sources}",
+                                curve: { server_key: [key, key],
+                                         certificate: File.join(keys, "web1_secret") })
+      end.to raise_error(Eventstorm::Error) { |e|
+        expect(e.message).to eq("curve: 2 server keys for 1 endpoint: give one for all, or one " \
+                                "per endpoint in the order they are given")
+      }
+    end
+
     it "refuses a secret certificate readable by others, without printing the key" do
       keygen("loose")
       secret = File.join(keys, "loose_secret")

@@ -31,17 +31,40 @@ module Eventstorm
           options.is_a?(Hash)
 
         options = options.transform_keys(&:to_sym).freeze
-        @apply = ->(socket) { Curve.apply(socket, **options) }
+        # An Array holds one server key per endpoint, in order; one key serves them all.
+        server_keys = options[:server_key].is_a?(Array) ? options[:server_key].dup.freeze : nil
+        @server_keys = server_keys&.size
+        @apply = lambda do |socket, index|
+          key = server_keys ? server_keys[server_keys.size == 1 ? 0 : index] : options[:server_key]
+          Curve.apply(socket, **options, server_key: key)
+        end
       end
 
-      # Sets the CURVE client options on +socket+ (see {Curve.apply}).
+      # Checks that the server keys pair with +count+ endpoints: one key for all, or one each.
+      #
+      # @param count [Integer] the endpoints the socket connects to
+      # @return [void]
+      # @raise [Eventstorm::Error] naming the two numbers, never a key
+      # @example
+      #   options.pair_with(2)
+      def pair_with(count)
+        return if @server_keys.nil? || @server_keys == 1 || @server_keys == count
+
+        raise Error, "curve: #{@server_keys} server keys for #{count} " \
+                     "endpoint#{count == 1 ? '' : 's'}: give one for all, or one per endpoint " \
+                     "in the order they are given"
+      end
+
+      # Sets the CURVE client options on +socket+ for its next connect (see {Curve.apply}):
+      # libzmq reads them at each connect, so each endpoint may have its own server.
       #
       # @param socket [ZMQ::Socket]
+      # @param index [Integer] the endpoint's place in the list, for a list of server keys
       # @return [void]
       # @example
       #   options.apply(socket)
-      def apply(socket)
-        @apply.call(socket)
+      def apply(socket, index = 0)
+        @apply.call(socket, index)
       end
 
       # @return [String] with no key in it
@@ -66,7 +89,8 @@ module Eventstorm
     # Sets the CURVE client options on +socket+.
     #
     # @param socket [ZMQ::Socket]
-    # @param server_key [String] the server's public key (Z85, 32 bytes, or a certificate file)
+    # @param server_key [String] the server's public key (Z85, 32 bytes, or a certificate file);
+    #   an emitter or collector also takes an Array of them, one per endpoint in order
     # @param secret_key [String, nil] this side's secret key (Z85 or 32 bytes)
     # @param public_key [String, nil] this side's public key (Z85 or 32 bytes)
     # @param certificate [String, nil] this side's secret certificate file (mode 0600) instead of

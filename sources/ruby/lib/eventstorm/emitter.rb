@@ -64,7 +64,8 @@ module Eventstorm
     # @param host [String] the +host+ field of every event, as UTF-8: Socket.gethostname's
     #   bytes, the default, are read as UTF-8, and bytes that are not valid UTF-8 written as
     #   U+FFFD, as the Rack middleware writes such text
-    # @param curve [Hash, nil] CURVE client keys: +server_key:+ and either +secret_key:+ with
+    # @param curve [Hash, nil] CURVE client keys: +server_key:+ (an Array for routers with key
+    #   pairs of their own: one per endpoint, in order) and either +secret_key:+ with
     #   +public_key:+ or +certificate:+ (see {Curve.apply})
     # @param batch_size [Integer] events per message at most
     # @param batch_bytes [Integer] body bytes per message at most

@@ -30,8 +30,9 @@ module Eventstorm
       socket = context.socket(type) or raise Error, "zmq_socket failed: #{ZMQ::Util.error_string}"
       begin
         options.each { |option, value| check(set(socket, option, value), "setsockopt #{option}") }
-        curve&.apply(socket)
-        pairs.each do |mode, address|
+        curve&.pair_with(pairs.size)
+        pairs.each_with_index do |(mode, address), index|
+          curve&.apply(socket, index)
           # libzmq reads it at each bind or connect.
           check(set(socket, ZMQ::IPV6, address.start_with?("tcp://[") ? 1 : 0), "setsockopt IPV6")
           check(socket.public_send(mode, address), "#{mode} #{address}")
