@@ -14,6 +14,7 @@ import {
   type SinkStats,
   type WriteResult,
 } from "./sink.ts";
+import type { StreamPosition } from "./sequence.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
@@ -565,5 +566,148 @@ Deno.test(
     assert.deepEqual(backend.order, Array.from({ length: 5000 }, (_, i) => i));
     assert.equal(stats.duplicates, 0);
     assertAccounted(stats);
+  },
+);
+
+/** Records the positions each write and save gave, and can hold writes back. */
+class GapsBackend implements SinkBackend {
+  readonly name = "gaps";
+  readonly writes: { first: number; count: number; positions: StreamPosition[] }[] = [];
+  readonly saves: StreamPosition[][] = [];
+  stored = 0;
+  #gate: Promise<void> | undefined;
+  #open: () => void = () => {};
+  hold(): void {
+    this.#gate = new Promise((resolve) => this.#open = resolve);
+  }
+  release(): void {
+    this.#open();
+    this.#gate = undefined;
+  }
+  async write(events: Event[], positions: StreamPosition[] = []): Promise<void> {
+    await this.#gate;
+    const first = parseEventId(events[0]._id)!.index;
+    this.writes.push({ first, count: events.length, positions: structuredClone(positions) });
+    this.stored += events.length;
+  }
+  positions(): Promise<StreamPosition[]> {
+    return Promise.resolve([]);
+  }
+  savePositions(positions: StreamPosition[]): Promise<void> {
+    this.saves.push(structuredClone(positions));
+    return Promise.resolve();
+  }
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/** One path of a redundant stream: a bound emitter of source 7's `app.tick` from `from` on. */
+function redundantPath(from: number): Promise<Emitter> {
+  return Emitter.open({
+    endpoints: "@tcp://127.0.0.1:*",
+    host: "h",
+    sourceId: 7n,
+    positions: { "app.tick": from },
+  });
+}
+
+async function sendOn(path: Emitter, from: number, to: number): Promise<void> {
+  await until(() => path.stats().subscriptions > 0, "the sink's subscription");
+  for (let i = from; i < to; i++) path.emit("app.tick", { i });
+  await path.ready();
+}
+
+Deno.test(
+  "sink runner: late copies taken in but not stored yet are saved as gaps with later positions",
+  opts,
+  async () => {
+    const paths = [await redundantPath(0), await redundantPath(200), await redundantPath(100)];
+    const [early, ahead, late] = paths;
+    const backend = new GapsBackend();
+    const runner = new SinkRunner(backend, {
+      collector: {
+        endpoints: paths.map((path) => `>${path.boundEndpoint()}`).join(","),
+        gapHoldMs: 60_000,
+      },
+      batchSize: 10,
+      log: () => {},
+    });
+    const controller = new AbortController();
+    const running = runner.run(controller.signal);
+    try {
+      await sendOn(early, 0, 100);
+      await until(() => backend.stored === 100, "0..99 stored");
+      await sendOn(ahead, 200, 300);
+      await until(() => backend.stored === 200, "200..299 stored");
+      assert.deepEqual(backend.writes.at(-1)!.positions[0].gaps, [100, 200]);
+      // Writes held: 300..309 in flight, then 310..319 and the late copies 100..149 wait.
+      backend.hold();
+      await sendOn(ahead, 300, 310);
+      await until(() => runner.stats().buffered === 10, "300..309 handed over");
+      await sendOn(ahead, 310, 320);
+      await sendOn(late, 100, 150);
+      await until(() => runner.stats().received === 270, "the late copies taken in");
+      backend.release();
+      await until(() => backend.stored === 270, "all stored");
+      const gapsAfter = (first: number) =>
+        backend.writes.find((write) => write.first === first)!.positions[0].gaps;
+      // 310..319 was saved after 100..149 filled the gap in the collector, before they were
+      // stored: a crash then must find them missing, so its position keeps [100, 200).
+      assert.deepEqual(gapsAfter(310), [100, 200]);
+      assert.deepEqual(gapsAfter(100), [110, 200]);
+      assert.deepEqual(gapsAfter(140), [150, 200]);
+      assert.deepEqual(backend.writes.find((write) => write.first === 140)!.positions[0].next, 150);
+    } finally {
+      for (const path of paths) await path.close();
+      controller.abort();
+      await running;
+    }
+    // The stop counts the rest lost and saves the position with no gaps.
+    const last = backend.saves.at(-1)!;
+    assert.deepEqual(last.map(({ next, gaps }) => ({ next, gaps })), [{
+      next: 320,
+      gaps: undefined,
+    }]);
+    assert.equal(runner.stats().lostOnWire, 50);
+  },
+);
+
+Deno.test(
+  "sink runner: an idle sink saves again the gaps it saved once they are counted lost",
+  opts,
+  async () => {
+    const paths = [await redundantPath(0), await redundantPath(20)];
+    const [early, ahead] = paths;
+    const backend = new GapsBackend();
+    const runner = new SinkRunner(backend, {
+      collector: {
+        endpoints: paths.map((path) => `>${path.boundEndpoint()}`).join(","),
+        gapHoldMs: 300,
+      },
+      log: () => {},
+    });
+    const controller = new AbortController();
+    const running = runner.run(controller.signal);
+    try {
+      await sendOn(early, 0, 10);
+      await until(() => backend.stored === 10, "0..9 stored");
+      await sendOn(ahead, 20, 30);
+      await until(() => backend.stored === 20, "20..29 stored");
+      assert.deepEqual(backend.writes.at(-1)!.positions[0].gaps, [10, 20]);
+      // No more events: past the hold the gap is lost, and saved so.
+      await until(
+        () => backend.saves.some((save) => save[0]?.gaps?.length === 0),
+        "the position saved again without the gap",
+      );
+      assert.deepEqual(backend.saves.at(-1), [
+        { source: 7n, topic: "app.tick", next: 30, at: backend.saves.at(-1)![0].at, gaps: [] },
+      ]);
+      assert.equal(runner.stats().lostOnWire, 10);
+    } finally {
+      for (const path of paths) await path.close();
+      controller.abort();
+      await running;
+    }
   },
 );
