@@ -3,18 +3,23 @@
  * while pushing one update a second, in-process and through the wire (a sender
  * process at a target rate → the dashboard's collector → a WebSocket page), with
  * the memory over the run: the aggregator's process, and the dashboard's own as a user
- * runs it. Prints figures; not a test.
+ * runs it; and the memory of a long `--history` (`--history-span`, default 7d):
+ * that span of seconds simulated with an injected clock, then `/api/state` asked
+ * `--concurrent` times at once, with frames rolled up as the dashboard keeps them
+ * and, for comparison, one frame per second and one string per request as it
+ * kept and served them before. Prints figures; not a test.
  *
  *   deno run -A bench/dashboard_bench.ts [--duration 60s] [--interval 10s] [--rate 250000]
- *     [--in-process 10s] [--skip-wire]
+ *     [--in-process 10s] [--skip-wire] [--history-span 7d] [--concurrent 8] [--skip-history]
  *
  * @module
  */
 import { parseArgs } from "node:util";
-import { Emitter, type Event } from "@eventstorm/core";
+import { type CollectorStats, Emitter, type Event } from "@eventstorm/core";
 import { formatCount, parseDuration } from "@eventstorm/core/cli";
+import { openLibc } from "@eventstorm/core/internal";
 import { encodeBatch } from "@eventstorm/core/protocol";
-import { DashboardAggregator } from "@eventstorm/sink-dashboard";
+import { DashboardAggregator, DashboardServer } from "@eventstorm/sink-dashboard";
 import { DemoEvents } from "@eventstorm/source-demo";
 import { memoryOf, unitV8Flags } from "./memory.ts";
 import { verdict } from "./verdict.ts";
@@ -254,6 +259,176 @@ async function throughWire(
   );
 }
 
+/** A sink's ordinary wire counters, four sources, one of them losing a little. */
+function simulatedWire(lost: number): CollectorStats {
+  return {
+    messages: 0,
+    events: 0,
+    bytes: 0,
+    lost,
+    duplicates: 0,
+    unaccounted: 0,
+    malformed: {},
+    rejectedEvents: 0,
+    otherMembers: 0,
+    otherMembersEvents: 0,
+    streams: [1, 2, 3, 4].map((i) => ({
+      source: String(i),
+      topic: "http.hit",
+      lost: i === 1 ? lost : 0,
+      expected: 0,
+      joinedAt: 0,
+      received: 10,
+      duplicates: 0,
+      malformed: 0,
+    })),
+  };
+}
+
+/**
+ * Memory after a full collection, with the C heap's free pages handed back (as
+ * the memory reducer of every eventstorm command does), so RSS is what is held.
+ */
+function settledMemory(): Deno.MemoryUsage {
+  (globalThis as { gc?: () => void }).gc?.();
+  openLibc({ malloc_trim: { parameters: ["usize"], result: "i32" } })?.symbols.malloc_trim(0n);
+  return Deno.memoryUsage();
+}
+
+/**
+ * Runs in a process of its own (`--history-child`, with `--expose-gc`): `spanMs`
+ * of seconds at about 200 demo events each (eight hosts, HTTP, SSH, mail) fed to
+ * an aggregator on an injected clock, ticked each simulated second; then
+ * `concurrent` requests for `/api/state` at once through a real server, the
+ * memory sampled every 5 ms while they are served. `perSecond` keeps every
+ * tick and builds one string per request, as the dashboard did before rollups.
+ */
+async function historyChild(spanMs: number, concurrent: number, perSecond: boolean) {
+  const T0 = Date.UTC(2026, 0, 1);
+  let now = T0;
+  const hosts = ["web1", "web2", "web3", "web4", "db1", "db2", "mail1", "bastion"];
+  const demo = new DemoEvents({ seed: 5, hosts });
+  const seconds: Map<string, Event[]>[] = [];
+  for (let s = 0; s < 64; s++) {
+    const byTopic = new Map<string, Event[]>();
+    for (let i = 0; i < 200; i++) {
+      const event = demo.next(new Date(T0));
+      byTopic.set(event.type, [...(byTopic.get(event.type) ?? []), event]);
+    }
+    byTopic.set("smtp.deferred", [{ type: "smtp.deferred", time: new Date(T0), host: "mail1" }]);
+    seconds.push(byTopic);
+  }
+  const aggregator = new DashboardAggregator({
+    historyMs: spanMs,
+    now: () => now,
+    rollup: perSecond ? [] : undefined,
+  });
+  const started = performance.now();
+  const span = Math.round(spanMs / 1000);
+  for (let s = 1; s <= span; s++) {
+    for (const [topic, events] of seconds[s % 64]) {
+      aggregator.addBatch({ topic, source: BigInt((s % 4) + 1), events });
+    }
+    now = T0 + s * 1000;
+    aggregator.tick(now, simulatedWire(Math.floor(s / 100)));
+    // Lets V8's background work (freeing pages) run, as the event loop would.
+    if (s % 3600 === 0) await new Promise((resolve) => setTimeout(resolve, 0));
+  }
+  const simulated = (performance.now() - started) / 1000;
+  const held = settledMemory();
+
+  const encoder = new TextEncoder();
+  const head = encoder.encode(
+    `{"type":"hello","config":{},"state":${JSON.stringify(aggregator.state())},"frames":[`,
+  );
+  const comma = encoder.encode(",");
+  const close = encoder.encode("]}");
+  const server = DashboardServer.listen({
+    port: 0,
+    hello: perSecond
+      ? () =>
+        `{"type":"hello","config":{},"state":${JSON.stringify(aggregator.state())},"frames":[${
+          aggregator.framesJson().join(",")
+        }]}`
+      : () => {
+        const chunks: Uint8Array[] = [head];
+        for (const block of aggregator.framesChunks()) {
+          if (chunks.length > 1) chunks.push(comma);
+          chunks.push(block);
+        }
+        chunks.push(close);
+        return chunks;
+      },
+  });
+  const before = settledMemory();
+  let peak = { heap: before.heapUsed, rss: before.rss };
+  const sampler = setInterval(() => {
+    const memory = Deno.memoryUsage();
+    peak = { heap: Math.max(peak.heap, memory.heapUsed), rss: Math.max(peak.rss, memory.rss) };
+  }, 5);
+  const asked = performance.now();
+  const sizes = await Promise.all(Array.from({ length: concurrent }, async () => {
+    const response = await fetch(new URL("api/state", server.url));
+    let bytes = 0;
+    for await (const chunk of response.body!) bytes += chunk.length;
+    return bytes;
+  }));
+  const servedMs = performance.now() - asked;
+  clearInterval(sampler);
+  await server.close();
+  console.log(JSON.stringify({
+    simulated,
+    frames: aggregator.frameCount,
+    heap: held.heapUsed,
+    rss: held.rss,
+    stateBytes: sizes[0],
+    servedMs,
+    peakHeapAdded: peak.heap - before.heapUsed,
+    peakRssAdded: peak.rss - before.rss,
+  }));
+}
+
+/** Runs {@linkcode historyChild} in a process of its own per case and prints its figures. */
+async function longHistory(spanMs: number, concurrent: number): Promise<void> {
+  const days = (spanMs / 86_400_000).toFixed(spanMs % 86_400_000 === 0 ? 0 : 2);
+  for (
+    const [label, perSecond] of [
+      ["rolled up, served in shared blocks", false],
+      ["every second kept, one string per request (as before)", true],
+    ] as const
+  ) {
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        "--v8-flags=--expose-gc",
+        new URL(import.meta.url).pathname,
+        "--history-child",
+        String(spanMs),
+        "--concurrent",
+        String(concurrent),
+        ...(perSecond ? ["--per-second"] : []),
+      ],
+      stdout: "piped",
+      stderr: "inherit",
+    }).output();
+    const line = new TextDecoder().decode(output.stdout).trim().split("\n").at(-1) ?? "";
+    if (!output.success || !line.startsWith("{")) {
+      console.log(`--history ${days}d, ${label}: failed (exit ${output.code})`);
+      continue;
+    }
+    const r = JSON.parse(line);
+    console.log(
+      `--history ${days}d simulated (${r.simulated.toFixed(0)} s), ${label}: ${r.frames} frames, ` +
+        `heap ${mib(r.heap)}, RSS ${mib(r.rss)} after a full GC; /api/state ${
+          mib(r.stateBytes)
+        }, ${concurrent} at once in ${r.servedMs.toFixed(0)} ms, peak +${
+          mib(r.peakHeapAdded)
+        } heap, +${mib(r.peakRssAdded)} RSS while serving`,
+    );
+  }
+}
+
 const { values } = parseArgs({
   args: Deno.args,
   options: {
@@ -263,11 +438,23 @@ const { values } = parseArgs({
     interval: { type: "string", default: "10s" },
     "in-process": { type: "string", default: "10s" },
     "skip-wire": { type: "boolean", default: false },
+    "history-span": { type: "string", default: "7d" },
+    concurrent: { type: "string", default: "8" },
+    "skip-history": { type: "boolean", default: false },
+    "history-child": { type: "string" },
+    "per-second": { type: "boolean", default: false },
   },
 });
 const rate = Number(values.rate);
 if (values.send !== undefined) {
   await send(values.send, rate);
+} else if (values["history-child"] !== undefined) {
+  await historyChild(
+    Number(values["history-child"]),
+    Number(values.concurrent),
+    values["per-second"]!,
+  );
+  Deno.exit(0);
 } else {
   const seconds = parseDuration(values["in-process"]!, "in-process") / 1000;
   inProcess(seconds, "decoded");
@@ -279,6 +466,12 @@ if (values.send !== undefined) {
     const sinkFlags = unitV8Flags("eventstorm-sink-store.service");
     await throughWire(durationMs, intervalMs, rate, `V8 flags ${sinkFlags}`, sinkFlags);
     await throughWire(durationMs, intervalMs, rate, "V8 defaults", undefined);
+  }
+  if (!values["skip-history"]) {
+    await longHistory(
+      parseDuration(values["history-span"]!, "history-span"),
+      Number(values.concurrent),
+    );
   }
   Deno.exit(0);
 }

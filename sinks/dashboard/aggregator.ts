@@ -69,7 +69,7 @@ export interface DashboardAggregatorOptions {
  * Turns batches of events into one {@linkcode Frame} per tick plus a
  * {@linkcode DashboardState}. Memory is constant however long it runs and
  * whatever arrives: frames are kept for `historyMs` (as JSON text), coarser
- * with age ({@linkcode FrameRollup}: a week is about 3,400 frames), topics,
+ * with age ({@linkcode FrameRollup}: a week is about 3,200 frames), topics,
  * sources and hosts are bounded maps, top lists are {@linkcode WindowedTopN},
  * percentiles come from a fixed {@linkcode LogHistogram}, and every string
  * taken from an event is cut to `maxKeyLength`.

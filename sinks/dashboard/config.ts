@@ -36,7 +36,8 @@ export const DASHBOARD_FLAGS = {
     type: "string",
     value: "DURATION",
     default: "1h",
-    help: "how far back the charts go",
+    help: "how far back the charts go (at most 7d; per second for 15 min, per minute for a day, " +
+      "per 10 min beyond)",
   },
   window: {
     type: "string",
