@@ -107,3 +107,49 @@ Deno.test("the dashboard backend aggregates decoded events too, by stream", asyn
     await backend.close();
   }
 });
+
+Deno.test("history from a store beyond a day comes in ten-minute frames, the last day in minutes", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const db = `${dir}/events.db`;
+    const store = EventStore.open(db);
+    const now = Date.now();
+    const at = (ago: number, request_time: number) => ({
+      type: "http.hit",
+      time: new Date(now - ago),
+      host: "web1",
+      status: 200,
+      request_time,
+    });
+    store.insertBatch([
+      at(2 * 86_400_000, 0.5),
+      at(2 * 86_400_000 - 1000, 0.5),
+      at(10 * 60_000, 0.02),
+    ]);
+    store.close();
+    const backend = await DashboardBackend.open({
+      port: 0,
+      db,
+      historyMs: 3 * 86_400_000,
+      log: () => {},
+    });
+    try {
+      const frames = backend.aggregator.framesJson().map((json) => JSON.parse(json) as Frame);
+      const old = frames.find((frame) => frame.http.requests === 2)!;
+      assert.equal(old.dt, 600);
+      assert.deepEqual(old.http.latencyMs, [500, 500, 500]);
+      const recent = frames.find((frame) => frame.http.requests === 1)!;
+      assert.equal(recent.dt, 60);
+      const count = (dt: number) => frames.filter((frame) => frame.dt === dt).length;
+      // Two days of ten minutes, a day of minutes from the ten-minute line before it.
+      assert.ok(count(600) >= 286 && count(600) <= 288, `${count(600)} ten-minute frames`);
+      assert.ok(count(60) >= 1439 && count(60) <= 1450, `${count(60)} minute frames`);
+      const covered = frames.reduce((sum, frame) => sum + frame.dt, 0);
+      assert.ok(Math.abs(covered - 3 * 86_400) < 1, `${covered} s covered`);
+    } finally {
+      await backend.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
