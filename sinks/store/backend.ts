@@ -114,7 +114,9 @@ export class StoreBackend implements SinkBackend {
     if (prepared.rows.length < THREAD_MIN_ROWS * COLUMNS && this.#writer.idle) {
       return Promise.resolve(this.#report(this.#store.commitPrepared(prepared, positions)));
     }
-    return this.#writer.commit(prepared, positions).then((result) => this.#report(result));
+    // Once committed, the messages are released: the runner does not read them again.
+    const committed = this.#writer.commit(prepared, positions, messages);
+    return committed.then((result) => this.#report(result));
   }
 
   /** The stream positions stored with the events (same transaction: never ahead of them). */

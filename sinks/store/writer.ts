@@ -6,6 +6,7 @@
  * @module
  */
 import type { StreamPosition } from "@eventstorm/core/sink";
+import type { WireMessage } from "@eventstorm/core/protocol";
 import { type InsertResult, type PreparedBatch, resultOf } from "./store.ts";
 
 /** What the writer thread is asked. */
@@ -26,6 +27,37 @@ export type WriterRequest =
 export type WriterReply =
   | { kind: "result"; id: number; inserted?: number; error?: string }
   | { kind: "closed" };
+
+/**
+ * Frees the memory of the message bodies that end in `messages` now, where V8 would
+ * free it at its next full collection: a sink's runner reads a message no more once
+ * its batch is stored, and holds it long enough (buffered, then in flight) for V8 to
+ * move it to the old generation. At 100,000 nginx events/s that is 40 MB/s, which
+ * V8 lets pile up some 64 MB past what is live before it collects (the sink's RSS
+ * peaked 30-60 MB higher). A body that shares its buffer with the rest of its
+ * message (split where a batch ended) is released with the last piece, the one
+ * that reaches the buffer's end, which is stored after the others.
+ *
+ * @example
+ * ```ts ignore
+ * import { releaseBodies } from "./writer.ts";
+ * const body = new Uint8Array(16);
+ * releaseBodies([{ topic: "a", body, count: 0 }]);
+ * body.buffer.detached; // true
+ * ```
+ */
+export function releaseBodies(messages: readonly WireMessage[]): void {
+  for (const { body } of messages) {
+    const buffer = body.buffer;
+    if (
+      buffer instanceof ArrayBuffer && !buffer.detached &&
+      body.byteOffset + body.byteLength === buffer.byteLength
+    ) {
+      // Detaching hands the backing store back at once; the 0-byte copy costs nothing.
+      buffer.transfer(0);
+    }
+  }
+}
 
 interface Waiting {
   resolve: (inserted: number) => void;
@@ -55,8 +87,16 @@ export class StoreWriter {
     return this.#waiting.size === 0;
   }
 
-  /** Hands `prepared` and `positions` to the thread; settles once they are committed or not. */
-  commit(prepared: PreparedBatch, positions: StreamPosition[] = []): Promise<InsertResult> {
+  /**
+   * Hands `prepared` and `positions` to the thread; settles once they are committed or not.
+   * Once committed, the bodies of `spent` (the messages `prepared` was read from) are
+   * released (see {@linkcode releaseBodies}); after a failure they stay, for the retry.
+   */
+  commit(
+    prepared: PreparedBatch,
+    positions: StreamPosition[] = [],
+    spent: readonly WireMessage[] = [],
+  ): Promise<InsertResult> {
     const worker = this.#ensureWorker();
     const id = this.#nextId++;
     const resume = this.#resume;
@@ -76,7 +116,10 @@ export class StoreWriter {
       // The text is the batch's own (RowText.take): handed over, not copied.
       worker.postMessage(request, [prepared.text.buffer]);
     });
-    return inserted.then((inserted) => resultOf(prepared, inserted));
+    return inserted.then((inserted) => {
+      releaseBodies(spent);
+      return resultOf(prepared, inserted);
+    });
   }
 
   /** Waits for the thread to close its connection, then ends it. */

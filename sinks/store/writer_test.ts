@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { encodeBatch } from "@eventstorm/core/protocol";
+import { encodeBatch, type WireMessage } from "@eventstorm/core/protocol";
 import { tempDir } from "../../tests/temp.ts";
 import { EventStore, type PreparedBatch } from "./store.ts";
 import { StoreWriter } from "./writer.ts";
@@ -77,6 +77,79 @@ Deno.test("store backend: with its writer thread, replays are duplicates and clo
   assert.deepEqual(await last, { rejected: 0, duplicates: 0 });
   const store = EventStore.open(path, { readOnly: true });
   assert.equal(store.count(), 1000);
+  store.close();
+});
+
+function detached(message: WireMessage): boolean {
+  return (message.body.buffer as ArrayBuffer).detached;
+}
+
+/** Events `[from, to)` of `message`, on its buffer (as the runner splits a message). */
+function piece(message: WireMessage, from: number, to: number): WireMessage {
+  const body = message.body;
+  const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+  const offsets = [0];
+  for (let i = 0; i < to; i++) offsets.push(offsets[i] + view.getInt32(offsets[i], true));
+  const header = { ...message.header!, first: message.header!.first + from, count: to - from };
+  return {
+    topic: message.topic,
+    header,
+    body: body.subarray(offsets[from], offsets[to]),
+    count: to - from,
+  };
+}
+
+function tickMessage(first: number, count: number): WireMessage {
+  const events = Array.from({ length: count }, (_, i) => ({
+    type: "app.tick",
+    time: new Date(1_700_000_000_000 + i),
+    host: "h",
+    n: first + i,
+  }));
+  const header = { flags: 0, count, source: 7n, first };
+  return { topic: "app.tick", header, body: encodeBatch(events), count };
+}
+
+Deno.test("store writer: a committed batch's bodies are released, a failed one's kept for its retry", async () => {
+  await using temp = await tempDir({ prefix: "store_writer_" });
+  const path = `${temp.path}/events.db`;
+  const store = EventStore.open(path);
+  const writer = new StoreWriter(path);
+  try {
+    // A message split where a batch ends: its pieces share one buffer.
+    const whole = tickMessage(0, 300);
+    const [head, tail] = [piece(whole, 0, 120), piece(whole, 120, 300)];
+    assert.equal(head.body.buffer, tail.body.buffer);
+    await writer.commit(store.prepareMessages([head]), [], [head]);
+    assert.equal(detached(head), false, "the tail still needs the buffer");
+    const broken = store.prepareMessages([tail]);
+    broken.rows[1] = [1] as unknown as number;
+    await assert.rejects(writer.commit(broken, [], [tail]), /cannot write batch/);
+    assert.equal(detached(tail), false, "kept for the retry");
+    // The retry (the runner's same message) reads it again, and then it goes.
+    const retried = await writer.commit(store.prepareMessages([tail]), [], [tail]);
+    assert.equal(retried.inserted, 180);
+    assert.equal(detached(tail), true);
+    assert.equal(store.count(), 300);
+  } finally {
+    await writer.close();
+    store.close();
+  }
+});
+
+Deno.test("store backend: a batch written by its thread releases its messages' bodies once stored", async () => {
+  await using temp = await tempDir({ prefix: "store_writer_" });
+  const path = `${temp.path}/events.db`;
+  const backend = new StoreBackend(path);
+  try {
+    const messages = [tickMessage(0, 400), tickMessage(400, 400)];
+    assert.deepEqual(await backend.writeMessages(messages), { rejected: 0, duplicates: 0 });
+    assert.deepEqual(messages.map(detached), [true, true]);
+  } finally {
+    await backend.close();
+  }
+  const store = EventStore.open(path, { readOnly: true });
+  assert.equal(store.count(), 800);
   store.close();
 });
 
