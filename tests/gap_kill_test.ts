@@ -144,3 +144,55 @@ Deno.test(
     }
   },
 );
+
+/** A bound emitter of one path of `source`'s stream, from index `from` on. */
+function path(source: bigint, from: number): Promise<Emitter> {
+  return Emitter.open({
+    endpoints: "@tcp://127.0.0.1:*",
+    host: "h",
+    sourceId: source,
+    positions: { [TOPIC]: from },
+  });
+}
+
+Deno.test(
+  "store sink killed -9 while a gap is held: the late copies after the restart are stored",
+  opts,
+  async () => {
+    await using dir = await tempDir();
+    const db = `${dir.path}/events.db`;
+    const source = 0x6aan;
+    const paths = [await path(source, 0), await path(source, 200), await path(source, 100)];
+    const [early, ahead, late] = paths;
+    const from = paths.map((p) => `>${p.boundEndpoint()}`).join(",");
+    let sink = storeSink(db, from);
+    try {
+      await waitFor(() => early.stats().subscriptions > 0, "the sink's subscription", 60_000);
+      emit(early, 0, 100);
+      await waitFor(() => lastCounts(sink.stderr()).stored === 100, "0..99 stored", 60_000);
+      emit(ahead, 200, 300);
+      await waitFor(() => lastCounts(sink.stderr()).stored === 200, "200..299 stored", 60_000);
+      await sink.stop("SIGKILL");
+
+      sink = storeSink(db, from);
+      await waitFor(() => /receiving from/.test(sink.stderr()), "the sink to restart", 60_000);
+      await waitFor(() => late.stats().subscriptions > 0, "the restarted sink's subscription");
+      emit(late, 100, 200);
+      await waitFor(
+        () => {
+          const { stored, duplicates } = lastCounts(sink.stderr());
+          return stored + duplicates === 100;
+        },
+        "100..199 accounted",
+        60_000,
+      );
+      for (const p of paths) await p.close();
+      assert.equal((await sink.stop("SIGTERM")).code, 0, sink.stderr());
+      assert.deepEqual(lastCounts(sink.stderr()), { stored: 100, lost: 0, duplicates: 0 });
+      assert.deepEqual(storedIndexes(db), [...Array(300).keys()]);
+    } finally {
+      await sink.stop("SIGKILL");
+      for (const p of paths) await p.close();
+    }
+  },
+);
