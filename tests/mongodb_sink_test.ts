@@ -566,6 +566,35 @@ dbTest(
 );
 
 dbTest(
+  "mongodb sink: late copies a crash stored before it saved the gaps they shrank are out of the gaps",
+  async (dbName) => {
+    const source = 0x3057n;
+    const topic = "app.tick";
+    const events = (from: number, to: number): Event[] =>
+      Array.from({ length: to - from }, (_, i) => ({
+        type: topic,
+        time: new Date(),
+        host: "h",
+        _id: eventId(source, topic, from + i),
+      }));
+    const crashed = await MongoBackend.open(config(dbName));
+    await crashed.positions();
+    await crashed.write(events(0, 100), [{ source, topic, next: 100, at: 0 }]);
+    await crashed.write(events(200, 300), [{ source, topic, next: 300, at: 0, gaps: [100, 200] }]);
+    // Late copies 100..119 and 130 inserted, then the crash: the gaps were not saved again.
+    await crashed.write([...events(100, 120), ...events(130, 131)]);
+    await crashed.close();
+    const restarted = await MongoBackend.open(config(dbName));
+    try {
+      const [position] = await restarted.positions();
+      assert.deepEqual(position.gaps, [120, 130, 131, 200]);
+    } finally {
+      await restarted.close();
+    }
+  },
+);
+
+dbTest(
   "mongodb sink: positions are kept per destination, and a crash's replay stores only what is missing",
   async (dbName) => {
     const source = 0x3053n;
