@@ -15,6 +15,7 @@ const BENCHES: Record<string, string> = {
   "nginx-module": "nginx_module_bench.ts",
   postfix: "postfix_bench.ts",
   store: "../sinks/store/bench/store_bench.ts",
+  "store-sink": "store_sink_bench.ts",
   databases: "sinks_db_bench.ts",
   dashboard: "dashboard_bench.ts",
   ruby: "ruby_bench.ts",

@@ -21,6 +21,11 @@ export const command: Command = sinkCommand({
   name: "store",
   summary: "store events in an embedded SQLite file, the default (query it with eventstorm query)",
   flags: STORE_FLAGS,
+  // libzmq's default queue of 1000 messages is up to 1000 batches of a source (~240 MB
+  // of nginx hits) held in this process whenever reading falls behind: 298 MB RSS when
+  // flooded (bench/store_sink_bench.ts --rate 0), 146 MB with 100. The sink's own
+  // --buffer is what holds events through a slow disk; beyond this, the router queues.
+  receiveHwm: 100,
   epilog: `Each event's _id is <source hex>-<topic>-<index>, set by the sink from its
 stream position (an _id the sender put is replaced). An event whose _id is
 already stored (a replay) is not stored again and counts as a duplicate. The
