@@ -173,6 +173,11 @@ export class SavedPositions {
     }
   }
 
+  /** Whether the stream `<source hex>-<topic>` has gaps saved now. */
+  hasGaps(key: string): boolean {
+    return (this.#saved.get(key)?.gaps?.length ?? 0) > 0;
+  }
+
   /** Whether the event with this `_id` falls where a crash left doubt (read at start). */
   inDoubt(id: unknown): boolean {
     if (this.#unsure.size === 0) return false;

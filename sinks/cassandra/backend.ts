@@ -49,6 +49,20 @@ function partitionsOf(rows: RowValues[]): Map<string, string> {
   return new Map([...byStream].map(([key, parts]) => [key, JSON.stringify([...parts.values()])]));
 }
 
+/** `gaps` (flat `[from, to)` pairs) without `index`. */
+function withoutIndex(gaps: readonly number[], index: number): number[] {
+  const result: number[] = [];
+  for (let i = 0; i < gaps.length; i += 2) {
+    const from = gaps[i], to = gaps[i + 1];
+    if (index < from || index >= to) result.push(from, to);
+    else {
+      if (from < index) result.push(from, index);
+      if (index + 1 < to) result.push(index + 1, to);
+    }
+  }
+  return result;
+}
+
 /** `pending` as saved, or undefined when it is not what {@linkcode partitionsOf} writes. */
 function pendingPartitions(text: unknown): PendingRows[] | undefined {
   if (typeof text !== "string") return undefined;
@@ -355,24 +369,40 @@ export class CassandraBackend implements SinkBackend {
       const position = positions.get(doubt.key);
       const where = pendingPartitions(pending.get(doubt.key));
       if (position === undefined || where === undefined) continue;
-      const present: number[] = [];
-      for (const [type, bucket, from, to] of where) {
-        const ids = await this.#client.execute(
-          this.#streams.idsBetween,
-          [type, bucket, new Date(from), new Date(to)],
-          { ...this.#options, fetchSize: 5000 },
-        );
-        for await (const { id } of ids) {
-          const parsed = parseEventId(id);
-          if (
-            parsed !== undefined && parsed.source.toString(16) === doubt.source &&
-            parsed.topic === doubt.topic && parsed.index >= doubt.next && parsed.index < doubt.upto
-          ) present.push(parsed.index);
-        }
+      position.present = (await this.#indexesIn(where, doubt.key)).filter((index) =>
+        index >= doubt.next && index < doubt.upto
+      );
+    }
+    // Late copies a crash stored before the gaps they shrank were saved: out of the gaps.
+    for (const [key, position] of positions) {
+      const where = pendingPartitions(pending.get(key));
+      if (position.gaps === undefined || where === undefined) continue;
+      let gaps = position.gaps;
+      for (const index of await this.#indexesIn(where, key)) {
+        gaps = withoutIndex(gaps, index);
       }
-      position.present = present;
+      position.gaps = gaps;
     }
     return [...positions.values()];
+  }
+
+  /** Indexes of the stream `key` whose rows are in the partitions and time ranges `where`. */
+  async #indexesIn(where: PendingRows[], key: string): Promise<number[]> {
+    const indexes: number[] = [];
+    for (const [type, bucket, from, to] of where) {
+      const ids = await this.#client.execute(
+        this.#streams.idsBetween,
+        [type, bucket, new Date(from), new Date(to)],
+        { ...this.#options, fetchSize: 5000 },
+      );
+      for await (const { id } of ids) {
+        const parsed = parseEventId(id);
+        if (parsed !== undefined && `${parsed.source.toString(16)}-${parsed.topic}` === key) {
+          indexes.push(parsed.index);
+        }
+      }
+    }
+    return indexes;
   }
 
   /**
@@ -407,8 +437,24 @@ export class CassandraBackend implements SinkBackend {
    */
   async #claim(positions: StreamPosition[], rows: RowValues[]): Promise<void> {
     const claims = this.#saved.claims(positions);
-    if (claims.length === 0) return;
-    await this.#save(this.#streams.saveUpto, claims, false, partitionsOf(rows));
+    // A stream with gaps saved may be filling them (late copies, below `next`): where its
+    // rows go is saved too, so that after a crash before its gaps are saved again the
+    // start finds them stored (see `positions`).
+    const claimed = new Set(claims.map(({ key }) => key));
+    const filling = positions.map(({ source, topic }) => `${source.toString(16)}-${topic}`)
+      .filter((key) => !claimed.has(key) && this.#saved.hasGaps(key));
+    if (claims.length === 0 && filling.length === 0) return;
+    const partitions = partitionsOf(rows);
+    if (claims.length > 0) await this.#save(this.#streams.saveUpto, claims, false, partitions);
+    await Promise.all(filling.map(async (key) => {
+      const dash = key.indexOf("-");
+      const where = [partitions.get(key) ?? null, this.#config.table, key.slice(0, dash)];
+      await this.#client.execute(
+        this.#streams.savePending,
+        [...where, key.slice(dash + 1)],
+        this.#options,
+      );
+    }));
   }
 
   /**

@@ -198,6 +198,7 @@ export function streamsCql(name: TableName): {
   addGaps: string;
   select: string;
   saveUpto: string;
+  savePending: string;
   saveNext: string;
   exists: string;
   idsBetween: string;
@@ -221,6 +222,8 @@ export function streamsCql(name: TableName): {
       `SELECT source, topic, next, upto, pending, gaps, at FROM ${streams} WHERE events_table = ?`,
     saveUpto:
       `UPDATE ${streams} SET upto = ?, pending = ? WHERE events_table = ? AND source = ? AND topic = ?`,
+    savePending:
+      `UPDATE ${streams} SET pending = ? WHERE events_table = ? AND source = ? AND topic = ?`,
     saveNext:
       `UPDATE ${streams} SET next = ?, at = ?, gaps = ? WHERE events_table = ? AND source = ? AND topic = ?`,
     exists: `SELECT id FROM ${
