@@ -526,7 +526,10 @@ export class SinkRunner {
    * pairs: below positions already saved, so saved with them as gaps.
    */
   readonly #fills = new Map<string, number[]>();
-  /** Per stream, the highest position handed to the backend (or read at start). */
+  /**
+   * Per stream with gaps, the highest position handed to the backend (or read at
+   * start): a batch of late copies has a lower one, its gaps reach up to this.
+   */
   readonly #handedNext = new Map<string, number>();
   /** Streams whose saved gaps may be stale: saved again when the writer is idle. */
   readonly #gapped = new Map<string, { source: bigint; topic: string }>();
@@ -595,9 +598,10 @@ export class SinkRunner {
       if (positions !== undefined) {
         collector.resume(positions);
         for (const { source, topic, next, gaps } of positions) {
+          if (gaps === undefined || gaps.length === 0) continue;
           const key = streamKey(source, topic);
           this.#handedNext.set(key, Math.max(next, this.#handedNext.get(key) ?? 0));
-          if (gaps !== undefined && gaps.length > 0) this.#gapped.set(key, { source, topic });
+          this.#gapped.set(key, { source, topic });
         }
       }
     }
@@ -869,8 +873,11 @@ export class SinkRunner {
     for (const position of positions) {
       const key = streamKey(position.source, position.topic);
       const next = Math.max(position.next, this.#handedNext.get(key) ?? 0);
-      this.#handedNext.set(key, next);
       const gaps = this.#gapsBelow(position.source, position.topic, key, next);
+      // Kept only while a stream has gaps: before any, batches come in index order, so
+      // the batch's own position is the highest (and a peer's many streams cost nothing).
+      if (gaps.length > 0 || this.#gapped.has(key)) this.#handedNext.set(key, next);
+      else this.#handedNext.delete(key);
       // Absent is none: a backend clears the gaps it saved before.
       if (gaps.length === 0) continue;
       position.gaps = gaps;
@@ -899,7 +906,10 @@ export class SinkRunner {
     try {
       await save.call(this.#backend, positions);
       for (const { source, topic, gaps } of positions) {
-        if (gaps!.length === 0) this.#gapped.delete(streamKey(source, topic));
+        if (gaps!.length > 0) continue;
+        const key = streamKey(source, topic);
+        this.#gapped.delete(key);
+        if (!this.#fills.has(key)) this.#handedNext.delete(key);
       }
     } catch (error) {
       // Tried again at the next idle moment; the gaps saved meanwhile are older, not wrong.
