@@ -470,6 +470,8 @@ interface Written {
   deferred: boolean;
   /** The fills among its events (see `SinkRunner.#fills`), held again if it fails. */
   fills?: Map<string, number[]>;
+  /** Its streams with gaps and their positions, stored once it is. */
+  gapped?: { key: string; topic: string; next: number }[];
   started: number;
   result: Promise<number | WriteResult | void>;
 }
@@ -531,6 +533,10 @@ export class SinkRunner {
    * start): a batch of late copies has a lower one, its gaps reach up to this.
    */
   readonly #handedNext = new Map<string, number>();
+  /** The same, of what the backend has stored: where the gaps saved apart from a batch reach. */
+  readonly #storedNext = new Map<string, number>();
+  /** The streams with gaps of the batch being handed over, and their positions. */
+  #handing: { key: string; topic: string; next: number }[] = [];
   /** Streams whose saved gaps may be stale: saved again when the writer is idle. */
   readonly #gapped = new Map<string, { source: bigint; topic: string }>();
   /** When the writer last looked at `#gapped`. */
@@ -601,6 +607,7 @@ export class SinkRunner {
           if (gaps === undefined || gaps.length === 0) continue;
           const key = streamKey(source, topic);
           this.#handedNext.set(key, Math.max(next, this.#handedNext.get(key) ?? 0));
+          this.#storedNext.set(key, Math.max(next, this.#storedNext.get(key) ?? 0));
           this.#gapped.set(key, { source, topic });
         }
       }
@@ -876,8 +883,10 @@ export class SinkRunner {
       const gaps = this.#gapsBelow(position.source, position.topic, key, next);
       // Kept only while a stream has gaps: before any, batches come in index order, so
       // the batch's own position is the highest (and a peer's many streams cost nothing).
-      if (gaps.length > 0 || this.#gapped.has(key)) this.#handedNext.set(key, next);
-      else this.#handedNext.delete(key);
+      if (gaps.length > 0 || this.#gapped.has(key)) {
+        this.#handedNext.set(key, next);
+        this.#handing.push({ key, topic: position.topic, next });
+      } else this.#handedNext.delete(key);
       // Absent is none: a backend clears the gaps it saved before.
       if (gaps.length === 0) continue;
       position.gaps = gaps;
@@ -886,10 +895,24 @@ export class SinkRunner {
     return positions;
   }
 
+  /** Notes the positions of a batch stored, but for the types of `failed` events. */
+  #noteStored(
+    gapped: { key: string; topic: string; next: number }[] | undefined,
+    failed?: readonly Event[],
+  ): void {
+    if (gapped === undefined) return;
+    const failedTypes = new Set(failed?.map((event) => event.type));
+    for (const { key, topic, next } of gapped) {
+      if (failedTypes.has(topic) || !this.#handedNext.has(key)) continue;
+      this.#storedNext.set(key, Math.max(next, this.#storedNext.get(key) ?? 0));
+    }
+  }
+
   /**
-   * With the writer idle, saves again the gaps of streams that had some, now
+   * With no write in flight, saves again the gaps of streams that had some, now
    * that they may have been filled or counted lost (a kill -9 would otherwise
-   * bring them back, to be counted twice). At most once a second.
+   * bring them back, to be counted twice), at the position stored. At most once
+   * a second.
    */
   async #saveGaps(): Promise<void> {
     const save = this.#backend.savePositions;
@@ -899,17 +922,22 @@ export class SinkRunner {
     const at = Date.now();
     const positions: StreamPosition[] = [];
     for (const [key, { source, topic }] of this.#gapped) {
-      const next = this.#handedNext.get(key) ?? 0;
+      // Never past what is stored: a batch that failed may be waiting for its retry.
+      const next = this.#storedNext.get(key);
+      if (next === undefined) continue;
       const gaps = this.#gapsBelow(source, topic, key, next);
       positions.push({ source, topic, next, at, gaps });
     }
+    if (positions.length === 0) return;
     try {
       await save.call(this.#backend, positions);
       for (const { source, topic, gaps } of positions) {
         if (gaps!.length > 0) continue;
         const key = streamKey(source, topic);
         this.#gapped.delete(key);
-        if (!this.#fills.has(key)) this.#handedNext.delete(key);
+        if (this.#fills.has(key)) continue;
+        this.#handedNext.delete(key);
+        this.#storedNext.delete(key);
       }
     } catch (error) {
       // Tried again at the next idle moment; the gaps saved meanwhile are older, not wrong.
@@ -968,6 +996,10 @@ export class SinkRunner {
         continue;
       }
       if ((buffer.length > 0 || deferredDue) && pending.length < concurrency) {
+        // A busy sink too: a quiet stream's gap counted lost is saved so within a second.
+        if (pending.length === 0 && this.#gapped.size > 0 && !pastDeadline()) {
+          await this.#saveGaps();
+        }
         const handed = this.#handOver(buffer, deferredDue);
         if (handed !== undefined) pending.push(handed);
         if (pending.length < concurrency && buffer.length > 0) continue;
@@ -992,6 +1024,7 @@ export class SinkRunner {
         this.#stats.stored += written.batch.count - rejected - duplicates - notStored;
         this.#stats.droppedRejected += rejected;
         this.#stats.duplicates += duplicates;
+        this.#noteStored(written.gapped, notStored > 0 ? failed!.events : undefined);
         if (failed !== undefined && notStored > 0) {
           this.#refill(written.fills, failed.events);
           this.#setApart(failed.events, written.deferred);
@@ -1126,6 +1159,7 @@ export class SinkRunner {
     this.#inFlight += batch.count;
     const started = performance.now();
     let result: Promise<number | WriteResult | void>;
+    this.#handing = [];
     try {
       result = this.#backend.writeMessages !== undefined
         ? this.#writeMessages(batch.items as WireMessage[])
@@ -1135,7 +1169,8 @@ export class SinkRunner {
     }
     // Settled in order by the write loop; until then a rejection is not unhandled.
     result.catch(() => {});
-    return { batch, started, result, deferred: due, fills };
+    const gapped = this.#handing.length > 0 ? this.#handing : undefined;
+    return { batch, started, result, deferred: due, fills, gapped };
   }
 
   /**

@@ -713,3 +713,65 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "sink runner: a busy sink saves again, between batches, the gaps of a quiet stream counted lost",
+  opts,
+  async () => {
+    const paths = [await redundantPath(0), await redundantPath(20)];
+    const busy = await Emitter.open({
+      endpoints: "@tcp://127.0.0.1:*",
+      host: "h",
+      sourceId: 8n,
+    });
+    const [early, ahead] = paths;
+    const backend = new GapsBackend();
+    const savedWhileBusy: StreamPosition[][] = [];
+    const runner: SinkRunner = new SinkRunner(
+      Object.assign(backend, {
+        savePositions(positions: StreamPosition[]) {
+          if (runner.stats().buffered > 0) savedWhileBusy.push(structuredClone(positions));
+          return Promise.resolve();
+        },
+        write: async (events: Event[], positions: StreamPosition[] = []) => {
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          return GapsBackend.prototype.write.call(backend, events, positions);
+        },
+      }),
+      {
+        collector: {
+          endpoints: [...paths, busy].map((path) => `>${path.boundEndpoint()}`).join(","),
+          gapHoldMs: 1500,
+        },
+        batchSize: 5,
+        log: () => {},
+      },
+    );
+    const controller = new AbortController();
+    const running = runner.run(controller.signal);
+    try {
+      await sendOn(early, 0, 10);
+      await sendOn(ahead, 20, 30);
+      await until(() => backend.stored === 20, "0..9 and 20..29 stored");
+      assert.deepEqual(backend.writes.at(-1)!.positions[0].gaps, [10, 20]);
+      await until(() => busy.stats().subscriptions > 0, "the sink's subscription");
+      // Another stream keeps the sink writing (faster than it stores) past the hold.
+      const deadline = Date.now() + 20_000;
+      while (!savedWhileBusy.some((save) => save[0]?.gaps?.length === 0)) {
+        if (Date.now() > deadline) throw new Error("no save of the gap while busy");
+        for (let i = 0; i < 2; i++) busy.emit("app.busy", { i });
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      const save = savedWhileBusy.find((save) => save[0]?.gaps?.length === 0)!;
+      assert.deepEqual(save.map(({ source, next }) => ({ source, next })), [{
+        source: 7n,
+        next: 30,
+      }]);
+      assert.equal(runner.stats().lostOnWire, 10);
+    } finally {
+      for (const path of [...paths, busy]) await path.close();
+      controller.abort();
+      await running;
+    }
+  },
+);
