@@ -915,10 +915,10 @@ export class SinkRunner {
    * a second.
    */
   async #saveGaps(): Promise<void> {
-    const save = this.#backend.savePositions;
-    if (save === undefined || this.#gapped.size === 0) return;
-    if (Date.now() - this.#gapsCheckedAt < GAPS_SAVED_EVERY_MS) return;
+    if (this.#gapped.size === 0 || Date.now() - this.#gapsCheckedAt < GAPS_SAVED_EVERY_MS) return;
     this.#gapsCheckedAt = Date.now();
+    const save = this.#backend.savePositions;
+    if (save === undefined) return;
     const at = Date.now();
     const positions: StreamPosition[] = [];
     for (const [key, { source, topic }] of this.#gapped) {
@@ -995,11 +995,12 @@ export class SinkRunner {
         this.#fills.clear();
         continue;
       }
-      if ((buffer.length > 0 || deferredDue) && pending.length < concurrency) {
-        // A busy sink too: a quiet stream's gap counted lost is saved so within a second.
-        if (pending.length === 0 && this.#gapped.size > 0 && !pastDeadline()) {
-          await this.#saveGaps();
-        }
+      // A busy sink too saves its gaps again once a second, with no write in flight (a
+      // quiet stream's gap counted lost): the batches in flight settle first.
+      const gapsDue = this.#gapped.size > 0 && !pastDeadline() &&
+        Date.now() - this.#gapsCheckedAt >= GAPS_SAVED_EVERY_MS;
+      if ((buffer.length > 0 || deferredDue) && pending.length < (gapsDue ? 1 : concurrency)) {
+        if (gapsDue) await this.#saveGaps();
         const handed = this.#handOver(buffer, deferredDue);
         if (handed !== undefined) pending.push(handed);
         if (pending.length < concurrency && buffer.length > 0) continue;
