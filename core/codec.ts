@@ -328,23 +328,26 @@ const DESERIALIZE_INT64_OPTIONS = { ...DESERIALIZE_OPTIONS, useBigInt64: true } 
 
 /**
  * Decodes a body and keeps only documents with a valid envelope whose type is
- * `topic` (when given); returns the events and how many were rejected. The first
- * `skip` documents (replays) are left out before validation.
+ * `topic` (when given); returns the events, how many were rejected and, when
+ * any was, their positions in the body (so that an event's stream index stays
+ * known: `first` + its position). The first `skip` documents (replays) are left
+ * out before validation.
  *
  * @example
  * ```ts
  * import { decodeEvents, encodeBatch } from "@eventstorm/core/protocol";
  * const body = encodeBatch([{ type: "x", time: new Date(), host: "h" }, { type: "x" }]);
  * decodeEvents(body).rejected; // 1
+ * decodeEvents(body).rejectedAt; // [1]
  * ```
  */
 export function decodeEvents(
   body: Uint8Array,
   options: DecodeOptions & { topic?: string; skip?: number } = {},
-): { events: Event[]; rejected: number } {
+): { events: Event[]; rejected: number; rejectedAt?: number[] } {
   const documents = decodeDocuments(body, options);
   const events: Event[] = [];
-  let rejected = 0;
+  let rejectedAt: number[] | undefined;
   // Skipping goes by position, before validation: a bad replayed document must
   // not shift which new ones are delivered.
   for (let i = options.skip ?? 0; i < documents.length; i++) {
@@ -353,12 +356,14 @@ export function decodeEvents(
       typeof document === "string" || envelopeProblem(document) !== undefined ||
       (options.topic !== undefined && document.type !== options.topic)
     ) {
-      rejected++;
+      (rejectedAt ??= []).push(i);
     } else {
       events.push(document as Event);
     }
   }
-  return { events, rejected };
+  return rejectedAt === undefined
+    ? { events, rejected: 0 }
+    : { events, rejected: rejectedAt.length, rejectedAt };
 }
 
 /** Whether `value` holds, in plain objects and arrays, a `Date` that is no valid time. */

@@ -350,7 +350,7 @@ export class Collector {
       }
       if (verdict.filled) {
         const unit = this.#deliver(topic, header, body, count, skip, decode);
-        if (unit !== undefined) unit.fill = true;
+        for (const part of [unit ?? []].flat()) part.fill = true;
         return unit;
       }
     }
@@ -372,7 +372,7 @@ export class Collector {
     count: number,
     skip: number,
     decode: boolean,
-  ): EventBatch | WireMessage | undefined {
+  ): EventBatch | WireMessage | EventBatch[] | undefined {
     if (!decode) return this.#raw(topic, header, body, count, skip);
     let decoded;
     try {
@@ -396,7 +396,40 @@ export class Collector {
       this.#stats.unaccounted += events.length;
       return { topic, events };
     }
-    return { topic, source: header.source, first: header.first + skip, events };
+    if (decoded.rejectedAt === undefined) {
+      return { topic, source: header.source, first: header.first + skip, events };
+    }
+    return this.#runs(topic, header, skip, events, decoded.rejectedAt);
+  }
+
+  /**
+   * Splits a message's events around the rejected ones, so that each batch's
+   * `events[i]` is stream index `first + i` (sinks derive ids from it).
+   */
+  #runs(
+    topic: string,
+    header: Header,
+    skip: number,
+    events: Event[],
+    rejectedAt: number[],
+  ): EventBatch[] | undefined {
+    const batches: EventBatch[] = [];
+    let taken = 0;
+    let runStart = skip;
+    for (const position of [...rejectedAt, skip + events.length + rejectedAt.length]) {
+      const length = position - runStart;
+      if (length > 0) {
+        batches.push({
+          topic,
+          source: header.source,
+          first: header.first + runStart,
+          events: events.slice(taken, taken + length),
+        });
+        taken += length;
+      }
+      runStart = position + 1;
+    }
+    return batches.length > 0 ? batches : undefined;
   }
 
   /**
@@ -431,9 +464,11 @@ export class Collector {
         decode,
       );
       // The gap parts come first (see SequenceVerdict.filled).
-      if (batch && delivered < filled) batch.fill = true;
+      for (const part of [batch ?? []].flat()) {
+        if (delivered < filled) part.fill = true;
+        result.push(part);
+      }
       delivered += to - from;
-      if (batch) result.push(batch);
     }
     return result;
   }

@@ -149,9 +149,13 @@ Deno.test("collector: bad envelopes and off-topic documents are rejected one by 
   try {
     const publisher = await rawPublisher(context, endpoint);
     const docs = [event(0), { type: "a.b", host: "h", n: 1 }, event(2, "c.d"), event(3)];
-    publisher.send([utf8.encode("a.b"), header({ count: 4 }), encodeBatch(docs)]);
-    await waitFor(() => batches.length === 1, "the message");
-    assert.deepEqual(batches[0].events.map((e) => e.n), [0, 3]);
+    publisher.send([utf8.encode("a.b"), header({ first: 10, count: 4 }), encodeBatch(docs)]);
+    await waitFor(() => batches.length === 2, "the message, in two runs");
+    // Split around the rejected ones, each batch's events[i] is stream index first + i.
+    assert.deepEqual(batches.map((b) => [b.first, b.events.map((e) => e.n)]), [
+      [10, [0]],
+      [13, [3]],
+    ]);
     assert.equal(collector.stats().rejectedEvents, 2);
     assert.equal(collector.stats().events, 2);
   } finally {
