@@ -91,6 +91,7 @@ async function sinkRun(backend: SinkBackend, count: number): Promise<number> {
   const runner = new SinkRunner(timed, {
     collector: { endpoints: `@tcp://127.0.0.1:${port}`, receiveHwm: 100_000 },
     bufferEvents: count,
+    bufferBytes: Infinity,
   });
   await runner.open();
   const controller = new AbortController();

@@ -91,6 +91,11 @@ export interface EventBatch {
    * they sit below events delivered before them.
    */
   fill?: boolean;
+  /**
+   * Body bytes these events came from (their share of the message's), so a
+   * sink can bound what it holds by bytes without encoding them again.
+   */
+  bytes?: number;
 }
 
 /** Counters of a {@linkcode Collector}. */
@@ -392,14 +397,17 @@ export class Collector {
     if (header && decoded.rejected > 0) {
       this.#tracker.undelivered(header.source, topic, decoded.rejected);
     }
+    // Each event's share of the body: exact enough to bound a buffer, and free.
+    const perEvent = count > 0 ? body.length / count : 0;
     if (!header) {
       this.#stats.unaccounted += events.length;
-      return { topic, events };
+      return { topic, events, bytes: Math.round(perEvent * events.length) };
     }
     if (decoded.rejectedAt === undefined) {
-      return { topic, source: header.source, first: header.first + skip, events };
+      const bytes = Math.round(perEvent * events.length);
+      return { topic, source: header.source, first: header.first + skip, events, bytes };
     }
-    return this.#runs(topic, header, skip, events, decoded.rejectedAt);
+    return this.#runs(topic, header, skip, events, decoded.rejectedAt, perEvent);
   }
 
   /**
@@ -412,6 +420,7 @@ export class Collector {
     skip: number,
     events: Event[],
     rejectedAt: number[],
+    perEvent: number,
   ): EventBatch[] | undefined {
     const batches: EventBatch[] = [];
     let taken = 0;
@@ -424,6 +433,7 @@ export class Collector {
           source: header.source,
           first: header.first + runStart,
           events: events.slice(taken, taken + length),
+          bytes: Math.round(perEvent * length),
         });
         taken += length;
       }

@@ -447,6 +447,52 @@ export function integerFlag<
   return value as Result;
 }
 
+const BYTE_UNITS: Record<string, number> = {
+  "": 1,
+  b: 1,
+  k: 1024,
+  kib: 1024,
+  kb: 1000,
+  m: 1024 ** 2,
+  mib: 1024 ** 2,
+  mb: 1000 ** 2,
+  g: 1024 ** 3,
+  gib: 1024 ** 3,
+  gb: 1000 ** 3,
+  t: 1024 ** 4,
+  tib: 1024 ** 4,
+  tb: 1000 ** 4,
+};
+
+/**
+ * Parses a byte size as people write them in flags: a number with an optional
+ * unit. `KiB`, `MiB`, `GiB`, `TiB` and the bare letters `k`, `m`, `g`, `t` are
+ * powers of 1024 (as in logrotate and systemd); `KB`, `MB`, `GB`, `TB` are
+ * powers of 1000. Case does not matter. Throws {@linkcode UsageError} naming the
+ * flag (when given) for anything else, and for less than `min` bytes (default 0).
+ *
+ * @example
+ * ```ts
+ * import { parseByteSize } from "@eventstorm/core/cli";
+ * parseByteSize("64MiB"); // 67108864
+ * parseByteSize("512k"); // 524288
+ * parseByteSize("2MB"); // 2000000
+ * ```
+ */
+export function parseByteSize(text: string, flag?: string, min = 0): number {
+  const match = text.trim().match(/^(\d+(?:\.\d+)?)\s*([a-z]*)$/i);
+  const unit = match ? BYTE_UNITS[match[2].toLowerCase()] : undefined;
+  const value = match && unit !== undefined ? Math.round(Number(match[1]) * unit) : NaN;
+  if (!Number.isSafeInteger(value) || value < min) {
+    const where = flag ? `--${flag} ` : "";
+    const least = min > 0 ? ` of at least ${min} byte${min === 1 ? "" : "s"}` : "";
+    throw new UsageError(
+      `${where}must be a size${least} like 65536, 512KiB, 64MiB or 1GB, got '${text}'`,
+    );
+  }
+  return value;
+}
+
 /**
  * Runs a command's main function the same way everywhere: prints help, turns a
  * {@linkcode UsageError} into one line on stderr with exit code 2, a closed

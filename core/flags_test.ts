@@ -4,6 +4,7 @@ import {
   type FlagValues,
   helpText,
   integerFlag,
+  parseByteSize,
   parseFlags,
   topicPrefixesFlag,
   UsageError,
@@ -231,4 +232,22 @@ Deno.test("flags: runCommand exit codes: 0, returned, 2 for usage, 1 for failure
   assert.deepEqual(results.map((r) => r.code), [0, 3, 2, 1]);
   assert.equal(results[2].stderr, "error: --x is bad\n");
   assert.equal(results[3].stderr, "error: disk full\n");
+});
+
+Deno.test("flags: parseByteSize reads sizes with units, and nothing else", () => {
+  assert.equal(parseByteSize("65536"), 65536);
+  assert.equal(parseByteSize("512k"), 512 * 1024);
+  assert.equal(parseByteSize("64MiB"), 64 * 1024 ** 2);
+  assert.equal(parseByteSize("2MB"), 2_000_000);
+  assert.equal(parseByteSize(" 1.5 GiB "), 1.5 * 1024 ** 3);
+  assert.equal(parseByteSize("0"), 0);
+  for (const bad of ["", "k", "-1", "1e6", "12 parsecs", "1,5MB", "99999999999TB"]) {
+    assert.throws(() => parseByteSize(bad, "size"), UsageError, bad);
+  }
+  assert.throws(
+    () => parseByteSize("0", "buffer-bytes", 1),
+    (error: Error) =>
+      error instanceof UsageError &&
+      /^--buffer-bytes must be a size of at least 1 byte like .*, got '0'$/.test(error.message),
+  );
 });

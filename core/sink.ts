@@ -124,7 +124,13 @@ export interface SinkRunnerOptions {
   collector: CollectorOptions;
   /** Events held while the backend is slow or down. */
   bufferEvents?: number;
-  /** Which events to give up when the buffer is full. */
+  /**
+   * BSON body bytes held at most, besides `bufferEvents` (default 64 MiB): events
+   * of 4 KB would otherwise fill a sink's memory long before the event bound.
+   * A single message larger than this is still taken in when nothing is held.
+   */
+  bufferBytes?: number;
+  /** Which events to give up when the buffer is full (either bound). */
   whenFull?: WhenFull;
   /** Events per backend write at most. */
   batchSize?: number;
@@ -330,85 +336,131 @@ export function positionsOf(
 
 /**
  * What the runner holds between the collector and the backend: events, or whole
- * messages counted by their events. Every count here is in events.
+ * messages counted by their events. Every count here is in events; `bytes` are
+ * the BSON body bytes they came from (an event's share of its message's).
  */
 interface Held<Unit, Item> {
   /** Events held. */
   readonly length: number;
-  /** Holds events `[from, to)` of `unit`. */
-  hold(unit: Unit, from: number, to: number): void;
-  /** Discards up to `count` events from the front; returns how many went. */
-  drop(count: number): number;
-  /** Removes up to `count` events from the front, oldest first. */
-  take(count: number): { items: Item[]; count: number };
+  /** Body bytes held. */
+  readonly bytes: number;
+  /** Holds events `[from, to)` of `unit`, `bytes` in all. */
+  hold(unit: Unit, from: number, to: number, bytes: number): void;
+  /**
+   * Removes from the front, oldest first, `count` events, and more until at least
+   * `bytes` bytes went too (or none is left).
+   */
+  take(count: number, bytes?: number): Taken<Item>;
   /** Puts a taken batch back at the front. */
-  putBack(items: Item[], count: number): void;
+  putBack(items: Item[], count: number, bytes: number): void;
   clear(): void;
+}
+
+/** Events or messages taken out of a {@linkcode Held}. */
+interface Taken<Item> {
+  items: Item[];
+  count: number;
+  bytes: number;
 }
 
 class HeldEvents implements Held<Event[], Event> {
   readonly #queue = new Queue<Event>();
+  /** Each event's bytes, in step with `#queue`. */
+  readonly #sizes = new Queue<number>();
+  #bytes = 0;
   get length(): number {
     return this.#queue.length;
   }
-  hold(events: Event[], from: number, to: number): void {
-    for (let i = from; i < to; i++) this.#queue.push(events[i]);
+  get bytes(): number {
+    return this.#bytes;
   }
-  drop(count: number): number {
-    return this.#queue.drop(count);
+  hold(events: Event[], from: number, to: number, bytes: number): void {
+    const each = to > from ? bytes / (to - from) : 0;
+    for (let i = from; i < to; i++) {
+      this.#queue.push(events[i]);
+      this.#sizes.push(each);
+    }
+    this.#bytes += bytes;
   }
-  take(count: number): { items: Event[]; count: number } {
-    const items = this.#queue.shiftMany(count);
-    return { items, count: items.length };
+  take(count: number, bytes = 0): Taken<Event> {
+    let n = Math.min(count, this.#queue.length);
+    const sizes = this.#sizes.shiftMany(n);
+    let taken = 0;
+    for (const size of sizes) taken += size;
+    while (taken < bytes && this.#sizes.length > 0) {
+      taken += this.#sizes.shift()!;
+      n++;
+    }
+    const items = this.#queue.shiftMany(n);
+    this.#bytes = this.#queue.length > 0 ? Math.max(0, this.#bytes - taken) : 0;
+    return { items, count: items.length, bytes: taken };
   }
-  putBack(items: Event[]): void {
+  putBack(items: Event[], _count: number, bytes: number): void {
     this.#queue.unshiftMany(items);
+    const each = items.length > 0 ? bytes / items.length : 0;
+    this.#sizes.unshiftMany(items.map(() => each));
+    this.#bytes += bytes;
   }
   clear(): void {
     this.#queue.clear();
+    this.#sizes.clear();
+    this.#bytes = 0;
   }
 }
 
 class HeldMessages implements Held<WireMessage, WireMessage> {
   readonly #queue = new Queue<WireMessage>();
   #events = 0;
+  #bytes = 0;
   get length(): number {
     return this.#events;
   }
+  get bytes(): number {
+    return this.#bytes;
+  }
   hold(message: WireMessage, from: number, to: number): void {
-    this.#queue.push(sliceMessage(message, from, to));
+    const held = sliceMessage(message, from, to);
+    this.#queue.push(held);
     this.#events += to - from;
+    this.#bytes += held.body.length;
   }
-  drop(count: number): number {
-    return this.take(count).count;
-  }
-  take(count: number): { items: WireMessage[]; count: number } {
+  take(count: number, bytes = 0): Taken<WireMessage> {
     const items: WireMessage[] = [];
-    let taken = 0;
-    while (taken < count && this.#queue.length > 0) {
+    let taken = 0, takenBytes = 0;
+    while ((taken < count || takenBytes < bytes) && this.#queue.length > 0) {
       const head = this.#queue.shift()!;
-      const room = count - taken;
+      // Whole documents: as many as the count asks, or as the bytes do at the head's mean size.
+      const byBytes = takenBytes < bytes
+        ? Math.ceil((bytes - takenBytes) / (head.body.length / head.count))
+        : 0;
+      const room = Math.max(count - taken, byBytes, 1);
+      let part = head;
       if (head.count > room) {
-        items.push(sliceMessage(head, 0, room));
+        part = sliceMessage(head, 0, room);
         this.#queue.unshiftMany([sliceMessage(head, room, head.count)]);
-        taken += room;
-      } else {
-        items.push(head);
-        taken += head.count;
       }
+      items.push(part);
+      taken += part.count;
+      takenBytes += part.body.length;
     }
     this.#events -= taken;
-    return { items, count: taken };
+    this.#bytes -= takenBytes;
+    return { items, count: taken, bytes: takenBytes };
   }
-  putBack(items: WireMessage[], count: number): void {
+  putBack(items: WireMessage[], count: number, bytes: number): void {
     this.#queue.unshiftMany(items);
     this.#events += count;
+    this.#bytes += bytes;
   }
   clear(): void {
     this.#queue.clear();
     this.#events = 0;
+    this.#bytes = 0;
   }
 }
+
+/** The default of `SinkRunnerOptions.bufferBytes`. */
+const DEFAULT_BUFFER_BYTES = 64 * 1024 ** 2;
 
 /** How long a stop that timed out still tries to save the stream positions, ms at most. */
 const LATE_SAVE_MS = 2000;
@@ -465,7 +517,7 @@ const PAST_DEADLINE = Symbol("past the shutdown deadline");
 
 /** A batch handed to the backend, not settled yet. */
 interface Written {
-  batch: { items: (Event | WireMessage)[]; count: number };
+  batch: Taken<Event | WireMessage>;
   /** Taken from the events set apart after a partial failure. */
   deferred: boolean;
   /** The fills among its events (see `SinkRunner.#fills`), held again if it fails. */
@@ -512,6 +564,8 @@ export class SinkRunner {
   // Whole messages for a backend that takes them undecoded, else events.
   readonly #buffer: Held<Event[], Event> | Held<WireMessage, WireMessage>;
   #inFlight = 0;
+  /** Body bytes of the events in `#inFlight`. */
+  #inFlightBytes = 0;
   /** The writer is giving timers a turn (see `#stepOut`). */
   #writerStepsOut = false;
   #wakeWriter: (() => void) | undefined;
@@ -574,6 +628,7 @@ export class SinkRunner {
     this.#buffer = backend.writeMessages ? new HeldMessages() : new HeldEvents();
     this.#options = {
       bufferEvents: options.bufferEvents ?? 100_000,
+      bufferBytes: options.bufferBytes ?? DEFAULT_BUFFER_BYTES,
       whenFull: options.whenFull ?? "drop-newest",
       batchSize: options.batchSize ?? 1000,
       retryMs: options.retryMs ?? 100,
@@ -735,7 +790,13 @@ export class SinkRunner {
     const fill = batch.fill && batch.source !== undefined
       ? { key: streamKey(batch.source, batch.topic), first: batch.first! }
       : undefined;
-    this.#admit(this.#buffer as Held<Event[], Event>, events, events.length, fill);
+    this.#admit(
+      this.#buffer as Held<Event[], Event>,
+      events,
+      events.length,
+      batch.bytes ?? 0,
+      fill,
+    );
   }
 
   #acceptMessage(message: WireMessage): void {
@@ -743,41 +804,68 @@ export class SinkRunner {
     const fill = message.fill && header !== undefined
       ? { key: streamKey(header.source, message.topic), first: header.first }
       : undefined;
-    this.#admit(this.#buffer as Held<WireMessage, WireMessage>, message, message.count, fill);
+    this.#admit(
+      this.#buffer as Held<WireMessage, WireMessage>,
+      message,
+      message.count,
+      message.body.length,
+      fill,
+    );
   }
 
   /**
-   * Holds the `count` events of `unit`, or as many as the buffer's policy keeps;
-   * `fill` when they fill a gap (their stream, and the index of the first).
+   * Holds the `count` events of `unit` (`bytes` of body), or as many as the
+   * buffer's bounds and policy keep; `fill` when they fill a gap (their stream,
+   * and the index of the first).
    */
   #admit<Unit>(
     buffer: Held<Unit, unknown>,
     unit: Unit,
     count: number,
+    bytes: number,
     fill?: { key: string; first: number },
   ): void {
     this.#stats.received += count;
-    const room = Math.max(
-      0,
-      this.#options.bufferEvents - buffer.length - this.#deferred.length - this.#inFlight,
-    );
+    const { bufferEvents, bufferBytes } = this.#options;
+    const each = count > 0 ? bytes / count : 0;
+    const heldEvents = () => buffer.length + this.#deferred.length + this.#inFlight;
+    const heldBytes = () => buffer.bytes + this.#deferred.bytes + this.#inFlightBytes;
+    // Events of the unit that fit beside those held. Into an empty buffer one goes
+    // in whatever its size: a message larger than the byte bound could never be
+    // stored otherwise (nor, blocking, ever be let through).
+    const fits = () => {
+      const held = heldEvents();
+      let n = Math.max(0, bufferEvents - held);
+      if (each > 0) n = Math.min(n, Math.max(0, Math.floor((bufferBytes - heldBytes()) / each)));
+      return held === 0 ? Math.max(1, n) : n;
+    };
+    const room = fits();
     let from = 0, to = count;
     if (count <= room) {
-      buffer.hold(unit, 0, count);
+      buffer.hold(unit, 0, count, bytes);
     } else if (this.#options.whenFull === "drop-newest") {
-      if (room > 0) buffer.hold(unit, 0, room);
+      if (room > 0) buffer.hold(unit, 0, room, each * room);
       to = room;
       this.#stats.droppedFull += count - room;
     } else {
-      const excess = count - room;
+      // The newest events of the unit the bounds can hold at all, and the oldest
+      // of the buffer that make room for them (those handed over are out of reach).
+      const most = Math.min(
+        count,
+        bufferEvents,
+        each > 0 ? Math.max(1, Math.floor(bufferBytes / each)) : count,
+      );
+      const needEvents = most - Math.max(0, bufferEvents - heldEvents());
+      const needBytes = most * each - Math.max(0, bufferBytes - heldBytes());
+      const dropped = needEvents > 0 || needBytes > 0
+        ? buffer.take(Math.max(0, needEvents), Math.max(0, needBytes))
+        : { items: [], count: 0 };
       // Dropped, they are counted: no longer gaps to save.
-      const fromBuffer = this.#fills.size > 0
-        ? this.#unfill(buffer.take(excess).items as (Event | WireMessage)[])
-        : buffer.drop(excess);
-      const skipIncoming = excess - fromBuffer;
-      if (skipIncoming < count) buffer.hold(unit, skipIncoming, count);
-      from = skipIncoming;
-      this.#stats.droppedFull += excess;
+      if (this.#fills.size > 0) this.#unfill(dropped.items as (Event | WireMessage)[]);
+      const keep = Math.min(most, fits());
+      from = count - keep;
+      if (keep > 0) buffer.hold(unit, from, count, each * keep);
+      this.#stats.droppedFull += dropped.count + from;
     }
     if (fill !== undefined && from < to) {
       const ranges = this.#fills.get(fill.key) ?? [];
@@ -984,6 +1072,7 @@ export class SinkRunner {
         // write that did land counts as duplicates).
         for (const late of pending.splice(0)) {
           this.#inFlight -= late.batch.count;
+          this.#inFlightBytes -= late.batch.bytes;
           this.#stats.droppedShutdown += late.batch.count;
         }
         this.#fills.clear();
@@ -1022,13 +1111,15 @@ export class SinkRunner {
         this.#latencyTotal += latency;
         this.#stats.latencyMsMax = Math.max(this.#stats.latencyMsMax, latency);
         this.#inFlight -= written.batch.count;
+        this.#inFlightBytes = this.#inFlight > 0 ? this.#inFlightBytes - written.batch.bytes : 0;
         this.#stats.stored += written.batch.count - rejected - duplicates - notStored;
         this.#stats.droppedRejected += rejected;
         this.#stats.duplicates += duplicates;
         this.#noteStored(written.gapped, notStored > 0 ? failed!.events : undefined);
         if (failed !== undefined && notStored > 0) {
           this.#refill(written.fills, failed.events);
-          this.#setApart(failed.events, written.deferred);
+          const share = written.batch.bytes * notStored / written.batch.count;
+          this.#setApart(failed.events, written.deferred, share);
           this.#stats.writeErrors++;
           this.#stats.lastError = this.#failures.failed(WRITING, failed.error);
         } else {
@@ -1058,8 +1149,9 @@ export class SinkRunner {
         for (const back of failed.reverse()) {
           this.#refill(back.fills);
           this.#inFlight -= back.batch.count;
-          if (back.deferred) this.#setApart(back.batch.items as Event[], true);
-          else buffer.putBack(back.batch.items, back.batch.count);
+          this.#inFlightBytes -= back.batch.bytes;
+          if (back.deferred) this.#setApart(back.batch.items as Event[], true, back.batch.bytes);
+          else buffer.putBack(back.batch.items, back.batch.count, back.batch.bytes);
         }
         this.#stats.writeErrors++;
         this.#stats.lastError = this.#failures.failed(WRITING, error);
@@ -1107,9 +1199,9 @@ export class SinkRunner {
    * Holds `events` apart, to be retried after a backoff: at the front when they
    * were taken from there (`retried`), else at the back.
    */
-  #setApart(events: Event[], retried: boolean): void {
-    if (retried) this.#deferred.putBack(events);
-    else this.#deferred.hold(events, 0, events.length);
+  #setApart(events: Event[], retried: boolean, bytes: number): void {
+    if (retried) this.#deferred.putBack(events, events.length, bytes);
+    else this.#deferred.hold(events, 0, events.length, bytes);
     for (const event of events) {
       this.#deferredTypes.set(event.type, (this.#deferredTypes.get(event.type) ?? 0) + 1);
     }
@@ -1139,16 +1231,17 @@ export class SinkRunner {
       // A later event of a type set apart waits behind its elders: nothing, and no
       // stream position, is stored ahead of an event still to be retried.
       const kept: Event[] = [];
+      const each = batch.bytes / batch.count;
       for (const event of batch.items as Event[]) {
         const waiting = this.#deferredTypes.get(event.type);
         if (waiting === undefined) kept.push(event);
         else {
-          this.#deferred.hold([event], 0, 1);
+          this.#deferred.hold([event], 0, 1, each);
           this.#deferredTypes.set(event.type, waiting + 1);
         }
       }
       if (kept.length === 0) return undefined;
-      batch = { items: kept, count: kept.length };
+      batch = { items: kept, count: kept.length, bytes: each * kept.length };
     }
     // Handed over, they are stored before or with any later batch (or all fail):
     // the gaps saved with this batch's positions leave them out.
@@ -1158,6 +1251,7 @@ export class SinkRunner {
       this.#unfill(batch.items as (Event | WireMessage)[], fills);
     }
     this.#inFlight += batch.count;
+    this.#inFlightBytes += batch.bytes;
     const started = performance.now();
     let result: Promise<number | WriteResult | void>;
     this.#handing = [];

@@ -13,6 +13,7 @@ import {
   helpText,
   integerFlag,
   type ListFlagSpec,
+  parseByteSize,
   parseFlags,
   shutdownSignal,
   topicFlag,
@@ -142,6 +143,13 @@ export const SINK_FLAGS = {
     default: "100000",
     help: "events held while the backend is slow or down",
   },
+  "buffer-bytes": {
+    type: "string",
+    value: "SIZE",
+    default: "64MiB",
+    help:
+      "BSON bytes held at most besides --buffer (512KiB, 64MiB, 1GB; one larger message still goes alone)",
+  },
   "when-full": {
     type: "string",
     value: "POLICY",
@@ -263,6 +271,7 @@ export async function runSinkMain<F extends Record<string, FlagSpec>, B extends 
   }
   // Checked before the backend opens: a typo must not leave a database file
   // behind or wait for a server first.
+  const bufferBytes = parseByteSize(values["buffer-bytes"], "buffer-bytes", 1);
   const curve = curveFromFlags(values);
   const collector = { ...collectorFromFlags(values, curve), receiveHwm: sink.receiveHwm };
   const from = collector.endpoints;
@@ -271,6 +280,7 @@ export async function runSinkMain<F extends Record<string, FlagSpec>, B extends 
   const runnerOptions = {
     collector,
     bufferEvents: integerFlag(values, "buffer", { min: 1 }),
+    bufferBytes,
     whenFull: whenFull as WhenFull,
     batchSize: integerFlag(values, "batch-size", { min: 1, max: 1_000_000 }),
     shutdownTimeoutMs: parseDuration(values["shutdown-timeout"], "shutdown-timeout"),

@@ -16,3 +16,35 @@ Deno.test("sink line: the write latency has one decimal, as docs/specs/stats.md 
   const fast = formatSinkLine("store", { ...counters, latency_ms_avg: 0.04 }, { stored: 0 }, 1000);
   assert.ok(fast.endsWith(", write 0ms avg"), fast);
 });
+
+/** Runs a sink's main with `args` the way a sink command does; its exit code and stderr. */
+async function sinkMain(args: string[]): Promise<{ code: number; stderr: string }> {
+  const flags = new URL("./flags.ts", import.meta.url).href;
+  const cli = new URL("./sink_cli.ts", import.meta.url).href;
+  const code = `
+    import { runCommand } from ${JSON.stringify(flags)};
+    import { runSinkMain } from ${JSON.stringify(cli)};
+    await runCommand(() => runSinkMain(${JSON.stringify(args)}, {
+      name: "null", summary: "discard events", flags: {},
+      makeBackend: () => { throw new Error("the backend opened"); },
+    }));`;
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--ext=ts", code],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return { code: output.code, stderr: new TextDecoder().decode(output.stderr) };
+}
+
+Deno.test("sink flags: a bad --buffer-bytes is a one-line usage error, exit 2", async () => {
+  for (const bad of ["0", "garbage", "-5", "12 parsecs", "0.1"]) {
+    const { code, stderr } = await sinkMain([`--buffer-bytes=${bad}`]);
+    assert.equal(code, 2, `${bad}: ${stderr}`);
+    assert.equal(stderr.trimEnd().split("\n").length, 1, stderr);
+    assert.match(stderr, /--buffer-bytes must be a size of at least 1 byte like .*, got '/);
+  }
+  // A good one passes the check: the backend is what fails then.
+  const good = await sinkMain(["--buffer-bytes", "512k"]);
+  assert.equal(good.code, 1);
+  assert.match(good.stderr, /the backend opened/);
+});

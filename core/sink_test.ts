@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { decodeEvents } from "./codec.ts";
+import { decodeEvents, encodeBatch } from "./codec.ts";
 import { Emitter } from "./emitter.ts";
 import type { Event } from "./event.ts";
 import type { WireMessage } from "./protocol.ts";
@@ -177,6 +177,24 @@ Deno.test("sink: redactCredentials hides passwords in connection strings", () =>
   assert.equal(redactCredentials("mongodb://db1:27017/x"), "mongodb://db1:27017/x");
 });
 
+/** The BSON size of each event `emitPadded` sends (all the same). */
+const PADDED =
+  encodeBatch([{ type: "app.a", time: new Date(), host: "h", i: 0, pad: "x".repeat(300) }])
+    .length;
+
+/** Emits events `[from, to)` of `PADDED` bytes each (`i` below 2^31 keeps the size). */
+function emitPadded(emitter: Emitter, from: number, to: number): void {
+  for (let i = from; i < to; i++) emitter.emit("app.a", { host: "h", i, pad: "x".repeat(300) });
+}
+
+/** Bounds that each hold 500 of those events: in events, in bytes, or both with either binding. */
+const BOUNDS: Record<string, Partial<SinkRunnerOptions>> = {
+  events: { bufferEvents: 500 },
+  bytes: { bufferBytes: 500.5 * PADDED },
+  "both, bytes binding": { bufferEvents: 600, bufferBytes: 500.5 * PADDED },
+  "both, events binding": { bufferEvents: 500, bufferBytes: 600 * PADDED },
+};
+
 for (
   const [whenFull, taking] of [
     ["drop-newest", "events"],
@@ -185,44 +203,92 @@ for (
     ["drop-oldest", "messages"],
   ] as const
 ) {
+  for (const [bound, bounds] of Object.entries(BOUNDS)) {
+    Deno.test(
+      `sink runner: a full buffer (bound: ${bound}) drops ${
+        whenFull === "drop-newest" ? "new" : "old"
+      } events and counts them (backend taking ${taking})`,
+      opts,
+      async () => {
+        // Undecoded messages are split where the buffer and the batches end.
+        const backend = taking === "events"
+          ? new SwitchableBackend()
+          : new SwitchableMessageBackend();
+        backend.up = false;
+        const p = await pipeline(backend, { ...bounds, whenFull, batchSize: 100 });
+        emitPadded(p.emitter, 0, 2000);
+        await p.emitter.flush();
+        await until(() => p.runner.stats().received === 2000, "2000 received");
+        // Every event is the size the bounds were set from.
+        assert.equal((await p.runner.open()).stats().bytes, 2000 * PADDED);
+        const during = p.runner.stats();
+        assert.equal(during.droppedFull, 1500);
+        assertAccounted(during);
+        backend.up = true;
+        await until(() => p.runner.stats().buffered === 0, "the buffer to drain");
+        await p.emitter.close();
+        const stats = await p.stop();
+        assert.equal(stats.stored, 500);
+        assertAccounted(stats);
+        assert.equal(backend.stored.size, 500);
+        if (backend instanceof SwitchableMessageBackend) assert.equal(backend.largestWrite, 100);
+        const kept = [...backend.stored.values()].map((event) => event.i as number).sort((a, b) =>
+          a - b
+        );
+        if (whenFull === "drop-newest") {
+          // The in-flight batch and the first events buffered survive.
+          assert.equal(kept[0], 0);
+          assert.ok(kept[kept.length - 1] < 600);
+        } else {
+          // The newest survive, plus the batch that was in flight when the buffer filled.
+          assert.equal(kept[kept.length - 1], 1999);
+          assert.ok(kept.filter((i) => i >= 1600).length === 400, `${kept.length} kept`);
+        }
+      },
+    );
+  }
+
   Deno.test(
-    `sink runner: a full buffer drops ${
-      whenFull === "drop-newest" ? "new" : "old"
-    } events and counts them (backend taking ${taking})`,
+    `sink runner: an event larger than the byte bound goes in alone, ${whenFull} (backend taking ${taking})`,
     opts,
     async () => {
-      // Undecoded messages are split where the buffer and the batches end.
       const backend = taking === "events"
         ? new SwitchableBackend()
         : new SwitchableMessageBackend();
       backend.up = false;
-      const p = await pipeline(backend, { bufferEvents: 500, whenFull, batchSize: 100 });
-      for (let i = 0; i < 2000; i++) p.emitter.emit("app.a", { i });
+      const p = await pipeline(backend, { bufferBytes: PADDED / 2, whenFull, batchSize: 100 });
+      emitPadded(p.emitter, 0, 5);
       await p.emitter.flush();
-      await until(() => p.runner.stats().received === 2000, "2000 received");
-      const during = p.runner.stats();
-      assert.equal(during.droppedFull, 1500);
-      assertAccounted(during);
-      backend.up = true;
-      await until(() => p.runner.stats().buffered === 0, "the buffer to drain");
-      await p.emitter.close();
-      const stats = await p.stop();
-      assert.equal(stats.stored, 500);
+      await until(() => p.runner.stats().received === 5, "the first message");
+      let stats = p.runner.stats();
+      assert.equal(stats.buffered, 1);
+      assert.equal(stats.droppedFull, 4);
       assertAccounted(stats);
-      assert.equal(backend.stored.size, 500);
-      if (backend instanceof SwitchableMessageBackend) assert.equal(backend.largestWrite, 100);
-      const kept = [...backend.stored.values()].map((event) => event.i as number).sort((a, b) =>
-        a - b
-      );
-      if (whenFull === "drop-newest") {
-        // The in-flight batch and the first events buffered survive.
-        assert.equal(kept[0], 0);
-        assert.ok(kept[kept.length - 1] < 600);
-      } else {
-        // The newest survive, plus the batch that was in flight when the buffer filled.
-        assert.equal(kept[kept.length - 1], 1999);
-        assert.ok(kept.filter((i) => i >= 1600).length === 400, `${kept.length} kept`);
-      }
+      // Nothing else fits beside it, not even one event.
+      emitPadded(p.emitter, 5, 10);
+      await p.emitter.flush();
+      await until(() => p.runner.stats().received === 10, "the second message");
+      stats = p.runner.stats();
+      assert.equal(stats.buffered, 1);
+      assert.equal(stats.droppedFull, 9);
+      assertAccounted(stats);
+      backend.up = true;
+      await until(() => p.runner.stats().stored === 1, "the one held stored");
+      // Never stuck: the next lone event goes in once the buffer is empty.
+      emitPadded(p.emitter, 10, 11);
+      await p.emitter.flush();
+      await until(() => p.runner.stats().stored === 2, "the next stored");
+      await p.emitter.close();
+      stats = await p.stop();
+      assert.equal(stats.droppedFull, 9);
+      assertAccounted(stats);
+      const kept = [...backend.stored.values()].map((event) => event.i as number);
+      kept.sort((a, b) => a - b);
+      assert.equal(kept.length, 2);
+      assert.equal(kept[1], 10);
+      // The oldest is out of reach only while it is in flight (not in a retry's backoff).
+      if (whenFull === "drop-newest") assert.equal(kept[0], 0);
+      else assert.ok(kept[0] === 4 || kept[0] === 9, `kept ${kept}`);
     },
   );
 }

@@ -37,6 +37,7 @@ export {
   helpText,
   integerFlag,
   type ListFlagSpec,
+  parseByteSize,
   type ParsedFlags,
   parseFlags,
   runCommand,
