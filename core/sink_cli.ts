@@ -147,8 +147,7 @@ export const SINK_FLAGS = {
     type: "string",
     value: "SIZE",
     default: "64MiB",
-    help:
-      "BSON bytes held at most besides --buffer (512KiB, 64MiB, 1GB; one larger message still goes alone)",
+    help: "event bytes (BSON) held at most, as well as --buffer: 512k, 64MiB, 1GB",
   },
   "when-full": {
     type: "string",
