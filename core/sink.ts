@@ -115,8 +115,14 @@ export interface WriteResult {
   failed?: { events: Event[]; error: unknown };
 }
 
-/** What to do when the buffer is full. */
-export type WhenFull = "drop-newest" | "drop-oldest";
+/**
+ * What to do when the buffer is full: drop the newest or the oldest events
+ * (counted as `dropped_full`), or `block`: stop taking from the collector until
+ * the writer makes room, so that libzmq's receive queue and then the sender's
+ * (the router's per-sink queue, `--sink-hwm`) hold the burst, and only past
+ * those are events lost, counted on the wire (`lost`).
+ */
+export type WhenFull = "drop-newest" | "drop-oldest" | "block";
 
 /** Options of {@linkcode SinkRunner}. */
 export interface SinkRunnerOptions {
@@ -130,7 +136,7 @@ export interface SinkRunnerOptions {
    * A single message larger than this is still taken in when nothing is held.
    */
   bufferBytes?: number;
-  /** Which events to give up when the buffer is full (either bound). */
+  /** Which events to give up when the buffer is full (either bound), or `block`. Default drop-newest. */
   whenFull?: WhenFull;
   /** Events per backend write at most. */
   batchSize?: number;
@@ -545,8 +551,9 @@ function positionsOfMessages(messages: readonly WireMessage[], at = Date.now()):
 /**
  * Runs a sink: a {@linkcode Collector} feeds a bounded buffer; a writer drains it
  * into the backend in batches and retries with exponential backoff while the
- * backend is down. Receiving never waits for the backend, so an outage costs
- * nothing that fits in the buffer and beyond that the drops are counted by reason.
+ * backend is down. An outage costs nothing that fits in the buffer; beyond that
+ * the drops are counted by reason, or with `whenFull: "block"` receiving waits
+ * for room and the sender's queues hold the rest (what they lose is `lost`).
  *
  * @example
  * ```ts ignore
@@ -569,6 +576,8 @@ export class SinkRunner {
   /** The writer is giving timers a turn (see `#stepOut`). */
   #writerStepsOut = false;
   #wakeWriter: (() => void) | undefined;
+  /** Wakes the reader that waits for room (`block`): the writer settled or gave up events. */
+  #wakeReader: (() => void) | undefined;
   #latencyTotal = 0;
   readonly #turns = new Turns({ clockEvery: 1 });
   #writes = 0;
@@ -683,14 +692,17 @@ export class SinkRunner {
     signal.addEventListener("abort", onAbort, { once: true });
     if (signal.aborted) onAbort();
     const writer = this.#writeLoop(() => receiving);
+    const blocking = this.#options.whenFull === "block";
     try {
       if (messages) {
         for await (const message of collector.messages()) {
+          if (blocking) await this.#room(message.count, message.body.length);
           this.#acceptMessage(message);
           if (this.#writerStepsOut) await this.#stepOut();
         }
       } else {
         for await (const batch of collector.batches()) {
+          if (blocking) await this.#room(batch.events.length, batch.bytes ?? 0);
           this.#accept(batch);
           if (this.#writerStepsOut) await this.#stepOut();
         }
@@ -828,18 +840,11 @@ export class SinkRunner {
     this.#stats.received += count;
     const { bufferEvents, bufferBytes } = this.#options;
     const each = count > 0 ? bytes / count : 0;
-    const heldEvents = () => buffer.length + this.#deferred.length + this.#inFlight;
-    const heldBytes = () => buffer.bytes + this.#deferred.bytes + this.#inFlightBytes;
-    // Events of the unit that fit beside those held. Into an empty buffer one goes
-    // in whatever its size: a message larger than the byte bound could never be
-    // stored otherwise (nor, blocking, ever be let through).
-    const fits = () => {
-      const held = heldEvents();
-      let n = Math.max(0, bufferEvents - held);
-      if (each > 0) n = Math.min(n, Math.max(0, Math.floor((bufferBytes - heldBytes()) / each)));
-      return held === 0 ? Math.max(1, n) : n;
-    };
-    const room = fits();
+    const heldEvents = () => this.#heldEvents();
+    const heldBytes = () => this.#heldBytes();
+    const fits = () => this.#fits(each);
+    // Blocking, the reader waited for room (see `#room`), or the shutdown's deadline passed.
+    const room = this.#options.whenFull === "block" ? count : fits();
     let from = 0, to = count;
     if (count <= room) {
       buffer.hold(unit, 0, count, bytes);
@@ -872,6 +877,52 @@ export class SinkRunner {
       this.#fills.set(fill.key, addRange(ranges, fill.first + from, fill.first + to));
     }
     this.#wakeWriter?.();
+  }
+
+  #heldEvents(): number {
+    return this.#buffer.length + this.#deferred.length + this.#inFlight;
+  }
+
+  #heldBytes(): number {
+    return this.#buffer.bytes + this.#deferred.bytes + this.#inFlightBytes;
+  }
+
+  /**
+   * How many events of `each` bytes fit beside those held. Into an empty buffer
+   * one goes in whatever its size: a message larger than the byte bound could
+   * never be stored otherwise (nor, blocking, ever be let through).
+   */
+  #fits(each: number): number {
+    const { bufferEvents, bufferBytes } = this.#options;
+    const held = this.#heldEvents();
+    let n = Math.max(0, bufferEvents - held);
+    if (each > 0) {
+      n = Math.min(n, Math.max(0, Math.floor((bufferBytes - this.#heldBytes()) / each)));
+    }
+    return held === 0 ? Math.max(1, n) : n;
+  }
+
+  /**
+   * Waits (`block`) until `count` events of `bytes` fit in the buffer, all of
+   * them, or nothing is held (a unit larger than the bounds goes in alone), or
+   * the shutdown's deadline passed (what is left then counts as dropped there).
+   */
+  async #room(count: number, bytes: number): Promise<void> {
+    const deadline = this.#deadline.signal;
+    const { bufferEvents, bufferBytes } = this.#options;
+    const fits = () =>
+      this.#heldEvents() === 0 ||
+      (this.#heldEvents() + count <= bufferEvents && this.#heldBytes() + bytes <= bufferBytes);
+    while (!fits() && !deadline.aborted) {
+      let onDeadline = () => {};
+      await new Promise<void>((resolve) => {
+        this.#wakeReader = resolve;
+        onDeadline = () => resolve();
+        deadline.addEventListener("abort", onDeadline, { once: true });
+      });
+      deadline.removeEventListener("abort", onDeadline);
+      this.#wakeReader = undefined;
+    }
   }
 
   /**
@@ -1044,6 +1095,8 @@ export class SinkRunner {
       this.#deadline.signal.aborted || Date.now() >= this.#shutdownDeadline;
     const deferred = this.#deferred;
     while (true) {
+      // Each turn follows a settled write, a drop or new events: a reader waiting for room looks again.
+      this.#wakeReader?.();
       if (!receiving() && this.#shutdownDeadline === Infinity) {
         // The collector ended without the signal: the timeout starts now.
         this.#shutdownDeadline = Date.now() + this.#options.shutdownTimeoutMs;

@@ -78,6 +78,12 @@ export interface SinkSpec<
   /** Messages libzmq queues for the sink before the sender side drops (default 1000). */
   receiveHwm?: number;
   /**
+   * The `--when-full` default: `block` when absent, so a stalled backend pushes
+   * back on the router (its losses beyond that are counted as `lost`) instead of
+   * dropping here what its queues could have held.
+   */
+  whenFull?: WhenFull;
+  /**
    * A line for stdout once the sink receives, for scripts that start it (the
    * dashboard's address); stdout carries nothing else.
    */
@@ -152,8 +158,9 @@ export const SINK_FLAGS = {
   "when-full": {
     type: "string",
     value: "POLICY",
-    default: "drop-newest",
-    help: "drop-newest or drop-oldest when the buffer is full (counted)",
+    default: "block",
+    help: "when the buffer is full: block (stop reading; the router queues, then loses, " +
+      "counted as lost), drop-newest or drop-oldest (counted as dropped full)",
   },
   "batch-size": { type: "string", value: "N", default: "1000", help: "events per backend write" },
   ...SINK_STATS_FLAGS,
@@ -233,7 +240,11 @@ export function sinkCommand<F extends Record<string, FlagSpec>, B extends SinkBa
   return {
     name: `eventstorm sink ${sink.name}`,
     summary: sink.summary,
-    flags: { ...sink.flags, ...SINK_FLAGS },
+    flags: {
+      ...sink.flags,
+      ...SINK_FLAGS,
+      "when-full": { ...SINK_FLAGS["when-full"], default: sink.whenFull ?? "block" },
+    },
     epilog: sink.epilog,
     main: (args) => runSinkMain(args, sink),
   };
@@ -265,8 +276,10 @@ export async function runSinkMain<F extends Record<string, FlagSpec>, B extends 
   // typed by its own specs (the common ones win a clash, in sinkCommand too).
   const values = parsed.values as FlagValues<typeof SINK_FLAGS>;
   const whenFull = values["when-full"];
-  if (whenFull !== "drop-newest" && whenFull !== "drop-oldest") {
-    throw new UsageError(`--when-full must be drop-newest or drop-oldest, got '${whenFull}'`);
+  if (whenFull !== "drop-newest" && whenFull !== "drop-oldest" && whenFull !== "block") {
+    throw new UsageError(
+      `--when-full must be drop-newest or drop-oldest or block, got '${whenFull}'`,
+    );
   }
   // Checked before the backend opens: a typo must not leave a database file
   // behind or wait for a server first.

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { formatSinkLine } from "./sink_cli.ts";
+import { formatSinkLine, sinkCommand } from "./sink_cli.ts";
 
 Deno.test("sink line: the write latency has one decimal, as docs/specs/stats.md shows (audit #7)", () => {
   const counters = {
@@ -47,4 +47,26 @@ Deno.test("sink flags: a bad --buffer-bytes is a one-line usage error, exit 2", 
   const good = await sinkMain(["--buffer-bytes", "512k"]);
   assert.equal(good.code, 1);
   assert.match(good.stderr, /the backend opened/);
+});
+
+Deno.test("sink flags: --when-full is block unless a sink keeps dropping; block passes the check", async () => {
+  const spec = {
+    name: "null",
+    summary: "discard events",
+    flags: {},
+    makeBackend: () => Promise.reject(new Error("unused")),
+  };
+  const flag = (command: ReturnType<typeof sinkCommand>) =>
+    (command.flags["when-full"] as { default?: string }).default;
+  assert.equal(flag(sinkCommand(spec)), "block");
+  assert.equal(flag(sinkCommand({ ...spec, whenFull: "drop-newest" })), "drop-newest");
+  const block = await sinkMain(["--when-full=block"]);
+  assert.equal(block.code, 1, block.stderr);
+  assert.match(block.stderr, /the backend opened/);
+  const bad = await sinkMain(["--when-full=sideways"]);
+  assert.equal(bad.code, 2);
+  assert.match(
+    bad.stderr,
+    /--when-full must be drop-newest or drop-oldest or block, got 'sideways'/,
+  );
 });

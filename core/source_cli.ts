@@ -153,11 +153,13 @@ them again), or when no receiver subscribed for 5s (it then gives up, and what i
 dropped); else 0, also when a signal stops it with nothing dropped.
 It reads as fast as the receiver takes events (a few hundred thousand
 lines/s): a sink that stores more slowly holds the rest in its buffer
-(sink --buffer, default 100000 events) and drops beyond that, counted as
-"dropped (full N)" in its stats. For a larger backfill, start the sink with
-a --buffer above the number of lines (it takes memory), or send the files
-in parts smaller than the buffer, waiting for "buffered 0" in the sink's
-stats line before the next.`;
+(sink --buffer, default 100000 events, and --buffer-bytes, 64MiB), then
+stops reading (--when-full block, the default) while the router queues for
+it (--sink-hwm) and loses beyond that, counted as "lost" in the sink's stats.
+For a larger backfill, start the sink with a --buffer above the number of
+lines and a --buffer-bytes above their size (it takes memory), or send the
+files in parts smaller than the buffer, waiting for "buffered 0" in the
+sink's stats line before the next.`;
 
 /**
  * The command of a file source: its own flags and the common ones, run by

@@ -82,6 +82,8 @@ export const command: Command = sinkCommand({
   },
   // A viewer gains nothing from a deep queue, and each queued message may be large.
   receiveHwm: 100,
+  // A live view should show now, not catch up on a backlog: it drops (counted) rather than block.
+  whenFull: "drop-newest",
   // Stdout carries just the address, for scripts that start the dashboard.
   announce: (backend) => `dashboard: ${backend.url}`,
 });
