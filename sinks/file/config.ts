@@ -3,10 +3,15 @@
  *
  * @module
  */
-import { type FlagSpec, type FlagValues, parseDuration, UsageError } from "@eventstorm/core/cli";
+import {
+  type FlagSpec,
+  type FlagValues,
+  parseByteSize,
+  parseDuration,
+  UsageError,
+} from "@eventstorm/core/cli";
 import type { FileBackendOptions } from "./backend.ts";
 import type { SegmentFormat } from "./naming.ts";
-import { parseByteSize } from "./size.ts";
 
 /** The file sink's own flags.
  *

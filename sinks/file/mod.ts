@@ -50,5 +50,5 @@ export { PositionLog, POSITIONS_FILE } from "./positions.ts";
 export { completePrefix, recoverDirectory, recoverPart, type Recovery } from "./recover.ts";
 export { listSegments, type ListSegmentsOptions, readSegment, type SegmentEntry } from "./read.ts";
 export { crc32, deflateChunk, gunzipPrefix, gzipHeader, gzipTrailer } from "./gzip.ts";
-export { parseByteSize } from "./size.ts";
+export { parseByteSize } from "@eventstorm/core/cli";
 export { FILE_SINK_FLAGS, fileBackendOptions } from "./config.ts";

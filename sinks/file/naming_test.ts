@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { formatStamp, parseSegmentName, segmentBase, segmentExtension } from "./naming.ts";
-import { parseByteSize } from "./size.ts";
 
 Deno.test("naming: names round-trip and sort by opening time, then sequence", () => {
   const times = [
@@ -38,18 +37,5 @@ Deno.test("naming: names round-trip and sort by opening time, then sequence", ()
   ]);
   for (const bad of ["x.bson", "2026-11-23T18-00-00Z-1.bson", "2026-11-23T18-00-00Z-000001.csv"]) {
     assert.equal(parseSegmentName(bad), undefined, bad);
-  }
-});
-
-Deno.test("parseByteSize: binary and decimal units, clear errors", () => {
-  assert.equal(parseByteSize("64MiB"), 64 * 1024 * 1024);
-  assert.equal(parseByteSize("64mib"), 64 * 1024 * 1024);
-  assert.equal(parseByteSize("10k"), 10_240);
-  assert.equal(parseByteSize("2MB"), 2_000_000);
-  assert.equal(parseByteSize("1.5 GiB"), 1.5 * 1024 ** 3);
-  assert.equal(parseByteSize("4096"), 4096);
-  assert.equal(parseByteSize("12b"), 12);
-  for (const bad of ["", "MiB", "-1MiB", "1 parsec", "1e6"]) {
-    assert.throws(() => parseByteSize(bad, "max-bytes"), /--max-bytes must be a size/, bad);
   }
 });
