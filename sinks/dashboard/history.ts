@@ -178,7 +178,15 @@ export function loadHistory(store: StoreReader, options: LoadHistoryOptions): Fr
 
 const MAX_HOSTS = 64;
 
-function emptyFrame(t: number, dt: number): Frame {
+/**
+ * A frame of nothing at `t` (ms) covering `dt` seconds.
+ *
+ * @example
+ * ```ts ignore
+ * emptyFrame(Date.now(), 60).http.requests; // 0
+ * ```
+ */
+export function emptyFrame(t: number, dt: number): Frame {
   return {
     t,
     dt,

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { Event } from "@eventstorm/core";
 import { DashboardAggregator, type Frame } from "./aggregator.ts";
+import { emptyFrame } from "./history.ts";
 import { LogHistogram } from "./histogram.ts";
 import { FrameRollup, type FrameRollupChange, type RollupLevel } from "./rollup.ts";
 import { applyRollups, perMinute, trimFrames } from "./page/series.js";
@@ -9,19 +10,7 @@ const T0 = Date.UTC(2026, 0, 5, 0, 0, 0);
 const DAY = 86_400_000;
 
 function frame(t: number, fields: Partial<Frame> = {}): Frame {
-  return {
-    t,
-    dt: 1,
-    topics: {},
-    lost: {},
-    lostAll: 0,
-    bad: 0,
-    http: { requests: 0, status: [0, 0, 0, 0, 0, 0], bytes: 0, latencyMs: null },
-    mail: { delivered: 0, deferred: 0, bounced: 0, rejected: 0 },
-    ssh: { failed: 0, invalid: 0, accepted: 0 },
-    hosts: {},
-    ...fields,
-  };
+  return { ...emptyFrame(t, 1), ...fields };
 }
 
 const parse = (json: string[]): Frame[] => json.map((text) => JSON.parse(text) as Frame);
