@@ -509,6 +509,9 @@ Deno.test({
         async () => (await log()).includes("Address already in use; retrying"),
         "retry",
       );
+      // The new worker can come up before the old one has taken the reload and closed
+      // its listening socket: until then the old one may take requests, and send them.
+      await waitFor(() => workerShuttingDown(dir, port), "the old worker closing its listener");
       const N = 5;
       for (let i = 0; i < N; i++) {
         const status = await rawRequest(
@@ -560,6 +563,40 @@ Deno.test({
     }
   },
 });
+
+/**
+ * Whether one of nginx's workers is shutting down (its title says so once it has
+ * taken the master's QUIT) and has closed its listening sockets: it holds none of
+ * the sockets listening on `port` any more.
+ */
+async function workerShuttingDown(dir: string, port: number): Promise<boolean> {
+  const master = Number((await Deno.readTextFile(join(dir, "nginx.pid"))).trim());
+  const workers = (await Deno.readTextFile(`/proc/${master}/task/${master}/children`))
+    .split(" ").filter((pid) => pid.trim() !== "");
+  const hex = port.toString(16).toUpperCase().padStart(4, "0");
+  const listening = new Set(
+    (await Deno.readTextFile("/proc/net/tcp")).split("\n").slice(1)
+      .map((line) => line.trim().split(/\s+/))
+      .filter((fields) => fields[1]?.endsWith(`:${hex}`) && fields[3] === "0A")
+      .map((fields) => `socket:[${fields[9]}]`),
+  );
+  // The master keeps the socket open for the workers it starts next.
+  assert.ok(listening.size > 0, `nothing listens on port ${port}`);
+  for (const pid of workers) {
+    try {
+      if (!(await Deno.readTextFile(`/proc/${pid}/cmdline`)).includes("is shutting down")) continue;
+      for await (const fd of Deno.readDir(`/proc/${pid}/fd`)) {
+        if (listening.has(await Deno.readLink(`/proc/${pid}/fd/${fd.name}`).catch(() => ""))) {
+          return false;
+        }
+      }
+      return true;
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return false;
+}
 
 /** Sends nginx's master QUIT and returns how long its workers took to exit (ms). */
 async function workersQuit(dir: string): Promise<number> {
