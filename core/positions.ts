@@ -8,6 +8,7 @@
  */
 import type { StreamPosition } from "./sequence.ts";
 import { parseEventId } from "./sink.ts";
+import { sameRanges } from "./ranges.ts";
 
 /**
  * The gaps of a saved position (see `StreamPosition.gaps`) from what a backend
@@ -41,10 +42,6 @@ export function gapsOf(stored: unknown): number[] {
     }
   }
   return gaps;
-}
-
-function sameRanges(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((value, i) => value === b[i]);
 }
 
 /** A saved stream position, as a backend writes it: `source` in lower-case hex. */

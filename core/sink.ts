@@ -16,6 +16,7 @@ import { sliceMessage, type WireMessage } from "./protocol.ts";
 import type { StreamPosition } from "./sequence.ts";
 import type { Counters } from "./stats.ts";
 import { Queue } from "./queue.ts";
+import { addRange, inRanges, removeRange } from "./ranges.ts";
 import { sleep } from "./sleep.ts";
 import { Turns } from "./turns.ts";
 
@@ -476,42 +477,6 @@ const GAPS_SAVED_EVERY_MS = 1000;
 
 function streamKey(source: bigint, topic: string): string {
   return `${source.toString(16)}-${topic}`;
-}
-
-/** `ranges` (flat sorted `[from, to)` pairs) with `[from, to)` added, merged. */
-function addRange(ranges: readonly number[], from: number, to: number): number[] {
-  const result: number[] = [];
-  let i = 0;
-  for (; i < ranges.length && ranges[i + 1] < from; i += 2) result.push(ranges[i], ranges[i + 1]);
-  for (; i < ranges.length && ranges[i] <= to; i += 2) {
-    from = Math.min(from, ranges[i]);
-    to = Math.max(to, ranges[i + 1]);
-  }
-  result.push(from, to);
-  for (; i < ranges.length; i += 2) result.push(ranges[i], ranges[i + 1]);
-  return result;
-}
-
-/** `ranges` (flat sorted `[from, to)` pairs) without `[from, to)`. */
-function removeRange(ranges: readonly number[], from: number, to: number): number[] {
-  const result: number[] = [];
-  for (let i = 0; i < ranges.length; i += 2) {
-    const a = ranges[i], b = ranges[i + 1];
-    if (b <= from || a >= to) {
-      result.push(a, b);
-      continue;
-    }
-    if (a < from) result.push(a, from);
-    if (to < b) result.push(to, b);
-  }
-  return result;
-}
-
-function inRanges(ranges: readonly number[], index: number): boolean {
-  for (let i = 0; i < ranges.length; i += 2) {
-    if (index >= ranges[i] && index < ranges[i + 1]) return true;
-  }
-  return false;
 }
 
 /** What the runner asks of the backend, as its failure lines name it. */

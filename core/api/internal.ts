@@ -33,6 +33,7 @@ export { readLines } from "../lines.ts";
 export { Turns } from "../turns.ts";
 export { sleep } from "../sleep.ts";
 export { acceptRetrying } from "../accept.ts";
+export { removeRange, sameRanges } from "../ranges.ts";
 export { type CurveKeys, curveKeys } from "../curve/options.ts";
 export { type EventEnvelope, EventTranscoder } from "../bson_json.ts";
 export { allocateNative, type NativeBytes, openLibc } from "../native.ts";

@@ -7,7 +7,7 @@
 import cassandra from "cassandra-driver";
 import type { Event } from "@eventstorm/core";
 import { UsageError } from "@eventstorm/core/cli";
-import { sleep } from "@eventstorm/core/internal";
+import { removeRange, sleep } from "@eventstorm/core/internal";
 import {
   parseEventId,
   redactCredentials,
@@ -47,20 +47,6 @@ function partitionsOf(rows: RowValues[]): Map<string, string> {
     else [range[2], range[3]] = [Math.min(range[2], ms), Math.max(range[3], ms)];
   }
   return new Map([...byStream].map(([key, parts]) => [key, JSON.stringify([...parts.values()])]));
-}
-
-/** `gaps` (flat `[from, to)` pairs) without `index`. */
-function withoutIndex(gaps: readonly number[], index: number): number[] {
-  const result: number[] = [];
-  for (let i = 0; i < gaps.length; i += 2) {
-    const from = gaps[i], to = gaps[i + 1];
-    if (index < from || index >= to) result.push(from, to);
-    else {
-      if (from < index) result.push(from, index);
-      if (index + 1 < to) result.push(index + 1, to);
-    }
-  }
-  return result;
 }
 
 /** `pending` as saved, or undefined when it is not what {@linkcode partitionsOf} writes. */
@@ -379,7 +365,7 @@ export class CassandraBackend implements SinkBackend {
       if (position.gaps === undefined || where === undefined) continue;
       let gaps = position.gaps;
       for (const index of await this.#indexesIn(where, key)) {
-        gaps = withoutIndex(gaps, index);
+        gaps = removeRange(gaps, index, index + 1);
       }
       position.gaps = gaps;
     }

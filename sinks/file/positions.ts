@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { removeRange, sameRanges } from "@eventstorm/core/internal";
 import { gapsOf, parseEventId, type StreamPosition } from "@eventstorm/core/sink";
 
 /**
@@ -106,15 +107,7 @@ export class PositionLog {
     const { source, topic, index } = parsed;
     const known = this.#streams.get(`${source.toString(16)}-${topic}`);
     if (known?.gaps !== undefined && index < known.next) {
-      const gaps: number[] = [];
-      for (let i = 0; i < known.gaps.length; i += 2) {
-        const from = known.gaps[i], to = known.gaps[i + 1];
-        if (index < from || index >= to) gaps.push(from, to);
-        else {
-          if (from < index) gaps.push(from, index);
-          if (index + 1 < to) gaps.push(index + 1, to);
-        }
-      }
+      const gaps = removeRange(known.gaps, index, index + 1);
       this.#advance({ source, topic, next: known.next, at, gaps });
       return;
     }
@@ -181,8 +174,4 @@ function lineOf({ source, topic, next, at, gaps }: StreamPosition): string {
   const line: Record<string, unknown> = { s: source.toString(16), t: topic, n: next, a: at };
   if (gaps !== undefined && gaps.length > 0) line.g = gaps;
   return JSON.stringify(line) + "\n";
-}
-
-function sameRanges(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((value, i) => value === b[i]);
 }
