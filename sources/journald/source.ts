@@ -130,7 +130,10 @@ export class JournaldSource {
   constructor(options: JournaldSourceOptions) {
     this.#options = options;
     this.#sender = new EventSender(options.hostOverride);
-    this.#readsEveryJournal = options.directory !== undefined || readsSystemJournal();
+    const filtered = !!(options.units?.length || options.identifiers?.length ||
+      options.files?.length);
+    this.#unreadable = !filtered && options.directory === undefined && !readsSystemJournal();
+    this.#countsLoss = !filtered && !this.#unreadable;
   }
 
   /** Counters so far. */
@@ -162,7 +165,7 @@ export class JournaldSource {
   /** Runs until the signal aborts (or, with `once`, the end of the journal). */
   async run(): Promise<JournaldSourceStats> {
     const o = this.#options;
-    if (!this.#readsEveryJournal) {
+    if (this.#unreadable) {
       console.error(
         "warning: this user cannot read the system journal, so journal entries lost are not " +
           "counted (its gaps would be other users' entries): run as root or in group " +
@@ -324,19 +327,15 @@ export class JournaldSource {
   }
 
   /**
-   * journalctl shows every entry of the journal, so a seqnum it skips is an entry
-   * gone: with a unit or identifier filter the skipped ones are mostly entries of
-   * other programs, and with --file those of the journal's other files (the user
-   * journals share the system journal's seqnums).
+   * Whether a seqnum journalctl skips is an entry gone, counted lost: only when it
+   * shows every entry. With a unit or identifier filter the skipped ones are mostly
+   * entries of other programs, with --file those of the journal's other files, and
+   * for a user who cannot read the system journal its entries (the user journals
+   * share the system journal's seqnums).
    */
-  #unfiltered(): boolean {
-    const o = this.#options;
-    return !o.units?.length && !o.identifiers?.length && !o.files?.length &&
-      this.#readsEveryJournal;
-  }
-
-  /** Whether journalctl here shows the system journal, not only this user's (see readsSystemJournal). */
-  readonly #readsEveryJournal: boolean;
+  readonly #countsLoss: boolean;
+  /** Unfiltered, but this user cannot read the system journal (see readsSystemJournal). */
+  readonly #unreadable: boolean;
 
   /**
    * Checks the first entry after `cursor` against it: true for the cursor's own entry
@@ -363,7 +362,7 @@ export class JournaldSource {
     }
     this.#gaps.seen(saved);
     const missed = this.#gaps.next(at);
-    if (missed > 0 && this.#unfiltered()) {
+    if (missed > 0 && this.#countsLoss) {
       this.#counts.lost += missed;
       console.error(
         `warning: ${missed} journal entries lost: the checkpoint's cursor is entry ` +
@@ -374,13 +373,13 @@ export class JournaldSource {
     return false;
   }
 
-  /** Counts the seqnums skipped before `entry` while following (see {@linkcode #unfiltered}). */
+  /** Counts the seqnums skipped before `entry` while following (see `#countsLoss`). */
   #countGap(entry: Record<string, string>): void {
     const at = entryPosition(entry);
     if (at === undefined) return;
     const last = this.#gaps.last(at.id);
     const missed = this.#gaps.next(at);
-    if (missed === 0 || !this.#unfiltered()) return;
+    if (missed === 0 || !this.#countsLoss) return;
     this.#counts.lost += missed;
     const now = Date.now();
     if (now - this.#lostSaidAt < LOST_WARNING_MS) return;
