@@ -64,6 +64,11 @@ export interface CollectorOptions {
    */
   gapHoldMs?: number;
   /**
+   * Told of each range `[from, to)` of a held gap as it counts as lost, before
+   * {@linkcode CollectorStats.lost} moves (see `SequenceTrackerOptions.onGapLost`).
+   */
+  onGapLost?: (source: bigint, topic: string, from: number, to: number) => void;
+  /**
    * Milliseconds now, read by the stream checks that depend on time (how far an
    * index may jump, how long a gap waits); `Date.now` by default. Tests that must
    * judge messages as the collector does give both the same clock.
@@ -200,6 +205,7 @@ export class Collector {
     this.#tracker = new SequenceTracker({
       gapHoldMs: options.gapHoldMs ?? (endpoints.length > 1 ? GAP_HOLD_MS : 0),
       clock: options.clock,
+      onGapLost: options.onGapLost,
     });
     this.#ownsContext = options.context === undefined;
     this.#context = options.context ?? new ZmqContext();

@@ -74,3 +74,37 @@ export function inRanges(ranges: readonly number[], index: number): boolean {
 export function sameRanges(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((value, i) => value === b[i]);
 }
+
+/**
+ * The indexes in both `a` and `b`.
+ *
+ * @example
+ * ```ts ignore
+ * intersectRanges([0, 10, 20, 30], [5, 25]); // [5, 10, 20, 25]
+ * ```
+ */
+export function intersectRanges(a: readonly number[], b: readonly number[]): number[] {
+  const result: number[] = [];
+  let i = 0, j = 0;
+  while (i < a.length && j < b.length) {
+    const from = Math.max(a[i], b[j]), to = Math.min(a[i + 1], b[j + 1]);
+    if (from < to) result.push(from, to);
+    if (a[i + 1] < b[j + 1]) i += 2;
+    else j += 2;
+  }
+  return result;
+}
+
+/**
+ * How many indexes `ranges` hold.
+ *
+ * @example
+ * ```ts ignore
+ * rangesLength([0, 10, 20, 25]); // 15
+ * ```
+ */
+export function rangesLength(ranges: readonly number[]): number {
+  let length = 0;
+  for (let i = 0; i < ranges.length; i += 2) length += ranges[i + 1] - ranges[i];
+  return length;
+}

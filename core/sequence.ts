@@ -162,6 +162,13 @@ export interface SequenceTrackerOptions {
    * anything below the expected index as a replay.
    */
   gapHoldMs?: number;
+  /**
+   * Told of each gap range `[from, to)` as it is counted lost (its hold ran out,
+   * too many gaps, the stream forgotten, or {@linkcode SequenceTracker.closeGaps}),
+   * before the count moves: a durable receiver that saved the gap open holds the
+   * count back until it has saved the gap closed (see `SinkRunner`).
+   */
+  onGapLost?: (source: bigint, topic: string, from: number, to: number) => void;
 }
 
 interface Stream extends StreamCounters {
@@ -221,6 +228,7 @@ export class SequenceTracker {
   readonly #maxStreams: number;
   readonly #now: () => number;
   readonly #gapHoldMs: number;
+  readonly #onGapLost: SequenceTrackerOptions["onGapLost"];
   /** Streams with open gaps. */
   readonly #gapped = new Set<Stream>();
   #lost = 0;
@@ -232,6 +240,7 @@ export class SequenceTracker {
     this.#maxStreams = options.maxStreams ?? 65_536;
     this.#now = options.clock ?? Date.now;
     this.#gapHoldMs = options.gapHoldMs ?? 0;
+    this.#onGapLost = options.onGapLost;
   }
 
   /** Total events lost over all streams, including forgotten ones and expired gaps. */
@@ -498,6 +507,12 @@ export class SequenceTracker {
   #countLost(stream: Stream, gaps: number[]): void {
     let lost = 0;
     for (let i = 0; i < gaps.length; i += 3) lost += gaps[i + 1] - gaps[i];
+    if (this.#onGapLost !== undefined) {
+      const source = BigInt(stream.source);
+      for (let i = 0; i < gaps.length; i += 3) {
+        this.#onGapLost(source, stream.topic, gaps[i], gaps[i + 1]);
+      }
+    }
     stream.lost += lost;
     this.#lost += lost;
   }

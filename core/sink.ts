@@ -16,7 +16,7 @@ import { sliceMessage, type WireMessage } from "./protocol.ts";
 import type { StreamPosition } from "./sequence.ts";
 import type { Counters } from "./stats.ts";
 import { Queue } from "./queue.ts";
-import { addRange, inRanges, removeRange } from "./ranges.ts";
+import { addRange, inRanges, intersectRanges, rangesLength, removeRange } from "./ranges.ts";
 import { sleep } from "./sleep.ts";
 import { Turns } from "./turns.ts";
 
@@ -493,10 +493,19 @@ interface Written {
   deferred: boolean;
   /** The fills among its events (see `SinkRunner.#fills`), held again if it fails. */
   fills?: Map<string, number[]>;
-  /** Its streams with gaps and their positions, stored once it is. */
-  gapped?: { key: string; topic: string; next: number }[];
+  /** Its streams with gaps, their positions and the gaps saved with them, stored once it is. */
+  gapped?: GappedPosition[];
   started: number;
   result: Promise<number | WriteResult | void>;
+}
+
+/** A position of a stream with gaps handed to the backend with a batch. */
+interface GappedPosition {
+  key: string;
+  topic: string;
+  next: number;
+  /** The gaps saved with it (none: empty). */
+  gaps: readonly number[];
 }
 
 /** Each stream's position after `messages`, from their headers. */
@@ -564,11 +573,22 @@ export class SinkRunner {
   /** The same, of what the backend has stored: where the gaps saved apart from a batch reach. */
   readonly #storedNext = new Map<string, number>();
   /** The streams with gaps of the batch being handed over, and their positions. */
-  #handing: { key: string; topic: string; next: number }[] = [];
+  #handing: GappedPosition[] = [];
   /** Streams whose saved gaps may be stale: saved again when the writer is idle. */
   readonly #gapped = new Map<string, { source: bigint; topic: string }>();
   /** When the writer last looked at `#gapped`. */
   #gapsCheckedAt = 0;
+  /** A gap of a stream in `#gapped` was counted lost, or a fill dropped: save the gaps now. */
+  #gapsChanged = false;
+  /**
+   * Per stream of `#gapped`, the ranges the collector counted lost that gaps
+   * saved (or being saved) may still hold open, as flat `[from, to)` pairs: a
+   * kill -9 would bring them back, for the next run to count. So `lostOnWire`
+   * leaves them out until gaps without them are saved.
+   */
+  readonly #lostUnsaved = new Map<string, number[]>();
+  /** Indexes in `#lostUnsaved`. */
+  #lostUnsavedCount = 0;
   /** When `#deferred` is retried next, and the backoff after that. */
   #deferredAt = 0;
   #deferredDelay = 0;
@@ -598,7 +618,15 @@ export class SinkRunner {
   constructor(backend: SinkBackend, options: SinkRunnerOptions) {
     this.#backend = backend;
     // What a sink stores keeps every int64 an int64, within ±2^53 too (docs/protocol.md 2.9).
-    this.#collectorOptions = { useBigInt64: true, ...options.collector };
+    const onGapLost = options.collector.onGapLost;
+    this.#collectorOptions = {
+      useBigInt64: true,
+      ...options.collector,
+      onGapLost: (source, topic, from, to) => {
+        this.#gapLost(source, topic, from, to);
+        onGapLost?.(source, topic, from, to);
+      },
+    };
     this.#buffer = backend.writeMessages ? new HeldMessages() : new HeldEvents();
     this.#options = {
       bufferEvents: options.bufferEvents ?? 100_000,
@@ -631,7 +659,6 @@ export class SinkRunner {
     if (this.#backend.positions !== undefined && (this.#options.assignIds || messages)) {
       const positions = await this.#loadPositions(signal);
       if (positions !== undefined) {
-        collector.resume(positions);
         for (const { source, topic, next, gaps } of positions) {
           if (gaps === undefined || gaps.length === 0) continue;
           const key = streamKey(source, topic);
@@ -639,6 +666,9 @@ export class SinkRunner {
           this.#storedNext.set(key, Math.max(next, this.#storedNext.get(key) ?? 0));
           this.#gapped.set(key, { source, topic });
         }
+        // After the above: a saved gap the collector counts lost as it opens them
+        // (too many) is still saved open (see `#gapLost`).
+        collector.resume(positions);
       }
     }
     this.#backend.start?.(() => collector.stats());
@@ -720,6 +750,7 @@ export class SinkRunner {
         saving.catch(() => {});
         await Promise.race([saving, timedOut]);
       }
+      for (const { source, topic } of positions) this.#gapsSaved(streamKey(source, topic), []);
     } catch (error) {
       // The positions stay behind: the next run counts such a tail, or the events
       // dropped at the shutdown, lost as well (twice in all), nothing worse.
@@ -830,8 +861,12 @@ export class SinkRunner {
       const dropped = needEvents > 0 || needBytes > 0
         ? buffer.take(Math.max(0, needEvents), Math.max(0, needBytes))
         : { items: [], count: 0 };
-      // Dropped, they are counted: no longer gaps to save.
-      if (this.#fills.size > 0) this.#unfill(dropped.items as (Event | WireMessage)[]);
+      // Dropped, they are counted: no longer gaps to save (at once: the gaps saved hold them).
+      if (this.#fills.size > 0) {
+        const removed = new Map<string, number[]>();
+        this.#unfill(dropped.items as (Event | WireMessage)[], removed);
+        if (removed.size > 0) this.#changedGaps();
+      }
       const keep = Math.min(most, fits());
       from = count - keep;
       if (keep > 0) buffer.hold(unit, from, count, each * keep);
@@ -841,6 +876,7 @@ export class SinkRunner {
       const ranges = this.#fills.get(fill.key) ?? [];
       this.#fills.set(fill.key, addRange(ranges, fill.first + from, fill.first + to));
     }
+    if (fill !== undefined && to - from < count) this.#changedGaps();
     this.#wakeWriter?.();
   }
 
@@ -989,7 +1025,7 @@ export class SinkRunner {
       // the batch's own position is the highest (and a peer's many streams cost nothing).
       if (gaps.length > 0 || this.#gapped.has(key)) {
         this.#handedNext.set(key, next);
-        this.#handing.push({ key, topic: position.topic, next });
+        this.#handing.push({ key, topic: position.topic, next, gaps });
       } else this.#handedNext.delete(key);
       // Absent is none: a backend clears the gaps it saved before.
       if (gaps.length === 0) continue;
@@ -1000,27 +1036,63 @@ export class SinkRunner {
   }
 
   /** Notes the positions of a batch stored, but for the types of `failed` events. */
-  #noteStored(
-    gapped: { key: string; topic: string; next: number }[] | undefined,
-    failed?: readonly Event[],
-  ): void {
+  #noteStored(gapped: GappedPosition[] | undefined, failed?: readonly Event[]): void {
     if (gapped === undefined) return;
     const failedTypes = new Set(failed?.map((event) => event.type));
-    for (const { key, topic, next } of gapped) {
-      if (failedTypes.has(topic) || !this.#handedNext.has(key)) continue;
+    for (const { key, topic, next, gaps } of gapped) {
+      if (failedTypes.has(topic)) continue;
+      this.#gapsSaved(key, gaps);
+      if (!this.#handedNext.has(key)) continue;
       this.#storedNext.set(key, Math.max(next, this.#storedNext.get(key) ?? 0));
     }
   }
 
   /**
+   * The collector counted `[from, to)` of a stream's gap lost. When gaps of the
+   * stream were saved (or are being saved), they may hold it open: it counts
+   * (in `lostOnWire`) once gaps without it are saved, which the writer does now.
+   */
+  #gapLost(source: bigint, topic: string, from: number, to: number): void {
+    const key = streamKey(source, topic);
+    if (!this.#gapped.has(key)) return;
+    const before = this.#lostUnsaved.get(key) ?? [];
+    const after = addRange(before, from, to);
+    this.#lostUnsaved.set(key, after);
+    this.#lostUnsavedCount += rangesLength(after) - rangesLength(before);
+    this.#changedGaps();
+  }
+
+  /** The saved gaps of a stream no longer hold what they have lost: saved at the next chance. */
+  #changedGaps(): void {
+    this.#gapsChanged = true;
+    this.#wakeWriter?.();
+  }
+
+  /**
+   * Gaps saved for a stream (committed): what was counted lost outside them is
+   * counted for good now, and shows in `lostOnWire`.
+   */
+  #gapsSaved(key: string, gaps: readonly number[]): void {
+    const unsaved = this.#lostUnsaved.get(key);
+    if (unsaved === undefined) return;
+    const left = intersectRanges(unsaved, gaps);
+    this.#lostUnsavedCount -= rangesLength(unsaved) - rangesLength(left);
+    if (left.length > 0) this.#lostUnsaved.set(key, left);
+    else this.#lostUnsaved.delete(key);
+  }
+
+  /**
    * With no write in flight, saves again the gaps of streams that had some, now
    * that they may have been filled or counted lost (a kill -9 would otherwise
-   * bring them back, to be counted twice), at the position stored. At most once
-   * a second.
+   * bring them back, to be counted twice), at the position stored: at once when
+   * a gap was counted lost (which `lostOnWire` shows only once this is saved),
+   * else at most once a second.
    */
   async #saveGaps(): Promise<void> {
-    if (this.#gapped.size === 0 || Date.now() - this.#gapsCheckedAt < GAPS_SAVED_EVERY_MS) return;
+    if (this.#gapped.size === 0) return;
+    if (!this.#gapsChanged && Date.now() - this.#gapsCheckedAt < GAPS_SAVED_EVERY_MS) return;
     this.#gapsCheckedAt = Date.now();
+    this.#gapsChanged = false;
     const save = this.#backend.savePositions;
     if (save === undefined) return;
     const at = Date.now();
@@ -1032,12 +1104,15 @@ export class SinkRunner {
       const gaps = this.#gapsBelow(source, topic, key, next);
       positions.push({ source, topic, next, at, gaps });
     }
+    // Reading the gaps counted those past the hold (which set it again): this save leaves them out.
+    this.#gapsChanged = false;
     if (positions.length === 0) return;
     try {
       await save.call(this.#backend, positions);
       for (const { source, topic, gaps } of positions) {
-        if (gaps!.length > 0) continue;
         const key = streamKey(source, topic);
+        this.#gapsSaved(key, gaps!);
+        if (gaps!.length > 0) continue;
         this.#gapped.delete(key);
         if (this.#fills.has(key)) continue;
         this.#handedNext.delete(key);
@@ -1078,7 +1153,8 @@ export class SinkRunner {
         let wait = deferred.length > 0 ? this.#deferredAt - Date.now() : Infinity;
         if (deferred.length === 0 && this.#gapped.size > 0 && !pastDeadline()) {
           await this.#saveGaps();
-          wait = GAPS_SAVED_EVERY_MS;
+          // A gap counted lost while saving (no waking the writer then): saved next.
+          wait = this.#gapsChanged ? 0 : GAPS_SAVED_EVERY_MS;
         }
         // Woken by new events, or when the events set apart are due (or at the deadline).
         await this.#idle(wait);
@@ -1105,7 +1181,7 @@ export class SinkRunner {
       // A busy sink too saves its gaps again once a second, with no write in flight (a
       // quiet stream's gap counted lost): the batches in flight settle first.
       const gapsDue = this.#gapped.size > 0 && !pastDeadline() &&
-        Date.now() - this.#gapsCheckedAt >= GAPS_SAVED_EVERY_MS;
+        (this.#gapsChanged || Date.now() - this.#gapsCheckedAt >= GAPS_SAVED_EVERY_MS);
       if ((buffer.length > 0 || deferredDue) && pending.length < (gapsDue ? 1 : concurrency)) {
         if (gapsDue) await this.#saveGaps();
         const handed = this.#handOver(buffer, deferredDue);
@@ -1317,7 +1393,9 @@ export class SinkRunner {
       ...this.#stats,
       buffered: this.#buffer.length + this.#deferred.length + this.#inFlight,
       latencyMsAvg: this.#writes ? this.#latencyTotal / this.#writes : 0,
-      lostOnWire: wire?.lost ?? 0,
+      // Reading the wire's counters counted the gaps past their hold: those the saved
+      // gaps still hold are left out until they are saved (see `#gapLost`).
+      lostOnWire: (wire?.lost ?? 0) - this.#lostUnsavedCount,
       duplicatesOnWire: wire?.duplicates ?? 0,
       malformed: wire ? Object.values(wire.malformed).reduce((sum, n) => sum + (n ?? 0), 0) : 0,
       rejectedOnWire: wire?.rejectedEvents ?? 0,
