@@ -74,7 +74,7 @@ extern "C" {
 #endif
 
 #define ES_VERSION_MAJOR 1
-#define ES_VERSION_MINOR 2
+#define ES_VERSION_MINOR 3
 #define ES_VERSION_PATCH 0
 
 /*  Return codes                                                             */
@@ -175,7 +175,16 @@ typedef struct {
        may replace curve_public_key + curve_secret_key, and curve_server_key
        may also name the server's public certificate file. With
        curve_server set (a binding emitter), the emitter is a CURVE server
-       using curve_secret_key / curve_secret_file.                           */
+       using curve_secret_key / curve_secret_file.
+       Since 1.3 (ES_VERSION_MINOR 3) curve_server_key may hold several
+       keys or certificate files separated by commas (Z85 has none), paired
+       in order with the endpoints of ENDPOINTS that connect (binding ones
+       take none), so that redundant routers may each have a key pair of
+       their own: ">tcp://east:5555,>tcp://west:5555" with
+       "EAST_KEY,/etc/eventstorm/west.pub". One entry serves every
+       connecting endpoint, as before; any other count fails the
+       constructor (EINVAL), as --curve-server does. A value without a
+       comma, or one that names an existing file, is one entry.             */
     const char *curve_server_key;
     const char *curve_public_key;
     const char *curve_secret_key;

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <zmq.h>
@@ -104,9 +105,93 @@ static int s_set (void *socket, int option, const void *value, size_t size, char
     return ES_OK;
 }
 
-int es_curve_apply (void *socket, const es_options_t *options, char *error)
+/*  The I-th of the N entries of VALUE (comma-separated when N > 1, spaces
+    around an entry ignored), as a string in ENTRY (of VALUE's size).       */
+static void s_entry (const char *value, size_t n, size_t i, char *entry)
 {
-    char public_key[Z85_KEY + 1] = "", secret_key[Z85_KEY + 1] = "", server_key[Z85_KEY + 1] = "";
+    if (n == 1) {
+        strcpy (entry, value);
+        return;
+    }
+    const char *at = value;
+    for (size_t skipped = 0; skipped < i; skipped++)
+        at = strchr (at, ',') + 1;
+    const char *end = strchr (at, ',');
+    size_t length = end ? (size_t) (end - at) : strlen (at);
+    while (length && (*at == ' ' || *at == '\t')) {
+        at++;
+        length--;
+    }
+    while (length && (at[length - 1] == ' ' || at[length - 1] == '\t'))
+        length--;
+    memcpy (entry, at, length);
+    entry[length] = 0;
+}
+
+/*  How many server keys VALUE holds: one, or one per comma-separated entry.
+    A whole value that names an existing file is one entry even with a comma
+    in it, as it was before 1.3.                                             */
+static size_t s_server_key_count (const char *value)
+{
+    size_t n = 1;
+    for (const char *at = value; (at = strchr (at, ',')); at++)
+        n++;
+    struct stat info;
+    if (n > 1 && stat (value, &info) == 0)
+        n = 1;
+    return n;
+}
+
+/*  Fills CURVE->server_keys from options->curve_server_key, one per
+    connecting endpoint, the way core/curve/options.ts pairs them: one entry
+    serves them all, else there must be one per connecting endpoint.        */
+static int s_server_keys (const char *value, size_t connecting, es_curve_t *curve, char *error)
+{
+    size_t n = s_server_key_count (value);
+    if (n > 1 && n != connecting) {
+        es_format_error (error,
+                         "%zu server keys (curve_server_key) for %zu %s: give one key for all, "
+                         "or one per connecting endpoint in the order they are given",
+                         n, connecting,
+                         connecting == 1 ? "endpoint that connects" : "endpoints that connect");
+        return ES_EINVAL;
+    }
+    char *entry = malloc (strlen (value) + 1);
+    curve->server_keys = calloc (n, sizeof *curve->server_keys);
+    if (!entry || !curve->server_keys) {
+        free (entry);
+        es_format_error (error, "out of memory");
+        return ES_EINVAL;
+    }
+    curve->n_server_keys = n;
+    for (size_t i = 0; i < n; i++) {
+        s_entry (value, n, i, entry);
+        char what[64] = "the server's public certificate";
+        if (n > 1)
+            snprintf (what, sizeof what, "the public certificate of server key %zu", i + 1);
+        if (n > 1 && !*entry) {
+            es_format_error (error, "curve_server_key: server key %zu is empty (a comma too many?)",
+                             i + 1);
+            free (entry);
+            return ES_EINVAL;
+        }
+        if (s_is_z85_key (entry))
+            strcpy (curve->server_keys[i], entry);
+        else
+        if (s_zcert_key (entry, "public-key", curve->server_keys[i], what, error) != ES_OK) {
+            free (entry);
+            return ES_EINVAL;
+        }
+    }
+    free (entry);
+    return ES_OK;
+}
+
+int es_curve_apply (void *socket, const es_options_t *options, size_t connecting,
+                    es_curve_t *curve, char *error)
+{
+    char public_key[Z85_KEY + 1] = "", secret_key[Z85_KEY + 1] = "";
+    *curve = (es_curve_t) {0};
     bool wanted = options->curve_server || options->curve_server_key ||
                   options->curve_secret_key || options->curve_secret_file;
     if (!wanted)
@@ -152,21 +237,40 @@ int es_curve_apply (void *socket, const es_options_t *options, char *error)
         es_format_error (error, "CURVE keys given without curve_server_key");
         return ES_EINVAL;
     }
-    if (s_is_z85_key (options->curve_server_key))
-        strcpy (server_key, options->curve_server_key);
-    else
-    if (s_zcert_key (options->curve_server_key, "public-key", server_key,
-                     "the server's public certificate", error) != ES_OK)
+    if (s_server_keys (options->curve_server_key, connecting, curve, error) != ES_OK) {
+        es_curve_free (curve);
         return ES_EINVAL;
+    }
     if (!*secret_key && zmq_curve_keypair (public_key, secret_key) != 0) {
         /* No own pair: an ephemeral one gives encryption (servers without
            --allow-keys admit it). */
         es_format_error (error, "CURVE is not available in this libzmq");
+        es_curve_free (curve);
         return ES_EINVAL;
     }
-    if (s_set (socket, ZMQ_CURVE_SERVERKEY, server_key, Z85_KEY, error) ||
+    /* The first server key stands until a connect sets its own: what a
+       binding endpoint gets, as before 1.3. */
+    if (s_set (socket, ZMQ_CURVE_SERVERKEY, curve->server_keys[0], Z85_KEY, error) ||
         s_set (socket, ZMQ_CURVE_PUBLICKEY, public_key, Z85_KEY, error) ||
-        s_set (socket, ZMQ_CURVE_SECRETKEY, secret_key, Z85_KEY, error))
+        s_set (socket, ZMQ_CURVE_SECRETKEY, secret_key, Z85_KEY, error)) {
+        es_curve_free (curve);
         return ES_EINVAL;
+    }
     return ES_OK;
+}
+
+int es_curve_connecting (void *socket, const es_curve_t *curve, size_t i, char *error)
+{
+    /* libzmq copies the socket's options into each connection at
+       zmq_connect, so the key set now is the one this endpoint's handshake
+       uses; later connects do not change it. */
+    if (curve->n_server_keys < 2)
+        return ES_OK;
+    return s_set (socket, ZMQ_CURVE_SERVERKEY, curve->server_keys[i], Z85_KEY, error);
+}
+
+void es_curve_free (es_curve_t *curve)
+{
+    free (curve->server_keys);
+    *curve = (es_curve_t) {0};
 }

@@ -7,7 +7,37 @@
 #include <string.h>
 #include <zmq.h>
 
-static int s_attach (void *socket, const char *endpoints, char *error)
+/*  Reads the next endpoint of ENDPOINTS at *AT into ITEM (1024 bytes),
+    trimmed: 1, 0 at the end, or ES_EINVAL for an empty or overlong entry.  */
+static int s_next (const char *endpoints, const char **at, char *item, char *error)
+{
+    if (!**at)
+        return 0;
+    const char *comma = strchr (*at, ',');
+    size_t length = comma ? (size_t) (comma - *at) : strlen (*at);
+    const char *start = *at;
+    *at += length;
+    if (**at == ',')
+        (*at)++;
+    while (length && isspace ((unsigned char) *start)) {
+        start++;
+        length--;
+    }
+    while (length && isspace ((unsigned char) start[length - 1]))
+        length--;
+    if (length == 0 || length >= 1024) {
+        es_format_error (error, "invalid endpoint list \"%.200s\"", endpoints);
+        errno = EINVAL;
+        return ES_EINVAL;
+    }
+    memcpy (item, start, length);
+    item[length] = 0;
+    return 1;
+}
+
+/*  How many endpoints of ENDPOINTS connect (into *CONNECTING), or ES_EINVAL
+    for a list with a bad entry or none.                                     */
+static int s_count (const char *endpoints, size_t *connecting, char *error)
 {
     if (!endpoints || !*endpoints) {
         es_format_error (error, "no endpoint given");
@@ -15,23 +45,31 @@ static int s_attach (void *socket, const char *endpoints, char *error)
         return ES_EINVAL;
     }
     char item[1024];
-    int attached = 0;
-    for (const char *at = endpoints; *at;) {
-        const char *comma = strchr (at, ',');
-        size_t length = comma ? (size_t) (comma - at) : strlen (at);
-        while (length && isspace ((unsigned char) *at)) {
-            at++;
-            length--;
-        }
-        while (length && isspace ((unsigned char) at[length - 1]))
-            length--;
-        if (length == 0 || length >= sizeof item) {
-            es_format_error (error, "invalid endpoint list \"%.200s\"", endpoints);
-            errno = EINVAL;
-            return ES_EINVAL;
-        }
-        memcpy (item, at, length);
-        item[length] = 0;
+    const char *at = endpoints;
+    size_t listed = 0;
+    int rc;
+    *connecting = 0;
+    while ((rc = s_next (endpoints, &at, item, error)) == 1) {
+        listed++;
+        if (item[0] != '@')
+            (*connecting)++;
+    }
+    if (rc != 0)
+        return rc;
+    if (!listed) {
+        es_format_error (error, "no endpoint given");
+        errno = EINVAL;
+        return ES_EINVAL;
+    }
+    return ES_OK;
+}
+
+static int s_attach (void *socket, const char *endpoints, const es_curve_t *curve, char *error)
+{
+    char item[1024];
+    const char *at = endpoints;
+    size_t connected = 0;
+    while (s_next (endpoints, &at, item, error) == 1) {
         bool bind = item[0] == '@';
         const char *address = (item[0] == '@' || item[0] == '>') ? item + 1 : item;
         /* Without ZMQ_IPV6 libzmq takes tcp://[::1]:PORT for no device at
@@ -42,23 +80,16 @@ static int s_attach (void *socket, const char *endpoints, char *error)
            IPv4 and IPv6 both. */
         int ipv6 = strncmp (address, "tcp://[", 7) == 0;
         zmq_setsockopt (socket, ZMQ_IPV6, &ipv6, sizeof ipv6);
+        if (!bind && es_curve_connecting (socket, curve, connected++, error) != ES_OK) {
+            errno = EINVAL;
+            return ES_EINVAL;
+        }
         int rc = bind ? zmq_bind (socket, address) : zmq_connect (socket, address);
         if (rc != 0) {
             es_format_error (error, "cannot %s %.200s: %s", bind ? "bind" : "connect", address,
                              zmq_strerror (errno));
             return ES_EINVAL;
         }
-        attached++;
-        at += length;
-        while (*at && *at != ',')
-            at++;
-        if (*at == ',')
-            at++;
-    }
-    if (!attached) {
-        es_format_error (error, "no endpoint given");
-        errno = EINVAL;
-        return ES_EINVAL;
     }
     return ES_OK;
 }
@@ -89,11 +120,17 @@ int es_link_open (es_link_t *link, const es_options_t *options, int type, char *
 int es_link_attach (es_link_t *link, const es_options_t *options, const char *endpoints,
                     char *error)
 {
-    if (es_curve_apply (link->socket, options, error) != ES_OK) {
+    size_t connecting;
+    if (s_count (endpoints, &connecting, error) != ES_OK)
+        return ES_EINVAL;
+    es_curve_t curve;
+    if (es_curve_apply (link->socket, options, connecting, &curve, error) != ES_OK) {
         errno = EINVAL;
         return ES_EINVAL;
     }
-    return s_attach (link->socket, endpoints, error);
+    int rc = s_attach (link->socket, endpoints, &curve, error);
+    es_curve_free (&curve);
+    return rc;
 }
 
 void es_link_close (es_link_t *link)

@@ -79,9 +79,24 @@ const char *es_link_endpoint (es_link_t *link);
 /*  Closes the socket and the context it owns.                              */
 void es_link_close (es_link_t *link);
 
-/*  Applies the CURVE options to SOCKET before it binds or connects.
+/*  The server keys of a CURVE client socket: one for every connecting
+    endpoint, or one per connecting endpoint, in order.                      */
+typedef struct {
+    size_t n_server_keys;
+    char (*server_keys)[41];
+} es_curve_t;
+
+/*  Applies the CURVE options to SOCKET before it binds or connects to
+    ENDPOINTS, of which CONNECTING connect; fills CURVE (es_curve_free it).
     Returns ES_OK or ES_EINVAL with ERROR filled (never naming a key).       */
-int es_curve_apply (void *socket, const es_options_t *options, char *error);
+int es_curve_apply (void *socket, const es_options_t *options, size_t connecting,
+                    es_curve_t *curve, char *error);
+
+/*  Sets the server key of the I-th connecting endpoint on SOCKET, just
+    before its zmq_connect. Returns ES_OK or ES_EINVAL with ERROR filled.   */
+int es_curve_connecting (void *socket, const es_curve_t *curve, size_t i, char *error);
+
+void es_curve_free (es_curve_t *curve);
 
 static inline uint32_t es_le32 (const uint8_t *p)
 {

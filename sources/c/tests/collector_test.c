@@ -1,6 +1,7 @@
 /*  The collector's accounting, fed by the emitter and by hand-made messages. */
 #define _DEFAULT_SOURCE
 #include "check.h"
+#include "curve_server.h"
 #include <eventstorm.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -1134,6 +1135,96 @@ static void s_null_arguments (void *context)
     CHECK_EQ (es_message_next (NULL, &offset, NULL), 0);
 }
 
+/*  Until SERVER (an XPUB) reads a subscription from COLLECTOR, which is
+    used meanwhile (its socket subscribes when it attaches the connection);
+    an earlier collector's unsubscription is skipped.                        */
+static void s_curve_subscribed (es_collector_t *collector, curve_server_t *server)
+{
+    char subscription[8] = "";
+    int turns = 0;
+    while (zmq_recv (server->socket, subscription, sizeof subscription, ZMQ_DONTWAIT) < 0
+           || subscription[0] != 1) {
+        CHECK (turns++ < 1000);
+        es_event_t event;
+        es_collector_recv (collector, &event, 10);
+    }
+}
+
+/*  The collector connecting to routers with key pairs of their own (since
+    1.3): one server key per connecting endpoint, in order; one key serves
+    them all when they share a pair; a wrong key shuts out its router only. */
+static void s_curve_key_per_endpoint (void *context)
+{
+    curve_server_t servers[2], other, shared;
+    curve_server_start (context, &servers[0], ZMQ_XPUB, NULL);
+    curve_server_start (context, &servers[1], ZMQ_XPUB, NULL);
+    curve_server_start (context, &other, ZMQ_XPUB, NULL);
+    curve_server_start (context, &shared, ZMQ_XPUB, &servers[0]);
+    char keys[300], endpoints[600];
+    snprintf (keys, sizeof keys, "%s,%s", servers[0].public_key, servers[1].public_key);
+    snprintf (endpoints, sizeof endpoints, ">%s,>%s", servers[0].endpoint, servers[1].endpoint);
+    es_options_t options = {.zmq_context = context, .curve_server_key = keys};
+    es_collector_t *collector = es_collector_new (endpoints, NULL, 0, &options);
+    CHECK (collector);
+    s_curve_subscribed (collector, &servers[0]);
+    s_curve_subscribed (collector, &servers[1]);
+    s_send_events (servers[0].socket, "app.east", 1, 0, 2, true);
+    s_send_events (servers[1].socket, "app.west", 2, 0, 3, true);
+    es_event_t event;
+    int from[3] = {0, 0, 0};
+    for (int n = 0; n < 5; n++) {
+        CHECK_EQ (es_collector_recv (collector, &event, 5000), 1);
+        CHECK (event.source == 1 || event.source == 2);
+        from[event.source]++;
+    }
+    CHECK_EQ (from[1], 2);
+    CHECK_EQ (from[2], 3);
+    es_collector_destroy (&collector);
+
+    /* Another router's key for the second: its handshake fails, it never
+       sees a subscription; the first one's events come. */
+    snprintf (keys, sizeof keys, "%s,%s", servers[0].public_key, other.public_key);
+    collector = es_collector_new (endpoints, NULL, 0, &options);
+    CHECK (collector);
+    while (curve_server_handshake (&servers[1], 0))    /* the first collector's */
+        ;
+    s_curve_subscribed (collector, &servers[0]);
+    CHECK (curve_server_handshake (&servers[1], 5000) & CURVE_HANDSHAKE_FAILED);
+    char subscription[8];
+    while (zmq_recv (servers[1].socket, subscription, sizeof subscription, ZMQ_DONTWAIT) >= 0)
+        CHECK (subscription[0] == 0);                 /* the first collector leaving */
+    s_send_events (servers[0].socket, "app.east", 3, 0, 1, true);
+    CHECK_EQ (es_collector_recv (collector, &event, 5000), 1);
+    CHECK_EQ (event.source, 3);
+    es_collector_destroy (&collector);
+
+    /* One key for two routers that share a pair, as before 1.3. */
+    snprintf (endpoints, sizeof endpoints, ">%s,>%s", servers[0].endpoint, shared.endpoint);
+    options.curve_server_key = servers[0].public_key;
+    collector = es_collector_new (endpoints, NULL, 0, &options);
+    CHECK (collector);
+    s_curve_subscribed (collector, &servers[0]);
+    s_curve_subscribed (collector, &shared);
+    es_collector_destroy (&collector);
+
+    /* Neither one key nor one per connecting endpoint: EINVAL, no key shown. */
+    snprintf (keys, sizeof keys, "%s,%s,%s", servers[0].public_key, servers[1].public_key,
+              other.public_key);
+    options.curve_server_key = keys;
+    errno = 0;
+    CHECK (es_collector_new (endpoints, NULL, 0, &options) == NULL);
+    CHECK_EQ (errno, EINVAL);
+    CHECK (strstr (es_last_error (), "3 server keys (curve_server_key) for 2 endpoints that "
+                                     "connect"));
+    CHECK (!strstr (es_last_error (), servers[0].public_key));
+    CHECK (!strstr (es_last_error (), servers[1].public_key));
+    CHECK (!strstr (es_last_error (), other.public_key));
+    curve_server_stop (&servers[0]);
+    curve_server_stop (&servers[1]);
+    curve_server_stop (&other);
+    curve_server_stop (&shared);
+}
+
 int main (void)
 {
     void *context = zmq_ctx_new ();
@@ -1148,6 +1239,7 @@ int main (void)
     s_forgets_oldest_stream (context);
     s_messages_stay_within_16_mib (context);
     s_ipv6 (context);
+    s_curve_key_per_endpoint (context);
     s_signal_ends_the_wait (context);
     s_null_arguments (context);
     s_gap_filled_by_other_path (context);

@@ -1,6 +1,7 @@
 /*  The emitter against a plain libzmq SUB socket, checked on the wire. */
 #define _DEFAULT_SOURCE
 #include "check.h"
+#include "curve_server.h"
 #include <eventstorm.h>
 #include <errno.h>
 #include <string.h>
@@ -629,6 +630,140 @@ static void s_constructors_set_errno (void *context)
     es_emitter_destroy (&holder);
 }
 
+/*  Until each of the N servers got a message of EMITTER (the servers may
+    still hold an earlier emitter's): emits and flushes meanwhile (a
+    subscription reaches the emitter some time after its handshake).
+    Returns how many did within 10 s; GOT[i] says which. */
+static int s_reach_servers (es_emitter_t *emitter, curve_server_t *servers, int n, int *got)
+{
+    int reached = 0;
+    for (int64_t until = s_now_ms () + 10000; reached < n && s_now_ms () < until;) {
+        CHECK_EQ (es_emit_json (emitter, "app.curve", "{\"n\": 1}"), ES_OK);
+        es_emitter_flush (emitter, 20);
+        for (int i = 0; i < n; i++)
+            if (!got[i] && s_receive (servers[i].socket, 20)
+                && received.message.source == es_emitter_source_id (emitter)) {
+                got[i] = 1;
+                reached++;
+            }
+    }
+    return reached;
+}
+
+/*  Since 1.3 curve_server_key holds one server key per connecting endpoint,
+    in order (a key or a certificate file each), as --curve-server does in
+    TypeScript: redundant routers with key pairs of their own each get
+    their events, and a wrong key shuts out its router only.                 */
+static void s_curve_key_per_endpoint (void *context)
+{
+    curve_server_t servers[2], other;
+    curve_server_start (context, &servers[0], ZMQ_SUB, NULL);
+    curve_server_start (context, &servers[1], ZMQ_SUB, NULL);
+    curve_server_start (context, &other, ZMQ_SUB, NULL);
+    /* The second server's key as its public certificate, spaces around it. */
+    char certificate[] = "/tmp/es_server_cert_XXXXXX";
+    int fd = mkstemp (certificate);
+    CHECK (fd >= 0);
+    dprintf (fd, "curve\n    public-key = \"%s\"\n", servers[1].public_key);
+    close (fd);
+    char keys[300], endpoints[600];
+    snprintf (keys, sizeof keys, "%s, %s", servers[0].public_key, certificate);
+    /* A binding endpoint between them takes no key. */
+    snprintf (endpoints, sizeof endpoints, ">%s,@inproc://curve-between,>%s",
+              servers[0].endpoint, servers[1].endpoint);
+    es_options_t options = {.zmq_context = context, .curve_server_key = keys};
+    es_emitter_t *emitter = es_emitter_new (endpoints, &options);
+    CHECK (emitter);
+    CHECK_EQ (curve_server_handshake (&servers[0], 5000), ZMQ_EVENT_HANDSHAKE_SUCCEEDED);
+    CHECK_EQ (curve_server_handshake (&servers[1], 5000), ZMQ_EVENT_HANDSHAKE_SUCCEEDED);
+    int got[2] = {0, 0};
+    CHECK_EQ (s_reach_servers (emitter, servers, 2, got), 2);
+    es_emitter_destroy (&emitter);
+    unlink (certificate);
+
+    /* A certificate whose name has a comma is one entry, as in 1.2. */
+    char with_comma[] = "/tmp/es_server,cert_XXXXXX";
+    fd = mkstemp (with_comma);
+    CHECK (fd >= 0);
+    dprintf (fd, "curve\n    public-key = \"%s\"\n", servers[0].public_key);
+    close (fd);
+    es_options_t one = {.zmq_context = context, .curve_server_key = with_comma};
+    snprintf (endpoints, sizeof endpoints, ">%s", servers[0].endpoint);
+    emitter = es_emitter_new (endpoints, &one);
+    unlink (with_comma);
+    CHECK (emitter);
+    CHECK_EQ (curve_server_handshake (&servers[0], 5000), ZMQ_EVENT_HANDSHAKE_SUCCEEDED);
+    es_emitter_destroy (&emitter);
+
+    /* Another router's key for the second: its handshake fails, and only
+       the first server gets events. */
+    snprintf (keys, sizeof keys, "%s,%s", servers[0].public_key, other.public_key);
+    snprintf (endpoints, sizeof endpoints, ">%s,>%s", servers[0].endpoint, servers[1].endpoint);
+    emitter = es_emitter_new (endpoints, &options);
+    CHECK (emitter);
+    CHECK_EQ (curve_server_handshake (&servers[0], 5000), ZMQ_EVENT_HANDSHAKE_SUCCEEDED);
+    CHECK (curve_server_handshake (&servers[1], 5000) & CURVE_HANDSHAKE_FAILED);
+    got[0] = got[1] = 0;
+    CHECK_EQ (s_reach_servers (emitter, servers, 1, got), 1);
+    CHECK_EQ (es_emitter_flush (emitter, 1000), ES_OK);
+    while (s_receive (servers[1].socket, 100))       /* the first emitter's only */
+        CHECK (received.message.source != es_emitter_source_id (emitter));
+    es_emitter_stats_t stats;
+    es_emitter_stats (emitter, &stats);
+    CHECK (stats.sent > 0);
+    es_emitter_destroy (&emitter);
+
+    /* A count that pairs with neither one key for all nor one per
+       connecting endpoint: EINVAL, and no key in the message. */
+    char three[300], two[300];
+    snprintf (three, sizeof three, "%s,%s,%s", servers[0].public_key, servers[1].public_key,
+              other.public_key);
+    snprintf (two, sizeof two, "%s,%s", servers[0].public_key, servers[1].public_key);
+    char both[600], one_bound[600];
+    snprintf (both, sizeof both, ">%s,>%s", servers[0].endpoint, servers[1].endpoint);
+    snprintf (one_bound, sizeof one_bound, ">%s,@inproc://curve-bound", servers[0].endpoint);
+    const struct {
+        const char *endpoints, *keys, *message;
+    } mismatches[] = {
+        {both, three, "3 server keys (curve_server_key) for 2 endpoints that connect: "
+                      "give one key for all, or one per connecting endpoint in the order "
+                      "they are given"},
+        {one_bound, two, "2 server keys (curve_server_key) for 1 endpoint that connects"},
+        {"@inproc://curve-only-bound", two,
+         "2 server keys (curve_server_key) for 0 endpoints that connect"},
+    };
+    for (size_t i = 0; i < sizeof mismatches / sizeof *mismatches; i++) {
+        options.curve_server_key = mismatches[i].keys;
+        errno = 0;
+        CHECK (es_emitter_new (mismatches[i].endpoints, &options) == NULL);
+        CHECK_EQ (errno, EINVAL);
+        CHECK (strstr (es_last_error (), mismatches[i].message));
+        CHECK (!strstr (es_last_error (), servers[0].public_key));
+        CHECK (!strstr (es_last_error (), servers[1].public_key));
+        CHECK (!strstr (es_last_error (), other.public_key));
+    }
+    options.curve_server_key = keys;
+    /* A bad second entry is named by its place, never shown. */
+    const char *undecodable = "########################################";
+    snprintf (endpoints, sizeof endpoints, ">%s,>%s", servers[0].endpoint, servers[1].endpoint);
+    snprintf (keys, sizeof keys, "%s,%s", servers[0].public_key, undecodable);
+    errno = 0;
+    CHECK (es_emitter_new (endpoints, &options) == NULL);
+    CHECK_EQ (errno, EINVAL);
+    CHECK (strstr (es_last_error (), "cannot read the public certificate of server key 2"));
+    CHECK (!strstr (es_last_error (), undecodable));
+    CHECK (!strstr (es_last_error (), servers[0].public_key));
+    snprintf (keys, sizeof keys, "%s,", servers[0].public_key);
+    errno = 0;
+    CHECK (es_emitter_new (endpoints, &options) == NULL);
+    CHECK_EQ (errno, EINVAL);
+    CHECK (strstr (es_last_error (), "server key 2 is empty"));
+    CHECK (!strstr (es_last_error (), servers[0].public_key));
+    curve_server_stop (&servers[0]);
+    curve_server_stop (&servers[1]);
+    curve_server_stop (&other);
+}
+
 int main (void)
 {
     void *context = zmq_ctx_new ();
@@ -643,6 +778,7 @@ int main (void)
     s_fork_is_refused (context);
     s_forgets_departed_subscribers (context);
     s_constructors_set_errno (context);
+    s_curve_key_per_endpoint (context);
     zmq_ctx_term (context);
     printf ("emitter: ok\n");
     return 0;
