@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { Emitter } from "@eventstorm/core";
+import { listSegments, readSegment } from "@eventstorm/sink-file";
 import { stderrChild } from "./helpers.ts";
 import { RouterProcess } from "./redundant.ts";
 import { tempDir } from "./temp.ts";
@@ -197,6 +198,26 @@ Deno.test(
   },
 );
 
+/** Starts a sink (the same store or directory each time) reading `from`. */
+type SinkStart = (from: string) => ReturnType<typeof storeSink>;
+
+/** `eventstorm sink file` into `dir`, as `storeSink`. */
+function fileSink(dir: string, from: string) {
+  return stderrChild(CLI, [
+    ...["sink", "file", "--dir", dir, "--from", from, "--topic", TOPIC],
+    ...["--stats-interval", "200ms", "--stats-to", "none"],
+  ]);
+}
+
+/** Event indexes in the file sink's closed segments, from the events' `i`. */
+async function archivedIndexes(dir: string): Promise<number[]> {
+  const indexes: number[] = [];
+  for (const segment of await listSegments(dir, { type: TOPIC })) {
+    for (const event of await readSegment(segment.path)) indexes.push(event.i as number);
+  }
+  return indexes.sort((a, b) => a - b);
+}
+
 /** Stats lines a sink printed so far. */
 function statsLines(stderr: string): number {
   return stderr.split("\n").filter((l) => /lost on wire/.test(l)).length;
@@ -205,18 +226,34 @@ function statsLines(stderr: string): number {
 /**
  * A sink of three paths of one stream, `0..99` stored through the first and
  * `200..299` through the second, so that `[100, 200)` is a gap held open (10 s)
- * and saved with the position; the third path goes on at 300 later.
+ * and saved with the position; the third path goes on at 300 later. A fourth
+ * path, of another stream, stores one event half a second later or so: the
+ * sink's once-a-second save of its gaps then runs out of step with the gap's
+ * hold, as it would on a sink that is not idle.
  */
-async function sinkWithGap(db: string, source: bigint) {
+async function sinkWithGap(start: SinkStart, source: bigint) {
   const paths = [await path(source, 0), await path(source, 200), await path(source, 300)];
+  const nudge = await path(source + 1n, 0);
   const [early, ahead] = paths;
-  const from = paths.map((p) => `>${p.boundEndpoint()}`).join(",");
-  const sink = storeSink(db, from);
-  await waitFor(() => early.stats().subscriptions > 0, "the sink's subscription", 60_000);
-  emit(early, 0, 100);
-  await waitFor(() => lastCounts(sink.stderr()).stored === 100, "0..99 stored", 60_000);
-  emit(ahead, 200, 300);
-  await waitFor(() => lastCounts(sink.stderr()).stored === 200, "200..299 stored", 60_000);
+  const from = [...paths, nudge].map((p) => `>${p.boundEndpoint()}`).join(",");
+  const sink = start(from);
+  try {
+    await waitFor(() => early.stats().subscriptions > 0, "the sink's subscription", 60_000);
+    emit(early, 0, 100);
+    await waitFor(() => lastCounts(sink.stderr()).stored === 100, "0..99 stored", 60_000);
+    emit(ahead, 200, 300);
+    await waitFor(() => lastCounts(sink.stderr()).stored === 200, "200..299 stored", 60_000);
+    const lines = statsLines(sink.stderr());
+    await waitFor(() => statsLines(sink.stderr()) >= lines + 3, "three stats lines (200 ms each)");
+    nudge.emit(`${TOPIC}.nudge`, {});
+    await waitFor(() => lastCounts(sink.stderr()).stored === 201, "the other stream's event");
+  } catch (error) {
+    await sink.stop("SIGKILL");
+    for (const p of paths) await p.close();
+    throw error;
+  } finally {
+    await nudge.close();
+  }
   return { paths, from, sink };
 }
 
@@ -224,8 +261,8 @@ async function sinkWithGap(db: string, source: bigint) {
  * The run after the restart: the stream goes on at 300 through the third path,
  * then a clean stop (which counts a gap still open lost). Returns its last counts.
  */
-async function goOnAndStop(db: string, from: string, later: Emitter) {
-  const sink = storeSink(db, from);
+async function goOnAndStop(start: SinkStart, from: string, later: Emitter) {
+  const sink = start(from);
   try {
     await waitFor(() => /receiving from/.test(sink.stderr()), "the sink to restart", 60_000);
     await waitFor(() => later.stats().subscriptions > 0, "the restarted sink's subscription");
@@ -238,35 +275,65 @@ async function goOnAndStop(db: string, from: string, later: Emitter) {
   }
 }
 
+/**
+ * Kills a sink with `kill -9` the moment its stats show a gap counted lost, and
+ * restarts it: the next run must not count the gap again. `stored` reads the
+ * indexes of the events stored, after the second run's clean stop.
+ */
+async function killedAsLostShows(
+  start: SinkStart,
+  stored: () => Promise<number[]>,
+  source: bigint,
+): Promise<void> {
+  const { paths, from, sink } = await sinkWithGap(start, source);
+  try {
+    // No copy of 100..199 comes: past the hold the sink counts them lost. The moment
+    // it shows that, the gaps it saved must no longer hold them.
+    await waitFor(
+      () => lastCounts(sink.stderr()).lost > 0,
+      "the gap counted lost",
+      60_000,
+      2,
+    );
+    await sink.stop("SIGKILL");
+    const first = lastCounts(sink.stderr());
+    assert.equal(first.lost, 100, sink.stderr());
+
+    const second = await goOnAndStop(start, from, paths[2]);
+    assert.deepEqual(second, { stored: 10, lost: 0, duplicates: 0 });
+    const indexes = await stored();
+    assert.equal(indexes.length, 210);
+    assert.equal(new Set(indexes).size, 210);
+  } finally {
+    await sink.stop("SIGKILL");
+    for (const p of paths) await p.close();
+  }
+}
+
 Deno.test(
   "store sink killed -9 as soon as it shows a gap counted lost: the next run does not count it again",
   opts,
   async () => {
     await using dir = await tempDir();
     const db = `${dir.path}/events.db`;
-    const { paths, from, sink } = await sinkWithGap(db, 0x6abn);
-    try {
-      // No copy of 100..199 comes: past the hold the sink counts them lost. The moment
-      // it shows that, the gaps it saved must no longer hold them.
-      await waitFor(
-        () => lastCounts(sink.stderr()).lost > 0,
-        "the gap counted lost",
-        60_000,
-        2,
-      );
-      await sink.stop("SIGKILL");
-      const first = lastCounts(sink.stderr());
-      assert.equal(first.lost, 100, sink.stderr());
+    await killedAsLostShows(
+      (from) => storeSink(db, from),
+      () => Promise.resolve(storedIndexes(db)),
+      0x6abn,
+    );
+  },
+);
 
-      const second = await goOnAndStop(db, from, paths[2]);
-      assert.deepEqual(second, { stored: 10, lost: 0, duplicates: 0 });
-      const indexes = storedIndexes(db);
-      assert.equal(indexes.length, 210);
-      assert.equal(new Set(indexes).size, 210);
-    } finally {
-      await sink.stop("SIGKILL");
-      for (const p of paths) await p.close();
-    }
+Deno.test(
+  "file sink killed -9 as soon as it shows a gap counted lost: the next run does not count it again",
+  opts,
+  async () => {
+    await using dir = await tempDir();
+    await killedAsLostShows(
+      (from) => fileSink(dir.path, from),
+      () => archivedIndexes(dir.path),
+      0x6adn,
+    );
   },
 );
 
@@ -276,7 +343,8 @@ Deno.test(
   async () => {
     await using dir = await tempDir();
     const db = `${dir.path}/events.db`;
-    const { paths, from, sink } = await sinkWithGap(db, 0x6acn);
+    const start = (from: string) => storeSink(db, from);
+    const { paths, from, sink } = await sinkWithGap(start, 0x6acn);
     // Another writer holds the database: the sink can save nothing (5 s busy timeout, then an error).
     const lock = new DatabaseSync(db);
     let locked = false;
@@ -302,7 +370,7 @@ Deno.test(
       lock.exec("ROLLBACK");
       locked = false;
 
-      const second = await goOnAndStop(db, from, paths[2]);
+      const second = await goOnAndStop(start, from, paths[2]);
       // Counted once, by the run whose saved position and gaps agree with it.
       assert.deepEqual(second, { stored: 10, lost: 100, duplicates: 0 });
       assert.equal(storedIndexes(db).length, 210);
