@@ -714,6 +714,7 @@ Deno.test({
     const key = (file: string, name: string) =>
       Deno.readTextFileSync(`${keys}/${file}`).match(new RegExp(`${name} = "(.{40})"`))![1];
     const routerKey = key("router", "public-key");
+    const webKey = key("web", "public-key");
     const secretKey = key("web_secret", "secret-key");
     await Deno.copyFile(`${keys}/web_secret`, `${keys}/open_secret`);
     await Deno.chmod(`${keys}/open_secret`, 0o644);
@@ -721,6 +722,7 @@ Deno.test({
     // The worker user must own the secret file: nginx run by root runs workers as nobody.
     const user = Deno.uid() === 0 ? "user root root;" : "";
     const curve = `eventstorm_curve_server '${routerKey}';`;
+    const two = "eventstorm_to 'tcp://127.0.0.1:1, tcp://127.0.0.1:2';";
 
     const refused: [ConfCase, RegExp][] = [
       [{ http: "eventstorm_to nonsense;" }, /"nonsense" is not a tcp:\/\/ or ipc:\/\/ endpoint/],
@@ -775,6 +777,19 @@ Deno.test({
         { http: `eventstorm_to @tcp://127.0.0.1:*; ${curve}` },
         /are for connecting to a router: eventstorm_to binds/,
       ],
+      // One server key per connecting endpoint, or one for all, as --curve-server.
+      [
+        { http: `${to} eventstorm_curve_server '${routerKey}' '${webKey}';` },
+        /eventstorm_curve_server has 2 server keys, eventstorm_to 1 endpoint that connects: give/,
+      ],
+      [
+        { http: `${two} eventstorm_curve_server '${routerKey}' '${webKey}' ${keys}/router;` },
+        /has 3 server keys, eventstorm_to 2 endpoints that connect: give one key for all/,
+      ],
+      [
+        { http: `${two} eventstorm_curve_server '${routerKey}' '${webKey.slice(1)}~';` },
+        /the value 2 of 2 \(not shown\) is not a Z85 key/,
+      ],
     ];
     if (Deno.uid() === 0) {
       // Without `user`, nginx started by root runs its workers as nobody.
@@ -799,6 +814,12 @@ Deno.test({
           `eventstorm_curve_secret ${keys}/web_secret;`,
         main: user,
       },
+      {
+        http: `${two} eventstorm_curve_server ${keys}/router '${webKey}'; ` +
+          `eventstorm_curve_secret ${keys}/web_secret;`,
+        main: user,
+      },
+      { http: `${two} ${curve}` },
     ];
     for (const [conf, expected] of refused) {
       const { ok, text } = await nginxTest(conf);
@@ -806,6 +827,7 @@ Deno.test({
       assert.match(text, expected);
       assert.equal(text.trim().split("\n").length, 2, `one line, then "test failed": ${text}`);
       assert.ok(!text.includes(secretKey.slice(1, 39)), "a secret key is never echoed");
+      assert.ok(!text.includes(webKey.slice(1, 39)), "nor a server key");
     }
     for (const conf of accepted) {
       const { ok, text } = await nginxTest(conf);
@@ -846,6 +868,81 @@ Deno.test({
     const text = new TextDecoder().decode(run.stdout) + new TextDecoder().decode(run.stderr);
     assert.ok(run.success, text);
     assert.match(text, /1000000 values, every document valid/);
+  },
+});
+
+Deno.test({
+  name:
+    "nginx module: eventstorm_curve_server with one key per endpoint reaches two routers that each have their own key pair",
+  ...opts,
+  async fn() {
+    if (unavailable) throw new Error(`CI=true but ${unavailable}`);
+    await using temp = await tempDir({ prefix: "nginx_module_two_keys_" });
+    const keys = temp.path;
+    for (const name of ["east", "west", "web", "tap"]) {
+      const out = await finish(cli(["keygen", `${keys}/${name}`]));
+      assert.equal(out.code, 0, out.stderr);
+    }
+    const westKey = (await Deno.readTextFile(`${keys}/west`)).match(/public-key = "(.{40})"/)![1];
+    const routers = [
+      await startRouterProcess(["--curve-secret", `${keys}/east_secret`]),
+      await startRouterProcess(["--curve-secret", `${keys}/west_secret`]),
+    ];
+    const taps = ["east", "west"].map((name, i) => {
+      const child = cli([
+        ...["tap", "--from", routers[i].sinks, "--topic", "http.hit"],
+        ...["--curve-server", `${keys}/${name}`, "--curve-secret", `${keys}/tap_secret`],
+      ]);
+      const tap = { child, text: "", pump: Promise.resolve() };
+      tap.pump = (async () => {
+        for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
+          tap.text += chunk;
+        }
+      })();
+      return tap;
+    });
+    let nginx: Nginx | undefined;
+    try {
+      nginx = await startNginx(
+        {
+          // The east router by its certificate file, the west one by its key.
+          ...moduleConf(
+            `'${routers[0].sources}, ${routers[1].sources}'`,
+            `eventstorm_curve_server ${keys}/east '${westKey}';\n` +
+              `    eventstorm_curve_secret ${keys}/web_secret;`,
+          ),
+          server: "eventstorm on;",
+        },
+        freePort(),
+        freePort(),
+      );
+      const port = nginx.port;
+      let sent = 0;
+      await waitFor(
+        async () => {
+          await rawRequest(
+            port,
+            `GET /two/${sent++} HTTP/1.1\r\nHost: front\r\nConnection: close\r\n\r\n`,
+          );
+          return taps.every((tap) => tap.text.includes('"path":"/two/'));
+        },
+        "events through both routers",
+        20_000,
+      );
+      const log = await Deno.readTextFile(join(nginx.dir, "error.log"));
+      assert.ok(!log.includes(westKey), "a key never reaches the error log");
+    } finally {
+      await nginx?.stop();
+      for (const tap of taps) {
+        try {
+          tap.child.kill("SIGINT");
+        } catch { /* exited */ }
+        await tap.child.status;
+        await tap.pump;
+        await tap.child.stderr.cancel().catch(() => {});
+      }
+      for (const router of routers) await router.stop();
+    }
   },
 });
 

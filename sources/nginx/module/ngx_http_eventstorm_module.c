@@ -48,7 +48,11 @@ typedef struct {
 
 typedef struct {
     ngx_str_t to;                     /* NUL terminated; the arguments joined */
-    ngx_str_t curve_server;           /* a Z85 key, or a certificate's full path */
+    ngx_str_t curve_server;           /* Z85 keys or certificates' full paths, one per
+                                         connecting endpoint (or one for all), joined
+                                         by commas as libeventstorm 1.3 reads them */
+    ngx_uint_t curve_servers;         /* how many values eventstorm_curve_server has */
+    ngx_uint_t connecting;            /* eventstorm_to entries that connect */
     ngx_str_t curve_secret;           /* a secret certificate's full path */
     ngx_msec_t stats_interval;
     ngx_msec_t flush_timeout;
@@ -58,8 +62,8 @@ typedef struct {
     ngx_uid_t secret_owner;           /* curve_secret's owner, for the worker user check */
     /* Where eventstorm_to and eventstorm_curve_secret are: the checks made after
        parsing (ngx_http_eventstorm_check_conf) point there. */
-    ngx_str_t to_file, secret_file;
-    ngx_uint_t to_line, secret_line;
+    ngx_str_t to_file, secret_file, server_file;
+    ngx_uint_t to_line, secret_line, server_line;
 } ngx_http_eventstorm_main_conf_t;
 
 typedef struct {
@@ -119,8 +123,9 @@ static ngx_command_t ngx_http_eventstorm_commands[] = {
       offsetof (ngx_http_eventstorm_main_conf_t, to),
       NULL },
 
+    /* 1MORE: one value per connecting endpoint of eventstorm_to, or one for all. */
     { ngx_string ("eventstorm_curve_server"),
-      NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1,
+      NGX_HTTP_MAIN_CONF | NGX_CONF_1MORE,
       ngx_http_eventstorm_curve_server,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof (ngx_http_eventstorm_main_conf_t, curve_server),
@@ -598,6 +603,7 @@ ngx_http_eventstorm_to (ngx_conf_t *cf, ngx_command_t *cmd, void *data)
             break;
         }
         conf->bind |= bind;
+        conf->connecting += !bind;
         if (p == end)
             break;
         start = p + 1;
@@ -702,8 +708,11 @@ ngx_http_eventstorm_cert_has (ngx_conf_t *cf, ngx_str_t *path, const char **name
 
 /* The router's public key as Z85 text, or its public certificate file: checked here,
    as the worker would read it. A relative path is relative to nginx's prefix, as for
-   eventstorm_curve_secret. The value is never quoted in a message: a secret key put
-   here by mistake must not reach the error log. */
+   eventstorm_curve_secret. Several values are one per connecting endpoint of
+   eventstorm_to, in order (routers with key pairs of their own), each checked alike;
+   they reach libeventstorm joined by commas, so that a file name with a comma can
+   only be a value alone. No value is ever quoted in a message: a secret key put here
+   by mistake must not reach the error log. */
 static char *
 ngx_http_eventstorm_curve_server (ngx_conf_t *cf, ngx_command_t *cmd, void *data)
 {
@@ -711,21 +720,51 @@ ngx_http_eventstorm_curve_server (ngx_conf_t *cf, ngx_command_t *cmd, void *data
     ngx_str_t *value = cf->args->elts;
     static const char *public_key[] = { "public-key", NULL };
     const char *error;
+    ngx_uint_t i, n = cf->args->nelts - 1;
+    size_t len = 0;
+    u_char *p;
+    u_char place[32] = "";
+
     if (conf->curve_server.data != NULL)
         return "is duplicate";
-    conf->curve_server = value[1];
-    if (ngx_http_eventstorm_z85_key (value[1].data, value[1].len))
-        return NGX_CONF_OK;
-    if (ngx_conf_full_name (cf->cycle, &conf->curve_server, 1) != NGX_OK)
-        return NGX_CONF_ERROR;
-    error = ngx_http_eventstorm_cert_has (cf, &conf->curve_server, public_key);
-    if (error != NULL) {
-        ngx_conf_log_error (NGX_LOG_EMERG, cf, 0,
-                            "eventstorm_curve_server: the value (not shown) is not a Z85 key "
-                            "(40 characters, in single quotes), and as a certificate file it %s",
-                            error);
-        return NGX_CONF_ERROR;
+    for (i = 1; i <= n; i++) {
+        if (n > 1)
+            ngx_sprintf (place, " %ui of %ui%Z", i, n);
+        if (!ngx_http_eventstorm_z85_key (value[i].data, value[i].len)) {
+            if (ngx_conf_full_name (cf->cycle, &value[i], 1) != NGX_OK)
+                return NGX_CONF_ERROR;
+            error = ngx_http_eventstorm_cert_has (cf, &value[i], public_key);
+            if (error != NULL) {
+                ngx_conf_log_error (NGX_LOG_EMERG, cf, 0,
+                                    "eventstorm_curve_server: the value%s (not shown) is not a "
+                                    "Z85 key (40 characters, in single quotes), and as a "
+                                    "certificate file it %s", place, error);
+                return NGX_CONF_ERROR;
+            }
+            if (n > 1 && ngx_strlchr (value[i].data, value[i].data + value[i].len, ',')) {
+                ngx_conf_log_error (NGX_LOG_EMERG, cf, 0,
+                                    "eventstorm_curve_server: the file name of value%s (not "
+                                    "shown) has a comma, which separates the server keys "
+                                    "libeventstorm is given: rename the file", place);
+                return NGX_CONF_ERROR;
+            }
+        }
+        len += value[i].len + 1;
     }
+    conf->curve_server.data = ngx_pnalloc (cf->pool, len);
+    if (conf->curve_server.data == NULL)
+        return NGX_CONF_ERROR;
+    p = conf->curve_server.data;
+    for (i = 1; i <= n; i++) {
+        if (i > 1)
+            *p++ = ',';
+        p = ngx_cpymem (p, value[i].data, value[i].len);
+    }
+    *p = '\0';
+    conf->curve_server.len = p - conf->curve_server.data;
+    conf->curve_servers = n;
+    conf->server_file = cf->conf_file->file.name;
+    conf->server_line = cf->conf_file->line;
     return NGX_CONF_OK;
 }
 
@@ -1199,6 +1238,17 @@ ngx_http_eventstorm_check_conf (ngx_cycle_t *cycle, void *conf)
                        "eventstorm_curve_server and eventstorm_curve_secret are for "
                        "connecting to a router: eventstorm_to binds (@) in %V:%ui",
                        &mcf->to_file, mcf->to_line);
+        return NGX_CONF_ERROR;
+    }
+    if (mcf->curve_servers > 1 && mcf->curve_servers != mcf->connecting) {
+        /* As libeventstorm and --curve-server pair them: one key for all, or one
+           per connecting endpoint, in order. */
+        ngx_log_error (NGX_LOG_EMERG, cycle->log, 0,
+                       "eventstorm_curve_server has %ui server keys, eventstorm_to %ui %s: "
+                       "give one key for all, or one per connecting endpoint in the order they "
+                       "are given in %V:%ui", mcf->curve_servers, mcf->connecting,
+                       mcf->connecting == 1 ? "endpoint that connects" : "endpoints that connect",
+                       &mcf->server_file, mcf->server_line);
         return NGX_CONF_ERROR;
     }
     if (mcf->curve_secret.len && !mcf->curve_server.len) {
