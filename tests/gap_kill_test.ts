@@ -338,6 +338,38 @@ Deno.test(
 );
 
 Deno.test(
+  "store sink killed -9 as soon as it shows late copies stored: the next run keeps the gap filled",
+  opts,
+  async () => {
+    await using dir = await tempDir();
+    const db = `${dir.path}/events.db`;
+    const start = (from: string) => storeSink(db, from);
+    const { paths, from, sink } = await sinkWithGap(start, 0x6aen);
+    try {
+      // The first path catches up: its copies of 100..199 fill the gap. They are saved
+      // with the gaps that leave them out, in one transaction, so a crash the moment
+      // they show as stored cannot bring the gap back.
+      emit(paths[0], 100, 200);
+      await waitFor(
+        () => lastCounts(sink.stderr()).stored === 301,
+        "the late copies stored",
+        60_000,
+        2,
+      );
+      await sink.stop("SIGKILL");
+      assert.equal(lastCounts(sink.stderr()).lost, 0);
+
+      const second = await goOnAndStop(start, from, paths[2]);
+      assert.deepEqual(second, { stored: 10, lost: 0, duplicates: 0 });
+      assert.deepEqual(storedIndexes(db), [...Array(310).keys()]);
+    } finally {
+      await sink.stop("SIGKILL");
+      for (const p of paths) await p.close();
+    }
+  },
+);
+
+Deno.test(
   "store sink that cannot save its gaps (database locked) does not show the gap lost; the next run counts it once",
   opts,
   async () => {
