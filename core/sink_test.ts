@@ -684,6 +684,15 @@ async function sendOn(path: Emitter, from: number, to: number): Promise<void> {
   await path.ready();
 }
 
+/** Stores 0..9 through `early`, then 20..29 through `ahead`: `[10, 20)` is a gap, saved. */
+async function openGap(backend: GapsBackend, early: Emitter, ahead: Emitter): Promise<void> {
+  await sendOn(early, 0, 10);
+  await until(() => backend.stored === 10, "0..9 stored");
+  await sendOn(ahead, 20, 30);
+  await until(() => backend.stored === 20, "20..29 stored");
+  assert.deepEqual(backend.writes.at(-1)!.positions[0].gaps, [10, 20]);
+}
+
 Deno.test(
   "sink runner: late copies taken in but not stored yet are saved as gaps with later positions",
   opts,
@@ -758,11 +767,7 @@ Deno.test(
     const controller = new AbortController();
     const running = runner.run(controller.signal);
     try {
-      await sendOn(early, 0, 10);
-      await until(() => backend.stored === 10, "0..9 stored");
-      await sendOn(ahead, 20, 30);
-      await until(() => backend.stored === 20, "20..29 stored");
-      assert.deepEqual(backend.writes.at(-1)!.positions[0].gaps, [10, 20]);
+      await openGap(backend, early, ahead);
       // No more events: past the hold the gap is lost, and saved so.
       await until(
         () => backend.saves.some((save) => save[0]?.gaps?.length === 0),
@@ -811,11 +816,7 @@ Deno.test(
     const controller = new AbortController();
     const running = runner.run(controller.signal);
     try {
-      await sendOn(early, 0, 10);
-      await until(() => backend.stored === 10, "0..9 stored");
-      await sendOn(ahead, 20, 30);
-      await until(() => backend.stored === 20, "20..29 stored");
-      assert.deepEqual(backend.writes.at(-1)!.positions[0].gaps, [10, 20]);
+      await openGap(backend, early, ahead);
       // Past the hold the gap is lost, but the saved gaps still hold it: a crash now
       // brings it back, and the next run counts it. So this run does not, yet.
       await until(
