@@ -15,11 +15,28 @@ module ProjectProcesses
   ROOT = File.expand_path("../../..", __dir__)
   DENO = %w[npx -y deno@2.9.6 run -A cli.ts].freeze
 
+  # Below this the kernel gives no port of its own (bind to port 0, an outgoing
+  # connection's local port).
+  EPHEMERAL_LOW = begin
+    Integer(File.read("/proc/sys/net/ipv4/ip_local_port_range").split.first)
+  rescue StandardError
+    32_768
+  end
+
+  # A loopback TCP port free a moment ago, for a router started later. Picked below the
+  # kernel's ephemeral range: a port 0 gave is the kernel's to give again, and with the
+  # whole suite running, a connection made before the router's bind (it takes the router
+  # a second to start) could take it as its local port.
   def free_port
-    server = TCPServer.new("127.0.0.1", 0)
-    server.addr[1]
-  ensure
-    server&.close
+    loop do
+      port = rand(10_000...EPHEMERAL_LOW)
+      begin
+        TCPServer.new("127.0.0.1", port).close
+        return port
+      rescue Errno::EADDRINUSE, Errno::EACCES
+        next
+      end
+    end
   end
 
   # Spawns `eventstorm ARGS` with its output in a file; killed after the example.
