@@ -28,12 +28,36 @@ export function buildCache(variable: string, name: string): string {
  */
 export const DEAD_PORT = 1;
 
-/** A TCP port that was free a moment ago. */
+/** Below this the kernel gives no port of its own (port 0, an outgoing connection's local port). */
+const EPHEMERAL_LOW = (() => {
+  try {
+    return Number(Deno.readTextFileSync("/proc/sys/net/ipv4/ip_local_port_range").split(/\s+/)[0]);
+  } catch {
+    return 32768;
+  }
+})();
+
+/**
+ * A TCP port that was free a moment ago, for a server another process binds later
+ * (nginx, a database). Picked below the kernel's ephemeral range: a port 0 gave is the
+ * kernel's to give again, and with the whole suite running, a connection made before the
+ * server binds it could take it as its local port.
+ */
 export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
+  for (;;) {
+    const port = 10_000 + Math.floor(Math.random() * (EPHEMERAL_LOW - 10_000));
+    try {
+      Deno.listen({ hostname: "127.0.0.1", port }).close();
+      return port;
+    } catch (error) {
+      if (
+        !(error instanceof Deno.errors.AddrInUse) &&
+        !(error instanceof Deno.errors.PermissionDenied)
+      ) {
+        throw error;
+      }
+    }
+  }
 }
 
 /** A collector whose events are gathered into an array in the background. */
