@@ -836,11 +836,8 @@ export class SinkRunner {
     this.#stats.received += count;
     const { bufferEvents, bufferBytes } = this.#options;
     const each = count > 0 ? bytes / count : 0;
-    const heldEvents = () => this.#heldEvents();
-    const heldBytes = () => this.#heldBytes();
-    const fits = () => this.#fits(each);
     // Blocking, the reader waited for room (see `#room`), or the shutdown's deadline passed.
-    const room = this.#options.whenFull === "block" ? count : fits();
+    const room = this.#options.whenFull === "block" ? count : this.#fits(each);
     let from = 0, to = count;
     if (count <= room) {
       buffer.hold(unit, 0, count, bytes);
@@ -856,8 +853,8 @@ export class SinkRunner {
         bufferEvents,
         each > 0 ? Math.max(1, Math.floor(bufferBytes / each)) : count,
       );
-      const needEvents = most - Math.max(0, bufferEvents - heldEvents());
-      const needBytes = most * each - Math.max(0, bufferBytes - heldBytes());
+      const needEvents = most - Math.max(0, bufferEvents - this.#heldEvents());
+      const needBytes = most * each - Math.max(0, bufferBytes - this.#heldBytes());
       const dropped = needEvents > 0 || needBytes > 0
         ? buffer.take(Math.max(0, needEvents), Math.max(0, needBytes))
         : { items: [], count: 0 };
@@ -867,7 +864,7 @@ export class SinkRunner {
         this.#unfill(dropped.items as (Event | WireMessage)[], removed);
         if (removed.size > 0) this.#changedGaps();
       }
-      const keep = Math.min(most, fits());
+      const keep = Math.min(most, this.#fits(each));
       from = count - keep;
       if (keep > 0) buffer.hold(unit, from, count, each * keep);
       this.#stats.droppedFull += dropped.count + from;
@@ -1391,7 +1388,7 @@ export class SinkRunner {
     const wire = this.#collector?.stats();
     return {
       ...this.#stats,
-      buffered: this.#buffer.length + this.#deferred.length + this.#inFlight,
+      buffered: this.#heldEvents(),
       latencyMsAvg: this.#writes ? this.#latencyTotal / this.#writes : 0,
       // Reading the wire's counters counted the gaps past their hold: those the saved
       // gaps still hold are left out until they are saved (see `#gapLost`).
