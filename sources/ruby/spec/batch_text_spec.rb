@@ -129,48 +129,22 @@ RSpec.describe Eventstorm::Batch do
   # As emitter_spec's pair of exceptions from other threads, with text fields: an exception
   # may now land between the length, the text and the NUL that Buffer#put_string writes.
   it "keeps a batch whole when exceptions land anywhere in writing text, twice" do
-    boom = Class.new(StandardError)
     path = File.expand_path("../lib/eventstorm/batch.rb", __dir__)
     envelope = described_class.envelope("app.text", "spec")
-    decode = lambda do |body|
-      buffer = BSON::ByteBuffer.new(body)
-      documents = []
-      documents << BSON::Document.from_bson(buffer) while buffer.length.positive?
-      documents
-    end
-    broken = []
-    steps = 0
-    (1..70).each do |first|
-      (first + 1..first + 30).each do |second|
-        batch = described_class.new("app.text", "spec", envelope)
-        batch.add(nil, { n: 0, s: "zero" })
-        seen = 0
-        trace = TracePoint.new(:line) do |point|
-          next unless point.path == path
+    result = raise_at_every_pair_of_steps(path: path, firsts: 1..70, reach: 30) do |pair|
+      batch = described_class.new("app.text", "spec", envelope)
+      batch.add(nil, { n: 0, s: "zero" })
+      pair.attempt(times: 3) { |n| batch.add(nil, { n: n, s: "text é #{n}", t: "more" }) }
+      batch.add(nil, { n: 9, s: "nine" })
+      events = bson_documents(batch.body)
+      middle = events[1..-2].map { |event| event["n"] }
+      next if events.size == batch.count && events.first["n"].zero? && events.last["n"] == 9 &&
+              middle == middle.sort.uniq && (middle - [1, 2, 3]).empty? &&
+              events[1..-2].all? { |event| event["s"] == "text é #{event['n']}" && event["t"] == "more" }
 
-          seen += 1
-          Thread.current.raise(boom) if seen == first || seen == second
-        end
-        3.times do |n|
-          trace.enable { batch.add(nil, { n: n + 1, s: "text é #{n + 1}", t: "more" }) }
-          break
-        rescue boom
-          nil
-        end
-        steps = [steps, seen].max
-        batch.add(nil, { n: 9, s: "nine" })
-        events = decode.call(batch.body)
-        middle = events[1..-2].map { |event| event["n"] }
-        unless events.size == batch.count && events.first["n"].zero? && events.last["n"] == 9 &&
-               middle == middle.sort.uniq && (middle - [1, 2, 3]).empty? &&
-               events[1..-2].all? { |event| event["s"] == "text é #{event['n']}" && event["t"] == "more" }
-          broken << [first, second, batch.count, middle]
-        end
-      rescue StandardError => e
-        broken << [first, second, e.class, e.message]
-      end
+      [batch.count, middle]
     end
-    expect(steps).to be > 30 # the pairs reach past the end of an add
-    expect(broken).to be_empty, "#{broken.size} broken batches, e.g. #{broken.first(3)}"
+    expect(result.steps).to be > 30 # the pairs reach past the end of an add
+    expect(result.broken).to be_empty, "#{result.broken.size} broken batches, e.g. #{result.broken.first(3)}"
   end
 end

@@ -427,62 +427,39 @@ RSpec.describe Eventstorm::Emitter do
   # committed an event in one assignment, a second exception in its rollback left half an
   # event in the body (79 of these 7,200 pairs), and receivers dropped the whole message.
   it "keeps a batch whole when exceptions from other threads land anywhere in Batch#add, twice" do
-    boom = Class.new(StandardError)
     path = File.expand_path("../lib/eventstorm/batch.rb", __dir__)
     envelope = Eventstorm::Batch.envelope("app.tick", "spec")
     writer = Object.new
     writer.define_singleton_method(:pack_record) do |n|
       [n, "#{Eventstorm::Batch::PACKED_ENVELOPE}a*l<x", [nil, nil, nil, nil, "\x10n\x00".b, n], 8]
     end
-    decode = lambda do |body|
-      buffer = BSON::ByteBuffer.new(body)
-      documents = []
-      documents << BSON::Document.from_bson(buffer)["n"] while buffer.length.positive?
-      documents
-    end
     broken = []
     steps = 0
     [false, true].each do |packed|
-      (1..90).each do |first|
-        (first + 1..first + 40).each do |second|
+      result = raise_at_every_pair_of_steps(path: path, firsts: 1..90, reach: 40) do |pair|
+        batch = Eventstorm::Batch.new("app.tick", "spec", envelope)
+        batch.add(nil, { n: 0 })
+        # Records packed onto a batch of packed events first, moved on the next add.
+        if packed
           batch = Eventstorm::Batch.new("app.tick", "spec", envelope)
-          batch.add(nil, { n: 0 })
-          # Records packed onto a batch of packed events first, moved on the next add.
-          if packed
-            batch = Eventstorm::Batch.new("app.tick", "spec", envelope)
-            batch.add_record(writer, 0)
-            batch.pack_records
-          end
-          seen = 0
-          trace = TracePoint.new(:line) do |point|
-            next unless point.path == path
-
-            seen += 1
-            Thread.current.raise(boom) if seen == first || seen == second
-          end
-          added = nil
-          3.times do |n| # an event, another after each exception
-            trace.enable { batch.add(nil, { n: n + 1 }) }
-            added = n + 1
-            break
-          rescue boom
-            nil
-          end
-          steps = [steps, seen].max
-          batch.add(nil, { n: 9 }) # and one more, as the next emit would
-          events = decode.call(batch.body)
-          # An add that raised may have its event in (the exception came after the commit);
-          # one that returned has it in.
-          middle = events[1..-2]
-          unless events.size == batch.count && events.first.zero? && events.last == 9 &&
-                 middle == middle.sort.uniq && (middle - [1, 2, 3]).empty? &&
-                 (added.nil? || middle.last == added)
-            broken << [packed, first, second, batch.count, events]
-          end
-        rescue StandardError => e
-          broken << [packed, first, second, e.class, e.message]
+          batch.add_record(writer, 0)
+          batch.pack_records
         end
+        # An event, another after each exception.
+        added = pair.attempt(times: 3) { |n| batch.add(nil, { n: n }) }
+        batch.add(nil, { n: 9 }) # and one more, as the next emit would
+        events = bson_documents(batch.body).map { |document| document["n"] }
+        # An add that raised may have its event in (the exception came after the commit);
+        # one that returned has it in.
+        middle = events[1..-2]
+        next if events.size == batch.count && events.first.zero? && events.last == 9 &&
+                middle == middle.sort.uniq && (middle - [1, 2, 3]).empty? &&
+                (added.nil? || middle.last == added)
+
+        [batch.count, events]
       end
+      broken.concat(result.broken.map { |pair| [packed, *pair] })
+      steps = [steps, result.steps].max
     end
     expect(steps).to be > 40 # the pairs reach past the end of an add
     expect(broken).to be_empty, "#{broken.size} broken batches, e.g. #{broken.first(3)}"

@@ -84,9 +84,101 @@ module HitBatches
   end
 end
 
+# The documents of a batch's body (or any BSON documents one after the other), decoded.
+module BsonDocuments
+  def bson_documents(body)
+    buffer = BSON::ByteBuffer.new(body)
+    documents = []
+    documents << BSON::Document.from_bson(buffer) while buffer.length.positive?
+    documents
+  end
+end
+
+# Exceptions from another thread landing between any two steps of the code under test, and
+# a second one between any two steps after it: in the code that recovers from the first, say.
+module FaultInjection
+  # What is raised: a class of its own, so that only the harness rescues it by name.
+  Boom = Class.new(StandardError)
+
+  # The pairs that left a broken state, and the most steps any pair's calls took.
+  Result = Struct.new(:broken, :steps)
+
+  # One pair of steps: its calls of the code under test count the lines they run in +path+,
+  # and raise {Boom} (Thread#raise from a TracePoint, so deferred regions defer it) at the
+  # +first+ and +second+ of them.
+  class Pair
+    attr_reader :first, :second, :seen
+
+    def initialize(path, first, second)
+      @first = first
+      @second = second
+      @seen = 0
+      @trace = TracePoint.new(:line) do |point|
+        next unless point.path == path
+
+        @seen += 1
+        Thread.current.raise(Boom) if @seen == first || @seen == second
+      end
+    end
+
+    # Calls the block (given the call's number, from 1) under the trace, again after each
+    # exception, +times+ calls at most.
+    #
+    # @return [Integer, nil] the number of the call that returned; nil when each one raised
+    def attempt(times:)
+      (1..times).each do |n|
+        @trace.enable { yield n }
+        return n
+      rescue Boom
+        nil
+      end
+      nil
+    end
+  end
+
+  # Runs the block once for every pair of steps: the first exception at each step of
+  # +firsts+, the second at each of the +reach+ steps after it. A step is a line run in
+  # +path+, counted from the first {Pair#attempt} of the pair.
+  #
+  # @example
+  #   result = raise_at_every_pair_of_steps(path: BATCH, firsts: 1..90, reach: 40) do |pair|
+  #     batch = Eventstorm::Batch.new("app.tick", "spec", envelope)
+  #     pair.attempt(times: 3) { |n| batch.add(nil, { n: n }) }
+  #     [batch.count] unless whole?(batch) # what is broken, or nil
+  #   end
+  #   expect(result.broken).to be_empty
+  #
+  # @param path [String] the file whose lines are the steps
+  # @param firsts [Range<Integer>] the steps the first exception lands at
+  # @param reach [Integer] how many steps after the first the second lands at, at the most
+  # @yieldparam pair [Pair] the pair, whose +attempt+ calls the code under test
+  # @yieldreturn [Array, nil] what is broken after the pair; nil when nothing is
+  # @return [Result] +broken+: [first, second, *what the block returned] for each broken pair,
+  #   [first, second, class, message] for each where the block raised; +steps+: the most
+  #   steps a pair saw, to show the pairs reach past the end of the code under test
+  def raise_at_every_pair_of_steps(path:, firsts:, reach:)
+    result = Result.new([], 0)
+    firsts.each do |first|
+      (first + 1..first + reach).each do |second|
+        pair = Pair.new(path, first, second)
+        begin
+          broken = yield pair
+          result.broken << [first, second, *broken] if broken
+        rescue StandardError => e
+          result.broken << [first, second, e.class, e.message]
+        end
+        result.steps = [result.steps, pair.seen].max
+      end
+    end
+    result
+  end
+end
+
 RSpec.configure do |config|
   config.include ProjectProcesses
   config.include HitBatches
+  config.include BsonDocuments
+  config.include FaultInjection
   config.after do |example|
     (@spawned || []).each { |pid| stop(pid, "KILL") }
     # The processes' output stays for a failed example, to read why.
