@@ -384,24 +384,28 @@ static void s_release (es_collector_t *self)
     so no peer is judged (as core/collector.ts).                             */
 static bool s_only_binds (const char *endpoints)
 {
-    bool any = false;
-    for (const char *at = endpoints; at && *at; at++) {
-        at += strspn (at, " \t\r\n");
-        if (*at != '@')
+    char item[ES_ENDPOINT_SIZE];
+    es_list_t list;
+    es_list_step_t step;
+    size_t binds = 0;
+    es_list_start (&list, endpoints);
+    while ((step = es_list_next (&list, item, sizeof item)) == ES_LIST_ENTRY) {
+        if (item[0] != '@')
             return false;
-        any = true;
-        at = strchr (at, ',');
-        if (!at)
-            break;
+        binds++;
     }
-    return any;
+    return step == ES_LIST_END && binds > 0;
 }
 
-/*  How many endpoints ENDPOINTS lists (es_link_attach refuses an empty one). */
+/*  How many endpoints ENDPOINTS lists, read as es_link_attach reads them
+    (which refuses a list with a bad entry).                                 */
 static size_t s_endpoint_count (const char *endpoints)
 {
-    size_t count = 1;
-    for (const char *at = endpoints; at && (at = strchr (at, ',')); at++)
+    char item[ES_ENDPOINT_SIZE];
+    es_list_t list;
+    size_t count = 0;
+    es_list_start (&list, endpoints);
+    while (es_list_next (&list, item, sizeof item) == ES_LIST_ENTRY)
         count++;
     return count;
 }

@@ -9,6 +9,10 @@
 #include <zmq.h>
 
 #define Z85_KEY 40
+/*  Bytes of a curve_server_key entry's buffer: Linux's PATH_MAX, so that
+    any file name the system could open fits, and a longer entry, which
+    could be neither a key nor a file, is refused (es_list_next).           */
+#define ENTRY_SIZE 4096
 
 static bool s_is_z85_key (const char *text)
 {
@@ -105,49 +109,53 @@ static int s_set (void *socket, int option, const void *value, size_t size, char
     return ES_OK;
 }
 
-/*  The I-th of the N entries of VALUE (comma-separated when N > 1, spaces
-    around an entry ignored), as a string in ENTRY (of VALUE's size).       */
-static void s_entry (const char *value, size_t n, size_t i, char *entry)
+/*  Reads the next entry of curve_server_key (from LIST) into ENTRY
+    (ENTRY_SIZE bytes):
+    1, 0 at the end, or ES_EINVAL with ERROR naming the entry by its place
+    only, as it may be a key.                                                */
+static int s_next_key (es_list_t *list, char *entry, char *error)
 {
-    if (n == 1) {
-        strcpy (entry, value);
-        return;
-    }
-    const char *at = value;
-    for (size_t skipped = 0; skipped < i; skipped++)
-        at = strchr (at, ',') + 1;
-    const char *end = strchr (at, ',');
-    size_t length = end ? (size_t) (end - at) : strlen (at);
-    while (length && (*at == ' ' || *at == '\t')) {
-        at++;
-        length--;
-    }
-    while (length && (at[length - 1] == ' ' || at[length - 1] == '\t'))
-        length--;
-    memcpy (entry, at, length);
-    entry[length] = 0;
-}
-
-/*  How many server keys VALUE holds: one, or one per comma-separated entry.
-    A whole value that names an existing file is one entry even with a comma
-    in it, as it was before 1.3.                                             */
-static size_t s_server_key_count (const char *value)
-{
-    size_t n = 1;
-    for (const char *at = value; (at = strchr (at, ',')); at++)
-        n++;
-    struct stat info;
-    if (n > 1 && stat (value, &info) == 0)
-        n = 1;
-    return n;
+    es_list_step_t step = es_list_next (list, entry, ENTRY_SIZE);
+    if (step == ES_LIST_END || step == ES_LIST_ENTRY)
+        return step == ES_LIST_ENTRY;
+    bool alone = list->index == 1 && es_list_done (list);
+    char detail[48] = "";
+    if (step == ES_LIST_TOO_LONG)
+        snprintf (detail, sizeof detail, " (over %d bytes)", ENTRY_SIZE - 1);
+    else
+    if (!alone)
+        snprintf (detail, sizeof detail, " (a comma too many?)");
+    const char *problem = step == ES_LIST_EMPTY ? "is empty" : "is too long";
+    if (alone)
+        es_format_error (error, "curve_server_key %s%s", problem, detail);
+    else
+        es_format_error (error, "curve_server_key: server key %zu %s%s", list->index, problem,
+                         detail);
+    return ES_EINVAL;
 }
 
 /*  Fills CURVE->server_keys from options->curve_server_key, one per
     connecting endpoint, the way core/curve/options.ts pairs them: one entry
-    serves them all, else there must be one per connecting endpoint.        */
+    serves them all, else there must be one per connecting endpoint. The
+    entries are read by the rule of every comma list (es_list_next), but a
+    whole value that names an existing file is that file, commas and all,
+    as it was before 1.3. Every entry is checked before the count, so that a
+    comma too many is named as such.                                         */
 static int s_server_keys (const char *value, size_t connecting, es_curve_t *curve, char *error)
 {
-    size_t n = s_server_key_count (value);
+    struct stat info;
+    bool whole = stat (value, &info) == 0;
+    char entry[ENTRY_SIZE];
+    es_list_t list;
+    size_t n = 1;
+    int rc;
+    if (!whole) {
+        es_list_start (&list, value);
+        for (n = 0; (rc = s_next_key (&list, entry, error)) == 1;)
+            n++;
+        if (rc != 0)
+            return ES_EINVAL;
+    }
     if (n > 1 && n != connecting) {
         es_format_error (error,
                          "%zu server keys (curve_server_key) for %zu %s: give one key for all, "
@@ -156,34 +164,26 @@ static int s_server_keys (const char *value, size_t connecting, es_curve_t *curv
                          connecting == 1 ? "endpoint that connects" : "endpoints that connect");
         return ES_EINVAL;
     }
-    char *entry = malloc (strlen (value) + 1);
     curve->server_keys = calloc (n, sizeof *curve->server_keys);
-    if (!entry || !curve->server_keys) {
-        free (entry);
+    if (!curve->server_keys) {
         es_format_error (error, "out of memory");
         return ES_EINVAL;
     }
     curve->n_server_keys = n;
+    es_list_start (&list, value);
     for (size_t i = 0; i < n; i++) {
-        s_entry (value, n, i, entry);
+        if (!whole && s_next_key (&list, entry, error) != 1)
+            return ES_EINVAL;           /* not reached: the first pass read it */
+        const char *text = whole ? value : entry;
         char what[64] = "the server's public certificate";
         if (n > 1)
             snprintf (what, sizeof what, "the public certificate of server key %zu", i + 1);
-        if (n > 1 && !*entry) {
-            es_format_error (error, "curve_server_key: server key %zu is empty (a comma too many?)",
-                             i + 1);
-            free (entry);
-            return ES_EINVAL;
-        }
-        if (s_is_z85_key (entry))
-            strcpy (curve->server_keys[i], entry);
+        if (s_is_z85_key (text))
+            strcpy (curve->server_keys[i], text);
         else
-        if (s_zcert_key (entry, "public-key", curve->server_keys[i], what, error) != ES_OK) {
-            free (entry);
+        if (s_zcert_key (text, "public-key", curve->server_keys[i], what, error) != ES_OK)
             return ES_EINVAL;
-        }
     }
-    free (entry);
     return ES_OK;
 }
 

@@ -46,6 +46,46 @@ void *es_fail (const char *format, ...) __attribute__ ((format (printf, 1, 2)));
 /*  Sets errno to CODE and returns NULL: a constructor's cleanup may change errno. */
 void *es_null_errno (int code);
 
+/*  A comma-separated list read entry by entry: the one rule ENDPOINTS and
+    curve_server_key share. Blanks (space, tab, CR, LF, VT, FF) around an
+    entry are not part of it. Every entry must hold something, so ",,", a
+    comma at either end and a list all blank are refused rather than
+    skipped (a skipped one would shift the pairing of server keys with
+    endpoints), and so is an entry that does not fit the caller's buffer:
+    cut short, it would name another endpoint or file.                       */
+typedef struct {
+    const char *next;          /* where the next entry starts; NULL past the
+                                  last                                       */
+    size_t index;              /* 1-based place of the entry last read       */
+} es_list_t;
+
+typedef enum {
+    ES_LIST_END,               /* no entry left                              */
+    ES_LIST_ENTRY,             /* the entry is in the caller's buffer        */
+    ES_LIST_EMPTY,             /* it is blank (errno EINVAL)                 */
+    ES_LIST_TOO_LONG           /* it needs the whole buffer or more, its NUL
+                                  not counted (errno EINVAL)                 */
+} es_list_step_t;
+
+/*  Starts reading TEXT: "" is one empty entry, NULL no entry at all.        */
+void es_list_start (es_list_t *list, const char *text);
+
+/*  Reads the next entry into ENTRY (SIZE bytes, at most SIZE - 1 of text).
+    On ES_LIST_EMPTY or ES_LIST_TOO_LONG, ENTRY is "" and LIST->index names
+    the bad entry for the caller's message, which must not quote a value
+    that may be a key.                                                       */
+es_list_step_t es_list_next (es_list_t *list, char *entry, size_t size);
+
+/*  Whether the entry last read was the list's last (a list of one, when its
+    index is 1).                                                             */
+static inline bool es_list_done (const es_list_t *list)
+{
+    return list->next == NULL;
+}
+
+/*  Bytes of an endpoint's buffer: an entry of ENDPOINTS is at most one less. */
+#define ES_ENDPOINT_SIZE 1024
+
 /*  Fork detection: a counter bumped in every child by pthread_atfork.       */
 unsigned es_fork_generation (void);
 

@@ -1,10 +1,11 @@
-/*  Errors, clocks and fork detection. */
+/*  Errors, comma lists, clocks and fork detection. */
 #define _GNU_SOURCE
 #include "internal.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 static _Thread_local char s_last_error[ES_ERROR_SIZE];
@@ -40,6 +41,45 @@ void *es_null_errno (int code)
 {
     errno = code;
     return NULL;
+}
+
+/*  Not isspace (): the program's locale could make a byte of a UTF-8 path
+    blank, and the TypeScript and nginx sides trim ASCII blanks.             */
+static bool s_blank (char c)
+{
+    return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+void es_list_start (es_list_t *list, const char *text)
+{
+    list->next = text;
+    list->index = 0;
+}
+
+es_list_step_t es_list_next (es_list_t *list, char *entry, size_t size)
+{
+    const char *start = list->next;
+    if (!start)
+        return ES_LIST_END;
+    const char *comma = strchr (start, ',');
+    size_t length = comma ? (size_t) (comma - start) : strlen (start);
+    list->next = comma ? comma + 1 : NULL;
+    list->index++;
+    while (length && s_blank (*start)) {
+        start++;
+        length--;
+    }
+    while (length && s_blank (start[length - 1]))
+        length--;
+    if (size)
+        entry[0] = 0;
+    if (length == 0 || length >= size) {
+        errno = EINVAL;
+        return length == 0 ? ES_LIST_EMPTY : ES_LIST_TOO_LONG;
+    }
+    memcpy (entry, start, length);
+    entry[length] = 0;
+    return ES_LIST_ENTRY;
 }
 
 /*  getpid () is a system call on current glibc: too slow for every emit at

@@ -764,6 +764,112 @@ static void s_curve_key_per_endpoint (void *context)
     curve_server_stop (&other);
 }
 
+/*  Refused with EINVAL and a message holding WANTED, by the emitter and the
+    collector alike, a message that shows none of the keys in HIDDEN.        */
+static void s_refused (const char *endpoints, const es_options_t *options, const char *wanted,
+                       const char *const *hidden)
+{
+    errno = 0;
+    es_emitter_t *emitter = es_emitter_new (endpoints, options);
+    if (emitter)
+        fprintf (stderr, "accepted: \"%.80s\"\n", endpoints);
+    CHECK (emitter == NULL);
+    CHECK_EQ (errno, EINVAL);
+    if (!strstr (es_last_error (), wanted))
+        fprintf (stderr, "message: %s\nwanted:  %s\n", es_last_error (), wanted);
+    CHECK (strstr (es_last_error (), wanted));
+    for (const char *const *key = hidden; key && *key; key++)
+        CHECK (!strstr (es_last_error (), *key));
+    errno = 0;
+    CHECK (es_collector_new (endpoints, NULL, 0, options) == NULL);
+    CHECK_EQ (errno, EINVAL);
+    CHECK (strstr (es_last_error (), wanted));
+    for (const char *const *key = hidden; key && *key; key++)
+        CHECK (!strstr (es_last_error (), *key));
+}
+
+/*  Both comma lists, ENDPOINTS and curve_server_key, follow one rule: blanks
+    around an entry are trimmed; an empty entry (",,", a trailing comma, a
+    list all blank) and an entry too long for its buffer are EINVAL, never
+    dropped or cut short; no message shows a key.                            */
+static void s_lists_follow_one_rule (void *context)
+{
+    es_options_t options = {.zmq_context = context};
+    es_emitter_t *emitter = es_emitter_new (" @inproc://list-a ,\t@inproc://list-b\n", &options);
+    CHECK (emitter);
+    CHECK (strcmp (es_emitter_endpoint (emitter), "inproc://list-b") == 0);
+    es_emitter_destroy (&emitter);
+    s_refused ("@inproc://list-c,,@inproc://list-d", &options,
+               "invalid endpoint '@inproc://list-c,,@inproc://list-d': empty (entry 2)", NULL);
+    s_refused ("@inproc://list-e,", &options,
+               "invalid endpoint '@inproc://list-e,': empty (entry 2)", NULL);
+    s_refused ("@inproc://list-f, ", &options, "': empty (entry 2)", NULL);
+    s_refused (",@inproc://list-g", &options, "': empty (entry 1)", NULL);
+    s_refused (" \t", &options, "invalid endpoint ' \t': empty", NULL);
+    /* An entry fits in 1023 bytes (its buffer's 1024 with the NUL), blanks
+       around it not counted; one byte more is refused, not cut short. */
+    char entry[1100];
+    memset (entry, 'x', sizeof entry);
+    snprintf (entry, sizeof entry, "  @inproc://");
+    entry[12] = 'x';
+    entry[2 + 1023] = ' ';
+    entry[2 + 1023 + 1] = 0;
+    emitter = es_emitter_new (entry, &options);
+    CHECK (emitter);
+    es_emitter_destroy (&emitter);
+    entry[2 + 1023] = 'x';
+    s_refused (entry, &options, "': too long (entry 1, over 1023 bytes)", NULL);
+
+    curve_server_t servers[2];
+    curve_server_start (context, &servers[0], ZMQ_SUB, NULL);
+    curve_server_start (context, &servers[1], ZMQ_SUB, NULL);
+    const char *const hidden[] = {servers[0].public_key, servers[1].public_key, NULL};
+    char keys[5200], one[300], two[600];
+    snprintf (one, sizeof one, ">%s", servers[0].endpoint);
+    snprintf (two, sizeof two, ">%s,>%s", servers[0].endpoint, servers[1].endpoint);
+    es_options_t curve = {.zmq_context = context, .curve_server_key = keys};
+    /* Blanks around a lone key, and around each of two (a newline too). */
+    snprintf (keys, sizeof keys, "\t%s \n", servers[0].public_key);
+    emitter = es_emitter_new (one, &curve);
+    CHECK (emitter);
+    CHECK_EQ (curve_server_handshake (&servers[0], 5000), ZMQ_EVENT_HANDSHAKE_SUCCEEDED);
+    es_emitter_destroy (&emitter);
+    snprintf (keys, sizeof keys, " %s\n,\t%s\r", servers[0].public_key, servers[1].public_key);
+    emitter = es_emitter_new (two, &curve);
+    CHECK (emitter);
+    CHECK_EQ (curve_server_handshake (&servers[0], 5000), ZMQ_EVENT_HANDSHAKE_SUCCEEDED);
+    CHECK_EQ (curve_server_handshake (&servers[1], 5000), ZMQ_EVENT_HANDSHAKE_SUCCEEDED);
+    es_emitter_destroy (&emitter);
+    /* An empty entry is named by its place before any count is compared. */
+    snprintf (keys, sizeof keys, "%s,,%s", servers[0].public_key, servers[1].public_key);
+    s_refused (two, &curve, "curve_server_key: server key 2 is empty (a comma too many?)", hidden);
+    snprintf (keys, sizeof keys, "%s,", servers[0].public_key);
+    s_refused (one, &curve, "curve_server_key: server key 2 is empty (a comma too many?)", hidden);
+    snprintf (keys, sizeof keys, "%s,\t", servers[0].public_key);
+    s_refused (two, &curve, "curve_server_key: server key 2 is empty (a comma too many?)", hidden);
+    snprintf (keys, sizeof keys, ",%s", servers[1].public_key);
+    s_refused (two, &curve, "curve_server_key: server key 1 is empty (a comma too many?)", hidden);
+    snprintf (keys, sizeof keys, " \t ");
+    s_refused (one, &curve, "curve_server_key is empty", hidden);
+    keys[0] = 0;
+    s_refused (one, &curve, "curve_server_key is empty", hidden);
+    /* A path of PATH_MAX - 1 bytes is read (and is no file here); one byte
+       more is refused as too long, alone or second. */
+    int length = snprintf (keys, sizeof keys, "%s, /", servers[0].public_key);
+    memset (keys + length, 'k', 4094);
+    snprintf (keys + length + 4094, sizeof keys - length - 4094, " ");
+    s_refused (two, &curve, "cannot read the public certificate of server key 2", hidden);
+    keys[length + 4094] = 'k';
+    s_refused (two, &curve, "curve_server_key: server key 2 is too long (over 4095 bytes)",
+               hidden);
+    s_refused (one, &curve, "curve_server_key: server key 2 is too long (over 4095 bytes)",
+               hidden);
+    curve.curve_server_key = keys + length - 1;
+    s_refused (one, &curve, "curve_server_key is too long (over 4095 bytes)", hidden);
+    curve_server_stop (&servers[0]);
+    curve_server_stop (&servers[1]);
+}
+
 int main (void)
 {
     void *context = zmq_ctx_new ();
@@ -779,6 +885,7 @@ int main (void)
     s_forgets_departed_subscribers (context);
     s_constructors_set_errno (context);
     s_curve_key_per_endpoint (context);
+    s_lists_follow_one_rule (context);
     zmq_ctx_term (context);
     printf ("emitter: ok\n");
     return 0;
