@@ -183,8 +183,11 @@ typedef struct {
        their own: ">tcp://east:5555,>tcp://west:5555" with
        "EAST_KEY,/etc/eventstorm/west.pub". One entry serves every
        connecting endpoint, as before; any other count fails the
-       constructor (EINVAL), as --curve-server does. A value without a
-       comma, or one that names an existing file, is one entry.             */
+       constructor (EINVAL), as --curve-server does. The entries follow
+       the rule of ENDPOINTS (see es_emitter_new), up to 4095 bytes each,
+       and a refused one is named by its place only, never shown. A value
+       without a comma, or one that names an existing file (commas and
+       all, as before 1.3), is one entry.                                   */
     const char *curve_server_key;
     const char *curve_public_key;
     const char *curve_secret_key;
@@ -248,11 +251,14 @@ typedef struct {
 
 /*  Opens an emitter on ENDPOINTS, CZMQ style: "@tcp://0.0.0.0:5555" binds,
     ">tcp://host:5555" or a bare address connects, several separated by
-    commas. IPv6 addresses go in brackets ("@tcp://[::1]:5555"; "[::]" binds
-    every address, IPv4 included); anything else, host names included, is
-    IPv4 only. Returns NULL with es_last_error () on a bad endpoint or option.
-    The socket is an XPUB: nothing is sent before a subscriber, and batches
-    of a topic no subscription matches are not sent (counted unsubscribed). */
+    commas. Blanks around an entry are ignored; an empty entry (",,", a
+    comma at either end, a list all blank) or one over 1023 bytes fails
+    (EINVAL), never skipped or cut short. IPv6 addresses go in brackets
+    ("@tcp://[::1]:5555"; "[::]" binds every address, IPv4 included);
+    anything else, host names included, is IPv4 only. Returns NULL with
+    es_last_error () on a bad endpoint or option. The socket is an XPUB:
+    nothing is sent before a subscriber, and batches of a topic no
+    subscription matches are not sent (counted unsubscribed).               */
 ES_EXPORT es_emitter_t *es_emitter_new (const char *endpoints, const es_options_t *options);
 
 /*  Sends what it holds (waiting up to close_timeout_ms for a subscriber or
