@@ -17,8 +17,9 @@ export interface Endpoint {
 }
 
 /**
- * Parses one or more comma-separated endpoints; throws {@linkcode UsageError}
- * with one clear line when one is malformed.
+ * Parses one or more comma-separated endpoints, blanks around each trimmed;
+ * throws {@linkcode UsageError} with one clear line when one is malformed or
+ * empty (`,,`, a trailing comma).
  *
  * @example
  * ```ts
@@ -28,8 +29,12 @@ export interface Endpoint {
  * ```
  */
 export function parseEndpoints(text: string): Endpoint[] {
-  const parts = text.split(",").map((part) => part.trim()).filter((part) => part !== "");
-  if (parts.length === 0) throw new UsageError(`invalid endpoint '${text}': empty`);
+  const parts = text.split(",").map((part) => part.trim());
+  if (parts.every((part) => part === "")) throw new UsageError(`invalid endpoint '${text}': empty`);
+  // Refused, not skipped, as libeventstorm and the nginx module refuse it: a list
+  // with a hole in it is more likely a name left out than a stray comma.
+  const empty = parts.indexOf("");
+  if (empty >= 0) throw new UsageError(`invalid endpoint '${text}': empty (entry ${empty + 1})`);
   return parts.map(parseOne);
 }
 

@@ -22,8 +22,8 @@ Deno.test("endpoint: @ binds, > and bare connect", () => {
   assert.deepEqual(parseEndpoints("@inproc://bus"), [{ bind: true, address: "inproc://bus" }]);
 });
 
-Deno.test("endpoint: commas separate several; blanks are ignored", () => {
-  assert.deepEqual(parseEndpoints(" @tcp://*:1 , >tcp://h:2,,tcp://g:3 "), [
+Deno.test("endpoint: commas separate several; blanks around each are trimmed", () => {
+  assert.deepEqual(parseEndpoints(" @tcp://*:1 , >tcp://h:2,\ttcp://g:3 "), [
     { bind: true, address: "tcp://*:1" },
     { bind: false, address: "tcp://h:2" },
     { bind: false, address: "tcp://g:3" },
@@ -43,6 +43,14 @@ Deno.test("endpoint: a bad endpoint is one clear UsageError line naming it", () 
     ["tcp://h:*", /port number/],
     ["tcp://*:5555", /needs a host/],
     ["@tcp://*:5555,tcp://x", /HOST:PORT/],
+    // An empty entry is refused where it stands, as libeventstorm and the nginx module do.
+    [
+      ">tcp://h:1,,>tcp://g:2",
+      /^invalid endpoint '>tcp:\/\/h:1,,>tcp:\/\/g:2': empty \(entry 2\)$/,
+    ],
+    [">tcp://h:1,", /: empty \(entry 2\)$/],
+    [">tcp://h:1, ", /: empty \(entry 2\)$/],
+    [",>tcp://h:1", /: empty \(entry 1\)$/],
   ];
   for (const [text, pattern] of cases) {
     assert.throws(() => parseEndpoints(text), (error: unknown) => {

@@ -10,12 +10,20 @@ module Eventstorm
     #
     # @param spec [String, Array<String>] e.g. ">tcp://127.0.0.1:5555,@ipc:///tmp/x"
     # @return [Array<Array(Symbol, String)>] pairs of :bind or :connect and the address
-    # @raise [ArgumentError] for an empty list or an unknown transport
+    # @raise [ArgumentError] for an empty list, an empty entry (",," or a trailing comma, refused
+    #   as eventstorm's other languages refuse it) or an unknown transport
     # @example
     #   Eventstorm::Endpoint.parse("@tcp://*:5555") #=> [[:bind, "tcp://*:5555"]]
     def parse(spec)
-      parts = Array(spec).flat_map { |s| s.to_s.split(",") }.map(&:strip).reject(&:empty?)
-      raise ArgumentError, "no endpoint given" if parts.empty?
+      texts = Array(spec).map(&:to_s)
+      # split's -1 keeps trailing empty entries, which it would otherwise drop unseen.
+      parts = texts.flat_map { |text| text.split(",", -1) }.map(&:strip)
+      raise ArgumentError, "no endpoint given" if parts.all?(&:empty?)
+
+      texts.each do |text|
+        entry = text.split(",", -1).index { |part| part.strip.empty? }
+        raise ArgumentError, "invalid endpoint #{text.inspect}: empty (entry #{entry + 1})" if entry
+      end
 
       parts.map do |part|
         mode, address = case part[0]
