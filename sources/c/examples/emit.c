@@ -2,7 +2,10 @@
  * Emits events with libeventstorm, e.g. into a router's sources side.
  *
  * Build: cc -o emit emit.c $(pkg-config --cflags --libs eventstorm)
- * Usage: emit [--curve-server FILE|KEY] [--curve-secret FILE] ENDPOINT TYPE COUNT [JSON]
+ * Usage: emit [--curve-server FILE|KEY[,...]] [--curve-secret FILE] ENDPOINT TYPE COUNT [JSON]
+ *   --curve-server  the router's public key or certificate; with several connecting
+ *                   endpoints in ENDPOINT, one per endpoint, comma-separated, in order
+ *                   (one serves all)
  *   Emits COUNT events of TYPE with the JSON object's fields plus a field
  *   `n` (0 ... COUNT-1), flushes (waiting up to 10 s for a subscriber), and
  *   prints the stats: sent=N dropped=N unsubscribed=N source=HEX
@@ -27,7 +30,7 @@ int main (int argc, char *argv[])
             break;
     }
     if (argc - arg < 3 || argc - arg > 4) {
-        fprintf (stderr, "usage: emit [--curve-server FILE|KEY] [--curve-secret FILE] "
+        fprintf (stderr, "usage: emit [--curve-server FILE|KEY[,...]] [--curve-secret FILE] "
                          "ENDPOINT TYPE COUNT [JSON]\n");
         return 2;
     }

@@ -3,7 +3,10 @@
  * prints each message's accounting, as docs/protocol.md describes it.
  *
  * Build: cc -o receive receive.c $(pkg-config --cflags --libs eventstorm)
- * Usage: receive [--curve-server FILE|KEY] [--curve-secret FILE] ENDPOINT [PREFIX] [EVENTS]
+ * Usage: receive [--curve-server FILE|KEY[,...]] [--curve-secret FILE] ENDPOINT [PREFIX] [EVENTS]
+ *   --curve-server  the router's public key or certificate; with several connecting
+ *                   endpoints in ENDPOINT, one per endpoint, comma-separated, in order
+ *                   (one serves all)
  *   ENDPOINT  `>tcp://host:5556` or a bare address connects, `@tcp://0.0.0.0:5556` binds
  *             (`@tcp://127.0.0.1:*` binds a port the system picks; the first line names it)
  *   PREFIX    topic prefix to subscribe to (default: everything)
@@ -45,7 +48,7 @@ int main (int argc, char *argv[])
     argc -= arg - 1;
     argv += arg - 1;
     if (argc < 2 || argc > 4 || strncmp (argv[1], "--", 2) == 0) {
-        fprintf (stderr, "usage: receive [--curve-server FILE|KEY] [--curve-secret FILE] "
+        fprintf (stderr, "usage: receive [--curve-server FILE|KEY[,...]] [--curve-secret FILE] "
                          "ENDPOINT [PREFIX] [EVENTS]\n");
         return 2;
     }
