@@ -56,19 +56,6 @@ RSpec.describe Eventstorm::Emitter do
     end
   end
 
-  # A SUB socket only sends its subscriptions while it is used: receive in a thread.
-  def collect(collector, count, timeout: 30)
-    Thread.new do
-      events = []
-      deadline = Eventstorm.monotonic + timeout
-      while events.size < count && Eventstorm.monotonic < deadline
-        event = collector.receive(timeout: 0.2)
-        events << event if event
-      end
-      events
-    end
-  end
-
   it "sends nothing before a subscriber and everything once one is there" do
     emitter = open_emitter(">#{endpoint}", host: "spec")
     10.times { |i| emitter.emit("app.deploy", n: i) }
@@ -164,24 +151,16 @@ RSpec.describe Eventstorm::Emitter do
     collector = open_collector("@#{endpoint}")
     workers, per_worker = 3, 500
     received = collect(collector, workers * per_worker, timeout: 60)
-    reader, writer = IO.pipe
-    pids = Array.new(workers) do |w|
-      fork do
-        reader.close
-        # The child's first events come from three threads at once: one reopen, one stream.
-        Array.new(3) do |t|
-          Thread.new { (t...per_worker).step(3) { |i| emitter.emit("app.worker", w: w, n: i) } }
-        end.each(&:join)
-        ok = emitter.close(timeout: 20)
-        stats = emitter.stats
-        writer.puts(JSON.generate(source: emitter.source.to_s, ok: ok, sent: stats[:sent],
-                                  dropped: stats[:dropped] + stats[:overflow]))
-        exit!(0)
-      end
+    _, reports = in_children(workers) do |w|
+      # The child's first events come from three threads at once: one reopen, one stream.
+      Array.new(3) do |t|
+        Thread.new { (t...per_worker).step(3) { |i| emitter.emit("app.worker", w: w, n: i) } }
+      end.each(&:join)
+      ok = emitter.close(timeout: 20)
+      stats = emitter.stats
+      { source: emitter.source.to_s, ok: ok, sent: stats[:sent],
+        dropped: stats[:dropped] + stats[:overflow] }
     end
-    writer.close
-    pids.each { |pid| Process.wait(pid) }
-    reports = reader.read.lines.map { |line| JSON.parse(line) }
     events = received.value
     expect(reports.size).to eq(workers)
     expect(reports.map { |r| r["source"] }.uniq.size).to eq(workers)
@@ -470,18 +449,7 @@ RSpec.describe Eventstorm::Emitter do
     collector = open_collector("@#{endpoint}")
     # Batches of 3: most calls find their batch full, take it out and send it.
     emitter = open_emitter(">#{endpoint}", host: "spec", batch_size: 3)
-    want = Queue.new
-    received = Thread.new do
-      events = []
-      deadline = Eventstorm.monotonic + 60
-      until (count ||= (want.pop(true) rescue nil)) && events.size >= count # rubocop:disable Style/RescueModifier
-        break if Eventstorm.monotonic > deadline
-
-        event = collector.receive(timeout: 0.2)
-        events << event if event
-      end
-      events
-    end
+    received = collect(collector, timeout: 60) # its count, once known
     wait_until { emitter.stats[:subscribed] }
     attempts = 0
     returned = []
@@ -500,7 +468,7 @@ RSpec.describe Eventstorm::Emitter do
     emitting.join
     expect(emitter.flush(timeout: 10)).to be(true)
     stats = emitter.stats
-    want << stats[:sent]
+    received[:count] = stats[:sent]
     started = Eventstorm.monotonic
     ns = received.value.map { |event| event["n"] }
     # A failure says which count is off: a message dropped as malformed (half an event in

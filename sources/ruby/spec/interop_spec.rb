@@ -38,12 +38,11 @@ RSpec.describe "interoperability through the router" do
     router(sources, sinks)
     collector = Eventstorm::Collector.new(">tcp://127.0.0.1:#{sinks}", prefixes: ["app."])
     count = 2_000
-    input = File.join(Dir.tmpdir, "eventstorm-rspec-emit-#{Process.pid}.jsonl")
-    File.write(input, Array.new(count) { |i| JSON.generate(type: "app.ts", n: i) }.join("\n"))
+    lines = Array.new(count) { |i| JSON.generate(type: "app.ts", n: i) }
     # Subscribe before the emitter starts: the TypeScript emitter also waits for a subscriber.
     collector.receive(timeout: 1)
     emit_pid, emit_log = eventstorm("emit", "--to", "tcp://127.0.0.1:#{sources}",
-                                    "--host", "ts", stdin: input)
+                                    "--host", "ts", input: lines)
     events = collector.each(timeout: 20).first(count)
     Process.wait(emit_pid)
     expect($CHILD_STATUS.exitstatus).to eq(0), File.read(emit_log)
@@ -54,20 +53,17 @@ RSpec.describe "interoperability through the router" do
     expect(collector.stats[:malformed]).to be_empty
   ensure
     collector&.close
-    File.delete(input) if input && File.exist?(input)
   end
 
   it "TypeScript emit → router → Ruby collector tells each event's stream and index" do
     router(sources, sinks)
     collector = Eventstorm::Collector.new(">tcp://127.0.0.1:#{sinks}", prefixes: ["app."])
     count = 1_000
-    input = File.join(Dir.tmpdir, "eventstorm-rspec-emit-#{Process.pid}-index.jsonl")
     # Two topics of one emitter: two streams of one source, each numbered from 0.
     lines = Array.new(count) { |i| JSON.generate(type: i.even? ? "app.even" : "app.odd", n: i) }
-    File.write(input, lines.join("\n"))
     collector.receive(timeout: 1) # subscribed before the emitter starts
     emit_pid, emit_log = eventstorm("emit", "--to", "tcp://127.0.0.1:#{sources}",
-                                    "--host", "ts", stdin: input)
+                                    "--host", "ts", input: lines)
     deliveries = collector.each_delivery(timeout: 20).first(count)
     Process.wait(emit_pid)
     expect($CHILD_STATUS.exitstatus).to eq(0), File.read(emit_log)
@@ -84,7 +80,6 @@ RSpec.describe "interoperability through the router" do
     expect(collector.stats).to include(lost: 0, duplicates: 0, rejected: 0, streams: 2)
   ensure
     collector&.close
-    File.delete(input) if input && File.exist?(input)
   end
 
   context "with CURVE keys from eventstorm keygen" do

@@ -70,19 +70,11 @@ RSpec.describe "emitter and collector lifecycle" do
   def events_from(script, count)
     endpoint = "tcp://127.0.0.1:#{free_port}"
     collector = Eventstorm::Collector.new("@#{endpoint}")
-    done = false
-    received = Thread.new do
-      events = []
-      until done
-        event = collector.receive(timeout: 0.05)
-        events << event if event
-      end
-      events
-    end
+    received = collect(collector, timeout: 60)
     output, status = ruby("TO = #{">#{endpoint}".inspect}\n#{script}")
     wait_until(timeout: 20) { collector.stats[:events] >= count }
     sleep 0.3 # and what would come after
-    done = true
+    received[:stop] = true
     [received.value, collector.stats, output, status]
   ensure
     collector&.close
@@ -155,16 +147,11 @@ RSpec.describe "emitter and collector lifecycle" do
   it "a forked child's stats and source are its own before its first event" do
     emitter = Eventstorm::Emitter.new(">tcp://127.0.0.1:#{free_port}", close_at_exit: false)
     emitter.emit("app.fork", n: 1)
-    reader, writer = IO.pipe
-    pid = fork do
+    (pid,), (child,) = in_children do
       stats = emitter.stats
-      writer.puts(JSON.generate(pid: stats[:pid], source: stats[:source].to_s,
-                                waiting: stats[:waiting], reader: emitter.source.to_s))
-      exit!(0)
+      { pid: stats[:pid], source: stats[:source].to_s, waiting: stats[:waiting],
+        reader: emitter.source.to_s }
     end
-    writer.close
-    Process.wait(pid)
-    child = JSON.parse(reader.read)
     expect(child).to include("pid" => pid, "waiting" => 0, "reader" => child["source"])
     expect(child["source"]).not_to eq(emitter.source.to_s)
     expect(emitter.stats).to include(waiting: 1, pid: Process.pid)

@@ -39,14 +39,20 @@ module ProjectProcesses
     end
   end
 
-  # Spawns `eventstorm ARGS` with its output in a file; killed after the example.
-  def eventstorm(*args, stdin: nil, output: nil)
+  # Spawns `eventstorm ARGS` with its output in a file; killed after the example. +input+:
+  # the lines it reads on stdin, from a file removed after the example.
+  def eventstorm(*args, input: nil, output: nil)
     unless output
       output = File.join(Dir.tmpdir, "eventstorm-rspec-#{Process.pid}-#{rand(1 << 30)}.log")
       (@outputs ||= []) << output
     end
     options = { chdir: ROOT, out: output, err: [:child, :out], pgroup: true }
-    options[:in] = stdin if stdin
+    if input
+      stdin = File.join(Dir.tmpdir, "eventstorm-rspec-#{Process.pid}-#{rand(1 << 30)}.input")
+      (@inputs ||= []) << stdin
+      File.write(stdin, input.join("\n"))
+      options[:in] = stdin
+    end
     pid = Process.spawn(*DENO, *args, **options)
     (@spawned ||= []) << pid
     [pid, output]
@@ -81,6 +87,65 @@ module HitBatches
   def hit_batch
     @hit_envelope ||= Eventstorm::Batch.envelope("http.hit", "web1")
     Eventstorm::Batch.new("http.hit", "web1", @hit_envelope)
+  end
+end
+
+# Events received in a thread: a SUB socket only sends its subscriptions while it is used.
+module Collecting
+  # A thread that receives events from +collector+ until it has +count+ of them, its +:stop+
+  # is set or +timeout+ seconds have passed; its value is the events.
+  #
+  # @example
+  #   received = collect(collector, 3)
+  #   3.times { |n| emitter.emit("app.x", n: n) }
+  #   expect(received.value.size).to eq(3)
+  #
+  # @param count [Integer, nil] nil: until its +:count+ is set, for a count known only later
+  # @param timeout [Numeric] seconds
+  # @return [Thread]
+  def collect(collector, count = nil, timeout: 30)
+    Thread.new do
+      events = []
+      deadline = Eventstorm.monotonic + timeout
+      until Thread.current[:stop] || Eventstorm.monotonic > deadline
+        wanted = count || Thread.current[:count]
+        break if wanted && events.size >= wanted
+
+        event = collector.receive(timeout: 0.2)
+        events << event if event
+      end
+      events
+    end
+  end
+end
+
+# Work done in forked children that report back.
+module Children
+  # Forks +count+ children that each run the block, given its index from 0, report what it
+  # returns as JSON and exit at once (no at_exit hooks); waits for them.
+  #
+  # @example
+  #   pids, reports = in_children(2) { |index| { index: index, pid: Process.pid } }
+  #   reports.map { |report| report["pid"] }.sort == pids.sort #=> true
+  #
+  # @return [Array(Array<Integer>, Array<Hash>)] the children's pids, and their reports
+  #   (String keys) in the order they came
+  def in_children(count = 1)
+    reader, writer = IO.pipe
+    pids = Array.new(count) do |index|
+      fork do
+        reader.close
+        writer.puts(JSON.generate(yield(index)))
+        exit!(0)
+      end
+    end
+    writer.close
+    reports = reader.read.lines.map { |line| JSON.parse(line) }
+    pids.each { |pid| Process.wait(pid) }
+    [pids, reports]
+  ensure
+    reader&.close
+    writer&.close
   end
 end
 
@@ -178,10 +243,13 @@ RSpec.configure do |config|
   config.include ProjectProcesses
   config.include HitBatches
   config.include BsonDocuments
+  config.include Collecting
+  config.include Children
   config.include FaultInjection
   config.after do |example|
     (@spawned || []).each { |pid| stop(pid, "KILL") }
     # The processes' output stays for a failed example, to read why.
     (@outputs || []).each { |path| FileUtils.rm_f(path) } unless example.exception
+    (@inputs || []).each { |path| FileUtils.rm_f(path) }
   end
 end
