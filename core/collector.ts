@@ -64,7 +64,8 @@ export interface CollectorOptions {
    */
   gapHoldMs?: number;
   /**
-   * Told of each range `[from, to)` of a held gap as it counts as lost, before
+   * Told of each range `[from, to)` of a stream as it counts as lost (a held gap
+   * past its hold, or, with no hold, an index jump), before
    * {@linkcode CollectorStats.lost} moves (see `SequenceTrackerOptions.onGapLost`).
    */
   onGapLost?: (source: bigint, topic: string, from: number, to: number) => void;

@@ -164,9 +164,10 @@ export interface SequenceTrackerOptions {
   gapHoldMs?: number;
   /**
    * Told of each gap range `[from, to)` as it is counted lost (its hold ran out,
-   * too many gaps, the stream forgotten, or {@linkcode SequenceTracker.closeGaps}),
-   * before the count moves: a durable receiver that saved the gap open holds the
-   * count back until it has saved the gap closed (see `SinkRunner`).
+   * too many gaps, the stream forgotten, or {@linkcode SequenceTracker.closeGaps};
+   * with no hold, an index jump at once), before the count moves: a durable
+   * receiver holds the count back until it has saved a position that neither
+   * holds the range open nor stands below it (see `SinkRunner`).
    */
   onGapLost?: (source: bigint, topic: string, from: number, to: number) => void;
 }
@@ -312,7 +313,10 @@ export class SequenceTracker {
       }
       for (const [from, to] of this.#missing(stream, first)) {
         if (this.#gapHoldMs > 0) this.#openGap(stream, from, to, now);
-        else verdict.lost += to - from;
+        else {
+          this.#onGapLost?.(source, topic, from, to);
+          verdict.lost += to - from;
+        }
       }
     } else if (first < stream.expected) {
       if (stream.gaps === undefined) verdict.skip = Math.min(count, stream.expected - first);

@@ -360,6 +360,8 @@ interface Held<Unit, Item> {
   take(count: number, bytes?: number): Taken<Item>;
   /** Puts a taken batch back at the front. */
   putBack(items: Item[], count: number, bytes: number): void;
+  /** Whether any item held passes `predicate`. */
+  some(predicate: (item: Item) => boolean): boolean;
   clear(): void;
 }
 
@@ -407,6 +409,9 @@ class HeldEvents implements Held<Event[], Event> {
     const each = items.length > 0 ? bytes / items.length : 0;
     this.#sizes.unshiftMany(items.map(() => each));
     this.#bytes += bytes;
+  }
+  some(predicate: (item: Event) => boolean): boolean {
+    return this.#queue.some(predicate);
   }
   clear(): void {
     this.#queue.clear();
@@ -458,6 +463,9 @@ class HeldMessages implements Held<WireMessage, WireMessage> {
     this.#queue.unshiftMany(items);
     this.#events += count;
     this.#bytes += bytes;
+  }
+  some(predicate: (item: WireMessage) => boolean): boolean {
+    return this.#queue.some(predicate);
   }
   clear(): void {
     this.#queue.clear();
@@ -589,6 +597,17 @@ export class SinkRunner {
   readonly #lostUnsaved = new Map<string, number[]>();
   /** Indexes in `#lostUnsaved`. */
   #lostUnsavedCount = 0;
+  /**
+   * Per stream of `#lostUnsaved`, the end of the highest range counted lost: a
+   * position to save past it once the stream's events received before it are
+   * stored, when no batch of the stream does it first (a tail only an
+   * announcement showed).
+   */
+  readonly #lostAhead = new Map<string, StreamPosition>();
+  /** When the writer last looked at `#lostAhead`. */
+  #lostAheadCheckedAt = 0;
+  /** Whether a loss waits for a saved position before it counts (see `#gapLost`). */
+  readonly #lossWaitsForSave: boolean;
   /** When `#deferred` is retried next, and the backoff after that. */
   #deferredAt = 0;
   #deferredDelay = 0;
@@ -628,6 +647,10 @@ export class SinkRunner {
       },
     };
     this.#buffer = backend.writeMessages ? new HeldMessages() : new HeldEvents();
+    // Positions are kept (see `run`) and can be saved with no events.
+    this.#lossWaitsForSave = backend.positions !== undefined &&
+      backend.savePositions !== undefined &&
+      (options.assignIds !== false || backend.writeMessages !== undefined);
     this.#options = {
       bufferEvents: options.bufferEvents ?? 100_000,
       bufferBytes: options.bufferBytes ?? DEFAULT_BUFFER_BYTES,
@@ -750,7 +773,9 @@ export class SinkRunner {
         saving.catch(() => {});
         await Promise.race([saving, timedOut]);
       }
-      for (const { source, topic } of positions) this.#gapsSaved(streamKey(source, topic), []);
+      for (const { source, topic, next } of positions) {
+        this.#gapsSaved(streamKey(source, topic), next, []);
+      }
     } catch (error) {
       // The positions stay behind: the next run counts such a tail, or the events
       // dropped at the shutdown, lost as well (twice in all), nothing worse.
@@ -1023,7 +1048,13 @@ export class SinkRunner {
       if (gaps.length > 0 || this.#gapped.has(key)) {
         this.#handedNext.set(key, next);
         this.#handing.push({ key, topic: position.topic, next, gaps });
-      } else this.#handedNext.delete(key);
+      } else {
+        this.#handedNext.delete(key);
+        // Stored, the position shows the loss counted for good (see `#gapLost`).
+        if (this.#lostAhead.has(key)) {
+          this.#handing.push({ key, topic: position.topic, next, gaps });
+        }
+      }
       // Absent is none: a backend clears the gaps it saved before.
       if (gaps.length === 0) continue;
       position.gaps = gaps;
@@ -1038,25 +1069,33 @@ export class SinkRunner {
     const failedTypes = new Set(failed?.map((event) => event.type));
     for (const { key, topic, next, gaps } of gapped) {
       if (failedTypes.has(topic)) continue;
-      this.#gapsSaved(key, gaps);
+      this.#gapsSaved(key, next, gaps);
       if (!this.#handedNext.has(key)) continue;
       this.#storedNext.set(key, Math.max(next, this.#storedNext.get(key) ?? 0));
     }
   }
 
   /**
-   * The collector counted `[from, to)` of a stream's gap lost. When gaps of the
-   * stream were saved (or are being saved), they may hold it open: it counts
-   * (in `lostOnWire`) once gaps without it are saved, which the writer does now.
+   * The collector counted `[from, to)` of a stream lost: a gap past its hold, or
+   * an index jump. Until a position is saved that neither holds it open as a gap
+   * nor stands below it, a kill -9 would bring it back for the next run to count
+   * again, so it counts (in `lostOnWire`) once such a position is saved: with a
+   * batch of the stream's later events, with the gaps the writer saves now for a
+   * stream that has some, or on its own once the events received before it are
+   * stored (see `#saveLostAhead`).
    */
   #gapLost(source: bigint, topic: string, from: number, to: number): void {
+    if (!this.#lossWaitsForSave) return;
     const key = streamKey(source, topic);
-    if (!this.#gapped.has(key)) return;
     const before = this.#lostUnsaved.get(key) ?? [];
     const after = addRange(before, from, to);
     this.#lostUnsaved.set(key, after);
     this.#lostUnsavedCount += rangesLength(after) - rangesLength(before);
-    this.#changedGaps();
+    const ahead = this.#lostAhead.get(key);
+    if (ahead === undefined) this.#lostAhead.set(key, { source, topic, next: to, at: 0 });
+    else ahead.next = Math.max(ahead.next, to);
+    if (this.#gapped.has(key)) this.#changedGaps();
+    else this.#wakeWriter?.();
   }
 
   /** The saved gaps of a stream no longer hold what they have lost: saved at the next chance. */
@@ -1066,16 +1105,21 @@ export class SinkRunner {
   }
 
   /**
-   * Gaps saved for a stream (committed): what was counted lost outside them is
-   * counted for good now, and shows in `lostOnWire`.
+   * A stream's position `next` saved with `gaps` (committed): what was counted
+   * lost below it and outside the gaps is counted for good now, and shows in
+   * `lostOnWire`.
    */
-  #gapsSaved(key: string, gaps: readonly number[]): void {
+  #gapsSaved(key: string, next: number, gaps: readonly number[]): void {
     const unsaved = this.#lostUnsaved.get(key);
     if (unsaved === undefined) return;
-    const left = intersectRanges(unsaved, gaps);
+    // The gaps all lie below `next`: the two parts are apart and in order.
+    const left = [...intersectRanges(unsaved, gaps), ...removeRange(unsaved, 0, next)];
     this.#lostUnsavedCount -= rangesLength(unsaved) - rangesLength(left);
     if (left.length > 0) this.#lostUnsaved.set(key, left);
-    else this.#lostUnsaved.delete(key);
+    else {
+      this.#lostUnsaved.delete(key);
+      this.#lostAhead.delete(key);
+    }
   }
 
   /**
@@ -1106,9 +1150,9 @@ export class SinkRunner {
     if (positions.length === 0) return;
     try {
       await save.call(this.#backend, positions);
-      for (const { source, topic, gaps } of positions) {
+      for (const { source, topic, next, gaps } of positions) {
         const key = streamKey(source, topic);
-        this.#gapsSaved(key, gaps!);
+        this.#gapsSaved(key, next, gaps!);
         if (gaps!.length > 0) continue;
         this.#gapped.delete(key);
         if (this.#fills.has(key)) continue;
@@ -1119,6 +1163,57 @@ export class SinkRunner {
       // Tried again at the next idle moment; the gaps saved meanwhile are older, not wrong.
       this.#stats.writeErrors++;
       this.#stats.lastError = this.#failures.failed(WRITING, error);
+    }
+  }
+
+  /**
+   * With no write in flight, saves on its own the position past a loss counted
+   * at once (see `#gapLost`) of each stream none of whose events is still held:
+   * those received before the loss are stored then, or counted dropped, so the
+   * position is not ahead of them. A stream whose events are still held waits
+   * for their batch, which saves a position as well.
+   */
+  async #saveLostAhead(): Promise<void> {
+    this.#lostAheadCheckedAt = Date.now();
+    const save = this.#backend.savePositions;
+    if (this.#lostAhead.size === 0 || save === undefined) return;
+    const due = new Set(this.#lostAhead.keys());
+    const heldEvent = (event: Event) => {
+      const parsed = parseEventId(event._id);
+      if (parsed !== undefined) due.delete(streamKey(parsed.source, parsed.topic));
+      return due.size === 0;
+    };
+    if (this.#buffer instanceof HeldMessages) {
+      this.#buffer.some(({ header, topic }) => {
+        if (header !== undefined) due.delete(streamKey(header.source, topic));
+        return due.size === 0;
+      });
+    } else (this.#buffer as Held<Event[], Event>).some(heldEvent);
+    this.#deferred.some(heldEvent);
+    if (due.size === 0) return;
+    const at = Date.now();
+    const positions: StreamPosition[] = [];
+    for (const key of due) {
+      const { source, topic, next: past } = this.#lostAhead.get(key)!;
+      const next = Math.max(past, this.#storedNext.get(key) ?? 0);
+      positions.push({ source, topic, next, at, gaps: this.#gapsBelow(source, topic, key, next) });
+    }
+    try {
+      await save.call(this.#backend, positions);
+    } catch (error) {
+      // Tried again a second later; meanwhile the losses do not show.
+      this.#stats.writeErrors++;
+      this.#stats.lastError = this.#failures.failed(WRITING, error);
+      return;
+    }
+    for (const { source, topic, next, gaps } of positions) {
+      const key = streamKey(source, topic);
+      this.#gapsSaved(key, next, gaps!);
+      if (gaps!.length === 0 && !this.#gapped.has(key)) continue;
+      // Saved gaps are saved again as they close, from the position saved here.
+      this.#gapped.set(key, { source, topic });
+      this.#handedNext.set(key, Math.max(next, this.#handedNext.get(key) ?? 0));
+      this.#storedNext.set(key, Math.max(next, this.#storedNext.get(key) ?? 0));
     }
   }
 
@@ -1153,6 +1248,11 @@ export class SinkRunner {
           // A gap counted lost while saving (no waking the writer then): saved next.
           wait = this.#gapsChanged ? 0 : GAPS_SAVED_EVERY_MS;
         }
+        if (this.#lostAhead.size > 0 && !pastDeadline()) {
+          await this.#saveLostAhead();
+          // Not saved (an error, or events set apart still to store): tried again.
+          if (this.#lostAhead.size > 0) wait = Math.min(wait, GAPS_SAVED_EVERY_MS);
+        }
         // Woken by new events, or when the events set apart are due (or at the deadline).
         await this.#idle(wait);
         continue;
@@ -1179,8 +1279,14 @@ export class SinkRunner {
       // quiet stream's gap counted lost): the batches in flight settle first.
       const gapsDue = this.#gapped.size > 0 && !pastDeadline() &&
         (this.#gapsChanged || Date.now() - this.#gapsCheckedAt >= GAPS_SAVED_EVERY_MS);
-      if ((buffer.length > 0 || deferredDue) && pending.length < (gapsDue ? 1 : concurrency)) {
+      // A loss counted at once mostly counts with the next batch of its stream; one
+      // whose stream sent no more (a tail) waits for this, at most a second.
+      const lostAheadDue = this.#lostAhead.size > 0 && !pastDeadline() &&
+        Date.now() - this.#lostAheadCheckedAt >= GAPS_SAVED_EVERY_MS;
+      const saving = gapsDue || lostAheadDue;
+      if ((buffer.length > 0 || deferredDue) && pending.length < (saving ? 1 : concurrency)) {
         if (gapsDue) await this.#saveGaps();
+        if (lostAheadDue) await this.#saveLostAhead();
         const handed = this.#handOver(buffer, deferredDue);
         if (handed !== undefined) pending.push(handed);
         if (pending.length < concurrency && buffer.length > 0) continue;
