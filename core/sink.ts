@@ -254,6 +254,12 @@ export interface SinkStats {
   latencyMsMax: number;
   /** Events lost on the wire (stream index gaps). */
   lostOnWire: number;
+  /**
+   * Events counted lost on the wire that move into `lostOnWire` once a stream
+   * position past them is saved (docs/stored.md): a gauge, so that a loss shows
+   * while the backend cannot save.
+   */
+  lostUnsaved: number;
   /** Replays skipped on the wire. */
   duplicatesOnWire: number;
   /** Malformed messages dropped on the wire. */
@@ -627,6 +633,7 @@ export class SinkRunner {
     latencyMsAvg: 0,
     latencyMsMax: 0,
     lostOnWire: 0,
+    lostUnsaved: 0,
     duplicatesOnWire: 0,
     malformed: 0,
     rejectedOnWire: 0,
@@ -1499,6 +1506,7 @@ export class SinkRunner {
       // Reading the wire's counters counted the gaps past their hold: those the saved
       // gaps still hold are left out until they are saved (see `#gapLost`).
       lostOnWire: (wire?.lost ?? 0) - this.#lostUnsavedCount,
+      lostUnsaved: this.#lostUnsavedCount,
       duplicatesOnWire: wire?.duplicates ?? 0,
       malformed: wire ? Object.values(wire.malformed).reduce((sum, n) => sum + (n ?? 0), 0) : 0,
       rejectedOnWire: wire?.rejectedEvents ?? 0,
@@ -1522,6 +1530,7 @@ export class SinkRunner {
       latency_ms_avg: Math.round(stats.latencyMsAvg * 100) / 100,
       latency_ms_max: Math.round(stats.latencyMsMax * 100) / 100,
       lost: stats.lostOnWire,
+      lost_unsaved: stats.lostUnsaved,
       duplicates: stats.duplicatesOnWire,
       malformed: stats.malformed,
       rejected: stats.rejectedOnWire,

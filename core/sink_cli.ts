@@ -204,6 +204,8 @@ export function formatSinkLine(
   } ev/s stored; ` +
     `received ${current.received}, stored ${current.stored}, buffered ${current.buffered}, ` +
     `dropped ${current.dropped}${droppedReasons(current)}, lost on wire ${current.lost}` +
+    // Known, and in `lost` once a position past it is saved (docs/stored.md).
+    (current.lost_unsaved ? ` (+${current.lost_unsaved} not saved yet)` : "") +
     // Copies through a second router (or replays) skipped on arrival, never stored.
     (current.duplicates ? `, duplicates on wire ${current.duplicates}` : "") +
     (current.duplicates_stored ? `, duplicates ${current.duplicates_stored}` : "") +

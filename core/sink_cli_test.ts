@@ -17,6 +17,15 @@ Deno.test("sink line: the write latency has one decimal, as docs/specs/stats.md 
   assert.ok(fast.endsWith(", write 0ms avg"), fast);
 });
 
+Deno.test("sink line: a loss not saved yet shows beside lost on wire, and only then", () => {
+  const counters = { received: 15, stored: 10, buffered: 5, dropped: 0, lost: 0 };
+  const waiting = formatSinkLine("store", { ...counters, lost_unsaved: 5 }, { stored: 0 }, 1000);
+  assert.match(waiting, /, lost on wire 0 \(\+5 not saved yet\), /);
+  const saved = formatSinkLine("store", { ...counters, lost: 5, lost_unsaved: 0 }, {}, 1000);
+  assert.match(saved, /, lost on wire 5, /);
+  assert.doesNotMatch(saved, /not saved/);
+});
+
 /** Runs a sink's main with `args` the way a sink command does; its exit code and stderr. */
 async function sinkMain(args: string[]): Promise<{ code: number; stderr: string }> {
   const flags = new URL("./flags.ts", import.meta.url).href;
