@@ -238,8 +238,16 @@ export interface SinkStats {
   stored: number;
   /** Events held now. */
   buffered: number;
-  /** Events dropped because the buffer was full. */
+  /**
+   * Events dropped because the buffer was full (for a durable sink, once a
+   * stream position past them is saved: see `droppedUnsaved`).
+   */
   droppedFull: number;
+  /**
+   * Events dropped because the buffer was full that move into `droppedFull`
+   * once a stream position past them is saved: a gauge, as `lostUnsaved`.
+   */
+  droppedUnsaved: number;
   /** Events the backend refused for good. */
   droppedRejected: number;
   /** Events still buffered when the shutdown timeout ran out. */
@@ -493,6 +501,25 @@ function streamKey(source: bigint, topic: string): string {
   return `${source.toString(16)}-${topic}`;
 }
 
+/**
+ * Takes out of a stream's ranges in `unsaved` what a position `next` saved with
+ * `gaps` leaves neither open nor ahead; returns how many indexes went.
+ */
+function savedOf(
+  unsaved: Map<string, number[]>,
+  key: string,
+  next: number,
+  gaps: readonly number[],
+): number {
+  const ranges = unsaved.get(key);
+  if (ranges === undefined) return 0;
+  // The gaps all lie below `next`: the two parts are apart and in order.
+  const left = [...intersectRanges(ranges, gaps), ...removeRange(ranges, 0, next)];
+  if (left.length > 0) unsaved.set(key, left);
+  else unsaved.delete(key);
+  return rangesLength(ranges) - rangesLength(left);
+}
+
 /** What the runner asks of the backend, as its failure lines name it. */
 const WRITING = "writing";
 const READING_POSITIONS = "reading the saved stream positions";
@@ -604,10 +631,17 @@ export class SinkRunner {
   /** Indexes in `#lostUnsaved`. */
   #lostUnsavedCount = 0;
   /**
-   * Per stream of `#lostUnsaved`, the end of the highest range counted lost: a
-   * position to save past it once the stream's events received before it are
-   * stored, when no batch of the stream does it first (a tail only an
-   * announcement showed).
+   * The same of events dropped at a full buffer: until a position past them
+   * is saved, a kill -9 would have the next run count them lost as well.
+   */
+  readonly #droppedUnsaved = new Map<string, number[]>();
+  /** Indexes in `#droppedUnsaved`. */
+  #droppedUnsavedCount = 0;
+  /**
+   * Per stream of `#lostUnsaved` or `#droppedUnsaved`, the end of the highest
+   * range: a position to save past it once the stream's events received before
+   * it are stored, when no batch of the stream does it first (a tail only an
+   * announcement showed, or that the buffer dropped).
    */
   readonly #lostAhead = new Map<string, StreamPosition>();
   /** When the writer last looked at `#lostAhead`. */
@@ -627,6 +661,7 @@ export class SinkRunner {
     stored: 0,
     buffered: 0,
     droppedFull: 0,
+    droppedUnsaved: 0,
     droppedRejected: 0,
     droppedShutdown: 0,
     writeErrors: 0,
@@ -836,6 +871,9 @@ export class SinkRunner {
       events.length,
       batch.bytes ?? 0,
       fill,
+      batch.source === undefined
+        ? undefined
+        : { source: batch.source, topic: batch.topic, first: batch.first! },
     );
   }
 
@@ -850,13 +888,16 @@ export class SinkRunner {
       message.count,
       message.body.length,
       fill,
+      header === undefined
+        ? undefined
+        : { source: header.source, topic: message.topic, first: header.first },
     );
   }
 
   /**
    * Holds the `count` events of `unit` (`bytes` of body), or as many as the
    * buffer's bounds and policy keep; `fill` when they fill a gap (their stream,
-   * and the index of the first).
+   * and the index of the first); `stream`, their stream when it has indexes.
    */
   #admit<Unit>(
     buffer: Held<Unit, unknown>,
@@ -864,6 +905,7 @@ export class SinkRunner {
     count: number,
     bytes: number,
     fill?: { key: string; first: number },
+    stream?: { source: bigint; topic: string; first: number },
   ): void {
     this.#stats.received += count;
     const { bufferEvents, bufferBytes } = this.#options;
@@ -877,6 +919,14 @@ export class SinkRunner {
       if (room > 0) buffer.hold(unit, 0, room, each * room);
       to = room;
       this.#stats.droppedFull += count - room;
+      if (stream !== undefined) {
+        this.#droppedUntilSaved(
+          stream.source,
+          stream.topic,
+          stream.first + room,
+          stream.first + count,
+        );
+      }
     } else {
       // The newest events of the unit the bounds can hold at all, and the oldest
       // of the buffer that make room for them (those handed over are out of reach).
@@ -900,6 +950,10 @@ export class SinkRunner {
       from = count - keep;
       if (keep > 0) buffer.hold(unit, from, count, each * keep);
       this.#stats.droppedFull += dropped.count + from;
+      this.#droppedItemsUntilSaved(dropped.items as (Event | WireMessage)[]);
+      if (stream !== undefined && from > 0) {
+        this.#droppedUntilSaved(stream.source, stream.topic, stream.first, stream.first + from);
+      }
     }
     if (fill !== undefined && from < to) {
       const ranges = this.#fills.get(fill.key) ?? [];
@@ -1093,16 +1147,57 @@ export class SinkRunner {
    */
   #gapLost(source: bigint, topic: string, from: number, to: number): void {
     if (!this.#lossWaitsForSave) return;
+    this.#lostUnsavedCount += this.#untilSaved(this.#lostUnsaved, source, topic, from, to);
+  }
+
+  /**
+   * Events `[from, to)` of a stream were dropped at a full buffer: as a loss
+   * (see `#gapLost`), they count (in `droppedFull`) once a position past them
+   * is saved, so that a kill -9 before that cannot have the next run count
+   * them lost as well.
+   */
+  #droppedUntilSaved(source: bigint, topic: string, from: number, to: number): void {
+    if (!this.#lossWaitsForSave || from >= to) return;
+    this.#droppedUnsavedCount += this.#untilSaved(this.#droppedUnsaved, source, topic, from, to);
+  }
+
+  /** `#droppedUntilSaved` for each stream of the messages or events dropped. */
+  #droppedItemsUntilSaved(items: readonly (Event | WireMessage)[]): void {
+    if (!this.#lossWaitsForSave) return;
+    for (const item of items) {
+      if (this.#buffer instanceof HeldMessages) {
+        const { header, topic, count } = item as WireMessage;
+        if (header === undefined) continue;
+        this.#droppedUntilSaved(header.source, topic, header.first, header.first + count);
+      } else {
+        const parsed = parseEventId((item as Event)._id);
+        if (parsed === undefined) continue;
+        this.#droppedUntilSaved(parsed.source, parsed.topic, parsed.index, parsed.index + 1);
+      }
+    }
+  }
+
+  /**
+   * Adds `[from, to)` to a stream's ranges in `unsaved`, and the position past
+   * it to those to save; returns how many indexes are new there.
+   */
+  #untilSaved(
+    unsaved: Map<string, number[]>,
+    source: bigint,
+    topic: string,
+    from: number,
+    to: number,
+  ): number {
     const key = streamKey(source, topic);
-    const before = this.#lostUnsaved.get(key) ?? [];
+    const before = unsaved.get(key) ?? [];
     const after = addRange(before, from, to);
-    this.#lostUnsaved.set(key, after);
-    this.#lostUnsavedCount += rangesLength(after) - rangesLength(before);
+    unsaved.set(key, after);
     const ahead = this.#lostAhead.get(key);
     if (ahead === undefined) this.#lostAhead.set(key, { source, topic, next: to, at: 0 });
     else ahead.next = Math.max(ahead.next, to);
     if (this.#gapped.has(key)) this.#changedGaps();
     else this.#wakeWriter?.();
+    return rangesLength(after) - rangesLength(before);
   }
 
   /** The saved gaps of a stream no longer hold what they have lost: saved at the next chance. */
@@ -1117,16 +1212,10 @@ export class SinkRunner {
    * `lostOnWire`.
    */
   #gapsSaved(key: string, next: number, gaps: readonly number[]): void {
-    const unsaved = this.#lostUnsaved.get(key);
-    if (unsaved === undefined) return;
-    // The gaps all lie below `next`: the two parts are apart and in order.
-    const left = [...intersectRanges(unsaved, gaps), ...removeRange(unsaved, 0, next)];
-    this.#lostUnsavedCount -= rangesLength(unsaved) - rangesLength(left);
-    if (left.length > 0) this.#lostUnsaved.set(key, left);
-    else {
-      this.#lostUnsaved.delete(key);
-      this.#lostAhead.delete(key);
-    }
+    if (!this.#lostAhead.has(key)) return;
+    this.#lostUnsavedCount -= savedOf(this.#lostUnsaved, key, next, gaps);
+    this.#droppedUnsavedCount -= savedOf(this.#droppedUnsaved, key, next, gaps);
+    if (!this.#lostUnsaved.has(key) && !this.#droppedUnsaved.has(key)) this.#lostAhead.delete(key);
   }
 
   /**
@@ -1260,6 +1349,8 @@ export class SinkRunner {
           // Not saved (an error, or events set apart still to store): tried again.
           if (this.#lostAhead.size > 0) wait = Math.min(wait, GAPS_SAVED_EVERY_MS);
         }
+        // Events that came, or an end of input, while a save was awaited found no writer to wake.
+        if (buffer.length > 0 || (!receiving() && deferred.length === 0)) continue;
         // Woken by new events, or when the events set apart are due (or at the deadline).
         await this.#idle(wait);
         continue;
@@ -1507,6 +1598,8 @@ export class SinkRunner {
       // gaps still hold are left out until they are saved (see `#gapLost`).
       lostOnWire: (wire?.lost ?? 0) - this.#lostUnsavedCount,
       lostUnsaved: this.#lostUnsavedCount,
+      droppedFull: this.#stats.droppedFull - this.#droppedUnsavedCount,
+      droppedUnsaved: this.#droppedUnsavedCount,
       duplicatesOnWire: wire?.duplicates ?? 0,
       malformed: wire ? Object.values(wire.malformed).reduce((sum, n) => sum + (n ?? 0), 0) : 0,
       rejectedOnWire: wire?.rejectedEvents ?? 0,
@@ -1529,6 +1622,7 @@ export class SinkRunner {
       retried: stats.writeErrors,
       latency_ms_avg: Math.round(stats.latencyMsAvg * 100) / 100,
       latency_ms_max: Math.round(stats.latencyMsMax * 100) / 100,
+      dropped_unsaved: stats.droppedUnsaved,
       lost: stats.lostOnWire,
       lost_unsaved: stats.lostUnsaved,
       duplicates: stats.duplicatesOnWire,

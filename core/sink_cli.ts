@@ -180,6 +180,11 @@ function droppedReasons(current: Counters): string {
   return reasons.length > 0 ? ` (${reasons.join(", ")})` : "";
 }
 
+/** What a count shows beside it of the same, counted but not saved yet. */
+function unsaved(count: number | undefined): string {
+  return count ? ` (+${count} not saved yet)` : "";
+}
+
 /**
  * One readable stats line for a sink; `own` names the backend's own counters
  * ({@linkcode SinkBackend.counters}), printed last (`_` as a space).
@@ -203,9 +208,9 @@ export function formatSinkLine(
     formatCount(rate(current.stored, previous.stored ?? 0, elapsedMs))
   } ev/s stored; ` +
     `received ${current.received}, stored ${current.stored}, buffered ${current.buffered}, ` +
-    `dropped ${current.dropped}${droppedReasons(current)}, lost on wire ${current.lost}` +
-    // Known, and in `lost` once a position past it is saved (docs/stored.md).
-    (current.lost_unsaved ? ` (+${current.lost_unsaved} not saved yet)` : "") +
+    // Known, and in `dropped` or `lost` once a position past them is saved (docs/stored.md).
+    `dropped ${current.dropped}${droppedReasons(current)}${unsaved(current.dropped_unsaved)}` +
+    `, lost on wire ${current.lost}${unsaved(current.lost_unsaved)}` +
     // Copies through a second router (or replays) skipped on arrival, never stored.
     (current.duplicates ? `, duplicates on wire ${current.duplicates}` : "") +
     (current.duplicates_stored ? `, duplicates ${current.duplicates_stored}` : "") +

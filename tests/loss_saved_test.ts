@@ -154,3 +154,55 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "store sink: events dropped at a full buffer show in dropped_full once a position past them is saved",
+  opts,
+  async () => {
+    await using dir = await tempDir();
+    const db = `${dir.path}/events.db`;
+    const source = 0x1055dn;
+    const r = startRouter();
+    const sink = await runSink(new StoreBackend(db, { writer: "inline" }), r.sinks, {
+      collector: { topics: [TOPIC] },
+      bufferEvents: 10,
+    });
+    const lock = new DatabaseSync(db);
+    let locked = false;
+    let out: Emitter | undefined;
+    try {
+      out = await emitter(r.sources, source);
+      emit(out, 0, 10);
+      await waitFor(() => sink.runner.stats().stored === 10, "0..9 stored");
+      lock.exec("BEGIN IMMEDIATE");
+      locked = true;
+      // 10..19 fill the buffer while nothing can be stored; 20..39 are dropped (drop-newest),
+      // the stream's tail: no later batch of it saves a position past them.
+      emit(out, 10, 40);
+      await out.flush();
+      await waitFor(() => sink.runner.stats().received === 40, "10..39 received", 60_000);
+      await waitFor(() => sink.runner.stats().writeErrors > 0, "a write refused", 60_000);
+      // A crash now would have the next run count 20..39 lost: not counted dropped yet.
+      assert.deepEqual(
+        [sink.runner.stats().droppedFull, sink.runner.stats().droppedUnsaved],
+        [0, 20],
+      );
+      assert.equal(sink.runner.counters().dropped, 0);
+      lock.exec("ROLLBACK");
+      locked = false;
+      await waitFor(() => sink.runner.stats().droppedFull > 0, "the drops counted", 60_000, 2);
+      assert.equal(storeNext(db, source), 40);
+      assert.deepEqual(
+        [sink.runner.stats().stored, sink.runner.stats().droppedFull],
+        [20, 20],
+      );
+      assert.equal(sink.runner.stats().droppedUnsaved, 0);
+    } finally {
+      if (locked) lock.exec("ROLLBACK");
+      lock.close();
+      await out?.close();
+      await sink.stop();
+      await r.stop();
+    }
+  },
+);
