@@ -9,7 +9,7 @@ import type { SinkBackend } from "@eventstorm/core/sink";
 import { FileBackend } from "@eventstorm/sink-file";
 import { StoreBackend } from "@eventstorm/sink-store";
 import { startRouter } from "./helpers.ts";
-import { runSink } from "./sink_run.ts";
+import { type RunningSink, runSink } from "./sink_run.ts";
 import { tempDir } from "./temp.ts";
 import { waitFor } from "./wait.ts";
 
@@ -106,27 +106,61 @@ Deno.test(
   },
 );
 
+/** What a test on a locked store is given (see `lockedStore`). */
+interface LockedStore {
+  sink: RunningSink;
+  out: Emitter;
+  /** The position saved for the stream now. */
+  savedNext: () => number;
+  /** Lets the sink write again. */
+  unlock: () => void;
+}
+
+/**
+ * A store sink (writing inline, so that a write fails where it runs) behind a
+ * router, 0..9 of `source`'s stream stored, then its database locked by another
+ * writer: nothing more can be stored, and no position saved, until `unlock`.
+ */
+async function lockedStore(
+  source: bigint,
+  options: { bufferEvents?: number },
+  body: (store: LockedStore) => Promise<void>,
+): Promise<void> {
+  await using dir = await tempDir();
+  const db = `${dir.path}/events.db`;
+  const r = startRouter();
+  const sink = await runSink(new StoreBackend(db, { writer: "inline" }), r.sinks, {
+    collector: { topics: [TOPIC] },
+    ...options,
+  });
+  const lock = new DatabaseSync(db);
+  let locked = false;
+  let out: Emitter | undefined;
+  try {
+    out = await emitter(r.sources, source);
+    emit(out, 0, 10);
+    await waitFor(() => sink.runner.stats().stored === 10, "0..9 stored");
+    lock.exec("BEGIN IMMEDIATE");
+    locked = true;
+    const unlock = () => {
+      lock.exec("ROLLBACK");
+      locked = false;
+    };
+    await body({ sink, out, savedNext: () => storeNext(db, source), unlock });
+  } finally {
+    if (locked) lock.exec("ROLLBACK");
+    lock.close();
+    await out?.close();
+    await sink.stop();
+    await r.stop();
+  }
+}
+
 Deno.test(
   "store sink that cannot save (database locked) does not show an index jump lost until it can",
   opts,
-  async () => {
-    await using dir = await tempDir();
-    const db = `${dir.path}/events.db`;
-    const source = 0x1055cn;
-    const r = startRouter();
-    const sink = await runSink(new StoreBackend(db, { writer: "inline" }), r.sinks, {
-      collector: { topics: [TOPIC] },
-    });
-    const lock = new DatabaseSync(db);
-    let locked = false;
-    let out: Emitter | undefined;
-    try {
-      out = await emitter(r.sources, source);
-      emit(out, 0, 10);
-      await waitFor(() => sink.runner.stats().stored === 10, "0..9 stored");
-      // Another writer holds the database: the batch of 15..19 cannot be stored.
-      lock.exec("BEGIN IMMEDIATE");
-      locked = true;
+  () =>
+    lockedStore(0x1055cn, {}, async ({ sink, out, savedNext, unlock }) => {
       emitDropped(out, 10, 15);
       emit(out, 15, 20);
       await out.flush();
@@ -138,44 +172,20 @@ Deno.test(
       // Shown all the same, apart: the loss is known while the backend is down.
       assert.equal(sink.runner.stats().lostUnsaved, 5);
       assert.equal(sink.runner.counters().lost_unsaved, 5);
-      assert.equal(storeNext(db, source), 10);
-      lock.exec("ROLLBACK");
-      locked = false;
+      assert.equal(savedNext(), 10);
+      unlock();
       await waitFor(() => sink.runner.stats().stored === 15, "15..19 stored", 60_000);
       assert.equal(sink.runner.stats().lostOnWire, 5);
       assert.equal(sink.runner.stats().lostUnsaved, 0);
-      assert.equal(storeNext(db, source), 20);
-    } finally {
-      if (locked) lock.exec("ROLLBACK");
-      lock.close();
-      await out?.close();
-      await sink.stop();
-      await r.stop();
-    }
-  },
+      assert.equal(savedNext(), 20);
+    }),
 );
 
 Deno.test(
   "store sink: events dropped at a full buffer show in dropped_full once a position past them is saved",
   opts,
-  async () => {
-    await using dir = await tempDir();
-    const db = `${dir.path}/events.db`;
-    const source = 0x1055dn;
-    const r = startRouter();
-    const sink = await runSink(new StoreBackend(db, { writer: "inline" }), r.sinks, {
-      collector: { topics: [TOPIC] },
-      bufferEvents: 10,
-    });
-    const lock = new DatabaseSync(db);
-    let locked = false;
-    let out: Emitter | undefined;
-    try {
-      out = await emitter(r.sources, source);
-      emit(out, 0, 10);
-      await waitFor(() => sink.runner.stats().stored === 10, "0..9 stored");
-      lock.exec("BEGIN IMMEDIATE");
-      locked = true;
+  () =>
+    lockedStore(0x1055dn, { bufferEvents: 10 }, async ({ sink, out, savedNext, unlock }) => {
       // 10..19 fill the buffer while nothing can be stored; 20..39 are dropped (drop-newest),
       // the stream's tail: no later batch of it saves a position past them.
       emit(out, 10, 40);
@@ -188,21 +198,13 @@ Deno.test(
         [0, 20],
       );
       assert.equal(sink.runner.counters().dropped, 0);
-      lock.exec("ROLLBACK");
-      locked = false;
+      unlock();
       await waitFor(() => sink.runner.stats().droppedFull > 0, "the drops counted", 60_000, 2);
-      assert.equal(storeNext(db, source), 40);
+      assert.equal(savedNext(), 40);
       assert.deepEqual(
         [sink.runner.stats().stored, sink.runner.stats().droppedFull],
         [20, 20],
       );
       assert.equal(sink.runner.stats().droppedUnsaved, 0);
-    } finally {
-      if (locked) lock.exec("ROLLBACK");
-      lock.close();
-      await out?.close();
-      await sink.stop();
-      await r.stop();
-    }
-  },
+    }),
 );
