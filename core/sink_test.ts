@@ -94,9 +94,8 @@ async function pipeline(backend: SwitchableBackend, options: Partial<SinkRunnerO
 
 function assertAccounted(stats: SinkStats): void {
   assert.equal(
-    stats.stored + stats.duplicates + stats.droppedFull + stats.droppedRejected +
-      stats.droppedShutdown +
-      stats.buffered,
+    stats.stored + stats.duplicates + stats.droppedFull + stats.droppedUnsaved +
+      stats.droppedRejected + stats.droppedShutdown + stats.buffered,
     stats.received,
     JSON.stringify(stats),
   );
