@@ -501,6 +501,28 @@ function streamKey(source: bigint, topic: string): string {
   return `${source.toString(16)}-${topic}`;
 }
 
+/** A stream and a range of its indexes: `[first, first + count)`. */
+interface StreamIndexes {
+  source: bigint;
+  topic: string;
+  first: number;
+  count: number;
+}
+
+/**
+ * The stream indexes of a held message (from its header) or event (from its
+ * `_id`); undefined for one without. `message` says which the item is: an
+ * event may have any field.
+ */
+function indexesOf(item: Event | WireMessage, message: boolean): StreamIndexes | undefined {
+  if (message) {
+    const { header, topic, count } = item as WireMessage;
+    return header && { source: header.source, topic, first: header.first, count };
+  }
+  const parsed = parseEventId((item as Event)._id);
+  return parsed && { source: parsed.source, topic: parsed.topic, first: parsed.index, count: 1 };
+}
+
 /**
  * Takes out of a stream's ranges in `unsaved` what a position `next` saved with
  * `gaps` leaves neither open nor ahead; returns how many indexes went.
@@ -638,14 +660,14 @@ export class SinkRunner {
   /** Indexes in `#droppedUnsaved`. */
   #droppedUnsavedCount = 0;
   /**
-   * Per stream of `#lostUnsaved` or `#droppedUnsaved`, the end of the highest
-   * range: a position to save past it once the stream's events received before
-   * it are stored, when no batch of the stream does it first (a tail only an
-   * announcement showed, or that the buffer dropped).
+   * The streams of `#lostUnsaved` and `#droppedUnsaved`: a position past their
+   * ranges is saved once the stream's events received before them are stored,
+   * when no batch of the stream does it first (a tail only an announcement
+   * showed, or that the buffer dropped).
    */
-  readonly #lostAhead = new Map<string, StreamPosition>();
-  /** When the writer last looked at `#lostAhead`. */
-  #lostAheadCheckedAt = 0;
+  readonly #unsavedStreams = new Map<string, { source: bigint; topic: string }>();
+  /** When the writer last looked at `#unsavedStreams`. */
+  #unsavedCheckedAt = 0;
   /** Whether a loss waits for a saved position before it counts (see `#gapLost`). */
   readonly #lossWaitsForSave: boolean;
   /** When `#deferred` is retried next, and the backoff after that. */
@@ -862,50 +884,44 @@ export class SinkRunner {
         for (const event of events) delete event._id;
       }
     }
-    const fill = batch.fill && batch.source !== undefined
-      ? { key: streamKey(batch.source, batch.topic), first: batch.first! }
-      : undefined;
     this.#admit(
       this.#buffer as Held<Event[], Event>,
       events,
       events.length,
       batch.bytes ?? 0,
-      fill,
       batch.source === undefined
         ? undefined
         : { source: batch.source, topic: batch.topic, first: batch.first! },
+      batch.fill === true,
     );
   }
 
   #acceptMessage(message: WireMessage): void {
     const header = message.header;
-    const fill = message.fill && header !== undefined
-      ? { key: streamKey(header.source, message.topic), first: header.first }
-      : undefined;
     this.#admit(
       this.#buffer as Held<WireMessage, WireMessage>,
       message,
       message.count,
       message.body.length,
-      fill,
       header === undefined
         ? undefined
         : { source: header.source, topic: message.topic, first: header.first },
+      message.fill === true,
     );
   }
 
   /**
    * Holds the `count` events of `unit` (`bytes` of body), or as many as the
-   * buffer's bounds and policy keep; `fill` when they fill a gap (their stream,
-   * and the index of the first); `stream`, their stream when it has indexes.
+   * buffer's bounds and policy keep; `stream`, their stream and the index of the
+   * first when they have indexes, and `fills` when they fill a gap of it.
    */
   #admit<Unit>(
     buffer: Held<Unit, unknown>,
     unit: Unit,
     count: number,
     bytes: number,
-    fill?: { key: string; first: number },
-    stream?: { source: bigint; topic: string; first: number },
+    stream: { source: bigint; topic: string; first: number } | undefined,
+    fills: boolean,
   ): void {
     this.#stats.received += count;
     const { bufferEvents, bufferBytes } = this.#options;
@@ -955,11 +971,14 @@ export class SinkRunner {
         this.#droppedUntilSaved(stream.source, stream.topic, stream.first, stream.first + from);
       }
     }
-    if (fill !== undefined && from < to) {
-      const ranges = this.#fills.get(fill.key) ?? [];
-      this.#fills.set(fill.key, addRange(ranges, fill.first + from, fill.first + to));
+    if (stream !== undefined && fills) {
+      const key = streamKey(stream.source, stream.topic);
+      if (from < to) {
+        const ranges = this.#fills.get(key) ?? [];
+        this.#fills.set(key, addRange(ranges, stream.first + from, stream.first + to));
+      }
+      if (to - from < count) this.#changedGaps();
     }
-    if (fill !== undefined && to - from < count) this.#changedGaps();
     this.#wakeWriter?.();
   }
 
@@ -1014,24 +1033,16 @@ export class SinkRunner {
    * counted); returns how many events the items hold.
    */
   #unfill(items: readonly (Event | WireMessage)[], removed?: Map<string, number[]>): number {
+    // Whole messages for a backend that takes them.
+    const messages = this.#buffer instanceof HeldMessages;
     let count = 0;
     for (const item of items) {
-      // Whole messages for a backend that takes them (an event may have any field).
-      if (this.#buffer instanceof HeldMessages) {
-        const message = item as WireMessage;
-        const header = message.header;
-        count += message.count;
-        if (header === undefined || this.#fills.size === 0) continue;
-        const key = streamKey(header.source, message.topic);
-        this.#removeFill(key, header.first, header.first + message.count, removed);
-      } else {
-        count++;
-        if (this.#fills.size === 0) continue;
-        const parsed = parseEventId((item as Event)._id);
-        if (parsed === undefined) continue;
-        const key = streamKey(parsed.source, parsed.topic);
-        this.#removeFill(key, parsed.index, parsed.index + 1, removed);
-      }
+      count += messages ? (item as WireMessage).count : 1;
+      if (this.#fills.size === 0) continue;
+      const held = indexesOf(item, messages);
+      if (held === undefined) continue;
+      const key = streamKey(held.source, held.topic);
+      this.#removeFill(key, held.first, held.first + held.count, removed);
     }
     return count;
   }
@@ -1112,7 +1123,7 @@ export class SinkRunner {
       } else {
         this.#handedNext.delete(key);
         // Stored, the position shows the loss counted for good (see `#gapLost`).
-        if (this.#lostAhead.has(key)) {
+        if (this.#unsavedStreams.has(key)) {
           this.#handing.push({ key, topic: position.topic, next, gaps });
         }
       }
@@ -1143,7 +1154,7 @@ export class SinkRunner {
    * again, so it counts (in `lostOnWire`) once such a position is saved: with a
    * batch of the stream's later events, with the gaps the writer saves now for a
    * stream that has some, or on its own once the events received before it are
-   * stored (see `#saveLostAhead`).
+   * stored (see `#saveUnsaved`).
    */
   #gapLost(source: bigint, topic: string, from: number, to: number): void {
     if (!this.#lossWaitsForSave) return;
@@ -1164,16 +1175,11 @@ export class SinkRunner {
   /** `#droppedUntilSaved` for each stream of the messages or events dropped. */
   #droppedItemsUntilSaved(items: readonly (Event | WireMessage)[]): void {
     if (!this.#lossWaitsForSave) return;
+    const messages = this.#buffer instanceof HeldMessages;
     for (const item of items) {
-      if (this.#buffer instanceof HeldMessages) {
-        const { header, topic, count } = item as WireMessage;
-        if (header === undefined) continue;
-        this.#droppedUntilSaved(header.source, topic, header.first, header.first + count);
-      } else {
-        const parsed = parseEventId((item as Event)._id);
-        if (parsed === undefined) continue;
-        this.#droppedUntilSaved(parsed.source, parsed.topic, parsed.index, parsed.index + 1);
-      }
+      const held = indexesOf(item, messages);
+      if (held === undefined) continue;
+      this.#droppedUntilSaved(held.source, held.topic, held.first, held.first + held.count);
     }
   }
 
@@ -1192,9 +1198,7 @@ export class SinkRunner {
     const before = unsaved.get(key) ?? [];
     const after = addRange(before, from, to);
     unsaved.set(key, after);
-    const ahead = this.#lostAhead.get(key);
-    if (ahead === undefined) this.#lostAhead.set(key, { source, topic, next: to, at: 0 });
-    else ahead.next = Math.max(ahead.next, to);
+    this.#unsavedStreams.set(key, { source, topic });
     if (this.#gapped.has(key)) this.#changedGaps();
     else this.#wakeWriter?.();
     return rangesLength(after) - rangesLength(before);
@@ -1212,10 +1216,12 @@ export class SinkRunner {
    * `lostOnWire`.
    */
   #gapsSaved(key: string, next: number, gaps: readonly number[]): void {
-    if (!this.#lostAhead.has(key)) return;
+    if (!this.#unsavedStreams.has(key)) return;
     this.#lostUnsavedCount -= savedOf(this.#lostUnsaved, key, next, gaps);
     this.#droppedUnsavedCount -= savedOf(this.#droppedUnsaved, key, next, gaps);
-    if (!this.#lostUnsaved.has(key) && !this.#droppedUnsaved.has(key)) this.#lostAhead.delete(key);
+    if (!this.#lostUnsaved.has(key) && !this.#droppedUnsaved.has(key)) {
+      this.#unsavedStreams.delete(key);
+    }
   }
 
   /**
@@ -1269,28 +1275,29 @@ export class SinkRunner {
    * position is not ahead of them. A stream whose events are still held waits
    * for their batch, which saves a position as well.
    */
-  async #saveLostAhead(): Promise<void> {
-    this.#lostAheadCheckedAt = Date.now();
+  async #saveUnsaved(): Promise<void> {
+    this.#unsavedCheckedAt = Date.now();
     const save = this.#backend.savePositions;
-    if (this.#lostAhead.size === 0 || save === undefined) return;
-    const due = new Set(this.#lostAhead.keys());
-    const heldEvent = (event: Event) => {
-      const parsed = parseEventId(event._id);
-      if (parsed !== undefined) due.delete(streamKey(parsed.source, parsed.topic));
+    if (this.#unsavedStreams.size === 0 || save === undefined) return;
+    const due = new Set(this.#unsavedStreams.keys());
+    const heldIn = (messages: boolean) => (item: Event | WireMessage) => {
+      const held = indexesOf(item, messages);
+      if (held !== undefined) due.delete(streamKey(held.source, held.topic));
       return due.size === 0;
     };
-    if (this.#buffer instanceof HeldMessages) {
-      this.#buffer.some(({ header, topic }) => {
-        if (header !== undefined) due.delete(streamKey(header.source, topic));
-        return due.size === 0;
-      });
-    } else (this.#buffer as Held<Event[], Event>).some(heldEvent);
-    this.#deferred.some(heldEvent);
+    (this.#buffer as Held<unknown, Event | WireMessage>).some(
+      heldIn(this.#buffer instanceof HeldMessages),
+    );
+    this.#deferred.some(heldIn(false));
     if (due.size === 0) return;
     const at = Date.now();
     const positions: StreamPosition[] = [];
     for (const key of due) {
-      const { source, topic, next: past } = this.#lostAhead.get(key)!;
+      const { source, topic } = this.#unsavedStreams.get(key)!;
+      // Past the end of the stream's last range (ranges are in order).
+      const past = Math.max(
+        ...[this.#lostUnsaved.get(key), this.#droppedUnsaved.get(key)].map((r) => r?.at(-1) ?? 0),
+      );
       const next = Math.max(past, this.#storedNext.get(key) ?? 0);
       positions.push({ source, topic, next, at, gaps: this.#gapsBelow(source, topic, key, next) });
     }
@@ -1344,10 +1351,10 @@ export class SinkRunner {
           // A gap counted lost while saving (no waking the writer then): saved next.
           wait = this.#gapsChanged ? 0 : GAPS_SAVED_EVERY_MS;
         }
-        if (this.#lostAhead.size > 0 && !pastDeadline()) {
-          await this.#saveLostAhead();
+        if (this.#unsavedStreams.size > 0 && !pastDeadline()) {
+          await this.#saveUnsaved();
           // Not saved (an error, or events set apart still to store): tried again.
-          if (this.#lostAhead.size > 0) wait = Math.min(wait, GAPS_SAVED_EVERY_MS);
+          if (this.#unsavedStreams.size > 0) wait = Math.min(wait, GAPS_SAVED_EVERY_MS);
         }
         // Events that came, or an end of input, while a save was awaited found no writer to wake.
         if (buffer.length > 0 || (!receiving() && deferred.length === 0)) continue;
@@ -1379,12 +1386,12 @@ export class SinkRunner {
         (this.#gapsChanged || Date.now() - this.#gapsCheckedAt >= GAPS_SAVED_EVERY_MS);
       // A loss counted at once mostly counts with the next batch of its stream; one
       // whose stream sent no more (a tail) waits for this, at most a second.
-      const lostAheadDue = this.#lostAhead.size > 0 && !pastDeadline() &&
-        Date.now() - this.#lostAheadCheckedAt >= GAPS_SAVED_EVERY_MS;
-      const saving = gapsDue || lostAheadDue;
+      const unsavedDue = this.#unsavedStreams.size > 0 && !pastDeadline() &&
+        Date.now() - this.#unsavedCheckedAt >= GAPS_SAVED_EVERY_MS;
+      const saving = gapsDue || unsavedDue;
       if ((buffer.length > 0 || deferredDue) && pending.length < (saving ? 1 : concurrency)) {
         if (gapsDue) await this.#saveGaps();
-        if (lostAheadDue) await this.#saveLostAhead();
+        if (unsavedDue) await this.#saveUnsaved();
         const handed = this.#handOver(buffer, deferredDue);
         if (handed !== undefined) pending.push(handed);
         if (pending.length < concurrency && buffer.length > 0) continue;
