@@ -15,17 +15,15 @@ module Eventstorm
     # @example
     #   Eventstorm::Endpoint.parse("@tcp://*:5555") #=> [[:bind, "tcp://*:5555"]]
     def parse(spec)
-      texts = Array(spec).map(&:to_s)
       # split's -1 keeps trailing empty entries, which it would otherwise drop unseen.
-      parts = texts.flat_map { |text| text.split(",", -1) }.map(&:strip)
-      raise ArgumentError, "no endpoint given" if parts.all?(&:empty?)
+      lists = Array(spec).map { |text| [text.to_s, text.to_s.split(",", -1).map(&:strip)] }
+      raise ArgumentError, "no endpoint given" if lists.all? { |_, entries| entries.all?(&:empty?) }
 
-      texts.each do |text|
-        entry = text.split(",", -1).index { |part| part.strip.empty? }
+      lists.each do |text, entries|
+        entry = entries.index(&:empty?)
         raise ArgumentError, "invalid endpoint #{text.inspect}: empty (entry #{entry + 1})" if entry
       end
-
-      parts.map do |part|
+      lists.flat_map(&:last).map do |part|
         mode, address = case part[0]
                         when "@" then [:bind, part[1..]]
                         when ">" then [:connect, part[1..]]
