@@ -76,6 +76,12 @@ export interface CollectorOptions {
    */
   clock?: () => number;
   /**
+   * Milliseconds by which gaps wait out their hold; `clock` by default. A reader
+   * that stops taking messages for a while (a sink blocked on a full buffer)
+   * stops it, so that the late copies queued meanwhile still fill their gaps.
+   */
+  gapClock?: () => number;
+  /**
    * Read every int64 as a `bigint` (see `DecodeOptions.useBigInt64`): sinks do,
    * so that what they store keeps its type. Numbers within ±2^53 by default.
    */
@@ -206,6 +212,7 @@ export class Collector {
     this.#tracker = new SequenceTracker({
       gapHoldMs: options.gapHoldMs ?? (endpoints.length > 1 ? GAP_HOLD_MS : 0),
       clock: options.clock,
+      gapClock: options.gapClock,
       onGapLost: options.onGapLost,
     });
     this.#ownsContext = options.context === undefined;

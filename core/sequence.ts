@@ -163,6 +163,12 @@ export interface SequenceTrackerOptions {
    */
   gapHoldMs?: number;
   /**
+   * Milliseconds by which gaps wait out their hold; `clock` by default. A receiver
+   * that stops reading for a while (a sink blocked on a full buffer) stops it: the
+   * late copies queued meanwhile are not late, its reading is.
+   */
+  gapClock?: () => number;
+  /**
    * Told of each gap range `[from, to)` as it is counted lost (its hold ran out,
    * too many gaps, the stream forgotten, or {@linkcode SequenceTracker.closeGaps};
    * with no hold, an index jump at once), before the count moves: a durable
@@ -228,6 +234,7 @@ export class SequenceTracker {
   #clock = 0;
   readonly #maxStreams: number;
   readonly #now: () => number;
+  readonly #gapNow: () => number;
   readonly #gapHoldMs: number;
   readonly #onGapLost: SequenceTrackerOptions["onGapLost"];
   /** Streams with open gaps. */
@@ -240,13 +247,14 @@ export class SequenceTracker {
   constructor(options: SequenceTrackerOptions = {}) {
     this.#maxStreams = options.maxStreams ?? 65_536;
     this.#now = options.clock ?? Date.now;
+    this.#gapNow = options.gapClock ?? this.#now;
     this.#gapHoldMs = options.gapHoldMs ?? 0;
     this.#onGapLost = options.onGapLost;
   }
 
   /** Total events lost over all streams, including forgotten ones and expired gaps. */
   get lost(): number {
-    if (this.#gapped.size > 0) this.#expireAll(this.#now());
+    if (this.#gapped.size > 0) this.#expireAll(this.#gapNow());
     return this.#lost;
   }
 
@@ -302,7 +310,7 @@ export class SequenceTracker {
     }
     // Gaps past the hold are lost before this message is looked at: a copy later than the
     // hold is a duplicate whether or not anyone read `lost` in between.
-    if (stream.gaps !== undefined) this.#expire(stream, now);
+    if (stream.gaps !== undefined) this.#expire(stream, this.#gapNow());
     const verdict: SequenceVerdict = { skip: 0, lost: 0 };
     if (first > stream.expected) {
       const jump = first - stream.expected;
@@ -312,7 +320,7 @@ export class SequenceTracker {
         return { skip: 0, lost: 0, refused: "index" };
       }
       for (const [from, to] of this.#missing(stream, first)) {
-        if (this.#gapHoldMs > 0) this.#openGap(stream, from, to, now);
+        if (this.#gapHoldMs > 0) this.#openGap(stream, from, to, this.#gapNow());
         else {
           this.#onGapLost?.(source, topic, from, to);
           verdict.lost += to - from;
@@ -386,7 +394,7 @@ export class SequenceTracker {
     const open = normalRanges(gaps, expected);
     if (open.length === 0) return;
     const resumed = entry.topics.get(topic)!;
-    const now = this.#now();
+    const now = this.#gapNow();
     const triples: number[] = [];
     for (let i = 0; i < open.length; i += 2) triples.push(open[i], open[i + 1], now);
     resumed.gaps = triples;
@@ -404,7 +412,7 @@ export class SequenceTracker {
   gapsOf(source: bigint, topic: string): number[] {
     const stream = this.#streams.get(source)?.topics.get(topic);
     if (stream?.gaps === undefined) return [];
-    this.#expire(stream, this.#now());
+    this.#expire(stream, this.#gapNow());
     const gaps = stream.gaps;
     if (gaps === undefined) return [];
     const pairs: number[] = [];
@@ -584,7 +592,7 @@ export class SequenceTracker {
 
   /** A snapshot of every remembered stream. */
   streams(): StreamCounters[] {
-    if (this.#gapped.size > 0) this.#expireAll(this.#now());
+    if (this.#gapped.size > 0) this.#expireAll(this.#gapNow());
     const result: StreamCounters[] = [];
     for (const { topics } of this.#streams.values()) {
       for (const { seen: _, at: _at, gaps: _gaps, ...stream } of topics.values()) {

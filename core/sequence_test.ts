@@ -276,6 +276,25 @@ Deno.test("sequence: a copy later than the hold is a duplicate, though nobody re
   assert.equal(tracker.streams()[0].received, 15);
 });
 
+Deno.test("sequence: a gap's hold runs by the gap clock; index jumps by the clock", () => {
+  let now = 0, reading = 0;
+  const tracker = new SequenceTracker({
+    gapHoldMs: 1000,
+    clock: () => now,
+    gapClock: () => reading,
+  });
+  tracker.observe(1n, "a", 0, 10);
+  tracker.observe(1n, "a", 15, 5);
+  // The receiver read nothing for a minute: the hold stood still, the jump bound did not.
+  now = 60_000;
+  assert.equal(tracker.lost, 0);
+  const far = 20 + MAX_INDEX_JUMP + MAX_INDEX_RATE * 30;
+  assert.deepEqual(tracker.observe(1n, "a", far, 1), { skip: 0, lost: 0 });
+  assert.deepEqual(tracker.observe(1n, "a", 10, 5), { skip: 0, lost: 0, filled: 5 });
+  reading = 1000;
+  assert.equal(tracker.lost, far - 20);
+});
+
 Deno.test("sequence: splitting gaps one event at a time keeps them bounded too", () => {
   const tracker = new SequenceTracker({ gapHoldMs: 60_000, clock: () => 0 });
   tracker.observe(1n, "a", 0, 1);

@@ -615,6 +615,11 @@ export class SinkRunner {
   #wakeWriter: (() => void) | undefined;
   /** Wakes the reader that waits for room (`block`): the writer settled or gave up events. */
   #wakeReader: (() => void) | undefined;
+  /** The collector's clock. */
+  readonly #clock: () => number;
+  /** How long the reader waited for room (`block`) in all, and since when it waits now. */
+  #blockedMs = 0;
+  #blockedSince: number | undefined;
   #latencyTotal = 0;
   readonly #turns = new Turns({ clockEvery: 1 });
   #writes = 0;
@@ -702,9 +707,13 @@ export class SinkRunner {
     this.#backend = backend;
     // What a sink stores keeps every int64 an int64, within ±2^53 too (docs/protocol.md 2.9).
     const onGapLost = options.collector.onGapLost;
+    this.#clock = options.collector.gapClock ?? options.collector.clock ?? Date.now;
     this.#collectorOptions = {
       useBigInt64: true,
       ...options.collector,
+      // Blocked on a full buffer, the sink reads nothing: what waits in the queues then
+      // may be the late copies a gap waits for, so its hold waits too.
+      gapClock: () => this.#gapClock(),
       onGapLost: (source, topic, from, to) => {
         this.#gapLost(source, topic, from, to);
         onGapLost?.(source, topic, from, to);
@@ -1017,6 +1026,7 @@ export class SinkRunner {
       this.#heldEvents() === 0 ||
       (this.#heldEvents() + count <= bufferEvents && this.#heldBytes() + bytes <= bufferBytes);
     while (!fits() && !deadline.aborted) {
+      this.#blockedSince ??= this.#clock();
       let onDeadline = () => {};
       await new Promise<void>((resolve) => {
         this.#wakeReader = resolve;
@@ -1026,6 +1036,17 @@ export class SinkRunner {
       deadline.removeEventListener("abort", onDeadline);
       this.#wakeReader = undefined;
     }
+    if (this.#blockedSince !== undefined) {
+      this.#blockedMs += this.#clock() - this.#blockedSince;
+      this.#blockedSince = undefined;
+    }
+  }
+
+  /** The collector's clock, stopped while the reader waits for room (see the constructor). */
+  #gapClock(): number {
+    const now = this.#clock();
+    return now - this.#blockedMs -
+      (this.#blockedSince === undefined ? 0 : now - this.#blockedSince);
   }
 
   /**

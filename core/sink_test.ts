@@ -1008,6 +1008,57 @@ Deno.test(
 );
 
 Deno.test(
+  "sink runner: --when-full block, a gap's hold waits while the sink reads nothing; the late copies queued fill it",
+  opts,
+  async () => {
+    const paths = [await redundantPath(0), await redundantPath(20), await redundantPath(10)];
+    const [early, ahead, late] = paths;
+    const backend = new GapsBackend();
+    const runner = new SinkRunner(backend, {
+      collector: {
+        endpoints: paths.map((path) => `>${path.boundEndpoint()}`).join(","),
+        gapHoldMs: 1000,
+      },
+      bufferEvents: 10,
+      whenFull: "block",
+      batchSize: 10,
+      log: () => {},
+    });
+    const controller = new AbortController();
+    const running = runner.run(controller.signal);
+    try {
+      await openGap(backend, early, ahead);
+      // 30..39 in flight fill the buffer: the sink reads no more, 40..59 wait in the queues.
+      backend.hold();
+      for (let from = 30; from < 60; from += 10) {
+        await sendOn(ahead, from, from + 10);
+        await ahead.flush();
+      }
+      await until(() => runner.stats().received === 30, "the buffer full");
+      // The late copies of the gap queue behind the blocked reader, and stay there for
+      // longer than the hold: it is the reader that is late, not the copies.
+      await sendOn(late, 10, 20);
+      await late.flush();
+      await new Promise((resolve) => setTimeout(resolve, 2500));
+      assert.equal(runner.stats().received, 30, "the reader blocked");
+      assert.equal(runner.stats().lostOnWire + runner.stats().lostUnsaved, 0);
+      backend.release();
+      await until(() => backend.stored === 60, "every event stored");
+      assert.equal(runner.stats().lostOnWire, 0);
+      assert.equal(runner.stats().duplicates, 0);
+    } finally {
+      for (const path of paths) await path.close();
+      controller.abort();
+      await running;
+    }
+    const stats = runner.stats();
+    assert.equal(stats.lostOnWire, 0);
+    assert.equal(stats.stored, 60);
+    assertAccounted(stats);
+  },
+);
+
+Deno.test(
   "sink runner: --when-full block still stops at the shutdown deadline, everything counted",
   opts,
   async () => {
