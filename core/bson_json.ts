@@ -25,6 +25,8 @@ export interface EventEnvelope {
   time: number;
   /** The envelope's `host`. */
   host: string;
+  /** Bytes of the rest as JSON, appended to the transcoder's text. */
+  jsonBytes: number;
 }
 
 const QUOTE = 0x22;
@@ -53,8 +55,10 @@ const GIVE_UP = Symbol("give up");
 
 /**
  * Reads event documents into their envelope and the rest as UTF-8 JSON, as
- * `encodeFields` writes it. One instance reuses its buffers: not for use from
- * two callers at once.
+ * `encodeFields` writes it, appended to one text with what the caller appends
+ * between them (a row's id) until {@linkcode EventTranscoder.take}: a store
+ * hands a batch's text to its writer whole, and no document's JSON is copied
+ * on the way. One instance reuses its buffers: not for use from two callers at once.
  *
  * @example
  * ```ts
@@ -62,13 +66,16 @@ const GIVE_UP = Symbol("give up");
  * import { EventTranscoder } from "./bson_json.ts";
  * const doc = BSON.serialize({ type: "a.b", time: new Date(0), host: "h", n: 1 });
  * const transcoder = new EventTranscoder();
- * transcoder.envelope(doc, 0, doc.length, "a.b", null); // { type: "a.b", time: 0, host: "h" }
+ * transcoder.envelope(doc, 0, doc.length, "a.b", null); // { type: "a.b", time: 0, host: "h", jsonBytes: 7 }
  * new TextDecoder().decode(transcoder.json); // '{"n":1}'
  * ```
  */
 export class EventTranscoder {
   #out = new Uint8Array(4096);
+  #outView = new DataView(this.#out.buffer);
   #length = 0;
+  /** Where the document being read (or the last one read) starts in `#out`. */
+  #start = 0;
   #body: Uint8Array = new Uint8Array(0);
   #view = new DataView(this.#body.buffer);
   readonly #decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
@@ -78,16 +85,24 @@ export class EventTranscoder {
   #topicBytes: Uint8Array = new Uint8Array(0);
   #hostBytes: Uint8Array = new Uint8Array(0);
   #host = "";
+  /**
+   * The keys of the document and the containers being read, as `[start, end)`
+   * pairs in `#body`, each container's above its parent's: one array for every
+   * document, where one per container made garbage of every event.
+   */
+  readonly #keys: number[] = [];
+  #keyCount = 0;
   /** Whether a string of the current document had a byte past ASCII (to be checked as UTF-8). */
   #beyondAscii = false;
 
   /**
    * The envelope of the document at `body[offset, offset + size)` sent on
-   * `topic`, the rest left as UTF-8 JSON in {@linkcode EventTranscoder.json}
-   * (a caller that stores bytes, as SQLite does, makes no string of it), its
-   * `_id` field set to the ASCII bytes `id` (where the document had one, else
-   * last) or removed when `id` is null; undefined when the fast path cannot
-   * tell (the caller decodes the document instead).
+   * `topic`, the rest appended to the text as UTF-8 JSON (also
+   * {@linkcode EventTranscoder.json}; a caller that stores bytes, as SQLite
+   * does, makes no string of it), its `_id` field set to the ASCII bytes `id`
+   * (where the document had one, else last) or removed when `id` is null;
+   * undefined, with nothing appended, when the fast path cannot tell (the
+   * caller decodes the document instead).
    *
    * @example
    * ```ts
@@ -95,7 +110,7 @@ export class EventTranscoder {
    * import { EventTranscoder } from "./bson_json.ts";
    * const doc = BSON.serialize({ type: "a.b", time: new Date(0), host: "h", n: 1 });
    * const transcoder = new EventTranscoder();
-   * transcoder.envelope(doc, 0, doc.length, "a.b", null); // { type: "a.b", time: 0, host: "h" }
+   * transcoder.envelope(doc, 0, doc.length, "a.b", null); // { type: "a.b", time: 0, host: "h", jsonBytes: 7 }
    * transcoder.json; // the bytes of '{"n":1}'
    * ```
    */
@@ -116,19 +131,88 @@ export class EventTranscoder {
       this.#topicValid = isValidType(topic);
     }
     if (!this.#topicValid) return undefined;
-    this.#length = 0;
+    const start = this.#start = this.#length;
     this.#beyondAscii = false;
+    let envelope: EventEnvelope | undefined;
     try {
-      return this.#document(offset, size, id);
+      envelope = this.#document(offset, size, id);
     } catch (error) {
-      if (error === GIVE_UP || error instanceof RangeError) return undefined;
-      throw error;
+      if (error !== GIVE_UP && !(error instanceof RangeError)) throw error;
     }
+    if (envelope === undefined) this.#length = start;
+    return envelope;
   }
 
   /** The data of the last document read, as UTF-8 JSON; valid until the next read. */
   get json(): Uint8Array {
-    return this.#out.subarray(0, this.#length);
+    return this.#out.subarray(this.#start, this.#length);
+  }
+
+  /**
+   * Appends `ascii` to the text as a JSON string; returns its length in bytes.
+   *
+   * @example
+   * ```ts
+   * import { EventTranscoder } from "./bson_json.ts";
+   * new EventTranscoder().appendQuoted(new TextEncoder().encode("ff-a-1")); // 8
+   * ```
+   */
+  appendQuoted(ascii: Uint8Array): number {
+    this.#reserve(ascii.length + 2);
+    const out = this.#out;
+    let n = this.#length;
+    out[n++] = QUOTE;
+    for (let i = 0; i < ascii.length; i++) out[n++] = ascii[i];
+    out[n++] = QUOTE;
+    this.#length = n;
+    return ascii.length + 2;
+  }
+
+  /**
+   * Appends `text` to the text as UTF-8; returns its length in bytes.
+   *
+   * @example
+   * ```ts
+   * import { EventTranscoder } from "./bson_json.ts";
+   * new EventTranscoder().appendString('{"n":1}'); // 7
+   * ```
+   */
+  appendString(text: string): number {
+    this.#reserve(text.length * 3);
+    const { written } = this.#encoder.encodeInto(text, this.#out.subarray(this.#length));
+    this.#length += written;
+    return written;
+  }
+
+  /**
+   * Everything appended since the last take (documents' JSON and the caller's
+   * text between them), in a buffer of its own that can be transferred; starts over.
+   *
+   * @example
+   * ```ts
+   * import { EventTranscoder } from "./bson_json.ts";
+   * const transcoder = new EventTranscoder();
+   * transcoder.appendString("{}");
+   * transcoder.take(); // the bytes of "{}"
+   * ```
+   */
+  take(): Uint8Array<ArrayBuffer> {
+    const text = this.#out.slice(0, this.#length);
+    this.clear();
+    return text;
+  }
+
+  /**
+   * Forgets what was appended (by a batch that failed half-way).
+   *
+   * @example
+   * ```ts
+   * import { EventTranscoder } from "./bson_json.ts";
+   * new EventTranscoder().clear();
+   * ```
+   */
+  clear(): void {
+    this.#length = this.#start = 0;
   }
 
   #document(offset: number, size: number, id: Uint8Array | null): EventEnvelope | undefined {
@@ -138,7 +222,7 @@ export class EventTranscoder {
     if (body[end - 1] !== 0) return;
     let type = false, host: string | undefined, time: number | undefined;
     let idWritten = false;
-    const keys: number[] = [];
+    this.#keyCount = 0;
     this.#byte(0x7b);
     let at = offset + 4;
     while (at < end - 1) {
@@ -165,9 +249,9 @@ export class EventTranscoder {
         at = this.#skipString(valueAt, end);
         continue;
       }
-      this.#checkKey(keys, keyStart, keyEnd);
+      this.#checkKey(0, keyStart, keyEnd);
       const mark = this.#length;
-      if (this.#length > 1) this.#byte(COMMA);
+      if (this.#length > this.#start + 1) this.#byte(COMMA);
       this.#key(keyStart, keyEnd);
       at = this.#value(kind, valueAt, end, 1);
       if (this.#keyIs(keyStart, keyEnd, KEY_ID)) {
@@ -180,7 +264,7 @@ export class EventTranscoder {
         }
         this.#length = mark;
         if (id !== null) {
-          if (this.#length > 1) this.#byte(COMMA);
+          if (this.#length > this.#start + 1) this.#byte(COMMA);
           this.#idField(id);
           idWritten = true;
         }
@@ -188,18 +272,18 @@ export class EventTranscoder {
     }
     if (at !== end - 1 || !type || host === undefined || time === undefined) return;
     if (id !== null && !idWritten) {
-      if (this.#length > 1) this.#byte(COMMA);
+      if (this.#length > this.#start + 1) this.#byte(COMMA);
       this.#idField(id);
     }
     this.#byte(0x7d);
     if (this.#beyondAscii) {
       try {
-        this.#decoder.decode(this.#out.subarray(0, this.#length));
+        this.#decoder.decode(this.#out.subarray(this.#start, this.#length));
       } catch {
         return;
       }
     }
-    return { type: this.#topic, time, host };
+    return { type: this.#topic, time, host, jsonBytes: this.#length - this.#start };
   }
 
   /** Writes the value of BSON type `kind` at `at`; returns where the next element starts. */
@@ -249,7 +333,7 @@ export class EventTranscoder {
         return at;
       case 0x10:
         if (at + 4 > end) throw GIVE_UP;
-        this.#ascii(String(view.getInt32(at, true)));
+        this.#int32(view.getInt32(at, true));
         return at + 4;
       case 0x12: {
         if (at + 8 > end) throw GIVE_UP;
@@ -274,7 +358,7 @@ export class EventTranscoder {
   #container(array: boolean, start: number, end: number, depth: number): void {
     const body = this.#body;
     if (body[end - 1] !== 0) throw GIVE_UP;
-    const keys: number[] = [];
+    const keysFrom = this.#keyCount;
     this.#byte(array ? 0x5b : 0x7b);
     let first = true;
     let at = start + 4;
@@ -285,32 +369,36 @@ export class EventTranscoder {
       if (!first) this.#byte(COMMA);
       first = false;
       if (!array) {
-        this.#checkKey(keys, keyStart, keyEnd);
+        this.#checkKey(keysFrom, keyStart, keyEnd);
         this.#key(keyStart, keyEnd);
       }
       at = this.#value(kind, keyEnd + 1, end, depth);
     }
     if (at !== end - 1) throw GIVE_UP;
     this.#byte(array ? 0x5d : 0x7d);
+    this.#keyCount = keysFrom;
   }
 
   /**
    * Gives up on keys whose place or meaning JavaScript would change: an index
    * (ordered first), `$…` (bson's DBRef), `__proto__`, a repeat (the last wins).
    */
-  #checkKey(keys: number[], start: number, end: number): void {
+  #checkKey(keysFrom: number, start: number, end: number): void {
     const body = this.#body;
     const first = body[start];
     if ((first >= 0x30 && first <= 0x39) || first === 0x24 || end === start) throw GIVE_UP;
     if (this.#keyIs(start, end, KEY_PROTO)) throw GIVE_UP;
     const length = end - start;
-    for (let i = 0; i < keys.length; i += 2) {
+    const keys = this.#keys, top = this.#keyCount;
+    for (let i = keysFrom; i < top; i += 2) {
       if (keys[i + 1] - keys[i] !== length) continue;
       let same = true;
       for (let j = 0; j < length && same; j++) same = body[keys[i] + j] === body[start + j];
       if (same) throw GIVE_UP;
     }
-    keys.push(start, end);
+    keys[top] = start;
+    keys[top + 1] = end;
+    this.#keyCount = top + 2;
   }
 
   /** Where the key starting at `start` ends (its NUL). */
@@ -375,11 +463,8 @@ export class EventTranscoder {
   }
 
   #idField(id: Uint8Array): void {
-    this.#ascii('"_id":"');
-    this.#reserve(id.length + 1);
-    this.#out.set(id, this.#length);
-    this.#length += id.length;
-    this.#byte(QUOTE);
+    this.#ascii('"_id":');
+    this.appendQuoted(id);
   }
 
   #key(start: number, end: number): void {
@@ -393,36 +478,27 @@ export class EventTranscoder {
     const out = this.#out, body = this.#body;
     let n = this.#length;
     out[n++] = QUOTE;
-    // Most strings need no escape: find the first byte that does, copy up to it at once.
-    // Four bytes per step first: a lane of the word is flagged when its byte is below
-    // 0x20 or equal to a quote or a backslash (lanes after a flagged one may be flagged
-    // too, which only hands them to the byte loop). Bytes past ASCII are never flagged.
-    let plain = start;
+    // Most strings need no escape: four bytes per step up to the first that does, each
+    // word copied as it is read (a subarray and set() per string cost more). A lane of
+    // the word is flagged when its byte is below 0x20 or equal to a quote or a backslash
+    // (lanes after a flagged one may be flagged too, which only hands them to the byte
+    // loop). Bytes past ASCII are never flagged.
+    let at = start;
     let bits = 0;
-    const view = this.#view;
-    while (plain + 4 <= end) {
-      const word = view.getUint32(plain, true);
+    const view = this.#view, outView = this.#outView;
+    while (at + 4 <= end) {
+      const word = view.getUint32(at, true);
       const quotes = word ^ QUOTES, backslashes = word ^ BACKSLASHES;
       const flagged = ((word - SPACES) & ~word) | ((quotes - ONES) & ~quotes) |
         ((backslashes - ONES) & ~backslashes);
       if (flagged & HIGH_BITS) break;
+      outView.setUint32(n, word, true);
+      n += 4;
       bits |= word;
-      plain += 4;
+      at += 4;
     }
-    while (plain < end) {
-      const byte = body[plain];
-      if (byte < 0x20 || byte === QUOTE || byte === BACKSLASH) break;
-      bits |= byte;
-      plain++;
-    }
-    if (plain - start > 16) {
-      out.set(body.subarray(start, plain), n);
-      n += plain - start;
-    } else {
-      for (let i = start; i < plain; i++) out[n++] = body[i];
-    }
-    for (let i = plain; i < end; i++) {
-      const byte = body[i];
+    for (; at < end; at++) {
+      const byte = body[at];
       if (byte >= 0x20 && byte !== QUOTE && byte !== BACKSLASH) {
         bits |= byte;
         out[n++] = byte;
@@ -444,6 +520,25 @@ export class EventTranscoder {
     if (bits & HIGH_BITS) this.#beyondAscii = true;
   }
 
+  /** Writes an int32 in decimal, as String() does, without making the string. */
+  #int32(value: number): void {
+    this.#reserve(11);
+    const out = this.#out;
+    let n = this.#length;
+    if (value < 0) {
+      out[n++] = 0x2d;
+      value = -value;
+    }
+    let digits = 1;
+    for (let rest = value; rest >= 10; rest = Math.floor(rest / 10)) digits++;
+    n += digits;
+    this.#length = n;
+    do {
+      out[--n] = 0x30 + value % 10;
+      value = Math.floor(value / 10);
+    } while (value > 0);
+  }
+
   /** Writes a string known to be ASCII. */
   #ascii(text: string): void {
     this.#reserve(text.length);
@@ -463,5 +558,6 @@ export class EventTranscoder {
     const grown = new Uint8Array(Math.max(this.#out.length * 2, this.#length + more));
     grown.set(this.#out.subarray(0, this.#length));
     this.#out = grown;
+    this.#outView = new DataView(grown.buffer);
   }
 }

@@ -125,6 +125,7 @@ function rowOf(
   topic: string,
   id: string | null,
 ) {
+  transcoder.clear();
   const envelope = transcoder.envelope(
     body,
     offset,
@@ -132,7 +133,15 @@ function rowOf(
     topic,
     id === null ? null : new TextEncoder().encode(id),
   );
-  return envelope && { ...envelope, data: utf8.decode(transcoder.json) };
+  // What it appended to the text is the document's JSON, and nothing when it gave up.
+  const text = transcoder.take();
+  if (envelope === undefined) {
+    assert.equal(text.length, 0);
+    return undefined;
+  }
+  const { jsonBytes, ...row } = envelope;
+  assert.equal(jsonBytes, text.length);
+  return { ...row, data: utf8.decode(text) };
 }
 
 Deno.test("transcoder: every row it gives is the ordinary path's row, over 20,000 random events", () => {
@@ -254,6 +263,7 @@ Deno.test("transcoder: envelope leaves the JSON as UTF-8 bytes; bad UTF-8 in a k
       type: "a.b",
       time: T0,
       host: "h",
+      jsonBytes: 42,
     },
   );
   assert.equal(
@@ -292,4 +302,24 @@ Deno.test("transcoder: an escape, a byte past ASCII or bad UTF-8 is found at eve
       }
     }
   }
+});
+
+Deno.test("transcoder: documents and the caller's text accumulate until take; one it gives up on leaves nothing", () => {
+  const transcoder = new EventTranscoder();
+  const time = new Date(0);
+  const first = BSON.serialize({ type: "a.b", time, host: "h", n: 1 });
+  const refused = BSON.serialize({ type: "a.b", time, host: "h", $n: 2 });
+  const second = BSON.serialize({ type: "a.b", time, host: "h", s: "x" });
+  const id = new TextEncoder().encode("ff-a.b-1");
+  assert.equal(transcoder.envelope(first, 0, first.length, "a.b", null)?.jsonBytes, 7);
+  assert.equal(transcoder.appendQuoted(id), 10);
+  assert.equal(transcoder.envelope(refused, 0, refused.length, "a.b", id), undefined);
+  assert.equal(transcoder.appendString('{"é":1}'), 8);
+  assert.equal(transcoder.envelope(second, 0, second.length, "a.b", id)?.jsonBytes, 26);
+  assert.equal(utf8.decode(transcoder.json), '{"s":"x","_id":"ff-a.b-1"}');
+  assert.equal(
+    utf8.decode(transcoder.take()),
+    '{"n":1}"ff-a.b-1"{"é":1}{"s":"x","_id":"ff-a.b-1"}',
+  );
+  assert.equal(transcoder.take().length, 0);
 });

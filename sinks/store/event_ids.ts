@@ -21,6 +21,8 @@ import { eventId } from "@eventstorm/core/sink";
 export class EventIdBytes {
   #bytes = new Uint8Array(64);
   #prefix = 0;
+  /** Views of `#bytes` by length: a new view per event was most of the cost of an id. */
+  #views: Uint8Array[] = [];
   readonly #encoder = new TextEncoder();
 
   /** Starts the ids of the events `source` sent on `topic`. */
@@ -29,7 +31,10 @@ export class EventIdBytes {
     const prefix = eventId(source, topic, 0).slice(0, -1);
     // Room for the prefix's UTF-8 and an index of up to 2^53 (16 digits).
     const room = prefix.length * 3 + 16;
-    if (room > this.#bytes.length) this.#bytes = new Uint8Array(room);
+    if (room > this.#bytes.length) {
+      this.#bytes = new Uint8Array(room);
+      this.#views = [];
+    }
     this.#prefix = this.#encoder.encodeInto(prefix, this.#bytes).written;
   }
 
@@ -43,6 +48,6 @@ export class EventIdBytes {
       bytes[at] = 0x30 + rest % 10;
       rest = Math.floor(rest / 10);
     }
-    return bytes.subarray(0, end);
+    return this.#views[end] ??= bytes.subarray(0, end);
   }
 }

@@ -50,67 +50,11 @@ export const COLUMNS = 5;
 // makes them TEXT without a copy through a JavaScript string (checked as UTF-8 when read).
 const ROW_SQL = "(?, ?, ?, CAST(? AS TEXT), CAST(? AS TEXT))";
 
-/**
- * The ids and data of a batch's rows, UTF-8 JSON one after another: one buffer
- * crosses to the writer thread where two strings per row would be copied twice.
- */
-export class RowText {
-  #bytes = new Uint8Array(64 * 1024);
-  #length = 0;
-  readonly #encoder = new TextEncoder();
-
-  /** Appends `bytes`; returns their length. */
-  append(bytes: Uint8Array): number {
-    this.#reserve(bytes.length);
-    this.#bytes.set(bytes, this.#length);
-    this.#length += bytes.length;
-    return bytes.length;
-  }
-
-  /** Appends `ascii` as a JSON string; returns its length in bytes. */
-  appendQuoted(ascii: Uint8Array): number {
-    this.#reserve(ascii.length + 2);
-    const bytes = this.#bytes;
-    bytes[this.#length] = 0x22;
-    bytes.set(ascii, this.#length + 1);
-    bytes[this.#length + ascii.length + 1] = 0x22;
-    this.#length += ascii.length + 2;
-    return ascii.length + 2;
-  }
-
-  /** Appends `text` as UTF-8; returns its length in bytes. */
-  appendString(text: string): number {
-    this.#reserve(text.length * 3);
-    const { written } = this.#encoder.encodeInto(text, this.#bytes.subarray(this.#length));
-    this.#length += written;
-    return written;
-  }
-
-  /** Forgets what was appended (by a batch that failed half-way). */
-  clear(): void {
-    this.#length = 0;
-  }
-
-  /** What was appended, in a buffer of its own (to be transferred); starts over. */
-  take(): Uint8Array<ArrayBuffer> {
-    const text = this.#bytes.slice(0, this.#length);
-    this.#length = 0;
-    return text;
-  }
-
-  #reserve(more: number): void {
-    if (this.#length + more <= this.#bytes.length) return;
-    const grown = new Uint8Array(Math.max(this.#bytes.length * 2, this.#length + more));
-    grown.set(this.#bytes.subarray(0, this.#length));
-    this.#bytes = grown;
-  }
-}
-
 /** A value bound to one of ROW_SQL's parameters. */
 type BoundValue = string | number | null | Uint8Array;
 
 /**
- * Puts the row at `rows[offset]` into `args` from `at`, its id and data cut from
+ * Puts the row at `rows[offset]` into `args` from `at`, its data and id cut from
  * `text` at `textAt`; returns where the next row's text starts.
  */
 function bindRow(
@@ -124,9 +68,10 @@ function bindRow(
   args[at] = rows[offset];
   args[at + 1] = rows[offset + 1];
   args[at + 2] = rows[offset + 2];
+  // Its data first, then its id: the store appends the id once the data was read.
+  args[at + 4] = text.subarray(textAt, textAt += rows[offset + 4] as number);
   const id = rows[offset + 3] as number | null;
   args[at + 3] = id === null ? null : text.subarray(textAt, textAt += id);
-  args[at + 4] = text.subarray(textAt, textAt += rows[offset + 4] as number);
   return textAt;
 }
 
@@ -171,7 +116,7 @@ export class RowWriter {
   }
 
   /**
-   * Writes `rows` (COLUMNS values each, their ids and data in `text`), the `types` not
+   * Writes `rows` (COLUMNS values each, their data and ids in `text`), the `types` not
    * known yet and `positions` in one transaction; returns how many rows were
    * new (the others had a stored id). Rolls back and throws an Error naming the
    * path and the database's reason.

@@ -15,7 +15,7 @@ import {
 import { EventTranscoder } from "@eventstorm/core/internal";
 import { eventId, gapsOf, type StreamPosition } from "@eventstorm/core/sink";
 import { checkSchema, ensureSchema } from "./schema.ts";
-import { COLUMNS, connect, messageOf, RowText, RowWriter } from "./rows.ts";
+import { COLUMNS, connect, messageOf, RowWriter } from "./rows.ts";
 import { EventIdBytes } from "./event_ids.ts";
 
 /** Store file used when `--db` is not given.
@@ -80,8 +80,8 @@ export class EventStore {
   readonly readOnly: boolean;
   #db: DatabaseSync;
   #rows: RowWriter | undefined;
+  /** Reads documents into rows, and holds the text of the batch's rows (see PreparedBatch). */
   readonly #transcoder = new EventTranscoder();
-  readonly #text = new RowText();
   readonly #ids = new EventIdBytes();
   #closed = false;
 
@@ -214,7 +214,7 @@ export class EventStore {
   prepareMessages(messages: readonly WireMessage[]): PreparedBatch {
     if (this.readOnly) throw new Error(`${this.path}: store is open read-only`);
     const batch = this.#begin();
-    const transcoder = this.#transcoder, ids = this.#ids, text = this.#text;
+    const transcoder = this.#transcoder, ids = this.#ids;
     for (const { topic, header, body, count } of messages) {
       if (header) ids.start(header.source, topic);
       const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
@@ -238,8 +238,8 @@ export class EventStore {
           );
         } else {
           this.#noteType(batch, row.type);
-          const idLength = id === null ? null : text.appendQuoted(id);
-          batch.rows.push(row.type, row.time, row.host, idLength, text.append(transcoder.json));
+          const idLength = id === null ? null : transcoder.appendQuoted(id);
+          batch.rows.push(row.type, row.time, row.host, idLength, row.jsonBytes);
         }
         offset += size;
       }
@@ -249,14 +249,14 @@ export class EventStore {
 
   #begin(): Batch {
     // A batch that threw half-way must not leave its bytes in front of the next one's.
-    this.#text.clear();
+    this.#transcoder.clear();
     return newBatch();
   }
 
   #finish(batch: Batch): PreparedBatch {
     return {
       rows: batch.rows,
-      text: this.#text.take(),
+      text: this.#transcoder.take(),
       types: batch.types,
       rejected: batch.rejected,
       problems: batch.problems,
@@ -324,14 +324,9 @@ export class EventStore {
       return;
     }
     this.#noteType(batch, event.type);
-    const idLength = id === undefined ? null : this.#text.appendString(id);
-    batch.rows.push(
-      event.type,
-      event.time.getTime(),
-      event.host,
-      idLength,
-      this.#text.appendString(data),
-    );
+    const dataLength = this.#transcoder.appendString(data);
+    const idLength = id === undefined ? null : this.#transcoder.appendString(id);
+    batch.rows.push(event.type, event.time.getTime(), event.host, idLength, dataLength);
   }
 
   #noteType(batch: Batch, type: string): void {
@@ -467,7 +462,7 @@ export interface PreparedBatch {
    * its id's JSON (null for none) and of its data's JSON in `text`.
    */
   rows: (string | number | null)[];
-  /** The rows' ids and data, UTF-8 JSON one after another. */
+  /** Each row's data, then its id, UTF-8 JSON one after another. */
   text: Uint8Array<ArrayBuffer>;
   /** The types among the rows that the preparing store did not know. */
   types: string[];

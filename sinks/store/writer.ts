@@ -113,7 +113,7 @@ export class StoreWriter {
     };
     const inserted = new Promise<number>((resolve, reject) => {
       this.#waiting.set(id, { resolve, reject });
-      // The text is the batch's own (RowText.take): handed over, not copied.
+      // The text is the batch's own (EventTranscoder.take): handed over, not copied.
       worker.postMessage(request, [prepared.text.buffer]);
     });
     return inserted.then((inserted) => {
