@@ -92,6 +92,8 @@ export class EventTranscoder {
    */
   readonly #keys: number[] = [];
   #keyCount = 0;
+  /** A bit per key of the document (a hash of its length and ends), to skip comparing. */
+  #keyBits = 0;
   /** Whether a string of the current document had a byte past ASCII (to be checked as UTF-8). */
   #beyondAscii = false;
 
@@ -222,7 +224,7 @@ export class EventTranscoder {
     if (body[end - 1] !== 0) return;
     let type = false, host: string | undefined, time: number | undefined;
     let idWritten = false;
-    this.#keyCount = 0;
+    this.#keyCount = this.#keyBits = 0;
     this.#byte(0x7b);
     let at = offset + 4;
     while (at < end - 1) {
@@ -390,6 +392,19 @@ export class EventTranscoder {
     if (this.#keyIs(start, end, KEY_PROTO)) throw GIVE_UP;
     const length = end - start;
     const keys = this.#keys, top = this.#keyCount;
+    if (keysFrom === 0) {
+      // A document's own keys: a key whose bit no earlier key set repeats none of them,
+      // and most keys find their bit clear (every pair compared cost a tenth of the read).
+      const bit = 1 << ((length + first * 5 + body[end - 1] * 3) & 31);
+      const seen = this.#keyBits & bit;
+      this.#keyBits |= bit;
+      if (seen === 0) {
+        keys[top] = start;
+        keys[top + 1] = end;
+        this.#keyCount = top + 2;
+        return;
+      }
+    }
     for (let i = keysFrom; i < top; i += 2) {
       if (keys[i + 1] - keys[i] !== length) continue;
       let same = true;
