@@ -6,6 +6,7 @@
  */
 import { BSON } from "bson";
 import { envelopeProblem, type Event } from "./event.ts";
+import { type AsciiEncoder, asciiRoom } from "./line_parser.ts";
 import { writePlainDocument } from "./plain_bson.ts";
 import { MAX_DATE_MS, MAX_NESTING, nestsDeeperThan, valueNestsDeeperThan } from "./bson_depth.ts";
 
@@ -145,6 +146,29 @@ export class BatchEncoder {
         this.#grow(BSON.calculateObjectSize(document, SIZE_OPTIONS) + 16);
       }
     }
+  }
+
+  /**
+   * Adds the event `encoder` writes of the ASCII line `bytes[start, end)` (see
+   * {@linkcode AsciiEncoder}), straight into the batch; returns its size, or -1
+   * when the encoder declines the line or the document would pass the BSON limit
+   * (nothing added).
+   */
+  addAscii(
+    encoder: AsciiEncoder,
+    bytes: Uint8Array,
+    start: number,
+    end: number,
+    host: string,
+  ): number {
+    const room = asciiRoom(end - start, host, encoder.type);
+    if (this.#buffer.length - this.#length < room) this.#grow(room);
+    const documentEnd = encoder.encode(bytes, start, end, host, this.#buffer, this.#length);
+    const size = documentEnd - this.#length;
+    if (documentEnd < 0 || size > MAX_DOCUMENT_SIZE) return -1;
+    this.#length = documentEnd;
+    this.#count++;
+    return size;
   }
 
   #grow(atLeast: number): void {

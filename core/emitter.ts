@@ -5,6 +5,7 @@
  */
 import { BatchEncoder, CodecError } from "./codec.ts";
 import { type Event, type EventFields, isValidType, localHostname } from "./event.ts";
+import type { AsciiEncoder } from "./line_parser.ts";
 import type { DeliveredMark, EventOutput } from "./output.ts";
 import { Queue } from "./queue.ts";
 import { randomSourceId } from "./protocol.ts";
@@ -336,6 +337,38 @@ export class Emitter implements EventOutput {
       this.#seal(batch);
       return;
     }
+    this.#added(batch, topic, position, size);
+  }
+
+  /**
+   * Queues the event `encoder` writes of the ASCII line `bytes[start, end)`, as
+   * `send` queues the event its parser makes of the line, without the event
+   * object or a copy; false when the encoder declines the line (nothing queued).
+   */
+  sendAscii(
+    encoder: AsciiEncoder,
+    bytes: Uint8Array,
+    start: number,
+    end: number,
+    host: string,
+  ): boolean {
+    if (this.#closed) throw new Error("emitter is closed");
+    const topic = encoder.type;
+    const last = this.#lastBatch;
+    const batch = last !== undefined && last.topic === topic
+      ? last
+      : (this.#lastBatch = this.#batch(topic));
+    const empty = batch.encoder.count === 0;
+    const size = batch.encoder.addAscii(encoder, bytes, start, end, host);
+    if (size < 0) return false;
+    const position = this.#positions.get(topic) ?? 0;
+    if (empty) batch.first = position;
+    this.#added(batch, topic, position, size);
+    return true;
+  }
+
+  /** Numbers the event just added at `position`, and sends its batch when full. */
+  #added(batch: TopicBatch, topic: string, position: number, size: number): void {
     this.#positions.set(topic, position + 1);
     this.#stats.events++;
     if (size > this.#maxEventBytes) {

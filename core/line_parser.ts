@@ -34,6 +34,12 @@ export interface LineParser<State = unknown> {
    * but yields nothing, `undefined` when it is not understood (counted as unparsed).
    */
   parse(line: string, context: LineContext): Event[] | undefined;
+  /**
+   * A faster way to the events of ASCII lines, for a stateless parser that can
+   * read them from their bytes (see {@linkcode AsciiEncoder}); the source uses it
+   * when its output takes encoded events, and `parse` for the lines it declines.
+   */
+  ascii?: AsciiEncoder;
   /** Events due by time alone (timeouts of open state). */
   tick?(now: Date): Event[];
   /** Events still open at the end of input (`--once`) or at shutdown. */
@@ -42,4 +48,56 @@ export interface LineParser<State = unknown> {
   snapshot?(): State;
   /** Restores state saved by `snapshot()`. */
   restore?(state: State): void;
+}
+
+/**
+ * Writes the one event its parser's `parse` makes of a line, already encoded as
+ * the BSON document an emitter would write of it, byte for byte: no string and no
+ * object per line. It may decline any line; `parse` then reads it.
+ *
+ * @example
+ * ```ts
+ * import type { AsciiEncoder } from "@eventstorm/core/source";
+ * // Declines every line, which then goes to its parser's `parse`; a real encoder
+ * // writes the document into `out` from `at` and returns where it ends.
+ * const encoder: AsciiEncoder = {
+ *   type: "app.line",
+ *   encode: (_bytes, _start, _end, _host, _out, _at) => -1,
+ * };
+ * ```
+ */
+export interface AsciiEncoder {
+  /** The type (topic) of every event it writes. */
+  readonly type: string;
+  /**
+   * Writes the event of the line `bytes[start, end)` (ASCII, without its
+   * newline), whose host is `host`, as a BSON document into `out` from `at`;
+   * returns where the document ends, -1 to leave the line to `parse`, or -2
+   * when `out` has less room after `at` than {@linkcode asciiRoom} says (the
+   * caller gives at least that much).
+   */
+  encode(
+    bytes: Uint8Array,
+    start: number,
+    end: number,
+    host: string,
+    out: Uint8Array,
+    at: number,
+  ): number;
+}
+
+/**
+ * The room an {@linkcode AsciiEncoder} of `type` needs in its output for a line
+ * of `length` bytes with `host`: twice the line (a field may be written twice,
+ * whole and in parts), three bytes per character of the host and type, and 1 KiB
+ * for the keys.
+ *
+ * @example
+ * ```ts
+ * import { asciiRoom } from "@eventstorm/core/source";
+ * asciiRoom(100, "web1", "http.hit"); // 1260
+ * ```
+ */
+export function asciiRoom(length: number, host: string, type: string): number {
+  return 2 * length + 3 * (host.length + type.length) + 1024;
 }

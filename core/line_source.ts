@@ -7,7 +7,7 @@
 import { CheckpointStore } from "./checkpoint.ts";
 import { type Event, isEvent, isValidType, localHostname, makeEvent } from "./event.ts";
 import { UsageError } from "./flags.ts";
-import type { LineContext, LineParser } from "./line_parser.ts";
+import type { AsciiEncoder, LineContext, LineParser } from "./line_parser.ts";
 import { type EventOutput, flushUnlessStopped } from "./output.ts";
 import {
   FileFollower,
@@ -18,6 +18,9 @@ import {
 
 /** Held checkpoints at most; beyond, every other one is dropped (the oldest stays). */
 const MAX_HELD = 64;
+/** Characters of lines read through a parser's ASCII encoder at once (see #handle). */
+const ASCII_RUN = 128 * 1024;
+const utf8 = new TextEncoder();
 
 /**
  * What a restarted output needs to number events as before the restart.
@@ -172,6 +175,8 @@ export class LineSource {
     checkpointErrors: 0,
   };
   #lastCheckpointError = "";
+  /** The bytes of the lines being read through the parser's ASCII encoder. */
+  #asciiBytes = new Uint8Array(ASCII_RUN);
 
   /** Creates the source; `run()` starts it. */
   constructor(options: LineSourceOptions) {
@@ -272,29 +277,74 @@ export class LineSource {
   }
 
   #handle(lines: string[], context: LineContext, output: EventOutput): void {
-    const parser = this.#options.parser;
+    const ascii = this.#options.parser.ascii;
+    if (ascii !== undefined && output.sendAscii !== undefined) {
+      // In runs of bounded size: the run's bytes are kept for the next one.
+      for (let from = 0, to = 0; from < lines.length; from = to) {
+        let length = lines[to++].length;
+        while (to < lines.length && length + lines[to].length < ASCII_RUN) {
+          length += lines[to++].length + 1;
+        }
+        this.#handleAscii(lines, from, to, context, output, ascii);
+      }
+      return;
+    }
+    for (const line of lines) this.#handleLine(line, context, output);
+  }
+
+  /**
+   * Lines `[from, to)` through the parser's ASCII encoder, straight into the
+   * output; those it declines, and all of them when one is not ASCII, through `parse`.
+   */
+  #handleAscii(
+    lines: string[],
+    from: number,
+    to: number,
+    context: LineContext,
+    output: EventOutput,
+    ascii: AsciiEncoder,
+  ): void {
+    const text = from === 0 && to === lines.length
+      ? lines.join("\n")
+      : lines.slice(from, to).join("\n");
+    if (this.#asciiBytes.length < text.length) this.#asciiBytes = new Uint8Array(text.length);
+    const bytes = this.#asciiBytes;
+    const { read, written } = utf8.encodeInto(text, bytes);
+    if (read !== text.length || written !== text.length) {
+      for (let i = from; i < to; i++) this.#handleLine(lines[i], context, output);
+      return;
+    }
+    const host = this.#options.hostOverride ?? context.host;
+    let at = 0;
+    for (let i = from; i < to; i++) {
+      const end = at + lines[i].length;
+      if (output.sendAscii!(ascii, bytes, at, end, host)) this.#counts.events++;
+      else this.#handleLine(lines[i], context, output);
+      at = end + 1;
+    }
+  }
+
+  #handleLine(line: string, context: LineContext, output: EventOutput): void {
+    let events: Event[] | undefined;
+    try {
+      events = this.#options.parser.parse(line, context);
+    } catch {
+      events = undefined;
+      this.#counts.parserErrors++;
+    }
+    if (events) {
+      this.#sendAll(events, output);
+      return;
+    }
+    this.#counts.linesUnparsed++;
     const unparsedType = this.#options.unparsedType;
-    for (const line of lines) {
-      let events: Event[] | undefined;
-      try {
-        events = parser.parse(line, context);
-      } catch {
-        events = undefined;
-        this.#counts.parserErrors++;
-      }
-      if (events) {
-        this.#sendAll(events, output);
-        continue;
-      }
-      this.#counts.linesUnparsed++;
-      if (unparsedType) {
-        this.#sendAll([
-          makeEvent(unparsedType, { line, path: context.path }, {
-            host: context.host,
-            time: context.readAt,
-          }),
-        ], output);
-      }
+    if (unparsedType) {
+      this.#sendAll([
+        makeEvent(unparsedType, { line, path: context.path }, {
+          host: context.host,
+          time: context.readAt,
+        }),
+      ], output);
     }
   }
 

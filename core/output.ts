@@ -4,6 +4,7 @@
  * @module
  */
 import type { Event } from "./event.ts";
+import type { AsciiEncoder } from "./line_parser.ts";
 
 /**
  * The one thing sources need from the transport. `positions()` is the per-topic
@@ -22,6 +23,18 @@ import type { Event } from "./event.ts";
 export interface EventOutput {
   /** Queues one event; it leaves at the next flush at the latest. */
   send(event: Event): void;
+  /**
+   * For an output that encodes BSON: queues the event `encoder` writes of the
+   * ASCII line `bytes[start, end)` with `host`, as `send` would the event the
+   * encoder's parser makes of it; false when the encoder declines the line.
+   */
+  sendAscii?(
+    encoder: AsciiEncoder,
+    bytes: Uint8Array,
+    start: number,
+    end: number,
+    host: string,
+  ): boolean;
   /** Hands everything queued to the transport. */
   flush(): Promise<void>;
   /**

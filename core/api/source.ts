@@ -25,7 +25,7 @@
  *
  * @module
  */
-export type { LineContext, LineParser } from "../line_parser.ts";
+export { type AsciiEncoder, asciiRoom, type LineContext, type LineParser } from "../line_parser.ts";
 export {
   parseSyslogLine,
   type ParseSyslogLineOptions,

@@ -5,6 +5,7 @@
  */
 import type { Event } from "@eventstorm/core";
 import type { LineContext, LineParser } from "@eventstorm/core/source";
+import { combinedAsciiEncoder } from "./combined_ascii.ts";
 import { COMBINED_FORMAT, compileLogFormat, type LogEscape, type LogFormat } from "./log_format.ts";
 
 /** Event type of one logged request. */
@@ -49,7 +50,9 @@ export function nginxParser(options: NginxParserOptions = {}): LineParser {
   });
   const type = options.type ?? HIT_TYPE;
   const hasTime = format.hasTime;
+  const combined = format.format === COMBINED_FORMAT && format.escape === "default";
   return {
+    ascii: combined ? combinedAsciiEncoder(type) : undefined,
     parse(line: string, context: LineContext): Event[] | undefined {
       // CRLF files (logs copied from Windows hosts) end their lines with a stray CR.
       if (line.charCodeAt(line.length - 1) === 13) line = line.slice(0, -1);
