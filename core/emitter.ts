@@ -316,11 +316,7 @@ export class Emitter implements EventOutput {
   send(event: Event): void {
     if (this.#closed) throw new Error("emitter is closed");
     const topic = event.type;
-    // Sources send runs of one type: skip the map for the common case.
-    const last = this.#lastBatch;
-    const batch = last !== undefined && last.topic === topic
-      ? last
-      : (this.#lastBatch = this.#batch(topic));
+    const batch = this.#batchOf(topic);
     const position = this.#positions.get(topic) ?? 0;
     if (batch.encoder.count === 0) batch.first = position;
     let size: number;
@@ -354,10 +350,7 @@ export class Emitter implements EventOutput {
   ): boolean {
     if (this.#closed) throw new Error("emitter is closed");
     const topic = encoder.type;
-    const last = this.#lastBatch;
-    const batch = last !== undefined && last.topic === topic
-      ? last
-      : (this.#lastBatch = this.#batch(topic));
+    const batch = this.#batchOf(topic);
     const empty = batch.encoder.count === 0;
     const size = batch.encoder.addAscii(encoder, bytes, start, end, host);
     if (size < 0) return false;
@@ -365,6 +358,14 @@ export class Emitter implements EventOutput {
     if (empty) batch.first = position;
     this.#added(batch, topic, position, size);
     return true;
+  }
+
+  /** The batch of `topic`: sources send runs of one type, so the last one is kept at hand. */
+  #batchOf(topic: string): TopicBatch {
+    const last = this.#lastBatch;
+    return last !== undefined && last.topic === topic
+      ? last
+      : (this.#lastBatch = this.#batch(topic));
   }
 
   /** Numbers the event just added at `position`, and sends its batch when full. */

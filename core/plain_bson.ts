@@ -244,15 +244,34 @@ function writeString(value: string, buffer: Uint8Array, index: number): number {
   return at + written + 1;
 }
 
-function writeInt32(buffer: Uint8Array, at: number, value: number): void {
+/**
+ * Writes `value` as a little-endian int32 (wrapping as `| 0` does).
+ *
+ * @example
+ * ```ts
+ * import { writeInt32 } from "./plain_bson.ts";
+ * const bytes = new Uint8Array(4);
+ * writeInt32(bytes, 0, 258); // bytes: 2, 1, 0, 0
+ * ```
+ */
+export function writeInt32(buffer: Uint8Array, at: number, value: number): void {
   buffer[at] = value & 0xff;
   buffer[at + 1] = (value >>> 8) & 0xff;
   buffer[at + 2] = (value >>> 16) & 0xff;
   buffer[at + 3] = (value >>> 24) & 0xff;
 }
 
-/** Writes a safe integer as a little-endian two's-complement int64. */
-function writeInt64(buffer: Uint8Array, at: number, value: number): void {
+/**
+ * Writes a safe integer as a little-endian two's-complement int64.
+ *
+ * @example
+ * ```ts
+ * import { writeInt64 } from "./plain_bson.ts";
+ * const bytes = new Uint8Array(8);
+ * writeInt64(bytes, 0, -1); // bytes: all 255
+ * ```
+ */
+export function writeInt64(buffer: Uint8Array, at: number, value: number): void {
   const high = Math.floor(value / 0x100000000);
   // 0 ≤ low < 2^32 also for negative values, and writeInt32's bit operations
   // wrap both halves to two's complement.

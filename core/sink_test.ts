@@ -692,6 +692,33 @@ async function openGap(backend: GapsBackend, early: Emitter, ahead: Emitter): Pr
   assert.deepEqual(backend.writes.at(-1)!.positions[0].gaps, [10, 20]);
 }
 
+/**
+ * Runs a sink of `backend` subscribed to every path, its gaps held `gapHoldMs`;
+ * `stop` closes the paths, then the sink.
+ */
+function runOnPaths(
+  backend: SinkBackend,
+  paths: Emitter[],
+  gapHoldMs: number,
+  options: Omit<SinkRunnerOptions, "collector"> = {},
+): { runner: SinkRunner; stop: () => Promise<void> } {
+  const runner = new SinkRunner(backend, {
+    collector: { endpoints: paths.map((path) => `>${path.boundEndpoint()}`).join(","), gapHoldMs },
+    log: () => {},
+    ...options,
+  });
+  const controller = new AbortController();
+  const running = runner.run(controller.signal);
+  return {
+    runner,
+    stop: async () => {
+      for (const path of paths) await path.close();
+      controller.abort();
+      await running;
+    },
+  };
+}
+
 Deno.test(
   "sink runner: late copies taken in but not stored yet are saved as gaps with later positions",
   opts,
@@ -699,16 +726,7 @@ Deno.test(
     const paths = [await redundantPath(0), await redundantPath(200), await redundantPath(100)];
     const [early, ahead, late] = paths;
     const backend = new GapsBackend();
-    const runner = new SinkRunner(backend, {
-      collector: {
-        endpoints: paths.map((path) => `>${path.boundEndpoint()}`).join(","),
-        gapHoldMs: 60_000,
-      },
-      batchSize: 10,
-      log: () => {},
-    });
-    const controller = new AbortController();
-    const running = runner.run(controller.signal);
+    const { runner, stop } = runOnPaths(backend, paths, 60_000, { batchSize: 10 });
     try {
       await sendOn(early, 0, 100);
       await until(() => backend.stored === 100, "0..99 stored");
@@ -735,9 +753,7 @@ Deno.test(
       }
       assert.equal(filled, 150);
     } finally {
-      for (const path of paths) await path.close();
-      controller.abort();
-      await running;
+      await stop();
     }
     // The stop counts the rest lost and saves the position with no gaps.
     const last = backend.saves.at(-1)!;
@@ -756,15 +772,7 @@ Deno.test(
     const paths = [await redundantPath(0), await redundantPath(20)];
     const [early, ahead] = paths;
     const backend = new GapsBackend();
-    const runner = new SinkRunner(backend, {
-      collector: {
-        endpoints: paths.map((path) => `>${path.boundEndpoint()}`).join(","),
-        gapHoldMs: 2000,
-      },
-      log: () => {},
-    });
-    const controller = new AbortController();
-    const running = runner.run(controller.signal);
+    const { runner, stop } = runOnPaths(backend, paths, 2000);
     try {
       await openGap(backend, early, ahead);
       // No more events: past the hold the gap is lost, and saved so.
@@ -777,9 +785,7 @@ Deno.test(
       ]);
       assert.equal(runner.stats().lostOnWire, 10);
     } finally {
-      for (const path of paths) await path.close();
-      controller.abort();
-      await running;
+      await stop();
     }
   },
 );
@@ -794,7 +800,7 @@ Deno.test(
     // What the counter said while each save was under way, and whether the save failed.
     const attempts: { gaps: readonly number[] | undefined; lost: number; failed: boolean }[] = [];
     let failing = true;
-    const runner: SinkRunner = new SinkRunner(
+    const { runner, stop } = runOnPaths(
       Object.assign(backend, {
         savePositions(positions: StreamPosition[]) {
           const lost = runner.stats().lostOnWire;
@@ -804,16 +810,9 @@ Deno.test(
           return Promise.resolve();
         },
       }),
-      {
-        collector: {
-          endpoints: paths.map((path) => `>${path.boundEndpoint()}`).join(","),
-          gapHoldMs: 300,
-        },
-        log: () => {},
-      },
+      paths,
+      300,
     );
-    const controller = new AbortController();
-    const running = runner.run(controller.signal);
     try {
       await openGap(backend, early, ahead);
       // Past the hold the gap is lost, but the saved gaps still hold it: a crash now
@@ -829,9 +828,7 @@ Deno.test(
       assert.equal(runner.stats().lostOnWire, 10);
       assert.ok(attempts.every(({ lost }) => lost === 0), JSON.stringify(attempts));
     } finally {
-      for (const path of paths) await path.close();
-      controller.abort();
-      await running;
+      await stop();
     }
     assert.equal(runner.stats().lostOnWire, 10);
   },
@@ -850,7 +847,7 @@ Deno.test(
     const [early, ahead] = paths;
     const backend = new GapsBackend();
     const savedWhileBusy: StreamPosition[][] = [];
-    const runner: SinkRunner = new SinkRunner(
+    const { runner, stop } = runOnPaths(
       Object.assign(backend, {
         // Two batches in flight, as the store's: they settle before the gaps are saved.
         concurrency: 2,
@@ -863,17 +860,10 @@ Deno.test(
           return GapsBackend.prototype.write.call(backend, events, positions);
         },
       }),
-      {
-        collector: {
-          endpoints: [...paths, busy].map((path) => `>${path.boundEndpoint()}`).join(","),
-          gapHoldMs: 1500,
-        },
-        batchSize: 5,
-        log: () => {},
-      },
+      [...paths, busy],
+      1500,
+      { batchSize: 5 },
     );
-    const controller = new AbortController();
-    const running = runner.run(controller.signal);
     try {
       // 0..9 stored before 20..29 is sent: two paths keep no order between them, and a
       // stream seen first at 20 would start there, 0..9 then duplicates.
@@ -897,9 +887,7 @@ Deno.test(
       }]);
       assert.equal(runner.stats().lostOnWire, 10);
     } finally {
-      for (const path of [...paths, busy]) await path.close();
-      controller.abort();
-      await running;
+      await stop();
     }
   },
 );
@@ -1014,18 +1002,11 @@ Deno.test(
     const paths = [await redundantPath(0), await redundantPath(20), await redundantPath(10)];
     const [early, ahead, late] = paths;
     const backend = new GapsBackend();
-    const runner = new SinkRunner(backend, {
-      collector: {
-        endpoints: paths.map((path) => `>${path.boundEndpoint()}`).join(","),
-        gapHoldMs: 1000,
-      },
+    const { runner, stop } = runOnPaths(backend, paths, 1000, {
       bufferEvents: 10,
       whenFull: "block",
       batchSize: 10,
-      log: () => {},
     });
-    const controller = new AbortController();
-    const running = runner.run(controller.signal);
     try {
       await openGap(backend, early, ahead);
       // 30..39 in flight fill the buffer: the sink reads no more, 40..59 wait in the queues.
@@ -1047,9 +1028,7 @@ Deno.test(
       assert.equal(runner.stats().lostOnWire, 0);
       assert.equal(runner.stats().duplicates, 0);
     } finally {
-      for (const path of paths) await path.close();
-      controller.abort();
-      await running;
+      await stop();
     }
     const stats = runner.stats();
     assert.equal(stats.lostOnWire, 0);

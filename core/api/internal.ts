@@ -36,5 +36,6 @@ export { acceptRetrying } from "../accept.ts";
 export { removeRange, sameRanges } from "../ranges.ts";
 export { type CurveKeys, curveKeys } from "../curve/options.ts";
 export { type EventEnvelope, EventTranscoder } from "../bson_json.ts";
+export { writeInt32, writeInt64 } from "../plain_bson.ts";
 export { allocateNative, type NativeBytes, openLibc } from "../native.ts";
 export { expandGlobs, type ExpandGlobsOptions, globToRegExp } from "../tail/mod.ts";

@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { writeInt32, writeInt64 } from "@eventstorm/core/internal";
 import { type AsciiEncoder, asciiRoom } from "@eventstorm/core/source";
 import { parseTimeLocal } from "./time.ts";
 
@@ -130,7 +131,8 @@ class CombinedAscii implements AsciiEncoder {
 
     let n = at + 4;
     n = putKey(out, n, this.#head);
-    n = putDate(out, n, millis);
+    writeInt64(out, n, millis);
+    n += 8;
     n = putKey(out, n, this.#hostElementOf(host));
     if (!isDash(bytes, start, addrEnd)) {
       n = putString(out, n, KEYS.remoteAddr, bytes, start, addrEnd);
@@ -150,7 +152,7 @@ class CombinedAscii implements AsciiEncoder {
       n = putString(out, n, KEYS.httpUserAgent, bytes, agentStart, agentEnd);
     }
     out[n++] = 0;
-    putInt32At(out, at, n - at);
+    writeInt32(out, at, n - at);
     return n;
   }
 
@@ -201,7 +203,7 @@ function putString(
   end: number,
 ): number {
   at = putKey(out, at, name);
-  putInt32At(out, at, end - start + 1);
+  writeInt32(out, at, end - start + 1);
   at += 4;
   if (end - start > SET_FROM) {
     out.set(bytes.subarray(start, end), at);
@@ -218,7 +220,7 @@ function stringElement(name: Uint8Array, text: string): Uint8Array {
   const bytes = utf8.encode(text);
   const element = new Uint8Array(name.length + 4 + bytes.length + 1);
   element.set(name);
-  putInt32At(element, name.length, bytes.length + 1);
+  writeInt32(element, name.length, bytes.length + 1);
   element.set(bytes, name.length + 4);
   return element;
 }
@@ -231,24 +233,8 @@ function putKey(out: Uint8Array, at: number, name: Uint8Array): number {
 
 function putInt32(out: Uint8Array, at: number, name: Uint8Array, value: number): number {
   at = putKey(out, at, name);
-  putInt32At(out, at, value);
+  writeInt32(out, at, value);
   return at + 4;
-}
-
-function putInt32At(out: Uint8Array, at: number, value: number): void {
-  out[at] = value & 0xff;
-  out[at + 1] = (value >>> 8) & 0xff;
-  out[at + 2] = (value >>> 16) & 0xff;
-  out[at + 3] = (value >>> 24) & 0xff;
-}
-
-/** The value of the `time` element (its key is in the encoder's head). */
-function putDate(out: Uint8Array, at: number, millis: number): number {
-  // Two's complement halves, as plain_bson.ts writes an int64.
-  const high = Math.floor(millis / 0x100000000);
-  putInt32At(out, at, millis - high * 0x100000000);
-  putInt32At(out, at + 4, high);
-  return at + 8;
 }
 
 /** `$request`, then the parts splitRequestLineInto (request.ts) reads from it. */
