@@ -85,6 +85,7 @@ export class EventTranscoder {
   #topicBytes: Uint8Array = new Uint8Array(0);
   #hostBytes: Uint8Array = new Uint8Array(0);
   #host = "";
+  #time = 0;
   /**
    * The keys of the document and the containers being read, as `[start, end)`
    * pairs in `#body`, each container's above its parent's: one array for every
@@ -123,6 +124,34 @@ export class EventTranscoder {
     topic: string,
     id: Uint8Array | null,
   ): EventEnvelope | undefined {
+    const jsonBytes = this.read(body, offset, size, topic, id);
+    return jsonBytes < 0
+      ? undefined
+      : { type: topic, time: this.#time, host: this.#host, jsonBytes };
+  }
+
+  /**
+   * As {@linkcode EventTranscoder.envelope}, without an object per document:
+   * returns the bytes of JSON appended, or -1 (nothing appended); the envelope's
+   * `time` and `host` are then those of the transcoder.
+   *
+   * @example
+   * ```ts
+   * import { BSON } from "bson";
+   * import { EventTranscoder } from "./bson_json.ts";
+   * const doc = BSON.serialize({ type: "a.b", time: new Date(5), host: "h", n: 1 });
+   * const transcoder = new EventTranscoder();
+   * transcoder.read(doc, 0, doc.length, "a.b", null); // 7
+   * [transcoder.time, transcoder.host]; // [5, "h"]
+   * ```
+   */
+  read(
+    body: Uint8Array,
+    offset: number,
+    size: number,
+    topic: string,
+    id: Uint8Array | null,
+  ): number {
     if (body !== this.#body) {
       this.#body = body;
       this.#view = new DataView(body.buffer, body.byteOffset, body.byteLength);
@@ -132,17 +161,30 @@ export class EventTranscoder {
       this.#topicBytes = this.#encoder.encode(topic);
       this.#topicValid = isValidType(topic);
     }
-    if (!this.#topicValid) return undefined;
+    if (!this.#topicValid) return -1;
     const start = this.#start = this.#length;
     this.#beyondAscii = false;
-    let envelope: EventEnvelope | undefined;
+    let read = false;
     try {
-      envelope = this.#document(offset, size, id);
+      read = this.#document(offset, size, id);
     } catch (error) {
       if (error !== GIVE_UP && !(error instanceof RangeError)) throw error;
     }
-    if (envelope === undefined) this.#length = start;
-    return envelope;
+    if (!read) {
+      this.#length = start;
+      return -1;
+    }
+    return this.#length - start;
+  }
+
+  /** The `time` of the last document read, ms since the epoch. */
+  get time(): number {
+    return this.#time;
+  }
+
+  /** The `host` of the last document read. */
+  get host(): string {
+    return this.#host;
   }
 
   /** The data of the last document read, as UTF-8 JSON; valid until the next read. */
@@ -217,11 +259,11 @@ export class EventTranscoder {
     this.#length = this.#start = 0;
   }
 
-  #document(offset: number, size: number, id: Uint8Array | null): EventEnvelope | undefined {
+  #document(offset: number, size: number, id: Uint8Array | null): boolean {
     const body = this.#body;
     const end = offset + size;
-    if (size < 5 || end > body.length || this.#view.getInt32(offset, true) !== size) return;
-    if (body[end - 1] !== 0) return;
+    if (size < 5 || end > body.length || this.#view.getInt32(offset, true) !== size) return false;
+    if (body[end - 1] !== 0) return false;
     let type = false, host: string | undefined, time: number | undefined;
     let idWritten = false;
     this.#keyCount = this.#keyBits = 0;
@@ -233,20 +275,20 @@ export class EventTranscoder {
       const keyEnd = this.#cstringEnd(keyStart, end);
       const valueAt = keyEnd + 1;
       if (this.#keyIs(keyStart, keyEnd, KEY_TYPE)) {
-        if (type || kind !== 0x02 || !this.#stringIs(valueAt, this.#topicBytes)) return;
+        if (type || kind !== 0x02 || !this.#stringIs(valueAt, this.#topicBytes)) return false;
         type = true;
         at = this.#skipString(valueAt, end);
         continue;
       }
       if (this.#keyIs(keyStart, keyEnd, KEY_TIME)) {
-        if (time !== undefined || kind !== 0x09 || valueAt + 8 > end) return;
+        if (time !== undefined || kind !== 0x09 || valueAt + 8 > end) return false;
         time = this.#int64Number(valueAt);
-        if (!(Math.abs(time) <= MAX_DATE_MS)) return;
+        if (!(Math.abs(time) <= MAX_DATE_MS)) return false;
         at = valueAt + 8;
         continue;
       }
       if (this.#keyIs(keyStart, keyEnd, KEY_HOST)) {
-        if (host !== undefined || kind !== 0x02) return;
+        if (host !== undefined || kind !== 0x02) return false;
         host = this.#hostAt(valueAt, end);
         at = this.#skipString(valueAt, end);
         continue;
@@ -262,7 +304,7 @@ export class EventTranscoder {
         try {
           this.#decoder.decode(this.#out.subarray(mark, this.#length));
         } catch {
-          return;
+          return false;
         }
         this.#length = mark;
         if (id !== null) {
@@ -272,7 +314,7 @@ export class EventTranscoder {
         }
       }
     }
-    if (at !== end - 1 || !type || host === undefined || time === undefined) return;
+    if (at !== end - 1 || !type || host === undefined || time === undefined) return false;
     if (id !== null && !idWritten) {
       if (this.#length > this.#start + 1) this.#byte(COMMA);
       this.#idField(id);
@@ -282,10 +324,11 @@ export class EventTranscoder {
       try {
         this.#decoder.decode(this.#out.subarray(this.#start, this.#length));
       } catch {
-        return;
+        return false;
       }
     }
-    return { type: this.#topic, time, host, jsonBytes: this.#length - this.#start };
+    this.#time = time;
+    return true;
   }
 
   /** Writes the value of BSON type `kind` at `at`; returns where the next element starts. */

@@ -42,8 +42,8 @@ export function connect(
 /** Rows per multi-row INSERT: fewer calls across the binding, still a short statement. */
 const ROWS_PER_STATEMENT = 50;
 /**
- * Values per row: type, time, host, and the lengths of its id (null for none) and
- * of its data in the batch's text.
+ * Numbers per row: type and host (indexes of strings), time, and the lengths of its
+ * id (-1 for none) and of its data in the batch's text (see {@linkcode RowBatch}).
  */
 export const COLUMNS = 5;
 // The id and data arrive as UTF-8 bytes, which SQLite would keep as BLOBs: the cast
@@ -54,24 +54,36 @@ const ROW_SQL = "(?, ?, ?, CAST(? AS TEXT), CAST(? AS TEXT))";
 type BoundValue = string | number | null | Uint8Array;
 
 /**
+ * Rows to write: {@linkcode COLUMNS} numbers each in `rows` (type and host as
+ * indexes in `strings`, time, and the lengths of the id's JSON, -1 for none, and
+ * of the data's JSON), each row's data then id in `text`, and the `types` among
+ * them the store may not know yet.
+ */
+export interface RowBatch {
+  rows: Float64Array;
+  strings: readonly string[];
+  text: Uint8Array;
+  types: readonly string[];
+}
+
+/**
  * Puts the row at `rows[offset]` into `args` from `at`, its data and id cut from
  * `text` at `textAt`; returns where the next row's text starts.
  */
 function bindRow(
   args: BoundValue[],
   at: number,
-  rows: readonly (string | number | null)[],
+  { rows, strings, text }: RowBatch,
   offset: number,
-  text: Uint8Array,
   textAt: number,
 ): number {
-  args[at] = rows[offset];
+  args[at] = strings[rows[offset]];
   args[at + 1] = rows[offset + 1];
-  args[at + 2] = rows[offset + 2];
+  args[at + 2] = strings[rows[offset + 2]];
   // Its data first, then its id: the store appends the id once the data was read.
-  args[at + 4] = text.subarray(textAt, textAt += rows[offset + 4] as number);
-  const id = rows[offset + 3] as number | null;
-  args[at + 3] = id === null ? null : text.subarray(textAt, textAt += id);
+  args[at + 4] = text.subarray(textAt, textAt += rows[offset + 4]);
+  const id = rows[offset + 3];
+  args[at + 3] = id < 0 ? null : text.subarray(textAt, textAt += id);
   return textAt;
 }
 
@@ -116,20 +128,16 @@ export class RowWriter {
   }
 
   /**
-   * Writes `rows` (COLUMNS values each, their data and ids in `text`), the `types` not
-   * known yet and `positions` in one transaction; returns how many rows were
+   * Writes the rows of `batch`, the types of it not known yet and `positions`
+   * in one transaction; returns how many rows were
    * new (the others had a stored id). Rolls back and throws an Error naming the
    * path and the database's reason.
    */
-  write(
-    rows: readonly (string | number | null)[],
-    text: Uint8Array,
-    types: readonly string[],
-    positions: readonly StreamPosition[],
-  ): number {
+  write(batch: RowBatch, positions: readonly StreamPosition[]): number {
+    const rows = batch.rows;
     if (rows.length === 0 && positions.length === 0) return 0;
     const db = this.#db;
-    const newTypes = types.filter((type) => !this.#knownTypes.has(type));
+    const newTypes = batch.types.filter((type) => !this.#knownTypes.has(type));
     let inserted = 0;
     db.exec("BEGIN IMMEDIATE");
     try {
@@ -145,13 +153,13 @@ export class RowWriter {
       let offset = 0, textAt = 0;
       for (; offset + bulk <= rows.length; offset += bulk) {
         for (let i = 0; i < bulk; i += COLUMNS) {
-          textAt = bindRow(args, i, rows, offset + i, text, textAt);
+          textAt = bindRow(args, i, batch, offset + i, textAt);
         }
         inserted += Number(this.#insertMany.run(...args).changes);
       }
       const one = this.#oneArgs;
       for (; offset < rows.length; offset += COLUMNS) {
-        textAt = bindRow(one, 0, rows, offset, text, textAt);
+        textAt = bindRow(one, 0, batch, offset, textAt);
         inserted += Number(this.#insertOne.run(...one).changes);
       }
       db.exec("COMMIT");

@@ -15,7 +15,7 @@ import {
 import { EventTranscoder } from "@eventstorm/core/internal";
 import { eventId, gapsOf, type StreamPosition } from "@eventstorm/core/sink";
 import { checkSchema, ensureSchema } from "./schema.ts";
-import { COLUMNS, connect, messageOf, RowWriter } from "./rows.ts";
+import { COLUMNS, connect, messageOf, type RowBatch, RowWriter } from "./rows.ts";
 import { EventIdBytes } from "./event_ids.ts";
 
 /** Store file used when `--db` is not given.
@@ -165,7 +165,7 @@ export class EventStore {
    */
   insertBatch(events: readonly Event[], positions: readonly StreamPosition[] = []): InsertResult {
     if (this.readOnly) throw new Error(`${this.path}: store is open read-only`);
-    const batch = this.#begin();
+    const batch = this.#begin(events.length);
     for (const event of events) this.#addEvent(batch, event);
     return this.#commit(this.#finish(batch), positions);
   }
@@ -213,7 +213,9 @@ export class EventStore {
    */
   prepareMessages(messages: readonly WireMessage[]): PreparedBatch {
     if (this.readOnly) throw new Error(`${this.path}: store is open read-only`);
-    const batch = this.#begin();
+    let total = 0;
+    for (const message of messages) total += message.count;
+    const batch = this.#begin(total);
     const transcoder = this.#transcoder, ids = this.#ids;
     for (const { topic, header, body, count } of messages) {
       if (header) ids.start(header.source, topic);
@@ -227,8 +229,8 @@ export class EventStore {
           break;
         }
         const id = header ? ids.of(header.first + i) : null;
-        const row = transcoder.envelope(body, offset, size, topic, id);
-        if (row === undefined) {
+        const jsonBytes = transcoder.read(body, offset, size, topic, id);
+        if (jsonBytes < 0) {
           const document = body.subarray(offset, offset + size);
           this.#addDocument(
             batch,
@@ -237,9 +239,9 @@ export class EventStore {
             header ? eventId(header.source, topic, header.first + i) : null,
           );
         } else {
-          this.#noteType(batch, row.type);
-          const idLength = id === null ? null : transcoder.appendQuoted(id);
-          batch.rows.push(row.type, row.time, row.host, idLength, row.jsonBytes);
+          this.#noteType(batch, topic);
+          const idLength = id === null ? -1 : transcoder.appendQuoted(id);
+          addRow(batch, topic, transcoder.time, transcoder.host, idLength, jsonBytes);
         }
         offset += size;
       }
@@ -247,15 +249,18 @@ export class EventStore {
     return this.#finish(batch);
   }
 
-  #begin(): Batch {
+  /** A batch of at most `capacity` rows. */
+  #begin(capacity: number): Batch {
     // A batch that threw half-way must not leave its bytes in front of the next one's.
     this.#transcoder.clear();
-    return newBatch();
+    return newBatch(capacity);
   }
 
   #finish(batch: Batch): PreparedBatch {
     return {
-      rows: batch.rows,
+      rows: batch.rows.subarray(0, batch.count * COLUMNS),
+      count: batch.count,
+      strings: batch.strings,
       text: this.#transcoder.take(),
       types: batch.types,
       rejected: batch.rejected,
@@ -272,7 +277,15 @@ export class EventStore {
    * ```ts
    * import { EventStore } from "@eventstorm/sink-store";
    * const store = EventStore.open(":memory:");
-   * store.commitPrepared({ rows: [], text: new Uint8Array(), types: [], rejected: 0, problems: [] });
+   * store.commitPrepared({
+   *   rows: new Float64Array(),
+   *   count: 0,
+   *   strings: [],
+   *   text: new Uint8Array(),
+   *   types: [],
+   *   rejected: 0,
+   *   problems: [],
+   * });
    * ```
    */
   commitPrepared(
@@ -325,8 +338,8 @@ export class EventStore {
     }
     this.#noteType(batch, event.type);
     const dataLength = this.#transcoder.appendString(data);
-    const idLength = id === undefined ? null : this.#transcoder.appendString(id);
-    batch.rows.push(event.type, event.time.getTime(), event.host, idLength, dataLength);
+    const idLength = id === undefined ? -1 : this.#transcoder.appendString(id);
+    addRow(batch, event.type, event.time.getTime(), event.host, idLength, dataLength);
   }
 
   #noteType(batch: Batch, type: string): void {
@@ -340,7 +353,7 @@ export class EventStore {
     if (this.#closed) throw new Error(`${this.path}: store is closed`);
     return resultOf(
       prepared,
-      this.#rows!.write(prepared.rows, prepared.text, prepared.types, positions),
+      this.#rows!.write(prepared, positions),
     );
   }
 
@@ -456,12 +469,18 @@ export class EventStore {
  * Rows read from messages by {@linkcode EventStore.prepareMessages}, for
  * {@linkcode EventStore.commitPrepared}; plain data, so it can be posted to a worker.
  */
-export interface PreparedBatch {
+export interface PreparedBatch extends RowBatch {
   /**
-   * Five values per row: type, time (ms), host, and the lengths in bytes of
-   * its id's JSON (null for none) and of its data's JSON in `text`.
+   * Five numbers per row: its type (an index in `strings`), time (ms), host
+   * (an index in `strings`), and the lengths in bytes of its id's JSON (-1 for
+   * none) and of its data's JSON in `text`. Numbers rather than an array of
+   * values: no string or number object per row to copy to the writer thread.
    */
-  rows: (string | number | null)[];
+  rows: Float64Array<ArrayBuffer>;
+  /** How many rows `rows` holds (read after it was handed to the writer thread too). */
+  count: number;
+  /** The types and hosts the rows name. */
+  strings: string[];
   /** Each row's data, then its id, UTF-8 JSON one after another. */
   text: Uint8Array<ArrayBuffer>;
   /** The types among the rows that the preparing store did not know. */
@@ -474,12 +493,54 @@ export interface PreparedBatch {
 
 /** Rows on their way into one transaction, and what was refused. */
 interface Batch extends Omit<PreparedBatch, "text"> {
+  /** Where each of `strings` is. */
+  stringIndex: Map<string, number>;
   /** The type of the previous row: consecutive rows nearly always share it. */
   lastType: string | undefined;
+  /** The strings of the previous row, and their indexes. */
+  last: [type: string, typeIndex: number, host: string, hostIndex: number];
 }
 
-function newBatch(): Batch {
-  return { rows: [], types: [], lastType: undefined, rejected: 0, problems: [] };
+function newBatch(capacity: number): Batch {
+  return {
+    rows: new Float64Array(capacity * COLUMNS),
+    count: 0,
+    strings: [],
+    stringIndex: new Map(),
+    types: [],
+    lastType: undefined,
+    last: ["", -1, "", -1],
+    rejected: 0,
+    problems: [],
+  };
+}
+
+function addRow(
+  batch: Batch,
+  type: string,
+  time: number,
+  host: string,
+  idLength: number,
+  dataLength: number,
+): void {
+  const last = batch.last;
+  if (type !== last[0]) [last[0], last[1]] = [type, stringIndex(batch, type)];
+  if (host !== last[2]) [last[2], last[3]] = [host, stringIndex(batch, host)];
+  const rows = batch.rows, at = batch.count++ * COLUMNS;
+  rows[at] = last[1];
+  rows[at + 1] = time;
+  rows[at + 2] = last[3];
+  rows[at + 3] = idLength;
+  rows[at + 4] = dataLength;
+}
+
+function stringIndex(batch: Batch, text: string): number {
+  let index = batch.stringIndex.get(text);
+  if (index === undefined) {
+    index = batch.strings.push(text) - 1;
+    batch.stringIndex.set(text, index);
+  }
+  return index;
 }
 
 /**
@@ -489,7 +550,7 @@ function newBatch(): Batch {
 export function resultOf(prepared: PreparedBatch, inserted: number): InsertResult {
   const result: InsertResult = {
     inserted,
-    duplicates: prepared.rows.length / COLUMNS - inserted,
+    duplicates: prepared.count - inserted,
     rejected: prepared.rejected,
   };
   if (prepared.problems.length > 0) {

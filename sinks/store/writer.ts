@@ -7,6 +7,7 @@
  */
 import type { StreamPosition } from "@eventstorm/core/sink";
 import type { WireMessage } from "@eventstorm/core/protocol";
+import type { RowBatch } from "./rows.ts";
 import { type InsertResult, type PreparedBatch, resultOf } from "./store.ts";
 
 /** What the writer thread is asked. */
@@ -15,9 +16,7 @@ export type WriterRequest =
     kind: "commit";
     path: string;
     id: number;
-    rows: PreparedBatch["rows"];
-    text: Uint8Array<ArrayBuffer>;
-    types: string[];
+    batch: RowBatch;
     positions: StreamPosition[];
     resume: boolean;
   }
@@ -105,16 +104,20 @@ export class StoreWriter {
       kind: "commit",
       path: this.#path,
       id,
-      rows: prepared.rows,
-      text: prepared.text,
-      types: prepared.types,
+      batch: {
+        rows: prepared.rows,
+        strings: prepared.strings,
+        text: prepared.text,
+        types: prepared.types,
+      },
       positions,
       resume,
     };
     const inserted = new Promise<number>((resolve, reject) => {
       this.#waiting.set(id, { resolve, reject });
-      // The text is the batch's own (EventTranscoder.take): handed over, not copied.
-      worker.postMessage(request, [prepared.text.buffer]);
+      // The rows and text are the batch's own (newBatch, EventTranscoder.take): handed
+      // over, not copied.
+      worker.postMessage(request, [prepared.rows.buffer, prepared.text.buffer]);
     });
     return inserted.then((inserted) => {
       releaseBodies(spent);

@@ -33,7 +33,8 @@ Deno.test("store writer: a failed batch fails the ones given before it was seen,
     // A value SQLite cannot bind breaks its transaction; the batch given right after
     // it (before its failure is seen) must not be stored ahead of it.
     const broken = prepared(store, 200, 10);
-    broken.rows[1] = [1] as unknown as number;
+    // A type no row names: SQLite cannot bind it.
+    broken.rows[0] = broken.strings.length;
     const failing = writer.commit(broken, position(210));
     const following = writer.commit(prepared(store, 210, 10), position(220));
     await assert.rejects(failing, /cannot write batch/);
@@ -123,7 +124,8 @@ Deno.test("store writer: a committed batch's bodies are released, a failed one's
     await writer.commit(store.prepareMessages([head]), [], [head]);
     assert.equal(detached(head), false, "the tail still needs the buffer");
     const broken = store.prepareMessages([tail]);
-    broken.rows[1] = [1] as unknown as number;
+    // A type no row names: SQLite cannot bind it.
+    broken.rows[0] = broken.strings.length;
     await assert.rejects(writer.commit(broken, [], [tail]), /cannot write batch/);
     assert.equal(detached(tail), false, "kept for the retry");
     // The retry (the runner's same message) reads it again, and then it goes.

@@ -40,7 +40,7 @@ self.onmessage = (event: MessageEvent<WriterRequest>) => {
     reply({
       kind: "result",
       id,
-      inserted: rows.write(request.rows, request.text, request.types, request.positions),
+      inserted: rows.write(request.batch, request.positions),
     });
   } catch (error) {
     failed = true;
