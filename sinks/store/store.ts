@@ -15,7 +15,7 @@ import {
 import { EventTranscoder } from "@eventstorm/core/internal";
 import { eventId, gapsOf, type StreamPosition } from "@eventstorm/core/sink";
 import { checkSchema, ensureSchema } from "./schema.ts";
-import { COLUMNS, connect, messageOf, type RowBatch, RowWriter } from "./rows.ts";
+import { COLUMNS, connect, messageOf, RowWriter } from "./rows.ts";
 import { EventIdBytes } from "./event_ids.ts";
 
 /** Store file used when `--db` is not given.
@@ -469,7 +469,7 @@ export class EventStore {
  * Rows read from messages by {@linkcode EventStore.prepareMessages}, for
  * {@linkcode EventStore.commitPrepared}; plain data, so it can be posted to a worker.
  */
-export interface PreparedBatch extends RowBatch {
+export interface PreparedBatch {
   /**
    * Five numbers per row: its type (an index in `strings`), time (ms), host
    * (an index in `strings`), and the lengths in bytes of its id's JSON (-1 for
