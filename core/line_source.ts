@@ -279,7 +279,7 @@ export class LineSource {
   #handle(lines: string[], context: LineContext, output: EventOutput): void {
     const ascii = this.#options.parser.ascii;
     if (ascii !== undefined && output.sendAscii !== undefined) {
-      // In runs of bounded size: the run's bytes are kept for the next one.
+      // In runs of bounded size: their bytes go into one buffer, kept from run to run.
       for (let from = 0, to = 0; from < lines.length; from = to) {
         let length = lines[to++].length;
         while (to < lines.length && length + lines[to].length < ASCII_RUN) {
