@@ -163,3 +163,65 @@ Deno.test("nginx ascii: a file source sends the lines in order, each as the stri
     await reading;
   }
 });
+
+Deno.test("fuzz: combined lines of random fields, the ASCII path writes what the string parser reads", () => {
+  const fuzzer = new LineFuzzer(FUZZ_SEED);
+  const parser = nginxParser();
+  const pick = <T>(items: readonly T[]) => fuzzer.pick(items);
+  // Now and then (one pick in 30) something the ASCII path leaves to the string parser.
+  const rarely = <T>(usual: T, odd: readonly T[]) => fuzzer.int(30) === 0 ? pick(odd) : usual;
+  const token = () =>
+    Array.from(
+      { length: fuzzer.int(6) },
+      () =>
+        rarely(
+          pick(["a", "Z", "0", "9", "-", "_", ".", ":", "/", "?", "\t", "\x01", "HTTP/", "1.1"]),
+          [
+            "é",
+            "\\x22",
+          ],
+        ),
+    ).join("");
+  const text = () =>
+    Array.from({ length: fuzzer.int(8) }, () => pick([token(), " ", "  ", "?", "-"])).join("");
+  const number = () =>
+    rarely(pick(["-", "", "0", "007", "2147483647", "999999999", String(fuzzer.int(600))]), [
+      "1234567890",
+      "12a",
+    ]);
+  const time = () =>
+    rarely(
+      pick([
+        "17/May/2015:08:05:32 +0000",
+        "01/Jan/1970:00:00:00 -2359",
+        "31/Dec/9999:23:59:59 +2359",
+      ]),
+      [
+        "32/Foo/2015:08:05:32 +0000",
+        "17/May/2015:08:05:32 0000",
+        "17/may/2015:08:05:32 +0000",
+      ],
+    );
+  const request = () =>
+    pick([
+      `${pick(["GET", "get", "PROPFIND", "G3T", "3GET", "M-SEARCH", ""])} ${text()} ${
+        pick(["HTTP/1.1", "HTTP/2.0", "HTTP/1", "HTTP/1.", "HTTP/", "http/1.1", ""])
+      }`,
+      text(),
+      "-",
+      "",
+    ]);
+  let accepted = 0;
+  withSeed(() => {
+    for (let i = 0; i < FUZZ_ITERATIONS; i++) {
+      const line = `${pick([token(), "-", ""])} - ${
+        pick([token(), "-", ""])
+      } [${time()}] "${request()}" ${number()} ${number()} "${pick([text(), "-"])}" "${
+        pick([text(), "-"])
+      }"`;
+      if (checkedAscii(parser, line) !== undefined) accepted++;
+    }
+  });
+  // Most such lines are ones the ASCII path takes: the comparison above is not idle.
+  assert.ok(accepted > FUZZ_ITERATIONS / 4, `${accepted} of ${FUZZ_ITERATIONS}`);
+});
