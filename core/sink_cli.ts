@@ -83,6 +83,8 @@ export interface SinkSpec<
    * dropping here what its queues could have held.
    */
   whenFull?: WhenFull;
+  /** The `--batch-size` default (1000): events per backend write. */
+  batchSize?: number;
   /**
    * A line for stdout once the sink receives, for scripts that start it (the
    * dashboard's address); stdout carries nothing else.
@@ -251,6 +253,10 @@ export function sinkCommand<F extends Record<string, FlagSpec>, B extends SinkBa
       ...sink.flags,
       ...SINK_FLAGS,
       "when-full": { ...SINK_FLAGS["when-full"], default: sink.whenFull ?? "block" },
+      "batch-size": {
+        ...SINK_FLAGS["batch-size"],
+        default: String(sink.batchSize ?? SINK_FLAGS["batch-size"].default),
+      },
     },
     epilog: sink.epilog,
     main: (args) => runSinkMain(args, sink),

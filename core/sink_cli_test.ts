@@ -58,7 +58,7 @@ Deno.test("sink flags: a bad --buffer-bytes is a one-line usage error, exit 2", 
   assert.match(good.stderr, /the backend opened/);
 });
 
-Deno.test("sink flags: --when-full is block unless a sink keeps dropping; block passes the check", async () => {
+Deno.test("sink flags: --when-full is block unless a sink keeps dropping, --batch-size 1000 unless it says; block passes the check", async () => {
   const spec = {
     name: "null",
     summary: "discard events",
@@ -69,6 +69,10 @@ Deno.test("sink flags: --when-full is block unless a sink keeps dropping; block 
     (command.flags["when-full"] as { default?: string }).default;
   assert.equal(flag(sinkCommand(spec)), "block");
   assert.equal(flag(sinkCommand({ ...spec, whenFull: "drop-newest" })), "drop-newest");
+  const batch = (command: ReturnType<typeof sinkCommand>) =>
+    (command.flags["batch-size"] as { default?: string }).default;
+  assert.equal(batch(sinkCommand(spec)), "1000");
+  assert.equal(batch(sinkCommand({ ...spec, batchSize: 4000 })), "4000");
   const block = await sinkMain(["--when-full=block"]);
   assert.equal(block.code, 1, block.stderr);
   assert.match(block.stderr, /the backend opened/);
