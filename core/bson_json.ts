@@ -50,6 +50,28 @@ const KEY_HOST = [0x68, 0x6f, 0x73, 0x74];
 const KEY_ID = [0x5f, 0x69, 0x64];
 const KEY_PROTO = [0x5f, 0x5f, 0x70, 0x72, 0x6f, 0x74, 0x6f, 0x5f, 0x5f];
 
+/**
+ * Writes `value`, a whole number from 0 to 2^53, in decimal ASCII at `at`, as
+ * String() does, without making the string; returns where it ends.
+ *
+ * @example
+ * ```ts
+ * import { writeDecimal } from "./bson_json.ts";
+ * const bytes = new Uint8Array(8);
+ * writeDecimal(bytes, 1, 407); // 4: bytes 1 to 3 are "407"
+ * ```
+ */
+export function writeDecimal(out: Uint8Array, at: number, value: number): number {
+  let digits = 1;
+  for (let rest = value; rest >= 10; rest = Math.floor(rest / 10)) digits++;
+  const end = at + digits;
+  for (let n = end - 1; n >= at; n--) {
+    out[n] = 0x30 + value % 10;
+    value = Math.floor(value / 10);
+  }
+  return end;
+}
+
 /** Thrown inside the walk when the fast path must give up; never escapes. */
 const GIVE_UP = Symbol("give up");
 
@@ -581,20 +603,9 @@ export class EventTranscoder {
   /** Writes an int32 in decimal, as String() does, without making the string. */
   #int32(value: number): void {
     this.#reserve(11);
-    const out = this.#out;
     let n = this.#length;
-    if (value < 0) {
-      out[n++] = 0x2d;
-      value = -value;
-    }
-    let digits = 1;
-    for (let rest = value; rest >= 10; rest = Math.floor(rest / 10)) digits++;
-    n += digits;
-    this.#length = n;
-    do {
-      out[--n] = 0x30 + value % 10;
-      value = Math.floor(value / 10);
-    } while (value > 0);
+    if (value < 0) this.#out[n++] = 0x2d;
+    this.#length = writeDecimal(this.#out, n, Math.abs(value));
   }
 
   /** Writes a string known to be ASCII. */

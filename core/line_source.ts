@@ -304,9 +304,7 @@ export class LineSource {
     output: EventOutput,
     ascii: AsciiEncoder,
   ): void {
-    const text = from === 0 && to === lines.length
-      ? lines.join("\n")
-      : lines.slice(from, to).join("\n");
+    const text = lines.slice(from, to).join("\n");
     if (this.#asciiBytes.length < text.length) this.#asciiBytes = new Uint8Array(text.length);
     const bytes = this.#asciiBytes;
     const { read, written } = utf8.encodeInto(text, bytes);

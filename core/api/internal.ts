@@ -35,7 +35,7 @@ export { sleep } from "../sleep.ts";
 export { acceptRetrying } from "../accept.ts";
 export { removeRange, sameRanges } from "../ranges.ts";
 export { type CurveKeys, curveKeys } from "../curve/options.ts";
-export { type EventEnvelope, EventTranscoder } from "../bson_json.ts";
+export { type EventEnvelope, EventTranscoder, writeDecimal } from "../bson_json.ts";
 export { writeInt32, writeInt64 } from "../plain_bson.ts";
 export { allocateNative, type NativeBytes, openLibc } from "../native.ts";
 export { expandGlobs, type ExpandGlobsOptions, globToRegExp } from "../tail/mod.ts";

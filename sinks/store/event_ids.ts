@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { writeDecimal } from "@eventstorm/core/internal";
 import { eventId } from "@eventstorm/core/sink";
 
 /**
@@ -40,14 +41,7 @@ export class EventIdBytes {
 
   /** The id of the stream's event `index`; valid until the next call. */
   of(index: number): Uint8Array {
-    let digits = 1;
-    for (let rest = index; rest >= 10; rest = Math.floor(rest / 10)) digits++;
-    const bytes = this.#bytes, end = this.#prefix + digits;
-    let rest = index;
-    for (let at = end - 1; at >= this.#prefix; at--) {
-      bytes[at] = 0x30 + rest % 10;
-      rest = Math.floor(rest / 10);
-    }
-    return this.#views[end] ??= bytes.subarray(0, end);
+    const end = writeDecimal(this.#bytes, this.#prefix, index);
+    return this.#views[end] ??= this.#bytes.subarray(0, end);
   }
 }

@@ -343,10 +343,10 @@ export class EventStore {
   }
 
   #noteType(batch: Batch, type: string): void {
-    if (type !== batch.lastType && !this.#rows!.knows(type) && !batch.types.includes(type)) {
+    // The previous row's type was noted already: consecutive rows nearly always share it.
+    if (type !== batch.last[0] && !this.#rows!.knows(type) && !batch.types.includes(type)) {
       batch.types.push(type);
     }
-    batch.lastType = type;
   }
 
   #commit(prepared: PreparedBatch, positions: readonly StreamPosition[]): InsertResult {
@@ -495,8 +495,6 @@ export interface PreparedBatch {
 interface Batch extends Omit<PreparedBatch, "text"> {
   /** Where each of `strings` is. */
   stringIndex: Map<string, number>;
-  /** The type of the previous row: consecutive rows nearly always share it. */
-  lastType: string | undefined;
   /** The strings of the previous row, and their indexes. */
   last: [type: string, typeIndex: number, host: string, hostIndex: number];
 }
@@ -508,7 +506,6 @@ function newBatch(capacity: number): Batch {
     strings: [],
     stringIndex: new Map(),
     types: [],
-    lastType: undefined,
     last: ["", -1, "", -1],
     rejected: 0,
     problems: [],

@@ -130,10 +130,10 @@ class CombinedAscii implements AsciiEncoder {
     if (agentEnd !== end - 1) return -1;
 
     let n = at + 4;
-    n = putKey(out, n, this.#head);
+    n = putBytes(out, n, this.#head);
     writeInt64(out, n, millis);
     n += 8;
-    n = putKey(out, n, this.#hostElementOf(host));
+    n = putBytes(out, n, this.#hostElementOf(host));
     if (!isDash(bytes, start, addrEnd)) {
       n = putString(out, n, KEYS.remoteAddr, bytes, start, addrEnd);
     }
@@ -191,8 +191,8 @@ class CombinedAscii implements AsciiEncoder {
 }
 
 /**
- * The element `name` (type byte, key, NUL) with the line's bytes `[start, end)` as
- * its string; returns where it ends.
+ * The element `name` (type byte, key, NUL) with `bytes[start, end)` (ASCII, or
+ * UTF-8) as its string; returns where it ends.
  */
 function putString(
   out: Uint8Array,
@@ -202,7 +202,7 @@ function putString(
   start: number,
   end: number,
 ): number {
-  at = putKey(out, at, name);
+  at = putBytes(out, at, name);
   writeInt32(out, at, end - start + 1);
   at += 4;
   if (end - start > SET_FROM) {
@@ -219,20 +219,18 @@ function putString(
 function stringElement(name: Uint8Array, text: string): Uint8Array {
   const bytes = utf8.encode(text);
   const element = new Uint8Array(name.length + 4 + bytes.length + 1);
-  element.set(name);
-  writeInt32(element, name.length, bytes.length + 1);
-  element.set(bytes, name.length + 4);
+  putString(element, 0, name, bytes, 0, bytes.length);
   return element;
 }
 
-/** Writes `name` (a key, or whole elements); returns where it ends. */
-function putKey(out: Uint8Array, at: number, name: Uint8Array): number {
-  out.set(name, at);
-  return at + name.length;
+/** Writes `bytes` (a key, or whole elements); returns where they end. */
+function putBytes(out: Uint8Array, at: number, bytes: Uint8Array): number {
+  out.set(bytes, at);
+  return at + bytes.length;
 }
 
 function putInt32(out: Uint8Array, at: number, name: Uint8Array, value: number): number {
-  at = putKey(out, at, name);
+  at = putBytes(out, at, name);
   writeInt32(out, at, value);
   return at + 4;
 }
