@@ -69,7 +69,11 @@ async function until(condition: () => boolean, what: string): Promise<void> {
   }
 }
 
-async function pipeline(backend: SwitchableBackend, options: Partial<SinkRunnerOptions>) {
+async function pipeline(
+  backend: SwitchableBackend,
+  options: Partial<SinkRunnerOptions>,
+  emitterOptions: { maxEvents?: number } = {},
+) {
   const runner = new SinkRunner(backend, {
     collector: { endpoints: "@tcp://127.0.0.1:*", receiveHwm: 100_000 },
     retryMs: 10,
@@ -80,7 +84,10 @@ async function pipeline(backend: SwitchableBackend, options: Partial<SinkRunnerO
   const collector = await runner.open();
   const controller = new AbortController();
   const running = runner.run(controller.signal);
-  const emitter = await Emitter.open({ endpoints: `>${collector.boundEndpoint()}` });
+  const emitter = await Emitter.open({
+    endpoints: `>${collector.boundEndpoint()}`,
+    ...emitterOptions,
+  });
   await until(() => emitter.stats().subscriptions > 0, "subscription");
   return {
     runner,
@@ -630,6 +637,72 @@ Deno.test(
     assert.ok(stats.writeErrors >= 1, JSON.stringify(stats));
     assert.deepEqual(backend.order, Array.from({ length: 5000 }, (_, i) => i));
     assert.equal(stats.duplicates, 0);
+    assertAccounted(stats);
+  },
+);
+
+/**
+ * Two batches in flight on "another thread" (answered in a later task), which can
+ * stall; notes the most events the runner held at any write.
+ */
+class SettlingBackend implements SinkBackend {
+  readonly name = "stalling";
+  readonly concurrency = 2;
+  runner: SinkRunner | undefined;
+  stored = 0;
+  /** The events the runner held at each write. */
+  readonly held: number[] = [];
+  #gate: Promise<void> | undefined;
+  #open: () => void = () => {};
+  stall(): void {
+    this.#gate = new Promise((resolve) => this.#open = resolve);
+  }
+  resume(): void {
+    this.#open();
+    this.#gate = undefined;
+  }
+  async write(events: Event[]): Promise<void> {
+    this.held.push(this.runner!.stats().buffered);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    await this.#gate;
+    this.stored += events.length;
+  }
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+Deno.test(
+  "sink runner (block): the reader takes in the writer's next batches while it settles, the buffer's bound while it stalls",
+  opts,
+  async () => {
+    const backend = new SettlingBackend();
+    const p = await pipeline(
+      backend as unknown as SwitchableBackend,
+      { bufferEvents: 10_000, batchSize: 100, whenFull: "block" },
+      { maxEvents: 100 },
+    );
+    backend.runner = p.runner;
+    for (let i = 0; i < 20_000; i++) p.emitter.emit("app.a", { i });
+    await p.emitter.flush();
+    await until(() => backend.stored === 20_000, "20000 stored");
+    // Two batches ahead, the message read as the buffer fell below them, and the
+    // batches in flight or being handed over: far from the 10,000 a reader that never
+    // waited holds. The median, as a writer that settles nothing for 50 ms (a loaded
+    // machine) counts as stalled, and the reader then rightly takes in more.
+    const held = backend.held.toSorted((a, b) => a - b);
+    assert.ok(held[held.length >> 1] <= 600, `held ${held.join(" ")}`);
+    backend.stall();
+    for (let i = 0; i < 6000; i++) p.emitter.emit("app.a", { i });
+    await p.emitter.flush();
+    // No write settles: the reader takes in what the buffer holds rather than leave
+    // it in the socket, where a longer stall would have the router drop it.
+    await until(() => p.runner.stats().buffered >= 5000, "the stall taken into the buffer");
+    backend.resume();
+    await until(() => backend.stored === 26_000, "26000 stored");
+    await p.emitter.close();
+    const stats = await p.stop();
+    assert.equal(stats.droppedFull + stats.lostOnWire, 0, JSON.stringify(stats));
     assertAccounted(stats);
   },
 );

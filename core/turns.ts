@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { setImmediate } from "node:timers";
 
 /**
  * Says when a busy loop has kept the event loop for `intervalMs` and lets
@@ -50,11 +51,12 @@ export class Turns {
 
   /** Lets every due timer and signal handler run, then resumes. */
   async give(): Promise<void> {
-    // A zero timer resolves after the timer wheel's next tick (about 2 ms here). A
-    // message to a MessageChannel port takes 0.1 ms, but a stats timer behind it
-    // fired 0.6 s late on a loaded machine (tests/busy_input_test.ts): timers are
-    // only sure to run when the event loop waits for one.
-    await new Promise((resolve) => setTimeout(resolve, 0));
+    // setImmediate runs after a turn of the event loop, due timers, signals and
+    // other threads' answers included, and costs microseconds; a zero timer waits
+    // for the timer wheel's next tick (about 2 ms here, a tenth of a 20 ms stretch).
+    // A message to a MessageChannel port would not do: a stats timer behind it fired
+    // 0.6 s late on a loaded machine (tests/busy_input_test.ts).
+    await new Promise((resolve) => setImmediate(resolve));
     this.#since = performance.now();
   }
 }
