@@ -9,6 +9,7 @@ import type { StreamPosition } from "@eventstorm/core/sink";
 import type { WireMessage } from "@eventstorm/core/protocol";
 import type { RowBatch } from "./rows.ts";
 import { type InsertResult, type PreparedBatch, resultOf } from "./store.ts";
+import { CheckpointThread } from "./checkpoints.ts";
 
 /** What the writer thread is asked. */
 export type WriterRequest =
@@ -19,12 +20,24 @@ export type WriterRequest =
     batch: RowBatch;
     positions: StreamPosition[];
     resume: boolean;
+    /** The checkpoint thread does the checkpoints: SQLite's own in the commits are off. */
+    checkpointThread: boolean;
+    /** The WAL is full: copy what the checkpoint thread left first, so it starts over. */
+    startOver: boolean;
   }
+  | { kind: "open"; path: string }
   | { kind: "close" };
 
 /** What the writer thread answers. */
 export type WriterReply =
-  | { kind: "result"; id: number; inserted?: number; error?: string }
+  | {
+    kind: "result";
+    id: number;
+    inserted?: number;
+    error?: string;
+    /** Told for a commit that was to start the WAL over: whether it will have. */
+    startedOver?: boolean;
+  }
   | { kind: "closed" };
 
 /**
@@ -75,10 +88,22 @@ export class StoreWriter {
   readonly #waiting = new Map<number, Waiting>();
   #closed: (() => void) | undefined;
   #resume = false;
+  readonly #checkpoints: CheckpointThread;
 
-  /** A writer for the store file at `path` (a file: `:memory:` is one connection's own). */
-  constructor(path: string) {
+  /**
+   * A writer for the store file at `path` (a file: `:memory:` is one connection's own).
+   * Its threads start and connect now: started by a first batch that comes with a
+   * burst, they took half a second to come up on two busy cores.
+   */
+  constructor(path: string, options: { walRestartPages?: number } = {}) {
     this.#path = path;
+    this.#ensureWorker();
+    this.#checkpoints = new CheckpointThread(path, options.walRestartPages);
+  }
+
+  /** Whether the checkpoint thread does the checkpoints (else SQLite, in the commits). */
+  get checkpointThread(): boolean {
+    return this.#checkpoints.ready;
   }
 
   /** Whether every batch handed over has been answered. */
@@ -112,6 +137,8 @@ export class StoreWriter {
       },
       positions,
       resume,
+      checkpointThread: this.#checkpoints.ready,
+      startOver: this.#checkpoints.takeFull(),
     };
     const inserted = new Promise<number>((resolve, reject) => {
       this.#waiting.set(id, { resolve, reject });
@@ -125,16 +152,17 @@ export class StoreWriter {
     });
   }
 
-  /** Waits for the thread to close its connection, then ends it. */
+  /** Waits for the threads to close their connections, then ends them. */
   async close(): Promise<void> {
     const worker = this.#worker;
-    if (worker === undefined) return;
+    if (worker === undefined) return await this.#checkpoints.close();
     await new Promise<void>((resolve) => {
       this.#closed = resolve;
       worker.postMessage({ kind: "close" } satisfies WriterRequest);
     });
     worker.terminate();
     this.#worker = undefined;
+    await this.#checkpoints.close();
   }
 
   #ensureWorker(): Worker {
@@ -148,6 +176,8 @@ export class StoreWriter {
       }
       const waiting = this.#waiting.get(reply.id);
       this.#waiting.delete(reply.id);
+      if (reply.startedOver !== undefined) this.#checkpoints.resume(reply.startedOver);
+      this.#checkpoints.committed();
       if (reply.error !== undefined) {
         this.#resume = true;
         waiting?.reject(new Error(reply.error));
@@ -158,11 +188,14 @@ export class StoreWriter {
       event.preventDefault();
       this.#worker = undefined;
       this.#resume = true;
+      // A start-over it was told of is not coming: the checkpoint thread copies again.
+      this.#checkpoints.resume(false);
       const error = new Error(`store writer thread failed: ${event.message}`);
       for (const waiting of this.#waiting.values()) waiting.reject(error);
       this.#waiting.clear();
       this.#closed?.();
     };
+    worker.postMessage({ kind: "open", path: this.#path } satisfies WriterRequest);
     this.#worker = worker;
     return worker;
   }

@@ -171,3 +171,55 @@ Deno.test("store connections: the sink's and the writer thread's commit with syn
     store.close();
   }
 });
+
+Deno.test("store writer: checkpoints run on their own thread, and the WAL starts over at its bound under a writer that never pauses", async () => {
+  await using temp = await tempDir({ prefix: "store_checkpoints_" });
+  const path = `${temp.path}/events.db`;
+  const store = EventStore.open(path);
+  // 64 pages of 16 KiB: 1 MiB, where the sink's own is 64 MiB.
+  const writer = new StoreWriter(path, { walRestartPages: 64 });
+  const walBytes = () => {
+    try {
+      return Deno.statSync(`${path}-wal`).size;
+    } catch {
+      return 0;
+    }
+  };
+  try {
+    const deadline = Date.now() + 10_000;
+    while (!writer.checkpointThread && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    assert.ok(writer.checkpointThread, "the checkpoint thread is up");
+    // Two batches in flight all the time: PASSIVE checkpoints beside a writer that
+    // never pauses would let the WAL hold every page ever written (here 13 times
+    // the database's size).
+    let mostWal = 0;
+    let next = 0;
+    const inFlight: Promise<unknown>[] = [];
+    while (next < 120_000 || inFlight.length > 0) {
+      while (next < 120_000 && inFlight.length < 2) {
+        inFlight.push(writer.commit(prepared(store, next, 1000)));
+        next += 1000;
+      }
+      await inFlight.shift();
+      mostWal = Math.max(mostWal, walBytes());
+    }
+    assert.ok(mostWal < 2 * Deno.statSync(path).size, `the WAL reached ${mostWal} bytes`);
+    // The WAL header's checkpoint sequence counts its start-overs.
+    const header = new Uint8Array(16);
+    using wal = Deno.openSync(`${path}-wal`);
+    wal.readSync(header);
+    const startedOver = new DataView(header.buffer).getUint32(12);
+    assert.ok(startedOver >= 5, `the WAL started over ${startedOver} times`);
+    assert.equal(store.count(), 120_000);
+  } finally {
+    await writer.close();
+    store.close();
+  }
+  // The last connection closed copied the rest and removed the WAL.
+  assert.equal(walBytes(), 0);
+  const reopened = EventStore.open(path, { readOnly: true });
+  assert.equal(reopened.count(), 120_000);
+  reopened.close();
+});
