@@ -498,12 +498,6 @@ const LATE_SAVE_MS = 2000;
 /** How often an idle writer saves again the gaps of streams that had some. */
 const GAPS_SAVED_EVERY_MS = 1000;
 
-/**
- * How long a writer with its next batches buffered may settle nothing before the
- * reader stops waiting for it and fills the buffer (see `SinkRunner#stepOut`).
- */
-const READ_AHEAD_STALL_MS = 50;
-
 function streamKey(source: bigint, topic: string): string {
   return `${source.toString(16)}-${topic}`;
 }
@@ -619,8 +613,6 @@ export class SinkRunner {
   #inFlightBytes = 0;
   /** The writer is giving timers a turn (see `#stepOut`). */
   #writerStepsOut = false;
-  /** When a write last settled, or one was handed to an idle writer (see `#stepOut`). */
-  #settledAt = 0;
   #wakeWriter: (() => void) | undefined;
   /** Wakes the reader that waits for room (`block`): the writer settled or gave up events. */
   #wakeReader: (() => void) | undefined;
@@ -1422,8 +1414,6 @@ export class SinkRunner {
       if ((buffer.length > 0 || deferredDue) && pending.length < (saving ? 1 : concurrency)) {
         if (gapsDue) await this.#saveGaps();
         if (unsavedDue) await this.#saveUnsaved();
-        // A writer that was idle starts the clock of its stall (see `#stepOut`) here.
-        if (pending.length === 0) this.#settledAt = performance.now();
         const handed = this.#handOver(buffer, deferredDue);
         if (handed !== undefined) pending.push(handed);
         if (pending.length < concurrency && buffer.length > 0) continue;
@@ -1436,7 +1426,6 @@ export class SinkRunner {
         this.#writerStepsOut = concurrency > 1;
         const result = (await this.#byDeadline(written.result)) ?? 0;
         this.#writerStepsOut = false;
-        this.#settledAt = performance.now();
         const rejected = typeof result === "number" ? result : result.rejected ?? 0;
         const duplicates = typeof result === "number" ? 0 : result.duplicates ?? 0;
         const failed = typeof result === "number" ? undefined : result.failed;
@@ -1606,34 +1595,14 @@ export class SinkRunner {
   /**
    * Steps out of the microtask queue while the writer does: a reader that never
    * waits (a busy socket) would otherwise hold back the answer of a backend on
-   * another thread, or the timer of a synchronous one giving a turn, and fill the
-   * buffer meanwhile. `setImmediate` lets both in at a few microseconds a turn (a
-   * zero timer waits about 2 ms, which paced the reader of a busy store sink).
-   *
-   * With `block`, once the buffer holds the writer's next batches, the reader waits
-   * for the writer instead, so a backlog stays in the socket's queue and the router's
-   * rather than growing the buffer (and the heap); unless the writer settled nothing for
-   * {@linkcode READ_AHEAD_STALL_MS} (a slow backend): then the buffer takes in what
-   * its bounds allow, as before, and absorbs the stall.
+   * another thread, or the timer of a synchronous one giving a turn. `setImmediate`
+   * lets both in at a few microseconds a turn; a zero timer waited about 2 ms a
+   * message, which paced the reader of a busy store sink below its writer (batches
+   * of 700-2,900 events, one in flight) and left a burst in the socket's queue,
+   * where the router drops what overflows, rather than in the buffer.
    */
-  async #stepOut(): Promise<void> {
-    const ahead = this.#options.batchSize * Math.max(1, this.#backend.concurrency ?? 1);
-    const waitForWriter = () =>
-      this.#options.whenFull === "block" && this.#buffer.length >= ahead &&
-      performance.now() - this.#settledAt < READ_AHEAD_STALL_MS;
-    if (!waitForWriter()) {
-      await new Promise((resolve) => setImmediate(resolve));
-      return;
-    }
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    do {
-      await new Promise<void>((resolve) => {
-        this.#wakeReader = resolve;
-        timer = setTimeout(resolve, READ_AHEAD_STALL_MS);
-      });
-      clearTimeout(timer);
-      this.#wakeReader = undefined;
-    } while (waitForWriter());
+  #stepOut(): Promise<void> {
+    return new Promise((resolve) => setImmediate(resolve));
   }
 
   #write(batch: Event[]): Promise<number | WriteResult | void> {

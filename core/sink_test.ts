@@ -643,10 +643,10 @@ Deno.test(
 
 /**
  * Two batches in flight on "another thread" (answered in a later task), which can
- * stall; notes the most events the runner held at any write.
+ * stall; notes the events the runner held at each write.
  */
 class SettlingBackend implements SinkBackend {
-  readonly name = "stalling";
+  readonly name = "settling";
   readonly concurrency = 2;
   runner: SinkRunner | undefined;
   stored = 0;
@@ -673,7 +673,7 @@ class SettlingBackend implements SinkBackend {
 }
 
 Deno.test(
-  "sink runner (block): the reader takes in the writer's next batches while it settles, the buffer's bound while it stalls",
+  "sink runner: a burst the writer cannot keep pace with goes into the buffer, while writes are in flight",
   opts,
   async () => {
     const backend = new SettlingBackend();
@@ -683,20 +683,19 @@ Deno.test(
       { maxEvents: 100 },
     );
     backend.runner = p.runner;
+    // 200 messages at once against writes of 100 events that take 2 ms or more each: a
+    // reader that stepped out with a zero timer (2 ms a message) took them in no faster
+    // than the writer stored them, leaving the burst in the socket's queue (and, past its
+    // high-water mark, to the router, which drops what overflows).
     for (let i = 0; i < 20_000; i++) p.emitter.emit("app.a", { i });
     await p.emitter.flush();
     await until(() => backend.stored === 20_000, "20000 stored");
-    // Two batches ahead, the message read as the buffer fell below them, and the
-    // batches in flight or being handed over: far from the 10,000 a reader that never
-    // waited holds. The median, as a writer that settles nothing for 50 ms (a loaded
-    // machine) counts as stalled, and the reader then rightly takes in more.
-    const held = backend.held.toSorted((a, b) => a - b);
-    assert.ok(held[held.length >> 1] <= 600, `held ${held.join(" ")}`);
+    const most = Math.max(...backend.held);
+    assert.ok(most >= 5000, `held at most ${most}`);
+    // No write settles: the reader still takes in what the buffer holds.
     backend.stall();
     for (let i = 0; i < 6000; i++) p.emitter.emit("app.a", { i });
     await p.emitter.flush();
-    // No write settles: the reader takes in what the buffer holds rather than leave
-    // it in the socket, where a longer stall would have the router drop it.
     await until(() => p.runner.stats().buffered >= 5000, "the stall taken into the buffer");
     backend.resume();
     await until(() => backend.stored === 26_000, "26000 stored");
