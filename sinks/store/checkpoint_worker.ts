@@ -21,23 +21,7 @@
 /// <reference lib="deno.worker" />
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { connect, messageOf } from "./rows.ts";
-
-/** What the sink's main thread tells this thread. */
-export type CheckpointRequest =
-  | { kind: "open"; path: string; restartPages: number }
-  | { kind: "committed" }
-  | { kind: "resume"; startedOver: boolean }
-  | { kind: "close" };
-
-/**
- * What this thread answers: `ready` once its connection is open, `full` when the
- * WAL should start over, `failed` once, after which it does nothing more.
- */
-export type CheckpointReply =
-  | { kind: "ready" }
-  | { kind: "full" }
-  | { kind: "failed"; error: string }
-  | { kind: "closed" };
+import type { CheckpointReply, CheckpointRequest } from "./checkpoints.ts";
 
 /** Pages in the WAL past which it should start over (see CheckpointThread). */
 let restartPages = Infinity;

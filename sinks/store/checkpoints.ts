@@ -5,7 +5,23 @@
  *
  * @module
  */
-import type { CheckpointReply, CheckpointRequest } from "./checkpoint_worker.ts";
+
+/** What the sink's main thread tells the checkpoint thread. */
+export type CheckpointRequest =
+  | { kind: "open"; path: string; restartPages: number }
+  | { kind: "committed" }
+  | { kind: "resume"; startedOver: boolean }
+  | { kind: "close" };
+
+/**
+ * What the checkpoint thread answers: `ready` once its connection is open, `full` when the
+ * WAL should start over, `failed` once, after which it does nothing more.
+ */
+export type CheckpointReply =
+  | { kind: "ready" }
+  | { kind: "full" }
+  | { kind: "failed"; error: string }
+  | { kind: "closed" };
 
 /** WAL pages (16 KiB each in a store the sink created) past which the WAL starts over. */
 const RESTART_PAGES = 4096;
