@@ -247,11 +247,12 @@ RSpec.describe Eventstorm::Emitter do
   it "writes records in order, counts one its writer cannot write, and packs them for stats" do
     # A writer of events { n: record } that cannot write a negative n.
     writer = Object.new
-    writer.define_singleton_method(:pack_record) do |n|
+    writer.define_singleton_method(:pack_record) do |n, values|
       raise ArgumentError, "negative" if n.negative?
 
-      [1_700_000_000_000 + n, "#{Eventstorm::Batch::PACKED_ENVELOPE}a*l<x",
-       [nil, nil, nil, nil, "\x10n\x00".b, n], 8]
+      # The fields' size, the template, the time, a free slot, then the fields' values.
+      values.push(8, "#{Eventstorm::Batch::PACKED_ENVELOPE}a*l<x", 1_700_000_000_000 + n, nil,
+                  "\x10n\x00".b, n)
     end
     collector = open_collector("@#{endpoint}")
     emitter = open_emitter(">#{endpoint}", host: "spec", batch_size: 4, linger: 60)
@@ -285,13 +286,13 @@ RSpec.describe Eventstorm::Emitter do
     # the emitting thread while it is being packed.
     packing = Queue.new
     writer = Object.new
-    writer.define_singleton_method(:pack_record) do |n|
+    writer.define_singleton_method(:pack_record) do |n, values|
       if n == 100
         packing << :now
         sleep 0.2 # the raise arrives in here, and must wait until the record is written
       end
-      [1_700_000_000_000 + n, "#{Eventstorm::Batch::PACKED_ENVELOPE}a*l<x",
-       [nil, nil, nil, nil, "\x10n\x00".b, n], 8]
+      values.push(8, "#{Eventstorm::Batch::PACKED_ENVELOPE}a*l<x", 1_700_000_000_000 + n, nil,
+                  "\x10n\x00".b, n)
     end
     total = 150
     collector = open_collector("@#{endpoint}")
@@ -363,16 +364,16 @@ RSpec.describe Eventstorm::Emitter do
     batch = Eventstorm::Batch.new("app.bytes", "web1", envelope)
     template = "#{Eventstorm::Batch::PACKED_ENVELOPE}a*l<x"
     writer = Object.new
-    writer.define_singleton_method(:pack_record) do |kind|
+    writer.define_singleton_method(:pack_record) do |kind, values|
       case kind
       when :raises then raise ArgumentError, "cannot"
-      when :refused then [0, "#{template}a*", [nil, nil, nil, nil, "\x10n\x00".b, 1, 7], 8]
-      when :far then [Eventstorm::Protocol::MAX_DATE_MS + 1, template, [nil, nil, nil, nil, "\x10n\x00".b, 1], 8]
+      when :refused then values.push(8, "#{template}a*", 0, nil, "\x10n\x00".b, 1, 7)
+      when :far then values.push(8, template, Eventstorm::Protocol::MAX_DATE_MS + 1, nil, "\x10n\x00".b, 1)
       when :big
         big = "x" * Eventstorm::Batch::MAX_EVENT
-        [0, "#{Eventstorm::Batch::PACKED_ENVELOPE}a*Va*x", [nil, nil, nil, nil, "\x02s\x00".b, big.bytesize + 1, big],
-         big.bytesize + 8]
-      else [kind * 1000, template, [nil, nil, nil, nil, "\x10n\x00".b, kind], 8]
+        values.push(big.bytesize + 8, "#{Eventstorm::Batch::PACKED_ENVELOPE}a*Va*x", 0, nil, "\x02s\x00".b,
+                    big.bytesize + 1, big)
+      else values.push(8, template, kind * 1000, nil, "\x10n\x00".b, kind)
       end
     end
     [1, :raises, 2, :refused, :far, :big, 3].each { |kind| batch.add_record(writer, kind) }
@@ -409,8 +410,8 @@ RSpec.describe Eventstorm::Emitter do
     path = File.expand_path("../lib/eventstorm/batch.rb", __dir__)
     envelope = Eventstorm::Batch.envelope("app.tick", "spec")
     writer = Object.new
-    writer.define_singleton_method(:pack_record) do |n|
-      [n, "#{Eventstorm::Batch::PACKED_ENVELOPE}a*l<x", [nil, nil, nil, nil, "\x10n\x00".b, n], 8]
+    writer.define_singleton_method(:pack_record) do |n, values|
+      values.push(8, "#{Eventstorm::Batch::PACKED_ENVELOPE}a*l<x", n, nil, "\x10n\x00".b, n)
     end
     broken = []
     steps = 0

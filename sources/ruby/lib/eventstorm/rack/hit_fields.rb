@@ -5,6 +5,8 @@ module Eventstorm
     # Writes one +http.hit+ as a single +Array#pack+: {.pack_record} turns what the
     # middleware kept of a request into the template, the values and the fields' size, and
     # {Batch#add_packed} packs the whole event, envelope included, onto the batch's body.
+    # The values go into an Array the batch keeps for all its records: a request leaves no
+    # object of its own behind once packed.
     #
     # Under Puma a Hash built per request and handed to bson-ruby cost the app 14-25 µs of
     # CPU a request. One pack, with a template chosen from the fields present, costs about
@@ -79,18 +81,21 @@ module Eventstorm
 
       # What {Eventstorm::Rack} keeps of a request: the env's values of {ENV_KEYS} (each a
       # String or nil), then the time (milliseconds since the epoch), the seconds the request
-      # took, the status and the body's bytes.
+      # took, the status and the body's bytes (and anything after them, which is not read).
       #
       # @param record [Array]
-      # @return [Array(Integer, String, Array, Integer)] the arguments of {Batch#add_packed}:
-      #   the time, the template, the values (four slots left for the envelope) and the fields'
-      #   size
+      # @param values [Array] empty; filled as {Batch#pack_records} reads it: the fields'
+      #   size, the template, the time, a free slot, then the template's values after the
+      #   envelope
+      # @return [void]
       # @example
+      #   values = []
       #   Eventstorm::Rack::HitFields.pack_record(
       #     ["10.0.0.1", "GET", "", "/", "", "HTTP/1.1", nil, nil, "curl/8", nil,
-      #      1_700_000_000_000, 0.0012, 200, 2]
-      #   ).last #=> 189
-      def self.pack_record(record)
+      #      1_700_000_000_000, 0.0012, 200, 2], values
+      #   )
+      #   values.first #=> 189
+      def self.pack_record(record, values)
         remote_addr, method, script, path, query, protocol, version, http_referer,
           http_user_agent, http_host, millis, elapsed, status, bytes = record
         protocol ||= version
@@ -109,17 +114,18 @@ module Eventstorm
         texts = remote_addr.bytesize + (2 * texts)
         if query.nil? || query.empty?
           bits = 0
-          values = [nil, nil, nil, nil, REMOTE_ADDR, remote_addr.bytesize + 1, remote_addr,
-                    REQUEST, request_size, method, " ", path, " ", protocol,
-                    METHOD, method.bytesize + 1, method, PATH, path.bytesize + 1, path,
-                    PROTOCOL, protocol.bytesize + 1, protocol]
+          values.push(nil, nil, millis, nil, REMOTE_ADDR, remote_addr.bytesize + 1, remote_addr,
+                      REQUEST, request_size, method, " ", path, " ", protocol,
+                      METHOD, method.bytesize + 1, method, PATH, path.bytesize + 1, path,
+                      PROTOCOL, protocol.bytesize + 1, protocol)
         else
           bits = QUERY
           texts += 2 * query.bytesize
-          values = [nil, nil, nil, nil, REMOTE_ADDR, remote_addr.bytesize + 1, remote_addr,
-                    REQUEST, request_size + query.bytesize + 1, method, " ", path, "?", query, " ",
-                    protocol, METHOD, method.bytesize + 1, method, PATH, path.bytesize + 1, path,
-                    QUERY_KEY, query.bytesize + 1, query, PROTOCOL, protocol.bytesize + 1, protocol]
+          values.push(nil, nil, millis, nil, REMOTE_ADDR, remote_addr.bytesize + 1, remote_addr,
+                      REQUEST, request_size + query.bytesize + 1, method, " ", path, "?", query,
+                      " ", protocol, METHOD, method.bytesize + 1, method, PATH,
+                      path.bytesize + 1, path, QUERY_KEY, query.bytesize + 1, query, PROTOCOL,
+                      protocol.bytesize + 1, protocol)
         end
         # The common numbers (an int32 status and size, seconds with a fraction) pushed here.
         status = status.to_i
@@ -155,7 +161,9 @@ module Eventstorm
           texts += size
           bits |= HEADER_BITS[2]
         end
-        [millis, TEMPLATES[bits], values, FIXED_SIZES[bits] + texts]
+        values[0] = FIXED_SIZES[bits] + texts
+        values[1] = TEMPLATES[bits]
+        nil
       end
 
       # Pushes a number as the nginx source writes it (JavaScript's numbers through its BSON
