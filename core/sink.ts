@@ -5,7 +5,6 @@
  *
  * @module
  */
-import { setImmediate } from "node:timers";
 import {
   Collector,
   type CollectorOptions,
@@ -19,7 +18,7 @@ import type { Counters } from "./stats.ts";
 import { Queue } from "./queue.ts";
 import { addRange, inRanges, intersectRanges, rangesLength, removeRange } from "./ranges.ts";
 import { sleep } from "./sleep.ts";
-import { Turns } from "./turns.ts";
+import { nextTurn, Turns } from "./turns.ts";
 
 /** Where a sink stores events. */
 export interface SinkBackend {
@@ -1595,14 +1594,14 @@ export class SinkRunner {
   /**
    * Steps out of the microtask queue while the writer does: a reader that never
    * waits (a busy socket) would otherwise hold back the answer of a backend on
-   * another thread, or the timer of a synchronous one giving a turn. `setImmediate`
-   * lets both in at a few microseconds a turn; a zero timer waited about 2 ms a
-   * message, which paced the reader of a busy store sink below its writer (batches
-   * of 700-2,900 events, one in flight) and left a burst in the socket's queue,
-   * where the router drops what overflows, rather than in the buffer.
+   * another thread, or the timer of a synchronous one giving a turn. A zero timer
+   * here waited about 2 ms a message, which paced the reader of a busy store sink
+   * below its writer (batches of 700-2,900 events, one in flight) and left a burst
+   * in the socket's queue, where the router drops what overflows, rather than in
+   * the buffer.
    */
   #stepOut(): Promise<void> {
-    return new Promise((resolve) => setImmediate(resolve));
+    return nextTurn();
   }
 
   #write(batch: Event[]): Promise<number | WriteResult | void> {

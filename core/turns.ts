@@ -51,12 +51,24 @@ export class Turns {
 
   /** Lets every due timer and signal handler run, then resumes. */
   async give(): Promise<void> {
-    // setImmediate runs after a turn of the event loop, due timers, signals and
-    // other threads' answers included, and costs microseconds; a zero timer waits
-    // for the timer wheel's next tick (about 2 ms here, a tenth of a 20 ms stretch).
-    // A message to a MessageChannel port would not do: a stats timer behind it fired
-    // 0.6 s late on a loaded machine (tests/busy_input_test.ts).
-    await new Promise((resolve) => setImmediate(resolve));
+    await nextTurn();
     this.#since = performance.now();
   }
+}
+
+/**
+ * Resolves after one turn of the event loop: due timers, signals and other
+ * threads' answers (a Worker's message) run first. It costs microseconds; a zero
+ * timer waits for the timer wheel's next tick (about 2 ms here). A message to a
+ * MessageChannel port would not do: a stats timer behind it fired 0.6 s late on
+ * a loaded machine (tests/busy_input_test.ts).
+ *
+ * @example
+ * ```ts
+ * import { nextTurn } from "./turns.ts";
+ * await nextTurn();
+ * ```
+ */
+export function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }

@@ -39,6 +39,11 @@ function reply(message: CheckpointReply): void {
   self.postMessage(message);
 }
 
+function closeConnection(): void {
+  db?.close();
+  db = passive = undefined;
+}
+
 /** One checkpoint for all the commits noted since the last. */
 function checkpoint(): void {
   due = false;
@@ -53,8 +58,7 @@ function checkpoint(): void {
       reply({ kind: "full" });
     }
   } catch (error) {
-    db?.close();
-    db = passive = undefined;
+    closeConnection();
     reply({ kind: "failed", error: messageOf(error) });
   }
 }
@@ -69,8 +73,7 @@ self.onmessage = (event: MessageEvent<CheckpointRequest>) => {
         passive = db.prepare("PRAGMA wal_checkpoint(PASSIVE)");
         reply({ kind: "ready" });
       } catch (error) {
-        db?.close();
-        db = undefined;
+        closeConnection();
         reply({ kind: "failed", error: messageOf(error) });
       }
       return;
@@ -87,8 +90,7 @@ self.onmessage = (event: MessageEvent<CheckpointRequest>) => {
       if (request.startedOver) fullAt = 0;
       return;
     case "close":
-      db?.close();
-      db = passive = undefined;
+      closeConnection();
       reply({ kind: "closed" });
   }
 };

@@ -155,13 +155,14 @@ export class StoreWriter {
   /** Waits for the threads to close their connections, then ends them. */
   async close(): Promise<void> {
     const worker = this.#worker;
-    if (worker === undefined) return await this.#checkpoints.close();
-    await new Promise<void>((resolve) => {
-      this.#closed = resolve;
-      worker.postMessage({ kind: "close" } satisfies WriterRequest);
-    });
-    worker.terminate();
-    this.#worker = undefined;
+    if (worker !== undefined) {
+      await new Promise<void>((resolve) => {
+        this.#closed = resolve;
+        worker.postMessage({ kind: "close" } satisfies WriterRequest);
+      });
+      worker.terminate();
+      this.#worker = undefined;
+    }
     await this.#checkpoints.close();
   }
 
