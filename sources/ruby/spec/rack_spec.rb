@@ -167,7 +167,7 @@ RSpec.describe Eventstorm::Rack do
     body.close
     type, record = records.first
     expect(type).to eq("http.hit")
-    millis = record[-4]
+    millis = record[described_class::HitFields::ENV_KEYS.size]
     expect(millis).to be_between(before, Process.clock_gettime(Process::CLOCK_REALTIME, :millisecond))
     types = packed_hit(record).last.as_extended_json
     expect(types["time"]).to eq("$date" => { "$numberLong" => millis.to_s })
@@ -226,6 +226,14 @@ RSpec.describe Eventstorm::Rack do
                                "query" => "q=\uFFFD", "protocol" => "HTTP/1.0",
                                "request" => "GET /\uFFFD\uFFFD?q=\uFFFD HTTP/1.0",
                                "http_referer" => "caf\u00e9", "http_user_agent" => "\u00e9t\uFFFD")
+  end
+
+  it "keeps the env's values in the order HitFields reads them (ENV_KEYS)" do
+    env = described_class::HitFields::ENV_KEYS.to_h { |key| [key, key] }
+    reply = described_class::Reply.of(nil, env, 1, 2.0, 200, 3)
+    expect(reply.first(described_class::HitFields::ENV_KEYS.size))
+      .to eq(described_class::HitFields::ENV_KEYS)
+    expect(reply[described_class::HitFields::ENV_KEYS.size, 4]).to eq([1, 2.0, 200, 3])
   end
 
   it "writes the event once the response is out: in the server's hook, else on the body's close" do
@@ -314,7 +322,7 @@ RSpec.describe Eventstorm::Rack do
                                               "action_dispatch.show_detailed_exceptions" => false)
         status, _headers, body = stack.call(env)
         body.close if body.respond_to?(:close)
-        [status, records.pop[-2]]
+        [status, records.pop[described_class::HitFields::ENV_KEYS.size + 2]]
       end
     end
     expect(statuses).to eq([[[400, 400], [404, 404], [500, 500]], [[400, 500], [404, 500], [500, 500]]])

@@ -259,13 +259,9 @@ module Eventstorm
       @errors += 1
     end
 
-    # Writes the event (see Emitter#emit_record and HitFields).
+    # Writes the event now (a body closed, a streaming body returned, an exception).
     def record(env, millis, started, status, bytes)
-      @emitter.emit_record(@type, HitFields,
-                           env.values_at(*HitFields::ENV_KEYS)
-                              .push(millis, Eventstorm.monotonic - started, status, bytes))
-    rescue StandardError
-      @errors += 1
+      Reply.of(self, env, millis, started, status, bytes).call
     end
   end
 end
