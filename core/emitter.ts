@@ -337,7 +337,7 @@ export class Emitter implements EventOutput {
   }
 
   /**
-   * Queues the event `encoder` writes of the ASCII line `bytes[start, end)`, as
+   * Queues the event `encoder` writes of the line `bytes[start, end)`, as
    * `send` queues the event its parser makes of the line, without the event
    * object or a copy; false when the encoder declines the line (nothing queued).
    */

@@ -53,7 +53,9 @@ export interface LineParser<State = unknown> {
 /**
  * Writes the one event its parser's `parse` makes of a line, already encoded as
  * the BSON document an emitter would write of it, byte for byte: no string and no
- * object per line. It may decline any line; `parse` then reads it.
+ * object per line. It is given the line's bytes as the file holds them and reads
+ * ASCII lines only: it declines every line with a byte past ASCII, and may
+ * decline any other; `parse` then reads it.
  *
  * @example
  * ```ts
@@ -70,9 +72,10 @@ export interface AsciiEncoder {
   /** The type (topic) of every event it writes. */
   readonly type: string;
   /**
-   * Writes the event of the line `bytes[start, end)` (ASCII, without its
-   * newline), whose host is `host`, as a BSON document into `out` from `at`;
-   * returns where the document ends, -1 to leave the line to `parse`, or -2
+   * Writes the event of the line `bytes[start, end)` (without its newline),
+   * whose host is `host`, as a BSON document into `out` from `at`; returns
+   * where the document ends, -1 to leave the line to `parse` (always for a
+   * line with a byte past ASCII, which may be invalid UTF-8), or -2
    * when `out` has less room after `at` than {@linkcode asciiRoom} says (the
    * caller gives at least that much).
    */

@@ -7,9 +7,10 @@
 import { CheckpointStore } from "./checkpoint.ts";
 import { type Event, isEvent, isValidType, localHostname, makeEvent } from "./event.ts";
 import { UsageError } from "./flags.ts";
-import type { AsciiEncoder, LineContext, LineParser } from "./line_parser.ts";
+import type { LineContext, LineParser } from "./line_parser.ts";
 import { type EventOutput, flushUnlessStopped } from "./output.ts";
 import {
+  type ByteLineBatch,
   FileFollower,
   type FilePosition,
   type FollowerOptions,
@@ -18,9 +19,6 @@ import {
 
 /** Held checkpoints at most; beyond, every other one is dropped (the oldest stays). */
 const MAX_HELD = 64;
-/** Characters of lines read through a parser's ASCII encoder at once (see #handle). */
-const ASCII_RUN = 128 * 1024;
-const utf8 = new TextEncoder();
 
 /**
  * What a restarted output needs to number events as before the restart.
@@ -175,8 +173,6 @@ export class LineSource {
     checkpointErrors: 0,
   };
   #lastCheckpointError = "";
-  /** The bytes of the lines being read through the parser's ASCII encoder. */
-  #asciiBytes = new Uint8Array(ASCII_RUN);
 
   /** Creates the source; `run()` starts it. */
   constructor(options: LineSourceOptions) {
@@ -229,10 +225,10 @@ export class LineSource {
       let lastCheckpoint = Date.now();
       let lastTick = Date.now();
       let dirty = false;
-      for await (const batch of this.#follower.batches(signal)) {
+      for await (const batch of this.#follower.byteBatches(signal)) {
         const now = new Date();
-        if (batch.lines.length > 0) {
-          this.#handle(batch.lines, { path: batch.path, host: this.#host, readAt: now }, output);
+        if (batch.count > 0) {
+          this.#handle(batch, { path: batch.path, host: this.#host, readAt: now }, output);
           dirty = true;
         }
         let urgent = false;
@@ -276,49 +272,19 @@ export class LineSource {
     return this.stats();
   }
 
-  #handle(lines: string[], context: LineContext, output: EventOutput): void {
+  #handle(batch: ByteLineBatch, context: LineContext, output: EventOutput): void {
     const ascii = this.#options.parser.ascii;
-    if (ascii !== undefined && output.sendAscii !== undefined) {
-      // In runs of bounded size: their bytes go into one buffer, kept from run to run.
-      for (let from = 0, to = 0; from < lines.length; from = to) {
-        let length = lines[to++].length;
-        while (to < lines.length && length + lines[to].length < ASCII_RUN) {
-          length += lines[to++].length + 1;
-        }
-        this.#handleAscii(lines, from, to, context, output, ascii);
-      }
+    if (ascii === undefined || output.sendAscii === undefined) {
+      for (const line of batch.texts()) this.#handleLine(line, context, output);
       return;
     }
-    for (const line of lines) this.#handleLine(line, context, output);
-  }
-
-  /**
-   * Lines `[from, to)` through the parser's ASCII encoder, straight into the
-   * output; those it declines, and all of them when one is not ASCII, through `parse`.
-   */
-  #handleAscii(
-    lines: string[],
-    from: number,
-    to: number,
-    context: LineContext,
-    output: EventOutput,
-    ascii: AsciiEncoder,
-  ): void {
-    const text = lines.slice(from, to).join("\n");
-    if (this.#asciiBytes.length < text.length) this.#asciiBytes = new Uint8Array(text.length);
-    const bytes = this.#asciiBytes;
-    const { read, written } = utf8.encodeInto(text, bytes);
-    if (read !== text.length || written !== text.length) {
-      for (let i = from; i < to; i++) this.#handleLine(lines[i], context, output);
-      return;
-    }
+    // Straight from the bytes into the output; the lines the encoder declines
+    // (bytes past ASCII among them) through `parse`.
     const host = this.#options.hostOverride ?? context.host;
-    let at = 0;
-    for (let i = from; i < to; i++) {
-      const end = at + lines[i].length;
-      if (output.sendAscii!(ascii, bytes, at, end, host)) this.#counts.events++;
-      else this.#handleLine(lines[i], context, output);
-      at = end + 1;
+    const { bytes, starts, ends } = batch;
+    for (let i = 0; i < batch.count; i++) {
+      if (output.sendAscii(ascii, bytes, starts[i], ends[i], host)) this.#counts.events++;
+      else this.#handleLine(batch.text(i), context, output);
     }
   }
 

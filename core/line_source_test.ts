@@ -3,7 +3,7 @@ import { tempDir } from "../tests/temp.ts";
 import { fromJsonLine } from "./json.ts";
 import { type Event, localHostname } from "./event.ts";
 import { UsageError } from "./flags.ts";
-import type { LineParser } from "./line_parser.ts";
+import type { AsciiEncoder, LineParser } from "./line_parser.ts";
 import {
   type LineSourceCheckpoint,
   type LineSourceOptions,
@@ -153,6 +153,56 @@ Deno.test("lines become events; unparsed and throwing lines are counted and sent
   assert.equal(stats.parserErrors, 1);
   assert.equal(stats.events, 4);
   assert.ok(output.closed);
+});
+
+/** Takes encoded events: what the parser's ASCII encoder accepts is recorded as its line. */
+class EncodingOutput extends MemoryOutput {
+  readonly #out = new Uint8Array(64 * 1024);
+
+  sendAscii(
+    encoder: AsciiEncoder,
+    bytes: Uint8Array,
+    start: number,
+    end: number,
+    host: string,
+  ): boolean {
+    if (encoder.encode(bytes, start, end, host, this.#out, 0) < 0) return false;
+    const line = String.fromCharCode(...bytes.subarray(start, end));
+    this.send({ type: encoder.type, time: new Date(0), host, word: line, ascii: true });
+    return true;
+  }
+}
+
+Deno.test("an ASCII encoder reads each line's bytes; what it declines, bytes past ASCII too, goes to parse", async () => {
+  await using temp = await tempDir();
+  const log = `${temp.path}/app.log`;
+  await Deno.writeFile(
+    log,
+    new Uint8Array([
+      ...new TextEncoder().encode("alpha\r\nwé\ndecline me\n"),
+      ...[0x77, 0xff, 0x0a], // invalid UTF-8
+      ...new TextEncoder().encode("beta"),
+    ]),
+  );
+  const parser: LineParser = {
+    ...wordParser,
+    ascii: {
+      type: "test.word",
+      encode(bytes, start, end, _host, _out, at) {
+        for (let i = start; i < end; i++) if (bytes[i] >= 0x80) return -1;
+        return bytes[start] === 0x64 ? -1 : at + 5; // declines lines starting with "d"
+      },
+    },
+  };
+  const output = new EncodingOutput();
+  const stats = await runLineSource({ paths: [log], once: true, parser, output, host: "web1" });
+  assert.deepEqual(
+    output.sent.map((s) => [s.event.word, s.event.ascii === true]),
+    [["alpha", true], ["wé", false], ["decline me", false], ["w\ufffd", false], ["beta", true]],
+  );
+  assert.ok(output.sent.every((s) => s.event.host === "web1" && s.topic === "test.word"));
+  assert.equal(stats.events, 5);
+  assert.equal(stats.linesUnparsed, 0);
 });
 
 Deno.test("without unparsedType unparsed lines are counted, not sent; bad events are rejected", async () => {

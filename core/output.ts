@@ -25,7 +25,7 @@ export interface EventOutput {
   send(event: Event): void;
   /**
    * For an output that encodes BSON: queues the event `encoder` writes of the
-   * ASCII line `bytes[start, end)` with `host`, as `send` would the event the
+   * line `bytes[start, end)` with `host`, as `send` would the event the
    * encoder's parser makes of it; false when the encoder declines the line.
    */
   sendAscii?(

@@ -34,6 +34,7 @@ export {
   type SyslogParserOptions,
 } from "../syslog.ts";
 export {
+  type ByteLineBatch,
   FileFollower,
   type FilePosition,
   type FollowerOptions,

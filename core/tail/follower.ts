@@ -11,7 +11,13 @@ import { establish, tryClaim } from "./identity.ts";
 import type { Reader } from "./reader.ts";
 import { scan } from "./scan.ts";
 import { close, FollowerState } from "./state.ts";
-import type { FilePosition, FollowerOptions, FollowerStats, LineBatch } from "./types.ts";
+import type {
+  ByteLineBatch,
+  FilePosition,
+  FollowerOptions,
+  FollowerStats,
+  LineBatch,
+} from "./types.ts";
 
 /**
  * Follows files and yields their new lines in batches. Lines are complete: a
@@ -107,6 +113,18 @@ export class FileFollower {
    * consistent whenever the generator is paused at a yield.
    */
   async *batches(signal?: AbortSignal): AsyncGenerator<LineBatch> {
+    for await (const batch of this.byteBatches(signal)) {
+      const { path, file, fingerprint, offset } = batch;
+      yield { path, file, fingerprint, lines: batch.texts(), offset };
+    }
+  }
+
+  /**
+   * As {@linkcode batches}, with the lines as bytes, in buffers that the next
+   * batch reuses: for a parser that reads bytes, which then makes no string of
+   * a line it does not need as one.
+   */
+  async *byteBatches(signal?: AbortSignal): AsyncGenerator<ByteLineBatch> {
     await this.open();
     while (!signal?.aborted) {
       if (!this.#st.once && Date.now() >= this.#st.nextScan) await scan(this.#st, false);
@@ -120,7 +138,8 @@ export class FileFollower {
       }
       if (this.#st.once && this.#st.readers.size === 0) return;
       if (!progressed) {
-        yield { path: "", file: "", fingerprint: "", lines: [], offset: 0 };
+        this.#st.lines.clear();
+        yield this.#st.lines.batch("", "", "", 0);
         await sleep(this.#st.pollMs, signal);
       }
     }
@@ -132,7 +151,7 @@ export class FileFollower {
   }
 }
 
-async function* drain(st: FollowerState, r: Reader): AsyncGenerator<LineBatch> {
+async function* drain(st: FollowerState, r: Reader): AsyncGenerator<ByteLineBatch> {
   if (r.closed) return;
   await refresh(st, r);
   if (r.closed) return;

@@ -9,7 +9,7 @@
  *
  * The parts, each in its own file: `follower.ts` (the polling loop and the public
  * class), `scan.ts` (finding files), `identity.ts` (opening and fingerprinting),
- * `read.ts` (bytes into lines), `rotation.ts` (rotation and truncation),
+ * `read.ts` (bytes into lines), `line_bytes.ts` (a batch's lines), `rotation.ts` (rotation and truncation),
  * `state.ts` (what they share), `reader.ts` (one open file), `line_buffer.ts`,
  * `glob.ts` and `types.ts`.
  *
@@ -23,5 +23,11 @@
  * @module
  */
 export { FileFollower } from "./follower.ts";
-export type { FilePosition, FollowerOptions, FollowerStats, LineBatch } from "./types.ts";
+export type {
+  ByteLineBatch,
+  FilePosition,
+  FollowerOptions,
+  FollowerStats,
+  LineBatch,
+} from "./types.ts";
 export { expandGlobs, type ExpandGlobsOptions, globToRegExp } from "./glob.ts";

@@ -1,21 +1,22 @@
 /**
- * Reading a file's new bytes into complete lines: chunks, runs of lines decoded at
- * once, lines cut at the limit, and the last line of a file that will not grow.
+ * Reading a file's new bytes into batches of complete lines: chunks, runs of lines
+ * copied at once, lines cut at the limit, and the last line of a file that will
+ * not grow.
  *
  * @module
  */
 import { headMatches } from "./identity.ts";
-import { cleanLine } from "./line_buffer.ts";
 import { evidence, EVIDENCE_BYTES, type Reader } from "./reader.ts";
 import { type FollowerState, PAUSE_EVERY_MS } from "./state.ts";
-import type { LineBatch } from "./types.ts";
+import type { ByteLineBatch } from "./types.ts";
 
 /** Reads up to one batch of complete lines; `undefined` at the end of the data. */
-export async function read(st: FollowerState, r: Reader): Promise<LineBatch | undefined> {
-  const lines: string[] = [];
+export async function read(st: FollowerState, r: Reader): Promise<ByteLineBatch | undefined> {
+  const lines = st.lines;
+  lines.clear();
   if (!r.gz) r.file.seekSync(r.readOffset, Deno.SeekMode.Start);
   let check: string | undefined;
-  while (lines.length < st.maxBatchLines) {
+  while (!lines.full) {
     let chunk: Uint8Array;
     let start: number;
     if (r.leftover) {
@@ -29,9 +30,9 @@ export async function read(st: FollowerState, r: Reader): Promise<LineBatch | un
     }
     let pos = Math.max(0, r.skipUntil - start);
     let at = -1;
-    while (pos < chunk.length && lines.length < st.maxBatchLines) {
+    while (pos < chunk.length && !lines.full) {
       if (r.line.empty) {
-        const end = decodeRun(st, chunk, pos, st.maxBatchLines - lines.length, lines);
+        const end = lines.addRun(chunk, pos, st.maxLineBytes);
         if (end > pos) {
           pos = end;
           r.committed = start + pos;
@@ -45,11 +46,10 @@ export async function read(st: FollowerState, r: Reader): Promise<LineBatch | un
         pos = chunk.length;
         break;
       }
-      const line = completeLine(st, r, chunk.subarray(pos, newline));
+      completeLine(st, r, chunk.subarray(pos, newline));
       pos = newline + 1;
       r.committed = start + pos;
       at = pos;
-      if (line !== undefined) lines.push(line);
     }
     // The scratch buffer is read into again: the position's evidence is taken now.
     if (at >= 0) check = checkAt(chunk, at);
@@ -59,9 +59,9 @@ export async function read(st: FollowerState, r: Reader): Promise<LineBatch | un
     r.entry.offset = r.committed;
     r.entry.check = check;
   }
-  if (lines.length === 0) return undefined;
-  st.stats.linesRead += lines.length;
-  return { path: r.base, file: r.path, fingerprint: r.fingerprint, lines, offset: r.committed };
+  if (lines.count === 0) return undefined;
+  st.stats.linesRead += lines.count;
+  return lines.batch(r.base, r.path, r.fingerprint, r.committed);
 }
 
 /** The next chunk of bytes and the offset it starts at; `undefined` at the end of the data or when the file was truncated under us. */
@@ -118,43 +118,8 @@ export async function nextChunk(
   return [scratch.subarray(0, n), start];
 }
 
-// A decoded run stays under V8's large-object size (128 KiB), so its string is
-// allocated young and dies young, not in the old generation.
-const RUN_BYTES = 64 * 1024;
-
-/**
- * Appends the run of complete lines from `pos` that need no cutting (at most
- * `room`), decoded with one call rather than one per line, which is most of
- * the cost of reading; returns where the run ends (`pos` when there is none).
- * A run ends after RUN_BYTES unless it is one line.
- */
-export function decodeRun(
-  st: FollowerState,
-  chunk: Uint8Array,
-  pos: number,
-  room: number,
-  lines: string[],
-): number {
-  let end = pos;
-  let count = 0;
-  while (count < room) {
-    const newline = chunk.indexOf(10, end);
-    if (newline < 0 || newline - end > st.maxLineBytes) break;
-    if (count > 0 && newline - pos > RUN_BYTES) break;
-    end = newline + 1;
-    count++;
-  }
-  if (count === 0) return pos;
-  // A newline byte always decodes to "\n", also right after invalid UTF-8, so
-  // the split gives exactly the lines the bytes hold.
-  for (const text of st.decoder.decode(chunk.subarray(pos, end - 1)).split("\n")) {
-    lines.push(cleanLine(text));
-  }
-  return end;
-}
-
-/** Finishes the line ending at a newline; `undefined` when it is to be dropped. */
-export function completeLine(st: FollowerState, r: Reader, tail: Uint8Array): string | undefined {
+/** Finishes the line ending at a newline, into the batch unless it is to be dropped. */
+export function completeLine(st: FollowerState, r: Reader, tail: Uint8Array): void {
   let bytes: Uint8Array;
   let cut = false;
   if (r.line.empty && tail.length <= st.maxLineBytes) {
@@ -163,17 +128,17 @@ export function completeLine(st: FollowerState, r: Reader, tail: Uint8Array): st
     r.line.add(tail);
     if (r.line.discard) {
       r.line.reset();
-      return undefined;
+      return;
     }
     cut = r.line.cut;
     bytes = r.line.take();
   }
   if (cut) st.stats.linesTooLong++;
-  return cleanLine(st.decoder.decode(bytes));
+  st.lines.addLine(bytes);
 }
 
 /** The last line of a file that will not grow, though it has no newline. */
-export function flushPartial(st: FollowerState, r: Reader): LineBatch | undefined {
+export function flushPartial(st: FollowerState, r: Reader): ByteLineBatch | undefined {
   if (r.line.empty || r.line.discard) return undefined;
   const cut = r.line.cut;
   const bytes = r.line.take();
@@ -185,14 +150,9 @@ export function flushPartial(st: FollowerState, r: Reader): LineBatch | undefine
     r.entry.check = cut ? undefined : checkAt(bytes, bytes.length);
   }
   st.stats.linesRead++;
-  const text = st.decoder.decode(bytes);
-  return {
-    path: r.base,
-    file: r.path,
-    fingerprint: r.fingerprint,
-    lines: [cleanLine(text)],
-    offset: r.committed,
-  };
+  st.lines.clear();
+  st.lines.addLine(bytes);
+  return st.lines.batch(r.base, r.path, r.fingerprint, r.committed);
 }
 
 function checkAt(bytes: Uint8Array, end: number): string {

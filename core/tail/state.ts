@@ -7,6 +7,7 @@
  */
 // deno-lint-ignore no-unused-vars -- named by {@linkcode FileFollower} in the docs
 import type { FileFollower } from "./follower.ts";
+import { LineBytes } from "./line_bytes.ts";
 import { type Entry, type Reader, stamp } from "./reader.ts";
 import type { FollowerOptions, FollowerStats } from "./types.ts";
 
@@ -48,6 +49,8 @@ export class FollowerState {
   // BOMs are kept by decoding and dropped by cleanLine, so that where a decode
   // call happens to start cannot change a line.
   readonly decoder = new TextDecoder("utf-8", { ignoreBOM: true });
+  /** The lines of the batch being read, in buffers kept from batch to batch. */
+  readonly lines: LineBytes;
   nextOrder = 0;
   nextScan = 0;
   opened = false;
@@ -73,6 +76,7 @@ export class FollowerState {
     this.maxLineBytes = Math.max(16, options.maxLineBytes ?? 64 * 1024);
     this.fingerprintBytes = Math.max(1, options.fingerprintBytes ?? 256);
     this.maxBatchLines = Math.max(1, options.maxBatchLines ?? 100);
+    this.lines = new LineBytes(this.maxBatchLines, this.decoder);
   }
 
   /** The scratch buffer, to read into: a leftover still viewing it is copied out first. */

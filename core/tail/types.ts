@@ -1,6 +1,6 @@
 /**
- * What a {@linkcode FileFollower} is given and hands out: options, batches of lines,
- * saved positions and counters.
+ * What a {@linkcode FileFollower} is given and hands out: options, batches of lines
+ * (as text or as bytes), saved positions and counters.
  *
  * @module
  */
@@ -62,6 +62,53 @@ export interface LineBatch {
   lines: string[];
   /** Byte offset in the file just after these lines. */
   offset: number;
+}
+
+/**
+ * Consecutive lines of one file as bytes, for a parser that reads bytes: no
+ * string is made of a line unless {@linkcode ByteLineBatch.text} is asked for
+ * it. The buffers are the follower's own, reused for the next batch: read them
+ * before asking for it.
+ *
+ * @example
+ * ```ts
+ * import { FileFollower } from "@eventstorm/core/source";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/app.log`, "GET /\r\nPUT /x\n");
+ * const follower = new FileFollower({ paths: [`${dir}/app.log`], once: true });
+ * for await (const batch of follower.byteBatches()) {
+ *   for (let i = 0; i < batch.count; i++) {
+ *     const line = batch.bytes.subarray(batch.starts[i], batch.ends[i]);
+ *     console.log(line.length, batch.text(i)); // 5 "GET /", then 6 "PUT /x"
+ *   }
+ * }
+ * ```
+ */
+export interface ByteLineBatch {
+  /** The watched path the lines belong to (the name the file had when first seen). */
+  readonly path: string;
+  /** Where the bytes were read from now (differs from `path` after a rotation). */
+  readonly file: string;
+  /** Fingerprint of the file. */
+  readonly fingerprint: string;
+  /** Byte offset in the file just after these lines. */
+  readonly offset: number;
+  /** How many lines; 0 for the idle batch after a quiet poll. */
+  readonly count: number;
+  /**
+   * The lines' bytes as the file holds them, invalid UTF-8 included: line `i`
+   * is `bytes.subarray(starts[i], ends[i])`, without its newline, a CRLF's CR
+   * or a BOM at its start, and cut at `maxLineBytes`.
+   */
+  readonly bytes: Uint8Array;
+  /** Where each line starts in `bytes` (the first `count` entries). */
+  readonly starts: Int32Array;
+  /** Where each line ends in `bytes` (the first `count` entries). */
+  readonly ends: Int32Array;
+  /** Line `index` as text, as {@linkcode LineBatch} has it (invalid UTF-8 as U+FFFD). */
+  text(index: number): string;
+  /** Every line as text, as {@linkcode LineBatch} has them. */
+  texts(): string[];
 }
 
 /**
