@@ -28,7 +28,7 @@ import {
   threadCpuOf,
   V8_DEFAULTS,
 } from "./memory.ts";
-import { lastStoredSeq, storedCount } from "../tests/helpers.ts";
+import { storedCount, StoredSeqPoller } from "../tests/helpers.ts";
 import { freeLoopbackPort } from "./sample.ts";
 import { verdict } from "./verdict.ts";
 
@@ -187,10 +187,11 @@ async function runCase(label: string, v8: PipelineV8Flags): Promise<number> {
     let firstAt = 0;
     let firstStored = 0;
     // Until every event is stored, or nothing new was stored for 10 s; read cheaply (see
-    // lastStoredSeq), as it runs on the cores the pipeline does.
+    // StoredSeqPoller), as it runs on the cores the pipeline does.
+    using poller = new StoredSeqPoller(db);
     while (stored < count && performance.now() - lastChange < 10_000) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      const now = lastStoredSeq(db);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      const now = poller.read();
       if (now !== stored) {
         if (stored === 0) [firstAt, firstStored] = [performance.now(), now];
         stored = now;

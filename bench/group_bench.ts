@@ -12,7 +12,7 @@
  */
 import { Collector, Emitter } from "@eventstorm/core";
 import { freeLoopbackPort, sampleEvent } from "./sample.ts";
-import { lastStoredSeq, storedCount } from "../tests/helpers.ts";
+import { storedCount, StoredSeqPoller } from "../tests/helpers.ts";
 
 const cli = new URL("../cli.ts", import.meta.url).pathname;
 const TOTAL = 600_000;
@@ -73,13 +73,16 @@ async function group(size: number): Promise<void> {
   }
   await Promise.all(emitters.map((e) => e.close()));
   const dbs = members.map((_, i) => `${dir}/m${i + 1}.db`);
+  const pollers = dbs.map((db) => new StoredSeqPoller(db));
   let total = 0;
   const until = Date.now() + 120_000;
   while (
-    (total = dbs.reduce((sum, db) => sum + lastStoredSeq(db), 0)) < TOTAL && Date.now() < until
+    (total = pollers.reduce((sum, poller) => sum + poller.read(), 0)) < TOTAL &&
+    Date.now() < until
   ) {
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await new Promise((resolve) => setTimeout(resolve, 10));
   }
+  for (const poller of pollers) poller[Symbol.dispose]();
   const seconds = (performance.now() - started) / 1000;
   const lines: string[] = [];
   for (const member of members) {

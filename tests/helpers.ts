@@ -8,6 +8,7 @@ import { Router, type RouterConfig } from "@eventstorm/router";
 import { EventStore } from "@eventstorm/sink-store";
 
 import { join } from "node:path";
+import type { StatementSync } from "node:sqlite";
 import { waitFor } from "./wait.ts";
 export { sleep, waitFor } from "./wait.ts";
 export { type TempDir, tempDir } from "./temp.ts";
@@ -357,18 +358,37 @@ export async function routerListening(child: Deno.ChildProcess): Promise<{
 }
 
 /**
- * The `seq` of the last event the store at `db` holds, 0 while it has none: a fresh
- * store numbers its rows from 1, so while nothing is deleted this is the count. Read
- * from the primary key's end, it costs the same at any size, where `storedCount`
- * scans an index (70 ms at 500,000 rows): for polling beside a pipeline it measures.
+ * Reads the `seq` of the last event the store at `db` holds, 0 while it has none: a
+ * fresh store numbers its rows from 1, so while nothing is deleted this is the
+ * count. Read from the primary key's end, it costs the same at any size, where
+ * `storedCount` scans an index (70 ms at 500,000 rows); and through one read-only
+ * connection, opened once the database exists and kept, so a bench can poll every
+ * few milliseconds beside the pipeline it times. (Between reads the connection
+ * holds no lock: the writer's checkpoints can still start the WAL over.)
  */
-export function lastStoredSeq(db: string): number {
-  return readStore(db, (store) => {
-    const row = store.database.prepare("SELECT max(seq) AS n FROM events").get() as {
-      n: number | null;
-    };
-    return row.n ?? 0;
-  });
+export class StoredSeqPoller implements Disposable {
+  #store: EventStore | undefined;
+  #last: StatementSync | undefined;
+
+  constructor(readonly db: string) {}
+
+  /** The `seq` of the last event stored, 0 while there is none (or no database yet). */
+  read(): number {
+    try {
+      if (this.#last === undefined) {
+        this.#store = EventStore.open(this.db, { readOnly: true });
+        this.#last = this.#store.database.prepare("SELECT max(seq) AS n FROM events");
+      }
+      return (this.#last.get() as { n: number | null }).n ?? 0;
+    } catch {
+      return 0;
+    }
+  }
+
+  [Symbol.dispose](): void {
+    this.#store?.close();
+    this.#store = this.#last = undefined;
+  }
 }
 
 /** Events in the store database at `db` now, 0 while it does not exist yet. */
