@@ -376,8 +376,14 @@ export class StoredSeqPoller implements Disposable {
   read(): number {
     try {
       if (this.#last === undefined) {
-        this.#store = EventStore.open(this.db, { readOnly: true });
-        this.#last = this.#store.database.prepare("SELECT max(seq) AS n FROM events");
+        const store = EventStore.open(this.db, { readOnly: true });
+        try {
+          this.#last = store.database.prepare("SELECT max(seq) AS n FROM events");
+        } catch (error) {
+          store.close(); // the next read opens it again
+          throw error;
+        }
+        this.#store = store;
       }
       return (this.#last.get() as { n: number | null }).n ?? 0;
     } catch {

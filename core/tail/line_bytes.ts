@@ -49,21 +49,16 @@ export class LineBytes {
    * room, with one copy; returns where they end (`pos` when there is none).
    */
   addRun(chunk: Uint8Array, pos: number, maxLineBytes: number): number {
-    const first = this.count;
+    // The run is copied to the end of what the batch holds: `shift` on from `pos`.
+    const shift = this.length - pos;
     let end = pos;
     while (this.count < this.maxLines) {
       const newline = chunk.indexOf(NEWLINE, end);
       if (newline < 0 || newline - end > maxLineBytes) break;
-      this.#record(chunk, end, newline);
+      this.#record(chunk, end, newline, shift);
       end = newline + 1;
     }
-    if (end === pos) return pos;
-    const shift = this.length - pos;
-    this.#append(chunk.subarray(pos, end));
-    for (let i = first; i < this.count; i++) {
-      this.starts[i] += shift;
-      this.ends[i] += shift;
-    }
+    if (end > pos) this.#append(chunk.subarray(pos, end));
     return end;
   }
 
@@ -72,7 +67,7 @@ export class LineBytes {
     const start = this.length;
     this.#append(line, 1);
     this.bytes[this.length++] = NEWLINE;
-    this.#record(this.bytes, start, start + line.length);
+    this.#record(this.bytes, start, start + line.length, 0);
   }
 
   /** The batch of the lines gathered, for the file `r` names. */
@@ -91,13 +86,16 @@ export class LineBytes {
     return this.bytes[end] === CR ? end + 1 : end;
   }
 
-  /** Line `[start, newline)` of `bytes`, at `count`, without a BOM and a CRLF's CR. */
-  #record(bytes: Uint8Array, start: number, newline: number): void {
+  /**
+   * Line `[start, newline)` of `bytes`, at `count`, without a BOM and a CRLF's CR;
+   * it is at `shift` from there in `this.bytes`.
+   */
+  #record(bytes: Uint8Array, start: number, newline: number, shift: number): void {
     const bom = newline - start >= 3 && bytes[start] === 0xef && bytes[start + 1] === 0xbb &&
       bytes[start + 2] === 0xbf;
     const cr = newline > start && bytes[newline - 1] === CR;
-    this.starts[this.count] = bom ? start + 3 : start;
-    this.ends[this.count] = cr ? newline - 1 : newline;
+    this.starts[this.count] = (bom ? start + 3 : start) + shift;
+    this.ends[this.count] = (cr ? newline - 1 : newline) + shift;
     this.count++;
   }
 
