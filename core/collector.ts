@@ -24,6 +24,7 @@ import {
   type StreamCounters,
   type StreamPosition,
 } from "./sequence.ts";
+import { addRange } from "./ranges.ts";
 import { Turns } from "./turns.ts";
 import { Poller, SocketType, ZmqContext, type ZmqSocket } from "./zmq/socket.ts";
 import { attachSecurely, type CurveOptions } from "./curve/options.ts";
@@ -161,6 +162,8 @@ export class Collector {
   readonly #malformedByStream = new Map<string, number>();
   #closed = false;
   #reading = false;
+  /** Late copies handed to the reader that it has not taken in yet (see `#handOut`). */
+  readonly #handedFills = new Set<EventBatch | WireMessage>();
   #prefixes: Uint8Array[] = [];
   #finishing: { idleMs: number; until: number } | undefined;
   #unsubscribed = false;
@@ -287,9 +290,8 @@ export class Collector {
           if (finishing && !ready[0]) break;
           continue;
         }
-        const batch = this.#accept(frameCount, decode);
-        if (Array.isArray(batch)) yield* batch;
-        else if (batch) yield batch;
+        const delivered = this.#accept(frameCount, decode);
+        if (delivered !== undefined) yield* this.#handOut(delivered);
         // Without a wait in zmq_poll nothing here leaves the microtask queue, so
         // timers (stats lines) and signal handlers would starve while input never
         // pauses: hand the event loop a turn every few ms of busy reading.
@@ -299,6 +301,29 @@ export class Collector {
       }
     } finally {
       this.#reading = false;
+    }
+  }
+
+  /**
+   * Yields what one message delivered. The tracker closed the gaps its late
+   * copies (`fill`) fill as it judged the message, but a durable reader holds
+   * them only once it took them in, so they stay in {@linkcode gapsOf} until
+   * the reader asks for what follows each: a position saved meanwhile (while
+   * the reader waits for room) would otherwise pass events neither stored nor
+   * counted, and a crash then would lose them silently.
+   */
+  *#handOut(
+    delivered: EventBatch | WireMessage | (EventBatch | WireMessage)[],
+  ): Generator<EventBatch | WireMessage> {
+    const units = Array.isArray(delivered) ? delivered : [delivered];
+    for (const unit of units) if (unit.fill) this.#handedFills.add(unit);
+    try {
+      for (const unit of units) {
+        yield unit;
+        this.#handedFills.delete(unit);
+      }
+    } finally {
+      this.#handedFills.clear();
     }
   }
 
@@ -381,7 +406,14 @@ export class Collector {
    * for a durable receiver to save with its position.
    */
   gapsOf(source: bigint, topic: string): number[] {
-    return this.#tracker.gapsOf(source, topic);
+    let gaps = this.#tracker.gapsOf(source, topic);
+    for (const unit of this.#handedFills) {
+      const range = indexesOf(unit);
+      if (range?.source === source && unit.topic === topic) {
+        gaps = addRange(gaps, range.first, range.first + range.count);
+      }
+    }
+    return gaps;
   }
 
   #deliver(
@@ -609,4 +641,16 @@ export class Collector {
     this.#socket.close();
     if (this.#ownsContext) await this.#context.terminate();
   }
+}
+
+/** The stream indexes a delivered unit holds (none without a header). */
+function indexesOf(
+  unit: EventBatch | WireMessage,
+): { source: bigint; first: number; count: number } | undefined {
+  if ("events" in unit) {
+    return unit.source === undefined || unit.first === undefined
+      ? undefined
+      : { source: unit.source, first: unit.first, count: unit.events.length };
+  }
+  return unit.header && { source: unit.header.source, first: unit.header.first, count: unit.count };
 }

@@ -504,6 +504,50 @@ Deno.test("collector: with gaps held, late events that fill gaps are delivered i
   }
 });
 
+Deno.test("collector: a late copy's gap stays in gapsOf until the reader takes in the next message", async () => {
+  // A durable sink saves gapsOf with its positions while it waits for room for a
+  // message: what the collector handed out but the sink has not taken in yet is
+  // still a gap, or a crash then would leave it neither stored nor counted.
+  const collector = await Collector.open({ endpoints: "@tcp://127.0.0.1:*", gapHoldMs: 60_000 });
+  const context = new ZmqContext();
+  const reading = collector.messages()[Symbol.asyncIterator]();
+  // Reading makes the socket subscribe, which the publisher waits for.
+  let pending: ReturnType<typeof reading.next> | undefined = reading.next();
+  try {
+    const publisher = await rawPublisher(context, collector.boundEndpoint());
+    const topic = utf8.encode("a.b");
+    const send = (first: number, count: number) =>
+      publisher.send([
+        topic,
+        header({ first, count }),
+        encodeBatch(Array.from({ length: count }, (_, i) => event(first + i))),
+      ]);
+    send(0, 2);
+    send(4, 2); // 2..4 is a gap, held
+    send(8, 2); // 6..8 too
+    send(0, 12); // the other path's copy: fills both gaps and brings 10, 11
+    const next = async () => {
+      const { value } = await (pending ?? reading.next());
+      pending = undefined;
+      return [value!.header!.first, value!.count, value!.fill === true];
+    };
+    assert.deepEqual(await next(), [0, 2, false]);
+    assert.deepEqual(await next(), [4, 2, false]);
+    assert.deepEqual(await next(), [8, 2, false]);
+    assert.deepEqual(collector.gapsOf(77n, "a.b"), [2, 4, 6, 8]);
+    assert.deepEqual(await next(), [2, 2, true]);
+    assert.deepEqual(collector.gapsOf(77n, "a.b"), [2, 4, 6, 8], "handed out, not taken in");
+    assert.deepEqual(await next(), [6, 2, true]);
+    assert.deepEqual(collector.gapsOf(77n, "a.b"), [6, 8]);
+    assert.deepEqual(await next(), [10, 2, false]);
+    assert.deepEqual(collector.gapsOf(77n, "a.b"), []);
+    await reading.return?.(undefined);
+  } finally {
+    await context.terminate();
+    await collector.close();
+  }
+});
+
 Deno.test("collector: bound and connected endpoints together judge no owner, so a copy through a router is a duplicate", async () => {
   const context = new ZmqContext();
   // The second path: a "router" this collector connects to, bound here on another
