@@ -31,10 +31,10 @@ export interface StoreBackendOptions {
 
 /**
  * A {@linkcode SinkBackend} over an {@linkcode EventStore}. A database error
- * rolls the batch back and throws, so the runner retries the batch as a unit;
- * replayed events (same `_id`) are ignored by the store, so retries never
- * duplicate. Each batch's stream positions are saved in its transaction, so a
- * restarted sink counts replays as duplicates and what it missed as lost.
+ * rolls the batch back and throws, so the runner retries the batch as a unit.
+ * Each batch's stream positions are saved in its transaction: the store skips
+ * what they cover (a replay, a second sink on the file), and a restarted sink
+ * counts replays as duplicates and what it missed as lost.
  *
  * @example
  * ```ts

@@ -42,10 +42,13 @@ export function connect(
 /** Rows per multi-row INSERT: fewer calls across the binding, still a short statement. */
 const ROWS_PER_STATEMENT = 50;
 /**
- * Numbers per row: type and host (indexes of strings), time, and the lengths of its
- * id (-1 for none) and of its data in the batch's text (see {@linkcode RowBatch}).
+ * Numbers per row: type and host (indexes of strings), time, the lengths of its
+ * id (-1 for none) and of its data in the batch's text (see {@linkcode RowBatch}),
+ * and its stream (an index in `streams`, -1 for none) and index in that stream.
  */
-export const COLUMNS = 5;
+export const COLUMNS = 7;
+/** Values bound per row: type, time, host, id, data. */
+const BOUND = 5;
 // The id and data arrive as UTF-8 bytes, which SQLite would keep as BLOBs: the cast
 // makes them TEXT without a copy through a JavaScript string (checked as UTF-8 when read).
 const ROW_SQL = "(?, ?, ?, CAST(? AS TEXT), CAST(? AS TEXT))";
@@ -55,20 +58,24 @@ type BoundValue = string | number | null | Uint8Array;
 
 /**
  * Rows to write: {@linkcode COLUMNS} numbers each in `rows` (type and host as
- * indexes in `strings`, time, and the lengths of the id's JSON, -1 for none, and
- * of the data's JSON), each row's data then id in `text`, and the `types` among
- * them the store may not know yet.
+ * indexes in `strings`, time, the lengths of the id's JSON, -1 for none, and
+ * of the data's JSON, the stream as an index in `streams`, -1 for none, and the
+ * index in it), each row's data then id in `text`, and the `types` among them
+ * the store may not know yet.
  */
 export interface RowBatch {
   rows: Float64Array;
   strings: readonly string[];
+  /** The streams of the rows, as the streams table names them: source in hex, topic. */
+  streams: readonly (readonly [source: string, topic: string])[];
   text: Uint8Array;
   types: readonly string[];
 }
 
 /**
  * Puts the row at `rows[offset]` into `args` from `at`, its data and id cut from
- * `text` at `textAt`; returns where the next row's text starts.
+ * `text` at `textAt` (its id bound as NULL unless `withId`); returns where the
+ * next row's text starts.
  */
 function bindRow(
   args: BoundValue[],
@@ -76,6 +83,7 @@ function bindRow(
   { rows, strings, text }: RowBatch,
   offset: number,
   textAt: number,
+  withId: boolean,
 ): number {
   args[at] = strings[rows[offset]];
   args[at + 1] = rows[offset + 1];
@@ -83,11 +91,57 @@ function bindRow(
   // Its data first, then its id: the store appends the id once the data was read.
   args[at + 4] = text.subarray(textAt, textAt += rows[offset + 4]);
   const id = rows[offset + 3];
-  args[at + 3] = id < 0 ? null : text.subarray(textAt, textAt += id);
+  if (id < 0) args[at + 3] = null;
+  else {
+    args[at + 3] = withId ? text.subarray(textAt, textAt + id) : null;
+    textAt += id;
+  }
   return textAt;
 }
 
-/** Inserts rows, new types and stream positions in one transaction per call. */
+/**
+ * What the file holds of one stream of a batch when its transaction starts: the
+ * saved position's `next` and gaps (nothing is below `next` for a stream never
+ * saved), and whether the batch saves a position for it.
+ */
+interface StreamState {
+  next: number;
+  gaps: number[];
+  positioned: boolean;
+}
+
+/** Whether the event `index` of `stream` is stored already (or was counted, lost or dropped). */
+function storedAlready({ next, gaps }: StreamState, index: number): boolean {
+  if (index >= next) return false;
+  for (let i = 0; i + 1 < gaps.length; i += 2) {
+    if (gaps[i] <= index && index < gaps[i + 1]) return false;
+  }
+  return true;
+}
+
+/** The flat `[from, to)` pairs of a saved `gaps` column, written by this store (NULL: none). */
+function savedGaps(text: string | null): number[] {
+  if (text === null) return [];
+  try {
+    const gaps: unknown = JSON.parse(text);
+    return Array.isArray(gaps) && gaps.every(Number.isSafeInteger) ? gaps : [];
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Inserts rows, new types and stream positions in one transaction per call.
+ *
+ * A row of a stream is skipped as a duplicate when the file's saved position of
+ * that stream covers it (below `next`, outside the saved gaps), read in the
+ * transaction: that is what makes the writes of a sink idempotent, as one lookup
+ * per stream and batch. A row of a stream the batch saves a position for is
+ * written without its id: keeping the unique index on `id` up to date took a
+ * quarter of SQLite's time per event (bench/e2e_bench.ts). The ids of other rows
+ * (an event's own `_id`, a message stored without positions) keep that index's
+ * check.
+ */
 export class RowWriter {
   readonly #db: DatabaseSync;
   readonly #path: string;
@@ -95,9 +149,10 @@ export class RowWriter {
   readonly #insertOne: StatementSync;
   readonly #addType: StatementSync;
   readonly #savePosition: StatementSync;
+  readonly #savedPosition: StatementSync;
   readonly #knownTypes = new Set<string>();
-  readonly #args: BoundValue[] = new Array(ROWS_PER_STATEMENT * COLUMNS);
-  readonly #oneArgs: BoundValue[] = new Array(COLUMNS);
+  readonly #args: BoundValue[] = new Array(ROWS_PER_STATEMENT * BOUND);
+  readonly #oneArgs: BoundValue[] = new Array(BOUND);
 
   /** Prepares the statements on `db`, the store at `path` (for errors), its schema in place. */
   constructor(db: DatabaseSync, path: string) {
@@ -117,6 +172,9 @@ export class RowWriter {
         "ON CONFLICT (source, topic) DO UPDATE SET next = max(next, excluded.next), " +
         "at = excluded.at, gaps = excluded.gaps",
     );
+    this.#savedPosition = db.prepare(
+      "SELECT next, gaps FROM streams WHERE source = ? AND topic = ?",
+    );
     for (const { type } of db.prepare("SELECT type FROM types").all() as { type: string }[]) {
       this.#knownTypes.add(type);
     }
@@ -129,9 +187,9 @@ export class RowWriter {
 
   /**
    * Writes the rows of `batch`, the types of it not known yet and `positions`
-   * in one transaction; returns how many rows were
-   * new (the others had a stored id). Rolls back and throws an Error naming the
-   * path and the database's reason.
+   * in one transaction; returns how many rows were new (the others were
+   * covered by their stream's saved position or had a stored id). Rolls back
+   * and throws an Error naming the path and the database's reason.
    */
   write(batch: RowBatch, positions: readonly StreamPosition[]): number {
     const rows = batch.rows;
@@ -141,6 +199,8 @@ export class RowWriter {
     let inserted = 0;
     db.exec("BEGIN IMMEDIATE");
     try {
+      // Read before this batch's positions replace them.
+      const streams = this.#streamStates(batch.streams, positions);
       for (const type of newTypes) this.#addType.run(type);
       // In the same transaction: a position is never ahead of the rows.
       // The gaps are the runner's latest view of the stream (docs/stored.md): they replace.
@@ -149,17 +209,27 @@ export class RowWriter {
         this.#savePosition.run(source.toString(16), topic, next, at, open);
       }
       const args = this.#args;
-      const bulk = ROWS_PER_STATEMENT * COLUMNS;
-      let offset = 0, textAt = 0;
-      for (; offset + bulk <= rows.length; offset += bulk) {
-        for (let i = 0; i < bulk; i += COLUMNS) {
-          textAt = bindRow(args, i, batch, offset + i, textAt);
+      let textAt = 0, bound = 0;
+      for (let offset = 0; offset < rows.length; offset += COLUMNS) {
+        let withId = true;
+        const stream = rows[offset + 5];
+        if (stream >= 0) {
+          const state = streams[stream];
+          if (storedAlready(state, rows[offset + 6])) {
+            textAt += rows[offset + 4] + Math.max(rows[offset + 3], 0);
+            continue;
+          }
+          withId = !state.positioned;
         }
-        inserted += Number(this.#insertMany.run(...args).changes);
+        textAt = bindRow(args, bound * BOUND, batch, offset, textAt, withId);
+        if (++bound === ROWS_PER_STATEMENT) {
+          inserted += Number(this.#insertMany.run(...args).changes);
+          bound = 0;
+        }
       }
       const one = this.#oneArgs;
-      for (; offset < rows.length; offset += COLUMNS) {
-        textAt = bindRow(one, 0, batch, offset, textAt);
+      for (let row = 0; row < bound; row++) {
+        for (let i = 0; i < BOUND; i++) one[i] = args[row * BOUND + i];
         inserted += Number(this.#insertOne.run(...one).changes);
       }
       db.exec("COMMIT");
@@ -169,5 +239,24 @@ export class RowWriter {
     }
     for (const type of newTypes) this.#knownTypes.add(type);
     return inserted;
+  }
+
+  #streamStates(
+    streams: RowBatch["streams"],
+    positions: readonly StreamPosition[],
+  ): StreamState[] {
+    if (streams.length === 0) return [];
+    const positioned = new Set<string>();
+    for (const { source, topic } of positions) positioned.add(`${source.toString(16)}\n${topic}`);
+    return streams.map(([source, topic]) => {
+      const saved = this.#savedPosition.get(source, topic) as
+        | { next: number; gaps: string | null }
+        | undefined;
+      return {
+        next: saved?.next ?? 0,
+        gaps: savedGaps(saved?.gaps ?? null),
+        positioned: positioned.has(`${source}\n${topic}`),
+      };
+    });
   }
 }

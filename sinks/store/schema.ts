@@ -3,7 +3,9 @@
  *
  * One row per event: the envelope in columns (`type`, `time` as integer epoch
  * milliseconds, `host`), the identity in `id` (the Extended JSON text of `_id`,
- * so `"7"` and `7` stay distinct) and every other field as JSON in `data`.
+ * so `"7"` and `7` stay distinct; none for an event stored with its stream's
+ * position, which is what identifies it then) and every other field as JSON in
+ * `data`.
  * `types` lists every type ever stored: queries without a type, or with a type
  * prefix, walk the `(type, time)` index once per listed type, which spares a
  * second index on `time` and its cost on every insert.

@@ -58,9 +58,10 @@ const PAGE_SIZE = 16_384;
 /**
  * An event store in one SQLite file (WAL mode, `synchronous=NORMAL`, 16 KiB pages
  * in a file it creates). Each batch is one transaction through prepared
- * statements; an event whose `_id` is already stored is skipped, so replays do not
- * duplicate. Not safe to share between threads; several processes may open the
- * same file.
+ * statements; an event whose `_id` is already stored, or a message's event that
+ * its stream's saved position covers (read in the transaction, whoever saved
+ * it), is skipped, so replays do not duplicate. Not safe to share between
+ * threads; several processes may open the same file.
  *
  * @example
  * ```ts
@@ -218,6 +219,7 @@ export class EventStore {
     const batch = this.#begin(total);
     const transcoder = this.#transcoder, ids = this.#ids;
     for (const { topic, header, body, count } of messages) {
+      const stream = header ? streamIndex(batch, header.source, topic) : -1;
       if (header) ids.start(header.source, topic);
       const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
       let offset = 0;
@@ -237,11 +239,14 @@ export class EventStore {
             document,
             topic,
             header ? eventId(header.source, topic, header.first + i) : null,
+            stream,
+            header ? header.first + i : 0,
           );
         } else {
           this.#noteType(batch, topic);
           const idLength = id === null ? -1 : transcoder.appendQuoted(id);
           addRow(batch, topic, transcoder.time, transcoder.host, idLength, jsonBytes);
+          setStream(batch, stream, header ? header.first + i : 0);
         }
         offset += size;
       }
@@ -261,6 +266,7 @@ export class EventStore {
       rows: batch.rows.subarray(0, batch.count * COLUMNS),
       count: batch.count,
       strings: batch.strings,
+      streams: batch.streams,
       text: this.#transcoder.take(),
       types: batch.types,
       rejected: batch.rejected,
@@ -281,6 +287,7 @@ export class EventStore {
    *   rows: new Float64Array(),
    *   count: 0,
    *   strings: [],
+   *   streams: [],
    *   text: new Uint8Array(),
    *   types: [],
    *   rejected: 0,
@@ -297,7 +304,14 @@ export class EventStore {
   }
 
   /** Decodes one document the ordinary way: the refusals, and the shapes the transcoder leaves. */
-  #addDocument(batch: Batch, bytes: Uint8Array, topic: string, id: string | null): void {
+  #addDocument(
+    batch: Batch,
+    bytes: Uint8Array,
+    topic: string,
+    id: string | null,
+    stream: number,
+    index: number,
+  ): void {
     let document: Record<string, unknown>;
     try {
       [document] = decodeBatch(bytes, { useBigInt64: true });
@@ -314,16 +328,17 @@ export class EventStore {
     }
     if (id === null) delete document._id;
     else document._id = id;
-    this.#addEvent(batch, document as Event);
+    if (this.#addEvent(batch, document as Event)) setStream(batch, stream, index);
   }
 
-  #addEvent(batch: Batch, event: Event): void {
+  /** Adds the row of `event`, or refuses it; returns whether it was added. */
+  #addEvent(batch: Batch, event: Event): boolean {
     const envelope = event === null || typeof event !== "object"
       ? "not a document"
       : envelopeProblem(event);
     if (envelope !== undefined) {
       refuse(batch, envelope);
-      return;
+      return false;
     }
     let data: string;
     let id: string | undefined;
@@ -334,12 +349,13 @@ export class EventStore {
       }
     } catch (error) {
       refuse(batch, `cannot store event: ${messageOf(error)}`);
-      return;
+      return false;
     }
     this.#noteType(batch, event.type);
     const dataLength = this.#transcoder.appendString(data);
     const idLength = id === undefined ? -1 : this.#transcoder.appendString(id);
     addRow(batch, event.type, event.time.getTime(), event.host, idLength, dataLength);
+    return true;
   }
 
   #noteType(batch: Batch, type: string): void {
@@ -471,16 +487,19 @@ export class EventStore {
  */
 export interface PreparedBatch {
   /**
-   * Five numbers per row: its type (an index in `strings`), time (ms), host
-   * (an index in `strings`), and the lengths in bytes of its id's JSON (-1 for
-   * none) and of its data's JSON in `text`. Numbers rather than an array of
-   * values: no string or number object per row to copy to the writer thread.
+   * Seven numbers per row: its type (an index in `strings`), time (ms), host
+   * (an index in `strings`), the lengths in bytes of its id's JSON (-1 for
+   * none) and of its data's JSON in `text`, and the stream it came in (an index
+   * in `streams`, -1 for none) and its index there. Numbers rather than an array
+   * of values: no string or number object per row to copy to the writer thread.
    */
   rows: Float64Array<ArrayBuffer>;
   /** How many rows `rows` holds (read after it was handed to the writer thread too). */
   count: number;
   /** The types and hosts the rows name. */
   strings: string[];
+  /** The streams the rows came in: source id in hex and topic, as the streams table keys them. */
+  streams: [source: string, topic: string][];
   /** Each row's data, then its id, UTF-8 JSON one after another. */
   text: Uint8Array<ArrayBuffer>;
   /** The types among the rows that the preparing store did not know. */
@@ -495,6 +514,8 @@ export interface PreparedBatch {
 interface Batch extends Omit<PreparedBatch, "text"> {
   /** Where each of `strings` is. */
   stringIndex: Map<string, number>;
+  /** Where each of `streams` is, by source id and topic. */
+  streamIndex: Map<bigint, Map<string, number>>;
   /** The strings of the previous row, and their indexes. */
   last: [type: string, typeIndex: number, host: string, hostIndex: number];
 }
@@ -505,6 +526,8 @@ function newBatch(capacity: number): Batch {
     count: 0,
     strings: [],
     stringIndex: new Map(),
+    streams: [],
+    streamIndex: new Map(),
     types: [],
     last: ["", -1, "", -1],
     rejected: 0,
@@ -529,6 +552,27 @@ function addRow(
   rows[at + 2] = last[3];
   rows[at + 3] = idLength;
   rows[at + 4] = dataLength;
+  rows[at + 5] = -1;
+}
+
+/** Says that the last row added is event `index` of the stream `stream` (none below 0). */
+function setStream(batch: Batch, stream: number, index: number): void {
+  if (stream < 0) return;
+  const at = (batch.count - 1) * COLUMNS;
+  batch.rows[at + 5] = stream;
+  batch.rows[at + 6] = index;
+}
+
+/** The number of the stream of `source` and `topic` in `batch.streams`. */
+function streamIndex(batch: Batch, source: bigint, topic: string): number {
+  let topics = batch.streamIndex.get(source);
+  if (topics === undefined) batch.streamIndex.set(source, topics = new Map());
+  let index = topics.get(topic);
+  if (index === undefined) {
+    index = batch.streams.push([source.toString(16), topic]) - 1;
+    topics.set(topic, index);
+  }
+  return index;
 }
 
 function stringIndex(batch: Batch, text: string): number {

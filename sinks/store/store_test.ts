@@ -287,6 +287,64 @@ Deno.test("messages are stored as the same events decoded would be, ids from the
   viaEvents.close();
 });
 
+Deno.test("a stream's saved position decides what is a duplicate, for every writer of the file", () => {
+  const { path, cleanup } = tempStorePath();
+  // Two writers of one file, as two sink processes: neither knows what the other stored.
+  const first = EventStore.open(path), second = EventStore.open(path);
+  try {
+    const source = 0xabn, topic = "http.hit";
+    const message = (from: number, to: number) => ({
+      topic,
+      header: { flags: 0, count: to - from, source, first: from },
+      body: encodeBatch(
+        Array.from({ length: to - from }, (_, i) => ({
+          type: topic,
+          time: new Date(T0 + from + i),
+          host: "web1",
+          n: from + i,
+        })),
+      ),
+      count: to - from,
+    });
+    const position = (next: number, gaps?: number[]) => ({ source, topic, next, at: T0, gaps });
+    const stored = (result: { inserted: number; duplicates: number }) => [
+      result.inserted,
+      result.duplicates,
+    ];
+    assert.deepEqual(stored(first.insertMessages([message(0, 10)], [position(10)])), [10, 0]);
+    // The position saved with them covers them for the other writer too.
+    assert.deepEqual(stored(second.insertMessages([message(0, 10)], [position(10)])), [0, 10]);
+    // 10-14 missing: a gap the first writer holds open for a late copy.
+    assert.deepEqual(
+      stored(first.insertMessages([message(15, 20)], [position(20, [10, 15])])),
+      [5, 0],
+    );
+    // The late copies fill the gap; what the first writer stored is not stored again.
+    assert.deepEqual(stored(second.insertMessages([message(10, 20)], [position(20)])), [5, 5]);
+    // Below a position and outside its gaps: stored, or counted lost. Above: new.
+    assert.deepEqual(stored(first.insertMessages([message(3, 25)], [position(25)])), [5, 17]);
+    const rows = first.database.prepare("SELECT id, data FROM events ORDER BY seq").all() as {
+      id: string | null;
+      data: string;
+    }[];
+    assert.deepEqual(
+      rows.map(({ data }) => JSON.parse(data).n).sort((a, b) => a - b),
+      Array.from({ length: 25 }, (_, i) => i),
+    );
+    // Rows deduplicated by position keep no id: the unique index on ids is not theirs.
+    assert.ok(rows.every(({ id }) => id === null));
+    // Without a position the id stays, and so does its check.
+    assert.deepEqual(stored(first.insertMessages([message(30, 32)])), [2, 0]);
+    assert.deepEqual(stored(second.insertMessages([message(30, 32)])), [0, 2]);
+    const ids = first.database.prepare("SELECT id FROM events WHERE id IS NOT NULL").all();
+    assert.deepEqual(ids.map(({ id }) => id), ['"ab-http.hit-30"', '"ab-http.hit-31"']);
+  } finally {
+    first.close();
+    second.close();
+    cleanup();
+  }
+});
+
 Deno.test("documents that are not events of their topic are refused one by one, with a reason", () => {
   const store = EventStore.open(":memory:");
   const good = { type: "a.b", time: new Date(T0), host: "h", n: 1 };

@@ -132,6 +132,7 @@ export class StoreWriter {
       batch: {
         rows: prepared.rows,
         strings: prepared.strings,
+        streams: prepared.streams,
         text: prepared.text,
         types: prepared.types,
       },
