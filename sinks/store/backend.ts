@@ -108,7 +108,7 @@ export class StoreBackend implements SinkBackend {
     if (this.#writer === undefined) {
       return Promise.resolve(this.#report(this.#store.insertMessages(messages, positions)));
     }
-    const prepared = this.#store.prepareMessages(messages);
+    const prepared = this.#store.prepareMessages(messages, positions);
     // A small batch (a small --batch-size, a trickle) gains less from the overlap than
     // the trip to the thread costs: with nothing in flight there, it is written here.
     if (prepared.rows.length < THREAD_MIN_ROWS * COLUMNS && this.#writer.idle) {

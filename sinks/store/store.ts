@@ -194,13 +194,17 @@ export class EventStore {
     messages: readonly WireMessage[],
     positions: readonly StreamPosition[] = [],
   ): InsertResult {
-    return this.commitPrepared(this.prepareMessages(messages), positions);
+    return this.commitPrepared(this.prepareMessages(messages, positions), positions);
   }
 
   /**
    * The first half of {@linkcode insertMessages}: reads the messages into rows
    * and refusals without touching the database, so that another thread's store on
    * the same file can write them with {@linkcode commitPrepared} meanwhile.
+   * `positions` are those they will be committed with: when they hold every
+   * stream among the messages, as a sink's do, they identify the events, so no
+   * id is kept for the unique index on ids (each event's data still holds its
+   * `_id`).
    *
    * @example
    * ```ts
@@ -212,8 +216,12 @@ export class EventStore {
    * store.commitPrepared(prepared); // { inserted: 1, duplicates: 0, rejected: 0 }
    * ```
    */
-  prepareMessages(messages: readonly WireMessage[]): PreparedBatch {
+  prepareMessages(
+    messages: readonly WireMessage[],
+    positions: readonly StreamPosition[] = [],
+  ): PreparedBatch {
     if (this.readOnly) throw new Error(`${this.path}: store is open read-only`);
+    const positioned = holdsEveryStream(positions, messages);
     let total = 0;
     for (const message of messages) total += message.count;
     const batch = this.#begin(total);
@@ -244,7 +252,7 @@ export class EventStore {
           );
         } else {
           this.#noteType(batch, topic);
-          const idLength = id === null ? -1 : transcoder.appendQuoted(id);
+          const idLength = id === null || positioned ? -1 : transcoder.appendQuoted(id);
           addRow(batch, topic, transcoder.time, transcoder.host, idLength, jsonBytes);
           setStream(batch, stream, header ? header.first + i : 0);
         }
@@ -553,6 +561,23 @@ function addRow(
   rows[at + 3] = idLength;
   rows[at + 4] = dataLength;
   rows[at + 5] = -1;
+}
+
+/** Whether `positions` hold the stream of every message that has one. */
+function holdsEveryStream(
+  positions: readonly StreamPosition[],
+  messages: readonly WireMessage[],
+): boolean {
+  if (positions.length === 0) return false;
+  const held = new Map<bigint, Set<string>>();
+  for (const { source, topic } of positions) {
+    let topics = held.get(source);
+    if (topics === undefined) held.set(source, topics = new Set());
+    topics.add(topic);
+  }
+  return messages.every(({ header, topic }) =>
+    header === undefined || held.get(header.source)?.has(topic) === true
+  );
 }
 
 /** Says that the last row added is event `index` of the stream `stream` (none below 0). */
