@@ -403,7 +403,9 @@ export class Collector {
 
   /**
    * A stream's gaps still open, as flat `[from, to)` pairs (protocol.md 5.2),
-   * for a durable receiver to save with its position.
+   * for a durable receiver to save with its position: with them, the late copies
+   * handed to the reader that it has not taken in yet (it takes one in by asking
+   * for what follows).
    */
   gapsOf(source: bigint, topic: string): number[] {
     let gaps = this.#tracker.gapsOf(source, topic);
