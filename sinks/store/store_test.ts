@@ -323,13 +323,16 @@ Deno.test("a stream's saved position decides what is a duplicate, for every writ
     assert.deepEqual(stored(second.insertMessages([message(10, 20)], [position(20)])), [5, 5]);
     // Below a position and outside its gaps: stored, or counted lost. Above: new.
     assert.deepEqual(stored(first.insertMessages([message(3, 25)], [position(25)])), [5, 17]);
+    // Prepared without the positions it is then committed with: still no id.
+    const late = first.prepareMessages([message(25, 27)]);
+    assert.deepEqual(stored(first.commitPrepared(late, [position(27)])), [2, 0]);
     const rows = first.database.prepare("SELECT id, data FROM events ORDER BY seq").all() as {
       id: string | null;
       data: string;
     }[];
     assert.deepEqual(
       rows.map(({ data }) => JSON.parse(data).n).sort((a, b) => a - b),
-      Array.from({ length: 25 }, (_, i) => i),
+      Array.from({ length: 27 }, (_, i) => i),
     );
     // Rows deduplicated by position keep no id: the unique index on ids is not theirs.
     assert.ok(rows.every(({ id }) => id === null));
