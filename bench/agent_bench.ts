@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { benchArgs } from "./args.ts";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Collector } from "@eventstorm/core";
@@ -20,14 +20,16 @@ import { cpuSecondsOf, type Memory, memoryOfAll, unitV8Flags } from "./memory.ts
 import { freeLoopbackPort } from "./sample.ts";
 import { verdict } from "./verdict.ts";
 
-const args = parseArgs({
-  args: Deno.args,
-  options: {
-    duration: { type: "string", default: "60" },
-    rate: { type: "string", default: "50000" },
-    keep: { type: "boolean", default: false },
+const args = benchArgs(
+  "deno run -A bench/agent_bench.ts [--duration SECONDS] [--rate LINES_PER_S] [--keep]",
+  {
+    options: {
+      duration: { type: "string", default: "60" },
+      rate: { type: "string", default: "50000" },
+      keep: { type: "boolean", default: false },
+    },
   },
-});
+);
 const durationS = Number(args.values.duration);
 const rate = Number(args.values.rate);
 if (!(durationS >= 5) || !(rate >= 100)) {

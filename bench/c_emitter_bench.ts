@@ -8,6 +8,7 @@
  */
 import { freeLoopbackPort } from "./sample.ts";
 import { verdict } from "./verdict.ts";
+import { benchArgs } from "./args.ts";
 
 const worker = new URL("./transport_worker.ts", import.meta.url).pathname;
 const sources = new URL("../sources/c", import.meta.url).pathname;
@@ -181,4 +182,8 @@ export async function cEmitterBench(): Promise<void> {
   }
 }
 
-if (import.meta.main) await cEmitterBench();
+if (import.meta.main) {
+  // No flags of its own: those `deno task bench` hands every benchmark are ignored.
+  benchArgs("deno run -A bench/c_emitter_bench.ts", { options: {}, strict: false });
+  await cEmitterBench();
+}

@@ -11,6 +11,7 @@ import { generateKeyPair } from "@eventstorm/core";
 import { libzmqCandidates, loadLibzmq } from "../core/zmq/ffi.ts";
 import { runTransport, type TransportResult } from "./transport_bench.ts";
 import { verdict } from "./verdict.ts";
+import { benchArgs } from "./args.ts";
 
 const TOTAL = 3_000_000;
 const PER_MESSAGE = 1000;
@@ -128,4 +129,8 @@ export async function curveBench(): Promise<void> {
   console.log(`default libzmq (no EVENTSTORM_LIBZMQ): ${defaultLibrary()}`);
 }
 
-if (import.meta.main) await curveBench();
+if (import.meta.main) {
+  // No flags of its own: those `deno task bench` hands every benchmark are ignored.
+  benchArgs("deno run -A bench/curve_bench.ts", { options: {}, strict: false });
+  await curveBench();
+}

@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { benchArgs } from "./args.ts";
 import { type CollectorStats, Emitter, type Event } from "@eventstorm/core";
 import { formatCount, parseDuration } from "@eventstorm/core/cli";
 import { openLibc } from "@eventstorm/core/internal";
@@ -429,22 +429,24 @@ async function longHistory(spanMs: number, concurrent: number): Promise<void> {
   }
 }
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    send: { type: "string" },
-    rate: { type: "string", default: "250000" },
-    duration: { type: "string", default: "60s" },
-    interval: { type: "string", default: "10s" },
-    "in-process": { type: "string", default: "10s" },
-    "skip-wire": { type: "boolean", default: false },
-    "history-span": { type: "string", default: "7d" },
-    concurrent: { type: "string", default: "8" },
-    "skip-history": { type: "boolean", default: false },
-    "history-child": { type: "string" },
-    "per-second": { type: "boolean", default: false },
+const { values } = benchArgs(
+  "deno run -A bench/dashboard_bench.ts [--duration 60s] [--interval 10s] [--rate 250000]",
+  {
+    options: {
+      send: { type: "string" },
+      rate: { type: "string", default: "250000" },
+      duration: { type: "string", default: "60s" },
+      interval: { type: "string", default: "10s" },
+      "in-process": { type: "string", default: "10s" },
+      "skip-wire": { type: "boolean", default: false },
+      "history-span": { type: "string", default: "7d" },
+      concurrent: { type: "string", default: "8" },
+      "skip-history": { type: "boolean", default: false },
+      "history-child": { type: "string" },
+      "per-second": { type: "boolean", default: false },
+    },
   },
-});
+);
 const rate = Number(values.rate);
 if (values.send !== undefined) {
   await send(values.send, rate);

@@ -17,7 +17,7 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { benchArgs } from "./args.ts";
 import { join } from "node:path";
 import { nginxLog } from "../cli/demo/nginx_lines.ts";
 import {
@@ -32,8 +32,7 @@ import { storedCount, StoredSeqPoller } from "../tests/helpers.ts";
 import { freeLoopbackPort } from "./sample.ts";
 import { verdict } from "./verdict.ts";
 
-const args = parseArgs({
-  args: Deno.args,
+const args = benchArgs("deno run -A bench/e2e_bench.ts [--lines N] [--keep]", {
   options: {
     lines: { type: "string", default: "500000" },
     keep: { type: "boolean", default: false },

@@ -13,6 +13,7 @@
 import { Collector, Emitter } from "@eventstorm/core";
 import { freeLoopbackPort, sampleEvent } from "./sample.ts";
 import { storedCount, StoredSeqPoller } from "../tests/helpers.ts";
+import { benchArgs } from "./args.ts";
 
 const cli = new URL("../cli.ts", import.meta.url).pathname;
 const TOTAL = 600_000;
@@ -198,6 +199,10 @@ async function skipCost(): Promise<void> {
 }
 
 if (import.meta.main) {
+  benchArgs("deno run -A bench/group_bench.ts [--skip-cost-only]", {
+    options: { "skip-cost-only": { type: "boolean" } },
+    strict: false,
+  });
   console.log(
     `groups: ${TOTAL} 250-byte events from ${SOURCES} sources, router and members in their own processes`,
   );

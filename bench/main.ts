@@ -24,6 +24,19 @@ const BENCHES: Record<string, string> = {
   steady: "steady_bench.ts",
 };
 
+if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
+  console.log(
+    "usage: deno task bench [NAME…] [--FLAG…]\n\n" +
+      "Runs the benchmarks NAME (all of them when none is named) one after another, each\n" +
+      "in its own process, and prints their figures; the flags go to every one named.\n\n" +
+      "benchmarks (a benchmark's own flags: deno run -A FILE --help):\n" +
+      Object.entries(BENCHES).map(([name, file]) =>
+        `  ${name.padEnd(14)}${new URL(file, "file:///bench/").pathname.slice(1)}`
+      ).join("\n"),
+  );
+  Deno.exit(0);
+}
+
 // Flags (`--lines 100000`, `--keep`) go to every benchmark named; names pick them.
 const firstFlag = Deno.args.findIndex((arg) => arg.startsWith("-"));
 const names = firstFlag < 0 ? Deno.args : Deno.args.slice(0, firstFlag);

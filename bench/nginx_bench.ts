@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { benchArgs } from "./args.ts";
 import { join } from "node:path";
 import { BatchEncoder } from "../core/codec.ts";
 import { asciiRoom } from "@eventstorm/core/source";
@@ -18,8 +18,7 @@ import { nginxLog } from "../cli/demo/nginx_lines.ts";
 import { sourceToWire, type SourceWireResult } from "./source_wire.ts";
 import { verdict } from "./verdict.ts";
 
-const args = parseArgs({
-  args: Deno.args,
+const args = benchArgs("deno run -A bench/nginx_bench.ts [--lines N] [--rounds N] [--keep]", {
   options: {
     lines: { type: "string", default: "1000000" },
     rounds: { type: "string", default: "3" },

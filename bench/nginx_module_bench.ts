@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { benchArgs } from "./args.ts";
 import { join } from "node:path";
 import { freePort } from "../tests/helpers.ts";
 import { startCountingRouter } from "./counting_router.ts";
@@ -20,15 +20,17 @@ import { cpuSecondsOf } from "./memory.ts";
 import { buildModule, type Nginx, type NginxOptions, startNginx } from "../tests/nginx_module.ts";
 import { verdict } from "./verdict.ts";
 
-const args = parseArgs({
-  args: Deno.args,
-  strict: false, // `deno task bench` hands every benchmark the flags of all
-  options: {
-    requests: { type: "string", default: "30000" },
-    rounds: { type: "string", default: "3" },
-    concurrency: { type: "string", default: "8" },
+const args = benchArgs(
+  "deno run -A bench/nginx_module_bench.ts [--requests N] [--rounds N] [--concurrency N]",
+  {
+    strict: false, // `deno task bench` hands every benchmark the flags of all
+    options: {
+      requests: { type: "string", default: "30000" },
+      rounds: { type: "string", default: "3" },
+      concurrency: { type: "string", default: "8" },
+    },
   },
-});
+);
 const requests = Number(args.values.requests);
 
 const rounds = Math.max(1, Number(args.values.rounds));

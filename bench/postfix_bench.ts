@@ -11,15 +11,14 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { benchArgs } from "./args.ts";
 import { mulberry32 } from "@eventstorm/core/internal";
 import { SyslogParser } from "@eventstorm/core/source";
 import { PostfixTracker } from "@eventstorm/source-postfix";
 import { sourceToWire, type SourceWireResult } from "./source_wire.ts";
 import { verdict } from "./verdict.ts";
 
-const args = parseArgs({
-  args: Deno.args,
+const args = benchArgs("deno run -A bench/postfix_bench.ts [--lines N] [--rounds N] [--keep]", {
   options: {
     lines: { type: "string", default: "500000" },
     rounds: { type: "string", default: "3" },

@@ -13,15 +13,14 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { benchArgs } from "./args.ts";
 import { runTransport } from "./transport_bench.ts";
 import { freeLoopbackPort } from "./sample.ts";
 import { startCountingRouter } from "./counting_router.ts";
 import { cpuSecondsOf } from "./memory.ts";
 import { verdict } from "./verdict.ts";
 
-const args = parseArgs({
-  args: Deno.args,
+const args = benchArgs("deno run -A bench/ruby_bench.ts [--events N] [--requests N] [--rounds N]", {
   options: {
     events: { type: "string", default: "1000000" },
     requests: { type: "string", default: "20000" },

@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { benchArgs } from "./args.ts";
 import { type Document, MongoClient } from "mongodb";
 import cassandra from "cassandra-driver";
 import type { Event } from "@eventstorm/core";
@@ -32,15 +32,17 @@ import { type DbServer, startServer } from "../tests/db_server.ts";
 import { freeLoopbackPort } from "./sample.ts";
 import { verdict } from "./verdict.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    "mongo-events": { type: "string", default: "100000" },
-    "cassandra-events": { type: "string", default: "50000" },
-    rounds: { type: "string", default: "3" },
-    only: { type: "string" },
+const { values } = benchArgs(
+  "deno run -A bench/sinks_db_bench.ts [--mongo-events N] [--cassandra-events N] [--rounds N] [--only mongodb|cassandra]",
+  {
+    options: {
+      "mongo-events": { type: "string", default: "100000" },
+      "cassandra-events": { type: "string", default: "50000" },
+      rounds: { type: "string", default: "3" },
+      only: { type: "string" },
+    },
   },
-});
+);
 const rounds = Number(values.rounds);
 const SOURCE = 0x5eedn;
 const sender = new URL("./transport_worker.ts", import.meta.url).pathname;

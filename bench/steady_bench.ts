@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { benchArgs } from "./args.ts";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { nginxLog } from "../cli/demo/nginx_lines.ts";
@@ -20,8 +20,7 @@ import { deployedPipeline, memoryOf, V8_DEFAULTS } from "./memory.ts";
 import { freeLoopbackPort } from "./sample.ts";
 import { verdict } from "./verdict.ts";
 
-const args = parseArgs({
-  args: Deno.args,
+const args = benchArgs("deno run -A bench/steady_bench.ts [--seconds 120] [--rate 70000]", {
   options: {
     seconds: { type: "string", default: "120" },
     rate: { type: "string", default: "70000" },

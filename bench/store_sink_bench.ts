@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { benchArgs } from "./args.ts";
 import { join } from "node:path";
 import { Emitter, type Event } from "@eventstorm/core";
 import { encodeBatch } from "@eventstorm/core/protocol";
@@ -24,14 +24,16 @@ import { cpuSecondsOf, memoryOf, unitV8Flags } from "./memory.ts";
 import { freeLoopbackPort } from "./sample.ts";
 import { verdict } from "./verdict.ts";
 
-const args = parseArgs({
-  args: Deno.args,
-  options: {
-    seconds: { type: "string", default: "30" },
-    rate: { type: "string", default: "70000" },
-    per: { type: "string", default: "500" },
+const args = benchArgs(
+  "deno run -A bench/store_sink_bench.ts [--seconds 30] [--rate 70000] [--per 500]",
+  {
+    options: {
+      seconds: { type: "string", default: "30" },
+      rate: { type: "string", default: "70000" },
+      per: { type: "string", default: "500" },
+    },
   },
-});
+);
 const seconds = Number(args.values.seconds);
 const rate = Number(args.values.rate);
 const per = Number(args.values.per);

@@ -7,6 +7,7 @@
 
 import { freeLoopbackPort } from "./sample.ts";
 import { verdict } from "./verdict.ts";
+import { benchArgs } from "./args.ts";
 
 const worker = new URL("./transport_worker.ts", import.meta.url).pathname;
 
@@ -177,4 +178,8 @@ export async function transportBench(): Promise<void> {
   void endToEnd;
 }
 
-if (import.meta.main) await transportBench();
+if (import.meta.main) {
+  // No flags of its own: those `deno task bench` hands every benchmark are ignored.
+  benchArgs("deno run -A bench/transport_bench.ts", { options: {}, strict: false });
+  await transportBench();
+}
