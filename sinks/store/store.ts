@@ -238,7 +238,8 @@ export class EventStore {
           refuse(batch, "a message whose documents do not fill its body", count - i);
           break;
         }
-        const id = header ? ids.of(header.first + i) : null;
+        const index = header ? header.first + i : 0;
+        const id = header ? ids.of(index) : null;
         const jsonBytes = transcoder.read(body, offset, size, topic, id);
         if (jsonBytes < 0) {
           const document = body.subarray(offset, offset + size);
@@ -246,15 +247,23 @@ export class EventStore {
             batch,
             document,
             topic,
-            header ? eventId(header.source, topic, header.first + i) : null,
+            header ? eventId(header.source, topic, index) : null,
             stream,
-            header ? header.first + i : 0,
+            index,
           );
         } else {
           this.#noteType(batch, topic);
           const idLength = id === null || positioned ? -1 : transcoder.appendQuoted(id);
-          addRow(batch, topic, transcoder.time, transcoder.host, idLength, jsonBytes);
-          setStream(batch, stream, header ? header.first + i : 0);
+          addRow(
+            batch,
+            topic,
+            transcoder.time,
+            transcoder.host,
+            idLength,
+            jsonBytes,
+            stream,
+            index,
+          );
         }
         offset += size;
       }
@@ -336,17 +345,17 @@ export class EventStore {
     }
     if (id === null) delete document._id;
     else document._id = id;
-    if (this.#addEvent(batch, document as Event)) setStream(batch, stream, index);
+    this.#addEvent(batch, document as Event, stream, index);
   }
 
-  /** Adds the row of `event`, or refuses it; returns whether it was added. */
-  #addEvent(batch: Batch, event: Event): boolean {
+  /** Adds the row of `event` (event `index` of `stream`, none below 0), or refuses it. */
+  #addEvent(batch: Batch, event: Event, stream = -1, index = 0): void {
     const envelope = event === null || typeof event !== "object"
       ? "not a document"
       : envelopeProblem(event);
     if (envelope !== undefined) {
       refuse(batch, envelope);
-      return false;
+      return;
     }
     let data: string;
     let id: string | undefined;
@@ -357,13 +366,21 @@ export class EventStore {
       }
     } catch (error) {
       refuse(batch, `cannot store event: ${messageOf(error)}`);
-      return false;
+      return;
     }
     this.#noteType(batch, event.type);
     const dataLength = this.#transcoder.appendString(data);
     const idLength = id === undefined ? -1 : this.#transcoder.appendString(id);
-    addRow(batch, event.type, event.time.getTime(), event.host, idLength, dataLength);
-    return true;
+    addRow(
+      batch,
+      event.type,
+      event.time.getTime(),
+      event.host,
+      idLength,
+      dataLength,
+      stream,
+      index,
+    );
   }
 
   #noteType(batch: Batch, type: string): void {
@@ -543,6 +560,7 @@ function newBatch(capacity: number): Batch {
   };
 }
 
+/** Adds a row; `stream` is its stream in `batch.streams` (-1 for none), `index` its index there. */
 function addRow(
   batch: Batch,
   type: string,
@@ -550,6 +568,8 @@ function addRow(
   host: string,
   idLength: number,
   dataLength: number,
+  stream: number,
+  index: number,
 ): void {
   const last = batch.last;
   if (type !== last[0]) [last[0], last[1]] = [type, stringIndex(batch, type)];
@@ -560,7 +580,8 @@ function addRow(
   rows[at + 2] = last[3];
   rows[at + 3] = idLength;
   rows[at + 4] = dataLength;
-  rows[at + 5] = -1;
+  rows[at + 5] = stream;
+  rows[at + 6] = index;
 }
 
 /** Whether `positions` hold the stream of every message that has one. */
@@ -578,14 +599,6 @@ function holdsEveryStream(
   return messages.every(({ header, topic }) =>
     header === undefined || held.get(header.source)?.has(topic) === true
   );
-}
-
-/** Says that the last row added is event `index` of the stream `stream` (none below 0). */
-function setStream(batch: Batch, stream: number, index: number): void {
-  if (stream < 0) return;
-  const at = (batch.count - 1) * COLUMNS;
-  batch.rows[at + 5] = stream;
-  batch.rows[at + 6] = index;
 }
 
 /** The number of the stream of `source` and `topic` in `batch.streams`. */
