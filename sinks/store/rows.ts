@@ -119,12 +119,40 @@ function storedAlready({ next, gaps }: StreamState, index: number): boolean {
   return true;
 }
 
+/**
+ * The gaps to save for a stream: what is settled neither by the file's saved
+ * position nor by the writer's view (`next`, `gaps`), below the larger `next`.
+ * One writer's view never reopens what it saved, so alone it saves its gaps as
+ * they are; when a second writer of the file takes the same stream, what one
+ * stored stays settled and what one still waits for stays open, whichever saves
+ * last (replacing the gaps had lost a gap the other still held, or stored a late
+ * copy twice).
+ */
+function gapsToSave(saved: StreamState, next: number, gaps: readonly number[]): number[] {
+  if (gaps.length === 0 && saved.gaps.length === 0) return [];
+  const end = Math.max(saved.next, next);
+  // Each side's open indexes: its gaps, then everything from its next on.
+  const ours = [...gaps, next, Infinity], theirs = [...saved.gaps, saved.next, Infinity];
+  const open: number[] = [];
+  let i = 0, j = 0;
+  while (i < ours.length && j < theirs.length) {
+    const from = Math.max(ours[i], theirs[j]);
+    const to = Math.min(ours[i + 1], theirs[j + 1], end);
+    if (from < to) open.push(from, to);
+    if (ours[i + 1] < theirs[j + 1]) i += 2;
+    else j += 2;
+  }
+  return open;
+}
+
 /** The flat `[from, to)` pairs of a saved `gaps` column, written by this store (NULL: none). */
 function savedGaps(text: string | null): number[] {
   if (text === null) return [];
   try {
     const gaps: unknown = JSON.parse(text);
-    return Array.isArray(gaps) && gaps.every(Number.isSafeInteger) ? gaps : [];
+    const valid = Array.isArray(gaps) && gaps.length % 2 === 0 &&
+      gaps.every((at, i) => Number.isSafeInteger(at) && (i === 0 || at > gaps[i - 1]));
+    return valid ? gaps : [];
   } catch {
     return [];
   }
@@ -199,14 +227,21 @@ export class RowWriter {
     let inserted = 0;
     db.exec("BEGIN IMMEDIATE");
     try {
-      // Read before this batch's positions replace them.
-      const streams = this.#streamStates(batch.streams, positions);
+      // Read before this batch's positions are saved over them.
+      const saved = new Map<string, StreamState>();
+      for (const { source, topic } of positions) {
+        const hex = source.toString(16);
+        saved.set(`${hex}\n${topic}`, { ...this.#saved(hex, topic), positioned: true });
+      }
+      const streams = batch.streams.map(([source, topic]) =>
+        saved.get(`${source}\n${topic}`) ?? { ...this.#saved(source, topic), positioned: false }
+      );
       for (const type of newTypes) this.#addType.run(type);
       // In the same transaction: a position is never ahead of the rows.
-      // The gaps are the runner's latest view of the stream (docs/stored.md): they replace.
       for (const { source, topic, next, at, gaps } of positions) {
-        const open = gaps !== undefined && gaps.length > 0 ? JSON.stringify(gaps) : null;
-        this.#savePosition.run(source.toString(16), topic, next, at, open);
+        const hex = source.toString(16);
+        const open = gapsToSave(saved.get(`${hex}\n${topic}`)!, next, gaps ?? []);
+        this.#savePosition.run(hex, topic, next, at, open.length > 0 ? JSON.stringify(open) : null);
       }
       const args = this.#args;
       let textAt = 0, bound = 0;
@@ -241,22 +276,11 @@ export class RowWriter {
     return inserted;
   }
 
-  #streamStates(
-    streams: RowBatch["streams"],
-    positions: readonly StreamPosition[],
-  ): StreamState[] {
-    if (streams.length === 0) return [];
-    const positioned = new Set<string>();
-    for (const { source, topic } of positions) positioned.add(`${source.toString(16)}\n${topic}`);
-    return streams.map(([source, topic]) => {
-      const saved = this.#savedPosition.get(source, topic) as
-        | { next: number; gaps: string | null }
-        | undefined;
-      return {
-        next: saved?.next ?? 0,
-        gaps: savedGaps(saved?.gaps ?? null),
-        positioned: positioned.has(`${source}\n${topic}`),
-      };
-    });
+  /** The file's saved position of a stream (next 0 and no gaps for one never saved). */
+  #saved(source: string, topic: string): { next: number; gaps: number[] } {
+    const saved = this.#savedPosition.get(source, topic) as
+      | { next: number; gaps: string | null }
+      | undefined;
+    return { next: saved?.next ?? 0, gaps: savedGaps(saved?.gaps ?? null) };
   }
 }

@@ -287,13 +287,11 @@ Deno.test("messages are stored as the same events decoded would be, ids from the
   viaEvents.close();
 });
 
-Deno.test("a stream's saved position decides what is a duplicate, for every writer of the file", () => {
-  const { path, cleanup } = tempStorePath();
-  // Two writers of one file, as two sink processes: neither knows what the other stored.
-  const first = EventStore.open(path), second = EventStore.open(path);
-  try {
-    const source = 0xabn, topic = "http.hit";
-    const message = (from: number, to: number) => ({
+/** Messages and positions of one stream (events numbered `n` by index), and a write's counts. */
+function oneStream() {
+  const source = 0xabn, topic = "http.hit";
+  return {
+    message: (from: number, to: number) => ({
       topic,
       header: { flags: 0, count: to - from, source, first: from },
       body: encodeBatch(
@@ -305,12 +303,21 @@ Deno.test("a stream's saved position decides what is a duplicate, for every writ
         })),
       ),
       count: to - from,
-    });
-    const position = (next: number, gaps?: number[]) => ({ source, topic, next, at: T0, gaps });
-    const stored = (result: { inserted: number; duplicates: number }) => [
+    }),
+    position: (next: number, gaps?: number[]) => ({ source, topic, next, at: T0, gaps }),
+    stored: (result: { inserted: number; duplicates: number }) => [
       result.inserted,
       result.duplicates,
-    ];
+    ],
+  };
+}
+
+Deno.test("a stream's saved position decides what is a duplicate, for every writer of the file", () => {
+  const { path, cleanup } = tempStorePath();
+  // Two writers of one file, as two sink processes: neither knows what the other stored.
+  const first = EventStore.open(path), second = EventStore.open(path);
+  try {
+    const { message, position, stored } = oneStream();
     assert.deepEqual(stored(first.insertMessages([message(0, 10)], [position(10)])), [10, 0]);
     // The position saved with them covers them for the other writer too.
     assert.deepEqual(stored(second.insertMessages([message(0, 10)], [position(10)])), [0, 10]);
@@ -341,6 +348,55 @@ Deno.test("a stream's saved position decides what is a duplicate, for every writ
     assert.deepEqual(stored(second.insertMessages([message(30, 32)])), [0, 2]);
     const ids = first.database.prepare("SELECT id FROM events WHERE id IS NOT NULL").all();
     assert.deepEqual(ids.map(({ id }) => id), ['"ab-http.hit-30"', '"ab-http.hit-31"']);
+  } finally {
+    first.close();
+    second.close();
+    cleanup();
+  }
+});
+
+Deno.test("two writers of a stream save what neither has settled, whichever saves last", () => {
+  const { path, cleanup } = tempStorePath();
+  const first = EventStore.open(path), second = EventStore.open(path);
+  try {
+    const { message, position, stored } = oneStream();
+    const saved = () => {
+      const row = first.database.prepare("SELECT next, gaps FROM streams").get() as {
+        next: number;
+        gaps: string | null;
+      };
+      return { next: row.next, gaps: JSON.parse(row.gaps ?? "[]") };
+    };
+    // The first is ahead, 10-14 missing: a gap it holds open for a late copy.
+    assert.deepEqual(
+      stored(first.insertMessages([message(0, 10), message(15, 20)], [position(20, [10, 15])])),
+      [15, 0],
+    );
+    // The second has seen 0-9 only; saving its view keeps the first's gap open...
+    assert.deepEqual(stored(second.insertMessages([message(0, 10)], [position(10)])), [0, 10]);
+    assert.deepEqual(saved(), { next: 20, gaps: [10, 15] });
+    // ...so the late copies are stored when they reach the first.
+    assert.deepEqual(stored(first.insertMessages([message(10, 15)], [position(20)])), [5, 0]);
+    // The second still waits for 12-17 (its own older view): saving it reopens none of
+    // what the first stored, and those copies reaching it are duplicates.
+    assert.deepEqual(
+      stored(second.insertMessages([message(20, 22)], [position(22, [12, 18])])),
+      [2, 0],
+    );
+    assert.deepEqual(saved(), { next: 22, gaps: [] });
+    assert.deepEqual(stored(second.insertMessages([message(12, 15)], [position(22)])), [0, 3]);
+    // Open on both sides: stays open.
+    assert.deepEqual(
+      stored(first.insertMessages([message(25, 30)], [position(30, [22, 25])])),
+      [5, 0],
+    );
+    second.insertMessages([], [position(30, [23, 30])]);
+    assert.deepEqual(saved(), { next: 30, gaps: [23, 25] });
+    const rows = first.database.prepare("SELECT data FROM events").all() as { data: string }[];
+    assert.deepEqual(
+      rows.map(({ data }) => JSON.parse(data).n).sort((a, b) => a - b),
+      [...Array.from({ length: 22 }, (_, i) => i), 25, 26, 27, 28, 29],
+    );
   } finally {
     first.close();
     second.close();
