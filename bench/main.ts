@@ -14,7 +14,7 @@ const BENCHES: Record<string, string> = {
   nginx: "nginx_bench.ts",
   "nginx-module": "nginx_module_bench.ts",
   postfix: "postfix_bench.ts",
-  store: "../sinks/store/bench/store_bench.ts",
+  store: "store_bench.ts",
   "store-sink": "store_sink_bench.ts",
   databases: "sinks_db_bench.ts",
   dashboard: "dashboard_bench.ts",

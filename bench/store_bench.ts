@@ -3,15 +3,14 @@
  * a fresh file, one transaction per batch, then the time of a one-hour
  * aggregate over what was written.
  *
- *     deno run -A sinks/store/bench/store_bench.ts [--events N] [--batch N]
+ *     deno run -A bench/store_bench.ts [--events N] [--batch N]
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import type { Event } from "@eventstorm/core";
-import { EventStore } from "../store.ts";
 import { toJsonLine } from "@eventstorm/core/protocol";
-import { aggregate } from "../aggregate.ts";
+import { aggregate, EventStore } from "@eventstorm/sink-store";
+import { benchArgs } from "./args.ts";
 
 /** Figures measured by {@linkcode benchStore}. */
 export interface StoreBenchResult {
@@ -84,14 +83,17 @@ export function benchStore(options: { events?: number; batch?: number } = {}): S
 }
 
 if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
+  const { values } = benchArgs("deno run -A bench/store_bench.ts [--events N] [--batch N]", {
     options: { events: { type: "string" }, batch: { type: "string" } },
   });
-  const result = benchStore({
-    events: values.events === undefined ? undefined : Number(values.events),
-    batch: values.batch === undefined ? undefined : Number(values.batch),
-  });
+  const [events, batch] = [values.events, values.batch].map((value) =>
+    value === undefined ? undefined : Number(value)
+  );
+  if (![events, batch].every((n) => n === undefined || (Number.isInteger(n) && n > 0))) {
+    console.error("--events and --batch must be positive whole numbers");
+    Deno.exit(2);
+  }
+  const result = benchStore({ events, batch });
   console.log(
     `store insert: ${Math.round(result.eventsPerSecond)} events/s ` +
       `(${result.events} events of ${Math.round(result.eventBytes)} bytes, batches of ${
