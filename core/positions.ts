@@ -7,7 +7,7 @@
  * @module
  */
 import type { StreamPosition } from "./sequence.ts";
-import { parseEventId } from "./sink.ts";
+import { parseEventId } from "./event_ids.ts";
 import { sameRanges } from "./ranges.ts";
 
 /**

@@ -22,7 +22,8 @@ import {
 } from "./flags.ts";
 import { parseDuration } from "./duration.ts";
 import { reportStatsDuring, SINK_STATS_FLAGS, statsToFlag } from "./stats_to.ts";
-import { type SinkBackend, SinkRunner, type WhenFull } from "./sink.ts";
+import { SinkRunner, type WhenFull } from "./sink.ts";
+import type { SinkBackend } from "./sink_backend.ts";
 import { parseMember } from "./member.ts";
 import {
   CURVE_CLIENT_FLAGS,

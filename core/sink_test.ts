@@ -3,17 +3,9 @@ import { decodeEvents, encodeBatch } from "./codec.ts";
 import { Emitter } from "./emitter.ts";
 import type { Event } from "./event.ts";
 import type { WireMessage } from "./protocol.ts";
-import {
-  eventId,
-  parseEventId,
-  positionsOf,
-  redactCredentials,
-  type SinkBackend,
-  SinkRunner,
-  type SinkRunnerOptions,
-  type SinkStats,
-  type WriteResult,
-} from "./sink.ts";
+import { parseEventId } from "./event_ids.ts";
+import { SinkRunner, type SinkRunnerOptions, type SinkStats } from "./sink.ts";
+import type { SinkBackend, WriteResult } from "./sink_backend.ts";
 import type { StreamPosition } from "./sequence.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
@@ -172,16 +164,6 @@ Deno.test(
     assert.equal(p.runner.stats().lastError, "disk full");
   },
 );
-
-Deno.test("sink: redactCredentials hides passwords in connection strings", () => {
-  assert.equal(
-    redactCredentials("bad auth for mongodb+srv://app:p%40ss@a.example,b.example/db?w=1"),
-    "bad auth for mongodb+srv://app:***@a.example,b.example/db?w=1",
-  );
-  assert.equal(redactCredentials("host=db password=hunter2 user=x"), "host=db password=*** user=x");
-  assert.equal(redactCredentials("tcp://127.0.0.1:5555 is down"), "tcp://127.0.0.1:5555 is down");
-  assert.equal(redactCredentials("mongodb://db1:27017/x"), "mongodb://db1:27017/x");
-});
 
 /** The BSON size of each event `emitPadded` sends (all the same). */
 const PADDED =
@@ -455,32 +437,6 @@ Deno.test("sink runner: events get stable ids from their stream position", opts,
     [...backend.stored.keys()].sort(),
     [`${source}-app.a-0`, `${source}-app.a-1`, `${source}-app.a-2`, `${source}-app.b-0`].sort(),
   );
-});
-
-Deno.test("sink: positionsOf reads each stream's position after a batch from the ids", () => {
-  const events = [
-    { _id: eventId(0xffn, "a-b", 7) },
-    { _id: eventId(0xffn, "a-b", 8) },
-    { _id: eventId(0x1n, "a-b", 3) },
-    { _id: eventId(0xffn, "a-b", 5) },
-    { _id: "ff-a-b-x" },
-    { _id: 42 },
-    {},
-  ];
-  assert.deepEqual(positionsOf(events, 9), [
-    { source: 0xffn, topic: "a-b", next: 9, at: 9 },
-    { source: 1n, topic: "a-b", next: 4, at: 9 },
-  ]);
-  assert.deepEqual(parseEventId(eventId(2n ** 64n - 1n, "x", 2 ** 53 - 1)), {
-    source: 2n ** 64n - 1n,
-    topic: "x",
-    index: 2 ** 53 - 1,
-  });
-  for (
-    const bad of ["", "ff", "ff-x", "-x-1", "fg-x-1", "ff-x-", "ff--1", "11111111111111111-x-1"]
-  ) {
-    assert.equal(parseEventId(bad), undefined, bad);
-  }
 });
 
 Deno.test(

@@ -22,18 +22,10 @@
  *
  * @module
  */
-export {
-  eventId,
-  parseEventId,
-  positionsOf,
-  redactCredentials,
-  type SinkBackend,
-  SinkRunner,
-  type SinkRunnerOptions,
-  type SinkStats,
-  type WhenFull,
-  type WriteResult,
-} from "../sink.ts";
+export { SinkRunner, type SinkRunnerOptions, type SinkStats, type WhenFull } from "../sink.ts";
+export type { SinkBackend, WriteResult } from "../sink_backend.ts";
+export { eventId, parseEventId, positionsOf } from "../event_ids.ts";
+export { redactCredentials } from "../failure_log.ts";
 export type { StreamPosition } from "../sequence.ts";
 export { gapsOf, SavedPositions, type SavedStream } from "../positions.ts";
 export {
