@@ -4,8 +4,6 @@
  *
  * @module
  */
-import { lookup } from "node:dns/promises";
-import { isIP } from "node:net";
 import { UsageError } from "./flags.ts";
 
 /** One parsed endpoint. */
@@ -132,9 +130,12 @@ export async function unresolvableHosts(
   const hosts = new Set<string>();
   for (const endpoint of endpoints.flatMap((text) => parseEndpoints(text))) {
     const host = endpoint.address.match(/^tcp:\/\/(.+):\d+$/)?.[1];
-    if (endpoint.bind || host === undefined || host.startsWith("[") || isIP(host) !== 0) continue;
+    if (endpoint.bind || host === undefined || host.startsWith("[") || isIpAddress(host)) continue;
     hosts.add(host);
   }
+  if (hosts.size === 0) return [];
+  // Loaded when a name is to be looked up: Node's resolver is a share of every command's start.
+  const { lookup } = await import("node:dns/promises");
   const results = await Promise.all([...hosts].map(async (host) => {
     try {
       await lookup(host);
@@ -144,6 +145,14 @@ export async function unresolvableHosts(
     }
   }));
   return results.filter((result) => result !== undefined);
+}
+
+/** Whether `host` is an IP address rather than a name: a dotted quad, or IPv6 (colons). */
+function isIpAddress(host: string): boolean {
+  if (host.includes(":")) return true;
+  const parts = host.split(".");
+  return parts.length === 4 &&
+    parts.every((part) => /^(0|[1-9][0-9]{0,2})$/.test(part) && Number(part) <= 255);
 }
 
 /**

@@ -8,7 +8,6 @@
  *
  * @module
  */
-import { createRequire } from "node:module";
 import { pinLibrary } from "../native.ts";
 
 const SYMBOLS = {
@@ -77,9 +76,21 @@ let loaded: LibZmq | undefined;
  * ```
  */
 export function libzmqCandidates(): string[] {
-  const candidates: string[] = [];
+  return [...candidatePaths()];
+}
+
+/**
+ * The candidates of {@linkcode libzmqCandidates}, the npm ones looked for only
+ * when the others were tried: finding them loads Node's module resolver, a tenth
+ * of a command's start-up.
+ */
+function* candidatePaths(): Generator<string> {
   const fromEnv = Deno.env.get("EVENTSTORM_LIBZMQ");
-  if (fromEnv) return [fromEnv];
+  if (fromEnv) {
+    yield fromEnv;
+    return;
+  }
+  const candidates: string[] = [];
   if (Deno.build.os === "darwin") {
     candidates.push("/opt/homebrew/lib/libzmq.5.dylib", "/usr/local/lib/libzmq.5.dylib");
   } else if (Deno.build.os === "windows") {
@@ -94,13 +105,14 @@ export function libzmqCandidates(): string[] {
       "/usr/local/lib/libzmq.so.5",
     );
   }
-  candidates.push(...npmAddonCandidates());
-  return candidates;
+  yield* candidates;
+  yield* npmAddonCandidates();
 }
 
 function npmAddonCandidates(): string[] {
   let packageDir: string;
   try {
+    const { createRequire } = process.getBuiltinModule("node:module");
     const require = createRequire(import.meta.url);
     packageDir = require.resolve("zeromq/package.json").replace(/package\.json$/, "");
   } catch {
@@ -139,7 +151,7 @@ function npmAddonCandidates(): string[] {
 export function loadLibzmq(path?: string): LibZmq {
   if (loaded && (path === undefined || loaded.path === path)) return loaded;
   const tried: string[] = [];
-  for (const candidate of path ? [path] : libzmqCandidates()) {
+  for (const candidate of path ? [path] : candidatePaths()) {
     try {
       const lib = openLibrary(candidate);
       const parts = [new Int32Array(1), new Int32Array(1), new Int32Array(1)];
