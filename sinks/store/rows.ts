@@ -138,7 +138,9 @@ function gapsToSave(saved: StreamState, next: number, gaps: readonly number[]): 
   while (i < ours.length && j < theirs.length) {
     const from = Math.max(ours[i], theirs[j]);
     const to = Math.min(ours[i + 1], theirs[j + 1], end);
-    if (from < to) open.push(from, to);
+    // A gap of one side that reaches its next meets that side's tail: one range.
+    if (from < to && open.at(-1) === from) open[open.length - 1] = to;
+    else if (from < to) open.push(from, to);
     if (ours[i + 1] < theirs[j + 1]) i += 2;
     else j += 2;
   }
@@ -150,8 +152,12 @@ function savedGaps(text: string | null): number[] {
   if (text === null) return [];
   try {
     const gaps: unknown = JSON.parse(text);
+    // Pairs in order, each [from, to) not empty; two may touch.
     const valid = Array.isArray(gaps) && gaps.length % 2 === 0 &&
-      gaps.every((at, i) => Number.isSafeInteger(at) && (i === 0 || at > gaps[i - 1]));
+      gaps.every((at, i) =>
+        Number.isSafeInteger(at) &&
+        (i === 0 || (i % 2 === 1 ? at > gaps[i - 1] : at >= gaps[i - 1]))
+      );
     return valid ? gaps : [];
   } catch {
     return [];

@@ -392,10 +392,16 @@ Deno.test("two writers of a stream save what neither has settled, whichever save
     );
     second.insertMessages([], [position(30, [23, 30])]);
     assert.deepEqual(saved(), { next: 30, gaps: [23, 25] });
+    // A view whose gap reaches its next, behind the file's: one range, not two that touch...
+    second.insertMessages([], [position(24, [23, 24])]);
+    assert.deepEqual(saved(), { next: 30, gaps: [23, 25] });
+    // ...which the next batch reads back: the late copies are stored.
+    assert.deepEqual(stored(first.insertMessages([message(23, 25)], [position(30)])), [2, 0]);
+    assert.deepEqual(saved(), { next: 30, gaps: [] });
     const rows = first.database.prepare("SELECT data FROM events").all() as { data: string }[];
     assert.deepEqual(
       rows.map(({ data }) => JSON.parse(data).n).sort((a, b) => a - b),
-      [...Array.from({ length: 22 }, (_, i) => i), 25, 26, 27, 28, 29],
+      [...Array.from({ length: 22 }, (_, i) => i), 23, 24, 25, 26, 27, 28, 29],
     );
   } finally {
     first.close();
