@@ -128,7 +128,7 @@ function storedAlready({ next, gaps }: StreamState, index: number): boolean {
  * last (replacing the gaps had lost a gap the other still held, or stored a late
  * copy twice).
  */
-function gapsToSave(saved: StreamState, next: number, gaps: readonly number[]): number[] {
+export function gapsToSave(saved: StreamState, next: number, gaps: readonly number[]): number[] {
   if (gaps.length === 0 && saved.gaps.length === 0) return [];
   const end = Math.max(saved.next, next);
   // Each side's open indexes: its gaps, then everything from its next on.
