@@ -147,21 +147,26 @@ export function gapsToSave(saved: StreamState, next: number, gaps: readonly numb
   return open;
 }
 
-/** The flat `[from, to)` pairs of a saved `gaps` column, written by this store (NULL: none). */
-function savedGaps(text: string | null): number[] {
+/**
+ * The flat `[from, to)` pairs of a saved `gaps` column, written by this store
+ * (NULL: none). A column this store did not write reads as everything below
+ * `next` open: an event stored twice is better than a late copy skipped unseen.
+ */
+function savedGaps(text: string | null, next: number): number[] {
   if (text === null) return [];
+  let gaps: unknown;
   try {
-    const gaps: unknown = JSON.parse(text);
-    // Pairs in order, each [from, to) not empty; two may touch.
-    const valid = Array.isArray(gaps) && gaps.length % 2 === 0 &&
-      gaps.every((at, i) =>
-        Number.isSafeInteger(at) &&
-        (i === 0 || (i % 2 === 1 ? at > gaps[i - 1] : at >= gaps[i - 1]))
-      );
-    return valid ? gaps : [];
+    gaps = JSON.parse(text);
   } catch {
-    return [];
+    gaps = undefined;
   }
+  // Pairs in order, each [from, to) not empty; two may touch.
+  const valid = Array.isArray(gaps) && gaps.length % 2 === 0 &&
+    gaps.every((at, i) =>
+      Number.isSafeInteger(at) && (i === 0 || (i % 2 === 1 ? at > gaps[i - 1] : at >= gaps[i - 1]))
+    );
+  if (valid) return gaps as number[];
+  return next > 0 ? [0, next] : [];
 }
 
 /**
@@ -287,6 +292,7 @@ export class RowWriter {
     const saved = this.#savedPosition.get(source, topic) as
       | { next: number; gaps: string | null }
       | undefined;
-    return { next: saved?.next ?? 0, gaps: savedGaps(saved?.gaps ?? null) };
+    const next = saved?.next ?? 0;
+    return { next, gaps: savedGaps(saved?.gaps ?? null, next) };
   }
 }
