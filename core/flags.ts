@@ -186,6 +186,20 @@ export interface Command<F extends Record<string, FlagSpec> = Record<string, Fla
 }
 
 /**
+ * `--print`: a source's events as JSON lines on stdout instead of published.
+ *
+ * @example
+ * ```ts
+ * import { PRINT_FLAG } from "@eventstorm/core/cli";
+ * const flags = { print: PRINT_FLAG };
+ * ```
+ */
+export const PRINT_FLAG: BooleanFlagSpec = {
+  type: "boolean",
+  help: "print events as JSON lines on stdout instead of publishing",
+};
+
+/**
  * `--to`: where a source publishes; every source and `emit` share it.
  *
  * @example

@@ -24,6 +24,7 @@ import {
   helpText,
   integerFlag,
   parseFlags,
+  PRINT_FLAG,
   shutdownSignal,
   TO_FLAG,
   UsageError,
@@ -110,7 +111,7 @@ export const FILE_SOURCE_FLAGS = {
   },
   to: TO_FLAG,
   ...CURVE_CLIENT_FLAGS,
-  print: { type: "boolean", help: "print events as JSON lines on stdout instead of publishing" },
+  print: PRINT_FLAG,
   host: {
     type: "string",
     value: "NAME",
@@ -281,6 +282,92 @@ export interface SourceOutputOptions {
   host: string;
   /** The CURVE client options, if any. */
   curve?: CurveOptions;
+}
+
+/**
+ * The values of the flags every source has, as {@linkcode parseFlags} gives
+ * them (`--print` only where the source has one).
+ *
+ * @example
+ * ```ts
+ * import type { SourceFlagValues } from "@eventstorm/core/source";
+ * const values: SourceFlagValues = {
+ *   to: [">tcp://127.0.0.1:5555"],
+ *   "curve-server": [],
+ *   "curve-secret": undefined,
+ *   "stats-interval": "10s",
+ *   "stats-to": "none",
+ * };
+ * ```
+ */
+export type SourceFlagValues =
+  & FlagValues<typeof CURVE_CLIENT_FLAGS>
+  & FlagValues<Pick<typeof SOURCE_STATS_FLAGS, "stats-interval" | "stats-to">>
+  & FlagValues<{ to: typeof TO_FLAG }>
+  & { host?: string; print?: boolean };
+
+/** What the flags every source has say: see {@linkcode sourceFlags}. */
+export interface SourceFlags extends SourceOutputOptions {
+  /** `--host` as given: overrides the host events would carry (undefined: not given). */
+  hostOverride: string | undefined;
+  /** `--stats-interval` in ms (0: no stats line). */
+  statsIntervalMs: number;
+  /** `--stats-to`, undefined for none. */
+  statsTo: string | undefined;
+}
+
+/**
+ * Reads and checks the flags every source has, the same way in each: where its
+ * events go (`--print`, `--to` and CURVE, checked even with `--print` so a typo
+ * shows before the flag is needed), their host (`--host`, else this machine's
+ * name) and the stats line. Throws a UsageError for a bad value.
+ *
+ * @example
+ * ```ts
+ * import { sourceFlags } from "@eventstorm/core/source";
+ * const flags = sourceFlags({
+ *   to: [">tcp://127.0.0.1:5555"],
+ *   "curve-server": [],
+ *   "curve-secret": undefined,
+ *   "stats-interval": "10s",
+ *   "stats-to": "none",
+ * });
+ * flags.statsIntervalMs; // 10000
+ * ```
+ */
+export function sourceFlags(values: SourceFlagValues): SourceFlags {
+  return {
+    print: values.print ?? false,
+    to: endpointsFlag(values, "to"),
+    curve: curveFromFlags(values),
+    host: values.host ?? localHostname(),
+    hostOverride: values.host,
+    statsIntervalMs: statsIntervalFlag(values),
+    statsTo: statsToFlag(values),
+  };
+}
+
+/**
+ * Says on stderr, once a source starts, what its publishing may trip on: host
+ * names that do not resolve, and binds without CURVE. Nothing with `--print`.
+ *
+ * @example
+ * ```ts
+ * import { sourceFlags, warnSourceOutput } from "@eventstorm/core/source";
+ * const flags = sourceFlags({
+ *   to: [">tcp://127.0.0.1:5555"],
+ *   "curve-server": [],
+ *   "curve-secret": undefined,
+ *   "stats-interval": "10s",
+ *   "stats-to": "none",
+ * });
+ * warnSourceOutput("source app", flags);
+ * ```
+ */
+export function warnSourceOutput(label: string, flags: SourceFlags): void {
+  if (flags.print) return;
+  warnUnresolvableHosts(label, [...flags.to]);
+  warnPlaintextBinds(label, flags.to.flatMap((text) => parseEndpoints(text)), flags.curve);
 }
 
 /**
@@ -514,17 +601,11 @@ export async function runFileSourceMain<F extends Record<string, FlagSpec>>(
     throw new UsageError(`${spec.name}: --file is required (a path or a quoted glob)`);
   }
   const once = values.once;
-  const print = values.print;
   const maxLineBytes = integerFlag(values, "max-line-bytes", { min: 256, max: 64 << 20 });
   const pollIntervalMs = parseDuration(values["poll-interval"], "poll-interval");
   if (pollIntervalMs < 10) throw new UsageError("--poll-interval must be at least 10ms");
-  const statsIntervalMs = statsIntervalFlag(values);
-  const statsTo = statsToFlag(values);
-  const hostOverride = values.host;
-  const host = hostOverride ?? localHostname();
-  // Checked even with --print, so a typo shows before the flag is needed.
-  const to = endpointsFlag(values, "to");
-  const curve = curveFromFlags(values);
+  const common = sourceFlags(values);
+  const { print, to, host, hostOverride, curve, statsIntervalMs, statsTo } = common;
   // The parser checks its own flags (--escape, --timeout): before any word on files.
   const parser = await fileSource.makeParser({ ...parsed.values as FlagValues<F>, file: files });
   const checkpointPath = await checkpointFromFlags(fileSource.name, values, files);
@@ -538,7 +619,7 @@ export async function runFileSourceMain<F extends Record<string, FlagSpec>>(
   const stop = shutdownSignal();
   const noReceiver = new AbortController();
   let watchdog: ReturnType<typeof setInterval> | undefined;
-  const openOutput = sourceOutput(`source ${fileSource.name}`, { print, to, host, curve });
+  const openOutput = sourceOutput(`source ${fileSource.name}`, common);
   const source = new LineSource({
     paths: files,
     fromStart: values["from-start"] || once,
@@ -558,10 +639,7 @@ export async function runFileSourceMain<F extends Record<string, FlagSpec>>(
         `source ${fileSource.name}: ${once ? "reading" : "following"} ${files.join(", ")} ` +
           destinationText({ print, to }, checkpointPath),
       );
-      if (!print) {
-        warnUnresolvableHosts(`source ${fileSource.name}`, to);
-        warnPlaintextBinds(`source ${fileSource.name}`, to.flatMap(parseEndpoints), curve);
-      }
+      warnSourceOutput(`source ${fileSource.name}`, common);
     },
     output: async (resume) => {
       const output = await openOutput(resume);

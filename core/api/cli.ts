@@ -40,6 +40,7 @@ export {
   parseByteSize,
   type ParsedFlags,
   parseFlags,
+  PRINT_FLAG,
   runCommand,
   shutdownSignal,
   type StringFlagSpec,

@@ -66,8 +66,12 @@ export {
   outputCounters,
   runFileSourceMain,
   sourceCounters,
+  type SourceFlags,
+  sourceFlags,
+  type SourceFlagValues,
   sourceOutput,
   type SourceOutputOptions,
+  warnSourceOutput,
 } from "../source_cli.ts";
 export {
   EventSender,

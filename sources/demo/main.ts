@@ -3,22 +3,17 @@
  *
  * @module
  */
-import { formatEventsLine } from "@eventstorm/core/source";
+import { formatEventsLine, sourceFlags, warnSourceOutput } from "@eventstorm/core/source";
 import { Emitter } from "@eventstorm/core";
 import {
   type Command,
-  commandCurve,
-  endpointsFlag,
   helpText,
   parseFlags,
   reportStatsDuring,
   runCommand,
   shutdownSignal,
   type StatsDuringOptions,
-  statsIntervalFlag,
-  statsToFlag,
   waitingNotice,
-  warnUnresolvableHosts,
 } from "@eventstorm/core/cli";
 import { DEMO_FLAGS, demoConfigFromFlags } from "./config.ts";
 import { runDemoSource } from "./source.ts";
@@ -55,13 +50,12 @@ async function demoMain(args: string[]): Promise<number> {
     return 0;
   }
   const { rate, limit } = demoConfigFromFlags(parsed.values);
-  const to = endpointsFlag(parsed.values, "to");
-  const statsIntervalMs = statsIntervalFlag(parsed.values);
-  const statsTo = statsToFlag(parsed.values);
-  const curve = commandCurve("source demo", parsed.values, to);
+  const common = sourceFlags(parsed.values);
+  const { host, curve, statsIntervalMs, statsTo } = common;
+  const to = [...common.to];
   const output = await Emitter.open({
     endpoints: to,
-    host: parsed.values.host,
+    host,
     curve,
     onWaiting: waitingNotice("source demo", to),
   });
@@ -75,7 +69,7 @@ async function demoMain(args: string[]): Promise<number> {
   };
   const signal = shutdownSignal();
   console.error(`source demo: ${rate} ev/s → ${to.join(", ")}`);
-  warnUnresolvableHosts("source demo", to);
+  warnSourceOutput("source demo", common);
   // The final line comes after the close, so that it counts what the close sent.
   await reportStatsDuring(reportOptions, async () => {
     await runDemoSource({ rate, output, limit, signal });

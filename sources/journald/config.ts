@@ -8,6 +8,7 @@ import {
   CURVE_CLIENT_FLAGS,
   type FlagSpec,
   type FlagValues,
+  PRINT_FLAG,
   SOURCE_STATS_FLAGS,
   TO_FLAG,
   UsageError,
@@ -37,7 +38,7 @@ export const JOURNALD_FLAGS = {
   journalctl: { type: "string", value: "PATH", default: "journalctl", help: "journalctl to run" },
   to: TO_FLAG,
   ...CURVE_CLIENT_FLAGS,
-  print: { type: "boolean", help: "print events as JSON lines on stdout instead of publishing" },
+  print: PRINT_FLAG,
   host: { type: "string", value: "NAME", help: "host of every event [default: the entry's]" },
   checkpoint: {
     type: "string",

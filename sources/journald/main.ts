@@ -11,21 +11,21 @@
  *
  * @module
  */
-import { localHostname } from "@eventstorm/core";
-import { checkpointFromFlags, destinationText, sourceOutput } from "@eventstorm/core/source";
+import {
+  checkpointFromFlags,
+  destinationText,
+  sourceFlags,
+  sourceOutput,
+  warnSourceOutput,
+} from "@eventstorm/core/source";
 import {
   type Command,
-  commandCurve,
-  endpointsFlag,
   helpText,
   parseFlags,
   reportStatsDuring,
   runCommand,
   shutdownSignal,
   type StatsDuringOptions,
-  statsIntervalFlag,
-  statsToFlag,
-  warnUnresolvableHosts,
 } from "@eventstorm/core/cli";
 import { JOURNALD_FLAGS, journaldSource } from "./config.ts";
 import { formatJournaldLine, journaldCounters } from "./stats.ts";
@@ -60,12 +60,8 @@ async function journaldMain(args: string[]): Promise<number> {
     return 0;
   }
   const values = parsed.values;
-  const print = values.print;
-  const to = endpointsFlag(values, "to");
-  const curve = print ? undefined : commandCurve("source journald", values, to);
-  const statsTo = statsToFlag(values);
-  const statsIntervalMs = statsIntervalFlag(values);
-  const host = values.host ?? localHostname();
+  const common = sourceFlags(values);
+  const { host, curve, statsIntervalMs, statsTo } = common;
   const key = [
     ...values.unit.map((u) => `unit:${u}`),
     ...values.identifier.map((i) => `id:${i}`),
@@ -77,13 +73,13 @@ async function journaldMain(args: string[]): Promise<number> {
     host,
     checkpointPath,
     signal: shutdownSignal(),
-    output: sourceOutput("source journald", { print, to, host, curve }),
+    output: sourceOutput("source journald", common),
   });
   console.error(
     `source journald: ${values.once ? "reading" : "following"} the journal ` +
-      destinationText({ print, to }, checkpointPath),
+      destinationText(common, checkpointPath),
   );
-  if (!print) warnUnresolvableHosts("source journald", to);
+  warnSourceOutput("source journald", common);
   const reportOptions: StatsDuringOptions = {
     component: "source-journald",
     intervalMs: statsIntervalMs,

@@ -4,22 +4,23 @@
  *
  * @module
  */
-import { type EventOutput, localHostname } from "@eventstorm/core";
+import type { EventOutput } from "@eventstorm/core";
 import {
   type Command,
-  commandCurve,
-  endpointsFlag,
   helpText,
   parseFlags,
   reportStatsDuring,
   runCommand,
   shutdownSignal,
   type StatsDuringOptions,
-  statsIntervalFlag,
-  statsToFlag,
-  warnUnresolvableHosts,
 } from "@eventstorm/core/cli";
-import { destinationText, formatEventsLine, sourceOutput } from "@eventstorm/core/source";
+import {
+  destinationText,
+  formatEventsLine,
+  sourceFlags,
+  sourceOutput,
+  warnSourceOutput,
+} from "@eventstorm/core/source";
 import { MetricsSampler } from "./sampler.ts";
 import { METRICS_FLAGS, metricsIntervalFlag } from "./config.ts";
 import { sampleMetrics } from "./source.ts";
@@ -60,20 +61,16 @@ async function metricsMain(args: string[]): Promise<number> {
     return 0;
   }
   const interval = metricsIntervalFlag(parsed.values);
-  const host = parsed.values.host ?? localHostname();
   const once = parsed.values.once;
-  const print = parsed.values.print;
+  const common = sourceFlags(parsed.values);
+  const { host, curve, statsIntervalMs, statsTo } = common;
   const signal = shutdownSignal();
-  const to = endpointsFlag(parsed.values, "to");
-  const statsIntervalMs = statsIntervalFlag(parsed.values);
-  const statsTo = statsToFlag(parsed.values);
-  const curve = print ? undefined : commandCurve("source metrics", parsed.values, to);
-  const output: EventOutput = await sourceOutput("source metrics", { print, to, host, curve })({});
+  const output: EventOutput = await sourceOutput("source metrics", common)({});
   console.error(
     `source metrics: ${once ? "one sample" : `every ${parsed.values.interval}`} ` +
-      destinationText({ print, to }),
+      destinationText(common),
   );
-  if (!print) warnUnresolvableHosts("source metrics", to);
+  warnSourceOutput("source metrics", common);
   const reported = new Set<string>();
   using sampler = new MetricsSampler({
     host,

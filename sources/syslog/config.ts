@@ -7,6 +7,7 @@ import {
   CURVE_CLIENT_FLAGS,
   type FlagSpec,
   type FlagValues,
+  PRINT_FLAG,
   SOURCE_STATS_FLAGS,
   TO_FLAG,
   UsageError,
@@ -34,7 +35,7 @@ export const SYSLOG_FLAGS = {
   },
   to: TO_FLAG,
   ...CURVE_CLIENT_FLAGS,
-  print: { type: "boolean", help: "print events as JSON lines on stdout instead of publishing" },
+  print: PRINT_FLAG,
   host: { type: "string", value: "NAME", help: "host of every event [default: the message's]" },
   routes: {
     type: "string",

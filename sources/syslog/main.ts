@@ -10,12 +10,15 @@
  *
  * @module
  */
-import { localHostname } from "@eventstorm/core";
-import { checkpointFromFlags, destinationText, sourceOutput } from "@eventstorm/core/source";
+import {
+  checkpointFromFlags,
+  destinationText,
+  sourceFlags,
+  sourceOutput,
+  warnSourceOutput,
+} from "@eventstorm/core/source";
 import {
   type Command,
-  commandCurve,
-  endpointsFlag,
   helpText,
   integerFlag,
   parseFlags,
@@ -23,10 +26,7 @@ import {
   runCommand,
   shutdownSignal,
   type StatsDuringOptions,
-  statsIntervalFlag,
-  statsToFlag,
   UsageError,
-  warnUnresolvableHosts,
 } from "@eventstorm/core/cli";
 import { parseListenAddress } from "./listener.ts";
 import { SyslogSource } from "./source.ts";
@@ -68,13 +68,8 @@ async function syslogMain(args: string[]): Promise<number> {
       `${command.name}: --listen is required (e.g. udp://127.0.0.1:5514)`,
     );
   }
-  const print = values.print;
-  const to = endpointsFlag(values, "to");
-  const curve = print ? undefined : commandCurve("source syslog", values, to);
-  const statsTo = statsToFlag(values);
-  const statsIntervalMs = statsIntervalFlag(values);
-  const hostOverride = values.host;
-  const host = hostOverride ?? localHostname();
+  const common = sourceFlags(values);
+  const { host, hostOverride, curve, statsIntervalMs, statsTo } = common;
   const checkpointPath = await checkpointFromFlags("syslog", values, listen.map((a) => a.text));
   const router = await syslogRouter(values);
   const source = new SyslogSource({
@@ -89,12 +84,12 @@ async function syslogMain(args: string[]): Promise<number> {
     onStarted: (listeners) => {
       console.error(
         `source syslog: listening on ${listeners.bound.join(", ")} ` +
-          destinationText({ print, to }, checkpointPath),
+          destinationText(common, checkpointPath),
       );
       for (const warning of listeners.warnings) console.error(`source syslog: warning: ${warning}`);
-      if (!print) warnUnresolvableHosts("source syslog", to);
+      warnSourceOutput("source syslog", common);
     },
-    output: sourceOutput("source syslog", { print, to, host, curve }),
+    output: sourceOutput("source syslog", common),
   });
   const reportOptions: StatsDuringOptions = {
     component: "source-syslog",
