@@ -21,6 +21,8 @@ set -euo pipefail
 CASSANDRA_VERSION="${CASSANDRA_VERSION:-5.0.9}"
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 CONF="$HERE/cassandra"
+# shellcheck source=server_lib.sh
+source "$HERE/server_lib.sh"
 CACHE="${EVENTSTORM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/eventstorm}"
 LIB="$CACHE/cassandra/$CASSANDRA_VERSION/lib"
 HEAP="${CASSANDRA_HEAP:-768m}"
@@ -53,11 +55,6 @@ install() {
   echo "$LIB"
 }
 
-# port_open PORT [ADDRESS]
-port_open() {
-  (exec 3<>"/dev/tcp/${2:-127.0.0.1}/$1") 2>/dev/null
-}
-
 # cql_answers PORT [ADDRESS]: succeeds when the port speaks CQL: an OPTIONS request
 # (protocol v4) gets a SUPPORTED reply.
 cql_answers() {
@@ -83,20 +80,6 @@ free_port() {
     fi
   done
   die "no free port found"
-}
-
-# With EVENTSTORM_OWNER_PID set, the server is stopped once that process is gone, so a test
-# run that dies before its cleanup leaves no server behind.
-watch_owner() {
-  local owner="${EVENTSTORM_OWNER_PID:-}" pid="$1"
-  [[ -n "$owner" ]] || return 0
-  # shellcheck disable=SC2016 # the inner script expands its own arguments
-  nohup bash -c 'while kill -0 "$0" && kill -0 "$1"; do sleep 2; done 2>/dev/null
-    kill -TERM "$1" 2>/dev/null' "$owner" "$pid" </dev/null >/dev/null 2>&1 &
-}
-
-pid_alive() {
-  [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null
 }
 
 start() {

@@ -11,6 +11,9 @@
 set -euo pipefail
 
 FERRETDB_VERSION="v1.24.2"
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=server_lib.sh
+source "$HERE/server_lib.sh"
 CACHE="${EVENTSTORM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/eventstorm}"
 BIN="$CACHE/bin/ferretdb-$FERRETDB_VERSION"
 
@@ -42,25 +45,6 @@ install() {
   mv "$BIN.tmp" "$BIN"
   "$BIN" --version >/dev/null || die "built binary does not run"
   echo "$BIN"
-}
-
-# Succeeds once something accepts TCP connections on 127.0.0.1:$1.
-port_open() {
-  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
-
-# With EVENTSTORM_OWNER_PID set, the server is stopped once that process is gone, so a test
-# run that dies before its cleanup leaves no server behind.
-watch_owner() {
-  local owner="${EVENTSTORM_OWNER_PID:-}" pid="$1"
-  [[ -n "$owner" ]] || return 0
-  # shellcheck disable=SC2016 # the inner script expands its own arguments
-  nohup bash -c 'while kill -0 "$0" && kill -0 "$1"; do sleep 2; done 2>/dev/null
-    kill -TERM "$1" 2>/dev/null' "$owner" "$pid" </dev/null >/dev/null 2>&1 &
-}
-
-pid_alive() {
-  [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null
 }
 
 start() {
