@@ -94,15 +94,15 @@ if (import.meta.main) {
     Deno.exit(2);
   }
   const result = benchStore({ events, batch });
+  const count = (n: number) => Math.round(n).toLocaleString("en");
   console.log(
-    `store insert: ${Math.round(result.eventsPerSecond)} events/s ` +
-      `(${result.events} events of ${Math.round(result.eventBytes)} bytes, batches of ${
-        values.batch ?? 1000
-      })`,
+    `store insert: ${count(result.eventsPerSecond)} ev/s ` +
+      `(${count(result.events)} events of ${Math.round(result.eventBytes)} bytes, ` +
+      `batches of ${count(batch ?? 1000)})`,
   );
   console.log(
-    `store aggregate: count + p95 per minute over the last hour (${result.events} events) in ${
-      Math.round(result.aggregateMs)
-    } ms`,
+    `store aggregate: count + p95 per minute over the last hour (${
+      count(result.events)
+    } events) in ${Math.round(result.aggregateMs)} ms`,
   );
 }
