@@ -69,7 +69,10 @@ export interface EmitterOptions extends Omit<EmitterLinkOptions, "endpoints"> {
  * const onWaiting = waitingNotice("source demo", [">tcp://127.0.0.1:5555"]);
  * ```
  */
-export function waitingNotice(label: string, endpoints: string[]): (heldEvents: number) => void {
+export function waitingNotice(
+  label: string,
+  endpoints: readonly string[],
+): (heldEvents: number) => void {
   return (held) =>
     console.error(
       `${label}: nobody subscribes at ${endpoints.join(", ")} yet (is the router running?); ` +

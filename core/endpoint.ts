@@ -125,7 +125,7 @@ export function endpointsFlag<K extends string>(
  * ```
  */
 export async function unresolvableHosts(
-  endpoints: string[],
+  endpoints: readonly string[],
 ): Promise<{ host: string; reason: string }[]> {
   const hosts = new Set<string>();
   for (const endpoint of endpoints.flatMap((text) => parseEndpoints(text))) {
@@ -166,7 +166,7 @@ function isIpAddress(host: string): boolean {
  * warnUnresolvableHosts("source nginx", [">tcp://router.example:5555"]);
  * ```
  */
-export function warnUnresolvableHosts(label: string, endpoints: string[]): void {
+export function warnUnresolvableHosts(label: string, endpoints: readonly string[]): void {
   void unresolvableHosts(endpoints).then((problems) => {
     for (const { host, reason } of problems) {
       console.error(

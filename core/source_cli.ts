@@ -366,7 +366,7 @@ export function sourceFlags(values: SourceFlagValues): SourceFlags {
  */
 export function warnSourceOutput(label: string, flags: SourceFlags): void {
   if (flags.print) return;
-  warnUnresolvableHosts(label, [...flags.to]);
+  warnUnresolvableHosts(label, flags.to);
   warnPlaintextBinds(label, flags.to.flatMap((text) => parseEndpoints(text)), flags.curve);
 }
 
