@@ -17,6 +17,7 @@ import {
   HandshakeMonitor,
 } from "./curve/monitor.ts";
 import { KeyDirectory, ZapHandler, type ZapRequest } from "./curve/zap.ts";
+import { sleep } from "./sleep.ts";
 
 /**
  * Upstream subscription changes held while libzmq refuses them; beyond this
@@ -46,6 +47,9 @@ export const MAX_PENDING_SUBSCRIPTIONS = 1 << 20;
  */
 export const LIBZMQ_CAP_FACTOR = 1.25;
 
+/** The relay's own messages (stats, announcements) held at most while blocked. */
+const MAX_OUTBOX = 10_000;
+
 /** Options of {@linkcode Relay}. */
 export interface RelayOptions {
   /** Where publishers reach the relay (XSUB); `@` binds, `>` connects (to chain relays). */
@@ -56,6 +60,14 @@ export interface RelayOptions {
   maxMessageSize?: number;
   /** Messages queued per subscriber before libzmq drops for it (counted downstream). */
   sendHwm?: number;
+  /**
+   * When a subscriber's queue (`sendHwm`) is full: `"drop-newest"` (the default)
+   * drops the message for that subscriber alone, who counts it lost; `"block"`
+   * holds it and reads nothing more from upstream until every subscriber it is
+   * for has room, so the slowest subscriber paces the others and, once the
+   * upstream queues fill, the publishers.
+   */
+  whenFull?: "drop-newest" | "block";
   /** Messages queued from publishers before TCP pushes back on them. */
   receiveHwm?: number;
   /** A context to share. */
@@ -156,6 +168,10 @@ export class Relay {
   readonly #subscriptionBuffer = [new Uint8Array(1024)];
   readonly #subscriptionSize = new Int32Array(1);
   readonly #outbox: Uint8Array[][] = [];
+  readonly #block: boolean;
+  /** When the held message met a full subscriber queue (block), else undefined. */
+  #waitingSince: number | undefined;
+  #blockedMs = 0;
   #subscriptionsLost = 0;
   readonly #zap: ZapHandler | undefined;
   readonly #keys: KeyDirectory | undefined;
@@ -184,6 +200,7 @@ export class Relay {
     this.#onRefused = options.onRefused ?? (() => {});
     this.#warn = options.warn ?? ((line) => console.error(line));
     this.#curve = options.curve !== undefined;
+    this.#block = options.whenFull === "block";
     const bound = upstream.filter((endpoint) => endpoint.bind);
     const chained = upstream.filter((endpoint) => !endpoint.bind);
     this.#downstream = this.#context.socket(SocketType.XPUB);
@@ -244,7 +261,11 @@ export class Relay {
         });
         for (const endpoint of endpoints) this.#attach(socket, endpoint, keys, watched);
       }
-      this.#downstream.configure({ sendHwm: options.sendHwm ?? 1000, lingerMs: 1000 });
+      this.#downstream.configure({
+        sendHwm: options.sendHwm ?? 1000,
+        lingerMs: 1000,
+        noDrop: this.#block,
+      });
       const downstreamWatch = this.#monitors.find((watched) => !watched.disconnects);
       for (const endpoint of downstream) {
         this.#attach(this.#downstream, endpoint, keys, downstreamWatch);
@@ -396,31 +417,71 @@ export class Relay {
       }
       this.#sendSubscriptions();
       let full = false;
+      if (this.#waitingSince !== undefined && this.#downstream.sendHeld(this.#held)) {
+        this.#blockedMs += performance.now() - this.#waitingSince;
+        this.#waitingSince = undefined;
+      }
       for (const { socket, chained } of this.#upstreams) {
         let handled = 0;
-        while (handled < burst) {
+        while (handled < burst && this.#waitingSince === undefined) {
           const held = this.#held;
           const frameCount = socket.receiveHeld(held, this.#sizes);
           if (frameCount === 0) break;
           handled++;
           this.#views.length = 0;
           for (let i = 0; i < held.count; i++) this.#views.push(held.view(i, this.#limits[i]));
+          if (
+            hooks.message(this.#views, frameCount, this.#sizes, socket.peer, chained) &&
+            !this.#downstream.sendHeld(held) && this.#block
+          ) {
+            // Held, not dropped: nothing more is read until the subscribers make room.
+            this.#waitingSince = performance.now();
+            break;
+          }
           // A message the downstream queue cannot take is dropped there, as a
           // copying send would drop it; receivers count the gap.
-          if (hooks.message(this.#views, frameCount, this.#sizes, socket.peer, chained)) {
-            this.#downstream.sendHeld(held);
-          }
           held.release();
         }
         if (handled === burst) full = true;
       }
-      while (this.#outbox.length > 0) this.#downstream.send(this.#outbox.shift()!);
+      this.#sendOutbox();
       this.#zap?.handle();
+      if (this.#waitingSince !== undefined) {
+        // libzmq tells no poller when a subscriber's queue has room again (an XPUB
+        // always polls writable), and the upstream sockets stay readable: try again
+        // after a millisecond, without polling them.
+        await sleep(1);
+        continue;
+      }
       // A full burst means more is waiting: only give timers a turn, do not sleep.
       // Subscriptions libzmq refused are retried shortly even if nothing else happens.
       const idleMs = this.#upstreams.some(({ pending }) => pending.length > 0) ? 10 : -1;
       await this.#poller.wait(full ? 0 : idleMs);
     }
+  }
+
+  /**
+   * Sends the relay's own messages. When blocking, one a full subscriber queue
+   * refuses waits for the next turn with those behind it (at most
+   * {@linkcode MAX_OUTBOX}, then the oldest go: receivers count the gap); else it
+   * is dropped there, as any other.
+   */
+  #sendOutbox(): void {
+    const outbox = this.#outbox;
+    while (outbox.length > 0) {
+      if (!this.#downstream.send(outbox[0]) && this.#block && !this.#closed) break;
+      outbox.shift();
+    }
+    if (outbox.length > MAX_OUTBOX) outbox.splice(0, outbox.length - MAX_OUTBOX);
+  }
+
+  /**
+   * Milliseconds the relay has waited, in all, with a message a full subscriber
+   * queue could not take (`whenFull: "block"`; 0 otherwise).
+   */
+  get blockedMs(): number {
+    const now = this.#waitingSince === undefined ? 0 : performance.now() - this.#waitingSince;
+    return Math.round(this.#blockedMs + now);
   }
 
   /**
@@ -454,7 +515,7 @@ export class Relay {
     this.#closed = true;
     this.#poller.wake();
     if (this.#running) await this.#running;
-    while (this.#outbox.length > 0) this.#downstream.send(this.#outbox.shift()!);
+    this.#sendOutbox();
     clearInterval(this.#monitorTimer);
     this.#readMonitors();
     for (const { monitor } of this.#monitors) monitor.close();

@@ -157,10 +157,9 @@ lines/s): a sink that stores more slowly holds the rest in its buffer
 (sink --buffer, default 100000 events, and --buffer-bytes, 64MiB), then
 stops reading (--when-full block, the default) while the router queues for
 it (--sink-hwm) and loses beyond that, counted as "lost" in the sink's stats.
-For a larger backfill, start the sink with a --buffer above the number of
-lines and a --buffer-bytes above their size (it takes memory), or send the
-files in parts smaller than the buffer, waiting for "buffered 0" in the
-sink's stats line before the next.`;
+For a larger backfill, run the router with --when-full block: it then waits
+for the sink instead, and this source waits for the router (the slowest sink
+paces all of them meanwhile).`;
 
 /**
  * The command of a file source: its own flags and the common ones, run by

@@ -35,6 +35,12 @@ export interface RouterConfig {
   maxMessageSize: number;
   /** Messages queued per sink before libzmq drops for that sink. */
   sendHwm: number;
+  /**
+   * When a sink's queue is full: `"drop-newest"` (that sink loses the message and
+   * counts it) or `"block"` (wait for room: the slowest sink paces the others and
+   * the sources). Default `"drop-newest"`.
+   */
+  whenFull?: "drop-newest" | "block";
   /** Messages queued from sources before TCP pushes back. */
   receiveHwm: number;
   /** Host name in the router's own stats events. */
@@ -105,7 +111,17 @@ export const ROUTER_COMMAND = {
       type: "string",
       value: "MESSAGES",
       default: "1000",
-      help: "messages queued per sink before it loses (counted by the sink)",
+      help: "messages queued per sink before it loses (counted by the sink), or before the " +
+        "router waits (--when-full block)",
+    },
+    "when-full": {
+      type: "string",
+      value: "drop-newest|block",
+      default: "drop-newest",
+      help: "when a sink's queue is full: drop-newest (that sink loses the message and counts " +
+        "it; the others go on) or block (hold it and read nothing more until the sink has " +
+        "room: the slowest sink paces every sink and, once their queues fill, the sources; " +
+        "a file source then pauses reading, so a backfill loses nothing)",
     },
     "source-hwm": {
       type: "string",
@@ -147,6 +163,7 @@ export const ROUTER_COMMAND = {
   epilog: `Examples:
   eventstorm router
   eventstorm router --allow http. --allow smtp. --deny http.debug
+  eventstorm router --when-full block   # lossless backfills: the slowest sink paces all
   eventstorm router --sources '>tcp://upstream:5556' --sinks '@tcp://*:6556'   # chained
   eventstorm keygen router && eventstorm router --curve-secret router_secret --allow-keys clients/
   eventstorm router --sources '>tcp://regional:5556' --sinks '@tcp://*:6556' \\
@@ -179,6 +196,10 @@ export function routerConfigFromFlags(
       );
     }
   }
+  const whenFull = values["when-full"];
+  if (whenFull !== "drop-newest" && whenFull !== "block") {
+    throw new UsageError(`--when-full must be drop-newest or block, got '${whenFull}'`);
+  }
   return {
     sources,
     sinks,
@@ -187,6 +208,7 @@ export function routerConfigFromFlags(
     statsIntervalMs: statsIntervalFlag(values),
     maxMessageSize: integerFlag(values, "max-message-size", { min: 1024, max: 1 << 30 }),
     sendHwm: integerFlag(values, "sink-hwm", { min: 1, max: 10_000_000 }),
+    whenFull,
     receiveHwm: integerFlag(values, "source-hwm", { min: 1, max: 10_000_000 }),
     host: values.host,
     announceForMs: parseDuration(values["announce-for"], "announce-for"),

@@ -20,6 +20,18 @@ Deno.test("router flags: --announce-for sets how long quiet streams are announce
   }
 });
 
+Deno.test("router flags: --when-full is drop-newest by default, or block; anything else is a usage error", () => {
+  assert.equal(configOf([]).whenFull, "drop-newest");
+  assert.equal(configOf(["--when-full", "block"]).whenFull, "block");
+  for (const bad of ["drop", "drop-oldest", "BLOCK", ""]) {
+    assert.throws(() => configOf(["--when-full", bad]), (error: Error) => {
+      assert.ok(error instanceof UsageError, String(error));
+      assert.equal(error.message, `--when-full must be drop-newest or block, got '${bad}'`);
+      return true;
+    });
+  }
+});
+
 Deno.test("router: announceForMs bounds how long a quiet stream is announced", opts, async () => {
   const r = startRouter({ announceForMs: 400, announceIntervalMs: 100 });
   const context = new ZmqContext();

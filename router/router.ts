@@ -79,6 +79,7 @@ export class Router {
       downstream: config.sinks,
       maxMessageSize: config.maxMessageSize,
       sendHwm: config.sendHwm,
+      whenFull: config.whenFull,
       receiveHwm: config.receiveHwm,
       curve: config.curve,
       allowKeys: config.allowKeys,
@@ -232,6 +233,7 @@ export class Router {
       streams: this.#tracker.streams(),
       refused: this.#relay.securityStats().refused,
       disconnects: this.#relay.disconnects,
+      blockedMs: this.#relay.blockedMs,
     };
   }
 

@@ -55,6 +55,11 @@ export interface RouterStats {
    * off for a frame over 1.25 times the message size limit (it tells no reason).
    */
   disconnects: number;
+  /**
+   * Milliseconds spent waiting, in all, with a message a full sink queue could not
+   * take yet (`--when-full block`; 0 otherwise).
+   */
+  blockedMs: number;
 }
 
 /**
@@ -65,7 +70,8 @@ export interface RouterStats {
  * import { flatRouterCounters } from "@eventstorm/router";
  * flatRouterCounters({ messagesIn: 1, eventsIn: 5, bytesIn: 9, messagesOut: 1, eventsOut: 5, denied: 0,
  *   lost: 0, duplicates: 0, malformed: {}, subscriptionsLost: 0, subscriptions: [], topics: {}, streams: [],
- *   refused: { unknown_key: 0, bad_handshake: 0, plaintext_peer: 0 }, disconnects: 0 }).received; // 5
+ *   refused: { unknown_key: 0, bad_handshake: 0, plaintext_peer: 0 }, disconnects: 0,
+ *   blockedMs: 0 }).received; // 5
  * ```
  */
 export function flatRouterCounters(stats: RouterStats): Counters {
@@ -82,6 +88,7 @@ export function flatRouterCounters(stats: RouterStats): Counters {
     malformed,
     subscriptions_lost: stats.subscriptionsLost,
     disconnects: stats.disconnects,
+    blocked_ms: stats.blockedMs,
     topics: Object.keys(stats.topics).length,
     streams: stats.streams.length,
   };
@@ -121,7 +128,9 @@ export function formatRouterLine(current: Counters, previous: Counters, elapsedM
     // Replays (a restarted source, a second path) are forwarded; sinks skip them.
     (current.duplicates ? `, duplicates ${current.duplicates}` : "") +
     refusedPart(current) +
-    (current.disconnects ? `, disconnects ${current.disconnects}` : "");
+    (current.disconnects ? `, disconnects ${current.disconnects}` : "") +
+    // The time the slowest sink held everything up (--when-full block).
+    (current.blocked_ms ? `, blocked ${(Number(current.blocked_ms) / 1000).toFixed(1)}s` : "");
 }
 
 /** Oversized messages are named: they are what a sender's size bug looks like. */
