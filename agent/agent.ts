@@ -8,7 +8,7 @@
  */
 import { localHostname } from "@eventstorm/core";
 import { type Counters, StatsReporter, UsageError, waitingNotice } from "@eventstorm/core/cli";
-import { EmitterLink } from "@eventstorm/core/source";
+import { EmitterLink, SOURCE_SEND_HWM } from "@eventstorm/core/source";
 import { sleep } from "@eventstorm/core/internal";
 import { type AgentConfig, ConfigError, type InputConfig } from "./config.ts";
 import { INPUT_TYPES, type InputContext, type InputKind, type PreparedInput } from "./inputs.ts";
@@ -190,6 +190,7 @@ export class Agent {
           endpoints: config.to,
           curve: config.curve,
           onWaiting: waitingNotice("agent", config.to),
+          sendHwm: SOURCE_SEND_HWM,
         }),
       };
     }

@@ -16,6 +16,7 @@ import {
   formatEventsLine,
   formatSourceLine,
   LineSource,
+  SOURCE_SEND_HWM,
   sourceCounters,
 } from "@eventstorm/core/source";
 import {
@@ -173,9 +174,13 @@ function emitterFor(context: InputContext, host = context.host) {
   return (resume: { sourceId?: bigint; positions?: Record<string, number> }) => {
     const link = context.link?.();
     return Emitter.open(
-      link
-        ? { link, host, ...resume }
-        : { endpoints: context.to, host, curve: context.curve, ...resume },
+      link ? { link, host, ...resume } : {
+        endpoints: context.to,
+        host,
+        curve: context.curve,
+        sendHwm: SOURCE_SEND_HWM,
+        ...resume,
+      },
     );
   };
 }

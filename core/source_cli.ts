@@ -395,9 +395,30 @@ export function sourceOutput(
       host: options.host,
       curve: options.curve,
       onWaiting: waitingNotice(label, to),
+      sendHwm: SOURCE_SEND_HWM,
       ...resume,
     });
 }
+
+/**
+ * Messages a source lets libzmq queue for its router (`ZMQ_SNDHWM`), where an
+ * {@linkcode Emitter} lets 1000 by default. A file or journald source waits and reads
+ * on later, and one that cannot wait (syslog) holds its backlog in the emitter's own
+ * queue, bounded in bytes (64 MiB): a deeper libzmq queue only held more memory
+ * while the router pushed back, up to 1000 messages of 256 KiB (a source grew to
+ * 250-320 MB behind a router with `--when-full block` and small queues of its own),
+ * and 64 keep a router as busy (`deno task bench e2e` with 16, 64 and 1000: the same
+ * rate within the machine's noise).
+ *
+ * @example
+ * ```ts
+ * import { SOURCE_SEND_HWM } from "@eventstorm/core/source";
+ * import { Emitter } from "@eventstorm/core";
+ * const emitter = await Emitter.open({ endpoints: ">tcp://127.0.0.1:5555", sendHwm: SOURCE_SEND_HWM });
+ * await emitter.close();
+ * ```
+ */
+export const SOURCE_SEND_HWM = 64;
 
 /**
  * The end of a source's start line: where its events go and its checkpoint.

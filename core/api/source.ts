@@ -65,6 +65,7 @@ export {
   formatSourceLine,
   outputCounters,
   runFileSourceMain,
+  SOURCE_SEND_HWM,
   sourceCounters,
   type SourceFlags,
   sourceFlags,
