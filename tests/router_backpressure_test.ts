@@ -114,3 +114,51 @@ Deno.test(
     assert.doesNotMatch(dropped.routerLine, /blocked/);
   },
 );
+
+Deno.test(
+  "router --when-full block: a stalled viewer behind a chained router in the default mode holds nothing up",
+  opts,
+  async () => {
+    await using dir = await tempDir();
+    const log = `${dir.path}/access.log`;
+    const db = `${dir.path}/events.db`;
+    await nginxLog({ seed: 6 }).writeFile(log, LINES);
+    const hwm = ["--sink-hwm", "4", "--source-hwm", "4", "--stats-interval", "0s"];
+    const router = await routerProcess(["--when-full", "block", ...hwm]);
+    const viewers = await routerProcess(["--sources", router.sinks, ...hwm]);
+    // A viewer that stops reading: tap, stopped, its stdout never read either.
+    const tap = cli(["tap", "--from", viewers.sinks]);
+    const sink = watch(cli([
+      ...["sink", "store", "--db", db, "--from", router.sinks],
+      ...["--stats-interval", "0s", "--stats-to", "none"],
+    ]));
+    try {
+      // The tap's subscription has reached the first router through the second.
+      await sleep(1500);
+      tap.kill("SIGSTOP");
+      const source = watch(cli([
+        ...["source", "nginx", "--file", log, "--once", "--to", router.sources],
+        ...["--no-checkpoint", "--stats-interval", "0s"],
+      ]));
+      const sourceResult = await source.finish();
+      assert.equal(sourceResult.code, 0, sourceResult.stderr);
+      await waitFor(() => storedCount(db) === LINES, `all ${LINES} lines stored`, 60_000);
+      sink.child.kill("SIGTERM");
+      assert.match((await sink.finish()).stderr, /lost on wire 0\b/);
+      viewers.child.kill("SIGTERM");
+      // What the stopped viewer could not take, its own router dropped.
+      assert.match((await viewers.finish()).stderr, /total in 200\.0k out 200\.0k/);
+    } finally {
+      for (const child of [tap, sink.child, viewers.child, router.child]) {
+        try {
+          child.kill("SIGCONT");
+          child.kill("SIGKILL");
+        } catch {
+          // Exited already.
+        }
+      }
+      await tap.status;
+      await router.finish();
+    }
+  },
+);
