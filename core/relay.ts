@@ -49,6 +49,11 @@ export const LIBZMQ_CAP_FACTOR = 1.25;
 
 /** The relay's own messages (stats, announcements) held at most while blocked. */
 const MAX_OUTBOX = 10_000;
+/**
+ * A wait for a full subscriber queue this long is told (`warn`), and its end: a
+ * commit or a burst takes far less, a stopped or stuck subscriber far more.
+ */
+const LONG_WAIT_MS = 5000;
 
 /** Options of {@linkcode Relay}. */
 export interface RelayOptions {
@@ -172,6 +177,9 @@ export class Relay {
   /** When the held message met a full subscriber queue (block), else undefined. */
   #waitingSince: number | undefined;
   #blockedMs = 0;
+  /** Whether the current wait was told; when a wait was last told. */
+  #waitTold = false;
+  #waitToldAt = -Infinity;
   #subscriptionsLost = 0;
   readonly #zap: ZapHandler | undefined;
   readonly #keys: KeyDirectory | undefined;
@@ -418,8 +426,13 @@ export class Relay {
       this.#sendSubscriptions();
       let full = false;
       if (this.#waitingSince !== undefined && this.#downstream.sendHeld(this.#held)) {
-        this.#blockedMs += performance.now() - this.#waitingSince;
+        const waited = performance.now() - this.#waitingSince;
+        this.#blockedMs += waited;
         this.#waitingSince = undefined;
+        if (this.#waitTold) {
+          this.#warn(`sinks take messages again, after ${(waited / 1000).toFixed(1)}s`);
+          this.#waitTold = false;
+        }
       }
       for (const { socket, chained } of this.#upstreams) {
         let handled = 0;
@@ -447,6 +460,7 @@ export class Relay {
       this.#sendOutbox();
       this.#zap?.handle();
       if (this.#waitingSince !== undefined) {
+        this.#tellLongWait(this.#waitingSince);
         // libzmq tells no poller when a subscriber's queue has room again (an XPUB
         // always polls writable), and the upstream sockets stay readable: try again
         // after a millisecond, without polling them.
@@ -473,6 +487,20 @@ export class Relay {
       outbox.shift();
     }
     if (outbox.length > MAX_OUTBOX) outbox.splice(0, outbox.length - MAX_OUTBOX);
+  }
+
+  /** Says a long wait for a full subscriber queue once, and at most once a minute. */
+  #tellLongWait(since: number): void {
+    const now = performance.now();
+    if (this.#waitTold || now - since < LONG_WAIT_MS || now - this.#waitToldAt < REPORT_REPEAT_MS) {
+      return;
+    }
+    this.#waitTold = true;
+    this.#waitToldAt = now;
+    this.#warn(
+      `a sink's queue has been full for ${LONG_WAIT_MS / 1000}s: nothing more is read from ` +
+        `sources until it takes more (--when-full block; libzmq does not say which sink)`,
+    );
   }
 
   /**

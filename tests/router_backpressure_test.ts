@@ -20,9 +20,15 @@ interface Backfill {
   /** Whether the source was still sending when the stall ended. */
   sourceWaited: boolean;
   routerLine: string;
+  routerStderr: string;
 }
 
-async function backfill(log: string, db: string, whenFull: string): Promise<Backfill> {
+async function backfill(
+  log: string,
+  db: string,
+  whenFull: string,
+  stallMs: number,
+): Promise<Backfill> {
   const router = await routerProcess([
     ...["--when-full", whenFull, "--sink-hwm", "4", "--source-hwm", "4"],
     ...["--stats-interval", "0s"],
@@ -43,7 +49,7 @@ async function backfill(log: string, db: string, whenFull: string): Promise<Back
   try {
     await waitFor(() => storedCount(db) > 0, "the first events stored", 60_000);
     sink.child.kill("SIGSTOP");
-    await sleep(3000);
+    await sleep(stallMs);
     const sourceWaited = !sourceDone;
     sink.child.kill("SIGCONT");
     const sourceResult = await sourceExit;
@@ -64,6 +70,7 @@ async function backfill(log: string, db: string, whenFull: string): Promise<Back
       lost: Number(/lost on wire (\d+)/.exec(sinkResult.stderr)?.[1] ?? NaN),
       sourceWaited,
       routerLine: routerResult.stderr.trim().split("\n").at(-1) ?? "",
+      routerStderr: routerResult.stderr,
     };
   } finally {
     for (const child of [source.child, sink.child, router.child]) {
@@ -99,19 +106,25 @@ Deno.test(
     const log = `${dir.path}/access.log`;
     await nginxLog({ seed: 5 }).writeFile(log, LINES);
 
-    const blocked = await backfill(log, `${dir.path}/block.db`, "block");
+    // Longer than the 5 s after which the router says it waits.
+    const blocked = await backfill(log, `${dir.path}/block.db`, "block", 6000);
     assert.equal(blocked.stored, LINES);
     assert.equal(blocked.lost, 0);
     assert.ok(blocked.sourceWaited, "the source was not held up");
     const waited = /blocked (\d+\.\d)s/.exec(blocked.routerLine);
-    assert.ok(waited !== null && Number(waited[1]) >= 1, blocked.routerLine);
+    assert.ok(waited !== null && Number(waited[1]) >= 5, blocked.routerLine);
+    assert.match(
+      blocked.routerStderr,
+      /router: a sink's queue has been full for 5s: nothing more is read/,
+    );
+    assert.match(blocked.routerStderr, /router: sinks take messages again, after \d+\.\ds/);
 
     // The same stall with the default drops for the stopped sink, which counts it.
-    const dropped = await backfill(log, `${dir.path}/drop.db`, "drop-newest");
+    const dropped = await backfill(log, `${dir.path}/drop.db`, "drop-newest", 3000);
     assert.ok(!dropped.sourceWaited, "the source waited without --when-full block");
     assert.ok(dropped.lost > 0, `nothing lost: ${JSON.stringify(dropped)}`);
     assert.equal(dropped.stored + dropped.lost, LINES);
-    assert.doesNotMatch(dropped.routerLine, /blocked/);
+    assert.doesNotMatch(dropped.routerStderr, /blocked|queue has been full/);
   },
 );
 
