@@ -463,8 +463,9 @@ export class Relay {
         this.#tellLongWait(this.#waitingSince);
         // libzmq tells no poller when a subscriber's queue has room again (an XPUB
         // always polls writable), and the upstream sockets stay readable: try again
-        // after a millisecond, without polling them.
-        await sleep(1);
+        // after a millisecond, without polling them; every 20 ms once the wait is long
+        // (a stopped sink: about 2% of a core at 1 ms).
+        await sleep(performance.now() - this.#waitingSince < 1000 ? 1 : 20);
         continue;
       }
       // A full burst means more is waiting: only give timers a turn, do not sleep.
