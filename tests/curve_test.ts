@@ -407,8 +407,8 @@ Deno.test("curve cli: a key given where a file is wanted is never echoed; mislea
           ">tcp://127.0.0.1:1",
           "--curve-server",
           `${dir}/router`,
-          "--curve-secret",
-          secret,
+          // With "=": a Z85 key may start with "-", which alone reads as a missing value.
+          `--curve-secret=${secret}`,
         ],
         /--curve-secret takes a certificate FILE \(from eventstorm keygen\), not a key/,
         secret,
@@ -419,7 +419,7 @@ Deno.test("curve cli: a key given where a file is wanted is never echoed; mislea
         secret,
       ],
       [
-        ["emit", "--curve-server", `${routerKey}X`, "--curve-secret", `${dir}/web1_secret`],
+        ["emit", `--curve-server=${routerKey}X`, "--curve-secret", `${dir}/web1_secret`],
         /--curve-server is neither a valid CURVE key .* nor a certificate file/,
         routerKey,
       ],
@@ -433,7 +433,7 @@ Deno.test("curve cli: a key given where a file is wanted is never echoed; mislea
         [
           "router",
           ...["--sources", ">tcp://127.0.0.1:1", "--curve-secret", `${dir}/web1_secret`],
-          ...["--curve-server", `${dir}/router`, "--curve-server", routerKey],
+          ...["--curve-server", `${dir}/router`, `--curve-server=${routerKey}`],
         ],
         /2 server keys \(--curve-server\) for 1 endpoint that connects: give one key for all/,
         routerKey,
