@@ -3,8 +3,12 @@
  *
  * @module
  */
-import { formatEventsLine, sourceFlags, warnSourceOutput } from "@eventstorm/core/source";
-import { Emitter } from "@eventstorm/core";
+import {
+  formatEventsLine,
+  sourceFlags,
+  sourceOutput,
+  warnSourceOutput,
+} from "@eventstorm/core/source";
 import {
   type Command,
   helpText,
@@ -13,7 +17,6 @@ import {
   runCommand,
   shutdownSignal,
   type StatsDuringOptions,
-  waitingNotice,
 } from "@eventstorm/core/cli";
 import { DEMO_FLAGS, demoConfigFromFlags } from "./config.ts";
 import { runDemoSource } from "./source.ts";
@@ -51,14 +54,8 @@ async function demoMain(args: string[]): Promise<number> {
   }
   const { rate, limit } = demoConfigFromFlags(parsed.values);
   const common = sourceFlags(parsed.values);
-  const { host, curve, statsIntervalMs, statsTo } = common;
-  const to = [...common.to];
-  const output = await Emitter.open({
-    endpoints: to,
-    host,
-    curve,
-    onWaiting: waitingNotice("source demo", to),
-  });
+  const { to, curve, statsIntervalMs, statsTo } = common;
+  const output = await sourceOutput("source demo", common)({});
   const reportOptions: StatsDuringOptions = {
     component: "source-demo",
     intervalMs: statsIntervalMs,

@@ -3,9 +3,9 @@
  *
  * @module
  */
-import type { Emitter } from "@eventstorm/core";
+import { Emitter } from "@eventstorm/core";
 import type { Counters } from "@eventstorm/core/cli";
-import { outputCounters } from "@eventstorm/core/source";
+import { type EventOutput, outputCounters } from "@eventstorm/core/source";
 
 /**
  * The demo source's stats fields (docs/specs/stats.md), for the CLI and the agent.
@@ -16,6 +16,7 @@ import { outputCounters } from "@eventstorm/core/source";
  * demoCounters(emitter).sent;
  * ```
  */
-export function demoCounters(output?: Emitter): Counters {
-  return { events: output?.stats().events ?? 0, ...outputCounters(output) };
+export function demoCounters(output?: EventOutput): Counters {
+  const events = output instanceof Emitter ? output.stats().events : 0;
+  return { events, ...outputCounters(output) };
 }
