@@ -402,6 +402,14 @@ export function storedCount(db: string): number {
   return readStore(db, (store) => store.count());
 }
 
+/** Events of `type` in the store database at `db` now, 0 while it does not exist yet. */
+export function storedCountOf(db: string, type: string): number {
+  return readStore(db, (store) => {
+    const count = store.database.prepare("SELECT count(*) AS n FROM events WHERE type = ?");
+    return (count.get(type) as { n: number }).n;
+  });
+}
+
 /** What `read` finds in the store at `db`, opened read-only for it; 0 while there is none. */
 function readStore(db: string, read: (store: EventStore) => number): number {
   try {

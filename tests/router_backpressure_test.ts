@@ -8,9 +8,17 @@
  */
 import assert from "node:assert/strict";
 import { Emitter } from "@eventstorm/core";
-import { EventStore } from "@eventstorm/sink-store";
 import { nginxLog } from "../cli/demo/nginx_lines.ts";
-import { cli, routerProcess, sleep, storedCount, tempDir, waitFor, watch } from "./helpers.ts";
+import {
+  cli,
+  routerProcess,
+  sleep,
+  storedCount,
+  storedCountOf,
+  tempDir,
+  waitFor,
+  watch,
+} from "./helpers.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 /** About 70 MB of BSON: more than libzmq's queues and the loopback buffers hold. */
@@ -83,21 +91,6 @@ async function backfill(
         // Exited already.
       }
     }
-  }
-}
-
-/** `http.hit` events in the store at `db` (0 while it cannot be read). */
-function hitsStored(db: string): number {
-  try {
-    const store = EventStore.open(db, { readOnly: true });
-    try {
-      const count = "SELECT count(*) AS n FROM events WHERE type = 'http.hit'";
-      return (store.database.prepare(count).get() as { n: number }).n;
-    } finally {
-      store.close();
-    }
-  } catch {
-    return 0;
   }
 }
 
@@ -186,7 +179,11 @@ Deno.test(
       ]));
       const sourceResult = await source.finish();
       assert.equal(sourceResult.code, 0, sourceResult.stderr);
-      await waitFor(() => hitsStored(db) === LINES, `all ${LINES} lines stored`, 60_000);
+      await waitFor(
+        () => storedCountOf(db, "http.hit") === LINES,
+        `all ${LINES} lines stored`,
+        60_000,
+      );
       sink.child.kill("SIGTERM");
       assert.match((await sink.finish()).stderr, /lost on wire 0\b/);
       viewers.child.kill("SIGTERM");
