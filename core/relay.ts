@@ -17,6 +17,7 @@ import {
   HandshakeMonitor,
 } from "./curve/monitor.ts";
 import { KeyDirectory, ZapHandler, type ZapRequest } from "./curve/zap.ts";
+import { Queue } from "./queue.ts";
 import { sleep } from "./sleep.ts";
 
 /**
@@ -172,7 +173,7 @@ export class Relay {
   readonly #views: Uint8Array[] = [];
   readonly #subscriptionBuffer = [new Uint8Array(1024)];
   readonly #subscriptionSize = new Int32Array(1);
-  readonly #outbox: Uint8Array[][] = [];
+  readonly #outbox = new Queue<Uint8Array[]>();
   readonly #block: boolean;
   /** When the held message met a full subscriber queue (block), else undefined. */
   #waitingSince: number | undefined;
@@ -484,10 +485,10 @@ export class Relay {
   #sendOutbox(): void {
     const outbox = this.#outbox;
     while (outbox.length > 0) {
-      if (!this.#downstream.send(outbox[0]) && this.#block && !this.#closed) break;
+      if (!this.#downstream.send(outbox.peek()) && this.#block && !this.#closed) break;
       outbox.shift();
     }
-    if (outbox.length > MAX_OUTBOX) outbox.splice(0, outbox.length - MAX_OUTBOX);
+    outbox.drop(outbox.length - MAX_OUTBOX);
   }
 
   /** Says a long wait for a full subscriber queue once, and at most once a minute. */
