@@ -74,7 +74,7 @@ extern "C" {
 #endif
 
 #define ES_VERSION_MAJOR 1
-#define ES_VERSION_MINOR 3
+#define ES_VERSION_MINOR 4
 #define ES_VERSION_PATCH 0
 
 /*  Return codes                                                             */
@@ -113,6 +113,12 @@ extern "C" {
     a stream holds at most (one more counts the oldest lost at once).        */
 #define ES_GAP_HOLD_MS 10000
 #define ES_MAX_GAPS 256
+/*  Messages libzmq queues per peer by default (es_options_t.send_hwm), as
+    eventstorm's own sources do: what waits beyond, in a peer that pushes
+    back, is held by the emitter within max_pending_bytes and counted when
+    dropped, rather than in libzmq (1000 messages, up to 256 MiB, before
+    1.4).                                                                    */
+#define ES_SEND_HWM 64
 
 /*  Why a received message was dropped: the reasons of docs/protocol.md,
     "Validation". es_drop_reason_name () gives the protocol's name. The
@@ -161,7 +167,10 @@ typedef struct {
                                   push back; oldest dropped and counted past
                                   it (default 64 MiB; 1 holds only the
                                   newest message)                            */
-    int send_hwm;              /* ZMQ_SNDHWM, messages per peer (default 1000) */
+    int send_hwm;              /* ZMQ_SNDHWM, messages libzmq queues per
+                                  peer (default ES_SEND_HWM): past it the
+                                  emitter holds them itself, bounded by
+                                  max_pending_bytes                          */
     int announce_ms;           /* idle-topic position announcements (default
                                   1000 ms; -1 disables)                      */
     int close_timeout_ms;      /* how long close and destroy together keep

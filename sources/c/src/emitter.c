@@ -173,7 +173,7 @@ es_emitter_t *es_emitter_new (const char *endpoints, const es_options_t *options
         return es_null_errno (code);
     }
     int one = 1;
-    int hwm = options->send_hwm > 0 ? options->send_hwm : 1000;
+    int hwm = options->send_hwm > 0 ? options->send_hwm : ES_SEND_HWM;
     /* NODROP: libzmq pushes back (EAGAIN) instead of dropping silently, so
        this emitter holds, or drops and counts. VERBOSER: every (un)subscribe
        of every peer arrives, so reference counts stay exact. */

@@ -534,6 +534,36 @@ static void s_no_wait (void *context)
     es_emitter_destroy (&emitter);
 }
 
+/*  A subscriber that stops reading: libzmq queues ES_SEND_HWM messages by
+    default (inproc adds the receiver's ZMQ_RCVHWM), and the emitter holds
+    the rest itself, bounded and counted, not libzmq (1000 before 1.4).     */
+static void s_queues_little_in_libzmq (void *context)
+{
+    es_options_t options = {.zmq_context = context, .linger_ms = ES_NO_WAIT,
+                            .close_timeout_ms = ES_NO_WAIT};
+    es_emitter_t *emitter = es_emitter_new ("@inproc://stalled", &options);
+    CHECK (emitter);
+    void *sub = zmq_socket (context, ZMQ_SUB);
+    int one = 1;
+    zmq_setsockopt (sub, ZMQ_RCVHWM, &one, sizeof one);
+    zmq_setsockopt (sub, ZMQ_SUBSCRIBE, "", 0);
+    CHECK (zmq_connect (sub, "inproc://stalled") == 0);
+    CHECK_EQ (es_emit (emitter, "app.stalled", NULL), ES_OK);
+    CHECK_EQ (es_emitter_flush (emitter, 5000), ES_OK);
+    for (int n = 0; n < 500; n++) {
+        CHECK_EQ (es_emit (emitter, "app.stalled", NULL), ES_OK);
+        es_emitter_tick (emitter);
+    }
+    es_emitter_stats_t stats;
+    es_emitter_stats (emitter, &stats);
+    CHECK (stats.messages >= ES_SEND_HWM);
+    CHECK (stats.messages <= ES_SEND_HWM + 2);
+    CHECK_EQ (stats.pending, 501 - stats.sent);
+    CHECK_EQ (stats.dropped, 0);
+    es_emitter_destroy (&emitter);
+    zmq_close (sub);
+}
+
 /*  When the last subscriber leaves, events are held again, not sent to nobody. */
 static void s_forgets_departed_subscribers (void *context)
 {
@@ -881,6 +911,7 @@ int main (void)
     s_timeout_does_not_spin (context);
     s_destroy_keeps_to_close_timeout ();
     s_no_wait (context);
+    s_queues_little_in_libzmq (context);
     s_fork_is_refused (context);
     s_forgets_departed_subscribers (context);
     s_constructors_set_errno (context);
