@@ -16,8 +16,10 @@ module Eventstorm
   #   Until one arrives nothing is sent: up to +hold+ events wait (beyond that they are dropped
   #   and counted); then only topics some subscriber wants are sent (others are counted as
   #   +unwanted+, they are no loss).
-  # - **Never blocks**: a message the socket cannot queue (high-water mark reached) is dropped
-  #   and counted in +dropped+; its indexes are used, so receivers count the loss too.
+  # - **Never blocks**: a message the socket cannot queue (its high-water mark reached: the
+  #   router pushes back) waits with the held ones, within +hold+ and +hold_bytes+; beyond
+  #   them it is dropped and counted in +dropped+, its indexes used, so receivers count the
+  #   loss too.
   # - **Position announcements**: each topic idle for a second is announced every second, and
   #   once more on {#close}.
   # - **Threads**: every method may be called from any thread (Puma's threads share one
@@ -70,10 +72,12 @@ module Eventstorm
     # @param batch_size [Integer] events per message at most
     # @param batch_bytes [Integer] body bytes per message at most
     # @param linger [Float] seconds an incomplete batch waits before it is sent
-    # @param hold [Integer] events kept while no subscriber is connected
+    # @param hold [Integer] events kept while no subscriber is connected or the socket's queue
+    #   is full
     # @param hold_bytes [Integer] bytes of those events kept at most (per process, so per
     #   Puma worker: 100,000 events of 4 KB would be 400 MB)
-    # @param high_water_mark [Integer] ZMQ_SNDHWM, messages queued in libzmq per peer
+    # @param high_water_mark [Integer] ZMQ_SNDHWM, messages queued in libzmq per peer (beyond
+    #   them the emitter holds, as +hold+ says: libzmq's queue is not bounded in bytes)
     # @param close_at_exit [Float, false] seconds {#close} may take when the process exits
     #   with the emitter still open (each process closes the emitters it used: a Puma worker
     #   its own), or false to leave that to the caller
@@ -85,7 +89,7 @@ module Eventstorm
     #   Eventstorm::Emitter.new(">tcp://127.0.0.1:5555", host: "web1", batch_size: 100)
     def initialize(endpoints = ">tcp://127.0.0.1:5555", host: Socket.gethostname, curve: nil,
                    batch_size: 512, batch_bytes: 256 * 1024, linger: 0.05, hold: 100_000,
-                   hold_bytes: 64 << 20, high_water_mark: 10_000, close_at_exit: 2.0)
+                   hold_bytes: 64 << 20, high_water_mark: 64, close_at_exit: 2.0)
       Endpoint.parse(endpoints) # a malformed one refused before anything is opened
       check(:batch_size, batch_size, Integer, 1..MAX_BATCH_SIZE)
       check(:batch_bytes, batch_bytes, Integer, 1..MAX_BATCH_BYTES)
@@ -198,8 +202,9 @@ module Eventstorm
     end
 
     # Flushes, announces every topic's next index and closes the socket, letting libzmq send
-    # what it queued for up to +timeout+ seconds. Events still held then (no subscriber came)
-    # are dropped and counted in +overflow+, their indexes used, so receivers count them lost.
+    # what it queued for up to +timeout+ seconds. Events still held then are dropped and
+    # counted, in +overflow+ when no subscriber came, else in +dropped+ (the queue stayed
+    # full), their indexes used, so receivers count them lost.
     # Calling it again does nothing and returns what the first call returned.
     #
     # In a signal handler (Signal.trap), where Ruby lets no Mutex be locked, the closing runs
@@ -269,8 +274,9 @@ module Eventstorm
     # Counters since the emitter was opened (or reopened after fork).
     #
     # @return [Hash{Symbol=>Integer}] +emitted+ (events given to {#emit}), +sent+ (events
-    #   handed to libzmq), +messages+, +announcements+, +dropped+ (events refused by a full
-    #   queue), +overflow+ (events dropped while no subscriber was there), +oversized+ (events
+    #   handed to libzmq), +messages+, +announcements+, +dropped+ (events a full queue
+    #   refused and the emitter could not hold), +overflow+ (events dropped while no
+    #   subscriber was there), +oversized+ (events
     #   over {MAX_EVENT} bytes, dropped), +unencodable+ (records of {#emit_record} their
     #   writer could not write, dropped), +unwanted+ (events
     #   of topics no subscriber wants), +thread_errors+ (unexpected errors of the background
@@ -329,7 +335,8 @@ module Eventstorm
       @last_sent = {}
       @batches = {} # topic => Batch
       @types = {}
-      @held = [] # [topic, encoded events, count] while no subscriber is there
+      # [topic, encoded events, count] while no subscriber is there or the queue is full
+      @held = []
       @held_events = 0
       @held_bytes = 0
       @subscriptions = []
@@ -367,16 +374,18 @@ module Eventstorm
       closing.join(timeout) ? closing.value : false
     end
 
-    # Held events a failed flush leaves (no subscriber came) are dropped and counted, their
-    # indexes used: the closing announcements then tell receivers they are lost. An exception
+    # Held events a failed flush leaves (no subscriber came, or the queue stayed full) are
+    # dropped and counted, their indexes used: the closing announcements then tell receivers
+    # they are lost. An exception
     # from another thread waits (as in close_batch): half-way, the close called again would
     # count the first ones twice.
     def drop_held
       Thread.handle_interrupt(Batch::DEFER_INTERRUPTS) do
         @mutex.synchronize do
+          counter = refusal
           @held.each do |topic, _body, count|
             @next[topic] += count
-            @stats[:overflow] += count
+            @stats[counter] += count
           end
           @held.clear
           @held_events = 0
@@ -540,52 +549,60 @@ module Eventstorm
       end
     end
 
-    # Sends a batch's events, or holds them while no subscriber is there (dropped and
-    # counted beyond +hold+ events or +hold_bytes+).
+    # Sends a batch's events, after those held before it, or holds them while no subscriber
+    # is there or the queue is full (dropped and counted beyond +hold+ events or
+    # +hold_bytes+).
     def hand_over(topic, body, count)
       poll_subscriptions
-      if @subscriptions.empty?
-        if @held_events + count <= @hold_limit && @held_bytes + body.bytesize <= @hold_bytes
-          @held << [topic, body, count]
-          @held_events += count
-          @held_bytes += body.bytesize
-        else
-          @next[topic] += count
-          @stats[:overflow] += count
-        end
-        return
-      end
       send_held
-      publish(topic, body, count)
+      return if @held.empty? && !@subscriptions.empty? && publish(topic, body, count)
+
+      if @held_events + count <= @hold_limit && @held_bytes + body.bytesize <= @hold_bytes
+        @held << [topic, body, count]
+        @held_events += count
+        @held_bytes += body.bytesize
+      else
+        @next[topic] += count
+        @stats[refusal] += count
+      end
     end
 
+    # Where a batch the emitter cannot send nor hold is counted: +overflow+ with nobody
+    # subscribed, +dropped+ when a subscriber's queue is full.
+    def refusal
+      @subscriptions.empty? ? :overflow : :dropped
+    end
+
+    # Sends the held batches in order, up to the first the queue refuses.
     def send_held
       return if @held.empty?
 
       poll_subscriptions
       return if @subscriptions.empty?
 
-      @held.each { |topic, body, count| publish(topic, body, count) }
-      @held.clear
-      @held_events = 0
-      @held_bytes = 0
+      done = @held.index { |topic, body, count| !publish(topic, body, count) } || @held.size
+      @held.shift(done).each do |_topic, body, count|
+        @held_events -= count
+        @held_bytes -= body.bytesize
+      end
     end
 
+    # Sends a batch, numbered from its topic's next index, or counts it as unwanted: true.
+    # False when the queue is full: nothing is counted and its indexes stay unused.
     def publish(topic, body, count)
       unless wanted?(topic)
         @stats[:unwanted] += count
-        return
+        return true
       end
       first = @next[topic]
+      frames = [topic.b, Protocol.header(count: count, source: @source, first: first), body]
+      return false unless send_frames(frames)
+
       @next[topic] = first + count
       sent_now(topic, Eventstorm.monotonic)
-      frames = [topic.b, Protocol.header(count: count, source: @source, first: first), body]
-      if send_frames(frames)
-        @stats[:sent] += count
-        @stats[:messages] += 1
-      else
-        @stats[:dropped] += count
-      end
+      @stats[:sent] += count
+      @stats[:messages] += 1
+      true
     end
 
     # Batches are made in the order they start, so the aged ones are at the front: the cost

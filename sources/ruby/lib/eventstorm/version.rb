@@ -2,5 +2,5 @@
 
 module Eventstorm
   # The gem's version; the wire protocol it speaks is {Protocol::VERSION}.
-  VERSION = "0.1.0"
+  VERSION = "0.2.0"
 end
