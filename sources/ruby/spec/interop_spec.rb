@@ -34,6 +34,31 @@ RSpec.describe "interoperability through the router" do
     ruby_to_tap(20_000)
   end
 
+  # A router with --when-full block holds what a stalled receiver cannot take and stops
+  # reading, so the emitter's queue fills: its batches wait in the emitter (within hold:),
+  # not in libzmq (10,000 messages before 0.2, dropped past them), and all arrive.
+  it "Ruby emitter behind a blocking router: a receiver that stalls loses nothing" do
+    router(sources, sinks, "--when-full", "block", "--source-hwm", "10", "--sink-hwm", "10")
+    collector = Eventstorm::Collector.new(">tcp://127.0.0.1:#{sinks}", prefixes: ["app."])
+    emitter = Eventstorm::Emitter.new(">tcp://127.0.0.1:#{sources}", host: "rspec",
+                                                                    batch_size: 1)
+    collector.receive(timeout: 0.5) # subscribes, then reads nothing while the emitter floods
+    wait_until(timeout: 90) { emitter.stats[:subscribed] }
+    count = 60_000
+    count.times { |i| emitter.emit("app.stall", n: i, text: "x" * 300) }
+    held = emitter.stats
+    expect(held[:waiting]).to be > 0 # the pushback reached the emitter
+    expect(held).to include(dropped: 0, overflow: 0)
+    received = Thread.new { collector.each(timeout: 20).first(count) }
+    expect(emitter.close(timeout: 60)).to be(true)
+    events = received.value
+    expect(emitter.stats).to include(sent: count, dropped: 0, overflow: 0, waiting: 0)
+    expect(events.map { |e| e["n"] }).to eq((0...count).to_a)
+    expect(collector.stats).to include(lost: 0, duplicates: 0)
+  ensure
+    collector&.close
+  end
+
   it "TypeScript emit → router → Ruby collector counts every event exactly" do
     router(sources, sinks)
     collector = Eventstorm::Collector.new(">tcp://127.0.0.1:#{sinks}", prefixes: ["app."])
