@@ -10,7 +10,7 @@ import type { Event } from "./event.ts";
 import { eventId, parseEventId, positionsOf } from "./event_ids.ts";
 import { FailureLog } from "./failure_log.ts";
 import type { WireMessage } from "./protocol.ts";
-import type { StreamPosition } from "./sequence.ts";
+import { GAP_HOLD_MS, type StreamPosition } from "./sequence.ts";
 import type { SinkBackend, WriteResult } from "./sink_backend.ts";
 import { type Held, HeldEvents, HeldMessages, type Taken } from "./sink_buffer.ts";
 import type { Counters } from "./stats.ts";
@@ -29,7 +29,10 @@ export type WhenFull = "drop-newest" | "drop-oldest" | "block";
 
 /** Options of {@linkcode SinkRunner}. */
 export interface SinkRunnerOptions {
-  /** Where to receive from and which topics. */
+  /**
+   * Where to receive from and which topics. A sink holds gaps for
+   * {@linkcode GAP_HOLD_MS} unless `gapHoldMs` says otherwise, whatever the endpoints.
+   */
   collector: CollectorOptions;
   /** Events held while the backend is slow or down. */
   bufferEvents?: number;
@@ -340,6 +343,11 @@ export class SinkRunner {
     this.#collectorOptions = {
       useBigInt64: true,
       ...options.collector,
+      // One router is two paths for a while too: a source that restarts and resumes its
+      // stream while the router still holds its old connection's messages sends ahead of
+      // them, interleaved. Not held, the older ones were counted lost and then skipped as
+      // replays (docs/protocol.md 5.2).
+      gapHoldMs: options.collector.gapHoldMs ?? GAP_HOLD_MS,
       // Blocked on a full buffer, the sink reads nothing: what waits in the queues then
       // may be the late copies a gap waits for, so its hold waits too.
       gapClock: () => this.#gapClock(),
