@@ -461,6 +461,28 @@ export function integerFlag<
   return value as Result;
 }
 
+/**
+ * Reads a string flag that takes one of `choices`, or throws a
+ * {@linkcode UsageError} naming them: the value, typed as the choice it is.
+ *
+ * @example
+ * ```ts
+ * import { choiceFlag } from "@eventstorm/core/cli";
+ * const bucket: "hour" | "day" = choiceFlag({ bucket: "day" }, "bucket", ["hour", "day"]); // "day"
+ * ```
+ */
+export function choiceFlag<const C extends string, K extends string>(
+  values: { readonly [P in K]: string | undefined },
+  name: K,
+  choices: readonly C[],
+): C {
+  const value = values[name];
+  if (!(choices as readonly (string | undefined)[]).includes(value)) {
+    throw new UsageError(`--${name} must be ${choices.join(" or ")}, got '${value}'`);
+  }
+  return value as C;
+}
+
 const BYTE_UNITS: Record<string, number> = {
   "": 1,
   b: 1,

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  choiceFlag,
   type FlagSpec,
   type FlagValues,
   helpText,
@@ -153,6 +154,18 @@ Deno.test("flags: values are typed by their specs, each kind with its absent val
     flags,
   }).values;
   assert.deepEqual([given.name, given.file, given.print], ["x", ["a", "b"], true]);
+});
+
+Deno.test("flags: choiceFlag takes one of its choices, exactly, and names them otherwise", () => {
+  const mode: "a" | "b" = choiceFlag({ mode: "b" }, "mode", ["a", "b"]);
+  assert.equal(mode, "b");
+  for (const raw of ["c", "A", " a", "", undefined]) {
+    assert.throws(
+      () => choiceFlag({ mode: raw }, "mode", ["a", "b", "c-d"]),
+      usageError(new RegExp(`^--mode must be a or b or c-d, got '${raw}'$`)),
+      String(raw),
+    );
+  }
 });
 
 Deno.test("flags: integerFlag checks digits and bounds", () => {

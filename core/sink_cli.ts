@@ -6,6 +6,7 @@
  */
 import { endpointsFlag, parseEndpoints, warnUnresolvableHosts } from "./endpoint.ts";
 import {
+  choiceFlag,
   type Command,
   type FlagSpec,
   type FlagValues,
@@ -18,7 +19,6 @@ import {
   shutdownSignal,
   topicFlag,
   topicPrefixesFlag,
-  UsageError,
 } from "./flags.ts";
 import { parseDuration } from "./duration.ts";
 import { reportStatsDuring, SINK_STATS_FLAGS, statsToFlag } from "./stats_to.ts";
@@ -289,12 +289,7 @@ export async function runSinkMain<F extends Record<string, FlagSpec>, B extends 
   // One parse of the sink's flags and the common ones: each side reads its own,
   // typed by its own specs (the common ones win a clash, in sinkCommand too).
   const values = parsed.values as FlagValues<typeof SINK_FLAGS>;
-  const whenFull = values["when-full"];
-  if (whenFull !== "drop-newest" && whenFull !== "drop-oldest" && whenFull !== "block") {
-    throw new UsageError(
-      `--when-full must be drop-newest or drop-oldest or block, got '${whenFull}'`,
-    );
-  }
+  const whenFull = choiceFlag(values, "when-full", ["drop-newest", "drop-oldest", "block"]);
   // Checked before the backend opens: a typo must not leave a database file
   // behind or wait for a server first.
   const bufferBytes = parseByteSize(values["buffer-bytes"], "buffer-bytes", 1);
@@ -307,7 +302,7 @@ export async function runSinkMain<F extends Record<string, FlagSpec>, B extends 
     collector,
     bufferEvents: integerFlag(values, "buffer", { min: 1 }),
     bufferBytes,
-    whenFull: whenFull as WhenFull,
+    whenFull,
     batchSize: integerFlag(values, "batch-size", { min: 1, max: 1_000_000 }),
     shutdownTimeoutMs: parseDuration(values["shutdown-timeout"], "shutdown-timeout"),
     label: `sink ${sink.name}`,

@@ -5,6 +5,7 @@
  */
 import type { CurveOptions } from "@eventstorm/core";
 import {
+  choiceFlag,
   type CommandSpec,
   CURVE_CLIENT_FLAGS,
   curveFromFlags,
@@ -196,10 +197,6 @@ export function routerConfigFromFlags(
       );
     }
   }
-  const whenFull = values["when-full"];
-  if (whenFull !== "drop-newest" && whenFull !== "block") {
-    throw new UsageError(`--when-full must be drop-newest or block, got '${whenFull}'`);
-  }
   return {
     sources,
     sinks,
@@ -208,7 +205,7 @@ export function routerConfigFromFlags(
     statsIntervalMs: statsIntervalFlag(values),
     maxMessageSize: integerFlag(values, "max-message-size", { min: 1024, max: 1 << 30 }),
     sendHwm: integerFlag(values, "sink-hwm", { min: 1, max: 10_000_000 }),
-    whenFull,
+    whenFull: choiceFlag(values, "when-full", ["drop-newest", "block"]),
     receiveHwm: integerFlag(values, "source-hwm", { min: 1, max: 10_000_000 }),
     host: values.host,
     announceForMs: parseDuration(values["announce-for"], "announce-for"),

@@ -29,6 +29,7 @@
  */
 export {
   type BooleanFlagSpec,
+  choiceFlag,
   type Command,
   type CommandSpec,
   type FlagSpec,

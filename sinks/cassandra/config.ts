@@ -4,6 +4,7 @@
  * @module
  */
 import {
+  choiceFlag,
   type FlagSpec,
   type FlagValues,
   integerFlag,
@@ -198,10 +199,7 @@ export function cassandraConfigFromFlags(
       `--replication must be a CQL map like {'class': 'SimpleStrategy', 'replication_factor': 1}`,
     );
   }
-  const bucket = values.bucket;
-  if (bucket !== "hour" && bucket !== "day") {
-    throw new UsageError(`--bucket must be hour or day, got '${bucket}'`);
-  }
+  const bucket = choiceFlag(values, "bucket", ["hour", "day"]);
   const ttl = values.ttl;
   let ttlSeconds: number | undefined;
   if (ttl !== undefined) {

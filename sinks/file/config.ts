@@ -4,6 +4,7 @@
  * @module
  */
 import {
+  choiceFlag,
   type FlagSpec,
   type FlagValues,
   parseByteSize,
@@ -11,7 +12,6 @@ import {
   UsageError,
 } from "@eventstorm/core/cli";
 import type { FileBackendOptions } from "./backend.ts";
-import type { SegmentFormat } from "./naming.ts";
 
 /** The file sink's own flags.
  *
@@ -61,17 +61,14 @@ export const FILE_SINK_FLAGS = {
 export function fileBackendOptions(values: FlagValues<typeof FILE_SINK_FLAGS>): FileBackendOptions {
   const dir = values.dir;
   if (dir === undefined || dir.trim() === "") throw new UsageError("--dir is required");
-  const format = values.format;
-  if (format !== "bson" && format !== "jsonl") {
-    throw new UsageError(`--format must be bson or jsonl, got '${format}'`);
-  }
+  const format = choiceFlag(values, "format", ["bson", "jsonl"]);
   const maxBytes = parseByteSize(values["max-bytes"], "max-bytes");
   if (maxBytes < 1) throw new UsageError("--max-bytes must be at least 1 byte");
   const maxAgeMs = parseDuration(values["max-age"], "max-age", { span: true });
   if (maxAgeMs < 1000) throw new UsageError("--max-age must be at least 1s");
   return {
     dir: dir.replace(/(.)\/+$/, "$1"),
-    format: format as SegmentFormat,
+    format,
     gzip: values.gzip,
     maxBytes,
     maxAgeMs,
