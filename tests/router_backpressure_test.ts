@@ -45,10 +45,7 @@ async function backfill(
     ...["--when-full", whenFull, "--sink-hwm", "4", "--source-hwm", "4"],
     ...["--stats-interval", "0s"],
   ]);
-  const sink = watch(cli([
-    ...["sink", "store", "--db", db, "--from", router.sinks],
-    ...["--stats-interval", "0s", "--stats-to", "none"],
-  ]));
+  const sink = storeSink(db, router.sinks);
   const source = watch(cli([
     ...["source", "nginx", "--file", log, "--once", "--to", router.sources],
     ...["--no-checkpoint", "--stats-interval", "0s"],
@@ -85,13 +82,26 @@ async function backfill(
       routerStderr: routerResult.stderr,
     };
   } finally {
-    for (const child of [source.child, sink.child, router.child]) {
-      try {
-        child.kill("SIGCONT");
-        child.kill("SIGKILL");
-      } catch {
-        // Exited already.
-      }
+    killAll([source.child, sink.child, router.child]);
+  }
+}
+
+/** A store sink writing to `db`, fed by the router's sinks endpoint `from`. */
+function storeSink(db: string, from: string) {
+  return watch(cli([
+    ...["sink", "store", "--db", db, "--from", from],
+    ...["--stats-interval", "0s", "--stats-to", "none"],
+  ]));
+}
+
+/** Ends what is still running of `children`, stopped (SIGSTOP) ones too. */
+function killAll(children: readonly (Deno.ChildProcess | undefined)[]): void {
+  for (const child of children) {
+    try {
+      child?.kill("SIGCONT");
+      child?.kill("SIGKILL");
+    } catch {
+      // Exited already.
     }
   }
 }
@@ -153,10 +163,7 @@ Deno.test(
     // A viewer that stops reading (tap, stopped), and a sink that takes every hit.
     const tap = cli(["tap", "--from", viewers.sinks]);
     const tapOut = tap.stdout.getReader();
-    const sink = watch(cli([
-      ...["sink", "store", "--db", db, "--from", router.sinks],
-      ...["--stats-interval", "0s", "--stats-to", "none"],
-    ]));
+    const sink = storeSink(db, router.sinks);
     try {
       // Probes until both have one: both subscriptions reached the first router, so the
       // backfill's first message goes to both (a late subscriber would miss it, rightly).
@@ -192,14 +199,7 @@ Deno.test(
       // What the stopped viewer could not take, its own router dropped.
       assert.match((await viewers.finish()).stderr, /total in 200\.0k out 200\.0k/);
     } finally {
-      for (const child of [tap, sink.child, viewers.child, router.child]) {
-        try {
-          child.kill("SIGCONT");
-          child.kill("SIGKILL");
-        } catch {
-          // Exited already.
-        }
-      }
+      killAll([tap, sink.child, viewers.child, router.child]);
       await tap.status;
       await router.finish();
     }
@@ -222,10 +222,7 @@ Deno.test(
       ...["--when-full", "block", "--sink-hwm", "10"],
       ...["--stats-interval", "0s"],
     ]);
-    const sink = watch(cli([
-      ...["sink", "store", "--db", db, "--from", router.sinks],
-      ...["--stats-interval", "0s", "--stats-to", "none"],
-    ]));
+    const sink = storeSink(db, router.sinks);
     const source = () =>
       watch(cli([
         ...["source", "nginx", "--file", log, "--once", "--to", router.sources],
@@ -281,14 +278,7 @@ Deno.test(
       );
       assert.ok(routerLost > 0, `no interleaving: ${routerResult.stderr}`);
     } finally {
-      for (const child of [first.child, second?.child, sink.child, router.child]) {
-        try {
-          child?.kill("SIGCONT");
-          child?.kill("SIGKILL");
-        } catch {
-          // Exited already.
-        }
-      }
+      killAll([first.child, second?.child, sink.child, router.child]);
     }
   },
 );
