@@ -276,11 +276,11 @@ module Eventstorm
     # @return [Hash{Symbol=>Integer}] +emitted+ (events given to {#emit}), +sent+ (events
     #   handed to libzmq), +messages+, +announcements+, +dropped+ (events a full queue
     #   refused and the emitter could not hold), +overflow+ (events dropped while no
-    #   subscriber was there), +oversized+ (events
-    #   over {MAX_EVENT} bytes, dropped), +unencodable+ (records of {#emit_record} their
-    #   writer could not write, dropped), +unwanted+ (events
-    #   of topics no subscriber wants), +thread_errors+ (unexpected errors of the background
-    #   thread, which goes on), +waiting+ (events batched or held), +source+, +pid+
+    #   subscriber was there), +oversized+ (events over {MAX_EVENT} bytes, dropped),
+    #   +unencodable+ (records of {#emit_record} their writer could not write, dropped),
+    #   +unwanted+ (events of topics no subscriber wants), +thread_errors+ (unexpected errors
+    #   of the background thread, which goes on), +waiting+ (events batched or held),
+    #   +source+, +pid+
     # @example
     #   emitter.stats[:dropped] #=> 0
     def stats
@@ -376,9 +376,8 @@ module Eventstorm
 
     # Held events a failed flush leaves (no subscriber came, or the queue stayed full) are
     # dropped and counted, their indexes used: the closing announcements then tell receivers
-    # they are lost. An exception
-    # from another thread waits (as in close_batch): half-way, the close called again would
-    # count the first ones twice.
+    # they are lost. An exception from another thread waits (as in close_batch): half-way, the
+    # close called again would count the first ones twice.
     def drop_held
       Thread.handle_interrupt(Batch::DEFER_INTERRUPTS) do
         @mutex.synchronize do
